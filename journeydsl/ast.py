@@ -1,0 +1,561 @@
+"""The source-level model of a journey: what both spellings (YAML and the textual DSL) produce.
+
+Every node carries a :class:`~journeydsl.diagnostics.Span`. Spans take no part in equality, so the
+YAML and DSL spellings of one journey give *equal* ASTs; that is the contract `fmt` relies on.
+Nodes are frozen, slotted dataclasses: the AST is a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from journeydsl.diagnostics import Span
+
+__all__ = [
+    "CATEGORIES",
+    "CHANNELS",
+    "PRIORITIES",
+    "Action",
+    "Aggregate",
+    "Arm",
+    "Attr",
+    "Binary",
+    "BoolLit",
+    "By",
+    "Call",
+    "Case",
+    "Cond",
+    "DurationLit",
+    "Entry",
+    "Exit",
+    "Expr",
+    "FallbackChain",
+    "Goal",
+    "Ident",
+    "If",
+    "Journey",
+    "ListExpr",
+    "MoneyLit",
+    "Name",
+    "NumberLit",
+    "Param",
+    "QuietHours",
+    "Reentry",
+    "Repeat",
+    "Send",
+    "Set",
+    "Split",
+    "Step",
+    "Steps",
+    "StringLit",
+    "Switch",
+    "Tag",
+    "Ticket",
+    "TimeLit",
+    "Timeout",
+    "Unary",
+    "Update",
+    "Wait",
+    "WaitFor",
+    "WaitUntil",
+    "Window",
+]
+
+#: Channels a journey can send on, in the order reports list them.
+CHANNELS: tuple[str, ...] = ("email", "sms", "zns", "push", "inapp")
+#: Message categories; consent and anti-spam rules differ between them.
+CATEGORIES: tuple[str, ...] = ("marketing", "transactional")
+#: Ticket priorities, lowest first.
+PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
+
+_NO_SPAN = Span("<generated>", 1, 1, 1, 1)
+
+
+def _span() -> Span:
+    return field(default=_NO_SPAN, compare=False, repr=False)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    """A name written in the source (a template, channel, outcome, variable …) with its span."""
+
+    name: str
+    span: Span = _span()
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class BoolLit:
+    """``true`` / ``false``."""
+
+    value: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class NumberLit:
+    """An integer or decimal literal as written, e.g. ``1_000_000`` or ``0.5``."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class StringLit:
+    """A string literal (its value, without quotes)."""
+
+    value: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyLit:
+    """An amount with an ISO 4217 currency, e.g. ``1_000_000 VND``."""
+
+    amount: str
+    currency: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class DurationLit:
+    """A duration such as ``30d``, ``12h``, ``90m``, ``2w`` or ``45s``."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class TimeLit:
+    """A local time of day, ``HH:MM``."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A bare name: a variable, a loop counter, a built-in (``now``, ``entered_at``,
+    ``customer_id``, ``entry``) or, where an event is expected, an event type."""
+
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """``obj.name``: ``profile.segment``, ``trigger.card_id``, ``transaction.amount``, ``journey.id``."""
+
+    obj: Expr
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    """``-x`` or ``not x``."""
+
+    op: Literal["-", "not"]
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """An arithmetic, comparison, membership (``in``) or boolean (``and``/``or``) operation."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """``if test then a else b``."""
+
+    test: Expr
+    then: Expr
+    otherwise: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    """``[a, b, c]``; used with ``in``."""
+
+    items: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A plain function call such as ``date(activated_at + 30d)``."""
+
+    func: str
+    args: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The time window of an aggregate.
+
+    ``since ANCHOR [within DURATION]`` (``kind="since"``) where the anchor is ``entry``, an event
+    type (its most recent occurrence) or a timestamp expression; or ``in last DURATION``
+    (``kind="last"``). An aggregate without a window covers the customer's whole history.
+    """
+
+    kind: Literal["since", "last"]
+    anchor: Expr | None
+    duration: Expr | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class By:
+    """The ranking of ``top(E.f by count | sum(E.g) …)``."""
+
+    func: Literal["count", "sum"]
+    field: Expr | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """An aggregate over a customer's events.
+
+    ``func`` is one of count, has, sum, min, max, last, top. ``target`` is the event type
+    (:class:`Name`) for count/has, else ``E.field`` (:class:`Attr`). ``default`` is the value
+    when no event matches (min, max, last, top).
+    """
+
+    func: str
+    target: Expr
+    by: By | None = None
+    where: Expr | None = None
+    window: Window | None = None
+    default: Expr | None = None
+    span: Span = _span()
+
+
+Expr: TypeAlias = (
+    BoolLit
+    | NumberLit
+    | StringLit
+    | MoneyLit
+    | DurationLit
+    | TimeLit
+    | Name
+    | Attr
+    | Unary
+    | Binary
+    | Cond
+    | ListExpr
+    | Call
+    | Aggregate
+)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """``name: expr`` in a send's params, a ticket's payload or an action's params."""
+
+    name: Ident
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``template`` on ``channel``.
+
+    ``category`` defaults to the template's. ``fallback`` overrides the journey's fallback
+    chain for this send: None keeps the journey's, an empty tuple means no fallback.
+    """
+
+    template: Ident
+    channel: Ident
+    category: Ident | None = None
+    params: tuple[Param, ...] = ()
+    fallback: tuple[Ident, ...] | None = None
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Wait for a duration."""
+
+    duration: Expr
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class WaitUntil:
+    """Wait until a timestamp, or until the next local time of day (``wait until 09:00``)."""
+
+    at: Expr
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """How long a ``wait for`` waits: ``within DURATION`` or ``until TIMESTAMP``."""
+
+    kind: Literal["within", "until"]
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    """Wait for an event (``target`` is an event type, with an optional ``where``) or for a
+    condition to become true, with an optional timeout. ``then`` runs when it happens,
+    ``on_timeout`` when the timeout passes; both continue after the step unless they exit."""
+
+    target: Expr
+    where: Expr | None = None
+    timeout: Timeout | None = None
+    then: Steps = ()
+    on_timeout: Steps = ()
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    """``if cond { then } else { otherwise }``."""
+
+    cond: Expr
+    then: Steps = ()
+    otherwise: Steps = ()
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One arm of a switch: runs when the subject equals any of ``values``."""
+
+    values: tuple[Expr, ...]
+    steps: Steps = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """Multi-way branch on the value of ``subject``; ``otherwise`` when no case matches."""
+
+    subject: Expr
+    cases: tuple[Case, ...]
+    otherwise: Steps = ()
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """A weighted arm of a split; ``weight`` is a percentage."""
+
+    weight: int
+    steps: Steps = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A deterministic random split by percentage, with an optional holdout (control) arm.
+
+    A customer's arm is a stable hash of (journey, node, customer), so it never changes across
+    runs or versions. Customers in the holdout are marked as control and get its steps (usually
+    none) so their outcomes can be compared.
+    """
+
+    arms: tuple[Arm, ...]
+    holdout: Arm | None = None
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """Repeat ``steps`` at most ``max`` times while ``until`` is false.
+
+    ``until`` is checked before every round. ``counter`` names the round number (1, 2, …).
+    """
+
+    max: int
+    steps: Steps
+    counter: Ident | None = None
+    until: Expr | None = None
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """Open a ticket in ``queue`` (telesales, customer care …) with a payload."""
+
+    queue: Ident
+    priority: Expr | None = None
+    payload: tuple[Param, ...] = ()
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Set a profile attribute."""
+
+    attribute: Ident
+    value: Expr
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """Add (or, with ``remove``, take away) a profile tag."""
+
+    tag: Ident
+    remove: bool = False
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A reward or a custom action, carried out by a handler the host registers by name."""
+
+    kind: Literal["reward", "action"]
+    name: Ident
+    params: tuple[Param, ...] = ()
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Set:
+    """Set a journey variable; the first ``set`` of a name declares it and fixes its type."""
+
+    var: Ident
+    value: Expr
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """End the instance with a declared outcome."""
+
+    outcome: Ident
+    id: Ident | None = None
+    span: Span = _span()
+
+
+Step: TypeAlias = (
+    Send
+    | Wait
+    | WaitUntil
+    | WaitFor
+    | If
+    | Switch
+    | Split
+    | Repeat
+    | Ticket
+    | Update
+    | Tag
+    | Action
+    | Set
+    | Exit
+)
+Steps: TypeAlias = tuple[Step, ...]
+
+
+# --------------------------------------------------------------------------- journey
+
+
+@dataclass(frozen=True, slots=True)
+class Reentry:
+    """When a customer may enter again: ``once`` (ever), ``always``, or ``after DURATION``
+    since their previous entry."""
+
+    kind: Literal["once", "always", "after"]
+    after: Expr | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """How customers enter.
+
+    ``kind="event"``: on each ``event`` (optionally filtered by ``where``).
+    ``kind="segment"``: customers matching ``condition``, evaluated daily at local time ``at``.
+    ``kind="manual"``: only through ``Engine.enroll`` from host code.
+    """
+
+    kind: Literal["event", "segment", "manual"]
+    event: Ident | None = None
+    where: Expr | None = None
+    condition: Expr | None = None
+    at: TimeLit | None = None
+    reentry: Reentry = Reentry("once")
+    key: Expr | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """No sends on ``channels`` between local ``start`` and ``end``; due sends are deferred."""
+
+    channels: tuple[Ident, ...]
+    start: TimeLit
+    end: TimeLit
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackChain:
+    """``push -> zns -> sms``: each channel falls back to the next one."""
+
+    channels: tuple[Ident, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """An exit criterion checked on every event: when ``target`` (an event type, with optional
+    ``where``, or a condition) happens, the instance ends with ``outcome``."""
+
+    outcome: Ident
+    target: Expr
+    where: Expr | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Journey:
+    """A whole journey."""
+
+    name: Ident
+    version: int
+    entry: Entry
+    steps: Steps
+    title: str | None = None
+    events_catalog: StringLit | None = None
+    templates_catalog: StringLit | None = None
+    timezone: StringLit | None = None
+    outcomes: tuple[Ident, ...] = ()
+    quiet_hours: tuple[QuietHours, ...] = ()
+    fallback: tuple[FallbackChain, ...] = ()
+    goals: tuple[Goal, ...] = ()
+    span: Span = _span()

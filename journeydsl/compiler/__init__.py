@@ -1,0 +1,1 @@
+"""Lowering of the AST to the IR graph, and the checks that run over it."""

@@ -1,0 +1,254 @@
+"""Source spans and diagnostics: the currency every stage of the pipeline pays errors in.
+
+Every stage *collects* problems as :class:`Diagnostic` values instead of raising, so a single
+``journeydsl check`` run reports everything wrong with a file, sorted by position.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CODES",
+    "Diagnostic",
+    "Diagnostics",
+    "Severity",
+    "Span",
+    "did_you_mean",
+    "render_github",
+    "render_json",
+    "render_text",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file. Lines and columns are numbered from 1; the end is exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def point(cls, file: str, line: int, column: int) -> Span:
+        """A one-character span at ``line:column``."""
+        return cls(file, line, column, line, column + 1)
+
+    def shifted(self, lines: int, columns: int) -> Span:
+        """This span moved by ``lines`` and, on its first line only, by ``columns``.
+
+        Used to place a span computed inside an embedded string (an expression in a YAML scalar)
+        at its real position in the file.
+        """
+        end_col = self.end_column + (columns if self.end_line == self.line else 0)
+        return Span(
+            self.file,
+            self.line + lines,
+            self.column + columns,
+            self.end_line + lines,
+            end_col,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class Severity(enum.StrEnum):
+    """How bad a diagnostic is. Only errors make ``check`` fail."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+#: Every diagnostic code with its one-line meaning. Codes are stable: tools and CI filters rely on
+#: them, so a code is never reused for a different problem.
+CODES: dict[str, str] = {
+    # syntax and structure
+    "JD100": "YAML syntax error",
+    "JD101": "DSL syntax error",
+    "JD102": "unknown step kind",
+    "JD103": "unknown key",
+    "JD104": "missing required key",
+    "JD105": "value of the wrong shape",
+    "JD106": "duplicate name",
+    "JD107": "bad duration",
+    "JD108": "bad time of day",
+    "JD109": "catalog cannot be loaded",
+    "JD110": "file cannot be read",
+    "JD111": "expression syntax error",
+    "JD112": "input too large or too deep",
+    # names
+    "JD201": "undefined event",
+    "JD202": "undefined event field",
+    "JD203": "undefined profile attribute",
+    "JD204": "undefined variable",
+    "JD205": "undefined template",
+    "JD206": "undefined channel",
+    "JD207": "undefined outcome",
+    "JD208": "variable may be read before it is set",
+    "JD209": "unknown function",
+    "JD210": "template not available on channel",
+    "JD211": "fallback channel lacks the template",
+    "JD212": "name not available here",
+    # types
+    "JD301": "type mismatch",
+    "JD302": "currency mismatch",
+    "JD303": "money used as a plain number",
+    "JD304": "condition is not a bool",
+    "JD305": "comparison of different types",
+    "JD306": "value not in enum",
+    "JD307": "category differs from the template's",
+    # templates and params
+    "JD401": "missing template param",
+    "JD402": "unknown template param",
+    "JD403": "param of the wrong type",
+    # graph
+    "JD501": "unreachable step",
+    "JD502": "loop without a wait",
+    "JD503": "wait can wait forever",
+    "JD504": "constant condition",
+    "JD505": "split weights do not add up to 100",
+    "JD506": "declared outcome never used",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a source file, with a stable ``code`` (see :data:`CODES`)."""
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    hint: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        """Order by file, then position, then code."""
+        return (self.span.file, self.span.line, self.span.column, self.code)
+
+    def to_json(self) -> dict[str, object]:
+        """A plain-JSON view, stable for tools."""
+        return {
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "severity": str(self.severity),
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass(slots=True)
+class Diagnostics:
+    """A collector that stages append to; never raises."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        """Record an error."""
+        self.items.append(Diagnostic(code, Severity.ERROR, message, span, hint))
+
+    def warning(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        """Record a warning."""
+        self.items.append(Diagnostic(code, Severity.WARNING, message, span, hint))
+
+    def info(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        """Record an informational note."""
+        self.items.append(Diagnostic(code, Severity.INFO, message, span, hint))
+
+    def extend(self, other: Iterable[Diagnostic]) -> None:
+        """Append diagnostics collected elsewhere."""
+        self.items.extend(other)
+
+    @property
+    def has_errors(self) -> bool:
+        """True when any diagnostic is an error."""
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        """The diagnostics by position, without exact duplicates."""
+        seen: set[Diagnostic] = set()
+        out = []
+        for d in sorted(self.items, key=Diagnostic.sort_key):
+            if d not in seen:
+                seen.add(d)
+                out.append(d)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A "did you mean 'x'?" hint for a misspelt ``name``, or None when nothing is close."""
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None
+
+
+def _excerpt(d: Diagnostic, sources: dict[str, str]) -> list[str]:
+    text = sources.get(d.span.file)
+    if text is None:
+        return []
+    lines = text.splitlines()
+    if not 1 <= d.span.line <= len(lines):
+        return []
+    src = lines[d.span.line - 1].expandtabs(1)
+    start = max(d.span.column, 1)
+    if d.span.end_line == d.span.line and d.span.end_column > start:
+        width = d.span.end_column - start
+    else:
+        width = max(len(src) - start + 1, 1)
+    width = max(1, min(width, max(len(src) - start + 1, 1)))
+    gutter = f"{d.span.line:>4} | "
+    return [gutter + src, " " * (len(gutter) - 2) + "| " + " " * (start - 1) + "^" * width]
+
+
+def render_text(
+    diagnostics: Sequence[Diagnostic], sources: dict[str, str], limit: int = 200
+) -> str:
+    """Compiler-style text: ``file:line:col: severity[CODE]: message``, the line and a caret.
+
+    Long lists end in "... and N more" after ``limit`` entries.
+    """
+    out: list[str] = []
+    for d in diagnostics[:limit]:
+        out.append(f"{d.span}: {d.severity}[{d.code}]: {d.message}")
+        out.extend(_excerpt(d, sources))
+        if d.hint:
+            out.append(f"     = hint: {d.hint}")
+    if len(diagnostics) > limit:
+        out.append(f"... and {len(diagnostics) - limit} more")
+    return "\n".join(out)
+
+
+def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+    """A JSON array of diagnostics (see :meth:`Diagnostic.to_json`)."""
+    return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
+
+
+def _gh_escape(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def render_github(diagnostics: Sequence[Diagnostic]) -> str:
+    """GitHub Actions workflow commands, which annotate the pull request's diff."""
+    kinds = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+    lines = []
+    for d in diagnostics:
+        msg = d.message + (f" ({d.hint})" if d.hint else "")
+        lines.append(
+            f"::{kinds[d.severity]} file={d.span.file},line={d.span.line},col={d.span.column},"
+            f"endLine={d.span.end_line},endColumn={d.span.end_column},"
+            f"title={d.code}::{_gh_escape(msg)}"
+        )
+    return "\n".join(lines)

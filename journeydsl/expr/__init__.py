@@ -1,0 +1,1 @@
+"""The expression language: types, the checker and compilation to closures."""

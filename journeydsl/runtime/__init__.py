@@ -1,0 +1,1 @@
+"""The runtime: the Engine and the protocols a host implements."""
