@@ -1,0 +1,252 @@
+"""Catalogs: the events (with typed fields), profile attributes and message templates a journey
+may use. Journeys import them with ``uses events "events.yaml"`` / ``uses templates "…"``.
+
+Catalog files are YAML, read with marks so a mistake in a catalog is reported at its own line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from journeydsl.ast import CATEGORIES, CHANNELS
+from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
+from journeydsl.expr.types import SIMPLE_TYPES, TIMESTAMP, Type, money
+
+__all__ = ["Catalog", "EventSpec", "TemplateSpec", "load_events", "load_templates"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_TYPE_NAMES = (*SIMPLE_TYPES, "money", "enum")
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """An event type and its typed fields. Every event also has ``at`` (a timestamp)."""
+
+    name: str
+    fields: Mapping[str, Type]
+
+    def field_type(self, name: str) -> Type | None:
+        """The type of ``name`` (``at`` included), or None if the event has no such field."""
+        if name == "at":
+            return TIMESTAMP
+        return self.fields.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSpec:
+    """A message template: its category, the channels it exists on and its typed params."""
+
+    name: str
+    category: str
+    channels: tuple[str, ...]
+    params: Mapping[str, Type]
+
+
+@dataclass(slots=True)
+class Catalog:
+    """Everything a journey's expressions and sends are checked against."""
+
+    events: dict[str, EventSpec] = field(default_factory=dict)
+    attributes: dict[str, Type] = field(default_factory=dict)
+    templates: dict[str, TemplateSpec] = field(default_factory=dict)
+    has_events: bool = False
+    has_templates: bool = False
+
+
+def _span(file: str, node: yaml.Node) -> Span:
+    s, e = node.start_mark, node.end_mark
+    return Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+
+
+def _compose(
+    path: Path, diags: Diagnostics, origin: Span, sources: dict[str, str]
+) -> tuple[str, yaml.Node | None]:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        diags.error("JD109", f"catalog file '{file}' does not exist", origin)
+        return file, None
+    except (OSError, UnicodeDecodeError) as exc:
+        diags.error("JD109", f"catalog file '{file}' cannot be read: {exc}", origin)
+        return file, None
+    sources[file] = text
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Span.point(file, mark.line + 1, mark.column + 1) if mark else origin
+        diags.error("JD109", f"catalog is not valid YAML: {exc.problem or exc}", where)
+        return file, None
+    except yaml.YAMLError as exc:
+        diags.error("JD109", f"catalog is not valid YAML: {exc}", origin)
+        return file, None
+    return file, node
+
+
+def _mapping(node: yaml.Node | None) -> list[tuple[yaml.Node, yaml.Node]]:
+    return list(node.value) if isinstance(node, yaml.MappingNode) else []
+
+
+def _parse_type(file: str, node: yaml.Node, diags: Diagnostics) -> Type | None:
+    if isinstance(node, yaml.ScalarNode):
+        name = str(node.value)
+        if name in SIMPLE_TYPES:
+            return SIMPLE_TYPES[name]
+        hint = did_you_mean(name, _TYPE_NAMES)
+        if name in ("money", "enum"):
+            hint = f"write {{type: {name}, …}} with its {'currency' if name == 'money' else 'values'}"
+        diags.error("JD109", f"unknown field type '{name}'", _span(file, node), hint)
+        return None
+    if isinstance(node, yaml.MappingNode):
+        spec = {str(k.value): v for k, v in node.value}
+        kind_node = spec.get("type")
+        kind = str(kind_node.value) if isinstance(kind_node, yaml.ScalarNode) else ""
+        if kind == "money":
+            cur = spec.get("currency")
+            cur_text = str(cur.value) if isinstance(cur, yaml.ScalarNode) else ""
+            if not _CURRENCY.match(cur_text):
+                diags.error(
+                    "JD109",
+                    "a money field needs a currency, three capital letters (e.g. VND)",
+                    _span(file, cur or node),
+                )
+                return None
+            return money(cur_text)
+        if kind == "enum":
+            vals = spec.get("values")
+            if not isinstance(vals, yaml.SequenceNode) or not vals.value:
+                diags.error("JD109", "an enum field needs a list of values", _span(file, node))
+                return None
+            return Type("enum", values=tuple(str(v.value) for v in vals.value))
+        if kind in SIMPLE_TYPES:
+            return SIMPLE_TYPES[kind]
+        diags.error(
+            "JD109",
+            f"unknown field type '{kind}'" if kind else "a field type needs 'type:'",
+            _span(file, kind_node or node),
+            did_you_mean(kind, _TYPE_NAMES) if kind else None,
+        )
+        return None
+    diags.error("JD109", "expected a type name or a mapping with 'type:'", _span(file, node))
+    return None
+
+
+def _fields(file: str, node: yaml.Node, diags: Diagnostics, what: str) -> dict[str, Type]:
+    out: dict[str, Type] = {}
+    if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+        return out
+    if not isinstance(node, yaml.MappingNode):
+        diags.error("JD109", f"{what} must be a mapping of name: type", _span(file, node))
+        return out
+    for k, v in node.value:
+        name = str(k.value)
+        if not _IDENT.match(name):
+            diags.error("JD109", f"'{name}' is not a valid name", _span(file, k))
+            continue
+        t = _parse_type(file, v, diags)
+        if t is not None:
+            out[name] = t
+    return out
+
+
+def _section(file: str, root: yaml.Node | None, key: str) -> yaml.Node | None:
+    for k, v in _mapping(root):
+        if k.value == key:
+            return v
+    return None
+
+
+def load_events(
+    path: Path, catalog: Catalog, diags: Diagnostics, origin: Span, sources: dict[str, str]
+) -> None:
+    """Read an events catalog (``events:`` and ``attributes:``) into ``catalog``."""
+    file, root = _compose(path, diags, origin, sources)
+    if root is None:
+        return
+    catalog.has_events = True
+    if not isinstance(root, yaml.MappingNode):
+        diags.error("JD109", "an events catalog is a mapping with 'events:'", _span(file, root))
+        return
+    for k, _ in root.value:
+        if k.value not in ("events", "attributes"):
+            diags.error(
+                "JD109",
+                f"unknown catalog section '{k.value}'",
+                _span(file, k),
+                did_you_mean(str(k.value), ("events", "attributes")),
+            )
+    for k, v in _mapping(_section(file, root, "events")):
+        name = str(k.value)
+        catalog.events[name] = EventSpec(name, _fields(file, v, diags, f"event '{name}'"))
+    attrs = _section(file, root, "attributes")
+    if attrs is not None:
+        catalog.attributes.update(_fields(file, attrs, diags, "attributes"))
+
+
+def load_templates(
+    path: Path, catalog: Catalog, diags: Diagnostics, origin: Span, sources: dict[str, str]
+) -> None:
+    """Read a templates catalog (``templates:``) into ``catalog``."""
+    file, root = _compose(path, diags, origin, sources)
+    if root is None:
+        return
+    catalog.has_templates = True
+    section = _section(file, root, "templates")
+    if section is None:
+        where = _span(file, root) if root is not None else origin
+        diags.error("JD109", "a templates catalog is a mapping with 'templates:'", where)
+        return
+    for k, v in _mapping(section):
+        name = str(k.value)
+        spec = {str(a.value): b for a, b in _mapping(v)}
+        for key, node in spec.items():
+            if key not in ("category", "channels", "params", "label"):
+                diags.error(
+                    "JD109",
+                    f"unknown key '{key}' in template '{name}'",
+                    _span(file, node),
+                    did_you_mean(key, ("category", "channels", "params", "label")),
+                )
+        cat_node = spec.get("category")
+        category = str(cat_node.value) if isinstance(cat_node, yaml.ScalarNode) else ""
+        if category not in CATEGORIES:
+            diags.error(
+                "JD109",
+                f"template '{name}' needs a category: marketing or transactional",
+                _span(file, cat_node or k),
+                did_you_mean(category, CATEGORIES) if category else None,
+            )
+            category = "marketing"
+        ch_node = spec.get("channels")
+        channels: list[str] = []
+        if isinstance(ch_node, yaml.SequenceNode):
+            for c in ch_node.value:
+                if c.value in CHANNELS:
+                    channels.append(str(c.value))
+                else:
+                    diags.error(
+                        "JD109",
+                        f"unknown channel '{c.value}' in template '{name}'",
+                        _span(file, c),
+                        did_you_mean(str(c.value), CHANNELS),
+                    )
+        else:
+            diags.error(
+                "JD109",
+                f"template '{name}' needs 'channels: [...]'",
+                _span(file, ch_node or k),
+            )
+        params_node = spec.get("params")
+        params = (
+            _fields(file, params_node, diags, f"params of '{name}'")
+            if params_node is not None
+            else {}
+        )
+        catalog.templates[name] = TemplateSpec(name, category, tuple(channels), params)

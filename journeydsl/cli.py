@@ -1,0 +1,381 @@
+"""The ``journeydsl`` command line: check, graph, fmt, schema.
+
+Exit codes: 0 success (warnings allowed), 1 a journey has errors, 2 a usage error. Heavy modules
+are imported inside the commands so that ``journeydsl check`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+if TYPE_CHECKING:
+    from journeydsl.compiler import CompileResult
+    from journeydsl.ir import Journey
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit code 2)."""
+
+
+def _fail_usage(message: str) -> NoReturn:
+    raise UsageError(message)
+
+
+def _looks_like_journey(path: Path) -> bool:
+    if path.suffix == ".journey":
+        return True
+    if path.suffix not in (".yaml", ".yml") or path.name.endswith((".test.yaml", ".test.yml")):
+        return False
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return False
+    return any(line.startswith("journey:") for line in head.splitlines())
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Files as given; folders expand to the journeys inside them (catalogs are skipped)."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and _looks_like_journey(f))
+            if not found:
+                _fail_usage(f"{raw}: no .journey or journey .yaml files in this folder")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            _fail_usage(f"{raw}: no such file or folder")
+    return out
+
+
+def _compile(path: Path) -> CompileResult:
+    from journeydsl.compiler import compile_file
+
+    return compile_file(path)
+
+
+# --------------------------------------------------------------------------- check
+
+
+def _stats(result: CompileResult) -> dict[str, Any]:
+    journey = result.journey
+    if journey is None:
+        return {}
+    from journeydsl import ir
+
+    kinds: dict[str, int] = {}
+    for node in journey.nodes.values():
+        if isinstance(node, ir.RepeatCheck | ir.RepeatNext):
+            continue
+        kinds[node.kind] = kinds.get(node.kind, 0) + 1
+    return {
+        "journey": journey.id,
+        "version": journey.version,
+        "steps": sum(kinds.values()),
+        "steps_by_kind": dict(sorted(kinds.items())),
+        "message_budget": result.budget,
+    }
+
+
+def _print_stats_text(stats: list[dict[str, Any]], out: TextIO) -> None:
+    for s in stats:
+        if not s:
+            continue
+        budget = s["message_budget"]
+        print(f"\n{s['journey']} v{s['version']}: {s['steps']} steps", file=out)
+        print("  worst-case messages per customer:", file=out)
+        if not budget:
+            print("    (sends nothing)", file=out)
+        for channel, n in budget.items():
+            print(f"    {channel:<7} {n:>4}", file=out)
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from journeydsl.diagnostics import Severity, render_github, render_json, render_text
+
+    files = expand_paths(args.paths)
+    results = [_compile(f) for f in files]
+    diags = [d for r in results for d in r.diagnostics]
+    sources: dict[str, str] = {}
+    for r in results:
+        sources.update(r.sources)
+    errors = sum(d.severity is Severity.ERROR for d in diags)
+    warnings = sum(d.severity is Severity.WARNING for d in diags)
+    stats = [_stats(r) for r in results] if args.stats else []
+    if args.format == "json":
+        payload: dict[str, Any] = {
+            "ok": errors == 0,
+            "errors": errors,
+            "warnings": warnings,
+            "files": [
+                {
+                    "file": r.file,
+                    "journey": r.journey.id if r.journey else None,
+                    "ok": r.ok,
+                    **({"stats": _stats(r)} if args.stats else {}),
+                }
+                for r in results
+            ],
+            "diagnostics": json.loads(render_json(diags)),
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
+    elif args.format == "github":
+        if diags:
+            print(render_github(diags), file=out)
+    else:
+        if diags:
+            print(render_text(diags, sources), file=out)
+        _print_stats_text(stats, out)
+        n = len(results)
+        noun = "journey" if n == 1 else "journeys"
+        verdict = "ok" if errors == 0 else "failed"
+        print(
+            f"{'' if not diags and not stats else chr(10)}checked {n} {noun}: "
+            f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+            f"— {verdict}",
+            file=out,
+        )
+    return EXIT_OK if errors == 0 else EXIT_ERRORS
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def _label(node: Any) -> str:
+    from journeydsl import ir
+
+    match node:
+        case ir.Send():
+            return f"send {node.channel} {node.template}"
+        case ir.Wait():
+            return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
+        case ir.WaitFor():
+            what = node.event or (node.condition.source if node.condition else "?")
+            timeout = f" {node.timeout_mode} {node.timeout.source}" if node.timeout else ""
+            return f"wait for {what}{timeout}"
+        case ir.Branch():
+            return f"if {node.cond.source}"
+        case ir.Switch():
+            return f"switch {node.subject.source}"
+        case ir.Split():
+            return "split"
+        case ir.RepeatStart():
+            return f"repeat ({node.counter})"
+        case ir.RepeatCheck():
+            until = f" until {node.until.source}" if node.until else ""
+            return f"{node.counter} <= {node.max}{until}"
+        case ir.RepeatNext():
+            return f"{node.counter} += 1"
+        case ir.Ticket():
+            return f"ticket {node.queue}"
+        case ir.Update():
+            return f"update {node.attribute}"
+        case ir.Tag():
+            return f"{'untag' if node.remove else 'tag'} {node.tag}"
+        case ir.Action():
+            return f"{node.action} {node.name}"
+        case ir.Set():
+            return f"set {node.var} = {node.value.source}"
+        case ir.Exit():
+            return f"exit {node.outcome}"
+    return str(node.kind)
+
+
+def _edges(node: Any) -> list[tuple[str, str | None]]:
+    from journeydsl import ir
+
+    match node:
+        case ir.Branch():
+            return [("yes", node.then), ("no", node.otherwise)]
+        case ir.WaitFor():
+            return [("happened", node.then), ("timeout", node.on_timeout)]
+        case ir.RepeatCheck():
+            return [("round", node.body), ("done", node.exit)]
+        case ir.Switch():
+            return [*node.labelled_edges(), ("else", node.otherwise)]
+        case ir.Split():
+            return node.labelled_edges()
+        case ir.Exit():
+            return []
+    return [("", getattr(node, "next", None))]
+
+
+def render_mermaid(journey: Journey) -> str:
+    """A Mermaid flowchart of the journey graph."""
+
+    def mid(nid: str | None) -> str:
+        return "END" if nid is None else "n_" + nid.replace(".", "_")
+
+    def esc(text: str) -> str:
+        return text.replace('"', "#quot;")
+
+    lines = ["flowchart TD", f'  START(["{esc(journey.id)} v{journey.version}"])']
+    lines.append(f"  START --> {mid(journey.start)}")
+    for nid, node in journey.nodes.items():
+        lines.append(f'  {mid(nid)}["{esc(_label(node))}"]')
+    lines.append('  END(["end: completed"])')
+    for nid, node in journey.nodes.items():
+        for label, target in _edges(node):
+            arrow = f"-->|{esc(label)}|" if label else "-->"
+            lines.append(f"  {mid(nid)} {arrow} {mid(target)}")
+    return "\n".join(lines)
+
+
+def render_dot(journey: Journey) -> str:
+    """A Graphviz digraph of the journey graph."""
+
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [f"digraph {q(journey.id)} {{", "  node [shape=box, fontname=Helvetica];"]
+    lines.append(f"  __start [shape=oval, label={q(f'{journey.id} v{journey.version}')}];")
+    lines.append('  __end [shape=oval, label="end: completed"];')
+    lines.append(f"  __start -> {q(journey.start or '__end')};")
+    for nid, node in journey.nodes.items():
+        lines.append(f"  {q(nid)} [label={q(_label(node))}];")
+    for nid, node in journey.nodes.items():
+        for label, target in _edges(node):
+            attrs = f" [label={q(label)}]" if label else ""
+            lines.append(f"  {q(nid)} -> {q(target or '__end')}{attrs};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _compile_or_report(path: str, err: TextIO) -> CompileResult | None:
+    from journeydsl.diagnostics import render_text
+
+    p = Path(path)
+    if not p.is_file():
+        _fail_usage(f"{path}: no such file")
+    result = _compile(p)
+    if not result.ok or result.journey is None:
+        print(render_text(result.diagnostics, result.sources), file=err)
+        return None
+    return result
+
+
+def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    result = _compile_or_report(args.file, err)
+    if result is None or result.journey is None:
+        return EXIT_ERRORS
+    journey = result.journey
+    if args.format == "json":
+        print(json.dumps(journey.to_json(), indent=2, ensure_ascii=False), file=out)
+    elif args.format == "dot":
+        print(render_dot(journey), file=out)
+    else:
+        print(render_mermaid(journey), file=out)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- fmt and schema
+
+
+def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from journeydsl.compiler import parse_source
+    from journeydsl.diagnostics import Diagnostics, render_text
+    from journeydsl.syntax.printer import print_dsl, print_yaml
+
+    p = Path(args.file)
+    if not p.is_file():
+        _fail_usage(f"{args.file}: no such file")
+    text = p.read_text(encoding="utf-8")
+    tree, found = parse_source(text, args.file)
+    bag = Diagnostics(list(found))
+    if tree is None or bag.has_errors:
+        print(render_text(bag.sorted(), {args.file: text}), file=err)
+        return EXIT_ERRORS
+    target = args.to or ("dsl" if p.suffix in (".yaml", ".yml") else "yaml")
+    rendered = print_yaml(tree) if target == "yaml" else print_dsl(tree)
+    if args.output:
+        Path(args.output).write_text(rendered, encoding="utf-8")
+    else:
+        out.write(rendered)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from journeydsl.syntax.schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False), file=out)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- main
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
+    from journeydsl import __version__
+
+    parser = _Parser(
+        prog="journeydsl",
+        description="Credit-card customer journeys as code: check, graph, format.",
+    )
+    parser.add_argument("--version", action="version", version=f"journeydsl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="check journeys; exit 1 when any has an error")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="journey files or folders")
+    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument(
+        "--stats", action="store_true", help="also report steps and the worst-case message budget"
+    )
+
+    graph = sub.add_parser("graph", help="print the compiled journey graph")
+    graph.add_argument("file", metavar="FILE")
+    graph.add_argument("--format", choices=("mermaid", "dot", "json"), default="mermaid")
+
+    fmt = sub.add_parser("fmt", help="print a journey in canonical YAML or DSL form")
+    fmt.add_argument("file", metavar="FILE")
+    fmt.add_argument(
+        "--to", choices=("yaml", "dsl"), help="target spelling (default: the other one)"
+    )
+    fmt.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+
+    sub.add_parser("schema", help="print the JSON Schema of the YAML form")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out, err = sys.stdout, sys.stderr
+    try:
+        if args.command == "check":
+            return cmd_check(args, out)
+        if args.command == "graph":
+            return cmd_graph(args, out, err)
+        if args.command == "fmt":
+            return cmd_fmt(args, out, err)
+        if args.command == "schema":
+            return cmd_schema(args, out)
+        parser.print_help(err)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"journeydsl: error: {exc}", file=err)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `journeydsl graph x | head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

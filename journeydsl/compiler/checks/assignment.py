@@ -1,0 +1,49 @@
+"""JD208: a journey variable read on a path where no `set` has given it a value yet."""
+
+from __future__ import annotations
+
+from journeydsl.compiler.checks._graph import predecessors
+from journeydsl.compiler.lower import Lowered
+from journeydsl.diagnostics import Diagnostics
+
+
+def check(lowered: Lowered, diags: Diagnostics) -> None:
+    """Forward must-analysis: a variable is set at a node when it is set on every path there."""
+    journey = lowered.journey
+    if journey.start is None:
+        return
+    variables = set(journey.variables) | set(lowered.counters.values())
+    preds = predecessors(journey)
+    top = frozenset(variables)
+    set_in: dict[str, frozenset[str]] = {nid: top for nid in journey.nodes}
+    set_in[journey.start] = frozenset()
+
+    def out(nid: str) -> frozenset[str]:
+        var = lowered.sets.get(nid)
+        return set_in[nid] | {var} if var else set_in[nid]
+
+    order = list(journey.nodes)
+    changed = True
+    while changed:
+        changed = False
+        for nid in order:
+            if nid == journey.start:
+                continue
+            ps = [p for p in preds.get(nid, []) if p in set_in]
+            if not ps:
+                continue
+            new = frozenset.intersection(*(out(p) for p in ps))
+            if new != set_in[nid]:
+                set_in[nid] = new
+                changed = True
+    for nid, reads in lowered.reads.items():
+        reported: set[str] = set()
+        for var, span in reads:
+            if var in variables and var not in set_in.get(nid, top) and var not in reported:
+                reported.add(var)
+                diags.error(
+                    "JD208",
+                    f"variable '{var}' may be read before it is set",
+                    span,
+                    f"set it on every path before this step (`set {var} = …`)",
+                )

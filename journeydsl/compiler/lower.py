@@ -1,0 +1,604 @@
+"""Lowering: AST → IR graph, resolving names and checking types on the way.
+
+Name and type problems are reported here, where the scope is known; graph-wide checks
+(reachability, loops, definite assignment …) run afterwards over the IR (see ``checks/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from journeydsl import ast as A
+from journeydsl import ir
+from journeydsl.catalog import Catalog, EventSpec
+from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
+from journeydsl.expr.checker import Scope, Typed, check, check_bool, check_type, time_value
+from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type
+from journeydsl.syntax.printer import print_expr
+
+__all__ = ["DEFAULT_TIMEZONE", "Lowered", "lower"]
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+PRIORITY = Type("enum", values=A.PRIORITIES)
+_PRIORITY_CONSTANTS = {p: (PRIORITY, p) for p in A.PRIORITIES}
+
+
+@dataclass(slots=True)
+class Lowered:
+    """The IR plus what the graph checks need: per-node variable reads and sets."""
+
+    journey: ir.Journey
+    reads: dict[str, list[tuple[str, Span]]] = field(default_factory=dict)
+    sets: dict[str, str] = field(default_factory=dict)
+    counters: dict[str, str] = field(default_factory=dict)
+    outcome_spans: dict[str, Span] = field(default_factory=dict)
+
+
+def _walk(steps: A.Steps) -> Iterator[A.Step]:
+    """Every step, in source (pre-)order."""
+    for s in steps:
+        yield s
+        yield from (x for block in _blocks(s) for x in _walk(block))
+
+
+def _blocks(s: A.Step) -> list[A.Steps]:
+    match s:
+        case A.WaitFor():
+            return [s.then, s.on_timeout]
+        case A.If():
+            return [s.then, s.otherwise]
+        case A.Switch():
+            return [*(c.steps for c in s.cases), s.otherwise]
+        case A.Split():
+            return [*(a.steps for a in s.arms), *([s.holdout.steps] if s.holdout else [])]
+        case A.Repeat():
+            return [s.steps]
+    return []
+
+
+def _base_id(s: A.Step) -> str:
+    match s:
+        case A.Send():
+            return f"{s.channel.name}_{s.template.name}"
+        case A.Wait():
+            return "wait"
+        case A.WaitUntil():
+            return "wait_until"
+        case A.WaitFor():
+            t = s.target
+            return f"wait_for_{t.name}" if isinstance(t, A.Name) else "wait_for_condition"
+        case A.If():
+            return "if"
+        case A.Switch():
+            return "switch"
+        case A.Split():
+            return "split"
+        case A.Repeat():
+            return f"repeat_{s.counter.name}" if s.counter else "repeat"
+        case A.Ticket():
+            return f"ticket_{s.queue.name}"
+        case A.Update():
+            return f"update_{s.attribute.name}"
+        case A.Tag():
+            return f"{'untag' if s.remove else 'tag'}_{s.tag.name}"
+        case A.Action():
+            return f"{s.kind}_{s.name.name}"
+        case A.Set():
+            return f"set_{s.var.name}"
+        case A.Exit():
+            return f"exit_{s.outcome.name}"
+    raise TypeError(s)  # pragma: no cover
+
+
+class _Lowerer:
+    def __init__(self, journey: A.Journey, catalog: Catalog, diags: Diagnostics) -> None:
+        self.src = journey
+        self.catalog = catalog
+        self.diags = diags
+        self.nodes: dict[str, ir.Node] = {}
+        self.order: list[str] = []
+        self.ids: dict[int, str] = {}
+        self.out = Lowered(journey=None)  # type: ignore[arg-type]  # filled in at the end
+        self.var_types: dict[str, Type] = {}
+        self.var_spans: dict[str, Span] = {}
+        self.outcomes = {o.name for o in journey.outcomes}
+        self.fallback: dict[str, str] = {}
+        trigger: EventSpec | None = None
+        missing = "the journey does not enter on an event"
+        if journey.entry.kind == "event" and journey.entry.event is not None:
+            trigger = catalog.events.get(journey.entry.event.name)
+            missing = f"event '{journey.entry.event.name}' is not in the catalog"
+        elif journey.entry.kind == "segment":
+            missing = "the journey enters on a segment, not an event"
+        elif journey.entry.kind == "manual":
+            missing = "the journey is entered from code, not on an event"
+        self.scope = Scope(catalog, diags, self.var_types, trigger, missing)
+
+    # ------------------------------------------------------------------ ids
+
+    def assign_ids(self) -> None:
+        steps = list(_walk(self.src.steps))
+        taken: set[str] = set()
+        for s in steps:
+            if s.id is not None:
+                if s.id.name in taken:
+                    self.diags.error(
+                        "JD106", f"step id '{s.id.name}' is used twice", s.id.span
+                    )
+                taken.add(s.id.name)
+                self.ids[id(s)] = s.id.name
+        counts: dict[str, int] = {}
+        for s in steps:
+            if s.id is not None:
+                continue
+            base = _base_id(s)
+            n = counts.get(base, 0)
+            candidate = base if n == 0 else f"{base}_{n + 1}"
+            while candidate in taken:
+                n += 1
+                candidate = f"{base}_{n + 1}"
+            counts[base] = n + 1
+            taken.add(candidate)
+            self.ids[id(s)] = candidate
+
+    # ------------------------------------------------------------------ helpers
+
+    def cexpr(self, expr: A.Expr, typed: Typed) -> ir.CExpr:
+        return ir.CExpr(print_expr(expr), typed.type, typed.fn, typed.const, expr.span)
+
+    def add(self, node: ir.Node, *typed: Typed | None) -> str:
+        self.nodes[node.id] = node
+        reads = self.out.reads.setdefault(node.id, [])
+        for t in typed:
+            if t is not None:
+                reads.extend((name, node.span) for name in sorted(t.reads))
+        return node.id
+
+    def infer_variables(self) -> None:
+        """First `set` of a name fixes its type; later sets must agree."""
+        probe = Scope(self.catalog, Diagnostics(), self.var_types, self.scope.trigger)
+        counters: dict[str, Type] = {}
+        for s in _walk(self.src.steps):
+            if isinstance(s, A.Repeat) and s.counter is not None:
+                counters[s.counter.name] = INT
+            if isinstance(s, A.Set) and s.var.name not in self.var_types:
+                probe.variables = {**counters, **self.var_types}
+                t = check(s.value, probe).type
+                if not t.is_error:
+                    self.var_types[s.var.name] = t
+                    self.var_spans[s.var.name] = s.var.span
+
+    # ------------------------------------------------------------------ steps
+
+    def lower_steps(self, steps: A.Steps, cont: str | None, scope: Scope) -> str | None:
+        nxt = cont
+        for s in reversed(steps):
+            nxt = self.lower_step(s, nxt, scope)
+        return nxt
+
+    def lower_step(self, s: A.Step, nxt: str | None, scope: Scope) -> str:
+        nid = self.ids[id(s)]
+        span = s.span
+        match s:
+            case A.Send():
+                return self.lower_send(s, nid, nxt, scope)
+            case A.Wait():
+                t = check_type(s.duration, scope, DURATION, "a wait's length")
+                return self.add(ir.Wait(nid, span, "duration", self.cexpr(s.duration, t), nxt), t)
+            case A.WaitUntil():
+                t = check(s.at, scope)
+                mode = "time_of_day" if t.type == TIME else "until"
+                if not t.type.is_error and t.type not in (TIME, TIMESTAMP):
+                    self.diags.error(
+                        "JD301",
+                        f"`wait until` needs a timestamp or a time of day, not a {t.type}",
+                        s.at.span,
+                        "e.g. `wait until activated_at + 7d` or `wait until 09:00`",
+                    )
+                return self.add(ir.Wait(nid, span, mode, self.cexpr(s.at, t), nxt), t)
+            case A.WaitFor():
+                return self.lower_wait_for(s, nid, nxt, scope)
+            case A.If():
+                c = check_bool(s.cond, scope)
+                then = self.lower_steps(s.then, nxt, scope)
+                other = self.lower_steps(s.otherwise, nxt, scope)
+                return self.add(ir.Branch(nid, span, self.cexpr(s.cond, c), then, other), c)
+            case A.Switch():
+                return self.lower_switch(s, nid, nxt, scope)
+            case A.Split():
+                arms = tuple((a.weight, self.lower_steps(a.steps, nxt, scope)) for a in s.arms)
+                hold = (
+                    (s.holdout.weight, self.lower_steps(s.holdout.steps, nxt, scope))
+                    if s.holdout
+                    else None
+                )
+                return self.add(ir.Split(nid, span, arms, hold))
+            case A.Repeat():
+                return self.lower_repeat(s, nid, nxt, scope)
+            case A.Ticket():
+                pscope = Scope(
+                    scope.catalog, scope.diags, scope.variables, scope.trigger,
+                    scope.trigger_missing, None, _PRIORITY_CONSTANTS,
+                )
+                if s.priority is not None:
+                    pt = check_type(s.priority, pscope, PRIORITY, "a ticket's priority")
+                    prio = self.cexpr(s.priority, pt)
+                else:
+                    pt = None
+                    prio = ir.CExpr('"normal"', PRIORITY, lambda c, e: "normal", True, span)
+                payload, typed = self.free_params(s.payload, scope)
+                node = ir.Ticket(nid, span, s.queue.name, prio, payload, nxt)
+                return self.add(node, pt, *typed)
+            case A.Update():
+                want = self.catalog.attributes.get(s.attribute.name)
+                if want is None:
+                    self.diags.error(
+                        "JD203",
+                        f"undefined profile attribute '{s.attribute.name}'",
+                        s.attribute.span,
+                        did_you_mean(s.attribute.name, self.catalog.attributes)
+                        or "declare it under 'attributes:' in the events catalog",
+                    )
+                    t = check(s.value, scope)
+                else:
+                    t = check_type(s.value, scope, want, f"profile attribute '{s.attribute.name}'")
+                return self.add(
+                    ir.Update(nid, span, s.attribute.name, self.cexpr(s.value, t), nxt), t
+                )
+            case A.Tag():
+                return self.add(ir.Tag(nid, span, s.tag.name, s.remove, nxt))
+            case A.Action():
+                params, typed = self.free_params(s.params, scope)
+                return self.add(ir.Action(nid, span, s.kind, s.name.name, params, nxt), *typed)
+            case A.Set():
+                want = self.var_types.get(s.var.name, ERROR)
+                t = check_type(s.value, scope, want, f"variable '{s.var.name}'")
+                self.out.sets[nid] = s.var.name
+                return self.add(ir.Set(nid, span, s.var.name, self.cexpr(s.value, t), nxt), t)
+            case A.Exit():
+                self.check_outcome(s.outcome)
+                return self.add(ir.Exit(nid, span, s.outcome.name))
+        raise TypeError(s)  # pragma: no cover
+
+    def check_outcome(self, outcome: A.Ident) -> None:
+        if outcome.name not in self.outcomes:
+            self.diags.error(
+                "JD207",
+                f"undefined outcome '{outcome.name}'",
+                outcome.span,
+                did_you_mean(outcome.name, self.outcomes)
+                or f"declare it: `outcomes {', '.join([*sorted(self.outcomes), outcome.name])}`",
+            )
+
+    def free_params(
+        self, params: tuple[A.Param, ...], scope: Scope
+    ) -> tuple[tuple[tuple[str, ir.CExpr], ...], list[Typed]]:
+        out, typed, seen = [], [], set()
+        for p in params:
+            if p.name.name in seen:
+                self.diags.error("JD106", f"'{p.name.name}' is given twice", p.name.span)
+            seen.add(p.name.name)
+            t = check(p.value, scope)
+            typed.append(t)
+            out.append((p.name.name, self.cexpr(p.value, t)))
+        return tuple(out), typed
+
+    def channel_ok(self, ch: A.Ident) -> bool:
+        if ch.name in A.CHANNELS:
+            return True
+        self.diags.error(
+            "JD206",
+            f"undefined channel '{ch.name}'",
+            ch.span,
+            did_you_mean(ch.name, A.CHANNELS) or f"channels are {', '.join(A.CHANNELS)}",
+        )
+        return False
+
+    def lower_send(self, s: A.Send, nid: str, nxt: str | None, scope: Scope) -> str:
+        tpl = self.catalog.templates.get(s.template.name)
+        channel_ok = self.channel_ok(s.channel)
+        if tpl is None:
+            self.diags.error(
+                "JD205",
+                f"undefined template '{s.template.name}'",
+                s.template.span,
+                did_you_mean(s.template.name, self.catalog.templates)
+                or (None if self.catalog.has_templates else 'add `uses templates "templates.yaml"`'),
+            )
+        elif channel_ok and s.channel.name not in tpl.channels:
+            self.diags.error(
+                "JD210",
+                f"template '{tpl.name}' has no {s.channel.name} version",
+                s.channel.span,
+                f"it exists on: {', '.join(tpl.channels)}",
+            )
+        category = s.category.name if s.category else (tpl.category if tpl else "marketing")
+        if tpl is not None and s.category is not None and s.category.name != tpl.category:
+            self.diags.error(
+                "JD307",
+                f"this send is {s.category.name} but template '{tpl.name}' is {tpl.category}",
+                s.category.span,
+                "a message's category decides consent and quiet hours; use the template's",
+            )
+        params: list[tuple[str, ir.CExpr]] = []
+        typed: list[Typed] = []
+        given = {p.name.name: p for p in s.params}
+        for p in s.params:
+            if tpl is None:
+                t = check(p.value, scope)
+            elif p.name.name not in tpl.params:
+                self.diags.error(
+                    "JD402",
+                    f"template '{tpl.name}' has no param '{p.name.name}'",
+                    p.name.span,
+                    did_you_mean(p.name.name, tpl.params)
+                    or (f"its params are: {', '.join(tpl.params)}" if tpl.params else "it takes none"),
+                )
+                t = check(p.value, scope)
+            else:
+                want = tpl.params[p.name.name]
+                t = check_type(p.value, scope, want, f"param '{p.name.name}'", code="JD403")
+            typed.append(t)
+            params.append((p.name.name, self.cexpr(p.value, t)))
+        if tpl is not None:
+            missing = [name for name in tpl.params if name not in given]
+            for name in missing:
+                self.diags.error(
+                    "JD401",
+                    f"template '{tpl.name}' needs param '{name}' ({tpl.params[name]})",
+                    s.template.span,
+                    f"add it: {{ {name}: … }}",
+                )
+        if s.fallback is None:
+            chain: list[str] = []
+            cur = s.channel.name
+            while cur in self.fallback and self.fallback[cur] not in chain:
+                cur = self.fallback[cur]
+                chain.append(cur)
+        else:
+            chain = [c.name for c in s.fallback if self.channel_ok(c)]
+        if tpl is not None:
+            for c in chain:
+                if c not in tpl.channels:
+                    self.diags.warning(
+                        "JD211",
+                        f"fallback to {c} cannot deliver '{tpl.name}': it has no {c} version",
+                        s.span if s.fallback is None else s.channel.span,
+                        f"it exists on: {', '.join(tpl.channels)}",
+                    )
+        node = ir.Send(nid, s.span, s.template.name, s.channel.name, category, tuple(params),
+                       tuple(chain), nxt)
+        return self.add(node, *typed)
+
+    def lower_wait_for(self, s: A.WaitFor, nid: str, nxt: str | None, scope: Scope) -> str:
+        target = s.target
+        event: str | None = None
+        where: ir.CExpr | None = None
+        cond: ir.CExpr | None = None
+        typed: list[Typed] = []
+        if (
+            isinstance(target, A.Name)
+            and target.name in self.catalog.events
+            and target.name not in scope.variables
+        ):
+            event = target.name
+            if s.where is not None:
+                w = check_bool(s.where, scope.for_event(self.catalog.events[event]))
+                typed.append(w)
+                where = self.cexpr(s.where, w)
+        else:
+            if isinstance(target, A.Name) and target.name not in scope.variables and (
+                target.name not in ("now", "entered_at")
+            ):
+                self.diags.error(
+                    "JD201",
+                    f"undefined event '{target.name}'",
+                    target.span,
+                    did_you_mean(target.name, [*self.catalog.events, *scope.variables])
+                    or (None if self.catalog.has_events else 'add `uses events "events.yaml"`'),
+                )
+                c = Typed(ERROR, lambda ctx, ev: False)
+            else:
+                c = check_bool(target, scope)
+            typed.append(c)
+            cond = self.cexpr(target, c)
+            if s.where is not None:
+                self.diags.error(
+                    "JD105",
+                    "`where` filters an event; this waits for a condition",
+                    s.where.span,
+                    "fold the filter into the condition with `and`",
+                )
+        mode: str | None = None
+        timeout: ir.CExpr | None = None
+        if s.timeout is not None:
+            mode = s.timeout.kind
+            want = DURATION if mode == "within" else TIMESTAMP
+            what = "`within`" if mode == "within" else "`until`"
+            tt = check_type(s.timeout.value, scope, want, what)
+            typed.append(tt)
+            timeout = self.cexpr(s.timeout.value, tt)
+        then = self.lower_steps(s.then, nxt, scope)
+        on_timeout = self.lower_steps(s.on_timeout, nxt, scope)
+        node = ir.WaitFor(nid, s.span, event, where, cond, mode, timeout, then, on_timeout)
+        return self.add(node, *typed)
+
+    def lower_switch(self, s: A.Switch, nid: str, nxt: str | None, scope: Scope) -> str:
+        subj = check(s.subject, scope)
+        cases = []
+        typed = [subj]
+        for case in s.cases:
+            values = []
+            for v in case.values:
+                vt = check(v, scope)
+                typed.append(vt)
+                if not (subj.type.is_error or vt.type.is_error) and not _same_family(
+                    subj.type, vt.type
+                ):
+                    self.diags.error(
+                        "JD305",
+                        f"case value is a {vt.type} but the switch is on a {subj.type}",
+                        v.span,
+                    )
+                values.append(self.cexpr(v, vt))
+            cases.append((tuple(values), self.lower_steps(case.steps, nxt, scope)))
+        other = self.lower_steps(s.otherwise, nxt, scope)
+        node = ir.Switch(nid, s.span, self.cexpr(s.subject, subj), tuple(cases), other)
+        return self.add(node, *typed)
+
+    def lower_repeat(self, s: A.Repeat, nid: str, nxt: str | None, scope: Scope) -> str:
+        counter = s.counter.name if s.counter else f"#{nid}"
+        if s.max < 1:
+            self.diags.error("JD105", "a repeat runs at least once: max must be 1 or more", s.span)
+        inner_vars = {**scope.variables, counter: INT}
+        inner = Scope(
+            scope.catalog, scope.diags, inner_vars, scope.trigger, scope.trigger_missing,
+            scope.event, scope.constants,
+        )
+        check_id, next_id = f"{nid}.check", f"{nid}.next"
+        until_t = check_bool(s.until, inner) if s.until is not None else None
+        until = self.cexpr(s.until, until_t) if s.until is not None and until_t else None
+        body = self.lower_steps(s.steps, next_id, inner)
+        self.add(ir.RepeatNext(next_id, s.span, counter, check_id))
+        self.add(ir.RepeatCheck(check_id, s.span, counter, s.max, until, body, nxt), until_t)
+        self.out.counters[nid] = counter
+        self.out.sets[nid] = counter
+        return self.add(ir.RepeatStart(nid, s.span, counter, check_id))
+
+    # ------------------------------------------------------------------ journey
+
+    def lower_header(self) -> tuple[ir.Entry, tuple[ir.QuietHours, ...], tuple[ir.Goal, ...]]:
+        j = self.src
+        seen: set[str] = set()
+        for o in j.outcomes:
+            if o.name in seen:
+                self.diags.error("JD106", f"outcome '{o.name}' is declared twice", o.span)
+            seen.add(o.name)
+            self.out.outcome_spans.setdefault(o.name, o.span)
+        for chain in j.fallback:
+            names = [c.name for c in chain.channels if self.channel_ok(c)]
+            for a, b in zip(names, names[1:], strict=False):
+                if a in self.fallback:
+                    self.diags.error(
+                        "JD106", f"{a} already falls back to {self.fallback[a]}", chain.span
+                    )
+                    continue
+                self.fallback[a] = b
+        quiet = []
+        for q in j.quiet_hours:
+            chans = tuple(c.name for c in q.channels if self.channel_ok(c))
+            start, end = time_value(q.start.text), time_value(q.end.text)
+            for lit, value in ((q.start, start), (q.end, end)):
+                if value is None:
+                    self.diags.error("JD108", f"'{lit.text}' is not a time of day", lit.span)
+            if start is not None and end is not None:
+                quiet.append(ir.QuietHours(chans, start, end))
+        entry = self.lower_entry(j.entry)
+        goals = []
+        for g in j.goals:
+            self.check_outcome(g.outcome)
+            ev, where, cond = self.event_or_condition(g.target, g.where, self.scope)
+            goals.append(ir.Goal(g.outcome.name, ev, where, cond))
+        return entry, tuple(quiet), tuple(goals)
+
+    def event_or_condition(
+        self, target: A.Expr, where_src: A.Expr | None, scope: Scope
+    ) -> tuple[str | None, ir.CExpr | None, ir.CExpr | None]:
+        if isinstance(target, A.Name) and target.name in self.catalog.events:
+            where = None
+            if where_src is not None:
+                w = check_bool(where_src, scope.for_event(self.catalog.events[target.name]))
+                where = self.cexpr(where_src, w)
+            return target.name, where, None
+        if isinstance(target, A.Name) and target.name not in scope.variables:
+            self.diags.error(
+                "JD201",
+                f"undefined event '{target.name}'",
+                target.span,
+                did_you_mean(target.name, self.catalog.events),
+            )
+            return None, None, None
+        c = check_bool(target, scope)
+        return None, None, self.cexpr(target, c)
+
+    def lower_entry(self, e: A.Entry) -> ir.Entry:
+        where = cond = key = None
+        event = None
+        at = None
+        if e.kind == "event" and e.event is not None:
+            event = e.event.name
+            if event not in self.catalog.events:
+                self.diags.error(
+                    "JD201",
+                    f"undefined event '{event}'",
+                    e.event.span,
+                    did_you_mean(event, self.catalog.events)
+                    or (None if self.catalog.has_events else 'add `uses events "events.yaml"`'),
+                )
+            elif e.where is not None:
+                w = check_bool(e.where, self.scope.for_event(self.catalog.events[event]))
+                where = self.cexpr(e.where, w)
+        elif e.kind == "segment" and e.condition is not None:
+            c = check_bool(e.condition, self.scope)
+            cond = self.cexpr(e.condition, c)
+            if e.at is not None:
+                at = time_value(e.at.text)
+                if at is None:
+                    self.diags.error("JD108", f"'{e.at.text}' is not a time of day", e.at.span)
+        after: timedelta | None = None
+        if e.reentry.kind == "after" and e.reentry.after is not None:
+            rt = check_type(e.reentry.after, self.scope, DURATION, "`reentry after`")
+            if rt.const and not rt.type.is_error:
+                after = rt.fn(None, None)  # type: ignore[arg-type]  # constants ignore context
+            elif not rt.type.is_error:
+                self.diags.error(
+                    "JD105", "`reentry after` must be a fixed duration", e.reentry.after.span
+                )
+        if e.key is not None:
+            kt = check_type(e.key, self.scope, STRING, "the instance key")
+            key = self.cexpr(e.key, kt)
+        return ir.Entry(e.kind, event, where, cond, at, e.reentry.kind, after, key)
+
+    def run(self) -> Lowered:
+        self.assign_ids()
+        self.infer_variables()
+        entry, quiet, goals = self.lower_header()
+        start = self.lower_steps(self.src.steps, None, self.scope)
+        order = [self.ids[id(s)] for s in _walk(self.src.steps)]
+        ordered: dict[str, ir.Node] = {}
+        for nid in order:
+            for extra in (nid, f"{nid}.check", f"{nid}.next"):
+                if extra in self.nodes:
+                    ordered[extra] = self.nodes[extra]
+        tz = self.src.timezone.value if self.src.timezone else DEFAULT_TIMEZONE
+        self.out.journey = ir.Journey(
+            id=self.src.name.name,
+            version=self.src.version,
+            title=self.src.title,
+            timezone=tz,
+            entry=entry,
+            outcomes=tuple(o.name for o in self.src.outcomes),
+            quiet_hours=quiet,
+            fallback=dict(self.fallback),
+            goals=goals,
+            start=start,
+            nodes=ordered,
+            variables=dict(self.var_types),
+        )
+        return self.out
+
+
+def _same_family(a: Type, b: Type) -> bool:
+    if a.is_number and b.is_number:
+        return True
+    if a.is_stringy and b.is_stringy:
+        return True
+    return a == b
+
+
+def lower(journey: A.Journey, catalog: Catalog, diags: Diagnostics) -> Lowered:
+    """Lower ``journey`` to IR, reporting name and type problems to ``diags``."""
+    return _Lowerer(journey, catalog, diags).run()
+

@@ -1,0 +1,394 @@
+"""The IR: a journey as a checked graph of frozen nodes with typed edges.
+
+Expressions are compiled (:class:`CExpr` holds the closure and the canonical source text). Node ids
+are stable names (``email_welcome_activation_guide``, ``reminders.check``); the runtime keys
+instance state, idempotency keys and funnels on them. :meth:`Journey.to_json` is the
+``journeydsl graph --format json`` output: no spans, no file names, so both spellings of a
+journey give identical JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import time, timedelta
+from typing import Any
+
+from journeydsl.diagnostics import Span
+from journeydsl.expr.context import Fn
+from journeydsl.expr.types import Type
+
+__all__ = [
+    "Action",
+    "Branch",
+    "CExpr",
+    "Entry",
+    "Exit",
+    "Goal",
+    "Journey",
+    "Node",
+    "QuietHours",
+    "RepeatCheck",
+    "RepeatNext",
+    "RepeatStart",
+    "Send",
+    "Set",
+    "Split",
+    "Switch",
+    "Tag",
+    "Ticket",
+    "Update",
+    "Wait",
+    "WaitFor",
+]
+
+_NO_SPAN = Span("<generated>", 1, 1, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class CExpr:
+    """A compiled expression: canonical source, type and closure."""
+
+    source: str
+    type: Type
+    fn: Fn = field(compare=False, repr=False)
+    const: bool = field(default=False, compare=False)
+    span: Span = field(default=_NO_SPAN, compare=False, repr=False)
+
+    def to_json(self) -> str:
+        """The canonical source text."""
+        return self.source
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """Base of every graph node."""
+
+    id: str
+    span: Span = field(compare=False, repr=False)
+
+    kind = "node"
+
+    def successors(self) -> Iterator[str]:
+        """The ids this node can continue to."""
+        for f in fields(self):
+            if f.name in _EDGE_FIELDS:
+                value = getattr(self, f.name)
+                if isinstance(value, str):
+                    yield value
+        for _, target in self.labelled_edges():
+            if target is not None:
+                yield target
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """Edges that carry a label (case values, split arms)."""
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        """The node without its span."""
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind}
+        for f in fields(self):
+            if f.name in ("id", "span"):
+                continue
+            out[f.name] = _json(getattr(self, f.name))
+        return out
+
+
+_EDGE_FIELDS = frozenset(("next", "then", "otherwise", "on_timeout", "body", "exit"))
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, CExpr):
+        return value.source
+    if isinstance(value, tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, Type):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Send(Node):
+    """Send ``template`` on ``channel``; ``fallback`` is the resolved chain after it."""
+
+    template: str
+    channel: str
+    category: str
+    params: tuple[tuple[str, CExpr], ...]
+    fallback: tuple[str, ...]
+    next: str | None
+
+    kind = "send"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket(Node):
+    """Open a ticket."""
+
+    queue: str
+    priority: CExpr
+    payload: tuple[tuple[str, CExpr], ...]
+    next: str | None
+
+    kind = "ticket"
+
+
+@dataclass(frozen=True, slots=True)
+class Update(Node):
+    """Set a profile attribute."""
+
+    attribute: str
+    value: CExpr
+    next: str | None
+
+    kind = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class Tag(Node):
+    """Add or remove a profile tag."""
+
+    tag: str
+    remove: bool
+    next: str | None
+
+    kind = "tag"
+
+
+@dataclass(frozen=True, slots=True)
+class Action(Node):
+    """A reward or custom action carried out by a host-registered handler."""
+
+    action: str
+    name: str
+    params: tuple[tuple[str, CExpr], ...]
+    next: str | None
+
+    kind = "action"
+
+
+@dataclass(frozen=True, slots=True)
+class Set(Node):
+    """Set a journey variable."""
+
+    var: str
+    value: CExpr
+    next: str | None
+
+    kind = "set"
+
+
+@dataclass(frozen=True, slots=True)
+class Wait(Node):
+    """Wait: ``mode`` is ``duration`` (value is a duration), ``until`` (a timestamp) or
+    ``time_of_day`` (the next local HH:MM)."""
+
+    mode: str
+    value: CExpr
+    next: str | None
+
+    kind = "wait"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor(Node):
+    """Wait for ``event`` (filtered by ``where``) or for ``condition``; ``timeout_mode`` is
+    ``within`` (a duration from now), ``until`` (a timestamp) or None (no timeout)."""
+
+    event: str | None
+    where: CExpr | None
+    condition: CExpr | None
+    timeout_mode: str | None
+    timeout: CExpr | None
+    then: str | None
+    on_timeout: str | None
+
+    kind = "wait_for"
+
+
+@dataclass(frozen=True, slots=True)
+class Branch(Node):
+    """if / else."""
+
+    cond: CExpr
+    then: str | None
+    otherwise: str | None
+
+    kind = "if"
+
+
+@dataclass(frozen=True, slots=True)
+class Switch(Node):
+    """Multi-way branch on ``subject``."""
+
+    subject: CExpr
+    cases: tuple[tuple[tuple[CExpr, ...], str | None], ...]
+    otherwise: str | None
+
+    kind = "switch"
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """One edge per case."""
+        return [(", ".join(v.source for v in values), t) for values, t in self.cases]
+
+
+@dataclass(frozen=True, slots=True)
+class Split(Node):
+    """Deterministic random split; ``holdout`` is the control arm."""
+
+    arms: tuple[tuple[int, str | None], ...]
+    holdout: tuple[int, str | None] | None
+
+    kind = "split"
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """One edge per arm, then the holdout."""
+        out: list[tuple[str, str | None]] = [(f"{w}%", t) for w, t in self.arms]
+        if self.holdout is not None:
+            out.append((f"holdout {self.holdout[0]}%", self.holdout[1]))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatStart(Node):
+    """Enter a repeat: the round ``counter`` becomes 1."""
+
+    counter: str
+    next: str
+
+    kind = "repeat"
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatCheck(Node):
+    """Before each round: leave to ``exit`` when ``counter > max`` or ``until`` holds."""
+
+    counter: str
+    max: int
+    until: CExpr | None
+    body: str | None
+    exit: str | None
+
+    kind = "repeat_check"
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatNext(Node):
+    """After each round: ``counter`` += 1, back to the check."""
+
+    counter: str
+    next: str
+
+    kind = "repeat_next"
+
+
+@dataclass(frozen=True, slots=True)
+class Exit(Node):
+    """End the instance with ``outcome``."""
+
+    outcome: str
+
+    kind = "exit"
+
+
+WAITING_KINDS = (Wait, WaitFor)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """How customers enter (see :class:`journeydsl.ast.Entry`)."""
+
+    kind: str
+    event: str | None
+    where: CExpr | None
+    condition: CExpr | None
+    at: time | None
+    reentry: str
+    reentry_after: timedelta | None
+    key: CExpr | None
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain-JSON view."""
+        return {
+            "kind": self.kind,
+            "event": self.event,
+            "where": _json(self.where),
+            "condition": _json(self.condition),
+            "at": _json(self.at),
+            "reentry": self.reentry,
+            "reentry_after": _json(self.reentry_after),
+            "key": _json(self.key),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """Local quiet hours for some channels."""
+
+    channels: tuple[str, ...]
+    start: time
+    end: time
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """An exit criterion."""
+
+    outcome: str
+    event: str | None
+    where: CExpr | None
+    condition: CExpr | None
+
+
+@dataclass(frozen=True, slots=True)
+class Journey:
+    """A compiled journey."""
+
+    id: str
+    version: int
+    title: str | None
+    timezone: str
+    entry: Entry
+    outcomes: tuple[str, ...]
+    quiet_hours: tuple[QuietHours, ...]
+    fallback: Mapping[str, str]
+    goals: tuple[Goal, ...]
+    start: str | None
+    nodes: Mapping[str, Node]
+    variables: Mapping[str, Type] = field(default_factory=dict)
+
+    def node(self, node_id: str) -> Node:
+        """The node called ``node_id``."""
+        return self.nodes[node_id]
+
+    def to_json(self) -> dict[str, Any]:
+        """The graph as plain JSON, without spans or file names."""
+        return {
+            "journey": self.id,
+            "version": self.version,
+            "title": self.title,
+            "timezone": self.timezone,
+            "entry": self.entry.to_json(),
+            "outcomes": list(self.outcomes),
+            "quiet_hours": [
+                {"channels": list(q.channels), "from": _json(q.start), "to": _json(q.end)}
+                for q in self.quiet_hours
+            ],
+            "fallback": dict(self.fallback),
+            "goals": [
+                {
+                    "outcome": g.outcome,
+                    "event": g.event,
+                    "where": _json(g.where),
+                    "condition": _json(g.condition),
+                }
+                for g in self.goals
+            ],
+            "variables": {k: str(v) for k, v in self.variables.items()},
+            "start": self.start,
+            "nodes": [n.to_json() for n in self.nodes.values()],
+        }

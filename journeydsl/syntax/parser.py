@@ -1,0 +1,685 @@
+"""The DSL parser: ``.journey`` text (or one embedded expression) to :mod:`journeydsl.ast`.
+
+Lark does the parsing (LALR, contextual lexer, grammar in ``journeydsl/grammar.lark``); this module
+turns its tree into AST nodes with spans, checks the literals lark cannot (duration units, times of
+day, whole-number split weights, string escapes), checks the header (one entry, no duplicates) and
+translates lark's exceptions into diagnostics that a marketer can act on. Nothing here raises: every
+problem, including input that is too deep or too large, ends up as a :class:`Diagnostic`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, Literal, TypeAlias
+
+from lark import Lark, Token, Tree
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from journeydsl import ast
+from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
+
+__all__ = ["parse_expression", "parse_journey"]
+
+_Node: TypeAlias = "Tree[Token] | Token | None"
+
+#: Words that start a step, for "unknown step" hints.
+STEP_KEYWORDS: Final = (
+    "send",
+    "wait",
+    "if",
+    "switch",
+    "split",
+    "repeat",
+    "ticket",
+    "update",
+    "tag",
+    "untag",
+    "reward",
+    "action",
+    "set",
+    "exit",
+)
+#: Words that start a header line, for "unknown header" hints.
+HEADER_KEYWORDS: Final = (
+    "version",
+    "title",
+    "uses",
+    "timezone",
+    "outcomes",
+    "entry",
+    "quiet",
+    "fallback",
+    "goal",
+)
+
+_DURATION_UNITS: Final = frozenset("smhdw")
+_ESCAPES: Final = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
+_ESCAPE_RE: Final = re.compile(r"\\(.)", re.DOTALL)
+_DURATION_RE: Final = re.compile(r"(\d+)([a-zA-Z]+)")
+#: Deeper nesting than this is never written by hand; refusing it keeps every later stage (which
+#: walks the AST recursively) clear of Python's recursion limit.
+_MAX_DEPTH: Final = 150
+#: Real journeys are a few kilobytes; this bounds the time spent on pathological input.
+_MAX_CHARS: Final = 1_000_000
+#: Longer digit strings are refused rather than handed to int() (which caps at 4300 digits).
+_MAX_INT_DIGITS: Final = 18
+
+
+class _TooDeep(Exception):
+    """Raised inside the tree walk when nesting passes :data:`_MAX_DEPTH`."""
+
+
+@functools.cache
+def _lark() -> Lark:
+    """The one Lark parser of the process, built on first use (lark's cache makes it ~20 ms)."""
+    grammar = importlib.resources.files("journeydsl").joinpath("grammar.lark").read_text("utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        cache=True,
+        start=["start", "expr"],
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def parse_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Diagnostic]]:
+    """Parse a whole ``.journey`` file.
+
+    Returns the journey (None when the text does not parse) and the diagnostics, sorted by
+    position. A journey with header errors (no ``entry``, a duplicated header) is still returned so
+    later stages can report their own problems; callers must check the diagnostics for errors.
+    """
+    diags = Diagnostics()
+    builder = _Builder(file, 0, 0, diags, "JD101")
+    tree = _parse(text, "start", builder)
+    journey: ast.Journey | None = None
+    if tree is not None:
+        journey = _guarded(builder, lambda: builder.journey(_tree(tree.children[0])))
+    return journey, diags.sorted()
+
+
+def parse_expression(text: str, origin: Span) -> tuple[ast.Expr | None, list[Diagnostic]]:
+    """Parse one expression embedded in a file (e.g. a YAML scalar).
+
+    ``origin`` says where ``text[0]`` sits: spans on the text's first line are moved by its line
+    and column, spans on later lines by its line only. Syntax errors are JD111.
+    """
+    diags = Diagnostics()
+    builder = _Builder(origin.file, origin.line - 1, origin.column - 1, diags, "JD111")
+    tree = _parse(text, "expr", builder)
+    expr: ast.Expr | None = None
+    if tree is not None:
+        expr = _guarded(builder, lambda: builder.expr(tree))
+    return expr, diags.sorted()
+
+
+# --------------------------------------------------------------------------- driving lark
+
+
+def _parse(text: str, start: str, b: _Builder) -> Tree[Token] | None:
+    """Run lark, turning every failure into a diagnostic."""
+    if len(text) > _MAX_CHARS:
+        b.diags.error(
+            "JD112",
+            f"input too large ({len(text):,} characters; the limit is {_MAX_CHARS:,})",
+            b.point(1, 1),
+        )
+        return None
+    try:
+        return _lark().parse(text, start=start)
+    except UnexpectedToken as e:
+        _report_token(e, text, b)
+    except UnexpectedCharacters as e:
+        _report_characters(e, text, b)
+    except UnexpectedInput as e:  # UnexpectedEOF: the LALR parser reports $END as a token instead
+        b.diags.error(b.syntax_code, "unexpected end of input", _end_point(text, b))
+    except RecursionError:
+        _report_too_deep(b, b.point(1, 1))
+    except LarkError as e:  # a lark bug must still not take the caller down
+        b.diags.error(b.syntax_code, f"cannot parse: {e}", b.point(1, 1))
+    return None
+
+
+def _guarded(b: _Builder, build: Callable[[], Any]) -> Any:
+    """Run a tree walk, reporting runaway nesting instead of raising."""
+    try:
+        return build()
+    except (_TooDeep, RecursionError):
+        _report_too_deep(b, b.point(1, 1))
+        return None
+
+
+def _report_too_deep(b: _Builder, span: Span) -> None:
+    b.diags.error(
+        "JD112",
+        f"nested too deeply (more than {_MAX_DEPTH} levels)",
+        span,
+        hint="split the condition with `set` steps or flatten the blocks",
+    )
+
+
+def _end_point(text: str, b: _Builder) -> Span:
+    line = text.count("\n") + 1
+    column = len(text) - (text.rfind("\n") + 1) + 1
+    return b.point(line, column)
+
+
+# --------------------------------------------------------------------------- syntax errors
+
+#: How named terminals read in a message.
+_TERMINAL_WORDS: Final = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "NUMBER": "a number",
+    "INT": "a whole number",
+    "MONEY": "an amount such as 100_000 VND",
+    "DURATION": "a duration such as 3d",
+    "TIME": "a time of day such as 09:00",
+    "PERCENT": "a percentage such as 50%",
+    "COMP_OP": "a comparison",
+    "ADD_OP": "'+' or '-'",
+    "MUL_OP": "'*', '/' or '%'",
+    "IN_LAST": "'in last'",
+}
+#: Terminals that can start an expression; listed together they read "an expression".
+_EXPR_START: Final = frozenset(
+    {
+        "NUMBER",
+        "MONEY",
+        "DURATION",
+        "TIME",
+        "STRING",
+        "TRUE",
+        "FALSE",
+        "NAME",
+        "LPAR",
+        "LSQB",
+        "MINUS",
+        "NOT",
+        "IF",
+        "COUNT",
+        "HAS",
+        "SUM",
+        "MIN",
+        "MAX",
+        "LAST",
+        "TOP",
+    }
+)
+#: Terminals that continue an expression; listed together they read "an operator".
+_OPERATORS: Final = frozenset({"COMP_OP", "ADD_OP", "MUL_OP", "IN", "AND", "OR", "DOT", "IN_LAST"})
+_STEP_TERMINALS: Final = frozenset(k.upper() for k in STEP_KEYWORDS)
+_HEADER_TERMINALS: Final = frozenset(k.upper() for k in HEADER_KEYWORDS)
+#: What the name after a keyword stands for, for "expected a channel after 'send'".
+_NAME_AFTER: Final = {
+    "journey": "a journey name",
+    "send": "a channel",
+    "exit": "an outcome",
+    "set": "a variable name",
+    "update": "a profile attribute",
+    "tag": "a tag",
+    "untag": "a tag",
+    "reward": "a reward name",
+    "action": "an action name",
+    "ticket": "a queue name",
+    "outcomes": "an outcome name",
+    "on": "an event name",
+    "goal": "an outcome",
+    "fallback": "a channel",
+    "->": "a channel",
+    "as": "a counter name",
+    "for": "a channel",
+    ".": "a field name",
+}
+#: Hints for characters people carry over from other languages.
+_CHARACTER_HINTS: Final = {
+    "&": "write `and` instead of `&&`",
+    "|": "write `or` instead of `||`",
+    "!": "write `not x` or `!=`",
+    '"': "strings end on the line they start; close it with a matching quote",
+    "'": "strings end on the line they start; close it with a matching quote",
+    ";": "steps need no separator; start each on its own line",
+}
+
+
+def _terminal_words(name: str, end_words: str) -> str:
+    if name == "$END":
+        return end_words
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    try:
+        pattern = _lark().get_terminal(name).pattern
+    except KeyError:
+        return name
+    return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
+
+
+def _token_words(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    value = str(tok.value)
+    if len(value) > 30:
+        value = value[:27] + "..."
+    if tok.type == "STRING":
+        return f"string {value}"
+    return f"'{value}'"
+
+
+def _expected_words(expected: Iterable[str], end_words: str) -> str:
+    """A short, sorted, human list of what the parser would have accepted."""
+    names = set(expected)
+    words: set[str] = set()
+    if _STEP_TERMINALS <= names:
+        names -= _STEP_TERMINALS | {"NAME"}  # the NAME is a step label
+        words.add("a step")
+    if len(names & _HEADER_TERMINALS) > 2:
+        names -= _HEADER_TERMINALS
+        words.add("a header line")
+    if len(names & _EXPR_START) > 4:
+        names -= _EXPR_START
+        words.add("an expression")
+    if len(names & _OPERATORS) > 2:
+        names -= _OPERATORS
+        words.add("an operator")
+    words |= {_terminal_words(n, end_words) for n in names}
+    ordered = sorted(words, key=lambda w: (w.startswith("'"), w))
+    if len(ordered) > 6:
+        ordered = [*ordered[:5], "..."]
+    if len(ordered) == 1:
+        return ordered[0]
+    return "one of: " + ", ".join(ordered)
+
+
+def _keyword_values(expected: Iterable[str]) -> list[str]:
+    """The word-like keywords among ``expected`` terminals, for did-you-mean hints."""
+    out = []
+    for name in expected:
+        if name in _TERMINAL_WORDS or name == "$END":
+            continue
+        try:
+            pattern = _lark().get_terminal(name).pattern
+        except KeyError:
+            continue
+        if pattern.type == "str" and pattern.value.isidentifier():
+            out.append(pattern.value)
+    return out
+
+
+def _after(stack: Sequence[object]) -> tuple[str, str]:
+    """The keyword (and name) just before the error, as (keyword, "'send email'")."""
+    if not stack or not isinstance(stack[-1], Token):
+        return "", ""
+    last = stack[-1]
+    if last.type == "NAME" and len(stack) >= 2 and isinstance(stack[-2], Token):
+        before = stack[-2]
+        if before.type != "NAME":
+            return f"{before.value} _", f"'{before.value} {last.value}'"
+    if last.type == "NAME":
+        return "", ""
+    return str(last.value), f"'{last.value}'"
+
+
+def _report_token(e: UnexpectedToken, text: str, b: _Builder) -> None:
+    tok: Token = e.token
+    state = e.interactive_parser.parser_state
+    stack: list[object] = list(state.value_stack)
+    expected = set(e.expected)
+    end_words = "end of file" if b.syntax_code == "JD101" else "end of expression"
+
+    # A name where a step may start was taken as a label ("sned:"); the next token then did not
+    # fit, but the real mistake is the name itself.
+    if expected == {"COLON"} and stack and isinstance(stack[-1], Token):
+        name = stack[-1]
+        table = state.parse_conf.parse_table.states
+        before = table[state.state_stack[-2]] if len(state.state_stack) >= 2 else {}
+        if name.type == "NAME" and "SEND" in before:
+            _report_unknown_word(name, _keyword_values(before), b)
+            return
+
+    if tok.type == "$END":
+        span = b.point(tok.end_line or 1, tok.end_column or 1)
+        found = end_words
+    else:
+        span = b.token_span(tok)
+        found = _token_words(tok)
+
+    keyword, after_words = _after(stack)
+    hint = None
+    if expected == {"NAME"} or expected == {"INT"}:
+        what = _NAME_AFTER.get(keyword.split(" ")[0] if keyword else "", "a name")
+        if keyword.endswith(" _") and keyword.startswith("send"):
+            what = "a template name"
+        elif expected == {"INT"}:
+            what = "a whole number"
+        if tok.type not in ("NAME", "$END") and str(tok.value).isidentifier():
+            hint = f"'{tok.value}' is a reserved word; choose another name"
+    else:
+        what = _expected_words(expected, end_words)
+        if str(tok.value).isidentifier():
+            hint = did_you_mean(str(tok.value), _keyword_values(expected))
+    if tok.type == "EQUAL" and "COMP_OP" in expected:
+        hint = "compare with `==`; `=` only assigns in `set` and `update`"
+    message = f"unexpected {found} — expected {what}"
+    if after_words:
+        message += f" after {after_words}"
+    b.diags.error(b.syntax_code, message, span, hint)
+
+
+def _report_unknown_word(name: Token, keywords: Sequence[str], b: _Builder) -> None:
+    span = b.token_span(name)
+    word = str(name.value)
+    steps = [k for k in keywords if k in STEP_KEYWORDS]
+    headers = [k for k in keywords if k in HEADER_KEYWORDS]
+    best = did_you_mean(word, keywords)
+    if best and any(f"'{h}'" in best for h in headers):
+        b.diags.error("JD102", f"unknown header '{word}'", span, best)
+    elif best and any(f"'{s}'" in best for s in steps):
+        b.diags.error("JD102", f"unknown step '{word}'", span, best)
+    elif best:
+        b.diags.error(b.syntax_code, f"unexpected '{word}'", span, best)
+    else:
+        kinds = "step or header" if headers else "step"
+        listed = ", ".join(headers + steps) if headers else ", ".join(steps)
+        hint = f"a {kinds} starts with one of: {listed}; a label is written `name: step`"
+        b.diags.error("JD102", f"unknown {kinds} '{word}'", span, hint)
+
+
+def _report_characters(e: UnexpectedCharacters, text: str, b: _Builder) -> None:
+    line, column = e.line, e.column
+    if line < 1 or column < 1:
+        line, column = 1, 1
+    pos = e.pos_in_stream
+    char = text[pos] if 0 <= pos < len(text) else ""
+    shown = char if char.isprintable() and char else repr(char)
+    message = (
+        "unterminated string" if char in "\"'" and char else f"unexpected character '{shown}'"
+    )
+    b.diags.error(b.syntax_code, message, b.point(line, column), _CHARACTER_HINTS.get(char))
+
+
+# --------------------------------------------------------------------------- tree walk
+
+
+def _tree(node: _Node) -> Tree[Token]:
+    assert isinstance(node, Tree), node
+    return node
+
+
+def _tok(node: _Node) -> Token:
+    assert isinstance(node, Token), node
+    return node
+
+
+def _kids(t: Tree[Token]) -> list[Tree[Token] | Token]:
+    """The children without the None placeholders lark leaves for an absent ``[...]``."""
+    return [c for c in t.children if c is not None]
+
+
+def _trees(t: Tree[Token], *names: str) -> list[Tree[Token]]:
+    return [c for c in t.children if isinstance(c, Tree) and c.data in names]
+
+
+def _one(t: Tree[Token], *names: str) -> Tree[Token] | None:
+    found = _trees(t, *names)
+    return found[0] if found else None
+
+
+_BLOCKISH: Final = frozenset(
+    {
+        "block",
+        "on_timeout",
+        "timeout_within",
+        "timeout_until",
+        "params",
+        "category",
+        "fallback_chain",
+        "fallback_none",
+        "label",
+        "case",
+        "arm",
+        "holdout",
+        "else_if",
+        "entry_key",
+        "reentry_once",
+        "reentry_always",
+        "reentry_after",
+        "by_count",
+        "by_sum",
+        "agg_where",
+        "window_since",
+        "window_last",
+        "agg_default",
+        "agg_func",
+    }
+)
+
+
+def _exprs(t: Tree[Token]) -> list[Tree[Token]]:
+    """The children of ``t`` that are expressions (every other child is a named sub-rule)."""
+    return [c for c in t.children if isinstance(c, Tree) and c.data not in _BLOCKISH]
+
+
+class _Builder:
+    """Turns lark trees into AST nodes, placing spans in the file and collecting diagnostics."""
+
+    def __init__(self, file: str, dline: int, dcol: int, diags: Diagnostics, code: str) -> None:
+        self.file = file
+        self.dline = dline
+        self.dcol = dcol
+        self.diags = diags
+        self.syntax_code = code
+        self.depth = 0
+
+    # ---------------------------------------------------------------- spans
+
+    def place(self, line: int, column: int, end_line: int, end_column: int) -> Span:
+        """A span at text position → the same span in the file (see :func:`parse_expression`)."""
+        if line == 1:
+            column += self.dcol
+        if end_line == 1:
+            end_column += self.dcol
+        return Span(self.file, line + self.dline, column, end_line + self.dline, end_column)
+
+    def point(self, line: int, column: int) -> Span:
+        """A one-character span at a text position."""
+        return self.place(line, column, line, column + 1)
+
+    def token_span(self, tok: Token) -> Span:
+        """The span of a token."""
+        line = tok.line or 1
+        column = tok.column or 1
+        return self.place(line, column, tok.end_line or line, tok.end_column or column + 1)
+
+    def span(self, t: Tree[Token]) -> Span:
+        """The span of a tree (lark's meta includes the keywords the tree filtered out)."""
+        m = t.meta
+        if m.empty:
+            return self.point(1, 1)
+        return self.place(m.line, m.column, m.end_line, m.end_column)
+
+    def ident(self, node: _Node) -> ast.Ident:
+        """An identifier from a NAME token."""
+        tok = _tok(node)
+        return ast.Ident(str(tok.value), self.token_span(tok))
+
+    def int_of(self, tok: Token, what: str) -> int:
+        """A small non-negative int from an INT token, reporting absurdly long ones."""
+        digits = str(tok.value)
+        if len(digits) > _MAX_INT_DIGITS:
+            self.diags.error("JD105", f"{what} {digits[:12]}... is too large", self.token_span(tok))
+            return 0
+        return int(digits)
+
+    # ---------------------------------------------------------------- expressions
+
+    def expr(self, node: _Node) -> ast.Expr:
+        """An expression node."""
+        if isinstance(node, Token):  # never produced by the grammar, but keep the walk total
+            return ast.Name(str(node.value), self.token_span(node))
+        t = _tree(node)
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise _TooDeep
+        try:
+            return _EXPR_BUILDERS[str(t.data)](self, t, self.span(t))
+        finally:
+            self.depth -= 1
+
+    def opt_expr(self, node: _Node | Tree[Token]) -> ast.Expr | None:
+        """An expression, or None for an absent one."""
+        return None if node is None else self.expr(node)
+
+    def x_number(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.NumberLit(str(_tok(t.children[0]).value), s)
+
+    def x_money(self, t: Tree[Token], s: Span) -> ast.Expr:
+        text = str(_tok(t.children[0]).value)
+        return ast.MoneyLit(text[:-3].rstrip(), text[-3:], s)
+
+    def x_duration(self, t: Tree[Token], s: Span) -> ast.Expr:
+        text = str(_tok(t.children[0]).value)
+        match = _DURATION_RE.fullmatch(text)
+        unit = match.group(2) if match else text
+        if unit not in _DURATION_UNITS:
+            self.diags.error(
+                "JD107",
+                f"unknown duration unit '{unit}' in '{text}'",
+                s,
+                "use s, m, h, d or w",
+            )
+        return ast.DurationLit(text, s)
+
+    def x_time(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return self.time_lit(_tok(t.children[0]))
+
+    def time_lit(self, tok: Token) -> ast.TimeLit:
+        """A time of day, reporting hours past 23 and minutes past 59."""
+        text = str(tok.value)
+        span = self.token_span(tok)
+        hour, _, minute = text.partition(":")
+        if int(hour) > 23 or int(minute) > 59:
+            self.diags.error(
+                "JD108",
+                f"'{text}' is not a time of day",
+                span,
+                "write HH:MM with hours 00-23 and minutes 00-59",
+            )
+        return ast.TimeLit(text, span)
+
+    def x_string(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return self.string_lit(_tok(t.children[0]))
+
+    def string_lit(self, tok: Token) -> ast.StringLit:
+        """A string literal without its quotes, escapes resolved."""
+        span = self.token_span(tok)
+        body = str(tok.value)[1:-1]
+        if "\\" not in body:
+            return ast.StringLit(body, span)
+
+        def unescape(m: re.Match[str]) -> str:
+            char = m.group(1)
+            if char in _ESCAPES:
+                return _ESCAPES[char]
+            self.diags.error(
+                self.syntax_code,
+                f"unknown escape '\\{char}' in a string",
+                span,
+                "the escapes are \\\\ \\\" \\' \\n and \\t; write \\\\ for a backslash",
+            )
+            return m.group(0)
+
+        return ast.StringLit(_ESCAPE_RE.sub(unescape, body), span)
+
+    def x_true(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.BoolLit(True, s)
+
+    def x_false(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.BoolLit(False, s)
+
+    def x_name(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.Name(str(_tok(t.children[0]).value), s)
+
+    def x_entry_anchor(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.Name("entry", s)
+
+    def x_attr(self, t: Tree[Token], s: Span) -> ast.Expr:
+        obj, name = t.children
+        return ast.Attr(self.expr(obj), str(_tok(name).value), s)
+
+    def x_call(self, t: Tree[Token], s: Span) -> ast.Expr:
+        func, *args = _kids(t)
+        return ast.Call(str(_tok(func).value), tuple(self.expr(a) for a in args), s)
+
+    def x_list(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.ListExpr(tuple(self.expr(a) for a in _kids(t)), s)
+
+    def x_neg(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.Unary("-", self.expr(t.children[0]), s)
+
+    def x_not_(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.Unary("not", self.expr(t.children[0]), s)
+
+    def x_binop(self, t: Tree[Token], s: Span) -> ast.Expr:
+        left, op, right = t.children
+        return ast.Binary(str(_tok(op).value), self.expr(left), self.expr(right), s)
+
+    x_compare = x_binop
+
+    def _binary(self, op: str, t: Tree[Token], s: Span) -> ast.Expr:
+        left, right = t.children
+        return ast.Binary(op, self.expr(left), self.expr(right), s)
+
+    def x_in_(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return self._binary("in", t, s)
+
+    def x_and_(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return self._binary("and", t, s)
+
+    def x_or_(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return self._binary("or", t, s)
+
+    def x_cond(self, t: Tree[Token], s: Span) -> ast.Expr:
+        test, then, otherwise = t.children
+        return ast.Cond(self.expr(test), self.expr(then), self.expr(otherwise), s)
+
+    def x_aggregate(self, t: Tree[Token], s: Span) -> ast.Expr:
+        func = _tok(_tree(t.children[0]).children[0])
+        by: ast.By | None = None
+        if (b := _one(t, "by_count")) is not None:
+            by = ast.By("count", None, self.span(b))
+        elif (b := _one(t, "by_sum")) is not None:
+            by = ast.By("sum", self.expr(b.children[0]), self.span(b))
+        where = _one(t, "agg_where")
+        default = _one(t, "agg_default")
+        return ast.Aggregate(
+            str(func.value),
+            self.expr(t.children[1]),
+            by=by,
+            where=None if where is None else self.expr(where.children[0]),
+            window=self.window(_one(t, "window_since", "window_last")),
+            default=None if default is None else self.expr(default.children[0]),
+            span=s,
+        )
+
+    def window(self, t: Tree[Token] | None) -> ast.Window | None:
+        """``since ANCHOR [within D]`` or ``in last D``."""
+        if t is None:
+            return None
+        if t.data == "window_last":
+            return ast.Window("last", None, self.expr(t.children[1]), self.span(t))
+        within = t.children[1] if len(t.children) > 1 else None
+        return ast.Window("since", self.expr(t.children[0]), self.opt_expr(within), self.span(t))
+
+
+_ExprBuilder: TypeAlias = Callable[[_Builder, Tree[Token], Span], ast.Expr]
+_EXPR_BUILDERS: Final[dict[str, _ExprBuilder]] = {
+    name[2:]: getattr(_Builder, name) for name in dir(_Builder) if name.startswith("x_")
+}
+

@@ -1,0 +1,619 @@
+"""The printer: an AST back to canonical text, in either spelling.
+
+``print_dsl`` and ``print_yaml`` are the inverse of the DSL parser and the YAML loader: printing a
+journey and reading the text back gives an *equal* AST (spans and comments aside). That is what
+``journeydsl fmt`` and the YAML ↔ DSL conversion rely on. ``print_expr`` prints one expression with
+the fewest parentheses the grammar needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from journeydsl.ast import (
+    Action,
+    Aggregate,
+    Arm,
+    Attr,
+    Binary,
+    BoolLit,
+    Call,
+    Case,
+    Cond,
+    DurationLit,
+    Entry,
+    Exit,
+    Expr,
+    Ident,
+    If,
+    Journey,
+    ListExpr,
+    MoneyLit,
+    Name,
+    NumberLit,
+    Param,
+    Reentry,
+    Repeat,
+    Send,
+    Set,
+    Split,
+    Step,
+    Steps,
+    StringLit,
+    Switch,
+    Tag,
+    Ticket,
+    TimeLit,
+    Unary,
+    Update,
+    Wait,
+    WaitFor,
+    WaitUntil,
+    Window,
+)
+
+__all__ = ["print_dsl", "print_expr", "print_yaml"]
+
+#: Lines longer than this are broken where the layout allows it.
+WIDTH = 100
+_INDENT = "  "
+
+# --------------------------------------------------------------------------- expressions
+
+# Binding strength, loosest first; mirrors the ``?expr`` … ``?atom`` ladder of grammar.lark.
+_COND, _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _NEG, _POSTFIX, _ATOM = range(10)
+
+_COMPARE_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in"})
+_BINARY_PREC: dict[str, int] = {
+    "or": _OR,
+    "and": _AND,
+    **dict.fromkeys(_COMPARE_OPS, _COMPARE),
+    "+": _SUM,
+    "-": _SUM,
+    "*": _PRODUCT,
+    "/": _PRODUCT,
+    "%": _PRODUCT,
+}
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+
+def print_expr(expr: Expr) -> str:
+    """``expr`` as DSL source, parenthesized only where the grammar needs it."""
+    return _expr(expr, _COND)
+
+
+def _quote(value: str) -> str:
+    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
+
+
+def _prec(expr: Expr) -> int:
+    match expr:
+        case Cond():
+            return _COND
+        case Binary(op=op):
+            try:
+                return _BINARY_PREC[op]
+            except KeyError:
+                raise ValueError(f"unknown binary operator {op!r}") from None
+        case Unary(op="not"):
+            return _NOT
+        case Unary():
+            return _NEG
+        case Attr():
+            return _POSTFIX
+        case _:
+            return _ATOM
+
+
+def _expr(expr: Expr, min_prec: int) -> str:
+    """``expr`` in a position that binds at least as tightly as ``min_prec``."""
+    text = _bare(expr)
+    return f"({text})" if _prec(expr) < min_prec else text
+
+
+def _bare(expr: Expr) -> str:
+    match expr:
+        case BoolLit(value=value):
+            return "true" if value else "false"
+        case NumberLit(text=text) | DurationLit(text=text) | TimeLit(text=text):
+            return text
+        case StringLit(value=value):
+            return _quote(value)
+        case MoneyLit(amount=amount, currency=currency):
+            return f"{amount} {currency}"
+        case Name(name=name):
+            return name
+        case Attr(obj=obj, name=name):
+            return f"{_expr(obj, _POSTFIX)}.{name}"
+        case Unary(op="not", operand=operand):
+            return f"not {_expr(operand, _NOT)}"
+        case Unary(operand=operand):
+            return f"-{_expr(operand, _NEG)}"
+        case Binary(op=op, left=left, right=right):
+            prec = _prec(expr)
+            # Comparisons are non-associative; the others are left-associative.
+            left_min = prec + 1 if prec == _COMPARE else prec
+            return f"{_expr(left, left_min)} {op} {_expr(right, prec + 1)}"
+        case Cond(test=test, then=then, otherwise=otherwise):
+            return f"if {print_expr(test)} then {print_expr(then)} else {print_expr(otherwise)}"
+        case ListExpr(items=items):
+            return "[" + ", ".join(map(print_expr, items)) + "]"
+        case Call(func=func, args=args):
+            return f"{func}(" + ", ".join(map(print_expr, args)) + ")"
+        case Aggregate():
+            return _aggregate(expr)
+    raise TypeError(f"not an expression: {expr!r}")
+
+
+def _aggregate(agg: Aggregate) -> str:
+    parts = [print_expr(agg.target)]
+    if agg.by is not None:
+        if agg.by.func == "count":
+            parts.append("by count")
+        else:
+            assert agg.by.field is not None, "by sum(...) needs a field"
+            parts.append(f"by sum({print_expr(agg.by.field)})")
+    if agg.where is not None:
+        parts.append(f"where {print_expr(agg.where)}")
+    if agg.window is not None:
+        parts.append(_window(agg.window))
+    if agg.default is not None:
+        parts.append(f"else {print_expr(agg.default)}")
+    return f"{agg.func}(" + " ".join(parts) + ")"
+
+
+def _window(window: Window) -> str:
+    if window.kind == "last":
+        assert window.duration is not None, "'in last' needs a duration"
+        return f"in last {print_expr(window.duration)}"
+    assert window.anchor is not None, "'since' needs an anchor"
+    # The grammar's anchor is a postfix expression; `entry` is a keyword there.
+    text = f"since {_expr(window.anchor, _POSTFIX)}"
+    if window.duration is not None:
+        text += f" within {print_expr(window.duration)}"
+    return text
+
+
+def _reentry(reentry: Reentry) -> str:
+    if reentry.kind == "after":
+        assert reentry.after is not None, "'reentry after' needs a duration"
+        return f"after {print_expr(reentry.after)}"
+    return reentry.kind
+
+
+# --------------------------------------------------------------------------- DSL
+
+
+def print_dsl(journey: Journey) -> str:
+    """``journey`` as canonical ``.journey`` text (comments are not kept: ASTs have none)."""
+    return _DslPrinter().journey(journey)
+
+
+def _names(idents: tuple[Ident, ...], sep: str = ", ") -> str:
+    return sep.join(i.name for i in idents)
+
+
+def _params_inline(params: tuple[Param, ...]) -> str:
+    return "{ " + ", ".join(f"{p.name.name}: {print_expr(p.value)}" for p in params) + " }"
+
+
+def _is_compound(step: Step) -> bool:
+    return isinstance(step, WaitFor | If | Switch | Split | Repeat)
+
+
+class _DslPrinter:
+    """Accumulates the lines of one journey."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append(_INDENT * depth + text)
+
+    def journey(self, j: Journey) -> str:
+        self.emit(0, f"journey {j.name.name} version {j.version}")
+        if j.title is not None:
+            self.emit(0, f"title {_quote(j.title)}")
+        if j.events_catalog is not None:
+            self.emit(0, f"uses events {_quote(j.events_catalog.value)}")
+        if j.templates_catalog is not None:
+            self.emit(0, f"uses templates {_quote(j.templates_catalog.value)}")
+        if j.timezone is not None:
+            self.emit(0, f"timezone {_quote(j.timezone.value)}")
+        if j.outcomes:
+            self.emit(0, f"outcomes {_names(j.outcomes)}")
+        self.lines.append("")
+        self.entry(j.entry)
+        if j.quiet_hours or j.fallback:
+            self.lines.append("")
+        for qh in j.quiet_hours:
+            self.emit(
+                0, f"quiet hours {qh.start.text} to {qh.end.text} for {_names(qh.channels)}"
+            )
+        for chain in j.fallback:
+            self.emit(0, f"fallback {_names(chain.channels, ' -> ')}")
+        if j.goals:
+            self.lines.append("")
+        for goal in j.goals:
+            text = f"goal {goal.outcome.name} when {print_expr(goal.target)}"
+            if goal.where is not None:
+                text += f" where {print_expr(goal.where)}"
+            self.emit(0, text)
+        if j.steps:
+            self.lines.append("")
+            self.steps(j.steps, 0)
+        return "\n".join(self.lines) + "\n"
+
+    def entry(self, entry: Entry) -> None:
+        if entry.kind == "event":
+            assert entry.event is not None, "an event entry needs an event"
+            head = f"entry on {entry.event.name}"
+            if entry.where is not None:
+                head += f" where {print_expr(entry.where)}"
+            self.emit(0, head)
+        elif entry.kind == "segment":
+            assert entry.condition is not None, "a segment entry needs a condition"
+            assert entry.at is not None, "a segment entry needs a time of day"
+            self.emit(0, f"entry segment {print_expr(entry.condition)}")
+            self.emit(1, f"daily at {entry.at.text}")
+        else:
+            self.emit(0, "entry manual")
+        if entry.key is not None:
+            self.emit(1, f"key {print_expr(entry.key)}")
+        self.emit(1, f"reentry {_reentry(entry.reentry)}")
+
+    # ------------------------------------------------------------------ steps
+
+    def steps(self, steps: Steps, depth: int) -> None:
+        for step in steps:
+            self.step(step, depth)
+
+    def chain(self, depth: int, segments: list[tuple[str, Steps]]) -> None:
+        """``head1 { … } head2 { … }``: blocks that share their closing and opening lines.
+
+        An empty block prints as ``{}`` and the next head continues on its line.
+        """
+        pending = ""
+        for head, steps in segments:
+            opener = f"{pending} {head}" if pending else head
+            if steps:
+                self.emit(depth, opener + " {")
+                self.steps(steps, depth + 1)
+                pending = "}"
+            else:
+                pending = opener + " {}"
+        self.emit(depth, pending)
+
+    def block(self, head: str, steps: Steps, depth: int) -> None:
+        """``head { steps }`` over several lines (``head {}`` when empty)."""
+        self.chain(depth, [(head, steps)])
+
+    def step(self, step: Step, depth: int) -> None:
+        label = f"{step.id.name}: " if step.id is not None else ""
+        match step:
+            case If():
+                self.if_(step, depth, label)
+            case WaitFor():
+                self.wait_for(step, depth, label)
+            case Switch():
+                self.switch(step, depth, label)
+            case Split():
+                self.split(step, depth, label)
+            case Repeat():
+                head = "repeat"
+                if step.counter is not None:
+                    head += f" as {step.counter.name}"
+                head += f" max {step.max}"
+                if step.until is not None:
+                    head += f" until {print_expr(step.until)}"
+                self.block(label + head, step.steps, depth)
+            case Send():
+                head = f"send {step.channel.name} {step.template.name}"
+                if step.category is not None:
+                    head += f" {step.category.name}"
+                tail = ""
+                if step.fallback == ():
+                    tail = " fallback none"
+                elif step.fallback is not None:
+                    tail = f" fallback {_names(step.fallback, ' -> ')}"
+                self.with_params(label + head, step.params, depth, tail)
+            case Ticket():
+                head = label + f"ticket {step.queue.name}"
+                priority = (
+                    "" if step.priority is None else f"priority {print_expr(step.priority)}"
+                )
+                one_line = " ".join(filter(None, [head, priority]))
+                if step.payload:
+                    one_line += " " + _params_inline(step.payload)
+                if len(_INDENT * depth + one_line) <= WIDTH:
+                    self.emit(depth, one_line)
+                elif not priority:
+                    self.with_params(head, step.payload, depth)
+                else:
+                    self.emit(depth, head)
+                    self.with_params(priority, step.payload, depth + 1)
+            case Action():
+                self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
+            case _:
+                self.emit(depth, label + _simple(step))
+
+    def with_params(self, head: str, params: tuple[Param, ...], depth: int, tail: str = "") -> None:
+        """``head { a: x, b: y }tail`` on one line when it fits, else one param a line."""
+        if not params:
+            self.emit(depth, head + tail)
+            return
+        line = f"{head} {_params_inline(params)}{tail}"
+        if len(_INDENT * depth + line) <= WIDTH:
+            self.emit(depth, line)
+            return
+        self.emit(depth, head + " {")
+        for p in params:
+            self.emit(depth + 1, f"{p.name.name}: {print_expr(p.value)},")
+        self.emit(depth, "}" + tail)
+
+    def if_(self, step: If, depth: int, label: str) -> None:
+        segments: list[tuple[str, Steps]] = []
+        head = f"{label}if"
+        node = step
+        while True:
+            prefix = f"{head} " if not segments else f"}} {head} "
+            cond = self.condition(node.cond, depth, len(prefix))
+            segments.append((f"{head} {cond}", node.then))
+            rest = node.otherwise
+            if len(rest) == 1 and isinstance(rest[0], If) and rest[0].id is None:
+                node, head = rest[0], "else if"
+                continue
+            if rest:
+                segments.append(("else", rest))
+            break
+        self.chain(depth, segments)
+
+    def condition(self, cond: Expr, depth: int, before: int) -> str:
+        """A block's condition after ``before`` characters of its line; a long ``a or b`` or
+        ``a and b`` chain breaks before each operator."""
+        text = print_expr(cond)
+        if len(_INDENT * depth) + before + len(text) + 2 <= WIDTH or not (
+            isinstance(cond, Binary) and cond.op in ("or", "and")
+        ):
+            return text
+        parts: list[Expr] = []
+        node: Expr = cond
+        while isinstance(node, Binary) and node.op == cond.op:
+            parts.append(node.right)
+            node = node.left
+        parts.append(node)
+        parts.reverse()
+        prec = _BINARY_PREC[cond.op]
+        texts = [_expr(parts[0], prec)] + [_expr(p, prec + 1) for p in parts[1:]]
+        sep = "\n" + _INDENT * (depth + 2) + f"{cond.op} "
+        return sep.join(texts)
+
+    def wait_for(self, step: WaitFor, depth: int, label: str) -> None:
+        head = f"{label}wait for {print_expr(step.target)}"
+        if step.where is not None:
+            head += f" where {print_expr(step.where)}"
+        if step.timeout is not None:
+            head += f" {step.timeout.kind} {print_expr(step.timeout.value)}"
+        if not step.then and not step.on_timeout:
+            self.emit(depth, head)
+        elif not step.then:
+            self.block(f"{head} timeout", step.on_timeout, depth)
+        elif not step.on_timeout:
+            self.block(head, step.then, depth)
+        else:
+            self.chain(depth, [(head, step.then), ("timeout", step.on_timeout)])
+
+    def switch(self, step: Switch, depth: int, label: str) -> None:
+        self.emit(depth, f"{label}switch {print_expr(step.subject)} {{")
+        for case in step.cases:
+            self.arm(f"case {_case_values(case)}", case.steps, depth + 1)
+        if step.otherwise:
+            self.arm("else", step.otherwise, depth + 1)
+        self.emit(depth, "}")
+
+    def arm(self, head: str, steps: Steps, depth: int) -> None:
+        """A switch arm: ``head { step }`` on one line for one simple step that fits."""
+        if len(steps) == 1 and not _is_compound(steps[0]):
+            inner = _DslPrinter()
+            inner.step(steps[0], 0)
+            if len(inner.lines) == 1:
+                line = f"{head} {{ {inner.lines[0]} }}"
+                if len(_INDENT * depth + line) <= WIDTH:
+                    self.emit(depth, line)
+                    return
+        self.block(head, steps, depth)
+
+    def split(self, step: Split, depth: int, label: str) -> None:
+        self.emit(depth, f"{label}split {{")
+        for arm in step.arms:
+            self.block(f"{arm.weight}%", arm.steps, depth + 1)
+        if step.holdout is not None:
+            if step.holdout.steps:
+                self.block(f"holdout {step.holdout.weight}%", step.holdout.steps, depth + 1)
+            else:
+                self.emit(depth + 1, f"holdout {step.holdout.weight}%")
+        self.emit(depth, "}")
+
+
+def _case_values(case: Case) -> str:
+    return ", ".join(map(print_expr, case.values))
+
+
+def _simple(step: Step) -> str:
+    """A step without a block or params, as one line (without its label)."""
+    match step:
+        case Wait(duration=duration):
+            return f"wait {print_expr(duration)}"
+        case WaitUntil(at=at):
+            return f"wait until {print_expr(at)}"
+        case Update(attribute=attribute, value=value):
+            return f"update {attribute.name} = {print_expr(value)}"
+        case Tag(tag=tag, remove=remove):
+            return f"{'untag' if remove else 'tag'} {tag.name}"
+        case Set(var=var, value=value):
+            return f"set {var.name} = {print_expr(value)}"
+        case Exit(outcome=outcome):
+            return f"exit {outcome.name}"
+    raise TypeError(f"not a simple step: {step!r}")
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def print_yaml(journey: Journey) -> str:
+    """``journey`` as canonical YAML (flat step mappings; expressions are strings)."""
+    data = _yaml_journey(journey)
+    text: str = yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=True, width=WIDTH, default_flow_style=False
+    )
+    return text
+
+
+def _yaml_journey(j: Journey) -> dict[str, Any]:
+    out: dict[str, Any] = {"journey": j.name.name, "version": j.version}
+    if j.title is not None:
+        out["title"] = j.title
+    uses: dict[str, str] = {}
+    if j.events_catalog is not None:
+        uses["events"] = j.events_catalog.value
+    if j.templates_catalog is not None:
+        uses["templates"] = j.templates_catalog.value
+    if uses:
+        out["uses"] = uses
+    if j.timezone is not None:
+        out["timezone"] = j.timezone.value
+    if j.outcomes:
+        out["outcomes"] = [o.name for o in j.outcomes]
+    out["entry"] = _yaml_entry(j.entry)
+    if j.quiet_hours:
+        out["quiet_hours"] = [
+            {"from": qh.start.text, "to": qh.end.text, "channels": [c.name for c in qh.channels]}
+            for qh in j.quiet_hours
+        ]
+    if len(j.fallback) == 1:
+        out["fallback"] = [c.name for c in j.fallback[0].channels]
+    elif j.fallback:
+        out["fallback"] = [[c.name for c in chain.channels] for chain in j.fallback]
+    if j.goals:
+        goals = []
+        for goal in j.goals:
+            g = {"outcome": goal.outcome.name, "when": print_expr(goal.target)}
+            if goal.where is not None:
+                g["where"] = print_expr(goal.where)
+            goals.append(g)
+        out["goals"] = goals
+    out["steps"] = _yaml_steps(j.steps)
+    return out
+
+
+def _yaml_entry(entry: Entry) -> dict[str, Any] | str:
+    out: dict[str, Any] = {}
+    if entry.kind == "event":
+        assert entry.event is not None, "an event entry needs an event"
+        out["event"] = entry.event.name
+        if entry.where is not None:
+            out["where"] = print_expr(entry.where)
+    elif entry.kind == "segment":
+        assert entry.condition is not None, "a segment entry needs a condition"
+        assert entry.at is not None, "a segment entry needs a time of day"
+        out["segment"] = print_expr(entry.condition)
+        out["daily_at"] = entry.at.text
+    else:
+        out["manual"] = True
+    if entry.key is not None:
+        out["key"] = print_expr(entry.key)
+    out["reentry"] = _reentry(entry.reentry)
+    return out
+
+
+def _yaml_params(params: tuple[Param, ...]) -> dict[str, str]:
+    return {p.name.name: print_expr(p.value) for p in params}
+
+
+def _yaml_steps(steps: Steps) -> list[dict[str, Any]]:
+    return [_yaml_step(s) for s in steps]
+
+
+def _yaml_arm(arm: Arm) -> dict[str, Any]:
+    return {"weight": arm.weight, "steps": _yaml_steps(arm.steps)}
+
+
+def _yaml_step(step: Step) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if step.id is not None:
+        out["id"] = step.id.name
+    put: Callable[[str, Any], None] = out.__setitem__
+    match step:
+        case Send():
+            put("send", step.template.name)
+            put("channel", step.channel.name)
+            if step.category is not None:
+                put("category", step.category.name)
+            if step.params:
+                put("params", _yaml_params(step.params))
+            if step.fallback == ():
+                put("fallback", "none")
+            elif step.fallback is not None:
+                put("fallback", [c.name for c in step.fallback])
+        case Wait():
+            put("wait", print_expr(step.duration))
+        case WaitUntil():
+            put("wait_until", print_expr(step.at))
+        case WaitFor():
+            put("wait_for", print_expr(step.target))
+            if step.where is not None:
+                put("where", print_expr(step.where))
+            if step.timeout is not None:
+                put(step.timeout.kind, print_expr(step.timeout.value))
+            if step.then:
+                put("then", _yaml_steps(step.then))
+            if step.on_timeout:
+                put("timeout", _yaml_steps(step.on_timeout))
+        case If():
+            put("if", print_expr(step.cond))
+            put("then", _yaml_steps(step.then))
+            if step.otherwise:
+                put("else", _yaml_steps(step.otherwise))
+        case Switch():
+            put("switch", print_expr(step.subject))
+            put(
+                "cases",
+                [{"case": _case_values(c), "steps": _yaml_steps(c.steps)} for c in step.cases],
+            )
+            if step.otherwise:
+                put("else", _yaml_steps(step.otherwise))
+        case Split():
+            put("split", [_yaml_arm(a) for a in step.arms])
+            if step.holdout is not None:
+                put("holdout", _yaml_arm(step.holdout))
+        case Repeat():
+            put("repeat", step.max)
+            if step.counter is not None:
+                put("as", step.counter.name)
+            if step.until is not None:
+                put("until", print_expr(step.until))
+            put("steps", _yaml_steps(step.steps))
+        case Ticket():
+            put("ticket", step.queue.name)
+            if step.priority is not None:
+                put("priority", print_expr(step.priority))
+            if step.payload:
+                put("payload", _yaml_params(step.payload))
+        case Update():
+            put("update", step.attribute.name)
+            put("value", print_expr(step.value))
+        case Tag():
+            put("untag" if step.remove else "tag", step.tag.name)
+        case Action():
+            put(step.kind, step.name.name)
+            if step.params:
+                put("params", _yaml_params(step.params))
+        case Set():
+            put("set", step.var.name)
+            put("value", print_expr(step.value))
+        case Exit():
+            put("exit", step.outcome.name)
+    return out

@@ -1,0 +1,358 @@
+"""The YAML form of a journey, declared as data.
+
+Every mapping the YAML form allows (the journey header, each step kind, the entry kinds and the
+small records inside them) is a :class:`Shape`: its keys, the kind of value each key takes, which
+keys are required, a one-line description and an example. The YAML loader
+(:mod:`journeydsl.syntax.yaml_loader`) reads documents by walking these tables, and the JSON Schema
+(:mod:`journeydsl.syntax.schema`) is generated from them, so the two cannot drift apart.
+
+A step is a mapping whose *head* key names its kind and carries its main value
+(``send: welcome_activation_guide``); the other keys refine it (``channel: email``). The entry is
+shaped the same way: ``event: card_issued``, ``segment: <condition>`` or ``manual: true`` is its
+head.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "ARM",
+    "CASE",
+    "ENTRY_SHAPES",
+    "GOAL",
+    "HOLDOUT",
+    "ID_KEY",
+    "ITEM_SHAPES",
+    "JOURNEY",
+    "QUIET_HOURS",
+    "STEP_KINDS",
+    "STEP_SHAPES",
+    "USES",
+    "Key",
+    "Shape",
+    "ValueKind",
+]
+
+
+class ValueKind(enum.StrEnum):
+    """What a key's value must look like. Scalars are always read as their raw text."""
+
+    NAME = "name"  #: an identifier scalar
+    EXPR = "expr"  #: an expression (a YAML int or bool is an expression too)
+    EXPRS = "exprs"  #: comma-separated expressions (``case: 1, 4``) or a list of them
+    INT = "int"  #: a whole number
+    STRING = "string"  #: any scalar, taken as text
+    TIME = "time"  #: a local time of day, ``"HH:MM"``
+    CATEGORY = "category"  #: ``marketing`` or ``transactional``
+    TRUE = "true"  #: the scalar ``true`` (``manual: true``)
+    STEPS = "steps"  #: a list of step mappings
+    PARAMS = "params"  #: a mapping name -> expression
+    NAMES = "names"  #: a list of names (a single name is a list of one)
+    FALLBACK = "fallback"  #: a list of channel names, or ``none`` for no fallback
+    CHAINS = "chains"  #: one fallback chain ``[push, zns, sms]`` or a list of chains
+    WEIGHT = "weight"  #: a percentage, ``45%`` or ``45``
+    CASES = "cases"  #: a list of :data:`CASE` mappings
+    ARMS = "arms"  #: a list of :data:`ARM` mappings
+    HOLDOUT = "holdout"  #: a weight, or a :data:`HOLDOUT` mapping
+    REENTRY = "reentry"  #: ``once``, ``always`` or ``after DURATION``
+    USES = "uses"  #: a :data:`USES` mapping
+    ENTRY = "entry"  #: one of :data:`ENTRY_SHAPES`, or the scalar ``manual``
+    QUIET_HOURS = "quiet_hours"  #: a list of :data:`QUIET_HOURS` mappings
+    GOALS = "goals"  #: a list of :data:`GOAL` mappings
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One key of a shape: its value kind, whether it must be given, what it means, an example."""
+
+    name: str
+    kind: ValueKind
+    doc: str
+    required: bool = False
+    example: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A mapping the YAML form allows.
+
+    ``head`` is the key that names a step (or entry) kind, None for plain records. ``exclusive``
+    lists groups of keys of which at most one may be given.
+    """
+
+    name: str
+    doc: str
+    keys: tuple[Key, ...]
+    head: Key | None = None
+    exclusive: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def all_keys(self) -> tuple[Key, ...]:
+        """The head (if any) followed by the other keys."""
+        return ((self.head,) if self.head else ()) + self.keys
+
+    def key(self, name: str) -> Key | None:
+        """The key called ``name``, or None."""
+        for k in self.all_keys:
+            if k.name == name:
+                return k
+        return None
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        """The names of all keys, head first."""
+        return tuple(k.name for k in self.all_keys)
+
+
+K = ValueKind
+
+#: Every step may carry an id, which names it in reports, traces and ``journey.node``.
+ID_KEY = Key("id", K.NAME, "The step's id, used in reports and traces.", example="id: welcome")
+
+_STEPS = "steps"
+
+
+def _step(head: Key, doc: str, *keys: Key, exclusive: tuple[tuple[str, ...], ...] = ()) -> Shape:
+    return Shape(f"{head.name} step", doc, (ID_KEY, *keys), head=head, exclusive=exclusive)
+
+
+def _params(doc: str) -> Key:
+    return Key("params", K.PARAMS, doc, example="params: {card_id: trigger.card_id}")
+
+
+_SEND = _step(
+    Key("send", K.NAME, "The template to send.", True, "send: welcome_activation_guide"),
+    "Send a template on a channel.",
+    Key("channel", K.NAME, "The channel to send on (email, sms, zns, push, inapp).", True,
+        "channel: email"),
+    Key("category", K.CATEGORY, "marketing or transactional; defaults to the template's.",
+        example="category: marketing"),
+    _params("The template's parameters, name -> expression."),
+    Key("fallback", K.FALLBACK,
+        "Channels to fall back to, in order, or none; overrides the journey's fallback.",
+        example="fallback: [zns, sms]"),
+)
+_WAIT = _step(
+    Key("wait", K.EXPR, "How long to wait (a duration).", True, "wait: 3d"),
+    "Wait for a duration.",
+)
+_WAIT_UNTIL = _step(
+    Key("wait_until", K.EXPR, "A timestamp, or a local time of day, to wait until.", True,
+        "wait_until: activated_at + 7d"),
+    "Wait until a timestamp or the next local time of day.",
+)
+_WAIT_FOR = _step(
+    Key("wait_for", K.EXPR, "An event type to wait for, or a condition to become true.", True,
+        "wait_for: card_activated"),
+    "Wait for an event or a condition, with an optional timeout.",
+    Key("where", K.EXPR, "A filter on the awaited event.",
+        example="where: offer_registered.offer == offer"),
+    Key("within", K.EXPR, "Give up after this duration.", example="within: 3d"),
+    Key("until", K.EXPR, "Give up at this timestamp.", example="until: entered_at + 20d"),
+    Key("then", K.STEPS, "Steps to run when it happens.", example="then: [exit: registered]"),
+    Key("timeout", K.STEPS, "Steps to run when the timeout passes.",
+        example="timeout: [exit: not_activated]"),
+    exclusive=(("within", "until"),),
+)
+_IF = _step(
+    Key("if", K.EXPR, "The condition.", True, "if: profile.has_digital_app"),
+    "Branch on a condition.",
+    Key("then", K.STEPS, "Steps to run when the condition holds.", example="then: [tag: vip]"),
+    Key("else", K.STEPS, "Steps to run otherwise.", example="else: [untag: vip]"),
+)
+_SWITCH = _step(
+    Key("switch", K.EXPR, "The value to branch on.", True, "switch: round"),
+    "Branch on the value of an expression.",
+    Key("cases", K.CASES, "The cases, each with the values it matches and its steps.", True,
+        "cases: [{case: 1, steps: [exit: done]}]"),
+    Key("else", K.STEPS, "Steps to run when no case matches.", example="else: [exit: done]"),
+)
+_SPLIT = _step(
+    Key("split", K.ARMS, "The weighted arms, each with a weight and steps.", True,
+        "split: [{weight: 50%, steps: [...]}, {weight: 50%, steps: [...]}]"),
+    "Split customers at random (stably) by percentage.",
+    Key("holdout", K.HOLDOUT, "The control group: a weight, or {weight, steps}.",
+        example="holdout: 10%"),
+)
+_REPEAT = _step(
+    Key("repeat", K.INT, "The maximum number of rounds.", True, "repeat: 6"),
+    "Repeat steps at most a number of times while a condition is false.",
+    Key("as", K.NAME, "A name for the round number (1, 2, ...).", example="as: round"),
+    Key("until", K.EXPR, "Stop before a round when this holds.",
+        example="until: has(card_activated since entry)"),
+    Key(_STEPS, K.STEPS, "The steps of one round.", True, "steps: [wait: 2d]"),
+)
+_TICKET = _step(
+    Key("ticket", K.NAME, "The queue to open the ticket in.", True, "ticket: telesales"),
+    "Open a ticket in a queue.",
+    Key("priority", K.EXPR, "low, normal, high or urgent (an expression).",
+        example="priority: high"),
+    Key("payload", K.PARAMS, "The ticket's fields, name -> expression.",
+        example="payload: {card_id: trigger.card_id}"),
+)
+_UPDATE = _step(
+    Key("update", K.NAME, "The profile attribute to set.", True, "update: preferred_channel"),
+    "Set a profile attribute.",
+    Key("value", K.EXPR, "The new value.", True, "value: '\"zns\"'"),
+)
+_TAG = _step(
+    Key("tag", K.NAME, "The tag to add to the profile.", True, "tag: reactivated"),
+    "Add a profile tag.",
+)
+_UNTAG = _step(
+    Key("untag", K.NAME, "The tag to remove from the profile.", True, "untag: dormant"),
+    "Remove a profile tag.",
+)
+_REWARD = _step(
+    Key("reward", K.NAME, "The reward handler to call.", True, "reward: annual_fee_waiver"),
+    "Grant a reward through a handler the host registers.",
+    _params("The reward's parameters, name -> expression."),
+)
+_ACTION = _step(
+    Key("action", K.NAME, "The custom action handler to call.", True, "action: notify_crm"),
+    "Run a custom action through a handler the host registers.",
+    _params("The action's parameters, name -> expression."),
+)
+_SET = _step(
+    Key("set", K.NAME, "The journey variable to set.", True, "set: offer"),
+    "Set a journey variable (the first set declares it).",
+    Key("value", K.EXPR, "The value.", True, "value: '\"tiki_voucher\"'"),
+)
+_EXIT = _step(
+    Key("exit", K.NAME, "The declared outcome to end with.", True, "exit: registered"),
+    "End the journey with an outcome.",
+)
+
+#: Every step kind, by its head key, in the order the language reference lists them.
+STEP_SHAPES: Mapping[str, Shape] = {
+    s.head.name: s
+    for s in (
+        _SEND, _WAIT, _WAIT_UNTIL, _WAIT_FOR, _IF, _SWITCH, _SPLIT, _REPEAT,
+        _TICKET, _UPDATE, _TAG, _UNTAG, _REWARD, _ACTION, _SET, _EXIT,
+    )
+    if s.head is not None
+}
+#: The names of the step kinds.
+STEP_KINDS: tuple[str, ...] = tuple(STEP_SHAPES)
+
+CASE = Shape(
+    "case",
+    "One case of a switch.",
+    (
+        Key("case", K.EXPRS, "The values this case matches, comma-separated.", True,
+            "case: 1, 4"),
+        Key(_STEPS, K.STEPS, "The steps to run.", True, "steps: [exit: done]"),
+    ),
+)
+ARM = Shape(
+    "split arm",
+    "One weighted arm of a split.",
+    (
+        Key("weight", K.WEIGHT, "The share of customers, a percentage.", True, "weight: 45%"),
+        Key(_STEPS, K.STEPS, "The steps of this arm.", True, "steps: [send: ...]"),
+    ),
+)
+HOLDOUT = Shape(
+    "holdout",
+    "The control arm of a split.",
+    (
+        Key("weight", K.WEIGHT, "The share of customers held out, a percentage.", True,
+            "weight: 10%"),
+        Key(_STEPS, K.STEPS, "Steps for the control group (usually none).",
+            example="steps: [tag: control]"),
+    ),
+)
+USES = Shape(
+    "uses",
+    "The catalogs the journey is checked against, relative to the journey file.",
+    (
+        Key("events", K.STRING, "The events and profile catalog.", example="events: events.yaml"),
+        Key("templates", K.STRING, "The templates catalog.",
+            example="templates: templates.yaml"),
+    ),
+)
+QUIET_HOURS = Shape(
+    "quiet_hours item",
+    "No sends on the channels between local times; due sends are deferred.",
+    (
+        Key("from", K.TIME, "The local time quiet hours start.", True, 'from: "21:00"'),
+        Key("to", K.TIME, "The local time quiet hours end.", True, 'to: "08:00"'),
+        Key("channels", K.NAMES, "The channels kept quiet.", True, "channels: [sms, zns, push]"),
+    ),
+)
+GOAL = Shape(
+    "goal",
+    "An exit criterion checked on every event.",
+    (
+        Key("outcome", K.NAME, "The outcome to end with.", True, "outcome: reactivated"),
+        Key("when", K.EXPR, "An event type, or a condition.", True, "when: transaction"),
+        Key("where", K.EXPR, "A filter on the event.", example="where: transaction.amount > 0"),
+    ),
+)
+
+_KEY = Key("key", K.EXPR, "What identifies one instance per customer (default: the customer).",
+           example="key: trigger.card_id")
+_REENTRY = Key("reentry", K.REENTRY, "once (default), always, or after DURATION.",
+               example="reentry: after 180d")
+
+#: The entry kinds, by head key.
+ENTRY_SHAPES: Mapping[str, Shape] = {
+    "event": Shape(
+        "event entry",
+        "Enter on each event of a type.",
+        (Key("where", K.EXPR, "A filter on the event.", example="where: trigger.product == "
+             '"gold"'), _KEY, _REENTRY),
+        head=Key("event", K.NAME, "The event type.", True, "event: card_issued"),
+    ),
+    "segment": Shape(
+        "segment entry",
+        "Enter the customers matching a condition, evaluated daily.",
+        (Key("daily_at", K.TIME, "The local time the segment is evaluated.", True,
+             'daily_at: "09:00"'), _KEY, _REENTRY),
+        head=Key("segment", K.EXPR, "The condition customers must match.", True,
+                 "segment: not has(transaction in last 90d)"),
+    ),
+    "manual": Shape(
+        "manual entry",
+        "Enter only through Engine.enroll from host code.",
+        (_KEY, _REENTRY),
+        head=Key("manual", K.TRUE, "Must be true.", True, "manual: true"),
+    ),
+}
+
+#: The journey document itself.
+JOURNEY = Shape(
+    "journey",
+    "A customer journey.",
+    (
+        Key("journey", K.NAME, "The journey's name.", True, "journey: onboarding"),
+        Key("version", K.INT, "The journey's version (default 1).", example="version: 2"),
+        Key("title", K.STRING, "A human title.", example="title: New cardholder onboarding"),
+        Key("uses", K.USES, "The events and templates catalogs.",
+            example="uses: {events: events.yaml, templates: templates.yaml}"),
+        Key("timezone", K.STRING, "The IANA time zone of local times.",
+            example="timezone: Asia/Ho_Chi_Minh"),
+        Key("outcomes", K.NAMES, "The outcomes the journey can end with.",
+            example="outcomes: [registered, no_engagement]"),
+        Key("entry", K.ENTRY, "How customers enter.", True, "entry: {event: card_issued}"),
+        Key("quiet_hours", K.QUIET_HOURS, "Times when channels stay quiet.",
+            example='quiet_hours: [{from: "21:00", to: "08:00", channels: [sms]}]'),
+        Key("fallback", K.CHAINS, "Channel fallback chains.", example="fallback: [push, zns, sms]"),
+        Key("goals", K.GOALS, "Exit criteria checked on every event.",
+            example="goals: [{outcome: reactivated, when: transaction}]"),
+        Key(_STEPS, K.STEPS, "The journey's steps.", True, "steps: [send: ...]"),
+    ),
+)
+
+#: The record shape behind each value kind that holds mappings.
+ITEM_SHAPES: Mapping[ValueKind, Shape] = {
+    K.CASES: CASE,
+    K.ARMS: ARM,
+    K.HOLDOUT: HOLDOUT,
+    K.USES: USES,
+    K.QUIET_HOURS: QUIET_HOURS,
+    K.GOALS: GOAL,
+}

@@ -1,0 +1,532 @@
+"""Hypothesis strategies for random ASTs.
+
+``exprs()`` draws any well-formed expression (types aside): it exercises the printer's precedence
+and quoting. ``journeys()`` draws whole journeys that are *well-typed* against the example catalogs
+(``examples/events.yaml``, ``examples/templates.yaml``), so later stages must accept them too. Both
+build the AST directly, with default spans.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+from journeydsl.ast import (
+    Action,
+    Aggregate,
+    Arm,
+    Attr,
+    Binary,
+    BoolLit,
+    By,
+    Call,
+    Case,
+    Cond,
+    DurationLit,
+    Entry,
+    Exit,
+    Expr,
+    FallbackChain,
+    Goal,
+    Ident,
+    If,
+    Journey,
+    ListExpr,
+    MoneyLit,
+    Name,
+    NumberLit,
+    Param,
+    QuietHours,
+    Reentry,
+    Repeat,
+    Send,
+    Set,
+    Split,
+    Step,
+    Steps,
+    StringLit,
+    Switch,
+    Tag,
+    Ticket,
+    TimeLit,
+    Timeout,
+    Unary,
+    Update,
+    Wait,
+    WaitFor,
+    WaitUntil,
+    Window,
+)
+
+__all__ = ["KEYWORDS", "TEMPLATES", "exprs", "journeys"]
+
+_ROOT = Path(__file__).resolve().parents[1]
+_GRAMMAR = (_ROOT / "journeydsl" / "grammar.lark").read_text(encoding="utf-8")
+
+#: The DSL's reserved words (every quoted word of the grammar); never drawn as names.
+KEYWORDS: frozenset[str] = frozenset(re.findall(r'"([a-z_]+)"', _GRAMMAR))
+
+#: templates.yaml as plain data: name -> {category, channels, params}.
+TEMPLATES: dict[str, dict[str, Any]] = yaml.safe_load(
+    (_ROOT / "examples" / "templates.yaml").read_text(encoding="utf-8")
+)["templates"]
+
+
+# --------------------------------------------------------------------------- expressions
+
+_NAMES = ("x", "y_2", "offer", "round", "now", "entered_at", "journey_id", "profile", "Tiki")
+_ATTR_NAMES = ("amount", "card_id", "has_digital_app", "journey", "z9")
+_FUNCS = ("date", "lower", "f")
+_AGG_FUNCS = ("count", "has", "sum", "min", "max", "last", "top")
+_BINARY_OPS = ("or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "+", "-", "*", "/", "%")
+_UNITS = "smhdw"
+_CURRENCIES = ("VND", "USD")
+
+# String values that stress quoting: quotes, backslashes, escapes, Vietnamese and other unicode.
+_STRING_ALPHABET = st.one_of(
+    st.sampled_from('"\\\n\t #{}:,-'),
+    st.characters(
+        codec="utf-8",
+        exclude_categories=("Cc", "Cs", "Co", "Cn", "Cf", "Zl", "Zp"),
+        exclude_characters="\x85\ufeff",
+    ),
+)
+
+_numbers = st.from_regex(r"\A(0|[1-9][0-9]{0,2}(_[0-9]{3}){0,2})(\.[0-9]{1,2})?\Z")
+
+
+def _leaves() -> st.SearchStrategy[Expr]:
+    return st.one_of(
+        st.builds(BoolLit, st.booleans()),
+        st.builds(NumberLit, _numbers),
+        st.builds(StringLit, st.text(_STRING_ALPHABET, max_size=8)),
+        st.builds(MoneyLit, _numbers, st.sampled_from(_CURRENCIES)),
+        st.builds(
+            lambda n, u: DurationLit(f"{n}{u}"),
+            st.integers(0, 400),
+            st.sampled_from(_UNITS),
+        ),
+        st.builds(lambda h, m: TimeLit(f"{h:02d}:{m:02d}"), st.integers(0, 23), st.integers(0, 59)),
+        st.builds(Name, st.sampled_from(_NAMES)),
+    )
+
+
+def _compound(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    opt = st.none() | children
+    window = st.one_of(
+        st.builds(Window, st.just("since"), st.just(Name("entry")) | children, opt),
+        st.builds(Window, st.just("last"), st.none(), children),
+    )
+    by = st.builds(By, st.just("count"), st.none()) | st.builds(By, st.just("sum"), children)
+    return st.one_of(
+        st.builds(Attr, children, st.sampled_from(_ATTR_NAMES)),
+        st.builds(Unary, st.sampled_from(["-", "not"]), children),
+        st.builds(Binary, st.sampled_from(_BINARY_OPS), children, children),
+        st.builds(Cond, children, children, children),
+        st.builds(ListExpr, st.lists(children, max_size=3).map(tuple)),
+        st.builds(Call, st.sampled_from(_FUNCS), st.lists(children, max_size=3).map(tuple)),
+        st.builds(
+            Aggregate,
+            st.sampled_from(_AGG_FUNCS),
+            children,
+            by=st.none() | by,
+            where=opt,
+            window=st.none() | window,
+            default=opt,
+        ),
+    )
+
+
+def exprs() -> st.SearchStrategy[Expr]:
+    """Random well-formed expression ASTs of every kind (not necessarily well-typed)."""
+    assert not KEYWORDS & {*_NAMES, *_FUNCS}
+    return st.recursive(_leaves(), _compound, max_leaves=12)
+
+
+# --------------------------------------------------------------------------- journeys
+#
+# Well-typed building blocks, checked by hand against examples/events.yaml and templates.yaml.
+
+
+def _since_entry() -> Window:
+    return Window("since", Name("entry"), None)
+
+
+def _last(duration: str) -> Window:
+    return Window("last", None, DurationLit(duration))
+
+
+def _attr(obj: str, name: str) -> Attr:
+    return Attr(Name(obj), name)
+
+
+_MILLION = MoneyLit("1_000_000", "VND")
+
+_CONDITIONS: tuple[Expr, ...] = (
+    Aggregate("has", Name("card_activated"), window=_since_entry()),
+    Binary("==", Aggregate("count", Name("transaction"), window=_last("30d")), NumberLit("0")),
+    Binary(
+        ">=",
+        Aggregate("sum", _attr("transaction", "amount"), window=_since_entry()),
+        _MILLION,
+    ),
+    _attr("profile", "has_digital_app"),
+    Aggregate("has", Name("app_installed"), window=_since_entry()),
+    Aggregate(
+        "has",
+        Name("transaction"),
+        where=Binary("==", _attr("transaction", "category"), StringLit("travel")),
+        window=_last("90d"),
+    ),
+    Binary("==", _attr("profile", "segment"), StringLit("premium")),
+    Binary("in", _attr("profile", "city"), ListExpr((StringLit("Hà Nội"), StringLit("Huế")))),
+    Aggregate(
+        "has",
+        Name("message_opened"),
+        where=Binary("==", _attr("message_opened", "journey"), Name("journey_id")),
+        window=_since_entry(),
+    ),
+    Binary(
+        ">=", Aggregate("count", Name("message_clicked"), window=_since_entry()), NumberLit("2")
+    ),
+    Binary(
+        "==",
+        Aggregate(
+            "top",
+            _attr("transaction", "merchant"),
+            by=By("sum", _attr("transaction", "amount")),
+            window=_last("365d"),
+        ),
+        StringLit("Tiki"),
+    ),
+)
+
+
+def _combine(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    return st.one_of(
+        st.builds(Binary, st.sampled_from(["and", "or"]), children, children),
+        st.builds(Unary, st.just("not"), children),
+    )
+
+
+#: Bool conditions over the example catalogs, combined with and/or/not.
+conditions: st.SearchStrategy[Expr] = st.recursive(
+    st.sampled_from(_CONDITIONS), _combine, max_leaves=3
+)
+_durations = st.sampled_from(["1d", "3d", "12h", "7d"]).map(DurationLit)
+
+_OFFER_IS_VAR = Binary("==", _attr("offer_registered", "offer"), Name("offer"))
+# (event, optional where) pairs a wait_for can wait for; or a condition (no where).
+_AWAITED: tuple[tuple[Expr, Expr | None], ...] = (
+    (Name("card_activated"), None),
+    (Name("app_installed"), None),
+    (Name("transaction"), Binary(">=", _attr("transaction", "amount"), MoneyLit("500_000", "VND"))),
+    (Name("offer_registered"), _OFFER_IS_VAR),
+    (
+        Binary(
+            ">=",
+            Aggregate("sum", _attr("transaction", "amount"), window=_since_entry()),
+            _MILLION,
+        ),
+        None,
+    ),
+)
+_STRINGS = ("tiki_voucher", "Ưu đãi đặc biệt", 'say "hi"', "a\\b", "two\nlines\tand tab")
+_SEGMENTS = ("gold", "platinum", "classic", "premium")
+_EXIT_OUTCOMES = ("done", "registered", "no_engagement")
+_GOALS = (
+    Goal(Ident("reactivated"), Name("transaction")),
+    Goal(Ident("activated"), Name("card_activated")),
+    Goal(
+        Ident("big_spender"),
+        Name("transaction"),
+        Binary(">=", _attr("transaction", "amount"), MoneyLit("5_000_000", "VND")),
+    ),
+    Goal(Ident("app_user"), Aggregate("has", Name("app_installed"), window=_since_entry())),
+)
+_MAX_STEPS = 12
+_MAX_DEPTH = 3
+_VAR = "offer"
+
+
+@dataclass
+class _Ctx:
+    """What a journey under construction has so far."""
+
+    budget: int = _MAX_STEPS
+    ids: int = 0
+    has_var: bool = False
+    counters: list[str] = field(default_factory=list)
+    in_repeat: int = 0
+    outcomes: list[str] = field(default_factory=list)
+
+
+def _string_value(draw: st.DrawFn, ctx: _Ctx) -> Expr:
+    pool: list[Expr] = [StringLit(s) for s in _STRINGS]
+    pool += [_attr("trigger", "card_id"), _attr("trigger", "product")]
+    if ctx.has_var:
+        pool.append(Name(_VAR))
+    return draw(st.sampled_from(pool))
+
+
+def _param_value(draw: st.DrawFn, ctx: _Ctx, type_: Any) -> Expr:
+    if type_ == "int":
+        pool: list[Expr] = [NumberLit(n) for n in ("1", "2", "10")]
+        pool += [Name(c) for c in ctx.counters]
+        return draw(st.sampled_from(pool))
+    if type_ == "string":
+        return _string_value(draw, ctx)
+    if type_ == "date":
+        return draw(
+            st.sampled_from(
+                [
+                    Call("date", (Name("now"),)),
+                    Call("date", (Binary("+", Name("entered_at"), DurationLit("30d")),)),
+                ]
+            )
+        )
+    assert isinstance(type_, dict), type_
+    assert type_ == {"type": "money", "currency": "VND"}, type_
+    return draw(st.sampled_from([_MILLION, MoneyLit("250_000", "VND")]))
+
+
+def _send(draw: st.DrawFn, ctx: _Ctx, step_id: Ident | None) -> Send:
+    name = draw(st.sampled_from(sorted(TEMPLATES)))
+    template = TEMPLATES[name]
+    channels: list[str] = template["channels"]
+    channel = draw(st.sampled_from(channels))
+    category = draw(st.sampled_from([None, template["category"]]))
+    params = tuple(
+        Param(Ident(p), _param_value(draw, ctx, t)) for p, t in template.get("params", {}).items()
+    )
+    others = [c for c in channels if c != channel]
+    chains: list[tuple[Ident, ...] | None] = [None, ()]
+    if others:
+        chains.append(tuple(Ident(c) for c in others[: draw(st.integers(1, len(others)))]))
+    return Send(
+        Ident(name),
+        Ident(channel),
+        Ident(category) if category else None,
+        params,
+        draw(st.sampled_from(chains)),
+        step_id,
+    )
+
+
+def _exits(step: Step) -> bool:
+    """Whether every path through ``step`` ends the journey (what follows is unreachable)."""
+    match step:
+        case Exit():
+            return True
+        case If(then=then, otherwise=otherwise):
+            return _block_exits(then) and _block_exits(otherwise)
+        case WaitFor(then=then, on_timeout=on_timeout):
+            return _block_exits(then) and _block_exits(on_timeout)
+        case Switch(cases=cases, otherwise=otherwise):
+            return all(_block_exits(c.steps) for c in cases) and _block_exits(otherwise)
+        case Split(arms=arms, holdout=holdout):
+            arm_list = [*arms, *([holdout] if holdout else [])]
+            return all(_block_exits(a.steps) for a in arm_list)
+    return False
+
+
+def _block_exits(steps: Steps) -> bool:
+    return any(_exits(s) for s in steps)
+
+
+def _block(draw: st.DrawFn, ctx: _Ctx, depth: int, lo: int = 0, hi: int = 3) -> Steps:
+    """Up to ``hi`` steps at ``depth``; the block may end with an exit but never runs past one."""
+    steps: list[Step] = []
+    for _ in range(draw(st.integers(lo, hi))):
+        if ctx.budget <= 0:
+            break
+        steps.append(_step(draw, ctx, depth))
+        if _exits(steps[-1]):
+            return tuple(steps)
+    if ctx.budget > 0 and not ctx.in_repeat and draw(st.integers(0, 3)) == 0:
+        outcome = draw(st.sampled_from(_EXIT_OUTCOMES))
+        ctx.outcomes.append(outcome)
+        ctx.budget -= 1
+        steps.append(Exit(Ident(outcome), _id(draw, ctx)))
+    return tuple(steps)
+
+
+def _id(draw: st.DrawFn, ctx: _Ctx) -> Ident | None:
+    if draw(st.integers(0, 3)) != 0:
+        return None
+    ctx.ids += 1
+    return Ident(f"s{ctx.ids}")
+
+
+_SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action", "set")
+_COMPOUND = ("if", "wait_for", "switch", "split", "repeat")
+
+
+def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
+    kinds = [k for k in _SIMPLE if k != "set" or ctx.has_var]
+    if depth < _MAX_DEPTH and ctx.budget >= 2:
+        kinds += _COMPOUND
+    kind = draw(st.sampled_from(kinds))
+    ctx.budget -= 1
+    step_id = _id(draw, ctx)
+    inner = depth + 1
+    match kind:
+        case "send":
+            return _send(draw, ctx, step_id)
+        case "wait":
+            return Wait(draw(_durations), step_id)
+        case "wait_until":
+            at = draw(
+                st.sampled_from(
+                    [TimeLit("09:00"), Binary("+", Name("entered_at"), DurationLit("3d"))]
+                )
+            )
+            return WaitUntil(at, step_id)
+        case "ticket":
+            payload = [Param(Ident("reason"), StringLit("follow_up"))]
+            payload.append(Param(Ident("card_id"), _attr("trigger", "card_id")))
+            return Ticket(
+                Ident(draw(st.sampled_from(["telesales", "customer_care"]))),
+                draw(st.sampled_from([None, Name("normal"), Name("urgent")])),
+                tuple(payload[: draw(st.integers(0, 2))]),
+                step_id,
+            )
+        case "update":
+            attribute, value = draw(
+                st.sampled_from(
+                    [
+                        ("segment", StringLit("engaged")),
+                        ("has_digital_app", BoolLit(True)),
+                        ("city", StringLit("Đà Nẵng")),
+                    ]
+                )
+            )
+            return Update(Ident(attribute), value, step_id)
+        case "tag":
+            return Tag(
+                Ident(draw(st.sampled_from(["vip", "dormant"]))), draw(st.booleans()), step_id
+            )
+        case "action":
+            if draw(st.booleans()):
+                return Action("reward", Ident("annual_fee_waiver"), (), step_id)
+            params = (Param(Ident("reason"), _string_value(draw, ctx)),)
+            return Action("action", Ident("notify_crm"), params, step_id)
+        case "set":
+            return Set(Ident(_VAR), _string_value(draw, ctx), step_id)
+        case "if":
+            cond = draw(conditions)
+            then = _block(draw, ctx, inner, lo=1)
+            return If(cond, then, _block(draw, ctx, inner), step_id)
+        case "wait_for":
+            target, where = draw(st.sampled_from(_AWAITED))
+            if where == _OFFER_IS_VAR and not ctx.has_var:
+                where = Binary("==", _attr("offer_registered", "offer"), StringLit("tiki_voucher"))
+            timeout = Timeout("within", draw(_durations))
+            then = _block(draw, ctx, inner)
+            return WaitFor(target, where, timeout, then, _block(draw, ctx, inner), step_id)
+        case "switch":
+            return _switch(draw, ctx, inner, step_id)
+        case "split":
+            n = draw(st.integers(2, 3))
+            cuts = sorted(
+                draw(st.lists(st.integers(1, 99), min_size=n - 1, max_size=n - 1, unique=True))
+            )
+            weights = [b - a for a, b in zip([0, *cuts], [*cuts, 100], strict=True)]
+            arms = tuple(Arm(w, _block(draw, ctx, inner, hi=2)) for w in weights)
+            return Split(arms, None, step_id)
+        case _:
+            return _repeat(draw, ctx, inner, step_id)
+
+
+def _switch(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Switch:
+    values: list[Expr]
+    if ctx.counters and draw(st.booleans()):
+        subject: Expr = Name(ctx.counters[-1])
+        values = [NumberLit(str(i)) for i in range(1, 5)]
+    else:
+        subject = _attr("profile", "segment")
+        values = [StringLit(s) for s in _SEGMENTS]
+    values = draw(st.permutations(values))
+    n_cases = draw(st.integers(1, 2))
+    cut = draw(st.integers(n_cases, len(values)))
+    groups = [values[i:cut:n_cases] for i in range(n_cases)]
+    cases = tuple(Case(tuple(g), _block(draw, ctx, inner, lo=1, hi=2)) for g in groups)
+    return Switch(subject, cases, _block(draw, ctx, inner, hi=2), step_id)
+
+
+def _repeat(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Repeat:
+    counter = None
+    if draw(st.booleans()):
+        counter = "round" if not ctx.counters else f"round_{len(ctx.counters) + 1}"
+    until = draw(st.none() | conditions)
+    ctx.budget -= 1
+    wait = Wait(draw(_durations))
+    if counter:
+        ctx.counters.append(counter)
+    ctx.in_repeat += 1
+    body = (wait, *_block(draw, ctx, inner, hi=2))
+    ctx.in_repeat -= 1
+    if counter:
+        ctx.counters.pop()
+    return Repeat(
+        draw(st.integers(1, 5)), body, Ident(counter) if counter else None, until, step_id
+    )
+
+
+@st.composite
+def journeys(draw: st.DrawFn) -> Journey:
+    """Random journeys, well-typed against the example catalogs, entered on ``card_issued``."""
+    ctx = _Ctx(has_var=draw(st.booleans()))
+    steps: Steps = ()
+    if ctx.has_var:
+        ctx.budget -= 1
+        steps = (Set(Ident(_VAR), StringLit(draw(st.sampled_from(_STRINGS)))),)
+    steps += _block(draw, ctx, 0, lo=1, hi=5)
+    goals = tuple(draw(st.lists(st.sampled_from(_GOALS), max_size=2, unique=True)))
+    used = [*ctx.outcomes, *(g.outcome.name for g in goals)]
+    entry = Entry(
+        "event",
+        Ident("card_issued"),
+        where=draw(
+            st.none() | st.just(Binary("==", _attr("trigger", "product"), StringLit("gold")))
+        ),
+        key=draw(st.none() | st.just(_attr("trigger", "card_id"))),
+        reentry=draw(
+            st.sampled_from(
+                [Reentry("once"), Reentry("always"), Reentry("after", DurationLit("180d"))]
+            )
+        ),
+    )
+    quiet = draw(
+        st.lists(st.sampled_from(["sms", "zns", "push"]), min_size=1, max_size=3, unique=True)
+    )
+    return Journey(
+        name=Ident(draw(st.sampled_from(["onboarding", "reactivation", "journey_2"]))),
+        version=draw(st.integers(1, 3)),
+        entry=entry,
+        steps=steps,
+        title=draw(st.none() | st.sampled_from(["Onboarding", 'The "new" cardholder — Thẻ mới'])),
+        events_catalog=StringLit("events.yaml"),
+        templates_catalog=StringLit("templates.yaml"),
+        timezone=draw(st.none() | st.just(StringLit("Asia/Ho_Chi_Minh"))),
+        outcomes=tuple(Ident(o) for o in dict.fromkeys(used)),
+        quiet_hours=tuple(
+            draw(
+                st.lists(
+                    st.just(
+                        QuietHours(tuple(map(Ident, quiet)), TimeLit("21:00"), TimeLit("08:00"))
+                    ),
+                    max_size=1,
+                )
+            )
+        ),
+        fallback=draw(
+            st.sampled_from([(), (FallbackChain((Ident("push"), Ident("zns"), Ident("sms"))),)])
+        ),
+        goals=goals,
+    )
