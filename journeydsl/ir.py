@@ -101,6 +101,11 @@ def _json(value: Any) -> Any:
     if isinstance(value, CExpr):
         return value.source
     if isinstance(value, tuple):
+        if value and all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], CExpr)
+            for v in value
+        ):
+            return {name: expr.source for name, expr in value}  # params and payloads
         return [_json(v) for v in value]
     if isinstance(value, timedelta):
         return int(value.total_seconds())
@@ -231,6 +236,12 @@ class Switch(Node):
 
     kind = "switch"
 
+    def to_json(self) -> dict[str, Any]:
+        """Cases as ``{"values": [...], "next": id}``."""
+        out = super(Switch, self).to_json()
+        out["cases"] = [{"values": [v.source for v in vs], "next": t} for vs, t in self.cases]
+        return out
+
     def labelled_edges(self) -> list[tuple[str, str | None]]:
         """One edge per case."""
         return [(", ".join(v.source for v in values), t) for values, t in self.cases]
@@ -244,6 +255,14 @@ class Split(Node):
     holdout: tuple[int, str | None] | None
 
     kind = "split"
+
+    def to_json(self) -> dict[str, Any]:
+        """Arms as ``{"weight": 45, "next": id}``."""
+        out = super(Split, self).to_json()
+        out["arms"] = [{"weight": w, "next": t} for w, t in self.arms]
+        if self.holdout is not None:
+            out["holdout"] = {"weight": self.holdout[0], "next": self.holdout[1]}
+        return out
 
     def labelled_edges(self) -> list[tuple[str, str | None]]:
         """One edge per arm, then the holdout."""

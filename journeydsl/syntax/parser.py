@@ -68,7 +68,7 @@ _MAX_CHARS: Final = 1_000_000
 _MAX_INT_DIGITS: Final = 18
 
 
-class _TooDeep(Exception):
+class _TooDeepError(Exception):
     """Raised inside the tree walk when nesting passes :data:`_MAX_DEPTH`."""
 
 
@@ -133,13 +133,11 @@ def _parse(text: str, start: str, b: _Builder) -> Tree[Token] | None:
         )
         return None
     try:
+        if start == "expr" and len(text) <= 1000:
+            return _parse_tree(text, start)
         return _lark().parse(text, start=start)
-    except UnexpectedToken as e:
-        _report_token(e, text, b)
-    except UnexpectedCharacters as e:
-        _report_characters(e, text, b)
-    except UnexpectedInput as e:  # UnexpectedEOF: the LALR parser reports $END as a token instead
-        b.diags.error(b.syntax_code, "unexpected end of input", _end_point(text, b))
+    except UnexpectedInput as e:
+        _report_syntax(e, text, start, b)
     except RecursionError:
         _report_too_deep(b, b.point(1, 1))
     except LarkError as e:  # a lark bug must still not take the caller down
@@ -147,11 +145,33 @@ def _parse(text: str, start: str, b: _Builder) -> Tree[Token] | None:
     return None
 
 
+def _report_syntax(e: UnexpectedInput, text: str, start: str, b: _Builder) -> None:
+    """Describe a syntax error; a plain message if describing it goes wrong."""
+    try:
+        if isinstance(e, UnexpectedToken):
+            _report_token(e, text, start, b)
+        elif isinstance(e, UnexpectedCharacters):
+            _report_characters(e, text, b)
+        else:  # UnexpectedEOF; the LALR parser reports the end as a $END token instead
+            b.diags.error(b.syntax_code, "unexpected end of input", _end_point(text, b))
+    except Exception:  # the message is a nicety; the error itself must still be reported
+        line = e.line if isinstance(e.line, int) and e.line > 0 else 1
+        column = e.column if isinstance(e.column, int) and e.column > 0 else 1
+        b.diags.error(b.syntax_code, "syntax error", b.point(line, column))
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_tree(text: str, start: str) -> Tree[Token]:
+    """Lark's tree for ``text``; cached because YAML files repeat the same expressions and the
+    trees are never modified (errors raise, so they are not cached)."""
+    return _lark().parse(text, start=start)
+
+
 def _guarded(b: _Builder, build: Callable[[], Any]) -> Any:
     """Run a tree walk, reporting runaway nesting instead of raising."""
     try:
         return build()
-    except (_TooDeep, RecursionError):
+    except (_TooDeepError, RecursionError):
         _report_too_deep(b, b.point(1, 1))
         return None
 
@@ -272,11 +292,11 @@ def _token_words(tok: Token) -> str:
     return f"'{value}'"
 
 
-def _expected_words(expected: Iterable[str], end_words: str) -> str:
+def _expected_words(expected: Iterable[str], end_words: str, name_words: str = "a name") -> str:
     """A short, sorted, human list of what the parser would have accepted."""
     names = set(expected)
     words: set[str] = set()
-    if _STEP_TERMINALS <= names:
+    if names >= _STEP_TERMINALS:
         names -= _STEP_TERMINALS | {"NAME"}  # the NAME is a step label
         words.add("a step")
     if len(names & _HEADER_TERMINALS) > 2:
@@ -288,7 +308,7 @@ def _expected_words(expected: Iterable[str], end_words: str) -> str:
     if len(names & _OPERATORS) > 2:
         names -= _OPERATORS
         words.add("an operator")
-    words |= {_terminal_words(n, end_words) for n in names}
+    words |= {name_words if n == "NAME" else _terminal_words(n, end_words) for n in names}
     ordered = sorted(words, key=lambda w: (w.startswith("'"), w))
     if len(ordered) > 6:
         ordered = [*ordered[:5], "..."]
@@ -313,35 +333,56 @@ def _keyword_values(expected: Iterable[str]) -> list[str]:
 
 
 def _after(stack: Sequence[object]) -> tuple[str, str]:
-    """The keyword (and name) just before the error, as (keyword, "'send email'")."""
+    """What was just read before the error: ("send", "'send'") after a keyword, ("send _",
+    "'send email'") after a keyword and a name, else ("", "")."""
     if not stack or not isinstance(stack[-1], Token):
         return "", ""
     last = stack[-1]
-    if last.type == "NAME" and len(stack) >= 2 and isinstance(stack[-2], Token):
-        before = stack[-2]
-        if before.type != "NAME":
-            return f"{before.value} _", f"'{before.value} {last.value}'"
     if last.type == "NAME":
+        before = stack[-2] if len(stack) >= 2 else None
+        if isinstance(before, Token) and str(before.value).isidentifier() and before.type != "NAME":
+            return f"{before.value} _", f"'{before.value} {last.value}'"
+        return "", ""
+    if last.type in _TERMINAL_WORDS:  # a literal, not a keyword
         return "", ""
     return str(last.value), f"'{last.value}'"
 
 
-def _report_token(e: UnexpectedToken, text: str, b: _Builder) -> None:
+def _choices_before(tok: Token, text: str, start: str) -> set[str]:
+    """The terminals the parser would have taken in place of ``tok``.
+
+    By the time an error surfaces, LALR has already reduced on the token after ``tok``, so this
+    re-parses up to ``tok`` and asks the parser before it is fed.
+    """
+    ip = _lark().parse_interactive(text, start=start)
+    try:
+        for seen in ip.iter_parse():
+            if seen.start_pos == tok.start_pos:
+                state = ip.parser_state
+                return {
+                    k for k in state.parse_conf.parse_table.states[state.position] if k.isupper()
+                }
+    except LarkError:
+        pass
+    return set()
+
+
+def _report_token(e: UnexpectedToken, text: str, start: str, b: _Builder) -> None:
     tok: Token = e.token
-    state = e.interactive_parser.parser_state
-    stack: list[object] = list(state.value_stack)
-    expected = set(e.expected)
+    stack: list[object] = list(e.interactive_parser.parser_state.value_stack)
+    # In the accepting state of a start rule lark lists nothing: only the end could follow.
+    expected = set(e.accepts or e.expected) or {"$END"}
     end_words = "end of file" if b.syntax_code == "JD101" else "end of expression"
 
     # A name where a step may start was taken as a label ("sned:"); the next token then did not
     # fit, but the real mistake is the name itself.
     if expected == {"COLON"} and stack and isinstance(stack[-1], Token):
         name = stack[-1]
-        table = state.parse_conf.parse_table.states
-        before = table[state.state_stack[-2]] if len(state.state_stack) >= 2 else {}
-        if name.type == "NAME" and "SEND" in before:
-            _report_unknown_word(name, _keyword_values(before), b)
-            return
+        if name.type == "NAME":
+            choices = _choices_before(name, text, start)
+            if "SEND" in choices:
+                _report_unknown_word(name, _keyword_values(choices), b)
+                return
 
     if tok.type == "$END":
         span = b.point(tok.end_line or 1, tok.end_column or 1)
@@ -351,23 +392,21 @@ def _report_token(e: UnexpectedToken, text: str, b: _Builder) -> None:
         found = _token_words(tok)
 
     keyword, after_words = _after(stack)
+    name_words = _NAME_AFTER.get(keyword, "a name")
+    if keyword.startswith("send "):
+        name_words = "a template name"
+    elif keyword == "repeat as":
+        name_words = "a counter name"
+    what = _expected_words(expected, end_words, name_words)
     hint = None
-    if expected == {"NAME"} or expected == {"INT"}:
-        what = _NAME_AFTER.get(keyword.split(" ")[0] if keyword else "", "a name")
-        if keyword.endswith(" _") and keyword.startswith("send"):
-            what = "a template name"
-        elif expected == {"INT"}:
-            what = "a whole number"
-        if tok.type not in ("NAME", "$END") and str(tok.value).isidentifier():
-            hint = f"'{tok.value}' is a reserved word; choose another name"
-    else:
-        what = _expected_words(expected, end_words)
-        if str(tok.value).isidentifier():
-            hint = did_you_mean(str(tok.value), _keyword_values(expected))
+    if "NAME" in expected and tok.type not in ("NAME", "$END") and str(tok.value).isidentifier():
+        hint = f"'{tok.value}' is a reserved word; choose another name"
+    elif str(tok.value).isidentifier():
+        hint = did_you_mean(str(tok.value), _keyword_values(expected))
     if tok.type == "EQUAL" and "COMP_OP" in expected:
         hint = "compare with `==`; `=` only assigns in `set` and `update`"
     message = f"unexpected {found} — expected {what}"
-    if after_words:
+    if after_words and not what.startswith("one of"):
         message += f" after {after_words}"
     b.diags.error(b.syntax_code, message, span, hint)
 
@@ -375,20 +414,23 @@ def _report_token(e: UnexpectedToken, text: str, b: _Builder) -> None:
 def _report_unknown_word(name: Token, keywords: Sequence[str], b: _Builder) -> None:
     span = b.token_span(name)
     word = str(name.value)
-    steps = [k for k in keywords if k in STEP_KEYWORDS]
-    headers = [k for k in keywords if k in HEADER_KEYWORDS]
+    headers = [k for k in HEADER_KEYWORDS if k in keywords]
     best = did_you_mean(word, keywords)
-    if best and any(f"'{h}'" in best for h in headers):
+    matched = best.split("'")[1] if best else ""
+    if matched in HEADER_KEYWORDS:
         b.diags.error("JD102", f"unknown header '{word}'", span, best)
-    elif best and any(f"'{s}'" in best for s in steps):
+    elif matched in STEP_KEYWORDS:
         b.diags.error("JD102", f"unknown step '{word}'", span, best)
     elif best:
         b.diags.error(b.syntax_code, f"unexpected '{word}'", span, best)
+    elif headers:
+        hint = (
+            f"header lines start with {', '.join(headers)}; steps with {', '.join(STEP_KEYWORDS)}"
+        )
+        b.diags.error("JD102", f"unknown header or step '{word}'", span, hint)
     else:
-        kinds = "step or header" if headers else "step"
-        listed = ", ".join(headers + steps) if headers else ", ".join(steps)
-        hint = f"a {kinds} starts with one of: {listed}; a label is written `name: step`"
-        b.diags.error("JD102", f"unknown {kinds} '{word}'", span, hint)
+        hint = f"steps start with {', '.join(STEP_KEYWORDS)}; a label is written `name: step`"
+        b.diags.error("JD102", f"unknown step '{word}'", span, hint)
 
 
 def _report_characters(e: UnexpectedCharacters, text: str, b: _Builder) -> None:
@@ -396,11 +438,13 @@ def _report_characters(e: UnexpectedCharacters, text: str, b: _Builder) -> None:
     if line < 1 or column < 1:
         line, column = 1, 1
     pos = e.pos_in_stream
-    char = text[pos] if 0 <= pos < len(text) else ""
-    shown = char if char.isprintable() and char else repr(char)
-    message = (
-        "unterminated string" if char in "\"'" and char else f"unexpected character '{shown}'"
-    )
+    char = text[pos] if pos is not None and 0 <= pos < len(text) else " "
+    if char in ("'", '"'):
+        message = "unterminated string"
+    elif char.isprintable():
+        message = f"unexpected character '{char}'"
+    else:
+        message = f"unexpected character U+{ord(char):04X}"
     b.diags.error(b.syntax_code, message, b.point(line, column), _CHARACTER_HINTS.get(char))
 
 
@@ -526,7 +570,7 @@ class _Builder:
         t = _tree(node)
         self.depth += 1
         if self.depth > _MAX_DEPTH:
-            raise _TooDeep
+            raise _TooDeepError
         try:
             return _EXPR_BUILDERS[str(t.data)](self, t, self.span(t))
         finally:
@@ -677,9 +721,335 @@ class _Builder:
         within = t.children[1] if len(t.children) > 1 else None
         return ast.Window("since", self.expr(t.children[0]), self.opt_expr(within), self.span(t))
 
+    # ---------------------------------------------------------------- steps
+
+    def block(self, t: Tree[Token] | None) -> ast.Steps:
+        """The steps of a ``{ ... }`` block (none when the block is absent)."""
+        if t is None:
+            return ()
+        return tuple(self.stmt(s) for s in _trees(t, "stmt"))
+
+    def stmt(self, t: Tree[Token]) -> ast.Step:
+        """A step with its optional label; its span covers the label too."""
+        label = _one(t, "label")
+        ident = None if label is None else self.ident(label.children[0])
+        return self.step(_tree(t.children[-1]), ident, self.span(t))
+
+    def step(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        """A step node of kind ``t.data``."""
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise _TooDeepError
+        try:
+            return _STEP_BUILDERS[str(t.data)](self, t, ident, s)
+        finally:
+            self.depth -= 1
+
+    def params(self, t: Tree[Token] | None) -> tuple[ast.Param, ...]:
+        """``{ name: expr, ... }``."""
+        if t is None:
+            return ()
+        return tuple(
+            ast.Param(self.ident(p.children[0]), self.expr(p.children[1]), self.span(p))
+            for p in _trees(t, "param")
+        )
+
+    def s_send(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        category = _one(t, "category")
+        fallback: tuple[ast.Ident, ...] | None = None
+        if (chain := _one(t, "fallback_chain")) is not None:
+            fallback = tuple(self.ident(c) for c in chain.children)
+        elif _one(t, "fallback_none") is not None:
+            fallback = ()  # `fallback none`: this send must not fall back at all
+        return ast.Send(
+            template=self.ident(t.children[1]),
+            channel=self.ident(t.children[0]),
+            category=None if category is None else self.ident(category.children[0]),
+            params=self.params(_one(t, "params")),
+            fallback=fallback,
+            id=ident,
+            span=s,
+        )
+
+    def s_wait(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Wait(self.expr(t.children[0]), ident, s)
+
+    def s_wait_until(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.WaitUntil(self.expr(t.children[0]), ident, s)
+
+    def s_wait_for(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        target, *where = _exprs(t)
+        timeout = None
+        if (tt := _one(t, "timeout_within", "timeout_until")) is not None:
+            kind: Literal["within", "until"] = "within" if tt.data == "timeout_within" else "until"
+            timeout = ast.Timeout(kind, self.expr(tt.children[0]), self.span(tt))
+        on_timeout = _one(t, "on_timeout")
+        return ast.WaitFor(
+            target=self.expr(target),
+            where=self.expr(where[0]) if where else None,
+            timeout=timeout,
+            then=self.block(_one(t, "block")),
+            on_timeout=() if on_timeout is None else self.block(_tree(on_timeout.children[0])),
+            id=ident,
+            span=s,
+        )
+
+    def s_if_stmt(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        otherwise: ast.Steps = ()
+        if len(t.children) > 2:
+            other = _tree(t.children[2])
+            if other.data == "else_if":
+                inner = _tree(other.children[0])
+                otherwise = (self.step(inner, None, self.span(inner)),)
+            else:
+                otherwise = self.block(other)
+        return ast.If(
+            self.expr(t.children[0]), self.block(_tree(t.children[1])), otherwise, ident, s
+        )
+
+    def s_switch(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        cases = tuple(
+            ast.Case(
+                tuple(self.expr(v) for v in c.children[:-1]),
+                self.block(_tree(c.children[-1])),
+                self.span(c),
+            )
+            for c in _trees(t, "case")
+        )
+        return ast.Switch(self.expr(t.children[0]), cases, self.block(_one(t, "block")), ident, s)
+
+    def weight(self, tok: Token) -> int:
+        """A split weight from a PERCENT token; ``12.5%`` is an error."""
+        text = str(tok.value)[:-1]
+        whole, dot, _ = text.partition(".")
+        if dot:
+            self.diags.error(
+                "JD105",
+                f"split weights are whole percentages, not '{tok.value}'",
+                self.token_span(tok),
+                "round the weights so they still add up to 100",
+            )
+        return self.int_of(Token("INT", whole, *_positions(tok)), "weight")
+
+    def s_split(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        arms = tuple(
+            ast.Arm(self.weight(_tok(a.children[0])), self.block(_one(a, "block")), self.span(a))
+            for a in _trees(t, "arm")
+        )
+        holdout = None
+        if (h := _one(t, "holdout")) is not None:
+            holdout = ast.Arm(
+                self.weight(_tok(h.children[0])), self.block(_one(h, "block")), self.span(h)
+            )
+        return ast.Split(arms, holdout, ident, s)
+
+    def s_repeat(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        tokens = [c for c in t.children if isinstance(c, Token)]
+        counter = next((self.ident(c) for c in tokens if c.type == "NAME"), None)
+        limit = next(c for c in tokens if c.type == "INT")
+        until = _exprs(t)
+        return ast.Repeat(
+            max=self.int_of(limit, "repeat max"),
+            steps=self.block(_one(t, "block")),
+            counter=counter,
+            until=self.expr(until[0]) if until else None,
+            id=ident,
+            span=s,
+        )
+
+    def s_ticket(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        priority = _exprs(t)
+        return ast.Ticket(
+            queue=self.ident(t.children[0]),
+            priority=self.expr(priority[0]) if priority else None,
+            payload=self.params(_one(t, "params")),
+            id=ident,
+            span=s,
+        )
+
+    def s_update(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Update(self.ident(t.children[0]), self.expr(t.children[1]), ident, s)
+
+    def s_tag(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Tag(self.ident(t.children[0]), False, ident, s)
+
+    def s_untag(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Tag(self.ident(t.children[0]), True, ident, s)
+
+    def s_reward(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        name = self.ident(t.children[0])
+        return ast.Action("reward", name, self.params(_one(t, "params")), ident, s)
+
+    def s_action(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        name = self.ident(t.children[0])
+        return ast.Action("action", name, self.params(_one(t, "params")), ident, s)
+
+    def s_set(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Set(self.ident(t.children[0]), self.expr(t.children[1]), ident, s)
+
+    def s_exit(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Exit(self.ident(t.children[0]), ident, s)
+
+    # ---------------------------------------------------------------- journey
+
+    def journey(self, t: Tree[Token]) -> ast.Journey:
+        """The whole journey: name, version, header lines and steps."""
+        name = self.ident(t.children[0])
+        version = 1
+        if (v := _one(t, "version")) is not None:
+            version = self.int_of(_tok(v.children[0]), "version")
+        h = _Header()
+        for child in t.children:
+            if isinstance(child, Tree) and child.data in _HEADER_BUILDERS:
+                _HEADER_BUILDERS[str(child.data)](self, child, h)
+        if h.entry is None:
+            self.diags.error(
+                "JD104",
+                f"journey '{name.name}' has no entry; add e.g. `entry on card_issued`",
+                name.span,
+                "`entry on EVENT`, `entry segment CONDITION daily at 09:00` or `entry manual`",
+            )
+        return ast.Journey(
+            name=name,
+            version=version,
+            # A stand-in keeps the journey usable for later checks; JD104 is already reported.
+            entry=h.entry or ast.Entry("manual", span=name.span),
+            steps=self.block(t),
+            title=h.title,
+            events_catalog=h.events,
+            templates_catalog=h.templates,
+            timezone=h.timezone,
+            outcomes=h.outcomes,
+            quiet_hours=tuple(h.quiet_hours),
+            fallback=tuple(h.fallback),
+            goals=tuple(h.goals),
+            span=self.span(t),
+        )
+
+    def once(self, h: _Header, key: str, t: Tree[Token]) -> bool:
+        """Record a header that may appear once; report a repeat (JD106) and return False."""
+        first = h.seen.get(key)
+        if first is None:
+            h.seen[key] = self.span(t)
+            return True
+        self.diags.error(
+            "JD106",
+            f"'{key}' is given twice",
+            self.span(t),
+            f"a journey has one '{key}'; the first is at line {first.line}",
+        )
+        return False
+
+    def h_title(self, t: Tree[Token], h: _Header) -> None:
+        if self.once(h, "title", t):
+            h.title = self.string_lit(_tok(t.children[0])).value
+
+    def h_uses(self, t: Tree[Token], h: _Header) -> None:
+        kind = str(_tok(_tree(t.children[0]).children[0]).value)
+        if self.once(h, f"uses {kind}", t):
+            catalog = self.string_lit(_tok(t.children[1]))
+            if kind == "events":
+                h.events = catalog
+            else:
+                h.templates = catalog
+
+    def h_timezone(self, t: Tree[Token], h: _Header) -> None:
+        if self.once(h, "timezone", t):
+            h.timezone = self.string_lit(_tok(t.children[0]))
+
+    def h_outcomes(self, t: Tree[Token], h: _Header) -> None:
+        if self.once(h, "outcomes", t):
+            h.outcomes = tuple(self.ident(c) for c in t.children)
+
+    def h_entry(self, t: Tree[Token], h: _Header) -> None:
+        if not self.once(h, "entry", t):
+            return
+        how = _tree(t.children[0])
+        s = self.span(t)
+        key_tree = _one(t, "entry_key")
+        key = None if key_tree is None else self.expr(key_tree.children[0])
+        reentry = self.reentry(_one(t, "reentry_once", "reentry_always", "reentry_after"))
+        if how.data == "entry_event":
+            where = how.children[1] if len(how.children) > 1 else None
+            event = self.ident(how.children[0])
+            h.entry = ast.Entry(
+                "event", event=event, where=self.opt_expr(where), reentry=reentry, key=key, span=s
+            )
+        elif how.data == "entry_segment":
+            condition = self.expr(how.children[0])
+            at = self.time_lit(_tok(how.children[1]))
+            h.entry = ast.Entry(
+                "segment", condition=condition, at=at, reentry=reentry, key=key, span=s
+            )
+        else:
+            h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s)
+
+    def reentry(self, t: Tree[Token] | None) -> ast.Reentry:
+        """``reentry once | always | after D``; once when absent."""
+        if t is None:
+            return ast.Reentry("once")
+        s = self.span(t)
+        if t.data == "reentry_after":
+            return ast.Reentry("after", self.expr(t.children[0]), s)
+        return ast.Reentry("always" if t.data == "reentry_always" else "once", None, s)
+
+    def h_quiet_hours(self, t: Tree[Token], h: _Header) -> None:
+        start, end, *channels = t.children
+        h.quiet_hours.append(
+            ast.QuietHours(
+                tuple(self.ident(c) for c in channels),
+                self.time_lit(_tok(start)),
+                self.time_lit(_tok(end)),
+                self.span(t),
+            )
+        )
+
+    def h_fallback(self, t: Tree[Token], h: _Header) -> None:
+        h.fallback.append(ast.FallbackChain(tuple(self.ident(c) for c in t.children), self.span(t)))
+
+    def h_goal(self, t: Tree[Token], h: _Header) -> None:
+        target, *where = _exprs(t)
+        h.goals.append(
+            ast.Goal(
+                self.ident(t.children[0]),
+                self.expr(target),
+                self.expr(where[0]) if where else None,
+                self.span(t),
+            )
+        )
+
+
+class _Header:
+    """The header lines of a journey, gathered before the Journey node is built."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Span] = {}
+        self.title: str | None = None
+        self.events: ast.StringLit | None = None
+        self.templates: ast.StringLit | None = None
+        self.timezone: ast.StringLit | None = None
+        self.outcomes: tuple[ast.Ident, ...] = ()
+        self.entry: ast.Entry | None = None
+        self.quiet_hours: list[ast.QuietHours] = []
+        self.fallback: list[ast.FallbackChain] = []
+        self.goals: list[ast.Goal] = []
+
+
+def _positions(tok: Token) -> tuple[Any, ...]:
+    return (tok.start_pos, tok.line, tok.column, tok.end_line, tok.end_column, tok.end_pos)
+
 
 _ExprBuilder: TypeAlias = Callable[[_Builder, Tree[Token], Span], ast.Expr]
 _EXPR_BUILDERS: Final[dict[str, _ExprBuilder]] = {
     name[2:]: getattr(_Builder, name) for name in dir(_Builder) if name.startswith("x_")
 }
 
+
+_StepBuilder: TypeAlias = Callable[[_Builder, Tree[Token], "ast.Ident | None", Span], ast.Step]
+_STEP_BUILDERS: Final[dict[str, _StepBuilder]] = {
+    name[2:]: getattr(_Builder, name) for name in dir(_Builder) if name.startswith("s_")
+}
+_HeaderBuilder: TypeAlias = Callable[[_Builder, Tree[Token], _Header], None]
+_HEADER_BUILDERS: Final[dict[str, _HeaderBuilder]] = {
+    name[2:]: getattr(_Builder, name) for name in dir(_Builder) if name.startswith("h_")
+}

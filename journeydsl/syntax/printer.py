@@ -230,9 +230,7 @@ class _DslPrinter:
         if j.quiet_hours or j.fallback:
             self.lines.append("")
         for qh in j.quiet_hours:
-            self.emit(
-                0, f"quiet hours {qh.start.text} to {qh.end.text} for {_names(qh.channels)}"
-            )
+            self.emit(0, f"quiet hours {qh.start.text} to {qh.end.text} for {_names(qh.channels)}")
         for chain in j.fallback:
             self.emit(0, f"fallback {_names(chain.channels, ' -> ')}")
         if j.goals:
@@ -322,9 +320,7 @@ class _DslPrinter:
                 self.with_params(label + head, step.params, depth, tail)
             case Ticket():
                 head = label + f"ticket {step.queue.name}"
-                priority = (
-                    "" if step.priority is None else f"priority {print_expr(step.priority)}"
-                )
+                priority = "" if step.priority is None else f"priority {print_expr(step.priority)}"
                 one_line = " ".join(filter(None, [head, priority]))
                 if step.payload:
                     one_line += " " + _params_inline(step.payload)
@@ -333,8 +329,11 @@ class _DslPrinter:
                 elif not priority:
                     self.with_params(head, step.payload, depth)
                 else:
+                    # Too long for one line: the priority, then the payload, each on its own.
                     self.emit(depth, head)
-                    self.with_params(priority, step.payload, depth + 1)
+                    self.emit(depth + 1, priority)
+                    if step.payload:
+                        self.with_params("", step.payload, depth + 1)
             case Action():
                 self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
             case _:
@@ -345,11 +344,12 @@ class _DslPrinter:
         if not params:
             self.emit(depth, head + tail)
             return
-        line = f"{head} {_params_inline(params)}{tail}"
+        opener = f"{head} {{" if head else "{"
+        line = f"{opener[:-1]}{_params_inline(params)}{tail}"
         if len(_INDENT * depth + line) <= WIDTH:
             self.emit(depth, line)
             return
-        self.emit(depth, head + " {")
+        self.emit(depth, opener)
         for p in params:
             self.emit(depth + 1, f"{p.name.name}: {print_expr(p.value)},")
         self.emit(depth, "}" + tail)
@@ -463,13 +463,33 @@ def _simple(step: Step) -> str:
 # --------------------------------------------------------------------------- YAML
 
 
+class _Dumper(yaml.SafeDumper):
+    """The safe dumper, indenting lists under their key as the examples do."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+#: Top-level keys that start a section; a blank line goes before each.
+_YAML_SECTIONS = ("entry:", "quiet_hours:", "goals:", "steps:")
+
+
 def print_yaml(journey: Journey) -> str:
     """``journey`` as canonical YAML (flat step mappings; expressions are strings)."""
-    data = _yaml_journey(journey)
-    text: str = yaml.safe_dump(
-        data, sort_keys=False, allow_unicode=True, width=WIDTH, default_flow_style=False
+    text = yaml.dump(
+        _yaml_journey(journey),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=WIDTH,
+        default_flow_style=False,
     )
-    return text
+    lines = []
+    for line in text.splitlines():
+        if line.startswith(_YAML_SECTIONS):
+            lines.append("")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def _yaml_journey(j: Journey) -> dict[str, Any]:

@@ -73,6 +73,7 @@ class Key:
     doc: str
     required: bool = False
     example: str = ""
+    min_items: int = 0  #: for list kinds: the fewest items allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,35 +127,65 @@ def _params(doc: str) -> Key:
 _SEND = _step(
     Key("send", K.NAME, "The template to send.", True, "send: welcome_activation_guide"),
     "Send a template on a channel.",
-    Key("channel", K.NAME, "The channel to send on (email, sms, zns, push, inapp).", True,
-        "channel: email"),
-    Key("category", K.CATEGORY, "marketing or transactional; defaults to the template's.",
-        example="category: marketing"),
+    Key(
+        "channel",
+        K.NAME,
+        "The channel to send on (email, sms, zns, push, inapp).",
+        True,
+        "channel: email",
+    ),
+    Key(
+        "category",
+        K.CATEGORY,
+        "marketing or transactional; defaults to the template's.",
+        example="category: marketing",
+    ),
     _params("The template's parameters, name -> expression."),
-    Key("fallback", K.FALLBACK,
+    Key(
+        "fallback",
+        K.FALLBACK,
         "Channels to fall back to, in order, or none; overrides the journey's fallback.",
-        example="fallback: [zns, sms]"),
+        example="fallback: [zns, sms]",
+    ),
 )
 _WAIT = _step(
     Key("wait", K.EXPR, "How long to wait (a duration).", True, "wait: 3d"),
     "Wait for a duration.",
 )
 _WAIT_UNTIL = _step(
-    Key("wait_until", K.EXPR, "A timestamp, or a local time of day, to wait until.", True,
-        "wait_until: activated_at + 7d"),
+    Key(
+        "wait_until",
+        K.EXPR,
+        "A timestamp, or a local time of day, to wait until.",
+        True,
+        "wait_until: activated_at + 7d",
+    ),
     "Wait until a timestamp or the next local time of day.",
 )
 _WAIT_FOR = _step(
-    Key("wait_for", K.EXPR, "An event type to wait for, or a condition to become true.", True,
-        "wait_for: card_activated"),
+    Key(
+        "wait_for",
+        K.EXPR,
+        "An event type to wait for, or a condition to become true.",
+        True,
+        "wait_for: card_activated",
+    ),
     "Wait for an event or a condition, with an optional timeout.",
-    Key("where", K.EXPR, "A filter on the awaited event.",
-        example="where: offer_registered.offer == offer"),
+    Key(
+        "where",
+        K.EXPR,
+        "A filter on the awaited event.",
+        example="where: offer_registered.offer == offer",
+    ),
     Key("within", K.EXPR, "Give up after this duration.", example="within: 3d"),
     Key("until", K.EXPR, "Give up at this timestamp.", example="until: entered_at + 20d"),
     Key("then", K.STEPS, "Steps to run when it happens.", example="then: [exit: registered]"),
-    Key("timeout", K.STEPS, "Steps to run when the timeout passes.",
-        example="timeout: [exit: not_activated]"),
+    Key(
+        "timeout",
+        K.STEPS,
+        "Steps to run when the timeout passes.",
+        example="timeout: [exit: not_activated]",
+    ),
     exclusive=(("within", "until"),),
 )
 _IF = _step(
@@ -166,32 +197,57 @@ _IF = _step(
 _SWITCH = _step(
     Key("switch", K.EXPR, "The value to branch on.", True, "switch: round"),
     "Branch on the value of an expression.",
-    Key("cases", K.CASES, "The cases, each with the values it matches and its steps.", True,
-        "cases: [{case: 1, steps: [exit: done]}]"),
+    Key(
+        "cases",
+        K.CASES,
+        "The cases, each with the values it matches and its steps.",
+        True,
+        "cases: [{case: 1, steps: [exit: done]}]",
+        min_items=1,
+    ),
     Key("else", K.STEPS, "Steps to run when no case matches.", example="else: [exit: done]"),
 )
 _SPLIT = _step(
-    Key("split", K.ARMS, "The weighted arms, each with a weight and steps.", True,
-        "split: [{weight: 50%, steps: [...]}, {weight: 50%, steps: [...]}]"),
+    Key(
+        "split",
+        K.ARMS,
+        "The weighted arms, each with a weight and steps.",
+        True,
+        "split: [{weight: 50%, steps: [...]}, {weight: 50%, steps: [...]}]",
+        min_items=1,
+    ),
     "Split customers at random (stably) by percentage.",
-    Key("holdout", K.HOLDOUT, "The control group: a weight, or {weight, steps}.",
-        example="holdout: 10%"),
+    Key(
+        "holdout",
+        K.HOLDOUT,
+        "The control group: a weight, or {weight, steps}.",
+        example="holdout: 10%",
+    ),
 )
 _REPEAT = _step(
     Key("repeat", K.INT, "The maximum number of rounds.", True, "repeat: 6"),
     "Repeat steps at most a number of times while a condition is false.",
     Key("as", K.NAME, "A name for the round number (1, 2, ...).", example="as: round"),
-    Key("until", K.EXPR, "Stop before a round when this holds.",
-        example="until: has(card_activated since entry)"),
+    Key(
+        "until",
+        K.EXPR,
+        "Stop before a round when this holds.",
+        example="until: has(card_activated since entry)",
+    ),
     Key(_STEPS, K.STEPS, "The steps of one round.", True, "steps: [wait: 2d]"),
 )
 _TICKET = _step(
     Key("ticket", K.NAME, "The queue to open the ticket in.", True, "ticket: telesales"),
     "Open a ticket in a queue.",
-    Key("priority", K.EXPR, "low, normal, high or urgent (an expression).",
-        example="priority: high"),
-    Key("payload", K.PARAMS, "The ticket's fields, name -> expression.",
-        example="payload: {card_id: trigger.card_id}"),
+    Key(
+        "priority", K.EXPR, "low, normal, high or urgent (an expression).", example="priority: high"
+    ),
+    Key(
+        "payload",
+        K.PARAMS,
+        "The ticket's fields, name -> expression.",
+        example="payload: {card_id: trigger.card_id}",
+    ),
 )
 _UPDATE = _step(
     Key("update", K.NAME, "The profile attribute to set.", True, "update: preferred_channel"),
@@ -230,8 +286,22 @@ _EXIT = _step(
 STEP_SHAPES: Mapping[str, Shape] = {
     s.head.name: s
     for s in (
-        _SEND, _WAIT, _WAIT_UNTIL, _WAIT_FOR, _IF, _SWITCH, _SPLIT, _REPEAT,
-        _TICKET, _UPDATE, _TAG, _UNTAG, _REWARD, _ACTION, _SET, _EXIT,
+        _SEND,
+        _WAIT,
+        _WAIT_UNTIL,
+        _WAIT_FOR,
+        _IF,
+        _SWITCH,
+        _SPLIT,
+        _REPEAT,
+        _TICKET,
+        _UPDATE,
+        _TAG,
+        _UNTAG,
+        _REWARD,
+        _ACTION,
+        _SET,
+        _EXIT,
     )
     if s.head is not None
 }
@@ -242,8 +312,7 @@ CASE = Shape(
     "case",
     "One case of a switch.",
     (
-        Key("case", K.EXPRS, "The values this case matches, comma-separated.", True,
-            "case: 1, 4"),
+        Key("case", K.EXPRS, "The values this case matches, comma-separated.", True, "case: 1, 4"),
         Key(_STEPS, K.STEPS, "The steps to run.", True, "steps: [exit: done]"),
     ),
 )
@@ -259,10 +328,19 @@ HOLDOUT = Shape(
     "holdout",
     "The control arm of a split.",
     (
-        Key("weight", K.WEIGHT, "The share of customers held out, a percentage.", True,
-            "weight: 10%"),
-        Key(_STEPS, K.STEPS, "Steps for the control group (usually none).",
-            example="steps: [tag: control]"),
+        Key(
+            "weight",
+            K.WEIGHT,
+            "The share of customers held out, a percentage.",
+            True,
+            "weight: 10%",
+        ),
+        Key(
+            _STEPS,
+            K.STEPS,
+            "Steps for the control group (usually none).",
+            example="steps: [tag: control]",
+        ),
     ),
 )
 USES = Shape(
@@ -270,8 +348,7 @@ USES = Shape(
     "The catalogs the journey is checked against, relative to the journey file.",
     (
         Key("events", K.STRING, "The events and profile catalog.", example="events: events.yaml"),
-        Key("templates", K.STRING, "The templates catalog.",
-            example="templates: templates.yaml"),
+        Key("templates", K.STRING, "The templates catalog.", example="templates: templates.yaml"),
     ),
 )
 QUIET_HOURS = Shape(
@@ -293,27 +370,57 @@ GOAL = Shape(
     ),
 )
 
-_KEY = Key("key", K.EXPR, "What identifies one instance per customer (default: the customer).",
-           example="key: trigger.card_id")
-_REENTRY = Key("reentry", K.REENTRY, "once (default), always, or after DURATION.",
-               example="reentry: after 180d")
+_KEY = Key(
+    "key",
+    K.EXPR,
+    "What identifies one instance per customer (default: the customer).",
+    example="key: trigger.card_id",
+)
+_REENTRY = Key(
+    "reentry",
+    K.REENTRY,
+    "once (default), always, or after DURATION.",
+    example="reentry: after 180d",
+)
 
 #: The entry kinds, by head key.
 ENTRY_SHAPES: Mapping[str, Shape] = {
     "event": Shape(
         "event entry",
         "Enter on each event of a type.",
-        (Key("where", K.EXPR, "A filter on the event.", example="where: trigger.product == "
-             '"gold"'), _KEY, _REENTRY),
+        (
+            Key(
+                "where",
+                K.EXPR,
+                "A filter on the event.",
+                example='where: trigger.product == "gold"',
+            ),
+            _KEY,
+            _REENTRY,
+        ),
         head=Key("event", K.NAME, "The event type.", True, "event: card_issued"),
     ),
     "segment": Shape(
         "segment entry",
         "Enter the customers matching a condition, evaluated daily.",
-        (Key("daily_at", K.TIME, "The local time the segment is evaluated.", True,
-             'daily_at: "09:00"'), _KEY, _REENTRY),
-        head=Key("segment", K.EXPR, "The condition customers must match.", True,
-                 "segment: not has(transaction in last 90d)"),
+        (
+            Key(
+                "daily_at",
+                K.TIME,
+                "The local time the segment is evaluated.",
+                True,
+                'daily_at: "09:00"',
+            ),
+            _KEY,
+            _REENTRY,
+        ),
+        head=Key(
+            "segment",
+            K.EXPR,
+            "The condition customers must match.",
+            True,
+            "segment: not has(transaction in last 90d)",
+        ),
     ),
     "manual": Shape(
         "manual entry",
@@ -331,18 +438,38 @@ JOURNEY = Shape(
         Key("journey", K.NAME, "The journey's name.", True, "journey: onboarding"),
         Key("version", K.INT, "The journey's version (default 1).", example="version: 2"),
         Key("title", K.STRING, "A human title.", example="title: New cardholder onboarding"),
-        Key("uses", K.USES, "The events and templates catalogs.",
-            example="uses: {events: events.yaml, templates: templates.yaml}"),
-        Key("timezone", K.STRING, "The IANA time zone of local times.",
-            example="timezone: Asia/Ho_Chi_Minh"),
-        Key("outcomes", K.NAMES, "The outcomes the journey can end with.",
-            example="outcomes: [registered, no_engagement]"),
+        Key(
+            "uses",
+            K.USES,
+            "The events and templates catalogs.",
+            example="uses: {events: events.yaml, templates: templates.yaml}",
+        ),
+        Key(
+            "timezone",
+            K.STRING,
+            "The IANA time zone of local times.",
+            example="timezone: Asia/Ho_Chi_Minh",
+        ),
+        Key(
+            "outcomes",
+            K.NAMES,
+            "The outcomes the journey can end with.",
+            example="outcomes: [registered, no_engagement]",
+        ),
         Key("entry", K.ENTRY, "How customers enter.", True, "entry: {event: card_issued}"),
-        Key("quiet_hours", K.QUIET_HOURS, "Times when channels stay quiet.",
-            example='quiet_hours: [{from: "21:00", to: "08:00", channels: [sms]}]'),
+        Key(
+            "quiet_hours",
+            K.QUIET_HOURS,
+            "Times when channels stay quiet.",
+            example='quiet_hours: [{from: "21:00", to: "08:00", channels: [sms]}]',
+        ),
         Key("fallback", K.CHAINS, "Channel fallback chains.", example="fallback: [push, zns, sms]"),
-        Key("goals", K.GOALS, "Exit criteria checked on every event.",
-            example="goals: [{outcome: reactivated, when: transaction}]"),
+        Key(
+            "goals",
+            K.GOALS,
+            "Exit criteria checked on every event.",
+            example="goals: [{outcome: reactivated, when: transaction}]",
+        ),
         Key(_STEPS, K.STEPS, "The journey's steps.", True, "steps: [send: ...]"),
     ),
 )
