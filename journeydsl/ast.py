@@ -73,7 +73,7 @@ _NO_SPAN = Span("<generated>", 1, 1, 1, 1)
 
 
 def _span() -> Span:
-    return field(default=_NO_SPAN, compare=False, repr=False)  # type: ignore[no-any-return]
+    return field(default=_NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +147,7 @@ class Name:
 
 @dataclass(frozen=True, slots=True)
 class Attr:
-    """``obj.name``: ``profile.segment``, ``trigger.card_id``, ``transaction.amount``, ``journey.id``."""
+    """``obj.name``: ``profile.segment``, ``trigger.card_id``, ``transaction.amount``."""
 
     obj: Expr
     name: str

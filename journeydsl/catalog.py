@@ -101,7 +101,9 @@ def _parse_type(file: str, node: yaml.Node, diags: Diagnostics) -> Type | None:
             return SIMPLE_TYPES[name]
         hint = did_you_mean(name, _TYPE_NAMES)
         if name in ("money", "enum"):
-            hint = f"write {{type: {name}, …}} with its {'currency' if name == 'money' else 'values'}"
+            hint = (
+                f"write {{type: {name}, …}} with its {'currency' if name == 'money' else 'values'}"
+            )
         diags.error("JD109", f"unknown field type '{name}'", _span(file, node), hint)
         return None
     if isinstance(node, yaml.MappingNode):

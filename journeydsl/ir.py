@@ -102,7 +102,10 @@ def _json(value: Any) -> Any:
         return value.source
     if isinstance(value, tuple):
         if value and all(
-            isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], CExpr)
+            isinstance(v, tuple)
+            and len(v) == 2
+            and isinstance(v[0], str)
+            and isinstance(v[1], CExpr)
             for v in value
         ):
             return {name: expr.source for name, expr in value}  # params and payloads

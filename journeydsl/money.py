@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["CurrencyMismatch", "Money"]
+__all__ = ["CurrencyMismatchError", "Money"]
 
 
-class CurrencyMismatch(ValueError):
+class CurrencyMismatchError(ValueError):
     """Arithmetic or comparison across two currencies."""
 
 
@@ -34,7 +34,7 @@ class Money:
 
     def _same(self, other: Money) -> None:
         if self.currency != other.currency:
-            raise CurrencyMismatch(f"cannot combine {self.currency} with {other.currency}")
+            raise CurrencyMismatchError(f"cannot combine {self.currency} with {other.currency}")
 
     def __add__(self, other: Money) -> Money:
         self._same(other)

@@ -63,8 +63,12 @@ def _one(code: str, message: str, span: Span) -> Diagnostic:
 
 @functools.lru_cache(maxsize=32)
 def _catalog(
-    events: str | None, events_mtime: float, templates: str | None, templates_mtime: float,
-    events_origin: Span | None, templates_origin: Span | None,
+    events: str | None,
+    events_mtime: float,
+    templates: str | None,
+    templates_mtime: float,
+    events_origin: Span | None,
+    templates_origin: Span | None,
 ) -> tuple[Catalog, tuple[Diagnostic, ...], tuple[tuple[str, str], ...]]:
     catalog = Catalog()
     diags = Diagnostics()
@@ -121,7 +125,8 @@ def _check_timezone(journey: A.Journey, diags: Diagnostics) -> None:
             "JD105",
             f"unknown time zone '{name}'",
             journey.timezone.span,
-            did_you_mean(name, zoneinfo.available_timezones()) or "use an IANA name such as Asia/Ho_Chi_Minh",
+            did_you_mean(name, zoneinfo.available_timezones())
+            or "use an IANA name such as Asia/Ho_Chi_Minh",
         )
 
 
@@ -158,7 +163,9 @@ def compile_file(path: str | Path) -> CompileResult:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return CompileResult(file, None, None, [_one("JD110", "no such file", Span.point(file, 1, 1))])
+        return CompileResult(
+            file, None, None, [_one("JD110", "no such file", Span.point(file, 1, 1))]
+        )
     except (OSError, UnicodeDecodeError) as exc:
         msg = f"cannot read the file: {exc}"
         return CompileResult(file, None, None, [_one("JD110", msg, Span.point(file, 1, 1))])

@@ -6,6 +6,7 @@ Name and type problems are reported here, where the scope is known; graph-wide c
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -124,9 +125,7 @@ class _Lowerer:
         for s in steps:
             if s.id is not None:
                 if s.id.name in taken:
-                    self.diags.error(
-                        "JD106", f"step id '{s.id.name}' is used twice", s.id.span
-                    )
+                    self.diags.error("JD106", f"step id '{s.id.name}' is used twice", s.id.span)
                 taken.add(s.id.name)
                 self.ids[id(s)] = s.id.name
         counts: dict[str, int] = {}
@@ -219,8 +218,13 @@ class _Lowerer:
                 return self.lower_repeat(s, nid, nxt, scope)
             case A.Ticket():
                 pscope = Scope(
-                    scope.catalog, scope.diags, scope.variables, scope.trigger,
-                    scope.trigger_missing, None, _PRIORITY_CONSTANTS,
+                    scope.catalog,
+                    scope.diags,
+                    scope.variables,
+                    scope.trigger,
+                    scope.trigger_missing,
+                    None,
+                    _PRIORITY_CONSTANTS,
                 )
                 if s.priority is not None:
                     pt = check_type(s.priority, pscope, PRIORITY, "a ticket's priority")
@@ -305,7 +309,9 @@ class _Lowerer:
                 f"undefined template '{s.template.name}'",
                 s.template.span,
                 did_you_mean(s.template.name, self.catalog.templates)
-                or (None if self.catalog.has_templates else 'add `uses templates "templates.yaml"`'),
+                or (
+                    None if self.catalog.has_templates else 'add `uses templates "templates.yaml"`'
+                ),
             )
         elif channel_ok and s.channel.name not in tpl.channels:
             self.diags.error(
@@ -334,7 +340,11 @@ class _Lowerer:
                     f"template '{tpl.name}' has no param '{p.name.name}'",
                     p.name.span,
                     did_you_mean(p.name.name, tpl.params)
-                    or (f"its params are: {', '.join(tpl.params)}" if tpl.params else "it takes none"),
+                    or (
+                        f"its params are: {', '.join(tpl.params)}"
+                        if tpl.params
+                        else "it takes none"
+                    ),
                 )
                 t = check(p.value, scope)
             else:
@@ -368,8 +378,9 @@ class _Lowerer:
                         s.span if s.fallback is None else s.channel.span,
                         f"it exists on: {', '.join(tpl.channels)}",
                     )
-        node = ir.Send(nid, s.span, s.template.name, s.channel.name, category, tuple(params),
-                       tuple(chain), nxt)
+        node = ir.Send(
+            nid, s.span, s.template.name, s.channel.name, category, tuple(params), tuple(chain), nxt
+        )
         return self.add(node, *typed)
 
     def lower_wait_for(self, s: A.WaitFor, nid: str, nxt: str | None, scope: Scope) -> str:
@@ -389,8 +400,10 @@ class _Lowerer:
                 typed.append(w)
                 where = self.cexpr(s.where, w)
         else:
-            if isinstance(target, A.Name) and target.name not in scope.variables and (
-                target.name not in ("now", "entered_at")
+            if (
+                isinstance(target, A.Name)
+                and target.name not in scope.variables
+                and (target.name not in ("now", "entered_at"))
             ):
                 self.diags.error(
                     "JD201",
@@ -454,8 +467,13 @@ class _Lowerer:
             self.diags.error("JD105", "a repeat runs at least once: max must be 1 or more", s.span)
         inner_vars = {**scope.variables, counter: INT}
         inner = Scope(
-            scope.catalog, scope.diags, inner_vars, scope.trigger, scope.trigger_missing,
-            scope.event, scope.constants,
+            scope.catalog,
+            scope.diags,
+            inner_vars,
+            scope.trigger,
+            scope.trigger_missing,
+            scope.event,
+            scope.constants,
         )
         check_id, next_id = f"{nid}.check", f"{nid}.next"
         until_t = check_bool(s.until, inner) if s.until is not None else None
@@ -479,7 +497,7 @@ class _Lowerer:
             self.out.outcome_spans.setdefault(o.name, o.span)
         for chain in j.fallback:
             names = [c.name for c in chain.channels if self.channel_ok(c)]
-            for a, b in zip(names, names[1:], strict=False):
+            for a, b in itertools.pairwise(names):
                 if a in self.fallback:
                     self.diags.error(
                         "JD106", f"{a} already falls back to {self.fallback[a]}", chain.span
@@ -601,4 +619,3 @@ def _same_family(a: Type, b: Type) -> bool:
 def lower(journey: A.Journey, catalog: Catalog, diags: Diagnostics) -> Lowered:
     """Lower ``journey`` to IR, reporting name and type problems to ``diags``."""
     return _Lowerer(journey, catalog, diags).run()
-

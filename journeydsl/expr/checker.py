@@ -201,9 +201,7 @@ def _name(node: A.Name, scope: Scope) -> Typed:
         )
         return _ERR
     if name in ("profile", "trigger"):
-        scope.diags.error(
-            "JD212", f"'{name}' needs a field: {name}.NAME", node.span
-        )
+        scope.diags.error("JD212", f"'{name}' needs a field: {name}.NAME", node.span)
         return _ERR
     candidates = [*scope.variables, *BUILTINS, *scope.constants]
     scope.diags.error(
@@ -359,7 +357,8 @@ def _enum_literal(enum_t: Type, lit: A.Expr, scope: Scope) -> None:
             "JD306",
             f"'{lit.value}' is not one of the values of this enum",
             lit.span,
-            did_you_mean(lit.value, enum_t.values) or f"expected one of: {', '.join(enum_t.values)}",
+            did_you_mean(lit.value, enum_t.values)
+            or f"expected one of: {', '.join(enum_t.values)}",
         )
 
 
@@ -413,14 +412,6 @@ def _div(x: Any, y: Any) -> Any:
     return Decimal(x) / Decimal(y)
 
 
-def _date_arith(op: str) -> Callable[[Any, Any], Any]:
-    # date ± duration keeps whole days; timestamps stay aware.
-    def apply(x: Any, y: Any) -> Any:
-        return x + y if op == "+" else x - y
-
-    return apply
-
-
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,
@@ -441,9 +432,7 @@ def _binary(node: A.Binary, scope: Scope) -> Typed:
     if op in ("and", "or"):
         for side, t in ((node.left, lt), (node.right, rt)):
             if not t.is_error and t != BOOL:
-                scope.diags.error(
-                    "JD304", f"'{op}' needs bool operands, this is {t}", side.span
-                )
+                scope.diags.error("JD304", f"'{op}' needs bool operands, this is {t}", side.span)
         if op == "and":
             return Typed(BOOL, lambda c, e: bool(lf(c, e)) and bool(rf(c, e)), const, reads)
         return Typed(BOOL, lambda c, e: bool(lf(c, e)) or bool(rf(c, e)), const, reads)
@@ -461,9 +450,7 @@ def _binary(node: A.Binary, scope: Scope) -> Typed:
             scope.diags.error("JD301", f"'in' needs a list on its right, not {rt}", node.right.span)
             return Typed(ERROR, _poison, False, reads)
         if not (unify(lt, rt.item) or rt.item.is_error):
-            scope.diags.error(
-                "JD305", f"cannot look for a {lt} in a list of {rt.item}", node.span
-            )
+            scope.diags.error("JD305", f"cannot look for a {lt} in a list of {rt.item}", node.span)
         if isinstance(node.right, A.ListExpr):
             for item in node.right.items:
                 _enum_literal(lt, item, scope)
@@ -472,17 +459,17 @@ def _binary(node: A.Binary, scope: Scope) -> Typed:
         return Typed(ERROR, _poison, False, reads)
     result = _arith(op, lt, rt)
     if result is None:
-        if (lt.kind == "money") != (rt.kind == "money") and (lt.is_number or rt.is_number):
-            if op in "+-":
-                cur = lt.currency or rt.currency
-                scope.diags.error(
-                    "JD303",
-                    f"cannot {'add' if op == '+' else 'subtract'} a plain number "
-                    f"{'to' if op == '+' else 'from'} money ({cur})",
-                    node.span,
-                    f"write the amount with its currency, e.g. 50_000 {cur}",
-                )
-                return _ERR
+        mixes_money = (lt.kind == "money") != (rt.kind == "money")
+        if mixes_money and (lt.is_number or rt.is_number) and op in "+-":
+            cur = lt.currency or rt.currency
+            scope.diags.error(
+                "JD303",
+                f"cannot {'add' if op == '+' else 'subtract'} a plain number "
+                f"{'to' if op == '+' else 'from'} money ({cur})",
+                node.span,
+                f"write the amount with its currency, e.g. 50_000 {cur}",
+            )
+            return _ERR
         if lt.kind == "money" and rt.kind == "money":
             scope.diags.error(
                 "JD302", f"cannot combine {lt.currency} with {rt.currency} using '{op}'", node.span
@@ -492,9 +479,7 @@ def _binary(node: A.Binary, scope: Scope) -> Typed:
         return _ERR
     fn = _ARITH[op]
     if result == DECIMAL and op != "/":
-        return Typed(
-            result, lambda c, e: fn(Decimal(lf(c, e)), Decimal(rf(c, e))), const, reads
-        )
+        return Typed(result, lambda c, e: fn(Decimal(lf(c, e)), Decimal(rf(c, e))), const, reads)
     if op == "/" and rt.is_number:
 
         def safe_div(c: EvalContext, e: EventRecord | None) -> Any:
@@ -615,7 +600,9 @@ def _call(node: A.Call, scope: Scope) -> Typed:
 # --------------------------------------------------------------------------- aggregates
 
 
-def _event_of(target: A.Expr, scope: Scope, want_field: bool) -> tuple[EventSpec | None, str | None]:
+def _event_of(
+    target: A.Expr, scope: Scope, want_field: bool
+) -> tuple[EventSpec | None, str | None]:
     """Resolve an aggregate's target to (event spec, field name)."""
     if want_field:
         if not (isinstance(target, A.Attr) and isinstance(target.obj, A.Name)):
@@ -671,7 +658,10 @@ def _zero(t: Type) -> Any:
 
 def _window(
     node: A.Window, scope: Scope
-) -> tuple[Callable[[EvalContext, EventRecord | None], tuple[bool, datetime | None, datetime]], frozenset[str]]:
+) -> tuple[
+    Callable[[EvalContext, EventRecord | None], tuple[bool, datetime | None, datetime]],
+    frozenset[str],
+]:
     """Compile a window to ``f(ctx, ev) -> (empty, start, end)``."""
     reads: frozenset[str] = frozenset()
     dur_fn: Fn | None = None
@@ -680,13 +670,17 @@ def _window(
         reads |= d.reads
         if not d.type.is_error and d.type != DURATION:
             scope.diags.error(
-                "JD301", f"a window length is a duration such as 30d, not {d.type}", node.duration.span
+                "JD301",
+                f"a window length is a duration such as 30d, not {d.type}",
+                node.duration.span,
             )
         dur_fn = d.fn
     if node.kind == "last":
         f = dur_fn
 
-        def last(ctx: EvalContext, ev: EventRecord | None) -> tuple[bool, datetime | None, datetime]:
+        def last(
+            ctx: EvalContext, ev: EventRecord | None
+        ) -> tuple[bool, datetime | None, datetime]:
             now = ctx.now
             return False, now - (f(ctx, ev) if f else timedelta(0)), now
 
@@ -747,7 +741,9 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
     by_field: str | None = None
     if node.by is not None:
         if func != "top":
-            scope.diags.error("JD301", f"'by' ranks the values of top(); {func}() has none", node.by.span)
+            scope.diags.error(
+                "JD301", f"'by' ranks the values of top(); {func}() has none", node.by.span
+            )
         elif node.by.func == "sum" and node.by.field is not None:
             by_spec, by_field = _event_of(node.by.field, scope, True)
             if by_spec is not None and spec is not None and by_spec.name != spec.name:
@@ -810,6 +806,7 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
         where_fn,
         zero,
     )
+
     def run(ctx: EvalContext, ev: EventRecord | None) -> Any:
         if window_fn is None:
             empty, start, end = False, None, ctx.now
@@ -871,9 +868,7 @@ def check_bool(expr: A.Expr, scope: Scope) -> Typed:
     return typed
 
 
-def check_type(
-    expr: A.Expr, scope: Scope, want: Type, what: str, code: str = "JD301"
-) -> Typed:
+def check_type(expr: A.Expr, scope: Scope, want: Type, what: str, code: str = "JD301") -> Typed:
     """Check ``expr`` and require a value assignable to ``want`` (``what`` names the slot;
     ``code`` is the diagnostic for a plain type mismatch)."""
     typed = check(expr, scope)

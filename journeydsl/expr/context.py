@@ -6,8 +6,8 @@ Aggregates go through :meth:`EvalContext.aggregate` so a SQL-backed event store 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
 import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -48,9 +48,7 @@ class EvalContext(Protocol):
     profile: Mapping[str, Any]
     trigger: Mapping[str, Any]
 
-    def aggregate(
-        self, query: AggregateQuery, start: datetime | None, end: datetime | None
-    ) -> Any:
+    def aggregate(self, query: AggregateQuery, start: datetime | None, end: datetime | None) -> Any:
         """The value of ``query`` over the customer's events with ``start <= at <= end``."""
         ...
 

@@ -122,6 +122,4 @@ def assignable(value: Type, target: Type) -> bool:
         return True
     if target.kind == "string" and value.kind == "enum":
         return True
-    if target.kind == "enum" and value.kind == "enum":
-        return True
-    return False
+    return target.kind == "enum" and value.kind == "enum"

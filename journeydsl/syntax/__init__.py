@@ -1,1 +1,1 @@
-"""Front ends: the YAML loader and the DSL parser (both produce :mod:`journeydsl.ast`), and the printer."""
+"""Front ends: the YAML loader and DSL parser (both give `journeydsl.ast`), and the printer."""

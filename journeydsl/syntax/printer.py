@@ -470,6 +470,19 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+_UNICODE_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML writes NEL raw inside single quotes and reads it back as a space; the double-quoted
+    # style escapes the Unicode line breaks instead.
+    style = '"' if _UNICODE_BREAKS.intersection(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 #: Top-level keys that start a section; a blank line goes before each.
 _YAML_SECTIONS = ("entry:", "quiet_hours:", "goals:", "steps:")
 

@@ -49,6 +49,7 @@ _AFTER_RE: Final = re.compile(r"after[ \t\n]+(?=\S)", re.DOTALL)
 # The line breaks PyYAML's reader counts, so that marks index these lines.
 _LINE_BREAK_RE: Final = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+_BRACKET_RE: Final = re.compile(r"[\[\]{}]")
 
 _MINIMAL = "journey: my_journey\nentry: {event: card_issued}\nsteps:\n  - exit: done"
 
@@ -113,9 +114,9 @@ def load_yaml_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Di
     position. Never raises.
     """
     diags = Diagnostics()
-    root = _compose(text, file, diags)
+    root = _compose(text, file, diags) if _brackets_ok(text, file, diags) else None
     journey: ast.Journey | None = None
-    if root is not None:
+    if root is not None and _size_ok(root, file, diags):
         reader = _Reader(text, file, diags)
         try:
             journey = reader.journey(root)
@@ -169,6 +170,66 @@ def _compose(text: str, file: str, diags: Diagnostics) -> Node | None:
         _empty(file, diags)
         return None
     return root
+
+
+def _brackets_ok(text: str, file: str, diags: Diagnostics) -> bool:
+    """Refuse deeply nested flow collections before PyYAML sees them.
+
+    PyYAML's scanner is quadratic in flow nesting (thousands of '[' take seconds). This counts
+    brackets anywhere, strings and comments included, so it over-estimates, but only a
+    pathological file has hundreds of unclosed brackets.
+    """
+    depth = 0
+    for m in _BRACKET_RE.finditer(text):
+        if m.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, column = _position(text, m.start())
+                diags.error(
+                    "JD112",
+                    f"the document nests more than {MAX_DEPTH} levels deep",
+                    Span.point(file, line, column),
+                )
+                return False
+        else:
+            depth = max(0, depth - 1)
+    return True
+
+
+def _size_ok(root: Node, file: str, diags: Diagnostics) -> bool:
+    """Check the document's size with aliases expanded, and its depth, before reading it.
+
+    Aliases share nodes, so a small text can stand for a huge tree (an "alias bomb", or a
+    recursive alias); counting visits stops after :data:`MAX_NODES`, long before any harm.
+    """
+    visited = 0
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            diags.error(
+                "JD112",
+                f"document expands to too many nodes (is it an alias bomb?): more than "
+                f"{MAX_NODES:,} with aliases expanded",
+                _mark_span(file, node),
+                hint="each use of an alias (*name) repeats everything its anchor holds",
+            )
+            return False
+        if depth > MAX_DEPTH:
+            diags.error(
+                "JD112",
+                f"the document nests more than {MAX_DEPTH} levels deep",
+                _mark_span(file, node),
+            )
+            return False
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+    return True
 
 
 def _empty(file: str, diags: Diagnostics) -> None:

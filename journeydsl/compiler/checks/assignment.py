@@ -15,7 +15,7 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
     variables = set(journey.variables) | set(lowered.counters.values())
     preds = predecessors(journey)
     top = frozenset(variables)
-    set_in: dict[str, frozenset[str]] = {nid: top for nid in journey.nodes}
+    set_in: dict[str, frozenset[str]] = dict.fromkeys(journey.nodes, top)
     set_in[journey.start] = frozenset()
 
     def out(nid: str) -> frozenset[str]:

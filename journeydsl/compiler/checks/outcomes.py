@@ -19,4 +19,3 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                 f"outcome '{name}' is declared but no exit or goal ends with it",
                 span,
             )
-

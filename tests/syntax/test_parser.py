@@ -1,0 +1,415 @@
+"""Tests for the DSL parser: AST mapping, spans, diagnostics and robustness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from journeydsl import ast
+from journeydsl.diagnostics import Diagnostic, Span
+from journeydsl.syntax.parser import parse_expression, parse_journey
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.journey"))
+HEAD = "journey j\nentry on card_issued\n"
+ORIGIN = Span("f.yaml", 1, 1, 1, 1)
+
+
+def journey(body: str) -> ast.Journey:
+    """Parse HEAD + body, insisting on no diagnostics."""
+    j, diags = parse_journey(HEAD + body, "t.journey")
+    assert diags == []
+    assert j is not None
+    return j
+
+
+def expr(text: str) -> ast.Expr:
+    """Parse an expression, insisting on no diagnostics."""
+    e, diags = parse_expression(text, ORIGIN)
+    assert diags == []
+    assert e is not None
+    return e
+
+
+def errors(text: str) -> list[tuple[str, int, int, str, str | None]]:
+    """The diagnostics of a journey as (code, line, column, message, hint)."""
+    _, diags = parse_journey(text, "t.journey")
+    return [(d.code, d.span.line, d.span.column, d.message, d.hint) for d in diags]
+
+
+# --------------------------------------------------------------------------- examples
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_parse_cleanly(path: Path) -> None:
+    """Every shipped example parses with no diagnostics."""
+    j, diags = parse_journey(path.read_text("utf-8"), str(path))
+    assert diags == []
+    assert j is not None
+    assert j.name.name == path.stem
+    assert j.steps
+
+
+def test_example_header() -> None:
+    """The onboarding header maps to title, catalogs, outcomes, entry, quiet hours, fallback."""
+    path = next(p for p in EXAMPLES if p.stem == "onboarding_new_cardholder")
+    j, _ = parse_journey(path.read_text("utf-8"), "o.journey")
+    assert j is not None
+    assert j.version == 1
+    assert j.title == "New cardholder onboarding"
+    assert j.events_catalog == ast.StringLit("events.yaml")
+    assert j.templates_catalog == ast.StringLit("templates.yaml")
+    assert j.timezone == ast.StringLit("Asia/Ho_Chi_Minh")
+    assert [o.name for o in j.outcomes] == ["not_activated", "spend_goal_met", "spend_goal_missed"]
+    assert j.entry == ast.Entry(
+        "event", event=ast.Ident("card_issued"), reentry=ast.Reentry("once")
+    )
+    assert j.quiet_hours == (
+        ast.QuietHours(
+            (ast.Ident("sms"), ast.Ident("zns"), ast.Ident("push")),
+            ast.TimeLit("21:00"),
+            ast.TimeLit("08:00"),
+        ),
+    )
+    assert j.fallback == (
+        ast.FallbackChain((ast.Ident("push"), ast.Ident("zns"), ast.Ident("sms"))),
+    )
+
+
+def test_segment_entry_and_goal() -> None:
+    """A segment entry keeps its condition, time and reentry; a goal its outcome and target."""
+    path = next(p for p in EXAMPLES if p.stem == "dormant_reactivation")
+    j, _ = parse_journey(path.read_text("utf-8"), "d.journey")
+    assert j is not None
+    assert j.entry.kind == "segment"
+    assert j.entry.at == ast.TimeLit("09:00")
+    assert j.entry.reentry == ast.Reentry("after", ast.DurationLit("180d"))
+    assert isinstance(j.entry.condition, ast.Binary)
+    assert j.entry.condition.op == "and"
+    assert j.goals == (ast.Goal(ast.Ident("reactivated"), ast.Name("transaction")),)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def test_send_fallback_forms() -> None:
+    """`fallback none` is (), a chain is its channels, no fallback is None."""
+    j = journey(
+        "send push a marketing { x: 1 } fallback none\n"
+        "send push b fallback zns -> sms\n"
+        "send email c\n"
+    )
+    none, chain, plain = j.steps
+    assert isinstance(none, ast.Send)
+    assert none.fallback == ()
+    assert none.category == ast.Ident("marketing")
+    assert none.params == (ast.Param(ast.Ident("x"), ast.NumberLit("1")),)
+    assert chain == ast.Send(
+        ast.Ident("b"), ast.Ident("push"), fallback=(ast.Ident("zns"), ast.Ident("sms"))
+    )
+    assert plain == ast.Send(ast.Ident("c"), ast.Ident("email"))
+
+
+def test_else_if_nests_as_a_single_if() -> None:
+    """`else if` becomes an If alone in the outer If's otherwise."""
+    j = journey("if a { exit x } else if b { exit y } else { exit z }")
+    (outer,) = j.steps
+    assert outer == ast.If(
+        ast.Name("a"),
+        (ast.Exit(ast.Ident("x")),),
+        (ast.If(ast.Name("b"), (ast.Exit(ast.Ident("y")),), (ast.Exit(ast.Ident("z")),)),),
+    )
+
+
+def test_labels_become_step_ids() -> None:
+    """`label: step` sets the step's id, with the label's own span."""
+    j = journey("first: wait 3d\nwait until 09:00")
+    labelled, plain = j.steps
+    assert labelled == ast.Wait(ast.DurationLit("3d"), id=ast.Ident("first"))
+    assert labelled.id is not None
+    assert (labelled.id.span.line, labelled.id.span.column, labelled.id.span.end_column) == (
+        3,
+        1,
+        6,
+    )
+    assert plain == ast.WaitUntil(ast.TimeLit("09:00"))
+
+
+def test_wait_for_with_timeout_blocks() -> None:
+    """`wait for` maps target, where, timeout, then and on_timeout."""
+    j = journey("wait for paid where paid.amount > 0 within 3d { exit a } timeout { exit b }")
+    assert j.steps == (
+        ast.WaitFor(
+            ast.Name("paid"),
+            where=ast.Binary(">", ast.Attr(ast.Name("paid"), "amount"), ast.NumberLit("0")),
+            timeout=ast.Timeout("within", ast.DurationLit("3d")),
+            then=(ast.Exit(ast.Ident("a")),),
+            on_timeout=(ast.Exit(ast.Ident("b")),),
+        ),
+    )
+
+
+def test_split_switch_repeat_and_simple_steps() -> None:
+    """split, switch, repeat and the one-line steps map to their nodes."""
+    j = journey(
+        "split { 45% { tag a } 45% { untag a } holdout 10% }\n"
+        "switch x { case 1, 2 { reward r { n: 1 } } else { action act } }\n"
+        "repeat as i max 3 until done { set v = i }\n"
+        "ticket telesales priority high { why: 'x' }\n"
+        "update segment = 'gold'\n"
+    )
+    split, switch, repeat, ticket, update = j.steps
+    assert split == ast.Split(
+        (ast.Arm(45, (ast.Tag(ast.Ident("a")),)), ast.Arm(45, (ast.Tag(ast.Ident("a"), True),))),
+        ast.Arm(10),
+    )
+    assert switch == ast.Switch(
+        ast.Name("x"),
+        (
+            ast.Case(
+                (ast.NumberLit("1"), ast.NumberLit("2")),
+                (
+                    ast.Action(
+                        "reward", ast.Ident("r"), (ast.Param(ast.Ident("n"), ast.NumberLit("1")),)
+                    ),
+                ),
+            ),
+        ),
+        (ast.Action("action", ast.Ident("act")),),
+    )
+    assert repeat == ast.Repeat(
+        3, (ast.Set(ast.Ident("v"), ast.Name("i")),), ast.Ident("i"), ast.Name("done")
+    )
+    assert ticket == ast.Ticket(
+        ast.Ident("telesales"),
+        ast.Name("high"),
+        (ast.Param(ast.Ident("why"), ast.StringLit("x")),),
+    )
+    assert update == ast.Update(ast.Ident("segment"), ast.StringLit("gold"))
+
+
+def test_version_defaults_to_one_and_can_be_given() -> None:
+    """A journey without `version` is version 1; `version 7` is 7."""
+    assert journey("exit x").version == 1
+    j, _ = parse_journey("journey j version 7 entry manual exit x", "t")
+    assert j is not None
+    assert j.version == 7
+    assert j.entry == ast.Entry("manual")
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+def test_literals() -> None:
+    """Numbers, money, durations, times, strings and booleans keep their written form."""
+    assert expr("1_000_000") == ast.NumberLit("1_000_000")
+    assert expr("0.5") == ast.NumberLit("0.5")
+    assert expr("1_000_000 VND") == ast.MoneyLit("1_000_000", "VND")
+    assert expr("2w") == ast.DurationLit("2w")
+    assert expr("09:30") == ast.TimeLit("09:30")
+    assert expr(r"'it\'s' ") == ast.StringLit("it's")
+    assert expr(r'"a\tb\\c\n"') == ast.StringLit("a\tb\\c\n")
+    assert expr("true") == ast.BoolLit(True)
+    assert expr("false") == ast.BoolLit(False)
+
+
+def test_operators_and_precedence() -> None:
+    """Arithmetic binds tighter than comparison, which binds tighter than not, and, or."""
+    assert expr("not a == 1 + 2 * 3 or b and c") == ast.Binary(
+        "or",
+        ast.Unary(
+            "not",
+            ast.Binary(
+                "==",
+                ast.Name("a"),
+                ast.Binary(
+                    "+", ast.NumberLit("1"), ast.Binary("*", ast.NumberLit("2"), ast.NumberLit("3"))
+                ),
+            ),
+        ),
+        ast.Binary("and", ast.Name("b"), ast.Name("c")),
+    )
+    assert expr("-x in [1, 2]") == ast.Binary(
+        "in", ast.Unary("-", ast.Name("x")), ast.ListExpr((ast.NumberLit("1"), ast.NumberLit("2")))
+    )
+    assert expr("if a then date(b) else c.d") == ast.Cond(
+        ast.Name("a"), ast.Call("date", (ast.Name("b"),)), ast.Attr(ast.Name("c"), "d")
+    )
+
+
+def test_aggregate_windows_and_top_by() -> None:
+    """`since` windows take an anchor (entry → Name) and optional within; `in last` a duration."""
+    assert expr("has(opened since entry within 3d)") == ast.Aggregate(
+        "has",
+        ast.Name("opened"),
+        window=ast.Window("since", ast.Name("entry"), ast.DurationLit("3d")),
+    )
+    assert expr("count(tx where tx.ok in last 30d)") == ast.Aggregate(
+        "count",
+        ast.Name("tx"),
+        where=ast.Attr(ast.Name("tx"), "ok"),
+        window=ast.Window("last", None, ast.DurationLit("30d")),
+    )
+    assert expr("top(tx.merchant by sum(tx.amount) else 'none')") == ast.Aggregate(
+        "top",
+        ast.Attr(ast.Name("tx"), "merchant"),
+        by=ast.By("sum", ast.Attr(ast.Name("tx"), "amount")),
+        default=ast.StringLit("none"),
+    )
+    assert expr("top(tx.city by count)").by == ast.By("count", None)  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- spans
+
+
+def test_spans_of_steps_and_expressions() -> None:
+    """Steps, idents and expression nodes carry 1-based line/column spans, end exclusive."""
+    j = journey("  send email welcome\nset x = a + 10")
+    send, set_ = j.steps
+    assert isinstance(send, ast.Send)
+    assert isinstance(set_, ast.Set)
+    assert send.span == Span("t.journey", 3, 3, 3, 21)
+    assert send.template.span == Span("t.journey", 3, 14, 3, 21)
+    assert set_.value.span == Span("t.journey", 4, 9, 4, 15)
+    assert isinstance(set_.value, ast.Binary)
+    assert set_.value.right.span == Span("t.journey", 4, 13, 4, 15)
+    assert j.name.span == Span("t.journey", 1, 9, 1, 10)
+
+
+def test_parse_expression_places_spans_at_origin() -> None:
+    """Spans on the first line move by the origin's column; later lines by its line only."""
+    e, diags = parse_expression("a and\n  b", Span("f.yaml", 10, 5, 10, 5))
+    assert diags == []
+    assert isinstance(e, ast.Binary)
+    assert e.left.span == Span("f.yaml", 10, 5, 10, 6)
+    assert e.right.span == Span("f.yaml", 11, 3, 11, 4)
+    assert e.span == Span("f.yaml", 10, 5, 11, 4)
+
+
+def test_parse_expression_places_errors_at_origin() -> None:
+    """Expression syntax errors are JD111 at their real file position."""
+    _, diags = parse_expression("a +\n  + )", Span("f.yaml", 4, 9, 4, 9))
+    assert [(d.code, d.span.line, d.span.column) for d in diags] == [("JD111", 5, 3)]
+    _, diags = parse_expression("x == 1 @", Span("f.yaml", 2, 7, 2, 7))
+    assert [(d.code, d.span.line, d.span.column) for d in diags] == [("JD111", 2, 14)]
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+
+def test_unexpected_token_names_what_was_expected() -> None:
+    """JD101 points at the offending token and says, in words, what should have come."""
+    assert errors(HEAD + "send email {") == [
+        ("JD101", 3, 12, "unexpected '{' — expected a template name after 'send email'", None)
+    ]
+    assert errors(HEAD + "exit") == [
+        ("JD101", 3, 5, "unexpected end of file — expected an outcome after 'exit'", None)
+    ]
+    ((code, line, column, message, _),) = errors(HEAD + "if a { exit b")
+    assert (code, line, column) == ("JD101", 3, 14)
+    assert message == "unexpected end of file — expected one of: a step, '}'"
+
+
+def test_unknown_step_suggests_the_keyword() -> None:
+    """A misspelt step is JD102 at the word, with a did-you-mean over the step keywords."""
+    assert errors(HEAD + "\n  sned email x") == [
+        ("JD102", 4, 3, "unknown step 'sned'", "did you mean 'send'?")
+    ]
+
+
+def test_unknown_header_suggests_the_keyword() -> None:
+    """A misspelt header keyword is JD102 with a did-you-mean over the header keywords."""
+    assert errors("journey j\noutcome a, b\nentry on x") == [
+        ("JD102", 2, 1, "unknown header 'outcome'", "did you mean 'outcomes'?")
+    ]
+    assert errors("journey j\nentri on x") == [
+        ("JD102", 2, 1, "unknown header 'entri'", "did you mean 'entry'?")
+    ]
+
+
+def test_misspelt_keyword_inside_a_step() -> None:
+    """A misspelt keyword after a step is suggested from what could follow there."""
+    ((code, line, column, _, hint),) = errors(HEAD + "wait for x withn 3d")
+    assert (code, line, column, hint) == ("JD101", 3, 12, "did you mean 'within'?")
+
+
+def test_unexpected_character() -> None:
+    """A character no token matches is JD101 at its position, with a hint for `&&`."""
+    assert errors(HEAD + "if a && b { }") == [
+        ("JD101", 3, 6, "unexpected character '&'", "write `and` instead of `&&`")
+    ]
+
+
+def test_bad_duration_and_time() -> None:
+    """Unknown duration units are JD107; impossible times of day are JD108; nodes are kept."""
+    j, diags = parse_journey(HEAD + "wait 3x\nwait until 24:00", "t")
+    assert j is not None
+    assert j.steps[0] == ast.Wait(ast.DurationLit("3x"))
+    assert [(d.code, d.span.line, d.span.column, d.message, d.hint) for d in diags] == [
+        ("JD107", 3, 6, "unknown duration unit 'x' in '3x'", "use s, m, h, d or w"),
+        (
+            "JD108",
+            4,
+            12,
+            "'24:00' is not a time of day",
+            "write HH:MM with hours 00-23 and minutes 00-59",
+        ),
+    ]
+
+
+def test_fractional_split_weight() -> None:
+    """A split weight like 12.5% is JD105."""
+    codes = errors(HEAD + "split { 12.5% { } 87% { } }")
+    assert [(c[0], c[1], c[2]) for c in codes] == [("JD105", 3, 9)]
+    assert "whole percentages" in codes[0][3]
+
+
+def test_missing_entry_and_duplicate_headers() -> None:
+    """No entry is JD104 at the journey name; a repeated header is JD106 at the second."""
+    assert [(c[0], c[1], c[2]) for c in errors("journey j\nexit x")] == [("JD104", 1, 9)]
+    assert [(c[0], c[1], c[2]) for c in errors(HEAD + "title 'a'\ntitle 'b'\nexit x")] == [
+        ("JD106", 4, 1)
+    ]
+
+
+def test_too_deep_is_jd112() -> None:
+    """Absurd nesting ends in JD112 instead of a RecursionError."""
+    _, diags = parse_expression("-" * 5000 + "1", ORIGIN)
+    assert [d.code for d in diags] == ["JD112"]
+    j, diags = parse_journey(HEAD + "if a {" * 400 + "}" * 400, "t")
+    assert j is None
+    assert [d.code for d in diags] == ["JD112"]
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def _check(result: tuple[object, list[Diagnostic]]) -> None:
+    node, diags = result
+    assert node is not None or any(d.severity == "error" for d in diags)
+    assert all(d.message != "syntax error" for d in diags)  # the fallback message was not needed
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())
+def test_random_text_never_raises(text: str) -> None:
+    """Any text yields a result or an error diagnostic, never an exception."""
+    _check(parse_journey(text, "t"))
+    _check(parse_expression(text, ORIGIN))
+
+
+_SOURCES = [p.read_text("utf-8") for p in EXAMPLES]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_truncated_examples_never_raise(data: st.DataObject) -> None:
+    """Any prefix of an example, with a random piece cut out, parses or reports errors."""
+    source = data.draw(st.sampled_from(_SOURCES))
+    end = data.draw(st.integers(0, len(source)))
+    cut = data.draw(st.integers(0, end))
+    width = data.draw(st.integers(0, 8))
+    text = source[:cut] + source[cut + width : end]
+    _check(parse_journey(text, "t"))

@@ -1,0 +1,172 @@
+"""The command line: exit codes, output formats, and the YAML/DSL identity of `graph`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from journeydsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+JOURNEYS = ("onboarding_new_cardholder", "dormant_reactivation")
+
+BROKEN = """\
+journey broken version 1
+uses events "{ex}/events.yaml"
+uses templates "{ex}/templates.yaml"
+outcomes done
+entry on card_issued
+send email welcome_activaton_guide transactional
+exit done
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    path = tmp_path / "broken.journey"
+    path.write_text(BROKEN.format(ex=EXAMPLES), encoding="utf-8")
+    return path
+
+
+def test_check_accepts_all_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    """`check examples/` finds the four journeys (not the catalogs) and exits 0."""
+    code, out, _ = run(capsys, "check", str(EXAMPLES))
+    assert code == 0
+    assert "checked 4 journeys: 0 errors, 0 warnings" in out
+
+
+def test_check_error_exits_1_with_caret_and_hint(
+    capsys: pytest.CaptureFixture[str], broken: Path
+) -> None:
+    """An error gives exit 1 and `file:line:col: error[CODE]` with a caret and a did-you-mean."""
+    code, out, _ = run(capsys, "check", str(broken))
+    assert code == 1
+    assert f"{broken}:6:12: error[JD205]: undefined template 'welcome_activaton_guide'" in out
+    assert "^^^^^^^^^^^^^^^^^^^^^^^" in out
+    assert "did you mean 'welcome_activation_guide'?" in out
+
+
+def test_check_missing_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """A path that does not exist exits 2 (usage), not 1 (journey error)."""
+    code, _, err = run(capsys, "check", "no/such/file.journey")
+    assert code == 2
+    assert "no such file" in err
+
+
+def test_bad_flag_is_a_usage_error() -> None:
+    """argparse errors exit 2."""
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--format", "xml", str(EXAMPLES)])
+    assert exc.value.code == 2
+
+
+def test_check_json_format(capsys: pytest.CaptureFixture[str], broken: Path) -> None:
+    """`--format json` gives machine-readable diagnostics with code, line and column."""
+    code, out, _ = run(capsys, "check", "--format", "json", str(broken))
+    payload = json.loads(out)
+    assert code == 1
+    assert payload["ok"] is False
+    assert payload["errors"] == 1
+    (d,) = payload["diagnostics"]
+    assert (d["code"], d["line"], d["column"], d["severity"]) == ("JD205", 6, 12, "error")
+
+
+def test_check_github_format(capsys: pytest.CaptureFixture[str], broken: Path) -> None:
+    """`--format github` emits workflow commands that annotate the pull request."""
+    _, out, _ = run(capsys, "check", "--format", "github", str(broken))
+    assert out.startswith(f"::error file={broken},line=6,col=12,")
+    assert "title=JD205::" in out
+
+
+def test_check_stats_reports_message_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--stats` reports the worst-case messages per channel computed from the graph."""
+    path = EXAMPLES / "onboarding_new_cardholder.journey"
+    code, out, _ = run(capsys, "check", "--stats", "--format", "json", str(path))
+    assert code == 0
+    stats = json.loads(out)["files"][0]["stats"]
+    assert stats["message_budget"] == {"email": 10, "push": 7, "sms": 9, "zns": 9, "total": 13}
+
+
+@pytest.mark.parametrize("name", JOURNEYS)
+def test_graph_json_identical_for_both_spellings(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The YAML and DSL spellings of an example give byte-identical `graph --format json`."""
+    _, dsl, _ = run(capsys, "graph", str(EXAMPLES / f"{name}.journey"), "--format", "json")
+    _, yml, _ = run(capsys, "graph", str(EXAMPLES / f"{name}.yaml"), "--format", "json")
+    assert dsl == yml
+    graph = json.loads(dsl)
+    assert "span" not in dsl and "examples/" not in dsl
+    assert graph["journey"] == name
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("mermaid", "flowchart TD"), ("dot", "digraph")])
+def test_graph_text_formats(capsys: pytest.CaptureFixture[str], fmt: str, marker: str) -> None:
+    """Mermaid and dot renderings start with their header and draw every node."""
+    path = EXAMPLES / "dormant_reactivation.journey"
+    code, out, _ = run(capsys, "graph", str(path), "--format", fmt)
+    assert code == 0
+    assert out.startswith(marker)
+    assert "ticket_telesales" in out
+
+
+def test_graph_of_broken_journey_exits_1(
+    capsys: pytest.CaptureFixture[str], broken: Path
+) -> None:
+    """`graph` refuses a journey with errors and prints the diagnostics on stderr."""
+    code, out, err = run(capsys, "graph", str(broken))
+    assert code == 1
+    assert out == ""
+    assert "JD205" in err
+
+
+@pytest.mark.parametrize("name", JOURNEYS)
+def test_fmt_converts_both_ways_preserving_the_graph(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    """`fmt` DSL → YAML → DSL keeps the compiled graph identical."""
+    src = EXAMPLES / f"{name}.journey"
+    as_yaml = tmp_path / f"{name}.yaml"
+    back = tmp_path / f"{name}.journey"
+    assert main(["fmt", str(src), "--to", "yaml", "-o", str(as_yaml)]) == 0
+    assert main(["fmt", str(as_yaml), "--to", "dsl", "-o", str(back)]) == 0
+    for catalog in ("events.yaml", "templates.yaml"):
+        (tmp_path / catalog).write_text((EXAMPLES / catalog).read_text(encoding="utf-8"))
+    capsys.readouterr()
+    graphs = []
+    for path in (src, as_yaml, back):
+        code, out, err = run(capsys, "graph", str(path), "--format", "json")
+        assert code == 0, err
+        graphs.append(out)
+    assert graphs[0] == graphs[1] == graphs[2]
+
+
+def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    """`schema` prints a JSON Schema document describing the YAML form."""
+    code, out, _ = run(capsys, "schema")
+    schema = json.loads(out)
+    assert code == 0
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert "steps" in json.dumps(schema)
+
+
+def test_console_script_runs_in_a_subprocess() -> None:
+    """`python -m journeydsl check` works as a real process with the documented exit code."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "journeydsl", "check", str(EXAMPLES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
