@@ -23,24 +23,28 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 _BLOCKS = [
-    'send email new_cardholder_promotions marketing',
-    'wait 1d',
-    'if count(transaction in last 30d) == 0 {{ send zns install_digital_app marketing }}',
-    'set spent_{i} = sum(transaction.amount since entry)',
-    'if spent_{i} >= 1_000_000 VND {{ send email fee_waiver_granted transactional }} '
-    'else {{ tag low_spender_{i} }}',
-    'wait for card_activated within 3d {{ send push first_spend_nudge marketing }} '
-    'timeout {{ send email activation_reminder transactional {{ round: 1 }} }}',
-    'repeat as r{i} max 3 until has(transaction since entry) '
-    '{{ wait 2d send zns activation_reminder transactional {{ round: r{i} }} }}',
+    "send email new_cardholder_promotions marketing",
+    "wait 1d",
+    "if count(transaction in last 30d) == 0 {{ send zns install_digital_app marketing }}",
+    "set spent_{i} = sum(transaction.amount since entry)",
+    "if spent_{i} >= 1_000_000 VND {{ send email fee_waiver_granted transactional }} "
+    "else {{ tag low_spender_{i} }}",
+    "wait for card_activated within 3d {{ send push first_spend_nudge marketing }} "
+    "timeout {{ send email activation_reminder transactional {{ round: 1 }} }}",
+    "repeat as r{i} max 3 until has(transaction since entry) "
+    "{{ wait 2d send zns activation_reminder transactional {{ round: r{i} }} }}",
     'ticket telesales priority normal {{ reason: "review_{i}" }}',
 ]
 
 
 def steps_of(block: str) -> int:
     """How many steps a generated block holds (nested ones included)."""
-    return 1 + block.count(" send ") + block.count("{ send") + block.count(" tag ") + (
-        block.count(" wait 2d")
+    return (
+        1
+        + block.count(" send ")
+        + block.count("{ send")
+        + block.count(" tag ")
+        + (block.count(" wait 2d"))
     )
 
 

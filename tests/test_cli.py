@@ -107,7 +107,8 @@ def test_graph_json_identical_for_both_spellings(
     _, yml, _ = run(capsys, "graph", str(EXAMPLES / f"{name}.yaml"), "--format", "json")
     assert dsl == yml
     graph = json.loads(dsl)
-    assert "span" not in dsl and "examples/" not in dsl
+    assert "span" not in dsl
+    assert "examples/" not in dsl
     assert graph["journey"] == name
 
 
@@ -121,9 +122,7 @@ def test_graph_text_formats(capsys: pytest.CaptureFixture[str], fmt: str, marker
     assert "ticket_telesales" in out
 
 
-def test_graph_of_broken_journey_exits_1(
-    capsys: pytest.CaptureFixture[str], broken: Path
-) -> None:
+def test_graph_of_broken_journey_exits_1(capsys: pytest.CaptureFixture[str], broken: Path) -> None:
     """`graph` refuses a journey with errors and prints the diagnostics on stderr."""
     code, out, err = run(capsys, "graph", str(broken))
     assert code == 1
