@@ -88,17 +88,37 @@ def _stats(result: CompileResult) -> dict[str, Any]:
     }
 
 
-def _print_stats_text(stats: list[dict[str, Any]], out: TextIO) -> None:
-    for s in stats:
-        if not s:
-            continue
+def _print_stats_text(results: list[CompileResult], stats: list[dict[str, Any]], out: TextIO) -> None:
+    """One row per file: steps and the worst-case messages per channel."""
+    from journeydsl.ast import CHANNELS
+
+    if not stats:
+        return
+    rows = [(r, s) for r, s in zip(results, stats, strict=True) if s]
+    if not rows:
+        return
+    used = {c for _, s in rows for c in s["message_budget"]}
+    channels = [c for c in CHANNELS if c in used]
+    header = ["file", "journey", "steps", *channels, "total"]
+    table = [header]
+    for r, s in rows:
         budget = s["message_budget"]
-        print(f"\n{s['journey']} v{s['version']}: {s['steps']} steps", file=out)
-        print("  worst-case messages per customer:", file=out)
-        if not budget:
-            print("    (sends nothing)", file=out)
-        for channel, n in budget.items():
-            print(f"    {channel:<7} {n:>4}", file=out)
+        table.append(
+            [
+                r.file,
+                f"{s['journey']} v{s['version']}",
+                str(s["steps"]),
+                *(str(budget.get(c, 0)) for c in channels),
+                str(budget.get("total", 0)),
+            ]
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    print("\nworst-case messages per customer (static message budget):", file=out)
+    for row in table:
+        cells = [
+            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        ]
+        print("  " + "  ".join(cells).rstrip(), file=out)
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -136,7 +156,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     else:
         if diags:
             print(render_text(diags, sources), file=out)
-        _print_stats_text(stats, out)
+        _print_stats_text(results, stats, out)
         n = len(results)
         noun = "journey" if n == 1 else "journeys"
         verdict = "ok" if errors == 0 else "failed"

@@ -13,7 +13,7 @@ import functools
 import importlib.resources
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, TypeVar
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -21,39 +21,22 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 
-__all__ = ["parse_expression", "parse_journey"]
+__all__ = ["HEADER_KEYWORDS", "STEP_KEYWORDS", "parse_expression", "parse_journey"]
 
 _Node: TypeAlias = "Tree[Token] | Token | None"
+_T = TypeVar("_T")
 
+# fmt: off
 #: Words that start a step, for "unknown step" hints.
 STEP_KEYWORDS: Final = (
-    "send",
-    "wait",
-    "if",
-    "switch",
-    "split",
-    "repeat",
-    "ticket",
-    "update",
-    "tag",
-    "untag",
-    "reward",
-    "action",
-    "set",
-    "exit",
+    "send", "wait", "if", "switch", "split", "repeat", "ticket", "update", "tag", "untag",
+    "reward", "action", "set", "exit",
 )
 #: Words that start a header line, for "unknown header" hints.
 HEADER_KEYWORDS: Final = (
-    "version",
-    "title",
-    "uses",
-    "timezone",
-    "outcomes",
-    "entry",
-    "quiet",
-    "fallback",
-    "goal",
+    "version", "title", "uses", "timezone", "outcomes", "entry", "quiet", "fallback", "goal",
 )
+# fmt: on
 
 _DURATION_UNITS: Final = frozenset("smhdw")
 _ESCAPES: Final = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
@@ -167,7 +150,7 @@ def _parse_tree(text: str, start: str) -> Tree[Token]:
     return _lark().parse(text, start=start)
 
 
-def _guarded(b: _Builder, build: Callable[[], Any]) -> Any:
+def _guarded(b: _Builder, build: Callable[[], _T]) -> _T | None:
     """Run a tree walk, reporting runaway nesting instead of raising."""
     try:
         return build()
@@ -209,30 +192,12 @@ _TERMINAL_WORDS: Final = {
     "IN_LAST": "'in last'",
 }
 #: Terminals that can start an expression; listed together they read "an expression".
-_EXPR_START: Final = frozenset(
-    {
-        "NUMBER",
-        "MONEY",
-        "DURATION",
-        "TIME",
-        "STRING",
-        "TRUE",
-        "FALSE",
-        "NAME",
-        "LPAR",
-        "LSQB",
-        "MINUS",
-        "NOT",
-        "IF",
-        "COUNT",
-        "HAS",
-        "SUM",
-        "MIN",
-        "MAX",
-        "LAST",
-        "TOP",
-    }
-)
+# fmt: off
+_EXPR_START: Final = frozenset({
+    "NUMBER", "MONEY", "DURATION", "TIME", "STRING", "TRUE", "FALSE", "NAME", "LPAR", "LSQB",
+    "MINUS", "NOT", "IF", "COUNT", "HAS", "SUM", "MIN", "MAX", "LAST", "TOP",
+})
+# fmt: on
 #: Terminals that continue an expression; listed together they read "an operator".
 _OPERATORS: Final = frozenset({"COMP_OP", "ADD_OP", "MUL_OP", "IN", "AND", "OR", "DOT", "IN_LAST"})
 _STEP_TERMINALS: Final = frozenset(k.upper() for k in STEP_KEYWORDS)
@@ -315,6 +280,16 @@ def _expected_words(expected: Iterable[str], end_words: str, name_words: str = "
     if len(ordered) == 1:
         return ordered[0]
     return "one of: " + ", ".join(ordered)
+
+
+@functools.cache
+def _reserved_words() -> frozenset[str]:
+    """Every keyword of the grammar."""
+    return frozenset(
+        t.pattern.value
+        for t in _lark().terminals
+        if t.pattern.type == "str" and t.pattern.value.isidentifier()
+    )
 
 
 def _keyword_values(expected: Iterable[str]) -> list[str]:
@@ -415,6 +390,15 @@ def _report_unknown_word(name: Token, keywords: Sequence[str], b: _Builder) -> N
     span = b.token_span(name)
     word = str(name.value)
     headers = [k for k in HEADER_KEYWORDS if k in keywords]
+    if word in _reserved_words() and word not in keywords:
+        # A keyword out of place (`else` after a finished if, `entry` after the first step): the
+        # contextual lexer read it as a name, but it is no typo.
+        kinds = "a step or header line" if headers else "a step"
+        hint = None
+        if word in HEADER_KEYWORDS:
+            hint = "header lines (title, uses, entry, ...) come before the first step"
+        b.diags.error(b.syntax_code, f"unexpected '{word}' — expected {kinds}", span, hint)
+        return
     best = did_you_mean(word, keywords)
     matched = best.split("'")[1] if best else ""
     if matched in HEADER_KEYWORDS:
@@ -475,39 +459,20 @@ def _one(t: Tree[Token], *names: str) -> Tree[Token] | None:
     return found[0] if found else None
 
 
-_BLOCKISH: Final = frozenset(
-    {
-        "block",
-        "on_timeout",
-        "timeout_within",
-        "timeout_until",
-        "params",
-        "category",
-        "fallback_chain",
-        "fallback_none",
-        "label",
-        "case",
-        "arm",
-        "holdout",
-        "else_if",
-        "entry_key",
-        "reentry_once",
-        "reentry_always",
-        "reentry_after",
-        "by_count",
-        "by_sum",
-        "agg_where",
-        "window_since",
-        "window_last",
-        "agg_default",
-        "agg_func",
-    }
-)
+# fmt: off
+#: The named sub-rules of steps and aggregates; every other child tree is an expression.
+_SUB_RULES: Final = frozenset({
+    "block", "on_timeout", "timeout_within", "timeout_until", "params", "category",
+    "fallback_chain", "fallback_none", "label", "case", "arm", "holdout", "else_if",
+    "entry_key", "reentry_once", "reentry_always", "reentry_after", "by_count", "by_sum",
+    "agg_where", "window_since", "window_last", "agg_default", "agg_func",
+})
+# fmt: on
 
 
 def _exprs(t: Tree[Token]) -> list[Tree[Token]]:
     """The children of ``t`` that are expressions (every other child is a named sub-rule)."""
-    return [c for c in t.children if isinstance(c, Tree) and c.data not in _BLOCKISH]
+    return [c for c in t.children if isinstance(c, Tree) and c.data not in _SUB_RULES]
 
 
 class _Builder:
@@ -553,11 +518,10 @@ class _Builder:
         tok = _tok(node)
         return ast.Ident(str(tok.value), self.token_span(tok))
 
-    def int_of(self, tok: Token, what: str) -> int:
-        """A small non-negative int from an INT token, reporting absurdly long ones."""
-        digits = str(tok.value)
+    def int_of(self, digits: str, span: Span, what: str) -> int:
+        """A non-negative int from digits, reporting absurdly long ones (JD105)."""
         if len(digits) > _MAX_INT_DIGITS:
-            self.diags.error("JD105", f"{what} {digits[:12]}... is too large", self.token_span(tok))
+            self.diags.error("JD105", f"{what} {digits[:12]}... is too large", span)
             return 0
         return int(digits)
 
@@ -829,7 +793,7 @@ class _Builder:
                 self.token_span(tok),
                 "round the weights so they still add up to 100",
             )
-        return self.int_of(Token("INT", whole, *_positions(tok)), "weight")
+        return self.int_of(whole, self.token_span(tok), "split weight")
 
     def s_split(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         arms = tuple(
@@ -849,7 +813,7 @@ class _Builder:
         limit = next(c for c in tokens if c.type == "INT")
         until = _exprs(t)
         return ast.Repeat(
-            max=self.int_of(limit, "repeat max"),
+            max=self.int_of(str(limit.value), self.token_span(limit), "repeat max"),
             steps=self.block(_one(t, "block")),
             counter=counter,
             until=self.expr(until[0]) if until else None,
@@ -897,7 +861,7 @@ class _Builder:
         name = self.ident(t.children[0])
         version = 1
         if (v := _one(t, "version")) is not None:
-            version = self.int_of(_tok(v.children[0]), "version")
+            version = self.int_of(str(_tok(v.children[0]).value), self.span(v), "version")
         h = _Header()
         for child in t.children:
             if isinstance(child, Tree) and child.data in _HEADER_BUILDERS:
@@ -968,7 +932,7 @@ class _Builder:
         s = self.span(t)
         key_tree = _one(t, "entry_key")
         key = None if key_tree is None else self.expr(key_tree.children[0])
-        reentry = self.reentry(_one(t, "reentry_once", "reentry_always", "reentry_after"))
+        reentry = self.reentry(_one(t, "reentry_once", "reentry_always", "reentry_after"), s)
         if how.data == "entry_event":
             where = how.children[1] if len(how.children) > 1 else None
             event = self.ident(how.children[0])
@@ -984,10 +948,10 @@ class _Builder:
         else:
             h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s)
 
-    def reentry(self, t: Tree[Token] | None) -> ast.Reentry:
-        """``reentry once | always | after D``; once when absent."""
+    def reentry(self, t: Tree[Token] | None, entry: Span) -> ast.Reentry:
+        """``reentry once | always | after D``; once, spanning the entry line, when absent."""
         if t is None:
-            return ast.Reentry("once")
+            return ast.Reentry("once", None, entry)
         s = self.span(t)
         if t.data == "reentry_after":
             return ast.Reentry("after", self.expr(t.children[0]), s)
@@ -1033,10 +997,6 @@ class _Header:
         self.quiet_hours: list[ast.QuietHours] = []
         self.fallback: list[ast.FallbackChain] = []
         self.goals: list[ast.Goal] = []
-
-
-def _positions(tok: Token) -> tuple[Any, ...]:
-    return (tok.start_pos, tok.line, tok.column, tok.end_line, tok.end_column, tok.end_pos)
 
 
 _ExprBuilder: TypeAlias = Callable[[_Builder, Tree[Token], Span], ast.Expr]

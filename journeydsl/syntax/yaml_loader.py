@@ -35,8 +35,8 @@ from journeydsl.syntax.shapes import (
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "load_yaml_journey"]
 
-#: Node visits allowed while walking a document. Aliases make the walk revisit shared nodes, so
-#: this bounds the work an "alias bomb" (billion laughs) can cause.
+#: Nodes a document may hold with its aliases expanded. Aliases share nodes, so a small text can
+#: stand for a huge tree (an "alias bomb"); this bounds the work reading one can cause.
 MAX_NODES: Final = 100_000
 #: How deeply mappings and lists may nest.
 MAX_DEPTH: Final = 200
@@ -45,7 +45,7 @@ _NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT_RE: Final = re.compile(r"[0-9]+")
 _TIME_RE: Final = re.compile(r"[0-9]{1,2}:[0-9]{2}")
 _WEIGHT_RE: Final = re.compile(r"([0-9]+)[ \t]*%?")
-_AFTER_RE: Final = re.compile(r"after[ \t\n]+(?=\S)", re.DOTALL)
+_AFTER_RE: Final = re.compile(r"after[ \t\n]+(?=\S)")
 # The line breaks PyYAML's reader counts, so that marks index these lines.
 _LINE_BREAK_RE: Final = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
@@ -92,7 +92,6 @@ _BAD: Final = _Bad()
 class _Fields:
     """The values read from one mapping, by key, with the span of each ``key: value`` pair."""
 
-    shape: Shape
     values: dict[str, Any]
     pairs: dict[str, Span]
     span: Span
@@ -134,8 +133,9 @@ def load_yaml_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Di
 
 def _compose(text: str, file: str, diags: Diagnostics) -> Node | None:
     """The document's root node, or None after recording why there is none."""
-    loader = _ComposeLoader(text)
+    loader: _ComposeLoader | None = None
     try:
+        loader = _ComposeLoader(text)  # its reader rejects unprintable characters at once
         if not loader.check_node():
             _empty(file, diags)
             return None
@@ -154,8 +154,8 @@ def _compose(text: str, file: str, diags: Diagnostics) -> Node | None:
     except yaml.reader.ReaderError as e:
         line, column = _position(text, e.position)
         msg = f"unacceptable character: {e.reason}"
-        if isinstance(e.character, str):
-            msg = f"unacceptable character #x{ord(e.character):04x}: {e.reason}"
+        if isinstance(e.character, int):
+            msg = f"unacceptable character #x{e.character:04x}: {e.reason}"
         diags.error("JD100", msg, Span.point(file, line, column))
         return None
     except yaml.YAMLError as e:
@@ -165,7 +165,8 @@ def _compose(text: str, file: str, diags: Diagnostics) -> Node | None:
         diags.error("JD112", "the document nests too deeply", Span.point(file, 1, 1))
         return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if root is None or (isinstance(root, ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
         _empty(file, diags)
         return None
@@ -283,11 +284,16 @@ def _step_hint(kind_keys: Iterable[str]) -> str:
     return "a step starts with one of: " + ", ".join(kind_keys)
 
 
+def _key_owners() -> dict[str, list[str]]:
+    owners: dict[str, list[str]] = {}
+    for kind, shape in STEP_SHAPES.items():
+        for key in shape.keys:
+            owners.setdefault(key.name, []).append(kind)
+    return owners
+
+
 #: For each non-head key, the step kinds it belongs to (for "belongs to" hints).
-_KEY_OWNERS: Final[dict[str, list[str]]] = {}
-for _kind, _shape in STEP_SHAPES.items():
-    for _key in _shape.keys:
-        _KEY_OWNERS.setdefault(_key.name, []).append(_kind)
+_KEY_OWNERS: Final = _key_owners()
 
 
 # --------------------------------------------------------------------------- reading
@@ -308,7 +314,11 @@ class _Reader:
     # ---------------------------------------------------------------- plumbing
 
     def visit(self, node: Node, depth: int) -> None:
-        """Count a node visit; abort past the node budget or the depth cap."""
+        """Count a node visit; abort past the node budget or the depth cap.
+
+        A backstop: ``_size_ok`` has already bounded the expanded document, and the walk never
+        visits more than it holds.
+        """
         self.visits += 1
         if self.visits > MAX_NODES:
             self.diags.error(
@@ -398,7 +408,7 @@ class _Reader:
         siblings: Mapping[str, Shape] | None = None,
     ) -> _Fields | None:
         """Read ``pairs`` as ``shape``; None when anything is wrong (already reported)."""
-        out = _Fields(shape, {}, {}, self.mapping_span(node))
+        out = _Fields({}, {}, self.mapping_span(node))
         seen: dict[str, Node] = {}
         suggested: set[str] = set()  # keys an unknown key looks like a misspelling of
         ok = True
@@ -467,17 +477,25 @@ class _Reader:
         return close
 
     def variant(
-        self, node: Node, shapes: Mapping[str, Shape], what: str, depth: int
+        self,
+        node: MappingNode,
+        shapes: Mapping[str, Shape],
+        what: str,
+        depth: int,
+        no_head: Callable[[MappingNode, list[ScalarNode]], None],
     ) -> tuple[str, _Fields] | None:
-        """Read a mapping whose head key picks its shape among ``shapes`` (steps, the entry)."""
-        if not isinstance(node, MappingNode):
-            return None
+        """Read a mapping whose head key picks its shape among ``shapes`` (steps, the entry).
+
+        ``no_head`` reports a mapping that has no head key; it gets the mapping's keys.
+        """
         pairs = self.pairs(node, depth)
+        keys = [k for k, _ in pairs if isinstance(k, ScalarNode)]
         heads: dict[str, Node] = {}  # a repeated head is a duplicate key, which fields() reports
-        for k, _ in pairs:
-            if isinstance(k, ScalarNode) and k.value in shapes:
+        for k in keys:
+            if k.value in shapes:
                 heads.setdefault(k.value, k)
         if not heads:
+            no_head(node, keys)
             return None
         if len(heads) > 1:
             first, second = list(heads)[:2]
@@ -557,18 +575,15 @@ class _Reader:
                     hint = f"a step is a mapping: write `{first}: {rest.strip() or '...'}`"
             self.wrong(node, f"expected a step (a mapping), found {_describe(node)}", hint)
             return None
-        picked = self.variant(node, STEP_SHAPES, "a step", depth)
+        picked = self.variant(node, STEP_SHAPES, "a step", depth, self.unknown_kind)
         if picked is None:
-            if not any(isinstance(k, ScalarNode) and k.value in STEP_SHAPES for k, _ in node.value):
-                self.unknown_kind(node)
             return None
         kind, f = picked
         return _STEP_BUILDERS[kind](f)
 
-    def unknown_kind(self, node: MappingNode) -> None:
+    def unknown_kind(self, node: MappingNode, keys: list[ScalarNode]) -> None:
         """Report a step mapping without a kind key, guessing which key is a misspelt kind."""
-        keys = [k for k, _ in node.value if isinstance(k, ScalarNode)]
-        unknown = [k for k in keys if k.value not in _KEY_OWNERS and k.value != "<<"]
+        unknown = [k for k in keys if k.value not in _KEY_OWNERS]
         if unknown:
             guess = next((k for k in unknown if did_you_mean(k.value, STEP_KINDS)), unknown[0])
             self.diags.error(
@@ -579,8 +594,8 @@ class _Reader:
             )
             return
         hint = _step_hint(STEP_KINDS)
-        if keys:
-            owners = _KEY_OWNERS.get(keys[0].value, [])
+        if keys:  # all known, so each has owners
+            owners = _KEY_OWNERS[keys[0].value]
             hint = (
                 f"'{keys[0].value}' belongs to a {' or '.join(owners)} step: indent it under "
                 f"that step, or add the kind, e.g. `{owners[0]}: ...`"
@@ -884,18 +899,17 @@ class _Reader:
                 f"{_describe(node)}",
                 hint=f"e.g. `{key.example}`",
             )
-        picked = self.variant(node, ENTRY_SHAPES, "the entry", depth)
+
+        def no_head(node: MappingNode, keys: list[ScalarNode]) -> None:
+            self.diags.error(
+                "JD104",
+                f"the entry needs one of {kinds}",
+                self.span(keys[0] if keys else node),
+                hint="e.g. `entry: {event: card_issued}`",
+            )
+
+        picked = self.variant(node, ENTRY_SHAPES, "the entry", depth, no_head)
         if picked is None:
-            if not any(
-                isinstance(k, ScalarNode) and k.value in ENTRY_SHAPES for k, _ in node.value
-            ):
-                at = node.value[0][0] if node.value else node
-                self.diags.error(
-                    "JD104",
-                    f"the entry needs one of {kinds}",
-                    self.span(at),
-                    hint="e.g. `entry: {event: card_issued}`",
-                )
             return _BAD
         kind, f = picked
         return ast.Entry(

@@ -57,7 +57,8 @@ def test_example_equals_the_dsl_ast(name: str) -> None:
     """The YAML and DSL spellings of each example give equal ASTs (spans aside)."""
     from_yaml, ydiags = load_yaml_journey((EXAMPLES / f"{name}.yaml").read_text(), "x.yaml")
     from_dsl, ddiags = parse_journey((EXAMPLES / f"{name}.journey").read_text(), "x.journey")
-    assert ydiags == [] and ddiags == []
+    assert ydiags == []
+    assert ddiags == []
     assert from_yaml == from_dsl
 
 
@@ -78,7 +79,8 @@ def test_example_header_and_nesting() -> None:
     )
     assert j.goals == (ast.Goal(ast.Ident("reactivated"), ast.Name("transaction")),)
     first = j.steps[0]
-    assert isinstance(first, ast.If) and isinstance(first.otherwise[0], ast.If)
+    assert isinstance(first, ast.If)
+    assert isinstance(first.otherwise[0], ast.If)
 
 
 def test_example_spans_are_one_based() -> None:
@@ -289,7 +291,8 @@ def test_error(
     assert (d.code, d.span.line, d.span.column) == (code, line, column), d
     assert message in d.message
     if hint is not None:
-        assert d.hint is not None and hint in d.hint
+        assert d.hint is not None
+        assert hint in d.hint
 
 
 def test_misspelt_required_key_is_not_also_missing() -> None:
@@ -392,11 +395,15 @@ SCALARS = (
 )  # fmt: skip
 STRUCTURES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), inner, max_size=4),
-    max_leaves=25,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=10,
 )
-STEPS = st.lists(st.dictionaries(st.sampled_from(KEYS), STRUCTURES, min_size=1, max_size=4))
+STEPS = st.lists(
+    st.dictionaries(st.sampled_from(KEYS), STRUCTURES, min_size=1, max_size=3), max_size=3
+)
 DOCUMENTS = STRUCTURES | st.fixed_dictionaries(
     {"journey": st.just("j"), "entry": STRUCTURES, "steps": STEPS}
 )
@@ -415,7 +422,7 @@ def test_random_text_never_raises(text: str) -> None:
     _check_result(text)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENTS)
 def test_random_structures_never_raise(doc: object) -> None:
     """YAML-ish structures built from real and fake keys never make the loader raise."""
@@ -425,7 +432,7 @@ def test_random_structures_never_raise(doc: object) -> None:
 _EXAMPLE_TEXTS = [(EXAMPLES / f"{n}.yaml").read_text() for n in NAMES]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.sampled_from(_EXAMPLE_TEXTS), st.floats(0, 1))
 def test_truncated_examples_never_raise(text: str, fraction: float) -> None:
     """Every prefix of an example loads or reports, without raising."""

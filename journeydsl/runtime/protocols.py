@@ -1,0 +1,256 @@
+"""The embedding contract: the protocols a bank backend implements to run journeys.
+
+They pass plain values: dataclasses, ``str``, aware ``datetime``, :class:`~decimal.Decimal` and
+:class:`~journeydsl.money.Money`. Built-in implementations: in-memory
+(:mod:`journeydsl.runtime.stores.memory`, for tests and simulation) and SQLite
+(:mod:`journeydsl.runtime.stores.sqlite`, the embedded default).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord
+
+__all__ = [
+    "ActionHandler",
+    "Channel",
+    "Clock",
+    "DeliveryResult",
+    "DeliveryStatus",
+    "EventRecord",
+    "EventStore",
+    "Message",
+    "OutboxEntry",
+    "Profile",
+    "ProfileStore",
+    "StateStore",
+    "Ticket",
+    "TicketSink",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A customer's attributes, channel consent and time zone (the DESIGN.md profile contract)."""
+
+    customer_id: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    consent: Mapping[str, bool] = field(default_factory=dict)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    tags: frozenset[str] = frozenset()
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """**Protocol:** the engine's notion of now (always timezone-aware)."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        ...
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """**Protocol:** a customer's events, appended once and queried by window.
+
+    ``append`` must be idempotent on ``event_id`` (return False for a duplicate).
+    ``aggregate`` may push the query down (e.g. to SQL) when ``query.where`` is None; otherwise it
+    can call :func:`journeydsl.expr.context.run_aggregate` on :meth:`events`.
+    """
+
+    def append(self, event_id: str, event: EventRecord) -> bool:
+        """Store ``event``; False if ``event_id`` was stored before."""
+        ...
+
+    def events(
+        self, customer_id: str, event_type: str, start: datetime | None, end: datetime | None
+    ) -> Sequence[EventRecord]:
+        """The customer's events of one type with ``start <= at <= end``, oldest first."""
+        ...
+
+    def aggregate(
+        self,
+        customer_id: str,
+        query: AggregateQuery,
+        start: datetime | None,
+        end: datetime | None,
+        ctx: EvalContext,
+    ) -> Any:
+        """The value of ``query`` over the customer's events in the window."""
+        ...
+
+    def last_time(self, customer_id: str, event_type: str, before: datetime) -> datetime | None:
+        """When the customer's latest ``event_type`` at or before ``before`` happened."""
+        ...
+
+
+@runtime_checkable
+class ProfileStore(Protocol):
+    """**Protocol:** customer profiles (attributes, consent, time zone)."""
+
+    def get(self, customer_id: str) -> Profile:
+        """The profile; an unknown customer gets an empty default profile."""
+        ...
+
+    def update(self, customer_id: str, attribute: str, value: Any) -> None:
+        """Set one attribute (journeys' `update` steps)."""
+        ...
+
+    def tag(self, customer_id: str, tag: str, remove: bool = False) -> None:
+        """Add or remove a tag (journeys' `tag` / `untag` steps)."""
+        ...
+
+    def customers(self) -> Iterable[str]:
+        """Every known customer id (scheduled segment entries evaluate over these)."""
+        ...
+
+
+class DeliveryStatus(enum.StrEnum):
+    """What a channel says about one delivery attempt."""
+
+    DELIVERED = "delivered"
+    FAILED_TRANSIENT = "failed_transient"
+    FAILED_PERMANENT = "failed_permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """A channel's answer; ``detail`` is shown in decision logs."""
+
+    status: DeliveryStatus
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A rendered send, handed to a :class:`Channel` with its idempotency key."""
+
+    idempotency_key: str
+    customer_id: str
+    channel: str
+    template: str
+    category: str
+    params: Mapping[str, Any]
+    journey: str
+    version: int
+    node: str
+    at: datetime
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """**Protocol:** a message gateway (email, SMS brandname, Zalo ZNS, push …).
+
+    It must deduplicate on ``message.idempotency_key``: the engine delivers at least once, so a
+    retried key must not reach the customer twice.
+    """
+
+    def send(self, message: Message) -> DeliveryResult:
+        """Deliver (or refuse) one message."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A ticket for a human team (telesales, customer care)."""
+
+    idempotency_key: str
+    customer_id: str
+    queue: str
+    priority: str
+    payload: Mapping[str, Any]
+    journey: str
+    version: int
+    node: str
+    at: datetime
+
+
+@runtime_checkable
+class TicketSink(Protocol):
+    """**Protocol:** the bank's ticket system; deduplicates on ``ticket.idempotency_key``."""
+
+    def open(self, ticket: Ticket) -> DeliveryResult:
+        """Open the ticket."""
+        ...
+
+
+@runtime_checkable
+class ActionHandler(Protocol):
+    """**Protocol:** a reward or custom action registered under its name (e.g.
+    ``annual_fee_waiver``); deduplicates on ``idempotency_key``."""
+
+    def __call__(
+        self, idempotency_key: str, customer_id: str, params: Mapping[str, Any], at: datetime
+    ) -> DeliveryResult:
+        """Carry out the action."""
+        ...
+
+
+@dataclass(slots=True)
+class OutboxEntry:
+    """An effect waiting to be handed to its channel, ticket sink or action handler."""
+
+    key: str
+    kind: str  # send | ticket | action | update | tag
+    customer_id: str
+    payload: dict[str, Any]
+    not_before: datetime
+    attempts: int = 0
+    status: str = "pending"  # pending | done | suppressed | failed
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """**Protocol:** durable instance state, timers and the outbox.
+
+    Every engine step ends in one :meth:`commit` that writes instance states, timers, outbox
+    entries and the processed-event marker atomically: a crash leaves either all or none.
+    """
+
+    def commit(
+        self,
+        instances: Sequence[dict[str, Any]],
+        outbox: Sequence[OutboxEntry],
+        processed_event: str | None = None,
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Atomically persist instance records (with their timer), new outbox entries, and
+        mark ``processed_event`` as done."""
+        ...
+
+    def instance(self, instance_id: str) -> dict[str, Any] | None:
+        """One instance record."""
+        ...
+
+    def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's instance records, active and ended."""
+        ...
+
+    def due(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Ids of waiting instances whose timer is due at ``now``, earliest first."""
+        ...
+
+    def next_due(self) -> datetime | None:
+        """The earliest pending timer, if any."""
+        ...
+
+    def processed(self, event_id: str) -> bool:
+        """Whether ``event_id`` was fully processed already."""
+        ...
+
+    def pending_outbox(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
+        """Outbox entries due for delivery at ``now``."""
+        ...
+
+    def update_outbox(self, entry: OutboxEntry) -> None:
+        """Record a delivery attempt's outcome (status, attempts, next attempt time)."""
+        ...
+
+    def get_meta(self, key: str) -> str | None:
+        """Engine bookkeeping (e.g. the last scheduled-segment evaluation)."""
+        ...
