@@ -9,9 +9,10 @@ build the AST directly, with default spans.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from hypothesis import strategies as st
@@ -265,56 +266,82 @@ class _Ctx:
     outcomes: list[str] = field(default_factory=list)
 
 
+_T = TypeVar("_T")
+
+
+def _pick(draw: st.DrawFn, items: Sequence[_T]) -> _T:
+    """One of ``items``; drawing an index keeps hypothesis from building a new strategy."""
+    return items[draw(st.integers(0, len(items) - 1))]
+
+
+def _chance(draw: st.DrawFn, one_in: int) -> bool:
+    """True one time in ``one_in``."""
+    return draw(st.integers(0, one_in - 1)) == 0
+
+
+_STRING_VALUES: tuple[Expr, ...] = (
+    *(StringLit(s) for s in _STRINGS),
+    _attr("trigger", "card_id"),
+    _attr("trigger", "product"),
+)
+_DATES: tuple[Expr, ...] = (
+    Call("date", (Name("now"),)),
+    Call("date", (Binary("+", Name("entered_at"), DurationLit("30d")),)),
+)
+_MONEY: tuple[Expr, ...] = (_MILLION, MoneyLit("250_000", "VND"))
+_INTS: tuple[Expr, ...] = (NumberLit("1"), NumberLit("2"), NumberLit("10"))
+_TEMPLATE_NAMES = tuple(sorted(TEMPLATES))
+_WAIT_UNTIL: tuple[Expr, ...] = (
+    TimeLit("09:00"),
+    Binary("+", Name("entered_at"), DurationLit("3d")),
+)
+_UPDATES: tuple[tuple[str, Expr], ...] = (
+    ("segment", StringLit("engaged")),
+    ("has_digital_app", BoolLit(True)),
+    ("city", StringLit("Đà Nẵng")),
+)
+_PRIORITIES: tuple[Expr | None, ...] = (None, Name("normal"), Name("urgent"))
+_REENTRIES = (Reentry("once"), Reentry("always"), Reentry("after", DurationLit("180d")))
+_TITLES = (None, "Onboarding", 'The "new" cardholder — Thẻ mới')
+_JOURNEY_FALLBACK = FallbackChain((Ident("push"), Ident("zns"), Ident("sms")))
+_QUIET_CHANNELS = ("sms", "zns", "push")
+
+
 def _string_value(draw: st.DrawFn, ctx: _Ctx) -> Expr:
-    pool: list[Expr] = [StringLit(s) for s in _STRINGS]
-    pool += [_attr("trigger", "card_id"), _attr("trigger", "product")]
-    if ctx.has_var:
-        pool.append(Name(_VAR))
-    return draw(st.sampled_from(pool))
+    if ctx.has_var and _chance(draw, 3):
+        return Name(_VAR)
+    return _pick(draw, _STRING_VALUES)
 
 
 def _param_value(draw: st.DrawFn, ctx: _Ctx, type_: Any) -> Expr:
     if type_ == "int":
-        pool: list[Expr] = [NumberLit(n) for n in ("1", "2", "10")]
-        pool += [Name(c) for c in ctx.counters]
-        return draw(st.sampled_from(pool))
+        return _pick(draw, [*_INTS, *(Name(c) for c in ctx.counters)])
     if type_ == "string":
         return _string_value(draw, ctx)
     if type_ == "date":
-        return draw(
-            st.sampled_from(
-                [
-                    Call("date", (Name("now"),)),
-                    Call("date", (Binary("+", Name("entered_at"), DurationLit("30d")),)),
-                ]
-            )
-        )
-    assert isinstance(type_, dict), type_
+        return _pick(draw, _DATES)
     assert type_ == {"type": "money", "currency": "VND"}, type_
-    return draw(st.sampled_from([_MILLION, MoneyLit("250_000", "VND")]))
+    return _pick(draw, _MONEY)
 
 
 def _send(draw: st.DrawFn, ctx: _Ctx, step_id: Ident | None) -> Send:
-    name = draw(st.sampled_from(sorted(TEMPLATES)))
+    name = _pick(draw, _TEMPLATE_NAMES)
     template = TEMPLATES[name]
     channels: list[str] = template["channels"]
-    channel = draw(st.sampled_from(channels))
-    category = draw(st.sampled_from([None, template["category"]]))
+    channel = _pick(draw, channels)
+    category = Ident(template["category"]) if draw(st.booleans()) else None
     params = tuple(
         Param(Ident(p), _param_value(draw, ctx, t)) for p, t in template.get("params", {}).items()
     )
-    others = [c for c in channels if c != channel]
-    chains: list[tuple[Ident, ...] | None] = [None, ()]
-    if others:
-        chains.append(tuple(Ident(c) for c in others[: draw(st.integers(1, len(others)))]))
-    return Send(
-        Ident(name),
-        Ident(channel),
-        Ident(category) if category else None,
-        params,
-        draw(st.sampled_from(chains)),
-        step_id,
-    )
+    # None keeps the journey's chain, () is `fallback none`, else other channels of the template.
+    others = [Ident(c) for c in channels if c != channel]
+    fallback: tuple[Ident, ...] | None = None
+    how = draw(st.integers(0, 2))
+    if how == 1:
+        fallback = ()
+    elif how == 2 and others:
+        fallback = tuple(others[: draw(st.integers(1, len(others)))])
+    return Send(Ident(name), Ident(channel), category, params, fallback, step_id)
 
 
 def _exits(step: Step) -> bool:
@@ -347,8 +374,9 @@ def _block(draw: st.DrawFn, ctx: _Ctx, depth: int, lo: int = 0, hi: int = 3) -> 
         steps.append(_step(draw, ctx, depth))
         if _exits(steps[-1]):
             return tuple(steps)
-    if ctx.budget > 0 and not ctx.in_repeat and draw(st.integers(0, 3)) == 0:
-        outcome = draw(st.sampled_from(_EXIT_OUTCOMES))
+    # Exits inside a loop body are left out: a body that always exits is no loop.
+    if ctx.budget > 0 and not ctx.in_repeat and _chance(draw, 4):
+        outcome = _pick(draw, _EXIT_OUTCOMES)
         ctx.outcomes.append(outcome)
         ctx.budget -= 1
         steps.append(Exit(Ident(outcome), _id(draw, ctx)))
@@ -356,21 +384,23 @@ def _block(draw: st.DrawFn, ctx: _Ctx, depth: int, lo: int = 0, hi: int = 3) -> 
 
 
 def _id(draw: st.DrawFn, ctx: _Ctx) -> Ident | None:
-    if draw(st.integers(0, 3)) != 0:
+    if not _chance(draw, 4):
         return None
     ctx.ids += 1
     return Ident(f"s{ctx.ids}")
 
 
-_SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action", "set")
+_SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action")
 _COMPOUND = ("if", "wait_for", "switch", "split", "repeat")
+_KINDS = {
+    (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
+    for var in (False, True)
+    for compound in (False, True)
+}
 
 
 def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
-    kinds = [k for k in _SIMPLE if k != "set" or ctx.has_var]
-    if depth < _MAX_DEPTH and ctx.budget >= 2:
-        kinds += _COMPOUND
-    kind = draw(st.sampled_from(kinds))
+    kind = _pick(draw, _KINDS[ctx.has_var, depth < _MAX_DEPTH and ctx.budget >= 2])
     ctx.budget -= 1
     step_id = _id(draw, ctx)
     inner = depth + 1
@@ -380,36 +410,23 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
         case "wait":
             return Wait(draw(_durations), step_id)
         case "wait_until":
-            at = draw(
-                st.sampled_from(
-                    [TimeLit("09:00"), Binary("+", Name("entered_at"), DurationLit("3d"))]
-                )
-            )
-            return WaitUntil(at, step_id)
+            return WaitUntil(_pick(draw, _WAIT_UNTIL), step_id)
         case "ticket":
-            payload = [Param(Ident("reason"), StringLit("follow_up"))]
-            payload.append(Param(Ident("card_id"), _attr("trigger", "card_id")))
+            payload = (
+                Param(Ident("reason"), StringLit("follow_up")),
+                Param(Ident("card_id"), _attr("trigger", "card_id")),
+            )
             return Ticket(
-                Ident(draw(st.sampled_from(["telesales", "customer_care"]))),
-                draw(st.sampled_from([None, Name("normal"), Name("urgent")])),
-                tuple(payload[: draw(st.integers(0, 2))]),
+                Ident(_pick(draw, ("telesales", "customer_care"))),
+                _pick(draw, _PRIORITIES),
+                payload[: draw(st.integers(0, 2))],
                 step_id,
             )
         case "update":
-            attribute, value = draw(
-                st.sampled_from(
-                    [
-                        ("segment", StringLit("engaged")),
-                        ("has_digital_app", BoolLit(True)),
-                        ("city", StringLit("Đà Nẵng")),
-                    ]
-                )
-            )
+            attribute, value = _pick(draw, _UPDATES)
             return Update(Ident(attribute), value, step_id)
         case "tag":
-            return Tag(
-                Ident(draw(st.sampled_from(["vip", "dormant"]))), draw(st.booleans()), step_id
-            )
+            return Tag(Ident(_pick(draw, ("vip", "dormant"))), draw(st.booleans()), step_id)
         case "action":
             if draw(st.booleans()):
                 return Action("reward", Ident("annual_fee_waiver"), (), step_id)
@@ -422,7 +439,7 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             then = _block(draw, ctx, inner, lo=1)
             return If(cond, then, _block(draw, ctx, inner), step_id)
         case "wait_for":
-            target, where = draw(st.sampled_from(_AWAITED))
+            target, where = _pick(draw, _AWAITED)
             if where == _OFFER_IS_VAR and not ctx.has_var:
                 where = Binary("==", _attr("offer_registered", "offer"), StringLit("tiki_voucher"))
             timeout = Timeout("within", draw(_durations))
@@ -431,13 +448,7 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
         case "switch":
             return _switch(draw, ctx, inner, step_id)
         case "split":
-            n = draw(st.integers(2, 3))
-            cuts = sorted(
-                draw(st.lists(st.integers(1, 99), min_size=n - 1, max_size=n - 1, unique=True))
-            )
-            weights = [b - a for a, b in zip([0, *cuts], [*cuts, 100], strict=True)]
-            arms = tuple(Arm(w, _block(draw, ctx, inner, hi=2)) for w in weights)
-            return Split(arms, None, step_id)
+            return _split(draw, ctx, inner, step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
 
@@ -450,7 +461,9 @@ def _switch(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Sw
     else:
         subject = _attr("profile", "segment")
         values = [StringLit(s) for s in _SEGMENTS]
-    values = draw(st.permutations(values))
+    # Distinct values, dealt round-robin into one or two cases.
+    turn = draw(st.integers(0, len(values) - 1))
+    values = values[turn:] + values[:turn]
     n_cases = draw(st.integers(1, 2))
     cut = draw(st.integers(n_cases, len(values)))
     groups = [values[i:cut:n_cases] for i in range(n_cases)]
@@ -458,13 +471,23 @@ def _switch(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Sw
     return Switch(subject, cases, _block(draw, ctx, inner, hi=2), step_id)
 
 
+def _split(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Split:
+    first = draw(st.integers(1, 98))
+    weights = [first, 100 - first]
+    if _chance(draw, 3):
+        second = draw(st.integers(1, 99 - first))
+        weights = [first, second, 100 - first - second]
+    arms = tuple(Arm(w, _block(draw, ctx, inner, hi=2)) for w in weights)
+    return Split(arms, None, step_id)
+
+
 def _repeat(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Repeat:
     counter = None
     if draw(st.booleans()):
         counter = "round" if not ctx.counters else f"round_{len(ctx.counters) + 1}"
-    until = draw(st.none() | conditions)
+    until = draw(conditions) if draw(st.booleans()) else None
     ctx.budget -= 1
-    wait = Wait(draw(_durations))
+    wait = Wait(draw(_durations))  # every loop waits
     if counter:
         ctx.counters.append(counter)
     ctx.in_repeat += 1
@@ -472,9 +495,8 @@ def _repeat(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Re
     ctx.in_repeat -= 1
     if counter:
         ctx.counters.pop()
-    return Repeat(
-        draw(st.integers(1, 5)), body, Ident(counter) if counter else None, until, step_id
-    )
+    rounds = draw(st.integers(1, 5))
+    return Repeat(rounds, body, Ident(counter) if counter else None, until, step_id)
 
 
 @st.composite
@@ -482,50 +504,35 @@ def journeys(draw: st.DrawFn) -> Journey:
     """Random journeys, well-typed against the example catalogs, entered on ``card_issued``."""
     ctx = _Ctx(has_var=draw(st.booleans()))
     steps: Steps = ()
-    if ctx.has_var:
+    if ctx.has_var:  # declares the string variable before any use
         ctx.budget -= 1
-        steps = (Set(Ident(_VAR), StringLit(draw(st.sampled_from(_STRINGS)))),)
+        steps = (Set(Ident(_VAR), StringLit(_pick(draw, _STRINGS))),)
     steps += _block(draw, ctx, 0, lo=1, hi=5)
-    goals = tuple(draw(st.lists(st.sampled_from(_GOALS), max_size=2, unique=True)))
+    goals = [g for g in _GOALS if _chance(draw, 4)]
     used = [*ctx.outcomes, *(g.outcome.name for g in goals)]
     entry = Entry(
         "event",
         Ident("card_issued"),
-        where=draw(
-            st.none() | st.just(Binary("==", _attr("trigger", "product"), StringLit("gold")))
-        ),
-        key=draw(st.none() | st.just(_attr("trigger", "card_id"))),
-        reentry=draw(
-            st.sampled_from(
-                [Reentry("once"), Reentry("always"), Reentry("after", DurationLit("180d"))]
-            )
-        ),
+        where=Binary("==", _attr("trigger", "product"), StringLit("gold"))
+        if _chance(draw, 3)
+        else None,
+        key=_attr("trigger", "card_id") if _chance(draw, 3) else None,
+        reentry=_pick(draw, _REENTRIES),
     )
-    quiet = draw(
-        st.lists(st.sampled_from(["sms", "zns", "push"]), min_size=1, max_size=3, unique=True)
-    )
+    quiet = [Ident(c) for c in _QUIET_CHANNELS if draw(st.booleans())]
     return Journey(
-        name=Ident(draw(st.sampled_from(["onboarding", "reactivation", "journey_2"]))),
+        name=Ident(_pick(draw, ("onboarding", "reactivation", "journey_2"))),
         version=draw(st.integers(1, 3)),
         entry=entry,
         steps=steps,
-        title=draw(st.none() | st.sampled_from(["Onboarding", 'The "new" cardholder — Thẻ mới'])),
+        title=_pick(draw, _TITLES),
         events_catalog=StringLit("events.yaml"),
         templates_catalog=StringLit("templates.yaml"),
-        timezone=draw(st.none() | st.just(StringLit("Asia/Ho_Chi_Minh"))),
+        timezone=StringLit("Asia/Ho_Chi_Minh") if draw(st.booleans()) else None,
         outcomes=tuple(Ident(o) for o in dict.fromkeys(used)),
-        quiet_hours=tuple(
-            draw(
-                st.lists(
-                    st.just(
-                        QuietHours(tuple(map(Ident, quiet)), TimeLit("21:00"), TimeLit("08:00"))
-                    ),
-                    max_size=1,
-                )
-            )
+        quiet_hours=(
+            (QuietHours(tuple(quiet), TimeLit("21:00"), TimeLit("08:00")),) if quiet else ()
         ),
-        fallback=draw(
-            st.sampled_from([(), (FallbackChain((Ident("push"), Ident("zns"), Ident("sms"))),)])
-        ),
-        goals=goals,
+        fallback=(_JOURNEY_FALLBACK,) if draw(st.booleans()) else (),
+        goals=tuple(goals),
     )

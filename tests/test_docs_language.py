@@ -108,7 +108,9 @@ def _ids(pairs: list[tuple[Block, Block]]) -> list[str]:
 
 DOC_TEXT = DOC.read_text(encoding="utf-8")
 PAIRS = _pairs(DOC_TEXT)
-CATALOG_BLOCKS = [b for b in _blocks(DOC_TEXT) if b.info in ("yaml events.yaml", "yaml templates.yaml")]
+CATALOG_BLOCKS = [
+    b for b in _blocks(DOC_TEXT) if b.info in ("yaml events.yaml", "yaml templates.yaml")
+]
 
 
 def _compile(text: str, file: str) -> CompileResult:

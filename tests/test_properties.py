@@ -1,4 +1,4 @@
-"""Whole-pipeline properties: spellings round-trip to the same IR, and no input makes check raise."""
+"""Pipeline properties: spellings round-trip to the same IR; no input makes check raise."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ the fewest parentheses the grammar needs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -77,6 +78,7 @@ _BINARY_PREC: dict[str, int] = {
     "/": _PRODUCT,
     "%": _PRODUCT,
 }
+_LAST_RE = re.compile(r"last\b")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
 
 
@@ -136,7 +138,11 @@ def _bare(expr: Expr) -> str:
             prec = _prec(expr)
             # Comparisons are non-associative; the others are left-associative.
             left_min = prec + 1 if prec == _COMPARE else prec
-            return f"{_expr(left, left_min)} {op} {_expr(right, prec + 1)}"
+            right_text = _expr(right, prec + 1)
+            if op == "in" and _LAST_RE.match(right_text):
+                # `a in last(...)` would lex as the window keyword `in last`.
+                right_text = f"({right_text})"
+            return f"{_expr(left, left_min)} {op} {right_text}"
         case Cond(test=test, then=then, otherwise=otherwise):
             return f"if {print_expr(test)} then {print_expr(then)} else {print_expr(otherwise)}"
         case ListExpr(items=items):
