@@ -382,6 +382,11 @@ class Journey:
     start: str | None
     nodes: Mapping[str, Node]
     variables: Mapping[str, Type] = field(default_factory=dict)
+    #: The event schemas (type → field → type) the journey was checked against; the runtime
+    #: types and validates incoming events with them. Not part of the graph's identity.
+    event_types: Mapping[str, Mapping[str, Type]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def node(self, node_id: str) -> Node:
         """The node called ``node_id``."""

@@ -604,6 +604,7 @@ class _Lowerer:
             start=start,
             nodes=ordered,
             variables=dict(self.var_types),
+            event_types={name: dict(spec.fields) for name, spec in self.catalog.events.items()},
         )
         return self.out
 

@@ -1,0 +1,805 @@
+"""The Engine: interprets compiled journeys per customer instance, over the host's stores.
+
+Host calls: :meth:`Engine.ingest` (an event arrived), :meth:`Engine.tick` (time passed: fire due
+timers, scheduled segment entries and deferred deliveries) and :meth:`Engine.enroll`.
+
+Durability: each step of work — one event for one customer, one timer — ends in a single
+:meth:`StateStore.commit` holding the instance states, their timers, the new outbox entries and the
+processed-event marker. Effects are only ever handed to channels from the outbox, with an
+idempotency key built from (journey, version, instance, node, visit). A crash anywhere therefore
+re-runs at most the uncommitted step (which recomputes the same keys) or re-delivers an outbox
+entry (which the channel deduplicates): no duplicate, nothing lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from journeydsl import ir
+from journeydsl.expr.context import AggregateQuery, EventRecord
+from journeydsl.expr.types import Type
+from journeydsl.runtime.codec import STATE_FORMAT, decode_map, encode_map, plain
+from journeydsl.runtime.events import BadEvent, coerce_event, event_id
+from journeydsl.runtime.protocols import (
+    ActionHandler,
+    Channel,
+    Clock,
+    DeliveryResult,
+    DeliveryStatus,
+    EventStore,
+    Message,
+    OutboxEntry,
+    Profile,
+    ProfileStore,
+    StateStore,
+    Ticket,
+    TicketSink,
+)
+
+__all__ = ["Engine", "IngestResult", "RetryPolicy"]
+
+log = structlog.get_logger("journeydsl")
+
+#: Steps one instance may take without waiting before it is stopped as runaway (the compiler
+#: rejects loops without waits; this guards hand-built IR).
+MAX_STEPS = 10_000
+_END = "completed"
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - a bad profile time zone falls back to the default
+        return ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+def bucket(*parts: str) -> int:
+    """A stable 0–99 bucket (random splits, holdouts): the same inputs give the same bucket on
+    every run, machine and Python version."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?\d[\d .()-]{6,}\d$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def mask(value: str) -> str:
+    """Mask an e-mail address or phone number for logs: ``a***@bank.vn``, ``*******789``.
+    Anything else (dates, ids, amounts) is left as it is."""
+    if _EMAIL.match(value):
+        user, _, domain = value.partition("@")
+        return f"{user[:1]}***@{domain}"
+    if _PHONE.match(value) and not _DATE.match(value):
+        return "*" * (len(value) - 3) + value[-3:]
+    return value
+
+
+def _safe(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: mask(v) if isinstance(v, str) else v for k, v in plain(params).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff for transient channel failures."""
+
+    base: timedelta = timedelta(minutes=1)
+    cap: timedelta = timedelta(hours=1)
+    max_attempts: int = 8
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait before attempt number ``attempts + 1``."""
+        return min(self.base * (2 ** max(attempts - 1, 0)), self.cap)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What one :meth:`Engine.ingest` did."""
+
+    event_id: str
+    duplicate: bool = False
+    quarantined: str | None = None
+    entered: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
+
+class _Ctx:
+    """The evaluation context of one instance at one moment."""
+
+    __slots__ = (
+        "customer_id",
+        "entered_at",
+        "events",
+        "journey_id",
+        "journey_version",
+        "now",
+        "profile",
+        "trigger",
+        "tz",
+        "variables",
+    )
+
+    def __init__(
+        self,
+        events: EventStore,
+        now: datetime,
+        inst: dict[str, Any],
+        journey: ir.Journey,
+        profile: Profile,
+        variables: dict[str, Any],
+        trigger: Mapping[str, Any],
+    ) -> None:
+        self.events = events
+        self.now = now
+        self.entered_at = datetime.fromisoformat(inst["entered_at"])
+        self.customer_id = inst["customer_id"]
+        self.journey_id = journey.id
+        self.journey_version = journey.version
+        self.tz = _zone(profile.timezone)
+        self.variables = variables
+        self.profile = profile.attributes
+        self.trigger = trigger
+
+    def aggregate(self, query: AggregateQuery, start: datetime | None, end: datetime | None) -> Any:
+        return self.events.aggregate(self.customer_id, query, start, end, self)
+
+    def last_time(self, event_type: str) -> datetime | None:
+        return self.events.last_time(self.customer_id, event_type, self.now)
+
+
+class Engine:
+    """Runs compiled journeys for every customer, durably, over the host's implementations."""
+
+    def __init__(
+        self,
+        journeys: Sequence[ir.Journey],
+        *,
+        events: EventStore,
+        profiles: ProfileStore,
+        state: StateStore,
+        clock: Clock,
+        channels: Mapping[str, Channel] | None = None,
+        tickets: TicketSink | None = None,
+        actions: Mapping[str, ActionHandler] | None = None,
+        retry: RetryPolicy | None = None,
+        on_action: Callable[[dict[str, Any]], None] | None = None,
+        on_quarantine: Callable[[Mapping[str, Any], str], None] | None = None,
+    ) -> None:
+        self.versions: dict[tuple[str, int], ir.Journey] = {}
+        self.latest: dict[str, ir.Journey] = {}
+        for j in journeys:
+            self.versions[(j.id, j.version)] = j
+            if j.id not in self.latest or j.version > self.latest[j.id].version:
+                self.latest[j.id] = j
+        self.schemas: dict[str, Mapping[str, Type]] = {}
+        for j in journeys:
+            for name, fields in j.event_types.items():
+                self.schemas.setdefault(name, fields)
+        self.events = events
+        self.profiles = profiles
+        self.state = state
+        self.clock = clock
+        self.channels = dict(channels or {})
+        self.tickets = tickets
+        self.actions = dict(actions or {})
+        self.retry = retry or RetryPolicy()
+        self.on_action = on_action
+        self.on_quarantine = on_quarantine
+        self.quarantine: list[tuple[Mapping[str, Any], str]] = []
+
+    # ------------------------------------------------------------------ host API
+
+    def ingest(self, raw: Mapping[str, Any] | EventRecord, event_key: str | None = None) -> IngestResult:
+        """Take one event (the JSON contract, or an :class:`EventRecord`) at the clock's now.
+
+        A bad event is quarantined and reported, never raised. An event already processed (same
+        id) is skipped, so replaying a stream after a crash is safe.
+        """
+        if isinstance(raw, EventRecord):
+            as_json = {
+                "customer_id": raw.customer_id,
+                "type": raw.type,
+                "at": raw.at.isoformat(),
+                "data": plain(raw.data),
+            }
+        else:
+            as_json = dict(raw)
+        eid = event_key or event_id(as_json)
+        result = IngestResult(eid)
+        if self.state.processed(eid):
+            result.duplicate = True
+            return result
+        try:
+            ev = raw if isinstance(raw, EventRecord) else coerce_event(raw, self.schemas)
+        except BadEvent as exc:
+            result.quarantined = str(exc)
+            self.quarantine.append((as_json, str(exc)))
+            log.warning("quarantine", reason=str(exc), event_type=as_json.get("type"))
+            if self.on_quarantine is not None:
+                self.on_quarantine(as_json, str(exc))
+            self.state.commit([], [], processed_event=eid)
+            return result
+        self.events.append(eid, ev)
+        now = max(self.clock.now(), ev.at)
+        records: list[dict[str, Any]] = []
+        outbox: list[OutboxEntry] = []
+        profile = self.profiles.get(ev.customer_id)
+        # Running instances first: goals, then waits that this event (or its effect on a
+        # condition) satisfies.
+        for inst in self.state.instances_of(ev.customer_id):
+            if inst["status"] == "ended":
+                continue
+            journey = self.versions.get((inst["journey"], inst["version"]))
+            if journey is None:
+                continue
+            if self._goal_hit(journey, inst, ev, now, profile):
+                records.append(inst)
+                continue
+            if inst["status"] == "waiting" and self._wakes(journey, inst, ev, now, profile):
+                node = journey.nodes[inst["wait"]["node"]]
+                assert isinstance(node, ir.WaitFor)
+                self._log(inst, now, node.id, "woke", event=ev.type)
+                self._run(journey, inst, node.then, now, profile, outbox)
+                records.append(inst)
+                result.resumed.append(inst["id"])
+        # New entries.
+        for journey in self.latest.values():
+            entry = journey.entry
+            if entry.kind != "event" or entry.event != ev.type:
+                continue
+            inst = self._enter(journey, ev.customer_id, now, profile, ev)
+            if inst is not None:
+                self._run(journey, inst, journey.start, now, profile, outbox)
+                records.append(inst)
+                result.entered.append(inst["id"])
+        self.state.commit(records, outbox, processed_event=eid)
+        self.deliver(now)
+        return result
+
+    def enroll(
+        self, customer_id: str, journey_id: str, data: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """Enter ``customer_id`` into a journey from code; None when re-entry rules refuse."""
+        journey = self.latest[journey_id]
+        now = self.clock.now()
+        profile = self.profiles.get(customer_id)
+        trigger = EventRecord(customer_id, "enroll", now, dict(data or {}))
+        inst = self._enter(journey, customer_id, now, profile, trigger)
+        if inst is None:
+            return None
+        outbox: list[OutboxEntry] = []
+        self._run(journey, inst, journey.start, now, profile, outbox)
+        self.state.commit([inst], outbox)
+        self.deliver(now)
+        return str(inst["id"])
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Advance to ``now``: fire due timers and scheduled entries, deliver due messages.
+        Returns how many instances moved."""
+        now = now or self.clock.now()
+        moved = 0
+        while True:
+            due = self.state.due(now, limit=500)
+            if not due:
+                break
+            for iid in due:
+                inst = self.state.instance(iid)
+                if inst is None or inst["status"] != "waiting" or inst.get("due") is None:
+                    continue
+                when = datetime.fromisoformat(inst["due"])
+                journey = self.versions[(inst["journey"], inst["version"])]
+                profile = self.profiles.get(inst["customer_id"])
+                outbox: list[OutboxEntry] = []
+                node = journey.nodes[inst["wait"]["node"]]
+                self._log(inst, when, node.id, "timer")
+                target = node.on_timeout if isinstance(node, ir.WaitFor) else node.next  # type: ignore[attr-defined]
+                self._run(journey, inst, target, when, profile, outbox)
+                self.state.commit([inst], outbox)
+                moved += 1
+        moved += self._segments(now)
+        self.deliver(now)
+        return moved
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery."""
+        times = [t for t in (self.state.next_due(), self._next_segment_time()) if t]
+        pending = self.state.pending_outbox(datetime.max.replace(tzinfo=_zone("UTC")), limit=1)
+        if pending:
+            times.append(pending[0].not_before)
+        return min(times) if times else None
+
+    # ------------------------------------------------------------------ entry
+
+    def _key(self, journey: ir.Journey, customer_id: str, ctx_inst: dict[str, Any], ev: EventRecord, profile: Profile, now: datetime) -> str:
+        if journey.entry.key is None:
+            return customer_id
+        ctx = _Ctx(self.events, now, ctx_inst, journey, profile, {}, {**ev.data, "at": ev.at})
+        return str(journey.entry.key.fn(ctx, ev))
+
+    def _enter(
+        self,
+        journey: ir.Journey,
+        customer_id: str,
+        now: datetime,
+        profile: Profile,
+        trigger: EventRecord,
+    ) -> dict[str, Any] | None:
+        probe = {"entered_at": _iso(now), "customer_id": customer_id}
+        tdata = {**trigger.data, "at": trigger.at}
+        entry = journey.entry
+        if entry.where is not None:
+            ctx = _Ctx(self.events, now, probe, journey, profile, {}, tdata)
+            if not entry.where.fn(ctx, trigger):
+                return None
+        key = self._key(journey, customer_id, probe, trigger, profile, now)
+        previous = [
+            i for i in self.state.instances_of(customer_id)
+            if i["journey"] == journey.id and i["key"] == key
+        ]
+        if any(i["status"] != "ended" for i in previous):
+            return None  # one running instance per key, whatever the re-entry rule
+        if previous:
+            if entry.reentry == "once":
+                return None
+            if entry.reentry == "after" and entry.reentry_after is not None:
+                last = max(datetime.fromisoformat(i["entered_at"]) for i in previous)
+                if now < last + entry.reentry_after:
+                    return None
+        iid = f"{journey.id}/{key}/{len(previous) + 1}"
+        inst: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "id": iid,
+            "journey": journey.id,
+            "version": journey.version,
+            "customer_id": customer_id,
+            "key": key,
+            "status": "active",
+            "node": journey.start,
+            "wait": None,
+            "due": None,
+            "entered_at": _iso(now),
+            "ended_at": None,
+            "outcome": None,
+            "holdout": False,
+            "vars": {},
+            "trigger": encode_map(tdata),
+            "visits": {},
+            "log": [],
+        }
+        log.info("enter", journey=journey.id, version=journey.version, customer=customer_id)
+        self._log(inst, now, journey.start or "", "enter", trigger=trigger.type)
+        return inst
+
+    # ------------------------------------------------------------------ segments
+
+    def _segment_journeys(self) -> list[ir.Journey]:
+        return [j for j in self.latest.values() if j.entry.kind == "segment" and j.entry.at]
+
+    def _next_segment_time(self) -> datetime | None:
+        best: datetime | None = None
+        for journey in self._segment_journeys():
+            for zone_name in self._zones():
+                t = self._segment_due(journey, zone_name)
+                if best is None or t < best:
+                    best = t
+        return best
+
+    def _zones(self) -> set[str]:
+        zones = getattr(self.profiles, "timezones", None)
+        if callable(zones):
+            return set(zones())
+        return {self.profiles.get(c).timezone for c in self.profiles.customers()}
+
+    def _segment_due(self, journey: ir.Journey, zone_name: str) -> datetime:
+        """The next scheduled evaluation of ``journey``'s segment in one time zone."""
+        tz = _zone(zone_name)
+        at = journey.entry.at or time(9, 0)
+        last = self.state.get_meta(f"segment:{journey.id}:{zone_name}")
+        if last is None:
+            return _next_local(self.clock.now(), at, tz)
+        start = datetime.fromisoformat(last).date() + timedelta(days=1)
+        return datetime.combine(start, at, tz)
+
+    def _segments(self, now: datetime) -> int:
+        moved = 0
+        for journey in self._segment_journeys():
+            assert journey.entry.condition is not None
+            for zone_name in sorted(self._zones()):
+                while (when := self._segment_due(journey, zone_name)) <= now:
+                    moved += self._evaluate_segment(journey, zone_name, when)
+        return moved
+
+    def _evaluate_segment(self, journey: ir.Journey, zone_name: str, when: datetime) -> int:
+        cond = journey.entry.condition
+        assert cond is not None
+        entered = 0
+        records: list[dict[str, Any]] = []
+        outbox: list[OutboxEntry] = []
+        for customer in sorted(self.profiles.customers()):
+            profile = self.profiles.get(customer)
+            if profile.timezone != zone_name:
+                continue
+            probe = {"entered_at": _iso(when), "customer_id": customer}
+            ctx = _Ctx(self.events, when, probe, journey, profile, {}, {})
+            if not cond.fn(ctx, None):
+                continue
+            trigger = EventRecord(customer, "segment", when, {})
+            inst = self._enter(journey, customer, when, profile, trigger)
+            if inst is not None:
+                self._run(journey, inst, journey.start, when, profile, outbox)
+                records.append(inst)
+                entered += 1
+        meta = {f"segment:{journey.id}:{zone_name}": when.isoformat()}
+        self.state.commit(records, outbox, meta=meta)
+        return entered
+
+    # ------------------------------------------------------------------ goals and waits
+
+    def _ctx(self, journey: ir.Journey, inst: dict[str, Any], now: datetime, profile: Profile) -> _Ctx:
+        return _Ctx(
+            self.events, now, inst, journey, profile,
+            decode_map(inst["vars"]), decode_map(inst["trigger"]),
+        )
+
+    def _goal_hit(
+        self, journey: ir.Journey, inst: dict[str, Any], ev: EventRecord, now: datetime, profile: Profile
+    ) -> bool:
+        for goal in journey.goals:
+            ctx = self._ctx(journey, inst, now, profile)
+            if goal.event is not None:
+                if goal.event != ev.type:
+                    continue
+                if goal.where is not None and not goal.where.fn(ctx, ev):
+                    continue
+            elif goal.condition is None or not goal.condition.fn(ctx, None):
+                continue
+            self._log(inst, now, "goal", "goal", outcome=goal.outcome)
+            self._end(inst, journey, goal.outcome, now)
+            return True
+        return False
+
+    def _wakes(
+        self, journey: ir.Journey, inst: dict[str, Any], ev: EventRecord, now: datetime, profile: Profile
+    ) -> bool:
+        node = journey.nodes.get(inst["wait"]["node"])
+        if not isinstance(node, ir.WaitFor):
+            return False
+        ctx = self._ctx(journey, inst, now, profile)
+        if node.event is not None:
+            if node.event != ev.type:
+                return False
+            return node.where is None or bool(node.where.fn(ctx, ev))
+        return node.condition is not None and bool(node.condition.fn(ctx, None))
+
+    # ------------------------------------------------------------------ interpreter
+
+    def _log(self, inst: dict[str, Any], at: datetime, node: str, what: str, **detail: Any) -> None:
+        entries = inst["log"]
+        if len(entries) < 1000:
+            entries.append({"at": _iso(at), "node": node, "what": what, **plain(detail)})
+
+    def _end(self, inst: dict[str, Any], journey: ir.Journey, outcome: str, now: datetime) -> None:
+        inst.update(status="ended", outcome=outcome, ended_at=_iso(now), node=None, wait=None, due=None)
+        log.info("exit", journey=journey.id, version=journey.version, customer=inst["customer_id"], outcome=outcome)
+
+    def _effect_key(self, journey: ir.Journey, inst: dict[str, Any], node: ir.Node) -> str:
+        visit = inst["visits"].get(node.id, 0)
+        return f"{journey.id}:{journey.version}:{inst['id']}:{node.id}:{visit}"
+
+    def _run(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node_id: str | None,
+        now: datetime,
+        profile: Profile,
+        outbox: list[OutboxEntry],
+    ) -> None:
+        """Interpret from ``node_id`` until the instance waits or ends."""
+        variables = decode_map(inst["vars"])
+        ctx = _Ctx(self.events, now, inst, journey, profile, variables, decode_map(inst["trigger"]))
+        inst.update(status="active", wait=None, due=None)
+        steps = 0
+        try:
+            while node_id is not None:
+                steps += 1
+                if steps > MAX_STEPS:
+                    self._log(inst, now, node_id, "error", reason="too many steps without a wait")
+                    self._end(inst, journey, "error", now)
+                    return
+                node = journey.nodes[node_id]
+                node_id = self._step(journey, inst, node, ctx, variables, outbox)
+                inst["visits"][node.id] = inst["visits"].get(node.id, 0) + 1
+                if inst["status"] != "active":
+                    return
+            self._end(inst, journey, _END, now)
+        except Exception as exc:  # noqa: BLE001 - a failing expression must not stop the engine
+            self._log(inst, now, inst.get("node") or "", "error", reason=repr(exc))
+            log.error("error", journey=journey.id, customer=inst["customer_id"], error=repr(exc))
+            self._end(inst, journey, "error", now)
+        finally:
+            inst["vars"] = encode_map(variables)
+
+    def _step(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Node,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        now = ctx.now
+        inst["node"] = node.id
+        match node:
+            case ir.Send():
+                params = {k: e.fn(ctx, None) for k, e in node.params}
+                payload = {
+                    "instance": inst["id"], "journey": journey.id, "version": journey.version,
+                    "node": node.id, "template": node.template, "category": node.category,
+                    "chain": [node.channel, *node.fallback], "index": 0,
+                    "params": encode_map(params), "created": _iso(now),
+                    "holdout": inst["holdout"],
+                }
+                outbox.append(OutboxEntry(self._effect_key(journey, inst, node), "send", inst["customer_id"], payload, now))
+                self._log(inst, now, node.id, "send", channel=node.channel, template=node.template)
+                return node.next
+            case ir.Ticket():
+                payload = {
+                    "instance": inst["id"], "journey": journey.id, "version": journey.version,
+                    "node": node.id, "queue": node.queue, "priority": node.priority.fn(ctx, None),
+                    "payload": encode_map({k: e.fn(ctx, None) for k, e in node.payload}),
+                    "created": _iso(now),
+                }
+                outbox.append(OutboxEntry(self._effect_key(journey, inst, node), "ticket", inst["customer_id"], payload, now))
+                self._log(inst, now, node.id, "ticket", queue=node.queue, priority=payload["priority"])
+                return node.next
+            case ir.Action():
+                payload = {
+                    "instance": inst["id"], "journey": journey.id, "version": journey.version,
+                    "node": node.id, "action": node.action, "name": node.name,
+                    "params": encode_map({k: e.fn(ctx, None) for k, e in node.params}),
+                    "created": _iso(now),
+                }
+                outbox.append(OutboxEntry(self._effect_key(journey, inst, node), "action", inst["customer_id"], payload, now))
+                self._log(inst, now, node.id, node.action, name=node.name)
+                return node.next
+            case ir.Update():
+                value = node.value.fn(ctx, None)
+                self.profiles.update(inst["customer_id"], node.attribute, value)
+                self._record(now, inst, node.id, "update", attribute=node.attribute, value=plain(value))
+                return node.next
+            case ir.Tag():
+                self.profiles.tag(inst["customer_id"], node.tag, node.remove)
+                self._record(now, inst, node.id, "update", tag=node.tag, remove=node.remove)
+                return node.next
+            case ir.Set():
+                variables[node.var] = node.value.fn(ctx, None)
+                return node.next
+            case ir.Wait():
+                value = node.value.fn(ctx, None)
+                if node.mode == "duration":
+                    due = now + value
+                elif node.mode == "until":
+                    due = value
+                else:
+                    due = _next_local(now, value, ctx.tz)
+                if due <= now:
+                    self._log(inst, now, node.id, "wait", due=due, passed=True)
+                    return node.next
+                self._wait(inst, node.id, "timer", due)
+                self._log(inst, now, node.id, "wait", due=due)
+                return None
+            case ir.WaitFor():
+                if node.condition is not None and node.condition.fn(ctx, None):
+                    self._log(inst, now, node.id, "condition", value=True, source=node.condition.source)
+                    return node.then
+                due: datetime | None = None  # type: ignore[no-redef]
+                if node.timeout is not None:
+                    t = node.timeout.fn(ctx, None)
+                    due = now + t if node.timeout_mode == "within" else t
+                    if due is not None and due <= now:
+                        self._log(inst, now, node.id, "timeout", passed=True)
+                        return node.on_timeout
+                self._wait(inst, node.id, "event" if node.event else "condition", due)
+                self._log(inst, now, node.id, "wait_for", event=node.event, due=due)
+                return None
+            case ir.Branch():
+                value = bool(node.cond.fn(ctx, None))
+                self._log(inst, now, node.id, "if", source=node.cond.source, value=value)
+                return node.then if value else node.otherwise
+            case ir.Switch():
+                subject = node.subject.fn(ctx, None)
+                for values, target in node.cases:
+                    if any(v.fn(ctx, None) == subject for v in values):
+                        self._log(inst, now, node.id, "switch", value=subject)
+                        return target
+                self._log(inst, now, node.id, "switch", value=subject, case="else")
+                return node.otherwise
+            case ir.Split():
+                b = bucket(journey.id, node.id, inst["customer_id"])
+                upto = 0
+                for weight, target in node.arms:
+                    upto += weight
+                    if b < upto:
+                        self._log(inst, now, node.id, "split", bucket=b)
+                        return target
+                inst["holdout"] = True
+                self._log(inst, now, node.id, "split", bucket=b, holdout=True)
+                return node.holdout[1] if node.holdout else None
+            case ir.RepeatStart():
+                variables[node.counter] = 1
+                return node.next
+            case ir.RepeatCheck():
+                n = variables.get(node.counter, 1)
+                if n > node.max:
+                    self._log(inst, now, node.id, "repeat_done", rounds=node.max)
+                    return node.exit
+                if node.until is not None and node.until.fn(ctx, None):
+                    self._log(inst, now, node.id, "until", source=node.until.source, value=True)
+                    return node.exit
+                return node.body
+            case ir.RepeatNext():
+                variables[node.counter] = variables.get(node.counter, 1) + 1
+                return node.next
+            case ir.Exit():
+                self._end(inst, journey, node.outcome, now)
+                return None
+        raise TypeError(f"unknown node {node!r}")  # pragma: no cover
+
+    def _wait(self, inst: dict[str, Any], node_id: str, kind: str, due: datetime | None) -> None:
+        inst.update(status="waiting", wait={"node": node_id, "kind": kind}, due=_iso(due) if due else None)
+
+    # ------------------------------------------------------------------ delivery
+
+    def _record(self, at: datetime, inst: dict[str, Any], node: str, kind: str, **fields: Any) -> None:
+        if self.on_action is not None:
+            self.on_action({"at": at, "customer_id": inst["customer_id"], "journey": inst["journey"], "node": node, "kind": kind, **fields})
+
+    def deliver(self, now: datetime | None = None) -> int:
+        """Hand due outbox entries to channels, the ticket sink and action handlers."""
+        now = now or self.clock.now()
+        done = 0
+        while True:
+            batch = self.state.pending_outbox(now, limit=500)
+            if not batch:
+                return done
+            progressed = False
+            for entry in batch:
+                before = (entry.status, entry.not_before, entry.attempts, entry.payload.get("index"))
+                self._deliver_one(entry, now)
+                self.state.update_outbox(entry)
+                after = (entry.status, entry.not_before, entry.attempts, entry.payload.get("index"))
+                progressed = progressed or before != after
+                done += entry.status != "pending"
+            if not progressed:
+                return done
+
+    def _deliver_one(self, entry: OutboxEntry, now: datetime) -> None:
+        p = entry.payload
+        if entry.kind == "send":
+            self._deliver_send(entry, now)
+            return
+        if entry.kind == "ticket":
+            ticket = Ticket(entry.key, entry.customer_id, p["queue"], p["priority"], decode_map(p["payload"]), p["journey"], p["version"], p["node"], now)
+            result = self.tickets.open(ticket) if self.tickets else DeliveryResult(DeliveryStatus.DELIVERED, "no ticket sink")
+            fields = {"queue": p["queue"], "priority": p["priority"], "payload": plain(decode_map(p["payload"]))}
+        else:
+            handler = self.actions.get(p["name"])
+            if handler is None:
+                result = DeliveryResult(DeliveryStatus.DELIVERED, "no handler registered")
+            else:
+                result = handler(entry.key, entry.customer_id, decode_map(p["params"]), now)
+            fields = {"name": p["name"], "params": plain(decode_map(p["params"]))}
+        kind = "ticket" if entry.kind == "ticket" else ("reward" if p.get("action") == "reward" else "action")
+        if result.status is DeliveryStatus.FAILED_TRANSIENT and entry.attempts + 1 < self.retry.max_attempts:
+            entry.attempts += 1
+            entry.not_before = now + self.retry.delay(entry.attempts)
+            return
+        entry.status = "done" if result.status is DeliveryStatus.DELIVERED else "failed"
+        fake = {"customer_id": entry.customer_id, "journey": p["journey"]}
+        if entry.status == "done":
+            self._record(now, fake, p["node"], kind, **fields)
+        else:
+            self._record(now, fake, p["node"], "suppressed", reason=f"{kind} failed: {result.detail}")
+
+    def _quiet_until(self, journey: ir.Journey, channel: str, local: datetime) -> datetime | None:
+        for q in journey.quiet_hours:
+            if channel not in q.channels:
+                continue
+            t = local.time()
+            inside = q.start <= t < q.end if q.start < q.end else (t >= q.start or t < q.end)
+            if inside:
+                end_day = local.date() if t < q.end else local.date() + timedelta(days=1)
+                return datetime.combine(end_day, q.end, local.tzinfo)
+        return None
+
+    def _reachable(self, channel: str, profile: Profile, customer: str, now: datetime) -> str | None:
+        """Why ``channel`` cannot reach the customer, or None when it can."""
+        if not profile.consent.get(channel, False):
+            return f"no {channel} consent"
+        if channel == "push" and not (
+            profile.attributes.get("has_digital_app")
+            or self.events.last_time(customer, "app_installed", now) is not None
+        ):
+            return "no app for push"
+        return None
+
+    def _deliver_send(self, entry: OutboxEntry, now: datetime) -> None:
+        p = entry.payload
+        journey = self.versions.get((p["journey"], p["version"]))
+        profile = self.profiles.get(entry.customer_id)
+        chain: list[str] = p["chain"]
+        reasons: list[str] = p.setdefault("reasons", [])
+        fake = {"customer_id": entry.customer_id, "journey": p["journey"]}
+        params = decode_map(p["params"])
+        while p["index"] < len(chain):
+            channel = chain[p["index"]]
+            why = self._reachable(channel, profile, entry.customer_id, now)
+            if why is None and channel not in self.channels:
+                why = f"no {channel} channel configured"
+            if why is not None:
+                reasons.append(why)
+                p["index"] += 1
+                entry.attempts = 0
+                continue
+            local = now.astimezone(_zone(profile.timezone))
+            if journey is not None and (until := self._quiet_until(journey, channel, local)):
+                entry.not_before = until
+                if not p.get("deferred"):
+                    p["deferred"] = _iso(until)
+                return
+            message = Message(
+                f"{entry.key}:{channel}", entry.customer_id, channel, p["template"], p["category"],
+                params, p["journey"], p["version"], p["node"], now,
+            )
+            result = self.channels[channel].send(message)
+            if result.status is DeliveryStatus.DELIVERED:
+                entry.status = "done"
+                log.info("send", journey=p["journey"], customer=entry.customer_id, channel=channel, template=p["template"], params=_safe(params))
+                self._record(now, fake, p["node"], "send", channel=channel, template=p["template"], params=plain(params))
+                return
+            if result.status is DeliveryStatus.FAILED_TRANSIENT and entry.attempts + 1 < self.retry.max_attempts:
+                entry.attempts += 1
+                entry.not_before = now + self.retry.delay(entry.attempts)
+                return
+            reasons.append(f"{channel} failed: {result.detail or result.status.value}")
+            p["index"] += 1
+            entry.attempts = 0
+        entry.status = "suppressed"
+        reason = "; ".join(reasons) or "no channel"
+        log.info("suppress", journey=p["journey"], customer=entry.customer_id, template=p["template"], reason=reason)
+        self._record(now, fake, p["node"], "suppressed", channel=chain[0], template=p["template"], params=plain(params), reason=reason)
+
+    # ------------------------------------------------------------------ introspection
+
+    def explain(self, customer_id: str) -> list[dict[str, Any]]:
+        """The decision log of every instance of ``customer_id``."""
+        return [
+            {"instance": i["id"], "journey": i["journey"], "version": i["version"], "status": i["status"], "outcome": i["outcome"], "log": i["log"]}
+            for i in self.state.instances_of(customer_id)
+        ]
+
+
+def _next_local(now: datetime, at: time, tz: tzinfo) -> datetime:
+    local = now.astimezone(tz)
+    candidate = datetime.combine(local.date(), at, tz)
+    if candidate < local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), at, tz)
+    return candidate
+

@@ -1,0 +1,1 @@
+"""Built-in store implementations: in-memory and SQLite."""
