@@ -88,7 +88,9 @@ def _stats(result: CompileResult) -> dict[str, Any]:
     }
 
 
-def _print_stats_text(results: list[CompileResult], stats: list[dict[str, Any]], out: TextIO) -> None:
+def _print_stats_text(
+    results: list[CompileResult], stats: list[dict[str, Any]], out: TextIO
+) -> None:
     """One row per file: steps and the worst-case messages per channel."""
     from journeydsl.ast import CHANNELS
 

@@ -275,8 +275,8 @@ def _pick(draw: st.DrawFn, items: Sequence[_T]) -> _T:
 
 
 def _chance(draw: st.DrawFn, one_in: int) -> bool:
-    """True one time in ``one_in``."""
-    return draw(st.integers(0, one_in - 1)) == 0
+    """True one time in ``one_in`` (False when shrunk, so failures shrink to fewer features)."""
+    return draw(st.integers(0, one_in - 1)) == one_in - 1
 
 
 _STRING_VALUES: tuple[Expr, ...] = (
@@ -455,7 +455,7 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
 
 def _switch(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Switch:
     values: list[Expr]
-    if ctx.counters and draw(st.booleans()):
+    if bool(ctx.counters) and draw(st.booleans()):
         subject: Expr = Name(ctx.counters[-1])
         values = [NumberLit(str(i)) for i in range(1, 5)]
     else:

@@ -30,11 +30,13 @@ _HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """One fenced block of the doc: its info string, text, first line and nearest heading."""
+    """One fenced block of the doc: its info string, its text, the 1-based lines of its opening
+    and closing fences, and the nearest heading above it."""
 
     info: str
     text: str
     line: int
+    end: int
     heading: str
 
 
@@ -58,41 +60,43 @@ def _blocks(doc: str) -> list[Block]:
         while i < len(lines) and lines[i].strip() != ticks:
             body.append(lines[i])
             i += 1
-        out.append(Block(info, "\n".join(body) + "\n", start + 1, heading))
+        out.append(Block(info, "\n".join(body) + "\n", start + 1, i + 1, heading))
         i += 1
     return out
 
 
 def _between(doc_lines: list[str], a: Block, b: Block) -> list[str]:
     """The non-blank lines between the end of block ``a`` and the start of block ``b``."""
-    end_of_a = a.line + a.text.count("\n")  # the closing fence's 0-based index
-    return [s for s in doc_lines[end_of_a + 1 : b.line - 1] if s.strip()]
+    return [s for s in doc_lines[a.end : b.line - 1] if s.strip()]
 
 
-def _pairs(doc: str) -> list[tuple[Block, Block]]:
-    """The (journey, yaml) example pairs; raises AssertionError on an orphaned or split pair."""
+def _pairs(doc: str) -> tuple[list[tuple[Block, Block]], list[str]]:
+    """The (journey, yaml) example pairs, and a message for each block that breaks the pairing."""
     blocks = _blocks(doc)
     lines = doc.splitlines()
     pairs: list[tuple[Block, Block]] = []
+    problems: list[str] = []
     for i, block in enumerate(blocks):
+        where = f"docs/language.md:{block.line}"
         if block.info == "journey":
             twin = blocks[i + 1] if i + 1 < len(blocks) else None
-            assert twin is not None and twin.info == "yaml", (
-                f"docs/language.md:{block.line}: a ```journey block must be followed by its "
-                f"```yaml twin"
-            )
+            if twin is None or twin.info != "yaml":
+                problems.append(f"{where}: a ```journey block must be followed by its ```yaml twin")
+                continue
             gap = _between(lines, block, twin)
-            assert not gap, (
-                f"docs/language.md:{block.line}: nothing may stand between a ```journey block "
-                f"and its ```yaml twin, found {gap[0]!r}"
-            )
+            if gap:
+                problems.append(
+                    f"{where}: nothing may stand between a ```journey block and its ```yaml "
+                    f"twin, found {gap[0]!r}"
+                )
+                continue
             pairs.append((block, twin))
-        elif block.info == "yaml":
-            assert i > 0 and blocks[i - 1].info == "journey", (
-                f"docs/language.md:{block.line}: a ```yaml block must be the twin of the "
-                f"```journey block before it (fence catalog excerpts as ```yaml events.yaml)"
+        elif block.info == "yaml" and (i == 0 or blocks[i - 1].info != "journey"):
+            problems.append(
+                f"{where}: a ```yaml block must be the twin of the ```journey block before it "
+                f"(fence catalog excerpts as ```yaml events.yaml)"
             )
-    return pairs
+    return pairs, problems
 
 
 def _ids(pairs: list[tuple[Block, Block]]) -> list[str]:
@@ -107,17 +111,18 @@ def _ids(pairs: list[tuple[Block, Block]]) -> list[str]:
 
 
 DOC_TEXT = DOC.read_text(encoding="utf-8")
-PAIRS = _pairs(DOC_TEXT)
-CATALOG_BLOCKS = [
-    b for b in _blocks(DOC_TEXT) if b.info in ("yaml events.yaml", "yaml templates.yaml")
-]
+PAIRS, PAIRING_PROBLEMS = _pairs(DOC_TEXT)
+CATALOG_INFOS = ("yaml events.yaml", "yaml templates.yaml")
+CATALOG_BLOCKS = [b for b in _blocks(DOC_TEXT) if b.info in CATALOG_INFOS]
 
 
 def _compile(text: str, file: str) -> CompileResult:
+    """Compile an example with its catalogs resolved against examples/."""
     return compile_source(text, file=file, base_dir=EXAMPLES)
 
 
 def _problems(result: CompileResult) -> list[str]:
+    """The errors and warnings of a compile, rendered one per line for a readable failure."""
     return [
         f"{d.span}: {d.severity}[{d.code}]: {d.message}"
         for d in result.diagnostics
@@ -161,10 +166,18 @@ def test_checks_table_lists_every_code() -> None:
     assert sorted(rows) == sorted(CODES)
 
 
-def test_pairing_rejects_an_orphaned_journey_block() -> None:
-    """A ```journey block without its ```yaml twin right after it is refused."""
-    doc = "# h\n```journey\njourney j\n```\n\nprose\n\n```yaml\njourney: j\n```\n"
-    with pytest.raises(AssertionError, match="nothing may stand between"):
-        _pairs(doc)
-    with pytest.raises(AssertionError, match="followed by its"):
-        _pairs("# h\n```journey\njourney j\n```\n")
+def test_example_blocks_come_in_pairs() -> None:
+    """Every ```journey block is immediately followed by its ```yaml twin, and vice versa."""
+    assert PAIRING_PROBLEMS == []
+
+
+def test_pairing_rejects_orphaned_and_separated_blocks() -> None:
+    """The pairing rule itself reports a twin that is missing or separated by prose."""
+    separated = "# h\n```journey\njourney j\n```\n\nprose\n\n```yaml\njourney: j\n```\n"
+    pairs, problems = _pairs(separated)
+    assert pairs == []
+    assert any("nothing may stand between" in p for p in problems)
+    _, problems = _pairs("# h\n```journey\njourney j\n```\n")
+    assert any("followed by its" in p for p in problems)
+    _, problems = _pairs("# h\n```yaml\njourney: j\n```\n")
+    assert any("must be the twin" in p for p in problems)

@@ -15,8 +15,16 @@ from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
-from journeydsl.expr.checker import Scope, Typed, check, check_bool, check_type, time_value
-from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type
+from journeydsl.expr.checker import (
+    Scope,
+    Typed,
+    check,
+    check_bool,
+    check_enum_literal,
+    check_type,
+    time_value,
+)
+from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
 
 __all__ = ["DEFAULT_TIMEZONE", "Lowered", "lower"]
@@ -35,6 +43,8 @@ class Lowered:
     sets: dict[str, str] = field(default_factory=dict)
     counters: dict[str, str] = field(default_factory=dict)
     outcome_spans: dict[str, Span] = field(default_factory=dict)
+    #: Variables read by goals (checked at every waiting step, where goals are evaluated).
+    goal_reads: list[tuple[str, Span]] = field(default_factory=list)
 
 
 def _walk(steps: A.Steps) -> Iterator[A.Step]:
@@ -126,11 +136,12 @@ class _Lowerer:
             if s.id is not None:
                 if s.id.name in taken:
                     self.diags.error("JD106", f"step id '{s.id.name}' is used twice", s.id.span)
+                    continue  # the second one gets a generated id, so the graph stays whole
                 taken.add(s.id.name)
                 self.ids[id(s)] = s.id.name
         counts: dict[str, int] = {}
         for s in steps:
-            if s.id is not None:
+            if id(s) in self.ids:
                 continue
             base = _base_id(s)
             n = counts.get(base, 0)
@@ -154,6 +165,38 @@ class _Lowerer:
             if t is not None:
                 reads.extend((name, node.span) for name in sorted(t.reads))
         return node.id
+
+    def check_counters(self) -> None:
+        """A repeat's counter is its own: not a variable, and not the counter of a repeat it is
+        nested in (repeats one after the other may reuse a name)."""
+
+        def visit(steps: A.Steps, enclosing: dict[str, Span]) -> None:
+            for s in steps:
+                inner = enclosing
+                if isinstance(s, A.Repeat) and s.counter is not None:
+                    name = s.counter.name
+                    if name in self.var_types:
+                        where = self.var_spans[name]
+                        self.diags.error(
+                            "JD106",
+                            f"'{name}' is both a repeat counter and a variable "
+                            f"(set at line {where.line})",
+                            s.counter.span,
+                            "rename one of them; `set` cannot change a repeat's round number",
+                        )
+                    elif name in enclosing:
+                        self.diags.error(
+                            "JD106",
+                            f"'{name}' already counts the rounds of the enclosing repeat at "
+                            f"line {enclosing[name].line}",
+                            s.counter.span,
+                            "give the inner repeat its own counter name",
+                        )
+                    inner = {**enclosing, name: s.counter.span}
+                for block in _blocks(s):
+                    visit(block, inner)
+
+        visit(self.src.steps, {})
 
     def infer_variables(self) -> None:
         """First `set` of a name fixes its type; later sets must agree."""
@@ -192,7 +235,7 @@ class _Lowerer:
                 if not t.type.is_error and t.type not in (TIME, TIMESTAMP):
                     self.diags.error(
                         "JD301",
-                        f"`wait until` needs a timestamp or a time of day, not a {t.type}",
+                        f"`wait until` needs a timestamp or a time of day, not {article(t.type)}",
                         s.at.span,
                         "e.g. `wait until activated_at + 7d` or `wait until 09:00`",
                     )
@@ -452,9 +495,10 @@ class _Lowerer:
                 ):
                     self.diags.error(
                         "JD305",
-                        f"case value is a {vt.type} but the switch is on a {subj.type}",
+                        f"case value is {article(vt.type)} but the switch is on {article(subj.type)}",
                         v.span,
                     )
+                check_enum_literal(subj.type, v, scope)
                 values.append(self.cexpr(v, vt))
             cases.append((tuple(values), self.lower_steps(case.steps, nxt, scope)))
         other = self.lower_steps(s.otherwise, nxt, scope)
@@ -510,7 +554,12 @@ class _Lowerer:
             start, end = time_value(q.start.text), time_value(q.end.text)
             for lit, value in ((q.start, start), (q.end, end)):
                 if value is None:
-                    self.diags.error("JD108", f"'{lit.text}' is not a time of day", lit.span)
+                    self.diags.error(
+                        "JD108",
+                        f"'{lit.text}' is not a time of day",
+                        lit.span,
+                        "write HH:MM with hours 00-23 and minutes 00-59",
+                    )
             if start is not None and end is not None:
                 quiet.append(ir.QuietHours(chans, start, end))
         entry = self.lower_entry(j.entry)
@@ -529,6 +578,8 @@ class _Lowerer:
             if where_src is not None:
                 w = check_bool(where_src, scope.for_event(self.catalog.events[target.name]))
                 where = self.cexpr(where_src, w)
+            if where is not None:
+                self.out.goal_reads.extend((v, where.span) for v in sorted(w.reads))
             return target.name, where, None
         if isinstance(target, A.Name) and target.name not in scope.variables:
             self.diags.error(
@@ -539,6 +590,7 @@ class _Lowerer:
             )
             return None, None, None
         c = check_bool(target, scope)
+        self.out.goal_reads.extend((v, target.span) for v in sorted(c.reads))
         return None, None, self.cexpr(target, c)
 
     def lower_entry(self, e: A.Entry) -> ir.Entry:
@@ -564,7 +616,12 @@ class _Lowerer:
             if e.at is not None:
                 at = time_value(e.at.text)
                 if at is None:
-                    self.diags.error("JD108", f"'{e.at.text}' is not a time of day", e.at.span)
+                    self.diags.error(
+                        "JD108",
+                        f"'{e.at.text}' is not a time of day",
+                        e.at.span,
+                        "write HH:MM with hours 00-23 and minutes 00-59",
+                    )
         after: timedelta | None = None
         if e.reentry.kind == "after" and e.reentry.after is not None:
             rt = check_type(e.reentry.after, self.scope, DURATION, "`reentry after`")
@@ -582,6 +639,7 @@ class _Lowerer:
     def run(self) -> Lowered:
         self.assign_ids()
         self.infer_variables()
+        self.check_counters()
         entry, quiet, goals = self.lower_header()
         start = self.lower_steps(self.src.steps, None, self.scope)
         order = [self.ids[id(s)] for s in _walk(self.src.steps)]

@@ -29,6 +29,7 @@ from journeydsl.expr.types import (
     TIME,
     TIMESTAMP,
     Type,
+    article,
     assignable,
     list_of,
     money,
@@ -36,7 +37,17 @@ from journeydsl.expr.types import (
 )
 from journeydsl.money import Money
 
-__all__ = ["BUILTINS", "FUNCTIONS", "Scope", "Typed", "check", "duration_value"]
+__all__ = [
+    "BUILTINS",
+    "FUNCTIONS",
+    "Scope",
+    "Typed",
+    "check",
+    "check_bool",
+    "check_enum_literal",
+    "check_type",
+    "duration_value",
+]
 
 #: Names every expression can read.
 BUILTINS: dict[str, Type] = {
@@ -136,11 +147,12 @@ def _money(node: A.MoneyLit, scope: Scope) -> Typed:
 def _duration(node: A.DurationLit, scope: Scope) -> Typed:
     value = duration_value(node.text)
     if value is None:
+        unit = node.text.lstrip("0123456789.")
         scope.diags.error(
             "JD107",
-            f"'{node.text}' is not a duration",
+            f"unknown duration unit '{unit}' in '{node.text}'",
             node.span,
-            "write a whole number and a unit: s, m, h, d or w (e.g. 30d, 12h)",
+            "use s, m, h, d or w (e.g. 30d, 12h)",
         )
         return _ERR
     return Typed(DURATION, _const(value), True)
@@ -161,7 +173,10 @@ def _time(node: A.TimeLit, scope: Scope) -> Typed:
     value = time_value(node.text)
     if value is None:
         scope.diags.error(
-            "JD108", f"'{node.text}' is not a time of day", node.span, "use HH:MM, 00:00 to 23:59"
+            "JD108",
+            f"'{node.text}' is not a time of day",
+            node.span,
+            "write HH:MM with hours 00-23 and minutes 00-59",
         )
         return _ERR
     return Typed(TIME, _const(value), True)
@@ -300,7 +315,7 @@ def _attr(node: A.Attr, scope: Scope) -> Typed:
             return _ERR
     inner = check(obj, scope)
     if not inner.type.is_error:
-        scope.diags.error("JD301", f"a {inner.type} has no field '{fname}'", node.span)
+        scope.diags.error("JD301", f"{article(inner.type)} has no field '{fname}'", node.span)
     return _ERR
 
 
@@ -349,7 +364,12 @@ def _comparable(a: Type, b: Type, op: str, node: A.Binary, scope: Scope) -> bool
     return False
 
 
-def _enum_literal(enum_t: Type, lit: A.Expr, scope: Scope) -> None:
+def check_enum_literal(enum_t: Type, lit: A.Expr, scope: Scope) -> None:
+    """Report a string literal (or an if-then-else of them) that is not a value of ``enum_t``."""
+    if isinstance(lit, A.Cond):
+        check_enum_literal(enum_t, lit.then, scope)
+        check_enum_literal(enum_t, lit.otherwise, scope)
+        return
     if enum_t.kind != "enum" or not isinstance(lit, A.StringLit) or enum_t.values is None:
         return
     if lit.value not in enum_t.values:
@@ -432,15 +452,17 @@ def _binary(node: A.Binary, scope: Scope) -> Typed:
     if op in ("and", "or"):
         for side, t in ((node.left, lt), (node.right, rt)):
             if not t.is_error and t != BOOL:
-                scope.diags.error("JD304", f"'{op}' needs bool operands, this is {t}", side.span)
+                scope.diags.error(
+                    "JD304", f"'{op}' needs bool operands, this is {article(t)}", side.span
+                )
         if op == "and":
             return Typed(BOOL, lambda c, e: bool(lf(c, e)) and bool(rf(c, e)), const, reads)
         return Typed(BOOL, lambda c, e: bool(lf(c, e)) or bool(rf(c, e)), const, reads)
     if op in _CMP:
         if not _comparable(lt, rt, op, node, scope):
             return Typed(ERROR, _poison, False, reads)
-        _enum_literal(lt, node.right, scope)
-        _enum_literal(rt, node.left, scope)
+        check_enum_literal(lt, node.right, scope)
+        check_enum_literal(rt, node.left, scope)
         cmp = _CMP[op]
         return Typed(BOOL, lambda c, e: cmp(lf(c, e), rf(c, e)), const, reads)
     if op == "in":
@@ -450,10 +472,12 @@ def _binary(node: A.Binary, scope: Scope) -> Typed:
             scope.diags.error("JD301", f"'in' needs a list on its right, not {rt}", node.right.span)
             return Typed(ERROR, _poison, False, reads)
         if not (unify(lt, rt.item) or rt.item.is_error):
-            scope.diags.error("JD305", f"cannot look for a {lt} in a list of {rt.item}", node.span)
+            scope.diags.error(
+                "JD305", f"cannot look for {article(lt)} in a list of {rt.item}", node.span
+            )
         if isinstance(node.right, A.ListExpr):
             for item in node.right.items:
-                _enum_literal(lt, item, scope)
+                check_enum_literal(lt, item, scope)
         return Typed(BOOL, lambda c, e: lf(c, e) in rf(c, e), const, reads)
     if lt.is_error or rt.is_error:
         return Typed(ERROR, _poison, False, reads)
@@ -495,10 +519,12 @@ def _unary(node: A.Unary, scope: Scope) -> Typed:
     t = inner.type
     if node.op == "not":
         if not t.is_error and t != BOOL:
-            scope.diags.error("JD304", f"'not' needs a bool, this is {t}", node.operand.span)
+            scope.diags.error(
+                "JD304", f"'not' needs a bool, this is {article(t)}", node.operand.span
+            )
         return Typed(BOOL, lambda c, e: not f(c, e), inner.const, inner.reads)
     if not t.is_error and not (t.is_number or t.kind in ("money", "duration")):
-        scope.diags.error("JD301", f"cannot negate a {t}", node.span)
+        scope.diags.error("JD301", f"cannot negate {article(t)}", node.span)
         return _ERR
     return Typed(t, lambda c, e: -f(c, e), inner.const, inner.reads)
 
@@ -586,7 +612,9 @@ def _call(node: A.Call, scope: Scope) -> Typed:
     for arg_node, arg, want in zip(node.args, args, params, strict=True):
         if not assignable(arg.type, want):
             scope.diags.error(
-                "JD301", f"{node.func}() expects a {want}, got {arg.type}", arg_node.span
+                "JD301",
+                f"{node.func}() expects {article(want)}, got {article(arg.type)}",
+                arg_node.span,
             )
     fns = [a.fn for a in args]
     return Typed(
@@ -653,6 +681,8 @@ def _zero(t: Type) -> Any:
         return ""
     if t.kind == "bool":
         return False
+    if t.kind == "duration":
+        return timedelta(0)
     return None
 
 
@@ -671,7 +701,7 @@ def _window(
         if not d.type.is_error and d.type != DURATION:
             scope.diags.error(
                 "JD301",
-                f"a window length is a duration such as 30d, not {d.type}",
+                f"a window length is a duration such as 30d, not {article(d.type)}",
                 node.duration.span,
             )
         dur_fn = d.fn
@@ -702,7 +732,7 @@ def _window(
         if not a.type.is_error and a.type != TIMESTAMP:
             scope.diags.error(
                 "JD301",
-                f"`since` needs entry, an event type or a timestamp, not {a.type}",
+                f"`since` needs entry, an event type or a timestamp, not {article(a.type)}",
                 anchor.span,
             )
         start_fn = a.fn
@@ -736,7 +766,7 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
     elif field_t is not None:
         result = field_t
         if func == "sum" and not (field_t.is_number or field_t.kind in ("money", "duration")):
-            scope.diags.error("JD301", f"cannot sum a {field_t} field", node.target.span)
+            scope.diags.error("JD301", f"cannot sum {article(field_t)} field", node.target.span)
             result = ERROR
     by_field: str | None = None
     if node.by is not None:
@@ -752,7 +782,9 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
                 )
             bt = by_spec.field_type(by_field) if by_spec and by_field else None
             if bt is not None and not (bt.is_number or bt.kind == "money"):
-                scope.diags.error("JD301", f"cannot rank by the sum of a {bt}", node.by.field.span)
+                scope.diags.error(
+                    "JD301", f"cannot rank by the sum of {article(bt)}", node.by.field.span
+                )
     elif func == "top":
         scope.diags.error(
             "JD104",
@@ -778,7 +810,9 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
             )
         elif not assignable(d.type, result):
             scope.diags.error(
-                "JD301", f"the 'else' value must be a {result}, not {d.type}", node.default.span
+                "JD301",
+                f"the 'else' value must be {article(result)}, not {article(d.type)}",
+                node.default.span,
             )
         elif d.const:
             zero = d.fn(None, None)  # type: ignore[arg-type]  # constants ignore the context
@@ -787,7 +821,7 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
     elif func in ("min", "max", "last", "top") and zero is None and not result.is_error:
         scope.diags.error(
             "JD104",
-            f"{func}() of a {result} field needs an 'else' value for when no event matches",
+            f"{func}() of {article(result)} field needs an 'else' value for when no event matches",
             node.span,
             f"e.g. {func}(… else entered_at)",
         )
@@ -862,7 +896,7 @@ def check_bool(expr: A.Expr, scope: Scope) -> Typed:
     typed = check(expr, scope)
     if not typed.type.is_error and typed.type != BOOL:
         scope.diags.error(
-            "JD304", f"a condition must be true or false, this is a {typed.type}", expr.span
+            "JD304", f"a condition must be true or false, this is {article(typed.type)}", expr.span
         )
         return Typed(ERROR, _poison, False, typed.reads)
     return typed
@@ -885,8 +919,10 @@ def check_type(expr: A.Expr, scope: Scope, want: Type, what: str, code: str = "J
                 "JD302", f"{what} is in {want.currency}, not {typed.type.currency}", expr.span
             )
         else:
-            scope.diags.error(code, f"{what} must be a {want}, not a {typed.type}", expr.span)
+            scope.diags.error(
+                code, f"{what} must be {article(want)}, not {article(typed.type)}", expr.span
+            )
         return Typed(ERROR, _poison, False, typed.reads)
-    if want.kind == "enum" and isinstance(expr, A.StringLit):
-        _enum_literal(want, expr, scope)
+    if want.kind == "enum":
+        check_enum_literal(want, expr, scope)
     return typed

@@ -21,6 +21,7 @@ __all__ = [
     "TIME",
     "TIMESTAMP",
     "Type",
+    "article",
     "list_of",
     "money",
     "unify",
@@ -87,6 +88,12 @@ SIMPLE_TYPES: dict[str, Type] = {
 }
 
 
+def article(t: Type | str) -> str:
+    """``t`` with its indefinite article: "an int", "a money (VND)", "an enum (…)"."""
+    text = str(t)
+    return f"{'an' if text[:1] in 'aeiou' else 'a'} {text}"
+
+
 def money(currency: str) -> Type:
     """The type of an amount in ``currency``."""
     return Type("money", currency=currency)
@@ -120,6 +127,5 @@ def assignable(value: Type, target: Type) -> bool:
         return True
     if target.kind == "decimal" and value.kind == "int":
         return True
-    if target.kind == "string" and value.kind == "enum":
-        return True
-    return target.kind == "enum" and value.kind == "enum"
+    # Strings and enums mix freely; literal values are checked against the enum separately.
+    return target.is_stringy and value.is_stringy

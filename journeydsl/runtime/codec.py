@@ -52,7 +52,7 @@ def decode(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (tag, raw), = value.items()
+        ((tag, raw),) = value.items()
         if tag == "$money":
             return Money(Decimal(raw[0]), raw[1])
         if tag == "$dec":

@@ -204,7 +204,9 @@ class Engine:
 
     # ------------------------------------------------------------------ host API
 
-    def ingest(self, raw: Mapping[str, Any] | EventRecord, event_key: str | None = None) -> IngestResult:
+    def ingest(
+        self, raw: Mapping[str, Any] | EventRecord, event_key: str | None = None
+    ) -> IngestResult:
         """Take one event (the JSON contract, or an :class:`EventRecord`) at the clock's now.
 
         A bad event is quarantined and reported, never raised. An event already processed (same
@@ -325,7 +327,15 @@ class Engine:
 
     # ------------------------------------------------------------------ entry
 
-    def _key(self, journey: ir.Journey, customer_id: str, ctx_inst: dict[str, Any], ev: EventRecord, profile: Profile, now: datetime) -> str:
+    def _key(
+        self,
+        journey: ir.Journey,
+        customer_id: str,
+        ctx_inst: dict[str, Any],
+        ev: EventRecord,
+        profile: Profile,
+        now: datetime,
+    ) -> str:
         if journey.entry.key is None:
             return customer_id
         ctx = _Ctx(self.events, now, ctx_inst, journey, profile, {}, {**ev.data, "at": ev.at})
@@ -348,7 +358,8 @@ class Engine:
                 return None
         key = self._key(journey, customer_id, probe, trigger, profile, now)
         previous = [
-            i for i in self.state.instances_of(customer_id)
+            i
+            for i in self.state.instances_of(customer_id)
             if i["journey"] == journey.id and i["key"] == key
         ]
         if any(i["status"] != "ended" for i in previous):
@@ -450,14 +461,26 @@ class Engine:
 
     # ------------------------------------------------------------------ goals and waits
 
-    def _ctx(self, journey: ir.Journey, inst: dict[str, Any], now: datetime, profile: Profile) -> _Ctx:
+    def _ctx(
+        self, journey: ir.Journey, inst: dict[str, Any], now: datetime, profile: Profile
+    ) -> _Ctx:
         return _Ctx(
-            self.events, now, inst, journey, profile,
-            decode_map(inst["vars"]), decode_map(inst["trigger"]),
+            self.events,
+            now,
+            inst,
+            journey,
+            profile,
+            decode_map(inst["vars"]),
+            decode_map(inst["trigger"]),
         )
 
     def _goal_hit(
-        self, journey: ir.Journey, inst: dict[str, Any], ev: EventRecord, now: datetime, profile: Profile
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        ev: EventRecord,
+        now: datetime,
+        profile: Profile,
     ) -> bool:
         for goal in journey.goals:
             ctx = self._ctx(journey, inst, now, profile)
@@ -474,7 +497,12 @@ class Engine:
         return False
 
     def _wakes(
-        self, journey: ir.Journey, inst: dict[str, Any], ev: EventRecord, now: datetime, profile: Profile
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        ev: EventRecord,
+        now: datetime,
+        profile: Profile,
     ) -> bool:
         node = journey.nodes.get(inst["wait"]["node"])
         if not isinstance(node, ir.WaitFor):
@@ -494,8 +522,16 @@ class Engine:
             entries.append({"at": _iso(at), "node": node, "what": what, **plain(detail)})
 
     def _end(self, inst: dict[str, Any], journey: ir.Journey, outcome: str, now: datetime) -> None:
-        inst.update(status="ended", outcome=outcome, ended_at=_iso(now), node=None, wait=None, due=None)
-        log.info("exit", journey=journey.id, version=journey.version, customer=inst["customer_id"], outcome=outcome)
+        inst.update(
+            status="ended", outcome=outcome, ended_at=_iso(now), node=None, wait=None, due=None
+        )
+        log.info(
+            "exit",
+            journey=journey.id,
+            version=journey.version,
+            customer=inst["customer_id"],
+            outcome=outcome,
+        )
 
     def _effect_key(self, journey: ir.Journey, inst: dict[str, Any], node: ir.Node) -> str:
         visit = inst["visits"].get(node.id, 0)
@@ -550,39 +586,81 @@ class Engine:
             case ir.Send():
                 params = {k: e.fn(ctx, None) for k, e in node.params}
                 payload = {
-                    "instance": inst["id"], "journey": journey.id, "version": journey.version,
-                    "node": node.id, "template": node.template, "category": node.category,
-                    "chain": [node.channel, *node.fallback], "index": 0,
-                    "params": encode_map(params), "created": _iso(now),
+                    "instance": inst["id"],
+                    "journey": journey.id,
+                    "version": journey.version,
+                    "node": node.id,
+                    "template": node.template,
+                    "category": node.category,
+                    "chain": [node.channel, *node.fallback],
+                    "index": 0,
+                    "params": encode_map(params),
+                    "created": _iso(now),
                     "holdout": inst["holdout"],
                 }
-                outbox.append(OutboxEntry(self._effect_key(journey, inst, node), "send", inst["customer_id"], payload, now))
+                outbox.append(
+                    OutboxEntry(
+                        self._effect_key(journey, inst, node),
+                        "send",
+                        inst["customer_id"],
+                        payload,
+                        now,
+                    )
+                )
                 self._log(inst, now, node.id, "send", channel=node.channel, template=node.template)
                 return node.next
             case ir.Ticket():
                 payload = {
-                    "instance": inst["id"], "journey": journey.id, "version": journey.version,
-                    "node": node.id, "queue": node.queue, "priority": node.priority.fn(ctx, None),
+                    "instance": inst["id"],
+                    "journey": journey.id,
+                    "version": journey.version,
+                    "node": node.id,
+                    "queue": node.queue,
+                    "priority": node.priority.fn(ctx, None),
                     "payload": encode_map({k: e.fn(ctx, None) for k, e in node.payload}),
                     "created": _iso(now),
                 }
-                outbox.append(OutboxEntry(self._effect_key(journey, inst, node), "ticket", inst["customer_id"], payload, now))
-                self._log(inst, now, node.id, "ticket", queue=node.queue, priority=payload["priority"])
+                outbox.append(
+                    OutboxEntry(
+                        self._effect_key(journey, inst, node),
+                        "ticket",
+                        inst["customer_id"],
+                        payload,
+                        now,
+                    )
+                )
+                self._log(
+                    inst, now, node.id, "ticket", queue=node.queue, priority=payload["priority"]
+                )
                 return node.next
             case ir.Action():
                 payload = {
-                    "instance": inst["id"], "journey": journey.id, "version": journey.version,
-                    "node": node.id, "action": node.action, "name": node.name,
+                    "instance": inst["id"],
+                    "journey": journey.id,
+                    "version": journey.version,
+                    "node": node.id,
+                    "action": node.action,
+                    "name": node.name,
                     "params": encode_map({k: e.fn(ctx, None) for k, e in node.params}),
                     "created": _iso(now),
                 }
-                outbox.append(OutboxEntry(self._effect_key(journey, inst, node), "action", inst["customer_id"], payload, now))
+                outbox.append(
+                    OutboxEntry(
+                        self._effect_key(journey, inst, node),
+                        "action",
+                        inst["customer_id"],
+                        payload,
+                        now,
+                    )
+                )
                 self._log(inst, now, node.id, node.action, name=node.name)
                 return node.next
             case ir.Update():
                 value = node.value.fn(ctx, None)
                 self.profiles.update(inst["customer_id"], node.attribute, value)
-                self._record(now, inst, node.id, "update", attribute=node.attribute, value=plain(value))
+                self._record(
+                    now, inst, node.id, "update", attribute=node.attribute, value=plain(value)
+                )
                 return node.next
             case ir.Tag():
                 self.profiles.tag(inst["customer_id"], node.tag, node.remove)
@@ -607,7 +685,9 @@ class Engine:
                 return None
             case ir.WaitFor():
                 if node.condition is not None and node.condition.fn(ctx, None):
-                    self._log(inst, now, node.id, "condition", value=True, source=node.condition.source)
+                    self._log(
+                        inst, now, node.id, "condition", value=True, source=node.condition.source
+                    )
                     return node.then
                 due: datetime | None = None  # type: ignore[no-redef]
                 if node.timeout is not None:
@@ -663,13 +743,26 @@ class Engine:
         raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
     def _wait(self, inst: dict[str, Any], node_id: str, kind: str, due: datetime | None) -> None:
-        inst.update(status="waiting", wait={"node": node_id, "kind": kind}, due=_iso(due) if due else None)
+        inst.update(
+            status="waiting", wait={"node": node_id, "kind": kind}, due=_iso(due) if due else None
+        )
 
     # ------------------------------------------------------------------ delivery
 
-    def _record(self, at: datetime, inst: dict[str, Any], node: str, kind: str, **fields: Any) -> None:
+    def _record(
+        self, at: datetime, inst: dict[str, Any], node: str, kind: str, **fields: Any
+    ) -> None:
         if self.on_action is not None:
-            self.on_action({"at": at, "customer_id": inst["customer_id"], "journey": inst["journey"], "node": node, "kind": kind, **fields})
+            self.on_action(
+                {
+                    "at": at,
+                    "customer_id": inst["customer_id"],
+                    "journey": inst["journey"],
+                    "node": node,
+                    "kind": kind,
+                    **fields,
+                }
+            )
 
     def deliver(self, now: datetime | None = None) -> int:
         """Hand due outbox entries to channels, the ticket sink and action handlers."""
@@ -681,7 +774,12 @@ class Engine:
                 return done
             progressed = False
             for entry in batch:
-                before = (entry.status, entry.not_before, entry.attempts, entry.payload.get("index"))
+                before = (
+                    entry.status,
+                    entry.not_before,
+                    entry.attempts,
+                    entry.payload.get("index"),
+                )
                 self._deliver_one(entry, now)
                 self.state.update_outbox(entry)
                 after = (entry.status, entry.not_before, entry.attempts, entry.payload.get("index"))
@@ -696,9 +794,27 @@ class Engine:
             self._deliver_send(entry, now)
             return
         if entry.kind == "ticket":
-            ticket = Ticket(entry.key, entry.customer_id, p["queue"], p["priority"], decode_map(p["payload"]), p["journey"], p["version"], p["node"], now)
-            result = self.tickets.open(ticket) if self.tickets else DeliveryResult(DeliveryStatus.DELIVERED, "no ticket sink")
-            fields = {"queue": p["queue"], "priority": p["priority"], "payload": plain(decode_map(p["payload"]))}
+            ticket = Ticket(
+                entry.key,
+                entry.customer_id,
+                p["queue"],
+                p["priority"],
+                decode_map(p["payload"]),
+                p["journey"],
+                p["version"],
+                p["node"],
+                now,
+            )
+            result = (
+                self.tickets.open(ticket)
+                if self.tickets
+                else DeliveryResult(DeliveryStatus.DELIVERED, "no ticket sink")
+            )
+            fields = {
+                "queue": p["queue"],
+                "priority": p["priority"],
+                "payload": plain(decode_map(p["payload"])),
+            }
         else:
             handler = self.actions.get(p["name"])
             if handler is None:
@@ -706,8 +822,15 @@ class Engine:
             else:
                 result = handler(entry.key, entry.customer_id, decode_map(p["params"]), now)
             fields = {"name": p["name"], "params": plain(decode_map(p["params"]))}
-        kind = "ticket" if entry.kind == "ticket" else ("reward" if p.get("action") == "reward" else "action")
-        if result.status is DeliveryStatus.FAILED_TRANSIENT and entry.attempts + 1 < self.retry.max_attempts:
+        kind = (
+            "ticket"
+            if entry.kind == "ticket"
+            else ("reward" if p.get("action") == "reward" else "action")
+        )
+        if (
+            result.status is DeliveryStatus.FAILED_TRANSIENT
+            and entry.attempts + 1 < self.retry.max_attempts
+        ):
             entry.attempts += 1
             entry.not_before = now + self.retry.delay(entry.attempts)
             return
@@ -716,7 +839,9 @@ class Engine:
         if entry.status == "done":
             self._record(now, fake, p["node"], kind, **fields)
         else:
-            self._record(now, fake, p["node"], "suppressed", reason=f"{kind} failed: {result.detail}")
+            self._record(
+                now, fake, p["node"], "suppressed", reason=f"{kind} failed: {result.detail}"
+            )
 
     def _quiet_until(self, journey: ir.Journey, channel: str, local: datetime) -> datetime | None:
         for q in journey.quiet_hours:
@@ -729,7 +854,9 @@ class Engine:
                 return datetime.combine(end_day, q.end, local.tzinfo)
         return None
 
-    def _reachable(self, channel: str, profile: Profile, customer: str, now: datetime) -> str | None:
+    def _reachable(
+        self, channel: str, profile: Profile, customer: str, now: datetime
+    ) -> str | None:
         """Why ``channel`` cannot reach the customer, or None when it can."""
         if not profile.consent.get(channel, False):
             return f"no {channel} consent"
@@ -765,16 +892,42 @@ class Engine:
                     p["deferred"] = _iso(until)
                 return
             message = Message(
-                f"{entry.key}:{channel}", entry.customer_id, channel, p["template"], p["category"],
-                params, p["journey"], p["version"], p["node"], now,
+                f"{entry.key}:{channel}",
+                entry.customer_id,
+                channel,
+                p["template"],
+                p["category"],
+                params,
+                p["journey"],
+                p["version"],
+                p["node"],
+                now,
             )
             result = self.channels[channel].send(message)
             if result.status is DeliveryStatus.DELIVERED:
                 entry.status = "done"
-                log.info("send", journey=p["journey"], customer=entry.customer_id, channel=channel, template=p["template"], params=_safe(params))
-                self._record(now, fake, p["node"], "send", channel=channel, template=p["template"], params=plain(params))
+                log.info(
+                    "send",
+                    journey=p["journey"],
+                    customer=entry.customer_id,
+                    channel=channel,
+                    template=p["template"],
+                    params=_safe(params),
+                )
+                self._record(
+                    now,
+                    fake,
+                    p["node"],
+                    "send",
+                    channel=channel,
+                    template=p["template"],
+                    params=plain(params),
+                )
                 return
-            if result.status is DeliveryStatus.FAILED_TRANSIENT and entry.attempts + 1 < self.retry.max_attempts:
+            if (
+                result.status is DeliveryStatus.FAILED_TRANSIENT
+                and entry.attempts + 1 < self.retry.max_attempts
+            ):
                 entry.attempts += 1
                 entry.not_before = now + self.retry.delay(entry.attempts)
                 return
@@ -783,15 +936,37 @@ class Engine:
             entry.attempts = 0
         entry.status = "suppressed"
         reason = "; ".join(reasons) or "no channel"
-        log.info("suppress", journey=p["journey"], customer=entry.customer_id, template=p["template"], reason=reason)
-        self._record(now, fake, p["node"], "suppressed", channel=chain[0], template=p["template"], params=plain(params), reason=reason)
+        log.info(
+            "suppress",
+            journey=p["journey"],
+            customer=entry.customer_id,
+            template=p["template"],
+            reason=reason,
+        )
+        self._record(
+            now,
+            fake,
+            p["node"],
+            "suppressed",
+            channel=chain[0],
+            template=p["template"],
+            params=plain(params),
+            reason=reason,
+        )
 
     # ------------------------------------------------------------------ introspection
 
     def explain(self, customer_id: str) -> list[dict[str, Any]]:
         """The decision log of every instance of ``customer_id``."""
         return [
-            {"instance": i["id"], "journey": i["journey"], "version": i["version"], "status": i["status"], "outcome": i["outcome"], "log": i["log"]}
+            {
+                "instance": i["id"],
+                "journey": i["journey"],
+                "version": i["version"],
+                "status": i["status"],
+                "outcome": i["outcome"],
+                "log": i["log"],
+            }
             for i in self.state.instances_of(customer_id)
         ]
 
@@ -802,4 +977,3 @@ def _next_local(now: datetime, at: time, tz: tzinfo) -> datetime:
     if candidate < local:
         candidate = datetime.combine(local.date() + timedelta(days=1), at, tz)
     return candidate
-

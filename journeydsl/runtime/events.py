@@ -45,7 +45,9 @@ def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
             raise BadEvent(f"field '{name}' must be an amount")
         currency = data.get("currency", t.currency)
         if currency != t.currency:
-            raise BadEvent(f"field '{name}' is declared in {t.currency} but the event is in {currency}")
+            raise BadEvent(
+                f"field '{name}' is declared in {t.currency} but the event is in {currency}"
+            )
         try:
             # JSON numbers arrive as float or int; str() keeps the written digits exactly.
             return Money(Decimal(str(raw)), t.currency or "")
@@ -80,9 +82,7 @@ def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
     return raw
 
 
-def coerce_event(
-    raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type]]
-) -> EventRecord:
+def coerce_event(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type]]) -> EventRecord:
     """A typed event from its JSON form; raises :class:`BadEvent` with a reason."""
     if not isinstance(raw, Mapping):
         raise BadEvent("an event is a JSON object")

@@ -489,8 +489,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-#: Top-level keys that start a section; a blank line goes before each.
-_YAML_SECTIONS = ("entry:", "quiet_hours:", "goals:", "steps:")
+#: The sections of a YAML journey, by top-level key; a blank line goes between sections.
+_YAML_SECTION = {"entry": 1, "quiet_hours": 2, "fallback": 2, "goals": 3, "steps": 4}
 
 
 def print_yaml(journey: Journey) -> str:
@@ -503,10 +503,14 @@ def print_yaml(journey: Journey) -> str:
         width=WIDTH,
         default_flow_style=False,
     )
-    lines = []
+    lines: list[str] = []
+    section = 0
     for line in text.splitlines():
-        if line.startswith(_YAML_SECTIONS):
-            lines.append("")
+        if line[:1].isalpha():  # a top-level key; every nested line is indented
+            key = line.partition(":")[0]
+            if _YAML_SECTION.get(key, 0) != section:
+                section = _YAML_SECTION.get(key, 0)
+                lines.append("")
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -576,8 +580,11 @@ def _yaml_steps(steps: Steps) -> list[dict[str, Any]]:
     return [_yaml_step(s) for s in steps]
 
 
-def _yaml_arm(arm: Arm) -> dict[str, Any]:
-    return {"weight": arm.weight, "steps": _yaml_steps(arm.steps)}
+def _yaml_arm(arm: Arm, steps_required: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"weight": f"{arm.weight}%"}
+    if arm.steps or steps_required:
+        out["steps"] = _yaml_steps(arm.steps)
+    return out
 
 
 def _yaml_step(step: Step) -> dict[str, Any]:
@@ -627,7 +634,7 @@ def _yaml_step(step: Step) -> dict[str, Any]:
         case Split():
             put("split", [_yaml_arm(a) for a in step.arms])
             if step.holdout is not None:
-                put("holdout", _yaml_arm(step.holdout))
+                put("holdout", _yaml_arm(step.holdout, steps_required=False))
         case Repeat():
             put("repeat", step.max)
             if step.counter is not None:

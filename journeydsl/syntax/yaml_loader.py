@@ -21,7 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
-from journeydsl.syntax.parser import parse_expression
+from journeydsl.syntax.parser import parse_expression, reserved_words
 from journeydsl.syntax.shapes import (
     ENTRY_SHAPES,
     ITEM_SHAPES,
@@ -685,6 +685,12 @@ class _Reader:
                 f"expected a name for '{key.name}' (letters, digits and '_', not starting with "
                 f"a digit), found {_describe(node)}",
                 hint,
+            )
+        if key.name == "id" and scalar.value in reserved_words():
+            return self.wrong(
+                node,
+                f"'{scalar.value}' is a reserved word of the journey language and cannot be a step id",
+                f"choose another id, e.g. '{scalar.value}_step'",
             )
         return ast.Ident(scalar.value, self.text_span(scalar))
 

@@ -124,6 +124,8 @@ def test_print_expr_round_trips(expr: Expr) -> None:
         (Attr(Unary("-", Name("a")), "b"), "(-a).b"),
         (Attr(Binary("+", Name("a"), Name("b")), "c"), "(a + b).c"),
         (Binary("-", Name("a"), Unary("-", NumberLit("1"))), "a - -1"),
+        (Unary("-", Unary("-", Name("a"))), "--a"),
+        (Binary("in", Name("a"), Aggregate("last", Attr(Name("t"), "m"))), "a in (last(t.m))"),
         (
             Binary("+", Name("a"), Cond(Name("b"), NumberLit("1"), NumberLit("2"))),
             "a + (if b then 1 else 2)",
@@ -191,8 +193,7 @@ def test_print_expr_aggregate_clauses(expr: Expr, text: str) -> None:
 @PROPERTY
 @given(journeys())
 def test_print_dsl_round_trips(journey: Journey) -> None:
-    """A random journey printed as DSL parses back to the same AST, and reprinting that AST
-    gives the same text (the formatter is a fixpoint)."""
+    """Random journeys print as DSL that parses back equal and reprints identically."""
     text = print_dsl(journey)
     parsed = from_dsl(text)
     assert parsed == journey
@@ -202,8 +203,7 @@ def test_print_dsl_round_trips(journey: Journey) -> None:
 @PROPERTY
 @given(journeys())
 def test_print_yaml_round_trips_directly_and_through_dsl(journey: Journey) -> None:
-    """A random journey printed as YAML loads back to the same AST, and YAML → DSL → YAML keeps
-    both the AST and the YAML text."""
+    """Random journeys print as YAML that loads back equal; YAML → DSL → YAML keeps AST and text."""
     yaml_text = print_yaml(journey)
     loaded = from_yaml(yaml_text)
     assert loaded == journey
@@ -223,8 +223,7 @@ def test_examples_round_trip_in_both_spellings(name: str, suffix: str) -> None:
 
 @pytest.mark.parametrize("name", JOURNEY_NAMES)
 def test_examples_yaml_prints_as_the_journey_file(name: str) -> None:
-    """The YAML example printed as DSL is the .journey example's AST and, but for comments,
-    blank lines and line breaks, its text."""
+    """The YAML example printed as DSL is the .journey example, but for comments and line breaks."""
     printed = print_dsl(example(name, ".yaml"))
     assert from_dsl(printed) == example(name, ".journey")
     source = (EXAMPLES / f"{name}.journey").read_text(encoding="utf-8")
@@ -271,6 +270,53 @@ def test_print_dsl_layout() -> None:
         "} fallback zns -> sms\n"
     )
     assert from_dsl(print_dsl(journey)) == journey
+
+
+def test_print_yaml_layout() -> None:
+    """YAML steps are flat mappings, id first then the kind key; lists indent under their key."""
+    journey = journey_with(
+        Send(
+            Ident("t"),
+            Ident("push"),
+            Ident("marketing"),
+            (Param(Ident("offer"), StringLit("x")),),
+            (),
+            Ident("hello"),
+        ),
+        If(Name("a"), (Wait(DurationLit("1d")),), (Exit(Ident("done")),)),
+        Switch(Name("round"), (Case((NumberLit("1"), NumberLit("4")), (Tag(Ident("vip")),)),)),
+        Split((Arm(90, ()),), Arm(10, ())),
+        outcomes=(Ident("done"),),
+        fallback=(FallbackChain((Ident("push"), Ident("sms"))),),
+    )
+    text = print_yaml(journey)
+    assert text.startswith("journey: j\nversion: 1\noutcomes:\n  - done\n\nentry:\n")
+    assert "\n\nfallback:\n  - push\n  - sms\n\nsteps:\n" in text
+    assert text.split("steps:\n", 1)[1] == (
+        "  - id: hello\n"
+        "    send: t\n"
+        "    channel: push\n"
+        "    category: marketing\n"
+        "    params:\n"
+        "      offer: '\"x\"'\n"
+        "    fallback: none\n"
+        "  - if: a\n"
+        "    then:\n"
+        "      - wait: 1d\n"
+        "    else:\n"
+        "      - exit: done\n"
+        "  - switch: round\n"
+        "    cases:\n"
+        "      - case: 1, 4\n"
+        "        steps:\n"
+        "          - tag: vip\n"
+        "  - split:\n"
+        "      - weight: 90%\n"
+        "        steps: []\n"
+        "    holdout:\n"
+        "      weight: 10%\n"
+    )
+    assert from_yaml(text) == journey
 
 
 def test_labelled_else_if_keeps_its_braces() -> None:

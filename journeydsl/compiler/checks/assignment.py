@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from journeydsl import ir
 from journeydsl.compiler.checks._graph import predecessors
 from journeydsl.compiler.lower import Lowered
 from journeydsl.diagnostics import Diagnostics
@@ -36,6 +37,24 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
             if new != set_in[nid]:
                 set_in[nid] = new
                 changed = True
+    # Goals are evaluated whenever the instance waits, so what they read must be set at every
+    # waiting step.
+    waits = [
+        nid
+        for nid, node in journey.nodes.items()
+        if isinstance(node, ir.WAITING_KINDS) and set_in[nid] is not top
+    ]
+    goal_reported: set[str] = set()
+    for var, span in lowered.goal_reads:
+        for nid in waits:
+            if var in variables and var not in set_in[nid] and var not in goal_reported:
+                goal_reported.add(var)
+                diags.error(
+                    "JD208",
+                    f"this goal reads '{var}', which is not yet set while waiting at step '{nid}'",
+                    span,
+                    f"set '{var}' before the first wait, or test something else in the goal",
+                )
     for nid, reads in lowered.reads.items():
         reported: set[str] = set()
         for var, span in reads:

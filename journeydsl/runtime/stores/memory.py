@@ -138,7 +138,9 @@ class MemoryStateStore:
         """Apply everything at once (copies are made first, so a failure applies nothing)."""
         records = [_copy(r) for r in instances]
         entries = [
-            OutboxEntry(e.key, e.kind, e.customer_id, _copy(e.payload), e.not_before, e.attempts, e.status)
+            OutboxEntry(
+                e.key, e.kind, e.customer_id, _copy(e.payload), e.not_before, e.attempts, e.status
+            )
             for e in outbox
         ]
         for r in records:
@@ -218,12 +220,30 @@ class MemoryStateStore:
                 break
             e = self._outbox[key]
             if e.status == "pending" and e.not_before == nb:
-                out.append(OutboxEntry(e.key, e.kind, e.customer_id, _copy(e.payload), e.not_before, e.attempts, e.status))
+                out.append(
+                    OutboxEntry(
+                        e.key,
+                        e.kind,
+                        e.customer_id,
+                        _copy(e.payload),
+                        e.not_before,
+                        e.attempts,
+                        e.status,
+                    )
+                )
         return out
 
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome."""
-        stored = OutboxEntry(entry.key, entry.kind, entry.customer_id, _copy(entry.payload), entry.not_before, entry.attempts, entry.status)
+        stored = OutboxEntry(
+            entry.key,
+            entry.kind,
+            entry.customer_id,
+            _copy(entry.payload),
+            entry.not_before,
+            entry.attempts,
+            entry.status,
+        )
         self._outbox[entry.key] = stored
         if stored.status == "pending":
             heapq.heappush(self._pending, (stored.not_before, stored.key))
