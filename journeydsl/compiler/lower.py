@@ -495,7 +495,8 @@ class _Lowerer:
                 ):
                     self.diags.error(
                         "JD305",
-                        f"case value is {article(vt.type)} but the switch is on {article(subj.type)}",
+                        f"case value is {article(vt.type)} but the switch is on "
+                        f"{article(subj.type)}",
                         v.span,
                     )
                 check_enum_literal(subj.type, v, scope)

@@ -59,7 +59,7 @@ _END = "completed"
 def _zone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - a bad profile time zone falls back to the default
+    except Exception:  # a bad profile time zone falls back to the default
         return ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -68,7 +68,7 @@ def _iso(t: datetime) -> str:
 
 
 def bucket(*parts: str) -> int:
-    """A stable 0–99 bucket (random splits, holdouts): the same inputs give the same bucket on
+    """A stable 0-99 bucket (random splits, holdouts): the same inputs give the same bucket on
     every run, machine and Python version."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") % 100
@@ -104,7 +104,8 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> timedelta:
         """The wait before attempt number ``attempts + 1``."""
-        return min(self.base * (2 ** max(attempts - 1, 0)), self.cap)
+        delay: timedelta = min(self.base * (2 ** max(attempts - 1, 0)), self.cap)
+        return delay
 
 
 @dataclass(slots=True)
@@ -133,6 +134,17 @@ class _Ctx:
         "tz",
         "variables",
     )
+
+    events: EventStore
+    now: datetime
+    entered_at: datetime
+    customer_id: str
+    journey_id: str
+    journey_version: int
+    tz: tzinfo
+    variables: Mapping[str, Any]
+    profile: Mapping[str, Any]
+    trigger: Mapping[str, Any]
 
     def __init__(
         self,
@@ -264,11 +276,11 @@ class Engine:
             entry = journey.entry
             if entry.kind != "event" or entry.event != ev.type:
                 continue
-            inst = self._enter(journey, ev.customer_id, now, profile, ev)
-            if inst is not None:
-                self._run(journey, inst, journey.start, now, profile, outbox)
-                records.append(inst)
-                result.entered.append(inst["id"])
+            new = self._enter(journey, ev.customer_id, now, profile, ev)
+            if new is not None:
+                self._run(journey, new, journey.start, now, profile, outbox)
+                records.append(new)
+                result.entered.append(new["id"])
         self.state.commit(records, outbox, processed_event=eid)
         self.deliver(now)
         return result
@@ -564,7 +576,7 @@ class Engine:
                 if inst["status"] != "active":
                     return
             self._end(inst, journey, _END, now)
-        except Exception as exc:  # noqa: BLE001 - a failing expression must not stop the engine
+        except Exception as exc:  # a failing expression must not stop the engine
             self._log(inst, now, inst.get("node") or "", "error", reason=repr(exc))
             log.error("error", journey=journey.id, customer=inst["customer_id"], error=repr(exc))
             self._end(inst, journey, "error", now)

@@ -20,7 +20,7 @@ from journeydsl.money import Money
 __all__ = ["BadEvent", "coerce_event", "event_id"]
 
 
-class BadEvent(ValueError):
+class BadEvent(ValueError):  # noqa: N818 - the domain term; "BadEventError" reads worse
     """An event that does not match the contract or the catalog."""
 
 

@@ -689,7 +689,8 @@ class _Reader:
         if key.name == "id" and scalar.value in reserved_words():
             return self.wrong(
                 node,
-                f"'{scalar.value}' is a reserved word of the journey language and cannot be a step id",
+                f"'{scalar.value}' is a reserved word of the journey language and cannot be "
+                "a step id",
                 f"choose another id, e.g. '{scalar.value}_step'",
             )
         return ast.Ident(scalar.value, self.text_span(scalar))
