@@ -77,6 +77,12 @@ def _compose(
         diags.error("JD109", f"catalog file '{file}' cannot be read: {exc}", origin)
         return file, None
     sources[file] = text
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return file, yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass  # the pure-Python loader below gives the precise message
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

@@ -7,7 +7,7 @@ on its own (``journeydsl.syntax``, :func:`journeydsl.compiler.lower.lower`, the 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from journeydsl import ast as A
@@ -61,22 +61,20 @@ def _one(code: str, message: str, span: Span) -> Diagnostic:
     return d.items[0]
 
 
-@functools.lru_cache(maxsize=32)
-def _catalog(
-    events: str | None,
-    events_mtime: float,
-    templates: str | None,
-    templates_mtime: float,
-    events_origin: Span | None,
-    templates_origin: Span | None,
+_NOWHERE = Span("<catalog>", 1, 1, 1, 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _catalog_file(
+    kind: str, path: str, mtime: float
 ) -> tuple[Catalog, tuple[Diagnostic, ...], tuple[tuple[str, str], ...]]:
+    """One catalog file, read once per process and modification time. Diagnostics that belong
+    to the importing journey (a missing file) carry a placeholder span, replaced by the caller."""
     catalog = Catalog()
     diags = Diagnostics()
     sources: dict[str, str] = {}
-    if events is not None and events_origin is not None:
-        load_events(Path(events), catalog, diags, events_origin, sources)
-    if templates is not None and templates_origin is not None:
-        load_templates(Path(templates), catalog, diags, templates_origin, sources)
+    loader = load_events if kind == "events" else load_templates
+    loader(Path(path), catalog, diags, _NOWHERE, sources)
     return catalog, tuple(diags.items), tuple(sources.items())
 
 
@@ -90,26 +88,21 @@ def _mtime(path: Path) -> float:
 def _load_catalogs(
     journey: A.Journey, base: Path, diags: Diagnostics, sources: dict[str, str]
 ) -> Catalog:
-    ev = base / journey.events_catalog.value if journey.events_catalog else None
-    tp = base / journey.templates_catalog.value if journey.templates_catalog else None
-    catalog, found, texts = _catalog(
-        str(ev) if ev else None,
-        _mtime(ev) if ev else 0.0,
-        str(tp) if tp else None,
-        _mtime(tp) if tp else 0.0,
-        journey.events_catalog.span if journey.events_catalog else None,
-        journey.templates_catalog.span if journey.templates_catalog else None,
-    )
-    diags.extend(found)
-    sources.update(texts)
-    # The cached catalog is shared: hand each journey its own copy to keep compiles independent.
-    return Catalog(
-        dict(catalog.events),
-        dict(catalog.attributes),
-        dict(catalog.templates),
-        catalog.has_events,
-        catalog.has_templates,
-    )
+    """The journey's catalogs, merged into a fresh :class:`Catalog` it can own."""
+    merged = Catalog()
+    for kind, ref in (("events", journey.events_catalog), ("templates", journey.templates_catalog)):
+        if ref is None:
+            continue
+        path = base / ref.value
+        part, found, texts = _catalog_file(kind, str(path), _mtime(path))
+        diags.extend(replace(d, span=ref.span) if d.span is _NOWHERE else d for d in found)
+        sources.update(texts)
+        merged.events.update(part.events)
+        merged.attributes.update(part.attributes)
+        merged.templates.update(part.templates)
+        merged.has_events |= part.has_events
+        merged.has_templates |= part.has_templates
+    return merged
 
 
 def _check_timezone(journey: A.Journey, diags: Diagnostics) -> None:

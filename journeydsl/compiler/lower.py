@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from journeydsl import ast as A
@@ -118,14 +118,18 @@ class _Lowerer:
         self.fallback: dict[str, str] = {}
         trigger: EventSpec | None = None
         missing = "the journey does not enter on an event"
+        unknown = False
         if journey.entry.kind == "event" and journey.entry.event is not None:
             trigger = catalog.events.get(journey.entry.event.name)
             missing = f"event '{journey.entry.event.name}' is not in the catalog"
+            unknown = trigger is None
         elif journey.entry.kind == "segment":
             missing = "the journey enters on a segment, not an event"
         elif journey.entry.kind == "manual":
             missing = "the journey is entered from code, not on an event"
-        self.scope = Scope(catalog, diags, self.var_types, trigger, missing)
+        self.scope = Scope(
+            catalog, diags, self.var_types, trigger, missing, trigger_unknown=unknown
+        )
 
     # ------------------------------------------------------------------ ids
 
@@ -163,7 +167,7 @@ class _Lowerer:
         reads = self.out.reads.setdefault(node.id, [])
         for t in typed:
             if t is not None:
-                reads.extend((name, node.span) for name in sorted(t.reads))
+                reads.extend(sorted(t.reads, key=lambda r: (r[1].line, r[1].column, r[0])))
         return node.id
 
     def check_counters(self) -> None:
@@ -200,17 +204,17 @@ class _Lowerer:
 
     def infer_variables(self) -> None:
         """First `set` of a name fixes its type; later sets must agree."""
-        probe = Scope(self.catalog, Diagnostics(), self.var_types, self.scope.trigger)
+        probe = replace(self.scope, diags=Diagnostics())
         counters: dict[str, Type] = {}
         for s in _walk(self.src.steps):
             if isinstance(s, A.Repeat) and s.counter is not None:
                 counters[s.counter.name] = INT
             if isinstance(s, A.Set) and s.var.name not in self.var_types:
                 probe.variables = {**counters, **self.var_types}
-                t = check(s.value, probe).type
-                if not t.is_error:
-                    self.var_types[s.var.name] = t
-                    self.var_spans[s.var.name] = s.var.span
+                # A value with an error still declares the variable (as the poison type), so the
+                # one mistake is not reported again at every read.
+                self.var_types[s.var.name] = check(s.value, probe).type
+                self.var_spans[s.var.name] = s.var.span
 
     # ------------------------------------------------------------------ steps
 
@@ -260,15 +264,7 @@ class _Lowerer:
             case A.Repeat():
                 return self.lower_repeat(s, nid, nxt, scope)
             case A.Ticket():
-                pscope = Scope(
-                    scope.catalog,
-                    scope.diags,
-                    scope.variables,
-                    scope.trigger,
-                    scope.trigger_missing,
-                    None,
-                    _PRIORITY_CONSTANTS,
-                )
+                pscope = replace(scope, event=None, constants=_PRIORITY_CONSTANTS)
                 if s.priority is not None:
                     pt = check_type(s.priority, pscope, PRIORITY, "a ticket's priority")
                     prio = self.cexpr(s.priority, pt)
@@ -374,7 +370,11 @@ class _Lowerer:
         params: list[tuple[str, ir.CExpr]] = []
         typed: list[Typed] = []
         given = {p.name.name: p for p in s.params}
+        seen: set[str] = set()
         for p in s.params:
+            if p.name.name in seen:
+                self.diags.error("JD106", f"param '{p.name.name}' is given twice", p.name.span)
+            seen.add(p.name.name)
             if tpl is None:
                 t = check(p.value, scope)
             elif p.name.name not in tpl.params:
@@ -460,7 +460,7 @@ class _Lowerer:
                 c = check_bool(target, scope)
             typed.append(c)
             cond = self.cexpr(target, c)
-            if s.where is not None:
+            if s.where is not None and not c.type.is_error:
                 self.diags.error(
                     "JD105",
                     "`where` filters an event; this waits for a condition",
@@ -511,15 +511,7 @@ class _Lowerer:
         if s.max < 1:
             self.diags.error("JD105", "a repeat runs at least once: max must be 1 or more", s.span)
         inner_vars = {**scope.variables, counter: INT}
-        inner = Scope(
-            scope.catalog,
-            scope.diags,
-            inner_vars,
-            scope.trigger,
-            scope.trigger_missing,
-            scope.event,
-            scope.constants,
-        )
+        inner = replace(scope, variables=inner_vars)
         check_id, next_id = f"{nid}.check", f"{nid}.next"
         until_t = check_bool(s.until, inner) if s.until is not None else None
         until = self.cexpr(s.until, until_t) if s.until is not None and until_t else None
@@ -580,7 +572,7 @@ class _Lowerer:
                 w = check_bool(where_src, scope.for_event(self.catalog.events[target.name]))
                 where = self.cexpr(where_src, w)
             if where is not None:
-                self.out.goal_reads.extend((v, where.span) for v in sorted(w.reads))
+                self.out.goal_reads.extend(sorted(w.reads, key=lambda r: (r[1].line, r[1].column)))
             return target.name, where, None
         if isinstance(target, A.Name) and target.name not in scope.variables:
             self.diags.error(
@@ -591,7 +583,7 @@ class _Lowerer:
             )
             return None, None, None
         c = check_bool(target, scope)
-        self.out.goal_reads.extend((v, target.span) for v in sorted(c.reads))
+        self.out.goal_reads.extend(sorted(c.reads, key=lambda r: (r[1].line, r[1].column)))
         return None, None, self.cexpr(target, c)
 
     def lower_entry(self, e: A.Entry) -> ir.Entry:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from journeydsl import ast as A
 from journeydsl.catalog import Catalog, EventSpec
-from journeydsl.diagnostics import Diagnostics, did_you_mean
+from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, Fn
 from journeydsl.expr.types import (
     BOOL,
@@ -61,15 +61,23 @@ BUILTINS: dict[str, Type] = {
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+#: The longest duration a journey may use: waits and windows beyond it are surely mistakes, and
+#: bounding them keeps timestamp arithmetic far from datetime's limits.
+MAX_DURATION = timedelta(days=3660)
+
+
 def duration_value(text: str) -> timedelta | None:
-    """``"2d"`` → two days; None for an unknown unit."""
+    """``"2d"`` → two days; None for an unknown unit or a length beyond :data:`MAX_DURATION`."""
     i = 0
     while i < len(text) and text[i].isdigit():
         i += 1
     unit = text[i:]
-    if i == 0 or unit not in _UNITS:
+    if i == 0 or unit not in _UNITS or i > 12:
         return None
-    return timedelta(seconds=int(text[:i]) * _UNITS[unit])
+    seconds = int(text[:i]) * _UNITS[unit]
+    if seconds > MAX_DURATION.total_seconds():
+        return None
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,7 @@ class Typed:
     type: Type
     fn: Fn
     const: bool = False
-    reads: frozenset[str] = frozenset()
+    reads: frozenset[tuple[str, Span]] = frozenset()
 
 
 @dataclass(slots=True)
@@ -92,19 +100,13 @@ class Scope:
     trigger: EventSpec | None = None
     trigger_missing: str = "the journey does not enter on an event"
     event: EventSpec | None = None
+    #: The entry event is misspelt (already reported): `trigger.X` is then silently unknown.
+    trigger_unknown: bool = False
     constants: Mapping[str, tuple[Type, Any]] = field(default_factory=dict)
 
     def for_event(self, spec: EventSpec | None) -> Scope:
         """This scope inside an aggregate or ``where`` over ``spec``'s events."""
-        return Scope(
-            self.catalog,
-            self.diags,
-            self.variables,
-            self.trigger,
-            self.trigger_missing,
-            spec,
-            self.constants,
-        )
+        return replace(self, event=spec)
 
 
 def _const(value: Any) -> Fn:
@@ -118,8 +120,8 @@ def _poison(ctx: EvalContext, ev: EventRecord | None) -> Any:
 _ERR = Typed(ERROR, _poison, False)
 
 
-def _reads(*parts: Typed) -> frozenset[str]:
-    out: frozenset[str] = frozenset()
+def _reads(*parts: Typed) -> frozenset[tuple[str, Span]]:
+    out: frozenset[tuple[str, Span]] = frozenset()
     for p in parts:
         out |= p.reads
     return out
@@ -148,12 +150,19 @@ def _duration(node: A.DurationLit, scope: Scope) -> Typed:
     value = duration_value(node.text)
     if value is None:
         unit = node.text.lstrip("0123456789.")
-        scope.diags.error(
-            "JD107",
-            f"unknown duration unit '{unit}' in '{node.text}'",
-            node.span,
-            "use s, m, h, d or w (e.g. 30d, 12h)",
-        )
+        if unit in _UNITS:
+            scope.diags.error(
+                "JD107",
+                f"'{node.text}' is longer than a journey can wait (at most {MAX_DURATION.days}d)",
+                node.span,
+            )
+        else:
+            scope.diags.error(
+                "JD107",
+                f"unknown duration unit '{unit}' in '{node.text}'",
+                node.span,
+                "use s, m, h, d or w (e.g. 30d, 12h)",
+            )
         return _ERR
     return Typed(DURATION, _const(value), True)
 
@@ -195,7 +204,7 @@ def _name(node: A.Name, scope: Scope) -> Typed:
             scope.variables[name],
             lambda ctx, ev: ctx.variables[name],
             False,
-            frozenset((name,)),
+            frozenset(((name, node.span),)),
         )
     if name in BUILTINS:
         return Typed(BUILTINS[name], _BUILTIN_FNS[name], False)
@@ -256,6 +265,8 @@ def _attr(node: A.Attr, scope: Scope) -> Typed:
             return Typed(t, lambda ctx, ev: ctx.profile.get(fname), False)
         if base == "trigger" and base not in scope.variables:
             spec = scope.trigger
+            if spec is None and scope.trigger_unknown:
+                return _ERR
             if spec is None:
                 scope.diags.error(
                     "JD212", f"'trigger' is not available: {scope.trigger_missing}", obj.span
@@ -495,9 +506,19 @@ def _binary(node: A.Binary, scope: Scope) -> Typed:
             )
             return _ERR
         if lt.kind == "money" and rt.kind == "money":
-            scope.diags.error(
-                "JD302", f"cannot combine {lt.currency} with {rt.currency} using '{op}'", node.span
-            )
+            if lt.currency == rt.currency:
+                scope.diags.error(
+                    "JD301",
+                    f"cannot apply '{op}' to two amounts of money",
+                    node.span,
+                    "multiply or divide money by a plain number, e.g. amount * 2",
+                )
+            else:
+                scope.diags.error(
+                    "JD302",
+                    f"cannot combine {lt.currency} with {rt.currency} using '{op}'",
+                    node.span,
+                )
             return _ERR
         scope.diags.error("JD301", f"cannot apply '{op}' to {lt} and {rt}", node.span)
         return _ERR
@@ -690,10 +711,10 @@ def _window(
     node: A.Window, scope: Scope
 ) -> tuple[
     Callable[[EvalContext, EventRecord | None], tuple[bool, datetime | None, datetime]],
-    frozenset[str],
+    frozenset[tuple[str, Span]],
 ]:
     """Compile a window to ``f(ctx, ev) -> (empty, start, end)``."""
-    reads: frozenset[str] = frozenset()
+    reads: frozenset[tuple[str, Span]] = frozenset()
     dur_fn: Fn | None = None
     if node.duration is not None:
         d = check(node.duration, scope)
@@ -756,7 +777,7 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
     func = node.func
     want_field = func not in ("count", "has")
     spec, field_name = _event_of(node.target, scope, want_field)
-    reads: frozenset[str] = frozenset()
+    reads: frozenset[tuple[str, Span]] = frozenset()
     result: Type = ERROR
     field_t: Type | None = spec.field_type(field_name) if spec and field_name else None
     if func == "count":
@@ -815,6 +836,7 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
                 node.default.span,
             )
         elif d.const:
+            check_enum_literal(result, node.default, scope)
             zero = d.fn(None, None)  # type: ignore[arg-type]  # constants ignore the context
         else:
             zero, default_fn = None, d.fn

@@ -131,8 +131,36 @@ def load_yaml_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Di
 # --------------------------------------------------------------------------- composing
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose_fast(text: str) -> Node | None:
+    """libyaml's composer (about 15x faster) for the common case: a single, well-formed
+    document. Returns None on anything unusual, so the pure-Python path below reports it with
+    its precise messages."""
+    if _FAST_LOADER is None:
+        return None
+    loader = _FAST_LOADER(text)
+    try:
+        if not loader.check_node():
+            return None
+        root: Node | None = loader.get_node()
+        if loader.check_node():
+            return None
+        return root
+    except Exception:  # any problem: let the precise path explain it
+        return None
+    finally:
+        loader.dispose()
+
+
 def _compose(text: str, file: str, diags: Diagnostics) -> Node | None:
     """The document's root node, or None after recording why there is none."""
+    fast = _compose_fast(text)
+    if fast is not None and not (
+        isinstance(fast, ScalarNode) and fast.tag == "tag:yaml.org,2002:null"
+    ):
+        return fast
     loader: _ComposeLoader | None = None
     try:
         loader = _ComposeLoader(text)  # its reader rejects unprintable characters at once

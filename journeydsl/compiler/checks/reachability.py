@@ -15,8 +15,9 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
     for nid, node in journey.nodes.items():
         if nid in live or is_internal(nid):
             continue
-        # Only the head of an unreachable region: its own predecessors are reported already.
-        if any(not is_internal(p) for p in preds.get(nid, [])):
+        # Only the head of an unreachable region (a step nothing leads to); the steps after it,
+        # inside it or behind a repeat it starts are part of the same report.
+        if preds.get(nid):
             continue
         diags.error(
             "JD501",
