@@ -13,13 +13,14 @@ entry (which the channel deduplicates): no duplicate, nothing lost.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -45,7 +46,7 @@ from journeydsl.runtime.protocols import (
     TicketSink,
 )
 
-__all__ = ["Engine", "IngestResult", "RetryPolicy"]
+__all__ = ["Engine", "IngestResult", "RetryPolicy", "StoreFailure"]
 
 log = structlog.get_logger("journeydsl")
 
@@ -92,6 +93,32 @@ def mask(value: str) -> str:
 
 def _safe(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: mask(v) if isinstance(v, str) else v for k, v in plain(params).items()}
+
+
+class StoreFailure(Exception):
+    """A store raised while an expression was being evaluated. Unlike an expression's own error
+    (division by zero, a currency mismatch), it must not end the instance: the step is abandoned
+    uncommitted and the original exception reaches the host, as a crash would."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(repr(original))
+        self.original = original
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _host_call(method: _F) -> _F:
+    """Host-facing methods re-raise a store's own exception, not the internal wrapper."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except StoreFailure as failure:
+            raise failure.original from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +195,16 @@ class _Ctx:
         self.trigger = trigger
 
     def aggregate(self, query: AggregateQuery, start: datetime | None, end: datetime | None) -> Any:
-        return self.events.aggregate(self.customer_id, query, start, end, self)
+        try:
+            return self.events.aggregate(self.customer_id, query, start, end, self)
+        except Exception as exc:
+            raise StoreFailure(exc) from exc
 
     def last_time(self, event_type: str) -> datetime | None:
-        return self.events.last_time(self.customer_id, event_type, self.now)
+        try:
+            return self.events.last_time(self.customer_id, event_type, self.now)
+        except Exception as exc:
+            raise StoreFailure(exc) from exc
 
 
 class Engine:
@@ -216,6 +249,7 @@ class Engine:
 
     # ------------------------------------------------------------------ host API
 
+    @_host_call
     def ingest(
         self, raw: Mapping[str, Any] | EventRecord, event_key: str | None = None
     ) -> IngestResult:
@@ -285,6 +319,7 @@ class Engine:
         self.deliver(now)
         return result
 
+    @_host_call
     def enroll(
         self, customer_id: str, journey_id: str, data: Mapping[str, Any] | None = None
     ) -> str | None:
@@ -302,6 +337,7 @@ class Engine:
         self.deliver(now)
         return str(inst["id"])
 
+    @_host_call
     def tick(self, now: datetime | None = None) -> int:
         """Advance to ``now``: fire due timers and scheduled entries, deliver due messages.
         Returns how many instances moved."""
@@ -576,6 +612,8 @@ class Engine:
                 if inst["status"] != "active":
                     return
             self._end(inst, journey, _END, now)
+        except StoreFailure as failure:
+            raise failure.original from None
         except Exception as exc:  # a failing expression must not stop the engine
             self._log(inst, now, inst.get("node") or "", "error", reason=repr(exc))
             log.error("error", journey=journey.id, customer=inst["customer_id"], error=repr(exc))
@@ -669,13 +707,19 @@ class Engine:
                 return node.next
             case ir.Update():
                 value = node.value.fn(ctx, None)
-                self.profiles.update(inst["customer_id"], node.attribute, value)
+                try:
+                    self.profiles.update(inst["customer_id"], node.attribute, value)
+                except Exception as exc:
+                    raise StoreFailure(exc) from exc
                 self._record(
                     now, inst, node.id, "update", attribute=node.attribute, value=plain(value)
                 )
                 return node.next
             case ir.Tag():
-                self.profiles.tag(inst["customer_id"], node.tag, node.remove)
+                try:
+                    self.profiles.tag(inst["customer_id"], node.tag, node.remove)
+                except Exception as exc:
+                    raise StoreFailure(exc) from exc
                 self._record(now, inst, node.id, "update", tag=node.tag, remove=node.remove)
                 return node.next
             case ir.Set():
@@ -776,6 +820,7 @@ class Engine:
                 }
             )
 
+    @_host_call
     def deliver(self, now: datetime | None = None) -> int:
         """Hand due outbox entries to channels, the ticket sink and action handlers."""
         now = now or self.clock.now()
