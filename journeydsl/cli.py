@@ -334,6 +334,15 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace, err: TextIO) -> int:
+    from journeydsl.runtime.run import run_command
+
+    return run_command(expand_paths(args.journeys), args, err)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -373,6 +382,21 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
 
     sub.add_parser("schema", help="print the JSON Schema of the YAML form")
+
+    run = sub.add_parser(
+        "run",
+        help="run journeys durably over an event stream, delivering to a JSON Lines file",
+        description="Run journeys on a SQLite state file over a JSON Lines event stream; every "
+        "effect is appended to the actions file. Re-running the same command after a crash "
+        "resumes without duplicates. Customers without a profile have no consent, so a "
+        "profiles file is normally given.",
+    )
+    run.add_argument("journeys", nargs="+", metavar="JOURNEY", help="journey files or folders")
+    run.add_argument("--db", required=True, metavar="STATE.sqlite", help="the state file")
+    run.add_argument("--events", required=True, metavar="FILE", help="JSON Lines events, or -")
+    run.add_argument("--actions", required=True, metavar="OUT.jsonl", help="delivered effects")
+    run.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
+    run.add_argument("--now", metavar="T", help="after the stream, run on until this time")
     return parser
 
 
@@ -390,6 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_fmt(args, out, err)
         if args.command == "schema":
             return cmd_schema(args, out)
+        if args.command == "run":
+            return cmd_run(args, err)
         parser.print_help(err)
         return EXIT_USAGE
     except UsageError as exc:

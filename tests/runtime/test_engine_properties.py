@@ -58,7 +58,7 @@ def _schemas() -> dict[str, Any]:
     return out
 
 
-class Crash(Exception):
+class Crash(Exception):  # noqa: N818 - reads as what it simulates
     """The injected failure."""
 
 
