@@ -1,3 +1,123 @@
-"""journeydsl: credit-card customer journeys as code."""
+"""journeydsl: credit-card customer journeys as code.
+
+The public API, for bank backends that embed the runtime::
+
+    import journeydsl
+
+    result = journeydsl.compile_file("onboarding.journey")    # diagnostics + IR
+    engine = journeydsl.Engine([result.journey], events=..., profiles=..., state=..., clock=...,
+                               channels={"email": my_email_gateway, ...})
+    engine.ingest({"customer_id": "c-001", "type": "card_issued", "at": "...", "data": {...}})
+    engine.tick()
+
+Names are imported on first use, so ``import journeydsl`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: public name → module that defines it
+_EXPORTS: dict[str, str] = {
+    # compiling
+    "compile_file": "journeydsl.compiler",
+    "compile_source": "journeydsl.compiler",
+    "CompileResult": "journeydsl.compiler",
+    "Diagnostic": "journeydsl.diagnostics",
+    "Severity": "journeydsl.diagnostics",
+    "Span": "journeydsl.diagnostics",
+    "Money": "journeydsl.money",
+    # the runtime
+    "Engine": "journeydsl.runtime.engine",
+    "IngestResult": "journeydsl.runtime.engine",
+    "RetryPolicy": "journeydsl.runtime.engine",
+    "ActionHandler": "journeydsl.runtime.protocols",
+    "Channel": "journeydsl.runtime.protocols",
+    "Clock": "journeydsl.runtime.protocols",
+    "DeliveryResult": "journeydsl.runtime.protocols",
+    "DeliveryStatus": "journeydsl.runtime.protocols",
+    "EventRecord": "journeydsl.runtime.protocols",
+    "EventStore": "journeydsl.runtime.protocols",
+    "Message": "journeydsl.runtime.protocols",
+    "Profile": "journeydsl.runtime.protocols",
+    "ProfileStore": "journeydsl.runtime.protocols",
+    "StateStore": "journeydsl.runtime.protocols",
+    "Ticket": "journeydsl.runtime.protocols",
+    "TicketSink": "journeydsl.runtime.protocols",
+    "MemoryEventStore": "journeydsl.runtime.stores.memory",
+    "MemoryProfileStore": "journeydsl.runtime.stores.memory",
+    "MemoryStateStore": "journeydsl.runtime.stores.memory",
+}
+
+__all__ = [
+    "ActionHandler",
+    "Channel",
+    "Clock",
+    "CompileResult",
+    "DeliveryResult",
+    "DeliveryStatus",
+    "Diagnostic",
+    "Engine",
+    "EventRecord",
+    "EventStore",
+    "IngestResult",
+    "MemoryEventStore",
+    "MemoryProfileStore",
+    "MemoryStateStore",
+    "Message",
+    "Money",
+    "Profile",
+    "ProfileStore",
+    "RetryPolicy",
+    "Severity",
+    "Span",
+    "StateStore",
+    "Ticket",
+    "TicketSink",
+    "__version__",
+    "compile_file",
+    "compile_source",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'journeydsl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from journeydsl.compiler import CompileResult, compile_file, compile_source
+    from journeydsl.diagnostics import Diagnostic, Severity, Span
+    from journeydsl.money import Money
+    from journeydsl.runtime.engine import Engine, IngestResult, RetryPolicy
+    from journeydsl.runtime.protocols import (
+        ActionHandler,
+        Channel,
+        Clock,
+        DeliveryResult,
+        DeliveryStatus,
+        EventRecord,
+        EventStore,
+        Message,
+        Profile,
+        ProfileStore,
+        StateStore,
+        Ticket,
+        TicketSink,
+    )
+    from journeydsl.runtime.stores.memory import (
+        MemoryEventStore,
+        MemoryProfileStore,
+        MemoryStateStore,
+    )
