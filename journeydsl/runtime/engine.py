@@ -302,6 +302,14 @@ class Engine:
                 node = journey.nodes[inst["wait"]["node"]]
                 assert isinstance(node, ir.WaitFor)
                 self._log(inst, now, node.id, "woke", event=ev.type)
+                log.info(
+                    "wake",
+                    journey=journey.id,
+                    version=journey.version,
+                    customer=ev.customer_id,
+                    node=node.id,
+                    event=ev.type,
+                )
                 self._run(journey, inst, node.then, now, profile, outbox)
                 records.append(inst)
                 result.resumed.append(inst["id"])
@@ -357,6 +365,14 @@ class Engine:
                 outbox: list[OutboxEntry] = []
                 node = journey.nodes[inst["wait"]["node"]]
                 self._log(inst, when, node.id, "timer")
+                log.info(
+                    "wake",
+                    journey=journey.id,
+                    version=journey.version,
+                    customer=inst["customer_id"],
+                    node=node.id,
+                    timer=inst["due"],
+                )
                 target = node.on_timeout if isinstance(node, ir.WaitFor) else node.next  # type: ignore[attr-defined]
                 self._run(journey, inst, target, when, profile, outbox)
                 self.state.commit([inst], outbox)
@@ -607,6 +623,13 @@ class Engine:
                     self._end(inst, journey, "error", now)
                     return
                 node = journey.nodes[node_id]
+                log.debug(
+                    "step",
+                    journey=journey.id,
+                    version=journey.version,
+                    customer=inst["customer_id"],
+                    node=node.id,
+                )
                 node_id = self._step(journey, inst, node, ctx, variables, outbox)
                 inst["visits"][node.id] = inst["visits"].get(node.id, 0) + 1
                 if inst["status"] != "active":
@@ -799,6 +822,14 @@ class Engine:
         raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
     def _wait(self, inst: dict[str, Any], node_id: str, kind: str, due: datetime | None) -> None:
+        log.debug(
+            "wait",
+            journey=inst["journey"],
+            version=inst["version"],
+            customer=inst["customer_id"],
+            node=node_id,
+            until=_iso(due) if due else None,
+        )
         inst.update(
             status="waiting", wait={"node": node_id, "kind": kind}, due=_iso(due) if due else None
         )
