@@ -46,7 +46,7 @@ from journeydsl.runtime.protocols import (
     TicketSink,
 )
 
-__all__ = ["Engine", "IngestResult", "RetryPolicy", "StoreFailure"]
+__all__ = ["Engine", "IngestResult", "RetryPolicy", "StoreError"]
 
 log = structlog.get_logger("journeydsl")
 
@@ -95,7 +95,7 @@ def _safe(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: mask(v) if isinstance(v, str) else v for k, v in plain(params).items()}
 
 
-class StoreFailure(Exception):
+class StoreError(Exception):
     """A store raised while an expression was being evaluated. Unlike an expression's own error
     (division by zero, a currency mismatch), it must not end the instance: the step is abandoned
     uncommitted and the original exception reaches the host, as a crash would."""
@@ -115,7 +115,7 @@ def _host_call(method: _F) -> _F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except StoreFailure as failure:
+        except StoreError as failure:
             raise failure.original from None
 
     return wrapper  # type: ignore[return-value]
@@ -198,13 +198,13 @@ class _Ctx:
         try:
             return self.events.aggregate(self.customer_id, query, start, end, self)
         except Exception as exc:
-            raise StoreFailure(exc) from exc
+            raise StoreError(exc) from exc
 
     def last_time(self, event_type: str) -> datetime | None:
         try:
             return self.events.last_time(self.customer_id, event_type, self.now)
         except Exception as exc:
-            raise StoreFailure(exc) from exc
+            raise StoreError(exc) from exc
 
 
 class Engine:
@@ -308,7 +308,7 @@ class Engine:
                     version=journey.version,
                     customer=ev.customer_id,
                     node=node.id,
-                    event=ev.type,
+                    event_type=ev.type,
                 )
                 self._run(journey, inst, node.then, now, profile, outbox)
                 records.append(inst)
@@ -635,7 +635,7 @@ class Engine:
                 if inst["status"] != "active":
                     return
             self._end(inst, journey, _END, now)
-        except StoreFailure as failure:
+        except StoreError as failure:
             raise failure.original from None
         except Exception as exc:  # a failing expression must not stop the engine
             self._log(inst, now, inst.get("node") or "", "error", reason=repr(exc))
@@ -733,7 +733,7 @@ class Engine:
                 try:
                     self.profiles.update(inst["customer_id"], node.attribute, value)
                 except Exception as exc:
-                    raise StoreFailure(exc) from exc
+                    raise StoreError(exc) from exc
                 self._record(
                     now, inst, node.id, "update", attribute=node.attribute, value=plain(value)
                 )
@@ -742,7 +742,7 @@ class Engine:
                 try:
                     self.profiles.tag(inst["customer_id"], node.tag, node.remove)
                 except Exception as exc:
-                    raise StoreFailure(exc) from exc
+                    raise StoreError(exc) from exc
                 self._record(now, inst, node.id, "update", tag=node.tag, remove=node.remove)
                 return node.next
             case ir.Set():
