@@ -122,7 +122,9 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self._inst: dict[str, dict[str, Any]] = {}
         self._by_customer: dict[str, list[str]] = defaultdict(list)
-        self._timers: list[tuple[str, str]] = []
+        # (instant, due text as stored, instance id): ordered by the instant, since due times
+        # carry different UTC offsets and their text does not sort by time.
+        self._timers: list[tuple[datetime, str, str]] = []
         self._outbox: dict[str, OutboxEntry] = {}
         self._pending: list[tuple[datetime, str]] = []
         self._processed: set[str] = set()
@@ -148,7 +150,7 @@ class MemoryStateStore:
                 self._by_customer[r["customer_id"]].append(r["id"])
             self._inst[r["id"]] = r
             if r.get("due") and r["status"] == "waiting":
-                heapq.heappush(self._timers, (r["due"], r["id"]))
+                heapq.heappush(self._timers, (datetime.fromisoformat(r["due"]), r["due"], r["id"]))
         for e in entries:
             if e.key not in self._outbox:
                 self._outbox[e.key] = e
@@ -180,11 +182,11 @@ class MemoryStateStore:
         out: list[str] = []
         seen: set[str] = set()
         while self._timers and len(out) < limit:
-            due, iid = self._timers[0]
+            when, due, iid = self._timers[0]
             if not self._live_timer(due, iid):
                 heapq.heappop(self._timers)
                 continue
-            if datetime.fromisoformat(due) > now:
+            if when > now:
                 break
             heapq.heappop(self._timers)
             if iid not in seen:
@@ -192,14 +194,15 @@ class MemoryStateStore:
                 out.append(iid)
         # Timers stay in the heap until their instance moves on (a crash must not lose them).
         for iid in out:
-            heapq.heappush(self._timers, (self._inst[iid]["due"], iid))
+            due = self._inst[iid]["due"]
+            heapq.heappush(self._timers, (datetime.fromisoformat(due), due, iid))
         return out
 
     def next_due(self) -> datetime | None:
         """The earliest live timer."""
-        while self._timers and not self._live_timer(*self._timers[0]):
+        while self._timers and not self._live_timer(self._timers[0][1], self._timers[0][2]):
             heapq.heappop(self._timers)
-        return datetime.fromisoformat(self._timers[0][0]) if self._timers else None
+        return self._timers[0][0] if self._timers else None
 
     def processed(self, event_id: str) -> bool:
         """Whether the event was processed."""
@@ -215,11 +218,13 @@ class MemoryStateStore:
                 heapq.heappop(self._pending)
                 continue
             break
+        listed: set[str] = set()
         for nb, key in sorted(self._pending):
             if len(out) >= limit or nb > now:
                 break
             e = self._outbox[key]
-            if e.status == "pending" and e.not_before == nb:
+            if e.status == "pending" and e.not_before == nb and key not in listed:
+                listed.add(key)
                 out.append(
                     OutboxEntry(
                         e.key,

@@ -1,0 +1,771 @@
+"""The SQLite store: events, profiles and durable engine state in one file.
+
+One :class:`SQLiteStore` implements :class:`~journeydsl.runtime.protocols.EventStore`,
+:class:`~journeydsl.runtime.protocols.ProfileStore` and
+:class:`~journeydsl.runtime.protocols.StateStore` over a single connection, so
+``Engine(events=store, profiles=store, state=store, ...)`` is the embedded default. Its behaviour
+matches :mod:`journeydsl.runtime.stores.memory` (the contract tests run both).
+
+Durability: WAL journal, ``synchronous=FULL`` by default, and every :meth:`SQLiteStore.commit` is
+one ``BEGIN IMMEDIATE … COMMIT`` transaction, rolled back on any error.
+
+Times are stored twice: ``*_utc`` columns hold a fixed-width UTC text
+(``2026-01-05T03:00:00.000000Z``) that sorts and compares as the instant, the ``*_iso`` columns (or
+the JSON record) keep the original offset, which is what the store hands back.
+
+Schema (version :data:`SCHEMA_VERSION`, kept in the ``meta`` table):
+
+* ``events(seq, id UNIQUE, customer_id, type, at_utc, at_iso, data)``; ``seq`` is the arrival
+  order (it breaks ties between events at the same instant, and an ``INTEGER PRIMARY KEY``
+  survives ``VACUUM``, unlike a bare rowid). Index ``(customer_id, type, at_utc, seq)`` serves
+  windows, ``last_time`` and every aggregate.
+* ``profiles(seq, customer_id UNIQUE, attributes, consent, timezone, tags, source_hash)``.
+* ``instances(seq, id UNIQUE, customer_id, journey, version, status, due_utc, due_iso, record)``,
+  indexed by ``(customer_id, seq)`` and, for waiting instances only, ``(due_utc, id)``.
+* ``outbox(key PRIMARY KEY, kind, customer_id, payload, not_before_utc, not_before_iso, attempts,
+  status)``, indexed by ``(status, not_before_utc, key)``.
+* ``processed_events(id PRIMARY KEY)``, ``engine_meta(key PRIMARY KEY, value)``.
+
+There are no foreign keys between these tables on purpose: a customer may have events and
+instances without a profile, and outbox entries outlive the state that produced them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zoneinfo
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
+from journeydsl.runtime.codec import decode, decode_map, encode
+from journeydsl.runtime.protocols import OutboxEntry, Profile
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ProfileLine",
+    "SQLiteStore",
+    "parse_profile",
+    "read_profiles_jsonl",
+]
+
+#: Version of the on-disk schema. Bump with a migration in :meth:`SQLiteStore._migrate` and a note
+#: in docs/changelog.md.
+SCHEMA_VERSION = 1
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    at_utc TEXT NOT NULL,
+    at_iso TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_window ON events (customer_id, type, at_utc, seq);
+
+CREATE TABLE IF NOT EXISTS profiles (
+    seq INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL UNIQUE,
+    attributes TEXT NOT NULL,
+    consent TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    source_hash TEXT
+);
+
+CREATE TABLE IF NOT EXISTS instances (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    journey TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    due_utc TEXT,
+    due_iso TEXT,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_by_customer ON instances (customer_id, seq);
+CREATE INDEX IF NOT EXISTS instances_due ON instances (due_utc, id) WHERE status = 'waiting';
+
+CREATE TABLE IF NOT EXISTS outbox (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    not_before_utc TEXT NOT NULL,
+    not_before_iso TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, not_before_utc, key);
+
+CREATE TABLE IF NOT EXISTS processed_events (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS engine_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+_MIN_UTC = "0001-01-01T00:00:00.000000Z"
+_MAX_UTC = "9999-12-31T23:59:59.999999Z"
+
+
+def _utc(t: datetime) -> str:
+    """The fixed-width, sortable UTC text of an aware datetime."""
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"naive datetime {t.isoformat()} (the store needs aware datetimes)")
+    try:
+        u = t.astimezone(UTC)
+    except OverflowError:  # datetime.min/max with an offset: clamp to the ends of time
+        return _MIN_UTC if t.year == 1 else _MAX_UTC
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond:06d}Z"
+    )
+
+
+def _utc_text(iso: str) -> str:
+    return _utc(datetime.fromisoformat(iso))
+
+
+def _store_value(value: Any) -> Any:
+    """:func:`~journeydsl.runtime.codec.encode`, but floats (which raw, uncatalogued event data and
+    profiles may hold) are kept as JSON numbers, as the in-memory store keeps them."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, list | tuple):
+        return [_store_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _store_value(v) for k, v in value.items()}
+    return encode(value)
+
+
+def _dump_values(values: Mapping[str, Any], *, sort_keys: bool = False) -> str:
+    return json.dumps(
+        {str(k): _store_value(v) for k, v in values.items()},
+        ensure_ascii=False,
+        sort_keys=sort_keys,
+    )
+
+
+def _dump(record: Mapping[str, Any]) -> str:
+    # The same conversion the in-memory store copies records through (json.dumps defaults).
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _json_path(field: str) -> str | None:
+    """A JSON path for a top-level key, or None when the name needs escaping we do not trust."""
+    if not field or any(c in field for c in '"\\') or not field.isprintable():
+        return None
+    return f'$."{field}"'
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileLine:
+    """One line of a profiles JSON Lines file: the profile, or why the line was refused."""
+
+    line: int
+    profile: Profile | None
+    error: str | None = None
+
+
+def parse_profile(raw: Any) -> Profile:
+    """A :class:`Profile` from its JSON contract form; raises ``ValueError`` with a reason.
+
+    ``{"customer_id", "attributes"?, "consent"?, "timezone"?, "tags"?}``: consent maps channel
+    names to booleans (a channel not listed has no consent); the time zone defaults to
+    Asia/Ho_Chi_Minh and must be an IANA name.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValueError("a profile is a JSON object")
+    customer = raw.get("customer_id")
+    if not isinstance(customer, str) or not customer:
+        raise ValueError("'customer_id' must be a non-empty string")
+    attributes = raw.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise ValueError("'attributes' must be an object")
+    consent = raw.get("consent") or {}
+    if not isinstance(consent, Mapping) or not all(isinstance(v, bool) for v in consent.values()):
+        raise ValueError("'consent' must map channel names to true or false")
+    tz = raw.get("timezone") or DEFAULT_TIMEZONE
+    if not isinstance(tz, str):
+        raise ValueError("'timezone' must be a string such as Asia/Ho_Chi_Minh")
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {tz!r} (use an IANA name)") from exc
+    tags = raw.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("'tags' must be a list of strings")
+    return Profile(customer, dict(attributes), dict(consent), tz, frozenset(tags))
+
+
+def read_profiles_jsonl(path: str | Path) -> Iterator[ProfileLine]:
+    """The profiles of a JSON Lines file (blank lines skipped), one :class:`ProfileLine` each."""
+    with open(path, encoding="utf-8") as f:
+        for number, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            try:
+                yield ProfileLine(number, parse_profile(json.loads(text)))
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+                yield ProfileLine(number, None, str(exc))
+
+
+def _profile_hash(p: Profile) -> str:
+    blob = json.dumps(
+        [
+            p.customer_id,
+            _dump_values(p.attributes, sort_keys=True),
+            dict(p.consent),
+            p.timezone,
+            sorted(p.tags),
+        ],
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class SQLiteStore:
+    """Events, profiles and engine state in one SQLite file (see the module docstring).
+
+    ``synchronous`` is SQLite's ``PRAGMA synchronous``: ``FULL`` (the default) makes every commit
+    durable across power loss; ``NORMAL`` is durable across process crashes only. Close the store
+    (or use it as a context manager) when done.
+    """
+
+    def __init__(
+        self, path: str | Path, *, synchronous: Synchronous = "FULL", timeout: float = 30.0
+    ) -> None:
+        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.path = str(path)
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT) where they matter.
+        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={synchronous}")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn)
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {found}, newer than this journeydsl "
+                    f"understands ({SCHEMA_VERSION}); upgrade journeydsl"
+                )
+            if found < 1:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])
+
+    # ================================================================== EventStore
+
+    def append(self, event_id: str, event: EventRecord) -> bool:
+        """Store ``event`` once per id; False for a duplicate."""
+        cur = self._conn.execute(
+            "INSERT OR IGNORE INTO events (id, customer_id, type, at_utc, at_iso, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event_id,
+                event.customer_id,
+                event.type,
+                _utc(event.at),
+                event.at.isoformat(),
+                _dump_values(event.data),
+            ),
+        )
+        return cur.rowcount == 1
+
+    @staticmethod
+    def _window(
+        customer_id: str, event_type: str, start: datetime | None, end: datetime | None
+    ) -> tuple[str, list[Any]]:
+        sql = "customer_id = ? AND type = ?"
+        args: list[Any] = [customer_id, event_type]
+        if start is not None:
+            sql += " AND at_utc >= ?"
+            args.append(_utc(start))
+        if end is not None:
+            sql += " AND at_utc <= ?"
+            args.append(_utc(end))
+        return sql, args
+
+    def events(
+        self, customer_id: str, event_type: str, start: datetime | None, end: datetime | None
+    ) -> Sequence[EventRecord]:
+        """Events with ``start <= at <= end`` (compared as instants), oldest first; arrival order
+        breaks ties."""
+        where, args = self._window(customer_id, event_type, start, end)
+        rows = self._conn.execute(
+            f"SELECT at_iso, data FROM events WHERE {where} ORDER BY at_utc, seq", args
+        ).fetchall()
+        return [
+            EventRecord(
+                customer_id, event_type, datetime.fromisoformat(at), decode_map(json.loads(d))
+            )
+            for at, d in rows
+        ]
+
+    def aggregate(
+        self,
+        customer_id: str,
+        query: AggregateQuery,
+        start: datetime | None,
+        end: datetime | None,
+        ctx: EvalContext,
+    ) -> Any:
+        """``query`` over the window, pushed down to SQL where the result is provably the same.
+
+        In SQL: ``count`` and ``has``; ``sum``/``min``/``max`` over integer fields; ``min``/``max``
+        over string fields; ``last`` (the row is found in SQL). Money, decimals, timestamps and
+        mixed values are folded in Python over the window's field values (never via SQL floats),
+        so sums are exact. A ``where`` filter, ``top``, and the ``at`` pseudo-field go through
+        :func:`~journeydsl.expr.context.run_aggregate` over :meth:`events`.
+        """
+        func, field = query.func, query.field
+        if query.where is not None or func not in ("count", "has", "sum", "min", "max", "last"):
+            return run_aggregate(query, self.events(customer_id, query.event, start, end), ctx)
+        where, args = self._window(customer_id, query.event, start, end)
+        if func == "count":
+            row = self._conn.execute(f"SELECT count(*) FROM events WHERE {where}", args).fetchone()
+            return int(row[0])
+        if func == "has":
+            row = self._conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM events WHERE {where})", args
+            ).fetchone()
+            return bool(row[0])
+        path = _json_path(field or "")
+        if path is None or field == "at":
+            return run_aggregate(query, self.events(customer_id, query.event, start, end), ctx)
+        try:
+            return self._field_aggregate(query, field or "", path, where, args, ctx)
+        except sqlite3.OperationalError:
+            # Malformed JSON for SQLite (a NaN in raw event data): Python handles it.
+            return run_aggregate(query, self.events(customer_id, query.event, start, end), ctx)
+
+    def _field_aggregate(
+        self,
+        query: AggregateQuery,
+        field: str,
+        path: str,
+        where: str,
+        args: list[Any],
+        ctx: EvalContext,
+    ) -> Any:
+        func = query.func
+        kinds = {
+            kind
+            for (kind,) in self._conn.execute(
+                f"SELECT DISTINCT json_type(data, ?) FROM events WHERE {where}", [path, *args]
+            )
+        }
+        kinds -= {None, "null"}
+        if not kinds:
+            return query.zero
+        present = f"{where} AND json_type(data, ?) <> 'null'"
+        if func == "last":
+            row = self._conn.execute(
+                f"SELECT data FROM events WHERE {present} ORDER BY at_utc DESC, seq DESC LIMIT 1",
+                [*args, path],
+            ).fetchone()
+            return decode(json.loads(row[0])[field])
+        sql_func = {"sum": "sum", "min": "min", "max": "max"}[func]
+        if kinds == {"integer"} or (kinds == {"text"} and func != "sum"):
+            try:
+                row = self._conn.execute(
+                    f"SELECT {sql_func}(json_extract(data, ?)) FROM events WHERE {present}",
+                    [path, *args, path],
+                ).fetchone()
+            except sqlite3.OperationalError:
+                row = None  # integer overflow in sum(): Python ints do not overflow
+            # Integers beyond 64 bits come back from SQLite as floats: fold those in Python.
+            if row is not None and isinstance(row[0], int | str) and not isinstance(row[0], bool):
+                return row[0]
+        # Exact fold in Python over the window's values, with run_aggregate's own semantics.
+        rows = self._conn.execute(
+            f"SELECT at_iso, data FROM events WHERE {present} ORDER BY at_utc, seq",
+            [*args, path],
+        ).fetchall()
+        records = [
+            EventRecord(
+                "", query.event, datetime.fromisoformat(at), {field: decode(json.loads(d)[field])}
+            )
+            for at, d in rows
+        ]
+        return run_aggregate(query, records, ctx)
+
+    def last_time(self, customer_id: str, event_type: str, before: datetime) -> datetime | None:
+        """When the latest ``event_type`` at or before ``before`` happened (its own offset)."""
+        row = self._conn.execute(
+            "SELECT at_iso FROM events WHERE customer_id = ? AND type = ? AND at_utc <= ? "
+            "ORDER BY at_utc DESC, seq DESC LIMIT 1",
+            (customer_id, event_type, _utc(before)),
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def all(self) -> list[EventRecord]:
+        """Every stored event, by time (arrival order breaks ties)."""
+        rows = self._conn.execute(
+            "SELECT customer_id, type, at_iso, data FROM events ORDER BY at_utc, seq"
+        ).fetchall()
+        return [
+            EventRecord(c, t, datetime.fromisoformat(at), decode_map(json.loads(d)))
+            for c, t, at, d in rows
+        ]
+
+    # ================================================================== ProfileStore
+
+    def get(self, customer_id: str) -> Profile:
+        """The profile; an unknown customer gets a default one (no consent, default zone)."""
+        row = self._conn.execute(
+            "SELECT attributes, consent, timezone, tags FROM profiles WHERE customer_id = ?",
+            (customer_id,),
+        ).fetchone()
+        if row is None:
+            return Profile(customer_id)
+        attributes, consent, tz, tags = row
+        return Profile(
+            customer_id,
+            decode_map(json.loads(attributes)),
+            json.loads(consent),
+            tz,
+            frozenset(json.loads(tags)),
+        )
+
+    def _put(self, db: sqlite3.Connection, p: Profile, source_hash: str | None = None) -> None:
+        db.execute(
+            "INSERT INTO profiles (customer_id, attributes, consent, timezone, tags, source_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET "
+            "attributes = excluded.attributes, consent = excluded.consent, "
+            "timezone = excluded.timezone, tags = excluded.tags, "
+            "source_hash = coalesce(excluded.source_hash, profiles.source_hash)",
+            (
+                p.customer_id,
+                _dump_values(p.attributes),
+                json.dumps(dict(p.consent), sort_keys=True),
+                p.timezone,
+                json.dumps(sorted(p.tags), ensure_ascii=False),
+                source_hash,
+            ),
+        )
+
+    def add(self, profile: Profile) -> None:
+        """Add or replace a profile."""
+        self.add_profiles([profile])
+
+    def add_profiles(self, profiles: Iterable[Profile]) -> int:
+        """Add or replace profiles in one transaction; returns how many."""
+        n = 0
+        with self._transaction() as db:
+            for p in profiles:
+                self._put(db, p)
+                n += 1
+        return n
+
+    def update(self, customer_id: str, attribute: str, value: Any) -> None:
+        """Set one attribute (an unknown customer becomes known, as in memory)."""
+        with self._transaction():
+            p = self.get(customer_id)
+            attributes = {**p.attributes, attribute: value}
+            self._put(self._conn, Profile(customer_id, attributes, p.consent, p.timezone, p.tags))
+
+    def tag(self, customer_id: str, tag: str, remove: bool = False) -> None:
+        """Add or remove a tag."""
+        with self._transaction():
+            p = self.get(customer_id)
+            tags = p.tags - {tag} if remove else p.tags | {tag}
+            self._put(self._conn, Profile(customer_id, p.attributes, p.consent, p.timezone, tags))
+
+    def customers(self) -> Iterable[str]:
+        """Every known customer, in the order they became known."""
+        return [c for (c,) in self._conn.execute("SELECT customer_id FROM profiles ORDER BY seq")]
+
+    def timezones(self) -> set[str]:
+        """The distinct time zones of known customers."""
+        return {tz for (tz,) in self._conn.execute("SELECT DISTINCT timezone FROM profiles")}
+
+    def load_profiles_jsonl(self, path: str | Path) -> tuple[int, list[str]]:
+        """Load a profiles JSON Lines file (the DESIGN.md profile contract) in one transaction.
+
+        Returns ``(loaded, problems)``; each problem is ``file:line: reason`` and its line is
+        skipped. A profile whose line is unchanged since it was last loaded is left alone, so
+        re-running a load (e.g. when a run resumes) keeps the attributes and tags journeys have
+        set since; a changed line replaces the profile.
+        """
+        problems: list[str] = []
+        loaded = 0
+        lines = list(read_profiles_jsonl(path))
+        with self._transaction() as db:
+            for item in lines:
+                if item.profile is None:
+                    problems.append(f"{path}:{item.line}: {item.error}")
+                    continue
+                digest = _profile_hash(item.profile)
+                row = db.execute(
+                    "SELECT source_hash FROM profiles WHERE customer_id = ?",
+                    (item.profile.customer_id,),
+                ).fetchone()
+                if row is None or row[0] != digest:
+                    self._put(db, item.profile, digest)
+                loaded += 1
+        return loaded, problems
+
+    # ================================================================== StateStore
+
+    def commit(
+        self,
+        instances: Sequence[dict[str, Any]],
+        outbox: Sequence[OutboxEntry],
+        processed_event: str | None = None,
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write instance records (and their timers), new outbox entries (ignored when the key
+        exists), the processed-event marker and meta in one transaction: all or nothing."""
+        # Serialise first: a value that cannot be stored fails before anything is written.
+        inst_rows = []
+        for r in instances:
+            due = r.get("due") if r["status"] == "waiting" else None
+            inst_rows.append(
+                (
+                    r["id"],
+                    r["customer_id"],
+                    r["journey"],
+                    r["version"],
+                    r["status"],
+                    _utc_text(due) if due else None,
+                    due or None,
+                    _dump(r),
+                )
+            )
+        out_rows = [
+            (
+                e.key,
+                e.kind,
+                e.customer_id,
+                _dump(e.payload),
+                _utc(e.not_before),
+                e.not_before.isoformat(),
+                e.attempts,
+                e.status,
+            )
+            for e in outbox
+        ]
+        meta_rows = [(str(k), str(v)) for k, v in (meta or {}).items()]
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO instances (id, customer_id, journey, version, status, due_utc, "
+                "due_iso, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                "SET customer_id = excluded.customer_id, journey = excluded.journey, "
+                "version = excluded.version, status = excluded.status, "
+                "due_utc = excluded.due_utc, due_iso = excluded.due_iso, "
+                "record = excluded.record",
+                inst_rows,
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, "
+                "not_before_utc, not_before_iso, attempts, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                out_rows,
+            )
+            if processed_event is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO processed_events (id) VALUES (?)", (processed_event,)
+                )
+            db.executemany(
+                "INSERT INTO engine_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                meta_rows,
+            )
+
+    def instance(self, instance_id: str) -> dict[str, Any] | None:
+        """One instance record."""
+        row = self._conn.execute(
+            "SELECT record FROM instances WHERE id = ?", (instance_id,)
+        ).fetchone()
+        return _load(row[0]) if row else None
+
+    def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's records, oldest first."""
+        return [
+            _load(r)
+            for (r,) in self._conn.execute(
+                "SELECT record FROM instances WHERE customer_id = ? ORDER BY seq", (customer_id,)
+            )
+        ]
+
+    def all_instances(self) -> list[dict[str, Any]]:
+        """Every record, oldest first."""
+        return [
+            _load(r) for (r,) in self._conn.execute("SELECT record FROM instances ORDER BY seq")
+        ]
+
+    def due(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Waiting instances whose timer is at or before ``now``, earliest first (ties by id).
+
+        Timers are rows, not a queue: they stay until their instance moves on, so a crash
+        between ``due`` and ``commit`` loses none."""
+        return [
+            iid
+            for (iid,) in self._conn.execute(
+                "SELECT id FROM instances WHERE status = 'waiting' AND due_utc <= ? "
+                "ORDER BY due_utc, id LIMIT ?",
+                (_utc(now), max(limit, 0)),
+            )
+        ]
+
+    def next_due(self) -> datetime | None:
+        """The earliest pending timer."""
+        row = self._conn.execute(
+            "SELECT due_iso FROM instances WHERE status = 'waiting' AND due_utc IS NOT NULL "
+            "ORDER BY due_utc, id LIMIT 1"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def processed(self, event_id: str) -> bool:
+        """Whether the event was processed."""
+        row = self._conn.execute(
+            "SELECT 1 FROM processed_events WHERE id = ?", (event_id,)
+        ).fetchone()
+        return row is not None
+
+    def pending_outbox(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
+        """Pending entries due at ``now``, by due time (as instants) then key."""
+        rows = self._conn.execute(
+            "SELECT key, kind, customer_id, payload, not_before_iso, attempts, status FROM outbox "
+            "WHERE status = 'pending' AND not_before_utc <= ? ORDER BY not_before_utc, key LIMIT ?",
+            (_utc(now), max(limit, 0)),
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def update_outbox(self, entry: OutboxEntry) -> None:
+        """Store a delivery attempt's outcome (the whole entry replaces the stored one)."""
+        self._conn.execute(
+            "INSERT INTO outbox (key, kind, customer_id, payload, not_before_utc, not_before_iso, "
+            "attempts, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+            "kind = excluded.kind, customer_id = excluded.customer_id, "
+            "payload = excluded.payload, not_before_utc = excluded.not_before_utc, "
+            "not_before_iso = excluded.not_before_iso, attempts = excluded.attempts, "
+            "status = excluded.status",
+            (
+                entry.key,
+                entry.kind,
+                entry.customer_id,
+                _dump(entry.payload),
+                _utc(entry.not_before),
+                entry.not_before.isoformat(),
+                entry.attempts,
+                entry.status,
+            ),
+        )
+
+    def outbox(self) -> list[OutboxEntry]:
+        """Every outbox entry, by due time then key."""
+        rows = self._conn.execute(
+            "SELECT key, kind, customer_id, payload, not_before_iso, attempts, status FROM outbox "
+            "ORDER BY not_before_utc, key"
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        """Engine bookkeeping."""
+        row = self._conn.execute("SELECT value FROM engine_meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+
+def _load(text: str) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(text)
+    return record
+
+
+def _entry(row: tuple[Any, ...]) -> OutboxEntry:
+    key, kind, customer, payload, not_before, attempts, status = row
+    return OutboxEntry(
+        key, kind, customer, _load(payload), datetime.fromisoformat(not_before), attempts, status
+    )
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE … COMMIT``, or ROLLBACK when the block raises."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            try:
+                self._conn.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself on some errors (e.g. SQLITE_FULL): only end an open one.
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")

@@ -1,0 +1,470 @@
+"""`journeydsl run`: both example journeys over an event stream, the JSON Lines file channel,
+and resuming after SIGKILL at random points without a lost or duplicated action."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journeydsl.cli import main
+from journeydsl.runtime.protocols import DeliveryStatus, Message, Ticket
+from journeydsl.runtime.run import FileChannel, run
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+JOURNEYS = [
+    str(EXAMPLES / "onboarding_new_cardholder.journey"),
+    str(EXAMPLES / "dormant_reactivation.journey"),
+]
+ICT = timezone(timedelta(hours=7))
+
+
+def jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    return path
+
+
+def read_actions(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def profile(cid: str, app: bool, **consent: bool) -> dict[str, Any]:
+    return {
+        "customer_id": cid,
+        "attributes": {"has_digital_app": app, "segment": "mass"},
+        "consent": consent,
+        "timezone": "Asia/Ho_Chi_Minh",
+    }
+
+
+def event(cid: str, etype: str, at: str, **data: Any) -> dict[str, Any]:
+    return {"customer_id": cid, "type": etype, "at": at, "data": data}
+
+
+def tx(cid: str, at: str, amount: int, merchant: str = "Tiki") -> dict[str, Any]:
+    return event(
+        cid,
+        "transaction",
+        at,
+        amount=amount,
+        currency="VND",
+        merchant=merchant,
+        category="shopping",
+    )
+
+
+# --------------------------------------------------------------------------- a small run
+
+PROFILES = [
+    profile("c-001", True, email=True, sms=True, zns=True, push=True),
+    profile("c-002", False, email=True, sms=True),
+    profile("c-003", False, email=True, zns=True),
+]
+EVENTS: list[Any] = [
+    # c-003: a cardholder who last spent in June 2025 and goes dormant 90 days later.
+    event("c-003", "card_activated", "2025-05-20T10:00:00+07:00", card_id="k3"),
+    tx("c-003", "2025-06-02T12:00:00+07:00", 5_000_000),
+    tx("c-003", "2025-06-03T12:00:00+07:00", 1_000_000, merchant="Vietjet"),
+    "this is not json",
+    event("c-003", "offer_registered", "2025-09-02T10:00:00+07:00", offer="tiki_voucher"),
+    # c-001: activates the next day and spends the 1,000,000 VND goal at once.
+    event("c-001", "card_issued", "2026-01-05T10:00:00+07:00", card_id="k1", product="platinum"),
+    # c-002: never activates.
+    event("c-002", "card_issued", "2026-01-05T04:00:00Z", card_id="k2", product="gold"),
+    [1, 2],
+    event("c-001", "card_activated", "2026-01-06T09:30:00+07:00", card_id="k1"),
+    tx("c-001", "2026-01-07T12:00:00+07:00", 1_200_000),
+    event("c-002", "transaction", "2026-01-07T12:00:00", amount=1),  # no UTC offset
+]
+EXPECTED = {
+    ("c-003", "2025-09-02T09:00:00+07:00", "send", "email", "reactivation_offer"),
+    ("c-003", "2025-09-02T09:00:00+07:00", "send", "zns", "reactivation_offer"),
+    ("c-003", "2025-09-02T10:00:00+07:00", "send", "email", "offer_confirmation"),
+    ("c-001", "2026-01-05T10:00:00+07:00", "send", "email", "welcome_activation_guide"),
+    ("c-001", "2026-01-06T09:30:00+07:00", "send", "email", "new_cardholder_promotions"),
+    ("c-002", "2026-01-05T11:00:00+07:00", "send", "email", "welcome_activation_guide"),
+    ("c-002", "2026-01-07T11:00:00+07:00", "send", "sms", "activation_reminder"),
+    ("c-002", "2026-01-10T11:00:00+07:00", "send", "sms", "activation_reminder"),
+    ("c-002", "2026-01-13T11:00:00+07:00", "send", "email", "activation_reminder"),
+    ("c-002", "2026-01-16T11:00:00+07:00", "send", "sms", "activation_reminder"),
+    ("c-002", "2026-01-19T11:00:00+07:00", "send", "sms", "activation_reminder"),
+    ("c-002", "2026-01-22T11:00:00+07:00", "send", "email", "activation_reminder"),
+    ("c-002", "2026-01-25T11:00:00+07:00", "ticket", None, "telesales"),
+}
+
+
+def summarise(actions: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    return {
+        (
+            a["customer_id"],
+            a["at"],
+            a["kind"],
+            a.get("channel"),
+            a.get("template") or a.get("queue") or a.get("name"),
+        )
+        for a in actions
+    }
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> dict[str, str]:
+    return {
+        "events": str(jsonl(tmp_path / "events.jsonl", EVENTS)),
+        "profiles": str(jsonl(tmp_path / "profiles.jsonl", PROFILES)),
+        "db": str(tmp_path / "state.sqlite"),
+        "actions": str(tmp_path / "actions.jsonl"),
+    }
+
+
+def run_cli(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str], *extra: str
+) -> tuple[int, str]:
+    argv = ["run", *JOURNEYS, "--db", files["db"], "--events", files["events"]]
+    argv += ["--actions", files["actions"], "--profiles", files["profiles"], *extra]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return code, captured.err
+
+
+def test_run_delivers_both_journeys_actions_and_quarantines_bad_lines(
+    capsys: pytest.CaptureFixture[str], small: dict[str, str]
+) -> None:
+    """A run of both examples writes each expected action once and reports bad lines by line."""
+    code, err = run_cli(capsys, small, "--now", "2026-02-20T00:00:00+07:00")
+    assert code == 0
+    actions = read_actions(Path(small["actions"]))
+    assert summarise(actions) == EXPECTED
+    assert len(actions) == len(EXPECTED)
+    assert len({a["key"] for a in actions}) == len(actions)
+    ticket = next(a for a in actions if a["kind"] == "ticket")
+    assert ticket["payload"] == {"reason": "activation_call", "card_id": "k2"}
+    assert ticket["priority"] == "normal"
+    offer = next(a for a in actions if a["template"] == "reactivation_offer")
+    assert offer["params"] == {"offer": "tiki_voucher"}
+    assert offer["journey"] == "dormant_reactivation"
+    events = small["events"]
+    assert f"{events}:4: quarantined: not valid JSON" in err
+    assert f"{events}:8: quarantined: an event is a JSON object" in err
+    assert f"{events}:11: quarantined: 'at' has no UTC offset" in err
+    assert "11 events read, 8 processed, 0 skipped as already done, 3 quarantined" in err
+    assert f"13 actions delivered to {small['actions']}" in err
+
+
+def test_rerunning_the_same_command_skips_everything_and_duplicates_nothing(
+    capsys: pytest.CaptureFixture[str], small: dict[str, str]
+) -> None:
+    """A second identical run processes no event again and appends no line."""
+    run_cli(capsys, small, "--now", "2026-02-20T00:00:00+07:00")
+    before = Path(small["actions"]).read_text(encoding="utf-8")
+    code, err = run_cli(capsys, small, "--now", "2026-02-20T00:00:00+07:00")
+    assert code == 0
+    assert Path(small["actions"]).read_text(encoding="utf-8") == before
+    assert "0 processed, 9 skipped as already done, 2 quarantined; 0 actions delivered" in err
+
+
+def test_run_continues_to_a_later_now(
+    capsys: pytest.CaptureFixture[str], small: dict[str, str]
+) -> None:
+    """Running on to an earlier --now and then a later one gives the same actions as one run."""
+    run_cli(capsys, small, "--now", "2026-01-12T00:00:00+07:00")
+    partial = summarise(read_actions(Path(small["actions"])))
+    assert partial < EXPECTED
+    run_cli(capsys, small, "--now", "2026-02-20T00:00:00+07:00")
+    assert summarise(read_actions(Path(small["actions"]))) == EXPECTED
+
+
+def test_run_reads_events_from_stdin(tmp_path: Path, small: dict[str, str]) -> None:
+    """`--events -` reads the stream from standard input and names it <stdin> in reports."""
+    err = io.StringIO()
+    stdin = io.BytesIO(Path(small["events"]).read_bytes())
+    code = run(
+        JOURNEYS,
+        db=small["db"],
+        events="-",
+        actions=small["actions"],
+        profiles=small["profiles"],
+        now=datetime(2026, 2, 20, tzinfo=ICT),
+        err=err,
+        stdin=stdin,
+    )
+    assert code == 0
+    assert summarise(read_actions(Path(small["actions"]))) == EXPECTED
+    assert "<stdin>:4: quarantined" in err.getvalue()
+
+
+def test_without_profiles_nothing_is_sent(tmp_path: Path, small: dict[str, str]) -> None:
+    """Customers without a profile have no consent: every message is withheld."""
+    err = io.StringIO()
+    code = run(
+        JOURNEYS,
+        db=small["db"],
+        events=small["events"],
+        actions=small["actions"],
+        now=datetime(2026, 2, 20, tzinfo=ICT),
+        err=err,
+    )
+    assert code == 0
+    actions = read_actions(Path(small["actions"]))
+    assert {a["kind"] for a in actions} == {"ticket"}  # tickets need no consent
+
+
+def test_a_journey_with_errors_exits_1_with_diagnostics(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, small: dict[str, str]
+) -> None:
+    """A journey that does not compile stops the run before it opens the state file."""
+    broken = tmp_path / "broken.journey"
+    broken.write_text(
+        f'journey broken version 1\nuses events "{EXAMPLES}/events.yaml"\n'
+        f'uses templates "{EXAMPLES}/templates.yaml"\noutcomes done\nentry on card_issued\n'
+        "send email welcome_activaton_guide transactional\nexit done\n",
+        encoding="utf-8",
+    )
+    argv = ["run", str(broken), "--db", small["db"], "--events", small["events"]]
+    code = main([*argv, "--actions", small["actions"]])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{broken}:6:" in err
+    assert "error[" in err
+    assert not Path(small["db"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--now", "2026-02-20"], "--now"),
+        (["--events", "missing.jsonl"], "missing.jsonl"),
+        (["--actions", "no/such/dir/out.jsonl"], "no/such/dir/out.jsonl"),
+    ],
+)
+def test_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], small: dict[str, str], extra: list[str], message: str
+) -> None:
+    """A --now without an offset, a missing events file or actions folder is a usage error."""
+    argv = ["run", *JOURNEYS, "--db", small["db"], "--events", small["events"]]
+    argv += ["--actions", small["actions"], *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the file channel
+
+
+def message(key: str, at: datetime) -> Message:
+    return Message(key, "c1", "sms", "t", "marketing", {"n": 1}, "j", 1, "node", at)
+
+
+def test_file_channel_deduplicates_across_restarts_and_drops_a_torn_line(tmp_path: Path) -> None:
+    """Keys already in the file are not written again after a restart, and an incomplete last
+    line left by a crash is dropped before appending resumes on a fresh line."""
+    path = tmp_path / "out.jsonl"
+    at = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+    with FileChannel(path, timezone_of=lambda cid: ICT) as ch:
+        assert ch.send(message("k1", at)).status is DeliveryStatus.DELIVERED
+        assert ch.send(message("k1", at)).status is DeliveryStatus.DELIVERED
+        assert ch.written == 1
+        assert ch.deduplicated == 1
+    with path.open("a", encoding="utf-8") as f:
+        f.write('{"key": "k2", "at": "2026-01-0')  # a write torn by SIGKILL
+    with FileChannel(path) as ch:
+        assert ch.dropped_torn_line
+        ch.send(message("k1", at))
+        ch.send(message("k2", at))
+        ticket = Ticket("t1", "c1", "telesales", "high", {"x": 1}, "j", 1, "n", at)
+        ch.open(ticket)
+        ch.named("annual_fee_waiver", "reward")("a1", "c1", {"p": 2}, at)
+        assert ch.written == 3
+    rows = read_actions(path)
+    assert [r["key"] for r in rows] == ["k1", "k2", "t1", "a1"]
+    assert rows[0]["at"] == "2026-01-05T10:00:00+07:00"
+    assert rows[1]["at"] == "2026-01-05T03:00:00+00:00"
+    assert rows[2]["kind"] == "ticket"
+    assert rows[3] == {
+        "key": "a1",
+        "at": at.isoformat(),
+        "customer_id": "c1",
+        "kind": "reward",
+        "name": "annual_fee_waiver",
+        "params": {"p": 2},
+    }
+
+
+# --------------------------------------------------------------------------- crash and resume
+
+START = datetime(2026, 1, 5, 8, 0, tzinfo=ICT)
+MERCHANTS = [
+    ("Tiki", "shopping"),
+    ("Vietjet", "travel"),
+    ("Pho 24", "dining"),
+    ("Coop", "groceries"),
+]
+
+
+def crash_stream(
+    seed: int = 7, customers: int = 30, days: int = 40
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(events in time order, profiles): new cardholders over ``days`` days (issued, some
+    activated, some spending, some installing the app) and every sixth one dormant."""
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    profiles: list[dict[str, Any]] = []
+
+    def jitter(t: datetime) -> datetime:
+        # Never on a whole minute, so no event ties with a scheduled 09:00 evaluation.
+        return t + timedelta(seconds=rng.randrange(1, 59))
+
+    def spend(cid: str, t: datetime, low: int, high: int) -> None:
+        merchant, category = rng.choice(MERCHANTS)
+        amount = rng.randrange(low, high) * 1000
+        data = {"amount": amount, "currency": "VND", "merchant": merchant, "category": category}
+        events.append(
+            {"customer_id": cid, "type": "transaction", "at": t.isoformat(), "data": data}
+        )
+
+    for n in range(customers):
+        cid = f"c-{n:03d}"
+        app = rng.random() < 0.4
+        consent = {"email": True, "sms": rng.random() < 0.8, "zns": rng.random() < 0.7, "push": app}
+        profiles.append(profile(cid, app, **consent))
+        if n % 6 == 5:
+            old = jitter(START - timedelta(days=rng.randrange(120, 300), hours=rng.randrange(10)))
+            events.append(event(cid, "card_activated", old.isoformat(), card_id=f"k{n}"))
+            for i in range(rng.randrange(1, 4)):
+                spend(cid, jitter(old + timedelta(days=i + 1, hours=rng.randrange(8))), 100, 20_000)
+            continue
+        issued = jitter(START + timedelta(days=rng.randrange(5), minutes=rng.randrange(720)))
+        product = rng.choice(["gold", "platinum"])
+        events.append(
+            event(cid, "card_issued", issued.isoformat(), card_id=f"k{n}", product=product)
+        )
+        if rng.random() < 0.25:
+            continue  # never activates
+        activated = jitter(issued + timedelta(days=rng.randrange(18), hours=rng.randrange(10)))
+        events.append(event(cid, "card_activated", activated.isoformat(), card_id=f"k{n}"))
+        if app or rng.random() < 0.3:
+            t = jitter(activated + timedelta(hours=rng.randrange(1, 48)))
+            events.append(event(cid, "app_installed", t.isoformat()))
+        t = activated
+        for _ in range(rng.randrange(8)):
+            t = jitter(t + timedelta(days=rng.randrange(1, 6), hours=rng.randrange(9)))
+            if t > START + timedelta(days=days):
+                break
+            spend(cid, t, 50, 900)
+    events.sort(key=lambda e: datetime.fromisoformat(e["at"]))
+    return events, profiles
+
+
+def test_crash_stream_is_deterministic() -> None:
+    """The recorded stream is the same for a seed and covers the onboarding steps."""
+    events, profiles = crash_stream()
+    assert (events, profiles) == crash_stream()
+    assert len(profiles) == 30
+    assert {"card_issued", "card_activated", "transaction", "app_installed"} <= {
+        e["type"] for e in events
+    }
+
+
+def _command(tmp: Path, db: Path, events: Path, actions: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "journeydsl",
+        "run",
+        *JOURNEYS,
+        "--db",
+        str(db),
+        "--events",
+        str(events),
+        "--actions",
+        str(actions),
+        "--profiles",
+        str(tmp / "profiles.jsonl"),
+        "--now",
+        "2026-03-15T00:00:00+07:00",
+    ]
+
+
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def _timed(cmd: list[str]) -> float:
+    started = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return time.monotonic() - started
+
+
+def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_actions(
+    tmp_path: Path,
+) -> None:
+    """Killing `journeydsl run` with SIGKILL at random points and restarting it until it
+    finishes leaves exactly the actions of an uninterrupted run: none lost, none duplicated."""
+    events, profiles = crash_stream()
+    stream = jsonl(tmp_path / "events.jsonl", events)
+    jsonl(tmp_path / "profiles.jsonl", profiles)
+    reference = tmp_path / "reference.jsonl"
+    total = _timed(_command(tmp_path, tmp_path / "reference.sqlite", stream, reference))
+    empty = jsonl(tmp_path / "empty.jsonl", [])
+    startup = _timed(_command(tmp_path, tmp_path / "empty.sqlite", empty, tmp_path / "e.jsonl"))
+    work = max(total - startup, 0.2)
+    expected = reference.read_text(encoding="utf-8").splitlines()
+    assert len(expected) > 100
+
+    # Ten kills. Two land at a random moment of start-up (schema, profiles, replay); eight are
+    # aimed at random points of the real work: once the actions file reaches a random line count
+    # (so load on the machine cannot make them miss), plus a random delay of up to a few lines'
+    # worth of the measured run time.
+    rng = random.Random(20260105)
+    targets = iter(sorted(rng.sample(range(1, len(expected)), 8)))
+    per_line = work / len(expected)
+    db, actions = tmp_path / "crash.sqlite", tmp_path / "actions.jsonl"
+    cmd = _command(tmp_path, db, stream, actions)
+    kills, runs = 0, 0
+    while True:
+        runs += 1
+        assert runs <= 40, "the run never finished"
+        stderr = tmp_path / f"stderr-{runs}.txt"
+        with stderr.open("w") as log:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+            if kills < 10:
+                if kills in (0, 5):
+                    deadline = time.monotonic() + startup * rng.uniform(0.2, 1.2)
+                    while proc.poll() is None and time.monotonic() < deadline:
+                        time.sleep(0.005)
+                else:
+                    target = next(targets)
+                    while proc.poll() is None and _lines(actions) < target:
+                        time.sleep(0.005)
+                    time.sleep(rng.uniform(0, 3 * per_line))
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    kills += 1
+                    continue
+            proc.wait(timeout=300)
+        assert proc.returncode == 0, stderr.read_text()
+        break
+
+    got = actions.read_text(encoding="utf-8").splitlines()
+    keys = [json.loads(line)["key"] for line in got]
+    assert kills >= 1
+    assert [k for k, n in Counter(keys).items() if n > 1] == []
+    assert Counter(got) == Counter(expected)
