@@ -387,6 +387,9 @@ class Journey:
     event_types: Mapping[str, Mapping[str, Type]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    #: The profile attribute types of the catalog: the runtime types JSON profile values with them
+    #: (an amount becomes Money). Not part of the graph's identity.
+    attribute_types: Mapping[str, Type] = field(default_factory=dict, compare=False, repr=False)
 
     def node(self, node_id: str) -> Node:
         """The node called ``node_id``."""

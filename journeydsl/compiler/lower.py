@@ -656,6 +656,7 @@ class _Lowerer:
             nodes=ordered,
             variables=dict(self.var_types),
             event_types={name: dict(spec.fields) for name, spec in self.catalog.events.items()},
+            attribute_types=dict(self.catalog.attributes),
         )
         return self.out
 

@@ -18,7 +18,8 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ import structlog
 from journeydsl import ir
 from journeydsl.expr.context import AggregateQuery, EventRecord
 from journeydsl.expr.types import Type
+from journeydsl.money import Money
 from journeydsl.runtime.codec import STATE_FORMAT, decode_map, encode_map, plain
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id
 from journeydsl.runtime.protocols import (
@@ -62,6 +64,31 @@ def _zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except Exception:  # a bad profile time zone falls back to the default
         return ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _typed_attributes(attributes: Mapping[str, Any], journey: ir.Journey) -> Mapping[str, Any]:
+    """Profile values as the catalog types them: JSON numbers for money become Money, ISO text
+    for timestamps and dates becomes datetime / date. Values that do not fit are left alone (the
+    expression then fails and the decision log says why)."""
+    changed: dict[str, Any] | None = None
+    for name, t in journey.attribute_types.items():
+        raw = attributes.get(name)
+        if raw is None or isinstance(raw, bool):
+            continue
+        value = raw
+        try:
+            if t.kind == "money" and isinstance(raw, int | float | str | Decimal):
+                value = Money(Decimal(str(raw)), t.currency or "")
+            elif t.kind == "timestamp" and isinstance(raw, str):
+                value = datetime.fromisoformat(raw)
+            elif t.kind == "date" and isinstance(raw, str):
+                value = date.fromisoformat(raw)
+        except (ValueError, ArithmeticError):
+            continue
+        if value is not raw:
+            changed = dict(attributes) if changed is None else changed
+            changed[name] = value
+    return attributes if changed is None else changed
 
 
 def _iso(t: datetime) -> str:
@@ -189,9 +216,9 @@ class _Ctx:
         self.customer_id = inst["customer_id"]
         self.journey_id = journey.id
         self.journey_version = journey.version
-        self.tz = _zone(profile.timezone)
+        self.tz = _zone(profile.timezone or journey.timezone)
         self.variables = variables
-        self.profile = profile.attributes
+        self.profile = _typed_attributes(profile.attributes, journey)
         self.trigger = trigger
 
     def aggregate(self, query: AggregateQuery, start: datetime | None, end: datetime | None) -> Any:
@@ -302,6 +329,7 @@ class Engine:
                 node = journey.nodes[inst["wait"]["node"]]
                 assert isinstance(node, ir.WaitFor)
                 self._log(inst, now, node.id, "woke", event=ev.type)
+                inst["wakes"] = inst.get("wakes", 0) + 1
                 log.info(
                     "wake",
                     journey=journey.id,
@@ -360,7 +388,27 @@ class Engine:
                 if inst is None or inst["status"] != "waiting" or inst.get("due") is None:
                     continue
                 when = datetime.fromisoformat(inst["due"])
-                journey = self.versions[(inst["journey"], inst["version"])]
+                found = self.versions.get((inst["journey"], inst["version"]))
+                if found is None:
+                    # The engine was not given this version: leave the instance waiting (it is
+                    # durable) and look again in an hour, without holding up anyone else.
+                    log.error(
+                        "unknown_version",
+                        journey=inst["journey"],
+                        version=inst["version"],
+                        customer=inst["customer_id"],
+                    )
+                    self._log(
+                        inst,
+                        now,
+                        inst["wait"]["node"],
+                        "error",
+                        reason=f"version {inst['version']} is not loaded; retry in 1h",
+                    )
+                    inst["due"] = _iso(now + timedelta(hours=1))
+                    self.state.commit([inst], [])
+                    continue
+                journey = found
                 profile = self.profiles.get(inst["customer_id"])
                 outbox: list[OutboxEntry] = []
                 node = journey.nodes[inst["wait"]["node"]]
@@ -468,17 +516,21 @@ class Engine:
     def _next_segment_time(self) -> datetime | None:
         best: datetime | None = None
         for journey in self._segment_journeys():
-            for zone_name in self._zones():
+            for zone_name in self._zones(journey):
                 t = self._segment_due(journey, zone_name)
                 if best is None or t < best:
                     best = t
         return best
 
-    def _zones(self) -> set[str]:
+    def _zones(self, journey: ir.Journey) -> set[str]:
+        """The time zones the journey's customers live in (a profile without one is in the
+        journey's)."""
         zones = getattr(self.profiles, "timezones", None)
         if callable(zones):
-            return set(zones())
-        return {self.profiles.get(c).timezone for c in self.profiles.customers()}
+            found = set(zones())
+        else:
+            found = {self.profiles.get(c).timezone for c in self.profiles.customers()}
+        return {z or journey.timezone for z in found}
 
     def _segment_due(self, journey: ir.Journey, zone_name: str) -> datetime:
         """The next scheduled evaluation of ``journey``'s segment in one time zone."""
@@ -494,7 +546,7 @@ class Engine:
         moved = 0
         for journey in self._segment_journeys():
             assert journey.entry.condition is not None
-            for zone_name in sorted(self._zones()):
+            for zone_name in sorted(self._zones(journey)):
                 while (when := self._segment_due(journey, zone_name)) <= now:
                     moved += self._evaluate_segment(journey, zone_name, when)
         return moved
@@ -507,7 +559,7 @@ class Engine:
         outbox: list[OutboxEntry] = []
         for customer in sorted(self.profiles.customers()):
             profile = self.profiles.get(customer)
-            if profile.timezone != zone_name:
+            if (profile.timezone or journey.timezone) != zone_name:
                 continue
             probe = {"entered_at": _iso(when), "customer_id": customer}
             ctx = _Ctx(self.events, when, probe, journey, profile, {}, {})
@@ -556,6 +608,7 @@ class Engine:
             elif goal.condition is None or not goal.condition.fn(ctx, None):
                 continue
             self._log(inst, now, "goal", "goal", outcome=goal.outcome)
+            inst["wakes"] = inst.get("wakes", 0) + 1
             self._end(inst, journey, goal.outcome, now)
             return True
         return False
@@ -670,6 +723,8 @@ class Engine:
                     "params": encode_map(params),
                     "created": _iso(now),
                     "holdout": inst["holdout"],
+                    "entered_at": inst["entered_at"],
+                    "wakes": inst.get("wakes", 0),
                 }
                 outbox.append(
                     OutboxEntry(
@@ -896,7 +951,7 @@ class Engine:
             result = (
                 self.tickets.open(ticket)
                 if self.tickets
-                else DeliveryResult(DeliveryStatus.DELIVERED, "no ticket sink")
+                else DeliveryResult(DeliveryStatus.FAILED_PERMANENT, "no ticket sink configured")
             )
             fields = {
                 "queue": p["queue"],
@@ -906,7 +961,9 @@ class Engine:
         else:
             handler = self.actions.get(p["name"])
             if handler is None:
-                result = DeliveryResult(DeliveryStatus.DELIVERED, "no handler registered")
+                result = DeliveryResult(
+                    DeliveryStatus.FAILED_PERMANENT, f"no handler registered for '{p['name']}'"
+                )
             else:
                 result = handler(entry.key, entry.customer_id, decode_map(p["params"]), now)
             fields = {"name": p["name"], "params": plain(decode_map(p["params"]))}
@@ -943,16 +1000,16 @@ class Engine:
         return None
 
     def _reachable(
-        self, channel: str, profile: Profile, customer: str, now: datetime
+        self, channel: str, profile: Profile, customer: str, now: datetime, entered: datetime
     ) -> str | None:
-        """Why ``channel`` cannot reach the customer, or None when it can."""
+        """Why ``channel`` cannot reach the customer, or None when it can. Push needs the app:
+        the profile says so, or the app was installed since the customer entered the journey."""
         if not profile.consent.get(channel, False):
             return f"no {channel} consent"
-        if channel == "push" and not (
-            profile.attributes.get("has_digital_app")
-            or self.events.last_time(customer, "app_installed", now) is not None
-        ):
-            return "no app for push"
+        if channel == "push" and not profile.attributes.get("has_digital_app"):
+            installed = self.events.last_time(customer, "app_installed", now)
+            if installed is None or installed < entered:
+                return "no app for push"
         return None
 
     def _deliver_send(self, entry: OutboxEntry, now: datetime) -> None:
@@ -963,9 +1020,29 @@ class Engine:
         reasons: list[str] = p.setdefault("reasons", [])
         fake = {"customer_id": entry.customer_id, "journey": p["journey"]}
         params = decode_map(p["params"])
+        if p.get("deferred") and now >= entry.not_before:
+            inst = self.state.instance(p["instance"])
+            if inst is not None and inst.get("wakes", 0) > p.get("wakes", 0):
+                # Held by quiet hours while an event changed the customer's path (the awaited
+                # event came, or a goal was reached): the message no longer fits.
+                entry.status = "suppressed"
+                reason = "superseded: the customer's journey moved on while quiet hours held it"
+                self._record(
+                    now,
+                    fake,
+                    p["node"],
+                    "suppressed",
+                    channel=chain[p["index"]],
+                    template=p["template"],
+                    params=plain(params),
+                    reason=reason,
+                )
+                return
+        tz_name = profile.timezone or (journey.timezone if journey else "Asia/Ho_Chi_Minh")
         while p["index"] < len(chain):
             channel = chain[p["index"]]
-            why = self._reachable(channel, profile, entry.customer_id, now)
+            entered = datetime.fromisoformat(p.get("entered_at") or p["created"])
+            why = self._reachable(channel, profile, entry.customer_id, now, entered)
             if why is None and channel not in self.channels:
                 why = f"no {channel} channel configured"
             if why is not None:
@@ -973,7 +1050,7 @@ class Engine:
                 p["index"] += 1
                 entry.attempts = 0
                 continue
-            local = now.astimezone(_zone(profile.timezone))
+            local = now.astimezone(_zone(tz_name))
             if journey is not None and (until := self._quiet_until(journey, channel, local)):
                 entry.not_before = until
                 if not p.get("deferred"):

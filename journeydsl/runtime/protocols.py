@@ -36,12 +36,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """A customer's attributes, channel consent and time zone (the DESIGN.md profile contract)."""
+    """A customer's attributes, channel consent and time zone (the DESIGN.md profile contract).
+
+    An empty ``timezone`` means "the journey's time zone" (its ``timezone`` header, by default
+    Asia/Ho_Chi_Minh)."""
 
     customer_id: str
     attributes: Mapping[str, Any] = field(default_factory=dict)
     consent: Mapping[str, bool] = field(default_factory=dict)
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = ""
     tags: frozenset[str] = frozenset()
 
 

@@ -353,7 +353,10 @@ def test_load_profiles_reports_bad_lines_and_keeps_journey_updates(tmp_path: Pat
         assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:{n}" for n in (3, 4, 5, 7)]
         assert "Mars/Olympus" in problems[1]
         assert store.get("c1") == Profile(
-            "c1", {"segment": "mass", "score": 0.5}, {"email": True, "sms": False}
+            "c1",
+            {"segment": "mass", "score": 0.5},
+            {"email": True, "sms": False},
+            "Asia/Ho_Chi_Minh",
         )
         assert store.get("c4").tags == frozenset({"vip"})
         assert list(store.customers()) == ["c1", "c4"]
@@ -362,4 +365,6 @@ def test_load_profiles_reports_bad_lines_and_keeps_journey_updates(tmp_path: Pat
         assert store.get("c1").attributes["segment"] == "affluent"
         path.write_text(json.dumps({**good, "consent": {"email": False}}) + "\n", encoding="utf-8")
         store.load_profiles_jsonl(path)
-        assert store.get("c1") == Profile("c1", good["attributes"], {"email": False})
+        assert store.get("c1") == Profile(
+            "c1", good["attributes"], {"email": False}, "Asia/Ho_Chi_Minh"
+        )

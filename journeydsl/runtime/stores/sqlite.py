@@ -199,11 +199,12 @@ def parse_profile(raw: Any) -> Profile:
     consent = raw.get("consent") or {}
     if not isinstance(consent, Mapping) or not all(isinstance(v, bool) for v in consent.values()):
         raise ValueError("'consent' must map channel names to true or false")
-    tz = raw.get("timezone") or DEFAULT_TIMEZONE
+    tz = raw.get("timezone") or ""  # empty: the journey's time zone
     if not isinstance(tz, str):
         raise ValueError("'timezone' must be a string such as Asia/Ho_Chi_Minh")
     try:
-        zoneinfo.ZoneInfo(tz)
+        if tz:
+            zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {tz!r} (use an IANA name)") from exc
     tags = raw.get("tags") or []
