@@ -600,12 +600,7 @@ class Engine:
     ) -> bool:
         for goal in journey.goals:
             ctx = self._ctx(journey, inst, now, profile)
-            if goal.event is not None:
-                if goal.event != ev.type:
-                    continue
-                if goal.where is not None and not goal.where.fn(ctx, ev):
-                    continue
-            elif goal.condition is None or not goal.condition.fn(ctx, None):
+            if not _happened(goal.event, goal.where, goal.condition, ctx, ev):
                 continue
             self._log(inst, now, "goal", "goal", outcome=goal.outcome)
             inst["wakes"] = inst.get("wakes", 0) + 1
@@ -625,11 +620,7 @@ class Engine:
         if not isinstance(node, ir.WaitFor):
             return False
         ctx = self._ctx(journey, inst, now, profile)
-        if node.event is not None:
-            if node.event != ev.type:
-                return False
-            return node.where is None or bool(node.where.fn(ctx, ev))
-        return node.condition is not None and bool(node.condition.fn(ctx, None))
+        return _happened(node.event, node.where, node.condition, ctx, ev)
 
     # ------------------------------------------------------------------ interpreter
 
@@ -1134,6 +1125,20 @@ class Engine:
             }
             for i in self.state.instances_of(customer_id)
         ]
+
+
+def _happened(
+    event: str | None,
+    where: ir.CExpr | None,
+    condition: ir.CExpr | None,
+    ctx: _Ctx,
+    ev: EventRecord,
+) -> bool:
+    """Whether ``ev`` is the awaited event (and passes its ``where``), or, for a condition
+    (of a goal or a `wait for`), whether the condition now holds."""
+    if event is not None:
+        return event == ev.type and (where is None or bool(where.fn(ctx, ev)))
+    return condition is not None and bool(condition.fn(ctx, None))
 
 
 def _next_local(now: datetime, at: time, tz: tzinfo) -> datetime:
