@@ -33,10 +33,7 @@ _EXPECT = re.compile(
 )
 
 #: Fixtures whose expectations describe the *right* behaviour of a compiler that is wrong today.
-KNOWN_BUGS: dict[str, str] = {
-    "step_kinds__invalid_5.journey": "a misspelt step after a label is JD101, not JD102",
-    "events__invalid_4.yaml": "positions in folded, multi-line or escaped YAML scalars are wrong",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 #: Fixtures that get the right set of diagnostics, but some of them more than once.
 KNOWN_DUPLICATES: dict[str, str] = {}

@@ -329,6 +329,31 @@ def test_unknown_step_suggests_the_keyword() -> None:
     ]
 
 
+def test_unknown_step_after_a_label_suggests_the_keyword() -> None:
+    """A misspelt step after a label is JD102 with the same did-you-mean as without the label."""
+    assert errors(HEAD + "welcome: sned email x") == [
+        ("JD102", 3, 10, "unknown step 'sned'", "did you mean 'send'?")
+    ]
+    assert errors(HEAD + "if a {\n  w: exi done\n}") == [
+        ("JD102", 4, 6, "unknown step 'exi'", "did you mean 'exit'?")
+    ]
+
+
+def test_unknown_word_after_a_label_lists_the_steps() -> None:
+    """A word after a label that is close to no step is JD102 with the list of step keywords."""
+    ((code, line, column, message, hint),) = errors(HEAD + "welcome: frobnicate x")
+    assert (code, line, column, message) == ("JD102", 3, 10, "unknown step 'frobnicate'")
+    assert hint is not None
+    assert hint.startswith("steps start with send, wait, if")
+
+
+def test_keyword_after_a_label_is_a_syntax_error() -> None:
+    """A keyword that starts no step after a label stays JD101: it is misplaced, not misspelt."""
+    assert errors(HEAD + "welcome: else") == [
+        ("JD101", 3, 10, "unexpected 'else' — expected a step after ':'", None)
+    ]
+
+
 def test_unknown_header_suggests_the_keyword() -> None:
     """A misspelt header keyword is JD102 with a did-you-mean over the header keywords."""
     assert errors("journey j\noutcome a, b\nentry on x") == [

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostic
+from journeydsl.syntax import yaml_loader
 from journeydsl.syntax.parser import parse_journey
 from journeydsl.syntax.shapes import ENTRY_SHAPES, JOURNEY, STEP_SHAPES
 from journeydsl.syntax.yaml_loader import load_yaml_journey
@@ -293,6 +294,25 @@ def test_error(
     if hint is not None:
         assert d.hint is not None
         assert hint in d.hint
+
+
+@pytest.mark.parametrize("text", [pytest.param(e[1], id=e[0]) for e in ERRORS])
+def test_both_composers_report_alike(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pure-Python composer gives the same diagnostics as the libyaml fast path."""
+    fast = load(text)
+    monkeypatch.setattr(yaml_loader, "_FAST_LOADER", None)
+    assert load(text) == fast
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "python"])
+def test_empty_value_reads_as_nothing(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty plain value is "nothing" in messages, with either composer (libyaml marks a
+    plain scalar's style as '' where PyYAML gives None)."""
+    if not fast:
+        monkeypatch.setattr(yaml_loader, "_FAST_LOADER", None)
+    d = one(HEAD + "  - exit:\n")
+    assert d.code == "JD105"
+    assert d.message.endswith("found nothing")
 
 
 def test_misspelt_required_key_is_not_also_missing() -> None:

@@ -1,0 +1,131 @@
+"""The last step of reading YAML: the fields read from a mapping become an AST node.
+
+The reader (:mod:`._yaml_reader`) checks each mapping against its shape in
+:mod:`journeydsl.syntax.shapes` and collects the values it read as :class:`Fields`; the tables
+here say how each step kind and each record shape turns those into its node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from journeydsl import ast
+from journeydsl.diagnostics import Span
+from journeydsl.syntax.shapes import ENTRY_SHAPES, STEP_SHAPES
+
+__all__ = ["ENTRY_KINDS", "RECORD_BUILDERS", "STEP_BUILDERS", "Fields"]
+
+
+@dataclass(slots=True)
+class Fields:
+    """The values read from one mapping, by key, with the span of each ``key: value`` pair."""
+
+    values: dict[str, Any]
+    pairs: dict[str, Span]
+    span: Span
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+
+ENTRY_KINDS: Final[dict[str, Literal["event", "segment", "manual"]]] = {
+    "event": "event",
+    "segment": "segment",
+    "manual": "manual",
+}
+assert set(ENTRY_KINDS) == set(ENTRY_SHAPES), "every entry shape needs a kind"
+
+
+def _wait_for(f: Fields) -> ast.WaitFor:
+    timeout = None
+    if "within" in f:
+        timeout = ast.Timeout("within", f["within"], f.pairs["within"])
+    elif "until" in f:
+        timeout = ast.Timeout("until", f["until"], f.pairs["until"])
+    return ast.WaitFor(
+        f["wait_for"],
+        where=f.get("where"),
+        timeout=timeout,
+        then=f.get("then", ()),
+        on_timeout=f.get("timeout", ()),
+        id=f.get("id"),
+        span=f.span,
+    )
+
+
+def _action(kind: Literal["reward", "action"]) -> Callable[[Fields], ast.Step]:
+    return lambda f: ast.Action(
+        kind,
+        f[kind],
+        params=f.get("params", ()),
+        id=f.get("id"),
+        span=f.span,
+    )
+
+
+def _tag(kind: str) -> Callable[[Fields], ast.Step]:
+    return lambda f: ast.Tag(f[kind], remove=kind == "untag", id=f.get("id"), span=f.span)
+
+
+#: How each step kind's fields become its AST node.
+STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
+    "send": lambda f: ast.Send(
+        f["send"],
+        f["channel"],
+        category=f.get("category"),
+        params=f.get("params", ()),
+        fallback=f.get("fallback"),
+        id=f.get("id"),
+        span=f.span,
+    ),
+    "wait": lambda f: ast.Wait(f["wait"], id=f.get("id"), span=f.span),
+    "wait_until": lambda f: ast.WaitUntil(f["wait_until"], id=f.get("id"), span=f.span),
+    "wait_for": _wait_for,
+    "if": lambda f: ast.If(
+        f["if"], f.get("then", ()), f.get("else", ()), id=f.get("id"), span=f.span
+    ),
+    "switch": lambda f: ast.Switch(
+        f["switch"], f["cases"], f.get("else", ()), id=f.get("id"), span=f.span
+    ),
+    "split": lambda f: ast.Split(f["split"], f.get("holdout"), id=f.get("id"), span=f.span),
+    "repeat": lambda f: ast.Repeat(
+        f["repeat"],
+        f["steps"],
+        counter=f.get("as"),
+        until=f.get("until"),
+        id=f.get("id"),
+        span=f.span,
+    ),
+    "ticket": lambda f: ast.Ticket(
+        f["ticket"],
+        priority=f.get("priority"),
+        payload=f.get("payload", ()),
+        id=f.get("id"),
+        span=f.span,
+    ),
+    "update": lambda f: ast.Update(f["update"], f["value"], id=f.get("id"), span=f.span),
+    "tag": _tag("tag"),
+    "untag": _tag("untag"),
+    "reward": _action("reward"),
+    "action": _action("action"),
+    "set": lambda f: ast.Set(f["set"], f["value"], id=f.get("id"), span=f.span),
+    "exit": lambda f: ast.Exit(f["exit"], id=f.get("id"), span=f.span),
+}
+assert set(STEP_BUILDERS) == set(STEP_SHAPES), "every step shape needs a builder"
+
+#: How each record shape's fields become a value.
+RECORD_BUILDERS: Final[dict[str, Callable[[Fields], Any]]] = {
+    "case": lambda f: ast.Case(f["case"], f["steps"], f.span),
+    "split arm": lambda f: ast.Arm(f["weight"], f["steps"], f.span),
+    "holdout": lambda f: ast.Arm(f["weight"], f.get("steps", ()), f.span),
+    "quiet_hours item": lambda f: ast.QuietHours(f["channels"], f["from"], f["to"], f.span),
+    "goal": lambda f: ast.Goal(f["outcome"], f["when"], f.get("where"), f.span),
+}
