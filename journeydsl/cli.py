@@ -343,6 +343,55 @@ def cmd_run(args: argparse.Namespace, err: TextIO) -> int:
     return run_command(expand_paths(args.journeys), args, err)
 
 
+# ---------------------------------------------------------------------- simulate, explain, test
+
+
+def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from journeydsl.simulate.command import simulate_command
+
+    return simulate_command(args, out, err)
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from journeydsl.simulate.command import explain_command
+
+    return explain_command(args, out, err)
+
+
+def cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from journeydsl.simulate.scenarios import test_command
+
+    return test_command(args.paths, out, err)
+
+
+def _add_simulation_commands(sub: Any) -> None:
+    from journeydsl.simulate.command import add_explain_arguments, add_simulate_arguments
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a journey on recorded events or a synthetic population, on a virtual clock",
+        description="Run the journey with the production engine on a virtual clock, over recorded "
+        "events (--events) or a synthetic population (--population N --behaviour B.yaml), and "
+        "report the funnel, outcomes, messages and tickets (--format text) or the JSON contract "
+        "(--format json). See docs/simulate.md.",
+    )
+    add_simulate_arguments(simulate)
+    explain = sub.add_parser(
+        "explain",
+        help="print the decision log of one customer's journey instances",
+        description="Simulate as `journeydsl simulate` does, then print every step one customer's "
+        "instances took: conditions with their values, waits, sends and suppressions with reasons.",
+    )
+    add_explain_arguments(explain)
+    test = sub.add_parser(
+        "test",
+        help="run *.test.yaml scenario files; exit 1 when a case fails",
+        description="Run scenario test files (profiles, events, a time range and the expected "
+        "actions and outcomes); a failing case prints a diff of expected and actual timelines.",
+    )
+    test.add_argument("paths", nargs="+", metavar="PATH", help="test files or folders")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -397,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--actions", required=True, metavar="OUT.jsonl", help="delivered effects")
     run.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
     run.add_argument("--now", metavar="T", help="after the stream, run on until this time")
+    _add_simulation_commands(sub)
     return parser
 
 
@@ -416,6 +466,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_schema(args, out)
         if args.command == "run":
             return cmd_run(args, err)
+        if args.command == "simulate":
+            return cmd_simulate(args, out, err)
+        if args.command == "explain":
+            return cmd_explain(args, out, err)
+        if args.command == "test":
+            return cmd_test(args, out, err)
         parser.print_help(err)
         return EXIT_USAGE
     except UsageError as exc:

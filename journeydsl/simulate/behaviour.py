@@ -1,0 +1,470 @@
+"""The behaviour model of a synthetic population (``journeydsl simulate --behaviour B.yaml``).
+
+A YAML file, validated with pydantic; every mistake is reported as ``file:line:col: error: …``.
+It describes who the customers are (profile mix), what they do on their own (daily rates,
+amounts by merchant), how they react to the messages a journey sends, how the channels fail and
+what each message costs. docs/simulate.md documents every field.
+
+Money is :class:`~decimal.Decimal` (VND, rounded to 1,000); probabilities are plain floats.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from journeydsl.simulate.yamlfile import FileError, YamlDocument, load_document, validate
+
+__all__ = [
+    "Behaviour",
+    "Dist",
+    "LoadedBehaviour",
+    "Reaction",
+    "Response",
+    "check_behaviour",
+    "load_behaviour",
+    "sample_amount",
+    "sample_count",
+    "sample_delay",
+]
+
+T = TypeVar("T")
+
+_DURATION = re.compile(r"(\d+)\s*(d|h|m|s)")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _duration(raw: Any) -> Any:
+    """``"2h"``, ``"1d12h"``, ``"30m"`` (or a number of seconds) as a timedelta."""
+    if isinstance(raw, timedelta):
+        return raw
+    if isinstance(raw, bool):
+        raise ValueError("a duration is written like 2h, 30m, 3d or 1d12h")
+    if isinstance(raw, int):
+        return timedelta(seconds=raw)
+    if not isinstance(raw, str):
+        raise ValueError("a duration is written like 2h, 30m, 3d or 1d12h")
+    text = raw.replace(" ", "")
+    parts = _DURATION.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"'{raw}' is not a duration; write e.g. 2h, 30m, 3d or 1d12h")
+    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+def _amount(raw: Any) -> Any:
+    """``450000``, ``450_000`` or ``"450_000 VND"`` as a Decimal (VND)."""
+    if isinstance(raw, bool | float):
+        raise ValueError("write an amount as a whole number of VND, e.g. 450_000")
+    if isinstance(raw, int | Decimal):
+        return Decimal(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.upper().endswith("VND"):
+            text = text[:-3].strip()
+        try:
+            return Decimal(text.replace("_", "").replace(",", ""))
+        except InvalidOperation:
+            pass
+    raise ValueError(f"{raw!r} is not an amount; write e.g. 450_000 or '450_000 VND'")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Amount = Annotated[Decimal, BeforeValidator(_amount), Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Weight = Annotated[float, Field(gt=0)]
+Channel = Literal["email", "sms", "zns", "push", "inapp"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogNormal(_Model, Generic[T]):
+    """A log-normal distribution: half the draws fall below ``median``; ``spread`` is the
+    standard deviation of its logarithm (0 = always the median, 1 = wide)."""
+
+    median: T
+    spread: Annotated[float, Field(ge=0, le=5)] = 0.5
+
+
+class Uniform(_Model, Generic[T]):
+    """Every value between ``min`` and ``max`` equally likely."""
+
+    min: T
+    max: T
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform[T]:
+        if self.min > self.max:  # type: ignore[operator]
+            raise ValueError("'min' is larger than 'max'")
+        return self
+
+
+class Dist(_Model, Generic[T]):
+    """A distribution: exactly one of ``fixed``, ``lognormal`` or ``uniform``; a bare value is
+    shorthand for ``fixed``."""
+
+    fixed: T | None = None
+    lognormal: LogNormal[T] | None = None
+    uniform: Uniform[T] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, raw: Any) -> Any:
+        return raw if isinstance(raw, Mapping) else {"fixed": raw}
+
+    @model_validator(mode="after")
+    def _one(self) -> Dist[T]:
+        given = [n for n in ("fixed", "lognormal", "uniform") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'fixed', 'lognormal' or 'uniform'"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def draw(self, rng: random.Random, to: Callable[[T], float]) -> float:
+        """One draw, as a float of ``to``'s unit."""
+        if self.fixed is not None:
+            return to(self.fixed)
+        if self.lognormal is not None:
+            return to(self.lognormal.median) * math.exp(self.lognormal.spread * rng.gauss(0, 1))
+        assert self.uniform is not None
+        return rng.uniform(to(self.uniform.min), to(self.uniform.max))
+
+
+def sample_delay(dist: Dist[timedelta], rng: random.Random) -> timedelta:
+    """A delay, to the second."""
+    return timedelta(seconds=round(dist.draw(rng, timedelta.total_seconds)))
+
+
+def sample_amount(dist: Dist[Decimal], rng: random.Random) -> Decimal:
+    """An amount in VND, rounded to 1,000 (at least 1,000)."""
+    value = dist.draw(rng, float)
+    return Decimal(max(1, round(value / 1000)) * 1000)
+
+
+def sample_count(dist: Dist[int], rng: random.Random) -> int:
+    """A whole count (at least 0)."""
+    return max(0, round(dist.draw(rng, float)))
+
+
+# --------------------------------------------------------------------------- the file
+
+
+def _choice(raw: Any) -> Any:
+    return raw if isinstance(raw, Mapping) else {"value": raw}
+
+
+class Choice(_Model):
+    """A profile attribute or event field: a constant ``value`` or a weighted ``choice``."""
+
+    value: str | int | bool | None = None
+    choice: dict[str, Weight] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, raw: Any) -> Any:
+        return _choice(raw)
+
+    @model_validator(mode="after")
+    def _one(self) -> Choice:
+        if (self.value is None) == (self.choice is None):
+            raise ValueError("give a constant value or 'choice: {value: weight, …}'")
+        if self.choice is not None and not self.choice:
+            raise ValueError("'choice' needs at least one value")
+        return self
+
+    def draw(self, rng: random.Random, **names: str) -> Any:
+        """A value (``{customer_id}``, ``{card_id}`` are replaced in strings)."""
+        if self.choice is not None:
+            value: Any = pick(self.choice, rng)
+        else:
+            value = self.value
+        return value.format(**names) if isinstance(value, str) and "{" in value else value
+
+
+def pick(weights: Mapping[str, float], rng: random.Random) -> str:
+    """A key of ``weights``, drawn in proportion to its weight (file order breaks no ties)."""
+    total = sum(weights.values())
+    r = rng.random() * total
+    upto = 0.0
+    for key, w in weights.items():
+        upto += w
+        if r < upto:
+            return key
+    return next(reversed(list(weights)))
+
+
+def _timezone(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            zoneinfo.ZoneInfo(raw)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{raw}' (use an IANA name)") from None
+    return raw
+
+
+TimeZone = Annotated[str, BeforeValidator(_timezone)]
+
+
+class Profiles(_Model):
+    """The profile mix."""
+
+    app_share: Probability = 0.0
+    consent: dict[Channel, Probability] = Field(default_factory=dict)
+    timezones: dict[TimeZone, Weight] = Field(default_factory=lambda: {"Asia/Ho_Chi_Minh": 1.0})
+    attributes: dict[str, Choice] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _zones(self) -> Profiles:
+        if not self.timezones:
+            raise ValueError("'timezones' needs at least one time zone")
+        return self
+
+
+Hours = Annotated[int, Field(ge=0, le=24)]
+
+
+def _window(value: tuple[int, int]) -> tuple[int, int]:
+    if value[0] >= value[1]:
+        raise ValueError("the hours window is [from, to) with from < to, e.g. [8, 21]")
+    return value
+
+
+class Arrivals(_Model):
+    """Each customer starts with one entry event (e.g. ``card_issued``), spread over the first
+    ``over_days`` days at a local time within ``hours``."""
+
+    event: str = "card_issued"
+    over_days: Annotated[int, Field(ge=1)] = 7
+    hours: tuple[Hours, Hours] = (8, 20)
+    data: dict[str, Choice] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _hours(self) -> Arrivals:
+        _window(self.hours)
+        return self
+
+
+class HistoryTransactions(_Model):
+    """Past transactions: how many, and how long before the start."""
+
+    count: Dist[Count]
+    ago: Dist[Duration]
+
+
+class History(_Model):
+    """Events before the start (they fill the event store and trigger nothing)."""
+
+    card_activated: Dist[Duration] | None = None
+    app_installed_share: Probability = 0.0
+    transactions: HistoryTransactions | None = None
+
+
+class Daily(_Model):
+    """What customers do on their own: the probability, per day, of each behaviour."""
+
+    activation: Probability = 0.0
+    app_install: Probability = 0.0
+    spend: Probability = 0.0
+    hours: tuple[Hours, Hours] = (8, 22)
+
+    @model_validator(mode="after")
+    def _hours(self) -> Daily:
+        _window(self.hours)
+        return self
+
+
+class Merchant(_Model):
+    """Where customers spend, how often (weight) and how much."""
+
+    merchant: str
+    category: str
+    weight: Weight = 1.0
+    amount: Dist[Amount]
+
+
+class Spend(_Model):
+    """The merchant mix. ``loyalty`` is the share of a customer's transactions made at their
+    favourite merchant (drawn once per customer from the mix)."""
+
+    currency: Literal["VND"] = "VND"
+    loyalty: Probability = 0.0
+    merchants: Annotated[list[Merchant], Field(min_length=1)]
+
+
+Step = Literal["delivered", "opened", "clicked"]
+
+
+class Reaction(_Model):
+    """One reaction to a message: ``probability`` given that step ``after`` happened, and the
+    ``delay`` after it."""
+
+    probability: Probability
+    delay: Dist[Duration] = Field(
+        default_factory=lambda: Dist[Duration](
+            lognormal=LogNormal[Duration](median=timedelta(hours=2), spread=1.0)
+        )
+    )
+    after: Step | None = None
+
+
+class Response(_Model):
+    """How customers react to a template and/or channel. The most specific rule applies:
+    template and channel, then template, then channel, then a rule naming neither."""
+
+    template: str | None = None
+    channel: Channel | None = None
+    open: Reaction | None = None
+    click: Reaction | None = None
+    activation: Reaction | None = None
+    app_install: Reaction | None = None
+    registration: Reaction | None = None
+    transaction: Reaction | None = None
+
+    @model_validator(mode="after")
+    def _steps(self) -> Response:
+        if self.open is not None and self.open.after not in (None, "delivered"):
+            raise ValueError("'open' can only follow delivery")
+        if self.click is not None and self.click.after not in (None, "opened", "delivered"):
+            raise ValueError("'click' can follow delivery or the open, not itself")
+        return self
+
+    def after(self, name: str) -> str:
+        """The step a reaction follows: clicks follow opens, everything else delivery."""
+        reaction: Reaction | None = getattr(self, name)
+        if reaction is not None and reaction.after is not None:
+            return reaction.after
+        return "opened" if name == "click" else "delivered"
+
+
+class ChannelModel(_Model):
+    """A channel's failure rates per attempt and its cost per delivered message (VND)."""
+
+    cost: Amount = Decimal(0)
+    transient: Probability = 0.0
+    permanent: Probability = 0.0
+
+    @model_validator(mode="after")
+    def _rates(self) -> ChannelModel:
+        if self.transient + self.permanent > 1:
+            raise ValueError("'transient' + 'permanent' is more than 1")
+        return self
+
+
+def _start(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"'{raw}' is not an ISO 8601 time") from None
+        if value.tzinfo is None:
+            raise ValueError(f"'{raw}' has no UTC offset; write e.g. 2026-01-05T00:00:00+07:00")
+        return value
+    return raw
+
+
+class Behaviour(_Model):
+    """A behaviour model file (docs/simulate.md, "The behaviour model")."""
+
+    start: Annotated[datetime, BeforeValidator(_start)] = datetime.fromisoformat(
+        "2026-01-05T00:00:00+07:00"
+    )
+    customer_prefix: str = "c-"
+    profiles: Profiles = Field(default_factory=Profiles)
+    arrivals: Arrivals | None = None
+    history: History | None = None
+    daily: Daily = Field(default_factory=Daily)
+    spend: Spend
+    responses: list[Response] = Field(default_factory=list)
+    channels: dict[Channel, ChannelModel] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> Behaviour:
+        seen: dict[tuple[str | None, str | None], int] = {}
+        for i, rule in enumerate(self.responses):
+            key = (rule.template, rule.channel)
+            if key in seen:
+                raise ValueError(
+                    f"responses[{i}] repeats the template/channel of responses[{seen[key]}]"
+                )
+            seen[key] = i
+        return self
+
+    def response(self, template: str, channel: str) -> Response | None:
+        """The most specific rule for a message."""
+        for key in ((template, channel), (template, None), (None, channel), (None, None)):
+            for rule in self.responses:
+                if (rule.template, rule.channel) == key:
+                    return rule
+        return None
+
+
+class LoadedBehaviour:
+    """A validated behaviour file and its document (to place later warnings on lines)."""
+
+    def __init__(self, model: Behaviour, doc: YamlDocument) -> None:
+        self.model = model
+        self.doc = doc
+
+
+def load_behaviour(path: str | Path, text: str | None = None) -> LoadedBehaviour:
+    """Read and validate a behaviour file; raises
+    :class:`~journeydsl.simulate.yamlfile.InputError` listing every mistake with its line."""
+    doc = load_document(path, text)
+    return LoadedBehaviour(validate(Behaviour, doc), doc)
+
+
+def check_behaviour(
+    loaded: LoadedBehaviour,
+    templates: Mapping[str, set[str]],
+    categories: frozenset[str] | None,
+    events: frozenset[str],
+) -> list[FileError]:
+    """Warnings that only show against the journey: a response rule for a template the journey
+    never sends (the rule would never apply), a category the catalog does not allow (those
+    transactions would be quarantined), an arrival event the catalog does not know.
+    ``templates`` maps each sent template to its channels."""
+    found: list[FileError] = []
+    doc, model = loaded.doc, loaded.model
+    for i, rule in enumerate(model.responses):
+        if rule.template is not None and rule.template not in templates:
+            from journeydsl.diagnostics import did_you_mean
+
+            hint = did_you_mean(rule.template, templates)
+            found.append(
+                doc.error(
+                    ("responses", i, "template"),
+                    f"the journey never sends template '{rule.template}'"
+                    + (f" — {hint}" if hint else ""),
+                )
+            )
+    if categories is not None:
+        for i, m in enumerate(model.spend.merchants):
+            if m.category not in categories:
+                found.append(
+                    doc.error(
+                        ("spend", "merchants", i, "category"),
+                        f"category '{m.category}' is not one of {', '.join(sorted(categories))}",
+                    )
+                )
+    if model.arrivals is not None and model.arrivals.event not in events:
+        found.append(
+            doc.error(
+                ("arrivals", "event"),
+                f"the event catalog has no event '{model.arrivals.event}'",
+            )
+        )
+    return [replace(f, severity="warning") for f in found]

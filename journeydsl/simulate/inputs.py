@@ -1,0 +1,161 @@
+"""Recorded inputs: events and profiles as JSON Lines (the DESIGN.md contracts).
+
+A bad event line is quarantined with its ``file:line`` and reason, never raised: the run goes on
+without it. A customer without a profile line gets :func:`default_profile`: no consent for any
+channel unless the caller asks for consent on every channel (``--default-consent``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from journeydsl import ir
+from journeydsl.ast import CHANNELS
+from journeydsl.expr.context import EventRecord
+from journeydsl.expr.types import Type
+from journeydsl.money import Money
+from journeydsl.runtime.events import BadEvent, coerce_event
+from journeydsl.runtime.protocols import Profile
+
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "LoadedEvent",
+    "Problem",
+    "default_profile",
+    "parse_time",
+    "read_events",
+    "read_profiles",
+    "schemas_of",
+    "typed_profile",
+]
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A line that was left out, and why."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedEvent:
+    """One valid event line: the JSON form (what the engine ingests), its typed record and
+    where it came from."""
+
+    raw: Mapping[str, Any]
+    record: EventRecord
+    where: str
+
+
+def schemas_of(journeys: Iterable[ir.Journey]) -> dict[str, Mapping[str, Type]]:
+    """The event schemas the engine validates events against."""
+    schemas: dict[str, Mapping[str, Type]] = {}
+    for j in journeys:
+        for name, fields in j.event_types.items():
+            schemas.setdefault(name, fields)
+    return schemas
+
+
+def read_events(
+    path: str | Path, schemas: Mapping[str, Mapping[str, Type]]
+) -> tuple[list[LoadedEvent], list[Problem]]:
+    """The events of a JSON Lines file (blank lines skipped), validated as the engine would,
+    and the quarantined lines."""
+    events: list[LoadedEvent] = []
+    problems: list[Problem] = []
+    with open(path, "rb") as f:
+        for number, blob in enumerate(f, 1):
+            if not blob.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                raw = json.loads(blob.decode("utf-8"))
+            except UnicodeDecodeError:
+                problems.append(Problem(where, "the line is not UTF-8 text"))
+                continue
+            except ValueError as exc:
+                problems.append(Problem(where, f"not valid JSON ({exc})"))
+                continue
+            if not isinstance(raw, dict):
+                problems.append(Problem(where, "an event is a JSON object"))
+                continue
+            try:
+                record = coerce_event(raw, schemas)
+            except BadEvent as exc:
+                problems.append(Problem(where, str(exc)))
+                continue
+            events.append(LoadedEvent(raw, record, where))
+    return events, problems
+
+
+def typed_profile(profile: Profile, attribute_types: Mapping[str, Type]) -> Profile:
+    """``profile`` with catalog-typed attribute values (an amount becomes :class:`Money`)."""
+    attrs = dict(profile.attributes)
+    changed = False
+    for name, value in profile.attributes.items():
+        t = attribute_types.get(name)
+        if t is not None and t.kind == "money" and isinstance(value, int | str):
+            try:
+                attrs[name] = Money.of(str(value), t.currency or "VND")
+            except (ArithmeticError, ValueError):
+                continue
+            changed = True
+    if not changed:
+        return profile
+    return Profile(profile.customer_id, attrs, profile.consent, profile.timezone, profile.tags)
+
+
+def read_profiles(
+    path: str | Path, attribute_types: Mapping[str, Type] | None = None
+) -> tuple[list[Profile], list[Problem]]:
+    """The profiles of a JSON Lines file and the lines that were left out."""
+    from journeydsl.runtime.stores.sqlite import read_profiles_jsonl
+
+    profiles: list[Profile] = []
+    problems: list[Problem] = []
+    for item in read_profiles_jsonl(path):
+        if item.profile is None:
+            problems.append(Problem(f"{path}:{item.line}", item.error or "invalid profile"))
+        else:
+            profiles.append(typed_profile(item.profile, attribute_types or {}))
+    return profiles, problems
+
+
+def default_profile(customer_id: str, *, consent: bool = False) -> Profile:
+    """The profile of a customer without a profile line: no attributes, the default time zone,
+    and consent for no channel (for every channel with ``consent=True``)."""
+    return Profile(customer_id, {}, dict.fromkeys(CHANNELS, consent), DEFAULT_TIMEZONE)
+
+
+def parse_time(text: str, default_tz: str = DEFAULT_TIMEZONE) -> datetime:
+    """An ISO 8601 time for ``--start`` / ``--until``; a time without an offset, or a bare date
+    (midnight), is read in ``default_tz``. Raises ``ValueError`` with a usable message."""
+    raw = text.strip().replace("Z", "+00:00")
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is not an ISO 8601 time (e.g. 2026-01-05 or 2026-01-05T09:00:00+07:00)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_zone(default_tz))
+    return value
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except Exception:
+        return ZoneInfo(DEFAULT_TIMEZONE)

@@ -1,0 +1,383 @@
+"""A synthetic population driven by a behaviour model (``journeydsl simulate --population N``).
+
+Each customer has their own random streams, seeded from ``(seed, customer id, purpose)``: the
+same seed gives byte-identical runs, and one customer's draws do not shift when another's change.
+Customers get a profile from the mix, optional history (events before the start), an arrival
+event (e.g. ``card_issued``) spread over the first days, and then live: they activate, install the
+app and spend at their daily rates, and react to the messages the journey delivers. Reactions are
+scheduled into the simulation's event queue by :class:`BehaviourChannel`, the channel double that
+"delivers" a message (or fails it, at the model's failure rates).
+
+An event that depends on the customer's state when its time comes (an activation, a spend) is
+queued as a producer, decided when it fires: a card activated by a reminder meanwhile does not
+activate twice.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from journeydsl.ast import CHANNELS
+from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, Profile
+from journeydsl.simulate.behaviour import (
+    Behaviour,
+    Merchant,
+    pick,
+    sample_amount,
+    sample_count,
+    sample_delay,
+)
+from journeydsl.simulate.driver import Simulation
+
+__all__ = ["BehaviourChannel", "ChannelStats", "Population"]
+
+_OK = DeliveryResult(DeliveryStatus.DELIVERED)
+_REACTIONS = ("activation", "app_install", "registration", "transaction")
+
+
+@dataclass
+class ChannelStats:
+    """What one channel double saw."""
+
+    delivered: int = 0
+    transient: int = 0
+    permanent: int = 0
+    cost: Decimal = Decimal(0)
+
+
+@dataclass
+class _Customer:
+    id: str
+    tz: tzinfo
+    life: random.Random
+    respond: random.Random
+    wire: random.Random
+    card_id: str
+    app: bool = False
+    issued: bool = False
+    activated: bool = False
+    favourite: Merchant | None = None
+    counter: int = 0
+    responded: set[str] = field(default_factory=set)
+
+    def next_id(self) -> str:
+        self.counter += 1
+        return f"{self.id}:{self.counter}"
+
+
+def _rng(seed: int, customer: str, purpose: str) -> random.Random:
+    return random.Random(f"{seed}:{customer}:{purpose}")
+
+
+class Population:
+    """``size`` synthetic customers following ``model``: pass :attr:`profiles` and
+    :meth:`channels` to a :class:`Simulation`, then :meth:`attach` it to write their history and
+    queue their arrivals and everyday life."""
+
+    def __init__(self, model: Behaviour, size: int, seed: int) -> None:
+        if size < 1:
+            raise ValueError("a population needs at least one customer")
+        self.model = model
+        self.size = size
+        self.seed = seed
+        width = max(4, len(str(size)))
+        self.ids = [f"{model.customer_prefix}{i:0{width}d}" for i in range(1, size + 1)]
+        self.customers: dict[str, _Customer] = {}
+        self.stats: dict[str, ChannelStats] = {c: ChannelStats() for c in CHANNELS}
+        self.sim: Simulation | None = None
+        self.channel_models = {str(k): v for k, v in model.channels.items()}
+        self.profiles = [self._profile(cid) for cid in self.ids]
+
+    # ------------------------------------------------------------------ set-up
+
+    def _profile(self, cid: str) -> Profile:
+        rng = _rng(self.seed, cid, "profile")
+        mix = self.model.profiles
+        tz_name = pick(mix.timezones, rng)
+        app = rng.random() < mix.app_share
+        rates = {str(k): v for k, v in mix.consent.items()}
+        consent = {c: rng.random() < rates.get(c, 0.0) for c in CHANNELS}
+        card_id = f"k-{cid}"
+        attributes: dict[str, Any] = {
+            name: choice.draw(rng, customer_id=cid, card_id=card_id)
+            for name, choice in mix.attributes.items()
+        }
+        attributes["has_digital_app"] = app
+        customer = _Customer(
+            cid,
+            ZoneInfo(tz_name),
+            _rng(self.seed, cid, "life"),
+            _rng(self.seed, cid, "respond"),
+            _rng(self.seed, cid, "channel"),
+            card_id,
+            app=app,
+        )
+        merchants = self.model.spend.merchants
+        if self.model.spend.loyalty > 0:
+            customer.favourite = merchants[self._merchant_index(customer.life)]
+        self.customers[cid] = customer
+        return Profile(cid, attributes, consent, tz_name)
+
+    def channels(self) -> dict[str, BehaviourChannel]:
+        """One channel double per channel name."""
+        return {c: BehaviourChannel(c, self) for c in CHANNELS}
+
+    def attach(self, sim: Simulation) -> None:
+        """Write history and queue arrivals and everyday behaviour into ``sim``."""
+        self.sim = sim
+        for cid in self.ids:
+            c = self.customers[cid]
+            self._history(c, sim)
+            arrivals = self.model.arrivals
+            if arrivals is not None:
+                day = c.life.randrange(arrivals.over_days)
+                at = self._at_hour(
+                    c, _local_date(sim.start, c.tz) + timedelta(days=day), arrivals.hours
+                )
+                at = max(at, sim.start)
+                sim.schedule(at, self._arrival(c))
+            if c.activated:
+                self._plan_spend(c, sim.start)
+            if c.activated and not c.app:
+                self._plan_app(c, sim.start)
+
+    def _history(self, c: _Customer, sim: Simulation) -> None:
+        history = self.model.history
+        if history is None:
+            return
+        start = sim.start
+        activated_ago: timedelta | None = None
+        if history.card_activated is not None:
+            activated_ago = sample_delay(history.card_activated, c.life)
+            c.issued = c.activated = True
+            self._past(sim, c, "card_activated", start - activated_ago, {"card_id": c.card_id})
+        if history.app_installed_share and c.life.random() < history.app_installed_share:
+            c.app = True
+            self._past(sim, c, "app_installed", start - timedelta(days=c.life.randint(30, 365)), {})
+        if history.transactions is not None:
+            for _ in range(sample_count(history.transactions.count, c.life)):
+                ago = sample_delay(history.transactions.ago, c.life)
+                if activated_ago is not None and ago >= activated_ago:
+                    ago = activated_ago - timedelta(hours=1)
+                self._past(sim, c, "transaction", start - ago, self._purchase(c))
+
+    def _past(
+        self, sim: Simulation, c: _Customer, etype: str, at: datetime, data: Mapping[str, Any]
+    ) -> None:
+        from journeydsl.runtime.events import coerce_event
+
+        raw = self._event(c, etype, at, data)
+        record = coerce_event(raw, sim.engine.schemas)
+        sim.add_history(raw, record)
+
+    # ------------------------------------------------------------------ events
+
+    def _event(
+        self, c: _Customer, etype: str, at: datetime, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "id": c.next_id(),
+            "customer_id": c.id,
+            "type": etype,
+            "at": at.astimezone(c.tz).isoformat(),
+            "data": dict(data),
+        }
+
+    def _merchant_index(self, rng: random.Random) -> int:
+        merchants = self.model.spend.merchants
+        weights = {str(i): m.weight for i, m in enumerate(merchants)}
+        return int(pick(weights, rng))
+
+    def _purchase(self, c: _Customer) -> dict[str, Any]:
+        spend = self.model.spend
+        if c.favourite is not None and c.life.random() < spend.loyalty:
+            m = c.favourite
+        else:
+            m = spend.merchants[self._merchant_index(c.life)]
+        amount = sample_amount(m.amount, c.life)
+        return {
+            "amount": int(amount),
+            "currency": spend.currency,
+            "merchant": m.merchant,
+            "category": m.category,
+        }
+
+    def _at_hour(self, c: _Customer, day: date, hours: tuple[int, int]) -> datetime:
+        seconds = c.life.randrange(hours[0] * 3600, hours[1] * 3600, 60)
+        return datetime.combine(day, time(0), c.tz) + timedelta(seconds=seconds)
+
+    def _next_daily(self, c: _Customer, after: datetime, p: float) -> datetime | None:
+        """The next time a behaviour with daily probability ``p`` happens after ``after``."""
+        if p <= 0:
+            return None
+        u = c.life.random()
+        skip = 0 if p >= 1 else int(math.log(1 - u) / math.log(1 - p))
+        hours = self.model.daily.hours
+        day = _local_date(after, c.tz) + timedelta(days=skip)
+        at = self._at_hour(c, day, hours)
+        if at <= after:  # today's window has passed that time: the next day's
+            at = self._at_hour(c, day + timedelta(days=1), hours)
+        return at
+
+    def _schedule(self, at: datetime | None, producer: Any) -> None:
+        if at is not None and self.sim is not None:
+            self.sim.schedule(at, producer)
+
+    def _arrival(self, c: _Customer) -> Any:
+        arrivals = self.model.arrivals
+        assert arrivals is not None
+
+        def produce() -> dict[str, Any] | None:
+            assert self.sim is not None
+            now = self.sim.clock.now()
+            c.issued = True
+            data = {
+                name: choice.draw(c.life, customer_id=c.id, card_id=c.card_id)
+                for name, choice in arrivals.data.items()
+            }
+            self._schedule(self._next_daily(c, now, self.model.daily.activation), self._activate(c))
+            if not c.app:
+                self._plan_app(c, now)
+            return self._event(c, arrivals.event, now, data)
+
+        return produce
+
+    def _activate(self, c: _Customer) -> Any:
+        def produce() -> dict[str, Any] | None:
+            assert self.sim is not None
+            if c.activated or not c.issued:
+                return None
+            c.activated = True
+            now = self.sim.clock.now()
+            self._plan_spend(c, now)
+            return self._event(c, "card_activated", now, {"card_id": c.card_id})
+
+        return produce
+
+    def _plan_spend(self, c: _Customer, after: datetime) -> None:
+        self._schedule(self._next_daily(c, after, self.model.daily.spend), self._spend(c, True))
+
+    def _spend(self, c: _Customer, everyday: bool) -> Any:
+        def produce() -> dict[str, Any] | None:
+            assert self.sim is not None
+            if not c.activated:
+                return None
+            now = self.sim.clock.now()
+            if everyday:
+                self._plan_spend(c, now)
+            return self._event(c, "transaction", now, self._purchase(c))
+
+        return produce
+
+    def _plan_app(self, c: _Customer, after: datetime) -> None:
+        self._schedule(self._next_daily(c, after, self.model.daily.app_install), self._install(c))
+
+    def _install(self, c: _Customer) -> Any:
+        def produce() -> dict[str, Any] | None:
+            assert self.sim is not None
+            if c.app:
+                return None
+            c.app = True
+            return self._event(c, "app_installed", self.sim.clock.now(), {})
+
+        return produce
+
+    def _fixed(self, c: _Customer, etype: str, data: Mapping[str, Any]) -> Any:
+        def produce() -> dict[str, Any] | None:
+            assert self.sim is not None
+            return self._event(c, etype, self.sim.clock.now(), data)
+
+        return produce
+
+    # ------------------------------------------------------------------ reactions
+
+    def react(self, message: Message) -> None:
+        """Schedule the customer's reactions to a delivered message."""
+        c = self.customers.get(message.customer_id)
+        rule = self.model.response(message.template, message.channel)
+        if c is None or rule is None or message.idempotency_key in c.responded:
+            return
+        c.responded.add(message.idempotency_key)
+        rng = c.respond
+        info = {
+            "message_id": message.idempotency_key,
+            "journey": message.journey,
+            "node": message.node,
+            "template": message.template,
+            "channel": message.channel,
+        }
+        when: dict[str, datetime] = {"delivered": message.at}
+        for step, etype, follows in (
+            ("open", "message_opened", "delivered"),
+            ("click", "message_clicked", rule.after("click")),
+        ):
+            reaction = getattr(rule, step)
+            base = when.get(follows)
+            if reaction is None or base is None or rng.random() >= reaction.probability:
+                continue
+            at = base + sample_delay(reaction.delay, rng)
+            when["opened" if step == "open" else "clicked"] = at
+            self._schedule(at, self._fixed(c, etype, info))
+        for name in _REACTIONS:
+            reaction = getattr(rule, name)
+            base = when.get(rule.after(name))
+            if reaction is None or base is None or rng.random() >= reaction.probability:
+                continue
+            at = base + sample_delay(reaction.delay, rng)
+            self._schedule(at, self._reaction(c, name, message))
+
+    def _reaction(self, c: _Customer, name: str, message: Message) -> Any:
+        if name == "activation":
+            return self._activate(c)
+        if name == "app_install":
+            return self._install(c)
+        if name == "transaction":
+            return self._spend(c, False)
+        offer = message.params.get("offer")
+        if not isinstance(offer, str):
+            return lambda: None  # nothing to register for in this message
+        return self._fixed(c, "offer_registered", {"offer": offer})
+
+
+def _local_date(t: datetime, tz: tzinfo) -> date:
+    return t.astimezone(tz).date()
+
+
+class BehaviourChannel:
+    """A channel double: fails an attempt at the model's rates, otherwise records the delivery
+    (and its cost) and schedules the customer's reactions. Deduplicates on the idempotency key."""
+
+    def __init__(self, name: str, population: Population) -> None:
+        self.name = name
+        self.population = population
+        self._keys: set[str] = set()
+
+    def send(self, message: Message) -> DeliveryResult:
+        """Deliver, or fail, one message (Channel protocol)."""
+        if message.idempotency_key in self._keys:
+            return _OK
+        pop = self.population
+        stats = pop.stats[self.name]
+        model = pop.channel_models.get(self.name)
+        c = pop.customers.get(message.customer_id)
+        if model is not None and c is not None:
+            r = c.wire.random()
+            if r < model.permanent:
+                stats.permanent += 1
+                return DeliveryResult(DeliveryStatus.FAILED_PERMANENT, f"{self.name} rejected")
+            if r < model.permanent + model.transient:
+                stats.transient += 1
+                return DeliveryResult(DeliveryStatus.FAILED_TRANSIENT, f"{self.name} busy")
+        self._keys.add(message.idempotency_key)
+        stats.delivered += 1
+        if model is not None:
+            stats.cost += model.cost
+        pop.react(message)
+        return _OK

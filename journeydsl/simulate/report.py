@@ -1,0 +1,496 @@
+"""Reports of a simulation: the terminal report (rich), one customer's timeline (``--trace``) and
+the decision log of their instances (``journeydsl explain``).
+
+rich is imported inside the functions that draw, so the JSON output and the library never pay
+for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TextIO
+
+from journeydsl import ir
+from journeydsl.ast import CHANNELS
+from journeydsl.simulate.driver import SimulationResult, local_iso
+
+__all__ = [
+    "render_explain",
+    "render_text",
+    "render_trace",
+    "step_label",
+    "summary",
+]
+
+BAR = 20
+
+
+def step_label(node: ir.Node) -> str:
+    """What a step does, in a few words."""
+    match node:
+        case ir.Send():
+            return f"send {node.channel} {node.template}"
+        case ir.Wait():
+            return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
+        case ir.WaitFor():
+            what = node.event or (node.condition.source if node.condition else "?")
+            return f"wait for {what}"
+        case ir.Branch():
+            return f"if {node.cond.source}"
+        case ir.Switch():
+            return f"switch {node.subject.source}"
+        case ir.Split():
+            return "split"
+        case ir.RepeatStart():
+            return f"repeat ({node.counter})"
+        case ir.Ticket():
+            return f"ticket {node.queue}"
+        case ir.Update():
+            return f"update {node.attribute}"
+        case ir.Tag():
+            return f"{'untag' if node.remove else 'tag'} {node.tag}"
+        case ir.Action():
+            return f"{node.action} {node.name}"
+        case ir.Set():
+            return f"set {node.var}"
+        case ir.Exit():
+            return f"exit {node.outcome}"
+    return str(node.kind)
+
+
+def _short(text: str, width: int = 44) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _bar(n: int, total: int) -> str:
+    if total <= 0:
+        return ""
+    filled = round(BAR * n / total)
+    return "█" * filled + "·" * (BAR - filled)
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100 * n / total:.1f}%" if total else "-"
+
+
+def _vnd(amount: Decimal) -> str:
+    return f"{int(amount):,}"
+
+
+def summary(
+    result: SimulationResult,
+    journey_id: str,
+    costs: Mapping[str, Decimal] | None = None,
+    failures: Mapping[str, tuple[int, int]] | None = None,
+) -> dict[str, Any]:
+    """The report's figures: messages, suppressions, failures and cost per channel; tickets per
+    queue and priority; rewards and actions per name; suppression reasons."""
+    actions = [a for a in result.actions if a["journey"] == journey_id]
+    sent: Counter[str] = Counter()
+    suppressed: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    tickets: Counter[tuple[str, str]] = Counter()
+    rewards: Counter[tuple[str, str]] = Counter()
+    for a in actions:
+        kind = a["kind"]
+        if kind == "send":
+            sent[a["channel"]] += 1
+        elif kind == "suppressed":
+            suppressed[a.get("channel") or "-"] += 1
+            reasons[str(a.get("reason"))] += 1
+        elif kind == "ticket":
+            tickets[(a["queue"], str(a["priority"]))] += 1
+        elif kind in ("reward", "action"):
+            rewards[(kind, a["name"])] += 1
+    used = set(sent) | set(suppressed) | set((failures or {}).keys())
+    channels = [c for c in CHANNELS if c in used] + sorted(used - set(CHANNELS))
+    rows = []
+    for c in channels:
+        fails = (failures or {}).get(c, (0, 0))
+        if not (sent[c] or suppressed[c] or any(fails)):
+            continue
+        row: dict[str, Any] = {
+            "channel": c,
+            "sent": sent[c],
+            "suppressed": suppressed[c],
+        }
+        if failures is not None:
+            row["failed_transient"], row["failed_permanent"] = fails
+        if costs is not None:
+            row["cost_vnd"] = format(costs.get(c, Decimal(0)) * sent[c], "f")
+        rows.append(row)
+    return {
+        "channels": rows,
+        "suppression_reasons": dict(reasons.most_common()),
+        "tickets": [
+            {"queue": q, "priority": p, "count": n} for (q, p), n in sorted(tickets.items())
+        ],
+        "rewards": [{"kind": k, "name": n, "count": c} for (k, n), c in sorted(rewards.items())],
+    }
+
+
+def render_text(
+    result: SimulationResult,
+    out: TextIO,
+    *,
+    journey_id: str | None = None,
+    title: str = "",
+    costs: Mapping[str, Decimal] | None = None,
+    failures: Mapping[str, tuple[int, int]] | None = None,
+    width: int | None = None,
+) -> None:
+    """The terminal report: funnel with bars, outcomes, messages (and cost) per channel,
+    tickets per queue, rewards."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    journey = result.journey(journey_id)
+    tty = out.isatty()
+    console = Console(
+        file=out,
+        width=width or (None if tty else 120),
+        force_terminal=tty,
+        no_color=not tty,
+        highlight=False,
+        emoji=False,
+    )
+    funnel = result.funnel(journey.id)
+    entered = funnel["entered"]
+    days = (result.until - result.start).total_seconds() / 86400
+    console.print(
+        f"[bold]{journey.id}[/bold] v{journey.version}" + (f" — {title}" if title else ""),
+        soft_wrap=True,
+    )
+    console.print(
+        f"{_minute(result.start.isoformat())} → {_minute(result.until.isoformat())} "
+        f"({days:g} days): {entered} instance{'s' * (entered != 1)} entered, "
+        f"{funnel['running']} still running",
+        soft_wrap=True,
+    )
+
+    steps = Table(
+        title="Funnel: instances that reached each step", box=box.SIMPLE, title_justify="left"
+    )
+    steps.add_column("step", no_wrap=True, overflow="ellipsis", max_width=26)
+    steps.add_column("does", no_wrap=True, overflow="ellipsis", max_width=36)
+    steps.add_column("reached", justify="right", no_wrap=True, min_width=7)
+    steps.add_column("%", justify="right", no_wrap=True, min_width=6)
+    steps.add_column("", no_wrap=True)
+    for nid, n in funnel["nodes"].items():
+        steps.add_row(
+            nid, step_label(journey.nodes[nid]), str(n), _pct(n, entered), _bar(n, entered)
+        )
+    console.print(steps)
+
+    outcomes = Table(title="Outcomes", box=box.SIMPLE, title_justify="left")
+    outcomes.add_column("outcome")
+    outcomes.add_column("instances", justify="right")
+    outcomes.add_column("%", justify="right")
+    outcomes.add_column("", no_wrap=True)
+    for name, n in [*funnel["outcomes"].items(), ("(running)", funnel["running"])]:
+        outcomes.add_row(name, str(n), _pct(n, entered), _bar(n, entered))
+    console.print(outcomes)
+
+    figures = summary(result, journey.id, costs, failures)
+    messages = Table(title="Messages per channel", box=box.SIMPLE, title_justify="left")
+    messages.add_column("channel")
+    messages.add_column("sent", justify="right")
+    messages.add_column("suppressed", justify="right")
+    if failures is not None:
+        messages.add_column("failed (transient)", justify="right")
+        messages.add_column("failed (permanent)", justify="right")
+    if costs is not None:
+        messages.add_column("cost (VND)", justify="right")
+    total_sent = total_supp = 0
+    total_cost = Decimal(0)
+    for row in figures["channels"]:
+        cells = [row["channel"], str(row["sent"]), str(row["suppressed"])]
+        total_sent += row["sent"]
+        total_supp += row["suppressed"]
+        if failures is not None:
+            cells += [str(row["failed_transient"]), str(row["failed_permanent"])]
+        if costs is not None:
+            total_cost += Decimal(row["cost_vnd"])
+            cells.append(_vnd(Decimal(row["cost_vnd"])))
+        messages.add_row(*cells)
+    totals = ["total", str(total_sent), str(total_supp)]
+    if failures is not None:
+        totals += [
+            str(sum(r["failed_transient"] for r in figures["channels"])),
+            str(sum(r["failed_permanent"] for r in figures["channels"])),
+        ]
+    if costs is not None:
+        totals.append(_vnd(total_cost))
+    messages.add_row(*totals, style="bold")
+    console.print(messages)
+    if costs is not None and entered:
+        console.print(f"cost per entered instance: {_vnd(total_cost / entered)} VND\n")
+
+    if figures["suppression_reasons"]:
+        reasons = Table(title="Why messages were suppressed", box=box.SIMPLE, title_justify="left")
+        reasons.add_column("reason")
+        reasons.add_column("messages", justify="right")
+        for reason, n in list(figures["suppression_reasons"].items())[:8]:
+            reasons.add_row(_short(reason, 70), str(n))
+        console.print(reasons)
+
+    tickets = Table(title="Tickets per queue", box=box.SIMPLE, title_justify="left")
+    tickets.add_column("queue")
+    tickets.add_column("priority")
+    tickets.add_column("tickets", justify="right")
+    for t in figures["tickets"]:
+        tickets.add_row(t["queue"], t["priority"], str(t["count"]))
+    if not figures["tickets"]:
+        tickets.add_row("(none)", "", "0")
+    console.print(tickets)
+
+    if figures["rewards"]:
+        rewards = Table(title="Rewards and actions", box=box.SIMPLE, title_justify="left")
+        rewards.add_column("kind")
+        rewards.add_column("name")
+        rewards.add_column("count", justify="right")
+        for r in figures["rewards"]:
+            rewards.add_row(r["kind"], r["name"], str(r["count"]))
+        console.print(rewards)
+    if result.quarantined:
+        console.print(f"{len(result.quarantined)} event(s) quarantined (see stderr)")
+
+
+# --------------------------------------------------------------------------- timelines
+
+
+def _minute(t: str) -> str:
+    """``2026-01-05T10:00:00+07:00`` → ``2026-01-05 10:00 +07:00``."""
+    when = datetime.fromisoformat(t)
+    offset = when.strftime("%z")
+    return when.strftime("%Y-%m-%d %H:%M") + (f" {offset[:3]}:{offset[3:]}" if offset else "")
+
+
+def _compact(value: Any) -> str:
+    """Params and payloads on one line, money as ``1,000,000 VND``."""
+    if isinstance(value, Mapping):
+        if set(value) == {"amount", "currency"}:
+            amount = Decimal(str(value["amount"]))
+            text = f"{amount:,f}" if amount != amount.to_integral() else f"{int(amount):,}"
+            return f"{text} {value['currency']}"
+        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def describe_action(a: Mapping[str, Any]) -> str:
+    """One action on one line."""
+    kind = a["kind"]
+    if kind == "send":
+        params = a.get("params") or {}
+        return f"send {a['channel']} {a['template']}" + (f" {_compact(params)}" if params else "")
+    if kind == "suppressed":
+        what = f" {a['template']}" if a.get("template") else ""
+        return f"suppressed{what} at {a['node']}: {a.get('reason')}"
+    if kind == "ticket":
+        return f"ticket {a['queue']} priority {a['priority']} {_compact(a.get('payload') or {})}"
+    if kind in ("reward", "action"):
+        params = a.get("params") or {}
+        return f"{kind} {a['name']}" + (f" {_compact(params)}" if params else "")
+    rest = {k: v for k, v in a.items() if k not in ("at", "customer_id", "journey", "node", "kind")}
+    return f"{kind} {_compact(rest)}"
+
+
+def render_trace(result: SimulationResult, customer_id: str) -> str:
+    """One customer's timeline: their events (history marked), instance entries and exits and
+    every action, interleaved by time, in their local time."""
+    tz = result.timezone(customer_id)
+    rows: list[tuple[float, int, int, str]] = []
+    seq = 0
+    for e in result.events_of(customer_id):
+        data = {k: v for k, v in e.data.items() if v is not None}
+        from journeydsl.runtime.codec import plain
+
+        label = "history" if e.at < result.start else "event"
+        text = f"{label:<8} {e.type}" + (f" {_compact(plain(data))}" if data else "")
+        rows.append((e.at.timestamp(), 0, seq, f"{_minute(local_iso(e.at, tz))}  {text}"))
+        seq += 1
+    for r in result.instances:
+        if r["customer_id"] != customer_id:
+            continue
+        entered = datetime.fromisoformat(r["entered_at"])
+        rows.append(
+            (
+                entered.timestamp(),
+                1,
+                seq,
+                f"{_minute(local_iso(entered, tz))}  {'enter':<8} {r['journey']} v{r['version']}",
+            )
+        )
+        seq += 1
+        if r["ended_at"]:
+            ended = datetime.fromisoformat(r["ended_at"])
+            rows.append(
+                (
+                    ended.timestamp(),
+                    3,
+                    seq,
+                    f"{_minute(local_iso(ended, tz))}  {'exit':<8} {r['journey']}: {r['outcome']}",
+                )
+            )
+            seq += 1
+    for a in result.actions:
+        if a["customer_id"] != customer_id:
+            continue
+        at = datetime.fromisoformat(a["at"])
+        rows.append(
+            (at.timestamp(), 2, seq, f"{_minute(a['at'])}  {'action':<8} {describe_action(a)}")
+        )
+        seq += 1
+    if not rows:
+        return f"{customer_id}: no events, instances or actions\n"
+    rows.sort()
+    header = f"timeline of {customer_id} ({tz})"
+    return "\n".join([header, *(r[3] for r in rows)]) + "\n"
+
+
+# --------------------------------------------------------------------------- decision log
+
+_SKIP = {"at", "node", "what"}
+
+
+def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None) -> str:
+    what = entry["what"]
+    d = {k: v for k, v in entry.items() if k not in _SKIP}
+
+    def t(key: str) -> str:
+        value = d.get(key)
+        return _minute(local_iso(value, tz)) if isinstance(value, str) else "never"
+
+    match what:
+        case "enter":
+            return f"entered (trigger: {d.get('trigger')})"
+        case "send":
+            return f"send {d.get('channel')} {d.get('template')} (queued for delivery)"
+        case "if":
+            return f"if {d.get('source')} → {'yes' if d.get('value') else 'no'}"
+        case "switch":
+            case = " (no case matched: else)" if d.get("case") == "else" else ""
+            return f"switch = {_compact(d.get('value'))}{case}"
+        case "condition":
+            return f"condition {d.get('source')} is already true: go on"
+        case "until":
+            return f"repeat until {d.get('source')} → true: leave the loop"
+        case "repeat_done":
+            return f"repeat: all {d.get('rounds')} rounds done"
+        case "wait":
+            if d.get("passed"):
+                return f"wait until {t('due')}: already passed"
+            return f"wait until {t('due')}"
+        case "wait_for":
+            what_for = d.get("event") or (
+                node.condition.source
+                if isinstance(node, ir.WaitFor) and node.condition
+                else "a condition"
+            )
+            return f"wait for {what_for} until {t('due')}"
+        case "timeout":
+            return "wait: the time limit has already passed → timeout"
+        case "timer":
+            return "timer fired"
+        case "woke":
+            if isinstance(node, ir.WaitFor) and node.event is None and node.condition:
+                return f"woke on {d.get('event')}: {node.condition.source} is now true"
+            return f"woke on {d.get('event')}"
+        case "split":
+            arm = " → holdout" if d.get("holdout") else ""
+            return f"random split: bucket {d.get('bucket')}{arm}"
+        case "ticket":
+            return f"ticket {d.get('queue')} priority {d.get('priority')} (queued)"
+        case "goal":
+            return f"goal reached → {d.get('outcome')}"
+        case "error":
+            return f"error: {d.get('reason')}"
+        case "reward" | "action":
+            return f"{what} {d.get('name')} (queued)"
+    rest = ", ".join(f"{k}={_compact(v)}" for k, v in d.items())
+    return f"{what}" + (f" ({rest})" if rest else "")
+
+
+def render_explain(result: SimulationResult, customer_id: str) -> str:
+    """The decision log of every instance of ``customer_id``: steps taken, conditions with their
+    values, waits and what ended them, deliveries and suppressions with their reasons."""
+    tz = result.timezone(customer_id)
+    explained = result.engine.explain(customer_id)
+    if not explained:
+        return f"{customer_id}: no journey instance (the customer never entered)\n"
+    lines: list[str] = []
+    records = {r["id"]: r for r in result.instances}
+    for inst in explained:
+        record = records.get(inst["instance"], {})
+        outcome = f", outcome {inst['outcome']}" if inst["outcome"] else ""
+        lines.append(
+            f"{inst['instance']} ({inst['journey']} v{inst['version']}): {inst['status']}{outcome}"
+        )
+        rows: list[tuple[float, float, str]] = []
+
+        row = functools.partial(_log_row, rows, tz)
+        nodes = result.journey(inst["journey"]).nodes
+        for i, entry in enumerate(inst["log"]):
+            text = _describe_log(entry, tz, nodes.get(entry["node"]))
+            row(entry["at"], i, entry["node"] or "-", text)
+        queued = {
+            (datetime.fromisoformat(e["at"]).timestamp(), e["node"]): i
+            for i, e in enumerate(inst["log"])
+            if e["what"] in ("send", "ticket", "reward", "action")
+        }
+        for a in _deliveries(result, customer_id, inst["journey"], record):
+            ts = datetime.fromisoformat(a["at"]).timestamp()
+            # Right after the step that queued it; a deferred delivery after that instant's steps.
+            order = queued.get((ts, a["node"]), 10**8) + 0.5
+            verb = {"send": "delivered: ", "ticket": "opened: ", "reward": "granted: "}.get(
+                a["kind"], "done: " if a["kind"] == "action" else ""
+            )
+            row(a["at"], order, a["node"], verb + describe_action(a))
+        if record.get("ended_at"):
+            row(record["ended_at"], 10**9, "-", f"ended: {inst['outcome']}")
+        rows.sort()
+        lines.extend(r[2] for r in rows)
+    return "\n".join(lines) + "\n"
+
+
+def _log_row(
+    rows: list[tuple[float, float, str]], tz: str, iso: str, order: float, node: str, text: str
+) -> None:
+    when = datetime.fromisoformat(iso)
+    rows.append((when.timestamp(), order, f"  {_minute(local_iso(when, tz))}  {node:<32} {text}"))
+
+
+def _deliveries(
+    result: SimulationResult, customer_id: str, journey_id: str, record: Mapping[str, Any]
+) -> Sequence[Mapping[str, Any]]:
+    """Actions of one instance: the customer's actions in the journey between its entry and the
+    next instance's entry."""
+    entered = record.get("entered_at")
+    if not entered:
+        return []
+    start = datetime.fromisoformat(entered).timestamp()
+    later = [
+        datetime.fromisoformat(r["entered_at"]).timestamp()
+        for r in result.instances
+        if r["customer_id"] == customer_id
+        and r["journey"] == journey_id
+        and datetime.fromisoformat(r["entered_at"]).timestamp() > start
+    ]
+    end = min(later) if later else float("inf")
+    return [
+        a
+        for a in result.actions
+        if a["customer_id"] == customer_id
+        and a["journey"] == journey_id
+        and start <= datetime.fromisoformat(a["at"]).timestamp() < end
+    ]

@@ -1,0 +1,240 @@
+"""YAML input files (behaviour models, scenario tests) validated with pydantic, with every mistake
+reported where it was made: ``file:line:col: error: message``.
+
+The file is composed with PyYAML's marks, constructed to plain data, validated by a pydantic model,
+and each pydantic error location (``("responses", 2, "open", "probability")``) is walked back
+through the composed node tree to the line and column of the offending key or value.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from journeydsl.diagnostics import did_you_mean
+
+__all__ = ["FileError", "InputError", "YamlDocument", "load_document", "validate"]
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[int | str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    """One mistake in an input file, with its 1-based position."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
+
+
+class InputError(Exception):
+    """An input file has mistakes; ``errors`` lists every one, in file order."""
+
+    def __init__(self, errors: Sequence[FileError]) -> None:
+        self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.column))
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """A parsed YAML file: its plain data and the node tree that knows every position."""
+
+    file: str
+    data: Any
+    root: yaml.Node | None
+
+    def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+        """The (line, column) of the value at ``loc`` (of its key with ``key=True``); the
+        deepest node that exists when the path goes further than the file."""
+        if self.root is None:
+            return 1, 1
+        node: yaml.Node = self.root
+        mark = node.start_mark
+        for i, part in enumerate(loc):
+            last = i == len(loc) - 1
+            if part == "[key]":  # pydantic's location of a bad dictionary key
+                continue
+            if isinstance(node, yaml.MappingNode):
+                hit = next(
+                    (
+                        (k, v)
+                        for k, v in node.value
+                        if isinstance(k, yaml.ScalarNode) and k.value == str(part)
+                    ),
+                    None,
+                )
+                if hit is None:
+                    continue  # a union member's tag, or a missing key: stay on the parent
+                k_node, node = hit
+                bad_key = (last and key) or (i + 1 < len(loc) and loc[i + 1] == "[key]")
+                mark = k_node.start_mark if bad_key else node.start_mark
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and 0 <= part < len(node.value)
+            ):
+                node = node.value[part]
+                mark = node.start_mark
+        return mark.line + 1, mark.column + 1
+
+    def written(self, loc: Loc) -> bool:
+        """Whether the file spells out every key of ``loc`` (pydantic adds keys of its own, e.g.
+        for a shorthand such as ``delay: 2h`` standing for ``delay: {fixed: 2h}``)."""
+        node = self.root
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                node = next(
+                    (
+                        v
+                        for k, v in node.value
+                        if isinstance(k, yaml.ScalarNode) and k.value == str(part)
+                    ),
+                    None,
+                )
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                node = node.value[part] if 0 <= part < len(node.value) else None
+            else:
+                return False
+            if node is None:
+                return False
+        return True
+
+    def error(self, loc: Loc, message: str, *, key: bool = False) -> FileError:
+        """A :class:`FileError` at ``loc``."""
+        line, column = self.position(loc, key=key)
+        return FileError(self.file, line, column, message)
+
+
+def _plain(value: Any) -> Any:
+    """YAML timestamps and dates as the ISO text the JSON contracts use."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def load_document(path: str | Path, text: str | None = None) -> YamlDocument:
+    """Parse ``path`` (or ``text``, named ``path``); raises :class:`InputError` on a syntax error
+    or an unreadable file."""
+    file = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError([FileError(file, 1, 1, f"cannot read the file: {exc}")]) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError([FileError(file, line, column, f"invalid YAML: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise InputError([FileError(file, 1, 1, f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    return YamlDocument(file, _plain(data), root)
+
+
+def _models_in(annotation: Any) -> set[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through lists, dicts, unions …)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {annotation}
+    found: set[type[BaseModel]] = set()
+    for arg in typing.get_args(annotation):
+        found |= _models_in(arg)
+    origin = typing.get_origin(annotation)
+    if origin is not None and origin not in (typing.Union, types.UnionType, typing.Annotated):
+        found |= _models_in(origin)
+    return found
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> set[str]:
+    """The field names allowed in the object at ``loc`` (for did-you-mean hints)."""
+    candidates = {model}
+    for part in loc:
+        step: set[type[BaseModel]] = set()
+        for m in candidates:
+            info = m.model_fields.get(str(part))
+            if info is not None:
+                step |= _models_in(info.annotation)
+        if step:
+            candidates = step
+    return {name for m in candidates for name in m.model_fields}
+
+
+def _path(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part != "[key]":
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(model: type[BaseModel], error: Any) -> tuple[str, bool]:
+    """A teaching message for one pydantic error, and whether it points at a key."""
+    loc: Loc = tuple(error["loc"])
+    kind = error["type"]
+    where = _path(loc)
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        hint = did_you_mean(name, _fields_at(model, loc[:-1]))
+        parent = _path(loc[:-1])
+        inside = f" in '{parent}'" if parent else ""
+        return f"unknown field '{name}'{inside}" + (f" — {hint}" if hint else ""), True
+    if kind == "missing":
+        parent = _path(loc[:-1])
+        inside = f" in '{parent}'" if parent else ""
+        return f"missing field '{loc[-1]}'{inside}", False
+    msg = str(error["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    given = error.get("input")
+    if kind not in ("value_error", "assertion_error") and isinstance(given, str | int | float):
+        msg = f"{msg}, found {given!r}"
+    return (f"{where}: {msg}" if where else msg), "[key]" in loc
+
+
+def validate(model: type[M], doc: YamlDocument) -> M:
+    """``doc`` validated as ``model``; raises :class:`InputError` naming each mistake's line."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        errors: list[FileError] = []
+        seen: set[str] = set()
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            if loc and loc[-1] == "fixed" and not doc.written(loc):
+                err["loc"] = loc[:-1]  # the shorthand `delay: 2h`: point at what was written
+            message, at_key = _message(model, err)
+            found = doc.error(tuple(err["loc"]), message, key=at_key)
+            if str(found) not in seen:  # a union reports one problem per member
+                seen.add(str(found))
+                errors.append(found)
+        raise InputError(errors) from None
+
+
+def report(errors: Iterable[FileError]) -> str:
+    """The errors, one per line."""
+    return "\n".join(str(e) for e in errors)

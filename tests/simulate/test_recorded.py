@@ -1,0 +1,382 @@
+"""Recorded mode: the `journeydsl simulate --format json` contract on the shipped event files, the
+time range, history, quarantine, default profiles, and the text report."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.simulate.conftest import (
+    EVENTS,
+    ONBOARDING,
+    Cli,
+    dormant_args,
+    onboarding_args,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+ACTION_KEYS = {
+    "send": ["at", "customer_id", "node", "kind", "channel", "template", "params"],
+    "ticket": ["at", "customer_id", "node", "kind", "queue", "priority", "payload"],
+    "reward": ["at", "customer_id", "node", "kind", "name", "params"],
+}
+
+
+def _json(cli: Cli, args: list[str]) -> tuple[dict[str, Any], str]:
+    code, out, err = cli(*args, "--format", "json")
+    assert code == 0, err
+    return json.loads(out), out
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_onboarding_json_matches_the_golden_file(cli: Cli) -> None:
+    """The onboarding run's JSON is byte-for-byte the pinned golden file."""
+    _, text = _json(cli, onboarding_args())
+    _golden("onboarding.json", text)
+
+
+def test_dormant_json_matches_the_golden_file(cli: Cli) -> None:
+    """The dormant run's JSON (history before --start) is byte-for-byte the pinned golden file."""
+    _, text = _json(cli, dormant_args())
+    _golden("dormant.json", text)
+
+
+def test_the_document_has_exactly_the_contract_keys(cli: Cli) -> None:
+    """Top level: journey, version, actions, instances, funnel — nothing else, in that order."""
+    doc, _ = _json(cli, onboarding_args())
+    assert list(doc) == ["journey", "version", "actions", "instances", "funnel"]
+    assert (doc["journey"], doc["version"]) == ("onboarding_new_cardholder", 1)
+
+
+def test_actions_have_the_contract_fields_per_kind(cli: Cli) -> None:
+    """Sends, tickets and rewards carry exactly the fields DESIGN.md lists for them."""
+    doc, _ = _json(cli, onboarding_args())
+    kinds = {a["kind"] for a in doc["actions"]}
+    assert kinds == {"send", "ticket", "reward"}
+    for a in doc["actions"]:
+        assert list(a) == ACTION_KEYS[a["kind"]], a
+
+
+def test_actions_are_sorted_by_time_then_customer_node_kind(cli: Cli) -> None:
+    """Actions come in time order (as instants), ties by customer, node and kind."""
+    doc, _ = _json(cli, onboarding_args())
+    keys = [
+        (datetime.fromisoformat(a["at"]), a["customer_id"], a["node"], a["kind"])
+        for a in doc["actions"]
+    ]
+    assert keys == sorted(keys)
+
+
+def test_times_carry_the_customers_local_offset(cli: Cli) -> None:
+    """A Shanghai customer's actions and instance times are written with +08:00."""
+    doc, _ = _json(cli, onboarding_args())
+    shanghai = [a["at"] for a in doc["actions"] if a["customer_id"] == "c-005"]
+    assert shanghai == ["2026-01-07T10:00:00+08:00", "2026-01-08T09:00:00+08:00"]
+    (inst,) = [i for i in doc["instances"] if i["customer_id"] == "c-005"]
+    assert inst["entered_at"] == "2026-01-07T10:00:00+08:00"
+    assert inst["ended_at"] == "2026-01-18T09:00:00+08:00"
+
+
+def test_money_params_are_amount_and_currency_strings(cli: Cli) -> None:
+    """The fee-waiver offer's threshold is {"amount": "1000000", "currency": "VND"}."""
+    doc, _ = _json(cli, onboarding_args())
+    offer = next(a for a in doc["actions"] if a.get("template") == "fee_waiver_offer")
+    assert offer == {
+        "at": "2026-01-16T18:00:00+07:00",
+        "customer_id": "c-004",
+        "node": "email_fee_waiver_offer",
+        "kind": "send",
+        "channel": "email",
+        "template": "fee_waiver_offer",
+        "params": {
+            "threshold": {"amount": "1000000", "currency": "VND"},
+            "deadline": "2026-02-05",
+        },
+    }
+
+
+def test_onboarding_instances_cover_every_outcome(cli: Cli) -> None:
+    """Instances show not_activated, spend_goal_met (both ways) and spend_goal_missed."""
+    doc, _ = _json(cli, onboarding_args())
+    assert doc["instances"] == [
+        {
+            "customer_id": "c-001",
+            "status": "ended",
+            "outcome": "not_activated",
+            "entered_at": "2026-01-05T10:00:00+07:00",
+            "ended_at": "2026-01-25T10:00:00+07:00",
+        },
+        {
+            "customer_id": "c-002",
+            "status": "ended",
+            "outcome": "spend_goal_met",
+            "entered_at": "2026-01-05T11:00:00+07:00",
+            "ended_at": "2026-01-16T09:30:00+07:00",
+        },
+        {
+            "customer_id": "c-003",
+            "status": "ended",
+            "outcome": "spend_goal_met",
+            "entered_at": "2026-01-05T14:00:00+07:00",
+            "ended_at": "2026-01-30T19:00:00+07:00",
+        },
+        {
+            "customer_id": "c-004",
+            "status": "ended",
+            "outcome": "spend_goal_missed",
+            "entered_at": "2026-01-06T09:00:00+07:00",
+            "ended_at": "2026-02-05T18:00:00+07:00",
+        },
+        {
+            "customer_id": "c-005",
+            "status": "ended",
+            "outcome": "spend_goal_met",
+            "entered_at": "2026-01-07T10:00:00+08:00",
+            "ended_at": "2026-01-18T09:00:00+08:00",
+        },
+    ]
+    met = {
+        a["customer_id"]
+        for a in doc["actions"]
+        if a["kind"] == "reward" and a["name"] == "annual_fee_waiver"
+    }
+    assert met == {"c-003"}  # the fee waiver is earned only after the offer
+
+
+def test_funnel_counts_steps_and_outcomes(cli: Cli) -> None:
+    """The funnel counts instances per step (once each, however often) and per outcome."""
+    doc, _ = _json(cli, onboarding_args())
+    funnel = doc["funnel"]
+    assert funnel["entered"] == 5
+    assert funnel["running"] == 0
+    assert funnel["outcomes"] == {"not_activated": 1, "spend_goal_met": 3, "spend_goal_missed": 1}
+    nodes = funnel["nodes"]
+    assert nodes["welcome"] == 5
+    assert nodes["push_activation_reminder"] == 2  # c-001 twice (rounds 1, 4) and c-003 once
+    assert nodes["ticket_telesales"] == 1
+    assert nodes["exit_spend_goal_met"] == 2
+    assert nodes["exit_spend_goal_met_2"] == 1
+    assert "reminders.check" not in nodes  # a repeat's internal nodes are not steps
+
+
+def test_dormant_instances_cover_every_outcome(cli: Cli) -> None:
+    """registered, handed_to_telesales (high and normal priority), no_engagement, reactivated."""
+    doc, _ = _json(cli, dormant_args())
+    outcomes = {i["customer_id"]: i["outcome"] for i in doc["instances"]}
+    assert outcomes == {
+        "d-001": "registered",
+        "d-002": "handed_to_telesales",
+        "d-003": "handed_to_telesales",
+        "d-004": "no_engagement",
+        "d-005": "reactivated",
+        "d-006": "no_engagement",
+    }
+    tickets = {a["customer_id"]: a["priority"] for a in doc["actions"] if a["kind"] == "ticket"}
+    assert tickets == {"d-002": "high", "d-003": "normal"}
+
+
+def test_history_before_start_triggers_nothing(cli: Cli) -> None:
+    """Events before --start feed conditions (the offer) but trigger nothing themselves."""
+    doc, _ = _json(cli, dormant_args())
+    assert all(a["at"] >= "2026-01-05" for a in doc["actions"])
+    (d6,) = [i for i in doc["instances"] if i["customer_id"] == "d-006"]
+    assert d6["entered_at"] == "2026-03-21T09:00:00+07:00"
+    offers = {
+        a["customer_id"]: a["params"]["offer"]
+        for a in doc["actions"]
+        if a.get("template") == "reactivation_offer"
+    }
+    assert offers["d-001"] == "tiki_voucher"
+    assert offers["d-002"] == "airline_cashback"
+
+
+def test_until_ends_the_run_and_leaves_instances_running(cli: Cli) -> None:
+    """With --until, later timers do not fire: instances still waiting have no outcome."""
+    doc, _ = _json(cli, onboarding_args("--until", "2026-01-06T12:00:00+07:00"))
+    assert [i["status"] for i in doc["instances"]] == ["waiting"] * 4
+    assert all(i["outcome"] is None and i["ended_at"] is None for i in doc["instances"])
+    assert doc["funnel"]["running"] == 4
+    assert max(a["at"] for a in doc["actions"]) <= "2026-01-06T12:00:00+07:00"
+
+
+def test_the_default_end_is_90_days_after_the_first_event(cli: Cli, tmp_path: Path) -> None:
+    """Without --until, an event 91 days after the first one is not simulated."""
+    events = tmp_path / "e.jsonl"
+    lines = [
+        {
+            "customer_id": "x",
+            "type": "card_issued",
+            "at": "2026-01-05T10:00:00+07:00",
+            "data": {"card_id": "k", "product": "gold"},
+        },
+        {
+            "customer_id": "y",
+            "type": "card_issued",
+            "at": "2026-04-06T10:00:00+07:00",
+            "data": {"card_id": "k", "product": "gold"},
+        },
+    ]
+    events.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    code, out, _ = cli("simulate", ONBOARDING, "--events", str(events), "--format", "json")
+    assert code == 0
+    assert [i["customer_id"] for i in json.loads(out)["instances"]] == ["x"]
+
+
+def test_bad_event_lines_are_quarantined_and_the_run_goes_on(cli: Cli, tmp_path: Path) -> None:
+    """Bad lines are reported as file:line: quarantined: reason; the good lines still run."""
+    good = (EVENTS / "onboarding.jsonl").read_text(encoding="utf-8").splitlines()
+    bad = [
+        "{not json",
+        json.dumps(
+            {
+                "customer_id": "c-9",
+                "type": "card_issued",
+                "at": "2026-01-05T10:00:00",
+                "data": {"card_id": "k", "product": "gold"},
+            }
+        ),
+        json.dumps(
+            {
+                "customer_id": "c-2",
+                "type": "transaction",
+                "at": "2026-01-09T10:00:00+07:00",
+                "data": {"amount": 5, "currency": "VND", "merchant": "M", "category": "toys"},
+            }
+        ),
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join([*good[:2], *bad, *good[2:]]) + "\n", encoding="utf-8")
+    code, out, err = cli(
+        "simulate",
+        ONBOARDING,
+        "--events",
+        str(events),
+        "--profiles",
+        str(EVENTS / "onboarding_profiles.jsonl"),
+        "--format",
+        "json",
+    )
+    assert code == 0
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "quarantined" in line]
+    assert lines[0].startswith(f"{events}:3: quarantined: not valid JSON")
+    assert (
+        lines[1] == f"{events}:4: quarantined: 'at' has no UTC offset: '2026-01-05T10:00:00' "
+        "(write e.g. +07:00)"
+    )
+    assert lines[2].startswith(f"{events}:5: quarantined: field 'category' is 'toys'")
+    assert len(lines) == 3
+    assert len(json.loads(out)["instances"]) == 5
+
+
+def test_customers_without_a_profile_have_no_consent(cli: Cli) -> None:
+    """Without --profiles every message is suppressed with the reason 'no email consent' …"""
+    code, out, _ = cli(
+        "simulate", ONBOARDING, "--events", str(EVENTS / "onboarding.jsonl"), "--format", "json"
+    )
+    assert code == 0
+    actions = json.loads(out)["actions"]
+    assert {a["kind"] for a in actions} == {"suppressed", "ticket", "reward"}
+    first = actions[0]
+    assert (first["kind"], first["reason"]) == ("suppressed", "no email consent")
+
+
+def test_default_consent_lets_messages_through(cli: Cli) -> None:
+    """… and with --default-consent they consent to every channel."""
+    code, out, _ = cli(
+        "simulate",
+        ONBOARDING,
+        "--events",
+        str(EVENTS / "onboarding.jsonl"),
+        "--default-consent",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    actions = json.loads(out)["actions"]
+    assert {a["kind"] for a in actions} == {"send", "ticket", "reward"}
+    # push still needs the app: c-001's first reminder falls back to ZNS
+    reminder = next(a for a in actions if a["node"] == "push_activation_reminder")
+    assert (reminder["customer_id"], reminder["channel"]) == ("c-001", "zns")
+
+
+def test_output_file_holds_the_same_json(cli: Cli, tmp_path: Path) -> None:
+    """--output writes the document to a file instead of stdout."""
+    target = tmp_path / "out.json"
+    code, out, _ = cli(*onboarding_args("--format", "json", "--output", str(target)))
+    assert code == 0
+    assert out == ""
+    _, direct = _json(cli, onboarding_args())
+    assert target.read_text(encoding="utf-8") == direct
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--until", "2026-01-01"], "is not after the start"),
+        (["--until", "soon"], "is not an ISO 8601 time"),
+        (["--until", "2026-02-01", "--days", "3"], "give --until or --days, not both"),
+        (["--population", "5"], "give --events (recorded mode) or --population"),
+    ],
+)
+def test_usage_errors_exit_2(cli: Cli, extra: list[str], message: str) -> None:
+    """A bad time range or mixed modes is a usage error (exit 2) with a clear message."""
+    code, _, err = cli(*onboarding_args(*extra))
+    assert code == 2
+    assert message in err
+
+
+def test_text_report_shows_funnel_outcomes_channels_and_tickets(cli: Cli) -> None:
+    """The terminal report has the funnel with bars, outcomes, messages per channel, tickets."""
+    code, out, _ = cli(*onboarding_args())
+    assert code == 0
+    assert "Funnel: instances that reached each step" in out
+    assert "welcome" in out
+    assert "█" in out
+    assert "spend_goal_missed" in out
+    assert "Messages per channel" in out
+    assert "Tickets per queue" in out
+    assert "telesales" in out
+    assert "Rewards and actions" in out
+    assert "annual_fee_waiver" in out
+
+
+def test_a_repeated_event_line_is_reported_as_skipped(cli: Cli, tmp_path: Path) -> None:
+    """Two identical lines are one event to the engine; the second is reported, not hidden."""
+    line = (EVENTS / "onboarding.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    events = tmp_path / "twice.jsonl"
+    events.write_text(f"{line}\n{line}\n", encoding="utf-8")
+    code, out, err = cli("simulate", ONBOARDING, "--events", str(events), "--format", "json")
+    assert code == 0
+    assert f"{events}:2: skipped: the same event as an earlier one" in err
+    assert len(json.loads(out)["instances"]) == 1
+
+
+def test_a_customer_without_a_profile_lives_in_the_journeys_time_zone(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The default profile takes the journey's `timezone`, so its times carry that offset."""
+    source = (Path(ONBOARDING)).read_text(encoding="utf-8")
+    journey = tmp_path / "shanghai.journey"
+    journey.write_text(
+        source.replace('timezone "Asia/Ho_Chi_Minh"', 'timezone "Asia/Shanghai"')
+        .replace('"events.yaml"', f'"{EVENTS.parent / "events.yaml"}"')
+        .replace('"templates.yaml"', f'"{EVENTS.parent / "templates.yaml"}"'),
+        encoding="utf-8",
+    )
+    code, out, err = cli(
+        "simulate", str(journey), "--events", str(EVENTS / "onboarding.jsonl"), "--format", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["instances"][0]["entered_at"] == "2026-01-05T11:00:00+08:00"

@@ -1,0 +1,109 @@
+"""`journeydsl test`: the shipped scenario files pass; a wrong expectation fails with a diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from journeydsl.simulate.scenarios import action_matches
+from tests.simulate.conftest import EXAMPLES, Cli
+
+WRONG = """\
+journey: {journey}
+profiles:
+  - customer_id: c-1
+    attributes: {{has_digital_app: true}}
+    consent: {{email: true, sms: true, zns: true, push: true}}
+cases:
+  - name: expects SMS where the journey pushes
+    until: "2026-01-08T00:00:00+07:00"
+    events:
+      - customer_id: c-1
+        type: card_issued
+        at: "2026-01-05T10:00:00+07:00"
+        data: {{card_id: k1, product: gold}}
+    expect:
+      actions:
+        - {{at: "2026-01-05 10:00", kind: send, channel: email, template: welcome_activation_guide}}
+        - {{at: "2026-01-07 10:00", kind: send, channel: sms, template: activation_reminder}}
+      outcomes: {{c-1: not_activated}}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "wrong.test.yaml"
+    journey = EXAMPLES / "onboarding_new_cardholder.journey"
+    path.write_text(text.format(journey=journey), encoding="utf-8")
+    return path
+
+
+def test_the_shipped_scenario_files_pass(cli: Cli) -> None:
+    """examples/*.test.yaml cover every outcome of both journeys and all pass (exit 0)."""
+    code, out, err = cli("test", str(EXAMPLES))
+    assert code == 0, out + err
+    assert "11 cases: 11 passed, 0 failed" in out
+    for outcome in (
+        "not_activated",
+        "spend_goal_met",
+        "spend_goal_missed",
+        "registered",
+        "high-priority",
+        "normal-priority",
+        "no_engagement",
+        "reactivated",
+    ):
+        assert outcome in out
+
+
+def test_a_wrong_expectation_fails_with_a_timeline_diff(cli: Cli, tmp_path: Path) -> None:
+    """The failing case names its line, shows - expected / + actual lines, and exits 1."""
+    path = _write(tmp_path, WRONG)
+    code, out, _ = cli("test", str(path))
+    assert code == 1
+    assert f"FAIL  {path}:7: expects SMS where the journey pushes" in out
+    assert "-2026-01-07 10:00  kind=send channel=sms template=activation_reminder" in out
+    assert "+2026-01-07 10:00  kind=send channel=push template=activation_reminder" in out
+    assert " 2026-01-05 10:00  kind=send channel=email template=welcome_activation_guide" in out
+    assert "outcome of c-1: expected not_activated, got running" in out
+    assert "1 case: 0 passed, 1 failed" in out
+
+
+def test_an_invalid_test_file_names_its_line(cli: Cli, tmp_path: Path) -> None:
+    """A mistake in the test file itself is reported as file:line:col and exits 1."""
+    path = _write(tmp_path, WRONG.replace("    expect:", "    expected:"))
+    code, _, err = cli("test", str(path))
+    assert code == 1
+    assert f"{path}:14:5: error: unknown field 'expected' in 'cases[0]' — did you mean " in err
+
+
+def test_a_bad_event_in_a_test_file_names_its_line(cli: Cli, tmp_path: Path) -> None:
+    """An event that does not match the catalog is reported at its line."""
+    path = _write(tmp_path, WRONG.replace("product: gold", "product: 7"))
+    code, _, err = cli("test", str(path))
+    assert code == 1
+    assert f"{path}:10:9: error: bad event: field 'product' must be a string" in err
+
+
+def test_a_missing_path_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    """A path that does not exist exits 2."""
+    code, _, err = cli("test", str(tmp_path / "nope.test.yaml"))
+    assert code == 2
+    assert "no such file or folder" in err
+
+
+def test_matching_is_on_named_fields_times_to_the_minute_and_money_shorthand() -> None:
+    """Only named fields count; `at` to the minute; money as `1_000_000 VND`; objects by key."""
+    actual = {
+        "at": "2026-01-16T18:00:42+07:00",
+        "customer_id": "c-4",
+        "node": "email_fee_waiver_offer",
+        "kind": "send",
+        "channel": "email",
+        "template": "fee_waiver_offer",
+        "params": {"threshold": {"amount": "1000000", "currency": "VND"}, "deadline": "2026-02-05"},
+    }
+    assert action_matches({"at": "2026-01-16 18:00", "channel": "email"}, actual)
+    assert action_matches({"at": "2026-01-16T11:00:00+00:00"}, actual)
+    assert action_matches({"params": {"threshold": "1_000_000 VND"}}, actual)
+    assert not action_matches({"params": {"threshold": "999_000 VND"}}, actual)
+    assert not action_matches({"at": "2026-01-16 18:01"}, actual)
+    assert not action_matches({"queue": "telesales"}, actual)
