@@ -707,6 +707,10 @@ def _zero(t: Type) -> Any:
     return None
 
 
+#: The resolution of event times: a window's open start is one tick after its bound.
+_TICK = timedelta(microseconds=1)
+
+
 def _window(
     node: A.Window, scope: Scope
 ) -> tuple[
@@ -732,8 +736,9 @@ def _window(
         def last(
             ctx: EvalContext, ev: EventRecord | None
         ) -> tuple[bool, datetime | None, datetime]:
+            # Half-open, (now - d, now]: an event exactly d ago has left the window.
             now = ctx.now
-            return False, now - (f(ctx, ev) if f else timedelta(0)), now
+            return False, now - (f(ctx, ev) if f else timedelta(0)) + _TICK, now
 
         return last, reads
     anchor = node.anchor
@@ -861,6 +866,7 @@ def _aggregate(node: A.Aggregate, scope: Scope) -> Typed:
         by_field,
         where_fn,
         zero,
+        sliding=node.window is not None and node.window.kind == "last",
     )
 
     def run(ctx: EvalContext, ev: EventRecord | None) -> Any:

@@ -69,6 +69,8 @@ class AggregateQuery:
     ``func`` is count, has, sum, min, max, last or top; ``field`` the field aggregated (None for
     count/has); ``by``/``by_field`` rank ``top``; ``where`` filters events (None when there is no
     filter, so a store may push the whole query down); ``zero`` is the result on no events.
+    ``sliding`` marks a window anchored to now (``in last 7d``), whose value changes as time
+    passes and events fall out of it; the engine re-checks waits on such conditions.
     """
 
     func: str
@@ -79,6 +81,7 @@ class AggregateQuery:
     where: Fn | None = dataclasses.field(default=None, compare=False)
     zero: Any = None
     source: str = ""
+    sliding: bool = False
 
 
 def run_aggregate(query: AggregateQuery, events: Iterable[EventRecord], ctx: EvalContext) -> Any:

@@ -55,6 +55,7 @@ log = structlog.get_logger("journeydsl")
 #: Steps one instance may take without waiting before it is stopped as runaway (the compiler
 #: rejects loops without waits; this guards hand-built IR).
 MAX_STEPS = 10_000
+_TICK = timedelta(microseconds=1)
 _END = "completed"
 
 
@@ -187,6 +188,7 @@ class _Ctx:
         "trigger",
         "tz",
         "variables",
+        "windows",
     )
 
     events: EventStore
@@ -220,8 +222,12 @@ class _Ctx:
         self.variables = variables
         self.profile = _typed_attributes(profile.attributes, journey)
         self.trigger = trigger
+        #: While a waited-for condition is evaluated: the sliding windows it read.
+        self.windows: list[tuple[AggregateQuery, datetime, datetime]] | None = None
 
     def aggregate(self, query: AggregateQuery, start: datetime | None, end: datetime | None) -> Any:
+        if query.sliding and self.windows is not None and start is not None and end is not None:
+            self.windows.append((query, start, end))
         try:
             return self.events.aggregate(self.customer_id, query, start, end, self)
         except Exception as exc:
@@ -232,6 +238,31 @@ class _Ctx:
             return self.events.last_time(self.customer_id, event_type, self.now)
         except Exception as exc:
             raise StoreError(exc) from exc
+
+    def watch(self, condition: ir.CExpr) -> tuple[bool, datetime | None]:
+        """Evaluate a waited-for ``condition``, and when it is false, the earliest instant at
+        which time alone could make it true: an event leaving one of its sliding windows."""
+        self.windows = []
+        try:
+            value = bool(condition.fn(self, None))
+            windows = self.windows
+        finally:
+            self.windows = None
+        if value:
+            return True, None
+        soonest: datetime | None = None
+        for query, start, end in windows:
+            try:
+                found = self.events.events(self.customer_id, query.event, start, end)
+            except Exception as exc:
+                raise StoreError(exc) from exc
+            for e in found:  # oldest first: the first match is the first to leave
+                if query.where is None or query.where(self, e):
+                    leaves = e.at + (end - start) + _TICK
+                    if leaves > self.now and (soonest is None or leaves < soonest):
+                        soonest = leaves
+                    break
+        return False, soonest
 
 
 class Engine:
@@ -325,22 +356,28 @@ class Engine:
             if self._goal_hit(journey, inst, ev, now, profile):
                 records.append(inst)
                 continue
-            if inst["status"] == "waiting" and self._wakes(journey, inst, ev, now, profile):
-                node = journey.nodes[inst["wait"]["node"]]
-                assert isinstance(node, ir.WaitFor)
-                self._log(inst, now, node.id, "woke", event=ev.type)
-                inst["wakes"] = inst.get("wakes", 0) + 1
-                log.info(
-                    "wake",
-                    journey=journey.id,
-                    version=journey.version,
-                    customer=ev.customer_id,
-                    node=node.id,
-                    event_type=ev.type,
-                )
-                self._run(journey, inst, node.then, now, profile, outbox)
-                records.append(inst)
-                result.resumed.append(inst["id"])
+            if inst["status"] != "waiting":
+                continue
+            timer = inst["due"]
+            if not self._wakes(journey, inst, ev, now, profile):
+                if inst["due"] != timer:  # a condition wait moved its re-check
+                    records.append(inst)
+                continue
+            node = journey.nodes[inst["wait"]["node"]]
+            assert isinstance(node, ir.WaitFor)
+            self._log(inst, now, node.id, "woke", event=ev.type)
+            inst["wakes"] = inst.get("wakes", 0) + 1
+            log.info(
+                "wake",
+                journey=journey.id,
+                version=journey.version,
+                customer=ev.customer_id,
+                node=node.id,
+                event_type=ev.type,
+            )
+            self._run(journey, inst, node.then, now, profile, outbox)
+            records.append(inst)
+            result.resumed.append(inst["id"])
         # New entries.
         for journey in self.latest.values():
             entry = journey.entry
@@ -412,6 +449,11 @@ class Engine:
                 profile = self.profiles.get(inst["customer_id"])
                 outbox: list[OutboxEntry] = []
                 node = journey.nodes[inst["wait"]["node"]]
+                if isinstance(node, ir.WaitFor) and inst["wait"].get("recheck"):
+                    self._recheck(journey, inst, node, when, profile, outbox)
+                    self.state.commit([inst], outbox)
+                    moved += 1
+                    continue
                 self._log(inst, when, node.id, "timer")
                 log.info(
                     "wake",
@@ -620,6 +662,14 @@ class Engine:
         if not isinstance(node, ir.WaitFor):
             return False
         ctx = self._ctx(journey, inst, now, profile)
+        if node.event is None and node.condition is not None:
+            met, recheck = ctx.watch(node.condition)
+            if not met:  # the event may have moved the instant time alone could turn it true
+                wait = inst["wait"]
+                timeout = wait.get("timeout") if wait.get("recheck") else inst["due"]
+                due = datetime.fromisoformat(timeout) if timeout else None
+                self._wait(inst, node.id, "condition", due, recheck)
+            return met
         return _happened(node.event, node.where, node.condition, ctx, ev)
 
     # ------------------------------------------------------------------ interpreter
@@ -809,11 +859,13 @@ class Engine:
                 self._log(inst, now, node.id, "wait", due=due)
                 return None
             case ir.WaitFor():
-                if node.condition is not None and node.condition.fn(ctx, None):
-                    self._log(
-                        inst, now, node.id, "condition", value=True, source=node.condition.source
-                    )
-                    return node.then
+                recheck: datetime | None = None
+                if node.condition is not None:
+                    met, recheck = ctx.watch(node.condition)
+                    if met:
+                        source = node.condition.source
+                        self._log(inst, now, node.id, "condition", value=True, source=source)
+                        return node.then
                 due: datetime | None = None  # type: ignore[no-redef]
                 if node.timeout is not None:
                     t = node.timeout.fn(ctx, None)
@@ -821,7 +873,7 @@ class Engine:
                     if due is not None and due <= now:
                         self._log(inst, now, node.id, "timeout", passed=True)
                         return node.on_timeout
-                self._wait(inst, node.id, "event" if node.event else "condition", due)
+                self._wait(inst, node.id, "event" if node.event else "condition", due, recheck)
                 self._log(inst, now, node.id, "wait_for", event=node.event, due=due)
                 return None
             case ir.Branch():
@@ -867,7 +919,16 @@ class Engine:
                 return None
         raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
-    def _wait(self, inst: dict[str, Any], node_id: str, kind: str, due: datetime | None) -> None:
+    def _wait(
+        self,
+        inst: dict[str, Any],
+        node_id: str,
+        kind: str,
+        due: datetime | None,
+        recheck: datetime | None = None,
+    ) -> None:
+        """Park the instance at ``node_id`` until ``due`` (its timeout, or None), or until
+        ``recheck`` when that comes first: the instant a waited-for condition may turn true."""
         log.debug(
             "wait",
             journey=inst["journey"],
@@ -876,9 +937,35 @@ class Engine:
             node=node_id,
             until=_iso(due) if due else None,
         )
-        inst.update(
-            status="waiting", wait={"node": node_id, "kind": kind}, due=_iso(due) if due else None
-        )
+        wait: dict[str, Any] = {"node": node_id, "kind": kind}
+        timer = due
+        if recheck is not None and (due is None or recheck < due):
+            wait.update(recheck=True, timeout=_iso(due) if due else None)
+            timer = recheck
+        inst.update(status="waiting", wait=wait, due=_iso(timer) if timer else None)
+
+    def _recheck(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.WaitFor,
+        now: datetime,
+        profile: Profile,
+        outbox: list[OutboxEntry],
+    ) -> None:
+        """A condition wait's re-check timer fired: go on when the condition now holds, else
+        wait again (keeping the original timeout) until the next instant it may change."""
+        assert node.condition is not None
+        ctx = self._ctx(journey, inst, now, profile)
+        met, recheck = ctx.watch(node.condition)
+        if met:
+            self._log(inst, now, node.id, "condition", value=True, source=node.condition.source)
+            inst["wakes"] = inst.get("wakes", 0) + 1
+            self._run(journey, inst, node.then, now, profile, outbox)
+            return
+        timeout = inst["wait"].get("timeout")
+        due = datetime.fromisoformat(timeout) if timeout else None
+        self._wait(inst, node.id, "condition", due, recheck)
 
     # ------------------------------------------------------------------ delivery
 

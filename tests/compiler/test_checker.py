@@ -200,7 +200,7 @@ def test_since_within_window_includes_its_end_and_nothing_after(anchor: str) -> 
 
 
 def test_in_last_window_ends_now_and_starts_90d_before() -> None:
-    """`in last 90d` counts events from now - 90d through now, inclusive at both ends."""
+    """`in last 90d` counts events after now - 90d through now: an event exactly 90d old is out."""
     journey = compile_steps(
         """
         recent: set recent = sum(transaction.amount in last 90d)
@@ -212,10 +212,11 @@ def test_in_last_window_ends_now_and_starts_90d_before() -> None:
         now,
         txn(now - timedelta(days=90, seconds=1), "1"),
         txn(now - timedelta(days=90), "10"),
+        txn(now - timedelta(days=90) + timedelta(microseconds=1), "20"),
         txn(now, "100"),
         txn(now + timedelta(seconds=1), "1000"),
     )
-    assert value_of(journey, "recent").fn(c, None) == Money.of("110")
+    assert value_of(journey, "recent").fn(c, None) == Money.of("120")
     assert condition_of(journey, "dormant").fn(c, None) is False
     old = ctx(now, txn(now - timedelta(days=90, seconds=1), "1"))
     assert condition_of(journey, "dormant").fn(old, None) is True
