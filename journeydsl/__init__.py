@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "ActionHandler": "journeydsl.runtime.protocols",
     "Channel": "journeydsl.runtime.protocols",
     "Clock": "journeydsl.runtime.protocols",
+    "Contact": "journeydsl.runtime.protocols",
+    "ContactHistory": "journeydsl.runtime.protocols",
     "DeliveryResult": "journeydsl.runtime.protocols",
     "DeliveryStatus": "journeydsl.runtime.protocols",
     "EventRecord": "journeydsl.runtime.protocols",
@@ -50,6 +52,10 @@ _EXPORTS: dict[str, str] = {
     "MemoryEventStore": "journeydsl.runtime.stores.memory",
     "MemoryProfileStore": "journeydsl.runtime.stores.memory",
     "MemoryStateStore": "journeydsl.runtime.stores.memory",
+    # contact policies
+    "Policies": "journeydsl.runtime.policies",
+    "PolicyEngine": "journeydsl.runtime.policies",
+    "load_policies": "journeydsl.runtime.policies",
 }
 
 __all__ = [
@@ -57,6 +63,8 @@ __all__ = [
     "Channel",
     "Clock",
     "CompileResult",
+    "Contact",
+    "ContactHistory",
     "DeliveryResult",
     "DeliveryStatus",
     "Diagnostic",
@@ -69,6 +77,8 @@ __all__ = [
     "MemoryStateStore",
     "Message",
     "Money",
+    "Policies",
+    "PolicyEngine",
     "Profile",
     "ProfileStore",
     "RetryPolicy",
@@ -80,6 +90,7 @@ __all__ = [
     "__version__",
     "compile_file",
     "compile_source",
+    "load_policies",
 ]
 
 
@@ -101,10 +112,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from journeydsl.diagnostics import Diagnostic, Severity, Span
     from journeydsl.money import Money
     from journeydsl.runtime.engine import Engine, IngestResult, RetryPolicy
+    from journeydsl.runtime.policies import Policies, PolicyEngine, load_policies
     from journeydsl.runtime.protocols import (
         ActionHandler,
         Channel,
         Clock,
+        Contact,
+        ContactHistory,
         DeliveryResult,
         DeliveryStatus,
         EventRecord,

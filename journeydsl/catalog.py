@@ -40,12 +40,19 @@ class EventSpec:
 
 @dataclass(frozen=True, slots=True)
 class TemplateSpec:
-    """A message template: its category, the channels it exists on and its typed params."""
+    """A message template: its category, the channels it exists on and its typed params, and
+    optionally its registered text (``texts``: channel → text, ``"*"`` for every channel), which
+    contact policies check for labels such as ``[QC]``."""
 
     name: str
     category: str
     channels: tuple[str, ...]
     params: Mapping[str, Type]
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, channel: str) -> str | None:
+        """The registered text on ``channel``, if the catalog gives one."""
+        return self.texts.get(channel, self.texts.get("*"))
 
 
 @dataclass(slots=True)
@@ -215,12 +222,12 @@ def load_templates(
         name = str(k.value)
         spec = {str(a.value): b for a, b in _mapping(v)}
         for key, node in spec.items():
-            if key not in ("category", "channels", "params", "label"):
+            if key not in _TEMPLATE_KEYS:
                 diags.error(
                     "JD109",
                     f"unknown key '{key}' in template '{name}'",
                     _span(file, node),
-                    did_you_mean(key, ("category", "channels", "params", "label")),
+                    did_you_mean(key, _TEMPLATE_KEYS),
                 )
         cat_node = spec.get("category")
         category = str(cat_node.value) if isinstance(cat_node, yaml.ScalarNode) else ""
@@ -257,4 +264,40 @@ def load_templates(
             if params_node is not None
             else {}
         )
-        catalog.templates[name] = TemplateSpec(name, category, tuple(channels), params)
+        texts = _texts(file, name, spec.get("text"), channels, diags)
+        catalog.templates[name] = TemplateSpec(name, category, tuple(channels), params, texts)
+
+
+_TEMPLATE_KEYS = ("category", "channels", "params", "label", "text")
+
+
+def _texts(
+    file: str, name: str, node: yaml.Node | None, channels: list[str], diags: Diagnostics
+) -> dict[str, str]:
+    """``text: "…"`` (every channel) or ``text: {sms: "…", zns: "…"}``."""
+    if node is None:
+        return {}
+    if isinstance(node, yaml.ScalarNode):
+        return {"*": str(node.value)}
+    if not isinstance(node, yaml.MappingNode):
+        diags.error(
+            "JD109",
+            f"the text of template '{name}' is a string, or a mapping of channel: text",
+            _span(file, node),
+        )
+        return {}
+    out: dict[str, str] = {}
+    for k, v in node.value:
+        channel = str(k.value)
+        if channel not in channels:
+            diags.error(
+                "JD109",
+                f"template '{name}' has a text for '{channel}', which is not one of its channels",
+                _span(file, k),
+                did_you_mean(channel, channels),
+            )
+        elif not isinstance(v, yaml.ScalarNode):
+            diags.error("JD109", f"the {channel} text of '{name}' is a string", _span(file, v))
+        else:
+            out[channel] = str(v.value)
+    return out

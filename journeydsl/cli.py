@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 if TYPE_CHECKING:
     from journeydsl.compiler import CompileResult
+    from journeydsl.diagnostics import Diagnostic
     from journeydsl.ir import Journey
 
 __all__ = ["main"]
@@ -123,15 +124,38 @@ def _print_stats_text(
         print("  " + "  ".join(cells).rstrip(), file=out)
 
 
+def _apply_policies(
+    path: str, results: list[CompileResult], sources: dict[str, str]
+) -> list[Diagnostic]:
+    """Check each compiled journey against the policy file (adding to its diagnostics); the
+    policy file's own mistakes (JD601) are returned."""
+    from journeydsl.runtime.policies.checks import check_journey, load_for_check
+
+    if not Path(path).is_file():
+        _fail_usage(f"{path}: no such policy file")
+    policies, problems, texts = load_for_check(path)
+    sources.update(texts)
+    if policies is None:
+        return problems
+    for r in results:
+        if r.journey is not None:
+            found = check_journey(r.journey, r.catalog, policies)
+            r.diagnostics = sorted([*r.diagnostics, *found], key=lambda d: d.sort_key())
+    return problems
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     from journeydsl.diagnostics import Severity, render_github, render_json, render_text
 
     files = expand_paths(args.paths)
     results = [_compile(f) for f in files]
-    diags = [d for r in results for d in r.diagnostics]
     sources: dict[str, str] = {}
+    policy_diags = _apply_policies(args.policies, results, sources) if args.policies else []
+    diags = policy_diags + [d for r in results for d in r.diagnostics]
     for r in results:
         sources.update(r.sources)
+    if args.migrate:
+        diags.extend(_check_migration(args.migrate, files, results, sources))
     errors = sum(d.severity is Severity.ERROR for d in diags)
     warnings = sum(d.severity is Severity.WARNING for d in diags)
     stats = [_stats(r) for r in results] if args.stats else []
@@ -169,6 +193,28 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     return EXIT_OK if errors == 0 else EXIT_ERRORS
+
+
+def _check_migration(
+    mapping: str, files: list[Path], results: list[CompileResult], sources: dict[str, str]
+) -> list[Diagnostic]:
+    """``check --migrate MAPPING OLD NEW``: the mapping's diagnostics (the two journeys' own are
+    reported already; a journey with errors cannot be checked against)."""
+    from journeydsl.runtime.migrate import check_mapping, read_mapping
+
+    if len(files) != 2:
+        _fail_usage(
+            f"--migrate needs exactly two journeys, the old version then the new one "
+            f"(got {len(files)})"
+        )
+    if not Path(mapping).is_file():
+        _fail_usage(f"{mapping}: no such mapping file")
+    parsed, found, text = read_mapping(mapping)
+    sources[mapping] = text
+    old, new = results[0].journey, results[1].journey
+    if parsed is None or old is None or new is None:
+        return found
+    return [*found, *check_mapping(parsed, old, new)]
 
 
 # --------------------------------------------------------------------------- graph
@@ -364,9 +410,9 @@ def cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return test_command(args.paths, out, err)
 
 
-def _add_simulation_commands(sub: Any) -> None:
-    from journeydsl.simulate.command import add_explain_arguments, add_simulate_arguments
-
+def _add_simulation_commands(sub: Any, detailed: bool = True) -> None:
+    """The simulation commands; their options only when ``detailed`` (defining them imports the
+    simulator, which a `check` run should not pay for)."""
     simulate = sub.add_parser(
         "simulate",
         help="run a journey on recorded events or a synthetic population, on a virtual clock",
@@ -375,14 +421,17 @@ def _add_simulation_commands(sub: Any) -> None:
         "report the funnel, outcomes, messages and tickets (--format text) or the JSON contract "
         "(--format json). See docs/simulate.md.",
     )
-    add_simulate_arguments(simulate)
     explain = sub.add_parser(
         "explain",
         help="print the decision log of one customer's journey instances",
         description="Simulate as `journeydsl simulate` does, then print every step one customer's "
         "instances took: conditions with their values, waits, sends and suppressions with reasons.",
     )
-    add_explain_arguments(explain)
+    if detailed:
+        from journeydsl.simulate.command import add_explain_arguments, add_simulate_arguments
+
+        add_simulate_arguments(simulate)
+        add_explain_arguments(explain)
     test = sub.add_parser(
         "test",
         help="run *.test.yaml scenario files; exit 1 when a case fails",
@@ -401,8 +450,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to document the CLI)."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI). Given the ``command`` about to run,
+    it leaves out the options of the simulation commands unless that command is one of them."""
     from journeydsl import __version__
 
     parser = _Parser(
@@ -417,6 +467,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json", "github"), default="text")
     check.add_argument(
         "--stats", action="store_true", help="also report steps and the worst-case message budget"
+    )
+    check.add_argument(
+        "--policies",
+        metavar="FILE",
+        help="also check the journeys against this contact-policy file (docs/policies.md)",
+    )
+    check.add_argument(
+        "--migrate",
+        metavar="MAPPING",
+        help="also check this mapping (YAML) of waiting steps from the first journey given (the "
+        "running version) to the second (the new one): check --migrate MAPPING OLD NEW",
     )
 
     graph = sub.add_parser("graph", help="print the compiled journey graph")
@@ -446,13 +507,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--actions", required=True, metavar="OUT.jsonl", help="delivered effects")
     run.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
     run.add_argument("--now", metavar="T", help="after the stream, run on until this time")
-    _add_simulation_commands(sub)
+    run.add_argument(
+        "--policies", metavar="FILE", help="run under this contact-policy file (docs/policies.md)"
+    )
+    _add_simulation_commands(sub, command is None or command in _SIMULATION_COMMANDS)
     return parser
+
+
+_SIMULATION_COMMANDS = ("simulate", "explain")
+
+
+def _command(argv: Sequence[str]) -> str:
+    """The command word of ``argv`` (its first argument that is not an option), or ''."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     out, err = sys.stdout, sys.stderr
     try:

@@ -116,6 +116,18 @@ CODES: dict[str, str] = {
     "JD504": "constant condition",
     "JD505": "split weights do not add up to 100",
     "JD506": "declared outcome never used",
+    # contact policies (`journeydsl check --policies FILE`)
+    "JD601": "policy file cannot be loaded",
+    "JD602": "message budget exceeds a frequency cap",
+    "JD603": "marketing template lacks the required label",
+    "JD604": "no fallback on a channel whose consent is commonly absent",
+    "JD605": "marketing content sent through a transactional template",
+    # migrations (`journeydsl check --migrate MAPPING OLD NEW`)
+    "JD701": "waiting step not mapped",
+    "JD702": "mapping names an unknown step",
+    "JD703": "mapped step does not wait the same way",
+    "JD704": "variable not carried over by the mapping",
+    "JD705": "mapping does not match the journeys",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -30,3 +31,119 @@ def test_check_large_runs_and_checks_exactly_the_requested_steps(spelling: str) 
     )
     assert record["exit_code"] == 0
     assert record["steps"] == 120
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("SpiffWorkflow") is None,
+    reason="SpiffWorkflow is not installed: it is in the `bench` extra (pip install -e '.[bench]')",
+)
+def test_spiff_peer_smoke_runs_both_engines_to_the_same_actions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """spiff_peer --smoke runs SpiffWorkflow and journeydsl to the same actions per customer and
+    prints one valid JSON line per measurement."""
+    records = _load("spiff_peer").main(["--smoke", "--no-save"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == records
+    assert [r["mode"] for r in records] == ["memory", "persisted"]
+    for record in records:
+        assert record["equivalent"] is True
+        assert record["customers"] == 40
+        assert record["actions"]["welcome"] == 40
+        assert record["actions"]["reminders"] > 0
+        assert record["actions"]["tickets"] > 0
+
+
+def test_spiff_peer_equivalence_check_fails_loudly_on_a_disagreement() -> None:
+    """spiff_peer's equivalence check raises, naming the customer, when one engine's actions
+    differ from the expected ones."""
+    peer = _load("spiff_peer")
+    people = peer.population(30, seed=6, activation_rate=0.5)
+    ours = {c.customer_id: peer.expected(c) for c in people}
+    assert peer.check_equivalence(people, ours.__getitem__, ours, "same")["welcome"] == 30
+    wrong = dict(ours)
+    victim = people[3].customer_id
+    wrong[victim] = (1, (1, 2, 3), 1) if ours[victim] != (1, (1, 2, 3), 1) else (1, (), 0)
+    with pytest.raises(peer.EquivalenceError, match=victim):
+        peer.check_equivalence(people, wrong.__getitem__, ours, "differ")
+
+
+def test_simulate_scale_smoke_runs_and_prints_json_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """simulate_scale --smoke simulates a few hundred onboarding customers with 1 and 2 workers
+    and prints one valid JSON line per measurement, with the same funnel for both."""
+    records = _load("simulate_scale").main(["--smoke", "--no-save"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == records
+    assert [(r["customers"], r["workers"]) for r in records] == [(300, 1), (300, 2)]
+    assert records[0]["entered"] == 300
+    assert records[0]["outcomes"] == records[1]["outcomes"]
+    for record in records:
+        assert {"wall_s", "customers_per_s", "peak_rss_mib"} <= set(record)
+
+
+def test_baseline_onboarding_smoke_is_equivalent_to_the_engine(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """baseline_onboarding --smoke replays one recorded stream through the Engine and the
+    hand-written journey, finds the same actions, and prints one valid JSON line."""
+    records = _load("baseline_onboarding").main(["--smoke", "--no-save"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == records
+    (record,) = records
+    assert record["equivalent"] is True
+    assert record["customers"] == 60
+    assert record["actions"] > 60  # a welcome each, and more
+    assert {"engine_s", "baseline_s", "ratio"} <= set(record)
+
+
+def test_baseline_onboarding_equivalence_check_fails_loudly_on_a_difference() -> None:
+    """The baseline benchmark refuses to report a ratio when the two runs disagree: one
+    action more, one missing, or one outcome changed is named in the error."""
+    bench = _load("baseline_onboarding")
+    stream = bench.record_stream(15, seed=3)
+    engine = bench.run_engine(stream)
+    baseline = bench.run_baseline(stream)
+    bench.check_equivalent(engine, baseline)
+    dropped = bench.Outcome(baseline.actions[1:], baseline.outcomes, baseline.seconds)
+    with pytest.raises(bench.NotEquivalentError, match="actions differ"):
+        bench.check_equivalent(engine, dropped)
+    customer, (status, _) = next(iter(baseline.outcomes.items()))
+    changed = bench.Outcome(
+        baseline.actions, {**baseline.outcomes, customer: (status, "other")}, baseline.seconds
+    )
+    with pytest.raises(bench.NotEquivalentError, match=customer):
+        bench.check_equivalent(engine, changed)
+
+
+def test_ingest_sqlite_smoke_runs_with_durable_group_commits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """ingest_sqlite --smoke ingests its generated stream into a SQLite store, every event of
+    it, and prints one valid JSON line with throughput and latency."""
+    record = _load("ingest_sqlite").main(["--smoke", "--no-save"])
+    assert json.loads(capsys.readouterr().out) == record
+    assert record["events"] == 200 * 10
+    assert record["instances"] == 200  # every customer's card_issued entered the journey
+    assert record["effects_delivered"] > 200
+    assert {"events_per_s", "latency_ms_p50", "latency_ms_p99"} <= set(record)
+
+
+def test_check_latency_smoke_checks_every_case_cleanly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """check_latency --smoke runs `journeydsl check` on each case once, every run exits 0, and
+    it prints one valid JSON line per case."""
+    records = _load("check_latency").main(["--smoke", "--no-save"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == records
+    assert [r["case"] for r in records] == [
+        "python",
+        "onboarding",
+        "dormant",
+        "examples",
+        "generated_60_steps",
+        "onboarding_from_source",
+    ]
+    assert all(r["exit_code"] == 0 for r in records)

@@ -40,10 +40,14 @@ def broken(tmp_path: Path) -> Path:
 
 
 def test_check_accepts_all_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    """`check examples/` finds the four journeys (not the catalogs) and exits 0."""
+    """`check examples/` checks every journey below it (each .journey file, in subfolders too,
+    and the two YAML spellings), not the catalogs, behaviour models or scenario files, and exits
+    0."""
     code, out, _ = run(capsys, "check", str(EXAMPLES))
+    journeys = len(list(EXAMPLES.rglob("*.journey"))) + 2
+    assert journeys >= 4
     assert code == 0
-    assert "checked 4 journeys: 0 errors, 0 warnings" in out
+    assert f"checked {journeys} journeys: 0 errors, 0 warnings" in out
 
 
 def test_check_error_exits_1_with_caret_and_hint(

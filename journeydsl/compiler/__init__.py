@@ -33,6 +33,8 @@ class CompileResult:
     diagnostics: list[Diagnostic]
     sources: dict[str, str] = field(default_factory=dict)
     budget: dict[str, int] = field(default_factory=dict)
+    #: The catalogs the journey was checked against (contact-policy checks read templates).
+    catalog: Catalog | None = None
 
     @property
     def ok(self) -> bool:
@@ -142,7 +144,7 @@ def compile_source(text: str, file: str, base_dir: Path | None = None) -> Compil
     lowered = lower(tree, catalog, diags)
     for check in CHECKS:
         check(lowered, diags)
-    result = CompileResult(file, tree, None, diags.sorted(), sources)
+    result = CompileResult(file, tree, None, diags.sorted(), sources, catalog=catalog)
     if result.ok:
         result.journey = lowered.journey
         result.budget = message_budget(lowered.journey)

@@ -40,6 +40,7 @@ from journeydsl.money import Money
 __all__ = [
     "BUILTINS",
     "FUNCTIONS",
+    "MAX_LITERAL_DIGITS",
     "Scope",
     "Typed",
     "check",
@@ -130,14 +131,36 @@ def _reads(*parts: Typed) -> frozenset[tuple[str, Span]]:
 # --------------------------------------------------------------------------- literals
 
 
-def _number(node: A.NumberLit) -> Typed:
+#: Number and amount literals may have at most this many digits. Larger ones are surely mistakes,
+#: and refusing them keeps int() (which refuses more than 4,300 digits) and Decimal arithmetic
+#: on the exact path.
+MAX_LITERAL_DIGITS = 30
+
+
+def _too_long(text: str, node: A.NumberLit | A.MoneyLit, scope: Scope) -> bool:
+    digits = sum(c.isdigit() for c in text)
+    if digits <= MAX_LITERAL_DIGITS:
+        return False
+    scope.diags.error(
+        "JD105",
+        f"the number {text[:12]}… has {digits:,} digits; at most {MAX_LITERAL_DIGITS} are allowed",
+        node.span,
+    )
+    return True
+
+
+def _number(node: A.NumberLit, scope: Scope) -> Typed:
     text = node.text.replace("_", "")
+    if _too_long(text, node, scope):
+        return _ERR
     if "." in text:
         return Typed(DECIMAL, _const(Decimal(text)), True)
     return Typed(INT, _const(int(text)), True)
 
 
 def _money(node: A.MoneyLit, scope: Scope) -> Typed:
+    if _too_long(node.amount, node, scope):
+        return _ERR
     try:
         amount = Decimal(node.amount.replace("_", ""))
     except InvalidOperation:
@@ -891,7 +914,7 @@ def check(expr: A.Expr, scope: Scope) -> Typed:
         case A.BoolLit(value=v):
             return Typed(BOOL, _const(v), True)
         case A.NumberLit():
-            return _number(expr)
+            return _number(expr, scope)
         case A.StringLit(value=v):
             return Typed(STRING, _const(v), True)
         case A.MoneyLit():

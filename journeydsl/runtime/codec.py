@@ -20,9 +20,13 @@ __all__ = ["STATE_FORMAT", "decode", "decode_map", "encode", "encode_map", "plai
 STATE_FORMAT = 1
 
 
+#: Values that every form below leaves as they are (checked by exact type: a hot path).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def encode(value: Any) -> Any:
     """A JSON-safe form of a runtime value."""
-    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+    if type(value) in _PLAIN or isinstance(value, bool | int | str):
         return value
     if isinstance(value, Money):
         return {"$money": [format(value.amount, "f"), value.currency]}
@@ -47,6 +51,8 @@ def encode(value: Any) -> Any:
 
 def decode(value: Any) -> Any:
     """The runtime value of an :func:`encode`-d one."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, list):
         return [decode(v) for v in value]
     if not isinstance(value, dict):
@@ -70,17 +76,24 @@ def decode(value: Any) -> Any:
 
 def encode_map(values: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`encode` over a mapping."""
-    return {k: encode(v) for k, v in values.items()}
+    return {k: v if type(v) in _PLAIN else encode(v) for k, v in values.items()}
 
 
 def decode_map(values: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`decode` over a mapping."""
-    return {k: decode(v) for k, v in values.items()}
+    return {k: v if type(v) in _PLAIN else decode(v) for k, v in values.items()}
 
 
 def plain(value: Any) -> Any:
     """A human-facing JSON form (reports, action files): money as ``{"amount", "currency"}``,
     times in ISO 8601, durations in seconds."""
+    if type(value) in _PLAIN:
+        return value
+    if type(value) is dict:
+        return {
+            str(k): v if type(v) in _PLAIN else plain(v)
+            for k, v in value.items()  # the usual case, without the isinstance chain
+        }
     if isinstance(value, Money):
         return value.to_json()
     if isinstance(value, Decimal):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +33,14 @@ from journeydsl.expr.types import Type
 from journeydsl.money import Money
 from journeydsl.runtime.codec import STATE_FORMAT, decode_map, encode_map, plain
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id
+from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
+from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
     ActionHandler,
     Channel,
     Clock,
+    Contact,
+    ContactHistory,
     DeliveryResult,
     DeliveryStatus,
     EventStore,
@@ -50,13 +55,79 @@ from journeydsl.runtime.protocols import (
 
 __all__ = ["Engine", "IngestResult", "RetryPolicy", "StoreError"]
 
-log = structlog.get_logger("journeydsl")
+_structlog = structlog.get_logger("journeydsl")
+_LEVELS: dict[type, int] = {}
+
+
+def _log_level() -> int:
+    """The lowest level structlog emits now. A filtering wrapper class (structlog's default,
+    and ``make_filtering_bound_logger``) says which; any other wrapper may emit anything."""
+    wrapper = structlog.get_config()["wrapper_class"]
+    level = _LEVELS.get(wrapper)
+    if level is None:
+        getter = getattr(wrapper, "get_effective_level", None)
+        try:
+            level = int(getter(None)) if callable(getter) else logging.NOTSET
+        except Exception:  # a wrapper that needs a real instance to answer
+            level = logging.NOTSET
+        _LEVELS[wrapper] = level
+    return level
+
+
+class _Log:
+    """The engine's structlog logger behind a cached level check.
+
+    Filtered-out calls were about a tenth of a simulation's time: structlog's lazy proxy
+    assembles a bound logger on every call, even when its level then drops the call. The level
+    is read from structlog's configuration at the start of every host call (:func:`_host_call`),
+    so a host that reconfigures logging between calls is obeyed. Hot paths also test
+    :attr:`level` themselves, which skips building the keyword arguments too."""
+
+    __slots__ = ("level",)
+
+    def __init__(self) -> None:
+        self.level = logging.NOTSET
+
+    def refresh(self) -> None:
+        """Read the level from structlog's configuration."""
+        self.level = _log_level()
+
+    def debug(self, event: str, **kw: Any) -> None:
+        """Log at DEBUG."""
+        if self.level <= logging.DEBUG:
+            _structlog.debug(event, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        """Log at INFO."""
+        if self.level <= logging.INFO:
+            _structlog.info(event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        """Log at WARNING."""
+        if self.level <= logging.WARNING:
+            _structlog.warning(event, **kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        """Log at ERROR."""
+        if self.level <= logging.ERROR:
+            _structlog.error(event, **kw)
+
+
+log = _Log()
+_DEBUG = logging.DEBUG
+_INFO = logging.INFO
 
 #: Steps one instance may take without waiting before it is stopped as runaway (the compiler
 #: rejects loops without waits; this guards hand-built IR).
 MAX_STEPS = 10_000
+#: Entries one instance's decision log keeps (later decisions are not recorded).
+LOG_LIMIT = 1000
 _TICK = timedelta(microseconds=1)
 _END = "completed"
+_FOREVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+#: Outbox entries fetched at a time by a delivery round.
+_BATCH = 500
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @lru_cache(maxsize=256)
@@ -92,8 +163,20 @@ def _typed_attributes(attributes: Mapping[str, Any], journey: ir.Journey) -> Map
     return attributes if changed is None else changed
 
 
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
 def _iso(t: datetime) -> str:
-    return t.isoformat()
+    """``t.isoformat()``, remembered for the last instant asked: one step of work writes the
+    same ``now`` into several log entries and records. (The cache holds the very object, so
+    an equal instant with another UTC offset is never given the wrong text.)"""
+    global _last_iso
+    last = _last_iso
+    if last[0] is t:
+        return last[1]
+    text = t.isoformat()
+    _last_iso = (t, text)
+    return text
 
 
 def bucket(*parts: str) -> int:
@@ -123,6 +206,10 @@ def _safe(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: mask(v) if isinstance(v, str) else v for k, v in plain(params).items()}
 
 
+def _no_channel(channel: str) -> Miss:
+    return Miss("channels", f"no {channel} channel configured")
+
+
 class StoreError(Exception):
     """A store raised while an expression was being evaluated. Unlike an expression's own error
     (division by zero, a currency mismatch), it must not end the instance: the step is abandoned
@@ -137,10 +224,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _host_call(method: _F) -> _F:
-    """Host-facing methods re-raise a store's own exception, not the internal wrapper."""
+    """Host-facing methods re-raise a store's own exception, not the internal wrapper, and
+    read the log level once (see :class:`_Log`)."""
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        log.refresh()
         try:
             return method(*args, **kwargs)
         except StoreError as failure:
@@ -282,6 +371,7 @@ class Engine:
         retry: RetryPolicy | None = None,
         on_action: Callable[[dict[str, Any]], None] | None = None,
         on_quarantine: Callable[[Mapping[str, Any], str], None] | None = None,
+        policies: Policies | PolicyEngine | None = None,
     ) -> None:
         self.versions: dict[tuple[str, int], ir.Journey] = {}
         self.latest: dict[str, ir.Journey] = {}
@@ -304,6 +394,7 @@ class Engine:
         self.on_action = on_action
         self.on_quarantine = on_quarantine
         self.quarantine: list[tuple[Mapping[str, Any], str]] = []
+        self._init_policies(policies)
 
     # ------------------------------------------------------------------ host API
 
@@ -389,7 +480,7 @@ class Engine:
                 records.append(new)
                 result.entered.append(new["id"])
         self.state.commit(records, outbox, processed_event=eid)
-        self.deliver(now)
+        self._deliver(now)
         return result
 
     @_host_call
@@ -407,7 +498,7 @@ class Engine:
         outbox: list[OutboxEntry] = []
         self._run(journey, inst, journey.start, now, profile, outbox)
         self.state.commit([inst], outbox)
-        self.deliver(now)
+        self._deliver(now)
         return str(inst["id"])
 
     @_host_call
@@ -468,13 +559,13 @@ class Engine:
                 self.state.commit([inst], outbox)
                 moved += 1
         moved += self._segments(now)
-        self.deliver(now)
+        self._deliver(now)
         return moved
 
     def next_wakeup(self) -> datetime | None:
         """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery."""
         times = [t for t in (self.state.next_due(), self._next_segment_time()) if t]
-        pending = self.state.pending_outbox(datetime.max.replace(tzinfo=_zone("UTC")), limit=1)
+        pending = self.state.pending_outbox(_FOREVER, limit=1)
         if pending:
             times.append(pending[0].not_before)
         return min(times) if times else None
@@ -640,8 +731,12 @@ class Engine:
         now: datetime,
         profile: Profile,
     ) -> bool:
+        ctx: _Ctx | None = None
         for goal in journey.goals:
-            ctx = self._ctx(journey, inst, now, profile)
+            if goal.event is not None and goal.event != ev.type:
+                continue  # another event's goal: no need to build a context
+            if ctx is None:
+                ctx = self._ctx(journey, inst, now, profile)
             if not _happened(goal.event, goal.where, goal.condition, ctx, ev):
                 continue
             self._log(inst, now, "goal", "goal", outcome=goal.outcome)
@@ -661,6 +756,8 @@ class Engine:
         node = journey.nodes.get(inst["wait"]["node"])
         if not isinstance(node, ir.WaitFor):
             return False
+        if node.event is not None and node.event != ev.type:
+            return False  # not the awaited event: no need to build a context
         ctx = self._ctx(journey, inst, now, profile)
         if node.event is None and node.condition is not None:
             met, recheck = ctx.watch(node.condition)
@@ -676,20 +773,24 @@ class Engine:
 
     def _log(self, inst: dict[str, Any], at: datetime, node: str, what: str, **detail: Any) -> None:
         entries = inst["log"]
-        if len(entries) < 1000:
-            entries.append({"at": _iso(at), "node": node, "what": what, **plain(detail)})
+        if len(entries) < LOG_LIMIT:
+            entry = {"at": _iso(at), "node": node, "what": what}
+            for k, v in detail.items():
+                entry[k] = v if type(v) in _JSON_SCALARS else plain(v)
+            entries.append(entry)
 
     def _end(self, inst: dict[str, Any], journey: ir.Journey, outcome: str, now: datetime) -> None:
         inst.update(
             status="ended", outcome=outcome, ended_at=_iso(now), node=None, wait=None, due=None
         )
-        log.info(
-            "exit",
-            journey=journey.id,
-            version=journey.version,
-            customer=inst["customer_id"],
-            outcome=outcome,
-        )
+        if log.level <= _INFO:
+            log.info(
+                "exit",
+                journey=journey.id,
+                version=journey.version,
+                customer=inst["customer_id"],
+                outcome=outcome,
+            )
 
     def _effect_key(self, journey: ir.Journey, inst: dict[str, Any], node: ir.Node) -> str:
         visit = inst["visits"].get(node.id, 0)
@@ -708,6 +809,9 @@ class Engine:
         variables = decode_map(inst["vars"])
         ctx = _Ctx(self.events, now, inst, journey, profile, variables, decode_map(inst["trigger"]))
         inst.update(status="active", wait=None, due=None)
+        nodes = journey.nodes
+        visits = inst["visits"]
+        debug = log.level <= _DEBUG
         steps = 0
         try:
             while node_id is not None:
@@ -716,16 +820,19 @@ class Engine:
                     self._log(inst, now, node_id, "error", reason="too many steps without a wait")
                     self._end(inst, journey, "error", now)
                     return
-                node = journey.nodes[node_id]
-                log.debug(
-                    "step",
-                    journey=journey.id,
-                    version=journey.version,
-                    customer=inst["customer_id"],
-                    node=node.id,
-                )
-                node_id = self._step(journey, inst, node, ctx, variables, outbox)
-                inst["visits"][node.id] = inst["visits"].get(node.id, 0) + 1
+                node = nodes[node_id]
+                if debug:
+                    log.debug(
+                        "step",
+                        journey=journey.id,
+                        version=journey.version,
+                        customer=inst["customer_id"],
+                        node=node.id,
+                    )
+                inst["node"] = node_id = node.id
+                step = _STEPS.get(type(node)) or _stepper(type(node))
+                node_id = step(self, journey, inst, node, ctx, variables, outbox)
+                visits[node.id] = visits.get(node.id, 0) + 1
                 if inst["status"] != "active":
                     return
             self._end(inst, journey, _END, now)
@@ -738,186 +845,300 @@ class Engine:
         finally:
             inst["vars"] = encode_map(variables)
 
-    def _step(
+    # One method per kind of node, found through _STEPS (a dict lookup on the node's class, not
+    # a chain of isinstance tests). Each interprets one node and returns the next node's id, or
+    # None when the instance now waits or has ended.
+
+    def _step_send(
         self,
         journey: ir.Journey,
         inst: dict[str, Any],
-        node: ir.Node,
+        node: ir.Send,
         ctx: _Ctx,
         variables: dict[str, Any],
         outbox: list[OutboxEntry],
     ) -> str | None:
         now = ctx.now
-        inst["node"] = node.id
-        match node:
-            case ir.Send():
-                params = {k: e.fn(ctx, None) for k, e in node.params}
-                payload = {
-                    "instance": inst["id"],
-                    "journey": journey.id,
-                    "version": journey.version,
-                    "node": node.id,
-                    "template": node.template,
-                    "category": node.category,
-                    "chain": [node.channel, *node.fallback],
-                    "index": 0,
-                    "params": encode_map(params),
-                    "created": _iso(now),
-                    "holdout": inst["holdout"],
-                    "entered_at": inst["entered_at"],
-                    "wakes": inst.get("wakes", 0),
-                }
-                outbox.append(
-                    OutboxEntry(
-                        self._effect_key(journey, inst, node),
-                        "send",
-                        inst["customer_id"],
-                        payload,
-                        now,
-                    )
-                )
-                self._log(inst, now, node.id, "send", channel=node.channel, template=node.template)
-                return node.next
-            case ir.Ticket():
-                payload = {
-                    "instance": inst["id"],
-                    "journey": journey.id,
-                    "version": journey.version,
-                    "node": node.id,
-                    "queue": node.queue,
-                    "priority": node.priority.fn(ctx, None),
-                    "payload": encode_map({k: e.fn(ctx, None) for k, e in node.payload}),
-                    "created": _iso(now),
-                }
-                outbox.append(
-                    OutboxEntry(
-                        self._effect_key(journey, inst, node),
-                        "ticket",
-                        inst["customer_id"],
-                        payload,
-                        now,
-                    )
-                )
-                self._log(
-                    inst, now, node.id, "ticket", queue=node.queue, priority=payload["priority"]
-                )
-                return node.next
-            case ir.Action():
-                payload = {
-                    "instance": inst["id"],
-                    "journey": journey.id,
-                    "version": journey.version,
-                    "node": node.id,
-                    "action": node.action,
-                    "name": node.name,
-                    "params": encode_map({k: e.fn(ctx, None) for k, e in node.params}),
-                    "created": _iso(now),
-                }
-                outbox.append(
-                    OutboxEntry(
-                        self._effect_key(journey, inst, node),
-                        "action",
-                        inst["customer_id"],
-                        payload,
-                        now,
-                    )
-                )
-                self._log(inst, now, node.id, node.action, name=node.name)
-                return node.next
-            case ir.Update():
-                value = node.value.fn(ctx, None)
-                try:
-                    self.profiles.update(inst["customer_id"], node.attribute, value)
-                except Exception as exc:
-                    raise StoreError(exc) from exc
-                self._record(
-                    now, inst, node.id, "update", attribute=node.attribute, value=plain(value)
-                )
-                return node.next
-            case ir.Tag():
-                try:
-                    self.profiles.tag(inst["customer_id"], node.tag, node.remove)
-                except Exception as exc:
-                    raise StoreError(exc) from exc
-                self._record(now, inst, node.id, "update", tag=node.tag, remove=node.remove)
-                return node.next
-            case ir.Set():
-                variables[node.var] = node.value.fn(ctx, None)
-                return node.next
-            case ir.Wait():
-                value = node.value.fn(ctx, None)
-                if node.mode == "duration":
-                    due = now + value
-                elif node.mode == "until":
-                    due = value
-                else:
-                    due = _next_local(now, value, ctx.tz)
-                if due <= now:
-                    self._log(inst, now, node.id, "wait", due=due, passed=True)
-                    return node.next
-                self._wait(inst, node.id, "timer", due)
-                self._log(inst, now, node.id, "wait", due=due)
-                return None
-            case ir.WaitFor():
-                recheck: datetime | None = None
-                if node.condition is not None:
-                    met, recheck = ctx.watch(node.condition)
-                    if met:
-                        source = node.condition.source
-                        self._log(inst, now, node.id, "condition", value=True, source=source)
-                        return node.then
-                due: datetime | None = None  # type: ignore[no-redef]
-                if node.timeout is not None:
-                    t = node.timeout.fn(ctx, None)
-                    due = now + t if node.timeout_mode == "within" else t
-                    if due is not None and due <= now:
-                        self._log(inst, now, node.id, "timeout", passed=True)
-                        return node.on_timeout
-                self._wait(inst, node.id, "event" if node.event else "condition", due, recheck)
-                self._log(inst, now, node.id, "wait_for", event=node.event, due=due)
-                return None
-            case ir.Branch():
-                value = bool(node.cond.fn(ctx, None))
-                self._log(inst, now, node.id, "if", source=node.cond.source, value=value)
-                return node.then if value else node.otherwise
-            case ir.Switch():
-                subject = node.subject.fn(ctx, None)
-                for values, target in node.cases:
-                    if any(v.fn(ctx, None) == subject for v in values):
-                        self._log(inst, now, node.id, "switch", value=subject)
-                        return target
-                self._log(inst, now, node.id, "switch", value=subject, case="else")
-                return node.otherwise
-            case ir.Split():
-                b = bucket(journey.id, node.id, inst["customer_id"])
-                upto = 0
-                for weight, target in node.arms:
-                    upto += weight
-                    if b < upto:
-                        self._log(inst, now, node.id, "split", bucket=b)
-                        return target
-                inst["holdout"] = True
-                self._log(inst, now, node.id, "split", bucket=b, holdout=True)
-                return node.holdout[1] if node.holdout else None
-            case ir.RepeatStart():
-                variables[node.counter] = 1
-                return node.next
-            case ir.RepeatCheck():
-                n = variables.get(node.counter, 1)
-                if n > node.max:
-                    self._log(inst, now, node.id, "repeat_done", rounds=node.max)
-                    return node.exit
-                if node.until is not None and node.until.fn(ctx, None):
-                    self._log(inst, now, node.id, "until", source=node.until.source, value=True)
-                    return node.exit
-                return node.body
-            case ir.RepeatNext():
-                variables[node.counter] = variables.get(node.counter, 1) + 1
-                return node.next
-            case ir.Exit():
-                self._end(inst, journey, node.outcome, now)
-                return None
-        raise TypeError(f"unknown node {node!r}")  # pragma: no cover
+        params = {k: e.fn(ctx, None) for k, e in node.params}
+        payload = {
+            "instance": inst["id"],
+            "journey": journey.id,
+            "version": journey.version,
+            "node": node.id,
+            "template": node.template,
+            "category": node.category,
+            "chain": [node.channel, *node.fallback],
+            "index": 0,
+            "params": encode_map(params),
+            "created": _iso(now),
+            "holdout": inst["holdout"],
+            "entered_at": inst["entered_at"],
+            "wakes": inst.get("wakes", 0),
+        }
+        outbox.append(
+            OutboxEntry(
+                self._effect_key(journey, inst, node), "send", inst["customer_id"], payload, now
+            )
+        )
+        self._log(inst, now, node.id, "send", channel=node.channel, template=node.template)
+        return node.next
+
+    def _step_ticket(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Ticket,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        now = ctx.now
+        payload = {
+            "instance": inst["id"],
+            "journey": journey.id,
+            "version": journey.version,
+            "node": node.id,
+            "queue": node.queue,
+            "priority": node.priority.fn(ctx, None),
+            "payload": encode_map({k: e.fn(ctx, None) for k, e in node.payload}),
+            "created": _iso(now),
+        }
+        outbox.append(
+            OutboxEntry(
+                self._effect_key(journey, inst, node), "ticket", inst["customer_id"], payload, now
+            )
+        )
+        self._log(inst, now, node.id, "ticket", queue=node.queue, priority=payload["priority"])
+        return node.next
+
+    def _step_action(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Action,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        now = ctx.now
+        payload = {
+            "instance": inst["id"],
+            "journey": journey.id,
+            "version": journey.version,
+            "node": node.id,
+            "action": node.action,
+            "name": node.name,
+            "params": encode_map({k: e.fn(ctx, None) for k, e in node.params}),
+            "created": _iso(now),
+        }
+        outbox.append(
+            OutboxEntry(
+                self._effect_key(journey, inst, node), "action", inst["customer_id"], payload, now
+            )
+        )
+        self._log(inst, now, node.id, node.action, name=node.name)
+        return node.next
+
+    def _step_update(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Update,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        value = node.value.fn(ctx, None)
+        try:
+            self.profiles.update(inst["customer_id"], node.attribute, value)
+        except Exception as exc:
+            raise StoreError(exc) from exc
+        self._record(ctx.now, inst, node.id, "update", attribute=node.attribute, value=plain(value))
+        return node.next
+
+    def _step_tag(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Tag,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        try:
+            self.profiles.tag(inst["customer_id"], node.tag, node.remove)
+        except Exception as exc:
+            raise StoreError(exc) from exc
+        self._record(ctx.now, inst, node.id, "update", tag=node.tag, remove=node.remove)
+        return node.next
+
+    def _step_set(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Set,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        variables[node.var] = node.value.fn(ctx, None)
+        return node.next
+
+    def _step_wait(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Wait,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        now = ctx.now
+        value = node.value.fn(ctx, None)
+        if node.mode == "duration":
+            due = now + value
+        elif node.mode == "until":
+            due = value
+        else:
+            due = _next_local(now, value, ctx.tz)
+        if due <= now:
+            self._log(inst, now, node.id, "wait", due=due, passed=True)
+            return node.next
+        self._wait(inst, node.id, "timer", due)
+        self._log(inst, now, node.id, "wait", due=due)
+        return None
+
+    def _step_wait_for(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.WaitFor,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        now = ctx.now
+        recheck: datetime | None = None
+        if node.condition is not None:
+            met, recheck = ctx.watch(node.condition)
+            if met:
+                source = node.condition.source
+                self._log(inst, now, node.id, "condition", value=True, source=source)
+                return node.then
+        due: datetime | None = None
+        if node.timeout is not None:
+            t = node.timeout.fn(ctx, None)
+            due = now + t if node.timeout_mode == "within" else t
+            if due is not None and due <= now:
+                self._log(inst, now, node.id, "timeout", passed=True)
+                return node.on_timeout
+        self._wait(inst, node.id, "event" if node.event else "condition", due, recheck)
+        self._log(inst, now, node.id, "wait_for", event=node.event, due=due)
+        return None
+
+    def _step_branch(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Branch,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        value = bool(node.cond.fn(ctx, None))
+        self._log(inst, ctx.now, node.id, "if", source=node.cond.source, value=value)
+        return node.then if value else node.otherwise
+
+    def _step_switch(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Switch,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        subject = node.subject.fn(ctx, None)
+        for values, target in node.cases:
+            if any(v.fn(ctx, None) == subject for v in values):
+                self._log(inst, ctx.now, node.id, "switch", value=subject)
+                return target
+        self._log(inst, ctx.now, node.id, "switch", value=subject, case="else")
+        return node.otherwise
+
+    def _step_split(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Split,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        b = bucket(journey.id, node.id, inst["customer_id"])
+        upto = 0
+        for weight, target in node.arms:
+            upto += weight
+            if b < upto:
+                self._log(inst, ctx.now, node.id, "split", bucket=b)
+                return target
+        inst["holdout"] = True
+        self._log(inst, ctx.now, node.id, "split", bucket=b, holdout=True)
+        return node.holdout[1] if node.holdout else None
+
+    def _step_repeat_start(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.RepeatStart,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        variables[node.counter] = 1
+        return node.next
+
+    def _step_repeat_check(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.RepeatCheck,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        n = variables.get(node.counter, 1)
+        if n > node.max:
+            self._log(inst, ctx.now, node.id, "repeat_done", rounds=node.max)
+            return node.exit
+        if node.until is not None and node.until.fn(ctx, None):
+            self._log(inst, ctx.now, node.id, "until", source=node.until.source, value=True)
+            return node.exit
+        return node.body
+
+    def _step_repeat_next(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.RepeatNext,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        variables[node.counter] = variables.get(node.counter, 1) + 1
+        return node.next
+
+    def _step_exit(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Exit,
+        ctx: _Ctx,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        self._end(inst, journey, node.outcome, ctx.now)
+        return None
 
     def _wait(
         self,
@@ -987,13 +1208,16 @@ class Engine:
     @_host_call
     def deliver(self, now: datetime | None = None) -> int:
         """Hand due outbox entries to channels, the ticket sink and action handlers."""
-        now = now or self.clock.now()
+        return self._deliver(now or self.clock.now())
+
+    def _deliver(self, now: datetime) -> int:
         done = 0
         while True:
-            batch = self.state.pending_outbox(now, limit=500)
+            batch = self.state.pending_outbox(now, limit=_BATCH)
             if not batch:
                 return done
             progressed = False
+            later = True  # every entry of the batch is settled, or waits for a later time
             for entry in batch:
                 before = (
                     entry.status,
@@ -1002,12 +1226,13 @@ class Engine:
                     entry.payload.get("index"),
                 )
                 self._deliver_one(entry, now)
-                self.state.update_outbox(entry)
+                self._save_delivery(entry)
                 after = (entry.status, entry.not_before, entry.attempts, entry.payload.get("index"))
                 progressed = progressed or before != after
                 done += entry.status != "pending"
-            if not progressed:
-                return done
+                later = later and (entry.status != "pending" or entry.not_before > now)
+            if not progressed or (later and len(batch) < _BATCH):
+                return done  # (a short batch that all moved on leaves nothing due now)
 
     def _deliver_one(self, entry: OutboxEntry, now: datetime) -> None:
         p = entry.payload
@@ -1066,135 +1291,256 @@ class Engine:
                 now, fake, p["node"], "suppressed", reason=f"{kind} failed: {result.detail}"
             )
 
-    def _quiet_until(self, journey: ir.Journey, channel: str, local: datetime) -> datetime | None:
-        for q in journey.quiet_hours:
-            if channel not in q.channels:
-                continue
-            t = local.time()
-            inside = q.start <= t < q.end if q.start < q.end else (t >= q.start or t < q.end)
-            if inside:
-                end_day = local.date() if t < q.end else local.date() + timedelta(days=1)
-                return datetime.combine(end_day, q.end, local.tzinfo)
-        return None
+    # ------------------------------------------------------------------ contact policies
 
-    def _reachable(
-        self, channel: str, profile: Profile, customer: str, now: datetime, entered: datetime
-    ) -> str | None:
-        """Why ``channel`` cannot reach the customer, or None when it can. Push needs the app:
-        the profile says so, or the app was installed since the customer entered the journey."""
-        if not profile.consent.get(channel, False):
-            return f"no {channel} consent"
-        if channel == "push" and not profile.attributes.get("has_digital_app"):
-            installed = self.events.last_time(customer, "app_installed", now)
-            if installed is None or installed < entered:
-                return "no app for push"
-        return None
+    def _init_policies(self, policies: Policies | PolicyEngine | None) -> None:
+        """``policies`` (a loaded policy file, or a :class:`PolicyEngine`) are evaluated for
+        every delivery attempt. Without them the engine keeps its built-in behaviour (consent per
+        channel, push only with the app, the journeys' own quiet hours) and writes nothing new
+        to the store; with them every decision goes into the instance's decision log and every
+        delivered message into the store's contact history, which frequency caps count and which
+        therefore needs a :class:`ContactHistory` state store (both built-in stores are)."""
+        engine = policies if isinstance(policies, PolicyEngine) else PolicyEngine(policies)
+        self.policy = engine
+        self._history: ContactHistory | None = None
+        if engine.configured:
+            if not isinstance(self.state, ContactHistory):
+                raise TypeError(
+                    "contact policies need a state store with a contact history "
+                    "(contacts() and record_delivery(), see ContactHistory); the built-in "
+                    "memory and SQLite stores have one"
+                )
+            self._history = self.state
+        # What a delivery attempt adds to its outbox update: the contact it made and the
+        # instance whose decision log grew, written in one transaction by _save_delivery.
+        self._unsaved: dict[str, tuple[Contact | None, dict[str, Any] | None]] = {}
+
+    def _save_delivery(self, entry: OutboxEntry) -> None:
+        pending = self._unsaved.pop(entry.key, None)
+        if pending is None or self._history is None:
+            self.state.update_outbox(entry)
+            return
+        contact, inst = pending
+        self._history.record_delivery(entry, contact, inst)
 
     def _deliver_send(self, entry: OutboxEntry, now: datetime) -> None:
+        """One delivery attempt of a message, under the contact policies: withheld altogether
+        (holdout, do-not-contact list), or tried along its fallback chain, where each channel
+        may lack consent or be unreachable (fall back), be in quiet hours or over a frequency
+        cap (defer or drop), deliver, or fail (retry, or fall back)."""
         p = entry.payload
         journey = self.versions.get((p["journey"], p["version"]))
         profile = self.profiles.get(entry.customer_id)
         chain: list[str] = p["chain"]
         reasons: list[str] = p.setdefault("reasons", [])
+        category: str = p["category"]
         fake = {"customer_id": entry.customer_id, "journey": p["journey"]}
         params = decode_map(p["params"])
-        if p.get("deferred") and now >= entry.not_before:
-            inst = self.state.instance(p["instance"])
-            if inst is not None and inst.get("wakes", 0) > p.get("wakes", 0):
-                # Held by quiet hours while an event changed the customer's path (the awaited
-                # event came, or a goal was reached): the message no longer fits.
-                entry.status = "suppressed"
-                reason = "superseded: the customer's journey moved on while quiet hours held it"
-                self._record(
-                    now,
-                    fake,
-                    p["node"],
-                    "suppressed",
-                    channel=chain[p["index"]],
-                    template=p["template"],
-                    params=plain(params),
-                    reason=reason,
+        policy = self.policy
+        durable = self._history is not None
+        held = bool(p.get("deferred")) and now >= entry.not_before
+        inst = self.state.instance(p["instance"]) if durable or held else None
+        decisions: list[dict[str, Any]] = []
+        contact: Contact | None = None
+        self._unsaved.pop(entry.key, None)
+        failed = False
+
+        def decide(decision: str, **fields: Any) -> None:
+            if durable:
+                detail = {k: v for k, v in fields.items() if v is not None}
+                decisions.append(
+                    {
+                        "at": _iso(now),
+                        "node": p["node"],
+                        "what": "deliver",
+                        "decision": decision,
+                        **detail,
+                        "message": entry.key,
+                    }
                 )
-                return
-        tz_name = profile.timezone or (journey.timezone if journey else "Asia/Ho_Chi_Minh")
-        while p["index"] < len(chain):
-            channel = chain[p["index"]]
-            entered = datetime.fromisoformat(p.get("entered_at") or p["created"])
-            why = self._reachable(channel, profile, entry.customer_id, now, entered)
-            if why is None and channel not in self.channels:
-                why = f"no {channel} channel configured"
-            if why is not None:
-                reasons.append(why)
-                p["index"] += 1
-                entry.attempts = 0
-                continue
-            local = now.astimezone(_zone(tz_name))
-            if journey is not None and (until := self._quiet_until(journey, channel, local)):
-                entry.not_before = until
-                if not p.get("deferred"):
-                    p["deferred"] = _iso(until)
-                return
-            message = Message(
-                f"{entry.key}:{channel}",
-                entry.customer_id,
-                channel,
-                p["template"],
-                p["category"],
-                params,
-                p["journey"],
-                p["version"],
-                p["node"],
-                now,
+
+        def suppress(reason: str, where: str, by: str) -> None:
+            entry.status = "suppressed"
+            log.info(
+                "suppress",
+                journey=p["journey"],
+                customer=entry.customer_id,
+                template=p["template"],
+                reason=reason,
             )
-            result = self.channels[channel].send(message)
-            if result.status is DeliveryStatus.DELIVERED:
-                entry.status = "done"
-                log.info(
-                    "send",
-                    journey=p["journey"],
-                    customer=entry.customer_id,
-                    channel=channel,
-                    template=p["template"],
-                    params=_safe(params),
+            self._record(
+                now,
+                fake,
+                p["node"],
+                "suppressed",
+                channel=where,
+                template=p["template"],
+                params=plain(params),
+                reason=reason,
+            )
+            decide("suppressed", channel=where, policy=by, reason=reason)
+
+        try:
+            if held and inst is not None and inst.get("wakes", 0) > p.get("wakes", 0):
+                # Held by quiet hours or a cap while an event changed the customer's path (the
+                # awaited event came, or a goal was reached): the message no longer fits.
+                what = "a frequency cap" if "frequency_cap" in p.get("held_by", "") else None
+                suppress(
+                    "superseded: the customer's journey moved on while "
+                    f"{what or 'quiet hours'} held it",
+                    chain[min(p["index"], len(chain) - 1)],
+                    "superseded",
                 )
-                self._record(
-                    now,
-                    fake,
+                return
+            withheld = policy.withhold(p["journey"], entry.customer_id, category, profile)
+            if withheld is not None:
+                suppress(withheld.reason, chain[min(p["index"], len(chain) - 1)], withheld.policy)
+                return
+            tz_name = profile.timezone or (journey.timezone if journey else "Asia/Ho_Chi_Minh")
+            zone = _zone(tz_name)
+            entered = datetime.fromisoformat(p.get("entered_at") or p["created"])
+            last_policy = "no_channel"
+
+            def since_entry(event: str) -> bool:
+                happened = self.events.last_time(entry.customer_id, event, now)
+                return happened is not None and happened >= entered
+
+            def history(since: datetime) -> list[Contact]:
+                return self._history.contacts(entry.customer_id, since) if self._history else []
+
+            while p["index"] < len(chain):
+                channel = chain[p["index"]]
+                miss = policy.unreachable(p["journey"], channel, category, profile, since_entry)
+                if miss is None and channel not in self.channels:
+                    miss = _no_channel(channel)
+                if miss is not None:
+                    reasons.append(miss.reason)
+                    last_policy = miss.policy
+                    self._next_channel(entry, channel, miss.policy, miss.reason, decide)
+                    continue
+                local = now.astimezone(zone)
+                verdict = policy.hold(
+                    journey, p["journey"], channel, category, profile, local, history
+                )
+                if verdict is not None:
+                    self._hold(entry, channel, verdict, suppress, decide)
+                    return
+                label = policy.label(p["journey"], channel, category)
+                message = Message(
+                    f"{entry.key}:{channel}",
+                    entry.customer_id,
+                    channel,
+                    p["template"],
+                    category,
+                    params,
+                    p["journey"],
+                    p["version"],
                     p["node"],
-                    "send",
-                    channel=channel,
-                    template=p["template"],
-                    params=plain(params),
+                    now,
+                    label,
                 )
-                return
-            if (
-                result.status is DeliveryStatus.FAILED_TRANSIENT
-                and entry.attempts + 1 < self.retry.max_attempts
-            ):
-                entry.attempts += 1
-                entry.not_before = now + self.retry.delay(entry.attempts)
-                return
-            reasons.append(f"{channel} failed: {result.detail or result.status.value}")
-            p["index"] += 1
-            entry.attempts = 0
-        entry.status = "suppressed"
-        reason = "; ".join(reasons) or "no channel"
-        log.info(
-            "suppress",
-            journey=p["journey"],
-            customer=entry.customer_id,
-            template=p["template"],
-            reason=reason,
-        )
-        self._record(
-            now,
-            fake,
-            p["node"],
-            "suppressed",
-            channel=chain[0],
-            template=p["template"],
-            params=plain(params),
-            reason=reason,
+                result = self.channels[channel].send(message)
+                if result.status is DeliveryStatus.DELIVERED:
+                    entry.status = "done"
+                    log.info(
+                        "send",
+                        journey=p["journey"],
+                        customer=entry.customer_id,
+                        channel=channel,
+                        template=p["template"],
+                        params=_safe(params),
+                    )
+                    self._record(
+                        now,
+                        fake,
+                        p["node"],
+                        "send",
+                        channel=channel,
+                        template=p["template"],
+                        params=plain(params),
+                        **({"label": label} if label else {}),
+                    )
+                    if durable:
+                        contact = Contact(
+                            entry.key,
+                            entry.customer_id,
+                            now,
+                            channel,
+                            category,
+                            p["journey"],
+                            p["template"],
+                        )
+                    decide("allowed", channel=channel, label=label or None)
+                    return
+                if (
+                    result.status is DeliveryStatus.FAILED_TRANSIENT
+                    and entry.attempts + 1 < self.retry.max_attempts
+                ):
+                    entry.attempts += 1
+                    entry.not_before = now + self.retry.delay(entry.attempts)
+                    return
+                why = f"{channel} failed: {result.detail or result.status.value}"
+                reasons.append(why)
+                last_policy = "delivery_failure"
+                self._next_channel(entry, channel, "delivery_failure", why, decide)
+            suppress("; ".join(reasons) or "no channel", chain[0], last_policy)
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            # Only a finished attempt is saved (with its decisions): after an exception the
+            # outbox entry is not updated either, and the next attempt decides again.
+            if not failed and durable and (decisions or contact is not None):
+                if inst is not None:
+                    room = max(LOG_LIMIT - len(inst["log"]), 0)
+                    inst["log"].extend(decisions[:room])
+                self._unsaved[entry.key] = (contact, inst if decisions else None)
+
+    @staticmethod
+    def _next_channel(
+        entry: OutboxEntry,
+        channel: str,
+        by: str,
+        reason: str,
+        decide: Callable[..., None],
+    ) -> None:
+        """Fall back from ``channel`` to the next of the chain (logged when there is one)."""
+        p = entry.payload
+        p["index"] += 1
+        entry.attempts = 0
+        if p["index"] < len(p["chain"]):
+            decide(
+                "fallback",
+                channel=p["chain"][p["index"]],
+                **{"from": channel},
+                policy=by,
+                reason=reason,
+            )
+
+    @staticmethod
+    def _hold(
+        entry: OutboxEntry,
+        channel: str,
+        verdict: Verdict,
+        suppress: Callable[[str, str, str], None],
+        decide: Callable[..., None],
+    ) -> None:
+        """Defer the message on ``channel`` until the verdict's time, or drop it."""
+        p = entry.payload
+        if verdict.decision == "suppressed" or verdict.until is None:
+            suppress(verdict.reason, channel, verdict.policy)
+            return
+        entry.not_before = verdict.until
+        if not p.get("deferred"):
+            p["deferred"] = _iso(verdict.until)
+        p["held_by"] = verdict.policy
+        decide(
+            "deferred",
+            channel=channel,
+            until=_iso(verdict.until),
+            policy=verdict.policy,
+            reason=verdict.reason,
+            also=list(verdict.also) or None,
         )
 
     # ------------------------------------------------------------------ introspection
@@ -1212,6 +1558,35 @@ class Engine:
             }
             for i in self.state.instances_of(customer_id)
         ]
+
+
+#: How each kind of node is interpreted (see Engine._run).
+_STEPS: dict[type, Callable[..., str | None]] = {
+    ir.Send: Engine._step_send,
+    ir.Ticket: Engine._step_ticket,
+    ir.Action: Engine._step_action,
+    ir.Update: Engine._step_update,
+    ir.Tag: Engine._step_tag,
+    ir.Set: Engine._step_set,
+    ir.Wait: Engine._step_wait,
+    ir.WaitFor: Engine._step_wait_for,
+    ir.Branch: Engine._step_branch,
+    ir.Switch: Engine._step_switch,
+    ir.Split: Engine._step_split,
+    ir.RepeatStart: Engine._step_repeat_start,
+    ir.RepeatCheck: Engine._step_repeat_check,
+    ir.RepeatNext: Engine._step_repeat_next,
+    ir.Exit: Engine._step_exit,
+}
+
+
+def _stepper(kind: type) -> Callable[..., str | None]:
+    """The step of a node class missing from :data:`_STEPS`: a subclass of a known kind."""
+    for known, step in list(_STEPS.items()):
+        if issubclass(kind, known):
+            _STEPS[kind] = step
+            return step
+    raise TypeError(f"unknown node {kind.__name__}")
 
 
 def _happened(

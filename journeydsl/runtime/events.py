@@ -1,15 +1,21 @@
 """Reading events: the JSON contract → typed :class:`EventRecord`, validated against the catalog.
 
 A bad event is never allowed to crash the engine or poison an instance: :func:`coerce_event`
-returns a reason instead, and the engine quarantines it.
+raises :class:`BadEvent` with a reason instead, and the engine quarantines it. Beyond the catalog's
+types, it refuses what would break a store or an expression later: text that is not valid Unicode
+(a lone surrogate such as ``"\\ud800"``), non-finite numbers (``NaN``, ``Infinity``), amounts of
+more than :data:`MAX_AMOUNT_DIGITS` digits before or after the point, times outside
+:data:`EARLIEST` … :data:`LATEST`, ids longer than :data:`MAX_ID_LENGTH` and ``data`` nested
+deeper than :data:`MAX_DATA_DEPTH`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,7 +23,27 @@ from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.money import Money
 
-__all__ = ["BadEvent", "coerce_event", "event_id"]
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "MAX_AMOUNT_DIGITS",
+    "MAX_DATA_DEPTH",
+    "MAX_ID_LENGTH",
+    "BadEvent",
+    "coerce_event",
+    "event_id",
+]
+
+#: Events and timestamp fields must fall in this range: far enough from datetime's limits that
+#: every duration a journey may add (at most ten years) stays representable.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+#: The most digits an amount or decimal may have before the point, and after it.
+MAX_AMOUNT_DIGITS = 30
+#: The longest ``customer_id`` and ``type`` accepted (they become parts of idempotency keys).
+MAX_ID_LENGTH = 256
+#: How deeply ``data`` may nest (the contract's events are flat).
+MAX_DATA_DEPTH = 16
 
 
 class BadEvent(ValueError):  # noqa: N818 - the domain term; "BadEventError" reads worse
@@ -33,7 +59,54 @@ def _parse_time(raw: Any, what: str) -> datetime:
         raise BadEvent(f"{what} is not an ISO 8601 timestamp: {raw!r}") from exc
     if value.tzinfo is None:
         raise BadEvent(f"{what} has no UTC offset: {raw!r} (write e.g. +07:00)")
+    try:
+        inside = EARLIEST <= value < LATEST
+    except OverflowError:  # year 1 or 9999 with an offset: beyond datetime's range in UTC
+        inside = False
+    if not inside:
+        raise BadEvent(f"{what} is out of range: {raw!r} (events must be from 1900 to 2999)")
     return value
+
+
+def _finite(name: str, value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise BadEvent(f"field '{name}' is not a finite number: {value}")
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite Decimal's exponent is an int
+    if value.adjusted() >= MAX_AMOUNT_DIGITS or -exponent > MAX_AMOUNT_DIGITS:
+        raise BadEvent(
+            f"field '{name}' has more than {MAX_AMOUNT_DIGITS} digits before or after the point"
+        )
+    return value
+
+
+def _checked_text(value: str, what: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadEvent(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+def _check_data(data: Mapping[str, Any]) -> None:
+    """Refuse ``data`` that a store or an expression could not handle: invalid text, non-finite
+    numbers, nesting deeper than :data:`MAX_DATA_DEPTH`. Iterative, so depth cannot hurt."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _checked_text(value, "a value in 'data'")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise BadEvent(f"'data' holds a number that is not finite ({value})")
+        elif isinstance(value, Mapping | list):
+            if depth > MAX_DATA_DEPTH:
+                raise BadEvent(f"'data' nests more than {MAX_DATA_DEPTH} levels deep")
+            if isinstance(value, Mapping):
+                for k, v in value.items():
+                    _checked_text(str(k), "a key in 'data'")
+                    stack.append((v, depth + 1))
+            else:
+                stack.extend((v, depth + 1) for v in value)
 
 
 def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
@@ -50,18 +123,22 @@ def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
             )
         try:
             # JSON numbers arrive as float or int; str() keeps the written digits exactly.
-            return Money(Decimal(str(raw)), t.currency or "")
+            amount = Decimal(str(raw))
         except InvalidOperation as exc:
             raise BadEvent(f"field '{name}' is not an amount: {raw!r}") from exc
+        return Money(_finite(name, amount), t.currency or "")
     if kind == "int":
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise BadEvent(f"field '{name}' must be an integer")
         return raw
     if kind == "decimal":
+        if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal | float):
+            raise BadEvent(f"field '{name}' must be a number")
         try:
-            return Decimal(str(raw))
+            number = Decimal(str(raw))
         except InvalidOperation as exc:
             raise BadEvent(f"field '{name}' is not a number: {raw!r}") from exc
+        return _finite(name, number)
     if kind == "bool":
         if not isinstance(raw, bool):
             raise BadEvent(f"field '{name}' must be true or false")
@@ -75,8 +152,12 @@ def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
     if kind == "timestamp":
         return _parse_time(raw, f"field '{name}'")
     if kind == "date":
+        if isinstance(raw, date) and not isinstance(raw, datetime):
+            return raw
+        if not isinstance(raw, str):
+            raise BadEvent(f"field '{name}' must be a date string such as 2026-01-05")
         try:
-            return date.fromisoformat(str(raw))
+            return date.fromisoformat(raw)
         except ValueError as exc:
             raise BadEvent(f"field '{name}' is not a date: {raw!r}") from exc
     return raw
@@ -92,12 +173,17 @@ def coerce_event(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type
     etype = raw.get("type")
     if not isinstance(etype, str) or not etype:
         raise BadEvent("'type' must be a non-empty string")
+    for what, text in (("'customer_id'", customer), ("'type'", etype)):
+        _checked_text(text, what)
+        if len(text) > MAX_ID_LENGTH:
+            raise BadEvent(f"{what} is longer than {MAX_ID_LENGTH} characters")
     at = _parse_time(raw.get("at"), "'at'")
     data = raw.get("data", {})
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise BadEvent("'data' must be an object")
+    _check_data(data)
     schema = schemas.get(etype)
     typed: dict[str, Any] = dict(data)
     if schema is not None:
@@ -112,4 +198,5 @@ def event_id(raw: Mapping[str, Any]) -> str:
     if isinstance(given, str) and given:
         return given
     blob = json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+    # surrogatepass: an event holding a lone surrogate still gets an id (and is then quarantined).
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]

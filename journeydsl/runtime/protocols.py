@@ -20,6 +20,8 @@ __all__ = [
     "ActionHandler",
     "Channel",
     "Clock",
+    "Contact",
+    "ContactHistory",
     "DeliveryResult",
     "DeliveryStatus",
     "EventRecord",
@@ -143,6 +145,10 @@ class Message:
     version: int
     node: str
     at: datetime
+    #: A label the channel must show first in the rendered text (e.g. ``[QC]``, Decree
+    #: 91/2020/ND-CP's mark for marketing messages), set by the contact policies; "" for none.
+    #: A channel whose template text already starts with it must not add it twice.
+    label: str = ""
 
 
 @runtime_checkable
@@ -256,4 +262,46 @@ class StateStore(Protocol):
 
     def get_meta(self, key: str) -> str | None:
         """Engine bookkeeping (e.g. the last scheduled-segment evaluation)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One message that reached a customer: what frequency caps count, across all journeys.
+
+    ``key`` is the delivered outbox entry's idempotency key, so recording a contact twice (a
+    crash between the channel's answer and the commit) keeps one."""
+
+    key: str
+    customer_id: str
+    at: datetime
+    channel: str
+    category: str
+    journey: str
+    template: str
+
+
+@runtime_checkable
+class ContactHistory(Protocol):
+    """**Protocol:** the durable contact history a :class:`StateStore` keeps for contact
+    policies (``Engine(policies=...)``); both built-in stores implement it.
+
+    :meth:`record_delivery` is :meth:`StateStore.update_outbox` plus the contact and the
+    instance's decision log, in one transaction: a crash leaves either all or none, so a cap
+    never forgets a message that was delivered and recorded as done.
+    """
+
+    def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
+        """The customer's contacts at or after ``since``, oldest first."""
+        ...
+
+    def record_delivery(
+        self,
+        entry: OutboxEntry,
+        contact: Contact | None = None,
+        instance: dict[str, Any] | None = None,
+    ) -> None:
+        """Store a delivery attempt's outcome (as :meth:`StateStore.update_outbox`), the contact
+        it made (ignored when its key is recorded already) and the instance record (its decision
+        log grew), atomically."""
         ...

@@ -34,8 +34,11 @@ import structlog
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
+from journeydsl.expr.types import Type
 from journeydsl.runtime.codec import plain
 from journeydsl.runtime.engine import Engine
+from journeydsl.runtime.events import BadEvent, coerce_event
+from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
     DeliveryResult,
     DeliveryStatus,
@@ -220,6 +223,7 @@ class FileChannel:
                 "journey": message.journey,
                 "version": message.version,
                 "node": message.node,
+                **({"label": message.label} if message.label else {}),
             }
         )
         return _OK
@@ -369,10 +373,12 @@ def run(
     err: TextIO | None = None,
     stdin: IO[bytes] | None = None,
     fsync: bool = True,
+    policies: str | Path | None = None,
 ) -> int:
     """Run ``journey_files`` over the event stream ``events`` (a path, or ``-`` for stdin) on the
-    state file ``db``, delivering to the JSON Lines file ``actions``; returns the exit code
-    (0 done, 1 a journey has errors, 2 a usage error)."""
+    state file ``db``, delivering to the JSON Lines file ``actions``, under the contact-policy
+    file ``policies`` if given; returns the exit code (0 done, 1 a journey or the policy file
+    has errors, 2 a usage error)."""
     err = err if err is not None else sys.stderr
     if now is not None and (now.tzinfo is None or now.utcoffset() is None):
         print("journeydsl: error: --now needs a UTC offset, e.g. +07:00", file=err)
@@ -391,6 +397,19 @@ def run(
     journeys = _compile([Path(p) for p in journey_files], err)
     if journeys is None:
         return EXIT_ERRORS
+    policy_set = None
+    if policies is not None:
+        from journeydsl.runtime.policies import load_policies
+        from journeydsl.simulate.yamlfile import InputError
+
+        if not Path(policies).is_file():
+            print(f"journeydsl: error: {policies}: no such policy file", file=err)
+            return EXIT_USAGE
+        try:
+            policy_set = load_policies(policies)
+        except InputError as exc:
+            print(str(exc), file=err)
+            return EXIT_ERRORS
     old_logging = structlog.get_config()
     # The engine logs every send at info level; a command-line run reports through its actions
     # file and summary, so only errors (failing expressions) go to stderr.
@@ -400,7 +419,9 @@ def run(
     )
     try:
         with SQLiteStore(db) as store:
-            return _run(journeys, store, events, Path(actions), profiles, now, err, stdin, fsync)
+            return _run(
+                journeys, store, events, Path(actions), profiles, now, err, stdin, fsync, policy_set
+            )
     finally:
         structlog.configure(**old_logging)
 
@@ -415,6 +436,7 @@ def _run(
     err: TextIO,
     stdin: IO[bytes] | None,
     fsync: bool,
+    policy_set: Policies | None = None,
 ) -> int:
     summary = RunSummary()
     if profiles is not None:
@@ -437,6 +459,7 @@ def _run(
             channels=dict.fromkeys(CHANNELS, sink),
             tickets=sink,
             actions=_action_handlers(journeys, sink),
+            policies=policy_set,
         )
 
         def advance(t: datetime) -> None:
@@ -463,15 +486,19 @@ def _run(
             except ValueError as exc:
                 _quarantine(summary, where, f"not valid JSON ({exc})", err)
                 continue
+            except RecursionError:  # the JSON decoder recurses once per nesting level
+                _quarantine(summary, where, "the JSON nests too deeply", err)
+                continue
             if not isinstance(raw, dict):
                 _quarantine(summary, where, "an event is a JSON object", err)
                 continue
-            at = _parse_time(raw.get("at"))
+            # Only a valid event moves the clock: a bad one (say, dated 9999) must not fire every
+            # timer of every customer. The engine quarantines it without reading the clock.
+            at = _parse_time(raw.get("at")) if _valid(raw, engine.schemas) else None
             if at is not None:
                 if clock.current is None:
                     clock.set(at)  # the run starts at its first event
                 advance(at)
-            # (an event without a valid time is quarantined by the engine before it reads the clock)
             result = engine.ingest(raw)
             if result.duplicate:
                 summary.skipped += 1
@@ -488,6 +515,14 @@ def _run(
             print(f"{actions}: dropped an incomplete last line left by a crash", file=err)
     print(summary.render(actions), file=err)
     return EXIT_OK
+
+
+def _valid(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type]]) -> bool:
+    try:
+        coerce_event(raw, schemas)
+    except BadEvent:
+        return False
+    return True
 
 
 def _quarantine(summary: RunSummary, where: str, reason: str, err: TextIO) -> None:
@@ -516,4 +551,5 @@ def run_command(journey_files: Sequence[Path], args: Any, err: TextIO) -> int:
         profiles=args.profiles,
         now=now,
         err=err,
+        policies=getattr(args, "policies", None),
     )

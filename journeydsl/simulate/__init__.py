@@ -12,8 +12,11 @@ Modules: :mod:`~journeydsl.simulate.driver` (the virtual-clock loop and the resu
 :mod:`~journeydsl.simulate.inputs` (event and profile files), :mod:`~journeydsl.simulate.behaviour`
 (the behaviour model), :mod:`~journeydsl.simulate.population` (synthetic customers and their
 channel doubles), :mod:`~journeydsl.simulate.report` (text report, trace, explain),
-:mod:`~journeydsl.simulate.scenarios` (``journeydsl test``), :mod:`~journeydsl.simulate.command`
-(the CLI). Names are imported on first use, so the CLI starts fast.
+:mod:`~journeydsl.simulate.scenarios` (``journeydsl test``),
+:mod:`~journeydsl.simulate.parallel` (runs split over processes and chunks of customers,
+``--workers``), :mod:`~journeydsl.simulate.tally` (mergeable counts),
+:mod:`~journeydsl.simulate.compare` (``--compare``), :mod:`~journeydsl.simulate.command` (the
+CLI). Names are imported on first use, so the CLI starts fast.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from journeydsl import ir
     from journeydsl.runtime.protocols import Profile
-    from journeydsl.simulate.driver import Simulation, SimulationResult
+    from journeydsl.simulate.behaviour import Behaviour
+    from journeydsl.simulate.driver import RunResult, Simulation, SimulationResult
+    from journeydsl.simulate.inputs import LoadedEvent
 
 #: Length of a run without --until or --days (the driver's default, repeated here so that
 #: building the CLI parser imports nothing heavy).
@@ -44,6 +46,12 @@ class _UsageError(Exception):
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("journey", metavar="JOURNEY", help="the journey file (.journey or .yaml)")
+    p.add_argument(
+        "--policies",
+        metavar="FILE",
+        help="run under this contact-policy file (docs/policies.md); the report shows what "
+        "each policy deferred, dropped or rerouted, and the uplift against the holdout",
+    )
     rec = p.add_argument_group("recorded mode")
     rec.add_argument("--events", metavar="E.jsonl", help="recorded events (JSON Lines)")
     rec.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
@@ -72,10 +80,27 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl simulate``."""
     _add_inputs(p)
     p.add_argument(
-        "--format", choices=("text", "json"), default="text", help="report format (default text)"
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="report format (default text; html: one self-contained page, use with --output)",
     )
     p.add_argument("-o", "--output", metavar="F", help="write the report here instead of stdout")
     p.add_argument("--trace", metavar="CUSTOMER_ID", help="also print this customer's timeline")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the customers in N processes, split by a stable hash of their id "
+        "(the output is the same as with 1)",
+    )
+    p.add_argument(
+        "--compare",
+        metavar="OTHER_JOURNEY",
+        help="also run this journey on the same customers and report both side by side "
+        "(text or json)",
+    )
 
 
 def add_explain_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,10 +114,15 @@ class Run:
     """A finished simulation and what the reports need to know about it."""
 
     journey: ir.Journey
-    result: SimulationResult
+    result: RunResult
     title: str
     costs: dict[str, Decimal] | None = None
     failures: dict[str, tuple[int, int]] | None = None
+    #: ``--compare``: the other journey's result and failed attempts per channel.
+    other: RunResult | None = None
+    other_failures: dict[str, tuple[int, int]] | None = None
+    #: ``--trace`` rendered by the worker that simulated the customer (``--workers``).
+    trace: str | None = None
 
 
 def _compile(path: str, err: TextIO) -> ir.Journey | None:
@@ -163,6 +193,32 @@ def _progress(
         yield advance
 
 
+@contextmanager
+def _progress_customers(enabled: bool, err: TextIO) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar in customers simulated, for runs split into parts (``--workers``,
+    ``--compare``): the parts each cover the whole time range."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} customers"),
+        TimeElapsedColumn(),
+        console=Console(file=err),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("simulate", total=1)  # the plan's first call gives the total
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
 def _until(args: argparse.Namespace, start: datetime, tz: str) -> datetime:
     if args.until and args.days is not None:
         raise _UsageError("give --until or --days, not both")
@@ -204,13 +260,133 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
     for path in (args.events, args.profiles, args.behaviour):
         if path is not None and not Path(path).is_file():
             raise _UsageError(f"{path}: no such file")
+    if getattr(args, "workers", 1) < 1:
+        raise _UsageError("--workers must be at least 1")
+    other_path = getattr(args, "compare", None)
+    if other_path is not None and args.trace:
+        raise _UsageError("--trace does not go with --compare; trace each journey on its own")
+    if other_path is not None and args.format == "html":
+        raise _UsageError("--compare reports as text or json, not html")
     journey = _compile(args.journey, err)
     if journey is None:
         return EXIT_ERRORS
+    journeys = [journey]
+    if other_path is not None:
+        other = _compile(other_path, err)
+        if other is None:
+            return EXIT_ERRORS
+        journeys.append(other)
+    if not _load_policies(args, err):
+        return EXIT_ERRORS
     with _quiet_engine_logs(err):
         if recorded:
-            return _recorded(args, journey, err)
-        return _synthetic(args, journey, err)
+            return _recorded(args, journeys, err)
+        return _synthetic(args, journeys, err)
+
+
+def _load_policies(args: argparse.Namespace, err: TextIO) -> bool:
+    """Load ``--policies`` into ``args.policy_set`` (None without); False after printing the
+    policy file's mistakes, each at its line."""
+    args.policy_set = None
+    path = getattr(args, "policies", None)
+    if path is None:
+        return True
+    if not Path(path).is_file():
+        raise _UsageError(f"{path}: no such policy file")
+    from journeydsl.runtime.policies import load_policies
+    from journeydsl.simulate.yamlfile import InputError
+
+    try:
+        args.policy_set = load_policies(path)
+    except InputError as exc:
+        print(str(exc), file=err)
+        return False
+    return True
+
+
+def _split(args: argparse.Namespace) -> bool:
+    """Whether the run goes through :mod:`~journeydsl.simulate.parallel`: every ``simulate``
+    does (in chunks of customers that bound its memory, over ``--workers`` processes);
+    ``explain`` reads the engine's decision log, so it runs in one piece."""
+    return getattr(args, "workers", None) is not None
+
+
+def _run_parts(
+    args: argparse.Namespace,
+    journeys: list[ir.Journey],
+    err: TextIO,
+    title: str,
+    start: datetime,
+    until: datetime,
+    *,
+    events: list[LoadedEvent] | None = None,
+    profiles: list[Profile] | None = None,
+    model: Behaviour | None = None,
+) -> Run | int:
+    """Run the customers in parts (``--workers``) and merge them, or run ``--compare``."""
+    from journeydsl.simulate.driver import SimulationStuckError
+    from journeydsl.simulate.parallel import Context, MergedResult, Plan, run_plan
+
+    compare = getattr(args, "compare", None)
+    plan = Plan(
+        (args.journey, *((compare,) if compare else ())),
+        start,
+        until,
+        behaviour=args.behaviour,
+        population=args.population or 0,
+        seed=args.seed,
+        default_consent=args.default_consent,
+        policies=getattr(args, "policies", None),
+        detail=args.format != "text" and not compare,
+        trace=args.trace,
+    )
+    # One worker runs in this process, with the journeys compiled already.
+    context = Context(tuple(journeys), model, args.policy_set) if args.workers == 1 else None
+    show = bool(args.progress) or err.isatty()
+    with _progress_customers(show, err) as tick:
+        try:
+            results = run_plan(
+                plan,
+                workers=args.workers,
+                context=context,
+                events=events or (),
+                profiles=profiles or (),
+                progress=tick,
+            )
+        except SimulationStuckError as exc:
+            print(f"journeydsl: error: {exc} (an engine bug; please report it)", file=err)
+            return EXIT_ERRORS
+    base = results[0]
+    for problem in base.quarantined:
+        print(f"{problem.where}: quarantined: {problem.reason}", file=err)
+    for problem in base.duplicates:
+        print(str(problem), file=err)
+    if model is None and base.stats.after_until:
+        title += f" ({base.stats.after_until} after the end, not simulated)"
+
+    def failed(r: MergedResult) -> dict[str, tuple[int, int]] | None:
+        if model is None:
+            return None
+        return {
+            name: (s.transient, s.permanent)
+            for name, s in r.channels.items()
+            if s.delivered or s.transient or s.permanent
+        }
+
+    costs = {str(n): c.cost for n, c in model.channels.items()} if model is not None else None
+    trace = None
+    if args.trace:
+        trace = base.trace or f"{args.trace}: no events, instances or actions\n"
+    return Run(
+        journeys[0],
+        base,
+        title,
+        costs,
+        failed(base),
+        other=results[1] if len(results) > 1 else None,
+        other_failures=failed(results[1]) if len(results) > 1 else None,
+        trace=trace,
+    )
 
 
 def _run(sim: Simulation, args: argparse.Namespace, err: TextIO) -> SimulationResult | int:
@@ -231,16 +407,18 @@ def _run(sim: Simulation, args: argparse.Namespace, err: TextIO) -> SimulationRe
     return result
 
 
-def _recorded(args: argparse.Namespace, journey: ir.Journey, err: TextIO) -> Run | int:
+def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO) -> Run | int:
     from journeydsl.simulate.driver import Simulation
     from journeydsl.simulate.inputs import read_events, read_profiles, schemas_of
+
+    journey = journeys[0]
 
     profiles: list[Profile] = []
     if args.profiles:
         profiles, bad = read_profiles(args.profiles, journey.attribute_types)
         for problem in bad:
             print(f"{problem.where}: profile skipped: {problem.reason}", file=err)
-    events, problems = read_events(args.events, schemas_of([journey]))
+    events, problems = read_events(args.events, schemas_of(journeys))
     for problem in problems:
         print(f"{problem.where}: quarantined: {problem.reason}", file=err)
     start = _time(args.start, "--start", journey.timezone)
@@ -249,24 +427,30 @@ def _recorded(args: argparse.Namespace, journey: ir.Journey, err: TextIO) -> Run
             raise _UsageError(f"{args.events}: no valid event to start from; give --start")
         start = min(e.record.at for e in events)
     until = _until(args, start, journey.timezone)
+    ordered = sorted(events, key=lambda e: e.record.at)
+    title = f"recorded: {len(events)} events from {args.events}"
+    if _split(args):
+        return _run_parts(
+            args, journeys, err, title, start, until, events=ordered, profiles=profiles
+        )
     sim = Simulation(
         [journey],
         profiles,
         start=start,
         until=until,
         default_consent=args.default_consent,
+        policies=args.policy_set,
     )
-    sim.add_events(sorted(events, key=lambda e: e.record.at))
+    sim.add_events(ordered)
     result = _run(sim, args, err)
     if isinstance(result, int):
         return result
-    title = f"recorded: {len(events)} events from {args.events}"
     if sim.stats.after_until:
         title += f" ({sim.stats.after_until} after the end, not simulated)"
     return Run(journey, result, title)
 
 
-def _synthetic(args: argparse.Namespace, journey: ir.Journey, err: TextIO) -> Run | int:
+def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO) -> Run | int:
     from journeydsl import ir
     from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
     from journeydsl.simulate.driver import Simulation
@@ -282,21 +466,35 @@ def _synthetic(args: argparse.Namespace, journey: ir.Journey, err: TextIO) -> Ru
     except InputError as exc:
         print(str(exc), file=err)
         return EXIT_ERRORS
-    sent: dict[str, set[str]] = {}
-    for node in journey.nodes.values():
-        if isinstance(node, ir.Send):
-            sent.setdefault(node.template, set()).update([node.channel, *node.fallback])
-    category = journey.event_types.get("transaction", {}).get("category")
-    categories = frozenset(category.values) if category is not None and category.values else None
-    warnings = check_behaviour(loaded, sent, categories, frozenset(journey.event_types))
-    for w in warnings:
-        print(str(w), file=err)
+    shown: set[str] = set()
+    for journey in journeys:
+        sent: dict[str, set[str]] = {}
+        for node in journey.nodes.values():
+            if isinstance(node, ir.Send):
+                sent.setdefault(node.template, set()).update([node.channel, *node.fallback])
+        category = journey.event_types.get("transaction", {}).get("category")
+        categories = (
+            frozenset(category.values) if category is not None and category.values else None
+        )
+        for w in check_behaviour(loaded, sent, categories, frozenset(journey.event_types)):
+            if str(w) not in shown:  # a --compare variant repeats most of the base's
+                shown.add(str(w))
+                print(str(w), file=err)
+    journey = journeys[0]
     model = loaded.model
     start = _time(args.start, "--start", journey.timezone) or model.start
     until = _until(args, start, journey.timezone)
+    title = f"synthetic: {args.population} customers from {args.behaviour}, seed {args.seed}"
+    if _split(args):
+        return _run_parts(args, journeys, err, title, start, until, model=model)
     population = Population(model, args.population, args.seed)
     sim = Simulation(
-        [journey], population.profiles, start=start, until=until, channels=population.channels()
+        [journey],
+        population.profiles,
+        start=start,
+        until=until,
+        channels=population.channels(),
+        policies=args.policy_set,
     )
     population.attach(sim)
     result = _run(sim, args, err)
@@ -308,23 +506,30 @@ def _synthetic(args: argparse.Namespace, journey: ir.Journey, err: TextIO) -> Ru
         for name, s in population.stats.items()
         if s.delivered or s.transient or s.permanent
     }
-    title = f"synthetic: {args.population} customers from {args.behaviour}, seed {args.seed}"
     return Run(journey, result, title, costs, failures)
 
 
 def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl simulate``."""
-    from journeydsl.simulate.driver import dumps
+    from journeydsl.simulate.driver import SimulationResult, dumps
     from journeydsl.simulate.report import render_text, render_trace
 
     run = build(args, err)
     if isinstance(run, int):
         return run
+    if run.other is not None:
+        return _compare_output(args, run, out, err)
     result = run.result
     try:
         with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
             if args.format == "json":
                 sink.write(dumps(result.to_json()))
+            elif args.format == "html":
+                from journeydsl.simulate.html import render_html
+
+                sink.write(
+                    render_html(result, title=run.title, costs=run.costs, failures=run.failures)
+                )
             else:
                 render_text(
                     result,
@@ -337,18 +542,48 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
         return EXIT_USAGE
     if args.trace:
-        trace = render_trace(result, args.trace)
-        # JSON on stdout must stay parseable: the timeline then goes to stderr.
-        (err if args.format == "json" and not args.output else out).write("\n" + trace)
+        if run.trace is not None:
+            trace = run.trace
+        else:
+            assert isinstance(result, SimulationResult)  # a run in parts renders its own
+            trace = render_trace(result, args.trace)
+        # JSON or HTML on stdout must stay parseable: the timeline then goes to stderr.
+        (err if args.format in ("json", "html") and not args.output else out).write("\n" + trace)
+    return EXIT_OK
+
+
+def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
+    """``--compare``: the side-by-side report, as text or as one JSON document."""
+    from journeydsl.simulate.compare import Side, compare_document, render_compare
+    from journeydsl.simulate.driver import dumps
+
+    assert run.other is not None
+    doc = compare_document(
+        Side(run.result, args.journey, run.costs, run.failures),
+        Side(run.other, args.compare, run.costs, run.other_failures),
+    )
+    try:
+        with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
+            if args.format == "json":
+                sink.write(dumps(doc))
+            else:
+                render_compare(
+                    doc, sink, title=run.title, start=run.result.start, until=run.result.until
+                )
+    except OSError as exc:
+        print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
+        return EXIT_USAGE
     return EXIT_OK
 
 
 def explain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl explain``."""
+    from journeydsl.simulate.driver import SimulationResult
     from journeydsl.simulate.report import render_explain
 
     run = build(args, err)
     if isinstance(run, int):
         return run
+    assert isinstance(run.result, SimulationResult)  # explain has no --workers or --compare
     out.write(render_explain(run.result, args.customer))
     return EXIT_OK

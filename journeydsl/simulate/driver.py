@@ -18,7 +18,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,8 +28,11 @@ from journeydsl.ast import CHANNELS
 from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.events import event_id
+from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import Channel, Profile
 from journeydsl.simulate.inputs import DEFAULT_TIMEZONE, LoadedEvent, Problem, default_profile
+from journeydsl.simulate.policy_figures import PolicyTally
+from journeydsl.simulate.tally import Tally
 from journeydsl.testing import (
     MemoryEventStore,
     MemoryProfileStore,
@@ -43,9 +46,13 @@ from journeydsl.testing import (
 __all__ = [
     "DEFAULT_DAYS",
     "Producer",
+    "RunResult",
+    "RunStats",
     "Simulation",
     "SimulationResult",
     "SimulationStuckError",
+    "holdout_splits",
+    "instant",
     "local_iso",
 ]
 
@@ -78,6 +85,16 @@ def _zone(name: str) -> tzinfo:
         return ZoneInfo(DEFAULT_TIMEZONE)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def instant(t: datetime) -> int:
+    """``t`` as whole microseconds since the epoch: a key that orders instants exactly and
+    compares much faster than aware datetimes in other time zones."""
+    return (t - _EPOCH) // _MICROSECOND
+
+
 def local_iso(t: datetime | str, timezone: str) -> str:
     """``t`` in ISO 8601 with the local offset of ``timezone``."""
     when = datetime.fromisoformat(t) if isinstance(t, str) else t
@@ -94,11 +111,21 @@ def _action_names(journeys: Iterable[ir.Journey]) -> list[str]:
 
 
 @dataclass
-class _Stats:
+class RunStats:
+    """Counts of the events a run saw: ingested, skipped as duplicates, written as history, and
+    dated after the end (not simulated)."""
+
     ingested: int = 0
     duplicates: int = 0
     history: int = 0
     after_until: int = 0
+
+    def merge(self, other: RunStats) -> None:
+        """Add ``other``'s counts (another part of the same run) to these."""
+        self.ingested += other.ingested
+        self.duplicates += other.duplicates
+        self.history += other.history
+        self.after_until += other.after_until
 
 
 class Simulation:
@@ -123,6 +150,7 @@ class Simulation:
         default_consent: bool = False,
         retry: RetryPolicy | None = None,
         progress: Callable[[datetime], None] | None = None,
+        policies: Policies | None = None,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("the simulation start needs a UTC offset")
@@ -147,7 +175,7 @@ class Simulation:
         #: Events skipped because an earlier one had the same id (or, without ids, the same
         #: content): the engine processes an event once.
         self.duplicates: list[Problem] = []
-        self.stats = _Stats()
+        self.stats = RunStats()
         self.engine = Engine(
             self.journeys,
             events=self.events,
@@ -159,8 +187,13 @@ class Simulation:
             actions=dict(self.handlers),
             retry=retry,
             on_action=self.actions.append,
+            policies=policies,
         )
-        self._queue: list[tuple[datetime, int, str, Mapping[str, Any] | Producer]] = []
+        #: The contact policies the run is under (``--policies``), or None.
+        self.policies = policies
+        # (instant, sequence, time, where, event): the instant orders, the sequence keeps queue
+        # order among equal instants (and is unique, so the rest is never compared).
+        self._queue: list[tuple[int, int, datetime, str, Mapping[str, Any] | Producer]] = []
         self._seq = itertools.count()
         self._known: set[str] = set(self.profiles.customers())
 
@@ -182,7 +215,7 @@ class Simulation:
         if self.events.append(event_id(raw), record):
             self.stats.history += 1
         else:
-            self.duplicates.append(Problem(where, _DUPLICATE))
+            self.duplicates.append(Problem(where, _DUPLICATE, record.at))
 
     def add_events(self, events: Iterable[LoadedEvent]) -> None:
         """Recorded events: those before ``start`` become history, the rest are queued."""
@@ -200,26 +233,29 @@ class Simulation:
         if at > self.until:
             self.stats.after_until += 1
             return
-        heapq.heappush(self._queue, (at, next(self._seq), where, event))
+        heapq.heappush(self._queue, (instant(at), next(self._seq), at, where, event))
 
     # ------------------------------------------------------------------ the loop
 
-    def _ingest(self, at: datetime, where: str, item: Mapping[str, Any] | Producer) -> None:
+    def _ingest(self, at: datetime, where: str, item: Mapping[str, Any] | Producer) -> bool:
+        """Ingest one queued event; False when a producer decided there is none (the engine
+        was not called)."""
         self.clock.set(at)
         event = item() if callable(item) else item
         if event is None:
-            return
+            return False
         customer = event.get("customer_id")
         if isinstance(customer, str) and customer:
             self._ensure_profile(customer)
         result = self.engine.ingest(event)
         if result.duplicate:
             self.stats.duplicates += 1
-            self.duplicates.append(Problem(where, _DUPLICATE))
+            self.duplicates.append(Problem(where, _DUPLICATE, at))
         elif result.quarantined is not None:
-            self.quarantined.append(Problem(where, result.quarantined))
+            self.quarantined.append(Problem(where, result.quarantined, at))
         else:
             self.stats.ingested += 1
+        return True
 
     def _tick(self, wake: datetime) -> None:
         self.clock.set(wake)
@@ -232,33 +268,58 @@ class Simulation:
 
     def run(self) -> SimulationResult:
         """Run to ``until`` and return what happened."""
+        self.play()
+        return SimulationResult(self)
+
+    def play(self) -> None:
+        """Run to ``until`` (the discrete-event loop of the module docstring) without building
+        a :class:`SimulationResult`: callers that only count read :attr:`actions` and
+        :attr:`state` themselves."""
         self.clock.set(self.start)
+        queue = self._queue
+        start, until = self.start, self.until
+        start_key, until_key = instant(start), instant(until)
+        progress = self.progress
+        # The engine's next wake-up only changes when the engine is called: it is asked again
+        # after a tick or an ingest, not after a producer that decided on no event.
+        stale = True
+        wake: datetime | None = None
+        wake_key = 0
         while True:
-            wake = self.engine.next_wakeup()
-            if wake is not None and wake < self.start:
-                wake = self.start
-            due = self._queue[0][0] if self._queue else None
-            if wake is not None and wake <= self.until and (due is None or wake <= due):
+            if stale:
+                wake = self.engine.next_wakeup()
+                if wake is not None:
+                    wake_key = instant(wake)
+                    if wake_key < start_key:
+                        wake, wake_key = start, start_key
+                stale = False
+            if (
+                wake is not None
+                and wake_key <= until_key
+                and (not queue or wake_key <= queue[0][0])
+            ):
                 self._tick(wake)
+                stale = True
                 now = wake
-            elif due is not None:
-                at, _, where, item = heapq.heappop(self._queue)
-                self._ingest(max(at, self.start), where, item)
+            elif queue:
+                key, _, at, where, item = heapq.heappop(queue)
+                stale = self._ingest(at if key >= start_key else start, where, item)
                 now = at
             else:
                 break
-            if self.progress is not None:
-                self.progress(now)
-        self.clock.set(self.until)
-        if self.progress is not None:
-            self.progress(self.until)
-        return SimulationResult(self)
+            if progress is not None:
+                progress(now)
+        self.clock.set(until)
+        if progress is not None:
+            progress(until)
 
 
 # --------------------------------------------------------------------------- results
 
 
-def _action_sort_key(a: Mapping[str, Any]) -> tuple[Any, ...]:
+def action_sort_key(a: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The order of actions in the JSON contract: by instant, then customer, node, kind and the
+    rest of the action (``a`` is the engine's record, with a datetime ``at``)."""
     rest = {k: v for k, v in a.items() if k not in ("at", "customer_id", "node", "kind")}
     return (
         a["at"].timestamp(),
@@ -269,77 +330,74 @@ def _action_sort_key(a: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-@dataclass
-class SimulationResult:
-    """What a run did: actions, instances and the stores, ready for reports."""
+def instance_sort_key(r: Mapping[str, Any]) -> tuple[float, str, str]:
+    """The order of instances in the JSON contract: by entry instant, then customer and id."""
+    return (datetime.fromisoformat(r["entered_at"]).timestamp(), r["customer_id"], r["id"])
 
-    simulation: Simulation
-    actions: list[dict[str, Any]] = field(init=False)
-    instances: list[dict[str, Any]] = field(init=False)
 
-    def __post_init__(self) -> None:
-        sim = self.simulation
-        ordered = sorted(sim.actions, key=_action_sort_key)
-        self.actions = []
-        for a in ordered:
-            tz = self.timezone(a["customer_id"])
-            out = {
-                "at": local_iso(a["at"], tz),
-                "customer_id": a["customer_id"],
-                "journey": a["journey"],
-                "node": a["node"],
-                "kind": a["kind"],
-            }
-            out.update((k, v) for k, v in a.items() if k not in out)
-            self.actions.append(out)
-        records = sim.state.all_instances()
-        records.sort(
-            key=lambda r: (
-                datetime.fromisoformat(r["entered_at"]).timestamp(),
-                r["customer_id"],
-                r["id"],
-            )
-        )
-        self.instances = records
+def contract_action(a: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+    """An engine action record in its report form: ``at`` in the customer's local offset, the
+    leading keys in contract order."""
+    out = {
+        "at": local_iso(a["at"], timezone),
+        "customer_id": a["customer_id"],
+        "journey": a["journey"],
+        "node": a["node"],
+        "kind": a["kind"],
+    }
+    out.update((k, v) for k, v in a.items() if k not in out)
+    return out
+
+
+def holdout_splits(journey: ir.Journey) -> frozenset[str]:
+    """The ids of the journey's random splits that have a holdout (control) group."""
+    return frozenset(
+        nid
+        for nid, node in journey.nodes.items()
+        if isinstance(node, ir.Split) and node.holdout is not None
+    )
+
+
+class RunResult:
+    """What a run did, as the reports see it: the journeys, the time range, the actions (report
+    form, sorted) and instance records (sorted), per-journey tallies and the customers' time
+    zones.
+
+    :class:`SimulationResult` is one in-process run; a run split over processes or chunks of
+    customers (:mod:`~journeydsl.simulate.parallel`) merges into another subclass with the same
+    reports.
+    """
+
+    journeys: tuple[ir.Journey, ...]
+    actions: list[dict[str, Any]]
+    instances: list[dict[str, Any]]
 
     @property
     def start(self) -> datetime:
         """When the run started."""
-        return self.simulation.start
+        raise NotImplementedError
 
     @property
     def until(self) -> datetime:
         """When the run ended."""
-        return self.simulation.until
+        raise NotImplementedError
 
     @property
     def quarantined(self) -> list[Problem]:
         """Events the engine refused."""
-        return self.simulation.quarantined
-
-    @property
-    def engine(self) -> Engine:
-        """The engine (for :meth:`Engine.explain`)."""
-        return self.simulation.engine
+        raise NotImplementedError
 
     def timezone(self, customer_id: str) -> str:
         """The customer's time zone name."""
-        return self.simulation.profiles.get(customer_id).timezone
+        raise NotImplementedError
 
-    def customers(self) -> list[str]:
-        """Every customer with a profile, an event or an instance, sorted."""
-        sim = self.simulation
-        found = set(sim.profiles.customers())
-        found |= {i["customer_id"] for i in self.instances}
-        return sorted(found)
-
-    def events_of(self, customer_id: str) -> list[EventRecord]:
-        """The customer's stored events (history included), by time."""
-        return [e for e in self.simulation.events.all() if e.customer_id == customer_id]
+    def tally(self, journey_id: str | None = None) -> Tally:
+        """The journey's counts (instances per step and outcome, actions per kind)."""
+        raise NotImplementedError
 
     def journey(self, journey_id: str | None = None) -> ir.Journey:
         """One of the simulated journeys (the only one when ``journey_id`` is None)."""
-        journeys = self.simulation.journeys
+        journeys = self.journeys
         if journey_id is None:
             if len(journeys) != 1:
                 raise ValueError("several journeys were simulated; name one")
@@ -382,38 +440,115 @@ class SimulationResult:
         """Instances that reached each step (graph order) and that ended with each outcome
         (declared order, then others); ``running`` counts instances that have not ended."""
         journey = self.journey(journey_id)
-        mine = [r for r in self.instances if r["journey"] == journey.id]
+        tally = self.tally(journey.id)
         nodes = {
-            nid: sum(1 for r in mine if r["visits"].get(nid, 0) > 0)
+            nid: tally.nodes.get(nid, 0)
             for nid, node in journey.nodes.items()
             if not isinstance(node, _INTERNAL)
         }
-        outcomes = dict.fromkeys(journey.outcomes, 0)
-        running = 0
-        for r in mine:
-            if r["status"] != "ended":
-                running += 1
-            else:
-                outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
-        declared = {k: outcomes[k] for k in journey.outcomes}
-        others = {k: v for k, v in sorted(outcomes.items()) if k not in declared}
+        declared = {k: tally.outcomes.get(k, 0) for k in journey.outcomes}
+        others = {k: v for k, v in sorted(tally.outcomes.items()) if k not in declared}
         return {
-            "entered": len(mine),
+            "entered": tally.entered,
             "nodes": nodes,
             "outcomes": {**declared, **others},
-            "running": running,
+            "running": tally.running,
         }
 
+    def policy_tally(self, journey_id: str | None = None) -> PolicyTally | None:
+        """What the contact policies did in the journey (None without ``--policies``)."""
+        return None
+
     def to_json(self, journey_id: str | None = None) -> dict[str, Any]:
-        """The ``journeydsl simulate --format json`` document of one journey."""
+        """The ``journeydsl simulate --format json`` document of one journey (with
+        ``policies`` when the run was under contact policies)."""
         journey = self.journey(journey_id)
-        return {
+        doc = {
             "journey": journey.id,
             "version": journey.version,
             "actions": self.actions_json(journey.id),
             "instances": self.instances_json(journey.id),
             "funnel": self.funnel(journey.id),
         }
+        figures = self.policy_tally(journey.id)
+        if figures is not None:
+            doc["policies"] = figures.to_json(journey)
+        return doc
+
+
+@dataclass
+class SimulationResult(RunResult):
+    """What one in-process run did: actions, instances and the stores, ready for reports."""
+
+    simulation: Simulation
+    actions: list[dict[str, Any]] = field(init=False)
+    instances: list[dict[str, Any]] = field(init=False)
+    _tallies: dict[str, Tally] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        sim = self.simulation
+        self.journeys = sim.journeys
+        ordered = sorted(sim.actions, key=action_sort_key)
+        self.actions = [contract_action(a, self.timezone(a["customer_id"])) for a in ordered]
+        records = sim.state.all_instances()
+        records.sort(key=instance_sort_key)
+        self.instances = records
+
+    @property
+    def start(self) -> datetime:
+        """When the run started."""
+        return self.simulation.start
+
+    @property
+    def until(self) -> datetime:
+        """When the run ended."""
+        return self.simulation.until
+
+    @property
+    def quarantined(self) -> list[Problem]:
+        """Events the engine refused."""
+        return self.simulation.quarantined
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (for :meth:`Engine.explain`)."""
+        return self.simulation.engine
+
+    def timezone(self, customer_id: str) -> str:
+        """The customer's time zone name."""
+        return self.simulation.profiles.get(customer_id).timezone
+
+    def tally(self, journey_id: str | None = None) -> Tally:
+        """The journey's counts, from this run's instances and actions."""
+        journey = self.journey(journey_id)
+        found = self._tallies.get(journey.id)
+        if found is None:
+            found = self._tallies[journey.id] = Tally.of(
+                (r for r in self.instances if r["journey"] == journey.id),
+                (a for a in self.actions if a["journey"] == journey.id),
+                holdout_splits(journey),
+            )
+        return found
+
+    def policy_tally(self, journey_id: str | None = None) -> PolicyTally | None:
+        """What the contact policies did in the journey, from the decision logs."""
+        sim = self.simulation
+        if sim.policies is None:
+            return None
+        journey = self.journey(journey_id)
+        records = (r for r in self.instances if r["journey"] == journey.id)
+        return PolicyTally.of(records, sim.engine.policy, journey.id)
+
+    def customers(self) -> list[str]:
+        """Every customer with a profile, an event or an instance, sorted."""
+        sim = self.simulation
+        found = set(sim.profiles.customers())
+        found |= {i["customer_id"] for i in self.instances}
+        return sorted(found)
+
+    def events_of(self, customer_id: str) -> list[EventRecord]:
+        """The customer's stored events (history included), by time."""
+        return [e for e in self.simulation.events.all() if e.customer_id == customer_id]
 
 
 def dumps(document: Mapping[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -40,10 +40,12 @@ DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A line that was left out, and why."""
+    """A line that was left out, and why; ``at`` is the event's time when the simulation left
+    it out (reports of runs merged from several processes are ordered by it)."""
 
     where: str
     reason: str
+    at: datetime | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"

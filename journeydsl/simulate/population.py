@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,36 +29,31 @@ from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message
 from journeydsl.simulate.behaviour import (
     Behaviour,
     Merchant,
+    Reaction,
     pick,
     sample_amount,
     sample_count,
     sample_delay,
 )
 from journeydsl.simulate.driver import Simulation
+from journeydsl.simulate.tally import ChannelStats
 
-__all__ = ["BehaviourChannel", "ChannelStats", "Population"]
+__all__ = ["BehaviourChannel", "ChannelStats", "Population", "customer_ids"]
 
 _OK = DeliveryResult(DeliveryStatus.DELIVERED)
 _REACTIONS = ("activation", "app_install", "registration", "transaction")
 
 
-@dataclass
-class ChannelStats:
-    """What one channel double saw."""
-
-    delivered: int = 0
-    transient: int = 0
-    permanent: int = 0
-    cost: Decimal = Decimal(0)
+def _rng(seed: int, customer: str, purpose: str) -> random.Random:
+    return random.Random(f"{seed}:{customer}:{purpose}")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Customer:
     id: str
+    seed: int
     tz: tzinfo
     life: random.Random
-    respond: random.Random
-    wire: random.Random
     card_id: str
     app: bool = False
     issued: bool = False
@@ -66,33 +61,72 @@ class _Customer:
     favourite: Merchant | None = None
     counter: int = 0
     responded: set[str] = field(default_factory=set)
+    # Streams seeded on first use: seeding costs more than most customers' draws from them.
+    _respond: random.Random | None = None
+    _wire: random.Random | None = None
+
+    @property
+    def respond(self) -> random.Random:
+        """Reactions to delivered messages."""
+        if self._respond is None:
+            self._respond = _rng(self.seed, self.id, "respond")
+        return self._respond
+
+    @property
+    def wire(self) -> random.Random:
+        """Channel failures of the customer's messages."""
+        if self._wire is None:
+            self._wire = _rng(self.seed, self.id, "channel")
+        return self._wire
 
     def next_id(self) -> str:
         self.counter += 1
         return f"{self.id}:{self.counter}"
 
 
-def _rng(seed: int, customer: str, purpose: str) -> random.Random:
-    return random.Random(f"{seed}:{customer}:{purpose}")
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One reaction of a response rule: it follows step ``follows`` (``delivered``, ``opened``
+    or ``clicked``); an open or a click ``marks`` the step it becomes."""
+
+    name: str
+    follows: str
+    marks: str | None
+    reaction: Reaction
+
+
+def customer_ids(prefix: str, size: int, members: Iterable[int] | None = None) -> list[str]:
+    """The ids of customers ``members`` (numbered from 1; default all) of a population of
+    ``size``: the prefix and a number of at least 4 digits, as wide as ``size`` needs."""
+    width = max(4, len(str(size)))
+    numbers = range(1, size + 1) if members is None else members
+    return [f"{prefix}{i:0{width}d}" for i in numbers]
 
 
 class Population:
     """``size`` synthetic customers following ``model``: pass :attr:`profiles` and
     :meth:`channels` to a :class:`Simulation`, then :meth:`attach` it to write their history and
-    queue their arrivals and everyday life."""
+    queue their arrivals and everyday life.
 
-    def __init__(self, model: Behaviour, size: int, seed: int) -> None:
+    ``members`` restricts it to some of the customers (numbered from 1): each customer's draws
+    depend only on the seed and their id, so a population run in chunks of members, or over
+    several processes, behaves exactly as the whole population run at once."""
+
+    def __init__(
+        self, model: Behaviour, size: int, seed: int, members: Iterable[int] | None = None
+    ) -> None:
         if size < 1:
             raise ValueError("a population needs at least one customer")
         self.model = model
         self.size = size
         self.seed = seed
-        width = max(4, len(str(size)))
-        self.ids = [f"{model.customer_prefix}{i:0{width}d}" for i in range(1, size + 1)]
+        self.ids = customer_ids(model.customer_prefix, size, members)
         self.customers: dict[str, _Customer] = {}
         self.stats: dict[str, ChannelStats] = {c: ChannelStats() for c in CHANNELS}
         self.sim: Simulation | None = None
         self.channel_models = {str(k): v for k, v in model.channels.items()}
+        self._weights = {str(i): m.weight for i, m in enumerate(model.spend.merchants)}
+        self._rules: dict[tuple[str, str], tuple[_Step, ...] | None] = {}
         self.profiles = [self._profile(cid) for cid in self.ids]
 
     # ------------------------------------------------------------------ set-up
@@ -111,13 +145,7 @@ class Population:
         }
         attributes["has_digital_app"] = app
         customer = _Customer(
-            cid,
-            ZoneInfo(tz_name),
-            _rng(self.seed, cid, "life"),
-            _rng(self.seed, cid, "respond"),
-            _rng(self.seed, cid, "channel"),
-            card_id,
-            app=app,
+            cid, self.seed, _tz(tz_name), _rng(self.seed, cid, "life"), card_id, app=app
         )
         merchants = self.model.spend.merchants
         if self.model.spend.loyalty > 0:
@@ -191,9 +219,7 @@ class Population:
         }
 
     def _merchant_index(self, rng: random.Random) -> int:
-        merchants = self.model.spend.merchants
-        weights = {str(i): m.weight for i, m in enumerate(merchants)}
-        return int(pick(weights, rng))
+        return int(pick(self._weights, rng))
 
     def _purchase(self, c: _Customer) -> dict[str, Any]:
         spend = self.model.spend
@@ -298,11 +324,33 @@ class Population:
 
     # ------------------------------------------------------------------ reactions
 
+    def _steps(self, template: str, channel: str) -> tuple[_Step, ...] | None:
+        """The reactions of the rule for a message (None: no rule), in the order they are
+        drawn; looked up once per template and channel."""
+        key = (template, channel)
+        if key in self._rules:
+            return self._rules[key]
+        rule = self.model.response(template, channel)
+        steps: tuple[_Step, ...] | None = None
+        if rule is not None:
+            found: list[_Step] = []
+            for name, follows, marks in (
+                ("open", "delivered", "opened"),
+                ("click", rule.after("click"), "clicked"),
+                *((name, rule.after(name), None) for name in _REACTIONS),
+            ):
+                reaction = getattr(rule, name)
+                if reaction is not None:
+                    found.append(_Step(name, follows, marks, reaction))
+            steps = tuple(found)
+        self._rules[key] = steps
+        return steps
+
     def react(self, message: Message) -> None:
         """Schedule the customer's reactions to a delivered message."""
         c = self.customers.get(message.customer_id)
-        rule = self.model.response(message.template, message.channel)
-        if c is None or rule is None or message.idempotency_key in c.responded:
+        steps = self._steps(message.template, message.channel)
+        if c is None or steps is None or message.idempotency_key in c.responded:
             return
         c.responded.add(message.idempotency_key)
         rng = c.respond
@@ -314,24 +362,17 @@ class Population:
             "channel": message.channel,
         }
         when: dict[str, datetime] = {"delivered": message.at}
-        for step, etype, follows in (
-            ("open", "message_opened", "delivered"),
-            ("click", "message_clicked", rule.after("click")),
-        ):
-            reaction = getattr(rule, step)
-            base = when.get(follows)
-            if reaction is None or base is None or rng.random() >= reaction.probability:
+        for step in steps:
+            base = when.get(step.follows)
+            if base is None or rng.random() >= step.reaction.probability:
                 continue
-            at = base + sample_delay(reaction.delay, rng)
-            when["opened" if step == "open" else "clicked"] = at
-            self._schedule(at, self._fixed(c, etype, info))
-        for name in _REACTIONS:
-            reaction = getattr(rule, name)
-            base = when.get(rule.after(name))
-            if reaction is None or base is None or rng.random() >= reaction.probability:
-                continue
-            at = base + sample_delay(reaction.delay, rng)
-            self._schedule(at, self._reaction(c, name, message))
+            at = base + sample_delay(step.reaction.delay, rng)
+            if step.marks is not None:  # an open or a click: later reactions may follow it
+                when[step.marks] = at
+                etype = "message_opened" if step.name == "open" else "message_clicked"
+                self._schedule(at, self._fixed(c, etype, info))
+            else:
+                self._schedule(at, self._reaction(c, step.name, message))
 
     def _reaction(self, c: _Customer, name: str, message: Message) -> Any:
         if name == "activation":
@@ -344,6 +385,11 @@ class Population:
         if not isinstance(offer, str):
             return lambda: None  # nothing to register for in this message
         return self._fixed(c, "offer_registered", {"offer": offer})
+
+
+@lru_cache(maxsize=64)
+def _tz(name: str) -> tzinfo:
+    return ZoneInfo(name)
 
 
 def _local_date(t: datetime, tz: tzinfo) -> date:

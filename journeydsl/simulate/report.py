@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
-from journeydsl.simulate.driver import SimulationResult, local_iso
+from journeydsl.simulate.driver import RunResult, SimulationResult, local_iso
 
 __all__ = [
     "render_explain",
@@ -83,30 +82,16 @@ def _vnd(amount: Decimal) -> str:
 
 
 def summary(
-    result: SimulationResult,
+    result: RunResult,
     journey_id: str,
     costs: Mapping[str, Decimal] | None = None,
     failures: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """The report's figures: messages, suppressions, failures and cost per channel; tickets per
-    queue and priority; rewards and actions per name; suppression reasons."""
-    actions = [a for a in result.actions if a["journey"] == journey_id]
-    sent: Counter[str] = Counter()
-    suppressed: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    tickets: Counter[tuple[str, str]] = Counter()
-    rewards: Counter[tuple[str, str]] = Counter()
-    for a in actions:
-        kind = a["kind"]
-        if kind == "send":
-            sent[a["channel"]] += 1
-        elif kind == "suppressed":
-            suppressed[a.get("channel") or "-"] += 1
-            reasons[str(a.get("reason"))] += 1
-        elif kind == "ticket":
-            tickets[(a["queue"], str(a["priority"]))] += 1
-        elif kind in ("reward", "action"):
-            rewards[(kind, a["name"])] += 1
+    queue and priority; rewards and actions per name; suppression reasons (most frequent first,
+    ties by name)."""
+    tally = result.tally(journey_id)
+    sent, suppressed = tally.sent, tally.suppressed
     used = set(sent) | set(suppressed) | set((failures or {}).keys())
     channels = [c for c in CHANNELS if c in used] + sorted(used - set(CHANNELS))
     rows = []
@@ -126,16 +111,18 @@ def summary(
         rows.append(row)
     return {
         "channels": rows,
-        "suppression_reasons": dict(reasons.most_common()),
+        "suppression_reasons": tally.ordered_reasons(),
         "tickets": [
-            {"queue": q, "priority": p, "count": n} for (q, p), n in sorted(tickets.items())
+            {"queue": q, "priority": p, "count": n} for (q, p), n in sorted(tally.tickets.items())
         ],
-        "rewards": [{"kind": k, "name": n, "count": c} for (k, n), c in sorted(rewards.items())],
+        "rewards": [
+            {"kind": k, "name": n, "count": c} for (k, n), c in sorted(tally.rewards.items())
+        ],
     }
 
 
 def render_text(
-    result: SimulationResult,
+    result: RunResult,
     out: TextIO,
     *,
     journey_id: str | None = None,
@@ -239,6 +226,10 @@ def render_text(
         for reason, n in list(figures["suppression_reasons"].items())[:8]:
             reasons.add_row(_short(reason, 70), str(n))
         console.print(reasons)
+
+    policy_figures = result.policy_tally(journey.id)
+    if policy_figures is not None:
+        policy_figures.render(console, journey)
 
     tickets = Table(title="Tickets per queue", box=box.SIMPLE, title_justify="left")
     tickets.add_column("queue")
@@ -413,12 +404,28 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
             return f"ticket {d.get('queue')} priority {d.get('priority')} (queued)"
         case "goal":
             return f"goal reached → {d.get('outcome')}"
+        case "deliver":
+            return _describe_delivery(d, t)
         case "error":
             return f"error: {d.get('reason')}"
         case "reward" | "action":
             return f"{what} {d.get('name')} (queued)"
     rest = ", ".join(f"{k}={_compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
+
+
+def _describe_delivery(d: Mapping[str, Any], t: Callable[[str], str]) -> str:
+    """A contact-policy decision of the decision log."""
+    channel, reason = d.get("channel"), d.get("reason")
+    match d.get("decision"):
+        case "allowed":
+            label = f" with label {d['label']}" if d.get("label") else ""
+            return f"policies: allowed on {channel}{label}"
+        case "deferred":
+            return f"policies: deferred on {channel} until {t('until')}: {reason}"
+        case "fallback":
+            return f"policies: fell back from {d.get('from')} to {channel}: {reason}"
+    return f"policies: suppressed: {reason}"
 
 
 def render_explain(result: SimulationResult, customer_id: str) -> str:
@@ -440,14 +447,18 @@ def render_explain(result: SimulationResult, customer_id: str) -> str:
 
         row = functools.partial(_log_row, rows, tz)
         nodes = result.journey(inst["journey"]).nodes
-        for i, entry in enumerate(inst["log"]):
-            text = _describe_log(entry, tz, nodes.get(entry["node"]))
-            row(entry["at"], i, entry["node"] or "-", text)
         queued = {
             (datetime.fromisoformat(e["at"]).timestamp(), e["node"]): i
             for i, e in enumerate(inst["log"])
             if e["what"] in ("send", "ticket", "reward", "action")
         }
+        for i, entry in enumerate(inst["log"]):
+            text = _describe_log(entry, tz, nodes.get(entry["node"]))
+            order: float = i
+            if entry["what"] == "deliver":  # a policy decision: with the delivery it concerns
+                key = (datetime.fromisoformat(entry["at"]).timestamp(), entry["node"])
+                order = queued.get(key, 10**8) + 0.25 + i / 10**7
+            row(entry["at"], order, entry["node"] or "-", text)
         for a in _deliveries(result, customer_id, inst["journey"], record):
             ts = datetime.fromisoformat(a["at"]).timestamp()
             # Right after the step that queued it; a deferred delivery after that instant's steps.

@@ -5,8 +5,9 @@ turns the text into a tree of nodes with marks, and :mod:`._yaml_reader` reads t
 walking the tables in :mod:`journeydsl.syntax.shapes`. Scalars are read as their raw text, so
 YAML 1.1 coercions never apply (``on``, ``09:00`` and ``1_000`` stay text) and expressions reach
 the expression parser as written, with their spans mapped back into the source by
-:mod:`._yaml_positions`. This module composes the document and bounds it (size, depth, aliases)
-before it is read. Every problem is collected as a
+:mod:`._yaml_positions`. This module composes the document and bounds it (size, depth, aliases,
+tags that ``yaml.safe_load`` would refuse, the number of steps: see :mod:`.limits`) around the
+read. Every problem is collected as a
 :class:`~journeydsl.diagnostics.Diagnostic`; no input makes :func:`load_yaml_journey` raise.
 """
 
@@ -22,6 +23,7 @@ from journeydsl import ast
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
 from journeydsl.syntax._yaml_positions import mark_span, position
 from journeydsl.syntax._yaml_reader import MINIMAL_JOURNEY, Reader, TooLargeError
+from journeydsl.syntax.limits import check_steps, check_tags
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "load_yaml_journey"]
 
@@ -67,6 +69,7 @@ def load_yaml_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Di
     root = _compose(text, file, diags) if _brackets_ok(text, file, diags) else None
     journey: ast.Journey | None = None
     if root is not None and _size_ok(root, file, diags):
+        check_tags(root, file, diags)
         reader = Reader(text, file, diags, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)
         try:
             journey = reader.journey(root)
@@ -74,6 +77,8 @@ def load_yaml_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Di
             journey = None
         except RecursionError:
             diags.error("JD112", "the document nests too deeply", Span.point(file, 1, 1))
+    if journey is not None:
+        check_steps(journey, diags)
     if diags.has_errors:
         journey = None
     return journey, diags.sorted()

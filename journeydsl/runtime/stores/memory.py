@@ -1,18 +1,28 @@
-"""In-memory stores: for tests and simulation. Commits are atomic (all or nothing) and records are
-copied through JSON, so what a test sees is exactly what a durable store would have kept."""
+"""In-memory stores: for tests and simulation. Commits are atomic (all or nothing), and records are
+kept in JSON's data model (checked and normalised as ``json.dumps`` would: tuples become lists,
+keys become strings, anything else is refused), so what a test sees is what a durable store would
+have kept.
+
+Copies are structural, not JSON round trips (those were most of a simulation's time): a record
+handed out is a new dict whose containers one level down (``vars``, ``visits``, ``log`` …) are
+new too, while anything deeper (a log entry, an encoded value) is shared with the stored record.
+The engine never edits those in place (it appends log entries and replaces encoded values), and
+a commit re-checks only what is not shared, so isolation holds at a fraction of the cost.
+"""
 
 from __future__ import annotations
 
 import bisect
 import heapq
 import json
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
-from journeydsl.runtime.protocols import OutboxEntry, Profile
+from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile
 
 __all__ = ["MemoryEventStore", "MemoryProfileStore", "MemoryStateStore"]
 
@@ -111,8 +121,113 @@ class MemoryProfileStore:
         return {p.timezone for p in self._p.values()}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NO_DICT: dict[str, Any] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_STR = frozenset({str})
+_CONTAINERS = frozenset({dict, list})
+_last_instant: tuple[datetime | None, int] = (None, 0)
+
+
+def _instant(t: datetime) -> int:
+    """Whole microseconds since the epoch: orders instants exactly, whatever their UTC offsets,
+    and compares far faster than aware datetimes in different zones. (The last one asked is
+    remembered: the engine asks for the same ``now`` several times in a row.)"""
+    global _last_instant
+    last = _last_instant
+    if last[0] is t:
+        return last[1]
+    value = (t - _EPOCH) // _MICROSECOND
+    _last_instant = (t, value)
+    return value
+
+
+def _thaw(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy the caller may change: the record and its containers one level down are new;
+    anything deeper is shared with the stored record (see the module docstring)."""
+    return {k: v.copy() if type(v) in _CONTAINERS else v for k, v in record.items()}
+
+
+def _json_key(key: Any) -> str:
+    """A dict key as JSON writes it (``json.dumps`` accepts these five kinds)."""
+    if isinstance(key, str | int | float | bool) or key is None:
+        text: str = json.dumps(key) if not isinstance(key, str) else str.__str__(key)
+        return text
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _flat(d: dict[Any, Any]) -> bool:
+    """A dict of plain values under text keys (a log entry, an encoded value, a wait), which
+    needs no deeper look: checked in C."""
+    return _SCALARS.issuperset(map(type, d.values())) and _STR.issuperset(map(type, d))
+
+
+def _keep(value: Any, old: Any = None) -> Any:
+    """``value`` as the store keeps it: in JSON's data model, checked as ``json.dumps`` would,
+    sharing every part that is the very object already stored in ``old`` (it was checked when it
+    was stored, and nobody changes stored parts in place)."""
+    t = type(value)
+    if t in _SCALARS or value is old:
+        return value
+    if t is dict:
+        # The common case, checked in C: a flat dict of plain values with text keys (a log
+        # entry, an encoded value, a wait).
+        if _flat(value):
+            return value.copy()
+        before = old if type(old) is dict else _NO_DICT
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                k = _json_key(k)
+            was = before.get(k)
+            # The common cases are inlined (this loop runs for every committed record): a
+            # plain value; a copy of a stored dict, unchanged (the trigger), which is shared;
+            # a flat dict or list (a wait, the visits, a fallback chain), copied in C.
+            tv = type(v)
+            if v is was or tv in _SCALARS:
+                out[k] = v
+            elif tv is dict:
+                if (
+                    type(was) is dict
+                    and v.keys() == was.keys()
+                    and all(map(operator.is_, v.values(), was.values()))
+                ):
+                    out[k] = was
+                elif _SCALARS.issuperset(map(type, v.values())) and _STR.issuperset(map(type, v)):
+                    out[k] = v.copy()
+                else:
+                    out[k] = _keep(v, was)
+            elif tv is list and type(was) is not list and _SCALARS.issuperset(map(type, v)):
+                out[k] = v.copy()
+            else:
+                out[k] = _keep(v, was)
+        return out
+    if t is list or t is tuple:
+        if type(old) is list and len(value) >= len(old) and all(map(operator.is_, value, old)):
+            # An append-only list (a decision log): only the new tail needs checking.
+            tail = value[len(old) :]
+            return old + [v.copy() if type(v) is dict and _flat(v) else _keep(v) for v in tail]
+        if _SCALARS.issuperset(map(type, value)):
+            return list(value)
+        return [_keep(v) for v in value]
+    # Subclasses (a StrEnum, an IntEnum, an OrderedDict …) are kept as JSON would write them.
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return _keep(dict(value), old)
+    if isinstance(value, list | tuple):
+        return _keep(list(value), old)
+    raise TypeError(f"Object of type {t.__name__} is not JSON serializable")
+
+
 def _copy(record: Mapping[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(json.dumps(record))
+    """A checked deep copy in JSON's data model (raises TypeError as ``json.dumps`` would)."""
+    result: dict[str, Any] = _keep(record)
     return result
 
 
@@ -122,11 +237,15 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self._inst: dict[str, dict[str, Any]] = {}
         self._by_customer: dict[str, list[str]] = defaultdict(list)
-        # (instant, due text as stored, instance id): ordered by the instant, since due times
+        # (instant, due text as stored, instance id), a heap with lazy deletion: an entry is live
+        # while its instance waits with that due text. Ordered by the instant, since due times
         # carry different UTC offsets and their text does not sort by time.
-        self._timers: list[tuple[datetime, str, str]] = []
+        self._timers: list[tuple[int, str, str]] = []
         self._outbox: dict[str, OutboxEntry] = {}
-        self._pending: list[tuple[datetime, str]] = []
+        # (instant of not_before, key), a heap with lazy deletion: an entry is live while the
+        # outbox entry is pending with that instant (``_pending_at``).
+        self._pending: list[tuple[int, str]] = []
+        self._pending_at: dict[str, int] = {}
         self._processed: set[str] = set()
         self._meta: dict[str, str] = {}
 
@@ -138,40 +257,58 @@ class MemoryStateStore:
         meta: Mapping[str, str] | None = None,
     ) -> None:
         """Apply everything at once (copies are made first, so a failure applies nothing)."""
-        records = [_copy(r) for r in instances]
+        stored = self._inst
+        records: list[dict[str, Any]] = [_keep(r, stored.get(r["id"])) for r in instances]
         entries = [
             OutboxEntry(
-                e.key, e.kind, e.customer_id, _copy(e.payload), e.not_before, e.attempts, e.status
+                e.key, e.kind, e.customer_id, _keep(e.payload), e.not_before, e.attempts, e.status
             )
             for e in outbox
         ]
+        timers = [
+            (_instant(datetime.fromisoformat(r["due"])), r["due"], r["id"])
+            for r in records
+            if r.get("due") and r["status"] == "waiting"
+        ]
         for r in records:
-            if r["id"] not in self._inst:
+            if r["id"] not in stored:
                 self._by_customer[r["customer_id"]].append(r["id"])
-            self._inst[r["id"]] = r
-            if r.get("due") and r["status"] == "waiting":
-                heapq.heappush(self._timers, (datetime.fromisoformat(r["due"]), r["due"], r["id"]))
+            stored[r["id"]] = r
+        for timer in timers:
+            heapq.heappush(self._timers, timer)
         for e in entries:
             if e.key not in self._outbox:
                 self._outbox[e.key] = e
-                heapq.heappush(self._pending, (e.not_before, e.key))
+                self._queue(e)
         if processed_event is not None:
             self._processed.add(processed_event)
         if meta:
             self._meta.update(meta)
 
+    def _queue(self, e: OutboxEntry) -> None:
+        if e.status == "pending":
+            at = _instant(e.not_before)
+            if self._pending_at.get(e.key) != at:
+                self._pending_at[e.key] = at
+                heapq.heappush(self._pending, (at, e.key))
+        else:
+            self._pending_at.pop(e.key, None)
+
     def instance(self, instance_id: str) -> dict[str, Any] | None:
         """One record (a copy)."""
         r = self._inst.get(instance_id)
-        return _copy(r) if r is not None else None
+        return _thaw(r) if r is not None else None
 
     def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
         """A customer's records (copies), oldest first."""
-        return [_copy(self._inst[i]) for i in self._by_customer.get(customer_id, [])]
+        ids = self._by_customer.get(customer_id)
+        if not ids:
+            return []
+        return [_thaw(self._inst[i]) for i in ids]
 
     def all_instances(self) -> list[dict[str, Any]]:
         """Every record (copies)."""
-        return [_copy(r) for r in self._inst.values()]
+        return [_thaw(r) for r in self._inst.values()]
 
     def _live_timer(self, due: str, iid: str) -> bool:
         r = self._inst.get(iid)
@@ -180,29 +317,33 @@ class MemoryStateStore:
     def due(self, now: datetime, limit: int = 1000) -> list[str]:
         """Waiting instances whose timer is at or before ``now``, earliest first."""
         out: list[str] = []
+        kept: list[tuple[int, str, str]] = []
         seen: set[str] = set()
-        while self._timers and len(out) < limit:
-            when, due, iid = self._timers[0]
+        timers = self._timers
+        at_most = _instant(now)
+        while timers and len(out) < limit:
+            when, due, iid = timers[0]
             if not self._live_timer(due, iid):
-                heapq.heappop(self._timers)
+                heapq.heappop(timers)
                 continue
-            if when > now:
+            if when > at_most:
                 break
-            heapq.heappop(self._timers)
+            heapq.heappop(timers)
             if iid not in seen:
                 seen.add(iid)
                 out.append(iid)
+                kept.append((when, due, iid))
         # Timers stay in the heap until their instance moves on (a crash must not lose them).
-        for iid in out:
-            due = self._inst[iid]["due"]
-            heapq.heappush(self._timers, (datetime.fromisoformat(due), due, iid))
+        for timer in kept:
+            heapq.heappush(timers, timer)
         return out
 
     def next_due(self) -> datetime | None:
         """The earliest live timer."""
-        while self._timers and not self._live_timer(self._timers[0][1], self._timers[0][2]):
-            heapq.heappop(self._timers)
-        return self._timers[0][0] if self._timers else None
+        timers = self._timers
+        while timers and not self._live_timer(timers[0][1], timers[0][2]):
+            heapq.heappop(timers)
+        return datetime.fromisoformat(timers[0][1]) if timers else None
 
     def processed(self, event_id: str) -> bool:
         """Whether the event was processed."""
@@ -211,47 +352,49 @@ class MemoryStateStore:
     def pending_outbox(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
         """Pending entries due at ``now``, by due time then key."""
         out: list[OutboxEntry] = []
-        while self._pending:
-            nb, key = self._pending[0]
-            e = self._outbox[key]
-            if e.status != "pending" or e.not_before != nb:
-                heapq.heappop(self._pending)
+        kept: list[tuple[int, str]] = []
+        heap = self._pending
+        live = self._pending_at
+        at_most = _instant(now)
+        while heap and len(out) < limit:
+            at, key = heap[0]
+            if live.get(key) != at or (kept and kept[-1] == (at, key)):
+                heapq.heappop(heap)  # superseded, delivered, or listed twice
                 continue
-            break
-        listed: set[str] = set()
-        for nb, key in sorted(self._pending):
-            if len(out) >= limit or nb > now:
+            if at > at_most:
                 break
+            heapq.heappop(heap)
+            kept.append((at, key))
             e = self._outbox[key]
-            if e.status == "pending" and e.not_before == nb and key not in listed:
-                listed.add(key)
-                out.append(
-                    OutboxEntry(
-                        e.key,
-                        e.kind,
-                        e.customer_id,
-                        _copy(e.payload),
-                        e.not_before,
-                        e.attempts,
-                        e.status,
-                    )
+            out.append(
+                OutboxEntry(
+                    e.key,
+                    e.kind,
+                    e.customer_id,
+                    _thaw(e.payload),
+                    e.not_before,
+                    e.attempts,
+                    e.status,
                 )
+            )
+        for item in kept:  # still pending until update_outbox says otherwise
+            heapq.heappush(heap, item)
         return out
 
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome."""
+        before = self._outbox.get(entry.key)
         stored = OutboxEntry(
             entry.key,
             entry.kind,
             entry.customer_id,
-            _copy(entry.payload),
+            _keep(entry.payload, before.payload if before is not None else None),
             entry.not_before,
             entry.attempts,
             entry.status,
         )
         self._outbox[entry.key] = stored
-        if stored.status == "pending":
-            heapq.heappush(self._pending, (stored.not_before, stored.key))
+        self._queue(stored)
 
     def outbox(self) -> list[OutboxEntry]:
         """Every outbox entry."""
@@ -260,3 +403,40 @@ class MemoryStateStore:
     def get_meta(self, key: str) -> str | None:
         """Engine bookkeeping."""
         return self._meta.get(key)
+
+    # ------------------------------------------------------------------ contact history
+
+    def _contact_log(self) -> dict[str, list[Contact]]:
+        # Created on first use: stores built before contact policies existed need no new state.
+        found: dict[str, list[Contact]] | None = vars(self).get("_contacts_by_customer")
+        if found is None:
+            found = defaultdict(list)
+            vars(self)["_contacts_by_customer"] = found
+            vars(self)["_contact_keys"] = set()
+        return found
+
+    def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
+        """The customer's contacts at or after ``since``, oldest first."""
+        found = self._contact_log().get(customer_id, [])
+        return [c for c in found if c.at >= since]
+
+    def record_delivery(
+        self,
+        entry: OutboxEntry,
+        contact: Contact | None = None,
+        instance: dict[str, Any] | None = None,
+    ) -> None:
+        """The outbox update, the contact and the instance record, all or nothing (everything is
+        copied through JSON before anything is applied)."""
+        _copy(entry.payload)
+        if instance is not None:
+            _copy(instance)
+        history = self._contact_log()
+        if instance is not None:
+            self.commit([instance], [])
+        self.update_outbox(entry)
+        keys: set[str] = vars(self)["_contact_keys"]
+        if contact is not None and contact.key not in keys:
+            keys.add(contact.key)
+            found = history[contact.customer_id]
+            bisect.insort(found, contact, key=lambda c: c.at)

@@ -25,6 +25,9 @@ Schema (version :data:`SCHEMA_VERSION`, kept in the ``meta`` table):
 * ``outbox(key PRIMARY KEY, kind, customer_id, payload, not_before_utc, not_before_iso, attempts,
   status)``, indexed by ``(status, not_before_utc, key)``.
 * ``processed_events(id PRIMARY KEY)``, ``engine_meta(key PRIMARY KEY, value)``.
+* ``contacts(seq, key UNIQUE, customer_id, at_utc, at_iso, channel, category, journey,
+  template)``, indexed by ``(customer_id, at_utc)``: the contact history frequency caps count
+  (schema version 2).
 
 There are no foreign keys between these tables on purpose: a customer may have events and
 instances without a profile, and outbox entries outlive the state that produced them.
@@ -36,7 +39,7 @@ import hashlib
 import json
 import sqlite3
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +48,7 @@ from typing import Any, Literal, Self
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
 from journeydsl.runtime.codec import decode, decode_map, encode
-from journeydsl.runtime.protocols import OutboxEntry, Profile
+from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -57,9 +60,12 @@ __all__ = [
 
 #: Version of the on-disk schema. Bump with a migration in :meth:`SQLiteStore._migrate` and a note
 #: in docs/changelog.md.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+#: Profiles a store keeps in memory between reads (see :meth:`SQLiteStore.get`).
+PROFILE_CACHE = 50_000
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
@@ -115,22 +121,45 @@ CREATE TABLE IF NOT EXISTS processed_events (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS engine_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 
+# Version 2: the contact history of contact policies (frequency caps across journeys).
+_SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS contacts (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    at_utc TEXT NOT NULL,
+    at_iso TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    category TEXT NOT NULL,
+    journey TEXT NOT NULL,
+    template TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id, at_utc)
+"""
+
 _MIN_UTC = "0001-01-01T00:00:00.000000Z"
 _MAX_UTC = "9999-12-31T23:59:59.999999Z"
 
 
+_last_utc: tuple[datetime | None, str] = (None, "")
+
+
 def _utc(t: datetime) -> str:
-    """The fixed-width, sortable UTC text of an aware datetime."""
+    """The fixed-width, sortable UTC text of an aware datetime. (The last one asked is
+    remembered: one engine step writes the same instant into several rows.)"""
+    global _last_utc
+    last = _last_utc
+    if last[0] is t:
+        return last[1]
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError(f"naive datetime {t.isoformat()} (the store needs aware datetimes)")
     try:
         u = t.astimezone(UTC)
     except OverflowError:  # datetime.min/max with an offset: clamp to the ends of time
         return _MIN_UTC if t.year == 1 else _MAX_UTC
-    return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f".{u.microsecond:06d}Z"
-    )
+    text = u.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    _last_utc = (t, text)
+    return text
 
 
 def _utc_text(iso: str) -> str:
@@ -257,6 +286,9 @@ class SQLiteStore:
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         self.path = str(path)
+        # Profiles read, until this store writes them or another connection commits (see get).
+        self._profile_cache: dict[str, Profile] = {}
+        self._data_version = -1
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT) where they matter.
         self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
@@ -286,7 +318,17 @@ class SQLiteStore:
         self.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn)
+        return _Transaction(self._conn, self._profile_cache.clear)
+
+    def batch(self) -> _Transaction:
+        """A group commit: ``with store.batch(): ...`` puts every write of the block (each
+        engine commit becomes a savepoint, still all or nothing) into one transaction, made
+        durable, with one sync to disk, when the block ends, and rolled back as a whole if it
+        raises. A host ingesting a stream commits, say, every few hundred events: throughput
+        grows with the batch, and an event counts as processed (acknowledge it upstream) once
+        its batch has ended. After a crash the host replays the batch; processed markers and
+        idempotency keys make that safe. Batches nest (an inner one is a savepoint)."""
+        return _Transaction(self._conn, self._profile_cache.clear)
 
     def _migrate(self) -> None:
         with self._transaction() as db:
@@ -302,6 +344,10 @@ class SQLiteStore:
                 )
             if found < 1:
                 for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            if found < 2:
+                for statement in _SCHEMA_2.split(";"):
                     if statement.strip():
                         db.execute(statement)
             db.execute(
@@ -473,23 +519,41 @@ class SQLiteStore:
     # ================================================================== ProfileStore
 
     def get(self, customer_id: str) -> Profile:
-        """The profile; an unknown customer gets a default one (no consent, default zone)."""
+        """The profile; an unknown customer gets a default one (no consent, default zone).
+
+        The engine reads a profile for every event and every delivery, so profiles read are
+        kept (up to :data:`PROFILE_CACHE` of them) until this store writes them, a transaction
+        rolls back, or another connection commits to the file (``PRAGMA data_version``)."""
+        cache = self._profile_cache
+        (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+        if version != self._data_version:
+            cache.clear()
+            self._data_version = version
+        found = cache.get(customer_id)
+        if found is not None:
+            return found
         row = self._conn.execute(
             "SELECT attributes, consent, timezone, tags FROM profiles WHERE customer_id = ?",
             (customer_id,),
         ).fetchone()
         if row is None:
-            return Profile(customer_id)
-        attributes, consent, tz, tags = row
-        return Profile(
-            customer_id,
-            decode_map(json.loads(attributes)),
-            json.loads(consent),
-            tz,
-            frozenset(json.loads(tags)),
-        )
+            profile = Profile(customer_id)
+        else:
+            attributes, consent, tz, tags = row
+            profile = Profile(
+                customer_id,
+                decode_map(json.loads(attributes)),
+                json.loads(consent),
+                tz,
+                frozenset(json.loads(tags)),
+            )
+        if len(cache) >= PROFILE_CACHE:
+            del cache[next(iter(cache))]  # the oldest
+        cache[customer_id] = profile
+        return profile
 
     def _put(self, db: sqlite3.Connection, p: Profile, source_hash: str | None = None) -> None:
+        self._profile_cache.pop(p.customer_id, None)
         db.execute(
             "INSERT INTO profiles (customer_id, attributes, consent, timezone, tags, source_hash) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET "
@@ -608,31 +672,35 @@ class SQLiteStore:
             for e in outbox
         ]
         meta_rows = [(str(k), str(v)) for k, v in (meta or {}).items()]
+        # (Empty parts issue no statement: most commits of a stream only mark an event.)
         with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO instances (id, customer_id, journey, version, status, due_utc, "
-                "due_iso, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                "SET customer_id = excluded.customer_id, journey = excluded.journey, "
-                "version = excluded.version, status = excluded.status, "
-                "due_utc = excluded.due_utc, due_iso = excluded.due_iso, "
-                "record = excluded.record",
-                inst_rows,
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, "
-                "not_before_utc, not_before_iso, attempts, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                out_rows,
-            )
+            if inst_rows:
+                db.executemany(
+                    "INSERT INTO instances (id, customer_id, journey, version, status, due_utc, "
+                    "due_iso, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                    "SET customer_id = excluded.customer_id, journey = excluded.journey, "
+                    "version = excluded.version, status = excluded.status, "
+                    "due_utc = excluded.due_utc, due_iso = excluded.due_iso, "
+                    "record = excluded.record",
+                    inst_rows,
+                )
+            if out_rows:
+                db.executemany(
+                    "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, "
+                    "not_before_utc, not_before_iso, attempts, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    out_rows,
+                )
             if processed_event is not None:
                 db.execute(
                     "INSERT OR IGNORE INTO processed_events (id) VALUES (?)", (processed_event,)
                 )
-            db.executemany(
-                "INSERT INTO engine_meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                meta_rows,
-            )
+            if meta_rows:
+                db.executemany(
+                    "INSERT INTO engine_meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    meta_rows,
+                )
 
     def instance(self, instance_id: str) -> dict[str, Any] | None:
         """One instance record."""
@@ -728,6 +796,93 @@ class SQLiteStore:
         row = self._conn.execute("SELECT value FROM engine_meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else None
 
+    # ================================================================== ContactHistory
+
+    def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
+        """The customer's contacts at or after ``since`` (as instants), oldest first."""
+        rows = self._conn.execute(
+            "SELECT key, at_iso, channel, category, journey, template FROM contacts "
+            "WHERE customer_id = ? AND at_utc >= ? ORDER BY at_utc, seq",
+            (customer_id, _utc(since)),
+        ).fetchall()
+        return [
+            Contact(key, customer_id, datetime.fromisoformat(at), channel, category, journey, tpl)
+            for key, at, channel, category, journey, tpl in rows
+        ]
+
+    def record_delivery(
+        self,
+        entry: OutboxEntry,
+        contact: Contact | None = None,
+        instance: dict[str, Any] | None = None,
+    ) -> None:
+        """The outbox update, the contact (once per key) and the instance record in one
+        transaction."""
+        with self._transaction() as db:
+            if instance is not None:
+                self._write_instances(db, [instance])
+            db.execute(
+                "INSERT INTO outbox (key, kind, customer_id, payload, not_before_utc, "
+                "not_before_iso, attempts, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, "
+                "customer_id = excluded.customer_id, payload = excluded.payload, "
+                "not_before_utc = excluded.not_before_utc, "
+                "not_before_iso = excluded.not_before_iso, attempts = excluded.attempts, "
+                "status = excluded.status",
+                (
+                    entry.key,
+                    entry.kind,
+                    entry.customer_id,
+                    _dump(entry.payload),
+                    _utc(entry.not_before),
+                    entry.not_before.isoformat(),
+                    entry.attempts,
+                    entry.status,
+                ),
+            )
+            if contact is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO contacts (key, customer_id, at_utc, at_iso, channel, "
+                    "category, journey, template) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        contact.key,
+                        contact.customer_id,
+                        _utc(contact.at),
+                        contact.at.isoformat(),
+                        contact.channel,
+                        contact.category,
+                        contact.journey,
+                        contact.template,
+                    ),
+                )
+
+    @staticmethod
+    def _write_instances(db: sqlite3.Connection, instances: Sequence[dict[str, Any]]) -> None:
+        rows = []
+        for r in instances:
+            due = r.get("due") if r["status"] == "waiting" else None
+            rows.append(
+                (
+                    r["id"],
+                    r["customer_id"],
+                    r["journey"],
+                    r["version"],
+                    r["status"],
+                    _utc_text(due) if due else None,
+                    due or None,
+                    _dump(r),
+                )
+            )
+        db.executemany(
+            "INSERT INTO instances (id, customer_id, journey, version, status, due_utc, "
+            "due_iso, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+            "SET customer_id = excluded.customer_id, journey = excluded.journey, "
+            "version = excluded.version, status = excluded.status, "
+            "due_utc = excluded.due_utc, due_iso = excluded.due_iso, "
+            "record = excluded.record",
+            rows,
+        )
+
 
 def _load(text: str) -> dict[str, Any]:
     record: dict[str, Any] = json.loads(text)
@@ -742,13 +897,20 @@ def _entry(row: tuple[Any, ...]) -> OutboxEntry:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE … COMMIT``, or ROLLBACK when the block raises."""
+    """``BEGIN IMMEDIATE … COMMIT``, or ROLLBACK when the block raises. Inside a transaction
+    already open (a :meth:`SQLiteStore.batch`), a savepoint: the block is still all or nothing,
+    and the outer transaction makes it durable."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, on_rollback: Callable[[], None] | None = None
+    ) -> None:
         self._conn = conn
+        self._nested = False
+        self._on_rollback = on_rollback
 
     def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._nested = self._conn.in_transaction
+        self._conn.execute("SAVEPOINT journeydsl" if self._nested else "BEGIN IMMEDIATE")
         return self._conn
 
     def __exit__(
@@ -757,6 +919,15 @@ class _Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._nested:
+            if exc_type is None:
+                self._conn.execute("RELEASE journeydsl")
+                return
+            self._forget()
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK TO journeydsl")
+                self._conn.execute("RELEASE journeydsl")
+            return
         if exc_type is None:
             try:
                 self._conn.execute("COMMIT")
@@ -766,7 +937,12 @@ class _Transaction:
                 raise
         self._rollback()
 
+    def _forget(self) -> None:
+        if self._on_rollback is not None:
+            self._on_rollback()  # what was read inside may never have been committed
+
     def _rollback(self) -> None:
+        self._forget()
         # SQLite rolls back by itself on some errors (e.g. SQLITE_FULL): only end an open one.
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")

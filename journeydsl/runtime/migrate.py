@@ -1,0 +1,478 @@
+"""Moving waiting instances from one version of a journey to the next, through a declared mapping.
+
+By default a new version changes nothing for instances in flight: each finishes on the version it
+started on, and only new entrants take the new one (load both versions in the engine). When the
+old version must go, a *migration mapping* names, for every step of the old version where an
+instance can wait, the step of the new version where it waits on::
+
+    # onboarding_v1_to_v2.yaml
+    migrate: onboarding_new_cardholder
+    from_version: 1
+    to_version: 2
+    steps:
+      wait_for_card_activated: remind_wait
+      wait_until: nudge_wait
+
+:func:`check_mapping` checks it against both compiled versions (``journeydsl check --migrate
+MAPPING OLD NEW`` runs it): every waiting step of the old version is mapped (JD701), each name
+exists (JD702), each target waits the same way (a timer for a timer, an event for an event, a
+condition for a condition, JD703), the new version finds every variable it relies on at the target
+already set by the old one at the source, with the same type (JD704), and the mapping is about
+these two versions (JD705).
+
+:func:`migrate` applies it to a state store in **one** commit (all instances or none): each
+waiting instance of the old version gets the new version, the mapped step, its visit counts
+carried over by step, and a ``migrated`` entry in its decision log. What it keeps: its variables,
+its trigger, its timer (the due time the old version computed: the new version's timing applies
+from its next wait), and the outbox. Effects already in the outbox keep their keys (which name the
+old version), so they are delivered exactly once; the new version's effects have new keys. Run it
+while no engine works on the store (a maintenance pause); it is idempotent: instances already on
+the new version are left alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from journeydsl import ir
+from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
+from journeydsl.runtime.protocols import StateStore
+
+__all__ = [
+    "MigrationError",
+    "MigrationReport",
+    "StepMapping",
+    "check_mapping",
+    "load_mapping",
+    "migrate",
+    "read_mapping",
+    "set_before",
+    "waiting_steps",
+]
+
+_KEYS: Final = ("migrate", "from_version", "to_version", "steps")
+_MAX_BYTES: Final = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class StepMapping:
+    """A parsed mapping file; ``spans`` locates each source step's entry (for diagnostics)."""
+
+    file: str
+    journey: str
+    from_version: int
+    to_version: int
+    steps: dict[str, str]
+    spans: dict[str, tuple[Span, Span]] = field(default_factory=dict)
+    span: Span = field(default_factory=lambda: Span("<mapping>", 1, 1, 1, 2))
+    header: dict[str, Span] = field(default_factory=dict)
+
+
+class MigrationError(Exception):
+    """The mapping does not check against the two versions; ``diagnostics`` says why."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        super().__init__("; ".join(f"{d.span}: {d.message}" for d in self.diagnostics))
+
+
+@dataclass(slots=True)
+class MigrationReport:
+    """What :func:`migrate` did."""
+
+    migrated: int = 0
+    already: int = 0
+    ended: int = 0
+    other: int = 0
+    by_step: Counter[str] = field(default_factory=Counter)
+
+
+# --------------------------------------------------------------------------- the mapping file
+
+
+def _span(file: str, node: Node) -> Span:
+    s, e = node.start_mark, node.end_mark
+    end_column = max(e.column, s.column + 1) if e.line == s.line else e.column
+    return Span(file, s.line + 1, s.column + 1, e.line + 1, end_column + 1)
+
+
+def load_mapping(text: str, file: str) -> tuple[StepMapping | None, list[Diagnostic]]:
+    """Parse a mapping file; (the mapping or None, the diagnostics). Never raises."""
+    from journeydsl.syntax.limits import check_tags
+
+    diags = Diagnostics()
+    here = Span.point(file, 1, 1)
+    if len(text) > _MAX_BYTES:
+        diags.error("JD112", f"a mapping file is at most {_MAX_BYTES:,} characters", here)
+        return None, diags.sorted()
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Span.point(file, mark.line + 1, mark.column + 1) if mark else here
+        diags.error("JD100", f"not valid YAML: {exc.problem or exc}", where)
+        return None, diags.sorted()
+    except (yaml.YAMLError, RecursionError) as exc:
+        diags.error("JD100", f"not valid YAML: {exc}", here)
+        return None, diags.sorted()
+    if not isinstance(root, MappingNode):
+        diags.error(
+            "JD105",
+            "a mapping file is a YAML mapping with migrate, from_version, to_version and steps",
+            _span(file, root) if root is not None else here,
+        )
+        return None, diags.sorted()
+    if not check_tags(root, file, diags):
+        return None, diags.sorted()
+    fields: dict[str, tuple[Node, Node]] = {}
+    for k, v in root.value:
+        name = str(k.value) if isinstance(k, ScalarNode) else ""
+        if name not in _KEYS:
+            diags.error(
+                "JD103",
+                f"unknown key '{name}' in a mapping file",
+                _span(file, k),
+                did_you_mean(name, _KEYS) or f"the keys are {', '.join(_KEYS)}",
+            )
+        elif name in fields:
+            diags.error("JD106", f"'{name}' is given twice", _span(file, k))
+        else:
+            fields[name] = (k, v)
+    for name in _KEYS:
+        if name not in fields:
+            diags.error("JD104", f"the mapping file needs '{name}:'", _span(file, root))
+    if diags.has_errors:
+        return None, diags.sorted()
+    journey = _scalar(fields["migrate"][1], file, diags, "the journey's name")
+    versions = [
+        _version(fields[key][1], file, diags, key) for key in ("from_version", "to_version")
+    ]
+    steps: dict[str, str] = {}
+    spans: dict[str, tuple[Span, Span]] = {}
+    steps_node = fields["steps"][1]
+    if not isinstance(steps_node, MappingNode):
+        diags.error(
+            "JD105",
+            "'steps' maps each waiting step of the old version to a step of the new one",
+            _span(file, steps_node),
+            "e.g.  steps: {wait_for_card_activated: remind_wait}",
+        )
+    else:
+        for k, v in steps_node.value:
+            source = _scalar(k, file, diags, "a step id")
+            target = _scalar(v, file, diags, "a step id")
+            if source is None or target is None:
+                continue
+            if source in steps:
+                diags.error("JD106", f"step '{source}' is mapped twice", _span(file, k))
+                continue
+            steps[source] = target
+            spans[source] = (_span(file, k), _span(file, v))
+    if diags.has_errors or journey is None or None in versions:
+        return None, diags.sorted()
+    header = {key: _span(file, fields[key][1]) for key in ("migrate", "from_version", "to_version")}
+    header["steps"] = _span(file, fields["steps"][0])
+    mapping = StepMapping(
+        file,
+        journey,
+        versions[0] or 0,
+        versions[1] or 0,
+        steps,
+        spans,
+        _span(file, root),
+        header,
+    )
+    return mapping, diags.sorted()
+
+
+def _scalar(node: Node, file: str, diags: Diagnostics, what: str) -> str | None:
+    if isinstance(node, ScalarNode) and str(node.value).strip():
+        return str(node.value).strip()
+    diags.error("JD105", f"expected {what}", _span(file, node))
+    return None
+
+
+def _version(node: Node, file: str, diags: Diagnostics, key: str) -> int | None:
+    text = str(node.value).strip() if isinstance(node, ScalarNode) else ""
+    if text.isdigit() and len(text) <= 9 and int(text) >= 1:
+        return int(text)
+    diags.error("JD105", f"'{key}' is a version number such as 2", _span(file, node))
+    return None
+
+
+def read_mapping(path: str | Path) -> tuple[StepMapping | None, list[Diagnostic], str]:
+    """:func:`load_mapping` on a file; (mapping, diagnostics, the text read)."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        diags = Diagnostics()
+        diags.error("JD110", f"cannot read the mapping file: {exc}", Span.point(file, 1, 1))
+        return None, diags.sorted(), ""
+    mapping, found = load_mapping(text, file)
+    return mapping, found, text
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def waiting_steps(journey: ir.Journey) -> dict[str, ir.Node]:
+    """The steps where an instance of ``journey`` can rest between two events or timers."""
+    return {nid: n for nid, n in journey.nodes.items() if isinstance(n, ir.WAITING_KINDS)}
+
+
+def _wait_kind(node: ir.Node) -> str:
+    if isinstance(node, ir.Wait):
+        return "timer"
+    assert isinstance(node, ir.WaitFor)
+    return "event" if node.event else "condition"
+
+
+_KIND_WORDS: Final = {
+    "timer": "waits for a time",
+    "event": "waits for an event",
+    "condition": "waits for a condition",
+}
+
+
+def _sets(node: ir.Node) -> str | None:
+    if isinstance(node, ir.Set):
+        return node.var
+    if isinstance(node, ir.RepeatStart | ir.RepeatNext):
+        return node.counter
+    return None
+
+
+def set_before(journey: ir.Journey) -> dict[str, frozenset[str]]:
+    """For each step, the variables set on every path from the start to it (a must-analysis,
+    as JD208 uses): what the journey may rely on there."""
+    every = set(journey.variables)
+    every |= {n.counter for n in journey.nodes.values() if isinstance(n, ir.RepeatStart)}
+    top = frozenset(every)
+    preds: dict[str, list[str]] = {nid: [] for nid in journey.nodes}
+    for node in journey.nodes.values():
+        for succ in node.successors():
+            preds.setdefault(succ, []).append(node.id)
+    before: dict[str, frozenset[str]] = dict.fromkeys(journey.nodes, top)
+    if journey.start is None:
+        return before
+    before[journey.start] = frozenset()
+
+    def after(nid: str) -> frozenset[str]:
+        var = _sets(journey.nodes[nid])
+        return before[nid] | {var} if var else before[nid]
+
+    changed = True
+    while changed:
+        changed = False
+        for nid in journey.nodes:
+            if nid == journey.start:
+                continue
+            ps = [p for p in preds.get(nid, []) if p in before]
+            if not ps:
+                continue
+            new = frozenset.intersection(*(after(p) for p in ps))
+            if new != before[nid]:
+                before[nid] = new
+                changed = True
+    return before
+
+
+def _var_types(journey: ir.Journey) -> dict[str, str]:
+    types = {k: str(v) for k, v in journey.variables.items()}
+    for n in journey.nodes.values():
+        if isinstance(n, ir.RepeatStart):
+            types.setdefault(n.counter, "int")
+    return types
+
+
+def check_mapping(mapping: StepMapping, old: ir.Journey, new: ir.Journey) -> list[Diagnostic]:
+    """Every problem with moving ``old``'s waiting instances to ``new`` through ``mapping``."""
+    diags = Diagnostics()
+    file = mapping.file
+    if mapping.journey != old.id or mapping.journey != new.id:
+        diags.error(
+            "JD705",
+            f"the mapping is for journey '{mapping.journey}', but the versions given are of "
+            f"'{old.id}' and '{new.id}'",
+            mapping.header.get("migrate", mapping.span),
+        )
+    for key, journey in (("from_version", old), ("to_version", new)):
+        want = mapping.from_version if key == "from_version" else mapping.to_version
+        if want != journey.version:
+            diags.error(
+                "JD705",
+                f"'{key}' is {want}, but the journey given is version {journey.version}",
+                mapping.header.get(key, mapping.span),
+            )
+    if new.version <= old.version:
+        diags.error(
+            "JD705",
+            f"instances move to a newer version: {new.version} is not newer than {old.version}",
+            mapping.header.get("to_version", mapping.span),
+        )
+    waits = waiting_steps(old)
+    for step in sorted(set(waits) - set(mapping.steps), key=lambda s: list(old.nodes).index(s)):
+        node = waits[step]
+        diags.error(
+            "JD701",
+            f"step '{step}' of version {old.version} ({node.span}) is where instances wait, "
+            f"but the mapping does not say where they go in version {new.version}",
+            mapping.header.get("steps", mapping.span),
+            f"add  {step}: <a step of version {new.version} that {_KIND_WORDS[_wait_kind(node)]}>",
+        )
+    old_before, new_before = set_before(old), set_before(new)
+    old_types, new_types = _var_types(old), _var_types(new)
+    for source, target in mapping.steps.items():
+        at_source, at_target = mapping.spans[source]
+        if source not in old.nodes:
+            diags.error(
+                "JD702",
+                f"version {old.version} has no step '{source}'",
+                at_source,
+                did_you_mean(source, waits) or f"its waiting steps are: {', '.join(waits)}",
+            )
+            continue
+        if source not in waits:
+            diags.error(
+                "JD703",
+                f"step '{source}' of version {old.version} is not a wait: no instance rests there",
+                at_source,
+                f"map only the waiting steps: {', '.join(waits)}",
+            )
+            continue
+        if target not in new.nodes:
+            targets = waiting_steps(new)
+            diags.error(
+                "JD702",
+                f"version {new.version} has no step '{target}'",
+                at_target,
+                did_you_mean(target, new.nodes) or f"its waiting steps are: {', '.join(targets)}",
+            )
+            continue
+        kind = _wait_kind(waits[source])
+        target_node = new.nodes[target]
+        if not isinstance(target_node, ir.WAITING_KINDS) or _wait_kind(target_node) != kind:
+            what = (
+                _KIND_WORDS[_wait_kind(target_node)]
+                if isinstance(target_node, ir.WAITING_KINDS)
+                else f"is a '{target_node.kind}' step"
+            )
+            diags.error(
+                "JD703",
+                f"'{source}' {_KIND_WORDS[kind]}, but '{target}' of version {new.version} {what}",
+                at_target,
+                "map a wait onto a wait of the same kind: the instance's timer and what it "
+                "waits for carry over",
+            )
+            continue
+        for var in sorted(new_before[target] - old_before[source]):
+            diags.error(
+                "JD704",
+                f"at '{target}', version {new.version} relies on variable '{var}', which "
+                f"instances waiting at '{source}' of version {old.version} may not have set",
+                at_target,
+                f"map '{source}' to a step of version {new.version} before '{var}' is set",
+            )
+        for var in sorted(new_before[target] & old_before[source]):
+            if old_types.get(var) != new_types.get(var):
+                diags.error(
+                    "JD704",
+                    f"variable '{var}' is {old_types.get(var)} in version {old.version} but "
+                    f"{new_types.get(var)} in version {new.version}",
+                    at_target,
+                    "keep a variable's type across versions, or give the new one another name",
+                )
+    return diags.sorted()
+
+
+# --------------------------------------------------------------------------- migrating
+
+
+class _Scannable(Protocol):
+    def all_instances(self) -> list[dict[str, Any]]: ...
+
+
+def migrate(
+    state: StateStore,
+    mapping: StepMapping,
+    old: ir.Journey,
+    new: ir.Journey,
+    *,
+    at: datetime,
+    instances: Iterable[dict[str, Any]] | None = None,
+) -> MigrationReport:
+    """Move every waiting instance of ``old`` to ``new`` through ``mapping``, in one commit.
+
+    ``instances`` are the records to consider; by default the store's ``all_instances()`` (both
+    built-in stores have it). ``at`` is the time written in the decision logs. Raises
+    :class:`MigrationError` (before writing anything) when the mapping does not check.
+    """
+    problems = [d for d in check_mapping(mapping, old, new) if d.severity == "error"]
+    if problems:
+        raise MigrationError(problems)
+    if instances is None:
+        scan: Any = state
+        if not callable(getattr(scan, "all_instances", None)):
+            raise TypeError("pass instances=..., or a store with all_instances()")
+        instances = scan.all_instances()
+    report = MigrationReport()
+    records: list[dict[str, Any]] = []
+    for inst in instances:
+        if inst.get("journey") != old.id:
+            continue
+        if inst.get("version") == new.version:
+            report.already += 1
+            continue
+        if inst.get("version") != old.version:
+            report.other += 1
+            continue
+        if inst.get("status") != "waiting" or not inst.get("wait"):
+            report.ended += inst.get("status") == "ended"
+            report.other += inst.get("status") != "ended"
+            continue
+        source = inst["wait"]["node"]
+        target = mapping.steps[source]
+        moved = dict(inst)
+        moved["version"] = new.version
+        moved["node"] = target
+        moved["wait"] = {**inst["wait"], "node": target}
+        moved["visits"] = _visits(inst.get("visits", {}), mapping, new)
+        log = list(inst.get("log", []))
+        if len(log) < 1000:
+            log.append(
+                {
+                    "at": at.isoformat(),
+                    "node": target,
+                    "what": "migrated",
+                    "from_version": old.version,
+                    "from_node": source,
+                    "to_version": new.version,
+                }
+            )
+        moved["log"] = log
+        records.append(moved)
+        report.migrated += 1
+        report.by_step[source] += 1
+    if records:
+        state.commit(records, [])
+    return report
+
+
+def _visits(visits: dict[str, int], mapping: StepMapping, new: ir.Journey) -> dict[str, int]:
+    """Visit counts by step of the new version: a mapped step's count moves to its target, a
+    step that exists under the same id keeps its own, the rest are dropped."""
+    out: dict[str, int] = {}
+    for step, count in visits.items():
+        target = mapping.steps.get(step, step)
+        if target in new.nodes:
+            out[target] = max(out.get(target, 0), count)
+    return out

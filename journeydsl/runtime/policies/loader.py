@@ -1,0 +1,193 @@
+"""Reading policy files: YAML with positions, validated by the pydantic model, ``extends``
+resolved, every mistake reported as ``file:line:col: error: message`` (never a traceback).
+
+It reuses :mod:`journeydsl.simulate.yamlfile`, the loader behind behaviour and scenario files, so
+all of journeydsl's YAML inputs report mistakes the same way.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from journeydsl.diagnostics import did_you_mean
+from journeydsl.runtime.policies.model import Policies, PolicySet, overlay
+from journeydsl.simulate.yamlfile import (
+    FileError,
+    InputError,
+    YamlDocument,
+    load_document,
+    validate,
+)
+
+__all__ = ["BUILTIN_PROFILES", "FileError", "InputError", "builtin_profile", "load_policies"]
+
+#: The built-in profiles a policy file can extend.
+BUILTIN_PROFILES: tuple[str, ...] = ("vn_decree_91",)
+
+
+def _builtin_text(name: str) -> str:
+    return (
+        resources.files("journeydsl.runtime.policies")
+        .joinpath("profiles", f"{name}.yaml")
+        .read_text(encoding="utf-8")
+    )
+
+
+def builtin_profile(name: str) -> Policies:
+    """A built-in profile, e.g. ``vn_decree_91``; KeyError for an unknown name."""
+    if name not in BUILTIN_PROFILES:
+        raise KeyError(name)
+    return _load(Path(f"<builtin:{name}>"), _builtin_text(name), ())
+
+
+def load_policies(path: str | Path, text: str | None = None) -> Policies:
+    """Read and validate a policy file (``text`` stands for the file's content when given),
+    with everything it extends applied below it. Raises
+    :class:`~journeydsl.simulate.yamlfile.InputError` naming the line of each mistake."""
+    return _load(Path(path), text, ())
+
+
+def _load(path: Path, text: str | None, stack: tuple[str, ...]) -> Policies:
+    doc = load_document(path, text)
+    if doc.data is None:
+        raise InputError([FileError(doc.file, 1, 1, "the policy file is empty")])
+    base_dir = path.parent
+    errors: list[FileError] = []
+    try:
+        model = validate(Policies, doc)
+    except InputError as exc:
+        # Collect, don't throw: unknown profiles are worth reporting with the rest.
+        raw = doc.data.get("extends") if isinstance(doc.data, dict) else None
+        names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+        for i, name in enumerate(names):
+            if isinstance(name, str):
+                _target(name, doc, i, base_dir, (*stack, str(path.resolve())), errors)
+        raise InputError([*exc.errors, *errors]) from None
+    model = _resolve_files(model, doc, base_dir, errors)
+    merged = Policies()
+    for i, name in enumerate(model.extends):
+        layer = _extended(name, doc, i, base_dir, (*stack, str(path.resolve())), errors)
+        if layer is not None:
+            merged = _stack(merged, layer, None, errors)
+    merged = _stack(merged, model, doc, errors)
+    if errors:
+        raise InputError(errors)
+    return merged
+
+
+def _target(
+    name: str,
+    doc: YamlDocument,
+    index: int,
+    base_dir: Path,
+    stack: tuple[str, ...],
+    errors: list[FileError],
+) -> Path | str | None:
+    """What ``extends[index]`` names: a built-in profile's name, a policy file's path, or None
+    (the mistake is added to ``errors``)."""
+    if name in BUILTIN_PROFILES:
+        return name
+    if not name.endswith((".yaml", ".yml")):
+        hint = did_you_mean(name, BUILTIN_PROFILES)
+        errors.append(
+            doc.error(
+                ("extends", index),
+                f"unknown profile '{name}'"
+                + (f" — {hint}" if hint else "")
+                + f" (built-in profiles: {', '.join(BUILTIN_PROFILES)}; or a .yaml file)",
+            )
+        )
+        return None
+    target = (base_dir / name).resolve()
+    if str(target) in stack:
+        errors.append(doc.error(("extends", index), f"'{name}' extends itself (a cycle)"))
+        return None
+    if not target.is_file():
+        errors.append(doc.error(("extends", index), f"policy file '{name}' does not exist"))
+        return None
+    return target
+
+
+def _extended(
+    name: str,
+    doc: YamlDocument,
+    index: int,
+    base_dir: Path,
+    stack: tuple[str, ...],
+    errors: list[FileError],
+) -> Policies | None:
+    target = _target(name, doc, index, base_dir, stack, errors)
+    if target is None:
+        return None
+    if isinstance(target, str):
+        return builtin_profile(target)
+    return _load(target, None, stack)
+
+
+def _resolve_files(
+    model: Policies, doc: YamlDocument, base_dir: Path, errors: list[FileError]
+) -> Policies:
+    """Do-not-contact files, relative to the policy file, checked and made absolute."""
+
+    def resolve(part: PolicySet, loc: tuple[str, ...]) -> PolicySet:
+        dnc = part.do_not_contact
+        if dnc.file is None:
+            return part
+        target = (base_dir / dnc.file).resolve()
+        if not target.is_file():
+            errors.append(
+                doc.error((*loc, "do_not_contact", "file"), f"'{dnc.file}' does not exist")
+            )
+            return part
+        fixed = dnc.model_copy(update={"file": str(target)})
+        return part.model_copy(update={"do_not_contact": fixed})
+
+    top = resolve(model, ())
+    journeys = {jid: resolve(part, ("journeys", jid)) for jid, part in model.journeys.items()}
+    result = top.model_copy(update={"journeys": journeys})
+    assert isinstance(result, Policies)
+    return result
+
+
+def _stack(
+    base: Policies, top: Policies, doc: YamlDocument | None, errors: list[FileError]
+) -> Policies:
+    """``top`` over ``base``: the policies, then the per-journey overrides of both."""
+    merged, unknown = overlay(base, top)
+    for name in unknown:
+        if doc is not None:
+            errors.append(_unknown_rule(doc, ("disable",), top.disable, name))
+    journeys = dict(base.journeys)
+    for jid, part in top.journeys.items():
+        if doc is not None:
+            context = overlay(merged, journeys[jid])[0] if jid in journeys else merged
+            _, missing = overlay(context, part)
+            for name in missing:
+                errors.append(_unknown_rule(doc, ("journeys", jid, "disable"), part.disable, name))
+        if jid in journeys:
+            journeys[jid] = _join(journeys[jid], part)
+        else:
+            journeys[jid] = part
+    update: dict[str, object] = {"journeys": journeys, "extends": ()}
+    if "description" in top.model_fields_set:
+        update["description"] = top.description
+    return merged.model_copy(update=update)
+
+
+def _join(lower: PolicySet, upper: PolicySet) -> PolicySet:
+    """Two per-journey overrides of the same journey as one (still an override)."""
+    joined, _ = overlay(lower, upper)
+    fields = set(lower.model_fields_set) | set(upper.model_fields_set) | {"disable"}
+    disable = tuple(dict.fromkeys((*lower.disable, *upper.disable)))
+    data = {name: getattr(joined, name) for name in fields}
+    data["disable"] = disable
+    return PolicySet.model_construct(_fields_set=fields, **data)
+
+
+def _unknown_rule(
+    doc: YamlDocument, loc: tuple[str, ...], names: tuple[str, ...], name: str
+) -> FileError:
+    at: tuple[int | str, ...] = (*loc, names.index(name))
+    where = at if doc.written(at) else loc
+    return doc.error(where, f"no inherited rule is named '{name}'")

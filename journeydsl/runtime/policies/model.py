@@ -1,0 +1,358 @@
+"""The policy file's model (``policies.yaml``), validated with pydantic.
+
+A policy file holds the contact policies every journey an engine runs is subject to: consent and
+the do-not-contact list, quiet hours, frequency caps across journeys, channel reachability, the
+global holdout, message labels, and what counts as marketing content. ``extends`` builds on a
+built-in profile (``vn_decree_91``) or another file; ``journeys`` overrides parts per journey.
+
+Overlaying (``extends`` and per-journey overrides) follows one rule: a section written in the
+upper layer replaces the same fields of the lower one, except the rule lists (``quiet_hours``,
+``frequency_caps``, ``labels``), which merge by rule ``name`` (a rule with the name of an inherited
+rule replaces it, others are added), and ``disable``, which switches inherited rules off by name.
+docs/policies.md documents every field.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+from datetime import time, timedelta
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+__all__ = [
+    "ALL_CHANNELS",
+    "RULE_SECTIONS",
+    "Category",
+    "Channel",
+    "Consent",
+    "DoNotContact",
+    "FrequencyCap",
+    "Holdout",
+    "Label",
+    "MarketingContent",
+    "Policies",
+    "PolicySet",
+    "QuietHours",
+    "Reach",
+    "default_reachability",
+    "overlay",
+    "rule_names",
+]
+
+Channel = Literal["email", "sms", "zns", "push", "inapp"]
+Category = Literal["marketing", "transactional"]
+ALL_CHANNELS: tuple[Channel, ...] = ("email", "sms", "zns", "push", "inapp")
+
+#: The sections that hold named rules; they merge by name when policies are overlaid.
+RULE_SECTIONS = ("quiet_hours", "frequency_caps", "labels")
+
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_DURATION = re.compile(r"(\d+)(w|d|h|m|s)")
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _time_of_day(raw: Any) -> Any:
+    """``"22:00"``; also the integer YAML 1.1 makes of an unquoted ``22:00`` (minutes, base 60)."""
+    if isinstance(raw, time):
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 24 * 60:
+        return time(*divmod(raw, 60))
+    if isinstance(raw, str) and (m := _CLOCK.match(raw.strip())):
+        return time(int(m.group(1)), int(m.group(2)))
+    raise ValueError(f'{raw!r} is not a time of day; write it as HH:MM, e.g. "22:00"')
+
+
+def _duration(raw: Any) -> Any:
+    """``"24h"``, ``"7d"``, ``"1w"``, ``"1d12h"``."""
+    if isinstance(raw, timedelta):
+        return raw
+    text = raw.replace(" ", "") if isinstance(raw, str) else ""
+    parts = _DURATION.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{raw!r} is not a duration; write e.g. 24h, 7d, 1w or 1d12h")
+    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+def _tuple(raw: Any) -> Any:
+    """A single name where a list is expected: ``channels: sms`` is ``channels: [sms]``."""
+    return (raw,) if isinstance(raw, str) else raw
+
+
+TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Channels = Annotated[tuple[Channel, ...], BeforeValidator(_tuple)]
+Categories = Annotated[tuple[Category, ...], BeforeValidator(_tuple)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_tuple)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class QuietHours(_Strict):
+    """Local times (the customer's own time zone) when ``channels`` stay quiet for
+    ``categories``. A message due inside is deferred to the end (``defer``) or dropped."""
+
+    name: str | None = None
+    channels: Channels = ALL_CHANNELS
+    categories: Categories = ("marketing",)
+    start: TimeOfDay = Field(alias="from")
+    end: TimeOfDay = Field(alias="to")
+    action: Literal["defer", "drop"] = "defer"
+    #: A profile consent key (or boolean attribute) that, when true, lifts the rule: the
+    #: customer agreed to messages at these times.
+    waived_by: str | None = None
+    source: str | None = None
+
+    @field_validator("end")
+    @classmethod
+    def _not_empty(cls, end: time, info: Any) -> time:
+        if info.data.get("start") == end:
+            raise ValueError("'from' and 'to' are the same time: the range would be empty")
+        return end
+
+
+class FrequencyCap(_Strict):
+    """At most ``max`` messages on ``channels`` of ``categories`` to one customer within any
+    rolling ``window``, across every journey. The message over the cap is deferred until the
+    window has room (``defer``) or dropped."""
+
+    name: str | None = None
+    channels: Channels = ALL_CHANNELS
+    categories: Categories = ("marketing",)
+    max: int = Field(ge=1)
+    window: Duration
+    action: Literal["defer", "drop"] = "defer"
+    #: A profile consent key (or boolean attribute) that, when true, lifts the cap: the customer
+    #: agreed to more messages.
+    waived_by: str | None = None
+    source: str | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, window: timedelta) -> timedelta:
+        if window <= timedelta(0):
+            raise ValueError("a cap's window must be longer than zero")
+        return window
+
+
+class Label(_Strict):
+    """Text a message must start with, e.g. ``[QC]`` on marketing SMS. The runtime hands it to
+    the channel (``Message.label``); ``check`` verifies the catalog's template text has it."""
+
+    name: str | None = None
+    channels: Channels = ALL_CHANNELS
+    categories: Categories = ("marketing",)
+    prefix: str = Field(min_length=1)
+    source: str | None = None
+
+
+class Reach(_Strict):
+    """What makes a channel able to reach a customer: a profile attribute that is true (or
+    non-empty), or an event since the customer entered the journey (e.g. ``app_installed``)."""
+
+    attribute: str | None = None
+    event: str | None = None
+    #: A profile without the attribute: ``reachable`` (the gateway will tell, and a permanent
+    #: failure falls back) or ``unreachable``.
+    missing: Literal["reachable", "unreachable"] = "reachable"
+    reason: str | None = None
+
+
+def default_reachability() -> dict[Channel, Reach]:
+    """Push needs the app (``has_digital_app``, or ``app_installed`` since entry); ZNS needs a
+    phone with Zalo (``zalo_reachable``), SMS a phone (``phone``), both assumed when the profile
+    does not say."""
+    return {
+        "push": Reach(
+            attribute="has_digital_app",
+            event="app_installed",
+            missing="unreachable",
+            reason="no app for push",
+        ),
+        "zns": Reach(attribute="zalo_reachable", reason="no Zalo account for zns"),
+        "sms": Reach(attribute="phone", reason="no phone number for sms"),
+    }
+
+
+class Consent(_Strict):
+    """Consent is read from the profile's ``consent`` map: the first of ``keys`` (with
+    ``{channel}`` and ``{category}`` filled in) that the profile has decides."""
+
+    keys: Names = ("{channel}.{category}", "{channel}")
+    #: When the profile has none of the keys: no consent (``denied``), as the law requires for
+    #: marketing, or ``granted``.
+    missing: Literal["denied", "granted"] = "denied"
+    #: The share of customers expected to consent to each channel (for ``check``).
+    expected: dict[Channel, Share] = Field(default_factory=dict)
+    #: A channel whose expected share is below this is "commonly absent": a send on it with no
+    #: fallback is a warning (JD604).
+    commonly_absent_below: Share = 0.5
+
+    @field_validator("keys")
+    @classmethod
+    def _placeholders(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(key) if f is not None]
+            except ValueError as exc:
+                raise ValueError(f"consent key {key!r}: {exc}") from None
+            bad = [f for f in fields if f not in ("channel", "category")]
+            if bad:
+                raise ValueError(
+                    f"consent key {key!r} uses {{{bad[0]}}}; only {{channel}} and {{category}} "
+                    "are filled in"
+                )
+        if not keys:
+            raise ValueError("give at least one consent key, e.g. '{channel}'")
+        return keys
+
+
+class DoNotContact(_Strict):
+    """Customers who must not receive ``categories`` (by default marketing): listed by customer
+    id or phone number, in a file (one id or number a line, ``#`` comments), or marked in the
+    profile by an attribute or a tag."""
+
+    customers: Names = ()
+    phones: Names = ()
+    file: str | None = None
+    attribute: str | None = None
+    tag: str | None = None
+    #: The profile attribute holding the customer's phone number (matched against ``phones``).
+    phone_attribute: str = "phone"
+    categories: Categories = ("marketing",)
+
+
+class Holdout(_Strict):
+    """The global control group: ``percent`` of customers, chosen by a stable hash of their id
+    and ``salt`` (not of the journey or its version), receive no ``categories`` messages. Their
+    instances run, so reports compare their outcomes with everyone else's."""
+
+    percent: float = Field(default=0, ge=0, le=100)
+    salt: str = "journeydsl-holdout"
+    categories: Categories = ("marketing",)
+
+
+class MarketingContent(_Strict):
+    """What counts as marketing content whatever the template's category says: template name
+    patterns (``fnmatch``, e.g. ``*_offer``). A transactional send matching one is an error
+    (JD605): it would bypass marketing consent, caps, quiet hours and the holdout."""
+
+    templates: Names = ()
+
+
+R = TypeVar("R", QuietHours, FrequencyCap, Label)
+
+
+def _unique(rules: tuple[R, ...], section: str) -> tuple[R, ...]:
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.name is not None:
+            if rule.name in seen:
+                raise ValueError(f"two {section} rules are named '{rule.name}'")
+            seen.add(rule.name)
+    return rules
+
+
+class PolicySet(_Strict):
+    """The policies themselves: the top level of a policy file, and each per-journey override."""
+
+    consent: Consent = Field(default_factory=Consent)
+    do_not_contact: DoNotContact = Field(default_factory=DoNotContact)
+    quiet_hours: tuple[QuietHours, ...] = ()
+    frequency_caps: tuple[FrequencyCap, ...] = ()
+    reachability: dict[Channel, Reach] = Field(default_factory=default_reachability)
+    holdout: Holdout = Field(default_factory=Holdout)
+    labels: tuple[Label, ...] = ()
+    marketing_content: MarketingContent = Field(default_factory=MarketingContent)
+    #: Names of inherited rules (from ``extends``, or the file's own for a journey) to switch off.
+    disable: Names = ()
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_names(cls, rules: tuple[QuietHours, ...]) -> tuple[QuietHours, ...]:
+        return _unique(rules, "quiet_hours")
+
+    @field_validator("frequency_caps")
+    @classmethod
+    def _cap_names(cls, rules: tuple[FrequencyCap, ...]) -> tuple[FrequencyCap, ...]:
+        return _unique(rules, "frequency_caps")
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, rules: tuple[Label, ...]) -> tuple[Label, ...]:
+        return _unique(rules, "labels")
+
+
+class Policies(PolicySet):
+    """A policy file: the policies, what they extend, and per-journey overrides."""
+
+    #: Built-in profiles (``vn_decree_91``) or policy files (relative to this one), applied in
+    #: order below this file.
+    extends: Names = ()
+    description: str | None = None
+    journeys: dict[str, PolicySet] = Field(default_factory=dict)
+
+
+def rule_names(section: str, rules: Iterable[QuietHours | FrequencyCap | Label]) -> list[str]:
+    """Each rule's name: its own, or ``section[N]`` (1-based) for an unnamed one."""
+    return [r.name or f"{section}[{i}]" for i, r in enumerate(rules, 1)]
+
+
+S = TypeVar("S", bound=PolicySet)
+
+
+def _merge_rules(base: tuple[Any, ...], top: tuple[Any, ...]) -> tuple[Any, ...]:
+    out = list(base)
+    index = {r.name: i for i, r in enumerate(out) if r.name is not None}
+    for rule in top:
+        if rule.name is not None and rule.name in index:
+            out[index[rule.name]] = rule
+        else:
+            out.append(rule)
+    return tuple(out)
+
+
+def _overlay_fields(base: BaseModel, top: BaseModel) -> BaseModel:
+    update: dict[str, Any] = {}
+    for name in top.model_fields_set:
+        value = getattr(top, name)
+        old = getattr(base, name)
+        update[name] = {**old, **value} if isinstance(value, dict) else value
+    return base.model_copy(update=update)
+
+
+def overlay(base: S, top: PolicySet) -> tuple[S, list[str]]:
+    """``top`` written over ``base`` (see the module docstring), and the names in
+    ``top.disable`` that matched no rule (the caller reports them)."""
+    update: dict[str, Any] = {}
+    for name in top.model_fields_set:
+        if name in ("extends", "journeys", "disable", "description"):
+            continue
+        value = getattr(top, name)
+        old = getattr(base, name)
+        if name in RULE_SECTIONS:
+            update[name] = _merge_rules(old, value)
+        elif name == "reachability":
+            update[name] = {**old, **value}
+        elif isinstance(value, BaseModel):
+            update[name] = _overlay_fields(old, value)
+        else:
+            update[name] = value
+    merged = base.model_copy(update=update)
+    unknown: list[str] = []
+    if top.disable:
+        found: set[str] = set()
+        sections: dict[str, Any] = {}
+        for section in RULE_SECTIONS:
+            rules = getattr(merged, section)
+            kept = tuple(r for r in rules if r.name not in top.disable)
+            found |= {r.name for r in rules if r.name in top.disable}
+            sections[section] = kept
+        merged = merged.model_copy(update=sections)
+        unknown = [n for n in top.disable if n not in found]
+    return merged, unknown

@@ -1,0 +1,500 @@
+"""Runs split into parts of customers: over worker processes (``--workers N``) and in chunks that
+bound memory, merged into one result identical to a single run.
+
+Why this is exact: the engine treats customers independently (instances, timers, caps and quiet
+hours are per customer; a scheduled segment entry evaluates each customer on their own, at the
+same local time every day), and a synthetic customer draws everything from their own random
+streams, seeded from ``(seed, customer id, purpose)``. So a part of the customers, run alone over
+the same time range, does exactly what those customers do in a run of everyone. The reports are
+built from order-free pieces: per-journey :class:`~journeydsl.simulate.tally.Tally` counts (sums),
+and actions and instances sorted by the contract's keys.
+
+Customers are assigned to parts by a stable hash of their id (BLAKE2b, the same on every machine
+and Python run; never :func:`hash`). Recorded customers that share an event id (only the first
+such event is processed, whoever it belongs to) go to the same part, so that the duplicate is
+skipped as in a single run.
+
+Each worker process compiles the journeys again from their files: compiled journeys hold
+closures, which do not cross process boundaries; the work itself (customer numbers, or recorded
+events and profiles) is sent as plain values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import heapq
+import math
+import multiprocessing
+import operator
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from journeydsl import ir
+from journeydsl.ast import CHANNELS
+from journeydsl.runtime.policies.model import Policies
+from journeydsl.runtime.protocols import Profile
+from journeydsl.simulate.behaviour import Behaviour
+from journeydsl.simulate.driver import (
+    RunResult,
+    RunStats,
+    Simulation,
+    SimulationResult,
+    action_sort_key,
+    contract_action,
+    holdout_splits,
+    instance_sort_key,
+    instant,
+)
+from journeydsl.simulate.inputs import LoadedEvent, Problem
+from journeydsl.simulate.policy_figures import PolicyTally
+from journeydsl.simulate.tally import ChannelStats, Tally, merge_channel_stats
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "Context",
+    "MergedResult",
+    "Plan",
+    "partition",
+    "run_plan",
+]
+
+#: Customers simulated together in one part: enough to amortise setting up a simulation, few
+#: enough to keep a part's instances, decision logs and event queue small.
+DEFAULT_CHUNK = 1000
+
+
+def partition(customer_id: str, parts: int) -> int:
+    """The part (``0 .. parts-1``) of a customer: a stable hash of the id (BLAKE2b), the same on
+    every machine and run."""
+    digest = hashlib.blake2b(customer_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % parts
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run to split into parts, as plain values a worker process can receive.
+
+    ``journeys`` are the journey files (each is simulated on its own, on the same customers:
+    ``--compare`` gives two). Synthetic mode gives ``behaviour``, ``population`` and ``seed``;
+    recorded mode passes its events and profiles to :func:`run_plan`. ``detail`` keeps every
+    action and instance (for the JSON report); without it a part returns only counts.
+    ``trace`` is a customer whose ``--trace`` timeline the part that has them renders."""
+
+    journeys: tuple[str, ...]
+    start: datetime
+    until: datetime
+    behaviour: str | None = None
+    population: int = 0
+    seed: int = 0
+    default_consent: bool = False
+    #: The contact-policy file (``--policies``), loaded again by each worker.
+    policies: str | None = None
+    detail: bool = True
+    trace: str | None = None
+    chunk: int = DEFAULT_CHUNK
+
+
+@dataclass
+class Context:
+    """What a process needs to run parts of a plan: the compiled journeys (in the plan's order)
+    and the behaviour model (synthetic mode)."""
+
+    journeys: tuple[ir.Journey, ...]
+    model: Behaviour | None = None
+    policies: Policies | None = None
+
+    @classmethod
+    def load(cls, plan: Plan) -> Context:
+        """Compile the plan's journeys and load its behaviour file (both were checked by the
+        parent process: an error here is a file that changed meanwhile)."""
+        from journeydsl.compiler import compile_file
+        from journeydsl.runtime.policies import load_policies
+        from journeydsl.simulate.behaviour import load_behaviour
+
+        journeys: list[ir.Journey] = []
+        for path in plan.journeys:
+            compiled = compile_file(path)
+            if compiled.journey is None or not compiled.ok:
+                raise RuntimeError(f"{path}: the journey no longer compiles")
+            journeys.append(compiled.journey)
+        model = load_behaviour(plan.behaviour).model if plan.behaviour else None
+        policies = load_policies(plan.policies) if plan.policies else None
+        return cls(tuple(journeys), model, policies)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One part: synthetic customer numbers, or recorded events and profiles."""
+
+    members: tuple[int, ...] = ()
+    events: tuple[LoadedEvent, ...] = ()
+    profiles: tuple[Profile, ...] = ()
+
+    @property
+    def size(self) -> int:
+        customers = {p.customer_id for p in self.profiles}
+        customers.update(e.record.customer_id for e in self.events)
+        return len(self.members) + len(customers)
+
+
+@dataclass
+class _Part:
+    """What one part did in one journey."""
+
+    tally: Tally
+    channels: dict[str, ChannelStats]
+    stats: RunStats
+    quarantined: list[Problem]
+    duplicates: list[Problem]
+    actions: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+    instances: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+    timezones: dict[str, str] = field(default_factory=dict)
+    trace: str | None = None
+    policy: PolicyTally | None = None
+
+
+# --------------------------------------------------------------------------- one part
+
+
+def _run_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
+    """Simulate one part of the customers in every journey of the plan."""
+    from journeydsl.simulate.population import Population
+
+    out: list[_Part] = []
+    for journey in context.journeys:
+        channels: dict[str, ChannelStats] = {}
+        if context.model is not None:
+            population = Population(context.model, plan.population, plan.seed, task.members)
+            sim = Simulation(
+                [journey],
+                population.profiles,
+                start=plan.start,
+                until=plan.until,
+                channels=population.channels(),
+                policies=context.policies,
+            )
+            population.attach(sim)
+            channels = population.stats
+        else:
+            sim = Simulation(
+                [journey],
+                task.profiles,
+                start=plan.start,
+                until=plan.until,
+                default_consent=plan.default_consent,
+                policies=context.policies,
+            )
+            sim.add_events(task.events)
+        sim.play()
+        out.append(_collect(sim, journey, plan, channels))
+    return out
+
+
+def _collect(
+    sim: Simulation, journey: ir.Journey, plan: Plan, channels: dict[str, ChannelStats]
+) -> _Part:
+    records = sim.state.all_instances()
+    part = _Part(
+        Tally.of(records, sim.actions, holdout_splits(journey)),
+        channels,
+        sim.stats,
+        sim.quarantined,
+        sim.duplicates,
+    )
+    if sim.policies is not None:  # before the decision logs go
+        part.policy = PolicyTally.of(records, sim.engine.policy, journey.id)
+    if plan.detail:
+        zones = part.timezones
+
+        def zone(customer_id: str) -> str:
+            found = zones.get(customer_id)
+            if found is None:
+                found = zones[customer_id] = sim.profiles.get(customer_id).timezone
+            return found
+
+        part.actions = sorted(
+            ((action_sort_key(a), contract_action(a, zone(a["customer_id"]))) for a in sim.actions),
+            key=operator.itemgetter(0),
+        )
+        for r in records:
+            zone(r["customer_id"])
+            del r["log"]  # the decision log is for `explain`; it is most of a record's size
+        part.instances = sorted(
+            ((instance_sort_key(r), r) for r in records), key=operator.itemgetter(0)
+        )
+    if plan.trace is not None and plan.trace in set(sim.profiles.customers()):
+        from journeydsl.simulate.report import render_trace
+
+        part.trace = render_trace(SimulationResult(sim), plan.trace)
+    return part
+
+
+# --------------------------------------------------------------------------- worker processes
+
+_WORKER: tuple[Context, Plan] | BaseException | None = None
+
+
+def _init_worker(plan: Plan) -> None:
+    """Set up a worker process: quiet engine logs, compile the journeys once. A failure is
+    kept for the first task to raise: a pool replaces a worker whose set-up raises, forever."""
+    import logging
+    import sys
+
+    import structlog
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
+    global _WORKER
+    try:
+        _WORKER = (Context.load(plan), plan)
+    except Exception as exc:  # re-raised by _work, in the parent
+        _WORKER = exc
+
+
+def _work(task: _Task) -> tuple[int, list[_Part]]:
+    if isinstance(_WORKER, BaseException):
+        raise _WORKER
+    assert _WORKER is not None, "the worker was not initialised"
+    context, plan = _WORKER
+    return task.size, _run_part(context, plan, task)
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def _synthetic_tasks(plan: Plan, prefix: str, parts: int) -> list[_Task]:
+    from journeydsl.simulate.population import customer_ids
+
+    members: list[list[int]] = [[] for _ in range(parts)]
+    for number, customer in enumerate(customer_ids(prefix, plan.population), 1):
+        members[partition(customer, parts)].append(number)
+    return [_Task(members=tuple(m)) for m in members if m]
+
+
+def _groups(events: Iterable[LoadedEvent]) -> dict[str, str]:
+    """Customers that share an event id with another customer, each mapped to the smallest id of
+    their group (that customer is not listed; nor are customers on their own)."""
+    owner: dict[str, str] = {}
+    parent: dict[str, str] = {}
+
+    def root(c: str) -> str:
+        while parent.get(c, c) != c:
+            c = parent[c]
+        return c
+
+    for e in events:
+        given = e.raw.get("id")
+        if not isinstance(given, str) or not given:
+            continue  # a content hash includes the customer: it cannot be shared
+        customer = e.record.customer_id
+        first = owner.setdefault(given, customer)
+        if first != customer:
+            a, b = root(first), root(customer)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {c: root(c) for c in parent}
+
+
+def _recorded_tasks(
+    events: Sequence[LoadedEvent], profiles: Sequence[Profile], parts: int
+) -> list[_Task]:
+    group = _groups(events)
+    by_events: list[list[LoadedEvent]] = [[] for _ in range(parts)]
+    by_profiles: list[list[Profile]] = [[] for _ in range(parts)]
+    for e in events:
+        c = e.record.customer_id
+        by_events[partition(group.get(c, c), parts)].append(e)
+    for p in profiles:
+        c = p.customer_id
+        by_profiles[partition(group.get(c, c), parts)].append(p)
+    return [
+        _Task(events=tuple(e), profiles=tuple(p))
+        for e, p in zip(by_events, by_profiles, strict=True)
+        if e or p
+    ]
+
+
+def run_plan(
+    plan: Plan,
+    *,
+    workers: int = 1,
+    context: Context | None = None,
+    events: Sequence[LoadedEvent] = (),
+    profiles: Sequence[Profile] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> list[MergedResult]:
+    """Run ``plan`` in parts over ``workers`` processes (1: in this process, with ``context``)
+    and merge the parts: one result per journey of the plan.
+
+    Recorded mode passes ``events`` (sorted by time) and ``profiles``. ``progress`` is called
+    with (customers done, customers in all) as parts finish."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if workers > 1:
+            # Started first: the workers import and compile while the customers are split.
+            # "spawn": a fresh interpreter per worker, safe whatever threads this process runs
+            # (a progress bar refreshes from one).
+            mp = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(mp.Pool(workers, _init_worker, (plan,)))
+        if context is None:
+            context = Context.load(plan)
+        if context.model is not None:
+            parts = max(workers, math.ceil(plan.population / max(1, plan.chunk)))
+            tasks = _synthetic_tasks(plan, context.model.customer_prefix, parts)
+        else:
+            customers = {p.customer_id for p in profiles} | {e.record.customer_id for e in events}
+            parts = max(workers, math.ceil(len(customers) / max(1, plan.chunk)))
+            tasks = _recorded_tasks(events, profiles, parts)
+        total = sum(t.size for t in tasks)
+        done = 0
+        merged = [_Merger() for _ in context.journeys]
+        if progress is not None:
+            progress(0, total)
+        if pool is None:
+            results: Iterable[tuple[int, list[_Part]]] = (
+                (t.size, _run_part(context, plan, t)) for t in tasks
+            )
+        else:
+            results = pool.imap_unordered(_work, tasks)
+        for size, parts_done in results:
+            for m, part in zip(merged, parts_done, strict=True):
+                m.add(part)
+            done += size
+            if progress is not None:
+                progress(done, total)
+    return [m.result(j, plan) for m, j in zip(merged, context.journeys, strict=True)]
+
+
+# --------------------------------------------------------------------------- merging
+
+
+_LINE = re.compile(r":(\d+)$")
+
+
+def _problem_key(p: Problem) -> tuple[int, int, str, str]:
+    """The order a single run reports problems in: by time, then by line of the input file
+    (a single run queues a file's events in time order, file order breaking ties)."""
+    line = _LINE.search(p.where)
+    return (
+        instant(p.at) if p.at is not None else -(2**62),
+        int(line.group(1)) if line else 0,
+        p.where,
+        p.reason,
+    )
+
+
+class _Merger:
+    """Accumulates the parts of one journey."""
+
+    def __init__(self) -> None:
+        self.tally = Tally()
+        self.channels: dict[str, ChannelStats] = {c: ChannelStats() for c in CHANNELS}
+        self.stats = RunStats()
+        self.quarantined: list[Problem] = []
+        self.duplicates: list[Problem] = []
+        self.actions: list[list[tuple[tuple[Any, ...], dict[str, Any]]]] = []
+        self.instances: list[list[tuple[tuple[Any, ...], dict[str, Any]]]] = []
+        self.timezones: dict[str, str] = {}
+        self.trace: str | None = None
+        self.policy: PolicyTally | None = None
+
+    def add(self, part: _Part) -> None:
+        if part.policy is not None:
+            self.policy = (self.policy or PolicyTally()).merge(part.policy)
+        self.tally.merge(part.tally)
+        merge_channel_stats(self.channels, part.channels)
+        self.stats.merge(part.stats)
+        self.quarantined += part.quarantined
+        self.duplicates += part.duplicates
+        self.actions.append(part.actions)
+        self.instances.append(part.instances)
+        self.timezones.update(part.timezones)
+        if part.trace is not None:
+            self.trace = part.trace
+
+    def result(self, journey: ir.Journey, plan: Plan) -> MergedResult:
+        def merged(lists: list[list[tuple[tuple[Any, ...], dict[str, Any]]]]) -> Iterator[Any]:
+            return (item for _, item in heapq.merge(*lists, key=operator.itemgetter(0)))
+
+        return MergedResult(
+            journeys=(journey,),
+            start_at=plan.start,
+            until_at=plan.until,
+            actions=list(merged(self.actions)),
+            instances=list(merged(self.instances)),
+            timezones=self.timezones,
+            tallied=self.tally,
+            channels=self.channels,
+            stats=self.stats,
+            problems=sorted(self.quarantined, key=_problem_key),
+            duplicates=sorted(self.duplicates, key=_problem_key),
+            trace=self.trace,
+            detail=plan.detail,
+            policy_tallied=self.policy,
+        )
+
+
+@dataclass
+class MergedResult(RunResult):
+    """One journey's result merged from the parts of a run. ``actions`` and ``instances`` (the
+    records without their decision logs) are kept only with the plan's ``detail``; counts
+    always are. ``trace`` is the ``--trace`` timeline, when the plan asked for one and the
+    customer was simulated."""
+
+    journeys: tuple[ir.Journey, ...]
+    start_at: datetime
+    until_at: datetime
+    actions: list[dict[str, Any]]
+    instances: list[dict[str, Any]]
+    timezones: dict[str, str]
+    tallied: Tally
+    channels: dict[str, ChannelStats]
+    stats: RunStats
+    problems: list[Problem]
+    duplicates: list[Problem]
+    trace: str | None = None
+    detail: bool = True
+    policy_tallied: PolicyTally | None = None
+
+    @property
+    def start(self) -> datetime:
+        """When the run started."""
+        return self.start_at
+
+    @property
+    def until(self) -> datetime:
+        """When the run ended."""
+        return self.until_at
+
+    @property
+    def quarantined(self) -> list[Problem]:
+        """Events the engine refused, in the order a single run reports them."""
+        return self.problems
+
+    def timezone(self, customer_id: str) -> str:
+        """The customer's time zone name (known for customers with actions or instances)."""
+        return self.timezones.get(customer_id, "")
+
+    def tally(self, journey_id: str | None = None) -> Tally:
+        """The journey's counts, summed over the parts."""
+        self.journey(journey_id)
+        return self.tallied
+
+    def policy_tally(self, journey_id: str | None = None) -> PolicyTally | None:
+        """What the contact policies did, summed over the parts (None without policies)."""
+        self.journey(journey_id)
+        return self.policy_tallied
+
+    def to_json(self, journey_id: str | None = None) -> dict[str, Any]:
+        """The ``--format json`` document (needs a plan with ``detail``)."""
+        if not self.detail:
+            raise ValueError("this run kept counts only (no detail): it has no JSON document")
+        return super().to_json(journey_id)

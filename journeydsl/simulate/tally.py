@@ -1,0 +1,143 @@
+"""Mergeable counts of a run: what the text report, ``--compare`` and ``--workers`` need.
+
+A :class:`Tally` counts one journey's instances (entered, per step reached, per outcome, treated
+vs holdout) and actions (messages per channel, suppressions and why, tickets, rewards). Tallies of
+disjoint sets of customers add up (:meth:`Tally.merge`) to the tally of their union, in any
+order: this is how runs of separate partitions or chunks of a population are combined without
+keeping every action in memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["ChannelStats", "Tally", "merge_channel_stats"]
+
+
+@dataclass
+class ChannelStats:
+    """What one channel double saw: deliveries, failed attempts and the cost of deliveries."""
+
+    delivered: int = 0
+    transient: int = 0
+    permanent: int = 0
+    cost: Decimal = Decimal(0)
+
+    def merge(self, other: ChannelStats) -> None:
+        """Add ``other``'s counts to these."""
+        self.delivered += other.delivered
+        self.transient += other.transient
+        self.permanent += other.permanent
+        self.cost += other.cost
+
+
+def merge_channel_stats(
+    into: dict[str, ChannelStats], other: Mapping[str, ChannelStats]
+) -> dict[str, ChannelStats]:
+    """Add ``other``'s per-channel stats to ``into`` (channels keep ``into``'s order, new ones
+    are appended in ``other``'s)."""
+    for name, stats in other.items():
+        into.setdefault(name, ChannelStats()).merge(stats)
+    return into
+
+
+@dataclass
+class Tally:
+    """Counts of one journey's instances and actions (see the module docstring).
+
+    ``treated`` / ``control`` count the instances that went through a random split with a
+    holdout, outside and inside the holdout, with their outcomes in ``treated_outcomes`` /
+    ``control_outcomes``."""
+
+    entered: int = 0
+    running: int = 0
+    nodes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    treated: int = 0
+    control: int = 0
+    treated_outcomes: Counter[str] = field(default_factory=Counter)
+    control_outcomes: Counter[str] = field(default_factory=Counter)
+    sent: Counter[str] = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    tickets: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rewards: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add_instance(self, record: Mapping[str, Any], splits: frozenset[str] = frozenset()) -> None:
+        """Count one instance record (the engine's state record). ``splits`` are the ids of the
+        journey's split steps that have a holdout."""
+        self.entered += 1
+        for node, visits in record["visits"].items():
+            if visits > 0:
+                self.nodes[node] += 1
+        ended = record["status"] == "ended"
+        if ended:
+            self.outcomes[record["outcome"]] += 1
+        else:
+            self.running += 1
+        if splits and any(record["visits"].get(s, 0) > 0 for s in splits):
+            if record.get("holdout"):
+                self.control += 1
+                if ended:
+                    self.control_outcomes[record["outcome"]] += 1
+            else:
+                self.treated += 1
+                if ended:
+                    self.treated_outcomes[record["outcome"]] += 1
+
+    def add_action(self, action: Mapping[str, Any]) -> None:
+        """Count one action (the engine's action record)."""
+        kind = action["kind"]
+        if kind == "send":
+            self.sent[action["channel"]] += 1
+        elif kind == "suppressed":
+            self.suppressed[action.get("channel") or "-"] += 1
+            self.reasons[str(action.get("reason"))] += 1
+        elif kind == "ticket":
+            self.tickets[(action["queue"], str(action["priority"]))] += 1
+        elif kind in ("reward", "action"):
+            self.rewards[(kind, action["name"])] += 1
+
+    @classmethod
+    def of(
+        cls,
+        instances: Iterable[Mapping[str, Any]],
+        actions: Iterable[Mapping[str, Any]],
+        splits: frozenset[str] = frozenset(),
+    ) -> Tally:
+        """The tally of these instance records and actions."""
+        tally = cls()
+        for record in instances:
+            tally.add_instance(record, splits)
+        for action in actions:
+            tally.add_action(action)
+        return tally
+
+    def merge(self, other: Tally) -> Tally:
+        """Add ``other``'s counts (of other customers) to these; returns ``self``."""
+        self.entered += other.entered
+        self.running += other.running
+        self.treated += other.treated
+        self.control += other.control
+        for mine, theirs in (
+            (self.nodes, other.nodes),
+            (self.outcomes, other.outcomes),
+            (self.treated_outcomes, other.treated_outcomes),
+            (self.control_outcomes, other.control_outcomes),
+            (self.sent, other.sent),
+            (self.suppressed, other.suppressed),
+            (self.reasons, other.reasons),
+        ):
+            mine.update(theirs)
+        self.tickets.update(other.tickets)
+        self.rewards.update(other.rewards)
+        return self
+
+    def ordered_reasons(self) -> dict[str, int]:
+        """Suppression reasons, most frequent first, ties by name (so that the order does not
+        depend on the order the actions were counted in)."""
+        return dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -1,0 +1,136 @@
+"""Limits on what a journey source may hold, shared by both spellings.
+
+The parser and the YAML loader already bound the input's size and nesting (JD112). This module adds
+the bounds that only make sense on the AST and on the YAML node tree:
+
+* :data:`MAX_STEPS`: a journey of more steps is refused (JD112). Real journeys have tens of steps;
+  the generated 1,000-step journey of ``benchmarks/check_large.py`` is well inside. Some checks
+  (definite assignment) grow faster than linearly with the size, so the cap bounds the time a
+  hostile or runaway generated file can cost.
+* :data:`SAFE_YAML_TAGS`: a YAML document may only use the tags ``yaml.safe_load`` understands.
+  The loader never constructs Python objects (it only composes nodes), so an
+  ``!!python/object/apply:os.system`` tag could do no harm; it is still refused (JD100), so that a
+  file which would be dangerous to a careless ``yaml.load`` elsewhere never passes ``check``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from journeydsl import ast
+from journeydsl.diagnostics import Diagnostics, Span
+
+__all__ = ["MAX_STEPS", "SAFE_YAML_TAGS", "check_steps", "check_tags", "iter_steps"]
+
+#: The most steps (nested ones included) one journey may have.
+MAX_STEPS: Final = 5_000
+
+_CORE: Final = "tag:yaml.org,2002:"
+#: The tags of YAML's core schema that ``yaml.safe_load`` constructs (as plain data).
+SAFE_YAML_TAGS: Final = frozenset(
+    _CORE + name
+    for name in (
+        "str",
+        "int",
+        "float",
+        "bool",
+        "null",
+        "seq",
+        "map",
+        "merge",
+        "timestamp",
+        "binary",
+        "set",
+        "omap",
+        "pairs",
+    )
+)
+
+
+def _children(step: ast.Step) -> Iterator[ast.Steps]:
+    match step:
+        case ast.WaitFor():
+            yield step.then
+            yield step.on_timeout
+        case ast.If():
+            yield step.then
+            yield step.otherwise
+        case ast.Switch():
+            for case in step.cases:
+                yield case.steps
+            yield step.otherwise
+        case ast.Split():
+            for arm in step.arms:
+                yield arm.steps
+            if step.holdout is not None:
+                yield step.holdout.steps
+        case ast.Repeat():
+            yield step.steps
+        case _:
+            return
+
+
+def iter_steps(steps: ast.Steps) -> Iterator[ast.Step]:
+    """Every step of ``steps``, nested ones included, in source order (without recursion, so a
+    deeply nested AST cannot exhaust the stack)."""
+    stack: list[Iterator[ast.Step]] = [iter(steps)]
+    while stack:
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+            continue
+        yield step
+        stack.extend(iter(block) for block in reversed(list(_children(step))))
+
+
+def check_steps(journey: ast.Journey, diags: Diagnostics) -> bool:
+    """Report a journey of more than :data:`MAX_STEPS` steps (JD112, at the first step past the
+    limit); True when the size is within the limit."""
+    for n, step in enumerate(iter_steps(journey.steps), 1):
+        if n > MAX_STEPS:
+            diags.error(
+                "JD112",
+                f"the journey has more than {MAX_STEPS:,} steps",
+                step.span,
+                hint="split it into several journeys, e.g. one per stage of the customer's "
+                "lifecycle, handing customers on with an event",
+            )
+            return False
+    return True
+
+
+def _spelled(tag: str) -> str:
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+
+
+def check_tags(root: Node, file: str, diags: Diagnostics) -> bool:
+    """Report every node whose tag ``yaml.safe_load`` would not accept (JD100); True when there
+    is none. Shared nodes (anchors used through aliases) are looked at once."""
+    seen: set[int] = set()
+    stack = [root]
+    ok = True
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.tag not in SAFE_YAML_TAGS:
+            ok = False
+            mark = node.start_mark
+            diags.error(
+                "JD100",
+                f"the YAML tag '{_spelled(node.tag)}' is not allowed: a journey is plain data",
+                Span.point(file, mark.line + 1, mark.column + 1),
+                hint="remove the tag; journeydsl reads YAML as yaml.safe_load does and never "
+                "builds objects from it",
+            )
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.append(k)
+                stack.append(v)
+    return ok

@@ -1,0 +1,117 @@
+"""``journeydsl check --policies``: golden fixtures in tests/fixtures/policies (each
+``NAME__invalid`` states the diagnostics it must give, as in tests/fixtures/checks), the policy
+file's own mistakes at their lines (JD601), and the examples checked clean."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from journeydsl.cli import main
+from journeydsl.compiler import compile_file
+from journeydsl.diagnostics import Severity
+from journeydsl.runtime.policies import load_policies
+from journeydsl.runtime.policies.checks import check_journey
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "policies"
+POLICIES = load_policies(FIXTURES / "policies.yaml")
+_EXPECT = re.compile(r"#\s*expect:\s*(\d+):(\d+)\s+(error|warning)\s+(JD\d{3})\s*")
+JOURNEYS = sorted(
+    p
+    for p in FIXTURES.iterdir()
+    if p.suffix == ".journey" or (p.suffix == ".yaml" and "__" in p.stem)
+)
+
+
+def _expected(path: Path) -> list[tuple[int, int, str, str]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if m := _EXPECT.fullmatch(line.strip()):
+            out.append((int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("path", JOURNEYS, ids=[p.name for p in JOURNEYS])
+def test_fixture_gives_exactly_its_expected_policy_diagnostics(path: Path) -> None:
+    """A fixture compiles cleanly, and the policy checks give exactly its `# expect:` lines."""
+    compiled = compile_file(path)
+    assert compiled.journey is not None, [d.message for d in compiled.diagnostics]
+    assert [d for d in compiled.diagnostics if d.severity is not Severity.INFO] == []
+    found = check_journey(compiled.journey, compiled.catalog, POLICIES)
+    got = sorted((d.span.line, d.span.column, str(d.severity), d.code) for d in found)
+    assert got == _expected(path)
+    if "__invalid" not in path.stem:
+        assert got == []
+
+
+def test_every_policy_code_is_pinned_by_a_fixture() -> None:
+    """JD602..JD605 each appear in some fixture's expectations."""
+    pinned = {e[3] for p in JOURNEYS for e in _expected(p)}
+    assert pinned >= {"JD602", "JD603", "JD604", "JD605"}
+
+
+def _check(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["check", *args])
+    return code, capsys.readouterr().out
+
+
+def test_examples_are_clean_under_the_example_policies(capsys: pytest.CaptureFixture[str]) -> None:
+    """`journeydsl check --policies examples/policies.yaml examples/` passes with no warning."""
+    code, out = _check(
+        "--policies",
+        str(ROOT / "examples" / "policies.yaml"),
+        str(ROOT / "examples"),
+        capsys=capsys,
+    )
+    assert code == 0, out
+    assert "0 errors, 0 warnings" in out
+
+
+def test_policy_errors_fail_the_check_with_their_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    """A fixture folder with errors exits 1 and prints file:line:col: severity[CODE]."""
+    code, out = _check(
+        "--policies",
+        str(FIXTURES / "policies.yaml"),
+        str(FIXTURES / "labels__invalid.journey"),
+        capsys=capsys,
+    )
+    assert code == 1
+    assert "labels__invalid.journey:8:1: error[JD603]: template 'plain_offer'" in out
+    assert "= hint: start its text in the templates catalog with '[QC]'" in out
+
+
+def test_a_broken_policy_file_is_JD601_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mistakes in the policy file are reported at their own line and column, never raised."""
+    bad = tmp_path / "policies.yaml"
+    bad.write_text(
+        "extends: vn_decree_19\n"
+        "frequency_caps:\n"
+        "  - {max: 3, windw: 24h}\n"
+        "quiet_hours:\n"
+        "  - {from: '25:00', to: '07:00'}\n",
+        encoding="utf-8",
+    )
+    code, out = _check(
+        "--policies", str(bad), str(FIXTURES / "caps.journey"), "--format", "json", capsys=capsys
+    )
+    assert code == 1
+    found = json.loads(out)["diagnostics"]
+    where = [(d["line"], d["column"], d["code"]) for d in found]
+    assert (1, 10, "JD601") in where  # unknown profile — did you mean vn_decree_91?
+    assert (3, 5, "JD601") in where  # missing field 'window'
+    assert (3, 14, "JD601") in where  # unknown field 'windw'
+    assert (5, 12, "JD601") in where  # not a time of day
+    messages = " ".join(d["message"] for d in found)
+    assert "did you mean 'vn_decree_91'?" in messages
+    assert "unknown field 'windw'" in messages
+
+
+def test_a_missing_policy_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--policies nowhere.yaml` exits 2."""
+    assert main(["check", "--policies", "nowhere.yaml", str(FIXTURES / "caps.journey")]) == 2

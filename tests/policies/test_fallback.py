@@ -1,0 +1,157 @@
+"""Consent, reachability and the fallback chain push → zns → sms, with each decision logged."""
+
+from __future__ import annotations
+
+from journeydsl.runtime.policies import Policies
+from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, Profile
+from tests.policies.harness import (
+    Harness,
+    compile_journey,
+    ev,
+    harness,
+    local,
+    policies,
+    profile,
+)
+
+NUDGE = """
+journey nudge
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on card_activated
+fallback push -> zns -> sms
+send push first_spend_nudge marketing
+"""
+
+ALL = {"email": True, "sms": True, "zns": True, "push": True}
+
+
+def _run(*profiles: Profile, policy: Policies | None = None, **scripts: object) -> Harness:
+    at = local("2026-01-05 10:00")
+    h = harness(
+        [compile_journey(NUDGE)],
+        profiles,
+        start=at,
+        policy=policy or Policies(),
+        scripts=scripts,
+    )
+    h.feed([ev(p.customer_id, "card_activated", at, card_id="k") for p in profiles])
+    h.advance(local("2026-01-06 00:00"))
+    return h
+
+
+def _landed(h: Harness, customer: str) -> list[str]:
+    return [m.channel for m in h.delivered(customer)]
+
+
+def test_mixed_consent_walks_the_chain_to_the_first_usable_channel() -> None:
+    """Push when allowed and reachable; zns without push consent or app; sms without either."""
+    h = _run(
+        profile("c1", app=True),
+        profile("c2", app=True, no=["push"]),
+        profile("c3", app=False),
+        profile("c4", app=True, no=["push", "zns"]),
+        profile("c5", app=True, consent={"push": False}),
+    )
+    assert _landed(h, "c1") == ["push"]
+    assert _landed(h, "c2") == ["zns"]
+    assert _landed(h, "c3") == ["zns"]
+    assert _landed(h, "c4") == ["sms"]
+    assert _landed(h, "c5") == []
+    assert h.suppressed("c5") == ["no push consent; no zns consent; no sms consent"]
+
+
+def test_every_step_of_the_chain_is_in_the_decision_log() -> None:
+    """c4: fell back to zns (no push consent), to sms (no zns consent), allowed on sms."""
+    h = _run(profile("c4", app=True, no=["push", "zns"]))
+    steps = [
+        (d["decision"], d["channel"], d.get("from"), d.get("policy"), d.get("reason"))
+        for d in h.decisions("c4")
+    ]
+    assert steps == [
+        ("fallback", "zns", "push", "consent", "no push consent"),
+        ("fallback", "sms", "zns", "consent", "no zns consent"),
+        ("allowed", "sms", None, None, None),
+    ]
+
+
+def test_consent_per_category_overrides_the_channel() -> None:
+    """consent["sms.marketing"] = false withholds marketing on sms although consent["sms"] holds."""
+    p = profile("c1", consent={"sms": True, "sms.marketing": False})
+    h = _run(p)
+    assert _landed(h, "c1") == []
+    assert h.suppressed("c1") == ["no push consent; no zns consent; no sms consent (sms.marketing)"]
+
+
+def test_reachability_attributes_for_zns_and_sms() -> None:
+    """zalo_reachable: false skips zns; an empty phone skips sms; absent attributes are fine."""
+    h = _run(
+        profile("c1", no=["push"], zalo_reachable=False),
+        profile("c2", no=["push"], zalo_reachable=False, phone=""),
+        profile("c3", no=["push"], phone="0912345678"),
+    )
+    assert _landed(h, "c1") == ["sms"]
+    assert _landed(h, "c2") == []
+    assert h.suppressed("c2") == [
+        "no push consent; no Zalo account for zns; no phone number for sms"
+    ]
+    assert _landed(h, "c3") == ["zns"]
+
+
+def test_an_app_installed_since_entry_makes_push_reachable() -> None:
+    """push reachability: has_digital_app, or the reach rule's event (app_installed) since entry."""
+    text = NUDGE.replace("send push", "wait 1d\nsend push")
+    at = local("2026-01-05 10:00")
+    h = harness([compile_journey(text)], [profile("c1", app=False)], start=at, policy=Policies())
+    h.feed(
+        [
+            ev("c1", "card_activated", at, card_id="k"),
+            ev("c1", "app_installed", local("2026-01-05 18:00")),
+        ]
+    )
+    h.advance(local("2026-01-07 00:00"))
+    assert _landed(h, "c1") == ["push"]
+
+
+def test_a_permanent_failure_falls_back_and_is_logged() -> None:
+    """zns fails permanently (not a Zalo user): sms carries it; the log names the failure."""
+
+    def not_zalo(message: Message) -> DeliveryResult:
+        return DeliveryResult(DeliveryStatus.FAILED_PERMANENT, "not a Zalo user")
+
+    h = _run(profile("c1", no=["push"]), zns=not_zalo)
+    assert _landed(h, "c1") == ["sms"]
+    fallback = [d for d in h.decisions("c1") if d["decision"] == "fallback"]
+    assert fallback[-1]["policy"] == "delivery_failure"
+    assert fallback[-1]["reason"] == "zns failed: not a Zalo user"
+
+
+def test_custom_reachability_and_consent_keys() -> None:
+    """A policy may name its own attribute for sms and read consent from marketing_{channel}."""
+    policy = policies(
+        """
+consent:
+  keys: ["{category}_{channel}", "{channel}"]
+reachability:
+  sms: {attribute: mobile, missing: unreachable, reason: no mobile number}
+"""
+    )
+    h = _run(
+        profile("c1", consent={"sms": True, "marketing_sms": False}, mobile="0912"),
+        profile("c2", consent={"sms": True}),
+        profile("c3", consent={"sms": True}, mobile="0913"),
+        policy=policy,
+    )
+    assert h.suppressed("c1") == ["no push consent; no zns consent; no sms consent (marketing_sms)"]
+    assert h.suppressed("c2") == ["no push consent; no zns consent; no mobile number"]
+    assert _landed(h, "c3") == ["sms"]
+
+
+def test_without_a_policy_file_only_channel_consent_and_the_app_count() -> None:
+    """Engine(policies=None) keeps its old behaviour: category keys and phone are not read."""
+    at = local("2026-01-05 10:00")
+    odd = profile("c1", consent={"sms": True, "sms.marketing": False}, phone="")
+    h = harness([compile_journey(NUDGE)], [odd], start=at, policy=None)
+    h.feed([ev("c1", "card_activated", at, card_id="k")])
+    assert _landed(h, "c1") == ["sms"]
+    assert h.decisions("c1") == []  # and nothing new is written to the store

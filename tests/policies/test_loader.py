@@ -1,0 +1,142 @@
+"""Policy files: validation with positions, extends (built-in profiles and files), overlays by
+rule name, per-journey overrides and disable."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+
+from journeydsl.runtime.policies import BUILTIN_PROFILES, PolicyEngine, builtin_profile
+from journeydsl.runtime.policies.loader import InputError, load_policies
+from tests.policies.harness import policies
+
+
+def _errors(text: str, tmp: Path | None = None) -> list[str]:
+    with pytest.raises(InputError) as caught:
+        policies(text, tmp)
+    return [f"{e.line}:{e.column}: {e.message}" for e in caught.value.errors]
+
+
+def test_every_built_in_rule_names_its_source() -> None:
+    """Each rule of each built-in profile loads and says where it comes from."""
+    for name in BUILTIN_PROFILES:
+        profile = builtin_profile(name)
+        rules = [*profile.quiet_hours, *profile.frequency_caps, *profile.labels]
+        assert rules
+        assert all(r.source and "Decree 91/2020/ND-CP" in r.source for r in rules)
+        assert profile.description
+        assert "not legal advice" in profile.description
+
+
+def test_mistakes_are_reported_at_their_line_and_column() -> None:
+    """Unknown fields (with a hint), bad values and bad times are each at their position."""
+    assert _errors(
+        "quiet_hours:\n"
+        "  - {from: '22:00', to: '22:00'}\n"
+        "frequency_caps:\n"
+        "  - {max: 0, window: 1fortnight, acton: drop}\n"
+        "holdout: {percent: 5, sallt: x}\n"
+    ) == [
+        "2:25: quiet_hours[0].to: 'from' and 'to' are the same time: the range would be empty",
+        "4:11: frequency_caps[0].max: Input should be greater than or equal to 1, found 0",
+        "4:22: frequency_caps[0].window: '1fortnight' is not a duration; write e.g. 24h, 7d, "
+        "1w or 1d12h",
+        "4:34: unknown field 'acton' in 'frequency_caps[0]' — did you mean 'action'?",
+        "5:23: unknown field 'sallt' in 'holdout' — did you mean 'salt'?",
+    ]
+
+
+def test_yaml_syntax_errors_and_empty_files() -> None:
+    """A YAML syntax error and an empty file are errors with a position, not tracebacks."""
+    assert _errors("quiet_hours: [\n")[0].startswith("2:1: invalid YAML")
+    assert _errors("") == ["1:1: the policy file is empty"]
+
+
+def test_unquoted_times_are_read_as_times_of_day() -> None:
+    """YAML 1.1 reads 22:00 as the number 1320; the model turns it back into 22:00."""
+    p = policies("quiet_hours:\n  - {from: 22:00, to: 7:00}\n")
+    assert (p.quiet_hours[0].start, p.quiet_hours[0].end) == (time(22, 0), time(7, 0))
+
+
+def test_extends_a_file_that_extends_the_profile(tmp_path: Path) -> None:
+    """A chain file → file → vn_decree_91 applies bottom up; a rule of the same name replaces."""
+    (tmp_path / "group.yaml").write_text(
+        "extends: vn_decree_91\nholdout: {percent: 2, salt: group}\n", encoding="utf-8"
+    )
+    p = policies(
+        "extends: group.yaml\n"
+        "holdout: {percent: 5}\n"
+        "frequency_caps:\n"
+        "  - {name: vn91_marketing_sms_per_24h, channels: [sms, zns], max: 3, window: 24h}\n",
+        tmp_path,
+    )
+    assert (p.holdout.percent, p.holdout.salt) == (5, "group")
+    (cap,) = p.frequency_caps
+    assert cap.channels == ("sms", "zns")
+    assert cap.window == timedelta(hours=24)
+    assert [q.name for q in p.quiet_hours] == ["vn91_marketing_sms_hours"]
+
+
+def test_extends_mistakes(tmp_path: Path) -> None:
+    """Unknown profiles (with a hint), missing files and cycles are reported at the entry."""
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n", encoding="utf-8")
+    assert _errors("extends: [vn_decree_19, nowhere.yaml]\n", tmp_path) == [
+        "1:11: unknown profile 'vn_decree_19' — did you mean 'vn_decree_91'? (built-in "
+        "profiles: vn_decree_91; or a .yaml file)",
+        "1:25: policy file 'nowhere.yaml' does not exist",
+    ]
+    with pytest.raises(InputError, match="extends itself"):
+        load_policies(tmp_path / "a.yaml")
+
+
+def test_disable_switches_inherited_rules_off_and_names_must_exist() -> None:
+    """disable removes vn_decree_91's label; an unknown name is an error at its position."""
+    p = policies("extends: vn_decree_91\ndisable: [vn91_qc_label]\n")
+    assert p.labels == ()
+    assert [q.name for q in p.quiet_hours] == ["vn91_marketing_sms_hours"]
+    assert _errors("extends: vn_decree_91\ndisable: [vn91_qc_labl]\n") == [
+        "2:11: no inherited rule is named 'vn91_qc_labl'"
+    ]
+
+
+def test_rule_names_are_unique_within_a_section() -> None:
+    """Two caps with one name are refused (overrides find rules by name)."""
+    assert _errors(
+        "frequency_caps:\n  - {name: a, max: 1, window: 1d}\n  - {name: a, max: 2, window: 7d}\n"
+    ) == ["2:3: frequency_caps: two frequency_caps rules are named 'a'"]
+
+
+def test_per_journey_overrides_overlay_field_by_field() -> None:
+    """An override replaces only what it writes (the salt stays) and disables for X only."""
+    engine = PolicyEngine(
+        policies(
+            "extends: vn_decree_91\n"
+            "holdout: {percent: 5, salt: s}\n"
+            "journeys:\n"
+            "  alerts:\n"
+            "    holdout: {percent: 0}\n"
+            "    disable: [vn91_marketing_sms_per_24h]\n"
+        )
+    )
+    alerts, other = engine.rules("alerts").policies, engine.rules("other").policies
+    assert (alerts.holdout.percent, alerts.holdout.salt) == (0, "s")
+    assert alerts.frequency_caps == ()
+    assert (other.holdout.percent, len(other.frequency_caps)) == (5, 1)
+
+
+def test_a_missing_do_not_contact_file_is_an_error(tmp_path: Path) -> None:
+    """A do-not-contact file is resolved against the policy file and must exist."""
+    assert _errors("do_not_contact: {file: dnc.txt}\n", tmp_path) == [
+        "1:24: 'dnc.txt' does not exist"
+    ]
+
+
+def test_consent_keys_only_fill_channel_and_category() -> None:
+    """A consent key with another placeholder is refused."""
+    assert _errors("consent: {keys: ['{channel}.{segment}']}\n")[0].endswith(
+        "consent key '{channel}.{segment}' uses {segment}; only {channel} and {category} are "
+        "filled in"
+    )

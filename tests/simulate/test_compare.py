@@ -1,0 +1,156 @@
+"""What-if: ``--compare OTHER_JOURNEY`` runs both journeys on the same customers and reports them
+side by side, with a confidence interval for a holdout."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from journeydsl.simulate.compare import difference_interval
+from tests.simulate.conftest import BEHAVIOUR, EXAMPLES, ONBOARDING, Cli, onboarding_args
+
+MODEL = str(BEHAVIOUR / "onboarding.yaml")
+EVERY_2D = str(EXAMPLES / "variants" / "onboarding_remind_every_2d.journey")
+HOLDOUT = str(EXAMPLES / "variants" / "onboarding_reminder_holdout.journey")
+
+
+def _compare(cli: Cli, other: str, *extra: str, population: str = "80") -> tuple[int, str, str]:
+    return cli(
+        "simulate",
+        ONBOARDING,
+        "--population",
+        population,
+        "--behaviour",
+        MODEL,
+        "--seed",
+        "7",
+        "--compare",
+        other,
+        *extra,
+    )
+
+
+def _doc(cli: Cli, other: str, *extra: str, population: str = "80") -> dict[str, Any]:
+    code, out, _ = _compare(cli, other, "--format", "json", *extra, population=population)
+    assert code == 0
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+def test_the_base_side_is_the_base_journeys_own_run(cli: Cli) -> None:
+    """The base column has exactly the entries, outcomes and messages of the base journey run
+    alone with the same population and seed."""
+    doc = _doc(cli, EVERY_2D)
+    alone_args = ("--population", "80", "--behaviour", MODEL, "--seed", "7", "--format", "json")
+    code, out, _ = cli("simulate", ONBOARDING, *alone_args)
+    assert code == 0
+    alone = json.loads(out)
+    base = doc["base"]
+    assert list(doc) == ["base", "other", "diff"]
+    assert base["entered"] == alone["funnel"]["entered"] == 80
+    assert {k: v["count"] for k, v in base["outcomes"].items()} == alone["funnel"]["outcomes"]
+    sent = sum(1 for a in alone["actions"] if a["kind"] == "send")
+    assert base["sent"] == sent
+    assert (base["version"], doc["other"]["version"]) == (1, 2)
+
+
+def test_the_diff_is_other_minus_base(cli: Cli) -> None:
+    """Every count in diff is other minus base; rates differ by the same; money stays text."""
+    doc = _doc(cli, EVERY_2D)
+    base, other, diff = doc["base"], doc["other"], doc["diff"]
+    assert diff["entered"] == other["entered"] - base["entered"]
+    assert diff["sent"] == other["sent"] - base["sent"]
+    for name, d in diff["outcomes"].items():
+        assert d["count"] == other["outcomes"][name]["count"] - base["outcomes"][name]["count"]
+        expected = other["outcomes"][name]["rate"] - base["outcomes"][name]["rate"]
+        assert math.isclose(d["rate"], expected, abs_tol=1e-6)
+    for channel, d in diff["messages"].items():
+        assert d["sent"] == other["messages"][channel]["sent"] - base["messages"][channel]["sent"]
+    assert isinstance(base["cost"]["amount"], str)
+    assert int(diff["cost"]["amount"]) == int(other["cost"]["amount"]) - int(base["cost"]["amount"])
+    # Reminders every 2 days instead of 3 send more of them to the same customers.
+    assert diff["sent"] > 0
+
+
+def test_two_workers_compare_the_same_as_one(cli: Cli) -> None:
+    """--compare with --workers 2 prints the same JSON as with one worker."""
+    one = _compare(cli, EVERY_2D, "--format", "json")
+    two = _compare(cli, EVERY_2D, "--format", "json", "--workers", "2")
+    assert one[0] == two[0] == 0
+    assert two[1] == one[1]
+
+
+def test_a_holdout_reports_treated_vs_control_with_an_interval(cli: Cli) -> None:
+    """The holdout variant reports per outcome the treated and holdout rates, their difference
+    and a 95% interval around it; the base journey (no split) has none."""
+    doc = _doc(cli, HOLDOUT, population="200")
+    assert doc["base"]["holdout"] is None
+    holdout = doc["other"]["holdout"]
+    assert holdout["treated"] + holdout["holdout"] == doc["other"]["entered"] == 200
+    assert 0 < holdout["holdout"] < holdout["treated"]
+    assert "normal approximation" in holdout["method"]
+    for row in holdout["outcomes"].values():
+        low, high = row["ci95"]
+        assert low <= row["difference"] <= high
+        rate = row["treated"]["count"] / holdout["treated"]
+        assert math.isclose(row["treated"]["rate"], rate, abs_tol=1e-6)
+
+
+def test_the_text_report_puts_both_journeys_side_by_side(cli: Cli) -> None:
+    """The text comparison names both files and has base, other and diff columns, and a holdout
+    table with a 95% CI column."""
+    code, out, _ = _compare(cli, HOLDOUT, population="120")
+    assert code == 0
+    assert HOLDOUT in out
+    assert ONBOARDING in out
+    header = next(line for line in out.splitlines() if "base" in line and "diff" in line)
+    assert header.split() == ["base", "other", "diff"]
+    assert "95% CI" in out
+    assert "outcome spend_goal_met" in out
+
+
+def test_recorded_events_can_be_compared(cli: Cli) -> None:
+    """--compare works on recorded events: both journeys see the same five customers."""
+    code, out, _ = cli(*onboarding_args("--compare", EVERY_2D, "--format", "json"))
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["base"]["entered"] == doc["other"]["entered"] == 5
+    assert doc["base"]["cost"] is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--trace", "c-0001"), "--trace does not go with --compare"),
+        (("--format", "html"), "--compare reports as text or json"),
+    ],
+)
+def test_compare_refuses_options_it_cannot_honour(
+    cli: Cli, extra: tuple[str, ...], message: str
+) -> None:
+    """--compare with --trace or --format html is a usage error (exit 2)."""
+    code, _, err = _compare(cli, EVERY_2D, *extra)
+    assert code == 2
+    assert message in err
+
+
+def test_a_missing_other_journey_is_a_usage_error(cli: Cli) -> None:
+    """--compare with a file that does not exist exits 2 and names it."""
+    code, _, err = _compare(cli, "no/such.journey")
+    assert code == 2
+    assert "no/such.journey: no such file" in err
+
+
+def test_the_interval_is_the_normal_approximation() -> None:
+    """difference_interval(30/100, 20/100) is 0.1 ± 1.96·√(.3·.7/100 + .2·.8/100)."""
+    found = difference_interval(30, 100, 20, 100)
+    assert found is not None
+    diff, low, high = found
+    half = 1.959964 * math.sqrt(0.3 * 0.7 / 100 + 0.2 * 0.8 / 100)
+    assert math.isclose(diff, 0.1, abs_tol=1e-6)
+    assert math.isclose(low, 0.1 - half, abs_tol=1e-5)
+    assert math.isclose(high, 0.1 + half, abs_tol=1e-5)
+    assert difference_interval(3, 10, 0, 0) is None
