@@ -174,8 +174,10 @@ class Driver:
     due (timers, scheduled entries, deliveries) fires at its own time, then the event is ingested.
 
     An exception a channel raises (a timeout) passes through the engine to the host; the driver
-    is a careful host: it counts it and tries again, at most ``patience`` times in a row at one
-    instant, after which the delivery is left pending (the campaign then counts it as stuck).
+    is a careful host: it counts it and calls again. Each call gets further (the messages before
+    the one that raised are saved), so it only gives up when ``patience`` calls in a row raise
+    without the backlog of due messages shrinking: a channel that always raises. The delivery is
+    then left pending, and the campaign counts it as lost or stuck.
     """
 
     engine: Engine
@@ -185,18 +187,26 @@ class Driver:
     gave_up: int = 0
     exceptions: dict[str, int] = field(default_factory=dict)
 
+    def _backlog(self) -> int:
+        return len(self.engine.state.pending_outbox(self.clock.now(), limit=1_000_000))
+
     def _guarded(self, call: Callable[[], Any]) -> bool:
-        for _ in range(self.patience):
+        stalled, last = 0, None
+        while True:
             try:
                 call()
             except (TimeoutError, ConnectionError) as exc:
                 self.host_exceptions += 1
                 name = type(exc).__name__
                 self.exceptions[name] = self.exceptions.get(name, 0) + 1
+                backlog = self._backlog()
+                stalled = stalled + 1 if last is not None and backlog >= last else 0
+                last = backlog
+                if stalled >= self.patience:
+                    self.gave_up += 1
+                    return False
                 continue
             return True
-        self.gave_up += 1
-        return False
 
     def advance(self, t: datetime) -> None:
         """Fire everything due up to ``t``, each at its own time, then move the clock to ``t``."""

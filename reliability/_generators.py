@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from reliability._common import EXAMPLES, START, Event
+from reliability._common import EXAMPLES, ICT, Event
 
 # --------------------------------------------------------------------------- text mutation
 
@@ -58,6 +58,7 @@ NASTY = (
     "true",
     "on",
     "09:00",
+    "Asia",
     "1_000_000 VND",
     "99999999999999999999999999999999999999",
     "9" * 5000,
@@ -520,7 +521,7 @@ def random_event_lines() -> st.SearchStrategy[str]:
                 st.datetimes(
                     min_value=datetime(2026, 1, 1),
                     max_value=datetime(2026, 3, 1),
-                    timezones=st.just(START.tzinfo),
+                    timezones=st.just(ICT),
                 ).map(lambda d: d.isoformat()),
                 st.text(max_size=30),
                 _JSON,

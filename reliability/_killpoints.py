@@ -10,8 +10,8 @@ stream whatever was done before the restart), then fires at the ``skip + 1``-th 
 passes the site:
 
 * ``ingest``: as an event is handed to the engine, before anything of it is stored;
-* ``commit``: after the engine committed a step (state, timers, outbox) and before it hands the
-  new outbox entries to the channels;
+* ``commit``: right after a step's transaction committed (state, timers, outbox), before the
+  engine goes on (in particular before it hands the new outbox entries to the channels);
 * ``write``: after an action line is durably in the actions file and before the engine hears that
   it was delivered (the window in which a redelivery would duplicate it);
 * ``torn``: halfway through writing an action line (the file is left with a torn last line);
@@ -19,8 +19,9 @@ passes the site:
 
 Whether armed or not, the child reports each redelivery the actions file absorbs and each torn
 line it repairs on stderr as it happens (a later kill would lose the run's summary). The hooks
-wrap public seams only: the ``Engine`` and ``FileChannel`` names ``journeydsl.run`` uses
-(subclasses), ``os.write`` and ``sqlite3.connect`` (a progress handler); nothing in the package is
+wrap public seams only: the ``Engine``, ``SQLiteStore`` and ``FileChannel`` names
+``journeydsl.runtime.run`` uses (subclasses overriding ``ingest``, ``commit`` and the delivery
+methods), ``os.write`` and ``sqlite3.connect`` (a progress handler); nothing in the package is
 edited.
 """
 
@@ -38,6 +39,7 @@ from typing import Any
 from journeydsl.runtime import run as run_module
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.protocols import Clock, DeliveryResult, Message, Ticket
+from journeydsl.runtime.stores.sqlite import SQLiteStore
 
 SITES = ("ingest", "commit", "write", "torn", "txn")
 #: What the child reports on stderr, one line each time, for the campaign to count.
@@ -94,10 +96,11 @@ def _install(point: _Point) -> None:
                 die()
             return super().ingest(raw, event_key)
 
-        def deliver(self, now: datetime | None = None) -> int:
+    class KillableStore(SQLiteStore):
+        def commit(self, *args: Any, **kwargs: Any) -> None:
+            super().commit(*args, **kwargs)
             if point.passing("commit"):
                 die()
-            return super().deliver(now)
 
     class KillableChannel(run_module.FileChannel):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -158,6 +161,7 @@ def _install(point: _Point) -> None:
         return conn
 
     run_module.Engine = KillableEngine  # type: ignore[attr-defined]
+    run_module.SQLiteStore = KillableStore  # type: ignore[attr-defined]
     run_module.FileChannel = KillableChannel  # type: ignore[misc]
     os.write = torn_write
     sqlite3.connect = connect  # type: ignore[assignment]

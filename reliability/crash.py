@@ -299,6 +299,12 @@ MUST_BE_ZERO = (
 def _extra(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kills", type=int, default=100, help="how many SIGKILLs")
     parser.add_argument("--workdir", help="keep the files here (default: a temporary folder)")
+    parser.add_argument(
+        "--sites",
+        nargs="+",
+        choices=[s for s, _ in SITE_WEIGHTS],
+        help="kill only at these sites (default: all)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

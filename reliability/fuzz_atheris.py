@@ -29,7 +29,7 @@ _DONE = re.compile(r"Done (\d+) runs")
 def available() -> bool:
     """Whether atheris can be imported here."""
     try:
-        import atheris  # noqa: F401
+        import atheris  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         return False
     return True

@@ -79,11 +79,15 @@ KNOWN: frozenset[tuple[str, str, str]] = frozenset(
     {
         ("behaviour", "ReaderError", "journeydsl/simulate/yamlfile.py"),
         ("behaviour", "RecursionError", "journeydsl/simulate/yamlfile.py"),
+        ("behaviour", "IsADirectoryError", "journeydsl/simulate/behaviour.py"),
+        ("behaviour", "OSError", "journeydsl/simulate/behaviour.py"),
         ("policies", "ReaderError", "journeydsl/simulate/yamlfile.py"),
         ("policies", "RecursionError", "journeydsl/simulate/yamlfile.py"),
         ("event_lines", "RecursionError", "journeydsl/simulate/inputs.py"),
         ("profiles", "RecursionError", "journeydsl/runtime/stores/sqlite.py"),
         ("profiles", "UnicodeDecodeError", "journeydsl/runtime/stores/sqlite.py"),
+        ("profiles", "IsADirectoryError", "journeydsl/runtime/stores/sqlite.py"),
+        ("profiles", "OSError", "journeydsl/runtime/stores/sqlite.py"),
         ("profiles", "UnicodeEncodeError", "journeydsl/runtime/stores/sqlite.py"),
     }
 )
@@ -240,13 +244,22 @@ def _events_target(tally: Tally, work: Path, size: int, rng_seed: int) -> None:
     except Exception as exc:
         tally.crash("events", exc, "(the stream with corrupted lines)")
         return
-    tally.bad_lines += size
     reported = {
         int(line.rsplit(": quarantined: ", 1)[0].rsplit(":", 1)[1])
         for line in dirty[1].splitlines()
         if ": quarantined: " in line
     }
-    expected = {i for i, (bad, _) in enumerate(marked, 1) if bad}
+    # A line equal to an earlier one is the same event: it is skipped as already done (or
+    # quarantined again when it is not an event at all), so only first occurrences must be
+    # reported.
+    seen: set[str] = set()
+    expected = set()
+    for i, (bad, line) in enumerate(marked, 1):
+        text = line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)
+        if bad and text not in seen:
+            expected.add(i)
+        seen.add(text)
+    tally.bad_lines += len(expected)
     tally.quarantined += len(expected & reported)
     tally.unplaced += len(expected - reported)
     changed = clean[0] ^ dirty[0]
@@ -333,7 +346,9 @@ def _profiles_target(tally: Tally, work: Path, n: int, rng_seed: int) -> None:
         else:
             p = dict(profiles[rng.randrange(len(profiles))])
             key = rng.choice(["customer_id", "attributes", "consent", "timezone", "tags"])
-            p[key] = rng.choice([None, 5, "x", [1], {"a": [1]}, "Mars/Olympus", "\ud800", {}])
+            p[key] = rng.choice(
+                [None, 5, "x", [1], {"a": [1]}, "Mars/Olympus", "Asia", "\ud800", {}, "A" * 300]
+            )
             line = json.dumps(p, ensure_ascii=False)
         path = work / "profiles-fuzz.jsonl"
         path.write_text(line + "\n", encoding="utf-8", errors="surrogatepass")

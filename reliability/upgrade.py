@@ -1,10 +1,11 @@
-"""Live-upgrade campaign: version 2 of the onboarding journey is deployed while ``size``
+"""Live-upgrade campaign: version 2 of the onboarding journey is deployed while about ``size``
 version-1 instances are in flight, under both upgrade policies.
 
     python -m reliability.upgrade --size 10000
 
-``size`` new cardholders get their cards over five days (:func:`reliability._common.stream`, no
-dormant customers); on the sixth day, with every one of them in flight, the deploy happens, and
+New cardholders get their cards in four waves, five days apart (:func:`reliability._common.stream`,
+no dormant customers); on day 21, with instances waiting at every step of version 1 (reminder
+rounds, the telesales deadline, the first-spend nudge, the spend goal), the deploy happens, and
 more cardholders keep arriving for five more days (a tenth as many). The state at the deploy is
 kept, and the rest of the stream runs three times from it, each on its own copy:
 
@@ -20,8 +21,9 @@ for a future time at the end, or that disappeared, or an outbox entry never deli
 suppressed), ``double_messaged`` (instances that got one message twice: the same key, or the same
 template, channel and params), and for ``finish_on_v1`` ``differing_from_control`` (in-flight
 instances whose actions after the deploy differ from the control's: finishing on version 1 must
-change nothing for them) and the version new entrants got; for ``migrate`` how many moved and
-that none of their later steps ran on version 1. ``lost_or_double_messaged`` sums them (target 0).
+change nothing for them) and the version new entrants got; for ``migrate`` how many moved, from
+which step, and that none of their later steps ran on version 1. ``lost_or_double_messaged`` sums
+them (target 0).
 """
 
 from __future__ import annotations
@@ -58,8 +60,11 @@ from reliability._common import (
 
 V2 = EXAMPLES / "upgrade" / "onboarding_new_cardholder_v2.journey"
 MAPPING = EXAMPLES / "upgrade" / "onboarding_v1_to_v2.yaml"
-DEPLOY = START + timedelta(days=6)
+WAVES = tuple(timedelta(days=d) for d in (0, 5, 10, 15))
+DEPLOY = START + timedelta(days=21)
 END = DEPLOY + timedelta(days=60)
+#: Cardholders per instance wanted in flight (some of the first wave have ended by the deploy).
+IN_FLIGHT_FACTOR = 1.12
 
 
 @dataclass
@@ -131,7 +136,9 @@ def _settled(inst: dict[str, Any] | None) -> bool:
     if inst["status"] == "ended":
         return True
     due = inst.get("due")
-    return inst["status"] == "waiting" and bool(due) and datetime.fromisoformat(due) > END
+    if inst["status"] != "waiting" or not isinstance(due, str):
+        return False
+    return datetime.fromisoformat(due) > END
 
 
 def _lost(before: dict[str, dict[str, Any]], after: _Run) -> int:
@@ -166,17 +173,28 @@ def _campaign(work: Path, size: int, seed: int) -> dict[str, Any]:
     mapping, problems, _ = read_mapping(MAPPING)
     if mapping is None:
         raise RuntimeError(f"{MAPPING}: {[str(d) for d in problems]}")
-    events, profiles = stream(size, seed, dormant_every=0)
+    # Four waves of cardholders, five days apart, so that at the deploy instances wait at every
+    # step of version 1 (reminder rounds, the telesales deadline, the nudge, the spend goal);
+    # some of the first wave have ended by then.
+    events, profiles = [], []
+    per_wave = -(-round(size * IN_FLIGHT_FACTOR) // len(WAVES))
+    for n, offset in enumerate(WAVES):
+        wave, wave_profiles = stream(
+            per_wave, seed + n, dormant_every=0, prefix=f"w{n}-", start=START + offset
+        )
+        events += wave
+        profiles += wave_profiles
     late, late_profiles = stream(
-        max(1, size // 10), seed + 1, dormant_every=0, prefix="n-", start=DEPLOY
+        max(1, size // 10), seed + 99, dormant_every=0, prefix="n-", start=DEPLOY
     )
+    profiles += late_profiles
     events = sorted([*events, *late], key=lambda e: datetime.fromisoformat(e["at"]))
     before = [e for e in events if datetime.fromisoformat(e["at"]) < DEPLOY]
     after = [e for e in events if datetime.fromisoformat(e["at"]) >= DEPLOY]
 
     snapshot = work / "deploy.sqlite"
     with SQLiteStore(snapshot, synchronous="OFF") as store:
-        store.add_profiles(parse_profile(p) for p in [*profiles, *late_profiles])
+        store.add_profiles(parse_profile(p) for p in profiles)
     pre = _phase(snapshot, [v1], START, before, DEPLOY)
     in_flight = {k: v for k, v in pre.instances.items() if v["status"] == "waiting"}
 
@@ -196,7 +214,7 @@ def _campaign(work: Path, size: int, seed: int) -> dict[str, Any]:
     finish_actions = _actions_by_instance(finish.delivered, finish.effects)
     new_entrants = {k: v for k, v in finish.instances.items() if k not in pre.instances}
     figures: dict[str, Any] = {
-        "customers": size + max(1, size // 10),
+        "customers": len(profiles),
         "in_flight_at_deploy": len(in_flight),
         "instances_before_deploy": len(pre.instances),
     }

@@ -115,7 +115,7 @@ def _check_timezone(journey: A.Journey, diags: Diagnostics) -> None:
     name = journey.timezone.value
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder
         diags.error(
             "JD105",
             f"unknown time zone '{name}'",

@@ -829,7 +829,7 @@ class Engine:
                         customer=inst["customer_id"],
                         node=node.id,
                     )
-                inst["node"] = node_id = node.id
+                inst["node"] = node.id
                 step = _STEPS.get(type(node)) or _stepper(type(node))
                 node_id = step(self, journey, inst, node, ctx, variables, outbox)
                 visits[node.id] = visits.get(node.id, 0) + 1
@@ -1150,14 +1150,15 @@ class Engine:
     ) -> None:
         """Park the instance at ``node_id`` until ``due`` (its timeout, or None), or until
         ``recheck`` when that comes first: the instant a waited-for condition may turn true."""
-        log.debug(
-            "wait",
-            journey=inst["journey"],
-            version=inst["version"],
-            customer=inst["customer_id"],
-            node=node_id,
-            until=_iso(due) if due else None,
-        )
+        if log.level <= _DEBUG:
+            log.debug(
+                "wait",
+                journey=inst["journey"],
+                version=inst["version"],
+                customer=inst["customer_id"],
+                node=node_id,
+                until=_iso(due) if due else None,
+            )
         wait: dict[str, Any] = {"node": node_id, "kind": kind}
         timer = due
         if recheck is not None and (due is None or recheck < due):

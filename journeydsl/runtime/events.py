@@ -6,7 +6,8 @@ types, it refuses what would break a store or an expression later: text that is 
 (a lone surrogate such as ``"\\ud800"``), non-finite numbers (``NaN``, ``Infinity``), amounts of
 more than :data:`MAX_AMOUNT_DIGITS` digits before or after the point, times outside
 :data:`EARLIEST` … :data:`LATEST`, ids longer than :data:`MAX_ID_LENGTH` and ``data`` nested
-deeper than :data:`MAX_DATA_DEPTH`.
+deeper than :data:`MAX_DATA_DEPTH`. A fraction in a field the catalog does not type is kept as an
+exact :class:`~decimal.Decimal`.
 """
 
 from __future__ import annotations
@@ -109,6 +110,19 @@ def _check_data(data: Mapping[str, Any]) -> None:
                 stack.extend((v, depth + 1) for v in value)
 
 
+def _exact(value: Any) -> Any:
+    """A field the catalog does not type, with its JSON fractions as exact decimals: a float
+    could not be kept in an instance's state (an entry event's data becomes its trigger), and
+    journeydsl keeps no floats. ``data`` is already bounded in depth by :func:`_check_data`."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _exact(v) for k, v in value.items()}
+    return value
+
+
 def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
     if raw is None:
         return None
@@ -185,7 +199,7 @@ def coerce_event(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type
         raise BadEvent("'data' must be an object")
     _check_data(data)
     schema = schemas.get(etype)
-    typed: dict[str, Any] = dict(data)
+    typed: dict[str, Any] = {k: _exact(v) for k, v in data.items()}
     if schema is not None:
         for name, t in schema.items():
             typed[name] = _field(name, t, data.get(name), data)

@@ -7,6 +7,8 @@ the bounds that only make sense on the AST and on the YAML node tree:
   the generated 1,000-step journey of ``benchmarks/check_large.py`` is well inside. Some checks
   (definite assignment) grow faster than linearly with the size, so the cap bounds the time a
   hostile or runaway generated file can cost.
+* a ``uses`` path may not hold control characters (a NUL byte makes the operating system refuse
+  to even look the file up).
 * :data:`SAFE_YAML_TAGS`: a YAML document may only use the tags ``yaml.safe_load`` understands.
   The loader never constructs Python objects (it only composes nodes), so an
   ``!!python/object/apply:os.system`` tag could do no harm; it is still refused (JD100), so that a
@@ -23,7 +25,14 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
 
-__all__ = ["MAX_STEPS", "SAFE_YAML_TAGS", "check_steps", "check_tags", "iter_steps"]
+__all__ = [
+    "MAX_STEPS",
+    "SAFE_YAML_TAGS",
+    "check_catalog_paths",
+    "check_steps",
+    "check_tags",
+    "iter_steps",
+]
 
 #: The most steps (nested ones included) one journey may have.
 MAX_STEPS: Final = 5_000
@@ -100,6 +109,26 @@ def check_steps(journey: ast.Journey, diags: Diagnostics) -> bool:
             )
             return False
     return True
+
+
+def check_catalog_paths(journey: ast.Journey, diags: Diagnostics) -> bool:
+    """Report a ``uses`` path holding a control character (JD105): no file has such a name, and
+    the operating system refuses to look one up (a NUL byte makes ``stat`` raise). True when the
+    paths are fine."""
+    ok = True
+    for ref in (journey.events_catalog, journey.templates_catalog):
+        if ref is None:
+            continue
+        bad = next((c for c in ref.value if ord(c) < 32 or ord(c) == 127), None)
+        if bad is not None:
+            ok = False
+            diags.error(
+                "JD105",
+                f"a catalog path cannot hold a control character (found {bad!r})",
+                ref.span,
+                hint='write the file\'s name, e.g. uses events "events.yaml"',
+            )
+    return ok
 
 
 def _spelled(tag: str) -> str:

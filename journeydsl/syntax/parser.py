@@ -21,7 +21,7 @@ from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
 from journeydsl.syntax._dsl_builder import MAX_DEPTH, Builder, TooDeepError
 from journeydsl.syntax._grammar import HEADER_KEYWORDS, STEP_KEYWORDS, lark_parser, reserved_words
 from journeydsl.syntax._syntax_errors import report_syntax
-from journeydsl.syntax.limits import check_steps
+from journeydsl.syntax.limits import check_catalog_paths, check_steps
 
 __all__ = [
     "HEADER_KEYWORDS",
@@ -55,7 +55,9 @@ def parse_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Diagno
         root = tree.children[0]
         assert isinstance(root, Tree), root
         journey = _guarded(builder, lambda: builder.journey(root))
-    if journey is not None and not check_steps(journey, diags):
+    if journey is not None and not (
+        check_steps(journey, diags) and check_catalog_paths(journey, diags)
+    ):
         journey = None
     return journey, diags.sorted()
 

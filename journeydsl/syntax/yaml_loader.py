@@ -23,7 +23,7 @@ from journeydsl import ast
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
 from journeydsl.syntax._yaml_positions import mark_span, position
 from journeydsl.syntax._yaml_reader import MINIMAL_JOURNEY, Reader, TooLargeError
-from journeydsl.syntax.limits import check_steps, check_tags
+from journeydsl.syntax.limits import check_catalog_paths, check_steps, check_tags
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "load_yaml_journey"]
 
@@ -77,8 +77,8 @@ def load_yaml_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Di
             journey = None
         except RecursionError:
             diags.error("JD112", "the document nests too deeply", Span.point(file, 1, 1))
-    if journey is not None:
-        check_steps(journey, diags)
+    if journey is not None and check_steps(journey, diags):
+        check_catalog_paths(journey, diags)
     if diags.has_errors:
         journey = None
     return journey, diags.sorted()

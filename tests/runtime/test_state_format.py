@@ -22,7 +22,7 @@ GOLDENS = state_format.goldens()
 
 def _type(value: Any) -> str:
     if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith("$"):
-        return next(iter(value))  # an encoded runtime value: {"$ts": ...}
+        return str(next(iter(value)))  # an encoded runtime value: {"$ts": ...}
     return type(value).__name__
 
 
@@ -66,10 +66,10 @@ def test_golden_state_loads_and_resumes_as_recorded_on_both_stores(fmt: int, fol
 
 
 def test_the_engine_writes_records_of_the_current_formats_shape(tmp_path: Path) -> None:
-    """The records the current engine persists still hold everything the current format's golden
-    holds, with the same types: removing, renaming or retyping a key needs a new STATE_FORMAT, a
-    golden and a migration. (A key may be added within a format when the engine reads it with a
-    default: the golden test above resumes records that lack it.)"""
+    """The records the current engine persists still hold every key of the current format's
+    golden, with the same types (removing, renaming or retyping one needs a new STATE_FORMAT)."""
+    # A key may be added within a format when the engine reads it with a default: the golden
+    # test above resumes records that lack it.
     golden = dict(GOLDENS)[STATE_FORMAT]
     expected = shape(json.loads((golden / "state.json").read_text(encoding="utf-8")))
     produced = shape(state_format.produce(tmp_path / "now"))

@@ -143,10 +143,16 @@ def _instant(t: datetime) -> int:
     return value
 
 
-def _thaw(record: Mapping[str, Any]) -> dict[str, Any]:
+def _thaw(record: Mapping[str, Any], nested: Sequence[str] | None = None) -> dict[str, Any]:
     """A copy the caller may change: the record and its containers one level down are new;
-    anything deeper is shared with the stored record (see the module docstring)."""
-    return {k: v.copy() if type(v) in _CONTAINERS else v for k, v in record.items()}
+    anything deeper is shared with the stored record (see the module docstring). ``nested``,
+    when known, names the keys that hold containers."""
+    if nested is None:
+        return {k: v.copy() if type(v) in _CONTAINERS else v for k, v in record.items()}
+    out = dict(record)
+    for k in nested:
+        out[k] = out[k].copy()
+    return out
 
 
 def _json_key(key: Any) -> str:
@@ -163,6 +169,43 @@ def _flat(d: dict[Any, Any]) -> bool:
     return _SCALARS.issuperset(map(type, d.values())) and _STR.issuperset(map(type, d))
 
 
+def _keep_dict(value: dict[Any, Any], old: Any, nested: list[str] | None = None) -> dict[str, Any]:
+    """:func:`_keep` of a dict; the keys whose values are containers go into ``nested``."""
+    before = old if type(old) is dict else _NO_DICT
+    out = {}
+    for k, v in value.items():
+        if type(k) is not str:
+            k = _json_key(k)
+        was = before.get(k)
+        # The common cases are inlined (this loop runs for every committed record): a plain
+        # value; a copy of a stored dict, unchanged (the trigger), which is shared; a flat dict
+        # or list (a wait, the visits, a fallback chain), copied in C.
+        tv = type(v)
+        if tv in _SCALARS:
+            out[k] = v
+            continue
+        if v is was:
+            out[k] = v
+        elif tv is dict:
+            if (
+                type(was) is dict
+                and v.keys() == was.keys()
+                and all(map(operator.is_, v.values(), was.values()))
+            ):
+                out[k] = was
+            elif _SCALARS.issuperset(map(type, v.values())) and _STR.issuperset(map(type, v)):
+                out[k] = v.copy()
+            else:
+                out[k] = _keep_dict(v, was)
+        elif tv is list and type(was) is not list and _SCALARS.issuperset(map(type, v)):
+            out[k] = v.copy()
+        else:
+            out[k] = _keep(v, was)
+        if nested is not None and type(out[k]) in _CONTAINERS:
+            nested.append(k)
+    return out
+
+
 def _keep(value: Any, old: Any = None) -> Any:
     """``value`` as the store keeps it: in JSON's data model, checked as ``json.dumps`` would,
     sharing every part that is the very object already stored in ``old`` (it was checked when it
@@ -171,43 +214,14 @@ def _keep(value: Any, old: Any = None) -> Any:
     if t in _SCALARS or value is old:
         return value
     if t is dict:
-        # The common case, checked in C: a flat dict of plain values with text keys (a log
-        # entry, an encoded value, a wait).
-        if _flat(value):
+        # Small flat dicts (a log entry, an encoded value) are checked and copied in C.
+        if len(value) <= 8 and _flat(value):
             return value.copy()
-        before = old if type(old) is dict else _NO_DICT
-        out = {}
-        for k, v in value.items():
-            if type(k) is not str:
-                k = _json_key(k)
-            was = before.get(k)
-            # The common cases are inlined (this loop runs for every committed record): a
-            # plain value; a copy of a stored dict, unchanged (the trigger), which is shared;
-            # a flat dict or list (a wait, the visits, a fallback chain), copied in C.
-            tv = type(v)
-            if v is was or tv in _SCALARS:
-                out[k] = v
-            elif tv is dict:
-                if (
-                    type(was) is dict
-                    and v.keys() == was.keys()
-                    and all(map(operator.is_, v.values(), was.values()))
-                ):
-                    out[k] = was
-                elif _SCALARS.issuperset(map(type, v.values())) and _STR.issuperset(map(type, v)):
-                    out[k] = v.copy()
-                else:
-                    out[k] = _keep(v, was)
-            elif tv is list and type(was) is not list and _SCALARS.issuperset(map(type, v)):
-                out[k] = v.copy()
-            else:
-                out[k] = _keep(v, was)
-        return out
+        return _keep_dict(value, old)
     if t is list or t is tuple:
         if type(old) is list and len(value) >= len(old) and all(map(operator.is_, value, old)):
             # An append-only list (a decision log): only the new tail needs checking.
-            tail = value[len(old) :]
-            return old + [v.copy() if type(v) is dict and _flat(v) else _keep(v) for v in tail]
+            return old + [_keep(v) for v in value[len(old) :]]
         if _SCALARS.issuperset(map(type, value)):
             return list(value)
         return [_keep(v) for v in value]
@@ -236,11 +250,13 @@ class MemoryStateStore:
 
     def __init__(self) -> None:
         self._inst: dict[str, dict[str, Any]] = {}
+        # Per record, the keys that hold containers (what a copy must copy, see _thaw).
+        self._nested: dict[str, list[str]] = {}
         self._by_customer: dict[str, list[str]] = defaultdict(list)
-        # (instant, due text as stored, instance id), a heap with lazy deletion: an entry is live
-        # while its instance waits with that due text. Ordered by the instant, since due times
-        # carry different UTC offsets and their text does not sort by time.
-        self._timers: list[tuple[int, str, str]] = []
+        # (instant, due text as stored, instance id, due time), a heap with lazy deletion: an
+        # entry is live while its instance waits with that due text. Ordered by the instant,
+        # since due times carry different UTC offsets and their text does not sort by time.
+        self._timers: list[tuple[int, str, str, datetime]] = []
         self._outbox: dict[str, OutboxEntry] = {}
         # (instant of not_before, key), a heap with lazy deletion: an entry is live while the
         # outbox entry is pending with that instant (``_pending_at``).
@@ -258,7 +274,12 @@ class MemoryStateStore:
     ) -> None:
         """Apply everything at once (copies are made first, so a failure applies nothing)."""
         stored = self._inst
-        records: list[dict[str, Any]] = [_keep(r, stored.get(r["id"])) for r in instances]
+        records: list[dict[str, Any]] = []
+        nested: list[list[str]] = []
+        for r in instances:
+            keys: list[str] = []
+            records.append(_keep_dict(r, stored.get(r["id"]), keys))
+            nested.append(keys)
         entries = [
             OutboxEntry(
                 e.key, e.kind, e.customer_id, _keep(e.payload), e.not_before, e.attempts, e.status
@@ -266,14 +287,16 @@ class MemoryStateStore:
             for e in outbox
         ]
         timers = [
-            (_instant(datetime.fromisoformat(r["due"])), r["due"], r["id"])
+            (_instant(when), r["due"], r["id"], when)
             for r in records
             if r.get("due") and r["status"] == "waiting"
+            for when in (datetime.fromisoformat(r["due"]),)
         ]
-        for r in records:
+        for r, keys in zip(records, nested, strict=True):
             if r["id"] not in stored:
                 self._by_customer[r["customer_id"]].append(r["id"])
             stored[r["id"]] = r
+            self._nested[r["id"]] = keys
         for timer in timers:
             heapq.heappush(self._timers, timer)
         for e in entries:
@@ -297,14 +320,15 @@ class MemoryStateStore:
     def instance(self, instance_id: str) -> dict[str, Any] | None:
         """One record (a copy)."""
         r = self._inst.get(instance_id)
-        return _thaw(r) if r is not None else None
+        return _thaw(r, self._nested.get(instance_id)) if r is not None else None
 
     def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
         """A customer's records (copies), oldest first."""
         ids = self._by_customer.get(customer_id)
         if not ids:
             return []
-        return [_thaw(self._inst[i]) for i in ids]
+        nested = self._nested
+        return [_thaw(self._inst[i], nested.get(i)) for i in ids]
 
     def all_instances(self) -> list[dict[str, Any]]:
         """Every record (copies)."""
@@ -317,22 +341,22 @@ class MemoryStateStore:
     def due(self, now: datetime, limit: int = 1000) -> list[str]:
         """Waiting instances whose timer is at or before ``now``, earliest first."""
         out: list[str] = []
-        kept: list[tuple[int, str, str]] = []
+        kept: list[tuple[int, str, str, datetime]] = []
         seen: set[str] = set()
         timers = self._timers
         at_most = _instant(now)
         while timers and len(out) < limit:
-            when, due, iid = timers[0]
-            if not self._live_timer(due, iid):
+            timer = timers[0]
+            if not self._live_timer(timer[1], timer[2]):
                 heapq.heappop(timers)
                 continue
-            if when > at_most:
+            if timer[0] > at_most:
                 break
             heapq.heappop(timers)
-            if iid not in seen:
-                seen.add(iid)
-                out.append(iid)
-                kept.append((when, due, iid))
+            if timer[2] not in seen:
+                seen.add(timer[2])
+                out.append(timer[2])
+                kept.append(timer)
         # Timers stay in the heap until their instance moves on (a crash must not lose them).
         for timer in kept:
             heapq.heappush(timers, timer)
@@ -343,7 +367,7 @@ class MemoryStateStore:
         timers = self._timers
         while timers and not self._live_timer(timers[0][1], timers[0][2]):
             heapq.heappop(timers)
-        return datetime.fromisoformat(timers[0][1]) if timers else None
+        return timers[0][3] if timers else None
 
     def processed(self, event_id: str) -> bool:
         """Whether the event was processed."""
@@ -363,8 +387,9 @@ class MemoryStateStore:
                 continue
             if at > at_most:
                 break
-            heapq.heappop(heap)
-            kept.append((at, key))
+            if len(out) + 1 < limit:  # (the last one wanted can stay where it is)
+                heapq.heappop(heap)
+                kept.append((at, key))
             e = self._outbox[key]
             out.append(
                 OutboxEntry(
