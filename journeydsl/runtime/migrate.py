@@ -297,7 +297,6 @@ def _var_types(journey: ir.Journey) -> dict[str, str]:
 def check_mapping(mapping: StepMapping, old: ir.Journey, new: ir.Journey) -> list[Diagnostic]:
     """Every problem with moving ``old``'s waiting instances to ``new`` through ``mapping``."""
     diags = Diagnostics()
-    file = mapping.file
     if mapping.journey != old.id or mapping.journey != new.id:
         diags.error(
             "JD705",
