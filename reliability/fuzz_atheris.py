@@ -119,6 +119,16 @@ def _corpus(target: str, folder: Path) -> None:
         (folder / f"s{i}").write_bytes(path.read_bytes())
 
 
+def _report(stderr: str, folder: Path) -> dict[str, str]:
+    """The exception libFuzzer stopped on, and the input that raised it."""
+    start = stderr.find("=== Uncaught Python exception: ===")
+    crash = next(iter(sorted(folder.glob("crash-*"))), None)
+    return {
+        "exception": stderr[start : start + 2500] if start >= 0 else stderr[-800:],
+        "input": repr(crash.read_bytes()[:600]) if crash else "",
+    }
+
+
 def campaign(runs: int, seed: int) -> dict[str, Any]:
     """Each target for ``runs`` executions in its own process; what libFuzzer reported."""
     if not available():
@@ -154,8 +164,9 @@ def campaign(runs: int, seed: int) -> dict[str, Any]:
             out[target] = {
                 "runs": int(found[-1]) if found else None,
                 "crashed": done.returncode != 0,
-                "report": done.stderr[-600:] if done.returncode != 0 else "",
             }
+            if done.returncode != 0:
+                out[target]["report"] = _report(done.stderr, Path(tmp))
     return out
 
 
