@@ -24,9 +24,8 @@ journey.
 * ``profiles``: corrupted profile lines through the profiles loader. Oracle: no exception.
 
 A crash is any other exception. Figures: ``inputs`` and ``crashes`` per target and in total, and
-crash classes (exception type and where it was raised) with a sample input each. Crash classes
-that are known and pinned by a strict xfail test (see ``KNOWN``) are reported as such: they are
-open bugs in modules this campaign does not own, listed in docs/reliability.md.
+crash classes (exception type and where it was raised) with a sample input each. ``KNOWN`` lists
+crash classes tolerated while a fix is pending; it is empty, so any crash fails the campaign.
 """
 
 from __future__ import annotations
@@ -75,22 +74,7 @@ TARGETS = (
 
 #: Crash classes found by this campaign in modules it may not change, each pinned by a strict
 #: xfail test in reliability/test_hostile.py: (target, exception type, module it escaped from).
-KNOWN: frozenset[tuple[str, str, str]] = frozenset(
-    {
-        ("behaviour", "ReaderError", "journeydsl/simulate/yamlfile.py"),
-        ("behaviour", "RecursionError", "journeydsl/simulate/yamlfile.py"),
-        ("behaviour", "IsADirectoryError", "journeydsl/simulate/behaviour.py"),
-        ("behaviour", "OSError", "journeydsl/simulate/behaviour.py"),
-        ("policies", "ReaderError", "journeydsl/simulate/yamlfile.py"),
-        ("policies", "RecursionError", "journeydsl/simulate/yamlfile.py"),
-        ("event_lines", "RecursionError", "journeydsl/simulate/inputs.py"),
-        ("profiles", "RecursionError", "journeydsl/runtime/stores/sqlite.py"),
-        ("profiles", "UnicodeDecodeError", "journeydsl/runtime/stores/sqlite.py"),
-        ("profiles", "IsADirectoryError", "journeydsl/runtime/stores/sqlite.py"),
-        ("profiles", "OSError", "journeydsl/runtime/stores/sqlite.py"),
-        ("profiles", "UnicodeEncodeError", "journeydsl/runtime/stores/sqlite.py"),
-    }
-)
+KNOWN: frozenset[tuple[str, str, str]] = frozenset()
 
 
 @dataclass

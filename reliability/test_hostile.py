@@ -1,5 +1,5 @@
 """The hostile-input campaign at CI size, the limits it relies on (each enforced and pinned
-here), and the crash classes it found in modules it does not own (strict xfails)."""
+here), and regression tests for the crash classes it found."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from journeydsl.catalog import Catalog, load_templates
 from journeydsl.compiler import compile_source
@@ -374,36 +373,21 @@ def test_event_data_depth_limit_is_what_the_contract_documents() -> None:
     assert f"{MAX_DATA_DEPTH} levels" in doc
 
 
-# --------------------------------------------------------------------------- pinned bugs
+# --------------------------------------------------------------------------- found by the campaign
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=yaml.reader.ReaderError,
-    reason="simulate/yamlfile.py: PyYAML's ReaderError escapes load_document (bug, not ours)",
-)
 def test_behaviour_file_with_a_control_character_is_an_input_error() -> None:
     """A NUL in a behaviour (or policy) file is an InputError naming file and line."""
     with pytest.raises(InputError):
         load_behaviour("b.yaml", "start: \x00\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="simulate/yamlfile.py: a recursive alias recurses in _plain (bug, not ours)",
-)
 def test_behaviour_file_with_a_recursive_alias_is_an_input_error() -> None:
     """`a: &a [*a]` in a behaviour file is an InputError, not a RecursionError."""
     with pytest.raises(InputError):
         load_behaviour("b.yaml", "a: &a [*a]\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulate/yamlfile.py: aliases are expanded without a bound (_plain copies every "
-    "shared node), so an alias bomb costs exponential time and memory (bug, not ours)",
-)
 def test_behaviour_file_alias_bomb_is_refused_as_too_large() -> None:
     """A behaviour file whose aliases expand to 100,000 nodes is refused as too large."""
     lol = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
@@ -414,12 +398,6 @@ def test_behaviour_file_alias_bomb_is_refused_as_too_large() -> None:
     assert "alias" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IsADirectoryError,
-    reason="simulate/behaviour.py: _timezone lets zoneinfo's IsADirectoryError escape for a "
-    'time zone "Asia" (bug, not ours)',
-)
 def test_behaviour_file_with_the_time_zone_asia_is_an_input_error() -> None:
     """A behaviour file giving the time zone "Asia" (a folder of the zone database) is an
     InputError naming the line."""
@@ -428,11 +406,6 @@ def test_behaviour_file_with_the_time_zone_asia_is_an_input_error() -> None:
         load_behaviour("b.yaml", text.replace("Asia/Shanghai: 0.03", "Asia: 0.03"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="simulate/inputs.py: read_events lets json's RecursionError escape (bug, not ours)",
-)
 def test_simulate_reader_quarantines_json_nested_too_deeply(tmp_path: Path) -> None:
     """`journeydsl simulate --events` reports a line nested 100,000 deep as a problem."""
     path = tmp_path / "e.jsonl"
@@ -441,11 +414,6 @@ def test_simulate_reader_quarantines_json_nested_too_deeply(tmp_path: Path) -> N
     assert (events, len(problems)) == ([], 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="stores/sqlite.py: read_profiles_jsonl lets json's RecursionError escape (bug)",
-)
 def test_profiles_loader_reports_json_nested_too_deeply(tmp_path: Path) -> None:
     """A profile line nested 100,000 deep is a problem with its line, not a crash."""
     path = tmp_path / "p.jsonl"
@@ -454,12 +422,6 @@ def test_profiles_loader_reports_json_nested_too_deeply(tmp_path: Path) -> None:
         assert store.load_profiles_jsonl(path)[0] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason='stores/sqlite.py: parse_profile lets zoneinfo\'s IsADirectoryError ("Asia") or '
-    "OSError (an overlong name) escape (bug, not ours)",
-)
 @pytest.mark.parametrize("zone", ["Asia", "A" * 300])
 def test_profiles_loader_reports_a_time_zone_that_is_a_folder(tmp_path: Path, zone: str) -> None:
     """A profile whose time zone is "Asia" or an overlong name is a problem with its line."""
@@ -470,12 +432,6 @@ def test_profiles_loader_reports_a_time_zone_that_is_a_folder(tmp_path: Path, zo
     assert (loaded, len(problems)) == (0, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeError,
-    reason="stores/sqlite.py: a lone surrogate (\\ud800) or invalid UTF-8 in a profiles file "
-    "escapes load_profiles_jsonl as UnicodeError (bug, not ours)",
-)
 @pytest.mark.parametrize(
     "blob",
     [b'{"customer_id": "c\\ud800"}\n', b'{"customer_id": "c\xed\xa0\x80"}\n'],

@@ -1253,7 +1253,7 @@ class Engine:
                 now,
             )
             result = (
-                self.tickets.open(ticket)
+                _hand_over(self.tickets.open, ticket)
                 if self.tickets
                 else DeliveryResult(DeliveryStatus.FAILED_PERMANENT, "no ticket sink configured")
             )
@@ -1269,7 +1269,8 @@ class Engine:
                     DeliveryStatus.FAILED_PERMANENT, f"no handler registered for '{p['name']}'"
                 )
             else:
-                result = handler(entry.key, entry.customer_id, decode_map(p["params"]), now)
+                params = decode_map(p["params"])
+                result = _hand_over(handler, entry.key, entry.customer_id, params, now)
             fields = {"name": p["name"], "params": plain(decode_map(p["params"]))}
         kind = (
             "ticket"
@@ -1440,7 +1441,7 @@ class Engine:
                     now,
                     label,
                 )
-                result = self.channels[channel].send(message)
+                result = _hand_over(self.channels[channel].send, message)
                 if result.status is DeliveryStatus.DELIVERED:
                     entry.status = "done"
                     log.info(
@@ -1588,6 +1589,16 @@ def _stepper(kind: type) -> Callable[..., str | None]:
             _STEPS[kind] = step
             return step
     raise TypeError(f"unknown node {kind.__name__}")
+
+
+def _hand_over(call: Callable[..., DeliveryResult], *args: Any) -> DeliveryResult:
+    """Call a channel, the ticket sink or an action handler. A network error it raises (a
+    gateway timeout, a dropped connection: any OSError) is a transient failure, retried with
+    backoff like one it reports; any other exception is the host's and propagates."""
+    try:
+        return call(*args)
+    except OSError as exc:
+        return DeliveryResult(DeliveryStatus.FAILED_TRANSIENT, f"{type(exc).__name__}: {exc}")
 
 
 def _happened(

@@ -211,7 +211,7 @@ def _timezone(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
             zoneinfo.ZoneInfo(raw)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder
             raise ValueError(f"unknown time zone '{raw}' (use an IANA name)") from None
     return raw
 

@@ -87,6 +87,9 @@ def read_events(
             except UnicodeDecodeError:
                 problems.append(Problem(where, "the line is not UTF-8 text"))
                 continue
+            except RecursionError:
+                problems.append(Problem(where, "the line is nested too deeply"))
+                continue
             except ValueError as exc:
                 problems.append(Problem(where, f"not valid JSON ({exc})"))
                 continue

@@ -130,6 +130,48 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: The most nodes a document may hold once its aliases are expanded.
+MAX_NODES = 100_000
+
+
+def _too_large(root: yaml.Node) -> str | None:
+    """Why the document under ``root`` is refused (an alias that contains itself, or more than
+    :data:`MAX_NODES` nodes once aliases are expanded), or None. Iterative, so depth is no
+    problem; each shared node is sized once."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if done:
+            open_.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_NODES:
+                return (
+                    f"the document expands to more than {MAX_NODES:,} nodes "
+                    "(aliases are expanded each time they are used)"
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            return "an alias refers to a node that contains it"
+        open_.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_:
+                return "an alias refers to a node that contains it"
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return None
+
+
 def load_document(path: str | Path, text: str | None = None) -> YamlDocument:
     """Parse ``path`` (or ``text``, named ``path``); raises :class:`InputError` on a syntax error
     or an unreadable file."""
@@ -139,9 +181,15 @@ def load_document(path: str | Path, text: str | None = None) -> YamlDocument:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError([FileError(file, 1, 1, f"cannot read the file: {exc}")]) from None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # a character YAML does not allow, e.g. NUL
+        raise InputError([FileError(file, 1, 1, f"invalid YAML: {exc}")]) from None
     try:
         root = loader.get_single_node()
+        if root is not None and (problem := _too_large(root)):
+            mark = root.start_mark
+            raise InputError([FileError(file, mark.line + 1, mark.column + 1, problem)])
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -150,6 +198,8 @@ def load_document(path: str | Path, text: str | None = None) -> YamlDocument:
         raise InputError([FileError(file, line, column, f"invalid YAML: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise InputError([FileError(file, 1, 1, f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise InputError([FileError(file, 1, 1, "the document is nested too deeply")]) from None
     finally:
         loader.dispose()
     return YamlDocument(file, _plain(data), root)

@@ -235,7 +235,7 @@ def parse_profile(raw: Any) -> Profile:
     try:
         if tz:
             zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Asia" is a folder
         raise ValueError(f"unknown time zone {tz!r} (use an IANA name)") from exc
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
@@ -245,12 +245,19 @@ def parse_profile(raw: Any) -> Profile:
 
 def read_profiles_jsonl(path: str | Path) -> Iterator[ProfileLine]:
     """The profiles of a JSON Lines file (blank lines skipped), one :class:`ProfileLine` each."""
-    with open(path, encoding="utf-8") as f:
-        for number, text in enumerate(f, 1):
-            if not text.strip():
+    with open(path, "rb") as f:
+        for number, blob in enumerate(f, 1):
+            if not blob.strip():
                 continue
             try:
-                yield ProfileLine(number, parse_profile(json.loads(text)))
+                raw = json.loads(blob.decode("utf-8"))
+                # A lone surrogate (\ud800) decodes from JSON but is not text anyone can store.
+                json.dumps(raw, ensure_ascii=False).encode("utf-8")
+                yield ProfileLine(number, parse_profile(raw))
+            except UnicodeError:
+                yield ProfileLine(number, None, "the line is not valid UTF-8 text")
+            except RecursionError:
+                yield ProfileLine(number, None, "the line is nested too deeply")
             except ValueError as exc:  # json.JSONDecodeError is a ValueError too
                 yield ProfileLine(number, None, str(exc))
 
