@@ -156,7 +156,8 @@ class Channel(Protocol):
     """**Protocol:** a message gateway (email, SMS brandname, Zalo ZNS, push …).
 
     It must deduplicate on ``message.idempotency_key``: the engine delivers at least once, so a
-    retried key must not reach the customer twice.
+    retried key must not reach the customer twice. A network error it raises (any ``OSError``,
+    such as ``TimeoutError``) counts as ``FAILED_TRANSIENT``; other exceptions reach the host.
     """
 
     def send(self, message: Message) -> DeliveryResult:
