@@ -860,28 +860,46 @@ class Engine:
     ) -> str | None:
         now = ctx.now
         params = {k: e.fn(ctx, None) for k, e in node.params}
-        payload = {
-            "instance": inst["id"],
-            "journey": journey.id,
-            "version": journey.version,
-            "node": node.id,
+        fields = {
             "template": node.template,
             "category": node.category,
             "chain": [node.channel, *node.fallback],
             "index": 0,
             "params": encode_map(params),
-            "created": _iso(now),
+        }
+        extra = {
             "holdout": inst["holdout"],
             "entered_at": inst["entered_at"],
             "wakes": inst.get("wakes", 0),
         }
-        outbox.append(
-            OutboxEntry(
-                self._effect_key(journey, inst, node), "send", inst["customer_id"], payload, now
-            )
-        )
+        self._effect(journey, inst, node, "send", now, outbox, fields, extra)
         self._log(inst, now, node.id, "send", channel=node.channel, template=node.template)
         return node.next
+
+    def _effect(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node: ir.Node,
+        kind: str,
+        now: datetime,
+        outbox: list[OutboxEntry],
+        fields: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Put one effect in the outbox under its idempotency key; returns its payload."""
+        payload = {
+            "instance": inst["id"],
+            "journey": journey.id,
+            "version": journey.version,
+            "node": node.id,
+            **fields,
+            "created": _iso(now),
+            **(extra or {}),
+        }
+        key = self._effect_key(journey, inst, node)
+        outbox.append(OutboxEntry(key, kind, inst["customer_id"], payload, now))
+        return payload
 
     def _step_ticket(
         self,
@@ -893,21 +911,12 @@ class Engine:
         outbox: list[OutboxEntry],
     ) -> str | None:
         now = ctx.now
-        payload = {
-            "instance": inst["id"],
-            "journey": journey.id,
-            "version": journey.version,
-            "node": node.id,
+        fields = {
             "queue": node.queue,
             "priority": node.priority.fn(ctx, None),
             "payload": encode_map({k: e.fn(ctx, None) for k, e in node.payload}),
-            "created": _iso(now),
         }
-        outbox.append(
-            OutboxEntry(
-                self._effect_key(journey, inst, node), "ticket", inst["customer_id"], payload, now
-            )
-        )
+        payload = self._effect(journey, inst, node, "ticket", now, outbox, fields)
         self._log(inst, now, node.id, "ticket", queue=node.queue, priority=payload["priority"])
         return node.next
 
@@ -921,21 +930,12 @@ class Engine:
         outbox: list[OutboxEntry],
     ) -> str | None:
         now = ctx.now
-        payload = {
-            "instance": inst["id"],
-            "journey": journey.id,
-            "version": journey.version,
-            "node": node.id,
+        fields = {
             "action": node.action,
             "name": node.name,
             "params": encode_map({k: e.fn(ctx, None) for k, e in node.params}),
-            "created": _iso(now),
         }
-        outbox.append(
-            OutboxEntry(
-                self._effect_key(journey, inst, node), "action", inst["customer_id"], payload, now
-            )
-        )
+        self._effect(journey, inst, node, "action", now, outbox, fields)
         self._log(inst, now, node.id, node.action, name=node.name)
         return node.next
 
