@@ -223,41 +223,7 @@ def _check_migration(
 def _label(node: Any) -> str:
     from journeydsl import ir
 
-    match node:
-        case ir.Send():
-            return f"send {node.channel} {node.template}"
-        case ir.Wait():
-            return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
-        case ir.WaitFor():
-            what = node.event or (node.condition.source if node.condition else "?")
-            timeout = f" {node.timeout_mode} {node.timeout.source}" if node.timeout else ""
-            return f"wait for {what}{timeout}"
-        case ir.Branch():
-            return f"if {node.cond.source}"
-        case ir.Switch():
-            return f"switch {node.subject.source}"
-        case ir.Split():
-            return "split"
-        case ir.RepeatStart():
-            return f"repeat ({node.counter})"
-        case ir.RepeatCheck():
-            until = f" until {node.until.source}" if node.until else ""
-            return f"{node.counter} <= {node.max}{until}"
-        case ir.RepeatNext():
-            return f"{node.counter} += 1"
-        case ir.Ticket():
-            return f"ticket {node.queue}"
-        case ir.Update():
-            return f"update {node.attribute}"
-        case ir.Tag():
-            return f"{'untag' if node.remove else 'tag'} {node.tag}"
-        case ir.Action():
-            return f"{node.action} {node.name}"
-        case ir.Set():
-            return f"set {node.var} = {node.value.source}"
-        case ir.Exit():
-            return f"exit {node.outcome}"
-    return str(node.kind)
+    return ir.describe(node, full=True)
 
 
 def _edges(node: Any) -> list[tuple[str, str | None]]:

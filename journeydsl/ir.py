@@ -40,6 +40,7 @@ __all__ = [
     "Update",
     "Wait",
     "WaitFor",
+    "describe",
 ]
 
 _NO_SPAN = Span("<generated>", 1, 1, 1, 1)
@@ -422,3 +423,43 @@ class Journey:
             "start": self.start,
             "nodes": [n.to_json() for n in self.nodes.values()],
         }
+
+
+def describe(node: Node, *, full: bool = False) -> str:
+    """What a step does, in a few words (reports, graphs). ``full`` adds a wait's timeout, a set's
+    value and the internal steps of a repeat."""
+    match node:
+        case Send():
+            return f"send {node.channel} {node.template}"
+        case Wait():
+            return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
+        case WaitFor():
+            what = node.event or (node.condition.source if node.condition else "?")
+            timeout = f" {node.timeout_mode} {node.timeout.source}" if full and node.timeout else ""
+            return f"wait for {what}{timeout}"
+        case Branch():
+            return f"if {node.cond.source}"
+        case Switch():
+            return f"switch {node.subject.source}"
+        case Split():
+            return "split"
+        case RepeatStart():
+            return f"repeat ({node.counter})"
+        case RepeatCheck() if full:
+            until = f" until {node.until.source}" if node.until else ""
+            return f"{node.counter} <= {node.max}{until}"
+        case RepeatNext() if full:
+            return f"{node.counter} += 1"
+        case Ticket():
+            return f"ticket {node.queue}"
+        case Update():
+            return f"update {node.attribute}"
+        case Tag():
+            return f"{'untag' if node.remove else 'tag'} {node.tag}"
+        case Action():
+            return f"{node.action} {node.name}"
+        case Set():
+            return f"set {node.var} = {node.value.source}" if full else f"set {node.var}"
+        case Exit():
+            return f"exit {node.outcome}"
+    return str(node.kind)

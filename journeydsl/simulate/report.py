@@ -31,35 +31,7 @@ BAR = 20
 
 def step_label(node: ir.Node) -> str:
     """What a step does, in a few words."""
-    match node:
-        case ir.Send():
-            return f"send {node.channel} {node.template}"
-        case ir.Wait():
-            return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
-        case ir.WaitFor():
-            what = node.event or (node.condition.source if node.condition else "?")
-            return f"wait for {what}"
-        case ir.Branch():
-            return f"if {node.cond.source}"
-        case ir.Switch():
-            return f"switch {node.subject.source}"
-        case ir.Split():
-            return "split"
-        case ir.RepeatStart():
-            return f"repeat ({node.counter})"
-        case ir.Ticket():
-            return f"ticket {node.queue}"
-        case ir.Update():
-            return f"update {node.attribute}"
-        case ir.Tag():
-            return f"{'untag' if node.remove else 'tag'} {node.tag}"
-        case ir.Action():
-            return f"{node.action} {node.name}"
-        case ir.Set():
-            return f"set {node.var}"
-        case ir.Exit():
-            return f"exit {node.outcome}"
-    return str(node.kind)
+    return ir.describe(node)
 
 
 def _short(text: str, width: int = 44) -> str:
