@@ -659,21 +659,7 @@ class SQLiteStore:
         """Write instance records (and their timers), new outbox entries (ignored when the key
         exists), the processed-event marker and meta in one transaction: all or nothing."""
         # Serialise first: a value that cannot be stored fails before anything is written.
-        inst_rows = []
-        for r in instances:
-            due = r.get("due") if r["status"] == "waiting" else None
-            inst_rows.append(
-                (
-                    r["id"],
-                    r["customer_id"],
-                    r["journey"],
-                    r["version"],
-                    r["status"],
-                    _utc_text(due) if due else None,
-                    due or None,
-                    _dump(r),
-                )
-            )
+        inst_rows = [_instance_row(r) for r in instances]
         out_rows = [
             (
                 e.key,
@@ -694,15 +680,7 @@ class SQLiteStore:
         rows = len(inst_rows) + len(out_rows) + (processed_event is not None) + len(meta_rows)
         with self._transaction() if rows > 1 else nullcontext(self._conn) as db:
             if inst_rows:
-                db.executemany(
-                    "INSERT INTO instances (id, customer_id, journey, version, status, due_utc, "
-                    "due_iso, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                    "SET customer_id = excluded.customer_id, journey = excluded.journey, "
-                    "version = excluded.version, status = excluded.status, "
-                    "due_utc = excluded.due_utc, due_iso = excluded.due_iso, "
-                    "record = excluded.record",
-                    inst_rows,
-                )
+                db.executemany(_UPSERT_INSTANCE, inst_rows)
             if out_rows:
                 db.executemany(
                     "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, "
@@ -877,30 +855,34 @@ class SQLiteStore:
 
     @staticmethod
     def _write_instances(db: sqlite3.Connection, instances: Sequence[dict[str, Any]]) -> None:
-        rows = []
-        for r in instances:
-            due = r.get("due") if r["status"] == "waiting" else None
-            rows.append(
-                (
-                    r["id"],
-                    r["customer_id"],
-                    r["journey"],
-                    r["version"],
-                    r["status"],
-                    _utc_text(due) if due else None,
-                    due or None,
-                    _dump(r),
-                )
-            )
-        db.executemany(
-            "INSERT INTO instances (id, customer_id, journey, version, status, due_utc, "
-            "due_iso, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-            "SET customer_id = excluded.customer_id, journey = excluded.journey, "
-            "version = excluded.version, status = excluded.status, "
-            "due_utc = excluded.due_utc, due_iso = excluded.due_iso, "
-            "record = excluded.record",
-            rows,
-        )
+        db.executemany(_UPSERT_INSTANCE, [_instance_row(r) for r in instances])
+
+
+#: Insert or replace one instance record with its indexed columns (see :func:`_instance_row`).
+_UPSERT_INSTANCE = (
+    "INSERT INTO instances (id, customer_id, journey, version, status, due_utc, "
+    "due_iso, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+    "SET customer_id = excluded.customer_id, journey = excluded.journey, "
+    "version = excluded.version, status = excluded.status, "
+    "due_utc = excluded.due_utc, due_iso = excluded.due_iso, "
+    "record = excluded.record"
+)
+
+
+def _instance_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    """An instance record as the row :data:`_UPSERT_INSTANCE` writes: a timer only while it
+    waits, serialised first so a value that cannot be stored fails before anything is written."""
+    due = r.get("due") if r["status"] == "waiting" else None
+    return (
+        r["id"],
+        r["customer_id"],
+        r["journey"],
+        r["version"],
+        r["status"],
+        _utc_text(due) if due else None,
+        due or None,
+        _dump(r),
+    )
 
 
 def _load(text: str) -> dict[str, Any]:
