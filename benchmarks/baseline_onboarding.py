@@ -137,8 +137,9 @@ class Outcome:
     cpu_seconds: float = 0.0
 
 
-def run_engine(stream: Stream) -> Outcome:
-    """Replay ``stream`` through the Engine, on the loop ``journeydsl simulate`` uses."""
+def run_engine(stream: Stream, isolated: bool = False) -> Outcome:
+    """Replay ``stream`` through the Engine, on the loop ``journeydsl simulate`` uses, over the
+    state store it uses (live records; ``isolated``: copies checked as a durable store would)."""
     from journeydsl.compiler import compile_file
     from journeydsl.runtime.engine import Engine
     from journeydsl.testing import (
@@ -154,7 +155,7 @@ def run_engine(stream: Stream) -> Outcome:
     assert journey is not None
     clock = SteppableClock(stream.start)
     actions: list[dict[str, Any]] = []
-    state = MemoryStateStore()
+    state = MemoryStateStore(isolated=isolated)
     engine = Engine(
         [journey],
         events=MemoryEventStore(),
@@ -774,6 +775,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3, help="timed replays of each side")
     parser.add_argument("--smoke", action="store_true", help="CI size: 60 customers, one run")
+    parser.add_argument(
+        "--isolated",
+        action="store_true",
+        help="the engine's state store copies and checks records as a durable store does "
+        "(default: live records, as journeydsl simulate runs)",
+    )
     parser.add_argument("--no-save", action="store_true", help="do not append to results/")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -785,9 +792,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     # Interleaved, so that both sides see the same load on a shared machine.
     engine_runs: list[Outcome] = []
     baseline_runs: list[Outcome] = []
+    # Both sides run under the garbage-collector settings of a simulation's parts.
+    from journeydsl.simulate.parallel import collector_for_parts
+
     for _ in range(args.runs):
-        engine_runs.append(run_engine(stream))
-        baseline_runs.append(run_baseline(stream))
+        with collector_for_parts():
+            engine_runs.append(run_engine(stream, args.isolated))
+        with collector_for_parts():
+            baseline_runs.append(run_baseline(stream))
         check_equivalent(engine_runs[-1], baseline_runs[-1])
     engine_s = statistics.median(r.seconds for r in engine_runs)
     baseline_s = statistics.median(r.seconds for r in baseline_runs)
@@ -802,6 +814,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         "events": len(stream.events),
         "actions": len(engine_runs[0].actions),
         "equivalent": True,
+        "state_store": "isolated" if args.isolated else "live",
         "runs": args.runs,
         "engine_s": round(engine_s, 4),
         "baseline_s": round(baseline_s, 4),

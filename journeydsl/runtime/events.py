@@ -110,6 +110,25 @@ def _check_data(data: Mapping[str, Any]) -> None:
                 stack.extend((v, depth + 1) for v in value)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+_TEXT = frozenset({str})
+
+
+def _plain(data: dict[Any, Any]) -> bool:
+    """Whether ``data`` is flat, with text keys and only text, integers, booleans and nulls
+    (no fraction for :func:`_exact` to turn exact), all valid Unicode: what
+    :func:`_check_data` would accept, decided without a Python-level loop."""
+    if not (_PLAIN.issuperset(map(type, data.values())) and _TEXT.issuperset(map(type, data))):
+        return False
+    texts = [v for v in data.values() if type(v) is str]
+    texts.extend(data)
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        return False  # the slow path says which key or value
+    return True
+
+
 def _exact(value: Any) -> Any:
     """A field the catalog does not type, with its JSON fractions as exact decimals: a float
     could not be kept in an instance's state (an entry event's data becomes its trigger), and
@@ -197,9 +216,13 @@ def coerce_event(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type
         data = {}
     if not isinstance(data, Mapping):
         raise BadEvent("'data' must be an object")
-    _check_data(data)
+    typed: dict[str, Any]
+    if type(data) is dict and _plain(data):
+        typed = data.copy()  # the common case: flat, no fractions, valid text (checked in C)
+    else:
+        _check_data(data)
+        typed = {k: _exact(v) for k, v in data.items()}
     schema = schemas.get(etype)
-    typed: dict[str, Any] = {k: _exact(v) for k, v in data.items()}
     if schema is not None:
         for name, t in schema.items():
             typed[name] = _field(name, t, data.get(name), data)

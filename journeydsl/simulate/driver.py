@@ -137,6 +137,11 @@ class Simulation:
     :func:`~journeydsl.simulate.inputs.default_profile` (``default_consent`` gives them consent
     for every channel) and, with one journey, the journey's time zone. ``progress`` is called
     with the virtual time as the run advances.
+
+    The engine's state lives in a :class:`MemoryStateStore` without isolation (the engine works
+    on live records: a run stops at its first error, so nothing needs rolling back).
+    ``isolated=True`` gives it the checked copies of a durable store instead: slower, and the
+    same result for every journey whose state a durable store accepts (the tests compare both).
     """
 
     def __init__(
@@ -151,6 +156,7 @@ class Simulation:
         retry: RetryPolicy | None = None,
         progress: Callable[[datetime], None] | None = None,
         policies: Policies | None = None,
+        isolated: bool = False,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("the simulation start needs a UTC offset")
@@ -164,7 +170,7 @@ class Simulation:
         self.clock = SteppableClock(start)
         self.events = MemoryEventStore()
         self.profiles = MemoryProfileStore(profiles)
-        self.state = MemoryStateStore()
+        self.state = MemoryStateStore(isolated=isolated)
         self.channels: dict[str, Channel] = (
             dict(channels) if channels is not None else {c: RecordingChannel(c) for c in CHANNELS}
         )

@@ -229,8 +229,7 @@ class PolicyEngine:
         consent = policies.consent
         decided: bool | None = None
         used = ""
-        for pattern in consent.keys:
-            key = pattern.format(channel=channel, category=category)
+        for key in _consent_keys(consent.keys, channel, category):
             value = profile.consent.get(key)
             if value is not None:
                 decided, used = bool(value), key
@@ -386,6 +385,13 @@ _PHONE = re.compile(r"^\+?[\d .()-]{7,}$")
 
 def _looks_like_phone(entry: str) -> bool:
     return bool(_PHONE.match(entry))
+
+
+@lru_cache(maxsize=1024)
+def _consent_keys(patterns: tuple[str, ...], channel: str, category: str) -> tuple[str, ...]:
+    """The consent keys to look up for one channel and category, in order (formatted once:
+    ``str.format`` per delivery attempt was 6 % of a simulation)."""
+    return tuple(p.format(channel=channel, category=category) for p in patterns)
 
 
 @lru_cache(maxsize=16)

@@ -246,9 +246,19 @@ def _copy(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class MemoryStateStore:
-    """Instance records, a due-timer heap, the outbox and processed-event markers."""
+    """Instance records, a due-timer heap, the outbox and processed-event markers.
 
-    def __init__(self) -> None:
+    ``isolated=False`` gives up the isolation a durable store has, for a host that runs the
+    engine from start to end in one process and stops at its first error (``journeydsl
+    simulate``): reads hand out the stored records and outbox entries themselves, and commits
+    keep what they are given, unchecked and uncopied, so the engine works on live records as a
+    hand-written loop would. A step that raised halfway would then leave its changes behind,
+    and a value a durable store refuses would be kept: the isolated default is for everything
+    else, tests included.
+    """
+
+    def __init__(self, *, isolated: bool = True) -> None:
+        self.isolated = isolated
         self._inst: dict[str, dict[str, Any]] = {}
         # Per record, the keys that hold containers (what a copy must copy, see _thaw).
         self._nested: dict[str, list[str]] = {}
@@ -274,18 +284,26 @@ class MemoryStateStore:
     ) -> None:
         """Apply everything at once (copies are made first, so a failure applies nothing)."""
         stored = self._inst
-        records: list[dict[str, Any]] = []
-        nested: list[list[str]] = []
-        for r in instances:
-            keys: list[str] = []
-            records.append(_keep_dict(r, stored.get(r["id"]), keys))
-            nested.append(keys)
-        entries = [
-            OutboxEntry(
-                e.key, e.kind, e.customer_id, _keep(e.payload), e.not_before, e.attempts, e.status
-            )
-            for e in outbox
-        ]
+        records: Sequence[dict[str, Any]] = instances
+        nested: list[list[str]] = [[] for _ in instances]
+        entries: Sequence[OutboxEntry] = outbox
+        if self.isolated:
+            records = [
+                _keep_dict(r, stored.get(r["id"]), keys)
+                for r, keys in zip(instances, nested, strict=True)
+            ]
+            entries = [
+                OutboxEntry(
+                    e.key,
+                    e.kind,
+                    e.customer_id,
+                    _keep(e.payload),
+                    e.not_before,
+                    e.attempts,
+                    e.status,
+                )
+                for e in outbox
+            ]
         timers = [
             (_instant(when), r["due"], r["id"], when)
             for r in records
@@ -318,15 +336,19 @@ class MemoryStateStore:
             self._pending_at.pop(e.key, None)
 
     def instance(self, instance_id: str) -> dict[str, Any] | None:
-        """One record (a copy)."""
+        """One record (a copy, when isolated)."""
         r = self._inst.get(instance_id)
-        return _thaw(r, self._nested.get(instance_id)) if r is not None else None
+        if r is None or not self.isolated:
+            return r
+        return _thaw(r, self._nested.get(instance_id))
 
     def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
-        """A customer's records (copies), oldest first."""
+        """A customer's records (copies, when isolated), oldest first."""
         ids = self._by_customer.get(customer_id)
         if not ids:
             return []
+        if not self.isolated:
+            return [self._inst[i] for i in ids]
         nested = self._nested
         return [_thaw(self._inst[i], nested.get(i)) for i in ids]
 
@@ -391,6 +413,9 @@ class MemoryStateStore:
                 heapq.heappop(heap)
                 kept.append((at, key))
             e = self._outbox[key]
+            if not self.isolated:
+                out.append(e)
+                continue
             out.append(
                 OutboxEntry(
                     e.key,
@@ -408,6 +433,10 @@ class MemoryStateStore:
 
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome."""
+        if not self.isolated:
+            self._outbox[entry.key] = entry
+            self._queue(entry)
+            return
         before = self._outbox.get(entry.key)
         stored = OutboxEntry(
             entry.key,
@@ -453,9 +482,10 @@ class MemoryStateStore:
     ) -> None:
         """The outbox update, the contact and the instance record, all or nothing (everything is
         copied through JSON before anything is applied)."""
-        _copy(entry.payload)
-        if instance is not None:
-            _copy(instance)
+        if self.isolated:
+            _copy(entry.payload)
+            if instance is not None:
+                _copy(instance)
         history = self._contact_log()
         if instance is not None:
             self.commit([instance], [])
