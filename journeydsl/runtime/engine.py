@@ -1444,14 +1444,15 @@ class Engine:
                 result = _hand_over(self.channels[channel].send, message)
                 if result.status is DeliveryStatus.DELIVERED:
                     entry.status = "done"
-                    log.info(
-                        "send",
-                        journey=p["journey"],
-                        customer=entry.customer_id,
-                        channel=channel,
-                        template=p["template"],
-                        params=_safe(params),
-                    )
+                    if log.level <= _INFO:  # (masking the parameters is not free)
+                        log.info(
+                            "send",
+                            journey=p["journey"],
+                            customer=entry.customer_id,
+                            channel=channel,
+                            template=p["template"],
+                            params=_safe(params),
+                        )
                     self._record(
                         now,
                         fake,

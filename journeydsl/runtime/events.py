@@ -60,6 +60,8 @@ def _parse_time(raw: Any, what: str) -> datetime:
         raise BadEvent(f"{what} is not an ISO 8601 timestamp: {raw!r}") from exc
     if value.tzinfo is None:
         raise BadEvent(f"{what} has no UTC offset: {raw!r} (write e.g. +07:00)")
+    if 1901 <= value.year <= 2998:  # inside whatever the offset (compared without utcoffset)
+        return value
     try:
         inside = EARLIEST <= value < LATEST
     except OverflowError:  # year 1 or 9999 with an offset: beyond datetime's range in UTC
@@ -82,6 +84,8 @@ def _finite(name: str, value: Decimal) -> Decimal:
 
 
 def _checked_text(value: str, what: str) -> str:
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -111,6 +115,8 @@ def _check_data(data: Mapping[str, Any]) -> None:
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})
+#: Whole amounts below this need no digit count (see :func:`_finite`).
+_AMOUNT_LIMIT = 10**MAX_AMOUNT_DIGITS
 _TEXT = frozenset({str})
 
 
@@ -147,6 +153,12 @@ def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
         return None
     kind = t.kind
     if kind == "money":
+        if (
+            type(raw) is int
+            and -_AMOUNT_LIMIT < raw < _AMOUNT_LIMIT
+            and data.get("currency", t.currency) == t.currency  # else the message below
+        ):
+            return Money(Decimal(raw), t.currency or "")
         if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal | float):
             raise BadEvent(f"field '{name}' must be an amount")
         currency = data.get("currency", t.currency)
