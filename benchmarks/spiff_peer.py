@@ -29,7 +29,8 @@ any difference raises :class:`EquivalenceError`.
 Two measurements, each printed as one JSON line and appended to
 benchmarks/results/spiff_peer.jsonl:
 
-* ``memory``: SpiffWorkflow with its workflows in memory, journeydsl with the in-memory stores.
+* ``memory``: SpiffWorkflow with its workflows in memory, journeydsl with the in-memory stores
+  (live records: ``MemoryStateStore(isolated=False)``, as ``journeydsl simulate`` runs).
 * ``persisted``: after each step batch (an event, a timer) SpiffWorkflow's JSON serializer writes
   the workflow to SQLite in one transaction (with the event, for an event); journeydsl runs on its
   SQLite store. Both databases use WAL and the same ``PRAGMA synchronous`` (``FULL``, the
@@ -397,7 +398,9 @@ def run_journeydsl(
         stores = {
             "events": MemoryEventStore(),
             "profiles": MemoryProfileStore(profiles),
-            "state": MemoryStateStore(),
+            # Live records, as `journeydsl simulate` runs (SpiffWorkflow, in memory, also
+            # works on its live workflow objects).
+            "state": MemoryStateStore(isolated=False),
         }
     else:
         sqlite_store = SQLiteStore(sqlite_path, synchronous=synchronous)  # type: ignore[arg-type]
