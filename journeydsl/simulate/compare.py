@@ -15,7 +15,6 @@ with a 95 % confidence interval for their difference. ``diff`` is other minus ba
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,17 +23,10 @@ from typing import Any, TextIO
 
 from journeydsl.ast import CHANNELS
 from journeydsl.simulate.driver import RunResult
+from journeydsl.simulate.proportions import METHOD, outcome_rows, rate
 from journeydsl.simulate.tally import Tally
 
-__all__ = ["Side", "compare_document", "difference_interval", "render_compare"]
-
-#: The 97.5th percentile of the standard normal distribution: a two-sided 95 % interval.
-Z95 = 1.959963984540054
-
-METHOD = (
-    "difference of proportions (treated - holdout), 95% confidence interval by the normal "
-    "approximation (Wald); unreliable when a group is small or a rate is near 0 or 1"
-)
+__all__ = ["Side", "compare_document", "render_compare"]
 
 
 @dataclass
@@ -48,38 +40,14 @@ class Side:
     failures: Mapping[str, tuple[int, int]] | None = None
 
 
-def _rate(n: int, of: int) -> float | None:
-    return round(n / of, 6) if of else None
-
-
 def _money(amount: Decimal) -> dict[str, str]:
     return {"amount": format(amount, "f"), "currency": "VND"}
 
 
-def difference_interval(
-    hits_a: int, n_a: int, hits_b: int, n_b: int
-) -> tuple[float, float, float] | None:
-    """The difference of two proportions ``hits_a/n_a - hits_b/n_b`` and its 95 % confidence
-    interval by the normal approximation (Wald); None when a group is empty."""
-    if n_a == 0 or n_b == 0:
-        return None
-    p_a, p_b = hits_a / n_a, hits_b / n_b
-    se = math.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
-    diff = p_a - p_b
-    return round(diff, 6), round(diff - Z95 * se, 6), round(diff + Z95 * se, 6)
-
-
 def _holdout(tally: Tally, outcomes: list[str]) -> dict[str, Any]:
-    rows: dict[str, Any] = {}
-    for name in outcomes:
-        t, c = tally.treated_outcomes.get(name, 0), tally.control_outcomes.get(name, 0)
-        found = difference_interval(t, tally.treated, c, tally.control)
-        rows[name] = {
-            "treated": {"count": t, "rate": _rate(t, tally.treated)},
-            "holdout": {"count": c, "rate": _rate(c, tally.control)},
-            "difference": found[0] if found else None,
-            "ci95": [found[1], found[2]] if found else None,
-        }
+    rows = outcome_rows(
+        outcomes, tally.treated, tally.treated_outcomes, tally.control, tally.control_outcomes
+    )
     return {"treated": tally.treated, "holdout": tally.control, "method": METHOD, "outcomes": rows}
 
 
@@ -110,7 +78,7 @@ def _side(side: Side, channels: list[str]) -> dict[str, Any]:
         "entered": entered,
         "running": tally.running,
         "outcomes": {
-            name: {"count": n, "rate": _rate(n, entered)} for name, n in funnel["outcomes"].items()
+            name: {"count": n, "rate": rate(n, entered)} for name, n in funnel["outcomes"].items()
         },
         "messages": messages,
         "sent": sum(r["sent"] for r in messages.values()),

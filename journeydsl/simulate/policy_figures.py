@@ -11,11 +11,12 @@ merge exactly.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from journeydsl.simulate.proportions import METHOD, outcome_rows
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,41 +24,7 @@ if TYPE_CHECKING:
     from journeydsl import ir
     from journeydsl.runtime.policies import PolicyEngine
 
-__all__ = ["METHOD", "PolicyTally", "difference_interval", "wilson_interval"]
-
-#: The 97.5th percentile of the standard normal distribution: a two-sided 95 % interval.
-Z95 = 1.959963984540054
-
-METHOD = (
-    "uplift = outcome rate of treated instances minus that of global-holdout instances; 95% "
-    "confidence interval by Newcombe's hybrid score method (Wilson intervals of each rate), "
-    "which stays sound for a small holdout and rates near 0 or 1"
-)
-
-
-def wilson_interval(hits: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of the proportion ``hits / n`` (``n`` > 0)."""
-    p = hits / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def difference_interval(
-    hits_a: int, n_a: int, hits_b: int, n_b: int
-) -> tuple[float, float, float] | None:
-    """``hits_a/n_a - hits_b/n_b`` and its 95 % interval (Newcombe's method 10); None when a
-    group is empty."""
-    if n_a == 0 or n_b == 0:
-        return None
-    p_a, p_b = hits_a / n_a, hits_b / n_b
-    low_a, high_a = wilson_interval(hits_a, n_a)
-    low_b, high_b = wilson_interval(hits_b, n_b)
-    diff = p_a - p_b
-    low = diff - math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
-    high = diff + math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
-    return round(diff, 6), round(low, 6), round(high, 6)
+__all__ = ["PolicyTally"]
 
 
 @dataclass
@@ -154,17 +121,14 @@ class PolicyTally:
     def uplift(self, outcomes: Iterable[str]) -> dict[str, Any]:
         """Each outcome's rate among treated and holdout instances, the uplift and its 95 %
         interval (None when a group is empty)."""
-        rows: dict[str, Any] = {}
-        for name in outcomes:
-            t, c = self.treated_outcomes.get(name, 0), self.control_outcomes.get(name, 0)
-            found = difference_interval(t, self.treated, c, self.control)
-            rows[name] = {
-                "treated": {"count": t, "rate": _rate(t, self.treated)},
-                "holdout": {"count": c, "rate": _rate(c, self.control)},
-                "uplift": found[0] if found else None,
-                "ci95": [found[1], found[2]] if found else None,
-            }
-        return rows
+        return outcome_rows(
+            outcomes,
+            self.treated,
+            self.treated_outcomes,
+            self.control,
+            self.control_outcomes,
+            difference="uplift",
+        )
 
     def outcome_names(self, journey: ir.Journey) -> list[str]:
         """The journey's declared outcomes, then any other that occurred, by name."""
@@ -224,13 +188,9 @@ class PolicyTally:
         console.print(uplift)
         console.print(
             f"{self.treated} treated and {self.control} holdout instances; uplift in percentage "
-            "points, 95% CI by Newcombe's method (Wilson intervals)\n",
+            "points, 95% CI by Newcombe's method (Wilson intervals of each rate)\n",
             soft_wrap=True,
         )
-
-
-def _rate(n: int, of: int) -> float | None:
-    return round(n / of, 6) if of else None
 
 
 def _pct(rate: float | None) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from journeydsl.simulate.policy_figures import difference_interval, wilson_interval
+from journeydsl.simulate.proportions import difference_interval, wilson_interval
 from tests.simulate.conftest import BEHAVIOUR, EXAMPLES, ONBOARDING, Cli, dormant_args
 
 POLICIES = str(EXAMPLES / "policies.yaml")
