@@ -5,24 +5,25 @@ read what reached whom, in the customer's local time."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeydsl import ir
-from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.policies import Policies, load_policies
 from journeydsl.runtime.protocols import EventStore, Message, Profile, ProfileStore, StateStore
-from journeydsl.testing import (
-    MemoryEventStore,
-    MemoryProfileStore,
-    MemoryStateStore,
-    RecordingChannel,
-    SteppableClock,
+from tests.runtime.scenario import (
+    CHANNELS,
+    Event,
+    Run,
+    build,
+    compile_journey,
+    ev,
+    local,
+    profile,
 )
-from tests.runtime.scenario import CHANNELS, Event, compile_journey, ev, local, profile
 
 __all__ = [
     "CHANNELS",
@@ -46,31 +47,8 @@ def policies(text: str, tmp: Path | None = None, name: str = "policies.yaml") ->
     return load_policies(path)
 
 
-@dataclass
-class Harness:
-    """An engine with policies, its clock, stores, channels and recorded actions."""
-
-    engine: Engine
-    clock: SteppableClock
-    events: EventStore
-    profiles: ProfileStore
-    state: StateStore
-    channels: dict[str, RecordingChannel]
-    actions: list[dict[str, Any]] = field(default_factory=list)
-
-    def advance(self, until: datetime) -> None:
-        """Fire everything due up to ``until``, each at its own time."""
-        while (w := self.engine.next_wakeup()) is not None and w <= until:
-            self.clock.set(w)
-            self.engine.tick(w)
-        self.clock.set(until)
-
-    def feed(self, timeline: Iterable[Event]) -> None:
-        """Ingest events in time order, advancing to each first."""
-        for e in sorted(timeline, key=lambda e: datetime.fromisoformat(e["at"])):
-            at = datetime.fromisoformat(e["at"])
-            self.advance(at)
-            self.engine.ingest(e)
+class Harness(Run):
+    """A scenario run under contact policies, with readers of what reached whom."""
 
     def delivered(self, customer_id: str, channel: str | None = None) -> list[Message]:
         """Messages that reached the customer (on ``channel``), by time."""
@@ -122,25 +100,21 @@ def harness(
     scripts: Mapping[str, Any] | None = None,
 ) -> Harness:
     """An engine at ``start`` with ``policy``, over fresh (or given) stores."""
-    channels = {c: RecordingChannel(c, (scripts or {}).get(c)) for c in CHANNELS}
-    clock = SteppableClock(start)
-    ev_store: EventStore = events if events is not None else MemoryEventStore()
-    p_store: ProfileStore = profile_store if profile_store is not None else MemoryProfileStore()
-    for p in profiles:
-        p_store.add(p)  # type: ignore[attr-defined]
-    st_store: StateStore = state if state is not None else MemoryStateStore()
-    actions: list[dict[str, Any]] = []
-    engine = Engine(
-        list(journeys),
-        events=ev_store,
-        profiles=p_store,
-        state=st_store,
-        clock=clock,
-        channels=channels,
-        on_action=actions.append,
+    if profile_store is not None:
+        for p in profiles:
+            profile_store.add(p)  # type: ignore[attr-defined]
+        profiles = ()
+    built = build(
+        journeys,
+        profiles,
+        start=start,
+        scripts=scripts,
+        state=state,
+        events=events,
+        profile_store=profile_store,
         policies=policy,
     )
-    return Harness(engine, clock, ev_store, p_store, st_store, channels, actions)
+    return Harness(**{f.name: getattr(built, f.name) for f in fields(built)})
 
 
 #: One marketing SMS on card activation, nothing else.

@@ -22,6 +22,7 @@ from journeydsl import ir
 from journeydsl.compiler import compile_file, compile_source
 from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.events import coerce_event, event_id
+from journeydsl.runtime.policies import Policies
 from journeydsl.runtime.protocols import (
     DeliveryResult,
     EventStore,
@@ -242,8 +243,10 @@ def build(
     events: EventStore | None = None,
     profile_store: ProfileStore | None = None,
     retry: RetryPolicy | None = None,
+    policies: Policies | None = None,
 ) -> Run:
-    """An engine at ``start`` over fresh (or given) stores."""
+    """An engine at ``start`` (under contact ``policies`` when given) over fresh (or given)
+    stores."""
     scripts = scripts or {}
     channels = {c: RecordingChannel(c, scripts.get(c)) for c in CHANNELS}
     recorders = {name: RecordingActions() for name in handlers}
@@ -266,6 +269,7 @@ def build(
         actions=dict(recorders),
         retry=retry,
         on_action=actions.append,
+        policies=policies,
     )
     return Run(engine, clock, ev_store, p_store, st_store, channels, tickets, recorders, actions)
 
