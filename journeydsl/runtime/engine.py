@@ -13,6 +13,7 @@ entry (which the channel deduplicates): no duplicate, nothing lost.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -44,6 +45,7 @@ from journeydsl.runtime.protocols import (
     DeliveryResult,
     DeliveryStatus,
     EventStore,
+    GroupCommit,
     Message,
     OutboxEntry,
     Profile,
@@ -394,6 +396,10 @@ class Engine:
         self.on_action = on_action
         self.on_quarantine = on_quarantine
         self.quarantine: list[tuple[Mapping[str, Any], str]] = []
+        # One transaction per step of work where the store can group commits (GroupCommit).
+        self._group: Callable[[], contextlib.AbstractContextManager[Any]] = (
+            state.batch if isinstance(state, GroupCommit) else contextlib.nullcontext
+        )
         self._init_policies(policies)
 
     # ------------------------------------------------------------------ host API
@@ -431,6 +437,13 @@ class Engine:
                 self.on_quarantine(as_json, str(exc))
             self.state.commit([], [], processed_event=eid)
             return result
+        with self._group():  # the event, the instances it moved and its marker: one commit
+            now = self._take(ev, eid, result)
+        self._deliver(now)
+        return result
+
+    def _take(self, ev: EventRecord, eid: str, result: IngestResult) -> datetime:
+        """Store the event, move the instances it concerns, commit; returns the step's now."""
         self.events.append(eid, ev)
         now = max(self.clock.now(), ev.at)
         records: list[dict[str, Any]] = []
@@ -480,8 +493,7 @@ class Engine:
                 records.append(new)
                 result.entered.append(new["id"])
         self.state.commit(records, outbox, processed_event=eid)
-        self._deliver(now)
-        return result
+        return now
 
     @_host_call
     def enroll(
@@ -506,6 +518,13 @@ class Engine:
         """Advance to ``now``: fire due timers and scheduled entries, deliver due messages.
         Returns how many instances moved."""
         now = now or self.clock.now()
+        with self._group():  # every timer due now: one commit, before anything is delivered
+            moved = self._fire(now) + self._segments(now)
+        self._deliver(now)
+        return moved
+
+    def _fire(self, now: datetime) -> int:
+        """Move every instance whose timer is due at ``now``; returns how many moved."""
         moved = 0
         while True:
             due = self.state.due(now, limit=500)
@@ -558,8 +577,6 @@ class Engine:
                 self._run(journey, inst, target, when, profile, outbox)
                 self.state.commit([inst], outbox)
                 moved += 1
-        moved += self._segments(now)
-        self._deliver(now)
         return moved
 
     def next_wakeup(self) -> datetime | None:

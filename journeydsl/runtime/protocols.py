@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -26,6 +27,7 @@ __all__ = [
     "DeliveryStatus",
     "EventRecord",
     "EventStore",
+    "GroupCommit",
     "Message",
     "OutboxEntry",
     "Profile",
@@ -305,4 +307,21 @@ class ContactHistory(Protocol):
         """Store a delivery attempt's outcome (as :meth:`StateStore.update_outbox`), the contact
         it made (ignored when its key is recorded already) and the instance record (its decision
         log grew), atomically."""
+        ...
+
+
+@runtime_checkable
+class GroupCommit(Protocol):
+    """**Optional protocol:** a :class:`StateStore` that can make several commits one
+    transaction (the SQLite store's :meth:`~journeydsl.runtime.stores.sqlite.SQLiteStore.batch`).
+
+    The engine then writes one step of work (an event's append, the instances it moved and the
+    processed marker; or every timer due at a tick) as one transaction: one sync to disk instead
+    of one per write. Effects still leave only after it: deliveries run once the block ended.
+    ``batch()`` must nest (an inner block inside an open one becomes part of it, still all or
+    nothing) and roll back the whole block when it raises.
+    """
+
+    def batch(self) -> AbstractContextManager[Any]:
+        """A context manager: everything committed inside is one transaction."""
         ...

@@ -198,6 +198,7 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
     out: list[_Part] = []
     for journey in context.journeys:
         channels: dict[str, ChannelStats] = {}
+        population: Population | None = None
         if context.model is not None:
             population = Population(context.model, plan.population, plan.seed, task.members)
             sim = Simulation(
@@ -222,6 +223,8 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
             sim.add_events(task.events)
         sim.play()
         out.append(_collect(sim, journey, plan, channels))
+        if population is not None:
+            population.detach()
     return out
 
 

@@ -176,6 +176,12 @@ class Population:
             if c.activated and not c.app:
                 self._plan_app(c, sim.start)
 
+    def detach(self) -> None:
+        """Forget the simulation. It and this population refer to each other (through the
+        channels and the queue): detached, a finished run is freed by reference counting at
+        once, instead of by a later pass of the cyclic garbage collector."""
+        self.sim = None
+
     def _history(self, c: _Customer, sim: Simulation) -> None:
         history = self.model.history
         if history is None:
