@@ -31,6 +31,14 @@ Schema (version :data:`SCHEMA_VERSION`, kept in the ``meta`` table):
 
 There are no foreign keys between these tables on purpose: a customer may have events and
 instances without a profile, and outbox entries outlive the state that produced them.
+
+Caches: the engine asks the same things around every step, so the store keeps in memory the
+profiles read (:data:`PROFILE_CACHE`), the earliest timer and the earliest pending outbox entry
+(``next_wakeup`` asks for both after every host call, and ``tick`` and delivery find nothing due
+most of the time). They hold committed state only, or state of the open transaction: this store's
+own writes move them once the statements succeed, any rollback drops them, and so does a commit by
+another connection (``PRAGMA data_version``, looked at before every cached read, once per write
+transaction).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -142,29 +150,42 @@ _MIN_UTC = "0001-01-01T00:00:00.000000Z"
 _MAX_UTC = "9999-12-31T23:59:59.999999Z"
 
 
-_last_utc: tuple[datetime | None, str] = (None, "")
+#: The UTC text of the last few datetimes asked, by identity (one engine step writes and compares
+#: the same instants several times: its ``now``, the far future of ``next_wakeup`` …). The entry
+#: holds the datetime itself, so an id is never reused while it is remembered.
+_utc_seen: dict[int, tuple[datetime, str]] = {}
+#: The UTC text of ISO texts (the ``due`` of records), which the engine writes over and over.
+_utc_of_text: dict[str, str] = {}
 
 
 def _utc(t: datetime) -> str:
-    """The fixed-width, sortable UTC text of an aware datetime. (The last one asked is
-    remembered: one engine step writes the same instant into several rows.)"""
-    global _last_utc
-    last = _last_utc
-    if last[0] is t:
-        return last[1]
-    if t.tzinfo is None or t.utcoffset() is None:
+    """The fixed-width, sortable UTC text of an aware datetime (what ``astimezone(UTC)`` then
+    ``isoformat`` give, clamped to the ends of time; computed without building the UTC one)."""
+    seen = _utc_seen.get(id(t))
+    if seen is not None and seen[0] is t:
+        return seen[1]
+    offset = t.utcoffset()
+    if offset is None:
         raise ValueError(f"naive datetime {t.isoformat()} (the store needs aware datetimes)")
     try:
-        u = t.astimezone(UTC)
+        text = (t.replace(tzinfo=None) - offset).isoformat(timespec="microseconds") + "Z"
     except OverflowError:  # datetime.min/max with an offset: clamp to the ends of time
         return _MIN_UTC if t.year == 1 else _MAX_UTC
-    text = u.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-    _last_utc = (t, text)
+    if len(_utc_seen) >= 8:
+        _utc_seen.clear()
+    _utc_seen[id(t)] = (t, text)
     return text
 
 
 def _utc_text(iso: str) -> str:
-    return _utc(datetime.fromisoformat(iso))
+    """:func:`_utc` of an ISO text (the same text always names the same instant)."""
+    text = _utc_of_text.get(iso)
+    if text is None:
+        text = _utc(datetime.fromisoformat(iso))
+        if len(_utc_of_text) >= 4096:
+            _utc_of_text.clear()
+        _utc_of_text[iso] = text
+    return text
 
 
 def _store_value(value: Any) -> Any:
@@ -187,9 +208,14 @@ def _dump_values(values: Mapping[str, Any], *, sort_keys: bool = False) -> str:
     )
 
 
+#: ``json.dumps(value, ensure_ascii=False)``, without building an encoder for every call.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _dump(record: Mapping[str, Any]) -> str:
     # The same conversion the in-memory store copies records through (json.dumps defaults).
-    return json.dumps(record, ensure_ascii=False)
+    text: str = _encode(record)
+    return text
 
 
 def _json_path(field: str) -> str | None:
@@ -294,10 +320,18 @@ class SQLiteStore:
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         self.path = str(path)
-        # Profiles read, until this store writes them or another connection commits (see get).
+        # What the engine asks on every step, kept in memory (see "Caches" in the module
+        # docstring): each is committed state, updated by this store's own writes and dropped
+        # when a transaction rolls back or another connection commits (_fresh).
         self._profile_cache: dict[str, Profile] = {}
+        # The earliest timer, (due_utc, id, due_iso), or None: there is none; valid while
+        # _timer_known (likewise the earliest pending outbox entry, (not_before_utc, row)).
+        self._timer: tuple[str, str, str] | None = None
+        self._timer_known = False
+        self._next_out: tuple[str, tuple[Any, ...]] | None = None
+        self._next_out_known = False
         self._data_version = -1
-        self._version_checked = False  # in the open write transaction (see get)
+        self._version_checked = False  # in the open write transaction (see _fresh)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT) where they matter.
         self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
@@ -327,10 +361,29 @@ class SQLiteStore:
         self.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn, self._profile_cache.clear, self._began)
+        return _Transaction(self._conn, self._forget, self._began)
 
     def _began(self) -> None:
         self._version_checked = False
+
+    def _forget(self) -> None:
+        """Drop every cache: what they hold may not be committed state any more."""
+        self._profile_cache.clear()
+        self._timer_known = False
+        self._next_out_known = False
+
+    def _fresh(self) -> None:
+        """Drop the caches if another connection committed to the file since the last look
+        (``PRAGMA data_version``; inside a write transaction nobody else can commit, so once
+        per transaction is enough)."""
+        in_transaction = self._conn.in_transaction
+        if in_transaction and self._version_checked:
+            return
+        (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+        if version != self._data_version:
+            self._forget()
+            self._data_version = version
+        self._version_checked = in_transaction
 
     def batch(self) -> _Transaction:
         """A group commit: ``with store.batch(): ...`` puts every write of the block (each
@@ -536,15 +589,8 @@ class SQLiteStore:
         The engine reads a profile for every event and every delivery, so profiles read are
         kept (up to :data:`PROFILE_CACHE` of them) until this store writes them, a transaction
         rolls back, or another connection commits to the file (``PRAGMA data_version``)."""
+        self._fresh()
         cache = self._profile_cache
-        in_transaction = self._conn.in_transaction
-        if not (in_transaction and self._version_checked):
-            # (Inside a write transaction no other connection can commit: once is enough.)
-            (version,) = self._conn.execute("PRAGMA data_version").fetchone()
-            if version != self._data_version:
-                cache.clear()
-                self._data_version = version
-            self._version_checked = in_transaction
         found = cache.get(customer_id)
         if found is not None:
             return found
@@ -660,34 +706,23 @@ class SQLiteStore:
         exists), the processed-event marker and meta in one transaction: all or nothing."""
         # Serialise first: a value that cannot be stored fails before anything is written.
         inst_rows = [_instance_row(r) for r in instances]
-        out_rows = [
-            (
-                e.key,
-                e.kind,
-                e.customer_id,
-                _dump(e.payload),
-                _utc(e.not_before),
-                e.not_before.isoformat(),
-                e.attempts,
-                e.status,
-            )
-            for e in outbox
-        ]
+        out_rows = [_outbox_row(e) for e in outbox]
         meta_rows = [(str(k), str(v)) for k, v in (meta or {}).items()]
         # Empty parts issue no statement. A commit of one row (most commits of a stream only
         # mark an event) is one statement, atomic and durable by itself: it needs no
         # transaction of its own, which spares a batch two statements per event.
         rows = len(inst_rows) + len(out_rows) + (processed_event is not None) + len(meta_rows)
+        added = 0
         with self._transaction() if rows > 1 else nullcontext(self._conn) as db:
             if inst_rows:
                 db.executemany(_UPSERT_INSTANCE, inst_rows)
             if out_rows:
-                db.executemany(
+                added = db.executemany(
                     "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, "
                     "not_before_utc, not_before_iso, attempts, status) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     out_rows,
-                )
+                ).rowcount
             if processed_event is not None:
                 db.execute(
                     "INSERT OR IGNORE INTO processed_events (id) VALUES (?)", (processed_event,)
@@ -698,6 +733,12 @@ class SQLiteStore:
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     meta_rows,
                 )
+        # Written (committed, or part of the open batch, whose rollback drops the caches).
+        self._instances_written(inst_rows)
+        if added != len(out_rows):
+            self._next_out_known = False  # some keys existed: those rows were not written
+        for row in out_rows:
+            self._outbox_written(row)
 
     def instance(self, instance_id: str) -> dict[str, Any] | None:
         """One instance record."""
@@ -726,22 +767,55 @@ class SQLiteStore:
 
         Timers are rows, not a queue: they stay until their instance moves on, so a crash
         between ``due`` and ``commit`` loses none."""
+        at = _utc(now)
+        first = self._first_timer()
+        if first is None or first[0] > at:
+            return []  # (the earliest timer is known: no query)
         return [
             iid
             for (iid,) in self._conn.execute(
                 "SELECT id FROM instances WHERE status = 'waiting' AND due_utc <= ? "
                 "ORDER BY due_utc, id LIMIT ?",
-                (_utc(now), max(limit, 0)),
+                (at, max(limit, 0)),
             )
         ]
 
     def next_due(self) -> datetime | None:
         """The earliest pending timer."""
-        row = self._conn.execute(
-            "SELECT due_iso FROM instances WHERE status = 'waiting' AND due_utc IS NOT NULL "
-            "ORDER BY due_utc, id LIMIT 1"
-        ).fetchone()
-        return datetime.fromisoformat(row[0]) if row else None
+        first = self._first_timer()
+        return datetime.fromisoformat(first[2]) if first else None
+
+    def _first_timer(self) -> tuple[str, str, str] | None:
+        """The earliest timer, ``(due_utc, id, due_iso)``: the engine asks after every step
+        (``next_wakeup``), so it is kept, and moved by this store's own writes."""
+        self._fresh()
+        if not self._timer_known:
+            row = self._conn.execute(
+                "SELECT due_utc, id, due_iso FROM instances "
+                "WHERE status = 'waiting' AND due_utc IS NOT NULL ORDER BY due_utc, id LIMIT 1"
+            ).fetchone()
+            self._timer = (row[0], row[1], row[2]) if row else None
+            self._timer_known = True
+        return self._timer
+
+    def _instances_written(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Keep the earliest timer in step with instance rows written."""
+        for row in rows:
+            if not self._timer_known:
+                return
+            iid, due_utc = row[0], row[5]
+            if type(iid) is not str:
+                self._timer_known = False  # (SQLite stores such an id as text: let it say)
+                return
+            first = self._timer
+            timer = (due_utc, iid, row[6]) if due_utc is not None else None
+            if first is not None and iid == first[1]:
+                if timer is None or due_utc > first[0]:
+                    self._timer_known = False  # the earliest timer moved later or went
+                else:
+                    self._timer = timer
+            elif timer is not None and (first is None or (due_utc, iid) < first[:2]):
+                self._timer = timer
 
     def processed(self, event_id: str) -> bool:
         """Whether the event was processed."""
@@ -751,34 +825,61 @@ class SQLiteStore:
         return row is not None
 
     def pending_outbox(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
-        """Pending entries due at ``now``, by due time (as instants) then key."""
+        """Pending entries due at ``now``, by due time (as instants) then key.
+
+        The earliest pending entry is kept (the engine asks for it after every step), so most
+        calls need no query: nothing is due, or only the first entry is wanted."""
+        at = _utc(now)
+        self._fresh()
+        if not self._next_out_known:
+            row = self._conn.execute(
+                "SELECT not_before_utc, key, kind, customer_id, payload, not_before_iso, "
+                "attempts, status FROM outbox WHERE status = 'pending' "
+                "ORDER BY not_before_utc, key LIMIT 1"
+            ).fetchone()
+            self._next_out = (row[0], row[1:]) if row else None
+            self._next_out_known = True
+        first = self._next_out
+        if first is None or first[0] > at or limit <= 0:
+            return []
+        if limit == 1:
+            return [_entry(first[1])]
         rows = self._conn.execute(
             "SELECT key, kind, customer_id, payload, not_before_iso, attempts, status FROM outbox "
             "WHERE status = 'pending' AND not_before_utc <= ? ORDER BY not_before_utc, key LIMIT ?",
-            (_utc(now), max(limit, 0)),
+            (at, limit),
         ).fetchall()
         return [_entry(row) for row in rows]
 
+    def _outbox_written(self, row: tuple[Any, ...]) -> None:
+        """Keep the earliest pending entry in step with an outbox row written."""
+        if not self._next_out_known:
+            return
+        key, kind, customer, payload, at, iso, attempts, status = row
+        if not (
+            type(key) is str
+            and type(kind) is str
+            and type(customer) is str
+            and type(attempts) is int
+            and type(status) is str
+        ):
+            self._next_out_known = False  # (SQLite converts these: let it say what it kept)
+            return
+        first = self._next_out
+        pending = status == "pending"
+        if first is not None and key == first[1][0]:
+            if pending and at <= first[0]:
+                self._next_out = (at, (key, kind, customer, payload, iso, attempts, status))
+            else:
+                self._next_out_known = False  # the earliest entry moved later or went
+        elif pending and (first is None or (at, key) < (first[0], first[1][0])):
+            self._next_out = (at, (key, kind, customer, payload, iso, attempts, status))
+
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome (the whole entry replaces the stored one)."""
-        self._conn.execute(
-            "INSERT INTO outbox (key, kind, customer_id, payload, not_before_utc, not_before_iso, "
-            "attempts, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-            "kind = excluded.kind, customer_id = excluded.customer_id, "
-            "payload = excluded.payload, not_before_utc = excluded.not_before_utc, "
-            "not_before_iso = excluded.not_before_iso, attempts = excluded.attempts, "
-            "status = excluded.status",
-            (
-                entry.key,
-                entry.kind,
-                entry.customer_id,
-                _dump(entry.payload),
-                _utc(entry.not_before),
-                entry.not_before.isoformat(),
-                entry.attempts,
-                entry.status,
-            ),
-        )
+        row = _outbox_row(entry)
+        self._conn.execute(_UPSERT_OUTBOX, row)
+        self._outbox_written(row)
 
     def outbox(self) -> list[OutboxEntry]:
         """Every outbox entry, by due time then key."""
@@ -815,28 +916,12 @@ class SQLiteStore:
     ) -> None:
         """The outbox update, the contact (once per key) and the instance record in one
         transaction."""
+        inst_rows = [_instance_row(instance)] if instance is not None else []
+        row = _outbox_row(entry)
         with self._transaction() as db:
-            if instance is not None:
-                self._write_instances(db, [instance])
-            db.execute(
-                "INSERT INTO outbox (key, kind, customer_id, payload, not_before_utc, "
-                "not_before_iso, attempts, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, "
-                "customer_id = excluded.customer_id, payload = excluded.payload, "
-                "not_before_utc = excluded.not_before_utc, "
-                "not_before_iso = excluded.not_before_iso, attempts = excluded.attempts, "
-                "status = excluded.status",
-                (
-                    entry.key,
-                    entry.kind,
-                    entry.customer_id,
-                    _dump(entry.payload),
-                    _utc(entry.not_before),
-                    entry.not_before.isoformat(),
-                    entry.attempts,
-                    entry.status,
-                ),
-            )
+            if inst_rows:
+                db.executemany(_UPSERT_INSTANCE, inst_rows)
+            db.execute(_UPSERT_OUTBOX, row)
             if contact is not None:
                 db.execute(
                     "INSERT OR IGNORE INTO contacts (key, customer_id, at_utc, at_iso, channel, "
@@ -852,10 +937,33 @@ class SQLiteStore:
                         contact.template,
                     ),
                 )
+        self._instances_written(inst_rows)
+        self._outbox_written(row)
 
-    @staticmethod
-    def _write_instances(db: sqlite3.Connection, instances: Sequence[dict[str, Any]]) -> None:
-        db.executemany(_UPSERT_INSTANCE, [_instance_row(r) for r in instances])
+
+#: Insert or replace one outbox entry (see :func:`_outbox_row`).
+_UPSERT_OUTBOX = (
+    "INSERT INTO outbox (key, kind, customer_id, payload, not_before_utc, not_before_iso, "
+    "attempts, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+    "kind = excluded.kind, customer_id = excluded.customer_id, "
+    "payload = excluded.payload, not_before_utc = excluded.not_before_utc, "
+    "not_before_iso = excluded.not_before_iso, attempts = excluded.attempts, "
+    "status = excluded.status"
+)
+
+
+def _outbox_row(e: OutboxEntry) -> tuple[Any, ...]:
+    """An outbox entry as the row the outbox statements write."""
+    return (
+        e.key,
+        e.kind,
+        e.customer_id,
+        _dump(e.payload),
+        _utc(e.not_before),
+        e.not_before.isoformat(),
+        e.attempts,
+        e.status,
+    )
 
 
 #: Insert or replace one instance record with its indexed columns (see :func:`_instance_row`).
