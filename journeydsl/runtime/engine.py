@@ -398,7 +398,7 @@ class Engine:
         self.quarantine: list[tuple[Mapping[str, Any], str]] = []
         # One transaction per step of work where the store can group commits (GroupCommit).
         self._group: Callable[[], contextlib.AbstractContextManager[Any]] = (
-            state.batch if isinstance(state, GroupCommit) else contextlib.nullcontext
+            state.step if isinstance(state, GroupCommit) else contextlib.nullcontext
         )
         self._init_policies(policies)
 

@@ -313,15 +313,15 @@ class ContactHistory(Protocol):
 @runtime_checkable
 class GroupCommit(Protocol):
     """**Optional protocol:** a :class:`StateStore` that can make several commits one
-    transaction (the SQLite store's :meth:`~journeydsl.runtime.stores.sqlite.SQLiteStore.batch`).
+    transaction (the SQLite store's :meth:`~journeydsl.runtime.stores.sqlite.SQLiteStore.step`).
 
     The engine then writes one step of work (an event's append, the instances it moved and the
     processed marker; or every timer due at a tick) as one transaction: one sync to disk instead
     of one per write. Effects still leave only after it: deliveries run once the block ended.
-    ``batch()`` must nest (an inner block inside an open one becomes part of it, still all or
-    nothing) and roll back the whole block when it raises.
+    ``step()`` must roll back the whole block when it raises; inside a transaction the host
+    opened (a batch of many events), it may simply join it.
     """
 
-    def batch(self) -> AbstractContextManager[Any]:
+    def step(self) -> AbstractContextManager[Any]:
         """A context manager: everything committed inside is one transaction."""
         ...

@@ -33,7 +33,7 @@ class GroupingState(MemoryStateStore):
         self.journal = journal
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def step(self) -> Iterator[None]:
         self.journal.depth += 1
         self.journal.entries.append(("begin", self.journal.depth))
         try:
@@ -112,7 +112,7 @@ def test_every_timer_due_at_a_tick_is_one_transaction() -> None:
 def test_the_sqlite_store_groups_commits_and_a_memory_store_does_not_need_to(
     tmp_path: Path,
 ) -> None:
-    """The SQLite store offers batch() (GroupCommit); the memory store does not, and the engine
+    """The SQLite store offers step() (GroupCommit); the memory store does not, and the engine
     runs over it as before."""
     with SQLiteStore(tmp_path / "s.sqlite") as store:
         assert isinstance(store, GroupCommit)
@@ -154,3 +154,26 @@ def test_on_sqlite_an_event_costs_one_write_transaction(tmp_path: Path) -> None:
         assert writes  # the event, the instance, the outbox entry, the marker
         assert before_send.index("BEGIN IMMEDIATE") < writes[0]
         assert writes[-1] < before_send.index("COMMIT")
+
+
+def test_inside_a_host_batch_a_step_adds_no_savepoint(tmp_path: Path) -> None:
+    """Within the host's store.batch(), an event's step joins the open transaction: the only
+    savepoint is the one that keeps the step's commit all or nothing."""
+    with SQLiteStore(tmp_path / "s.sqlite") as store:
+        store.add(profile("c-1"))
+        run = build(
+            [example("onboarding_new_cardholder")],
+            (),
+            start=local("2026-01-05 09:00"),
+            state=store,
+            events=store,
+            profile_store=store,
+        )
+        statements: list[str] = []
+        store._conn.set_trace_callback(statements.append)
+        with store.batch():
+            run.engine.ingest(
+                ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
+            )
+        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+        assert [s for s in statements if s.startswith("SAVEPOINT")] == ["SAVEPOINT journeydsl"]

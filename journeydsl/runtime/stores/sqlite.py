@@ -48,7 +48,7 @@ import json
 import sqlite3
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -393,6 +393,16 @@ class SQLiteStore:
         grows with the batch, and an event counts as processed (acknowledge it upstream) once
         its batch has ended. After a crash the host replays the batch; processed markers and
         idempotency keys make that safe. Batches nest (an inner one is a savepoint)."""
+        return self._transaction()
+
+    def step(self) -> AbstractContextManager[Any]:
+        """One step of the engine's work (:class:`~journeydsl.runtime.protocols.GroupCommit`):
+        a transaction of its own, or, inside an open one (a host's :meth:`batch`), simply part
+        of it, without a savepoint: the commits inside stay all or nothing on their own, and an
+        event appended by a step that then failed is harmless (appends are idempotent, and the
+        event is not marked processed)."""
+        if self._conn.in_transaction:
+            return nullcontext()
         return self._transaction()
 
     def _migrate(self) -> None:
