@@ -127,6 +127,9 @@ LOG_LIMIT = 1000
 _TICK = timedelta(microseconds=1)
 _END = "completed"
 _FOREVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+#: How often (in engine time) the contact history is pruned, and the margin kept beyond the
+#: longest frequency cap's window.
+PRUNE_EVERY = timedelta(days=1)
 #: Outbox entries fetched at a time by a delivery round.
 _BATCH = 500
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -520,6 +523,7 @@ class Engine:
         now = now or self.clock.now()
         with self._group():  # every timer due now: one commit, before anything is delivered
             moved = self._fire(now) + self._segments(now)
+            self._prune(now)
         self._deliver(now)
         return moved
 
@@ -1330,9 +1334,28 @@ class Engine:
                     "memory and SQLite stores have one"
                 )
             self._history = self.state
+        # Contacts older than every cap's window (and a day) are pruned once a day, where the
+        # store can (ContactHistory's optional prune_contacts).
+        self._horizon = engine.history_horizon()
+        self._prune_contacts: Callable[[datetime], int] | None = getattr(
+            self._history, "prune_contacts", None
+        )
+        self._pruned_at: datetime | None = None
         # What a delivery attempt adds to its outbox update: the contact it made and the
         # instance whose decision log grew, written in one transaction by _save_delivery.
         self._unsaved: dict[str, tuple[Contact | None, dict[str, Any] | None]] = {}
+
+    def _prune(self, now: datetime) -> None:
+        """Delete the contacts no frequency cap can count any more (at most once a day)."""
+        if self._prune_contacts is None or self._horizon is None:
+            return
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        before = now - self._horizon - PRUNE_EVERY
+        pruned = self._prune_contacts(before)
+        if pruned and log.level <= _INFO:
+            log.info("contacts_pruned", contacts=pruned, before=_iso(before))
 
     def _save_delivery(self, entry: OutboxEntry) -> None:
         pending = self._unsaved.pop(entry.key, None)

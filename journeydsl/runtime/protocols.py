@@ -292,6 +292,10 @@ class ContactHistory(Protocol):
     :meth:`record_delivery` is :meth:`StateStore.update_outbox` plus the contact and the
     instance's decision log, in one transaction: a crash leaves either all or none, so a cap
     never forgets a message that was delivered and recorded as done.
+
+    A store may also offer ``prune_contacts(before: datetime) -> int`` (both built-in stores
+    do): the engine then deletes, once a day, the contacts older than every frequency cap's
+    window, so the history stays as long as the caps need and no longer.
     """
 
     def contacts(self, customer_id: str, since: datetime) -> list[Contact]:

@@ -154,6 +154,14 @@ class PolicyEngine:
             self._rules[journey_id] = found
         return found
 
+    def history_horizon(self) -> timedelta | None:
+        """How far back any frequency cap looks, over the top-level caps and every journey's
+        override; None without caps (then nothing limits how long contacts matter)."""
+        windows = [c.window for c in self.policies.frequency_caps]
+        windows += [self.rules(j).longest_window for j in self.policies.journeys]
+        longest = max(windows, default=timedelta(0))
+        return longest if longest > timedelta(0) else None
+
     def _dnc(self, journey_id: str, policies: PolicySet) -> tuple[frozenset[str], frozenset[str]]:
         """The listed customer ids and phone numbers; a list file is read again when it changes,
         so a long-running engine follows the registry without a restart."""

@@ -474,6 +474,23 @@ class MemoryStateStore:
         found = self._contact_log().get(customer_id, [])
         return [c for c in found if c.at >= since]
 
+    def prune_contacts(self, before: datetime) -> int:
+        """Forget the contacts made before ``before``; returns how many."""
+        history = self._contact_log()
+        keys: set[str] = vars(self)["_contact_keys"]
+        pruned = 0
+        for customer in list(history):
+            found = history[customer]
+            old = bisect.bisect_left(found, _instant(before), key=lambda c: _instant(c.at))
+            if old:
+                keys.difference_update(c.key for c in found[:old])
+                pruned += old
+                if old == len(found):
+                    del history[customer]
+                else:
+                    del found[:old]
+        return pruned
+
     def record_delivery(
         self,
         entry: OutboxEntry,

@@ -906,6 +906,11 @@ class SQLiteStore:
 
     # ================================================================== ContactHistory
 
+    def prune_contacts(self, before: datetime) -> int:
+        """Delete the contacts made before ``before`` (as instants); returns how many."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM contacts WHERE at_utc < ?", (_utc(before),)).rowcount
+
     def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
         """The customer's contacts at or after ``since`` (as instants), oldest first."""
         rows = self._conn.execute(
