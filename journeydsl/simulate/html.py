@@ -24,6 +24,8 @@ from typing import Any
 
 from journeydsl import ir
 from journeydsl.simulate.driver import RunResult, dumps
+from journeydsl.simulate.policy_figures import _pct as _rate_pct
+from journeydsl.simulate.policy_figures import _points
 from journeydsl.simulate.report import _minute, _pct, _vnd, step_label, summary
 from journeydsl.simulate.svg import Series, graph_svg, line_chart
 
@@ -229,7 +231,8 @@ def render_html(
     failures: Mapping[str, tuple[int, int]] | None = None,
 ) -> str:
     """The report as one HTML document: header, journey graph with counts, funnel, outcomes
-    over time, messages and cost per channel, suppression reasons, tickets and rewards."""
+    over time, messages and cost per channel, what the contact policies did (with
+    ``--policies``), suppression reasons, tickets and rewards."""
     journey = result.journey(journey_id)
     funnel = result.funnel(journey.id)
     figures = summary(result, journey.id, costs, failures)
@@ -242,6 +245,7 @@ def render_html(
         _funnel_section(journey, funnel),
         _outcomes_section(result, journey, funnel, colors),
         _messages_section(figures, funnel["entered"], costs, failures),
+        _policies_section(result, journey),
         '<div class="pair">',
         _suppression_section(figures),
         _tickets_section(figures),
@@ -582,6 +586,66 @@ def _messages_section(
         "Messages and cost per channel",
         "Messages delivered per channel (after any fallback), withheld by policy, and failed "
         "attempts; money in whole VND.",
+        content,
+    )
+
+
+POLICY_DECISIONS = ("deferred", "dropped", "rerouted")
+
+
+def _policies_section(result: RunResult, journey: ir.Journey) -> str:
+    """Messages each contact policy deferred, dropped or rerouted, and the outcomes' uplift
+    against the global holdout (the text report's two tables); empty without --policies."""
+    tally = result.policy_tally(journey.id)
+    if tally is None:
+        return ""
+    rows = [
+        f'<tr data-testid="policy-row"><td>{escape(name)}</td>'
+        + "".join(f'<td class="num">{_count(row[k])}</td>' for k in POLICY_DECISIONS)
+        + "</tr>"
+        for name, row in tally.messages().items()
+    ] or [
+        '<tr><td class="muted">(none: every message went out as sent)</td>'
+        '<td class="num">0</td><td class="num">0</td><td class="num">0</td></tr>'
+    ]
+    content = [
+        "<table>",
+        '<thead><tr><th>policy</th><th class="num">deferred</th><th class="num">dropped</th>'
+        '<th class="num">rerouted</th></tr></thead>',
+        "<tbody>",
+        *rows,
+        "</tbody></table>",
+    ]
+    if tally.percent > 0:
+        uplift = []
+        for name, row in tally.uplift(tally.outcome_names(journey)).items():
+            ci = row["ci95"]
+            interval = f"{_points(ci[0])} .. {_points(ci[1])}" if ci else "-"
+            uplift.append(
+                f'<tr data-testid="uplift-row"><td>{escape(name)}</td>'
+                f'<td class="num">{_rate_pct(row["treated"]["rate"])}</td>'
+                f'<td class="num">{_rate_pct(row["holdout"]["rate"])}</td>'
+                f'<td class="num">{_points(row["uplift"])}</td>'
+                f'<td class="num">{escape(interval)}</td></tr>'
+            )
+        content += [
+            f"<h3>Uplift against the global holdout ({tally.percent:g}%)</h3>",
+            f'<p class="muted">{_count(tally.treated)} treated and {_count(tally.control)} '
+            "holdout instances; uplift in percentage points, 95% CI by Newcombe's method "
+            "(Wilson intervals of each rate).</p>",
+            "<table>",
+            '<thead><tr><th>outcome</th><th class="num">treated</th>'
+            '<th class="num">holdout</th><th class="num">uplift</th>'
+            '<th class="num">95% CI</th></tr></thead>',
+            "<tbody>",
+            *uplift,
+            "</tbody></table>",
+        ]
+    return _section(
+        "policies",
+        "Contact policies",
+        f"{_count(tally.allowed)} message(s) delivered under the policies; what each policy "
+        "held back or moved to another channel:",
         content,
     )
 

@@ -16,7 +16,7 @@ import pytest
 
 from journeydsl.cli import main
 from journeydsl.simulate import html as html_report
-from tests.simulate.conftest import BEHAVIOUR, ONBOARDING, Cli, onboarding_args
+from tests.simulate.conftest import BEHAVIOUR, EXAMPLES, ONBOARDING, Cli, onboarding_args
 
 #: A small synthetic run: onboarding, 50 customers, seed 7.
 SYNTHETIC = [
@@ -139,6 +139,35 @@ def test_output_option_writes_one_html_file(cli: Cli, tmp_path: Path) -> None:
     page = read_page(text)
     assert {"report-header", "graph", "funnel", "outcomes", "messages"} <= page.testids
     assert {"suppression", "tickets", "funnel-row", "js-errors"} <= page.testids
+
+
+def test_the_contact_policies_section_shows_the_policy_figures(tmp_path: Path) -> None:
+    """With --policies the page has the text report's policy tables: per policy the messages
+    deferred, dropped and rerouted, and per outcome the uplift against the global holdout, as
+    in the JSON report; without --policies there is no such section."""
+    policy = str(EXAMPLES / "policies.yaml")
+    args = [*SYNTHETIC[:3], "200", *SYNTHETIC[4:], "--policies", policy]
+    page_file, doc_file = tmp_path / "p.html", tmp_path / "p.json"
+    assert main([*args, "--format", "html", "--output", str(page_file)]) == 0
+    assert main([*args, "--format", "json", "--output", str(doc_file)]) == 0
+    text = page_file.read_text(encoding="utf-8")
+    figures = json.loads(doc_file.read_text(encoding="utf-8"))["policies"]
+    assert {"policies", "policy-row", "uplift-row"} <= read_page(text).testids
+    section = text[
+        text.index('<section id="policies"') : text.index(
+            "</section>", text.index('<section id="policies"')
+        )
+    ]
+    for name, row in figures["messages"].items():
+        cells = "".join(
+            f'<td class="num">{row[k]:,}</td>' for k in ("deferred", "dropped", "rerouted")
+        )
+        assert f"<td>{name}</td>{cells}" in section
+    assert section.count('data-testid="uplift-row"') == len(figures["holdout"]["outcomes"])
+    assert "Uplift against the global holdout (5%)" in section
+    plain = tmp_path / "plain.html"
+    assert main([*SYNTHETIC, "--format", "html", "--output", str(plain)]) == 0
+    assert "policies" not in read_page(plain.read_text(encoding="utf-8")).testids
 
 
 def test_html_to_stdout_keeps_the_trace_on_stderr(cli: Cli) -> None:
