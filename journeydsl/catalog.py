@@ -16,6 +16,7 @@ import yaml
 from journeydsl.ast import CATEGORIES, CHANNELS
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.types import SIMPLE_TYPES, TIMESTAMP, Type, money
+from journeydsl.syntax.limits import check_tags
 
 __all__ = ["Catalog", "EventSpec", "TemplateSpec", "load_events", "load_templates"]
 
@@ -84,23 +85,34 @@ def _compose(
         diags.error("JD109", f"catalog file '{file}' cannot be read: {exc}", origin)
         return file, None
     sources[file] = text
+    node = _compose_text(text, file, diags, origin)
+    # Plain data only, as in journeys: a tag yaml.safe_load would refuse is an error (JD100).
+    # Composing builds no object, so the rest of the catalog is still read (no cascade of
+    # "undefined event" errors in the journeys that use it).
+    if node is not None:
+        check_tags(node, file, diags, "a catalog")
+    return file, node
+
+
+def _compose_text(text: str, file: str, diags: Diagnostics, origin: Span) -> yaml.Node | None:
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
-            return file, yaml.compose(text, Loader=fast)
+            found: yaml.Node | None = yaml.compose(text, Loader=fast)
+            return found
         except yaml.YAMLError:
             pass  # the pure-Python loader below gives the precise message
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Span.point(file, mark.line + 1, mark.column + 1) if mark else origin
         diags.error("JD109", f"catalog is not valid YAML: {exc.problem or exc}", where)
-        return file, None
+        return None
     except yaml.YAMLError as exc:
         diags.error("JD109", f"catalog is not valid YAML: {exc}", origin)
-        return file, None
-    return file, node
+        return None
+    return node
 
 
 def _mapping(node: yaml.Node | None) -> list[tuple[yaml.Node, yaml.Node]]:

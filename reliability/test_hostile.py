@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from journeydsl.catalog import Catalog, load_templates
-from journeydsl.compiler import compile_source
+from journeydsl.compiler import compile_file, compile_source
 from journeydsl.diagnostics import Diagnostics, Span
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.events import MAX_DATA_DEPTH
@@ -89,6 +90,29 @@ def test_a_python_object_tag_is_refused_with_a_diagnostic() -> None:
     )
     assert result.journey is None
     assert not Path("/tmp/jd-pwned").exists()
+
+
+def test_a_tag_in_a_catalog_is_refused_at_its_place(tmp_path: Path) -> None:
+    """A catalog file is plain data too: a tag yaml.safe_load would refuse is JD100 at its
+    line and column in the catalog, the only error (the rest of the catalog is still read, so
+    the journey gets no cascade of undefined events), and nothing is constructed."""
+    for name in ("templates.yaml", "onboarding_new_cardholder.journey"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    events = (EXAMPLES / "events.yaml").read_text(encoding="utf-8")
+    tagged = events.replace("card_id: string", "card_id: !!python/object/apply:os.system string", 1)
+    assert tagged != events
+    (tmp_path / "events.yaml").write_text(tagged, encoding="utf-8")
+    result = compile_file(tmp_path / "onboarding_new_cardholder.journey")
+    (tag,) = result.diagnostics
+    assert tag.code == "JD100"
+    assert "a catalog is plain data" in tag.message
+    line = next(i for i, t in enumerate(tagged.splitlines(), 1) if "!!python" in t)
+    assert (tag.span.file, tag.span.line, tag.span.column) == (
+        str(tmp_path / "events.yaml"),
+        line,
+        tagged.splitlines()[line - 1].index("!!") + 1,
+    )
+    assert not Path("/tmp/jd-cat").exists()
 
 
 def test_standard_tags_are_still_accepted() -> None:

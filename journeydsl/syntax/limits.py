@@ -135,9 +135,10 @@ def _spelled(tag: str) -> str:
     return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
-def check_tags(root: Node, file: str, diags: Diagnostics) -> bool:
-    """Report every node whose tag ``yaml.safe_load`` would not accept (JD100); True when there
-    is none. Shared nodes (anchors used through aliases) are looked at once."""
+def check_tags(root: Node, file: str, diags: Diagnostics, what: str = "a journey") -> bool:
+    """Report every node whose tag ``yaml.safe_load`` would not accept (JD100) in ``what``'s
+    document; True when there is none. Shared nodes (anchors used through aliases) are looked
+    at once."""
     seen: set[int] = set()
     stack = [root]
     ok = True
@@ -151,7 +152,7 @@ def check_tags(root: Node, file: str, diags: Diagnostics) -> bool:
             mark = node.start_mark
             diags.error(
                 "JD100",
-                f"the YAML tag '{_spelled(node.tag)}' is not allowed: a journey is plain data",
+                f"the YAML tag '{_spelled(node.tag)}' is not allowed: {what} is plain data",
                 Span.point(file, mark.line + 1, mark.column + 1),
                 hint="remove the tag; journeydsl reads YAML as yaml.safe_load does and never "
                 "builds objects from it",
