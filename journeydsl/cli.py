@@ -474,6 +474,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
     run.add_argument("--now", metavar="T", help="after the stream, run on until this time")
     run.add_argument(
+        "--max-future",
+        metavar="D",
+        help="quarantine events dated more than D (e.g. 1d, 12h) after this machine's clock: "
+        "they would move the run's clock, and fire every customer's timers, that far ahead",
+    )
+    run.add_argument(
         "--policies", metavar="FILE", help="run under this contact-policy file (docs/policies.md)"
     )
     _add_simulation_commands(sub, command is None or command in _SIMULATION_COMMANDS)

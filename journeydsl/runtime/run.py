@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -374,11 +374,17 @@ def run(
     stdin: IO[bytes] | None = None,
     fsync: bool = True,
     policies: str | Path | None = None,
+    max_future: timedelta | None = None,
+    wall_clock: Callable[[], datetime] | None = None,
 ) -> int:
     """Run ``journey_files`` over the event stream ``events`` (a path, or ``-`` for stdin) on the
     state file ``db``, delivering to the JSON Lines file ``actions``, under the contact-policy
     file ``policies`` if given; returns the exit code (0 done, 1 a journey or the policy file
-    has errors, 2 a usage error)."""
+    has errors, 2 a usage error).
+
+    The run's clock follows the stream. With ``max_future``, an event dated more than that
+    after ``wall_clock()`` (this machine's clock) is quarantined instead: a mistyped year would
+    otherwise move the clock, and fire every customer's timers, years ahead."""
     err = err if err is not None else sys.stderr
     if now is not None and (now.tzinfo is None or now.utcoffset() is None):
         print("journeydsl: error: --now needs a UTC offset, e.g. +07:00", file=err)
@@ -419,8 +425,19 @@ def run(
     )
     try:
         with SQLiteStore(db) as store:
+            limit = _FutureLimit(max_future, wall_clock) if max_future is not None else None
             return _run(
-                journeys, store, events, Path(actions), profiles, now, err, stdin, fsync, policy_set
+                journeys,
+                store,
+                events,
+                Path(actions),
+                profiles,
+                now,
+                err,
+                stdin,
+                fsync,
+                policy_set,
+                limit,
             )
     finally:
         structlog.configure(**old_logging)
@@ -437,6 +454,7 @@ def _run(
     stdin: IO[bytes] | None,
     fsync: bool,
     policy_set: Policies | None = None,
+    limit: _FutureLimit | None = None,
 ) -> int:
     summary = RunSummary()
     if profiles is not None:
@@ -495,6 +513,9 @@ def _run(
             # Only a valid event moves the clock: a bad one (say, dated 9999) must not fire every
             # timer of every customer. The engine quarantines it without reading the clock.
             at = _parse_time(raw.get("at")) if _valid(raw, engine.schemas) else None
+            if at is not None and limit is not None and (why := limit.refuses(at)):
+                _quarantine(summary, where, why, err)
+                continue
             if at is not None:
                 if clock.current is None:
                     clock.set(at)  # the run starts at its first event
@@ -515,6 +536,32 @@ def _run(
             print(f"{actions}: dropped an incomplete last line left by a crash", file=err)
     print(summary.render(actions), file=err)
     return EXIT_OK
+
+
+class _FutureLimit:
+    """``--max-future``: how far after this machine's clock an event may be dated."""
+
+    def __init__(self, ahead: timedelta, wall_clock: Callable[[], datetime] | None) -> None:
+        self.ahead = ahead
+        self.wall_clock = wall_clock or (lambda: datetime.now(UTC))
+
+    def refuses(self, at: datetime) -> str | None:
+        """Why an event dated ``at`` is refused, or None."""
+        now = self.wall_clock()
+        if at <= now + self.ahead:
+            return None
+        return (
+            f"dated {at.isoformat()}, more than {_span(self.ahead)} after this machine's clock "
+            f"({now.astimezone(UTC).isoformat(timespec='seconds')}; --max-future)"
+        )
+
+
+def _span(d: timedelta) -> str:
+    seconds = int(d.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _valid(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type]]) -> bool:
@@ -543,6 +590,18 @@ def run_command(journey_files: Sequence[Path], args: Any, err: TextIO) -> int:
                 file=err,
             )
             return EXIT_USAGE
+    max_future: timedelta | None = None
+    if getattr(args, "max_future", None):
+        from journeydsl.expr.checker import duration_value
+
+        max_future = duration_value(args.max_future)
+        if max_future is None:
+            print(
+                f"journeydsl: error: --max-future {args.max_future!r} is not a duration "
+                "(a number and s, m, h, d or w, e.g. 1d)",
+                file=err,
+            )
+            return EXIT_USAGE
     return run(
         journey_files,
         db=args.db,
@@ -552,4 +611,5 @@ def run_command(journey_files: Sequence[Path], args: Any, err: TextIO) -> int:
         now=now,
         err=err,
         policies=getattr(args, "policies", None),
+        max_future=max_future,
     )

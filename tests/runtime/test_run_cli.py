@@ -249,6 +249,7 @@ def test_a_journey_with_errors_exits_1_with_diagnostics(
         (["--now", "2026-02-20"], "--now"),
         (["--events", "missing.jsonl"], "missing.jsonl"),
         (["--actions", "no/such/dir/out.jsonl"], "no/such/dir/out.jsonl"),
+        (["--max-future", "a day"], "--max-future 'a day' is not a duration"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -259,6 +260,41 @@ def test_usage_errors_exit_2(
     argv += ["--actions", small["actions"], *extra]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_max_future_quarantines_an_event_dated_far_ahead(
+    tmp_path: Path, small: dict[str, str]
+) -> None:
+    """With --max-future 1d, an event dated a year ahead (a mistyped year) is quarantined with the
+    reason, and the run's clock does not jump: every action is the one of the same run without
+    that event. (Without the flag the clock would move a year ahead and fire every timer, and every
+    daily segment evaluation, up to it.)"""
+    far = event("c-001", "card_activated", "2027-01-06T09:30:00+07:00", card_id="k1")
+    wall = datetime(2026, 1, 8, tzinfo=UTC)
+
+    def go(name: str, rows: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+        err = io.StringIO()
+        actions = tmp_path / f"{name}.jsonl"
+        code = run(
+            JOURNEYS,
+            db=tmp_path / f"{name}.sqlite",
+            events=str(jsonl(tmp_path / f"{name}-events.jsonl", rows)),
+            actions=actions,
+            profiles=small["profiles"],
+            now=datetime(2026, 2, 20, tzinfo=ICT),
+            err=err,
+            max_future=timedelta(days=1),
+            wall_clock=lambda: wall,
+        )
+        assert code == 0
+        return err.getvalue(), read_actions(actions)
+
+    err, guarded = go("guarded", [*EVENTS[:5], far, *EVENTS[5:]])
+    where = str(tmp_path / "guarded-events.jsonl")
+    assert f"{where}:6: quarantined: dated 2027-01-06T09:30:00+07:00, more than 1d" in err
+    assert "(2026-01-08T00:00:00+00:00; --max-future)" in err
+    _, plain_run = go("plain", EVENTS)
+    assert summarise(guarded) == summarise(plain_run) == EXPECTED
 
 
 # --------------------------------------------------------------------------- the file channel
