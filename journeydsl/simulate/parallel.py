@@ -172,8 +172,8 @@ def collector_for_parts() -> Iterator[None]:
     A part allocates millions of small objects (instance records, decision-log entries,
     actions) and frees them by reference counting: the engine makes almost no cycles. With the
     default thresholds the collector still ran every 700 allocations and, in its older
-    generations, rescanned the compiled journeys and every result merged so far: 20 % of a
-    simulation's time. Objects alive when a part starts are frozen (never scanned again, still
+    generations, rescanned the compiled journeys and every result merged so far: 10 to 20 %
+    of a simulation's time. Objects alive when a part starts are frozen (never scanned again, still
     freed by reference counting), and collections are rarer while the part runs. Both are
     undone on the way out."""
     thresholds = gc.get_threshold()
