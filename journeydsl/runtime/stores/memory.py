@@ -128,18 +128,23 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 _STR = frozenset({str})
 _CONTAINERS = frozenset({dict, list})
 _last_instant: tuple[datetime | None, int] = (None, 0)
+_before_last: tuple[datetime | None, int] = (None, 0)
 
 
 def _instant(t: datetime) -> int:
     """Whole microseconds since the epoch: orders instants exactly, whatever their UTC offsets,
-    and compares far faster than aware datetimes in different zones. (The last one asked is
-    remembered: the engine asks for the same ``now`` several times in a row.)"""
-    global _last_instant
+    and compares far faster than aware datetimes in different zones. (The last two asked are
+    remembered: the engine asks for the same ``now`` several times in a row, in turns with the
+    far future of ``next_wakeup``.)"""
+    global _last_instant, _before_last
     last = _last_instant
     if last[0] is t:
         return last[1]
+    if _before_last[0] is t:
+        _before_last, _last_instant = last, _before_last
+        return _last_instant[1]
     value = (t - _EPOCH) // _MICROSECOND
-    _last_instant = (t, value)
+    _before_last, _last_instant = last, (t, value)
     return value
 
 
@@ -397,9 +402,11 @@ class MemoryStateStore:
 
     def pending_outbox(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
         """Pending entries due at ``now``, by due time then key."""
+        heap = self._pending
+        if not heap:
+            return []
         out: list[OutboxEntry] = []
         kept: list[tuple[int, str]] = []
-        heap = self._pending
         live = self._pending_at
         at_most = _instant(now)
         while heap and len(out) < limit:
