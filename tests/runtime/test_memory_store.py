@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from journeydsl.runtime.protocols import OutboxEntry
 from journeydsl.testing import MemoryStateStore
@@ -156,3 +159,24 @@ def test_timers_and_pending_entries_compare_instants_across_offsets() -> None:
     k1.status = "done"
     s.update_outbox(k1)
     assert [e.key for e in s.pending_outbox(T0 + timedelta(hours=3))] == ["k2"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pool=st.lists(
+        st.datetimes(timezones=st.sampled_from([UTC, ZoneInfo("Asia/Ho_Chi_Minh")])),
+        min_size=1,
+        max_size=4,
+    ),
+    picks=st.lists(st.integers(0, 3), max_size=30),
+)
+def test_instants_are_exact_whatever_order_they_are_asked_in(
+    pool: list[datetime], picks: list[int]
+) -> None:
+    """The remembered instants never answer for another datetime: asked in any order (the same
+    objects again, in turns), each answer is the exact microsecond count."""
+    from journeydsl.runtime.stores.memory import _instant
+
+    for i in picks:
+        t = pool[i % len(pool)]
+        assert _instant(t) == (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
