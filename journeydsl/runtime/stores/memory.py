@@ -290,9 +290,12 @@ class MemoryStateStore:
         """Apply everything at once (copies are made first, so a failure applies nothing)."""
         stored = self._inst
         records: Sequence[dict[str, Any]] = instances
-        nested: list[list[str]] = [[] for _ in instances]
         entries: Sequence[OutboxEntry] = outbox
+        # Per record, the keys holding containers (what _thaw copies): only an isolated store
+        # hands out copies, so only it needs them.
+        nested: list[list[str]] = []
         if self.isolated:
+            nested = [[] for _ in instances]
             records = [
                 _keep_dict(r, stored.get(r["id"]), keys)
                 for r, keys in zip(instances, nested, strict=True)
@@ -315,11 +318,12 @@ class MemoryStateStore:
             if r.get("due") and r["status"] == "waiting"
             for when in (datetime.fromisoformat(r["due"]),)
         ]
-        for r, keys in zip(records, nested, strict=True):
+        for r in records:
             if r["id"] not in stored:
                 self._by_customer[r["customer_id"]].append(r["id"])
             stored[r["id"]] = r
-            self._nested[r["id"]] = keys
+        if nested:
+            self._nested.update(zip((r["id"] for r in records), nested, strict=True))
         for timer in timers:
             heapq.heappush(self._timers, timer)
         for e in entries:
