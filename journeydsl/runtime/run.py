@@ -38,6 +38,7 @@ from journeydsl.expr.types import Type
 from journeydsl.runtime.codec import plain
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.events import BadEvent, coerce_event
+from journeydsl.runtime.policies.evaluator import describe_window
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
     DeliveryResult,
@@ -550,18 +551,11 @@ class _FutureLimit:
         now = self.wall_clock()
         if at <= now + self.ahead:
             return None
+        ahead = describe_window(self.ahead)
         return (
-            f"dated {at.isoformat()}, more than {_span(self.ahead)} after this machine's clock "
+            f"dated {at.isoformat()}, more than {ahead} after this machine's clock "
             f"({now.astimezone(UTC).isoformat(timespec='seconds')}; --max-future)"
         )
-
-
-def _span(d: timedelta) -> str:
-    seconds = int(d.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _valid(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type]]) -> bool:

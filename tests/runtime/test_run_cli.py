@@ -291,7 +291,7 @@ def test_max_future_quarantines_an_event_dated_far_ahead(
 
     err, guarded = go("guarded", [*EVENTS[:5], far, *EVENTS[5:]])
     where = str(tmp_path / "guarded-events.jsonl")
-    assert f"{where}:6: quarantined: dated 2027-01-06T09:30:00+07:00, more than 1d" in err
+    assert f"{where}:6: quarantined: dated 2027-01-06T09:30:00+07:00, more than 24h" in err
     assert "(2026-01-08T00:00:00+00:00; --max-future)" in err
     _, plain_run = go("plain", EVENTS)
     assert summarise(guarded) == summarise(plain_run) == EXPECTED
