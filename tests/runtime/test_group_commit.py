@@ -15,6 +15,8 @@ from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.testing import MemoryEventStore, MemoryStateStore
 from tests.runtime.scenario import build, ev, example, local, profile
 
+_CARD_ISSUED = ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
+
 
 class Journal:
     """What happened, in order: ("begin"|"end", depth), ("append", type), ("commit", n),
@@ -87,9 +89,7 @@ def test_an_event_is_one_transaction_and_its_messages_leave_after_it() -> None:
     e-mail is handed to the channel only once the batch has ended."""
     journal = Journal()
     run = _onboarding(journal)
-    run.engine.ingest(
-        ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
-    )
+    run.engine.ingest(_CARD_ISSUED)
     kinds = [(what, depth) for what, depth in journal.entries]
     assert kinds == [("begin", 1), ("append", 1), ("commit", 1), ("end", 1), ("send", 0)]
 
@@ -99,9 +99,7 @@ def test_every_timer_due_at_a_tick_is_one_transaction() -> None:
     leave after it."""
     journal = Journal()
     run = _onboarding(journal)
-    run.engine.ingest(
-        ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
-    )
+    run.engine.ingest(_CARD_ISSUED)
     journal.entries.clear()
     run.advance(local("2026-01-05 09:00") + timedelta(days=3, hours=1))
     assert ("send", 0) in journal.entries
@@ -119,21 +117,27 @@ def test_the_sqlite_store_groups_commits_and_a_memory_store_does_not_need_to(
     assert not isinstance(MemoryStateStore(), GroupCommit)
 
 
+def _traced(store: SQLiteStore) -> tuple[Any, list[str]]:
+    """The onboarding journey over ``store``, and the list its SQL statements go to."""
+    store.add(profile("c-1"))
+    run = build(
+        [example("onboarding_new_cardholder")],
+        (),
+        start=local("2026-01-05 09:00"),
+        state=store,
+        events=store,
+        profile_store=store,
+    )
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    return run, statements
+
+
 def test_on_sqlite_an_event_costs_one_write_transaction(tmp_path: Path) -> None:
     """On the SQLite store, ingesting card_issued (the event's append and the step's commit)
     opens one write transaction, and the welcome e-mail leaves after it."""
     with SQLiteStore(tmp_path / "s.sqlite") as store:
-        store.add(profile("c-1"))
-        run = build(
-            [example("onboarding_new_cardholder")],
-            (),
-            start=local("2026-01-05 09:00"),
-            state=store,
-            events=store,
-            profile_store=store,
-        )
-        statements: list[str] = []
-        store._conn.set_trace_callback(statements.append)
+        run, statements = _traced(store)
         email = run.channels["email"]
         send = email.send
 
@@ -142,9 +146,7 @@ def test_on_sqlite_an_event_costs_one_write_transaction(tmp_path: Path) -> None:
             return send(message)
 
         email.send = marked  # type: ignore[method-assign]
-        run.engine.ingest(
-            ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
-        )
+        run.engine.ingest(_CARD_ISSUED)
         before_send = statements[: statements.index("-- send")]
         assert [s for s in before_send if s.startswith(("BEGIN", "COMMIT"))] == [
             "BEGIN IMMEDIATE",
@@ -160,20 +162,8 @@ def test_inside_a_host_batch_a_step_adds_no_savepoint(tmp_path: Path) -> None:
     """Within the host's store.batch(), an event's step joins the open transaction: the only
     savepoint is the one that keeps the step's commit all or nothing."""
     with SQLiteStore(tmp_path / "s.sqlite") as store:
-        store.add(profile("c-1"))
-        run = build(
-            [example("onboarding_new_cardholder")],
-            (),
-            start=local("2026-01-05 09:00"),
-            state=store,
-            events=store,
-            profile_store=store,
-        )
-        statements: list[str] = []
-        store._conn.set_trace_callback(statements.append)
+        run, statements = _traced(store)
         with store.batch():
-            run.engine.ingest(
-                ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
-            )
+            run.engine.ingest(_CARD_ISSUED)
         assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
         assert [s for s in statements if s.startswith("SAVEPOINT")] == ["SAVEPOINT journeydsl"]

@@ -1,12 +1,19 @@
-"""Shared helpers for the simulation tests: run the CLI in-process and capture its output."""
+"""Shared helpers for the simulation tests: run the CLI in-process and capture its output, and
+build a synthetic simulation."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from journeydsl.cli import main
+from journeydsl.compiler import compile_file
+from journeydsl.simulate.behaviour import load_behaviour
+from journeydsl.simulate.driver import Simulation
+from journeydsl.simulate.population import Population
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -60,3 +67,24 @@ def dormant_args(*extra: str) -> list[str]:
         "2026-01-05T00:00:00+07:00",
         *extra,
     ]
+
+
+def synthetic_simulation(
+    journey_path: str, model_path: str, size: int, seed: int, **options: Any
+) -> tuple[Simulation, Population]:
+    """A simulation of ``size`` synthetic customers of the behaviour model over 60 days, its
+    population attached and ready to run; ``options`` go to :class:`Simulation`."""
+    journey = compile_file(journey_path).journey
+    assert journey is not None
+    model = load_behaviour(model_path).model
+    population = Population(model, size, seed)
+    sim = Simulation(
+        [journey],
+        population.profiles,
+        start=model.start,
+        until=model.start + timedelta(days=60),
+        channels=population.channels(),
+        **options,
+    )
+    population.attach(sim)
+    return sim, population

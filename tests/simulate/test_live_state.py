@@ -3,7 +3,7 @@ be exactly the one the isolated store, which copies and checks like a durable st
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -15,28 +15,27 @@ from journeydsl.runtime.protocols import OutboxEntry
 from journeydsl.runtime.stores.memory import MemoryStateStore
 from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.driver import Simulation, dumps
-from journeydsl.simulate.population import Population
-from tests.simulate.conftest import BEHAVIOUR, DORMANT, EXAMPLES, ONBOARDING
+from tests.simulate.conftest import (
+    BEHAVIOUR,
+    DORMANT,
+    EXAMPLES,
+    ONBOARDING,
+    synthetic_simulation,
+)
 
 
 def _run(
     journey_file: str, model_file: str, size: int, seed: int, isolated: bool, policies: bool
 ) -> tuple[str, list[Any]]:
     """The JSON document and every customer's decision log of one synthetic run."""
-    journey = compile_file(journey_file).journey
-    assert journey is not None
-    model = load_behaviour(model_file).model
-    population = Population(model, size, seed)
-    sim = Simulation(
-        [journey],
-        population.profiles,
-        start=model.start,
-        until=model.start + timedelta(days=60),
-        channels=population.channels(),
+    sim, _ = synthetic_simulation(
+        journey_file,
+        model_file,
+        size,
+        seed,
         policies=load_policies(EXAMPLES / "policies.yaml") if policies else None,
         isolated=isolated,
     )
-    population.attach(sim)
     result = sim.run()
     logs = [sim.engine.explain(c) for c in sorted(sim.profiles.customers())]
     return dumps(result.to_json()), logs

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from journeydsl.compiler import compile_file
 from journeydsl.simulate.behaviour import Dist, load_behaviour, sample_amount
-from journeydsl.simulate.driver import Simulation
 from journeydsl.simulate.population import Population
-from tests.simulate.conftest import BEHAVIOUR, DORMANT, ONBOARDING, Cli
+from tests.simulate.conftest import BEHAVIOUR, DORMANT, ONBOARDING, Cli, synthetic_simulation
 
 ONBOARDING_MODEL = str(BEHAVIOUR / "onboarding.yaml")
 DORMANT_MODEL = str(BEHAVIOUR / "dormant.yaml")
@@ -82,18 +79,7 @@ def test_arrivals_are_spread_over_the_first_days(cli: Cli) -> None:
 
 
 def _run(model_path: str, journey_path: str, size: int, seed: int) -> tuple[Any, Population]:
-    journey = compile_file(journey_path).journey
-    assert journey is not None
-    model = load_behaviour(model_path).model
-    population = Population(model, size, seed)
-    sim = Simulation(
-        [journey],
-        population.profiles,
-        start=model.start,
-        until=model.start + timedelta(days=60),
-        channels=population.channels(),
-    )
-    population.attach(sim)
+    sim, population = synthetic_simulation(journey_path, model_path, size, seed)
     return sim.run(), population
 
 
