@@ -349,10 +349,11 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
 # --------------------------------------------------------------------------- run
 
 
-def cmd_run(args: argparse.Namespace, err: TextIO) -> int:
+def cmd_run(args: argparse.Namespace, err: TextIO, out: TextIO | None = None) -> int:
     from journeydsl.runtime.run import run_command
 
-    return run_command(expand_paths(args.journeys), args, err)
+    journeys = [] if args.check_db else expand_paths(args.journeys)
+    return run_command(journeys, args, err, out)
 
 
 # ---------------------------------------------------------------------- simulate, explain, test
@@ -467,10 +468,31 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "resumes without duplicates. Customers without a profile have no consent, so a "
         "profiles file is normally given.",
     )
-    run.add_argument("journeys", nargs="+", metavar="JOURNEY", help="journey files or folders")
-    run.add_argument("--db", required=True, metavar="STATE.sqlite", help="the state file")
-    run.add_argument("--events", required=True, metavar="FILE", help="JSON Lines events, or -")
-    run.add_argument("--actions", required=True, metavar="OUT.jsonl", help="delivered effects")
+    run.add_argument(
+        "journeys",
+        nargs="*",
+        metavar="JOURNEY",
+        help="journey files or folders (required unless --check-db)",
+    )
+    run.add_argument(
+        "--db",
+        required=True,
+        metavar="STATE.sqlite",
+        help="the state file; one run writes to it at a time (a second is refused, exit 2)",
+    )
+    run.add_argument(
+        "--events", metavar="FILE", help="JSON Lines events, or - (required unless --check-db)"
+    )
+    run.add_argument(
+        "--actions", metavar="OUT.jsonl", help="delivered effects (required unless --check-db)"
+    )
+    run.add_argument(
+        "--check-db",
+        action="store_true",
+        help="only check the state file (SQLite's integrity check and the schema version, "
+        "read-only, safe while a run writes to it), print 'ok' or its problems and exit 0 or 1; "
+        "journeys, --events and the other options are then not needed, and ignored if given",
+    )
     run.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
     run.add_argument("--now", metavar="T", help="after the stream, run on until this time")
     run.add_argument(
@@ -510,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             return cmd_schema(args, out)
         if args.command == "run":
-            return cmd_run(args, err)
+            return cmd_run(args, err, out)
         if args.command == "simulate":
             return cmd_simulate(args, out, err)
         if args.command == "explain":

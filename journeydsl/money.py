@@ -1,11 +1,62 @@
-"""Money: a :class:`~decimal.Decimal` amount with an ISO 4217 currency. Never a float."""
+"""Money: a :class:`~decimal.Decimal` amount with an ISO 4217 currency. Never a float.
+
+:data:`MINOR_UNITS` says how many decimal places each common currency has (ISO 4217: VND and JPY
+none, USD and CNY two, KWD three); :func:`decimal_places` counts the places an amount really uses
+(trailing zeros are not precision: ``1000000.00`` uses none). Events whose amount uses more
+places than its currency has are refused (see :mod:`journeydsl.runtime.events`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 
-__all__ = ["CurrencyMismatchError", "Money"]
+__all__ = ["MINOR_UNITS", "CurrencyMismatchError", "Money", "decimal_places", "minor_units"]
+
+# ISO 4217 minor units, one line per number of decimal places: none for Vietnam, Japan, Korea
+# and the other whole-unit currencies; two for the region's and the world's usual currencies;
+# three for the Gulf and North African dinars; four for the Chilean and Uruguayan accounting units.
+_ISO_4217 = """
+0 BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF
+2 AED AUD BDT BND BRL CAD CHF CNY CZK DKK EUR GBP HKD HUF IDR ILS INR KHR LAK LKR MMK MNT MOP
+2 MXN MYR NOK NPR NZD PHP PKR PLN RON RUB SAR SEK SGD THB TRY TWD UAH USD ZAR
+3 BHD IQD JOD KWD LYD OMR TND
+4 CLF UYW
+"""
+
+#: The decimal places (ISO 4217 minor units) of the common currencies: ``MINOR_UNITS["VND"]`` is
+#: 0, ``MINOR_UNITS["USD"]`` is 2. A code not listed here is allowed any number of places (up to
+#: the event digit limit): journeydsl does not guess.
+MINOR_UNITS: Mapping[str, int] = MappingProxyType(
+    {
+        code: int(places)
+        for places, *codes in (line.split() for line in _ISO_4217.strip().splitlines())
+        for code in codes
+    }
+)
+
+
+def minor_units(currency: str) -> int | None:
+    """The decimal places ISO 4217 gives ``currency`` (``"VND"`` → 0, ``"USD"`` → 2), or None
+    for a code not in :data:`MINOR_UNITS` (any number of places is then allowed)."""
+    return MINOR_UNITS.get(currency)
+
+
+def decimal_places(amount: Decimal) -> int:
+    """The places after the point that ``amount`` uses, trailing zeros not counted:
+    ``Decimal("1000000.00")`` → 0, ``Decimal("0.10")`` → 1, ``Decimal("1E+3")`` → 0. Never
+    rounds (unlike :meth:`~decimal.Decimal.normalize`, which rounds to the context's 28 digits)."""
+    _, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0  # whole, or not finite
+    places = -exponent
+    end = len(digits)
+    while places and end and digits[end - 1] == 0:
+        end -= 1
+        places -= 1
+    return places if end else 0
 
 
 class CurrencyMismatchError(ValueError):

@@ -20,10 +20,11 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -31,15 +32,18 @@ import structlog
 from journeydsl import ir
 from journeydsl.expr.context import AggregateQuery, EventRecord
 from journeydsl.expr.types import Type
+from journeydsl.jsonio import loads_exact
 from journeydsl.money import Money
 from journeydsl.runtime.codec import STATE_FORMAT, decode_map, encode_map, plain
-from journeydsl.runtime.events import BadEvent, coerce_event, event_id
+from journeydsl.runtime.events import BadEvent, coerce_event, event_id, parse_event_json
+from journeydsl.runtime.intake import SCOPED_MARKERS, event_text, missing_handlers, scoped_marker
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
     ActionHandler,
     Channel,
     Clock,
+    CommitHooks,
     Contact,
     ContactHistory,
     DeliveryResult,
@@ -50,9 +54,11 @@ from journeydsl.runtime.protocols import (
     OutboxEntry,
     Profile,
     ProfileStore,
+    Quarantine,
     StateStore,
     Ticket,
     TicketSink,
+    is_network_error,
 )
 
 __all__ = ["Engine", "IngestResult", "RetryPolicy", "StoreError"]
@@ -133,6 +139,7 @@ PRUNE_EVERY = timedelta(days=1)
 #: Outbox entries fetched at a time by a delivery round.
 _BATCH = 500
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+_NOBODY: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=256)
@@ -377,7 +384,34 @@ class Engine:
         on_action: Callable[[dict[str, Any]], None] | None = None,
         on_quarantine: Callable[[Mapping[str, Any], str], None] | None = None,
         policies: Policies | PolicyEngine | None = None,
+        only: bool = False,
+        unhandled: str = "refuse",
     ) -> None:
+        """Build an engine over the host's stores and handlers.
+
+        Every channel a journey's sends name (first choice or fallback), every action and
+        reward, and tickets (a ticket sink) must have a handler: otherwise ``ValueError`` lists
+        what is missing. ``unhandled="withhold"`` declares the other choice instead: a send
+        falls back past a channel without a gateway, and a ticket or action without a handler
+        is withheld with that reason; :meth:`explain` lists what is unhandled.
+
+        ``only=True`` runs these journeys as a part of those the state store holds: the
+        instances, timers and outbox entries of the others are left as they are, and an event
+        is marked processed for these journeys only, so the others take it when they run (see
+        docs/embedding.md, "Running some of the journeys")."""
+        missing = missing_handlers(
+            journeys, set(channels or {}), tickets is not None, set(actions or {})
+        )
+        if unhandled not in ("refuse", "withhold"):
+            raise ValueError(f"unhandled must be 'refuse' or 'withhold', not {unhandled!r}")
+        #: What the journeys use that has no handler (empty unless ``unhandled="withhold"``).
+        self.unhandled: list[str] = missing if unhandled == "withhold" else []
+        if missing and unhandled == "refuse":
+            raise ValueError(
+                "no handler registered for what these journeys use: "
+                + "; ".join(missing)
+                + " (pass them in channels=, tickets= and actions=)"
+            )
         self.versions: dict[tuple[str, int], ir.Journey] = {}
         self.latest: dict[str, ir.Journey] = {}
         for j in journeys:
@@ -403,19 +437,44 @@ class Engine:
         self._group: Callable[[], contextlib.AbstractContextManager[Any]] = (
             state.step if isinstance(state, GroupCommit) else contextlib.nullcontext
         )
+        # Inside a transaction the host holds open (a batch), deliveries wait for its commit.
+        self._after_commit: Callable[[Callable[[], None]], bool] | None = (
+            state.after_commit if isinstance(state, CommitHooks) else None
+        )
         self._init_policies(policies)
+        self._quarantine: Quarantine | None = state if isinstance(state, Quarantine) else None
+        #: Customers that had an event but no profile (every message to them is withheld).
+        self.unprofiled: set[str] = set()
+        # A run of some of the store's journeys: markers, timers and deliveries are scoped.
+        self.only = only
+        self._scope: frozenset[tuple[str, int]] | None = frozenset(self.versions) if only else None
+        if only and state.get_meta(SCOPED_MARKERS) != "1":
+            state.commit([], [], meta={SCOPED_MARKERS: "1"})
+        # Whether the store ever ran some journeys only (then look for per-journey markers);
+        # None until the first event asks.
+        self._scoped: bool | None = True if only else None
+        # The store's timers and outbox as this engine sees them: all, or its journeys' only
+        # (an argument only stores that can run some journeys are asked for).
+        self._scoped_to: dict[str, frozenset[tuple[str, int]]] = (
+            {"journeys": self._scope} if self._scope is not None else {}
+        )
 
     # ------------------------------------------------------------------ host API
 
     @_host_call
     def ingest(
-        self, raw: Mapping[str, Any] | EventRecord, event_key: str | None = None
+        self, raw: Mapping[str, Any] | EventRecord | str | bytes, event_key: str | None = None
     ) -> IngestResult:
-        """Take one event (the JSON contract, or an :class:`EventRecord`) at the clock's now.
+        """Take one event (the JSON contract, its JSON text, read with exact numbers, or an
+        :class:`EventRecord`) at the clock's now.
 
-        A bad event is quarantined and reported, never raised. An event already processed (same
-        id) is skipped, so replaying a stream after a crash is safe.
+        A bad event is quarantined and reported, never raised: kept in the state store when it
+        keeps a quarantine (:class:`~journeydsl.runtime.protocols.Quarantine`), and not marked
+        processed, so the same id with a valid payload is taken later. An event already
+        processed (same id) is skipped, so replaying a stream after a crash is safe.
         """
+        if isinstance(raw, str | bytes):  # JSON text: numbers read exactly, bad text quarantined
+            raw = parse_event_json(raw)
         if isinstance(raw, EventRecord):
             as_json = {
                 "customer_id": raw.customer_id,
@@ -430,32 +489,80 @@ class Engine:
         if self.state.processed(eid):
             result.duplicate = True
             return result
+        if self._scoped is None:
+            self._scoped = self.state.get_meta(SCOPED_MARKERS) == "1"
+        done = self._done_for(eid) if self._scoped else _NOBODY
+        if done and done.issuperset(self.latest):
+            result.duplicate = True
+            return result
         try:
             ev = raw if isinstance(raw, EventRecord) else coerce_event(raw, self.schemas)
         except BadEvent as exc:
-            result.quarantined = str(exc)
-            self.quarantine.append((as_json, str(exc)))
-            log.warning("quarantine", reason=str(exc), event_type=as_json.get("type"))
-            if self.on_quarantine is not None:
-                self.on_quarantine(as_json, str(exc))
-            self.state.commit([], [], processed_event=eid)
+            self._quarantined(eid, as_json, str(exc), result)
             return result
         with self._group():  # the event, the instances it moved and its marker: one commit
-            now = self._take(ev, eid, result)
-        self._deliver(now)
+            now = self._take(ev, eid, result, done)
+            if self._quarantine is not None:
+                self._quarantine.release(eid)
+        self._hand_out(now)
         return result
 
-    def _take(self, ev: EventRecord, eid: str, result: IngestResult) -> datetime:
-        """Store the event, move the instances it concerns, commit; returns the step's now."""
+    def _quarantined(
+        self, eid: str, as_json: Mapping[str, Any], reason: str, result: IngestResult
+    ) -> None:
+        """Report a bad event, and keep it where the store keeps a quarantine (not marked
+        processed: a corrected event with the same id is taken)."""
+        result.quarantined = reason
+        self.quarantine.append((as_json, reason))
+        log.warning("quarantine", reason=reason, event_type=as_json.get("type"))
+        if self.on_quarantine is not None:
+            self.on_quarantine(as_json, reason)
+        if self._quarantine is not None:
+            self._quarantine.quarantine(eid, event_text(as_json), reason, datetime.now(UTC))
+
+    def _done_for(self, eid: str) -> frozenset[str]:
+        """The journeys (of this engine) that took ``eid`` in a run of only some journeys."""
+        return frozenset(j for j in self.latest if self.state.processed(scoped_marker(eid, j)))
+
+    @_host_call
+    def replay_quarantined(self, event_id: str | None = None) -> list[IngestResult]:
+        """Ingest the quarantined events (or the one with ``event_id``) again, after the
+        catalog or the data was fixed: those now valid are processed and leave the quarantine;
+        the others stay, counted once more. Each is taken at the clock's now (its own time if
+        later), as a late event."""
+        if self._quarantine is None:
+            raise TypeError("the state store keeps no quarantine (see Quarantine)")
+        results = []
+        for found in self._quarantine.quarantined(event_id):
+            try:
+                raw = loads_exact(found.event)
+            except (ValueError, RecursionError):
+                raw = None
+            if not isinstance(raw, dict):
+                result = IngestResult(found.event_id)
+                self._quarantined(found.event_id, {"raw": found.event}, found.reason, result)
+                results.append(result)
+                continue
+            results.append(self.ingest(raw, found.event_id))
+        return results
+
+    def _take(
+        self, ev: EventRecord, eid: str, result: IngestResult, done: frozenset[str] = frozenset()
+    ) -> datetime:
+        """Store the event, move the instances it concerns (of the journeys that did not take
+        it yet: ``done`` took it), commit; returns the step's now."""
         self.events.append(eid, ev)
         now = max(self.clock.now(), ev.at)
         records: list[dict[str, Any]] = []
         outbox: list[OutboxEntry] = []
         profile = self.profiles.get(ev.customer_id)
+        if not profile.known and ev.customer_id not in self.unprofiled:
+            self.unprofiled.add(ev.customer_id)
+            log.warning("no_profile", customer=ev.customer_id, event_type=ev.type)
         # Running instances first: goals, then waits that this event (or its effect on a
         # condition) satisfies.
         for inst in self.state.instances_of(ev.customer_id):
-            if inst["status"] == "ended":
+            if inst["status"] == "ended" or inst["journey"] in done:
                 continue
             journey = self.versions.get((inst["journey"], inst["version"]))
             if journey is None:
@@ -488,14 +595,21 @@ class Engine:
         # New entries.
         for journey in self.latest.values():
             entry = journey.entry
-            if entry.kind != "event" or entry.event != ev.type:
+            if entry.kind != "event" or entry.event != ev.type or journey.id in done:
                 continue
             new = self._enter(journey, ev.customer_id, now, profile, ev)
             if new is not None:
                 self._run(journey, new, journey.start, now, profile, outbox)
                 records.append(new)
                 result.entered.append(new["id"])
-        self.state.commit(records, outbox, processed_event=eid)
+        if not self.only:
+            self.state.commit(records, outbox, processed_event=eid)
+            return now
+        # A run of some journeys marks the event for each of them (in the step's transaction).
+        markers = [scoped_marker(eid, j) for j in sorted(self.latest)]
+        self.state.commit(records, outbox, processed_event=markers[0])
+        for marker in markers[1:]:
+            self.state.commit([], [], processed_event=marker)
         return now
 
     @_host_call
@@ -513,7 +627,7 @@ class Engine:
         outbox: list[OutboxEntry] = []
         self._run(journey, inst, journey.start, now, profile, outbox)
         self.state.commit([inst], outbox)
-        self._deliver(now)
+        self._hand_out(now)
         return str(inst["id"])
 
     @_host_call
@@ -524,14 +638,14 @@ class Engine:
         with self._group():  # every timer due now: one commit, before anything is delivered
             moved = self._fire(now) + self._segments(now)
             self._prune(now)
-        self._deliver(now)
+        self._hand_out(now)
         return moved
 
     def _fire(self, now: datetime) -> int:
         """Move every instance whose timer is due at ``now``; returns how many moved."""
         moved = 0
         while True:
-            due = self.state.due(now, limit=500)
+            due = self.state.due(now, 500, **self._scoped_to)
             if not due:
                 break
             for iid in due:
@@ -585,8 +699,9 @@ class Engine:
 
     def next_wakeup(self) -> datetime | None:
         """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery."""
-        times = [t for t in (self.state.next_due(), self._next_segment_time()) if t]
-        pending = self.state.pending_outbox(_FOREVER, limit=1)
+        scope = self._scoped_to
+        times = [t for t in (self.state.next_due(**scope), self._next_segment_time()) if t]
+        pending = self.state.pending_outbox(_FOREVER, 1, **scope)
         if pending:
             times.append(pending[0].not_before)
         return min(times) if times else None
@@ -637,7 +752,15 @@ class Engine:
                 last = max(datetime.fromisoformat(i["entered_at"]) for i in previous)
                 if now < last + entry.reentry_after:
                     return None
-        iid = f"{journey.id}/{key}/{len(previous) + 1}"
+        # Instances are a customer's: a key of the journey's own scopes them within the customer
+        # (the id ends in "#key", which an id of the default key, ending in its number, never
+        # does), so two customers never share an instance or an effect key.
+        n = len(previous) + 1
+        iid = (
+            f"{journey.id}/{key}/{n}"
+            if journey.entry.key is None
+            else f"{journey.id}/{customer_id}/{n}#{quote(key, safe='')}"
+        )
         inst: dict[str, Any] = {
             "format": STATE_FORMAT,
             "id": iid,
@@ -1229,13 +1352,28 @@ class Engine:
 
     @_host_call
     def deliver(self, now: datetime | None = None) -> int:
-        """Hand due outbox entries to channels, the ticket sink and action handlers."""
-        return self._deliver(now or self.clock.now())
+        """Hand due outbox entries to channels, the ticket sink and action handlers (inside a
+        transaction the host holds open, once it has committed; then 0 is returned)."""
+        return self._hand_out(now or self.clock.now())
+
+    def _hand_out(self, now: datetime) -> int:
+        """Deliver what is due at ``now`` once the state that made it is durable: at once, or,
+        while the host holds a transaction open (a batch), when it commits."""
+        if self._after_commit is not None and self._after_commit(
+            functools.partial(self._deliver_committed, now)
+        ):
+            return 0
+        return self._deliver(now)
+
+    @_host_call
+    def _deliver_committed(self, now: datetime) -> None:
+        """The deliveries of a step, run by the store once the host's transaction committed."""
+        self._deliver(now)
 
     def _deliver(self, now: datetime) -> int:
         done = 0
         while True:
-            batch = self.state.pending_outbox(now, limit=_BATCH)
+            batch = self.state.pending_outbox(now, _BATCH, **self._scoped_to)
             if not batch:
                 return done
             progressed = False
@@ -1598,6 +1736,7 @@ class Engine:
                 "status": i["status"],
                 "outcome": i["outcome"],
                 "log": i["log"],
+                **({"unhandled": list(self.unhandled)} if self.unhandled else {}),
             }
             for i in self.state.instances_of(customer_id)
         ]
@@ -1634,11 +1773,15 @@ def _stepper(kind: type) -> Callable[..., str | None]:
 
 def _hand_over(call: Callable[..., DeliveryResult], *args: Any) -> DeliveryResult:
     """Call a channel, the ticket sink or an action handler. A network error it raises (a
-    gateway timeout, a dropped connection: any OSError) is a transient failure, retried with
-    backoff like one it reports; any other exception is the host's and propagates."""
+    gateway timeout, a dropped connection: :func:`is_network_error`) is a transient failure,
+    retried with backoff like one it reports. Any other exception, a :class:`SinkError` or a
+    full disk's OSError, is the host's own fault: it propagates, and the outbox entry stays
+    pending for the next call."""
     try:
         return call(*args)
     except OSError as exc:
+        if not is_network_error(exc):
+            raise
         return DeliveryResult(DeliveryStatus.FAILED_TRANSIENT, f"{type(exc).__name__}: {exc}")
 
 

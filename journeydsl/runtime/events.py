@@ -8,6 +8,15 @@ more than :data:`MAX_AMOUNT_DIGITS` digits before or after the point, times outs
 :data:`EARLIEST` … :data:`LATEST`, ids longer than :data:`MAX_ID_LENGTH` and ``data`` nested
 deeper than :data:`MAX_DATA_DEPTH`. A fraction in a field the catalog does not type is kept as an
 exact :class:`~decimal.Decimal`.
+
+Numbers and money. Event text is read with :func:`~journeydsl.jsonio.loads_exact` (by
+:func:`parse_event_json` here, and by ``journeydsl run`` and ``simulate``): a JSON number with a
+fraction is a Decimal with its digits as written, never a float. An amount may not use more
+decimal places than its currency has (ISO 4217, :data:`~journeydsl.money.MINOR_UNITS`):
+``1000000.5`` VND is refused, ``1000000.00`` VND is one million (trailing zeros are not
+precision), and a currency not in the table takes any number of places. A float handed over
+through the Python API is read as its shortest ``repr`` (``0.1`` is ``Decimal("0.1")``), the
+digits a JSON writer would print for it; pass a Decimal or a string to say more.
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ from typing import Any
 
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
-from journeydsl.money import Money
+from journeydsl.jsonio import MAX_NUMBER_DIGITS, digits_written_out, loads_exact
+from journeydsl.money import Money, decimal_places, minor_units
 
 __all__ = [
     "EARLIEST",
@@ -31,8 +41,10 @@ __all__ = [
     "MAX_DATA_DEPTH",
     "MAX_ID_LENGTH",
     "BadEvent",
+    "UnreadableEvent",
     "coerce_event",
     "event_id",
+    "parse_event_json",
 ]
 
 #: Events and timestamp fields must fall in this range: far enough from datetime's limits that
@@ -103,6 +115,14 @@ def _check_data(data: Mapping[str, Any]) -> None:
             _checked_text(value, "a value in 'data'")
         elif isinstance(value, float) and not math.isfinite(value):
             raise BadEvent(f"'data' holds a number that is not finite ({value})")
+        elif isinstance(value, Decimal) and (
+            not value.is_finite() or digits_written_out(value) > MAX_NUMBER_DIGITS
+        ):
+            # Only from the Python API: loads_exact refuses both. A store writes decimals out.
+            raise BadEvent(
+                f"'data' holds a number that is not finite or has more than "
+                f"{MAX_NUMBER_DIGITS} digits ({value:.6})"
+            )
         elif isinstance(value, Mapping | list):
             if depth > MAX_DATA_DEPTH:
                 raise BadEvent(f"'data' nests more than {MAX_DATA_DEPTH} levels deep")
@@ -148,7 +168,22 @@ def _exact(value: Any) -> Any:
     return value
 
 
-def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
+def _places_fit(etype: str, name: str, amount: Decimal, currency: str) -> Decimal:
+    """``amount`` when it uses no more decimal places than ``currency`` has (trailing zeros do
+    not count); else :class:`BadEvent`. Rounding would change what the customer spent."""
+    allowed = minor_units(currency)
+    if allowed is None:
+        return amount
+    places = decimal_places(amount)
+    if places > allowed:
+        unit = "place" if places == 1 else "places"
+        raise BadEvent(
+            f"{etype}.{name}: {amount:f} has {places} decimal {unit}; {currency} allows {allowed}"
+        )
+    return amount
+
+
+def _field(etype: str, name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
     if raw is None:
         return None
     kind = t.kind
@@ -167,11 +202,13 @@ def _field(name: str, t: Type, raw: Any, data: Mapping[str, Any]) -> Any:
                 f"field '{name}' is declared in {t.currency} but the event is in {currency}"
             )
         try:
-            # JSON numbers arrive as float or int; str() keeps the written digits exactly.
-            amount = Decimal(str(raw))
+            # JSON numbers arrive as Decimal or int (loads_exact); str() keeps their digits, and
+            # turns a float from the Python API into its shortest repr.
+            amount = raw if type(raw) is Decimal else Decimal(str(raw))
         except InvalidOperation as exc:
             raise BadEvent(f"field '{name}' is not an amount: {raw!r}") from exc
-        return Money(_finite(name, amount), t.currency or "")
+        amount = _places_fit(etype, name, _finite(name, amount), t.currency or "")
+        return Money(amount, t.currency or "")
     if kind == "int":
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise BadEvent(f"field '{name}' must be an integer")
@@ -212,6 +249,8 @@ def coerce_event(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type
     """A typed event from its JSON form; raises :class:`BadEvent` with a reason."""
     if not isinstance(raw, Mapping):
         raise BadEvent("an event is a JSON object")
+    if type(raw) is UnreadableEvent:
+        raise BadEvent(raw.reason)
     customer = raw.get("customer_id")
     if not isinstance(customer, str) or not customer:
         raise BadEvent("'customer_id' must be a non-empty string")
@@ -237,8 +276,57 @@ def coerce_event(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type
     schema = schemas.get(etype)
     if schema is not None:
         for name, t in schema.items():
-            typed[name] = _field(name, t, data.get(name), data)
+            typed[name] = _field(etype, name, t, data.get(name), data)
     return EventRecord(customer, etype, at, typed)
+
+
+class UnreadableEvent(dict[str, Any]):
+    """What :func:`parse_event_json` returns for text that is not a JSON object:
+    ``{"raw": the text}``, which :func:`coerce_event` refuses with :attr:`reason`, so that the
+    engine quarantines it as it does any bad event (and never raises)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(raw=text)
+        #: Why the text is not an event, e.g. ``not valid JSON (Expecting value: …)``.
+        self.reason = reason
+
+
+def parse_event_json(text: str | bytes) -> dict[str, Any]:
+    """An event from its JSON text (one line of the contract), with every number exact:
+    fractions become :class:`~decimal.Decimal`, never floats (see
+    :func:`~journeydsl.jsonio.loads_exact`). Never raises: text that is not UTF-8, not JSON, or
+    not a JSON object comes back as an :class:`UnreadableEvent` that :func:`coerce_event`
+    refuses with the reason."""
+    if not isinstance(text, str):
+        blob = bytes(text)
+        try:
+            text = blob.decode("utf-8")
+        except UnicodeDecodeError:
+            return UnreadableEvent(blob.decode("utf-8", "replace"), "the text is not UTF-8")
+    try:
+        raw = loads_exact(text)
+    except RecursionError:  # the JSON decoder recurses once per nesting level
+        return UnreadableEvent(text, "the JSON nests too deeply")
+    except ValueError as exc:
+        return UnreadableEvent(text, f"not valid JSON ({exc})")
+    if not isinstance(raw, dict):
+        return UnreadableEvent(text, "an event is a JSON object")
+    return raw
+
+
+def _id_form(value: Any) -> Any:
+    """How :func:`event_id` writes a value JSON has no form for. A decimal that a float holds
+    exactly is written as that float, as when JSON numbers were read as floats: the ids of such
+    events are unchanged, whether the number came from JSON or from a host's Decimal. A decimal
+    that a float would round (``999999.99999999999999``) is written as its text, so that it no
+    longer shares an id with the rounded number."""
+    if isinstance(value, Decimal) and value.is_finite():
+        as_float = float(value)
+        if Decimal(repr(as_float)) == value:
+            return as_float
+    return str(value)
 
 
 def event_id(raw: Mapping[str, Any]) -> str:
@@ -246,6 +334,6 @@ def event_id(raw: Mapping[str, Any]) -> str:
     given = raw.get("id") if isinstance(raw, Mapping) else None
     if isinstance(given, str) and given:
         return given
-    blob = json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False)
+    blob = json.dumps(raw, sort_keys=True, default=_id_form, ensure_ascii=False)
     # surrogatepass: an event holding a lone surrogate still gets an id (and is then quarantined).
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]

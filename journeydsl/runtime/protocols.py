@@ -9,7 +9,9 @@ They pass plain values: dataclasses, ``str``, aware ``datetime``, :class:`~decim
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+import errno
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +23,7 @@ __all__ = [
     "ActionHandler",
     "Channel",
     "Clock",
+    "CommitHooks",
     "Contact",
     "ContactHistory",
     "DeliveryResult",
@@ -32,9 +35,13 @@ __all__ = [
     "OutboxEntry",
     "Profile",
     "ProfileStore",
+    "Quarantine",
+    "QuarantinedEvent",
+    "SinkError",
     "StateStore",
     "Ticket",
     "TicketSink",
+    "is_network_error",
 ]
 
 
@@ -50,6 +57,9 @@ class Profile:
     consent: Mapping[str, bool] = field(default_factory=dict)
     timezone: str = ""
     tags: frozenset[str] = frozenset()
+    #: False for the default profile a store gives a customer it has no profile of (no consent,
+    #: so every message is withheld); the engine counts and warns about those customers.
+    known: bool = field(default=True, compare=False)
 
 
 @runtime_checkable
@@ -101,7 +111,8 @@ class ProfileStore(Protocol):
     """**Protocol:** customer profiles (attributes, consent, time zone)."""
 
     def get(self, customer_id: str) -> Profile:
-        """The profile; an unknown customer gets an empty default profile."""
+        """The profile; an unknown customer gets an empty default profile with
+        ``known=False``."""
         ...
 
     def update(self, customer_id: str, attribute: str, value: Any) -> None:
@@ -133,6 +144,42 @@ class DeliveryResult:
     detail: str = ""
 
 
+class SinkError(Exception):
+    """A host sink could not record an effect (the actions file, a database, a queue): not an
+    answer about the customer's message, so never a reason to retry on another channel or to
+    suppress. Raised from a :class:`Channel`, :class:`TicketSink` or :class:`ActionHandler`, it
+    stops the work: the effect stays pending in the outbox and the exception reaches the host."""
+
+
+#: ``errno`` values of an :class:`OSError` that come from the network (the gateway did not answer
+#: or dropped the connection), as opposed to the host's own disk or files.
+_NETWORK_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "ECONNABORTED",
+        "ECONNREFUSED",
+        "ECONNRESET",
+        "EHOSTDOWN",
+        "EHOSTUNREACH",
+        "ENETDOWN",
+        "ENETRESET",
+        "ENETUNREACH",
+        "EPIPE",
+        "ETIMEDOUT",
+    )
+    if hasattr(errno, name)
+)
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a channel, is a network failure talking to its gateway (a
+    transient delivery failure): ``TimeoutError``, ``ConnectionError``, a name-resolution error,
+    or an ``OSError`` with a network ``errno``. A full disk or an unwritable file is not."""
+    if isinstance(exc, TimeoutError | ConnectionError | socket.gaierror | socket.herror):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """A rendered send, handed to a :class:`Channel` with its idempotency key."""
@@ -158,8 +205,16 @@ class Channel(Protocol):
     """**Protocol:** a message gateway (email, SMS brandname, Zalo ZNS, push …).
 
     It must deduplicate on ``message.idempotency_key``: the engine delivers at least once, so a
-    retried key must not reach the customer twice. A network error it raises (any ``OSError``,
-    such as ``TimeoutError``) counts as ``FAILED_TRANSIENT``; other exceptions reach the host.
+    retried key must not reach the customer twice.
+
+    What its answer means: only the channel's own answer about the customer's message may lead
+    to a retry, a fallback or a suppression. A returned :class:`DeliveryResult` is that answer,
+    and so is a *network* error it raises while talking to the gateway (``TimeoutError``,
+    ``ConnectionError`` and the other socket errors of :func:`is_network_error`), which counts as
+    ``FAILED_TRANSIENT``. Anything else it raises, a :class:`SinkError` or any other exception
+    (a full disk, a database that refused the write), is the host's own fault: the engine stops
+    the work, leaves the effect pending in the outbox and lets the exception reach the host; the
+    next call delivers the effect again, and the idempotency key keeps it to one.
     """
 
     def send(self, message: Message) -> DeliveryResult:
@@ -184,7 +239,8 @@ class Ticket:
 
 @runtime_checkable
 class TicketSink(Protocol):
-    """**Protocol:** the bank's ticket system; deduplicates on ``ticket.idempotency_key``."""
+    """**Protocol:** the bank's ticket system; deduplicates on ``ticket.idempotency_key``.
+    Its exceptions mean what a :class:`Channel`'s do."""
 
     def open(self, ticket: Ticket) -> DeliveryResult:
         """Open the ticket."""
@@ -194,7 +250,8 @@ class TicketSink(Protocol):
 @runtime_checkable
 class ActionHandler(Protocol):
     """**Protocol:** a reward or custom action registered under its name (e.g.
-    ``annual_fee_waiver``); deduplicates on ``idempotency_key``."""
+    ``annual_fee_waiver``); deduplicates on ``idempotency_key``. Its exceptions mean what a
+    :class:`Channel`'s do."""
 
     def __call__(
         self, idempotency_key: str, customer_id: str, params: Mapping[str, Any], at: datetime
@@ -328,4 +385,61 @@ class GroupCommit(Protocol):
 
     def step(self) -> AbstractContextManager[Any]:
         """A context manager: everything committed inside is one transaction."""
+        ...
+
+
+@runtime_checkable
+class CommitHooks(Protocol):
+    """**Optional protocol:** a :class:`StateStore` whose host may hold a transaction open across
+    many engine calls (the SQLite store's
+    :meth:`~journeydsl.runtime.stores.sqlite.SQLiteStore.batch`). A store that can do that must
+    offer this, so the engine can hold its deliveries back until the transaction is durable: no
+    effect leaves before the state change that recorded it is committed."""
+
+    def after_commit(self, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` once the transaction open now has committed durably, and drop it if
+        that transaction rolls back; return False, without calling it, when no transaction is
+        open (the caller then runs it itself)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedEvent:
+    """An event the engine could not take, kept so it can be corrected and replayed.
+
+    ``event`` is the event as it came (its JSON text, or the raw line when it was not JSON);
+    ``count`` is how often it came; ``replay`` is set when an operator asked for it to be
+    retried by the next run (``journeydsl quarantine replay`` without journeys)."""
+
+    event_id: str
+    event: str
+    reason: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int = 1
+    replay: bool = False
+
+
+@runtime_checkable
+class Quarantine(Protocol):
+    """**Optional protocol:** a :class:`StateStore` that keeps quarantined events (both built-in
+    stores do). A quarantined event is not marked processed: the same id arriving later with a
+    valid payload is processed, and :meth:`release` then removes it from the quarantine."""
+
+    def quarantine(self, event_id: str, event: str, reason: str, seen: datetime) -> None:
+        """Keep ``event`` under ``event_id`` with the ``reason``; a second time, update the
+        reason and the last sighting and count it."""
+        ...
+
+    def quarantined(self, event_id: str | None = None) -> list[QuarantinedEvent]:
+        """The quarantined events (or the one with ``event_id``), first seen first."""
+        ...
+
+    def release(self, event_id: str) -> bool:
+        """Remove ``event_id`` from the quarantine (it was processed); False if it was not there."""
+        ...
+
+    def request_replay(self, event_id: str | None = None) -> int:
+        """Mark every quarantined event (or ``event_id``) to be retried by the next run; returns
+        how many were marked."""
         ...

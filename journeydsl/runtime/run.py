@@ -16,10 +16,14 @@ suppressed; a profiles file (``--profiles``, the DESIGN.md profile contract) is 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
+import hashlib
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,18 +39,27 @@ import structlog
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.expr.types import Type
+from journeydsl.jsonio import loads_exact
 from journeydsl.runtime.codec import plain
-from journeydsl.runtime.engine import Engine
-from journeydsl.runtime.events import BadEvent, coerce_event
+from journeydsl.runtime.engine import Engine, IngestResult
+from journeydsl.runtime.events import BadEvent, coerce_event, event_id
 from journeydsl.runtime.policies.evaluator import describe_window
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
     DeliveryResult,
     DeliveryStatus,
     Message,
+    SinkError,
     Ticket,
 )
-from journeydsl.runtime.stores.sqlite import DEFAULT_TIMEZONE, SQLiteStore
+from journeydsl.runtime.stores.sqlite import (
+    DEFAULT_TIMEZONE,
+    DatabaseInUse,
+    SQLiteStore,
+    StoreUnavailable,
+    check_database,
+    storage_error,
+)
 
 __all__ = [
     "EXIT_ERRORS",
@@ -54,6 +67,7 @@ __all__ = [
     "EXIT_USAGE",
     "FileChannel",
     "RunSummary",
+    "check_db_command",
     "run",
     "run_command",
 ]
@@ -75,7 +89,12 @@ def _zone(name: str) -> tzinfo:
 
 
 class _ActionFile:
-    """The shared state of a :class:`FileChannel`: the open file and the keys already in it."""
+    """The shared state of a :class:`FileChannel`: the open file and the keys already in it.
+
+    Every append holds an exclusive ``flock`` on the file and first reads what other processes
+    appended since this one last looked, so a key is never written twice, whoever wrote it
+    first. A write that fails (a full disk, an I/O error) is cut back off the file and raised as
+    a :class:`~journeydsl.runtime.protocols.SinkError`: the engine leaves the effect pending."""
 
     def __init__(self, path: Path, fsync: bool) -> None:
         self.path = path
@@ -84,54 +103,98 @@ class _ActionFile:
         self.written = 0
         self.deduplicated = 0
         self.dropped_torn_line = False
-        self._recover()
-        self.fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def _recover(self) -> None:
+        self.size = 0  # the bytes of the file read into ``keys`` so far
         try:
-            blob = self.path.read_bytes()
-        except FileNotFoundError:
-            return
-        end = blob.rfind(b"\n") + 1
-        if end < len(blob):
-            # A crash tore the last write: that record was never acknowledged to the engine (its
-            # outbox entry is still pending and will be delivered again), so drop the fragment and
-            # go on appending from the last complete line.
-            with open(self.path, "r+b") as f:
-                f.truncate(end)
-                f.flush()
-                os.fsync(f.fileno())
-            self.dropped_torn_line = True
-        for line in blob[:end].splitlines():
+            self.fd: int | None = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SinkError(f"{path}: cannot open the actions file: {_why(exc)}") from exc
+        try:
+            with self._locked():
+                self._catch_up()
+        except BaseException:
+            self.close()
+            raise
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[int]:
+        fd = self.fd
+        if fd is None:
+            raise SinkError(f"{self.path} is closed")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield fd
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _catch_up(self) -> None:
+        """Read the keys of the lines appended since the last look (by anyone); drop a torn
+        final line, which a crashed writer left and never acknowledged (its outbox entry is
+        still pending and will be delivered again). Needs the lock."""
+        assert self.fd is not None
+        try:
+            end = os.fstat(self.fd).st_size
+            if end < self.size:  # the file was cut short behind our back: read it all again
+                self.keys.clear()
+                self.size = 0
+            if end == self.size:
+                return
+            blob = os.pread(self.fd, end - self.size, self.size)
+            complete = blob.rfind(b"\n") + 1
+            if complete < len(blob):
+                os.ftruncate(self.fd, self.size + complete)
+                os.fsync(self.fd)
+                self.dropped_torn_line = True
+        except OSError as exc:
+            raise SinkError(f"{self.path}: cannot read the actions file: {_why(exc)}") from exc
+        for line in blob[:complete].splitlines():
             try:
                 key = json.loads(line).get("key")
             except (ValueError, AttributeError):
                 continue  # not ours to judge: a foreign or damaged line is kept, not deduplicated
             if isinstance(key, str):
                 self.keys.add(key)
+        self.size += complete
 
     def write(self, record: Mapping[str, Any]) -> bool:
-        """Append ``record`` unless its key is in the file; True when written."""
+        """Append ``record`` unless its key is in the file; True when written. Raises
+        :class:`~journeydsl.runtime.protocols.SinkError` when the file cannot take it."""
         key = str(record["key"])
         if key in self.keys:
             self.deduplicated += 1
             return False
-        if self.fd is None:
-            raise ValueError(f"{self.path} is closed")
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
-        if self.fsync:
-            os.fsync(self.fd)
+        with self._locked() as fd:
+            self._catch_up()
+            if key in self.keys:  # another process wrote it since we last looked
+                self.deduplicated += 1
+                return False
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.fsync:
+                    os.fsync(fd)
+            except OSError as exc:
+                self._cut_back(fd)
+                raise SinkError(f"{self.path}: cannot write the actions file: {_why(exc)}") from exc
+            self.size += len(data)
         self.keys.add(key)
         self.written += 1
         return True
+
+    def _cut_back(self, fd: int) -> None:
+        """Remove the part of a failed write (a torn line) from the file, if it can be done."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, self.size)
 
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 class FileChannel:
@@ -279,14 +342,33 @@ class RunSummary:
     deduplicated: int = 0
     profiles: int = 0
     profile_problems: int = 0
+    #: Quarantined events replayed at the start (asked for by ``journeydsl quarantine replay``).
+    replayed: int = 0
+    #: Events in the store's quarantine at the end (this run's and earlier runs').
+    in_quarantine: int = 0
+    #: Customers with events but no profile (every message to them is withheld: no consent).
+    unprofiled: int = 0
 
-    def render(self, actions: Path) -> str:
+    def render(self, actions: Path, db: str | None = None) -> str:
         """One line for humans."""
         return (
             f"journeydsl run: {self.read} events read, {self.processed} processed, "
             f"{self.skipped} skipped as already done, {self.quarantined} quarantined; "
             f"{self.delivered} actions delivered to {actions}"
             + (f" ({self.deduplicated} already there)" if self.deduplicated else "")
+            + (f"; {self.replayed} quarantined events replayed" if self.replayed else "")
+            + (
+                f"; {self.in_quarantine} events in quarantine in all "
+                f"(journeydsl quarantine list --db {db})"
+                if self.in_quarantine and db
+                else ""
+            )
+            + (
+                f"; {self.unprofiled} customers have no profile (no consent: every message "
+                "to them is withheld)"
+                if self.unprofiled
+                else ""
+            )
         )
 
 
@@ -381,7 +463,14 @@ def run(
     """Run ``journey_files`` over the event stream ``events`` (a path, or ``-`` for stdin) on the
     state file ``db``, delivering to the JSON Lines file ``actions``, under the contact-policy
     file ``policies`` if given; returns the exit code (0 done, 1 a journey or the policy file
-    has errors, 2 a usage error).
+    has errors, or the state file cannot be used, 2 a usage error, or another process is
+    writing to the state file).
+
+    A state file that cannot be used (not a database, damaged, of a newer schema, read-only,
+    full …), when it is opened or while the run goes on, ends the run with one line naming the
+    file and the problem (:func:`~journeydsl.runtime.stores.sqlite.storage_error`); a state file
+    that another store holds (one writer per SQLite database) is refused before anything is
+    read or written.
 
     The run's clock follows the stream. With ``max_future``, an event dated more than that
     after ``wall_clock()`` (this machine's clock) is quarantined instead: a mistyped year would
@@ -440,6 +529,15 @@ def run(
                 policy_set,
                 limit,
             )
+    except DatabaseInUse as exc:
+        print(f"journeydsl: error: {exc}", file=err)
+        return EXIT_USAGE
+    except (StoreUnavailable, sqlite3.DatabaseError) as exc:
+        problem = storage_error(str(db), exc)
+        if problem is None:
+            raise  # not the file's fault (a bug): the traceback is what helps
+        print(f"journeydsl: error: {problem}", file=err)
+        return EXIT_ERRORS
     finally:
         structlog.configure(**old_logging)
 
@@ -456,87 +554,195 @@ def _run(
     fsync: bool,
     policy_set: Policies | None = None,
     limit: _FutureLimit | None = None,
+    only: bool = False,
 ) -> int:
     summary = RunSummary()
+    others = _others(journeys, store)
+    if others and not only:
+        print(
+            f"journeydsl: error: {store.path} has instances of journeys this run was not "
+            f"given: {others}; give their files too, or pass --only to run just these and "
+            "leave the others as they are",
+            file=err,
+        )
+        return EXIT_USAGE
     if profiles is not None:
         summary.profiles, problems = store.load_profiles_jsonl(profiles)
         summary.profile_problems = len(problems)
         for problem in problems:
             print(f"{problem} (profile skipped)", file=err)
-
-    def timezone_of(customer_id: str) -> tzinfo:
-        return _zone(store.get(customer_id).timezone)
-
-    clock = _Clock()
-    with FileChannel(actions, fsync=fsync, timezone_of=timezone_of) as sink:
-        engine = Engine(
-            journeys,
-            events=store,
-            profiles=store,
-            state=store,
-            clock=clock,
-            channels=dict.fromkeys(CHANNELS, sink),
-            tickets=sink,
-            actions=_action_handlers(journeys, sink),
-            policies=policy_set,
+    runner = _Runner(journeys, store, actions, err, summary, policy_set, limit, only)
+    try:
+        return runner(events, stdin, now, fsync)
+    except SinkError as exc:
+        print(
+            f"journeydsl: error: {exc}; the run stopped, and what was not delivered stays "
+            f"pending in {store.path}: fix the file (free the space), then run the same "
+            "command again to deliver it, exactly once",
+            file=err,
         )
+        print(summary.render(actions), file=err)
+        return EXIT_ERRORS
 
-        def advance(t: datetime) -> None:
-            """Fire everything due up to ``t``, each at its own time, then move the clock."""
-            while (wake := engine.next_wakeup()) is not None and wake <= t:
-                clock.set(wake)
-                engine.tick(wake)
-                after = engine.next_wakeup()
-                if after is not None and after <= wake:
-                    break  # nothing more can happen at this instant (e.g. a stuck delivery)
-            clock.set(t)
 
-        name = "<stdin>" if events == "-" else events
-        for number, blob in _lines(events, stdin):
-            if not blob.strip():
-                continue
-            summary.read += 1
-            where = f"{name}:{number}"
-            try:
-                raw = json.loads(blob.decode("utf-8"))
-            except UnicodeDecodeError:
-                _quarantine(summary, where, "the line is not UTF-8 text", err)
-                continue
-            except ValueError as exc:
-                _quarantine(summary, where, f"not valid JSON ({exc})", err)
-                continue
-            except RecursionError:  # the JSON decoder recurses once per nesting level
-                _quarantine(summary, where, "the JSON nests too deeply", err)
-                continue
-            if not isinstance(raw, dict):
-                _quarantine(summary, where, "an event is a JSON object", err)
-                continue
-            # Only a valid event moves the clock: a bad one (say, dated 9999) must not fire every
-            # timer of every customer. The engine quarantines it without reading the clock.
-            at = _parse_time(raw.get("at")) if _valid(raw, engine.schemas) else None
-            if at is not None and limit is not None and (why := limit.refuses(at)):
-                _quarantine(summary, where, why, err)
-                continue
-            if at is not None:
-                if clock.current is None:
-                    clock.set(at)  # the run starts at its first event
-                advance(at)
-            result = engine.ingest(raw)
-            if result.duplicate:
-                summary.skipped += 1
-            elif result.quarantined is not None:
-                _quarantine(summary, where, result.quarantined, err)
-            else:
-                summary.processed += 1
-        if now is not None:
-            if clock.current is None:
-                clock.set(now)
-            advance(now)
-        summary.delivered, summary.deduplicated = sink.written, sink.deduplicated
-        if sink.dropped_torn_line:
-            print(f"{actions}: dropped an incomplete last line left by a crash", file=err)
-    print(summary.render(actions), file=err)
-    return EXIT_OK
+def _others(journeys: Sequence[ir.Journey], store: SQLiteStore) -> str:
+    """The journeys (and versions) with live instances in ``store`` that ``journeys`` lack,
+    for a message; "" when there are none."""
+    given = {(j.id, j.version) for j in journeys}
+    live = store.live_journeys()
+    missing = sorted(k for k in live if k not in given)
+    return ", ".join(f"{j} v{v} ({live[(j, v)]} live)" for j, v in missing)
+
+
+class _Runner:
+    """One ``journeydsl run``: the engine over the store and the actions file, fed the stream.
+
+    Every event that cannot be taken, whether the run refuses it (not JSON, too far in the
+    future) or the engine does (the catalog), is kept in the store's quarantine, counted, and
+    reported on stderr with its line."""
+
+    def __init__(
+        self,
+        journeys: list[ir.Journey],
+        store: SQLiteStore,
+        actions: Path,
+        err: TextIO,
+        summary: RunSummary,
+        policies: Policies | None,
+        limit: _FutureLimit | None,
+        only: bool,
+    ) -> None:
+        self.journeys = journeys
+        self.store = store
+        self.actions = actions
+        self.err = err
+        self.summary = summary
+        self.policies = policies
+        self.limit = limit
+        self.only = only
+        self.clock = _Clock()
+
+    def timezone_of(self, customer_id: str) -> tzinfo:
+        """The customer's time zone, for the actions file's local times."""
+        return _zone(self.store.get(customer_id).timezone)
+
+    def __call__(
+        self, events: str, stdin: IO[bytes] | None, now: datetime | None, fsync: bool
+    ) -> int:
+        summary = self.summary
+        with FileChannel(self.actions, fsync=fsync, timezone_of=self.timezone_of) as sink:
+            self.sink = sink
+            store = self.store
+            self.engine = Engine(
+                self.journeys,
+                events=store,
+                profiles=store,
+                state=store,
+                clock=self.clock,
+                channels=dict.fromkeys(CHANNELS, sink),
+                tickets=sink,
+                actions=_action_handlers(self.journeys, sink),
+                policies=self.policies,
+                only=self.only,
+            )
+            self._replay_requested()
+            name = "<stdin>" if events == "-" else events
+            for number, blob in _lines(events, stdin):
+                if blob.strip():
+                    self._take(f"{name}:{number}", blob)
+            if now is not None:
+                if self.clock.current is None:
+                    self.clock.set(now)
+                self._advance(now)
+            self._count()
+            if sink.dropped_torn_line:
+                print(
+                    f"{self.actions}: dropped an incomplete last line left by a crash",
+                    file=self.err,
+                )
+        summary.in_quarantine = len(store.quarantined())
+        summary.unprofiled = len(self.engine.unprofiled)
+        print(summary.render(self.actions, store.path), file=self.err)
+        return EXIT_OK
+
+    def _count(self) -> None:
+        self.summary.delivered = self.sink.written
+        self.summary.deduplicated = self.sink.deduplicated
+
+    def _advance(self, t: datetime) -> None:
+        """Fire everything due up to ``t``, each at its own time, then move the clock."""
+        engine, clock = self.engine, self.clock
+        while (wake := engine.next_wakeup()) is not None and wake <= t:
+            clock.set(wake)
+            engine.tick(wake)
+            self._count()
+            after = engine.next_wakeup()
+            if after is not None and after <= wake:
+                break  # nothing more can happen at this instant (e.g. a stuck delivery)
+        clock.set(t)
+
+    def _take(self, where: str, blob: bytes) -> None:
+        """One line of the stream."""
+        self.summary.read += 1
+        try:
+            raw = loads_exact(blob)
+        except UnicodeDecodeError:
+            self._refuse(where, blob, "the line is not UTF-8 text")
+            return
+        except ValueError as exc:
+            self._refuse(where, blob, f"not valid JSON ({exc})")
+            return
+        except RecursionError:  # the JSON decoder recurses once per nesting level
+            self._refuse(where, blob, "the JSON nests too deeply")
+            return
+        if not isinstance(raw, dict):
+            self._refuse(where, blob, "an event is a JSON object")
+            return
+        # Only a valid event moves the clock: a bad one (say, dated 9999) must not fire every
+        # timer of every customer. The engine quarantines it without reading the clock.
+        at = _parse_time(raw.get("at")) if _valid(raw, self.engine.schemas) else None
+        if at is not None and self.limit is not None and (why := self.limit.refuses(at)):
+            self._refuse(where, blob, why, event_id(raw))
+            return
+        if at is not None:
+            if self.clock.current is None:
+                self.clock.set(at)  # the run starts at its first event
+            self._advance(at)
+        result = self.engine.ingest(raw)
+        self._count()
+        self._report(where, result)
+
+    def _report(self, where: str, result: IngestResult) -> None:
+        if result.duplicate:
+            self.summary.skipped += 1
+        elif result.quarantined is not None:
+            self.summary.quarantined += 1
+            print(f"{where}: quarantined: {result.quarantined}", file=self.err)
+        else:
+            self.summary.processed += 1
+
+    def _refuse(self, where: str, blob: bytes, reason: str, eid: str | None = None) -> None:
+        """Quarantine a line the run itself refuses (under the event's id, or the line's)."""
+        text = blob.decode("utf-8", errors="replace").rstrip("\r\n")
+        key = eid or "line:" + hashlib.sha256(blob.rstrip(b"\r\n")).hexdigest()[:32]
+        self.store.quarantine(key, text, reason, datetime.now(UTC))
+        self.summary.quarantined += 1
+        print(f"{where}: quarantined: {reason}", file=self.err)
+
+    def _replay_requested(self) -> None:
+        """Retry the quarantined events an operator asked to replay (``journeydsl quarantine
+        replay`` without journeys), at the time the store last reached."""
+        wanted = [q.event_id for q in self.store.quarantined() if q.replay]
+        if not wanted:
+            return
+        latest = self.store.latest_event_time()
+        if latest is not None:
+            self.clock.set(latest)
+        for eid in wanted:
+            for result in self.engine.replay_quarantined(eid):
+                self._report(f"quarantine:{eid}", result)
+                self.summary.replayed += 1
+        self._count()
 
 
 class _FutureLimit:
@@ -566,14 +772,30 @@ def _valid(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type]]) ->
     return True
 
 
-def _quarantine(summary: RunSummary, where: str, reason: str, err: TextIO) -> None:
-    summary.quarantined += 1
-    print(f"{where}: quarantined: {reason}", file=err)
-
-
-def run_command(journey_files: Sequence[Path], args: Any, err: TextIO) -> int:
+def run_command(
+    journey_files: Sequence[Path], args: Any, err: TextIO, out: TextIO | None = None
+) -> int:
     """``journeydsl run`` from parsed command-line arguments (``args.db``, ``args.events``,
-    ``args.actions``, ``args.profiles``, ``args.now``)."""
+    ``args.actions``, ``args.profiles``, ``args.now``; ``args.check_db`` checks the state file
+    instead, see :func:`check_db_command`)."""
+    if getattr(args, "check_db", False):
+        return check_db_command(args.db, out if out is not None else sys.stdout, err)
+    missing = [
+        name
+        for name, given in (
+            ("JOURNEY", journey_files),
+            ("--events", args.events),
+            ("--actions", args.actions),
+        )
+        if not given
+    ]
+    if missing:
+        print(
+            "journeydsl: error: the following arguments are required: "
+            f"{', '.join(missing)} (unless --check-db)",
+            file=err,
+        )
+        return EXIT_USAGE
     now: datetime | None = None
     if args.now:
         now = _parse_time(args.now)
@@ -607,3 +829,17 @@ def run_command(journey_files: Sequence[Path], args: Any, err: TextIO) -> int:
         policies=getattr(args, "policies", None),
         max_future=max_future,
     )
+
+
+def check_db_command(db: str | Path, out: TextIO, err: TextIO) -> int:
+    """``journeydsl run --check-db``: SQLite's ``PRAGMA integrity_check`` and the schema version
+    of the state file ``db``, read-only (a run may be writing to it meanwhile), without running
+    anything. Prints ``<db>: ok`` (exit 0) or one line per problem (exit 1); a missing file is a
+    usage error (exit 2)."""
+    if not Path(db).is_file():
+        print(f"journeydsl: error: {db}: no such file", file=err)
+        return EXIT_USAGE
+    problems = check_database(db)
+    for problem in problems or ["ok"]:
+        print(f"{db}: {problem}", file=out)
+    return EXIT_ERRORS if problems else EXIT_OK

@@ -3,14 +3,17 @@
 A bad event line is quarantined with its ``file:line`` and reason, never raised: the run goes on
 without it. A customer without a profile line gets :func:`default_profile`: no consent for any
 channel unless the caller asks for consent on every channel (``--default-consent``).
+
+Numbers are read exactly (:func:`~journeydsl.jsonio.loads_exact`): a fraction is a Decimal, never
+a float, so the simulator sees the amounts ``journeydsl run`` sees.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +22,7 @@ from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
+from journeydsl.jsonio import loads_exact
 from journeydsl.money import Money
 from journeydsl.runtime.events import BadEvent, coerce_event
 from journeydsl.runtime.protocols import Profile
@@ -83,7 +87,7 @@ def read_events(
                 continue
             where = f"{path}:{number}"
             try:
-                raw = json.loads(blob.decode("utf-8"))
+                raw = loads_exact(blob.decode("utf-8"))
             except UnicodeDecodeError:
                 problems.append(Problem(where, "the line is not UTF-8 text"))
                 continue
@@ -111,7 +115,7 @@ def typed_profile(profile: Profile, attribute_types: Mapping[str, Type]) -> Prof
     changed = False
     for name, value in profile.attributes.items():
         t = attribute_types.get(name)
-        if t is not None and t.kind == "money" and isinstance(value, int | str):
+        if t is not None and t.kind == "money" and isinstance(value, int | str | Decimal):
             try:
                 attrs[name] = Money.of(str(value), t.currency or "VND")
             except (ArithmeticError, ValueError):

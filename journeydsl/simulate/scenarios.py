@@ -160,7 +160,7 @@ def _matches(expected: Any, actual: Any) -> bool:
             and len(expected) == len(actual)
             and all(_matches(e, a) for e, a in zip(expected, actual, strict=True))
         )
-    number = isinstance(expected, int | float) and not isinstance(expected, bool)
+    number = isinstance(expected, int | float | Decimal) and not isinstance(expected, bool)
     if number and isinstance(actual, str):
         try:
             return Decimal(actual) == Decimal(str(expected))
@@ -330,7 +330,7 @@ def _journey(path: Path, doc: YamlDocument) -> Any:
 
 def run_file(path: str | Path) -> list[CaseResult]:
     """Run every case of one test file; raises :class:`InputError` when the file is invalid."""
-    doc = load_document(path)
+    doc = load_document(path, exact_numbers=True)
     tf = validate(TestFile, doc)
     base = Path(path).parent
     return [_case_run(doc, tf, i, base) for i in range(len(tf.cases))]

@@ -4,6 +4,10 @@ reported where it was made: ``file:line:col: error: message``.
 The file is composed with PyYAML's marks, constructed to plain data, validated by a pydantic model,
 and each pydantic error location (``("responses", 2, "open", "probability")``) is walked back
 through the composed node tree to the line and column of the offending key or value.
+
+``load_document(..., exact_numbers=True)`` (scenario test files, whose events and profiles follow
+the JSON contracts) reads a YAML float as an exact :class:`~decimal.Decimal` built from the
+scalar's text, never through a float: ``999999.99999999999999`` stays what it says.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from journeydsl.diagnostics import did_you_mean
+from journeydsl.jsonio import MAX_NUMBER_DIGITS, digits_written_out
 
 __all__ = ["FileError", "InputError", "YamlDocument", "load_document", "validate"]
 
@@ -172,9 +178,44 @@ def _too_large(root: yaml.Node) -> str | None:
     return None
 
 
-def load_document(path: str | Path, text: str | None = None) -> YamlDocument:
+def _exact_float(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    """A YAML float (``1_000.5``, ``1.5e+3``, the base-60 ``1:30.5``) as the Decimal its text
+    says; ``.inf`` and ``.nan`` are refused at their position, as ``loads_exact`` refuses them."""
+    assert isinstance(node, yaml.ScalarNode)
+    text = str(loader.construct_scalar(node)).replace("_", "").lower()
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-")
+    problem: str | None = None
+    value = Decimal(0)
+    if body in (".inf", ".nan"):
+        problem = f"{node.value} is not a number journeydsl can use (write a finite number)"
+    else:
+        try:
+            for part in body.split(":"):  # YAML 1.1 base 60: 1:30.5 is 90.5
+                value = value * 60 + Decimal(part)
+        except InvalidOperation:
+            problem = f"{node.value} is not a number"
+        else:
+            if digits_written_out(value) > MAX_NUMBER_DIGITS:
+                problem = f"{node.value[:40]} has more than {MAX_NUMBER_DIGITS} digits"
+    if problem is not None:
+        raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+    return sign * value
+
+
+class _ExactLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader``, with floats read as exact decimals (:func:`_exact_float`)."""
+
+
+_ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
+
+
+def load_document(
+    path: str | Path, text: str | None = None, *, exact_numbers: bool = False
+) -> YamlDocument:
     """Parse ``path`` (or ``text``, named ``path``); raises :class:`InputError` on a syntax error
-    or an unreadable file."""
+    or an unreadable file. With ``exact_numbers``, YAML floats become exact
+    :class:`~decimal.Decimal` values built from their text."""
     file = str(path)
     if text is None:
         try:
@@ -182,7 +223,7 @@ def load_document(path: str | Path, text: str | None = None) -> YamlDocument:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError([FileError(file, 1, 1, f"cannot read the file: {exc}")]) from None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _ExactLoader(text) if exact_numbers else yaml.SafeLoader(text)
     except yaml.YAMLError as exc:  # a character YAML does not allow, e.g. NUL
         raise InputError([FileError(file, 1, 1, f"invalid YAML: {exc}")]) from None
     try:
@@ -261,8 +302,10 @@ def _message(model: type[BaseModel], error: Any) -> tuple[str, bool]:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     given = error.get("input")
-    if kind not in ("value_error", "assertion_error") and isinstance(given, str | int | float):
-        msg = f"{msg}, found {given!r}"
+    if kind not in ("value_error", "assertion_error") and isinstance(
+        given, str | int | float | Decimal
+    ):
+        msg = f"{msg}, found {given if isinstance(given, Decimal) else repr(given)}"
     return (f"{where}: {msg}" if where else msg), "[key]" in loc
 
 

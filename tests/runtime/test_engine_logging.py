@@ -51,10 +51,13 @@ def _engine() -> Engine:
     return Engine(
         [journey],
         events=MemoryEventStore(),
-        profiles=MemoryProfileStore([Profile("c1", {}, {"email": True}, "Asia/Ho_Chi_Minh")]),
+        profiles=MemoryProfileStore(
+            [Profile(f"c{n}", {}, {"email": True}, "Asia/Ho_Chi_Minh") for n in range(1, 4)]
+        ),
         state=MemoryStateStore(),
         clock=SteppableClock(T0),
         channels={"email": RecordingChannel("email")},
+        unhandled="withhold",  # only the welcome email matters here
     )
 
 
@@ -106,3 +109,17 @@ def test_a_reconfiguration_between_host_calls_is_obeyed(capture: LogCapture) -> 
     _configure(capture, logging.DEBUG)
     engine.ingest(_issued(2))
     assert any(e["event"] == "step" and e["customer"] == "c2" for e in capture.entries)
+
+
+def test_an_event_of_a_customer_without_a_profile_is_warned_about_once(
+    capture: LogCapture,
+) -> None:
+    """A customer with events but no profile (so no consent: every message withheld) is logged
+    as a warning, once, and counted in Engine.unprofiled."""
+    _configure(capture, logging.WARNING)
+    engine = _engine()
+    engine.ingest(_issued(9))
+    engine.ingest({**_issued(9), "id": "again", "type": "card_activated", "data": {"card_id": "k9"}})
+    warnings = [e for e in capture.entries if e["event"] == "no_profile"]
+    assert [(w["customer"], w["log_level"]) for w in warnings] == [("c9", "warning")]
+    assert engine.unprofiled == {"c9"}

@@ -214,6 +214,7 @@ class World:
             clock=clock,
             channels=dict(self.channels),
             tickets=RecordingTickets(),
+            unhandled="withhold",  # the reward is left unhandled on purpose
         )
 
 

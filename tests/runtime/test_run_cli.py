@@ -168,13 +168,15 @@ def test_run_delivers_both_journeys_actions_and_quarantines_bad_lines(
 def test_rerunning_the_same_command_skips_everything_and_duplicates_nothing(
     capsys: pytest.CaptureFixture[str], small: dict[str, str]
 ) -> None:
-    """A second identical run processes no event again and appends no line."""
+    """A second identical run processes no event again and appends no line; a quarantined
+    event is not marked processed, so it is quarantined again (still 3 in the quarantine)."""
     run_cli(capsys, small, "--now", "2026-02-20T00:00:00+07:00")
     before = Path(small["actions"]).read_text(encoding="utf-8")
     code, err = run_cli(capsys, small, "--now", "2026-02-20T00:00:00+07:00")
     assert code == 0
     assert Path(small["actions"]).read_text(encoding="utf-8") == before
-    assert "0 processed, 9 skipped as already done, 2 quarantined; 0 actions delivered" in err
+    assert "0 processed, 8 skipped as already done, 3 quarantined; 0 actions delivered" in err
+    assert "; 3 events in quarantine in all" in err
 
 
 def test_run_continues_to_a_later_now(

@@ -97,9 +97,24 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
         yield s
 
 
-def fresh(store: SQLiteStore) -> SQLiteStore:
-    """A store on the same file whose caches are empty."""
-    return SQLiteStore(store.path)
+def commit_elsewhere(
+    store: SQLiteStore, records: list[dict[str, Any]], outbox: list[OutboxEntry]
+) -> None:
+    """What ``commit`` writes, committed by another connection to the file (another program:
+    a second SQLiteStore would be refused), with the store's own statements."""
+    other = sqlite3.connect(store.path)
+    try:
+        with other:
+            other.executemany(
+                sqlite_module._UPSERT_INSTANCE, [sqlite_module._instance_row(r) for r in records]
+            )
+            other.executemany(
+                "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, not_before_utc, "
+                "not_before_iso, attempts, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [sqlite_module._outbox_row(e) for e in outbox],
+            )
+    finally:
+        other.close()
 
 
 def test_a_rolled_back_batch_drops_the_caches(store: SQLiteStore) -> None:
@@ -144,11 +159,11 @@ def test_another_connections_commit_is_seen(store: SQLiteStore) -> None:
     assert store.instances_of("c1")[0]["status"] == "waiting"
     assert store.next_due() == T0 + timedelta(hours=1)
     assert store.pending_outbox(FOREVER, limit=1) == []
-    with fresh(store) as other:
-        other.commit(
-            [record("j/c1/1", status="ended", due=None), record("j/c1/2", due=T0)],
-            [OutboxEntry("k1", "send", "c1", {"x": 1}, T0)],
-        )
+    commit_elsewhere(
+        store,
+        [record("j/c1/1", status="ended", due=None), record("j/c1/2", due=T0)],
+        [OutboxEntry("k1", "send", "c1", {"x": 1}, T0)],
+    )
     assert [r["status"] for r in store.instances_of("c1")] == ["ended", "waiting"]
     assert store.instance("j/c1/1") == record("j/c1/1", status="ended", due=None)
     assert store.next_due() == T0
@@ -256,9 +271,9 @@ def test_cached_answers_match_a_fresh_store(
                         raise RuntimeError("crash")
             except RuntimeError:
                 pass
-            with SQLiteStore(path) as other:
+            with SQLiteStore(path, readonly=True) as other:
                 assert _answers(store) == _answers(other)
             for op in ops[:1]:
                 _apply(store, op)  # and outside a batch
-            with SQLiteStore(path) as other:
+            with SQLiteStore(path, readonly=True) as other:
                 assert _answers(store) == _answers(other)

@@ -380,3 +380,55 @@ def test_a_customer_without_a_profile_lives_in_the_journeys_time_zone(
     )
     assert code == 0, err
     assert json.loads(out)["instances"][0]["entered_at"] == "2026-01-05T11:00:00+08:00"
+
+
+def _spend_events(tmp_path: Path, amount: str) -> Path:
+    """c-1 is issued a card, activates it, and 12 days later spends ``amount`` VND, written as
+    the JSON number given (after the fee-waiver offer, so a goal met is a reward)."""
+    card = {"card_id": "k1", "product": "gold"}
+    lines = [
+        json.dumps(
+            {"customer_id": "c-1", "type": "card_issued", "at": "2026-01-05T10:00:00+07:00"}
+            | {"data": card}
+        ),
+        json.dumps(
+            {"customer_id": "c-1", "type": "card_activated", "at": "2026-01-06T09:30:00+07:00"}
+            | {"data": {"card_id": "k1"}}
+        ),
+        '{"customer_id": "c-1", "type": "transaction", "at": "2026-01-18T12:00:00+07:00", '
+        f'"data": {{"amount": {amount}, "currency": "VND", "merchant": "Tiki"}}}}',
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_an_amount_a_float_would_round_is_quarantined_not_a_goal(cli: Cli, tmp_path: Path) -> None:
+    """999999.99999999999999 VND is read exactly and quarantined with the reason, as
+    `journeydsl run` does: the customer misses the goal instead of meeting it."""
+    events = _spend_events(tmp_path, "999999.99999999999999")
+    code, out, err = cli("simulate", ONBOARDING, "--events", str(events), "--format", "json")
+    assert code == 0, err
+    assert (
+        f"{events}:3: quarantined: transaction.amount: 999999.99999999999999 has 14 decimal "
+        "places; VND allows 0"
+    ) in err
+    document = json.loads(out)
+    assert [i["outcome"] for i in document["instances"]] == ["spend_goal_missed"]
+    assert not [a for a in document["actions"] if a["kind"] == "reward"]
+
+
+def test_read_events_keeps_the_digits_of_a_whole_amount(tmp_path: Path) -> None:
+    """1000000.00 VND is taken as one million with the digits written, never via a float."""
+    from decimal import Decimal
+
+    from journeydsl.compiler import compile_file
+    from journeydsl.simulate.inputs import read_events, schemas_of
+
+    journey = compile_file(ONBOARDING).journey
+    assert journey is not None
+    loaded, problems = read_events(_spend_events(tmp_path, "1000000.00"), schemas_of([journey]))
+    assert problems == []
+    amount = loaded[2].record.data["amount"].amount
+    assert amount.as_tuple() == Decimal("1000000.00").as_tuple()
+    assert loaded[2].raw["data"]["amount"].as_tuple() == amount.as_tuple()

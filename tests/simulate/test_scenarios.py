@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from journeydsl.simulate.scenarios import action_matches
+from journeydsl.simulate.yamlfile import InputError, load_document
 from tests.simulate.conftest import EXAMPLES, Cli
 
 WRONG = """\
@@ -107,3 +111,75 @@ def test_matching_is_on_named_fields_times_to_the_minute_and_money_shorthand() -
     assert not action_matches({"params": {"threshold": "999_000 VND"}}, actual)
     assert not action_matches({"at": "2026-01-16 18:01"}, actual)
     assert not action_matches({"queue": "telesales"}, actual)
+
+
+SPEND = """\
+journey: {journey}
+profiles:
+  - customer_id: c-1
+    attributes: {{has_digital_app: true}}
+    consent: {{email: true, sms: true, zns: true, push: true}}
+cases:
+  - name: spends AMOUNT VND twelve days after activating
+    until: "2026-02-20T00:00:00+07:00"
+    events:
+      - customer_id: c-1
+        type: card_issued
+        at: "2026-01-05T10:00:00+07:00"
+        data: {{card_id: k1, product: gold}}
+      - {{customer_id: c-1, type: card_activated, at: "2026-01-06T09:30:00+07:00"}}
+      - customer_id: c-1
+        type: transaction
+        at: "2026-01-18T12:00:00+07:00"
+        data: {{amount: AMOUNT, currency: VND, merchant: Tiki, category: shopping}}
+    expect:
+      outcomes: {{c-1: spend_goal_met}}
+"""
+
+
+def test_a_yaml_amount_a_float_would_round_is_a_bad_event(cli: Cli, tmp_path: Path) -> None:
+    """999999.99999999999999 in a test file is read exactly: the event is refused at its line
+    with the reason, never taken as 1000000.0 (which met the goal)."""
+    path = _write(tmp_path, SPEND.replace("AMOUNT", "999999.99999999999999"))
+    code, _, err = cli("test", str(path))
+    assert code == 1
+    assert (
+        f"{path}:15:9: error: bad event: transaction.amount: 999999.99999999999999 has 14 "
+        "decimal places; VND allows 0"
+    ) in err
+
+
+def test_a_yaml_amount_with_trailing_zeros_is_whole(cli: Cli, tmp_path: Path) -> None:
+    """1000000.00 in a test file is one million VND: the case passes (goal met)."""
+    path = _write(tmp_path, SPEND.replace("AMOUNT", "1000000.00"))
+    code, out, err = cli("test", str(path))
+    assert code == 0, out + err
+    assert "1 case: 1 passed, 0 failed" in out
+
+
+def test_test_files_read_yaml_floats_as_exact_decimals(tmp_path: Path) -> None:
+    """Every YAML float spelling becomes the Decimal its text says; .nan is refused at its line
+    and column; without exact_numbers (behaviour files) floats stay floats."""
+    text = "a: 999999.99999999999999\nb: 1_000.50\nc: 1:30.5\nd: .5\ne: 1.5e+3\nf: 7\n"
+    data = load_document(tmp_path / "x.yaml", text, exact_numbers=True).data
+    assert data["a"].as_tuple() == Decimal("999999.99999999999999").as_tuple()
+    assert data["b"].as_tuple() == Decimal("1000.50").as_tuple()
+    assert (data["c"], data["d"], data["e"], data["f"]) == (
+        Decimal("90.5"),
+        Decimal("0.5"),
+        1500,
+        7,
+    )
+    assert type(data["f"]) is int
+    assert type(load_document(tmp_path / "x.yaml", text).data["a"]) is float
+    with pytest.raises(
+        InputError, match=r"x\.yaml:2:4: error: invalid YAML: \.nan is not a number"
+    ):
+        load_document(tmp_path / "x.yaml", "a: 1\nb: .nan\n", exact_numbers=True)
+
+
+def test_expected_numbers_match_as_decimals() -> None:
+    """An expected 0.10 (a Decimal, from a test file) matches an actual "0.1"; 0.11 does not."""
+    actual = {"kind": "send", "params": {"rate": "0.1"}}
+    assert action_matches({"params": {"rate": Decimal("0.10")}}, actual)
+    assert not action_matches({"params": {"rate": Decimal("0.11")}}, actual)

@@ -6,18 +6,25 @@ the fallback chain can be used (consent, reachability), whether the message must
 dropped on that channel (the journey's own quiet hours, the policies' quiet hours, frequency
 caps over the durable contact history), and which label it carries. The answers are plain values;
 the engine records each decision in the instance's decision log.
+
+A do-not-contact file that cannot be read fails closed: marketing is withheld, with the reason
+``do_not_contact_unavailable: FILE: PROBLEM``, and an error is logged (``structlog``, logger
+``journeydsl``), until the file can be read again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+
+import structlog
 
 from journeydsl import ir
 from journeydsl.runtime.policies.model import (
@@ -31,6 +38,8 @@ from journeydsl.runtime.policies.model import (
     rule_names,
 )
 from journeydsl.runtime.protocols import Contact, Profile
+
+_log = structlog.get_logger("journeydsl")
 
 __all__ = [
     "HOLDOUT_BUCKETS",
@@ -112,6 +121,17 @@ class _Rules:
     longest_window: timedelta
 
 
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """One journey's do-not-contact list as read: the listed ids and numbers (from the policies
+    and the file), and why the file could not be read (then only the policies' own are in)."""
+
+    entries: tuple[str, ...]
+    customers: frozenset[str]
+    phones: frozenset[str]
+    unavailable: str | None = None
+
+
 class PolicyEngine:
     """Evaluates :class:`~journeydsl.runtime.policies.model.Policies` at send time.
 
@@ -123,7 +143,9 @@ class PolicyEngine:
         self.configured = policies is not None
         self.policies = policies if policies is not None else _WITHOUT_POLICIES
         self._rules: dict[str, _Rules] = {}
-        self._dnc_lists: dict[str, tuple[tuple[str, ...], frozenset[str], frozenset[str]]] = {}
+        self._dnc_lists: dict[str, _Listing] = {}
+        #: Do-not-contact files that could not be read, with the problem last logged.
+        self._dnc_unreadable: dict[str, str] = {}
 
     # ------------------------------------------------------------------ resolution
 
@@ -162,13 +184,22 @@ class PolicyEngine:
         longest = max(windows, default=timedelta(0))
         return longest if longest > timedelta(0) else None
 
-    def _dnc(self, journey_id: str, policies: PolicySet) -> tuple[frozenset[str], frozenset[str]]:
+    def _dnc(self, journey_id: str, policies: PolicySet) -> _Listing:
         """The listed customer ids and phone numbers; a list file is read again when it changes,
-        so a long-running engine follows the registry without a restart."""
+        so a long-running engine follows the registry without a restart. A file that cannot be
+        read is reported in :attr:`_Listing.unavailable` (and logged), never taken as empty."""
         dnc = policies.do_not_contact
-        entries = _read_list(Path(dnc.file)) if dnc.file is not None else ()
+        entries: tuple[str, ...] = ()
+        unavailable: str | None = None
+        if dnc.file is not None:
+            try:
+                entries = _read_list(Path(dnc.file))
+            except _UnreadableError as exc:
+                unavailable = self._unreadable(journey_id, dnc.file, exc.problem)
+            else:
+                self._readable(journey_id, dnc.file)
         found = self._dnc_lists.get(journey_id)
-        if found is None or found[0] is not entries:
+        if found is None or found.entries is not entries or found.unavailable != unavailable:
             customers = set(dnc.customers)
             phones = {normalise_phone(p) for p in dnc.phones}
             for entry in entries:
@@ -176,9 +207,29 @@ class PolicyEngine:
                     phones.add(normalise_phone(entry))
                 else:
                     customers.add(entry)
-            found = (entries, frozenset(customers), frozenset(phones))
+            found = _Listing(entries, frozenset(customers), frozenset(phones), unavailable)
             self._dnc_lists[journey_id] = found
-        return found[1], found[2]
+        return found
+
+    def _unreadable(self, journey_id: str, file: str, problem: str) -> str:
+        """The suppression reason for a list file that cannot be read; logged as an error once
+        per file and problem (not on every message it withholds)."""
+        reason = f"do_not_contact_unavailable: {file}: {problem}"
+        if self._dnc_unreadable.get(file) != problem:
+            self._dnc_unreadable[file] = problem
+            _log.error(
+                "do_not_contact_unavailable",
+                file=file,
+                problem=problem,
+                journey=journey_id,
+                reason=reason,
+            )
+        return reason
+
+    def _readable(self, journey_id: str, file: str) -> None:
+        """A list file that could not be read can be again: say so, once."""
+        if self._dnc_unreadable.pop(file, None) is not None:
+            _log.info("do_not_contact_restored", file=file, journey=journey_id)
 
     # ------------------------------------------------------------------ the message as a whole
 
@@ -194,7 +245,9 @@ class PolicyEngine:
         self, journey_id: str, customer_id: str, category: str, profile: Profile
     ) -> Verdict | None:
         """A suppression that holds on every channel: the global holdout, the do-not-contact
-        list."""
+        list. While the list's file cannot be read, marketing is withheld (policy
+        ``do_not_contact``, reason ``do_not_contact_unavailable: ...``), and transactional
+        messages too when the policies say ``transactional_when_unavailable: block``."""
         policies = self.rules(journey_id).policies
         holdout = policies.holdout
         if category in holdout.categories and self.in_holdout(customer_id, journey_id):
@@ -204,9 +257,18 @@ class PolicyEngine:
                 f"global holdout: no {category} messages (control group, {holdout.percent:g}%)",
             )
         dnc = policies.do_not_contact
-        if category not in dnc.categories:
+        covered = category in dnc.categories
+        fails_closed = dnc.file is not None and (
+            category == "marketing" or dnc.transactional_when_unavailable == "block"
+        )
+        if not covered and not fails_closed:
             return None
-        customers, phones = self._dnc(journey_id, policies)
+        listing = self._dnc(journey_id, policies)
+        if listing.unavailable is not None and fails_closed:
+            return Verdict("suppressed", "do_not_contact", listing.unavailable)
+        if not covered:
+            return None
+        customers, phones = listing.customers, listing.phones
         listed = customer_id in customers
         if not listed and phones:
             phone = profile.attributes.get(dnc.phone_attribute)
@@ -402,21 +464,69 @@ def _consent_keys(patterns: tuple[str, ...], channel: str, category: str) -> tup
     return tuple(p.format(channel=channel, category=category) for p in patterns)
 
 
+class _UnreadableError(Exception):
+    """A do-not-contact file that cannot be read; ``problem`` says why, for the reason."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+#: What no customer id or phone number holds: control characters (a binary file) and the
+#: separators of a CSV export (whose lines would match nobody).
+_NOT_AN_ENTRY = re.compile(r"[\x00-\x1f\x7f,;]")
+
+
+def _os_problem(exc: OSError) -> str:
+    """What went wrong, in the words of a suppression reason (``no such file``)."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, IsADirectoryError):
+        return "a directory, not a file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return (exc.strerror or type(exc).__name__).lower()
+
+
 @lru_cache(maxsize=16)
-def _read_list_cached(path: str, mtime: float) -> tuple[str, ...]:
+def _read_list_cached(path: str, version: tuple[int, int, int, int]) -> tuple[str, ...]:
+    """The entries of ``path`` as of ``version`` (its change and modification times, size and
+    inode: any of them changing reads the file again). Raises :class:`_UnreadableError`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise _UnreadableError(_os_problem(exc)) from None
+    try:
+        # utf-8-sig: a byte-order mark glued to the first entry would make it match nobody.
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        at = data[: exc.start].count(b"\n") + 1
+        raise _UnreadableError(f"line {at} is not UTF-8 text") from None
     out: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            entry = line.split("#", 1)[0].strip()
-            if entry:
-                out.append(entry)
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if bad := _NOT_AN_ENTRY.search(entry):
+            raise _UnreadableError(
+                f"line {number}: {bad.group()!r} in {entry!r}; write one customer id or phone "
+                "number a line"
+            )
+        out.append(entry)
     return tuple(out)
 
 
 def _read_list(path: Path) -> tuple[str, ...]:
-    """The entries of a do-not-contact file (one a line, ``#`` comments, blank lines skipped)."""
+    """The entries of a do-not-contact file (one a line, ``#`` comments, blank lines skipped),
+    read again when the file changes. Raises :class:`_UnreadableError` for a file that is missing,
+    not a regular file, unreadable, not UTF-8 text or has a line that is not one entry."""
     try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return ()
-    return _read_list_cached(str(path), mtime)
+        st = path.stat()
+    except OSError as exc:
+        raise _UnreadableError(_os_problem(exc)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _UnreadableError("a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe or a device would block or never end.
+        raise _UnreadableError("not a regular file")
+    return _read_list_cached(str(path), (st.st_ctime_ns, st.st_mtime_ns, st.st_size, st.st_ino))

@@ -215,7 +215,11 @@ class Consent(_Strict):
 class DoNotContact(_Strict):
     """Customers who must not receive ``categories`` (by default marketing): listed by customer
     id or phone number, in a file (one id or number a line, ``#`` comments), or marked in the
-    profile by an attribute or a tag."""
+    profile by an attribute or a tag.
+
+    The list fails closed: while ``file`` cannot be read (gone, a directory, unreadable, not
+    UTF-8 text, or a line that is not one id or number), every marketing message is withheld
+    (reason ``do_not_contact_unavailable: FILE: PROBLEM``); it never reads as empty."""
 
     customers: Names = ()
     phones: Names = ()
@@ -225,6 +229,9 @@ class DoNotContact(_Strict):
     #: The profile attribute holding the customer's phone number (matched against ``phones``).
     phone_attribute: str = "phone"
     categories: Categories = ("marketing",)
+    #: Transactional messages while ``file`` cannot be read: delivered (``allow``: they are the
+    #: service messages a bank owes its customers) or withheld like marketing (``block``).
+    transactional_when_unavailable: Literal["allow", "block"] = "allow"
 
 
 class Holdout(_Strict):

@@ -13,16 +13,17 @@ a commit re-checks only what is not shared, so isolation holds at a fraction of 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
 import json
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
-from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile
+from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile, QuarantinedEvent
 
 __all__ = ["MemoryEventStore", "MemoryProfileStore", "MemoryStateStore"]
 
@@ -97,7 +98,7 @@ class MemoryProfileStore:
 
     def get(self, customer_id: str) -> Profile:
         """The profile, or a default one."""
-        return self._p.get(customer_id) or Profile(customer_id)
+        return self._p.get(customer_id) or Profile(customer_id, known=False)
 
     def update(self, customer_id: str, attribute: str, value: Any) -> None:
         """Set one attribute."""
@@ -279,6 +280,7 @@ class MemoryStateStore:
         self._pending_at: dict[str, int] = {}
         self._processed: set[str] = set()
         self._meta: dict[str, str] = {}
+        self._quarantine: dict[str, QuarantinedEvent] = {}
 
     def commit(
         self,
@@ -369,8 +371,28 @@ class MemoryStateStore:
         r = self._inst.get(iid)
         return r is not None and r["status"] == "waiting" and r.get("due") == due
 
-    def due(self, now: datetime, limit: int = 1000) -> list[str]:
-        """Waiting instances whose timer is at or before ``now``, earliest first."""
+    def _scoped_timers(self, journeys: Collection[tuple[str, int]]) -> list[tuple[int, str, str]]:
+        """The timers of the instances of ``journeys``, earliest first: (instant, id, due)."""
+        return sorted(
+            (_instant(datetime.fromisoformat(r["due"])), iid, r["due"])
+            for iid, r in self._inst.items()
+            if r["status"] == "waiting"
+            and r.get("due")
+            and (r["journey"], r["version"]) in journeys
+        )
+
+    def due(
+        self,
+        now: datetime,
+        limit: int = 1000,
+        *,
+        journeys: Collection[tuple[str, int]] | None = None,
+    ) -> list[str]:
+        """Waiting instances whose timer is at or before ``now``, earliest first (of
+        ``journeys``' instances only, ``(id, version)`` pairs, when given)."""
+        if journeys is not None:
+            at = _instant(now)
+            return [iid for t, iid, _ in self._scoped_timers(journeys) if t <= at][:limit]
         out: list[str] = []
         kept: list[tuple[int, str, str, datetime]] = []
         seen: set[str] = set()
@@ -393,8 +415,11 @@ class MemoryStateStore:
             heapq.heappush(timers, timer)
         return out
 
-    def next_due(self) -> datetime | None:
-        """The earliest live timer."""
+    def next_due(self, *, journeys: Collection[tuple[str, int]] | None = None) -> datetime | None:
+        """The earliest live timer (of ``journeys``' instances only, when given)."""
+        if journeys is not None:
+            scoped = self._scoped_timers(journeys)
+            return datetime.fromisoformat(scoped[0][2]) if scoped else None
         timers = self._timers
         while timers and not self._live_timer(timers[0][1], timers[0][2]):
             heapq.heappop(timers)
@@ -404,8 +429,25 @@ class MemoryStateStore:
         """Whether the event was processed."""
         return event_id in self._processed
 
-    def pending_outbox(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
-        """Pending entries due at ``now``, by due time then key."""
+    def pending_outbox(
+        self,
+        now: datetime,
+        limit: int = 1000,
+        *,
+        journeys: Collection[tuple[str, int]] | None = None,
+    ) -> list[OutboxEntry]:
+        """Pending entries due at ``now``, by due time then key (of ``journeys`` only, when
+        given)."""
+        if journeys is not None:
+            at = _instant(now)
+            scoped = sorted(
+                (self._pending_at[key], key)
+                for key, e in self._outbox.items()
+                if e.status == "pending"
+                and self._pending_at.get(key, at + 1) <= at
+                and (e.payload.get("journey"), e.payload.get("version")) in journeys
+            )
+            return [self._hand(self._outbox[key]) for _, key in scoped[:limit]]
         heap = self._pending
         if not heap:
             return []
@@ -423,24 +465,18 @@ class MemoryStateStore:
             if len(out) + 1 < limit:  # (the last one wanted can stay where it is)
                 heapq.heappop(heap)
                 kept.append((at, key))
-            e = self._outbox[key]
-            if not self.isolated:
-                out.append(e)
-                continue
-            out.append(
-                OutboxEntry(
-                    e.key,
-                    e.kind,
-                    e.customer_id,
-                    _thaw(e.payload),
-                    e.not_before,
-                    e.attempts,
-                    e.status,
-                )
-            )
+            out.append(self._hand(self._outbox[key]))
         for item in kept:  # still pending until update_outbox says otherwise
             heapq.heappush(heap, item)
         return out
+
+    def _hand(self, e: OutboxEntry) -> OutboxEntry:
+        """An outbox entry as handed out: itself (live), or a copy (isolated)."""
+        if not self.isolated:
+            return e
+        return OutboxEntry(
+            e.key, e.kind, e.customer_id, _thaw(e.payload), e.not_before, e.attempts, e.status
+        )
 
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome."""
@@ -468,6 +504,37 @@ class MemoryStateStore:
     def get_meta(self, key: str) -> str | None:
         """Engine bookkeeping."""
         return self._meta.get(key)
+
+    # ------------------------------------------------------------------ quarantine
+
+    def quarantine(self, event_id: str, event: str, reason: str, seen: datetime) -> None:
+        """Keep a quarantined event (:class:`~journeydsl.runtime.protocols.Quarantine`)."""
+        found = self._quarantine.get(event_id)
+        if found is None:
+            self._quarantine[event_id] = QuarantinedEvent(event_id, event, reason, seen, seen)
+        else:
+            self._quarantine[event_id] = QuarantinedEvent(
+                event_id, event, reason, found.first_seen, seen, found.count + 1
+            )
+
+    def quarantined(self, event_id: str | None = None) -> list[QuarantinedEvent]:
+        """The quarantined events (or one), first seen first."""
+        if event_id is not None:
+            found = self._quarantine.get(event_id)
+            return [found] if found is not None else []
+        return list(self._quarantine.values())
+
+    def release(self, event_id: str) -> bool:
+        """Forget a quarantined event that was processed."""
+        return self._quarantine.pop(event_id, None) is not None
+
+    def request_replay(self, event_id: str | None = None) -> int:
+        """Mark quarantined events for the next run."""
+        marked = 0
+        for found in self.quarantined(event_id):
+            self._quarantine[found.event_id] = dataclasses.replace(found, replay=True)
+            marked += 1
+        return marked
 
     # ------------------------------------------------------------------ contact history
 

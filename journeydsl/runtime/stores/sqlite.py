@@ -28,6 +28,9 @@ Schema (version :data:`SCHEMA_VERSION`, kept in the ``meta`` table):
 * ``contacts(seq, key UNIQUE, customer_id, at_utc, at_iso, channel, category, journey,
   template)``, indexed by ``(customer_id, at_utc)``: the contact history frequency caps count
   (schema version 2).
+* ``quarantine(seq, id UNIQUE, event, reason, first_seen, last_seen, count, replay)``: events the
+  engine could not take, kept to be corrected and replayed (schema version 3; before it, a
+  quarantined event was marked processed and kept nowhere).
 
 There are no foreign keys between these tables on purpose: a customer may have events and
 instances without a profile, and outbox entries outlive the state that produced them.
@@ -44,10 +47,14 @@ transaction).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import os
 import sqlite3
+import threading
+import urllib.parse
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,20 +63,34 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
+from journeydsl.jsonio import loads_exact
 from journeydsl.runtime.codec import decode, decode_map, encode
-from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile
+from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile, QuarantinedEvent
+from journeydsl.runtime.stores._sqlite_guards import (
+    DatabaseInUse,
+    StoreThreadError,
+    StoreUnavailable,
+    WriterLock,
+    single_threaded,
+    storage_error,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
+    "DatabaseInUse",
     "ProfileLine",
     "SQLiteStore",
+    "StoreThreadError",
+    "StoreUnavailable",
+    "check_database",
     "parse_profile",
     "read_profiles_jsonl",
+    "storage_error",
 ]
 
 #: Version of the on-disk schema. Bump with a migration in :meth:`SQLiteStore._migrate` and a note
 #: in docs/changelog.md.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -144,6 +165,20 @@ CREATE TABLE IF NOT EXISTS contacts (
     template TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id, at_utc)
+"""
+
+# Version 3: quarantined events, kept to be corrected and replayed (no longer marked processed).
+_SCHEMA_3 = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    event TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    replay INTEGER NOT NULL DEFAULT 0
+)
 """
 
 _MIN_UTC = "0001-01-01T00:00:00.000000Z"
@@ -276,9 +311,9 @@ def read_profiles_jsonl(path: str | Path) -> Iterator[ProfileLine]:
             if not blob.strip():
                 continue
             try:
-                raw = json.loads(blob.decode("utf-8"))
+                raw = loads_exact(blob.decode("utf-8"))
                 # A lone surrogate (\ud800) decodes from JSON but is not text anyone can store.
-                json.dumps(raw, ensure_ascii=False).encode("utf-8")
+                json.dumps(raw, ensure_ascii=False, default=str).encode("utf-8")
                 yield ProfileLine(number, parse_profile(raw))
             except UnicodeError:
                 yield ProfileLine(number, None, "the line is not valid UTF-8 text")
@@ -303,23 +338,110 @@ def _profile_hash(p: Profile) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _readonly_uri(path: str) -> str:
+    """The URI that opens ``path`` read-only (``?`` and ``#`` in a name are escaped)."""
+    return f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+
+
+def _stored_schema(path: str, db: sqlite3.Connection) -> int:
+    """The schema version the file's ``meta`` table holds (0: none yet); raises
+    :class:`StoreUnavailable` for a version this journeydsl cannot read."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    try:
+        found = int(row[0]) if row else 0
+    except (TypeError, ValueError):
+        raise StoreUnavailable(
+            path, f"its schema version {row[0]!r} is not a number: the meta table is damaged"
+        ) from None
+    if found > SCHEMA_VERSION:
+        raise StoreUnavailable(
+            path,
+            f"schema version {found} is newer than this journeydsl understands "
+            f"({SCHEMA_VERSION}); upgrade journeydsl",
+        )
+    return found
+
+
+def check_database(path: str | Path, *, limit: int = 20) -> list[str]:
+    """The problems of the state file at ``path``, at most ``limit`` of them; empty: it is
+    sound. Runs SQLite's ``PRAGMA integrity_check`` (every page, index and constraint) and
+    reads the schema version, on a read-only connection that takes no lock, so a store may be
+    writing to the file meanwhile (the check sees the last committed state)."""
+    path = str(path)
+    try:
+        conn = sqlite3.connect(_readonly_uri(path), uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        found = storage_error(path, exc)
+        return [found.problem if found is not None else str(exc)]
+    try:
+        rows = [
+            line
+            for (found,) in conn.execute(f"PRAGMA integrity_check({limit + 1})")
+            for line in str(found).splitlines()
+            if line != "*** in database main ***"  # (a heading: there is only one database)
+        ]
+        if rows != ["ok"]:
+            more = ["... and more (the check stops there)"] if len(rows) > limit else []
+            return [*rows[:limit], *more]
+        try:
+            found_version = _stored_schema(path, conn)
+        except sqlite3.OperationalError:  # no meta table
+            return ["not a journeydsl state file (it has no meta table)"]
+        if found_version == 0:
+            return ["not a journeydsl state file (it has no schema version)"]
+        return []
+    except StoreUnavailable as exc:
+        return [exc.problem]
+    except sqlite3.Error as exc:
+        if str(exc.sqlite_errorname).startswith("SQLITE_CORRUPT"):
+            return [
+                f"the database is damaged ({exc}), too badly for the check to list where; "
+                "restore it from a backup"
+            ]
+        unusable = storage_error(path, exc)
+        return [unusable.problem if unusable is not None else str(exc)]
+    finally:
+        conn.close()
+
+
 # --------------------------------------------------------------------------- the store
 
 
+@single_threaded
 class SQLiteStore:
     """Events, profiles and engine state in one SQLite file (see the module docstring).
 
     ``synchronous`` is SQLite's ``PRAGMA synchronous``: ``FULL`` (the default) makes every commit
     durable across power loss; ``NORMAL`` is durable across process crashes only. Close the store
     (or use it as a context manager) when done.
+
+    One writer per file, one thread per store (docs/embedding.md, "Threads and processes"): a
+    store holds the file's writer lock (``<path>.lock``) while it is open, so a second one on
+    the same file, in this process or another, raises :class:`DatabaseInUse`; and a store used
+    from another thread than the one that opened it raises :class:`StoreThreadError`.
+    ``readonly=True`` opens the file for reading only, without the lock (any number of readers,
+    beside the writer), and neither creates nor migrates it. A file that cannot be used (not a
+    database, damaged, newer schema, cannot be written …) raises :class:`StoreUnavailable`
+    naming the file and the problem.
     """
 
     def __init__(
-        self, path: str | Path, *, synchronous: Synchronous = "FULL", timeout: float = 30.0
+        self,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        timeout: float = 30.0,
+        readonly: bool = False,
     ) -> None:
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         self.path = str(path)
+        if readonly and self.path in ("", ":memory:"):
+            raise ValueError("a read-only store needs a database file, not an empty memory one")
+        #: Whether the store was opened with ``readonly=True``.
+        self.readonly = readonly
+        # The thread that may use the store (see single_threaded).
+        self._owner_thread = threading.get_ident()
         # What the engine asks on every step, kept in memory (see "Caches" in the module
         # docstring): each is committed state, updated by this store's own writes and dropped
         # when a transaction rolls back or another connection commits (_fresh).
@@ -332,22 +454,56 @@ class SQLiteStore:
         self._next_out_known = False
         self._data_version = -1
         self._version_checked = False  # in the open write transaction (see _fresh)
-        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT) where they matter.
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        # What runs once the open transaction commits (after_commit): the engine's deliveries.
+        self._after: list[Callable[[], None]] = []
+        # Whether the quarantine has rows; None: not known (release asks once).
+        self._has_quarantine: bool | None = None
+        # The writer lock comes first: a store refused the file must not touch it (not even to
+        # switch it to WAL), and a run refused the file must not touch its actions file.
+        self._lock = None if readonly else WriterLock.take(self.path)
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={synchronous}")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT) where they
+            # matter.
+            if readonly:
+                self._conn = sqlite3.connect(
+                    _readonly_uri(self.path), timeout=timeout, isolation_level=None, uri=True
+                )
+            else:
+                self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            try:
+                if readonly:
+                    self._check_readable()
+                else:
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.execute(f"PRAGMA synchronous={synchronous}")
+                    self._conn.execute("PRAGMA foreign_keys=ON")
+                    self._migrate()
+            except BaseException:
+                self._conn.close()
+                raise
+        except sqlite3.Error as exc:
+            self._release()
+            problem = storage_error(self.path, exc) or StoreUnavailable(
+                self.path, f"cannot be opened as a journeydsl database ({exc})"
+            )
+            raise problem from exc
         except BaseException:
-            self._conn.close()
+            self._release()
             raise
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        self._conn.close()
+        """Close the connection and let go of the writer lock (idempotent)."""
+        try:
+            self._conn.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def __enter__(self) -> Self:
         return self
@@ -361,7 +517,26 @@ class SQLiteStore:
         self.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn, self._forget, self._began)
+        return _Transaction(self._conn, self._rolled_back, self._began, self._committed)
+
+    def _rolled_back(self) -> None:
+        self._forget()
+        if not self._conn.in_transaction:
+            self._after.clear()  # the work they were to follow was never committed
+
+    def _committed(self) -> None:
+        callbacks, self._after = self._after, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` once the transaction open now (a :meth:`batch`) has committed, in
+        the order registered (:class:`~journeydsl.runtime.protocols.CommitHooks`); False, without
+        calling it, when no transaction is open. A rollback drops the callbacks."""
+        if not self._conn.in_transaction:
+            return False
+        self._after.append(callback)
+        return True
 
     def _began(self) -> None:
         self._version_checked = False
@@ -371,6 +546,7 @@ class SQLiteStore:
         self._profile_cache.clear()
         self._timer_known = False
         self._next_out_known = False
+        self._has_quarantine = None
 
     def _fresh(self) -> None:
         """Drop the caches if another connection committed to the file since the last look
@@ -410,13 +586,7 @@ class SQLiteStore:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
             )
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            found = int(row[0]) if row else 0
-            if found > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {found}, newer than this journeydsl "
-                    f"understands ({SCHEMA_VERSION}); upgrade journeydsl"
-                )
+            found = _stored_schema(self.path, db)
             if found < 1:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -425,10 +595,27 @@ class SQLiteStore:
                 for statement in _SCHEMA_2.split(";"):
                     if statement.strip():
                         db.execute(statement)
+            if found < 3:
+                db.execute(_SCHEMA_3)
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
+            )
+
+    def _check_readable(self) -> None:
+        """A read-only store neither creates nor migrates: the file must have this schema."""
+        try:
+            found = _stored_schema(self.path, self._conn)
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            found = 0
+        if found < SCHEMA_VERSION:
+            raise StoreUnavailable(
+                self.path,
+                f"schema version {found} is older than this journeydsl's ({SCHEMA_VERSION}); "
+                "open it once with a writable SQLiteStore (or `journeydsl run`) to migrate it",
             )
 
     def schema_version(self) -> int:
@@ -609,7 +796,7 @@ class SQLiteStore:
             (customer_id,),
         ).fetchone()
         if row is None:
-            profile = Profile(customer_id)
+            profile = Profile(customer_id, known=False)
         else:
             attributes, consent, tz, tags = row
             profile = Profile(
@@ -772,12 +959,28 @@ class SQLiteStore:
             _load(r) for (r,) in self._conn.execute("SELECT record FROM instances ORDER BY seq")
         ]
 
-    def due(self, now: datetime, limit: int = 1000) -> list[str]:
-        """Waiting instances whose timer is at or before ``now``, earliest first (ties by id).
+    def due(
+        self,
+        now: datetime,
+        limit: int = 1000,
+        *,
+        journeys: Collection[tuple[str, int]] | None = None,
+    ) -> list[str]:
+        """Waiting instances whose timer is at or before ``now``, earliest first (ties by id);
+        of ``journeys``' instances only (``(id, version)`` pairs), when given.
 
         Timers are rows, not a queue: they stay until their instance moves on, so a crash
         between ``due`` and ``commit`` loses none."""
         at = _utc(now)
+        if journeys is not None:
+            rows = self._conn.execute(
+                "SELECT id, journey, version FROM instances WHERE status = 'waiting' "
+                "AND due_utc <= ? ORDER BY due_utc, id",
+                (at,),
+            )
+            return list(
+                itertools.islice((iid for iid, j, v in rows if (j, v) in journeys), max(limit, 0))
+            )
         first = self._first_timer()
         if first is None or first[0] > at:
             return []  # (the earliest timer is known: no query)
@@ -790,8 +993,17 @@ class SQLiteStore:
             )
         ]
 
-    def next_due(self) -> datetime | None:
-        """The earliest pending timer."""
+    def next_due(self, *, journeys: Collection[tuple[str, int]] | None = None) -> datetime | None:
+        """The earliest pending timer (of ``journeys``' instances only, when given)."""
+        if journeys is not None:
+            rows = self._conn.execute(
+                "SELECT due_iso, journey, version FROM instances WHERE status = 'waiting' "
+                "AND due_utc IS NOT NULL ORDER BY due_utc, id"
+            )
+            for due_iso, j, v in rows:
+                if (j, v) in journeys:
+                    return datetime.fromisoformat(due_iso)
+            return None
         first = self._first_timer()
         return datetime.fromisoformat(first[2]) if first else None
 
@@ -834,12 +1046,31 @@ class SQLiteStore:
         ).fetchone()
         return row is not None
 
-    def pending_outbox(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
-        """Pending entries due at ``now``, by due time (as instants) then key.
+    def pending_outbox(
+        self,
+        now: datetime,
+        limit: int = 1000,
+        *,
+        journeys: Collection[tuple[str, int]] | None = None,
+    ) -> list[OutboxEntry]:
+        """Pending entries due at ``now``, by due time (as instants) then key; of ``journeys``
+        only (``(id, version)`` pairs of the payload), when given.
 
         The earliest pending entry is kept (the engine asks for it after every step), so most
         calls need no query: nothing is due, or only the first entry is wanted."""
         at = _utc(now)
+        if journeys is not None:
+            entries = (
+                _entry(row)
+                for row in self._conn.execute(
+                    "SELECT key, kind, customer_id, payload, not_before_iso, attempts, status "
+                    "FROM outbox WHERE status = 'pending' AND not_before_utc <= ? "
+                    "ORDER BY not_before_utc, key",
+                    (at,),
+                )
+            )
+            mine = (e for e in entries if (e.payload["journey"], e.payload["version"]) in journeys)
+            return list(itertools.islice(mine, max(limit, 0)))
         self._fresh()
         if not self._next_out_known:
             row = self._conn.execute(
@@ -903,6 +1134,77 @@ class SQLiteStore:
         """Engine bookkeeping."""
         row = self._conn.execute("SELECT value FROM engine_meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else None
+
+    def live_journeys(self) -> dict[tuple[str, int], int]:
+        """How many instances that have not ended each (journey, version) has."""
+        rows = self._conn.execute(
+            "SELECT journey, version, COUNT(*) FROM instances WHERE status != 'ended' "
+            "GROUP BY journey, version"
+        )
+        return {(journey, version): count for journey, version, count in rows}
+
+    def latest_event_time(self) -> datetime | None:
+        """The time of the latest event stored (as an instant), with its own offset."""
+        row = self._conn.execute(
+            "SELECT at_iso FROM events ORDER BY at_utc DESC, seq DESC LIMIT 1"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    # ================================================================== Quarantine
+
+    def quarantine(self, event_id: str, event: str, reason: str, seen: datetime) -> None:
+        """Keep a quarantined event (:class:`~journeydsl.runtime.protocols.Quarantine`): once
+        per id, counted and with the latest reason when it comes again."""
+        self._conn.execute(
+            "INSERT INTO quarantine (id, event, reason, first_seen, last_seen, count) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO UPDATE SET event = excluded.event, "
+            "reason = excluded.reason, last_seen = excluded.last_seen, count = count + 1, "
+            "replay = 0",
+            (event_id, event, reason, seen.isoformat(), seen.isoformat()),
+        )
+        self._has_quarantine = True
+
+    def quarantined(self, event_id: str | None = None) -> list[QuarantinedEvent]:
+        """The quarantined events (or the one with ``event_id``), first seen first."""
+        query = "SELECT id, event, reason, first_seen, last_seen, count, replay FROM quarantine"
+        rows = (
+            self._conn.execute(query + " WHERE id = ?", (event_id,))
+            if event_id is not None
+            else self._conn.execute(query + " ORDER BY seq")
+        ).fetchall()
+        return [
+            QuarantinedEvent(
+                eid,
+                event,
+                reason,
+                datetime.fromisoformat(first),
+                datetime.fromisoformat(last),
+                count,
+                bool(replay),
+            )
+            for eid, event, reason, first, last, count, replay in rows
+        ]
+
+    def release(self, event_id: str) -> bool:
+        """Remove a processed event from the quarantine (no statement while it is empty)."""
+        self._fresh()
+        if self._has_quarantine is None:
+            row = self._conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()
+            self._has_quarantine = bool(row[0])
+        if not self._has_quarantine:
+            return False
+        cur = self._conn.execute("DELETE FROM quarantine WHERE id = ?", (event_id,))
+        if cur.rowcount:
+            self._has_quarantine = None  # it may be empty now
+        return cur.rowcount > 0
+
+    def request_replay(self, event_id: str | None = None) -> int:
+        """Mark quarantined events (or one) for the next run; returns how many."""
+        if event_id is None:
+            return self._conn.execute("UPDATE quarantine SET replay = 1").rowcount
+        return self._conn.execute(
+            "UPDATE quarantine SET replay = 1 WHERE id = ?", (event_id,)
+        ).rowcount
 
     # ================================================================== ContactHistory
 
@@ -1030,11 +1332,13 @@ class _Transaction:
         conn: sqlite3.Connection,
         on_rollback: Callable[[], None] | None = None,
         on_begin: Callable[[], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._conn = conn
         self._nested = False
         self._on_rollback = on_rollback
         self._on_begin = on_begin
+        self._on_commit = on_commit
 
     def __enter__(self) -> sqlite3.Connection:
         self._nested = self._conn.in_transaction
@@ -1061,10 +1365,12 @@ class _Transaction:
         if exc_type is None:
             try:
                 self._conn.execute("COMMIT")
-                return
             except BaseException:
                 self._rollback()
                 raise
+            if self._on_commit is not None:
+                self._on_commit()
+            return
         self._rollback()
 
     def _forget(self) -> None:
@@ -1072,7 +1378,9 @@ class _Transaction:
             self._on_rollback()  # what was read inside may never have been committed
 
     def _rollback(self) -> None:
-        self._forget()
-        # SQLite rolls back by itself on some errors (e.g. SQLITE_FULL): only end an open one.
-        if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+        try:
+            # SQLite rolls back by itself on some errors (e.g. SQLITE_FULL): only end an open one.
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        finally:
+            self._forget()

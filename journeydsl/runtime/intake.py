@@ -1,0 +1,93 @@
+"""What the engine checks before it takes work: its handlers, an event's text, and whose
+journeys an event was processed for.
+
+* :func:`missing_handlers`: every channel, ticket queue and action a journey can use must have a
+  handler when the engine is built; a journey that would fall back, or suppress, for want of one
+  is refused at start, not discovered one customer at a time.
+* :func:`event_text`: the text a quarantined event is kept as, with its numbers exact.
+* :func:`scoped_marker`: the processed marker of an event for one journey. A run of only some
+  of the journeys in a store (``Engine(only=True)``, ``journeydsl run --only``) marks each event
+  processed for each of its journeys, not for all, so the others still take it later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from journeydsl import ir
+from journeydsl.money import Money
+
+__all__ = ["SCOPED_MARKERS", "event_text", "missing_handlers", "scoped_marker"]
+
+#: The engine meta key set once a store has seen a run of only some of its journeys: from then
+#: on every engine over it also looks for per-journey processed markers.
+SCOPED_MARKERS = "scoped_markers"
+
+
+def scoped_marker(event_id: str, journey_id: str) -> str:
+    """The processed marker of ``event_id`` for ``journey_id`` alone."""
+    return f"{event_id}\x1f{journey_id}"
+
+
+def missing_handlers(
+    journeys: Sequence[ir.Journey],
+    channels: Collection[str],
+    tickets: bool,
+    actions: Collection[str],
+) -> list[str]:
+    """What the journeys use that nothing handles, one line each: a channel (as the first
+    choice of a send or as a fallback), tickets without a ticket sink, an action or reward
+    without a handler."""
+    missing: dict[str, list[str]] = {}
+    for journey in journeys:
+        for node in journey.nodes.values():
+            wanted: list[str] = []
+            if isinstance(node, ir.Send):
+                wanted = [
+                    f"channel '{c}'" for c in (node.channel, *node.fallback) if c not in channels
+                ]
+            elif isinstance(node, ir.Ticket) and not tickets:
+                wanted = [f"a ticket sink (queue '{node.queue}')"]
+            elif isinstance(node, ir.Action) and node.name not in actions:
+                wanted = [f"{node.action} handler '{node.name}'"]
+            for what in wanted:
+                missing.setdefault(what, []).append(f"{journey.id} v{journey.version} {node.id}")
+    return [
+        f"{what}, used by {', '.join(users[:3])}"
+        + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+        for what, users in missing.items()
+    ]
+
+
+def event_text(event: Mapping[str, Any]) -> str:
+    """An event as JSON text, numbers exact (a ``Decimal`` is written with its digits, never
+    through a float); anything JSON has no form for is written as its text."""
+    numbers: dict[str, str] = {}
+
+    def exact(value: Any) -> Any:
+        if isinstance(value, bool | int | str) or value is None:
+            return value
+        if isinstance(value, Decimal) and value.is_finite():
+            marker = f"\x00{len(numbers)}\x00"
+            numbers[marker] = format(value, "f")
+            return marker
+        if isinstance(value, Money):
+            return {"amount": exact(value.amount), "currency": value.currency}
+        if isinstance(value, datetime | date | time):
+            return value.isoformat()
+        if isinstance(value, timedelta):
+            return str(value)
+        if isinstance(value, Mapping):
+            return {str(k): exact(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [exact(v) for v in value]
+        return str(value)
+
+    text = json.dumps(exact(event), ensure_ascii=False, sort_keys=False)
+    for marker, digits in numbers.items():
+        text = text.replace(json.dumps(marker), digits, 1)
+    return text
