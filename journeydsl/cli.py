@@ -356,6 +356,12 @@ def cmd_run(args: argparse.Namespace, err: TextIO, out: TextIO | None = None) ->
     return run_command(journeys, args, err, out)
 
 
+def cmd_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from journeydsl.runtime.quarantine import quarantine_command
+
+    return quarantine_command(args, out, err)
+
+
 # ---------------------------------------------------------------------- simulate, explain, test
 
 
@@ -504,6 +510,48 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run.add_argument(
         "--policies", metavar="FILE", help="run under this contact-policy file (docs/policies.md)"
     )
+    run.add_argument(
+        "--only",
+        action="store_true",
+        help="run just the journeys given, though the state file has live instances of others "
+        "(their timers, outbox and events are left for a run given their files)",
+    )
+    run.add_argument(
+        "--new-db",
+        action="store_true",
+        help="start a new state file though the actions file already holds actions (without "
+        "it, a missing --db next to a non-empty actions file is refused)",
+    )
+
+    quarantine = sub.add_parser(
+        "quarantine",
+        help="list the events a run could not take, or replay them after a fix",
+        description="The events a `journeydsl run` quarantined (bad JSON, a field the catalog "
+        "refuses, too far in the future) are kept in its state file, not marked processed. "
+        "`list` shows them; `replay` runs them again through the journeys given (after the "
+        "catalog or the data was fixed), or, without journeys, marks them for the next run.",
+    )
+    qsub = quarantine.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    qsub.required = True
+    qlist = qsub.add_parser("list", help="print the quarantined events of a state file")
+    qreplay = qsub.add_parser(
+        "replay", help="replay quarantined events now (journeys given) or at the next run"
+    )
+    for p in (qlist, qreplay):
+        p.add_argument("--db", metavar="STATE.db", required=True, help="the run's state file")
+        p.add_argument("--id", metavar="EVENT_ID", help="just this event")
+    qlist.add_argument("--format", choices=("text", "json"), default="text")
+    qreplay.add_argument(
+        "journeys", nargs="*", metavar="JOURNEY", help="journey files or folders to replay through"
+    )
+    qreplay.add_argument(
+        "--actions", metavar="OUT.jsonl", help="delivered effects (needed with journeys)"
+    )
+    qreplay.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
+    qreplay.add_argument("--policies", metavar="FILE", help="the contact-policy file of the run")
+    qreplay.add_argument(
+        "--only", action="store_true", help="as for run: the state file has other journeys too"
+    )
     _add_simulation_commands(sub, command is None or command in _SIMULATION_COMMANDS)
     return parser
 
@@ -533,6 +581,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_schema(args, out)
         if args.command == "run":
             return cmd_run(args, err, out)
+        if args.command == "quarantine":
+            return cmd_quarantine(args, out, err)
         if args.command == "simulate":
             return cmd_simulate(args, out, err)
         if args.command == "explain":

@@ -441,6 +441,9 @@ class Engine:
         self._after_commit: Callable[[Callable[[], None]], bool] | None = (
             state.after_commit if isinstance(state, CommitHooks) else None
         )
+        self._in_transaction: Callable[[], bool] | None = (
+            state.in_transaction if isinstance(state, CommitHooks) else None
+        )
         self._init_policies(policies)
         self._quarantine: Quarantine | None = state if isinstance(state, Quarantine) else None
         #: Customers that had an event but no profile (every message to them is withheld).
@@ -698,12 +701,16 @@ class Engine:
         return moved
 
     def next_wakeup(self) -> datetime | None:
-        """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery."""
+        """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery.
+
+        Inside a host's transaction (a batch) deliveries wait for its commit, so the outbox is
+        not counted then: a loop that ticks while this is due ends inside a batch too."""
         scope = self._scoped_to
         times = [t for t in (self.state.next_due(**scope), self._next_segment_time()) if t]
-        pending = self.state.pending_outbox(_FOREVER, 1, **scope)
-        if pending:
-            times.append(pending[0].not_before)
+        if self._in_transaction is None or not self._in_transaction():
+            pending = self.state.pending_outbox(_FOREVER, 1, **scope)
+            if pending:
+                times.append(pending[0].not_before)
         return min(times) if times else None
 
     # ------------------------------------------------------------------ entry

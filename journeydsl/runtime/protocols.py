@@ -305,7 +305,9 @@ class StateStore(Protocol):
         ...
 
     def next_due(self) -> datetime | None:
-        """The earliest pending timer, if any."""
+        """The earliest pending timer, if any. (A store that serves engines built with
+        ``only=True`` also takes ``journeys=``, a set of ``(journey, version)``, here, in
+        :meth:`due` and in :meth:`pending_outbox`, and answers for those journeys only.)"""
         ...
 
     def processed(self, event_id: str) -> bool:
@@ -400,6 +402,12 @@ class CommitHooks(Protocol):
         """Run ``callback`` once the transaction open now has committed durably, and drop it if
         that transaction rolls back; return False, without calling it, when no transaction is
         open (the caller then runs it itself)."""
+        ...
+
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open now: deliveries wait for its commit, so the outbox is
+        no work for :meth:`~journeydsl.runtime.engine.Engine.tick` until then (a host loop of
+        ``while engine.next_wakeup() <= t: engine.tick(...)`` inside a batch must end)."""
         ...
 
 

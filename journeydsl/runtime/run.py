@@ -459,6 +459,8 @@ def run(
     policies: str | Path | None = None,
     max_future: timedelta | None = None,
     wall_clock: Callable[[], datetime] | None = None,
+    only: bool = False,
+    new_db: bool = False,
 ) -> int:
     """Run ``journey_files`` over the event stream ``events`` (a path, or ``-`` for stdin) on the
     state file ``db``, delivering to the JSON Lines file ``actions``, under the contact-policy
@@ -474,7 +476,14 @@ def run(
 
     The run's clock follows the stream. With ``max_future``, an event dated more than that
     after ``wall_clock()`` (this machine's clock) is quarantined instead: a mistyped year would
-    otherwise move the clock, and fire every customer's timers, years ahead."""
+    otherwise move the clock, and fire every customer's timers, years ahead.
+
+    A state file that holds live instances of journeys not in ``journey_files`` is refused
+    (their timers would otherwise wait while their events pass by unseen) unless ``only``: then
+    the run takes the stream for these journeys alone, and the others' timers, outbox and events
+    stay as they are, for a later run that is given their files. A missing state file next to a
+    non-empty actions file is refused too (a mistyped ``--db`` would start from nothing and
+    send everything again) unless ``new_db`` says a new state file is meant."""
     err = err if err is not None else sys.stderr
     if now is not None and (now.tzinfo is None or now.utcoffset() is None):
         print("journeydsl: error: --now needs a UTC offset, e.g. +07:00", file=err)
@@ -490,6 +499,14 @@ def run(
         if not Path(path).resolve().parent.is_dir():
             print(f"journeydsl: error: {path}: no such folder to write into", file=err)
             return EXIT_USAGE
+    if not new_db and not Path(db).exists() and _has_lines(Path(actions)):
+        print(
+            f"journeydsl: error: {db}: no such state file, but {actions} already holds actions "
+            "of an earlier run: a run from a new state file would send them again. Give the "
+            "state file of that run, or pass --new-db if a new one is meant",
+            file=err,
+        )
+        return EXIT_USAGE
     journeys = _compile([Path(p) for p in journey_files], err)
     if journeys is None:
         return EXIT_ERRORS
@@ -528,6 +545,7 @@ def run(
                 fsync,
                 policy_set,
                 limit,
+                only,
             )
     except DatabaseInUse as exc:
         print(f"journeydsl: error: {exc}", file=err)
@@ -540,6 +558,17 @@ def run(
         return EXIT_ERRORS
     finally:
         structlog.configure(**old_logging)
+
+
+def _has_lines(path: Path) -> bool:
+    """Whether ``path`` exists and holds anything but white space."""
+    try:
+        with path.open("rb") as f:
+            return any(chunk.strip() for chunk in iter(lambda: f.read(65536), b""))
+    except FileNotFoundError:
+        return False
+    except IsADirectoryError:
+        return False
 
 
 def _run(
@@ -828,6 +857,8 @@ def run_command(
         err=err,
         policies=getattr(args, "policies", None),
         max_future=max_future,
+        only=bool(getattr(args, "only", False)),
+        new_db=bool(getattr(args, "new_db", False)),
     )
 
 

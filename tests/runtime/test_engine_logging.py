@@ -119,7 +119,9 @@ def test_an_event_of_a_customer_without_a_profile_is_warned_about_once(
     _configure(capture, logging.WARNING)
     engine = _engine()
     engine.ingest(_issued(9))
-    engine.ingest({**_issued(9), "id": "again", "type": "card_activated", "data": {"card_id": "k9"}})
+    engine.ingest(
+        {**_issued(9), "id": "again", "type": "card_activated", "data": {"card_id": "k9"}}
+    )
     warnings = [e for e in capture.entries if e["event"] == "no_profile"]
     assert [(w["customer"], w["log_level"]) for w in warnings] == [("c9", "warning")]
     assert engine.unprofiled == {"c9"}

@@ -538,6 +538,11 @@ class SQLiteStore:
         self._after.append(callback)
         return True
 
+    def in_transaction(self) -> bool:
+        """Whether a transaction (a :meth:`batch`) is open now
+        (:class:`~journeydsl.runtime.protocols.CommitHooks`)."""
+        return self._conn.in_transaction
+
     def _began(self) -> None:
         self._version_checked = False
 

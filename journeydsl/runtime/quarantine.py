@@ -1,0 +1,119 @@
+"""``journeydsl quarantine list | replay``: the events a run could not take, kept in its state file.
+
+A quarantined event (not JSON, a field the catalog refuses, an amount with more decimal places
+than its currency has, a date too far ahead) is kept in the store's ``quarantine`` table with the
+reason, when it was first and last seen and how often, and it is *not* marked processed:
+
+* the same event id arriving later with a valid payload is processed, and leaves the quarantine;
+* ``journeydsl quarantine replay JOURNEY... --db DB --actions FILE [--id ID]`` runs the kept
+  events through the journeys now (after the catalog was fixed), delivering to the actions file
+  as ``journeydsl run`` does: those now valid are processed, the others stay, counted again;
+* ``journeydsl quarantine replay --db DB [--id ID]`` without journeys marks them, and the next
+  ``journeydsl run`` on the database replays them before it reads its stream.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, TextIO
+
+from journeydsl.runtime.protocols import QuarantinedEvent
+from journeydsl.runtime.stores.sqlite import SQLiteStore, StoreUnavailable, storage_error
+
+__all__ = ["list_command", "quarantine_command", "replay_command"]
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def quarantine_command(args: Any, out: TextIO, err: TextIO) -> int:
+    """``journeydsl quarantine ACTION`` from parsed arguments."""
+    if not Path(args.db).is_file():
+        print(f"journeydsl: error: {args.db}: no such database", file=err)
+        return EXIT_USAGE
+    if args.action == "list":
+        return list_command(args.db, args.id, args.format, out, err)
+    return replay_command(args, out, err)
+
+
+def _as_json(q: QuarantinedEvent) -> dict[str, Any]:
+    return {
+        "id": q.event_id,
+        "reason": q.reason,
+        "count": q.count,
+        "first_seen": q.first_seen.isoformat(),
+        "last_seen": q.last_seen.isoformat(),
+        "replay": q.replay,
+        "event": q.event,
+    }
+
+
+def list_command(db: str, event_id: str | None, fmt: str, out: TextIO, err: TextIO) -> int:
+    """Print the quarantined events of ``db`` (read-only: a run may be writing meanwhile)."""
+    try:
+        with SQLiteStore(db, readonly=True) as store:
+            found = store.quarantined(event_id)
+    except (StoreUnavailable, sqlite3.DatabaseError) as exc:
+        print(f"journeydsl: error: {storage_error(db, exc) or exc}", file=err)
+        return EXIT_ERRORS
+    if event_id is not None and not found:
+        print(f"journeydsl: error: no quarantined event with id {event_id!r} in {db}", file=err)
+        return EXIT_ERRORS
+    if fmt == "json":
+        json.dump([_as_json(q) for q in found], out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    if not found:
+        print(f"{db}: no quarantined events", file=out)
+        return EXIT_OK
+    for q in found:
+        seen = f"seen {q.count}x, first {q.first_seen:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+        mark = " (replay requested)" if q.replay else ""
+        print(f"{q.event_id}: {q.reason} [{seen}]{mark}", file=out)
+        event = q.event if len(q.event) <= 200 else q.event[:200] + "…"
+        print(f"    {event}", file=out)
+    print(f"{len(found)} quarantined events in {db}", file=out)
+    return EXIT_OK
+
+
+def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
+    """Replay now through the given journeys, or mark for the next run without them."""
+    if args.journeys and not args.actions:
+        print(
+            "journeydsl: error: replaying through journeys needs --actions FILE (where the "
+            "effects are delivered, as for journeydsl run)",
+            file=err,
+        )
+        return EXIT_USAGE
+    try:
+        with SQLiteStore(args.db) as store:
+            marked = store.request_replay(args.id)
+    except (StoreUnavailable, sqlite3.DatabaseError) as exc:
+        print(f"journeydsl: error: {storage_error(args.db, exc) or exc}", file=err)
+        return EXIT_ERRORS
+    if args.id is not None and not marked:
+        print(f"journeydsl: error: no quarantined event with id {args.id!r} in {args.db}", file=err)
+        return EXIT_ERRORS
+    if not args.journeys:
+        print(
+            f"{args.db}: {marked} quarantined events marked; the next `journeydsl run` on this "
+            "database replays them first (or give the journeys and --actions to replay now)",
+            file=out,
+        )
+        return EXIT_OK
+    from journeydsl.cli import expand_paths
+    from journeydsl.runtime.run import run
+
+    return run(
+        expand_paths(args.journeys),
+        db=args.db,
+        events="-",
+        stdin=io.BytesIO(b""),
+        actions=args.actions,
+        profiles=args.profiles,
+        err=err,
+        policies=args.policies,
+        only=args.only,
+    )

@@ -1,0 +1,268 @@
+"""`journeydsl run` refuses a silent fresh start (a missing state file beside a non-empty actions
+file) and a run that would leave journeys with live instances behind (unless --only, which then
+leaves them untouched); `journeydsl quarantine list | replay` shows and retries kept events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journeydsl.cli import main
+from tests.runtime.test_run_cli import (
+    EVENTS,
+    EXPECTED,
+    JOURNEYS,
+    PROFILES,
+    event,
+    jsonl,
+    read_actions,
+    run_cli,
+    summarise,
+)
+
+ONBOARDING, DORMANT = JOURNEYS
+LATER = "2026-02-20T00:00:00+07:00"
+#: After dormant_reactivation's daily segment took c-003 in and sent the offer: it waits 3 days
+#: for the registration, which the rest of the stream (from EVENTS[SPLIT]) brings.
+OFFERED = "2025-09-02T09:30:00+07:00"
+SPLIT = 3
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    return {
+        "events": str(jsonl(tmp_path / "events.jsonl", EVENTS)),
+        "profiles": str(jsonl(tmp_path / "profiles.jsonl", PROFILES)),
+        "db": str(tmp_path / "state.sqlite"),
+        "actions": str(tmp_path / "actions.jsonl"),
+    }
+
+
+def _run(capsys: pytest.CaptureFixture[str], f: dict[str, str], *args: str) -> tuple[int, str]:
+    """`journeydsl run` of the given journeys (and options) on the fixture's files."""
+    argv = ["run", *args, "--db", f["db"], "--events", f["events"], "--actions", f["actions"]]
+    code = main([*argv, "--profiles", f["profiles"]])
+    return code, capsys.readouterr().err
+
+
+def _due(db: str) -> dict[str, str | None]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT id, due_utc FROM instances ORDER BY id").fetchall())
+
+
+# --------------------------------------------------------------------------- fresh start
+
+
+def test_a_missing_state_file_beside_a_non_empty_actions_file_is_refused(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """A mistyped --db next to an actions file of an earlier run is exit 2, and creates nothing."""
+    run_cli(capsys, files, "--now", LATER)
+    before = Path(files["actions"]).read_text(encoding="utf-8")
+    moved = {**files, "db": files["db"] + ".typo"}
+    code, err = run_cli(capsys, moved, "--now", LATER)
+    assert code == 2
+    assert f"{moved['db']}: no such state file, but {files['actions']} already holds" in err
+    assert "--new-db" in err
+    assert not Path(moved["db"]).exists()
+    assert Path(files["actions"]).read_text(encoding="utf-8") == before
+
+
+def test_new_db_starts_afresh_and_the_actions_file_still_deduplicates(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """--new-db is the explicit fresh start; the file sink still appends no key twice."""
+    run_cli(capsys, files, "--now", LATER)
+    before = Path(files["actions"]).read_text(encoding="utf-8")
+    fresh = {**files, "db": files["db"] + ".new"}
+    code, err = run_cli(capsys, fresh, "--now", LATER, "--new-db")
+    assert code == 0, err
+    assert Path(fresh["db"]).exists()
+    assert Path(files["actions"]).read_text(encoding="utf-8") == before
+
+
+def test_an_empty_actions_file_needs_no_new_db(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """An actions file that exists but is empty holds nothing to send twice."""
+    Path(files["actions"]).touch()
+    code, err = run_cli(capsys, files, "--now", LATER)
+    assert code == 0, err
+    assert summarise(read_actions(Path(files["actions"]))) == EXPECTED
+
+
+# --------------------------------------------------------------------------- subsets
+
+
+def test_a_run_given_some_of_the_journeys_with_live_instances_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, files: dict[str, str]
+) -> None:
+    """Running only onboarding on a state file where dormant_reactivation waits is exit 2,
+    naming the journey left out, and changes nothing."""
+    first = {**files, "events": str(jsonl(tmp_path / "first.jsonl", EVENTS[:SPLIT]))}
+    code, _ = _run(capsys, first, *JOURNEYS, "--now", OFFERED)
+    assert code == 0
+    due = _due(files["db"])
+    actions = Path(files["actions"]).read_text(encoding="utf-8")
+    code, err = _run(capsys, files, ONBOARDING)
+    assert code == 2
+    assert "has instances of journeys this run was not given: dormant_reactivation v" in err
+    assert "--only" in err
+    assert _due(files["db"]) == due
+    assert Path(files["actions"]).read_text(encoding="utf-8") == actions
+
+
+def test_only_leaves_the_other_journeys_untouched_for_a_later_full_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, files: dict[str, str]
+) -> None:
+    """With --only, a run of onboarding neither fires nor postpones dormant_reactivation's timers
+    nor takes its events; a later run given both catches up, and the actions equal one full run."""
+    first = {**files, "events": str(jsonl(tmp_path / "first.jsonl", EVENTS[:SPLIT]))}
+    rest = {**files, "events": str(jsonl(tmp_path / "rest.jsonl", EVENTS[SPLIT:]))}
+    assert _run(capsys, first, *JOURNEYS, "--now", OFFERED)[0] == 0
+    offered = len(read_actions(Path(files["actions"])))
+    dormant_due = {k: v for k, v in _due(files["db"]).items() if k.startswith("dormant")}
+    assert dormant_due
+    assert all(v is not None for v in dormant_due.values())
+
+    code, err = _run(capsys, rest, ONBOARDING, "--only", "--now", LATER)
+    assert code == 0, err
+    after = _due(files["db"])
+    assert {k: after[k] for k in dormant_due} == dormant_due  # not fired, not postponed
+    only = read_actions(Path(files["actions"]))[offered:]
+    assert {a["journey"] for a in only} == {"onboarding_new_cardholder"}
+
+    code, err = _run(capsys, rest, *JOURNEYS, "--now", LATER)
+    assert code == 0, err
+    actions = read_actions(Path(files["actions"]))
+    assert summarise(actions) == EXPECTED
+    assert len(actions) == len(EXPECTED)
+    # the offer_registered event, taken by onboarding's run, still reached dormant_reactivation
+    assert any(a.get("template") == "offer_confirmation" for a in actions)
+
+
+# --------------------------------------------------------------------------- quarantine
+
+
+def _catalog_with(tmp_path: Path, journey: str) -> str:
+    """A copy of an example journey whose catalog and templates are copied beside it."""
+    src = Path(journey)
+    for name in ("events.yaml", "templates.yaml"):
+        (tmp_path / name).write_text((src.parent / name).read_text(encoding="utf-8"))
+    copy = tmp_path / src.name
+    copy.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    return str(copy)
+
+
+def test_quarantine_list_shows_the_kept_events_as_text_and_json(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """`quarantine list` shows each kept event with its reason; --format json is machine-readable;
+    the run itself reports how many are kept in all."""
+    code, err = run_cli(capsys, files, "--now", LATER)
+    assert code == 0
+    assert "; 3 events in quarantine in all" in err
+    assert main(["quarantine", "list", "--db", files["db"]]) == 0
+    text = capsys.readouterr().out
+    assert "not valid JSON" in text
+    assert "'at' has no UTC offset" in text
+    assert "3 quarantined events in" in text
+    assert main(["quarantine", "list", "--db", files["db"], "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3
+    assert {r["count"] for r in rows} == {1}
+    assert {"id", "reason", "count", "first_seen", "last_seen", "replay", "event"} <= set(rows[0])
+    assert any(r["event"] == "this is not json" for r in rows)
+
+
+def test_quarantine_commands_name_a_missing_database_or_event(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """A missing state file is exit 2; an --id that is not kept is exit 1; both say so."""
+    assert main(["quarantine", "list", "--db", files["db"]]) == 2
+    assert "no such database" in capsys.readouterr().err
+    run_cli(capsys, files, "--now", LATER)
+    assert main(["quarantine", "list", "--db", files["db"], "--id", "nope"]) == 1
+    assert "no quarantined event with id 'nope'" in capsys.readouterr().err
+    assert main(["quarantine", "replay", "--db", files["db"], "--id", "nope"]) == 1
+    assert main(["quarantine", "replay", ONBOARDING, "--db", files["db"]]) == 2
+    assert "needs --actions" in capsys.readouterr().err
+
+
+def _spend(cid: str, at: str, category: str) -> dict[str, Any]:
+    row = event(cid, "transaction", at, amount=1_200_000, currency="VND", merchant="Tiki")
+    row["data"]["category"] = category
+    row["id"] = f"tx-{cid}"
+    return row
+
+
+def test_replay_after_a_catalog_fix_delivers_what_the_event_was_kept_back_from(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, files: dict[str, str]
+) -> None:
+    """A spend whose category the catalog refused is kept; after the catalog is fixed,
+    `quarantine replay JOURNEY --actions` takes it and the goal it meets is reached, once."""
+    journey = _catalog_with(tmp_path, ONBOARDING)
+    catalog = tmp_path / "events.yaml"
+    stream = [
+        event("c-001", "card_issued", "2026-01-05T10:00:00+07:00", card_id="k1", product="gold"),
+        event("c-001", "card_activated", "2026-01-06T09:30:00+07:00", card_id="k1"),
+        _spend("c-001", "2026-01-07T12:00:00+07:00", "crypto_exchange"),
+    ]
+    f = {**files, "events": str(jsonl(tmp_path / "events.jsonl", stream))}
+    text = catalog.read_text(encoding="utf-8")
+    if "crypto_exchange" in text:
+        pytest.skip("the example catalog already lists the category")
+    assert "shopping" in text
+    code, err = _run(capsys, f, journey)
+    assert code == 0, err
+    assert "quarantined" in err
+    assert main(["quarantine", "list", "--db", f["db"], "--id", "tx-c-001"]) == 0
+    assert "crypto_exchange" in capsys.readouterr().out
+
+    catalog.write_text(text.replace("shopping", "shopping, crypto_exchange", 1), encoding="utf-8")
+    argv = ["quarantine", "replay", journey, "--db", f["db"], "--actions", f["actions"]]
+    code = main([*argv, "--profiles", f["profiles"]])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert main(["quarantine", "list", "--db", f["db"]]) == 0
+    assert "no quarantined events" in capsys.readouterr().out
+    # a second replay has nothing left to do
+    assert main([*argv, "--profiles", f["profiles"]]) == 0
+    capsys.readouterr()
+
+    # on to day 30: the spend counts, so neither the nudge nor the fee-waiver offer goes out
+    empty = {**f, "events": str(jsonl(tmp_path / "none.jsonl", []))}
+    code, err = _run(capsys, empty, journey, "--now", LATER)
+    assert code == 0, err
+    after = read_actions(Path(f["actions"]))
+    assert len({a["key"] for a in after}) == len(after)
+    sent = {a["template"] for a in after}
+    assert "new_cardholder_promotions" in sent
+    assert not sent & {"first_spend_nudge", "fee_waiver_offer"}
+    with sqlite3.connect(f["db"]) as conn:
+        (record,) = conn.execute("SELECT record FROM instances").fetchone()
+    assert json.loads(record)["outcome"] == "spend_goal_met"
+
+
+def test_replay_without_journeys_marks_the_events_for_the_next_run(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """`quarantine replay --db DB` marks the kept events; the next run retries them first and
+    says so; the still-bad ones stay, counted again."""
+    run_cli(capsys, files, "--now", LATER)
+    assert main(["quarantine", "replay", "--db", files["db"]]) == 0
+    assert "3 quarantined events marked" in capsys.readouterr().out
+    assert main(["quarantine", "list", "--db", files["db"], "--format", "json"]) == 0
+    assert all(r["replay"] for r in json.loads(capsys.readouterr().out))
+    code, err = run_cli(capsys, files, "--now", LATER)
+    assert code == 0
+    assert "quarantine:" in err
+    assert main(["quarantine", "list", "--db", files["db"], "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3
+    assert not any(r["replay"] for r in rows)
+    assert all(r["count"] >= 2 for r in rows)
