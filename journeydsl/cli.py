@@ -359,6 +359,8 @@ def cmd_run(args: argparse.Namespace, err: TextIO, out: TextIO | None = None) ->
 def cmd_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from journeydsl.runtime.quarantine import quarantine_command
 
+    if getattr(args, "journeys", None):
+        args.journeys = expand_paths(args.journeys)
     return quarantine_command(args, out, err)
 
 

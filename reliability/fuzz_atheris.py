@@ -49,13 +49,13 @@ def _entry(target: str) -> Callable[[bytes], None]:
         from journeydsl.compiler import compile_source
         from journeydsl.runtime.engine import Engine
         from journeydsl.simulate.behaviour import load_behaviour
-        from journeydsl.simulate.yamlfile import InputError
         from journeydsl.testing import (
             MemoryEventStore,
             MemoryProfileStore,
             MemoryStateStore,
             SteppableClock,
         )
+        from journeydsl.yamlfile import InputError
     from reliability._common import EXAMPLES, JOURNEYS, START, compiled
     from reliability.hostile import KNOWN, _origin
 
@@ -92,6 +92,7 @@ def _entry(target: str) -> Callable[[bytes], None]:
         profiles=MemoryProfileStore(),
         state=MemoryStateStore(),
         clock=SteppableClock(START),
+        unhandled="withhold",  # no gateways: the fuzzer looks for crashes, not deliveries
     )
 
     def event_one(data: bytes) -> None:

@@ -15,7 +15,7 @@ journey.
 * ``behaviour``, ``policies``: mutated behaviour and policy files and random YAML, loaded with
   :func:`journeydsl.simulate.behaviour.load_behaviour` and
   :func:`journeydsl.runtime.policies.loader.load_policies`. Oracle: the result, or
-  :class:`~journeydsl.simulate.yamlfile.InputError` whose errors name the file and a line.
+  :class:`~journeydsl.yamlfile.InputError` whose errors name the file and a line.
 * ``events``: the example stream with corrupted events (each must be quarantined) and garbage
   lines inserted, run with ``journeydsl run``. Oracle: every bad line is quarantined and
   reported with its line number, and the actions are exactly those of the clean stream.
@@ -56,7 +56,7 @@ from journeydsl.runtime.run import run as journeydsl_run
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.inputs import read_events, schemas_of
-from journeydsl.simulate.yamlfile import InputError
+from journeydsl.yamlfile import InputError
 from reliability import _generators as gen
 from reliability._common import EXAMPLES, JOURNEYS, START, compiled, stream, write_jsonl
 

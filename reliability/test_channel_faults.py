@@ -63,6 +63,7 @@ def test_a_channel_timeout_is_retried_like_a_transient_failure() -> None:
         state=state,
         clock=clock,
         channels={"email": Gateway()},
+        unhandled="withhold",  # the other channels are not wired: their sends are withheld
     )
     for cid in ("slow", "fine"):
         data = {"card_id": f"k-{cid}", "product": "gold"}

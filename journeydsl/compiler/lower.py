@@ -26,10 +26,10 @@ from journeydsl.expr.checker import (
 )
 from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
+from journeydsl.zones import DEFAULT_TIMEZONE
 
 __all__ = ["DEFAULT_TIMEZONE", "Lowered", "lower"]
 
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 PRIORITY = Type("enum", values=A.PRIORITIES)
 _PRIORITY_CONSTANTS = {p: (PRIORITY, p) for p in A.PRIORITIES}
 

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -60,6 +59,7 @@ from journeydsl.runtime.protocols import (
     TicketSink,
     is_network_error,
 )
+from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
 __all__ = ["Engine", "IngestResult", "RetryPolicy", "StoreError"]
 
@@ -140,14 +140,6 @@ PRUNE_EVERY = timedelta(days=1)
 _BATCH = 500
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 _NOBODY: frozenset[str] = frozenset()
-
-
-@lru_cache(maxsize=256)
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:  # a bad profile time zone falls back to the default
-        return ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _typed_attributes(attributes: Mapping[str, Any], journey: ir.Journey) -> Mapping[str, Any]:
@@ -319,7 +311,7 @@ class _Ctx:
         self.customer_id = inst["customer_id"]
         self.journey_id = journey.id
         self.journey_version = journey.version
-        self.tz = _zone(profile.timezone or journey.timezone)
+        self.tz = zone(profile.timezone or journey.timezone)
         self.variables = variables
         self.profile = _typed_attributes(profile.attributes, journey)
         self.trigger = trigger
@@ -818,7 +810,7 @@ class Engine:
 
     def _segment_due(self, journey: ir.Journey, zone_name: str) -> datetime:
         """The next scheduled evaluation of ``journey``'s segment in one time zone."""
-        tz = _zone(zone_name)
+        tz = zone(zone_name)
         at = journey.entry.at or time(9, 0)
         last = self.state.get_meta(f"segment:{journey.id}:{zone_name}")
         if last is None:
@@ -1583,8 +1575,8 @@ class Engine:
             if withheld is not None:
                 suppress(withheld.reason, chain[min(p["index"], len(chain) - 1)], withheld.policy)
                 return
-            tz_name = profile.timezone or (journey.timezone if journey else "Asia/Ho_Chi_Minh")
-            zone = _zone(tz_name)
+            tz_name = profile.timezone or (journey.timezone if journey else DEFAULT_TIMEZONE)
+            local_zone = zone(tz_name)
             entered = datetime.fromisoformat(p.get("entered_at") or p["created"])
             last_policy = "no_channel"
 
@@ -1605,7 +1597,7 @@ class Engine:
                     last_policy = miss.policy
                     self._next_channel(entry, channel, miss.policy, miss.reason, decide)
                     continue
-                local = now.astimezone(zone)
+                local = now.astimezone(local_zone)
                 verdict = policy.hold(
                     journey, p["journey"], channel, category, profile, local, history
                 )

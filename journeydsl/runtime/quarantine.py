@@ -103,11 +103,10 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
             file=out,
         )
         return EXIT_OK
-    from journeydsl.cli import expand_paths
     from journeydsl.runtime.run import run
 
     return run(
-        expand_paths(args.journeys),
+        args.journeys,
         db=args.db,
         events="-",
         stdin=io.BytesIO(b""),

@@ -28,11 +28,9 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self, TextIO
-from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -53,13 +51,13 @@ from journeydsl.runtime.protocols import (
     Ticket,
 )
 from journeydsl.runtime.stores.sqlite import (
-    DEFAULT_TIMEZONE,
     DatabaseInUse,
     SQLiteStore,
     StoreUnavailable,
     check_database,
     storage_error,
 )
+from journeydsl.zones import zone
 
 __all__ = [
     "EXIT_ERRORS",
@@ -75,14 +73,6 @@ __all__ = [
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 _OK = DeliveryResult(DeliveryStatus.DELIVERED)
-
-
-@lru_cache(maxsize=256)
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:  # a bad profile time zone falls back to the default, as in the engine
-        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 # --------------------------------------------------------------------------- the file channel
@@ -364,8 +354,9 @@ class RunSummary:
                 else ""
             )
             + (
-                f"; {self.unprofiled} customers have no profile (no consent: every message "
-                "to them is withheld)"
+                f"; {self.unprofiled} "
+                + ("customer has" if self.unprofiled == 1 else "customers have")
+                + " no profile (no consent: every message to them is withheld)"
                 if self.unprofiled
                 else ""
             )
@@ -513,7 +504,7 @@ def run(
     policy_set = None
     if policies is not None:
         from journeydsl.runtime.policies import load_policies
-        from journeydsl.simulate.yamlfile import InputError
+        from journeydsl.yamlfile import InputError
 
         if not Path(policies).is_file():
             print(f"journeydsl: error: {policies}: no such policy file", file=err)
@@ -653,7 +644,7 @@ class _Runner:
 
     def timezone_of(self, customer_id: str) -> tzinfo:
         """The customer's time zone, for the actions file's local times."""
-        return _zone(self.store.get(customer_id).timezone)
+        return zone(self.store.get(customer_id).timezone)
 
     def __call__(
         self, events: str, stdin: IO[bytes] | None, now: datetime | None, fsync: bool

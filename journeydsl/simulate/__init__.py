@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "Behaviour": "journeydsl.simulate.behaviour",
     "load_behaviour": "journeydsl.simulate.behaviour",
     "Population": "journeydsl.simulate.population",
-    "InputError": "journeydsl.simulate.yamlfile",
+    "InputError": "journeydsl.yamlfile",
     "run_file": "journeydsl.simulate.scenarios",
 }
 
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from journeydsl.simulate.inputs import default_profile, read_events, read_profiles
     from journeydsl.simulate.population import Population
     from journeydsl.simulate.scenarios import run_file
-    from journeydsl.simulate.yamlfile import InputError
+    from journeydsl.yamlfile import InputError
 
 
 def __getattr__(name: str) -> Any:

@@ -23,7 +23,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from journeydsl.simulate.yamlfile import FileError, YamlDocument, load_document, validate
+from journeydsl.yamlfile import FileError, YamlDocument, load_document, validate
+from journeydsl.zones import DEFAULT_TIMEZONE
 
 __all__ = [
     "Behaviour",
@@ -224,7 +225,7 @@ class Profiles(_Model):
 
     app_share: Probability = 0.0
     consent: dict[Channel, Probability] = Field(default_factory=dict)
-    timezones: dict[TimeZone, Weight] = Field(default_factory=lambda: {"Asia/Ho_Chi_Minh": 1.0})
+    timezones: dict[TimeZone, Weight] = Field(default_factory=lambda: {DEFAULT_TIMEZONE: 1.0})
     attributes: dict[str, Choice] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -422,7 +423,7 @@ class LoadedBehaviour:
 
 def load_behaviour(path: str | Path, text: str | None = None) -> LoadedBehaviour:
     """Read and validate a behaviour file; raises
-    :class:`~journeydsl.simulate.yamlfile.InputError` listing every mistake with its line."""
+    :class:`~journeydsl.yamlfile.InputError` listing every mistake with its line."""
     doc = load_document(path, text)
     return LoadedBehaviour(validate(Behaviour, doc), doc)
 

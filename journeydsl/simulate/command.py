@@ -294,7 +294,7 @@ def _load_policies(args: argparse.Namespace, err: TextIO) -> bool:
     if not Path(path).is_file():
         raise _UsageError(f"{path}: no such policy file")
     from journeydsl.runtime.policies import load_policies
-    from journeydsl.simulate.yamlfile import InputError
+    from journeydsl.yamlfile import InputError
 
     try:
         args.policy_set = load_policies(path)
@@ -455,7 +455,7 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
     from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
     from journeydsl.simulate.driver import Simulation
     from journeydsl.simulate.population import Population
-    from journeydsl.simulate.yamlfile import InputError
+    from journeydsl.yamlfile import InputError
 
     if args.population < 1:
         raise _UsageError("--population must be at least 1")

@@ -18,10 +18,8 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, tzinfo
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
@@ -30,7 +28,7 @@ from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.events import event_id
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import Channel, Profile
-from journeydsl.simulate.inputs import DEFAULT_TIMEZONE, LoadedEvent, Problem, default_profile
+from journeydsl.simulate.inputs import LoadedEvent, Problem, default_profile
 from journeydsl.simulate.policy_figures import PolicyTally
 from journeydsl.simulate.tally import Tally
 from journeydsl.testing import (
@@ -42,6 +40,7 @@ from journeydsl.testing import (
     RecordingTickets,
     SteppableClock,
 )
+from journeydsl.zones import zone
 
 __all__ = [
     "DEFAULT_DAYS",
@@ -77,14 +76,6 @@ class SimulationStuckError(RuntimeError):
     bug: the run would never end)."""
 
 
-@lru_cache(maxsize=256)
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:  # the engine falls back the same way
-        return ZoneInfo(DEFAULT_TIMEZONE)
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -98,7 +89,7 @@ def instant(t: datetime) -> int:
 def local_iso(t: datetime | str, timezone: str) -> str:
     """``t`` in ISO 8601 with the local offset of ``timezone``."""
     when = datetime.fromisoformat(t) if isinstance(t, str) else t
-    return when.astimezone(_zone(timezone)).isoformat()
+    return when.astimezone(zone(timezone)).isoformat()
 
 
 def _action_names(journeys: Iterable[ir.Journey]) -> list[str]:

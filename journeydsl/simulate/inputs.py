@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
@@ -26,6 +25,7 @@ from journeydsl.jsonio import loads_exact
 from journeydsl.money import Money
 from journeydsl.runtime.events import BadEvent, coerce_event
 from journeydsl.runtime.protocols import Profile
+from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
 __all__ = [
     "DEFAULT_TIMEZONE",
@@ -38,8 +38,6 @@ __all__ = [
     "schemas_of",
     "typed_profile",
 ]
-
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +157,5 @@ def parse_time(text: str, default_tz: str = DEFAULT_TIMEZONE) -> datetime:
             f"'{text}' is not an ISO 8601 time (e.g. 2026-01-05 or 2026-01-05T09:00:00+07:00)"
         ) from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=_zone(default_tz))
+        value = value.replace(tzinfo=zone(default_tz))
     return value
-
-
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:
-        return ZoneInfo(DEFAULT_TIMEZONE)

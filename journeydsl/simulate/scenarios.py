@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from journeydsl.simulate.yamlfile import (
+from journeydsl.yamlfile import (
     FileError,
     InputError,
     YamlDocument,

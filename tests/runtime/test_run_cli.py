@@ -210,7 +210,8 @@ def test_run_reads_events_from_stdin(tmp_path: Path, small: dict[str, str]) -> N
 
 
 def test_without_profiles_nothing_is_sent(tmp_path: Path, small: dict[str, str]) -> None:
-    """Customers without a profile have no consent: every message is withheld."""
+    """Customers without a profile have no consent: every message is withheld, and the summary
+    counts them."""
     err = io.StringIO()
     code = run(
         JOURNEYS,
@@ -223,6 +224,7 @@ def test_without_profiles_nothing_is_sent(tmp_path: Path, small: dict[str, str])
     assert code == 0
     actions = read_actions(Path(small["actions"]))
     assert {a["kind"] for a in actions} == {"ticket"}  # tickets need no consent
+    assert "; 3 customers have no profile (no consent" in err.getvalue()
 
 
 def test_a_journey_with_errors_exits_1_with_diagnostics(

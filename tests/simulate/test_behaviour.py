@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
-from journeydsl.simulate.yamlfile import InputError
+from journeydsl.yamlfile import InputError
 from tests.simulate.conftest import BEHAVIOUR, ONBOARDING, Cli
 
 MINIMAL = """\

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from journeydsl.simulate.scenarios import action_matches
-from journeydsl.simulate.yamlfile import InputError, load_document
+from journeydsl.yamlfile import InputError, load_document
 from tests.simulate.conftest import EXAMPLES, Cli
 
 WRONG = """\

@@ -1,7 +1,7 @@
 """Reading policy files: YAML with positions, validated by the pydantic model, ``extends``
 resolved, every mistake reported as ``file:line:col: error: message`` (never a traceback).
 
-It reuses :mod:`journeydsl.simulate.yamlfile`, the loader behind behaviour and scenario files, so
+It reuses :mod:`journeydsl.yamlfile`, the loader behind behaviour and scenario files, so
 all of journeydsl's YAML inputs report mistakes the same way.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.runtime.policies.model import Policies, PolicySet, overlay
-from journeydsl.simulate.yamlfile import (
+from journeydsl.yamlfile import (
     FileError,
     InputError,
     YamlDocument,
@@ -44,7 +44,7 @@ def builtin_profile(name: str) -> Policies:
 def load_policies(path: str | Path, text: str | None = None) -> Policies:
     """Read and validate a policy file (``text`` stands for the file's content when given),
     with everything it extends applied below it. Raises
-    :class:`~journeydsl.simulate.yamlfile.InputError` naming the line of each mistake."""
+    :class:`~journeydsl.yamlfile.InputError` naming the line of each mistake."""
     return _load(Path(path), text, ())
 
 

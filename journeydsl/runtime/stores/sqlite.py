@@ -92,7 +92,6 @@ __all__ = [
 #: in docs/changelog.md.
 SCHEMA_VERSION = 3
 
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 #: Profiles a store keeps in memory between reads (see :meth:`SQLiteStore.get`).
 PROFILE_CACHE = 50_000

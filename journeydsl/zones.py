@@ -1,0 +1,26 @@
+"""Time zones: the market's default zone and the one lookup of a zone by name.
+
+A customer's profile, a behaviour file or a recorded stream may name a zone that does not exist
+(a typo, ``Asia`` which is a folder of the zone database, an overlong name); the runtime then
+uses the default zone, as DESIGN.md says for profiles. A journey's own ``timezone`` is checked
+by the compiler (JD105) and never reaches this fallback."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+__all__ = ["DEFAULT_TIMEZONE", "zone"]
+
+#: The zone of a customer or a journey that names none.
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> tzinfo:
+    """The zone called ``name``, or the default zone when there is no such zone."""
+    try:
+        return ZoneInfo(name)
+    except Exception:  # not a zone: unknown, a folder, too long, not text the database reads
+        return ZoneInfo(DEFAULT_TIMEZONE)

@@ -1,0 +1,86 @@
+"""The package's layers point down only: the runtime never imports the simulator or the CLI,
+the expression language and the IR never import the compiler, and the ground-floor modules
+import no layer above them. Read from the source (every import, function-level ones too)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "journeydsl"
+
+#: (the modules under this prefix, must not import anything under these prefixes)
+RULES = [
+    ("journeydsl.runtime", ("journeydsl.simulate", "journeydsl.cli")),
+    ("journeydsl.expr", ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate")),
+    ("journeydsl.ir", ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate")),
+    (
+        "journeydsl.zones",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
+    ),
+    (
+        "journeydsl.yamlfile",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
+    ),
+    (
+        "journeydsl.jsonio",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
+    ),
+    (
+        "journeydsl.money",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
+    ),
+]
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, anywhere in it, as absolute names."""
+    found: set[str] = set()
+    package = _module(path).rsplit(".", 0 if path.name == "__init__.py" else 1)[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+MODULES = {_module(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+@pytest.mark.parametrize(("layer", "forbidden"), RULES, ids=[r[0] for r in RULES])
+def test_a_layer_imports_nothing_above_it(layer: str, forbidden: tuple[str, ...]) -> None:
+    """No module of ``layer`` imports a module of a layer above it."""
+    members = {m: p for m, p in MODULES.items() if _under(m, layer)}
+    assert members, f"no module under {layer}: the rule checks nothing"
+    wrong = sorted(
+        f"{module} imports {name}"
+        for module, path in members.items()
+        for name in _imports(path)
+        if any(_under(name, f) for f in forbidden)
+    )
+    assert wrong == []
+
+
+def test_the_import_reader_sees_function_level_and_relative_imports(tmp_path: Path) -> None:
+    """The checker itself: an import inside a function and a relative one are both seen."""
+    sample = PACKAGE / "runtime" / "quarantine.py"
+    names = _imports(sample)
+    assert "journeydsl.runtime.run" in names  # imported inside replay_command
+    assert "journeydsl.runtime.stores.sqlite" in names
