@@ -13,14 +13,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from journeydsl.exitcodes import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
+
 if TYPE_CHECKING:
     from journeydsl.compiler import CompileResult
     from journeydsl.diagnostics import Diagnostic
     from journeydsl.ir import Journey
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(Exception):

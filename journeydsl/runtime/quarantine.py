@@ -20,12 +20,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any, TextIO
 
+from journeydsl.exitcodes import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from journeydsl.runtime.protocols import QuarantinedEvent
 from journeydsl.runtime.stores.sqlite import SQLiteStore, StoreUnavailable, storage_error
 
 __all__ = ["list_command", "quarantine_command", "replay_command"]
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def quarantine_command(args: Any, out: TextIO, err: TextIO) -> int:

@@ -36,6 +36,7 @@ import structlog
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
+from journeydsl.exitcodes import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
 from journeydsl.runtime.codec import plain
@@ -70,7 +71,6 @@ __all__ = [
     "run_command",
 ]
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 _OK = DeliveryResult(DeliveryStatus.DELIVERED)
 

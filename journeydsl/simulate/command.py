@@ -16,6 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from journeydsl.exitcodes import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
+
 if TYPE_CHECKING:
     from journeydsl import ir
     from journeydsl.runtime.protocols import Profile
@@ -36,8 +38,6 @@ __all__ = [
     "explain_command",
     "simulate_command",
 ]
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 class _UsageError(Exception):
