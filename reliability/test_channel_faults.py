@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 
 from journeydsl.runtime.engine import Engine
+from journeydsl.runtime.profiles import parse_profile
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message
-from journeydsl.runtime.stores.sqlite import parse_profile
 from journeydsl.testing import (
     MemoryEventStore,
     MemoryProfileStore,

@@ -215,7 +215,7 @@ def test_every_message_carries_exactly_its_templates_declared_params() -> None:
     load_templates(EXAMPLES / "templates.yaml", templates, Diagnostics(), Span.point("t", 1, 1), {})
     channels = {c: RecordingChannel(c) for c in ("email", "sms", "zns", "push", "inapp")}
     profiles = MemoryProfileStore()
-    from journeydsl.runtime.stores.sqlite import parse_profile
+    from journeydsl.runtime.profiles import parse_profile
 
     consent = {"email": True, "sms": True, "zns": True, "push": True}
     for cid in ("t1", "t2"):

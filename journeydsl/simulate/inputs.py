@@ -128,7 +128,7 @@ def read_profiles(
     path: str | Path, attribute_types: Mapping[str, Type] | None = None
 ) -> tuple[list[Profile], list[Problem]]:
     """The profiles of a JSON Lines file and the lines that were left out."""
-    from journeydsl.runtime.stores.sqlite import read_profiles_jsonl
+    from journeydsl.runtime.profiles import read_profiles_jsonl
 
     profiles: list[Profile] = []
     problems: list[Problem] = []

@@ -239,7 +239,7 @@ def timeline_diff(
 
 def _case_run(doc: YamlDocument, tf: TestFile, index: int, base: Path) -> CaseResult:
     from journeydsl.runtime.events import BadEvent, coerce_event
-    from journeydsl.runtime.stores.sqlite import parse_profile
+    from journeydsl.runtime.profiles import parse_profile
     from journeydsl.simulate.driver import Simulation
     from journeydsl.simulate.inputs import LoadedEvent, parse_time, schemas_of, typed_profile
 
