@@ -226,27 +226,9 @@ def _label(node: Any) -> str:
     return ir.describe(node, full=True)
 
 
-def _edges(node: Any) -> list[tuple[str, str | None]]:
-    from journeydsl import ir
-
-    match node:
-        case ir.Branch():
-            return [("yes", node.then), ("no", node.otherwise)]
-        case ir.WaitFor():
-            return [("happened", node.then), ("timeout", node.on_timeout)]
-        case ir.RepeatCheck():
-            return [("round", node.body), ("done", node.exit)]
-        case ir.Switch():
-            return [*node.labelled_edges(), ("else", node.otherwise)]
-        case ir.Split():
-            return node.labelled_edges()
-        case ir.Exit():
-            return []
-    return [("", getattr(node, "next", None))]
-
-
 def render_mermaid(journey: Journey) -> str:
     """A Mermaid flowchart of the journey graph."""
+    from journeydsl import ir
 
     def mid(nid: str | None) -> str:
         return "END" if nid is None else "n_" + nid.replace(".", "_")
@@ -260,7 +242,7 @@ def render_mermaid(journey: Journey) -> str:
         lines.append(f'  {mid(nid)}["{esc(_label(node))}"]')
     lines.append('  END(["end: completed"])')
     for nid, node in journey.nodes.items():
-        for label, target in _edges(node):
+        for label, target in ir.edges(node):
             arrow = f"-->|{esc(label)}|" if label else "-->"
             lines.append(f"  {mid(nid)} {arrow} {mid(target)}")
     return "\n".join(lines)
@@ -268,6 +250,7 @@ def render_mermaid(journey: Journey) -> str:
 
 def render_dot(journey: Journey) -> str:
     """A Graphviz digraph of the journey graph."""
+    from journeydsl import ir
 
     def q(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -279,7 +262,7 @@ def render_dot(journey: Journey) -> str:
     for nid, node in journey.nodes.items():
         lines.append(f"  {q(nid)} [label={q(_label(node))}];")
     for nid, node in journey.nodes.items():
-        for label, target in _edges(node):
+        for label, target in ir.edges(node):
             attrs = f" [label={q(label)}]" if label else ""
             lines.append(f"  {q(nid)} -> {q(target or '__end')}{attrs};")
     lines.append("}")

@@ -41,6 +41,7 @@ __all__ = [
     "Wait",
     "WaitFor",
     "describe",
+    "edges",
 ]
 
 _NO_SPAN = Span("<generated>", 1, 1, 1, 1)
@@ -423,6 +424,29 @@ class Journey:
             "start": self.start,
             "nodes": [n.to_json() for n in self.nodes.values()],
         }
+
+
+def edges(node: Node) -> list[tuple[str, str | None]]:
+    """The edges leaving ``node``, each with its label ("" for plain sequence), as every graph of
+    a journey draws them (``journeydsl graph`` in Mermaid and DOT, the SVG of the HTML report): a
+    target of None is the end of the journey. A wait without a timeout has no timeout edge."""
+    match node:
+        case Branch():
+            return [("yes", node.then), ("no", node.otherwise)]
+        case WaitFor():
+            out: list[tuple[str, str | None]] = [("happened", node.then)]
+            if node.timeout is not None:
+                out.append(("timeout", node.on_timeout))
+            return out
+        case RepeatCheck():
+            return [("round", node.body), ("done", node.exit)]
+        case Switch():
+            return [*node.labelled_edges(), ("else", node.otherwise)]
+        case Split():
+            return node.labelled_edges()
+        case Exit():
+            return []
+    return [("", getattr(node, "next", None))]
 
 
 def describe(node: Node, *, full: bool = False) -> str:

@@ -126,6 +126,33 @@ def test_graph_text_formats(capsys: pytest.CaptureFixture[str], fmt: str, marker
     assert "ticket_telesales" in out
 
 
+def test_a_wait_without_a_timeout_has_no_timeout_edge_in_any_graph(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`graph` (Mermaid and DOT) and the report's SVG draw the same edges: a `wait for` with
+    `within` has a timeout edge, one without a timeout has none (it never times out)."""
+    from journeydsl.compiler import compile_file
+    from journeydsl.simulate.svg import graph_edges
+
+    path = tmp_path / "waits.journey"
+    path.write_text(
+        f'journey waits version 1\nuses events "{EXAMPLES}/events.yaml"\n'
+        f'uses templates "{EXAMPLES}/templates.yaml"\noutcomes done\nentry on card_issued\n'
+        "wait for card_activated within 3d\nwait for app_installed\nexit done\n",
+        encoding="utf-8",
+    )
+    code, mermaid, _ = run(capsys, "graph", str(path), "--format", "mermaid")
+    assert code == 0
+    code, dot, _ = run(capsys, "graph", str(path), "--format", "dot")
+    assert code == 0
+    assert mermaid.count("|timeout|") == 1
+    assert dot.count('[label="timeout"]') == 1
+    journey = compile_file(path).journey
+    assert journey is not None
+    _, edges, _ = graph_edges(journey)
+    assert [e.label for e in edges].count("timeout") == 1
+
+
 def test_graph_of_broken_journey_exits_1(capsys: pytest.CaptureFixture[str], broken: Path) -> None:
     """`graph` refuses a journey with errors and prints the diagnostics on stderr."""
     code, out, err = run(capsys, "graph", str(broken))

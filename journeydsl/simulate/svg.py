@@ -54,24 +54,6 @@ class Edge:
     label: str = ""
 
 
-def _edges_of(node: ir.Node) -> list[tuple[str, str | None]]:
-    match node:
-        case ir.Branch():
-            return [("yes", node.then), ("no", node.otherwise)]
-        case ir.WaitFor():
-            out: list[tuple[str, str | None]] = [("happened", node.then)]
-            if node.timeout is not None:
-                out.append(("timeout", node.on_timeout))
-            return out
-        case ir.Switch():
-            return [*node.labelled_edges(), ("else", node.otherwise)]
-        case ir.Split():
-            return node.labelled_edges()
-        case ir.Exit():
-            return []
-    return [("", getattr(node, "next", None))]
-
-
 def graph_edges(journey: ir.Journey) -> tuple[list[str], list[Edge], dict[str, str]]:
     """The steps of ``journey`` as a marketer wrote them and the edges between them.
 
@@ -107,7 +89,7 @@ def graph_edges(journey: ir.Journey) -> tuple[list[str], list[Edge], dict[str, s
                 after[nid] = resolve(check.exit)
                 edges += [Edge(nid, resolve(check.body), "round"), Edge(nid, after[nid], "done")]
                 continue
-        for label, target in _edges_of(node):
+        for label, target in ir.edges(node):
             into_next_round = isinstance(journey.nodes.get(target or ""), ir.RepeatNext)
             edges.append(Edge(nid, resolve(target), label or ("next round" * into_next_round)))
     if any(e.target == END for e in edges):
