@@ -10,6 +10,7 @@ import pytest
 
 from journeydsl.runtime.policies import BUILTIN_PROFILES, PolicyEngine, builtin_profile
 from journeydsl.runtime.policies.loader import InputError, load_policies
+from journeydsl.runtime.policies.model import FrequencyCap, Label, QuietHours
 from tests.policies.harness import policies
 
 
@@ -23,7 +24,11 @@ def test_every_built_in_rule_names_its_source() -> None:
     """Each rule of each built-in profile loads and says where it comes from."""
     for name in BUILTIN_PROFILES:
         profile = builtin_profile(name)
-        rules = [*profile.quiet_hours, *profile.frequency_caps, *profile.labels]
+        rules: list[QuietHours | FrequencyCap | Label] = [
+            *profile.quiet_hours,
+            *profile.frequency_caps,
+            *profile.labels,
+        ]
         assert rules
         assert all(r.source and "Decree 91/2020/ND-CP" in r.source for r in rules)
         assert profile.description

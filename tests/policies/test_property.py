@@ -87,8 +87,8 @@ def test_no_marketing_sms_outside_07_22_local_nor_more_than_3_in_24h(
         for m in marketing:
             assert time(7, 0) <= m.at.astimezone(ZoneInfo(tz)).time() < time(22, 0), m
             assert m.label == "[QC]"
-        at = sorted(m.at for m in marketing)
-        for first, fourth in zip(at, at[3:], strict=False):
+        sent = sorted(m.at for m in marketing)
+        for first, fourth in zip(sent, sent[3:], strict=False):
             assert fourth - first >= timedelta(hours=24)
     pending = h.engine.next_wakeup()
     assert pending is None or pending > START + timedelta(days=10)

@@ -60,11 +60,13 @@ def go(j: ir.Journey | list[ir.Journey], timeline: list[Event], *customers: Any,
     return run(js, profiles, timeline, **kw)
 
 
-def send(when: str, channel: str, template: str, **params: Any) -> tuple:
+def send(when: str, channel: str, template: str, **params: Any) -> tuple[Any, ...]:
     return (when, "send", channel, template, params)
 
 
-def ticket(when: str, queue: str, payload: dict[str, Any], priority: str = "normal") -> tuple:
+def ticket(
+    when: str, queue: str, payload: dict[str, Any], priority: str = "normal"
+) -> tuple[Any, ...]:
     return (when, "ticket", queue, priority, payload)
 
 

@@ -59,7 +59,7 @@ def dormant(
     )
 
 
-def send(when: str, channel: str, template: str, offer: str = "tiki_voucher") -> tuple:
+def send(when: str, channel: str, template: str, offer: str = "tiki_voucher") -> tuple[Any, ...]:
     return (when, "send", channel, template, {"offer": offer})
 
 
@@ -117,7 +117,7 @@ def test_D1_a_dormant_cardholder_enters_at_09_00_local() -> None:
         ),
     ],
 )
-def test_D1_the_segment_leaves_out_customers_who_do_not_match(case: str, past: list) -> None:
+def test_D1_the_segment_leaves_out_customers_who_do_not_match(case: str, past: list[Event]) -> None:
     """D-1: no card_activated, no transaction ever, or one in the last 90 days → no entry."""
     r = dormant([profile("d1")], past=past)
     assert r.instances("d1") == [], case

@@ -35,7 +35,9 @@ def onboarding(
     return run([example(OB)], profiles, timeline, start=start, horizon=start + 60 * DAY, **kw)
 
 
-def welcome(when: str = "2026-01-05 10:00", card: str = "k1", product: str = "gold") -> tuple:
+def welcome(
+    when: str = "2026-01-05 10:00", card: str = "k1", product: str = "gold"
+) -> tuple[Any, ...]:
     return (
         when,
         "send",
@@ -45,19 +47,19 @@ def welcome(when: str = "2026-01-05 10:00", card: str = "k1", product: str = "go
     )
 
 
-def reminder(when: str, channel: str, k: int) -> tuple:
+def reminder(when: str, channel: str, k: int) -> tuple[Any, ...]:
     return (when, "send", channel, "activation_reminder", {"round": k})
 
 
-def send(when: str, channel: str, template: str, **params: Any) -> tuple:
+def send(when: str, channel: str, template: str, **params: Any) -> tuple[Any, ...]:
     return (when, "send", channel, template, params)
 
 
-def offer(when: str, channel: str, deadline: str = "2026-02-10") -> tuple:
+def offer(when: str, channel: str, deadline: str = "2026-02-10") -> tuple[Any, ...]:
     return send(when, channel, "fee_waiver_offer", threshold=vnd(1_000_000), deadline=deadline)
 
 
-def activation_ticket(when: str = "2026-01-25 10:00", card: str = "k1") -> tuple:
+def activation_ticket(when: str = "2026-01-25 10:00", card: str = "k1") -> tuple[Any, ...]:
     return (when, "ticket", "telesales", "normal", {"reason": "activation_call", "card_id": card})
 
 

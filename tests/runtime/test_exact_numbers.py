@@ -275,12 +275,13 @@ def test_event_json_text_is_read_exactly_and_quarantined_by_the_engine() -> None
     assert result.quarantined == (
         "transaction.amount: 999999.99999999999999 has 14 decimal places; VND allows 0"
     )
-    for text, reason in [
+    unreadable: list[tuple[str | bytes, str]] = [
         ("not json", "not valid JSON (Expecting value"),
         ("[1, 2]", "an event is a JSON object"),
         (b"\xff{}", "the text is not UTF-8"),
         ('{"x": NaN}', "not valid JSON (NaN is not a JSON number"),
-    ]:
+    ]
+    for text, reason in unreadable:
         parsed = parse_event_json(text)
         assert isinstance(parsed, UnreadableEvent)
         quarantined = r.engine.ingest(parsed).quarantined

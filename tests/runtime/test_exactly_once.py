@@ -312,7 +312,8 @@ def test_a_tick_loop_inside_a_batch_ends_and_delivers_at_the_commit(tmp_path: Pa
                 ticks += 1
             assert ticks == 0
         assert [m.template for m in channel.delivered] == ["welcome_activation_guide"]
-        assert engine.next_wakeup() is None or engine.next_wakeup() > at
+        after = engine.next_wakeup()
+        assert after is None or after > at
 
 
 def test_a_rolled_back_batch_sends_nothing(tmp_path: Path) -> None:

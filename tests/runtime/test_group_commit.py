@@ -145,7 +145,7 @@ def test_on_sqlite_an_event_costs_one_write_transaction(tmp_path: Path) -> None:
             statements.append("-- send")
             return send(message)
 
-        email.send = marked  # type: ignore[method-assign]
+        email.send = marked
         run.engine.ingest(_CARD_ISSUED)
         before_send = statements[: statements.index("-- send")]
         assert [s for s in before_send if s.startswith(("BEGIN", "COMMIT"))] == [

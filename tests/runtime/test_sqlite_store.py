@@ -11,13 +11,13 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journeydsl.expr.context import AggregateQuery, EventRecord, run_aggregate
+from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
 from journeydsl.money import Money
 from journeydsl.runtime.protocols import OutboxEntry, Profile
 from journeydsl.runtime.stores import sqlite as sqlite_module
@@ -25,6 +25,8 @@ from journeydsl.runtime.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 
 ICT = timezone(timedelta(hours=7))
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=ICT)
+#: The queries here have no ``where`` filter, so aggregate() never reads its context.
+NO_CTX = cast(EvalContext, None)
 
 
 def waiting(iid: str, due: datetime | None, customer: str = "c1") -> dict[str, Any]:
@@ -192,13 +194,13 @@ def test_integer_and_count_aggregates_run_in_sql(
             store.append(f"e{i}", EventRecord("c1", "points", T0 + timedelta(hours=i), {"n": n}))
         monkeypatch.setattr(sqlite_module, "run_aggregate", no_python)
         agg = store.aggregate
-        assert agg("c1", AggregateQuery("count", "points"), None, None, None) == 3
-        assert agg("c1", AggregateQuery("has", "points"), None, None, None) is True
-        assert agg("c1", AggregateQuery("sum", "points", "n"), None, None, None) == 14
-        assert agg("c1", AggregateQuery("min", "points", "n"), None, None, None) == -3
-        assert agg("c1", AggregateQuery("max", "points", "n"), None, None, None) == 12
-        assert agg("c1", AggregateQuery("last", "points", "n"), None, None, None) == 12
-        assert agg("c1", AggregateQuery("sum", "none", "n", zero=0), None, None, None) == 0
+        assert agg("c1", AggregateQuery("count", "points"), None, None, NO_CTX) == 3
+        assert agg("c1", AggregateQuery("has", "points"), None, None, NO_CTX) is True
+        assert agg("c1", AggregateQuery("sum", "points", "n"), None, None, NO_CTX) == 14
+        assert agg("c1", AggregateQuery("min", "points", "n"), None, None, NO_CTX) == -3
+        assert agg("c1", AggregateQuery("max", "points", "n"), None, None, NO_CTX) == 12
+        assert agg("c1", AggregateQuery("last", "points", "n"), None, None, NO_CTX) == 12
+        assert agg("c1", AggregateQuery("sum", "none", "n", zero=0), None, None, NO_CTX) == 0
 
 
 def test_money_sums_are_exact_beyond_float_precision(tmp_path: Path) -> None:
@@ -209,7 +211,7 @@ def test_money_sums_are_exact_beyond_float_precision(tmp_path: Path) -> None:
             data = {"amount": Money.of(a, "VND")}
             store.append(f"e{i}", EventRecord("c1", "transaction", T0, data))
         query = AggregateQuery("sum", "transaction", "amount", zero=Money.of(0, "VND"))
-        got = store.aggregate("c1", query, None, None, None)
+        got = store.aggregate("c1", query, None, None, NO_CTX)
     assert got == Money(Decimal("9007199254740993.6"), "VND")
     assert got.amount.as_tuple() == Decimal("9007199254740993.6").as_tuple()
 
@@ -223,11 +225,11 @@ def test_huge_integers_and_floats_fall_back_exactly(tmp_path: Path) -> None:
         store.append("f0", EventRecord("c1", "flt", T0, {"x": 0.5}))
         store.append("f1", EventRecord("c1", "flt", T0, {"x": float("nan")}))
         agg = store.aggregate
-        assert agg("c1", AggregateQuery("sum", "big", "n"), None, None, None) == 2**71 + 2
-        assert agg("c1", AggregateQuery("max", "big", "n"), None, None, None) == 2**70 + 1
-        assert agg("c1", AggregateQuery("min", "big", "n"), None, None, None) == 1
-        assert agg("c1", AggregateQuery("count", "flt"), None, None, None) == 2
-        last = agg("c1", AggregateQuery("last", "flt", "x"), None, None, None)
+        assert agg("c1", AggregateQuery("sum", "big", "n"), None, None, NO_CTX) == 2**71 + 2
+        assert agg("c1", AggregateQuery("max", "big", "n"), None, None, NO_CTX) == 2**70 + 1
+        assert agg("c1", AggregateQuery("min", "big", "n"), None, None, NO_CTX) == 1
+        assert agg("c1", AggregateQuery("count", "flt"), None, None, NO_CTX) == 2
+        last = agg("c1", AggregateQuery("last", "flt", "x"), None, None, NO_CTX)
         assert last != last  # NaN, as the in-memory store keeps it
 
 
@@ -298,12 +300,12 @@ def test_pushdown_agrees_with_run_aggregate(
             e for e in stored if (start is None or start <= e.at) and (end is None or e.at <= end)
         ]
         try:
-            expected: Any = run_aggregate(query, in_window, None)  # type: ignore[arg-type]
+            expected: Any = run_aggregate(query, in_window, NO_CTX)
         except Exception as exc:  # e.g. int + str: the store must fail the same way
             with pytest.raises(type(exc)):
-                store.aggregate("c1", query, start, end, None)  # type: ignore[arg-type]
+                store.aggregate("c1", query, start, end, NO_CTX)
             return
-        got = store.aggregate("c1", query, start, end, None)  # type: ignore[arg-type]
+        got = store.aggregate("c1", query, start, end, NO_CTX)
     assert got == expected
     assert type(got) is type(expected)
 
@@ -330,7 +332,7 @@ def test_far_times_are_clamped_not_overflowing(tmp_path: Path) -> None:
 def test_load_profiles_reports_bad_lines_and_keeps_journey_updates(tmp_path: Path) -> None:
     """load_profiles_jsonl() skips bad lines with file:line reasons, and reloading an unchanged
     line keeps the attributes journeys set since; a changed line replaces the profile."""
-    good = {
+    good: dict[str, Any] = {
         "customer_id": "c1",
         "attributes": {"segment": "mass", "score": 0.5},
         "consent": {"email": True, "sms": False},

@@ -162,7 +162,8 @@ def test_a_database_opened_read_only_is_one_line_and_exit_1(
     def read_only(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
         if str(database) == files["db"]:
             database, kwargs["uri"] = f"file:{database}?mode=ro", True
-        return connect(database, *args, **kwargs)
+        conn: sqlite3.Connection = connect(database, *args, **kwargs)
+        return conn
 
     monkeypatch.setattr(sqlite3, "connect", read_only)
     code, err = run_cli(capsys, files)

@@ -315,7 +315,7 @@ def test_commit_writes_records_and_returns_copies(stores: Stores) -> None:
     got = s.instance("j/c1/1")
     assert got is not None
     got["status"] = "mutated"
-    assert s.instance("j/c1/1")["status"] == "ended"  # type: ignore[index]
+    assert s.instance("j/c1/1")["status"] == "ended"
     assert s.instances_of("nobody") == []
 
 

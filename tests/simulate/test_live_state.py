@@ -86,7 +86,13 @@ def test_a_live_store_keeps_and_hands_out_the_very_objects() -> None:
     """Without isolation, a committed record and outbox entry are the objects read back (no
     copy, no check), so the engine's edits are the stored state."""
     store = MemoryStateStore(isolated=False)
-    record = {"id": "i1", "customer_id": "c1", "status": "waiting", "due": None, "log": []}
+    record: dict[str, Any] = {
+        "id": "i1",
+        "customer_id": "c1",
+        "status": "waiting",
+        "due": None,
+        "log": [],
+    }
     entry = OutboxEntry("k1", "send", "c1", {"index": 0}, _at())
     store.commit([record], [entry], processed_event="e1")
     assert store.instance("i1") is record
