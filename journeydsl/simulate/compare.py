@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from journeydsl.ast import CHANNELS
 from journeydsl.simulate.driver import RunResult
+from journeydsl.simulate.formats import percent
 from journeydsl.simulate.proportions import METHOD, outcome_rows, rate
 from journeydsl.simulate.tally import Tally
 
@@ -155,10 +156,6 @@ def _signed(n: int | Decimal) -> str:
     return f"{n:+,}" if n else "0"
 
 
-def _pct(rate: float | None) -> str:
-    return "-" if rate is None else f"{100 * rate:.1f}%"
-
-
 def _pp(delta: float | None) -> str:
     return "-" if delta is None else f"{100 * delta:+.1f} pp"
 
@@ -218,8 +215,8 @@ def render_compare(
         left, right = a["outcomes"].get(name), b["outcomes"].get(name)
         table.add_row(
             f"outcome {name}",
-            f"{left['count']:,} ({_pct(left['rate'])})" if left else "-",
-            f"{right['count']:,} ({_pct(right['rate'])})" if right else "-",
+            f"{left['count']:,} ({percent(left['rate'])})" if left else "-",
+            f"{right['count']:,} ({percent(right['rate'])})" if right else "-",
             f"{_signed(delta['count'])} ({_pp(delta['rate'])})",
         )
     table.add_section()
@@ -274,8 +271,8 @@ def render_compare(
             ci = row["ci95"]
             rows.add_row(
                 name,
-                _pct(row["treated"]["rate"]),
-                _pct(row["holdout"]["rate"]),
+                percent(row["treated"]["rate"]),
+                percent(row["holdout"]["rate"]),
                 _pp(row["difference"]),
                 f"{_pp(ci[0])} to {_pp(ci[1])}" if ci else "-",
             )

@@ -24,9 +24,9 @@ from typing import Any
 
 from journeydsl import ir
 from journeydsl.simulate.driver import RunResult, dumps
-from journeydsl.simulate.policy_figures import _pct as _rate_pct
+from journeydsl.simulate.formats import percent, percent_of
 from journeydsl.simulate.policy_figures import _points
-from journeydsl.simulate.report import _minute, _pct, _vnd, step_label, summary
+from journeydsl.simulate.report import _minute, _vnd, step_label, summary
 from journeydsl.simulate.svg import Series, graph_svg, line_chart
 
 __all__ = ["render_html"]
@@ -410,7 +410,8 @@ def _funnel_section(journey: ir.Journey, funnel: Mapping[str, Any]) -> str:
             f'<tr data-testid="funnel-row" data-node="{escape(nid)}" data-count="{n}"{zero}>'
             f"<td><code>{escape(nid)}</code></td>"
             f'<td class="does" title="{escape(label)}">{escape(label)}</td>'
-            f'<td class="num count">{_count(n)}</td><td class="num pct">{_pct(n, entered)}</td>'
+            f'<td class="num count">{_count(n)}</td>'
+            f'<td class="num pct">{percent_of(n, entered)}</td>'
             f'<td class="barcell">{_bar(_width(n, entered))}</td></tr>'
         )
     table = [
@@ -476,7 +477,7 @@ def _outcomes_section(
         rows.append(
             f'<tr data-testid="outcome-row" data-outcome="{escape(name)}" data-count="{n}">'
             f'<td class="name"><span class="swatch{dashed}"{color}></span>{escape(name)}</td>'
-            f'<td class="num">{_count(n)}</td><td class="num">{_pct(n, entered)}</td></tr>'
+            f'<td class="num">{_count(n)}</td><td class="num">{percent_of(n, entered)}</td></tr>'
         )
     legend = [
         "<table>",
@@ -623,8 +624,8 @@ def _policies_section(result: RunResult, journey: ir.Journey) -> str:
             interval = f"{_points(ci[0])} .. {_points(ci[1])}" if ci else "-"
             uplift.append(
                 f'<tr data-testid="uplift-row"><td>{escape(name)}</td>'
-                f'<td class="num">{_rate_pct(row["treated"]["rate"])}</td>'
-                f'<td class="num">{_rate_pct(row["holdout"]["rate"])}</td>'
+                f'<td class="num">{percent(row["treated"]["rate"])}</td>'
+                f'<td class="num">{percent(row["holdout"]["rate"])}</td>'
                 f'<td class="num">{_points(row["uplift"])}</td>'
                 f'<td class="num">{escape(interval)}</td></tr>'
             )
@@ -659,7 +660,7 @@ def _suppression_section(figures: Mapping[str, Any]) -> str:
         )
     rows = [
         f'<tr data-testid="reason-row"><td>{escape(reason)}</td>'
-        f'<td class="num">{_count(n)}</td><td class="num">{_pct(n, total)}</td>'
+        f'<td class="num">{_count(n)}</td><td class="num">{percent_of(n, total)}</td>'
         f'<td class="barcell">{_bar(_width(n, total), "#94a3b8")}</td></tr>'
         for reason, n in list(reasons.items())[:MAX_REASONS]
     ]

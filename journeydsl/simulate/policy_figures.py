@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from journeydsl.simulate.formats import percent as percent_text
 from journeydsl.simulate.proportions import METHOD, outcome_rows
 
 if TYPE_CHECKING:
@@ -180,8 +181,8 @@ class PolicyTally:
             ci = row["ci95"]
             uplift.add_row(
                 name,
-                _pct(row["treated"]["rate"]),
-                _pct(row["holdout"]["rate"]),
+                percent_text(row["treated"]["rate"]),
+                percent_text(row["holdout"]["rate"]),
                 _points(row["uplift"]),
                 f"{_points(ci[0])} .. {_points(ci[1])}" if ci else "-",
             )
@@ -191,10 +192,6 @@ class PolicyTally:
             "points, 95% CI by Newcombe's method (Wilson intervals of each rate)\n",
             soft_wrap=True,
         )
-
-
-def _pct(rate: float | None) -> str:
-    return "-" if rate is None else f"{100 * rate:.1f}%"
 
 
 def _points(diff: float | None) -> str:

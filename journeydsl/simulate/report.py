@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.simulate.driver import RunResult, SimulationResult, local_iso
+from journeydsl.simulate.formats import percent_of
 
 __all__ = [
     "render_explain",
@@ -43,10 +44,6 @@ def _bar(n: int, total: int) -> str:
         return ""
     filled = round(BAR * n / total)
     return "█" * filled + "·" * (BAR - filled)
-
-
-def _pct(n: int, total: int) -> str:
-    return f"{100 * n / total:.1f}%" if total else "-"
 
 
 def _vnd(amount: Decimal) -> str:
@@ -143,7 +140,7 @@ def render_text(
     steps.add_column("", no_wrap=True)
     for nid, n in funnel["nodes"].items():
         steps.add_row(
-            nid, step_label(journey.nodes[nid]), str(n), _pct(n, entered), _bar(n, entered)
+            nid, step_label(journey.nodes[nid]), str(n), percent_of(n, entered), _bar(n, entered)
         )
     console.print(steps)
 
@@ -153,7 +150,7 @@ def render_text(
     outcomes.add_column("%", justify="right")
     outcomes.add_column("", no_wrap=True)
     for name, n in [*funnel["outcomes"].items(), ("(running)", funnel["running"])]:
-        outcomes.add_row(name, str(n), _pct(n, entered), _bar(n, entered))
+        outcomes.add_row(name, str(n), percent_of(n, entered), _bar(n, entered))
     console.print(outcomes)
 
     figures = summary(result, journey.id, costs, failures)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from html import escape
 
 from journeydsl import ir
+from journeydsl.simulate.formats import percent_of
 from journeydsl.simulate.report import step_label
 
 __all__ = ["END", "ENTRY", "Edge", "Series", "graph_edges", "graph_svg", "line_chart"]
@@ -356,10 +357,6 @@ def _rounded(points: Sequence[tuple[float, float]], radius: float = 7.0) -> str:
     return "".join(out)
 
 
-def _percent(n: int, total: int) -> str:
-    return f"{100 * n / total:.1f}%" if total else "-"
-
-
 def _entry_label(journey: ir.Journey) -> str:
     entry = journey.entry
     if entry.event:
@@ -491,7 +488,7 @@ def _box(
     rx = BOX_H / 2 if kind == "pill" else 6
     pad = 12.0 if kind != "pill" else 20.0
     number = "" if count is None else f"{count:,}"
-    share = "" if count is None else _percent(count, entered)
+    share = "" if count is None else percent_of(count, entered)
     tip = f"{nid}\n{label}" + ("" if count is None else f"\nreached: {number} ({share})")
     parts = [
         f'<g class="node k-{kind}{zero}" data-node="{escape(nid)}">',
