@@ -17,7 +17,7 @@ import pytest
 import structlog
 from structlog.testing import LogCapture
 
-from tests.policies.harness import (
+from tests.runtime.policies.harness import (
     ONE_SMS,
     ONE_TRANSACTIONAL,
     Harness,

@@ -19,8 +19,8 @@ from journeydsl.testing import (
     MemoryStateStore,
     SteppableClock,
 )
-from tests.policies.harness import compile_journey, harness, local, policies, profile
-from tests.policies.test_caps import CAP_3_PER_DAY, OFFER_PER_TXN
+from tests.runtime.policies.harness import compile_journey, harness, local, policies, profile
+from tests.runtime.policies.test_caps import CAP_3_PER_DAY, OFFER_PER_TXN
 from tests.runtime.scenario import txn
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from journeydsl.runtime.policies import builtin_profile
-from tests.policies.harness import (
+from tests.runtime.policies.harness import (
     ONE_TRANSACTIONAL,
     compile_journey,
     ev,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from journeydsl.runtime.policies import builtin_profile
-from tests.policies.harness import (
+from tests.runtime.policies.harness import (
     ONE_SMS,
     ONE_TRANSACTIONAL,
     compile_journey,

@@ -10,7 +10,7 @@ import pytest
 
 from journeydsl.cli import main
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 JOURNEY = f"""
 journey offers
 uses events "{EXAMPLES / "events.yaml"}"

@@ -13,7 +13,7 @@ import pytest
 from journeydsl.diagnostics import CODES
 from journeydsl.runtime.policies import load_policies
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "policies.md"
 TEXT = DOC.read_text(encoding="utf-8")
 POLICY_BLOCKS = re.findall(r"```yaml policies\.yaml\n(.*?)```", TEXT, re.S)

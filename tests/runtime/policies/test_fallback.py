@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from journeydsl.runtime.policies import Policies
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, Profile
-from tests.policies.harness import (
+from tests.runtime.policies.harness import (
     Harness,
     compile_journey,
     ev,

@@ -8,7 +8,7 @@ from pathlib import Path
 from journeydsl.runtime.policies import builtin_profile
 from journeydsl.runtime.policies.evaluator import normalise_phone
 from journeydsl.runtime.protocols import Profile
-from tests.policies.harness import (
+from tests.runtime.policies.harness import (
     ONE_SMS,
     ONE_TRANSACTIONAL,
     compile_journey,

@@ -16,7 +16,7 @@ from journeydsl.diagnostics import Severity
 from journeydsl.runtime.policies import load_policies
 from journeydsl.runtime.policies.checks import check_journey
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "policies"
 POLICIES = load_policies(FIXTURES / "policies.yaml")
 _EXPECT = re.compile(r"#\s*expect:\s*(\d+):(\d+)\s+(error|warning)\s+(JD\d{3})\s*")

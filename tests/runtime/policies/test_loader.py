@@ -11,7 +11,7 @@ import pytest
 from journeydsl.runtime.policies import BUILTIN_PROFILES, PolicyEngine, builtin_profile
 from journeydsl.runtime.policies.loader import InputError, load_policies
 from journeydsl.runtime.policies.model import FrequencyCap, Label, QuietHours
-from tests.policies.harness import policies
+from tests.runtime.policies.harness import policies
 
 
 def _errors(text: str, tmp: Path | None = None) -> list[str]:

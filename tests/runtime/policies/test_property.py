@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeydsl.runtime.policies import builtin_profile
-from tests.policies.harness import compile_journey, ev, harness, local, profile
+from tests.runtime.policies.harness import compile_journey, ev, harness, local, profile
 from tests.runtime.scenario import txn
 
 NUDGES = compile_journey(

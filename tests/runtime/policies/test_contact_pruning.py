@@ -16,8 +16,8 @@ from journeydsl.runtime.policies.evaluator import PolicyEngine
 from journeydsl.runtime.protocols import Contact, OutboxEntry
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.testing import MemoryStateStore
-from tests.policies.harness import compile_journey, harness, local, policies, profile
-from tests.policies.test_caps import OFFER_PER_TXN
+from tests.runtime.policies.harness import compile_journey, harness, local, policies, profile
+from tests.runtime.policies.test_caps import OFFER_PER_TXN
 from tests.runtime.scenario import txn
 
 CAP_2_PER_WEEK = """

@@ -4,7 +4,7 @@ version, who receive no marketing while their instances run on."""
 from __future__ import annotations
 
 from journeydsl.runtime.policies import PolicyEngine, holdout_bucket
-from tests.policies.harness import compile_journey, ev, harness, local, policies, profile
+from tests.runtime.policies.harness import compile_journey, ev, harness, local, policies, profile
 
 HOLDOUT_10 = "holdout: {percent: 10, salt: bank-2026}\n"
 
