@@ -28,18 +28,20 @@ from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.events import event_id
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import Channel, Profile
-from journeydsl.simulate.inputs import LoadedEvent, Problem, default_profile
-from journeydsl.simulate.policy_figures import PolicyTally
-from journeydsl.simulate.tally import Tally
-from journeydsl.testing import (
+from journeydsl.runtime.stores.memory import (
     MemoryEventStore,
     MemoryProfileStore,
     MemoryStateStore,
+)
+from journeydsl.runtime.virtual import (
     RecordingActions,
     RecordingChannel,
     RecordingTickets,
     SteppableClock,
 )
+from journeydsl.simulate.inputs import LoadedEvent, Problem, default_profile
+from journeydsl.simulate.policy_figures import PolicyTally
+from journeydsl.simulate.tally import Tally
 from journeydsl.zones import zone
 
 __all__ = [
