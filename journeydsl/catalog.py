@@ -7,15 +7,14 @@ Catalog files are YAML, read with marks so a mistake in a catalog is reported at
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from journeydsl.ast import CATEGORIES, CHANNELS
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
-from journeydsl.expr.types import SIMPLE_TYPES, TIMESTAMP, Type, money
+from journeydsl.expr.catalog import Catalog, EventSpec, TemplateSpec
+from journeydsl.expr.types import SIMPLE_TYPES, Type, money
 from journeydsl.syntax.limits import check_tags
 
 __all__ = ["Catalog", "EventSpec", "TemplateSpec", "load_events", "load_templates"]
@@ -23,48 +22,6 @@ __all__ = ["Catalog", "EventSpec", "TemplateSpec", "load_events", "load_template
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _TYPE_NAMES = (*SIMPLE_TYPES, "money", "enum")
-
-
-@dataclass(frozen=True, slots=True)
-class EventSpec:
-    """An event type and its typed fields. Every event also has ``at`` (a timestamp)."""
-
-    name: str
-    fields: Mapping[str, Type]
-
-    def field_type(self, name: str) -> Type | None:
-        """The type of ``name`` (``at`` included), or None if the event has no such field."""
-        if name == "at":
-            return TIMESTAMP
-        return self.fields.get(name)
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateSpec:
-    """A message template: its category, the channels it exists on and its typed params, and
-    optionally its registered text (``texts``: channel → text, ``"*"`` for every channel), which
-    contact policies check for labels such as ``[QC]``."""
-
-    name: str
-    category: str
-    channels: tuple[str, ...]
-    params: Mapping[str, Type]
-    texts: Mapping[str, str] = field(default_factory=dict)
-
-    def text(self, channel: str) -> str | None:
-        """The registered text on ``channel``, if the catalog gives one."""
-        return self.texts.get(channel, self.texts.get("*"))
-
-
-@dataclass(slots=True)
-class Catalog:
-    """Everything a journey's expressions and sends are checked against."""
-
-    events: dict[str, EventSpec] = field(default_factory=dict)
-    attributes: dict[str, Type] = field(default_factory=dict)
-    templates: dict[str, TemplateSpec] = field(default_factory=dict)
-    has_events: bool = False
-    has_templates: bool = False
 
 
 def _span(file: str, node: yaml.Node) -> Span:

@@ -1,7 +1,8 @@
 """The package's layers point down only: the runtime never imports the simulator or the CLI
-(nor the simulator the CLI; neither runs on the test doubles of journeydsl.testing),
-the expression language and the IR never import the compiler, and the ground-floor modules
-import no layer above them. Read from the source (every import, function-level ones too)."""
+(nor the simulator the CLI; neither runs on the test doubles of journeydsl.testing), the
+expression language and the IR never import the compiler (nor expr the catalog loader), and
+the ground-floor modules import no layer above them. Read from the source (every import,
+function-level ones too)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "journeydsl"
 RULES = [
     ("journeydsl.runtime", ("journeydsl.simulate", "journeydsl.cli", "journeydsl.testing")),
     ("journeydsl.simulate", ("journeydsl.cli", "journeydsl.testing")),
-    ("journeydsl.expr", ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate")),
+    (
+        "journeydsl.expr",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.catalog"),
+    ),
     ("journeydsl.ir", ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate")),
     (
         "journeydsl.zones",

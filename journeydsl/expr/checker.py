@@ -15,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from journeydsl import ast as A
-from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
+from journeydsl.expr.catalog import Catalog, EventSpec
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, Fn
 from journeydsl.expr.types import (
     BOOL,

@@ -1,0 +1,54 @@
+"""The catalog as the type checker sees it: the event types with their typed fields, the
+profile attributes and the message templates. :mod:`journeydsl.catalog` reads it from the
+events and templates YAML files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from journeydsl.expr.types import TIMESTAMP, Type
+
+__all__ = ["Catalog", "EventSpec", "TemplateSpec"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """An event type and its typed fields. Every event also has ``at`` (a timestamp)."""
+
+    name: str
+    fields: Mapping[str, Type]
+
+    def field_type(self, name: str) -> Type | None:
+        """The type of ``name`` (``at`` included), or None if the event has no such field."""
+        if name == "at":
+            return TIMESTAMP
+        return self.fields.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSpec:
+    """A message template: its category, the channels it exists on and its typed params, and
+    optionally its registered text (``texts``: channel → text, ``"*"`` for every channel), which
+    contact policies check for labels such as ``[QC]``."""
+
+    name: str
+    category: str
+    channels: tuple[str, ...]
+    params: Mapping[str, Type]
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, channel: str) -> str | None:
+        """The registered text on ``channel``, if the catalog gives one."""
+        return self.texts.get(channel, self.texts.get("*"))
+
+
+@dataclass(slots=True)
+class Catalog:
+    """Everything a journey's expressions and sends are checked against."""
+
+    events: dict[str, EventSpec] = field(default_factory=dict)
+    attributes: dict[str, Type] = field(default_factory=dict)
+    templates: dict[str, TemplateSpec] = field(default_factory=dict)
+    has_events: bool = False
+    has_templates: bool = False
