@@ -17,7 +17,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -36,6 +35,7 @@ from journeydsl.money import Money
 from journeydsl.runtime.codec import STATE_FORMAT, decode_map, encode_map, plain
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id, parse_event_json
 from journeydsl.runtime.intake import SCOPED_MARKERS, event_text, missing_handlers, scoped_marker
+from journeydsl.runtime.pii import masked
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
@@ -103,22 +103,22 @@ class _Log:
     def debug(self, event: str, **kw: Any) -> None:
         """Log at DEBUG."""
         if self.level <= logging.DEBUG:
-            _structlog.debug(event, **kw)
+            _structlog.debug(event, **{k: masked(v) for k, v in kw.items()})
 
     def info(self, event: str, **kw: Any) -> None:
         """Log at INFO."""
         if self.level <= logging.INFO:
-            _structlog.info(event, **kw)
+            _structlog.info(event, **{k: masked(v) for k, v in kw.items()})
 
     def warning(self, event: str, **kw: Any) -> None:
         """Log at WARNING."""
         if self.level <= logging.WARNING:
-            _structlog.warning(event, **kw)
+            _structlog.warning(event, **{k: masked(v) for k, v in kw.items()})
 
     def error(self, event: str, **kw: Any) -> None:
         """Log at ERROR."""
         if self.level <= logging.ERROR:
-            _structlog.error(event, **kw)
+            _structlog.error(event, **{k: masked(v) for k, v in kw.items()})
 
 
 log = _Log()
@@ -188,26 +188,6 @@ def bucket(*parts: str) -> int:
     every run, machine and Python version."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") % 100
-
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?\d[\d .()-]{6,}\d$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
-def mask(value: str) -> str:
-    """Mask an e-mail address or phone number for logs: ``a***@bank.vn``, ``*******789``.
-    Anything else (dates, ids, amounts) is left as it is."""
-    if _EMAIL.match(value):
-        user, _, domain = value.partition("@")
-        return f"{user[:1]}***@{domain}"
-    if _PHONE.match(value) and not _DATE.match(value):
-        return "*" * (len(value) - 3) + value[-3:]
-    return value
-
-
-def _safe(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: mask(v) if isinstance(v, str) else v for k, v in plain(params).items()}
 
 
 def _no_channel(channel: str) -> Miss:
@@ -1621,14 +1601,14 @@ class Engine:
                 result = _hand_over(self.channels[channel].send, message)
                 if result.status is DeliveryStatus.DELIVERED:
                     entry.status = "done"
-                    if log.level <= _INFO:  # (masking the parameters is not free)
+                    if log.level <= _INFO:  # (plain and masked parameters are not free)
                         log.info(
                             "send",
                             journey=p["journey"],
                             customer=entry.customer_id,
                             channel=channel,
                             template=p["template"],
-                            params=_safe(params),
+                            params=plain(params),  # masked by the logger
                         )
                     self._record(
                         now,
