@@ -485,12 +485,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "journeys, --events and the other options are then not needed, and ignored if given",
     )
     run.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
-    run.add_argument("--now", metavar="T", help="after the stream, run on until this time")
+    run.add_argument(
+        "--now",
+        metavar="T",
+        help="after the stream, run on until this time (never before the time the state file "
+        "already reached; held to --max-future too)",
+    )
     run.add_argument(
         "--max-future",
         metavar="D",
-        help="quarantine events dated more than D (e.g. 1d, 12h) after this machine's clock: "
-        "they would move the run's clock, and fire every customer's timers, that far ahead",
+        help="quarantine events dated more than D (e.g. 1d, 12h) after this machine's clock, "
+        "and refuse such a --now: they would move the run's clock, and fire every customer's "
+        "timers, that far ahead",
     )
     run.add_argument(
         "--policies", metavar="FILE", help="run under this contact-policy file (docs/policies.md)"

@@ -73,6 +73,8 @@ __all__ = [
 
 
 _OK = DeliveryResult(DeliveryStatus.DELIVERED)
+#: The engine_meta key of the latest time a run's clock reached on a state file (ISO 8601).
+RUN_CLOCK = "run_clock"
 
 
 # --------------------------------------------------------------------------- the file channel
@@ -490,6 +492,11 @@ def run(
         if not Path(path).resolve().parent.is_dir():
             print(f"journeydsl: error: {path}: no such folder to write into", file=err)
             return EXIT_USAGE
+    if now is not None and max_future is not None:
+        why = _FutureLimit(max_future, wall_clock).refuses(now)
+        if why is not None:
+            print(f"journeydsl: error: --now is {why}", file=err)
+            return EXIT_USAGE
     if not new_db and not Path(db).exists() and _has_lines(Path(actions)):
         print(
             f"journeydsl: error: {db}: no such state file, but {actions} already holds actions "
@@ -586,6 +593,16 @@ def _run(
             file=err,
         )
         return EXIT_USAGE
+    reached = store.get_meta(RUN_CLOCK)
+    if now is not None and reached is not None and now < datetime.fromisoformat(reached):
+        print(
+            f"journeydsl: error: --now {now.isoformat()} is before {reached}, the time "
+            f"{store.path} already reached: a run cannot go back in time (its actions would be "
+            "dated before ones already delivered); to replay from an earlier time, start a new "
+            "state file",
+            file=err,
+        )
+        return EXIT_USAGE
     if profiles is not None:
         summary.profiles, problems = store.load_profiles_jsonl(profiles)
         summary.profile_problems = len(problems)
@@ -675,6 +692,10 @@ class _Runner:
                     self.clock.set(now)
                 self._advance(now)
             self._count()
+            if self.clock.current is not None:
+                reached = store.get_meta(RUN_CLOCK)
+                if reached is None or self.clock.current > datetime.fromisoformat(reached):
+                    store.commit([], [], meta={RUN_CLOCK: self.clock.current.isoformat()})
             if sink.dropped_torn_line:
                 print(
                     f"{self.actions}: dropped an incomplete last line left by a crash",

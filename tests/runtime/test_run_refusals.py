@@ -266,3 +266,36 @@ def test_replay_without_journeys_marks_the_events_for_the_next_run(
     assert len(rows) == 3
     assert not any(r["replay"] for r in rows)
     assert all(r["count"] >= 2 for r in rows)
+
+
+# --------------------------------------------------------------------------- the run's clock
+
+
+def test_now_is_bounded_by_max_future_like_events(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """`--now 2099-…` with --max-future is refused before anything is opened: it would fire
+    every timer and send every message decades early."""
+    code, err = run_cli(capsys, files, "--now", "2099-01-01T00:00:00+07:00", "--max-future", "1d")
+    assert code == 2
+    assert "--now is dated 2099-01-01T00:00:00+07:00, more than 24h after this machine's" in err
+    assert not Path(files["db"]).exists()
+    assert not Path(files["actions"]).exists()
+
+
+def test_now_before_the_time_the_state_file_reached_is_refused(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """A run cannot go back in time: a --now before the clock an earlier run reached is exit 2
+    and changes nothing; the same --now again, or a later one, is fine."""
+    assert run_cli(capsys, files, "--now", LATER)[0] == 0
+    before = Path(files["actions"]).read_text(encoding="utf-8")
+    code, err = run_cli(capsys, files, "--now", "2026-01-10T00:00:00+07:00")
+    assert code == 2
+    assert f"is before {LATER}, the time {files['db']} already reached" in err
+    assert Path(files["actions"]).read_text(encoding="utf-8") == before
+    assert run_cli(capsys, files, "--now", LATER)[0] == 0
+    assert run_cli(capsys, files, "--now", "2026-03-01T00:00:00+07:00")[0] == 0
+    code, err = run_cli(capsys, files, "--now", LATER)
+    assert code == 2
+    assert "is before 2026-03-01T00:00:00+07:00" in err
