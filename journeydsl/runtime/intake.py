@@ -4,7 +4,8 @@ journeys an event was processed for.
 * :func:`missing_handlers`: every channel, ticket queue and action a journey can use must have a
   handler when the engine is built; a journey that would fall back, or suppress, for want of one
   is refused at start, not discovered one customer at a time.
-* :func:`event_text`: the text a quarantined event is kept as, with its numbers exact.
+* :func:`event_json`: an event as the JSON contract has it, whatever form the host gave;
+  :func:`event_text`: the text a quarantined event is kept as, with its numbers exact.
 * :func:`scoped_marker`: the processed marker of an event for one journey. A run of only some
   of the journeys in a store (``Engine(only=True)``, ``journeydsl run --only``) marks each event
   processed for each of its journeys, not for all, so the others still take it later.
@@ -14,18 +15,52 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from journeydsl import ir
+from journeydsl.expr.context import EventRecord
 from journeydsl.money import Money
+from journeydsl.runtime.codec import plain
 
-__all__ = ["SCOPED_MARKERS", "event_text", "missing_handlers", "scoped_marker"]
+__all__ = [
+    "SCOPED_MARKERS",
+    "IngestResult",
+    "event_json",
+    "event_text",
+    "missing_handlers",
+    "scoped_marker",
+]
 
 #: The engine meta key set once a store has seen a run of only some of its journeys: from then
 #: on every engine over it also looks for per-journey processed markers.
 SCOPED_MARKERS = "scoped_markers"
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What one :meth:`Engine.ingest` did."""
+
+    event_id: str
+    duplicate: bool = False
+    quarantined: str | None = None
+    entered: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
+
+def event_json(raw: Mapping[str, Any] | EventRecord) -> dict[str, Any]:
+    """The event as the JSON contract has it (what its id is computed from and what a
+    quarantine keeps)."""
+    if isinstance(raw, EventRecord):
+        return {
+            "customer_id": raw.customer_id,
+            "type": raw.type,
+            "at": raw.at.isoformat(),
+            "data": plain(raw.data),
+        }
+    return dict(raw)
 
 
 def scoped_marker(event_id: str, journey_id: str) -> str:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import LogCapture
 
-from journeydsl.runtime.engine import log
+from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.pii import mask, masked
 
 

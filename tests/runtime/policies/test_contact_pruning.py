@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journeydsl.runtime.engine import PRUNE_EVERY
+from journeydsl.runtime.delivery import PRUNE_EVERY
 from journeydsl.runtime.policies.evaluator import PolicyEngine
 from journeydsl.runtime.protocols import Contact, OutboxEntry
 from journeydsl.runtime.stores.sqlite import SQLiteStore
@@ -74,7 +74,7 @@ def _run(times: list[str], prune: bool, tmp: Path | None) -> tuple[list[str], li
         profile_store=store,
     )
     if not prune:
-        h.engine._prune_contacts = None
+        h.engine._delivery.prune_contacts = None
     h.feed(txn("c1", local(t), 100_000) for t in times)
     h.advance(local("2026-03-15 00:00"))
     left = len(h.state.contacts("c1", local("2000-01-01 00:00")))  # type: ignore[attr-defined]

@@ -1,0 +1,33 @@
+"""The decision log: what an instance did and why, one entry per decision, kept in the instance
+record and shown by ``explain``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from journeydsl.runtime.codec import plain
+from journeydsl.runtime.hostcalls import iso
+
+__all__ = ["LOG_LIMIT", "extend", "note"]
+
+#: Entries one instance's decision log keeps (later decisions are not recorded).
+LOG_LIMIT = 1000
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def note(inst: dict[str, Any], at: datetime, node: str, what: str, **detail: Any) -> None:
+    """Add one decision to ``inst``'s log (until it holds :data:`LOG_LIMIT`)."""
+    entries = inst["log"]
+    if len(entries) < LOG_LIMIT:
+        entry = {"at": iso(at), "node": node, "what": what}
+        for k, v in detail.items():
+            entry[k] = v if type(v) in _JSON_SCALARS else plain(v)
+        entries.append(entry)
+
+
+def extend(inst: dict[str, Any], decisions: Sequence[dict[str, Any]]) -> None:
+    """Add decisions made elsewhere (a delivery's) to ``inst``'s log, as many as it has room for."""
+    room = max(LOG_LIMIT - len(inst["log"]), 0)
+    inst["log"].extend(decisions[:room])

@@ -1,0 +1,188 @@
+"""Entries: who enters a journey, under which instance key, and when re-entry is allowed; and
+segment journeys, whose customers are evaluated on a schedule in each time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from journeydsl import ir
+from journeydsl.expr.context import EventRecord
+from journeydsl.runtime.codec import STATE_FORMAT, encode_map
+from journeydsl.runtime.decisions import note
+from journeydsl.runtime.evaluation import EvalContext, next_local
+from journeydsl.runtime.hostcalls import iso, log
+from journeydsl.runtime.interpreter import Interpreter
+from journeydsl.runtime.protocols import Clock, OutboxEntry, Profile, ProfileStore, StateStore
+from journeydsl.zones import zone
+
+__all__ = ["Entries"]
+
+
+class Entries:
+    """Enters customers into journeys (on an event, from code, or by a segment's schedule)."""
+
+    def __init__(
+        self,
+        latest: Mapping[str, ir.Journey],
+        interpreter: Interpreter,
+        state: StateStore,
+        profiles: ProfileStore,
+        clock: Clock,
+    ) -> None:
+        self.latest = latest
+        self.interpreter = interpreter
+        self.events = interpreter.events
+        self.state = state
+        self.profiles = profiles
+        self.clock = clock
+
+    def enter(
+        self,
+        journey: ir.Journey,
+        customer_id: str,
+        now: datetime,
+        profile: Profile,
+        trigger: EventRecord,
+    ) -> dict[str, Any] | None:
+        """A new instance of ``journey`` for ``customer_id``, or None when the entry's
+        condition or its re-entry rule refuses."""
+        probe = {"entered_at": iso(now), "customer_id": customer_id}
+        tdata = {**trigger.data, "at": trigger.at}
+        entry = journey.entry
+        if entry.where is not None:
+            ctx = EvalContext(self.events, now, probe, journey, profile, {}, tdata)
+            if not entry.where.fn(ctx, trigger):
+                return None
+        key = self._key(journey, customer_id, probe, trigger, profile, now)
+        previous = [
+            i
+            for i in self.state.instances_of(customer_id)
+            if i["journey"] == journey.id and i["key"] == key
+        ]
+        if any(i["status"] != "ended" for i in previous):
+            return None  # one running instance per key, whatever the re-entry rule
+        if previous:
+            if entry.reentry == "once":
+                return None
+            if entry.reentry == "after" and entry.reentry_after is not None:
+                last = max(datetime.fromisoformat(i["entered_at"]) for i in previous)
+                if now < last + entry.reentry_after:
+                    return None
+        # Instances are a customer's: a key of the journey's own scopes them within the customer
+        # (the id ends in "#key", which an id of the default key, ending in its number, never
+        # does), so two customers never share an instance or an effect key.
+        n = len(previous) + 1
+        iid = (
+            f"{journey.id}/{key}/{n}"
+            if journey.entry.key is None
+            else f"{journey.id}/{customer_id}/{n}#{quote(key, safe='')}"
+        )
+        inst: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "id": iid,
+            "journey": journey.id,
+            "version": journey.version,
+            "customer_id": customer_id,
+            "key": key,
+            "status": "active",
+            "node": journey.start,
+            "wait": None,
+            "due": None,
+            "entered_at": iso(now),
+            "ended_at": None,
+            "outcome": None,
+            "holdout": False,
+            "vars": {},
+            "trigger": encode_map(tdata),
+            "visits": {},
+            "log": [],
+        }
+        log.info("enter", journey=journey.id, version=journey.version, customer=customer_id)
+        note(inst, now, journey.start or "", "enter", trigger=trigger.type)
+        return inst
+
+    def _key(
+        self,
+        journey: ir.Journey,
+        customer_id: str,
+        probe: dict[str, Any],
+        ev: EventRecord,
+        profile: Profile,
+        now: datetime,
+    ) -> str:
+        if journey.entry.key is None:
+            return customer_id
+        ctx = EvalContext(self.events, now, probe, journey, profile, {}, {**ev.data, "at": ev.at})
+        return str(journey.entry.key.fn(ctx, ev))
+
+    # ------------------------------------------------------------------ segments
+
+    def _segment_journeys(self) -> list[ir.Journey]:
+        return [j for j in self.latest.values() if j.entry.kind == "segment" and j.entry.at]
+
+    def next_segment_time(self) -> datetime | None:
+        """The next scheduled evaluation of any segment journey, in any time zone."""
+        best: datetime | None = None
+        for journey in self._segment_journeys():
+            for zone_name in self._zones(journey):
+                t = self._segment_due(journey, zone_name)
+                if best is None or t < best:
+                    best = t
+        return best
+
+    def _zones(self, journey: ir.Journey) -> set[str]:
+        """The time zones the journey's customers live in (a profile without one is in the
+        journey's)."""
+        zones = getattr(self.profiles, "timezones", None)
+        if callable(zones):
+            found = set(zones())
+        else:
+            found = {self.profiles.get(c).timezone for c in self.profiles.customers()}
+        return {z or journey.timezone for z in found}
+
+    def _segment_due(self, journey: ir.Journey, zone_name: str) -> datetime:
+        """The next scheduled evaluation of ``journey``'s segment in one time zone."""
+        tz = zone(zone_name)
+        at = journey.entry.at or time(9, 0)
+        last = self.state.get_meta(f"segment:{journey.id}:{zone_name}")
+        if last is None:
+            return next_local(self.clock.now(), at, tz)
+        start = datetime.fromisoformat(last).date() + timedelta(days=1)
+        return datetime.combine(start, at, tz)
+
+    def segments(self, now: datetime) -> int:
+        """Evaluate every segment whose schedule is due at ``now``; how many customers entered."""
+        moved = 0
+        for journey in self._segment_journeys():
+            assert journey.entry.condition is not None
+            for zone_name in sorted(self._zones(journey)):
+                while (when := self._segment_due(journey, zone_name)) <= now:
+                    moved += self._evaluate_segment(journey, zone_name, when)
+        return moved
+
+    def _evaluate_segment(self, journey: ir.Journey, zone_name: str, when: datetime) -> int:
+        cond = journey.entry.condition
+        assert cond is not None
+        entered = 0
+        records: list[dict[str, Any]] = []
+        outbox: list[OutboxEntry] = []
+        for customer in sorted(self.profiles.customers()):
+            profile = self.profiles.get(customer)
+            if (profile.timezone or journey.timezone) != zone_name:
+                continue
+            probe = {"entered_at": iso(when), "customer_id": customer}
+            ctx = EvalContext(self.events, when, probe, journey, profile, {}, {})
+            if not cond.fn(ctx, None):
+                continue
+            trigger = EventRecord(customer, "segment", when, {})
+            inst = self.enter(journey, customer, when, profile, trigger)
+            if inst is not None:
+                self.interpreter.run(journey, inst, journey.start, when, profile, outbox)
+                records.append(inst)
+                entered += 1
+        meta = {f"segment:{journey.id}:{zone_name}": when.isoformat()}
+        self.state.commit(records, outbox, meta=meta)
+        return entered

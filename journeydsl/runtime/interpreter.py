@@ -1,0 +1,401 @@
+"""The interpreter: moves one instance through its journey's nodes until it waits or ends.
+
+One handler per kind of node (found through a dict on the node's class, not a chain of
+isinstance tests), each taking the node and the :class:`Step` it is part of, and returning the
+next node's id, or None when the instance now waits or has ended. Effects (sends, tickets,
+actions) are not delivered here: they go into the step's outbox under their idempotency key,
+built from (journey, version, instance, node, visit), and the engine commits them with the
+instance."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from journeydsl import ir
+from journeydsl.runtime.codec import decode_map, encode_map, plain
+from journeydsl.runtime.decisions import note
+from journeydsl.runtime.evaluation import EvalContext, next_local
+from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
+from journeydsl.runtime.protocols import EventStore, OutboxEntry, Profile, ProfileStore
+
+__all__ = ["MAX_STEPS", "Interpreter", "Step", "bucket"]
+
+#: Steps one instance may take without waiting before it is stopped as runaway (the compiler
+#: rejects loops without waits; this guards hand-built IR).
+MAX_STEPS = 10_000
+_END = "completed"
+
+
+def bucket(*parts: str) -> int:
+    """A stable 0-99 bucket (random splits, holdouts): the same inputs give the same bucket on
+    every run, machine and Python version."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100
+
+
+class Step:
+    """One run of one instance: what every node's handler reads and writes."""
+
+    __slots__ = ("ctx", "inst", "journey", "outbox", "variables")
+
+    def __init__(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        ctx: EvalContext,
+        variables: dict[str, Any],
+        outbox: list[OutboxEntry],
+    ) -> None:
+        self.journey = journey
+        self.inst = inst
+        self.ctx = ctx
+        self.variables = variables
+        self.outbox = outbox
+
+
+_Handler = Callable[["Interpreter", Any, Step], "str | None"]
+
+
+class Interpreter:
+    """Runs instances over the host's event and profile stores."""
+
+    def __init__(
+        self, events: EventStore, profiles: ProfileStore, on_action: OnAction | None
+    ) -> None:
+        self.events = events
+        self.profiles = profiles
+        self.on_action = on_action
+
+    # ------------------------------------------------------------------ running
+
+    def context(
+        self, journey: ir.Journey, inst: dict[str, Any], now: datetime, profile: Profile
+    ) -> EvalContext:
+        """The evaluation context of ``inst`` at ``now``."""
+        return EvalContext(
+            self.events,
+            now,
+            inst,
+            journey,
+            profile,
+            decode_map(inst["vars"]),
+            decode_map(inst["trigger"]),
+        )
+
+    def run(
+        self,
+        journey: ir.Journey,
+        inst: dict[str, Any],
+        node_id: str | None,
+        now: datetime,
+        profile: Profile,
+        outbox: list[OutboxEntry],
+    ) -> None:
+        """Interpret from ``node_id`` until the instance waits or ends."""
+        variables = decode_map(inst["vars"])
+        ctx = EvalContext(
+            self.events, now, inst, journey, profile, variables, decode_map(inst["trigger"])
+        )
+        step = Step(journey, inst, ctx, variables, outbox)
+        inst.update(status="active", wait=None, due=None)
+        nodes = journey.nodes
+        visits = inst["visits"]
+        debug = log.level <= DEBUG
+        steps = 0
+        try:
+            while node_id is not None:
+                steps += 1
+                if steps > MAX_STEPS:
+                    note(inst, now, node_id, "error", reason="too many steps without a wait")
+                    self.end(inst, journey, "error", now)
+                    return
+                node = nodes[node_id]
+                if debug:
+                    log.debug(
+                        "step",
+                        journey=journey.id,
+                        version=journey.version,
+                        customer=inst["customer_id"],
+                        node=node.id,
+                    )
+                inst["node"] = node.id
+                handler = _HANDLERS.get(type(node)) or _handler(type(node))
+                node_id = handler(self, node, step)
+                visits[node.id] = visits.get(node.id, 0) + 1
+                if inst["status"] != "active":
+                    return
+            self.end(inst, journey, _END, now)
+        except StoreError as failure:
+            raise failure.original from None
+        except Exception as exc:  # a failing expression must not stop the engine
+            note(inst, now, inst.get("node") or "", "error", reason=repr(exc))
+            log.error("error", journey=journey.id, customer=inst["customer_id"], error=repr(exc))
+            self.end(inst, journey, "error", now)
+        finally:
+            inst["vars"] = encode_map(variables)
+
+    def end(self, inst: dict[str, Any], journey: ir.Journey, outcome: str, now: datetime) -> None:
+        """End ``inst`` with ``outcome``."""
+        inst.update(
+            status="ended", outcome=outcome, ended_at=iso(now), node=None, wait=None, due=None
+        )
+        if log.level <= INFO:
+            log.info(
+                "exit",
+                journey=journey.id,
+                version=journey.version,
+                customer=inst["customer_id"],
+                outcome=outcome,
+            )
+
+    def wait(
+        self,
+        inst: dict[str, Any],
+        node_id: str,
+        kind: str,
+        due: datetime | None,
+        recheck: datetime | None = None,
+    ) -> None:
+        """Park the instance at ``node_id`` until ``due`` (its timeout, or None), or until
+        ``recheck`` when that comes first: the instant a waited-for condition may turn true."""
+        if log.level <= DEBUG:
+            log.debug(
+                "wait",
+                journey=inst["journey"],
+                version=inst["version"],
+                customer=inst["customer_id"],
+                node=node_id,
+                until=iso(due) if due else None,
+            )
+        wait: dict[str, Any] = {"node": node_id, "kind": kind}
+        timer = due
+        if recheck is not None and (due is None or recheck < due):
+            wait.update(recheck=True, timeout=iso(due) if due else None)
+            timer = recheck
+        inst.update(status="waiting", wait=wait, due=iso(timer) if timer else None)
+
+    # ------------------------------------------------------------------ effects
+
+    def _effect(
+        self,
+        step: Step,
+        node: ir.Node,
+        kind: str,
+        fields: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Put one effect in the outbox under its idempotency key; returns its payload."""
+        journey, inst, now = step.journey, step.inst, step.ctx.now
+        payload = {
+            "instance": inst["id"],
+            "journey": journey.id,
+            "version": journey.version,
+            "node": node.id,
+            **fields,
+            "created": iso(now),
+            **(extra or {}),
+        }
+        visit = inst["visits"].get(node.id, 0)
+        key = f"{journey.id}:{journey.version}:{inst['id']}:{node.id}:{visit}"
+        step.outbox.append(OutboxEntry(key, kind, inst["customer_id"], payload, now))
+        return payload
+
+    def _send(self, node: ir.Send, step: Step) -> str | None:
+        ctx, inst = step.ctx, step.inst
+        params = {k: e.fn(ctx, None) for k, e in node.params}
+        fields = {
+            "template": node.template,
+            "category": node.category,
+            "chain": [node.channel, *node.fallback],
+            "index": 0,
+            "params": encode_map(params),
+        }
+        extra = {
+            "holdout": inst["holdout"],
+            "entered_at": inst["entered_at"],
+            "wakes": inst.get("wakes", 0),
+        }
+        self._effect(step, node, "send", fields, extra)
+        note(inst, ctx.now, node.id, "send", channel=node.channel, template=node.template)
+        return node.next
+
+    def _ticket(self, node: ir.Ticket, step: Step) -> str | None:
+        ctx = step.ctx
+        fields = {
+            "queue": node.queue,
+            "priority": node.priority.fn(ctx, None),
+            "payload": encode_map({k: e.fn(ctx, None) for k, e in node.payload}),
+        }
+        payload = self._effect(step, node, "ticket", fields)
+        note(step.inst, ctx.now, node.id, "ticket", queue=node.queue, priority=payload["priority"])
+        return node.next
+
+    def _action(self, node: ir.Action, step: Step) -> str | None:
+        ctx = step.ctx
+        fields = {
+            "action": node.action,
+            "name": node.name,
+            "params": encode_map({k: e.fn(ctx, None) for k, e in node.params}),
+        }
+        self._effect(step, node, "action", fields)
+        note(step.inst, ctx.now, node.id, node.action, name=node.name)
+        return node.next
+
+    # ------------------------------------------------------------------ profile changes
+
+    def _update(self, node: ir.Update, step: Step) -> str | None:
+        inst = step.inst
+        value = node.value.fn(step.ctx, None)
+        try:
+            self.profiles.update(inst["customer_id"], node.attribute, value)
+        except Exception as exc:
+            raise StoreError(exc) from exc
+        self._record(step, node, attribute=node.attribute, value=plain(value))
+        return node.next
+
+    def _tag(self, node: ir.Tag, step: Step) -> str | None:
+        try:
+            self.profiles.tag(step.inst["customer_id"], node.tag, node.remove)
+        except Exception as exc:
+            raise StoreError(exc) from exc
+        self._record(step, node, tag=node.tag, remove=node.remove)
+        return node.next
+
+    def _record(self, step: Step, node: ir.Node, **fields: Any) -> None:
+        inst = step.inst
+        record(
+            self.on_action,
+            step.ctx.now,
+            inst["customer_id"],
+            inst["journey"],
+            node.id,
+            "update",
+            **fields,
+        )
+
+    # ------------------------------------------------------------------ flow
+
+    def _set(self, node: ir.Set, step: Step) -> str | None:
+        step.variables[node.var] = node.value.fn(step.ctx, None)
+        return node.next
+
+    def _wait(self, node: ir.Wait, step: Step) -> str | None:
+        ctx, inst = step.ctx, step.inst
+        now = ctx.now
+        value = node.value.fn(ctx, None)
+        if node.mode == "duration":
+            due = now + value
+        elif node.mode == "until":
+            due = value
+        else:
+            due = next_local(now, value, ctx.tz)
+        if due <= now:
+            note(inst, now, node.id, "wait", due=due, passed=True)
+            return node.next
+        self.wait(inst, node.id, "timer", due)
+        note(inst, now, node.id, "wait", due=due)
+        return None
+
+    def _wait_for(self, node: ir.WaitFor, step: Step) -> str | None:
+        ctx, inst = step.ctx, step.inst
+        now = ctx.now
+        recheck: datetime | None = None
+        if node.condition is not None:
+            met, recheck = ctx.watch(node.condition)
+            if met:
+                source = node.condition.source
+                note(inst, now, node.id, "condition", value=True, source=source)
+                return node.then
+        due: datetime | None = None
+        if node.timeout is not None:
+            t = node.timeout.fn(ctx, None)
+            due = now + t if node.timeout_mode == "within" else t
+            if due is not None and due <= now:
+                note(inst, now, node.id, "timeout", passed=True)
+                return node.on_timeout
+        self.wait(inst, node.id, "event" if node.event else "condition", due, recheck)
+        note(inst, now, node.id, "wait_for", event=node.event, due=due)
+        return None
+
+    def _branch(self, node: ir.Branch, step: Step) -> str | None:
+        value = bool(node.cond.fn(step.ctx, None))
+        note(step.inst, step.ctx.now, node.id, "if", source=node.cond.source, value=value)
+        return node.then if value else node.otherwise
+
+    def _switch(self, node: ir.Switch, step: Step) -> str | None:
+        ctx = step.ctx
+        subject = node.subject.fn(ctx, None)
+        for values, target in node.cases:
+            if any(v.fn(ctx, None) == subject for v in values):
+                note(step.inst, ctx.now, node.id, "switch", value=subject)
+                return target
+        note(step.inst, ctx.now, node.id, "switch", value=subject, case="else")
+        return node.otherwise
+
+    def _split(self, node: ir.Split, step: Step) -> str | None:
+        inst, now = step.inst, step.ctx.now
+        b = bucket(step.journey.id, node.id, inst["customer_id"])
+        upto = 0
+        for weight, target in node.arms:
+            upto += weight
+            if b < upto:
+                note(inst, now, node.id, "split", bucket=b)
+                return target
+        inst["holdout"] = True
+        note(inst, now, node.id, "split", bucket=b, holdout=True)
+        return node.holdout[1] if node.holdout else None
+
+    def _repeat_start(self, node: ir.RepeatStart, step: Step) -> str | None:
+        step.variables[node.counter] = 1
+        return node.next
+
+    def _repeat_check(self, node: ir.RepeatCheck, step: Step) -> str | None:
+        ctx = step.ctx
+        n = step.variables.get(node.counter, 1)
+        if n > node.max:
+            note(step.inst, ctx.now, node.id, "repeat_done", rounds=node.max)
+            return node.exit
+        if node.until is not None and node.until.fn(ctx, None):
+            note(step.inst, ctx.now, node.id, "until", source=node.until.source, value=True)
+            return node.exit
+        return node.body
+
+    def _repeat_next(self, node: ir.RepeatNext, step: Step) -> str | None:
+        step.variables[node.counter] = step.variables.get(node.counter, 1) + 1
+        return node.next
+
+    def _exit(self, node: ir.Exit, step: Step) -> str | None:
+        self.end(step.inst, step.journey, node.outcome, step.ctx.now)
+        return None
+
+
+#: How each kind of node is interpreted (see Interpreter.run).
+_HANDLERS: dict[type, _Handler] = {
+    ir.Send: Interpreter._send,
+    ir.Ticket: Interpreter._ticket,
+    ir.Action: Interpreter._action,
+    ir.Update: Interpreter._update,
+    ir.Tag: Interpreter._tag,
+    ir.Set: Interpreter._set,
+    ir.Wait: Interpreter._wait,
+    ir.WaitFor: Interpreter._wait_for,
+    ir.Branch: Interpreter._branch,
+    ir.Switch: Interpreter._switch,
+    ir.Split: Interpreter._split,
+    ir.RepeatStart: Interpreter._repeat_start,
+    ir.RepeatCheck: Interpreter._repeat_check,
+    ir.RepeatNext: Interpreter._repeat_next,
+    ir.Exit: Interpreter._exit,
+}
+
+
+def _handler(kind: type) -> _Handler:
+    """The handler of a node class missing from :data:`_HANDLERS`: a subclass of a known kind."""
+    for known, handler in list(_HANDLERS.items()):
+        if issubclass(kind, known):
+            _HANDLERS[kind] = handler
+            return handler
+    raise TypeError(f"unknown node {kind.__name__}")
