@@ -558,4 +558,6 @@ class Journey:
     quiet_hours: tuple[QuietHours, ...] = ()
     fallback: tuple[FallbackChain, ...] = ()
     goals: tuple[Goal, ...] = ()
+    #: How late a timer may fire and still send to the customer (``stale after 12h``).
+    stale_after: Expr | None = None
     span: Span = _span()

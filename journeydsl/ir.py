@@ -392,6 +392,8 @@ class Journey:
     #: The profile attribute types of the catalog: the runtime types JSON profile values with them
     #: (an amount becomes Money). Not part of the graph's identity.
     attribute_types: Mapping[str, Type] = field(default_factory=dict, compare=False, repr=False)
+    #: How late a timer may fire and still send to the customer; None: the engine's default.
+    stale_after: timedelta | None = None
 
     def node(self, node_id: str) -> Node:
         """The node called ``node_id``."""
@@ -423,6 +425,8 @@ class Journey:
             "variables": {k: str(v) for k, v in self.variables.items()},
             "start": self.start,
             "nodes": [n.to_json() for n in self.nodes.values()],
+            # (only when given, so the graphs of journeys without it keep their bytes)
+            **({"stale_after": _json(self.stale_after)} if self.stale_after is not None else {}),
         }
 
 

@@ -629,6 +629,26 @@ class _Lowerer:
             key = self.cexpr(e.key, kt)
         return ir.Entry(e.kind, event, where, cond, at, e.reentry.kind, after, key)
 
+    def lower_stale_after(self) -> timedelta | None:
+        """The journey's ``stale after``: a fixed, positive duration (None when not given)."""
+        given = self.src.stale_after
+        if given is None:
+            return None
+        rt = check_type(given, self.scope, DURATION, "`stale after`")
+        if rt.type.is_error:
+            return None
+        value = rt.fn(None, None) if rt.const else None  # type: ignore[arg-type]  # constants ignore context
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            self.diags.error(
+                "JD105",
+                "`stale after` must be a fixed, positive duration",
+                given.span,
+                "e.g. `stale after 12h`: a timer that fires later than that after its time "
+                "sends nothing to the customer",
+            )
+            return None
+        return value
+
     def run(self) -> Lowered:
         self.assign_ids()
         self.infer_variables()
@@ -657,6 +677,7 @@ class _Lowerer:
             variables=dict(self.var_types),
             event_types={name: dict(spec.fields) for name, spec in self.catalog.events.items()},
             attribute_types=dict(self.catalog.attributes),
+            stale_after=self.lower_stale_after(),
         )
         return self.out
 

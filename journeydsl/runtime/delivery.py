@@ -19,6 +19,7 @@ from journeydsl import ir
 from journeydsl.runtime.codec import decode_map, plain
 from journeydsl.runtime.decisions import extend
 from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, iso, log, record
+from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
@@ -83,6 +84,7 @@ class Delivery:
         on_action: OnAction | None,
         policies: Policies | PolicyEngine | None,
         scoped_to: Mapping[str, frozenset[tuple[str, int]]],
+        stale_after: timedelta | None = None,
     ) -> None:
         self.versions = versions
         self.events = events
@@ -94,6 +96,7 @@ class Delivery:
         self.retry = retry
         self.on_action = on_action
         self.scoped_to = scoped_to
+        self.stale_after = stale_after
         # Inside a transaction the host holds open (a batch), deliveries wait for its commit.
         self._after_commit: Callable[[Callable[[], None]], bool] | None = (
             state.after_commit if isinstance(state, CommitHooks) else None
@@ -201,6 +204,7 @@ class Delivery:
                 p["version"],
                 p["node"],
                 now,
+                timedelta(seconds=p["late"]) if "late" in p else None,
             )
             result = (
                 hand_over(self.tickets.open, ticket)
@@ -231,6 +235,8 @@ class Delivery:
             return None
         entry.status = "done" if result.status is DeliveryStatus.DELIVERED else "failed"
         customer, journey, node = entry.customer_id, p["journey"], p["node"]
+        if "late" in p:
+            fields["late"] = describe_lateness(timedelta(seconds=p["late"]))
         if entry.status == "done":
             record(self.on_action, now, customer, journey, node, kind, **fields)
         else:
@@ -285,6 +291,10 @@ class SendAttempt:
     def attempt(self) -> None:
         """Walk the policies and the fallback chain until the message is settled or waits."""
         p, entry, delivery = self.p, self.entry, self.delivery
+        stale = p.get("stale") or self.overdue()
+        if stale is not None:  # made by a timer that fired too late, or kept waiting too long
+            self.suppress(stale, self.current_channel(), "stale")
+            return
         if self.held and self.inst is not None and self.inst.get("wakes", 0) > p.get("wakes", 0):
             # Held by quiet hours or a cap while an event changed the customer's path (the
             # awaited event came, or a goal was reached): the message no longer fits.
@@ -333,6 +343,21 @@ class SendAttempt:
             last_policy = "delivery_failure"
             self.next_channel(channel, "delivery_failure", why)
         self.suppress("; ".join(self.reasons) or "no channel", self.chain[0], last_policy)
+
+    def overdue(self) -> str | None:
+        """Why the message is too late to send now, when it is: it was due (made, deferred by
+        quiet hours or a cap, or retried) longer than its journey's ``stale after`` ago, because
+        nobody delivered for that long (the host was down, or did not tick)."""
+        p, delivery = self.p, self.delivery
+        journey = delivery.versions.get((p["journey"], p["version"]))
+        limit = (journey.stale_after if journey else None) or delivery.stale_after
+        late = self.now - self.entry.not_before
+        if limit is None or late <= limit:
+            return None
+        return (
+            f"stale: due at {iso(self.entry.not_before)}, not delivered for "
+            f"{describe_lateness(late)} (stale after {describe_lateness(limit)})"
+        )
 
     def current_channel(self) -> str:
         """The channel of the chain the message stands at (the last when it ran out)."""

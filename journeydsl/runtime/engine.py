@@ -28,11 +28,10 @@ from journeydsl import ir
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
-from journeydsl.runtime.decisions import note
 from journeydsl.runtime.delivery import PRUNE_EVERY, Delivery, RetryPolicy
 from journeydsl.runtime.entry import Entries
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id, parse_event_json
-from journeydsl.runtime.hostcalls import OnAction, StoreError, host_call, iso, log
+from journeydsl.runtime.hostcalls import OnAction, StoreError, host_call, log
 from journeydsl.runtime.intake import (
     SCOPED_MARKERS,
     IngestResult,
@@ -59,8 +58,11 @@ from journeydsl.runtime.protocols import (
 )
 from journeydsl.runtime.waits import Waits
 
-__all__ = ["PRUNE_EVERY", "Engine", "IngestResult", "RetryPolicy", "StoreError"]
+__all__ = ["PRUNE_EVERY", "STALE_AFTER", "Engine", "IngestResult", "RetryPolicy", "StoreError"]
 
+#: How late a timer may fire and still send to the customer, unless the journey says otherwise
+#: (``stale after``) or the host does (``Engine(stale_after=...)``).
+STALE_AFTER = timedelta(hours=24)
 _FOREVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
 _NOBODY: frozenset[str] = frozenset()
 
@@ -85,6 +87,7 @@ class Engine:
         policies: Policies | PolicyEngine | None = None,
         only: bool = False,
         unhandled: str = "refuse",
+        stale_after: timedelta | None = STALE_AFTER,
     ) -> None:
         """Build an engine over the host's stores and handlers.
 
@@ -97,7 +100,12 @@ class Engine:
         ``only=True`` runs these journeys as a part of those the state store holds: the
         instances, timers and outbox entries of the others are left as they are, and an event
         is marked processed for these journeys only, so the others take it when they run (see
-        docs/embedding.md, "Running some of the journeys")."""
+        docs/embedding.md, "Running some of the journeys").
+
+        ``stale_after``: a timer that fires later than this after its time (the host did not
+        tick, say during downtime) sends nothing to the customer: its messages are suppressed
+        as ``stale``, its tickets and actions still happen, marked late, and the journey goes
+        on. A journey's own ``stale after`` wins; None turns the rule off."""
         missing = missing_handlers(
             journeys, set(channels or {}), tickets is not None, set(actions or {})
         )
@@ -125,6 +133,7 @@ class Engine:
         self.profiles = profiles
         self.state = state
         self.clock = clock
+        self.stale_after = stale_after
         self.on_quarantine = on_quarantine
         self.quarantine: list[tuple[Mapping[str, Any], str]] = []
         # One transaction per step of work where the store can group commits (GroupCommit).
@@ -151,7 +160,9 @@ class Engine:
             {"journeys": scope} if scope is not None else {}
         )
         self._interpreter = Interpreter(events, profiles, on_action)
-        self._waits = Waits(self._interpreter)
+        self._waits = Waits(
+            self._interpreter, state, profiles, self.versions, self._scoped_to, stale_after
+        )
         self._entries = Entries(self.latest, self._interpreter, state, profiles, clock)
         self._delivery = Delivery(
             versions=self.versions,
@@ -165,6 +176,7 @@ class Engine:
             on_action=on_action,
             policies=policies,
             scoped_to=self._scoped_to,
+            stale_after=stale_after,
         )
 
     @property
@@ -319,47 +331,10 @@ class Engine:
         Returns how many instances moved."""
         now = now or self.clock.now()
         with self._group():  # every timer due now: one commit, before anything is delivered
-            moved = self._fire(now) + self._entries.segments(now)
+            moved = self._waits.fire(now) + self._entries.segments(now)
             self._delivery.prune(now)
         self._delivery.hand_out(now)
         return moved
-
-    def _fire(self, now: datetime) -> int:
-        """Move every instance whose timer is due at ``now``; returns how many moved."""
-        moved = 0
-        while True:
-            due = self.state.due(now, 500, **self._scoped_to)
-            if not due:
-                break
-            for iid in due:
-                inst = self.state.instance(iid)
-                if inst is None or inst["status"] != "waiting" or inst.get("due") is None:
-                    continue
-                moved += self._fire_one(inst, now)
-        return moved
-
-    def _fire_one(self, inst: dict[str, Any], now: datetime) -> int:
-        """Fire the due timer of ``inst``; 1 when it moved, 0 when its version is not loaded."""
-        when = datetime.fromisoformat(inst["due"])
-        journey = self.versions.get((inst["journey"], inst["version"]))
-        if journey is None:
-            # The engine was not given this version: leave the instance waiting (it is
-            # durable) and look again in an hour, without holding up anyone else.
-            log.error(
-                "unknown_version",
-                journey=inst["journey"],
-                version=inst["version"],
-                customer=inst["customer_id"],
-            )
-            why = f"version {inst['version']} is not loaded; retry in 1h"
-            note(inst, now, inst["wait"]["node"], "error", reason=why)
-            inst["due"] = iso(now + timedelta(hours=1))
-            self.state.commit([inst], [])
-            return 0
-        outbox: list[OutboxEntry] = []
-        self._waits.on_timer(journey, inst, when, self.profiles.get(inst["customer_id"]), outbox)
-        self.state.commit([inst], outbox)
-        return 1
 
     def next_wakeup(self) -> datetime | None:
         """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery.

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from journeydsl import ir
@@ -21,7 +22,7 @@ from journeydsl.runtime.evaluation import EvalContext, next_local
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
 from journeydsl.runtime.protocols import EventStore, OutboxEntry, Profile, ProfileStore
 
-__all__ = ["MAX_STEPS", "Interpreter", "Step", "bucket"]
+__all__ = ["MAX_STEPS", "Interpreter", "Late", "Step", "bucket", "describe_lateness"]
 
 #: Steps one instance may take without waiting before it is stopped as runaway (the compiler
 #: rejects loops without waits; this guards hand-built IR).
@@ -36,10 +37,36 @@ def bucket(*parts: str) -> int:
     return int.from_bytes(digest[:8], "big") % 100
 
 
+@dataclass(frozen=True, slots=True)
+class Late:
+    """A timer that fired later than its journey allows (``stale after``): what it runs sends
+    nothing to the customer, and its tickets and actions are marked late."""
+
+    by: timedelta
+    limit: timedelta
+
+    def reason(self) -> str:
+        """Why a message of this run is withheld."""
+        return (
+            f"stale: the timer fired {describe_lateness(self.by)} after its time "
+            f"(stale after {describe_lateness(self.limit)})"
+        )
+
+
+def describe_lateness(late: timedelta) -> str:
+    """``29d 23h``, ``2h 5m``, ``40s``: a lateness in days, hours and minutes."""
+    seconds = int(late.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return " ".join(parts) or f"{seconds}s"
+
+
 class Step:
     """One run of one instance: what every node's handler reads and writes."""
 
-    __slots__ = ("ctx", "inst", "journey", "outbox", "variables")
+    __slots__ = ("ctx", "inst", "journey", "late", "outbox", "variables")
 
     def __init__(
         self,
@@ -48,12 +75,14 @@ class Step:
         ctx: EvalContext,
         variables: dict[str, Any],
         outbox: list[OutboxEntry],
+        late: Late | None = None,
     ) -> None:
         self.journey = journey
         self.inst = inst
         self.ctx = ctx
         self.variables = variables
         self.outbox = outbox
+        self.late = late
 
 
 _Handler = Callable[["Interpreter", Any, Step], "str | None"]
@@ -93,13 +122,15 @@ class Interpreter:
         now: datetime,
         profile: Profile,
         outbox: list[OutboxEntry],
+        late: Late | None = None,
     ) -> None:
-        """Interpret from ``node_id`` until the instance waits or ends."""
+        """Interpret from ``node_id`` until the instance waits or ends (``late``: run by a
+        stale timer)."""
         variables = decode_map(inst["vars"])
         ctx = EvalContext(
             self.events, now, inst, journey, profile, variables, decode_map(inst["trigger"])
         )
-        step = Step(journey, inst, ctx, variables, outbox)
+        step = Step(journey, inst, ctx, variables, outbox, late)
         inst.update(status="active", wait=None, due=None)
         nodes = journey.nodes
         visits = inst["visits"]
@@ -218,8 +249,21 @@ class Interpreter:
             "entered_at": inst["entered_at"],
             "wakes": inst.get("wakes", 0),
         }
-        self._effect(step, node, "send", fields, extra)
-        note(inst, ctx.now, node.id, "send", channel=node.channel, template=node.template)
+        if step.late is None:
+            self._effect(step, node, "send", fields, extra)
+            note(inst, ctx.now, node.id, "send", channel=node.channel, template=node.template)
+            return node.next
+        # Withheld by the delivery, with the reason, like any other suppressed message.
+        self._effect(step, node, "send", fields, {**extra, "stale": step.late.reason()})
+        note(
+            inst,
+            ctx.now,
+            node.id,
+            "send",
+            channel=node.channel,
+            template=node.template,
+            stale=describe_lateness(step.late.by),
+        )
         return node.next
 
     def _ticket(self, node: ir.Ticket, step: Step) -> str | None:
@@ -229,8 +273,16 @@ class Interpreter:
             "priority": node.priority.fn(ctx, None),
             "payload": encode_map({k: e.fn(ctx, None) for k, e in node.payload}),
         }
-        payload = self._effect(step, node, "ticket", fields)
-        note(step.inst, ctx.now, node.id, "ticket", queue=node.queue, priority=payload["priority"])
+        payload = self._effect(step, node, "ticket", fields, _late(step))
+        note(
+            step.inst,
+            ctx.now,
+            node.id,
+            "ticket",
+            queue=node.queue,
+            priority=payload["priority"],
+            **_late_note(step),
+        )
         return node.next
 
     def _action(self, node: ir.Action, step: Step) -> str | None:
@@ -240,8 +292,8 @@ class Interpreter:
             "name": node.name,
             "params": encode_map({k: e.fn(ctx, None) for k, e in node.params}),
         }
-        self._effect(step, node, "action", fields)
-        note(step.inst, ctx.now, node.id, node.action, name=node.name)
+        self._effect(step, node, "action", fields, _late(step))
+        note(step.inst, ctx.now, node.id, node.action, name=node.name, **_late_note(step))
         return node.next
 
     # ------------------------------------------------------------------ profile changes
@@ -370,6 +422,16 @@ class Interpreter:
     def _exit(self, node: ir.Exit, step: Step) -> str | None:
         self.end(step.inst, step.journey, node.outcome, step.ctx.now)
         return None
+
+
+def _late(step: Step) -> dict[str, Any] | None:
+    """What marks a ticket or action of a stale timer's run late in its outbox payload."""
+    return None if step.late is None else {"late": int(step.late.by.total_seconds())}
+
+
+def _late_note(step: Step) -> dict[str, str]:
+    """What marks a ticket or action of a stale timer's run late in the decision log."""
+    return {} if step.late is None else {"late": describe_lateness(step.late.by)}
 
 
 #: How each kind of node is interpreted (see Interpreter.run).

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord
@@ -235,6 +235,9 @@ class Ticket:
     version: int
     node: str
     at: datetime
+    #: How late the timer that opened it fired, when later than the journey's ``stale after``
+    #: (a catch-up after downtime); None when on time. The ticket still opens.
+    late: timedelta | None = None
 
 
 @runtime_checkable

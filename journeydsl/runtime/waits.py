@@ -7,16 +7,17 @@ instant time alone could make it true, an event leaving a sliding window."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext, happened
-from journeydsl.runtime.hostcalls import log
-from journeydsl.runtime.interpreter import Interpreter
-from journeydsl.runtime.protocols import OutboxEntry, Profile
+from journeydsl.runtime.hostcalls import iso, log
+from journeydsl.runtime.interpreter import Interpreter, Late, describe_lateness
+from journeydsl.runtime.protocols import OutboxEntry, Profile, ProfileStore, StateStore
 
 __all__ = ["Waits"]
 
@@ -24,8 +25,62 @@ __all__ = ["Waits"]
 class Waits:
     """Moves running instances on events and timers, through the interpreter."""
 
-    def __init__(self, interpreter: Interpreter) -> None:
+    def __init__(
+        self,
+        interpreter: Interpreter,
+        state: StateStore,
+        profiles: ProfileStore,
+        versions: Mapping[tuple[str, int], ir.Journey],
+        scoped_to: Mapping[str, frozenset[tuple[str, int]]],
+        stale_after: timedelta | None,
+    ) -> None:
         self.interpreter = interpreter
+        self.state = state
+        self.profiles = profiles
+        self.versions = versions
+        self.scoped_to = scoped_to
+        self.stale_after = stale_after
+
+    def fire(self, now: datetime) -> int:
+        """Move every instance whose timer is due at ``now``, each at its timer's own time (a
+        stale one with :class:`Late`); returns how many moved."""
+        moved = 0
+        while True:
+            due = self.state.due(now, 500, **self.scoped_to)
+            if not due:
+                break
+            for iid in due:
+                inst = self.state.instance(iid)
+                if inst is None or inst["status"] != "waiting" or inst.get("due") is None:
+                    continue
+                moved += self._fire_one(inst, now)
+        return moved
+
+    def _fire_one(self, inst: dict[str, Any], now: datetime) -> int:
+        """Fire the due timer of ``inst``; 1 when it moved, 0 when its version is not loaded."""
+        when = datetime.fromisoformat(inst["due"])
+        journey = self.versions.get((inst["journey"], inst["version"]))
+        if journey is None:
+            # The engine was not given this version: leave the instance waiting (it is
+            # durable) and look again in an hour, without holding up anyone else.
+            log.error(
+                "unknown_version",
+                journey=inst["journey"],
+                version=inst["version"],
+                customer=inst["customer_id"],
+            )
+            why = f"version {inst['version']} is not loaded; retry in 1h"
+            note(inst, now, inst["wait"]["node"], "error", reason=why)
+            inst["due"] = iso(now + timedelta(hours=1))
+            self.state.commit([inst], [])
+            return 0
+        outbox: list[OutboxEntry] = []
+        limit = journey.stale_after or self.stale_after
+        late = Late(now - when, limit) if limit is not None and now - when > limit else None
+        profile = self.profiles.get(inst["customer_id"])
+        self.on_timer(journey, inst, when, profile, outbox, late)
+        self.state.commit([inst], outbox)
+        return 1
 
     def on_event(
         self,
@@ -68,13 +123,18 @@ class Waits:
         when: datetime,
         profile: Profile,
         outbox: list[OutboxEntry],
+        late: Late | None = None,
     ) -> None:
-        """The timer of the waiting ``inst``, due at ``when``, fired."""
+        """The timer of the waiting ``inst``, due at ``when``, fired (``late``: too late to
+        send to the customer)."""
         node = journey.nodes[inst["wait"]["node"]]
         if isinstance(node, ir.WaitFor) and inst["wait"].get("recheck"):
-            self.recheck(journey, inst, node, when, profile, outbox)
+            self.recheck(journey, inst, node, when, profile, outbox, late)
             return
-        note(inst, when, node.id, "timer")
+        if late is None:
+            note(inst, when, node.id, "timer")
+        else:
+            note(inst, when, node.id, "timer", late=describe_lateness(late.by), stale=True)
         log.info(
             "wake",
             journey=journey.id,
@@ -84,7 +144,7 @@ class Waits:
             timer=inst["due"],
         )
         target = node.on_timeout if isinstance(node, ir.WaitFor) else node.next  # type: ignore[attr-defined]
-        self.interpreter.run(journey, inst, target, when, profile, outbox)
+        self.interpreter.run(journey, inst, target, when, profile, outbox, late)
 
     def goal_hit(
         self,
@@ -143,6 +203,7 @@ class Waits:
         now: datetime,
         profile: Profile,
         outbox: list[OutboxEntry],
+        late: Late | None = None,
     ) -> None:
         """A condition wait's re-check timer fired: go on when the condition now holds, else
         wait again (keeping the original timeout) until the next instant it may change."""
@@ -152,7 +213,7 @@ class Waits:
         if met:
             note(inst, now, node.id, "condition", value=True, source=node.condition.source)
             inst["wakes"] = inst.get("wakes", 0) + 1
-            self.interpreter.run(journey, inst, node.then, now, profile, outbox)
+            self.interpreter.run(journey, inst, node.then, now, profile, outbox, late)
             return
         timeout = inst["wait"].get("timeout")
         due = datetime.fromisoformat(timeout) if timeout else None

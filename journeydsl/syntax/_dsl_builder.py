@@ -471,6 +471,7 @@ class Builder:
             quiet_hours=tuple(h.quiet_hours),
             fallback=tuple(h.fallback),
             goals=tuple(h.goals),
+            stale_after=h.stale_after,
             span=self.span(t),
         )
 
@@ -566,6 +567,10 @@ class Builder:
             )
         )
 
+    def h_stale(self, t: Tree[Token], h: _Header) -> None:
+        if self.once(h, "stale after", t):
+            h.stale_after = self.expr(_exprs(t)[0])
+
 
 class _Header:
     """The header lines of a journey, gathered before the Journey node is built."""
@@ -581,6 +586,7 @@ class _Header:
         self.quiet_hours: list[ast.QuietHours] = []
         self.fallback: list[ast.FallbackChain] = []
         self.goals: list[ast.Goal] = []
+        self.stale_after: ast.Expr | None = None
 
 
 _ExprBuilder: TypeAlias = Callable[[Builder, Tree[Token], Span], ast.Expr]

@@ -303,6 +303,7 @@ class Reader:
             quiet_hours=f.get("quiet_hours", ()),
             fallback=f.get("fallback", ()),
             goals=f.get("goals", ()),
+            stale_after=f.get("stale_after"),
             span=f.span,
         )
 

@@ -231,6 +231,8 @@ class _DslPrinter:
             self.emit(0, f"timezone {_quote(j.timezone.value)}")
         if j.outcomes:
             self.emit(0, f"outcomes {_names(j.outcomes)}")
+        if j.stale_after is not None:
+            self.emit(0, f"stale after {print_expr(j.stale_after)}")
         self.lines.append("")
         self.entry(j.entry)
         if j.quiet_hours or j.fallback:
@@ -530,6 +532,8 @@ def _yaml_journey(j: Journey) -> dict[str, Any]:
         out["timezone"] = j.timezone.value
     if j.outcomes:
         out["outcomes"] = [o.name for o in j.outcomes]
+    if j.stale_after is not None:
+        out["stale_after"] = print_expr(j.stale_after)
     out["entry"] = _yaml_entry(j.entry)
     if j.quiet_hours:
         out["quiet_hours"] = [

@@ -465,6 +465,12 @@ JOURNEY = Shape(
         ),
         Key("fallback", K.CHAINS, "Channel fallback chains.", example="fallback: [push, zns, sms]"),
         Key(
+            "stale_after",
+            K.EXPR,
+            "How late a timer may fire and still send to the customer (default 24h).",
+            example="stale_after: 12h",
+        ),
+        Key(
             "goals",
             K.GOALS,
             "Exit criteria checked on every event.",

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from journeydsl import ir
 from journeydsl.compiler import compile_file, compile_source
-from journeydsl.runtime.engine import Engine, RetryPolicy
+from journeydsl.runtime.engine import STALE_AFTER, Engine, RetryPolicy
 from journeydsl.runtime.events import coerce_event, event_id
 from journeydsl.runtime.policies import Policies
 from journeydsl.runtime.protocols import (
@@ -244,6 +244,7 @@ def build(
     profile_store: ProfileStore | None = None,
     retry: RetryPolicy | None = None,
     policies: Policies | None = None,
+    stale_after: timedelta | None = STALE_AFTER,
 ) -> Run:
     """An engine at ``start`` (under contact ``policies`` when given) over fresh (or given)
     stores."""
@@ -270,6 +271,7 @@ def build(
         retry=retry,
         on_action=actions.append,
         policies=policies,
+        stale_after=stale_after,
     )
     return Run(engine, clock, ev_store, p_store, st_store, channels, tickets, recorders, actions)
 
