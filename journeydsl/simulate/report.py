@@ -335,6 +335,8 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
         case "enter":
             return f"entered (trigger: {d.get('trigger')})"
         case "send":
+            if d.get("stale"):
+                return f"send {d.get('channel')} {d.get('template')}: withheld, stale"
             return f"send {d.get('channel')} {d.get('template')} (queued for delivery)"
         case "if":
             return f"if {d.get('source')} → {'yes' if d.get('value') else 'no'}"
@@ -361,6 +363,8 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
         case "timeout":
             return "wait: the time limit has already passed → timeout"
         case "timer":
+            if d.get("stale"):
+                return f"timer fired {d.get('late')} late: stale, sends nothing to the customer"
             return "timer fired"
         case "woke":
             if isinstance(node, ir.WaitFor) and node.event is None and node.condition:
@@ -370,7 +374,8 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
             arm = " → holdout" if d.get("holdout") else ""
             return f"random split: bucket {d.get('bucket')}{arm}"
         case "ticket":
-            return f"ticket {d.get('queue')} priority {d.get('priority')} (queued)"
+            late = f", {d.get('late')} late" if d.get("late") else ""
+            return f"ticket {d.get('queue')} priority {d.get('priority')} (queued{late})"
         case "goal":
             return f"goal reached → {d.get('outcome')}"
         case "deliver":
@@ -378,7 +383,8 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
         case "error":
             return f"error: {d.get('reason')}"
         case "reward" | "action":
-            return f"{what} {d.get('name')} (queued)"
+            late = f", {d.get('late')} late" if d.get("late") else ""
+            return f"{what} {d.get('name')} (queued{late})"
     rest = ", ".join(f"{k}={_compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
 

@@ -174,3 +174,16 @@ def test_any_tick_schedule_sends_no_reminder_later_than_stale_after(hours: list[
     per_tick = [a["at"] for a in sent]
     assert len(per_tick) == len(set(per_tick))
     assert r.outcomes("c1") == on_time.outcomes("c1")
+
+
+def test_explain_words_stale_timers_and_late_tickets() -> None:
+    """explain's decision lines say a timer was stale (and how late), a send was withheld, and
+    a ticket was late."""
+    from journeydsl.simulate.report import _describe_log
+
+    r = _issued()
+    _catch_up(r, T0 + timedelta(days=30))
+    lines = [_describe_log(e, "Asia/Ho_Chi_Minh") for e in r.engine.explain("c1")[0]["log"]]
+    assert "timer fired 28d late: stale, sends nothing to the customer" in lines
+    assert "send push activation_reminder: withheld, stale" in lines
+    assert "ticket telesales priority normal (queued, 10d late)" in lines
