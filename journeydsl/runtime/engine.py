@@ -40,7 +40,7 @@ from journeydsl.runtime.intake import (
     missing_handlers,
     scoped_marker,
 )
-from journeydsl.runtime.interpreter import Interpreter
+from journeydsl.runtime.interpreter import Interpreter, describe_lateness
 from journeydsl.runtime.policies.evaluator import PolicyEngine
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
@@ -56,13 +56,23 @@ from journeydsl.runtime.protocols import (
     StateStore,
     TicketSink,
 )
-from journeydsl.runtime.waits import Waits
+from journeydsl.runtime.waits import Waits, moved_at
 
-__all__ = ["PRUNE_EVERY", "STALE_AFTER", "Engine", "IngestResult", "RetryPolicy", "StoreError"]
+__all__ = [
+    "ALLOWED_LATENESS",
+    "PRUNE_EVERY",
+    "STALE_AFTER",
+    "Engine",
+    "IngestResult",
+    "RetryPolicy",
+    "StoreError",
+]
 
 #: How late a timer may fire and still send to the customer, unless the journey says otherwise
 #: (``stale after``) or the host does (``Engine(stale_after=...)``).
 STALE_AFTER = timedelta(hours=24)
+#: How long before the engine's clock an event may be dated and still be taken, by default.
+ALLOWED_LATENESS = timedelta(hours=24)
 _FOREVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
 _NOBODY: frozenset[str] = frozenset()
 
@@ -88,6 +98,7 @@ class Engine:
         only: bool = False,
         unhandled: str = "refuse",
         stale_after: timedelta | None = STALE_AFTER,
+        allowed_lateness: timedelta | None = ALLOWED_LATENESS,
     ) -> None:
         """Build an engine over the host's stores and handlers.
 
@@ -105,7 +116,11 @@ class Engine:
         ``stale_after``: a timer that fires later than this after its time (the host did not
         tick, say during downtime) sends nothing to the customer: its messages are suppressed
         as ``stale``, its tickets and actions still happen, marked late, and the journey goes
-        on. A journey's own ``stale after`` wins; None turns the rule off."""
+        on. A journey's own ``stale after`` wins; None turns the rule off.
+
+        ``allowed_lateness``: how long before the clock an event may be dated and still be
+        taken (at its own time); an older one is quarantined ``too_late``, and
+        :meth:`replay_quarantined` takes it when an operator decides to. None takes any."""
         missing = missing_handlers(
             journeys, set(channels or {}), tickets is not None, set(actions or {})
         )
@@ -134,6 +149,7 @@ class Engine:
         self.state = state
         self.clock = clock
         self.stale_after = stale_after
+        self.allowed_lateness = allowed_lateness
         self.on_quarantine = on_quarantine
         self.quarantine: list[tuple[Mapping[str, Any], str]] = []
         # One transaction per step of work where the store can group commits (GroupCommit).
@@ -195,7 +211,19 @@ class Engine:
         keeps a quarantine (:class:`~journeydsl.runtime.protocols.Quarantine`), and not marked
         processed, so the same id with a valid payload is taken later. An event already
         processed (same id) is skipped, so replaying a stream after a crash is safe.
+
+        The journeys decide as of the event's own time (``at``): an instance enters then, and
+        its waits and windows count from then, however late the event arrives. An event dated
+        more than ``allowed_lateness`` before the clock is quarantined ``too_late``.
         """
+        return self._ingest(raw, event_key, late_ok=False)
+
+    def _ingest(
+        self,
+        raw: Mapping[str, Any] | EventRecord | str | bytes,
+        event_key: str | None,
+        late_ok: bool,
+    ) -> IngestResult:
         if isinstance(raw, str | bytes):  # JSON text: numbers read exactly, bad text quarantined
             raw = parse_event_json(raw)
         as_json = event_json(raw)
@@ -215,12 +243,25 @@ class Engine:
         except BadEvent as exc:
             self._quarantined(eid, as_json, str(exc), result)
             return result
+        if not late_ok and (why := self._too_late(ev.at)) is not None:
+            self._quarantined(eid, as_json, why, result)
+            return result
         with self._group():  # the event, the instances it moved and its marker: one commit
             now = self._take(ev, eid, result, done)
             if self._quarantine is not None:
                 self._quarantine.release(eid)
         self._delivery.hand_out(now)
         return result
+
+    def _too_late(self, at: datetime) -> str | None:
+        """Why an event dated ``at`` is too late to take, if it is."""
+        limit = self.allowed_lateness
+        if limit is None or (late := self.clock.now() - at) <= limit:
+            return None
+        return (
+            f"too_late: dated {describe_lateness(late)} before the engine's clock "
+            f"(allowed lateness {describe_lateness(limit)})"
+        )
 
     def _quarantined(
         self, eid: str, as_json: Mapping[str, Any], reason: str, result: IngestResult
@@ -258,7 +299,7 @@ class Engine:
                 self._quarantined(found.event_id, {"raw": found.event}, found.reason, result)
                 results.append(result)
                 continue
-            results.append(self.ingest(raw, found.event_id))
+            results.append(self._ingest(raw, found.event_id, late_ok=True))
         return results
 
     def _take(
@@ -267,7 +308,8 @@ class Engine:
         """Store the event, move the instances it concerns (of the journeys that did not take
         it yet: ``done`` took it), commit; returns the step's now."""
         self.events.append(eid, ev)
-        now = max(self.clock.now(), ev.at)
+        now = max(self.clock.now(), ev.at)  # when its effects are delivered
+        at = ev.at  # when it happened: the instant the journeys decide as of
         records: list[dict[str, Any]] = []
         outbox: list[OutboxEntry] = []
         profile = self.profiles.get(ev.customer_id)
@@ -282,7 +324,9 @@ class Engine:
             journey = self.versions.get((inst["journey"], inst["version"]))
             if journey is None:
                 continue
-            moved = self._waits.on_event(journey, inst, ev, now, profile, outbox)
+            # (never before the instance's own last step: a late event changes nothing it
+            # already did)
+            moved = self._waits.on_event(journey, inst, ev, moved_at(inst, at), profile, outbox)
             if moved is not None:
                 records.append(inst)
             if moved == "resumed":
@@ -292,9 +336,9 @@ class Engine:
             entry = journey.entry
             if entry.kind != "event" or entry.event != ev.type or journey.id in done:
                 continue
-            new = self._entries.enter(journey, ev.customer_id, now, profile, ev)
+            new = self._entries.enter(journey, ev.customer_id, at, profile, ev)
             if new is not None:
-                self._interpreter.run(journey, new, journey.start, now, profile, outbox)
+                self._interpreter.run(journey, new, journey.start, at, profile, outbox)
                 records.append(new)
                 result.entered.append(new["id"])
         if not self.only:

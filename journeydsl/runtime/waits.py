@@ -19,7 +19,19 @@ from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late, describe_lateness
 from journeydsl.runtime.protocols import OutboxEntry, Profile, ProfileStore, StateStore
 
-__all__ = ["Waits"]
+__all__ = ["Waits", "moved_at"]
+
+
+def moved_at(inst: dict[str, Any], at: datetime) -> datetime:
+    """``at``, or the instant of ``inst``'s own last step when that is later: a late event is
+    taken as of its own time by the instances it finds waiting since before it, and as of their
+    present by the others (it cannot undo what they did)."""
+    for entry in reversed(inst["log"]):
+        if entry["what"] != "deliver":  # (a delivery's decisions are at delivery time)
+            last = datetime.fromisoformat(entry["at"])
+            return last if last > at else at
+    entered = datetime.fromisoformat(inst["entered_at"])
+    return entered if entered > at else at
 
 
 class Waits:
