@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from journeydsl import ir
 from journeydsl.compiler import compile_file, compile_source
-from journeydsl.runtime.engine import STALE_AFTER, Engine, RetryPolicy
+from journeydsl.runtime.engine import ALLOWED_LATENESS, STALE_AFTER, Engine, RetryPolicy
 from journeydsl.runtime.events import coerce_event, event_id
 from journeydsl.runtime.policies import Policies
 from journeydsl.runtime.protocols import (
@@ -245,6 +245,7 @@ def build(
     retry: RetryPolicy | None = None,
     policies: Policies | None = None,
     stale_after: timedelta | None = STALE_AFTER,
+    allowed_lateness: timedelta | None = ALLOWED_LATENESS,
 ) -> Run:
     """An engine at ``start`` (under contact ``policies`` when given) over fresh (or given)
     stores."""
@@ -272,6 +273,7 @@ def build(
         on_action=actions.append,
         policies=policies,
         stale_after=stale_after,
+        allowed_lateness=allowed_lateness,
     )
     return Run(engine, clock, ev_store, p_store, st_store, channels, tickets, recorders, actions)
 
