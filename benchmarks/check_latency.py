@@ -8,7 +8,7 @@ warm-up run that fills the OS file cache and lark's grammar cache):
 
 - ``python``: `python -c pass`, the floor that no command can go under on this machine;
 - ``onboarding`` and ``dormant``: the two example journeys, one file each;
-- ``examples``: `check examples/`, every journey in the folder;
+- ``examples``: `check --root examples examples/`, every journey in the folder;
 - ``generated``: a generated journey of ``--steps`` steps (benchmarks/check_large.py);
 - ``onboarding_from_source``: the first example again, with journeydsl compiled from source on
   every run (no bytecode), as in a checkout where ``PYTHONDONTWRITEBYTECODE`` is set.
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             ("python", [sys.executable, "-c", "pass"], None, None),
             ("onboarding", [*check, onboarding], 0.3, None),
             ("dormant", [*check, str(EXAMPLES / "dormant_reactivation.journey")], 0.3, None),
-            ("examples", [*check, str(EXAMPLES)], 0.3, None),
+            ("examples", [*check, "--root", str(EXAMPLES), str(EXAMPLES)], 0.3, None),
             (f"generated_{args.steps}_steps", [*check, str(large)], 1.0, None),
             ("onboarding_from_source", [*check, onboarding], 0.3, no_bytecode),
         ]

@@ -450,7 +450,7 @@ def compile_journey() -> Any:
     """The journey, compiled once (refuses to run on diagnostics)."""
     from journeydsl import compile_file
 
-    compiled = compile_file(JOURNEY)
+    compiled = compile_file(JOURNEY, root=ROOT)  # it uses the example catalogs
     if not compiled.ok or compiled.journey is None:
         raise SystemExit(f"{JOURNEY} does not compile: {compiled.diagnostics}")
     return compiled.journey

@@ -2,22 +2,28 @@
 may use. Journeys import them with ``uses events "events.yaml"`` / ``uses templates "…"``.
 
 Catalog files are YAML, read with marks so a mistake in a catalog is reported at its own line.
+They are held to the limits of journey YAML (:mod:`journeydsl.syntax.limits`: no alias bomb, no
+deep nesting, plain data only), and read only when they are regular files of at most
+:data:`~journeydsl.confine.MAX_CATALOG_BYTES` (1 MiB); the compiler also keeps them inside the
+journey's root folder (:func:`journeydsl.confine.confine`). A refused file is JD113.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Final
 
 import yaml
 
 from journeydsl.ast import CATEGORIES, CHANNELS
+from journeydsl.confine import MAX_CATALOG_BYTES, Cause, FileRefusedError, read_regular
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.catalog import Catalog, EventSpec, TemplateSpec
 from journeydsl.expr.types import SIMPLE_TYPES, Type, money
-from journeydsl.syntax.limits import check_tags
+from journeydsl.syntax.limits import check_brackets, check_tags, check_yaml_size
 
-__all__ = ["Catalog", "EventSpec", "TemplateSpec", "load_events", "load_templates"]
+__all__ = ["Catalog", "EventSpec", "TemplateSpec", "load_events", "load_templates", "refuse"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -34,7 +40,10 @@ def _compose(
 ) -> tuple[str, yaml.Node | None]:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_CATALOG_BYTES).decode("utf-8")
+    except FileRefusedError as exc:
+        refuse(file, exc, diags, origin)
+        return file, None
     except FileNotFoundError:
         diags.error("JD109", f"catalog file '{file}' does not exist", origin)
         return file, None
@@ -42,13 +51,34 @@ def _compose(
         diags.error("JD109", f"catalog file '{file}' cannot be read: {exc}", origin)
         return file, None
     sources[file] = text
-    node = _compose_text(text, file, diags, origin)
-    # Plain data only, as in journeys: a tag yaml.safe_load would refuse is an error (JD100).
-    # Composing builds no object, so the rest of the catalog is still read (no cascade of
-    # "undefined event" errors in the journeys that use it).
-    if node is not None:
-        check_tags(node, file, diags, "a catalog")
+    node = _compose_text(text, file, diags, origin) if check_brackets(text, file, diags) else None
+    # The bounds of journey YAML (no alias bomb, no deep nesting: JD112) before anything reads
+    # the tree. Then plain data only, as in journeys: a tag yaml.safe_load would refuse is an
+    # error (JD100); composing builds no object, so the rest of the catalog is still read (no
+    # cascade of "undefined event" errors in the journeys that use it).
+    if node is None or not check_yaml_size(node, file, diags):
+        return file, None
+    check_tags(node, file, diags, "a catalog")
     return file, node
+
+
+#: How to fix each kind of refusal (see :data:`journeydsl.confine.Cause`).
+_REFUSAL_HINTS: Final[dict[Cause, str]] = {
+    "outside": "a journey reads catalogs only from inside its root folder: its own folder, or "
+    "the one --root DIR (root= in the API) names. Move the catalog next to the journey, or "
+    "pass a --root that holds both",
+    "kind": 'name a catalog file, a regular YAML file: uses events "events.yaml"',
+    "size": f"a catalog may hold at most {MAX_CATALOG_BYTES:,} bytes (1 MiB) and real ones hold "
+    "a few kilobytes: check that the path names the catalog",
+    "changed": "check again once the file is no longer being replaced",
+}
+
+
+def refuse(file: str, refused: FileRefusedError, diags: Diagnostics, origin: Span) -> None:
+    """Report a catalog file that may not be read (JD113) at ``origin``, the ``uses`` path: what
+    was refused, why, and how to fix it. Never a word of the file's content."""
+    message = f"catalog file '{file}' {refused.reason}: it is not read"
+    diags.error("JD113", message, origin, _REFUSAL_HINTS[refused.cause])
 
 
 def _compose_text(text: str, file: str, diags: Diagnostics, origin: Span) -> yaml.Node | None:
@@ -107,6 +137,14 @@ def _parse_type(file: str, node: yaml.Node, diags: Diagnostics) -> Type | None:
             vals = spec.get("values")
             if not isinstance(vals, yaml.SequenceNode) or not vals.value:
                 diags.error("JD109", "an enum field needs a list of values", _span(file, node))
+                return None
+            nested = next((v for v in vals.value if not isinstance(v, yaml.ScalarNode)), None)
+            if nested is not None:
+                diags.error(
+                    "JD109",
+                    "an enum value is a plain name, not a list or a mapping",
+                    _span(file, nested),
+                )
                 return None
             return Type("enum", values=tuple(str(v.value) for v in vals.value))
         if kind in SIMPLE_TYPES:

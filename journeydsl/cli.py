@@ -60,10 +60,10 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
     return out
 
 
-def _compile(path: Path) -> CompileResult:
+def _compile(path: Path, root: Path | None) -> CompileResult:
     from journeydsl.compiler import compile_file
 
-    return compile_file(path)
+    return compile_file(path, root=root)
 
 
 # --------------------------------------------------------------------------- check
@@ -148,7 +148,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     from journeydsl.diagnostics import Severity, render_github, render_json, render_text
 
     files = expand_paths(args.paths)
-    results = [_compile(f) for f in files]
+    results = [_compile(f, args.root) for f in files]
     sources: dict[str, str] = {}
     policy_diags = _apply_policies(args.policies, results, sources) if args.policies else []
     diags = policy_diags + [d for r in results for d in r.diagnostics]
@@ -269,13 +269,13 @@ def render_dot(journey: Journey) -> str:
     return "\n".join(lines)
 
 
-def _compile_or_report(path: str, err: TextIO) -> CompileResult | None:
+def _compile_or_report(path: str, err: TextIO, root: Path | None) -> CompileResult | None:
     from journeydsl.diagnostics import render_text
 
     p = Path(path)
     if not p.is_file():
         _fail_usage(f"{path}: no such file")
-    result = _compile(p)
+    result = _compile(p, root)
     if not result.ok or result.journey is None:
         print(render_text(result.diagnostics, result.sources), file=err)
         return None
@@ -283,7 +283,7 @@ def _compile_or_report(path: str, err: TextIO) -> CompileResult | None:
 
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    result = _compile_or_report(args.file, err)
+    result = _compile_or_report(args.file, err, args.root)
     if result is None or result.journey is None:
         return EXIT_ERRORS
     journey = result.journey
@@ -365,12 +365,14 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from journeydsl.simulate.scenarios import test_command
 
-    return test_command(args.paths, out, err)
+    return test_command(args.paths, out, err, root=args.root)
 
 
 def _add_simulation_commands(sub: Any, detailed: bool = True) -> None:
     """The simulation commands; their options only when ``detailed`` (defining them imports the
     simulator, which a `check` run should not pay for)."""
+    from journeydsl.confine import add_root_option
+
     simulate = sub.add_parser(
         "simulate",
         help="run a journey on recorded events or a synthetic population, on a virtual clock",
@@ -397,6 +399,7 @@ def _add_simulation_commands(sub: Any, detailed: bool = True) -> None:
         "actions and outcomes); a failing case prints a diff of expected and actual timelines.",
     )
     test.add_argument("paths", nargs="+", metavar="PATH", help="test files or folders")
+    add_root_option(test)
 
 
 # --------------------------------------------------------------------------- main
@@ -412,6 +415,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser (also used to document the CLI). Given the ``command`` about to run,
     it leaves out the options of the simulation commands unless that command is one of them."""
     from journeydsl import __version__
+    from journeydsl.confine import add_root_option
 
     parser = _Parser(
         prog="journeydsl",
@@ -437,10 +441,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="also check this mapping (YAML) of waiting steps from the first journey given (the "
         "running version) to the second (the new one): check --migrate MAPPING OLD NEW",
     )
+    add_root_option(check)
 
     graph = sub.add_parser("graph", help="print the compiled journey graph")
     graph.add_argument("file", metavar="FILE")
     graph.add_argument("--format", choices=("mermaid", "dot", "json"), default="mermaid")
+    add_root_option(graph)
 
     fmt = sub.add_parser("fmt", help="print a journey in canonical YAML or DSL form")
     fmt.add_argument("file", metavar="FILE")
@@ -513,6 +519,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="start a new state file though the actions file already holds actions (without "
         "it, a missing --db next to a non-empty actions file is refused)",
     )
+    add_root_option(run)
 
     quarantine = sub.add_parser(
         "quarantine",
@@ -543,6 +550,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     qreplay.add_argument(
         "--only", action="store_true", help="as for run: the state file has other journeys too"
     )
+    add_root_option(qreplay)
     _add_simulation_commands(sub, command is None or command in _SIMULATION_COMMANDS)
     return parser
 

@@ -84,6 +84,7 @@ CODES: dict[str, str] = {
     "JD110": "file cannot be read",
     "JD111": "expression syntax error",
     "JD112": "input too large or too deep",
+    "JD113": "catalog file refused",
     # names
     "JD201": "undefined event",
     "JD202": "undefined event field",

@@ -43,8 +43,9 @@ _MERCHANTS = [
 
 
 def compiled(path: Path) -> ir.Journey:
-    """A journey that must compile (the examples do)."""
-    result = compile_file(path)
+    """A journey that must compile (the examples do, with the examples folder as their root:
+    examples/upgrade uses the catalogs one folder up)."""
+    result = compile_file(path, root=EXAMPLES)
     if result.journey is None:
         raise RuntimeError(f"{path} does not compile: {[str(d) for d in result.diagnostics]}")
     return result.journey

@@ -10,16 +10,15 @@ from pathlib import Path
 import pytest
 
 from journeydsl.cli import main
+from tests.catalogs import USES, example_catalogs_in
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 JOURNEYS = ("onboarding_new_cardholder", "dormant_reactivation")
 
-BROKEN = """\
+BROKEN = f"""\
 journey broken version 1
-uses events "{ex}/events.yaml"
-uses templates "{ex}/templates.yaml"
-outcomes done
+{USES}outcomes done
 entry on card_issued
 send email welcome_activaton_guide transactional
 exit done
@@ -35,15 +34,16 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def broken(tmp_path: Path) -> Path:
     path = tmp_path / "broken.journey"
-    path.write_text(BROKEN.format(ex=EXAMPLES), encoding="utf-8")
+    path.write_text(BROKEN, encoding="utf-8")
+    example_catalogs_in(tmp_path)
     return path
 
 
 def test_check_accepts_all_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    """`check examples/` checks every journey below it (each .journey file, in subfolders too,
-    and the two YAML spellings), not the catalogs, behaviour models or scenario files, and exits
-    0."""
-    code, out, _ = run(capsys, "check", str(EXAMPLES))
+    """`check --root examples examples/` checks every journey below it (each .journey file, in
+    subfolders too, and the two YAML spellings), not the catalogs, behaviour models or scenario
+    files, and exits 0 (the root lets the journeys in subfolders use the catalogs above them)."""
+    code, out, _ = run(capsys, "check", "--root", str(EXAMPLES), str(EXAMPLES))
     journeys = len(list(EXAMPLES.rglob("*.journey"))) + 2
     assert journeys >= 4
     assert code == 0
@@ -136,11 +136,11 @@ def test_a_wait_without_a_timeout_has_no_timeout_edge_in_any_graph(
 
     path = tmp_path / "waits.journey"
     path.write_text(
-        f'journey waits version 1\nuses events "{EXAMPLES}/events.yaml"\n'
-        f'uses templates "{EXAMPLES}/templates.yaml"\noutcomes done\nentry on card_issued\n'
+        f"journey waits version 1\n{USES}outcomes done\nentry on card_issued\n"
         "wait for card_activated within 3d\nwait for app_installed\nexit done\n",
         encoding="utf-8",
     )
+    example_catalogs_in(tmp_path)
     code, mermaid, _ = run(capsys, "graph", str(path), "--format", "mermaid")
     assert code == 0
     code, dot, _ = run(capsys, "graph", str(path), "--format", "dot")
@@ -194,7 +194,7 @@ def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
 def test_console_script_runs_in_a_subprocess() -> None:
     """`python -m journeydsl check` works as a real process with the documented exit code."""
     proc = subprocess.run(
-        [sys.executable, "-m", "journeydsl", "check", str(EXAMPLES)],
+        [sys.executable, "-m", "journeydsl", "check", "--root", str(EXAMPLES), str(EXAMPLES)],
         capture_output=True,
         text=True,
         check=False,

@@ -35,6 +35,10 @@ RULES = [
         ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
     ),
     (
+        "journeydsl.confine",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
+    ),
+    (
         "journeydsl.money",
         ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
     ),

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from journeydsl import ast as A
 from journeydsl import ir
-from journeydsl.catalog import Catalog, load_events, load_templates
+from journeydsl.catalog import Catalog, load_events, load_templates, refuse
+from journeydsl.confine import FileRefusedError, confine
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 
 __all__ = ["MAX_SOURCE_BYTES", "CompileResult", "compile_file", "compile_source", "parse_source"]
@@ -68,10 +69,11 @@ _NOWHERE = Span("<catalog>", 1, 1, 1, 1)
 
 @functools.lru_cache(maxsize=64)
 def _catalog_file(
-    kind: str, path: str, mtime: float
+    kind: str, path: str, stamp: tuple[int, ...]
 ) -> tuple[Catalog, tuple[Diagnostic, ...], tuple[tuple[str, str], ...]]:
-    """One catalog file, read once per process and modification time. Diagnostics that belong
-    to the importing journey (a missing file) carry a placeholder span, replaced by the caller."""
+    """One catalog file, read once per process and version of the file (``stamp``).
+    Diagnostics that belong to the importing journey (a missing file) carry a placeholder
+    span, replaced by the caller."""
     catalog = Catalog()
     diags = Diagnostics()
     sources: dict[str, str] = {}
@@ -80,23 +82,32 @@ def _catalog_file(
     return catalog, tuple(diags.items), tuple(sources.items())
 
 
-def _mtime(path: Path) -> float:
+def _stamp(real: Path) -> tuple[int, ...]:
+    """What tells one version of a file from the next (the file's identity, size and time of
+    change); empty when it cannot be looked up (the loader then says why)."""
     try:
-        return path.stat().st_mtime
+        info = real.stat()
     except OSError:
-        return -1.0
+        return ()
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _load_catalogs(
-    journey: A.Journey, base: Path, diags: Diagnostics, sources: dict[str, str]
+    journey: A.Journey, base: Path, root: Path, diags: Diagnostics, sources: dict[str, str]
 ) -> Catalog:
-    """The journey's catalogs, merged into a fresh :class:`Catalog` it can own."""
+    """The journey's catalogs, merged into a fresh :class:`Catalog` it can own. A catalog whose
+    real path is outside ``root`` is refused (JD113) before anything looks at it."""
     merged = Catalog()
     for kind, ref in (("events", journey.events_catalog), ("templates", journey.templates_catalog)):
         if ref is None:
             continue
         path = base / ref.value
-        part, found, texts = _catalog_file(kind, str(path), _mtime(path))
+        try:
+            real = confine(path, root)
+        except FileRefusedError as exc:
+            refuse(str(path), exc, diags, ref.span)
+            continue
+        part, found, texts = _catalog_file(kind, str(path), _stamp(real))
         diags.extend(replace(d, span=ref.span) if d.span is _NOWHERE else d for d in found)
         sources.update(texts)
         merged.events.update(part.events)
@@ -125,9 +136,12 @@ def _check_timezone(journey: A.Journey, diags: Diagnostics) -> None:
         )
 
 
-def compile_source(text: str, file: str, base_dir: Path | None = None) -> CompileResult:
-    """Compile journey source ``text`` (named ``file``; catalogs resolve against ``base_dir``,
-    by default the file's folder)."""
+def compile_source(
+    text: str, file: str, base_dir: Path | None = None, *, root: str | Path | None = None
+) -> CompileResult:
+    """Compile journey source ``text`` (named ``file``). Its catalogs resolve against
+    ``base_dir``, by default the file's folder, and must lie inside ``root``, by default that
+    same folder (see :func:`compile_file`)."""
     from journeydsl.compiler.budget import message_budget
     from journeydsl.compiler.checks import CHECKS
     from journeydsl.compiler.lower import lower
@@ -139,7 +153,7 @@ def compile_source(text: str, file: str, base_dir: Path | None = None) -> Compil
     if tree is None:
         return CompileResult(file, None, None, diags.sorted(), sources)
     base = base_dir if base_dir is not None else Path(file).parent
-    catalog = _load_catalogs(tree, base, diags, sources)
+    catalog = _load_catalogs(tree, base, Path(root) if root is not None else base, diags, sources)
     _check_timezone(tree, diags)
     lowered = lower(tree, catalog, diags)
     for check in CHECKS:
@@ -151,8 +165,13 @@ def compile_source(text: str, file: str, base_dir: Path | None = None) -> Compil
     return result
 
 
-def compile_file(path: str | Path) -> CompileResult:
-    """Read and compile a ``.journey`` or ``.yaml`` file; unreadable files give JD110."""
+def compile_file(path: str | Path, *, root: str | Path | None = None) -> CompileResult:
+    """Read and compile a ``.journey`` or ``.yaml`` file; unreadable files give JD110.
+
+    The catalogs it ``uses`` are read only from inside ``root``, by default the file's own
+    folder: a path that leads outside it (absolute, ``..``, a symbolic link), a file that is not
+    a regular one, or one over :data:`~journeydsl.confine.MAX_CATALOG_BYTES` is refused (JD113)
+    without being read. Give ``root`` to allow catalogs in a folder above the journey's."""
     p = Path(path)
     file = str(path)
     try:
@@ -164,4 +183,4 @@ def compile_file(path: str | Path) -> CompileResult:
     except (OSError, UnicodeDecodeError) as exc:
         msg = f"cannot read the file: {exc}"
         return CompileResult(file, None, None, [_one("JD110", msg, Span.point(file, 1, 1))])
-    return compile_source(text, file)
+    return compile_source(text, file, root=root)

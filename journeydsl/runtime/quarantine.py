@@ -114,4 +114,5 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
         err=err,
         policies=args.policies,
         only=args.only,
+        root=getattr(args, "root", None),
     )

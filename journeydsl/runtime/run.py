@@ -400,7 +400,9 @@ def _lines(source: str, stdin: IO[bytes] | None) -> Iterator[tuple[int, bytes]]:
         yield from enumerate(f, 1)
 
 
-def _compile(files: Sequence[Path], err: TextIO) -> list[ir.Journey] | None:
+def _compile(
+    files: Sequence[Path], err: TextIO, root: str | Path | None
+) -> list[ir.Journey] | None:
     from journeydsl.compiler import compile_file
     from journeydsl.diagnostics import render_text
 
@@ -408,7 +410,7 @@ def _compile(files: Sequence[Path], err: TextIO) -> list[ir.Journey] | None:
     failed = False
     seen: dict[tuple[str, int], tuple[Path, ir.Journey]] = {}
     for path in files:
-        result = compile_file(path)
+        result = compile_file(path, root=root)
         if not result.ok or result.journey is None:
             print(render_text(result.diagnostics, result.sources), file=err)
             failed = True
@@ -454,8 +456,10 @@ def run(
     wall_clock: Callable[[], datetime] | None = None,
     only: bool = False,
     new_db: bool = False,
+    root: str | Path | None = None,
 ) -> int:
-    """Run ``journey_files`` over the event stream ``events`` (a path, or ``-`` for stdin) on the
+    """Run ``journey_files`` (their catalogs read from inside ``root``, by default each
+    journey's folder) over the event stream ``events`` (a path, or ``-`` for stdin) on the
     state file ``db``, delivering to the JSON Lines file ``actions``, under the contact-policy
     file ``policies`` if given; returns the exit code (0 done, 1 a journey or the policy file
     has errors, or the state file cannot be used, 2 a usage error, or another process is
@@ -505,7 +509,7 @@ def run(
             file=err,
         )
         return EXIT_USAGE
-    journeys = _compile([Path(p) for p in journey_files], err)
+    journeys = _compile([Path(p) for p in journey_files], err, root)
     if journeys is None:
         return EXIT_ERRORS
     policy_set = None
@@ -871,6 +875,7 @@ def run_command(
         max_future=max_future,
         only=bool(getattr(args, "only", False)),
         new_db=bool(getattr(args, "new_db", False)),
+        root=getattr(args, "root", None),
     )
 
 

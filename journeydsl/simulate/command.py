@@ -45,6 +45,8 @@ class _UsageError(Exception):
 
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
+    from journeydsl.confine import add_root_option
+
     p.add_argument("journey", metavar="JOURNEY", help="the journey file (.journey or .yaml)")
     p.add_argument(
         "--policies",
@@ -74,6 +76,7 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     when.add_argument("--until", metavar="T", help=f"end (default: start + {DEFAULT_DAYS} days)")
     when.add_argument("--days", type=int, metavar="D", help="end D days after the start")
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    add_root_option(p)
 
 
 def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
@@ -125,13 +128,13 @@ class Run:
     trace: str | None = None
 
 
-def _compile(path: str, err: TextIO) -> ir.Journey | None:
+def _compile(path: str, err: TextIO, root: Path | None) -> ir.Journey | None:
     from journeydsl.compiler import compile_file
     from journeydsl.diagnostics import render_text
 
     if not Path(path).is_file():
         raise _UsageError(f"{path}: no such file")
-    result = compile_file(path)
+    result = compile_file(path, root=root)
     if not result.ok or result.journey is None:
         print(render_text(result.diagnostics, result.sources), file=err)
         return None
@@ -267,12 +270,13 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
         raise _UsageError("--trace does not go with --compare; trace each journey on its own")
     if other_path is not None and args.format == "html":
         raise _UsageError("--compare reports as text or json, not html")
-    journey = _compile(args.journey, err)
+    root = getattr(args, "root", None)
+    journey = _compile(args.journey, err, root)
     if journey is None:
         return EXIT_ERRORS
     journeys = [journey]
     if other_path is not None:
-        other = _compile(other_path, err)
+        other = _compile(other_path, err, root)
         if other is None:
             return EXIT_ERRORS
         journeys.append(other)
@@ -339,6 +343,7 @@ def _run_parts(
         policies=getattr(args, "policies", None),
         detail=args.format != "text" and not compare,
         trace=args.trace,
+        root=str(args.root) if getattr(args, "root", None) else None,
     )
     # One worker runs in this process, with the journeys compiled already.
     context = Context(tuple(journeys), model, args.policy_set) if args.workers == 1 else None

@@ -97,6 +97,8 @@ class Plan:
     detail: bool = True
     trace: str | None = None
     chunk: int = DEFAULT_CHUNK
+    #: The folder the journeys' catalogs are read from (``--root``; None: each journey's own).
+    root: str | None = None
 
 
 @dataclass
@@ -118,7 +120,7 @@ class Context:
 
         journeys: list[ir.Journey] = []
         for path in plan.journeys:
-            compiled = compile_file(path)
+            compiled = compile_file(path, root=plan.root)
             if compiled.journey is None or not compiled.ok:
                 raise RuntimeError(f"{path}: the journey no longer compiles")
             journeys.append(compiled.journey)

@@ -237,7 +237,9 @@ def timeline_diff(
 # --------------------------------------------------------------------------- running
 
 
-def _case_run(doc: YamlDocument, tf: TestFile, index: int, base: Path) -> CaseResult:
+def _case_run(
+    doc: YamlDocument, tf: TestFile, index: int, base: Path, root: str | Path | None
+) -> CaseResult:
     from journeydsl.runtime.events import BadEvent, coerce_event
     from journeydsl.runtime.profiles import parse_profile
     from journeydsl.simulate.driver import Simulation
@@ -246,7 +248,7 @@ def _case_run(doc: YamlDocument, tf: TestFile, index: int, base: Path) -> CaseRe
     case = tf.cases[index]
     line, _ = doc.position(("cases", index))
     verdict = CaseResult(doc.file, line, case.name)
-    journey = _journey(base / tf.journey, doc)
+    journey = _journey(base / tf.journey, doc, root)
     errors: list[FileError] = []
     profiles = []
     for where, raw in [
@@ -315,12 +317,12 @@ def _case_run(doc: YamlDocument, tf: TestFile, index: int, base: Path) -> CaseRe
     return verdict
 
 
-def _journey(path: Path, doc: YamlDocument) -> Any:
+def _journey(path: Path, doc: YamlDocument, root: str | Path | None) -> Any:
     from journeydsl.compiler import compile_file
 
     if not path.is_file():
         raise InputError([doc.error(("journey",), f"no such journey file: {path}")])
-    compiled = compile_file(path)
+    compiled = compile_file(path, root=root)
     if compiled.journey is None:
         first = next((d for d in compiled.diagnostics if d.severity == "error"), None)
         detail = f": {first}" if first else ""
@@ -328,15 +330,16 @@ def _journey(path: Path, doc: YamlDocument) -> Any:
     return compiled.journey
 
 
-def run_file(path: str | Path) -> list[CaseResult]:
-    """Run every case of one test file; raises :class:`InputError` when the file is invalid."""
+def run_file(path: str | Path, *, root: str | Path | None = None) -> list[CaseResult]:
+    """Run every case of one test file (the journey's catalogs read from inside ``root``, by
+    default the journey's folder); raises :class:`InputError` when the file is invalid."""
     doc = load_document(path, exact_numbers=True)
     tf = validate(TestFile, doc)
     base = Path(path).parent
-    return [_case_run(doc, tf, i, base) for i in range(len(tf.cases))]
+    return [_case_run(doc, tf, i, base, root) for i in range(len(tf.cases))]
 
 
-def test_command(paths: Sequence[str], out: TextIO, err: TextIO) -> int:
+def test_command(paths: Sequence[str], out: TextIO, err: TextIO, *, root: str | Path | None) -> int:
     """``journeydsl test``: 0 when every case passes, 1 when one fails or a file is invalid,
     2 when a path does not exist or holds no test file."""
     import logging
@@ -360,7 +363,7 @@ def test_command(paths: Sequence[str], out: TextIO, err: TextIO) -> int:
     try:
         for f in files:
             try:
-                results = run_file(f)
+                results = run_file(f, root=root)
             except InputError as exc:
                 print(str(exc), file=err)
                 invalid += 1

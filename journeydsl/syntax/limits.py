@@ -1,7 +1,13 @@
-"""Limits on what a journey source may hold, shared by both spellings.
+"""Limits on what a journey source may hold, shared by both spellings, and on what a YAML
+document (a journey or a catalog) may hold.
 
-The parser and the YAML loader already bound the input's size and nesting (JD112). This module adds
-the bounds that only make sense on the AST and on the YAML node tree:
+The parser and the compiler already bound the input's size (JD112). This module adds the bounds
+that only make sense on the YAML text, the YAML node tree and the AST:
+
+* :func:`check_brackets` and :func:`check_yaml_size`: a YAML document may nest at most
+  :data:`MAX_DEPTH` levels and hold at most :data:`MAX_NODES` nodes with its aliases expanded
+  (JD112). The journey loader and the catalog loader both apply them, so a catalog cannot be an
+  alias bomb either.
 
 * :data:`MAX_STEPS`: a journey of more steps is refused (JD112). Real journeys have tens of steps;
   the generated 1,000-step journey of ``benchmarks/check_large.py`` is well inside. Some checks
@@ -17,6 +23,7 @@ the bounds that only make sense on the AST and on the YAML node tree:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Final
 
@@ -24,18 +31,31 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
+from journeydsl.syntax._yaml_positions import mark_span, position
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
     "MAX_STEPS",
     "SAFE_YAML_TAGS",
+    "check_brackets",
     "check_catalog_paths",
     "check_steps",
     "check_tags",
+    "check_yaml_size",
     "iter_steps",
 ]
 
 #: The most steps (nested ones included) one journey may have.
 MAX_STEPS: Final = 5_000
+#: Nodes a YAML document (a journey or a catalog) may hold with its aliases expanded. Aliases
+#: share nodes, so a small text can stand for a huge tree (an "alias bomb"); this bounds the work
+#: reading one can cause.
+MAX_NODES: Final = 100_000
+#: How deeply the mappings and lists of a YAML document may nest.
+MAX_DEPTH: Final = 200
+
+_BRACKET_RE: Final = re.compile(r"[\[\]{}]")
 
 _CORE: Final = "tag:yaml.org,2002:"
 #: The tags of YAML's core schema that ``yaml.safe_load`` constructs (as plain data).
@@ -164,3 +184,63 @@ def check_tags(root: Node, file: str, diags: Diagnostics, what: str = "a journey
                 stack.append(k)
                 stack.append(v)
     return ok
+
+
+def check_brackets(text: str, file: str, diags: Diagnostics) -> bool:
+    """Refuse deeply nested flow collections before PyYAML sees them.
+
+    PyYAML's scanner is quadratic in flow nesting (thousands of '[' take seconds). This counts
+    brackets anywhere, strings and comments included, so it over-estimates, but only a
+    pathological file has hundreds of unclosed brackets.
+    """
+    depth = 0
+    for m in _BRACKET_RE.finditer(text):
+        if m.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, column = position(text, m.start())
+                diags.error(
+                    "JD112",
+                    f"the document nests more than {MAX_DEPTH} levels deep",
+                    Span.point(file, line, column),
+                )
+                return False
+        else:
+            depth = max(0, depth - 1)
+    return True
+
+
+def check_yaml_size(root: Node, file: str, diags: Diagnostics) -> bool:
+    """Check the document's size with aliases expanded, and its depth, before reading it.
+
+    Aliases share nodes, so a small text can stand for a huge tree (an "alias bomb", or a
+    recursive alias); counting visits stops after :data:`MAX_NODES`, long before any harm.
+    """
+    visited = 0
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            diags.error(
+                "JD112",
+                f"document expands to too many nodes (is it an alias bomb?): more than "
+                f"{MAX_NODES:,} with aliases expanded",
+                mark_span(file, node),
+                hint="each use of an alias (*name) repeats everything its anchor holds",
+            )
+            return False
+        if depth > MAX_DEPTH:
+            diags.error(
+                "JD112",
+                f"the document nests more than {MAX_DEPTH} levels deep",
+                mark_span(file, node),
+            )
+            return False
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+    return True

@@ -13,27 +13,26 @@ read. Every problem is collected as a
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
 from journeydsl.syntax._yaml_positions import mark_span, position
 from journeydsl.syntax._yaml_reader import MINIMAL_JOURNEY, Reader, TooLargeError
-from journeydsl.syntax.limits import check_catalog_paths, check_steps, check_tags
+from journeydsl.syntax.limits import (
+    MAX_DEPTH,
+    MAX_NODES,
+    check_brackets,
+    check_catalog_paths,
+    check_steps,
+    check_tags,
+    check_yaml_size,
+)
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "load_yaml_journey"]
-
-#: Nodes a document may hold with its aliases expanded. Aliases share nodes, so a small text can
-#: stand for a huge tree (an "alias bomb"); this bounds the work reading one can cause.
-MAX_NODES: Final = 100_000
-#: How deeply mappings and lists may nest.
-MAX_DEPTH: Final = 200
-
-_BRACKET_RE: Final = re.compile(r"[\[\]{}]")
 
 # Friendlier words for PyYAML's commonest complaints, matched on the problem text.
 _YAML_HINTS: Final = (
@@ -66,9 +65,9 @@ def load_yaml_journey(text: str, file: str) -> tuple[ast.Journey | None, list[Di
     position. Never raises.
     """
     diags = Diagnostics()
-    root = _compose(text, file, diags) if _brackets_ok(text, file, diags) else None
+    root = _compose(text, file, diags) if check_brackets(text, file, diags) else None
     journey: ast.Journey | None = None
-    if root is not None and _size_ok(root, file, diags):
+    if root is not None and check_yaml_size(root, file, diags):
         check_tags(root, file, diags)
         reader = Reader(text, file, diags, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)
         try:
@@ -155,66 +154,6 @@ def _compose(text: str, file: str, diags: Diagnostics) -> Node | None:
         _empty(file, diags)
         return None
     return root
-
-
-def _brackets_ok(text: str, file: str, diags: Diagnostics) -> bool:
-    """Refuse deeply nested flow collections before PyYAML sees them.
-
-    PyYAML's scanner is quadratic in flow nesting (thousands of '[' take seconds). This counts
-    brackets anywhere, strings and comments included, so it over-estimates, but only a
-    pathological file has hundreds of unclosed brackets.
-    """
-    depth = 0
-    for m in _BRACKET_RE.finditer(text):
-        if m.group() in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                line, column = position(text, m.start())
-                diags.error(
-                    "JD112",
-                    f"the document nests more than {MAX_DEPTH} levels deep",
-                    Span.point(file, line, column),
-                )
-                return False
-        else:
-            depth = max(0, depth - 1)
-    return True
-
-
-def _size_ok(root: Node, file: str, diags: Diagnostics) -> bool:
-    """Check the document's size with aliases expanded, and its depth, before reading it.
-
-    Aliases share nodes, so a small text can stand for a huge tree (an "alias bomb", or a
-    recursive alias); counting visits stops after :data:`MAX_NODES`, long before any harm.
-    """
-    visited = 0
-    stack: list[tuple[Node, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        visited += 1
-        if visited > MAX_NODES:
-            diags.error(
-                "JD112",
-                f"document expands to too many nodes (is it an alias bomb?): more than "
-                f"{MAX_NODES:,} with aliases expanded",
-                mark_span(file, node),
-                hint="each use of an alias (*name) repeats everything its anchor holds",
-            )
-            return False
-        if depth > MAX_DEPTH:
-            diags.error(
-                "JD112",
-                f"the document nests more than {MAX_DEPTH} levels deep",
-                mark_span(file, node),
-            )
-            return False
-        if isinstance(node, SequenceNode):
-            stack.extend((child, depth + 1) for child in node.value)
-        elif isinstance(node, MappingNode):
-            for k, v in node.value:
-                stack.append((k, depth + 1))
-                stack.append((v, depth + 1))
-    return True
 
 
 def _empty(file: str, diags: Diagnostics) -> None:

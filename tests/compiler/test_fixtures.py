@@ -25,6 +25,9 @@ from journeydsl.compiler import CompileResult, compile_file
 from journeydsl.diagnostics import Severity
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
+#: The fixtures use the example catalogs (``../../../examples/events.yaml``), so they are compiled
+#: with the repository as their root folder.
+REPO = FIXTURES.parents[2]
 SPELLINGS = (".journey", ".yaml")
 
 _EXPECT = re.compile(
@@ -129,7 +132,7 @@ def expectations(path: Path) -> tuple[Expected, ...]:
 @cache
 def compiled(path: Path) -> CompileResult:
     """The fixture compiled once per test session."""
-    return compile_file(path)
+    return compile_file(path, root=REPO)
 
 
 def found(path: Path) -> list[Key]:

@@ -31,6 +31,7 @@ from journeydsl.testing import (
     RecordingTickets,
     SteppableClock,
 )
+from tests.catalogs import USES, example_catalogs_in
 from tests.runtime.scenario import profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +43,8 @@ ICT = timezone(timedelta(hours=7))
 
 
 def journey(path: Path) -> ir.Journey:
-    result = compile_file(path)
+    # Version 2 (examples/upgrade) uses the catalogs one folder up.
+    result = compile_file(path, root=EXAMPLES if path.is_relative_to(EXAMPLES) else None)
     assert result.journey is not None, [str(d) for d in result.diagnostics]
     return result.journey
 
@@ -107,12 +109,8 @@ def test_a_target_that_waits_differently_is_jd703() -> None:
 
 def test_a_variable_the_new_version_relies_on_is_jd704(tmp_path: Path) -> None:
     """Mapping a wait from before `set x` onto one after it, or retyping a variable, is refused."""
-    head = (
-        "journey j version {v}\n"
-        f'uses events "{EXAMPLES}/events.yaml"\nuses templates "{EXAMPLES}/templates.yaml"\n'
-        "outcomes done\nentry on card_issued\n"
-    )
-    old = tmp_path / "old.journey"
+    head = f"journey j version {{v}}\n{USES}outcomes done\nentry on card_issued\n"
+    old = example_catalogs_in(tmp_path) / "old.journey"
     old.write_text(head.format(v=1) + "a: wait 1d\nset x = 1\nb: wait 1d\nexit done\n")
     new = tmp_path / "new.journey"
     new.write_text(head.format(v=2) + 'a: wait 1d\nset x = "s"\nb: wait 1d\nexit done\n')
@@ -165,7 +163,7 @@ def test_set_before_knows_what_every_path_has_set() -> None:
 
 def test_check_migrate_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     """`journeydsl check --migrate MAPPING OLD NEW` exits 0 on the example upgrade."""
-    code = main(["check", "--migrate", str(MAPPING), str(V1), str(V2)])
+    code = main(["check", "--root", str(EXAMPLES), "--migrate", str(MAPPING), str(V1), str(V2)])
     assert code == 0
     assert "checked 2 journeys: 0 errors" in capsys.readouterr().out
 
@@ -176,7 +174,7 @@ def test_check_migrate_rejects_an_unmapped_waiting_step_with_file_and_line(
     """An incomplete mapping fails `check` (exit 1) with file:line:col: error[JD701]."""
     bad = tmp_path / "map.yaml"
     bad.write_text(without("wait_for_condition"))
-    code = main(["check", "--migrate", str(bad), str(V1), str(V2)])
+    code = main(["check", "--root", str(EXAMPLES), "--migrate", str(bad), str(V1), str(V2)])
     out = capsys.readouterr().out
     assert code == 1
     line = EXAMPLE_MAPPING.splitlines().index("steps:") + 1

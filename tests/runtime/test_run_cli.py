@@ -20,6 +20,7 @@ import pytest
 from journeydsl.cli import main
 from journeydsl.runtime.protocols import DeliveryStatus, Message, Ticket
 from journeydsl.runtime.run import FileChannel, run
+from tests.catalogs import USES, example_catalogs_in
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -233,11 +234,11 @@ def test_a_journey_with_errors_exits_1_with_diagnostics(
     """A journey that does not compile stops the run before it opens the state file."""
     broken = tmp_path / "broken.journey"
     broken.write_text(
-        f'journey broken version 1\nuses events "{EXAMPLES}/events.yaml"\n'
-        f'uses templates "{EXAMPLES}/templates.yaml"\noutcomes done\nentry on card_issued\n'
+        f"journey broken version 1\n{USES}outcomes done\nentry on card_issued\n"
         "send email welcome_activaton_guide transactional\nexit done\n",
         encoding="utf-8",
     )
+    example_catalogs_in(tmp_path)
     argv = ["run", str(broken), "--db", small["db"], "--events", small["events"]]
     code = main([*argv, "--actions", small["actions"]])
     err = capsys.readouterr().err

@@ -29,6 +29,8 @@ def _compare(cli: Cli, other: str, *extra: str, population: str = "80") -> tuple
         "7",
         "--compare",
         other,
+        "--root",
+        str(EXAMPLES),  # the variants use the catalogs one folder up
         *extra,
     )
 
@@ -114,7 +116,9 @@ def test_the_text_report_puts_both_journeys_side_by_side(cli: Cli) -> None:
 
 def test_recorded_events_can_be_compared(cli: Cli) -> None:
     """--compare works on recorded events: both journeys see the same five customers."""
-    code, out, _ = cli(*onboarding_args("--compare", EVERY_2D, "--format", "json"))
+    code, out, _ = cli(
+        *onboarding_args("--compare", EVERY_2D, "--root", str(EXAMPLES), "--format", "json")
+    )
     assert code == 0
     doc = json.loads(out)
     assert doc["base"]["entered"] == doc["other"]["entered"] == 5

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.catalogs import example_catalogs_in
 from tests.simulate.conftest import (
     EVENTS,
     ONBOARDING,
@@ -370,11 +371,9 @@ def test_a_customer_without_a_profile_lives_in_the_journeys_time_zone(
     source = (Path(ONBOARDING)).read_text(encoding="utf-8")
     journey = tmp_path / "shanghai.journey"
     journey.write_text(
-        source.replace('timezone "Asia/Ho_Chi_Minh"', 'timezone "Asia/Shanghai"')
-        .replace('"events.yaml"', f'"{EVENTS.parent / "events.yaml"}"')
-        .replace('"templates.yaml"', f'"{EVENTS.parent / "templates.yaml"}"'),
-        encoding="utf-8",
+        source.replace('timezone "Asia/Ho_Chi_Minh"', 'timezone "Asia/Shanghai"'), encoding="utf-8"
     )
+    example_catalogs_in(tmp_path)
     code, out, err = cli(
         "simulate", str(journey), "--events", str(EVENTS / "onboarding.jsonl"), "--format", "json"
     )

@@ -38,7 +38,7 @@ def _expected(path: Path) -> list[tuple[int, int, str, str]]:
 @pytest.mark.parametrize("path", JOURNEYS, ids=[p.name for p in JOURNEYS])
 def test_fixture_gives_exactly_its_expected_policy_diagnostics(path: Path) -> None:
     """A fixture compiles cleanly, and the policy checks give exactly its `# expect:` lines."""
-    compiled = compile_file(path)
+    compiled = compile_file(path, root=ROOT)  # the fixtures use the example events catalog
     assert compiled.journey is not None, [d.message for d in compiled.diagnostics]
     assert [d for d in compiled.diagnostics if d.severity is not Severity.INFO] == []
     found = check_journey(compiled.journey, compiled.catalog, POLICIES)
@@ -60,10 +60,13 @@ def _check(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 
 def test_examples_are_clean_under_the_example_policies(capsys: pytest.CaptureFixture[str]) -> None:
-    """`journeydsl check --policies examples/policies.yaml examples/` passes with no warning."""
+    """`journeydsl check --policies examples/policies.yaml --root examples examples/` passes with
+    no warning."""
     code, out = _check(
         "--policies",
         str(ROOT / "examples" / "policies.yaml"),
+        "--root",
+        str(ROOT / "examples"),
         str(ROOT / "examples"),
         capsys=capsys,
     )
@@ -76,6 +79,8 @@ def test_policy_errors_fail_the_check_with_their_lines(capsys: pytest.CaptureFix
     code, out = _check(
         "--policies",
         str(FIXTURES / "policies.yaml"),
+        "--root",
+        str(ROOT),
         str(FIXTURES / "labels__invalid.journey"),
         capsys=capsys,
     )

@@ -9,13 +9,11 @@ from pathlib import Path
 import pytest
 
 from journeydsl.cli import main
+from tests.catalogs import USES, example_catalogs_in
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 JOURNEY = f"""
 journey offers
-uses events "{EXAMPLES / "events.yaml"}"
-uses templates "{EXAMPLES / "templates.yaml"}"
-entry on transaction
+{USES}entry on transaction
   reentry always
 send sms reactivation_offer marketing {{ offer: "cashback" }} fallback none
 """
@@ -60,7 +58,7 @@ def _run(tmp: Path, *events: str, now: str) -> list[dict[str, object]]:
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     """A folder with the journey, a profile and a policy file extending vn_decree_91."""
-    (tmp_path / "offers.journey").write_text(JOURNEY)
+    (example_catalogs_in(tmp_path) / "offers.journey").write_text(JOURNEY)
     (tmp_path / "profiles.jsonl").write_text(
         json.dumps({"customer_id": "c1", "consent": {"sms": True}, "timezone": "Asia/Ho_Chi_Minh"})
         + "\n"
