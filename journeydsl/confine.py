@@ -25,16 +25,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
-
-if TYPE_CHECKING:
-    import argparse
+from typing import Final, Literal
 
 __all__ = [
     "MAX_CATALOG_BYTES",
     "Cause",
     "FileRefusedError",
-    "add_root_option",
     "confine",
     "read_regular",
 ]
@@ -148,23 +144,3 @@ def read_regular(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise FileRefusedError(_too_large(limit), "size")
     return data
-
-
-def add_root_option(parser: argparse.ArgumentParser) -> None:
-    """The ``--root DIR`` option of every command that compiles journeys (an existing folder;
-    anything else is a usage error)."""
-    parser.add_argument(
-        "--root",
-        metavar="DIR",
-        type=_folder,
-        help="read the catalogs the journeys use from inside this folder (default: each "
-        "journey's own folder); a catalog path that leads outside it is refused (JD113)",
-    )
-
-
-def _folder(text: str) -> Path:
-    import argparse
-
-    if not Path(text).is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: no such folder")
-    return Path(text)

@@ -1,5 +1,6 @@
 """The exit codes of every ``journeydsl`` command (DESIGN.md): one definition for the CLI, ``run``,
-``quarantine`` and the simulation commands."""
+``quarantine`` and the simulation commands. The commands return :class:`ExitCode` members;
+``EXIT_OK``, ``EXIT_ERRORS`` and ``EXIT_USAGE`` are the names hosts imported before the enum."""
 
 from __future__ import annotations
 

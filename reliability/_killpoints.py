@@ -20,7 +20,7 @@ passes the site:
 Whether armed or not, the child reports each redelivery the actions file absorbs and each torn
 line it repairs on stderr as it happens (a later kill would lose the run's summary). The hooks
 wrap public seams only: the ``Engine``, ``SQLiteStore`` and ``FileChannel`` names
-``journeydsl.runtime.run`` uses (subclasses overriding ``ingest``, ``commit`` and the delivery
+``journeydsl.cli.run`` uses (subclasses overriding ``ingest``, ``commit`` and the delivery
 methods), ``os.write`` and ``sqlite3.connect`` (a progress handler); nothing in the package is
 edited.
 """
@@ -36,8 +36,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from journeydsl.runtime import run as run_module
+from journeydsl.cli import run as run_module
 from journeydsl.runtime.engine import Engine
+from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.protocols import Clock, DeliveryResult, Message, Ticket
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 
@@ -102,7 +103,7 @@ def _install(point: _Point) -> None:
             if point.passing("commit"):
                 die()
 
-    class KillableChannel(run_module.FileChannel):
+    class KillableChannel(FileChannel):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             if self.dropped_torn_line:
@@ -162,7 +163,7 @@ def _install(point: _Point) -> None:
 
     run_module.Engine = KillableEngine  # type: ignore[attr-defined]
     run_module.SQLiteStore = KillableStore  # type: ignore[attr-defined]
-    run_module.FileChannel = KillableChannel  # type: ignore[misc]
+    run_module.FileChannel = KillableChannel  # type: ignore[attr-defined]
     os.write = torn_write
     sqlite3.connect = connect  # type: ignore[assignment]
 

@@ -50,9 +50,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from journeydsl.catalog import Catalog, load_events, load_templates
+from journeydsl.cli.run import run as journeydsl_run
 from journeydsl.compiler import compile_source
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
-from journeydsl.runtime.run import run as journeydsl_run
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.inputs import read_events, schemas_of

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from journeydsl.catalog import Catalog, load_templates
+from journeydsl.cli.run import run as journeydsl_run
 from journeydsl.compiler import compile_file, compile_source
 from journeydsl.diagnostics import Diagnostics, Span
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.events import MAX_DATA_DEPTH
-from journeydsl.runtime.run import run as journeydsl_run
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.inputs import read_events

@@ -40,10 +40,10 @@ def broken(tmp_path: Path) -> Path:
 
 
 def test_check_accepts_all_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    """`check --root examples examples/` checks every journey below it (each .journey file, in
-    subfolders too, and the two YAML spellings), not the catalogs, behaviour models or scenario
-    files, and exits 0 (the root lets the journeys in subfolders use the catalogs above them)."""
-    code, out, _ = run(capsys, "check", "--root", str(EXAMPLES), str(EXAMPLES))
+    """`check examples/` checks every journey below it (each .journey file, in subfolders too,
+    and the two YAML spellings), not the catalogs, behaviour models or scenario files, and exits
+    0 (the folder given is the root, so journeys in subfolders use the catalogs above them)."""
+    code, out, _ = run(capsys, "check", str(EXAMPLES))
     journeys = len(list(EXAMPLES.rglob("*.journey"))) + 2
     assert journeys >= 4
     assert code == 0
@@ -200,3 +200,16 @@ def test_console_script_runs_in_a_subprocess() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_folder_given_to_check_is_the_root_of_its_journeys_but_a_file_is_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A journey in a subfolder reaching `../events.yaml` checks clean when its parent folder is
+    given, and is refused (JD113) when given alone without --root."""
+    variant = next((EXAMPLES / "variants").glob("*.journey"))
+    assert run(capsys, "check", str(EXAMPLES / "variants"))[0] == 1
+    code, out, _ = run(capsys, "check", str(variant))
+    assert code == 1
+    assert "JD113" in out
+    assert run(capsys, "check", "--root", str(EXAMPLES), str(variant))[0] == 0

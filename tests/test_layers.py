@@ -1,8 +1,9 @@
 """The package's layers point down only: the runtime never imports the simulator or the CLI
 (nor the simulator the CLI; neither runs on the test doubles of journeydsl.testing), the
-expression language and the IR never import the compiler (nor expr the catalog loader), and
-the ground-floor modules import no layer above them. Read from the source (every import,
-function-level ones too)."""
+expression language and the IR never import the compiler (nor expr the catalog loader), the
+ground-floor modules import no layer above them, and the CLI is the top layer: nothing but
+``python -m journeydsl`` imports it, and nothing outside it reads command-line arguments. Read
+from the source (every import, function-level ones too)."""
 
 from __future__ import annotations
 
@@ -88,9 +89,28 @@ def test_a_layer_imports_nothing_above_it(layer: str, forbidden: tuple[str, ...]
     assert wrong == []
 
 
+#: The modules outside journeydsl.cli that may import it: the ``python -m journeydsl`` door.
+CLI_DOORS = {"journeydsl.__main__"}
+
+
+def test_the_cli_is_the_top_layer() -> None:
+    """No module outside journeydsl.cli imports it (but ``__main__``), and none outside it
+    imports argparse: argument handling, printing and exit codes belong to the commands."""
+    outside = {m: p for m, p in MODULES.items() if not _under(m, "journeydsl.cli")}
+    assert "journeydsl.runtime.engine" in outside
+    assert "journeydsl.cli.run" in MODULES
+    wrong = sorted(
+        f"{module} imports {name}"
+        for module, path in outside.items()
+        for name in _imports(path)
+        if (_under(name, "journeydsl.cli") and module not in CLI_DOORS) or _under(name, "argparse")
+    )
+    assert wrong == []
+
+
 def test_the_import_reader_sees_function_level_and_relative_imports(tmp_path: Path) -> None:
     """The checker itself: an import inside a function and a relative one are both seen."""
-    sample = PACKAGE / "runtime" / "quarantine.py"
+    sample = PACKAGE / "cli" / "quarantine.py"
     names = _imports(sample)
-    assert "journeydsl.runtime.run" in names  # imported inside replay_command
+    assert "journeydsl.cli.run" in names  # imported inside replay_command
     assert "journeydsl.runtime.stores.sqlite" in names

@@ -15,8 +15,9 @@ channel doubles), :mod:`~journeydsl.simulate.report` (text report, trace, explai
 :mod:`~journeydsl.simulate.scenarios` (``journeydsl test``),
 :mod:`~journeydsl.simulate.parallel` (runs split over processes and chunks of customers,
 ``--workers``), :mod:`~journeydsl.simulate.tally` (mergeable counts),
-:mod:`~journeydsl.simulate.compare` (``--compare``), :mod:`~journeydsl.simulate.command` (the
-CLI). Names are imported on first use, so the CLI starts fast.
+:mod:`~journeydsl.simulate.compare` (``--compare``). The commands are in :mod:`journeydsl.cli`
+(:mod:`~journeydsl.cli.simulate`, :mod:`~journeydsl.cli.scenarios`). Names are imported on first
+use, so the CLI starts fast.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Scenario tests: ``journeydsl test PATH...`` runs ``*.test.yaml`` files.
+"""Scenario tests: ``journeydsl test PATH...`` runs ``*.test.yaml`` files
+(:mod:`journeydsl.cli.scenarios` is the command).
 
 A file names a journey and holds cases; each case gives profiles, events, a time range and what
 must happen: the actions, in order (each matched on the fields it names, times to the minute),
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +27,7 @@ from journeydsl.yamlfile import (
     validate,
 )
 
-__all__ = ["CaseResult", "TestFile", "discover", "run_file", "test_command"]
+__all__ = ["CaseResult", "TestFile", "discover", "run_file"]
 
 #: Fields shown, in this order, when an actual action has no expected partner to borrow from.
 _SHOWN = ("customer_id", "kind", "channel", "template", "queue", "priority", "name", "reason")
@@ -337,51 +338,3 @@ def run_file(path: str | Path, *, root: str | Path | None = None) -> list[CaseRe
     tf = validate(TestFile, doc)
     base = Path(path).parent
     return [_case_run(doc, tf, i, base, root) for i in range(len(tf.cases))]
-
-
-def test_command(paths: Sequence[str], out: TextIO, err: TextIO, *, root: str | Path | None) -> int:
-    """``journeydsl test``: 0 when every case passes, 1 when one fails or a file is invalid,
-    2 when a path does not exist or holds no test file."""
-    import logging
-
-    import structlog
-
-    try:
-        files = discover(paths)
-    except FileNotFoundError as exc:
-        print(f"journeydsl: error: {exc.args[0]}: no such file or folder", file=err)
-        return 2
-    if not files:
-        print("journeydsl: error: no *.test.yaml files found", file=err)
-        return 2
-    old = structlog.get_config()
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
-        logger_factory=structlog.PrintLoggerFactory(file=err),
-    )
-    passed = failed = invalid = 0
-    try:
-        for f in files:
-            try:
-                results = run_file(f, root=root)
-            except InputError as exc:
-                print(str(exc), file=err)
-                invalid += 1
-                continue
-            for r in results:
-                if r.ok:
-                    passed += 1
-                    print(f"ok    {r.file}:{r.line}: {r.name}", file=out)
-                else:
-                    failed += 1
-                    print(f"FAIL  {r.file}:{r.line}: {r.name}", file=out)
-                    for p in r.problems:
-                        print(f"  {p}", file=out)
-    finally:
-        structlog.configure(**old)
-    total = passed + failed
-    summary = f"\n{total} case{'s' * (total != 1)}: {passed} passed, {failed} failed"
-    if invalid:
-        summary += f"; {invalid} invalid file{'s' * (invalid != 1)}"
-    print(summary, file=out)
-    return 0 if failed == 0 and invalid == 0 else 1

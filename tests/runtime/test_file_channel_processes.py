@@ -22,7 +22,7 @@ import json, random, sys, time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from journeydsl.runtime.protocols import Message, Ticket
-from journeydsl.runtime.run import FileChannel
+from journeydsl.runtime.file_channel import FileChannel
 
 path, me, rounds, per_round = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 other = "b" if me == "a" else "a"

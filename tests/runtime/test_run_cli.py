@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from journeydsl.cli import main
+from journeydsl.cli.run import run
+from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.protocols import DeliveryStatus, Message, Ticket
-from journeydsl.runtime.run import FileChannel, run
 from tests.catalogs import USES, example_catalogs_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeydsl.runtime.protocols import OutboxEntry
-from journeydsl.runtime.stores import sqlite as sqlite_module
+from journeydsl.runtime.stores import _sqlite_rows as sqlite_rows
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 
 ICT = timezone(timedelta(hours=7))
@@ -58,10 +58,10 @@ def _reference_utc(t: datetime) -> str:
 def test_utc_text_matches_astimezone(naive: datetime, zone: Any, fold: int) -> None:
     """The UTC text is the one astimezone(UTC) gives, for every zone, offset and fold."""
     t = naive.replace(tzinfo=zone, fold=fold)
-    assert sqlite_module._utc(t) == _reference_utc(t)
-    assert sqlite_module._utc(t) == _reference_utc(t)  # (and again, from the cache)
+    assert sqlite_rows._utc(t) == _reference_utc(t)
+    assert sqlite_rows._utc(t) == _reference_utc(t)  # (and again, from the cache)
     if zone is not UTC and datetime.min.year < t.year < datetime.max.year:
-        assert sqlite_module._utc_text(t.isoformat()) == _reference_utc(
+        assert sqlite_rows._utc_text(t.isoformat()) == _reference_utc(
             datetime.fromisoformat(t.isoformat())
         )
 
@@ -69,7 +69,7 @@ def test_utc_text_matches_astimezone(naive: datetime, zone: Any, fold: int) -> N
 def test_utc_text_refuses_naive_datetimes() -> None:
     """A naive datetime is refused, as before."""
     with pytest.raises(ValueError, match="naive"):
-        sqlite_module._utc(datetime(2026, 1, 5))
+        sqlite_rows._utc(datetime(2026, 1, 5))
 
 
 def record(
@@ -106,12 +106,12 @@ def commit_elsewhere(
     try:
         with other:
             other.executemany(
-                sqlite_module._UPSERT_INSTANCE, [sqlite_module._instance_row(r) for r in records]
+                sqlite_rows._UPSERT_INSTANCE, [sqlite_rows._instance_row(r) for r in records]
             )
             other.executemany(
                 "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, not_before_utc, "
                 "not_before_iso, attempts, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [sqlite_module._outbox_row(e) for e in outbox],
+                [sqlite_rows._outbox_row(e) for e in outbox],
             )
     finally:
         other.close()

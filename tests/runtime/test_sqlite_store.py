@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
 from journeydsl.money import Money
 from journeydsl.runtime.protocols import OutboxEntry, Profile
-from journeydsl.runtime.stores import sqlite as sqlite_module
+from journeydsl.runtime.stores import _sqlite_events as sqlite_events
 from journeydsl.runtime.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 
 ICT = timezone(timedelta(hours=7))
@@ -192,7 +192,7 @@ def test_integer_and_count_aggregates_run_in_sql(
     with SQLiteStore(tmp_path / "s.sqlite") as store:
         for i, n in enumerate([5, -3, 12]):
             store.append(f"e{i}", EventRecord("c1", "points", T0 + timedelta(hours=i), {"n": n}))
-        monkeypatch.setattr(sqlite_module, "run_aggregate", no_python)
+        monkeypatch.setattr(sqlite_events, "run_aggregate", no_python)
         agg = store.aggregate
         assert agg("c1", AggregateQuery("count", "points"), None, None, NO_CTX) == 3
         assert agg("c1", AggregateQuery("has", "points"), None, None, NO_CTX) is True

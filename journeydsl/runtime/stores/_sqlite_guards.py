@@ -155,9 +155,10 @@ def _refuse(store: Any) -> NoReturn:
 
 
 def single_threaded(cls: _C) -> _C:
-    """Class decorator: every public method of ``cls`` (``close`` included) first checks that it
-    runs on the thread that opened the instance (``self._owner_thread``, a
-    :func:`threading.get_ident`), and raises :class:`StoreThreadError` otherwise.
+    """Class decorator: every public method of ``cls`` (``close`` included, and those it
+    inherits from the parts it is assembled from) first checks that it runs on the thread that
+    opened the instance (``self._owner_thread``, a :func:`threading.get_ident`), and raises
+    :class:`StoreThreadError` otherwise.
 
     Why a check of our own rather than catching the ``sqlite3.ProgrammingError`` of the
     connection's check: the store answers some calls from its caches without touching the
@@ -165,7 +166,9 @@ def single_threaded(cls: _C) -> _C:
     served another thread silently. The check costs the wrapper's call, one C call and one
     comparison: about 0.1 µs, against 2 to 3 µs for the cheapest store call that reads SQLite
     (docs/reliability.md has the measurement)."""
-    for name, value in list(vars(cls).items()):
+    for name in dir(cls):
+        # The attribute as the class resolves it (its own, or a base's), not bound or unwrapped.
+        value = inspect.getattr_static(cls, name)
         if not name.startswith("_") and inspect.isfunction(value):  # (not static or class)
             setattr(cls, name, _owned(value))
     return cls

@@ -14,24 +14,60 @@ reason, when it was first and last seen and how often, and it is *not* marked pr
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import sqlite3
 from pathlib import Path
 from typing import Any, TextIO
 
-from journeydsl.exitcodes import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
+from journeydsl.cli.common import Command, Parser, add_root_option, expand_paths
+from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.protocols import QuarantinedEvent
 from journeydsl.runtime.stores.sqlite import SQLiteStore, StoreUnavailable, storage_error
 
-__all__ = ["list_command", "quarantine_command", "replay_command"]
+__all__ = [
+    "COMMANDS",
+    "add_quarantine_arguments",
+    "cmd_quarantine",
+    "list_command",
+    "replay_command",
+]
 
 
-def quarantine_command(args: Any, out: TextIO, err: TextIO) -> int:
+def add_quarantine_arguments(quarantine: argparse.ArgumentParser) -> None:
+    """The actions of ``journeydsl quarantine`` (``list``, ``replay``) and their options."""
+    qsub = quarantine.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    qsub.required = True
+    qlist = qsub.add_parser("list", help="print the quarantined events of a state file")
+    qreplay = qsub.add_parser(
+        "replay", help="replay quarantined events now (journeys given) or at the next run"
+    )
+    for p in (qlist, qreplay):
+        p.add_argument("--db", metavar="STATE.db", required=True, help="the run's state file")
+        p.add_argument("--id", metavar="EVENT_ID", help="just this event")
+    qlist.add_argument("--format", choices=("text", "json"), default="text")
+    qreplay.add_argument(
+        "journeys", nargs="*", metavar="JOURNEY", help="journey files or folders to replay through"
+    )
+    qreplay.add_argument(
+        "--actions", metavar="OUT.jsonl", help="delivered effects (needed with journeys)"
+    )
+    qreplay.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
+    add_root_option(qreplay)
+    qreplay.add_argument("--policies", metavar="FILE", help="the contact-policy file of the run")
+    qreplay.add_argument(
+        "--only", action="store_true", help="as for run: the state file has other journeys too"
+    )
+
+
+def cmd_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl quarantine ACTION`` from parsed arguments."""
+    if getattr(args, "journeys", None):
+        args.journeys = expand_paths(args.journeys)
     if not Path(args.db).is_file():
         print(f"journeydsl: error: {args.db}: no such database", file=err)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.action == "list":
         return list_command(args.db, args.id, args.format, out, err)
     return replay_command(args, out, err)
@@ -56,17 +92,17 @@ def list_command(db: str, event_id: str | None, fmt: str, out: TextIO, err: Text
             found = store.quarantined(event_id)
     except (StoreUnavailable, sqlite3.DatabaseError) as exc:
         print(f"journeydsl: error: {storage_error(db, exc) or exc}", file=err)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     if event_id is not None and not found:
         print(f"journeydsl: error: no quarantined event with id {event_id!r} in {db}", file=err)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     if fmt == "json":
         json.dump([_as_json(q) for q in found], out, ensure_ascii=False, indent=2)
         out.write("\n")
-        return EXIT_OK
+        return ExitCode.OK
     if not found:
         print(f"{db}: no quarantined events", file=out)
-        return EXIT_OK
+        return ExitCode.OK
     for q in found:
         seen = f"seen {q.count}x, first {q.first_seen:%Y-%m-%d %H:%M:%S %Z}".rstrip()
         mark = " (replay requested)" if q.replay else ""
@@ -74,7 +110,7 @@ def list_command(db: str, event_id: str | None, fmt: str, out: TextIO, err: Text
         event = q.event if len(q.event) <= 200 else q.event[:200] + "…"
         print(f"    {event}", file=out)
     print(f"{len(found)} quarantined events in {db}", file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
@@ -85,24 +121,25 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
             "effects are delivered, as for journeydsl run)",
             file=err,
         )
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         with SQLiteStore(args.db) as store:
             marked = store.request_replay(args.id)
     except (StoreUnavailable, sqlite3.DatabaseError) as exc:
         print(f"journeydsl: error: {storage_error(args.db, exc) or exc}", file=err)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     if args.id is not None and not marked:
         print(f"journeydsl: error: no quarantined event with id {args.id!r} in {args.db}", file=err)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     if not args.journeys:
         print(
             f"{args.db}: {marked} quarantined events marked; the next `journeydsl run` on this "
             "database replays them first (or give the journeys and --actions to replay now)",
             file=out,
         )
-        return EXIT_OK
-    from journeydsl.runtime.run import run
+        return ExitCode.OK
+    # Imported here: listing and marking need neither the engine nor the compiler.
+    from journeydsl.cli.run import run
 
     return run(
         args.journeys,
@@ -116,3 +153,7 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
         only=args.only,
         root=getattr(args, "root", None),
     )
+
+
+#: The command this module defines.
+COMMANDS = {"quarantine": Command(add_quarantine_arguments, cmd_quarantine)}

@@ -1,4 +1,5 @@
-"""``journeydsl simulate`` and ``journeydsl explain``: options, input loading and output.
+"""``journeydsl simulate`` and ``journeydsl explain``: options, input loading and output, over
+the simulator of :mod:`journeydsl.simulate`.
 
 Exit codes follow the rest of the CLI: 0 done (quarantined event lines are reported on stderr
 and do not fail the run), 1 the journey or an input file has errors, 2 a usage error.
@@ -7,7 +8,6 @@ and do not fail the run), 1 the journey or an input file has errors, 2 a usage e
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -16,7 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from journeydsl.exitcodes import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
+from journeydsl.cli.common import Command, UsageError, add_root_option, quiet_engine_logs
+from journeydsl.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from journeydsl import ir
@@ -30,22 +31,17 @@ if TYPE_CHECKING:
 DEFAULT_DAYS = 90
 
 __all__ = [
-    "EXIT_ERRORS",
-    "EXIT_OK",
-    "EXIT_USAGE",
+    "COMMANDS",
+    "Run",
     "add_explain_arguments",
     "add_simulate_arguments",
+    "build",
     "explain_command",
     "simulate_command",
 ]
 
 
-class _UsageError(Exception):
-    pass
-
-
 def _add_inputs(p: argparse.ArgumentParser) -> None:
-    from journeydsl.confine import add_root_option
 
     p.add_argument("journey", metavar="JOURNEY", help="the journey file (.journey or .yaml)")
     p.add_argument(
@@ -133,7 +129,7 @@ def _compile(path: str, err: TextIO, root: Path | None) -> ir.Journey | None:
     from journeydsl.diagnostics import render_text
 
     if not Path(path).is_file():
-        raise _UsageError(f"{path}: no such file")
+        raise UsageError(f"{path}: no such file")
     result = compile_file(path, root=root)
     if not result.ok or result.journey is None:
         print(render_text(result.diagnostics, result.sources), file=err)
@@ -149,24 +145,7 @@ def _time(text: str | None, what: str, tz: str) -> datetime | None:
     try:
         return parse_time(text, tz)
     except ValueError as exc:
-        raise _UsageError(f"{what}: {exc}") from None
-
-
-@contextmanager
-def _quiet_engine_logs(err: TextIO) -> Iterator[None]:
-    """The engine logs every step; a simulation reports through its own output, so only errors
-    (a failing expression) reach stderr."""
-    import structlog
-
-    old = structlog.get_config()
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
-        logger_factory=structlog.PrintLoggerFactory(file=err),
-    )
-    try:
-        yield
-    finally:
-        structlog.configure(**old)
+        raise UsageError(f"{what}: {exc}") from None
 
 
 @contextmanager
@@ -224,16 +203,16 @@ def _progress_customers(enabled: bool, err: TextIO) -> Iterator[Callable[[int, i
 
 def _until(args: argparse.Namespace, start: datetime, tz: str) -> datetime:
     if args.until and args.days is not None:
-        raise _UsageError("give --until or --days, not both")
+        raise UsageError("give --until or --days, not both")
     if args.days is not None:
         if args.days < 1:
-            raise _UsageError("--days must be at least 1")
+            raise UsageError("--days must be at least 1")
         return start + timedelta(days=args.days)
     until = _time(args.until, "--until", tz)
     if until is None:
         return start + timedelta(days=DEFAULT_DAYS)
     if until <= start:
-        raise _UsageError(f"--until {args.until} is not after the start {start.isoformat()}")
+        raise UsageError(f"--until {args.until} is not after the start {start.isoformat()}")
     return until
 
 
@@ -242,47 +221,47 @@ def build(args: argparse.Namespace, err: TextIO) -> Run | int:
     that is not possible (the reason is on ``err``)."""
     try:
         return _build(args, err)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"journeydsl: error: {exc}", file=err)
-        return EXIT_USAGE
+        return ExitCode.USAGE
 
 
 def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
     recorded = args.events is not None
     synthetic = args.population is not None
     if recorded == synthetic:
-        raise _UsageError(
+        raise UsageError(
             "give --events (recorded mode) or --population with --behaviour (synthetic)"
         )
     if synthetic and not args.behaviour:
-        raise _UsageError("--population needs --behaviour B.yaml")
+        raise UsageError("--population needs --behaviour B.yaml")
     if recorded and args.behaviour:
-        raise _UsageError("--behaviour is for synthetic mode (--population N)")
+        raise UsageError("--behaviour is for synthetic mode (--population N)")
     if synthetic and args.profiles:
-        raise _UsageError("--profiles is for recorded mode; the behaviour file describes profiles")
+        raise UsageError("--profiles is for recorded mode; the behaviour file describes profiles")
     for path in (args.events, args.profiles, args.behaviour):
         if path is not None and not Path(path).is_file():
-            raise _UsageError(f"{path}: no such file")
+            raise UsageError(f"{path}: no such file")
     if getattr(args, "workers", 1) < 1:
-        raise _UsageError("--workers must be at least 1")
+        raise UsageError("--workers must be at least 1")
     other_path = getattr(args, "compare", None)
     if other_path is not None and args.trace:
-        raise _UsageError("--trace does not go with --compare; trace each journey on its own")
+        raise UsageError("--trace does not go with --compare; trace each journey on its own")
     if other_path is not None and args.format == "html":
-        raise _UsageError("--compare reports as text or json, not html")
+        raise UsageError("--compare reports as text or json, not html")
     root = getattr(args, "root", None)
     journey = _compile(args.journey, err, root)
     if journey is None:
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     journeys = [journey]
     if other_path is not None:
         other = _compile(other_path, err, root)
         if other is None:
-            return EXIT_ERRORS
+            return ExitCode.ERRORS
         journeys.append(other)
     if not _load_policies(args, err):
-        return EXIT_ERRORS
-    with _quiet_engine_logs(err):
+        return ExitCode.ERRORS
+    with quiet_engine_logs(err):
         if recorded:
             return _recorded(args, journeys, err)
         return _synthetic(args, journeys, err)
@@ -296,7 +275,7 @@ def _load_policies(args: argparse.Namespace, err: TextIO) -> bool:
     if path is None:
         return True
     if not Path(path).is_file():
-        raise _UsageError(f"{path}: no such policy file")
+        raise UsageError(f"{path}: no such policy file")
     from journeydsl.runtime.policies import load_policies
     from journeydsl.yamlfile import InputError
 
@@ -360,7 +339,7 @@ def _run_parts(
             )
         except SimulationStuckError as exc:
             print(f"journeydsl: error: {exc} (an engine bug; please report it)", file=err)
-            return EXIT_ERRORS
+            return ExitCode.ERRORS
     base = results[0]
     for problem in base.quarantined:
         print(f"{problem.where}: quarantined: {problem.reason}", file=err)
@@ -404,7 +383,7 @@ def _run(sim: Simulation, args: argparse.Namespace, err: TextIO) -> SimulationRe
             result = sim.run()
         except SimulationStuckError as exc:
             print(f"journeydsl: error: {exc} (an engine bug; please report it)", file=err)
-            return EXIT_ERRORS
+            return ExitCode.ERRORS
     for problem in result.quarantined:
         print(f"{problem.where}: quarantined: {problem.reason}", file=err)
     for problem in sim.duplicates:
@@ -429,7 +408,7 @@ def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO)
     start = _time(args.start, "--start", journey.timezone)
     if start is None:
         if not events:
-            raise _UsageError(f"{args.events}: no valid event to start from; give --start")
+            raise UsageError(f"{args.events}: no valid event to start from; give --start")
         start = min(e.record.at for e in events)
     until = _until(args, start, journey.timezone)
     ordered = sorted(events, key=lambda e: e.record.at)
@@ -463,14 +442,14 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
     from journeydsl.yamlfile import InputError
 
     if args.population < 1:
-        raise _UsageError("--population must be at least 1")
+        raise UsageError("--population must be at least 1")
     if args.default_consent:
-        raise _UsageError("--default-consent is for recorded mode; the behaviour file sets consent")
+        raise UsageError("--default-consent is for recorded mode; the behaviour file sets consent")
     try:
         loaded = load_behaviour(args.behaviour)
     except InputError as exc:
         print(str(exc), file=err)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     shown: set[str] = set()
     for journey in journeys:
         sent: dict[str, set[str]] = {}
@@ -545,7 +524,7 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 )
     except OSError as exc:
         print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.trace:
         if run.trace is not None:
             trace = run.trace
@@ -554,7 +533,7 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             trace = render_trace(result, args.trace)
         # JSON or HTML on stdout must stay parseable: the timeline then goes to stderr.
         (err if args.format in ("json", "html") and not args.output else out).write("\n" + trace)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
@@ -577,8 +556,8 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
                 )
     except OSError as exc:
         print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
-        return EXIT_USAGE
-    return EXIT_OK
+        return ExitCode.USAGE
+    return ExitCode.OK
 
 
 def explain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -591,4 +570,11 @@ def explain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return run
     assert isinstance(run.result, SimulationResult)  # explain has no --workers or --compare
     out.write(render_explain(run.result, args.customer))
-    return EXIT_OK
+    return ExitCode.OK
+
+
+#: The commands this module defines.
+COMMANDS = {
+    "simulate": Command(add_simulate_arguments, simulate_command),
+    "explain": Command(add_explain_arguments, explain_command),
+}

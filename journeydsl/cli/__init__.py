@@ -1,0 +1,136 @@
+"""The ``journeydsl`` command line: check, graph, fmt, schema, run, quarantine, simulate,
+explain, test.
+
+Exit codes (:class:`~journeydsl.exitcodes.ExitCode`): 0 success (warnings allowed), 1 a journey
+or an input has errors, 2 a usage error.
+
+One module per command or group of commands, each declaring its options and its work as
+:class:`~journeydsl.cli.common.Command`\\ s: :mod:`~journeydsl.cli.check`,
+:mod:`~journeydsl.cli.graph`, :mod:`~journeydsl.cli.fmt` (``fmt`` and ``schema``),
+:mod:`~journeydsl.cli.run`, :mod:`~journeydsl.cli.quarantine`, :mod:`~journeydsl.cli.simulate`
+(``simulate`` and ``explain``) and :mod:`~journeydsl.cli.scenarios` (``test``). This module
+assembles the parser and runs the command. A command's module is imported only when that command
+runs, or when the whole parser is built to document the CLI, so that ``journeydsl check`` starts
+fast: it imports neither the runtime nor the simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from journeydsl.cli.common import Command, Parser, UsageError
+from journeydsl.exitcodes import ExitCode
+
+__all__ = ["build_parser", "main"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A command as the top-level help lists it: the module that defines it (under
+    ``journeydsl.cli``), its one-line help, and the description its own help opens with."""
+
+    module: str
+    help: str
+    description: str | None = None
+
+
+#: Every command, in the order ``journeydsl --help`` lists them.
+_COMMANDS: dict[str, _Entry] = {
+    "check": _Entry("check", "check journeys; exit 1 when any has an error"),
+    "graph": _Entry("graph", "print the compiled journey graph"),
+    "fmt": _Entry("fmt", "print a journey in canonical YAML or DSL form"),
+    "schema": _Entry("fmt", "print the JSON Schema of the YAML form"),
+    "run": _Entry(
+        "run",
+        "run journeys durably over an event stream, delivering to a JSON Lines file",
+        "Run journeys on a SQLite state file over a JSON Lines event stream; every effect is "
+        "appended to the actions file. Re-running the same command after a crash resumes "
+        "without duplicates. Customers without a profile have no consent, so a profiles file "
+        "is normally given.",
+    ),
+    "quarantine": _Entry(
+        "quarantine",
+        "list the events a run could not take, or replay them after a fix",
+        "The events a `journeydsl run` quarantined (bad JSON, a field the catalog refuses, too "
+        "far in the future) are kept in its state file, not marked processed. `list` shows "
+        "them; `replay` runs them again through the journeys given (after the catalog or the "
+        "data was fixed), or, without journeys, marks them for the next run.",
+    ),
+    "simulate": _Entry(
+        "simulate",
+        "run a journey on recorded events or a synthetic population, on a virtual clock",
+        "Run the journey with the production engine on a virtual clock, over recorded events "
+        "(--events) or a synthetic population (--population N --behaviour B.yaml), and report "
+        "the funnel, outcomes, messages and tickets (--format text) or the JSON contract "
+        "(--format json). See docs/simulate.md.",
+    ),
+    "explain": _Entry(
+        "simulate",
+        "print the decision log of one customer's journey instances",
+        "Simulate as `journeydsl simulate` does, then print every step one customer's instances "
+        "took: conditions with their values, waits, sends and suppressions with reasons.",
+    ),
+    "test": _Entry(
+        "scenarios",
+        "run *.test.yaml scenario files; exit 1 when a case fails",
+        "Run scenario test files (profiles, events, a time range and the expected actions and "
+        "outcomes); a failing case prints a diff of expected and actual timelines.",
+    ),
+}
+
+
+def _command_of(name: str) -> Command:
+    """The command ``name``, its module imported now."""
+    module = importlib.import_module(f"journeydsl.cli.{_COMMANDS[name].module}")
+    commands: Mapping[str, Command] = module.COMMANDS
+    return commands[name]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI). Given the ``command`` about to run,
+    it declares that command's options only: the others' would import modules (the runtime,
+    the simulator) that this run does not need."""
+    from journeydsl import __version__
+
+    parser = Parser(
+        prog="journeydsl",
+        description="Credit-card customer journeys as code: check, graph, format.",
+    )
+    parser.add_argument("--version", action="version", version=f"journeydsl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, entry in _COMMANDS.items():
+        each = sub.add_parser(name, help=entry.help, description=entry.description)
+        if command is None or command == name:
+            _command_of(name).add_arguments(each)
+    return parser
+
+
+def _command(argv: Sequence[str]) -> str:
+    """The command word of ``argv`` (its first argument that is not an option), or ''."""
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command(argv))
+    args = parser.parse_args(argv)
+    out, err = sys.stdout, sys.stderr
+    if args.command is None:
+        parser.print_help(err)
+        return ExitCode.USAGE
+    try:
+        return _command_of(args.command).run(args, out, err)
+    except UsageError as exc:
+        print(f"journeydsl: error: {exc}", file=err)
+        return ExitCode.USAGE
+    except BrokenPipeError:  # e.g. `journeydsl graph x | head`
+        return ExitCode.OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""``journeydsl check``: compile journeys and report every diagnostic, optionally against a
+contact-policy file (``--policies``), with a mapping between two versions (``--migrate``), and
+with each journey's steps and worst-case message budget (``--stats``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from journeydsl.cli.common import Command, add_root_option, fail_usage, journeys_with_roots
+from journeydsl.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from journeydsl.compiler import CompileResult
+    from journeydsl.diagnostics import Diagnostic
+
+__all__ = ["COMMANDS", "add_check_arguments", "cmd_check"]
+
+
+def add_check_arguments(check: argparse.ArgumentParser) -> None:
+    """The options of ``journeydsl check``."""
+    check.add_argument("paths", nargs="+", metavar="PATH", help="journey files or folders")
+    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument(
+        "--stats", action="store_true", help="also report steps and the worst-case message budget"
+    )
+    check.add_argument(
+        "--policies",
+        metavar="FILE",
+        help="also check the journeys against this contact-policy file (docs/policies.md)",
+    )
+    check.add_argument(
+        "--migrate",
+        metavar="MAPPING",
+        help="also check this mapping (YAML) of waiting steps from the first journey given (the "
+        "running version) to the second (the new one): check --migrate MAPPING OLD NEW",
+    )
+    add_root_option(check)
+
+
+def _stats(result: CompileResult) -> dict[str, Any]:
+    journey = result.journey
+    if journey is None:
+        return {}
+    from journeydsl import ir
+
+    kinds: dict[str, int] = {}
+    for node in journey.nodes.values():
+        if isinstance(node, ir.RepeatCheck | ir.RepeatNext):
+            continue
+        kinds[node.kind] = kinds.get(node.kind, 0) + 1
+    return {
+        "journey": journey.id,
+        "version": journey.version,
+        "steps": sum(kinds.values()),
+        "steps_by_kind": dict(sorted(kinds.items())),
+        "message_budget": result.budget,
+    }
+
+
+def _print_stats_text(
+    results: list[CompileResult], stats: list[dict[str, Any]], out: TextIO
+) -> None:
+    """One row per file: steps and the worst-case messages per channel."""
+    from journeydsl.ast import CHANNELS
+
+    if not stats:
+        return
+    rows = [(r, s) for r, s in zip(results, stats, strict=True) if s]
+    if not rows:
+        return
+    used = {c for _, s in rows for c in s["message_budget"]}
+    channels = [c for c in CHANNELS if c in used]
+    header = ["file", "journey", "steps", *channels, "total"]
+    table = [header]
+    for r, s in rows:
+        budget = s["message_budget"]
+        table.append(
+            [
+                r.file,
+                f"{s['journey']} v{s['version']}",
+                str(s["steps"]),
+                *(str(budget.get(c, 0)) for c in channels),
+                str(budget.get("total", 0)),
+            ]
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    print("\nworst-case messages per customer (static message budget):", file=out)
+    for row in table:
+        cells = [
+            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        ]
+        print("  " + "  ".join(cells).rstrip(), file=out)
+
+
+def _apply_policies(
+    path: str, results: list[CompileResult], sources: dict[str, str]
+) -> list[Diagnostic]:
+    """Check each compiled journey against the policy file (adding to its diagnostics); the
+    policy file's own mistakes (JD601) are returned."""
+    from journeydsl.runtime.policies.checks import check_journey, load_for_check
+
+    if not Path(path).is_file():
+        fail_usage(f"{path}: no such policy file")
+    policies, problems, texts = load_for_check(path)
+    sources.update(texts)
+    if policies is None:
+        return problems
+    for r in results:
+        if r.journey is not None:
+            found = check_journey(r.journey, r.catalog, policies)
+            r.diagnostics = sorted([*r.diagnostics, *found], key=lambda d: d.sort_key())
+    return problems
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``journeydsl check``: exit 0 when no journey has an error (warnings allowed), else 1."""
+    from journeydsl.compiler import compile_file
+    from journeydsl.diagnostics import Severity, render_github, render_json, render_text
+
+    found = journeys_with_roots(args.paths, args.root)
+    files = [f for f, _ in found]
+    results = [compile_file(f, root=root) for f, root in found]
+    sources: dict[str, str] = {}
+    policy_diags = _apply_policies(args.policies, results, sources) if args.policies else []
+    diags = policy_diags + [d for r in results for d in r.diagnostics]
+    for r in results:
+        sources.update(r.sources)
+    if args.migrate:
+        diags.extend(_check_migration(args.migrate, files, results, sources))
+    errors = sum(d.severity is Severity.ERROR for d in diags)
+    warnings = sum(d.severity is Severity.WARNING for d in diags)
+    stats = [_stats(r) for r in results] if args.stats else []
+    if args.format == "json":
+        payload: dict[str, Any] = {
+            "ok": errors == 0,
+            "errors": errors,
+            "warnings": warnings,
+            "files": [
+                {
+                    "file": r.file,
+                    "journey": r.journey.id if r.journey else None,
+                    "ok": r.ok,
+                    **({"stats": _stats(r)} if args.stats else {}),
+                }
+                for r in results
+            ],
+            "diagnostics": json.loads(render_json(diags)),
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
+    elif args.format == "github":
+        if diags:
+            print(render_github(diags), file=out)
+    else:
+        if diags:
+            print(render_text(diags, sources), file=out)
+        _print_stats_text(results, stats, out)
+        n = len(results)
+        noun = "journey" if n == 1 else "journeys"
+        verdict = "ok" if errors == 0 else "failed"
+        print(
+            f"{'' if not diags and not stats else chr(10)}checked {n} {noun}: "
+            f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+            f"— {verdict}",
+            file=out,
+        )
+    return ExitCode.OK if errors == 0 else ExitCode.ERRORS
+
+
+def _check_migration(
+    mapping: str, files: list[Path], results: list[CompileResult], sources: dict[str, str]
+) -> list[Diagnostic]:
+    """``check --migrate MAPPING OLD NEW``: the mapping's diagnostics (the two journeys' own are
+    reported already; a journey with errors cannot be checked against)."""
+    from journeydsl.runtime.migrate import check_mapping, read_mapping
+
+    if len(files) != 2:
+        fail_usage(
+            f"--migrate needs exactly two journeys, the old version then the new one "
+            f"(got {len(files)})"
+        )
+    if not Path(mapping).is_file():
+        fail_usage(f"{mapping}: no such mapping file")
+    parsed, found, text = read_mapping(mapping)
+    sources[mapping] = text
+    old, new = results[0].journey, results[1].journey
+    if parsed is None or old is None or new is None:
+        return found
+    return [*found, *check_mapping(parsed, old, new)]
+
+
+#: The command this module defines.
+COMMANDS = {"check": Command(add_check_arguments, cmd_check)}

@@ -1,0 +1,130 @@
+"""What the commands share: how a command declares itself, the parser, the usage error (exit
+code 2), journey paths as the command line gives them, and quiet engine logs.
+
+Nothing here imports the compiler, the runtime or the simulator, so that building the parser
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from journeydsl.exitcodes import ExitCode
+
+__all__ = [
+    "Command",
+    "Parser",
+    "UsageError",
+    "add_root_option",
+    "expand_paths",
+    "fail_usage",
+    "journeys_with_roots",
+    "quiet_engine_logs",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One ``journeydsl`` command as its module declares it: the options it takes, and what it
+    does with them (writing to ``out`` and ``err``, returning the exit code)."""
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of the command line and of each command: a mistake in the arguments exits
+    with :attr:`~journeydsl.exitcodes.ExitCode.USAGE`, after the usage line."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and ``message`` to stderr, and exit with the usage error's code."""
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit code 2)."""
+
+
+def fail_usage(message: str) -> NoReturn:
+    """Stop the command with a usage error (exit code 2) that says ``message``."""
+    raise UsageError(message)
+
+
+def _looks_like_journey(path: Path) -> bool:
+    if path.suffix == ".journey":
+        return True
+    if path.suffix not in (".yaml", ".yml") or path.name.endswith((".test.yaml", ".test.yml")):
+        return False
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return False
+    return any(line.startswith("journey:") for line in head.splitlines())
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Files as given; folders expand to the journeys inside them (catalogs are skipped)."""
+    return [path for path, _ in journeys_with_roots(paths, None)]
+
+
+def journeys_with_roots(paths: Iterable[str], root: Path | None) -> list[tuple[Path, Path | None]]:
+    """Each journey the ``paths`` name, with the folder its catalogs must be read from inside:
+    ``root`` when given; else, for a journey found in a folder given on the command line, that
+    folder (so journeys in its subfolders may share its catalogs); else None (the journey's own
+    folder)."""
+    out: list[tuple[Path, Path | None]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and _looks_like_journey(f))
+            if not found:
+                fail_usage(f"{raw}: no .journey or journey .yaml files in this folder")
+            out.extend((f, root or p) for f in found)
+        elif p.exists():
+            out.append((p, root))
+        else:
+            fail_usage(f"{raw}: no such file or folder")
+    return out
+
+
+@contextmanager
+def quiet_engine_logs(err: TextIO) -> Iterator[None]:
+    """The engine logs every step; a command reports through its own output, so only errors
+    (a failing expression) reach ``err`` while the block runs."""
+    import structlog
+
+    old = structlog.get_config()
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        logger_factory=structlog.PrintLoggerFactory(file=err),
+    )
+    try:
+        yield
+    finally:
+        structlog.configure(**old)
+
+
+def add_root_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--root DIR`` option of every command that compiles journeys (an existing folder;
+    anything else is a usage error)."""
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        type=_folder,
+        help="read the catalogs the journeys use from inside this folder (default: each "
+        "journey's own folder); a catalog path that leads outside it is refused (JD113)",
+    )
+
+
+def _folder(text: str) -> Path:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    return Path(text)

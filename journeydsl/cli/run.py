@@ -1,0 +1,489 @@
+"""``journeydsl run``: the durable runtime over a recorded or piped event stream.
+
+The journeys run on a :class:`~journeydsl.runtime.stores.sqlite.SQLiteStore` file and deliver every
+effect to a JSON Lines :class:`~journeydsl.runtime.file_channel.FileChannel`, fed the stream by a
+:class:`~journeydsl.runtime.stream.StreamRunner`: for each event the clock moves to the event's
+time, everything due until then fires, and then the event is ingested.
+
+Restarting the same command after a crash resumes where it stopped: events already processed are
+skipped by id (the engine's processed markers), outbox entries that were not acknowledged are
+delivered again, and the file channel drops the ones it had already written. The actions file ends
+up exactly as an uninterrupted run would have left it (line order aside).
+
+Profiles: a customer without a profile has consent for no channel, so every message to them is
+suppressed; a profiles file (``--profiles``, the DESIGN.md profile contract) is normally given.
+
+This module is the command: its options, the checks made before anything is opened, the wiring
+of engine, store and actions file, and what is printed. ``Engine``, ``SQLiteStore`` and
+``FileChannel`` are looked up here when a run starts (the crash campaign substitutes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import IO, TextIO
+
+from journeydsl import ir
+from journeydsl.ast import CHANNELS
+from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
+from journeydsl.exitcodes import ExitCode
+from journeydsl.runtime.engine import Engine
+from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.policies.model import Policies
+from journeydsl.runtime.protocols import SinkError
+from journeydsl.runtime.stores.sqlite import (
+    DatabaseInUse,
+    SQLiteStore,
+    StoreUnavailable,
+    check_database,
+    storage_error,
+)
+from journeydsl.runtime.stream import (
+    RUN_CLOCK,
+    FutureLimit,
+    RunSummary,
+    StreamClock,
+    StreamRunner,
+    parse_time,
+)
+from journeydsl.zones import zone
+
+__all__ = ["COMMANDS", "add_run_arguments", "check_db_command", "cmd_run", "run", "summary_line"]
+
+
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """The options of ``journeydsl run``."""
+    add_root_option(run)
+    run.add_argument(
+        "journeys",
+        nargs="*",
+        metavar="JOURNEY",
+        help="journey files or folders (required unless --check-db)",
+    )
+    run.add_argument(
+        "--db",
+        required=True,
+        metavar="STATE.sqlite",
+        help="the state file; one run writes to it at a time (a second is refused, exit 2)",
+    )
+    run.add_argument(
+        "--events", metavar="FILE", help="JSON Lines events, or - (required unless --check-db)"
+    )
+    run.add_argument(
+        "--actions", metavar="OUT.jsonl", help="delivered effects (required unless --check-db)"
+    )
+    run.add_argument(
+        "--check-db",
+        action="store_true",
+        help="only check the state file (SQLite's integrity check and the schema version, "
+        "read-only, safe while a run writes to it), print 'ok' or its problems and exit 0 or 1; "
+        "journeys, --events and the other options are then not needed, and ignored if given",
+    )
+    run.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
+    run.add_argument(
+        "--now",
+        metavar="T",
+        help="after the stream, run on until this time (never before the time the state file "
+        "already reached; held to --max-future too)",
+    )
+    run.add_argument(
+        "--max-future",
+        metavar="D",
+        help="quarantine events dated more than D (e.g. 1d, 12h) after this machine's clock, "
+        "and refuse such a --now: they would move the run's clock, and fire every customer's "
+        "timers, that far ahead",
+    )
+    run.add_argument(
+        "--policies", metavar="FILE", help="run under this contact-policy file (docs/policies.md)"
+    )
+    run.add_argument(
+        "--only",
+        action="store_true",
+        help="run just the journeys given, though the state file has live instances of others "
+        "(their timers, outbox and events are left for a run given their files)",
+    )
+    run.add_argument(
+        "--new-db",
+        action="store_true",
+        help="start a new state file though the actions file already holds actions (without "
+        "it, a missing --db next to a non-empty actions file is refused)",
+    )
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``journeydsl run`` from parsed command-line arguments (``args.check_db`` checks the state
+    file instead, see :func:`check_db_command`)."""
+    if args.check_db:
+        return check_db_command(args.db, out, err)
+    journey_files = expand_paths(args.journeys)
+    missing = [
+        name
+        for name, given in (
+            ("JOURNEY", journey_files),
+            ("--events", args.events),
+            ("--actions", args.actions),
+        )
+        if not given
+    ]
+    if missing:
+        print(
+            "journeydsl: error: the following arguments are required: "
+            f"{', '.join(missing)} (unless --check-db)",
+            file=err,
+        )
+        return ExitCode.USAGE
+    now: datetime | None = None
+    if args.now:
+        now = parse_time(args.now)
+        if now is None:
+            print(
+                f"journeydsl: error: --now {args.now!r} is not an ISO 8601 time with an offset "
+                "(e.g. 2026-03-01T00:00:00+07:00)",
+                file=err,
+            )
+            return ExitCode.USAGE
+    max_future: timedelta | None = None
+    if args.max_future:
+        from journeydsl.expr.checker import duration_value
+
+        max_future = duration_value(args.max_future)
+        if max_future is None:
+            print(
+                f"journeydsl: error: --max-future {args.max_future!r} is not a duration "
+                "(a number and s, m, h, d or w, e.g. 1d)",
+                file=err,
+            )
+            return ExitCode.USAGE
+    return run(
+        journey_files,
+        db=args.db,
+        events=args.events,
+        actions=args.actions,
+        profiles=args.profiles,
+        now=now,
+        err=err,
+        policies=args.policies,
+        max_future=max_future,
+        only=bool(args.only),
+        new_db=bool(args.new_db),
+        root=args.root,
+    )
+
+
+def check_db_command(db: str | Path, out: TextIO, err: TextIO) -> int:
+    """``journeydsl run --check-db``: SQLite's ``PRAGMA integrity_check`` and the schema version
+    of the state file ``db``, read-only (a run may be writing to it meanwhile), without running
+    anything. Prints ``<db>: ok`` (exit 0) or one line per problem (exit 1); a missing file is a
+    usage error (exit 2)."""
+    if not Path(db).is_file():
+        print(f"journeydsl: error: {db}: no such file", file=err)
+        return ExitCode.USAGE
+    problems = check_database(db)
+    for problem in problems or ["ok"]:
+        print(f"{db}: {problem}", file=out)
+    return ExitCode.ERRORS if problems else ExitCode.OK
+
+
+def summary_line(summary: RunSummary, actions: Path, db: str | None = None) -> str:
+    """What one run did, in one line for humans (printed to stderr at the end)."""
+    return (
+        f"journeydsl run: {summary.read} events read, {summary.processed} processed, "
+        f"{summary.skipped} skipped as already done, {summary.quarantined} quarantined; "
+        f"{summary.delivered} actions delivered to {actions}"
+        + (f" ({summary.deduplicated} already there)" if summary.deduplicated else "")
+        + (f"; {summary.replayed} quarantined events replayed" if summary.replayed else "")
+        + (
+            f"; {summary.in_quarantine} events in quarantine in all "
+            f"(journeydsl quarantine list --db {db})"
+            if summary.in_quarantine and db
+            else ""
+        )
+        + (
+            f"; {summary.unprofiled} "
+            + ("customer has" if summary.unprofiled == 1 else "customers have")
+            + " no profile (no consent: every message to them is withheld)"
+            if summary.unprofiled
+            else ""
+        )
+    )
+
+
+def _compile(
+    files: Sequence[Path], err: TextIO, root: str | Path | None
+) -> list[ir.Journey] | None:
+    from journeydsl.compiler import compile_file
+    from journeydsl.diagnostics import render_text
+
+    journeys: list[ir.Journey] = []
+    failed = False
+    seen: dict[tuple[str, int], tuple[Path, ir.Journey]] = {}
+    for path in files:
+        result = compile_file(path, root=root)
+        if not result.ok or result.journey is None:
+            print(render_text(result.diagnostics, result.sources), file=err)
+            failed = True
+            continue
+        j = result.journey
+        other = seen.get((j.id, j.version))
+        if other is not None:
+            if other[1].to_json() != j.to_json():
+                print(
+                    f"{path}: error: journey {j.id} version {j.version} is also defined, "
+                    f"differently, in {other[0]}; give one of them a new version",
+                    file=err,
+                )
+                failed = True
+            continue  # the same journey in its other spelling
+        seen[(j.id, j.version)] = (path, j)
+        journeys.append(j)
+    return None if failed else journeys
+
+
+def _action_handlers(journeys: Sequence[ir.Journey], sink: FileChannel) -> dict[str, FileChannel]:
+    handlers: dict[str, FileChannel] = {}
+    for journey in journeys:
+        for node in journey.nodes.values():
+            if isinstance(node, ir.Action) and node.name not in handlers:
+                handlers[node.name] = sink.named(node.name, node.action)
+    return handlers
+
+
+def run(
+    journey_files: Sequence[str | Path],
+    *,
+    db: str | Path,
+    events: str,
+    actions: str | Path,
+    profiles: str | Path | None = None,
+    now: datetime | None = None,
+    err: TextIO | None = None,
+    stdin: IO[bytes] | None = None,
+    fsync: bool = True,
+    policies: str | Path | None = None,
+    max_future: timedelta | None = None,
+    wall_clock: Callable[[], datetime] | None = None,
+    only: bool = False,
+    new_db: bool = False,
+    root: str | Path | None = None,
+) -> int:
+    """Run ``journey_files`` (their catalogs read from inside ``root``, by default each
+    journey's folder) over the event stream ``events`` (a path, or ``-`` for stdin) on the
+    state file ``db``, delivering to the JSON Lines file ``actions``, under the contact-policy
+    file ``policies`` if given; returns the exit code (0 done, 1 a journey or the policy file
+    has errors, or the state file cannot be used, 2 a usage error, or another process is
+    writing to the state file).
+
+    A state file that cannot be used (not a database, damaged, of a newer schema, read-only,
+    full …), when it is opened or while the run goes on, ends the run with one line naming the
+    file and the problem (:func:`~journeydsl.runtime.stores.sqlite.storage_error`); a state file
+    that another store holds (one writer per SQLite database) is refused before anything is
+    read or written.
+
+    The run's clock follows the stream. With ``max_future``, an event dated more than that
+    after ``wall_clock()`` (this machine's clock) is quarantined instead: a mistyped year would
+    otherwise move the clock, and fire every customer's timers, years ahead.
+
+    A state file that holds live instances of journeys not in ``journey_files`` is refused
+    (their timers would otherwise wait while their events pass by unseen) unless ``only``: then
+    the run takes the stream for these journeys alone, and the others' timers, outbox and events
+    stay as they are, for a later run that is given their files. A missing state file next to a
+    non-empty actions file is refused too (a mistyped ``--db`` would start from nothing and
+    send everything again) unless ``new_db`` says a new state file is meant."""
+    err = err if err is not None else sys.stderr
+    if now is not None and (now.tzinfo is None or now.utcoffset() is None):
+        print("journeydsl: error: --now needs a UTC offset, e.g. +07:00", file=err)
+        return ExitCode.USAGE
+    for path in [*journey_files, *([profiles] if profiles else [])]:
+        if not Path(path).is_file():
+            print(f"journeydsl: error: {path}: no such file", file=err)
+            return ExitCode.USAGE
+    if events != "-" and not Path(events).is_file():
+        print(f"journeydsl: error: {events}: no such file", file=err)
+        return ExitCode.USAGE
+    for path in (db, actions):
+        if not Path(path).resolve().parent.is_dir():
+            print(f"journeydsl: error: {path}: no such folder to write into", file=err)
+            return ExitCode.USAGE
+    if now is not None and max_future is not None:
+        why = FutureLimit(max_future, wall_clock).refuses(now)
+        if why is not None:
+            print(f"journeydsl: error: --now is {why}", file=err)
+            return ExitCode.USAGE
+    if not new_db and not Path(db).exists() and _has_lines(Path(actions)):
+        print(
+            f"journeydsl: error: {db}: no such state file, but {actions} already holds actions "
+            "of an earlier run: a run from a new state file would send them again. Give the "
+            "state file of that run, or pass --new-db if a new one is meant",
+            file=err,
+        )
+        return ExitCode.USAGE
+    journeys = _compile([Path(p) for p in journey_files], err, root)
+    if journeys is None:
+        return ExitCode.ERRORS
+    policy_set = None
+    if policies is not None:
+        from journeydsl.runtime.policies import load_policies
+        from journeydsl.yamlfile import InputError
+
+        if not Path(policies).is_file():
+            print(f"journeydsl: error: {policies}: no such policy file", file=err)
+            return ExitCode.USAGE
+        try:
+            policy_set = load_policies(policies)
+        except InputError as exc:
+            print(str(exc), file=err)
+            return ExitCode.ERRORS
+    # The engine logs every send at info level; a command-line run reports through its actions
+    # file and summary, so only errors (failing expressions) go to stderr.
+    with quiet_engine_logs(err):
+        try:
+            with SQLiteStore(db) as store:
+                limit = FutureLimit(max_future, wall_clock) if max_future is not None else None
+                plan = _Plan(
+                    journeys,
+                    events,
+                    Path(actions),
+                    profiles,
+                    now,
+                    stdin,
+                    fsync,
+                    policy_set,
+                    limit,
+                    only,
+                )
+                return _run(plan, store, err)
+        except DatabaseInUse as exc:
+            print(f"journeydsl: error: {exc}", file=err)
+            return ExitCode.USAGE
+        except (StoreUnavailable, sqlite3.DatabaseError) as exc:
+            problem = storage_error(str(db), exc)
+            if problem is None:
+                raise  # not the file's fault (a bug): the traceback is what helps
+            print(f"journeydsl: error: {problem}", file=err)
+            return ExitCode.ERRORS
+
+
+def _has_lines(path: Path) -> bool:
+    """Whether ``path`` exists and holds anything but white space."""
+    try:
+        with path.open("rb") as f:
+            return any(chunk.strip() for chunk in iter(lambda: f.read(65536), b""))
+    except FileNotFoundError:
+        return False
+    except IsADirectoryError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a run was asked to do, checked: the journeys compiled, the stream, where its effects
+    go, and the policies and limits it runs under."""
+
+    journeys: list[ir.Journey]
+    events: str
+    actions: Path
+    profiles: str | Path | None
+    now: datetime | None
+    stdin: IO[bytes] | None
+    fsync: bool
+    policies: Policies | None
+    limit: FutureLimit | None
+    #: Just these journeys, though the state file has live instances of others (``--only``).
+    only: bool
+
+
+def _run(plan: _Plan, store: SQLiteStore, err: TextIO) -> int:
+    """The refusals that need the state file (journeys it has that the run lacks, a ``--now``
+    before the time it reached), the profiles, then the run; a failing sink stops it."""
+    summary = RunSummary()
+    others = _others(plan.journeys, store)
+    if others and not plan.only:
+        print(
+            f"journeydsl: error: {store.path} has instances of journeys this run was not "
+            f"given: {others}; give their files too, or pass --only to run just these and "
+            "leave the others as they are",
+            file=err,
+        )
+        return ExitCode.USAGE
+    reached = store.get_meta(RUN_CLOCK)
+    now = plan.now
+    if now is not None and reached is not None and now < datetime.fromisoformat(reached):
+        print(
+            f"journeydsl: error: --now {now.isoformat()} is before {reached}, the time "
+            f"{store.path} already reached: a run cannot go back in time (its actions would be "
+            "dated before ones already delivered); to replay from an earlier time, start a new "
+            "state file",
+            file=err,
+        )
+        return ExitCode.USAGE
+    if plan.profiles is not None:
+        summary.profiles, problems = store.load_profiles_jsonl(plan.profiles)
+        summary.profile_problems = len(problems)
+        for problem in problems:
+            print(f"{problem} (profile skipped)", file=err)
+    try:
+        return _run_stream(plan, store, summary, err)
+    except SinkError as exc:
+        print(
+            f"journeydsl: error: {exc}; the run stopped, and what was not delivered stays "
+            f"pending in {store.path}: fix the file (free the space), then run the same "
+            "command again to deliver it, exactly once",
+            file=err,
+        )
+        print(summary_line(summary, plan.actions), file=err)
+        return ExitCode.ERRORS
+
+
+def _others(journeys: Sequence[ir.Journey], store: SQLiteStore) -> str:
+    """The journeys (and versions) with live instances in ``store`` that ``journeys`` lack,
+    for a message; "" when there are none."""
+    given = {(j.id, j.version) for j in journeys}
+    live = store.live_journeys()
+    missing = sorted(k for k in live if k not in given)
+    return ", ".join(f"{j} v{v} ({live[(j, v)]} live)" for j, v in missing)
+
+
+def _run_stream(plan: _Plan, store: SQLiteStore, summary: RunSummary, err: TextIO) -> int:
+    """The engine over the store and the actions file, fed the stream; every quarantined event
+    is reported on ``err`` with its line, and the summary at the end."""
+    clock = StreamClock()
+
+    def timezone_of(customer_id: str) -> tzinfo:
+        """The customer's time zone, for the actions file's local times."""
+        return zone(store.get(customer_id).timezone)
+
+    def quarantined(where: str, reason: str) -> None:
+        print(f"{where}: quarantined: {reason}", file=err)
+
+    actions = plan.actions
+    with FileChannel(actions, fsync=plan.fsync, timezone_of=timezone_of) as sink:
+        engine = Engine(
+            plan.journeys,
+            events=store,
+            profiles=store,
+            state=store,
+            clock=clock,
+            channels=dict.fromkeys(CHANNELS, sink),
+            tickets=sink,
+            actions=_action_handlers(plan.journeys, sink),
+            policies=plan.policies,
+            only=plan.only,
+        )
+        runner = StreamRunner(engine, store, sink, clock, summary, plan.limit, quarantined)
+        runner(plan.events, plan.stdin, plan.now)
+        if sink.dropped_torn_line:
+            print(f"{actions}: dropped an incomplete last line left by a crash", file=err)
+    summary.in_quarantine = len(store.quarantined())
+    summary.unprofiled = len(engine.unprofiled)
+    print(summary_line(summary, actions, store.path), file=err)
+    return ExitCode.OK
+
+
+#: The command this module defines.
+COMMANDS = {"run": Command(add_run_arguments, cmd_run)}

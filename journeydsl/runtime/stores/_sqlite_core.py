@@ -1,0 +1,185 @@
+"""The connection at the heart of the SQLite store: its transactions, the callbacks that run once
+one commits, and the caches those transactions keep valid (see "Caches" in
+:mod:`journeydsl.runtime.stores.sqlite`).
+
+:class:`StoreCore` is the base the store's parts (events, profiles, state) are written against;
+:class:`~journeydsl.runtime.stores.sqlite.SQLiteStore` opens the connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
+from typing import Any
+
+from journeydsl.runtime.protocols import Profile
+
+__all__ = ["StoreCore", "Transaction"]
+
+
+class StoreCore:
+    """The connection, its transactions and the caches of a SQLite store (one thread, one
+    connection; the store's parts read and write through :attr:`_conn`)."""
+
+    #: The store's connection, in autocommit mode (opened by the store).
+    _conn: sqlite3.Connection
+
+    def __init__(self, path: str, readonly: bool) -> None:
+        self.path = path
+        #: Whether the store was opened with ``readonly=True``.
+        self.readonly = readonly
+        # The thread that may use the store (see single_threaded).
+        self._owner_thread = threading.get_ident()
+        # What the engine asks on every step, kept in memory (see "Caches" in the module
+        # docstring): each is committed state, updated by this store's own writes and dropped
+        # when a transaction rolls back or another connection commits (_fresh).
+        self._profile_cache: dict[str, Profile] = {}
+        # The earliest timer, (due_utc, id, due_iso), or None: there is none; valid while
+        # _timer_known (likewise the earliest pending outbox entry, (not_before_utc, row)).
+        self._timer: tuple[str, str, str] | None = None
+        self._timer_known = False
+        self._next_out: tuple[str, tuple[Any, ...]] | None = None
+        self._next_out_known = False
+        self._data_version = -1
+        self._version_checked = False  # in the open write transaction (see _fresh)
+        # What runs once the open transaction commits (after_commit): the engine's deliveries.
+        self._after: list[Callable[[], None]] = []
+        # Whether the quarantine has rows; None: not known (release asks once).
+        self._has_quarantine: bool | None = None
+
+    def _transaction(self) -> Transaction:
+        return Transaction(self._conn, self._rolled_back, self._began, self._committed)
+
+    def _rolled_back(self) -> None:
+        self._forget()
+        if not self._conn.in_transaction:
+            self._after.clear()  # the work they were to follow was never committed
+
+    def _committed(self) -> None:
+        callbacks, self._after = self._after, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` once the transaction open now (a :meth:`batch`) has committed, in
+        the order registered (:class:`~journeydsl.runtime.protocols.CommitHooks`); False, without
+        calling it, when no transaction is open. A rollback drops the callbacks."""
+        if not self._conn.in_transaction:
+            return False
+        self._after.append(callback)
+        return True
+
+    def in_transaction(self) -> bool:
+        """Whether a transaction (a :meth:`batch`) is open now
+        (:class:`~journeydsl.runtime.protocols.CommitHooks`)."""
+        return self._conn.in_transaction
+
+    def _began(self) -> None:
+        self._version_checked = False
+
+    def _forget(self) -> None:
+        """Drop every cache: what they hold may not be committed state any more."""
+        self._profile_cache.clear()
+        self._timer_known = False
+        self._next_out_known = False
+        self._has_quarantine = None
+
+    def _fresh(self) -> None:
+        """Drop the caches if another connection committed to the file since the last look
+        (``PRAGMA data_version``; inside a write transaction nobody else can commit, so once
+        per transaction is enough)."""
+        in_transaction = self._conn.in_transaction
+        if in_transaction and self._version_checked:
+            return
+        (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+        if version != self._data_version:
+            self._forget()
+            self._data_version = version
+        self._version_checked = in_transaction
+
+    def batch(self) -> Transaction:
+        """A group commit: ``with store.batch(): ...`` puts every write of the block (each
+        engine commit becomes a savepoint, still all or nothing) into one transaction, made
+        durable, with one sync to disk, when the block ends, and rolled back as a whole if it
+        raises. A host ingesting a stream commits, say, every few hundred events: throughput
+        grows with the batch, and an event counts as processed (acknowledge it upstream) once
+        its batch has ended. After a crash the host replays the batch; processed markers and
+        idempotency keys make that safe. Batches nest (an inner one is a savepoint)."""
+        return self._transaction()
+
+    def step(self) -> AbstractContextManager[Any]:
+        """One step of the engine's work (:class:`~journeydsl.runtime.protocols.GroupCommit`):
+        a transaction of its own, or, inside an open one (a host's :meth:`batch`), simply part
+        of it, without a savepoint: the commits inside stay all or nothing on their own, and an
+        event appended by a step that then failed is harmless (appends are idempotent, and the
+        event is not marked processed)."""
+        if self._conn.in_transaction:
+            return nullcontext()
+        return self._transaction()
+
+
+class Transaction:
+    """``BEGIN IMMEDIATE … COMMIT``, or ROLLBACK when the block raises. Inside a transaction
+    already open (a :meth:`SQLiteStore.batch`), a savepoint: the block is still all or nothing,
+    and the outer transaction makes it durable."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        on_rollback: Callable[[], None] | None = None,
+        on_begin: Callable[[], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._conn = conn
+        self._nested = False
+        self._on_rollback = on_rollback
+        self._on_begin = on_begin
+        self._on_commit = on_commit
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._nested = self._conn.in_transaction
+        self._conn.execute("SAVEPOINT journeydsl" if self._nested else "BEGIN IMMEDIATE")
+        if not self._nested and self._on_begin is not None:
+            self._on_begin()
+        return self._conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._nested:
+            if exc_type is None:
+                self._conn.execute("RELEASE journeydsl")
+                return
+            self._forget()
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK TO journeydsl")
+                self._conn.execute("RELEASE journeydsl")
+            return
+        if exc_type is None:
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            if self._on_commit is not None:
+                self._on_commit()
+            return
+        self._rollback()
+
+    def _forget(self) -> None:
+        if self._on_rollback is not None:
+            self._on_rollback()  # what was read inside may never have been committed
+
+    def _rollback(self) -> None:
+        try:
+            # SQLite rolls back by itself on some errors (e.g. SQLITE_FULL): only end an open one.
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        finally:
+            self._forget()

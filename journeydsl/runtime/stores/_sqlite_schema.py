@@ -1,0 +1,214 @@
+"""The on-disk schema of the SQLite store: its tables, the migrations between its versions, and
+the check of a state file (:func:`check_database`).
+
+The tables are described in :mod:`journeydsl.runtime.stores.sqlite`; the version a file has is
+kept in its ``meta`` table.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import urllib.parse
+from pathlib import Path
+
+from journeydsl.runtime.stores._sqlite_guards import StoreUnavailable, storage_error
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "check_database",
+    "migrate",
+    "readonly_uri",
+    "require_current",
+    "stored_schema",
+]
+
+#: Version of the on-disk schema. Bump with a migration in :func:`migrate` and a note in
+#: docs/changelog.md.
+SCHEMA_VERSION = 3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    at_utc TEXT NOT NULL,
+    at_iso TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_window ON events (customer_id, type, at_utc, seq);
+
+CREATE TABLE IF NOT EXISTS profiles (
+    seq INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL UNIQUE,
+    attributes TEXT NOT NULL,
+    consent TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    source_hash TEXT
+);
+
+CREATE TABLE IF NOT EXISTS instances (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    journey TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    due_utc TEXT,
+    due_iso TEXT,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_by_customer ON instances (customer_id, seq);
+CREATE INDEX IF NOT EXISTS instances_due ON instances (due_utc, id) WHERE status = 'waiting';
+
+CREATE TABLE IF NOT EXISTS outbox (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    not_before_utc TEXT NOT NULL,
+    not_before_iso TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, not_before_utc, key);
+
+CREATE TABLE IF NOT EXISTS processed_events (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS engine_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+# Version 2: the contact history of contact policies (frequency caps across journeys).
+_SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS contacts (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    at_utc TEXT NOT NULL,
+    at_iso TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    category TEXT NOT NULL,
+    journey TEXT NOT NULL,
+    template TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id, at_utc)
+"""
+
+# Version 3: quarantined events, kept to be corrected and replayed (no longer marked processed).
+_SCHEMA_3 = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    event TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    replay INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+
+def migrate(db: sqlite3.Connection, path: str) -> None:
+    """Bring the file open on ``db`` (inside a write transaction) to :data:`SCHEMA_VERSION`:
+    create what a new file lacks, add what each later version brought, record the version."""
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    found = stored_schema(path, db)
+    if found < 1:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    if found < 2:
+        for statement in _SCHEMA_2.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    if found < 3:
+        db.execute(_SCHEMA_3)
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(SCHEMA_VERSION),),
+    )
+
+
+def require_current(path: str, db: sqlite3.Connection) -> None:
+    """A read-only store neither creates nor migrates: the file must have this schema."""
+    try:
+        found = stored_schema(path, db)
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        found = 0
+    if found < SCHEMA_VERSION:
+        raise StoreUnavailable(
+            path,
+            f"schema version {found} is older than this journeydsl's ({SCHEMA_VERSION}); "
+            "open it once with a writable SQLiteStore (or `journeydsl run`) to migrate it",
+        )
+
+
+def readonly_uri(path: str) -> str:
+    """The URI that opens ``path`` read-only (``?`` and ``#`` in a name are escaped)."""
+    return f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+
+
+def stored_schema(path: str, db: sqlite3.Connection) -> int:
+    """The schema version the file's ``meta`` table holds (0: none yet); raises
+    :class:`StoreUnavailable` for a version this journeydsl cannot read."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    try:
+        found = int(row[0]) if row else 0
+    except (TypeError, ValueError):
+        raise StoreUnavailable(
+            path, f"its schema version {row[0]!r} is not a number: the meta table is damaged"
+        ) from None
+    if found > SCHEMA_VERSION:
+        raise StoreUnavailable(
+            path,
+            f"schema version {found} is newer than this journeydsl understands "
+            f"({SCHEMA_VERSION}); upgrade journeydsl",
+        )
+    return found
+
+
+def check_database(path: str | Path, *, limit: int = 20) -> list[str]:
+    """The problems of the state file at ``path``, at most ``limit`` of them; empty: it is
+    sound. Runs SQLite's ``PRAGMA integrity_check`` (every page, index and constraint) and
+    reads the schema version, on a read-only connection that takes no lock, so a store may be
+    writing to the file meanwhile (the check sees the last committed state)."""
+    path = str(path)
+    try:
+        conn = sqlite3.connect(readonly_uri(path), uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        found = storage_error(path, exc)
+        return [found.problem if found is not None else str(exc)]
+    try:
+        rows = [
+            line
+            for (found,) in conn.execute(f"PRAGMA integrity_check({limit + 1})")
+            for line in str(found).splitlines()
+            if line != "*** in database main ***"  # (a heading: there is only one database)
+        ]
+        if rows != ["ok"]:
+            more = ["... and more (the check stops there)"] if len(rows) > limit else []
+            return [*rows[:limit], *more]
+        try:
+            found_version = stored_schema(path, conn)
+        except sqlite3.OperationalError:  # no meta table
+            return ["not a journeydsl state file (it has no meta table)"]
+        if found_version == 0:
+            return ["not a journeydsl state file (it has no schema version)"]
+        return []
+    except StoreUnavailable as exc:
+        return [exc.problem]
+    except sqlite3.Error as exc:
+        if str(exc.sqlite_errorname).startswith("SQLITE_CORRUPT"):
+            return [
+                f"the database is damaged ({exc}), too badly for the check to list where; "
+                "restore it from a backup"
+            ]
+        unusable = storage_error(path, exc)
+        return [unusable.problem if unusable is not None else str(exc)]
+    finally:
+        conn.close()

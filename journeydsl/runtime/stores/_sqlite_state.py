@@ -1,0 +1,398 @@
+"""The engine state of the SQLite store (:class:`~journeydsl.runtime.protocols.StateStore`):
+instance records and their timers, the outbox, processed-event markers and engine meta, with the
+quarantine and the contact history; the earliest timer and the earliest pending outbox entry are
+kept in memory, moved by this store's own writes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import nullcontext
+from datetime import datetime
+from typing import Any
+
+from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
+from journeydsl.runtime.stores._sqlite_core import StoreCore
+from journeydsl.runtime.stores._sqlite_rows import (
+    _UPSERT_INSTANCE,
+    _UPSERT_OUTBOX,
+    _entry,
+    _instance_row,
+    _load,
+    _outbox_row,
+    _utc,
+)
+
+__all__ = ["StatePart"]
+
+
+class StatePart(StoreCore):
+    """The :class:`~journeydsl.runtime.protocols.StateStore`,
+    :class:`~journeydsl.runtime.protocols.Quarantine` and contact-history part of
+    :class:`~journeydsl.runtime.stores.sqlite.SQLiteStore` (every table but ``events`` and
+    ``profiles``)."""
+
+    def commit(
+        self,
+        instances: Sequence[dict[str, Any]],
+        outbox: Sequence[OutboxEntry],
+        processed_event: str | None = None,
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write instance records (and their timers), new outbox entries (ignored when the key
+        exists), the processed-event marker and meta in one transaction: all or nothing."""
+        # Serialise first: a value that cannot be stored fails before anything is written.
+        inst_rows = [_instance_row(r) for r in instances]
+        out_rows = [_outbox_row(e) for e in outbox]
+        meta_rows = [(str(k), str(v)) for k, v in (meta or {}).items()]
+        # Empty parts issue no statement. A commit of one row (most commits of a stream only
+        # mark an event) is one statement, atomic and durable by itself: it needs no
+        # transaction of its own, which spares a batch two statements per event.
+        rows = len(inst_rows) + len(out_rows) + (processed_event is not None) + len(meta_rows)
+        added = 0
+        with self._transaction() if rows > 1 else nullcontext(self._conn) as db:
+            if inst_rows:
+                db.executemany(_UPSERT_INSTANCE, inst_rows)
+            if out_rows:
+                added = db.executemany(
+                    "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, "
+                    "not_before_utc, not_before_iso, attempts, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    out_rows,
+                ).rowcount
+            if processed_event is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO processed_events (id) VALUES (?)", (processed_event,)
+                )
+            if meta_rows:
+                db.executemany(
+                    "INSERT INTO engine_meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    meta_rows,
+                )
+        # Written (committed, or part of the open batch, whose rollback drops the caches).
+        self._instances_written(inst_rows)
+        if added != len(out_rows):
+            self._next_out_known = False  # some keys existed: those rows were not written
+        for row in out_rows:
+            self._outbox_written(row)
+
+    def instance(self, instance_id: str) -> dict[str, Any] | None:
+        """One instance record."""
+        row = self._conn.execute(
+            "SELECT record FROM instances WHERE id = ?", (instance_id,)
+        ).fetchone()
+        return _load(row[0]) if row else None
+
+    def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's records, oldest first."""
+        return [
+            _load(r)
+            for (r,) in self._conn.execute(
+                "SELECT record FROM instances WHERE customer_id = ? ORDER BY seq", (customer_id,)
+            )
+        ]
+
+    def all_instances(self) -> list[dict[str, Any]]:
+        """Every record, oldest first."""
+        return [
+            _load(r) for (r,) in self._conn.execute("SELECT record FROM instances ORDER BY seq")
+        ]
+
+    def due(
+        self,
+        now: datetime,
+        limit: int = 1000,
+        *,
+        journeys: Collection[tuple[str, int]] | None = None,
+    ) -> list[str]:
+        """Waiting instances whose timer is at or before ``now``, earliest first (ties by id);
+        of ``journeys``' instances only (``(id, version)`` pairs), when given.
+
+        Timers are rows, not a queue: they stay until their instance moves on, so a crash
+        between ``due`` and ``commit`` loses none."""
+        at = _utc(now)
+        if journeys is not None:
+            rows = self._conn.execute(
+                "SELECT id, journey, version FROM instances WHERE status = 'waiting' "
+                "AND due_utc <= ? ORDER BY due_utc, id",
+                (at,),
+            )
+            return list(
+                itertools.islice((iid for iid, j, v in rows if (j, v) in journeys), max(limit, 0))
+            )
+        first = self._first_timer()
+        if first is None or first[0] > at:
+            return []  # (the earliest timer is known: no query)
+        return [
+            iid
+            for (iid,) in self._conn.execute(
+                "SELECT id FROM instances WHERE status = 'waiting' AND due_utc <= ? "
+                "ORDER BY due_utc, id LIMIT ?",
+                (at, max(limit, 0)),
+            )
+        ]
+
+    def next_due(self, *, journeys: Collection[tuple[str, int]] | None = None) -> datetime | None:
+        """The earliest pending timer (of ``journeys``' instances only, when given)."""
+        if journeys is not None:
+            rows = self._conn.execute(
+                "SELECT due_iso, journey, version FROM instances WHERE status = 'waiting' "
+                "AND due_utc IS NOT NULL ORDER BY due_utc, id"
+            )
+            for due_iso, j, v in rows:
+                if (j, v) in journeys:
+                    return datetime.fromisoformat(due_iso)
+            return None
+        first = self._first_timer()
+        return datetime.fromisoformat(first[2]) if first else None
+
+    def _first_timer(self) -> tuple[str, str, str] | None:
+        """The earliest timer, ``(due_utc, id, due_iso)``: the engine asks after every step
+        (``next_wakeup``), so it is kept, and moved by this store's own writes."""
+        self._fresh()
+        if not self._timer_known:
+            row = self._conn.execute(
+                "SELECT due_utc, id, due_iso FROM instances "
+                "WHERE status = 'waiting' AND due_utc IS NOT NULL ORDER BY due_utc, id LIMIT 1"
+            ).fetchone()
+            self._timer = (row[0], row[1], row[2]) if row else None
+            self._timer_known = True
+        return self._timer
+
+    def _instances_written(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Keep the earliest timer in step with instance rows written."""
+        for row in rows:
+            if not self._timer_known:
+                return
+            iid, due_utc = row[0], row[5]
+            if type(iid) is not str:
+                self._timer_known = False  # (SQLite stores such an id as text: let it say)
+                return
+            first = self._timer
+            timer = (due_utc, iid, row[6]) if due_utc is not None else None
+            if first is not None and iid == first[1]:
+                if timer is None or due_utc > first[0]:
+                    self._timer_known = False  # the earliest timer moved later or went
+                else:
+                    self._timer = timer
+            elif timer is not None and (first is None or (due_utc, iid) < first[:2]):
+                self._timer = timer
+
+    def processed(self, event_id: str) -> bool:
+        """Whether the event was processed."""
+        row = self._conn.execute(
+            "SELECT 1 FROM processed_events WHERE id = ?", (event_id,)
+        ).fetchone()
+        return row is not None
+
+    def pending_outbox(
+        self,
+        now: datetime,
+        limit: int = 1000,
+        *,
+        journeys: Collection[tuple[str, int]] | None = None,
+    ) -> list[OutboxEntry]:
+        """Pending entries due at ``now``, by due time (as instants) then key; of ``journeys``
+        only (``(id, version)`` pairs of the payload), when given.
+
+        The earliest pending entry is kept (the engine asks for it after every step), so most
+        calls need no query: nothing is due, or only the first entry is wanted."""
+        at = _utc(now)
+        if journeys is not None:
+            entries = (
+                _entry(row)
+                for row in self._conn.execute(
+                    "SELECT key, kind, customer_id, payload, not_before_iso, attempts, status "
+                    "FROM outbox WHERE status = 'pending' AND not_before_utc <= ? "
+                    "ORDER BY not_before_utc, key",
+                    (at,),
+                )
+            )
+            mine = (e for e in entries if (e.payload["journey"], e.payload["version"]) in journeys)
+            return list(itertools.islice(mine, max(limit, 0)))
+        self._fresh()
+        if not self._next_out_known:
+            row = self._conn.execute(
+                "SELECT not_before_utc, key, kind, customer_id, payload, not_before_iso, "
+                "attempts, status FROM outbox WHERE status = 'pending' "
+                "ORDER BY not_before_utc, key LIMIT 1"
+            ).fetchone()
+            self._next_out = (row[0], row[1:]) if row else None
+            self._next_out_known = True
+        first = self._next_out
+        if first is None or first[0] > at or limit <= 0:
+            return []
+        if limit == 1:
+            return [_entry(first[1])]
+        rows = self._conn.execute(
+            "SELECT key, kind, customer_id, payload, not_before_iso, attempts, status FROM outbox "
+            "WHERE status = 'pending' AND not_before_utc <= ? ORDER BY not_before_utc, key LIMIT ?",
+            (at, limit),
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def _outbox_written(self, row: tuple[Any, ...]) -> None:
+        """Keep the earliest pending entry in step with an outbox row written."""
+        if not self._next_out_known:
+            return
+        key, kind, customer, payload, at, iso, attempts, status = row
+        if not (
+            type(key) is str
+            and type(kind) is str
+            and type(customer) is str
+            and type(attempts) is int
+            and type(status) is str
+        ):
+            self._next_out_known = False  # (SQLite converts these: let it say what it kept)
+            return
+        first = self._next_out
+        pending = status == "pending"
+        if first is not None and key == first[1][0]:
+            if pending and at <= first[0]:
+                self._next_out = (at, (key, kind, customer, payload, iso, attempts, status))
+            else:
+                self._next_out_known = False  # the earliest entry moved later or went
+        elif pending and (first is None or (at, key) < (first[0], first[1][0])):
+            self._next_out = (at, (key, kind, customer, payload, iso, attempts, status))
+
+    def update_outbox(self, entry: OutboxEntry) -> None:
+        """Store a delivery attempt's outcome (the whole entry replaces the stored one)."""
+        row = _outbox_row(entry)
+        self._conn.execute(_UPSERT_OUTBOX, row)
+        self._outbox_written(row)
+
+    def outbox(self) -> list[OutboxEntry]:
+        """Every outbox entry, by due time then key."""
+        rows = self._conn.execute(
+            "SELECT key, kind, customer_id, payload, not_before_iso, attempts, status FROM outbox "
+            "ORDER BY not_before_utc, key"
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        """Engine bookkeeping."""
+        row = self._conn.execute("SELECT value FROM engine_meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def live_journeys(self) -> dict[tuple[str, int], int]:
+        """How many instances that have not ended each (journey, version) has."""
+        rows = self._conn.execute(
+            "SELECT journey, version, COUNT(*) FROM instances WHERE status != 'ended' "
+            "GROUP BY journey, version"
+        )
+        return {(journey, version): count for journey, version, count in rows}
+
+    def latest_event_time(self) -> datetime | None:
+        """The time of the latest event stored (as an instant), with its own offset."""
+        row = self._conn.execute(
+            "SELECT at_iso FROM events ORDER BY at_utc DESC, seq DESC LIMIT 1"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    # ================================================================== Quarantine
+
+    def quarantine(self, event_id: str, event: str, reason: str, seen: datetime) -> None:
+        """Keep a quarantined event (:class:`~journeydsl.runtime.protocols.Quarantine`): once
+        per id, counted and with the latest reason when it comes again."""
+        self._conn.execute(
+            "INSERT INTO quarantine (id, event, reason, first_seen, last_seen, count) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO UPDATE SET event = excluded.event, "
+            "reason = excluded.reason, last_seen = excluded.last_seen, count = count + 1, "
+            "replay = 0",
+            (event_id, event, reason, seen.isoformat(), seen.isoformat()),
+        )
+        self._has_quarantine = True
+
+    def quarantined(self, event_id: str | None = None) -> list[QuarantinedEvent]:
+        """The quarantined events (or the one with ``event_id``), first seen first."""
+        query = "SELECT id, event, reason, first_seen, last_seen, count, replay FROM quarantine"
+        rows = (
+            self._conn.execute(query + " WHERE id = ?", (event_id,))
+            if event_id is not None
+            else self._conn.execute(query + " ORDER BY seq")
+        ).fetchall()
+        return [
+            QuarantinedEvent(
+                eid,
+                event,
+                reason,
+                datetime.fromisoformat(first),
+                datetime.fromisoformat(last),
+                count,
+                bool(replay),
+            )
+            for eid, event, reason, first, last, count, replay in rows
+        ]
+
+    def release(self, event_id: str) -> bool:
+        """Remove a processed event from the quarantine (no statement while it is empty)."""
+        self._fresh()
+        if self._has_quarantine is None:
+            row = self._conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()
+            self._has_quarantine = bool(row[0])
+        if not self._has_quarantine:
+            return False
+        cur = self._conn.execute("DELETE FROM quarantine WHERE id = ?", (event_id,))
+        if cur.rowcount:
+            self._has_quarantine = None  # it may be empty now
+        return cur.rowcount > 0
+
+    def request_replay(self, event_id: str | None = None) -> int:
+        """Mark quarantined events (or one) for the next run; returns how many."""
+        if event_id is None:
+            return self._conn.execute("UPDATE quarantine SET replay = 1").rowcount
+        return self._conn.execute(
+            "UPDATE quarantine SET replay = 1 WHERE id = ?", (event_id,)
+        ).rowcount
+
+    # ================================================================== ContactHistory
+
+    def prune_contacts(self, before: datetime) -> int:
+        """Delete the contacts made before ``before`` (as instants); returns how many."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM contacts WHERE at_utc < ?", (_utc(before),)).rowcount
+
+    def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
+        """The customer's contacts at or after ``since`` (as instants), oldest first."""
+        rows = self._conn.execute(
+            "SELECT key, at_iso, channel, category, journey, template FROM contacts "
+            "WHERE customer_id = ? AND at_utc >= ? ORDER BY at_utc, seq",
+            (customer_id, _utc(since)),
+        ).fetchall()
+        return [
+            Contact(key, customer_id, datetime.fromisoformat(at), channel, category, journey, tpl)
+            for key, at, channel, category, journey, tpl in rows
+        ]
+
+    def record_delivery(
+        self,
+        entry: OutboxEntry,
+        contact: Contact | None = None,
+        instance: dict[str, Any] | None = None,
+    ) -> None:
+        """The outbox update, the contact (once per key) and the instance record in one
+        transaction."""
+        inst_rows = [_instance_row(instance)] if instance is not None else []
+        row = _outbox_row(entry)
+        with self._transaction() as db:
+            if inst_rows:
+                db.executemany(_UPSERT_INSTANCE, inst_rows)
+            db.execute(_UPSERT_OUTBOX, row)
+            if contact is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO contacts (key, customer_id, at_utc, at_iso, channel, "
+                    "category, journey, template) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        contact.key,
+                        contact.customer_id,
+                        _utc(contact.at),
+                        contact.at.isoformat(),
+                        contact.channel,
+                        contact.category,
+                        contact.journey,
+                        contact.template,
+                    ),
+                )
+        self._instances_written(inst_rows)
+        self._outbox_written(row)
