@@ -130,7 +130,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.USAGE
     except BrokenPipeError:  # e.g. `journeydsl graph x | head`
         return ExitCode.OK
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
