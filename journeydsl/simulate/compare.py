@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from journeydsl.ast import CHANNELS
 from journeydsl.simulate.driver import RunResult
-from journeydsl.simulate.formats import percent
+from journeydsl.simulate.formats import minute, percent, vnd
 from journeydsl.simulate.proportions import METHOD, outcome_rows, rate
 from journeydsl.simulate.tally import Tally
 
@@ -161,7 +161,7 @@ def _pp(delta: float | None) -> str:
 
 
 def _vnd(money: Mapping[str, str] | None) -> str:
-    return "-" if money is None else f"{int(Decimal(money['amount'])):,}"
+    return "-" if money is None else vnd(Decimal(money["amount"]))
 
 
 def render_compare(
@@ -177,8 +177,6 @@ def render_compare(
     from rich import box
     from rich.console import Console
     from rich.table import Table
-
-    from journeydsl.simulate.report import _minute
 
     tty = out.isatty()
     console = Console(
@@ -198,7 +196,7 @@ def render_compare(
     if start is not None and until is not None:
         days = (until - start).total_seconds() / 86400
         console.print(
-            f"{_minute(start.isoformat())} → {_minute(until.isoformat())} ({days:g} days)",
+            f"{minute(start.isoformat())} → {minute(until.isoformat())} ({days:g} days)",
             soft_wrap=True,
         )
     table = Table(box=box.SIMPLE, title="Side by side (other - base)", title_justify="left")

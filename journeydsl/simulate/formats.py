@@ -1,9 +1,15 @@
-"""How the simulation reports (text, compare, policy figures, the HTML report's SVG) write
-their numbers: one spelling of a percentage everywhere."""
+"""How the simulation reports (text, trace and explain, compare, policy figures, the HTML report
+and its SVG, scenario-test diffs) write their values: one spelling of each everywhere."""
 
 from __future__ import annotations
 
-__all__ = ["percent", "percent_of"]
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["compact", "minute", "percent", "percent_of", "points", "vnd"]
 
 
 def percent(rate: float | None) -> str:
@@ -14,3 +20,38 @@ def percent(rate: float | None) -> str:
 def percent_of(n: int, total: int) -> str:
     """``n`` of ``total`` as a percentage ("12.5%"); "-" when the total is 0."""
     return percent(n / total) if total else "-"
+
+
+def points(diff: float | None) -> str:
+    """A difference of two rates (0.031) in signed percentage points with one decimal
+    ("+3.1"); "-" when there is none."""
+    return "-" if diff is None else f"{100 * diff:+.1f}"
+
+
+def vnd(amount: Decimal) -> str:
+    """An amount of dong as whole dong with thousands separators ("1,250,000"): the fraction
+    is dropped, not rounded."""
+    return f"{int(amount):,}"
+
+
+def minute(t: str) -> str:
+    """An ISO 8601 time to the minute, with its offset: ``2026-01-05T10:00:00+07:00`` →
+    ``2026-01-05 10:00 +07:00``."""
+    when = datetime.fromisoformat(t)
+    offset = when.strftime("%z")
+    return when.strftime("%Y-%m-%d %H:%M") + (f" {offset[:3]}:{offset[3:]}" if offset else "")
+
+
+def compact(value: Any) -> str:
+    """Params and payloads on one line, money as ``1,000,000 VND``."""
+    if isinstance(value, Mapping):
+        if set(value) == {"amount", "currency"}:
+            amount = Decimal(str(value["amount"]))
+            text = f"{amount:,f}" if amount != amount.to_integral() else f"{int(amount):,}"
+            return f"{text} {value['currency']}"
+        return "{" + ", ".join(f"{k}: {compact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(compact(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)

@@ -24,9 +24,8 @@ from typing import Any
 
 from journeydsl import ir
 from journeydsl.simulate.driver import RunResult, dumps
-from journeydsl.simulate.formats import percent, percent_of
-from journeydsl.simulate.policy_figures import _points
-from journeydsl.simulate.report import _minute, _vnd, step_label, summary
+from journeydsl.simulate.formats import minute, percent, percent_of, points, vnd
+from journeydsl.simulate.report import step_label, summary
 from journeydsl.simulate.svg import Series, graph_svg, line_chart
 
 __all__ = ["render_html"]
@@ -319,14 +318,14 @@ def _header(
     ]
     if costs is not None:
         total = sum((Decimal(r["cost_vnd"]) for r in figures["channels"]), Decimal(0))
-        tiles.append(_tile(_vnd(total), "message cost", "stat-cost", "VND"))
+        tiles.append(_tile(vnd(total), "message cost", "stat-cost", "VND"))
         if entered:
-            tiles.append(_tile(_vnd(total / entered), "cost per entry", "stat-unit-cost", "VND"))
+            tiles.append(_tile(vnd(total / entered), "cost per entry", "stat-unit-cost", "VND"))
     meta = [
         ("source", title or "-"),
         (
             "time range",
-            f"{_minute(result.start.isoformat())} → {_minute(result.until.isoformat())} "
+            f"{minute(result.start.isoformat())} → {minute(result.until.isoformat())} "
             f"({days:g} days)",
         ),
         ("time zone", journey.timezone),
@@ -465,7 +464,7 @@ def _outcomes_section(
     chart = line_chart(
         series,
         days=days,
-        x_title=f"days since the start ({_minute(start.isoformat())})",
+        x_title=f"days since the start ({minute(start.isoformat())})",
         width=820,
         height=280,
     )
@@ -535,7 +534,7 @@ def _messages_section(
             cells.append(f'<td class="num">{_count(r["failed_transient"])}</td>')
             cells.append(f'<td class="num">{_count(r["failed_permanent"])}</td>')
         if costs is not None:
-            cells.append(f'<td class="num">{_vnd(Decimal(r["cost_vnd"]))}</td>')
+            cells.append(f'<td class="num">{vnd(Decimal(r["cost_vnd"]))}</td>')
         tip = f"{r['sent']:,} sent, {r['suppressed']:,} suppressed"
         cells.append(
             f'<td class="barcell"><div class="bar" title="{escape(tip)}">'
@@ -545,7 +544,7 @@ def _messages_section(
         if costs is not None:
             cost = Decimal(r["cost_vnd"])
             cells.append(
-                f'<td class="barcell">{_bar(_money_width(cost, peak_cost), color, _vnd(cost))}</td>'
+                f'<td class="barcell">{_bar(_money_width(cost, peak_cost), color, vnd(cost))}</td>'
             )
         body.append(
             f'<tr data-testid="channel-row" data-channel="{escape(r["channel"])}">'
@@ -564,10 +563,10 @@ def _messages_section(
         foot.append(f'<td class="num">{_count(sum(r["failed_transient"] for r in rows))}</td>')
         foot.append(f'<td class="num">{_count(sum(r["failed_permanent"] for r in rows))}</td>')
     if costs is not None:
-        foot.append(f'<td class="num" data-testid="total-cost">{_vnd(total_cost)}</td>')
+        foot.append(f'<td class="num" data-testid="total-cost">{vnd(total_cost)}</td>')
     foot.append("<td></td>" * (2 if costs is not None else 1))
     if costs is not None and entered:
-        note = f"Cost per entered instance: {_vnd(total_cost / entered)} VND."
+        note = f"Cost per entered instance: {vnd(total_cost / entered)} VND."
     elif costs is None:
         note = "Costs are known in synthetic mode only (the behaviour file's channel prices)."
     else:
@@ -621,12 +620,12 @@ def _policies_section(result: RunResult, journey: ir.Journey) -> str:
         uplift = []
         for name, row in tally.uplift(tally.outcome_names(journey)).items():
             ci = row["ci95"]
-            interval = f"{_points(ci[0])} .. {_points(ci[1])}" if ci else "-"
+            interval = f"{points(ci[0])} .. {points(ci[1])}" if ci else "-"
             uplift.append(
                 f'<tr data-testid="uplift-row"><td>{escape(name)}</td>'
                 f'<td class="num">{percent(row["treated"]["rate"])}</td>'
                 f'<td class="num">{percent(row["holdout"]["rate"])}</td>'
-                f'<td class="num">{_points(row["uplift"])}</td>'
+                f'<td class="num">{points(row["uplift"])}</td>'
                 f'<td class="num">{escape(interval)}</td></tr>'
             )
         content += [

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from journeydsl.simulate.formats import percent as percent_text
+from journeydsl.simulate.formats import points
 from journeydsl.simulate.proportions import METHOD, outcome_rows
 
 if TYPE_CHECKING:
@@ -183,8 +184,8 @@ class PolicyTally:
                 name,
                 percent_text(row["treated"]["rate"]),
                 percent_text(row["holdout"]["rate"]),
-                _points(row["uplift"]),
-                f"{_points(ci[0])} .. {_points(ci[1])}" if ci else "-",
+                points(row["uplift"]),
+                f"{points(ci[0])} .. {points(ci[1])}" if ci else "-",
             )
         console.print(uplift)
         console.print(
@@ -192,7 +193,3 @@ class PolicyTally:
             "points, 95% CI by Newcombe's method (Wilson intervals of each rate)\n",
             soft_wrap=True,
         )
-
-
-def _points(diff: float | None) -> str:
-    return "-" if diff is None else f"{100 * diff:+.1f}"

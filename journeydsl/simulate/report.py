@@ -8,7 +8,6 @@ for it.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +16,7 @@ from typing import Any, TextIO
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.simulate.driver import RunResult, SimulationResult, local_iso
-from journeydsl.simulate.formats import percent_of
+from journeydsl.simulate.formats import compact, minute, percent_of, vnd
 
 __all__ = [
     "render_explain",
@@ -44,10 +43,6 @@ def _bar(n: int, total: int) -> str:
         return ""
     filled = round(BAR * n / total)
     return "█" * filled + "·" * (BAR - filled)
-
-
-def _vnd(amount: Decimal) -> str:
-    return f"{int(amount):,}"
 
 
 def summary(
@@ -124,7 +119,7 @@ def render_text(
         soft_wrap=True,
     )
     console.print(
-        f"{_minute(result.start.isoformat())} → {_minute(result.until.isoformat())} "
+        f"{minute(result.start.isoformat())} → {minute(result.until.isoformat())} "
         f"({days:g} days): {entered} instance{'s' * (entered != 1)} entered, "
         f"{funnel['running']} still running",
         soft_wrap=True,
@@ -173,7 +168,7 @@ def render_text(
             cells += [str(row["failed_transient"]), str(row["failed_permanent"])]
         if costs is not None:
             total_cost += Decimal(row["cost_vnd"])
-            cells.append(_vnd(Decimal(row["cost_vnd"])))
+            cells.append(vnd(Decimal(row["cost_vnd"])))
         messages.add_row(*cells)
     totals = ["total", str(total_sent), str(total_supp)]
     if failures is not None:
@@ -182,11 +177,11 @@ def render_text(
             str(sum(r["failed_permanent"] for r in figures["channels"])),
         ]
     if costs is not None:
-        totals.append(_vnd(total_cost))
+        totals.append(vnd(total_cost))
     messages.add_row(*totals, style="bold")
     console.print(messages)
     if costs is not None and entered:
-        console.print(f"cost per entered instance: {_vnd(total_cost / entered)} VND\n")
+        console.print(f"cost per entered instance: {vnd(total_cost / entered)} VND\n")
 
     if figures["suppression_reasons"]:
         reasons = Table(title="Why messages were suppressed", box=box.SIMPLE, title_justify="left")
@@ -225,44 +220,22 @@ def render_text(
 # --------------------------------------------------------------------------- timelines
 
 
-def _minute(t: str) -> str:
-    """``2026-01-05T10:00:00+07:00`` → ``2026-01-05 10:00 +07:00``."""
-    when = datetime.fromisoformat(t)
-    offset = when.strftime("%z")
-    return when.strftime("%Y-%m-%d %H:%M") + (f" {offset[:3]}:{offset[3:]}" if offset else "")
-
-
-def _compact(value: Any) -> str:
-    """Params and payloads on one line, money as ``1,000,000 VND``."""
-    if isinstance(value, Mapping):
-        if set(value) == {"amount", "currency"}:
-            amount = Decimal(str(value["amount"]))
-            text = f"{amount:,f}" if amount != amount.to_integral() else f"{int(amount):,}"
-            return f"{text} {value['currency']}"
-        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_compact(v) for v in value) + "]"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
 def describe_action(a: Mapping[str, Any]) -> str:
     """One action on one line."""
     kind = a["kind"]
     if kind == "send":
         params = a.get("params") or {}
-        return f"send {a['channel']} {a['template']}" + (f" {_compact(params)}" if params else "")
+        return f"send {a['channel']} {a['template']}" + (f" {compact(params)}" if params else "")
     if kind == "suppressed":
         what = f" {a['template']}" if a.get("template") else ""
         return f"suppressed{what} at {a['node']}: {a.get('reason')}"
     if kind == "ticket":
-        return f"ticket {a['queue']} priority {a['priority']} {_compact(a.get('payload') or {})}"
+        return f"ticket {a['queue']} priority {a['priority']} {compact(a.get('payload') or {})}"
     if kind in ("reward", "action"):
         params = a.get("params") or {}
-        return f"{kind} {a['name']}" + (f" {_compact(params)}" if params else "")
+        return f"{kind} {a['name']}" + (f" {compact(params)}" if params else "")
     rest = {k: v for k, v in a.items() if k not in ("at", "customer_id", "journey", "node", "kind")}
-    return f"{kind} {_compact(rest)}"
+    return f"{kind} {compact(rest)}"
 
 
 def render_trace(result: SimulationResult, customer_id: str) -> str:
@@ -276,8 +249,8 @@ def render_trace(result: SimulationResult, customer_id: str) -> str:
         from journeydsl.runtime.codec import plain
 
         label = "history" if e.at < result.start else "event"
-        text = f"{label:<8} {e.type}" + (f" {_compact(plain(data))}" if data else "")
-        rows.append((e.at.timestamp(), 0, seq, f"{_minute(local_iso(e.at, tz))}  {text}"))
+        text = f"{label:<8} {e.type}" + (f" {compact(plain(data))}" if data else "")
+        rows.append((e.at.timestamp(), 0, seq, f"{minute(local_iso(e.at, tz))}  {text}"))
         seq += 1
     for r in result.instances:
         if r["customer_id"] != customer_id:
@@ -288,7 +261,7 @@ def render_trace(result: SimulationResult, customer_id: str) -> str:
                 entered.timestamp(),
                 1,
                 seq,
-                f"{_minute(local_iso(entered, tz))}  {'enter':<8} {r['journey']} v{r['version']}",
+                f"{minute(local_iso(entered, tz))}  {'enter':<8} {r['journey']} v{r['version']}",
             )
         )
         seq += 1
@@ -299,7 +272,7 @@ def render_trace(result: SimulationResult, customer_id: str) -> str:
                     ended.timestamp(),
                     3,
                     seq,
-                    f"{_minute(local_iso(ended, tz))}  {'exit':<8} {r['journey']}: {r['outcome']}",
+                    f"{minute(local_iso(ended, tz))}  {'exit':<8} {r['journey']}: {r['outcome']}",
                 )
             )
             seq += 1
@@ -308,7 +281,7 @@ def render_trace(result: SimulationResult, customer_id: str) -> str:
             continue
         at = datetime.fromisoformat(a["at"])
         rows.append(
-            (at.timestamp(), 2, seq, f"{_minute(a['at'])}  {'action':<8} {describe_action(a)}")
+            (at.timestamp(), 2, seq, f"{minute(a['at'])}  {'action':<8} {describe_action(a)}")
         )
         seq += 1
     if not rows:
@@ -329,7 +302,7 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
 
     def t(key: str) -> str:
         value = d.get(key)
-        return _minute(local_iso(value, tz)) if isinstance(value, str) else "never"
+        return minute(local_iso(value, tz)) if isinstance(value, str) else "never"
 
     match what:
         case "enter":
@@ -342,7 +315,7 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
             return f"if {d.get('source')} → {'yes' if d.get('value') else 'no'}"
         case "switch":
             case = " (no case matched: else)" if d.get("case") == "else" else ""
-            return f"switch = {_compact(d.get('value'))}{case}"
+            return f"switch = {compact(d.get('value'))}{case}"
         case "condition":
             return f"condition {d.get('source')} is already true: go on"
         case "until":
@@ -385,7 +358,7 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
         case "reward" | "action":
             late = f", {d.get('late')} late" if d.get("late") else ""
             return f"{what} {d.get('name')} (queued{late})"
-    rest = ", ".join(f"{k}={_compact(v)}" for k, v in d.items())
+    rest = ", ".join(f"{k}={compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
 
 
@@ -453,7 +426,7 @@ def _log_row(
     rows: list[tuple[float, float, str]], tz: str, iso: str, order: float, node: str, text: str
 ) -> None:
     when = datetime.fromisoformat(iso)
-    rows.append((when.timestamp(), order, f"  {_minute(local_iso(when, tz))}  {node:<32} {text}"))
+    rows.append((when.timestamp(), order, f"  {minute(local_iso(when, tz))}  {node:<32} {text}"))
 
 
 def _deliveries(

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from journeydsl.simulate.formats import compact
 from journeydsl.yamlfile import (
     FileError,
     InputError,
@@ -185,9 +186,7 @@ def action_matches(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bo
 
 
 def _render_value(value: Any) -> str:
-    from journeydsl.simulate.report import _compact
-
-    return _compact(value)
+    return compact(value)
 
 
 def _line(action: Mapping[str, Any], fields: Sequence[str]) -> str:
