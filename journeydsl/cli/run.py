@@ -100,6 +100,15 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         "timers, that far ahead",
     )
     run.add_argument(
+        "--allowed-lateness",
+        metavar="D",
+        default="1d",
+        help="how far out of time order events may arrive (default 1d): each event is held "
+        "until the stream is D past it and taken in time order; one dated more than D before "
+        "the latest seen is quarantined as too_late. 0 takes events as they come (a live pipe "
+        "in time order)",
+    )
+    run.add_argument(
         "--policies", metavar="FILE", help="run under this contact-policy file (docs/policies.md)"
     )
     run.add_argument(
@@ -148,10 +157,19 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 file=err,
             )
             return ExitCode.USAGE
+    from journeydsl.expr.checker import duration_value
+
+    given = args.allowed_lateness
+    lateness = timedelta() if given.strip() == "0" else duration_value(given)
+    if lateness is None:
+        print(
+            f"journeydsl: error: --allowed-lateness {args.allowed_lateness!r} is not a duration "
+            "(a number and s, m, h, d or w, e.g. 1d, or 0)",
+            file=err,
+        )
+        return ExitCode.USAGE
     max_future: timedelta | None = None
     if args.max_future:
-        from journeydsl.expr.checker import duration_value
-
         max_future = duration_value(args.max_future)
         if max_future is None:
             print(
@@ -173,6 +191,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         only=bool(args.only),
         new_db=bool(args.new_db),
         root=args.root,
+        allowed_lateness=lateness,
     )
 
 
@@ -271,6 +290,7 @@ def run(
     only: bool = False,
     new_db: bool = False,
     root: str | Path | None = None,
+    allowed_lateness: timedelta = timedelta(days=1),
 ) -> int:
     """Run ``journey_files`` (their catalogs read from inside ``root``, by default each
     journey's folder) over the event stream ``events`` (a path, or ``-`` for stdin) on the
@@ -285,9 +305,12 @@ def run(
     that another store holds (one writer per SQLite database) is refused before anything is
     read or written.
 
-    The run's clock follows the stream. With ``max_future``, an event dated more than that
-    after ``wall_clock()`` (this machine's clock) is quarantined instead: a mistyped year would
-    otherwise move the clock, and fire every customer's timers, years ahead.
+    The run's clock follows the stream, in time order: events are held until the stream is
+    ``allowed_lateness`` past them and taken sorted by time (one dated further back than that
+    is quarantined ``too_late``), so a stream shuffled within it is taken as the sorted one
+    would be (:class:`~journeydsl.runtime.reorder.Reorder`). With ``max_future``, an event
+    dated more than that after ``wall_clock()`` (this machine's clock) is quarantined instead: a
+    mistyped year would otherwise move the clock, and fire every customer's timers, years ahead.
 
     A state file that holds live instances of journeys not in ``journey_files`` is refused
     (their timers would otherwise wait while their events pass by unseen) unless ``only``: then
@@ -356,6 +379,7 @@ def run(
                     policy_set,
                     limit,
                     only,
+                    allowed_lateness,
                 )
                 return _run(plan, store, err)
         except DatabaseInUse as exc:
@@ -396,6 +420,8 @@ class _Plan:
     limit: FutureLimit | None
     #: Just these journeys, though the state file has live instances of others (``--only``).
     only: bool
+    #: How far out of time order the stream may be (``--allowed-lateness``).
+    lateness: timedelta
 
 
 def _run(plan: _Plan, store: SQLiteStore, err: TextIO) -> int:
@@ -474,8 +500,11 @@ def _run_stream(plan: _Plan, store: SQLiteStore, summary: RunSummary, err: TextI
             actions=_action_handlers(plan.journeys, sink),
             policies=plan.policies,
             only=plan.only,
+            allowed_lateness=None,  # (the runner holds the stream to its allowed lateness)
         )
-        runner = StreamRunner(engine, store, sink, clock, summary, plan.limit, quarantined)
+        runner = StreamRunner(
+            engine, store, sink, clock, summary, plan.limit, quarantined, plan.lateness
+        )
         runner(plan.events, plan.stdin, plan.now)
         if sink.dropped_torn_line:
             print(f"{actions}: dropped an incomplete last line left by a crash", file=err)

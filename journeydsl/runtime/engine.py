@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,12 +35,12 @@ from journeydsl.runtime.hostcalls import OnAction, StoreError, host_call, log
 from journeydsl.runtime.intake import (
     SCOPED_MARKERS,
     IngestResult,
+    Intake,
     event_json,
-    event_text,
     missing_handlers,
     scoped_marker,
 )
-from journeydsl.runtime.interpreter import Interpreter, describe_lateness
+from journeydsl.runtime.interpreter import Interpreter
 from journeydsl.runtime.policies.evaluator import PolicyEngine
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import (
@@ -52,7 +52,6 @@ from journeydsl.runtime.protocols import (
     GroupCommit,
     OutboxEntry,
     ProfileStore,
-    Quarantine,
     StateStore,
     TicketSink,
 )
@@ -74,7 +73,6 @@ STALE_AFTER = timedelta(hours=24)
 #: How long before the engine's clock an event may be dated and still be taken, by default.
 ALLOWED_LATENESS = timedelta(hours=24)
 _FOREVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
-_NOBODY: frozenset[str] = frozenset()
 
 
 class Engine:
@@ -148,10 +146,16 @@ class Engine:
         self.profiles = profiles
         self.state = state
         self.clock = clock
-        self.stale_after = stale_after
-        self.allowed_lateness = allowed_lateness
-        self.on_quarantine = on_quarantine
-        self.quarantine: list[tuple[Mapping[str, Any], str]] = []
+        self._intake = Intake(
+            state,
+            clock,
+            self.latest,
+            only=only,
+            allowed_lateness=allowed_lateness,
+            on_quarantine=on_quarantine,
+        )
+        #: Every event quarantined since the engine started, with the reason.
+        self.quarantine = self._intake.refused
         # One transaction per step of work where the store can group commits (GroupCommit).
         self._group: Callable[[], contextlib.AbstractContextManager[Any]] = (
             state.step if isinstance(state, GroupCommit) else contextlib.nullcontext
@@ -159,7 +163,6 @@ class Engine:
         self._in_transaction: Callable[[], bool] | None = (
             state.in_transaction if isinstance(state, CommitHooks) else None
         )
-        self._quarantine: Quarantine | None = state if isinstance(state, Quarantine) else None
         #: Customers that had an event but no profile (every message to them is withheld).
         self.unprofiled: set[str] = set()
         # A run of some of the store's journeys: markers, timers and deliveries are scoped.
@@ -167,9 +170,6 @@ class Engine:
         scope = frozenset(self.versions) if only else None
         if only and state.get_meta(SCOPED_MARKERS) != "1":
             state.commit([], [], meta={SCOPED_MARKERS: "1"})
-        # Whether the store ever ran some journeys only (then look for per-journey markers);
-        # None until the first event asks.
-        self._scoped: bool | None = True if only else None
         # The store's timers and outbox as this engine sees them: all, or its journeys' only
         # (an argument only stores that can run some journeys are asked for).
         self._scoped_to: dict[str, frozenset[tuple[str, int]]] = (
@@ -232,53 +232,30 @@ class Engine:
         if self.state.processed(eid):
             result.duplicate = True
             return result
-        if self._scoped is None:
-            self._scoped = self.state.get_meta(SCOPED_MARKERS) == "1"
-        done = self._done_for(eid) if self._scoped else _NOBODY
+        intake = self._intake
+        done = intake.done_for(eid)
         if done and done.issuperset(self.latest):
             result.duplicate = True
             return result
         try:
             ev = raw if isinstance(raw, EventRecord) else coerce_event(raw, self.schemas)
         except BadEvent as exc:
-            self._quarantined(eid, as_json, str(exc), result)
+            intake.quarantine(eid, as_json, str(exc), result)
             return result
-        if not late_ok and (why := self._too_late(ev.at)) is not None:
-            self._quarantined(eid, as_json, why, result)
+        if not late_ok and (why := intake.too_late(ev.at)) is not None:
+            intake.quarantine(eid, as_json, why, result)
             return result
         with self._group():  # the event, the instances it moved and its marker: one commit
             now = self._take(ev, eid, result, done)
-            if self._quarantine is not None:
-                self._quarantine.release(eid)
+            if intake.kept is not None:
+                intake.kept.release(eid)
         self._delivery.hand_out(now)
         return result
 
-    def _too_late(self, at: datetime) -> str | None:
-        """Why an event dated ``at`` is too late to take, if it is."""
-        limit = self.allowed_lateness
-        if limit is None or (late := self.clock.now() - at) <= limit:
-            return None
-        return (
-            f"too_late: dated {describe_lateness(late)} before the engine's clock "
-            f"(allowed lateness {describe_lateness(limit)})"
-        )
-
-    def _quarantined(
-        self, eid: str, as_json: Mapping[str, Any], reason: str, result: IngestResult
-    ) -> None:
-        """Report a bad event, and keep it where the store keeps a quarantine (not marked
-        processed: a corrected event with the same id is taken)."""
-        result.quarantined = reason
-        self.quarantine.append((as_json, reason))
-        log.warning("quarantine", reason=reason, event_type=as_json.get("type"))
-        if self.on_quarantine is not None:
-            self.on_quarantine(as_json, reason)
-        if self._quarantine is not None:
-            self._quarantine.quarantine(eid, event_text(as_json), reason, datetime.now(UTC))
-
-    def _done_for(self, eid: str) -> frozenset[str]:
-        """The journeys (of this engine) that took ``eid`` in a run of only some journeys."""
-        return frozenset(j for j in self.latest if self.state.processed(scoped_marker(eid, j)))
+    def taken(self, event_id: str) -> bool:
+        """Whether the event ``event_id`` was taken already, by all of this engine's journeys or
+        (in runs of some journeys) by one of them."""
+        return self._intake.taken(event_id)
 
     @host_call
     def replay_quarantined(self, event_id: str | None = None) -> list[IngestResult]:
@@ -286,17 +263,18 @@ class Engine:
         catalog or the data was fixed: those now valid are processed and leave the quarantine;
         the others stay, counted once more. Each is taken at the clock's now (its own time if
         later), as a late event."""
-        if self._quarantine is None:
+        kept = self._intake.kept
+        if kept is None:
             raise TypeError("the state store keeps no quarantine (see Quarantine)")
         results = []
-        for found in self._quarantine.quarantined(event_id):
+        for found in kept.quarantined(event_id):
             try:
                 raw = loads_exact(found.event)
             except (ValueError, RecursionError):
                 raw = None
             if not isinstance(raw, dict):
                 result = IngestResult(found.event_id)
-                self._quarantined(found.event_id, {"raw": found.event}, found.reason, result)
+                self._intake.quarantine(found.event_id, {"raw": found.event}, found.reason, result)
                 results.append(result)
                 continue
             results.append(self._ingest(raw, found.event_id, late_ok=True))

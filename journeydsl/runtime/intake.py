@@ -14,9 +14,9 @@ journeys an event was processed for.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,10 +24,14 @@ from journeydsl import ir
 from journeydsl.expr.context import EventRecord
 from journeydsl.money import Money
 from journeydsl.runtime.codec import plain
+from journeydsl.runtime.hostcalls import log
+from journeydsl.runtime.interpreter import describe_lateness
+from journeydsl.runtime.protocols import Clock, Quarantine, StateStore
 
 __all__ = [
     "SCOPED_MARKERS",
     "IngestResult",
+    "Intake",
     "event_json",
     "event_text",
     "missing_handlers",
@@ -126,3 +130,67 @@ def event_text(event: Mapping[str, Any]) -> str:
     for marker, digits in numbers.items():
         text = text.replace(json.dumps(marker), digits, 1)
     return text
+
+
+class Intake:
+    """What the engine checks before it takes an event (was it taken already, by all of its
+    journeys or by some; is it too late) and where it keeps one it refuses."""
+
+    def __init__(
+        self,
+        state: StateStore,
+        clock: Clock,
+        journeys: Collection[str],
+        *,
+        only: bool,
+        allowed_lateness: timedelta | None,
+        on_quarantine: Callable[[Mapping[str, Any], str], None] | None,
+    ) -> None:
+        self.state = state
+        self.clock = clock
+        self.journeys = journeys
+        self.allowed_lateness = allowed_lateness
+        self.on_quarantine = on_quarantine
+        #: Every event refused since the engine started, with the reason.
+        self.refused: list[tuple[Mapping[str, Any], str]] = []
+        self.kept: Quarantine | None = state if isinstance(state, Quarantine) else None
+        # Whether the store ever ran some journeys only (then look for per-journey markers);
+        # None until the first event asks.
+        self._scoped: bool | None = True if only else None
+
+    def done_for(self, eid: str) -> frozenset[str]:
+        """The journeys (of this engine) that took ``eid`` in a run of only some journeys."""
+        if self._scoped is None:
+            self._scoped = self.state.get_meta(SCOPED_MARKERS) == "1"
+        if not self._scoped:
+            return frozenset()
+        processed = self.state.processed
+        return frozenset(j for j in self.journeys if processed(scoped_marker(eid, j)))
+
+    def taken(self, eid: str) -> bool:
+        """Whether ``eid`` was taken already, by every journey or (in runs of some journeys)
+        by one of them."""
+        return self.state.processed(eid) or bool(self.done_for(eid))
+
+    def too_late(self, at: datetime) -> str | None:
+        """Why an event dated ``at`` is too late to take, if it is."""
+        limit = self.allowed_lateness
+        if limit is None or (late := self.clock.now() - at) <= limit:
+            return None
+        return (
+            f"too_late: dated {describe_lateness(late)} before the engine's clock "
+            f"(allowed lateness {describe_lateness(limit)})"
+        )
+
+    def quarantine(
+        self, eid: str, as_json: Mapping[str, Any], reason: str, result: IngestResult
+    ) -> None:
+        """Report a refused event, and keep it where the store keeps a quarantine (not marked
+        processed: a corrected event with the same id is taken)."""
+        result.quarantined = reason
+        self.refused.append((as_json, reason))
+        log.warning("quarantine", reason=reason, event_type=as_json.get("type"))
+        if self.on_quarantine is not None:
+            self.on_quarantine(as_json, reason)
+        if self.kept is not None:
+            self.kept.quarantine(eid, event_text(as_json), reason, datetime.now(UTC))

@@ -1,10 +1,13 @@
 """An engine fed from an event stream: JSON Lines, from a file or a pipe, on a clock that follows
 the stream (what ``journeydsl run`` does with its ``--events``).
 
-For each line the clock moves to the event's time, everything due until then fires (timers,
-scheduled segment entries, deferred deliveries, each at its own time), and then the event is
-ingested. Only a valid event moves the clock: a line that is not JSON, or an event dated far
-ahead (:class:`FutureLimit`), is kept in the store's quarantine instead, and reported.
+Events are taken in time order: each is held until the stream is the allowed lateness past it
+(:class:`~journeydsl.runtime.reorder.Reorder`), and one dated further back than that is
+quarantined ``too_late``. For each event taken the clock moves to its time, everything due until
+then fires (timers, scheduled segment entries, deferred deliveries, each at its own time), and
+then the event is ingested. Only a valid event moves the clock: a line that is not JSON, or an
+event dated far ahead (:class:`FutureLimit`), is kept in the store's quarantine instead, and
+reported.
 
 Restarting on the same store resumes where a run stopped: events already processed are skipped
 by id (the engine's processed markers), and the store remembers the latest time the clock
@@ -26,6 +29,7 @@ from journeydsl.runtime.engine import Engine, IngestResult
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id
 from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.policies.evaluator import describe_window
+from journeydsl.runtime.reorder import Reorder, TooLateError
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 
 __all__ = [
@@ -139,6 +143,7 @@ class StreamRunner:
         summary: RunSummary,
         limit: FutureLimit | None,
         quarantined: Callable[[str, str], None],
+        lateness: timedelta = timedelta(0),
     ) -> None:
         self.engine = engine
         self.store = store
@@ -147,6 +152,12 @@ class StreamRunner:
         self.summary = summary
         self.limit = limit
         self.quarantined = quarantined
+        reached = store.get_meta(RUN_CLOCK)
+        # Events wait here until no earlier one can come; an earlier run's clock is where the
+        # stream stood.
+        self.held: Reorder[tuple[str, Mapping[str, Any]]] = Reorder(
+            lateness, datetime.fromisoformat(reached) if reached else None
+        )
 
     def __call__(self, events: str, stdin: IO[bytes] | None, now: datetime | None) -> None:
         """Replay what an operator asked to, take every line of ``events`` (a path, or ``-``),
@@ -157,6 +168,8 @@ class StreamRunner:
         for number, blob in stream_lines(events, stdin):
             if blob.strip():
                 self._take(f"{name}:{number}", blob)
+        for where, raw in self.held.drain():  # the stream ended: nothing earlier can come
+            self._ingest(where, raw)
         if now is not None:
             if self.clock.current is None:
                 self.clock.set(now)
@@ -206,6 +219,20 @@ class StreamRunner:
         if at is not None and self.limit is not None and (why := self.limit.refuses(at)):
             self._refuse(where, blob, why, event_id(raw))
             return
+        if at is None or self.engine.taken(event_id(raw)):  # for the engine to turn away
+            self._ingest(where, raw)
+            return
+        try:
+            released = self.held.push(at, (where, raw))
+        except TooLateError as late:
+            self._refuse(where, blob, str(late), event_id(raw))
+            return
+        for held_where, held_raw in released:
+            self._ingest(held_where, held_raw)
+
+    def _ingest(self, where: str, raw: Mapping[str, Any]) -> None:
+        """Hand one event to the engine, at its time (a valid one moves the clock there)."""
+        at = parse_time(raw.get("at")) if _valid(raw, self.engine.schemas) else None
         if at is not None:
             if self.clock.current is None:
                 self.clock.set(at)  # the run starts at its first event

@@ -1,0 +1,165 @@
+"""`journeydsl run` takes a stream in event time: a stream shuffled within the allowed lateness
+gives the actions and outcomes of the same stream sorted by time; an event dated further back
+than that is quarantined too_late and reported; `--allowed-lateness` sets how far."""
+
+from __future__ import annotations
+
+import io
+import random
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journeydsl.cli import main
+from journeydsl.cli.run import run
+from journeydsl.expr.checker import duration_value
+from tests.runtime.test_run_cli import JOURNEYS, event, jsonl, profile, read_actions, tx
+
+PROFILES = [
+    profile("a", True, email=True, sms=True, zns=True, push=True),
+    profile("b", False, email=True, sms=True, zns=True),
+]
+#: The issue's stream: a's later event first, then b's issuance and activation.
+SHUFFLED = [
+    event("a", "app_installed", "2026-01-07T09:00:00+07:00"),
+    event("b", "card_issued", "2026-01-05T09:00:00+07:00", card_id="kb", product="classic"),
+    event("b", "card_activated", "2026-01-06T09:00:00+07:00", card_id="kb"),
+]
+NOW = "2026-03-01T00:00:00+07:00"
+
+
+def _run(tmp: Path, name: str, events: list[Any], lateness: str = "1d") -> tuple[int, str, Path]:
+    """One run of both example journeys on a fresh state file (without syncs to disk)."""
+    folder = tmp / name
+    folder.mkdir()
+    actions = folder / "actions.jsonl"
+    err = io.StringIO()
+    code = run(
+        JOURNEYS,
+        db=folder / "state.sqlite",
+        events=str(jsonl(folder / "events.jsonl", events)),
+        actions=actions,
+        profiles=jsonl(folder / "profiles.jsonl", PROFILES),
+        now=datetime.fromisoformat(NOW),
+        err=err,
+        fsync=False,
+        allowed_lateness=duration_value(lateness) or timedelta(0),
+    )
+    return code, err.getvalue(), actions
+
+
+def _outcomes(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as conn:
+        query = "SELECT id, status, json_extract(record, '$.outcome') FROM instances ORDER BY id"
+        rows = conn.execute(query).fetchall()
+    return [(str(i), str(s), str(o)) for i, s, o in rows]
+
+
+def _actions(path: Path) -> list[str]:
+    """The actions, without the order of their lines."""
+    if not path.exists():
+        return []
+    return sorted(repr(sorted(a.items())) for a in read_actions(path))
+
+
+def _sorted(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(events, key=lambda e: datetime.fromisoformat(e["at"]))
+
+
+def test_a_late_issuance_is_quarantined_too_late_by_default(tmp_path: Path) -> None:
+    """With the default (1d), b's issuance two days before the latest event is quarantined as
+    too_late and reported by line, not entered at the wrong time."""
+    code, err, actions = _run(tmp_path, "default", SHUFFLED)
+    assert code == 0
+    assert "events.jsonl:2: quarantined: too_late: dated 2d before the latest event" in err
+    assert "1 quarantined" in err
+    assert not any(a["customer_id"] == "b" for a in read_actions(actions))
+
+
+def test_within_the_allowed_lateness_the_shuffled_stream_gives_the_sorted_ones_actions(
+    tmp_path: Path,
+) -> None:
+    """--allowed-lateness 3d: b enters at 01-05 and its activation on 01-06 ends the reminders,
+    exactly as when the stream is sorted (no reminder rounds, no ticket)."""
+    code, err, shuffled = _run(tmp_path, "shuffled", SHUFFLED, "3d")
+    assert code == 0, err
+    code, err, ordered = _run(tmp_path, "sorted", _sorted(SHUFFLED), "3d")
+    assert code == 0, err
+    assert _actions(shuffled) == _actions(ordered)
+    b = [a for a in read_actions(shuffled) if a["customer_id"] == "b"]
+    assert b[0]["template"] == "welcome_activation_guide"
+    assert "new_cardholder_promotions" in [a.get("template") for a in b]
+    assert not [a for a in b if a.get("template") == "activation_reminder" or a["kind"] == "ticket"]
+    assert b[0]["at"] == "2026-01-05T09:00:00+07:00"
+    assert _outcomes(tmp_path / "shuffled" / "state.sqlite") == _outcomes(
+        tmp_path / "sorted" / "state.sqlite"
+    )
+
+
+def test_a_bad_allowed_lateness_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """--allowed-lateness takes a duration or 0."""
+    code = main(
+        [
+            "run",
+            *JOURNEYS,
+            "--db",
+            "x",
+            "--events",
+            "x",
+            "--actions",
+            "x",
+            "--allowed-lateness",
+            "soon",
+        ]
+    )
+    assert code == 2
+    assert "--allowed-lateness 'soon' is not a duration" in capsys.readouterr().err
+
+
+#: One customer's life, each event at a distinct time (ties would keep arrival order).
+LIFE = [
+    event("c", "card_issued", "2026-01-05T09:00:00+07:00", card_id="kc", product="gold"),
+    event("c", "app_installed", "2026-01-05T18:00:00+07:00"),
+    event("c", "card_activated", "2026-01-06T08:00:00+07:00", card_id="kc"),
+    tx("c", "2026-01-06T12:00:00+07:00", 300_000),
+    tx("c", "2026-01-06T20:00:00+07:00", 800_000),
+    event(
+        "c",
+        "message_opened",
+        "2026-01-07T07:00:00+07:00",
+        message_id="m1",
+        journey="onboarding_new_cardholder",
+        node="welcome",
+        template="welcome_activation_guide",
+        channel="email",
+    ),
+]
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, len(LIFE)))
+def test_any_shuffle_within_the_allowed_lateness_gives_the_time_ordered_result(
+    seed: int, size: int
+) -> None:
+    """A customer's events in any order (all within 2 days, the allowed lateness): the same
+    actions and outcomes as the time-ordered stream."""
+    import tempfile
+
+    events = LIFE[:size]
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        assert _run(base, "shuffled", shuffled, "2d")[0] == 0
+        assert _run(base, "sorted", events, "2d")[0] == 0
+        assert _actions(base / "shuffled" / "actions.jsonl") == _actions(
+            base / "sorted" / "actions.jsonl"
+        )
+        assert _outcomes(base / "shuffled" / "state.sqlite") == _outcomes(
+            base / "sorted" / "state.sqlite"
+        )
