@@ -105,6 +105,7 @@ CODES: dict[str, str] = {
     "JD305": "comparison of different types",
     "JD306": "value not in enum",
     "JD307": "category differs from the template's",
+    "JD308": "value can pass a size limit",
     # templates and params
     "JD401": "missing template param",
     "JD402": "unknown template param",

@@ -14,6 +14,7 @@ from datetime import timedelta
 from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
+from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.checker import (
     Scope,
@@ -24,6 +25,7 @@ from journeydsl.expr.checker import (
     check_type,
     time_value,
 )
+from journeydsl.expr.limits import builds_text, metered
 from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
 from journeydsl.zones import DEFAULT_TIMEZONE
@@ -116,6 +118,7 @@ class _Lowerer:
         self.var_spans: dict[str, Span] = {}
         self.outcomes = {o.name for o in journey.outcomes}
         self.fallback: dict[str, str] = {}
+        self.bounds = Bounds()
         trigger: EventSpec | None = None
         missing = "the journey does not enter on an event"
         unknown = False
@@ -160,7 +163,8 @@ class _Lowerer:
     # ------------------------------------------------------------------ helpers
 
     def cexpr(self, expr: A.Expr, typed: Typed) -> ir.CExpr:
-        return ir.CExpr(print_expr(expr), typed.type, typed.fn, typed.const, expr.span)
+        fn = metered(typed.fn) if builds_text(expr) else typed.fn
+        return ir.CExpr(print_expr(expr), typed.type, fn, typed.const, expr.span)
 
     def add(self, node: ir.Node, *typed: Typed | None) -> str:
         self.nodes[node.id] = node
@@ -221,7 +225,7 @@ class _Lowerer:
     def lower_steps(self, steps: A.Steps, cont: str | None, scope: Scope) -> str | None:
         nxt = cont
         for s in reversed(steps):
-            nxt = self.lower_step(s, nxt, scope)
+            nxt = self.lower_step(s, nxt, replace(scope, bounds=self.bounds.before(s)))
         return nxt
 
     def lower_step(self, s: A.Step, nxt: str | None, scope: Scope) -> str:
@@ -633,8 +637,10 @@ class _Lowerer:
         self.assign_ids()
         self.infer_variables()
         self.check_counters()
+        self.bounds = variable_bounds(self.src.steps, self.scope)
         entry, quiet, goals = self.lower_header()
         start = self.lower_steps(self.src.steps, None, self.scope)
+        self.bounds.add_to(self.diags)
         order = [self.ids[id(s)] for s in _walk(self.src.steps)]
         ordered: dict[str, ir.Node] = {}
         for nid in order:

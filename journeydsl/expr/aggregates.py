@@ -215,7 +215,10 @@ def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
             )
         elif d.const:
             check_enum_literal(result, node.default, scope)
-            zero = d.fn(None, None)  # type: ignore[arg-type]  # constants ignore the context
+            try:
+                zero = d.fn(None, None)  # type: ignore[arg-type]  # constants ignore the context
+            except (ArithmeticError, ValueError):  # past a limit (JD308): it fails when run
+                zero, default_fn = None, d.fn
         else:
             zero, default_fn = None, d.fn
     elif func in ("min", "max", "last", "top") and zero is None and not result.is_error:

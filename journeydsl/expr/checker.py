@@ -15,6 +15,7 @@ from __future__ import annotations
 from journeydsl import ast as A
 from journeydsl.expr import aggregates, functions, literals, names, operators
 from journeydsl.expr.builtins import BUILTINS, FUNCTIONS
+from journeydsl.expr.limits import bounded
 from journeydsl.expr.literals import (
     MAX_DURATION,
     MAX_LITERAL_DIGITS,
@@ -49,7 +50,7 @@ def check(expr: A.Expr, scope: Scope) -> Typed:
         case A.NumberLit():
             return literals.check_number(expr, scope)
         case A.StringLit(value=v):
-            return Typed(STRING, const_fn(v), True)
+            return bounded(Typed(STRING, const_fn(v), True, bound=len(v)), expr, scope)
         case A.MoneyLit():
             return literals.check_money(expr, scope)
         case A.DurationLit():

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from journeydsl import ast as A
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr import checker
 from journeydsl.expr.builtins import AGGREGATE_NAMES, FUNCTIONS
+from journeydsl.expr.context import EvalContext, EventRecord, Fn
+from journeydsl.expr.limits import bounded, charge, checked_text
 from journeydsl.expr.typed import Scope, Typed, poison, reads_of
-from journeydsl.expr.types import ERROR, article, assignable
+from journeydsl.expr.types import ERROR, STRING, article, assignable
 
 __all__ = ["check_call"]
 
@@ -41,9 +46,34 @@ def check_call(node: A.Call, scope: Scope) -> Typed:
                 arg_node.span,
             )
     fns = [a.fn for a in args]
+    if node.func in ("lower", "upper"):
+        return _text_call(impl, fns[0], args[0], node, scope)
     return Typed(
         result,
         lambda c, e: impl(c, *[f(c, e) for f in fns]),
         False,  # date()/hour() depend on the customer's time zone: never folded
         reads,
+        _RESULT_BOUNDS.get(node.func),
     )
+
+
+#: Bounds of functions' results that do not depend on their arguments.
+_RESULT_BOUNDS = {"hour": 23, "weekday": 7}
+#: Case mapping can lengthen a string up to three times ("ΐ".upper() is three characters).
+_CASE_GROWTH = 3
+
+
+def _text_call(
+    impl: Callable[..., Any], arg_fn: Fn, arg: Typed, node: A.Call, scope: Scope
+) -> Typed:
+    """``lower(s)`` or ``upper(s)``, whose result's length is checked (and its argument's
+    first: case mapping never shortens a string)."""
+
+    def run(c: EvalContext, e: EventRecord | None) -> Any:
+        text = checked_text(arg_fn(c, e), node)
+        out = checked_text(impl(c, text), node)
+        charge(len(out), node)
+        return out
+
+    bound = None if arg.bound is None else arg.bound * _CASE_GROWTH
+    return bounded(Typed(STRING, run, False, arg.reads, bound), node, scope)

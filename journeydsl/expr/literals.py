@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from journeydsl import ast as A
 from journeydsl.diagnostics import did_you_mean
+from journeydsl.expr.limits import MAX_DURATION, MAX_LITERAL_DIGITS, bounded
 from journeydsl.expr.typed import ERR, Scope, Typed, const_fn
 from journeydsl.expr.types import DECIMAL, DURATION, INT, TIME, Type, money
 from journeydsl.money import Money
@@ -21,20 +22,12 @@ __all__ = [
     "check_number",
     "check_time",
     "duration_value",
+    "magnitude",
     "time_value",
 ]
 
 #: Seconds in each duration unit.
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-#: The longest duration a journey may use: waits and windows beyond it are surely mistakes, and
-#: bounding them keeps timestamp arithmetic far from datetime's limits.
-MAX_DURATION = timedelta(days=3660)
-
-#: Number and amount literals may have at most this many digits. Larger ones are surely mistakes,
-#: and refusing them keeps int() (which refuses more than 4,300 digits) and Decimal arithmetic
-#: on the exact path.
-MAX_LITERAL_DIGITS = 30
 
 
 def duration_value(text: str) -> timedelta | None:
@@ -62,6 +55,11 @@ def time_value(text: str) -> time | None:
     return time(h, m)
 
 
+def magnitude(d: Decimal) -> int:
+    """The smallest whole number at least ``|d|``: a literal's bound (see ``Typed.bound``)."""
+    return int(abs(d).to_integral_value(rounding=ROUND_CEILING))
+
+
 def _too_long(text: str, node: A.NumberLit | A.MoneyLit, scope: Scope) -> bool:
     digits = sum(c.isdigit() for c in text)
     if digits <= MAX_LITERAL_DIGITS:
@@ -80,8 +78,10 @@ def check_number(node: A.NumberLit, scope: Scope) -> Typed:
     if _too_long(text, node, scope):
         return ERR
     if "." in text:
-        return Typed(DECIMAL, const_fn(Decimal(text)), True)
-    return Typed(INT, const_fn(int(text)), True)
+        d = Decimal(text)
+        return Typed(DECIMAL, const_fn(d), True, bound=magnitude(d))
+    n = int(text)
+    return bounded(Typed(INT, const_fn(n), True, bound=abs(n)), node, scope)
 
 
 def check_money(node: A.MoneyLit, scope: Scope) -> Typed:
@@ -93,7 +93,10 @@ def check_money(node: A.MoneyLit, scope: Scope) -> Typed:
     except InvalidOperation:
         scope.diags.error("JD301", f"'{node.amount}' is not an amount", node.span)
         return ERR
-    return Typed(money(node.currency), const_fn(Money(amount, node.currency)), True)
+    value = Money(amount, node.currency)
+    return bounded(
+        Typed(money(node.currency), const_fn(value), True, bound=magnitude(amount)), node, scope
+    )
 
 
 def check_duration(node: A.DurationLit, scope: Scope) -> Typed:

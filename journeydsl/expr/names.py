@@ -25,6 +25,7 @@ def check_name(node: A.Name, scope: Scope) -> Typed:
             lambda ctx, ev: ctx.variables[name],
             False,
             frozenset(((name, node.span),)),
+            scope.bounds.get(name),
         )
     if name in BUILTINS:
         return Typed(BUILTINS[name], BUILTIN_FNS[name], False)

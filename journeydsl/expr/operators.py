@@ -11,7 +11,14 @@ from typing import Any
 
 from journeydsl import ast as A
 from journeydsl.expr import checker
-from journeydsl.expr.context import EvalContext, EventRecord
+from journeydsl.expr.context import EvalContext, EventRecord, Fn
+from journeydsl.expr.limits import (
+    bounded,
+    checked_amount,
+    checked_int,
+    concat,
+    multiply_ints,
+)
 from journeydsl.expr.literals import check_enum_literal
 from journeydsl.expr.typed import ERR, Scope, Typed, poison, reads_of
 from journeydsl.expr.types import (
@@ -208,16 +215,49 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
     result = _arith(op, lt, rt)
     if result is None:
         return _no_arith(op, lt, rt, node, scope)
+    fn = _compile_arith(op, result, rt, lf, rf, node)
+    typed = Typed(result, fn, const, reads, _bound(op, result, left.bound, right.bound))
+    return bounded(typed, node, scope)
+
+
+def _compile_arith(op: str, result: Type, rt: Type, lf: Fn, rf: Fn, node: A.Binary) -> Fn:
+    """The closure of an arithmetic operator. What can grow past a limit (text, whole numbers,
+    money) is checked, before it is built when building it could be costly."""
+    if result.is_stringy:
+        return lambda c, e: concat(lf(c, e), rf(c, e), node)
     fn = _ARITH[op]
+    if result.kind == "int" and op == "*":
+        return lambda c, e: multiply_ints(lf(c, e), rf(c, e), node)
+    if result.kind == "int" and op in "+-":
+        return lambda c, e: checked_int(fn(lf(c, e), rf(c, e)), node)
+    if result.kind == "money":
+        return lambda c, e: checked_amount(fn(lf(c, e), rf(c, e)), node)
     if result == DECIMAL and op != "/":
-        return Typed(result, lambda c, e: fn(Decimal(lf(c, e)), Decimal(rf(c, e))), const, reads)
+        return lambda c, e: fn(Decimal(lf(c, e)), Decimal(rf(c, e)))
     if op == "/" and rt.is_number:
 
         def safe_div(c: EvalContext, e: EventRecord | None) -> Any:
             return _div(lf(c, e), rf(c, e))
 
-        return Typed(result, safe_div, const, reads)
-    return Typed(result, lambda c, e: fn(lf(c, e), rf(c, e)), const, reads)
+        return safe_div
+    return lambda c, e: fn(lf(c, e), rf(c, e))
+
+
+def _bound(op: str, result: Type, a: int | None, b: int | None) -> int | None:
+    """An upper bound of the result's size from the operands' (see ``Typed.bound``)."""
+    if a is None or b is None:
+        return None
+    if result.is_stringy:
+        return a + b
+    if result.kind not in ("int", "decimal", "money"):
+        return None
+    if op in "+-":
+        return a + b
+    if op == "*":
+        return a * b
+    if op == "%":
+        return b
+    return None  # a quotient can be as large as the divisor is small
 
 
 def check_unary(node: A.Unary, scope: Scope) -> Typed:
@@ -234,7 +274,7 @@ def check_unary(node: A.Unary, scope: Scope) -> Typed:
     if not t.is_error and not (t.is_number or t.kind in ("money", "duration")):
         scope.diags.error("JD301", f"cannot negate {article(t)}", node.span)
         return ERR
-    return Typed(t, lambda c, e: -f(c, e), inner.const, inner.reads)
+    return Typed(t, lambda c, e: -f(c, e), inner.const, inner.reads, inner.bound)
 
 
 def check_cond(node: A.Cond, scope: Scope) -> Typed:
@@ -256,6 +296,7 @@ def check_cond(node: A.Cond, scope: Scope) -> Typed:
         lambda c, e: af(c, e) if tf(c, e) else bf(c, e),
         test.const and a.const and b.const,
         reads_of(test, a, b),
+        None if a.bound is None or b.bound is None else max(a.bound, b.bound),
     )
 
 
@@ -272,9 +313,11 @@ def check_list(node: A.ListExpr, scope: Scope) -> Typed:
         else:
             item_t = u
     fns = [i.fn for i in items]
-    return Typed(
+    typed = Typed(
         list_of(item_t),
         lambda c, e: [f(c, e) for f in fns],
         all(i.const for i in items),
         reads_of(*items),
+        len(items),
     )
+    return bounded(typed, node, scope)

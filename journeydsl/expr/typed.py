@@ -20,12 +20,17 @@ Reads = frozenset[tuple[str, Span]]
 
 @dataclass(frozen=True, slots=True)
 class Typed:
-    """A checked expression: its type, its closure, constness and the variables it reads."""
+    """A checked expression: its type, its closure, constness and the variables it reads.
+
+    ``bound`` is what the checker knows of its size, when it knows it (None otherwise): an upper
+    bound of a string's length or a list's items, or of the magnitude of a number or an amount
+    (see :mod:`journeydsl.expr.limits`)."""
 
     type: Type
     fn: Fn
     const: bool = False
     reads: Reads = frozenset()
+    bound: int | None = None
 
 
 @dataclass(slots=True)
@@ -41,6 +46,9 @@ class Scope:
     #: The entry event is misspelt (already reported): `trigger.X` is then silently unknown.
     trigger_unknown: bool = False
     constants: Mapping[str, tuple[Type, Any]] = field(default_factory=dict)
+    #: What is known here of each variable's size (see :attr:`Typed.bound`); a variable not
+    #: listed, or listed as None, may have any size.
+    bounds: Mapping[str, int | None] = field(default_factory=dict)
 
     def for_event(self, spec: EventSpec | None) -> Scope:
         """This scope inside an aggregate or ``where`` over ``spec``'s events."""
