@@ -106,6 +106,7 @@ CODES: dict[str, str] = {
     "JD306": "value not in enum",
     "JD307": "category differs from the template's",
     "JD308": "value can pass a size limit",
+    "JD309": "optional attribute read without a fallback",
     # templates and params
     "JD401": "missing template param",
     "JD402": "unknown template param",

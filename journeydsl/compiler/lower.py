@@ -327,7 +327,7 @@ class _Lowerer:
             if p.name.name in seen:
                 self.diags.error("JD106", f"'{p.name.name}' is given twice", p.name.span)
             seen.add(p.name.name)
-            t = check(p.value, scope)
+            t = check(p.value, scope, absent="null")
             typed.append(t)
             out.append((p.name.name, self.cexpr(p.value, t)))
         return tuple(out), typed
@@ -380,7 +380,7 @@ class _Lowerer:
                 self.diags.error("JD106", f"param '{p.name.name}' is given twice", p.name.span)
             seen.add(p.name.name)
             if tpl is None:
-                t = check(p.value, scope)
+                t = check(p.value, scope, absent="null")
             elif p.name.name not in tpl.params:
                 self.diags.error(
                     "JD402",
@@ -393,10 +393,11 @@ class _Lowerer:
                         else "it takes none"
                     ),
                 )
-                t = check(p.value, scope)
+                t = check(p.value, scope, absent="null")
             else:
                 want = tpl.params[p.name.name]
-                t = check_type(p.value, scope, want, f"param '{p.name.name}'", code="JD403")
+                what = f"param '{p.name.name}'"
+                t = check_type(p.value, scope, want, what, code="JD403", absent="null")
             typed.append(t)
             params.append((p.name.name, self.cexpr(p.value, t)))
         if tpl is not None:
@@ -486,7 +487,7 @@ class _Lowerer:
         return self.add(node, *typed)
 
     def lower_switch(self, s: A.Switch, nid: str, nxt: str | None, scope: Scope) -> str:
-        subj = check(s.subject, scope)
+        subj = check(s.subject, scope, absent="allowed")
         cases = []
         typed = [subj]
         for case in s.cases:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from journeydsl import ast as A
 from journeydsl.expr import aggregates, functions, literals, names, operators
+from journeydsl.expr.absent import AbsentUse, as_condition, settle
 from journeydsl.expr.builtins import BUILTINS, FUNCTIONS
 from journeydsl.expr.limits import bounded
 from journeydsl.expr.literals import (
@@ -31,9 +32,11 @@ __all__ = [
     "FUNCTIONS",
     "MAX_DURATION",
     "MAX_LITERAL_DIGITS",
+    "AbsentUse",
     "Scope",
     "Typed",
     "check",
+    "check_any",
     "check_bool",
     "check_enum_literal",
     "check_type",
@@ -42,8 +45,18 @@ __all__ = [
 ]
 
 
-def check(expr: A.Expr, scope: Scope) -> Typed:
-    """Type-check ``expr`` in ``scope``, reporting problems to ``scope.diags``."""
+def check(expr: A.Expr, scope: Scope, *, absent: AbsentUse = "error") -> Typed:
+    """Type-check ``expr`` in ``scope``, reporting problems to ``scope.diags``. A value that may
+    be an absent profile attribute is settled as ``absent`` says (see
+    :mod:`journeydsl.expr.absent`): by default it is needed, so an optional attribute without a
+    fallback is JD309, and an absent one stops the evaluation with a clear error."""
+    return settle(check_any(expr, scope), expr, scope, absent)
+
+
+def check_any(expr: A.Expr, scope: Scope) -> Typed:
+    """Type-check ``expr`` where an absent profile attribute has a meaning (a comparison, a
+    condition, a fallback): its closure may return an :class:`~journeydsl.expr.absent.Absent`
+    marker, and ``Typed.absent`` says so."""
     match expr:
         case A.BoolLit(value=v):
             return Typed(BOOL, const_fn(v), True)
@@ -77,20 +90,27 @@ def check(expr: A.Expr, scope: Scope) -> Typed:
 
 
 def check_bool(expr: A.Expr, scope: Scope) -> Typed:
-    """Check a condition: it must be a bool."""
-    typed = check(expr, scope)
+    """Check a condition: it must be a bool. An absent attribute in it counts as false."""
+    typed = check_any(expr, scope)
     if not typed.type.is_error and typed.type != BOOL:
         scope.diags.error(
             "JD304", f"a condition must be true or false, this is {article(typed.type)}", expr.span
         )
         return Typed(ERROR, poison, False, typed.reads)
-    return typed
+    return as_condition(typed)
 
 
-def check_type(expr: A.Expr, scope: Scope, want: Type, what: str, code: str = "JD301") -> Typed:
+def check_type(
+    expr: A.Expr,
+    scope: Scope,
+    want: Type,
+    what: str,
+    code: str = "JD301",
+    absent: AbsentUse = "error",
+) -> Typed:
     """Check ``expr`` and require a value assignable to ``want`` (``what`` names the slot;
-    ``code`` is the diagnostic for a plain type mismatch)."""
-    typed = check(expr, scope)
+    ``code`` is the diagnostic for a plain type mismatch; ``absent`` as for :func:`check`)."""
+    typed = check(expr, scope, absent=absent)
     if not assignable(typed.type, want):
         if want.kind == "money" and typed.type.is_number:
             scope.diags.error(

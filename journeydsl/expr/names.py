@@ -3,10 +3,14 @@ fields and the fields of the one event an aggregate or ``where`` looks at."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from journeydsl import ast as A
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr import checker
+from journeydsl.expr.absent import Absent
 from journeydsl.expr.builtins import BUILTIN_FNS, BUILTINS
+from journeydsl.expr.context import EvalContext, EventRecord
 from journeydsl.expr.typed import ERR, Scope, Typed, const_fn
 from journeydsl.expr.types import article
 
@@ -70,7 +74,21 @@ def _profile(node: A.Attr, scope: Scope) -> Typed:
             or "declare it under 'attributes:' in the events catalog",
         )
         return ERR
-    return Typed(t, lambda ctx, ev: ctx.profile.get(fname), False)
+    if fname in scope.catalog.defaults:
+        default = scope.catalog.defaults[fname]
+
+        def or_default(ctx: EvalContext, ev: EventRecord | None) -> Any:
+            value = ctx.profile.get(fname)
+            return default if value is None else value
+
+        return Typed(t, or_default, False)
+    marker = Absent(fname)
+
+    def read(ctx: EvalContext, ev: EventRecord | None) -> Any:
+        value = ctx.profile.get(fname)
+        return marker if value is None else value
+
+    return Typed(t, read, False, absent=fname, optional=fname in scope.catalog.optional)
 
 
 def _trigger(node: A.Attr, obj: A.Name, scope: Scope) -> Typed:

@@ -11,6 +11,7 @@ from typing import Any
 
 from journeydsl import ast as A
 from journeydsl.expr import checker
+from journeydsl.expr.absent import Absent
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
 from journeydsl.expr.limits import (
     bounded,
@@ -174,8 +175,14 @@ def _no_arith(op: str, lt: Type, rt: Type, node: A.Binary, scope: Scope) -> Type
 def check_binary(node: A.Binary, scope: Scope) -> Typed:
     """A binary operator."""
     op = node.op
-    left = checker.check(node.left, scope)
-    right = checker.check(node.right, scope)
+    # An absent attribute has a meaning in a condition, a comparison and on the left of `in`
+    # (false); arithmetic needs values.
+    if op in _CMP or op in ("and", "or"):
+        left, right = checker.check_any(node.left, scope), checker.check_any(node.right, scope)
+    elif op == "in":
+        left, right = checker.check_any(node.left, scope), checker.check(node.right, scope)
+    else:
+        left, right = checker.check(node.left, scope), checker.check(node.right, scope)
     reads = reads_of(left, right)
     const = left.const and right.const
     lt, rt = left.type, right.type
@@ -195,6 +202,8 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         check_enum_literal(lt, node.right, scope)
         check_enum_literal(rt, node.left, scope)
         cmp = _CMP[op]
+        if left.absent or right.absent:
+            return Typed(BOOL, _compare_absent(cmp, op == "!=", lf, rf), const, reads)
         return Typed(BOOL, lambda c, e: cmp(lf(c, e), rf(c, e)), const, reads)
     if op == "in":
         if rt.is_error or lt.is_error:
@@ -218,6 +227,19 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
     fn = _compile_arith(op, result, rt, lf, rf, node)
     typed = Typed(result, fn, const, reads, _bound(op, result, left.bound, right.bound))
     return bounded(typed, node, scope)
+
+
+def _compare_absent(cmp: Callable[[Any, Any], bool], unequal: bool, lf: Fn, rf: Fn) -> Fn:
+    """A comparison where a side may be an absent attribute, which is equal to nothing: ``!=``
+    is then true and every other comparison false."""
+
+    def run(c: EvalContext, e: EventRecord | None) -> bool:
+        a, b = lf(c, e), rf(c, e)
+        if type(a) is Absent or type(b) is Absent:
+            return unequal
+        return cmp(a, b)
+
+    return run
 
 
 def _compile_arith(op: str, result: Type, rt: Type, lf: Fn, rf: Fn, node: A.Binary) -> Fn:
@@ -262,7 +284,7 @@ def _bound(op: str, result: Type, a: int | None, b: int | None) -> int | None:
 
 def check_unary(node: A.Unary, scope: Scope) -> Typed:
     """``not x`` or ``-x``."""
-    inner = checker.check(node.operand, scope)
+    inner = (checker.check_any if node.op == "not" else checker.check)(node.operand, scope)
     f = inner.fn
     t = inner.type
     if node.op == "not":
@@ -280,8 +302,8 @@ def check_unary(node: A.Unary, scope: Scope) -> Typed:
 def check_cond(node: A.Cond, scope: Scope) -> Typed:
     """``if C then A else B``."""
     test = checker.check_bool(node.test, scope)
-    a = checker.check(node.then, scope)
-    b = checker.check(node.otherwise, scope)
+    a = checker.check_any(node.then, scope)
+    b = checker.check_any(node.otherwise, scope)
     t = unify(a.type, b.type)
     if t is None:
         scope.diags.error(
@@ -297,6 +319,8 @@ def check_cond(node: A.Cond, scope: Scope) -> Typed:
         test.const and a.const and b.const,
         reads_of(test, a, b),
         None if a.bound is None or b.bound is None else max(a.bound, b.bound),
+        a.absent or b.absent,
+        (a.absent is not None and a.optional) or (b.absent is not None and b.optional),
     )
 
 

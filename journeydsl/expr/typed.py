@@ -24,13 +24,20 @@ class Typed:
 
     ``bound`` is what the checker knows of its size, when it knows it (None otherwise): an upper
     bound of a string's length or a list's items, or of the magnitude of a number or an amount
-    (see :mod:`journeydsl.expr.limits`)."""
+    (see :mod:`journeydsl.expr.limits`).
+
+    ``absent`` names the profile attribute whose absence the value may be (its closure may then
+    return an :class:`~journeydsl.expr.absent.Absent` marker), and ``optional`` says that the
+    catalog declares it optional, so that reading it without a fallback is JD309 (see
+    :mod:`journeydsl.expr.absent`)."""
 
     type: Type
     fn: Fn
     const: bool = False
     reads: Reads = frozenset()
     bound: int | None = None
+    absent: str | None = None
+    optional: bool = False
 
 
 @dataclass(slots=True)
