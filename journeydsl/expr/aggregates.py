@@ -10,7 +10,7 @@ from typing import Any
 
 from journeydsl import ast as A
 from journeydsl.diagnostics import did_you_mean
-from journeydsl.expr import checker
+from journeydsl.expr import checker, names
 from journeydsl.expr.catalog import EventSpec
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, Fn
 from journeydsl.expr.literals import check_enum_literal
@@ -52,13 +52,7 @@ def _event_of(
             or (None if scope.catalog.has_events else 'add `uses events "events.yaml"`'),
         )
         return None, None
-    if field_name is not None and spec.field_type(field_name) is None:
-        scope.diags.error(
-            "JD202",
-            f"event '{ev_name}' has no field '{field_name}'",
-            target.span,
-            did_you_mean(field_name, [*spec.fields, "at"]),
-        )
+    if field_name is not None and names.field_type(spec, field_name, target, scope) is None:
         return spec, None
     return spec, field_name
 

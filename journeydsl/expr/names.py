@@ -10,11 +10,12 @@ from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr import checker
 from journeydsl.expr.absent import Absent
 from journeydsl.expr.builtins import BUILTIN_FNS, BUILTINS
+from journeydsl.expr.catalog import EventSpec
 from journeydsl.expr.context import EvalContext, EventRecord
 from journeydsl.expr.typed import ERR, Scope, Typed, const_fn
-from journeydsl.expr.types import article
+from journeydsl.expr.types import Type, article
 
-__all__ = ["check_attr", "check_name"]
+__all__ = ["check_attr", "check_name", "field_type"]
 
 
 def check_name(node: A.Name, scope: Scope) -> Typed:
@@ -91,6 +92,19 @@ def _profile(node: A.Attr, scope: Scope) -> Typed:
     return Typed(t, read, False, absent=fname, optional=fname in scope.catalog.optional)
 
 
+def field_type(spec: EventSpec, name: str, node: A.Expr, scope: Scope) -> Type | None:
+    """The type of the field ``name`` of ``spec``'s events, or None after JD202."""
+    t = spec.field_type(name)
+    if t is None:
+        scope.diags.error(
+            "JD202",
+            f"event '{spec.name}' has no field '{name}'",
+            node.span,
+            did_you_mean(name, [*spec.fields, "at"]),
+        )
+    return t
+
+
 def _trigger(node: A.Attr, obj: A.Name, scope: Scope) -> Typed:
     fname = node.name
     spec = scope.trigger
@@ -99,14 +113,8 @@ def _trigger(node: A.Attr, obj: A.Name, scope: Scope) -> Typed:
     if spec is None:
         scope.diags.error("JD212", f"'trigger' is not available: {scope.trigger_missing}", obj.span)
         return ERR
-    t = spec.field_type(fname)
+    t = field_type(spec, fname, node, scope)
     if t is None:
-        scope.diags.error(
-            "JD202",
-            f"event '{spec.name}' has no field '{fname}'",
-            node.span,
-            did_you_mean(fname, [*spec.fields, "at"]),
-        )
         return ERR
     return Typed(t, lambda ctx, ev: ctx.trigger.get(fname), False)
 
@@ -123,14 +131,8 @@ def _event_field(node: A.Attr, base: str, scope: Scope) -> Typed:
             f"e.g. sum({base}.{fname} in last 30d)" if fname != "at" else None,
         )
         return ERR
-    t = spec.field_type(fname)
+    t = field_type(spec, fname, node, scope)
     if t is None:
-        scope.diags.error(
-            "JD202",
-            f"event '{base}' has no field '{fname}'",
-            node.span,
-            did_you_mean(fname, [*spec.fields, "at"]),
-        )
         return ERR
     return Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False)
 
