@@ -25,7 +25,7 @@ from journeydsl.expr.checker import (
     check_type,
     time_value,
 )
-from journeydsl.expr.limits import builds_text, metered
+from journeydsl.expr.limits import MAX_DURATION, builds_text, metered
 from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
 from journeydsl.zones import DEFAULT_TIMEZONE
@@ -624,7 +624,15 @@ class _Lowerer:
         if e.reentry.kind == "after" and e.reentry.after is not None:
             rt = check_type(e.reentry.after, self.scope, DURATION, "`reentry after`")
             if rt.const and not rt.type.is_error:
-                after = rt.fn(None, None)  # type: ignore[arg-type]  # constants ignore context
+                try:
+                    after = rt.fn(None, None)  # type: ignore[arg-type]  # constants ignore context
+                except (ArithmeticError, ValueError):  # past datetime's range, or a limit
+                    self.diags.error(
+                        "JD105",
+                        "`reentry after` is longer than any duration can be",
+                        e.reentry.after.span,
+                        f"at most {MAX_DURATION.days}d is meaningful",
+                    )
             elif not rt.type.is_error:
                 self.diags.error(
                     "JD105", "`reentry after` must be a fixed duration", e.reentry.after.span

@@ -162,6 +162,16 @@ def test_values_within_the_limits_compile_cleanly() -> None:
     assert result.ok, [d.message for d in result.diagnostics]
 
 
+def test_a_reentry_duration_past_what_datetime_holds_is_jd105_not_a_crash() -> None:
+    """`reentry after 1d * 9_000_000_000` overflows Python's timedelta while it is folded: the
+    check reports it instead of crashing."""
+    text = HEADER.replace("entry on card_issued\n", "entry on card_issued\n  reentry after ")
+    result = compile_source(text + "1d * 9_000_000_000\n", "r.journey", base_dir=EXAMPLES)
+    assert [(d.code, d.message) for d in result.diagnostics] == [
+        ("JD105", "`reentry after` is longer than any duration can be")
+    ]
+
+
 # --------------------------------------------------------------------------- run time
 
 
