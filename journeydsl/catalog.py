@@ -19,6 +19,7 @@ import yaml
 from journeydsl.ast import CATEGORIES, CHANNELS
 from journeydsl.confine import MAX_CATALOG_BYTES, Cause, FileRefusedError, read_regular
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
+from journeydsl.expr.absent import parse_default
 from journeydsl.expr.catalog import Catalog, EventSpec, TemplateSpec
 from journeydsl.expr.types import SIMPLE_TYPES, Type, money
 from journeydsl.syntax.limits import check_brackets, check_tags, check_yaml_size
@@ -210,6 +211,31 @@ def load_events(
     attrs = _section(file, root, "attributes")
     if attrs is not None:
         catalog.attributes.update(_fields(file, attrs, diags, "attributes"))
+        _absence(file, attrs, catalog, diags)
+
+
+def _absence(file: str, attrs: yaml.Node, catalog: Catalog, diags: Diagnostics) -> None:
+    """``optional: true`` and ``default: VALUE`` of the attributes written as mappings."""
+    for k, v in _mapping(attrs):
+        name, t = str(k.value), catalog.attributes.get(str(k.value))
+        spec = {str(a.value): b for a, b in _mapping(v)}
+        optional, default = spec.get("optional"), spec.get("default")
+        if optional is not None:
+            if not isinstance(optional, yaml.ScalarNode) or optional.value not in _BOOLS:
+                diags.error("JD109", "'optional' is true or false", _span(file, optional))
+            elif optional.value == "true":
+                catalog.optional.add(name)
+        if default is None or t is None:
+            continue
+        try:
+            if not isinstance(default, yaml.ScalarNode):
+                raise ValueError("a default is one value, written as text")
+            catalog.defaults[name] = parse_default(str(default.value), t)
+        except ValueError as exc:
+            diags.error("JD109", f"bad default for attribute '{name}': {exc}", _span(file, default))
+
+
+_BOOLS = ("true", "false")
 
 
 def load_templates(

@@ -106,6 +106,8 @@ CODES: dict[str, str] = {
     "JD305": "comparison of different types",
     "JD306": "value not in enum",
     "JD307": "category differs from the template's",
+    "JD308": "value can pass a size limit",
+    "JD309": "optional attribute read without a fallback",
     # templates and params
     "JD401": "missing template param",
     "JD402": "unknown template param",

@@ -114,3 +114,21 @@ def test_the_import_reader_sees_function_level_and_relative_imports(tmp_path: Pa
     names = _imports(sample)
     assert "journeydsl.cli.run" in names  # imported inside replay_command
     assert "journeydsl.runtime.stores.sqlite" in names
+
+
+def test_every_expression_module_imports_first() -> None:
+    """The checker's parts recurse through ``journeydsl.expr.checker`` as a module: each of them
+    can be the first one a program imports (no name is taken from a half-initialised module)."""
+    import subprocess
+    import sys
+
+    names = sorted(m for m in MODULES if _under(m, "journeydsl.expr"))
+    script = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    for loaded in [m for m in sys.modules if m.startswith('journeydsl')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module(name)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -112,6 +112,8 @@ def _load_catalogs(
         sources.update(texts)
         merged.events.update(part.events)
         merged.attributes.update(part.attributes)
+        merged.optional |= part.optional
+        merged.defaults.update(part.defaults)
         merged.templates.update(part.templates)
         merged.has_events |= part.has_events
         merged.has_templates |= part.has_templates

@@ -14,6 +14,7 @@ from datetime import timedelta
 from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
+from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.checker import (
     Scope,
@@ -24,6 +25,7 @@ from journeydsl.expr.checker import (
     check_type,
     time_value,
 )
+from journeydsl.expr.limits import MAX_DURATION, builds_text, metered
 from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
 from journeydsl.zones import DEFAULT_TIMEZONE
@@ -116,6 +118,7 @@ class _Lowerer:
         self.var_spans: dict[str, Span] = {}
         self.outcomes = {o.name for o in journey.outcomes}
         self.fallback: dict[str, str] = {}
+        self.bounds = Bounds()
         trigger: EventSpec | None = None
         missing = "the journey does not enter on an event"
         unknown = False
@@ -160,7 +163,8 @@ class _Lowerer:
     # ------------------------------------------------------------------ helpers
 
     def cexpr(self, expr: A.Expr, typed: Typed) -> ir.CExpr:
-        return ir.CExpr(print_expr(expr), typed.type, typed.fn, typed.const, expr.span)
+        fn = metered(typed.fn) if builds_text(expr) else typed.fn
+        return ir.CExpr(print_expr(expr), typed.type, fn, typed.const, expr.span)
 
     def add(self, node: ir.Node, *typed: Typed | None) -> str:
         self.nodes[node.id] = node
@@ -221,7 +225,7 @@ class _Lowerer:
     def lower_steps(self, steps: A.Steps, cont: str | None, scope: Scope) -> str | None:
         nxt = cont
         for s in reversed(steps):
-            nxt = self.lower_step(s, nxt, scope)
+            nxt = self.lower_step(s, nxt, replace(scope, bounds=self.bounds.before(s)))
         return nxt
 
     def lower_step(self, s: A.Step, nxt: str | None, scope: Scope) -> str:
@@ -323,7 +327,7 @@ class _Lowerer:
             if p.name.name in seen:
                 self.diags.error("JD106", f"'{p.name.name}' is given twice", p.name.span)
             seen.add(p.name.name)
-            t = check(p.value, scope)
+            t = check(p.value, scope, absent="null")
             typed.append(t)
             out.append((p.name.name, self.cexpr(p.value, t)))
         return tuple(out), typed
@@ -376,7 +380,7 @@ class _Lowerer:
                 self.diags.error("JD106", f"param '{p.name.name}' is given twice", p.name.span)
             seen.add(p.name.name)
             if tpl is None:
-                t = check(p.value, scope)
+                t = check(p.value, scope, absent="null")
             elif p.name.name not in tpl.params:
                 self.diags.error(
                     "JD402",
@@ -389,10 +393,11 @@ class _Lowerer:
                         else "it takes none"
                     ),
                 )
-                t = check(p.value, scope)
+                t = check(p.value, scope, absent="null")
             else:
                 want = tpl.params[p.name.name]
-                t = check_type(p.value, scope, want, f"param '{p.name.name}'", code="JD403")
+                what = f"param '{p.name.name}'"
+                t = check_type(p.value, scope, want, what, code="JD403", absent="null")
             typed.append(t)
             params.append((p.name.name, self.cexpr(p.value, t)))
         if tpl is not None:
@@ -482,7 +487,7 @@ class _Lowerer:
         return self.add(node, *typed)
 
     def lower_switch(self, s: A.Switch, nid: str, nxt: str | None, scope: Scope) -> str:
-        subj = check(s.subject, scope)
+        subj = check(s.subject, scope, absent="allowed")
         cases = []
         typed = [subj]
         for case in s.cases:
@@ -619,7 +624,15 @@ class _Lowerer:
         if e.reentry.kind == "after" and e.reentry.after is not None:
             rt = check_type(e.reentry.after, self.scope, DURATION, "`reentry after`")
             if rt.const and not rt.type.is_error:
-                after = rt.fn(None, None)  # type: ignore[arg-type]  # constants ignore context
+                try:
+                    after = rt.fn(None, None)  # type: ignore[arg-type]  # constants ignore context
+                except (ArithmeticError, ValueError):  # past datetime's range, or a limit
+                    self.diags.error(
+                        "JD105",
+                        "`reentry after` is longer than any duration can be",
+                        e.reentry.after.span,
+                        f"at most {MAX_DURATION.days}d is meaningful",
+                    )
             elif not rt.type.is_error:
                 self.diags.error(
                     "JD105", "`reentry after` must be a fixed duration", e.reentry.after.span
@@ -653,8 +666,10 @@ class _Lowerer:
         self.assign_ids()
         self.infer_variables()
         self.check_counters()
+        self.bounds = variable_bounds(self.src.steps, self.scope)
         entry, quiet, goals = self.lower_header()
         start = self.lower_steps(self.src.steps, None, self.scope)
+        self.bounds.add_to(self.diags)
         order = [self.ids[id(s)] for s in _walk(self.src.steps)]
         ordered: dict[str, ir.Node] = {}
         for nid in order:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from journeydsl.expr.types import TIMESTAMP, Type
 
@@ -45,10 +46,16 @@ class TemplateSpec:
 
 @dataclass(slots=True)
 class Catalog:
-    """Everything a journey's expressions and sends are checked against."""
+    """Everything a journey's expressions and sends are checked against.
+
+    ``optional`` holds the attributes declared ``optional: true`` (some profiles lack them: a
+    value read from one needs a fallback), ``defaults`` the value each attribute with a
+    ``default:`` reads as for a profile that lacks it."""
 
     events: dict[str, EventSpec] = field(default_factory=dict)
     attributes: dict[str, Type] = field(default_factory=dict)
+    optional: set[str] = field(default_factory=set)
+    defaults: dict[str, Any] = field(default_factory=dict)
     templates: dict[str, TemplateSpec] = field(default_factory=dict)
     has_events: bool = False
     has_templates: bool = False

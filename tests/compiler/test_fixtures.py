@@ -49,6 +49,8 @@ COMMON_CODES = frozenset(
         *(f"JD{n}" for n in range(201, 209)),
         "JD210",
         *(f"JD{n}" for n in range(302, 307)),
+        "JD308",
+        "JD309",
         "JD401",
         "JD402",
         "JD403",

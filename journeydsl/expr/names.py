@@ -1,0 +1,176 @@
+"""Names and fields: journey variables, the built-in names, profile attributes, the trigger's
+fields and the fields of the one event an aggregate or ``where`` looks at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from journeydsl import ast as A
+from journeydsl.diagnostics import did_you_mean
+from journeydsl.expr import checker
+from journeydsl.expr.absent import Absent
+from journeydsl.expr.builtins import BUILTIN_FNS, BUILTINS
+from journeydsl.expr.catalog import EventSpec
+from journeydsl.expr.context import EvalContext, EventRecord
+from journeydsl.expr.typed import ERR, Scope, Typed, const_fn
+from journeydsl.expr.types import Type, article
+
+__all__ = ["check_attr", "check_name", "field_type"]
+
+
+def check_name(node: A.Name, scope: Scope) -> Typed:
+    """A bare name: a constant, a journey variable or a built-in."""
+    name = node.name
+    if name in scope.constants:
+        t, value = scope.constants[name]
+        return Typed(t, const_fn(value), True)
+    if name in scope.variables:
+        return Typed(
+            scope.variables[name],
+            lambda ctx, ev: ctx.variables[name],
+            False,
+            frozenset(((name, node.span),)),
+            scope.bounds.get(name),
+        )
+    if name in BUILTINS:
+        return Typed(BUILTINS[name], BUILTIN_FNS[name], False)
+    if name in scope.catalog.events:
+        scope.diags.error(
+            "JD212",
+            f"'{name}' is an event, not a value",
+            node.span,
+            f"test it with has({name} …) or count it with count({name} …)",
+        )
+        return ERR
+    if name == "entry":
+        scope.diags.error(
+            "JD212",
+            "'entry' is a window anchor: use it as `since entry`",
+            node.span,
+            "the entry time itself is entered_at",
+        )
+        return ERR
+    if name in ("profile", "trigger"):
+        scope.diags.error("JD212", f"'{name}' needs a field: {name}.NAME", node.span)
+        return ERR
+    candidates = [*scope.variables, *BUILTINS, *scope.constants]
+    scope.diags.error(
+        "JD204",
+        f"undefined variable '{name}'",
+        node.span,
+        did_you_mean(name, candidates) or "journey variables are declared by `set NAME = …`",
+    )
+    return ERR
+
+
+def _profile(node: A.Attr, scope: Scope) -> Typed:
+    fname = node.name
+    t = scope.catalog.attributes.get(fname)
+    if t is None:
+        scope.diags.error(
+            "JD203",
+            f"undefined profile attribute '{fname}'",
+            node.span,
+            did_you_mean(fname, scope.catalog.attributes)
+            or "declare it under 'attributes:' in the events catalog",
+        )
+        return ERR
+    if fname in scope.catalog.defaults:
+        default = scope.catalog.defaults[fname]
+
+        def or_default(ctx: EvalContext, ev: EventRecord | None) -> Any:
+            value = ctx.profile.get(fname)
+            return default if value is None else value
+
+        return Typed(t, or_default, False)
+    marker = Absent(fname)
+
+    def read(ctx: EvalContext, ev: EventRecord | None) -> Any:
+        value = ctx.profile.get(fname)
+        return marker if value is None else value
+
+    return Typed(t, read, False, absent=fname, optional=fname in scope.catalog.optional)
+
+
+def field_type(spec: EventSpec, name: str, node: A.Expr, scope: Scope) -> Type | None:
+    """The type of the field ``name`` of ``spec``'s events, or None after JD202."""
+    t = spec.field_type(name)
+    if t is None:
+        scope.diags.error(
+            "JD202",
+            f"event '{spec.name}' has no field '{name}'",
+            node.span,
+            did_you_mean(name, [*spec.fields, "at"]),
+        )
+    return t
+
+
+def _trigger(node: A.Attr, obj: A.Name, scope: Scope) -> Typed:
+    fname = node.name
+    spec = scope.trigger
+    if spec is None and scope.trigger_unknown:
+        return ERR
+    if spec is None:
+        scope.diags.error("JD212", f"'trigger' is not available: {scope.trigger_missing}", obj.span)
+        return ERR
+    t = field_type(spec, fname, node, scope)
+    if t is None:
+        return ERR
+    return Typed(t, lambda ctx, ev: ctx.trigger.get(fname), False)
+
+
+def _event_field(node: A.Attr, base: str, scope: Scope) -> Typed:
+    fname = node.name
+    spec = scope.catalog.events[base]
+    if scope.event is None or scope.event.name != base:
+        scope.diags.error(
+            "JD212",
+            f"'{base}.{fname}' reads one event's field: use it inside an aggregate "
+            f"over {base} or in a `where` on {base}",
+            node.span,
+            f"e.g. sum({base}.{fname} in last 30d)" if fname != "at" else None,
+        )
+        return ERR
+    t = field_type(spec, fname, node, scope)
+    if t is None:
+        return ERR
+    return Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False)
+
+
+def check_attr(node: A.Attr, scope: Scope) -> Typed:
+    """``X.name``: a profile attribute, a trigger field or an event's field."""
+    obj = node.obj
+    if isinstance(obj, A.Name):
+        base = obj.name
+        local = base in scope.variables
+        if base == "profile" and not local:
+            return _profile(node, scope)
+        if base == "trigger" and not local:
+            return _trigger(node, obj, scope)
+        if base in scope.catalog.events and not local:
+            return _event_field(node, base, scope)
+        if (
+            not local
+            and base not in BUILTINS
+            and scope.catalog.has_events
+            and base not in scope.constants
+        ):
+            scope.diags.error(
+                "JD201",
+                f"undefined event '{base}'",
+                obj.span,
+                did_you_mean(base, [*scope.catalog.events, "profile", "trigger"]),
+            )
+            return ERR
+        if not local and base not in BUILTINS:
+            scope.diags.error(
+                "JD201",
+                f"undefined event '{base}': the journey has no events catalog",
+                obj.span,
+                'add `uses events "events.yaml"`',
+            )
+            return ERR
+    inner = checker.check(obj, scope)
+    if not inner.type.is_error:
+        scope.diags.error("JD301", f"{article(inner.type)} has no field '{node.name}'", node.span)
+    return ERR

@@ -1,0 +1,347 @@
+"""Operators: comparisons, ``in``, ``and``/``or``/``not``, arithmetic, negation,
+``if … then … else`` and list literals."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from journeydsl import ast as A
+from journeydsl.expr import checker
+from journeydsl.expr.absent import Absent
+from journeydsl.expr.context import EvalContext, EventRecord, Fn
+from journeydsl.expr.limits import (
+    bounded,
+    checked_amount,
+    checked_int,
+    concat,
+    multiply_ints,
+)
+from journeydsl.expr.literals import check_enum_literal
+from journeydsl.expr.typed import ERR, Scope, Typed, poison, reads_of
+from journeydsl.expr.types import (
+    BOOL,
+    DECIMAL,
+    DURATION,
+    ERROR,
+    INT,
+    STRING,
+    Type,
+    article,
+    list_of,
+    unify,
+)
+from journeydsl.money import Money
+
+__all__ = ["check_binary", "check_cond", "check_list", "check_unary"]
+
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_ORDERED = ("int", "decimal", "money", "duration", "timestamp", "date", "time", "string", "enum")
+
+
+def _comparable(a: Type, b: Type, op: str, node: A.Binary, scope: Scope) -> bool:
+    if a.is_error or b.is_error:
+        return True
+    if a.is_number and b.is_number:
+        return True
+    if a.kind == "money" and b.kind == "money":
+        if a.currency != b.currency:
+            scope.diags.error(
+                "JD302",
+                f"cannot compare {a.currency} with {b.currency}",
+                node.span,
+                "amounts are compared in one currency; convert one side first",
+            )
+            return False
+        return True
+    if (a.kind == "money" and b.is_number) or (a.is_number and b.kind == "money"):
+        cur = a.currency or b.currency
+        scope.diags.error(
+            "JD303",
+            f"cannot compare money ({cur}) with a plain number",
+            node.span,
+            f"write the amount with its currency, e.g. 1_000_000 {cur}",
+        )
+        return False
+    if a.is_stringy and b.is_stringy:
+        return True
+    if a == b and (op in ("==", "!=") or a.kind in _ORDERED):
+        return True
+    scope.diags.error("JD305", f"cannot compare {a} with {b} using '{op}'", node.span)
+    return False
+
+
+def _arith(op: str, a: Type, b: Type) -> Type | None:
+    k = (a.kind, b.kind)
+    if a.is_number and b.is_number:
+        if op == "/":
+            return DECIMAL
+        if op == "%":
+            return INT if k == ("int", "int") else None
+        return INT if k == ("int", "int") else DECIMAL
+    if op in "+-":
+        if k == ("money", "money") and a.currency == b.currency:
+            return a
+        if k in (("timestamp", "duration"), ("date", "duration")):
+            return a
+        if op == "+" and k == ("duration", "timestamp"):
+            return b
+        if k == ("duration", "duration"):
+            return DURATION
+        if op == "-" and k in (("timestamp", "timestamp"), ("date", "date")):
+            return DURATION
+        if op == "+" and a.is_stringy and b.is_stringy:
+            return STRING
+    if op == "*":
+        if a.kind == "money" and b.is_number:
+            return a
+        if a.is_number and b.kind == "money":
+            return b
+        if a.kind == "duration" and b.kind == "int":
+            return DURATION
+        if a.kind == "int" and b.kind == "duration":
+            return DURATION
+    if op == "/":
+        if a.kind == "money" and b.is_number:
+            return a
+        if k == ("money", "money") and a.currency == b.currency:
+            return DECIMAL
+        if a.kind == "duration" and b.kind == "int":
+            return DURATION
+    return None
+
+
+def _div(x: Any, y: Any) -> Any:
+    if isinstance(x, Money):
+        if isinstance(y, Money):
+            return x.amount / y.amount
+        return Money(x.amount / Decimal(y), x.currency)
+    if isinstance(x, timedelta):
+        return x / y
+    return Decimal(x) / Decimal(y)
+
+
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": _div,
+    "%": operator.mod,
+}
+
+
+def _no_arith(op: str, lt: Type, rt: Type, node: A.Binary, scope: Scope) -> Typed:
+    """Report operands that ``op`` does not take."""
+    mixes_money = (lt.kind == "money") != (rt.kind == "money")
+    if mixes_money and (lt.is_number or rt.is_number) and op in "+-":
+        cur = lt.currency or rt.currency
+        scope.diags.error(
+            "JD303",
+            f"cannot {'add' if op == '+' else 'subtract'} a plain number "
+            f"{'to' if op == '+' else 'from'} money ({cur})",
+            node.span,
+            f"write the amount with its currency, e.g. 50_000 {cur}",
+        )
+        return ERR
+    if lt.kind == "money" and rt.kind == "money":
+        if lt.currency == rt.currency:
+            scope.diags.error(
+                "JD301",
+                f"cannot apply '{op}' to two amounts of money",
+                node.span,
+                "multiply or divide money by a plain number, e.g. amount * 2",
+            )
+        else:
+            scope.diags.error(
+                "JD302",
+                f"cannot combine {lt.currency} with {rt.currency} using '{op}'",
+                node.span,
+            )
+        return ERR
+    scope.diags.error("JD301", f"cannot apply '{op}' to {lt} and {rt}", node.span)
+    return ERR
+
+
+def check_binary(node: A.Binary, scope: Scope) -> Typed:
+    """A binary operator."""
+    op = node.op
+    # An absent attribute has a meaning in a condition, a comparison and on the left of `in`
+    # (false); arithmetic needs values.
+    if op in _CMP or op in ("and", "or"):
+        left, right = checker.check_any(node.left, scope), checker.check_any(node.right, scope)
+    elif op == "in":
+        left, right = checker.check_any(node.left, scope), checker.check(node.right, scope)
+    else:
+        left, right = checker.check(node.left, scope), checker.check(node.right, scope)
+    reads = reads_of(left, right)
+    const = left.const and right.const
+    lt, rt = left.type, right.type
+    lf, rf = left.fn, right.fn
+    if op in ("and", "or"):
+        for side, t in ((node.left, lt), (node.right, rt)):
+            if not t.is_error and t != BOOL:
+                scope.diags.error(
+                    "JD304", f"'{op}' needs bool operands, this is {article(t)}", side.span
+                )
+        if op == "and":
+            return Typed(BOOL, lambda c, e: bool(lf(c, e)) and bool(rf(c, e)), const, reads)
+        return Typed(BOOL, lambda c, e: bool(lf(c, e)) or bool(rf(c, e)), const, reads)
+    if op in _CMP:
+        if not _comparable(lt, rt, op, node, scope):
+            return Typed(ERROR, poison, False, reads)
+        check_enum_literal(lt, node.right, scope)
+        check_enum_literal(rt, node.left, scope)
+        cmp = _CMP[op]
+        if left.absent or right.absent:
+            return Typed(BOOL, _compare_absent(cmp, op == "!=", lf, rf), const, reads)
+        return Typed(BOOL, lambda c, e: cmp(lf(c, e), rf(c, e)), const, reads)
+    if op == "in":
+        if rt.is_error or lt.is_error:
+            return Typed(BOOL, poison, False, reads)
+        if rt.kind != "list" or rt.item is None:
+            scope.diags.error("JD301", f"'in' needs a list on its right, not {rt}", node.right.span)
+            return Typed(ERROR, poison, False, reads)
+        if not (unify(lt, rt.item) or rt.item.is_error):
+            scope.diags.error(
+                "JD305", f"cannot look for {article(lt)} in a list of {rt.item}", node.span
+            )
+        if isinstance(node.right, A.ListExpr):
+            for item in node.right.items:
+                check_enum_literal(lt, item, scope)
+        return Typed(BOOL, lambda c, e: lf(c, e) in rf(c, e), const, reads)
+    if lt.is_error or rt.is_error:
+        return Typed(ERROR, poison, False, reads)
+    result = _arith(op, lt, rt)
+    if result is None:
+        return _no_arith(op, lt, rt, node, scope)
+    fn = _compile_arith(op, result, rt, lf, rf, node)
+    typed = Typed(result, fn, const, reads, _bound(op, result, left.bound, right.bound))
+    return bounded(typed, node, scope)
+
+
+def _compare_absent(cmp: Callable[[Any, Any], bool], unequal: bool, lf: Fn, rf: Fn) -> Fn:
+    """A comparison where a side may be an absent attribute, which is equal to nothing: ``!=``
+    is then true and every other comparison false."""
+
+    def run(c: EvalContext, e: EventRecord | None) -> bool:
+        a, b = lf(c, e), rf(c, e)
+        if type(a) is Absent or type(b) is Absent:
+            return unequal
+        return cmp(a, b)
+
+    return run
+
+
+def _compile_arith(op: str, result: Type, rt: Type, lf: Fn, rf: Fn, node: A.Binary) -> Fn:
+    """The closure of an arithmetic operator. What can grow past a limit (text, whole numbers,
+    money) is checked, before it is built when building it could be costly."""
+    if result.is_stringy:
+        return lambda c, e: concat(lf(c, e), rf(c, e), node)
+    fn = _ARITH[op]
+    if result.kind == "int" and op == "*":
+        return lambda c, e: multiply_ints(lf(c, e), rf(c, e), node)
+    if result.kind == "int" and op in "+-":
+        return lambda c, e: checked_int(fn(lf(c, e), rf(c, e)), node)
+    if result.kind == "money":
+        return lambda c, e: checked_amount(fn(lf(c, e), rf(c, e)), node)
+    if result == DECIMAL and op != "/":
+        return lambda c, e: fn(Decimal(lf(c, e)), Decimal(rf(c, e)))
+    if op == "/" and rt.is_number:
+
+        def safe_div(c: EvalContext, e: EventRecord | None) -> Any:
+            return _div(lf(c, e), rf(c, e))
+
+        return safe_div
+    return lambda c, e: fn(lf(c, e), rf(c, e))
+
+
+def _bound(op: str, result: Type, a: int | None, b: int | None) -> int | None:
+    """An upper bound of the result's size from the operands' (see ``Typed.bound``)."""
+    if a is None or b is None:
+        return None
+    if result.is_stringy:
+        return a + b
+    if result.kind not in ("int", "decimal", "money"):
+        return None
+    if op in "+-":
+        return a + b
+    if op == "*":
+        return a * b
+    if op == "%":
+        return b
+    return None  # a quotient can be as large as the divisor is small
+
+
+def check_unary(node: A.Unary, scope: Scope) -> Typed:
+    """``not x`` or ``-x``."""
+    inner = (checker.check_any if node.op == "not" else checker.check)(node.operand, scope)
+    f = inner.fn
+    t = inner.type
+    if node.op == "not":
+        if not t.is_error and t != BOOL:
+            scope.diags.error(
+                "JD304", f"'not' needs a bool, this is {article(t)}", node.operand.span
+            )
+        return Typed(BOOL, lambda c, e: not f(c, e), inner.const, inner.reads)
+    if not t.is_error and not (t.is_number or t.kind in ("money", "duration")):
+        scope.diags.error("JD301", f"cannot negate {article(t)}", node.span)
+        return ERR
+    return Typed(t, lambda c, e: -f(c, e), inner.const, inner.reads, inner.bound)
+
+
+def check_cond(node: A.Cond, scope: Scope) -> Typed:
+    """``if C then A else B``."""
+    test = checker.check_bool(node.test, scope)
+    a = checker.check_any(node.then, scope)
+    b = checker.check_any(node.otherwise, scope)
+    t = unify(a.type, b.type)
+    if t is None:
+        scope.diags.error(
+            "JD301",
+            f"the branches of this if have different types: {a.type} and {b.type}",
+            node.span,
+        )
+        t = ERROR
+    tf, af, bf = test.fn, a.fn, b.fn
+    return Typed(
+        t,
+        lambda c, e: af(c, e) if tf(c, e) else bf(c, e),
+        test.const and a.const and b.const,
+        reads_of(test, a, b),
+        None if a.bound is None or b.bound is None else max(a.bound, b.bound),
+        a.absent or b.absent,
+        (a.absent is not None and a.optional) or (b.absent is not None and b.optional),
+    )
+
+
+def check_list(node: A.ListExpr, scope: Scope) -> Typed:
+    """``[a, b, …]``: items of one type."""
+    items = [checker.check(i, scope) for i in node.items]
+    item_t: Type = ERROR
+    for i, typed in zip(node.items, items, strict=True):
+        u = unify(item_t, typed.type)
+        if u is None:
+            scope.diags.error(
+                "JD301", f"list items must have one type: {item_t} and {typed.type}", i.span
+            )
+        else:
+            item_t = u
+    fns = [i.fn for i in items]
+    typed = Typed(
+        list_of(item_t),
+        lambda c, e: [f(c, e) for f in fns],
+        all(i.const for i in items),
+        reads_of(*items),
+        len(items),
+    )
+    return bounded(typed, node, scope)
