@@ -224,6 +224,12 @@ def summary_line(summary: RunSummary, actions: Path, db: str | None = None) -> s
             else ""
         )
         + (
+            f"; {summary.failed} journey instance{'s' * (summary.failed != 1)} failed "
+            "(outcome error; the decision log says why)"
+            if summary.failed
+            else ""
+        )
+        + (
             f"; {summary.unprofiled} "
             + ("customer has" if summary.unprofiled == 1 else "customers have")
             + " no profile (no consent: every message to them is withheld)"
@@ -510,7 +516,16 @@ def _run_stream(plan: _Plan, store: SQLiteStore, summary: RunSummary, err: TextI
             print(f"{actions}: dropped an incomplete last line left by a crash", file=err)
     summary.in_quarantine = len(store.quarantined())
     summary.unprofiled = len(engine.unprofiled)
+    summary.failed = len(engine.failed)
     print(summary_line(summary, actions, store.path), file=err)
+    if engine.failed:
+        # Exit 0 says every effect was delivered or withheld with a reason; a failed instance's
+        # later steps never ran, so the run says so in its exit code.
+        for instance, reason in engine.failed[:5]:
+            print(f"journeydsl: error: instance {instance} failed: {reason}", file=err)
+        if len(engine.failed) > 5:
+            print(f"journeydsl: error: ... and {len(engine.failed) - 5} more", file=err)
+        return ExitCode.ERRORS
     return ExitCode.OK
 
 

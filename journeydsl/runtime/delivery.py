@@ -291,8 +291,12 @@ class SendAttempt:
     def attempt(self) -> None:
         """Walk the policies and the fallback chain until the message is settled or waits."""
         p, entry, delivery = self.p, self.entry, self.delivery
-        stale = p.get("stale") or self.overdue()
-        if stale is not None:  # made by a timer that fired too late, or kept waiting too long
+        withhold = p.get("withhold")  # decided when it was made: see Interpreter._send
+        if withhold is not None:
+            self.suppress(withhold[1], self.current_channel(), withhold[0])
+            return
+        stale = self.overdue()
+        if stale is not None:  # kept waiting too long (the host did not deliver)
             self.suppress(stale, self.current_channel(), "stale")
             return
         if self.held and self.inst is not None and self.inst.get("wakes", 0) > p.get("wakes", 0):

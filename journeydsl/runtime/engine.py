@@ -196,6 +196,11 @@ class Engine:
         )
 
     @property
+    def failed(self) -> list[tuple[str, str]]:
+        """The instances that failed (outcome ``error``) since the engine started, and why."""
+        return self._interpreter.failed
+
+    @property
     def policy(self) -> PolicyEngine:
         """The contact policies every delivery attempt is decided by."""
         return self._delivery.policy
@@ -253,8 +258,7 @@ class Engine:
         return result
 
     def taken(self, event_id: str) -> bool:
-        """Whether the event ``event_id`` was taken already, by all of this engine's journeys or
-        (in runs of some journeys) by one of them."""
+        """Whether ``event_id`` was taken already (in runs of some journeys: by one of them)."""
         return self._intake.taken(event_id)
 
     @host_call

@@ -16,11 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from journeydsl import ir
+from journeydsl.expr.absent import AbsentAttributeError
+from journeydsl.expr.limits import ExpressionLimitError
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext, next_local
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
 from journeydsl.runtime.protocols import EventStore, OutboxEntry, Profile, ProfileStore
+from journeydsl.runtime.sendparams import suppression_reason
 
 __all__ = ["MAX_STEPS", "Interpreter", "Late", "Step", "bucket", "describe_lateness"]
 
@@ -97,6 +100,8 @@ class Interpreter:
         self.events = events
         self.profiles = profiles
         self.on_action = on_action
+        #: The instances that failed (ended with outcome ``error``), with the reason.
+        self.failed: list[tuple[str, str]] = []
 
     # ------------------------------------------------------------------ running
 
@@ -141,6 +146,7 @@ class Interpreter:
                 steps += 1
                 if steps > MAX_STEPS:
                     note(inst, now, node_id, "error", reason="too many steps without a wait")
+                    self.failed.append((inst["id"], "too many steps without a wait"))
                     self.end(inst, journey, "error", now)
                     return
                 node = nodes[node_id]
@@ -162,8 +168,13 @@ class Interpreter:
         except StoreError as failure:
             raise failure.original from None
         except Exception as exc:  # a failing expression must not stop the engine
-            note(inst, now, inst.get("node") or "", "error", reason=repr(exc))
-            log.error("error", journey=journey.id, customer=inst["customer_id"], error=repr(exc))
+            # (the journeys' own limits say what happened in words; anything else as raised)
+            known = isinstance(exc, ExpressionLimitError | AbsentAttributeError)
+            reason = str(exc) if known else repr(exc)
+            detail = {"error": type(exc).__name__} if known else {}
+            note(inst, now, inst.get("node") or "", "error", reason=reason, **detail)
+            log.error("error", journey=journey.id, customer=inst["customer_id"], error=reason)
+            self.failed.append((inst["id"], reason))
             self.end(inst, journey, "error", now)
         finally:
             inst["vars"] = encode_map(variables)
@@ -249,21 +260,23 @@ class Interpreter:
             "entered_at": inst["entered_at"],
             "wakes": inst.get("wakes", 0),
         }
-        if step.late is None:
+        # A message that must not go is withheld by the delivery, with the reason, like any
+        # other suppressed message: a stale timer's, or one whose params lack a value or are of
+        # the wrong type (an absent profile attribute, a mistyped profile value).
+        invalid = suppression_reason(node, params)
+        if step.late is None and invalid is None:
             self._effect(step, node, "send", fields, extra)
             note(inst, ctx.now, node.id, "send", channel=node.channel, template=node.template)
             return node.next
-        # Withheld by the delivery, with the reason, like any other suppressed message.
-        self._effect(step, node, "send", fields, {**extra, "stale": step.late.reason()})
-        note(
-            inst,
-            ctx.now,
-            node.id,
-            "send",
-            channel=node.channel,
-            template=node.template,
-            stale=describe_lateness(step.late.by),
-        )
+        why: dict[str, str]
+        if step.late is not None:
+            withheld = ["stale", step.late.reason()]
+            why = {"stale": describe_lateness(step.late.by)}
+        else:
+            assert invalid is not None
+            withheld, why = ["params", f"invalid params: {invalid}"], {"invalid": invalid}
+        self._effect(step, node, "send", fields, {**extra, "withhold": withheld})
+        note(inst, ctx.now, node.id, "send", channel=node.channel, template=node.template, **why)
         return node.next
 
     def _ticket(self, node: ir.Ticket, step: Step) -> str | None:

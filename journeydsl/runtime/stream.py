@@ -64,6 +64,8 @@ class RunSummary:
     in_quarantine: int = 0
     #: Customers with events but no profile (every message to them is withheld: no consent).
     unprofiled: int = 0
+    #: Instances that failed in this run (outcome ``error``).
+    failed: int = 0
 
 
 class StreamClock:

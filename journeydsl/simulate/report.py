@@ -310,6 +310,8 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
         case "send":
             if d.get("stale"):
                 return f"send {d.get('channel')} {d.get('template')}: withheld, stale"
+            if d.get("invalid"):
+                return f"send {d.get('channel')} {d.get('template')}: withheld, {d['invalid']}"
             return f"send {d.get('channel')} {d.get('template')} (queued for delivery)"
         case "if":
             return f"if {d.get('source')} → {'yes' if d.get('value') else 'no'}"

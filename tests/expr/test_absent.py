@@ -95,7 +95,7 @@ def test_an_absent_value_where_a_value_is_needed_stops_with_a_clear_reason() -> 
     )
     assert r.outcomes("c1") == [("ended", "error")]
     (entry,) = [e for e in r.instances("c1")[0]["log"] if e["what"] == "error"]
-    assert "AbsentAttributeError" in entry["reason"]
+    assert entry["error"] == "AbsentAttributeError"
     assert (
         "profile attribute 'credit_limit' is absent for this customer; give a default: "
         "default(profile.credit_limit, 0 VND)"
