@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from journeydsl.runtime.codec import plain
 from journeydsl.runtime.hostcalls import iso
+from journeydsl.runtime.records import DecisionEntry, InstanceRecord
 
 __all__ = ["LOG_LIMIT", "extend", "note"]
 
@@ -17,17 +18,17 @@ LOG_LIMIT = 1000
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def note(inst: dict[str, Any], at: datetime, node: str, what: str, **detail: Any) -> None:
+def note(inst: InstanceRecord, at: datetime, node: str, what: str, **detail: Any) -> None:
     """Add one decision to ``inst``'s log (until it holds :data:`LOG_LIMIT`)."""
     entries = inst["log"]
     if len(entries) < LOG_LIMIT:
-        entry = {"at": iso(at), "node": node, "what": what}
+        entry: dict[str, Any] = {"at": iso(at), "node": node, "what": what}
         for k, v in detail.items():
             entry[k] = v if type(v) in _JSON_SCALARS else plain(v)
-        entries.append(entry)
+        entries.append(cast(DecisionEntry, entry))  # (the keys are the callers' to choose)
 
 
-def extend(inst: dict[str, Any], decisions: Sequence[dict[str, Any]]) -> None:
+def extend(inst: InstanceRecord, decisions: Sequence[DecisionEntry]) -> None:
     """Add decisions made elsewhere (a delivery's) to ``inst``'s log, as many as it has room for."""
     room = max(LOG_LIMIT - len(inst["log"]), 0)
     inst["log"].extend(decisions[:room])

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from journeydsl import ir
 from journeydsl.runtime.codec import decode_map, plain
@@ -38,6 +38,7 @@ from journeydsl.runtime.protocols import (
     Ticket,
     TicketSink,
 )
+from journeydsl.runtime.records import DecisionEntry, InstanceRecord, SendPayload
 from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
 __all__ = ["PRUNE_EVERY", "Delivery", "RetryPolicy", "SendAttempt"]
@@ -50,7 +51,7 @@ _BATCH = 500
 
 #: What a finished attempt adds to its outbox update: the contact it made, and the instance
 #: whose decision log grew.
-_Saved = tuple[Contact | None, dict[str, Any] | None]
+_Saved = tuple[Contact | None, InstanceRecord | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +268,7 @@ class SendAttempt:
         self.delivery = delivery
         self.entry = entry
         self.now = now
-        p = self.p = entry.payload
+        p = self.p = cast(SendPayload, entry.payload)
         self.chain: list[str] = p["chain"]
         self.reasons: list[str] = p.setdefault("reasons", [])
         self.category: str = p["category"]
@@ -276,7 +277,7 @@ class SendAttempt:
         self.durable = delivery.history is not None
         self.held = bool(p.get("deferred")) and now >= entry.not_before
         self.inst = delivery.state.instance(p["instance"]) if self.durable or self.held else None
-        self.decisions: list[dict[str, Any]] = []
+        self.decisions: list[DecisionEntry] = []
         self.contact: Contact | None = None
 
     def run(self) -> _Saved | None:
@@ -447,16 +448,15 @@ class SendAttempt:
         """Note a decision for the instance's log (kept when the store has a history)."""
         if self.durable:
             detail = {k: v for k, v in fields.items() if v is not None}
-            self.decisions.append(
-                {
-                    "at": iso(self.now),
-                    "node": self.p["node"],
-                    "what": "deliver",
-                    "decision": decision,
-                    **detail,
-                    "message": self.entry.key,
-                }
-            )
+            entry = {
+                "at": iso(self.now),
+                "node": self.p["node"],
+                "what": "deliver",
+                "decision": decision,
+                **detail,
+                "message": self.entry.key,
+            }
+            self.decisions.append(cast(DecisionEntry, entry))
 
     def suppress(self, reason: str, where: str, by: str) -> None:
         """Drop the message for ``reason`` (decided by policy ``by``)."""

@@ -55,6 +55,7 @@ from journeydsl.runtime.protocols import (
     StateStore,
     TicketSink,
 )
+from journeydsl.runtime.records import InstanceRecord
 from journeydsl.runtime.waits import Waits, moved_at
 
 __all__ = [
@@ -292,7 +293,7 @@ class Engine:
         self.events.append(eid, ev)
         now = max(self.clock.now(), ev.at)  # when its effects are delivered
         at = ev.at  # when it happened: the instant the journeys decide as of
-        records: list[dict[str, Any]] = []
+        records: list[InstanceRecord] = []
         outbox: list[OutboxEntry] = []
         profile = self.profiles.get(ev.customer_id)
         if not profile.known and ev.customer_id not in self.unprofiled:
@@ -380,8 +381,6 @@ class Engine:
         """Hand due outbox entries to channels, the ticket sink and action handlers (inside a
         transaction the host holds open, once it has committed; then 0 is returned)."""
         return self._delivery.hand_out(now or self.clock.now())
-
-    # ------------------------------------------------------------------ introspection
 
     def explain(self, customer_id: str) -> list[dict[str, Any]]:
         """The decision log of every instance of ``customer_id``."""

@@ -16,6 +16,7 @@ from journeydsl.runtime.evaluation import EvalContext, next_local
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter
 from journeydsl.runtime.protocols import Clock, OutboxEntry, Profile, ProfileStore, StateStore
+from journeydsl.runtime.records import InstanceRecord
 from journeydsl.zones import zone
 
 __all__ = ["Entries"]
@@ -46,7 +47,7 @@ class Entries:
         now: datetime,
         profile: Profile,
         trigger: EventRecord,
-    ) -> dict[str, Any] | None:
+    ) -> InstanceRecord | None:
         """A new instance of ``journey`` for ``customer_id``, or None when the entry's
         condition or its re-entry rule refuses."""
         probe = {"entered_at": iso(now), "customer_id": customer_id}
@@ -80,7 +81,7 @@ class Entries:
             if journey.entry.key is None
             else f"{journey.id}/{customer_id}/{n}#{quote(key, safe='')}"
         )
-        inst: dict[str, Any] = {
+        inst: InstanceRecord = {
             "format": STATE_FORMAT,
             "id": iid,
             "journey": journey.id,
@@ -167,7 +168,7 @@ class Entries:
         cond = journey.entry.condition
         assert cond is not None
         entered = 0
-        records: list[dict[str, Any]] = []
+        records: list[InstanceRecord] = []
         outbox: list[OutboxEntry] = []
         for customer in sorted(self.profiles.customers()):
             profile = self.profiles.get(customer)

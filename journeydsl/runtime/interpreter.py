@@ -23,6 +23,7 @@ from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext, next_local
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
 from journeydsl.runtime.protocols import EventStore, OutboxEntry, Profile, ProfileStore
+from journeydsl.runtime.records import InstanceRecord, WaitRecord
 from journeydsl.runtime.sendparams import suppression_reason
 
 __all__ = ["MAX_STEPS", "Interpreter", "Late", "Step", "bucket", "describe_lateness"]
@@ -74,7 +75,7 @@ class Step:
     def __init__(
         self,
         journey: ir.Journey,
-        inst: dict[str, Any],
+        inst: InstanceRecord,
         ctx: EvalContext,
         variables: dict[str, Any],
         outbox: list[OutboxEntry],
@@ -106,7 +107,7 @@ class Interpreter:
     # ------------------------------------------------------------------ running
 
     def context(
-        self, journey: ir.Journey, inst: dict[str, Any], now: datetime, profile: Profile
+        self, journey: ir.Journey, inst: InstanceRecord, now: datetime, profile: Profile
     ) -> EvalContext:
         """The evaluation context of ``inst`` at ``now``."""
         return EvalContext(
@@ -122,7 +123,7 @@ class Interpreter:
     def run(
         self,
         journey: ir.Journey,
-        inst: dict[str, Any],
+        inst: InstanceRecord,
         node_id: str | None,
         now: datetime,
         profile: Profile,
@@ -136,7 +137,7 @@ class Interpreter:
             self.events, now, inst, journey, profile, variables, decode_map(inst["trigger"])
         )
         step = Step(journey, inst, ctx, variables, outbox, late)
-        inst.update(status="active", wait=None, due=None)
+        inst["status"], inst["wait"], inst["due"] = "active", None, None
         nodes = journey.nodes
         visits = inst["visits"]
         debug = log.level <= DEBUG
@@ -179,11 +180,10 @@ class Interpreter:
         finally:
             inst["vars"] = encode_map(variables)
 
-    def end(self, inst: dict[str, Any], journey: ir.Journey, outcome: str, now: datetime) -> None:
+    def end(self, inst: InstanceRecord, journey: ir.Journey, outcome: str, now: datetime) -> None:
         """End ``inst`` with ``outcome``."""
-        inst.update(
-            status="ended", outcome=outcome, ended_at=iso(now), node=None, wait=None, due=None
-        )
+        inst["status"], inst["outcome"], inst["ended_at"] = "ended", outcome, iso(now)
+        inst["node"], inst["wait"], inst["due"] = None, None, None
         if log.level <= INFO:
             log.info(
                 "exit",
@@ -195,7 +195,7 @@ class Interpreter:
 
     def wait(
         self,
-        inst: dict[str, Any],
+        inst: InstanceRecord,
         node_id: str,
         kind: str,
         due: datetime | None,
@@ -212,12 +212,12 @@ class Interpreter:
                 node=node_id,
                 until=iso(due) if due else None,
             )
-        wait: dict[str, Any] = {"node": node_id, "kind": kind}
+        wait: WaitRecord = {"node": node_id, "kind": kind}
         timer = due
         if recheck is not None and (due is None or recheck < due):
-            wait.update(recheck=True, timeout=iso(due) if due else None)
+            wait["recheck"], wait["timeout"] = True, iso(due) if due else None
             timer = recheck
-        inst.update(status="waiting", wait=wait, due=iso(timer) if timer else None)
+        inst["status"], inst["wait"], inst["due"] = "waiting", wait, iso(timer) if timer else None
 
     # ------------------------------------------------------------------ effects
 

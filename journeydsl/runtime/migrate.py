@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -45,6 +45,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from journeydsl import ir
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 from journeydsl.runtime.protocols import StateStore
+from journeydsl.runtime.records import InstanceRecord, wait_of
 
 __all__ = [
     "MigrationError",
@@ -397,7 +398,7 @@ def check_mapping(mapping: StepMapping, old: ir.Journey, new: ir.Journey) -> lis
 
 
 class _Scannable(Protocol):
-    def all_instances(self) -> list[dict[str, Any]]: ...
+    def all_instances(self) -> list[InstanceRecord]: ...
 
 
 def migrate(
@@ -407,7 +408,7 @@ def migrate(
     new: ir.Journey,
     *,
     at: datetime,
-    instances: Iterable[dict[str, Any]] | None = None,
+    instances: Iterable[InstanceRecord] | None = None,
 ) -> MigrationReport:
     """Move every waiting instance of ``old`` to ``new`` through ``mapping``, in one commit.
 
@@ -424,7 +425,7 @@ def migrate(
             raise TypeError("pass instances=..., or a store with all_instances()")
         instances = scan.all_instances()
     report = MigrationReport()
-    records: list[dict[str, Any]] = []
+    records: list[InstanceRecord] = []
     for inst in instances:
         if inst.get("journey") != old.id:
             continue
@@ -438,12 +439,13 @@ def migrate(
             report.ended += inst.get("status") == "ended"
             report.other += inst.get("status") != "ended"
             continue
-        source = inst["wait"]["node"]
+        wait = wait_of(inst)
+        source = wait["node"]
         target = mapping.steps[source]
-        moved = dict(inst)
+        moved: dict[str, Any] = dict(inst)
         moved["version"] = new.version
         moved["node"] = target
-        moved["wait"] = {**inst["wait"], "node": target}
+        moved["wait"] = {**wait, "node": target}
         moved["visits"] = _visits(inst.get("visits", {}), mapping, new)
         log = list(inst.get("log", []))
         if len(log) < 1000:
@@ -458,7 +460,7 @@ def migrate(
                 }
             )
         moved["log"] = log
-        records.append(moved)
+        records.append(cast(InstanceRecord, moved))
         report.migrated += 1
         report.by_step[source] += 1
     if records:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord
+from journeydsl.runtime.records import InstanceRecord
 
 __all__ = [
     "ActionHandler",
@@ -270,6 +271,8 @@ class OutboxEntry:
     key: str
     kind: str  # send | ticket | action | update | tag
     customer_id: str
+    #: Its kind's record: :class:`~journeydsl.runtime.records.SendPayload`, ``TicketPayload``
+    #: or ``ActionPayload`` (a host's store keeps it as JSON and gives it back unchanged).
     payload: dict[str, Any]
     not_before: datetime
     attempts: int = 0
@@ -286,7 +289,7 @@ class StateStore(Protocol):
 
     def commit(
         self,
-        instances: Sequence[dict[str, Any]],
+        instances: Sequence[InstanceRecord],
         outbox: Sequence[OutboxEntry],
         processed_event: str | None = None,
         meta: Mapping[str, str] | None = None,
@@ -295,11 +298,11 @@ class StateStore(Protocol):
         mark ``processed_event`` as done."""
         ...
 
-    def instance(self, instance_id: str) -> dict[str, Any] | None:
+    def instance(self, instance_id: str) -> InstanceRecord | None:
         """One instance record."""
         ...
 
-    def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
+    def instances_of(self, customer_id: str) -> list[InstanceRecord]:
         """A customer's instance records, active and ended."""
         ...
 
@@ -368,7 +371,7 @@ class ContactHistory(Protocol):
         self,
         entry: OutboxEntry,
         contact: Contact | None = None,
-        instance: dict[str, Any] | None = None,
+        instance: InstanceRecord | None = None,
     ) -> None:
         """Store a delivery attempt's outcome (as :meth:`StateStore.update_outbox`), the contact
         it made (ignored when its key is recorded already) and the instance record (its decision

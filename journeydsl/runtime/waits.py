@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
@@ -18,11 +17,12 @@ from journeydsl.runtime.evaluation import EvalContext, happened
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late, describe_lateness
 from journeydsl.runtime.protocols import OutboxEntry, Profile, ProfileStore, StateStore
+from journeydsl.runtime.records import InstanceRecord, wait_of
 
 __all__ = ["Waits", "moved_at"]
 
 
-def moved_at(inst: dict[str, Any], at: datetime) -> datetime:
+def moved_at(inst: InstanceRecord, at: datetime) -> datetime:
     """``at``, or the instant of ``inst``'s own last step when that is later: a late event is
     taken as of its own time by the instances it finds waiting since before it, and as of their
     present by the others (it cannot undo what they did)."""
@@ -68,9 +68,11 @@ class Waits:
                 moved += self._fire_one(inst, now)
         return moved
 
-    def _fire_one(self, inst: dict[str, Any], now: datetime) -> int:
+    def _fire_one(self, inst: InstanceRecord, now: datetime) -> int:
         """Fire the due timer of ``inst``; 1 when it moved, 0 when its version is not loaded."""
-        when = datetime.fromisoformat(inst["due"])
+        due = inst["due"]
+        assert due is not None  # (fire() takes waiting instances with a timer only)
+        when = datetime.fromisoformat(due)
         journey = self.versions.get((inst["journey"], inst["version"]))
         if journey is None:
             # The engine was not given this version: leave the instance waiting (it is
@@ -82,7 +84,7 @@ class Waits:
                 customer=inst["customer_id"],
             )
             why = f"version {inst['version']} is not loaded; retry in 1h"
-            note(inst, now, inst["wait"]["node"], "error", reason=why)
+            note(inst, now, wait_of(inst)["node"], "error", reason=why)
             inst["due"] = iso(now + timedelta(hours=1))
             self.state.commit([inst], [])
             return 0
@@ -97,7 +99,7 @@ class Waits:
     def on_event(
         self,
         journey: ir.Journey,
-        inst: dict[str, Any],
+        inst: InstanceRecord,
         ev: EventRecord,
         now: datetime,
         profile: Profile,
@@ -113,7 +115,7 @@ class Waits:
         timer = inst["due"]
         if not self.wakes(journey, inst, ev, now, profile):
             return "moved" if inst["due"] != timer else None
-        node = journey.nodes[inst["wait"]["node"]]
+        node = journey.nodes[wait_of(inst)["node"]]
         assert isinstance(node, ir.WaitFor)
         note(inst, now, node.id, "woke", event=ev.type)
         inst["wakes"] = inst.get("wakes", 0) + 1
@@ -131,7 +133,7 @@ class Waits:
     def on_timer(
         self,
         journey: ir.Journey,
-        inst: dict[str, Any],
+        inst: InstanceRecord,
         when: datetime,
         profile: Profile,
         outbox: list[OutboxEntry],
@@ -139,8 +141,8 @@ class Waits:
     ) -> None:
         """The timer of the waiting ``inst``, due at ``when``, fired (``late``: too late to
         send to the customer)."""
-        node = journey.nodes[inst["wait"]["node"]]
-        if isinstance(node, ir.WaitFor) and inst["wait"].get("recheck"):
+        node = journey.nodes[wait_of(inst)["node"]]
+        if isinstance(node, ir.WaitFor) and wait_of(inst).get("recheck"):
             self.recheck(journey, inst, node, when, profile, outbox, late)
             return
         if late is None:
@@ -161,7 +163,7 @@ class Waits:
     def goal_hit(
         self,
         journey: ir.Journey,
-        inst: dict[str, Any],
+        inst: InstanceRecord,
         ev: EventRecord,
         now: datetime,
         profile: Profile,
@@ -184,14 +186,14 @@ class Waits:
     def wakes(
         self,
         journey: ir.Journey,
-        inst: dict[str, Any],
+        inst: InstanceRecord,
         ev: EventRecord,
         now: datetime,
         profile: Profile,
     ) -> bool:
         """Whether ``ev`` ends the wait of ``inst`` (a waited-for condition that stays false
         may move its re-check)."""
-        node = journey.nodes.get(inst["wait"]["node"])
+        node = journey.nodes.get(wait_of(inst)["node"])
         if not isinstance(node, ir.WaitFor):
             return False
         if node.event is not None and node.event != ev.type:
@@ -200,7 +202,7 @@ class Waits:
         if node.event is None and node.condition is not None:
             met, recheck = ctx.watch(node.condition)
             if not met:  # the event may have moved the instant time alone could turn it true
-                wait = inst["wait"]
+                wait = wait_of(inst)
                 timeout = wait.get("timeout") if wait.get("recheck") else inst["due"]
                 due = datetime.fromisoformat(timeout) if timeout else None
                 self.interpreter.wait(inst, node.id, "condition", due, recheck)
@@ -210,7 +212,7 @@ class Waits:
     def recheck(
         self,
         journey: ir.Journey,
-        inst: dict[str, Any],
+        inst: InstanceRecord,
         node: ir.WaitFor,
         now: datetime,
         profile: Profile,
@@ -227,6 +229,6 @@ class Waits:
             inst["wakes"] = inst.get("wakes", 0) + 1
             self.interpreter.run(journey, inst, node.then, now, profile, outbox, late)
             return
-        timeout = inst["wait"].get("timeout")
+        timeout = wait_of(inst).get("timeout")
         due = datetime.fromisoformat(timeout) if timeout else None
         self.interpreter.wait(inst, node.id, "condition", due, recheck)

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
@@ -489,7 +489,8 @@ class SimulationResult(RunResult):
         self.journeys = sim.journeys
         ordered = sorted(sim.actions, key=action_sort_key)
         self.actions = [contract_action(a, self.timezone(a["customer_id"])) for a in ordered]
-        records = sim.state.all_instances()
+        # (the reports read the records as the JSON they are)
+        records = cast(list[dict[str, Any]], sim.state.all_instances())
         records.sort(key=instance_sort_key)
         self.instances = records
 

@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
@@ -233,7 +233,8 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
 def _collect(
     sim: Simulation, journey: ir.Journey, plan: Plan, channels: dict[str, ChannelStats]
 ) -> _Part:
-    records = sim.state.all_instances()
+    # (the reports read the records as the JSON they are)
+    records = cast(list[dict[str, Any]], sim.state.all_instances())
     part = _Part(
         Tally.of(records, sim.actions, holdout_splits(journey)),
         channels,

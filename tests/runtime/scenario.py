@@ -31,6 +31,7 @@ from journeydsl.runtime.protocols import (
     ProfileStore,
     StateStore,
 )
+from journeydsl.runtime.records import InstanceRecord
 from journeydsl.testing import (
     MemoryEventStore,
     MemoryProfileStore,
@@ -187,9 +188,9 @@ class Run:
         """``(outcome, local end time to the minute)`` of each ended instance, oldest first."""
         tz = ZoneInfo(self.profiles.get(customer_id).timezone)
         return [
-            (i["outcome"], _minute(datetime.fromisoformat(i["ended_at"]), tz))
+            (i["outcome"], _minute(datetime.fromisoformat(ended), tz))
             for i in self.instances(customer_id, journey)
-            if i["status"] == "ended"
+            if i["status"] == "ended" and (ended := i["ended_at"]) is not None
         ]
 
     def entered(self, customer_id: str, journey: str | None = None) -> list[str]:
@@ -200,7 +201,7 @@ class Run:
             for i in self.instances(customer_id, journey)
         ]
 
-    def instances(self, customer_id: str, journey: str | None = None) -> list[dict[str, Any]]:
+    def instances(self, customer_id: str, journey: str | None = None) -> list[InstanceRecord]:
         """The customer's instance records."""
         return [
             i

@@ -11,6 +11,7 @@ from typing import Any
 
 from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.protocols import GroupCommit, Message, OutboxEntry
+from journeydsl.runtime.records import InstanceRecord
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.testing import MemoryEventStore, MemoryStateStore
 from tests.runtime.scenario import build, ev, example, local, profile
@@ -46,7 +47,7 @@ class GroupingState(MemoryStateStore):
 
     def commit(
         self,
-        instances: Sequence[dict[str, Any]],
+        instances: Sequence[InstanceRecord],
         outbox: Sequence[OutboxEntry],
         processed_event: str | None = None,
         meta: Any = None,

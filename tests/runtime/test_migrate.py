@@ -249,6 +249,7 @@ def test_migrate_moves_waiting_instances_in_one_commit_and_keeps_sent_effects(
     assert (report.migrated, dict(report.by_step)) == (1, {"wait_for_card_activated": 1})
     after = state.instance("onboarding_new_cardholder/c1/1")
     assert after is not None
+    assert after["wait"] is not None
     assert (after["version"], after["node"], after["wait"]["node"]) == (
         2,
         "remind_wait",

@@ -26,7 +26,7 @@ T0 = datetime(2026, 1, 5, 10, 0, tzinfo=ICT)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def waiting(iid: str, customer: str = "c1") -> dict[str, Any]:
+def waiting(iid: str, customer: str = "c1") -> Any:
     return {
         "id": iid,
         "customer_id": customer,
@@ -78,9 +78,10 @@ def test_a_failed_commit_inside_a_batch_undoes_only_itself(tmp_path: Path) -> No
     with SQLiteStore(tmp_path / "s.sqlite") as store:
         with store.batch():
             store.commit([waiting("a")], [])
+            broken: Any = {**waiting("c"), "customer_id": None}
             with pytest.raises(sqlite3.IntegrityError):
                 # the record's customer is NULL: the database refuses it
-                store.commit([waiting("b"), {**waiting("c"), "customer_id": None}], [])
+                store.commit([waiting("b"), broken], [])
             store.commit([waiting("d")], [])
         assert [store.instance(i) is not None for i in "abcd"] == [True, False, False, True]
 

@@ -77,8 +77,8 @@ def record(
     customer: str = "c1",
     status: str = "waiting",
     due: datetime | None = T0,
-    log: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+    log: list[Any] | None = None,
+) -> Any:
     return {
         "id": iid,
         "customer_id": customer,
@@ -147,8 +147,9 @@ def test_a_commit_failing_midway_drops_the_caches(store: SQLiteStore) -> None:
     store.commit([record("j/c1/1", due=T0 + timedelta(hours=1))], [])
     assert store.next_due() == T0 + timedelta(hours=1)
     bad = record("j/c1/1", due=T0)
+    broken: Any = {**record("j/c2/1"), "journey": None}
     with pytest.raises(sqlite3.IntegrityError):
-        store.commit([bad, {**record("j/c2/1"), "journey": None}], [])
+        store.commit([bad, broken], [])
     assert store.next_due() == T0 + timedelta(hours=1)
     assert store.instance("j/c1/1") == record("j/c1/1", due=T0 + timedelta(hours=1))
 

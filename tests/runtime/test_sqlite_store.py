@@ -29,7 +29,7 @@ T0 = datetime(2026, 1, 5, 10, 0, tzinfo=ICT)
 NO_CTX = cast(EvalContext, None)
 
 
-def waiting(iid: str, due: datetime | None, customer: str = "c1") -> dict[str, Any]:
+def waiting(iid: str, due: datetime | None, customer: str = "c1") -> Any:
     return {
         "id": iid,
         "customer_id": customer,

@@ -86,7 +86,7 @@ def test_a_live_store_keeps_and_hands_out_the_very_objects() -> None:
     """Without isolation, a committed record and outbox entry are the objects read back (no
     copy, no check), so the engine's edits are the stored state."""
     store = MemoryStateStore(isolated=False)
-    record: dict[str, Any] = {
+    record: Any = {
         "id": "i1",
         "customer_id": "c1",
         "status": "waiting",

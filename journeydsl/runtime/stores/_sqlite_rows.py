@@ -12,10 +12,11 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from journeydsl.runtime.codec import encode
 from journeydsl.runtime.protocols import OutboxEntry, Profile
+from journeydsl.runtime.records import InstanceRecord
 
 _MIN_UTC = "0001-01-01T00:00:00.000000Z"
 _MAX_UTC = "9999-12-31T23:59:59.999999Z"
@@ -166,6 +167,11 @@ def _instance_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
 def _load(text: str) -> dict[str, Any]:
     record: dict[str, Any] = json.loads(text)
     return record
+
+
+def _load_instance(text: str) -> InstanceRecord:
+    """An instance record from its stored JSON."""
+    return cast(InstanceRecord, json.loads(text))
 
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:

@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
+from journeydsl.runtime.records import InstanceRecord
 from journeydsl.runtime.stores._sqlite_core import StoreCore
 from journeydsl.runtime.stores._sqlite_rows import (
     _UPSERT_INSTANCE,
     _UPSERT_OUTBOX,
     _entry,
     _instance_row,
-    _load,
+    _load_instance,
     _outbox_row,
     _utc,
 )
@@ -34,7 +35,7 @@ class StatePart(StoreCore):
 
     def commit(
         self,
-        instances: Sequence[dict[str, Any]],
+        instances: Sequence[InstanceRecord],
         outbox: Sequence[OutboxEntry],
         processed_event: str | None = None,
         meta: Mapping[str, str] | None = None,
@@ -77,26 +78,27 @@ class StatePart(StoreCore):
         for row in out_rows:
             self._outbox_written(row)
 
-    def instance(self, instance_id: str) -> dict[str, Any] | None:
+    def instance(self, instance_id: str) -> InstanceRecord | None:
         """One instance record."""
         row = self._conn.execute(
             "SELECT record FROM instances WHERE id = ?", (instance_id,)
         ).fetchone()
-        return _load(row[0]) if row else None
+        return _load_instance(row[0]) if row else None
 
-    def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
+    def instances_of(self, customer_id: str) -> list[InstanceRecord]:
         """A customer's records, oldest first."""
         return [
-            _load(r)
+            _load_instance(r)
             for (r,) in self._conn.execute(
                 "SELECT record FROM instances WHERE customer_id = ? ORDER BY seq", (customer_id,)
             )
         ]
 
-    def all_instances(self) -> list[dict[str, Any]]:
+    def all_instances(self) -> list[InstanceRecord]:
         """Every record, oldest first."""
         return [
-            _load(r) for (r,) in self._conn.execute("SELECT record FROM instances ORDER BY seq")
+            _load_instance(r)
+            for (r,) in self._conn.execute("SELECT record FROM instances ORDER BY seq")
         ]
 
     def due(
@@ -369,7 +371,7 @@ class StatePart(StoreCore):
         self,
         entry: OutboxEntry,
         contact: Contact | None = None,
-        instance: dict[str, Any] | None = None,
+        instance: InstanceRecord | None = None,
     ) -> None:
         """The outbox update, the contact (once per key) and the instance record in one
         transaction."""

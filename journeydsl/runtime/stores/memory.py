@@ -20,10 +20,11 @@ import operator
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
 from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile, QuarantinedEvent
+from journeydsl.runtime.records import InstanceRecord
 
 __all__ = ["MemoryEventStore", "MemoryProfileStore", "MemoryStateStore"]
 
@@ -265,7 +266,7 @@ class MemoryStateStore:
 
     def __init__(self, *, isolated: bool = True) -> None:
         self.isolated = isolated
-        self._inst: dict[str, dict[str, Any]] = {}
+        self._inst: dict[str, InstanceRecord] = {}
         # Per record, the keys that hold containers (what a copy must copy, see _thaw).
         self._nested: dict[str, list[str]] = {}
         self._by_customer: dict[str, list[str]] = defaultdict(list)
@@ -284,14 +285,14 @@ class MemoryStateStore:
 
     def commit(
         self,
-        instances: Sequence[dict[str, Any]],
+        instances: Sequence[InstanceRecord],
         outbox: Sequence[OutboxEntry],
         processed_event: str | None = None,
         meta: Mapping[str, str] | None = None,
     ) -> None:
         """Apply everything at once (copies are made first, so a failure applies nothing)."""
         stored = self._inst
-        records: Sequence[dict[str, Any]] = instances
+        records: Sequence[InstanceRecord] = instances
         entries: Sequence[OutboxEntry] = outbox
         # Per record, the keys holding containers (what _thaw copies): only an isolated store
         # hands out copies, so only it needs them.
@@ -299,7 +300,7 @@ class MemoryStateStore:
         if self.isolated:
             nested = [[] for _ in instances]
             records = [
-                _keep_dict(r, stored.get(r["id"]), keys)
+                cast(InstanceRecord, _keep_dict(cast(dict[str, Any], r), stored.get(r["id"]), keys))
                 for r, keys in zip(instances, nested, strict=True)
             ]
             entries = [
@@ -315,10 +316,10 @@ class MemoryStateStore:
                 for e in outbox
             ]
         timers = [
-            (_instant(when), r["due"], r["id"], when)
+            (_instant(when), due, r["id"], when)
             for r in records
-            if r.get("due") and r["status"] == "waiting"
-            for when in (datetime.fromisoformat(r["due"]),)
+            if (due := r["due"]) and r["status"] == "waiting"
+            for when in (datetime.fromisoformat(due),)
         ]
         for r in records:
             if r["id"] not in stored:
@@ -346,14 +347,14 @@ class MemoryStateStore:
         else:
             self._pending_at.pop(e.key, None)
 
-    def instance(self, instance_id: str) -> dict[str, Any] | None:
+    def instance(self, instance_id: str) -> InstanceRecord | None:
         """One record (a copy, when isolated)."""
         r = self._inst.get(instance_id)
         if r is None or not self.isolated:
             return r
-        return _thaw(r, self._nested.get(instance_id))
+        return cast(InstanceRecord, _thaw(r, self._nested.get(instance_id)))
 
-    def instances_of(self, customer_id: str) -> list[dict[str, Any]]:
+    def instances_of(self, customer_id: str) -> list[InstanceRecord]:
         """A customer's records (copies, when isolated), oldest first."""
         ids = self._by_customer.get(customer_id)
         if not ids:
@@ -361,11 +362,11 @@ class MemoryStateStore:
         if not self.isolated:
             return [self._inst[i] for i in ids]
         nested = self._nested
-        return [_thaw(self._inst[i], nested.get(i)) for i in ids]
+        return [cast(InstanceRecord, _thaw(self._inst[i], nested.get(i))) for i in ids]
 
-    def all_instances(self) -> list[dict[str, Any]]:
+    def all_instances(self) -> list[InstanceRecord]:
         """Every record (copies)."""
-        return [_thaw(r) for r in self._inst.values()]
+        return [cast(InstanceRecord, _thaw(r)) for r in self._inst.values()]
 
     def _live_timer(self, due: str, iid: str) -> bool:
         r = self._inst.get(iid)
@@ -374,10 +375,10 @@ class MemoryStateStore:
     def _scoped_timers(self, journeys: Collection[tuple[str, int]]) -> list[tuple[int, str, str]]:
         """The timers of the instances of ``journeys``, earliest first: (instant, id, due)."""
         return sorted(
-            (_instant(datetime.fromisoformat(r["due"])), iid, r["due"])
+            (_instant(datetime.fromisoformat(due)), iid, due)
             for iid, r in self._inst.items()
             if r["status"] == "waiting"
-            and r.get("due")
+            and (due := r["due"])
             and (r["journey"], r["version"]) in journeys
         )
 
@@ -573,7 +574,7 @@ class MemoryStateStore:
         self,
         entry: OutboxEntry,
         contact: Contact | None = None,
-        instance: dict[str, Any] | None = None,
+        instance: InstanceRecord | None = None,
     ) -> None:
         """The outbox update, the contact and the instance record, all or nothing (everything is
         copied through JSON before anything is applied)."""

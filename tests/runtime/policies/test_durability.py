@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,7 +120,7 @@ def test_record_delivery_is_all_or_nothing(history: ContactHistory) -> None:
     state.commit([], [entry])  # type: ignore[attr-defined]
     entry.status = "done"
     contact = Contact("k1", "c1", local("2026-01-05 10:00"), "sms", "marketing", "j", "t")
-    bad = {"id": "i1", "customer_id": "c1", "journey": "j", "version": 1, "status": "ended"}
+    bad: Any = {"id": "i1", "customer_id": "c1", "journey": "j", "version": 1, "status": "ended"}
     bad["log"] = [{"oops": object()}]
     with pytest.raises(TypeError):
         state.record_delivery(entry, contact, bad)
