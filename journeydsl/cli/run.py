@@ -516,15 +516,15 @@ def _run_stream(plan: _Plan, store: SQLiteStore, summary: RunSummary, err: TextI
             print(f"{actions}: dropped an incomplete last line left by a crash", file=err)
     summary.in_quarantine = len(store.quarantined())
     summary.unprofiled = len(engine.unprofiled)
-    summary.failed = len(engine.failed)
+    summary.failed = engine.failures
     print(summary_line(summary, actions, store.path), file=err)
     if engine.failed:
         # Exit 0 says every effect was delivered or withheld with a reason; a failed instance's
         # later steps never ran, so the run says so in its exit code.
         for instance, reason in engine.failed[:5]:
             print(f"journeydsl: error: instance {instance} failed: {reason}", file=err)
-        if len(engine.failed) > 5:
-            print(f"journeydsl: error: ... and {len(engine.failed) - 5} more", file=err)
+        if engine.failures > 5:
+            print(f"journeydsl: error: ... and {engine.failures - 5} more", file=err)
         return ExitCode.ERRORS
     return ExitCode.OK
 

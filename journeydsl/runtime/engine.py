@@ -198,8 +198,13 @@ class Engine:
 
     @property
     def failed(self) -> list[tuple[str, str]]:
-        """The instances that failed (outcome ``error``) since the engine started, and why."""
+        """Instances that failed (outcome ``error``) since the engine started (the first 100)."""
         return self._interpreter.failed
+
+    @property
+    def failures(self) -> int:
+        """How many instances failed since the engine started."""
+        return self._interpreter.failures
 
     @property
     def policy(self) -> PolicyEngine:
@@ -354,8 +359,7 @@ class Engine:
 
     @host_call
     def tick(self, now: datetime | None = None) -> int:
-        """Advance to ``now``: fire due timers and scheduled entries, deliver due messages.
-        Returns how many instances moved."""
+        """Fire due timers and scheduled entries, deliver due messages; how many moved."""
         now = now or self.clock.now()
         with self._group():  # every timer due now: one commit, before anything is delivered
             moved = self._waits.fire(now) + self._entries.segments(now)
@@ -364,10 +368,8 @@ class Engine:
         return moved
 
     def next_wakeup(self) -> datetime | None:
-        """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery.
-
-        Inside a host's transaction (a batch) deliveries wait for its commit, so the outbox is
-        not counted then: a loop that ticks while this is due ends inside a batch too."""
+        """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery
+        (inside a host's transaction the outbox waits for its commit, so it is not counted)."""
         scope = self._scoped_to
         times = [t for t in (self.state.next_due(**scope), self._entries.next_segment_time()) if t]
         if self._in_transaction is None or not self._in_transaction():
@@ -378,8 +380,7 @@ class Engine:
 
     @host_call
     def deliver(self, now: datetime | None = None) -> int:
-        """Hand due outbox entries to channels, the ticket sink and action handlers (inside a
-        transaction the host holds open, once it has committed; then 0 is returned)."""
+        """Hand due outbox entries over (inside a host's transaction: once it commits, 0)."""
         return self._delivery.hand_out(now or self.clock.now())
 
     def explain(self, customer_id: str) -> list[dict[str, Any]]:

@@ -32,6 +32,8 @@ __all__ = ["MAX_STEPS", "Interpreter", "Late", "Step", "bucket", "describe_laten
 #: rejects loops without waits; this guards hand-built IR).
 MAX_STEPS = 10_000
 _END = "completed"
+#: Failed instances kept with their reason (the count goes on).
+FAILED_KEPT = 100
 
 
 def bucket(*parts: str) -> int:
@@ -101,7 +103,9 @@ class Interpreter:
         self.events = events
         self.profiles = profiles
         self.on_action = on_action
-        #: The instances that failed (ended with outcome ``error``), with the reason.
+        #: How many instances failed (ended with outcome ``error``); the first
+        #: :data:`FAILED_KEPT` of them, with the reason, in :attr:`failed`.
+        self.failures = 0
         self.failed: list[tuple[str, str]] = []
 
     # ------------------------------------------------------------------ running
@@ -147,7 +151,7 @@ class Interpreter:
                 steps += 1
                 if steps > MAX_STEPS:
                     note(inst, now, node_id, "error", reason="too many steps without a wait")
-                    self.failed.append((inst["id"], "too many steps without a wait"))
+                    self._failed(inst, "too many steps without a wait")
                     self.end(inst, journey, "error", now)
                     return
                 node = nodes[node_id]
@@ -175,10 +179,15 @@ class Interpreter:
             detail = {"error": type(exc).__name__} if known else {}
             note(inst, now, inst.get("node") or "", "error", reason=reason, **detail)
             log.error("error", journey=journey.id, customer=inst["customer_id"], error=reason)
-            self.failed.append((inst["id"], reason))
+            self._failed(inst, reason)
             self.end(inst, journey, "error", now)
         finally:
             inst["vars"] = encode_map(variables)
+
+    def _failed(self, inst: InstanceRecord, reason: str) -> None:
+        self.failures += 1
+        if len(self.failed) < FAILED_KEPT:
+            self.failed.append((inst["id"], reason))
 
     def end(self, inst: InstanceRecord, journey: ir.Journey, outcome: str, now: datetime) -> None:
         """End ``inst`` with ``outcome``."""

@@ -157,7 +157,7 @@ class StreamRunner:
         reached = store.get_meta(RUN_CLOCK)
         # Events wait here until no earlier one can come; an earlier run's clock is where the
         # stream stood.
-        self.held: Reorder[tuple[str, Mapping[str, Any]]] = Reorder(
+        self.held: Reorder[tuple[str, Mapping[str, Any], datetime]] = Reorder(
             lateness, datetime.fromisoformat(reached) if reached else None
         )
 
@@ -170,8 +170,8 @@ class StreamRunner:
         for number, blob in stream_lines(events, stdin):
             if blob.strip():
                 self._take(f"{name}:{number}", blob)
-        for where, raw in self.held.drain():  # the stream ended: nothing earlier can come
-            self._ingest(where, raw)
+        for held in self.held.drain():  # the stream ended: nothing earlier can come
+            self._ingest(*held)
         if now is not None:
             if self.clock.current is None:
                 self.clock.set(now)
@@ -222,19 +222,18 @@ class StreamRunner:
             self._refuse(where, blob, why, event_id(raw))
             return
         if at is None or self.engine.taken(event_id(raw)):  # for the engine to turn away
-            self._ingest(where, raw)
+            self._ingest(where, raw, at)
             return
         try:
-            released = self.held.push(at, (where, raw))
+            released = self.held.push(at, (where, raw, at))
         except TooLateError as late:
             self._refuse(where, blob, str(late), event_id(raw))
             return
-        for held_where, held_raw in released:
-            self._ingest(held_where, held_raw)
+        for held in released:
+            self._ingest(*held)
 
-    def _ingest(self, where: str, raw: Mapping[str, Any]) -> None:
-        """Hand one event to the engine, at its time (a valid one moves the clock there)."""
-        at = parse_time(raw.get("at")) if _valid(raw, self.engine.schemas) else None
+    def _ingest(self, where: str, raw: Mapping[str, Any], at: datetime | None) -> None:
+        """Hand one event to the engine; a valid one (dated ``at``) moves the clock there."""
         if at is not None:
             if self.clock.current is None:
                 self.clock.set(at)  # the run starts at its first event
