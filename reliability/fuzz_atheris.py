@@ -41,7 +41,7 @@ def _entry(target: str) -> Callable[[bytes], None]:
     # Everything the targets reach, journeydsl's lazily imported stages included, is imported
     # (and so instrumented for coverage) here.
     with atheris.instrument_imports(include=["journeydsl", "yaml", "lark"]):
-        import journeydsl.compiler.budget
+        import journeydsl.budget
         import journeydsl.compiler.checks
         import journeydsl.compiler.lower
         import journeydsl.syntax.parser

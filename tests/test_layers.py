@@ -16,7 +16,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "journeydsl"
 
 #: (the modules under this prefix, must not import anything under these prefixes)
 RULES = [
-    ("journeydsl.runtime", ("journeydsl.simulate", "journeydsl.cli", "journeydsl.testing")),
+    (
+        "journeydsl.runtime",
+        ("journeydsl.simulate", "journeydsl.cli", "journeydsl.testing", "journeydsl.compiler"),
+    ),
     ("journeydsl.simulate", ("journeydsl.cli", "journeydsl.testing")),
     (
         "journeydsl.expr",

@@ -144,7 +144,7 @@ def compile_source(
     """Compile journey source ``text`` (named ``file``). Its catalogs resolve against
     ``base_dir``, by default the file's folder, and must lie inside ``root``, by default that
     same folder (see :func:`compile_file`)."""
-    from journeydsl.compiler.budget import message_budget
+    from journeydsl.budget import message_budget
     from journeydsl.compiler.checks import CHECKS
     from journeydsl.compiler.lower import lower
 

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from journeydsl import ir
+from journeydsl.budget import window_budget
 from journeydsl.catalog import Catalog
-from journeydsl.compiler.budget import window_budget
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
 from journeydsl.runtime.policies.evaluator import PolicyEngine, describe_window
 from journeydsl.runtime.policies.model import (
