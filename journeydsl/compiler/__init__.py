@@ -9,17 +9,27 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Final
 
 from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, load_events, load_templates, refuse
-from journeydsl.confine import FileRefusedError, confine
+from journeydsl.confine import FileRefusedError, confine, read_regular
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 
-__all__ = ["MAX_SOURCE_BYTES", "CompileResult", "compile_file", "compile_source", "parse_source"]
+__all__ = [
+    "MAX_SOURCE_BYTES",
+    "CompileResult",
+    "compile_file",
+    "compile_source",
+    "parse_source",
+    "read_source",
+]
 
-#: Larger sources are refused before parsing (JD112).
-MAX_SOURCE_BYTES = 5_000_000
+#: Larger sources are refused before parsing (JD112): a journey file of more bytes is not read,
+#: a source text of more characters is not parsed. Real journeys hold a few kilobytes; the
+#: generated 1,000-step journey of ``benchmarks/check_large.py`` is well inside.
+MAX_SOURCE_BYTES: Final = 5_000_000
 JOURNEY_SUFFIXES = (".journey", ".yaml", ".yml")
 
 
@@ -167,22 +177,37 @@ def compile_source(
     return result
 
 
+def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
+    """The text of the journey file at ``path``, or None and the diagnostic that says why it is
+    not read: JD110 when it is missing, unreadable, not UTF-8 or not a regular file (a FIFO is
+    never waited on, a device never opened), JD112 when it holds more than
+    :data:`MAX_SOURCE_BYTES` (no more than that and one byte are read)."""
+    file = str(path)
+    at = Span.point(file, 1, 1)
+    try:
+        return read_regular(Path(path), MAX_SOURCE_BYTES).decode("utf-8"), []
+    except FileRefusedError as exc:
+        if exc.cause == "size":
+            message = f"the file {exc.reason}: it is not read; split the journey"
+            return None, [_one("JD112", message, at)]
+        return None, [_one("JD110", f"the file {exc.reason}: it is not read", at)]
+    except FileNotFoundError:
+        return None, [_one("JD110", "no such file", at)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [_one("JD110", f"cannot read the file: {exc}", at)]
+
+
 def compile_file(path: str | Path, *, root: str | Path | None = None) -> CompileResult:
-    """Read and compile a ``.journey`` or ``.yaml`` file; unreadable files give JD110.
+    """Read and compile a ``.journey`` or ``.yaml`` file; a file that cannot be read gives JD110
+    (a missing file, a folder, a FIFO, a device), one larger than :data:`MAX_SOURCE_BYTES`
+    JD112 (:func:`read_source`).
 
     The catalogs it ``uses`` are read only from inside ``root``, by default the file's own
     folder: a path that leads outside it (absolute, ``..``, a symbolic link), a file that is not
     a regular one, or one over :data:`~journeydsl.confine.MAX_CATALOG_BYTES` is refused (JD113)
     without being read. Give ``root`` to allow catalogs in a folder above the journey's."""
-    p = Path(path)
     file = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return CompileResult(
-            file, None, None, [_one("JD110", "no such file", Span.point(file, 1, 1))]
-        )
-    except (OSError, UnicodeDecodeError) as exc:
-        msg = f"cannot read the file: {exc}"
-        return CompileResult(file, None, None, [_one("JD110", msg, Span.point(file, 1, 1))])
+    text, problems = read_source(path)
+    if text is None:
+        return CompileResult(file, None, None, problems)
     return compile_source(text, file, root=root)
