@@ -104,10 +104,13 @@ def _stamp(real: Path) -> tuple[int, ...]:
 
 def _load_catalogs(
     journey: A.Journey, base: Path, root: Path, diags: Diagnostics, sources: dict[str, str]
-) -> Catalog:
-    """The journey's catalogs, merged into a fresh :class:`Catalog` it can own. A catalog whose
-    real path is outside ``root`` is refused (JD113) before anything looks at it."""
+) -> tuple[Catalog, dict[str, A.StringLit]]:
+    """The journey's catalogs, merged into a fresh :class:`Catalog` it can own, and the ``uses``
+    path of each kind of catalog that could not be loaded (refused, missing, unreadable, not
+    YAML, not a mapping with its section: the reason is reported already). A catalog whose real
+    path is outside ``root`` is refused (JD113) before anything looks at it."""
     merged = Catalog()
+    unavailable: dict[str, A.StringLit] = {}
     for kind, ref in (("events", journey.events_catalog), ("templates", journey.templates_catalog)):
         if ref is None:
             continue
@@ -116,6 +119,7 @@ def _load_catalogs(
             real = confine(path, root)
         except FileRefusedError as exc:
             refuse(str(path), exc, diags, ref.span)
+            unavailable[kind] = ref
             continue
         part, found, texts = _catalog_file(kind, str(path), _stamp(real))
         diags.extend(replace(d, span=ref.span) if d.span is _NOWHERE else d for d in found)
@@ -127,7 +131,39 @@ def _load_catalogs(
         merged.templates.update(part.templates)
         merged.has_events |= part.has_events
         merged.has_templates |= part.has_templates
-    return merged
+        if not (part.has_events if kind == "events" else part.has_templates):
+            unavailable[kind] = ref
+    return merged, unavailable
+
+
+#: The "undefined" diagnostics that a kind of catalog answers: while it could not be loaded,
+#: every name it would define is one of them, so they say nothing but that it is missing.
+_ANSWERED_BY: Final = {
+    "events": (frozenset({"JD201", "JD202", "JD203"}), "events and profile attributes"),
+    "templates": (frozenset({"JD205"}), "templates"),
+}
+
+
+def _fold_unchecked(diags: Diagnostics, unavailable: dict[str, A.StringLit]) -> None:
+    """Replace the "undefined event/attribute/template" diagnostics that a catalog which could
+    not be loaded would answer with one note (JD114) at its ``uses`` path: with the catalog
+    refused (JD113) or missing (JD109), each name of the journey is "undefined", and dozens of
+    errors with the hint to add the ``uses`` line the journey has would bury the one that
+    matters. Every other diagnostic stays."""
+    for kind, ref in unavailable.items():
+        codes, what = _ANSWERED_BY[kind]
+        unchecked = len({d for d in diags.items if d.code in codes})
+        if not unchecked:
+            continue
+        diags.items = [d for d in diags.items if d.code not in codes]
+        uses = "use" if unchecked == 1 else "uses"
+        diags.info(
+            "JD114",
+            f"{unchecked} {uses} of {what} not checked: the {kind} catalog "
+            f"'{ref.value}' could not be loaded",
+            ref.span,
+            "fix the catalog's error and check again; the names are checked against it then",
+        )
 
 
 def _check_timezone(journey: A.Journey, diags: Diagnostics) -> None:
@@ -165,11 +201,14 @@ def compile_source(
     if tree is None:
         return CompileResult(file, None, None, diags.sorted(), sources)
     base = base_dir if base_dir is not None else Path(file).parent
-    catalog = _load_catalogs(tree, base, Path(root) if root is not None else base, diags, sources)
+    catalog, unavailable = _load_catalogs(
+        tree, base, Path(root) if root is not None else base, diags, sources
+    )
     _check_timezone(tree, diags)
     lowered = lower(tree, catalog, diags)
     for check in CHECKS:
         check(lowered, diags)
+    _fold_unchecked(diags, unavailable)
     result = CompileResult(file, tree, None, diags.sorted(), sources, catalog=catalog)
     if result.ok:
         result.journey = lowered.journey
