@@ -49,6 +49,16 @@ def policy_file(folder: Path, text: str) -> Path:
     return path
 
 
+def reaching_out(how: str, folder: Path, secret: Path) -> str:
+    """How a policy file in ``folder`` (made here) names ``secret``, outside it: by its absolute
+    path, by ``..``, or by a symbolic link beside it."""
+    folder.mkdir()
+    if how == "symlink":
+        (folder / "link.yaml").symlink_to(secret)
+        return "link.yaml"
+    return str(secret) if how == "absolute" else f"../{secret.name}"
+
+
 def errors(path: Path, root: Path | None = None) -> list[FileError]:
     """The mistakes loading ``path`` reports (it must fail)."""
     with pytest.raises(InputError) as caught:
@@ -73,10 +83,7 @@ def test_extends_outside_the_folder_is_refused_at_its_entry(
     """`extends: [vn_decree_91, X]` with X leading out of the policy file's folder is an error at
     X's line and column that names the root; the file is not read (no error in it)."""
     folder = tmp_path / "policies"
-    folder.mkdir()
-    name = {"absolute": str(secret), "dotdot": "../secrets.yaml", "symlink": "base.yaml"}[how]
-    if how == "symlink":
-        (folder / "base.yaml").symlink_to(secret)
+    name = reaching_out(how, folder, secret)
     e = one_error(policy_file(folder, f"extends:\n  - vn_decree_91\n  - {name}\n"))
     assert (e.line, e.column) == (3, 5)
     assert e.message.startswith(f"policy file '{name}' ")
@@ -150,14 +157,12 @@ def test_a_do_not_contact_file_outside_the_folder_is_refused(
 ) -> None:
     """`do_not_contact: {file: X}` leading out of the folder is an error at X."""
     folder = tmp_path / "policies"
-    folder.mkdir()
-    name = {"absolute": str(secret), "dotdot": "../secrets.yaml", "symlink": "dnc.txt"}[how]
-    if how == "symlink":
-        (folder / "dnc.txt").symlink_to(secret)
+    name = reaching_out(how, folder, secret)
     e = one_error(policy_file(folder, f"do_not_contact:\n  file: {name}\n"))
     assert (e.line, e.column) == (2, 9)
     assert e.message.startswith(f"do-not-contact file '{name}' ")
-    assert f"outside the root folder '{folder}': it is not read" in e.message
+    expected = "is a symbolic link to a file outside" if how == "symlink" else "is outside"
+    assert f"{expected} the root folder '{folder}': it is not read" in e.message
 
 
 def test_a_per_journey_do_not_contact_file_is_confined_too(tmp_path: Path, secret: Path) -> None:
