@@ -179,6 +179,19 @@ def _fields(file: str, node: yaml.Node, diags: Diagnostics, what: str) -> dict[s
     return out
 
 
+def _mapping_or_empty(
+    file: str, node: yaml.Node | None, key: str, shape: str, diags: Diagnostics
+) -> bool:
+    """Whether the section ``key`` is a mapping (or absent, or empty); JD109 otherwise: a list
+    of names would otherwise read as a catalog that defines nothing."""
+    if node is None or isinstance(node, yaml.MappingNode):
+        return True
+    if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+        return True
+    diags.error("JD109", f"'{key}' is a mapping of {shape}", _span(file, node))
+    return False
+
+
 def _section(file: str, root: yaml.Node | None, key: str) -> yaml.Node | None:
     for k, v in _mapping(root):
         if k.value == key:
@@ -193,10 +206,13 @@ def load_events(
     file, root = _compose(path, diags, origin, sources)
     if root is None:
         return
-    catalog.has_events = True
     if not isinstance(root, yaml.MappingNode):
         diags.error("JD109", "an events catalog is a mapping with 'events:'", _span(file, root))
         return
+    events = _section(file, root, "events")
+    if not _mapping_or_empty(file, events, "events", "event name: fields", diags):
+        return
+    catalog.has_events = True
     for k, _ in root.value:
         if k.value not in ("events", "attributes"):
             diags.error(
@@ -205,7 +221,7 @@ def load_events(
                 _span(file, k),
                 did_you_mean(str(k.value), ("events", "attributes")),
             )
-    for k, v in _mapping(_section(file, root, "events")):
+    for k, v in _mapping(events):
         name = str(k.value)
         catalog.events[name] = EventSpec(name, _fields(file, v, diags, f"event '{name}'"))
     attrs = _section(file, root, "attributes")
@@ -245,12 +261,14 @@ def load_templates(
     file, root = _compose(path, diags, origin, sources)
     if root is None:
         return
-    catalog.has_templates = True
     section = _section(file, root, "templates")
     if section is None:
         where = _span(file, root) if root is not None else origin
         diags.error("JD109", "a templates catalog is a mapping with 'templates:'", where)
         return
+    if not _mapping_or_empty(file, section, "templates", "template name: spec", diags):
+        return
+    catalog.has_templates = True
     for k, v in _mapping(section):
         name = str(k.value)
         spec = {str(a.value): b for a, b in _mapping(v)}

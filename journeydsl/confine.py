@@ -31,6 +31,7 @@ __all__ = [
     "MAX_CATALOG_BYTES",
     "Cause",
     "FileRefusedError",
+    "check_regular",
     "confine",
     "read_regular",
 ]
@@ -110,6 +111,15 @@ def _check(info: os.stat_result, limit: int) -> None:
 
 def _too_large(limit: int) -> str:
     return f"is larger than the limit of {limit:,} bytes"
+
+
+def check_regular(path: Path, limit: int) -> None:
+    """Whether ``path`` (resolved) names a regular file of at most ``limit`` bytes, looked up with
+    ``os.stat`` and never opened: raises :class:`FileRefusedError` when it does not, ``OSError``
+    (e.g. ``FileNotFoundError``) when it cannot be looked up. For a file read later (a list the
+    runtime reads at send time), so a refusal is reported when its input is loaded; the read
+    itself still goes through :func:`read_regular`."""
+    _check(os.stat(path.resolve()), limit)
 
 
 def read_regular(path: Path, limit: int) -> bytes:

@@ -85,6 +85,7 @@ CODES: dict[str, str] = {
     "JD111": "expression syntax error",
     "JD112": "input too large or too deep",
     "JD113": "catalog file refused",
+    "JD114": "names not checked: their catalog could not be loaded",
     # names
     "JD201": "undefined event",
     "JD202": "undefined event field",

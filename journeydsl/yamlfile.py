@@ -8,6 +8,12 @@ through the composed node tree to the line and column of the offending key or va
 ``load_document(..., exact_numbers=True)`` (scenario test files, whose events and profiles follow
 the JSON contracts) reads a YAML float as an exact :class:`~decimal.Decimal` built from the
 scalar's text, never through a float: ``999999.99999999999999`` stays what it says.
+
+A file is read only when it is a regular one of at most ``limit`` bytes (:data:`MAX_INPUT_BYTES`
+unless the caller says otherwise), so a FIFO or ``/dev/zero`` given by mistake is refused rather
+than read. A file that an input file names (a policy file's ``extends``, a scenario test's
+``journey``) is looked up with :func:`named_file`: relative to the input file's folder, and only
+inside a root folder (:mod:`journeydsl.confine`).
 """
 
 from __future__ import annotations
@@ -19,15 +25,28 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from journeydsl.confine import Cause, FileRefusedError, check_regular, confine, read_regular
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.jsonio import MAX_NUMBER_DIGITS, digits_written_out
 
-__all__ = ["FileError", "InputError", "YamlDocument", "load_document", "validate"]
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "FileError",
+    "InputError",
+    "YamlDocument",
+    "load_document",
+    "named_file",
+    "validate",
+]
+
+#: The largest YAML input file read (16 MiB). A document holds at most :data:`MAX_NODES` nodes,
+#: which real files stay far below; the limit bounds what a wrong path costs before parsing.
+MAX_INPUT_BYTES: Final = 16 << 20
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[int | str, ...]
@@ -211,15 +230,23 @@ _ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
 
 
 def load_document(
-    path: str | Path, text: str | None = None, *, exact_numbers: bool = False
+    path: str | Path,
+    text: str | None = None,
+    *,
+    exact_numbers: bool = False,
+    limit: int = MAX_INPUT_BYTES,
 ) -> YamlDocument:
     """Parse ``path`` (or ``text``, named ``path``); raises :class:`InputError` on a syntax error
-    or an unreadable file. With ``exact_numbers``, YAML floats become exact
-    :class:`~decimal.Decimal` values built from their text."""
+    or an unreadable file, or a file that is not a regular one of at most ``limit`` bytes. With
+    ``exact_numbers``, YAML floats become exact :class:`~decimal.Decimal` values built from their
+    text."""
     file = str(path)
     if text is None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_regular(Path(path), limit).decode("utf-8")
+        except FileRefusedError as exc:
+            refused = f"the file {exc.reason}: it is not read"
+            raise InputError([FileError(file, 1, 1, refused)]) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError([FileError(file, 1, 1, f"cannot read the file: {exc}")]) from None
     try:
@@ -244,6 +271,41 @@ def load_document(
     finally:
         loader.dispose()
     return YamlDocument(file, _plain(data), root)
+
+
+#: How to fix each kind of refusal of a file that an input file names (see
+#: :data:`journeydsl.confine.Cause`).
+_FIXES: Final[dict[Cause, str]] = {
+    "outside": "an input file names files only inside its root folder: its own folder, or the "
+    "one --root DIR (root= in the API) names. Move the file there, or pass a --root that holds "
+    "both",
+    "kind": "name a regular file",
+    "size": "check that the path names the right file",
+    "changed": "check again once the file is no longer being replaced",
+}
+
+
+def named_file(
+    doc: YamlDocument, loc: Loc, name: str, *, root: Path | None, limit: int, what: str
+) -> Path | FileError:
+    """The real path of the file that ``doc`` names at ``loc`` (``name``, relative to the folder of
+    ``doc``), or the :class:`FileError` at ``loc`` that says why it is not read: it leads outside
+    ``root`` (by default that folder), it is missing, or it is not a regular file of at most
+    ``limit`` bytes. Only looked up, never opened: the caller reads it (through
+    :func:`~journeydsl.confine.read_regular`, which checks again). ``what`` names the file in
+    the message ("policy file"). The message never holds a byte of the file."""
+    base = Path(doc.file).parent
+    try:
+        real = confine(base / name, root if root is not None else base)
+        check_regular(real, limit)
+    except FileRefusedError as exc:
+        fix = _FIXES[exc.cause]
+        return doc.error(loc, f"{what} '{name}' {exc.reason}: it is not read — {fix}")
+    except FileNotFoundError:
+        return doc.error(loc, f"{what} '{name}' does not exist")
+    except OSError as exc:
+        return doc.error(loc, f"{what} '{name}' cannot be read: {exc.strerror}")
+    return real
 
 
 def _models_in(annotation: Any) -> set[type[BaseModel]]:

@@ -96,15 +96,15 @@ def _print_stats_text(
 
 
 def _apply_policies(
-    path: str, results: list[CompileResult], sources: dict[str, str]
+    path: str, root: Path | None, results: list[CompileResult], sources: dict[str, str]
 ) -> list[Diagnostic]:
-    """Check each compiled journey against the policy file (adding to its diagnostics); the
-    policy file's own mistakes (JD601) are returned."""
+    """Check each compiled journey against the policy file, the files it names read from inside
+    ``root`` (adding to its diagnostics); the policy file's own mistakes (JD601) are returned."""
     from journeydsl.runtime.policies.checks import check_journey, load_for_check
 
     if not Path(path).is_file():
         fail_usage(f"{path}: no such policy file")
-    policies, problems, texts = load_for_check(path)
+    policies, problems, texts = load_for_check(path, root=root)
     sources.update(texts)
     if policies is None:
         return problems
@@ -124,7 +124,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     files = [f for f, _ in found]
     results = [compile_file(f, root=root) for f, root in found]
     sources: dict[str, str] = {}
-    policy_diags = _apply_policies(args.policies, results, sources) if args.policies else []
+    policy_diags = (
+        _apply_policies(args.policies, args.root, results, sources) if args.policies else []
+    )
     diags = policy_diags + [d for r in results for d in r.diagnostics]
     for r in results:
         sources.update(r.sources)

@@ -64,7 +64,8 @@ def _looks_like_journey(path: Path) -> bool:
     if path.suffix not in (".yaml", ".yml") or path.name.endswith((".test.yaml", ".test.yml")):
         return False
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+        with path.open("rb") as f:  # the head only: a folder may hold large files
+            head = f.read(4096).decode("utf-8", errors="replace")
     except OSError:
         return False
     return any(line.startswith("journey:") for line in head.splitlines())

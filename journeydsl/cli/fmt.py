@@ -25,14 +25,17 @@ def add_fmt_arguments(fmt: argparse.ArgumentParser) -> None:
 
 def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl fmt``: exit 1 when the journey does not parse (the reasons on ``err``)."""
-    from journeydsl.compiler import parse_source
+    from journeydsl.compiler import parse_source, read_source
     from journeydsl.diagnostics import Diagnostics, render_text
     from journeydsl.syntax.printer import print_dsl, print_yaml
 
     p = Path(args.file)
-    if not p.is_file():
+    if not p.exists():
         fail_usage(f"{args.file}: no such file")
-    text = p.read_text(encoding="utf-8")
+    text, refused = read_source(p)
+    if text is None:  # a folder, a FIFO, a device, a file too large
+        print(render_text(refused, {}), file=err)
+        return ExitCode.ERRORS
     tree, found = parse_source(text, args.file)
     bag = Diagnostics(list(found))
     if tree is None or bag.has_errors:

@@ -364,7 +364,7 @@ def run(
             print(f"journeydsl: error: {policies}: no such policy file", file=err)
             return ExitCode.USAGE
         try:
-            policy_set = load_policies(policies)
+            policy_set = load_policies(policies, root=root)
         except InputError as exc:
             print(str(exc), file=err)
             return ExitCode.ERRORS

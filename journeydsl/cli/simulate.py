@@ -280,7 +280,7 @@ def _load_policies(args: argparse.Namespace, err: TextIO) -> bool:
     from journeydsl.yamlfile import InputError
 
     try:
-        args.policy_set = load_policies(path)
+        args.policy_set = load_policies(path, root=getattr(args, "root", None))
     except InputError as exc:
         print(str(exc), file=err)
         return False

@@ -9,17 +9,27 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Final
 
 from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, load_events, load_templates, refuse
-from journeydsl.confine import FileRefusedError, confine
+from journeydsl.confine import FileRefusedError, confine, read_regular
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 
-__all__ = ["MAX_SOURCE_BYTES", "CompileResult", "compile_file", "compile_source", "parse_source"]
+__all__ = [
+    "MAX_SOURCE_BYTES",
+    "CompileResult",
+    "compile_file",
+    "compile_source",
+    "parse_source",
+    "read_source",
+]
 
-#: Larger sources are refused before parsing (JD112).
-MAX_SOURCE_BYTES = 5_000_000
+#: Larger sources are refused before parsing (JD112): a journey file of more bytes is not read,
+#: a source text of more characters is not parsed. Real journeys hold a few kilobytes; the
+#: generated 1,000-step journey of ``benchmarks/check_large.py`` is well inside.
+MAX_SOURCE_BYTES: Final = 5_000_000
 JOURNEY_SUFFIXES = (".journey", ".yaml", ".yml")
 
 
@@ -94,10 +104,13 @@ def _stamp(real: Path) -> tuple[int, ...]:
 
 def _load_catalogs(
     journey: A.Journey, base: Path, root: Path, diags: Diagnostics, sources: dict[str, str]
-) -> Catalog:
-    """The journey's catalogs, merged into a fresh :class:`Catalog` it can own. A catalog whose
-    real path is outside ``root`` is refused (JD113) before anything looks at it."""
+) -> tuple[Catalog, dict[str, A.StringLit]]:
+    """The journey's catalogs, merged into a fresh :class:`Catalog` it can own, and the ``uses``
+    path of each kind of catalog that could not be loaded (refused, missing, unreadable, not
+    YAML, not a mapping with its section: the reason is reported already). A catalog whose real
+    path is outside ``root`` is refused (JD113) before anything looks at it."""
     merged = Catalog()
+    unavailable: dict[str, A.StringLit] = {}
     for kind, ref in (("events", journey.events_catalog), ("templates", journey.templates_catalog)):
         if ref is None:
             continue
@@ -106,6 +119,7 @@ def _load_catalogs(
             real = confine(path, root)
         except FileRefusedError as exc:
             refuse(str(path), exc, diags, ref.span)
+            unavailable[kind] = ref
             continue
         part, found, texts = _catalog_file(kind, str(path), _stamp(real))
         diags.extend(replace(d, span=ref.span) if d.span is _NOWHERE else d for d in found)
@@ -117,7 +131,39 @@ def _load_catalogs(
         merged.templates.update(part.templates)
         merged.has_events |= part.has_events
         merged.has_templates |= part.has_templates
-    return merged
+        if not (part.has_events if kind == "events" else part.has_templates):
+            unavailable[kind] = ref
+    return merged, unavailable
+
+
+#: The "undefined" diagnostics that a kind of catalog answers: while it could not be loaded,
+#: every name it would define is one of them, so they say nothing but that it is missing.
+_ANSWERED_BY: Final = {
+    "events": (frozenset({"JD201", "JD202", "JD203"}), "events and profile attributes"),
+    "templates": (frozenset({"JD205"}), "templates"),
+}
+
+
+def _fold_unchecked(diags: Diagnostics, unavailable: dict[str, A.StringLit]) -> None:
+    """Replace the "undefined event/attribute/template" diagnostics that a catalog which could
+    not be loaded would answer with one note (JD114) at its ``uses`` path: with the catalog
+    refused (JD113) or missing (JD109), each name of the journey is "undefined", and dozens of
+    errors with the hint to add the ``uses`` line the journey has would bury the one that
+    matters. Every other diagnostic stays."""
+    for kind, ref in unavailable.items():
+        codes, what = _ANSWERED_BY[kind]
+        unchecked = len({d for d in diags.items if d.code in codes})
+        if not unchecked:
+            continue
+        diags.items = [d for d in diags.items if d.code not in codes]
+        uses = "use" if unchecked == 1 else "uses"
+        diags.info(
+            "JD114",
+            f"{unchecked} {uses} of {what} not checked: the {kind} catalog "
+            f"'{ref.value}' could not be loaded",
+            ref.span,
+            "fix the catalog's error and check again; the names are checked against it then",
+        )
 
 
 def _check_timezone(journey: A.Journey, diags: Diagnostics) -> None:
@@ -155,11 +201,14 @@ def compile_source(
     if tree is None:
         return CompileResult(file, None, None, diags.sorted(), sources)
     base = base_dir if base_dir is not None else Path(file).parent
-    catalog = _load_catalogs(tree, base, Path(root) if root is not None else base, diags, sources)
+    catalog, unavailable = _load_catalogs(
+        tree, base, Path(root) if root is not None else base, diags, sources
+    )
     _check_timezone(tree, diags)
     lowered = lower(tree, catalog, diags)
     for check in CHECKS:
         check(lowered, diags)
+    _fold_unchecked(diags, unavailable)
     result = CompileResult(file, tree, None, diags.sorted(), sources, catalog=catalog)
     if result.ok:
         result.journey = lowered.journey
@@ -167,22 +216,37 @@ def compile_source(
     return result
 
 
+def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
+    """The text of the journey file at ``path``, or None and the diagnostic that says why it is
+    not read: JD110 when it is missing, unreadable, not UTF-8 or not a regular file (a FIFO is
+    never waited on, a device never opened), JD112 when it holds more than
+    :data:`MAX_SOURCE_BYTES` (no more than that and one byte are read)."""
+    file = str(path)
+    at = Span.point(file, 1, 1)
+    try:
+        return read_regular(Path(path), MAX_SOURCE_BYTES).decode("utf-8"), []
+    except FileRefusedError as exc:
+        if exc.cause == "size":
+            message = f"the file {exc.reason}: it is not read; split the journey"
+            return None, [_one("JD112", message, at)]
+        return None, [_one("JD110", f"the file {exc.reason}: it is not read", at)]
+    except FileNotFoundError:
+        return None, [_one("JD110", "no such file", at)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [_one("JD110", f"cannot read the file: {exc}", at)]
+
+
 def compile_file(path: str | Path, *, root: str | Path | None = None) -> CompileResult:
-    """Read and compile a ``.journey`` or ``.yaml`` file; unreadable files give JD110.
+    """Read and compile a ``.journey`` or ``.yaml`` file; a file that cannot be read gives JD110
+    (a missing file, a folder, a FIFO, a device), one larger than :data:`MAX_SOURCE_BYTES`
+    JD112 (:func:`read_source`).
 
     The catalogs it ``uses`` are read only from inside ``root``, by default the file's own
     folder: a path that leads outside it (absolute, ``..``, a symbolic link), a file that is not
     a regular one, or one over :data:`~journeydsl.confine.MAX_CATALOG_BYTES` is refused (JD113)
     without being read. Give ``root`` to allow catalogs in a folder above the journey's."""
-    p = Path(path)
     file = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return CompileResult(
-            file, None, None, [_one("JD110", "no such file", Span.point(file, 1, 1))]
-        )
-    except (OSError, UnicodeDecodeError) as exc:
-        msg = f"cannot read the file: {exc}"
-        return CompileResult(file, None, None, [_one("JD110", msg, Span.point(file, 1, 1))])
+    text, problems = read_source(path)
+    if text is None:
+        return CompileResult(file, None, None, problems)
     return compile_source(text, file, root=root)

@@ -57,5 +57,7 @@ class Catalog:
     optional: set[str] = field(default_factory=set)
     defaults: dict[str, Any] = field(default_factory=dict)
     templates: dict[str, TemplateSpec] = field(default_factory=dict)
+    #: Whether an events (a templates) catalog was loaded: named by the journey, read, and a
+    #: mapping with its section. A catalog that could not be loaded leaves it False.
     has_events: bool = False
     has_templates: bool = False

@@ -125,7 +125,7 @@ class Context:
                 raise RuntimeError(f"{path}: the journey no longer compiles")
             journeys.append(compiled.journey)
         model = load_behaviour(plan.behaviour).model if plan.behaviour else None
-        policies = load_policies(plan.policies) if plan.policies else None
+        policies = load_policies(plan.policies, root=plan.root) if plan.policies else None
         return cls(tuple(journeys), model, policies)
 
 

@@ -25,6 +25,7 @@ from journeydsl.yamlfile import (
     InputError,
     YamlDocument,
     load_document,
+    named_file,
     validate,
 )
 
@@ -237,9 +238,7 @@ def timeline_diff(
 # --------------------------------------------------------------------------- running
 
 
-def _case_run(
-    doc: YamlDocument, tf: TestFile, index: int, base: Path, root: str | Path | None
-) -> CaseResult:
+def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> CaseResult:
     from journeydsl.runtime.events import BadEvent, coerce_event
     from journeydsl.runtime.profiles import parse_profile
     from journeydsl.simulate.driver import Simulation
@@ -248,7 +247,6 @@ def _case_run(
     case = tf.cases[index]
     line, _ = doc.position(("cases", index))
     verdict = CaseResult(doc.file, line, case.name)
-    journey = _journey(base / tf.journey, doc, root)
     errors: list[FileError] = []
     profiles = []
     for where, raw in [
@@ -317,12 +315,23 @@ def _case_run(
     return verdict
 
 
-def _journey(path: Path, doc: YamlDocument, root: str | Path | None) -> Any:
-    from journeydsl.compiler import compile_file
+def _journey(doc: YamlDocument, tf: TestFile, root: str | Path | None) -> Any:
+    """The compiled journey that ``tf`` names, relative to the test file's folder and inside
+    ``root`` (by default that folder); the journey's catalogs are read from inside ``root`` too
+    (by default the journey's own folder)."""
+    from journeydsl.compiler import MAX_SOURCE_BYTES, compile_file
 
-    if not path.is_file():
-        raise InputError([doc.error(("journey",), f"no such journey file: {path}")])
-    compiled = compile_file(path, root=root)
+    found = named_file(
+        doc,
+        ("journey",),
+        tf.journey,
+        root=Path(root) if root is not None else None,
+        limit=MAX_SOURCE_BYTES,
+        what="journey file",
+    )
+    if isinstance(found, FileError):
+        raise InputError([found])
+    compiled = compile_file(Path(doc.file).parent / tf.journey, root=root)
     if compiled.journey is None:
         first = next((d for d in compiled.diagnostics if d.severity == "error"), None)
         detail = f": {first}" if first else ""
@@ -331,9 +340,13 @@ def _journey(path: Path, doc: YamlDocument, root: str | Path | None) -> Any:
 
 
 def run_file(path: str | Path, *, root: str | Path | None = None) -> list[CaseResult]:
-    """Run every case of one test file (the journey's catalogs read from inside ``root``, by
-    default the journey's folder); raises :class:`InputError` when the file is invalid."""
+    """Run every case of one test file; raises :class:`InputError` when the file is invalid.
+
+    The journey it names is read only from inside ``root``, by default the test file's folder
+    (a path that leads outside it, a file that is not a regular one, or one larger than
+    :data:`~journeydsl.compiler.MAX_SOURCE_BYTES` is an error at the ``journey:`` line); the
+    journey's catalogs are read from inside ``root`` too, by default the journey's folder."""
     doc = load_document(path, exact_numbers=True)
     tf = validate(TestFile, doc)
-    base = Path(path).parent
-    return [_case_run(doc, tf, i, base, root) for i in range(len(tf.cases))]
+    journey = _journey(doc, tf, root)
+    return [_case_run(doc, tf, i, journey) for i in range(len(tf.cases))]

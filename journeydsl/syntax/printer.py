@@ -174,7 +174,14 @@ def _aggregate(agg: Aggregate) -> str:
 def _window(window: Window) -> str:
     if window.kind == "last":
         assert window.duration is not None, "'in last' needs a duration"
-        return f"in last {print_expr(window.duration)}"
+        duration = print_expr(window.duration)
+        # The lexer reads `in last (` on one line as `in` and a call of the aggregate `last(…)`
+        # (IN_LAST in grammar.lark), so `count(x in last (a + b) * 1d)` would be
+        # `count((x in last(a + b)) * 1d)`. No parentheses help a duration that starts with
+        # one (the first must stay, and more only add another in front), so it goes on the next
+        # line, where `in last` is the window keyword again.
+        gap = "\n" if duration.startswith("(") else " "
+        return f"in last{gap}{duration}"
     assert window.anchor is not None, "'since' needs an anchor"
     # The grammar's anchor is a postfix expression; `entry` is a keyword there.
     text = f"since {_expr(window.anchor, _POSTFIX)}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import pytest
 
 from journeydsl.simulate.scenarios import action_matches
 from journeydsl.yamlfile import InputError, load_document
+from tests.catalogs import example_catalogs_in
 from tests.simulate.conftest import EXAMPLES, Cli
 
 WRONG = """\
@@ -34,8 +38,11 @@ cases:
 
 
 def _write(tmp_path: Path, text: str) -> Path:
+    """The test file ``text`` in ``tmp_path``, its journey (the onboarding example) beside it:
+    a test file names a journey only inside its own folder (or --root)."""
     path = tmp_path / "wrong.test.yaml"
-    journey = EXAMPLES / "onboarding_new_cardholder.journey"
+    journey = "onboarding_new_cardholder.journey"
+    shutil.copyfile(EXAMPLES / journey, example_catalogs_in(tmp_path) / journey)
     path.write_text(text.format(journey=journey), encoding="utf-8")
     return path
 
@@ -183,3 +190,90 @@ def test_expected_numbers_match_as_decimals() -> None:
     actual = {"kind": "send", "params": {"rate": "0.1"}}
     assert action_matches({"params": {"rate": Decimal("0.10")}}, actual)
     assert not action_matches({"params": {"rate": Decimal("0.11")}}, actual)
+
+
+# ------------------------------------------------------------------------- the journey it names
+
+#: A string that must never reach any output: it is in a file outside the test file's folder.
+MARKER = "SECRET_MARKER_c04d91"
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    """A journey-looking YAML file outside the tests' folder whose content must never be shown."""
+    path = tmp_path / "secret.yaml"
+    path.write_text(f"journey: {MARKER}\n{MARKER}_key: {MARKER}_value\n", encoding="utf-8")
+    return path
+
+
+def _naming(folder: Path, journey: str) -> Path:
+    """A test file in ``folder`` whose `journey:` is ``journey`` (its one case is never run)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "x.test.yaml"
+    text = WRONG.replace("journey: {journey}", f"journey: {journey}").replace("{{", "{")
+    path.write_text(text.replace("}}", "}"), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
+def test_a_journey_outside_the_test_files_folder_is_refused(
+    how: str, cli: Cli, tmp_path: Path, secret: Path
+) -> None:
+    """`journey:` leading out of the test file's folder is an error at its line that names the
+    root (exit 1); the file is not read, so none of it is shown."""
+    folder = tmp_path / "tests"
+    folder.mkdir()
+    name = {"absolute": str(secret), "dotdot": "../secret.yaml", "symlink": "j.yaml"}[how]
+    if how == "symlink":
+        (folder / "j.yaml").symlink_to(secret)
+    path = _naming(folder, name)
+    code, out, err = cli("test", str(path))
+    assert code == 1
+    assert f"{path}:1:10: error: journey file '{name}' " in err
+    assert f"outside the root folder '{folder}': it is not read" in err
+    assert MARKER not in out + err
+
+
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_root_allows_a_journey_in_a_parent_folder(cli: Cli, tmp_path: Path) -> None:
+    """tests/x.test.yaml naming ../journeys/J is refused by default and runs with --root the
+    project folder (which also holds the journey's catalogs)."""
+    journeys = example_catalogs_in(_mkdir(tmp_path / "journeys"))
+    journey = "onboarding_new_cardholder.journey"
+    shutil.copyfile(EXAMPLES / journey, journeys / journey)
+    path = _naming(tmp_path / "tests", f"../journeys/{journey}")
+    code, _, err = cli("test", str(path))
+    assert code == 1
+    assert "is outside the root folder" in err
+    code, out, err = cli("test", "--root", str(tmp_path), str(path))
+    assert code == 1, err  # the case itself fails (it expects SMS where the journey pushes)
+    assert "1 case: 0 passed, 1 failed" in out
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_journey_that_is_a_fifo_or_a_folder_is_refused(
+    kind: str, cli: Cli, tmp_path: Path
+) -> None:
+    """A FIFO or a folder as the journey is an error at the `journey:` line; `test` does not
+    wait for a writer."""
+    journey = tmp_path / "j.journey"
+    if kind == "folder":
+        journey.mkdir()
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(journey)
+    else:
+        pytest.skip("no FIFOs here")
+    path = _naming(tmp_path, "j.journey")
+    results: list[tuple[int, str, str]] = []
+    worker = threading.Thread(target=lambda: results.append(cli("test", str(path))), daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a guard against hanging the suite, not a timing assertion
+    assert results, "`journeydsl test` blocked on the FIFO"
+    code, _, err = results[0]
+    assert code == 1
+    reason = "is a folder" if kind == "folder" else "is a FIFO (named pipe)"
+    assert f"{path}:1:10: error: journey file 'j.journey' {reason}, not a regular file" in err

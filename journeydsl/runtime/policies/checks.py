@@ -25,6 +25,7 @@ from pathlib import Path
 from journeydsl import ir
 from journeydsl.budget import window_budget
 from journeydsl.catalog import Catalog
+from journeydsl.confine import FileRefusedError, read_regular
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
 from journeydsl.runtime.policies.evaluator import PolicyEngine, describe_window
 from journeydsl.runtime.policies.model import (
@@ -177,22 +178,27 @@ def check_journey(
     return diags.sorted()
 
 
-def load_for_check(path: str | Path) -> tuple[Policies | None, list[Diagnostic], dict[str, str]]:
+def load_for_check(
+    path: str | Path, *, root: str | Path | None = None
+) -> tuple[Policies | None, list[Diagnostic], dict[str, str]]:
     """The policy file for ``check``: the policies, or JD601 diagnostics at the lines of the
-    mistakes, and the text of the file (for caret excerpts)."""
-    from journeydsl.runtime.policies.loader import InputError, load_policies
+    mistakes, and the text of the files they are in (for caret excerpts). The files it names are
+    read only from inside ``root`` (see :func:`~journeydsl.runtime.policies.load_policies`)."""
+    from journeydsl.runtime.policies.loader import MAX_POLICY_BYTES, InputError, load_policies
 
-    file = str(path)
+    def excerpt(file: str) -> None:
+        # Only a file the loader would read: a refused one is never shown.
+        with contextlib.suppress(OSError, UnicodeDecodeError, FileRefusedError):
+            sources[file] = read_regular(Path(file), MAX_POLICY_BYTES).decode("utf-8")
+
     sources: dict[str, str] = {}
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        sources[file] = Path(path).read_text(encoding="utf-8")
+    excerpt(str(path))
     try:
-        return load_policies(path), [], sources
+        return load_policies(path, root=root), [], sources
     except InputError as exc:
         diags = Diagnostics()
         for e in exc.errors:
             if e.file not in sources:
-                with contextlib.suppress(OSError, UnicodeDecodeError):
-                    sources[e.file] = Path(e.file).read_text(encoding="utf-8")
+                excerpt(e.file)
             diags.error("JD601", e.message, Span.point(e.file, e.line, e.column))
         return None, diags.sorted(), sources

@@ -27,7 +27,9 @@ from typing import Literal
 import structlog
 
 from journeydsl import ir
+from journeydsl.confine import FileRefusedError, read_regular
 from journeydsl.runtime.policies.model import (
+    MAX_DO_NOT_CONTACT_BYTES,
     Consent,
     FrequencyCap,
     Policies,
@@ -488,12 +490,20 @@ def _os_problem(exc: OSError) -> str:
     return (exc.strerror or type(exc).__name__).lower()
 
 
+def _refused_problem(exc: FileRefusedError) -> str:
+    """A refusal (a file swapped for a pipe or grown past the limit between the ``stat`` and the
+    read) in the words of a suppression reason."""
+    return exc.reason.removeprefix("is ")
+
+
 @lru_cache(maxsize=16)
 def _read_list_cached(path: str, version: tuple[int, int, int, int]) -> tuple[str, ...]:
     """The entries of ``path`` as of ``version`` (its change and modification times, size and
     inode: any of them changing reads the file again). Raises :class:`_UnreadableError`."""
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(Path(path), MAX_DO_NOT_CONTACT_BYTES)
+    except FileRefusedError as exc:
+        raise _UnreadableError(_refused_problem(exc)) from None
     except OSError as exc:
         raise _UnreadableError(_os_problem(exc)) from None
     try:
@@ -529,4 +539,6 @@ def _read_list(path: Path) -> tuple[str, ...]:
     if not stat.S_ISREG(st.st_mode):
         # A pipe or a device would block or never end.
         raise _UnreadableError("not a regular file")
+    if st.st_size > MAX_DO_NOT_CONTACT_BYTES:
+        raise _UnreadableError(f"larger than the limit of {MAX_DO_NOT_CONTACT_BYTES:,} bytes")
     return _read_list_cached(str(path), (st.st_ctime_ns, st.st_mtime_ns, st.st_size, st.st_ino))

@@ -3,27 +3,51 @@ resolved, every mistake reported as ``file:line:col: error: message`` (never a t
 
 It reuses :mod:`journeydsl.yamlfile`, the loader behind behaviour and scenario files, so
 all of journeydsl's YAML inputs report mistakes the same way.
+
+A policy file may come from someone else (a pull request that CI checks), so the files it names
+(``extends``, ``do_not_contact.file``) are confined as a journey's catalogs are
+(:mod:`journeydsl.confine`): relative to the naming file's folder, inside the root folder (the
+top policy file's folder, or ``root=`` / ``--root``), regular files of a bounded size. A refused
+file is an error at the line that names it, and is never read nor quoted.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Final
 
 from journeydsl.diagnostics import did_you_mean
-from journeydsl.runtime.policies.model import Policies, PolicySet, overlay
+from journeydsl.runtime.policies.model import (
+    MAX_DO_NOT_CONTACT_BYTES,
+    Policies,
+    PolicySet,
+    overlay,
+)
 from journeydsl.yamlfile import (
     FileError,
     InputError,
     YamlDocument,
     load_document,
+    named_file,
     validate,
 )
 
-__all__ = ["BUILTIN_PROFILES", "FileError", "InputError", "builtin_profile", "load_policies"]
+__all__ = [
+    "BUILTIN_PROFILES",
+    "MAX_POLICY_BYTES",
+    "FileError",
+    "InputError",
+    "builtin_profile",
+    "load_policies",
+]
 
 #: The built-in profiles a policy file can extend.
 BUILTIN_PROFILES: tuple[str, ...] = ("vn_decree_91",)
+
+#: The largest policy file read, the one named and each it extends (1 MiB): real ones hold a few
+#: kilobytes, so a larger file is a wrong path.
+MAX_POLICY_BYTES: Final = 1 << 20
 
 
 def _builtin_text(name: str) -> str:
@@ -38,22 +62,32 @@ def builtin_profile(name: str) -> Policies:
     """A built-in profile, e.g. ``vn_decree_91``; KeyError for an unknown name."""
     if name not in BUILTIN_PROFILES:
         raise KeyError(name)
-    return _load(Path(f"<builtin:{name}>"), _builtin_text(name), ())
+    return _load(Path(f"<builtin:{name}>"), _builtin_text(name), (), None)
 
 
-def load_policies(path: str | Path, text: str | None = None) -> Policies:
+def load_policies(
+    path: str | Path, text: str | None = None, *, root: str | Path | None = None
+) -> Policies:
     """Read and validate a policy file (``text`` stands for the file's content when given),
     with everything it extends applied below it. Raises
-    :class:`~journeydsl.yamlfile.InputError` naming the line of each mistake."""
-    return _load(Path(path), text, ())
+    :class:`~journeydsl.yamlfile.InputError` naming the line of each mistake.
+
+    The files it names (``extends``, ``do_not_contact.file``) are relative to the file that
+    names them and are read only from inside ``root``, by default the folder of ``path``: one
+    that leads outside it (an absolute path, ``..``, a symbolic link), that is not a regular
+    file, or that is larger than :data:`MAX_POLICY_BYTES` (a do-not-contact list:
+    :data:`~journeydsl.runtime.policies.model.MAX_DO_NOT_CONTACT_BYTES`) is an error at the
+    line that names it, and is not read."""
+    p = Path(path)
+    return _load(p, text, (), Path(root) if root is not None else p.parent)
 
 
-def _load(path: Path, text: str | None, stack: tuple[str, ...]) -> Policies:
-    doc = load_document(path, text)
+def _load(path: Path, text: str | None, stack: tuple[str, ...], root: Path | None) -> Policies:
+    doc = load_document(path, text, limit=MAX_POLICY_BYTES)
     if doc.data is None:
         raise InputError([FileError(doc.file, 1, 1, "the policy file is empty")])
-    base_dir = path.parent
     errors: list[FileError] = []
+    inner = (*stack, str(path.resolve()))
     try:
         model = validate(Policies, doc)
     except InputError as exc:
@@ -62,12 +96,12 @@ def _load(path: Path, text: str | None, stack: tuple[str, ...]) -> Policies:
         names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
         for i, name in enumerate(names):
             if isinstance(name, str):
-                _target(name, doc, i, base_dir, (*stack, str(path.resolve())), errors)
+                _target(name, doc, i, inner, root, errors)
         raise InputError([*exc.errors, *errors]) from None
-    model = _resolve_files(model, doc, base_dir, errors)
+    model = _resolve_files(model, doc, root, errors)
     merged = Policies()
     for i, name in enumerate(model.extends):
-        layer = _extended(name, doc, i, base_dir, (*stack, str(path.resolve())), errors)
+        layer = _extended(name, doc, i, inner, root, errors)
         if layer is not None:
             merged = _stack(merged, layer, None, errors)
     merged = _stack(merged, model, doc, errors)
@@ -80,12 +114,13 @@ def _target(
     name: str,
     doc: YamlDocument,
     index: int,
-    base_dir: Path,
     stack: tuple[str, ...],
+    root: Path | None,
     errors: list[FileError],
 ) -> Path | str | None:
-    """What ``extends[index]`` names: a built-in profile's name, a policy file's path, or None
-    (the mistake is added to ``errors``)."""
+    """What ``extends[index]`` names: a built-in profile's name, a policy file's real path
+    (inside ``root``, a regular file of at most :data:`MAX_POLICY_BYTES`), or None (the mistake
+    is added to ``errors``)."""
     if name in BUILTIN_PROFILES:
         return name
     if not name.endswith((".yaml", ".yml")):
@@ -99,48 +134,57 @@ def _target(
             )
         )
         return None
-    target = (base_dir / name).resolve()
-    if str(target) in stack:
+    found = named_file(
+        doc, ("extends", index), name, root=root, limit=MAX_POLICY_BYTES, what="policy file"
+    )
+    if isinstance(found, FileError):
+        errors.append(found)
+        return None
+    if str(found) in stack:
         errors.append(doc.error(("extends", index), f"'{name}' extends itself (a cycle)"))
         return None
-    if not target.is_file():
-        errors.append(doc.error(("extends", index), f"policy file '{name}' does not exist"))
-        return None
-    return target
+    return found
 
 
 def _extended(
     name: str,
     doc: YamlDocument,
     index: int,
-    base_dir: Path,
     stack: tuple[str, ...],
+    root: Path | None,
     errors: list[FileError],
 ) -> Policies | None:
-    target = _target(name, doc, index, base_dir, stack, errors)
+    target = _target(name, doc, index, stack, root, errors)
     if target is None:
         return None
     if isinstance(target, str):
         return builtin_profile(target)
-    return _load(target, None, stack)
+    return _load(target, None, stack, root)
 
 
 def _resolve_files(
-    model: Policies, doc: YamlDocument, base_dir: Path, errors: list[FileError]
+    model: Policies, doc: YamlDocument, root: Path | None, errors: list[FileError]
 ) -> Policies:
-    """Do-not-contact files, relative to the policy file, checked and made absolute."""
+    """Do-not-contact files, relative to the policy file, checked (inside ``root``, regular
+    files of at most :data:`~journeydsl.runtime.policies.model.MAX_DO_NOT_CONTACT_BYTES`) and
+    made absolute."""
 
     def resolve(part: PolicySet, loc: tuple[str, ...]) -> PolicySet:
         dnc = part.do_not_contact
         if dnc.file is None:
             return part
-        target = (base_dir / dnc.file).resolve()
-        if not target.is_file():
-            errors.append(
-                doc.error((*loc, "do_not_contact", "file"), f"'{dnc.file}' does not exist")
-            )
+        found = named_file(
+            doc,
+            (*loc, "do_not_contact", "file"),
+            dnc.file,
+            root=root,
+            limit=MAX_DO_NOT_CONTACT_BYTES,
+            what="do-not-contact file",
+        )
+        if isinstance(found, FileError):
+            errors.append(found)
             return part
-        fixed = dnc.model_copy(update={"file": str(target)})
+        fixed = dnc.model_copy(update={"file": str(found)})
         return part.model_copy(update={"do_not_contact": fixed})
 
     top = resolve(model, ())

@@ -18,12 +18,13 @@ import re
 import string
 from collections.abc import Iterable
 from datetime import time, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 __all__ = [
     "ALL_CHANNELS",
+    "MAX_DO_NOT_CONTACT_BYTES",
     "RULE_SECTIONS",
     "Category",
     "Channel",
@@ -45,6 +46,11 @@ __all__ = [
 Channel = Literal["email", "sms", "zns", "push", "inapp"]
 Category = Literal["marketing", "transactional"]
 ALL_CHANNELS: tuple[Channel, ...] = ("email", "sms", "zns", "push", "inapp")
+
+#: The largest do-not-contact file read (64 MiB, some five million phone numbers). A larger one is
+#: refused when the policies are loaded, and withholds marketing (fails closed) if it grows past
+#: the limit later: the bound keeps a wrong path (``/dev/zero``, a log file) from filling memory.
+MAX_DO_NOT_CONTACT_BYTES: Final = 64 << 20
 
 #: The sections that hold named rules; they merge by name when policies are overlaid.
 RULE_SECTIONS = ("quiet_hours", "frequency_caps", "labels")

@@ -68,6 +68,7 @@ def _unreadable(monkeypatch: pytest.MonkeyPatch, listing: Path) -> None:
     """Reading ``listing`` is refused, as for a non-root user after ``chmod 000`` (tests run as
     root, who may read anything)."""
     read_bytes, read_text, open_ = pathlib.Path.read_bytes, pathlib.Path.read_text, builtins.open
+    os_open = os.open
     target = str(listing)
 
     def denied(path: object) -> None:
@@ -88,7 +89,13 @@ def _unreadable(monkeypatch: pytest.MonkeyPatch, listing: Path) -> None:
             denied(file)
         return open_(file, *args, **kwargs)
 
+    def guarded_os_open(file: Any, *args: Any, **kwargs: Any) -> int:
+        if str(file) == target:
+            denied(file)
+        return os_open(file, *args, **kwargs)
+
     monkeypatch.setattr(pathlib.Path, "read_bytes", guarded_bytes)
+    monkeypatch.setattr(os, "open", guarded_os_open)
     monkeypatch.setattr(pathlib.Path, "read_text", guarded_text)
     monkeypatch.setattr(builtins, "open", guarded_open)
     os.chmod(listing, 0)  # changes the file's status, as a real chmod does

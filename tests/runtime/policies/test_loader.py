@@ -135,7 +135,7 @@ def test_per_journey_overrides_overlay_field_by_field() -> None:
 def test_a_missing_do_not_contact_file_is_an_error(tmp_path: Path) -> None:
     """A do-not-contact file is resolved against the policy file and must exist."""
     assert _errors("do_not_contact: {file: dnc.txt}\n", tmp_path) == [
-        "1:24: 'dnc.txt' does not exist"
+        "1:24: do-not-contact file 'dnc.txt' does not exist"
     ]
 
 

@@ -1,0 +1,63 @@
+"""YAML input files are read only when they are regular files of a bounded size, and a file one
+of them names is looked up relative to it and inside its root (``named_file``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from journeydsl.yamlfile import FileError, InputError, load_document, named_file
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    """load_document on a FIFO raises InputError at 1:1, without waiting for a writer."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    os.mkfifo(tmp_path / "x.yaml")
+    caught: list[InputError] = []
+
+    def load() -> None:
+        try:
+            load_document(tmp_path / "x.yaml")
+        except InputError as exc:
+            caught.append(exc)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a guard against hanging the suite, not a timing assertion
+    assert caught, "load_document blocked on the FIFO"
+    assert str(caught[0]).endswith(
+        "x.yaml:1:1: error: the file is a FIFO (named pipe), not a regular file: it is not read"
+    )
+
+
+def test_the_limit_is_the_callers(tmp_path: Path) -> None:
+    """A file of `limit` bytes is read; one byte more is refused, naming the limit."""
+    (tmp_path / "x.yaml").write_text("a: 1\n", encoding="utf-8")
+    assert load_document(tmp_path / "x.yaml", limit=5).data == {"a": 1}
+    with pytest.raises(InputError, match="larger than the limit of 4 bytes: it is not read"):
+        load_document(tmp_path / "x.yaml", limit=4)
+
+
+def test_named_file_is_relative_to_the_document_and_inside_its_root(tmp_path: Path) -> None:
+    """A name resolves against the document's folder; leaving it is an error at the location,
+    unless the root given holds the file."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "other.txt").write_text("x\n", encoding="utf-8")
+    (tmp_path / "sub" / "here.txt").write_text("x\n", encoding="utf-8")
+    doc = load_document(tmp_path / "sub" / "d.yaml", "a: here.txt\nb: ../other.txt\n")
+    found = named_file(doc, ("a",), "here.txt", root=None, limit=10, what="list")
+    assert found == (tmp_path / "sub" / "here.txt").resolve()
+    refused = named_file(doc, ("b",), "../other.txt", root=None, limit=10, what="list")
+    assert isinstance(refused, FileError)
+    assert (refused.line, refused.column) == (2, 4)
+    folder = tmp_path / "sub"
+    assert refused.message.startswith(f"list '../other.txt' is outside the root folder '{folder}'")
+    allowed = named_file(doc, ("b",), "../other.txt", root=tmp_path, limit=10, what="list")
+    assert allowed == (tmp_path / "other.txt").resolve()
+    missing = named_file(doc, ("b",), "gone.txt", root=None, limit=10, what="list")
+    assert isinstance(missing, FileError)
+    assert missing.message == "list 'gone.txt' does not exist"
