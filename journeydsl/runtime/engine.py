@@ -271,8 +271,8 @@ class Engine:
     def replay_quarantined(self, event_id: str | None = None) -> list[IngestResult]:
         """Ingest the quarantined events (or the one with ``event_id``) again, after the
         catalog or the data was fixed: those now valid are processed and leave the quarantine;
-        the others stay, counted once more. Each is taken at the clock's now (its own time if
-        later), as a late event."""
+        the others stay, counted once more. Each is taken as of its own time, whatever the
+        allowed lateness; a message it makes that is stale by then is suppressed as stale."""
         kept = self._intake.kept
         if kept is None:
             raise TypeError("the state store keeps no quarantine (see Quarantine)")
