@@ -57,6 +57,10 @@ from journeydsl.zones import zone
 __all__ = ["COMMANDS", "add_run_arguments", "check_db_command", "cmd_run", "run", "summary_line"]
 
 
+#: How far after this machine's clock ``--now`` may be without ``--max-future``.
+NOW_AHEAD = timedelta(days=1)
+
+
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl run``."""
     add_root_option(run)
@@ -339,8 +343,11 @@ def run(
         if not Path(path).resolve().parent.is_dir():
             print(f"journeydsl: error: {path}: no such folder to write into", file=err)
             return ExitCode.USAGE
-    if now is not None and max_future is not None:
-        why = FutureLimit(max_future, wall_clock).refuses(now)
+    if now is not None:
+        # A --now far ahead would fire every timer and send every message at once: it is held
+        # to --max-future, or to a day ahead of this machine's clock when that is not given.
+        ahead = max_future if max_future is not None else NOW_AHEAD
+        why = FutureLimit(ahead, wall_clock).refuses(now)
         if why is not None:
             print(f"journeydsl: error: --now is {why}", file=err)
             return ExitCode.USAGE

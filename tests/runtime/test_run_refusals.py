@@ -283,6 +283,19 @@ def test_now_is_bounded_by_max_future_like_events(
     assert not Path(files["actions"]).exists()
 
 
+def test_now_more_than_a_day_ahead_is_refused_without_max_future_too(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """Without --max-future, `--now` is held to a day after this machine's clock; a larger
+    --max-future lets it further."""
+    code, err = run_cli(capsys, files, "--now", "2099-01-01T00:00:00+07:00")
+    assert code == 2
+    assert "more than 24h after this machine's clock" in err
+    assert not Path(files["db"]).exists()
+    far = run_cli(capsys, files, "--now", "2030-01-01T00:00:00+07:00", "--max-future", "3650d")
+    assert far[0] == 0
+
+
 def test_now_before_the_time_the_state_file_reached_is_refused(
     capsys: pytest.CaptureFixture[str], files: dict[str, str]
 ) -> None:
