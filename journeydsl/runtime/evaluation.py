@@ -153,10 +153,11 @@ def happened(
     return condition is not None and bool(condition.fn(ctx, None))
 
 
-def next_local(now: datetime, at: time, tz: tzinfo) -> datetime:
-    """The next ``at`` o'clock in ``tz`` from ``now`` (today's when it is still to come)."""
+def next_local(now: datetime, at: time, tz: tzinfo, *, after: bool = False) -> datetime:
+    """The next ``at`` o'clock in ``tz`` from ``now``: today's when it is still to come (or,
+    with ``after``, only when it is later than ``now``: reached exactly at ``at``, tomorrow's)."""
     local = now.astimezone(tz)
     candidate = datetime.combine(local.date(), at, tz)
-    if candidate < local:
+    if candidate < local or (after and candidate == local):
         candidate = datetime.combine(local.date() + timedelta(days=1), at, tz)
     return candidate

@@ -365,7 +365,9 @@ class Interpreter:
         elif node.mode == "until":
             due = value
         else:
-            due = next_local(now, value, ctx.tz)
+            # Always later than now: a `wait until 00:00` reached at 00:00 waits for the next
+            # midnight, so a loop of such waits moves a day per round, never spins.
+            due = next_local(now, value, ctx.tz, after=True)
         if due <= now:
             note(inst, now, node.id, "wait", due=due, passed=True)
             return node.next
