@@ -515,8 +515,10 @@ class SimulationResult(RunResult):
         return self.simulation.engine
 
     def timezone(self, customer_id: str) -> str:
-        """The customer's time zone name."""
-        return self.simulation.profiles.get(customer_id).timezone
+        """The customer's time zone name: their profile's, or, as the engine runs them without
+        one, the journey's."""
+        found = self.simulation.profiles.get(customer_id).timezone
+        return found or (self.journeys[0].timezone if self.journeys else "")
 
     def tally(self, journey_id: str | None = None) -> Tally:
         """The journey's counts, from this run's instances and actions."""

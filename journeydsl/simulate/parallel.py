@@ -249,8 +249,9 @@ def _collect(
 
         def zone(customer_id: str) -> str:
             found = zones.get(customer_id)
-            if found is None:
-                found = zones[customer_id] = sim.profiles.get(customer_id).timezone
+            if found is None:  # (a profile without a zone runs in the journey's)
+                own = sim.profiles.get(customer_id).timezone
+                found = zones[customer_id] = own or journey.timezone
             return found
 
         part.actions = sorted(

@@ -431,3 +431,47 @@ def test_read_events_keeps_the_digits_of_a_whole_amount(tmp_path: Path) -> None:
     amount = loaded[2].record.data["amount"].amount
     assert amount.as_tuple() == Decimal("1000000.00").as_tuple()
     assert loaded[2].raw["data"]["amount"].as_tuple() == amount.as_tuple()
+
+
+UTC_NINE = """journey utc_nine
+uses events "events.yaml"
+uses templates "templates.yaml"
+timezone "UTC"
+entry on card_issued
+wait until 09:00
+send email welcome_activation_guide transactional { card_id: "k", product: "p" }
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_profile_without_a_zone_is_shown_in_the_journeys_zone(
+    cli: Cli, tmp_path: Path, workers: str
+) -> None:
+    """A profile line without `timezone` runs in the journey's zone (UTC here), and the report
+    shows its times there too: 09:00+00:00, not 16:00+07:00."""
+    journey = tmp_path / "utc_nine.journey"
+    journey.write_text(UTC_NINE, encoding="utf-8")
+    example_catalogs_in(tmp_path)
+    event = {
+        "customer_id": "c1",
+        "type": "card_issued",
+        "at": "2026-03-02T01:00:00Z",
+        "data": {"card_id": "k", "product": "p"},
+    }
+    (tmp_path / "e.jsonl").write_text(json.dumps(event) + "\n", encoding="utf-8")
+    profile = {"customer_id": "c1", "consent": {"email": True}}
+    (tmp_path / "p.jsonl").write_text(json.dumps(profile) + "\n", encoding="utf-8")
+    doc, _ = _json(
+        cli,
+        [
+            "simulate",
+            str(journey),
+            "--events",
+            str(tmp_path / "e.jsonl"),
+            "--profiles",
+            str(tmp_path / "p.jsonl"),
+            "--workers",
+            workers,
+        ],
+    )
+    assert [a["at"] for a in doc["actions"]] == ["2026-03-02T09:00:00+00:00"]
