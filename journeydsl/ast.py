@@ -8,6 +8,7 @@ Nodes are frozen, slotted dataclasses: the AST is a value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal, TypeAlias
 
 from journeydsl.diagnostics import Span
@@ -364,9 +365,9 @@ class Switch:
 
 @dataclass(frozen=True, slots=True)
 class Arm:
-    """A weighted arm of a split; ``weight`` is a percentage."""
+    """A weighted arm of a split; ``weight`` is a percentage with at most two decimals."""
 
-    weight: int
+    weight: Decimal
     steps: Steps = ()
     span: Span = _span()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from journeydsl.diagnostics import Span
@@ -252,21 +253,27 @@ class Switch(Node):
         return [(", ".join(v.source for v in values), t) for values, t in self.cases]
 
 
+def _weight(w: Decimal) -> int | float:
+    """A split weight in JSON: a whole number as an int (as it always was), else its value."""
+    return int(w) if w == w.to_integral_value() else float(w)
+
+
 @dataclass(frozen=True, slots=True)
 class Split(Node):
     """Deterministic random split; ``holdout`` is the control arm."""
 
-    arms: tuple[tuple[int, str | None], ...]
-    holdout: tuple[int, str | None] | None
+    #: (percentage, next node); a percentage has at most two decimals.
+    arms: tuple[tuple[Decimal, str | None], ...]
+    holdout: tuple[Decimal, str | None] | None
 
     kind = "split"
 
     def to_json(self) -> dict[str, Any]:
         """Arms as ``{"weight": 45, "next": id}``."""
         out = super(Split, self).to_json()
-        out["arms"] = [{"weight": w, "next": t} for w, t in self.arms]
+        out["arms"] = [{"weight": _weight(w), "next": t} for w, t in self.arms]
         if self.holdout is not None:
-            out["holdout"] = {"weight": self.holdout[0], "next": self.holdout[1]}
+            out["holdout"] = {"weight": _weight(self.holdout[0]), "next": self.holdout[1]}
         return out
 
     def labelled_edges(self) -> list[tuple[str, str | None]]:

@@ -39,8 +39,16 @@ FAILED_KEPT = 100
 def bucket(*parts: str) -> int:
     """A stable 0-99 bucket (random splits, holdouts): the same inputs give the same bucket on
     every run, machine and Python version."""
-    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 100
+    return fine_bucket(*parts)[0]
+
+
+def fine_bucket(*parts: str) -> tuple[int, int]:
+    """The stable bucket of :func:`bucket`, and a finer one, 0-9999, within it (``bucket * 100
+    + hundredths``): a split of whole percentages puts a customer in the same arm by either, and
+    one with two decimals (33.33%) by the finer."""
+    number = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big")
+    whole = number % 100
+    return whole, whole * 100 + (number // 100) % 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,11 +421,11 @@ class Interpreter:
 
     def _split(self, node: ir.Split, step: Step) -> str | None:
         inst, now = step.inst, step.ctx.now
-        b = bucket(step.journey.id, node.id, inst["customer_id"])
-        upto = 0
+        b, fine = fine_bucket(step.journey.id, node.id, inst["customer_id"])
+        upto = 0  # in hundredths of a percent: weights have at most two decimals
         for weight, target in node.arms:
-            upto += weight
-            if b < upto:
+            upto += int(weight * 100)
+            if fine < upto:
                 note(inst, now, node.id, "split", bucket=b)
                 return target
         inst["holdout"] = True

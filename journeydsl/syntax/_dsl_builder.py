@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Final, Literal, TypeAlias
 
 from lark import Token, Tree
@@ -366,18 +367,20 @@ class Builder:
         )
         return ast.Switch(self.expr(t.children[0]), cases, self.block(_one(t, "block")), ident, s)
 
-    def weight(self, tok: Token) -> int:
-        """A split weight from a PERCENT token; ``12.5%`` is an error."""
-        text = str(tok.value)[:-1]
-        whole, dot, _ = text.partition(".")
-        if dot:
+    def weight(self, tok: Token) -> Decimal:
+        """A split weight from a PERCENT token: a percentage with at most two decimals."""
+        text = str(tok.value)[:-1].strip()
+        whole, _, places = text.partition(".")
+        if len(places) > 2:
             self.diags.error(
                 "JD105",
-                f"split weights are whole percentages, not '{tok.value}'",
+                f"split weights have at most two decimals, not '{tok.value}'",
                 self.token_span(tok),
-                "round the weights so they still add up to 100",
+                "round the weights (e.g. 33.33%, 33.33%, 33.34%) so they still add up to 100",
             )
-        return self.int_of(whole, self.token_span(tok), "split weight")
+            return Decimal(self.int_of(whole, self.token_span(tok), "split weight"))
+        self.int_of(whole, self.token_span(tok), "split weight")  # (refuses absurd lengths)
+        return Decimal(text) if len(whole) <= _MAX_INT_DIGITS else Decimal(0)
 
     def s_split(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         arms = tuple(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Final
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -39,7 +40,7 @@ __all__ = ["MINIMAL_JOURNEY", "Reader", "TooLargeError"]
 _NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT_RE: Final = re.compile(r"[0-9]+")
 _TIME_RE: Final = re.compile(r"[0-9]{1,2}:[0-9]{2}")
-_WEIGHT_RE: Final = re.compile(r"([0-9]+)[ \t]*%?")
+_WEIGHT_RE: Final = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,2})?)[ \t]*%?")
 _AFTER_RE: Final = re.compile(r"after[ \t\n]+(?=\S)")
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 
@@ -578,18 +579,18 @@ class Reader:
                 out.append(ast.FallbackChain(channels, self.source.span(chain)))
         return tuple(out) if ok else _BAD
 
-    def weight(self, key: Key, node: Node, depth: int) -> int | _Bad:
+    def weight(self, key: Key, node: Node, depth: int) -> Decimal | _Bad:
         scalar = self.scalar(key, node, "a percentage")
         m = _WEIGHT_RE.fullmatch(scalar.value.strip()) if scalar else None
         if m is None:
             if scalar is not None:
                 self.wrong(
                     node,
-                    f"expected a whole percentage like 45% for '{key.name}', found "
-                    f"{_describe(node)}",
+                    f"expected a percentage like 45% or 33.33% (at most two decimals) for "
+                    f"'{key.name}', found {_describe(node)}",
                 )
             return _BAD
-        return int(m.group(1))
+        return Decimal(m.group(1))
 
     def records(self, key: Key, node: Node, depth: int) -> tuple[Any, ...] | _Bad:
         """A list of the record shape behind ``key.kind`` (cases, arms, quiet hours, goals)."""

@@ -407,11 +407,12 @@ def test_bad_duration_and_time_are_left_to_the_checker() -> None:
     assert diags == []
 
 
-def test_fractional_split_weight() -> None:
-    """A split weight like 12.5% is JD105."""
-    codes = errors(HEAD + "split { 12.5% { } 87% { } }")
-    assert [(c[0], c[1], c[2]) for c in codes] == [("JD105", 3, 9)]
-    assert "whole percentages" in codes[0][3]
+def test_split_weights_take_at_most_two_decimals() -> None:
+    """A split weight like 12.5% or 33.33% parses; 12.345% is JD105 (once, at the weight)."""
+    assert errors(HEAD + "split { 12.5% { } 87.5% { } }") == []
+    codes = errors(HEAD + "split { 12.345% { } 87.655% { } }")
+    assert [(c[0], c[1], c[2]) for c in codes] == [("JD105", 3, 9), ("JD105", 3, 21)]
+    assert "at most two decimals" in codes[0][3]
 
 
 def test_missing_entry_and_duplicate_headers() -> None:
