@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -477,7 +478,7 @@ def _split(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Spl
     if _chance(draw, 3):
         second = draw(st.integers(1, 99 - first))
         weights = [first, second, 100 - first - second]
-    arms = tuple(Arm(w, _block(draw, ctx, inner, hi=2)) for w in weights)
+    arms = tuple(Arm(Decimal(w), _block(draw, ctx, inner, hi=2)) for w in weights)
     return Split(arms, None, step_id)
 
 

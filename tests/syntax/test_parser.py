@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -162,8 +163,11 @@ def test_split_switch_repeat_and_simple_steps() -> None:
     )
     split, switch, repeat, ticket, update = j.steps
     assert split == ast.Split(
-        (ast.Arm(45, (ast.Tag(ast.Ident("a")),)), ast.Arm(45, (ast.Tag(ast.Ident("a"), True),))),
-        ast.Arm(10),
+        (
+            ast.Arm(Decimal(45), (ast.Tag(ast.Ident("a")),)),
+            ast.Arm(Decimal(45), (ast.Tag(ast.Ident("a"), True),)),
+        ),
+        ast.Arm(Decimal(10)),
     )
     assert switch == ast.Switch(
         ast.Name("x"),

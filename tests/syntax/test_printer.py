@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -335,7 +336,7 @@ def test_print_yaml_layout() -> None:
         ),
         If(Name("a"), (Wait(DurationLit("1d")),), (Exit(Ident("done")),)),
         Switch(Name("round"), (Case((NumberLit("1"), NumberLit("4")), (Tag(Ident("vip")),)),)),
-        Split((Arm(90, ()),), Arm(10, ())),
+        Split((Arm(Decimal(90), ()),), Arm(Decimal(10), ())),
         outcomes=(Ident("done"),),
         fallback=(FallbackChain((Ident("push"), Ident("sms"))),),
     )
@@ -383,11 +384,11 @@ def test_constructs_outside_the_random_journeys_round_trip() -> None:
     """Holdouts, empty blocks, several fallback chains and a manual entry survive both spellings."""
     journey = journey_with(
         Split(
-            (Arm(45, (Tag(Ident("a")),)), Arm(45, ())),
-            Arm(10, ()),
+            (Arm(Decimal(45), (Tag(Ident("a")),)), Arm(Decimal(45), ())),
+            Arm(Decimal(10), ()),
             Ident("ab"),
         ),
-        Split((Arm(90, ()),), Arm(10, (Tag(Ident("control")),))),
+        Split((Arm(Decimal(90), ()),), Arm(Decimal(10), (Tag(Ident("control")),))),
         If(Name("c")),
         WaitFor(Name("e"), on_timeout=(Tag(Ident("t")),)),
         WaitFor(Name("e")),

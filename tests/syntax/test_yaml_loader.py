@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -155,9 +156,12 @@ def test_every_step_kind_loads() -> None:
         timeout=ast.Timeout("within", ast.DurationLit("1h")),
     )
     assert s[5] == ast.Split(
-        (ast.Arm(45, (ast.Tag(ast.Ident("a")),)), ast.Arm(45)), holdout=ast.Arm(10)
+        (ast.Arm(Decimal(45), (ast.Tag(ast.Ident("a")),)), ast.Arm(Decimal(45))),
+        holdout=ast.Arm(Decimal(10)),
     )
-    assert s[6] == ast.Split((ast.Arm(90),), holdout=ast.Arm(10, (ast.Tag(ast.Ident("control")),)))
+    assert s[6] == ast.Split(
+        (ast.Arm(Decimal(90)),), holdout=ast.Arm(Decimal(10), (ast.Tag(ast.Ident("control")),))
+    )
     assert s[7] == ast.Ticket(ast.Ident("care"))
     assert s[8] == ast.Update(ast.Ident("preferred_channel"), ast.StringLit("zns"))
     assert s[9:11] == (ast.Tag(ast.Ident("a")), ast.Tag(ast.Ident("b"), remove=True))
