@@ -149,6 +149,10 @@ class Diagnostic:
         """Order by file, then position, then code."""
         return (self.span.file, self.span.line, self.span.column, self.code)
 
+    def __str__(self) -> str:
+        """``file:line:col: severity[CODE]: message`` (one line, as ``check`` starts it)."""
+        return f"{self.span}: {self.severity}[{self.code}]: {self.message}"
+
     def to_json(self) -> dict[str, object]:
         """A plain-JSON view, stable for tools."""
         return {

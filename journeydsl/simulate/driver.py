@@ -46,6 +46,7 @@ from journeydsl.zones import zone
 
 __all__ = [
     "DEFAULT_DAYS",
+    "Enrolment",
     "Producer",
     "RunResult",
     "RunStats",
@@ -103,6 +104,16 @@ def _action_names(journeys: Iterable[ir.Journey]) -> list[str]:
     return names
 
 
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A customer entered into a journey from code (``Engine.enroll``) at a given time: what a
+    journey with ``entry manual`` is fed in a simulation or a scenario test."""
+
+    customer_id: str
+    journey: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class RunStats:
     """Counts of the events a run saw: ingested, skipped as duplicates, written as history, and
@@ -112,6 +123,9 @@ class RunStats:
     duplicates: int = 0
     history: int = 0
     after_until: int = 0
+    #: Enrolments taken (an instance entered) and refused by the journey's re-entry rules.
+    enrolled: int = 0
+    enrolment_refused: int = 0
 
     def merge(self, other: RunStats) -> None:
         """Add ``other``'s counts (another part of the same run) to these."""
@@ -119,6 +133,8 @@ class RunStats:
         self.duplicates += other.duplicates
         self.history += other.history
         self.after_until += other.after_until
+        self.enrolled += other.enrolled
+        self.enrolment_refused += other.enrolment_refused
 
 
 class Simulation:
@@ -192,7 +208,9 @@ class Simulation:
         self.policies = policies
         # (instant, sequence, time, where, event): the instant orders, the sequence keeps queue
         # order among equal instants (and is unique, so the rest is never compared).
-        self._queue: list[tuple[int, int, datetime, str, Mapping[str, Any] | Producer]] = []
+        self._queue: list[
+            tuple[int, int, datetime, str, Mapping[str, Any] | Producer | Enrolment]
+        ] = []
         self._seq = itertools.count()
         self._known: set[str] = set(self.profiles.customers())
 
@@ -225,10 +243,22 @@ class Simulation:
                 self._ensure_profile(e.record.customer_id)
                 self.schedule(e.record.at, e.raw, e.where)
 
+    def enrol(self, at: datetime, enrolment: Enrolment, where: str = "enrolment") -> None:
+        """Enter a customer into a journey from code at ``at`` (as ``Engine.enroll`` does); a
+        customer without a profile gets the default one, as for events."""
+        if enrolment.journey not in {j.id for j in self.journeys}:
+            raise ValueError(f"{where}: no journey '{enrolment.journey}' in this simulation")
+        self._ensure_profile(enrolment.customer_id)
+        self.schedule(at, enrolment, where)
+
     def schedule(
-        self, at: datetime, event: Mapping[str, Any] | Producer, where: str = "generated"
+        self,
+        at: datetime,
+        event: Mapping[str, Any] | Producer | Enrolment,
+        where: str = "generated",
     ) -> None:
-        """Queue an event (or a :data:`Producer` of one) for ``at``; ties keep queue order."""
+        """Queue an event (or a :data:`Producer` of one, or an enrolment) for ``at``; ties keep
+        queue order."""
         if at > self.until:
             self.stats.after_until += 1
             return
@@ -236,10 +266,19 @@ class Simulation:
 
     # ------------------------------------------------------------------ the loop
 
-    def _ingest(self, at: datetime, where: str, item: Mapping[str, Any] | Producer) -> bool:
+    def _ingest(
+        self, at: datetime, where: str, item: Mapping[str, Any] | Producer | Enrolment
+    ) -> bool:
         """Ingest one queued event; False when a producer decided there is none (the engine
         was not called)."""
         self.clock.set(at)
+        if isinstance(item, Enrolment):
+            entered = self.engine.enroll(item.customer_id, item.journey, item.data)
+            if entered is None:
+                self.stats.enrolment_refused += 1
+            else:
+                self.stats.enrolled += 1
+            return True
         event = item() if callable(item) else item
         if event is None:
             return False

@@ -61,6 +61,15 @@ class Expect(_Model):
     outcomes: dict[str, str | list[str]] = Field(default_factory=dict)
 
 
+class Enrol(_Model):
+    """A customer entered into the journey from code at ``at`` (``Engine.enroll``: a journey
+    with ``entry manual``, or any journey a bank enrols customers into by API)."""
+
+    customer_id: str = Field(min_length=1)
+    at: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 class Case(_Model):
     """One scenario."""
 
@@ -71,6 +80,7 @@ class Case(_Model):
     default_consent: bool = False
     profiles: list[dict[str, Any]] = Field(default_factory=list)
     events: list[dict[str, Any]] = Field(default_factory=list)
+    enrol: list[Enrol] = Field(default_factory=list)
     expect: Expect
 
 
@@ -241,7 +251,7 @@ def timeline_diff(
 def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> CaseResult:
     from journeydsl.runtime.events import BadEvent, coerce_event
     from journeydsl.runtime.profiles import parse_profile
-    from journeydsl.simulate.driver import Simulation
+    from journeydsl.simulate.driver import Enrolment, Simulation
     from journeydsl.simulate.inputs import LoadedEvent, parse_time, schemas_of, typed_profile
 
     case = tf.cases[index]
@@ -268,6 +278,16 @@ def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> Case
         events.append(
             LoadedEvent(raw, record, f"{doc.file}:{doc.position(('cases', index, 'events', i))[0]}")
         )
+    enrolments: list[tuple[datetime, Enrolment, str]] = []
+    for i, e in enumerate(case.enrol):
+        path = ("cases", index, "enrol", i)
+        try:
+            at = parse_time(e.at, journey.timezone)
+        except ValueError as exc:
+            errors.append(doc.error((*path, "at"), str(exc)))
+            continue
+        line = doc.position(path)[0]
+        enrolments.append((at, Enrolment(e.customer_id, journey.id, e.data), f"{doc.file}:{line}"))
     try:
         start = parse_time(case.start, journey.timezone) if case.start else None
         until = parse_time(case.until, journey.timezone) if case.until else None
@@ -277,15 +297,20 @@ def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> Case
     if errors:
         raise InputError(errors)
     if start is None:
-        if not events:
-            raise InputError([doc.error(("cases", index), "a case without events needs 'start'")])
-        start = min(e.record.at for e in events)
+        times = [e.record.at for e in events] + [at for at, _, _ in enrolments]
+        if not times:
+            raise InputError(
+                [doc.error(("cases", index), "a case without events or enrolments needs 'start'")]
+            )
+        start = min(times)
     if until is None and case.days is not None:
         until = start + timedelta(days=case.days)
     sim = Simulation(
         [journey], profiles, start=start, until=until, default_consent=case.default_consent
     )
     sim.add_events(sorted(events, key=lambda e: e.record.at))
+    for at, enrolment, origin in sorted(enrolments, key=lambda x: x[0]):
+        sim.enrol(at, enrolment, origin)
     result = sim.run()
     for problem in result.quarantined:
         verdict.problems.append(f"event quarantined: {problem.reason} ({problem.where})")

@@ -1,0 +1,118 @@
+"""Enrolment in scenario tests and simulations: a `test` case's `enrol:` entries enter customers
+into the journey from code at their time, as `Engine.enroll` does (re-entry rules apply); a
+journey with `entry manual` can be tested without being rewritten as an event entry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from journeydsl.cli import main
+from journeydsl.compiler import compile_source
+from journeydsl.simulate.driver import Enrolment, Simulation
+from journeydsl.simulate.scenarios import run_file
+from tests.catalogs import example_catalogs_in
+from tests.runtime.scenario import EXAMPLES, local, profile
+
+CALLBACK = """journey telesales_callback
+uses events "events.yaml"
+uses templates "templates.yaml"
+outcomes handed_over
+
+entry manual
+  reentry after 30d
+
+ticket telesales priority high { reason: "crm_list" }
+exit handed_over
+"""
+
+TESTS = """journey: callback.journey
+cases:
+  - name: two customers from the CRM list, one of them twice within 30 days
+    enrol:
+      - {customer_id: c1, at: "2026-02-02T09:00:00+07:00", data: {list: feb}}
+      - {customer_id: c2, at: "2026-02-02 10:00", data: {list: feb}}
+      - {customer_id: c1, at: "2026-02-20T09:00:00+07:00", data: {list: feb-again}}
+    expect:
+      actions:
+        - {at: "2026-02-02 09:00", customer_id: c1, kind: ticket, payload: {reason: crm_list}}
+        - {at: "2026-02-02 10:00", customer_id: c2, kind: ticket, queue: telesales}
+      outcomes: {c1: handed_over, c2: handed_over}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "callback.journey").write_text(CALLBACK, encoding="utf-8")
+    (tmp_path / "callback.test.yaml").write_text(TESTS, encoding="utf-8")
+    example_catalogs_in(tmp_path)
+    return tmp_path
+
+
+def test_a_test_case_enrols_customers_at_their_times(folder: Path) -> None:
+    """The case passes: each enrolment opens its ticket at its own time (local time without an
+    offset is the journey's zone), and re-entry within 30 days is refused."""
+    (result,) = run_file(folder / "callback.test.yaml")
+    assert result.problems == []
+    assert result.ok
+
+
+def test_journeydsl_test_reports_a_wrong_expectation_about_an_enrolment(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Expecting c1's second enrolment to open a ticket fails the case, with the diff."""
+    text = TESTS.replace(
+        "outcomes: {c1: handed_over, c2: handed_over}", "outcomes: {c1: [handed_over, handed_over]}"
+    )
+    (folder / "callback.test.yaml").write_text(text, encoding="utf-8")
+    assert main(["test", str(folder / "callback.test.yaml")]) == 1
+    assert (
+        "outcome of c1: expected handed_over, handed_over, got handed_over"
+        in capsys.readouterr().out
+    )
+
+
+def test_a_bad_enrolment_time_is_reported_at_its_line(folder: Path) -> None:
+    """An enrolment time that is not a time names the file and the entry's line."""
+    from journeydsl.yamlfile import InputError
+
+    text = TESTS.replace('"2026-02-02 10:00"', "soon")
+    (folder / "callback.test.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as found:
+        run_file(folder / "callback.test.yaml")
+    assert "callback.test.yaml:6" in str(found.value)
+
+
+def test_a_simulation_takes_enrolments_and_counts_refusals() -> None:
+    """Simulation.enrol: enrolled and refused (re-entry) are counted; an unknown journey is a
+    clear error."""
+    journey = compile_source(CALLBACK, "callback.journey", base_dir=EXAMPLES).journey
+    assert journey is not None
+    start = local("2026-02-01 00:00")
+    sim = Simulation([journey], [profile("c1")], start=start, until=start + timedelta(days=40))
+    for day in (1, 10, 35):
+        sim.enrol(start + timedelta(days=day), Enrolment("c1", journey.id, {"list": str(day)}))
+    result = sim.run()
+    assert (sim.stats.enrolled, sim.stats.enrolment_refused) == (2, 1)
+    tickets = [a["at"][:10] for a in result.actions_json(journey.id)]
+    assert tickets == ["2026-02-02", "2026-03-08"]
+    with pytest.raises(ValueError, match="no journey 'other'"):
+        sim.enrol(start, Enrolment("c1", "other"))
+    assert isinstance(start, datetime)
+
+
+def test_a_test_file_whose_journey_does_not_compile_names_the_first_error(folder: Path) -> None:
+    """The refusal shows the journey's first error as check writes it, not an object dump."""
+    from journeydsl.yamlfile import InputError
+
+    (folder / "callback.journey").write_text(
+        CALLBACK.replace("ticket telesales", "ticket"), encoding="utf-8"
+    )
+    with pytest.raises(InputError) as found:
+        run_file(folder / "callback.test.yaml")
+    text = str(found.value)
+    assert "the journey does not compile: " in text
+    assert "callback.journey:9:" in text
+    assert "Diagnostic(" not in text
