@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from journeydsl.runtime.protocols import Profile
     from journeydsl.simulate.behaviour import Behaviour
     from journeydsl.simulate.driver import RunResult, Simulation, SimulationResult
-    from journeydsl.simulate.inputs import LoadedEvent
+    from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent
 
 #: Length of a run without --until or --days (the driver's default, repeated here so that
 #: building the CLI parser imports nothing heavy).
@@ -52,6 +52,12 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     )
     rec = p.add_argument_group("recorded mode")
     rec.add_argument("--events", metavar="E.jsonl", help="recorded events (JSON Lines)")
+    rec.add_argument(
+        "--enrol",
+        metavar="N.jsonl",
+        help='customers entered from code (JSON Lines: {"customer_id", "at", "data"?}), as '
+        "Engine.enroll does: how a journey with `entry manual` is simulated",
+    )
     rec.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
     rec.add_argument(
         "--default-consent",
@@ -239,7 +245,9 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
         raise UsageError("--behaviour is for synthetic mode (--population N)")
     if synthetic and args.profiles:
         raise UsageError("--profiles is for recorded mode; the behaviour file describes profiles")
-    for path in (args.events, args.profiles, args.behaviour):
+    if getattr(args, "enrol", None) and not recorded:
+        raise UsageError("--enrol is for recorded mode (with --events)")
+    for path in (args.events, args.profiles, args.behaviour, getattr(args, "enrol", None)):
         if path is not None and not Path(path).is_file():
             raise UsageError(f"{path}: no such file")
     if getattr(args, "workers", 1) < 1:
@@ -305,6 +313,7 @@ def _run_parts(
     events: list[LoadedEvent] | None = None,
     profiles: list[Profile] | None = None,
     model: Behaviour | None = None,
+    enrolments: list[LoadedEnrolment] | None = None,
 ) -> Run | int:
     """Run the customers in parts (``--workers``) and merge them, or run ``--compare``."""
     from journeydsl.simulate.driver import SimulationStuckError
@@ -336,6 +345,7 @@ def _run_parts(
                 events=events or (),
                 profiles=profiles or (),
                 progress=tick,
+                enrolments=enrolments or (),
             )
         except SimulationStuckError as exc:
             print(f"journeydsl: error: {exc} (an engine bug; please report it)", file=err)
@@ -392,8 +402,8 @@ def _run(sim: Simulation, args: argparse.Namespace, err: TextIO) -> SimulationRe
 
 
 def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO) -> Run | int:
-    from journeydsl.simulate.driver import Simulation
-    from journeydsl.simulate.inputs import read_events, read_profiles, schemas_of
+    from journeydsl.simulate.driver import Enrolment, Simulation
+    from journeydsl.simulate.inputs import read_enrolments, read_events, read_profiles, schemas_of
 
     journey = journeys[0]
 
@@ -405,17 +415,31 @@ def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO)
     events, problems = read_events(args.events, schemas_of(journeys))
     for problem in problems:
         print(f"{problem.where}: quarantined: {problem.reason}", file=err)
+    enrolments: list[LoadedEnrolment] = []
+    if getattr(args, "enrol", None):
+        enrolments, refused = read_enrolments(args.enrol, journey.timezone)
+        for problem in refused:
+            print(f"{problem.where}: enrolment skipped: {problem.reason}", file=err)
     start = _time(args.start, "--start", journey.timezone)
     if start is None:
-        if not events:
+        times = [e.record.at for e in events] + [n.at for n in enrolments]
+        if not times:
             raise UsageError(f"{args.events}: no valid event to start from; give --start")
-        start = min(e.record.at for e in events)
+        start = min(times)
     until = _until(args, start, journey.timezone)
     ordered = sorted(events, key=lambda e: e.record.at)
     title = f"recorded: {len(events)} events from {args.events}"
     if _split(args):
         return _run_parts(
-            args, journeys, err, title, start, until, events=ordered, profiles=profiles
+            args,
+            journeys,
+            err,
+            title,
+            start,
+            until,
+            events=ordered,
+            profiles=profiles,
+            enrolments=enrolments,
         )
     sim = Simulation(
         [journey],
@@ -426,6 +450,8 @@ def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO)
         policies=args.policy_set,
     )
     sim.add_events(ordered)
+    for n in sorted(enrolments, key=lambda n: n.at):
+        sim.enrol(n.at, Enrolment(n.customer_id, journey.id, n.data), n.where)
     result = _run(sim, args, err)
     if isinstance(result, int):
         return result

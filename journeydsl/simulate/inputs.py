@@ -29,10 +29,12 @@ from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
 __all__ = [
     "DEFAULT_TIMEZONE",
+    "LoadedEnrolment",
     "LoadedEvent",
     "Problem",
     "default_profile",
     "parse_time",
+    "read_enrolments",
     "read_events",
     "read_profiles",
     "schemas_of",
@@ -70,6 +72,47 @@ def schemas_of(journeys: Iterable[ir.Journey]) -> dict[str, Mapping[str, Type]]:
         for name, fields in j.event_types.items():
             schemas.setdefault(name, fields)
     return schemas
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedEnrolment:
+    """One line of an enrolment file: who enters which journey from code, when, with what."""
+
+    at: datetime
+    customer_id: str
+    data: Mapping[str, Any]
+    where: str
+
+
+def read_enrolments(path: str | Path, timezone: str) -> tuple[list[LoadedEnrolment], list[Problem]]:
+    """The enrolments of a JSON Lines file (``{"customer_id", "at", "data"?}`` per line, ``at``
+    with an offset or a local time in ``timezone``), and the lines refused, with the reason."""
+    found: list[LoadedEnrolment] = []
+    problems: list[Problem] = []
+    with open(path, "rb") as f:
+        for number, blob in enumerate(f, 1):
+            if not blob.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                raw = loads_exact(blob.decode("utf-8"))
+            except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+                problems.append(Problem(where, f"not a JSON object ({exc})"))
+                continue
+            customer = raw.get("customer_id") if isinstance(raw, dict) else None
+            data = raw.get("data", {}) if isinstance(raw, dict) else None
+            if not isinstance(customer, str) or not customer or not isinstance(data, dict):
+                problems.append(
+                    Problem(where, 'expected {"customer_id": "…", "at": "…", "data": {…}}')
+                )
+                continue
+            try:
+                at = parse_time(str(raw.get("at", "")), timezone)
+            except ValueError as exc:
+                problems.append(Problem(where, str(exc)))
+                continue
+            found.append(LoadedEnrolment(at, customer, data, where))
+    return found, problems
 
 
 def read_events(

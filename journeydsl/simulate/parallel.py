@@ -40,6 +40,7 @@ from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import Profile
 from journeydsl.simulate.behaviour import Behaviour
 from journeydsl.simulate.driver import (
+    Enrolment,
     RunResult,
     RunStats,
     Simulation,
@@ -50,7 +51,7 @@ from journeydsl.simulate.driver import (
     instance_sort_key,
     instant,
 )
-from journeydsl.simulate.inputs import LoadedEvent, Problem
+from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent, Problem
 from journeydsl.simulate.policy_figures import PolicyTally
 from journeydsl.simulate.tally import ChannelStats, Tally, merge_channel_stats
 
@@ -136,11 +137,13 @@ class _Task:
     members: tuple[int, ...] = ()
     events: tuple[LoadedEvent, ...] = ()
     profiles: tuple[Profile, ...] = ()
+    enrolments: tuple[LoadedEnrolment, ...] = ()
 
     @property
     def size(self) -> int:
         customers = {p.customer_id for p in self.profiles}
         customers.update(e.record.customer_id for e in self.events)
+        customers.update(e.customer_id for e in self.enrolments)
         return len(self.members) + len(customers)
 
 
@@ -223,6 +226,8 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
                 policies=context.policies,
             )
             sim.add_events(task.events)
+            for e in task.enrolments:
+                sim.enrol(e.at, Enrolment(e.customer_id, journey.id, e.data), e.where)
         sim.play()
         out.append(_collect(sim, journey, plan, channels))
         if population is not None:
@@ -340,21 +345,28 @@ def _groups(events: Iterable[LoadedEvent]) -> dict[str, str]:
 
 
 def _recorded_tasks(
-    events: Sequence[LoadedEvent], profiles: Sequence[Profile], parts: int
+    events: Sequence[LoadedEvent],
+    profiles: Sequence[Profile],
+    parts: int,
+    enrolments: Sequence[LoadedEnrolment] = (),
 ) -> list[_Task]:
     group = _groups(events)
     by_events: list[list[LoadedEvent]] = [[] for _ in range(parts)]
     by_profiles: list[list[Profile]] = [[] for _ in range(parts)]
+    by_enrolments: list[list[LoadedEnrolment]] = [[] for _ in range(parts)]
     for e in events:
         c = e.record.customer_id
         by_events[partition(group.get(c, c), parts)].append(e)
     for p in profiles:
         c = p.customer_id
         by_profiles[partition(group.get(c, c), parts)].append(p)
+    for n in enrolments:
+        c = n.customer_id
+        by_enrolments[partition(group.get(c, c), parts)].append(n)
     return [
-        _Task(events=tuple(e), profiles=tuple(p))
-        for e, p in zip(by_events, by_profiles, strict=True)
-        if e or p
+        _Task(events=tuple(e), profiles=tuple(p), enrolments=tuple(n))
+        for e, p, n in zip(by_events, by_profiles, by_enrolments, strict=True)
+        if e or p or n
     ]
 
 
@@ -366,6 +378,7 @@ def run_plan(
     events: Sequence[LoadedEvent] = (),
     profiles: Sequence[Profile] = (),
     progress: Callable[[int, int], None] | None = None,
+    enrolments: Sequence[LoadedEnrolment] = (),
 ) -> list[MergedResult]:
     """Run ``plan`` in parts over ``workers`` processes (1: in this process, with ``context``)
     and merge the parts: one result per journey of the plan.
@@ -389,8 +402,9 @@ def run_plan(
             tasks = _synthetic_tasks(plan, context.model.customer_prefix, parts)
         else:
             customers = {p.customer_id for p in profiles} | {e.record.customer_id for e in events}
+            customers.update(n.customer_id for n in enrolments)
             parts = max(workers, math.ceil(len(customers) / max(1, plan.chunk)))
-            tasks = _recorded_tasks(events, profiles, parts)
+            tasks = _recorded_tasks(events, profiles, parts, enrolments)
         total = sum(t.size for t in tasks)
         done = 0
         merged = [_Merger() for _ in context.journeys]

@@ -116,3 +116,62 @@ def test_a_test_file_whose_journey_does_not_compile_names_the_first_error(folder
     assert "the journey does not compile: " in text
     assert "callback.journey:9:" in text
     assert "Diagnostic(" not in text
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_simulate_enrols_from_a_file(
+    folder: Path, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    """`simulate --events … --enrol FILE`: each line enters its customer at its time (with one
+    worker or several), a bad line is reported by line and skipped."""
+    import json
+
+    (folder / "events.jsonl").write_text("", encoding="utf-8")
+    lines = [
+        {"customer_id": "c1", "at": "2026-02-02T09:00:00+07:00"},
+        {"customer_id": "c2", "at": "2026-02-03 09:00", "data": {"list": "feb"}},
+        {"at": "2026-02-03 09:00"},
+    ]
+    (folder / "enrol.jsonl").write_text(
+        "".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8"
+    )
+    code = main(
+        [
+            "simulate",
+            str(folder / "callback.journey"),
+            "--events",
+            str(folder / "events.jsonl"),
+            "--enrol",
+            str(folder / "enrol.jsonl"),
+            "--days",
+            "5",
+            "--workers",
+            workers,
+            "--format",
+            "json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "enrol.jsonl:3: enrolment skipped: expected" in err
+    doc = json.loads(out)
+    tickets = [(a["customer_id"], a["at"]) for a in doc["actions"] if a["kind"] == "ticket"]
+    assert tickets == [("c1", "2026-02-02T09:00:00+07:00"), ("c2", "2026-02-03T09:00:00+07:00")]
+
+
+def test_enrol_is_for_recorded_mode(capsys: pytest.CaptureFixture[str], folder: Path) -> None:
+    """--enrol with a synthetic population is a usage error."""
+    code = main(
+        [
+            "simulate",
+            str(folder / "callback.journey"),
+            "--population",
+            "10",
+            "--behaviour",
+            str(EXAMPLES / "behaviour" / "onboarding.yaml"),
+            "--enrol",
+            str(folder / "callback.test.yaml"),
+        ]
+    )
+    assert code == 2
+    assert "--enrol is for recorded mode" in capsys.readouterr().err
