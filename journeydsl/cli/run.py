@@ -107,10 +107,10 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         "--allowed-lateness",
         metavar="D",
         default="1d",
-        help="how far out of time order events may arrive (default 1d): each event is held "
-        "until the stream is D past it and taken in time order; one dated more than D before "
-        "the latest seen is quarantined as too_late. 0 takes events as they come (a live pipe "
-        "in time order)",
+        help="how far out of time order events may arrive (default 1d): from a file, each event "
+        "is held until the stream is D past it and taken in time order; from a pipe (--events "
+        "-) each is taken as it comes, a late one at its own time; one dated more than D before "
+        "the latest seen is quarantined as too_late",
     )
     run.add_argument(
         "--policies", metavar="FILE", help="run under this contact-policy file (docs/policies.md)"
@@ -515,8 +515,18 @@ def _run_stream(plan: _Plan, store: SQLiteStore, summary: RunSummary, err: TextI
             only=plan.only,
             allowed_lateness=None,  # (the runner holds the stream to its allowed lateness)
         )
+        # A file is read in event time; a pipe (`--events -`, a live feed) as it comes, so
+        # that nothing waits a day to be taken, and a late event at its own time.
         runner = StreamRunner(
-            engine, store, sink, clock, summary, plan.limit, quarantined, plan.lateness
+            engine,
+            store,
+            sink,
+            clock,
+            summary,
+            plan.limit,
+            quarantined,
+            plan.lateness,
+            hold=plan.events != "-",
         )
         runner(plan.events, plan.stdin, plan.now)
         if sink.dropped_torn_line:

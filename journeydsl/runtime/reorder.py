@@ -31,13 +31,18 @@ class TooLateError(ValueError):
 class Reorder(Generic[T]):
     """Holds items by event time and releases them in time order (ties in arrival order)."""
 
-    def __init__(self, lateness: timedelta, latest: datetime | None = None) -> None:
+    def __init__(
+        self, lateness: timedelta, latest: datetime | None = None, *, hold: bool = True
+    ) -> None:
         """``latest``: the latest event time an earlier part of the stream reached (a
-        previous run), from which the watermark starts."""
+        previous run), from which the watermark starts. ``hold=False`` refuses what is too late
+        the same way but holds nothing: each item is released as it comes (a live feed, where
+        holding would delay every message by the allowed lateness)."""
         if lateness < timedelta(0):
             raise ValueError("the allowed lateness cannot be negative")
         self.lateness = lateness
         self.latest = latest
+        self.hold = hold
         self._held: list[tuple[datetime, int, T]] = []
         self._arrival = itertools.count()
 
@@ -60,7 +65,7 @@ class Reorder(Generic[T]):
         heapq.heappush(self._held, (at, next(self._arrival), item))
         if self.latest is None or at > self.latest:
             self.latest = at
-        return self._release(self.watermark)
+        return self._release(self.watermark if self.hold else None)
 
     def drain(self) -> Iterator[T]:
         """The stream ended: every held item, oldest first."""

@@ -146,6 +146,7 @@ class StreamRunner:
         limit: FutureLimit | None,
         quarantined: Callable[[str, str], None],
         lateness: timedelta = timedelta(0),
+        hold: bool = True,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -157,8 +158,9 @@ class StreamRunner:
         reached = store.get_meta(RUN_CLOCK)
         # Events wait here until no earlier one can come; an earlier run's clock is where the
         # stream stood.
+        # (A live feed, ``hold=False``, is taken as it comes: late events at their own time.)
         self.held: Reorder[tuple[str, Mapping[str, Any], datetime]] = Reorder(
-            lateness, datetime.fromisoformat(reached) if reached else None
+            lateness, datetime.fromisoformat(reached) if reached else None, hold=hold
         )
 
     def __call__(self, events: str, stdin: IO[bytes] | None, now: datetime | None) -> None:

@@ -74,3 +74,16 @@ def test_zero_lateness_passes_events_straight_through_in_order() -> None:
     assert list(buffer.push(T0 + DAY, "b")) == ["b"]
     with pytest.raises(TooLateError):
         buffer.push(T0, "a again, late")
+
+
+def test_without_holding_items_pass_at_once_and_too_late_ones_are_still_refused() -> None:
+    """hold=False (a live feed): every item comes out as it goes in, late ones too, and one
+    before the watermark is refused."""
+    buffer: Reorder[str] = Reorder(DAY, hold=False)
+    assert list(buffer.push(T0 + DAY, "b")) == ["b"]
+    assert list(buffer.push(T0 + timedelta(hours=1), "a, late but in time")) == [
+        "a, late but in time"
+    ]
+    with pytest.raises(TooLateError):
+        buffer.push(T0 - timedelta(hours=1), "too late")
+    assert list(buffer.drain()) == []

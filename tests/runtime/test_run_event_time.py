@@ -5,6 +5,7 @@ than that is quarantined too_late and reported; `--allowed-lateness` sets how fa
 from __future__ import annotations
 
 import io
+import json
 import random
 import sqlite3
 from datetime import datetime, timedelta
@@ -163,3 +164,36 @@ def test_any_shuffle_within_the_allowed_lateness_gives_the_time_ordered_result(
         assert _outcomes(base / "shuffled" / "state.sqlite") == _outcomes(
             base / "sorted" / "state.sqlite"
         )
+
+
+def test_a_pipe_is_taken_as_it_comes_with_late_events_at_their_own_time(tmp_path: Path) -> None:
+    """From stdin (a live feed) nothing is held: b's issuance, 11 hours behind a's event, enters
+    at its own time; an event two days behind is quarantined too_late."""
+    lines = [
+        event("a", "app_installed", "2026-01-05T20:00:00+07:00"),
+        event("b", "card_issued", "2026-01-05T09:00:00+07:00", card_id="kb", product="x"),
+        event("c", "card_issued", "2026-01-03T09:00:00+07:00", card_id="kc", product="x"),
+    ]
+    stdin = io.BytesIO("".join(json.dumps(x) + "\n" for x in lines).encode())
+    err = io.StringIO()
+    code = run(
+        JOURNEYS,
+        db=tmp_path / "state.sqlite",
+        events="-",
+        stdin=stdin,
+        actions=tmp_path / "actions.jsonl",
+        profiles=jsonl(tmp_path / "profiles.jsonl", PROFILES),
+        err=err,
+        fsync=False,
+    )
+    assert code == 0, err.getvalue()
+    assert (
+        "<stdin>:3: quarantined: too_late: dated 2d 11h before the latest event" in err.getvalue()
+    )
+    welcome = [a for a in read_actions(tmp_path / "actions.jsonl") if a["customer_id"] == "b"]
+    assert [a["template"] for a in welcome] == ["welcome_activation_guide"]
+    with sqlite3.connect(tmp_path / "state.sqlite") as conn:
+        (entered,) = conn.execute(
+            "SELECT json_extract(record, '$.entered_at') FROM instances WHERE customer_id = 'b'"
+        ).fetchone()
+    assert entered == "2026-01-05T09:00:00+07:00"
