@@ -67,6 +67,8 @@ def check_caps(
     """JD602: a path can send more messages within a cap's window than the cap allows."""
     names = rule_names("frequency_caps", policies.frequency_caps)
     for name, cap in zip(names, policies.frequency_caps, strict=True):
+        if not cap.counts(journey.id):
+            continue  # (a cap of other journeys: this one's messages neither count nor wait)
         counted = _counted_by(cap)
         most, start = window_budget(journey, counted, cap.window)
         if most <= cap.max or start is None:

@@ -366,6 +366,7 @@ class PolicyEngine:
             for name, cap in rules.caps
             if channel in cap.channels
             and category in cap.categories
+            and cap.counts(journey_id)
             and not _waived(profile, cap.waived_by)
         ]
         if applicable:
@@ -429,6 +430,7 @@ def _cap_free_at(cap: FrequencyCap, history: Iterable[Contact], now: datetime) -
         if (at := c.at.astimezone(UTC)) > since
         and c.channel in cap.channels
         and c.category in cap.categories
+        and cap.counts(c.journey)
     )
     if len(hits) < cap.max:
         return None
@@ -438,7 +440,8 @@ def _cap_free_at(cap: FrequencyCap, history: Iterable[Contact], now: datetime) -
 def _cap_what(cap: FrequencyCap) -> str:
     categories = "/".join(cap.categories)
     channels = "/".join(cap.channels) if len(cap.channels) < 5 else "any channel"
-    return f"{categories} messages on {channels}"
+    scope = f" of {', '.join(cap.journeys)}" if cap.journeys else ""
+    return f"{categories} messages{scope} on {channels}"
 
 
 def describe_window(window: timedelta) -> str:

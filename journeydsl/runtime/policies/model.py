@@ -136,7 +136,14 @@ class FrequencyCap(_Strict):
     #: A profile consent key (or boolean attribute) that, when true, lifts the cap: the customer
     #: agreed to more messages.
     waived_by: str | None = None
+    #: The journeys (ids) whose messages the cap counts and holds, e.g. one campaign's; None:
+    #: every journey's.
+    journeys: tuple[str, ...] | None = Field(default=None, min_length=1)
     source: str | None = None
+
+    def counts(self, journey_id: str) -> bool:
+        """Whether the cap counts (and holds) the messages of ``journey_id``."""
+        return self.journeys is None or journey_id in self.journeys
 
     @field_validator("window")
     @classmethod

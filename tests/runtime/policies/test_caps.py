@@ -229,3 +229,37 @@ def test_a_window_is_24_hours_of_real_time_across_daylight_saving() -> None:
     h.feed([txn("c1", local(t, london), 100_000) for t in times])
     h.advance(local("2026-03-31 00:00", london))
     assert h.times("c1")[-1] == "2026-03-29 18:01"
+
+
+CAP_OFFERS_ONLY = """
+frequency_caps:
+  - name: offers_one_per_day
+    journeys: [offer_per_txn]
+    channels: [sms]
+    categories: [marketing]
+    max: 1
+    window: 24h
+"""
+
+
+def test_a_cap_scoped_to_journeys_counts_and_holds_only_theirs() -> None:
+    """`journeys: [offer_per_txn]`: the second offer of the day waits a day; the other
+    journey's two SMS go out at once and do not count against the offers."""
+    h = harness(
+        [compile_journey(OFFER_PER_TXN), compile_journey(TWO_ON_ACTIVATION)],
+        [profile("c1")],
+        start=local("2026-01-05 00:00"),
+        policy=policies(CAP_OFFERS_ONLY),
+    )
+    h.feed([ev("c1", "card_activated", local("2026-01-05 09:00"), card_id="k")])
+    h.feed(_txns("2026-01-05 12:00", "2026-01-05 13:00"))
+    h.advance(local("2026-01-08 00:00"))
+    assert h.times("c1") == [
+        "2026-01-05 09:00",
+        "2026-01-05 10:00",
+        "2026-01-05 12:00",
+        "2026-01-06 12:00",
+    ]
+    deferred = [d for d in h.decisions("c1") if d["decision"] == "deferred"]
+    assert len(deferred) == 1
+    assert "of offer_per_txn" in deferred[0]["reason"]
