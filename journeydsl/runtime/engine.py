@@ -180,7 +180,7 @@ class Engine:
         self._waits = Waits(
             self._interpreter, state, profiles, self.versions, self._scoped_to, stale_after
         )
-        self._entries = Entries(self.latest, self._interpreter, state, profiles, clock)
+        self._entries = Entries(self.latest, self._interpreter, state, profiles, clock, stale_after)
         self._delivery = Delivery(
             versions=self.versions,
             events=events,

@@ -14,7 +14,7 @@ from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext, next_local
 from journeydsl.runtime.hostcalls import iso, log
-from journeydsl.runtime.interpreter import Interpreter
+from journeydsl.runtime.interpreter import Interpreter, Late
 from journeydsl.runtime.protocols import Clock, OutboxEntry, Profile, ProfileStore, StateStore
 from journeydsl.runtime.records import InstanceRecord
 from journeydsl.zones import zone
@@ -32,8 +32,10 @@ class Entries:
         state: StateStore,
         profiles: ProfileStore,
         clock: Clock,
+        stale_after: timedelta | None = None,
     ) -> None:
         self.latest = latest
+        self.stale_after = stale_after
         self.interpreter = interpreter
         self.events = interpreter.events
         self.state = state
@@ -161,10 +163,16 @@ class Entries:
             assert journey.entry.condition is not None
             for zone_name in sorted(self._zones(journey)):
                 while (when := self._segment_due(journey, zone_name)) <= now:
-                    moved += self._evaluate_segment(journey, zone_name, when)
+                    # A schedule evaluated late (the host did not tick) is a stale timer: its
+                    # entries happen, but send nothing to the customer.
+                    limit = journey.stale_after or self.stale_after
+                    late = Late(now - when, limit) if limit and now - when > limit else None
+                    moved += self._evaluate_segment(journey, zone_name, when, late)
         return moved
 
-    def _evaluate_segment(self, journey: ir.Journey, zone_name: str, when: datetime) -> int:
+    def _evaluate_segment(
+        self, journey: ir.Journey, zone_name: str, when: datetime, late: Late | None = None
+    ) -> int:
         cond = journey.entry.condition
         assert cond is not None
         entered = 0
@@ -181,7 +189,7 @@ class Entries:
             trigger = EventRecord(customer, "segment", when, {})
             inst = self.enter(journey, customer, when, profile, trigger)
             if inst is not None:
-                self.interpreter.run(journey, inst, journey.start, when, profile, outbox)
+                self.interpreter.run(journey, inst, journey.start, when, profile, outbox, late)
                 records.append(inst)
                 entered += 1
         meta = {f"segment:{journey.id}:{zone_name}": when.isoformat()}

@@ -21,6 +21,7 @@ from tests.runtime.scenario import (
     example,
     local,
     profile,
+    txn,
 )
 
 T0 = local("2026-01-05 10:00")
@@ -187,3 +188,43 @@ def test_explain_words_stale_timers_and_late_tickets() -> None:
     assert "timer fired 28d late: stale, sends nothing to the customer" in lines
     assert "send push activation_reminder: withheld, stale" in lines
     assert "ticket telesales priority normal (queued, 10d late)" in lines
+
+
+def _dormant(stale_after: Any = STALE_AFTER) -> Run:
+    """The daily 09:00 segment journey from 2025-09-30 08:00: d1 is dormant from the start, d2
+    only from 2025-10-02 (its last spend is 90 days old that morning)."""
+    start = local("2025-09-30 08:00")
+    r = build(
+        [example("dormant_reactivation")],
+        [profile("d1"), profile("d2")],
+        start=start,
+        stale_after=stale_after,
+    )
+    r.history(
+        [
+            ev("d1", "card_activated", local("2025-05-20 10:00"), card_id="k1"),
+            txn("d1", local("2025-06-02 12:00"), 5_000_000),
+            ev("d2", "card_activated", local("2025-05-20 10:00"), card_id="k2"),
+            txn("d2", local("2025-07-03 12:00"), 5_000_000),
+        ]
+    )
+    r.advance(local("2025-09-30 09:30"))  # the first evaluation, on time: d1 enters
+    return r
+
+
+def test_a_segment_evaluated_days_late_enters_but_sends_nothing_stale() -> None:
+    """No tick from day 1 09:30 to day 5: the missed evaluations still run, each at its 09:00,
+    and d2 enters at day 3's, but its offers are suppressed as stale; on time, they go out."""
+    r = _dormant()
+    _catch_up(r, local("2025-10-04 12:00"))
+    assert r.entered("d2") == ["2025-10-02 09:00"]
+    d2 = [a for a in r.actions if a["customer_id"] == "d2"]
+    assert [a for a in d2 if a["kind"] == "send"] == []
+    stale = [a for a in d2 if a["kind"] == "suppressed"]
+    assert stale
+    assert all(a["reason"].startswith("stale: the timer fired 2d 3h after") for a in stale)
+    on_time = _dormant()
+    on_time.advance(local("2025-10-04 12:00"))
+    assert on_time.entered("d2") == ["2025-10-02 09:00"]
+    sent = [a for a in on_time.actions if a["customer_id"] == "d2" and a["kind"] == "send"]
+    assert {a["template"] for a in sent} == {"reactivation_offer"}
