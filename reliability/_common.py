@@ -1,5 +1,5 @@
-"""What the campaigns share: paths, a recorded stream generator, the in-process driver, the
-command line that prints one JSON line of figures."""
+"""What the campaigns share: paths, a recorded stream generator, drawing hypothesis examples
+without a test, the in-process driver, the command line that prints one JSON line of figures."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
 
 from journeydsl import ir
 from journeydsl.compiler import compile_file
@@ -164,6 +166,26 @@ def load_history(
         else:
             later.append(raw)
     return later
+
+
+def run_examples(
+    strategy: st.SearchStrategy[Any], n: int, rng_seed: int, body: Callable[[Any], None]
+) -> None:
+    """Call ``body`` on ``n`` examples drawn from ``strategy`` (no shrinking: body never raises)."""
+
+    @settings(
+        max_examples=n,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+    @seed(rng_seed)
+    @given(strategy)
+    def drive(value: Any) -> None:
+        body(value)
+
+    drive()
 
 
 # --------------------------------------------------------------------------- the driver

@@ -23,6 +23,10 @@ journey.
   ``journeydsl simulate``'s reader. Oracle: no exception.
 * ``profiles``: corrupted profile lines through the profiles loader. Oracle: no exception.
 
+Journeys as inputs that could hurt the host (values that grow from themselves, catalog paths out
+of the folder, alias bombs), checked and run in child processes held to a time and a memory
+limit, are the campaign :mod:`reliability.hostile_journeys`.
+
 A crash is any other exception. Figures: ``inputs`` and ``crashes`` per target and in total, and
 crash classes (exception type and where it was raised) with a sample input each. ``KNOWN`` lists
 crash classes tolerated while a fix is pending; it is empty, so any crash fails the campaign.
@@ -46,9 +50,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis import strategies as st
-
 from journeydsl.catalog import Catalog, load_events, load_templates
 from journeydsl.cli.run import run as journeydsl_run
 from journeydsl.compiler import compile_source
@@ -58,7 +59,15 @@ from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.inputs import read_events, schemas_of
 from journeydsl.yamlfile import InputError
 from reliability import _generators as gen
-from reliability._common import EXAMPLES, JOURNEYS, START, compiled, stream, write_jsonl
+from reliability._common import (
+    EXAMPLES,
+    JOURNEYS,
+    START,
+    compiled,
+    run_examples,
+    stream,
+    write_jsonl,
+)
 
 TARGETS = (
     "yaml",
@@ -121,26 +130,6 @@ def _origin(exc: BaseException) -> str:
 
 def _placed(d: Diagnostic) -> bool:
     return bool(d.span.file) and d.span.line >= 1 and d.span.column >= 1
-
-
-def _run_examples(
-    strategy: st.SearchStrategy[Any], n: int, rng_seed: int, body: Callable[[Any], None]
-) -> None:
-    """Call ``body`` on ``n`` examples drawn from ``strategy`` (no shrinking: body never raises)."""
-
-    @settings(
-        max_examples=n,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.generate],
-    )
-    @seed(rng_seed)
-    @given(strategy)
-    def drive(value: Any) -> None:
-        body(value)
-
-    drive()
 
 
 # --------------------------------------------------------------------------- the targets
@@ -314,7 +303,7 @@ def _event_lines_target(tally: Tally, work: Path, n: int, rng_seed: int) -> None
         if len(batch) >= 200:
             flush()
 
-    _run_examples(gen.random_event_lines(), n, rng_seed, body)
+    run_examples(gen.random_event_lines(), n, rng_seed, body)
     if batch:
         flush()
 
@@ -360,21 +349,21 @@ def run(
     work = Path(tempfile.mkdtemp(prefix="jd-hostile-"))
     try:
         if "yaml" in chosen:
-            _run_examples(gen.journey_yaml(), size, seed, _compile_target("yaml", tally, ".yaml"))
+            run_examples(gen.journey_yaml(), size, seed, _compile_target("yaml", tally, ".yaml"))
         if "dsl" in chosen:
             body = _compile_target("dsl", tally, ".journey")
-            _run_examples(gen.journey_dsl(), size, seed, body)
+            run_examples(gen.journey_dsl(), size, seed, body)
         if "expressions" in chosen:
             body = _compile_target("expressions", tally, ".journey")
-            _run_examples(gen.expression_journeys(), size, seed, body)
+            run_examples(gen.expression_journeys(), size, seed, body)
         if "catalogs" in chosen:
-            _run_examples(gen.catalogs(), size, seed, _catalog_target(tally, work))
+            run_examples(gen.catalogs(), size, seed, _catalog_target(tally, work))
         if "behaviour" in chosen:
             body = _yaml_file_target("behaviour", tally, load_behaviour)
-            _run_examples(gen.behaviour_files(), size, seed, body)
+            run_examples(gen.behaviour_files(), size, seed, body)
         if "policies" in chosen:
             body = _yaml_file_target("policies", tally, _load_policies)
-            _run_examples(gen.policy_files(), size, seed, body)
+            run_examples(gen.policy_files(), size, seed, body)
         if "events" in chosen:
             _events_target(tally, work, size, seed)
         if "event_lines" in chosen:

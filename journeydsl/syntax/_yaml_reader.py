@@ -23,6 +23,7 @@ from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, did_you_mean
 from journeydsl.syntax._yaml_builders import ENTRY_KINDS, RECORD_BUILDERS, STEP_BUILDERS, Fields
 from journeydsl.syntax._yaml_positions import Source, moved
+from journeydsl.syntax.limits import MAX_TOKENS, count_tokens, too_many_tokens
 from journeydsl.syntax.parser import parse_expression, reserved_words
 from journeydsl.syntax.shapes import (
     ENTRY_SHAPES,
@@ -93,13 +94,21 @@ class Reader:
     """Walks a composed document and builds the AST, recording diagnostics as it goes."""
 
     def __init__(
-        self, text: str, file: str, diags: Diagnostics, *, max_nodes: int, max_depth: int
+        self,
+        text: str,
+        file: str,
+        diags: Diagnostics,
+        *,
+        max_nodes: int,
+        max_depth: int,
+        max_tokens: int = MAX_TOKENS,
     ) -> None:
         self.source = Source(text, file)
         self.diags = diags
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.visits = 0
+        self.tokens_left = max_tokens
         # Expressions by (node identity, offset): aliases revisit the same scalar node, and its
         # expression (and its diagnostics) need parsing only once.
         self.parsed: dict[tuple[int, int], ast.Expr | None] = {}
@@ -385,7 +394,14 @@ class Reader:
         return None
 
     def parse(self, text: str, node: ScalarNode, offset: int = 0) -> ast.Expr | None:
-        """Parse ``text``, which starts ``offset`` characters into ``node``'s text."""
+        """Parse ``text``, which starts ``offset`` characters into ``node``'s text; abort once
+        the journey's expressions pass the token budget."""
+        # Every use counts, a cached one too: an alias repeats the expression's checking.
+        tokens, past = count_tokens(text, self.tokens_left)
+        if past is not None:
+            too_many_tokens(self.diags, self.source.span(node))
+            raise TooLargeError
+        self.tokens_left -= tokens
         cache_key = (id(node), offset)
         if cache_key in self.parsed:
             return self.parsed[cache_key]

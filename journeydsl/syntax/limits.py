@@ -13,6 +13,11 @@ that only make sense on the YAML text, the YAML node tree and the AST:
   the generated 1,000-step journey of ``benchmarks/check_large.py`` is well inside. Some checks
   (definite assignment) grow faster than linearly with the size, so the cap bounds the time a
   hostile or runaway generated file can cost.
+* :data:`MAX_TOKENS`: the DSL text of a journey (its whole file, or the expressions of its YAML
+  spelling together, each counted every time an alias repeats it) may hold at most that many
+  tokens (JD112). Parsing and checking take time in proportion to the tokens, not the
+  characters: a list literal of 300,000 items in a 900 kB file took 17 s to check, and 4,000 long
+  expressions in a 4.9 MB YAML file two minutes and 1.6 GB.
 * a ``uses`` path may not hold control characters (a NUL byte makes the operating system refuse
   to even look the file up).
 * :data:`SAFE_YAML_TAGS`: a YAML document may only use the tags ``yaml.safe_load`` understands.
@@ -37,17 +42,25 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_NODES",
     "MAX_STEPS",
+    "MAX_TOKENS",
     "SAFE_YAML_TAGS",
     "check_brackets",
     "check_catalog_paths",
     "check_steps",
     "check_tags",
     "check_yaml_size",
+    "count_tokens",
     "iter_steps",
+    "too_many_tokens",
 ]
 
 #: The most steps (nested ones included) one journey may have.
 MAX_STEPS: Final = 5_000
+#: The most tokens (names, keywords, numbers, strings, operators, brackets) the DSL text of one
+#: journey may hold. The generated 1,000-step journey has about 7,000, a journey of
+#: :data:`MAX_STEPS` such steps about 35,000 (about 2 s to check): checking takes about 50 µs a
+#: token.
+MAX_TOKENS: Final = 40_000
 #: Nodes a YAML document (a journey or a catalog) may hold with its aliases expanded. Aliases
 #: share nodes, so a small text can stand for a huge tree (an "alias bomb"); this bounds the work
 #: reading one can cause.
@@ -56,6 +69,14 @@ MAX_NODES: Final = 100_000
 MAX_DEPTH: Final = 200
 
 _BRACKET_RE: Final = re.compile(r"[\[\]{}]")
+#: One token of the DSL, near enough to lark's tokens to count them: a word or a number (a name
+#: with its dots), a string, a comment (which lark skips, so this over-counts a little), or any
+#: other character. (Strings are matched as in grammar.lark, with possessive repeats: ``"(a|b)*"``
+#: makes the regular expression engine keep state to backtrack to for every character, 150 bytes
+#: each, so a string literal of a million characters took 300 MB to read.)
+_TOKEN_RE: Final = re.compile(
+    r"""[A-Za-z0-9_.]+|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|#[^\n]*|\S"""
+)
 
 _CORE: Final = "tag:yaml.org,2002:"
 #: The tags of YAML's core schema that ``yaml.safe_load`` constructs (as plain data).
@@ -129,6 +150,30 @@ def check_steps(journey: ast.Journey, diags: Diagnostics) -> bool:
             )
             return False
     return True
+
+
+def count_tokens(text: str, allowed: int) -> tuple[int, int | None]:
+    """``(n, at)``: the tokens ``text`` holds, counted up to ``allowed + 1`` (so the cost is
+    bounded by ``allowed``, not by the text), and where token ``allowed + 1`` starts (None when
+    there are at most ``allowed``)."""
+    n = 0
+    for match in _TOKEN_RE.finditer(text):
+        n += 1
+        if n > allowed:
+            return n, match.start()
+    return n, None
+
+
+def too_many_tokens(diags: Diagnostics, span: Span) -> None:
+    """Report a journey past :data:`MAX_TOKENS` (JD112) at ``span``: the first token too many,
+    or in YAML the expression that passes the limit."""
+    diags.error(
+        "JD112",
+        f"the journey has more than {MAX_TOKENS:,} tokens (names, numbers, operators, brackets)",
+        span,
+        hint="split it into several journeys, and long lists or expressions into `set` steps; "
+        "in YAML, each use of an alias (*name) counts its expression again",
+    )
 
 
 def check_catalog_paths(journey: ast.Journey, diags: Diagnostics) -> bool:

@@ -21,7 +21,14 @@ from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
 from journeydsl.syntax._dsl_builder import MAX_DEPTH, Builder, TooDeepError
 from journeydsl.syntax._grammar import HEADER_KEYWORDS, STEP_KEYWORDS, lark_parser, reserved_words
 from journeydsl.syntax._syntax_errors import report_syntax
-from journeydsl.syntax.limits import check_catalog_paths, check_steps
+from journeydsl.syntax._yaml_positions import position
+from journeydsl.syntax.limits import (
+    MAX_TOKENS,
+    check_catalog_paths,
+    check_steps,
+    count_tokens,
+    too_many_tokens,
+)
 
 __all__ = [
     "HEADER_KEYWORDS",
@@ -89,6 +96,11 @@ def _parse(text: str, start: str, b: Builder) -> Tree[Token] | None:
             b.point(1, 1),
         )
         return None
+    if len(text) > MAX_TOKENS:  # else it cannot hold too many: a token is a character or more
+        _, past = count_tokens(text, MAX_TOKENS)
+        if past is not None:
+            too_many_tokens(b.diags, b.point(*position(text, past)))
+            return None
     try:
         if start == "expr" and len(text) <= 1000:
             return _parse_tree(text, start)

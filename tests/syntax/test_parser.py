@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostic, Span
+from journeydsl.syntax._grammar import lark_parser
+from journeydsl.syntax.limits import MAX_TOKENS, count_tokens
 from journeydsl.syntax.parser import parse_expression, parse_journey
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.journey"))
@@ -434,6 +438,46 @@ def test_too_deep_is_jd112() -> None:
     j, diags = parse_journey(HEAD + "if a {" * 200 + "}" * 200, "t")
     assert j is None
     assert [d.code for d in diags] == ["JD112"]
+
+
+def test_a_journey_past_the_token_limit_is_refused_before_it_is_parsed() -> None:
+    """A list literal of 300,000 items (900 kB: checking it took 17 s and 280 MB) is JD112 at
+    the first token past MAX_TOKENS, and lark never sees it."""
+    text = HEAD + f"set b = 1 in [{', '.join(['1'] * 300_000)}]\n"
+    started = time.perf_counter()
+    j, diags = parse_journey(text, "t.journey")
+    assert time.perf_counter() - started < 1.0
+    assert j is None
+    assert [(d.code, d.span.line) for d in diags] == [("JD112", 3)]
+    assert f"more than {MAX_TOKENS:,} tokens" in diags[0].message
+    before = text[: len(HEAD) + diags[0].span.column - 1]
+    assert count_tokens(before, MAX_TOKENS) == (MAX_TOKENS, None)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_the_token_budget_counts_what_lark_reads(path: Path) -> None:
+    """The budget's count of an example journey is lark's, plus at most a tenth (comments, which
+    lark skips, count as one token each)."""
+    text = path.read_text(encoding="utf-8")
+    lark_tokens = sum(1 for _ in lark_parser().parse_interactive(text, start="start").iter_parse())
+    counted, past = count_tokens(text, MAX_TOKENS)
+    assert past is None
+    assert lark_tokens <= counted <= lark_tokens * 1.1
+
+
+def test_a_long_string_literal_is_read_in_constant_memory() -> None:
+    """A string literal of 900,000 characters parses with a few megabytes (lark's STRING
+    pattern `"(\\.|[^"\\])*"` kept about 150 bytes of matcher state per character: 300 MB)."""
+    text = HEAD + f'set s = "{"x" * 900_000}"\nexit x\n'
+    tracemalloc.start()
+    try:
+        j, diags = parse_journey(text, "t.journey")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert diags == []
+    assert j is not None
+    assert peak < 30_000_000
 
 
 # --------------------------------------------------------------------------- robustness

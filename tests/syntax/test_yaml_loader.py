@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostic
 from journeydsl.syntax import yaml_loader
+from journeydsl.syntax.limits import MAX_TOKENS
 from journeydsl.syntax.parser import parse_journey
 from journeydsl.syntax.shapes import ENTRY_SHAPES, JOURNEY, STEP_SHAPES
 from journeydsl.syntax.yaml_loader import load_yaml_journey
@@ -397,6 +398,38 @@ def test_too_deep_rejected_fast(text: str) -> None:
     start = time.perf_counter()
     journey, diags = load(text)
     assert time.perf_counter() - start < 1.0
+    assert journey is None
+    assert [d.code for d in diags] == ["JD112"]
+
+
+def _shared(uses: int, items: int) -> str:
+    """A journey whose ``uses`` steps all use one anchored expression of ``2 * items + 2``
+    tokens."""
+    first = f"  - {{set: v0, value: &e '1 in [{', '.join(['1'] * items)}]'}}\n"
+    return HEAD + first + "".join(f"  - {{set: v{i}, value: *e}}\n" for i in range(1, uses))
+
+
+def test_an_expression_counts_against_the_token_budget_at_every_use() -> None:
+    """An expression shared through an alias is checked at every step that uses it, so each use
+    counts: 100 uses of a 1,202-token expression are JD112 at the expression (an alias has no
+    place of its own once the document is composed), and a few uses load. (4,000 such uses took
+    two minutes and 1.6 GB to check.)"""
+    assert ok(_shared(3, 600)).steps
+    started = time.perf_counter()
+    journey, diags = load(_shared(100, 600))
+    assert time.perf_counter() - started < 3.0
+    assert journey is None
+    assert [(d.code, d.span.line) for d in diags] == [("JD112", 4)]
+    assert f"more than {MAX_TOKENS:,} tokens" in diags[0].message
+
+
+def test_many_distinct_expressions_share_one_token_budget() -> None:
+    """The token budget is the journey's, not each expression's: 60 expressions of 1,202 tokens
+    (each well under the limit) are JD112 together."""
+    steps = "".join(
+        f"  - {{set: v{i}, value: '{i} in [{', '.join(['1'] * 600)}]'}}\n" for i in range(60)
+    )
+    journey, diags = load(HEAD + steps)
     assert journey is None
     assert [d.code for d in diags] == ["JD112"]
 
