@@ -182,8 +182,10 @@ class Interpreter:
             raise failure.original from None
         except Exception as exc:  # a failing expression must not stop the engine
             # (the journeys' own limits say what happened in words; anything else as raised)
-            known = isinstance(exc, ExpressionLimitError | AbsentAttributeError)
+            known = isinstance(exc, ExpressionLimitError | AbsentAttributeError | OverflowError)
             reason = str(exc) if known else repr(exc)
+            if isinstance(exc, OverflowError):  # (Python's words name no limit)
+                reason = f"a date, time or duration out of range (beyond year 9999): {exc}"
             detail = {"error": type(exc).__name__} if known else {}
             note(inst, now, inst.get("node") or "", "error", reason=reason, **detail)
             log.error("error", journey=journey.id, customer=inst["customer_id"], error=reason)

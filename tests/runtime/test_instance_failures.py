@@ -110,3 +110,31 @@ def test_run_exits_1_and_names_the_failed_instances(tmp_path: Path) -> None:
     text = err.getvalue()
     assert "1 journey instance failed (outcome error; the decision log says why)" in text
     assert "journeydsl: error: instance doubling/c1/1 failed: `s + s` would build" in text
+
+
+FAR = (
+    """
+journey far
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on card_issued
+set d = 3000d
+"""
+    + "set d = d + d\n" * 11
+    + """
+wait until entered_at + d
+send email welcome_activation_guide transactional { card_id: "k", product: "p" }
+"""
+)
+
+
+def test_a_time_past_year_9999_fails_the_instance_in_words() -> None:
+    """A wait until a time past what a date can hold ends the instance with a reason that says
+    so, counted as a failure (not a bare OverflowError)."""
+    issued = [ev("c1", "card_issued", T0, card_id="k", product="classic")]
+    r = scenario([compile_journey(FAR)], [profile("c1")], issued, start=T0)
+    assert r.outcomes("c1") == [("ended", "error")]
+    (error,) = [e for e in r.engine.explain("c1")[0]["log"] if e["what"] == "error"]
+    assert error["error"] == "OverflowError"
+    assert error["reason"].startswith("a date, time or duration out of range (beyond year 9999)")
+    assert r.engine.failures == 1
