@@ -161,26 +161,13 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 file=err,
             )
             return ExitCode.USAGE
-    from journeydsl.expr.checker import duration_value
-
-    given = args.allowed_lateness
-    lateness = timedelta() if given.strip() == "0" else duration_value(given)
+    lateness = _duration(err, "--allowed-lateness", args.allowed_lateness, zero=True)
     if lateness is None:
-        print(
-            f"journeydsl: error: --allowed-lateness {args.allowed_lateness!r} is not a duration "
-            "(a number and s, m, h, d or w, e.g. 1d, or 0)",
-            file=err,
-        )
         return ExitCode.USAGE
     max_future: timedelta | None = None
     if args.max_future:
-        max_future = duration_value(args.max_future)
+        max_future = _duration(err, "--max-future", args.max_future)
         if max_future is None:
-            print(
-                f"journeydsl: error: --max-future {args.max_future!r} is not a duration "
-                "(a number and s, m, h, d or w, e.g. 1d)",
-                file=err,
-            )
             return ExitCode.USAGE
     return run(
         journey_files,
@@ -197,6 +184,20 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         root=args.root,
         allowed_lateness=lateness,
     )
+
+
+def _duration(err: TextIO, option: str, given: str, *, zero: bool = False) -> timedelta | None:
+    """The duration an option gives (``0`` too when ``zero``), or None after saying why not."""
+    from journeydsl.expr.checker import duration_value
+
+    value = timedelta() if zero and given.strip() == "0" else duration_value(given)
+    if value is None:
+        print(
+            f"journeydsl: error: {option} {given!r} is not a duration "
+            f"(a number and s, m, h, d or w, e.g. 1d{', or 0' if zero else ''})",
+            file=err,
+        )
+    return value
 
 
 def check_db_command(db: str | Path, out: TextIO, err: TextIO) -> int:

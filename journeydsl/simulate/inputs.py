@@ -10,7 +10,7 @@ a float, so the simulator sees the amounts ``journeydsl run`` sees.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -84,11 +84,9 @@ class LoadedEnrolment:
     where: str
 
 
-def read_enrolments(path: str | Path, timezone: str) -> tuple[list[LoadedEnrolment], list[Problem]]:
-    """The enrolments of a JSON Lines file (``{"customer_id", "at", "data"?}`` per line, ``at``
-    with an offset or a local time in ``timezone``), and the lines refused, with the reason."""
-    found: list[LoadedEnrolment] = []
-    problems: list[Problem] = []
+def _json_objects(path: str | Path, what: str) -> Iterator[tuple[str, dict[str, Any] | Problem]]:
+    """Each non-blank line of the JSON Lines file ``path`` as ``(where, object)``, or as
+    ``(where, Problem)`` when it is not a JSON object (``what`` names what a line should be)."""
     with open(path, "rb") as f:
         for number, blob in enumerate(f, 1):
             if not blob.strip():
@@ -96,22 +94,40 @@ def read_enrolments(path: str | Path, timezone: str) -> tuple[list[LoadedEnrolme
             where = f"{path}:{number}"
             try:
                 raw = loads_exact(blob.decode("utf-8"))
-            except (UnicodeDecodeError, RecursionError, ValueError) as exc:
-                problems.append(Problem(where, f"not a JSON object ({exc})"))
+            except UnicodeDecodeError:
+                yield where, Problem(where, "the line is not UTF-8 text")
                 continue
-            customer = raw.get("customer_id") if isinstance(raw, dict) else None
-            data = raw.get("data", {}) if isinstance(raw, dict) else None
-            if not isinstance(customer, str) or not customer or not isinstance(data, dict):
-                problems.append(
-                    Problem(where, 'expected {"customer_id": "…", "at": "…", "data": {…}}')
-                )
+            except RecursionError:
+                yield where, Problem(where, "the line is nested too deeply")
                 continue
-            try:
-                at = parse_time(str(raw.get("at", "")), timezone)
             except ValueError as exc:
-                problems.append(Problem(where, str(exc)))
+                yield where, Problem(where, f"not valid JSON ({exc})")
                 continue
-            found.append(LoadedEnrolment(at, customer, data, where))
+            if not isinstance(raw, dict):
+                yield where, Problem(where, f"{what} is a JSON object")
+                continue
+            yield where, raw
+
+
+def read_enrolments(path: str | Path, timezone: str) -> tuple[list[LoadedEnrolment], list[Problem]]:
+    """The enrolments of a JSON Lines file (``{"customer_id", "at", "data"?}`` per line, ``at``
+    with an offset or a local time in ``timezone``), and the lines refused, with the reason."""
+    found: list[LoadedEnrolment] = []
+    problems: list[Problem] = []
+    for where, raw in _json_objects(path, "an enrolment"):
+        if isinstance(raw, Problem):
+            problems.append(raw)
+            continue
+        customer, data = raw.get("customer_id"), raw.get("data", {})
+        if not isinstance(customer, str) or not customer or not isinstance(data, dict):
+            problems.append(Problem(where, 'expected {"customer_id": "…", "at": "…", "data": {…}}'))
+            continue
+        try:
+            at = parse_time(str(raw.get("at", "")), timezone)
+        except ValueError as exc:
+            problems.append(Problem(where, str(exc)))
+            continue
+        found.append(LoadedEnrolment(at, customer, data, where))
     return found, problems
 
 
@@ -122,31 +138,16 @@ def read_events(
     and the quarantined lines."""
     events: list[LoadedEvent] = []
     problems: list[Problem] = []
-    with open(path, "rb") as f:
-        for number, blob in enumerate(f, 1):
-            if not blob.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                raw = loads_exact(blob.decode("utf-8"))
-            except UnicodeDecodeError:
-                problems.append(Problem(where, "the line is not UTF-8 text"))
-                continue
-            except RecursionError:
-                problems.append(Problem(where, "the line is nested too deeply"))
-                continue
-            except ValueError as exc:
-                problems.append(Problem(where, f"not valid JSON ({exc})"))
-                continue
-            if not isinstance(raw, dict):
-                problems.append(Problem(where, "an event is a JSON object"))
-                continue
-            try:
-                record = coerce_event(raw, schemas)
-            except BadEvent as exc:
-                problems.append(Problem(where, str(exc)))
-                continue
-            events.append(LoadedEvent(raw, record, where))
+    for where, raw in _json_objects(path, "an event"):
+        if isinstance(raw, Problem):
+            problems.append(raw)
+            continue
+        try:
+            record = coerce_event(raw, schemas)
+        except BadEvent as exc:
+            problems.append(Problem(where, str(exc)))
+            continue
+        events.append(LoadedEvent(raw, record, where))
     return events, problems
 
 
