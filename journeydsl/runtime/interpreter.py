@@ -26,7 +26,7 @@ from journeydsl.runtime.protocols import EventStore, OutboxEntry, Profile, Profi
 from journeydsl.runtime.records import InstanceRecord, WaitRecord
 from journeydsl.runtime.sendparams import suppression_reason
 
-__all__ = ["MAX_STEPS", "Interpreter", "Late", "Step", "bucket", "describe_lateness"]
+__all__ = ["MAX_STEPS", "Interpreter", "Late", "Step", "describe_lateness", "fine_bucket"]
 
 #: Steps one instance may take without waiting before it is stopped as runaway (the compiler
 #: rejects loops without waits; this guards hand-built IR).
@@ -36,16 +36,11 @@ _END = "completed"
 FAILED_KEPT = 100
 
 
-def bucket(*parts: str) -> int:
-    """A stable 0-99 bucket (random splits, holdouts): the same inputs give the same bucket on
-    every run, machine and Python version."""
-    return fine_bucket(*parts)[0]
-
-
 def fine_bucket(*parts: str) -> tuple[int, int]:
-    """The stable bucket of :func:`bucket`, and a finer one, 0-9999, within it (``bucket * 100
-    + hundredths``): a split of whole percentages puts a customer in the same arm by either, and
-    one with two decimals (33.33%) by the finer."""
+    """A stable 0-99 bucket (the same inputs give the same bucket on every run, machine and
+    Python version), and a finer one, 0-9999, within it (``bucket * 100 + hundredths``): a
+    split of whole percentages puts a customer in the same arm by either, and one with two
+    decimals (33.33%) by the finer."""
     number = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big")
     whole = number % 100
     return whole, whole * 100 + (number // 100) % 100

@@ -159,7 +159,7 @@ class StreamRunner:
         # Events wait here until no earlier one can come; an earlier run's clock is where the
         # stream stood.
         # (A live feed, ``hold=False``, is taken as it comes: late events at their own time.)
-        self.held: Reorder[tuple[str, Mapping[str, Any], datetime]] = Reorder(
+        self.held: Reorder[tuple[str, Mapping[str, Any], datetime, str]] = Reorder(
             lateness, datetime.fromisoformat(reached) if reached else None, hold=hold
         )
 
@@ -220,27 +220,34 @@ class StreamRunner:
         # Only a valid event moves the clock: a bad one (say, dated 9999) must not fire every
         # timer of every customer. The engine quarantines it without reading the clock.
         at = parse_time(raw.get("at")) if _valid(raw, self.engine.schemas) else None
-        if at is not None and self.limit is not None and (why := self.limit.refuses(at)):
-            self._refuse(where, blob, why, event_id(raw))
+        if at is None:  # for the engine to quarantine
+            self._ingest(where, raw, None, None)
             return
-        if at is None or self.engine.taken(event_id(raw)):  # for the engine to turn away
-            self._ingest(where, raw, at)
+        eid = event_id(raw)  # (once: the engine is handed it)
+        if self.limit is not None and (why := self.limit.refuses(at)):
+            self._refuse(where, blob, why, eid)
+            return
+        if self.engine.taken(eid):  # for the engine to skip
+            self._ingest(where, raw, at, eid)
             return
         try:
-            released = self.held.push(at, (where, raw, at))
+            released = self.held.push(at, (where, raw, at, eid))
         except TooLateError as late:
-            self._refuse(where, blob, str(late), event_id(raw))
+            self._refuse(where, blob, str(late), eid)
             return
         for held in released:
             self._ingest(*held)
 
-    def _ingest(self, where: str, raw: Mapping[str, Any], at: datetime | None) -> None:
-        """Hand one event to the engine; a valid one (dated ``at``) moves the clock there."""
+    def _ingest(
+        self, where: str, raw: Mapping[str, Any], at: datetime | None, eid: str | None
+    ) -> None:
+        """Hand one event (its id ``eid`` when known) to the engine; a valid one (dated ``at``)
+        moves the clock there."""
         if at is not None:
             if self.clock.current is None:
                 self.clock.set(at)  # the run starts at its first event
             self._advance(at)
-        result = self.engine.ingest(raw)
+        result = self.engine.ingest(raw, eid)
         self._count()
         self._report(where, result)
 
