@@ -1,5 +1,6 @@
-"""The decision log: what an instance did and why, one entry per decision, kept in the instance
-record and shown by ``explain``."""
+"""The decision log: what an instance did and why, one entry per decision, kept with the instance
+record (a live record holds only its end: see ``log_from`` in
+:class:`~journeydsl.runtime.records.InstanceRecord`) and shown by ``explain``."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 def note(inst: InstanceRecord, at: datetime, node: str, what: str, **detail: Any) -> None:
     """Add one decision to ``inst``'s log (until it holds :data:`LOG_LIMIT`)."""
     entries = inst["log"]
-    if len(entries) < LOG_LIMIT:
+    if len(entries) + inst.get("log_from", 0) < LOG_LIMIT:
         entry: dict[str, Any] = {"at": iso(at), "node": node, "what": what}
         for k, v in detail.items():
             entry[k] = v if type(v) in _JSON_SCALARS else plain(v)
@@ -30,5 +31,5 @@ def note(inst: InstanceRecord, at: datetime, node: str, what: str, **detail: Any
 
 def extend(inst: InstanceRecord, decisions: Sequence[DecisionEntry]) -> None:
     """Add decisions made elsewhere (a delivery's) to ``inst``'s log, as many as it has room for."""
-    room = max(LOG_LIMIT - len(inst["log"]), 0)
+    room = max(LOG_LIMIT - len(inst["log"]) - inst.get("log_from", 0), 0)
     inst["log"].extend(decisions[:room])

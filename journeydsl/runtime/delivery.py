@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -31,12 +32,14 @@ from journeydsl.runtime.protocols import (
     DeliveryResult,
     DeliveryStatus,
     EventStore,
+    GroupCommit,
     Message,
     OutboxEntry,
     ProfileStore,
     StateStore,
     Ticket,
     TicketSink,
+    live_reads,
 )
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord, SendPayload
 from journeydsl.zones import DEFAULT_TIMEZONE, zone
@@ -91,6 +94,8 @@ class Delivery:
         self.events = events
         self.profiles = profiles
         self.state = state
+        #: How a delivery reads the instance it notes its decisions in.
+        self.instance = live_reads(state)[0]
         self.channels = channels
         self.tickets = tickets
         self.actions = actions
@@ -101,6 +106,9 @@ class Delivery:
         # Inside a transaction the host holds open (a batch), deliveries wait for its commit.
         self._after_commit: Callable[[Callable[[], None]], bool] | None = (
             state.after_commit if isinstance(state, CommitHooks) else None
+        )
+        self._group: Callable[[], AbstractContextManager[Any]] | None = (
+            state.step if isinstance(state, GroupCommit) else None
         )
         self._init_policies(policies)
 
@@ -159,7 +167,33 @@ class Delivery:
         self.deliver(now)
 
     def deliver(self, now: datetime) -> int:
-        """Hand every entry due at ``now`` over; how many were settled."""
+        """Hand every entry due at ``now`` over; how many were settled.
+
+        Where the store groups commits (:class:`GroupCommit`), the outcomes of a round are
+        written in one transaction: one sync to disk for the round, not one per entry. Each
+        outcome is saved before the next entry is tried, so a frequency cap sees the contacts
+        made earlier in the round. A channel that raises stops the round: the outcomes saved
+        before it are committed, and the exception reaches the host; an entry whose outcome was
+        not committed (a crash) is handed over again, with the same idempotency key."""
+        if self._group is None or not self.state.pending_outbox(now, 1, **self.scoped_to):
+            return self._rounds(now)  # (nothing due: no transaction to open)
+        failure: Exception | None = None
+        done = 0
+        try:
+            with self._group():
+                try:
+                    done = self._rounds(now)
+                except Exception as exc:  # (a sink's fault: keep what was settled before it)
+                    failure = exc
+        except Exception:
+            if failure is None:
+                raise
+            raise failure from None  # the commit failed too: the first fault says why
+        if failure is not None:
+            raise failure
+        return done
+
+    def _rounds(self, now: datetime) -> int:
         done = 0
         while True:
             batch = self.state.pending_outbox(now, _BATCH, **self.scoped_to)
@@ -276,7 +310,7 @@ class SendAttempt:
         self.profile = delivery.profiles.get(entry.customer_id)
         self.durable = delivery.history is not None
         self.held = bool(p.get("deferred")) and now >= entry.not_before
-        self.inst = delivery.state.instance(p["instance"]) if self.durable or self.held else None
+        self.inst = delivery.instance(p["instance"]) if self.durable or self.held else None
         self.decisions: list[DecisionEntry] = []
         self.contact: Contact | None = None
 

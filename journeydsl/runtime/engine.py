@@ -54,6 +54,7 @@ from journeydsl.runtime.protocols import (
     ProfileStore,
     StateStore,
     TicketSink,
+    live_reads,
 )
 from journeydsl.runtime.records import InstanceRecord
 from journeydsl.runtime.waits import Waits, moved_at
@@ -157,13 +158,13 @@ class Engine:
         )
         #: Every event quarantined since the engine started, with the reason.
         self.quarantine = self._intake.refused
+        self._instances_of = live_reads(state)[1]  # (live records, where the store keeps them)
         # One transaction per step of work where the store can group commits (GroupCommit).
         self._group: Callable[[], contextlib.AbstractContextManager[Any]] = (
             state.step if isinstance(state, GroupCommit) else contextlib.nullcontext
         )
-        self._in_transaction: Callable[[], bool] | None = (
-            state.in_transaction if isinstance(state, CommitHooks) else None
-        )
+        hooks = state if isinstance(state, CommitHooks) else None
+        self._in_transaction = hooks.in_transaction if hooks is not None else None
         #: Customers that had an event but no profile (every message to them is withheld).
         self.unprofiled: set[str] = set()
         # A run of some of the store's journeys: markers, timers and deliveries are scoped.
@@ -304,9 +305,8 @@ class Engine:
         if not profile.known and ev.customer_id not in self.unprofiled:
             self.unprofiled.add(ev.customer_id)
             log.warning("no_profile", customer=ev.customer_id, event_type=ev.type)
-        # Running instances first: goals, then waits that this event (or its effect on a
-        # condition) satisfies.
-        for inst in self.state.instances_of(ev.customer_id):
+        # Running instances first: goals, then waits this event (or its effect) satisfies.
+        for inst in self._instances_of(ev.customer_id):
             if inst["status"] == "ended" or inst["journey"] in done:
                 continue
             journey = self.versions.get((inst["journey"], inst["version"]))

@@ -15,7 +15,14 @@ from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext, next_local
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late
-from journeydsl.runtime.protocols import Clock, OutboxEntry, Profile, ProfileStore, StateStore
+from journeydsl.runtime.protocols import (
+    Clock,
+    OutboxEntry,
+    Profile,
+    ProfileStore,
+    StateStore,
+    live_reads,
+)
 from journeydsl.runtime.records import InstanceRecord
 from journeydsl.zones import zone
 
@@ -39,6 +46,7 @@ class Entries:
         self.interpreter = interpreter
         self.events = interpreter.events
         self.state = state
+        self._instances_of = live_reads(state)[1]
         self.profiles = profiles
         self.clock = clock
 
@@ -62,7 +70,7 @@ class Entries:
         key = self._key(journey, customer_id, probe, trigger, profile, now)
         previous = [
             i
-            for i in self.state.instances_of(customer_id)
+            for i in self._instances_of(customer_id)
             if i["journey"] == journey.id and i["key"] == key
         ]
         if any(i["status"] != "ended" for i in previous):

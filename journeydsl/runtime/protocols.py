@@ -32,6 +32,7 @@ __all__ = [
     "EventRecord",
     "EventStore",
     "GroupCommit",
+    "LiveRecords",
     "Message",
     "OutboxEntry",
     "Profile",
@@ -43,6 +44,7 @@ __all__ = [
     "Ticket",
     "TicketSink",
     "is_network_error",
+    "live_reads",
 ]
 
 
@@ -394,6 +396,37 @@ class GroupCommit(Protocol):
     def step(self) -> AbstractContextManager[Any]:
         """A context manager: everything committed inside is one transaction."""
         ...
+
+
+@runtime_checkable
+class LiveRecords(Protocol):
+    """**Optional protocol:** a :class:`StateStore` that keeps decision logs apart from the
+    records (the SQLite store keeps them in an append-only table). The engine reads the records
+    it moves through these methods: each gives *live* records, whose ``log`` holds only the end
+    of the decision log, from the last entry of a step on (what the engine reads of it: when
+    the instance last moved), with ``log_from`` and ``log_stored`` saying where that end sits
+    (see :class:`~journeydsl.runtime.records.InstanceRecord`). :meth:`StateStore.commit` and
+    ``record_delivery`` then append the entries after ``log_stored`` to the stored log instead
+    of writing it anew: a step writes what it decided, not the history. Records without those
+    keys (a new instance, or one read with :meth:`StateStore.instance`) are written whole."""
+
+    def live_instance(self, instance_id: str) -> InstanceRecord | None:
+        """One live record."""
+        ...
+
+    def live_instances_of(self, customer_id: str) -> list[InstanceRecord]:
+        """A customer's live records, oldest first."""
+        ...
+
+
+def live_reads(
+    state: StateStore,
+) -> tuple[Callable[[str], InstanceRecord | None], Callable[[str], list[InstanceRecord]]]:
+    """The reads the engine moves instances with: a :class:`LiveRecords` store's live ones,
+    else :meth:`StateStore.instance` and :meth:`StateStore.instances_of`."""
+    if isinstance(state, LiveRecords):
+        return state.live_instance, state.live_instances_of
+    return state.instance, state.instances_of
 
 
 @runtime_checkable

@@ -104,6 +104,12 @@ class InstanceRecord(TypedDict):
     log: list[DecisionEntry]
     #: Events and timers that moved the instance on (a held message checks it is still due).
     wakes: NotRequired[int]
+    #: A *live* record (:class:`~journeydsl.runtime.protocols.LiveRecords`) holds only the end
+    #: of its decision log: ``log`` starts at entry number ``log_from`` of the whole log, and
+    #: the store holds the first ``log_stored`` entries (those after are new, to append). A
+    #: record without them holds its whole log. Stores write neither key.
+    log_from: NotRequired[int]
+    log_stored: NotRequired[int]
 
 
 class _Effect(TypedDict):

@@ -16,7 +16,13 @@ from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext, happened
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late, describe_lateness
-from journeydsl.runtime.protocols import OutboxEntry, Profile, ProfileStore, StateStore
+from journeydsl.runtime.protocols import (
+    OutboxEntry,
+    Profile,
+    ProfileStore,
+    StateStore,
+    live_reads,
+)
 from journeydsl.runtime.records import InstanceRecord, wait_of
 
 __all__ = ["Waits", "moved_at"]
@@ -48,6 +54,7 @@ class Waits:
     ) -> None:
         self.interpreter = interpreter
         self.state = state
+        self._instance = live_reads(state)[0]
         self.profiles = profiles
         self.versions = versions
         self.scoped_to = scoped_to
@@ -62,7 +69,7 @@ class Waits:
             if not due:
                 break
             for iid in due:
-                inst = self.state.instance(iid)
+                inst = self._instance(iid)
                 if inst is None or inst["status"] != "waiting" or inst.get("due") is None:
                     continue
                 moved += self._fire_one(inst, now)

@@ -87,12 +87,27 @@ def _onboarding(journal: Journal) -> Any:
 
 def test_an_event_is_one_transaction_and_its_messages_leave_after_it() -> None:
     """ingest: the event's append and the step's commit happen inside one batch; the welcome
-    e-mail is handed to the channel only once the batch has ended."""
+    e-mail is handed to the channel only once the batch has ended, inside the delivery round's
+    own transaction (which saves its outcome)."""
     journal = Journal()
     run = _onboarding(journal)
     run.engine.ingest(_CARD_ISSUED)
     kinds = [(what, depth) for what, depth in journal.entries]
-    assert kinds == [("begin", 1), ("append", 1), ("commit", 1), ("end", 1), ("send", 0)]
+    assert kinds == [
+        *[("begin", 1), ("append", 1), ("commit", 1), ("end", 1)],
+        *[("begin", 1), ("send", 1), ("end", 1)],
+    ]
+
+
+def _transactions(entries: list[tuple[str, Any]]) -> list[list[str]]:
+    """The journal cut into its outermost transactions: what happened inside each."""
+    found: list[list[str]] = []
+    for what, depth in entries:
+        if what == "begin" and depth == 1:
+            found.append([])
+        elif what != "end" and depth >= 1:
+            found[-1].append(what)
+    return found
 
 
 def test_every_timer_due_at_a_tick_is_one_transaction() -> None:
@@ -103,9 +118,12 @@ def test_every_timer_due_at_a_tick_is_one_transaction() -> None:
     run.engine.ingest(_CARD_ISSUED)
     journal.entries.clear()
     run.advance(local("2026-01-05 09:00") + timedelta(days=3, hours=1))
-    assert ("send", 0) in journal.entries
+    assert ("send", 1) in journal.entries
     assert all(depth == 1 for what, depth in journal.entries if what == "commit")
-    assert all(depth == 0 for what, depth in journal.entries if what == "send")
+    # Messages leave in a transaction of their own, after the one that committed the timers.
+    transactions = _transactions(journal.entries)
+    assert transactions[0] and set(transactions[0]) == {"commit"}
+    assert all("commit" not in t for t in transactions if "send" in t)
 
 
 def test_the_sqlite_store_groups_commits_and_a_memory_store_does_not_need_to(
@@ -149,14 +167,18 @@ def test_on_sqlite_an_event_costs_one_write_transaction(tmp_path: Path) -> None:
         email.send = marked
         run.engine.ingest(_CARD_ISSUED)
         before_send = statements[: statements.index("-- send")]
+        # The step's transaction, then the delivery round's (which saves the outcome).
         assert [s for s in before_send if s.startswith(("BEGIN", "COMMIT"))] == [
             "BEGIN IMMEDIATE",
             "COMMIT",
+            "BEGIN IMMEDIATE",
         ]
         writes = [i for i, s in enumerate(before_send) if s.startswith(("INSERT", "UPDATE"))]
         assert writes  # the event, the instance, the outbox entry, the marker
         assert before_send.index("BEGIN IMMEDIATE") < writes[0]
         assert writes[-1] < before_send.index("COMMIT")
+        after_send = statements[statements.index("-- send") :]
+        assert [s for s in after_send if s.startswith(("BEGIN", "COMMIT"))] == ["COMMIT"]
 
 
 def test_inside_a_host_batch_a_step_adds_no_savepoint(tmp_path: Path) -> None:
@@ -166,5 +188,6 @@ def test_inside_a_host_batch_a_step_adds_no_savepoint(tmp_path: Path) -> None:
         run, statements = _traced(store)
         with store.batch():
             run.engine.ingest(_CARD_ISSUED)
-        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+        # The host's batch, then the deliveries that waited for it, in one transaction.
+        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"] * 2
         assert [s for s in statements if s.startswith("SAVEPOINT")] == ["SAVEPOINT journeydsl"]

@@ -106,7 +106,7 @@ def commit_elsewhere(
     try:
         with other:
             other.executemany(
-                sqlite_rows._UPSERT_INSTANCE, [sqlite_rows._instance_row(r) for r in records]
+                sqlite_rows._UPSERT_INSTANCE, [sqlite_rows.InstanceWrite(r).row for r in records]
             )
             other.executemany(
                 "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, not_before_utc, "

@@ -59,9 +59,27 @@ class StoreCore:
             self._after.clear()  # the work they were to follow was never committed
 
     def _committed(self) -> None:
+        """Run the callbacks of the transaction that just committed, inside one transaction of
+        their own: what they write (deliveries marking their entries settled) shares one sync
+        to disk. One that raises stops the rest; what those before it wrote is committed."""
         callbacks, self._after = self._after, []
-        for callback in callbacks:
-            callback()
+        if not callbacks:
+            return
+        failure: Exception | None = None
+        try:
+            with self._transaction():
+                for callback in callbacks:
+                    try:
+                        callback()
+                    except Exception as exc:  # (keep what the callbacks before it wrote)
+                        failure = exc
+                        break
+        except Exception:
+            if failure is None:
+                raise
+            raise failure from None  # the commit failed too: the first fault says why
+        if failure is not None:
+            raise failure
 
     def after_commit(self, callback: Callable[[], None]) -> bool:
         """Run ``callback`` once the transaction open now (a :meth:`batch`) has committed, in

@@ -140,28 +140,76 @@ def _outbox_row(e: OutboxEntry) -> tuple[Any, ...]:
 #: Insert or replace one instance record with its indexed columns (see :func:`_instance_row`).
 _UPSERT_INSTANCE = (
     "INSERT INTO instances (id, customer_id, journey, version, status, due_utc, "
-    "due_iso, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+    "due_iso, record, log_len, tail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE "
     "SET customer_id = excluded.customer_id, journey = excluded.journey, "
     "version = excluded.version, status = excluded.status, "
     "due_utc = excluded.due_utc, due_iso = excluded.due_iso, "
-    "record = excluded.record"
+    "record = excluded.record, log_len = excluded.log_len, tail = excluded.tail"
 )
 
 
-def _instance_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
-    """An instance record as the row :data:`_UPSERT_INSTANCE` writes: a timer only while it
-    waits, serialised first so a value that cannot be stored fails before anything is written."""
-    due = r.get("due") if r["status"] == "waiting" else None
-    return (
-        r["id"],
-        r["customer_id"],
-        r["journey"],
-        r["version"],
-        r["status"],
-        _utc_text(due) if due else None,
-        due or None,
-        _dump(r),
-    )
+class InstanceWrite:
+    """What writing one instance record takes: its row (the record without its decision log,
+    which keeps a ``null`` in its place so that the keys read back in their order; the log's
+    length; its tail), and the log entries to append, or the whole log to write anew.
+
+    The *tail* is the log from its last entry of a step on (a delivery's entries come after
+    it): what a live record holds (:class:`~journeydsl.runtime.protocols.LiveRecords`).
+    Everything is serialised here, so a value that cannot be stored fails before anything is
+    written."""
+
+    __slots__ = ("chunk", "record", "rewrite", "row", "total")
+
+    record: Mapping[str, Any]
+    #: The row :data:`_UPSERT_INSTANCE` writes.
+    row: tuple[Any, ...]
+    #: Whether the whole log is written anew (the record is not a live one).
+    rewrite: bool
+    #: The length of the whole log once written.
+    total: int
+    chunk: tuple[int, str] | None
+
+    def __init__(self, r: Mapping[str, Any]) -> None:
+        self.record = r
+        log: list[Any] = r.get("log") or []
+        stored = r.get("log_stored")
+        if stored is not None:
+            start = r["log_from"]
+            new = log[stored - start :]
+            self.rewrite = False
+        else:
+            start, stored, new = 0, 0, log
+            self.rewrite = True
+        self.total = start + len(log)
+        #: (first entry's number, JSON array) of the entries to write, or None.
+        self.chunk = (stored, _encode(new)) if new else None
+        core = dict(r)
+        if "log" in core:
+            core["log"] = None
+        core.pop("log_from", None)
+        core.pop("log_stored", None)
+        due = r.get("due") if r["status"] == "waiting" else None
+        self.row = (
+            r["id"],
+            r["customer_id"],
+            r["journey"],
+            r["version"],
+            r["status"],
+            _utc_text(due) if due else None,
+            due or None,
+            _encode(core),
+            self.total,
+            _encode(log[_tail_start(log) :]),
+        )
+
+
+def _tail_start(log: list[Any]) -> int:
+    """Where the tail of a log starts: its last entry that is not a delivery's."""
+    for i in range(len(log) - 1, -1, -1):
+        if log[i].get("what") != "deliver":
+            return i
+    return 0
 
 
 def _load(text: str) -> dict[str, Any]:
@@ -169,9 +217,22 @@ def _load(text: str) -> dict[str, Any]:
     return record
 
 
-def _load_instance(text: str) -> InstanceRecord:
-    """An instance record from its stored JSON."""
-    return cast(InstanceRecord, json.loads(text))
+def _load_instance(text: str, log: list[Any]) -> InstanceRecord:
+    """An instance record from its stored JSON and its decision log."""
+    record: dict[str, Any] = json.loads(text)
+    if "log" in record:
+        record["log"] = log
+    return cast(InstanceRecord, record)
+
+
+def _load_live(text: str, log_len: int, tail: str) -> InstanceRecord:
+    """A live record: the stored JSON with the log's tail (see :class:`InstanceWrite`)."""
+    record: dict[str, Any] = json.loads(text)
+    entries: list[Any] = json.loads(tail)
+    record["log"] = entries
+    record["log_from"] = log_len - len(entries)
+    record["log_stored"] = log_len
+    return cast(InstanceRecord, record)
 
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:

@@ -7,12 +7,14 @@ kept in its ``meta`` table.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import urllib.parse
 from pathlib import Path
 
 from journeydsl.runtime.stores._sqlite_guards import StoreUnavailable, storage_error
+from journeydsl.runtime.stores._sqlite_rows import InstanceWrite
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -25,7 +27,7 @@ __all__ = [
 
 #: Version of the on-disk schema. Bump with a migration in :func:`migrate` and a note in
 #: docs/changelog.md.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -109,6 +111,38 @@ CREATE TABLE IF NOT EXISTS quarantine (
 )
 """
 
+# Version 4: decision logs in a table of their own, appended to by each step (a step no longer
+# rewrites the history); an instance row keeps its log's length and tail (see InstanceWrite).
+_COLUMNS_4 = {"log_len": "INTEGER NOT NULL DEFAULT 0", "tail": "TEXT NOT NULL DEFAULT '[]'"}
+_SCHEMA_4 = """
+CREATE TABLE IF NOT EXISTS decisions (
+    instance TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    entries TEXT NOT NULL,
+    PRIMARY KEY (instance, n)
+) WITHOUT ROWID
+"""
+
+
+def _logs_apart(db: sqlite3.Connection) -> None:
+    """Move the decision log of every instance record of a version-3 file into the
+    ``decisions`` table (one chunk each), as :class:`InstanceWrite` writes them."""
+    rows = db.execute("SELECT id, record FROM instances").fetchall()
+    for iid, text in rows:
+        record = json.loads(text)
+        if record.get("log") is None:
+            continue  # (written by this version already)
+        write = InstanceWrite(record)
+        db.execute(
+            "UPDATE instances SET record = ?, log_len = ?, tail = ? WHERE id = ?",
+            (write.row[7], write.row[8], write.row[9], iid),
+        )
+        if write.chunk is not None:
+            db.execute(
+                "INSERT INTO decisions (instance, n, entries) VALUES (?, ?, ?)",
+                (iid, *write.chunk),
+            )
+
 
 def migrate(db: sqlite3.Connection, path: str) -> None:
     """Bring the file open on ``db`` (inside a write transaction) to :data:`SCHEMA_VERSION`:
@@ -125,6 +159,13 @@ def migrate(db: sqlite3.Connection, path: str) -> None:
                 db.execute(statement)
     if found < 3:
         db.execute(_SCHEMA_3)
+    if found < 4:
+        have = {row[1] for row in db.execute("PRAGMA table_info(instances)")}
+        for column, kind in _COLUMNS_4.items():
+            if column not in have:
+                db.execute(f"ALTER TABLE instances ADD COLUMN {column} {kind}")
+        db.execute(_SCHEMA_4)
+        _logs_apart(db)
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

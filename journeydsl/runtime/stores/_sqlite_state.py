@@ -6,10 +6,12 @@ kept in memory, moved by this store's own writes."""
 from __future__ import annotations
 
 import itertools
+import json
+import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
@@ -17,9 +19,10 @@ from journeydsl.runtime.stores._sqlite_core import StoreCore
 from journeydsl.runtime.stores._sqlite_rows import (
     _UPSERT_INSTANCE,
     _UPSERT_OUTBOX,
+    InstanceWrite,
     _entry,
-    _instance_row,
     _load_instance,
+    _load_live,
     _outbox_row,
     _utc,
 )
@@ -43,17 +46,16 @@ class StatePart(StoreCore):
         """Write instance records (and their timers), new outbox entries (ignored when the key
         exists), the processed-event marker and meta in one transaction: all or nothing."""
         # Serialise first: a value that cannot be stored fails before anything is written.
-        inst_rows = [_instance_row(r) for r in instances]
+        writes = [InstanceWrite(r) for r in instances]
         out_rows = [_outbox_row(e) for e in outbox]
         meta_rows = [(str(k), str(v)) for k, v in (meta or {}).items()]
         # Empty parts issue no statement. A commit of one row (most commits of a stream only
         # mark an event) is one statement, atomic and durable by itself: it needs no
         # transaction of its own, which spares a batch two statements per event.
-        rows = len(inst_rows) + len(out_rows) + (processed_event is not None) + len(meta_rows)
+        rows = 3 * len(writes) + len(out_rows) + (processed_event is not None) + len(meta_rows)
         added = 0
         with self._transaction() if rows > 1 else nullcontext(self._conn) as db:
-            if inst_rows:
-                db.executemany(_UPSERT_INSTANCE, inst_rows)
+            self._write_instances(db, writes)
             if out_rows:
                 added = db.executemany(
                     "INSERT OR IGNORE INTO outbox (key, kind, customer_id, payload, "
@@ -72,33 +74,82 @@ class StatePart(StoreCore):
                     meta_rows,
                 )
         # Written (committed, or part of the open batch, whose rollback drops the caches).
-        self._instances_written(inst_rows)
+        self._instances_written(writes)
         if added != len(out_rows):
             self._next_out_known = False  # some keys existed: those rows were not written
         for row in out_rows:
             self._outbox_written(row)
+
+    @staticmethod
+    def _write_instances(db: sqlite3.Connection, writes: Sequence[InstanceWrite]) -> None:
+        """The rows of ``writes`` and their decision logs: the new entries of a live record
+        appended, the whole log of any other record written anew."""
+        if not writes:
+            return
+        db.executemany(_UPSERT_INSTANCE, [w.row for w in writes])
+        anew = [(w.row[0],) for w in writes if w.rewrite]
+        if anew:
+            db.executemany("DELETE FROM decisions WHERE instance = ?", anew)
+        chunks = [(w.row[0], *w.chunk) for w in writes if w.chunk is not None]
+        if chunks:
+            db.executemany("INSERT INTO decisions (instance, n, entries) VALUES (?, ?, ?)", chunks)
 
     def instance(self, instance_id: str) -> InstanceRecord | None:
         """One instance record."""
         row = self._conn.execute(
             "SELECT record FROM instances WHERE id = ?", (instance_id,)
         ).fetchone()
-        return _load_instance(row[0]) if row else None
+        if row is None:
+            return None
+        return _load_instance(row[0], self._log_of(instance_id))
+
+    def _log_of(self, instance_id: str) -> list[Any]:
+        log: list[Any] = []
+        for (chunk,) in self._conn.execute(
+            "SELECT entries FROM decisions WHERE instance = ? ORDER BY n", (instance_id,)
+        ):
+            log.extend(json.loads(chunk))
+        return log
 
     def instances_of(self, customer_id: str) -> list[InstanceRecord]:
         """A customer's records, oldest first."""
-        return [
-            _load_instance(r)
-            for (r,) in self._conn.execute(
-                "SELECT record FROM instances WHERE customer_id = ? ORDER BY seq", (customer_id,)
-            )
-        ]
+        rows = self._conn.execute(
+            "SELECT id, record FROM instances WHERE customer_id = ? ORDER BY seq", (customer_id,)
+        ).fetchall()
+        logs = self._logs(
+            "SELECT d.instance, d.entries FROM decisions d JOIN instances i ON i.id = d.instance "
+            "WHERE i.customer_id = ? ORDER BY d.instance, d.n",
+            (customer_id,),
+        )
+        return [_load_instance(r, logs.get(iid, [])) for iid, r in rows]
 
     def all_instances(self) -> list[InstanceRecord]:
         """Every record, oldest first."""
+        rows = self._conn.execute("SELECT id, record FROM instances ORDER BY seq").fetchall()
+        logs = self._logs("SELECT instance, entries FROM decisions ORDER BY instance, n", ())
+        return [_load_instance(r, logs.get(iid, [])) for iid, r in rows]
+
+    def _logs(self, query: str, args: tuple[Any, ...]) -> dict[str, list[Any]]:
+        logs: dict[str, list[Any]] = {}
+        for iid, chunk in self._conn.execute(query, args):
+            logs.setdefault(iid, []).extend(json.loads(chunk))
+        return logs
+
+    def live_instance(self, instance_id: str) -> InstanceRecord | None:
+        """One live record (:class:`~journeydsl.runtime.protocols.LiveRecords`)."""
+        row = self._conn.execute(
+            "SELECT record, log_len, tail FROM instances WHERE id = ?", (instance_id,)
+        ).fetchone()
+        return _load_live(*row) if row else None
+
+    def live_instances_of(self, customer_id: str) -> list[InstanceRecord]:
+        """A customer's live records, oldest first."""
         return [
-            _load_instance(r)
-            for (r,) in self._conn.execute("SELECT record FROM instances ORDER BY seq")
+            _load_live(*row)
+            for row in self._conn.execute(
+                "SELECT record, log_len, tail FROM instances WHERE customer_id = ? ORDER BY seq",
+                (customer_id,),
+            )
         ]
 
     def due(
@@ -162,9 +213,14 @@ class StatePart(StoreCore):
             self._timer_known = True
         return self._timer
 
-    def _instances_written(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Keep the earliest timer in step with instance rows written."""
-        for row in rows:
+    def _instances_written(self, writes: Sequence[InstanceWrite]) -> None:
+        """Keep the earliest timer in step with instance rows written, and the live records
+        written in step with their stored logs."""
+        for w in writes:
+            if not w.rewrite:
+                cast(dict[str, Any], w.record)["log_stored"] = w.total
+        for w in writes:
+            row = w.row
             if not self._timer_known:
                 return
             iid, due_utc = row[0], row[5]
@@ -375,11 +431,10 @@ class StatePart(StoreCore):
     ) -> None:
         """The outbox update, the contact (once per key) and the instance record in one
         transaction."""
-        inst_rows = [_instance_row(instance)] if instance is not None else []
+        writes = [InstanceWrite(instance)] if instance is not None else []
         row = _outbox_row(entry)
         with self._transaction() as db:
-            if inst_rows:
-                db.executemany(_UPSERT_INSTANCE, inst_rows)
+            self._write_instances(db, writes)
             db.execute(_UPSERT_OUTBOX, row)
             if contact is not None:
                 db.execute(
@@ -396,5 +451,5 @@ class StatePart(StoreCore):
                         contact.template,
                     ),
                 )
-        self._instances_written(inst_rows)
+        self._instances_written(writes)
         self._outbox_written(row)
