@@ -8,7 +8,7 @@ import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from journeydsl.runtime.decisions import LOG_LIMIT, note
 from journeydsl.runtime.protocols import LiveRecords, Message
+from journeydsl.runtime.records import DecisionEntry
 from journeydsl.runtime.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 from journeydsl.testing import MemoryStateStore
 from tests.runtime.scenario import build, ev, example, local, profile
@@ -125,7 +126,7 @@ def test_live_and_whole_commits_keep_the_log_a_host_reads(
                 assert (
                     not live["log"] or live["log"][0]["what"] != "deliver" or not live["log_from"]
                 )
-                live["log"].extend(new)
+                live["log"].extend(cast(list[DecisionEntry], new))
                 expected.extend(new)
                 store.commit([live], [])
                 store.commit([live], [])  # (again: nothing is appended twice)
@@ -133,7 +134,8 @@ def test_live_and_whole_commits_keep_the_log_a_host_reads(
                 expected = expected[: len(expected) // 2] + new  # a log written anew
                 store.commit([_record("i1", list(expected))], [])
             whole = store.instance("i1")
-            assert whole is not None and whole["log"] == expected
+            assert whole is not None
+            assert whole["log"] == expected
     with SQLiteStore(db) as store:
         assert store.instance("i1") == _record("i1", expected)
 
@@ -143,12 +145,14 @@ def test_a_live_record_counts_its_whole_log_against_the_limit(tmp_path: Path) ->
     with SQLiteStore(tmp_path / "s.sqlite") as store:
         store.commit([_record("i1", [_entry(k, "step") for k in range(LOG_LIMIT - 1)])], [])
         live = store.live_instance("i1")
-        assert live is not None and len(live["log"]) == 1
+        assert live is not None
+        assert len(live["log"]) == 1
         note(live, T0, "n", "woke")
         note(live, T0, "n", "woke")  # (beyond the limit: not recorded)
         store.commit([live], [])
         whole = store.instance("i1")
-        assert whole is not None and len(whole["log"]) == LOG_LIMIT
+        assert whole is not None
+        assert len(whole["log"]) == LOG_LIMIT
 
 
 def _as_version_3(db: Path) -> None:

@@ -10,12 +10,12 @@ import pytest
 
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, SinkError
 from journeydsl.runtime.stores.sqlite import SQLiteStore
-from tests.runtime.scenario import Run, build, ev, example, local, profile
+from tests.runtime.scenario import Event, Run, build, ev, example, local, profile
 
 CUSTOMERS = ["c-1", "c-2", "c-3"]
 
 
-def _issued(customer: str) -> object:
+def _issued(customer: str) -> Event:
     return ev(customer, "card_issued", local("2026-01-05 09:00"), card_id="k", product="gold")
 
 

@@ -122,7 +122,8 @@ def test_every_timer_due_at_a_tick_is_one_transaction() -> None:
     assert all(depth == 1 for what, depth in journal.entries if what == "commit")
     # Messages leave in a transaction of their own, after the one that committed the timers.
     transactions = _transactions(journal.entries)
-    assert transactions[0] and set(transactions[0]) == {"commit"}
+    assert transactions[0]
+    assert set(transactions[0]) == {"commit"}
     assert all("commit" not in t for t in transactions if "send" in t)
 
 
