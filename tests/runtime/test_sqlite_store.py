@@ -122,7 +122,7 @@ class _FailingConnection:
         return getattr(self._conn, name)
 
 
-@pytest.mark.parametrize("table", ["outbox", "processed_events", "engine_meta"])
+@pytest.mark.parametrize("table", ["decisions", "outbox", "processed_events", "engine_meta"])
 def test_a_commit_failing_midway_is_rolled_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str
 ) -> None:

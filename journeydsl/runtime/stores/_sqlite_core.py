@@ -49,6 +49,9 @@ class StoreCore:
         self._after: list[Callable[[], None]] = []
         # Whether the quarantine has rows; None: not known (release asks once).
         self._has_quarantine: bool | None = None
+        # Whether processed_events has rows (markers of events not in the events table); None:
+        # not known (processed() asks once).
+        self._has_markers: bool | None = None
 
     def _transaction(self) -> Transaction:
         return Transaction(self._conn, self._rolled_back, self._began, self._committed)
@@ -104,6 +107,7 @@ class StoreCore:
         self._timer_known = False
         self._next_out_known = False
         self._has_quarantine = None
+        self._has_markers = None
 
     def _fresh(self) -> None:
         """Drop the caches if another connection committed to the file since the last look

@@ -184,6 +184,11 @@ class InstanceWrite:
         self.total = start + len(log)
         #: (first entry's number, JSON array) of the entries to write, or None.
         self.chunk = (stored, _encode(new)) if new else None
+        tail = _tail_start(log)
+        if self.chunk is not None and tail == len(log) - len(new):
+            tail_text = self.chunk[1]  # (the tail is the new entries: encoded once)
+        else:
+            tail_text = _encode(log[tail:])
         core = dict(r)
         if "log" in core:
             core["log"] = None
@@ -200,7 +205,7 @@ class InstanceWrite:
             due or None,
             _encode(core),
             self.total,
-            _encode(log[_tail_start(log) :]),
+            tail_text,
         )
 
 

@@ -112,8 +112,12 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 # Version 4: decision logs in a table of their own, appended to by each step (a step no longer
-# rewrites the history); an instance row keeps its log's length and tail (see InstanceWrite).
-_COLUMNS_4 = {"log_len": "INTEGER NOT NULL DEFAULT 0", "tail": "TEXT NOT NULL DEFAULT '[]'"}
+# rewrites the history); an instance row keeps its log's length and tail (see InstanceWrite);
+# a stored event's processed marker is a column of its row (processed_events keeps the others).
+_COLUMNS_4 = {
+    "instances": {"log_len": "INTEGER NOT NULL DEFAULT 0", "tail": "TEXT NOT NULL DEFAULT '[]'"},
+    "events": {"processed": "INTEGER NOT NULL DEFAULT 0"},
+}
 _SCHEMA_4 = """
 CREATE TABLE IF NOT EXISTS decisions (
     instance TEXT NOT NULL,
@@ -160,12 +164,16 @@ def migrate(db: sqlite3.Connection, path: str) -> None:
     if found < 3:
         db.execute(_SCHEMA_3)
     if found < 4:
-        have = {row[1] for row in db.execute("PRAGMA table_info(instances)")}
-        for column, kind in _COLUMNS_4.items():
-            if column not in have:
-                db.execute(f"ALTER TABLE instances ADD COLUMN {column} {kind}")
+        for table, columns in _COLUMNS_4.items():
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in columns.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         db.execute(_SCHEMA_4)
         _logs_apart(db)
+        # The markers of stored events move onto their rows.
+        db.execute("UPDATE events SET processed = 1 WHERE id IN (SELECT id FROM processed_events)")
+        db.execute("DELETE FROM processed_events WHERE id IN (SELECT id FROM events)")
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -64,9 +64,7 @@ class StatePart(StoreCore):
                     out_rows,
                 ).rowcount
             if processed_event is not None:
-                db.execute(
-                    "INSERT OR IGNORE INTO processed_events (id) VALUES (?)", (processed_event,)
-                )
+                self._mark(db, processed_event)
             if meta_rows:
                 db.executemany(
                     "INSERT INTO engine_meta (key, value) VALUES (?, ?) "
@@ -237,8 +235,28 @@ class StatePart(StoreCore):
             elif timer is not None and (first is None or (due_utc, iid) < first[:2]):
                 self._timer = timer
 
+    def _mark(self, db: sqlite3.Connection, marker: str) -> None:
+        """Mark an event processed: on its own row, where this store keeps it (its page was
+        just written by the append), else (a run of some journeys' per-journey marker, an
+        event kept elsewhere) in ``processed_events``."""
+        if db.execute("UPDATE events SET processed = 1 WHERE id = ?", (marker,)).rowcount:
+            return
+        db.execute("INSERT OR IGNORE INTO processed_events (id) VALUES (?)", (marker,))
+        self._has_markers = True
+
     def processed(self, event_id: str) -> bool:
         """Whether the event was processed."""
+        row = self._conn.execute(
+            "SELECT processed FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
+        if row is not None and row[0]:
+            return True
+        self._fresh()
+        if self._has_markers is None:
+            found = self._conn.execute("SELECT EXISTS (SELECT 1 FROM processed_events)")
+            self._has_markers = bool(found.fetchone()[0])
+        if not self._has_markers:
+            return False
         row = self._conn.execute(
             "SELECT 1 FROM processed_events WHERE id = ?", (event_id,)
         ).fetchone()

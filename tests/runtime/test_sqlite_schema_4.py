@@ -1,6 +1,6 @@
-"""The SQLite store's decision logs (schema 4): kept in an append-only table, appended to by each
-step through live records, read back whole by hosts; and the migration of files that kept them
-inside the records."""
+"""The SQLite store's schema 4: decision logs kept in an append-only table, appended to by each
+step through live records and read back whole by hosts; processed markers on the event rows; and
+the migration of schema-3 files, which kept logs inside the records and markers in a table."""
 
 from __future__ import annotations
 
@@ -169,6 +169,7 @@ def _as_version_3(db: Path) -> None:
         conn.execute("DROP TABLE decisions")
         conn.execute("ALTER TABLE instances DROP COLUMN log_len")
         conn.execute("ALTER TABLE instances DROP COLUMN tail")
+        conn.execute("ALTER TABLE events DROP COLUMN processed")
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
 
 
@@ -212,3 +213,62 @@ def test_a_version_3_file_keeps_its_logs_and_resumes(tmp_path: Path) -> None:
     with SQLiteStore(reference) as store:
         assert sent(store, "2026-01-25 09:00") == migrated
     assert migrated  # (the reminders came)
+
+
+def test_a_stored_events_marker_is_on_its_row_and_others_keep_their_table(tmp_path: Path) -> None:
+    """The processed marker of an event the store holds is a column of its row (no row in
+    processed_events); a marker of an event kept elsewhere, or a per-journey one, is a row of
+    processed_events; both read back, before and after reopening."""
+    db = tmp_path / "s.sqlite"
+    with SQLiteStore(db) as store:
+        store.add(profile("c-1"))
+        run = build(
+            [example("onboarding_new_cardholder")],
+            (),
+            start=local("2026-01-05 09:00"),
+            state=store,
+            events=store,
+            profile_store=store,
+        )
+        eid = run.engine.ingest(
+            ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
+        ).event_id
+        assert store.processed(eid)
+        assert not store.processed("elsewhere")
+        store.commit([], [], processed_event="elsewhere")
+        assert store.processed("elsewhere")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT id FROM processed_events").fetchall() == [("elsewhere",)]
+        assert conn.execute("SELECT processed FROM events WHERE id = ?", (eid,)).fetchone() == (1,)
+    with SQLiteStore(db) as store:
+        assert store.processed(eid)
+        assert store.processed("elsewhere")
+        assert not store.processed("never")
+
+
+def test_a_version_3_files_markers_move_onto_the_event_rows(tmp_path: Path) -> None:
+    """Migrating a schema-3 file moves the markers of stored events onto their rows and keeps
+    the others; every event processed before is processed after."""
+    db = tmp_path / "s.sqlite"
+    with SQLiteStore(db) as store:
+        store.add(profile("c-1"))
+        run = build(
+            [example("onboarding_new_cardholder")],
+            (),
+            start=local("2026-01-05 09:00"),
+            state=store,
+            events=store,
+            profile_store=store,
+        )
+        eid = run.engine.ingest(
+            ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
+        ).event_id
+    with sqlite3.connect(db) as conn:  # as schema 3 kept them
+        conn.execute("INSERT INTO processed_events (id) VALUES (?), ('scoped#j')", (eid,))
+        conn.execute("UPDATE events SET processed = 0")
+    _as_version_3(db)
+    with SQLiteStore(db) as store:
+        assert store.processed(eid)
+        assert store.processed("scoped#j")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT id FROM processed_events").fetchall() == [("scoped#j",)]
