@@ -192,8 +192,10 @@ def run(
     db: Path,
     progress: bool = False,
     batch_ms: float = 20.0,
+    count: bool = False,
 ) -> dict[str, Any]:
-    """Ingest the stream into a fresh store at ``db``; return the measurements."""
+    """Ingest the stream into a fresh store at ``db``; return the measurements (with ``count``,
+    also the SQL statements, commits and pages written to the WAL per event)."""
     import structlog
 
     from journeydsl.compiler import compile_file
@@ -220,6 +222,10 @@ def run(
             tickets=sink,
             actions={"annual_fee_waiver": sink},
         )
+        statements: list[str] = []
+        if count:  # (the WAL keeps every page written: its frames count them)
+            store._conn.execute("PRAGMA wal_autocheckpoint=0")
+            store._conn.set_trace_callback(statements.append)
         latencies: list[float] = []
         waiting: list[float] = []  # arrival times of the events of the open batch
         done = 0
@@ -253,7 +259,9 @@ def run(
             waiting.clear()
         elapsed = time.perf_counter() - t_start
         # (A count in SQL: the store's public reads would parse 100,000 records to count them.)
+        store._conn.set_trace_callback(None)
         instances = store._conn.execute("SELECT count(*) FROM instances").fetchone()[0]
+        counted = _counts(store, statements, done) if count else {}
     finally:
         store.close()
     latencies.sort()
@@ -268,6 +276,26 @@ def run(
         "instances": instances,
         "effects_delivered": len(sink.keys),
         "db_mb": round(db.stat().st_size / 2**20, 1),
+        **counted,
+    }
+
+
+def _counts(store: Any, statements: list[str], events: int) -> dict[str, Any]:
+    """Statements, commits and WAL pages per event. The WAL was never checkpointed: each of
+    its frames is one page a transaction wrote, and a transaction's last frame (a commit frame,
+    a sync to disk) carries the database's size in its header."""
+    page = store._conn.execute("PRAGMA page_size").fetchone()[0]
+    frames = commits = 0
+    with open(store.path + "-wal", "rb") as wal:
+        wal.seek(32)  # (the WAL header)
+        while len(header := wal.read(24)) == 24:
+            frames += 1
+            commits += int.from_bytes(header[4:8], "big") != 0
+            wal.seek(page, 1)
+    return {
+        "statements_per_event": round(len(statements) / events, 2),
+        "commits_per_event": round(commits / events, 3),
+        "wal_pages_per_event": round(frames / events, 2),
     }
 
 
@@ -283,13 +311,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--smoke", action="store_true", help="CI size: 200 customers")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--no-save", action="store_true", help="do not append to results/")
+    parser.add_argument(
+        "--count",
+        action="store_true",
+        help="also count SQL statements, commits and WAL pages per event (slower: not timed)",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.customers = 200
     with tempfile.TemporaryDirectory(dir=RESULTS if RESULTS.exists() else None) as tmp:
         db = Path(tmp) / "bench.sqlite"
         measured = run(
-            args.customers, args.seed, max(args.batch, 1), db, args.progress, args.batch_ms
+            args.customers,
+            args.seed,
+            max(args.batch, 1),
+            db,
+            args.progress,
+            args.batch_ms,
+            args.count,
         )
     record: dict[str, Any] = {
         "benchmark": NAME,
