@@ -15,16 +15,22 @@ the JSON record) keep the original offset, which is what the store hands back.
 
 Schema (version :data:`SCHEMA_VERSION`, kept in the ``meta`` table):
 
-* ``events(seq, id UNIQUE, customer_id, type, at_utc, at_iso, data)``; ``seq`` is the arrival
-  order (it breaks ties between events at the same instant, and an ``INTEGER PRIMARY KEY``
-  survives ``VACUUM``, unlike a bare rowid). Index ``(customer_id, type, at_utc, seq)`` serves
-  windows, ``last_time`` and every aggregate.
+* ``events(seq, id UNIQUE, customer_id, type, at_utc, at_iso, data, processed)``; ``seq`` is
+  the arrival order (it breaks ties between events at the same instant, and an
+  ``INTEGER PRIMARY KEY`` survives ``VACUUM``, unlike a bare rowid). Index
+  ``(customer_id, type, at_utc, seq)`` serves windows, ``last_time`` and every aggregate.
 * ``profiles(seq, customer_id UNIQUE, attributes, consent, timezone, tags, source_hash)``.
-* ``instances(seq, id UNIQUE, customer_id, journey, version, status, due_utc, due_iso, record)``,
-  indexed by ``(customer_id, seq)`` and, for waiting instances only, ``(due_utc, id)``.
+* ``instances(seq, id UNIQUE, customer_id, journey, version, status, due_utc, due_iso, record,
+  log_len, tail)``, indexed by ``(customer_id, seq)`` and, for waiting instances only,
+  ``(due_utc, id)``. ``record`` is the record's JSON with ``"log": null``: the decision log is
+  kept in ``decisions(instance, n, entries)``, one row per step that appended to it (``n`` is the
+  number of its first entry), and the row keeps the log's length and its tail, what a live
+  record holds (:class:`~journeydsl.runtime.protocols.LiveRecords`; schema version 4).
 * ``outbox(key PRIMARY KEY, kind, customer_id, payload, not_before_utc, not_before_iso, attempts,
   status)``, indexed by ``(status, not_before_utc, key)``.
-* ``processed_events(id PRIMARY KEY)``, ``engine_meta(key PRIMARY KEY, value)``.
+* ``processed_events(id PRIMARY KEY)``: the processed markers of events this store does not
+  hold and of runs of some journeys (a stored event's marker is its row's ``processed``
+  column, from schema version 4); ``engine_meta(key PRIMARY KEY, value)``.
 * ``contacts(seq, key UNIQUE, customer_id, at_utc, at_iso, channel, category, journey,
   template)``, indexed by ``(customer_id, at_utc)``: the contact history frequency caps count
   (schema version 2).
