@@ -25,6 +25,7 @@ from journeydsl.expr.checker import (
     check_type,
     time_value,
 )
+from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.limits import MAX_DURATION, builds_text, metered
 from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
@@ -503,6 +504,7 @@ class _Lowerer:
                         f"case value is {article(vt.type)} but the switch is on "
                         f"{article(subj.type)}",
                         v.span,
+                        mismatch_hint(subj.type, vt.type),
                     )
                 check_enum_literal(subj.type, v, scope)
                 values.append(self.cexpr(v, vt))
