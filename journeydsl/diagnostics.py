@@ -22,6 +22,7 @@ __all__ = [
     "render_github",
     "render_json",
     "render_text",
+    "uses_hint",
 ]
 
 
@@ -207,6 +208,14 @@ class Diagnostics:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def uses_hint(kind: str, file: str) -> str:
+    """The hint for a journey without a ``kind`` catalog (events, templates), in the spelling of
+    ``file``: ``uses: {events: events.yaml}`` in YAML, ``uses events "events.yaml"`` in the DSL."""
+    if file.endswith((".yaml", ".yml")):
+        return f"add `uses: {{{kind}: {kind}.yaml}}`"
+    return f'add `uses {kind} "{kind}.yaml"`'
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

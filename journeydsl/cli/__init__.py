@@ -98,14 +98,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     parser = Parser(
         prog="journeydsl",
-        description="Credit-card customer journeys as code: check, graph, format.",
+        description="Credit-card customer journeys as code: "
+        + ", ".join(_COMMANDS)
+        + ". Run `journeydsl COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"journeydsl {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=Parser, help="the command to run"
+    )
     for name, entry in _COMMANDS.items():
         each = sub.add_parser(name, help=entry.help, description=entry.description)
         if command is None or command == name:
             _command_of(name).add_arguments(each)
+    return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str | None) -> Parser:
+    """The parser of the command ``name`` (the top-level parser without one)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            found: Parser = action.choices[name]
+            return found
+    assert isinstance(parser, Parser)
     return parser
 
 
@@ -118,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command(argv))
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _subparser(parser, args.command).unrecognized(extras)
     out, err = sys.stdout, sys.stderr
     if args.command is None:
         parser.print_help(err)

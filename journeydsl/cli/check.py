@@ -22,7 +22,14 @@ __all__ = ["COMMANDS", "add_check_arguments", "cmd_check"]
 def add_check_arguments(check: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl check``."""
     check.add_argument("paths", nargs="+", metavar="PATH", help="journey files or folders")
-    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "github", "sarif"),
+        default="text",
+        help="text: file:line:col with the source line and a caret (default); json: one "
+        "document; github: workflow commands that annotate a pull request; sarif: SARIF 2.1.0 "
+        "for code-scanning tools",
+    )
     check.add_argument(
         "--stats", action="store_true", help="also report steps and the worst-case message budget"
     )

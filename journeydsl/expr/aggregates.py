@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from journeydsl import ast as A
-from journeydsl.diagnostics import did_you_mean
+from journeydsl.diagnostics import did_you_mean, uses_hint
 from journeydsl.expr import checker, names
 from journeydsl.expr.catalog import EventSpec
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, Fn
@@ -54,7 +54,8 @@ def _event_of(
             f"undefined event '{ev_name}'",
             ev_span,
             did_you_mean(ev_name, scope.catalog.events)
-            or (None if scope.catalog.has_events else 'add `uses events "events.yaml"`'),
+            if scope.catalog.has_events
+            else uses_hint("events", ev_span.file),
         )
         return None, None
     if field_name is not None and names.field_type(spec, field_name, target, scope) is None:

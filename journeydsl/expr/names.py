@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from journeydsl import ast as A
-from journeydsl.diagnostics import did_you_mean
+from journeydsl.diagnostics import did_you_mean, uses_hint
 from journeydsl.expr import checker
 from journeydsl.expr.absent import Absent
 from journeydsl.expr.builtins import BUILTIN_FNS, BUILTINS
@@ -177,7 +177,7 @@ def check_attr(node: A.Attr, scope: Scope) -> Typed:
                 "JD201",
                 f"undefined event '{base}': the journey has no events catalog",
                 obj.span,
-                'add `uses events "events.yaml"`',
+                uses_hint("events", obj.span.file),
             )
             return ERR
     inner = checker.check(obj, scope)
