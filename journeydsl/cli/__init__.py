@@ -43,7 +43,9 @@ _COMMANDS: dict[str, _Entry] = {
     "check": _Entry("check", "check journeys; exit 1 when any has an error"),
     "graph": _Entry("graph", "print the compiled journey graph"),
     "fmt": _Entry("fmt", "print a journey in canonical YAML or DSL form"),
-    "schema": _Entry("fmt", "print the JSON Schema of the YAML form"),
+    "schema": _Entry(
+        "fmt", "print the JSON Schema of a file kind (journeys, catalogs, policies, tests, ...)"
+    ),
     "run": _Entry(
         "run",
         "run journeys durably over an event stream, delivering to a JSON Lines file",

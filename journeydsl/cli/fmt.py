@@ -17,7 +17,15 @@ from journeydsl.exitcodes import ExitCode
 if TYPE_CHECKING:
     from journeydsl import ast as A
 
-__all__ = ["COMMANDS", "add_fmt_arguments", "cmd_fmt", "cmd_schema", "rebase_uses"]
+__all__ = [
+    "COMMANDS",
+    "SCHEMA_KINDS",
+    "add_fmt_arguments",
+    "add_schema_arguments",
+    "cmd_fmt",
+    "cmd_schema",
+    "rebase_uses",
+]
 
 
 def add_fmt_arguments(fmt: argparse.ArgumentParser) -> None:
@@ -155,20 +163,32 @@ def rebase_uses(tree: A.Journey, source_dir: Path, output_dir: Path) -> A.Journe
     return replace(tree, **changes)
 
 
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    """``journeydsl schema`` takes no options."""
+#: The file kinds ``schema --kind`` knows (:data:`journeydsl.cli.schemas.KINDS`, repeated so that
+#: building the parser imports no model).
+SCHEMA_KINDS = ("journey", "events", "templates", "policies", "behaviour", "test", "migration")
+
+
+def add_schema_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``journeydsl schema``."""
+    parser.add_argument(
+        "--kind",
+        choices=SCHEMA_KINDS,
+        default="journey",
+        help="the file kind: a journey in YAML (default), the events or templates catalog, "
+        "contact policies, a behaviour model, scenario tests, or a migration mapping",
+    )
 
 
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``journeydsl schema``: the JSON Schema of a journey's YAML spelling."""
-    from journeydsl.syntax.schema import json_schema
+    """``journeydsl schema``: the JSON Schema of one file kind."""
+    from journeydsl.cli.schemas import json_schema
 
-    print(json.dumps(json_schema(), indent=2, ensure_ascii=False), file=out)
+    print(json.dumps(json_schema(args.kind), indent=2, ensure_ascii=False), file=out)
     return ExitCode.OK
 
 
 #: The commands this module defines.
 COMMANDS = {
     "fmt": Command(add_fmt_arguments, cmd_fmt),
-    "schema": Command(_no_arguments, cmd_schema),
+    "schema": Command(add_schema_arguments, cmd_schema),
 }
