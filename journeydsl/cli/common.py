@@ -25,10 +25,12 @@ __all__ = [
     "Parser",
     "UsageError",
     "add_root_option",
+    "add_skip_option",
     "closest",
     "expand_paths",
     "fail_usage",
     "journeys_with_roots",
+    "looks_like_journey",
     "quiet_engine_logs",
 ]
 
@@ -132,6 +134,22 @@ def _looks_like_journey(path: Path) -> bool:
     except OSError:
         return False
     return any(line.startswith("journey:") for line in head.splitlines())
+
+
+def looks_like_journey(path: Path) -> bool:
+    """Whether ``path`` is a journey: a ``.journey`` file, or a YAML file (not a scenario
+    test) with a top-level ``journey:`` key in its head."""
+    return _looks_like_journey(path)
+
+
+def add_skip_option(parser: argparse.ArgumentParser) -> None:
+    """``--skip-other-files``: what a pre-commit hook passes, given every changed YAML file."""
+    parser.add_argument(
+        "--skip-other-files",
+        action="store_true",
+        help="skip the files given that are not journeys (catalogs, policies, scenario tests) "
+        "instead of reading them as journeys; for pre-commit hooks",
+    )
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TextIO
 
-from journeydsl.cli.common import Command, fail_usage
+from journeydsl.cli.common import Command, add_skip_option, fail_usage, looks_like_journey
 from journeydsl.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def add_fmt_arguments(fmt: argparse.ArgumentParser) -> None:
         help="write nothing; exit 1 when a file is not in its canonical layout (in its own "
         "spelling; comments and blank lines are not compared) and name it",
     )
+    add_skip_option(fmt)
 
 
 def _parsed(path: Path, err: TextIO) -> tuple[A.Journey, str] | None:
@@ -83,7 +84,10 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from journeydsl.syntax.printer import print_dsl, print_yaml
 
     if args.check:
-        return _check_layout([Path(f) for f in args.files], out, err)
+        paths = [Path(f) for f in args.files]
+        if args.skip_other_files:
+            paths = [p for p in paths if looks_like_journey(p)]
+        return _check_layout(paths, out, err)
     if len(args.files) != 1:
         fail_usage("fmt converts one file at a time; several files only with --check")
     p = Path(args.files[0])
