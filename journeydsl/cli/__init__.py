@@ -41,6 +41,10 @@ class _Entry:
 #: Every command, in the order ``journeydsl --help`` lists them.
 _COMMANDS: dict[str, _Entry] = {
     "check": _Entry("check", "check journeys; exit 1 when any has an error"),
+    "rule": _Entry(
+        "check",
+        "explain a diagnostic code (journeydsl rule JD205), with an example and the fix",
+    ),
     "graph": _Entry("graph", "print the compiled journey graph"),
     "fmt": _Entry("fmt", "print a journey in canonical YAML or DSL form"),
     "schema": _Entry(

@@ -13,6 +13,7 @@ from journeydsl.cli.common import (
     Command,
     add_root_option,
     add_skip_option,
+    closest,
     fail_usage,
     journeys_with_roots,
     looks_like_journey,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from journeydsl.compiler import CompileResult
     from journeydsl.diagnostics import Diagnostic
 
-__all__ = ["COMMANDS", "add_check_arguments", "cmd_check"]
+__all__ = ["COMMANDS", "add_check_arguments", "add_rule_arguments", "cmd_check", "cmd_rule"]
 
 
 def add_check_arguments(check: argparse.ArgumentParser) -> None:
@@ -255,5 +256,38 @@ def _check_migration(
     return [*found, *check_mapping(parsed, old, new)]
 
 
-#: The command this module defines.
-COMMANDS = {"check": Command(add_check_arguments, cmd_check)}
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``journeydsl rule``."""
+    parser.add_argument(
+        "code",
+        nargs="?",
+        metavar="CODE",
+        help="a diagnostic code such as JD205; without one, every code with its meaning",
+    )
+
+
+def cmd_rule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``journeydsl rule [CODE]``: what a diagnostic code means, with an example and the fix."""
+    from journeydsl.diagnostics import CODES
+    from journeydsl.rules import explain
+
+    if args.code is None:
+        for code, meaning in CODES.items():
+            print(f"{code}  {meaning}", file=out)
+        return ExitCode.OK
+    code = args.code.strip().upper()
+    if code not in CODES:
+        best = closest(code, CODES)
+        fail_usage(
+            f"no diagnostic code '{args.code}'"
+            + (f" — did you mean '{best}'?" if best else "; `journeydsl rule` lists them")
+        )
+    out.write(explain(code))
+    return ExitCode.OK
+
+
+#: The commands this module defines.
+COMMANDS = {
+    "check": Command(add_check_arguments, cmd_check),
+    "rule": Command(add_rule_arguments, cmd_rule),
+}
