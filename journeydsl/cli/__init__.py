@@ -1,5 +1,5 @@
 """The ``journeydsl`` command line: check, graph, fmt, schema, run, quarantine, simulate,
-explain, test.
+explain, preview, test, rule.
 
 Exit codes (:class:`~journeydsl.exitcodes.ExitCode`): 0 success (warnings allowed), 1 a journey
 or an input has errors, 2 a usage error.
@@ -79,6 +79,13 @@ _COMMANDS: dict[str, _Entry] = {
         "print the decision log of one customer's journey instances",
         "Simulate as `journeydsl simulate` does, then print every step one customer's instances "
         "took: conditions with their values, waits, sends and suppressions with reasons.",
+    ),
+    "preview": _Entry(
+        "preview",
+        "render a template as one customer would read it, with the params a send gives",
+        "Simulate as `journeydsl explain` does, then render every send of TEMPLATE to the "
+        "customer: the template's body (or registered text) on that channel with each {param} "
+        "filled in, so the [QC] label and the params can be read before launch.",
     ),
     "test": _Entry(
         "scenarios",

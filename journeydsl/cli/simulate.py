@@ -40,6 +40,7 @@ __all__ = [
     "COMMANDS",
     "Run",
     "add_explain_arguments",
+    "add_input_arguments",
     "add_simulate_arguments",
     "build",
     "explain_command",
@@ -47,7 +48,8 @@ __all__ = [
 ]
 
 
-def _add_inputs(p: argparse.ArgumentParser, policies_help: str) -> None:
+def add_input_arguments(p: argparse.ArgumentParser, policies_help: str) -> None:
+    """The journey and the input options that ``simulate``, ``explain`` and ``preview`` share."""
     p.add_argument("journey", metavar="JOURNEY", help="the journey file (.journey or .yaml)")
     p.add_argument("--policies", metavar="FILE", help=policies_help)
     rec = p.add_argument_group("recorded mode")
@@ -88,7 +90,7 @@ def _add_inputs(p: argparse.ArgumentParser, policies_help: str) -> None:
 
 def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl simulate``."""
-    _add_inputs(
+    add_input_arguments(
         p,
         "run under this contact-policy file (docs/policies.md); the report shows what each "
         "policy deferred, dropped or rerouted, and the uplift against the holdout",
@@ -119,7 +121,7 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_explain_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl explain``."""
-    _add_inputs(
+    add_input_arguments(
         p,
         "run under this contact-policy file (docs/policies.md); the log then shows each "
         "message the policies deferred, dropped or rerouted, with the rule that decided",
