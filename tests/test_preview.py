@@ -45,7 +45,7 @@ def test_preview_renders_the_sms_text_with_its_label_and_params(
     assert "fee_waiver_offer on sms (marketing), step zns_fee_waiver_offer" in out
     assert "params: threshold = 1,000,000 VND, deadline = 2026-02-08" in out
     assert "| [QC] Chi tieu 1,000,000 VND truoc 2026-02-08 de duoc mien phi" in out
-    assert "no body or text on email" in out
+    assert "| Spend 1,000,000 VND with your new card before 2026-02-08" in out
 
 
 def test_preview_renders_a_body_per_channel(capsys: pytest.CaptureFixture[str]) -> None:
