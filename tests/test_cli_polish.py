@@ -88,9 +88,20 @@ def _misspelt(option: str) -> str:
     return option[:i] + option[i] + option[i:]
 
 
+def _with_options() -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """The commands that take options besides --help (``rule`` takes none)."""
+    return [
+        (path, parser)
+        for path, parser in _leaves(build_parser())
+        if any(
+            o.startswith("--") and o != "--help" for a in parser._actions for o in a.option_strings
+        )
+    ]
+
+
 @pytest.mark.parametrize(
     ("path", "parser"),
-    _leaves(build_parser()),
+    _with_options(),
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
 )
 def test_a_misspelt_option_gets_did_you_mean_in_every_command(
@@ -100,12 +111,16 @@ def test_a_misspelt_option_gets_did_you_mean_in_every_command(
     suggested, before any complaint about missing arguments."""
     options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
     options = [o for o in options if o not in ("--help", "--version")]
-    if not options:
-        pytest.skip(f"{' '.join(path)} has no options")
     option = max(options, key=len)
     code, _, err = run(capsys, *path, _misspelt(option))
     assert code == 2
     assert f"did you mean `{option}`?" in err
+
+
+def test_every_command_but_rule_is_tried_with_a_misspelt_option() -> None:
+    """The table of commands tried above leaves none out but the one without options."""
+    tried = {path for path, _ in _with_options()}
+    assert {path for path, _ in _leaves(build_parser())} - tried == {("rule",)}
 
 
 def test_the_us_spelling_of_behaviour_is_accepted(tmp_path: Path) -> None:
