@@ -124,11 +124,13 @@ def test_every_command_but_rule_is_tried_with_a_misspelt_option() -> None:
 
 
 def test_the_us_spelling_of_behaviour_is_accepted(tmp_path: Path) -> None:
-    """`--behavior` is the same option as `--behaviour`."""
-    args = build_parser("simulate").parse_args(
-        ["simulate", str(ONBOARDING), "--population", "3", "--behavior", "b.yaml"]
-    )
-    assert args.behaviour == "b.yaml"
+    """`--behavior` is the same option as `--behaviour`, and an abbreviation of both is not
+    ambiguous."""
+    for spelling in (["--behavior", "b.yaml"], ["--behavior=b.yaml"], ["--behav", "b.yaml"]):
+        args = build_parser("simulate").parse_args(
+            ["simulate", str(ONBOARDING), "--population", "3", *spelling]
+        )
+        assert args.behaviour == "b.yaml", spelling
 
 
 def test_a_misspelt_choice_gets_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:

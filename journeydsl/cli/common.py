@@ -63,6 +63,8 @@ class Parser(argparse.ArgumentParser):
     ) -> tuple[argparse.Namespace, list[str]]:
         """As argparse does, after refusing an option this command does not have (with the one
         it most likely meant) before anything else is reported, such as a missing argument."""
+        if args is not None:
+            args = [_unalias(a) for a in args]
         if args is not None and not self._subparsers_action():
             unknown = [a for a in _long_options(args) if not self._takes(a)]
             if unknown:
@@ -76,12 +78,15 @@ class Parser(argparse.ArgumentParser):
         """Whether ``option`` (``--name`` or ``--name=value``) is one of this parser's options
         or an unambiguous abbreviation of one, as argparse accepts."""
         name = option.split("=", 1)[0]
-        options = self.option_strings()
-        return name in options or sum(o.startswith(name) for o in options) == 1
+        actions = {id(a) for a in self._actions for o in a.option_strings if o.startswith(name)}
+        return name in self.option_strings() or len(actions) == 1
 
     def option_strings(self) -> list[str]:
-        """Every option this parser takes (``--behaviour``, ``-o``, ...)."""
-        return [o for action in self._actions for o in action.option_strings]
+        """Every option this parser takes (``--behaviour``, ``-o``, ...), each action's first
+        spelling before its aliases (``--behavior``), so that suggestions name the first."""
+        firsts = [o for a in self._actions for o in a.option_strings[:1]]
+        aliases = [o for a in self._actions for o in a.option_strings[1:]]
+        return firsts + aliases
 
     def unrecognized(self, extras: Sequence[str]) -> NoReturn:
         """Stop on arguments no option took, suggesting the option each misspelt one meant."""
@@ -92,6 +97,16 @@ class Parser(argparse.ArgumentParser):
             best = closest(name, options) if name.startswith("-") else None
             parts.append(f"{extra} (did you mean `{best}`?)" if best else extra)
         self.error("unrecognized arguments: " + ", ".join(parts))
+
+
+#: Other spellings of options, read as the option itself (not declared as aliases, which would
+#: make a prefix such as ``--behav`` ambiguous).
+ALIASES = {"--behavior": "--behaviour"}
+
+
+def _unalias(arg: str) -> str:
+    name, eq, value = arg.partition("=")
+    return ALIASES[name] + eq + value if name in ALIASES else arg
 
 
 def _long_options(args: Sequence[str]) -> list[str]:
@@ -109,9 +124,14 @@ _INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from 
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:
-    """The candidate closest to a misspelt ``word``, or None when none is close."""
-    found = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    return found[0] if found else None
+    """The candidate closest to a misspelt ``word``, or None when none is close; of equally
+    close ones, the first given."""
+    best, score = None, 0.6
+    for candidate in dict.fromkeys(candidates):
+        ratio = difflib.SequenceMatcher(None, word, candidate).ratio()
+        if ratio > score:
+            best, score = candidate, ratio
+    return best
 
 
 class UsageError(Exception):

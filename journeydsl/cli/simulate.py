@@ -70,7 +70,6 @@ def add_input_arguments(p: argparse.ArgumentParser, policies_help: str) -> None:
     syn.add_argument("--population", type=int, metavar="N", help="simulate N synthetic customers")
     syn.add_argument(
         "--behaviour",
-        "--behavior",
         metavar="B.yaml",
         help="the behaviour model (YAML; --behavior is the same option)",
     )
