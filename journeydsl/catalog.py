@@ -316,16 +316,63 @@ def load_templates(
             else {}
         )
         texts = _texts(file, name, spec.get("text"), channels, diags)
-        catalog.templates[name] = TemplateSpec(name, category, tuple(channels), params, texts)
+        bodies = _texts(file, name, spec.get("body"), channels, diags, "body")
+        for key in ("text", "body"):
+            if key in spec:
+                _placeholders(file, name, spec[key], params, diags)
+        catalog.templates[name] = TemplateSpec(
+            name, category, tuple(channels), params, texts, bodies
+        )
 
 
-_TEMPLATE_KEYS = ("category", "channels", "params", "label", "text")
+_TEMPLATE_KEYS = ("category", "channels", "params", "label", "text", "body")
+#: ``{name}`` placeholders; ``{{`` and ``}}`` are a literal brace.
+PLACEHOLDER: Final = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+def _placeholders(
+    file: str, name: str, node: yaml.Node, params: dict[str, Type], diags: Diagnostics
+) -> None:
+    """Each ``{placeholder}`` of a text or body names a param of the template (JD109 at the
+    placeholder otherwise)."""
+    scalars = [v for _, v in node.value] if isinstance(node, yaml.MappingNode) else [node]
+    for scalar in scalars:
+        if not isinstance(scalar, yaml.ScalarNode):
+            continue
+        for m in PLACEHOLDER.finditer(str(scalar.value)):
+            key = m.group(1)
+            if key is None or key in params:
+                continue
+            diags.error(
+                "JD109",
+                f"placeholder {{{key}}} in template '{name}' is not one of its params",
+                _placeholder_span(file, scalar, m.start(), len(m.group(0))),
+                did_you_mean(key, params)
+                or (f"its params are {', '.join(params)}" if params else "it has no params"),
+            )
+
+
+def _placeholder_span(file: str, scalar: yaml.ScalarNode, offset: int, width: int) -> Span:
+    """Where the placeholder at ``offset`` of a one-line scalar is (the scalar's start when it
+    spans lines or escapes characters, where offsets in the value are not columns)."""
+    start, end = scalar.start_mark, scalar.end_mark
+    quote = 1 if scalar.style in ("'", '"') else 0
+    raw_width = end.column - start.column - 2 * quote
+    if start.line != end.line or raw_width != len(str(scalar.value)):
+        return _span(file, scalar)
+    column = start.column + quote + offset + 1
+    return Span(file, start.line + 1, column, start.line + 1, column + width)
 
 
 def _texts(
-    file: str, name: str, node: yaml.Node | None, channels: list[str], diags: Diagnostics
+    file: str,
+    name: str,
+    node: yaml.Node | None,
+    channels: list[str],
+    diags: Diagnostics,
+    key: str = "text",
 ) -> dict[str, str]:
-    """``text: "…"`` (every channel) or ``text: {sms: "…", zns: "…"}``."""
+    """``text: "…"`` (every channel) or ``text: {sms: "…", zns: "…"}``; the same for ``body``."""
     if node is None:
         return {}
     if isinstance(node, yaml.ScalarNode):
@@ -333,7 +380,7 @@ def _texts(
     if not isinstance(node, yaml.MappingNode):
         diags.error(
             "JD109",
-            f"the text of template '{name}' is a string, or a mapping of channel: text",
+            f"the {key} of template '{name}' is a string, or a mapping of channel: {key}",
             _span(file, node),
         )
         return {}
@@ -343,12 +390,12 @@ def _texts(
         if channel not in channels:
             diags.error(
                 "JD109",
-                f"template '{name}' has a text for '{channel}', which is not one of its channels",
+                f"template '{name}' has a {key} for '{channel}', which is not one of its channels",
                 _span(file, k),
                 did_you_mean(channel, channels),
             )
         elif not isinstance(v, yaml.ScalarNode):
-            diags.error("JD109", f"the {channel} text of '{name}' is a string", _span(file, v))
+            diags.error("JD109", f"the {channel} {key} of '{name}' is a string", _span(file, v))
         else:
             out[channel] = str(v.value)
     return out

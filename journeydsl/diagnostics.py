@@ -11,6 +11,7 @@ import enum
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 __all__ = [
     "CODES",
@@ -21,7 +22,9 @@ __all__ = [
     "did_you_mean",
     "render_github",
     "render_json",
+    "render_sarif",
     "render_text",
+    "uses_hint",
 ]
 
 
@@ -209,6 +212,14 @@ class Diagnostics:
         return len(self.items)
 
 
+def uses_hint(kind: str, file: str) -> str:
+    """The hint for a journey without a ``kind`` catalog (events, templates), in the spelling of
+    ``file``: ``uses: {events: events.yaml}`` in YAML, ``uses events "events.yaml"`` in the DSL."""
+    if file.endswith((".yaml", ".yml")):
+        return f"add `uses: {{{kind}: {kind}.yaml}}`"
+    return f'add `uses {kind} "{kind}.yaml"`'
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A "did you mean 'x'?" hint for a misspelt ``name``, or None when nothing is close."""
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
@@ -272,3 +283,66 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
             f"title={d.code}::{_gh_escape(msg)}"
         )
     return "\n".join(lines)
+
+
+#: SARIF's levels for our severities.
+_SARIF_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
+    """A SARIF 2.1.0 log of one run, for code-scanning tools (GitHub code scanning, IDEs): every
+    code used is a rule of the driver, every diagnostic a result with its region."""
+    used = sorted({d.code for d in diagnostics})
+    index = {code: i for i, code in enumerate(used)}
+    rules = [
+        {
+            "id": code,
+            "name": CODES.get(code, code),
+            "shortDescription": {"text": CODES.get(code, code)},
+            "help": {"text": f"journeydsl rule {code} explains it, with an example"},
+        }
+        for code in used
+    ]
+    results = []
+    for d in diagnostics:
+        message = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        results.append(
+            {
+                "ruleId": d.code,
+                "ruleIndex": index[d.code],
+                "level": _SARIF_LEVELS[d.severity],
+                "message": {"text": message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": quote(d.span.file.replace("\\", "/"))},
+                            "region": {
+                                "startLine": d.span.line,
+                                "startColumn": d.span.column,
+                                "endLine": max(d.span.end_line, d.span.line),
+                                "endColumn": max(d.span.end_column, 1),
+                            },
+                        }
+                    }
+                ],
+            }
+        )
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "journeydsl",
+                        "version": version,
+                        "informationUri": "https://journeydsl.dev/",
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)

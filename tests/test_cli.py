@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -168,15 +169,22 @@ def test_fmt_converts_both_ways_preserving_the_graph(
     """`fmt` DSL → YAML → DSL keeps the compiled graph identical."""
     src = EXAMPLES / f"{name}.journey"
     as_yaml = tmp_path / f"{name}.yaml"
-    back = tmp_path / f"{name}.journey"
-    assert main(["fmt", str(src), "--to", "yaml", "-o", str(as_yaml)]) == 0
-    assert main(["fmt", str(as_yaml), "--to", "dsl", "-o", str(back)]) == 0
+    back = tmp_path / "back" / f"{name}.journey"
+    back.parent.mkdir()
     for catalog in ("events.yaml", "templates.yaml"):
         (tmp_path / catalog).write_text((EXAMPLES / catalog).read_text(encoding="utf-8"))
+    shutil.copy(src, tmp_path / src.name)
+    src = tmp_path / src.name
+    assert main(["fmt", str(src), "--to", "yaml", "-o", str(as_yaml)]) == 0
+    # Written one folder down, the journey names its catalogs one folder up.
+    assert main(["fmt", str(as_yaml), "--to", "dsl", "-o", str(back)]) == 0
+    assert 'uses events "../events.yaml"' in back.read_text(encoding="utf-8")
     capsys.readouterr()
     graphs = []
     for path in (src, as_yaml, back):
-        code, out, err = run(capsys, "graph", str(path), "--format", "json")
+        code, out, err = run(
+            capsys, "graph", str(path), "--format", "json", "--root", str(tmp_path)
+        )
         assert code == 0, err
         graphs.append(out)
     assert graphs[0] == graphs[1] == graphs[2]

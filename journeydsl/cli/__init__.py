@@ -1,5 +1,5 @@
 """The ``journeydsl`` command line: check, graph, fmt, schema, run, quarantine, simulate,
-explain, test.
+explain, preview, test, rule.
 
 Exit codes (:class:`~journeydsl.exitcodes.ExitCode`): 0 success (warnings allowed), 1 a journey
 or an input has errors, 2 a usage error.
@@ -41,9 +41,15 @@ class _Entry:
 #: Every command, in the order ``journeydsl --help`` lists them.
 _COMMANDS: dict[str, _Entry] = {
     "check": _Entry("check", "check journeys; exit 1 when any has an error"),
+    "rule": _Entry(
+        "check",
+        "explain a diagnostic code (journeydsl rule JD205), with an example and the fix",
+    ),
     "graph": _Entry("graph", "print the compiled journey graph"),
     "fmt": _Entry("fmt", "print a journey in canonical YAML or DSL form"),
-    "schema": _Entry("fmt", "print the JSON Schema of the YAML form"),
+    "schema": _Entry(
+        "fmt", "print the JSON Schema of a file kind (journeys, catalogs, policies, tests, ...)"
+    ),
     "run": _Entry(
         "run",
         "run journeys durably over an event stream, delivering to a JSON Lines file",
@@ -74,6 +80,13 @@ _COMMANDS: dict[str, _Entry] = {
         "Simulate as `journeydsl simulate` does, then print every step one customer's instances "
         "took: conditions with their values, waits, sends and suppressions with reasons.",
     ),
+    "preview": _Entry(
+        "preview",
+        "render a template as one customer would read it, with the params a send gives",
+        "Simulate as `journeydsl explain` does, then render every send of TEMPLATE to the "
+        "customer: the template's body (or registered text) on that channel with each {param} "
+        "filled in, so the [QC] label and the params can be read before launch.",
+    ),
     "test": _Entry(
         "scenarios",
         "run *.test.yaml scenario files; exit 1 when a case fails",
@@ -98,14 +111,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     parser = Parser(
         prog="journeydsl",
-        description="Credit-card customer journeys as code: check, graph, format.",
+        description="Credit-card customer journeys as code: "
+        + ", ".join(_COMMANDS)
+        + ". Run `journeydsl COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"journeydsl {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=Parser, help="the command to run"
+    )
     for name, entry in _COMMANDS.items():
         each = sub.add_parser(name, help=entry.help, description=entry.description)
         if command is None or command == name:
             _command_of(name).add_arguments(each)
+    return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str | None) -> Parser:
+    """The parser of the command ``name`` (the top-level parser without one)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            found: Parser = action.choices[name]
+            return found
+    assert isinstance(parser, Parser)
     return parser
 
 
@@ -118,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command(argv))
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _subparser(parser, args.command).unrecognized(extras)
     out, err = sys.stdout, sys.stderr
     if args.command is None:
         parser.print_help(err)

@@ -9,20 +9,36 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from journeydsl.cli.common import Command, add_root_option, fail_usage, journeys_with_roots
+from journeydsl.cli.common import (
+    Command,
+    add_root_option,
+    add_skip_option,
+    closest,
+    fail_usage,
+    journeys_with_roots,
+    looks_like_journey,
+)
+from journeydsl.cli.config import Config, code_filter, load_config, parse_codes
 from journeydsl.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from journeydsl.compiler import CompileResult
     from journeydsl.diagnostics import Diagnostic
 
-__all__ = ["COMMANDS", "add_check_arguments", "cmd_check"]
+__all__ = ["COMMANDS", "add_check_arguments", "add_rule_arguments", "cmd_check", "cmd_rule"]
 
 
 def add_check_arguments(check: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl check``."""
     check.add_argument("paths", nargs="+", metavar="PATH", help="journey files or folders")
-    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "github", "sarif"),
+        default="text",
+        help="text: file:line:col with the source line and a caret (default); json: one "
+        "document; github: workflow commands that annotate a pull request; sarif: SARIF 2.1.0 "
+        "for code-scanning tools",
+    )
     check.add_argument(
         "--stats", action="store_true", help="also report steps and the worst-case message budget"
     )
@@ -37,7 +53,20 @@ def add_check_arguments(check: argparse.ArgumentParser) -> None:
         help="also check this mapping (YAML) of waiting steps from the first journey given (the "
         "running version) to the second (the new one): check --migrate MAPPING OLD NEW",
     )
+    check.add_argument(
+        "--select",
+        metavar="CODES",
+        help="report only these codes or code prefixes, comma-separated (JD2,JD301); "
+        "default: [tool.journeydsl] select in pyproject.toml, else every code",
+    )
+    check.add_argument(
+        "--ignore",
+        metavar="CODES",
+        help="never report these codes or prefixes, comma-separated (JD506), besides "
+        "[tool.journeydsl] ignore in pyproject.toml",
+    )
     add_root_option(check)
+    add_skip_option(check)
 
 
 def _stats(result: CompileResult) -> dict[str, Any]:
@@ -115,23 +144,53 @@ def _apply_policies(
     return problems
 
 
+def _settings(args: argparse.Namespace) -> Config:
+    """The options of this run: the command line's, else ``[tool.journeydsl]``'s."""
+    config = load_config()
+    root = args.root or config.root
+    if root is not None and not Path(root).is_dir():
+        fail_usage(f"{root}: no such folder (root in {config.file})")
+    select = parse_codes(args.select.split(","), "--select") if args.select else config.select
+    ignore = parse_codes(args.ignore.split(","), "--ignore") if args.ignore else ()
+    return Config(
+        file=config.file,
+        select=select,
+        ignore=(*config.ignore, *ignore),
+        policies=Path(args.policies) if args.policies else config.policies,
+        root=root,
+    )
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl check``: exit 0 when no journey has an error (warnings allowed), else 1."""
     from journeydsl.compiler import compile_file
-    from journeydsl.diagnostics import Severity, render_github, render_json, render_text
+    from journeydsl.diagnostics import (
+        Severity,
+        render_github,
+        render_json,
+        render_sarif,
+        render_text,
+    )
 
-    found = journeys_with_roots(args.paths, args.root)
+    settings = _settings(args)
+    paths = args.paths
+    if args.skip_other_files:
+        paths = [p for p in paths if Path(p).is_dir() or looks_like_journey(Path(p))]
+    found = journeys_with_roots(paths, settings.root) if paths else []
     files = [f for f, _ in found]
     results = [compile_file(f, root=root) for f, root in found]
     sources: dict[str, str] = {}
-    policy_diags = (
-        _apply_policies(args.policies, args.root, results, sources) if args.policies else []
-    )
+    policies = str(settings.policies) if settings.policies else None
+    policy_diags = _apply_policies(policies, settings.root, results, sources) if policies else []
     diags = policy_diags + [d for r in results for d in r.diagnostics]
     for r in results:
         sources.update(r.sources)
     if args.migrate:
         diags.extend(_check_migration(args.migrate, files, results, sources))
+    keep = code_filter(settings.select, settings.ignore)
+    diags = [d for d in diags if keep(d.code)]
+    for r in results:
+        r.diagnostics = [d for d in r.diagnostics if keep(d.code)]
     errors = sum(d.severity is Severity.ERROR for d in diags)
     warnings = sum(d.severity is Severity.WARNING for d in diags)
     stats = [_stats(r) for r in results] if args.stats else []
@@ -155,6 +214,10 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.format == "github":
         if diags:
             print(render_github(diags), file=out)
+    elif args.format == "sarif":
+        from journeydsl import __version__
+
+        print(render_sarif(diags, __version__), file=out)
     else:
         if diags:
             print(render_text(diags, sources), file=out)
@@ -193,5 +256,38 @@ def _check_migration(
     return [*found, *check_mapping(parsed, old, new)]
 
 
-#: The command this module defines.
-COMMANDS = {"check": Command(add_check_arguments, cmd_check)}
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``journeydsl rule``."""
+    parser.add_argument(
+        "code",
+        nargs="?",
+        metavar="CODE",
+        help="a diagnostic code such as JD205; without one, every code with its meaning",
+    )
+
+
+def cmd_rule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``journeydsl rule [CODE]``: what a diagnostic code means, with an example and the fix."""
+    from journeydsl.diagnostics import CODES
+    from journeydsl.rules import explain
+
+    if args.code is None:
+        for code, meaning in CODES.items():
+            print(f"{code}  {meaning}", file=out)
+        return ExitCode.OK
+    code = args.code.strip().upper()
+    if code not in CODES:
+        best = closest(code, CODES)
+        fail_usage(
+            f"no diagnostic code '{args.code}'"
+            + (f" — did you mean '{best}'?" if best else "; `journeydsl rule` lists them")
+        )
+    out.write(explain(code))
+    return ExitCode.OK
+
+
+#: The commands this module defines.
+COMMANDS = {
+    "check": Command(add_check_arguments, cmd_check),
+    "rule": Command(add_rule_arguments, cmd_rule),
+}

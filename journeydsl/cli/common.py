@@ -8,9 +8,11 @@ stays cheap.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
+import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,12 @@ __all__ = [
     "Parser",
     "UsageError",
     "add_root_option",
+    "add_skip_option",
+    "closest",
     "expand_paths",
     "fail_usage",
     "journeys_with_roots",
+    "looks_like_journey",
     "quiet_engine_logs",
 ]
 
@@ -44,9 +49,89 @@ class Parser(argparse.ArgumentParser):
     with :attr:`~journeydsl.exitcodes.ExitCode.USAGE`, after the usage line."""
 
     def error(self, message: str) -> NoReturn:
-        """Print the usage and ``message`` to stderr, and exit with the usage error's code."""
+        """Print the usage and ``message`` to stderr, and exit with the usage error's code. A
+        choice that is not one gets a did-you-mean over the choices."""
+        if m := _INVALID_CHOICE.search(message):
+            choices = re.findall(r"'([^']*)'", m.group("choices"))
+            if best := closest(m.group("given"), choices):
+                message += f" — did you mean '{best}'?"
         self.print_usage(sys.stderr)
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """As argparse does, after refusing an option this command does not have (with the one
+        it most likely meant) before anything else is reported, such as a missing argument."""
+        if args is not None:
+            args = [_unalias(a) for a in args]
+        if args is not None and not self._subparsers_action():
+            unknown = [a for a in _long_options(args) if not self._takes(a)]
+            if unknown:
+                self.unrecognized(unknown)
+        return super().parse_known_args(args, namespace)
+
+    def _subparsers_action(self) -> bool:
+        return any(isinstance(a, argparse._SubParsersAction) for a in self._actions)
+
+    def _takes(self, option: str) -> bool:
+        """Whether ``option`` (``--name`` or ``--name=value``) is one of this parser's options
+        or an unambiguous abbreviation of one, as argparse accepts."""
+        name = option.split("=", 1)[0]
+        actions = {id(a) for a in self._actions for o in a.option_strings if o.startswith(name)}
+        return name in self.option_strings() or len(actions) == 1
+
+    def option_strings(self) -> list[str]:
+        """Every option this parser takes (``--behaviour``, ``-o``, ...), each action's first
+        spelling before its aliases (``--behavior``), so that suggestions name the first."""
+        firsts = [o for a in self._actions for o in a.option_strings[:1]]
+        aliases = [o for a in self._actions for o in a.option_strings[1:]]
+        return firsts + aliases
+
+    def unrecognized(self, extras: Sequence[str]) -> NoReturn:
+        """Stop on arguments no option took, suggesting the option each misspelt one meant."""
+        options = self.option_strings()
+        parts = []
+        for extra in extras:
+            name = extra.split("=", 1)[0]
+            best = closest(name, options) if name.startswith("-") else None
+            parts.append(f"{extra} (did you mean `{best}`?)" if best else extra)
+        self.error("unrecognized arguments: " + ", ".join(parts))
+
+
+#: Other spellings of options, read as the option itself (not declared as aliases, which would
+#: make a prefix such as ``--behav`` ambiguous).
+ALIASES = {"--behavior": "--behaviour"}
+
+
+def _unalias(arg: str) -> str:
+    name, eq, value = arg.partition("=")
+    return ALIASES[name] + eq + value if name in ALIASES else arg
+
+
+def _long_options(args: Sequence[str]) -> list[str]:
+    """The ``--name`` arguments before a ``--`` that ends the options."""
+    out = []
+    for a in args:
+        if a == "--":
+            break
+        if a.startswith("--"):
+            out.append(a)
+    return out
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)")
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a misspelt ``word``, or None when none is close; of equally
+    close ones, the first given."""
+    best, score = None, 0.6
+    for candidate in dict.fromkeys(candidates):
+        ratio = difflib.SequenceMatcher(None, word, candidate).ratio()
+        if ratio > score:
+            best, score = candidate, ratio
+    return best
 
 
 class UsageError(Exception):
@@ -69,6 +154,22 @@ def _looks_like_journey(path: Path) -> bool:
     except OSError:
         return False
     return any(line.startswith("journey:") for line in head.splitlines())
+
+
+def looks_like_journey(path: Path) -> bool:
+    """Whether ``path`` is a journey: a ``.journey`` file, or a YAML file (not a scenario
+    test) with a top-level ``journey:`` key in its head."""
+    return _looks_like_journey(path)
+
+
+def add_skip_option(parser: argparse.ArgumentParser) -> None:
+    """``--skip-other-files``: what a pre-commit hook passes, given every changed YAML file."""
+    parser.add_argument(
+        "--skip-other-files",
+        action="store_true",
+        help="skip the files given that are not journeys (catalogs, policies, scenario tests) "
+        "instead of reading them as journeys; for pre-commit hooks",
+    )
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:

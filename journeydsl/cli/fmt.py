@@ -5,65 +5,194 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import TextIO
+import os
+import re
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, TextIO
 
-from journeydsl.cli.common import Command, fail_usage
+from journeydsl.cli.common import Command, add_skip_option, fail_usage, looks_like_journey
 from journeydsl.exitcodes import ExitCode
 
-__all__ = ["COMMANDS", "add_fmt_arguments", "cmd_fmt", "cmd_schema"]
+if TYPE_CHECKING:
+    from journeydsl import ast as A
+
+__all__ = [
+    "COMMANDS",
+    "SCHEMA_KINDS",
+    "add_fmt_arguments",
+    "add_schema_arguments",
+    "cmd_fmt",
+    "cmd_schema",
+    "rebase_uses",
+]
 
 
 def add_fmt_arguments(fmt: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl fmt``."""
-    fmt.add_argument("file", metavar="FILE")
+    fmt.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="the journey file (.journey or .yaml); several only with --check",
+    )
     fmt.add_argument(
         "--to", choices=("yaml", "dsl"), help="target spelling (default: the other one)"
     )
-    fmt.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    fmt.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="write here instead of stdout; relative `uses` paths are rewritten to name the "
+        "same catalogs from OUT's folder",
+    )
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a file is not in its canonical layout (in its own "
+        "spelling; comments and blank lines are not compared) and name it",
+    )
+    add_skip_option(fmt)
+
+
+def _parsed(path: Path, err: TextIO) -> tuple[A.Journey, str] | None:
+    """The journey in ``path`` and its text, or None after printing why it does not parse."""
+    from journeydsl.compiler import parse_source, read_source
+    from journeydsl.diagnostics import Diagnostics, render_text
+
+    if not path.exists():
+        fail_usage(f"{path}: no such file")
+    text, refused = read_source(path)
+    if text is None:  # a folder, a FIFO, a device, a file too large
+        print(render_text(refused, {}), file=err)
+        return None
+    tree, found = parse_source(text, str(path))
+    bag = Diagnostics(list(found))
+    if tree is None or bag.has_errors:
+        print(render_text(bag.sorted(), {str(path): text}), file=err)
+        return None
+    return tree, text
+
+
+def _is_yaml(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml")
 
 
 def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``journeydsl fmt``: exit 1 when the journey does not parse (the reasons on ``err``)."""
-    from journeydsl.compiler import parse_source, read_source
-    from journeydsl.diagnostics import Diagnostics, render_text
+    """``journeydsl fmt``: exit 1 when the journey does not parse (the reasons on ``err``), or,
+    with ``--check``, when a file is not in canonical layout."""
     from journeydsl.syntax.printer import print_dsl, print_yaml
 
-    p = Path(args.file)
-    if not p.exists():
-        fail_usage(f"{args.file}: no such file")
-    text, refused = read_source(p)
-    if text is None:  # a folder, a FIFO, a device, a file too large
-        print(render_text(refused, {}), file=err)
+    if args.check:
+        paths = [Path(f) for f in args.files]
+        if args.skip_other_files:
+            paths = [p for p in paths if looks_like_journey(p)]
+        return _check_layout(paths, out, err)
+    if len(args.files) != 1:
+        fail_usage("fmt converts one file at a time; several files only with --check")
+    p = Path(args.files[0])
+    parsed = _parsed(p, err)
+    if parsed is None:
         return ExitCode.ERRORS
-    tree, found = parse_source(text, args.file)
-    bag = Diagnostics(list(found))
-    if tree is None or bag.has_errors:
-        print(render_text(bag.sorted(), {args.file: text}), file=err)
-        return ExitCode.ERRORS
-    target = args.to or ("dsl" if p.suffix in (".yaml", ".yml") else "yaml")
-    rendered = print_yaml(tree) if target == "yaml" else print_dsl(tree)
+    tree = parsed[0]
+    target = args.to or ("dsl" if _is_yaml(p) else "yaml")
     if args.output:
-        Path(args.output).write_text(rendered, encoding="utf-8")
-    else:
+        tree = rebase_uses(tree, p.parent, Path(args.output).parent)
+    rendered = print_yaml(tree) if target == "yaml" else print_dsl(tree)
+    if not args.output:
         out.write(rendered)
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(rendered, encoding="utf-8")
+    except OSError as exc:
+        fail_usage(f"{args.output}: {exc.strerror or exc}")
     return ExitCode.OK
 
 
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    """``journeydsl schema`` takes no options."""
+def _code_lines(text: str) -> list[str]:
+    """The lines of ``text`` that hold code: comments (a ``#`` at the start or after a space)
+    and blank lines dropped, trailing spaces trimmed."""
+    out = []
+    for line in text.splitlines():
+        code = _COMMENT.sub("", line).rstrip()
+        if code.strip():
+            out.append(code)
+    return out
+
+
+_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
+def _check_layout(paths: list[Path], out: TextIO, err: TextIO) -> int:
+    """``fmt --check``: name each file whose code is not laid out as ``fmt`` prints it."""
+    from journeydsl.syntax.printer import print_dsl, print_yaml
+
+    bad = 0
+    for path in paths:
+        parsed = _parsed(path, err)
+        if parsed is None:
+            bad += 1
+            continue
+        tree, text = parsed
+        canonical = print_yaml(tree) if _is_yaml(path) else print_dsl(tree)
+        if _code_lines(canonical) != _code_lines(text):
+            print(
+                f"{path}: not in canonical layout (journeydsl fmt --to "
+                f"{'yaml' if _is_yaml(path) else 'dsl'} {path} shows it)",
+                file=out,
+            )
+            bad += 1
+    n = len(paths)
+    print(f"fmt --check: {n - bad} of {n} file{'s' * (n != 1)} canonical", file=out)
+    return ExitCode.OK if bad == 0 else ExitCode.ERRORS
+
+
+def _rebased(path: str, source_dir: Path, output_dir: Path) -> str:
+    """``path``, relative to ``source_dir``, made relative to ``output_dir`` (POSIX slashes);
+    an absolute path is kept."""
+    if PurePosixPath(path).is_absolute() or Path(path).is_absolute():
+        return path
+    target = os.path.normpath(os.path.abspath(source_dir / path))
+    return Path(os.path.relpath(target, os.path.abspath(output_dir))).as_posix()
+
+
+def rebase_uses(tree: A.Journey, source_dir: Path, output_dir: Path) -> A.Journey:
+    """The journey with its relative ``uses`` paths (catalogs) rewritten to name the same files
+    from ``output_dir``, where the formatted journey is written."""
+    changes = {}
+    for name in ("events_catalog", "templates_catalog"):
+        lit = getattr(tree, name)
+        if lit is not None:
+            changes[name] = replace(lit, value=_rebased(lit.value, source_dir, output_dir))
+    return replace(tree, **changes)
+
+
+#: The file kinds ``schema --kind`` knows (:data:`journeydsl.cli.schemas.KINDS`, repeated so that
+#: building the parser imports no model).
+SCHEMA_KINDS = ("journey", "events", "templates", "policies", "behaviour", "test", "migration")
+
+
+def add_schema_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``journeydsl schema``."""
+    parser.add_argument(
+        "--kind",
+        choices=SCHEMA_KINDS,
+        default="journey",
+        help="the file kind: a journey in YAML (default), the events or templates catalog, "
+        "contact policies, a behaviour model, scenario tests, or a migration mapping",
+    )
 
 
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``journeydsl schema``: the JSON Schema of a journey's YAML spelling."""
-    from journeydsl.syntax.schema import json_schema
+    """``journeydsl schema``: the JSON Schema of one file kind."""
+    from journeydsl.cli.schemas import json_schema
 
-    print(json.dumps(json_schema(), indent=2, ensure_ascii=False), file=out)
+    print(json.dumps(json_schema(args.kind), indent=2, ensure_ascii=False), file=out)
     return ExitCode.OK
 
 
 #: The commands this module defines.
 COMMANDS = {
     "fmt": Command(add_fmt_arguments, cmd_fmt),
-    "schema": Command(_no_arguments, cmd_schema),
+    "schema": Command(add_schema_arguments, cmd_schema),
 }

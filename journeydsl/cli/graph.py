@@ -19,8 +19,14 @@ __all__ = ["COMMANDS", "add_graph_arguments", "cmd_graph", "render_dot", "render
 
 def add_graph_arguments(graph: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl graph``."""
-    graph.add_argument("file", metavar="FILE")
-    graph.add_argument("--format", choices=("mermaid", "dot", "json"), default="mermaid")
+    graph.add_argument("file", metavar="FILE", help="the journey file (.journey or .yaml)")
+    graph.add_argument(
+        "--format",
+        choices=("mermaid", "dot", "json"),
+        default="mermaid",
+        help="mermaid: a flowchart for Markdown (default); dot: Graphviz; json: the graph's "
+        "nodes and edges",
+    )
     add_root_option(graph)
 
 
@@ -28,6 +34,16 @@ def _label(node: Any) -> str:
     from journeydsl import ir
 
     return ir.describe(node, full=True)
+
+
+def _ends(journey: Journey) -> bool:
+    """Whether any path reaches the end without an outcome (an edge to no node): only then is
+    the ``end: completed`` node drawn."""
+    from journeydsl import ir
+
+    if journey.start is None:
+        return True
+    return any(target is None for node in journey.nodes.values() for _, target in ir.edges(node))
 
 
 def render_mermaid(journey: Journey) -> str:
@@ -44,7 +60,8 @@ def render_mermaid(journey: Journey) -> str:
     lines.append(f"  START --> {mid(journey.start)}")
     for nid, node in journey.nodes.items():
         lines.append(f'  {mid(nid)}["{esc(_label(node))}"]')
-    lines.append('  END(["end: completed"])')
+    if _ends(journey):
+        lines.append('  END(["end: completed"])')
     for nid, node in journey.nodes.items():
         for label, target in ir.edges(node):
             arrow = f"-->|{esc(label)}|" if label else "-->"
@@ -61,7 +78,8 @@ def render_dot(journey: Journey) -> str:
 
     lines = [f"digraph {q(journey.id)} {{", "  node [shape=box, fontname=Helvetica];"]
     lines.append(f"  __start [shape=oval, label={q(f'{journey.id} v{journey.version}')}];")
-    lines.append('  __end [shape=oval, label="end: completed"];')
+    if _ends(journey):
+        lines.append('  __end [shape=oval, label="end: completed"];')
     lines.append(f"  __start -> {q(journey.start or '__end')};")
     for nid, node in journey.nodes.items():
         lines.append(f"  {q(nid)} [label={q(_label(node))}];")

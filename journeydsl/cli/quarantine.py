@@ -37,7 +37,9 @@ __all__ = [
 
 def add_quarantine_arguments(quarantine: argparse.ArgumentParser) -> None:
     """The actions of ``journeydsl quarantine`` (``list``, ``replay``) and their options."""
-    qsub = quarantine.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    qsub = quarantine.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=Parser, help="what to do with them"
+    )
     qsub.required = True
     qlist = qsub.add_parser("list", help="print the quarantined events of a state file")
     qreplay = qsub.add_parser(
@@ -46,7 +48,12 @@ def add_quarantine_arguments(quarantine: argparse.ArgumentParser) -> None:
     for p in (qlist, qreplay):
         p.add_argument("--db", metavar="STATE.db", required=True, help="the run's state file")
         p.add_argument("--id", metavar="EVENT_ID", help="just this event")
-    qlist.add_argument("--format", choices=("text", "json"), default="text")
+    qlist.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: one line per event with its reason (default); json: one JSON document",
+    )
     qreplay.add_argument(
         "journeys", nargs="*", metavar="JOURNEY", help="journey files or folders to replay through"
     )

@@ -16,7 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from journeydsl.cli.common import Command, UsageError, add_root_option, quiet_engine_logs
+from journeydsl.cli.common import (
+    Command,
+    UsageError,
+    add_root_option,
+    closest,
+    quiet_engine_logs,
+)
 from journeydsl.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -34,6 +40,7 @@ __all__ = [
     "COMMANDS",
     "Run",
     "add_explain_arguments",
+    "add_input_arguments",
     "add_simulate_arguments",
     "build",
     "explain_command",
@@ -41,15 +48,10 @@ __all__ = [
 ]
 
 
-def _add_inputs(p: argparse.ArgumentParser) -> None:
-
+def add_input_arguments(p: argparse.ArgumentParser, policies_help: str) -> None:
+    """The journey and the input options that ``simulate``, ``explain`` and ``preview`` share."""
     p.add_argument("journey", metavar="JOURNEY", help="the journey file (.journey or .yaml)")
-    p.add_argument(
-        "--policies",
-        metavar="FILE",
-        help="run under this contact-policy file (docs/policies.md); the report shows what "
-        "each policy deferred, dropped or rerouted, and the uplift against the holdout",
-    )
+    p.add_argument("--policies", metavar="FILE", help=policies_help)
     rec = p.add_argument_group("recorded mode")
     rec.add_argument("--events", metavar="E.jsonl", help="recorded events (JSON Lines)")
     rec.add_argument(
@@ -66,7 +68,11 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     )
     syn = p.add_argument_group("synthetic mode")
     syn.add_argument("--population", type=int, metavar="N", help="simulate N synthetic customers")
-    syn.add_argument("--behaviour", metavar="B.yaml", help="the behaviour model (YAML)")
+    syn.add_argument(
+        "--behaviour",
+        metavar="B.yaml",
+        help="the behaviour model (YAML; --behavior is the same option)",
+    )
     syn.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     when = p.add_argument_group("time range")
     when.add_argument(
@@ -83,7 +89,11 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
 
 def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl simulate``."""
-    _add_inputs(p)
+    add_input_arguments(
+        p,
+        "run under this contact-policy file (docs/policies.md); the report shows what each "
+        "policy deferred, dropped or rerouted, and the uplift against the holdout",
+    )
     p.add_argument(
         "--format",
         choices=("text", "json", "html"),
@@ -110,7 +120,11 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_explain_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl explain``."""
-    _add_inputs(p)
+    add_input_arguments(
+        p,
+        "run under this contact-policy file (docs/policies.md); the log then shows each "
+        "message the policies deferred, dropped or rerouted, with the rule that decided",
+    )
     p.add_argument("--customer", required=True, metavar="ID", help="the customer to explain")
 
 
@@ -595,6 +609,16 @@ def explain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if isinstance(run, int):
         return run
     assert isinstance(run.result, SimulationResult)  # explain has no --workers or --compare
+    known = run.result.customers()
+    if args.customer not in known:
+        hint = closest(args.customer, known)
+        print(
+            f"journeydsl: error: no customer '{args.customer}' in this simulation (not in the "
+            f"events, the profiles or the population)"
+            + (f" — did you mean '{hint}'?" if hint else f"; it has {len(known)} customers"),
+            file=err,
+        )
+        return ExitCode.ERRORS
     out.write(render_explain(run.result, args.customer))
     return ExitCode.OK
 

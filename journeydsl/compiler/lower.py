@@ -15,7 +15,7 @@ from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
-from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
+from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
 from journeydsl.expr.checker import (
     Scope,
     Typed,
@@ -25,6 +25,7 @@ from journeydsl.expr.checker import (
     check_type,
     time_value,
 )
+from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.limits import MAX_DURATION, builds_text, metered
 from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
@@ -352,9 +353,8 @@ class _Lowerer:
                 f"undefined template '{s.template.name}'",
                 s.template.span,
                 did_you_mean(s.template.name, self.catalog.templates)
-                or (
-                    None if self.catalog.has_templates else 'add `uses templates "templates.yaml"`'
-                ),
+                if self.catalog.has_templates
+                else uses_hint("templates", s.template.span.file),
             )
         elif channel_ok and s.channel.name not in tpl.channels:
             self.diags.error(
@@ -458,7 +458,8 @@ class _Lowerer:
                     f"undefined event '{target.name}'",
                     target.span,
                     did_you_mean(target.name, [*self.catalog.events, *scope.variables])
-                    or (None if self.catalog.has_events else 'add `uses events "events.yaml"`'),
+                    if self.catalog.has_events
+                    else uses_hint("events", target.span.file),
                 )
                 c = Typed(ERROR, lambda ctx, ev: False)
             else:
@@ -503,6 +504,7 @@ class _Lowerer:
                         f"case value is {article(vt.type)} but the switch is on "
                         f"{article(subj.type)}",
                         v.span,
+                        mismatch_hint(subj.type, vt.type),
                     )
                 check_enum_literal(subj.type, v, scope)
                 values.append(self.cexpr(v, vt))
@@ -603,7 +605,8 @@ class _Lowerer:
                     f"undefined event '{event}'",
                     e.event.span,
                     did_you_mean(event, self.catalog.events)
-                    or (None if self.catalog.has_events else 'add `uses events "events.yaml"`'),
+                    if self.catalog.has_events
+                    else uses_hint("events", e.event.span.file),
                 )
             elif e.where is not None:
                 w = check_bool(e.where, self.scope.for_event(self.catalog.events[event]))

@@ -9,10 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from journeydsl import ast as A
-from journeydsl.diagnostics import did_you_mean
+from journeydsl.diagnostics import did_you_mean, uses_hint
 from journeydsl.expr import checker, names
 from journeydsl.expr.catalog import EventSpec
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, Fn
+from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.literals import check_enum_literal
 from journeydsl.expr.typed import Reads, Scope, Typed, poison
 from journeydsl.expr.types import BOOL, DURATION, ERROR, INT, TIMESTAMP, Type, article, assignable
@@ -31,6 +32,7 @@ def _event_of(
                 "JD301",
                 "this aggregate needs an event field, e.g. transaction.amount",
                 target.span,
+                "name the event and its field, e.g. sum(transaction.amount in last 30d)",
             )
             return None, None
         ev_name, field_name = target.obj.name, target.name
@@ -38,7 +40,10 @@ def _event_of(
     else:
         if not isinstance(target, A.Name):
             scope.diags.error(
-                "JD301", "this aggregate needs an event type, e.g. transaction", target.span
+                "JD301",
+                "this aggregate needs an event type, e.g. transaction",
+                target.span,
+                "name the event alone, e.g. count(transaction in last 30d)",
             )
             return None, None
         ev_name, field_name, ev_span = target.name, None, target.span
@@ -49,7 +54,8 @@ def _event_of(
             f"undefined event '{ev_name}'",
             ev_span,
             did_you_mean(ev_name, scope.catalog.events)
-            or (None if scope.catalog.has_events else 'add `uses events "events.yaml"`'),
+            if scope.catalog.has_events
+            else uses_hint("events", ev_span.file),
         )
         return None, None
     if field_name is not None and names.field_type(spec, field_name, target, scope) is None:
@@ -94,6 +100,7 @@ def _window(
                 "JD301",
                 f"a window length is a duration such as 30d, not {article(d.type)}",
                 node.duration.span,
+                mismatch_hint(DURATION, d.type),
             )
         dur_fn = d.fn
     if node.kind == "last":
@@ -126,6 +133,7 @@ def _window(
                 "JD301",
                 f"`since` needs entry, an event type or a timestamp, not {article(a.type)}",
                 anchor.span,
+                "e.g. `since entry`, `since card_activated` or `since entered_at + 7d`",
             )
         start_fn = a.fn
     else:  # pragma: no cover - the parsers never build this
@@ -159,24 +167,40 @@ def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
     elif field_t is not None:
         result = field_t
         if func == "sum" and not (field_t.is_number or field_t.kind in ("money", "duration")):
-            scope.diags.error("JD301", f"cannot sum {article(field_t)} field", node.target.span)
+            scope.diags.error(
+                "JD301",
+                f"cannot sum {article(field_t)} field",
+                node.target.span,
+                "sum() adds numbers, money or durations; count() counts the events, "
+                "e.g. count(transaction in last 30d)",
+            )
             result = ERROR
     by_field: str | None = None
     if node.by is not None:
         if func != "top":
             scope.diags.error(
-                "JD301", f"'by' ranks the values of top(); {func}() has none", node.by.span
+                "JD301",
+                f"'by' ranks the values of top(); {func}() has none",
+                node.by.span,
+                "remove `by …`, or use top(), e.g. "
+                "top(transaction.category by sum(transaction.amount) in last 365d)",
             )
         elif node.by.func == "sum" and node.by.field is not None:
             by_spec, by_field = _event_of(node.by.field, scope, True)
             if by_spec is not None and spec is not None and by_spec.name != spec.name:
                 scope.diags.error(
-                    "JD301", "top() ranks by a field of the same event", node.by.field.span
+                    "JD301",
+                    "top() ranks by a field of the same event",
+                    node.by.field.span,
+                    f"rank by `count` or by sum({spec.name}.FIELD)",
                 )
             bt = by_spec.field_type(by_field) if by_spec and by_field else None
             if bt is not None and not (bt.is_number or bt.kind == "money"):
                 scope.diags.error(
-                    "JD301", f"cannot rank by the sum of {article(bt)}", node.by.field.span
+                    "JD301",
+                    f"cannot rank by the sum of {article(bt)}",
+                    node.by.field.span,
+                    "rank `by count`, or by the sum of a number or money field",
                 )
     elif func == "top":
         scope.diags.error(
@@ -200,12 +224,15 @@ def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
                 "JD301",
                 f"{func}() always has a value; 'else' is for min, max, last and top",
                 node.default.span,
+                "remove the `else …`: with no matching event count() and sum() are 0 and "
+                "has() is false",
             )
         elif not assignable(d.type, result):
             scope.diags.error(
                 "JD301",
                 f"the 'else' value must be {article(result)}, not {article(d.type)}",
                 node.default.span,
+                mismatch_hint(result, d.type),
             )
         elif d.const:
             check_enum_literal(result, node.default, scope)

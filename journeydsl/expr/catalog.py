@@ -38,10 +38,17 @@ class TemplateSpec:
     channels: tuple[str, ...]
     params: Mapping[str, Type]
     texts: Mapping[str, str] = field(default_factory=dict)
+    #: The message as the customer reads it, with ``{param}`` placeholders (channel → body,
+    #: ``"*"`` for every channel): what ``journeydsl preview`` renders.
+    bodies: Mapping[str, str] = field(default_factory=dict)
 
     def text(self, channel: str) -> str | None:
         """The registered text on ``channel``, if the catalog gives one."""
         return self.texts.get(channel, self.texts.get("*"))
+
+    def body(self, channel: str) -> str | None:
+        """The body on ``channel``, else the registered text, if the catalog gives either."""
+        return self.bodies.get(channel, self.bodies.get("*")) or self.text(channel)
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from journeydsl import ast as A
 from journeydsl.expr import aggregates, functions, literals, names, operators
 from journeydsl.expr.absent import AbsentUse, as_condition, settle
 from journeydsl.expr.builtins import BUILTINS, FUNCTIONS
+from journeydsl.expr.hints import mismatch_hint, not_bool_hint
 from journeydsl.expr.limits import bounded
 from journeydsl.expr.literals import (
     MAX_DURATION,
@@ -94,7 +95,10 @@ def check_bool(expr: A.Expr, scope: Scope) -> Typed:
     typed = check_any(expr, scope)
     if not typed.type.is_error and typed.type != BOOL:
         scope.diags.error(
-            "JD304", f"a condition must be true or false, this is {article(typed.type)}", expr.span
+            "JD304",
+            f"a condition must be true or false, this is {article(typed.type)}",
+            expr.span,
+            not_bool_hint(typed.type),
         )
         return Typed(ERROR, poison, False, typed.reads)
     return as_condition(typed)
@@ -121,11 +125,17 @@ def check_type(
             )
         elif want.kind == "money" and typed.type.kind == "money":
             scope.diags.error(
-                "JD302", f"{what} is in {want.currency}, not {typed.type.currency}", expr.span
+                "JD302",
+                f"{what} is in {want.currency}, not {typed.type.currency}",
+                expr.span,
+                mismatch_hint(want, typed.type),
             )
         else:
             scope.diags.error(
-                code, f"{what} must be {article(want)}, not {article(typed.type)}", expr.span
+                code,
+                f"{what} must be {article(want)}, not {article(typed.type)}",
+                expr.span,
+                mismatch_hint(want, typed.type),
             )
         return Typed(ERROR, poison, False, typed.reads)
     if want.kind == "enum":

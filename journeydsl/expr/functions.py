@@ -11,6 +11,7 @@ from journeydsl.expr import checker
 from journeydsl.expr.absent import is_absent
 from journeydsl.expr.builtins import AGGREGATE_NAMES, FUNCTIONS
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
+from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.limits import bounded, charge, checked_text
 from journeydsl.expr.literals import check_enum_literal
 from journeydsl.expr.typed import Scope, Typed, poison, reads_of
@@ -40,6 +41,7 @@ def check_call(node: A.Call, scope: Scope) -> Typed:
             "JD301",
             f"{node.func}() takes {len(params)} argument(s), got {len(args)}",
             node.span,
+            f"call it as {node.func}({', '.join(str(p) for p in params)})",
         )
         return Typed(ERROR, poison, False, reads)
     for arg_node, arg, want in zip(node.args, args, params, strict=True):
@@ -48,6 +50,7 @@ def check_call(node: A.Call, scope: Scope) -> Typed:
                 "JD301",
                 f"{node.func}() expects {article(want)}, got {article(arg.type)}",
                 arg_node.span,
+                mismatch_hint(want, arg.type),
             )
     fns = [a.fn for a in args]
     if node.func in ("lower", "upper"):
@@ -112,6 +115,7 @@ def _default(node: A.Call, scope: Scope) -> Typed:
             "JD301",
             f"the fallback must be {article(t)}, like the value, not {article(ft)}",
             node.args[1].span,
+            mismatch_hint(t, ft),
         )
     vf, ff = value.fn, fallback.fn
 

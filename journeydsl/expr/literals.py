@@ -91,7 +91,13 @@ def check_money(node: A.MoneyLit, scope: Scope) -> Typed:
     try:
         amount = Decimal(node.amount.replace("_", ""))
     except InvalidOperation:
-        scope.diags.error("JD301", f"'{node.amount}' is not an amount", node.span)
+        scope.diags.error(
+            "JD301",
+            f"'{node.amount}' is not an amount",
+            node.span,
+            f"write digits, a decimal point if needed and _ between groups, "
+            f"e.g. 1_000_000 {node.currency}",
+        )
         return ERR
     value = Money(amount, node.currency)
     return bounded(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from journeydsl import ast as A
-from journeydsl.diagnostics import did_you_mean
+from journeydsl.diagnostics import did_you_mean, uses_hint
 from journeydsl.expr import checker
 from journeydsl.expr.absent import Absent
 from journeydsl.expr.builtins import BUILTIN_FNS, BUILTINS
@@ -96,13 +96,23 @@ def field_type(spec: EventSpec, name: str, node: A.Expr, scope: Scope) -> Type |
     """The type of the field ``name`` of ``spec``'s events, or None after JD202."""
     t = spec.field_type(name)
     if t is None:
+        fields = sorted({*spec.fields, "at"})
         scope.diags.error(
             "JD202",
-            f"event '{spec.name}' has no field '{name}'",
+            f"event '{spec.name}' has no field '{name}'; its fields are {_listed(fields)}",
             node.span,
-            did_you_mean(name, [*spec.fields, "at"]),
+            did_you_mean(name, fields),
         )
     return t
+
+
+def _listed(names: list[str], most: int = 12) -> str:
+    """``a, b and c``; a long list ends in "… and N more"."""
+    if len(names) > most:
+        return ", ".join(names[:most]) + f", … and {len(names) - most} more"
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _trigger(node: A.Attr, obj: A.Name, scope: Scope) -> Typed:
@@ -167,10 +177,16 @@ def check_attr(node: A.Attr, scope: Scope) -> Typed:
                 "JD201",
                 f"undefined event '{base}': the journey has no events catalog",
                 obj.span,
-                'add `uses events "events.yaml"`',
+                uses_hint("events", obj.span.file),
             )
             return ERR
     inner = checker.check(obj, scope)
     if not inner.type.is_error:
-        scope.diags.error("JD301", f"{article(inner.type)} has no field '{node.name}'", node.span)
+        scope.diags.error(
+            "JD301",
+            f"{article(inner.type)} has no field '{node.name}'",
+            node.span,
+            "fields are read from profile.NAME, trigger.FIELD, or EVENT.FIELD inside an "
+            "aggregate or a `where`",
+        )
     return ERR

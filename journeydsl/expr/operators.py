@@ -13,6 +13,7 @@ from journeydsl import ast as A
 from journeydsl.expr import checker
 from journeydsl.expr.absent import Absent
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
+from journeydsl.expr.hints import mismatch_hint, not_bool_hint
 from journeydsl.expr.limits import (
     bounded,
     checked_amount,
@@ -77,8 +78,17 @@ def _comparable(a: Type, b: Type, op: str, node: A.Binary, scope: Scope) -> bool
         return True
     if a == b and (op in ("==", "!=") or a.kind in _ORDERED):
         return True
-    scope.diags.error("JD305", f"cannot compare {a} with {b} using '{op}'", node.span)
+    scope.diags.error(
+        "JD305", f"cannot compare {a} with {b} using '{op}'", node.span, _compare_hint(a, b)
+    )
     return False
+
+
+def _compare_hint(a: Type, b: Type) -> str:
+    """The hint of JD305: the side written as text is usually the mistake (``>= "1000000"``)."""
+    if a.is_stringy and not b.is_stringy:
+        return mismatch_hint(b, a)
+    return mismatch_hint(a, b)
 
 
 def _arith(op: str, a: Type, b: Type) -> Type | None:
@@ -166,9 +176,16 @@ def _no_arith(op: str, lt: Type, rt: Type, node: A.Binary, scope: Scope) -> Type
                 "JD302",
                 f"cannot combine {lt.currency} with {rt.currency} using '{op}'",
                 node.span,
+                "amounts are combined in one currency; convert one side first",
             )
         return ERR
-    scope.diags.error("JD301", f"cannot apply '{op}' to {lt} and {rt}", node.span)
+    scope.diags.error(
+        "JD301",
+        f"cannot apply '{op}' to {lt} and {rt}",
+        node.span,
+        "'+' and '-' take numbers, money in one currency, durations, and a timestamp or date "
+        "with a duration; '*' and '/' scale money or a duration by a number",
+    )
     return ERR
 
 
@@ -191,7 +208,10 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         for side, t in ((node.left, lt), (node.right, rt)):
             if not t.is_error and t != BOOL:
                 scope.diags.error(
-                    "JD304", f"'{op}' needs bool operands, this is {article(t)}", side.span
+                    "JD304",
+                    f"'{op}' needs bool operands, this is {article(t)}",
+                    side.span,
+                    not_bool_hint(t),
                 )
         if op == "and":
             return Typed(BOOL, lambda c, e: bool(lf(c, e)) and bool(rf(c, e)), const, reads)
@@ -209,11 +229,19 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         if rt.is_error or lt.is_error:
             return Typed(BOOL, poison, False, reads)
         if rt.kind != "list" or rt.item is None:
-            scope.diags.error("JD301", f"'in' needs a list on its right, not {rt}", node.right.span)
+            scope.diags.error(
+                "JD301",
+                f"'in' needs a list on its right, not {rt}",
+                node.right.span,
+                'write the values in brackets, e.g. profile.segment in ["gold", "platinum"]',
+            )
             return Typed(ERROR, poison, False, reads)
         if not (unify(lt, rt.item) or rt.item.is_error):
             scope.diags.error(
-                "JD305", f"cannot look for {article(lt)} in a list of {rt.item}", node.span
+                "JD305",
+                f"cannot look for {article(lt)} in a list of {rt.item}",
+                node.span,
+                mismatch_hint(rt.item, lt),
             )
         if isinstance(node.right, A.ListExpr):
             for item in node.right.items:
@@ -290,11 +318,19 @@ def check_unary(node: A.Unary, scope: Scope) -> Typed:
     if node.op == "not":
         if not t.is_error and t != BOOL:
             scope.diags.error(
-                "JD304", f"'not' needs a bool, this is {article(t)}", node.operand.span
+                "JD304",
+                f"'not' needs a bool, this is {article(t)}",
+                node.operand.span,
+                not_bool_hint(t),
             )
         return Typed(BOOL, lambda c, e: not f(c, e), inner.const, inner.reads)
     if not t.is_error and not (t.is_number or t.kind in ("money", "duration")):
-        scope.diags.error("JD301", f"cannot negate {article(t)}", node.span)
+        scope.diags.error(
+            "JD301",
+            f"cannot negate {article(t)}",
+            node.span,
+            "only numbers, money and durations have a minus; a condition is negated with `not`",
+        )
         return ERR
     return Typed(t, lambda c, e: -f(c, e), inner.const, inner.reads, inner.bound)
 
@@ -310,6 +346,7 @@ def check_cond(node: A.Cond, scope: Scope) -> Typed:
             "JD301",
             f"the branches of this if have different types: {a.type} and {b.type}",
             node.span,
+            mismatch_hint(a.type, b.type),
         )
         t = ERROR
     tf, af, bf = test.fn, a.fn, b.fn
@@ -332,7 +369,10 @@ def check_list(node: A.ListExpr, scope: Scope) -> Typed:
         u = unify(item_t, typed.type)
         if u is None:
             scope.diags.error(
-                "JD301", f"list items must have one type: {item_t} and {typed.type}", i.span
+                "JD301",
+                f"list items must have one type: {item_t} and {typed.type}",
+                i.span,
+                mismatch_hint(item_t, typed.type),
             )
         else:
             item_t = u

@@ -240,7 +240,51 @@ def _report_token(e: UnexpectedToken, text: str, start: str, b: Builder) -> None
     message = f"unexpected {found} — expected {what}"
     if after_words and not what.startswith("one of"):
         message += f" after {after_words}"
+    if tok.type == "$END":
+        message, hint = _unclosed(stack, message, hint)
     b.diags.error(b.syntax_code, message, span, hint)
+
+
+#: Keywords that open a block, for "the block of 'if' opened at line 4".
+_OPENERS: Final = frozenset(
+    {
+        "IF",
+        "ELSE",
+        "SWITCH",
+        "CASE",
+        "SPLIT",
+        "REPEAT",
+        "TIMEOUT",
+        "SEND",
+        "TICKET",
+        "REWARD",
+        "ACTION",
+        "GOAL",
+    }
+)
+
+
+def _unclosed(stack: Sequence[object], message: str, hint: str | None) -> tuple[str, str | None]:
+    """At the end of the file inside a block: the message names the line where the innermost
+    open ``{`` is, and the keyword that opened it."""
+    opens = [i for i, v in enumerate(stack) if isinstance(v, Token) and v.type == "LBRACE"]
+    if not opens:
+        return message, hint
+    brace: Token = stack[opens[-1]]  # type: ignore[assignment]
+    opener = next(
+        (
+            str(v.value)
+            for v in reversed(stack[: opens[-1]])
+            if isinstance(v, Token) and v.type in _OPENERS
+        ),
+        None,
+    )
+    what = f"the block of '{opener}'" if opener else "the block"
+    where = f"line {brace.line}, column {brace.column}"
+    return (
+        f"unexpected end of file — {what} opened at {where} is not closed",
+        f"add the missing `}}` to close the `{{` of line {brace.line}",
+    )
 
 
 def _report_unknown_word(name: Token, keywords: Sequence[str], b: Builder) -> None:

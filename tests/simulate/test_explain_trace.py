@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.simulate.conftest import (
     BEHAVIOUR,
     EVENTS,
@@ -130,6 +132,38 @@ def test_explain_shows_suppressions_with_their_reasons(cli: Cli) -> None:
     assert "ticket telesales priority normal (queued)" in out
 
 
-def test_explain_a_customer_who_never_entered(cli: Cli) -> None:
-    """A customer without instances gets one line saying so."""
-    assert _explain(cli, "nobody") == "nobody: no journey instance (the customer never entered)\n"
+def test_explain_a_customer_who_never_entered(cli: Cli, tmp_path: Path) -> None:
+    """A customer with a profile but without instances gets one line saying so."""
+    profiles = tmp_path / "profiles.jsonl"
+    profiles.write_text(
+        (EVENTS / "onboarding_profiles.jsonl").read_text(encoding="utf-8")
+        + '{"customer_id": "c-999", "attributes": {}, "consent": {}}\n',
+        encoding="utf-8",
+    )
+    code, out, err = cli(
+        "explain",
+        ONBOARDING,
+        "--events",
+        str(EVENTS / "onboarding.jsonl"),
+        "--profiles",
+        str(profiles),
+        "--customer",
+        "c-999",
+    )
+    assert code == 0, err
+    assert out == "c-999: no journey instance (the customer never entered)\n"
+
+
+def test_explain_a_customer_the_simulation_never_saw(cli: Cli) -> None:
+    """An id in no event, profile or population is an error (exit 1), not an empty log."""
+    code, out, err = cli(
+        "explain",
+        ONBOARDING,
+        "--events",
+        str(EVENTS / "onboarding.jsonl"),
+        "--customer",
+        "nobody",
+    )
+    assert code == 1
+    assert out == ""
+    assert "no customer 'nobody' in this simulation" in err

@@ -325,9 +325,21 @@ def test_unexpected_token_names_what_was_expected() -> None:
     assert errors(HEAD + "exit") == [
         ("JD101", 3, 5, "unexpected end of file — expected an outcome after 'exit'", None)
     ]
-    ((code, line, column, message, _),) = errors(HEAD + "if a { exit b")
+    ((code, line, column, message, hint),) = errors(HEAD + "if a { exit b")
     assert (code, line, column) == ("JD101", 3, 14)
-    assert message == "unexpected end of file — expected one of: a step, '}'"
+    assert (
+        message
+        == "unexpected end of file — the block of 'if' opened at line 3, column 6 is not closed"
+    )
+    assert hint == "add the missing `}` to close the `{` of line 3"
+
+
+def test_unclosed_block_names_the_innermost_open_brace() -> None:
+    """At the end of the file, the unclosed block reported is the innermost one, by its line."""
+    text = HEAD + "if a {\n  switch b {\n    case 1 { exit c }\n  }\n  split {\n"
+    ((code, _, _, message, _),) = errors(text)
+    assert code == "JD101"
+    assert "the block of 'split' opened at line 7, column 9 is not closed" in message
 
 
 def test_unknown_step_suggests_the_keyword() -> None:
