@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from journeydsl import ir
     from journeydsl.runtime.protocols import Profile
     from journeydsl.simulate.behaviour import Behaviour
+    from journeydsl.simulate.behaviour_general import GeneralBehaviour
     from journeydsl.simulate.driver import RunResult, Simulation, SimulationResult
     from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent
 
@@ -312,7 +313,7 @@ def _run_parts(
     *,
     events: list[LoadedEvent] | None = None,
     profiles: list[Profile] | None = None,
-    model: Behaviour | None = None,
+    model: Behaviour | GeneralBehaviour | None = None,
     enrolments: list[LoadedEnrolment] | None = None,
 ) -> Run | int:
     """Run the customers in parts (``--workers``) and merge them, or run ``--compare``."""
@@ -464,7 +465,7 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
     from journeydsl import ir
     from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
     from journeydsl.simulate.driver import Simulation
-    from journeydsl.simulate.population import Population
+    from journeydsl.simulate.population_general import population_for
     from journeydsl.yamlfile import InputError
 
     if args.population < 1:
@@ -486,7 +487,14 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
         categories = (
             frozenset(category.values) if category is not None and category.values else None
         )
-        for w in check_behaviour(loaded, sent, categories, frozenset(journey.event_types)):
+        for w in check_behaviour(
+            loaded,
+            sent,
+            categories,
+            frozenset(journey.event_types),
+            event_types=journey.event_types,
+            attribute_types=journey.attribute_types,
+        ):
             if str(w) not in shown:  # a --compare variant repeats most of the base's
                 shown.add(str(w))
                 print(str(w), file=err)
@@ -497,7 +505,7 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
     title = f"synthetic: {args.population} customers from {args.behaviour}, seed {args.seed}"
     if _split(args):
         return _run_parts(args, journeys, err, title, start, until, model=model)
-    population = Population(model, args.population, args.seed)
+    population = population_for(model, args.population, args.seed)
     sim = Simulation(
         [journey],
         population.profiles,
