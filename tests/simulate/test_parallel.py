@@ -13,8 +13,7 @@ from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.driver import Simulation, dumps
 from journeydsl.simulate.inputs import read_events, read_profiles, schemas_of
 from journeydsl.simulate.parallel import Context, Plan, _groups, partition, run_plan
-from journeydsl.simulate.population import Population
-from journeydsl.simulate.population_general import GeneralPopulation, population_for
+from journeydsl.simulate.population_general import population_for
 from tests.simulate.conftest import (
     BEHAVIOUR,
     DORMANT,
