@@ -10,6 +10,9 @@ The JSON document (docs/simulate.md, "Several journeys at once")::
      "instances": [{"customer_id", "journey", "status", "outcome", "entered_at", "ended_at"}, …],
      "total": {"entered", "customers", "sent", "suppressed", "cost_vnd"?}}
 
+Actions are sorted by time; actions at the same instant keep the order they happened in (DESIGN.md),
+whichever journey they come from.
+
 ``entries`` counts a journey's instances, the customers they belong to and the re-entries (the
 instances beyond each customer's first): a daily segment journey with ``reentry always`` enters
 the same customers again and again.
@@ -23,9 +26,24 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from journeydsl.ast import CHANNELS
-from journeydsl.simulate.driver import RunResult, local_iso
+from journeydsl.simulate.driver import (
+    RunResult,
+    SimulationResult,
+    contract_action,
+    instant,
+    local_iso,
+)
 
-__all__ = ["entries", "multi_document", "render_multi_text"]
+__all__ = ["actions_in_order", "entries", "multi_document", "render_multi_text"]
+
+
+def actions_in_order(result: RunResult) -> list[dict[str, Any]]:
+    """Every journey's actions by time, those at the same instant in the order they happened
+    (a run in one process knows it; otherwise the single-journey order)."""
+    if not isinstance(result, SimulationResult):
+        return list(result.actions)
+    happened = sorted(result.simulation.actions, key=lambda a: instant(a["at"]))
+    return [contract_action(a, result.timezone(a["customer_id"])) for a in happened]
 
 
 def entries(result: RunResult, journey_id: str) -> dict[str, int]:
@@ -94,7 +112,7 @@ def multi_document(result: RunResult, costs: Mapping[str, Decimal] | None = None
         journeys.append(part)
     return {
         "journeys": journeys,
-        "actions": list(result.actions),
+        "actions": actions_in_order(result),
         "instances": _instances(result),
         "total": _total(result, costs),
     }

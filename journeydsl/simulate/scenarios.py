@@ -357,8 +357,13 @@ def _case_run(
     for problem in result.quarantined:
         verdict.problems.append(f"event quarantined: {problem.reason} ({problem.where})")
     # One journey: its actions as the single-journey JSON has them; several: every action,
-    # each with its journey.
-    actual = result.actions_json(journey.id) if len(journeys) == 1 else list(result.actions)
+    # each with its journey, as the several-journey JSON has them.
+    if len(journeys) == 1:
+        actual = result.actions_json(journey.id)
+    else:
+        from journeydsl.simulate.multi import actions_in_order
+
+        actual = actions_in_order(result)
     expect = case.expect
     if expect.actions is not None:
         paired = len(expect.actions) == len(actual) and all(

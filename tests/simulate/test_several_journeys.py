@@ -85,6 +85,12 @@ def test_the_document_has_each_journey_and_every_row_names_its_journey(cli: Cli)
         "card_wallet_binding",
     }
     assert all(list(a)[:4] == ["at", "customer_id", "journey", "node"] for a in doc["actions"])
+    # m-1's card_issued and card_approved come at 10:00: the actions keep the order they
+    # happened in (the journeys' order), not the single-journey order by node.
+    assert [(a["journey"], a["node"]) for a in doc["actions"][:2]] == [
+        ("onboarding_new_cardholder", "welcome"),
+        ("card_wallet_binding", "guide"),
+    ]
     assert sorted((i["customer_id"], i["journey"]) for i in doc["instances"]) == [
         ("m-1", "card_wallet_binding"),
         ("m-1", "onboarding_new_cardholder"),
