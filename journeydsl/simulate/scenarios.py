@@ -272,12 +272,40 @@ def timeline_diff(
 # --------------------------------------------------------------------------- running
 
 
+def _enrolments(
+    doc: YamlDocument, case: Case, index: int, journeys: list[Any], errors: list[FileError]
+) -> list[tuple[datetime, Any, str]]:
+    """The case's enrolments as (time, Enrolment, origin); mistakes go to ``errors``."""
+    from journeydsl.simulate.driver import Enrolment
+    from journeydsl.simulate.inputs import parse_time
+
+    journey = journeys[0]
+    ids = [j.id for j in journeys]
+    out: list[tuple[datetime, Any, str]] = []
+    for i, e in enumerate(case.enrol):
+        path = ("cases", index, "enrol", i)
+        target = e.journey if e.journey is not None else journey.id
+        if (e.journey is None and len(journeys) > 1) or target not in ids:
+            errors.append(
+                doc.error(path, f"name the journey to enrol into: one of {', '.join(ids)}")
+            )
+            continue
+        try:
+            at = parse_time(e.at, journey.timezone)
+        except ValueError as exc:
+            errors.append(doc.error((*path, "at"), str(exc)))
+            continue
+        line = doc.position(path)[0]
+        out.append((at, Enrolment(e.customer_id, target, e.data), f"{doc.file}:{line}"))
+    return out
+
+
 def _case_run(
     doc: YamlDocument, tf: TestFile, index: int, journeys: list[Any], policies: Any = None
 ) -> CaseResult:
     from journeydsl.runtime.events import BadEvent, coerce_event
     from journeydsl.runtime.profiles import parse_profile
-    from journeydsl.simulate.driver import Enrolment, Simulation
+    from journeydsl.simulate.driver import Simulation
     from journeydsl.simulate.inputs import LoadedEvent, parse_time, schemas_of, typed_profile
 
     journey = journeys[0]
@@ -309,22 +337,7 @@ def _case_run(
         events.append(
             LoadedEvent(raw, record, f"{doc.file}:{doc.position(('cases', index, 'events', i))[0]}")
         )
-    enrolments: list[tuple[datetime, Enrolment, str]] = []
-    for i, e in enumerate(case.enrol):
-        path = ("cases", index, "enrol", i)
-        target = e.journey if e.journey is not None else journey.id
-        if (e.journey is None and len(journeys) > 1) or target not in ids:
-            errors.append(
-                doc.error(path, f"name the journey to enrol into: one of {', '.join(ids)}")
-            )
-            continue
-        try:
-            at = parse_time(e.at, journey.timezone)
-        except ValueError as exc:
-            errors.append(doc.error((*path, "at"), str(exc)))
-            continue
-        line = doc.position(path)[0]
-        enrolments.append((at, Enrolment(e.customer_id, target, e.data), f"{doc.file}:{line}"))
+    enrolments = _enrolments(doc, case, index, journeys, errors)
     try:
         start = parse_time(case.start, journey.timezone) if case.start else None
         until = parse_time(case.until, journey.timezone) if case.until else None
