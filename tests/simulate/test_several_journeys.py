@@ -221,3 +221,42 @@ def test_a_test_file_names_one_journey_or_several(cli: Cli, tmp_path: Path) -> N
     code, _, err = cli("test", str(path))
     assert code == 1
     assert "name the journey to enrol into: one of onboarding_new_cardholder, card_wallet" in err
+
+
+def _synthetic(cli: Cli, *journeys: str) -> dict[str, Any]:
+    code, out, err = cli(
+        "simulate",
+        *journeys,
+        "--population",
+        "30",
+        "--behaviour",
+        str(SEVERAL / "both.yaml"),
+        "--seed",
+        "2",
+        "--days",
+        "20",
+        "--policies",
+        CAPS,
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+def test_a_synthetic_population_lives_through_both_journeys(cli: Cli) -> None:
+    """One population in both journeys: the weekly cap drops every binding reminder (onboarding's
+    promotion came first); run apart, every customer gets it. Cost adds up over both."""
+    apart = _synthetic(cli, BINDING)
+    assert _capped(apart["actions"]) == []
+    assert sum(1 for a in apart["actions"] if a["template"] == "wallet_binding_reminder") == 30
+    together = _synthetic(cli, ONBOARDING, BINDING)
+    capped = _capped(together["actions"])
+    assert [t for _, t in capped].count("wallet_binding_reminder") == 30
+    reminders = [a for a in together["actions"] if a["template"] == "wallet_binding_reminder"]
+    assert all(a["kind"] == "suppressed" for a in reminders)
+    total = together["total"]
+    assert total["customers"] == 30
+    assert total["entered"] == 60
+    assert total["cost_vnd"] == str(20 * total["sent"]["email"])
