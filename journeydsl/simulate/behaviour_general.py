@@ -445,6 +445,22 @@ def references(model: GeneralBehaviour, doc: YamlDocument) -> list[FileError]:
     for i, seg in enumerate(model.segments):
         for name in seg.events:
             known(name, ("segments", i, "events", name), "event")
+    attributes: list[tuple[Loc, Mapping[str, FieldSpec]]] = [
+        (("profiles", "attributes"), model.profiles.attributes)
+    ]
+    attributes += [
+        (("segments", i, "attributes"), s.attributes) for i, s in enumerate(model.segments)
+    ]
+    for where, specs in attributes:
+        for name, spec in specs.items():
+            if spec.same_as is not None or spec.param is not None:
+                found.append(
+                    doc.error(
+                        (*where, name),
+                        "a profile attribute is drawn before any event or message: "
+                        "'same_as' and 'param' are for event fields",
+                    )
+                )
     return found
 
 

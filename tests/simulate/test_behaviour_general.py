@@ -167,6 +167,21 @@ reactions:
     ]
 
 
+def test_a_profile_attribute_cannot_copy_an_event(tmp_path: Path) -> None:
+    """`same_as` and `param` draw event fields; in a profile attribute they are an error."""
+    text = """\
+profiles:
+  attributes:
+    city: {same_as: card_applied.city}
+events:
+  card_applied: {start: {days: 1}, data: {city: Hanoi}}
+"""
+    assert _errors(text, tmp_path) == [
+        "b.yaml:3:11: error: a profile attribute is drawn before any event or message: "
+        "'same_as' and 'param' are for event fields"
+    ]
+
+
 def test_shape_mistakes_name_their_line_and_column(tmp_path: Path) -> None:
     """A field with two sources, bad hours and a misspelt key are all reported, in file order."""
     text = """\
