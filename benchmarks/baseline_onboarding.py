@@ -61,12 +61,12 @@ def record_stream(customers: int, seed: int, days: int = 90) -> Stream:
     from journeydsl.compiler import compile_file
     from journeydsl.simulate.behaviour import load_behaviour
     from journeydsl.simulate.driver import Simulation
-    from journeydsl.simulate.population import Population
+    from journeydsl.simulate.population_general import population_for
 
     journey = compile_file(JOURNEY).journey
     assert journey is not None
     model = load_behaviour(BEHAVIOUR).model
-    population = Population(model, customers, seed)
+    population = population_for(model, customers, seed)
     start = model.start
     until = start + timedelta(days=days)
     answers: dict[str, list[Any]] = {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from journeydsl.cli.common import (
     Command,
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from journeydsl import ir
     from journeydsl.runtime.protocols import Profile
     from journeydsl.simulate.behaviour import Behaviour
+    from journeydsl.simulate.behaviour_general import GeneralBehaviour
     from journeydsl.simulate.driver import RunResult, Simulation, SimulationResult
     from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent
 
@@ -48,9 +49,21 @@ __all__ = [
 ]
 
 
-def add_input_arguments(p: argparse.ArgumentParser, policies_help: str) -> None:
-    """The journey and the input options that ``simulate``, ``explain`` and ``preview`` share."""
-    p.add_argument("journey", metavar="JOURNEY", help="the journey file (.journey or .yaml)")
+def add_input_arguments(
+    p: argparse.ArgumentParser, policies_help: str, *, several: bool = False
+) -> None:
+    """The journey (``several``: one or more) and the input options that ``simulate``,
+    ``explain`` and ``preview`` share."""
+    if several:
+        p.add_argument(
+            "journeys",
+            nargs="+",
+            metavar="JOURNEY",
+            help="the journey file (.journey or .yaml); several run together on one engine, "
+            "sharing contact policies and history, and are reported each and in total",
+        )
+    else:
+        p.add_argument("journey", metavar="JOURNEY", help="the journey file (.journey or .yaml)")
     p.add_argument("--policies", metavar="FILE", help=policies_help)
     rec = p.add_argument_group("recorded mode")
     rec.add_argument("--events", metavar="E.jsonl", help="recorded events (JSON Lines)")
@@ -93,6 +106,7 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
         p,
         "run under this contact-policy file (docs/policies.md); the report shows what each "
         "policy deferred, dropped or rerouted, and the uplift against the holdout",
+        several=True,
     )
     p.add_argument(
         "--format",
@@ -246,7 +260,27 @@ def build(args: argparse.Namespace, err: TextIO) -> Run | int:
         return ExitCode.USAGE
 
 
+def _several(args: argparse.Namespace) -> bool:
+    """Whether several journeys run together (``simulate J1 J2 …``)."""
+    return len(getattr(args, "journeys", None) or ()) > 1
+
+
+def _check_several(args: argparse.Namespace) -> None:
+    if getattr(args, "compare", None) is not None:
+        raise UsageError("--compare takes one journey; several journeys run together without it")
+    if args.format == "html":
+        raise UsageError("several journeys report as text or json, not html")
+    if getattr(args, "workers", 1) != 1:
+        raise UsageError("several journeys run together in one process: leave out --workers")
+    if getattr(args, "enrol", None):
+        raise UsageError("--enrol enters customers into one journey; give only that journey")
+    if len(set(map(str, args.journeys))) != len(args.journeys):
+        raise UsageError("a journey file is given twice")
+
+
 def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
+    if getattr(args, "journeys", None):
+        args.journey = args.journeys[0]
     recorded = args.events is not None
     synthetic = args.population is not None
     if recorded == synthetic:
@@ -271,11 +305,20 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
         raise UsageError("--trace does not go with --compare; trace each journey on its own")
     if other_path is not None and args.format == "html":
         raise UsageError("--compare reports as text or json, not html")
+    if _several(args):
+        _check_several(args)
     root = getattr(args, "root", None)
     journey = _compile(args.journey, err, root)
     if journey is None:
         return ExitCode.ERRORS
     journeys = [journey]
+    for path in args.journeys[1:] if _several(args) else ():
+        more = _compile(path, err, root)
+        if more is None:
+            return ExitCode.ERRORS
+        if more.id in {j.id for j in journeys}:
+            raise UsageError(f"{path}: a second journey '{more.id}'; journey ids must differ")
+        journeys.append(more)
     if other_path is not None:
         other = _compile(other_path, err, root)
         if other is None:
@@ -312,8 +355,9 @@ def _load_policies(args: argparse.Namespace, err: TextIO) -> bool:
 def _split(args: argparse.Namespace) -> bool:
     """Whether the run goes through :mod:`~journeydsl.simulate.parallel`: every ``simulate``
     does (in chunks of customers that bound its memory, over ``--workers`` processes);
-    ``explain`` reads the engine's decision log, so it runs in one piece."""
-    return getattr(args, "workers", None) is not None
+    ``explain`` reads the engine's decision log, and several journeys share one engine, so
+    those run in one piece."""
+    return getattr(args, "workers", None) is not None and not _several(args)
 
 
 def _run_parts(
@@ -326,7 +370,7 @@ def _run_parts(
     *,
     events: list[LoadedEvent] | None = None,
     profiles: list[Profile] | None = None,
-    model: Behaviour | None = None,
+    model: Behaviour | GeneralBehaviour | None = None,
     enrolments: list[LoadedEnrolment] | None = None,
 ) -> Run | int:
     """Run the customers in parts (``--workers``) and merge them, or run ``--compare``."""
@@ -456,7 +500,7 @@ def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO)
             enrolments=enrolments,
         )
     sim = Simulation(
-        [journey],
+        journeys,
         profiles,
         start=start,
         until=until,
@@ -478,7 +522,7 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
     from journeydsl import ir
     from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
     from journeydsl.simulate.driver import Simulation
-    from journeydsl.simulate.population import Population
+    from journeydsl.simulate.population_general import population_for
     from journeydsl.yamlfile import InputError
 
     if args.population < 1:
@@ -491,16 +535,30 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
         print(str(exc), file=err)
         return ExitCode.ERRORS
     shown: set[str] = set()
-    for journey in journeys:
+    # Run together, the journeys are checked as one: a rule for a template any of them sends
+    # applies. A --compare variant is checked on its own.
+    for group in [journeys] if _several(args) else [[j] for j in journeys]:
         sent: dict[str, set[str]] = {}
-        for node in journey.nodes.values():
-            if isinstance(node, ir.Send):
-                sent.setdefault(node.template, set()).update([node.channel, *node.fallback])
-        category = journey.event_types.get("transaction", {}).get("category")
+        event_types: dict[str, Any] = {}
+        attribute_types: dict[str, Any] = {}
+        for journey in group:
+            for node in journey.nodes.values():
+                if isinstance(node, ir.Send):
+                    sent.setdefault(node.template, set()).update([node.channel, *node.fallback])
+            event_types.update(journey.event_types)
+            attribute_types.update(journey.attribute_types)
+        category = event_types.get("transaction", {}).get("category")
         categories = (
             frozenset(category.values) if category is not None and category.values else None
         )
-        for w in check_behaviour(loaded, sent, categories, frozenset(journey.event_types)):
+        for w in check_behaviour(
+            loaded,
+            sent,
+            categories,
+            frozenset(event_types),
+            event_types=event_types,
+            attribute_types=attribute_types,
+        ):
             if str(w) not in shown:  # a --compare variant repeats most of the base's
                 shown.add(str(w))
                 print(str(w), file=err)
@@ -511,9 +569,9 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
     title = f"synthetic: {args.population} customers from {args.behaviour}, seed {args.seed}"
     if _split(args):
         return _run_parts(args, journeys, err, title, start, until, model=model)
-    population = Population(model, args.population, args.seed)
+    population = population_for(model, args.population, args.seed)
     sim = Simulation(
-        [journey],
+        journeys,
         population.profiles,
         start=start,
         until=until,
@@ -543,6 +601,8 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return run
     if run.other is not None:
         return _compare_output(args, run, out, err)
+    if len(run.result.journeys) > 1:
+        return _several_output(args, run, out, err)
     result = run.result
     try:
         with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
@@ -597,6 +657,31 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
     except OSError as exc:
         print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
         return ExitCode.USAGE
+    return ExitCode.OK
+
+
+def _several_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
+    """Several journeys run together: each journey's report and the figures of all together."""
+    from journeydsl.simulate.driver import SimulationResult, dumps
+    from journeydsl.simulate.multi import multi_document, render_multi_text
+    from journeydsl.simulate.report import render_trace
+
+    result = run.result
+    try:
+        with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
+            if args.format == "json":
+                sink.write(dumps(multi_document(result, run.costs)))
+            else:
+                render_multi_text(
+                    result, sink, title=run.title, costs=run.costs, failures=run.failures
+                )
+    except OSError as exc:
+        print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
+        return ExitCode.USAGE
+    if args.trace:
+        assert isinstance(result, SimulationResult)  # several journeys run in one piece
+        trace = render_trace(result, args.trace)
+        (err if args.format == "json" and not args.output else out).write("\n" + trace)
     return ExitCode.OK
 
 

@@ -35,12 +35,17 @@ _EXPORTS: dict[str, str] = {
     "Behaviour": "journeydsl.simulate.behaviour",
     "load_behaviour": "journeydsl.simulate.behaviour",
     "Population": "journeydsl.simulate.population",
+    "GeneralBehaviour": "journeydsl.simulate.behaviour_general",
+    "GeneralPopulation": "journeydsl.simulate.population_general",
+    "population_for": "journeydsl.simulate.population_general",
     "InputError": "journeydsl.yamlfile",
     "run_file": "journeydsl.simulate.scenarios",
 }
 
 __all__ = [
     "Behaviour",
+    "GeneralBehaviour",
+    "GeneralPopulation",
     "InputError",
     "Population",
     "Simulation",
@@ -48,6 +53,7 @@ __all__ = [
     "SimulationStuckError",
     "default_profile",
     "load_behaviour",
+    "population_for",
     "read_events",
     "read_profiles",
     "run_file",
@@ -55,9 +61,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from journeydsl.simulate.behaviour import Behaviour, load_behaviour
+    from journeydsl.simulate.behaviour_general import GeneralBehaviour
     from journeydsl.simulate.driver import Simulation, SimulationResult, SimulationStuckError
     from journeydsl.simulate.inputs import default_profile, read_events, read_profiles
     from journeydsl.simulate.population import Population
+    from journeydsl.simulate.population_general import GeneralPopulation, population_for
     from journeydsl.simulate.scenarios import run_file
     from journeydsl.yamlfile import InputError
 

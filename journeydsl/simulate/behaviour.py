@@ -19,12 +19,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from journeydsl.yamlfile import FileError, YamlDocument, load_document, validate
 from journeydsl.zones import DEFAULT_TIMEZONE
+
+if TYPE_CHECKING:
+    from journeydsl.expr.types import Type
+    from journeydsl.simulate.behaviour_general import GeneralBehaviour
 
 __all__ = [
     "Behaviour",
@@ -416,15 +420,25 @@ class Behaviour(_Model):
 class LoadedBehaviour:
     """A validated behaviour file and its document (to place later warnings on lines)."""
 
-    def __init__(self, model: Behaviour, doc: YamlDocument) -> None:
+    def __init__(self, model: Behaviour | GeneralBehaviour, doc: YamlDocument) -> None:
         self.model = model
         self.doc = doc
 
 
 def load_behaviour(path: str | Path, text: str | None = None) -> LoadedBehaviour:
-    """Read and validate a behaviour file; raises
+    """Read and validate a behaviour file, in the general form (a top-level ``events:``
+    section) or the earlier card-lifecycle form; raises
     :class:`~journeydsl.yamlfile.InputError` listing every mistake with its line."""
     doc = load_document(path, text)
+    if isinstance(doc.data, Mapping) and "events" in doc.data:
+        from journeydsl.simulate.behaviour_general import GeneralBehaviour, references
+        from journeydsl.yamlfile import InputError
+
+        general = validate(GeneralBehaviour, doc)
+        problems = references(general, doc)
+        if problems:
+            raise InputError(problems)
+        return LoadedBehaviour(general, doc)
     return LoadedBehaviour(validate(Behaviour, doc), doc)
 
 
@@ -433,13 +447,24 @@ def check_behaviour(
     templates: Mapping[str, set[str]],
     categories: frozenset[str] | None,
     events: frozenset[str],
+    *,
+    event_types: Mapping[str, Mapping[str, Type]] | None = None,
+    attribute_types: Mapping[str, Type] | None = None,
 ) -> list[FileError]:
     """Warnings that only show against the journey: a response rule for a template the journey
     never sends (the rule would never apply), a category the catalog does not allow (those
     transactions would be quarantined), an arrival event the catalog does not know.
-    ``templates`` maps each sent template to its channels."""
+    ``templates`` maps each sent template to its channels. A file in the general form is
+    checked against the catalog's ``event_types`` and ``attribute_types`` (see
+    :func:`~journeydsl.simulate.catalog_check.check_general`)."""
     found: list[FileError] = []
     doc, model = loaded.doc, loaded.model
+    if not isinstance(model, Behaviour):
+        from journeydsl.simulate.catalog_check import check_general
+
+        return check_general(
+            model, doc, templates, event_types or {e: {} for e in events}, attribute_types
+        )
     for i, rule in enumerate(model.responses):
         if rule.template is not None and rule.template not in templates:
             from journeydsl.diagnostics import did_you_mean

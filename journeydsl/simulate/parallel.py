@@ -39,6 +39,7 @@ from journeydsl.ast import CHANNELS
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import Profile
 from journeydsl.simulate.behaviour import Behaviour
+from journeydsl.simulate.behaviour_general import GeneralBehaviour
 from journeydsl.simulate.driver import (
     Enrolment,
     RunResult,
@@ -108,7 +109,7 @@ class Context:
     and the behaviour model (synthetic mode)."""
 
     journeys: tuple[ir.Journey, ...]
-    model: Behaviour | None = None
+    model: Behaviour | GeneralBehaviour | None = None
     policies: Policies | None = None
 
     @classmethod
@@ -199,13 +200,14 @@ def _run_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
 
 def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
     from journeydsl.simulate.population import Population
+    from journeydsl.simulate.population_general import GeneralPopulation, population_for
 
     out: list[_Part] = []
     for journey in context.journeys:
         channels: dict[str, ChannelStats] = {}
-        population: Population | None = None
+        population: Population | GeneralPopulation | None = None
         if context.model is not None:
-            population = Population(context.model, plan.population, plan.seed, task.members)
+            population = population_for(context.model, plan.population, plan.seed, task.members)
             sim = Simulation(
                 [journey],
                 population.profiles,

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from journeydsl.ast import CHANNELS
@@ -402,11 +402,32 @@ def _local_date(t: datetime, tz: tzinfo) -> date:
     return t.astimezone(tz).date()
 
 
+class _Wired(Protocol):
+    @property
+    def wire(self) -> random.Random: ...
+
+
+class Reacting(Protocol):
+    """**Protocol:** what a :class:`BehaviourChannel` needs of a population: channel counts and
+    models, customers with a channel-failure stream, and their reactions."""
+
+    @property
+    def stats(self) -> Mapping[str, ChannelStats]: ...
+
+    @property
+    def channel_models(self) -> Mapping[str, Any]: ...
+
+    @property
+    def customers(self) -> Mapping[str, _Wired]: ...
+
+    def react(self, message: Message) -> None: ...
+
+
 class BehaviourChannel:
     """A channel double: fails an attempt at the model's rates, otherwise records the delivery
     (and its cost) and schedules the customer's reactions. Deduplicates on the idempotency key."""
 
-    def __init__(self, name: str, population: Population) -> None:
+    def __init__(self, name: str, population: Reacting) -> None:
         self.name = name
         self.population = population
         self._keys: set[str] = set()

@@ -1,7 +1,8 @@
 """Scenario tests: ``journeydsl test PATH...`` runs ``*.test.yaml`` files
 (:mod:`journeydsl.cli.scenarios` is the command).
 
-A file names a journey and holds cases; each case gives profiles, events, a time range and what
+A file names a journey (or several, run together on one engine under the file's contact
+policies) and holds cases; each case gives profiles, events, a time range and what
 must happen: the actions, in order (each matched on the fields it names, times to the minute),
 and the outcome of each customer's instances. A failing case prints a diff of the expected and
 the actual timelines. docs/simulate.md describes the format.
@@ -17,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from journeydsl.simulate.formats import compact
 from journeydsl.yamlfile import (
@@ -35,6 +36,7 @@ __all__ = ["CaseResult", "TestFile", "discover", "run_file"]
 _SHOWN = ("customer_id", "kind", "channel", "template", "queue", "priority", "name", "reason")
 _ORDER = (
     "customer_id",
+    "journey",
     "node",
     "kind",
     "channel",
@@ -52,13 +54,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Outcomes = str | list[str]
+
+
 class Expect(_Model):
     """What a case must produce. ``actions`` (when given) must match the actual actions one to
     one, in order; ``outcomes`` maps a customer to the outcome of their instance (a list for
-    several instances; ``running`` for one that has not ended)."""
+    several instances; ``running`` for one that has not ended), or, in a file of several
+    journeys, to a mapping of journey ids to those."""
 
     actions: list[dict[str, Any]] | None = None
-    outcomes: dict[str, str | list[str]] = Field(default_factory=dict)
+    outcomes: dict[str, Outcomes | dict[str, Outcomes]] = Field(default_factory=dict)
 
 
 class Enrol(_Model):
@@ -68,6 +74,8 @@ class Enrol(_Model):
     customer_id: str = Field(min_length=1)
     at: str
     data: dict[str, Any] = Field(default_factory=dict)
+    #: The journey's id; needed in a file of several journeys.
+    journey: str | None = None
 
 
 class Case(_Model):
@@ -85,14 +93,30 @@ class Case(_Model):
 
 
 class TestFile(_Model):
-    """A ``*.test.yaml`` file: the journey (relative to the file) and its cases; ``profiles``
-    here are shared by every case."""
+    """A ``*.test.yaml`` file: the journey, or several ``journeys`` run together (relative to
+    the file), the contact ``policies`` file they run under (optional) and the cases;
+    ``profiles`` here are shared by every case."""
 
     __test__ = False  # not a pytest class
 
-    journey: str
+    journey: str | None = None
+    journeys: list[str] | None = Field(default=None, min_length=1)
+    policies: str | None = None
     profiles: list[dict[str, Any]] = Field(default_factory=list)
     cases: list[Case] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _journeys(self) -> TestFile:
+        if (self.journey is None) == (self.journeys is None):
+            raise ValueError("name the journey ('journey: FILE') or 'journeys: [FILE, …]'")
+        return self
+
+    @property
+    def files(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """The journey files with their places in the file."""
+        if self.journey is not None:
+            return [(("journey",), self.journey)]
+        return [(("journeys", i), f) for i, f in enumerate(self.journeys or [])]
 
 
 @dataclass
@@ -248,26 +272,61 @@ def timeline_diff(
 # --------------------------------------------------------------------------- running
 
 
-def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> CaseResult:
+def _enrolments(
+    doc: YamlDocument, case: Case, index: int, journeys: list[Any], errors: list[FileError]
+) -> list[tuple[datetime, Any, str]]:
+    """The case's enrolments as (time, Enrolment, origin); mistakes go to ``errors``."""
+    from journeydsl.simulate.driver import Enrolment
+    from journeydsl.simulate.inputs import parse_time
+
+    journey = journeys[0]
+    ids = [j.id for j in journeys]
+    out: list[tuple[datetime, Any, str]] = []
+    for i, e in enumerate(case.enrol):
+        path = ("cases", index, "enrol", i)
+        target = e.journey if e.journey is not None else journey.id
+        if (e.journey is None and len(journeys) > 1) or target not in ids:
+            errors.append(
+                doc.error(path, f"name the journey to enrol into: one of {', '.join(ids)}")
+            )
+            continue
+        try:
+            at = parse_time(e.at, journey.timezone)
+        except ValueError as exc:
+            errors.append(doc.error((*path, "at"), str(exc)))
+            continue
+        line = doc.position(path)[0]
+        out.append((at, Enrolment(e.customer_id, target, e.data), f"{doc.file}:{line}"))
+    return out
+
+
+def _case_run(
+    doc: YamlDocument, tf: TestFile, index: int, journeys: list[Any], policies: Any = None
+) -> CaseResult:
     from journeydsl.runtime.events import BadEvent, coerce_event
     from journeydsl.runtime.profiles import parse_profile
-    from journeydsl.simulate.driver import Enrolment, Simulation
+    from journeydsl.simulate.driver import Simulation
     from journeydsl.simulate.inputs import LoadedEvent, parse_time, schemas_of, typed_profile
 
+    journey = journeys[0]
+    ids = [j.id for j in journeys]
     case = tf.cases[index]
     line, _ = doc.position(("cases", index))
     verdict = CaseResult(doc.file, line, case.name)
     errors: list[FileError] = []
     profiles = []
+    attribute_types: dict[str, Any] = {}
+    for j in reversed(journeys):
+        attribute_types.update(j.attribute_types)
     for where, raw in [
         *((("profiles", i), p) for i, p in enumerate(tf.profiles)),
         *((("cases", index, "profiles", i), p) for i, p in enumerate(case.profiles)),
     ]:
         try:
-            profiles.append(typed_profile(parse_profile(raw), journey.attribute_types))
+            profiles.append(typed_profile(parse_profile(raw), attribute_types))
         except ValueError as exc:
             errors.append(doc.error(where, f"bad profile: {exc}"))
-    schemas = schemas_of([journey])
+    schemas = schemas_of(journeys)
     events: list[LoadedEvent] = []
     for i, raw in enumerate(case.events):
         try:
@@ -278,16 +337,7 @@ def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> Case
         events.append(
             LoadedEvent(raw, record, f"{doc.file}:{doc.position(('cases', index, 'events', i))[0]}")
         )
-    enrolments: list[tuple[datetime, Enrolment, str]] = []
-    for i, e in enumerate(case.enrol):
-        path = ("cases", index, "enrol", i)
-        try:
-            at = parse_time(e.at, journey.timezone)
-        except ValueError as exc:
-            errors.append(doc.error((*path, "at"), str(exc)))
-            continue
-        line = doc.position(path)[0]
-        enrolments.append((at, Enrolment(e.customer_id, journey.id, e.data), f"{doc.file}:{line}"))
+    enrolments = _enrolments(doc, case, index, journeys, errors)
     try:
         start = parse_time(case.start, journey.timezone) if case.start else None
         until = parse_time(case.until, journey.timezone) if case.until else None
@@ -306,7 +356,12 @@ def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> Case
     if until is None and case.days is not None:
         until = start + timedelta(days=case.days)
     sim = Simulation(
-        [journey], profiles, start=start, until=until, default_consent=case.default_consent
+        journeys,
+        profiles,
+        start=start,
+        until=until,
+        default_consent=case.default_consent,
+        policies=policies,
     )
     sim.add_events(sorted(events, key=lambda e: e.record.at))
     for at, enrolment, origin in sorted(enrolments, key=lambda x: x[0]):
@@ -314,7 +369,14 @@ def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> Case
     result = sim.run()
     for problem in result.quarantined:
         verdict.problems.append(f"event quarantined: {problem.reason} ({problem.where})")
-    actual = result.actions_json(journey.id)
+    # One journey: its actions as the single-journey JSON has them; several: every action,
+    # each with its journey, as the several-journey JSON has them.
+    if len(journeys) == 1:
+        actual = result.actions_json(journey.id)
+    else:
+        from journeydsl.simulate.multi import actions_in_order
+
+        actual = actions_in_order(result)
     expect = case.expect
     if expect.actions is not None:
         paired = len(expect.actions) == len(actual) and all(
@@ -325,53 +387,95 @@ def _case_run(doc: YamlDocument, tf: TestFile, index: int, journey: Any) -> Case
                 f"actions differ (expected {len(expect.actions)}, got {len(actual)}):"
             )
             verdict.problems.extend("    " + d for d in timeline_diff(expect.actions, actual))
-    for customer, wanted in expect.outcomes.items():
-        want = [wanted] if isinstance(wanted, str) else list(wanted)
-        got = [
-            i["outcome"] if i["status"] == "ended" else "running"
-            for i in result.instances_json(journey.id)
-            if i["customer_id"] == customer
-        ]
-        if want != got:
-            shown = ", ".join(got) if got else "no instance"
-            verdict.problems.append(
-                f"outcome of {customer}: expected {', '.join(want)}, got {shown}"
-            )
+    verdict.problems.extend(_outcome_problems(expect, result, ids))
     return verdict
 
 
-def _journey(doc: YamlDocument, tf: TestFile, root: str | Path | None) -> Any:
-    """The compiled journey that ``tf`` names, relative to the test file's folder and inside
-    ``root`` (by default that folder); the journey's catalogs are read from inside ``root`` too
-    (by default the journey's own folder)."""
+def _outcome_problems(expect: Expect, result: Any, ids: list[str]) -> list[str]:
+    """The expected outcomes that differ from the instances' (per journey when the expectation
+    names journeys; otherwise over every journey, in entry order)."""
+    problems: list[str] = []
+    for customer, wanted in expect.outcomes.items():
+        per_journey = wanted if isinstance(wanted, dict) else {None: wanted}
+        for jid, want_one in per_journey.items():
+            want = [want_one] if isinstance(want_one, str) else list(want_one)
+            got = [
+                i["outcome"] if i["status"] == "ended" else "running"
+                for j in ([jid] if jid is not None else ids)
+                for i in result.instances_json(j)
+                if i["customer_id"] == customer
+            ]
+            if jid is not None and jid not in ids:
+                problems.append(f"outcome of {customer}: no journey '{jid}' in this file")
+            elif want != got:
+                shown = ", ".join(got) if got else "no instance"
+                where = f" in {jid}" if jid is not None else ""
+                problems.append(
+                    f"outcome of {customer}{where}: expected {', '.join(want)}, got {shown}"
+                )
+    return problems
+
+
+def _journeys(doc: YamlDocument, tf: TestFile, root: str | Path | None) -> list[Any]:
+    """The compiled journeys that ``tf`` names, relative to the test file's folder and inside
+    ``root`` (by default that folder); the journeys' catalogs are read from inside ``root`` too
+    (by default each journey's own folder)."""
     from journeydsl.compiler import MAX_SOURCE_BYTES, compile_file
+
+    out: list[Any] = []
+    for loc, name in tf.files:
+        found = named_file(
+            doc,
+            loc,
+            name,
+            root=Path(root) if root is not None else None,
+            limit=MAX_SOURCE_BYTES,
+            what="journey file",
+        )
+        if isinstance(found, FileError):
+            raise InputError([found])
+        compiled = compile_file(Path(doc.file).parent / name, root=root)
+        if compiled.journey is None:
+            first = next((d for d in compiled.diagnostics if d.severity == "error"), None)
+            detail = f": {first}" if first else ""
+            raise InputError([doc.error(loc, f"the journey does not compile{detail}")])
+        if compiled.journey.id in {j.id for j in out}:
+            raise InputError([doc.error(loc, f"journey '{compiled.journey.id}' is named twice")])
+        out.append(compiled.journey)
+    return out
+
+
+def _policies(doc: YamlDocument, tf: TestFile, root: str | Path | None) -> Any:
+    """The contact policies the file names (None without), read like the journeys."""
+    if tf.policies is None:
+        return None
+    from journeydsl.runtime.policies import load_policies
+    from journeydsl.yamlfile import MAX_INPUT_BYTES
 
     found = named_file(
         doc,
-        ("journey",),
-        tf.journey,
+        ("policies",),
+        tf.policies,
         root=Path(root) if root is not None else None,
-        limit=MAX_SOURCE_BYTES,
-        what="journey file",
+        limit=MAX_INPUT_BYTES,
+        what="policy file",
     )
     if isinstance(found, FileError):
         raise InputError([found])
-    compiled = compile_file(Path(doc.file).parent / tf.journey, root=root)
-    if compiled.journey is None:
-        first = next((d for d in compiled.diagnostics if d.severity == "error"), None)
-        detail = f": {first}" if first else ""
-        raise InputError([doc.error(("journey",), f"the journey does not compile{detail}")])
-    return compiled.journey
+    base = Path(root) if root is not None else Path(doc.file).parent
+    return load_policies(Path(doc.file).parent / tf.policies, root=base)
 
 
 def run_file(path: str | Path, *, root: str | Path | None = None) -> list[CaseResult]:
     """Run every case of one test file; raises :class:`InputError` when the file is invalid.
 
-    The journey it names is read only from inside ``root``, by default the test file's folder
-    (a path that leads outside it, a file that is not a regular one, or one larger than
-    :data:`~journeydsl.compiler.MAX_SOURCE_BYTES` is an error at the ``journey:`` line); the
-    journey's catalogs are read from inside ``root`` too, by default the journey's folder."""
+    The journeys it names (and its policy file) are read only from inside ``root``, by default
+    the test file's folder (a path that leads outside it, a file that is not a regular one, or
+    one larger than :data:`~journeydsl.compiler.MAX_SOURCE_BYTES` is an error at its line); the
+    journeys' catalogs are read from inside ``root`` too, by default each journey's folder.
+    Several journeys run together on one engine, under the policies, as ``run`` runs them."""
     doc = load_document(path, exact_numbers=True)
     tf = validate(TestFile, doc)
-    journey = _journey(doc, tf, root)
-    return [_case_run(doc, tf, i, journey) for i in range(len(tf.cases))]
+    journeys = _journeys(doc, tf, root)
+    policies = _policies(doc, tf, root)
+    return [_case_run(doc, tf, i, journeys, policies) for i in range(len(tf.cases))]

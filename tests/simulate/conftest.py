@@ -14,6 +14,7 @@ from journeydsl.compiler import compile_file
 from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.driver import Simulation
 from journeydsl.simulate.population import Population
+from journeydsl.simulate.population_general import GeneralPopulation, population_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -71,13 +72,13 @@ def dormant_args(*extra: str) -> list[str]:
 
 def synthetic_simulation(
     journey_path: str, model_path: str, size: int, seed: int, **options: Any
-) -> tuple[Simulation, Population]:
+) -> tuple[Simulation, Population | GeneralPopulation]:
     """A simulation of ``size`` synthetic customers of the behaviour model over 60 days, its
     population attached and ready to run; ``options`` go to :class:`Simulation`."""
     journey = compile_file(journey_path).journey
     assert journey is not None
     model = load_behaviour(model_path).model
-    population = Population(model, size, seed)
+    population = population_for(model, size, seed)
     sim = Simulation(
         [journey],
         population.profiles,

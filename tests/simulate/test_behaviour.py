@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
+from journeydsl.simulate.behaviour_general import GeneralBehaviour
 from journeydsl.yamlfile import InputError
 from tests.simulate.conftest import BEHAVIOUR, ONBOARDING, Cli
 
@@ -27,9 +28,10 @@ def _errors(text: str, tmp_path: Path) -> list[str]:
 
 @pytest.mark.parametrize("name", ["onboarding.yaml", "dormant.yaml"])
 def test_the_shipped_behaviour_files_are_valid(name: str) -> None:
-    """examples/behaviour/*.yaml load without a mistake."""
+    """examples/behaviour/*.yaml load without a mistake, in the general form."""
     loaded = load_behaviour(BEHAVIOUR / name)
-    assert loaded.model.spend.merchants
+    assert isinstance(loaded.model, GeneralBehaviour)
+    assert loaded.model.events["transaction"].variants
 
 
 def test_a_misspelt_field_names_its_line_with_a_suggestion(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.driver import Simulation, dumps
 from journeydsl.simulate.inputs import read_events, read_profiles, schemas_of
 from journeydsl.simulate.parallel import Context, Plan, _groups, partition, run_plan
-from journeydsl.simulate.population import Population
+from journeydsl.simulate.population_general import population_for
 from tests.simulate.conftest import (
     BEHAVIOUR,
     DORMANT,
@@ -85,7 +85,7 @@ def test_chunks_of_a_population_merge_into_the_single_run() -> None:
     assert journey is not None
     model = load_behaviour(ONBOARDING_MODEL).model
     until = model.start + timedelta(days=45)
-    population = Population(model, 30, seed=5)
+    population = population_for(model, 30, seed=5)
     sim = Simulation(
         [journey],
         population.profiles,
@@ -178,7 +178,7 @@ def test_a_customers_actions_do_not_depend_on_the_population_size() -> None:
     model = load_behaviour(ONBOARDING_MODEL).model
 
     def actions_of(size: int) -> list[dict[str, object]]:
-        population = Population(model, size, seed=9)
+        population = population_for(model, size, seed=9)
         sim = Simulation(
             [journey],
             population.profiles,

@@ -10,6 +10,7 @@ from typing import Any
 
 from journeydsl.simulate.behaviour import Dist, load_behaviour, sample_amount
 from journeydsl.simulate.population import Population
+from journeydsl.simulate.population_general import GeneralPopulation, population_for
 from tests.simulate.conftest import BEHAVIOUR, DORMANT, ONBOARDING, Cli, synthetic_simulation
 
 ONBOARDING_MODEL = str(BEHAVIOUR / "onboarding.yaml")
@@ -52,8 +53,8 @@ def test_a_different_seed_gives_a_different_run(cli: Cli) -> None:
 def test_a_customers_profile_does_not_depend_on_the_population_size() -> None:
     """Customer c-0001 gets the same profile in a population of 5 and of 50 (per-customer seeds)."""
     model = load_behaviour(ONBOARDING_MODEL).model
-    small = Population(model, 5, seed=3).profiles[0]
-    large = Population(model, 50, seed=3).profiles[0]
+    small = population_for(model, 5, seed=3).profiles[0]
+    large = population_for(model, 50, seed=3).profiles[0]
     assert small == large
     assert small.customer_id == "c-0001"
 
@@ -78,7 +79,9 @@ def test_arrivals_are_spread_over_the_first_days(cli: Cli) -> None:
     assert all("08:00" <= t[11:16] < "18:00" for t in entered)
 
 
-def _run(model_path: str, journey_path: str, size: int, seed: int) -> tuple[Any, Population]:
+def _run(
+    model_path: str, journey_path: str, size: int, seed: int
+) -> tuple[Any, Population | GeneralPopulation]:
     sim, population = synthetic_simulation(journey_path, model_path, size, seed)
     return sim.run(), population
 
