@@ -235,9 +235,21 @@ def _policies() -> Schema:
 
 
 def _behaviour() -> Schema:
-    from journeydsl.simulate.behaviour import Behaviour
+    """Either form of a behaviour model: the general one (with ``events:``) or the examples'."""
+    from pydantic import TypeAdapter
 
-    return _from_model(Behaviour, "journeydsl behaviour model", "behaviour")
+    from journeydsl.simulate.behaviour import Behaviour
+    from journeydsl.simulate.behaviour_general import GeneralBehaviour
+
+    body = TypeAdapter(GeneralBehaviour | Behaviour).json_schema(
+        mode="validation", schema_generator=_WithShorthands
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": MODELINE_URL.format(kind="behaviour"),
+        **body,
+        "title": "journeydsl behaviour model",
+    }
 
 
 def _test() -> Schema:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from journeydsl.simulate.behaviour import (
     Amount,
@@ -175,7 +175,27 @@ def _hours(raw: Any) -> Any:
     return tuple(pairs)
 
 
-Hours = Annotated[tuple[tuple[int, int, float], ...], BeforeValidator(_hours)]
+#: What a behaviour file writes: ``[from, to)`` or weighted ranges (``{"8-12": 2}``).
+_HOURS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0, "maximum": 24},
+            "minItems": 2,
+            "maxItems": 2,
+        },
+        {
+            "type": "object",
+            "propertyNames": {"pattern": "^[0-9]{1,2}-[0-9]{1,2}$"},
+            "additionalProperties": {"type": "number", "minimum": 0},
+        },
+    ]
+}
+Hours = Annotated[
+    tuple[tuple[int, int, float], ...],
+    BeforeValidator(_hours),
+    WithJsonSchema(_HOURS_SCHEMA, mode="validation"),
+]
 
 
 def draw_hour(windows: tuple[HourWindow, ...], rng: random.Random) -> int:
