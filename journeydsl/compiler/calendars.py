@@ -87,7 +87,7 @@ def lower_schedule(
             )
         sched = Schedule("every", every=max(n, 1), start=start, end=end)
     elif s.kind == "anniversary" and s.of is not None:
-        t = check(s.of, scope, absent="null")
+        t = check(s.of, scope, absent="allowed")  # no date: no anniversary
         if not t.type.is_error and t.type not in (DATE, TIMESTAMP):
             diags.error(
                 "JD301",
