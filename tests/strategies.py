@@ -604,8 +604,9 @@ def schedules(draw: st.DrawFn) -> Schedule | None:
             return Schedule("every", every=draw(st.integers(1, 60)), start=start, end=end)
         case "anniversary":
             of = _pick(draw, (_attr("profile", "card_opened_on"), _attr("profile", "birthday")))
-            period = _pick(draw, ("monthly", "yearly"))
-            return Schedule("anniversary", period=period, of=of, start=start, end=end)
+            if _chance(draw, 2):
+                return Schedule("anniversary", period="yearly", of=of, start=start, end=end)
+            return Schedule("anniversary", period="monthly", of=of, start=start, end=end)
     if start is None and end is None:
         return None  # a plain daily is written `daily at`, with nothing to tell it apart
     return Schedule("daily", start=start, end=end)
@@ -617,7 +618,7 @@ def scheduled_journeys(draw: st.DrawFn) -> Journey:
     at = draw(st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59)))
     entry = Entry(
         "segment",
-        condition=_pick(draw, (Aggregate("has", Name("card_activated")), BoolLit(True))),
+        condition=Aggregate("has", Name("card_activated")) if _chance(draw, 2) else BoolLit(True),
         at=TimeLit(at),
         reentry=_pick(draw, _REENTRIES),
         schedule=draw(schedules()),

@@ -157,9 +157,7 @@ def test_anniversaries_at_month_ends_and_leap_days(
 ) -> None:
     """29 February → 28 February in years without one; the 29th-31st → a shorter month's last
     day; the original date itself is no anniversary."""
-    assert (
-        is_anniversary(date.fromisoformat(original), date.fromisoformat(day), period) is expected
-    )
+    assert is_anniversary(date.fromisoformat(original), date.fromisoformat(day), period) is expected
 
 
 @settings(max_examples=200, deadline=None)
