@@ -27,6 +27,7 @@ __all__ = [
     "ALL_DAYS",
     "DAY_NAMES",
     "Schedule",
+    "describe_days",
     "is_anniversary",
     "local_instant",
     "month_day",
@@ -59,6 +60,17 @@ def weekdays(names: Iterable[str]) -> frozenset[int]:
     for name in names:
         out |= DAY_NAMES[name.lower()]
     return out
+
+
+def describe_days(days: Iterable[int]) -> str:
+    """ISO weekdays in words: ``weekday``, ``weekend``, ``mon-thu``, ``mon, wed``."""
+    ds = sorted(set(days))
+    for name in ("day", "weekday", "weekend"):
+        if ds == sorted(DAY_NAMES[name]):
+            return name
+    if len(ds) > 2 and ds == list(range(ds[0], ds[-1] + 1)):
+        return f"{_SHORT[ds[0] - 1]}-{_SHORT[ds[-1] - 1]}"
+    return ", ".join(_SHORT[d - 1] for d in ds)
 
 
 def month_day(year: int, month: int, day: int) -> date:

@@ -15,7 +15,7 @@ from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from journeydsl.calendars import Schedule
+from journeydsl.calendars import Schedule, describe_days
 from journeydsl.diagnostics import Span
 from journeydsl.expr.context import Fn
 from journeydsl.expr.types import Type
@@ -513,6 +513,8 @@ def describe(node: Node, *, full: bool = False) -> str:
     match node:
         case Send():
             return f"send {node.channel} {node.template}"
+        case Wait(days=days) if days:
+            return f"wait until next {describe_days(days)} {node.value.source}"
         case Wait():
             return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
         case WaitFor():

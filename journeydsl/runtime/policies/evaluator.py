@@ -27,7 +27,7 @@ from typing import Literal
 import structlog
 
 from journeydsl import ir
-from journeydsl.calendars import window_opens
+from journeydsl.calendars import describe_days, window_opens
 from journeydsl.confine import FileRefusedError, read_regular
 from journeydsl.runtime.policies.model import (
     MAX_DO_NOT_CONTACT_BYTES,
@@ -437,17 +437,9 @@ _WITHOUT_POLICIES = Policies(
 )
 
 
-_DAY_ABBR = ("", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 def _window_text(days: Iterable[int], start: time, end: time) -> str:
-    """``mon-fri 09:00-17:00``: a send window in a decision's reason."""
-    ds = sorted(days)
-    if len(ds) > 2 and ds == list(range(ds[0], ds[-1] + 1)):
-        named = f"{_DAY_ABBR[ds[0]]}-{_DAY_ABBR[ds[-1]]}"
-    else:
-        named = ",".join(_DAY_ABBR[d] for d in ds)
-    return f"{named} {start:%H:%M}-{end:%H:%M}"
+    """``weekday 09:00-17:00``: a send window in a decision's reason."""
+    return f"{describe_days(days)} {start:%H:%M}-{end:%H:%M}"
 
 
 def _verdict(action: str, policy: str, reason: str, until: datetime) -> Verdict:
