@@ -209,7 +209,7 @@ class Entries:
                 continue
             probe = {"entered_at": iso(when), "customer_id": customer}
             ctx = EvalContext(self.events, when, probe, journey, profile, {}, {})
-            if not (cond.fn(ctx, None) and _anniversary_today(journey.entry, ctx)):
+            if not (_anniversary_today(journey.entry, ctx) and cond.fn(ctx, None)):
                 continue
             trigger = EventRecord(customer, "segment", when, {})
             inst = self.enter(journey, customer, when, profile, trigger)
