@@ -44,7 +44,8 @@ def test_send_windows_read_their_days_as_weekday_numbers() -> None:
         "17:30:00",
     )
     assert sorted(push.days) == [6, 7]
-    assert sms.categories == ("marketing",) and sms.action == "defer"
+    assert sms.categories == ("marketing",)
+    assert sms.action == "defer"
 
 
 def test_a_journey_override_replaces_a_window_by_name_and_disables_another() -> None:
