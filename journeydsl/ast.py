@@ -27,6 +27,7 @@ __all__ = [
     "Call",
     "Case",
     "Cond",
+    "DateLit",
     "DurationLit",
     "Entry",
     "Exit",
@@ -44,7 +45,9 @@ __all__ = [
     "QuietHours",
     "Reentry",
     "Repeat",
+    "Schedule",
     "Send",
+    "SendWindow",
     "Set",
     "Split",
     "Step",
@@ -55,6 +58,7 @@ __all__ = [
     "Ticket",
     "TimeLit",
     "Timeout",
+    "TimestampLit",
     "Unary",
     "Update",
     "Wait",
@@ -132,6 +136,23 @@ class DurationLit:
 @dataclass(frozen=True, slots=True)
 class TimeLit:
     """A local time of day, ``HH:MM``."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class DateLit:
+    """A calendar date, ``2026-01-15``."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampLit:
+    """A point in time, ``2026-01-15T09:00``: in the customer's zone, or at an explicit offset
+    (``2026-01-15T09:00+07:00``, ``…Z``) or zone (``2026-01-15T09:00[Europe/Berlin]``)."""
 
     text: str
     span: Span = _span()
@@ -250,6 +271,8 @@ Expr: TypeAlias = (
     | MoneyLit
     | DurationLit
     | TimeLit
+    | DateLit
+    | TimestampLit
     | Name
     | Attr
     | Unary
@@ -301,11 +324,13 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class WaitUntil:
-    """Wait until a timestamp, or until the next local time of day (``wait until 09:00``)."""
+    """Wait until a timestamp, or until the next local time of day (``wait until 09:00``), or
+    the next one on some days (``wait until next weekday 09:00``: ``next`` names the days)."""
 
     at: Expr
     id: Ident | None = None
     span: Span = _span()
+    next: tuple[Ident, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,6 +521,36 @@ class Reentry:
 
 
 @dataclass(frozen=True, slots=True)
+class Schedule:
+    """The days a segment is evaluated on (at the entry's time of day): ``daily``, ``weekly`` on
+    ``days``, ``monthly`` on ``day`` (``"1"`` to ``"31"`` or ``"last"``), ``every`` N days from
+    ``start``, or ``anniversary`` (``period`` monthly or yearly) of the date ``of``; between
+    ``start`` and ``end``."""
+
+    kind: Literal["daily", "weekly", "monthly", "every", "anniversary"]
+    days: tuple[Ident, ...] = ()
+    day: str | None = None
+    every: int | None = None
+    period: Literal["monthly", "yearly"] | None = None
+    of: Expr | None = None
+    start: DateLit | None = None
+    end: DateLit | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class SendWindow:
+    """Sends on ``channels`` only on ``days`` between local ``start`` and ``end`` (past midnight
+    when ``end`` is not after ``start``); a send due outside waits for the next opening."""
+
+    channels: tuple[Ident, ...]
+    days: tuple[Ident, ...]
+    start: TimeLit
+    end: TimeLit
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """How customers enter.
 
@@ -511,6 +566,8 @@ class Entry:
     at: TimeLit | None = None
     reentry: Reentry = Reentry("once")
     key: Expr | None = None
+    #: A segment's calendar besides ``daily`` (None is daily, from and until any date).
+    schedule: Schedule | None = None
     span: Span = _span()
 
 
@@ -561,4 +618,5 @@ class Journey:
     goals: tuple[Goal, ...] = ()
     #: How late a timer may fire and still send to the customer (``stale after 12h``).
     stale_after: Expr | None = None
+    send_windows: tuple[SendWindow, ...] = ()
     span: Span = _span()

@@ -89,6 +89,7 @@ CODES: dict[str, str] = {
     "JD112": "input too large or too deep",
     "JD113": "catalog file refused",
     "JD114": "names not checked: their catalog could not be loaded",
+    "JD117": "bad date, timestamp, day name or schedule",
     # names
     "JD201": "undefined event",
     "JD202": "undefined event field",

@@ -15,6 +15,7 @@ from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from journeydsl.calendars import Schedule, describe_days
 from journeydsl.diagnostics import Span
 from journeydsl.expr.context import Fn
 from journeydsl.expr.types import Type
@@ -33,6 +34,7 @@ __all__ = [
     "RepeatNext",
     "RepeatStart",
     "Send",
+    "SendWindow",
     "Set",
     "Split",
     "Switch",
@@ -201,8 +203,17 @@ class Wait(Node):
     mode: str
     value: CExpr
     next: str | None
+    #: ``wait until next DAYS HH:MM``: the ISO weekdays (Monday = 1) it may end on.
+    days: tuple[int, ...] = ()
 
     kind = "wait"
+
+    def to_json(self) -> dict[str, Any]:
+        """The node without its span (``days`` only when given)."""
+        out = super(Wait, self).to_json()
+        if not self.days:
+            del out["days"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,9 +352,18 @@ class Entry:
     reentry: str
     reentry_after: timedelta | None
     key: CExpr | None
+    #: A segment's calendar (None: daily); for an anniversary, the customer's date.
+    schedule: Schedule | None = None
+    anniversary: CExpr | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """A plain-JSON view."""
+        """A plain-JSON view (the schedule only when there is one, so the graphs of journeys
+        without one keep their bytes)."""
+        extra: dict[str, Any] = {}
+        if self.schedule is not None:
+            extra["schedule"] = self.schedule.to_json()
+        if self.anniversary is not None:
+            extra["anniversary_of"] = _json(self.anniversary)
         return {
             "kind": self.kind,
             "event": self.event,
@@ -353,6 +373,7 @@ class Entry:
             "reentry": self.reentry,
             "reentry_after": _json(self.reentry_after),
             "key": _json(self.key),
+            **extra,
         }
 
 
@@ -361,6 +382,16 @@ class QuietHours:
     """Local quiet hours for some channels."""
 
     channels: tuple[str, ...]
+    start: time
+    end: time
+
+
+@dataclass(frozen=True, slots=True)
+class SendWindow:
+    """Days (ISO weekdays, Monday = 1) and local times when some channels may send."""
+
+    channels: tuple[str, ...]
+    days: tuple[int, ...]
     start: time
     end: time
 
@@ -401,6 +432,7 @@ class Journey:
     attribute_types: Mapping[str, Type] = field(default_factory=dict, compare=False, repr=False)
     #: How late a timer may fire and still send to the customer; None: the engine's default.
     stale_after: timedelta | None = None
+    send_windows: tuple[SendWindow, ...] = ()
 
     def node(self, node_id: str) -> Node:
         """The node called ``node_id``."""
@@ -434,6 +466,21 @@ class Journey:
             "nodes": [n.to_json() for n in self.nodes.values()],
             # (only when given, so the graphs of journeys without it keep their bytes)
             **({"stale_after": _json(self.stale_after)} if self.stale_after is not None else {}),
+            **(
+                {
+                    "send_windows": [
+                        {
+                            "channels": list(w.channels),
+                            "days": list(w.days),
+                            "from": _json(w.start),
+                            "to": _json(w.end),
+                        }
+                        for w in self.send_windows
+                    ]
+                }
+                if self.send_windows
+                else {}
+            ),
         }
 
 
@@ -466,6 +513,8 @@ def describe(node: Node, *, full: bool = False) -> str:
     match node:
         case Send():
             return f"send {node.channel} {node.template}"
+        case Wait(days=days) if days:
+            return f"wait until next {describe_days(days)} {node.value.source}"
         case Wait():
             return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
         case WaitFor():

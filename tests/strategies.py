@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from journeydsl.ast import (
     Call,
     Case,
     Cond,
+    DateLit,
     DurationLit,
     Entry,
     Exit,
@@ -46,7 +48,9 @@ from journeydsl.ast import (
     QuietHours,
     Reentry,
     Repeat,
+    Schedule,
     Send,
+    SendWindow,
     Set,
     Split,
     Step,
@@ -57,6 +61,7 @@ from journeydsl.ast import (
     Ticket,
     TimeLit,
     Timeout,
+    TimestampLit,
     Unary,
     Update,
     Wait,
@@ -101,6 +106,22 @@ _STRING_ALPHABET = st.one_of(
 _numbers = st.from_regex(r"\A(0|[1-9][0-9]{0,2}(_[0-9]{3}){0,2})(\.[0-9]{1,2})?\Z")
 
 
+_calendar_dates = st.dates(date(2000, 1, 1), date(2099, 12, 31))
+_TIMESTAMP_TAILS = ("", ":30", "Z", "+07:00", "-05:00", "[Europe/Berlin]", "[Asia/Ho_Chi_Minh]")
+#: Day lists as a journey writes them.
+_DAY_LISTS: tuple[tuple[str, ...], ...] = (
+    ("weekday",),
+    ("weekend",),
+    ("mon",),
+    ("mon", "thu"),
+    ("friday", "sat"),
+)
+
+
+def _days(names: tuple[str, ...]) -> tuple[Ident, ...]:
+    return tuple(Ident(n) for n in names)
+
+
 def _leaves() -> st.SearchStrategy[Expr]:
     return st.one_of(
         st.builds(BoolLit, st.booleans()),
@@ -113,6 +134,14 @@ def _leaves() -> st.SearchStrategy[Expr]:
             st.sampled_from(_UNITS),
         ),
         st.builds(lambda h, m: TimeLit(f"{h:02d}:{m:02d}"), st.integers(0, 23), st.integers(0, 59)),
+        st.builds(lambda d: DateLit(d.isoformat()), _calendar_dates),
+        st.builds(
+            lambda d, h, m, tail: TimestampLit(f"{d.isoformat()}T{h:02d}:{m:02d}{tail}"),
+            _calendar_dates,
+            st.integers(0, 23),
+            st.integers(0, 59),
+            st.sampled_from(_TIMESTAMP_TAILS),
+        ),
         st.builds(Name, st.sampled_from(_NAMES)),
     )
 
@@ -288,6 +317,7 @@ _STRING_VALUES: tuple[Expr, ...] = (
 _DATES: tuple[Expr, ...] = (
     Call("date", (Name("now"),)),
     Call("date", (Binary("+", Name("entered_at"), DurationLit("30d")),)),
+    DateLit("2026-02-22"),
 )
 _MONEY: tuple[Expr, ...] = (_MILLION, MoneyLit("250_000", "VND"))
 _INTS: tuple[Expr, ...] = (NumberLit("1"), NumberLit("2"), NumberLit("10"))
@@ -411,6 +441,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
         case "wait":
             return Wait(draw(_durations), step_id)
         case "wait_until":
+            if _chance(draw, 3):
+                return WaitUntil(TimeLit("09:00"), step_id, next=_days(_pick(draw, _DAY_LISTS)))
             return WaitUntil(_pick(draw, _WAIT_UNTIL), step_id)
         case "ticket":
             payload = (
@@ -536,4 +568,72 @@ def journeys(draw: st.DrawFn) -> Journey:
         ),
         fallback=(_JOURNEY_FALLBACK,) if draw(st.booleans()) else (),
         goals=tuple(goals),
+        send_windows=_send_windows(draw),
+    )
+
+
+def _send_windows(draw: st.DrawFn) -> tuple[SendWindow, ...]:
+    channels = [Ident(c) for c in _QUIET_CHANNELS if _chance(draw, 2)]
+    if not channels:
+        return ()
+    start, end = _pick(draw, (("08:00", "17:30"), ("20:00", "02:00"), ("00:00", "00:00")))
+    days = _days(_pick(draw, _DAY_LISTS))
+    return (SendWindow(tuple(channels), days, TimeLit(start), TimeLit(end)),)
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> Schedule | None:
+    """A segment's calendar (None: plain daily), valid for the compiler."""
+    kind = _pick(draw, ("daily", "weekly", "monthly", "every", "anniversary", "plain"))
+    first = draw(_calendar_dates)
+    start = DateLit(first.isoformat()) if kind == "every" or _chance(draw, 2) else None
+    end = (
+        DateLit((first + timedelta(days=draw(st.integers(0, 800)))).isoformat())
+        if _chance(draw, 2)
+        else None
+    )
+    match kind:
+        case "plain":
+            return None
+        case "weekly":
+            return Schedule("weekly", days=_days(_pick(draw, _DAY_LISTS)), start=start, end=end)
+        case "monthly":
+            day = _pick(draw, ("1", "15", "29", "31", "last"))
+            return Schedule("monthly", day=day, start=start, end=end)
+        case "every":
+            return Schedule("every", every=draw(st.integers(1, 60)), start=start, end=end)
+        case "anniversary":
+            of = _pick(draw, (_attr("profile", "card_opened_on"), _attr("profile", "birthday")))
+            if _chance(draw, 2):
+                return Schedule("anniversary", period="yearly", of=of, start=start, end=end)
+            return Schedule("anniversary", period="monthly", of=of, start=start, end=end)
+    if start is None and end is None:
+        return None  # a plain daily is written `daily at`, with nothing to tell it apart
+    return Schedule("daily", start=start, end=end)
+
+
+@st.composite
+def scheduled_journeys(draw: st.DrawFn) -> Journey:
+    """Segment journeys on a random calendar, with send windows and `wait until next` steps."""
+    at = draw(st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59)))
+    entry = Entry(
+        "segment",
+        condition=Aggregate("has", Name("card_activated")) if _chance(draw, 2) else BoolLit(True),
+        at=TimeLit(at),
+        reentry=_pick(draw, _REENTRIES),
+        schedule=draw(schedules()),
+    )
+    steps: Steps = (
+        WaitUntil(TimeLit(at), next=_days(_pick(draw, _DAY_LISTS))),
+        Send(Ident("first_spend_nudge"), Ident("zns")),
+    )
+    return Journey(
+        name=Ident("scheduled"),
+        version=1,
+        entry=entry,
+        steps=steps,
+        events_catalog=StringLit("events.yaml"),
+        templates_catalog=StringLit("templates.yaml"),
+        timezone=StringLit(_pick(draw, ("Europe/Berlin", "Asia/Ho_Chi_Minh"))),
+        send_windows=_send_windows(draw),
     )

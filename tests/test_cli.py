@@ -15,7 +15,15 @@ from tests.catalogs import USES, example_catalogs_in
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-JOURNEYS = ("onboarding_new_cardholder", "dormant_reactivation")
+JOURNEYS = (
+    "onboarding_new_cardholder",
+    "dormant_reactivation",
+    "annual_fee_reminder",
+    "birthday_greeting",
+    "weekly_spend_digest",
+    "tet_spend_campaign",
+    "business_hours_follow_up",
+)
 
 BROKEN = f"""\
 journey broken version 1
@@ -42,7 +50,7 @@ def broken(tmp_path: Path) -> Path:
 
 def test_check_accepts_all_examples(capsys: pytest.CaptureFixture[str]) -> None:
     """`check examples/` checks every journey below it (each .journey file, in subfolders too,
-    and the two YAML spellings), not the catalogs, behaviour models or scenario files, and exits
+    and the YAML spellings), not the catalogs, behaviour models or scenario files, and exits
     0 (the folder given is the root, so journeys in subfolders use the catalogs above them)."""
     code, out, _ = run(capsys, "check", str(EXAMPLES))
     yaml_twins = [p for p in EXAMPLES.glob("*.yaml") if p.with_suffix(".journey").exists()]

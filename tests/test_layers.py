@@ -43,6 +43,10 @@ RULES = [
         ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
     ),
     (
+        "journeydsl.calendars",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
+    ),
+    (
         "journeydsl.money",
         ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
     ),

@@ -15,6 +15,7 @@ from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
+from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
 from journeydsl.expr.checker import (
     Scope,
@@ -238,6 +239,11 @@ class _Lowerer:
             case A.Wait():
                 t = check_type(s.duration, scope, DURATION, "a wait's length")
                 return self.add(ir.Wait(nid, span, "duration", self.cexpr(s.duration, t), nxt), t)
+            case A.WaitUntil() if s.next:
+                t = check_type(s.at, scope, TIME, "`wait until next`'s time")
+                days = tuple(sorted(day_set(s.next, self.diags) or ()))
+                until = ir.Wait(nid, span, "time_of_day", self.cexpr(s.at, t), nxt, days)
+                return self.add(until, t)
             case A.WaitUntil():
                 t = check(s.at, scope)
                 mode = "time_of_day" if t.type == TIME else "until"
@@ -643,7 +649,14 @@ class _Lowerer:
         if e.key is not None:
             kt = check_type(e.key, self.scope, STRING, "the instance key")
             key = self.cexpr(e.key, kt)
-        return ir.Entry(e.kind, event, where, cond, at, e.reentry.kind, after, key)
+        schedule, anniversary = (
+            lower_schedule(e.schedule, self.scope, self.cexpr)
+            if e.kind == "segment" and e.schedule is not None
+            else (None, None)
+        )
+        return ir.Entry(
+            e.kind, event, where, cond, at, e.reentry.kind, after, key, schedule, anniversary
+        )
 
     def lower_stale_after(self) -> timedelta | None:
         """The journey's ``stale after``: a fixed, positive duration (None when not given)."""
@@ -696,6 +709,7 @@ class _Lowerer:
             event_types={name: dict(spec.fields) for name, spec in self.catalog.events.items()},
             attribute_types=dict(self.catalog.attributes),
             stale_after=self.lower_stale_after(),
+            send_windows=lower_send_windows(self.src.send_windows, self.channel_ok, self.diags),
         )
         return self.out
 

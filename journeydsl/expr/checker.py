@@ -71,6 +71,10 @@ def check_any(expr: A.Expr, scope: Scope) -> Typed:
             return literals.check_duration(expr, scope)
         case A.TimeLit():
             return literals.check_time(expr, scope)
+        case A.DateLit():
+            return literals.check_date(expr, scope)
+        case A.TimestampLit():
+            return literals.check_timestamp(expr, scope)
         case A.Name():
             return names.check_name(expr, scope)
         case A.Attr():

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+import calendar
+import re
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from journeydsl import ast as A
+from journeydsl.calendars import local_instant
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr.limits import MAX_DURATION, MAX_LITERAL_DIGITS, bounded
 from journeydsl.expr.typed import ERR, Scope, Typed, const_fn
-from journeydsl.expr.types import DECIMAL, DURATION, INT, TIME, Type, money
+from journeydsl.expr.types import DATE, DECIMAL, DURATION, INT, TIME, TIMESTAMP, Type, money
 from journeydsl.money import Money
 
 __all__ = [
     "MAX_DURATION",
     "MAX_LITERAL_DIGITS",
     "UNITS",
+    "check_date",
     "check_duration",
     "check_enum_literal",
     "check_money",
     "check_number",
     "check_time",
+    "check_timestamp",
+    "date_value",
     "duration_value",
     "magnitude",
     "time_value",
@@ -139,6 +147,77 @@ def check_time(node: A.TimeLit, scope: Scope) -> Typed:
         )
         return ERR
     return Typed(TIME, const_fn(value), True)
+
+
+_TIMESTAMP_RE = re.compile(
+    r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2}|\[([^\]]*)\])?"
+)
+
+
+def date_value(text: str) -> date | str:
+    """``"2026-01-15"`` → that date; for a date the calendar does not have, why not."""
+    y, m, d = (int(p) for p in text.split("-"))
+    if not 1 <= m <= 12:
+        return f"there is no month {m}"
+    if y < 1:
+        return "years start at 0001"
+    last = calendar.monthrange(y, m)[1]
+    if not 1 <= d <= last:
+        return f"{calendar.month_name[m]} {y} has {last} days"
+    return date(y, m, d)
+
+
+def check_date(node: A.DateLit, scope: Scope) -> Typed:
+    """A calendar date: ``2026-01-15``."""
+    value = date_value(node.text)
+    if isinstance(value, str):
+        scope.diags.error(
+            "JD117", f"'{node.text}' is not a date: {value}", node.span, "write YYYY-MM-DD"
+        )
+        return ERR
+    return Typed(DATE, const_fn(value), True)
+
+
+def _timestamp_error(node: A.TimestampLit, scope: Scope, why: str, hint: str) -> Typed:
+    scope.diags.error("JD117", f"'{node.text}' is not a timestamp: {why}", node.span, hint)
+    return ERR
+
+
+def check_timestamp(node: A.TimestampLit, scope: Scope) -> Typed:
+    """A point in time: ``2026-01-15T09:00`` in the customer's zone (the journey's for a
+    customer without one), or with an offset (``+07:00``, ``Z``) or a zone (``[Europe/Berlin]``).
+    A local time the zone skips or repeats is read as ``wait until`` reads it."""
+    m = _TIMESTAMP_RE.fullmatch(node.text)
+    assert m is not None, node.text  # the grammar's token
+    day = date_value(m[1])
+    if isinstance(day, str):
+        return _timestamp_error(node, scope, day, "write YYYY-MM-DDTHH:MM")
+    h, mi, sec = int(m[2]), int(m[3]), int(m[4] or 0)
+    if h > 23 or mi > 59 or sec > 59:
+        return _timestamp_error(
+            node, scope, "the time of day is out of range", "hours 00-23, minutes 00-59"
+        )
+    clock = time(h, mi, sec)
+    suffix, zone_name = m[5], m[6]
+    if suffix is None:
+        return Typed(TIMESTAMP, lambda ctx, ev: local_instant(day, clock, ctx.tz), False)
+    if zone_name is not None:
+        try:
+            tz: Any = ZoneInfo(zone_name)
+        except Exception:
+            return _timestamp_error(
+                node, scope, f"unknown time zone '{zone_name}'", "e.g. [Asia/Ho_Chi_Minh]"
+            )
+        return Typed(TIMESTAMP, const_fn(local_instant(day, clock, tz)), True)
+    if suffix == "Z":
+        tz = UTC
+    else:
+        oh, om = int(suffix[1:3]), int(suffix[4:6])
+        if oh > 23 or om > 59:
+            return _timestamp_error(node, scope, "the offset is out of range", "e.g. +07:00")
+        sign = -1 if suffix[0] == "-" else 1
+        tz = timezone(sign * timedelta(hours=oh, minutes=om))
+    return Typed(TIMESTAMP, const_fn(datetime.combine(day, clock, tz)), True)
 
 
 def check_enum_literal(enum_t: Type, lit: A.Expr, scope: Scope) -> None:

@@ -4,15 +4,16 @@ segment journeys, whose customers are evaluated on a schedule in each time zone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from journeydsl import ir
+from journeydsl.calendars import Schedule, is_anniversary, local_instant
 from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
-from journeydsl.runtime.evaluation import EvalContext, next_local
+from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late
 from journeydsl.runtime.protocols import (
@@ -27,6 +28,23 @@ from journeydsl.runtime.records import InstanceRecord
 from journeydsl.zones import zone
 
 __all__ = ["Entries"]
+
+#: The calendar of a segment that names none.
+DAILY = Schedule("daily")
+
+
+def _anniversary_today(entry: ir.Entry, ctx: EvalContext) -> bool:
+    """For an anniversary schedule, whether today (in the customer's zone) is the anniversary of
+    the customer's date; True for every other schedule. A customer without the date has none."""
+    if entry.anniversary is None or entry.schedule is None:
+        return True
+    value = entry.anniversary.fn(ctx, None)
+    if isinstance(value, datetime):
+        value = value.astimezone(ctx.tz).date()
+    if not isinstance(value, date):
+        return False
+    today = ctx.now.astimezone(ctx.tz).date()
+    return is_anniversary(value, today, entry.schedule.period or "yearly")
 
 
 class Entries:
@@ -140,7 +158,7 @@ class Entries:
         for journey in self._segment_journeys():
             for zone_name in self._zones(journey):
                 t = self._segment_due(journey, zone_name)
-                if best is None or t < best:
+                if t is not None and (best is None or t < best):
                     best = t
         return best
 
@@ -154,15 +172,22 @@ class Entries:
             found = {self.profiles.get(c).timezone for c in self.profiles.customers()}
         return {z or journey.timezone for z in found}
 
-    def _segment_due(self, journey: ir.Journey, zone_name: str) -> datetime:
-        """The next scheduled evaluation of ``journey``'s segment in one time zone."""
+    def _segment_due(self, journey: ir.Journey, zone_name: str) -> datetime | None:
+        """The next scheduled evaluation of ``journey``'s segment in one time zone (None once
+        its schedule has ended): the first day of its calendar after the last evaluation, or
+        from today's, at its local time (see :mod:`journeydsl.calendars` for DST)."""
         tz = zone(zone_name)
         at = journey.entry.at or time(9, 0)
+        calendar = journey.entry.schedule or DAILY
         last = self.state.get_meta(f"segment:{journey.id}:{zone_name}")
-        if last is None:
-            return next_local(self.clock.now(), at, tz)
-        start = datetime.fromisoformat(last).date() + timedelta(days=1)
-        return datetime.combine(start, at, tz)
+        if last is not None:
+            day = calendar.first(datetime.fromisoformat(last).date() + timedelta(days=1))
+            return None if day is None else local_instant(day, at, tz)
+        now = self.clock.now()
+        day = calendar.first(now.astimezone(tz).date())
+        if day is not None and local_instant(day, at, tz) < now:
+            day = calendar.first(day + timedelta(days=1))
+        return None if day is None else local_instant(day, at, tz)
 
     def segments(self, now: datetime) -> int:
         """Evaluate every segment whose schedule is due at ``now``; how many customers entered."""
@@ -170,7 +195,7 @@ class Entries:
         for journey in self._segment_journeys():
             assert journey.entry.condition is not None
             for zone_name in sorted(self._zones(journey)):
-                while (when := self._segment_due(journey, zone_name)) <= now:
+                while (when := self._segment_due(journey, zone_name)) is not None and when <= now:
                     # A schedule evaluated late (the host did not tick) is a stale timer: its
                     # entries happen, but send nothing to the customer.
                     limit = journey.stale_after or self.stale_after
@@ -192,7 +217,7 @@ class Entries:
                 continue
             probe = {"entered_at": iso(when), "customer_id": customer}
             ctx = EvalContext(self.events, when, probe, journey, profile, {}, {})
-            if not cond.fn(ctx, None):
+            if not (_anniversary_today(journey.entry, ctx) and cond.fn(ctx, None)):
                 continue
             trigger = EventRecord(customer, "segment", when, {})
             inst = self.enter(journey, customer, when, profile, trigger)

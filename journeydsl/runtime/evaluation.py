@@ -5,7 +5,7 @@ says, the journey's variables and trigger, and the customer's time zone."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,7 @@ from journeydsl.runtime.hostcalls import StoreError
 from journeydsl.runtime.protocols import EventStore, Profile
 from journeydsl.zones import zone
 
-__all__ = ["EvalContext", "happened", "next_local", "typed_attributes"]
+__all__ = ["EvalContext", "happened", "typed_attributes"]
 
 _TICK = timedelta(microseconds=1)
 
@@ -151,13 +151,3 @@ def happened(
     if event is not None:
         return event == ev.type and (where is None or bool(where.fn(ctx, ev)))
     return condition is not None and bool(condition.fn(ctx, None))
-
-
-def next_local(now: datetime, at: time, tz: tzinfo, *, after: bool = False) -> datetime:
-    """The next ``at`` o'clock in ``tz`` from ``now``: today's when it is still to come (or,
-    with ``after``, only when it is later than ``now``: reached exactly at ``at``, tomorrow's)."""
-    local = now.astimezone(tz)
-    candidate = datetime.combine(local.date(), at, tz)
-    if candidate < local or (after and candidate == local):
-        candidate = datetime.combine(local.date() + timedelta(days=1), at, tz)
-    return candidate

@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from journeydsl import ir
+from journeydsl.calendars import ALL_DAYS, next_at
 from journeydsl.expr.absent import AbsentAttributeError
 from journeydsl.expr.limits import ExpressionLimitError
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decisions import note
-from journeydsl.runtime.evaluation import EvalContext, next_local
+from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
 from journeydsl.runtime.protocols import EventStore, OutboxEntry, Profile, ProfileStore
 from journeydsl.runtime.records import InstanceRecord, WaitRecord
@@ -372,7 +373,7 @@ class Interpreter:
         else:
             # Always later than now: a `wait until 00:00` reached at 00:00 waits for the next
             # midnight, so a loop of such waits moves a day per round, never spins.
-            due = next_local(now, value, ctx.tz, after=True)
+            due = next_at(now, value, ctx.tz, frozenset(node.days) if node.days else ALL_DAYS)
         if due <= now:
             note(inst, now, node.id, "wait", due=due, passed=True)
             return node.next

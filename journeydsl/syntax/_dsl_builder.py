@@ -8,6 +8,7 @@ which walk the AST recursively, stay clear of Python's recursion limit.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -76,6 +77,9 @@ _SUB_RULES: Final = frozenset({
 def _exprs(t: Tree[Token]) -> list[Tree[Token]]:
     """The children of ``t`` that are expressions (every other child is a named sub-rule)."""
     return [c for c in t.children if isinstance(c, Tree) and c.data not in _SUB_RULES]
+
+
+_BOUNDS: Final = ("schedule_from", "schedule_until")
 
 
 class Builder:
@@ -161,6 +165,12 @@ class Builder:
 
     def x_time(self, t: Tree[Token], s: Span) -> ast.Expr:
         return self.time_lit(_tok(t.children[0]))
+
+    def x_date(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.DateLit(str(_tok(t.children[0]).value), s)
+
+    def x_timestamp(self, t: Tree[Token], s: Span) -> ast.Expr:
+        return ast.TimestampLit(str(_tok(t.children[0]).value), s)
 
     def time_lit(self, tok: Token) -> ast.TimeLit:
         """A time of day; its range is checked by the type checker (JD108)."""
@@ -475,6 +485,7 @@ class Builder:
             fallback=tuple(h.fallback),
             goals=tuple(h.goals),
             stale_after=h.stale_after,
+            send_windows=tuple(h.send_windows),
             span=self.span(t),
         )
 
@@ -529,9 +540,15 @@ class Builder:
             )
         elif how.data == "entry_segment":
             condition = self.expr(how.children[0])
-            at = self.time_lit(_tok(how.children[1]))
+            at, schedule = self.schedule(_tree(how.children[1]))
             h.entry = ast.Entry(
-                "segment", condition=condition, at=at, reentry=reentry, key=key, span=s
+                "segment",
+                condition=condition,
+                at=at,
+                reentry=reentry,
+                key=key,
+                schedule=schedule,
+                span=s,
             )
         else:
             h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s)
@@ -550,6 +567,61 @@ class Builder:
         h.quiet_hours.append(
             ast.QuietHours(
                 tuple(self.ident(c) for c in channels),
+                self.time_lit(_tok(start)),
+                self.time_lit(_tok(end)),
+                self.span(t),
+            )
+        )
+
+    # ---------------------------------------------------------------- calendars and windows
+
+    def schedule(self, t: Tree[Token]) -> tuple[ast.TimeLit, ast.Schedule | None]:
+        """A segment's ``schedule`` rule: its time of day, and its calendar (None for a plain
+        ``daily``, which both spellings also write as ``daily at``)."""
+        days = _tree(t.children[0])
+        at = self.time_lit(_tok(t.children[1]))
+        bounds = {str(c.data): self.date_lit(_tok(c.children[0])) for c in _trees(t, *_BOUNDS)}
+        start, end = bounds.get("schedule_from"), bounds.get("schedule_until")
+        kind = str(days.data)
+        if kind == "sched_daily" and start is None and end is None:
+            return at, None
+        s = self.span(t)
+        sched: ast.Schedule
+        if kind == "sched_weekly":
+            sched = ast.Schedule("weekly", days=self.day_names(days.children[0]), span=s)
+        elif kind in ("sched_monthly", "sched_monthly_last"):
+            day = str(_tok(days.children[0]).value) if days.children else "last"
+            sched = ast.Schedule("monthly", day=day, span=s)
+        elif kind == "sched_every":
+            tok = _tok(days.children[0])
+            n = self.int_of(str(tok.value), self.token_span(tok), "a number of days")
+            sched = ast.Schedule("every", every=n, span=s)
+        elif kind.endswith("_anniversary"):
+            period: Literal["monthly", "yearly"] = "yearly" if "yearly" in kind else "monthly"
+            of = self.expr(days.children[0])
+            sched = ast.Schedule("anniversary", period=period, of=of, span=s)
+        else:
+            sched = ast.Schedule("daily", span=s)
+        return at, dataclasses.replace(sched, start=start, end=end)
+
+    def date_lit(self, tok: Token) -> ast.DateLit:
+        """A DATE token."""
+        return ast.DateLit(str(tok.value), self.token_span(tok))
+
+    def day_names(self, node: _Node) -> tuple[ast.Ident, ...]:
+        """The names of a ``day_names`` rule (checked by the compiler, JD110)."""
+        return tuple(self.ident(c) for c in _tree(node).children)
+
+    def s_wait_until_next(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        at = self.time_lit(_tok(t.children[1]))
+        return ast.WaitUntil(at, ident, s, next=self.day_names(t.children[0]))
+
+    def h_send_window(self, t: Tree[Token], h: _Header) -> None:
+        days, start, end, *channels = t.children
+        h.send_windows.append(
+            ast.SendWindow(
+                tuple(self.ident(c) for c in channels),
+                self.day_names(days),
                 self.time_lit(_tok(start)),
                 self.time_lit(_tok(end)),
                 self.span(t),
@@ -590,6 +662,7 @@ class _Header:
         self.fallback: list[ast.FallbackChain] = []
         self.goals: list[ast.Goal] = []
         self.stale_after: ast.Expr | None = None
+        self.send_windows: list[ast.SendWindow] = []
 
 
 _ExprBuilder: TypeAlias = Callable[[Builder, Tree[Token], Span], ast.Expr]

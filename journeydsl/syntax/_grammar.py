@@ -39,7 +39,7 @@ def lark_parser() -> Lark:
         lexer="contextual",
         propagate_positions=True,
         cache=True,
-        start=["start", "expr"],
+        start=["start", "expr", "schedule"],
     )
 
 

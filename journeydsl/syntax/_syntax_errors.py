@@ -62,12 +62,14 @@ _TERMINAL_WORDS: Final = {
     "ADD_OP": "'+' or '-'",
     "MUL_OP": "'*', '/' or '%'",
     "IN_LAST": "'in last'",
+    "DATE": "a date such as 2026-01-15",
+    "TIMESTAMP": "a timestamp such as 2026-01-15T09:00",
 }
 #: Terminals that can start an expression; listed together they read "an expression".
 # fmt: off
 _EXPR_START: Final = frozenset({
     "NUMBER", "MONEY", "DURATION", "TIME", "STRING", "TRUE", "FALSE", "NAME", "LPAR", "LSQB",
-    "MINUS", "NOT", "IF", "COUNT", "HAS", "SUM", "MIN", "MAX", "LAST", "TOP",
+    "DATE", "TIMESTAMP", "MINUS", "NOT", "IF", "COUNT", "HAS", "SUM", "MIN", "MAX", "LAST", "TOP",
 })
 # fmt: on
 #: Terminals that continue an expression; listed together they read "an operator".

@@ -87,7 +87,9 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
         span=f.span,
     ),
     "wait": lambda f: ast.Wait(f["wait"], id=f.get("id"), span=f.span),
-    "wait_until": lambda f: ast.WaitUntil(f["wait_until"], id=f.get("id"), span=f.span),
+    "wait_until": lambda f: ast.WaitUntil(
+        f["wait_until"], id=f.get("id"), span=f.span, next=f.get("next", ())
+    ),
     "wait_for": _wait_for,
     "if": lambda f: ast.If(
         f["if"], f.get("then", ()), f.get("else", ()), id=f.get("id"), span=f.span
@@ -128,4 +130,7 @@ RECORD_BUILDERS: Final[dict[str, Callable[[Fields], Any]]] = {
     "holdout": lambda f: ast.Arm(f["weight"], f.get("steps", ()), f.span),
     "quiet_hours item": lambda f: ast.QuietHours(f["channels"], f["from"], f["to"], f.span),
     "goal": lambda f: ast.Goal(f["outcome"], f["when"], f.get("where"), f.span),
+    "send_windows item": lambda f: ast.SendWindow(
+        f["channels"], f["days"], f["from"], f["to"], f.span
+    ),
 }

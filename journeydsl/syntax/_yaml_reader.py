@@ -24,7 +24,7 @@ from journeydsl.diagnostics import Diagnostics, did_you_mean
 from journeydsl.syntax._yaml_builders import ENTRY_KINDS, RECORD_BUILDERS, STEP_BUILDERS, Fields
 from journeydsl.syntax._yaml_positions import Source, moved
 from journeydsl.syntax.limits import MAX_TOKENS, count_tokens, too_many_tokens
-from journeydsl.syntax.parser import parse_expression, reserved_words
+from journeydsl.syntax.parser import parse_expression, parse_schedule, reserved_words
 from journeydsl.syntax.shapes import (
     ENTRY_SHAPES,
     ITEM_SHAPES,
@@ -219,6 +219,14 @@ class Reader:
                     hint=f"add {doc}, e.g. `{key.example}`",
                 )
                 ok = False
+        if shape.one_of and not any(k in seen for k in shape.one_of):
+            self.diags.error(
+                "JD104",
+                f"{shape.name} needs one of {' or '.join(map(repr, shape.one_of))}",
+                self.source.span(node.value[0][0] if node.value else node),
+                hint=f"e.g. `{shape.key(shape.one_of[0]).example}`",  # type: ignore[union-attr]
+            )
+            ok = False
         for group in shape.exclusive:
             given = [g for g in group if g in seen]
             if len(given) > 1:
@@ -314,6 +322,7 @@ class Reader:
             fallback=f.get("fallback", ()),
             goals=f.get("goals", ()),
             stale_after=f.get("stale_after"),
+            send_windows=f.get("send_windows", ()),
             span=f.span,
         )
 
@@ -393,9 +402,16 @@ class Reader:
         self.wrong(node, f"expected {expected} for '{key.name}', found {_describe(node)}", hint)
         return None
 
-    def parse(self, text: str, node: ScalarNode, offset: int = 0) -> ast.Expr | None:
-        """Parse ``text``, which starts ``offset`` characters into ``node``'s text; abort once
-        the journey's expressions pass the token budget."""
+    def parse(
+        self,
+        text: str,
+        node: ScalarNode,
+        offset: int = 0,
+        parser: Callable[..., Any] = parse_expression,
+    ) -> Any:
+        """Parse ``text`` (an expression, or what ``parser`` reads), which starts ``offset``
+        characters into ``node``'s text; abort once the journey's expressions pass the token
+        budget."""
         # Every use counts, a cached one too: an alias repeats the expression's checking.
         tokens, past = count_tokens(text, self.tokens_left)
         if past is not None:
@@ -406,7 +422,7 @@ class Reader:
         if cache_key in self.parsed:
             return self.parsed[cache_key]
         place = self.source.expression_place(node, offset, text)
-        expr, diags = parse_expression(text, place.origin)
+        expr, diags = parser(text, place.origin)
         if place.remap is not None:  # the value is not its source text: map it back
             expr, diags = moved(expr, place.remap), moved(diags, place.remap)
         self.diags.extend(diags)
@@ -699,11 +715,20 @@ class Reader:
             event=f.get("event"),
             where=f.get("where"),
             condition=f.get("segment"),
-            at=f.get("daily_at"),
+            at=f.get("schedule", (f.get("daily_at"), None))[0],
             reentry=f.get("reentry", ast.Reentry("once")),
             key=f.get("key"),
+            schedule=f.get("schedule", (None, None))[1],
             span=f.span,
         )
+
+    def schedule(self, key: Key, node: Node, depth: int) -> Any:
+        """A segment's schedule, in the words of the DSL: ``weekly on mon at 09:00``."""
+        scalar = self.scalar(key, node, "a schedule such as `weekly on mon at 09:00`")
+        if scalar is None:
+            return _BAD
+        found = self.parse(scalar.value, scalar, parser=parse_schedule)
+        return _BAD if found is None else found
 
 
 def _split_commas(text: str) -> list[tuple[int, str]]:
@@ -761,6 +786,8 @@ _VALUE_READERS: Final[dict[ValueKind, _ValueReader]] = {
     ValueKind.REENTRY: Reader.reentry,
     ValueKind.USES: Reader.uses,
     ValueKind.ENTRY: Reader.entry,
+    ValueKind.SCHEDULE: Reader.schedule,
     ValueKind.QUIET_HOURS: Reader.records,
     ValueKind.GOALS: Reader.records,
+    ValueKind.SEND_WINDOWS: Reader.records,
 }

@@ -69,13 +69,14 @@ MAX_NODES: Final = 100_000
 MAX_DEPTH: Final = 200
 
 _BRACKET_RE: Final = re.compile(r"[\[\]{}]")
-#: One token of the DSL, near enough to lark's tokens to count them: a word or a number (a name
-#: with its dots), a string, a comment (which lark skips, so this over-counts a little), or any
-#: other character. (Strings are matched as in grammar.lark, with possessive repeats: ``"(a|b)*"``
-#: makes the regular expression engine keep state to backtrack to for every character, 150 bytes
-#: each, so a string literal of a million characters took 300 MB to read.)
+#: One token of the DSL, near enough to lark's tokens to count them: a date or timestamp, a word
+#: or a number (a name with its dots), a string, a comment (which lark skips, so this over-counts
+#: a little), or any other character. (Strings are matched as in grammar.lark, with possessive
+#: repeats: ``"(a|b)*"`` makes the regular expression engine keep state to backtrack to for every
+#: character, 150 bytes each, so a string literal of a million characters took 300 MB to read.)
 _TOKEN_RE: Final = re.compile(
-    r"""[A-Za-z0-9_.]+|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|#[^\n]*|\S"""
+    r"""\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2}|\[[^\]\s]*\])?)?"""
+    r"""|[A-Za-z0-9_.]+|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|#[^\n]*|\S"""
 )
 
 _CORE: Final = "tag:yaml.org,2002:"

@@ -35,6 +35,7 @@ __all__ = [
     "STEP_KEYWORDS",
     "parse_expression",
     "parse_journey",
+    "parse_schedule",
     "reserved_words",
 ]
 
@@ -82,6 +83,20 @@ def parse_expression(text: str, origin: Span) -> tuple[ast.Expr | None, list[Dia
     if tree is not None:
         expr = _guarded(builder, lambda: builder.expr(tree))
     return expr, diags.sorted()
+
+
+def parse_schedule(
+    text: str, origin: Span
+) -> tuple[tuple[ast.TimeLit, ast.Schedule | None] | None, list[Diagnostic]]:
+    """Parse a segment's schedule embedded in a file (the YAML ``schedule:`` key): ``weekly on
+    mon, thu at 09:00 from 2026-01-05``. Placed and reported as :func:`parse_expression`."""
+    diags = Diagnostics()
+    builder = Builder(origin.file, origin.line - 1, origin.column - 1, diags, "JD111")
+    tree = _parse(text, "schedule", builder)
+    found: tuple[ast.TimeLit, ast.Schedule | None] | None = None
+    if tree is not None:
+        found = _guarded(builder, lambda: builder.schedule(tree))
+    return found, diags.sorted()
 
 
 # --------------------------------------------------------------------------- driving lark

@@ -24,6 +24,7 @@ from journeydsl.ast import (
     Call,
     Case,
     Cond,
+    DateLit,
     DurationLit,
     Entry,
     Exit,
@@ -38,6 +39,7 @@ from journeydsl.ast import (
     Param,
     Reentry,
     Repeat,
+    Schedule,
     Send,
     Set,
     Split,
@@ -48,6 +50,7 @@ from journeydsl.ast import (
     Tag,
     Ticket,
     TimeLit,
+    TimestampLit,
     Unary,
     Update,
     Wait,
@@ -56,7 +59,7 @@ from journeydsl.ast import (
     Window,
 )
 
-__all__ = ["print_dsl", "print_expr", "print_yaml"]
+__all__ = ["print_dsl", "print_expr", "print_schedule", "print_yaml"]
 
 #: Lines longer than this are broken where the layout allows it.
 WIDTH = 100
@@ -121,6 +124,8 @@ def _bare(expr: Expr) -> str:
         case BoolLit(value=value):
             return "true" if value else "false"
         case NumberLit(text=text) | DurationLit(text=text) | TimeLit(text=text):
+            return text
+        case DateLit(text=text) | TimestampLit(text=text):
             return text
         case StringLit(value=value):
             return _quote(value)
@@ -200,6 +205,31 @@ def _reentry(reentry: Reentry) -> str:
 # --------------------------------------------------------------------------- DSL
 
 
+def print_schedule(at: TimeLit, schedule: Schedule | None) -> str:
+    """A segment's schedule in DSL words (the YAML ``schedule:`` key holds the same text)."""
+    if schedule is None:
+        return f"daily at {at.text}"
+    match schedule.kind:
+        case "weekly":
+            days = f"weekly on {_names(schedule.days)}"
+        case "monthly":
+            day = "last day" if schedule.day == "last" else schedule.day
+            days = f"monthly on {day}"
+        case "every":
+            days = f"every {schedule.every} days"
+        case "anniversary":
+            assert schedule.of is not None, "an anniversary needs a date"
+            days = f"{schedule.period} on anniversary of {print_expr(schedule.of)}"
+        case _:
+            days = "daily"
+    text = f"{days} at {at.text}"
+    if schedule.start is not None:
+        text += f" from {schedule.start.text}"
+    if schedule.end is not None:
+        text += f" until {schedule.end.text}"
+    return text
+
+
 def print_dsl(journey: Journey) -> str:
     """``journey`` as canonical ``.journey`` text (comments are not kept: ASTs have none)."""
     return _DslPrinter().journey(journey)
@@ -242,10 +272,16 @@ class _DslPrinter:
             self.emit(0, f"stale after {print_expr(j.stale_after)}")
         self.lines.append("")
         self.entry(j.entry)
-        if j.quiet_hours or j.fallback:
+        if j.quiet_hours or j.fallback or j.send_windows:
             self.lines.append("")
         for qh in j.quiet_hours:
             self.emit(0, f"quiet hours {qh.start.text} to {qh.end.text} for {_names(qh.channels)}")
+        for w in j.send_windows:
+            self.emit(
+                0,
+                f"send window {_names(w.days)} {w.start.text} to {w.end.text} "
+                f"for {_names(w.channels)}",
+            )
         for chain in j.fallback:
             self.emit(0, f"fallback {_names(chain.channels, ' -> ')}")
         if j.goals:
@@ -271,7 +307,7 @@ class _DslPrinter:
             assert entry.condition is not None, "a segment entry needs a condition"
             assert entry.at is not None, "a segment entry needs a time of day"
             self.emit(0, f"entry segment {print_expr(entry.condition)}")
-            self.emit(1, f"daily at {entry.at.text}")
+            self.emit(1, print_schedule(entry.at, entry.schedule))
         else:
             self.emit(0, "entry manual")
         if entry.key is not None:
@@ -462,8 +498,10 @@ def _simple(step: Step) -> str:
     match step:
         case Wait(duration=duration):
             return f"wait {print_expr(duration)}"
-        case WaitUntil(at=at):
+        case WaitUntil(at=at, next=()):
             return f"wait until {print_expr(at)}"
+        case WaitUntil(at=at, next=days):
+            return f"wait until next {_names(days)} {print_expr(at)}"
         case Update(attribute=attribute, value=value):
             return f"update {attribute.name} = {print_expr(value)}"
         case Tag(tag=tag, remove=remove):
@@ -499,7 +537,14 @@ _Dumper.add_representer(str, _represent_str)
 
 
 #: The sections of a YAML journey, by top-level key; a blank line goes between sections.
-_YAML_SECTION = {"entry": 1, "quiet_hours": 2, "fallback": 2, "goals": 3, "steps": 4}
+_YAML_SECTION = {
+    "entry": 1,
+    "quiet_hours": 2,
+    "send_windows": 2,
+    "fallback": 2,
+    "goals": 3,
+    "steps": 4,
+}
 
 
 def print_yaml(journey: Journey) -> str:
@@ -547,6 +592,16 @@ def _yaml_journey(j: Journey) -> dict[str, Any]:
             {"from": qh.start.text, "to": qh.end.text, "channels": [c.name for c in qh.channels]}
             for qh in j.quiet_hours
         ]
+    if j.send_windows:
+        out["send_windows"] = [
+            {
+                "days": [d.name for d in w.days],
+                "from": w.start.text,
+                "to": w.end.text,
+                "channels": [c.name for c in w.channels],
+            }
+            for w in j.send_windows
+        ]
     if len(j.fallback) == 1:
         out["fallback"] = [c.name for c in j.fallback[0].channels]
     elif j.fallback:
@@ -574,7 +629,10 @@ def _yaml_entry(entry: Entry) -> dict[str, Any] | str:
         assert entry.condition is not None, "a segment entry needs a condition"
         assert entry.at is not None, "a segment entry needs a time of day"
         out["segment"] = print_expr(entry.condition)
-        out["daily_at"] = entry.at.text
+        if entry.schedule is None:
+            out["daily_at"] = entry.at.text
+        else:
+            out["schedule"] = print_schedule(entry.at, entry.schedule)
     else:
         out["manual"] = True
     if entry.key is not None:
@@ -619,6 +677,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("wait", print_expr(step.duration))
         case WaitUntil():
             put("wait_until", print_expr(step.at))
+            if step.next:
+                put("next", [d.name for d in step.next])
         case WaitFor():
             put("wait_for", print_expr(step.target))
             if step.where is not None:

@@ -47,7 +47,13 @@ def _list(items: Schema, min_items: int = 0) -> Schema:
 def _value(key: Key) -> Schema:
     """The schema of one key's value, by its value kind."""
     k = key.kind
-    if k in (ValueKind.CASES, ValueKind.ARMS, ValueKind.QUIET_HOURS, ValueKind.GOALS):
+    if k in (
+        ValueKind.CASES,
+        ValueKind.ARMS,
+        ValueKind.QUIET_HOURS,
+        ValueKind.GOALS,
+        ValueKind.SEND_WINDOWS,
+    ):
         return _list(_ref(_def_name(ITEM_SHAPES[k])), key.min_items)
     if k is ValueKind.HOLDOUT:
         return {"anyOf": [_ref("weight"), _ref(_def_name(ITEM_SHAPES[k]))]}
@@ -70,6 +76,7 @@ def _value(key: Key) -> Schema:
             "anyOf": [_list(_ref("name"), 2), _list(_list(_ref("name"), 2))],
         },
         ValueKind.WEIGHT: _ref("weight"),
+        ValueKind.SCHEDULE: {"type": "string"},
         ValueKind.REENTRY: {"type": "string", "pattern": r"^(once|always|after\s+\S[\s\S]*)$"},
         ValueKind.ENTRY: {
             "anyOf": [
@@ -92,11 +99,13 @@ def _object(shape: Shape) -> Schema:
     required = [k.name for k in shape.all_keys if k.required]
     if required:
         out["required"] = required
-    exclusions = [
+    exclusions: list[Schema] = [
         {"not": {"required": list(pair)}}
         for group in shape.exclusive
         for pair in combinations(group, 2)
     ]
+    if shape.one_of:
+        exclusions.append({"anyOf": [{"required": [k]} for k in shape.one_of]})
     if exclusions:
         out["allOf"] = exclusions
     return out

@@ -28,6 +28,7 @@ __all__ = [
     "ITEM_SHAPES",
     "JOURNEY",
     "QUIET_HOURS",
+    "SEND_WINDOW",
     "STEP_KINDS",
     "STEP_SHAPES",
     "USES",
@@ -62,6 +63,8 @@ class ValueKind(enum.StrEnum):
     ENTRY = "entry"  #: one of :data:`ENTRY_SHAPES`, or the scalar ``manual``
     QUIET_HOURS = "quiet_hours"  #: a list of :data:`QUIET_HOURS` mappings
     GOALS = "goals"  #: a list of :data:`GOAL` mappings
+    SCHEDULE = "schedule"  #: a segment's schedule in DSL words, ``weekly on mon at 09:00``
+    SEND_WINDOWS = "send_windows"  #: a list of :data:`SEND_WINDOW` mappings
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class Shape:
     keys: tuple[Key, ...]
     head: Key | None = None
     exclusive: tuple[tuple[str, ...], ...] = ()
+    #: Keys of which one must be given (when none of them is marked required).
+    one_of: tuple[str, ...] = ()
 
     @property
     def all_keys(self) -> tuple[Key, ...]:
@@ -161,6 +166,12 @@ _WAIT_UNTIL = _step(
         "wait_until: activated_at + 7d",
     ),
     "Wait until a timestamp or the next local time of day.",
+    Key(
+        "next",
+        K.NAMES,
+        "Only on these days: day names, weekday or weekend (with a time of day).",
+        example="next: weekday",
+    ),
 )
 _WAIT_FOR = _step(
     Key(
@@ -360,6 +371,16 @@ QUIET_HOURS = Shape(
         Key("channels", K.NAMES, "The channels kept quiet.", True, "channels: [sms, zns, push]"),
     ),
 )
+SEND_WINDOW = Shape(
+    "send_windows item",
+    "Sends on the channels only on these days between local times; others wait for the opening.",
+    (
+        Key("days", K.NAMES, "Day names, weekday or weekend.", True, "days: weekday"),
+        Key("from", K.TIME, "The local time the window opens.", True, 'from: "09:00"'),
+        Key("to", K.TIME, "The local time the window closes.", True, 'to: "17:00"'),
+        Key("channels", K.NAMES, "The channels it holds.", True, "channels: [email, sms]"),
+    ),
+)
 GOAL = Shape(
     "goal",
     "An exit criterion checked on every event.",
@@ -402,18 +423,25 @@ ENTRY_SHAPES: Mapping[str, Shape] = {
     ),
     "segment": Shape(
         "segment entry",
-        "Enter the customers matching a condition, evaluated daily.",
+        "Enter the customers matching a condition, evaluated on a schedule.",
         (
             Key(
                 "daily_at",
                 K.TIME,
-                "The local time the segment is evaluated.",
-                True,
-                'daily_at: "09:00"',
+                "The local time the segment is evaluated every day.",
+                example='daily_at: "09:00"',
+            ),
+            Key(
+                "schedule",
+                K.SCHEDULE,
+                "When the segment is evaluated, in the words of the DSL.",
+                example="schedule: weekly on mon, thu at 09:00 from 2026-01-05",
             ),
             _KEY,
             _REENTRY,
         ),
+        exclusive=(("daily_at", "schedule"),),
+        one_of=("daily_at", "schedule"),
         head=Key(
             "segment",
             K.EXPR,
@@ -463,6 +491,12 @@ JOURNEY = Shape(
             "Times when channels stay quiet.",
             example='quiet_hours: [{from: "21:00", to: "08:00", channels: [sms]}]',
         ),
+        Key(
+            "send_windows",
+            K.SEND_WINDOWS,
+            "Days and times when channels may send.",
+            example='send_windows: [{days: weekday, from: "09:00", to: "17:00", channels: [sms]}]',
+        ),
         Key("fallback", K.CHAINS, "Channel fallback chains.", example="fallback: [push, zns, sms]"),
         Key(
             "stale_after",
@@ -488,4 +522,5 @@ ITEM_SHAPES: Mapping[ValueKind, Shape] = {
     K.USES: USES,
     K.QUIET_HOURS: QUIET_HOURS,
     K.GOALS: GOAL,
+    K.SEND_WINDOWS: SEND_WINDOW,
 }

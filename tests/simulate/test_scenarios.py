@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from decimal import Decimal
@@ -48,10 +49,10 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_scenario_files_pass(cli: Cli) -> None:
-    """examples/*.test.yaml cover every outcome of the three journeys and all pass (exit 0)."""
+    """examples/*.test.yaml cover every outcome of the example journeys and all pass (exit 0)."""
     code, out, err = cli("test", str(EXAMPLES))
     assert code == 0, out + err
-    assert "15 cases: 15 passed, 0 failed" in out
+    assert re.search(r"^(\d+) cases: \1 passed, 0 failed$", out, re.M), out
     for outcome in (
         "not_activated",
         "spend_goal_met",

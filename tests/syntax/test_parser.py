@@ -522,3 +522,65 @@ def test_truncated_examples_never_raise(data: st.DataObject) -> None:
     width = data.draw(st.integers(0, 8))
     text = source[:cut] + source[cut + width : end]
     _check(parse_journey(text, "t"))
+
+
+# --------------------------------------------------------------------------- calendars
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("x - 2026-01-15", ast.Binary("-", ast.Name("x"), ast.DateLit("2026-01-15"))),
+        ("2026-01-15T09:00", ast.TimestampLit("2026-01-15T09:00")),
+        ("2026-01-15T09:00:30Z", ast.TimestampLit("2026-01-15T09:00:30Z")),
+        ("2026-01-15T09:00-05:00", ast.TimestampLit("2026-01-15T09:00-05:00")),
+        ("2026-01-15T09:00[Europe/Berlin]", ast.TimestampLit("2026-01-15T09:00[Europe/Berlin]")),
+        ("2026 - 1 - 15", None),
+    ],
+)
+def test_dates_and_timestamps_are_single_literals(text: str, expected: ast.Expr | None) -> None:
+    """`2026-01-15` is a date (not a subtraction), a timestamp keeps its offset or zone; spaced
+    digits are still arithmetic."""
+    expr, diags = parse_expression(text, ORIGIN)
+    assert diags == []
+    if expected is None:
+        assert isinstance(expr, ast.Binary)
+    else:
+        assert expr == expected
+
+
+def test_a_segment_schedule_and_its_bounds_parse_to_one_node() -> None:
+    """`weekly on mon, thu at 08:00 from … until …` is a weekly schedule with its days and dates;
+    a plain `daily at` is no schedule at all (both spellings write it `daily at`)."""
+    j, diags = parse_journey(
+        "journey j\nentry segment true\n  weekly on mon, thu at 08:00 from 2026-03-02"
+        " until 2026-04-30\nexit x\n",
+        "t.journey",
+    )
+    assert diags == []
+    assert j is not None
+    s = j.entry.schedule
+    assert s is not None
+    assert (s.kind, [d.name for d in s.days]) == ("weekly", ["mon", "thu"])
+    assert (s.start, s.end) == (ast.DateLit("2026-03-02"), ast.DateLit("2026-04-30"))
+    assert j.entry.at == ast.TimeLit("08:00")
+    plain, _ = parse_journey("journey j\nentry segment true daily at 09:00\nexit x\n", "t")
+    assert plain is not None
+    assert plain.entry.schedule is None
+
+
+def test_wait_until_next_and_send_window_keep_their_days() -> None:
+    """`wait until next mon, fri 09:00` and `send window weekend 10:00 to 16:00 for sms`."""
+    j, diags = parse_journey(
+        "journey j\nentry on card_issued\nsend window weekend 10:00 to 16:00 for sms\n"
+        "wait until next mon, fri 09:00\nexit x\n",
+        "t.journey",
+    )
+    assert diags == []
+    assert j is not None
+    (window,) = j.send_windows
+    assert [d.name for d in window.days] == ["weekend"]
+    assert [c.name for c in window.channels] == ["sms"]
+    step = j.steps[0]
+    assert isinstance(step, ast.WaitUntil)
+    assert [d.name for d in step.next] == ["mon", "fri"]

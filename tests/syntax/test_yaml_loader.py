@@ -254,7 +254,7 @@ ERRORS = [
     ("bad time", "journey: j\nentry: {segment: x, daily_at: 9am}\nsteps: []\n", "JD108", 2,
      31, "time of day", None),
     ("segment without time", "journey: j\nentry: {segment: x}\nsteps: []\n", "JD104", 2, 9,
-     "segment entry is missing required key 'daily_at'", 'daily_at: "09:00"'),
+     "segment entry needs one of 'daily_at' or 'schedule'", 'daily_at: "09:00"'),
     ("entry without kind", "journey: j\nentry: {where: x}\nsteps: []\n", "JD104", 2, 9,
      "the entry needs one of 'event', 'segment', 'manual'", None),
     ("key of another entry kind", "journey: j\nentry: {event: e, daily_at: '09:00'}\nsteps: []\n",

@@ -27,6 +27,7 @@ from typing import Literal
 import structlog
 
 from journeydsl import ir
+from journeydsl.calendars import describe_days, window_opens
 from journeydsl.confine import FileRefusedError, read_regular
 from journeydsl.runtime.policies.model import (
     MAX_DO_NOT_CONTACT_BYTES,
@@ -35,6 +36,7 @@ from journeydsl.runtime.policies.model import (
     Policies,
     PolicySet,
     QuietHours,
+    SendWindow,
     default_reachability,
     overlay,
     rule_names,
@@ -121,6 +123,7 @@ class _Rules:
     quiet: tuple[tuple[str, QuietHours], ...]
     caps: tuple[tuple[str, FrequencyCap], ...]
     longest_window: timedelta
+    windows: tuple[tuple[str, SendWindow], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +177,14 @@ class PolicyEngine:
                 )
             )
             longest = max((c.window for _, c in caps), default=timedelta(0))
-            found = _Rules(effective, quiet, caps, longest)
+            windows = tuple(
+                zip(
+                    rule_names("send_windows", effective.send_windows),
+                    effective.send_windows,
+                    strict=True,
+                )
+            )
+            found = _Rules(effective, quiet, caps, longest, windows)
             self._rules[journey_id] = found
         return found
 
@@ -348,7 +358,26 @@ class PolicyEngine:
                         f"the journey's quiet hours {q.start:%H:%M}-{q.end:%H:%M} for {channel}"
                     )
                     found.append(Verdict("deferred", "journey_quiet_hours", reason, end))
+            for w in journey.send_windows:
+                if channel in w.channels and (
+                    opens := window_opens(frozenset(w.days), w.start, w.end, local)
+                ):
+                    window = _window_text(w.days, w.start, w.end)
+                    reason = f"the journey's send window {window} for {channel}"
+                    found.append(Verdict("deferred", "journey_send_window", reason, opens))
         rules = self.rules(journey_id)
+        for name, win in rules.windows:
+            if channel not in win.channels or category not in win.categories:
+                continue
+            if _waived(profile, win.waived_by):
+                continue
+            opens = window_opens(win.days, win.start, win.end, local)
+            if opens is not None:
+                reason = (
+                    f"send window {_window_text(win.days, win.start, win.end)} "
+                    f"for {category} {channel} ({name})"
+                )
+                found.append(_verdict(win.action, f"send_windows:{name}", reason, opens))
         for name, rule in rules.quiet:
             if channel not in rule.channels or category not in rule.categories:
                 continue
@@ -406,6 +435,11 @@ _WITHOUT_POLICIES = Policies(
     consent=Consent(keys=("{channel}",)),
     reachability={"push": default_reachability()["push"]},
 )
+
+
+def _window_text(days: Iterable[int], start: time, end: time) -> str:
+    """``weekday 09:00-17:00``: a send window in a decision's reason."""
+    return f"{describe_days(days)} {start:%H:%M}-{end:%H:%M}"
 
 
 def _verdict(action: str, policy: str, reason: str, until: datetime) -> Verdict:

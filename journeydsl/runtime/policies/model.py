@@ -7,8 +7,9 @@ built-in profile (``vn_decree_91``) or another file; ``journeys`` overrides part
 
 Overlaying (``extends`` and per-journey overrides) follows one rule: a section written in the
 upper layer replaces the same fields of the lower one, except the rule lists (``quiet_hours``,
-``frequency_caps``, ``labels``), which merge by rule ``name`` (a rule with the name of an inherited
-rule replaces it, others are added), and ``disable``, which switches inherited rules off by name.
+``send_windows``, ``frequency_caps``, ``labels``), which merge by rule ``name`` (a rule with the
+name of an inherited rule replaces it, others are added), and ``disable``, which switches inherited
+rules off by name.
 docs/policies.md documents every field.
 """
 
@@ -21,6 +22,8 @@ from datetime import time, timedelta
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from journeydsl.calendars import DAY_NAMES, weekdays
 
 __all__ = [
     "ALL_CHANNELS",
@@ -38,6 +41,7 @@ __all__ = [
     "PolicySet",
     "QuietHours",
     "Reach",
+    "SendWindow",
     "default_reachability",
     "overlay",
     "rule_names",
@@ -53,7 +57,7 @@ ALL_CHANNELS: tuple[Channel, ...] = ("email", "sms", "zns", "push", "inapp")
 MAX_DO_NOT_CONTACT_BYTES: Final = 64 << 20
 
 #: The sections that hold named rules; they merge by name when policies are overlaid.
-RULE_SECTIONS = ("quiet_hours", "frequency_caps", "labels")
+RULE_SECTIONS = ("quiet_hours", "send_windows", "frequency_caps", "labels")
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DURATION = re.compile(r"(\d+)(w|d|h|m|s)")
@@ -87,7 +91,21 @@ def _tuple(raw: Any) -> Any:
     return (raw,) if isinstance(raw, str) else raw
 
 
+def _days(raw: Any) -> Any:
+    """``weekday``, ``[mon, wed]``: the ISO weekdays (Monday = 1) day names stand for."""
+    names = (raw,) if isinstance(raw, str) else raw
+    if not isinstance(names, list | tuple) or not names:
+        raise ValueError("write day names: mon … sun (or full names), weekday or weekend")
+    unknown = [n for n in names if not isinstance(n, str) or n.lower() not in DAY_NAMES]
+    if unknown:
+        raise ValueError(
+            f"{unknown[0]!r} is not a day; write mon … sun (or full names), weekday or weekend"
+        )
+    return weekdays(names)
+
+
 TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+Days = Annotated[frozenset[int], BeforeValidator(_days)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Channels = Annotated[tuple[Channel, ...], BeforeValidator(_tuple)]
 Categories = Annotated[tuple[Category, ...], BeforeValidator(_tuple)]
@@ -120,6 +138,24 @@ class QuietHours(_Strict):
         if info.data.get("start") == end:
             raise ValueError("'from' and 'to' are the same time: the range would be empty")
         return end
+
+
+class SendWindow(_Strict):
+    """Days and local times (the customer's own time zone) when ``channels`` may send
+    ``categories``: a window opens at ``from`` on each of ``days`` and closes at ``to`` (the next
+    day when ``to`` is not after ``from``). A message due outside waits for the next opening
+    (``defer``) or is dropped."""
+
+    name: str | None = None
+    channels: Channels = ALL_CHANNELS
+    categories: Categories = ("marketing",)
+    days: Days
+    start: TimeOfDay = Field(alias="from")
+    end: TimeOfDay = Field(alias="to")
+    action: Literal["defer", "drop"] = "defer"
+    #: A profile consent key (or boolean attribute) that, when true, lifts the rule.
+    waived_by: str | None = None
+    source: str | None = None
 
 
 class FrequencyCap(_Strict):
@@ -265,7 +301,7 @@ class MarketingContent(_Strict):
     templates: Names = ()
 
 
-R = TypeVar("R", QuietHours, FrequencyCap, Label)
+R = TypeVar("R", QuietHours, SendWindow, FrequencyCap, Label)
 
 
 def _unique(rules: tuple[R, ...], section: str) -> tuple[R, ...]:
@@ -284,6 +320,7 @@ class PolicySet(_Strict):
     consent: Consent = Field(default_factory=Consent)
     do_not_contact: DoNotContact = Field(default_factory=DoNotContact)
     quiet_hours: tuple[QuietHours, ...] = ()
+    send_windows: tuple[SendWindow, ...] = ()
     frequency_caps: tuple[FrequencyCap, ...] = ()
     reachability: dict[Channel, Reach] = Field(default_factory=default_reachability)
     holdout: Holdout = Field(default_factory=Holdout)
@@ -296,6 +333,11 @@ class PolicySet(_Strict):
     @classmethod
     def _quiet_names(cls, rules: tuple[QuietHours, ...]) -> tuple[QuietHours, ...]:
         return _unique(rules, "quiet_hours")
+
+    @field_validator("send_windows")
+    @classmethod
+    def _window_names(cls, rules: tuple[SendWindow, ...]) -> tuple[SendWindow, ...]:
+        return _unique(rules, "send_windows")
 
     @field_validator("frequency_caps")
     @classmethod
@@ -318,7 +360,9 @@ class Policies(PolicySet):
     journeys: dict[str, PolicySet] = Field(default_factory=dict)
 
 
-def rule_names(section: str, rules: Iterable[QuietHours | FrequencyCap | Label]) -> list[str]:
+def rule_names(
+    section: str, rules: Iterable[QuietHours | SendWindow | FrequencyCap | Label]
+) -> list[str]:
     """Each rule's name: its own, or ``section[N]`` (1-based) for an unnamed one."""
     return [r.name or f"{section}[{i}]" for i, r in enumerate(rules, 1)]
 
