@@ -103,6 +103,12 @@ RULES: Final[dict[str, Rule]] = {
         "the catalog).",
         'uses events "broken_events.yaml"\n',
         "Fix the catalog's own error; the names are checked then.", "text"),
+    "JD117": Rule(
+        "A date, timestamp, day name or schedule that does not exist (a 30th of February, an "
+        "unknown zone, a time past 23:59, a schedule that can never run).",
+        "if has(transaction since 2026-02-30) { exit done }\n",
+        "Write a date of the calendar: `2026-02-28`, or `monthly on last day` for month ends.",
+        "steps"),
     "JD201": Rule(
         "An event type is not in the events catalog.",
         "if has(card_activatd since entry) { exit done }\n",
