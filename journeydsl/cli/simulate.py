@@ -103,8 +103,8 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--compare",
         metavar="OTHER_JOURNEY",
-        help="also run this journey on the same customers and report both side by side "
-        "(text or json)",
+        help="also run this journey on the same customers and report both side by side, with "
+        "paired 95%% intervals for the outcome rates and the cost per channel",
     )
 
 
@@ -255,8 +255,6 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
     other_path = getattr(args, "compare", None)
     if other_path is not None and args.trace:
         raise UsageError("--trace does not go with --compare; trace each journey on its own")
-    if other_path is not None and args.format == "html":
-        raise UsageError("--compare reports as text or json, not html")
     root = getattr(args, "root", None)
     journey = _compile(args.journey, err, root)
     if journey is None:
@@ -563,7 +561,7 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
-    """``--compare``: the side-by-side report, as text or as one JSON document."""
+    """``--compare``: the side-by-side report, as text, one JSON document or one HTML page."""
     from journeydsl.simulate.compare import Side, compare_document, render_compare
     from journeydsl.simulate.driver import dumps
 
@@ -571,11 +569,16 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
     doc = compare_document(
         Side(run.result, args.journey, run.costs, run.failures),
         Side(run.other, args.compare, run.costs, run.other_failures),
+        getattr(run.other, "pairs", None),
     )
     try:
         with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
             if args.format == "json":
                 sink.write(dumps(doc))
+            elif args.format == "html":
+                from journeydsl.simulate.compare_html import render_compare_html
+
+                sink.write(render_compare_html(doc, title=run.title))
             else:
                 render_compare(
                     doc, sink, title=run.title, start=run.result.start, until=run.result.until

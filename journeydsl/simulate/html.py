@@ -28,7 +28,7 @@ from journeydsl.simulate.formats import minute, percent, percent_of, points, vnd
 from journeydsl.simulate.report import step_label, summary
 from journeydsl.simulate.svg import Series, graph_svg, line_chart
 
-__all__ = ["render_html"]
+__all__ = ["CSS", "ERROR_SCRIPT", "csp_hash", "json_for_script", "render_html", "section", "tile"]
 
 #: Colours of the outcomes, in declared order (the chart, the legend and the exit boxes).
 OUTCOME_COLORS = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#dc2626", "#0891b2", "#ca8a04")
@@ -43,7 +43,7 @@ CHANNEL_COLORS = {
 #: Suppression reasons listed before "... and N more".
 MAX_REASONS = 25
 
-_CSS = """
+CSS = """
 :root{--fg:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f4f5f7;--card:#fff;--accent:#2563eb;
 --mono:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace}
 *{box-sizing:border-box}
@@ -126,7 +126,7 @@ footer a{color:var(--accent)}
 
 #: Runs first: every script error, unhandled rejection and console.error lands in the hidden
 #: #js-errors element, so that a test reading the DOM sees them.
-_ERROR_SCRIPT = """
+ERROR_SCRIPT = """
 (function () {
   var seen = [];
   function show() {
@@ -191,7 +191,8 @@ _MAIN_SCRIPT = """
 """
 
 
-def _csp_hash(script: str) -> str:
+def csp_hash(script: str) -> str:
+    """The Content-Security-Policy source that allows this inline script."""
     digest = hashlib.sha256(script.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
@@ -216,7 +217,8 @@ def _bar(width: str, color: str | None = None, title: str = "") -> str:
     return f'<div class="bar"{tip}><span style="{style}"></span></div>'
 
 
-def _json_for_script(document: Mapping[str, Any]) -> str:
+def json_for_script(document: Mapping[str, Any]) -> str:
+    """``document`` as JSON that no string in it can end a ``<script>`` element with."""
     text = dumps(document)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
@@ -253,7 +255,7 @@ def render_html(
     ]
     csp = (
         "default-src 'none'; style-src 'unsafe-inline'; "
-        f"script-src {_csp_hash(_ERROR_SCRIPT)} {_csp_hash(_MAIN_SCRIPT)}"
+        f"script-src {csp_hash(ERROR_SCRIPT)} {csp_hash(_MAIN_SCRIPT)}"
     )
     page_title = f"{journey.id} v{journey.version} — simulation report"
     return "\n".join(
@@ -266,8 +268,8 @@ def render_html(
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="generator" content="journeydsl simulate">',
             f"<title>{escape(page_title)}</title>",
-            f"<style>{_CSS}</style>",
-            f"<script>{_ERROR_SCRIPT}</script>",
+            f"<style>{CSS}</style>",
+            f"<script>{ERROR_SCRIPT}</script>",
             "</head>",
             "<body>",
             "<main>",
@@ -277,7 +279,7 @@ def render_html(
             "</main>",
             '<pre id="js-errors" data-testid="js-errors" hidden></pre>',
             '<script type="application/json" id="report-data">',
-            _json_for_script(result.to_json(journey.id)),
+            json_for_script(result.to_json(journey.id)),
             "</script>",
             f"<script>{_MAIN_SCRIPT}</script>",
             "</body>",
@@ -287,7 +289,8 @@ def render_html(
     )
 
 
-def _tile(value: str, label: str, testid: str, unit: str = "") -> str:
+def tile(value: str, label: str, testid: str, unit: str = "") -> str:
+    """A header tile: a big figure with its unit and a label under it."""
     small = f" <small>{escape(unit)}</small>" if unit else ""
     return (
         f'<div class="tile" data-testid="{testid}"><b>{escape(value)}{small}</b>'
@@ -309,18 +312,18 @@ def _header(
     suppressed = sum(r["suppressed"] for r in figures["channels"])
     tickets = sum(t["count"] for t in figures["tickets"])
     tiles = [
-        _tile(_count(entered), "instances entered", "stat-entered"),
-        _tile(_count(running), "still running", "stat-running"),
-        _tile(_count(entered - running), "ended", "stat-ended"),
-        _tile(_count(sent), "messages sent", "stat-sent"),
-        _tile(_count(suppressed), "suppressed", "stat-suppressed"),
-        _tile(_count(tickets), "tickets", "stat-tickets"),
+        tile(_count(entered), "instances entered", "stat-entered"),
+        tile(_count(running), "still running", "stat-running"),
+        tile(_count(entered - running), "ended", "stat-ended"),
+        tile(_count(sent), "messages sent", "stat-sent"),
+        tile(_count(suppressed), "suppressed", "stat-suppressed"),
+        tile(_count(tickets), "tickets", "stat-tickets"),
     ]
     if costs is not None:
         total = sum((Decimal(r["cost_vnd"]) for r in figures["channels"]), Decimal(0))
-        tiles.append(_tile(vnd(total), "message cost", "stat-cost", "VND"))
+        tiles.append(tile(vnd(total), "message cost", "stat-cost", "VND"))
         if entered:
-            tiles.append(_tile(vnd(total / entered), "cost per entry", "stat-unit-cost", "VND"))
+            tiles.append(tile(vnd(total / entered), "cost per entry", "stat-unit-cost", "VND"))
     meta = [
         ("source", title or "-"),
         (
@@ -361,7 +364,8 @@ def _header(
     )
 
 
-def _section(anchor: str, heading: str, note: str, content: Sequence[str]) -> str:
+def section(anchor: str, heading: str, note: str, content: Sequence[str]) -> str:
+    """A card of the page with its anchor, heading and a muted note under it."""
     return "\n".join(
         [
             f'<section id="{anchor}" data-testid="{anchor}">',
@@ -389,7 +393,7 @@ def _graph_section(
             + "".join(goals)
             + "</ul>"
         )
-    return _section(
+    return section(
         "graph",
         "Journey graph",
         "Each box: the step, what it does, how many instances reached it and their share of "
@@ -421,7 +425,7 @@ def _funnel_section(journey: ir.Journey, funnel: Mapping[str, Any]) -> str:
         *rows,
         "</tbody></table>",
     ]
-    return _section(
+    return section(
         "funnel",
         "Funnel",
         f"Instances that reached each step at least once, of {_count(entered)} entered.",
@@ -485,7 +489,7 @@ def _outcomes_section(
         *rows,
         "</tbody></table>",
     ]
-    return _section(
+    return section(
         "outcomes",
         "Outcomes over time",
         "Instances ended with each outcome, cumulated at the end of each simulated day; the "
@@ -581,7 +585,7 @@ def _messages_section(
         "</table>",
         f'<p class="note">{escape(note)}</p>' if note else "",
     ]
-    return _section(
+    return section(
         "messages",
         "Messages and cost per channel",
         "Messages delivered per channel (after any fallback), withheld by policy, and failed "
@@ -641,7 +645,7 @@ def _policies_section(result: RunResult, journey: ir.Journey) -> str:
             *uplift,
             "</tbody></table>",
         ]
-    return _section(
+    return section(
         "policies",
         "Contact policies",
         f"{_count(tally.allowed)} message(s) delivered under the policies; what each policy "
@@ -654,7 +658,7 @@ def _suppression_section(figures: Mapping[str, Any]) -> str:
     reasons: dict[str, int] = figures["suppression_reasons"]
     total = sum(reasons.values())
     if not reasons:
-        return _section(
+        return section(
             "suppression", "Why messages were suppressed", "", ['<p class="muted">None.</p>']
         )
     rows = [
@@ -666,7 +670,7 @@ def _suppression_section(figures: Mapping[str, Any]) -> str:
     more = len(reasons) - MAX_REASONS
     if more > 0:
         rows.append(f'<tr><td colspan="4" class="muted">... and {more} more</td></tr>')
-    return _section(
+    return section(
         "suppression",
         "Why messages were suppressed",
         f"{_count(total)} message(s) withheld by policy or failed on every channel.",
@@ -690,7 +694,7 @@ def _tickets_section(figures: Mapping[str, Any]) -> str:
         f'<td class="barcell">{_bar(_width(t["count"], total), "#fb923c")}</td></tr>'
         for t in tickets
     ] or ['<tr><td class="muted">(none)</td><td></td><td class="num">0</td><td></td></tr>']
-    return _section(
+    return section(
         "tickets",
         "Tickets per queue",
         "Tickets opened for the bank's teams, per queue and priority.",
@@ -714,7 +718,7 @@ def _rewards_section(figures: Mapping[str, Any]) -> str:
         f'<td class="num">{_count(r["count"])}</td></tr>'
         for r in rewards
     ]
-    return _section(
+    return section(
         "rewards",
         "Rewards and actions",
         "",

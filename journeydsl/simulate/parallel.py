@@ -52,6 +52,7 @@ from journeydsl.simulate.driver import (
     instant,
 )
 from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent, Problem
+from journeydsl.simulate.paired import PairTally, reached_outcomes
 from journeydsl.simulate.policy_figures import PolicyTally
 from journeydsl.simulate.tally import ChannelStats, Tally, merge_channel_stats
 
@@ -161,6 +162,10 @@ class _Part:
     timezones: dict[str, str] = field(default_factory=dict)
     trace: str | None = None
     policy: PolicyTally | None = None
+    #: Per customer, the outcomes reached (kept only until the part's pairs are counted).
+    reached: dict[str, set[str]] = field(default_factory=dict)
+    #: ``--compare``: on the second journey's part, the paired outcomes of both journeys.
+    pairs: PairTally | None = None
 
 
 # --------------------------------------------------------------------------- one part
@@ -232,6 +237,10 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
         out.append(_collect(sim, journey, plan, channels))
         if population is not None:
             population.detach()
+    if len(out) == 2:  # --compare: the same customers under both journeys
+        out[1].pairs = PairTally.of(task.size, out[0].reached, out[1].reached)
+    for part in out:
+        part.reached = {}
     return out
 
 
@@ -247,6 +256,8 @@ def _collect(
         sim.quarantined,
         sim.duplicates,
     )
+    if len(plan.journeys) == 2:
+        part.reached = reached_outcomes(records)
     if sim.policies is not None:  # before the decision logs go
         part.policy = PolicyTally.of(records, sim.engine.policy, journey.id)
     if plan.detail:
@@ -457,8 +468,11 @@ class _Merger:
         self.timezones: dict[str, str] = {}
         self.trace: str | None = None
         self.policy: PolicyTally | None = None
+        self.pairs: PairTally | None = None
 
     def add(self, part: _Part) -> None:
+        if part.pairs is not None:
+            self.pairs = (self.pairs or PairTally()).merge(part.pairs)
         if part.policy is not None:
             self.policy = (self.policy or PolicyTally()).merge(part.policy)
         self.tally.merge(part.tally)
@@ -491,6 +505,7 @@ class _Merger:
             trace=self.trace,
             detail=plan.detail,
             policy_tallied=self.policy,
+            pairs=self.pairs,
         )
 
 
@@ -515,6 +530,8 @@ class MergedResult(RunResult):
     trace: str | None = None
     detail: bool = True
     policy_tallied: PolicyTally | None = None
+    #: ``--compare``, on the other journey's result: the paired outcomes of both journeys.
+    pairs: PairTally | None = None
 
     @property
     def start(self) -> datetime:
