@@ -77,7 +77,13 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     )
     when.add_argument("--until", metavar="T", help=f"end (default: start + {DEFAULT_DAYS} days)")
     when.add_argument("--days", type=int, metavar="D", help="end D days after the start")
-    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="show progress on stderr: a bar on a terminal (the default there), otherwise a "
+        "line every second with the rate, elapsed time and ETA (by default every 10 s)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_root_option(p)
 
 
@@ -156,53 +162,21 @@ def _time(text: str | None, what: str, tz: str) -> datetime | None:
 
 @contextmanager
 def _progress(
-    enabled: bool, start: datetime, until: datetime, err: TextIO
+    args: argparse.Namespace, start: datetime, until: datetime, err: TextIO
 ) -> Iterator[Callable[[datetime], None] | None]:
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """Progress in simulated days, for a run in one piece (``explain``)."""
+    from journeydsl.cli.progress import progress
 
     total = max((until - start).total_seconds() / 86400, 1e-9)
-    with Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
-        TimeElapsedColumn(),
-        console=Console(file=err),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("simulate", total=total)
+    asked, quiet = bool(args.progress), bool(getattr(args, "quiet", False))
+    with progress(err, "days", asked=asked, quiet=quiet) as tick:
+        if tick is None:
+            yield None
+            return
+        report = tick
 
         def advance(now: datetime) -> None:
-            bar.update(task, completed=min(total, (now - start).total_seconds() / 86400))
-
-        yield advance
-
-
-@contextmanager
-def _progress_customers(enabled: bool, err: TextIO) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar in customers simulated, for runs split into parts (``--workers``,
-    ``--compare``): the parts each cover the whole time range."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} customers"),
-        TimeElapsedColumn(),
-        console=Console(file=err),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("simulate", total=1)  # the plan's first call gives the total
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            report(min(total, (now - start).total_seconds() / 86400), total)
 
         yield advance
 
@@ -333,8 +307,10 @@ def _run_parts(
     )
     # One worker runs in this process, with the journeys compiled already.
     context = Context(tuple(journeys), model, args.policy_set) if args.workers == 1 else None
-    show = bool(args.progress) or err.isatty()
-    with _progress_customers(show, err) as tick:
+    from journeydsl.cli.progress import progress
+
+    asked, quiet = bool(args.progress), bool(getattr(args, "quiet", False))
+    with progress(err, "customers", asked=asked, quiet=quiet) as tick:
         try:
             results = run_plan(
                 plan,
@@ -384,8 +360,7 @@ def _run_parts(
 def _run(sim: Simulation, args: argparse.Namespace, err: TextIO) -> SimulationResult | int:
     from journeydsl.simulate.driver import SimulationStuckError
 
-    show = bool(args.progress) or err.isatty()
-    with _progress(show, sim.start, sim.until, err) as tick:
+    with _progress(args, sim.start, sim.until, err) as tick:
         sim.progress = tick
         try:
             result = sim.run()
