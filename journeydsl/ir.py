@@ -401,6 +401,17 @@ class Journey:
     attribute_types: Mapping[str, Type] = field(default_factory=dict, compare=False, repr=False)
     #: How late a timer may fire and still send to the customer; None: the engine's default.
     stale_after: timedelta | None = None
+    #: The steps whose id the author gave (a label such as ``welcome:``); the others have ids
+    #: the compiler made up (``if_2``), which reports do not show. Not part of the identity.
+    labels: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def step_name(self, node_id: str) -> str:
+        """A step as a report names it: its label when the author gave one, otherwise what it
+        does (``send push activation_reminder``, ``wait until activated_at + 7d``)."""
+        if node_id in self.labels:
+            return node_id
+        node = self.nodes.get(node_id)
+        return describe(node) if node is not None else node_id
 
     def node(self, node_id: str) -> Node:
         """The node called ``node_id``."""

@@ -1,5 +1,5 @@
-"""Progress on stderr (stderr=PIPE): lines with the rate, elapsed time and ETA when stderr is not a terminal
-(a pipe), none with --quiet."""
+"""Progress on stderr: lines with the rate, elapsed time and ETA when stderr is not a
+terminal (a subprocess with stderr=PIPE), none with --quiet."""
 
 from __future__ import annotations
 

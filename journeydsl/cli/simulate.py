@@ -97,6 +97,18 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
         help="report format (default text; html: one self-contained page, use with --output)",
     )
     p.add_argument("-o", "--output", metavar="F", help="write the report here instead of stdout")
+    p.add_argument(
+        "--csv",
+        metavar="DIR",
+        help="also write the report's tables as CSV files into DIR (funnel, outcomes, messages, "
+        "suppression reasons, tickets, rewards; with --compare the comparison's tables)",
+    )
+    p.add_argument(
+        "--detail",
+        action="store_true",
+        help="html: embed every action and instance (the --format json document) in the page; "
+        "by default it embeds the aggregate figures only, whatever the population",
+    )
     p.add_argument("--trace", metavar="CUSTOMER_ID", help="also print this customer's timeline")
     p.add_argument(
         "--workers",
@@ -504,6 +516,10 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _compare_output(args, run, out, err)
     result = run.result
     try:
+        if getattr(args, "csv", None):
+            from journeydsl.simulate.csvexport import write_run_csv
+
+            write_run_csv(result, Path(args.csv), costs=run.costs, failures=run.failures)
         with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
             if args.format == "json":
                 sink.write(dumps(result.to_json()))
@@ -511,7 +527,13 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 from journeydsl.simulate.html import render_html
 
                 sink.write(
-                    render_html(result, title=run.title, costs=run.costs, failures=run.failures)
+                    render_html(
+                        result,
+                        title=run.title,
+                        costs=run.costs,
+                        failures=run.failures,
+                        detail=bool(getattr(args, "detail", False)),
+                    )
                 )
             else:
                 render_text(
@@ -522,7 +544,7 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     failures=run.failures,
                 )
     except OSError as exc:
-        print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
+        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
         return ExitCode.USAGE
     if args.trace:
         if run.trace is not None:
@@ -547,6 +569,10 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
         getattr(run.other, "pairs", None),
     )
     try:
+        if getattr(args, "csv", None):
+            from journeydsl.simulate.csvexport import write_compare_csv
+
+            write_compare_csv(doc, Path(args.csv))
         with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
             if args.format == "json":
                 sink.write(dumps(doc))
@@ -559,7 +585,7 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
                     doc, sink, title=run.title, start=run.result.start, until=run.result.until
                 )
     except OSError as exc:
-        print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
+        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
         return ExitCode.USAGE
     return ExitCode.OK
 

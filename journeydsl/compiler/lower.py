@@ -693,6 +693,7 @@ class _Lowerer:
             event_types={name: dict(spec.fields) for name, spec in self.catalog.events.items()},
             attribute_types=dict(self.catalog.attributes),
             stale_after=self.lower_stale_after(),
+            labels=frozenset(s.id.name for s in _walk(self.src.steps) if s.id is not None),
         )
         return self.out
 

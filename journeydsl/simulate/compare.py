@@ -70,6 +70,7 @@ def _side(side: Side, channels: list[str]) -> dict[str, Any]:
         row: dict[str, Any] = {
             "sent": tally.sent.get(c, 0),
             "suppressed": tally.suppressed.get(c, 0),
+            "undelivered": tally.undelivered.get(c, 0),
         }
         if side.failures is not None:
             row["failed_transient"], row["failed_permanent"] = side.failures.get(c, (0, 0))
@@ -163,6 +164,7 @@ def compare_document(base: Side, other: Side, pairs: PairTally | None = None) ->
         used |= {c for c, n in tally.sent.items() if n} | {
             c for c, n in tally.suppressed.items() if n
         }
+        used |= {c for c, n in tally.undelivered.items() if n}
         used |= {c for c, f in (side.failures or {}).items() if any(f)}
     channels = [c for c in CHANNELS if c in used] + sorted(used - set(CHANNELS))
     a, b = _side(base, channels), _side(other, channels)
@@ -300,6 +302,13 @@ def render_compare(
                 f"{left['suppressed']:,}",
                 f"{right['suppressed']:,}",
                 _signed(delta["suppressed"]),
+            )
+        if left["undelivered"] or right["undelivered"]:
+            table.add_row(
+                f"{c} undelivered",
+                f"{left['undelivered']:,}",
+                f"{right['undelivered']:,}",
+                _signed(delta["undelivered"]),
             )
         if "cost" in delta:
             table.add_row(

@@ -25,10 +25,19 @@ from typing import Any
 from journeydsl import ir
 from journeydsl.simulate.driver import RunResult, dumps
 from journeydsl.simulate.formats import minute, percent, percent_of, points, vnd
-from journeydsl.simulate.report import step_label, summary
+from journeydsl.simulate.report import summary
 from journeydsl.simulate.svg import Series, graph_svg, line_chart
 
-__all__ = ["CSS", "ERROR_SCRIPT", "csp_hash", "json_for_script", "render_html", "section", "tile"]
+__all__ = [
+    "CSS",
+    "ERROR_SCRIPT",
+    "aggregates",
+    "csp_hash",
+    "json_for_script",
+    "render_html",
+    "section",
+    "tile",
+]
 
 #: Colours of the outcomes, in declared order (the chart, the legend and the exit boxes).
 OUTCOME_COLORS = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#dc2626", "#0891b2", "#ca8a04")
@@ -75,7 +84,7 @@ th{font-weight:600;color:var(--muted);font-size:11.5px;text-transform:uppercase;
 letter-spacing:.04em}
 tfoot td{font-weight:650;border-bottom:0;border-top:2px solid var(--line)}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.does{color:#4b5563;max-width:380px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+td.step{color:#374151;max-width:460px;overflow-wrap:anywhere}
 td.barcell{width:32%}
 .bar{height:10px;background:#eef0f3;border-radius:5px;overflow:hidden;display:flex}
 .bar span{display:block;height:100%;background:var(--accent)}
@@ -230,10 +239,15 @@ def render_html(
     title: str = "",
     costs: Mapping[str, Decimal] | None = None,
     failures: Mapping[str, tuple[int, int]] | None = None,
+    detail: bool = False,
 ) -> str:
     """The report as one HTML document: header, journey graph with counts, funnel, outcomes
     over time, messages and cost per channel, what the contact policies did (with
-    ``--policies``), suppression reasons, tickets and rewards."""
+    ``--policies``), suppression reasons, tickets and rewards.
+
+    The page embeds the figures it shows (:func:`aggregates`), whose size does not grow with
+    the customers; with ``detail`` it embeds the whole ``--format json`` document instead,
+    every action and instance included."""
     journey = result.journey(journey_id)
     funnel = result.funnel(journey.id)
     figures = summary(result, journey.id, costs, failures)
@@ -279,7 +293,9 @@ def render_html(
             "</main>",
             '<pre id="js-errors" data-testid="js-errors" hidden></pre>',
             '<script type="application/json" id="report-data">',
-            json_for_script(result.to_json(journey.id)),
+            json_for_script(
+                result.to_json(journey.id) if detail else aggregates(result, journey, figures)
+            ),
             "</script>",
             f"<script>{_MAIN_SCRIPT}</script>",
             "</body>",
@@ -287,6 +303,23 @@ def render_html(
             "",
         ]
     )
+
+
+def aggregates(
+    result: RunResult, journey: ir.Journey, figures: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the page embeds without ``detail``: the ``--format json`` document without its
+    ``actions`` and ``instances``, with the report's per-channel figures (``summary``)."""
+    doc: dict[str, Any] = {
+        "journey": journey.id,
+        "version": journey.version,
+        "funnel": result.funnel(journey.id),
+        "summary": dict(figures),
+    }
+    figures_of_policies = result.policy_tally(journey.id)
+    if figures_of_policies is not None:
+        doc["policies"] = figures_of_policies.to_json(journey)
+    return doc
 
 
 def tile(value: str, label: str, testid: str, unit: str = "") -> str:
@@ -406,29 +439,35 @@ def _graph_section(
 def _funnel_section(journey: ir.Journey, funnel: Mapping[str, Any]) -> str:
     entered = funnel["entered"]
     rows = []
-    for nid, n in funnel["nodes"].items():
-        label = step_label(journey.nodes[nid])
+    for nid, step in funnel["steps"].items():
+        n = step["entered"]
+        full = ir.describe(journey.nodes[nid], full=True)
         zero = ' class="zero"' if n == 0 else ""
         rows.append(
             f'<tr data-testid="funnel-row" data-node="{escape(nid)}" data-count="{n}"{zero}>'
-            f"<td><code>{escape(nid)}</code></td>"
-            f'<td class="does" title="{escape(label)}">{escape(label)}</td>'
+            f'<td class="step" title="{escape(full)}">{escape(step["name"])}</td>'
             f'<td class="num count">{_count(n)}</td>'
             f'<td class="num pct">{percent_of(n, entered)}</td>'
+            f'<td class="num">{_count(step["passed"])}</td>'
+            f'<td class="num">{_count(step["exited"])}</td>'
+            f'<td class="num">{_count(step["waiting"])}</td>'
             f'<td class="barcell">{_bar(_width(n, entered))}</td></tr>'
         )
     table = [
-        '<table class="funnel">',
-        '<thead><tr><th>step</th><th>does</th><th class="num">reached</th>'
-        '<th class="num">%</th><th></th></tr></thead>',
+        '<div class="scroll"><table class="funnel">',
+        '<thead><tr><th>step</th><th class="num">entered</th><th class="num">%</th>'
+        '<th class="num">passed</th><th class="num">exited</th><th class="num">waiting</th>'
+        "<th></th></tr></thead>",
         "<tbody>",
         *rows,
-        "</tbody></table>",
+        "</tbody></table></div>",
     ]
     return section(
         "funnel",
         "Funnel",
-        f"Instances that reached each step at least once, of {_count(entered)} entered.",
+        f"Per step, in graph order: the instances that entered it (of {_count(entered)}), went "
+        "on from it, exited there (an exit, or a goal met while waiting there) and are still "
+        "waiting there.",
         table,
     )
 
@@ -513,10 +552,14 @@ def _messages_section(
     failures: Mapping[str, tuple[int, int]] | None,
 ) -> str:
     rows = figures["channels"]
-    head = ['<th>channel</th><th class="num">sent</th><th class="num">suppressed</th>']
+    head = [
+        '<th>channel</th><th class="num">sent</th><th class="num">suppressed</th>'
+        '<th class="num">undelivered</th>'
+    ]
     if failures is not None:
         head.append(
-            '<th class="num">failed (transient)</th><th class="num">failed (permanent)</th>'
+            '<th class="num">attempts failed, retried</th>'
+            '<th class="num">attempts failed, for good</th>'
         )
     if costs is not None:
         head.append('<th class="num">cost (VND)</th>')
@@ -533,6 +576,7 @@ def _messages_section(
             f"{escape(r['channel'])}</td>",
             f'<td class="num">{_count(r["sent"])}</td>',
             f'<td class="num">{_count(r["suppressed"])}</td>',
+            f'<td class="num">{_count(r["undelivered"])}</td>',
         ]
         if failures is not None:
             cells.append(f'<td class="num">{_count(r["failed_transient"])}</td>')
@@ -562,6 +606,7 @@ def _messages_section(
         "<td>total</td>",
         f'<td class="num">{_count(sum(r["sent"] for r in rows))}</td>',
         f'<td class="num">{_count(sum(r["suppressed"] for r in rows))}</td>',
+        f'<td class="num">{_count(sum(r["undelivered"] for r in rows))}</td>',
     ]
     if failures is not None:
         foot.append(f'<td class="num">{_count(sum(r["failed_transient"] for r in rows))}</td>')
@@ -588,8 +633,9 @@ def _messages_section(
     return section(
         "messages",
         "Messages and cost per channel",
-        "Messages delivered per channel (after any fallback), withheld by policy, and failed "
-        "attempts; money in whole VND.",
+        "Each message is counted once: delivered (on the channel that delivered it, after any "
+        "fallback), suppressed by a policy, or undelivered after a delivery failure (both on "
+        "its first channel). Failed delivery attempts are counted apart; money in whole VND.",
         content,
     )
 

@@ -47,6 +47,7 @@ from journeydsl.simulate.driver import (
     SimulationResult,
     action_sort_key,
     contract_action,
+    exit_steps,
     holdout_splits,
     instance_sort_key,
     instant,
@@ -250,7 +251,7 @@ def _collect(
     # (the reports read the records as the JSON they are)
     records = cast(list[dict[str, Any]], sim.state.all_instances())
     part = _Part(
-        Tally.of(records, sim.actions, holdout_splits(journey)),
+        Tally.of(records, sim.actions, holdout_splits(journey), exit_steps(journey)),
         channels,
         sim.stats,
         sim.quarantined,
