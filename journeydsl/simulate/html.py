@@ -70,9 +70,9 @@ h2{font-size:17px;margin:0 0 2px;font-weight:650}
 code,.mono{font-family:var(--mono);font-size:12.5px}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:10px 0 0}
 dl.meta dt{color:var(--muted)}dl.meta dd{margin:0}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(118px,1fr));gap:10px;
-margin-top:14px}
-.tile{border:1px solid var(--line);border-radius:8px;padding:8px 12px;background:#fafbfc}
+.tiles{display:flex;flex-wrap:wrap;gap:10px;margin-top:14px}
+.tile{flex:1 0 auto;min-width:118px;border:1px solid var(--line);border-radius:8px;
+padding:8px 12px;background:#fafbfc}
 .tile b{display:block;font-size:19px;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tile span{color:var(--muted);font-size:12px}
 .tile small{font-size:12px;font-weight:600;color:var(--muted)}
@@ -84,6 +84,7 @@ th{font-weight:600;color:var(--muted);font-size:11.5px;text-transform:uppercase;
 letter-spacing:.04em}
 tfoot td{font-weight:650;border-bottom:0;border-top:2px solid var(--line)}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th.num{white-space:normal}
 td.step{color:#374151;max-width:460px;overflow-wrap:anywhere}
 td.barcell{width:32%}
 .bar{height:10px;background:#eef0f3;border-radius:5px;overflow:hidden;display:flex}
