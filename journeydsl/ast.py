@@ -266,7 +266,8 @@ Expr: TypeAlias = (
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """``name: expr`` in a send's params, a ticket's payload or an action's params."""
+    """``name: expr`` in a send's params, a ticket's payload or an action's params; a journey
+    parameter (``param name = literal``)."""
 
     name: Ident
     value: Expr
@@ -561,4 +562,8 @@ class Journey:
     goals: tuple[Goal, ...] = ()
     #: How late a timer may fire and still send to the customer (``stale after 12h``).
     stale_after: Expr | None = None
+    #: Journey parameters (``param reminder_interval = 3d``): named literals that expressions
+    #: use where a literal of their type is allowed, and that ``simulate --param/--sweep``
+    #: override.
+    params: tuple[Param, ...] = ()
     span: Span = _span()

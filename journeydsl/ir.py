@@ -401,6 +401,8 @@ class Journey:
     attribute_types: Mapping[str, Type] = field(default_factory=dict, compare=False, repr=False)
     #: How late a timer may fire and still send to the customer; None: the engine's default.
     stale_after: timedelta | None = None
+    #: The journey's parameters, name → the value's source text (``{"reminder_interval": "3d"}``).
+    params: Mapping[str, str] = field(default_factory=dict)
     #: The steps whose id the author gave (a label such as ``welcome:``); the others have ids
     #: the compiler made up (``if_2``), which reports do not show. Not part of the identity.
     labels: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -440,6 +442,7 @@ class Journey:
                 }
                 for g in self.goals
             ],
+            **({"params": dict(self.params)} if self.params else {}),
             "variables": {k: str(v) for k, v in self.variables.items()},
             "start": self.start,
             "nodes": [n.to_json() for n in self.nodes.values()],

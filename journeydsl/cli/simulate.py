@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from journeydsl.cli.common import Command, UsageError, add_root_option, quiet_engine_logs
+from journeydsl.cli.variants import Variant, add_param_arguments, variants
 from journeydsl.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
         "line every second with the rate, elapsed time and ETA (by default every 10 s)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_param_arguments(p, sweep=False)
     add_root_option(p)
 
 
@@ -124,6 +126,13 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
         help="also run this journey on the same customers and report both side by side, with "
         "paired 95%% intervals for the outcome rates and the cost per channel",
     )
+    p.add_argument(
+        "--sweep",
+        metavar="NAME=V1,V2,...",
+        help="simulate the journey once per value of this parameter (`param NAME = …` in the "
+        "journey), on the same customers, and report the variants side by side, each against "
+        "the first with paired 95%% intervals",
+    )
 
 
 def add_explain_arguments(p: argparse.ArgumentParser) -> None:
@@ -146,15 +155,21 @@ class Run:
     other_failures: dict[str, tuple[int, int]] | None = None
     #: ``--trace`` rendered by the worker that simulated the customer (``--workers``).
     trace: str | None = None
+    #: Every journey's result and failed attempts per channel (``--sweep``: one per value).
+    variants: list[tuple[RunResult, dict[str, tuple[int, int]] | None]] = field(
+        default_factory=list
+    )
 
 
-def _compile(path: str, err: TextIO, root: Path | None) -> ir.Journey | None:
+def _compile(
+    path: str, err: TextIO, root: Path | None, params: tuple[tuple[str, str], ...] = ()
+) -> ir.Journey | None:
     from journeydsl.compiler import compile_file
     from journeydsl.diagnostics import render_text
 
     if not Path(path).is_file():
         raise UsageError(f"{path}: no such file")
-    result = compile_file(path, root=root)
+    result = compile_file(path, root=root, params=dict(params) or None)
     if not result.ok or result.journey is None:
         print(render_text(result.diagnostics, result.sources), file=err)
         return None
@@ -241,16 +256,16 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
     other_path = getattr(args, "compare", None)
     if other_path is not None and args.trace:
         raise UsageError("--trace does not go with --compare; trace each journey on its own")
+    if getattr(args, "sweep", None) and args.trace:
+        raise UsageError("--trace does not go with --sweep; trace one value with --param")
     root = getattr(args, "root", None)
-    journey = _compile(args.journey, err, root)
-    if journey is None:
-        return ExitCode.ERRORS
-    journeys = [journey]
-    if other_path is not None:
-        other = _compile(other_path, err, root)
-        if other is None:
+    args.variants = variants(args)
+    journeys = []
+    for variant in args.variants:
+        journey = _compile(variant.path, err, root, variant.params)
+        if journey is None:
             return ExitCode.ERRORS
-        journeys.append(other)
+        journeys.append(journey)
     if not _load_policies(args, err):
         return ExitCode.ERRORS
     with quiet_engine_logs(err):
@@ -303,9 +318,9 @@ def _run_parts(
     from journeydsl.simulate.driver import SimulationStuckError
     from journeydsl.simulate.parallel import Context, MergedResult, Plan, run_plan
 
-    compare = getattr(args, "compare", None)
+    chosen: list[Variant] = args.variants
     plan = Plan(
-        (args.journey, *((compare,) if compare else ())),
+        tuple(v.path for v in chosen),
         start,
         until,
         behaviour=args.behaviour,
@@ -313,9 +328,10 @@ def _run_parts(
         seed=args.seed,
         default_consent=args.default_consent,
         policies=getattr(args, "policies", None),
-        detail=args.format != "text" and not compare,
+        detail=args.format != "text" and len(chosen) == 1,
         trace=args.trace,
         root=str(args.root) if getattr(args, "root", None) else None,
+        params=tuple(v.params for v in chosen),
     )
     # One worker runs in this process, with the journeys compiled already.
     context = Context(tuple(journeys), model, args.policy_set) if args.workers == 1 else None
@@ -366,6 +382,7 @@ def _run_parts(
         other=results[1] if len(results) > 1 else None,
         other_failures=failed(results[1]) if len(results) > 1 else None,
         trace=trace,
+        variants=[(r, failed(r)) for r in results],
     )
 
 
@@ -512,6 +529,8 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     run = build(args, err)
     if isinstance(run, int):
         return run
+    if getattr(args, "sweep", None):
+        return _sweep_output(args, run, out, err)
     if run.other is not None:
         return _compare_output(args, run, out, err)
     result = run.result
@@ -584,6 +603,39 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
                 render_compare(
                     doc, sink, title=run.title, start=run.result.start, until=run.result.until
                 )
+    except OSError as exc:
+        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
+        return ExitCode.USAGE
+    return ExitCode.OK
+
+
+def _sweep_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
+    """``--sweep``: the variants side by side, as text, one JSON document or one HTML page."""
+    from journeydsl.simulate.compare import Side
+    from journeydsl.simulate.driver import dumps
+    from journeydsl.simulate.sweep import render_sweep, sweep_document, write_sweep_csv
+
+    chosen: list[Variant] = args.variants
+    name = args.sweep.partition("=")[0].strip()
+    doc = sweep_document(
+        name,
+        [
+            (dict(v.params)[name], Side(result, v.label, run.costs, failures))
+            for v, (result, failures) in zip(chosen, run.variants, strict=True)
+        ],
+    )
+    try:
+        if getattr(args, "csv", None):
+            write_sweep_csv(doc, Path(args.csv))
+        with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
+            if args.format == "json":
+                sink.write(dumps(doc))
+            elif args.format == "html":
+                from journeydsl.simulate.compare_html import render_sweep_html
+
+                sink.write(render_sweep_html(doc, title=run.title))
+            else:
+                render_sweep(doc, sink, title=run.title)
     except OSError as exc:
         print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
         return ExitCode.USAGE

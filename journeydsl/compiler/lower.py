@@ -15,6 +15,7 @@ from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
+from journeydsl.compiler.params import journey_constants
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.checker import (
     Scope,
@@ -106,8 +107,15 @@ def _base_id(s: A.Step) -> str:
 
 
 class _Lowerer:
-    def __init__(self, journey: A.Journey, catalog: Catalog, diags: Diagnostics) -> None:
+    def __init__(
+        self,
+        journey: A.Journey,
+        catalog: Catalog,
+        diags: Diagnostics,
+        declared: dict[str, A.Expr] | None = None,
+    ) -> None:
         self.src = journey
+        self.declared = declared
         self.catalog = catalog
         self.diags = diags
         self.nodes: dict[str, ir.Node] = {}
@@ -119,6 +127,7 @@ class _Lowerer:
         self.outcomes = {o.name for o in journey.outcomes}
         self.fallback: dict[str, str] = {}
         self.bounds = Bounds()
+        self.params: dict[str, str] = {}
         trigger: EventSpec | None = None
         missing = "the journey does not enter on an event"
         unknown = False
@@ -664,7 +673,19 @@ class _Lowerer:
 
     def run(self) -> Lowered:
         self.assign_ids()
+        if self.src.params:
+            constants = journey_constants(self.src, self.scope, self.diags, self.declared)
+            self.scope = replace(self.scope, constants={**self.scope.constants, **constants})
+            self.params = {p.name.name: print_expr(p.value) for p in self.src.params}
         self.infer_variables()
+        for p in self.src.params:
+            if p.name.name in self.var_types:
+                self.diags.error(
+                    "JD106",
+                    f"'{p.name.name}' is both a param and a journey variable",
+                    p.name.span,
+                    "rename one of them",
+                )
         self.check_counters()
         self.bounds = variable_bounds(self.src.steps, self.scope)
         entry, quiet, goals = self.lower_header()
@@ -693,6 +714,7 @@ class _Lowerer:
             event_types={name: dict(spec.fields) for name, spec in self.catalog.events.items()},
             attribute_types=dict(self.catalog.attributes),
             stale_after=self.lower_stale_after(),
+            params=self.params,
             labels=frozenset(s.id.name for s in _walk(self.src.steps) if s.id is not None),
         )
         return self.out
@@ -706,6 +728,12 @@ def _same_family(a: Type, b: Type) -> bool:
     return a == b
 
 
-def lower(journey: A.Journey, catalog: Catalog, diags: Diagnostics) -> Lowered:
-    """Lower ``journey`` to IR, reporting name and type problems to ``diags``."""
-    return _Lowerer(journey, catalog, diags).run()
+def lower(
+    journey: A.Journey,
+    catalog: Catalog,
+    diags: Diagnostics,
+    declared: dict[str, A.Expr] | None = None,
+) -> Lowered:
+    """Lower ``journey`` to IR, reporting name and type problems to ``diags``; ``declared``
+    holds the journey's own values of parameters given other values (their types bind)."""
+    return _Lowerer(journey, catalog, diags, declared).run()

@@ -25,7 +25,7 @@ from journeydsl.simulate.html import (
     tile,
 )
 
-__all__ = ["render_compare_html"]
+__all__ = ["render_compare_html", "render_sweep_html"]
 
 _READY_SCRIPT = """
 (function () {
@@ -46,11 +46,65 @@ def _money(m: Mapping[str, str] | None) -> str:
 def render_compare_html(doc: Mapping[str, Any], *, title: str = "") -> str:
     """The comparison page (see the module docstring)."""
     a, b = doc["base"], doc["other"]
+    body = [_header(doc, title), _findings(doc), _paired(doc), _outcomes(doc), _messages(doc)]
+    page_title = f"{a['journey']} v{a['version']} against v{b['version']} — comparison"
+    return _page(page_title, "journeydsl simulate --compare", body, doc)
+
+
+def render_sweep_html(doc: Mapping[str, Any], *, title: str = "") -> str:
+    """The ``--sweep`` page: the variants side by side, then per value what changed against
+    the first value."""
+    from journeydsl.simulate.sweep import rows
+
+    table = rows(doc)
+    head = "".join(
+        f'<th class="{"" if i == 0 else "num"}">{escape(h)}</th>' for i, h in enumerate(table[0])
+    )
+    body_rows = "".join(
+        '<tr data-testid="sweep-row">'
+        + "".join(
+            f'<td class="{"name" if i == 0 else "num"}">{escape(c)}</td>' for i, c in enumerate(r)
+        )
+        + "</tr>"
+        for r in table[1:]
+    )
+    name, first = doc["parameter"], doc["values"][0]
+    findings = []
+    for against in doc["against_first"]:
+        items = "".join(f"<li>{escape(line)}</li>" for line in against["findings"])
+        findings.append(
+            f"<h3>{escape(name)}={escape(against['value'])} against {escape(name)}={escape(first)}"
+            f'</h3><ul data-testid="finding-list">{items}</ul>'
+        )
+    method = doc["against_first"][0]["paired"] if doc["against_first"] else None
+    body = [
+        '<header class="report" data-testid="report-header">'
+        '<div class="eyebrow">parameter sweep</div>'
+        f"<h1>{escape(doc['variants'][0]['journey'])}"
+        f'<span class="ver">{escape(name)} = {escape(", ".join(doc["values"]))}</span></h1>'
+        f'<dl class="meta"><dt>source</dt><dd>{escape(title or "-")}</dd></dl></header>',
+        section(
+            "sweep",
+            "Side by side",
+            f"Customers reaching an outcome: their share, then the difference with {name}="
+            f"{first} and its paired 95% interval (* significant).",
+            [
+                f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+                f"<tbody>{body_rows}</tbody></table></div>",
+                f'<p class="note">{escape(method["method"])}</p>' if method else "",
+            ],
+        ),
+        section("findings", "What changed", "", findings),
+    ]
+    page_title = f"{doc['variants'][0]['journey']} — sweep of {name}"
+    return _page(page_title, "journeydsl simulate --sweep", body, doc)
+
+
+def _page(page_title: str, made_by: str, body: list[str], doc: Mapping[str, Any]) -> str:
     csp = (
         "default-src 'none'; style-src 'unsafe-inline'; "
         f"script-src {csp_hash(ERROR_SCRIPT)} {csp_hash(_READY_SCRIPT)}"
     )
-    body = [_header(doc, title), _findings(doc), _paired(doc), _outcomes(doc), _messages(doc)]
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -59,16 +113,15 @@ def render_compare_html(doc: Mapping[str, Any], *, title: str = "") -> str:
             '<meta charset="utf-8">',
             f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            '<meta name="generator" content="journeydsl simulate --compare">',
-            f"<title>{escape(a['journey'])} v{a['version']} against v{b['version']} — "
-            "comparison</title>",
+            '<meta name="generator" content="journeydsl simulate">',
+            f"<title>{escape(page_title)}</title>",
             f"<style>{CSS}</style>",
             f"<script>{ERROR_SCRIPT}</script>",
             "</head>",
             "<body>",
             "<main>",
             *body,
-            "<footer>Made by <code>journeydsl simulate --compare --format html</code>.</footer>",
+            f"<footer>Made by <code>{escape(made_by)} --format html</code>.</footer>",
             "</main>",
             '<pre id="js-errors" data-testid="js-errors" hidden></pre>',
             '<script type="application/json" id="report-data">',

@@ -102,6 +102,8 @@ class Plan:
     chunk: int = DEFAULT_CHUNK
     #: The folder the journeys' catalogs are read from (``--root``; None: each journey's own).
     root: str | None = None
+    #: Per journey, the parameter values it is compiled with (``--param``, ``--sweep``).
+    params: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
 @dataclass
@@ -122,8 +124,9 @@ class Context:
         from journeydsl.simulate.behaviour import load_behaviour
 
         journeys: list[ir.Journey] = []
-        for path in plan.journeys:
-            compiled = compile_file(path, root=plan.root)
+        for i, path in enumerate(plan.journeys):
+            given = dict(plan.params[i]) if i < len(plan.params) else {}
+            compiled = compile_file(path, root=plan.root, params=given or None)
             if compiled.journey is None or not compiled.ok:
                 raise RuntimeError(f"{path}: the journey no longer compiles")
             journeys.append(compiled.journey)
@@ -238,8 +241,9 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
         out.append(_collect(sim, journey, plan, channels))
         if population is not None:
             population.detach()
-    if len(out) == 2:  # --compare: the same customers under both journeys
-        out[1].pairs = PairTally.of(task.size, out[0].reached, out[1].reached)
+    # --compare and --sweep: the same customers under the first journey and each other one
+    for part in out[1:]:
+        part.pairs = PairTally.of(task.size, out[0].reached, part.reached)
     for part in out:
         part.reached = {}
     return out
@@ -257,7 +261,7 @@ def _collect(
         sim.quarantined,
         sim.duplicates,
     )
-    if len(plan.journeys) == 2:
+    if len(plan.journeys) >= 2:
         part.reached = reached_outcomes(records)
     if sim.policies is not None:  # before the decision logs go
         part.policy = PolicyTally.of(records, sim.engine.policy, journey.id)

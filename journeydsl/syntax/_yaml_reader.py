@@ -314,6 +314,7 @@ class Reader:
             fallback=f.get("fallback", ()),
             goals=f.get("goals", ()),
             stale_after=f.get("stale_after"),
+            params=f.get("params", ()),
             span=f.span,
         )
 
