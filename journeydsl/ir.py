@@ -228,6 +228,9 @@ class Branch(Node):
     cond: CExpr
     then: str | None
     otherwise: str | None
+    #: For a comparison (``sum(…) >= 1_000_000 VND``), its left side: the decision log records
+    #: its value, so that ``explain`` shows what was compared. Not part of the graph.
+    probe: CExpr | None = field(default=None, compare=False, repr=False)
 
     kind = "if"
 

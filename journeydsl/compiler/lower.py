@@ -106,6 +106,9 @@ def _base_id(s: A.Step) -> str:
     raise TypeError(s)  # pragma: no cover
 
 
+_COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
+
+
 class _Lowerer:
     def __init__(
         self,
@@ -263,7 +266,9 @@ class _Lowerer:
                 c = check_bool(s.cond, scope)
                 then = self.lower_steps(s.then, nxt, scope)
                 other = self.lower_steps(s.otherwise, nxt, scope)
-                return self.add(ir.Branch(nid, span, self.cexpr(s.cond, c), then, other), c)
+                probe = self.probe(s.cond, scope)
+                branch = ir.Branch(nid, span, self.cexpr(s.cond, c), then, other, probe)
+                return self.add(branch, c)
             case A.Switch():
                 return self.lower_switch(s, nid, nxt, scope)
             case A.Split():
@@ -650,6 +655,15 @@ class _Lowerer:
             kt = check_type(e.key, self.scope, STRING, "the instance key")
             key = self.cexpr(e.key, kt)
         return ir.Entry(e.kind, event, where, cond, at, e.reentry.kind, after, key)
+
+    def probe(self, cond: A.Expr, scope: Scope) -> ir.CExpr | None:
+        """The left side of a comparison, compiled apart for the decision log (None for a
+        constant or for another condition); checked quietly, as the condition reported
+        its problems already."""
+        if not (isinstance(cond, A.Binary) and cond.op in _COMPARISONS):
+            return None
+        left = check(cond.left, replace(scope, diags=Diagnostics()))
+        return None if left.const or left.type.is_error else self.cexpr(cond.left, left)
 
     def lower_stale_after(self) -> timedelta | None:
         """The journey's ``stale after``: a fixed, positive duration (None when not given)."""

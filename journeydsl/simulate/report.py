@@ -340,7 +340,13 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
                 return f"send {d.get('channel')} {d.get('template')}: withheld, {d['invalid']}"
             return f"send {d.get('channel')} {d.get('template')} (queued for delivery)"
         case "if":
-            return f"if {d.get('source')} → {'yes' if d.get('value') else 'no'}"
+            answer = "yes" if d.get("value") else "no"
+            if "compared" in d and isinstance(node, ir.Branch) and node.probe is not None:
+                cond = node.cond.source
+                left = node.probe.source
+                rest = cond[len(left) :].strip() if cond.startswith(left) else cond
+                return f"if {left} = {compact(d['compared'])} {rest} → {answer}"
+            return f"if {d.get('source')} → {answer}"
         case "switch":
             case = " (no case matched: else)" if d.get("case") == "else" else ""
             return f"switch = {compact(d.get('value'))}{case}"

@@ -86,7 +86,8 @@ def test_trace_of_a_synthetic_customer(cli: Cli) -> None:
 
 
 def test_explain_shows_conditions_with_values_waits_and_deliveries(cli: Cli) -> None:
-    """The log has branch values, waits and what woke them, fallback deliveries, the reward."""
+    """The log has branch values (with the value a comparison compared), waits and what woke
+    them, fallback deliveries, the reward."""
     out = _explain(cli, "c-003")
     assert out.splitlines()[0] == (
         "onboarding_new_cardholder/c-003/1 (onboarding_new_cardholder v1): ended, "
@@ -101,7 +102,7 @@ def test_explain_shows_conditions_with_values_waits_and_deliveries(cli: Cli) -> 
         "2026-01-09 20:15 +07:00  if                               if not has(card_activated "
         "since entry) → no",
         "2026-01-19 20:15 +07:00  if_4                             if sum(transaction.amount "
-        "since activated_at) >= 1_000_000 VND → no",
+        "since activated_at) = 0 VND >= 1_000_000 VND → no",
         "2026-01-30 19:00 +07:00  wait_for_condition               woke on transaction: "
         "sum(transaction.amount since activated_at) >= 1_000_000 VND is now true",
         "2026-01-30 19:00 +07:00  reward_annual_fee_waiver         granted: reward "
