@@ -254,7 +254,7 @@ def describe_action(a: Mapping[str, Any]) -> str:
         return f"send {a['channel']} {a['template']}" + (f" {compact(params)}" if params else "")
     if kind == "suppressed":
         what = f" {a['template']}" if a.get("template") else ""
-        return f"suppressed{what} at {a['node']}: {a.get('reason')}"
+        return f"suppressed{what}: {a.get('reason')}"
     if kind == "ticket":
         return f"ticket {a['queue']} priority {a['priority']} {compact(a.get('payload') or {})}"
     if kind in ("reward", "action"):
@@ -428,7 +428,9 @@ def render_explain(result: SimulationResult, customer_id: str) -> str:
         rows: list[tuple[float, float, str]] = []
 
         row = functools.partial(_log_row, rows, tz)
-        nodes = result.journey(inst["journey"]).nodes
+        journey = result.journey(inst["journey"])
+        nodes = journey.nodes
+        step = functools.partial(_step_column, journey)
         queued = {
             (datetime.fromisoformat(e["at"]).timestamp(), e["node"]): i
             for i, e in enumerate(inst["log"])
@@ -440,7 +442,7 @@ def render_explain(result: SimulationResult, customer_id: str) -> str:
             if entry["what"] == "deliver":  # a policy decision: with the delivery it concerns
                 key = (datetime.fromisoformat(entry["at"]).timestamp(), entry["node"])
                 order = queued.get(key, 10**8) + 0.25 + i / 10**7
-            row(entry["at"], order, entry["node"] or "-", text)
+            row(entry["at"], order, step(entry["node"]), text)
         for a in _deliveries(result, customer_id, inst["journey"], record):
             ts = datetime.fromisoformat(a["at"]).timestamp()
             # Right after the step that queued it; a deferred delivery after that instant's steps.
@@ -448,12 +450,30 @@ def render_explain(result: SimulationResult, customer_id: str) -> str:
             verb = {"send": "delivered: ", "ticket": "opened: ", "reward": "granted: "}.get(
                 a["kind"], "done: " if a["kind"] == "action" else ""
             )
-            row(a["at"], order, a["node"], verb + describe_action(a))
+            row(a["at"], order, step(a["node"]), verb + describe_action(a))
         if record.get("ended_at"):
             row(record["ended_at"], 10**9, "-", f"ended: {inst['outcome']}")
         rows.sort()
         lines.extend(r[2] for r in rows)
     return "\n".join(lines) + "\n"
+
+
+def _step_column(journey: ir.Journey, node_id: str | None) -> str:
+    """The step a line of ``explain`` is about: its label, or its kind for a step whose id the
+    compiler made up (the line itself says what the step does)."""
+    if not node_id:
+        return "-"
+    node = journey.nodes.get(node_id)
+    if node_id in journey.labels or node is None:
+        return node_id
+    owner = node_id.partition(".")[0]  # a repeat's own steps (reminders.check)
+    if owner in journey.labels:
+        return owner
+    if isinstance(node, ir.Action):
+        return node.action  # reward or action
+    return {"repeat_check": "repeat", "repeat_next": "repeat"}.get(node.kind, node.kind).replace(
+        "_", " "
+    )
 
 
 def _log_row(
