@@ -57,13 +57,16 @@ def render_sweep_html(doc: Mapping[str, Any], *, title: str = "") -> str:
     from journeydsl.simulate.sweep import rows
 
     table = rows(doc)
+    # A value's heading may break after its "=", a cell between the share and its interval.
     head = "".join(
-        f'<th class="{"" if i == 0 else "num"}">{escape(h)}</th>' for i, h in enumerate(table[0])
+        f'<th class="{"" if i == 0 else "num"}">{escape(h).replace("=", "=<wbr>")}</th>'
+        for i, h in enumerate(table[0])
     )
     body_rows = "".join(
         '<tr data-testid="sweep-row">'
         + "".join(
-            f'<td class="{"name" if i == 0 else "num"}">{escape(c)}</td>' for i, c in enumerate(r)
+            f'<td class="{"name" if i == 0 else "num wrap"}">{escape(c)}</td>'
+            for i, c in enumerate(r)
         )
         + "</tr>"
         for r in table[1:]
@@ -115,7 +118,7 @@ def _page(page_title: str, made_by: str, body: list[str], doc: Mapping[str, Any]
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="generator" content="journeydsl simulate">',
             f"<title>{escape(page_title)}</title>",
-            f"<style>{CSS}</style>",
+            f"<style>{CSS}td.wrap{{white-space:normal}}</style>",
             f"<script>{ERROR_SCRIPT}</script>",
             "</head>",
             "<body>",

@@ -1,5 +1,5 @@
-"""The HTML reports (simulate and --compare) in headless Chromium at 1,024 and 1,600 px wide:
-no text tile, cell or heading is clipped, and the page does not scroll sideways."""
+"""The HTML reports (simulate, --compare and --sweep) in headless Chromium at 1,024 and 1,600 px
+wide: no text tile, cell or heading is clipped, and the page does not scroll sideways."""
 
 from __future__ import annotations
 
@@ -117,6 +117,19 @@ def test_nothing_is_clipped_in_the_compare_report(tmp_path: Path, width: int) ->
     """The --compare page shows every finding, paired row and cost in full at both widths."""
     other = str(EXAMPLES / "variants" / "onboarding_reminder_holdout.journey")
     page = _report(tmp_path, "--compare", other)
+    assert _clipped(page, width, tmp_path / "profile") == "ok"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1024, 1600])
+def test_nothing_is_clipped_in_the_sweep_report(tmp_path: Path, width: int) -> None:
+    """The --sweep page with three values shows every cell in full at both widths."""
+    journey = str(EXAMPLES / "variants" / "onboarding_reminder_interval.journey")
+    page = tmp_path / "sweep.html"
+    args = ["simulate", journey, "--population", "300", "--behaviour"]
+    args += [str(BEHAVIOUR / "onboarding.yaml"), "--seed", "7", "--root", str(EXAMPLES)]
+    args += ["--sweep", "reminder_interval=2d,3d,5d", "--format", "html", "-o", str(page)]
+    assert main(args) == 0
     assert _clipped(page, width, tmp_path / "profile") == "ok"
 
 
