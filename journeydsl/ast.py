@@ -289,7 +289,8 @@ Expr: TypeAlias = (
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """``name: expr`` in a send's params, a ticket's payload or an action's params."""
+    """``name: expr`` in a send's params, a ticket's payload or an action's params; a journey
+    parameter (``param name = literal``)."""
 
     name: Ident
     value: Expr
@@ -619,4 +620,8 @@ class Journey:
     #: How late a timer may fire and still send to the customer (``stale after 12h``).
     stale_after: Expr | None = None
     send_windows: tuple[SendWindow, ...] = ()
+    #: Journey parameters (``param reminder_interval = 3d``): named literals that expressions
+    #: use where a literal of their type is allowed, and that ``simulate --param/--sweep``
+    #: override.
+    params: tuple[Param, ...] = ()
     span: Span = _span()

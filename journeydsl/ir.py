@@ -239,6 +239,9 @@ class Branch(Node):
     cond: CExpr
     then: str | None
     otherwise: str | None
+    #: For a comparison (``sum(…) >= 1_000_000 VND``), its left side: the decision log records
+    #: its value, so that ``explain`` shows what was compared. Not part of the graph.
+    probe: CExpr | None = field(default=None, compare=False, repr=False)
 
     kind = "if"
 
@@ -433,6 +436,19 @@ class Journey:
     #: How late a timer may fire and still send to the customer; None: the engine's default.
     stale_after: timedelta | None = None
     send_windows: tuple[SendWindow, ...] = ()
+    #: The journey's parameters, name → the value's source text (``{"reminder_interval": "3d"}``).
+    params: Mapping[str, str] = field(default_factory=dict)
+    #: The steps whose id the author gave (a label such as ``welcome:``); the others have ids
+    #: the compiler made up (``if_2``), which reports do not show. Not part of the identity.
+    labels: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def step_name(self, node_id: str) -> str:
+        """A step as a report names it: its label when the author gave one, otherwise what it
+        does (``send push activation_reminder``, ``wait until activated_at + 7d``)."""
+        if node_id in self.labels:
+            return node_id
+        node = self.nodes.get(node_id)
+        return describe(node) if node is not None else node_id
 
     def node(self, node_id: str) -> Node:
         """The node called ``node_id``."""
@@ -461,6 +477,7 @@ class Journey:
                 }
                 for g in self.goals
             ],
+            **({"params": dict(self.params)} if self.params else {}),
             "variables": {k: str(v) for k, v in self.variables.items()},
             "start": self.start,
             "nodes": [n.to_json() for n in self.nodes.values()],

@@ -291,12 +291,24 @@ class _Ctx:
     budget: int = _MAX_STEPS
     ids: int = 0
     has_var: bool = False
+    #: The journey declares ``param _PARAM = <a duration>``, which waits may use.
+    has_param: bool = False
     counters: list[str] = field(default_factory=list)
     in_repeat: int = 0
     outcomes: list[str] = field(default_factory=list)
 
 
 _T = TypeVar("_T")
+
+#: The journey parameter a generated journey may declare (a duration).
+_PARAM = "reminder_gap"
+
+
+def _duration(draw: st.DrawFn, ctx: _Ctx) -> Expr:
+    """A duration literal, or the journey's duration parameter when it declares one."""
+    if ctx.has_param and draw(st.booleans()):
+        return Name(_PARAM)
+    return draw(_durations)
 
 
 def _pick(draw: st.DrawFn, items: Sequence[_T]) -> _T:
@@ -439,7 +451,7 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
         case "send":
             return _send(draw, ctx, step_id)
         case "wait":
-            return Wait(draw(_durations), step_id)
+            return Wait(_duration(draw, ctx), step_id)
         case "wait_until":
             if _chance(draw, 3):
                 return WaitUntil(TimeLit("09:00"), step_id, next=_days(_pick(draw, _DAY_LISTS)))
@@ -475,7 +487,7 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             target, where = _pick(draw, _AWAITED)
             if where == _OFFER_IS_VAR and not ctx.has_var:
                 where = Binary("==", _attr("offer_registered", "offer"), StringLit("tiki_voucher"))
-            timeout = Timeout("within", draw(_durations))
+            timeout = Timeout("within", _duration(draw, ctx))
             then = _block(draw, ctx, inner)
             return WaitFor(target, where, timeout, then, _block(draw, ctx, inner), step_id)
         case "switch":
@@ -520,7 +532,7 @@ def _repeat(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Re
         counter = "round" if not ctx.counters else f"round_{len(ctx.counters) + 1}"
     until = draw(conditions) if draw(st.booleans()) else None
     ctx.budget -= 1
-    wait = Wait(draw(_durations))  # every loop waits
+    wait = Wait(_duration(draw, ctx))  # every loop waits
     if counter:
         ctx.counters.append(counter)
     ctx.in_repeat += 1
@@ -535,7 +547,7 @@ def _repeat(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Re
 @st.composite
 def journeys(draw: st.DrawFn) -> Journey:
     """Random journeys, well-typed against the example catalogs, entered on ``card_issued``."""
-    ctx = _Ctx(has_var=draw(st.booleans()))
+    ctx = _Ctx(has_var=draw(st.booleans()), has_param=draw(st.booleans()))
     steps: Steps = ()
     if ctx.has_var:  # declares the string variable before any use
         ctx.budget -= 1
@@ -569,6 +581,9 @@ def journeys(draw: st.DrawFn) -> Journey:
         fallback=(_JOURNEY_FALLBACK,) if draw(st.booleans()) else (),
         goals=tuple(goals),
         send_windows=_send_windows(draw),
+        params=(
+            (Param(Ident(_PARAM), draw(_durations)), *_extra_params(draw)) if ctx.has_param else ()
+        ),
     )
 
 
@@ -637,3 +652,13 @@ def scheduled_journeys(draw: st.DrawFn) -> Journey:
         timezone=StringLit(_pick(draw, ("Europe/Berlin", "Asia/Ho_Chi_Minh"))),
         send_windows=_send_windows(draw),
     )
+
+
+def _extra_params(draw: st.DrawFn) -> tuple[Param, ...]:
+    """Parameters that nothing uses, of the other literal types."""
+    out = []
+    if draw(st.booleans()):
+        out.append(Param(Ident("threshold"), MoneyLit("1_000_000", "VND")))
+    if draw(st.booleans()):
+        out.append(Param(Ident("label"), StringLit("spring")))
+    return tuple(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +23,7 @@ from journeydsl.cli.common import (
     closest,
     quiet_engine_logs,
 )
+from journeydsl.cli.variants import Variant, add_param_arguments, variants
 from journeydsl.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -96,7 +97,14 @@ def add_input_arguments(
     )
     when.add_argument("--until", metavar="T", help=f"end (default: start + {DEFAULT_DAYS} days)")
     when.add_argument("--days", type=int, metavar="D", help="end D days after the start")
-    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="show progress on stderr: a bar on a terminal (the default there), otherwise a "
+        "line every second with the rate, elapsed time and ETA (by default every 10 s)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_param_arguments(p, sweep=False)
     add_root_option(p)
 
 
@@ -115,6 +123,18 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
         help="report format (default text; html: one self-contained page, use with --output)",
     )
     p.add_argument("-o", "--output", metavar="F", help="write the report here instead of stdout")
+    p.add_argument(
+        "--csv",
+        metavar="DIR",
+        help="also write the report's tables as CSV files into DIR (funnel, outcomes, messages, "
+        "suppression reasons, tickets, rewards; with --compare the comparison's tables)",
+    )
+    p.add_argument(
+        "--detail",
+        action="store_true",
+        help="html: embed every action and instance (the --format json document) in the page; "
+        "by default it embeds the aggregate figures only, whatever the population",
+    )
     p.add_argument("--trace", metavar="CUSTOMER_ID", help="also print this customer's timeline")
     p.add_argument(
         "--workers",
@@ -127,8 +147,15 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--compare",
         metavar="OTHER_JOURNEY",
-        help="also run this journey on the same customers and report both side by side "
-        "(text or json)",
+        help="also run this journey on the same customers and report both side by side, with "
+        "paired 95%% intervals for the outcome rates and the cost per channel",
+    )
+    p.add_argument(
+        "--sweep",
+        metavar="NAME=V1,V2,...",
+        help="simulate the journey once per value of this parameter (`param NAME = …` in the "
+        "journey), on the same customers, and report the variants side by side, each against "
+        "the first with paired 95%% intervals",
     )
 
 
@@ -156,15 +183,21 @@ class Run:
     other_failures: dict[str, tuple[int, int]] | None = None
     #: ``--trace`` rendered by the worker that simulated the customer (``--workers``).
     trace: str | None = None
+    #: Every journey's result and failed attempts per channel (``--sweep``: one per value).
+    variants: list[tuple[RunResult, dict[str, tuple[int, int]] | None]] = field(
+        default_factory=list
+    )
 
 
-def _compile(path: str, err: TextIO, root: Path | None) -> ir.Journey | None:
+def _compile(
+    path: str, err: TextIO, root: Path | None, params: tuple[tuple[str, str], ...] = ()
+) -> ir.Journey | None:
     from journeydsl.compiler import compile_file
     from journeydsl.diagnostics import render_text
 
     if not Path(path).is_file():
         raise UsageError(f"{path}: no such file")
-    result = compile_file(path, root=root)
+    result = compile_file(path, root=root, params=dict(params) or None)
     if not result.ok or result.journey is None:
         print(render_text(result.diagnostics, result.sources), file=err)
         return None
@@ -184,53 +217,21 @@ def _time(text: str | None, what: str, tz: str) -> datetime | None:
 
 @contextmanager
 def _progress(
-    enabled: bool, start: datetime, until: datetime, err: TextIO
+    args: argparse.Namespace, start: datetime, until: datetime, err: TextIO
 ) -> Iterator[Callable[[datetime], None] | None]:
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """Progress in simulated days, for a run in one piece (``explain``)."""
+    from journeydsl.cli.progress import progress
 
     total = max((until - start).total_seconds() / 86400, 1e-9)
-    with Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
-        TimeElapsedColumn(),
-        console=Console(file=err),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("simulate", total=total)
+    asked, quiet = bool(args.progress), bool(getattr(args, "quiet", False))
+    with progress(err, "days", asked=asked, quiet=quiet) as tick:
+        if tick is None:
+            yield None
+            return
+        report = tick
 
         def advance(now: datetime) -> None:
-            bar.update(task, completed=min(total, (now - start).total_seconds() / 86400))
-
-        yield advance
-
-
-@contextmanager
-def _progress_customers(enabled: bool, err: TextIO) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar in customers simulated, for runs split into parts (``--workers``,
-    ``--compare``): the parts each cover the whole time range."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} customers"),
-        TimeElapsedColumn(),
-        console=Console(file=err),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("simulate", total=1)  # the plan's first call gives the total
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            report(min(total, (now - start).total_seconds() / 86400), total)
 
         yield advance
 
@@ -274,6 +275,8 @@ def _check_several(args: argparse.Namespace) -> None:
         raise UsageError("several journeys run together in one process: leave out --workers")
     if getattr(args, "enrol", None):
         raise UsageError("--enrol enters customers into one journey; give only that journey")
+    if getattr(args, "sweep", None):
+        raise UsageError("--sweep varies one journey; give only that journey")
     if len(set(map(str, args.journeys))) != len(args.journeys):
         raise UsageError("a journey file is given twice")
 
@@ -303,15 +306,18 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
     other_path = getattr(args, "compare", None)
     if other_path is not None and args.trace:
         raise UsageError("--trace does not go with --compare; trace each journey on its own")
-    if other_path is not None and args.format == "html":
-        raise UsageError("--compare reports as text or json, not html")
+    if getattr(args, "sweep", None) and args.trace:
+        raise UsageError("--trace does not go with --sweep; trace one value with --param")
     if _several(args):
         _check_several(args)
     root = getattr(args, "root", None)
-    journey = _compile(args.journey, err, root)
-    if journey is None:
-        return ExitCode.ERRORS
-    journeys = [journey]
+    args.variants = variants(args)
+    journeys = []
+    for variant in args.variants:
+        journey = _compile(variant.path, err, root, variant.params)
+        if journey is None:
+            return ExitCode.ERRORS
+        journeys.append(journey)
     for path in args.journeys[1:] if _several(args) else ():
         more = _compile(path, err, root)
         if more is None:
@@ -319,11 +325,6 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
         if more.id in {j.id for j in journeys}:
             raise UsageError(f"{path}: a second journey '{more.id}'; journey ids must differ")
         journeys.append(more)
-    if other_path is not None:
-        other = _compile(other_path, err, root)
-        if other is None:
-            return ExitCode.ERRORS
-        journeys.append(other)
     if not _load_policies(args, err):
         return ExitCode.ERRORS
     with quiet_engine_logs(err):
@@ -377,9 +378,9 @@ def _run_parts(
     from journeydsl.simulate.driver import SimulationStuckError
     from journeydsl.simulate.parallel import Context, MergedResult, Plan, run_plan
 
-    compare = getattr(args, "compare", None)
+    chosen: list[Variant] = args.variants
     plan = Plan(
-        (args.journey, *((compare,) if compare else ())),
+        tuple(v.path for v in chosen),
         start,
         until,
         behaviour=args.behaviour,
@@ -387,14 +388,17 @@ def _run_parts(
         seed=args.seed,
         default_consent=args.default_consent,
         policies=getattr(args, "policies", None),
-        detail=args.format != "text" and not compare,
+        detail=args.format != "text" and len(chosen) == 1,
         trace=args.trace,
         root=str(args.root) if getattr(args, "root", None) else None,
+        params=tuple(v.params for v in chosen),
     )
     # One worker runs in this process, with the journeys compiled already.
     context = Context(tuple(journeys), model, args.policy_set) if args.workers == 1 else None
-    show = bool(args.progress) or err.isatty()
-    with _progress_customers(show, err) as tick:
+    from journeydsl.cli.progress import progress
+
+    asked, quiet = bool(args.progress), bool(getattr(args, "quiet", False))
+    with progress(err, "customers", asked=asked, quiet=quiet) as tick:
         try:
             results = run_plan(
                 plan,
@@ -438,14 +442,14 @@ def _run_parts(
         other=results[1] if len(results) > 1 else None,
         other_failures=failed(results[1]) if len(results) > 1 else None,
         trace=trace,
+        variants=[(r, failed(r)) for r in results],
     )
 
 
 def _run(sim: Simulation, args: argparse.Namespace, err: TextIO) -> SimulationResult | int:
     from journeydsl.simulate.driver import SimulationStuckError
 
-    show = bool(args.progress) or err.isatty()
-    with _progress(show, sim.start, sim.until, err) as tick:
+    with _progress(args, sim.start, sim.until, err) as tick:
         sim.progress = tick
         try:
             result = sim.run()
@@ -599,12 +603,18 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     run = build(args, err)
     if isinstance(run, int):
         return run
+    if getattr(args, "sweep", None):
+        return _sweep_output(args, run, out, err)
     if run.other is not None:
         return _compare_output(args, run, out, err)
     if len(run.result.journeys) > 1:
         return _several_output(args, run, out, err)
     result = run.result
     try:
+        if getattr(args, "csv", None):
+            from journeydsl.simulate.csvexport import write_run_csv
+
+            write_run_csv(result, Path(args.csv), costs=run.costs, failures=run.failures)
         with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
             if args.format == "json":
                 sink.write(dumps(result.to_json()))
@@ -612,7 +622,13 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 from journeydsl.simulate.html import render_html
 
                 sink.write(
-                    render_html(result, title=run.title, costs=run.costs, failures=run.failures)
+                    render_html(
+                        result,
+                        title=run.title,
+                        costs=run.costs,
+                        failures=run.failures,
+                        detail=bool(getattr(args, "detail", False)),
+                    )
                 )
             else:
                 render_text(
@@ -623,7 +639,7 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     failures=run.failures,
                 )
     except OSError as exc:
-        print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
+        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
         return ExitCode.USAGE
     if args.trace:
         if run.trace is not None:
@@ -637,7 +653,7 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
-    """``--compare``: the side-by-side report, as text or as one JSON document."""
+    """``--compare``: the side-by-side report, as text, one JSON document or one HTML page."""
     from journeydsl.simulate.compare import Side, compare_document, render_compare
     from journeydsl.simulate.driver import dumps
 
@@ -645,17 +661,59 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
     doc = compare_document(
         Side(run.result, args.journey, run.costs, run.failures),
         Side(run.other, args.compare, run.costs, run.other_failures),
+        getattr(run.other, "pairs", None),
     )
     try:
+        if getattr(args, "csv", None):
+            from journeydsl.simulate.csvexport import write_compare_csv
+
+            write_compare_csv(doc, Path(args.csv))
         with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
             if args.format == "json":
                 sink.write(dumps(doc))
+            elif args.format == "html":
+                from journeydsl.simulate.compare_html import render_compare_html
+
+                sink.write(render_compare_html(doc, title=run.title))
             else:
                 render_compare(
                     doc, sink, title=run.title, start=run.result.start, until=run.result.until
                 )
     except OSError as exc:
-        print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
+        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
+        return ExitCode.USAGE
+    return ExitCode.OK
+
+
+def _sweep_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
+    """``--sweep``: the variants side by side, as text, one JSON document or one HTML page."""
+    from journeydsl.simulate.compare import Side
+    from journeydsl.simulate.driver import dumps
+    from journeydsl.simulate.sweep import render_sweep, sweep_document, write_sweep_csv
+
+    chosen: list[Variant] = args.variants
+    name = args.sweep.partition("=")[0].strip()
+    doc = sweep_document(
+        name,
+        [
+            (dict(v.params)[name], Side(result, v.label, run.costs, failures))
+            for v, (result, failures) in zip(chosen, run.variants, strict=True)
+        ],
+    )
+    try:
+        if getattr(args, "csv", None):
+            write_sweep_csv(doc, Path(args.csv))
+        with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
+            if args.format == "json":
+                sink.write(dumps(doc))
+            elif args.format == "html":
+                from journeydsl.simulate.compare_html import render_sweep_html
+
+                sink.write(render_sweep_html(doc, title=run.title))
+            else:
+                render_sweep(doc, sink, title=run.title)
+    except OSError as exc:
+        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
         return ExitCode.USAGE
     return ExitCode.OK
 

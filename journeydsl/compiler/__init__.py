@@ -7,6 +7,7 @@ on its own (``journeydsl.syntax``, :func:`journeydsl.compiler.lower.lower`, the 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
@@ -185,14 +186,23 @@ def _check_timezone(journey: A.Journey, diags: Diagnostics) -> None:
 
 
 def compile_source(
-    text: str, file: str, base_dir: Path | None = None, *, root: str | Path | None = None
+    text: str,
+    file: str,
+    base_dir: Path | None = None,
+    *,
+    root: str | Path | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> CompileResult:
     """Compile journey source ``text`` (named ``file``). Its catalogs resolve against
     ``base_dir``, by default the file's folder, and must lie inside ``root``, by default that
-    same folder (see :func:`compile_file`)."""
+    same folder (see :func:`compile_file`). ``params`` gives journey parameters other values
+    (source text, ``{"reminder_interval": "2d"}``), of the declared values' types; a name the
+    journey does not declare is an error (JD204)."""
     from journeydsl.budget import message_budget
     from journeydsl.compiler.checks import CHECKS
     from journeydsl.compiler.lower import lower
+    from journeydsl.compiler.params import override
+    from journeydsl.syntax.parser import parse_expression
 
     sources = {file: text}
     diags = Diagnostics()
@@ -200,12 +210,25 @@ def compile_source(
     diags.extend(found)
     if tree is None:
         return CompileResult(file, None, None, diags.sorted(), sources)
+    declared: dict[str, A.Expr] | None = None
+    if params:
+        declared = {p.name.name: p.value for p in tree.params if p.name.name in params}
+        tree, found, unknown = override(tree, params, parse_expression)
+        diags.extend(found)
+        for name in unknown:
+            diags.error(
+                "JD204",
+                f"the journey declares no param '{name}'",
+                tree.name.span,
+                did_you_mean(name, [p.name.name for p in tree.params])
+                or "declare it in the journey: `param NAME = VALUE`",
+            )
     base = base_dir if base_dir is not None else Path(file).parent
     catalog, unavailable = _load_catalogs(
         tree, base, Path(root) if root is not None else base, diags, sources
     )
     _check_timezone(tree, diags)
-    lowered = lower(tree, catalog, diags)
+    lowered = lower(tree, catalog, diags, declared)
     for check in CHECKS:
         check(lowered, diags)
     _fold_unchecked(diags, unavailable)
@@ -236,7 +259,9 @@ def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
         return None, [_one("JD110", f"cannot read the file: {exc}", at)]
 
 
-def compile_file(path: str | Path, *, root: str | Path | None = None) -> CompileResult:
+def compile_file(
+    path: str | Path, *, root: str | Path | None = None, params: Mapping[str, str] | None = None
+) -> CompileResult:
     """Read and compile a ``.journey`` or ``.yaml`` file; a file that cannot be read gives JD110
     (a missing file, a folder, a FIFO, a device), one larger than :data:`MAX_SOURCE_BYTES`
     JD112 (:func:`read_source`).
@@ -249,4 +274,4 @@ def compile_file(path: str | Path, *, root: str | Path | None = None) -> Compile
     text, problems = read_source(path)
     if text is None:
         return CompileResult(file, None, None, problems)
-    return compile_source(text, file, root=root)
+    return compile_source(text, file, root=root, params=params)

@@ -16,6 +16,7 @@ from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
+from journeydsl.compiler.params import journey_constants
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
 from journeydsl.expr.checker import (
     Scope,
@@ -107,9 +108,19 @@ def _base_id(s: A.Step) -> str:
     raise TypeError(s)  # pragma: no cover
 
 
+_COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
+
+
 class _Lowerer:
-    def __init__(self, journey: A.Journey, catalog: Catalog, diags: Diagnostics) -> None:
+    def __init__(
+        self,
+        journey: A.Journey,
+        catalog: Catalog,
+        diags: Diagnostics,
+        declared: dict[str, A.Expr] | None = None,
+    ) -> None:
         self.src = journey
+        self.declared = declared
         self.catalog = catalog
         self.diags = diags
         self.nodes: dict[str, ir.Node] = {}
@@ -121,6 +132,7 @@ class _Lowerer:
         self.outcomes = {o.name for o in journey.outcomes}
         self.fallback: dict[str, str] = {}
         self.bounds = Bounds()
+        self.params: dict[str, str] = {}
         trigger: EventSpec | None = None
         missing = "the journey does not enter on an event"
         unknown = False
@@ -261,7 +273,9 @@ class _Lowerer:
                 c = check_bool(s.cond, scope)
                 then = self.lower_steps(s.then, nxt, scope)
                 other = self.lower_steps(s.otherwise, nxt, scope)
-                return self.add(ir.Branch(nid, span, self.cexpr(s.cond, c), then, other), c)
+                probe = self.probe(s.cond, scope)
+                branch = ir.Branch(nid, span, self.cexpr(s.cond, c), then, other, probe)
+                return self.add(branch, c)
             case A.Switch():
                 return self.lower_switch(s, nid, nxt, scope)
             case A.Split():
@@ -658,6 +672,15 @@ class _Lowerer:
             e.kind, event, where, cond, at, e.reentry.kind, after, key, schedule, anniversary
         )
 
+    def probe(self, cond: A.Expr, scope: Scope) -> ir.CExpr | None:
+        """The left side of a comparison, compiled apart for the decision log (None for a
+        constant or for another condition); checked quietly, as the condition reported
+        its problems already."""
+        if not (isinstance(cond, A.Binary) and cond.op in _COMPARISONS):
+            return None
+        left = check(cond.left, replace(scope, diags=Diagnostics()))
+        return None if left.const or left.type.is_error else self.cexpr(cond.left, left)
+
     def lower_stale_after(self) -> timedelta | None:
         """The journey's ``stale after``: a fixed, positive duration (None when not given)."""
         given = self.src.stale_after
@@ -680,7 +703,19 @@ class _Lowerer:
 
     def run(self) -> Lowered:
         self.assign_ids()
+        if self.src.params:
+            constants = journey_constants(self.src, self.scope, self.diags, self.declared)
+            self.scope = replace(self.scope, constants={**self.scope.constants, **constants})
+            self.params = {p.name.name: print_expr(p.value) for p in self.src.params}
         self.infer_variables()
+        for p in self.src.params:
+            if p.name.name in self.var_types:
+                self.diags.error(
+                    "JD106",
+                    f"'{p.name.name}' is both a param and a journey variable",
+                    p.name.span,
+                    "rename one of them",
+                )
         self.check_counters()
         self.bounds = variable_bounds(self.src.steps, self.scope)
         entry, quiet, goals = self.lower_header()
@@ -710,6 +745,8 @@ class _Lowerer:
             attribute_types=dict(self.catalog.attributes),
             stale_after=self.lower_stale_after(),
             send_windows=lower_send_windows(self.src.send_windows, self.channel_ok, self.diags),
+            params=self.params,
+            labels=frozenset(s.id.name for s in _walk(self.src.steps) if s.id is not None),
         )
         return self.out
 
@@ -722,6 +759,12 @@ def _same_family(a: Type, b: Type) -> bool:
     return a == b
 
 
-def lower(journey: A.Journey, catalog: Catalog, diags: Diagnostics) -> Lowered:
-    """Lower ``journey`` to IR, reporting name and type problems to ``diags``."""
-    return _Lowerer(journey, catalog, diags).run()
+def lower(
+    journey: A.Journey,
+    catalog: Catalog,
+    diags: Diagnostics,
+    declared: dict[str, A.Expr] | None = None,
+) -> Lowered:
+    """Lower ``journey`` to IR, reporting name and type problems to ``diags``; ``declared``
+    holds the journey's own values of parameters given other values (their types bind)."""
+    return _Lowerer(journey, catalog, diags, declared).run()

@@ -9,6 +9,7 @@ instance."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -404,7 +405,14 @@ class Interpreter:
 
     def _branch(self, node: ir.Branch, step: Step) -> str | None:
         value = bool(node.cond.fn(step.ctx, None))
-        note(step.inst, step.ctx.now, node.id, "if", source=node.cond.source, value=value)
+        compared: dict[str, Any] = {}
+        if node.probe is not None:
+            # (an absent value raises: the condition already counted it as false)
+            with contextlib.suppress(Exception):
+                compared["compared"] = node.probe.fn(step.ctx, None)
+        note(
+            step.inst, step.ctx.now, node.id, "if", source=node.cond.source, value=value, **compared
+        )
         return node.then if value else node.otherwise
 
     def _switch(self, node: ir.Switch, step: Step) -> str | None:

@@ -11,6 +11,11 @@ and cost in synthetic mode), the total cost, tickets per queue and priority, and
 with a random split that has a holdout, the outcome rates of the treated and holdout instances
 with a 95 % confidence interval for their difference. ``diff`` is other minus base. Money is
 ``{"amount": "…", "currency": "VND"}`` (Decimal, never a float); rates are plain floats.
+
+``paired`` (when the run counted pairs) has, per outcome, the share of customers who reached it
+under each journey with the paired 95 % interval of the difference
+(:mod:`~journeydsl.simulate.paired`), and ``findings`` says in words each change a marketer can
+act on: an outcome whose interval excludes 0, a channel whose cost changed.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any, TextIO
 from journeydsl.ast import CHANNELS
 from journeydsl.simulate.driver import RunResult
 from journeydsl.simulate.formats import minute, percent, vnd
+from journeydsl.simulate.paired import PAIRED_METHOD, PairTally
 from journeydsl.simulate.proportions import METHOD, outcome_rows, rate
 from journeydsl.simulate.tally import Tally
 
@@ -64,6 +70,7 @@ def _side(side: Side, channels: list[str]) -> dict[str, Any]:
         row: dict[str, Any] = {
             "sent": tally.sent.get(c, 0),
             "suppressed": tally.suppressed.get(c, 0),
+            "undelivered": tally.undelivered.get(c, 0),
         }
         if side.failures is not None:
             row["failed_transient"], row["failed_permanent"] = side.failures.get(c, (0, 0))
@@ -98,14 +105,66 @@ def _delta(a: float | None, b: float | None) -> float | None:
     return round(b - a, 6) if a is not None and b is not None else None
 
 
-def compare_document(base: Side, other: Side) -> dict[str, Any]:
-    """The ``--compare`` JSON document (see the module docstring)."""
+def _paired(base: Side, other: Side, pairs: PairTally, outcomes: list[str]) -> dict[str, Any]:
+    goals = {g.outcome for side in (base, other) for g in side.result.journey().goals}
+    return {
+        "customers": pairs.customers,
+        "method": PAIRED_METHOD,
+        "outcomes": pairs.rows(outcomes, frozenset(goals)),
+    }
+
+
+def _findings(doc: Mapping[str, Any]) -> list[str]:
+    """One plain sentence per change worth acting on (see the module docstring)."""
+    lines: list[str] = []
+    paired = doc.get("paired")
+    if paired is not None:
+        quiet = []
+        for name, row in paired["outcomes"].items():
+            what = f"goal '{name}'" if row["goal"] else f"outcome '{name}'"
+            if not row["significant"]:
+                quiet.append(name)
+                continue
+            low, high = row["ci95"]
+            lines.append(
+                f"{what} {'rises' if row['difference'] > 0 else 'falls'} from "
+                f"{percent(row['base']['rate'])} to {percent(row['other']['rate'])} of customers "
+                f"({pp(row['difference'])}, 95% CI {pp(low)} to {pp(high)})"
+            )
+        if quiet:
+            lines.append(
+                "no significant change in "
+                + ", ".join(f"'{n}'" for n in quiet)
+                + " (the 95% interval includes 0)"
+            )
+    a, b = doc["base"]["messages"], doc["other"]["messages"]
+    for channel, delta in doc["diff"]["messages"].items():
+        cost = delta.get("cost")
+        if cost is not None and Decimal(cost["amount"]):
+            before, change = Decimal(a[channel]["cost"]["amount"]), Decimal(cost["amount"])
+            share = f" ({change * 100 / before:+.1f}%)" if before else ""
+            lines.append(
+                f"{channel} cost {'rises' if change > 0 else 'falls'} by {vnd(abs(change))} VND"
+                f"{share}: {a[channel]['sent']:,} → {b[channel]['sent']:,} messages sent"
+            )
+        elif cost is None and delta["sent"]:
+            lines.append(
+                f"{channel} messages sent {'rise' if delta['sent'] > 0 else 'fall'} from "
+                f"{a[channel]['sent']:,} to {b[channel]['sent']:,}"
+            )
+    return lines
+
+
+def compare_document(base: Side, other: Side, pairs: PairTally | None = None) -> dict[str, Any]:
+    """The ``--compare`` JSON document (see the module docstring); ``pairs`` are the paired
+    outcomes of the same customers under both journeys."""
     used: set[str] = set()
     for side in (base, other):
         tally = side.result.tally()
         used |= {c for c, n in tally.sent.items() if n} | {
             c for c, n in tally.suppressed.items() if n
         }
+        used |= {c for c, n in tally.undelivered.items() if n}
         used |= {c for c, f in (side.failures or {}).items() if any(f)}
     channels = [c for c in CHANNELS if c in used] + sorted(used - set(CHANNELS))
     a, b = _side(base, channels), _side(other, channels)
@@ -146,7 +205,11 @@ def compare_document(base: Side, other: Side) -> dict[str, Any]:
             for k in sorted(set(a["tickets"]) | set(b["tickets"]))
         },
     }
-    return {"base": a, "other": b, "diff": diff}
+    doc: dict[str, Any] = {"base": a, "other": b, "diff": diff}
+    if pairs is not None:
+        doc["paired"] = _paired(base, other, pairs, outcomes)
+    doc["findings"] = _findings(doc)
+    return doc
 
 
 # --------------------------------------------------------------------------- text
@@ -156,8 +219,18 @@ def _signed(n: int | Decimal) -> str:
     return f"{n:+,}" if n else "0"
 
 
-def _pp(delta: float | None) -> str:
-    return "-" if delta is None else f"{100 * delta:+.1f} pp"
+def pp(delta: float | None) -> str:
+    """A difference of rates in signed percentage points: one decimal, two when that would
+    round a change to zero, and never a negative zero."""
+    if delta is None:
+        return "-"
+    points = 100 * delta
+    if points == 0:
+        return "0.0 pp"
+    for places in (1, 2):
+        if round(points, places) != 0:
+            return f"{round(points, places) + 0.0:+.{places}f} pp"
+    return f"{'+' if points > 0 else '-'}<0.01 pp"
 
 
 def _vnd(money: Mapping[str, str] | None) -> str:
@@ -215,7 +288,7 @@ def render_compare(
             f"outcome {name}",
             f"{left['count']:,} ({percent(left['rate'])})" if left else "-",
             f"{right['count']:,} ({percent(right['rate'])})" if right else "-",
-            f"{_signed(delta['count'])} ({_pp(delta['rate'])})",
+            f"{_signed(delta['count'])} ({pp(delta['rate'])})",
         )
     table.add_section()
     for c, delta in d["messages"].items():
@@ -229,6 +302,20 @@ def render_compare(
                 f"{left['suppressed']:,}",
                 f"{right['suppressed']:,}",
                 _signed(delta["suppressed"]),
+            )
+        if left["undelivered"] or right["undelivered"]:
+            table.add_row(
+                f"{c} undelivered",
+                f"{left['undelivered']:,}",
+                f"{right['undelivered']:,}",
+                _signed(delta["undelivered"]),
+            )
+        if "cost" in delta:
+            table.add_row(
+                f"{c} cost (VND)",
+                _vnd(left["cost"]),
+                _vnd(right["cost"]),
+                _signed(int(Decimal(delta["cost"]["amount"]))),
             )
     table.add_row("messages sent", f"{a['sent']:,}", f"{b['sent']:,}", _signed(d["sent"]))
     if d["cost"] is not None:
@@ -248,6 +335,13 @@ def render_compare(
                 _signed(delta),
             )
     console.print(table)
+    if "paired" in doc:
+        _render_paired(console, doc["paired"])
+    if doc["findings"]:
+        console.print("[bold]What changed[/bold]", soft_wrap=True)
+        for line in doc["findings"]:
+            console.print(f"  • {line}", soft_wrap=True, markup=False)
+        console.print()
     for label, side in (("base", a), ("other", b)):
         holdout = side["holdout"]
         if holdout is None:
@@ -271,8 +365,37 @@ def render_compare(
                 name,
                 percent(row["treated"]["rate"]),
                 percent(row["holdout"]["rate"]),
-                _pp(row["difference"]),
-                f"{_pp(ci[0])} to {_pp(ci[1])}" if ci else "-",
+                pp(row["difference"]),
+                f"{pp(ci[0])} to {pp(ci[1])}" if ci else "-",
             )
         console.print(rows)
         console.print(f"({holdout['method']})\n", soft_wrap=True)
+
+
+def _render_paired(console: Any, paired: Mapping[str, Any]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        box=box.SIMPLE,
+        title=f"Customers reaching each outcome, paired ({paired['customers']:,} customers)",
+        title_justify="left",
+    )
+    table.add_column("outcome")
+    table.add_column("base", justify="right")
+    table.add_column("other", justify="right")
+    table.add_column("difference", justify="right")
+    table.add_column("95% CI", justify="right")
+    table.add_column("", justify="left")
+    for name, row in paired["outcomes"].items():
+        ci = row["ci95"]
+        table.add_row(
+            f"{name} (goal)" if row["goal"] else name,
+            percent(row["base"]["rate"]),
+            percent(row["other"]["rate"]),
+            pp(row["difference"]),
+            f"{pp(ci[0])} to {pp(ci[1])}" if ci else "-",
+            "significant" if row["significant"] else "",
+        )
+    console.print(table)
+    console.print(f"({paired['method']})\n", soft_wrap=True, markup=False)

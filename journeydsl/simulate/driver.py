@@ -396,6 +396,11 @@ def holdout_splits(journey: ir.Journey) -> frozenset[str]:
     )
 
 
+def exit_steps(journey: ir.Journey) -> frozenset[str]:
+    """The ids of the journey's exit steps."""
+    return frozenset(nid for nid, node in journey.nodes.items() if isinstance(node, ir.Exit))
+
+
 class RunResult:
     """What a run did, as the reports see it: the journeys, the time range, the actions (report
     form, sorted) and instance records (sorted), per-journey tallies and the customers' time
@@ -476,7 +481,10 @@ class RunResult:
 
     def funnel(self, journey_id: str | None = None) -> dict[str, Any]:
         """Instances that reached each step (graph order) and that ended with each outcome
-        (declared order, then others); ``running`` counts instances that have not ended."""
+        (declared order, then others); ``running`` counts instances that have not ended.
+        ``steps`` has per step (graph order) its readable ``name`` and the instances that
+        ``entered`` it, ``passed`` it (went on), ``exited`` there (an exit, or a goal met while
+        waiting there) and are still ``waiting`` there."""
         journey = self.journey(journey_id)
         tally = self.tally(journey.id)
         nodes = {
@@ -486,9 +494,20 @@ class RunResult:
         }
         declared = {k: tally.outcomes.get(k, 0) for k in journey.outcomes}
         others = {k: v for k, v in sorted(tally.outcomes.items()) if k not in declared}
+        steps = {}
+        for nid, n in nodes.items():
+            exited, waiting = tally.ended_at.get(nid, 0), tally.waiting_at.get(nid, 0)
+            steps[nid] = {
+                "name": journey.step_name(nid),
+                "entered": n,
+                "passed": n - exited - waiting,
+                "exited": exited,
+                "waiting": waiting,
+            }
         return {
             "entered": tally.entered,
             "nodes": nodes,
+            "steps": steps,
             "outcomes": {**declared, **others},
             "running": tally.running,
         }
@@ -568,6 +587,7 @@ class SimulationResult(RunResult):
                 (r for r in self.instances if r["journey"] == journey.id),
                 (a for a in self.actions if a["journey"] == journey.id),
                 holdout_splits(journey),
+                exit_steps(journey),
             )
         return found
 

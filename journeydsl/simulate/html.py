@@ -25,10 +25,19 @@ from typing import Any
 from journeydsl import ir
 from journeydsl.simulate.driver import RunResult, dumps
 from journeydsl.simulate.formats import minute, percent, percent_of, points, vnd
-from journeydsl.simulate.report import step_label, summary
+from journeydsl.simulate.report import summary
 from journeydsl.simulate.svg import Series, graph_svg, line_chart
 
-__all__ = ["render_html"]
+__all__ = [
+    "CSS",
+    "ERROR_SCRIPT",
+    "aggregates",
+    "csp_hash",
+    "json_for_script",
+    "render_html",
+    "section",
+    "tile",
+]
 
 #: Colours of the outcomes, in declared order (the chart, the legend and the exit boxes).
 OUTCOME_COLORS = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#dc2626", "#0891b2", "#ca8a04")
@@ -43,7 +52,7 @@ CHANNEL_COLORS = {
 #: Suppression reasons listed before "... and N more".
 MAX_REASONS = 25
 
-_CSS = """
+CSS = """
 :root{--fg:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f4f5f7;--card:#fff;--accent:#2563eb;
 --mono:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace}
 *{box-sizing:border-box}
@@ -61,9 +70,9 @@ h2{font-size:17px;margin:0 0 2px;font-weight:650}
 code,.mono{font-family:var(--mono);font-size:12.5px}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:10px 0 0}
 dl.meta dt{color:var(--muted)}dl.meta dd{margin:0}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(118px,1fr));gap:10px;
-margin-top:14px}
-.tile{border:1px solid var(--line);border-radius:8px;padding:8px 12px;background:#fafbfc}
+.tiles{display:flex;flex-wrap:wrap;gap:10px;margin-top:14px}
+.tile{flex:1 0 auto;min-width:118px;border:1px solid var(--line);border-radius:8px;
+padding:8px 12px;background:#fafbfc}
 .tile b{display:block;font-size:19px;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tile span{color:var(--muted);font-size:12px}
 .tile small{font-size:12px;font-weight:600;color:var(--muted)}
@@ -75,7 +84,8 @@ th{font-weight:600;color:var(--muted);font-size:11.5px;text-transform:uppercase;
 letter-spacing:.04em}
 tfoot td{font-weight:650;border-bottom:0;border-top:2px solid var(--line)}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.does{color:#4b5563;max-width:380px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+th.num{white-space:normal}
+td.step{color:#374151;max-width:460px;overflow-wrap:anywhere}
 td.barcell{width:32%}
 .bar{height:10px;background:#eef0f3;border-radius:5px;overflow:hidden;display:flex}
 .bar span{display:block;height:100%;background:var(--accent)}
@@ -126,7 +136,7 @@ footer a{color:var(--accent)}
 
 #: Runs first: every script error, unhandled rejection and console.error lands in the hidden
 #: #js-errors element, so that a test reading the DOM sees them.
-_ERROR_SCRIPT = """
+ERROR_SCRIPT = """
 (function () {
   var seen = [];
   function show() {
@@ -191,7 +201,8 @@ _MAIN_SCRIPT = """
 """
 
 
-def _csp_hash(script: str) -> str:
+def csp_hash(script: str) -> str:
+    """The Content-Security-Policy source that allows this inline script."""
     digest = hashlib.sha256(script.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
@@ -216,7 +227,8 @@ def _bar(width: str, color: str | None = None, title: str = "") -> str:
     return f'<div class="bar"{tip}><span style="{style}"></span></div>'
 
 
-def _json_for_script(document: Mapping[str, Any]) -> str:
+def json_for_script(document: Mapping[str, Any]) -> str:
+    """``document`` as JSON that no string in it can end a ``<script>`` element with."""
     text = dumps(document)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
@@ -228,10 +240,15 @@ def render_html(
     title: str = "",
     costs: Mapping[str, Decimal] | None = None,
     failures: Mapping[str, tuple[int, int]] | None = None,
+    detail: bool = False,
 ) -> str:
     """The report as one HTML document: header, journey graph with counts, funnel, outcomes
     over time, messages and cost per channel, what the contact policies did (with
-    ``--policies``), suppression reasons, tickets and rewards."""
+    ``--policies``), suppression reasons, tickets and rewards.
+
+    The page embeds the figures it shows (:func:`aggregates`), whose size does not grow with
+    the customers; with ``detail`` it embeds the whole ``--format json`` document instead,
+    every action and instance included."""
     journey = result.journey(journey_id)
     funnel = result.funnel(journey.id)
     figures = summary(result, journey.id, costs, failures)
@@ -253,7 +270,7 @@ def render_html(
     ]
     csp = (
         "default-src 'none'; style-src 'unsafe-inline'; "
-        f"script-src {_csp_hash(_ERROR_SCRIPT)} {_csp_hash(_MAIN_SCRIPT)}"
+        f"script-src {csp_hash(ERROR_SCRIPT)} {csp_hash(_MAIN_SCRIPT)}"
     )
     page_title = f"{journey.id} v{journey.version} — simulation report"
     return "\n".join(
@@ -266,8 +283,8 @@ def render_html(
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="generator" content="journeydsl simulate">',
             f"<title>{escape(page_title)}</title>",
-            f"<style>{_CSS}</style>",
-            f"<script>{_ERROR_SCRIPT}</script>",
+            f"<style>{CSS}</style>",
+            f"<script>{ERROR_SCRIPT}</script>",
             "</head>",
             "<body>",
             "<main>",
@@ -277,7 +294,9 @@ def render_html(
             "</main>",
             '<pre id="js-errors" data-testid="js-errors" hidden></pre>',
             '<script type="application/json" id="report-data">',
-            _json_for_script(result.to_json(journey.id)),
+            json_for_script(
+                result.to_json(journey.id) if detail else aggregates(result, journey, figures)
+            ),
             "</script>",
             f"<script>{_MAIN_SCRIPT}</script>",
             "</body>",
@@ -287,7 +306,25 @@ def render_html(
     )
 
 
-def _tile(value: str, label: str, testid: str, unit: str = "") -> str:
+def aggregates(
+    result: RunResult, journey: ir.Journey, figures: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the page embeds without ``detail``: the ``--format json`` document without its
+    ``actions`` and ``instances``, with the report's per-channel figures (``summary``)."""
+    doc: dict[str, Any] = {
+        "journey": journey.id,
+        "version": journey.version,
+        "funnel": result.funnel(journey.id),
+        "summary": dict(figures),
+    }
+    figures_of_policies = result.policy_tally(journey.id)
+    if figures_of_policies is not None:
+        doc["policies"] = figures_of_policies.to_json(journey)
+    return doc
+
+
+def tile(value: str, label: str, testid: str, unit: str = "") -> str:
+    """A header tile: a big figure with its unit and a label under it."""
     small = f" <small>{escape(unit)}</small>" if unit else ""
     return (
         f'<div class="tile" data-testid="{testid}"><b>{escape(value)}{small}</b>'
@@ -309,18 +346,18 @@ def _header(
     suppressed = sum(r["suppressed"] for r in figures["channels"])
     tickets = sum(t["count"] for t in figures["tickets"])
     tiles = [
-        _tile(_count(entered), "instances entered", "stat-entered"),
-        _tile(_count(running), "still running", "stat-running"),
-        _tile(_count(entered - running), "ended", "stat-ended"),
-        _tile(_count(sent), "messages sent", "stat-sent"),
-        _tile(_count(suppressed), "suppressed", "stat-suppressed"),
-        _tile(_count(tickets), "tickets", "stat-tickets"),
+        tile(_count(entered), "instances entered", "stat-entered"),
+        tile(_count(running), "still running", "stat-running"),
+        tile(_count(entered - running), "ended", "stat-ended"),
+        tile(_count(sent), "messages sent", "stat-sent"),
+        tile(_count(suppressed), "suppressed", "stat-suppressed"),
+        tile(_count(tickets), "tickets", "stat-tickets"),
     ]
     if costs is not None:
         total = sum((Decimal(r["cost_vnd"]) for r in figures["channels"]), Decimal(0))
-        tiles.append(_tile(vnd(total), "message cost", "stat-cost", "VND"))
+        tiles.append(tile(vnd(total), "message cost", "stat-cost", "VND"))
         if entered:
-            tiles.append(_tile(vnd(total / entered), "cost per entry", "stat-unit-cost", "VND"))
+            tiles.append(tile(vnd(total / entered), "cost per entry", "stat-unit-cost", "VND"))
     meta = [
         ("source", title or "-"),
         (
@@ -361,7 +398,8 @@ def _header(
     )
 
 
-def _section(anchor: str, heading: str, note: str, content: Sequence[str]) -> str:
+def section(anchor: str, heading: str, note: str, content: Sequence[str]) -> str:
+    """A card of the page with its anchor, heading and a muted note under it."""
     return "\n".join(
         [
             f'<section id="{anchor}" data-testid="{anchor}">',
@@ -389,7 +427,7 @@ def _graph_section(
             + "".join(goals)
             + "</ul>"
         )
-    return _section(
+    return section(
         "graph",
         "Journey graph",
         "Each box: the step, what it does, how many instances reached it and their share of "
@@ -402,29 +440,35 @@ def _graph_section(
 def _funnel_section(journey: ir.Journey, funnel: Mapping[str, Any]) -> str:
     entered = funnel["entered"]
     rows = []
-    for nid, n in funnel["nodes"].items():
-        label = step_label(journey.nodes[nid])
+    for nid, step in funnel["steps"].items():
+        n = step["entered"]
+        full = ir.describe(journey.nodes[nid], full=True)
         zero = ' class="zero"' if n == 0 else ""
         rows.append(
             f'<tr data-testid="funnel-row" data-node="{escape(nid)}" data-count="{n}"{zero}>'
-            f"<td><code>{escape(nid)}</code></td>"
-            f'<td class="does" title="{escape(label)}">{escape(label)}</td>'
+            f'<td class="step" title="{escape(full)}">{escape(step["name"])}</td>'
             f'<td class="num count">{_count(n)}</td>'
             f'<td class="num pct">{percent_of(n, entered)}</td>'
+            f'<td class="num">{_count(step["passed"])}</td>'
+            f'<td class="num">{_count(step["exited"])}</td>'
+            f'<td class="num">{_count(step["waiting"])}</td>'
             f'<td class="barcell">{_bar(_width(n, entered))}</td></tr>'
         )
     table = [
-        '<table class="funnel">',
-        '<thead><tr><th>step</th><th>does</th><th class="num">reached</th>'
-        '<th class="num">%</th><th></th></tr></thead>',
+        '<div class="scroll"><table class="funnel">',
+        '<thead><tr><th>step</th><th class="num">entered</th><th class="num">%</th>'
+        '<th class="num">passed</th><th class="num">exited</th><th class="num">waiting</th>'
+        "<th></th></tr></thead>",
         "<tbody>",
         *rows,
-        "</tbody></table>",
+        "</tbody></table></div>",
     ]
-    return _section(
+    return section(
         "funnel",
         "Funnel",
-        f"Instances that reached each step at least once, of {_count(entered)} entered.",
+        f"Per step, in graph order: the instances that entered it (of {_count(entered)}), went "
+        "on from it, exited there (an exit, or a goal met while waiting there) and are still "
+        "waiting there.",
         table,
     )
 
@@ -485,7 +529,7 @@ def _outcomes_section(
         *rows,
         "</tbody></table>",
     ]
-    return _section(
+    return section(
         "outcomes",
         "Outcomes over time",
         "Instances ended with each outcome, cumulated at the end of each simulated day; the "
@@ -509,10 +553,14 @@ def _messages_section(
     failures: Mapping[str, tuple[int, int]] | None,
 ) -> str:
     rows = figures["channels"]
-    head = ['<th>channel</th><th class="num">sent</th><th class="num">suppressed</th>']
+    head = [
+        '<th>channel</th><th class="num">sent</th><th class="num">suppressed</th>'
+        '<th class="num">undelivered</th>'
+    ]
     if failures is not None:
         head.append(
-            '<th class="num">failed (transient)</th><th class="num">failed (permanent)</th>'
+            '<th class="num">attempts failed, retried</th>'
+            '<th class="num">attempts failed, for good</th>'
         )
     if costs is not None:
         head.append('<th class="num">cost (VND)</th>')
@@ -529,6 +577,7 @@ def _messages_section(
             f"{escape(r['channel'])}</td>",
             f'<td class="num">{_count(r["sent"])}</td>',
             f'<td class="num">{_count(r["suppressed"])}</td>',
+            f'<td class="num">{_count(r["undelivered"])}</td>',
         ]
         if failures is not None:
             cells.append(f'<td class="num">{_count(r["failed_transient"])}</td>')
@@ -558,6 +607,7 @@ def _messages_section(
         "<td>total</td>",
         f'<td class="num">{_count(sum(r["sent"] for r in rows))}</td>',
         f'<td class="num">{_count(sum(r["suppressed"] for r in rows))}</td>',
+        f'<td class="num">{_count(sum(r["undelivered"] for r in rows))}</td>',
     ]
     if failures is not None:
         foot.append(f'<td class="num">{_count(sum(r["failed_transient"] for r in rows))}</td>')
@@ -581,11 +631,12 @@ def _messages_section(
         "</table>",
         f'<p class="note">{escape(note)}</p>' if note else "",
     ]
-    return _section(
+    return section(
         "messages",
         "Messages and cost per channel",
-        "Messages delivered per channel (after any fallback), withheld by policy, and failed "
-        "attempts; money in whole VND.",
+        "Each message is counted once: delivered (on the channel that delivered it, after any "
+        "fallback), suppressed by a policy, or undelivered after a delivery failure (both on "
+        "its first channel). Failed delivery attempts are counted apart; money in whole VND.",
         content,
     )
 
@@ -641,7 +692,7 @@ def _policies_section(result: RunResult, journey: ir.Journey) -> str:
             *uplift,
             "</tbody></table>",
         ]
-    return _section(
+    return section(
         "policies",
         "Contact policies",
         f"{_count(tally.allowed)} message(s) delivered under the policies; what each policy "
@@ -654,7 +705,7 @@ def _suppression_section(figures: Mapping[str, Any]) -> str:
     reasons: dict[str, int] = figures["suppression_reasons"]
     total = sum(reasons.values())
     if not reasons:
-        return _section(
+        return section(
             "suppression", "Why messages were suppressed", "", ['<p class="muted">None.</p>']
         )
     rows = [
@@ -666,7 +717,7 @@ def _suppression_section(figures: Mapping[str, Any]) -> str:
     more = len(reasons) - MAX_REASONS
     if more > 0:
         rows.append(f'<tr><td colspan="4" class="muted">... and {more} more</td></tr>')
-    return _section(
+    return section(
         "suppression",
         "Why messages were suppressed",
         f"{_count(total)} message(s) withheld by policy or failed on every channel.",
@@ -690,7 +741,7 @@ def _tickets_section(figures: Mapping[str, Any]) -> str:
         f'<td class="barcell">{_bar(_width(t["count"], total), "#fb923c")}</td></tr>'
         for t in tickets
     ] or ['<tr><td class="muted">(none)</td><td></td><td class="num">0</td><td></td></tr>']
-    return _section(
+    return section(
         "tickets",
         "Tickets per queue",
         "Tickets opened for the bank's teams, per queue and priority.",
@@ -714,7 +765,7 @@ def _rewards_section(figures: Mapping[str, Any]) -> str:
         f'<td class="num">{_count(r["count"])}</td></tr>'
         for r in rewards
     ]
-    return _section(
+    return section(
         "rewards",
         "Rewards and actions",
         "",

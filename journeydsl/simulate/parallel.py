@@ -48,11 +48,13 @@ from journeydsl.simulate.driver import (
     SimulationResult,
     action_sort_key,
     contract_action,
+    exit_steps,
     holdout_splits,
     instance_sort_key,
     instant,
 )
 from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent, Problem
+from journeydsl.simulate.paired import PairTally, reached_outcomes
 from journeydsl.simulate.policy_figures import PolicyTally
 from journeydsl.simulate.tally import ChannelStats, Tally, merge_channel_stats
 
@@ -101,6 +103,8 @@ class Plan:
     chunk: int = DEFAULT_CHUNK
     #: The folder the journeys' catalogs are read from (``--root``; None: each journey's own).
     root: str | None = None
+    #: Per journey, the parameter values it is compiled with (``--param``, ``--sweep``).
+    params: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
 @dataclass
@@ -121,8 +125,9 @@ class Context:
         from journeydsl.simulate.behaviour import load_behaviour
 
         journeys: list[ir.Journey] = []
-        for path in plan.journeys:
-            compiled = compile_file(path, root=plan.root)
+        for i, path in enumerate(plan.journeys):
+            given = dict(plan.params[i]) if i < len(plan.params) else {}
+            compiled = compile_file(path, root=plan.root, params=given or None)
             if compiled.journey is None or not compiled.ok:
                 raise RuntimeError(f"{path}: the journey no longer compiles")
             journeys.append(compiled.journey)
@@ -162,6 +167,10 @@ class _Part:
     timezones: dict[str, str] = field(default_factory=dict)
     trace: str | None = None
     policy: PolicyTally | None = None
+    #: Per customer, the outcomes reached (kept only until the part's pairs are counted).
+    reached: dict[str, set[str]] = field(default_factory=dict)
+    #: ``--compare``: on the second journey's part, the paired outcomes of both journeys.
+    pairs: PairTally | None = None
 
 
 # --------------------------------------------------------------------------- one part
@@ -234,6 +243,11 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
         out.append(_collect(sim, journey, plan, channels))
         if population is not None:
             population.detach()
+    # --compare and --sweep: the same customers under the first journey and each other one
+    for part in out[1:]:
+        part.pairs = PairTally.of(task.size, out[0].reached, part.reached)
+    for part in out:
+        part.reached = {}
     return out
 
 
@@ -243,12 +257,14 @@ def _collect(
     # (the reports read the records as the JSON they are)
     records = cast(list[dict[str, Any]], sim.state.all_instances())
     part = _Part(
-        Tally.of(records, sim.actions, holdout_splits(journey)),
+        Tally.of(records, sim.actions, holdout_splits(journey), exit_steps(journey)),
         channels,
         sim.stats,
         sim.quarantined,
         sim.duplicates,
     )
+    if len(plan.journeys) >= 2:
+        part.reached = reached_outcomes(records)
     if sim.policies is not None:  # before the decision logs go
         part.policy = PolicyTally.of(records, sim.engine.policy, journey.id)
     if plan.detail:
@@ -459,8 +475,11 @@ class _Merger:
         self.timezones: dict[str, str] = {}
         self.trace: str | None = None
         self.policy: PolicyTally | None = None
+        self.pairs: PairTally | None = None
 
     def add(self, part: _Part) -> None:
+        if part.pairs is not None:
+            self.pairs = (self.pairs or PairTally()).merge(part.pairs)
         if part.policy is not None:
             self.policy = (self.policy or PolicyTally()).merge(part.policy)
         self.tally.merge(part.tally)
@@ -493,6 +512,7 @@ class _Merger:
             trace=self.trace,
             detail=plan.detail,
             policy_tallied=self.policy,
+            pairs=self.pairs,
         )
 
 
@@ -517,6 +537,8 @@ class MergedResult(RunResult):
     trace: str | None = None
     detail: bool = True
     policy_tallied: PolicyTally | None = None
+    #: ``--compare``, on the other journey's result: the paired outcomes of both journeys.
+    pairs: PairTally | None = None
 
     @property
     def start(self) -> datetime:

@@ -28,6 +28,15 @@ __all__ = [
 
 BAR = 20
 
+#: Column headings of the messages table.
+_HEADINGS = {
+    "sent": "sent",
+    "suppressed": "suppressed",
+    "undelivered": "undelivered",
+    "failed_transient": "attempts failed, retried",
+    "failed_permanent": "attempts failed, for good",
+}
+
 
 def step_label(node: ir.Node) -> str:
     """What a step does, in a few words."""
@@ -51,22 +60,25 @@ def summary(
     costs: Mapping[str, Decimal] | None = None,
     failures: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
-    """The report's figures: messages, suppressions, failures and cost per channel; tickets per
+    """The report's figures: per channel the messages sent, suppressed by a policy and
+    undelivered (given up after a delivery failure), each message counted once under its first
+    channel, then failed delivery attempts and cost; tickets per
     queue and priority; rewards and actions per name; suppression reasons (most frequent first,
     ties by name)."""
     tally = result.tally(journey_id)
-    sent, suppressed = tally.sent, tally.suppressed
-    used = set(sent) | set(suppressed) | set((failures or {}).keys())
+    sent, suppressed, undelivered = tally.sent, tally.suppressed, tally.undelivered
+    used = set(sent) | set(suppressed) | set(undelivered) | set((failures or {}).keys())
     channels = [c for c in CHANNELS if c in used] + sorted(used - set(CHANNELS))
     rows = []
     for c in channels:
         fails = (failures or {}).get(c, (0, 0))
-        if not (sent[c] or suppressed[c] or any(fails)):
+        if not (sent[c] or suppressed[c] or undelivered[c] or any(fails)):
             continue
         row: dict[str, Any] = {
             "channel": c,
             "sent": sent[c],
             "suppressed": suppressed[c],
+            "undelivered": undelivered[c],
         }
         if failures is not None:
             row["failed_transient"], row["failed_permanent"] = fails
@@ -126,17 +138,27 @@ def render_text(
     )
 
     steps = Table(
-        title="Funnel: instances that reached each step", box=box.SIMPLE, title_justify="left"
+        title="Funnel: instances per step, in graph order (entered = passed + exited + waiting)",
+        box=box.SIMPLE,
+        title_justify="left",
     )
-    steps.add_column("step", no_wrap=True, overflow="ellipsis", max_width=26)
-    steps.add_column("does", no_wrap=True, overflow="ellipsis", max_width=36)
-    steps.add_column("reached", justify="right", no_wrap=True, min_width=7)
+    # A long condition wraps at its words rather than being cut short.
+    steps.add_column("step", min_width=24, max_width=54, overflow="fold")
+    steps.add_column("entered", justify="right", no_wrap=True)
     steps.add_column("%", justify="right", no_wrap=True, min_width=6)
+    steps.add_column("passed", justify="right", no_wrap=True)
+    steps.add_column("exited", justify="right", no_wrap=True)
+    waiting = any(s["waiting"] for s in funnel["steps"].values())
+    if waiting:
+        steps.add_column("waiting", justify="right", no_wrap=True)
     steps.add_column("", no_wrap=True)
-    for nid, n in funnel["nodes"].items():
-        steps.add_row(
-            nid, step_label(journey.nodes[nid]), str(n), percent_of(n, entered), _bar(n, entered)
-        )
+    for row in funnel["steps"].values():
+        n = row["entered"]
+        cells = [row["name"], str(n), percent_of(n, entered), str(row["passed"])]
+        cells.append(str(row["exited"]))
+        if waiting:
+            cells.append(str(row["waiting"]))
+        steps.add_row(*cells, _bar(n, entered))
     console.print(steps)
 
     outcomes = Table(title="Outcomes", box=box.SIMPLE, title_justify="left")
@@ -149,42 +171,46 @@ def render_text(
     console.print(outcomes)
 
     figures = summary(result, journey.id, costs, failures)
-    messages = Table(title="Messages per channel", box=box.SIMPLE, title_justify="left")
-    messages.add_column("channel")
-    messages.add_column("sent", justify="right")
-    messages.add_column("suppressed", justify="right")
+    messages = Table(
+        title="Messages per channel (each message once: sent, suppressed or undelivered)",
+        box=box.SIMPLE,
+        title_justify="left",
+    )
+    columns = ["sent", "suppressed", "undelivered"]
     if failures is not None:
-        messages.add_column("failed (transient)", justify="right")
-        messages.add_column("failed (permanent)", justify="right")
+        columns += ["failed_transient", "failed_permanent"]
+    messages.add_column("channel")
+    for name in columns:
+        messages.add_column(_HEADINGS[name], justify="right")
     if costs is not None:
         messages.add_column("cost (VND)", justify="right")
-    total_sent = total_supp = 0
     total_cost = Decimal(0)
     for row in figures["channels"]:
-        cells = [row["channel"], str(row["sent"]), str(row["suppressed"])]
-        total_sent += row["sent"]
-        total_supp += row["suppressed"]
-        if failures is not None:
-            cells += [str(row["failed_transient"]), str(row["failed_permanent"])]
+        cells = [row["channel"], *(str(row[k]) for k in columns)]
         if costs is not None:
             total_cost += Decimal(row["cost_vnd"])
             cells.append(vnd(Decimal(row["cost_vnd"])))
         messages.add_row(*cells)
-    totals = ["total", str(total_sent), str(total_supp)]
-    if failures is not None:
-        totals += [
-            str(sum(r["failed_transient"] for r in figures["channels"])),
-            str(sum(r["failed_permanent"] for r in figures["channels"])),
-        ]
+    totals = ["total", *(str(sum(r[k] for r in figures["channels"])) for k in columns)]
     if costs is not None:
         totals.append(vnd(total_cost))
     messages.add_row(*totals, style="bold")
     console.print(messages)
+    if failures is not None:
+        console.print(
+            "(attempts failed: retried later, or failed for good and fell back to the next "
+            "channel or left the message undelivered)",
+            soft_wrap=True,
+        )
     if costs is not None and entered:
         console.print(f"cost per entered instance: {vnd(total_cost / entered)} VND\n")
 
     if figures["suppression_reasons"]:
-        reasons = Table(title="Why messages were suppressed", box=box.SIMPLE, title_justify="left")
+        reasons = Table(
+            title="Why messages were suppressed or undelivered",
+            box=box.SIMPLE,
+            title_justify="left",
+        )
         reasons.add_column("reason")
         reasons.add_column("messages", justify="right")
         for reason, n in list(figures["suppression_reasons"].items())[:8]:
@@ -228,7 +254,7 @@ def describe_action(a: Mapping[str, Any]) -> str:
         return f"send {a['channel']} {a['template']}" + (f" {compact(params)}" if params else "")
     if kind == "suppressed":
         what = f" {a['template']}" if a.get("template") else ""
-        return f"suppressed{what} at {a['node']}: {a.get('reason')}"
+        return f"suppressed{what}: {a.get('reason')}"
     if kind == "ticket":
         return f"ticket {a['queue']} priority {a['priority']} {compact(a.get('payload') or {})}"
     if kind in ("reward", "action"):
@@ -314,7 +340,13 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
                 return f"send {d.get('channel')} {d.get('template')}: withheld, {d['invalid']}"
             return f"send {d.get('channel')} {d.get('template')} (queued for delivery)"
         case "if":
-            return f"if {d.get('source')} → {'yes' if d.get('value') else 'no'}"
+            answer = "yes" if d.get("value") else "no"
+            if "compared" in d and isinstance(node, ir.Branch) and node.probe is not None:
+                cond = node.cond.source
+                left = node.probe.source
+                rest = cond[len(left) :].strip() if cond.startswith(left) else cond
+                return f"if {left} = {compact(d['compared'])} {rest} → {answer}"
+            return f"if {d.get('source')} → {answer}"
         case "switch":
             case = " (no case matched: else)" if d.get("case") == "else" else ""
             return f"switch = {compact(d.get('value'))}{case}"
@@ -396,7 +428,9 @@ def render_explain(result: SimulationResult, customer_id: str) -> str:
         rows: list[tuple[float, float, str]] = []
 
         row = functools.partial(_log_row, rows, tz)
-        nodes = result.journey(inst["journey"]).nodes
+        journey = result.journey(inst["journey"])
+        nodes = journey.nodes
+        step = functools.partial(_step_column, journey)
         queued = {
             (datetime.fromisoformat(e["at"]).timestamp(), e["node"]): i
             for i, e in enumerate(inst["log"])
@@ -408,7 +442,7 @@ def render_explain(result: SimulationResult, customer_id: str) -> str:
             if entry["what"] == "deliver":  # a policy decision: with the delivery it concerns
                 key = (datetime.fromisoformat(entry["at"]).timestamp(), entry["node"])
                 order = queued.get(key, 10**8) + 0.25 + i / 10**7
-            row(entry["at"], order, entry["node"] or "-", text)
+            row(entry["at"], order, step(entry["node"]), text)
         for a in _deliveries(result, customer_id, inst["journey"], record):
             ts = datetime.fromisoformat(a["at"]).timestamp()
             # Right after the step that queued it; a deferred delivery after that instant's steps.
@@ -416,12 +450,30 @@ def render_explain(result: SimulationResult, customer_id: str) -> str:
             verb = {"send": "delivered: ", "ticket": "opened: ", "reward": "granted: "}.get(
                 a["kind"], "done: " if a["kind"] == "action" else ""
             )
-            row(a["at"], order, a["node"], verb + describe_action(a))
+            row(a["at"], order, step(a["node"]), verb + describe_action(a))
         if record.get("ended_at"):
             row(record["ended_at"], 10**9, "-", f"ended: {inst['outcome']}")
         rows.sort()
         lines.extend(r[2] for r in rows)
     return "\n".join(lines) + "\n"
+
+
+def _step_column(journey: ir.Journey, node_id: str | None) -> str:
+    """The step a line of ``explain`` is about: its label, or its kind for a step whose id the
+    compiler made up (the line itself says what the step does)."""
+    if not node_id:
+        return "-"
+    node = journey.nodes.get(node_id)
+    if node_id in journey.labels or node is None:
+        return node_id
+    owner = node_id.partition(".")[0]  # a repeat's own steps (reminders.check)
+    if owner in journey.labels:
+        return owner
+    if isinstance(node, ir.Action):
+        return node.action  # reward or action
+    return {"repeat_check": "repeat", "repeat_next": "repeat"}.get(node.kind, node.kind).replace(
+        "_", " "
+    )
 
 
 def _log_row(

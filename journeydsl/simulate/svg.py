@@ -330,8 +330,15 @@ def _n(v: float) -> str:
 
 
 def _fit(text: str, pixels: float, char: float) -> str:
+    """``text`` in ``pixels``: whole when it fits, else cut after a whole word (mid-word only
+    when the first word alone is too long) and ended with an ellipsis; the box's tooltip has
+    it all."""
     room = max(int(pixels // char), 2)
-    return text if len(text) <= room else text[: room - 1] + "…"
+    if len(text) <= room:
+        return text
+    cut = text[: room - 1]
+    space = cut.rfind(" ")
+    return (cut[:space].rstrip() if space > 0 else cut) + "…"
 
 
 def _curve(a: tuple[float, float], b: tuple[float, float]) -> str:
@@ -481,7 +488,9 @@ def _box(
     else:
         node = journey.nodes[nid]
         kind = _KIND_CLASS.get(node.kind, "other")
-        title, label, count = nid, step_label(node), reached.get(nid, 0)
+        # A label the author gave names the step; an id the compiler made up (if_2) does not.
+        title = nid if nid in journey.labels else node.kind.replace("_", " ")
+        label, count = step_label(node), reached.get(nid, 0)
         if isinstance(node, ir.Exit) and node.outcome in colors:
             style = f' style="stroke:{colors[node.outcome]}"'
     zero = " zero" if count == 0 else ""
@@ -489,7 +498,7 @@ def _box(
     pad = 12.0 if kind != "pill" else 20.0
     number = "" if count is None else f"{count:,}"
     share = "" if count is None else percent_of(count, entered)
-    tip = f"{nid}\n{label}" + ("" if count is None else f"\nreached: {number} ({share})")
+    tip = f"{title}\n{label}" + ("" if count is None else f"\nreached: {number} ({share})")
     parts = [
         f'<g class="node k-{kind}{zero}" data-node="{escape(nid)}">',
         f"<title>{escape(tip)}</title>",

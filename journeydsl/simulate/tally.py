@@ -18,6 +18,22 @@ from typing import Any
 __all__ = ["ChannelStats", "Tally", "merge_channel_stats"]
 
 
+def _last_step(
+    record: Mapping[str, Any], visited: Mapping[str, int], exits: frozenset[str]
+) -> str | None:
+    """The step an ended instance ended at: its exit step, or else the last step its decision
+    log names (where it waited when a goal was met); None when the log does not say (a log
+    that reached its size limit, or a record without one)."""
+    for node in exits:
+        if visited.get(node):
+            return node
+    for entry in reversed(record.get("log") or ()):
+        node = entry.get("node")
+        if node and node in visited:
+            return str(node)
+    return None
+
+
 @dataclass
 class ChannelStats:
     """What one channel double saw: deliveries, failed attempts and the cost of deliveries."""
@@ -63,22 +79,42 @@ class Tally:
     control_outcomes: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
     suppressed: Counter[str] = field(default_factory=Counter)
+    #: Messages given up after a delivery failure (on their channel or a fallback): neither
+    #: sent nor suppressed by a policy, so that each message is counted once.
+    undelivered: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     tickets: Counter[tuple[str, str]] = field(default_factory=Counter)
     rewards: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Per step, the instances that ended there (an exit step, or a goal met while waiting
+    #: there) and those still waiting there at the end of the run.
+    ended_at: Counter[str] = field(default_factory=Counter)
+    waiting_at: Counter[str] = field(default_factory=Counter)
 
-    def add_instance(self, record: Mapping[str, Any], splits: frozenset[str] = frozenset()) -> None:
+    def add_instance(
+        self,
+        record: Mapping[str, Any],
+        splits: frozenset[str] = frozenset(),
+        exits: frozenset[str] = frozenset(),
+    ) -> None:
         """Count one instance record (the engine's state record). ``splits`` are the ids of the
-        journey's split steps that have a holdout."""
+        journey's split steps that have a holdout, ``exits`` its exit steps."""
         self.entered += 1
-        for node, visits in record["visits"].items():
+        visited = record["visits"]
+        for node, visits in visited.items():
             if visits > 0:
                 self.nodes[node] += 1
         ended = record["status"] == "ended"
         if ended:
             self.outcomes[record["outcome"]] += 1
+            last = _last_step(record, visited, exits)
+            if last is not None:
+                self.ended_at[last] += 1
         else:
             self.running += 1
+            wait = record.get("wait")
+            at = wait["node"] if wait else record.get("node")
+            if at:
+                self.waiting_at[at] += 1
         if splits and any(record["visits"].get(s, 0) > 0 for s in splits):
             if record.get("holdout"):
                 self.control += 1
@@ -95,8 +131,13 @@ class Tally:
         if kind == "send":
             self.sent[action["channel"]] += 1
         elif kind == "suppressed":
-            self.suppressed[action.get("channel") or "-"] += 1
-            self.reasons[str(action.get("reason"))] += 1
+            reason = str(action.get("reason"))
+            channel = action.get("channel") or "-"
+            if " failed: " in reason:  # a delivery failure made the message give up
+                self.undelivered[channel] += 1
+            else:
+                self.suppressed[channel] += 1
+            self.reasons[reason] += 1
         elif kind == "ticket":
             self.tickets[(action["queue"], str(action["priority"]))] += 1
         elif kind in ("reward", "action"):
@@ -108,11 +149,12 @@ class Tally:
         instances: Iterable[Mapping[str, Any]],
         actions: Iterable[Mapping[str, Any]],
         splits: frozenset[str] = frozenset(),
+        exits: frozenset[str] = frozenset(),
     ) -> Tally:
         """The tally of these instance records and actions."""
         tally = cls()
         for record in instances:
-            tally.add_instance(record, splits)
+            tally.add_instance(record, splits, exits)
         for action in actions:
             tally.add_action(action)
         return tally
@@ -130,7 +172,10 @@ class Tally:
             (self.control_outcomes, other.control_outcomes),
             (self.sent, other.sent),
             (self.suppressed, other.suppressed),
+            (self.undelivered, other.undelivered),
             (self.reasons, other.reasons),
+            (self.ended_at, other.ended_at),
+            (self.waiting_at, other.waiting_at),
         ):
             mine.update(theirs)
         self.tickets.update(other.tickets)

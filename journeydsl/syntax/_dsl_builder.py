@@ -486,6 +486,7 @@ class Builder:
             goals=tuple(h.goals),
             stale_after=h.stale_after,
             send_windows=tuple(h.send_windows),
+            params=tuple(h.params),
             span=self.span(t),
         )
 
@@ -646,6 +647,11 @@ class Builder:
         if self.once(h, "stale after", t):
             h.stale_after = self.expr(_exprs(t)[0])
 
+    def h_param_decl(self, t: Tree[Token], h: _Header) -> None:
+        name = self.ident(t.children[0])
+        if self.once(h, f"param {name.name}", t):
+            h.params.append(ast.Param(name, self.expr(_exprs(t)[0]), self.span(t)))
+
 
 class _Header:
     """The header lines of a journey, gathered before the Journey node is built."""
@@ -663,6 +669,7 @@ class _Header:
         self.goals: list[ast.Goal] = []
         self.stale_after: ast.Expr | None = None
         self.send_windows: list[ast.SendWindow] = []
+        self.params: list[ast.Param] = []
 
 
 _ExprBuilder: TypeAlias = Callable[[Builder, Tree[Token], Span], ast.Expr]

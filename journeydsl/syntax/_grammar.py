@@ -24,7 +24,7 @@ STEP_KEYWORDS: Final = (
 #: Words that start a header line, for "unknown header" hints.
 HEADER_KEYWORDS: Final = (
     "version", "title", "uses", "timezone", "outcomes", "entry", "quiet", "fallback", "goal",
-    "stale",
+    "stale", "param",
 )
 # fmt: on
 

@@ -323,6 +323,7 @@ class Reader:
             goals=f.get("goals", ()),
             stale_after=f.get("stale_after"),
             send_windows=f.get("send_windows", ()),
+            params=f.get("params", ()),
             span=f.span,
         )
 

@@ -270,6 +270,8 @@ class _DslPrinter:
             self.emit(0, f"outcomes {_names(j.outcomes)}")
         if j.stale_after is not None:
             self.emit(0, f"stale after {print_expr(j.stale_after)}")
+        for p in j.params:
+            self.emit(0, f"param {p.name.name} = {print_expr(p.value)}")
         self.lines.append("")
         self.entry(j.entry)
         if j.quiet_hours or j.fallback or j.send_windows:
@@ -586,6 +588,8 @@ def _yaml_journey(j: Journey) -> dict[str, Any]:
         out["outcomes"] = [o.name for o in j.outcomes]
     if j.stale_after is not None:
         out["stale_after"] = print_expr(j.stale_after)
+    if j.params:
+        out["params"] = {p.name.name: print_expr(p.value) for p in j.params}
     out["entry"] = _yaml_entry(j.entry)
     if j.quiet_hours:
         out["quiet_hours"] = [

@@ -505,6 +505,13 @@ JOURNEY = Shape(
             example="stale_after: 12h",
         ),
         Key(
+            "params",
+            K.PARAMS,
+            "Journey parameters: named literals that expressions use and that `simulate "
+            "--param`/`--sweep` override.",
+            example="params: {reminder_interval: 3d}",
+        ),
+        Key(
             "goals",
             K.GOALS,
             "Exit criteria checked on every event.",

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from journeydsl.simulate.compare import pp
+from journeydsl.simulate.paired import PairTally, paired_interval
 from journeydsl.simulate.proportions import difference_interval
 from tests.simulate.conftest import BEHAVIOUR, EXAMPLES, ONBOARDING, Cli, onboarding_args
 
@@ -46,12 +48,12 @@ def test_the_base_side_is_the_base_journeys_own_run(cli: Cli) -> None:
     """The base column has exactly the entries, outcomes and messages of the base journey run
     alone with the same population and seed."""
     doc = _doc(cli, EVERY_2D)
+    assert list(doc) == ["base", "other", "diff", "paired", "findings"]
     alone_args = ("--population", "80", "--behaviour", MODEL, "--seed", "7", "--format", "json")
     code, out, _ = cli("simulate", ONBOARDING, *alone_args)
     assert code == 0
     alone = json.loads(out)
     base = doc["base"]
-    assert list(doc) == ["base", "other", "diff"]
     assert base["entered"] == alone["funnel"]["entered"] == 80
     assert {k: v["count"] for k, v in base["outcomes"].items()} == alone["funnel"]["outcomes"]
     sent = sum(1 for a in alone["actions"] if a["kind"] == "send")
@@ -129,13 +131,12 @@ def test_recorded_events_can_be_compared(cli: Cli) -> None:
     ("extra", "message"),
     [
         (("--trace", "c-0001"), "--trace does not go with --compare"),
-        (("--format", "html"), "--compare reports as text or json"),
     ],
 )
 def test_compare_refuses_options_it_cannot_honour(
     cli: Cli, extra: tuple[str, ...], message: str
 ) -> None:
-    """--compare with --trace or --format html is a usage error (exit 2)."""
+    """--compare with --trace is a usage error (exit 2)."""
     code, _, err = _compare(cli, EVERY_2D, *extra)
     assert code == 2
     assert message in err
@@ -157,3 +158,118 @@ def test_the_holdout_interval_is_newcombes_as_for_the_policy_uplift() -> None:
     assert difference_interval(0, 12, 0, 3) == (0.0, -0.561497, 0.242494)
     assert difference_interval(10, 10, 0, 10) == (1.0, 0.607509, 1.0)
     assert difference_interval(3, 10, 0, 0) is None
+
+
+def test_the_paired_interval_matches_a_hand_computation() -> None:
+    """Ten customers, one reaches the outcome under the base journey only, four under the other
+    only, two under both: the difference is 0.3 and its interval is the normal interval on the
+    mean of the per-customer differences, computed here by hand."""
+    base = {"c1": {"won"}, "c2": {"won"}, "c3": {"won"}}
+    other = {"c2": {"won"}, "c3": {"won"}, "c4": {"won"}, "c5": {"won"}, "c6": {"won"}}
+    other["c7"] = {"won"}
+    pairs = PairTally.of(10, base, other)
+    assert (pairs.both["won"], pairs.base_only["won"], pairs.other_only["won"]) == (2, 1, 4)
+    # d per customer: c1 -1, c4..c7 +1, the rest 0; mean 0.3, sample variance
+    # (1 * 1.3² + 4 * 0.7² + 5 * 0.3²) / 9 = (1.69 + 1.96 + 0.45) / 9 = 4.1 / 9.
+    half = 1.959963984540054 * math.sqrt(4.1 / 9 / 10)
+    assert math.isclose(half, 0.41833, abs_tol=1e-6)
+    assert paired_interval(10, 1, 4) == (0.3, round(0.3 - half, 6), round(0.3 + half, 6))
+    row = pairs.rows(["won"], frozenset({"won"}))["won"]
+    assert row["base"] == {"customers": 3, "rate": 0.3}
+    assert row["other"] == {"customers": 6, "rate": 0.6}
+    assert row["ci95"] == [-0.11833, 0.71833]
+    assert (row["goal"], row["significant"]) == (True, False)
+    # Nobody changed: no variance, a point interval at 0; nobody at all: no interval.
+    assert paired_interval(50, 0, 0) == (0.0, 0.0, 0.0)
+    assert paired_interval(0, 0, 0) is None
+
+
+def test_pair_tallies_of_parts_add_up_to_the_whole() -> None:
+    """Counting the pairs of two halves of the customers and merging them gives the counts of
+    all of them at once."""
+    base = {f"c{i}": {"a"} for i in range(0, 10, 2)}
+    other = {f"c{i}": {"a", "b"} for i in range(0, 10, 3)}
+    whole = PairTally.of(10, base, other)
+    halves = [
+        PairTally.of(
+            5,
+            {k: v for k, v in base.items() if int(k[1:]) % 2 == part},
+            {k: v for k, v in other.items() if int(k[1:]) % 2 == part},
+        )
+        for part in (0, 1)
+    ]
+    assert halves[0].merge(halves[1]) == whole
+
+
+def test_compare_reports_paired_rates_per_outcome_and_says_what_changed(cli: Cli) -> None:
+    """Withholding the reminders from a holdout lowers the share of customers who meet the spend
+    goal: the paired section counts every customer once, its rates agree with its discordant
+    counts, and the findings say the significant changes and the cost per channel in words."""
+    doc = _doc(cli, HOLDOUT, population="400")
+    paired = doc["paired"]
+    assert paired["customers"] == 400
+    assert "paired" in paired["method"]
+    for row in paired["outcomes"].values():
+        d = (row["other"]["customers"] - row["base"]["customers"]) / 400
+        assert math.isclose(row["difference"], d, abs_tol=1e-6)
+        assert row["difference"] == round((row["other_only"] - row["base_only"]) / 400, 6)
+        low, high = row["ci95"]
+        assert low <= row["difference"] <= high
+        assert row["significant"] == (low > 0 or high < 0)
+    significant = [n for n, r in paired["outcomes"].items() if r["significant"]]
+    assert significant
+    for name in significant:
+        assert any(f"'{name}'" in line and "95% CI" in line for line in doc["findings"])
+    assert any(line.startswith("sms cost falls by") for line in doc["findings"])
+    for channel, delta in doc["diff"]["messages"].items():
+        base_cost = int(doc["base"]["messages"][channel]["cost"]["amount"])
+        other_cost = int(doc["other"]["messages"][channel]["cost"]["amount"])
+        assert int(delta["cost"]["amount"]) == other_cost - base_cost
+
+
+def test_the_text_comparison_has_cost_per_channel_and_the_paired_table(cli: Cli) -> None:
+    """The text report has a cost row per channel, the paired table with its method, and a
+    'What changed' list."""
+    code, out, _ = _compare(cli, HOLDOUT, population="400")
+    assert code == 0
+    assert "sms cost (VND)" in out
+    assert "Customers reaching each outcome, paired (400 customers)" in out
+    assert "What changed" in out
+    assert "significant" in out
+    assert "-0.0 pp" not in out
+
+
+def test_compare_as_html_shows_the_findings_paired_rows_and_costs(cli: Cli, tmp_path: Any) -> None:
+    """--compare --format html writes one page with the findings, a paired row per outcome and
+    the cost difference of the JSON document; the page embeds the document."""
+    page = tmp_path / "compare.html"
+    code, out, _ = _compare(cli, HOLDOUT, "--format", "html", "-o", str(page), population="200")
+    assert (code, out) == (0, "")
+    text = page.read_text(encoding="utf-8")
+    doc = _doc(cli, HOLDOUT, population="200")
+    for name in doc["paired"]["outcomes"]:
+        assert f'data-testid="paired-row" data-outcome="{name}"' in text
+    for line in doc["findings"]:
+        assert line.replace("'", "&#x27;") in text
+    diff = int(doc["diff"]["cost"]["amount"])
+    assert f'data-testid="cost-diff">{diff:+,}<' in text
+    assert '"paired":' in text
+
+
+@pytest.mark.parametrize(
+    ("delta", "shown"),
+    [
+        (-0.0001, "-0.01 pp"),
+        (-0.00049, "-0.05 pp"),
+        (-0.0000001, "-<0.01 pp"),
+        (0.0, "0.0 pp"),
+        (-0.0, "0.0 pp"),
+        (0.031, "+3.1 pp"),
+        (None, "-"),
+    ],
+)
+def test_a_difference_in_points_never_shows_a_negative_zero(
+    delta: float | None, shown: str
+) -> None:
+    """A change smaller than 0.05 pp gets a second decimal rather than reading as -0.0 pp."""
+    assert pp(delta) == shown

@@ -90,29 +90,33 @@ def test_trace_of_a_synthetic_customer(cli: Cli) -> None:
 
 
 def test_explain_shows_conditions_with_values_waits_and_deliveries(cli: Cli) -> None:
-    """The log has branch values, waits and what woke them, fallback deliveries, the reward."""
+    """The log has branch values (with the value a comparison compared), waits and what woke
+    them, fallback deliveries, the reward; steps are named by label or kind, never by a
+    generated id."""
     out = _explain(cli, "c-003")
     assert out.splitlines()[0] == (
         "onboarding_new_cardholder/c-003/1 (onboarding_new_cardholder v1): ended, "
         "outcome spend_goal_met"
     )
     for line in [
-        "2026-01-05 14:00 +07:00  wait_for_card_activated          wait for card_activated "
+        "2026-01-05 14:00 +07:00  wait for                         wait for card_activated "
         "until 2026-01-07 14:00 +07:00",
-        "2026-01-07 14:00 +07:00  push_activation_reminder         delivered: send sms "
+        "2026-01-07 14:00 +07:00  send                             delivered: send sms "
         "activation_reminder {round: 1}",
-        "2026-01-09 20:15 +07:00  wait_for_card_activated          woke on card_activated",
+        "2026-01-09 20:15 +07:00  wait for                         woke on card_activated",
         "2026-01-09 20:15 +07:00  if                               if not has(card_activated "
         "since entry) → no",
-        "2026-01-19 20:15 +07:00  if_4                             if sum(transaction.amount "
-        "since activated_at) >= 1_000_000 VND → no",
-        "2026-01-30 19:00 +07:00  wait_for_condition               woke on transaction: "
+        "2026-01-19 20:15 +07:00  if                               if sum(transaction.amount "
+        "since activated_at) = 0 VND >= 1_000_000 VND → no",
+        "2026-01-30 19:00 +07:00  wait for                         woke on transaction: "
         "sum(transaction.amount since activated_at) >= 1_000_000 VND is now true",
-        "2026-01-30 19:00 +07:00  reward_annual_fee_waiver         granted: reward "
+        "2026-01-30 19:00 +07:00  reward                           granted: reward "
         "annual_fee_waiver",
         "2026-01-30 19:00 +07:00  -                                ended: spend_goal_met",
     ]:
         assert "  " + line in out
+    assert "if_4" not in out
+    assert "  welcome  " in out  # a label stays
 
 
 def test_explain_shows_suppressions_with_their_reasons(cli: Cli) -> None:
@@ -127,9 +131,8 @@ def test_explain_shows_suppressions_with_their_reasons(cli: Cli) -> None:
     )
     assert code == 0
     assert (
-        "  2026-01-07 10:00 +07:00  push_activation_reminder         suppressed "
-        "activation_reminder at push_activation_reminder: no push consent; no zns consent; "
-        "no sms consent"
+        "  2026-01-07 10:00 +07:00  send                             suppressed "
+        "activation_reminder: no push consent; no zns consent; no sms consent"
     ) in out
     assert "ticket telesales priority normal (queued)" in out
 

@@ -98,10 +98,10 @@ class _Reader(HTMLParser):
             testid = self._row.get("data-testid")
             if testid == "funnel-row":
                 node = self._row.get("data-node") or ""
-                self.page.funnel[node] = (self._row.get("data-count") or "", self._cells[2])
-            elif testid == "channel-row" and len(self._cells) == 8:
-                # channel, sent, suppressed, failed x2, cost, two bars (synthetic mode)
-                self.page.costs.append(self._cells[5])
+                self.page.funnel[node] = (self._row.get("data-count") or "", self._cells[1])
+            elif testid == "channel-row" and len(self._cells) == 9:
+                # channel, sent, suppressed, undelivered, failed x2, cost, two bars (synthetic)
+                self.page.costs.append(self._cells[6])
             self._row = {}
         if tag in ("td", "pre", "script"):
             self._capture = None
@@ -191,14 +191,42 @@ def test_funnel_rows_show_the_funnel_counts(synthetic: tuple[Path, dict[str, obj
     assert list(page.funnel) == list(funnel["nodes"])
 
 
-def test_embedded_data_is_the_json_report(synthetic: tuple[Path, dict[str, object]]) -> None:
-    """The report-data script holds the --format json document, with `<` `>` `&` escaped."""
+def test_embedded_data_is_the_aggregates_of_the_json_report(
+    synthetic: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """By default the report-data script holds the --format json document without its
+    per-customer actions and instances (and with the per-channel figures); with --detail it
+    holds the whole document; `<` `>` `&` are escaped."""
     path, doc = synthetic
     text = path.read_text(encoding="utf-8")
     assert '<script type="application/json" id="report-data">' in text
     data = read_page(text).report_data
-    assert json.loads(data) == doc
+    embedded = json.loads(data)
+    assert {k: v for k, v in doc.items() if k not in ("actions", "instances")} == {
+        k: v for k, v in embedded.items() if k != "summary"
+    }
+    assert [r["channel"] for r in embedded["summary"]["channels"]]
     assert not re.search(r"[<>&]", data)
+    detailed = tmp_path / "detail.html"
+    assert main([*SYNTHETIC, "--format", "html", "--detail", "--output", str(detailed)]) == 0
+    assert json.loads(read_page(detailed.read_text(encoding="utf-8")).report_data) == doc
+
+
+def test_the_page_does_not_grow_with_the_customers(tmp_path: Path) -> None:
+    """Without --detail the page embeds aggregates only: 16 times the customers make a page at
+    most a few kilobytes larger (a longer tail of suppression reasons, wider numbers), not 16
+    times larger; with --detail it grows with every customer."""
+    sizes = {}
+    for n in ("50", "800"):
+        page = tmp_path / f"{n}.html"
+        args = [*SYNTHETIC[:3], n, *SYNTHETIC[4:], "--format", "html", "--output", str(page)]
+        assert main(args) == 0
+        sizes[n] = page.stat().st_size
+    assert sizes["800"] - sizes["50"] < 8_000, sizes
+    detailed = tmp_path / "detail.html"
+    args = [*SYNTHETIC, "--format", "html", "--detail", "--output", str(detailed)]
+    assert main(args) == 0
+    assert detailed.stat().st_size > sizes["50"] + 50 * 1_000
 
 
 def test_costs_are_whole_vnd_with_thousands_separators(
@@ -256,6 +284,7 @@ def test_customer_controlled_text_is_escaped(cli: Cli, tmp_path: Path) -> None:
         "3",
         "--format",
         "html",
+        "--detail",
         "--output",
         str(target),
     )

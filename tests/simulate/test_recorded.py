@@ -342,8 +342,10 @@ def test_text_report_shows_funnel_outcomes_channels_and_tickets(cli: Cli) -> Non
     """The terminal report has the funnel with bars, outcomes, messages per channel, tickets."""
     code, out, _ = cli(*onboarding_args())
     assert code == 0
-    assert "Funnel: instances that reached each step" in out
+    assert "Funnel: instances per step, in graph order" in out
     assert "welcome" in out
+    assert "wait until activated_at + 7d" in out  # not the generated id wait_until
+    assert "if_2" not in out
     assert "█" in out
     assert "spend_goal_missed" in out
     assert "Messages per channel" in out
@@ -475,3 +477,24 @@ def test_a_profile_without_a_zone_is_shown_in_the_journeys_zone(
         ],
     )
     assert [a["at"] for a in doc["actions"]] == ["2026-03-02T09:00:00+00:00"]
+
+
+def test_the_funnel_names_steps_and_splits_each_entry_into_passed_exited_waiting(
+    cli: Cli,
+) -> None:
+    """Per step, entered = passed + exited + waiting; every ended instance exited at exactly one
+    step (an exit, or the wait where a goal was met); steps are named by their label or by what
+    they do, never by a generated id."""
+    doc, _ = _json(cli, dormant_args())
+    funnel = doc["funnel"]
+    steps = funnel["steps"]
+    assert list(steps) == list(funnel["nodes"])
+    for nid, step in steps.items():
+        assert step["entered"] == funnel["nodes"][nid]
+        assert step["entered"] == step["passed"] + step["exited"] + step["waiting"]
+    assert sum(s["exited"] for s in steps.values()) == funnel["entered"] - funnel["running"]
+    # The goal 'reactivated' ends an instance while it waits for the registration.
+    assert funnel["outcomes"]["reactivated"] == 1
+    assert steps["wait_for_offer_registered"]["exited"] == 1
+    assert steps["if_2"]["name"].startswith("if top(transaction.category by sum(")
+    assert steps["exit_no_engagement"]["name"] == "exit no_engagement"

@@ -136,7 +136,7 @@ def test_text_report_prices_messages_per_channel(cli: Cli) -> None:
     code, out, _ = _synthetic(cli, "--seed", "4")
     assert code == 0
     assert "cost (VND)" in out
-    assert "failed (permanent)" in out
+    assert "attempts failed, for good" in out
     assert "cost per entered instance" in out
 
 
