@@ -84,7 +84,7 @@ def test_trace_of_a_synthetic_customer(cli: Cli) -> None:
     assert code == 0
     trace = out[out.index("timeline of c-0001") :]
     assert "event    card_issued" in trace
-    assert "action   suppressed welcome_activation_guide at welcome: no email consent" in trace
+    assert "action   suppressed welcome_activation_guide: no email consent" in trace
     assert "action   send zns activation_reminder {round: 1}" in trace
     assert "event    message_opened" in trace
 
