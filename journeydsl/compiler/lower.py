@@ -15,6 +15,7 @@ from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
+from journeydsl.compiler.waitfirst import lower_wait_first
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.checker import (
     Scope,
@@ -60,6 +61,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
     match s:
         case A.WaitFor():
             return [s.then, s.on_timeout]
+        case A.WaitFirst():
+            return [*(b.steps for b in s.branches), s.on_timeout]
         case A.If():
             return [s.then, s.otherwise]
         case A.Switch():
@@ -82,6 +85,8 @@ def _base_id(s: A.Step) -> str:
         case A.WaitFor():
             t = s.target
             return f"wait_for_{t.name}" if isinstance(t, A.Name) else "wait_for_condition"
+        case A.WaitFirst():
+            return "wait_first"
         case A.If():
             return "if"
         case A.Switch():
@@ -250,6 +255,8 @@ class _Lowerer:
                 return self.add(ir.Wait(nid, span, mode, self.cexpr(s.at, t), nxt), t)
             case A.WaitFor():
                 return self.lower_wait_for(s, nid, nxt, scope)
+            case A.WaitFirst():
+                return lower_wait_first(self, s, nid, nxt, scope)
             case A.If():
                 c = check_bool(s.cond, scope)
                 then = self.lower_steps(s.then, nxt, scope)
@@ -264,7 +271,7 @@ class _Lowerer:
                     if s.holdout
                     else None
                 )
-                return self.add(ir.Split(nid, span, arms, hold))
+                return self.add(ir.Split(nid, span, arms, hold, s.draw))
             case A.Repeat():
                 return self.lower_repeat(s, nid, nxt, scope)
             case A.Ticket():
@@ -426,8 +433,22 @@ class _Lowerer:
                         s.span if s.fallback is None else s.channel.span,
                         f"it exists on: {', '.join(tpl.channels)}",
                     )
+        tags: list[str] = []
+        for tag in s.tags:
+            if tag.name in tags:
+                self.diags.error("JD106", f"tag '{tag.name}' is given twice", tag.span)
+            else:
+                tags.append(tag.name)
         node = ir.Send(
-            nid, s.span, s.template.name, s.channel.name, category, tuple(params), tuple(chain), nxt
+            nid,
+            s.span,
+            s.template.name,
+            s.channel.name,
+            category,
+            tuple(params),
+            tuple(chain),
+            nxt,
+            tuple(tags),
         )
         return self.add(node, *typed)
 

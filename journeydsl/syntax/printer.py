@@ -28,6 +28,7 @@ from journeydsl.ast import (
     Entry,
     Exit,
     Expr,
+    FirstBranch,
     Ident,
     If,
     Journey,
@@ -51,6 +52,7 @@ from journeydsl.ast import (
     Unary,
     Update,
     Wait,
+    WaitFirst,
     WaitFor,
     WaitUntil,
     Window,
@@ -214,7 +216,7 @@ def _params_inline(params: tuple[Param, ...]) -> str:
 
 
 def _is_compound(step: Step) -> bool:
-    return isinstance(step, WaitFor | If | Switch | Split | Repeat)
+    return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat)
 
 
 class _DslPrinter:
@@ -311,6 +313,8 @@ class _DslPrinter:
                 self.if_(step, depth, label)
             case WaitFor():
                 self.wait_for(step, depth, label)
+            case WaitFirst():
+                self.wait_first(step, depth, label)
             case Switch():
                 self.switch(step, depth, label)
             case Split():
@@ -327,6 +331,8 @@ class _DslPrinter:
                 head = f"send {step.channel.name} {step.template.name}"
                 if step.category is not None:
                     head += f" {step.category.name}"
+                if step.tags:
+                    head += f" tags [{_names(step.tags)}]"
                 tail = ""
                 if step.fallback == ():
                     tail = " fallback none"
@@ -421,6 +427,27 @@ class _DslPrinter:
         else:
             self.chain(depth, [(head, step.then), ("timeout", step.on_timeout)])
 
+    def wait_first(self, step: WaitFirst, depth: int, label: str) -> None:
+        head = f"{label}wait first"
+        if step.timeout is not None:
+            head += f" {step.timeout.kind} {print_expr(step.timeout.value)}"
+        self.emit(depth, head + " {")
+        for branch in step.branches:
+            if branch.event is not None:
+                what = f"on {branch.event.name}"
+                if branch.where is not None:
+                    what += f" where {print_expr(branch.where)}"
+            else:
+                assert branch.condition is not None
+                what = f"when {print_expr(branch.condition)}"
+            if branch.steps:
+                self.arm(what, branch.steps, depth + 1)
+            else:
+                self.emit(depth + 1, what)
+        if step.on_timeout:
+            self.arm("timeout", step.on_timeout, depth + 1)
+        self.emit(depth, "}")
+
     def switch(self, step: Switch, depth: int, label: str) -> None:
         self.emit(depth, f"{label}switch {print_expr(step.subject)} {{")
         for case in step.cases:
@@ -442,7 +469,7 @@ class _DslPrinter:
         self.block(head, steps, depth)
 
     def split(self, step: Split, depth: int, label: str) -> None:
-        self.emit(depth, f"{label}split {{")
+        self.emit(depth, f"{label}split{' per entry' if step.draw == 'entry' else ''} {{")
         for arm in step.arms:
             self.block(f"{arm.weight}%", arm.steps, depth + 1)
         if step.holdout is not None:
@@ -598,6 +625,19 @@ def _yaml_arm(arm: Arm, steps_required: bool = True) -> dict[str, Any]:
     return out
 
 
+def _yaml_branch(branch: FirstBranch) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if branch.event is not None:
+        out["event"] = branch.event.name
+        if branch.where is not None:
+            out["where"] = print_expr(branch.where)
+    elif branch.condition is not None:
+        out["when"] = print_expr(branch.condition)
+    if branch.steps:
+        out["steps"] = _yaml_steps(branch.steps)
+    return out
+
+
 def _yaml_step(step: Step) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if step.id is not None:
@@ -615,6 +655,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put("fallback", "none")
             elif step.fallback is not None:
                 put("fallback", [c.name for c in step.fallback])
+            if step.tags:
+                put("tags", [t.name for t in step.tags])
         case Wait():
             put("wait", print_expr(step.duration))
         case WaitUntil():
@@ -627,6 +669,12 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put(step.timeout.kind, print_expr(step.timeout.value))
             if step.then:
                 put("then", _yaml_steps(step.then))
+            if step.on_timeout:
+                put("timeout", _yaml_steps(step.on_timeout))
+        case WaitFirst():
+            put("wait_first", [_yaml_branch(b) for b in step.branches])
+            if step.timeout is not None:
+                put(step.timeout.kind, print_expr(step.timeout.value))
             if step.on_timeout:
                 put("timeout", _yaml_steps(step.on_timeout))
         case If():
@@ -644,6 +692,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put("else", _yaml_steps(step.otherwise))
         case Split():
             put("split", [_yaml_arm(a) for a in step.arms])
+            if step.draw == "entry":
+                put("draw", "per_entry")
             if step.holdout is not None:
                 put("holdout", _yaml_arm(step.holdout, steps_required=False))
         case Repeat():
