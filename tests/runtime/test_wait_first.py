@@ -193,3 +193,28 @@ def test_explain_says_which_branch_won_and_why(
         'woke on transaction: branch 2 (on transaction where transaction.category == "travel") '
         "won, the first to happen" in out
     )
+
+
+def test_the_graph_draws_one_labelled_edge_per_branch_and_the_timeout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`graph` (Mermaid) has an edge per branch, labelled as written, then `timeout`; the JSON
+    graphs of the DSL and YAML spellings of the example are equal."""
+    assert main(["graph", str(EXAMPLES / "first_response.journey")]) == 0
+    mermaid = capsys.readouterr().out
+    assert "n_race -->|on card_activated| n_push_first_spend_nudge" in mermaid
+    assert (
+        "n_race -->|when sum(transaction.amount since entry) >= 1_000_000 VND| "
+        "n_email_fee_waiver_granted" in mermaid
+    )
+    assert "n_race -->|timeout| n_email_activation_reminder" in mermaid
+    graphs = []
+    for spelling in ("journey", "yaml"):
+        assert (
+            main(["graph", "--format", "json", str(EXAMPLES / f"first_response.{spelling}")]) == 0
+        )
+        graphs.append(json.loads(capsys.readouterr().out))
+    assert graphs[0] == graphs[1]
+    race = graphs[0]["nodes"][0]
+    assert [b["event"] for b in race["branches"]] == ["card_activated", "transaction", None]
+    assert race["timeout_mode"] == "within"
