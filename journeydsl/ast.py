@@ -537,9 +537,10 @@ class Entry:
     ``kind="event"``: on each ``event`` (optionally filtered by ``where``).
     ``kind="segment"``: customers matching ``condition``, evaluated daily at local time ``at``.
     ``kind="manual"``: only through ``Engine.enroll`` from host code.
+    ``kind="when"``: the moment ``condition`` becomes true (an entry on change).
     """
 
-    kind: Literal["event", "segment", "manual"]
+    kind: Literal["event", "segment", "manual", "when"]
     event: Ident | None = None
     where: Expr | None = None
     condition: Expr | None = None

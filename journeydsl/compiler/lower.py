@@ -135,6 +135,8 @@ class _Lowerer:
             missing = "the journey enters on a segment, not an event"
         elif journey.entry.kind == "manual":
             missing = "the journey is entered from code, not on an event"
+        elif journey.entry.kind == "when":
+            missing = "the journey enters when a condition becomes true, not on an event"
         self.scope = Scope(
             catalog, diags, self.var_types, trigger, missing, trigger_unknown=unknown
         )
@@ -629,7 +631,7 @@ class _Lowerer:
             elif e.where is not None:
                 w = check_bool(e.where, self.scope.for_event(self.catalog.events[event]))
                 where = self.cexpr(e.where, w)
-        elif e.kind == "segment" and e.condition is not None:
+        elif e.kind in ("segment", "when") and e.condition is not None:
             c = check_bool(e.condition, self.scope)
             cond = self.cexpr(e.condition, c)
             if e.at is not None:

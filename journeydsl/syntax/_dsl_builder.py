@@ -570,6 +570,9 @@ class Builder:
             h.entry = ast.Entry(
                 "segment", condition=condition, at=at, reentry=reentry, key=key, span=s
             )
+        elif how.data == "entry_when":
+            condition = self.expr(how.children[0])
+            h.entry = ast.Entry("when", condition=condition, reentry=reentry, key=key, span=s)
         else:
             h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s)
 

@@ -36,10 +36,11 @@ class Fields:
         return self.values.get(name, default)
 
 
-ENTRY_KINDS: Final[dict[str, Literal["event", "segment", "manual"]]] = {
+ENTRY_KINDS: Final[dict[str, Literal["event", "segment", "manual", "when"]]] = {
     "event": "event",
     "segment": "segment",
     "manual": "manual",
+    "when": "when",
 }
 assert set(ENTRY_KINDS) == set(ENTRY_SHAPES), "every entry shape needs a kind"
 

@@ -753,7 +753,7 @@ class Reader:
             ENTRY_KINDS[kind],
             event=f.get("event"),
             where=f.get("where"),
-            condition=f.get("segment"),
+            condition=f.get("segment", f.get("when")),
             at=f.get("daily_at"),
             reentry=f.get("reentry", ast.Reentry("once")),
             key=f.get("key"),

@@ -274,6 +274,9 @@ class _DslPrinter:
             assert entry.at is not None, "a segment entry needs a time of day"
             self.emit(0, f"entry segment {print_expr(entry.condition)}")
             self.emit(1, f"daily at {entry.at.text}")
+        elif entry.kind == "when":
+            assert entry.condition is not None, "an entry on change needs a condition"
+            self.emit(0, f"entry when {print_expr(entry.condition)}")
         else:
             self.emit(0, "entry manual")
         if entry.key is not None:
@@ -602,6 +605,9 @@ def _yaml_entry(entry: Entry) -> dict[str, Any] | str:
         assert entry.at is not None, "a segment entry needs a time of day"
         out["segment"] = print_expr(entry.condition)
         out["daily_at"] = entry.at.text
+    elif entry.kind == "when":
+        assert entry.condition is not None, "an entry on change needs a condition"
+        out["when"] = print_expr(entry.condition)
     else:
         out["manual"] = True
     if entry.key is not None:

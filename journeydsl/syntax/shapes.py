@@ -488,6 +488,19 @@ ENTRY_SHAPES: Mapping[str, Shape] = {
         (_KEY, _REENTRY),
         head=Key("manual", K.TRUE, "Must be true.", True, "manual: true"),
     ),
+    "when": Shape(
+        "entry on change",
+        "Enter when a condition becomes true, checked on every event, on profile changes and "
+        "when time alone can change it.",
+        (_KEY, _REENTRY),
+        head=Key(
+            "when",
+            K.EXPR,
+            "The condition; the customer enters when it becomes true.",
+            True,
+            'when: profile.segment == "vip"',
+        ),
+    ),
 }
 
 #: The journey document itself.
