@@ -17,24 +17,19 @@ instants to look again, so the timers of time windows survive a restart.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Collection
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
-from journeydsl.runtime.entry import Entries
 from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.hostcalls import iso
-from journeydsl.runtime.interpreter import Interpreter
-from journeydsl.runtime.protocols import (
-    Clock,
-    EventStore,
-    OutboxEntry,
-    Profile,
-    ProfileStore,
-    StateStore,
-)
+from journeydsl.runtime.protocols import OutboxEntry, Profile
 from journeydsl.runtime.records import InstanceRecord
+
+if TYPE_CHECKING:
+    from journeydsl.runtime.entry import Entries
 
 __all__ = ["ChangeEntries", "meta_key"]
 
@@ -48,26 +43,17 @@ class ChangeEntries:
     """Evaluates the conditions of the ``entry when`` journeys and enters customers on a change
     to true; keeps the instants to look again."""
 
-    def __init__(
-        self,
-        latest: Mapping[str, ir.Journey],
-        entries: Entries,
-        interpreter: Interpreter,
-        state: StateStore,
-        profiles: ProfileStore,
-        events: EventStore,
-        clock: Clock,
-    ) -> None:
-        self.journeys = {j.id: j for j in latest.values() if j.entry.kind == "when"}
+    def __init__(self, entries: Entries) -> None:
+        self.journeys = {j.id: j for j in entries.latest.values() if j.entry.kind == "when"}
         self.entries = entries
-        self.interpreter = interpreter
-        self.state = state
-        self.profiles = profiles
-        self.events = events
+        self.interpreter = entries.interpreter
+        self.state = entries.state
+        self.profiles = entries.profiles
+        self.events = entries.events
         self._heap: list[tuple[datetime, str, str]] = []
         self._due: dict[tuple[str, str], datetime] = {}
         # The first pass (every customer) is due when the engine starts.
-        self._first: datetime | None = clock.now() if self.journeys else None
+        self._first: datetime | None = entries.clock.now() if self.journeys else None
         self._negated = {
             jid: _negated(j.entry.condition)
             for jid, j in self.journeys.items()
@@ -84,12 +70,16 @@ class ChangeEntries:
         cause: str,
         records: list[InstanceRecord],
         outbox: list[OutboxEntry],
+        done: Collection[str] = (),
     ) -> dict[str, str]:
         """Evaluate every ``entry when`` condition for ``customer_id`` at ``at`` (``cause``:
-        the event type, ``profile_changed`` or ``change``); new instances go to ``records``,
-        their effects to ``outbox``; returns the engine meta to commit with them."""
+        the event type, ``profile_changed`` or ``change``; ``done``: journeys that took the
+        event already); new instances go to ``records``, their effects to ``outbox``; returns
+        the engine meta to commit with them."""
         meta: dict[str, str] = {}
         for journey in self.journeys.values():
+            if journey.id in done:
+                continue
             meta.update(self._one(journey, customer_id, at, profile, cause, records, outbox))
         return meta
 
@@ -129,6 +119,16 @@ class ChangeEntries:
             return
         self._due[(journey_id, customer_id)] = at
         heapq.heappush(self._heap, (at, journey_id, customer_id))
+
+    def profile_changed(self, customer_id: str, now: datetime) -> list[str]:
+        """The host changed the customer's profile: evaluate and commit; the new instances."""
+        records: list[InstanceRecord] = []
+        outbox: list[OutboxEntry] = []
+        profile = self.profiles.get(customer_id)
+        meta = self.evaluate(customer_id, now, profile, "profile_changed", records, outbox)
+        if records or meta:
+            self.state.commit(records, outbox, meta=meta)
+        return [str(i["id"]) for i in records]
 
     # ------------------------------------------------------------------ timers
 

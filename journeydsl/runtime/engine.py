@@ -28,7 +28,6 @@ from journeydsl import ir
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
-from journeydsl.runtime.changes import ChangeEntries
 from journeydsl.runtime.delivery import PRUNE_EVERY, Delivery, RetryPolicy
 from journeydsl.runtime.entry import Entries
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id, parse_event_json
@@ -182,9 +181,6 @@ class Engine:
             self._interpreter, state, profiles, self.versions, self._scoped_to, stale_after
         )
         self._entries = Entries(self.latest, self._interpreter, state, profiles, clock, stale_after)
-        self._changes = ChangeEntries(
-            self.latest, self._entries, self._interpreter, state, profiles, events, clock
-        )
         self._delivery = Delivery(
             versions=self.versions,
             events=events,
@@ -323,27 +319,15 @@ class Engine:
                 records.append(inst)
             if moved == "resumed":
                 result.resumed.append(inst["id"])
-        # New entries.
-        for journey in self.latest.values():
-            entry = journey.entry
-            if entry.kind != "event" or entry.event != ev.type or journey.id in done:
-                continue
-            new = self._entries.enter(journey, ev.customer_id, at, profile, ev)
-            if new is not None:
-                self._interpreter.run(journey, new, journey.start, at, profile, outbox)
-                records.append(new)
-                result.entered.append(new["id"])
-        # Entries on change (`entry when`): the event may have made a condition true.
-        changed: list[InstanceRecord] = []
-        meta = self._changes.evaluate(ev.customer_id, at, profile, ev.type, changed, outbox)
-        records.extend(changed)
-        result.entered.extend(i["id"] for i in changed)
+        # New entries: on this event's type, and on a change it made (`entry when`).
+        entered, meta = self._entries.on_event(ev, at, profile, done, records, outbox)
+        result.entered.extend(entered)
         if not self.only:
-            self.state.commit(records, outbox, processed_event=eid, meta=meta or None)
+            self.state.commit(records, outbox, processed_event=eid, meta=meta)
             return now
         # A run of some journeys marks the event for each of them (in the step's transaction).
         markers = [scoped_marker(eid, j) for j in sorted(self.latest)]
-        self.state.commit(records, outbox, processed_event=markers[0], meta=meta or None)
+        self.state.commit(records, outbox, processed_event=markers[0], meta=meta)
         for marker in markers[1:]:
             self.state.commit([], [], processed_event=marker)
         return now
@@ -368,25 +352,17 @@ class Engine:
 
     @host_call
     def profile_changed(self, customer_id: str) -> list[str]:
-        """Tell the engine that the host changed ``customer_id``'s profile (attributes, consent,
-        tags) in its profile store: the ``entry when`` conditions are evaluated for them at the
-        clock's now, and those that became true enter them. Returns the new instances' ids."""
-        now = self.clock.now()
-        profile = self.profiles.get(customer_id)
-        records: list[InstanceRecord] = []
-        outbox: list[OutboxEntry] = []
-        meta = self._changes.evaluate(customer_id, now, profile, "profile_changed", records, outbox)
-        if records or meta:
-            self.state.commit(records, outbox, meta=meta)
-        self._delivery.hand_out(now)
-        return [str(i["id"]) for i in records]
+        """The host changed the customer's profile: enter them where an `entry when` turned true."""
+        entered = self._entries.changes.profile_changed(customer_id, self.clock.now())
+        self._delivery.hand_out(self.clock.now())
+        return entered
 
     @host_call
     def tick(self, now: datetime | None = None) -> int:
         """Fire due timers and scheduled entries, deliver due messages; how many moved."""
         now = now or self.clock.now()
         with self._group():  # every timer due now: one commit, before anything is delivered
-            moved = self._waits.fire(now) + self._entries.segments(now) + self._changes.fire(now)
+            moved = self._waits.fire(now) + self._entries.segments(now)
             self._delivery.prune(now)
         self._delivery.hand_out(now)
         return moved
@@ -395,15 +371,7 @@ class Engine:
         """The earliest time :meth:`tick` has work: a timer, a scheduled entry or a delivery
         (inside a host's transaction the outbox waits for its commit, so it is not counted)."""
         scope = self._scoped_to
-        times = [
-            t
-            for t in (
-                self.state.next_due(**scope),
-                self._entries.next_segment_time(),
-                self._changes.next_time(),
-            )
-            if t
-        ]
+        times = [t for t in (self.state.next_due(**scope), self._entries.next_segment_time()) if t]
         if self._in_transaction is None or not self._in_transaction():
             pending = self.state.pending_outbox(_FOREVER, 1, **scope)
             if pending:
