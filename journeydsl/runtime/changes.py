@@ -17,6 +17,7 @@ instants to look again, so the timers of time windows survive a restart.
 from __future__ import annotations
 
 import heapq
+import weakref
 from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -45,7 +46,9 @@ class ChangeEntries:
 
     def __init__(self, entries: Entries) -> None:
         self.journeys = {j.id: j for j in entries.latest.values() if j.entry.kind == "when"}
-        self.entries = entries
+        # (a weak reference: the entries own this, and a cycle would outlive them until the
+        # cyclic collector runs)
+        self.entries: Entries = weakref.proxy(entries)
         self.interpreter = entries.interpreter
         self.state = entries.state
         self.profiles = entries.profiles
