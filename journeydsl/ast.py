@@ -33,6 +33,7 @@ __all__ = [
     "Exit",
     "Expr",
     "FallbackChain",
+    "FirstBranch",
     "Goal",
     "Ident",
     "If",
@@ -62,6 +63,7 @@ __all__ = [
     "Unary",
     "Update",
     "Wait",
+    "WaitFirst",
     "WaitFor",
     "WaitUntil",
     "Window",
@@ -311,6 +313,9 @@ class Send:
     params: tuple[Param, ...] = ()
     fallback: tuple[Ident, ...] | None = None
     id: Ident | None = None
+    #: Labels of the message (``tags [lapsed, promo]``): recorded with it and counted by the
+    #: frequency caps scoped to them.
+    tags: tuple[Ident, ...] = ()
     span: Span = _span()
 
 
@@ -353,6 +358,32 @@ class WaitFor:
     where: Expr | None = None
     timeout: Timeout | None = None
     then: Steps = ()
+    on_timeout: Steps = ()
+    id: Ident | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class FirstBranch:
+    """One branch of a ``wait first``: an event (``on EVENT [where COND]``) or a condition
+    (``when COND``), and the steps to run when it is the first to happen."""
+
+    event: Ident | None = None
+    where: Expr | None = None
+    condition: Expr | None = None
+    steps: Steps = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFirst:
+    """Wait for the first of several events or conditions (``wait first { on a {…} when c {…}
+    timeout {…} }``): the branch that happens first runs; at the same instant the one written
+    first wins. ``on_timeout`` runs when the timeout passes first. Every branch continues after
+    the step unless it exits."""
+
+    branches: tuple[FirstBranch, ...]
+    timeout: Timeout | None = None
     on_timeout: Steps = ()
     id: Ident | None = None
     span: Span = _span()
@@ -403,13 +434,16 @@ class Split:
     """A deterministic random split by percentage, with an optional holdout (control) arm.
 
     A customer's arm is a stable hash of (journey, node, customer), so it never changes across
-    runs or versions. Customers in the holdout are marked as control and get its steps (usually
-    none) so their outcomes can be compared.
+    runs or versions. With ``draw="entry"`` (``split per entry``) the hash takes the instance and
+    the visit too: each entry (and each pass through a loop) draws anew. Customers in the
+    holdout are marked as control and get its steps (usually none) so their outcomes can be
+    compared.
     """
 
     arms: tuple[Arm, ...]
     holdout: Arm | None = None
     id: Ident | None = None
+    draw: Literal["customer", "entry"] = "customer"
     span: Span = _span()
 
 
@@ -494,6 +528,7 @@ Step: TypeAlias = (
     | Wait
     | WaitUntil
     | WaitFor
+    | WaitFirst
     | If
     | Switch
     | Split
@@ -558,9 +593,10 @@ class Entry:
     ``kind="event"``: on each ``event`` (optionally filtered by ``where``).
     ``kind="segment"``: customers matching ``condition``, evaluated daily at local time ``at``.
     ``kind="manual"``: only through ``Engine.enroll`` from host code.
+    ``kind="when"``: the moment ``condition`` becomes true (an entry on change).
     """
 
-    kind: Literal["event", "segment", "manual"]
+    kind: Literal["event", "segment", "manual", "when"]
     event: Ident | None = None
     where: Expr | None = None
     condition: Expr | None = None

@@ -76,6 +76,10 @@ def _edge_delays(node: ir.Node) -> list[tuple[str, timedelta]]:
     if isinstance(node, ir.Wait):
         least = _fixed(node.value) if node.mode == "duration" else None
         return [(node.next, least or timedelta(0))] if node.next else []
+    if isinstance(node, ir.WaitFirst):
+        least = _fixed(node.timeout) if node.timeout_mode == "within" else None
+        first = [(b.next, timedelta(0)) for b in node.branches if b.next]
+        return first + ([(node.on_timeout, least or timedelta(0))] if node.on_timeout else [])
     if isinstance(node, ir.WaitFor):
         out: list[tuple[str, timedelta]] = []
         if node.then:

@@ -124,6 +124,7 @@ CODES: dict[str, str] = {
     "JD504": "constant condition",
     "JD505": "split weights do not add up to 100",
     "JD506": "declared outcome never used",
+    "JD507": "branch of a first-of wait repeats an earlier one",
     # contact policies (`journeydsl check --policies FILE`)
     "JD601": "policy file cannot be loaded",
     "JD602": "message budget exceeds a frequency cap",

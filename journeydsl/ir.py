@@ -26,6 +26,7 @@ __all__ = [
     "CExpr",
     "Entry",
     "Exit",
+    "FirstBranch",
     "Goal",
     "Journey",
     "Node",
@@ -42,6 +43,7 @@ __all__ = [
     "Ticket",
     "Update",
     "Wait",
+    "WaitFirst",
     "WaitFor",
     "describe",
     "edges",
@@ -134,8 +136,17 @@ class Send(Node):
     params: tuple[tuple[str, CExpr], ...]
     fallback: tuple[str, ...]
     next: str | None
+    #: The message's tags (``tags [lapsed]``), recorded with it and counted by tag-scoped caps.
+    tags: tuple[str, ...] = ()
 
     kind = "send"
+
+    def to_json(self) -> dict[str, Any]:
+        """The send; ``tags`` only when it has some (so untagged graphs keep their bytes)."""
+        out = super(Send, self).to_json()
+        if not self.tags:
+            del out["tags"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +244,56 @@ class WaitFor(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class FirstBranch:
+    """One branch of a :class:`WaitFirst`: ``event`` (filtered by ``where``) or ``condition``,
+    and the node it continues to when it wins."""
+
+    event: str | None
+    where: CExpr | None
+    condition: CExpr | None
+    next: str | None
+
+    @property
+    def label(self) -> str:
+        """``on card_activated``, ``on txn where …`` or ``when …``: the branch as written."""
+        if self.event is not None:
+            where = f" where {self.where.source}" if self.where is not None else ""
+            return f"on {self.event}{where}"
+        return f"when {self.condition.source if self.condition else '?'}"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFirst(Node):
+    """Wait for the first of several events or conditions (``branches``, in written order: at
+    the same instant the first wins); ``timeout_mode`` as for :class:`WaitFor`."""
+
+    branches: tuple[FirstBranch, ...]
+    timeout_mode: str | None
+    timeout: CExpr | None
+    on_timeout: str | None
+
+    kind = "wait_first"
+
+    def to_json(self) -> dict[str, Any]:
+        """Branches as ``{"event": …, "where": …, "condition": …, "next": id}``."""
+        out = super(WaitFirst, self).to_json()
+        out["branches"] = [
+            {
+                "event": b.event,
+                "where": _json(b.where),
+                "condition": _json(b.condition),
+                "next": b.next,
+            }
+            for b in self.branches
+        ]
+        return out
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """One edge per branch, labelled as written."""
+        return [(b.label, b.next) for b in self.branches]
+
+
+@dataclass(frozen=True, slots=True)
 class Branch(Node):
     """if / else."""
 
@@ -279,12 +340,16 @@ class Split(Node):
     #: (percentage, next node); a percentage has at most two decimals.
     arms: tuple[tuple[Decimal, str | None], ...]
     holdout: tuple[Decimal, str | None] | None
+    #: ``customer``: a stable draw per customer; ``entry``: a draw per entry and visit.
+    draw: str = "customer"
 
     kind = "split"
 
     def to_json(self) -> dict[str, Any]:
-        """Arms as ``{"weight": 45, "next": id}``."""
+        """Arms as ``{"weight": 45, "next": id}``; ``draw`` only when per entry."""
         out = super(Split, self).to_json()
+        if self.draw == "customer":
+            del out["draw"]
         out["arms"] = [{"weight": _weight(w), "next": t} for w, t in self.arms]
         if self.holdout is not None:
             out["holdout"] = {"weight": _weight(self.holdout[0]), "next": self.holdout[1]}
@@ -340,7 +405,7 @@ class Exit(Node):
     kind = "exit"
 
 
-WAITING_KINDS = (Wait, WaitFor)
+WAITING_KINDS = (Wait, WaitFor, WaitFirst)
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,6 +578,9 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             if node.timeout is not None:
                 out.append(("timeout", node.on_timeout))
             return out
+        case WaitFirst():
+            first = node.labelled_edges()
+            return first + ([("timeout", node.on_timeout)] if node.timeout is not None else [])
         case RepeatCheck():
             return [("round", node.body), ("done", node.exit)]
         case Switch():
@@ -538,12 +606,16 @@ def describe(node: Node, *, full: bool = False) -> str:
             what = node.event or (node.condition.source if node.condition else "?")
             timeout = f" {node.timeout_mode} {node.timeout.source}" if full and node.timeout else ""
             return f"wait for {what}{timeout}"
+        case WaitFirst():
+            what = ", ".join(b.event or "a condition" for b in node.branches)
+            timeout = f" {node.timeout_mode} {node.timeout.source}" if full and node.timeout else ""
+            return f"wait first of {what}{timeout}"
         case Branch():
             return f"if {node.cond.source}"
         case Switch():
             return f"switch {node.subject.source}"
         case Split():
-            return "split"
+            return "split per entry" if node.draw == "entry" else "split"
         case RepeatStart():
             return f"repeat ({node.counter})"
         case RepeatCheck() if full:

@@ -36,6 +36,7 @@ from journeydsl.ast import (
     Exit,
     Expr,
     FallbackChain,
+    FirstBranch,
     Goal,
     Ident,
     If,
@@ -65,6 +66,7 @@ from journeydsl.ast import (
     Unary,
     Update,
     Wait,
+    WaitFirst,
     WaitFor,
     WaitUntil,
     Window,
@@ -384,7 +386,8 @@ def _send(draw: st.DrawFn, ctx: _Ctx, step_id: Ident | None) -> Send:
         fallback = ()
     elif how == 2 and others:
         fallback = tuple(others[: draw(st.integers(1, len(others)))])
-    return Send(Ident(name), Ident(channel), category, params, fallback, step_id)
+    tags = (Ident("lapsed"), Ident("promo"))[: draw(st.integers(0, 2))]
+    return Send(Ident(name), Ident(channel), category, params, fallback, step_id, tags)
 
 
 def _exits(step: Step) -> bool:
@@ -396,6 +399,8 @@ def _exits(step: Step) -> bool:
             return _block_exits(then) and _block_exits(otherwise)
         case WaitFor(then=then, on_timeout=on_timeout):
             return _block_exits(then) and _block_exits(on_timeout)
+        case WaitFirst(branches=branches, on_timeout=on_timeout):
+            return all(_block_exits(b.steps) for b in branches) and _block_exits(on_timeout)
         case Switch(cases=cases, otherwise=otherwise):
             return all(_block_exits(c.steps) for c in cases) and _block_exits(otherwise)
         case Split(arms=arms, holdout=holdout):
@@ -434,7 +439,7 @@ def _id(draw: st.DrawFn, ctx: _Ctx) -> Ident | None:
 
 
 _SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action")
-_COMPOUND = ("if", "wait_for", "switch", "split", "repeat")
+_COMPOUND = ("if", "wait_for", "wait_first", "switch", "split", "repeat")
 _KINDS = {
     (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
     for var in (False, True)
@@ -490,12 +495,31 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             timeout = Timeout("within", _duration(draw, ctx))
             then = _block(draw, ctx, inner)
             return WaitFor(target, where, timeout, then, _block(draw, ctx, inner), step_id)
+        case "wait_first":
+            return _wait_first(draw, ctx, inner, step_id)
         case "switch":
             return _switch(draw, ctx, inner, step_id)
         case "split":
             return _split(draw, ctx, inner, step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
+
+
+def _wait_first(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> WaitFirst:
+    """Distinct awaited events or conditions (a repeated branch is JD507), one block each."""
+    picked = draw(st.lists(st.integers(0, len(_AWAITED) - 1), min_size=1, max_size=3, unique=True))
+    branches = []
+    for i in picked:
+        target, where = _AWAITED[i]
+        if where == _OFFER_IS_VAR and not ctx.has_var:
+            where = Binary("==", _attr("offer_registered", "offer"), StringLit("tiki_voucher"))
+        steps = _block(draw, ctx, inner, hi=2)
+        if isinstance(target, Name):
+            branches.append(FirstBranch(Ident(target.name), where, None, steps))
+        else:
+            branches.append(FirstBranch(None, None, target, steps))
+    timeout = Timeout("within", draw(_durations))
+    return WaitFirst(tuple(branches), timeout, _block(draw, ctx, inner, hi=2), step_id)
 
 
 def _switch(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Switch:
@@ -523,7 +547,7 @@ def _split(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Spl
         second = draw(st.integers(1, 99 - first))
         weights = [first, second, 100 - first - second]
     arms = tuple(Arm(Decimal(w), _block(draw, ctx, inner, hi=2)) for w in weights)
-    return Split(arms, None, step_id)
+    return Split(arms, None, step_id, _pick(draw, ("customer", "entry")))
 
 
 def _repeat(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Repeat:

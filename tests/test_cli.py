@@ -50,11 +50,12 @@ def broken(tmp_path: Path) -> Path:
 
 def test_check_accepts_all_examples(capsys: pytest.CaptureFixture[str]) -> None:
     """`check examples/` checks every journey below it (each .journey file, in subfolders too,
-    and the YAML spellings), not the catalogs, behaviour models or scenario files, and exits
-    0 (the folder given is the root, so journeys in subfolders use the catalogs above them)."""
+    and the YAML spellings beside them), not the catalogs, behaviour models or scenario files,
+    and exits 0 (the folder given is the root, so journeys in subfolders use the catalogs above
+    them)."""
     code, out, _ = run(capsys, "check", str(EXAMPLES))
-    yaml_twins = [p for p in EXAMPLES.glob("*.yaml") if p.with_suffix(".journey").exists()]
-    journeys = len(list(EXAMPLES.rglob("*.journey"))) + len(yaml_twins)
+    dsl = list(EXAMPLES.rglob("*.journey"))
+    journeys = len(dsl) + sum(p.with_suffix(".yaml").exists() for p in dsl)
     assert journeys >= 4
     assert code == 0
     assert f"checked {journeys} journeys: 0 errors, 0 warnings" in out

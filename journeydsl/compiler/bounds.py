@@ -105,6 +105,11 @@ class _Walk:
                 return _join(self.block(s.then, env, record), self.block(s.otherwise, env, record))
             case A.WaitFor():
                 return _join(self.block(s.then, env, record), self.block(s.on_timeout, env, record))
+            case A.WaitFirst():
+                out = self.block(s.on_timeout, env, record)
+                for b in s.branches:
+                    out = _join(out, self.block(b.steps, env, record))
+                return out
             case A.Switch():
                 out = self.block(s.otherwise, env, record)
                 for case in s.cases:

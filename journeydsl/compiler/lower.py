@@ -17,6 +17,7 @@ from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
 from journeydsl.compiler.params import journey_constants
+from journeydsl.compiler.waitfirst import lower_wait_first
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
 from journeydsl.expr.checker import (
     Scope,
@@ -63,6 +64,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
     match s:
         case A.WaitFor():
             return [s.then, s.on_timeout]
+        case A.WaitFirst():
+            return [*(b.steps for b in s.branches), s.on_timeout]
         case A.If():
             return [s.then, s.otherwise]
         case A.Switch():
@@ -85,6 +88,8 @@ def _base_id(s: A.Step) -> str:
         case A.WaitFor():
             t = s.target
             return f"wait_for_{t.name}" if isinstance(t, A.Name) else "wait_for_condition"
+        case A.WaitFirst():
+            return "wait_first"
         case A.If():
             return "if"
         case A.Switch():
@@ -144,6 +149,8 @@ class _Lowerer:
             missing = "the journey enters on a segment, not an event"
         elif journey.entry.kind == "manual":
             missing = "the journey is entered from code, not on an event"
+        elif journey.entry.kind == "when":
+            missing = "the journey enters when a condition becomes true, not on an event"
         self.scope = Scope(
             catalog, diags, self.var_types, trigger, missing, trigger_unknown=unknown
         )
@@ -269,6 +276,8 @@ class _Lowerer:
                 return self.add(ir.Wait(nid, span, mode, self.cexpr(s.at, t), nxt), t)
             case A.WaitFor():
                 return self.lower_wait_for(s, nid, nxt, scope)
+            case A.WaitFirst():
+                return lower_wait_first(self, s, nid, nxt, scope)
             case A.If():
                 c = check_bool(s.cond, scope)
                 then = self.lower_steps(s.then, nxt, scope)
@@ -285,7 +294,7 @@ class _Lowerer:
                     if s.holdout
                     else None
                 )
-                return self.add(ir.Split(nid, span, arms, hold))
+                return self.add(ir.Split(nid, span, arms, hold, s.draw))
             case A.Repeat():
                 return self.lower_repeat(s, nid, nxt, scope)
             case A.Ticket():
@@ -446,8 +455,22 @@ class _Lowerer:
                         s.span if s.fallback is None else s.channel.span,
                         f"it exists on: {', '.join(tpl.channels)}",
                     )
+        tags: list[str] = []
+        for tag in s.tags:
+            if tag.name in tags:
+                self.diags.error("JD106", f"tag '{tag.name}' is given twice", tag.span)
+            else:
+                tags.append(tag.name)
         node = ir.Send(
-            nid, s.span, s.template.name, s.channel.name, category, tuple(params), tuple(chain), nxt
+            nid,
+            s.span,
+            s.template.name,
+            s.channel.name,
+            category,
+            tuple(params),
+            tuple(chain),
+            nxt,
+            tuple(tags),
         )
         return self.add(node, *typed)
 
@@ -631,7 +654,7 @@ class _Lowerer:
             elif e.where is not None:
                 w = check_bool(e.where, self.scope.for_event(self.catalog.events[event]))
                 where = self.cexpr(e.where, w)
-        elif e.kind == "segment" and e.condition is not None:
+        elif e.kind in ("segment", "when") and e.condition is not None:
             c = check_bool(e.condition, self.scope)
             cond = self.cexpr(e.condition, c)
             if e.at is not None:

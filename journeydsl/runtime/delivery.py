@@ -369,7 +369,14 @@ class SendAttempt:
                 continue
             local = self.now.astimezone(local_zone)
             verdict = policy.hold(
-                journey, p["journey"], channel, self.category, profile, local, self.history
+                journey,
+                p["journey"],
+                channel,
+                self.category,
+                profile,
+                local,
+                self.history,
+                tuple(p.get("tags", ())),
             )
             if verdict is not None:
                 self.hold(channel, verdict)
@@ -431,6 +438,7 @@ class SendAttempt:
             p["node"],
             now,
             label,
+            tuple(p.get("tags", ())),
         )
         result = hand_over(self.delivery.channels[channel].send, message)
         if result.status is not DeliveryStatus.DELIVERED:
@@ -451,6 +459,7 @@ class SendAttempt:
             template=p["template"],
             params=plain(self.params),
             **({"label": label} if label else {}),
+            **({"tags": list(p["tags"])} if p.get("tags") else {}),
         )
         if self.durable:
             self.contact = Contact(
@@ -461,6 +470,7 @@ class SendAttempt:
                 self.category,
                 p["journey"],
                 p["template"],
+                tuple(p.get("tags", ())),
             )
         self.decide("allowed", channel=channel, label=label or None)
         return None

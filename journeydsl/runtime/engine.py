@@ -319,22 +319,15 @@ class Engine:
                 records.append(inst)
             if moved == "resumed":
                 result.resumed.append(inst["id"])
-        # New entries.
-        for journey in self.latest.values():
-            entry = journey.entry
-            if entry.kind != "event" or entry.event != ev.type or journey.id in done:
-                continue
-            new = self._entries.enter(journey, ev.customer_id, at, profile, ev)
-            if new is not None:
-                self._interpreter.run(journey, new, journey.start, at, profile, outbox)
-                records.append(new)
-                result.entered.append(new["id"])
+        # New entries: on this event's type, and on a change it made (`entry when`).
+        entered, meta = self._entries.on_event(ev, at, profile, done, records, outbox)
+        result.entered.extend(entered)
         if not self.only:
-            self.state.commit(records, outbox, processed_event=eid)
+            self.state.commit(records, outbox, processed_event=eid, meta=meta)
             return now
         # A run of some journeys marks the event for each of them (in the step's transaction).
         markers = [scoped_marker(eid, j) for j in sorted(self.latest)]
-        self.state.commit(records, outbox, processed_event=markers[0])
+        self.state.commit(records, outbox, processed_event=markers[0], meta=meta)
         for marker in markers[1:]:
             self.state.commit([], [], processed_event=marker)
         return now
@@ -356,6 +349,13 @@ class Engine:
         self.state.commit([inst], outbox)
         self._delivery.hand_out(now)
         return str(inst["id"])
+
+    @host_call
+    def profile_changed(self, customer_id: str) -> list[str]:
+        """The host changed the customer's profile: enter them where an `entry when` turned true."""
+        entered = self._entries.changes.profile_changed(customer_id, self.clock.now())
+        self._delivery.hand_out(self.clock.now())
+        return entered
 
     @host_call
     def tick(self, now: datetime | None = None) -> int:

@@ -3,7 +3,7 @@ segment journeys, whose customers are evaluated on a schedule in each time zone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -11,6 +11,7 @@ from urllib.parse import quote
 from journeydsl import ir
 from journeydsl.calendars import Schedule, is_anniversary, local_instant
 from journeydsl.expr.context import EventRecord
+from journeydsl.runtime.changes import ChangeEntries
 from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext
@@ -67,6 +68,36 @@ class Entries:
         self._instances_of = live_reads(state)[1]
         self.profiles = profiles
         self.clock = clock
+        #: The ``entry when`` journeys: entries on a change of their condition.
+        self.changes = ChangeEntries(self)
+
+    def on_event(
+        self,
+        ev: EventRecord,
+        at: datetime,
+        profile: Profile,
+        done: Collection[str],
+        records: list[InstanceRecord],
+        outbox: list[OutboxEntry],
+    ) -> tuple[list[str], dict[str, str]]:
+        """The entries ``ev`` (as of ``at``) makes, but into the journeys in ``done``: those
+        entered on its type, then those entered on a change it made to their condition. New
+        instances go to ``records``; returns their ids and the engine meta to commit."""
+        entered: list[str] = []
+        for journey in self.latest.values():
+            entry = journey.entry
+            if entry.kind != "event" or entry.event != ev.type or journey.id in done:
+                continue
+            new = self.enter(journey, ev.customer_id, at, profile, ev)
+            if new is not None:
+                self.interpreter.run(journey, new, journey.start, at, profile, outbox)
+                records.append(new)
+                entered.append(new["id"])
+        changed: list[InstanceRecord] = []
+        meta = self.changes.evaluate(ev.customer_id, at, profile, ev.type, changed, outbox, done)
+        records.extend(changed)
+        entered.extend(i["id"] for i in changed)
+        return entered, meta
 
     def enter(
         self,
@@ -153,8 +184,9 @@ class Entries:
         return [j for j in self.latest.values() if j.entry.kind == "segment" and j.entry.at]
 
     def next_segment_time(self) -> datetime | None:
-        """The next scheduled evaluation of any segment journey, in any time zone."""
-        best: datetime | None = None
+        """The next scheduled evaluation of any segment journey, in any time zone, or the next
+        instant an ``entry when`` condition is to be looked at again."""
+        best = self.changes.next_time()
         for journey in self._segment_journeys():
             for zone_name in self._zones(journey):
                 t = self._segment_due(journey, zone_name)
@@ -190,8 +222,9 @@ class Entries:
         return None if day is None else local_instant(day, at, tz)
 
     def segments(self, now: datetime) -> int:
-        """Evaluate every segment whose schedule is due at ``now``; how many customers entered."""
-        moved = 0
+        """Evaluate every segment whose schedule is due at ``now``, and every ``entry when``
+        condition to look at again by then; how many customers entered."""
+        moved = self.changes.fire(now)
         for journey in self._segment_journeys():
             assert journey.entry.condition is not None
             for zone_name in sorted(self._zones(journey)):

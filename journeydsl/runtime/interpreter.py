@@ -28,7 +28,15 @@ from journeydsl.runtime.protocols import EventStore, OutboxEntry, Profile, Profi
 from journeydsl.runtime.records import InstanceRecord, WaitRecord
 from journeydsl.runtime.sendparams import suppression_reason
 
-__all__ = ["MAX_STEPS", "Interpreter", "Late", "Step", "describe_lateness", "fine_bucket"]
+__all__ = [
+    "MAX_STEPS",
+    "Interpreter",
+    "Late",
+    "Step",
+    "describe_lateness",
+    "fine_bucket",
+    "first_condition",
+]
 
 #: Steps one instance may take without waiting before it is stopped as runaway (the compiler
 #: rejects loops without waits; this guards hand-built IR).
@@ -270,6 +278,8 @@ class Interpreter:
             "chain": [node.channel, *node.fallback],
             "index": 0,
             "params": encode_map(params),
+            # (only when tagged, so untagged payloads keep their bytes)
+            **({"tags": list(node.tags)} if node.tags else {}),
         }
         extra = {
             "holdout": inst["holdout"],
@@ -403,6 +413,25 @@ class Interpreter:
         note(inst, now, node.id, "wait_for", event=node.event, due=due)
         return None
 
+    def _wait_first(self, node: ir.WaitFirst, step: Step) -> str | None:
+        ctx, inst = step.ctx, step.inst
+        now = ctx.now
+        won, recheck = first_condition(node, ctx)
+        if won is not None:
+            branch = node.branches[won]
+            note(inst, now, node.id, "first", branch=won + 1, won=branch.label, value=True)
+            return branch.next
+        due: datetime | None = None
+        if node.timeout is not None:
+            t = node.timeout.fn(ctx, None)
+            due = now + t if node.timeout_mode == "within" else t
+            if due is not None and due <= now:
+                note(inst, now, node.id, "timeout", passed=True)
+                return node.on_timeout
+        self.wait(inst, node.id, "first", due, recheck)
+        note(inst, now, node.id, "wait_first", due=due)
+        return None
+
     def _branch(self, node: ir.Branch, step: Step) -> str | None:
         value = bool(node.cond.fn(step.ctx, None))
         compared: dict[str, Any] = {}
@@ -427,7 +456,11 @@ class Interpreter:
 
     def _split(self, node: ir.Split, step: Step) -> str | None:
         inst, now = step.inst, step.ctx.now
-        b, fine = fine_bucket(step.journey.id, node.id, inst["customer_id"])
+        if node.draw == "entry":  # each entry, and each pass through a loop, draws anew
+            visit = str(inst["visits"].get(node.id, 0))
+            b, fine = fine_bucket(step.journey.id, node.id, inst["id"], visit)
+        else:
+            b, fine = fine_bucket(step.journey.id, node.id, inst["customer_id"])
         upto = 0  # in hundredths of a percent: weights have at most two decimals
         for weight, target in node.arms:
             upto += int(weight * 100)
@@ -462,6 +495,21 @@ class Interpreter:
         return None
 
 
+def first_condition(node: ir.WaitFirst, ctx: EvalContext) -> tuple[int | None, datetime | None]:
+    """The first condition branch of ``node`` (in written order) that holds now, or None and
+    the soonest instant time alone could make one of them true."""
+    recheck: datetime | None = None
+    for n, branch in enumerate(node.branches):
+        if branch.condition is None:
+            continue
+        met, at = ctx.watch(branch.condition)
+        if met:
+            return n, None
+        if at is not None and (recheck is None or at < recheck):
+            recheck = at
+    return None, recheck
+
+
 def _late(step: Step) -> dict[str, Any] | None:
     """What marks a ticket or action of a stale timer's run late in its outbox payload."""
     return None if step.late is None else {"late": int(step.late.by.total_seconds())}
@@ -482,6 +530,7 @@ _HANDLERS: dict[type, _Handler] = {
     ir.Set: Interpreter._set,
     ir.Wait: Interpreter._wait,
     ir.WaitFor: Interpreter._wait_for,
+    ir.WaitFirst: Interpreter._wait_first,
     ir.Branch: Interpreter._branch,
     ir.Switch: Interpreter._switch,
     ir.Split: Interpreter._split,

@@ -233,6 +233,8 @@ def waiting_steps(journey: ir.Journey) -> dict[str, ir.Node]:
 def _wait_kind(node: ir.Node) -> str:
     if isinstance(node, ir.Wait):
         return "timer"
+    if isinstance(node, ir.WaitFirst):
+        return "first"
     assert isinstance(node, ir.WaitFor)
     return "event" if node.event else "condition"
 
@@ -241,6 +243,7 @@ _KIND_WORDS: Final = {
     "timer": "waits for a time",
     "event": "waits for an event",
     "condition": "waits for a condition",
+    "first": "waits for the first of several events or conditions",
 }
 
 

@@ -201,6 +201,8 @@ class Message:
     #: 91/2020/ND-CP's mark for marketing messages), set by the contact policies; "" for none.
     #: A channel whose template text already starts with it must not add it twice.
     label: str = ""
+    #: The send's tags (``send … tags [lapsed, promo]``), for the channel's own reporting.
+    tags: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -349,6 +351,8 @@ class Contact:
     category: str
     journey: str
     template: str
+    #: The message's tags (``send … tags [lapsed]``), which tag-scoped caps count.
+    tags: tuple[str, ...] = ()
 
 
 @runtime_checkable

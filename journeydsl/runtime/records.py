@@ -137,6 +137,8 @@ class SendPayload(_Effect):
     held_by: NotRequired[str]
     #: ``[policy, reason]``: withheld when it was made (a stale timer's, invalid params).
     withhold: NotRequired[list[str]]
+    #: The send's tags (``tags [lapsed]``), which tag-scoped frequency caps count.
+    tags: NotRequired[list[str]]
 
 
 class TicketPayload(_Effect):

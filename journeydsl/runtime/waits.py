@@ -15,7 +15,12 @@ from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext, happened
 from journeydsl.runtime.hostcalls import iso, log
-from journeydsl.runtime.interpreter import Interpreter, Late, describe_lateness
+from journeydsl.runtime.interpreter import (
+    Interpreter,
+    Late,
+    describe_lateness,
+    first_condition,
+)
 from journeydsl.runtime.protocols import (
     OutboxEntry,
     Profile,
@@ -119,6 +124,9 @@ class Waits:
             return "goal"
         if inst["status"] != "waiting":
             return None
+        first = journey.nodes.get(wait_of(inst)["node"])
+        if isinstance(first, ir.WaitFirst):
+            return self.first_on_event(journey, inst, first, ev, now, profile, outbox)
         timer = inst["due"]
         if not self.wakes(journey, inst, ev, now, profile):
             return "moved" if inst["due"] != timer else None
@@ -152,6 +160,9 @@ class Waits:
         if isinstance(node, ir.WaitFor) and wait_of(inst).get("recheck"):
             self.recheck(journey, inst, node, when, profile, outbox, late)
             return
+        if isinstance(node, ir.WaitFirst) and wait_of(inst).get("recheck"):
+            self.first_recheck(journey, inst, node, when, profile, outbox, late)
+            return
         if late is None:
             note(inst, when, node.id, "timer")
         else:
@@ -164,7 +175,8 @@ class Waits:
             node=node.id,
             timer=inst["due"],
         )
-        target = node.on_timeout if isinstance(node, ir.WaitFor) else node.next  # type: ignore[attr-defined]
+        waits_for = isinstance(node, ir.WaitFor | ir.WaitFirst)
+        target = node.on_timeout if waits_for else node.next  # type: ignore[attr-defined]
         self.interpreter.run(journey, inst, target, when, profile, outbox, late)
 
     def goal_hit(
@@ -239,3 +251,90 @@ class Waits:
         timeout = wait_of(inst).get("timeout")
         due = datetime.fromisoformat(timeout) if timeout else None
         self.interpreter.wait(inst, node.id, "condition", due, recheck)
+
+    # ------------------------------------------------------------------ wait first
+
+    def first_on_event(
+        self,
+        journey: ir.Journey,
+        inst: InstanceRecord,
+        node: ir.WaitFirst,
+        ev: EventRecord,
+        now: datetime,
+        profile: Profile,
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        """``ev`` reached a ``wait first``: the first branch (in written order) that it matches
+        or that now holds wins; else the conditions' re-check may move."""
+        if not any(b.condition is not None or b.event == ev.type for b in node.branches):
+            return None  # nothing this event can change: no need to build a context
+        ctx = self.interpreter.context(journey, inst, now, profile)
+        n, recheck = _first_match(node, ctx, ev)
+        if n is None:
+            if not any(b.condition is not None for b in node.branches):
+                return None
+            timer = inst["due"]
+            self.interpreter.wait(inst, node.id, "first", _timeout(inst), recheck)
+            return "moved" if inst["due"] != timer else None
+        branch = node.branches[n]
+        note(inst, now, node.id, "first", branch=n + 1, won=branch.label, event=ev.type)
+        inst["wakes"] = inst.get("wakes", 0) + 1
+        log.info(
+            "wake",
+            journey=journey.id,
+            version=journey.version,
+            customer=ev.customer_id,
+            node=node.id,
+            event_type=ev.type,
+        )
+        self.interpreter.run(journey, inst, branch.next, now, profile, outbox)
+        return "resumed"
+
+    def first_recheck(
+        self,
+        journey: ir.Journey,
+        inst: InstanceRecord,
+        node: ir.WaitFirst,
+        now: datetime,
+        profile: Profile,
+        outbox: list[OutboxEntry],
+        late: Late | None = None,
+    ) -> None:
+        """The re-check timer of a ``wait first`` fired: the first condition branch that now
+        holds wins, else wait again (keeping the timeout) until the next instant one may."""
+        ctx = self.interpreter.context(journey, inst, now, profile)
+        won, recheck = first_condition(node, ctx)
+        if won is None:
+            self.interpreter.wait(inst, node.id, "first", _timeout(inst), recheck)
+            return
+        branch = node.branches[won]
+        note(inst, now, node.id, "first", branch=won + 1, won=branch.label, value=True)
+        inst["wakes"] = inst.get("wakes", 0) + 1
+        self.interpreter.run(journey, inst, branch.next, now, profile, outbox, late)
+
+
+def _first_match(
+    node: ir.WaitFirst, ctx: EvalContext, ev: EventRecord
+) -> tuple[int | None, datetime | None]:
+    """The first branch (in written order) that ``ev`` matches or whose condition now holds;
+    else None and the soonest instant time alone could make a condition true."""
+    recheck: datetime | None = None
+    for n, branch in enumerate(node.branches):
+        if branch.event is not None:
+            if happened(branch.event, branch.where, None, ctx, ev):
+                return n, None
+            continue
+        assert branch.condition is not None
+        met, at = ctx.watch(branch.condition)
+        if met:
+            return n, None
+        if at is not None and (recheck is None or at < recheck):
+            recheck = at
+    return None, recheck
+
+
+def _timeout(inst: InstanceRecord) -> datetime | None:
+    """The timeout of the wait ``inst`` is parked at (its timer, unless that is a re-check)."""
+    wait = wait_of(inst)
+    timeout = wait.get("timeout") if wait.get("recheck") else inst["due"]
+    return datetime.fromisoformat(timeout) if timeout else None

@@ -367,6 +367,15 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
                 else "a condition"
             )
             return f"wait for {what_for} until {t('due')}"
+        case "wait_first":
+            what_for = (
+                ", ".join(b.label for b in node.branches)
+                if isinstance(node, ir.WaitFirst)
+                else "several branches"
+            )
+            return f"wait for the first of: {what_for}; until {t('due')}"
+        case "first":
+            return _describe_first(d)
         case "timeout":
             return "wait: the time limit has already passed → timeout"
         case "timer":
@@ -394,6 +403,16 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
             return f"{what} {d.get('name')} (queued{late})"
     rest = ", ".join(f"{k}={compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
+
+
+def _describe_first(d: Mapping[str, Any]) -> str:
+    """Which branch of a ``wait first`` won, and why."""
+    won = f"branch {d.get('branch')} ({d.get('won')}) won"
+    if d.get("event") is not None:
+        if str(d.get("won", "")).startswith("when "):
+            return f"woke on {d['event']}: {won}, its condition is now true"
+        return f"woke on {d['event']}: {won}, the first to happen"
+    return f"{won}: its condition is true"
 
 
 def _describe_delivery(d: Mapping[str, Any], t: Callable[[str], str]) -> str:

@@ -70,6 +70,8 @@ _SUB_RULES: Final = frozenset({
     "fallback_chain", "fallback_none", "label", "case", "arm", "holdout", "else_if",
     "entry_key", "reentry_once", "reentry_always", "reentry_after", "by_count", "by_sum",
     "agg_where", "window_since", "window_last", "agg_default", "agg_func",
+    "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
+    "first_timeout",
 })
 # fmt: on
 
@@ -315,6 +317,7 @@ class Builder:
 
     def s_send(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         category = _one(t, "category")
+        tags = _one(t, "send_tags")
         fallback: tuple[ast.Ident, ...] | None = None
         if (chain := _one(t, "fallback_chain")) is not None:
             fallback = tuple(self.ident(c) for c in chain.children)
@@ -327,8 +330,42 @@ class Builder:
             params=self.params(_one(t, "params")),
             fallback=fallback,
             id=ident,
+            tags=tuple(self.ident(c) for c in tags.children) if tags is not None else (),
             span=s,
         )
+
+    def s_wait_first(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        branches = []
+        for b in _trees(t, "first_on", "first_when"):
+            steps = self.block(_one(b, "block"))
+            if b.data == "first_on":
+                where = _exprs(b)
+                branches.append(
+                    ast.FirstBranch(
+                        event=self.ident(b.children[0]),
+                        where=self.expr(where[0]) if where else None,
+                        steps=steps,
+                        span=self.span(b),
+                    )
+                )
+            else:
+                cond = self.expr(_exprs(b)[0])
+                branches.append(ast.FirstBranch(condition=cond, steps=steps, span=self.span(b)))
+        on_timeout = _one(t, "first_timeout")
+        return ast.WaitFirst(
+            tuple(branches),
+            timeout=self.timeout(t),
+            on_timeout=() if on_timeout is None else self.block(_one(on_timeout, "block")),
+            id=ident,
+            span=s,
+        )
+
+    def timeout(self, t: Tree[Token]) -> ast.Timeout | None:
+        """The ``within`` / ``until`` of a wait, if it has one."""
+        if (tt := _one(t, "timeout_within", "timeout_until")) is None:
+            return None
+        kind: Literal["within", "until"] = "within" if tt.data == "timeout_within" else "until"
+        return ast.Timeout(kind, self.expr(tt.children[0]), self.span(tt))
 
     def s_wait(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         return ast.Wait(self.expr(t.children[0]), ident, s)
@@ -338,10 +375,7 @@ class Builder:
 
     def s_wait_for(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         target, *where = _exprs(t)
-        timeout = None
-        if (tt := _one(t, "timeout_within", "timeout_until")) is not None:
-            kind: Literal["within", "until"] = "within" if tt.data == "timeout_within" else "until"
-            timeout = ast.Timeout(kind, self.expr(tt.children[0]), self.span(tt))
+        timeout = self.timeout(t)
         on_timeout = _one(t, "on_timeout")
         return ast.WaitFor(
             target=self.expr(target),
@@ -402,7 +436,10 @@ class Builder:
             holdout = ast.Arm(
                 self.weight(_tok(h.children[0])), self.block(_one(h, "block")), self.span(h)
             )
-        return ast.Split(arms, holdout, ident, s)
+        draw: Literal["customer", "entry"] = "customer"
+        if _one(t, "draw_per_entry") is not None:
+            draw = "entry"
+        return ast.Split(arms, holdout, ident, draw, s)
 
     def s_repeat(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         tokens = [c for c in t.children if isinstance(c, Token)]
@@ -551,6 +588,9 @@ class Builder:
                 schedule=schedule,
                 span=s,
             )
+        elif how.data == "entry_when":
+            condition = self.expr(how.children[0])
+            h.entry = ast.Entry("when", condition=condition, reentry=reentry, key=key, span=s)
         else:
             h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s)
 

@@ -36,24 +36,28 @@ class Fields:
         return self.values.get(name, default)
 
 
-ENTRY_KINDS: Final[dict[str, Literal["event", "segment", "manual"]]] = {
+ENTRY_KINDS: Final[dict[str, Literal["event", "segment", "manual", "when"]]] = {
     "event": "event",
     "segment": "segment",
     "manual": "manual",
+    "when": "when",
 }
 assert set(ENTRY_KINDS) == set(ENTRY_SHAPES), "every entry shape needs a kind"
 
 
-def _wait_for(f: Fields) -> ast.WaitFor:
-    timeout = None
+def _timeout(f: Fields) -> ast.Timeout | None:
     if "within" in f:
-        timeout = ast.Timeout("within", f["within"], f.pairs["within"])
-    elif "until" in f:
-        timeout = ast.Timeout("until", f["until"], f.pairs["until"])
+        return ast.Timeout("within", f["within"], f.pairs["within"])
+    if "until" in f:
+        return ast.Timeout("until", f["until"], f.pairs["until"])
+    return None
+
+
+def _wait_for(f: Fields) -> ast.WaitFor:
     return ast.WaitFor(
         f["wait_for"],
         where=f.get("where"),
-        timeout=timeout,
+        timeout=_timeout(f),
         then=f.get("then", ()),
         on_timeout=f.get("timeout", ()),
         id=f.get("id"),
@@ -84,6 +88,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
         params=f.get("params", ()),
         fallback=f.get("fallback"),
         id=f.get("id"),
+        tags=f.get("tags", ()),
         span=f.span,
     ),
     "wait": lambda f: ast.Wait(f["wait"], id=f.get("id"), span=f.span),
@@ -97,7 +102,16 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
     "switch": lambda f: ast.Switch(
         f["switch"], f["cases"], f.get("else", ()), id=f.get("id"), span=f.span
     ),
-    "split": lambda f: ast.Split(f["split"], f.get("holdout"), id=f.get("id"), span=f.span),
+    "split": lambda f: ast.Split(
+        f["split"], f.get("holdout"), id=f.get("id"), draw=f.get("draw", "customer"), span=f.span
+    ),
+    "wait_first": lambda f: ast.WaitFirst(
+        f["wait_first"],
+        timeout=_timeout(f),
+        on_timeout=f.get("timeout", ()),
+        id=f.get("id"),
+        span=f.span,
+    ),
     "repeat": lambda f: ast.Repeat(
         f["repeat"],
         f["steps"],

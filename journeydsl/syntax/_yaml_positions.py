@@ -24,7 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from journeydsl.diagnostics import Span
 
-__all__ = ["LINE_BREAK_RE", "ExprPlace", "Source", "mark_span", "moved", "position"]
+__all__ = ["LINE_BREAK_RE", "ExprPlace", "Source", "mark_span", "moved", "position", "split_commas"]
 
 #: The line breaks PyYAML's reader counts, so that marks index these lines.
 LINE_BREAK_RE: Final = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
@@ -325,3 +325,35 @@ def _field_names(cls: type) -> tuple[str, ...]:
         fields = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ()
         names = _FIELD_NAMES[cls] = tuple(f.name for f in fields if f.init)
     return names
+
+
+def split_commas(text: str) -> list[tuple[int, str]]:
+    """Split at commas outside brackets and quotes: (offset, stripped piece) pairs.
+
+    Only the separators are found here; each piece goes to the expression parser.
+    """
+    pieces: list[tuple[int, str]] = []
+    depth, quote, start, i = 0, "", 0, 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            pieces.append((start, text[start:i]))
+            start = i + 1
+        i += 1
+    pieces.append((start, text[start:]))
+    out = []
+    for offset, piece in pieces:
+        stripped = piece.lstrip()
+        out.append((offset + len(piece) - len(stripped), stripped.rstrip()))
+    return out

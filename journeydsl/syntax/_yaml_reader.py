@@ -22,11 +22,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, did_you_mean
 from journeydsl.syntax._yaml_builders import ENTRY_KINDS, RECORD_BUILDERS, STEP_BUILDERS, Fields
-from journeydsl.syntax._yaml_positions import Source, moved
+from journeydsl.syntax._yaml_positions import Source, moved, split_commas
 from journeydsl.syntax.limits import MAX_TOKENS, count_tokens, too_many_tokens
 from journeydsl.syntax.parser import parse_expression, parse_schedule, reserved_words
 from journeydsl.syntax.shapes import (
     ENTRY_SHAPES,
+    FIRST_BRANCH_SHAPES,
     ITEM_SHAPES,
     JOURNEY,
     STEP_KINDS,
@@ -450,7 +451,7 @@ class Reader:
             return _BAD
         out: list[ast.Expr] = []
         ok = True
-        for offset, piece in _split_commas(scalar.value):
+        for offset, piece in split_commas(scalar.value):
             if not piece:
                 self.wrong(node, f"expected an expression in '{key.name}', found an empty one")
                 ok = False
@@ -647,6 +648,60 @@ class Reader:
         f = self.fields(node, self.pairs(node, depth), shape, depth)
         return _BAD if f is None else RECORD_BUILDERS[shape.name](f)
 
+    def draw(self, key: Key, node: Node, depth: int) -> str | _Bad:
+        scalar = self.scalar(key, node, "per_customer or per_entry")
+        if scalar is None:
+            return _BAD
+        draws = {"per_customer": "customer", "per_entry": "entry"}
+        if scalar.value not in draws:
+            return self.wrong(
+                node,
+                f"draw must be per_customer or per_entry, found {_describe(node)}",
+                did_you_mean(scalar.value, tuple(draws)),
+            )
+        return draws[scalar.value]
+
+    def branches(self, key: Key, node: Node, depth: int) -> tuple[ast.FirstBranch, ...] | _Bad:
+        """The branches of a ``wait_first``: each an event or a condition, with its steps."""
+        if not isinstance(node, SequenceNode) or not node.value:
+            found = "an empty list" if isinstance(node, SequenceNode) else _describe(node)
+            return self.wrong(
+                node,
+                f"expected a list of branches for '{key.name}', found {found}",
+                hint=f"e.g. `{key.example}`",
+            )
+        kinds = ", ".join(f"'{k}'" for k in FIRST_BRANCH_SHAPES)
+        out: list[ast.FirstBranch | _Bad] = []
+        for item in node.value:
+            self.visit(item, depth + 1)
+            if not isinstance(item, MappingNode):
+                out.append(self.wrong(item, f"expected a branch mapping, found {_describe(item)}"))
+                continue
+
+            def no_head(item: MappingNode, keys: list[ScalarNode]) -> None:
+                self.diags.error(
+                    "JD104",
+                    f"a branch of wait_first needs one of {kinds}",
+                    self.source.span(keys[0] if keys else item),
+                    hint="e.g. `{event: card_activated, steps: [...]}` or `{when: profile.vip}`",
+                )
+
+            picked = self.variant(item, FIRST_BRANCH_SHAPES, "a branch", depth + 1, no_head)
+            if picked is None:
+                out.append(_BAD)
+                continue
+            f = picked[1]
+            out.append(
+                ast.FirstBranch(
+                    event=f.get("event"),
+                    where=f.get("where"),
+                    condition=f.get("when"),
+                    steps=f.get("steps", ()),
+                    span=f.span,
+                )
+            )
+        return _BAD if any(isinstance(b, _Bad) for b in out) else tuple(out)  # type: ignore[arg-type]
+
     def holdout(self, key: Key, node: Node, depth: int) -> ast.Arm | _Bad:
         if isinstance(node, MappingNode):
             arm: ast.Arm | _Bad = self.record(ITEM_SHAPES[key.kind], node, depth)
@@ -715,7 +770,7 @@ class Reader:
             ENTRY_KINDS[kind],
             event=f.get("event"),
             where=f.get("where"),
-            condition=f.get("segment"),
+            condition=f.get("segment", f.get("when")),
             at=f.get("schedule", (f.get("daily_at"), None))[0],
             reentry=f.get("reentry", ast.Reentry("once")),
             key=f.get("key"),
@@ -730,38 +785,6 @@ class Reader:
             return _BAD
         found = self.parse(scalar.value, scalar, parser=parse_schedule)
         return _BAD if found is None else found
-
-
-def _split_commas(text: str) -> list[tuple[int, str]]:
-    """Split at commas outside brackets and quotes: (offset, stripped piece) pairs.
-
-    Only the separators are found here; each piece goes to the expression parser.
-    """
-    pieces: list[tuple[int, str]] = []
-    depth, quote, start, i = 0, "", 0, 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(0, depth - 1)
-        elif ch == "," and depth == 0:
-            pieces.append((start, text[start:i]))
-            start = i + 1
-        i += 1
-    pieces.append((start, text[start:]))
-    out = []
-    for offset, piece in pieces:
-        stripped = piece.lstrip()
-        out.append((offset + len(piece) - len(stripped), stripped.rstrip()))
-    return out
 
 
 _ValueReader = Callable[[Reader, Key, Node, int], Any]
@@ -791,4 +814,6 @@ _VALUE_READERS: Final[dict[ValueKind, _ValueReader]] = {
     ValueKind.QUIET_HOURS: Reader.records,
     ValueKind.GOALS: Reader.records,
     ValueKind.SEND_WINDOWS: Reader.records,
+    ValueKind.DRAW: Reader.draw,
+    ValueKind.BRANCHES: Reader.branches,
 }

@@ -106,6 +106,10 @@ def _children(step: ast.Step) -> Iterator[ast.Steps]:
         case ast.WaitFor():
             yield step.then
             yield step.on_timeout
+        case ast.WaitFirst():
+            for branch in step.branches:
+                yield branch.steps
+            yield step.on_timeout
         case ast.If():
             yield step.then
             yield step.otherwise

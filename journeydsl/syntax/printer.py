@@ -29,6 +29,7 @@ from journeydsl.ast import (
     Entry,
     Exit,
     Expr,
+    FirstBranch,
     Ident,
     If,
     Journey,
@@ -54,6 +55,7 @@ from journeydsl.ast import (
     Unary,
     Update,
     Wait,
+    WaitFirst,
     WaitFor,
     WaitUntil,
     Window,
@@ -244,7 +246,7 @@ def _params_inline(params: tuple[Param, ...]) -> str:
 
 
 def _is_compound(step: Step) -> bool:
-    return isinstance(step, WaitFor | If | Switch | Split | Repeat)
+    return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat)
 
 
 class _DslPrinter:
@@ -310,6 +312,9 @@ class _DslPrinter:
             assert entry.at is not None, "a segment entry needs a time of day"
             self.emit(0, f"entry segment {print_expr(entry.condition)}")
             self.emit(1, print_schedule(entry.at, entry.schedule))
+        elif entry.kind == "when":
+            assert entry.condition is not None, "an entry on change needs a condition"
+            self.emit(0, f"entry when {print_expr(entry.condition)}")
         else:
             self.emit(0, "entry manual")
         if entry.key is not None:
@@ -349,6 +354,8 @@ class _DslPrinter:
                 self.if_(step, depth, label)
             case WaitFor():
                 self.wait_for(step, depth, label)
+            case WaitFirst():
+                self.wait_first(step, depth, label)
             case Switch():
                 self.switch(step, depth, label)
             case Split():
@@ -365,6 +372,8 @@ class _DslPrinter:
                 head = f"send {step.channel.name} {step.template.name}"
                 if step.category is not None:
                     head += f" {step.category.name}"
+                if step.tags:
+                    head += f" tags [{_names(step.tags)}]"
                 tail = ""
                 if step.fallback == ():
                     tail = " fallback none"
@@ -459,6 +468,27 @@ class _DslPrinter:
         else:
             self.chain(depth, [(head, step.then), ("timeout", step.on_timeout)])
 
+    def wait_first(self, step: WaitFirst, depth: int, label: str) -> None:
+        head = f"{label}wait first"
+        if step.timeout is not None:
+            head += f" {step.timeout.kind} {print_expr(step.timeout.value)}"
+        self.emit(depth, head + " {")
+        for branch in step.branches:
+            if branch.event is not None:
+                what = f"on {branch.event.name}"
+                if branch.where is not None:
+                    what += f" where {print_expr(branch.where)}"
+            else:
+                assert branch.condition is not None
+                what = f"when {print_expr(branch.condition)}"
+            if branch.steps:
+                self.arm(what, branch.steps, depth + 1)
+            else:
+                self.emit(depth + 1, what)
+        if step.on_timeout:
+            self.arm("timeout", step.on_timeout, depth + 1)
+        self.emit(depth, "}")
+
     def switch(self, step: Switch, depth: int, label: str) -> None:
         self.emit(depth, f"{label}switch {print_expr(step.subject)} {{")
         for case in step.cases:
@@ -480,7 +510,7 @@ class _DslPrinter:
         self.block(head, steps, depth)
 
     def split(self, step: Split, depth: int, label: str) -> None:
-        self.emit(depth, f"{label}split {{")
+        self.emit(depth, f"{label}split{' per entry' if step.draw == 'entry' else ''} {{")
         for arm in step.arms:
             self.block(f"{arm.weight}%", arm.steps, depth + 1)
         if step.holdout is not None:
@@ -637,6 +667,9 @@ def _yaml_entry(entry: Entry) -> dict[str, Any] | str:
             out["daily_at"] = entry.at.text
         else:
             out["schedule"] = print_schedule(entry.at, entry.schedule)
+    elif entry.kind == "when":
+        assert entry.condition is not None, "an entry on change needs a condition"
+        out["when"] = print_expr(entry.condition)
     else:
         out["manual"] = True
     if entry.key is not None:
@@ -660,6 +693,19 @@ def _yaml_arm(arm: Arm, steps_required: bool = True) -> dict[str, Any]:
     return out
 
 
+def _yaml_branch(branch: FirstBranch) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if branch.event is not None:
+        out["event"] = branch.event.name
+        if branch.where is not None:
+            out["where"] = print_expr(branch.where)
+    elif branch.condition is not None:
+        out["when"] = print_expr(branch.condition)
+    if branch.steps:
+        out["steps"] = _yaml_steps(branch.steps)
+    return out
+
+
 def _yaml_step(step: Step) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if step.id is not None:
@@ -677,6 +723,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put("fallback", "none")
             elif step.fallback is not None:
                 put("fallback", [c.name for c in step.fallback])
+            if step.tags:
+                put("tags", [t.name for t in step.tags])
         case Wait():
             put("wait", print_expr(step.duration))
         case WaitUntil():
@@ -691,6 +739,12 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put(step.timeout.kind, print_expr(step.timeout.value))
             if step.then:
                 put("then", _yaml_steps(step.then))
+            if step.on_timeout:
+                put("timeout", _yaml_steps(step.on_timeout))
+        case WaitFirst():
+            put("wait_first", [_yaml_branch(b) for b in step.branches])
+            if step.timeout is not None:
+                put(step.timeout.kind, print_expr(step.timeout.value))
             if step.on_timeout:
                 put("timeout", _yaml_steps(step.on_timeout))
         case If():
@@ -708,6 +762,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put("else", _yaml_steps(step.otherwise))
         case Split():
             put("split", [_yaml_arm(a) for a in step.arms])
+            if step.draw == "entry":
+                put("draw", "per_entry")
             if step.holdout is not None:
                 put("holdout", _yaml_arm(step.holdout, steps_required=False))
         case Repeat():

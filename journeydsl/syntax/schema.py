@@ -13,6 +13,7 @@ from typing import Any
 from journeydsl.ast import CATEGORIES
 from journeydsl.syntax.shapes import (
     ENTRY_SHAPES,
+    FIRST_BRANCH_SHAPES,
     ITEM_SHAPES,
     JOURNEY,
     STEP_SHAPES,
@@ -78,6 +79,10 @@ def _value(key: Key) -> Schema:
         ValueKind.WEIGHT: _ref("weight"),
         ValueKind.SCHEDULE: {"type": "string"},
         ValueKind.REENTRY: {"type": "string", "pattern": r"^(once|always|after\s+\S[\s\S]*)$"},
+        ValueKind.DRAW: {"enum": ["per_customer", "per_entry"]},
+        ValueKind.BRANCHES: _list(
+            {"oneOf": [_ref(f"branch_{kind}") for kind in FIRST_BRANCH_SHAPES]}, key.min_items
+        ),
         ValueKind.ENTRY: {
             "anyOf": [
                 {"const": "manual"},
@@ -151,6 +156,8 @@ def json_schema() -> dict[str, Any]:
         defs[f"step_{kind}"] = _object(shape)
     for kind, shape in ENTRY_SHAPES.items():
         defs[f"entry_{kind}"] = _object(shape)
+    for kind, shape in FIRST_BRANCH_SHAPES.items():
+        defs[f"branch_{kind}"] = _object(shape)
     for shape in ITEM_SHAPES.values():
         defs[_def_name(shape)] = _object(shape)
     return {

@@ -22,6 +22,7 @@ __all__ = [
     "ARM",
     "CASE",
     "ENTRY_SHAPES",
+    "FIRST_BRANCH_SHAPES",
     "GOAL",
     "HOLDOUT",
     "ID_KEY",
@@ -65,6 +66,8 @@ class ValueKind(enum.StrEnum):
     GOALS = "goals"  #: a list of :data:`GOAL` mappings
     SCHEDULE = "schedule"  #: a segment's schedule in DSL words, ``weekly on mon at 09:00``
     SEND_WINDOWS = "send_windows"  #: a list of :data:`SEND_WINDOW` mappings
+    DRAW = "draw"  #: ``per_customer`` or ``per_entry``
+    BRANCHES = "branches"  #: a list of :data:`FIRST_BRANCH_SHAPES` mappings
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,12 @@ _SEND = _step(
         "Channels to fall back to, in order, or none; overrides the journey's fallback.",
         example="fallback: [zns, sms]",
     ),
+    Key(
+        "tags",
+        K.NAMES,
+        "Labels of the message, recorded with it; caps scoped to a tag count it.",
+        example="tags: [lapsed, promo]",
+    ),
 )
 _WAIT = _step(
     Key("wait", K.EXPR, "How long to wait (a duration).", True, "wait: 3d"),
@@ -199,6 +208,27 @@ _WAIT_FOR = _step(
     ),
     exclusive=(("within", "until"),),
 )
+_WAIT_FIRST = _step(
+    Key(
+        "wait_first",
+        K.BRANCHES,
+        "The branches, each an event or a condition with its steps; the first to happen wins, "
+        "at the same instant the first written.",
+        True,
+        "wait_first: [{event: card_activated, steps: [...]}, {when: profile.kyc_done}]",
+        min_items=1,
+    ),
+    "Wait for the first of several events or conditions, with an optional timeout.",
+    Key("within", K.EXPR, "Give up after this duration.", example="within: 7d"),
+    Key("until", K.EXPR, "Give up at this timestamp.", example="until: entered_at + 20d"),
+    Key(
+        "timeout",
+        K.STEPS,
+        "Steps to run when the timeout passes first.",
+        example="timeout: [exit: no_response]",
+    ),
+    exclusive=(("within", "until"),),
+)
 _IF = _step(
     Key("if", K.EXPR, "The condition.", True, "if: profile.has_digital_app"),
     "Branch on a condition.",
@@ -233,6 +263,13 @@ _SPLIT = _step(
         K.HOLDOUT,
         "The control group: a weight, or {weight, steps}.",
         example="holdout: 10%",
+    ),
+    Key(
+        "draw",
+        K.DRAW,
+        "per_customer (default: a customer always gets the same arm) or per_entry (each entry "
+        "draws anew).",
+        example="draw: per_entry",
     ),
 )
 _REPEAT = _step(
@@ -301,6 +338,7 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _WAIT,
         _WAIT_UNTIL,
         _WAIT_FOR,
+        _WAIT_FIRST,
         _IF,
         _SWITCH,
         _SPLIT,
@@ -404,6 +442,28 @@ _REENTRY = Key(
     example="reentry: after 180d",
 )
 
+_BRANCH_STEPS = Key(
+    _STEPS, K.STEPS, "The steps to run when this branch wins.", example="steps: [exit: done]"
+)
+#: The branches of a ``wait_first``, by head key.
+FIRST_BRANCH_SHAPES: Mapping[str, Shape] = {
+    "event": Shape(
+        "event branch",
+        "An event to wait for, with an optional filter.",
+        (
+            Key("where", K.EXPR, "A filter on the event.", example="where: app_installed.os == 1"),
+            _BRANCH_STEPS,
+        ),
+        head=Key("event", K.NAME, "The event type.", True, "event: card_activated"),
+    ),
+    "when": Shape(
+        "condition branch",
+        "A condition to wait for.",
+        (_BRANCH_STEPS,),
+        head=Key("when", K.EXPR, "The condition.", True, "when: profile.kyc_done"),
+    ),
+}
+
 #: The entry kinds, by head key.
 ENTRY_SHAPES: Mapping[str, Shape] = {
     "event": Shape(
@@ -455,6 +515,19 @@ ENTRY_SHAPES: Mapping[str, Shape] = {
         "Enter only through Engine.enroll from host code.",
         (_KEY, _REENTRY),
         head=Key("manual", K.TRUE, "Must be true.", True, "manual: true"),
+    ),
+    "when": Shape(
+        "entry on change",
+        "Enter when a condition becomes true, checked on every event, on profile changes and "
+        "when time alone can change it.",
+        (_KEY, _REENTRY),
+        head=Key(
+            "when",
+            K.EXPR,
+            "The condition; the customer enters when it becomes true.",
+            True,
+            'when: profile.segment == "vip"',
+        ),
     ),
 }
 

@@ -43,7 +43,8 @@ CHANNELS = ("email", "sms", "zns", "push")
 @cache
 def journeys() -> tuple[ir.Journey, ...]:
     out = []
-    for name in ("onboarding_new_cardholder", "dormant_reactivation"):
+    names = ("onboarding_new_cardholder", "dormant_reactivation", "first_response")
+    for name in (*names, "big_spender_month"):
         result = compile_file(EXAMPLES / f"{name}.journey")
         assert result.journey is not None
         out.append(result.journey)
@@ -334,6 +335,52 @@ def test_a_crash_at_every_call_of_an_onboarding_run_changes_nothing() -> None:
     )
     calls = _check_crashes(profiles, events, limit=10_000, only="onboarding_new_cardholder")
     assert calls > 50  # the run really exercises the stores and channels
+
+
+def test_a_crash_at_every_call_of_a_first_of_wait_changes_nothing() -> None:
+    """Exactly-once through `wait first`: for every k, a crash before or after the k-th call
+    and a restart give the effects of an uninterrupted run, whichever branch won (an event, a
+    condition, the timeout)."""
+    profiles = [
+        _profile("c1", app=True, zns=True),
+        _profile("c2", app=False, zns=True),
+        _profile("c3", app=False, zns=True),
+    ]
+    shopping = {"currency": "VND", "merchant": "Tiki", "category": "shopping"}
+    events = sorted(
+        [
+            _ev("c1", "card_issued", 0, card_id="k1", product="gold"),
+            _ev("c1", "card_activated", 2, card_id="k1"),
+            _ev("c2", "card_issued", 0.2, card_id="k2", product="gold"),
+            _ev("c2", "transaction", 1, amount=600_000, **shopping),
+            _ev("c2", "transaction", 3, amount=500_000, **shopping),
+            _ev("c3", "card_issued", 0.3, card_id="k3", product="gold"),
+        ],
+        key=lambda e: e["at"],
+    )
+    calls = _check_crashes(profiles, events, limit=10_000, only="first_response")
+    assert calls > 20  # the run really exercises the stores and channels
+
+
+def test_a_crash_at_every_call_of_an_entry_on_change_changes_nothing() -> None:
+    """Exactly-once through `entry when`: a crash before or after any call and a restart enter
+    the customer at the same crossings (by an event, and again after the window emptied) as an
+    uninterrupted run, with the same messages."""
+    profiles = [_profile("c1", app=True, zns=True), _profile("c2", app=False, zns=True)]
+    shopping = {"currency": "VND", "merchant": "Tiki", "category": "shopping"}
+    events = sorted(
+        [
+            _ev("c1", "transaction", 1, amount=3_000_000, **shopping),
+            _ev("c1", "transaction", 4, amount=3_000_000, **shopping),
+            _ev("c1", "transaction", 50, amount=6_000_000, **shopping),
+            _ev("c2", "transaction", 2, amount=1_000_000, **shopping),
+        ],
+        key=lambda e: e["at"],
+    )
+    ref = _reference(profiles, events, only="big_spender_month")
+    assert len(ref.effects()) == 2  # the two crossings of c1
+    calls = _check_crashes(profiles, events, limit=10_000, only="big_spender_month")
+    assert calls > 10
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])

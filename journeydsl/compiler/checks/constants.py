@@ -38,3 +38,6 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
             _warn(diags, node.until, "`until` condition")
         elif isinstance(node, ir.WaitFor):
             _warn(diags, node.condition, "awaited condition")
+        elif isinstance(node, ir.WaitFirst):
+            for branch in node.branches:
+                _warn(diags, branch.condition, "awaited condition")

@@ -1,4 +1,5 @@
-"""JD503: a `wait for` without a timeout can keep a customer in the journey forever."""
+"""JD503: a `wait for` or `wait first` without a timeout can keep a customer in the journey
+forever."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                 "JD503",
                 f"this waits for {what} with no timeout: customers for whom it never happens "
                 "stay in the journey forever",
+                node.span,
+                "add `within 30d` (or `until …`) and say what happens on `timeout`",
+            )
+        elif isinstance(node, ir.WaitFirst) and node.timeout is None:
+            diags.warning(
+                "JD503",
+                "this waits for the first of its branches with no timeout: customers for whom "
+                "none happens stay in the journey forever",
                 node.span,
                 "add `within 30d` (or `until …`) and say what happens on `timeout`",
             )

@@ -56,7 +56,11 @@ def _counted_by(cap: FrequencyCap) -> Callable[[ir.Send], bool]:
     message may land on that one)."""
 
     def counted(send: ir.Send) -> bool:
-        return send.category in cap.categories and any(c in cap.channels for c in _chain(send))
+        return (
+            send.category in cap.categories
+            and any(c in cap.channels for c in _chain(send))
+            and (cap.tags is None or any(t in cap.tags for t in send.tags))
+        )
 
     return counted
 
@@ -67,7 +71,7 @@ def check_caps(
     """JD602: a path can send more messages within a cap's window than the cap allows."""
     names = rule_names("frequency_caps", policies.frequency_caps)
     for name, cap in zip(names, policies.frequency_caps, strict=True):
-        if not cap.counts(journey.id):
+        if cap.journeys is not None and journey.id not in cap.journeys:
             continue  # (a cap of other journeys: this one's messages neither count nor wait)
         counted = _counted_by(cap)
         most, start = window_budget(journey, counted, cap.window)

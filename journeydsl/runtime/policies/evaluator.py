@@ -345,6 +345,7 @@ class PolicyEngine:
         profile: Profile,
         local: datetime,
         contacts: Callable[[datetime], Sequence[Contact]],
+        tags: tuple[str, ...] = (),
     ) -> Verdict | None:
         """Whether the message must wait (or be dropped) on ``channel`` at ``local`` (the
         customer's local now): the journey's quiet hours, the policies' quiet hours and the
@@ -395,7 +396,7 @@ class PolicyEngine:
             for name, cap in rules.caps
             if channel in cap.channels
             and category in cap.categories
-            and cap.counts(journey_id)
+            and cap.counts(journey_id, tags)
             and not _waived(profile, cap.waived_by)
         ]
         if applicable:
@@ -464,7 +465,7 @@ def _cap_free_at(cap: FrequencyCap, history: Iterable[Contact], now: datetime) -
         if (at := c.at.astimezone(UTC)) > since
         and c.channel in cap.channels
         and c.category in cap.categories
-        and cap.counts(c.journey)
+        and cap.counts(c.journey, c.tags)
     )
     if len(hits) < cap.max:
         return None
@@ -475,6 +476,8 @@ def _cap_what(cap: FrequencyCap) -> str:
     categories = "/".join(cap.categories)
     channels = "/".join(cap.channels) if len(cap.channels) < 5 else "any channel"
     scope = f" of {', '.join(cap.journeys)}" if cap.journeys else ""
+    if cap.tags:
+        scope = f" tagged {', '.join(cap.tags)}{scope}"
     return f"{categories} messages{scope} on {channels}"
 
 

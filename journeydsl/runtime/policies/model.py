@@ -175,11 +175,16 @@ class FrequencyCap(_Strict):
     #: The journeys (ids) whose messages the cap counts and holds, e.g. one campaign's; None:
     #: every journey's.
     journeys: tuple[str, ...] | None = Field(default=None, min_length=1)
+    #: The message tags (``send … tags [lapsed]``) whose messages the cap counts and holds: a
+    #: message with any of them; None: every message.
+    tags: tuple[str, ...] | None = Field(default=None, min_length=1)
     source: str | None = None
 
-    def counts(self, journey_id: str) -> bool:
-        """Whether the cap counts (and holds) the messages of ``journey_id``."""
-        return self.journeys is None or journey_id in self.journeys
+    def counts(self, journey_id: str, tags: Iterable[str] = ()) -> bool:
+        """Whether the cap counts (and holds) a message of ``journey_id`` tagged ``tags``."""
+        if self.journeys is not None and journey_id not in self.journeys:
+            return False
+        return self.tags is None or any(t in self.tags for t in tags)
 
     @field_validator("window")
     @classmethod

@@ -431,14 +431,25 @@ class StatePart(StoreCore):
 
     def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
         """The customer's contacts at or after ``since`` (as instants), oldest first."""
+        # (a message's tags ride in its outbox payload, which outlives its contact)
         rows = self._conn.execute(
-            "SELECT key, at_iso, channel, category, journey, template FROM contacts "
-            "WHERE customer_id = ? AND at_utc >= ? ORDER BY at_utc, seq",
+            "SELECT c.key, c.at_iso, c.channel, c.category, c.journey, c.template, "
+            "json_extract(o.payload, '$.tags') FROM contacts c LEFT JOIN outbox o ON o.key = c.key "
+            "WHERE c.customer_id = ? AND c.at_utc >= ? ORDER BY c.at_utc, c.seq",
             (customer_id, _utc(since)),
         ).fetchall()
         return [
-            Contact(key, customer_id, datetime.fromisoformat(at), channel, category, journey, tpl)
-            for key, at, channel, category, journey, tpl in rows
+            Contact(
+                key,
+                customer_id,
+                datetime.fromisoformat(at),
+                channel,
+                category,
+                journey,
+                tpl,
+                tuple(json.loads(tags)) if tags else (),
+            )
+            for key, at, channel, category, journey, tpl, tags in rows
         ]
 
     def record_delivery(

@@ -4,8 +4,12 @@ deferred to the first moment the window has room, or dropped."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+
+import pytest
 
 from journeydsl.runtime.policies import builtin_profile
+from journeydsl.runtime.stores.sqlite import SQLiteStore
 from tests.runtime.policies.harness import (
     ONE_TRANSACTIONAL,
     compile_journey,
@@ -263,3 +267,83 @@ def test_a_cap_scoped_to_journeys_counts_and_holds_only_theirs() -> None:
     deferred = [d for d in h.decisions("c1") if d["decision"] == "deferred"]
     assert len(deferred) == 1
     assert "of offer_per_txn" in deferred[0]["reason"]
+
+
+#: A tagged e-mail on activation, then an untagged SMS an hour later.
+LAPSED_ON_ACTIVATION = """
+journey lapsed_on_activation
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on card_activated
+send email reactivation_offer marketing tags [lapsed, promo] { offer: "welcome_back" }
+wait 1h
+send sms install_digital_app marketing fallback none
+"""
+
+#: A tagged SMS on every transaction.
+LAPSED_PER_TXN = """
+journey lapsed_per_txn
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on transaction
+  reentry always
+send sms reactivation_offer marketing tags [lapsed] { offer: "cashback" } fallback none
+"""
+
+CAP_LAPSED = """
+frequency_caps:
+  - {name: lapsed_two_per_week, tags: [lapsed], max: 2, window: 7d}
+"""
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_cap_scoped_to_a_tag_counts_the_tagged_steps_of_every_journey(
+    kind: str, tmp_path: Path
+) -> None:
+    """`tags: [lapsed]`, 2 a week: one journey's tagged e-mail and the other's tagged SMS fill
+    it; the third tagged message waits a week after the first; the untagged SMS neither counts
+    nor waits (with the in-memory store and with SQLite, which reads the tags back)."""
+    store = SQLiteStore(tmp_path / "s.sqlite") if kind == "sqlite" else None
+    h = harness(
+        [compile_journey(LAPSED_ON_ACTIVATION), compile_journey(LAPSED_PER_TXN)],
+        [profile("c1")],
+        start=local("2026-01-05 00:00"),
+        policy=policies(CAP_LAPSED),
+        state=store,
+        events=store,
+        profile_store=store,
+    )
+    h.feed([ev("c1", "card_activated", local("2026-01-05 10:00"), card_id="k")])
+    h.feed(_txns("2026-01-05 12:00", "2026-01-06 12:00"))
+    h.advance(local("2026-01-14 00:00"))
+    assert [(m.channel, m.template, m.tags) for m in h.delivered("c1")] == [
+        ("email", "reactivation_offer", ("lapsed", "promo")),
+        ("sms", "install_digital_app", ()),
+        ("sms", "reactivation_offer", ("lapsed",)),
+        ("sms", "reactivation_offer", ("lapsed",)),
+    ]
+    assert h.times("c1") == [
+        "2026-01-05 10:00",
+        "2026-01-05 11:00",
+        "2026-01-05 12:00",
+        "2026-01-12 10:00",
+    ]
+    deferred = [d for d in h.decisions("c1") if d["decision"] == "deferred"]
+    assert len(deferred) == 1
+    assert "tagged lapsed" in deferred[0]["reason"]
+    if store is not None:
+        store.close()
+
+
+def test_the_policy_check_counts_only_the_tagged_sends_of_a_journey() -> None:
+    """JD602 under a tag cap of 1 a week: two tagged sends an hour apart exceed it; the same
+    journey under a cap of another tag does not."""
+    from journeydsl.diagnostics import Diagnostics
+    from journeydsl.runtime.policies.checks import check_caps
+
+    journey = compile_journey(LAPSED_ON_ACTIVATION.replace("fallback none", "tags [lapsed]"))
+    for tag, warned in (("lapsed", True), ("vip", False)):
+        cap = f"frequency_caps:\n  - {{tags: [{tag}], max: 1, window: 7d}}\n"
+        diags = Diagnostics()
+        check_caps(journey, None, policies(cap), diags)
+        assert [d.code for d in diags.sorted()] == (["JD602"] if warned else [])
