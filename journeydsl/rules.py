@@ -235,6 +235,12 @@ RULES: Final[dict[str, Rule]] = {
         "entry on card_issued\nexit done\n",
         "Use the outcome (here `lapsed`) in an exit or goal, or remove it from `outcomes`.",
         "journey"),
+    "JD507": Rule(
+        "A branch of a `wait first` waits for what an earlier branch already waits for: the "
+        "earlier one always wins, so this one can never run.",
+        "wait first within 7d {\n  on card_activated { exit done }\n"
+        "  on card_activated { exit done }\n  timeout { exit done }\n}\n",
+        "Remove the repeated branch, or narrow the earlier one with `where` so both can win."),
     "JD601": Rule(
         "The contact-policy file has a mistake and cannot be loaded.",
         "quiet_hours:\n  - {from: '21:00', too: '08:00'}\n",
