@@ -1,6 +1,6 @@
-"""The store contract: the in-memory stores and SQLiteStore behave identically.
+"""The store contract: the in-memory stores, SQLiteStore and PostgresStore behave identically.
 
-Every test runs against both (``stores`` is parametrized); a test that only one of them fails is a
+Every test runs against each (``stores`` is parametrized); a test that only one of them fails is a
 bug in that store.
 """
 
@@ -49,10 +49,16 @@ class Stores:
     state: Any
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     if request.param == "memory":
         yield Stores("memory", MemoryEventStore(), MemoryProfileStore(), MemoryStateStore())
+        return
+    if request.param == "postgres":
+        from journeydsl.runtime.stores.postgres import PostgresStore
+
+        with PostgresStore(request.getfixturevalue("pg_dsn")) as pg:
+            yield Stores("postgres", pg, pg, pg)
         return
     with SQLiteStore(tmp_path / "state.sqlite") as store:
         yield Stores("sqlite", store, store, store)
@@ -441,7 +447,7 @@ def test_processed_markers_and_meta(stores: Stores) -> None:
     assert s.get_meta("other") == "x"
 
 
-# --------------------------------------------------------------------------- the engine on both
+# --------------------------------------------------------------------------- the engine on each
 
 
 SCRIPT: list[tuple[int, dict[str, Any]]] = [
@@ -512,6 +518,17 @@ def test_onboarding_gives_the_same_actions_on_sqlite_and_memory(tmp_path: Path) 
     assert sqlite == memory
     kinds = {a[3] for a in memory if len(a) == 5}
     assert {"send", "ticket", "reward"} <= kinds
+
+
+@pytest.mark.postgres
+def test_onboarding_gives_the_same_actions_on_postgres_and_memory(pg_dsn: str) -> None:
+    """The onboarding example run by the Engine produces the same actions on PostgreSQL as in
+    memory."""
+    from journeydsl.runtime.stores.postgres import PostgresStore
+
+    memory = _run_onboarding(MemoryEventStore(), MemoryProfileStore(), MemoryStateStore())
+    with PostgresStore(pg_dsn) as store:
+        assert _run_onboarding(store, store, store) == memory
 
 
 def test_engine_fires_timers_on_time_when_offsets_differ(stores: Stores) -> None:
