@@ -12,7 +12,9 @@ journeydsl imports it only when a PostgreSQL store is opened.
   engine steps; a nested one is a savepoint). Each session runs in UTC.
 * **Schema.** Versioned in the ``meta`` table (:data:`SCHEMA_VERSION`, its own numbering);
   a writable store migrates the database when it opens it (under an advisory lock, so two
-  processes starting together migrate once), ``journeydsl db migrate --db DSN`` does it alone.
+  processes starting together migrate once) unless ``migrate=False`` (then the database must
+  have this schema: what ``journeydsl run`` does without ``--migrate``); ``journeydsl db migrate
+  --db DSN`` migrates alone.
   A database of a newer schema is refused, naming the server and database
   (:class:`~journeydsl.runtime.stores._sqlite_guards.StoreUnavailable`). The tables are in
   :mod:`~journeydsl.runtime.stores._pg_schema`.
@@ -35,8 +37,10 @@ from journeydsl.runtime.stores._pg_schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION,
     describe,
-    migrate,
     stored_schema,
+)
+from journeydsl.runtime.stores._pg_schema import (
+    migrate as _migrate,
 )
 from journeydsl.runtime.stores._pg_state import PgStatePart
 from journeydsl.runtime.stores._sqlite_guards import (
@@ -120,32 +124,38 @@ class PostgresStore(PgStatePart):
         dsn: str,
         *,
         readonly: bool = False,
+        migrate: bool = True,
         writer_lock: bool = False,
         connect_timeout: float = 10.0,
     ) -> None:
         label = describe(dsn)
         super().__init__(label, readonly)
         self.dsn = dsn
+        #: Whether the database had no journeydsl schema when this store opened it.
+        self.fresh = False
         self._conn = _connect(dsn, label, connect_timeout)
         try:
             if readonly:
                 self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            if writer_lock and not readonly:
+                row = self._conn.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)
+                ).fetchone()
+                if not row or not row[0]:
+                    raise DatabaseLocked(label)
+            if readonly or not migrate:
                 found = stored_schema(label, self._conn)
                 if found < SCHEMA_VERSION:
                     raise StoreUnavailable(
                         label,
                         f"schema version {found} is older than this journeydsl's "
-                        f"({SCHEMA_VERSION}); run `journeydsl db migrate --db DSN` to migrate it",
+                        f"({SCHEMA_VERSION}); migrate it first: journeydsl db migrate --db DSN"
+                        + ("" if readonly else " (or pass --migrate)"),
                     )
             else:
-                if writer_lock:
-                    row = self._conn.execute(
-                        "SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)
-                    ).fetchone()
-                    if not row or not row[0]:
-                        raise DatabaseLocked(label)
                 with self._transaction():
-                    migrate(label, self._conn)
+                    found, _ = _migrate(label, self._conn)
+                self.fresh = found == 0
         except BaseException as exc:
             self._conn.close()
             problem = pg_error(label, exc)
@@ -180,7 +190,8 @@ def migrate_database(dsn: str, *, connect_timeout: float = 10.0) -> tuple[int, i
     conn = _connect(dsn, label, connect_timeout)
     try:
         with conn.transaction():
-            return migrate(label, conn)
+            found, now = _migrate(label, conn)
+        return found, now
     except Exception as exc:
         problem = pg_error(label, exc)
         if problem is not None and problem is not exc:
