@@ -33,10 +33,22 @@ class PgServer:
     _names: itertools.count[int] = field(default_factory=itertools.count)
 
     def database_dsn(self, name: str) -> str:
-        """The DSN of database ``name`` on this server."""
-        from psycopg.conninfo import make_conninfo
+        """The DSN of database ``name`` on this server, as a ``postgresql://`` URI (what
+        ``--db`` takes)."""
+        from urllib.parse import quote, urlencode
 
-        return make_conninfo(self.dsn, dbname=name)
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = {k: str(v) for k, v in conninfo_to_dict(self.dsn).items() if v is not None}
+        user = quote(parts.pop("user", ""), safe="")
+        password = parts.pop("password", None)
+        auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+        host = parts.pop("host", "")
+        port = parts.pop("port", None)
+        parts.pop("dbname", None)
+        where = f"{quote(host, safe='')}:{port}" if port else quote(host, safe="")
+        query = f"?{urlencode(parts)}" if parts else ""
+        return f"postgresql://{auth}{where}/{quote(name, safe='')}{query}"
 
     def create_database(self) -> str:
         """A new, empty database; returns its DSN."""
