@@ -8,7 +8,8 @@ One module per command or group of commands, each declaring its options and its 
 :class:`~journeydsl.cli.common.Command`\\ s: :mod:`~journeydsl.cli.check`,
 :mod:`~journeydsl.cli.graph`, :mod:`~journeydsl.cli.fmt` (``fmt`` and ``schema``),
 :mod:`~journeydsl.cli.run`, :mod:`~journeydsl.cli.quarantine`, :mod:`~journeydsl.cli.db`,
-:mod:`~journeydsl.cli.simulate` (``simulate`` and ``explain``) and :mod:`~journeydsl.cli.scenarios` (``test``). This module
+:mod:`~journeydsl.cli.simulate` (``simulate`` and ``explain``) and
+:mod:`~journeydsl.cli.scenarios` (``test``). This module
 assembles the parser and runs the command. A command's module is imported only when that command
 runs, or when the whole parser is built to document the CLI, so that ``journeydsl check`` starts
 fast: it imports neither the runtime nor the simulator.

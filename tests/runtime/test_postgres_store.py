@@ -5,6 +5,7 @@ named in one line."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -148,13 +149,15 @@ def test_a_batch_whose_statement_failed_does_not_commit_silently(pg_dsn: str) ->
     without a word)."""
     from journeydsl.expr.context import EventRecord
 
-    with PostgresStore(pg_dsn) as store:
-        with pytest.raises(RuntimeError, match="was rolled back"), store.batch():
+    def failing_batch(store: PostgresStore) -> None:
+        with store.batch():
             store.append("e1", EventRecord("c1", "t", _t(), {}))
-            try:
+            with contextlib.suppress(Exception):
                 store._conn.execute("SELECT 1 / 0")
-            except Exception:
-                pass
+
+    with PostgresStore(pg_dsn) as store:
+        with pytest.raises(RuntimeError, match="was rolled back"):
+            failing_batch(store)
         assert store.all() == []
         assert not store.in_transaction()
 
