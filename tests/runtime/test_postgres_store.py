@@ -6,14 +6,18 @@ named in one line."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from journeydsl.cli import main
-from journeydsl.runtime.protocols import LiveRecords
+from journeydsl.runtime.protocols import LiveRecords, SinkError
+from journeydsl.runtime.records import DecisionEntry
 from journeydsl.runtime.stores.postgres import (
     SCHEMA_VERSION,
     DatabaseLocked,
@@ -21,6 +25,9 @@ from journeydsl.runtime.stores.postgres import (
     StoreUnavailable,
 )
 from journeydsl.runtime.stores.sqlite import StoreThreadError
+from tests.runtime import test_delivery_rounds as rounds
+from tests.runtime import test_sqlite_schema_4 as schema4
+from tests.runtime.scenario import local, profile
 from tests.runtime.test_run_cli import EVENTS, JOURNEYS, PROFILES, jsonl, read_actions, summarise
 
 pytestmark = pytest.mark.postgres
@@ -166,3 +173,90 @@ def _t() -> Any:
     from datetime import UTC, datetime
 
     return datetime(2026, 1, 5, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- the engine on it
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["live", "whole"]),
+            st.lists(st.sampled_from(["step", "deliver", "woke"]), max_size=4),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_live_and_whole_commits_keep_the_log_a_host_reads(
+    pg_dsn: str, steps: list[tuple[str, list[str]]]
+) -> None:
+    """As on SQLite (tests/runtime/test_sqlite_schema_4.py): any mix of commits of live records
+    and of whole records leaves the log the last commit meant, and a live record holds its end
+    from the last entry that is not a delivery's."""
+    iid = f"i{next(_examples)}"  # (one database for every example: an instance each)
+    expected: list[dict[str, Any]] = [schema4._entry(0, "enter")]
+    n = 1
+    with PostgresStore(pg_dsn) as store:
+        store.commit([schema4._record(iid, list(expected))], [])
+        for kind, whats in steps:
+            new = [schema4._entry(n + k, w) for k, w in enumerate(whats)]
+            n += len(new)
+            if kind == "live":
+                live = store.live_instance(iid)
+                assert live is not None
+                assert live["log_from"] + len(live["log"]) == live["log_stored"] == len(expected)
+                assert live["log"] == expected[live["log_from"] :]
+                live["log"].extend(cast(list[DecisionEntry], new))
+                expected.extend(new)
+                store.commit([live], [])
+                store.commit([live], [])  # (again: nothing is appended twice)
+            else:
+                expected = expected[: len(expected) // 2] + new
+                store.commit([schema4._record(iid, list(expected))], [])
+            whole = store.instance(iid)
+            assert whole is not None
+            assert whole["log"] == expected
+    with PostgresStore(pg_dsn) as store:
+        assert store.instance(iid) == schema4._record(iid, expected)
+
+
+_examples = itertools.count()
+
+
+def _statuses(dsn: str) -> dict[str, str]:
+    """The outbox as another connection sees it: what was committed."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT customer_id, status FROM outbox").fetchall()
+    return {str(c): str(s) for c, s in rows}
+
+
+def test_a_failing_sink_keeps_the_outcomes_settled_before_it(pg_dsn: str) -> None:
+    """As on SQLite (tests/runtime/test_delivery_rounds.py): three welcome e-mails delivered
+    after one host batch, the second customer's sink raising: the first is committed as done,
+    the others stay pending, and a rerun hands over only those."""
+    customers = rounds.CUSTOMERS
+    with PostgresStore(pg_dsn) as store:
+        for c in customers:
+            store.add(profile(c))
+        run = rounds._run(store, fail_for="c-2")  # type: ignore[arg-type]
+
+        def ingest_in_one_batch() -> None:
+            with store.batch():
+                for c in customers:
+                    run.engine.ingest(rounds._issued(c))
+
+        with pytest.raises(SinkError):  # (raised once the batch has committed)
+            ingest_in_one_batch()
+        assert _statuses(pg_dsn) == {"c-1": "done", "c-2": "pending", "c-3": "pending"}
+        assert [m.customer_id for m in run.channels["email"].delivered] == ["c-1"]
+    with PostgresStore(pg_dsn) as store:
+        rerun = rounds._run(store, fail_for=None)  # type: ignore[arg-type]
+        rerun.engine.deliver(local("2026-01-05 09:05"))
+        assert sorted(m.customer_id for m in rerun.channels["email"].delivered) == ["c-2", "c-3"]
+        assert _statuses(pg_dsn) == dict.fromkeys(customers, "done")
