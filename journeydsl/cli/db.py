@@ -10,6 +10,7 @@ time, each in the transaction that records it, so running the command again does
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TextIO
 
 from journeydsl.cli.common import Command, Parser
@@ -46,11 +47,11 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             found, now = migrate_database(db)
             label = describe(db)
         else:
-            from journeydsl.runtime.stores.sqlite import SCHEMA_VERSION, SQLiteStore
-
-            with SQLiteStore(db) as store:
-                found = now = store.schema_version()
-            label, now = db, SCHEMA_VERSION
+            if not Path(db).is_file():
+                print(f"journeydsl: error: {db}: no such file", file=err)
+                return ExitCode.USAGE
+            found, now = _migrate_sqlite(db)
+            label = db
     except Exception as exc:
         problem = store_problem(db, exc)
         if problem is None:
@@ -62,6 +63,24 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         print(f"{label}: migrated from schema version {found} to {now}", file=out)
     return ExitCode.OK
+
+
+def _migrate_sqlite(path: str) -> tuple[int, int]:
+    """The schema version of the SQLite file at ``path`` before and after a writable store
+    opened it (which migrates it)."""
+    import contextlib
+    import sqlite3
+
+    from journeydsl.runtime.stores._sqlite_schema import readonly_uri, stored_schema
+    from journeydsl.runtime.stores.sqlite import SQLiteStore
+
+    with contextlib.closing(sqlite3.connect(readonly_uri(path), uri=True)) as conn:
+        try:
+            found = stored_schema(path, conn)
+        except sqlite3.OperationalError:  # no meta table: a file SQLiteStore has not written
+            found = 0
+    with SQLiteStore(path) as store:
+        return found, store.schema_version()
 
 
 #: The command this module defines.
