@@ -148,6 +148,7 @@ def test_the_store_is_live_records_and_single_threaded(pg_dsn: str) -> None:
         thread.start()
         thread.join()
         assert [type(f) for f in failures] == [StoreThreadError]
+        assert str(failures[0]).startswith("PostgresStore is single-threaded: postgresql://")
 
 
 def test_a_batch_whose_statement_failed_does_not_commit_silently(pg_dsn: str) -> None:

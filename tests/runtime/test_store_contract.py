@@ -447,6 +447,30 @@ def test_processed_markers_and_meta(stores: Stores) -> None:
     assert s.get_meta("other") == "x"
 
 
+def test_any_string_round_trips(stores: Stores) -> None:
+    """Ids, customer ids, quarantined lines and outbox keys holding NUL or U+FFFF (PostgreSQL's
+    text cannot hold NUL) are stored and read back as given, and found by them."""
+    odd = "a\x00b\uffff0\uffff1\\0"
+    event = ev(odd, odd, T0, note=odd)
+    assert stores.events.append(odd, event) is True
+    assert stores.events.append(odd, event) is False
+    assert list(stores.events.events(odd, odd, None, None)) == [event]
+    s = stores.state
+    entry = OutboxEntry(odd, "send", odd, {"journey": "j", "version": 1, "x": odd}, T0)
+    s.commit([record(odd, due=T0.isoformat(), customer_id=odd)], [entry], processed_event=odd)
+    assert s.processed(odd) is True
+    assert s.processed("a") is False
+    assert [r["id"] for r in s.instances_of(odd)] == [odd]
+    assert s.due(T0) == [odd]
+    assert s.pending_outbox(T0) == [entry]
+    s.quarantine(odd, odd, odd, T0)
+    (kept,) = s.quarantined(odd)
+    assert (kept.event_id, kept.event, kept.reason) == (odd, odd, odd)
+    stores.profiles.tag(odd, odd)
+    assert stores.profiles.get(odd).tags == {odd}
+    assert list(stores.profiles.customers()) == [odd]
+
+
 # --------------------------------------------------------------------------- the engine on each
 
 

@@ -21,7 +21,9 @@ journeydsl imports it only when a PostgreSQL store is opened.
 * **Values.** Instants are ``timestamptz`` (ordering, windows) beside the original ISO text
   handed back with its offset; records, payloads, event data and profiles are JSON text, so that
   money and decimals come back exact and records read back byte for byte; aggregates other
-  than ``count`` and ``has`` are folded in Python by ``run_aggregate``.
+  than ``count`` and ``has`` are folded in Python by ``run_aggregate``. Any string round-trips:
+  the few that hold a NUL character (which PostgreSQL's ``text`` cannot) or U+FFFF are escaped
+  (:mod:`~journeydsl.runtime.stores._pg_text`); the others are stored as they are.
 * **One writer** (for now): ``writer_lock=True`` (what ``journeydsl run`` passes) takes a
   session-level advisory lock on the database for as long as the store is open, and a second
   such store is refused with :class:`DatabaseLocked`. Workers sharing a database by leases are
@@ -43,6 +45,7 @@ from journeydsl.runtime.stores._pg_schema import (
     migrate as _migrate,
 )
 from journeydsl.runtime.stores._pg_state import PgStatePart
+from journeydsl.runtime.stores._pg_text import register as register_text
 from journeydsl.runtime.stores._sqlite_guards import (
     DatabaseInUse,
     StoreUnavailable,
@@ -108,6 +111,7 @@ def _connect(dsn: str, label: str, connect_timeout: float) -> Any:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreUnavailable(label, f"cannot connect to the PostgreSQL server ({first})") from exc
     conn.execute("SET TIME ZONE 'UTC'")
+    register_text(conn)
     return conn
 
 
