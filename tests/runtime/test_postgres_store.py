@@ -261,3 +261,29 @@ def test_a_failing_sink_keeps_the_outcomes_settled_before_it(pg_dsn: str) -> Non
         rerun.engine.deliver(local("2026-01-05 09:05"))
         assert sorted(m.customer_id for m in rerun.channels["email"].delivered) == ["c-2", "c-3"]
         assert _statuses(pg_dsn) == dict.fromkeys(customers, "done")
+
+
+def test_a_lost_connection_is_told_as_the_database_that_cannot_be_used(pg_dsn: str) -> None:
+    """When the server ends the store's session mid-batch, the batch raises psycopg's error
+    (not one from its ROLLBACK), and pg_error turns it into one line naming the database."""
+    import psycopg
+
+    from journeydsl.expr.context import EventRecord
+    from journeydsl.runtime.stores.postgres import pg_error
+
+    def batch_cut_short(store: PostgresStore) -> None:
+        with store.batch():
+            store.append("e1", EventRecord("c1", "t", _t(), {}))
+            pid = store._conn.info.backend_pid
+            with psycopg.connect(pg_dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            store.append("e2", EventRecord("c1", "t", _t(), {}))
+
+    with PostgresStore(pg_dsn) as store:
+        with pytest.raises(psycopg.OperationalError) as lost:
+            batch_cut_short(store)
+        problem = pg_error(store.path, lost.value)
+        assert problem is not None
+        assert str(problem).startswith(f"{store.path}: the PostgreSQL server cannot be used (")
+    with PostgresStore(pg_dsn) as store:
+        assert store.all() == []

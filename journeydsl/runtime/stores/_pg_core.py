@@ -11,6 +11,7 @@ the server, so several processes may read what the others committed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -323,7 +324,8 @@ class PgTransaction:
             if exc_type is None:
                 conn.execute("RELEASE journeydsl")
                 return
-            if not conn.closed:
+            # (a connection that broke cannot roll back: the error that broke it is the one told)
+            with contextlib.suppress(Exception):
                 conn.execute("ROLLBACK TO journeydsl")
                 conn.execute("RELEASE journeydsl")
             return
@@ -346,7 +348,9 @@ class PgTransaction:
     def _rollback(self) -> None:
         conn = self._core._conn
         try:
-            if not conn.closed and self._core._in_tx():
-                conn.execute("ROLLBACK")
+            # (the error being raised says why; a broken connection's ROLLBACK must not hide it)
+            with contextlib.suppress(Exception):
+                if not conn.closed and self._core._in_tx():
+                    conn.execute("ROLLBACK")
         finally:
             self._core._after.clear()  # the work they were to follow was never committed
