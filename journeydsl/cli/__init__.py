@@ -1,4 +1,4 @@
-"""The ``journeydsl`` command line: check, graph, fmt, schema, run, quarantine, simulate,
+"""The ``journeydsl`` command line: check, graph, fmt, schema, run, quarantine, db, simulate,
 explain, preview, test, rule.
 
 Exit codes (:class:`~journeydsl.exitcodes.ExitCode`): 0 success (warnings allowed), 1 a journey
@@ -7,8 +7,9 @@ or an input has errors, 2 a usage error.
 One module per command or group of commands, each declaring its options and its work as
 :class:`~journeydsl.cli.common.Command`\\ s: :mod:`~journeydsl.cli.check`,
 :mod:`~journeydsl.cli.graph`, :mod:`~journeydsl.cli.fmt` (``fmt`` and ``schema``),
-:mod:`~journeydsl.cli.run`, :mod:`~journeydsl.cli.quarantine`, :mod:`~journeydsl.cli.simulate`
-(``simulate`` and ``explain``) and :mod:`~journeydsl.cli.scenarios` (``test``). This module
+:mod:`~journeydsl.cli.run`, :mod:`~journeydsl.cli.quarantine`, :mod:`~journeydsl.cli.db`,
+:mod:`~journeydsl.cli.simulate` (``simulate`` and ``explain``) and
+:mod:`~journeydsl.cli.scenarios` (``test``). This module
 assembles the parser and runs the command. A command's module is imported only when that command
 runs, or when the whole parser is built to document the CLI, so that ``journeydsl check`` starts
 fast: it imports neither the runtime nor the simulator.
@@ -65,6 +66,12 @@ _COMMANDS: dict[str, _Entry] = {
         "far in the future) are kept in its state file, not marked processed. `list` shows "
         "them; `replay` runs them again through the journeys given (after the catalog or the "
         "data was fixed), or, without journeys, marks them for the next run.",
+    ),
+    "db": _Entry(
+        "db",
+        "migrate a state database (PostgreSQL or SQLite) to this journeydsl's schema",
+        "`journeydsl db migrate --db DB` brings a PostgreSQL database (postgresql://…) or a "
+        "SQLite state file to this journeydsl's schema; running it again does nothing.",
     ),
     "simulate": _Entry(
         "simulate",

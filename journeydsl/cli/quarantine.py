@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any, TextIO
 
 from journeydsl.cli.common import Command, Parser, add_root_option, expand_paths
+from journeydsl.cli.stores import is_postgres_dsn, open_store, store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.protocols import QuarantinedEvent
-from journeydsl.runtime.stores.sqlite import SQLiteStore, StoreUnavailable, storage_error
 
 __all__ = [
     "COMMANDS",
@@ -46,7 +45,12 @@ def add_quarantine_arguments(quarantine: argparse.ArgumentParser) -> None:
         "replay", help="replay quarantined events now (journeys given) or at the next run"
     )
     for p in (qlist, qreplay):
-        p.add_argument("--db", metavar="STATE.db", required=True, help="the run's state file")
+        p.add_argument(
+            "--db",
+            metavar="STATE.db",
+            required=True,
+            help="the run's state file, or its PostgreSQL database (postgresql://…)",
+        )
         p.add_argument("--id", metavar="EVENT_ID", help="just this event")
     qlist.add_argument(
         "--format",
@@ -72,7 +76,7 @@ def cmd_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl quarantine ACTION`` from parsed arguments."""
     if getattr(args, "journeys", None):
         args.journeys = expand_paths(args.journeys)
-    if not Path(args.db).is_file():
+    if not is_postgres_dsn(args.db) and not Path(args.db).is_file():
         print(f"journeydsl: error: {args.db}: no such database", file=err)
         return ExitCode.USAGE
     if args.action == "list":
@@ -95,10 +99,13 @@ def _as_json(q: QuarantinedEvent) -> dict[str, Any]:
 def list_command(db: str, event_id: str | None, fmt: str, out: TextIO, err: TextIO) -> int:
     """Print the quarantined events of ``db`` (read-only: a run may be writing meanwhile)."""
     try:
-        with SQLiteStore(db, readonly=True) as store:
+        with open_store(db, readonly=True) as store:
             found = store.quarantined(event_id)
-    except (StoreUnavailable, sqlite3.DatabaseError) as exc:
-        print(f"journeydsl: error: {storage_error(db, exc) or exc}", file=err)
+    except Exception as exc:
+        problem = store_problem(db, exc)
+        if problem is None:
+            raise
+        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.ERRORS
     if event_id is not None and not found:
         print(f"journeydsl: error: no quarantined event with id {event_id!r} in {db}", file=err)
@@ -130,10 +137,13 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
         )
         return ExitCode.USAGE
     try:
-        with SQLiteStore(args.db) as store:
+        with open_store(args.db, migrate=False) as store:
             marked = store.request_replay(args.id)
-    except (StoreUnavailable, sqlite3.DatabaseError) as exc:
-        print(f"journeydsl: error: {storage_error(args.db, exc) or exc}", file=err)
+    except Exception as exc:
+        problem = store_problem(args.db, exc)
+        if problem is None:
+            raise
+        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.ERRORS
     if args.id is not None and not marked:
         print(f"journeydsl: error: no quarantined event with id {args.id!r} in {args.db}", file=err)

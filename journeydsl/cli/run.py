@@ -1,6 +1,7 @@
 """``journeydsl run``: the durable runtime over a recorded or piped event stream.
 
-The journeys run on a :class:`~journeydsl.runtime.stores.sqlite.SQLiteStore` file and deliver every
+The journeys run on a :class:`~journeydsl.runtime.stores.sqlite.SQLiteStore` file (or a
+:class:`~journeydsl.runtime.stores.postgres.PostgresStore` database) and deliver every
 effect to a JSON Lines :class:`~journeydsl.runtime.file_channel.FileChannel`, fed the stream by a
 :class:`~journeydsl.runtime.stream.StreamRunner`: for each event the clock moves to the event's
 time, everything due until then fires, and then the event is ingested.
@@ -21,7 +22,6 @@ of engine, store and actions file, and what is printed. ``Engine``, ``SQLiteStor
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,18 +32,14 @@ from typing import IO, TextIO
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
+from journeydsl.cli.stores import Store, is_postgres_dsn, store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import SinkError
-from journeydsl.runtime.stores.sqlite import (
-    DatabaseInUse,
-    SQLiteStore,
-    StoreUnavailable,
-    check_database,
-    storage_error,
-)
+from journeydsl.runtime.stores.postgres import PostgresStore
+from journeydsl.runtime.stores.sqlite import DatabaseInUse, SQLiteStore, check_database
 from journeydsl.runtime.stream import (
     RUN_CLOCK,
     FutureLimit,
@@ -74,7 +70,15 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         "--db",
         required=True,
         metavar="STATE.sqlite",
-        help="the state file; one run writes to it at a time (a second is refused, exit 2)",
+        help="the state file, or a PostgreSQL database (postgresql://user@host:port/db); one "
+        "run writes to it at a time (a second is refused, exit 2)",
+    )
+    run.add_argument(
+        "--migrate",
+        action="store_true",
+        help="bring a PostgreSQL database to this journeydsl's schema first (as `journeydsl db "
+        "migrate` does); without it, a database of an older schema is refused. A SQLite file "
+        "is always migrated",
     )
     run.add_argument(
         "--events", metavar="FILE", help="JSON Lines events, or - (required unless --check-db)"
@@ -183,6 +187,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         new_db=bool(args.new_db),
         root=args.root,
         allowed_lateness=lateness,
+        migrate=bool(args.migrate),
     )
 
 
@@ -205,6 +210,13 @@ def check_db_command(db: str | Path, out: TextIO, err: TextIO) -> int:
     of the state file ``db``, read-only (a run may be writing to it meanwhile), without running
     anything. Prints ``<db>: ok`` (exit 0) or one line per problem (exit 1); a missing file is a
     usage error (exit 2)."""
+    if is_postgres_dsn(db):
+        print(
+            "journeydsl: error: --check-db checks SQLite state files; a PostgreSQL database is "
+            "checked by its server (journeydsl db migrate tells its schema version)",
+            file=err,
+        )
+        return ExitCode.USAGE
     if not Path(db).is_file():
         print(f"journeydsl: error: {db}: no such file", file=err)
         return ExitCode.USAGE
@@ -302,6 +314,7 @@ def run(
     new_db: bool = False,
     root: str | Path | None = None,
     allowed_lateness: timedelta = timedelta(days=1),
+    migrate: bool = False,
 ) -> int:
     """Run ``journey_files`` (their catalogs read from inside ``root``, by default each
     journey's folder) over the event stream ``events`` (a path, or ``-`` for stdin) on the
@@ -328,7 +341,12 @@ def run(
     the run takes the stream for these journeys alone, and the others' timers, outbox and events
     stay as they are, for a later run that is given their files. A missing state file next to a
     non-empty actions file is refused too (a mistyped ``--db`` would start from nothing and
-    send everything again) unless ``new_db`` says a new state file is meant."""
+    send everything again) unless ``new_db`` says a new state file is meant.
+
+    ``db`` may name a PostgreSQL database (``postgresql://…``): the run is the same, one writer
+    is kept by an advisory lock on the database, and the database must have this journeydsl's
+    schema unless ``migrate`` (then it is migrated first; a new database counts as new only
+    when it had no schema at all)."""
     err = err if err is not None else sys.stderr
     if now is not None and (now.tzinfo is None or now.utcoffset() is None):
         print("journeydsl: error: --now needs a UTC offset, e.g. +07:00", file=err)
@@ -340,7 +358,8 @@ def run(
     if events != "-" and not Path(events).is_file():
         print(f"journeydsl: error: {events}: no such file", file=err)
         return ExitCode.USAGE
-    for path in (db, actions):
+    postgres = is_postgres_dsn(str(db))
+    for path in (actions,) if postgres else (db, actions):
         if not Path(path).resolve().parent.is_dir():
             print(f"journeydsl: error: {path}: no such folder to write into", file=err)
             return ExitCode.USAGE
@@ -352,7 +371,7 @@ def run(
         if why is not None:
             print(f"journeydsl: error: --now is {why}", file=err)
             return ExitCode.USAGE
-    if not new_db and not Path(db).exists() and _has_lines(Path(actions)):
+    if not new_db and not postgres and not Path(db).exists() and _has_lines(Path(actions)):
         print(
             f"journeydsl: error: {db}: no such state file, but {actions} already holds actions "
             "of an earlier run: a run from a new state file would send them again. Give the "
@@ -380,7 +399,9 @@ def run(
     # file and summary, so only errors (failing expressions) go to stderr.
     with quiet_engine_logs(err):
         try:
-            with SQLiteStore(db) as store:
+            with _open_store(str(db), migrate) as store:
+                if postgres and not new_db and _new_database(store, Path(actions), err):
+                    return ExitCode.USAGE
                 limit = FutureLimit(max_future, wall_clock) if max_future is not None else None
                 plan = _Plan(
                     journeys,
@@ -399,12 +420,34 @@ def run(
         except DatabaseInUse as exc:
             print(f"journeydsl: error: {exc}", file=err)
             return ExitCode.USAGE
-        except (StoreUnavailable, sqlite3.DatabaseError) as exc:
-            problem = storage_error(str(db), exc)
+        except Exception as exc:
+            problem = store_problem(str(db), exc)
             if problem is None:
                 raise  # not the file's fault (a bug): the traceback is what helps
             print(f"journeydsl: error: {problem}", file=err)
             return ExitCode.ERRORS
+
+
+def _open_store(db: str, migrate: bool) -> Store:
+    """The store ``db`` names, opened for writing by one run (``SQLiteStore`` is looked up
+    here, for the crash campaign)."""
+    if is_postgres_dsn(db):
+        return PostgresStore(db, migrate=migrate, writer_lock=True)
+    return SQLiteStore(db)
+
+
+def _new_database(store: Store, actions: Path, err: TextIO) -> bool:
+    """Whether to refuse a PostgreSQL database that holds nothing yet (no events, no instances)
+    while ``actions`` already holds actions of an earlier run; says why."""
+    if store.latest_event_time() is not None or store.all_instances() or not _has_lines(actions):
+        return False
+    print(
+        f"journeydsl: error: {store.path} holds no state, but {actions} already holds actions "
+        "of an earlier run: a run from an empty database would send them again. Give the "
+        "database of that run, or pass --new-db if a new one is meant",
+        file=err,
+    )
+    return True
 
 
 def _has_lines(path: Path) -> bool:
@@ -438,7 +481,7 @@ class _Plan:
     lateness: timedelta
 
 
-def _run(plan: _Plan, store: SQLiteStore, err: TextIO) -> int:
+def _run(plan: _Plan, store: Store, err: TextIO) -> int:
     """The refusals that need the state file (journeys it has that the run lacks, a ``--now``
     before the time it reached), the profiles, then the run; a failing sink stops it."""
     summary = RunSummary()
@@ -480,7 +523,7 @@ def _run(plan: _Plan, store: SQLiteStore, err: TextIO) -> int:
         return ExitCode.ERRORS
 
 
-def _others(journeys: Sequence[ir.Journey], store: SQLiteStore) -> str:
+def _others(journeys: Sequence[ir.Journey], store: Store) -> str:
     """The journeys (and versions) with live instances in ``store`` that ``journeys`` lack,
     for a message; "" when there are none."""
     given = {(j.id, j.version) for j in journeys}
@@ -489,7 +532,7 @@ def _others(journeys: Sequence[ir.Journey], store: SQLiteStore) -> str:
     return ", ".join(f"{j} v{v} ({live[(j, v)]} live)" for j, v in missing)
 
 
-def _run_stream(plan: _Plan, store: SQLiteStore, summary: RunSummary, err: TextIO) -> int:
+def _run_stream(plan: _Plan, store: Store, summary: RunSummary, err: TextIO) -> int:
     """The engine over the store and the actions file, fed the stream; every quarantined event
     is reported on ``err`` with its line, and the summary at the end."""
     clock = StreamClock()

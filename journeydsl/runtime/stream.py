@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
@@ -31,6 +31,9 @@ from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.policies.evaluator import describe_window
 from journeydsl.runtime.reorder import Reorder, TooLateError
 from journeydsl.runtime.stores.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from journeydsl.runtime.stores.postgres import PostgresStore
 
 __all__ = [
     "RUN_CLOCK",
@@ -139,7 +142,7 @@ class StreamRunner:
     def __init__(
         self,
         engine: Engine,
-        store: SQLiteStore,
+        store: SQLiteStore | PostgresStore,
         sink: FileChannel,
         clock: StreamClock,
         summary: RunSummary,

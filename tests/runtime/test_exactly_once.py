@@ -194,13 +194,48 @@ def test_a_second_entry_of_one_customer_and_key_is_numbered(tmp_path: Path) -> N
 # --------------------------------------------------------------------------- quarantine
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite"])
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+
+def _store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """A new durable store of ``kind`` (``sqlite`` or ``postgres``), closed after the test."""
+    if kind == "postgres":
+        from journeydsl.runtime.stores.postgres import PostgresStore
+
+        store: Any = PostgresStore(request.getfixturevalue("pg_dsn"))
+    else:
+        store = SQLiteStore(tmp_path / "s.db")
+    request.addfinalizer(store.close)
+    return store
+
+
+def _committed_rows(store: Any, key: str) -> int:
+    """How many outbox rows with idempotency key ``key`` another connection sees committed."""
+    if isinstance(store, SQLiteStore):
+        other = sqlite3.connect(store.path)
+        try:
+            (rows,) = other.execute(
+                "SELECT COUNT(*) FROM outbox WHERE key || ':email' = ?", (key,)
+            ).fetchone()
+        finally:
+            other.close()
+        return int(rows)
+    import psycopg
+
+    with psycopg.connect(store.dsn) as conn:
+        found = conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE key || ':email' = %s", (key,)
+        ).fetchone()
+    return int(found[0]) if found else 0
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite", POSTGRES])
 def test_a_quarantined_event_is_kept_and_its_correction_is_processed(
-    tmp_path: Path, store: str
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
 ) -> None:
     """A bad event goes to the store's quarantine, not into the processed set: the corrected
     event with the same id is processed, and leaves the quarantine."""
-    state: Any = MemoryStateStore() if store == "memory" else SQLiteStore(tmp_path / "s.db")
+    state: Any = MemoryStateStore() if store == "memory" else _store(store, tmp_path, request)
     channel = RecordingChannel("email")
     engine = _engine(_keyed_journey(tmp_path), state, channel)
     bad = _issued("c1", extra_field=None)
@@ -263,79 +298,79 @@ def test_replay_takes_quarantined_events_again_after_the_catalog_is_fixed(tmp_pa
 # --------------------------------------------------------------------------- after the commit
 
 
-def test_no_message_leaves_before_the_hosts_batch_has_committed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", POSTGRES])
+def test_no_message_leaves_before_the_hosts_batch_has_committed(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
     """Inside a host's batch the engine holds deliveries back: when the channel is called, a
     second connection already sees the outbox entry committed, and nothing is sent before."""
-    path = tmp_path / "s.db"
+    store = _store(kind, tmp_path, request)
     seen_committed: list[int] = []
 
     def committed(message: Message) -> DeliveryResult:
-        other = sqlite3.connect(path)
-        try:
-            (rows,) = other.execute(
-                "SELECT COUNT(*) FROM outbox WHERE key || ':email' = ?",
-                (message.idempotency_key,),
-            ).fetchone()
-        finally:
-            other.close()
-        seen_committed.append(rows)
+        seen_committed.append(_committed_rows(store, message.idempotency_key))
         return DeliveryResult(DeliveryStatus.DELIVERED)
 
     channel = RecordingChannel("email", committed)
-    with SQLiteStore(path) as store:
-        store.add(_profile("c1"))
-        engine = _engine(
-            _onboarding(), store, channel, profiles=store, events=store, unhandled="withhold"
-        )
-        with store.batch():
-            engine.ingest(_issued("c1"))
-            assert channel.attempts == []  # held back: the batch has not committed
-        assert [m.template for m in channel.delivered] == ["welcome_activation_guide"]
+    store.add(_profile("c1"))
+    engine = _engine(
+        _onboarding(), store, channel, profiles=store, events=store, unhandled="withhold"
+    )
+    with store.batch():
+        engine.ingest(_issued("c1"))
+        assert channel.attempts == []  # held back: the batch has not committed
+    assert [m.template for m in channel.delivered] == ["welcome_activation_guide"]
     assert seen_committed == [1]
 
 
-def test_a_tick_loop_inside_a_batch_ends_and_delivers_at_the_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", POSTGRES])
+def test_a_tick_loop_inside_a_batch_ends_and_delivers_at_the_commit(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
     """A host loop `while next_wakeup() <= t: tick()` inside a batch ends: the held deliveries
     are no work for tick until the commit, which then hands them out once."""
     channel = RecordingChannel("email")
-    with SQLiteStore(tmp_path / "s.db") as store:
-        store.add(_profile("c1"))
-        engine = _engine(
-            _onboarding(), store, channel, profiles=store, events=store, unhandled="withhold"
-        )
-        at = T0
-        with store.batch():
-            engine.ingest(_issued("c1"))
-            ticks = 0
-            while (wake := engine.next_wakeup()) is not None and wake <= at and ticks < 5:
-                engine.tick(wake)
-                ticks += 1
-            assert ticks == 0
-        assert [m.template for m in channel.delivered] == ["welcome_activation_guide"]
-        after = engine.next_wakeup()
-        assert after is None or after > at
+    store = _store(kind, tmp_path, request)
+    store.add(_profile("c1"))
+    engine = _engine(
+        _onboarding(), store, channel, profiles=store, events=store, unhandled="withhold"
+    )
+    at = T0
+    with store.batch():
+        engine.ingest(_issued("c1"))
+        ticks = 0
+        while (wake := engine.next_wakeup()) is not None and wake <= at and ticks < 5:
+            engine.tick(wake)
+            ticks += 1
+        assert ticks == 0
+    assert [m.template for m in channel.delivered] == ["welcome_activation_guide"]
+    after = engine.next_wakeup()
+    assert after is None or after > at
 
 
-def test_a_rolled_back_batch_sends_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", POSTGRES])
+def test_a_rolled_back_batch_sends_nothing(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
     """A batch that rolls back drops the deliveries it held: no message for a state change that
     was never committed."""
     channel = RecordingChannel("email")
-    with SQLiteStore(tmp_path / "s.db") as store:
-        store.add(_profile("c1"))
-        engine = _engine(
-            _onboarding(), store, channel, profiles=store, events=store, unhandled="withhold"
-        )
+    store = _store(kind, tmp_path, request)
+    store.add(_profile("c1"))
+    engine = _engine(
+        _onboarding(), store, channel, profiles=store, events=store, unhandled="withhold"
+    )
 
-        def host_work() -> None:
-            with store.batch():
-                engine.ingest(_issued("c1"))
-                raise RuntimeError("the host's own work failed")
+    def host_work() -> None:
+        with store.batch():
+            engine.ingest(_issued("c1"))
+            raise RuntimeError("the host's own work failed")
 
-        with pytest.raises(RuntimeError):
-            host_work()
-        engine.deliver()
-        assert channel.attempts == []
-        assert store.outbox() == []
+    with pytest.raises(RuntimeError):
+        host_work()
+    engine.deliver()
+    assert channel.attempts == []
+    assert store.outbox() == []
 
 
 # --------------------------------------------------------------------------- handlers

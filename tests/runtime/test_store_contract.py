@@ -1,6 +1,6 @@
-"""The store contract: the in-memory stores and SQLiteStore behave identically.
+"""The store contract: the in-memory stores, SQLiteStore and PostgresStore behave identically.
 
-Every test runs against both (``stores`` is parametrized); a test that only one of them fails is a
+Every test runs against each (``stores`` is parametrized); a test that only one of them fails is a
 bug in that store.
 """
 
@@ -49,10 +49,16 @@ class Stores:
     state: Any
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     if request.param == "memory":
         yield Stores("memory", MemoryEventStore(), MemoryProfileStore(), MemoryStateStore())
+        return
+    if request.param == "postgres":
+        from journeydsl.runtime.stores.postgres import PostgresStore
+
+        with PostgresStore(request.getfixturevalue("pg_dsn")) as pg:
+            yield Stores("postgres", pg, pg, pg)
         return
     with SQLiteStore(tmp_path / "state.sqlite") as store:
         yield Stores("sqlite", store, store, store)
@@ -441,7 +447,31 @@ def test_processed_markers_and_meta(stores: Stores) -> None:
     assert s.get_meta("other") == "x"
 
 
-# --------------------------------------------------------------------------- the engine on both
+def test_any_string_round_trips(stores: Stores) -> None:
+    """Ids, customer ids, quarantined lines and outbox keys holding NUL or U+FFFF (PostgreSQL's
+    text cannot hold NUL) are stored and read back as given, and found by them."""
+    odd = "a\x00b\uffff0\uffff1\\0"
+    event = ev(odd, odd, T0, note=odd)
+    assert stores.events.append(odd, event) is True
+    assert stores.events.append(odd, event) is False
+    assert list(stores.events.events(odd, odd, None, None)) == [event]
+    s = stores.state
+    entry = OutboxEntry(odd, "send", odd, {"journey": "j", "version": 1, "x": odd}, T0)
+    s.commit([record(odd, due=T0.isoformat(), customer_id=odd)], [entry], processed_event=odd)
+    assert s.processed(odd) is True
+    assert s.processed("a") is False
+    assert [r["id"] for r in s.instances_of(odd)] == [odd]
+    assert s.due(T0) == [odd]
+    assert s.pending_outbox(T0) == [entry]
+    s.quarantine(odd, odd, odd, T0)
+    (kept,) = s.quarantined(odd)
+    assert (kept.event_id, kept.event, kept.reason) == (odd, odd, odd)
+    stores.profiles.tag(odd, odd)
+    assert stores.profiles.get(odd).tags == {odd}
+    assert list(stores.profiles.customers()) == [odd]
+
+
+# --------------------------------------------------------------------------- the engine on each
 
 
 SCRIPT: list[tuple[int, dict[str, Any]]] = [
@@ -512,6 +542,17 @@ def test_onboarding_gives_the_same_actions_on_sqlite_and_memory(tmp_path: Path) 
     assert sqlite == memory
     kinds = {a[3] for a in memory if len(a) == 5}
     assert {"send", "ticket", "reward"} <= kinds
+
+
+@pytest.mark.postgres
+def test_onboarding_gives_the_same_actions_on_postgres_and_memory(pg_dsn: str) -> None:
+    """The onboarding example run by the Engine produces the same actions on PostgreSQL as in
+    memory."""
+    from journeydsl.runtime.stores.postgres import PostgresStore
+
+    memory = _run_onboarding(MemoryEventStore(), MemoryProfileStore(), MemoryStateStore())
+    with PostgresStore(pg_dsn) as store:
+        assert _run_onboarding(store, store, store) == memory
 
 
 def test_engine_fires_timers_on_time_when_offsets_differ(stores: Stores) -> None:

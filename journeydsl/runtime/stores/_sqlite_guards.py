@@ -83,14 +83,14 @@ class StoreThreadError(sqlite3.ProgrammingError):
     A ``sqlite3.ProgrammingError``, which is what the same mistake raised before this check
     existed, so code that catches that still does."""
 
-    def __init__(self, path: str, owner: str, user: str) -> None:
+    def __init__(self, path: str, owner: str, user: str, store: str = "SQLiteStore") -> None:
         super().__init__(
-            f"SQLiteStore is single-threaded: {path} was opened in thread {owner} and used from "
+            f"{store} is single-threaded: {path} was opened in thread {owner} and used from "
             f"thread {user}. Use each store from the thread that opened it: give the engine one "
             "thread of its own (e.g. a ThreadPoolExecutor(max_workers=1) that opens the store and "
             "runs every call), or call it from async handlers on the event loop; threads that "
-            "only read may each open SQLiteStore(path, readonly=True). Many writers need "
-            "PostgreSQL, not SQLite"
+            f"only read may each open {store}(path, readonly=True)"
+            + (". Many writers need PostgreSQL, not SQLite" if store == "SQLiteStore" else "")
         )
         self.path = path
 
@@ -150,7 +150,10 @@ def _owned(method: _F) -> _F:
 
 def _refuse(store: Any) -> NoReturn:
     raise StoreThreadError(
-        store.path, _thread_name(store._owner_thread), _thread_name(_get_ident())
+        store.path,
+        _thread_name(store._owner_thread),
+        _thread_name(_get_ident()),
+        type(store).__name__,
     )
 
 

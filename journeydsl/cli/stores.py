@@ -1,0 +1,38 @@
+"""Which store a ``--db`` names: a SQLite state file, or a PostgreSQL database
+(``postgresql://…`` or ``postgres://…``, :mod:`journeydsl.runtime.stores.postgres`; psycopg is
+imported only then), and the one line that says why one cannot be used."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TypeAlias
+
+from journeydsl.runtime.stores.postgres import PostgresStore, is_postgres_dsn, pg_error
+from journeydsl.runtime.stores.sqlite import SQLiteStore, StoreUnavailable, storage_error
+
+__all__ = ["Store", "is_postgres_dsn", "open_store", "store_problem"]
+
+#: A store ``--db`` may name.
+Store: TypeAlias = SQLiteStore | PostgresStore
+
+
+def open_store(db: str, *, readonly: bool = False, migrate: bool = True) -> Store:
+    """The store ``db`` names, opened for writing (one writer: the SQLite file's lock, or the
+    PostgreSQL database's advisory writer lock) or ``readonly``. A PostgreSQL database is
+    migrated only with ``migrate`` (otherwise it must have this journeydsl's schema); a SQLite
+    file always is."""
+    if is_postgres_dsn(db):
+        return PostgresStore(db, readonly=readonly, migrate=migrate, writer_lock=not readonly)
+    return SQLiteStore(db, readonly=readonly)
+
+
+def store_problem(db: str, exc: BaseException) -> StoreUnavailable | None:
+    """Why the store ``db`` names cannot be used, when ``exc`` says so (naming the file, or the
+    server and database); None for an error that is not the store's fault."""
+    if is_postgres_dsn(db):
+        from journeydsl.runtime.stores._pg_schema import describe
+
+        return pg_error(describe(db), exc)
+    if isinstance(exc, StoreUnavailable | sqlite3.DatabaseError):
+        return storage_error(db, exc)
+    return None

@@ -1,0 +1,398 @@
+"""The engine state of the PostgreSQL store (:class:`~journeydsl.runtime.protocols.StateStore`):
+instance records with their decision logs (:class:`~journeydsl.runtime.protocols.LiveRecords`,
+written by :class:`~journeydsl.runtime.stores._sqlite_rows.InstanceWrite` exactly as the SQLite
+store writes them), timers, the outbox, processed markers and engine meta, the quarantine and the
+contact history."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import nullcontext
+from datetime import datetime
+from typing import Any, cast
+
+from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
+from journeydsl.runtime.records import InstanceRecord
+from journeydsl.runtime.stores._pg_core import PgCore, aware
+from journeydsl.runtime.stores._sqlite_rows import (
+    InstanceWrite,
+    _dump,
+    _entry,
+    _load_instance,
+    _load_live,
+)
+
+__all__ = ["PgStatePart"]
+
+_UPSERT_INSTANCE = (
+    "INSERT INTO instances (id, customer_id, journey, version, status, due, due_iso, record, "
+    "log_len, tail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE "
+    "SET customer_id = excluded.customer_id, journey = excluded.journey, "
+    "version = excluded.version, status = excluded.status, due = excluded.due, "
+    "due_iso = excluded.due_iso, record = excluded.record, log_len = excluded.log_len, "
+    "tail = excluded.tail"
+)
+_OUTBOX_COLUMNS = "key, kind, customer_id, payload, not_before, not_before_iso, attempts, status"
+_UPSERT_OUTBOX = (
+    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, customer_id = excluded.customer_id, "
+    "payload = excluded.payload, not_before = excluded.not_before, "
+    "not_before_iso = excluded.not_before_iso, attempts = excluded.attempts, "
+    "status = excluded.status"
+)
+_ENTRY = "key, kind, customer_id, payload, not_before_iso, attempts, status"
+
+
+def _instance_row(w: InstanceWrite) -> tuple[Any, ...]:
+    """The SQLite row of ``w`` with the due time as an instant (``timestamptz``)."""
+    row = w.row
+    due = datetime.fromisoformat(row[6]) if row[6] else None
+    return (*row[:5], due, *row[6:])
+
+
+def _outbox_row(e: OutboxEntry) -> tuple[Any, ...]:
+    return (
+        e.key,
+        e.kind,
+        e.customer_id,
+        _dump(e.payload),
+        aware(e.not_before),
+        e.not_before.isoformat(),
+        e.attempts,
+        e.status,
+    )
+
+
+class PgStatePart(PgCore):
+    """Every table but ``events`` and ``profiles``."""
+
+    def commit(
+        self,
+        instances: Sequence[InstanceRecord],
+        outbox: Sequence[OutboxEntry],
+        processed_event: str | None = None,
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write instance records (and their timers), new outbox entries (ignored when the key
+        exists), the processed-event marker and meta in one transaction: all or nothing."""
+        writes = [InstanceWrite(r) for r in instances]
+        out_rows = [_outbox_row(e) for e in outbox]
+        meta_rows = [(str(k), str(v)) for k, v in (meta or {}).items()]
+        rows = 3 * len(writes) + len(out_rows) + (processed_event is not None) + len(meta_rows)
+        with self._transaction() if rows > 1 else nullcontext():
+            self._write_instances(writes)
+            if out_rows:
+                with self._conn.cursor() as cur:
+                    cur.executemany(
+                        f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                        out_rows,
+                    )
+            if processed_event is not None:
+                self._mark(processed_event)
+            if meta_rows:
+                with self._conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO engine_meta (key, value) VALUES (%s, %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        meta_rows,
+                    )
+        self._instances_written(writes)
+
+    def _write_instances(self, writes: Sequence[InstanceWrite]) -> None:
+        """The rows of ``writes`` and their decision logs: the new entries of a live record
+        appended, the whole log of any other record written anew."""
+        if not writes:
+            return
+        with self._conn.cursor() as cur:
+            cur.executemany(_UPSERT_INSTANCE, [_instance_row(w) for w in writes])
+            anew = [(w.row[0],) for w in writes if w.rewrite]
+            if anew:
+                cur.executemany("DELETE FROM decisions WHERE instance = %s", anew)
+            chunks = [(w.row[0], *w.chunk) for w in writes if w.chunk is not None]
+            if chunks:
+                cur.executemany(
+                    "INSERT INTO decisions (instance, n, entries) VALUES (%s, %s, %s)", chunks
+                )
+
+    @staticmethod
+    def _instances_written(writes: Sequence[InstanceWrite]) -> None:
+        """Keep the live records written in step with their stored logs."""
+        for w in writes:
+            if not w.rewrite:
+                cast(dict[str, Any], w.record)["log_stored"] = w.total
+
+    def instance(self, instance_id: str) -> InstanceRecord | None:
+        """One instance record."""
+        row = self._conn.execute(
+            "SELECT record FROM instances WHERE id = %s", (instance_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        log: list[Any] = []
+        for (chunk,) in self._conn.execute(
+            "SELECT entries FROM decisions WHERE instance = %s ORDER BY n", (instance_id,)
+        ):
+            log.extend(json.loads(chunk))
+        return _load_instance(row[0], log)
+
+    def instances_of(self, customer_id: str) -> list[InstanceRecord]:
+        """A customer's records, oldest first."""
+        rows = self._conn.execute(
+            "SELECT id, record FROM instances WHERE customer_id = %s ORDER BY seq", (customer_id,)
+        ).fetchall()
+        logs = self._logs(
+            "SELECT d.instance, d.entries FROM decisions d JOIN instances i ON i.id = d.instance "
+            "WHERE i.customer_id = %s ORDER BY d.instance, d.n",
+            (customer_id,),
+        )
+        return [_load_instance(r, logs.get(iid, [])) for iid, r in rows]
+
+    def all_instances(self) -> list[InstanceRecord]:
+        """Every record, oldest first."""
+        rows = self._conn.execute("SELECT id, record FROM instances ORDER BY seq").fetchall()
+        logs = self._logs("SELECT instance, entries FROM decisions ORDER BY instance, n", ())
+        return [_load_instance(r, logs.get(iid, [])) for iid, r in rows]
+
+    def _logs(self, query: str, args: tuple[Any, ...]) -> dict[str, list[Any]]:
+        logs: dict[str, list[Any]] = {}
+        for iid, chunk in self._conn.execute(query, args):
+            logs.setdefault(iid, []).extend(json.loads(chunk))
+        return logs
+
+    def live_instance(self, instance_id: str) -> InstanceRecord | None:
+        """One live record (:class:`~journeydsl.runtime.protocols.LiveRecords`)."""
+        row = self._conn.execute(
+            "SELECT record, log_len, tail FROM instances WHERE id = %s", (instance_id,)
+        ).fetchone()
+        return _load_live(*row) if row else None
+
+    def live_instances_of(self, customer_id: str) -> list[InstanceRecord]:
+        """A customer's live records, oldest first."""
+        return [
+            _load_live(*row)
+            for row in self._conn.execute(
+                "SELECT record, log_len, tail FROM instances WHERE customer_id = %s ORDER BY seq",
+                (customer_id,),
+            )
+        ]
+
+    def due(
+        self,
+        now: datetime,
+        limit: int = 1000,
+        *,
+        journeys: Collection[tuple[str, int]] | None = None,
+    ) -> list[str]:
+        """Waiting instances whose timer is at or before ``now``, earliest first (ties by id);
+        of ``journeys``' instances only, when given."""
+        if journeys is not None:
+            rows = self._conn.execute(
+                "SELECT id, journey, version FROM instances WHERE status = 'waiting' "
+                "AND due <= %s ORDER BY due, id",
+                (aware(now),),
+            )
+            return list(
+                itertools.islice((iid for iid, j, v in rows if (j, v) in journeys), max(limit, 0))
+            )
+        return [
+            iid
+            for (iid,) in self._conn.execute(
+                "SELECT id FROM instances WHERE status = 'waiting' AND due <= %s "
+                "ORDER BY due, id LIMIT %s",
+                (aware(now), max(limit, 0)),
+            )
+        ]
+
+    def next_due(self, *, journeys: Collection[tuple[str, int]] | None = None) -> datetime | None:
+        """The earliest pending timer (of ``journeys``' instances only, when given)."""
+        if journeys is None:
+            row = self._conn.execute(
+                "SELECT due_iso FROM instances WHERE status = 'waiting' AND due IS NOT NULL "
+                "ORDER BY due, id LIMIT 1"
+            ).fetchone()
+            return datetime.fromisoformat(row[0]) if row else None
+        rows = self._conn.execute(
+            "SELECT due_iso, journey, version FROM instances WHERE status = 'waiting' "
+            "AND due IS NOT NULL ORDER BY due, id"
+        )
+        for due_iso, j, v in rows:
+            if (j, v) in journeys:
+                return datetime.fromisoformat(due_iso)
+        return None
+
+    def _mark(self, marker: str) -> None:
+        """Mark an event processed: on its own row where this store keeps it, else in
+        ``processed_events``."""
+        cur = self._conn.execute("UPDATE events SET processed = TRUE WHERE id = %s", (marker,))
+        if not cur.rowcount:
+            self._conn.execute(
+                "INSERT INTO processed_events (id) VALUES (%s) ON CONFLICT DO NOTHING", (marker,)
+            )
+
+    def processed(self, event_id: str) -> bool:
+        """Whether the event was processed."""
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE id = %s AND processed) "
+            "OR EXISTS (SELECT 1 FROM processed_events WHERE id = %s)",
+            (event_id, event_id),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def pending_outbox(
+        self,
+        now: datetime,
+        limit: int = 1000,
+        *,
+        journeys: Collection[tuple[str, int]] | None = None,
+    ) -> list[OutboxEntry]:
+        """Pending entries due at ``now``, by due time (as instants) then key; of ``journeys``
+        only (``(id, version)`` pairs of the payload), when given."""
+        if journeys is not None:
+            entries = (
+                _entry(row)
+                for row in self._conn.execute(
+                    f"SELECT {_ENTRY} FROM outbox WHERE status = 'pending' AND not_before <= %s "
+                    "ORDER BY not_before, key",
+                    (aware(now),),
+                )
+            )
+            mine = (e for e in entries if (e.payload["journey"], e.payload["version"]) in journeys)
+            return list(itertools.islice(mine, max(limit, 0)))
+        rows = self._conn.execute(
+            f"SELECT {_ENTRY} FROM outbox WHERE status = 'pending' AND not_before <= %s "
+            "ORDER BY not_before, key LIMIT %s",
+            (aware(now), max(limit, 0)),
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def update_outbox(self, entry: OutboxEntry) -> None:
+        """Store a delivery attempt's outcome (the whole entry replaces the stored one)."""
+        self._conn.execute(_UPSERT_OUTBOX, _outbox_row(entry))
+
+    def outbox(self) -> list[OutboxEntry]:
+        """Every outbox entry, by due time then key."""
+        rows = self._conn.execute(
+            f"SELECT {_ENTRY} FROM outbox ORDER BY not_before, key"
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        """Engine bookkeeping."""
+        row = self._conn.execute("SELECT value FROM engine_meta WHERE key = %s", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def live_journeys(self) -> dict[tuple[str, int], int]:
+        """How many instances that have not ended each (journey, version) has."""
+        rows = self._conn.execute(
+            "SELECT journey, version, COUNT(*) FROM instances WHERE status != 'ended' "
+            "GROUP BY journey, version"
+        )
+        return {(journey, int(version)): int(count) for journey, version, count in rows}
+
+    def latest_event_time(self) -> datetime | None:
+        """The time of the latest event stored (as an instant), with its own offset."""
+        row = self._conn.execute(
+            "SELECT at_iso FROM events ORDER BY at DESC, seq DESC LIMIT 1"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    # ================================================================== Quarantine
+
+    def quarantine(self, event_id: str, event: str, reason: str, seen: datetime) -> None:
+        """Keep a quarantined event: once per id, counted and with the latest reason when it
+        comes again."""
+        self._conn.execute(
+            "INSERT INTO quarantine (id, event, reason, first_seen, last_seen, count) "
+            "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT (id) DO UPDATE SET "
+            "event = excluded.event, reason = excluded.reason, last_seen = excluded.last_seen, "
+            "count = quarantine.count + 1, replay = 0",
+            (event_id, event, reason, seen.isoformat(), seen.isoformat()),
+        )
+
+    def quarantined(self, event_id: str | None = None) -> list[QuarantinedEvent]:
+        """The quarantined events (or the one with ``event_id``), first seen first."""
+        query = "SELECT id, event, reason, first_seen, last_seen, count, replay FROM quarantine"
+        rows = (
+            self._conn.execute(query + " WHERE id = %s", (event_id,))
+            if event_id is not None
+            else self._conn.execute(query + " ORDER BY seq")
+        ).fetchall()
+        return [
+            QuarantinedEvent(
+                eid,
+                event,
+                reason,
+                datetime.fromisoformat(first),
+                datetime.fromisoformat(last),
+                int(count),
+                bool(replay),
+            )
+            for eid, event, reason, first, last, count, replay in rows
+        ]
+
+    def release(self, event_id: str) -> bool:
+        """Remove a processed event from the quarantine."""
+        cur = self._conn.execute("DELETE FROM quarantine WHERE id = %s", (event_id,))
+        return cur.rowcount > 0
+
+    def request_replay(self, event_id: str | None = None) -> int:
+        """Mark quarantined events (or one) for the next run; returns how many."""
+        if event_id is None:
+            return self._conn.execute("UPDATE quarantine SET replay = 1").rowcount
+        return self._conn.execute(
+            "UPDATE quarantine SET replay = 1 WHERE id = %s", (event_id,)
+        ).rowcount
+
+    # ================================================================== ContactHistory
+
+    def prune_contacts(self, before: datetime) -> int:
+        """Delete the contacts made before ``before`` (as instants); returns how many."""
+        with self._transaction():
+            cur = self._conn.execute("DELETE FROM contacts WHERE at < %s", (aware(before),))
+            return cur.rowcount
+
+    def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
+        """The customer's contacts at or after ``since`` (as instants), oldest first."""
+        rows = self._conn.execute(
+            "SELECT key, at_iso, channel, category, journey, template FROM contacts "
+            "WHERE customer_id = %s AND at >= %s ORDER BY at, seq",
+            (customer_id, aware(since)),
+        ).fetchall()
+        return [
+            Contact(key, customer_id, datetime.fromisoformat(at), channel, category, journey, tpl)
+            for key, at, channel, category, journey, tpl in rows
+        ]
+
+    def record_delivery(
+        self,
+        entry: OutboxEntry,
+        contact: Contact | None = None,
+        instance: InstanceRecord | None = None,
+    ) -> None:
+        """The outbox update, the contact (once per key) and the instance record in one
+        transaction."""
+        writes = [InstanceWrite(instance)] if instance is not None else []
+        row = _outbox_row(entry)
+        with self._transaction():
+            self._write_instances(writes)
+            self._conn.execute(_UPSERT_OUTBOX, row)
+            if contact is not None:
+                self._conn.execute(
+                    "INSERT INTO contacts (key, customer_id, at, at_iso, channel, category, "
+                    "journey, template) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (
+                        contact.key,
+                        contact.customer_id,
+                        aware(contact.at),
+                        contact.at.isoformat(),
+                        contact.channel,
+                        contact.category,
+                        contact.journey,
+                        contact.template,
+                    ),
+                )
+        self._instances_written(writes)

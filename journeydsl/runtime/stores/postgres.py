@@ -1,0 +1,205 @@
+"""The PostgreSQL store: events, profiles and durable engine state in one PostgreSQL database.
+
+:class:`PostgresStore` implements the same protocols as
+:class:`~journeydsl.runtime.stores.sqlite.SQLiteStore` (EventStore, ProfileStore, StateStore,
+ContactHistory, Quarantine, GroupCommit, CommitHooks, LiveRecords) with the same semantics, and
+the store contract tests run on both. It needs psycopg 3 (``pip install 'journeydsl[postgres]'``);
+journeydsl imports it only when a PostgreSQL store is opened.
+
+* **Connection and transactions.** One connection per store, used from the thread that opened it
+  (as the SQLite store); it runs in autocommit mode and the store opens transactions itself:
+  every :meth:`commit` of several rows, every :meth:`batch` (one transaction for a group of
+  engine steps; a nested one is a savepoint). Each session runs in UTC.
+* **Schema.** Versioned in the ``meta`` table (:data:`SCHEMA_VERSION`, its own numbering);
+  a writable store migrates the database when it opens it (under an advisory lock, so two
+  processes starting together migrate once) unless ``migrate=False`` (then the database must
+  have this schema: what ``journeydsl run`` does without ``--migrate``); ``journeydsl db migrate
+  --db DSN`` migrates alone.
+  A database of a newer schema is refused, naming the server and database
+  (:class:`~journeydsl.runtime.stores._sqlite_guards.StoreUnavailable`). The tables are in
+  :mod:`~journeydsl.runtime.stores._pg_schema`.
+* **Values.** Instants are ``timestamptz`` (ordering, windows) beside the original ISO text
+  handed back with its offset; records, payloads, event data and profiles are JSON text, so that
+  money and decimals come back exact and records read back byte for byte; aggregates other
+  than ``count`` and ``has`` are folded in Python by ``run_aggregate``. Any string round-trips:
+  the few that hold a NUL character (which PostgreSQL's ``text`` cannot) or U+FFFF are escaped
+  (:mod:`~journeydsl.runtime.stores._pg_text`); the others are stored as they are.
+* **One writer** (for now): ``writer_lock=True`` (what ``journeydsl run`` passes) takes a
+  session-level advisory lock on the database for as long as the store is open, and a second
+  such store is refused with :class:`DatabaseLocked`. Workers sharing a database by leases are
+  future work (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+from journeydsl.runtime.stores._pg_schema import (
+    MIGRATION_LOCK,
+    SCHEMA_VERSION,
+    describe,
+    stored_schema,
+)
+from journeydsl.runtime.stores._pg_schema import (
+    migrate as _migrate,
+)
+from journeydsl.runtime.stores._pg_state import PgStatePart
+from journeydsl.runtime.stores._pg_text import register as register_text
+from journeydsl.runtime.stores._sqlite_guards import (
+    DatabaseInUse,
+    StoreUnavailable,
+    single_threaded,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DatabaseLocked",
+    "PostgresStore",
+    "StoreUnavailable",
+    "is_postgres_dsn",
+    "migrate_database",
+    "pg_error",
+]
+
+#: Key of the session-level advisory lock a writer holds (``writer_lock=True``).
+WRITER_LOCK = MIGRATION_LOCK + 1
+
+
+def is_postgres_dsn(db: object) -> bool:
+    """Whether ``--db`` names a PostgreSQL database (``postgresql://…`` or ``postgres://…``)."""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+
+
+class DatabaseLocked(DatabaseInUse):
+    """Another writer (a ``journeydsl run``) holds the database's advisory writer lock."""
+
+    def __init__(self, label: str) -> None:
+        problem = (
+            "in use by another journeydsl writer (it holds the database's advisory writer lock); "
+            "one `journeydsl run` per database for now"
+        )
+        StoreUnavailable.__init__(self, label, problem, f"{label} is {problem}")
+        self.pid = None
+        self.since = None
+
+
+def pg_error(label: str, exc: BaseException) -> StoreUnavailable | None:
+    """A :class:`StoreUnavailable` naming the database for a psycopg error that means it cannot
+    be used (connection lost, server gone, permission, disk full …); None for other errors."""
+    import psycopg
+
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    if isinstance(exc, psycopg.OperationalError | psycopg.errors.InsufficientPrivilege):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return StoreUnavailable(label, f"the PostgreSQL server cannot be used ({first})")
+    return None
+
+
+def _connect(dsn: str, label: str, connect_timeout: float) -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise StoreUnavailable(
+            label,
+            "the PostgreSQL store needs psycopg 3: pip install 'journeydsl[postgres]'",
+        ) from exc
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, round(connect_timeout)))
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreUnavailable(label, f"cannot connect to the PostgreSQL server ({first})") from exc
+    conn.execute("SET TIME ZONE 'UTC'")
+    register_text(conn)
+    return conn
+
+
+@single_threaded
+class PostgresStore(PgStatePart):
+    """Events, profiles and engine state in one PostgreSQL database (see the module docstring).
+
+    ``dsn`` is a libpq connection string or URI (``postgresql://user@host:5432/db``).
+    ``readonly=True`` neither creates nor migrates (the database must have this schema) and
+    runs read-only transactions. Close the store (or use it as a context manager) when done."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        readonly: bool = False,
+        migrate: bool = True,
+        writer_lock: bool = False,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        label = describe(dsn)
+        super().__init__(label, readonly)
+        self.dsn = dsn
+        #: Whether the database had no journeydsl schema when this store opened it.
+        self.fresh = False
+        self._conn = _connect(dsn, label, connect_timeout)
+        try:
+            if readonly:
+                self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            if writer_lock and not readonly:
+                row = self._conn.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)
+                ).fetchone()
+                if not row or not row[0]:
+                    raise DatabaseLocked(label)
+            if readonly or not migrate:
+                found = stored_schema(label, self._conn)
+                if found < SCHEMA_VERSION:
+                    raise StoreUnavailable(
+                        label,
+                        f"schema version {found} is older than this journeydsl's "
+                        f"({SCHEMA_VERSION}); migrate it first: journeydsl db migrate --db DSN"
+                        + ("" if readonly else " (or pass --migrate)"),
+                    )
+            else:
+                with self._transaction():
+                    found, _ = _migrate(label, self._conn)
+                self.fresh = found == 0
+        except BaseException as exc:
+            self._conn.close()
+            problem = pg_error(label, exc)
+            if problem is not None and problem is not exc:
+                raise problem from exc
+            raise
+
+    def close(self) -> None:
+        """Close the connection (which lets go of the writer lock); idempotent."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return stored_schema(self.path, self._conn)
+
+
+def migrate_database(dsn: str, *, connect_timeout: float = 10.0) -> tuple[int, int]:
+    """Bring the database of ``dsn`` to :data:`SCHEMA_VERSION` (``journeydsl db migrate``);
+    returns ``(found, now)``: the versions before and after (equal: nothing to do)."""
+    label = describe(dsn)
+    conn = _connect(dsn, label, connect_timeout)
+    try:
+        with conn.transaction():
+            found, now = _migrate(label, conn)
+        return found, now
+    except Exception as exc:
+        problem = pg_error(label, exc)
+        if problem is not None and problem is not exc:
+            raise problem from exc
+        raise
+    finally:
+        conn.close()
