@@ -22,7 +22,9 @@ __all__ = ["COMMANDS", "add_db_arguments", "cmd_db"]
 
 def add_db_arguments(db: argparse.ArgumentParser) -> None:
     """The actions of ``journeydsl db`` (``migrate``) and their options."""
-    sub = db.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    sub = db.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=Parser, help="what to do with the database"
+    )
     sub.required = True
     migrate = sub.add_parser(
         "migrate", help="bring the database to this journeydsl's schema (idempotent)"
