@@ -356,14 +356,26 @@ class PgStatePart(PgCore):
 
     def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
         """The customer's contacts at or after ``since`` (as instants), oldest first."""
+        # (a message's tags ride in its outbox payload, which outlives its contact; the json
+        # type, unlike jsonb, takes any escaped character the payload text may hold)
         rows = self._conn.execute(
-            "SELECT key, at_iso, channel, category, journey, template FROM contacts "
-            "WHERE customer_id = %s AND at >= %s ORDER BY at, seq",
+            "SELECT c.key, c.at_iso, c.channel, c.category, c.journey, c.template, "
+            "(o.payload::json -> 'tags')::text FROM contacts c LEFT JOIN outbox o ON o.key = c.key "
+            "WHERE c.customer_id = %s AND c.at >= %s ORDER BY c.at, c.seq",
             (customer_id, aware(since)),
         ).fetchall()
         return [
-            Contact(key, customer_id, datetime.fromisoformat(at), channel, category, journey, tpl)
-            for key, at, channel, category, journey, tpl in rows
+            Contact(
+                key,
+                customer_id,
+                datetime.fromisoformat(at),
+                channel,
+                category,
+                journey,
+                tpl,
+                tuple(json.loads(tags)) if tags else (),
+            )
+            for key, at, channel, category, journey, tpl, tags in rows
         ]
 
     def record_delivery(

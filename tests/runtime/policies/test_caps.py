@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -296,14 +297,23 @@ frequency_caps:
 """
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize(
+    "kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_a_cap_scoped_to_a_tag_counts_the_tagged_steps_of_every_journey(
-    kind: str, tmp_path: Path
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """`tags: [lapsed]`, 2 a week: one journey's tagged e-mail and the other's tagged SMS fill
     it; the third tagged message waits a week after the first; the untagged SMS neither counts
-    nor waits (with the in-memory store and with SQLite, which reads the tags back)."""
-    store = SQLiteStore(tmp_path / "s.sqlite") if kind == "sqlite" else None
+    nor waits (with the in-memory store, and with SQLite and PostgreSQL, which read the tags
+    back)."""
+    store: Any = None
+    if kind == "sqlite":
+        store = SQLiteStore(tmp_path / "s.sqlite")
+    elif kind == "postgres":
+        from journeydsl.runtime.stores.postgres import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("pg_dsn"))
     h = harness(
         [compile_journey(LAPSED_ON_ACTIVATION), compile_journey(LAPSED_PER_TXN)],
         [profile("c1")],
