@@ -15,13 +15,12 @@ from typing import Any, cast
 
 from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
+from journeydsl.runtime.stores._instance_reads import InstanceReads
 from journeydsl.runtime.stores._pg_core import PgCore, aware
 from journeydsl.runtime.stores._sqlite_rows import (
     InstanceWrite,
     _dump,
     _entry,
-    _load_instance,
-    _load_live,
 )
 
 __all__ = ["PgStatePart"]
@@ -65,8 +64,10 @@ def _outbox_row(e: OutboxEntry) -> tuple[Any, ...]:
     )
 
 
-class PgStatePart(PgCore):
+class PgStatePart(PgCore, InstanceReads):
     """Every table but ``events`` and ``profiles``."""
+
+    MARK = "%s"
 
     def commit(
         self,
@@ -123,61 +124,6 @@ class PgStatePart(PgCore):
         for w in writes:
             if not w.rewrite:
                 cast(dict[str, Any], w.record)["log_stored"] = w.total
-
-    def instance(self, instance_id: str) -> InstanceRecord | None:
-        """One instance record."""
-        row = self._conn.execute(
-            "SELECT record FROM instances WHERE id = %s", (instance_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        log: list[Any] = []
-        for (chunk,) in self._conn.execute(
-            "SELECT entries FROM decisions WHERE instance = %s ORDER BY n", (instance_id,)
-        ):
-            log.extend(json.loads(chunk))
-        return _load_instance(row[0], log)
-
-    def instances_of(self, customer_id: str) -> list[InstanceRecord]:
-        """A customer's records, oldest first."""
-        rows = self._conn.execute(
-            "SELECT id, record FROM instances WHERE customer_id = %s ORDER BY seq", (customer_id,)
-        ).fetchall()
-        logs = self._logs(
-            "SELECT d.instance, d.entries FROM decisions d JOIN instances i ON i.id = d.instance "
-            "WHERE i.customer_id = %s ORDER BY d.instance, d.n",
-            (customer_id,),
-        )
-        return [_load_instance(r, logs.get(iid, [])) for iid, r in rows]
-
-    def all_instances(self) -> list[InstanceRecord]:
-        """Every record, oldest first."""
-        rows = self._conn.execute("SELECT id, record FROM instances ORDER BY seq").fetchall()
-        logs = self._logs("SELECT instance, entries FROM decisions ORDER BY instance, n", ())
-        return [_load_instance(r, logs.get(iid, [])) for iid, r in rows]
-
-    def _logs(self, query: str, args: tuple[Any, ...]) -> dict[str, list[Any]]:
-        logs: dict[str, list[Any]] = {}
-        for iid, chunk in self._conn.execute(query, args):
-            logs.setdefault(iid, []).extend(json.loads(chunk))
-        return logs
-
-    def live_instance(self, instance_id: str) -> InstanceRecord | None:
-        """One live record (:class:`~journeydsl.runtime.protocols.LiveRecords`)."""
-        row = self._conn.execute(
-            "SELECT record, log_len, tail FROM instances WHERE id = %s", (instance_id,)
-        ).fetchone()
-        return _load_live(*row) if row else None
-
-    def live_instances_of(self, customer_id: str) -> list[InstanceRecord]:
-        """A customer's live records, oldest first."""
-        return [
-            _load_live(*row)
-            for row in self._conn.execute(
-                "SELECT record, log_len, tail FROM instances WHERE customer_id = %s ORDER BY seq",
-                (customer_id,),
-            )
-        ]
 
     def due(
         self,

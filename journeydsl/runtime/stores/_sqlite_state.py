@@ -15,14 +15,13 @@ from typing import Any, cast
 
 from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
+from journeydsl.runtime.stores._instance_reads import InstanceReads
 from journeydsl.runtime.stores._sqlite_core import StoreCore
 from journeydsl.runtime.stores._sqlite_rows import (
     _UPSERT_INSTANCE,
     _UPSERT_OUTBOX,
     InstanceWrite,
     _entry,
-    _load_instance,
-    _load_live,
     _outbox_row,
     _utc,
 )
@@ -30,7 +29,7 @@ from journeydsl.runtime.stores._sqlite_rows import (
 __all__ = ["StatePart"]
 
 
-class StatePart(StoreCore):
+class StatePart(StoreCore, InstanceReads):
     """The :class:`~journeydsl.runtime.protocols.StateStore`,
     :class:`~journeydsl.runtime.protocols.Quarantine` and contact-history part of
     :class:`~journeydsl.runtime.stores.sqlite.SQLiteStore` (every table but ``events`` and
@@ -91,64 +90,6 @@ class StatePart(StoreCore):
         chunks = [(w.row[0], *w.chunk) for w in writes if w.chunk is not None]
         if chunks:
             db.executemany("INSERT INTO decisions (instance, n, entries) VALUES (?, ?, ?)", chunks)
-
-    def instance(self, instance_id: str) -> InstanceRecord | None:
-        """One instance record."""
-        row = self._conn.execute(
-            "SELECT record FROM instances WHERE id = ?", (instance_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        return _load_instance(row[0], self._log_of(instance_id))
-
-    def _log_of(self, instance_id: str) -> list[Any]:
-        log: list[Any] = []
-        for (chunk,) in self._conn.execute(
-            "SELECT entries FROM decisions WHERE instance = ? ORDER BY n", (instance_id,)
-        ):
-            log.extend(json.loads(chunk))
-        return log
-
-    def instances_of(self, customer_id: str) -> list[InstanceRecord]:
-        """A customer's records, oldest first."""
-        rows = self._conn.execute(
-            "SELECT id, record FROM instances WHERE customer_id = ? ORDER BY seq", (customer_id,)
-        ).fetchall()
-        logs = self._logs(
-            "SELECT d.instance, d.entries FROM decisions d JOIN instances i ON i.id = d.instance "
-            "WHERE i.customer_id = ? ORDER BY d.instance, d.n",
-            (customer_id,),
-        )
-        return [_load_instance(r, logs.get(iid, [])) for iid, r in rows]
-
-    def all_instances(self) -> list[InstanceRecord]:
-        """Every record, oldest first."""
-        rows = self._conn.execute("SELECT id, record FROM instances ORDER BY seq").fetchall()
-        logs = self._logs("SELECT instance, entries FROM decisions ORDER BY instance, n", ())
-        return [_load_instance(r, logs.get(iid, [])) for iid, r in rows]
-
-    def _logs(self, query: str, args: tuple[Any, ...]) -> dict[str, list[Any]]:
-        logs: dict[str, list[Any]] = {}
-        for iid, chunk in self._conn.execute(query, args):
-            logs.setdefault(iid, []).extend(json.loads(chunk))
-        return logs
-
-    def live_instance(self, instance_id: str) -> InstanceRecord | None:
-        """One live record (:class:`~journeydsl.runtime.protocols.LiveRecords`)."""
-        row = self._conn.execute(
-            "SELECT record, log_len, tail FROM instances WHERE id = ?", (instance_id,)
-        ).fetchone()
-        return _load_live(*row) if row else None
-
-    def live_instances_of(self, customer_id: str) -> list[InstanceRecord]:
-        """A customer's live records, oldest first."""
-        return [
-            _load_live(*row)
-            for row in self._conn.execute(
-                "SELECT record, log_len, tail FROM instances WHERE customer_id = ? ORDER BY seq",
-                (customer_id,),
-            )
-        ]
 
     def due(
         self,
