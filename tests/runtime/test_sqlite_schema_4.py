@@ -19,7 +19,7 @@ from journeydsl.runtime.protocols import LiveRecords, Message
 from journeydsl.runtime.records import DecisionEntry
 from journeydsl.runtime.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 from journeydsl.testing import MemoryStateStore
-from tests.runtime.scenario import build, ev, example, local, profile
+from tests.runtime.scenario import Run, build, ev, example, local, profile
 
 ICT = timezone(timedelta(hours=7))
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=ICT)
@@ -44,6 +44,18 @@ def _entry(n: int, what: str) -> dict[str, Any]:
     return {"at": (T0 + timedelta(minutes=n)).isoformat(), "node": f"n{n}", "what": what}
 
 
+def _onboarding(store: SQLiteStore, start: str) -> Run:
+    """The onboarding journey on ``store`` (events, profiles and state), its clock at ``start``."""
+    return build(
+        [example("onboarding_new_cardholder")],
+        (),
+        start=local(start),
+        state=store,
+        events=store,
+        profile_store=store,
+    )
+
+
 def _chunks(path: Path, iid: str) -> list[tuple[int, str]]:
     with sqlite3.connect(path) as conn:
         return conn.execute(
@@ -63,14 +75,7 @@ def test_a_step_appends_its_decisions_and_leaves_the_history_alone(tmp_path: Pat
     db = tmp_path / "s.sqlite"
     with SQLiteStore(db) as store:
         store.add(profile("c-1"))
-        run = build(
-            [example("onboarding_new_cardholder")],
-            (),
-            start=local("2026-01-05 09:00"),
-            state=store,
-            events=store,
-            profile_store=store,
-        )
+        run = _onboarding(store, "2026-01-05 09:00")
         run.engine.ingest(
             ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
         )
@@ -180,28 +185,14 @@ def test_a_version_3_file_keeps_its_logs_and_resumes(tmp_path: Path) -> None:
     issued = ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
 
     def sent(store: SQLiteStore, until: str) -> list[tuple[str, str]]:
-        run = build(
-            [example("onboarding_new_cardholder")],
-            (),
-            start=local("2026-01-06 09:00"),
-            state=store,
-            events=store,
-            profile_store=store,
-        )
+        run = _onboarding(store, "2026-01-06 09:00")
         run.advance(local(until))
         seen: list[Message] = [m for c in run.channels.values() for m in c.delivered]
         return sorted((m.template, m.idempotency_key) for m in seen)
 
     with SQLiteStore(db) as store:
         store.add(profile("c-1"))
-        build(
-            [example("onboarding_new_cardholder")],
-            (),
-            start=local("2026-01-05 09:00"),
-            state=store,
-            events=store,
-            profile_store=store,
-        ).engine.ingest(issued)
+        _onboarding(store, "2026-01-05 09:00").engine.ingest(issued)
         before = store.all_instances()
     reference = tmp_path / "ref.sqlite"
     reference.write_bytes(db.read_bytes())
@@ -222,14 +213,7 @@ def test_a_stored_events_marker_is_on_its_row_and_others_keep_their_table(tmp_pa
     db = tmp_path / "s.sqlite"
     with SQLiteStore(db) as store:
         store.add(profile("c-1"))
-        run = build(
-            [example("onboarding_new_cardholder")],
-            (),
-            start=local("2026-01-05 09:00"),
-            state=store,
-            events=store,
-            profile_store=store,
-        )
+        run = _onboarding(store, "2026-01-05 09:00")
         eid = run.engine.ingest(
             ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
         ).event_id
@@ -252,14 +236,7 @@ def test_a_version_3_files_markers_move_onto_the_event_rows(tmp_path: Path) -> N
     db = tmp_path / "s.sqlite"
     with SQLiteStore(db) as store:
         store.add(profile("c-1"))
-        run = build(
-            [example("onboarding_new_cardholder")],
-            (),
-            start=local("2026-01-05 09:00"),
-            state=store,
-            events=store,
-            profile_store=store,
-        )
+        run = _onboarding(store, "2026-01-05 09:00")
         eid = run.engine.ingest(
             ev("c-1", "card_issued", local("2026-01-05 09:00"), card_id="k1", product="gold")
         ).event_id
