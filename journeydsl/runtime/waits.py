@@ -133,16 +133,31 @@ class Waits:
         node = journey.nodes[wait_of(inst)["node"]]
         assert isinstance(node, ir.WaitFor)
         note(inst, now, node.id, "woke", event=ev.type)
+        return self._resume(journey, inst, node.id, ev, now, profile, outbox, node.then)
+
+    def _resume(
+        self,
+        journey: ir.Journey,
+        inst: InstanceRecord,
+        node_id: str,
+        ev: EventRecord,
+        now: datetime,
+        profile: Profile,
+        outbox: list[OutboxEntry],
+        target: str | None,
+    ) -> str:
+        """``ev`` ended the wait of ``inst`` at ``node_id``: count the wake, run on from
+        ``target``."""
         inst["wakes"] = inst.get("wakes", 0) + 1
         log.info(
             "wake",
             journey=journey.id,
             version=journey.version,
             customer=ev.customer_id,
-            node=node.id,
+            node=node_id,
             event_type=ev.type,
         )
-        self.interpreter.run(journey, inst, node.then, now, profile, outbox)
+        self.interpreter.run(journey, inst, target, now, profile, outbox)
         return "resumed"
 
     def on_timer(
@@ -278,17 +293,7 @@ class Waits:
             return "moved" if inst["due"] != timer else None
         branch = node.branches[n]
         note(inst, now, node.id, "first", branch=n + 1, won=branch.label, event=ev.type)
-        inst["wakes"] = inst.get("wakes", 0) + 1
-        log.info(
-            "wake",
-            journey=journey.id,
-            version=journey.version,
-            customer=ev.customer_id,
-            node=node.id,
-            event_type=ev.type,
-        )
-        self.interpreter.run(journey, inst, branch.next, now, profile, outbox)
-        return "resumed"
+        return self._resume(journey, inst, node.id, ev, now, profile, outbox, branch.next)
 
     def first_recheck(
         self,
