@@ -130,6 +130,24 @@ def test_ingest_sqlite_smoke_runs_with_durable_group_commits(
     assert {"events_per_s", "latency_ms_p50", "latency_ms_p99"} <= set(record)
 
 
+def test_ingest_sqlite_counts_statements_syncs_and_pages_and_runs_over_memory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--count adds statements, syncs and WAL pages per event (a group commit syncs far less
+    than once an event); --memory runs the same stream over the in-memory stores."""
+    counted = _load("ingest_sqlite").main(["--customers", "30", "--no-save", "--count"])
+    assert counted["statements_per_event"] > 1
+    assert 0 < counted["commits_per_event"] < 0.5
+    assert counted["wal_pages_per_event"] > 0
+    capsys.readouterr()
+    memory = _load("ingest_sqlite").main(["--customers", "30", "--memory"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["events"] == counted["events"] == 300
+    assert printed["engine_cpu_us_per_event"] > 0
+    assert printed["effects_delivered"] > 200
+    assert memory["benchmark"] == "ingest_sqlite_memory"
+
+
 def test_check_latency_smoke_checks_every_case_cleanly(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
