@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -146,6 +147,30 @@ def test_ingest_sqlite_counts_statements_syncs_and_pages_and_runs_over_memory(
     assert printed["engine_cpu_us_per_event"] > 0
     assert printed["effects_delivered"] > 30  # (every customer was welcomed, at least)
     assert memory["benchmark"] == "ingest_sqlite_memory"
+
+
+def test_a_hosts_batch_boundaries_do_not_change_what_is_delivered(tmp_path: Path) -> None:
+    """The ingest stream of 30 customers, committed one event at a time, 7 at a time and all
+    at once (deliveries then run after the batch, when later events have moved instances on),
+    delivers the same effects as the engine over memory stores: a message held by quiet hours
+    is superseded by what moved its instance by its delivery time, not by later events."""
+    bench = _load("ingest_sqlite")
+    delivered: list[set[str]] = []
+    real = bench.CountingChannel.__init__
+
+    def kept(self: Any) -> None:
+        real(self)
+        delivered.append(self.keys)
+
+    bench.CountingChannel.__init__ = kept
+    try:
+        for size in (1, 7, 1000):
+            bench.run(30, 7, size, tmp_path / f"{size}.sqlite", batch_ms=1e9)
+        bench.run_memory(30, 7)
+    finally:
+        bench.CountingChannel.__init__ = real
+    assert len(delivered) == 4
+    assert all(keys == delivered[-1] for keys in delivered)
 
 
 def test_check_latency_smoke_checks_every_case_cleanly(

@@ -12,7 +12,7 @@ from journeydsl.runtime.codec import plain
 from journeydsl.runtime.hostcalls import iso
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord
 
-__all__ = ["LOG_LIMIT", "extend", "note"]
+__all__ = ["LOG_LIMIT", "extend", "last_step", "note"]
 
 #: Entries one instance's decision log keeps (later decisions are not recorded).
 LOG_LIMIT = 1000
@@ -33,3 +33,12 @@ def extend(inst: InstanceRecord, decisions: Sequence[DecisionEntry]) -> None:
     """Add decisions made elsewhere (a delivery's) to ``inst``'s log, as many as it has room for."""
     room = max(LOG_LIMIT - len(inst["log"]) - inst.get("log_from", 0), 0)
     inst["log"].extend(decisions[:room])
+
+
+def last_step(inst: InstanceRecord) -> datetime:
+    """The instant of ``inst``'s last step: its last log entry that is not a delivery's (those
+    are at delivery time), else its entry. A live record's log starts at that entry."""
+    for entry in reversed(inst["log"]):
+        if entry["what"] != "deliver":
+            return datetime.fromisoformat(entry["at"])
+    return datetime.fromisoformat(inst["entered_at"])

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from journeydsl import ir
 from journeydsl.runtime.codec import decode_map, plain
-from journeydsl.runtime.decisions import extend
+from journeydsl.runtime.decisions import extend, last_step
 from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, iso, log, record
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
@@ -323,6 +323,17 @@ class SendAttempt:
             extend(self.inst, self.decisions)
         return self.contact, self.inst if self.decisions else None
 
+    def superseded(self) -> bool:
+        """Whether the instance of a held message moved on (an event woke it) by now. A host
+        that commits in batches has its deliveries run after the batch, when later events of
+        the batch may have moved the instance too: a move after ``now`` does not count, so the
+        batch delivers what one commit per event does (where it moved both before and after
+        ``now`` within one batch, the later move decides)."""
+        inst = self.inst
+        if not self.held or inst is None or inst.get("wakes", 0) <= self.p.get("wakes", 0):
+            return False
+        return last_step(inst) <= self.now
+
     def attempt(self) -> None:
         """Walk the policies and the fallback chain until the message is settled or waits."""
         p, entry, delivery = self.p, self.entry, self.delivery
@@ -334,7 +345,7 @@ class SendAttempt:
         if stale is not None:  # kept waiting too long (the host did not deliver)
             self.suppress(stale, self.current_channel(), "stale")
             return
-        if self.held and self.inst is not None and self.inst.get("wakes", 0) > p.get("wakes", 0):
+        if self.superseded():
             # Held by quiet hours or a cap while an event changed the customer's path (the
             # awaited event came, or a goal was reached): the message no longer fits.
             what = "a frequency cap" if "frequency_cap" in p.get("held_by", "") else None

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
-from journeydsl.runtime.decisions import note
+from journeydsl.runtime.decisions import last_step, note
 from journeydsl.runtime.evaluation import EvalContext, happened
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import (
@@ -37,12 +37,8 @@ def moved_at(inst: InstanceRecord, at: datetime) -> datetime:
     """``at``, or the instant of ``inst``'s own last step when that is later: a late event is
     taken as of its own time by the instances it finds waiting since before it, and as of their
     present by the others (it cannot undo what they did)."""
-    for entry in reversed(inst["log"]):
-        if entry["what"] != "deliver":  # (a delivery's decisions are at delivery time)
-            last = datetime.fromisoformat(entry["at"])
-            return last if last > at else at
-    entered = datetime.fromisoformat(inst["entered_at"])
-    return entered if entered > at else at
+    last = last_step(inst)
+    return last if last > at else at
 
 
 class Waits:
