@@ -23,6 +23,7 @@ from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, i
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
 from journeydsl.runtime.policies.model import Policies
+from journeydsl.runtime.policies.throughput import Throttle
 from journeydsl.runtime.protocols import (
     ActionHandler,
     Channel,
@@ -137,6 +138,9 @@ class Delivery:
             self.history, "prune_contacts", None
         )
         self._pruned_at: datetime | None = None
+        #: Channel throughput limits (global: every journey's messages count).
+        rules = engine.policies.throughput
+        self.throttle = Throttle(rules, self.history) if rules else None
 
     def prune(self, now: datetime) -> None:
         """Delete the contacts no frequency cap can count any more (at most once a day)."""
@@ -337,7 +341,14 @@ class SendAttempt:
         if self.held and self.inst is not None and self.inst.get("wakes", 0) > p.get("wakes", 0):
             # Held by quiet hours or a cap while an event changed the customer's path (the
             # awaited event came, or a goal was reached): the message no longer fits.
-            what = "a frequency cap" if "frequency_cap" in p.get("held_by", "") else None
+            held_by = p.get("held_by", "")
+            what = (
+                "a frequency cap"
+                if "frequency_cap" in held_by
+                else "a throughput limit"
+                if held_by.startswith("throughput:")
+                else None
+            )
             self.suppress(
                 "superseded: the customer's journey moved on while "
                 f"{what or 'quiet hours'} held it",
@@ -378,6 +389,8 @@ class SendAttempt:
                 self.history,
                 tuple(p.get("tags", ())),
             )
+            if verdict is None and delivery.throttle is not None:
+                verdict = delivery.throttle.hold(channel, self.category, self.now)
             if verdict is not None:
                 self.hold(channel, verdict)
                 return
@@ -444,6 +457,8 @@ class SendAttempt:
         if result.status is not DeliveryStatus.DELIVERED:
             return result
         entry.status = "done"
+        if self.delivery.throttle is not None:
+            self.delivery.throttle.delivered(channel, self.category, now)
         if log.level <= INFO:  # (plain and masked parameters are not free)
             log.info(
                 "send",

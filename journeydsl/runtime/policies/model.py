@@ -42,6 +42,7 @@ __all__ = [
     "QuietHours",
     "Reach",
     "SendWindow",
+    "Throughput",
     "default_reachability",
     "overlay",
     "rule_names",
@@ -194,6 +195,34 @@ class FrequencyCap(_Strict):
         return window
 
 
+# ---------------------------------------------------------------- throughput (channel capacity)
+
+
+class Throughput(_Strict):
+    """At most ``max`` messages on ``channels`` (together) of ``categories`` within any rolling
+    ``per``, over every customer and journey: what a gateway accepts (an SMS brandname gateway's
+    messages per second, a ZNS account's daily quota). A message over the limit is not dropped:
+    it waits for its turn (it is deferred to the first time the limit has room for it)."""
+
+    name: str | None = None
+    channels: Channels = ALL_CHANNELS
+    categories: Categories = ("marketing", "transactional")
+    max: int = Field(ge=1)
+    per: Duration
+    source: str | None = None
+
+    def counts(self, channel: str, category: str) -> bool:
+        """Whether the limit counts (and holds) a message on ``channel`` of ``category``."""
+        return channel in self.channels and category in self.categories
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, per: timedelta) -> timedelta:
+        if per <= timedelta(0):
+            raise ValueError("a throughput limit's 'per' must be longer than zero")
+        return per
+
+
 class Label(_Strict):
     """Text a message must start with, e.g. ``[QC]`` on marketing SMS. The runtime hands it to
     the channel (``Message.label``); ``check`` verifies the catalog's template text has it."""
@@ -306,7 +335,7 @@ class MarketingContent(_Strict):
     templates: Names = ()
 
 
-R = TypeVar("R", QuietHours, SendWindow, FrequencyCap, Label)
+R = TypeVar("R", QuietHours, SendWindow, FrequencyCap, Label, Throughput)
 
 
 def _unique(rules: tuple[R, ...], section: str) -> tuple[R, ...]:
@@ -358,6 +387,15 @@ class PolicySet(_Strict):
 class Policies(PolicySet):
     """A policy file: the policies, what they extend, and per-journey overrides."""
 
+    #: Channel throughput limits: global (every journey's messages share them), so a journey's
+    #: override cannot have its own; they merge by name over ``extends`` like the rule lists.
+    throughput: tuple[Throughput, ...] = ()
+
+    @field_validator("throughput")
+    @classmethod
+    def _throughput_names(cls, rules: tuple[Throughput, ...]) -> tuple[Throughput, ...]:
+        return _unique(rules, "throughput")
+
     #: Built-in profiles (``vn_decree_91``) or policy files (relative to this one), applied in
     #: order below this file.
     extends: Names = ()
@@ -366,7 +404,7 @@ class Policies(PolicySet):
 
 
 def rule_names(
-    section: str, rules: Iterable[QuietHours | SendWindow | FrequencyCap | Label]
+    section: str, rules: Iterable[QuietHours | SendWindow | FrequencyCap | Label | Throughput]
 ) -> list[str]:
     """Each rule's name: its own, or ``section[N]`` (1-based) for an unnamed one."""
     return [r.name or f"{section}[{i}]" for i, r in enumerate(rules, 1)]
@@ -404,7 +442,7 @@ def overlay(base: S, top: PolicySet) -> tuple[S, list[str]]:
             continue
         value = getattr(top, name)
         old = getattr(base, name)
-        if name in RULE_SECTIONS:
+        if name in RULE_SECTIONS or name == "throughput":
             update[name] = _merge_rules(old, value)
         elif name == "reachability":
             update[name] = {**old, **value}
@@ -417,7 +455,7 @@ def overlay(base: S, top: PolicySet) -> tuple[S, list[str]]:
     if top.disable:
         found: set[str] = set()
         sections: dict[str, Any] = {}
-        for section in RULE_SECTIONS:
+        for section in RULE_SECTIONS + (("throughput",) if isinstance(top, Policies) else ()):
             rules = getattr(merged, section)
             kept = tuple(r for r in rules if r.name not in top.disable)
             found |= {r.name for r in rules if r.name in top.disable}
