@@ -33,6 +33,7 @@ __all__ = [
     "Channel",
     "Consent",
     "DoNotContact",
+    "EntryRate",
     "FrequencyCap",
     "Holdout",
     "Label",
@@ -223,6 +224,24 @@ class Throughput(_Strict):
         return per
 
 
+class EntryRate(_Strict):
+    """At most ``max`` customers enter the segment journey ``journey`` in each ``per``; the
+    others selected by its segment wait for later slots, in a deterministic order (the order of
+    their selection: by customer id within an evaluation, earlier evaluations first)."""
+
+    journey: str = Field(min_length=1)
+    max: int = Field(ge=1)
+    per: Duration
+    source: str | None = None
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, per: timedelta) -> timedelta:
+        if per <= timedelta(0):
+            raise ValueError("an entry rate's 'per' must be longer than zero")
+        return per
+
+
 class Label(_Strict):
     """Text a message must start with, e.g. ``[QC]`` on marketing SMS. The runtime hands it to
     the channel (``Message.label``); ``check`` verifies the catalog's template text has it."""
@@ -390,6 +409,19 @@ class Policies(PolicySet):
     #: Channel throughput limits: global (every journey's messages share them), so a journey's
     #: override cannot have its own; they merge by name over ``extends`` like the rule lists.
     throughput: tuple[Throughput, ...] = ()
+
+    #: Entry throttling of segment journeys, one rate per journey (global, like ``throughput``).
+    entry_rates: tuple[EntryRate, ...] = ()
+
+    @field_validator("entry_rates")
+    @classmethod
+    def _one_rate_per_journey(cls, rates: tuple[EntryRate, ...]) -> tuple[EntryRate, ...]:
+        seen: set[str] = set()
+        for rate in rates:
+            if rate.journey in seen:
+                raise ValueError(f"two entry rates name the journey '{rate.journey}'")
+            seen.add(rate.journey)
+        return rates
 
     @field_validator("throughput")
     @classmethod
