@@ -42,6 +42,7 @@ from journeydsl.runtime.protocols import (
     TicketSink,
     live_reads,
 )
+from journeydsl.runtime.queues import TicketQueues
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord, SendPayload
 from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
@@ -141,6 +142,13 @@ class Delivery:
         #: Channel throughput limits (global: every journey's messages count).
         rules = engine.policies.throughput
         self.throttle = Throttle(rules, self.history) if rules else None
+        #: Ticket queues with a daily capacity.
+        queues = engine.policies.queues
+        self.queues = (
+            TicketQueues(queues, self.state, self.scoped_to, self.on_action, self.instance)
+            if queues
+            else None
+        )
 
     def prune(self, now: datetime) -> None:
         """Delete the contacts no frequency cap can count any more (at most once a day)."""
@@ -206,6 +214,8 @@ class Delivery:
             progressed = False
             later = True  # every entry of the batch is settled, or waits for a later time
             for entry in batch:
+                if self.queues is not None and self.queues.skips(entry.key, now):
+                    continue  # (a queue's release settled it, from a newer copy)
                 before = (
                     entry.status,
                     entry.not_before,
@@ -213,6 +223,9 @@ class Delivery:
                     entry.payload.get("index"),
                 )
                 saved = self._deliver_one(entry, now)
+                if self.queues is not None and self.queues.skips(entry.key, now):
+                    progressed = True
+                    continue
                 self._save(entry, saved)
                 after = (entry.status, entry.not_before, entry.attempts, entry.payload.get("index"))
                 progressed = progressed or before != after
@@ -232,6 +245,8 @@ class Delivery:
         if entry.kind == "send":
             return SendAttempt(self, entry, now).run()
         p = entry.payload
+        if entry.kind == "ticket" and self.queues and self.queues.take(entry, now, self._opened):
+            return None  # (waits for its queue's release, or the release settled it)
         if entry.kind == "ticket":
             ticket = Ticket(
                 entry.key,
@@ -282,6 +297,10 @@ class Delivery:
             reason = f"{kind} failed: {result.detail}"
             record(self.on_action, now, customer, journey, node, "suppressed", reason=reason)
         return None
+
+    def _opened(self, entry: OutboxEntry, now: datetime) -> None:
+        """Open a ticket its queue accepted, and save the outcome."""
+        self._save(entry, self._deliver_one(entry, now))
 
     def retried(self, entry: OutboxEntry, result: DeliveryResult, now: datetime) -> bool:
         """Schedule another attempt after a transient failure, while attempts are left."""

@@ -44,6 +44,7 @@ __all__ = [
     "Reach",
     "SendWindow",
     "Throughput",
+    "TicketQueue",
     "default_reachability",
     "overlay",
     "rule_names",
@@ -242,6 +243,26 @@ class EntryRate(_Strict):
         return per
 
 
+class TicketQueue(_Strict):
+    """A ticket queue's daily capacity (a telesales team's calls a day): each day at ``at``
+    (local time in ``timezone``) the queue receives the best-ranked tickets made before, up to
+    ``capacity``, in rank order. ``rank`` names a field of the ticket's payload (a number or an
+    amount of money; higher first, a ticket without it last), ties broken by priority (urgent
+    first), then by age (oldest first), then by key; without ``rank``, by priority. The rest wait
+    for the next day, ranked again with the new ones (``overflow: next_day``; dropped once they
+    waited ``max_age``, when given), or are dropped at once (``overflow: drop``), with the reason
+    ``queue_full``."""
+
+    queue: str = Field(min_length=1)
+    capacity: int = Field(ge=0)
+    at: TimeOfDay = time(8, 0)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    rank: str | None = None
+    overflow: Literal["next_day", "drop"] = "next_day"
+    max_age: Duration | None = None
+    source: str | None = None
+
+
 class Label(_Strict):
     """Text a message must start with, e.g. ``[QC]`` on marketing SMS. The runtime hands it to
     the channel (``Message.label``); ``check`` verifies the catalog's template text has it."""
@@ -412,6 +433,19 @@ class Policies(PolicySet):
 
     #: Entry throttling of segment journeys, one rate per journey (global, like ``throughput``).
     entry_rates: tuple[EntryRate, ...] = ()
+
+    #: Daily capacities of ticket queues, one per queue (global, like ``throughput``).
+    queues: tuple[TicketQueue, ...] = ()
+
+    @field_validator("queues")
+    @classmethod
+    def _one_per_queue(cls, queues: tuple[TicketQueue, ...]) -> tuple[TicketQueue, ...]:
+        seen: set[str] = set()
+        for queue in queues:
+            if queue.queue in seen:
+                raise ValueError(f"two queue rules name the queue '{queue.queue}'")
+            seen.add(queue.queue)
+        return queues
 
     @field_validator("entry_rates")
     @classmethod
