@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from journeydsl.runtime.protocols import Message, StateStore
 from journeydsl.runtime.stores.memory import MemoryStateStore
@@ -150,3 +152,18 @@ def test_a_limit_counts_only_its_channels_and_categories() -> None:
         h = _launch(30, MemoryStateStore(), text)
         h.advance(START + timedelta(hours=2))
         assert Counter(m.at for m in _sms(h)) == Counter({START + timedelta(hours=1): 30})
+
+
+@settings(max_examples=12, deadline=None)
+@given(customers=st.integers(0, 80), limit=st.integers(1, 30), seconds=st.sampled_from([1, 60]))
+def test_any_burst_respects_the_limit_and_loses_nothing(
+    customers: int, limit: int, seconds: int
+) -> None:
+    """Any burst and limit: no window over the limit, every customer's SMS delivered once."""
+    per = timedelta(seconds=seconds)
+    text = f"throughput: [{{channels: sms, max: {limit}, per: {seconds}s}}]"
+    h = _launch(customers, MemoryStateStore(), text)
+    h.advance(START + timedelta(hours=1) + per * (customers // limit + 2))
+    sent = _sms(h)
+    assert sorted(m.customer_id for m in sent) == [f"c{i:05}" for i in range(customers)]
+    assert _over_the_limit([m.at for m in sent], limit, per) == []
