@@ -23,6 +23,7 @@ from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, i
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
 from journeydsl.runtime.policies.model import Policies
+from journeydsl.runtime.policies.throughput import Throttle
 from journeydsl.runtime.protocols import (
     ActionHandler,
     Channel,
@@ -41,6 +42,7 @@ from journeydsl.runtime.protocols import (
     TicketSink,
     live_reads,
 )
+from journeydsl.runtime.queues import TicketQueues
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord, SendPayload
 from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
@@ -137,6 +139,16 @@ class Delivery:
             self.history, "prune_contacts", None
         )
         self._pruned_at: datetime | None = None
+        #: Channel throughput limits (global: every journey's messages count).
+        rules = engine.policies.throughput
+        self.throttle = Throttle(rules, self.history) if rules else None
+        #: Ticket queues with a daily capacity.
+        queues = engine.policies.queues
+        self.queues = (
+            TicketQueues(queues, self.state, self.scoped_to, self.on_action, self.instance)
+            if queues
+            else None
+        )
 
     def prune(self, now: datetime) -> None:
         """Delete the contacts no frequency cap can count any more (at most once a day)."""
@@ -202,6 +214,8 @@ class Delivery:
             progressed = False
             later = True  # every entry of the batch is settled, or waits for a later time
             for entry in batch:
+                if self.queues is not None and self.queues.skips(entry.key, now):
+                    continue  # (a queue's release settled it, from a newer copy)
                 before = (
                     entry.status,
                     entry.not_before,
@@ -209,6 +223,9 @@ class Delivery:
                     entry.payload.get("index"),
                 )
                 saved = self._deliver_one(entry, now)
+                if self.queues is not None and self.queues.skips(entry.key, now):
+                    progressed = True
+                    continue
                 self._save(entry, saved)
                 after = (entry.status, entry.not_before, entry.attempts, entry.payload.get("index"))
                 progressed = progressed or before != after
@@ -228,6 +245,8 @@ class Delivery:
         if entry.kind == "send":
             return SendAttempt(self, entry, now).run()
         p = entry.payload
+        if entry.kind == "ticket" and self.queues and self.queues.take(entry, now, self._opened):
+            return None  # (waits for its queue's release, or the release settled it)
         if entry.kind == "ticket":
             ticket = Ticket(
                 entry.key,
@@ -278,6 +297,10 @@ class Delivery:
             reason = f"{kind} failed: {result.detail}"
             record(self.on_action, now, customer, journey, node, "suppressed", reason=reason)
         return None
+
+    def _opened(self, entry: OutboxEntry, now: datetime) -> None:
+        """Open a ticket its queue accepted, and save the outcome."""
+        self._save(entry, self._deliver_one(entry, now))
 
     def retried(self, entry: OutboxEntry, result: DeliveryResult, now: datetime) -> bool:
         """Schedule another attempt after a transient failure, while attempts are left."""
@@ -348,7 +371,14 @@ class SendAttempt:
         if self.superseded():
             # Held by quiet hours or a cap while an event changed the customer's path (the
             # awaited event came, or a goal was reached): the message no longer fits.
-            what = "a frequency cap" if "frequency_cap" in p.get("held_by", "") else None
+            held_by = p.get("held_by", "")
+            what = (
+                "a frequency cap"
+                if "frequency_cap" in held_by
+                else "a throughput limit"
+                if held_by.startswith("throughput:")
+                else None
+            )
             self.suppress(
                 "superseded: the customer's journey moved on while "
                 f"{what or 'quiet hours'} held it",
@@ -389,6 +419,8 @@ class SendAttempt:
                 self.history,
                 tuple(p.get("tags", ())),
             )
+            if verdict is None and delivery.throttle is not None:
+                verdict = delivery.throttle.hold(channel, self.category, self.now)
             if verdict is not None:
                 self.hold(channel, verdict)
                 return
@@ -455,6 +487,8 @@ class SendAttempt:
         if result.status is not DeliveryStatus.DELIVERED:
             return result
         entry.status = "done"
+        if self.delivery.throttle is not None:
+            self.delivery.throttle.delivered(channel, self.category, now)
         if log.level <= INFO:  # (plain and masked parameters are not free)
             log.info(
                 "send",

@@ -172,8 +172,7 @@ class Engine:
         scope = frozenset(self.versions) if only else None
         if only and state.get_meta(SCOPED_MARKERS) != "1":
             state.commit([], [], meta={SCOPED_MARKERS: "1"})
-        # The store's timers and outbox as this engine sees them: all, or its journeys' only
-        # (an argument only stores that can run some journeys are asked for).
+        # The store's timers and outbox as this engine sees them: all, or its journeys' only.
         self._scoped_to: dict[str, frozenset[tuple[str, int]]] = (
             {"journeys": scope} if scope is not None else {}
         )
@@ -196,6 +195,7 @@ class Engine:
             scoped_to=self._scoped_to,
             stale_after=stale_after,
         )
+        self._entries.rates = {r.journey: r for r in self._delivery.policy.policies.entry_rates}
 
     @property
     def failed(self) -> list[tuple[str, str]]:

@@ -14,9 +14,11 @@ from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.changes import ChangeEntries
 from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
+from journeydsl.runtime.entry_rate import Backlog, meta_key
 from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late
+from journeydsl.runtime.policies.model import EntryRate
 from journeydsl.runtime.protocols import (
     Clock,
     OutboxEntry,
@@ -70,6 +72,8 @@ class Entries:
         self.clock = clock
         #: The ``entry when`` journeys: entries on a change of their condition.
         self.changes = ChangeEntries(self)
+        #: Entry throttling of segment journeys, by journey id (the policies' ``entry_rates``).
+        self.rates: dict[str, EntryRate] = {}
 
     def on_event(
         self,
@@ -188,6 +192,9 @@ class Entries:
         instant an ``entry when`` condition is to be looked at again."""
         best = self.changes.next_time()
         for journey in self._segment_journeys():
+            slot = self._backlog_due(journey)
+            if slot is not None and (best is None or slot < best):
+                best = slot
             for zone_name in self._zones(journey):
                 t = self._segment_due(journey, zone_name)
                 if t is not None and (best is None or t < best):
@@ -234,6 +241,8 @@ class Entries:
                     limit = journey.stale_after or self.stale_after
                     late = Late(now - when, limit) if limit and now - when > limit else None
                     moved += self._evaluate_segment(journey, zone_name, when, late)
+            while (slot := self._backlog_due(journey)) is not None and slot <= now:
+                moved += self._admit_backlog(journey, slot, now)
         return moved
 
     def _evaluate_segment(
@@ -241,23 +250,90 @@ class Entries:
     ) -> int:
         cond = journey.entry.condition
         assert cond is not None
-        entered = 0
         records: list[InstanceRecord] = []
         outbox: list[OutboxEntry] = []
+        selected: list[str] = []
         for customer in sorted(self.profiles.customers()):
             profile = self.profiles.get(customer)
             if (profile.timezone or journey.timezone) != zone_name:
                 continue
             probe = {"entered_at": iso(when), "customer_id": customer}
             ctx = EvalContext(self.events, when, probe, journey, profile, {}, {})
-            if not (_anniversary_today(journey.entry, ctx) and cond.fn(ctx, None)):
-                continue
-            trigger = EventRecord(customer, "segment", when, {})
-            inst = self.enter(journey, customer, when, profile, trigger)
-            if inst is not None:
-                self.interpreter.run(journey, inst, journey.start, when, profile, outbox, late)
-                records.append(inst)
-                entered += 1
+            if _anniversary_today(journey.entry, ctx) and cond.fn(ctx, None):
+                selected.append(customer)
         meta = {f"segment:{journey.id}:{zone_name}": when.isoformat()}
+        rate = self.rates.get(journey.id)
+        if rate is None:
+            entered = sum(
+                self._enter_segment(journey, c, when, late, records, outbox) for c in selected
+            )
+        else:
+            backlog = Backlog.load(self.state.get_meta(meta_key(journey.id)))
+            backlog.add(selected)
+            entered = self._admit(journey, rate, backlog, when, late, records, outbox)
+            meta[meta_key(journey.id)] = backlog.dump()
         self.state.commit(records, outbox, meta=meta)
+        return entered
+
+    def _enter_segment(
+        self,
+        journey: ir.Journey,
+        customer: str,
+        when: datetime,
+        late: Late | None,
+        records: list[InstanceRecord],
+        outbox: list[OutboxEntry],
+    ) -> bool:
+        """Enter ``customer`` into the segment journey at ``when``; whether they entered."""
+        profile = self.profiles.get(customer)
+        trigger = EventRecord(customer, "segment", when, {})
+        inst = self.enter(journey, customer, when, profile, trigger)
+        if inst is None:
+            return False
+        self.interpreter.run(journey, inst, journey.start, when, profile, outbox, late)
+        records.append(inst)
+        return True
+
+    # ------------------------------------------------------------------ entry throttling
+
+    def _backlog_due(self, journey: ir.Journey) -> datetime | None:
+        """When the next slot of a rated journey with a backlog opens."""
+        rate = self.rates.get(journey.id)
+        if rate is None:
+            return None
+        return Backlog.load(self.state.get_meta(meta_key(journey.id))).next_slot(rate)
+
+    def _admit(
+        self,
+        journey: ir.Journey,
+        rate: EntryRate,
+        backlog: Backlog,
+        when: datetime,
+        late: Late | None,
+        records: list[InstanceRecord],
+        outbox: list[OutboxEntry],
+    ) -> int:
+        """Let the waiting customers in at ``when``, as many as the slot has room for, in
+        order; how many entered (a customer the re-entry rule refuses takes no room)."""
+        backlog.open(rate, when)
+        taken = entered = 0
+        while taken < len(backlog.waiting) and backlog.used < rate.max:
+            customer = backlog.waiting[taken]
+            taken += 1
+            if self._enter_segment(journey, customer, when, late, records, outbox):
+                backlog.used += 1
+                entered += 1
+        del backlog.waiting[:taken]
+        return entered
+
+    def _admit_backlog(self, journey: ir.Journey, slot: datetime, now: datetime) -> int:
+        """The waiting customers' turn at ``slot`` (late when the host did not tick)."""
+        rate = self.rates[journey.id]
+        backlog = Backlog.load(self.state.get_meta(meta_key(journey.id)))
+        limit = journey.stale_after or self.stale_after
+        late = Late(now - slot, limit) if limit and now - slot > limit else None
+        records: list[InstanceRecord] = []
+        outbox: list[OutboxEntry] = []
+        entered = self._admit(journey, rate, backlog, slot, late, records, outbox)
+        self.state.commit(records, outbox, meta={meta_key(journey.id): backlog.dump()})
         return entered

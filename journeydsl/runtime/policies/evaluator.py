@@ -189,9 +189,11 @@ class PolicyEngine:
         return found
 
     def history_horizon(self) -> timedelta | None:
-        """How far back any frequency cap looks, over the top-level caps and every journey's
-        override; None without caps (then nothing limits how long contacts matter)."""
+        """How far back any frequency cap (or throughput limit) looks, over the top-level caps
+        and every journey's override; None without caps (then nothing limits how long contacts
+        matter)."""
         windows = [c.window for c in self.policies.frequency_caps]
+        windows += [t.per for t in self.policies.throughput]
         windows += [self.rules(j).longest_window for j in self.policies.journeys]
         longest = max(windows, default=timedelta(0))
         return longest if longest > timedelta(0) else None

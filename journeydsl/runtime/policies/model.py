@@ -33,6 +33,7 @@ __all__ = [
     "Channel",
     "Consent",
     "DoNotContact",
+    "EntryRate",
     "FrequencyCap",
     "Holdout",
     "Label",
@@ -42,6 +43,8 @@ __all__ = [
     "QuietHours",
     "Reach",
     "SendWindow",
+    "Throughput",
+    "TicketQueue",
     "default_reachability",
     "overlay",
     "rule_names",
@@ -194,6 +197,72 @@ class FrequencyCap(_Strict):
         return window
 
 
+# ---------------------------------------------------------------- throughput (channel capacity)
+
+
+class Throughput(_Strict):
+    """At most ``max`` messages on ``channels`` (together) of ``categories`` within any rolling
+    ``per``, over every customer and journey: what a gateway accepts (an SMS brandname gateway's
+    messages per second, a ZNS account's daily quota). A message over the limit is not dropped:
+    it waits for its turn (it is deferred to the first time the limit has room for it)."""
+
+    name: str | None = None
+    channels: Channels = ALL_CHANNELS
+    categories: Categories = ("marketing", "transactional")
+    max: int = Field(ge=1)
+    per: Duration
+    source: str | None = None
+
+    def counts(self, channel: str, category: str) -> bool:
+        """Whether the limit counts (and holds) a message on ``channel`` of ``category``."""
+        return channel in self.channels and category in self.categories
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, per: timedelta) -> timedelta:
+        if per <= timedelta(0):
+            raise ValueError("a throughput limit's 'per' must be longer than zero")
+        return per
+
+
+class EntryRate(_Strict):
+    """At most ``max`` customers enter the segment journey ``journey`` in each ``per``; the
+    others selected by its segment wait for later slots, in a deterministic order (the order of
+    their selection: by customer id within an evaluation, earlier evaluations first)."""
+
+    journey: str = Field(min_length=1)
+    max: int = Field(ge=1)
+    per: Duration
+    source: str | None = None
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, per: timedelta) -> timedelta:
+        if per <= timedelta(0):
+            raise ValueError("an entry rate's 'per' must be longer than zero")
+        return per
+
+
+class TicketQueue(_Strict):
+    """A ticket queue's daily capacity (a telesales team's calls a day): each day at ``at``
+    (local time in ``timezone``) the queue receives the best-ranked tickets made before, up to
+    ``capacity``, in rank order. ``rank`` names a field of the ticket's payload (a number or an
+    amount of money; higher first, a ticket without it last), ties broken by priority (urgent
+    first), then by age (oldest first), then by key; without ``rank``, by priority. The rest wait
+    for the next day, ranked again with the new ones (``overflow: next_day``; dropped once they
+    waited ``max_age``, when given), or are dropped at once (``overflow: drop``), with the reason
+    ``queue_full``."""
+
+    queue: str = Field(min_length=1)
+    capacity: int = Field(ge=0)
+    at: TimeOfDay = time(8, 0)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    rank: str | None = None
+    overflow: Literal["next_day", "drop"] = "next_day"
+    max_age: Duration | None = None
+    source: str | None = None
+
+
 class Label(_Strict):
     """Text a message must start with, e.g. ``[QC]`` on marketing SMS. The runtime hands it to
     the channel (``Message.label``); ``check`` verifies the catalog's template text has it."""
@@ -306,7 +375,7 @@ class MarketingContent(_Strict):
     templates: Names = ()
 
 
-R = TypeVar("R", QuietHours, SendWindow, FrequencyCap, Label)
+R = TypeVar("R", QuietHours, SendWindow, FrequencyCap, Label, Throughput)
 
 
 def _unique(rules: tuple[R, ...], section: str) -> tuple[R, ...]:
@@ -358,6 +427,41 @@ class PolicySet(_Strict):
 class Policies(PolicySet):
     """A policy file: the policies, what they extend, and per-journey overrides."""
 
+    #: Channel throughput limits: global (every journey's messages share them), so a journey's
+    #: override cannot have its own; they merge by name over ``extends`` like the rule lists.
+    throughput: tuple[Throughput, ...] = ()
+
+    #: Entry throttling of segment journeys, one rate per journey (global, like ``throughput``).
+    entry_rates: tuple[EntryRate, ...] = ()
+
+    #: Daily capacities of ticket queues, one per queue (global, like ``throughput``).
+    queues: tuple[TicketQueue, ...] = ()
+
+    @field_validator("queues")
+    @classmethod
+    def _one_per_queue(cls, queues: tuple[TicketQueue, ...]) -> tuple[TicketQueue, ...]:
+        seen: set[str] = set()
+        for queue in queues:
+            if queue.queue in seen:
+                raise ValueError(f"two queue rules name the queue '{queue.queue}'")
+            seen.add(queue.queue)
+        return queues
+
+    @field_validator("entry_rates")
+    @classmethod
+    def _one_rate_per_journey(cls, rates: tuple[EntryRate, ...]) -> tuple[EntryRate, ...]:
+        seen: set[str] = set()
+        for rate in rates:
+            if rate.journey in seen:
+                raise ValueError(f"two entry rates name the journey '{rate.journey}'")
+            seen.add(rate.journey)
+        return rates
+
+    @field_validator("throughput")
+    @classmethod
+    def _throughput_names(cls, rules: tuple[Throughput, ...]) -> tuple[Throughput, ...]:
+        return _unique(rules, "throughput")
+
     #: Built-in profiles (``vn_decree_91``) or policy files (relative to this one), applied in
     #: order below this file.
     extends: Names = ()
@@ -366,7 +470,7 @@ class Policies(PolicySet):
 
 
 def rule_names(
-    section: str, rules: Iterable[QuietHours | SendWindow | FrequencyCap | Label]
+    section: str, rules: Iterable[QuietHours | SendWindow | FrequencyCap | Label | Throughput]
 ) -> list[str]:
     """Each rule's name: its own, or ``section[N]`` (1-based) for an unnamed one."""
     return [r.name or f"{section}[{i}]" for i, r in enumerate(rules, 1)]
@@ -404,7 +508,7 @@ def overlay(base: S, top: PolicySet) -> tuple[S, list[str]]:
             continue
         value = getattr(top, name)
         old = getattr(base, name)
-        if name in RULE_SECTIONS:
+        if name in RULE_SECTIONS or name == "throughput":
             update[name] = _merge_rules(old, value)
         elif name == "reachability":
             update[name] = {**old, **value}
@@ -417,7 +521,7 @@ def overlay(base: S, top: PolicySet) -> tuple[S, list[str]]:
     if top.disable:
         found: set[str] = set()
         sections: dict[str, Any] = {}
-        for section in RULE_SECTIONS:
+        for section in RULE_SECTIONS + (("throughput",) if isinstance(top, Policies) else ()):
             rules = getattr(merged, section)
             kept = tuple(r for r in rules if r.name not in top.disable)
             found |= {r.name for r in rules if r.name in top.disable}

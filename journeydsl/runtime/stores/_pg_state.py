@@ -300,6 +300,18 @@ class PgStatePart(PgCore, InstanceReads):
             cur = self._conn.execute("DELETE FROM contacts WHERE at < %s", (aware(before),))
             return cur.rowcount
 
+    def channel_contacts(
+        self, channels: Sequence[str], categories: Sequence[str], since: datetime
+    ) -> list[datetime]:
+        """When the contacts on ``channels`` of ``categories`` at or after ``since`` were made
+        (over every customer: what channel throughput limits count), oldest first."""
+        rows = self._conn.execute(
+            "SELECT at_iso FROM contacts WHERE at >= %s AND channel = ANY(%s) "
+            "AND category = ANY(%s) ORDER BY at, seq",
+            (aware(since), list(channels), list(categories)),
+        ).fetchall()
+        return [datetime.fromisoformat(at) for (at,) in rows]
+
     def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
         """The customer's contacts at or after ``since`` (as instants), oldest first."""
         # (a message's tags ride in its outbox payload, which outlives its contact; the json

@@ -370,6 +370,19 @@ class StatePart(StoreCore, InstanceReads):
         with self._transaction() as db:
             return db.execute("DELETE FROM contacts WHERE at_utc < ?", (_utc(before),)).rowcount
 
+    def channel_contacts(
+        self, channels: Sequence[str], categories: Sequence[str], since: datetime
+    ) -> list[datetime]:
+        """When the contacts on ``channels`` of ``categories`` at or after ``since`` were made
+        (over every customer: what channel throughput limits count), oldest first."""
+        marks = ", ".join("?" * len(channels)), ", ".join("?" * len(categories))
+        rows = self._conn.execute(
+            f"SELECT at_iso FROM contacts WHERE at_utc >= ? AND channel IN ({marks[0]}) "
+            f"AND category IN ({marks[1]}) ORDER BY at_utc, seq",
+            (_utc(since), *channels, *categories),
+        ).fetchall()
+        return [datetime.fromisoformat(at) for (at,) in rows]
+
     def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
         """The customer's contacts at or after ``since`` (as instants), oldest first."""
         # (a message's tags ride in its outbox payload, which outlives its contact)

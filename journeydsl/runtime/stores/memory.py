@@ -553,6 +553,18 @@ class MemoryStateStore:
         found = self._contact_log().get(customer_id, [])
         return [c for c in found if c.at >= since]
 
+    def channel_contacts(
+        self, channels: Sequence[str], categories: Sequence[str], since: datetime
+    ) -> list[datetime]:
+        """When the contacts on ``channels`` of ``categories`` at or after ``since`` were made
+        (over every customer: what channel throughput limits count), oldest first."""
+        return sorted(
+            c.at
+            for found in self._contact_log().values()
+            for c in found
+            if c.at >= since and c.channel in channels and c.category in categories
+        )
+
     def prune_contacts(self, before: datetime) -> int:
         """Forget the contacts made before ``before``; returns how many."""
         history = self._contact_log()

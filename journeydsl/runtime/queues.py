@@ -1,0 +1,191 @@
+"""Ticket queue capacity (``queues:`` in the policy file): each day, a queue receives its
+best-ranked tickets up to its capacity, in rank order.
+
+A ticket for a queue with a capacity is not opened when it is made: it waits in the outbox for
+the queue's next release (``at``, local time). At the release every waiting ticket of the queue
+is ranked (``rank``: a payload field, higher first; then priority, age and key); the first
+``capacity`` are accepted and opened in rank order, the others wait for the next release, ranked
+again with the new ones (``overflow: next_day``, dropped once they waited ``max_age``), or are
+dropped (``overflow: drop``), with the reason ``queue_full`` in the instance's decision log and
+the host's ``on_action``. Everything the queue decides is in the outbox entries themselves
+(``queued``, ``accepted``, the next release as their due time), so a restart resumes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+from journeydsl.money import Money
+from journeydsl.runtime.codec import decode_map
+from journeydsl.runtime.decisions import extend
+from journeydsl.runtime.hostcalls import OnAction, iso, log, record
+from journeydsl.runtime.interpreter import describe_lateness
+from journeydsl.runtime.policies.model import TicketQueue
+from journeydsl.runtime.protocols import ContactHistory, OutboxEntry, StateStore
+from journeydsl.runtime.records import DecisionEntry, InstanceRecord
+from journeydsl.zones import zone
+
+__all__ = ["PRIORITY_ORDER", "TicketQueues"]
+
+#: Ticket priorities, most urgent first.
+PRIORITY_ORDER: Mapping[str, int] = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+#: The most tickets a release ranks at once.
+_RELEASE_LIMIT = 1_000_000
+
+
+def next_release(rule: TicketQueue, now: datetime) -> datetime:
+    """The queue's first release strictly after ``now``."""
+    tz = zone(rule.timezone)
+    local = now.astimezone(tz)
+    release = datetime.combine(local.date(), rule.at, tz)
+    while release <= now:
+        release = datetime.combine(release.date() + timedelta(days=1), rule.at, tz)
+    return release
+
+
+def _rank_value(rule: TicketQueue, entry: OutboxEntry) -> Decimal | None:
+    if rule.rank is None:
+        return None
+    value = decode_map(entry.payload["payload"]).get(rule.rank)
+    if isinstance(value, Money):
+        return value.amount
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return None
+
+
+def rank_key(rule: TicketQueue, entry: OutboxEntry) -> tuple[Any, ...]:
+    """Where a ticket stands in its queue: by ``rank`` (higher first, none last), priority,
+    age, key."""
+    p = entry.payload
+    value = _rank_value(rule, entry)
+    return (
+        value is None,
+        -(value or Decimal(0)),
+        PRIORITY_ORDER.get(str(p["priority"]), 2),
+        datetime.fromisoformat(p["queued"]),
+        entry.key,
+    )
+
+
+class TicketQueues:
+    """The queues with a capacity, for one engine's deliveries."""
+
+    def __init__(
+        self,
+        rules: Sequence[TicketQueue],
+        state: StateStore,
+        scoped_to: Mapping[str, Any],
+        on_action: OnAction | None,
+        instance: Callable[[str], InstanceRecord | None],
+    ) -> None:
+        self.rules = {r.queue: r for r in rules}
+        self.state = state
+        self.history = state if isinstance(state, ContactHistory) else None
+        self.scoped_to = scoped_to
+        self.on_action = on_action
+        self.instance = instance
+        #: The tickets a release at ``_at`` settled: the batch's older copies are left alone.
+        self.settled: set[str] = set()
+        self._at: datetime | None = None
+
+    def skips(self, key: str, now: datetime) -> bool:
+        """Whether a release at ``now`` settled the entry ``key`` already (a delivery round's
+        copy of it is out of date)."""
+        if self._at != now:
+            self._at, self.settled = now, set()
+        return key in self.settled
+
+    def take(
+        self,
+        entry: OutboxEntry,
+        now: datetime,
+        open_ticket: Callable[[OutboxEntry, datetime], None],
+    ) -> bool:
+        """Whether the queue takes care of ``entry`` (a ticket): it waits for the next release,
+        or a release ranked it (and its queue's other tickets) now. False: open it as usual."""
+        p = entry.payload
+        rule = self.rules.get(p["queue"])
+        if rule is None or "accepted" in p:
+            return False
+        if "queued" not in p:
+            p["queued"] = iso(now)
+            entry.not_before = next_release(rule, now)
+            return True
+        self.release(rule, now, open_ticket)
+        return True
+
+    def release(
+        self,
+        rule: TicketQueue,
+        now: datetime,
+        open_ticket: Callable[[OutboxEntry, datetime], None],
+    ) -> None:
+        """Rank every waiting ticket of the queue; accept the best, move or drop the rest."""
+        due = [
+            e
+            for e in self.state.pending_outbox(now, _RELEASE_LIMIT, **self.scoped_to)
+            if e.kind == "ticket"
+            and e.payload.get("queue") == rule.queue
+            and "queued" in e.payload
+            and "accepted" not in e.payload
+            and e.key not in self.settled
+        ]
+        ranked = sorted(due, key=lambda e: rank_key(rule, e))
+        accepted, rest = ranked[: rule.capacity], ranked[rule.capacity :]
+        for place, entry in enumerate(accepted, 1):
+            entry.payload["accepted"] = iso(now)
+            entry.payload["rank"] = place
+            self.state.update_outbox(entry)
+        for entry in rest:
+            self._overflow(rule, entry, now)
+        self.settled.update(e.key for e in ranked)
+        if ranked:
+            log.info("queue_release", queue=rule.queue, accepted=len(accepted), rest=len(rest))
+        for entry in accepted:
+            open_ticket(entry, now)
+
+    def _overflow(self, rule: TicketQueue, entry: OutboxEntry, now: datetime) -> None:
+        """A ticket over the day's capacity: to the next release, or dropped."""
+        waited = now - datetime.fromisoformat(entry.payload["queued"])
+        if rule.overflow == "next_day" and (rule.max_age is None or waited < rule.max_age):
+            entry.not_before = next_release(rule, now)
+            self.state.update_outbox(entry)
+            return
+        reason = f"queue_full: {rule.queue} took its {rule.capacity} best-ranked tickets"
+        if rule.overflow == "next_day":
+            reason += f"; this one waited {describe_lateness(waited)}"
+        self.drop(entry, now, reason)
+
+    def drop(self, entry: OutboxEntry, now: datetime, reason: str) -> None:
+        """Drop the ticket for ``reason``: the host's ``on_action`` and the decision log say so."""
+        p = entry.payload
+        entry.status = "suppressed"
+        record(
+            self.on_action,
+            now,
+            entry.customer_id,
+            p["journey"],
+            p["node"],
+            "suppressed",
+            queue=p["queue"],
+            reason=reason,
+        )
+        inst = self.instance(p["instance"]) if self.history is not None else None
+        if self.history is None or inst is None:
+            self.state.update_outbox(entry)
+            return
+        decision = {
+            "at": iso(now),
+            "node": p["node"],
+            "what": "deliver",
+            "decision": "suppressed",
+            "policy": f"queue:{p['queue']}",
+            "reason": reason,
+            "message": entry.key,
+        }
+        extend(inst, [cast(DecisionEntry, decision)])
+        self.history.record_delivery(entry, None, inst)

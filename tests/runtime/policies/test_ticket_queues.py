@@ -1,0 +1,144 @@
+"""Ticket queue capacity: each day a queue receives its best-ranked tickets up to capacity, in
+rank order; the rest wait for the next day (ranked again with the new ones) or are dropped with
+the reason queue_full."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from journeydsl.runtime.stores.memory import MemoryStateStore
+from journeydsl.runtime.stores.sqlite import SQLiteStore
+from tests.runtime.policies.harness import Harness, compile_journey, ev, harness, local, policies
+from tests.runtime.policies.harness import profile as make_profile
+
+#: A telesales ticket for every activated card, ranked by the customer's loyalty points.
+CALLS = """
+journey calls
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on card_activated
+ticket telesales priority normal { points: profile.loyalty_points }
+"""
+
+DAY1 = local("2026-01-05 10:00")
+RELEASE = local("2026-01-06 08:00")
+
+
+def _queue(text: str) -> str:
+    return f"queues: [{{queue: telesales, capacity: 300, rank: points, {text}}}]"
+
+
+def _points(n: int, seed: int = 19) -> dict[str, int]:
+    """Distinct loyalty points for ``n`` customers, in a shuffled order."""
+    values = list(range(1, n + 1))
+    random.Random(seed).shuffle(values)
+    return {f"c{i:04}": v * 10 for i, v in enumerate(values)}
+
+
+def _candidates(points: dict[str, int], text: str, state: object = None) -> Harness:
+    h = harness(
+        [compile_journey(CALLS)],
+        [make_profile(c, loyalty_points=p) for c, p in points.items()],
+        start=DAY1 - timedelta(hours=1),
+        policy=policies(_queue(text)),
+        state=state,  # type: ignore[arg-type]
+    )
+    h.feed([ev(c, "card_activated", DAY1, card_id=f"k-{c}") for c in points])
+    return h
+
+
+def _opened_on(h: Harness, day: datetime) -> list[str]:
+    return [t.customer_id for t in h.tickets.opened if t.at == day]
+
+
+def test_each_day_takes_the_top_300_in_rank_order_and_carries_the_rest() -> None:
+    """2,000 candidates, 300/day, next_day: day N opens ranks 300(N-1)+1 … 300N, best first."""
+    points = _points(2_000)
+    h = _candidates(points, "overflow: next_day")
+    assert h.tickets.opened == []  # (nothing opens before the release)
+    h.advance(RELEASE + timedelta(days=7))
+    best_first = sorted(points, key=lambda c: -points[c])
+    for day in range(7):
+        opened = _opened_on(h, RELEASE + timedelta(days=day))
+        assert opened == best_first[300 * day : 300 * (day + 1)]
+    assert len(h.tickets.opened) == 2_000
+    assert {t.at for t in h.tickets.opened} == {RELEASE + timedelta(days=d) for d in range(7)}
+
+
+def test_a_new_ticket_is_ranked_with_those_carried_over() -> None:
+    """The day-2 release ranks yesterday's rest with today's: a better new one goes first."""
+    points = _points(400)
+    h = _candidates(points, "overflow: next_day")
+    h.advance(RELEASE + timedelta(hours=2))
+    h.profiles.add(make_profile("vip", loyalty_points=1_000_000))  # type: ignore[attr-defined]
+    h.feed([ev("vip", "card_activated", RELEASE + timedelta(hours=2), card_id="k-vip")])
+    h.advance(RELEASE + timedelta(days=1))
+    best_first = sorted(points, key=lambda c: -points[c])
+    assert _opened_on(h, RELEASE + timedelta(days=1)) == ["vip", *best_first[300:]]
+
+
+def test_drop_overflow_drops_the_rest_with_queue_full_in_the_decision_log() -> None:
+    """overflow: drop opens the top 300 and drops the other 1,700, each with its reason."""
+    points = _points(2_000)
+    h = _candidates(points, "overflow: drop")
+    h.advance(RELEASE + timedelta(days=3))
+    best_first = sorted(points, key=lambda c: -points[c])
+    assert [t.customer_id for t in h.tickets.opened] == best_first[:300]
+    dropped = [a for a in h.actions if a["kind"] == "suppressed"]
+    assert sorted(a["customer_id"] for a in dropped) == sorted(best_first[300:])
+    worst = best_first[-1]
+    decisions = h.decisions(worst)
+    assert [(d["decision"], d["policy"]) for d in decisions] == [("suppressed", "queue:telesales")]
+    assert decisions[0]["reason"] == "queue_full: telesales took its 300 best-ranked tickets"
+
+
+def test_max_age_drops_a_ticket_that_waited_too_long() -> None:
+    """next_day, max_age 2d: 300 a day for three releases, then the 100 left (2d 22h old) drop."""
+    points = _points(1_000)
+    h = _candidates(points, "overflow: next_day, max_age: 2d")
+    h.advance(RELEASE + timedelta(days=5))
+    assert len(h.tickets.opened) == 900
+    reasons = {a["reason"] for a in h.actions if a["kind"] == "suppressed"}
+    assert reasons == {
+        "queue_full: telesales took its 300 best-ranked tickets; this one waited 2d 22h"
+    }
+
+
+def test_the_queue_resumes_after_a_restart(tmp_path: Path) -> None:
+    """Over SQLite, a new engine after day 1's release opens day 2's tickets as ranked."""
+    path = tmp_path / "state.db"
+    points = _points(700)
+    first = _candidates(points, "overflow: next_day", SQLiteStore(path))
+    first.advance(RELEASE + timedelta(hours=1))
+    assert len(first.tickets.opened) == 300
+    first.state.close()  # type: ignore[attr-defined]
+    second = harness(
+        [compile_journey(CALLS)],
+        [],
+        start=RELEASE + timedelta(hours=1),
+        policy=policies(_queue("overflow: next_day")),
+        state=SQLiteStore(path),
+        profile_store=first.profiles,
+    )
+    second.advance(RELEASE + timedelta(days=3))
+    best_first = sorted(points, key=lambda c: -points[c])
+    assert _opened_on(second, RELEASE + timedelta(days=1)) == best_first[300:600]
+    assert _opened_on(second, RELEASE + timedelta(days=2)) == best_first[600:]
+
+
+def test_without_a_capacity_tickets_open_at_once() -> None:
+    """A queue the policies do not name keeps the old behaviour: opened when made."""
+    h = _candidates({"c0001": 10}, "overflow: drop")
+    h.advance(DAY1 + timedelta(hours=1))
+    assert h.tickets.opened == []  # (telesales has a capacity)
+    other = harness(
+        [compile_journey(CALLS)],
+        [make_profile("c0001", loyalty_points=10)],
+        start=DAY1 - timedelta(hours=1),
+        policy=policies("queues: [{queue: care, capacity: 1}]"),
+        state=MemoryStateStore(),
+    )
+    other.feed([ev("c0001", "card_activated", DAY1, card_id="k")])
+    assert [t.at for t in other.tickets.opened] == [DAY1]
