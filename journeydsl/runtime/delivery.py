@@ -19,6 +19,7 @@ from typing import Any, cast
 from journeydsl import ir
 from journeydsl.runtime.codec import decode_map, plain
 from journeydsl.runtime.decisions import extend
+from journeydsl.runtime.history import history_window
 from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, iso, log, record
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
@@ -122,17 +123,21 @@ class Delivery:
         engine = policies if isinstance(policies, PolicyEngine) else PolicyEngine(policies)
         self.policy = engine
         self.history: ContactHistory | None = None
-        if engine.configured:
+        # A journey that reads its messages back (sent(…)) needs the history kept, caps or not.
+        sent_window = history_window(self.versions.values())
+        if engine.configured or sent_window is not None:
             if not isinstance(self.state, ContactHistory):
                 raise TypeError(
-                    "contact policies need a state store with a contact history "
+                    ("journeys that read sent(…) need" if sent_window else "contact policies need")
+                    + " a state store with a contact history "
                     "(contacts() and record_delivery(), see ContactHistory); the built-in "
                     "memory and SQLite stores have one"
                 )
             self.history = self.state
         # Contacts older than every cap's window (and a day) are pruned once a day, where the
         # store can (ContactHistory's optional prune_contacts).
-        self._horizon = engine.history_horizon()
+        horizons = [w for w in (engine.history_horizon(), sent_window) if w is not None]
+        self._horizon = max(horizons, default=None)
         self.prune_contacts: Callable[[datetime], int] | None = getattr(
             self.history, "prune_contacts", None
         )

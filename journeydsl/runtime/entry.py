@@ -113,7 +113,9 @@ class Entries:
         tdata = {**trigger.data, "at": trigger.at}
         entry = journey.entry
         if entry.where is not None:
-            ctx = EvalContext(self.events, now, probe, journey, profile, {}, tdata)
+            ctx = EvalContext(
+                self.events, now, probe, journey, profile, {}, tdata, self.interpreter.history
+            )
             if not entry.where.fn(ctx, trigger):
                 return None
         key = self._key(journey, customer_id, probe, trigger, profile, now)
@@ -175,7 +177,16 @@ class Entries:
     ) -> str:
         if journey.entry.key is None:
             return customer_id
-        ctx = EvalContext(self.events, now, probe, journey, profile, {}, {**ev.data, "at": ev.at})
+        ctx = EvalContext(
+            self.events,
+            now,
+            probe,
+            journey,
+            profile,
+            {},
+            {**ev.data, "at": ev.at},
+            self.interpreter.history,
+        )
         return str(journey.entry.key.fn(ctx, ev))
 
     # ------------------------------------------------------------------ segments
@@ -249,7 +260,9 @@ class Entries:
             if (profile.timezone or journey.timezone) != zone_name:
                 continue
             probe = {"entered_at": iso(when), "customer_id": customer}
-            ctx = EvalContext(self.events, when, probe, journey, profile, {}, {})
+            ctx = EvalContext(
+                self.events, when, probe, journey, profile, {}, {}, self.interpreter.history
+            )
             if not (_anniversary_today(journey.entry, ctx) and cond.fn(ctx, None)):
                 continue
             trigger = EventRecord(customer, "segment", when, {})

@@ -10,10 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 from journeydsl import ir
-from journeydsl.expr.context import AggregateQuery, EventRecord
+from journeydsl.expr.context import AggregateQuery, EventRecord, SentQuery
 from journeydsl.money import Money
 from journeydsl.runtime.hostcalls import StoreError
-from journeydsl.runtime.protocols import EventStore, Profile
+from journeydsl.runtime.protocols import ContactHistory, EventStore, Profile
 from journeydsl.zones import zone
 
 __all__ = ["EvalContext", "happened", "typed_attributes"]
@@ -53,6 +53,7 @@ class EvalContext:
         "customer_id",
         "entered_at",
         "events",
+        "history",
         "journey_id",
         "journey_version",
         "now",
@@ -83,8 +84,11 @@ class EvalContext:
         profile: Profile,
         variables: dict[str, Any],
         trigger: Mapping[str, Any],
+        history: ContactHistory | None = None,
     ) -> None:
         self.events = events
+        #: The contact history ``sent(…)`` reads (None when no journey of the engine uses it).
+        self.history = history
         self.now = now
         self.entered_at = datetime.fromisoformat(inst["entered_at"])
         self.customer_id = inst["customer_id"]
@@ -112,6 +116,16 @@ class EvalContext:
             return self.events.last_time(self.customer_id, event_type, self.now)
         except Exception as exc:
             raise StoreError(exc) from exc
+
+    def sent(self, query: SentQuery, start: datetime) -> int:
+        """How many of the customer's contacts since ``start`` match ``query``."""
+        if self.history is None:  # (the engine records contacts for journeys that use sent())
+            raise StoreError(RuntimeError("sent(): the engine keeps no contact history"))
+        try:
+            found = self.history.contacts(self.customer_id, start)
+        except Exception as exc:
+            raise StoreError(exc) from exc
+        return sum(1 for c in found if query.matches(c.channel, c.category, c.template))
 
     def watch(self, condition: ir.CExpr) -> tuple[bool, datetime | None]:
         """Evaluate a waited-for ``condition``, and when it is false, the earliest instant at
