@@ -56,6 +56,7 @@ class EvalContext:
         "history",
         "journey_id",
         "journey_version",
+        "leaves",
         "now",
         "profile",
         "trigger",
@@ -100,6 +101,9 @@ class EvalContext:
         self.trigger = trigger
         #: While a waited-for condition is evaluated: the sliding windows it read.
         self.windows: list[tuple[AggregateQuery, datetime, datetime]] | None = None
+        #: While a waited-for condition is evaluated: when the messages sent(…) counted leave
+        #: their windows.
+        self.leaves: list[datetime] = []
 
     def aggregate(self, query: AggregateQuery, start: datetime | None, end: datetime | None) -> Any:
         """The customer's aggregate over ``query``'s events between ``start`` and ``end``."""
@@ -125,12 +129,15 @@ class EvalContext:
             found = self.history.contacts(self.customer_id, start)
         except Exception as exc:
             raise StoreError(exc) from exc
-        return sum(1 for c in found if query.matches(c.channel, c.category, c.template))
+        counted = [c for c in found if query.matches(c.channel, c.category, c.template)]
+        if self.windows is not None and counted:  # (watched: the count drops as they leave)
+            self.leaves.append(min(c.at for c in counted) + query.window)
+        return len(counted)
 
     def watch(self, condition: ir.CExpr) -> tuple[bool, datetime | None]:
         """Evaluate a waited-for ``condition``, and when it is false, the earliest instant at
         which time alone could make it true: an event leaving one of its sliding windows."""
-        self.windows = []
+        self.windows, self.leaves = [], []
         try:
             value = bool(condition.fn(self, None))
             windows = self.windows
@@ -138,7 +145,7 @@ class EvalContext:
             self.windows = None
         if value:
             return True, None
-        soonest: datetime | None = None
+        soonest: datetime | None = min((t for t in self.leaves if t > self.now), default=None)
         for query, start, end in windows:
             try:
                 found = self.events.events(self.customer_id, query.event, start, end)

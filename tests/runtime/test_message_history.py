@@ -130,3 +130,34 @@ def test_the_compiler_records_the_longest_sent_window() -> None:
     assert compile_journey(NUDGE).history_window == timedelta(days=7)
     assert compile_journey(ONE_SMS).history_window is None
     assert "history_window" not in str(two.to_json())
+
+
+#: A push once the activation SMS of the other journey is 2 days old.
+AFTER_THE_SMS = """
+journey after_the_sms
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on transaction
+wait for sent(install_digital_app in last 2d) == 0 within 10d {
+  send push first_spend_nudge marketing fallback none
+}
+"""
+
+
+def test_a_wait_on_sent_wakes_when_the_message_leaves_the_window() -> None:
+    """`wait for sent(… in last 2d) == 0` wakes when the counted message turns 2 days old,
+    by time alone: the SMS of 1 January 10:00 lets the push go on 3 January 10:00."""
+    h = harness(
+        [compile_journey(ONE_SMS), compile_journey(AFTER_THE_SMS)],
+        [profile("c1", app=True)],
+        start=local("2026-01-01 00:00"),
+        policy=None,
+    )
+    h.feed(
+        [
+            ev("c1", "card_activated", local("2026-01-01 10:00"), card_id="k1"),
+            txn("c1", local("2026-01-02 10:00"), 100_000),
+        ]
+    )
+    h.advance(local("2026-01-20 00:00"))
+    assert h.times("c1", "push") == ["2026-01-03 10:00"]
