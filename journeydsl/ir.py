@@ -506,6 +506,9 @@ class Journey:
     #: The steps whose id the author gave (a label such as ``welcome:``); the others have ids
     #: the compiler made up (``if_2``), which reports do not show. Not part of the identity.
     labels: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    #: The longest window of the journey's ``sent(…)`` (None without one): the engine keeps
+    #: the contact history at least that long. Not part of the graph's identity.
+    history_window: timedelta | None = field(default=None, compare=False, repr=False)
 
     def step_name(self, node_id: str) -> str:
         """A step as a report names it: its label when the author gave one, otherwise what it

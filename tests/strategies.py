@@ -236,6 +236,11 @@ _CONDITIONS: tuple[Expr, ...] = (
         ),
         StringLit("Tiki"),
     ),
+    # Message history: sent(…) by template, channel, category and any.
+    Binary("==", Aggregate("sent", Name("app_promo"), window=_last("60d")), NumberLit("0")),
+    Binary("<", Aggregate("sent", Name("push"), window=_last("1d")), NumberLit("2")),
+    Binary("==", Aggregate("sent", Name("marketing"), window=_last("7d")), NumberLit("0")),
+    Binary("<=", Aggregate("sent", Name("any"), window=_last("1d")), NumberLit("3")),
 )
 
 

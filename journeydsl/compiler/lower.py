@@ -770,6 +770,7 @@ class _Lowerer:
             send_windows=lower_send_windows(self.src.send_windows, self.channel_ok, self.diags),
             params=self.params,
             labels=frozenset(s.id.name for s in _walk(self.src.steps) if s.id is not None),
+            history_window=max(self.scope.history, default=None),
         )
         return self.out
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from journeydsl import ast as A
 from journeydsl.diagnostics import did_you_mean, uses_hint
-from journeydsl.expr import checker, names
+from journeydsl.expr import checker, history, names
 from journeydsl.expr.catalog import EventSpec
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, Fn
 from journeydsl.expr.hints import mismatch_hint
@@ -155,6 +155,8 @@ def _window(
 def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
     """``count(…)``, ``sum(…)``, ``top(…)`` and the other aggregates."""
     func = node.func
+    if func == "sent":
+        return history.check_sent(node, scope)
     want_field = func not in ("count", "has")
     spec, field_name = _event_of(node.target, scope, want_field)
     reads: Reads = frozenset()

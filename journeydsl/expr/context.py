@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Protocol
 
 from journeydsl.money import Money
 
-__all__ = ["AggregateQuery", "EvalContext", "EventRecord", "Fn", "run_aggregate"]
+__all__ = ["AggregateQuery", "EvalContext", "EventRecord", "Fn", "SentQuery", "run_aggregate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,11 @@ class EvalContext(Protocol):
         """When the customer's most recent ``event_type`` happened (at or before now)."""
         ...
 
+    def sent(self, query: SentQuery, start: datetime) -> int:
+        """How many messages matching ``query`` reached the customer at or after ``start``,
+        across every journey (``sent(…)``, read from the contact history)."""
+        ...
+
 
 #: A compiled expression: evaluated against a context and, inside an aggregate's ``where``,
 #: the event being filtered.
@@ -82,6 +87,32 @@ class AggregateQuery:
     zero: Any = None
     source: str = ""
     sliding: bool = False
+
+
+# ---------------------------------------------------------------- message history: sent(…)
+
+
+@dataclass(frozen=True, slots=True)
+class SentQuery:
+    """A compiled ``sent(…)``: which delivered messages it counts.
+
+    ``kind`` is ``template``, ``channel``, ``category`` or ``any`` (every message); ``name`` the
+    template, channel or category (empty for ``any``); ``window`` how far back it looks."""
+
+    kind: str
+    name: str
+    window: timedelta
+
+    def matches(self, channel: str, category: str, template: str) -> bool:
+        """Whether a message delivered on ``channel`` (of ``category``, from ``template``)
+        counts."""
+        if self.kind == "template":
+            return template == self.name
+        if self.kind == "channel":
+            return channel == self.name
+        if self.kind == "category":
+            return category == self.name
+        return True
 
 
 def run_aggregate(query: AggregateQuery, events: Iterable[EventRecord], ctx: EvalContext) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from journeydsl.diagnostics import Diagnostics, Span
@@ -56,6 +57,9 @@ class Scope:
     #: What is known here of each variable's size (see :attr:`Typed.bound`); a variable not
     #: listed, or listed as None, may have any size.
     bounds: Mapping[str, int | None] = field(default_factory=dict)
+    #: The windows of the ``sent(…)`` checked so far (shared by the scopes derived from this
+    #: one): the journey keeps message history as long as the longest.
+    history: list[timedelta] = field(default_factory=list)
 
     def for_event(self, spec: EventSpec | None) -> Scope:
         """This scope inside an aggregate or ``where`` over ``spec``'s events."""

@@ -102,7 +102,9 @@ class ChangeEntries:
         stored = self.state.get_meta(key)
         was = stored is not None and stored.startswith("1")
         probe = {"entered_at": iso(at), "customer_id": customer_id}
-        ctx = EvalContext(self.events, at, probe, journey, profile, {}, {})
+        ctx = EvalContext(
+            self.events, at, probe, journey, profile, {}, {}, self.interpreter.history
+        )
         holds, soonest = ctx.watch(condition)
         if holds:  # the instant time alone could make it false again
             _, soonest = ctx.watch(self._negated[journey.id])

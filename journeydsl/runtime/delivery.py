@@ -19,6 +19,7 @@ from typing import Any, cast
 from journeydsl import ir
 from journeydsl.runtime.codec import decode_map, plain
 from journeydsl.runtime.decisions import extend, last_step
+from journeydsl.runtime.history import history_window
 from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, iso, log, record
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
@@ -124,17 +125,21 @@ class Delivery:
         engine = policies if isinstance(policies, PolicyEngine) else PolicyEngine(policies)
         self.policy = engine
         self.history: ContactHistory | None = None
-        if engine.configured:
+        # A journey that reads its messages back (sent(…)) needs the history kept, caps or not.
+        sent_window = history_window(self.versions.values())
+        if engine.configured or sent_window is not None:
             if not isinstance(self.state, ContactHistory):
                 raise TypeError(
-                    "contact policies need a state store with a contact history "
+                    ("journeys that read sent(…) need" if sent_window else "contact policies need")
+                    + " a state store with a contact history "
                     "(contacts() and record_delivery(), see ContactHistory); the built-in "
                     "memory and SQLite stores have one"
                 )
             self.history = self.state
         # Contacts older than every cap's window (and a day) are pruned once a day, where the
         # store can (ContactHistory's optional prune_contacts).
-        self._horizon = engine.history_horizon()
+        horizons = [w for w in (engine.history_horizon(), sent_window) if w is not None]
+        self._horizon = max(horizons, default=None)
         self.prune_contacts: Callable[[datetime], int] | None = getattr(
             self.history, "prune_contacts", None
         )
@@ -211,6 +216,7 @@ class Delivery:
             batch = self.state.pending_outbox(now, _BATCH, **self.scoped_to)
             if not batch:
                 return done
+            batch = self._by_priority(batch)
             progressed = False
             later = True  # every entry of the batch is settled, or waits for a later time
             for entry in batch:
@@ -233,6 +239,15 @@ class Delivery:
                 later = later and (entry.status != "pending" or entry.not_before > now)
             if not progressed or (later and len(batch) < _BATCH):
                 return done  # (a short batch that all moved on leaves nothing due now)
+
+    def _by_priority(self, batch: list[OutboxEntry]) -> list[OutboxEntry]:
+        """The round's entries, the highest journey priority first (so that when frequency caps
+        arbitrate, who goes first does not depend on the order of arrival); the store's order
+        among equal priorities."""
+        if not self.policy.configured:
+            return batch
+        priority = self.policy.priority
+        return sorted(batch, key=lambda e: -priority(str(e.payload.get("journey", ""))))
 
     def _save(self, entry: OutboxEntry, saved: _Saved | None) -> None:
         if saved is None or self.history is None:
@@ -392,6 +407,8 @@ class SendAttempt:
         if withheld is not None:
             self.suppress(withheld.reason, self.current_channel(), withheld.policy)
             return
+        if self.arbitrating():
+            return
         journey = delivery.versions.get((p["journey"], p["version"]))
         tz_name = profile.timezone or (journey.timezone if journey else DEFAULT_TIMEZONE)
         local_zone = zone(tz_name)
@@ -432,6 +449,31 @@ class SendAttempt:
             last_policy = "delivery_failure"
             self.next_channel(channel, "delivery_failure", why)
         self.suppress("; ".join(self.reasons) or "no channel", self.chain[0], last_policy)
+
+    def arbitrating(self) -> bool:
+        """Hold a message a cap arbitrates until the end of its slot, once: there every message
+        wanting the customer in the slot is decided together, by journey priority."""
+        p = self.p
+        if p.get("arbitrated"):
+            return False
+        tags = tuple(p.get("tags", ()))
+        channel = self.current_channel()
+        found = self.delivery.policy.arbitration_slot(
+            p["journey"], channel, self.category, tags, self.now
+        )
+        if found is None:
+            return False
+        name, until = found
+        p["arbitrated"] = iso(until)
+        self.entry.not_before = until
+        self.decide(
+            "held",
+            channel=channel,
+            until=iso(until),
+            policy=f"arbitration:{name}",
+            reason=f"waits for the end of its arbitration slot ({name})",
+        )
+        return True
 
     def overdue(self) -> str | None:
         """Why the message is too late to send now, when it is: it was due (made, deferred by

@@ -176,7 +176,7 @@ class Engine:
         self._scoped_to: dict[str, frozenset[tuple[str, int]]] = (
             {"journeys": scope} if scope is not None else {}
         )
-        self._interpreter = Interpreter(events, profiles, on_action)
+        self._interpreter = Interpreter(events, profiles, on_action, state, self.versions.values())
         self._waits = Waits(
             self._interpreter, state, profiles, self.versions, self._scoped_to, stale_after
         )

@@ -117,7 +117,9 @@ class Entries:
         tdata = {**trigger.data, "at": trigger.at}
         entry = journey.entry
         if entry.where is not None:
-            ctx = EvalContext(self.events, now, probe, journey, profile, {}, tdata)
+            ctx = EvalContext(
+                self.events, now, probe, journey, profile, {}, tdata, self.interpreter.history
+            )
             if not entry.where.fn(ctx, trigger):
                 return None
         key = self._key(journey, customer_id, probe, trigger, profile, now)
@@ -179,7 +181,16 @@ class Entries:
     ) -> str:
         if journey.entry.key is None:
             return customer_id
-        ctx = EvalContext(self.events, now, probe, journey, profile, {}, {**ev.data, "at": ev.at})
+        ctx = EvalContext(
+            self.events,
+            now,
+            probe,
+            journey,
+            profile,
+            {},
+            {**ev.data, "at": ev.at},
+            self.interpreter.history,
+        )
         return str(journey.entry.key.fn(ctx, ev))
 
     # ------------------------------------------------------------------ segments
@@ -258,7 +269,9 @@ class Entries:
             if (profile.timezone or journey.timezone) != zone_name:
                 continue
             probe = {"entered_at": iso(when), "customer_id": customer}
-            ctx = EvalContext(self.events, when, probe, journey, profile, {}, {})
+            ctx = EvalContext(
+                self.events, when, probe, journey, profile, {}, {}, self.interpreter.history
+            )
             if _anniversary_today(journey.entry, ctx) and cond.fn(ctx, None):
                 selected.append(customer)
         meta = {f"segment:{journey.id}:{zone_name}": when.isoformat()}

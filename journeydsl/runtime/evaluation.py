@@ -10,10 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 from journeydsl import ir
-from journeydsl.expr.context import AggregateQuery, EventRecord
+from journeydsl.expr.context import AggregateQuery, EventRecord, SentQuery
 from journeydsl.money import Money
 from journeydsl.runtime.hostcalls import StoreError
-from journeydsl.runtime.protocols import EventStore, Profile
+from journeydsl.runtime.protocols import ContactHistory, EventStore, Profile
 from journeydsl.zones import zone
 
 __all__ = ["EvalContext", "happened", "typed_attributes"]
@@ -53,8 +53,10 @@ class EvalContext:
         "customer_id",
         "entered_at",
         "events",
+        "history",
         "journey_id",
         "journey_version",
+        "leaves",
         "now",
         "profile",
         "trigger",
@@ -83,8 +85,11 @@ class EvalContext:
         profile: Profile,
         variables: dict[str, Any],
         trigger: Mapping[str, Any],
+        history: ContactHistory | None = None,
     ) -> None:
         self.events = events
+        #: The contact history ``sent(…)`` reads (None when no journey of the engine uses it).
+        self.history = history
         self.now = now
         self.entered_at = datetime.fromisoformat(inst["entered_at"])
         self.customer_id = inst["customer_id"]
@@ -96,6 +101,9 @@ class EvalContext:
         self.trigger = trigger
         #: While a waited-for condition is evaluated: the sliding windows it read.
         self.windows: list[tuple[AggregateQuery, datetime, datetime]] | None = None
+        #: While a waited-for condition is evaluated: when the messages sent(…) counted leave
+        #: their windows.
+        self.leaves: list[datetime] = []
 
     def aggregate(self, query: AggregateQuery, start: datetime | None, end: datetime | None) -> Any:
         """The customer's aggregate over ``query``'s events between ``start`` and ``end``."""
@@ -113,10 +121,23 @@ class EvalContext:
         except Exception as exc:
             raise StoreError(exc) from exc
 
+    def sent(self, query: SentQuery, start: datetime) -> int:
+        """How many of the customer's contacts since ``start`` match ``query``."""
+        if self.history is None:  # (the engine records contacts for journeys that use sent())
+            raise StoreError(RuntimeError("sent(): the engine keeps no contact history"))
+        try:
+            found = self.history.contacts(self.customer_id, start)
+        except Exception as exc:
+            raise StoreError(exc) from exc
+        counted = [c for c in found if query.matches(c.channel, c.category, c.template)]
+        if self.windows is not None and counted:  # (watched: the count drops as they leave)
+            self.leaves.append(min(c.at for c in counted) + query.window)
+        return len(counted)
+
     def watch(self, condition: ir.CExpr) -> tuple[bool, datetime | None]:
         """Evaluate a waited-for ``condition``, and when it is false, the earliest instant at
         which time alone could make it true: an event leaving one of its sliding windows."""
-        self.windows = []
+        self.windows, self.leaves = [], []
         try:
             value = bool(condition.fn(self, None))
             windows = self.windows
@@ -124,7 +145,7 @@ class EvalContext:
             self.windows = None
         if value:
             return True, None
-        soonest: datetime | None = None
+        soonest: datetime | None = min((t for t in self.leaves if t > self.now), default=None)
         for query, start, end in windows:
             try:
                 found = self.events.events(self.customer_id, query.event, start, end)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,8 +23,15 @@ from journeydsl.expr.limits import ExpressionLimitError
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext
+from journeydsl.runtime.history import contact_history
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
-from journeydsl.runtime.protocols import EventStore, OutboxEntry, Profile, ProfileStore
+from journeydsl.runtime.protocols import (
+    EventStore,
+    OutboxEntry,
+    Profile,
+    ProfileStore,
+    StateStore,
+)
 from journeydsl.runtime.records import InstanceRecord, WaitRecord
 from journeydsl.runtime.sendparams import suppression_reason
 
@@ -111,9 +118,16 @@ class Interpreter:
     """Runs instances over the host's event and profile stores."""
 
     def __init__(
-        self, events: EventStore, profiles: ProfileStore, on_action: OnAction | None
+        self,
+        events: EventStore,
+        profiles: ProfileStore,
+        on_action: OnAction | None,
+        state: StateStore | None = None,
+        journeys: Iterable[ir.Journey] = (),
     ) -> None:
         self.events = events
+        #: The contact history ``sent(…)`` reads, when a journey uses it (see runtime.history).
+        self.history = contact_history(state, journeys) if state is not None else None
         self.profiles = profiles
         self.on_action = on_action
         #: How many instances failed (ended with outcome ``error``); the first
@@ -135,6 +149,7 @@ class Interpreter:
             profile,
             decode_map(inst["vars"]),
             decode_map(inst["trigger"]),
+            self.history,
         )
 
     def run(
@@ -150,8 +165,9 @@ class Interpreter:
         """Interpret from ``node_id`` until the instance waits or ends (``late``: run by a
         stale timer)."""
         variables = decode_map(inst["vars"])
+        trigger = decode_map(inst["trigger"])
         ctx = EvalContext(
-            self.events, now, inst, journey, profile, variables, decode_map(inst["trigger"])
+            self.events, now, inst, journey, profile, variables, trigger, self.history
         )
         step = Step(journey, inst, ctx, variables, outbox, late)
         inst["status"], inst["wait"], inst["due"] = "active", None, None

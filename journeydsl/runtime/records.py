@@ -135,6 +135,8 @@ class SendPayload(_Effect):
     reasons: NotRequired[list[str]]
     deferred: NotRequired[str]
     held_by: NotRequired[str]
+    #: The end of the arbitration slot the message was held to (see FrequencyCap.arbitration).
+    arbitrated: NotRequired[str]
     #: ``[policy, reason]``: withheld when it was made (a stale timer's, invalid params).
     withhold: NotRequired[list[str]]
     #: The send's tags (``tags [lapsed]``), which tag-scoped frequency caps count.

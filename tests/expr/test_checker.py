@@ -21,7 +21,13 @@ import pytest
 from journeydsl import ir
 from journeydsl.compiler import compile_file, compile_source
 from journeydsl.diagnostics import Severity, render_text
-from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
+from journeydsl.expr.context import (
+    AggregateQuery,
+    EvalContext,
+    EventRecord,
+    SentQuery,
+    run_aggregate,
+)
 from journeydsl.expr.types import DATE, DECIMAL, DURATION, INT, STRING, TIMESTAMP, Type, money
 from journeydsl.money import Money
 
@@ -66,6 +72,10 @@ class FakeContext:
         """When the latest ``event_type`` at or before now happened."""
         times = [e.at for e in self.events if e.type == event_type and e.at <= self.now]
         return max(times, default=None)
+
+    def sent(self, query: SentQuery, start: datetime) -> int:
+        """No message history: nothing was sent."""
+        return 0
 
 
 def ctx(now: datetime, *events: EventRecord, **kwargs: Any) -> EvalContext:

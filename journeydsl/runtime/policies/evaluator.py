@@ -414,7 +414,11 @@ class PolicyEngine:
                         f"frequency cap: at most {cap.max} {_cap_what(cap)} in "
                         f"{describe_window(cap.window)} ({name})"
                     )
-                    found.append(_verdict(cap.action, f"frequency_cap:{name}", reason, free))
+                    kind = "frequency_cap"
+                    if cap.arbitration is not None:
+                        kind = "arbitration"
+                        reason += self._went_first(cap, history, now, journey_id)
+                    found.append(_verdict(cap.action, f"{kind}:{name}", reason, free))
         if not found:
             return None
         drops = [v for v in found if v.decision == "suppressed"]
@@ -423,6 +427,55 @@ class PolicyEngine:
         latest = max(found, key=lambda v: v.until or local)
         others = tuple(v.policy for v in found if v is not latest)
         return replace(latest, also=others) if others else latest
+
+    # ------------------------------------------------------------------ arbitration
+
+    def priority(self, journey_id: str) -> int:
+        """The journey's priority when caps arbitrate (``priority``; the higher goes first)."""
+        return self.rules(journey_id).policies.priority
+
+    def arbitration_slot(
+        self, journey_id: str, channel: str, category: str, tags: tuple[str, ...], now: datetime
+    ) -> tuple[str, datetime] | None:
+        """When a cap that arbitrates holds the message: (the cap's name, the end of the
+        message's slot, the first slot boundary after ``now``), the latest of them."""
+        found: tuple[str, datetime] | None = None
+        for name, cap in self.rules(journey_id).caps:
+            slot = cap.arbitration
+            if (
+                slot is None
+                or channel not in cap.channels
+                or category not in cap.categories
+                or not cap.counts(journey_id, tags)
+            ):
+                continue
+            utc = now.astimezone(UTC)
+            midnight = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+            end = midnight + ((utc - midnight) // slot + 1) * slot
+            if found is None or end > found[1]:
+                found = (name, end)
+        return found
+
+    def _went_first(
+        self, cap: FrequencyCap, history: Sequence[Contact], now: datetime, journey_id: str
+    ) -> str:
+        """``; went first: offer (priority 20)``: the messages an arbitrating cap counted."""
+        since = now - cap.window
+        first = sorted(
+            {
+                c.journey
+                for c in history
+                if c.at.astimezone(UTC) > since
+                and c.channel in cap.channels
+                and c.category in cap.categories
+                and cap.counts(c.journey, c.tags)
+            }
+        )
+        if not first:
+            return ""
+        mine = self.priority(journey_id)
+        shown = ", ".join(f"{j} (priority {self.priority(j)})" for j in first)
+        return f"; went first: {shown}; this journey has priority {mine}"
 
     def label(self, journey_id: str, channel: str, category: str) -> str:
         """The label the message must start with on ``channel`` ("" for none)."""

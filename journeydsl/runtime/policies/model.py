@@ -181,6 +181,11 @@ class FrequencyCap(_Strict):
     #: The message tags (``send … tags [lapsed]``) whose messages the cap counts and holds: a
     #: message with any of them; None: every message.
     tags: tuple[str, ...] | None = Field(default=None, min_length=1)
+    #: Arbitration between journeys: the messages the cap holds wait for the end of their slot
+    #: of this length (slots are aligned to midnight UTC), so that every message wanting the
+    #: customer in one slot is decided together, the highest journey ``priority`` first; the
+    #: others are deferred or dropped by ``action``. None: first come, first served.
+    arbitration: Duration | None = None
     source: str | None = None
 
     def counts(self, journey_id: str, tags: Iterable[str] = ()) -> bool:
@@ -195,6 +200,15 @@ class FrequencyCap(_Strict):
         if window <= timedelta(0):
             raise ValueError("a cap's window must be longer than zero")
         return window
+
+    @field_validator("arbitration")
+    @classmethod
+    def _slot(cls, slot: timedelta | None) -> timedelta | None:
+        if slot is not None and (slot <= timedelta(0) or timedelta(days=1) % slot):
+            raise ValueError(
+                "an arbitration slot is longer than zero and divides a day, e.g. 1m, 5m or 1h"
+            )
+        return slot
 
 
 # ---------------------------------------------------------------- throughput (channel capacity)
@@ -402,6 +416,9 @@ class PolicySet(_Strict):
     marketing_content: MarketingContent = Field(default_factory=MarketingContent)
     #: Names of inherited rules (from ``extends``, or the file's own for a journey) to switch off.
     disable: Names = ()
+    #: The journey's priority when frequency caps arbitrate between journeys (``arbitration``):
+    #: the higher goes first. Set per journey under ``journeys``; the top level sets the default.
+    priority: int = 0
 
     @field_validator("quiet_hours")
     @classmethod
