@@ -25,6 +25,7 @@ from journeydsl.ast import (
     Ident,
     If,
     Journey,
+    Parallel,
     Param,
     Repeat,
     Schedule,
@@ -99,7 +100,7 @@ def _params_inline(params: tuple[Param, ...]) -> str:
 
 
 def _is_compound(step: Step) -> bool:
-    return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat)
+    return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat | Parallel)
 
 
 class _DslPrinter:
@@ -213,6 +214,11 @@ class _DslPrinter:
                 self.switch(step, depth, label)
             case Split():
                 self.split(step, depth, label)
+            case Parallel():  # parallel (concurrent paths)
+                self.emit(depth, f"{label}parallel {step.join} {{")
+                for branch in step.branches:
+                    self.block("branch", branch.steps, depth + 1)
+                self.emit(depth, "}")
             case Repeat():
                 head = "repeat"
                 if step.counter is not None:
@@ -626,6 +632,9 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             if step.until is not None:
                 put("until", print_expr(step.until))
             put("steps", _yaml_steps(step.steps))
+        case Parallel():  # parallel (concurrent paths)
+            put("parallel", step.join)
+            put("branches", [{"steps": _yaml_steps(b.steps)} for b in step.branches])
         case Ticket():
             put("ticket", step.queue.name)
             if step.priority is not None:
