@@ -16,6 +16,7 @@ from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
+from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
 from journeydsl.compiler.switch import lower_switch
 from journeydsl.compiler.waitfirst import lower_wait_first
@@ -73,6 +74,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [*(a.steps for a in s.arms), *([s.holdout.steps] if s.holdout else [])]
         case A.Repeat():
             return [s.steps]
+        case A.Parallel():
+            return [b.steps for b in s.branches]
     return []
 
 
@@ -97,6 +100,8 @@ def _base_id(s: A.Step) -> str:
             return "split"
         case A.Repeat():
             return f"repeat_{s.counter.name}" if s.counter else "repeat"
+        case A.Parallel():
+            return "parallel"
         case A.Ticket():
             return f"ticket_{s.queue.name}"
         case A.Update():
@@ -296,6 +301,8 @@ class _Lowerer:
                 return self.add(ir.Split(nid, span, arms, hold, s.draw))
             case A.Repeat():
                 return self.lower_repeat(s, nid, nxt, scope)
+            case A.Parallel():
+                return lower_parallel(self, s, nid, nxt, scope)
             case A.Ticket():
                 pscope = replace(scope, event=None, constants=_PRIORITY_CONSTANTS)
                 if s.priority is not None:
@@ -720,7 +727,7 @@ class _Lowerer:
         order = [self.ids[id(s)] for s in _walk(self.src.steps)]
         ordered: dict[str, ir.Node] = {}
         for nid in order:
-            for extra in (nid, f"{nid}.check", f"{nid}.next"):
+            for extra in (nid, f"{nid}.check", f"{nid}.next", f"{nid}.join"):
                 if extra in self.nodes:
                     ordered[extra] = self.nodes[extra]
         tz = self.src.timezone.value if self.src.timezone else DEFAULT_TIMEZONE

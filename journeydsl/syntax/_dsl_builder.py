@@ -458,7 +458,7 @@ class Builder:
     # ------------------------------------------------------------ parallel (concurrent paths)
 
     def s_parallel(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
-        join = "first" if str(t.children[0]) == "first" else "all"
+        join: Literal["all", "first"] = "first" if str(t.children[0]) == "first" else "all"
         branches = tuple(
             ast.ParallelBranch(self.block(_one(b, "block")), self.span(b))
             for b in _trees(t, "par_branch")
