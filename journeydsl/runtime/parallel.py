@@ -170,7 +170,9 @@ def _save(inst: InstanceRecord, par: ParallelRecord, n: int) -> None:
         }
     else:
         slot = {"state": "done", "node": None, "wait": None, "due": None}
-    par["branches"][n] = slot
+    # A new list, never a change in place: a store may share what is deeper than the record's
+    # own keys with the record it holds (the in-memory store does), until the commit.
+    par["branches"] = [*par["branches"][:n], slot, *par["branches"][n + 1 :]]
 
 
 def _settle(inst: InstanceRecord, node: ir.Parallel, now: datetime) -> str | None:
