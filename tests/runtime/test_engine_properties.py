@@ -384,7 +384,7 @@ def test_a_crash_at_every_call_of_a_parallel_block_changes_nothing() -> None:
     calls = _check_crashes(profiles, events, limit=10_000, only="welcome_paths")
     assert calls > 20  # the run really exercises the stores and channels
     outcomes = sorted(
-        o for _, o in _reference(profiles, events, only="welcome_paths").outcomes().values()
+        str(o) for _, o in _reference(profiles, events, only="welcome_paths").outcomes().values()
     )
     assert outcomes == ["activated_and_spent", "activated_only", "neither", "spent_only"]
 

@@ -112,7 +112,8 @@ def test_an_exit_in_a_branch_ends_the_instance_and_every_branch() -> None:
     assert r.acts("c1") == [_reminder("2026-03-05 09:00", 1)]
     assert r.ended("c1") == [("activated", "2026-03-06 10:00")]
     (inst,) = r.state.instances_of("c1")
-    assert "par" not in inst and inst["due"] is None
+    assert "par" not in inst
+    assert inst["due"] is None
 
 
 def test_parallel_all_waits_for_every_branch_and_explain_shows_each() -> None:
