@@ -228,3 +228,15 @@ def test_the_checker_refuses_blocks_that_cannot_work(steps: str, code: str) -> N
 def test_a_variable_set_in_one_branch_and_read_after_the_join_is_fine() -> None:
     """One branch per variable, defaults before the block: the example checks clean."""
     assert example("welcome_paths").nodes["paths"].kind == "parallel"
+
+
+def test_the_message_budget_adds_up_the_branches() -> None:
+    """Every branch runs, so their sends add up: an email and a ZNS message in two branches are
+    two messages, and the reminder path of the race two emails."""
+    paths = compile_source(
+        (EXAMPLES / "welcome_paths.journey").read_text(encoding="utf-8"),
+        str(EXAMPLES / "welcome_paths.journey"),
+    )
+    race = compile_source(RACE, "race.journey", base_dir=EXAMPLES)
+    assert paths.budget == {"email": 1, "zns": 1, "total": 2}
+    assert race.budget == {"email": 2, "total": 2}
