@@ -76,6 +76,8 @@ DecisionEntry = TypedDict(
         "label": str,
         "until": str,
         "also": list[str],
+        # parallel blocks: the branch (1, 2, …) a step of a branch was taken in
+        "in_branch": int,
     },
     total=False,
 )

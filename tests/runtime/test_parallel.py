@@ -130,7 +130,10 @@ def test_parallel_all_waits_for_every_branch_and_explain_shows_each() -> None:
         start=ISSUED,
     )
     assert r.ended("c1") == [("activated_and_spent", "2026-03-08 11:00")]
-    steps = [(e["node"], e["what"]) for e in r.engine.explain("c1")[0]["log"]]
+    log = r.engine.explain("c1")[0]["log"]
+    steps = [(e["node"], e["what"]) for e in log]
+    woke = [(e["node"], e.get("in_branch")) for e in log if e["what"] == "woke"]
+    assert woke == [("wait_for_card_activated", 1), ("wait_for_transaction", 2)]
     kinds = {"parallel", "send", "woke", "branch_done", "join"}
     assert [x for x in steps if x[1] in kinds] == [
         ("paths", "parallel"),
