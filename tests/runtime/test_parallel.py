@@ -155,6 +155,7 @@ def test_a_parallel_block_survives_a_restart_on_sqlite(tmp_path: Any) -> None:
         [example("welcome_paths")], [profile("c1", app=True)], timeline, start=ISSUED, store=store
     )
     assert r.ended("c1") == [("spent_only", "2026-03-09 09:00")]
+    store.close()
 
 
 @settings(max_examples=25, deadline=None)
