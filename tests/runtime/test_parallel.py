@@ -244,3 +244,29 @@ def test_the_message_budget_adds_up_the_branches() -> None:
     race = compile_source(RACE, "race.journey", base_dir=EXAMPLES)
     assert paths.budget == {"email": 1, "zns": 1, "total": 2}
     assert race.budget == {"email": 2, "total": 2}
+
+
+def test_both_spellings_give_the_same_graph_with_the_fork_and_the_join() -> None:
+    """examples/welcome_paths in YAML and DSL compile to the same graph JSON, where the fork
+    lists its branches and the join leads on."""
+    from journeydsl.compiler import compile_file
+
+    graphs = [compile_file(EXAMPLES / f"welcome_paths{s}").journey for s in (".journey", ".yaml")]
+    assert graphs[0] is not None
+    assert graphs[1] is not None
+    assert graphs[0].to_json() == graphs[1].to_json()
+    nodes = {n["id"]: n for n in graphs[0].to_json()["nodes"]}
+    assert nodes["paths"] == {
+        "id": "paths",
+        "kind": "parallel",
+        "join": "all",
+        "branches": ["wait_for_card_activated", "wait"],
+        "done": "paths.join",
+    }
+    assert nodes["paths.join"] == {
+        "id": "paths.join",
+        "kind": "join",
+        "fork": "paths",
+        "join": "all",
+        "next": "if",
+    }
