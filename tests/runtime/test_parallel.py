@@ -219,6 +219,12 @@ exit done
             "JD804",
         ),
         ("parallel all { branch { wait 1d } }", "JD105"),
+        ("repeat max 3 { parallel all { branch { tag vip } branch { tag dormant } } }", "JD502"),
+        (
+            "repeat max 3 { parallel first { branch { wait 1d } branch { tag dormant  wait 1d }"
+            " branch { tag vip } } }",
+            "JD502",
+        ),
     ],
 )
 def test_the_checker_refuses_blocks_that_cannot_work(steps: str, code: str) -> None:
@@ -227,6 +233,13 @@ def test_the_checker_refuses_blocks_that_cannot_work(steps: str, code: str) -> N
     result = compile_source(BAD.format(steps=steps), "bad.journey", base_dir=EXAMPLES)
     assert result.journey is None
     assert [d.code for d in result.diagnostics if d.severity == "error"] == [code]
+
+
+def test_a_repeat_around_a_block_that_always_waits_is_no_burst() -> None:
+    """A round waits when one branch of `parallel all` always waits, so JD502 stays quiet."""
+    steps = "repeat max 3 { parallel all { branch { wait 1d } branch { tag vip } } }"
+    result = compile_source(BAD.format(steps=steps), "ok.journey", base_dir=EXAMPLES)
+    assert [d.code for d in result.diagnostics] == []
 
 
 def test_a_variable_set_in_one_branch_and_read_after_the_join_is_fine() -> None:
