@@ -42,6 +42,8 @@ __all__ = [
     "MoneyLit",
     "Name",
     "NumberLit",
+    "Parallel",
+    "ParallelBranch",
     "Param",
     "QuietHours",
     "Reentry",
@@ -523,8 +525,34 @@ class Exit:
     span: Span = _span()
 
 
+# ---------------------------------------------------------------- parallel (concurrent paths)
+
+
+@dataclass(frozen=True, slots=True)
+class ParallelBranch:
+    """One branch of a ``parallel`` block: steps that run alongside the other branches."""
+
+    steps: Steps = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Parallel:
+    """Run ``branches`` at the same time (``parallel all { branch {…} branch {…} }``).
+
+    With ``join="all"`` the step ends when every branch has ended; with ``join="first"`` it ends
+    when the first branch ends (at one instant the branch written first), and the others are
+    cancelled. An ``exit`` in a branch ends the whole instance."""
+
+    join: Literal["all", "first"]
+    branches: tuple[ParallelBranch, ...]
+    id: Ident | None = None
+    span: Span = _span()
+
+
 Step: TypeAlias = (
     Send
+    | Parallel
     | Wait
     | WaitUntil
     | WaitFor

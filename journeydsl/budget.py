@@ -2,8 +2,8 @@
 journey, per channel, computed from the graph.
 
 A send counts once on its channel and once on every channel of its fallback chain (it may land on
-any of them). Branches take the per-channel maximum, a repeat multiplies its body by ``max``, and
-an exit ends the path.
+any of them). Branches take the per-channel maximum, a repeat multiplies its body by ``max``, the
+branches of a parallel block add up (they all run), and an exit ends the path.
 """
 
 from __future__ import annotations
@@ -52,6 +52,13 @@ def message_budget(journey: ir.Journey) -> dict[str, int]:
         if isinstance(node, ir.RepeatNext):
             memo[key] = Counter()
             return memo[key]
+        if isinstance(node, ir.Parallel):  # every branch runs: their budgets add up
+            result = Counter()
+            for branch in node.branches:
+                result.update(cost(branch, node.done))
+            result.update(cost(node.done, stop))
+            memo[key] = result
+            return result
         if isinstance(node, ir.Send):
             own[TOTAL] = 1
             for channel in dict.fromkeys((node.channel, *node.fallback)):
@@ -144,6 +151,8 @@ def window_budget(
         elif isinstance(node, ir.RepeatNext):
             found[node.next] = found.get(node.next, 1) + 1
             rest = best(node.next, elapsed, _freeze(found))
+        elif isinstance(node, ir.Parallel):  # every branch runs (each counted with the rest)
+            rest = sum(best(b, elapsed, loops) for b in node.branches)
         else:
             rest = max(
                 (best(s, elapsed + d, loops) for s, d in _edge_delays(node)),
@@ -192,6 +201,8 @@ def best_timeless(journey: ir.Journey, counts: Callable[[ir.Send], bool]) -> int
             result = cost(node.body, f"{base}.next") * node.max + cost(node.exit, stop)
         elif isinstance(node, ir.RepeatNext):
             result = 0
+        elif isinstance(node, ir.Parallel):
+            result = sum(cost(b, node.done) for b in node.branches) + cost(node.done, stop)
         else:
             own = 1 if isinstance(node, ir.Send) and counts(node) else 0
             result = own + max((cost(s, stop) for s in node.successors()), default=0)

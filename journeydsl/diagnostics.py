@@ -137,6 +137,11 @@ CODES: dict[str, str] = {
     "JD703": "mapped step does not wait the same way",
     "JD704": "variable not carried over by the mapping",
     "JD705": "mapping does not match the journeys",
+    # parallel (concurrent paths)
+    "JD801": "variable set by two branches of a parallel block",
+    "JD802": "branch of a parallel first block can never run",
+    "JD803": "join of a parallel block can never complete",
+    "JD804": "parallel block inside a parallel block",
 }
 
 

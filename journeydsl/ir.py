@@ -28,8 +28,10 @@ __all__ = [
     "Exit",
     "FirstBranch",
     "Goal",
+    "Join",
     "Journey",
     "Node",
+    "Parallel",
     "QuietHours",
     "RepeatCheck",
     "RepeatNext",
@@ -405,6 +407,38 @@ class Exit(Node):
     kind = "exit"
 
 
+# ---------------------------------------------------------------- parallel (concurrent paths)
+
+
+@dataclass(frozen=True, slots=True)
+class Parallel(Node):
+    """Fork: start every branch (each the id of its first node) at the same instant, in written
+    order. The branches end at ``done``, the :class:`Join`; ``join`` is ``all`` or ``first``.
+    An instance waiting inside the block waits here, with each branch's own wait in its record."""
+
+    join: str
+    branches: tuple[str, ...]
+    done: str
+
+    kind = "parallel"
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """One edge per branch, ``branch 1``, ``branch 2``…, in written order."""
+        return [(f"branch {n}", target) for n, target in enumerate(self.branches, 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Join(Node):
+    """Where the branches of the fork ``fork`` meet: a branch that reaches it has ended; the
+    instance goes on to ``next`` when the join is complete (every branch, or the first)."""
+
+    fork: str
+    join: str
+    next: str | None
+
+    kind = "join"
+
+
 WAITING_KINDS = (Wait, WaitFor, WaitFirst)
 
 
@@ -588,7 +622,7 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return [("round", node.body), ("done", node.exit)]
         case Switch():
             return [*node.labelled_edges(), ("else", node.otherwise)]
-        case Split():
+        case Split() | Parallel():
             return node.labelled_edges()
         case Exit():
             return []
@@ -638,4 +672,8 @@ def describe(node: Node, *, full: bool = False) -> str:
             return f"set {node.var} = {node.value.source}" if full else f"set {node.var}"
         case Exit():
             return f"exit {node.outcome}"
+        case Parallel():
+            return f"parallel {node.join} ({len(node.branches)} branches)"
+        case Join():
+            return f"join {node.join}"
     return str(node.kind)

@@ -284,6 +284,29 @@ RULES: Final[dict[str, Rule]] = {
         "The mapping's journey or versions do not match the journeys given.",
         "migrate: dormant_reactivation\nfrom_version: 1\nto_version: 2\n",
         "Name the journey and the two versions being migrated.", "text"),
+    # parallel (concurrent paths)
+    "JD801": Rule(
+        "Two branches of one parallel block set the same variable: which value is kept would "
+        "depend on which branch ran last.",
+        "parallel all {\n  branch { wait 1d  set offer = 1 }\n"
+        "  branch { wait 2d  set offer = 2 }\n}\n",
+        "Set the variable in one branch only, or give each branch its own variable."),
+    "JD802": Rule(
+        "In `parallel first`, a branch that never waits ends at once and wins: the branches "
+        "written after it are cancelled before they start.",
+        "parallel first {\n  branch { tag seen }\n  branch { wait 1d }\n}\n",
+        "Give the first branch a wait, or write its steps before the block."),
+    "JD803": Rule(
+        "The join can never complete: with `parallel all` a branch always ends the journey "
+        "with `exit` (an exit in a branch ends the whole instance), or with `parallel first` "
+        "every branch does.",
+        "parallel all {\n  branch { wait 1d  exit done }\n  branch { wait 2d }\n}\n",
+        "Exit after the join, or use `parallel first` so the first branch to end wins."),
+    "JD804": Rule(
+        "A parallel block inside a branch of another parallel block; nesting is not supported.",
+        "parallel all {\n  branch {\n    parallel all {\n      branch { wait 1d }\n"
+        "      branch { wait 2d }\n    }\n  }\n  branch { wait 3d }\n}\n",
+        "Add its branches to the outer block, or run it after the join."),
 }
 # fmt: on
 

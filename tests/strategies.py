@@ -45,6 +45,8 @@ from journeydsl.ast import (
     MoneyLit,
     Name,
     NumberLit,
+    Parallel,
+    ParallelBranch,
     Param,
     QuietHours,
     Reentry,
@@ -302,6 +304,7 @@ class _Ctx:
     has_param: bool = False
     counters: list[str] = field(default_factory=list)
     in_repeat: int = 0
+    in_parallel: bool = False
     outcomes: list[str] = field(default_factory=list)
 
 
@@ -444,7 +447,7 @@ def _id(draw: st.DrawFn, ctx: _Ctx) -> Ident | None:
 
 
 _SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action")
-_COMPOUND = ("if", "wait_for", "wait_first", "switch", "split", "repeat")
+_COMPOUND = ("if", "wait_for", "wait_first", "switch", "split", "repeat", "parallel")
 _KINDS = {
     (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
     for var in (False, True)
@@ -506,6 +509,10 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             return _switch(draw, ctx, inner, step_id)
         case "split":
             return _split(draw, ctx, inner, step_id)
+        case "parallel" if not ctx.in_parallel:
+            return _parallel(draw, ctx, inner, step_id)
+        case "parallel":  # (a block inside a block is JD804)
+            return Wait(_duration(draw, ctx), step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
 
@@ -571,6 +578,22 @@ def _repeat(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Re
         ctx.counters.pop()
     rounds = draw(st.integers(1, 5))
     return Repeat(rounds, body, Ident(counter) if counter else None, until, step_id)
+
+
+def _parallel(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Parallel:
+    """Two or three branches that each start with a wait (a branch of `parallel first` that
+    never waits is JD802), set no variable (JD801: two branches setting one) and never exit
+    (JD803: a join that cannot complete)."""
+    has_var, ctx.has_var, ctx.in_parallel = ctx.has_var, False, True
+    ctx.in_repeat += 1  # (no exits in the branches)
+    branches = []
+    for _ in range(draw(st.integers(2, 3))):
+        ctx.budget -= 1
+        wait = Wait(_duration(draw, ctx))
+        branches.append(ParallelBranch((wait, *_block(draw, ctx, inner, hi=2))))
+    ctx.in_repeat -= 1
+    ctx.has_var, ctx.in_parallel = has_var, False
+    return Parallel(_pick(draw, ("all", "first")), tuple(branches), step_id)
 
 
 @st.composite

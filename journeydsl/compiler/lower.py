@@ -16,7 +16,9 @@ from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
+from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
+from journeydsl.compiler.switch import lower_switch
 from journeydsl.compiler.waitfirst import lower_wait_first
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
 from journeydsl.expr.checker import (
@@ -24,11 +26,9 @@ from journeydsl.expr.checker import (
     Typed,
     check,
     check_bool,
-    check_enum_literal,
     check_type,
     time_value,
 )
-from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.limits import MAX_DURATION, builds_text, metered
 from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
@@ -74,6 +74,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [*(a.steps for a in s.arms), *([s.holdout.steps] if s.holdout else [])]
         case A.Repeat():
             return [s.steps]
+        case A.Parallel():
+            return [b.steps for b in s.branches]
     return []
 
 
@@ -98,6 +100,8 @@ def _base_id(s: A.Step) -> str:
             return "split"
         case A.Repeat():
             return f"repeat_{s.counter.name}" if s.counter else "repeat"
+        case A.Parallel():
+            return "parallel"
         case A.Ticket():
             return f"ticket_{s.queue.name}"
         case A.Update():
@@ -286,7 +290,7 @@ class _Lowerer:
                 branch = ir.Branch(nid, span, self.cexpr(s.cond, c), then, other, probe)
                 return self.add(branch, c)
             case A.Switch():
-                return self.lower_switch(s, nid, nxt, scope)
+                return lower_switch(self, s, nid, nxt, scope)
             case A.Split():
                 arms = tuple((a.weight, self.lower_steps(a.steps, nxt, scope)) for a in s.arms)
                 hold = (
@@ -297,6 +301,8 @@ class _Lowerer:
                 return self.add(ir.Split(nid, span, arms, hold, s.draw))
             case A.Repeat():
                 return self.lower_repeat(s, nid, nxt, scope)
+            case A.Parallel():
+                return lower_parallel(self, s, nid, nxt, scope)
             case A.Ticket():
                 pscope = replace(scope, event=None, constants=_PRIORITY_CONSTANTS)
                 if s.priority is not None:
@@ -530,32 +536,6 @@ class _Lowerer:
         node = ir.WaitFor(nid, s.span, event, where, cond, mode, timeout, then, on_timeout)
         return self.add(node, *typed)
 
-    def lower_switch(self, s: A.Switch, nid: str, nxt: str | None, scope: Scope) -> str:
-        subj = check(s.subject, scope, absent="allowed")
-        cases = []
-        typed = [subj]
-        for case in s.cases:
-            values = []
-            for v in case.values:
-                vt = check(v, scope)
-                typed.append(vt)
-                if not (subj.type.is_error or vt.type.is_error) and not _same_family(
-                    subj.type, vt.type
-                ):
-                    self.diags.error(
-                        "JD305",
-                        f"case value is {article(vt.type)} but the switch is on "
-                        f"{article(subj.type)}",
-                        v.span,
-                        mismatch_hint(subj.type, vt.type),
-                    )
-                check_enum_literal(subj.type, v, scope)
-                values.append(self.cexpr(v, vt))
-            cases.append((tuple(values), self.lower_steps(case.steps, nxt, scope)))
-        other = self.lower_steps(s.otherwise, nxt, scope)
-        node = ir.Switch(nid, s.span, self.cexpr(s.subject, subj), tuple(cases), other)
-        return self.add(node, *typed)
-
     def lower_repeat(self, s: A.Repeat, nid: str, nxt: str | None, scope: Scope) -> str:
         counter = s.counter.name if s.counter else f"#{nid}"
         if s.max < 1:
@@ -747,7 +727,7 @@ class _Lowerer:
         order = [self.ids[id(s)] for s in _walk(self.src.steps)]
         ordered: dict[str, ir.Node] = {}
         for nid in order:
-            for extra in (nid, f"{nid}.check", f"{nid}.next"):
+            for extra in (nid, f"{nid}.check", f"{nid}.next", f"{nid}.join"):
                 if extra in self.nodes:
                     ordered[extra] = self.nodes[extra]
         tz = self.src.timezone.value if self.src.timezone else DEFAULT_TIMEZONE
@@ -773,14 +753,6 @@ class _Lowerer:
             history_window=max(self.scope.history, default=None),
         )
         return self.out
-
-
-def _same_family(a: Type, b: Type) -> bool:
-    if a.is_number and b.is_number:
-        return True
-    if a.is_stringy and b.is_stringy:
-        return True
-    return a == b
 
 
 def lower(

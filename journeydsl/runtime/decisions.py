@@ -24,6 +24,9 @@ def note(inst: InstanceRecord, at: datetime, node: str, what: str, **detail: Any
     entries = inst["log"]
     if len(entries) + inst.get("log_from", 0) < LOG_LIMIT:
         entry: dict[str, Any] = {"at": iso(at), "node": node, "what": what}
+        par = inst.get("par")
+        if par is not None and par["current"] is not None:  # a step of a parallel branch
+            entry["in_branch"] = par["current"] + 1
         for k, v in detail.items():
             entry[k] = v if type(v) in _JSON_SCALARS else plain(v)
         entries.append(cast(DecisionEntry, entry))  # (the keys are the callers' to choose)

@@ -20,6 +20,7 @@ from journeydsl import ir
 from journeydsl.calendars import ALL_DAYS, next_at
 from journeydsl.expr.absent import AbsentAttributeError
 from journeydsl.expr.limits import ExpressionLimitError
+from journeydsl.runtime import parallel
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext
@@ -171,34 +172,9 @@ class Interpreter:
         )
         step = Step(journey, inst, ctx, variables, outbox, late)
         inst["status"], inst["wait"], inst["due"] = "active", None, None
-        nodes = journey.nodes
-        visits = inst["visits"]
-        debug = log.level <= DEBUG
-        steps = 0
         try:
-            while node_id is not None:
-                steps += 1
-                if steps > MAX_STEPS:
-                    note(inst, now, node_id, "error", reason="too many steps without a wait")
-                    self._failed(inst, "too many steps without a wait")
-                    self.end(inst, journey, "error", now)
-                    return
-                node = nodes[node_id]
-                if debug:
-                    log.debug(
-                        "step",
-                        journey=journey.id,
-                        version=journey.version,
-                        customer=inst["customer_id"],
-                        node=node.id,
-                    )
-                inst["node"] = node.id
-                handler = _HANDLERS.get(type(node)) or _handler(type(node))
-                node_id = handler(self, node, step)
-                visits[node.id] = visits.get(node.id, 0) + 1
-                if inst["status"] != "active":
-                    return
-            self.end(inst, journey, _END, now)
+            if self.walk(step, node_id):
+                self.end(inst, journey, _END, now)
         except StoreError as failure:
             raise failure.original from None
         except Exception as exc:  # a failing expression must not stop the engine
@@ -215,6 +191,38 @@ class Interpreter:
         finally:
             inst["vars"] = encode_map(variables)
 
+    def walk(self, step: Step, node_id: str | None) -> bool:
+        """Interpret from ``node_id`` until the instance waits or ends (or a branch of a
+        parallel block reaches its join); True when the path ran off the journey's end."""
+        inst, journey, now = step.inst, step.journey, step.ctx.now
+        nodes = journey.nodes
+        visits = inst["visits"]
+        debug = log.level <= DEBUG
+        steps = 0
+        while node_id is not None:
+            steps += 1
+            if steps > MAX_STEPS:
+                note(inst, now, node_id, "error", reason="too many steps without a wait")
+                self._failed(inst, "too many steps without a wait")
+                self.end(inst, journey, "error", now)
+                return False
+            node = nodes[node_id]
+            if debug:
+                log.debug(
+                    "step",
+                    journey=journey.id,
+                    version=journey.version,
+                    customer=inst["customer_id"],
+                    node=node.id,
+                )
+            inst["node"] = node.id
+            handler = _HANDLERS.get(type(node)) or _handler(type(node))
+            node_id = handler(self, node, step)
+            visits[node.id] = visits.get(node.id, 0) + 1
+            if inst["status"] != "active":
+                return False
+        return True
+
     def _failed(self, inst: InstanceRecord, reason: str) -> None:
         self.failures += 1
         if len(self.failed) < FAILED_KEPT:
@@ -224,6 +232,7 @@ class Interpreter:
         """End ``inst`` with ``outcome``."""
         inst["status"], inst["outcome"], inst["ended_at"] = "ended", outcome, iso(now)
         inst["node"], inst["wait"], inst["due"] = None, None, None
+        inst.pop("par", None)  # (an exit in a branch ends the others with the instance)
         if log.level <= INFO:
             log.info(
                 "exit",
@@ -554,6 +563,8 @@ _HANDLERS: dict[type, _Handler] = {
     ir.RepeatCheck: Interpreter._repeat_check,
     ir.RepeatNext: Interpreter._repeat_next,
     ir.Exit: Interpreter._exit,
+    ir.Parallel: parallel.fork,
+    ir.Join: parallel.join,
 }
 
 

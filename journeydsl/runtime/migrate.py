@@ -28,6 +28,11 @@ from its next wait), and the outbox. Effects already in the outbox keep their ke
 old version), so they are delivered exactly once; the new version's effects have new keys. Run it
 while no engine works on the store (a maintenance pause); it is idempotent: instances already on
 the new version are left alone.
+
+An instance inside a ``parallel`` block waits in each of its branches: every waiting branch moves
+to the mapped step of its own wait, and the block keeps its id. So a step inside branch N of block
+B maps to a step inside branch N of block B in the new version (give the block a label), and a
+step outside every block to one outside (JD703); a branch already done or cancelled stays so.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ __all__ = [
     "MigrationError",
     "MigrationReport",
     "StepMapping",
+    "branch_of",
     "check_mapping",
     "load_mapping",
     "migrate",
@@ -290,6 +296,66 @@ def set_before(journey: ir.Journey) -> dict[str, frozenset[str]]:
     return before
 
 
+# ---- parallel (concurrent paths): an instance waiting inside a block waits in each branch
+
+
+def branch_of(journey: ir.Journey) -> dict[str, tuple[str, int]]:
+    """For each step inside a branch of a parallel block: (the block's id, the branch's number)."""
+    out: dict[str, tuple[str, int]] = {}
+    for fork in journey.nodes.values():
+        if not isinstance(fork, ir.Parallel):
+            continue
+        for n, start in enumerate(fork.branches, 1):
+            stack = [start]
+            while stack:
+                nid = stack.pop()
+                if nid == fork.done or nid in out or nid not in journey.nodes:
+                    continue
+                out[nid] = (fork.id, n)
+                stack.extend(journey.nodes[nid].successors())
+    return out
+
+
+def _check_branches(
+    mapping: StepMapping, old: ir.Journey, new: ir.Journey, diags: Diagnostics
+) -> None:
+    """A step inside branch N of parallel block B maps to a step inside branch N of a block of
+    the same id B in the new version, and a step outside every block to one outside."""
+    old_in, new_in = branch_of(old), branch_of(new)
+    for source, target in mapping.steps.items():
+        if source not in old.nodes or target not in new.nodes:
+            continue  # (JD702 says so)
+        was, will = old_in.get(source), new_in.get(target)
+        if was == will:
+            continue
+        where = f"branch {was[1]} of parallel block '{was[0]}'" if was else "no parallel block"
+        there = f"branch {will[1]} of parallel block '{will[0]}'" if will else "no parallel block"
+        diags.error(
+            "JD703",
+            f"'{source}' waits in {where}, but '{target}' of version {new.version} is in {there}",
+            mapping.spans[source][1],
+            "map a step inside a parallel block to the same branch of the block with the same "
+            "id (give the block a label), and a step outside to one outside",
+        )
+
+
+def _move_branches(inst: InstanceRecord, mapping: StepMapping) -> tuple[dict[str, Any], list[str]]:
+    """The ``par`` record of ``inst`` with each waiting branch at its mapped step, and the steps
+    its branches waited at."""
+    par = inst["par"]
+    branches: list[dict[str, Any]] = []
+    sources: list[str] = []
+    for slot in par["branches"]:
+        moved: dict[str, Any] = dict(slot)
+        if slot["state"] == "waiting" and slot["wait"] is not None:
+            source = slot["wait"]["node"]
+            sources.append(source)
+            moved["node"] = mapping.steps[source]
+            moved["wait"] = {**slot["wait"], "node": mapping.steps[source]}
+        branches.append(moved)
+    return {**par, "branches": branches}, sources
+
+
 def _var_types(journey: ir.Journey) -> dict[str, str]:
     types = {k: str(v) for k, v in journey.variables.items()}
     for n in journey.nodes.values():
@@ -332,6 +398,7 @@ def check_mapping(mapping: StepMapping, old: ir.Journey, new: ir.Journey) -> lis
             mapping.header.get("steps", mapping.span),
             f"add  {step}: <a step of version {new.version} that {_KIND_WORDS[_wait_kind(node)]}>",
         )
+    _check_branches(mapping, old, new, diags)
     old_before, new_before = set_before(old), set_before(new)
     old_types, new_types = _var_types(old), _var_types(new)
     for source, target in mapping.steps.items():
@@ -444,8 +511,11 @@ def migrate(
             continue
         wait = wait_of(inst)
         source = wait["node"]
-        target = mapping.steps[source]
         moved: dict[str, Any] = dict(inst)
+        sources = [source]
+        if "par" in inst:  # waiting in each branch: each moves; the block keeps its id
+            moved["par"], sources = _move_branches(inst, mapping)
+        target = mapping.steps.get(source, source)
         moved["version"] = new.version
         moved["node"] = target
         moved["wait"] = {**wait, "node": target}
@@ -465,7 +535,8 @@ def migrate(
         moved["log"] = log
         records.append(cast(InstanceRecord, moved))
         report.migrated += 1
-        report.by_step[source] += 1
+        for step in sources:
+            report.by_step[step] += 1
     if records:
         state.commit(records, [])
     return report

@@ -13,8 +13,10 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 __all__ = [
     "ActionPayload",
+    "BranchRecord",
     "DecisionEntry",
     "InstanceRecord",
+    "ParallelRecord",
     "Payload",
     "SendPayload",
     "TicketPayload",
@@ -74,6 +76,8 @@ DecisionEntry = TypedDict(
         "label": str,
         "until": str,
         "also": list[str],
+        # parallel blocks: the branch (1, 2, …) a step of a branch was taken in
+        "in_branch": int,
     },
     total=False,
 )
@@ -110,6 +114,27 @@ class InstanceRecord(TypedDict):
     #: record without them holds its whole log. Stores write neither key.
     log_from: NotRequired[int]
     log_stored: NotRequired[int]
+    #: Inside a ``parallel`` block: each branch's own wait (see runtime/parallel.py).
+    par: NotRequired[ParallelRecord]
+
+
+class BranchRecord(TypedDict):
+    """One branch of the parallel block an instance is inside: ``state`` is ``waiting``,
+    ``done`` or ``cancelled``, and a waiting branch's node, wait and timer."""
+
+    state: str
+    node: str | None
+    wait: WaitRecord | None
+    due: str | None
+
+
+class ParallelRecord(TypedDict):
+    """The parallel block (its fork node) an instance is inside, and its branches in written
+    order; ``current`` is the branch being run (None between steps)."""
+
+    fork: str
+    current: int | None
+    branches: list[BranchRecord]
 
 
 class _Effect(TypedDict):

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
+from journeydsl.runtime import parallel
 from journeydsl.runtime.decisions import last_step, note
 from journeydsl.runtime.evaluation import EvalContext, happened
 from journeydsl.runtime.hostcalls import iso, log
@@ -120,6 +121,21 @@ class Waits:
             return "goal"
         if inst["status"] != "waiting":
             return None
+        if isinstance(block := journey.nodes.get(wait_of(inst)["node"]), ir.Parallel):
+            return parallel.on_event(self, journey, inst, block, ev, now, profile, outbox)
+        return self.wait_event(journey, inst, ev, now, profile, outbox)
+
+    def wait_event(
+        self,
+        journey: ir.Journey,
+        inst: InstanceRecord,
+        ev: EventRecord,
+        now: datetime,
+        profile: Profile,
+        outbox: list[OutboxEntry],
+    ) -> str | None:
+        """What ``ev`` did to the wait ``inst`` is parked at (a branch's, inside a parallel
+        block), as :meth:`on_event` says, goals aside."""
         first = journey.nodes.get(wait_of(inst)["node"])
         if isinstance(first, ir.WaitFirst):
             return self.first_on_event(journey, inst, first, ev, now, profile, outbox)
@@ -168,6 +184,9 @@ class Waits:
         """The timer of the waiting ``inst``, due at ``when``, fired (``late``: too late to
         send to the customer)."""
         node = journey.nodes[wait_of(inst)["node"]]
+        if isinstance(node, ir.Parallel):
+            parallel.on_timer(self, journey, inst, node, when, profile, outbox, late)
+            return
         if isinstance(node, ir.WaitFor) and wait_of(inst).get("recheck"):
             self.recheck(journey, inst, node, when, profile, outbox, late)
             return

@@ -319,10 +319,16 @@ def render_trace(result: SimulationResult, customer_id: str) -> str:
 
 # --------------------------------------------------------------------------- decision log
 
-_SKIP = {"at", "node", "what"}
+_SKIP = {"at", "node", "what", "in_branch"}
 
 
 def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None) -> str:
+    text = _describe_entry(entry, tz, node)
+    # (a step taken in a branch of a parallel block says which)
+    return f"[branch {entry['in_branch']}] {text}" if "in_branch" in entry else text
+
+
+def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None) -> str:
     what = entry["what"]
     d = {k: v for k, v in entry.items() if k not in _SKIP}
 
@@ -401,6 +407,15 @@ def _describe_log(entry: Mapping[str, Any], tz: str, node: ir.Node | None = None
         case "reward" | "action":
             late = f", {d.get('late')} late" if d.get("late") else ""
             return f"{what} {d.get('name')} (queued{late})"
+        # parallel blocks
+        case "parallel":
+            return f"parallel {d.get('join')}: {d.get('branches')} branches start"
+        case "branch_done":
+            return "branch done: reached the join"
+        case "cancelled":
+            return f"branch {d.get('branch')} cancelled (it waited at {d.get('at_step')})"
+        case "join":
+            return f"join {d.get('join')}: complete, go on"
     rest = ", ".join(f"{k}={compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
 

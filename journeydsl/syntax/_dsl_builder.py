@@ -71,7 +71,7 @@ _SUB_RULES: Final = frozenset({
     "entry_key", "reentry_once", "reentry_always", "reentry_after", "by_count", "by_sum",
     "agg_where", "window_since", "window_last", "agg_default", "agg_func",
     "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
-    "first_timeout",
+    "first_timeout", "par_branch",
 })
 # fmt: on
 
@@ -454,6 +454,16 @@ class Builder:
             id=ident,
             span=s,
         )
+
+    # ------------------------------------------------------------ parallel (concurrent paths)
+
+    def s_parallel(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        join: Literal["all", "first"] = "first" if str(t.children[0]) == "first" else "all"
+        branches = tuple(
+            ast.ParallelBranch(self.block(_one(b, "block")), self.span(b))
+            for b in _trees(t, "par_branch")
+        )
+        return ast.Parallel(join, branches, ident, s)
 
     def s_ticket(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         priority = _exprs(t)

@@ -120,6 +120,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
         id=f.get("id"),
         span=f.span,
     ),
+    "parallel": lambda f: ast.Parallel(f["parallel"], f["branches"], f.get("id"), f.span),
     "ticket": lambda f: ast.Ticket(
         f["ticket"],
         priority=f.get("priority"),
@@ -141,6 +142,7 @@ assert set(STEP_BUILDERS) == set(STEP_SHAPES), "every step shape needs a builder
 RECORD_BUILDERS: Final[dict[str, Callable[[Fields], Any]]] = {
     "case": lambda f: ast.Case(f["case"], f["steps"], f.span),
     "split arm": lambda f: ast.Arm(f["weight"], f["steps"], f.span),
+    "parallel branch": lambda f: ast.ParallelBranch(f["steps"], f.span),
     "holdout": lambda f: ast.Arm(f["weight"], f.get("steps", ()), f.span),
     "quiet_hours item": lambda f: ast.QuietHours(f["channels"], f["from"], f["to"], f.span),
     "goal": lambda f: ast.Goal(f["outcome"], f["when"], f.get("where"), f.span),

@@ -614,17 +614,18 @@ class Reader:
         return _BAD if f is None else RECORD_BUILDERS[shape.name](f)
 
     def draw(self, key: Key, node: Node, depth: int) -> str | _Bad:
-        scalar = self.scalar(key, node, "per_customer or per_entry")
+        """One of a few words (a split's draw, a parallel block's join), as the AST spells it."""
+        words = _CHOICES[key.kind]
+        scalar = self.scalar(key, node, " or ".join(words))
         if scalar is None:
             return _BAD
-        draws = {"per_customer": "customer", "per_entry": "entry"}
-        if scalar.value not in draws:
+        if scalar.value not in words:
             return self.wrong(
                 node,
-                f"draw must be per_customer or per_entry, found {_describe(node)}",
-                did_you_mean(scalar.value, tuple(draws)),
+                f"{key.name} must be {' or '.join(words)}, found {_describe(node)}",
+                did_you_mean(scalar.value, tuple(words)),
             )
-        return draws[scalar.value]
+        return words[scalar.value]
 
     def branches(self, key: Key, node: Node, depth: int) -> tuple[ast.FirstBranch, ...] | _Bad:
         """The branches of a ``wait_first``: each an event or a condition, with its steps."""
@@ -754,6 +755,11 @@ class Reader:
 
 _ValueReader = Callable[[Reader, Key, Node, int], Any]
 
+#: The words of the one-of-a-few kinds, as written → as the AST has them.
+_CHOICES: Final = {
+    ValueKind.DRAW: {"per_customer": "customer", "per_entry": "entry"},
+    ValueKind.JOIN: {"all": "all", "first": "first"},
+}
 _VALUE_READERS: Final[dict[ValueKind, _ValueReader]] = {
     ValueKind.NAME: Reader.name,
     ValueKind.EXPR: Reader.expr,
@@ -780,5 +786,7 @@ _VALUE_READERS: Final[dict[ValueKind, _ValueReader]] = {
     ValueKind.GOALS: Reader.records,
     ValueKind.SEND_WINDOWS: Reader.records,
     ValueKind.DRAW: Reader.draw,
+    ValueKind.JOIN: Reader.draw,
+    ValueKind.PARALLEL_BRANCHES: Reader.records,
     ValueKind.BRANCHES: Reader.branches,
 }

@@ -8,7 +8,6 @@ the fewest parentheses the grammar needs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,16 +15,9 @@ import yaml
 
 from journeydsl.ast import (
     Action,
-    Aggregate,
     Arm,
-    Attr,
     Binary,
-    BoolLit,
-    Call,
     Case,
-    Cond,
-    DateLit,
-    DurationLit,
     Entry,
     Exit,
     Expr,
@@ -33,12 +25,8 @@ from journeydsl.ast import (
     Ident,
     If,
     Journey,
-    ListExpr,
-    MoneyLit,
-    Name,
-    NumberLit,
+    Parallel,
     Param,
-    Reentry,
     Repeat,
     Schedule,
     Send,
@@ -46,19 +34,22 @@ from journeydsl.ast import (
     Split,
     Step,
     Steps,
-    StringLit,
     Switch,
     Tag,
     Ticket,
     TimeLit,
-    TimestampLit,
-    Unary,
     Update,
     Wait,
     WaitFirst,
     WaitFor,
     WaitUntil,
-    Window,
+)
+from journeydsl.syntax._print_expr import (
+    BINARY_PREC,
+    expr_text,
+    print_expr,
+    quote,
+    reentry_text,
 )
 
 __all__ = ["print_dsl", "print_expr", "print_schedule", "print_yaml"]
@@ -66,143 +57,6 @@ __all__ = ["print_dsl", "print_expr", "print_schedule", "print_yaml"]
 #: Lines longer than this are broken where the layout allows it.
 WIDTH = 100
 _INDENT = "  "
-
-# --------------------------------------------------------------------------- expressions
-
-# Binding strength, loosest first; mirrors the ``?expr`` … ``?atom`` ladder of grammar.lark.
-_COND, _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _NEG, _POSTFIX, _ATOM = range(10)
-
-_COMPARE_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in"})
-_BINARY_PREC: dict[str, int] = {
-    "or": _OR,
-    "and": _AND,
-    **dict.fromkeys(_COMPARE_OPS, _COMPARE),
-    "+": _SUM,
-    "-": _SUM,
-    "*": _PRODUCT,
-    "/": _PRODUCT,
-    "%": _PRODUCT,
-}
-_LAST_RE = re.compile(r"last\b")
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
-
-
-def print_expr(expr: Expr) -> str:
-    """``expr`` as DSL source, parenthesized only where the grammar needs it."""
-    return _expr(expr, _COND)
-
-
-def _quote(value: str) -> str:
-    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
-
-
-def _prec(expr: Expr) -> int:
-    match expr:
-        case Cond():
-            return _COND
-        case Binary(op=op):
-            try:
-                return _BINARY_PREC[op]
-            except KeyError:
-                raise ValueError(f"unknown binary operator {op!r}") from None
-        case Unary(op="not"):
-            return _NOT
-        case Unary():
-            return _NEG
-        case Attr():
-            return _POSTFIX
-        case _:
-            return _ATOM
-
-
-def _expr(expr: Expr, min_prec: int) -> str:
-    """``expr`` in a position that binds at least as tightly as ``min_prec``."""
-    text = _bare(expr)
-    return f"({text})" if _prec(expr) < min_prec else text
-
-
-def _bare(expr: Expr) -> str:
-    match expr:
-        case BoolLit(value=value):
-            return "true" if value else "false"
-        case NumberLit(text=text) | DurationLit(text=text) | TimeLit(text=text):
-            return text
-        case DateLit(text=text) | TimestampLit(text=text):
-            return text
-        case StringLit(value=value):
-            return _quote(value)
-        case MoneyLit(amount=amount, currency=currency):
-            return f"{amount} {currency}"
-        case Name(name=name):
-            return name
-        case Attr(obj=obj, name=name):
-            return f"{_expr(obj, _POSTFIX)}.{name}"
-        case Unary(op="not", operand=operand):
-            return f"not {_expr(operand, _NOT)}"
-        case Unary(operand=operand):
-            return f"-{_expr(operand, _NEG)}"
-        case Binary(op=op, left=left, right=right):
-            prec = _prec(expr)
-            # Comparisons are non-associative; the others are left-associative.
-            left_min = prec + 1 if prec == _COMPARE else prec
-            right_text = _expr(right, prec + 1)
-            if op == "in" and _LAST_RE.match(right_text):
-                # `a in last(...)` would lex as the window keyword `in last`.
-                right_text = f"({right_text})"
-            return f"{_expr(left, left_min)} {op} {right_text}"
-        case Cond(test=test, then=then, otherwise=otherwise):
-            return f"if {print_expr(test)} then {print_expr(then)} else {print_expr(otherwise)}"
-        case ListExpr(items=items):
-            return "[" + ", ".join(map(print_expr, items)) + "]"
-        case Call(func=func, args=args):
-            return f"{func}(" + ", ".join(map(print_expr, args)) + ")"
-        case Aggregate():
-            return _aggregate(expr)
-    raise TypeError(f"not an expression: {expr!r}")
-
-
-def _aggregate(agg: Aggregate) -> str:
-    parts = [print_expr(agg.target)]
-    if agg.by is not None:
-        if agg.by.func == "count":
-            parts.append("by count")
-        else:
-            assert agg.by.field is not None, "by sum(...) needs a field"
-            parts.append(f"by sum({print_expr(agg.by.field)})")
-    if agg.where is not None:
-        parts.append(f"where {print_expr(agg.where)}")
-    if agg.window is not None:
-        parts.append(_window(agg.window))
-    if agg.default is not None:
-        parts.append(f"else {print_expr(agg.default)}")
-    return f"{agg.func}(" + " ".join(parts) + ")"
-
-
-def _window(window: Window) -> str:
-    if window.kind == "last":
-        assert window.duration is not None, "'in last' needs a duration"
-        duration = print_expr(window.duration)
-        # The lexer reads `in last (` on one line as `in` and a call of the aggregate `last(…)`
-        # (IN_LAST in grammar.lark), so `count(x in last (a + b) * 1d)` would be
-        # `count((x in last(a + b)) * 1d)`. No parentheses help a duration that starts with
-        # one (the first must stay, and more only add another in front), so it goes on the next
-        # line, where `in last` is the window keyword again.
-        gap = "\n" if duration.startswith("(") else " "
-        return f"in last{gap}{duration}"
-    assert window.anchor is not None, "'since' needs an anchor"
-    # The grammar's anchor is a postfix expression; `entry` is a keyword there.
-    text = f"since {_expr(window.anchor, _POSTFIX)}"
-    if window.duration is not None:
-        text += f" within {print_expr(window.duration)}"
-    return text
-
-
-def _reentry(reentry: Reentry) -> str:
-    if reentry.kind == "after":
-        assert reentry.after is not None, "'reentry after' needs a duration"
-        return f"after {print_expr(reentry.after)}"
-    return reentry.kind
-
 
 # --------------------------------------------------------------------------- DSL
 
@@ -246,7 +100,7 @@ def _params_inline(params: tuple[Param, ...]) -> str:
 
 
 def _is_compound(step: Step) -> bool:
-    return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat)
+    return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat | Parallel)
 
 
 class _DslPrinter:
@@ -261,13 +115,13 @@ class _DslPrinter:
     def journey(self, j: Journey) -> str:
         self.emit(0, f"journey {j.name.name} version {j.version}")
         if j.title is not None:
-            self.emit(0, f"title {_quote(j.title)}")
+            self.emit(0, f"title {quote(j.title)}")
         if j.events_catalog is not None:
-            self.emit(0, f"uses events {_quote(j.events_catalog.value)}")
+            self.emit(0, f"uses events {quote(j.events_catalog.value)}")
         if j.templates_catalog is not None:
-            self.emit(0, f"uses templates {_quote(j.templates_catalog.value)}")
+            self.emit(0, f"uses templates {quote(j.templates_catalog.value)}")
         if j.timezone is not None:
-            self.emit(0, f"timezone {_quote(j.timezone.value)}")
+            self.emit(0, f"timezone {quote(j.timezone.value)}")
         if j.outcomes:
             self.emit(0, f"outcomes {_names(j.outcomes)}")
         if j.stale_after is not None:
@@ -319,7 +173,7 @@ class _DslPrinter:
             self.emit(0, "entry manual")
         if entry.key is not None:
             self.emit(1, f"key {print_expr(entry.key)}")
-        self.emit(1, f"reentry {_reentry(entry.reentry)}")
+        self.emit(1, f"reentry {reentry_text(entry.reentry)}")
 
     # ------------------------------------------------------------------ steps
 
@@ -360,6 +214,11 @@ class _DslPrinter:
                 self.switch(step, depth, label)
             case Split():
                 self.split(step, depth, label)
+            case Parallel():  # parallel (concurrent paths)
+                self.emit(depth, f"{label}parallel {step.join} {{")
+                for branch in step.branches:
+                    self.block("branch", branch.steps, depth + 1)
+                self.emit(depth, "}")
             case Repeat():
                 head = "repeat"
                 if step.counter is not None:
@@ -448,8 +307,8 @@ class _DslPrinter:
             node = node.left
         parts.append(node)
         parts.reverse()
-        prec = _BINARY_PREC[cond.op]
-        texts = [_expr(parts[0], prec)] + [_expr(p, prec + 1) for p in parts[1:]]
+        prec = BINARY_PREC[cond.op]
+        texts = [expr_text(parts[0], prec)] + [expr_text(p, prec + 1) for p in parts[1:]]
         sep = "\n" + _INDENT * (depth + 2) + f"{cond.op} "
         return sep.join(texts)
 
@@ -674,7 +533,7 @@ def _yaml_entry(entry: Entry) -> dict[str, Any] | str:
         out["manual"] = True
     if entry.key is not None:
         out["key"] = print_expr(entry.key)
-    out["reentry"] = _reentry(entry.reentry)
+    out["reentry"] = reentry_text(entry.reentry)
     return out
 
 
@@ -773,6 +632,9 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             if step.until is not None:
                 put("until", print_expr(step.until))
             put("steps", _yaml_steps(step.steps))
+        case Parallel():  # parallel (concurrent paths)
+            put("parallel", step.join)
+            put("branches", [{"steps": _yaml_steps(b.steps)} for b in step.branches])
         case Ticket():
             put("ticket", step.queue.name)
             if step.priority is not None:

@@ -54,6 +54,7 @@ def _value(key: Key) -> Schema:
         ValueKind.QUIET_HOURS,
         ValueKind.GOALS,
         ValueKind.SEND_WINDOWS,
+        ValueKind.PARALLEL_BRANCHES,
     ):
         return _list(_ref(_def_name(ITEM_SHAPES[k])), key.min_items)
     if k is ValueKind.HOLDOUT:
@@ -80,6 +81,7 @@ def _value(key: Key) -> Schema:
         ValueKind.SCHEDULE: {"type": "string"},
         ValueKind.REENTRY: {"type": "string", "pattern": r"^(once|always|after\s+\S[\s\S]*)$"},
         ValueKind.DRAW: {"enum": ["per_customer", "per_entry"]},
+        ValueKind.JOIN: {"enum": ["all", "first"]},
         ValueKind.BRANCHES: _list(
             {"oneOf": [_ref(f"branch_{kind}") for kind in FIRST_BRANCH_SHAPES]}, key.min_items
         ),

@@ -28,6 +28,7 @@ __all__ = [
     "ID_KEY",
     "ITEM_SHAPES",
     "JOURNEY",
+    "PARALLEL_BRANCH",
     "QUIET_HOURS",
     "SEND_WINDOW",
     "STEP_KINDS",
@@ -68,6 +69,8 @@ class ValueKind(enum.StrEnum):
     SEND_WINDOWS = "send_windows"  #: a list of :data:`SEND_WINDOW` mappings
     DRAW = "draw"  #: ``per_customer`` or ``per_entry``
     BRANCHES = "branches"  #: a list of :data:`FIRST_BRANCH_SHAPES` mappings
+    JOIN = "join"  #: ``all`` or ``first`` (how a parallel block joins)
+    PARALLEL_BRANCHES = "parallel_branches"  #: a list of :data:`PARALLEL_BRANCH` mappings
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +333,32 @@ _EXIT = _step(
     "End the journey with an outcome.",
 )
 
+# ---------------------------------------------------------------- parallel (concurrent paths)
+_PARALLEL = _step(
+    Key(
+        "parallel",
+        K.JOIN,
+        "How the branches join: all (wait for every branch) or first (the first to end wins, "
+        "the others are cancelled).",
+        True,
+        "parallel: all",
+    ),
+    "Run branches at the same time, and go on when they join.",
+    Key(
+        "branches",
+        K.PARALLEL_BRANCHES,
+        "The branches, each a list of steps, in written order.",
+        True,
+        "branches: [{steps: [wait_for: card_activated]}, {steps: [wait: 7d]}]",
+        min_items=1,  # (one branch is JD105, from the checker, as in the DSL)
+    ),
+)
+PARALLEL_BRANCH = Shape(
+    "parallel branch",
+    "One branch of a parallel block.",
+    (Key(_STEPS, K.STEPS, "The steps of this branch.", True, "steps: [wait: 7d]"),),
+)
+
 #: Every step kind, by its head key, in the order the language reference lists them.
 STEP_SHAPES: Mapping[str, Shape] = {
     s.head.name: s
@@ -343,6 +372,7 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _SWITCH,
         _SPLIT,
         _REPEAT,
+        _PARALLEL,
         _TICKET,
         _UPDATE,
         _TAG,
@@ -603,4 +633,5 @@ ITEM_SHAPES: Mapping[ValueKind, Shape] = {
     K.QUIET_HOURS: QUIET_HOURS,
     K.GOALS: GOAL,
     K.SEND_WINDOWS: SEND_WINDOW,
+    K.PARALLEL_BRANCHES: PARALLEL_BRANCH,
 }

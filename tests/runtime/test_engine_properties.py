@@ -44,7 +44,7 @@ CHANNELS = ("email", "sms", "zns", "push")
 def journeys() -> tuple[ir.Journey, ...]:
     out = []
     names = ("onboarding_new_cardholder", "dormant_reactivation", "first_response")
-    for name in (*names, "big_spender_month"):
+    for name in (*names, "big_spender_month", "welcome_paths"):
         result = compile_file(EXAMPLES / f"{name}.journey")
         assert result.journey is not None
         out.append(result.journey)
@@ -360,6 +360,33 @@ def test_a_crash_at_every_call_of_a_first_of_wait_changes_nothing() -> None:
     )
     calls = _check_crashes(profiles, events, limit=10_000, only="first_response")
     assert calls > 20  # the run really exercises the stores and channels
+
+
+def test_a_crash_at_every_call_of_a_parallel_block_changes_nothing() -> None:
+    """Exactly-once through `parallel all`: for every k, a crash before or after the k-th call
+    and a restart give the effects of an uninterrupted run, with branches waiting side by side,
+    ending by an event or a timeout, in every order (one customer per outcome)."""
+    profiles = [_profile(c, app=True, zns=True) for c in ("c1", "c2", "c3", "c4")]
+    dining = {"currency": "VND", "merchant": "Highlands", "category": "dining"}
+    events = sorted(
+        [
+            _ev("c1", "card_issued", 0, card_id="k1", product="gold"),
+            _ev("c1", "card_activated", 2, card_id="k1"),
+            _ev("c1", "transaction", 3, amount=200_000, **dining),
+            _ev("c2", "card_issued", 0.1, card_id="k2", product="gold"),
+            _ev("c2", "card_activated", 0.5, card_id="k2"),
+            _ev("c3", "card_issued", 0.2, card_id="k3", product="gold"),
+            _ev("c3", "transaction", 2, amount=200_000, **dining),
+            _ev("c4", "card_issued", 0.3, card_id="k4", product="gold"),
+        ],
+        key=lambda e: e["at"],
+    )
+    calls = _check_crashes(profiles, events, limit=10_000, only="welcome_paths")
+    assert calls > 20  # the run really exercises the stores and channels
+    outcomes = sorted(
+        str(o) for _, o in _reference(profiles, events, only="welcome_paths").outcomes().values()
+    )
+    assert outcomes == ["activated_and_spent", "activated_only", "neither", "spent_only"]
 
 
 def test_a_crash_at_every_call_of_an_entry_on_change_changes_nothing() -> None:

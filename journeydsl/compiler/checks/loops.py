@@ -8,9 +8,14 @@ from journeydsl.diagnostics import Diagnostics
 
 
 def _round_without_wait(journey: ir.Journey, check: ir.RepeatCheck, repeat_id: str) -> bool:
-    goal = f"{repeat_id}.next"
+    return _reaches_without_wait(journey, check.body, f"{repeat_id}.next")
+
+
+def _reaches_without_wait(journey: ir.Journey, start: str | None, goal: str) -> bool:
+    """Whether a path from ``start`` reaches ``goal`` without waiting. A parallel block waits
+    when one of its branches always does (``all``), or every branch does (``first``)."""
     seen: set[str] = set()
-    stack = [check.body] if check.body else []
+    stack = [start] if start else []
     while stack:
         nid = stack.pop()
         if nid == goal:
@@ -20,6 +25,11 @@ def _round_without_wait(journey: ir.Journey, check: ir.RepeatCheck, repeat_id: s
         seen.add(nid)
         node = journey.nodes[nid]
         if isinstance(node, ir.WAITING_KINDS):
+            continue
+        if isinstance(node, ir.Parallel):
+            skips = [_reaches_without_wait(journey, b, node.done) for b in node.branches]
+            if (all if node.join == "all" else any)(skips):
+                stack.append(node.done)
             continue
         stack.extend(node.successors())
     return False
