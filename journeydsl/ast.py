@@ -23,6 +23,7 @@ __all__ = [
     "Attr",
     "Binary",
     "BoolLit",
+    "Break",
     "By",
     "Call",
     "Case",
@@ -523,6 +524,21 @@ class Exit:
     span: Span = _span()
 
 
+# ---------------------------------------------------------------- break and continue in a repeat
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """Leave the innermost ``repeat`` (``break``) or start its next round (``continue``).
+
+    It is not a step of its own in the graph: the path jumps to where the repeat goes on.
+    """
+
+    kind: Literal["break", "continue"]
+    id: Ident | None = None
+    span: Span = _span()
+
+
 Step: TypeAlias = (
     Send
     | Wait
@@ -539,6 +555,7 @@ Step: TypeAlias = (
     | Action
     | Set
     | Exit
+    | Break
 )
 Steps: TypeAlias = tuple[Step, ...]
 

@@ -26,6 +26,7 @@ from journeydsl.ast import (
     Attr,
     Binary,
     BoolLit,
+    Break,
     By,
     Call,
     Case,
@@ -393,7 +394,7 @@ def _send(draw: st.DrawFn, ctx: _Ctx, step_id: Ident | None) -> Send:
 def _exits(step: Step) -> bool:
     """Whether every path through ``step`` ends the journey (what follows is unreachable)."""
     match step:
-        case Exit():
+        case Exit() | Break():  # after a break or continue nothing in its block runs
             return True
         case If(then=then, otherwise=otherwise):
             return _block_exits(then) and _block_exits(otherwise)
@@ -428,6 +429,8 @@ def _block(draw: st.DrawFn, ctx: _Ctx, depth: int, lo: int = 0, hi: int = 3) -> 
         ctx.outcomes.append(outcome)
         ctx.budget -= 1
         steps.append(Exit(Ident(outcome), _id(draw, ctx)))
+    elif ctx.budget > 0 and ctx.in_repeat and _chance(draw, 4):
+        steps.append(Break(_pick(draw, ("break", "continue"))))
     return tuple(steps)
 
 

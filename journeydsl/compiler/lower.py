@@ -17,6 +17,7 @@ from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
 from journeydsl.compiler.params import journey_constants
+from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
 from journeydsl.compiler.waitfirst import lower_wait_first
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
 from journeydsl.expr.checker import (
@@ -110,6 +111,8 @@ def _base_id(s: A.Step) -> str:
             return f"set_{s.var.name}"
         case A.Exit():
             return f"exit_{s.outcome.name}"
+        case A.Break():
+            return s.kind
     raise TypeError(s)  # pragma: no cover
 
 
@@ -138,6 +141,8 @@ class _Lowerer:
         self.fallback: dict[str, str] = {}
         self.bounds = Bounds()
         self.params: dict[str, str] = {}
+        #: Per enclosing repeat: where a `break` and a `continue` in it jump to.
+        self.loops: list[tuple[str | None, str]] = []
         trigger: EventSpec | None = None
         missing = "the journey does not enter on an event"
         unknown = False
@@ -249,7 +254,7 @@ class _Lowerer:
             nxt = self.lower_step(s, nxt, replace(scope, bounds=self.bounds.before(s)))
         return nxt
 
-    def lower_step(self, s: A.Step, nxt: str | None, scope: Scope) -> str:
+    def lower_step(self, s: A.Step, nxt: str | None, scope: Scope) -> str | None:
         nid = self.ids[id(s)]
         span = s.span
         match s:
@@ -296,7 +301,9 @@ class _Lowerer:
                 )
                 return self.add(ir.Split(nid, span, arms, hold, s.draw))
             case A.Repeat():
-                return self.lower_repeat(s, nid, nxt, scope)
+                return lower_repeat(self, s, nid, nxt, scope)
+            case A.Break():
+                return lower_break(self, s, nxt)
             case A.Ticket():
                 pscope = replace(scope, event=None, constants=_PRIORITY_CONSTANTS)
                 if s.priority is not None:
@@ -556,22 +563,6 @@ class _Lowerer:
         node = ir.Switch(nid, s.span, self.cexpr(s.subject, subj), tuple(cases), other)
         return self.add(node, *typed)
 
-    def lower_repeat(self, s: A.Repeat, nid: str, nxt: str | None, scope: Scope) -> str:
-        counter = s.counter.name if s.counter else f"#{nid}"
-        if s.max < 1:
-            self.diags.error("JD105", "a repeat runs at least once: max must be 1 or more", s.span)
-        inner_vars = {**scope.variables, counter: INT}
-        inner = replace(scope, variables=inner_vars)
-        check_id, next_id = f"{nid}.check", f"{nid}.next"
-        until_t = check_bool(s.until, inner) if s.until is not None else None
-        until = self.cexpr(s.until, until_t) if s.until is not None and until_t else None
-        body = self.lower_steps(s.steps, next_id, inner)
-        self.add(ir.RepeatNext(next_id, s.span, counter, check_id))
-        self.add(ir.RepeatCheck(check_id, s.span, counter, s.max, until, body, nxt), until_t)
-        self.out.counters[nid] = counter
-        self.out.sets[nid] = counter
-        return self.add(ir.RepeatStart(nid, s.span, counter, check_id))
-
     # ------------------------------------------------------------------ journey
 
     def lower_header(self) -> tuple[ir.Entry, tuple[ir.QuietHours, ...], tuple[ir.Goal, ...]]:
@@ -740,6 +731,7 @@ class _Lowerer:
                     "rename one of them",
                 )
         self.check_counters()
+        check_jumps(self.src.steps, _blocks, self.diags)
         self.bounds = variable_bounds(self.src.steps, self.scope)
         entry, quiet, goals = self.lower_header()
         start = self.lower_steps(self.src.steps, None, self.scope)

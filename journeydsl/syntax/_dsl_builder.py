@@ -488,6 +488,13 @@ class Builder:
     def s_exit(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         return ast.Exit(self.ident(t.children[0]), ident, s)
 
+    # break and continue in a repeat
+    def s_loop_break(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Break("break", ident, s)
+
+    def s_loop_continue(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Break("continue", ident, s)
+
     # ---------------------------------------------------------------- journey
 
     def journey(self, t: Tree[Token]) -> ast.Journey:

@@ -21,6 +21,7 @@ from journeydsl.ast import (
     Attr,
     Binary,
     BoolLit,
+    Break,
     Call,
     Case,
     Cond,
@@ -542,6 +543,8 @@ def _simple(step: Step) -> str:
             return f"set {var.name} = {print_expr(value)}"
         case Exit(outcome=outcome):
             return f"exit {outcome.name}"
+        case Break(kind=kind):
+            return kind
     raise TypeError(f"not a simple step: {step!r}")
 
 
@@ -682,8 +685,8 @@ def _yaml_params(params: tuple[Param, ...]) -> dict[str, str]:
     return {p.name.name: print_expr(p.value) for p in params}
 
 
-def _yaml_steps(steps: Steps) -> list[dict[str, Any]]:
-    return [_yaml_step(s) for s in steps]
+def _yaml_steps(steps: Steps) -> list[dict[str, Any] | str]:
+    return [s.kind if isinstance(s, Break) else _yaml_step(s) for s in steps]
 
 
 def _yaml_arm(arm: Arm, steps_required: bool = True) -> dict[str, Any]:

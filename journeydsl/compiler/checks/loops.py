@@ -15,6 +15,8 @@ def _round_without_wait(journey: ir.Journey, check: ir.RepeatCheck, repeat_id: s
         nid = stack.pop()
         if nid == goal:
             return True
+        if nid == check.exit:  # a `break`: the round ends the loop, it does not run another
+            continue
         if nid in seen or nid not in journey.nodes:
             continue
         seen.add(nid)
