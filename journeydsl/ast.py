@@ -362,6 +362,8 @@ class WaitFor:
     on_timeout: Steps = ()
     id: Ident | None = None
     span: Span = _span()
+    #: ``wait for EVENT as NAME``: the name the event that ended the wait is read by.
+    bind: Ident | None = None
 
 
 @dataclass(frozen=True, slots=True)

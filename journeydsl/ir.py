@@ -239,8 +239,17 @@ class WaitFor(Node):
     timeout: CExpr | None
     then: str | None
     on_timeout: str | None
+    #: ``as NAME``: the event that ends the wait is kept as the variables ``NAME.FIELD``.
+    bind: str | None = None
 
     kind = "wait_for"
+
+    def to_json(self) -> dict[str, Any]:
+        """``bind`` only when the wait names its event."""
+        out = super(WaitFor, self).to_json()
+        if self.bind is None:
+            del out["bind"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)

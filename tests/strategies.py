@@ -497,7 +497,15 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
                 where = Binary("==", _attr("offer_registered", "offer"), StringLit("tiki_voucher"))
             timeout = Timeout("within", _duration(draw, ctx))
             then = _block(draw, ctx, inner)
-            return WaitFor(target, where, timeout, then, _block(draw, ctx, inner), step_id)
+            bind = None
+            if target == Name("transaction") and _chance(draw, 2):  # wait for … as NAME
+                ctx.ids += 1
+                bind = Ident(f"tx{ctx.ids}")
+                where = Binary(">=", _attr(bind.name, "amount"), MoneyLit("500_000", "VND"))
+                note = Param(Ident("merchant"), _attr(bind.name, "merchant"))
+                then = (Ticket(Ident("customer_care"), None, (note,)), *then)
+            on_timeout = _block(draw, ctx, inner)
+            return WaitFor(target, where, timeout, then, on_timeout, step_id, bind=bind)
         case "wait_first":
             return _wait_first(draw, ctx, inner, step_id)
         case "switch":

@@ -18,6 +18,7 @@ from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
 from journeydsl.compiler.params import journey_constants
 from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
+from journeydsl.compiler.waitbind import bound_scopes
 from journeydsl.compiler.waitfirst import lower_wait_first
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
 from journeydsl.expr.checker import (
@@ -493,8 +494,10 @@ class _Lowerer:
             and target.name not in scope.variables
         ):
             event = target.name
+        where_scope, then_scope = bound_scopes(self, s, event, scope)
+        if event is not None:
             if s.where is not None:
-                w = check_bool(s.where, scope.for_event(self.catalog.events[event]))
+                w = check_bool(s.where, where_scope.for_event(self.catalog.events[event]))
                 typed.append(w)
                 where = self.cexpr(s.where, w)
         else:
@@ -532,9 +535,10 @@ class _Lowerer:
             tt = check_type(s.timeout.value, scope, want, what)
             typed.append(tt)
             timeout = self.cexpr(s.timeout.value, tt)
-        then = self.lower_steps(s.then, nxt, scope)
+        then = self.lower_steps(s.then, nxt, then_scope)
         on_timeout = self.lower_steps(s.on_timeout, nxt, scope)
-        node = ir.WaitFor(nid, s.span, event, where, cond, mode, timeout, then, on_timeout)
+        bind = s.bind.name if s.bind is not None and event is not None else None
+        node = ir.WaitFor(nid, s.span, event, where, cond, mode, timeout, then, on_timeout, bind)
         return self.add(node, *typed)
 
     def lower_switch(self, s: A.Switch, nid: str, nxt: str | None, scope: Scope) -> str:

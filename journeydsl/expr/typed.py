@@ -56,6 +56,9 @@ class Scope:
     #: What is known here of each variable's size (see :attr:`Typed.bound`); a variable not
     #: listed, or listed as None, may have any size.
     bounds: Mapping[str, int | None] = field(default_factory=dict)
+    #: ``wait for EVENT as NAME``: each name with its event, and whether it is the event at
+    #: hand (in the wait's ``where``) or the one that ended the wait (kept in the variables).
+    bound: Mapping[str, tuple[EventSpec, bool]] = field(default_factory=dict)
 
     def for_event(self, spec: EventSpec | None) -> Scope:
         """This scope inside an aggregate or ``where`` over ``spec``'s events."""

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
+from journeydsl.runtime.codec import encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext, happened
 from journeydsl.runtime.hostcalls import iso, log
@@ -133,6 +134,11 @@ class Waits:
         node = journey.nodes[wait_of(inst)["node"]]
         assert isinstance(node, ir.WaitFor)
         note(inst, now, node.id, "woke", event=ev.type)
+        if node.bind is not None:  # `wait for EVENT as NAME`: keep the event for NAME.FIELD
+            prefix = f"{node.bind}."  # an earlier wake's fields go: this event may lack some
+            fields = {**ev.data, "at": ev.at}
+            kept = {k: v for k, v in inst["vars"].items() if not k.startswith(prefix)}
+            inst["vars"] = kept | encode_map({prefix + k: v for k, v in fields.items()})
         return self._resume(journey, inst, node.id, ev, now, profile, outbox, node.then)
 
     def _resume(

@@ -71,7 +71,7 @@ _SUB_RULES: Final = frozenset({
     "entry_key", "reentry_once", "reentry_always", "reentry_after", "by_count", "by_sum",
     "agg_where", "window_since", "window_last", "agg_default", "agg_func",
     "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
-    "first_timeout",
+    "first_timeout", "wait_bind",
 })
 # fmt: on
 
@@ -377,7 +377,9 @@ class Builder:
         target, *where = _exprs(t)
         timeout = self.timeout(t)
         on_timeout = _one(t, "on_timeout")
+        bind = _one(t, "wait_bind")
         return ast.WaitFor(
+            bind=None if bind is None else self.ident(bind.children[0]),
             target=self.expr(target),
             where=self.expr(where[0]) if where else None,
             timeout=timeout,

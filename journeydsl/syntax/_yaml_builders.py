@@ -56,6 +56,7 @@ def _timeout(f: Fields) -> ast.Timeout | None:
 def _wait_for(f: Fields) -> ast.WaitFor:
     return ast.WaitFor(
         f["wait_for"],
+        bind=f.get("as"),
         where=f.get("where"),
         timeout=_timeout(f),
         then=f.get("then", ()),

@@ -61,6 +61,7 @@ from journeydsl.ast import (
     WaitUntil,
     Window,
 )
+from journeydsl.syntax._yaml_dumper import YamlDumper as _Dumper
 
 __all__ = ["print_dsl", "print_expr", "print_schedule", "print_yaml"]
 
@@ -456,6 +457,7 @@ class _DslPrinter:
 
     def wait_for(self, step: WaitFor, depth: int, label: str) -> None:
         head = f"{label}wait for {print_expr(step.target)}"
+        head += f" as {step.bind.name}" if step.bind is not None else ""
         if step.where is not None:
             head += f" where {print_expr(step.where)}"
         if step.timeout is not None:
@@ -549,26 +551,6 @@ def _simple(step: Step) -> str:
 
 
 # --------------------------------------------------------------------------- YAML
-
-
-class _Dumper(yaml.SafeDumper):
-    """The safe dumper, indenting lists under their key as the examples do."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-
-_UNICODE_BREAKS = frozenset("\x85\u2028\u2029")
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # PyYAML writes NEL raw inside single quotes and reads it back as a space; the double-quoted
-    # style escapes the Unicode line breaks instead.
-    style = '"' if _UNICODE_BREAKS.intersection(value) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
 
 
 #: The sections of a YAML journey, by top-level key; a blank line goes between sections.
@@ -736,6 +718,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put("next", [d.name for d in step.next])
         case WaitFor():
             put("wait_for", print_expr(step.target))
+            if step.bind is not None:
+                put("as", step.bind.name)
             if step.where is not None:
                 put("where", print_expr(step.where))
             if step.timeout is not None:

@@ -192,6 +192,12 @@ _WAIT_FOR = _step(
     ),
     "Wait for an event or a condition, with an optional timeout.",
     Key(
+        "as",
+        K.NAME,
+        "A name for the event that ends the wait, read as NAME.FIELD in the steps it runs.",
+        example="as: tx",
+    ),
+    Key(
         "where",
         K.EXPR,
         "A filter on the awaited event.",
