@@ -32,6 +32,7 @@ __all__ = [
     "DurationLit",
     "Entry",
     "Exit",
+    "ExitWith",
     "Expr",
     "FallbackChain",
     "FirstBranch",
@@ -526,6 +527,19 @@ class Exit:
     span: Span = _span()
 
 
+# ---------------------------------------------------------------- exit with a computed outcome
+
+
+@dataclass(frozen=True, slots=True)
+class ExitWith:
+    """End the instance with the outcome ``value`` computes: a string that is always one of the
+    declared outcomes (``exit with if tier2 then "tier2" else "none"``)."""
+
+    value: Expr
+    id: Ident | None = None
+    span: Span = _span()
+
+
 # ---------------------------------------------------------------- break and continue in a repeat
 
 
@@ -557,6 +571,7 @@ Step: TypeAlias = (
     | Action
     | Set
     | Exit
+    | ExitWith
     | Break
 )
 Steps: TypeAlias = tuple[Step, ...]

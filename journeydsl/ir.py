@@ -407,11 +407,22 @@ class RepeatNext(Node):
 
 @dataclass(frozen=True, slots=True)
 class Exit(Node):
-    """End the instance with ``outcome``."""
+    """End the instance with ``outcome``; with ``chosen`` (``exit with EXPR``), with the value of
+    ``chosen``, one of ``choices`` (``outcome`` is then the expression's text)."""
 
     outcome: str
+    chosen: CExpr | None = None
+    choices: tuple[str, ...] = ()
 
     kind = "exit"
+
+    def to_json(self) -> dict[str, Any]:
+        """``choices`` only when the outcome is computed (``outcome`` is its expression)."""
+        out = super(Exit, self).to_json()
+        del out["chosen"]
+        if self.chosen is None:
+            del out["choices"]
+        return out
 
 
 WAITING_KINDS = (Wait, WaitFor, WaitFirst)

@@ -35,6 +35,7 @@ from journeydsl.ast import (
     DurationLit,
     Entry,
     Exit,
+    ExitWith,
     Expr,
     FallbackChain,
     FirstBranch,
@@ -394,7 +395,7 @@ def _send(draw: st.DrawFn, ctx: _Ctx, step_id: Ident | None) -> Send:
 def _exits(step: Step) -> bool:
     """Whether every path through ``step`` ends the journey (what follows is unreachable)."""
     match step:
-        case Exit() | Break():  # after a break or continue nothing in its block runs
+        case Exit() | ExitWith() | Break():  # after a break or continue nothing in its block runs
             return True
         case If(then=then, otherwise=otherwise):
             return _block_exits(then) and _block_exits(otherwise)
@@ -428,7 +429,13 @@ def _block(draw: st.DrawFn, ctx: _Ctx, depth: int, lo: int = 0, hi: int = 3) -> 
         outcome = _pick(draw, _EXIT_OUTCOMES)
         ctx.outcomes.append(outcome)
         ctx.budget -= 1
-        steps.append(Exit(Ident(outcome), _id(draw, ctx)))
+        if _chance(draw, 3):  # exit with: an outcome chosen by an expression
+            other = _pick(draw, _EXIT_OUTCOMES)
+            ctx.outcomes.append(other)
+            chosen = Cond(draw(conditions), StringLit(outcome), StringLit(other))
+            steps.append(ExitWith(chosen, _id(draw, ctx)))
+        else:
+            steps.append(Exit(Ident(outcome), _id(draw, ctx)))
     elif ctx.budget > 0 and ctx.in_repeat and _chance(draw, 4):
         steps.append(Break(_pick(draw, ("break", "continue"))))
     return tuple(steps)

@@ -16,6 +16,7 @@ from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
+from journeydsl.compiler.exitwith import lower_exit_with
 from journeydsl.compiler.params import journey_constants
 from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
 from journeydsl.compiler.waitbind import bound_scopes
@@ -114,6 +115,8 @@ def _base_id(s: A.Step) -> str:
             return f"exit_{s.outcome.name}"
         case A.Break():
             return s.kind
+        case A.ExitWith():
+            return "exit"
     raise TypeError(s)  # pragma: no cover
 
 
@@ -305,6 +308,8 @@ class _Lowerer:
                 return lower_repeat(self, s, nid, nxt, scope)
             case A.Break():
                 return lower_break(self, s, nxt)
+            case A.ExitWith():
+                return lower_exit_with(self, s, nid, scope)
             case A.Ticket():
                 pscope = replace(scope, event=None, constants=_PRIORITY_CONSTANTS)
                 if s.priority is not None:

@@ -490,6 +490,10 @@ class Builder:
     def s_exit(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         return ast.Exit(self.ident(t.children[0]), ident, s)
 
+    # exit with a computed outcome
+    def s_exit_with(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.ExitWith(self.expr(_exprs(t)[0]), ident, s)
+
     # break and continue in a repeat
     def s_loop_break(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         return ast.Break("break", ident, s)

@@ -135,6 +135,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
     "action": _action("action"),
     "set": lambda f: ast.Set(f["set"], f["value"], id=f.get("id"), span=f.span),
     "exit": lambda f: ast.Exit(f["exit"], id=f.get("id"), span=f.span),
+    "exit_with": lambda f: ast.ExitWith(f["exit_with"], id=f.get("id"), span=f.span),
 }
 assert set(STEP_BUILDERS) == set(STEP_SHAPES), "every step shape needs a builder"
 

@@ -29,6 +29,7 @@ from journeydsl.ast import (
     DurationLit,
     Entry,
     Exit,
+    ExitWith,
     Expr,
     FirstBranch,
     Ident,
@@ -547,6 +548,8 @@ def _simple(step: Step) -> str:
             return f"exit {outcome.name}"
         case Break(kind=kind):
             return kind
+        case ExitWith(value=value):
+            return f"exit with {print_expr(value)}"
     raise TypeError(f"not a simple step: {step!r}")
 
 
@@ -780,4 +783,6 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("value", print_expr(step.value))
         case Exit():
             put("exit", step.outcome.name)
+        case ExitWith():
+            put("exit_with", print_expr(step.value))
     return out

@@ -335,6 +335,17 @@ _EXIT = _step(
     Key("exit", K.NAME, "The declared outcome to end with.", True, "exit: registered"),
     "End the journey with an outcome.",
 )
+# exit with a computed outcome
+_EXIT_WITH = _step(
+    Key(
+        "exit_with",
+        K.EXPR,
+        "An expression choosing among the declared outcomes (string literals).",
+        True,
+        'exit_with: if tier2 then "tier2" else "none"',
+    ),
+    "End the journey with an outcome chosen by an expression.",
+)
 
 #: Every step kind, by its head key, in the order the language reference lists them.
 STEP_SHAPES: Mapping[str, Shape] = {
@@ -357,6 +368,7 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _ACTION,
         _SET,
         _EXIT,
+        _EXIT_WITH,
     )
     if s.head is not None
 }
