@@ -669,6 +669,8 @@ class Goal:
     target: Expr
     where: Expr | None = None
     span: Span = _span()
+    #: ``goal … then { … }``: steps run when the goal is reached, before the instance ends.
+    steps: Steps = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,9 @@ def message_budget(journey: ir.Journey) -> dict[str, int]:
     sys.setrecursionlimit(max(limit, 4 * len(journey.nodes) + 1000))
     try:
         total = cost(journey.start, ())
+        # A goal can end the instance at any time, after any of the sends before it: its
+        # steps add to the worst path (the worst goal, as only one is ever reached).
+        total.update(_merge_max([cost(g.start, ()) for g in journey.goals if g.start]))
     finally:
         sys.setrecursionlimit(limit)
     return {k: total[k] for k in sorted(total, key=lambda c: (c == TOTAL, c))}
@@ -203,4 +206,5 @@ def best_timeless(journey: ir.Journey, counts: Callable[[ir.Send], bool]) -> int
         memo[key] = result
         return result
 
-    return cost(journey.start, ())
+    goals = [cost(g.start, ()) for g in journey.goals if g.start]
+    return cost(journey.start, ()) + max(goals, default=0)

@@ -492,6 +492,9 @@ class Goal:
     event: str | None
     where: CExpr | None
     condition: CExpr | None
+    #: ``goal … then { … }``: the first of the steps run when it is reached (they end at an
+    #: exit with ``outcome``), or None.
+    start: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,6 +562,7 @@ class Journey:
                     "event": g.event,
                     "where": _json(g.where),
                     "condition": _json(g.condition),
+                    **({"start": g.start} if g.start is not None else {}),
                 }
                 for g in self.goals
             ],

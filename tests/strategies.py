@@ -282,6 +282,17 @@ _GOALS = (
         Binary(">=", _attr("transaction", "amount"), MoneyLit("5_000_000", "VND")),
     ),
     Goal(Ident("app_user"), Aggregate("has", Name("app_installed"), window=_since_entry())),
+    # A goal that runs steps (goal … then { … }).
+    Goal(
+        Ident("cancelled"),
+        Name("cancel_request"),
+        steps=(
+            Ticket(
+                Ident("retention"), None, (Param(Ident("card_id"), _attr("trigger", "card_id")),)
+            ),
+            Tag(Ident("churned")),
+        ),
+    ),
 )
 _MAX_STEPS = 12
 _MAX_DEPTH = 3

@@ -17,6 +17,7 @@ from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
 from journeydsl.compiler.exitwith import lower_exit_with
+from journeydsl.compiler.goals import goal_steps, lower_goal_steps
 from journeydsl.compiler.params import journey_constants
 from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
 from journeydsl.compiler.waitbind import bound_scopes
@@ -147,6 +148,9 @@ class _Lowerer:
         self.params: dict[str, str] = {}
         #: Per enclosing repeat: where a `break` and a `continue` in it jump to.
         self.loops: list[tuple[str | None, str]] = []
+        #: The journey's steps, then the goals' (`goal … then { … }`), and the goals' exits.
+        self.every: A.Steps = journey.steps + goal_steps(journey)
+        self.goal_exits: list[str] = []
         trigger: EventSpec | None = None
         missing = "the journey does not enter on an event"
         unknown = False
@@ -167,7 +171,7 @@ class _Lowerer:
     # ------------------------------------------------------------------ ids
 
     def assign_ids(self) -> None:
-        steps = list(_walk(self.src.steps))
+        steps = list(_walk(self.every))
         taken: set[str] = set()
         for s in steps:
             if s.id is not None:
@@ -610,7 +614,7 @@ class _Lowerer:
         for g in j.goals:
             self.check_outcome(g.outcome)
             ev, where, cond = self.event_or_condition(g.target, g.where, self.scope)
-            goals.append(ir.Goal(g.outcome.name, ev, where, cond))
+            goals.append(ir.Goal(g.outcome.name, ev, where, cond, lower_goal_steps(self, g, _walk)))
         return entry, tuple(quiet), tuple(goals)
 
     def event_or_condition(
@@ -740,14 +744,14 @@ class _Lowerer:
                     "rename one of them",
                 )
         self.check_counters()
-        check_jumps(self.src.steps, _blocks, self.diags)
+        check_jumps(self.every, _blocks, self.diags)
         self.bounds = variable_bounds(self.src.steps, self.scope)
         entry, quiet, goals = self.lower_header()
         start = self.lower_steps(self.src.steps, None, self.scope)
         self.bounds.add_to(self.diags)
-        order = [self.ids[id(s)] for s in _walk(self.src.steps)]
+        order = [self.ids[id(s)] for s in _walk(self.every)]
         ordered: dict[str, ir.Node] = {}
-        for nid in order:
+        for nid in [*order, *self.goal_exits]:
             for extra in (nid, f"{nid}.check", f"{nid}.next"):
                 if extra in self.nodes:
                     ordered[extra] = self.nodes[extra]
@@ -770,7 +774,7 @@ class _Lowerer:
             stale_after=self.lower_stale_after(),
             send_windows=lower_send_windows(self.src.send_windows, self.channel_ok, self.diags),
             params=self.params,
-            labels=frozenset(s.id.name for s in _walk(self.src.steps) if s.id is not None),
+            labels=frozenset(s.id.name for s in _walk(self.every) if s.id is not None),
         )
         return self.out
 

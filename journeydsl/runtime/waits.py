@@ -121,7 +121,7 @@ class Waits:
         """What ``ev`` did to the running ``inst``: ``"goal"`` (it ended at a goal),
         ``"resumed"`` (its wait ended and it ran on), ``"moved"`` (a condition wait moved its
         re-check) or None (nothing to save)."""
-        if self.goal_hit(journey, inst, ev, now, profile):
+        if self.goal_hit(journey, inst, ev, now, profile, outbox):
             return "goal"
         if inst["status"] != "waiting":
             return None
@@ -207,8 +207,10 @@ class Waits:
         ev: EventRecord,
         now: datetime,
         profile: Profile,
+        outbox: list[OutboxEntry],
     ) -> bool:
-        """End ``inst`` when ``ev`` reaches one of its journey's goals; whether it did."""
+        """End ``inst`` when ``ev`` reaches one of its journey's goals (after running the goal's
+        steps, which end at an exit with its outcome); whether it did."""
         ctx: EvalContext | None = None
         for goal in journey.goals:
             if goal.event is not None and goal.event != ev.type:
@@ -219,7 +221,10 @@ class Waits:
                 continue
             note(inst, now, "goal", "goal", outcome=goal.outcome)
             inst["wakes"] = inst.get("wakes", 0) + 1
-            self.interpreter.end(inst, journey, goal.outcome, now)
+            if goal.start is not None:  # goal … then { … }: the steps, in this same commit
+                self.interpreter.run(journey, inst, goal.start, now, profile, outbox)
+            else:
+                self.interpreter.end(inst, journey, goal.outcome, now)
             return True
         return False
 

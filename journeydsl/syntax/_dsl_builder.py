@@ -71,7 +71,7 @@ _SUB_RULES: Final = frozenset({
     "entry_key", "reentry_once", "reentry_always", "reentry_after", "by_count", "by_sum",
     "agg_where", "window_since", "window_last", "agg_default", "agg_func",
     "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
-    "first_timeout", "wait_bind",
+    "first_timeout", "wait_bind", "goal_then",
 })
 # fmt: on
 
@@ -687,12 +687,14 @@ class Builder:
 
     def h_goal(self, t: Tree[Token], h: _Header) -> None:
         target, *where = _exprs(t)
+        then = _one(t, "goal_then")
         h.goals.append(
             ast.Goal(
                 self.ident(t.children[0]),
                 self.expr(target),
                 self.expr(where[0]) if where else None,
                 self.span(t),
+                () if then is None else self.block(_one(then, "block")),
             )
         )
 

@@ -145,7 +145,7 @@ RECORD_BUILDERS: Final[dict[str, Callable[[Fields], Any]]] = {
     "split arm": lambda f: ast.Arm(f["weight"], f["steps"], f.span),
     "holdout": lambda f: ast.Arm(f["weight"], f.get("steps", ()), f.span),
     "quiet_hours item": lambda f: ast.QuietHours(f["channels"], f["from"], f["to"], f.span),
-    "goal": lambda f: ast.Goal(f["outcome"], f["when"], f.get("where"), f.span),
+    "goal": lambda f: ast.Goal(f["outcome"], f["when"], f.get("where"), f.span, f.get("steps", ())),
     "send_windows item": lambda f: ast.SendWindow(
         f["channels"], f["days"], f["from"], f["to"], f.span
     ),

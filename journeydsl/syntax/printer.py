@@ -297,7 +297,10 @@ class _DslPrinter:
             text = f"goal {goal.outcome.name} when {print_expr(goal.target)}"
             if goal.where is not None:
                 text += f" where {print_expr(goal.where)}"
-            self.emit(0, text)
+            if goal.steps:
+                self.block(text + " then", goal.steps, 0)
+            else:
+                self.emit(0, text)
         if j.steps:
             self.lines.append("")
             self.steps(j.steps, 0)
@@ -631,9 +634,11 @@ def _yaml_journey(j: Journey) -> dict[str, Any]:
     if j.goals:
         goals = []
         for goal in j.goals:
-            g = {"outcome": goal.outcome.name, "when": print_expr(goal.target)}
+            g: dict[str, Any] = {"outcome": goal.outcome.name, "when": print_expr(goal.target)}
             if goal.where is not None:
                 g["where"] = print_expr(goal.where)
+            if goal.steps:
+                g["steps"] = _yaml_steps(goal.steps)
             goals.append(g)
         out["goals"] = goals
     out["steps"] = _yaml_steps(j.steps)

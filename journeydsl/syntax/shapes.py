@@ -444,6 +444,12 @@ GOAL = Shape(
         Key("outcome", K.NAME, "The outcome to end with.", True, "outcome: reactivated"),
         Key("when", K.EXPR, "An event type, or a condition.", True, "when: transaction"),
         Key("where", K.EXPR, "A filter on the event.", example="where: transaction.amount > 0"),
+        Key(
+            _STEPS,
+            K.STEPS,
+            "Steps to run when the goal is reached, before the journey ends (no waits).",
+            example="steps: [ticket: retention]",
+        ),
     ),
 )
 
