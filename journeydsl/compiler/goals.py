@@ -44,5 +44,23 @@ def lower_goal_steps(
         n += 1
         end = f"goal_{goal.outcome.name}_{n}"
     lw.add(ir.Exit(end, goal.span, goal.outcome.name))
-    lw.goal_exits.append(end)
-    return lw.lower_steps(goal.steps, end, lw.scope)
+    start = lw.lower_steps(goal.steps, end, lw.scope)
+    if _reaches(lw.nodes, start, end):
+        lw.goal_exits.append(end)
+    else:  # the steps always end with an exit of their own: the goal's is never used
+        del lw.nodes[end]
+    return start
+
+
+def _reaches(nodes: dict[str, ir.Node], start: str | None, end: str) -> bool:
+    seen: set[str] = set()
+    stack = [start] if start else []
+    while stack:
+        nid = stack.pop()
+        if nid == end:
+            return True
+        if nid in seen or nid not in nodes:
+            continue
+        seen.add(nid)
+        stack.extend(nodes[nid].successors())
+    return False
