@@ -23,6 +23,7 @@ __all__ = [
     "Attr",
     "Binary",
     "BoolLit",
+    "Break",
     "By",
     "Call",
     "Case",
@@ -31,6 +32,7 @@ __all__ = [
     "DurationLit",
     "Entry",
     "Exit",
+    "ExitWith",
     "Expr",
     "FallbackChain",
     "FirstBranch",
@@ -363,6 +365,8 @@ class WaitFor:
     on_timeout: Steps = ()
     id: Ident | None = None
     span: Span = _span()
+    #: ``wait for EVENT as NAME``: the name the event that ended the wait is read by.
+    bind: Ident | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,6 +554,34 @@ class Parallel:
     span: Span = _span()
 
 
+# ---------------------------------------------------------------- exit with a computed outcome
+
+
+@dataclass(frozen=True, slots=True)
+class ExitWith:
+    """End the instance with the outcome ``value`` computes: a string that is always one of the
+    declared outcomes (``exit with if tier2 then "tier2" else "none"``)."""
+
+    value: Expr
+    id: Ident | None = None
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- break and continue in a repeat
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """Leave the innermost ``repeat`` (``break``) or start its next round (``continue``).
+
+    It is not a step of its own in the graph: the path jumps to where the repeat goes on.
+    """
+
+    kind: Literal["break", "continue"]
+    id: Ident | None = None
+    span: Span = _span()
+
+
 Step: TypeAlias = (
     Send
     | Parallel
@@ -567,6 +599,8 @@ Step: TypeAlias = (
     | Action
     | Set
     | Exit
+    | ExitWith
+    | Break
 )
 Steps: TypeAlias = tuple[Step, ...]
 
@@ -663,6 +697,8 @@ class Goal:
     target: Expr
     where: Expr | None = None
     span: Span = _span()
+    #: ``goal … then { … }``: steps run when the goal is reached, before the instance ends.
+    steps: Steps = ()
 
 
 @dataclass(frozen=True, slots=True)

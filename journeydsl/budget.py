@@ -2,8 +2,9 @@
 journey, per channel, computed from the graph.
 
 A send counts once on its channel and once on every channel of its fallback chain (it may land on
-any of them). Branches take the per-channel maximum, a repeat multiplies its body by ``max``, the
-branches of a parallel block add up (they all run), and an exit ends the path.
+any of them). Branches take the per-channel maximum, a repeat multiplies its body by ``max`` (a
+round that a ``break`` ends counts up to the break), the branches of a parallel block add up
+(they all run), and an exit ends the path.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ def _merge_max(parts: list[Counter[str]]) -> Counter[str]:
 
 def message_budget(journey: ir.Journey) -> dict[str, int]:
     """Worst-case messages per customer, by channel, plus ``"total"`` (any channel)."""
-    memo: dict[tuple[str | None, str | None], Counter[str]] = {}
+    memo: dict[tuple[str | None, tuple[str | None, ...]], Counter[str]] = {}
 
-    def cost(nid: str | None, stop: str | None) -> Counter[str]:
-        if nid is None or nid == stop or nid not in journey.nodes:
+    def cost(nid: str | None, stop: tuple[str | None, ...]) -> Counter[str]:
+        if nid is None or nid in stop or nid not in journey.nodes:
             return Counter()
         key = (nid, stop)
         if key in memo:
@@ -44,7 +45,7 @@ def message_budget(journey: ir.Journey) -> dict[str, int]:
         own: Counter[str] = Counter()
         if isinstance(node, ir.RepeatCheck):
             base = nid.removesuffix(".check")
-            body = cost(node.body, f"{base}.next")
+            body = cost(node.body, _round_ends(base, node))
             result = Counter({k: v * node.max for k, v in body.items()})
             result.update(cost(node.exit, stop))
             memo[key] = result
@@ -55,7 +56,7 @@ def message_budget(journey: ir.Journey) -> dict[str, int]:
         if isinstance(node, ir.Parallel):  # every branch runs: their budgets add up
             result = Counter()
             for branch in node.branches:
-                result.update(cost(branch, node.done))
+                result.update(cost(branch, (node.done,)))
             result.update(cost(node.done, stop))
             memo[key] = result
             return result
@@ -71,10 +72,18 @@ def message_budget(journey: ir.Journey) -> dict[str, int]:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * len(journey.nodes) + 1000))
     try:
-        total = cost(journey.start, None)
+        total = cost(journey.start, ())
+        # A goal can end the instance at any time, after any of the sends before it: its
+        # steps add to the worst path (the worst goal, as only one is ever reached).
+        total.update(_merge_max([cost(g.start, ()) for g in journey.goals if g.start]))
     finally:
         sys.setrecursionlimit(limit)
     return {k: total[k] for k in sorted(total, key=lambda c: (c == TOTAL, c))}
+
+
+def _round_ends(base: str, check: ir.RepeatCheck) -> tuple[str | None, ...]:
+    """Where one round of a repeat ends: its next round, or past the repeat (a `break`)."""
+    return (f"{base}.next", check.exit)
 
 
 def _edge_delays(node: ir.Node) -> list[tuple[str, timedelta]]:
@@ -186,10 +195,10 @@ def _freeze(loops: dict[str, int]) -> tuple[tuple[str, int], ...]:
 
 def best_timeless(journey: ir.Journey, counts: Callable[[ir.Send], bool]) -> int:
     """The most sends ``counts`` selects on one path of one instance, whatever time passes."""
-    memo: dict[tuple[str | None, str | None], int] = {}
+    memo: dict[tuple[str | None, tuple[str | None, ...]], int] = {}
 
-    def cost(nid: str | None, stop: str | None) -> int:
-        if nid is None or nid == stop or nid not in journey.nodes:
+    def cost(nid: str | None, stop: tuple[str | None, ...]) -> int:
+        if nid is None or nid in stop or nid not in journey.nodes:
             return 0
         key = (nid, stop)
         if key in memo:
@@ -198,15 +207,16 @@ def best_timeless(journey: ir.Journey, counts: Callable[[ir.Send], bool]) -> int
         node = journey.nodes[nid]
         if isinstance(node, ir.RepeatCheck):
             base = nid.removesuffix(".check")
-            result = cost(node.body, f"{base}.next") * node.max + cost(node.exit, stop)
+            result = cost(node.body, _round_ends(base, node)) * node.max + cost(node.exit, stop)
         elif isinstance(node, ir.RepeatNext):
             result = 0
         elif isinstance(node, ir.Parallel):
-            result = sum(cost(b, node.done) for b in node.branches) + cost(node.done, stop)
+            result = sum(cost(b, (node.done,)) for b in node.branches) + cost(node.done, stop)
         else:
             own = 1 if isinstance(node, ir.Send) and counts(node) else 0
             result = own + max((cost(s, stop) for s in node.successors()), default=0)
         memo[key] = result
         return result
 
-    return cost(journey.start, None)
+    goals = [cost(g.start, ()) for g in journey.goals if g.start]
+    return cost(journey.start, ()) + max(goals, default=0)

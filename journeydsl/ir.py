@@ -241,8 +241,17 @@ class WaitFor(Node):
     timeout: CExpr | None
     then: str | None
     on_timeout: str | None
+    #: ``as NAME``: the event that ends the wait is kept as the variables ``NAME.FIELD``.
+    bind: str | None = None
 
     kind = "wait_for"
+
+    def to_json(self) -> dict[str, Any]:
+        """``bind`` only when the wait names its event."""
+        out = super(WaitFor, self).to_json()
+        if self.bind is None:
+            del out["bind"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,11 +409,22 @@ class RepeatNext(Node):
 
 @dataclass(frozen=True, slots=True)
 class Exit(Node):
-    """End the instance with ``outcome``."""
+    """End the instance with ``outcome``; with ``chosen`` (``exit with EXPR``), with the value of
+    ``chosen``, one of ``choices`` (``outcome`` is then the expression's text)."""
 
     outcome: str
+    chosen: CExpr | None = None
+    choices: tuple[str, ...] = ()
 
     kind = "exit"
+
+    def to_json(self) -> dict[str, Any]:
+        """``choices`` only when the outcome is computed (``outcome`` is its expression)."""
+        out = super(Exit, self).to_json()
+        del out["chosen"]
+        if self.chosen is None:
+            del out["choices"]
+        return out
 
 
 # ---------------------------------------------------------------- parallel (concurrent paths)
@@ -506,6 +526,9 @@ class Goal:
     event: str | None
     where: CExpr | None
     condition: CExpr | None
+    #: ``goal … then { … }``: the first of the steps run when it is reached (they end at an
+    #: exit with ``outcome``), or None.
+    start: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,6 +599,7 @@ class Journey:
                     "event": g.event,
                     "where": _json(g.where),
                     "condition": _json(g.condition),
+                    **({"start": g.start} if g.start is not None else {}),
                 }
                 for g in self.goals
             ],

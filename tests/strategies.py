@@ -26,6 +26,7 @@ from journeydsl.ast import (
     Attr,
     Binary,
     BoolLit,
+    Break,
     By,
     Call,
     Case,
@@ -34,6 +35,7 @@ from journeydsl.ast import (
     DurationLit,
     Entry,
     Exit,
+    ExitWith,
     Expr,
     FallbackChain,
     FirstBranch,
@@ -287,6 +289,17 @@ _GOALS = (
         Binary(">=", _attr("transaction", "amount"), MoneyLit("5_000_000", "VND")),
     ),
     Goal(Ident("app_user"), Aggregate("has", Name("app_installed"), window=_since_entry())),
+    # A goal that runs steps (goal … then { … }).
+    Goal(
+        Ident("cancelled"),
+        Name("cancel_request"),
+        steps=(
+            Ticket(
+                Ident("retention"), None, (Param(Ident("card_id"), _attr("trigger", "card_id")),)
+            ),
+            Tag(Ident("churned")),
+        ),
+    ),
 )
 _MAX_STEPS = 12
 _MAX_DEPTH = 3
@@ -401,7 +414,7 @@ def _send(draw: st.DrawFn, ctx: _Ctx, step_id: Ident | None) -> Send:
 def _exits(step: Step) -> bool:
     """Whether every path through ``step`` ends the journey (what follows is unreachable)."""
     match step:
-        case Exit():
+        case Exit() | ExitWith() | Break():  # after a break or continue nothing in its block runs
             return True
         case If(then=then, otherwise=otherwise):
             return _block_exits(then) and _block_exits(otherwise)
@@ -435,7 +448,15 @@ def _block(draw: st.DrawFn, ctx: _Ctx, depth: int, lo: int = 0, hi: int = 3) -> 
         outcome = _pick(draw, _EXIT_OUTCOMES)
         ctx.outcomes.append(outcome)
         ctx.budget -= 1
-        steps.append(Exit(Ident(outcome), _id(draw, ctx)))
+        if _chance(draw, 3):  # exit with: an outcome chosen by an expression
+            other = _pick(draw, _EXIT_OUTCOMES)
+            ctx.outcomes.append(other)
+            chosen = Cond(draw(conditions), StringLit(outcome), StringLit(other))
+            steps.append(ExitWith(chosen, _id(draw, ctx)))
+        else:
+            steps.append(Exit(Ident(outcome), _id(draw, ctx)))
+    elif ctx.budget > 0 and ctx.in_repeat and _chance(draw, 4):
+        steps.append(Break(_pick(draw, ("break", "continue"))))
     return tuple(steps)
 
 
@@ -502,7 +523,15 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
                 where = Binary("==", _attr("offer_registered", "offer"), StringLit("tiki_voucher"))
             timeout = Timeout("within", _duration(draw, ctx))
             then = _block(draw, ctx, inner)
-            return WaitFor(target, where, timeout, then, _block(draw, ctx, inner), step_id)
+            bind = None
+            if target == Name("transaction") and _chance(draw, 2):  # wait for … as NAME
+                ctx.ids += 1
+                bind = Ident(f"tx{ctx.ids}")
+                where = Binary(">=", _attr(bind.name, "amount"), MoneyLit("500_000", "VND"))
+                note = Param(Ident("merchant"), _attr(bind.name, "merchant"))
+                then = (Ticket(Ident("customer_care"), None, (note,)), *then)
+            on_timeout = _block(draw, ctx, inner)
+            return WaitFor(target, where, timeout, then, on_timeout, step_id, bind=bind)
         case "wait_first":
             return _wait_first(draw, ctx, inner, step_id)
         case "switch":

@@ -12,7 +12,7 @@ from journeydsl.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from journeydsl.compiler import CompileResult
-    from journeydsl.ir import Journey
+    from journeydsl.ir import Goal, Journey
 
 __all__ = ["COMMANDS", "add_graph_arguments", "cmd_graph", "render_dot", "render_mermaid"]
 
@@ -46,6 +46,10 @@ def _ends(journey: Journey) -> bool:
     return any(target is None for node in journey.nodes.values() for _, target in ir.edges(node))
 
 
+def _goals_with_steps(journey: Journey) -> list[tuple[int, Goal]]:
+    return [(n, g) for n, g in enumerate(journey.goals, 1) if g.start is not None]
+
+
 def render_mermaid(journey: Journey) -> str:
     """A Mermaid flowchart of the journey graph."""
     from journeydsl import ir
@@ -58,6 +62,9 @@ def render_mermaid(journey: Journey) -> str:
 
     lines = ["flowchart TD", f'  START(["{esc(journey.id)} v{journey.version}"])']
     lines.append(f"  START --> {mid(journey.start)}")
+    for n, goal in _goals_with_steps(journey):  # goal … then { … }: its steps start here
+        lines.append(f'  GOAL_{n}(["goal {esc(goal.outcome)}"])')
+        lines.append(f"  GOAL_{n} --> {mid(goal.start)}")
     for nid, node in journey.nodes.items():
         lines.append(f'  {mid(nid)}["{esc(_label(node))}"]')
     if _ends(journey):
@@ -81,6 +88,9 @@ def render_dot(journey: Journey) -> str:
     if _ends(journey):
         lines.append('  __end [shape=oval, label="end: completed"];')
     lines.append(f"  __start -> {q(journey.start or '__end')};")
+    for n, goal in _goals_with_steps(journey):  # goal … then { … }: its steps start here
+        lines.append(f"  __goal_{n} [shape=oval, label={q(f'goal {goal.outcome}')}];")
+        lines.append(f"  __goal_{n} -> {q(goal.start or '__end')};")
     for nid, node in journey.nodes.items():
         lines.append(f"  {q(nid)} [label={q(_label(node))}];")
     for nid, node in journey.nodes.items():

@@ -16,9 +16,13 @@ from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
+from journeydsl.compiler.exitwith import lower_exit_with
+from journeydsl.compiler.goals import goal_steps, lower_goal_steps
 from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
+from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
 from journeydsl.compiler.switch import lower_switch
+from journeydsl.compiler.waitbind import bound_scopes
 from journeydsl.compiler.waitfirst import lower_wait_first
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
 from journeydsl.expr.checker import (
@@ -114,6 +118,10 @@ def _base_id(s: A.Step) -> str:
             return f"set_{s.var.name}"
         case A.Exit():
             return f"exit_{s.outcome.name}"
+        case A.Break():
+            return s.kind
+        case A.ExitWith():
+            return "exit"
     raise TypeError(s)  # pragma: no cover
 
 
@@ -142,6 +150,11 @@ class _Lowerer:
         self.fallback: dict[str, str] = {}
         self.bounds = Bounds()
         self.params: dict[str, str] = {}
+        #: Per enclosing repeat: where a `break` and a `continue` in it jump to.
+        self.loops: list[tuple[str | None, str]] = []
+        #: The journey's steps, then the goals' (`goal … then { … }`), and the goals' exits.
+        self.every: A.Steps = journey.steps + goal_steps(journey)
+        self.goal_exits: list[str] = []
         trigger: EventSpec | None = None
         missing = "the journey does not enter on an event"
         unknown = False
@@ -162,7 +175,7 @@ class _Lowerer:
     # ------------------------------------------------------------------ ids
 
     def assign_ids(self) -> None:
-        steps = list(_walk(self.src.steps))
+        steps = list(_walk(self.every))
         taken: set[str] = set()
         for s in steps:
             if s.id is not None:
@@ -253,7 +266,7 @@ class _Lowerer:
             nxt = self.lower_step(s, nxt, replace(scope, bounds=self.bounds.before(s)))
         return nxt
 
-    def lower_step(self, s: A.Step, nxt: str | None, scope: Scope) -> str:
+    def lower_step(self, s: A.Step, nxt: str | None, scope: Scope) -> str | None:
         nid = self.ids[id(s)]
         span = s.span
         match s:
@@ -300,9 +313,13 @@ class _Lowerer:
                 )
                 return self.add(ir.Split(nid, span, arms, hold, s.draw))
             case A.Repeat():
-                return self.lower_repeat(s, nid, nxt, scope)
+                return lower_repeat(self, s, nid, nxt, scope)
             case A.Parallel():
                 return lower_parallel(self, s, nid, nxt, scope)
+            case A.Break():
+                return lower_break(self, s, nxt)
+            case A.ExitWith():
+                return lower_exit_with(self, s, nid, scope)
             case A.Ticket():
                 pscope = replace(scope, event=None, constants=_PRIORITY_CONSTANTS)
                 if s.priority is not None:
@@ -492,8 +509,10 @@ class _Lowerer:
             and target.name not in scope.variables
         ):
             event = target.name
+        where_scope, then_scope = bound_scopes(self, s, event, scope)
+        if event is not None:
             if s.where is not None:
-                w = check_bool(s.where, scope.for_event(self.catalog.events[event]))
+                w = check_bool(s.where, where_scope.for_event(self.catalog.events[event]))
                 typed.append(w)
                 where = self.cexpr(s.where, w)
         else:
@@ -531,26 +550,11 @@ class _Lowerer:
             tt = check_type(s.timeout.value, scope, want, what)
             typed.append(tt)
             timeout = self.cexpr(s.timeout.value, tt)
-        then = self.lower_steps(s.then, nxt, scope)
+        then = self.lower_steps(s.then, nxt, then_scope)
         on_timeout = self.lower_steps(s.on_timeout, nxt, scope)
-        node = ir.WaitFor(nid, s.span, event, where, cond, mode, timeout, then, on_timeout)
+        bind = s.bind.name if s.bind is not None and event is not None else None
+        node = ir.WaitFor(nid, s.span, event, where, cond, mode, timeout, then, on_timeout, bind)
         return self.add(node, *typed)
-
-    def lower_repeat(self, s: A.Repeat, nid: str, nxt: str | None, scope: Scope) -> str:
-        counter = s.counter.name if s.counter else f"#{nid}"
-        if s.max < 1:
-            self.diags.error("JD105", "a repeat runs at least once: max must be 1 or more", s.span)
-        inner_vars = {**scope.variables, counter: INT}
-        inner = replace(scope, variables=inner_vars)
-        check_id, next_id = f"{nid}.check", f"{nid}.next"
-        until_t = check_bool(s.until, inner) if s.until is not None else None
-        until = self.cexpr(s.until, until_t) if s.until is not None and until_t else None
-        body = self.lower_steps(s.steps, next_id, inner)
-        self.add(ir.RepeatNext(next_id, s.span, counter, check_id))
-        self.add(ir.RepeatCheck(check_id, s.span, counter, s.max, until, body, nxt), until_t)
-        self.out.counters[nid] = counter
-        self.out.sets[nid] = counter
-        return self.add(ir.RepeatStart(nid, s.span, counter, check_id))
 
     # ------------------------------------------------------------------ journey
 
@@ -590,7 +594,7 @@ class _Lowerer:
         for g in j.goals:
             self.check_outcome(g.outcome)
             ev, where, cond = self.event_or_condition(g.target, g.where, self.scope)
-            goals.append(ir.Goal(g.outcome.name, ev, where, cond))
+            goals.append(ir.Goal(g.outcome.name, ev, where, cond, lower_goal_steps(self, g, _walk)))
         return entry, tuple(quiet), tuple(goals)
 
     def event_or_condition(
@@ -720,13 +724,14 @@ class _Lowerer:
                     "rename one of them",
                 )
         self.check_counters()
+        check_jumps(self.every, _blocks, self.diags)
         self.bounds = variable_bounds(self.src.steps, self.scope)
         entry, quiet, goals = self.lower_header()
         start = self.lower_steps(self.src.steps, None, self.scope)
         self.bounds.add_to(self.diags)
-        order = [self.ids[id(s)] for s in _walk(self.src.steps)]
+        order = [self.ids[id(s)] for s in _walk(self.every)]
         ordered: dict[str, ir.Node] = {}
-        for nid in order:
+        for nid in [*order, *self.goal_exits]:
             for extra in (nid, f"{nid}.check", f"{nid}.next", f"{nid}.join"):
                 if extra in self.nodes:
                     ordered[extra] = self.nodes[extra]
@@ -749,7 +754,7 @@ class _Lowerer:
             stale_after=self.lower_stale_after(),
             send_windows=lower_send_windows(self.src.send_windows, self.channel_ok, self.diags),
             params=self.params,
-            labels=frozenset(s.id.name for s in _walk(self.src.steps) if s.id is not None),
+            labels=frozenset(s.id.name for s in _walk(self.every) if s.id is not None),
             history_window=max(self.scope.history, default=None),
         )
         return self.out

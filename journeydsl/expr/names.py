@@ -147,12 +147,28 @@ def _event_field(node: A.Attr, base: str, scope: Scope) -> Typed:
     return Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False)
 
 
+def _bound_field(node: A.Attr, base: str, scope: Scope) -> Typed:
+    """``NAME.FIELD`` of ``wait for EVENT as NAME``: the event being matched in the wait's
+    ``where``, after it the event that ended the wait (the variable ``NAME.FIELD``)."""
+    fname = node.name
+    spec, at_hand = scope.bound[base]
+    t = field_type(spec, fname, node, scope)
+    if t is None:
+        return ERR
+    if at_hand:
+        return Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False)
+    key = f"{base}.{fname}"
+    return Typed(t, lambda ctx, ev: ctx.variables.get(key), False)
+
+
 def check_attr(node: A.Attr, scope: Scope) -> Typed:
     """``X.name``: a profile attribute, a trigger field or an event's field."""
     obj = node.obj
     if isinstance(obj, A.Name):
         base = obj.name
         local = base in scope.variables
+        if base in scope.bound and not local:
+            return _bound_field(node, base, scope)
         if base == "profile" and not local:
             return _profile(node, scope)
         if base == "trigger" and not local:

@@ -60,6 +60,9 @@ class Scope:
     #: The windows of the ``sent(…)`` checked so far (shared by the scopes derived from this
     #: one): the journey keeps message history as long as the longest.
     history: list[timedelta] = field(default_factory=list)
+    #: ``wait for EVENT as NAME``: each name with its event, and whether it is the event at
+    #: hand (in the wait's ``where``) or the one that ended the wait (kept in the variables).
+    bound: Mapping[str, tuple[EventSpec, bool]] = field(default_factory=dict)
 
     def for_event(self, spec: EventSpec | None) -> Scope:
         """This scope inside an aggregate or ``where`` over ``spec``'s events."""

@@ -516,7 +516,8 @@ class Interpreter:
         return node.next
 
     def _exit(self, node: ir.Exit, step: Step) -> str | None:
-        self.end(step.inst, step.journey, node.outcome, step.ctx.now)
+        outcome = node.outcome if node.chosen is None else node.chosen.fn(step.ctx, None)
+        self.end(step.inst, step.journey, outcome, step.ctx.now)
         return None
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
 from journeydsl.runtime import parallel
+from journeydsl.runtime.codec import encode_map
 from journeydsl.runtime.decisions import last_step, note
 from journeydsl.runtime.evaluation import EvalContext, happened
 from journeydsl.runtime.hostcalls import iso, log
@@ -117,7 +118,7 @@ class Waits:
         """What ``ev`` did to the running ``inst``: ``"goal"`` (it ended at a goal),
         ``"resumed"`` (its wait ended and it ran on), ``"moved"`` (a condition wait moved its
         re-check) or None (nothing to save)."""
-        if self.goal_hit(journey, inst, ev, now, profile):
+        if self.goal_hit(journey, inst, ev, now, profile, outbox):
             return "goal"
         if inst["status"] != "waiting":
             return None
@@ -145,6 +146,11 @@ class Waits:
         node = journey.nodes[wait_of(inst)["node"]]
         assert isinstance(node, ir.WaitFor)
         note(inst, now, node.id, "woke", event=ev.type)
+        if node.bind is not None:  # `wait for EVENT as NAME`: keep the event for NAME.FIELD
+            prefix = f"{node.bind}."  # an earlier wake's fields go: this event may lack some
+            fields = {**ev.data, "at": ev.at}
+            kept = {k: v for k, v in inst["vars"].items() if not k.startswith(prefix)}
+            inst["vars"] = kept | encode_map({prefix + k: v for k, v in fields.items()})
         return self._resume(journey, inst, node.id, ev, now, profile, outbox, node.then)
 
     def _resume(
@@ -216,8 +222,10 @@ class Waits:
         ev: EventRecord,
         now: datetime,
         profile: Profile,
+        outbox: list[OutboxEntry],
     ) -> bool:
-        """End ``inst`` when ``ev`` reaches one of its journey's goals; whether it did."""
+        """End ``inst`` when ``ev`` reaches one of its journey's goals (after running the goal's
+        steps, which end at an exit with its outcome); whether it did."""
         ctx: EvalContext | None = None
         for goal in journey.goals:
             if goal.event is not None and goal.event != ev.type:
@@ -228,7 +236,10 @@ class Waits:
                 continue
             note(inst, now, "goal", "goal", outcome=goal.outcome)
             inst["wakes"] = inst.get("wakes", 0) + 1
-            self.interpreter.end(inst, journey, goal.outcome, now)
+            if goal.start is not None:  # goal … then { … }: the steps, in this same commit
+                self.interpreter.run(journey, inst, goal.start, now, profile, outbox)
+            else:
+                self.interpreter.end(inst, journey, goal.outcome, now)
             return True
         return False
 

@@ -71,7 +71,7 @@ _SUB_RULES: Final = frozenset({
     "entry_key", "reentry_once", "reentry_always", "reentry_after", "by_count", "by_sum",
     "agg_where", "window_since", "window_last", "agg_default", "agg_func",
     "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
-    "first_timeout", "par_branch",
+    "first_timeout", "par_branch", "wait_bind", "goal_then",
 })
 # fmt: on
 
@@ -377,7 +377,9 @@ class Builder:
         target, *where = _exprs(t)
         timeout = self.timeout(t)
         on_timeout = _one(t, "on_timeout")
+        bind = _one(t, "wait_bind")
         return ast.WaitFor(
+            bind=None if bind is None else self.ident(bind.children[0]),
             target=self.expr(target),
             where=self.expr(where[0]) if where else None,
             timeout=timeout,
@@ -497,6 +499,17 @@ class Builder:
 
     def s_exit(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         return ast.Exit(self.ident(t.children[0]), ident, s)
+
+    # exit with a computed outcome
+    def s_exit_with(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.ExitWith(self.expr(_exprs(t)[0]), ident, s)
+
+    # break and continue in a repeat
+    def s_loop_break(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Break("break", ident, s)
+
+    def s_loop_continue(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        return ast.Break("continue", ident, s)
 
     # ---------------------------------------------------------------- journey
 
@@ -684,12 +697,14 @@ class Builder:
 
     def h_goal(self, t: Tree[Token], h: _Header) -> None:
         target, *where = _exprs(t)
+        then = _one(t, "goal_then")
         h.goals.append(
             ast.Goal(
                 self.ident(t.children[0]),
                 self.expr(target),
                 self.expr(where[0]) if where else None,
                 self.span(t),
+                () if then is None else self.block(_one(then, "block")),
             )
         )
 

@@ -231,6 +231,8 @@ def _report_token(e: UnexpectedToken, text: str, start: str, b: Builder) -> None
         name_words = "a template name"
     elif keyword == "repeat as":
         name_words = "a counter name"
+    if keyword == "exit":  # `exit with EXPR` is the rarer form: name the outcome that is missing
+        expected.discard("WITH")
     what = _expected_words(expected, end_words, name_words)
     hint = None
     if "NAME" in expected and tok.type not in ("NAME", "$END") and str(tok.value).isidentifier():
@@ -239,6 +241,8 @@ def _report_token(e: UnexpectedToken, text: str, start: str, b: Builder) -> None
         hint = did_you_mean(str(tok.value), _keyword_values(expected))
     if tok.type == "EQUAL" and "COMP_OP" in expected:
         hint = "compare with `==`; `=` only assigns in `set` and `update`"
+    if tok.type == "LBRACE" and {"THEN", "WHERE"} <= expected:  # only after a goal
+        hint = "a goal's steps follow `then`: `goal NAME when EVENT then { … }`"
     message = f"unexpected {found} — expected {what}"
     if after_words and not what.startswith("one of"):
         message += f" after {after_words}"

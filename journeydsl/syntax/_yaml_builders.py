@@ -56,6 +56,7 @@ def _timeout(f: Fields) -> ast.Timeout | None:
 def _wait_for(f: Fields) -> ast.WaitFor:
     return ast.WaitFor(
         f["wait_for"],
+        bind=f.get("as"),
         where=f.get("where"),
         timeout=_timeout(f),
         then=f.get("then", ()),
@@ -135,6 +136,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
     "action": _action("action"),
     "set": lambda f: ast.Set(f["set"], f["value"], id=f.get("id"), span=f.span),
     "exit": lambda f: ast.Exit(f["exit"], id=f.get("id"), span=f.span),
+    "exit_with": lambda f: ast.ExitWith(f["exit_with"], id=f.get("id"), span=f.span),
 }
 assert set(STEP_BUILDERS) == set(STEP_SHAPES), "every step shape needs a builder"
 
@@ -145,7 +147,7 @@ RECORD_BUILDERS: Final[dict[str, Callable[[Fields], Any]]] = {
     "parallel branch": lambda f: ast.ParallelBranch(f["steps"], f.span),
     "holdout": lambda f: ast.Arm(f["weight"], f.get("steps", ()), f.span),
     "quiet_hours item": lambda f: ast.QuietHours(f["channels"], f["from"], f["to"], f.span),
-    "goal": lambda f: ast.Goal(f["outcome"], f["when"], f.get("where"), f.span),
+    "goal": lambda f: ast.Goal(f["outcome"], f["when"], f.get("where"), f.span, f.get("steps", ())),
     "send_windows item": lambda f: ast.SendWindow(
         f["channels"], f["days"], f["from"], f["to"], f.span
     ),

@@ -315,6 +315,8 @@ class Reader:
 
     def step(self, node: Node, depth: int) -> ast.Step | None:
         self.visit(node, depth)
+        if isinstance(node, ScalarNode) and node.value in ("break", "continue"):  # in a repeat
+            return ast.Break(node.value, span=self.source.span(node))
         if not isinstance(node, MappingNode):
             hint = _step_hint(STEP_KINDS)
             if isinstance(node, ScalarNode):

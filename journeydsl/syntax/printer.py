@@ -17,9 +17,11 @@ from journeydsl.ast import (
     Action,
     Arm,
     Binary,
+    Break,
     Case,
     Entry,
     Exit,
+    ExitWith,
     Expr,
     FirstBranch,
     Ident,
@@ -51,6 +53,7 @@ from journeydsl.syntax._print_expr import (
     quote,
     reentry_text,
 )
+from journeydsl.syntax._yaml_dumper import YamlDumper as _Dumper
 
 __all__ = ["print_dsl", "print_expr", "print_schedule", "print_yaml"]
 
@@ -148,7 +151,10 @@ class _DslPrinter:
             text = f"goal {goal.outcome.name} when {print_expr(goal.target)}"
             if goal.where is not None:
                 text += f" where {print_expr(goal.where)}"
-            self.emit(0, text)
+            if goal.steps:
+                self.block(text + " then", goal.steps, 0)
+            else:
+                self.emit(0, text)
         if j.steps:
             self.lines.append("")
             self.steps(j.steps, 0)
@@ -314,6 +320,7 @@ class _DslPrinter:
 
     def wait_for(self, step: WaitFor, depth: int, label: str) -> None:
         head = f"{label}wait for {print_expr(step.target)}"
+        head += f" as {step.bind.name}" if step.bind is not None else ""
         if step.where is not None:
             head += f" where {print_expr(step.where)}"
         if step.timeout is not None:
@@ -401,30 +408,14 @@ def _simple(step: Step) -> str:
             return f"set {var.name} = {print_expr(value)}"
         case Exit(outcome=outcome):
             return f"exit {outcome.name}"
+        case Break(kind=kind):
+            return kind
+        case ExitWith(value=value):
+            return f"exit with {print_expr(value)}"
     raise TypeError(f"not a simple step: {step!r}")
 
 
 # --------------------------------------------------------------------------- YAML
-
-
-class _Dumper(yaml.SafeDumper):
-    """The safe dumper, indenting lists under their key as the examples do."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-
-_UNICODE_BREAKS = frozenset("\x85\u2028\u2029")
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # PyYAML writes NEL raw inside single quotes and reads it back as a space; the double-quoted
-    # style escapes the Unicode line breaks instead.
-    style = '"' if _UNICODE_BREAKS.intersection(value) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
 
 
 #: The sections of a YAML journey, by top-level key; a blank line goes between sections.
@@ -502,9 +493,11 @@ def _yaml_journey(j: Journey) -> dict[str, Any]:
     if j.goals:
         goals = []
         for goal in j.goals:
-            g = {"outcome": goal.outcome.name, "when": print_expr(goal.target)}
+            g: dict[str, Any] = {"outcome": goal.outcome.name, "when": print_expr(goal.target)}
             if goal.where is not None:
                 g["where"] = print_expr(goal.where)
+            if goal.steps:
+                g["steps"] = _yaml_steps(goal.steps)
             goals.append(g)
         out["goals"] = goals
     out["steps"] = _yaml_steps(j.steps)
@@ -541,8 +534,8 @@ def _yaml_params(params: tuple[Param, ...]) -> dict[str, str]:
     return {p.name.name: print_expr(p.value) for p in params}
 
 
-def _yaml_steps(steps: Steps) -> list[dict[str, Any]]:
-    return [_yaml_step(s) for s in steps]
+def _yaml_steps(steps: Steps) -> list[dict[str, Any] | str]:
+    return [s.kind if isinstance(s, Break) else _yaml_step(s) for s in steps]
 
 
 def _yaml_arm(arm: Arm, steps_required: bool = True) -> dict[str, Any]:
@@ -592,6 +585,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put("next", [d.name for d in step.next])
         case WaitFor():
             put("wait_for", print_expr(step.target))
+            if step.bind is not None:
+                put("as", step.bind.name)
             if step.where is not None:
                 put("where", print_expr(step.where))
             if step.timeout is not None:
@@ -655,4 +650,6 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("value", print_expr(step.value))
         case Exit():
             put("exit", step.outcome.name)
+        case ExitWith():
+            put("exit_with", print_expr(step.value))
     return out

@@ -150,8 +150,14 @@ def json_schema() -> dict[str, Any]:
         },
         "steps": {"type": "array", "items": _ref("step"), "description": "A list of steps."},
         "step": {
-            "oneOf": [_ref(f"step_{kind}") for kind in STEP_SHAPES],
-            "description": "One step; its kind is its first key.",
+            "oneOf": [
+                *(_ref(f"step_{kind}") for kind in STEP_SHAPES),
+                {
+                    "enum": ["break", "continue"],
+                    "description": "Leave the innermost repeat, or start its next round.",
+                },
+            ],
+            "description": "One step; its kind is its first key (break and continue are words).",
         },
     }
     for kind, shape in STEP_SHAPES.items():

@@ -195,6 +195,12 @@ _WAIT_FOR = _step(
     ),
     "Wait for an event or a condition, with an optional timeout.",
     Key(
+        "as",
+        K.NAME,
+        "A name for the event that ends the wait, read as NAME.FIELD in the steps it runs.",
+        example="as: tx",
+    ),
+    Key(
         "where",
         K.EXPR,
         "A filter on the awaited event.",
@@ -332,6 +338,17 @@ _EXIT = _step(
     Key("exit", K.NAME, "The declared outcome to end with.", True, "exit: registered"),
     "End the journey with an outcome.",
 )
+# exit with a computed outcome
+_EXIT_WITH = _step(
+    Key(
+        "exit_with",
+        K.EXPR,
+        "An expression choosing among the declared outcomes (string literals).",
+        True,
+        'exit_with: if tier2 then "tier2" else "none"',
+    ),
+    "End the journey with an outcome chosen by an expression.",
+)
 
 # ---------------------------------------------------------------- parallel (concurrent paths)
 _PARALLEL = _step(
@@ -381,6 +398,7 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _ACTION,
         _SET,
         _EXIT,
+        _EXIT_WITH,
     )
     if s.head is not None
 }
@@ -456,6 +474,12 @@ GOAL = Shape(
         Key("outcome", K.NAME, "The outcome to end with.", True, "outcome: reactivated"),
         Key("when", K.EXPR, "An event type, or a condition.", True, "when: transaction"),
         Key("where", K.EXPR, "A filter on the event.", example="where: transaction.amount > 0"),
+        Key(
+            _STEPS,
+            K.STEPS,
+            "Steps to run when the goal is reached, before the journey ends (no waits).",
+            example="steps: [ticket: retention]",
+        ),
     ),
 )
 

@@ -106,9 +106,12 @@ def test_schema_is_plain_json_of_draft_2020_12() -> None:
 
 
 def test_every_step_kind_is_a_closed_object_from_the_table() -> None:
-    """Each step kind has a $defs entry with additionalProperties false and the table's docs."""
+    """Each step kind has a $defs entry with additionalProperties false and the table's docs;
+    the words `break` and `continue` are the one step that is not a mapping."""
     defs = json_schema()["$defs"]
-    assert [r["$ref"] for r in defs["step"]["oneOf"]] == [f"#/$defs/step_{k}" for k in STEP_SHAPES]
+    *refs, words = defs["step"]["oneOf"]
+    assert [r["$ref"] for r in refs] == [f"#/$defs/step_{k}" for k in STEP_SHAPES]
+    assert words["enum"] == ["break", "continue"]
     for kind, shape in STEP_SHAPES.items():
         d = defs[f"step_{kind}"]
         assert d["additionalProperties"] is False

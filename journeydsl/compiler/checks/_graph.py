@@ -15,9 +15,10 @@ def predecessors(journey: ir.Journey) -> dict[str, list[str]]:
 
 
 def reachable(journey: ir.Journey) -> set[str]:
-    """The ids reachable from the journey's first step."""
+    """The ids reachable from the journey's first step, or from the first of a goal's steps."""
     seen: set[str] = set()
-    stack = [journey.start] if journey.start else []
+    roots = [journey.start, *(g.start for g in journey.goals)]
+    stack = [r for r in roots if r]
     while stack:
         nid = stack.pop()
         if nid in seen or nid not in journey.nodes:

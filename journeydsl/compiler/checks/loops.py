@@ -8,18 +8,23 @@ from journeydsl.diagnostics import Diagnostics
 
 
 def _round_without_wait(journey: ir.Journey, check: ir.RepeatCheck, repeat_id: str) -> bool:
-    return _reaches_without_wait(journey, check.body, f"{repeat_id}.next")
+    return _reaches_without_wait(journey, check.body, f"{repeat_id}.next", check.exit)
 
 
-def _reaches_without_wait(journey: ir.Journey, start: str | None, goal: str) -> bool:
-    """Whether a path from ``start`` reaches ``goal`` without waiting. A parallel block waits
-    when one of its branches always does (``all``), or every branch does (``first``)."""
+def _reaches_without_wait(
+    journey: ir.Journey, start: str | None, goal: str, past: str | None = None
+) -> bool:
+    """Whether a path from ``start`` reaches ``goal`` without waiting (a path that goes
+    ``past`` the loop, by a `break`, does not). A parallel block waits when one of its branches
+    always does (``all``), or every branch does (``first``)."""
     seen: set[str] = set()
     stack = [start] if start else []
     while stack:
         nid = stack.pop()
         if nid == goal:
             return True
+        if past is not None and nid == past:  # a `break`: the round ends the loop
+            continue
         if nid in seen or nid not in journey.nodes:
             continue
         seen.add(nid)
@@ -27,7 +32,7 @@ def _reaches_without_wait(journey: ir.Journey, start: str | None, goal: str) -> 
         if isinstance(node, ir.WAITING_KINDS):
             continue
         if isinstance(node, ir.Parallel):
-            skips = [_reaches_without_wait(journey, b, node.done) for b in node.branches]
+            skips = [_reaches_without_wait(journey, b, node.done, past) for b in node.branches]
             if (all if node.join == "all" else any)(skips):
                 stack.append(node.done)
             continue

@@ -23,5 +23,5 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
             "JD501",
             "this step is never reached: every path before it has already ended the journey",
             node.span,
-            "remove it, or move it before the `exit`",
+            "remove it, or move it before the `exit` (or the `break` or `continue`)",
         )
