@@ -455,7 +455,8 @@ def _block(draw: st.DrawFn, ctx: _Ctx, depth: int, lo: int = 0, hi: int = 3) -> 
             steps.append(ExitWith(chosen, _id(draw, ctx)))
         else:
             steps.append(Exit(Ident(outcome), _id(draw, ctx)))
-    elif ctx.budget > 0 and ctx.in_repeat and _chance(draw, 4):
+    elif ctx.budget > 0 and ctx.in_repeat and not ctx.in_parallel and _chance(draw, 4):
+        # (not inside a parallel branch: a branch is not the repeat's body)
         steps.append(Break(_pick(draw, ("break", "continue"))))
     return tuple(steps)
 
