@@ -7,7 +7,6 @@ contact history."""
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
@@ -19,6 +18,7 @@ from journeydsl.runtime.stores._instance_reads import InstanceReads
 from journeydsl.runtime.stores._pg_core import PgCore, aware
 from journeydsl.runtime.stores._sqlite_rows import (
     InstanceWrite,
+    _contacts,
     _dump,
     _entry,
 )
@@ -322,19 +322,7 @@ class PgStatePart(PgCore, InstanceReads):
             "WHERE c.customer_id = %s AND c.at >= %s ORDER BY c.at, c.seq",
             (customer_id, aware(since)),
         ).fetchall()
-        return [
-            Contact(
-                key,
-                customer_id,
-                datetime.fromisoformat(at),
-                channel,
-                category,
-                journey,
-                tpl,
-                tuple(json.loads(tags)) if tags else (),
-            )
-            for key, at, channel, category, journey, tpl, tags in rows
-        ]
+        return _contacts(customer_id, rows)
 
     def record_delivery(
         self,

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from journeydsl.runtime.codec import encode
-from journeydsl.runtime.protocols import OutboxEntry, Profile
+from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile
 from journeydsl.runtime.records import InstanceRecord
 
 _MIN_UTC = "0001-01-01T00:00:00.000000Z"
@@ -245,3 +245,21 @@ def _entry(row: tuple[Any, ...]) -> OutboxEntry:
     return OutboxEntry(
         key, kind, customer, _load(payload), datetime.fromisoformat(not_before), attempts, status
     )
+
+
+def _contacts(customer_id: str, rows: list[tuple[Any, ...]]) -> list[Contact]:
+    """Contacts from rows of ``key, at_iso, channel, category, journey, template, tags`` (the
+    tags as JSON text, or None), as both SQL stores read them."""
+    return [
+        Contact(
+            key,
+            customer_id,
+            datetime.fromisoformat(at),
+            channel,
+            category,
+            journey,
+            tpl,
+            tuple(json.loads(tags)) if tags else (),
+        )
+        for key, at, channel, category, journey, tpl, tags in rows
+    ]

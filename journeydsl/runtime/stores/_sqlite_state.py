@@ -6,7 +6,6 @@ kept in memory, moved by this store's own writes."""
 from __future__ import annotations
 
 import itertools
-import json
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import nullcontext
@@ -21,6 +20,7 @@ from journeydsl.runtime.stores._sqlite_rows import (
     _UPSERT_INSTANCE,
     _UPSERT_OUTBOX,
     InstanceWrite,
+    _contacts,
     _entry,
     _outbox_row,
     _utc,
@@ -392,19 +392,7 @@ class StatePart(StoreCore, InstanceReads):
             "WHERE c.customer_id = ? AND c.at_utc >= ? ORDER BY c.at_utc, c.seq",
             (customer_id, _utc(since)),
         ).fetchall()
-        return [
-            Contact(
-                key,
-                customer_id,
-                datetime.fromisoformat(at),
-                channel,
-                category,
-                journey,
-                tpl,
-                tuple(json.loads(tags)) if tags else (),
-            )
-            for key, at, channel, category, journey, tpl, tags in rows
-        ]
+        return _contacts(customer_id, rows)
 
     def record_delivery(
         self,
