@@ -41,6 +41,7 @@ from journeydsl.runtime.protocols import (
     StateStore,
     Ticket,
     TicketSink,
+    keep_settled,
     live_reads,
 )
 from journeydsl.runtime.queues import TicketQueues
@@ -194,21 +195,7 @@ class Delivery:
         not committed (a crash) is handed over again, with the same idempotency key."""
         if self._group is None or not self.state.pending_outbox(now, 1, **self.scoped_to):
             return self._rounds(now)  # (nothing due: no transaction to open)
-        failure: Exception | None = None
-        done = 0
-        try:
-            with self._group():
-                try:
-                    done = self._rounds(now)
-                except Exception as exc:  # (a sink's fault: keep what was settled before it)
-                    failure = exc
-        except Exception:
-            if failure is None:
-                raise
-            raise failure from None  # the commit failed too: the first fault says why
-        if failure is not None:
-            raise failure
-        return done
+        return keep_settled(self._group, lambda: self._rounds(now))
 
     def _rounds(self, now: datetime) -> int:
         done = 0

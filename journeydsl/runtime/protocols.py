@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord
 from journeydsl.runtime.records import InstanceRecord
+
+_T = TypeVar("_T")
 
 __all__ = [
     "ActionHandler",
@@ -44,6 +46,7 @@ __all__ = [
     "Ticket",
     "TicketSink",
     "is_network_error",
+    "keep_settled",
     "live_reads",
 ]
 
@@ -431,6 +434,28 @@ def live_reads(
     if isinstance(state, LiveRecords):
         return state.live_instance, state.live_instances_of
     return state.instance, state.instances_of
+
+
+def keep_settled(group: Callable[[], AbstractContextManager[Any]], work: Callable[[], _T]) -> _T:
+    """``work()`` inside ``group()`` (a transaction), keeping what it settled when it fails:
+    an exception from ``work`` (a sink's fault) does not roll the transaction back; what was
+    written before it is committed, then the exception propagates. When the commit fails too,
+    the first fault is raised: it says why."""
+    failure: Exception | None = None
+    result: _T | None = None
+    try:
+        with group():
+            try:
+                result = work()
+            except Exception as exc:
+                failure = exc
+    except Exception:
+        if failure is None:
+            raise
+        raise failure from None
+    if failure is not None:
+        raise failure
+    return cast(_T, result)
 
 
 @runtime_checkable

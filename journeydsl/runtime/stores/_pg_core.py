@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
 from journeydsl.runtime.codec import decode_map
 from journeydsl.runtime.profiles import read_profiles_jsonl
-from journeydsl.runtime.protocols import Profile
+from journeydsl.runtime.protocols import Profile, keep_settled
 from journeydsl.runtime.stores._sqlite_rows import _dump_values, _profile_hash
 
 if TYPE_CHECKING:
@@ -75,21 +75,12 @@ class PgCore:
         callbacks, self._after = self._after, []
         if not callbacks:
             return
-        failure: Exception | None = None
-        try:
-            with self._transaction():
-                for callback in callbacks:
-                    try:
-                        callback()
-                    except Exception as exc:
-                        failure = exc
-                        break
-        except Exception:
-            if failure is None:
-                raise
-            raise failure from None
-        if failure is not None:
-            raise failure
+
+        def run_all() -> None:
+            for callback in callbacks:
+                callback()  # (one that raises stops the rest)
+
+        keep_settled(self._transaction, run_all)
 
     def after_commit(self, callback: Callable[[], None]) -> bool:
         """Run ``callback`` once the open transaction has committed; False when none is open

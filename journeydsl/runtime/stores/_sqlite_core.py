@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any
 
-from journeydsl.runtime.protocols import Profile
+from journeydsl.runtime.protocols import Profile, keep_settled
 
 __all__ = ["StoreCore", "Transaction"]
 
@@ -68,21 +68,12 @@ class StoreCore:
         callbacks, self._after = self._after, []
         if not callbacks:
             return
-        failure: Exception | None = None
-        try:
-            with self._transaction():
-                for callback in callbacks:
-                    try:
-                        callback()
-                    except Exception as exc:  # (keep what the callbacks before it wrote)
-                        failure = exc
-                        break
-        except Exception:
-            if failure is None:
-                raise
-            raise failure from None  # the commit failed too: the first fault says why
-        if failure is not None:
-            raise failure
+
+        def run_all() -> None:
+            for callback in callbacks:
+                callback()  # (one that raises stops the rest)
+
+        keep_settled(self._transaction, run_all)
 
     def after_commit(self, callback: Callable[[], None]) -> bool:
         """Run ``callback`` once the transaction open now (a :meth:`batch`) has committed, in
