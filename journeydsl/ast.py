@@ -470,13 +470,25 @@ class Repeat:
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """Open a ticket in ``queue`` (telesales, customer care …) with a payload."""
+    """Open a ticket in ``queue`` (telesales, customer care …) with a payload.
+
+    With ``accepted`` or ``not_accepted`` (either written, even empty: None when not), the
+    step waits for the queue's decision and runs the matching block; both continue after the
+    step unless they exit."""
 
     queue: Ident
     priority: Expr | None = None
     payload: tuple[Param, ...] = ()
     id: Ident | None = None
     span: Span = _span()
+    # ticket exits (accepted / not accepted)
+    accepted: Steps | None = None
+    not_accepted: Steps | None = None
+
+    @property
+    def waits(self) -> bool:
+        """Whether the step waits for the queue's decision (it has an exit block)."""
+        return self.accepted is not None or self.not_accepted is not None
 
 
 @dataclass(frozen=True, slots=True)

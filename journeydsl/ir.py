@@ -153,14 +153,34 @@ class Send(Node):
 
 @dataclass(frozen=True, slots=True)
 class Ticket(Node):
-    """Open a ticket."""
+    """Open a ticket. With ``waits`` (it has ``accepted`` / ``not accepted`` exits), the
+    instance waits for the queue's decision and goes on to ``accepted`` or ``not_accepted``;
+    ``next`` is then None."""
 
     queue: str
     priority: CExpr
     payload: tuple[tuple[str, CExpr], ...]
     next: str | None
+    # ticket exits (accepted / not accepted)
+    waits: bool = False
+    accepted: str | None = None
+    not_accepted: str | None = None
 
     kind = "ticket"
+
+    def to_json(self) -> dict[str, Any]:
+        """The ticket; its exits only when it waits (so other graphs keep their bytes)."""
+        out = super(Ticket, self).to_json()
+        if not self.waits:
+            for name in ("waits", "accepted", "not_accepted"):
+                del out[name]
+        return out
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """``accepted`` and ``not accepted``, when the ticket waits for the queue's decision."""
+        if not self.waits:
+            return []
+        return [("accepted", self.accepted), ("not accepted", self.not_accepted)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,6 +668,8 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return [*node.labelled_edges(), ("else", node.otherwise)]
         case Split() | Parallel():
             return node.labelled_edges()
+        case Ticket(waits=True):
+            return node.labelled_edges()
         case Exit():
             return []
     return [("", getattr(node, "next", None))]
@@ -684,6 +706,8 @@ def describe(node: Node, *, full: bool = False) -> str:
             return f"{node.counter} <= {node.max}{until}"
         case RepeatNext() if full:
             return f"{node.counter} += 1"
+        case Ticket(waits=True) if full:
+            return f"ticket {node.queue} (waits for the queue's decision)"
         case Ticket():
             return f"ticket {node.queue}"
         case Update():

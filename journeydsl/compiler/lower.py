@@ -22,6 +22,7 @@ from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
 from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
 from journeydsl.compiler.switch import lower_switch
+from journeydsl.compiler.tickets import lower_ticket
 from journeydsl.compiler.waitbind import bound_scopes
 from journeydsl.compiler.waitfirst import lower_wait_first
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean, uses_hint
@@ -39,9 +40,6 @@ from journeydsl.syntax.printer import print_expr
 from journeydsl.zones import DEFAULT_TIMEZONE
 
 __all__ = ["DEFAULT_TIMEZONE", "Lowered", "lower"]
-
-PRIORITY = Type("enum", values=A.PRIORITIES)
-_PRIORITY_CONSTANTS = {p: (PRIORITY, p) for p in A.PRIORITIES}
 
 
 @dataclass(slots=True)
@@ -78,6 +76,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [*(a.steps for a in s.arms), *([s.holdout.steps] if s.holdout else [])]
         case A.Repeat():
             return [s.steps]
+        case A.Ticket():  # ticket exits (accepted / not accepted)
+            return [s.accepted or (), s.not_accepted or ()]
         case A.Parallel():
             return [b.steps for b in s.branches]
     return []
@@ -321,16 +321,7 @@ class _Lowerer:
             case A.ExitWith():
                 return lower_exit_with(self, s, nid, scope)
             case A.Ticket():
-                pscope = replace(scope, event=None, constants=_PRIORITY_CONSTANTS)
-                if s.priority is not None:
-                    pt = check_type(s.priority, pscope, PRIORITY, "a ticket's priority")
-                    prio = self.cexpr(s.priority, pt)
-                else:
-                    pt = None
-                    prio = ir.CExpr('"normal"', PRIORITY, lambda c, e: "normal", True, span)
-                payload, typed = self.free_params(s.payload, scope)
-                node = ir.Ticket(nid, span, s.queue.name, prio, payload, nxt)
-                return self.add(node, pt, *typed)
+                return lower_ticket(self, s, nid, nxt, scope)
             case A.Update():
                 want = self.catalog.attributes.get(s.attribute.name)
                 if want is None:

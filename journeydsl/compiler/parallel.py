@@ -48,6 +48,14 @@ def _check(lw: _Lowerer, s: A.Parallel) -> None:
                     step.span,
                     "add its branches to the outer block, or run it after the join",
                 )
+            if isinstance(step, A.Ticket) and step.waits:  # ticket exits
+                lw.diags.error(
+                    "JD805",
+                    "a ticket with `accepted` / `not accepted` exits cannot be inside a branch "
+                    "of a parallel block (it waits for its queue's decision)",
+                    step.span,
+                    "open the ticket before the block or after the join, or drop its exits",
+                )
             if not isinstance(step, A.Set):
                 continue
             first = writers.setdefault(step.var.name, n)
@@ -95,6 +103,10 @@ def always_exits(steps: A.Steps) -> bool:
                 return True
             case A.Switch() if all(always_exits(c.steps) for c in step.cases) and always_exits(
                 step.otherwise
+            ):
+                return True
+            case A.Ticket() if always_exits(step.accepted or ()) and always_exits(
+                step.not_accepted or ()
             ):
                 return True
     return False

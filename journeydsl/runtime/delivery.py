@@ -46,6 +46,7 @@ from journeydsl.runtime.protocols import (
 )
 from journeydsl.runtime.queues import TicketQueues
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord, SendPayload
+from journeydsl.runtime.ticket_exits import decide
 from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
 __all__ = ["PRUNE_EVERY", "Delivery", "RetryPolicy", "SendAttempt"]
@@ -114,6 +115,8 @@ class Delivery:
         self._group: Callable[[], AbstractContextManager[Any]] | None = (
             state.step if isinstance(state, GroupCommit) else None
         )
+        #: Where an outbox update and its instance are written together (ticket exits).
+        self._keeper = state if isinstance(state, ContactHistory) else None
         self._init_policies(policies)
 
     def _init_policies(self, policies: Policies | PolicyEngine | None) -> None:
@@ -237,11 +240,17 @@ class Delivery:
         return sorted(batch, key=lambda e: -priority(str(e.payload.get("journey", ""))))
 
     def _save(self, entry: OutboxEntry, saved: _Saved | None) -> None:
-        if saved is None or self.history is None:
+        if saved is None:
             self.state.update_outbox(entry)
             return
         contact, inst = saved
-        self.history.record_delivery(entry, contact, inst)
+        keeper = self.history or self._keeper
+        if keeper is not None:
+            keeper.record_delivery(entry, contact, inst)
+            return
+        if inst is not None:  # (a ticket's decision, on a store without record_delivery)
+            self.state.commit([inst], [])
+        self.state.update_outbox(entry)
 
     def _deliver_one(self, entry: OutboxEntry, now: datetime) -> _Saved | None:
         if entry.kind == "send":
@@ -293,11 +302,15 @@ class Delivery:
         customer, journey, node = entry.customer_id, p["journey"], p["node"]
         if "late" in p:
             fields["late"] = describe_lateness(timedelta(seconds=p["late"]))
+        reason = f"{kind} failed: {result.detail}"
         if entry.status == "done":
             record(self.on_action, now, customer, journey, node, kind, **fields)
         else:
-            reason = f"{kind} failed: {result.detail}"
             record(self.on_action, now, customer, journey, node, "suppressed", reason=reason)
+        if p.get("exits"):  # ticket exits: its instance waits for this decision
+            inst = self.instance(p["instance"])
+            if decide(inst, entry, now, entry.status == "done", reason):
+                return None, inst
         return None
 
     def _opened(self, entry: OutboxEntry, now: datetime) -> None:

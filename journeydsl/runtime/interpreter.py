@@ -337,7 +337,9 @@ class Interpreter:
             "priority": node.priority.fn(ctx, None),
             "payload": encode_map({k: e.fn(ctx, None) for k, e in node.payload}),
         }
-        payload = self._effect(step, node, "ticket", fields, _late(step))
+        # ticket exits (accepted / not accepted): the delivery tells the instance the decision
+        exits = {"exits": True} if node.waits else {}
+        payload = self._effect(step, node, "ticket", fields, {**(_late(step) or {}), **exits})
         note(
             step.inst,
             ctx.now,
@@ -346,8 +348,15 @@ class Interpreter:
             queue=node.queue,
             priority=payload["priority"],
             **_late_note(step),
+            **({"waits": True} if node.waits else {}),
         )
-        return node.next
+        if not node.waits:
+            return node.next
+        self.wait(step.inst, node.id, "ticket", None)
+        wait = step.inst["wait"]
+        assert wait is not None  # (just set)
+        wait["ticket"] = step.outbox[-1].key
+        return None
 
     def _action(self, node: ir.Action, step: Step) -> str | None:
         ctx = step.ctx

@@ -26,6 +26,7 @@ from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.model import TicketQueue
 from journeydsl.runtime.protocols import ContactHistory, OutboxEntry, StateStore
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord
+from journeydsl.runtime.ticket_exits import decide
 from journeydsl.zones import zone
 
 __all__ = ["PRIORITY_ORDER", "TicketQueues"]
@@ -174,8 +175,11 @@ class TicketQueues:
             queue=p["queue"],
             reason=reason,
         )
-        inst = self.instance(p["instance"]) if self.history is not None else None
+        inst = self.instance(p["instance"])
+        waits = decide(inst, entry, now, False, reason)  # (ticket exits: it waits for this)
         if self.history is None or inst is None:
+            if waits and inst is not None:
+                self.state.commit([inst], [])
             self.state.update_outbox(entry)
             return
         decision = {

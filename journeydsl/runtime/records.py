@@ -33,6 +33,11 @@ class WaitRecord(TypedDict):
     #: The timer is a condition wait's re-check; ``timeout`` is the wait's own time limit.
     recheck: NotRequired[bool]
     timeout: NotRequired[str | None]
+    #: A ticket step with exits (kind ``ticket``): the ticket's outbox key, and once its queue
+    #: decided, ``accepted`` or ``not_accepted`` (with the reason) until the timer runs the exit.
+    ticket: NotRequired[str]
+    decision: NotRequired[str]
+    reason: NotRequired[str]
 
 
 #: One entry of an instance's decision log: when (ISO 8601), at which node, what (``enter``,

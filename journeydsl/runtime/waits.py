@@ -31,6 +31,7 @@ from journeydsl.runtime.protocols import (
     live_reads,
 )
 from journeydsl.runtime.records import InstanceRecord, wait_of
+from journeydsl.runtime.ticket_exits import take_exit
 
 __all__ = ["Waits", "moved_at"]
 
@@ -198,6 +199,9 @@ class Waits:
             return
         if isinstance(node, ir.WaitFirst) and wait_of(inst).get("recheck"):
             self.first_recheck(journey, inst, node, when, profile, outbox, late)
+            return
+        if isinstance(node, ir.Ticket):  # ticket exits: the queue decided
+            take_exit(self.interpreter, journey, inst, node, when, profile, outbox, late)
             return
         if late is None:
             note(inst, when, node.id, "timer")

@@ -72,6 +72,7 @@ _SUB_RULES: Final = frozenset({
     "agg_where", "window_since", "window_last", "agg_default", "agg_func",
     "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
     "first_timeout", "par_branch", "wait_bind", "goal_then",
+    "ticket_accepted", "ticket_not_accepted",
 })
 # fmt: on
 
@@ -475,7 +476,13 @@ class Builder:
             payload=self.params(_one(t, "params")),
             id=ident,
             span=s,
+            accepted=self.exit_block(_one(t, "ticket_accepted")),
+            not_accepted=self.exit_block(_one(t, "ticket_not_accepted")),
         )
+
+    def exit_block(self, t: Tree[Token] | None) -> ast.Steps | None:
+        """A ticket's ``accepted { … }`` or ``not accepted { … }`` block (None when absent)."""
+        return None if t is None else self.block(_one(t, "block"))
 
     def s_update(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         return ast.Update(self.ident(t.children[0]), self.expr(t.children[1]), ident, s)

@@ -128,6 +128,8 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
         payload=f.get("payload", ()),
         id=f.get("id"),
         span=f.span,
+        accepted=f.get("accepted"),  # ticket exits (accepted / not accepted)
+        not_accepted=f.get("not_accepted"),
     ),
     "update": lambda f: ast.Update(f["update"], f["value"], id=f.get("id"), span=f.span),
     "tag": _tag("tag"),

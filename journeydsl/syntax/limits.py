@@ -103,6 +103,9 @@ SAFE_YAML_TAGS: Final = frozenset(
 
 def _children(step: ast.Step) -> Iterator[ast.Steps]:
     match step:
+        case ast.Ticket():  # ticket exits (accepted / not accepted)
+            yield step.accepted or ()
+            yield step.not_accepted or ()
         case ast.WaitFor():
             yield step.then
             yield step.on_timeout

@@ -9,6 +9,7 @@ the fewest parentheses the grammar needs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import yaml
@@ -103,6 +104,8 @@ def _params_inline(params: tuple[Param, ...]) -> str:
 
 
 def _is_compound(step: Step) -> bool:
+    if isinstance(step, Ticket):  # ticket exits (accepted / not accepted)
+        return step.waits
     return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat | Parallel)
 
 
@@ -245,6 +248,8 @@ class _DslPrinter:
                 elif step.fallback is not None:
                     tail = f" fallback {_names(step.fallback, ' -> ')}"
                 self.with_params(label + head, step.params, depth, tail)
+            case Ticket() if step.waits:  # ticket exits (accepted / not accepted)
+                self.ticket_exits(step, depth)
             case Ticket():
                 head = label + f"ticket {step.queue.name}"
                 priority = "" if step.priority is None else f"priority {print_expr(step.priority)}"
@@ -265,6 +270,23 @@ class _DslPrinter:
                 self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
             case _:
                 self.emit(depth, label + _simple(step))
+
+    # ---------------------------------------------------------------- ticket exits
+
+    def ticket_exits(self, step: Ticket, depth: int) -> None:
+        """A ticket with its ``accepted { … } not accepted { … }`` blocks after its last line
+        (the label, if any, is printed with the ticket)."""
+        inner = _DslPrinter()
+        inner.step(replace(step, accepted=None, not_accepted=None), depth)
+        *lines, last = inner.lines
+        self.lines.extend(lines)
+        at = (len(last) - len(last.lstrip())) // len(_INDENT)
+        head = last.strip()
+        segments: list[tuple[str, Steps]] = []
+        for word, steps in (("accepted", step.accepted), ("not accepted", step.not_accepted)):
+            if steps is not None:
+                segments.append((f"{head} {word}" if not segments else word, steps))
+        self.chain(at, segments)
 
     def with_params(self, head: str, params: tuple[Param, ...], depth: int, tail: str = "") -> None:
         """``head { a: x, b: y }tail`` on one line when it fits, else one param a line."""
@@ -636,6 +658,11 @@ def _yaml_step(step: Step) -> dict[str, Any]:
                 put("priority", print_expr(step.priority))
             if step.payload:
                 put("payload", _yaml_params(step.payload))
+            # ticket exits (accepted / not accepted)
+            if step.accepted is not None:
+                put("accepted", _yaml_steps(step.accepted))
+            if step.not_accepted is not None:
+                put("not_accepted", _yaml_steps(step.not_accepted))
         case Update():
             put("update", step.attribute.name)
             put("value", print_expr(step.value))

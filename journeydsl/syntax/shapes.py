@@ -305,6 +305,20 @@ _TICKET = _step(
         "The ticket's fields, name -> expression.",
         example="payload: {card_id: trigger.card_id}",
     ),
+    # ticket exits (accepted / not accepted)
+    Key(
+        "accepted",
+        K.STEPS,
+        "Wait for the queue's decision; steps to run when the queue takes the ticket.",
+        example="accepted: [exit: called]",
+    ),
+    Key(
+        "not_accepted",
+        K.STEPS,
+        "Wait for the queue's decision; steps to run when the queue does not take the ticket "
+        "(queue_full).",
+        example="not_accepted: [send: reactivation_offer, channel: sms]",
+    ),
 )
 _UPDATE = _step(
     Key("update", K.NAME, "The profile attribute to set.", True, "update: preferred_channel"),
