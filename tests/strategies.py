@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -420,6 +420,8 @@ def _exits(step: Step) -> bool:
             return _block_exits(then) and _block_exits(otherwise)
         case WaitFor(then=then, on_timeout=on_timeout):
             return _block_exits(then) and _block_exits(on_timeout)
+        case Ticket(accepted=accepted, not_accepted=not_accepted):  # ticket exits
+            return _block_exits(accepted or ()) and _block_exits(not_accepted or ())
         case WaitFirst(branches=branches, on_timeout=on_timeout):
             return all(_block_exits(b.steps) for b in branches) and _block_exits(on_timeout)
         case Switch(cases=cases, otherwise=otherwise):
@@ -496,12 +498,20 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
                 Param(Ident("reason"), StringLit("follow_up")),
                 Param(Ident("card_id"), _attr("trigger", "card_id")),
             )
-            return Ticket(
+            ticket = Ticket(
                 Ident(_pick(draw, ("telesales", "customer_care"))),
                 _pick(draw, _PRIORITIES),
                 payload[: draw(st.integers(0, 2))],
                 step_id,
             )
+            if depth >= _MAX_DEPTH or ctx.in_parallel or not _chance(draw, 3):
+                return ticket
+            # ticket exits (accepted / not accepted); a branch of a parallel block is JD805
+            accepted = _block(draw, ctx, inner, hi=2) if draw(st.booleans()) else None
+            not_accepted = _block(draw, ctx, inner, hi=2) if draw(st.booleans()) else None
+            if accepted is None and not_accepted is None:
+                accepted = ()
+            return replace(ticket, accepted=accepted, not_accepted=not_accepted)
         case "update":
             attribute, value = _pick(draw, _UPDATES)
             return Update(Ident(attribute), value, step_id)
