@@ -61,7 +61,7 @@ def kind_of(path: Path, data: Any) -> str | None:
     ):
         if key in keys:
             return kind
-    if path.name == "policies.yaml":
+    if path.name == "policies.yaml" or path.name.endswith(".policies.yaml"):
         return "policies"
     return None
 

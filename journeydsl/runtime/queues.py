@@ -13,6 +13,7 @@ the host's ``on_action``. Everything the queue decides is in the outbox entries 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,6 +45,14 @@ def next_release(rule: TicketQueue, now: datetime) -> datetime:
     release = datetime.combine(local.date(), rule.at, tz)
     while release <= now:
         release = datetime.combine(release.date() + timedelta(days=1), rule.at, tz)
+    return release
+
+
+def last_release(rule: TicketQueue, now: datetime) -> datetime:
+    """The queue's last release at or before ``now`` (the release a run at ``now`` makes)."""
+    release = next_release(rule, now - timedelta(days=2))
+    while (following := next_release(rule, release)) <= now:
+        release = following
     return release
 
 
@@ -125,7 +134,11 @@ class TicketQueues:
         now: datetime,
         open_ticket: Callable[[OutboxEntry, datetime], None],
     ) -> None:
-        """Rank every waiting ticket of the queue; accept the best, move or drop the rest."""
+        """Rank every waiting ticket of the queue; accept the best, move or drop the rest.
+
+        The decision is written first (engine meta, one write), then applied entry by entry: a
+        release interrupted half-way (a crash) is finished as it was decided, never ranked
+        again among the tickets it left, which would accept more than the capacity."""
         due = [
             e
             for e in self.state.pending_outbox(now, _RELEASE_LIMIT, **self.scoped_to)
@@ -136,10 +149,12 @@ class TicketQueues:
             and e.key not in self.settled
         ]
         ranked = sorted(due, key=lambda e: rank_key(rule, e))
-        accepted, rest = ranked[: rule.capacity], ranked[rule.capacity :]
-        for place, entry in enumerate(accepted, 1):
+        places = self._decided(rule, now, ranked)
+        accepted = sorted((e for e in ranked if e.key in places), key=lambda e: places[e.key])
+        rest = [e for e in ranked if e.key not in places]
+        for entry in accepted:
             entry.payload["accepted"] = iso(now)
-            entry.payload["rank"] = place
+            entry.payload["rank"] = places[entry.key]
             self.state.update_outbox(entry)
         for entry in rest:
             self._overflow(rule, entry, now)
@@ -148,6 +163,24 @@ class TicketQueues:
             log.info("queue_release", queue=rule.queue, accepted=len(accepted), rest=len(rest))
         for entry in accepted:
             open_ticket(entry, now)
+
+    def _decided(
+        self, rule: TicketQueue, now: datetime, ranked: list[OutboxEntry]
+    ) -> dict[str, int]:
+        """The tickets this release accepts, with their places: as decided already for this
+        release (an interrupted one), else the first ``capacity`` of ``ranked``, noted first."""
+        key = f"queue_release:{rule.queue}"
+        slot = iso(last_release(rule, now))
+        noted = self.state.get_meta(key)
+        if noted is not None:
+            plan = json.loads(noted)
+            if plan.get("slot") == slot:
+                return {k: int(v) for k, v in plan["accepted"].items()}
+        places = {e.key: n for n, e in enumerate(ranked[: rule.capacity], 1)}
+        if ranked:
+            plan = {"slot": slot, "accepted": places}
+            self.state.commit([], [], meta={key: json.dumps(plan, sort_keys=True)})
+        return places
 
     def _overflow(self, rule: TicketQueue, entry: OutboxEntry, now: datetime) -> None:
         """A ticket over the day's capacity: to the next release, or dropped."""

@@ -16,6 +16,7 @@ import pytest
 
 from journeydsl.runtime.protocols import Profile
 from journeydsl.runtime.stores.sqlite import SQLiteStore
+from tests.runtime.policies.harness import Harness, harness, policies
 from tests.runtime.scenario import Event, Run, ev, example, local, profile, run, txn
 
 DR = "dormant_reactivation"
@@ -38,6 +39,10 @@ def history(
         txn(customer, at, amount, merchant, category) for merchant, category, amount, at in spends
     ]
     return events
+
+
+def _minute(at: datetime) -> str:
+    return at.astimezone(X.tzinfo).strftime("%Y-%m-%d %H:%M")
 
 
 def dormant(
@@ -262,7 +267,11 @@ def test_D5_engaged_not_registered_gets_a_zns_reminder_then_a_telesales_ticket()
             "ticket",
             "telesales",
             "normal",
-            {"offer": "tiki_voucher", "reason": "engaged_not_registered"},
+            {
+                "offer": "tiki_voucher",
+                "reason": "engaged_not_registered",
+                "spend_365d": {"amount": "2000000", "currency": "VND"},
+            },
         ),
     ]
     assert r.ended("d1") == [("handed_to_telesales", "2026-03-07 09:00")]
@@ -326,6 +335,107 @@ def test_D5_engagement_before_entry_does_not_count() -> None:
     past = [*history("d1"), opened("d1", local("2025-11-01 10:00"))]
     r = dormant([profile("d1")], past=past)
     assert r.acts("d1")[2] == send("2026-03-04 09:00", "email", "offer_reminder")
+
+
+# ------------------------------------------------------------- D-5 with a telesales capacity
+
+#: The telesales team takes one ticket a day, the best by 365-day spend; the rest are dropped.
+ONE_CALL = "queues: [{queue: telesales, capacity: 1, rank: spend_365d, overflow: drop}]"
+RELEASE = "2026-03-08 08:00"  # (the first 08:00 after the tickets made at X+6d)
+
+
+def _two_engaged(policy: str = ONE_CALL, state: Any = None) -> Harness:
+    """d-big (30,000,000 VND a year) and d-small (2,000,000) both engage and do not register."""
+    past = [
+        *history("d-big", ("Agoda", "travel", 30_000_000, local("2025-10-01 12:00"))),
+        *history("d-small"),
+    ]
+    h = harness(
+        [example(DR)],
+        [profile("d-big"), profile("d-small")],
+        start=START,
+        policy=policies(policy),
+        state=state,
+    )
+    h.history(past)
+    h.feed(
+        [opened("d-big", local("2026-03-01 19:45")), opened("d-small", local("2026-03-01 20:00"))]
+    )
+    return h
+
+
+def test_D5_the_ticket_waits_for_the_queues_release() -> None:
+    """With a capacity, the ticket made at X+6d opens at the next 08:00; the instance waits
+    for that decision and then ends handed_to_telesales."""
+    h = _two_engaged()
+    h.advance(local("2026-03-07 12:00"))
+    assert h.tickets.opened == []
+    assert h.outcomes("d-big") == [("waiting", None)]
+    h.advance(X + 10 * DAY)
+    assert [(t.customer_id, _minute(t.at)) for t in h.tickets.opened] == [("d-big", RELEASE)]
+    assert h.ended("d-big") == [("handed_to_telesales", RELEASE)]
+
+
+def test_D5_a_full_telesales_queue_sends_an_sms_and_ends_telesales_full() -> None:
+    """The ticket the queue does not take (queue_full) runs the "not accepted" exit: an SMS
+    offer_reminder at the release, then telesales_full; the decision log says why."""
+    h = _two_engaged()
+    h.advance(X + 10 * DAY)
+    assert h.acts("d-small")[-2:] == [
+        send(RELEASE, "sms", "offer_reminder"),
+        (RELEASE, "suppressed", None, "queue_full: telesales took its 1 best-ranked tickets"),
+    ]
+    assert h.ended("d-small") == [("telesales_full", RELEASE)]
+    log = [e for i in h.engine.explain("d-small") for e in i["log"]]
+    (exit_,) = [e for e in log if e["what"] == "ticket_exit"]
+    assert exit_["exit"] == "not_accepted"
+    assert exit_["reason"] == "queue_full: telesales took its 1 best-ranked tickets"
+
+
+def test_D5_without_a_capacity_the_ticket_is_accepted_at_once() -> None:
+    """Queues the policies do not name take every ticket: handed_to_telesales at X+6d, as the
+    journey always did."""
+    h = _two_engaged(policy="holdout: {percent: 0}")
+    h.advance(X + 10 * DAY)
+    assert h.ended("d-small") == [("handed_to_telesales", "2026-03-07 09:00")]
+    assert len(h.tickets.opened) == 2
+
+
+def test_D7_a_spend_while_the_ticket_waits_ends_reactivated() -> None:
+    """D-7 holds while the ticket waits for the queue: a transaction ends the instance
+    reactivated, and the queue's later decision changes nothing."""
+    h = _two_engaged()
+    h.feed([txn("d-small", local("2026-03-07 20:00"), 500_000, "Tiki", "shopping")])
+    h.advance(X + 10 * DAY)
+    assert h.ended("d-small") == [("reactivated", "2026-03-07 20:00")]
+    assert [a for a in h.acts("d-small") if a[0] >= RELEASE] == [
+        (RELEASE, "suppressed", None, "queue_full: telesales took its 1 best-ranked tickets")
+    ]
+
+
+def test_D5_the_decision_survives_a_restart_before_the_exit_runs(tmp_path: Path) -> None:
+    """Over SQLite: the release decides and the engine stops before the tick that runs the
+    exits; a new engine over the same file runs them, once."""
+    path = tmp_path / "state.db"
+    first = _two_engaged(state=SQLiteStore(path))
+    first.advance(local("2026-03-08 07:00"))
+    release = local(RELEASE)
+    first.clock.set(release)
+    first.engine.tick(release)  # (the release: decisions written, exits not run yet)
+    assert first.outcomes("d-small") == [("waiting", None)]
+    first.state.close()  # type: ignore[attr-defined]
+    second = harness(
+        [example(DR)],
+        [profile("d-big"), profile("d-small")],
+        start=release,
+        policy=policies(ONE_CALL),
+        state=SQLiteStore(path),
+    )
+    second.advance(X + 10 * DAY)
+    assert second.outcomes("d-small") == [("ended", "telesales_full")]
+    assert second.outcomes("d-big") == [("ended", "handed_to_telesales")]
+    assert [m.customer_id for m in second.channels["sms"].delivered] == ["d-small"]
+    assert [t.customer_id for t in first.tickets.opened + second.tickets.opened] == ["d-big"]
 
 
 # ---------------------------------------------------------------------------------------- D-6
