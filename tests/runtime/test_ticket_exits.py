@@ -121,7 +121,7 @@ def test_a_ticket_the_sink_refuses_takes_the_not_accepted_exit() -> None:
     drive(world, _activations(1), Fuse())
     (record,) = world.state.all_instances()
     assert record["outcome"] == "not_called"
-    (exit_,) = [e for e in record["log"] if e["what"] == "ticket_exit"]
+    (exit_,) = [dict(e) for e in record["log"] if e["what"] == "ticket_exit"]
     assert (exit_["exit"], exit_["reason"]) == ("not_accepted", "ticket failed: queue closed")
 
 
