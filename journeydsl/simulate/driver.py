@@ -409,6 +409,13 @@ def exit_steps(journey: ir.Journey) -> frozenset[str]:
     return frozenset(nid for nid, node in journey.nodes.items() if isinstance(node, ir.Exit))
 
 
+def ticket_steps(journey: ir.Journey) -> frozenset[str]:
+    """The ids of the journey's ticket steps with ``accepted`` / ``not accepted`` exits."""
+    return frozenset(
+        nid for nid, node in journey.nodes.items() if isinstance(node, ir.Ticket) and node.waits
+    )
+
+
 class RunResult:
     """What a run did, as the reports see it: the journeys, the time range, the actions (report
     form, sorted) and instance records (sorted), per-journey tallies and the customers' time
@@ -492,7 +499,8 @@ class RunResult:
         (declared order, then others); ``running`` counts instances that have not ended.
         ``steps`` has per step (graph order) its readable ``name`` and the instances that
         ``entered`` it, ``passed`` it (went on), ``exited`` there (an exit, or a goal met while
-        waiting there) and are still ``waiting`` there."""
+        waiting there) and are still ``waiting`` there; a ticket step with exits adds how many
+        took each (``accepted``, ``not_accepted``)."""
         journey = self.journey(journey_id)
         tally = self.tally(journey.id)
         nodes = {
@@ -512,6 +520,9 @@ class RunResult:
                 "exited": exited,
                 "waiting": waiting,
             }
+            if (node := journey.nodes[nid]) and isinstance(node, ir.Ticket) and node.waits:
+                for way in ("accepted", "not_accepted"):  # the ticket's exits, each counted
+                    steps[nid][way] = tally.ticket_exits.get((nid, way), 0)
         return {
             "entered": tally.entered,
             "nodes": nodes,
@@ -596,6 +607,7 @@ class SimulationResult(RunResult):
                 (a for a in self.actions if a["journey"] == journey.id),
                 holdout_splits(journey),
                 exit_steps(journey),
+                ticket_steps(journey),
             )
         return found
 

@@ -52,6 +52,7 @@ from journeydsl.simulate.driver import (
     holdout_splits,
     instance_sort_key,
     instant,
+    ticket_steps,
 )
 from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent, Problem
 from journeydsl.simulate.paired import PairTally, reached_outcomes
@@ -257,7 +258,13 @@ def _collect(
     # (the reports read the records as the JSON they are)
     records = cast(list[dict[str, Any]], sim.state.all_instances())
     part = _Part(
-        Tally.of(records, sim.actions, holdout_splits(journey), exit_steps(journey)),
+        Tally.of(
+            records,
+            sim.actions,
+            holdout_splits(journey),
+            exit_steps(journey),
+            ticket_steps(journey),
+        ),
         channels,
         sim.stats,
         sim.quarantined,

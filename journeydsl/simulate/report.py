@@ -154,7 +154,10 @@ def render_text(
     steps.add_column("", no_wrap=True)
     for row in funnel["steps"].values():
         n = row["entered"]
-        cells = [row["name"], str(n), percent_of(n, entered), str(row["passed"])]
+        name = row["name"]
+        if "accepted" in row:  # a ticket step with exits: how many took each
+            name += f" (accepted {row['accepted']}, not accepted {row['not_accepted']})"
+        cells = [name, str(n), percent_of(n, entered), str(row["passed"])]
         cells.append(str(row["exited"]))
         if waiting:
             cells.append(str(row["waiting"]))
@@ -397,7 +400,13 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
             return f"random split: bucket {d.get('bucket')}{arm}"
         case "ticket":
             late = f", {d.get('late')} late" if d.get("late") else ""
-            return f"ticket {d.get('queue')} priority {d.get('priority')} (queued{late})"
+            waits = "; waits for the queue's decision" if d.get("waits") else ""
+            return f"ticket {d.get('queue')} priority {d.get('priority')} (queued{late}{waits})"
+        case "ticket_exit":  # the queue's decision on a ticket with exits
+            if d.get("exit") == "accepted":
+                return f"queue {d.get('queue')} accepted the ticket → accepted"
+            why = d.get("reason")
+            return f"queue {d.get('queue')} did not accept the ticket → not accepted: {why}"
         case "goal":
             return f"goal reached → {d.get('outcome')}"
         case "deliver":

@@ -89,17 +89,25 @@ class Tally:
     #: there) and those still waiting there at the end of the run.
     ended_at: Counter[str] = field(default_factory=Counter)
     waiting_at: Counter[str] = field(default_factory=Counter)
+    #: Per ticket step with exits, ``(step, "accepted" | "not_accepted")``: the exits taken.
+    ticket_exits: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add_instance(
         self,
         record: Mapping[str, Any],
         splits: frozenset[str] = frozenset(),
         exits: frozenset[str] = frozenset(),
+        tickets: frozenset[str] = frozenset(),
     ) -> None:
         """Count one instance record (the engine's state record). ``splits`` are the ids of the
-        journey's split steps that have a holdout, ``exits`` its exit steps."""
+        journey's split steps that have a holdout, ``exits`` its exit steps, ``tickets`` its
+        ticket steps with exits (their exits are read from the decision log)."""
         self.entered += 1
         visited = record["visits"]
+        if tickets and any(visited.get(t) for t in tickets):
+            for entry in record.get("log") or ():
+                if entry.get("what") == "ticket_exit":
+                    self.ticket_exits[(str(entry["node"]), str(entry.get("exit")))] += 1
         for node, visits in visited.items():
             if visits > 0:
                 self.nodes[node] += 1
@@ -150,11 +158,12 @@ class Tally:
         actions: Iterable[Mapping[str, Any]],
         splits: frozenset[str] = frozenset(),
         exits: frozenset[str] = frozenset(),
+        tickets: frozenset[str] = frozenset(),
     ) -> Tally:
         """The tally of these instance records and actions."""
         tally = cls()
         for record in instances:
-            tally.add_instance(record, splits, exits)
+            tally.add_instance(record, splits, exits, tickets)
         for action in actions:
             tally.add_action(action)
         return tally
@@ -180,6 +189,7 @@ class Tally:
             mine.update(theirs)
         self.tickets.update(other.tickets)
         self.rewards.update(other.rewards)
+        self.ticket_exits.update(other.ticket_exits)
         return self
 
     def ordered_reasons(self) -> dict[str, int]:

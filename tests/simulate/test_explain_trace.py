@@ -52,7 +52,7 @@ def test_trace_interleaves_history_events_and_actions_in_local_time(cli: Cli) ->
         "channel: zns}",
         "2026-01-08 09:00 +07:00  action   send zns offer_reminder {offer: airline_cashback}",
         "2026-01-11 09:00 +07:00  action   ticket telesales priority high {offer: "
-        "airline_cashback, reason: engaged_not_registered}",
+        "airline_cashback, reason: engaged_not_registered, spend_365d: 53,000,000 VND}",
         "2026-01-11 09:00 +07:00  exit     dormant_reactivation: handed_to_telesales",
     ]
 

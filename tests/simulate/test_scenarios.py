@@ -66,6 +66,7 @@ def test_the_shipped_scenario_files_pass(cli: Cli) -> None:
         "- retained",
         "- cancelled",
         "- not_bound",
+        "is not accepted",
     ):
         assert outcome in out
 
