@@ -131,6 +131,7 @@ CODES: dict[str, str] = {
     "JD603": "marketing template lacks the required label",
     "JD604": "no fallback on a channel whose consent is commonly absent",
     "JD605": "marketing content sent through a transactional template",
+    "JD606": "ticket waits for a queue without a capacity",
     # migrations (`journeydsl check --migrate MAPPING OLD NEW`)
     "JD701": "waiting step not mapped",
     "JD702": "mapping names an unknown step",
@@ -142,6 +143,7 @@ CODES: dict[str, str] = {
     "JD802": "branch of a parallel first block can never run",
     "JD803": "join of a parallel block can never complete",
     "JD804": "parallel block inside a parallel block",
+    "JD805": "ticket with exits inside a parallel block",
 }
 
 

@@ -12,6 +12,7 @@ One small function per concern, run in the order of :data:`POLICY_CHECKS`:
 * JD605 (error) a transactional send whose template the policies call marketing content
   (``marketing_content.templates``): it would bypass marketing consent, caps and the holdout.
 
+The checks against the top level's capacity limits (JD606 …) are in ``capacity_checks``.
 A broken policy file is JD601, reported at its own line by :func:`load_for_check`.
 """
 
@@ -27,6 +28,7 @@ from journeydsl.budget import window_budget
 from journeydsl.catalog import Catalog
 from journeydsl.confine import FileRefusedError, read_regular
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
+from journeydsl.runtime.policies.capacity_checks import CAPACITY_CHECKS
 from journeydsl.runtime.policies.evaluator import PolicyEngine, describe_window
 from journeydsl.runtime.policies.model import (
     ALL_CHANNELS,
@@ -181,6 +183,8 @@ def check_journey(
     diags = Diagnostics()
     for check in POLICY_CHECKS:
         check(journey, catalog, effective, diags)
+    for capacity in CAPACITY_CHECKS:  # (the top level's limits: queues, throughput, entry rates)
+        capacity(journey, policies, diags)
     return diags.sorted()
 
 
