@@ -539,7 +539,7 @@ class RunResult:
         """The ``journeydsl simulate --format json`` document of one journey (with
         ``policies`` when the run was under contact policies)."""
         journey = self.journey(journey_id)
-        doc = {
+        doc: dict[str, Any] = {
             "journey": journey.id,
             "version": journey.version,
             "actions": self.actions_json(journey.id),
@@ -549,7 +549,14 @@ class RunResult:
         figures = self.policy_tally(journey.id)
         if figures is not None:
             doc["policies"] = figures.to_json(journey)
+            if capacity := self.capacity():  # (utilisation per day of the capacity limits)
+                doc["policies"]["capacity"] = capacity
         return doc
+
+    def capacity(self) -> dict[str, dict[str, Any]]:
+        """Utilisation per day of the policies' throughput limits and ticket queues, over the
+        whole run (see :mod:`~journeydsl.simulate.capacity`); empty without them."""
+        return {}
 
 
 @dataclass
@@ -560,6 +567,7 @@ class SimulationResult(RunResult):
     actions: list[dict[str, Any]] = field(init=False)
     instances: list[dict[str, Any]] = field(init=False)
     _tallies: dict[str, Tally] = field(init=False, default_factory=dict, repr=False)
+    _capacity: dict[str, dict[str, Any]] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         sim = self.simulation
@@ -610,6 +618,21 @@ class SimulationResult(RunResult):
                 ticket_steps(journey),
             )
         return found
+
+    def capacity(self) -> dict[str, dict[str, Any]]:
+        """Utilisation per day of the policies' capacity limits (empty without any)."""
+        sim = self.simulation
+        if sim.policies is None:
+            return {}
+        if self._capacity is None:
+            from journeydsl.simulate.capacity import capacity_figures
+
+            rules = sim.engine.policy.policies
+            tz = self.start.tzinfo or UTC
+            self._capacity = capacity_figures(
+                rules, self.journeys, self.actions, self.instances, tz
+            )
+        return self._capacity
 
     def policy_tally(self, journey_id: str | None = None) -> PolicyTally | None:
         """What the contact policies did in the journey, from the decision logs."""

@@ -23,6 +23,7 @@ from html import escape
 from typing import Any
 
 from journeydsl import ir
+from journeydsl.simulate.capacity_html import capacity_section
 from journeydsl.simulate.driver import RunResult, dumps
 from journeydsl.simulate.formats import minute, percent, percent_of, points, vnd
 from journeydsl.simulate.report import summary
@@ -90,6 +91,7 @@ td.barcell{width:32%}
 .bar{height:10px;background:#eef0f3;border-radius:5px;overflow:hidden;display:flex}
 .bar span{display:block;height:100%;background:var(--accent)}
 .bar span.supp{background:#cbd5e1}
+.bar span.util.full{background:#f97316}
 tr.zero td{color:#9ca3af}tr.zero .bar span{background:#cbd5e1}
 tr.hl td{background:#fef9c3}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:3px;vertical-align:-1px;
@@ -262,6 +264,7 @@ def render_html(
         _outcomes_section(result, journey, funnel, colors),
         _messages_section(figures, funnel["entered"], costs, failures),
         _policies_section(result, journey),
+        capacity_section(result.capacity()),
         '<div class="pair">',
         _suppression_section(figures),
         _tickets_section(figures),
@@ -320,6 +323,8 @@ def aggregates(
     figures_of_policies = result.policy_tally(journey.id)
     if figures_of_policies is not None:
         doc["policies"] = figures_of_policies.to_json(journey)
+        if capacity := result.capacity():  # (utilisation per day of the capacity limits)
+            doc["policies"]["capacity"] = capacity
     return doc
 
 

@@ -31,7 +31,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from journeydsl import ir
@@ -40,6 +40,7 @@ from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import Profile
 from journeydsl.simulate.behaviour import Behaviour
 from journeydsl.simulate.behaviour_general import GeneralBehaviour
+from journeydsl.simulate.capacity import capacity_figures
 from journeydsl.simulate.driver import (
     Enrolment,
     RunResult,
@@ -168,6 +169,8 @@ class _Part:
     timezones: dict[str, str] = field(default_factory=dict)
     trace: str | None = None
     policy: PolicyTally | None = None
+    #: Utilisation per day of the capacity limits (the run is one part when it has any).
+    capacity: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Per customer, the outcomes reached (kept only until the part's pairs are counted).
     reached: dict[str, set[str]] = field(default_factory=dict)
     #: ``--compare``: on the second journey's part, the paired outcomes of both journeys.
@@ -274,6 +277,10 @@ def _collect(
         part.reached = reached_outcomes(records)
     if sim.policies is not None:  # before the decision logs go
         part.policy = PolicyTally.of(records, sim.engine.policy, journey.id)
+        rules = sim.engine.policy.policies
+        part.capacity = capacity_figures(
+            rules, sim.journeys, sim.actions, records, plan.start.tzinfo or UTC
+        )
     if plan.detail:
         zones = part.timezones
 
@@ -422,14 +429,17 @@ def run_plan(
             pool = stack.enter_context(mp.Pool(workers, _init_worker, (plan,)))
         if context is None:
             context = Context.load(plan)
+        # Throughput limits, ticket queues and entry rates count every customer together: a
+        # run under them is one part (one engine), whatever --workers says.
+        one = shared_limits(context.policies)
         if context.model is not None:
             parts = max(workers, math.ceil(plan.population / max(1, plan.chunk)))
-            tasks = _synthetic_tasks(plan, context.model.customer_prefix, parts)
+            tasks = _synthetic_tasks(plan, context.model.customer_prefix, 1 if one else parts)
         else:
             customers = {p.customer_id for p in profiles} | {e.record.customer_id for e in events}
             customers.update(n.customer_id for n in enrolments)
             parts = max(workers, math.ceil(len(customers) / max(1, plan.chunk)))
-            tasks = _recorded_tasks(events, profiles, parts, enrolments)
+            tasks = _recorded_tasks(events, profiles, 1 if one else parts, enrolments)
         total = sum(t.size for t in tasks)
         done = 0
         merged = [_Merger() for _ in context.journeys]
@@ -448,6 +458,14 @@ def run_plan(
             if progress is not None:
                 progress(done, total)
     return [m.result(j, plan) for m, j in zip(merged, context.journeys, strict=True)]
+
+
+def shared_limits(policies: Policies | None) -> bool:
+    """Whether the policies have limits that count every customer together (channel
+    throughput, ticket queue capacities, entry rates)."""
+    return policies is not None and bool(
+        policies.throughput or policies.queues or policies.entry_rates
+    )
 
 
 # --------------------------------------------------------------------------- merging
@@ -482,6 +500,7 @@ class _Merger:
         self.timezones: dict[str, str] = {}
         self.trace: str | None = None
         self.policy: PolicyTally | None = None
+        self.capacity: dict[str, dict[str, Any]] = {}
         self.pairs: PairTally | None = None
 
     def add(self, part: _Part) -> None:
@@ -489,6 +508,7 @@ class _Merger:
             self.pairs = (self.pairs or PairTally()).merge(part.pairs)
         if part.policy is not None:
             self.policy = (self.policy or PolicyTally()).merge(part.policy)
+        self.capacity = self.capacity or part.capacity  # (one part when there are limits)
         self.tally.merge(part.tally)
         merge_channel_stats(self.channels, part.channels)
         self.stats.merge(part.stats)
@@ -520,6 +540,7 @@ class _Merger:
             detail=plan.detail,
             policy_tallied=self.policy,
             pairs=self.pairs,
+            capacity_figures=self.capacity,
         )
 
 
@@ -544,6 +565,7 @@ class MergedResult(RunResult):
     trace: str | None = None
     detail: bool = True
     policy_tallied: PolicyTally | None = None
+    capacity_figures: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: ``--compare``, on the other journey's result: the paired outcomes of both journeys.
     pairs: PairTally | None = None
 
@@ -570,6 +592,10 @@ class MergedResult(RunResult):
         """The journey's counts, summed over the parts."""
         self.journey(journey_id)
         return self.tallied
+
+    def capacity(self) -> dict[str, dict[str, Any]]:
+        """Utilisation per day of the capacity limits (the run's one part's)."""
+        return self.capacity_figures
 
     def policy_tally(self, journey_id: str | None = None) -> PolicyTally | None:
         """What the contact policies did, summed over the parts (None without policies)."""

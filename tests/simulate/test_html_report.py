@@ -47,6 +47,8 @@ class Page:
     costs: list[str] = field(default_factory=list)
     total_cost: str = ""
     testids: set[str] = field(default_factory=set)
+    #: The capacity section's rows: (limit, day's taken, day's capacity).
+    capacity: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class _Reader(HTMLParser):
@@ -66,6 +68,9 @@ class _Reader(HTMLParser):
         testid = a.get("data-testid")
         if testid:
             self.page.testids.add(testid)
+        if testid == "capacity-day":
+            limit, taken, most = a.get("data-limit"), a.get("data-taken"), a.get("data-capacity")
+            self.page.capacity.append((limit or "", taken or "", most or ""))
         if tag == "html":
             self.page.ready = a.get("data-ready")
         elif tag == "tr":
