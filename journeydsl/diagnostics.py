@@ -132,6 +132,7 @@ CODES: dict[str, str] = {
     "JD604": "no fallback on a channel whose consent is commonly absent",
     "JD605": "marketing content sent through a transactional template",
     "JD606": "ticket waits for a queue without a capacity",
+    "JD607": "messages at the entry rate exceed a daily throughput limit",
     # migrations (`journeydsl check --migrate MAPPING OLD NEW`)
     "JD701": "waiting step not mapped",
     "JD702": "mapping names an unknown step",

@@ -129,6 +129,7 @@ def _apply_policies(
 ) -> list[Diagnostic]:
     """Check each compiled journey against the policy file, the files it names read from inside
     ``root`` (adding to its diagnostics); the policy file's own mistakes (JD601) are returned."""
+    from journeydsl.runtime.policies.capacity_checks import limit_spans
     from journeydsl.runtime.policies.checks import check_journey, load_for_check
 
     if not Path(path).is_file():
@@ -137,9 +138,10 @@ def _apply_policies(
     sources.update(texts)
     if policies is None:
         return problems
+    spans = limit_spans(path)  # (where the limits are written, for JD607)
     for r in results:
         if r.journey is not None:
-            found = check_journey(r.journey, r.catalog, policies)
+            found = check_journey(r.journey, r.catalog, policies, spans)
             r.diagnostics = sorted([*r.diagnostics, *found], key=lambda d: d.sort_key())
     return problems
 

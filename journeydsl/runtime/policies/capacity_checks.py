@@ -2,23 +2,102 @@
 file's top level (``queues``, ``throughput``, ``entry_rates``), which every journey shares:
 
 * JD606 (warning) a ticket with ``accepted`` / ``not accepted`` exits on a queue the policies
-  give no capacity: every ticket is accepted at once.
+  give no capacity: every ticket is accepted at once;
+* JD607 (warning) a journey's worst-case messages on a throughput limit's channels, times its
+  entry rate (``entry_rates``), exceed what the limit lets through in a day: reported at the
+  limit's line in the policy file (:func:`limit_spans`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
 
 from journeydsl import ir
-from journeydsl.diagnostics import Diagnostics
-from journeydsl.runtime.policies.model import Policies
+from journeydsl.budget import best_timeless
+from journeydsl.diagnostics import Diagnostics, Span
+from journeydsl.runtime.policies.model import Policies, Throughput, rule_names
+from journeydsl.yamlfile import InputError, load_document
 
-__all__ = ["CAPACITY_CHECKS", "check_ticket_exits"]
+__all__ = ["CAPACITY_CHECKS", "check_daily_limits", "check_ticket_exits", "limit_spans"]
 
-CapacityCheck = Callable[[ir.Journey, Policies, Diagnostics], None]
+#: Where each limit (``throughput:NAME``) is written in the policy file.
+Spans = Mapping[str, Span]
+CapacityCheck = Callable[[ir.Journey, Policies, Diagnostics, Spans], None]
+_DAY = timedelta(days=1)
 
 
-def check_ticket_exits(journey: ir.Journey, policies: Policies, diags: Diagnostics) -> None:
+def limit_spans(path: str | Path) -> dict[str, Span]:
+    """Where each throughput limit of the policy file ``path`` is written (``throughput:NAME``,
+    an unnamed one by its place); a limit inherited from another file is not in it."""
+    try:
+        doc = load_document(path)
+    except InputError:
+        return {}
+    data = doc.data if isinstance(doc.data, dict) else {}
+    rules = data.get("throughput")
+    if not isinstance(rules, list):
+        return {}
+    out: dict[str, Span] = {}
+    for i, rule in enumerate(rules):
+        name = rule.get("name") if isinstance(rule, dict) else None
+        line, column = doc.position(("throughput", i))
+        out[f"throughput:{name or f'throughput[{i + 1}]'}"] = Span.point(doc.file, line, column)
+    return out
+
+
+def _per_day(per: timedelta) -> Fraction:
+    return Fraction(int(_DAY.total_seconds()), max(1, int(per.total_seconds())))
+
+
+def _counted(rule: Throughput) -> Callable[[ir.Send], bool]:
+    def counts(send: ir.Send) -> bool:
+        chain = (send.channel, *send.fallback)
+        return send.category in rule.categories and any(c in rule.channels for c in chain)
+
+    return counts
+
+
+def check_daily_limits(
+    journey: ir.Journey, policies: Policies, diags: Diagnostics, spans: Spans
+) -> None:
+    """JD607: at its entry rate, the journey can send more a day on a throughput limit's
+    channels than the limit lets through in a day."""
+    rate = next((r for r in policies.entry_rates if r.journey == journey.id), None)
+    if rate is None:
+        return
+    entries = rate.max * _per_day(rate.per)
+    names = rule_names("throughput", policies.throughput)
+    for name, rule in zip(names, policies.throughput, strict=True):
+        most = best_timeless(journey, _counted(rule))
+        limit = rule.max * _per_day(rule.per)
+        if most == 0 or most * entries <= limit:
+            continue
+        channels = ", ".join(rule.channels)
+        span = spans.get(f"throughput:{name}") or Span.point(
+            next(iter(spans.values())).file if spans else "<policies>", 1, 1
+        )
+        diags.warning(
+            "JD607",
+            f"journey '{journey.id}' can send {most} message(s) on {channels} per instance; at "
+            f"its entry rate ({_number(entries)} entries a day) that is up to "
+            f"{_number(most * entries)} a day, over the {_number(limit)} a day throughput "
+            f"limit '{name}' lets through: messages will wait for days",
+            span,
+            "lower the journey's entry rate, send fewer messages on these channels, or raise "
+            "the limit",
+        )
+
+
+def _number(value: Fraction) -> str:
+    return f"{int(value):,}" if value.denominator == 1 else f"{float(value):,.1f}"
+
+
+def check_ticket_exits(
+    journey: ir.Journey, policies: Policies, diags: Diagnostics, spans: Spans
+) -> None:
     """JD606: a ticket waits for the decision of a queue that always accepts."""
     limited = {q.queue for q in policies.queues}
     for node in journey.nodes.values():
@@ -34,4 +113,4 @@ def check_ticket_exits(journey: ir.Journey, policies: Policies, diags: Diagnosti
             )
 
 
-CAPACITY_CHECKS: tuple[CapacityCheck, ...] = (check_ticket_exits,)
+CAPACITY_CHECKS: tuple[CapacityCheck, ...] = (check_ticket_exits, check_daily_limits)

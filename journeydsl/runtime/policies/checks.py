@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from journeydsl import ir
@@ -176,15 +176,19 @@ POLICY_CHECKS: tuple[Check, ...] = (
 
 
 def check_journey(
-    journey: ir.Journey, catalog: Catalog | None, policies: Policies
+    journey: ir.Journey,
+    catalog: Catalog | None,
+    policies: Policies,
+    spans: Mapping[str, Span] | None = None,
 ) -> list[Diagnostic]:
-    """Every policy diagnostic of ``journey`` (its per-journey override applied), by position."""
+    """Every policy diagnostic of ``journey`` (its per-journey override applied), by position;
+    ``spans`` are where the policy file writes its limits (``capacity_checks.limit_spans``)."""
     effective = PolicyEngine(policies).rules(journey.id).policies
     diags = Diagnostics()
     for check in POLICY_CHECKS:
         check(journey, catalog, effective, diags)
     for capacity in CAPACITY_CHECKS:  # (the top level's limits: queues, throughput, entry rates)
-        capacity(journey, policies, diags)
+        capacity(journey, policies, diags, spans or {})
     return diags.sorted()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,63 @@ def test_a_broken_policy_file_is_JD601_at_its_line(
 def test_a_missing_policy_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     """`--policies nowhere.yaml` exits 2."""
     assert main(["check", "--policies", "nowhere.yaml", str(FIXTURES / "caps.journey")]) == 2
+
+
+# ------------------------------------------------------------ JD607: entry rate times budget
+
+
+_RATED = """extends: vn_decree_91
+throughput:
+  - {{name: zns_quota, channels: [zns], max: 100000, per: 1d}}
+  - name: sms_gateway
+    channels: [sms]
+    max: {sms_max}
+    per: 1h
+entry_rates:
+  - {{journey: dormant_reactivation, max: {rate}, per: 1d}}
+"""
+
+
+def _daily(tmp_path: Path, capsys: pytest.CaptureFixture[str], **values: int) -> list[Any]:
+    policy = tmp_path / "policies.yaml"
+    policy.write_text(_RATED.format(**values), encoding="utf-8")
+    journey = str(ROOT / "examples" / "dormant_reactivation.journey")
+    code, out = _check("--policies", str(policy), journey, "--format", "json", capsys=capsys)
+    assert code == 0, out
+    return [d for d in json.loads(out)["diagnostics"] if d["code"] == "JD607"]
+
+
+def test_JD607_the_entry_rate_times_the_budget_over_a_daily_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """3 SMS per instance (the zns fallbacks and the last reminder) times 10,000 entries a day is
+    over a gateway of 1,000 an hour (24,000 a day): a warning at the limit's line and column in
+    the policy file, with the figures."""
+    (found,) = _daily(tmp_path, capsys, sms_max=1000, rate=10_000)
+    assert found["file"].endswith("policies.yaml")
+    assert (found["line"], found["column"], found["severity"]) == (4, 5, "warning")
+    assert (
+        "up to 30,000 a day, over the 24,000 a day throughput limit 'sms_gateway'"
+        in (found["message"])
+    )
+
+
+def test_JD607_not_when_the_limit_has_room(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """8,000 entries a day times 3 SMS = 24,000: exactly the limit, no warning; nor for the ZNS
+    quota (2 per instance times 8,000 < 100,000)."""
+    assert _daily(tmp_path, capsys, sms_max=1000, rate=8_000) == []
+
+
+def test_JD607_needs_an_entry_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A journey without an entry rate has no expected rate: no warning, however small the
+    limit."""
+    policy = tmp_path / "policies.yaml"
+    policy.write_text(
+        "throughput: [{name: tiny, channels: [sms], max: 1, per: 1d}]\n", encoding="utf-8"
+    )
+    journey = str(ROOT / "examples" / "dormant_reactivation.journey")
+    code, out = _check("--policies", str(policy), journey, "--format", "json", capsys=capsys)
+    assert code == 0
+    assert "JD607" not in out
