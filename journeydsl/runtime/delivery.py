@@ -56,6 +56,9 @@ __all__ = ["PRUNE_EVERY", "Delivery", "RetryPolicy", "SendAttempt"]
 PRUNE_EVERY = timedelta(days=1)
 #: Outbox entries fetched at a time by a delivery round.
 _BATCH = 500
+#: The same under channel throughput limits: the messages due at one instant take their turns
+#: in one order over (up to) all of them, transactional first.
+_THROTTLED_BATCH = 50_000
 
 #: What a finished attempt adds to its outbox update: the contact it made, and the instance
 #: whose decision log grew.
@@ -202,8 +205,9 @@ class Delivery:
 
     def _rounds(self, now: datetime) -> int:
         done = 0
+        size = _BATCH if self.throttle is None else _THROTTLED_BATCH
         while True:
-            batch = self.state.pending_outbox(now, _BATCH, **self.scoped_to)
+            batch = self.state.pending_outbox(now, size, **self.scoped_to)
             if not batch:
                 return done
             batch = self._by_priority(batch)
@@ -227,17 +231,26 @@ class Delivery:
                 progressed = progressed or before != after
                 done += entry.status != "pending"
                 later = later and (entry.status != "pending" or entry.not_before > now)
-            if not progressed or (later and len(batch) < _BATCH):
+            if not progressed or (later and len(batch) < size):
                 return done  # (a short batch that all moved on leaves nothing due now)
 
     def _by_priority(self, batch: list[OutboxEntry]) -> list[OutboxEntry]:
         """The round's entries, the highest journey priority first (so that when frequency caps
         arbitrate, who goes first does not depend on the order of arrival); the store's order
-        among equal priorities."""
+        (due time, then key) among equal priorities. Under channel throughput limits,
+        transactional messages go before all others: they take the first turns."""
         if not self.policy.configured:
             return batch
         priority = self.policy.priority
-        return sorted(batch, key=lambda e: -priority(str(e.payload.get("journey", ""))))
+        if self.throttle is None:
+            return sorted(batch, key=lambda e: -priority(str(e.payload.get("journey", ""))))
+        return sorted(
+            batch,
+            key=lambda e: (
+                e.payload.get("category") != "transactional",
+                -priority(str(e.payload.get("journey", ""))),
+            ),
+        )
 
     def _save(self, entry: OutboxEntry, saved: _Saved | None) -> None:
         if saved is None:

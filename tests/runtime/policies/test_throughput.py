@@ -167,3 +167,63 @@ def test_any_burst_respects_the_limit_and_loses_nothing(
     sent = _sms(h)
     assert sorted(m.customer_id for m in sent) == [f"c{i:05}" for i in range(customers)]
     assert _over_the_limit([m.at for m in sent], limit, per) == []
+
+
+# ------------------------------------------------------------ fairness: transactional, priority
+
+#: At one instant an hour after activation: a transactional SMS from one journey, a marketing
+#: SMS from a priority journey and one from an ordinary journey.
+_FAIR_JOURNEYS = {
+    "statements": "send sms activation_reminder transactional { round: 1 } fallback none",
+    "vip_offers": "send sms install_digital_app marketing fallback none",
+    "newsletter": "send sms first_spend_nudge marketing fallback none",
+}
+
+
+def _fair(order: list[str]) -> Harness:
+    """The three journeys in ``order``, 30 customers each at one instant, under 20 SMS a second
+    and vip_offers at priority 10; customers of the journeys interleaved by id."""
+    journeys = [
+        compile_journey(
+            f'journey {name}\nuses events "events.yaml"\nuses templates "templates.yaml"\n'
+            f'entry on card_activated where trigger.card_id == "{name}"\nwait 1h\n{send}\n'
+        )
+        for name in order
+        for send in [_FAIR_JOURNEYS[name]]
+    ]
+    customers = [(f"c{i:03}", order[i % 3]) for i in range(90)]
+    h = harness(
+        journeys,
+        [make_profile(c) for c, _ in customers],
+        start=START,
+        policy=policies(
+            "throughput: [{name: sms_gateway, channels: sms, max: 20, per: 1s}]\n"
+            "journeys: {vip_offers: {priority: 10}}\n"
+        ),
+    )
+    h.feed([ev(c, "card_activated", START, card_id=j) for c, j in customers])
+    h.advance(START + timedelta(hours=2))
+    return h
+
+
+def test_transactional_messages_take_the_first_turns_then_priority() -> None:
+    """30 transactional, 30 priority-10 marketing and 30 other marketing SMS due at once, 20 a
+    second: the transactional ones go first (20, then 10), then the priority journey's, then the
+    rest; within each, by key; the same whatever order the journeys were given in."""
+    due = START + timedelta(hours=1)
+    schedules = []
+    for order in (["newsletter", "vip_offers", "statements"], sorted(_FAIR_JOURNEYS)):
+        h = _fair(order)
+        seconds = [(int((m.at - due).total_seconds()), m.journey) for m in _sms(h)]
+        schedules.append(sorted(seconds))
+    assert schedules[0] == schedules[1]
+    by_second: dict[int, Counter[str]] = {}
+    for second, journey in schedules[0]:
+        by_second.setdefault(second, Counter())[journey] += 1
+    assert by_second == {
+        0: Counter({"statements": 20}),
+        1: Counter({"statements": 10, "vip_offers": 10}),
+        2: Counter({"vip_offers": 20}),
+        3: Counter({"newsletter": 20}),
+        4: Counter({"newsletter": 10}),
+    }
