@@ -264,6 +264,20 @@ RULES: Final[dict[str, Rule]] = {
         "templates:\n  reminder:\n    category: transactional\n    channels: [sms]\n"
         '    text: "Activate your card and get 10% cashback"\n',
         "Mark the template marketing (consent, quiet hours and [QC] then apply).", "text"),
+    "JD606": Rule(
+        "A ticket waits for its queue's decision (accepted / not accepted), but the policies "
+        "give the queue no daily capacity: every ticket is accepted at once.",
+        "ticket retention accepted { exit done } not accepted { tag missed }\n"
+        "(with no `retention` under `queues:` in the policy file)\n",
+        "Give the queue a capacity (`queues: [{queue: retention, capacity: 100}]`), or drop the "
+        "exits.", "text"),
+    "JD607": Rule(
+        "At its entry rate, a journey's worst-case messages on a throughput limit's channels "
+        "exceed what the limit lets through in a day: the messages will wait for days.",
+        "throughput:\n  - {name: sms_gateway, channels: [sms], max: 1000, per: 1h}\n"
+        "entry_rates:\n  - {journey: dormant_reactivation, max: 10000, per: 1d}\n",
+        "Lower the entry rate, send fewer messages on those channels, or raise the limit.",
+        "text"),
     "JD701": Rule(
         "A step where a running instance can wait is not mapped to the new version.",
         "migrate: onboarding_new_cardholder\nfrom_version: 1\nto_version: 2\nsteps: {}\n",
@@ -307,6 +321,12 @@ RULES: Final[dict[str, Rule]] = {
         "parallel all {\n  branch {\n    parallel all {\n      branch { wait 1d }\n"
         "      branch { wait 2d }\n    }\n  }\n  branch { wait 3d }\n}\n",
         "Add its branches to the outer block, or run it after the join."),
+    "JD805": Rule(
+        "A ticket with `accepted` / `not accepted` exits inside a branch of a parallel block; "
+        "a branch cannot wait for a queue's decision.",
+        "parallel all {\n  branch { ticket telesales not accepted { tag missed } }\n"
+        "  branch { wait 1d }\n}\n",
+        "Open the ticket before the block or after the join, or drop its exits."),
 }
 # fmt: on
 
