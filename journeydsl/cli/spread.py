@@ -73,6 +73,11 @@ def check_spread(args: argparse.Namespace) -> None:
             )
     if dask and not args.address:
         raise UsageError("--executor dask needs --address tcp://HOST:PORT (the Dask scheduler)")
+    if dask and not re.match(r"(tcp|tls|ws|wss)://[^/]", args.address):
+        raise UsageError(
+            f"--address {args.address}: expected the Dask scheduler's tcp://HOST:PORT (or "
+            "tls://, ws://, wss://); the built-in executor is Dask's"
+        )
     if args.address and not dask:
         raise UsageError("--address goes with --executor dask")
     if dask and args.workers != 1:

@@ -14,6 +14,7 @@ line, relative to their working folder: a shared checkout or volume, or a contai
 from __future__ import annotations
 
 import contextlib
+import importlib
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -35,13 +36,13 @@ class ExecutorError(Exception):
 
 
 def _import_distributed() -> Any:
+    # (by name: the type checker, too, runs without the extra)
     try:
-        import distributed
+        return importlib.import_module("distributed")
     except ImportError:
         raise ExecutorError(
             f"--executor dask needs the Dask distributed client, which is not installed: {EXTRA}"
         ) from None
-    return distributed
 
 
 #: In a worker process: the contexts of the plans it has run tasks of (one per run).
@@ -83,7 +84,7 @@ def dask_executor(address: str) -> Executor:
                 client.submit(run_task, plan, task, pure=False, key=f"journeydsl-{run_id}-{i}")
                 for i, task in enumerate(tasks)
             ]
-            for future in distributed.as_completed(futures):
+            for future in distributed.as_completed(futures, loop=client.loop):
                 try:
                     done: tuple[int, list[_Part]] = future.result()
                 except Exception as exc:
