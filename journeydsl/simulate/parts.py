@@ -41,6 +41,7 @@ from journeydsl.simulate.tally import ChannelStats, Tally
 
 __all__ = [
     "FORMAT",
+    "RUN_KEYS",
     "VERSION",
     "PartError",
     "PartFile",

@@ -311,3 +311,34 @@ def test_an_address_that_is_not_a_dask_schedulers_is_a_usage_error(cli: Cli, add
     code, out, err = cli(*_synthetic("--executor", "dask", "--address", address))
     assert (code, out) == (ExitCode.USAGE, "")
     assert err.startswith(f"journeydsl: error: --address {address}: expected the Dask scheduler's")
+
+
+def test_the_guides_spreading_commands_run(tmp_path: Path) -> None:
+    """docs/simulate.md, "Spreading a simulation": the part/merge block runs as shown and its
+    `cmp` finds the merged report equal to the single run's."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    text = (EXAMPLES.parent / "docs" / "simulate.md").read_text(encoding="utf-8")
+    section = text.split("## 12. Spreading a simulation", 1)[1]
+    script = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert script is not None
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    shim = tmp_path / "bin" / "journeydsl"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m journeydsl "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim.parent}{os.pathsep}{os.environ['PATH']}"}
+    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES.parent), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        ["bash", "-e", "-c", script.group(1)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "300 instances entered" in (tmp_path / "merged.txt").read_text(encoding="utf-8")
