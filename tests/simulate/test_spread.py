@@ -78,6 +78,16 @@ def test_html_parts_merge_into_the_single_run_page(cli: Cli, tmp_path: Path) -> 
     assert merged[1] == cli(*args, "-q")[1]
 
 
+def test_a_part_run_over_worker_processes_merges_the_same(cli: Cli, tmp_path: Path) -> None:
+    """A part may itself run its tasks over --workers 2: merged with the other part, it gives
+    the single run's JSON."""
+    args = _synthetic("--format", "json")
+    first = str(tmp_path / "first.json")
+    assert cli(*args, "--part", "1/2", "-o", first, "--workers", "2", "-q")[0] == 0
+    (second,) = _parts(cli, args, 2, tmp_path)[1:]
+    assert cli("merge", second, first)[1] == cli(*args, "-q")[1]
+
+
 def test_recorded_parts_merge_with_the_trace(cli: Cli, tmp_path: Path) -> None:
     """Recorded mode (history before the start, two time zones): the merged report and the
     --trace timeline, drawn by the part that simulated the customer, are the single run's."""
