@@ -78,6 +78,27 @@ def test_html_parts_merge_into_the_single_run_page(cli: Cli, tmp_path: Path) -> 
     assert merged[1] == cli(*args, "-q")[1]
 
 
+def test_merge_writes_the_csv_tables_and_the_output_file_of_the_single_run(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """merge --csv DIR -o F writes the same CSV files and report file as simulate does."""
+    args = _synthetic()
+    paths = _parts(cli, args, 2, tmp_path)
+    for name, command in (("single", args), ("merged", ["merge", *paths])):
+        assert (
+            cli(*command, "--csv", str(tmp_path / name), "-o", str(tmp_path / f"{name}.txt"))[0]
+            == 0
+        )
+    single = sorted(p.name for p in (tmp_path / "single").iterdir())
+    assert "funnel.csv" in single
+    assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == single
+    for name in single:
+        assert (tmp_path / "merged" / name).read_bytes() == (
+            tmp_path / "single" / name
+        ).read_bytes()
+    assert (tmp_path / "merged.txt").read_bytes() == (tmp_path / "single.txt").read_bytes()
+
+
 def test_a_part_run_over_worker_processes_merges_the_same(cli: Cli, tmp_path: Path) -> None:
     """A part may itself run its tasks over --workers 2: merged with the other part, it gives
     the single run's JSON."""
