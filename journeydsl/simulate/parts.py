@@ -25,14 +25,14 @@ import heapq
 import json
 import operator
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from journeydsl.simulate.driver import RunStats
+from journeydsl.simulate.driver import RunStats, action_sort_key, instance_sort_key
 from journeydsl.simulate.inputs import Problem
 from journeydsl.simulate.paired import PairTally
 from journeydsl.simulate.parallel import Merger, _Part
@@ -143,11 +143,9 @@ def _collapse(m: Merger) -> dict[str, Any]:
     """One journey's merged tasks as JSON."""
 
     def merged(lists: list[list[tuple[tuple[Any, ...], dict[str, Any]]]]) -> list[Any]:
-        return [[list(k), v] for k, v in heapq.merge(*lists, key=operator.itemgetter(0))]
+        return [v for _, v in heapq.merge(*lists, key=operator.itemgetter(0))]
 
-    instances = [
-        [key, {f: record[f] for f in _INSTANCE_FIELDS}] for key, record in merged(m.instances)
-    ]
+    instances = [{f: record[f] for f in _INSTANCE_FIELDS} for record in merged(m.instances)]
     return {
         "tally": _counts(m.tally),
         "channels": [
@@ -203,8 +201,16 @@ def _problems(items: Iterable[Mapping[str, Any]]) -> list[Problem]:
     ]
 
 
-def _keyed(items: Iterable[Sequence[Any]]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-    return [(tuple(key), dict(value)) for key, value in items]
+def _action_key(a: Mapping[str, Any]) -> tuple[Any, ...]:
+    """:func:`~journeydsl.simulate.driver.action_sort_key` of an action in its report form."""
+    return action_sort_key({**a, "at": datetime.fromisoformat(a["at"])})
+
+
+def _keyed(
+    items: Iterable[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Items with the sort keys a merge orders them by (computed again, never read)."""
+    return [(key(item), dict(item)) for item in items]
 
 
 def _result(data: Mapping[str, Any]) -> _Part:
@@ -217,8 +223,8 @@ def _result(data: Mapping[str, Any]) -> _Part:
         stats=RunStats(**data["stats"]),
         quarantined=_problems(data["quarantined"]),
         duplicates=_problems(data["duplicates"]),
-        actions=_keyed(data["actions"]),
-        instances=_keyed(data["instances"]),
+        actions=_keyed(data["actions"], _action_key),
+        instances=_keyed(data["instances"], instance_sort_key),
         timezones=dict(data["timezones"]),
         trace=data["trace"],
         policy=_typed(PolicyTally, data["policy"]) if data["policy"] is not None else None,
