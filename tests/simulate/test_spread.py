@@ -148,6 +148,26 @@ def test_compare_and_sweep_parts_merge_into_the_single_run(cli: Cli, tmp_path: P
     assert cli("merge", *paths)[1] == cli(*sweep, "-q")[1]
 
 
+def test_policy_figures_and_paired_outcomes_merge_from_parts(cli: Cli, tmp_path: Path) -> None:
+    """Under --policies (what each policy did, uplift against the holdout) and in a --compare
+    with a holdout (paired intervals), 3 parts merge into the single run's reports."""
+    policies = _synthetic("--policies", str(EXAMPLES / "policies.yaml"))
+    compare = _synthetic(
+        "--compare",
+        str(EXAMPLES / "variants" / "onboarding_reminder_holdout.journey"),
+        "--root",
+        str(EXAMPLES),
+    )
+    for i, args in enumerate([[*policies, "--format", "json"], policies, compare]):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        paths = _parts(cli, args, 3, folder)
+        single = cli(*args, "-q")
+        assert single[0] == 0
+        assert cli("merge", *reversed(paths))[1] == single[1]
+        assert ("holdout" if i else '"policies"') in single[1]
+
+
 def test_the_parts_split_the_customers_as_the_process_pool_does() -> None:
     """Part K of N runs every N-th task of the split a run over N workers makes: the parts'
     tasks, together, are exactly the pool's."""
