@@ -420,8 +420,11 @@ def plan_tasks(
 ) -> list[_Task]:
     """Split the customers into tasks as a run over ``workers`` processes does (chunks of the
     plan's size, at least one per worker), and keep those of ``part`` (K of N: a part of a run
-    spread with ``simulate --part``, see :func:`select_part`). Empty tasks are left out."""
-    spread = max(workers, part[1] if part is not None else 1)
+    spread with ``simulate --part``, see :func:`select_part`). Empty tasks are left out.
+
+    With ``part``, the split is that of a run over N workers whatever ``workers`` is: each part
+    may run over its own number of processes, and the parts must still share one split."""
+    spread = part[1] if part is not None else workers
     if context.model is not None:
         count = max(spread, math.ceil(plan.population / max(1, plan.chunk)))
         tasks = _synthetic_tasks(plan, context.model.customer_prefix, count)

@@ -100,11 +100,11 @@ def test_merge_writes_the_csv_tables_and_the_output_file_of_the_single_run(
 
 
 def test_a_part_run_over_worker_processes_merges_the_same(cli: Cli, tmp_path: Path) -> None:
-    """A part may itself run its tasks over --workers 2: merged with the other part, it gives
-    the single run's JSON."""
+    """A part may itself run its tasks over --workers 3 (more processes than parts): merged with
+    the other part, run in one process, it gives the single run's JSON."""
     args = _synthetic("--format", "json")
     first = str(tmp_path / "first.json")
-    assert cli(*args, "--part", "1/2", "-o", first, "--workers", "2", "-q")[0] == 0
+    assert cli(*args, "--part", "1/2", "-o", first, "--workers", "3", "-q")[0] == 0
     (second,) = _parts(cli, args, 2, tmp_path)[1:]
     assert cli("merge", second, first)[1] == cli(*args, "-q")[1]
 
