@@ -190,3 +190,19 @@ def test_check_latency_smoke_checks_every_case_cleanly(
         "onboarding_from_source",
     ]
     assert all(r["exit_code"] == 0 for r in records)
+
+
+def test_simulate_spread_smoke_measures_parts_and_projects(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """simulate_spread --smoke times each part, writes and merges part files, runs 1 and 2
+    workers, and prints one valid JSON line with a projection for 1M customers on 16 cores."""
+    record = _load("simulate_spread").main(["--smoke", "--no-save", "--no-dask"])
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == record
+    assert record["part"]["parts"] == 3
+    assert record["part_file"]["bytes"]["min"] > 0
+    assert set(record["workers"]) == {"1", "2", "efficiency"}
+    assert set(record["projection_1m_16_cores_s"]) == {
+        f"{cost}_{e}" for cost in ("wall", "cpu") for e in ("measured_efficiency", "efficiency_1")
+    }
+    assert record["dask"] is None

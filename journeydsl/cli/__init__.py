@@ -87,6 +87,13 @@ _COMMANDS: dict[str, _Entry] = {
         "Simulate as `journeydsl simulate` does, then print every step one customer's instances "
         "took: conditions with their values, waits, sends and suppressions with reasons.",
     ),
+    "merge": _Entry(
+        "merge",
+        "combine the part files of `simulate --part K/N` into the report of the whole run",
+        "Merge the N part files of a simulation spread with `journeydsl simulate … --part K/N "
+        "-o PART` (on other machines, by any scheduler) into its report: byte for byte the "
+        "report of one `simulate` with the same options. See docs/simulate.md.",
+    ),
     "preview": _Entry(
         "preview",
         "render a template as one customer would read it, with the params a send gives",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from journeydsl.simulate.behaviour_general import GeneralBehaviour
     from journeydsl.simulate.driver import RunResult, Simulation, SimulationResult
     from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent
+    from journeydsl.simulate.parallel import MergedResult
 
 #: Length of a run without --until or --days (the driver's default, repeated here so that
 #: building the CLI parser imports nothing heavy).
@@ -157,6 +158,9 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
         "journey), on the same customers, and report the variants side by side, each against "
         "the first with paired 95%% intervals",
     )
+    from journeydsl.cli.spread import add_spread_arguments
+
+    add_spread_arguments(p)
 
 
 def add_explain_arguments(p: argparse.ArgumentParser) -> None:
@@ -189,9 +193,15 @@ class Run:
     )
 
 
-def _compile(
-    path: str, err: TextIO, root: Path | None, params: tuple[tuple[str, str], ...] = ()
+def compile_journey(
+    path: str,
+    err: TextIO,
+    root: Path | None,
+    params: tuple[tuple[str, str], ...] = (),
+    hashes: list[str] | None = None,
 ) -> ir.Journey | None:
+    """The compiled journey, or None after printing its errors on ``err``; ``hashes`` gets the
+    journey's hash (of its sources and ``params``, see :mod:`journeydsl.simulate.parts`)."""
     from journeydsl.compiler import compile_file
     from journeydsl.diagnostics import render_text
 
@@ -201,6 +211,10 @@ def _compile(
     if not result.ok or result.journey is None:
         print(render_text(result.diagnostics, result.sources), file=err)
         return None
+    if hashes is not None:
+        from journeydsl.simulate.parts import sources_hash
+
+        hashes.append(sources_hash(result.sources.values(), params))
     return result.journey
 
 
@@ -273,6 +287,8 @@ def _check_several(args: argparse.Namespace) -> None:
         raise UsageError("several journeys report as text or json, not html")
     if getattr(args, "workers", 1) != 1:
         raise UsageError("several journeys run together in one process: leave out --workers")
+    if getattr(args, "part", None) is not None or getattr(args, "executor", None) == "dask":
+        raise UsageError("several journeys run together in one process: they are not spread")
     if getattr(args, "enrol", None):
         raise UsageError("--enrol enters customers into one journey; give only that journey")
     if getattr(args, "sweep", None):
@@ -310,16 +326,21 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
         raise UsageError("--trace does not go with --sweep; trace one value with --param")
     if _several(args):
         _check_several(args)
+    if hasattr(args, "part"):
+        from journeydsl.cli.spread import check_spread
+
+        check_spread(args)
     root = getattr(args, "root", None)
     args.variants = variants(args)
+    args.journey_hashes = []
     journeys = []
     for variant in args.variants:
-        journey = _compile(variant.path, err, root, variant.params)
+        journey = compile_journey(variant.path, err, root, variant.params, args.journey_hashes)
         if journey is None:
             return ExitCode.ERRORS
         journeys.append(journey)
     for path in args.journeys[1:] if _several(args) else ():
-        more = _compile(path, err, root)
+        more = compile_journey(path, err, root)
         if more is None:
             return ExitCode.ERRORS
         if more.id in {j.id for j in journeys}:
@@ -374,9 +395,11 @@ def _run_parts(
     model: Behaviour | GeneralBehaviour | None = None,
     enrolments: list[LoadedEnrolment] | None = None,
 ) -> Run | int:
-    """Run the customers in parts (``--workers``) and merge them, or run ``--compare``."""
+    """Run the customers in parts (``--workers``, ``--executor``) and merge them, or run
+    ``--compare``; with ``--part K/N``, run part K only and write its part file."""
+    from journeydsl.cli.spread import executor_of, write_part
     from journeydsl.simulate.driver import SimulationStuckError
-    from journeydsl.simulate.parallel import Context, MergedResult, Plan, run_plan
+    from journeydsl.simulate.parallel import Context, Plan, run_plan
 
     chosen: list[Variant] = args.variants
     plan = Plan(
@@ -395,11 +418,26 @@ def _run_parts(
     )
     # One worker runs in this process, with the journeys compiled already.
     context = Context(tuple(journeys), model, args.policy_set) if args.workers == 1 else None
+    costs = {str(n): c.cost for n, c in model.channels.items()} if model is not None else None
     from journeydsl.cli.progress import progress
+    from journeydsl.simulate.executors import ExecutorError
 
     asked, quiet = bool(args.progress), bool(getattr(args, "quiet", False))
     with progress(err, "customers", asked=asked, quiet=quiet) as tick:
         try:
+            if getattr(args, "part", None) is not None:
+                return write_part(
+                    args,
+                    plan,
+                    context,
+                    title,
+                    costs,
+                    err,
+                    tick,
+                    events=events or (),
+                    profiles=profiles or (),
+                    enrolments=enrolments or (),
+                )
             results = run_plan(
                 plan,
                 workers=args.workers,
@@ -408,20 +446,37 @@ def _run_parts(
                 profiles=profiles or (),
                 progress=tick,
                 enrolments=enrolments or (),
+                executor=executor_of(args),
             )
         except SimulationStuckError as exc:
             print(f"journeydsl: error: {exc} (an engine bug; please report it)", file=err)
             return ExitCode.ERRORS
+        except ExecutorError as exc:
+            print(f"journeydsl: error: {exc}", file=err)
+            return ExitCode.USAGE
+    return finish_parts(args, journeys, results, title, costs, err)
+
+
+def finish_parts(
+    args: argparse.Namespace,
+    journeys: list[ir.Journey],
+    results: list[MergedResult],
+    title: str,
+    costs: dict[str, Decimal] | None,
+    err: TextIO,
+) -> Run:
+    """The run of merged parts (of ``--workers``, or the part files ``merge`` reads): what the
+    engine quarantined on ``err``, and what the reports need (``costs``: synthetic mode)."""
     base = results[0]
     for problem in base.quarantined:
         print(f"{problem.where}: quarantined: {problem.reason}", file=err)
     for problem in base.duplicates:
         print(str(problem), file=err)
-    if model is None and base.stats.after_until:
+    if costs is None and base.stats.after_until:
         title += f" ({base.stats.after_until} after the end, not simulated)"
 
     def failed(r: MergedResult) -> dict[str, tuple[int, int]] | None:
-        if model is None:
+        if costs is None:
             return None
         return {
             name: (s.transient, s.permanent)
@@ -429,7 +484,6 @@ def _run_parts(
             if s.delivered or s.transient or s.permanent
         }
 
-    costs = {str(n): c.cost for n, c in model.channels.items()} if model is not None else None
     trace = None
     if args.trace:
         trace = base.trace or f"{args.trace}: no events, instances or actions\n"
@@ -597,150 +651,12 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
 
 def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl simulate``."""
-    from journeydsl.simulate.driver import SimulationResult, dumps
-    from journeydsl.simulate.report import render_text, render_trace
+    from journeydsl.cli.simulate_output import write_report
 
     run = build(args, err)
     if isinstance(run, int):
         return run
-    if getattr(args, "sweep", None):
-        return _sweep_output(args, run, out, err)
-    if run.other is not None:
-        return _compare_output(args, run, out, err)
-    if len(run.result.journeys) > 1:
-        return _several_output(args, run, out, err)
-    result = run.result
-    try:
-        if getattr(args, "csv", None):
-            from journeydsl.simulate.csvexport import write_run_csv
-
-            write_run_csv(result, Path(args.csv), costs=run.costs, failures=run.failures)
-        with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
-            if args.format == "json":
-                sink.write(dumps(result.to_json()))
-            elif args.format == "html":
-                from journeydsl.simulate.html import render_html
-
-                sink.write(
-                    render_html(
-                        result,
-                        title=run.title,
-                        costs=run.costs,
-                        failures=run.failures,
-                        detail=bool(getattr(args, "detail", False)),
-                    )
-                )
-            else:
-                render_text(
-                    result,
-                    sink,
-                    title=run.title,
-                    costs=run.costs,
-                    failures=run.failures,
-                )
-    except OSError as exc:
-        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
-        return ExitCode.USAGE
-    if args.trace:
-        if run.trace is not None:
-            trace = run.trace
-        else:
-            assert isinstance(result, SimulationResult)  # a run in parts renders its own
-            trace = render_trace(result, args.trace)
-        # JSON or HTML on stdout must stay parseable: the timeline then goes to stderr.
-        (err if args.format in ("json", "html") and not args.output else out).write("\n" + trace)
-    return ExitCode.OK
-
-
-def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
-    """``--compare``: the side-by-side report, as text, one JSON document or one HTML page."""
-    from journeydsl.simulate.compare import Side, compare_document, render_compare
-    from journeydsl.simulate.driver import dumps
-
-    assert run.other is not None
-    doc = compare_document(
-        Side(run.result, args.journey, run.costs, run.failures),
-        Side(run.other, args.compare, run.costs, run.other_failures),
-        getattr(run.other, "pairs", None),
-    )
-    try:
-        if getattr(args, "csv", None):
-            from journeydsl.simulate.csvexport import write_compare_csv
-
-            write_compare_csv(doc, Path(args.csv))
-        with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
-            if args.format == "json":
-                sink.write(dumps(doc))
-            elif args.format == "html":
-                from journeydsl.simulate.compare_html import render_compare_html
-
-                sink.write(render_compare_html(doc, title=run.title))
-            else:
-                render_compare(
-                    doc, sink, title=run.title, start=run.result.start, until=run.result.until
-                )
-    except OSError as exc:
-        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
-        return ExitCode.USAGE
-    return ExitCode.OK
-
-
-def _sweep_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
-    """``--sweep``: the variants side by side, as text, one JSON document or one HTML page."""
-    from journeydsl.simulate.compare import Side
-    from journeydsl.simulate.driver import dumps
-    from journeydsl.simulate.sweep import render_sweep, sweep_document, write_sweep_csv
-
-    chosen: list[Variant] = args.variants
-    name = args.sweep.partition("=")[0].strip()
-    doc = sweep_document(
-        name,
-        [
-            (dict(v.params)[name], Side(result, v.label, run.costs, failures))
-            for v, (result, failures) in zip(chosen, run.variants, strict=True)
-        ],
-    )
-    try:
-        if getattr(args, "csv", None):
-            write_sweep_csv(doc, Path(args.csv))
-        with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
-            if args.format == "json":
-                sink.write(dumps(doc))
-            elif args.format == "html":
-                from journeydsl.simulate.compare_html import render_sweep_html
-
-                sink.write(render_sweep_html(doc, title=run.title))
-            else:
-                render_sweep(doc, sink, title=run.title)
-    except OSError as exc:
-        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
-        return ExitCode.USAGE
-    return ExitCode.OK
-
-
-def _several_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
-    """Several journeys run together: each journey's report and the figures of all together."""
-    from journeydsl.simulate.driver import SimulationResult, dumps
-    from journeydsl.simulate.multi import multi_document, render_multi_text
-    from journeydsl.simulate.report import render_trace
-
-    result = run.result
-    try:
-        with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
-            if args.format == "json":
-                sink.write(dumps(multi_document(result, run.costs)))
-            else:
-                render_multi_text(
-                    result, sink, title=run.title, costs=run.costs, failures=run.failures
-                )
-    except OSError as exc:
-        print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
-        return ExitCode.USAGE
-    if args.trace:
-        assert isinstance(result, SimulationResult)  # several journeys run in one piece
-        trace = render_trace(result, args.trace)
-        (err if args.format == "json" and not args.output else out).write("\n" + trace)
-    return ExitCode.OK
+    return write_report(args, run, out, err)
 
 
 def explain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

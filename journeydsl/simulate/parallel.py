@@ -63,10 +63,15 @@ from journeydsl.simulate.tally import ChannelStats, Tally, merge_channel_stats
 __all__ = [
     "DEFAULT_CHUNK",
     "Context",
+    "Executor",
     "MergedResult",
+    "Merger",
     "Plan",
     "partition",
+    "plan_tasks",
+    "run_mergers",
     "run_plan",
+    "select_part",
 ]
 
 #: Customers simulated together in one part: enough to amortise setting up a simulation, few
@@ -349,7 +354,7 @@ def _synthetic_tasks(plan: Plan, prefix: str, parts: int) -> list[_Task]:
     members: list[list[int]] = [[] for _ in range(parts)]
     for number, customer in enumerate(customer_ids(prefix, plan.population), 1):
         members[partition(customer, parts)].append(number)
-    return [_Task(members=tuple(m)) for m in members if m]
+    return [_Task(members=tuple(m)) for m in members]
 
 
 def _groups(events: Iterable[LoadedEvent]) -> dict[str, str]:
@@ -398,8 +403,54 @@ def _recorded_tasks(
     return [
         _Task(events=tuple(e), profiles=tuple(p), enrolments=tuple(n))
         for e, p, n in zip(by_events, by_profiles, by_enrolments, strict=True)
-        if e or p or n
     ]
+
+
+#: Runs the tasks of a plan elsewhere (``simulate --executor``) and yields, as each finishes,
+#: its size and what it did in each journey of the plan, in any order.
+Executor = Callable[[Plan, Sequence[_Task]], Iterable[tuple[int, list[_Part]]]]
+
+
+def select_part(count: int, part: tuple[int, int] | None) -> list[int]:
+    """The indices of the tasks (of ``count``) that part ``K`` of ``N`` (``part``, 1-based)
+    runs: every N-th task from the (K-1)-th, all of them without ``part``."""
+    if part is None:
+        return list(range(count))
+    k, n = part
+    if not 1 <= k <= n:
+        raise ValueError(f"part {k}/{n}: K must be between 1 and N")
+    return list(range(k - 1, count, n))
+
+
+def plan_tasks(
+    plan: Plan,
+    context: Context,
+    workers: int,
+    *,
+    part: tuple[int, int] | None = None,
+    events: Sequence[LoadedEvent] = (),
+    profiles: Sequence[Profile] = (),
+    enrolments: Sequence[LoadedEnrolment] = (),
+) -> list[_Task]:
+    """Split the customers into tasks as a run over ``workers`` processes does (chunks of the
+    plan's size, at least one per worker), and keep those of ``part`` (K of N: a part of a run
+    spread with ``simulate --part``, see :func:`select_part`). Empty tasks are left out.
+
+    With ``part``, the split is that of a run over N workers whatever ``workers`` is: each part
+    may run over its own number of processes, and the parts must still share one split."""
+    spread = part[1] if part is not None else workers
+    # Throughput limits, ticket queues and entry rates count every customer together: a run
+    # under them is one task (one engine), whatever the workers or parts.
+    one = shared_limits(context.policies)
+    if context.model is not None:
+        count = 1 if one else max(spread, math.ceil(plan.population / max(1, plan.chunk)))
+        tasks = _synthetic_tasks(plan, context.model.customer_prefix, count)
+    else:
+        customers = {p.customer_id for p in profiles} | {e.record.customer_id for e in events}
+        customers.update(n.customer_id for n in enrolments)
+        count = 1 if one else max(spread, math.ceil(len(customers) / max(1, plan.chunk)))
+        tasks = _recorded_tasks(events, profiles, count, enrolments)
+    return [t for t in (tasks[i] for i in select_part(count, part)) if t.size]
 
 
 def run_plan(
@@ -411,17 +462,45 @@ def run_plan(
     profiles: Sequence[Profile] = (),
     progress: Callable[[int, int], None] | None = None,
     enrolments: Sequence[LoadedEnrolment] = (),
+    executor: Executor | None = None,
 ) -> list[MergedResult]:
-    """Run ``plan`` in parts over ``workers`` processes (1: in this process, with ``context``)
-    and merge the parts: one result per journey of the plan.
+    """Run ``plan`` in parts over ``workers`` processes (1: in this process, with ``context``),
+    or over an ``executor``, and merge the parts: one result per journey of the plan.
 
     Recorded mode passes ``events`` (sorted by time) and ``profiles``. ``progress`` is called
     with (customers done, customers in all) as parts finish."""
+    mergers, journeys = run_mergers(
+        plan,
+        workers=workers,
+        context=context,
+        events=events,
+        profiles=profiles,
+        progress=progress,
+        enrolments=enrolments,
+        executor=executor,
+    )
+    return [m.result(j, plan) for m, j in zip(mergers, journeys, strict=True)]
+
+
+def run_mergers(
+    plan: Plan,
+    *,
+    workers: int = 1,
+    context: Context | None = None,
+    events: Sequence[LoadedEvent] = (),
+    profiles: Sequence[Profile] = (),
+    progress: Callable[[int, int], None] | None = None,
+    enrolments: Sequence[LoadedEnrolment] = (),
+    executor: Executor | None = None,
+    part: tuple[int, int] | None = None,
+) -> tuple[list[Merger], tuple[ir.Journey, ...]]:
+    """What :func:`run_plan` merges before it builds the results, per journey of the plan, and
+    the compiled journeys; with ``part`` (K of N), only the tasks of that part."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     with contextlib.ExitStack() as stack:
         pool = None
-        if workers > 1:
+        if workers > 1 and executor is None:
             # Started first: the workers import and compile while the customers are split.
             # "spawn": a fresh interpreter per worker, safe whatever threads this process runs
             # (a progress bar refreshes from one).
@@ -429,35 +508,34 @@ def run_plan(
             pool = stack.enter_context(mp.Pool(workers, _init_worker, (plan,)))
         if context is None:
             context = Context.load(plan)
-        # Throughput limits, ticket queues and entry rates count every customer together: a
-        # run under them is one part (one engine), whatever --workers says.
-        one = shared_limits(context.policies)
-        if context.model is not None:
-            parts = max(workers, math.ceil(plan.population / max(1, plan.chunk)))
-            tasks = _synthetic_tasks(plan, context.model.customer_prefix, 1 if one else parts)
-        else:
-            customers = {p.customer_id for p in profiles} | {e.record.customer_id for e in events}
-            customers.update(n.customer_id for n in enrolments)
-            parts = max(workers, math.ceil(len(customers) / max(1, plan.chunk)))
-            tasks = _recorded_tasks(events, profiles, 1 if one else parts, enrolments)
+        tasks = plan_tasks(
+            plan,
+            context,
+            workers,
+            part=part,
+            events=events,
+            profiles=profiles,
+            enrolments=enrolments,
+        )
         total = sum(t.size for t in tasks)
         done = 0
-        merged = [_Merger() for _ in context.journeys]
+        merged = [Merger() for _ in context.journeys]
         if progress is not None:
             progress(0, total)
-        if pool is None:
-            results: Iterable[tuple[int, list[_Part]]] = (
-                (t.size, _run_part(context, plan, t)) for t in tasks
-            )
+        results: Iterable[tuple[int, list[_Part]]]
+        if executor is not None:
+            results = executor(plan, tasks)
+        elif pool is None:
+            results = ((t.size, _run_part(context, plan, t)) for t in tasks)
         else:
             results = pool.imap_unordered(_work, tasks)
         for size, parts_done in results:
-            for m, part in zip(merged, parts_done, strict=True):
-                m.add(part)
+            for m, one in zip(merged, parts_done, strict=True):
+                m.add(one)
             done += size
             if progress is not None:
                 progress(done, total)
-    return [m.result(j, plan) for m, j in zip(merged, context.journeys, strict=True)]
+    return merged, context.journeys
 
 
 def shared_limits(policies: Policies | None) -> bool:
@@ -486,7 +564,7 @@ def _problem_key(p: Problem) -> tuple[int, int, str, str]:
     )
 
 
-class _Merger:
+class Merger:
     """Accumulates the parts of one journey."""
 
     def __init__(self) -> None:
