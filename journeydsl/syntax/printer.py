@@ -19,6 +19,7 @@ from journeydsl.ast import (
     Binary,
     Break,
     Case,
+    Decide,
     Entry,
     Exit,
     ExitWith,
@@ -53,6 +54,7 @@ from journeydsl.syntax._print_expr import (
     quote,
     reentry_text,
 )
+from journeydsl.syntax._decide import decide_dsl_head, decide_yaml
 from journeydsl.syntax._yaml_dumper import YamlDumper as _Dumper
 
 __all__ = ["print_dsl", "print_expr", "print_schedule", "print_yaml"]
@@ -263,6 +265,12 @@ class _DslPrinter:
                         self.with_params("", step.payload, depth + 1)
             case Action():
                 self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
+            case Decide():  # decide: a decision call
+                blocks = [(h, b) for h, b in (("on error", step.on_error), ("on timeout", step.on_timeout)) if b is not None]
+                if blocks:
+                    self.chain(depth, [(label + decide_dsl_head(step) + " " + blocks[0][0], blocks[0][1]), *blocks[1:]])
+                else:
+                    self.emit(depth, label + decide_dsl_head(step))
             case _:
                 self.emit(depth, label + _simple(step))
 
@@ -652,4 +660,6 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("exit", step.outcome.name)
         case ExitWith():
             put("exit_with", print_expr(step.value))
+        case Decide():  # decide: a decision call
+            decide_yaml(step, put, _yaml_steps)
     return out
