@@ -270,7 +270,9 @@ def _decisions(file: str, node: yaml.Node, catalog: Catalog, diags: Diagnostics)
                     _span(file, at),
                     did_you_mean(key, _DECISION_KEYS),
                 )
-        params = _fields(file, spec["params"], diags, f"params of '{name}'") if "params" in spec else {}
+        params = {}
+        if "params" in spec:
+            params = _fields(file, spec["params"], diags, f"params of '{name}'")
         if "answer" not in spec:
             diags.error("JD109", f"decision '{name}' needs 'answer:', its type", _span(file, k))
             continue
@@ -290,11 +292,11 @@ def _answer(file: str, name: str, node: yaml.Node, diags: Diagnostics) -> Type |
                 diags.error("JD109", "a record answer needs 'fields:'", _span(file, node))
                 return None
             fields = _fields(file, fields_node, diags, f"the answer of '{name}'")
-            for field_name, t in fields.items():
-                if t.kind not in _ANSWER_KINDS:
+            for field_name, ft in fields.items():
+                if ft.kind not in _ANSWER_KINDS:
                     diags.error(
                         "JD109",
-                        f"field '{field_name}' of the answer of '{name}' is {t}: an answer holds "
+                        f"field '{field_name}' of the answer of '{name}' is {ft}: an answer holds "
                         f"{', '.join(_ANSWER_KINDS)}",
                         _span(file, fields_node),
                     )

@@ -96,7 +96,7 @@ def _args(
                 f"decision function '{name}' has no param '{p.name.name}'",
                 p.name.span,
                 did_you_mean(p.name.name, spec.params)
-                or (f"its params are: {', '.join(spec.params)}" if spec.params else "it takes none"),
+                or (f"its params are: {', '.join(spec.params)}" if spec.params else "none"),
             )
             t = check(p.value, scope, absent="null")
         else:

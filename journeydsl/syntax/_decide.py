@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from journeydsl.syntax._dsl_builder import Builder
     from journeydsl.syntax._yaml_builders import Fields
 
-__all__ = ["build_decide", "decide_dsl_head", "decide_from_fields", "decide_yaml"]
+__all__ = ["build_decide", "decide_dsl", "decide_from_fields", "decide_yaml"]
 
 
 def _sub(t: Tree[Token], name: str) -> Tree[Token] | None:
@@ -39,7 +39,8 @@ def build_decide(b: Builder, t: Tree[Token], ident: ast.Ident | None, s: Span) -
     parts = [c for c in fn.children if isinstance(c, Token)]
     first, last = b.token_span(parts[0]), b.token_span(parts[-1])
     name = ".".join(str(p) for p in parts)
-    function = ast.Ident(name, Span(first.file, first.line, first.column, last.end_line, last.end_column))
+    where = Span(first.file, first.line, first.column, last.end_line, last.end_column)
+    function = ast.Ident(name, where)
     args = tuple(
         ast.Param(b.ident(p.children[0]), b.expr(p.children[1]), b.span(p))
         for p in t.children
@@ -80,7 +81,21 @@ def decide_from_fields(f: Fields) -> ast.Step:
     )
 
 
-def decide_dsl_head(step: ast.Decide) -> str:
+def decide_dsl(step: ast.Decide, label: str) -> str | list[tuple[str, ast.Steps]]:
+    """The step as one line, or as the segments of a chain of blocks (``HEAD on error {…}
+    on timeout {…}``)."""
+    head = label + _head(step)
+    blocks = [
+        (name, steps)
+        for name, steps in (("on error", step.on_error), ("on timeout", step.on_timeout))
+        if steps is not None
+    ]
+    if not blocks:
+        return head
+    return [(f"{head} {blocks[0][0]}", blocks[0][1]), *blocks[1:]]
+
+
+def _head(step: ast.Decide) -> str:
     """``decide VAR = FN(args) [timeout D] [retry N] [every D]`` (without its blocks)."""
     args = ", ".join(f"{p.name.name}: {print_expr(p.value)}" for p in step.args)
     head = f"decide {step.var.name} = {step.function.name}({args})"

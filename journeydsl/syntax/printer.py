@@ -47,6 +47,7 @@ from journeydsl.ast import (
     WaitFor,
     WaitUntil,
 )
+from journeydsl.syntax._decide import decide_dsl, decide_yaml
 from journeydsl.syntax._print_expr import (
     BINARY_PREC,
     expr_text,
@@ -54,7 +55,6 @@ from journeydsl.syntax._print_expr import (
     quote,
     reentry_text,
 )
-from journeydsl.syntax._decide import decide_dsl_head, decide_yaml
 from journeydsl.syntax._yaml_dumper import YamlDumper as _Dumper
 
 __all__ = ["print_dsl", "print_expr", "print_schedule", "print_yaml"]
@@ -266,11 +266,11 @@ class _DslPrinter:
             case Action():
                 self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
             case Decide():  # decide: a decision call
-                blocks = [(h, b) for h, b in (("on error", step.on_error), ("on timeout", step.on_timeout)) if b is not None]
-                if blocks:
-                    self.chain(depth, [(label + decide_dsl_head(step) + " " + blocks[0][0], blocks[0][1]), *blocks[1:]])
+                segments = decide_dsl(step, label)
+                if isinstance(segments, str):
+                    self.emit(depth, segments)
                 else:
-                    self.emit(depth, label + decide_dsl_head(step))
+                    self.chain(depth, segments)
             case _:
                 self.emit(depth, label + _simple(step))
 
