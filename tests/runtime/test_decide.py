@@ -83,7 +83,7 @@ def journeys() -> tuple[ir.Journey, ...]:
     return tuple(out)
 
 
-class Crash(BaseException):  # noqa: N818 - reads as what it simulates
+class Crash(BaseException):
     """The injected crash (a BaseException: no handler takes it for a failed call)."""
 
 
@@ -193,11 +193,11 @@ class World:
         service = immediate(_Proxy(self.service, fuse))
         return Engine(
             journeys(),
-            events=_Proxy(self.events, fuse),  # type: ignore[arg-type]
+            events=_Proxy(self.events, fuse),
             profiles=profiles,
-            state=_Proxy(self.state, fuse),  # type: ignore[arg-type]
+            state=_Proxy(self.state, fuse),
             clock=clock,
-            channels={"email": _Proxy(self.email, fuse)},  # type: ignore[dict-item]
+            channels={"email": _Proxy(self.email, fuse)},
             decisions={"credit.preapproved_limit": service, "kyc.is_current": service},
         )
 
@@ -339,13 +339,13 @@ def test_a_replay_keeps_an_answer_that_would_change() -> None:
     world = _reference()
     before = (world.outcomes(), world.answers(), world.sent())
     calls = sum(world.service.calls.values())
-    SCRIPT_BACKUP = dict(SCRIPT)
+    kept = dict(SCRIPT)
     try:
         for c in SCRIPT:
             SCRIPT[c] = ("answer:1",)
         drive(world, Fuse())
     finally:
-        SCRIPT.update(SCRIPT_BACKUP)
+        SCRIPT.update(kept)
     assert sum(world.service.calls.values()) == calls
     assert (world.outcomes(), world.answers(), world.sent()) == before
 
@@ -410,7 +410,7 @@ def test_an_engine_refuses_journeys_whose_decisions_have_no_function() -> None:
         "clock": SteppableClock(T0),
         "channels": {"email": RecordingChannel("email")},
     }
-    with pytest.raises(ValueError, match="credit.preapproved_limit"):
+    with pytest.raises(ValueError, match=r"credit\.preapproved_limit"):
         Engine(journeys()[:1], state=MemoryStateStore(), **kwargs)
     state = MemoryStateStore()
     engine = Engine(journeys()[:1], state=state, unhandled="withhold", **kwargs)
