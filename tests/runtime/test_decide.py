@@ -451,3 +451,20 @@ def test_an_answer_in_plain_numbers_is_typed() -> None:
     assert isinstance(answer, ir.Decide)
     typed = typed_answer({"approved": True, "amount": "20000000", "tier": "gold"}, answer.answer)
     assert typed["amount"] == Money(Decimal(20_000_000), "VND")
+
+
+def test_journeydsl_run_refuses_a_journey_that_asks_decisions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command line has no decision functions: `run` refuses the journey with a message (exit
+    code 1), not a traceback."""
+    from journeydsl.cli import main
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    argv = ["run", str(EXAMPLES / "limit_increase.journey"), "--db", str(tmp_path / "s.db")]
+    code = main([*argv, "--events", str(events), "--actions", str(tmp_path / "a.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "asks decision functions (credit.preapproved_limit)" in err
+    assert "Traceback" not in err

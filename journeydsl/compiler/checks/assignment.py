@@ -58,6 +58,7 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                     span,
                     f"set '{var}' before the first wait, or test something else in the goal",
                 )
+    answers = {n.var for n in journey.nodes.values() if isinstance(n, ir.Decide)}
     for nid, reads in lowered.reads.items():
         reported: set[str] = set()
         for var, span in reads:
@@ -67,5 +68,9 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                     "JD208",
                     f"variable '{var}' may be read before it is set",
                     span,
-                    f"set it on every path before this step (`set {var} = …`)",
+                    f"'{var}' is a decision's answer: read it after its `decide` step, where "
+                    "the call answered (an `on error` or `on timeout` block that does not exit "
+                    "goes on without it)"
+                    if var in answers
+                    else f"set it on every path before this step (`set {var} = …`)",
                 )
