@@ -468,3 +468,73 @@ def test_journeydsl_run_refuses_a_journey_that_asks_decisions(
     assert code == 1
     assert "asks decision functions (credit.preapproved_limit)" in err
     assert "Traceback" not in err
+
+
+PARALLEL = """
+journey par
+uses events "events.yaml"
+uses templates "templates.yaml"
+outcomes done
+entry on card_activated
+parallel all {
+  branch {
+    decide kyc = kyc.is_current(customer: customer_id) retry 1 every 5m
+      on error { tag kyc_unknown }
+  }
+  branch { wait 1h }
+}
+exit done
+"""
+
+
+def test_an_answer_survives_a_restart_of_the_sqlite_store(tmp_path: Path) -> None:
+    """On the SQLite store, a decision in a parallel branch retries on its durable timer and
+    answers; after the store is closed and opened again, replaying the stream asks nothing."""
+    from journeydsl.runtime.stores.sqlite import SQLiteStore
+
+    journey = compile_source(PARALLEL, str(EXAMPLES / "par.journey")).journey
+    assert journey is not None
+    asked: list[str] = []
+
+    @immediate
+    def kyc(call: DecisionCall) -> Any:
+        asked.append(call.key)
+        if call.attempt == 1:
+            raise ConnectionError("KYC service unavailable")
+        return True
+
+    event = {
+        "customer_id": "c-1",
+        "type": "card_activated",
+        "at": T0.isoformat(),
+        "data": {"card_id": "k"},
+    }
+
+    def run(store: SQLiteStore) -> list[tuple[str, str | None]]:
+        clock = SteppableClock(T0)
+        engine = Engine(
+            [journey],
+            events=store,
+            profiles=store,
+            state=store,
+            clock=clock,
+            decisions={"kyc.is_current": kyc},
+        )
+        engine.ingest(event)
+        _advance(engine, clock, HORIZON)
+        return [(i["status"], i["outcome"]) for i in store.instances_of("c-1")]
+
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path)
+    assert run(store) == [("ended", "done")]
+    assert asked == ["par:1:par/c-1/1:decide_kyc:0", "par:1:par/c-1/1:decide_kyc:1"]
+    store.close()
+    store = SQLiteStore(path)
+    try:
+        assert run(store) == [("ended", "done")]
+        (inst,) = store.instances_of("c-1")
+    finally:
+        store.close()
+    assert len(asked) == 2
+    answered = [e for e in inst["log"] if e["what"] == "decide" and "value" in e]
+    assert [(e["value"], e.get("in_branch")) for e in answered] == [(True, 1)]
