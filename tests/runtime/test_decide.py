@@ -538,3 +538,25 @@ def test_an_answer_survives_a_restart_of_the_sqlite_store(tmp_path: Path) -> Non
     assert len(asked) == 2
     answered = [e for e in inst["log"] if e["what"] == "decide" and "value" in e]
     assert [(e["value"], e.get("in_branch")) for e in answered] == [(True, 1)]
+
+
+def test_explain_shows_each_attempt_and_the_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`journeydsl explain` of a recorded run (no answers given): each failed attempt with its
+    reason, the retries, then the error exit."""
+    from journeydsl.cli import main
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"customer_id": "c-1", "type": "card_activated", "at": "2026-02-02T09:00:00+07:00", '
+        '"data": {"card_id": "k"}}\n',
+        encoding="utf-8",
+    )
+    journey = str(EXAMPLES / "limit_increase.journey")
+    code = main(["explain", journey, "--events", str(events), "--customer", "c-1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("asked credit.preapproved_limit: attempt") == 3
+    assert "attempt 3 failed (DecisionFailedError: no answer for credit.preapproved_limit" in out
+    assert "ended: no_answer" in out
