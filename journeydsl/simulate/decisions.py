@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from journeydsl import ir
 from journeydsl.expr.types import Type
@@ -150,8 +150,8 @@ def unanswered(journeys: Sequence[ir.Journey], given: Mapping[str, Any]) -> dict
 
 class Stub(BaseModel):
     """A scenario test's answer for a decision: for ``customer_id`` (any customer without
-    it), the ``answer``, or every attempt failing with ``error`` (a message) or a
-    ``timeout``."""
+    it), the ``answer`` (after ``fail_first`` failed attempts), or every attempt failing with
+    ``error`` (a message) or a ``timeout``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -159,12 +159,15 @@ class Stub(BaseModel):
     answer: Any = None
     error: str | None = None
     timeout: bool = False
+    fail_first: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _one(self) -> Stub:
         given = [self.answer is not None, self.error is not None, self.timeout]
         if sum(given) != 1:
             raise ValueError("a stub gives one of 'answer', 'error' or 'timeout: true'")
+        if self.fail_first and self.answer is None:
+            raise ValueError("'fail_first' comes with an 'answer', given after those failures")
         return self
 
 
@@ -189,6 +192,8 @@ def _from_stubs(name: str, stubs: tuple[Stub, ...], t: Type) -> DecisionFunction
                     raise DecisionFailedError(stub.error)
                 if stub.timeout:
                     raise TimeoutError(f"{name}: a stubbed timeout")
+                if call.attempt <= stub.fail_first:
+                    raise DecisionFailedError(f"{name}: stubbed failure {call.attempt}")
                 return answer_value(stub.answer, t)
         raise DecisionFailedError(f"no stub of {name} for customer {call.customer_id}")
 
