@@ -57,6 +57,10 @@ _EXPORTS: dict[str, str] = {
     "MemoryEventStore": "journeydsl.runtime.stores.memory",
     "MemoryProfileStore": "journeydsl.runtime.stores.memory",
     "MemoryStateStore": "journeydsl.runtime.stores.memory",
+    # decision functions (decide steps)
+    "DecisionCall": "journeydsl.runtime.decide",
+    "DecisionFunction": "journeydsl.runtime.decide",
+    "immediate": "journeydsl.runtime.decide",
     # contact policies
     "Policies": "journeydsl.runtime.policies",
     "PolicyEngine": "journeydsl.runtime.policies",
@@ -71,6 +75,8 @@ __all__ = [
     "CompileResult",
     "Contact",
     "ContactHistory",
+    "DecisionCall",
+    "DecisionFunction",
     "DeliveryResult",
     "DeliveryStatus",
     "Diagnostic",
@@ -100,6 +106,7 @@ __all__ = [
     "__version__",
     "compile_file",
     "compile_source",
+    "immediate",
     "load_policies",
 ]
 
@@ -121,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from journeydsl.compiler import CompileResult, compile_file, compile_source
     from journeydsl.diagnostics import Diagnostic, Severity, Span
     from journeydsl.money import Money
+    from journeydsl.runtime.decide import DecisionCall, DecisionFunction, immediate
     from journeydsl.runtime.engine import Engine, IngestResult, RetryPolicy
     from journeydsl.runtime.policies import Policies, PolicyEngine, load_policies
     from journeydsl.runtime.protocols import (

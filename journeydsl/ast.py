@@ -29,6 +29,7 @@ __all__ = [
     "Case",
     "Cond",
     "DateLit",
+    "Decide",
     "DurationLit",
     "Entry",
     "Exit",
@@ -594,6 +595,30 @@ class Break:
     span: Span = _span()
 
 
+# ---------------------------------------------------------------- decide: a decision call
+
+
+@dataclass(frozen=True, slots=True)
+class Decide:
+    """Call the host's decision function ``function`` with ``args`` and keep its typed answer in
+    the variable ``var`` (``decide offer = credit.preapproved_limit(customer: customer_id)``).
+
+    ``timeout`` (a duration) bounds each attempt, ``retry`` more attempts follow a failed one,
+    ``every`` apart. ``on_error`` / ``on_timeout`` run when the last attempt failed (None: not
+    given; an empty block goes on after the step without the answer)."""
+
+    var: Ident
+    function: Ident
+    args: tuple[Param, ...] = ()
+    timeout: Expr | None = None
+    retry: int | None = None
+    every: Expr | None = None
+    on_error: Steps | None = None
+    on_timeout: Steps | None = None
+    id: Ident | None = None
+    span: Span = _span()
+
+
 Step: TypeAlias = (
     Send
     | Parallel
@@ -613,6 +638,7 @@ Step: TypeAlias = (
     | Exit
     | ExitWith
     | Break
+    | Decide
 )
 Steps: TypeAlias = tuple[Step, ...]
 

@@ -20,8 +20,8 @@ from journeydsl.ast import CATEGORIES, CHANNELS
 from journeydsl.confine import MAX_CATALOG_BYTES, Cause, FileRefusedError, read_regular
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.absent import parse_default
-from journeydsl.expr.catalog import Catalog, EventSpec, TemplateSpec
-from journeydsl.expr.types import SIMPLE_TYPES, Type, money
+from journeydsl.expr.catalog import Catalog, DecisionSpec, EventSpec, TemplateSpec
+from journeydsl.expr.types import SIMPLE_TYPES, Type, money, record
 from journeydsl.syntax.limits import check_brackets, check_tags, check_yaml_size
 
 __all__ = ["Catalog", "EventSpec", "TemplateSpec", "load_events", "load_templates", "refuse"]
@@ -214,12 +214,12 @@ def load_events(
         return
     catalog.has_events = True
     for k, _ in root.value:
-        if k.value not in ("events", "attributes"):
+        if k.value not in _EVENTS_SECTIONS:
             diags.error(
                 "JD109",
                 f"unknown catalog section '{k.value}'",
                 _span(file, k),
-                did_you_mean(str(k.value), ("events", "attributes")),
+                did_you_mean(str(k.value), _EVENTS_SECTIONS),
             )
     for k, v in _mapping(events):
         name = str(k.value)
@@ -228,6 +228,90 @@ def load_events(
     if attrs is not None:
         catalog.attributes.update(_fields(file, attrs, diags, "attributes"))
         _absence(file, attrs, catalog, diags)
+    decisions = _section(file, root, "decisions")
+    if decisions is not None and _mapping_or_empty(
+        file, decisions, "decisions", "function name: {params, answer}", diags
+    ):
+        _decisions(file, decisions, catalog, diags)
+
+
+_EVENTS_SECTIONS = ("events", "attributes", "decisions")
+
+
+# ---------------------------------------------------------------- decision functions
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_DECISION_KEYS = ("params", "answer", "label")
+#: The types a decision's answer (or a field of a record answer) may have.
+_ANSWER_KINDS = ("bool", "int", "decimal", "string", "money", "enum")
+
+
+def _decisions(file: str, node: yaml.Node, catalog: Catalog, diags: Diagnostics) -> None:
+    """``decisions:``: each function's ``params`` (name: type) and ``answer`` type."""
+    for k, v in _mapping(node):
+        name = str(k.value)
+        if not _DOTTED.match(name):
+            diags.error(
+                "JD109",
+                f"'{name}' is not a valid decision function name",
+                _span(file, k),
+                "names and dots, e.g. credit.preapproved_limit",
+            )
+            continue
+        if not isinstance(v, yaml.MappingNode):
+            diags.error("JD109", f"decision '{name}' is a mapping with 'answer:'", _span(file, v))
+            continue
+        spec = {str(a.value): b for a, b in v.value}
+        for key, at in ((str(a.value), a) for a, _ in v.value):
+            if key not in _DECISION_KEYS:
+                diags.error(
+                    "JD109",
+                    f"unknown key '{key}' in decision '{name}'",
+                    _span(file, at),
+                    did_you_mean(key, _DECISION_KEYS),
+                )
+        params = {}
+        if "params" in spec:
+            params = _fields(file, spec["params"], diags, f"params of '{name}'")
+        if "answer" not in spec:
+            diags.error("JD109", f"decision '{name}' needs 'answer:', its type", _span(file, k))
+            continue
+        answer = _answer(file, name, spec["answer"], diags)
+        if answer is not None:
+            catalog.decisions[name] = DecisionSpec(name, params, answer)
+
+
+def _answer(file: str, name: str, node: yaml.Node, diags: Diagnostics) -> Type | None:
+    """An answer type: one of :data:`_ANSWER_KINDS`, or ``{type: record, fields: {…}}``."""
+    if isinstance(node, yaml.MappingNode):
+        spec = {str(a.value): b for a, b in node.value}
+        kind = spec.get("type")
+        if isinstance(kind, yaml.ScalarNode) and kind.value == "record":
+            fields_node = spec.get("fields")
+            if fields_node is None:
+                diags.error("JD109", "a record answer needs 'fields:'", _span(file, node))
+                return None
+            fields = _fields(file, fields_node, diags, f"the answer of '{name}'")
+            for field_name, ft in fields.items():
+                if ft.kind not in _ANSWER_KINDS:
+                    diags.error(
+                        "JD109",
+                        f"field '{field_name}' of the answer of '{name}' is {ft}: an answer holds "
+                        f"{', '.join(_ANSWER_KINDS)}",
+                        _span(file, fields_node),
+                    )
+                    return None
+            return record(fields) if fields else None
+    t = _parse_type(file, node, diags)
+    if t is not None and t.kind not in _ANSWER_KINDS:
+        diags.error(
+            "JD109",
+            f"the answer of '{name}' is {t}: an answer is one of {', '.join(_ANSWER_KINDS)}, "
+            "or {type: record, fields: {…}}",
+            _span(file, node),
+        )
+        return None
+    return t
 
 
 def _absence(file: str, attrs: yaml.Node, catalog: Catalog, diags: Diagnostics) -> None:

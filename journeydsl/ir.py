@@ -24,6 +24,7 @@ __all__ = [
     "Action",
     "Branch",
     "CExpr",
+    "Decide",
     "Entry",
     "Exit",
     "FirstBranch",
@@ -479,6 +480,50 @@ class Join(Node):
     kind = "join"
 
 
+# ---------------------------------------------------------------- decide: a decision call
+
+
+@dataclass(frozen=True, slots=True)
+class Decide(Node):
+    """Call the host's decision function ``function`` with ``args``; its answer (of type
+    ``answer``) becomes the variable ``var`` and the instance goes on to ``next``.
+
+    Each attempt may take ``timeout``; a failed one is tried again ``retries`` times, through
+    ``retry`` (the timer wait ``ID.retry``, ``every`` long, which leads back here). When the last
+    attempt fails, the instance goes on to ``on_error`` or ``on_timeout`` if the step has that
+    exit (``error_exit``, ``timeout_exit``; a timeout without its own exit takes the error
+    exit), else it ends with the outcome ``error``."""
+
+    var: str
+    function: str
+    args: tuple[tuple[str, CExpr], ...]
+    answer: Type
+    timeout: timedelta
+    retries: int
+    every: timedelta
+    next: str | None
+    retry: str | None
+    on_error: str | None
+    on_timeout: str | None
+    error_exit: bool
+    timeout_exit: bool
+
+    kind = "decide"
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """The retry wait, then the failure exits the step has."""
+        out: list[tuple[str, str | None]] = [("retry", self.retry)] if self.retry else []
+        if self.error_exit:
+            out.append(("error", self.on_error))
+        if self.timeout_exit:
+            out.append(("timeout", self.on_timeout))
+        return out
+
+    def failure_targets(self) -> frozenset[str | None]:
+        """Where a failed call may go on (where the answer is not set)."""
+        return frozenset(t for _, t in self.labelled_edges())
+
+
 WAITING_KINDS = (Wait, WaitFor, WaitFirst)
 
 
@@ -672,6 +717,8 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return node.labelled_edges()
         case Exit():
             return []
+        case Decide():
+            return [("answer", node.next), *node.labelled_edges()]
     return [("", getattr(node, "next", None))]
 
 
@@ -724,4 +771,6 @@ def describe(node: Node, *, full: bool = False) -> str:
             return f"parallel {node.join} ({len(node.branches)} branches)"
         case Join():
             return f"join {node.join}"
+        case Decide():
+            return f"decide {node.var} = {node.function}(…)"
     return str(node.kind)

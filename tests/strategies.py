@@ -32,6 +32,7 @@ from journeydsl.ast import (
     Case,
     Cond,
     DateLit,
+    Decide,
     DurationLit,
     Entry,
     Exit,
@@ -471,7 +472,7 @@ def _id(draw: st.DrawFn, ctx: _Ctx) -> Ident | None:
 
 
 _SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action")
-_COMPOUND = ("if", "wait_for", "wait_first", "switch", "split", "repeat", "parallel")
+_COMPOUND = ("if", "wait_for", "wait_first", "switch", "split", "repeat", "parallel", "decide")
 _KINDS = {
     (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
     for var in (False, True)
@@ -553,8 +554,28 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             return _parallel(draw, ctx, inner, step_id)
         case "parallel":  # (a block inside a block is JD804)
             return Wait(_duration(draw, ctx), step_id)
+        case "decide":
+            return _decide(draw, ctx, inner, step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
+
+
+def _decide(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Decide:
+    """A decision call (its answer in a variable of its own), with or without a timeout, a
+    retry policy and each failure exit (an empty block goes on without the answer)."""
+    ctx.ids += 1
+    function = _pick(draw, ("credit.preapproved_limit", "kyc.is_current"))
+    return Decide(
+        Ident(f"answer{ctx.ids}"),
+        Ident(function),
+        (Param(Ident("customer"), Name("customer_id")),),
+        timeout=_pick(draw, (None, DurationLit("2s"))),
+        retry=_pick(draw, (None, 0, 3)),
+        every=_pick(draw, (None, DurationLit("10m"))),
+        on_error=_block(draw, ctx, inner) if draw(st.booleans()) else None,
+        on_timeout=_block(draw, ctx, inner) if _chance(draw, 3) else None,
+        id=step_id,
+    )
 
 
 def _wait_first(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> WaitFirst:

@@ -284,6 +284,16 @@ def _compile(
             continue  # the same journey in its other spelling
         seen[(j.id, j.version)] = (path, j)
         journeys.append(j)
+        # decide: a command line has no decision functions to call
+        asked = sorted({n.function for n in j.nodes.values() if isinstance(n, ir.Decide)})
+        if asked:
+            print(
+                f"{path}: error: journey {j.id} asks decision functions ({', '.join(asked)}), "
+                "which only a host can answer: run it from Python with Engine(decisions=...) "
+                "(docs/embedding.md, section 11), or try it with journeydsl simulate or test",
+                file=err,
+            )
+            failed = True
     return None if failed else journeys
 
 

@@ -120,6 +120,31 @@ def _fields(what: str) -> Schema:
     }
 
 
+def _decisions() -> Schema:
+    """``decisions:``: the decision functions ``decide`` steps call, by dotted name."""
+    record = {
+        "type": "object",
+        "properties": {"type": {"const": "record"}, "fields": _fields("the answer's fields")},
+        "required": ["type", "fields"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": ["object", "null"],
+        "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"},
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "label": {"type": "string"},
+                "params": _fields("the function's params: name -> type"),
+                "answer": {"anyOf": [{"$ref": "#/$defs/field_type"}, record]},
+            },
+            "required": ["answer"],
+            "additionalProperties": False,
+        },
+        "description": "decision functions the host registers: name -> {params, answer}",
+    }
+
+
 def events_schema() -> Schema:
     """The events catalog (``uses events``): event types with their fields, and profile
     attributes."""
@@ -137,6 +162,7 @@ def events_schema() -> Schema:
                 "additionalProperties": _fields("the event's fields: name -> type"),
             },
             "attributes": _fields("profile attributes: name -> type"),
+            "decisions": _decisions(),
         },
         "required": ["events"],
         "additionalProperties": False,

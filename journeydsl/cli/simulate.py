@@ -579,6 +579,7 @@ def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO)
 def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO) -> Run | int:
     from journeydsl import ir
     from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
+    from journeydsl.simulate.decisions import behaviour_functions
     from journeydsl.simulate.driver import Simulation
     from journeydsl.simulate.population_general import population_for
     from journeydsl.yamlfile import InputError
@@ -635,6 +636,7 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
         until=until,
         channels=population.channels(),
         policies=args.policy_set,
+        decisions=behaviour_functions(model.decisions, journeys, population.profiles, args.seed),
     )
     population.attach(sim)
     result = _run(sim, args, err)

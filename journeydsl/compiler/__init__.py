@@ -130,6 +130,7 @@ def _load_catalogs(
         merged.optional |= part.optional
         merged.defaults.update(part.defaults)
         merged.templates.update(part.templates)
+        merged.decisions.update(part.decisions)  # decide: the decision functions
         merged.has_events |= part.has_events
         merged.has_templates |= part.has_templates
         if not (part.has_events if kind == "events" else part.has_templates):

@@ -16,6 +16,7 @@ from journeydsl import ir
 from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
+from journeydsl.compiler.decide import answer_type, lower_decide
 from journeydsl.compiler.exitwith import lower_exit_with
 from journeydsl.compiler.goals import goal_steps, lower_goal_steps
 from journeydsl.compiler.parallel import lower_parallel
@@ -80,6 +81,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [s.accepted or (), s.not_accepted or ()]
         case A.Parallel():
             return [b.steps for b in s.branches]
+        case A.Decide():  # decide: a decision call
+            return [b for b in (s.on_error, s.on_timeout) if b is not None]
     return []
 
 
@@ -122,6 +125,8 @@ def _base_id(s: A.Step) -> str:
             return s.kind
         case A.ExitWith():
             return "exit"
+        case A.Decide():  # decide: a decision call
+            return f"decide_{s.var.name}"
     raise TypeError(s)  # pragma: no cover
 
 
@@ -257,6 +262,9 @@ class _Lowerer:
                 # one mistake is not reported again at every read.
                 self.var_types[s.var.name] = check(s.value, probe).type
                 self.var_spans[s.var.name] = s.var.span
+            if isinstance(s, A.Decide) and s.var.name not in self.var_types:  # decide
+                self.var_types[s.var.name] = answer_type(self.catalog, s)
+                self.var_spans[s.var.name] = s.var.span
 
     # ------------------------------------------------------------------ steps
 
@@ -320,6 +328,8 @@ class _Lowerer:
                 return lower_break(self, s, nxt)
             case A.ExitWith():
                 return lower_exit_with(self, s, nid, scope)
+            case A.Decide():  # decide: a decision call
+                return lower_decide(self, s, nid, nxt, scope)
             case A.Ticket():
                 return lower_ticket(self, s, nid, nxt, scope)
             case A.Update():
@@ -723,7 +733,7 @@ class _Lowerer:
         order = [self.ids[id(s)] for s in _walk(self.every)]
         ordered: dict[str, ir.Node] = {}
         for nid in [*order, *self.goal_exits]:
-            for extra in (nid, f"{nid}.check", f"{nid}.next", f"{nid}.join"):
+            for extra in (nid, f"{nid}.check", f"{nid}.next", f"{nid}.join", f"{nid}.retry"):
                 if extra in self.nodes:
                     ordered[extra] = self.nodes[extra]
         tz = self.src.timezone.value if self.src.timezone else DEFAULT_TIMEZONE

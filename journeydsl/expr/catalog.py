@@ -10,7 +10,7 @@ from typing import Any
 
 from journeydsl.expr.types import TIMESTAMP, Type
 
-__all__ = ["Catalog", "EventSpec", "TemplateSpec"]
+__all__ = ["Catalog", "DecisionSpec", "EventSpec", "TemplateSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,19 @@ class TemplateSpec:
         return self.bodies.get(channel, self.bodies.get("*")) or self.text(channel)
 
 
+# ---------------------------------------------------------------- decision functions
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionSpec:
+    """A decision function the host registers (``credit.preapproved_limit``): its typed params
+    and the type of its answer (a single value, or a record of fields)."""
+
+    name: str
+    params: Mapping[str, Type]
+    answer: Type
+
+
 @dataclass(slots=True)
 class Catalog:
     """Everything a journey's expressions and sends are checked against.
@@ -64,6 +77,8 @@ class Catalog:
     optional: set[str] = field(default_factory=set)
     defaults: dict[str, Any] = field(default_factory=dict)
     templates: dict[str, TemplateSpec] = field(default_factory=dict)
+    #: The decision functions (``decisions:`` in the events catalog), by dotted name.
+    decisions: dict[str, DecisionSpec] = field(default_factory=dict)
     #: Whether an events (a templates) catalog was loaded: named by the journey, read, and a
     #: mapping with its section. A catalog that could not be loaded leaves it False.
     has_events: bool = False

@@ -197,6 +197,8 @@ def check_attr(node: A.Attr, scope: Scope) -> Typed:
             )
             return ERR
     inner = checker.check(obj, scope)
+    if inner.type.kind == "record":  # decision answers: ANSWER.FIELD
+        return _record_field(node, inner, scope)
     if not inner.type.is_error:
         scope.diags.error(
             "JD301",
@@ -206,3 +208,24 @@ def check_attr(node: A.Attr, scope: Scope) -> Typed:
             "aggregate or a `where`",
         )
     return ERR
+
+
+# ---------------------------------------------------------------- decision answers
+
+
+def _record_field(node: A.Attr, inner: Typed, scope: Scope) -> Typed:
+    """``ANSWER.FIELD`` of a decision's record answer: the field's type and value, the reads of
+    the answer (so it is checked as set on every path before)."""
+    t, fname = inner.type, node.name
+    field = t.field(fname)
+    if field is None:
+        names = [k for k, _ in t.fields or ()]
+        scope.diags.error(
+            "JD202",
+            f"the answer has no field '{fname}'; its fields are {_listed(names)}",
+            node.span,
+            did_you_mean(fname, names),
+        )
+        return ERR
+    fn = inner.fn
+    return Typed(field, lambda ctx, ev: fn(ctx, ev)[fname], False, inner.reads)

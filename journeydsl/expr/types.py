@@ -24,6 +24,7 @@ __all__ = [
     "article",
     "list_of",
     "money",
+    "record",
     "unify",
 ]
 
@@ -37,6 +38,8 @@ class Type:
     currency: str | None = None
     values: tuple[str, ...] | None = None
     item: Type | None = None
+    #: A record's fields (a decision function's answer, see :func:`record`), in declared order.
+    fields: tuple[tuple[str, Type], ...] | None = None
 
     @property
     def is_number(self) -> bool:
@@ -61,7 +64,13 @@ class Type:
             return f"enum ({shown})"
         if self.kind == "list":
             return f"list of {self.item}"
+        if self.kind == "record" and self.fields is not None:
+            return "record {" + ", ".join(f"{k}: {t}" for k, t in self.fields) + "}"
         return self.kind
+
+    def field(self, name: str) -> Type | None:
+        """The type of a record's field ``name`` (None: no such field, or not a record)."""
+        return dict(self.fields or ()).get(name)
 
 
 BOOL = Type("bool")
@@ -97,6 +106,11 @@ def article(t: Type | str) -> str:
 def money(currency: str) -> Type:
     """The type of an amount in ``currency``."""
     return Type("money", currency=currency)
+
+
+def record(fields: dict[str, Type]) -> Type:
+    """The type of a record with ``fields`` (a decision function's answer)."""
+    return Type("record", fields=tuple(fields.items()))
 
 
 def list_of(item: Type) -> Type:

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
@@ -74,7 +73,7 @@ __all__ = [
 STALE_AFTER = timedelta(hours=24)
 #: How long before the engine's clock an event may be dated and still be taken, by default.
 ALLOWED_LATENESS = timedelta(hours=24)
-_FOREVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+_FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
 class Engine:
@@ -99,14 +98,15 @@ class Engine:
         unhandled: str = "refuse",
         stale_after: timedelta | None = STALE_AFTER,
         allowed_lateness: timedelta | None = ALLOWED_LATENESS,
+        decisions: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
         """Build an engine over the host's stores and handlers.
 
-        Every channel a journey's sends name (first choice or fallback), every action and
-        reward, and tickets (a ticket sink) must have a handler: otherwise ``ValueError`` lists
-        what is missing. ``unhandled="withhold"`` declares the other choice instead: a send
-        falls back past a channel without a gateway, and a ticket or action without a handler
-        is withheld with that reason; :meth:`explain` lists what is unhandled.
+        Every channel a journey's sends name (first choice or fallback), every action, reward and
+        decision function (``decisions=``, runtime/decide.py), and tickets (a ticket sink) must
+        have a handler, else ``ValueError`` lists what is missing. ``unhandled="withhold"``: a send
+        falls back past a channel without a gateway, a ticket or action without a handler is
+        withheld with that reason, a decision fails; :meth:`explain` lists what is unhandled.
 
         ``only=True`` runs these journeys as a part of those the state store holds: the
         instances, timers and outbox entries of the others are left as they are, and an event
@@ -136,12 +136,11 @@ class Engine:
             )
         self.versions: dict[tuple[str, int], ir.Journey] = {}
         self.latest: dict[str, ir.Journey] = {}
+        self.schemas: dict[str, Mapping[str, Type]] = {}
         for j in journeys:
             self.versions[(j.id, j.version)] = j
             if j.id not in self.latest or j.version > self.latest[j.id].version:
                 self.latest[j.id] = j
-        self.schemas: dict[str, Mapping[str, Type]] = {}
-        for j in journeys:
             for name, fields in j.event_types.items():
                 self.schemas.setdefault(name, fields)
         self.events = events
@@ -177,6 +176,7 @@ class Engine:
             {"journeys": scope} if scope is not None else {}
         )
         self._interpreter = Interpreter(events, profiles, on_action, state, self.versions.values())
+        self._interpreter.register_decisions(journeys, decisions, unhandled, self.unhandled)
         self._waits = Waits(
             self._interpreter, state, profiles, self.versions, self._scoped_to, stale_after
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from journeydsl.expr.absent import AbsentAttributeError
 from journeydsl.expr.limits import ExpressionLimitError
 from journeydsl.runtime import parallel
 from journeydsl.runtime.codec import decode_map, encode_map, plain
+from journeydsl.runtime.decide import Decider, DecisionFunction, run_decide
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.history import contact_history
@@ -135,6 +136,8 @@ class Interpreter:
         #: :data:`FAILED_KEPT` of them, with the reason, in :attr:`failed`.
         self.failures = 0
         self.failed: list[tuple[str, str]] = []
+        #: The host's decision functions (``decide`` steps), set by the engine.
+        self.decider: Decider | None = None
 
     # ------------------------------------------------------------------ running
 
@@ -222,6 +225,23 @@ class Interpreter:
             if inst["status"] != "active":
                 return False
         return True
+
+    def register_decisions(
+        self,
+        journeys: Sequence[ir.Journey],
+        functions: Mapping[str, DecisionFunction] | None,
+        unhandled: str,
+        listed: list[str],
+    ) -> None:
+        """The host's decision functions (see :class:`~journeydsl.runtime.decide.Decider`)."""
+        self.decider = Decider(journeys, functions, unhandled, listed)
+
+    def fail(self, inst: InstanceRecord, journey: ir.Journey, reason: str, now: datetime) -> None:
+        """End ``inst`` with the outcome ``error``, for ``reason`` (logged and counted)."""
+        note(inst, now, inst.get("node") or "", "error", reason=reason)
+        log.error("error", journey=journey.id, customer=inst["customer_id"], error=reason)
+        self._failed(inst, reason)
+        self.end(inst, journey, "error", now)
 
     def _failed(self, inst: InstanceRecord, reason: str) -> None:
         self.failures += 1
@@ -575,6 +595,7 @@ _HANDLERS: dict[type, _Handler] = {
     ir.Exit: Interpreter._exit,
     ir.Parallel: parallel.fork,
     ir.Join: parallel.join,
+    ir.Decide: run_decide,  # decide: a decision call (runtime/decide.py)
 }
 
 

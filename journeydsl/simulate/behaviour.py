@@ -381,6 +381,31 @@ def _start(raw: Any) -> Any:
     return raw
 
 
+# --------------------------------------------------------------------------- decision functions
+
+
+class DecisionModel(_Model):
+    """How a decision function answers in a simulation (``decisions:``): the share of attempts
+    that fail (``errors``) or time out (``timeouts``), and the answer: ``answer`` (a value, or
+    one per field of a record, each a constant or a weighted ``choice``), or a ``table`` keyed
+    by the profile attributes ``by`` names (their values joined by ", "), ``answer`` for the
+    rest. See :mod:`journeydsl.simulate.decisions`."""
+
+    errors: Probability = 0.0
+    timeouts: Probability = 0.0
+    answer: dict[str, Any] | str | int | bool | None = None
+    by: list[str] = Field(default_factory=list)
+    table: dict[str, dict[str, Any] | str | int | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rates(self) -> DecisionModel:
+        if self.errors + self.timeouts > 1:
+            raise ValueError("errors and timeouts add up to more than 1")
+        if self.table and not self.by:
+            raise ValueError("a table needs 'by:', the profile attributes that key it")
+        return self
+
+
 class Behaviour(_Model):
     """A behaviour model file (docs/simulate.md, "The behaviour model")."""
 
@@ -395,6 +420,7 @@ class Behaviour(_Model):
     spend: Spend
     responses: list[Response] = Field(default_factory=list)
     channels: dict[Channel, ChannelModel] = Field(default_factory=dict)
+    decisions: dict[str, DecisionModel] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_rules(self) -> Behaviour:

@@ -29,6 +29,7 @@ from journeydsl.simulate.behaviour import (
     Channel,
     ChannelModel,
     Count,
+    DecisionModel,
     Dist,
     Duration,
     LogNormal,
@@ -387,6 +388,7 @@ class GeneralBehaviour(_Model):
     events: dict[str, EventModel]
     reactions: list[ReactionRule] = Field(default_factory=list)
     channels: dict[Channel, ChannelModel] = Field(default_factory=dict)
+    decisions: dict[str, DecisionModel] = Field(default_factory=dict)  # decide steps
 
     @model_validator(mode="after")
     def _checks(self) -> GeneralBehaviour:

@@ -24,6 +24,7 @@ from typing import Any, cast
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.expr.context import EventRecord
+from journeydsl.runtime.decide import DecisionFunction
 from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.events import event_id
 from journeydsl.runtime.policies.model import Policies
@@ -39,6 +40,7 @@ from journeydsl.runtime.virtual import (
     RecordingTickets,
     SteppableClock,
 )
+from journeydsl.simulate.decisions import unanswered
 from journeydsl.simulate.inputs import LoadedEvent, Problem, default_profile
 from journeydsl.simulate.policy_figures import PolicyTally
 from journeydsl.simulate.tally import Tally
@@ -168,6 +170,7 @@ class Simulation:
         progress: Callable[[datetime], None] | None = None,
         policies: Policies | None = None,
         isolated: bool = False,
+        decisions: Mapping[str, DecisionFunction] | None = None,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("the simulation start needs a UTC offset")
@@ -205,6 +208,9 @@ class Simulation:
             retry=retry,
             on_action=self.actions.append,
             policies=policies,
+            # decide steps: the functions given (from the behaviour model or a test's stubs),
+            # and one that fails for each decision without them
+            decisions={**unanswered(self.journeys, decisions or {}), **(decisions or {})},
         )
         #: The contact policies the run is under (``--policies``), or None.
         self.policies = policies

@@ -217,6 +217,7 @@ def _run_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
 
 
 def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
+    from journeydsl.simulate.decisions import behaviour_functions
     from journeydsl.simulate.population import Population
     from journeydsl.simulate.population_general import GeneralPopulation, population_for
 
@@ -233,6 +234,9 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
                 until=plan.until,
                 channels=population.channels(),
                 policies=context.policies,
+                decisions=behaviour_functions(
+                    context.model.decisions, [journey], population.profiles, plan.seed
+                ),
             )
             population.attach(sim)
             channels = population.stats

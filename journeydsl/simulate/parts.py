@@ -15,7 +15,8 @@ The file (``version`` 1)::
 
     {"format": "journeydsl-simulate-part", "version": 1, "part": K, "parts": N,
      "run": {...}, "results": [{per journey: "tally", "channels", "stats", "quarantined",
-     "duplicates", "actions", "instances", "timezones", "trace", "policy", "pairs", "capacity"}, ...]}
+     "duplicates", "actions", "instances", "timezones", "trace", "policy", "pairs",
+     "capacity"}, ...]}
 """
 
 from __future__ import annotations

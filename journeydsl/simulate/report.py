@@ -425,6 +425,12 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
             return f"branch {d.get('branch')} cancelled (it waited at {d.get('at_step')})"
         case "join":
             return f"join {d.get('join')}: complete, go on"
+        # decide: a decision call
+        case "decide" if "value" in d:
+            return f"asked {d.get('name')}: {compact(d['value'])}"
+        case "decide":
+            kind = "timed out" if d.get("error") == "timeout" else "failed"
+            return f"asked {d.get('name')}: attempt {d.get('attempt')} {kind} ({d.get('reason')})"
     rest = ", ".join(f"{k}={compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from journeydsl.simulate.decisions import Stub, stub_functions
 from journeydsl.simulate.formats import compact
 from journeydsl.yamlfile import (
     FileError,
@@ -89,6 +90,9 @@ class Case(_Model):
     profiles: list[dict[str, Any]] = Field(default_factory=list)
     events: list[dict[str, Any]] = Field(default_factory=list)
     enrol: list[Enrol] = Field(default_factory=list)
+    #: decide steps: the answers of decision functions, by function (the case's win over the
+    #: file's).
+    decisions: dict[str, list[Stub]] = Field(default_factory=dict)
     expect: Expect
 
 
@@ -103,6 +107,7 @@ class TestFile(_Model):
     journeys: list[str] | None = Field(default=None, min_length=1)
     policies: str | None = None
     profiles: list[dict[str, Any]] = Field(default_factory=list)
+    decisions: dict[str, list[Stub]] = Field(default_factory=dict)
     cases: list[Case] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -362,6 +367,7 @@ def _case_run(
         until=until,
         default_consent=case.default_consent,
         policies=policies,
+        decisions=stub_functions({**tf.decisions, **case.decisions}, journeys),
     )
     sim.add_events(sorted(events, key=lambda e: e.record.at))
     for at, enrolment, origin in sorted(enrolments, key=lambda x: x[0]):

@@ -18,6 +18,7 @@ from lark import Token, Tree
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
+from journeydsl.syntax._decide import build_decide
 
 __all__ = ["MAX_DEPTH", "Builder", "TooDeepError"]
 
@@ -517,6 +518,9 @@ class Builder:
 
     def s_loop_continue(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         return ast.Break("continue", ident, s)
+
+    # decide: a decision call (journeydsl/syntax/_decide.py)
+    s_decide = build_decide
 
     # ---------------------------------------------------------------- journey
 

@@ -20,6 +20,7 @@ from journeydsl.ast import (
     Binary,
     Break,
     Case,
+    Decide,
     Entry,
     Exit,
     ExitWith,
@@ -47,6 +48,7 @@ from journeydsl.ast import (
     WaitFor,
     WaitUntil,
 )
+from journeydsl.syntax._decide import decide_dsl, decide_yaml
 from journeydsl.syntax._print_expr import (
     BINARY_PREC,
     expr_text,
@@ -268,6 +270,12 @@ class _DslPrinter:
                         self.with_params("", step.payload, depth + 1)
             case Action():
                 self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
+            case Decide():  # decide: a decision call
+                segments = decide_dsl(step, label)
+                if isinstance(segments, str):
+                    self.emit(depth, segments)
+                else:
+                    self.chain(depth, segments)
             case _:
                 self.emit(depth, label + _simple(step))
 
@@ -679,4 +687,6 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("exit", step.outcome.name)
         case ExitWith():
             put("exit_with", print_expr(step.value))
+        case Decide():  # decide: a decision call
+            decide_yaml(step, put, _yaml_steps)
     return out

@@ -364,6 +364,40 @@ _EXIT_WITH = _step(
     "End the journey with an outcome chosen by an expression.",
 )
 
+# ---------------------------------------------------------------- decide: a decision call
+_DECIDE = _step(
+    Key("decide", K.NAME, "The variable that keeps the answer.", True, "decide: limit_offer"),
+    "Call a decision function the host registers, and keep its typed answer.",
+    Key(
+        "call",
+        K.STRING,
+        "The decision function, as the catalog's decisions: name it.",
+        True,
+        "call: credit.preapproved_limit",
+    ),
+    Key(
+        "args",
+        K.PARAMS,
+        "The function's params, name -> expression.",
+        example="args: {customer: customer_id}",
+    ),
+    Key("timeout", K.EXPR, "How long one attempt may take (default 5s).", example="timeout: 2s"),
+    Key("retry", K.INT, "Attempts after a failed one (default 2).", example="retry: 3"),
+    Key("every", K.EXPR, "The wait between attempts (default 1m).", example="every: 30s"),
+    Key(
+        "on_error",
+        K.STEPS,
+        "Steps to run when the last attempt failed.",
+        example="on_error: [exit: no_answer]",
+    ),
+    Key(
+        "on_timeout",
+        K.STEPS,
+        "Steps to run when the last attempt timed out (default: those of on_error).",
+        example="on_timeout: [exit: no_answer]",
+    ),
+)
+
 # ---------------------------------------------------------------- parallel (concurrent paths)
 _PARALLEL = _step(
     Key(
@@ -413,6 +447,7 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _SET,
         _EXIT,
         _EXIT_WITH,
+        _DECIDE,
     )
     if s.head is not None
 }

@@ -30,4 +30,4 @@ def reachable(journey: ir.Journey) -> set[str]:
 
 def is_internal(node_id: str) -> bool:
     """Nodes the lowering adds (a repeat's check and next) that have no source step of their own."""
-    return node_id.endswith((".check", ".next", ".join"))
+    return node_id.endswith((".check", ".next", ".join", ".retry"))

@@ -19,8 +19,11 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
     set_in: dict[str, frozenset[str]] = dict.fromkeys(journey.nodes, top)
     set_in[journey.start] = frozenset()
 
-    def out(nid: str) -> frozenset[str]:
+    def out(nid: str, to: str) -> frozenset[str]:
         var = lowered.sets.get(nid)
+        node = journey.nodes[nid]
+        if isinstance(node, ir.Decide) and to in node.failure_targets():
+            return set_in[nid]  # (a decision sets its answer on its answer edge only)
         return set_in[nid] | {var} if var else set_in[nid]
 
     order = list(journey.nodes)
@@ -33,7 +36,7 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
             ps = [p for p in preds.get(nid, []) if p in set_in]
             if not ps:
                 continue
-            new = frozenset.intersection(*(out(p) for p in ps))
+            new = frozenset.intersection(*(out(p, nid) for p in ps))
             if new != set_in[nid]:
                 set_in[nid] = new
                 changed = True
@@ -55,6 +58,7 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                     span,
                     f"set '{var}' before the first wait, or test something else in the goal",
                 )
+    answers = {n.var for n in journey.nodes.values() if isinstance(n, ir.Decide)}
     for nid, reads in lowered.reads.items():
         reported: set[str] = set()
         for var, span in reads:
@@ -64,5 +68,9 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                     "JD208",
                     f"variable '{var}' may be read before it is set",
                     span,
-                    f"set it on every path before this step (`set {var} = …`)",
+                    f"'{var}' is a decision's answer: read it after its `decide` step, where "
+                    "the call answered (an `on error` or `on timeout` block that does not exit "
+                    "goes on without it)"
+                    if var in answers
+                    else f"set it on every path before this step (`set {var} = …`)",
                 )
