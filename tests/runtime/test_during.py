@@ -19,7 +19,16 @@ from journeydsl.compiler import compile_file, compile_source
 from journeydsl.runtime.migrate import StepMapping, check_mapping, load_mapping, migrate
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.testing import MemoryStateStore, SteppableClock
-from tests.runtime.scenario import EXAMPLES, compile_journey, ev, example, local, profile, run
+from tests.runtime.scenario import (
+    EXAMPLES,
+    compile_journey,
+    ev,
+    example,
+    local,
+    profile,
+    run,
+    txn,
+)
 from tests.runtime.test_migrate import World
 
 APPROVED = local("2026-01-05 10:00")
@@ -155,6 +164,49 @@ def test_a_condition_handler_interrupts_when_it_becomes_true() -> None:
     )
     assert r.acts("c1") == [("2026-01-05 10:00", "send", "email", "wallet_binding_benefits", {})]
     assert r.ended("c1") == [("interrupted", "2026-01-05 10:00")]
+
+
+SPENT = """
+journey reminders_until_spent
+uses events "events.yaml"
+uses templates "templates.yaml"
+outcomes done
+entry on card_issued
+set spent = false
+during {
+  wait 3d
+  send email activation_reminder transactional { round: 1 }
+  wait 4d
+  send email activation_reminder transactional { round: 2 }
+} when sum(transaction.amount since entry) >= 1_000_000 VND {
+  set spent = true
+}
+if spent {
+  ticket telesales
+}
+exit done
+"""
+
+
+def test_a_condition_handler_wakes_at_the_event_that_makes_it_true() -> None:
+    """Two purchases (day 2 and day 5) reach a million: at the second, the handler runs, the
+    second reminder is never sent, and the ticket follows the block at that instant."""
+    issued = ev("c1", "card_issued", APPROVED, card_id="k1", product="gold")
+    r = run(
+        [compile_journey(SPENT)],
+        [profile("c1", app=True)],
+        [
+            issued,
+            txn("c1", local("2026-01-07 12:00"), 600_000, "Tiki", "shopping"),
+            txn("c1", local("2026-01-10 12:00"), 600_000, "Tiki", "shopping"),
+        ],
+        start=APPROVED,
+    )
+    assert [a[:4] for a in r.acts("c1")] == [
+        ("2026-01-08 10:00", "send", "email", "activation_reminder"),
+        ("2026-01-10 12:00", "ticket", "telesales", "normal"),
+    ]
+    assert r.ended("c1") == [("done", "2026-01-10 12:00")]
 
 
 def test_the_block_survives_a_restart_on_sqlite(tmp_path: Path) -> None:
