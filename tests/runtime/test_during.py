@@ -440,3 +440,67 @@ def test_an_instance_waiting_inside_the_block_moves_and_its_handler_runs_version
     assert [m.template for m in world.channels["email"].delivered] == ["retention_offer"]
     if isinstance(state, SQLiteStore):
         state.close()
+
+
+def test_explain_names_the_during_block_and_the_handlers_branch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`journeydsl explain` says the body starts while the handler waits, then shows the
+    handler's wake and ticket in its branch (1) and the body's push in its own (2)."""
+    from journeydsl.cli import main
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"customer_id": "l-1", "type": "card_approved", "at": "2026-01-05T10:00:00+07:00", '
+        '"data": {"application_id": "a", "card_id": "k1", "credit_limit": 30000000}}\n'
+        '{"customer_id": "l-1", "type": "cancel_request", "at": "2026-02-20T15:00:00+07:00", '
+        '"data": {"card_id": "k1", "reason": "annual_fee"}}\n',
+        encoding="utf-8",
+    )
+    profiles = tmp_path / "profiles.jsonl"
+    profiles.write_text(
+        '{"customer_id": "l-1", "attributes": {"has_digital_app": true}, '
+        '"consent": {"email": true, "push": true}}\n',
+        encoding="utf-8",
+    )
+    journey = str(EXAMPLES / "card_lifecycle.journey")
+    args = ["explain", journey, "--events", str(events), "--profiles", str(profiles)]
+    assert main([*args, "--customer", "l-1", "--days", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "during: the body starts, handlers wait (on cancel_request)" in out
+    assert "[branch 2] send push wallet_binding_reminder" in out
+    assert "[branch 1] woke on cancel_request" in out
+    assert "ended: churn_ticket" in out
+
+
+def test_explain_says_when_the_body_is_cancelled_and_when_a_handler_is_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cancel request while the body waits: `body cancelled (it waited at …)`; an activation
+    (the second handler wins): the handlers that did not run are dropped, by name."""
+    import shutil
+
+    from journeydsl.cli import main
+
+    for name in ("events.yaml", "templates.yaml"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    (tmp_path / "goes_on.journey").write_text(GOES_ON, encoding="utf-8")
+    approved = (
+        '{"customer_id": "%s", "type": "card_approved", "at": "2026-01-05T10:00:00+07:00", '
+        '"data": {"application_id": "a", "card_id": "k1", "credit_limit": 30000000}}\n'
+    )
+    later = (
+        '{"customer_id": "c1", "type": "cancel_request", "at": "2026-01-10T15:00:00+07:00", '
+        '"data": {"card_id": "k1", "reason": "annual_fee"}}\n'
+        '{"customer_id": "c2", "type": "card_activated", "at": "2026-01-10T15:00:00+07:00", '
+        '"data": {"card_id": "k1"}}\n'
+    )
+    (tmp_path / "events.jsonl").write_text(approved % "c1" + approved % "c2" + later, "utf-8")
+    seen = {}
+    for customer in ("c1", "c2"):
+        args = ["explain", str(tmp_path / "goes_on.journey"), "--default-consent"]
+        args += ["--events", str(tmp_path / "events.jsonl"), "--customer", customer]
+        assert main([*args, "--days", "40"]) == 0
+        seen[customer] = capsys.readouterr().out
+    assert "body cancelled (it waited at wait_for_card_activated)" in seen["c1"]
+    assert 'handler 3 (when profile.segment == "vip") dropped' in seen["c2"]
