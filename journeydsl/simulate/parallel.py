@@ -52,6 +52,7 @@ from journeydsl.simulate.driver import (
     holdout_splits,
     instance_sort_key,
     instant,
+    step_order,
 )
 from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent, Problem
 from journeydsl.simulate.paired import PairTally, reached_outcomes
@@ -277,8 +278,12 @@ def _collect(
                 found = zones[customer_id] = own or journey.timezone
             return found
 
+        steps = step_order(sim.actions, records)
         part.actions = sorted(
-            ((action_sort_key(a), contract_action(a, zone(a["customer_id"]))) for a in sim.actions),
+            (
+                (action_sort_key(a, step), contract_action(a, zone(a["customer_id"])))
+                for a, step in zip(sim.actions, steps, strict=True)
+            ),
             key=operator.itemgetter(0),
         )
         for r in records:
