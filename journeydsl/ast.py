@@ -31,6 +31,8 @@ __all__ = [
     "DateLit",
     "Decide",
     "DurationLit",
+    "During",
+    "DuringHandler",
     "Entry",
     "Exit",
     "ExitWith",
@@ -567,6 +569,32 @@ class Parallel:
     span: Span = _span()
 
 
+# ---------------------------------------------------------------- during (interrupting handlers)
+
+
+@dataclass(frozen=True, slots=True)
+class DuringHandler:
+    """One handler of a ``during`` block: ``on EVENT [as NAME] [where COND] { … }`` or
+    ``when COND { … }``. ``wait`` holds it as the wait it is (``target`` the event's name or the
+    condition, ``then`` the handler's steps); ``condition`` says it was written with ``when``."""
+
+    wait: WaitFor
+    condition: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class During:
+    """Run ``body``; while it runs, each handler waits for its event (or condition). When one
+    happens, its steps run at that instant, the body is cancelled where it waits, and the
+    journey goes on after the block. When the body ends first, the handlers are dropped."""
+
+    body: Steps
+    handlers: tuple[DuringHandler, ...]
+    id: Ident | None = None
+    span: Span = _span()
+
+
 # ---------------------------------------------------------------- exit with a computed outcome
 
 
@@ -639,6 +667,7 @@ Step: TypeAlias = (
     | ExitWith
     | Break
     | Decide
+    | During
 )
 Steps: TypeAlias = tuple[Step, ...]
 

@@ -460,12 +460,26 @@ class Parallel(Node):
     join: str
     branches: tuple[str, ...]
     done: str
+    #: during (interrupting handlers): a ``during`` block is a ``first`` fork whose leading
+    #: branches are its handlers, each named here (``on cancel_request``, ``when …``), and whose
+    #: last branch is the body. Empty for a ``parallel`` block.
+    handlers: tuple[str, ...] = ()
 
     kind = "parallel"
 
     def labelled_edges(self) -> list[tuple[str, str | None]]:
-        """One edge per branch, ``branch 1``, ``branch 2``…, in written order."""
+        """One edge per branch, ``branch 1``, ``branch 2``…, in written order (for a ``during``
+        block: one per handler, by its head, then ``body``)."""
+        if self.handlers:
+            return [*zip(self.handlers, self.branches, strict=False), ("body", self.branches[-1])]
         return [(f"branch {n}", target) for n, target in enumerate(self.branches, 1)]
+
+    def to_json(self) -> dict[str, Any]:
+        """The fork; ``handlers`` only for a ``during`` block (parallel graphs keep their bytes)."""
+        out = super(Parallel, self).to_json()
+        if not self.handlers:
+            del out["handlers"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -767,6 +781,8 @@ def describe(node: Node, *, full: bool = False) -> str:
             return f"set {node.var} = {node.value.source}" if full else f"set {node.var}"
         case Exit():
             return f"exit {node.outcome}"
+        case Parallel() if node.handlers:  # during (interrupting handlers)
+            return f"during ({', '.join(node.handlers)})"
         case Parallel():
             return f"parallel {node.join} ({len(node.branches)} branches)"
         case Join():

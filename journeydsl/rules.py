@@ -218,7 +218,8 @@ RULES: Final[dict[str, Rule]] = {
         "repeat max 5 until false {\n  set x = 1\n}\n",
         "Put a wait in the loop's body."),
     "JD503": Rule(
-        "A wait for an event or condition has no timeout, so the customer may wait forever.",
+        "A wait for an event or condition has no timeout, so the customer may wait forever. "
+        "(A handler of a `during` block lasts as long as its body and is not reported.)",
         "wait for card_activated\n",
         "Give it a timeout: `wait for card_activated until entered_at + 14d timeout { … }`."),
     "JD504": Rule(
@@ -307,7 +308,8 @@ RULES: Final[dict[str, Rule]] = {
         "Set the variable in one branch only, or give each branch its own variable."),
     "JD802": Rule(
         "In `parallel first`, a branch that never waits ends at once and wins: the branches "
-        "written after it are cancelled before they start.",
+        "written after it are cancelled before they start. Likewise the handlers of a `during` "
+        "block whose body never waits can never run.",
         "parallel first {\n  branch { tag seen }\n  branch { wait 1d }\n}\n",
         "Give the first branch a wait, or write its steps before the block."),
     "JD803": Rule(
@@ -317,7 +319,8 @@ RULES: Final[dict[str, Rule]] = {
         "parallel all {\n  branch { wait 1d  exit done }\n  branch { wait 2d }\n}\n",
         "Exit after the join, or use `parallel first` so the first branch to end wins."),
     "JD804": Rule(
-        "A parallel block inside a branch of another parallel block; nesting is not supported.",
+        "A parallel block inside a branch of another parallel block, or a parallel or during "
+        "block inside a during block; nesting is not supported.",
         "parallel all {\n  branch {\n    parallel all {\n      branch { wait 1d }\n"
         "      branch { wait 2d }\n    }\n  }\n  branch { wait 3d }\n}\n",
         "Add its branches to the outer block, or run it after the join."),

@@ -34,6 +34,8 @@ from journeydsl.ast import (
     DateLit,
     Decide,
     DurationLit,
+    During,
+    DuringHandler,
     Entry,
     Exit,
     ExitWith,
@@ -472,7 +474,17 @@ def _id(draw: st.DrawFn, ctx: _Ctx) -> Ident | None:
 
 
 _SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action")
-_COMPOUND = ("if", "wait_for", "wait_first", "switch", "split", "repeat", "parallel", "decide")
+_COMPOUND = (
+    "if",
+    "wait_for",
+    "wait_first",
+    "switch",
+    "split",
+    "repeat",
+    "parallel",
+    "decide",
+    "during",
+)
 _KINDS = {
     (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
     for var in (False, True)
@@ -552,7 +564,9 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             return _split(draw, ctx, inner, step_id)
         case "parallel" if not ctx.in_parallel:
             return _parallel(draw, ctx, inner, step_id)
-        case "parallel":  # (a block inside a block is JD804)
+        case "during" if not ctx.in_parallel:
+            return _during(draw, ctx, inner, step_id)
+        case "parallel" | "during":  # (a block inside a block is JD804)
             return Wait(_duration(draw, ctx), step_id)
         case "decide":
             return _decide(draw, ctx, inner, step_id)
@@ -655,6 +669,38 @@ def _parallel(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> 
     ctx.in_repeat -= 1
     ctx.has_var, ctx.in_parallel = has_var, False
     return Parallel(_pick(draw, ("all", "first")), tuple(branches), step_id)
+
+
+# ---------------------------------------------------------------- during (interrupting handlers)
+
+
+def _during(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> During:
+    """A body that starts with a wait (a body that never waits is JD802) and one or two handlers
+    on distinct events or conditions, each with steps that do not wait (JD105): a tag or a ticket,
+    or for a purchase, `as NAME` read in its filter and its ticket."""
+    ctx.in_parallel = True  # (no parallel, during or break inside: JD804, JD105)
+    ctx.budget -= 1
+    body = (Wait(_duration(draw, ctx)), *_block(draw, ctx, inner, hi=2))
+    ctx.in_parallel = False
+    picked = draw(st.lists(st.integers(0, len(_AWAITED) - 1), min_size=1, max_size=2, unique=True))
+    handlers = []
+    for i in picked:
+        target, where = _AWAITED[i]
+        if where == _OFFER_IS_VAR and not ctx.has_var:
+            where = Binary("==", _attr("offer_registered", "offer"), StringLit("tiki_voucher"))
+        steps: Steps = (Tag(Ident("dormant"), True),) if _chance(draw, 2) else ()
+        if not isinstance(target, Name):
+            handlers.append(DuringHandler(WaitFor(target, then=steps), True))
+            continue
+        bind = None
+        if target == Name("transaction") and _chance(draw, 2):
+            ctx.ids += 1
+            bind = Ident(f"tx{ctx.ids}")
+            where = Binary(">=", _attr(bind.name, "amount"), MoneyLit("500_000", "VND"))
+            note = Param(Ident("merchant"), _attr(bind.name, "merchant"))
+            steps = (Ticket(Ident("customer_care"), None, (note,)), *steps)
+        handlers.append(DuringHandler(WaitFor(target, where, then=steps, bind=bind), False))
+    return During(body, tuple(handlers), step_id)
 
 
 @st.composite

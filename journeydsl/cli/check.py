@@ -86,7 +86,16 @@ def _stats(result: CompileResult) -> dict[str, Any]:
         "steps": sum(kinds.values()),
         "steps_by_kind": dict(sorted(kinds.items())),
         "message_budget": result.budget,
+        "window_budget": _windows(journey, result.budget),
     }
+
+
+def _windows(journey: Any, budget: dict[str, int] | None) -> dict[str, Any]:
+    """The worst case in any 24 h and 7 d, per channel (journeydsl/budget_windows.py)."""
+    from journeydsl.budget_windows import window_figures
+
+    channels = [c for c in (budget or {}) if c != "total"]
+    return window_figures(journey, channels).to_json()
 
 
 def _print_stats_text(
@@ -115,13 +124,40 @@ def _print_stats_text(
                 str(budget.get("total", 0)),
             ]
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     print("\nworst-case messages per customer (static message budget):", file=out)
+    _print_table(table, out)
+    _print_windows(rows, channels, out)
+
+
+def _print_table(table: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         cells = [
             cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(row)
         ]
         print("  " + "  ".join(cells).rstrip(), file=out)
+
+
+def _print_windows(
+    rows: list[tuple[CompileResult, dict[str, Any]]], channels: list[str], out: TextIO
+) -> None:
+    """The worst case in any 24 h / any 7 d per channel, and why a figure may be loose."""
+    table = [["file", "journey", *channels, "total"]]
+    notes: list[str] = []
+    for r, s in rows:
+        w = s["window_budget"]
+        table.append(
+            [
+                r.file,
+                f"{s['journey']} v{s['version']}",
+                *(f"{w['24h'].get(c, 0)}/{w['7d'].get(c, 0)}" for c in [*channels, "total"]),
+            ]
+        )
+        notes.extend(f"  {r.file}: loose: {why}" for why in w["loose"])
+    print("\nworst case per customer in any 24 h / any 7 d:", file=out)
+    _print_table(table, out)
+    for line in notes:
+        print(line, file=out)
 
 
 def _apply_policies(

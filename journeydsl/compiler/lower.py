@@ -17,6 +17,7 @@ from journeydsl.catalog import Catalog, EventSpec
 from journeydsl.compiler.bounds import Bounds, variable_bounds
 from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_windows
 from journeydsl.compiler.decide import answer_type, lower_decide
+from journeydsl.compiler.during import lower_during
 from journeydsl.compiler.exitwith import lower_exit_with
 from journeydsl.compiler.goals import goal_steps, lower_goal_steps
 from journeydsl.compiler.parallel import lower_parallel
@@ -83,6 +84,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [b.steps for b in s.branches]
         case A.Decide():  # decide: a decision call
             return [b for b in (s.on_error, s.on_timeout) if b is not None]
+        case A.During():  # (each handler is walked as the wait it is, its steps inside it)
+            return [s.body, tuple(h.wait for h in s.handlers)]
     return []
 
 
@@ -109,6 +112,8 @@ def _base_id(s: A.Step) -> str:
             return f"repeat_{s.counter.name}" if s.counter else "repeat"
         case A.Parallel():
             return "parallel"
+        case A.During():
+            return "during"
         case A.Ticket():
             return f"ticket_{s.queue.name}"
         case A.Update():
@@ -324,6 +329,8 @@ class _Lowerer:
                 return lower_repeat(self, s, nid, nxt, scope)
             case A.Parallel():
                 return lower_parallel(self, s, nid, nxt, scope)
+            case A.During():
+                return lower_during(self, s, nid, nxt, scope)
             case A.Break():
                 return lower_break(self, s, nxt)
             case A.ExitWith():

@@ -41,10 +41,11 @@ def _check(lw: _Lowerer, s: A.Parallel) -> None:
     writers: dict[str, int] = {}
     for n, b in enumerate(s.branches, 1):
         for step in _walk(b.steps):
-            if isinstance(step, A.Parallel):
+            if isinstance(step, A.Parallel | A.During):
+                kind = "parallel" if isinstance(step, A.Parallel) else "during"
                 lw.diags.error(
                     "JD804",
-                    "a parallel block cannot be inside a branch of another parallel block",
+                    f"a {kind} block cannot be inside a branch of a parallel block",
                     step.span,
                     "add its branches to the outer block, or run it after the join",
                 )

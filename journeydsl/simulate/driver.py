@@ -369,17 +369,45 @@ class Simulation:
 # --------------------------------------------------------------------------- results
 
 
-def action_sort_key(a: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The order of actions in the JSON contract: by instant, then customer, node, kind and the
-    rest of the action (``a`` is the engine's record, with a datetime ``at``)."""
+def action_sort_key(a: Mapping[str, Any], step: tuple[str, int] = ("", 0)) -> tuple[Any, ...]:
+    """The order of actions in the JSON contract: by instant, then customer, then the order
+    the steps ran in (``step``: the instance and the place of the step in its decision log, see
+    :func:`step_order`), then node, kind and the rest of the action (``a`` is the engine's
+    record, with a datetime ``at``)."""
     rest = {k: v for k, v in a.items() if k not in ("at", "customer_id", "node", "kind")}
     return (
         a["at"].timestamp(),
         a["customer_id"],
+        step,
         a["node"],
         a["kind"],
         json.dumps(rest, sort_keys=True, ensure_ascii=False, default=str),
     )
+
+
+def step_order(
+    actions: Sequence[Mapping[str, Any]], records: Iterable[Mapping[str, Any]]
+) -> list[tuple[str, int]]:
+    """For each action, the instance that took its step and the step's place in that instance's
+    decision log (the order the steps ran in; ``("", 0)`` when the log does not have it): so
+    actions at one instant are listed in the order they happened, not by step id."""
+    steps: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
+    for r in records:
+        for i, e in enumerate(r.get("log") or ()):
+            if e.get("what") in _ACTION_STEPS:
+                key = (r["customer_id"], r["journey"], e["node"])
+                steps.setdefault(key, []).append((e["at"], r["id"], i))
+    out: list[tuple[str, int]] = []
+    for a in actions:
+        found = steps.get((a["customer_id"], a["journey"], a["node"]), [])
+        at = a["at"].timestamp()
+        before = [s for s in found if datetime.fromisoformat(s[0]).timestamp() <= at]
+        out.append(max(before)[1:] if before else ("", 0))
+    return out
+
+
+#: The decision-log entries of the steps that make actions.
+_ACTION_STEPS = frozenset({"send", "ticket", "reward", "action", "update", "tag", "untag"})
 
 
 def instance_sort_key(r: Mapping[str, Any]) -> tuple[float, str, str]:
@@ -578,10 +606,17 @@ class SimulationResult(RunResult):
     def __post_init__(self) -> None:
         sim = self.simulation
         self.journeys = sim.journeys
-        ordered = sorted(sim.actions, key=action_sort_key)
-        self.actions = [contract_action(a, self.timezone(a["customer_id"])) for a in ordered]
         # (the reports read the records as the JSON they are)
         records = cast(list[dict[str, Any]], sim.state.all_instances())
+        steps = step_order(sim.actions, records)
+        keyed = sorted(
+            (
+                (action_sort_key(a, step), n)
+                for n, (a, step) in enumerate(zip(sim.actions, steps, strict=True))
+            ),
+        )
+        ordered = [sim.actions[n] for _, n in keyed]
+        self.actions = [contract_action(a, self.timezone(a["customer_id"])) for a in ordered]
         records.sort(key=instance_sort_key)
         self.instances = records
 

@@ -53,6 +53,7 @@ from journeydsl.simulate.driver import (
     holdout_splits,
     instance_sort_key,
     instant,
+    step_order,
     ticket_steps,
 )
 from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent, Problem
@@ -300,8 +301,12 @@ def _collect(
                 found = zones[customer_id] = own or journey.timezone
             return found
 
+        steps = step_order(sim.actions, records)
         part.actions = sorted(
-            ((action_sort_key(a), contract_action(a, zone(a["customer_id"]))) for a in sim.actions),
+            (
+                (action_sort_key(a, step), contract_action(a, zone(a["customer_id"])))
+                for a, step in zip(sim.actions, steps, strict=True)
+            ),
             key=operator.itemgetter(0),
         )
         for r in records:

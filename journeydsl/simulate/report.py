@@ -416,6 +416,14 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
         case "reward" | "action":
             late = f", {d.get('late')} late" if d.get("late") else ""
             return f"{what} {d.get('name')} (queued{late})"
+        # during blocks (a parallel first whose leading branches are the handlers)
+        case "parallel" if isinstance(node, ir.Parallel) and node.handlers:
+            return f"during: the body starts, handlers wait ({', '.join(node.handlers)})"
+        case "cancelled" if isinstance(node, ir.Parallel) and node.handlers:
+            n = int(d.get("branch") or 0)
+            if 0 < n <= len(node.handlers):
+                return f"handler {n} ({node.handlers[n - 1]}) dropped"
+            return f"body cancelled (it waited at {d.get('at_step')})"
         # parallel blocks
         case "parallel":
             return f"parallel {d.get('join')}: {d.get('branches')} branches start"

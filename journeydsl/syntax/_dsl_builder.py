@@ -72,7 +72,7 @@ _SUB_RULES: Final = frozenset({
     "entry_key", "reentry_once", "reentry_always", "reentry_after", "by_count", "by_sum",
     "agg_where", "window_since", "window_last", "agg_default", "agg_func",
     "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
-    "first_timeout", "par_branch", "wait_bind", "goal_then",
+    "first_timeout", "par_branch", "wait_bind", "goal_then", "during_on", "during_when",
     "ticket_accepted", "ticket_not_accepted",
 })
 # fmt: on
@@ -468,6 +468,28 @@ class Builder:
             for b in _trees(t, "par_branch")
         )
         return ast.Parallel(join, branches, ident, s)
+
+    # ------------------------------------------------------------ during (interrupting handlers)
+
+    def s_during(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
+        handlers = []
+        for h in _trees(t, "during_on", "during_when"):
+            span, steps = self.span(h), self.block(_one(h, "block"))
+            if h.data == "during_on":
+                bind, where = _one(h, "wait_bind"), _exprs(h)
+                event = self.ident(h.children[0])
+                wait = ast.WaitFor(
+                    ast.Name(event.name, event.span),
+                    where=self.expr(where[0]) if where else None,
+                    then=steps,
+                    span=span,
+                    bind=None if bind is None else self.ident(bind.children[0]),
+                )
+                handlers.append(ast.DuringHandler(wait, False, span))
+            else:
+                wait = ast.WaitFor(self.expr(_exprs(h)[0]), then=steps, span=span)
+                handlers.append(ast.DuringHandler(wait, True, span))
+        return ast.During(self.block(_one(t, "block")), tuple(handlers), ident, s)
 
     def s_ticket(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         priority = _exprs(t)

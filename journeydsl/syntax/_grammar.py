@@ -19,7 +19,7 @@ __all__ = ["HEADER_KEYWORDS", "STEP_KEYWORDS", "keyword_values", "lark_parser", 
 #: Words that start a step, for "unknown step" hints.
 STEP_KEYWORDS: Final = (
     "send", "wait", "if", "switch", "split", "repeat", "ticket", "update", "tag", "untag",
-    "reward", "action", "set", "exit", "parallel", "break", "continue", "decide",
+    "reward", "action", "set", "exit", "parallel", "break", "continue", "decide", "during",
 )
 #: Words that start a header line, for "unknown header" hints.
 HEADER_KEYWORDS: Final = (

@@ -123,6 +123,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
         span=f.span,
     ),
     "parallel": lambda f: ast.Parallel(f["parallel"], f["branches"], f.get("id"), f.span),
+    "during": lambda f: ast.During(f["during"], f["handlers"], f.get("id"), f.span),
     "ticket": lambda f: ast.Ticket(
         f["ticket"],
         priority=f.get("priority"),
@@ -150,6 +151,7 @@ RECORD_BUILDERS: Final[dict[str, Callable[[Fields], Any]]] = {
     "case": lambda f: ast.Case(f["case"], f["steps"], f.span),
     "split arm": lambda f: ast.Arm(f["weight"], f["steps"], f.span),
     "parallel branch": lambda f: ast.ParallelBranch(f["steps"], f.span),
+    "during handler": lambda f: _during_handler(f),
     "holdout": lambda f: ast.Arm(f["weight"], f.get("steps", ()), f.span),
     "quiet_hours item": lambda f: ast.QuietHours(f["channels"], f["from"], f["to"], f.span),
     "goal": lambda f: ast.Goal(f["outcome"], f["when"], f.get("where"), f.span, f.get("steps", ())),
@@ -157,3 +159,22 @@ RECORD_BUILDERS: Final[dict[str, Callable[[Fields], Any]]] = {
         f["channels"], f["days"], f["from"], f["to"], f.span
     ),
 }
+
+
+# ---------------------------------------------------------------- during (interrupting handlers)
+
+
+def _during_handler(f: Fields) -> ast.DuringHandler:
+    """A handler as the wait it is: an event's name (with ``as`` and ``where``) or a condition."""
+    event: ast.Ident | None = f.get("event")
+    if event is None:
+        wait = ast.WaitFor(f["when"], then=f.get("steps", ()), span=f.span)
+        return ast.DuringHandler(wait, True, f.span)
+    wait = ast.WaitFor(
+        ast.Name(event.name, event.span),
+        where=f.get("where"),
+        then=f.get("steps", ()),
+        span=f.span,
+        bind=f.get("as"),
+    )
+    return ast.DuringHandler(wait, False, f.span)

@@ -790,5 +790,6 @@ _VALUE_READERS: Final[dict[ValueKind, _ValueReader]] = {
     ValueKind.DRAW: Reader.draw,
     ValueKind.JOIN: Reader.draw,
     ValueKind.PARALLEL_BRANCHES: Reader.records,
+    ValueKind.HANDLERS: Reader.records,  # during (interrupting handlers)
     ValueKind.BRANCHES: Reader.branches,
 }

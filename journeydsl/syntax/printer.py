@@ -21,6 +21,8 @@ from journeydsl.ast import (
     Break,
     Case,
     Decide,
+    During,
+    DuringHandler,
     Entry,
     Exit,
     ExitWith,
@@ -108,7 +110,7 @@ def _params_inline(params: tuple[Param, ...]) -> str:
 def _is_compound(step: Step) -> bool:
     if isinstance(step, Ticket):  # ticket exits (accepted / not accepted)
         return step.waits
-    return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat | Parallel)
+    return isinstance(step, WaitFor | WaitFirst | If | Switch | Split | Repeat | Parallel | During)
 
 
 class _DslPrinter:
@@ -230,6 +232,9 @@ class _DslPrinter:
                 for branch in step.branches:
                     self.block("branch", branch.steps, depth + 1)
                 self.emit(depth, "}")
+            case During():  # during (interrupting handlers)
+                heads = [(f"{label}during", step.body)]
+                self.chain(depth, heads + [(_during_head(h), h.wait.then) for h in step.handlers])
             case Repeat():
                 head = "repeat"
                 if step.counter is not None:
@@ -660,6 +665,9 @@ def _yaml_step(step: Step) -> dict[str, Any]:
         case Parallel():  # parallel (concurrent paths)
             put("parallel", step.join)
             put("branches", [{"steps": _yaml_steps(b.steps)} for b in step.branches])
+        case During():  # during (interrupting handlers)
+            put("during", _yaml_steps(step.body))
+            put("handlers", [_yaml_handler(h) for h in step.handlers])
         case Ticket():
             put("ticket", step.queue.name)
             if step.priority is not None:
@@ -689,4 +697,34 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("exit_with", print_expr(step.value))
         case Decide():  # decide: a decision call
             decide_yaml(step, put, _yaml_steps)
+    return out
+
+
+# ---------------------------------------------------------------- during (interrupting handlers)
+
+
+def _during_head(h: DuringHandler) -> str:
+    """``on EVENT [as NAME] [where COND]`` or ``when COND``: a handler's head in the DSL."""
+    w = h.wait
+    if h.condition:
+        return f"when {print_expr(w.target)}"
+    head = f"on {print_expr(w.target)}"
+    head += f" as {w.bind.name}" if w.bind is not None else ""
+    return head + (f" where {print_expr(w.where)}" if w.where is not None else "")
+
+
+def _yaml_handler(h: DuringHandler) -> dict[str, Any]:
+    """A handler as a YAML mapping: ``event`` (with ``as``, ``where``) or ``when``, and steps."""
+    w = h.wait
+    out: dict[str, Any] = {}
+    if h.condition:
+        out["when"] = print_expr(w.target)
+    else:
+        out["event"] = print_expr(w.target)
+        if w.bind is not None:
+            out["as"] = w.bind.name
+        if w.where is not None:
+            out["where"] = print_expr(w.where)
+    if w.then:
+        out["steps"] = _yaml_steps(w.then)
     return out

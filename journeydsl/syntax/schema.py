@@ -55,6 +55,7 @@ def _value(key: Key) -> Schema:
         ValueKind.GOALS,
         ValueKind.SEND_WINDOWS,
         ValueKind.PARALLEL_BRANCHES,
+        ValueKind.HANDLERS,  # during (interrupting handlers)
     ):
         return _list(_ref(_def_name(ITEM_SHAPES[k])), key.min_items)
     if k is ValueKind.HOLDOUT:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 __all__ = [
     "ARM",
     "CASE",
+    "DURING_HANDLER",
     "ENTRY_SHAPES",
     "FIRST_BRANCH_SHAPES",
     "GOAL",
@@ -71,6 +72,7 @@ class ValueKind(enum.StrEnum):
     BRANCHES = "branches"  #: a list of :data:`FIRST_BRANCH_SHAPES` mappings
     JOIN = "join"  #: ``all`` or ``first`` (how a parallel block joins)
     PARALLEL_BRANCHES = "parallel_branches"  #: a list of :data:`PARALLEL_BRANCH` mappings
+    HANDLERS = "handlers"  #: a list of :data:`DURING_HANDLER` mappings (``during`` step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +426,40 @@ PARALLEL_BRANCH = Shape(
     (Key(_STEPS, K.STEPS, "The steps of this branch.", True, "steps: [wait: 7d]"),),
 )
 
+# ---------------------------------------------------------------- during (interrupting handlers)
+_DURING = _step(
+    Key(
+        "during",
+        K.STEPS,
+        "The body: steps that run while the handlers wait.",
+        True,
+        "during: [wait: 65d]",
+    ),
+    "Run steps; when a handler's event (or condition) happens first, run its steps, cancel the "
+    "body and go on after the block.",
+    Key(
+        "handlers",
+        K.HANDLERS,
+        "The handlers, in written order (at one instant the first written wins).",
+        True,
+        "handlers: [{event: cancel_request, steps: [ticket: churn]}]",
+        min_items=1,
+    ),
+)
+DURING_HANDLER = Shape(
+    "during handler",
+    "One handler of a during step: an event (with an optional name and filter) or a condition.",
+    (
+        Key("event", K.NAME, "The event that interrupts the body.", example="event: cancel"),
+        Key("when", K.EXPR, "The condition that interrupts the body.", example="when: x > 1"),
+        Key("as", K.NAME, "A name for the event, read as NAME.FIELD.", example="as: req"),
+        Key("where", K.EXPR, "A filter on the event.", example='where: req.reason != ""'),
+        Key(_STEPS, K.STEPS, "Steps to run when it happens.", example="steps: [ticket: churn]"),
+    ),
+    exclusive=(("event", "when"),),
+    one_of=("event", "when"),
+)
+
 #: Every step kind, by its head key, in the order the language reference lists them.
 STEP_SHAPES: Mapping[str, Shape] = {
     s.head.name: s
@@ -438,6 +474,7 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _SPLIT,
         _REPEAT,
         _PARALLEL,
+        _DURING,
         _TICKET,
         _UPDATE,
         _TAG,
@@ -707,4 +744,5 @@ ITEM_SHAPES: Mapping[ValueKind, Shape] = {
     K.GOALS: GOAL,
     K.SEND_WINDOWS: SEND_WINDOW,
     K.PARALLEL_BRANCHES: PARALLEL_BRANCH,
+    K.HANDLERS: DURING_HANDLER,
 }

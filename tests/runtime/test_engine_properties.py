@@ -44,7 +44,7 @@ CHANNELS = ("email", "sms", "zns", "push")
 def journeys() -> tuple[ir.Journey, ...]:
     out = []
     names = ("onboarding_new_cardholder", "dormant_reactivation", "first_response")
-    for name in (*names, "big_spender_month", "welcome_paths"):
+    for name in (*names, "big_spender_month", "welcome_paths", "card_lifecycle"):
         result = compile_file(EXAMPLES / f"{name}.journey")
         assert result.journey is not None
         out.append(result.journey)
@@ -387,6 +387,29 @@ def test_a_crash_at_every_call_of_a_parallel_block_changes_nothing() -> None:
         str(o) for _, o in _reference(profiles, events, only="welcome_paths").outcomes().values()
     )
     assert outcomes == ["activated_and_spent", "activated_only", "neither", "spent_only"]
+
+
+def test_a_crash_at_every_call_of_a_during_block_changes_nothing() -> None:
+    """Exactly-once through `during … on cancel_request`: a crash before or after any call and
+    a restart give the effects of an uninterrupted run, with a handler that interrupts the body
+    after its push (a ticket, once), a body that ends first (bound), and one still waiting."""
+    profiles = [_profile(c, app=True, zns=True) for c in ("c1", "c2", "c3")]
+    approved = {"application_id": "a", "credit_limit": 30_000_000}
+    events = sorted(
+        [
+            _ev("c1", "card_approved", 0, card_id="k1", **approved),
+            _ev("c1", "cancel_request", 40, card_id="k1", reason="annual_fee"),
+            _ev("c2", "card_approved", 0.1, card_id="k2", **approved),
+            _ev("c2", "card_bound", 35, card_id="k2", wallet="momo"),
+            _ev("c3", "card_approved", 0.2, card_id="k3", **approved),
+        ],
+        key=lambda e: e["at"],
+    )
+    calls = _check_crashes(profiles, events, limit=10_000, only="card_lifecycle")
+    assert calls > 20
+    ref = _reference(profiles, events, only="card_lifecycle")
+    assert sorted(str(o) for _, o in ref.outcomes().values()) == ["None", "bound", "churn_ticket"]
+    assert [t.queue for t in ref.tickets.opened] == ["churn"]
 
 
 def test_a_crash_at_every_call_of_an_entry_on_change_changes_nothing() -> None:

@@ -69,14 +69,21 @@ def test_actions_have_the_contract_fields_per_kind(cli: Cli) -> None:
         assert list(a) == ACTION_KEYS[a["kind"]], a
 
 
-def test_actions_are_sorted_by_time_then_customer_node_kind(cli: Cli) -> None:
-    """Actions come in time order (as instants), ties by customer, node and kind."""
+def test_actions_are_sorted_by_time_then_customer_then_the_order_they_happened(
+    cli: Cli,
+) -> None:
+    """Actions come in time order (as instants), ties by customer, then in the order the steps
+    ran: c-003's reward (written first) before its confirmation email, at one instant, though
+    the email's step id sorts first."""
     doc, _ = _json(cli, onboarding_args())
-    keys = [
-        (datetime.fromisoformat(a["at"]), a["customer_id"], a["node"], a["kind"])
-        for a in doc["actions"]
-    ]
+    keys = [(datetime.fromisoformat(a["at"]), a["customer_id"]) for a in doc["actions"]]
     assert keys == sorted(keys)
+    same = [
+        a["node"]
+        for a in doc["actions"]
+        if a["customer_id"] == "c-003" and a["at"] == "2026-01-30T19:00:00+07:00"
+    ]
+    assert same == ["reward_annual_fee_waiver", "email_fee_waiver_granted"]
 
 
 def test_times_carry_the_customers_local_offset(cli: Cli) -> None:

@@ -9,9 +9,14 @@ from journeydsl.diagnostics import Diagnostics
 
 
 def check(lowered: Lowered, diags: Diagnostics) -> None:
-    """Warn on every wait-for with no `within` / `until`."""
-    for node in lowered.journey.nodes.values():
-        if isinstance(node, ir.WaitFor) and node.timeout is None:
+    """Warn on every wait-for with no `within` / `until` (a handler of a `during` block lasts
+    as long as its body by design, and is not warned about)."""
+    nodes = lowered.journey.nodes.values()
+    handlers = {  # during (interrupting handlers): the leading branches of the fork
+        b for n in nodes if isinstance(n, ir.Parallel) for b in n.branches[: len(n.handlers)]
+    }
+    for node in nodes:
+        if isinstance(node, ir.WaitFor) and node.timeout is None and node.id not in handlers:
             what = f"'{node.event}'" if node.event else "this condition"
             diags.warning(
                 "JD503",
