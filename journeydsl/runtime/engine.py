@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from journeydsl import ir
+from journeydsl._compiled import mypyc_attr
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
@@ -76,6 +77,7 @@ ALLOWED_LATENESS = timedelta(hours=24)
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Engine:
     """Runs compiled journeys for every customer, durably, over the host's implementations."""
 
