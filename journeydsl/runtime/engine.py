@@ -132,9 +132,8 @@ class Engine:
         self.unhandled: list[str] = missing if unhandled == "withhold" else []
         if missing and unhandled == "refuse":
             raise ValueError(
-                "no handler registered for what these journeys use: "
-                + "; ".join(missing)
-                + " (pass them in channels=, tickets= and actions=)"
+                f"no handler registered for what these journeys use: {'; '.join(missing)} "
+                "(pass them in channels=, tickets= and actions=)"
             )
         self.versions: dict[tuple[str, int], ir.Journey] = {}
         self.latest: dict[str, ir.Journey] = {}
@@ -164,8 +163,7 @@ class Engine:
         self._group: Callable[[], contextlib.AbstractContextManager[Any]] = (
             state.step if isinstance(state, GroupCommit) else contextlib.nullcontext
         )
-        hooks = state if isinstance(state, CommitHooks) else None
-        self._in_transaction = hooks.in_transaction if hooks is not None else None
+        self._in_transaction = state.in_transaction if isinstance(state, CommitHooks) else None
         #: Customers that had an event but no profile (every message to them is withheld).
         self.unprofiled: set[str] = set()
         # A run of some of the store's journeys: markers, timers and deliveries are scoped.
