@@ -225,3 +225,12 @@ def test_the_due_index_answers_as_sorting_everything(ops: list[Any]) -> None:
             assert index.due(due, limit) == [i for i in everything if i[0] <= due][:limit]
         assert index.first() == (everything[0] if everything else None)
         assert len(index) == len(reference)
+
+
+def test_the_page_cache_is_the_size_asked(tmp_path: Path) -> None:
+    """``cache_mb`` sets the writer's page cache (SQLite's default, 2 MB, is small for a file of
+    a million events); a negative size is refused."""
+    with SQLiteStore(tmp_path / "s.sqlite", cache_mb=16) as s:
+        assert s._conn.execute("PRAGMA cache_size").fetchone()[0] == -16 * 1024
+    with pytest.raises(ValueError, match="cache_mb"):
+        SQLiteStore(tmp_path / "t.sqlite", cache_mb=-1)
