@@ -26,7 +26,7 @@ ICT = timezone(timedelta(hours=7))
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=ICT)
 
 
-def record(iid: str, customer: str, step: int = 0) -> dict[str, Any]:
+def record(iid: str, customer: str, step: int = 0) -> Any:
     """A waiting record whose log has ``step + 1`` entries."""
     return {
         "id": iid,
