@@ -27,7 +27,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -84,15 +84,25 @@ def record_stream(customers: int, seed: int, days: int = 90) -> Stream:
     sim = Simulation([journey], population.profiles, start=start, until=until, channels=channels)
     population.attach(sim)
     events: list[tuple[datetime, dict[str, Any]]] = []
-    ingest = sim.engine.ingest
-
-    def recording_ingest(raw: Any, event_key: str | None = None) -> Any:
-        events.append((sim.clock.now(), dict(raw)))
-        return ingest(raw, event_key)
-
-    sim.engine.ingest = recording_ingest  # type: ignore[method-assign]
+    sim.engine = _Recording(sim.engine, lambda raw: events.append((sim.clock.now(), dict(raw))))
     sim.run()
     return Stream(start, until, list(population.profiles), events, answers)
+
+
+class _Recording:
+    """The engine, with every event it ingests seen first by ``seen`` (a proxy rather than a
+    patched method: the compiled build's engine takes no new attributes)."""
+
+    def __init__(self, engine: Any, seen: Callable[[Any], None]) -> None:
+        self._engine, self._seen = engine, seen
+
+    def ingest(self, raw: Any, event_key: str | None = None) -> Any:
+        """Engine.ingest, after ``seen``."""
+        self._seen(raw)
+        return self._engine.ingest(raw, event_key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
 
 
 class ScriptedChannel:

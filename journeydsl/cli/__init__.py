@@ -122,6 +122,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     it declares that command's options only: the others' would import modules (the runtime,
     the simulator) that this run does not need."""
     from journeydsl import __version__
+    from journeydsl._compiled import build
 
     parser = Parser(
         prog="journeydsl",
@@ -129,7 +130,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         + ", ".join(_COMMANDS)
         + ". Run `journeydsl COMMAND --help` for a command's options.",
     )
-    parser.add_argument("--version", action="version", version=f"journeydsl {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"journeydsl {__version__} ({build()})"
+    )
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=Parser, help="the command to run"
     )

@@ -41,7 +41,9 @@ def extend(inst: InstanceRecord, decisions: Sequence[DecisionEntry]) -> None:
 def last_step(inst: InstanceRecord) -> datetime:
     """The instant of ``inst``'s last step: its last log entry that is not a delivery's (those
     are at delivery time), else its entry. A live record's log starts at that entry."""
-    for entry in reversed(inst["log"]):
+    log = inst["log"]
+    for i in range(len(log) - 1, -1, -1):  # (newest first)
+        entry = log[i]
         if entry["what"] != "deliver":
             return datetime.fromisoformat(entry["at"])
     return datetime.fromisoformat(inst["entered_at"])

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from journeydsl import ir
+from journeydsl._compiled import mypyc_attr
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
@@ -76,6 +77,7 @@ ALLOWED_LATENESS = timedelta(hours=24)
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Engine:
     """Runs compiled journeys for every customer, durably, over the host's implementations."""
 
@@ -130,9 +132,8 @@ class Engine:
         self.unhandled: list[str] = missing if unhandled == "withhold" else []
         if missing and unhandled == "refuse":
             raise ValueError(
-                "no handler registered for what these journeys use: "
-                + "; ".join(missing)
-                + " (pass them in channels=, tickets= and actions=)"
+                f"no handler registered for what these journeys use: {'; '.join(missing)} "
+                "(pass them in channels=, tickets= and actions=)"
             )
         self.versions: dict[tuple[str, int], ir.Journey] = {}
         self.latest: dict[str, ir.Journey] = {}
@@ -162,8 +163,7 @@ class Engine:
         self._group: Callable[[], contextlib.AbstractContextManager[Any]] = (
             state.step if isinstance(state, GroupCommit) else contextlib.nullcontext
         )
-        hooks = state if isinstance(state, CommitHooks) else None
-        self._in_transaction = hooks.in_transaction if hooks is not None else None
+        self._in_transaction = state.in_transaction if isinstance(state, CommitHooks) else None
         #: Customers that had an event but no profile (every message to them is withheld).
         self.unprofiled: set[str] = set()
         # A run of some of the store's journeys: markers, timers and deliveries are scoped.

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import example as case
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -163,6 +164,9 @@ def test_a_parallel_block_survives_a_restart_on_sqlite(tmp_path: Any) -> None:
     activated=st.one_of(st.none(), st.integers(1, 20 * 24)),
     spent=st.one_of(st.none(), st.integers(1, 20 * 24)),
 )
+@case(activated=None, spent=24)
+@case(activated=None, spent=15 * 24)
+@case(activated=7 * 24, spent=None)
 def test_same_events_give_the_same_run_and_the_outcome_follows_the_branches(
     activated: int | None, spent: int | None
 ) -> None:

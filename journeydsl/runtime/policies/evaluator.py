@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,9 +27,8 @@ import structlog
 
 from journeydsl import ir
 from journeydsl.calendars import describe_days, window_opens
-from journeydsl.confine import FileRefusedError, read_regular
+from journeydsl.runtime.policies.dnc_lists import UnreadableListError, read_list
 from journeydsl.runtime.policies.model import (
-    MAX_DO_NOT_CONTACT_BYTES,
     Consent,
     FrequencyCap,
     Policies,
@@ -207,8 +205,8 @@ class PolicyEngine:
         unavailable: str | None = None
         if dnc.file is not None:
             try:
-                entries = _read_list(Path(dnc.file))
-            except _UnreadableError as exc:
+                entries = read_list(Path(dnc.file))
+            except UnreadableListError as exc:
                 unavailable = self._unreadable(journey_id, dnc.file, exc.problem)
             else:
                 self._readable(journey_id, dnc.file)
@@ -314,9 +312,9 @@ class PolicyEngine:
         decided: bool | None = None
         used = ""
         for key in _consent_keys(consent.keys, channel, category):
-            value = profile.consent.get(key)
-            if value is not None:
-                decided, used = bool(value), key
+            given: object = profile.consent.get(key)  # (as the data has it: not always a bool)
+            if given is not None:
+                decided, used = bool(given), key
                 break
         if decided is None:
             decided = consent.missing == "granted"
@@ -559,81 +557,3 @@ def _consent_keys(patterns: tuple[str, ...], channel: str, category: str) -> tup
     """The consent keys to look up for one channel and category, in order (formatted once:
     ``str.format`` per delivery attempt was 6 % of a simulation)."""
     return tuple(p.format(channel=channel, category=category) for p in patterns)
-
-
-class _UnreadableError(Exception):
-    """A do-not-contact file that cannot be read; ``problem`` says why, for the reason."""
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-
-
-#: What no customer id or phone number holds: control characters (a binary file) and the
-#: separators of a CSV export (whose lines would match nobody).
-_NOT_AN_ENTRY = re.compile(r"[\x00-\x1f\x7f,;]")
-
-
-def _os_problem(exc: OSError) -> str:
-    """What went wrong, in the words of a suppression reason (``no such file``)."""
-    if isinstance(exc, FileNotFoundError):
-        return "no such file"
-    if isinstance(exc, IsADirectoryError):
-        return "a directory, not a file"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return (exc.strerror or type(exc).__name__).lower()
-
-
-def _refused_problem(exc: FileRefusedError) -> str:
-    """A refusal (a file swapped for a pipe or grown past the limit between the ``stat`` and the
-    read) in the words of a suppression reason."""
-    return exc.reason.removeprefix("is ")
-
-
-@lru_cache(maxsize=16)
-def _read_list_cached(path: str, version: tuple[int, int, int, int]) -> tuple[str, ...]:
-    """The entries of ``path`` as of ``version`` (its change and modification times, size and
-    inode: any of them changing reads the file again). Raises :class:`_UnreadableError`."""
-    try:
-        data = read_regular(Path(path), MAX_DO_NOT_CONTACT_BYTES)
-    except FileRefusedError as exc:
-        raise _UnreadableError(_refused_problem(exc)) from None
-    except OSError as exc:
-        raise _UnreadableError(_os_problem(exc)) from None
-    try:
-        # utf-8-sig: a byte-order mark glued to the first entry would make it match nobody.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        at = data[: exc.start].count(b"\n") + 1
-        raise _UnreadableError(f"line {at} is not UTF-8 text") from None
-    out: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        if bad := _NOT_AN_ENTRY.search(entry):
-            raise _UnreadableError(
-                f"line {number}: {bad.group()!r} in {entry!r}; write one customer id or phone "
-                "number a line"
-            )
-        out.append(entry)
-    return tuple(out)
-
-
-def _read_list(path: Path) -> tuple[str, ...]:
-    """The entries of a do-not-contact file (one a line, ``#`` comments, blank lines skipped),
-    read again when the file changes. Raises :class:`_UnreadableError` for a file that is missing,
-    not a regular file, unreadable, not UTF-8 text or has a line that is not one entry."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise _UnreadableError(_os_problem(exc)) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise _UnreadableError("a directory, not a file")
-    if not stat.S_ISREG(st.st_mode):
-        # A pipe or a device would block or never end.
-        raise _UnreadableError("not a regular file")
-    if st.st_size > MAX_DO_NOT_CONTACT_BYTES:
-        raise _UnreadableError(f"larger than the limit of {MAX_DO_NOT_CONTACT_BYTES:,} bytes")
-    return _read_list_cached(str(path), (st.st_ctime_ns, st.st_mtime_ns, st.st_size, st.st_ino))

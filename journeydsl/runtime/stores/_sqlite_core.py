@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any
 
 from journeydsl.runtime.protocols import Profile, keep_settled
+from journeydsl.runtime.stores._due_index import DueIndex
 
 __all__ = ["StoreCore", "Transaction"]
 
@@ -27,7 +29,7 @@ class StoreCore:
     #: The store's connection, in autocommit mode (opened by the store).
     _conn: sqlite3.Connection
 
-    def __init__(self, path: str, readonly: bool) -> None:
+    def __init__(self, path: str, readonly: bool, live_cache: int = 50_000) -> None:
         self.path = path
         #: Whether the store was opened with ``readonly=True``.
         self.readonly = readonly
@@ -37,12 +39,13 @@ class StoreCore:
         # docstring): each is committed state, updated by this store's own writes and dropped
         # when a transaction rolls back or another connection commits (_fresh).
         self._profile_cache: dict[str, Profile] = {}
-        # The earliest timer, (due_utc, id, due_iso), or None: there is none; valid while
-        # _timer_known (likewise the earliest pending outbox entry, (not_before_utc, row)).
-        self._timer: tuple[str, str, str] | None = None
-        self._timer_known = False
-        self._next_out: tuple[str, tuple[Any, ...]] | None = None
-        self._next_out_known = False
+        # The waiting instances' timers (id → due_utc, with due_iso) and the pending outbox
+        # entries (key → not_before_utc, with the row the store reads back), when loaded.
+        self._timers: DueIndex[str] | None = None
+        self._pending: DueIndex[tuple[Any, ...]] | None = None
+        # The live rows of the instances of the customers used last (see LiveRows), at most
+        # ``live_cache`` customers: what the engine reads before every step of a customer.
+        self._live = LiveRows(live_cache)
         self._data_version = -1
         self._version_checked = False  # in the open write transaction (see _fresh)
         # What runs once the open transaction commits (after_commit): the engine's deliveries.
@@ -95,8 +98,9 @@ class StoreCore:
     def _forget(self) -> None:
         """Drop every cache: what they hold may not be committed state any more."""
         self._profile_cache.clear()
-        self._timer_known = False
-        self._next_out_known = False
+        self._live.clear()
+        self._timers = None
+        self._pending = None
         self._has_quarantine = None
         self._has_markers = None
 
@@ -196,3 +200,76 @@ class Transaction:
                 self._conn.execute("ROLLBACK")
         finally:
             self._forget()
+
+
+#: A live row: an instance's stored record (JSON, without its log), its log's length and the
+#: log's tail (JSON), as :func:`~journeydsl.runtime.stores._sqlite_rows._load_live` reads them.
+LiveRow = tuple[str, int, str]
+
+
+class LiveRows:
+    """The live rows of the instances of the customers used last, by customer, most recently
+    used last, each customer's in the order of their rows (oldest first); at most ``limit``
+    customers (the least recently used are let go, and read again from the file when asked).
+
+    A customer is kept whole or not at all, so that the instances of a customer kept are all of
+    them. Rows are kept as the stored text (each read parses its own copy, which the engine may
+    change as it likes). The store moves them with its own writes, after the statements
+    succeeded; it drops them all when a transaction rolls back or another connection commits."""
+
+    __slots__ = ("by_customer", "customer_of", "limit")
+
+    def __init__(self, limit: int) -> None:
+        if limit < 0:
+            raise ValueError(f"live_cache must be 0 or more customers, not {limit}")
+        self.limit = limit
+        self.by_customer: OrderedDict[str, dict[str, LiveRow]] = OrderedDict()
+        self.customer_of: dict[str, str] = {}
+
+    def clear(self) -> None:
+        """Forget every row."""
+        self.by_customer.clear()
+        self.customer_of.clear()
+
+    def of_customer(self, customer_id: str) -> list[LiveRow] | None:
+        """The customer's rows, oldest first, or None when they are not kept."""
+        rows = self.by_customer.get(customer_id)
+        if rows is None:
+            return None
+        self.by_customer.move_to_end(customer_id)
+        return list(rows.values())
+
+    def of_instance(self, instance_id: str) -> LiveRow | None:
+        """One instance's row, or None when it is not kept."""
+        customer = self.customer_of.get(instance_id)
+        return None if customer is None else self.by_customer[customer][instance_id]
+
+    def keep(self, customer_id: str, rows: list[tuple[str, str, int, str]]) -> None:
+        """Keep a customer's rows as read from the file: ``(id, record, log_len, tail)``,
+        oldest first (every row of the customer)."""
+        if self.limit == 0 or any(type(iid) is not str for iid, *_ in rows):
+            return
+        self._drop(customer_id)
+        self.by_customer[customer_id] = {iid: (rec, n, tail) for iid, rec, n, tail in rows}
+        for iid, *_ in rows:
+            self.customer_of[iid] = customer_id
+        while len(self.by_customer) > self.limit:
+            self._drop(next(iter(self.by_customer)))
+
+    def written(self, instance_id: object, customer_id: object, row: LiveRow) -> None:
+        """An instance row was written (inserted or replaced): keep it where its customer is
+        kept (a new instance is its customer's newest row)."""
+        if type(instance_id) is not str or type(customer_id) is not str:
+            self.clear()  # (SQLite keeps such values as text: let the file say)
+            return
+        before = self.customer_of.get(instance_id)
+        if before is not None and before != customer_id:
+            self._drop(before)  # (the instance moved to another customer)
+        rows = self.by_customer.get(customer_id)
+        if rows is not None:
+            rows[instance_id] = row
+            self.customer_of[instance_id] = customer_id
+
+    def _drop(self, customer_id: str) -> None:
+        for iid in self.by_customer.pop(customer_id, {}):
+            self.customer_of.pop(iid, None)

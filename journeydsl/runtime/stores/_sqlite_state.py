@@ -1,7 +1,8 @@
 """The engine state of the SQLite store (:class:`~journeydsl.runtime.protocols.StateStore`):
 instance records and their timers, the outbox, processed-event markers and engine meta, with the
-quarantine and the contact history; the earliest timer and the earliest pending outbox entry are
-kept in memory, moved by this store's own writes."""
+quarantine and the contact history; the waiting instances' timers, the pending outbox entries
+and the live rows of the customers used last are kept in memory, moved by this store's own
+writes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, cast
 
 from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
+from journeydsl.runtime.stores._due_index import DueIndex
 from journeydsl.runtime.stores._instance_reads import InstanceReads
 from journeydsl.runtime.stores._sqlite_core import StoreCore
 from journeydsl.runtime.stores._sqlite_rows import (
@@ -22,6 +24,7 @@ from journeydsl.runtime.stores._sqlite_rows import (
     InstanceWrite,
     _contacts,
     _entry,
+    _load_live,
     _outbox_row,
     _utc,
 )
@@ -73,7 +76,7 @@ class StatePart(StoreCore, InstanceReads):
         # Written (committed, or part of the open batch, whose rollback drops the caches).
         self._instances_written(writes)
         if added != len(out_rows):
-            self._next_out_known = False  # some keys existed: those rows were not written
+            self._pending = None  # some keys existed: those rows were not written
         for row in out_rows:
             self._outbox_written(row)
 
@@ -113,17 +116,7 @@ class StatePart(StoreCore, InstanceReads):
             return list(
                 itertools.islice((iid for iid, j, v in rows if (j, v) in journeys), max(limit, 0))
             )
-        first = self._first_timer()
-        if first is None or first[0] > at:
-            return []  # (the earliest timer is known: no query)
-        return [
-            iid
-            for (iid,) in self._conn.execute(
-                "SELECT id FROM instances WHERE status = 'waiting' AND due_utc <= ? "
-                "ORDER BY due_utc, id LIMIT ?",
-                (at, max(limit, 0)),
-            )
-        ]
+        return [iid for _, iid, _ in self._timer_index().due(at, max(limit, 0))]
 
     def next_due(self, *, journeys: Collection[tuple[str, int]] | None = None) -> datetime | None:
         """The earliest pending timer (of ``journeys``' instances only, when given)."""
@@ -136,45 +129,64 @@ class StatePart(StoreCore, InstanceReads):
                 if (j, v) in journeys:
                     return datetime.fromisoformat(due_iso)
             return None
-        first = self._first_timer()
+        first = self._timer_index().first()
         return datetime.fromisoformat(first[2]) if first else None
 
-    def _first_timer(self) -> tuple[str, str, str] | None:
-        """The earliest timer, ``(due_utc, id, due_iso)``: the engine asks after every step
-        (``next_wakeup``), so it is kept, and moved by this store's own writes."""
+    def _timer_index(self) -> DueIndex[str]:
+        """The waiting instances' timers (``due_iso`` by id, due at ``due_utc``): the engine
+        asks after every step (``next_wakeup``, ``tick``), so they are kept, loaded on first use
+        and moved by this store's own writes."""
         self._fresh()
-        if not self._timer_known:
-            row = self._conn.execute(
-                "SELECT due_utc, id, due_iso FROM instances "
-                "WHERE status = 'waiting' AND due_utc IS NOT NULL ORDER BY due_utc, id LIMIT 1"
-            ).fetchone()
-            self._timer = (row[0], row[1], row[2]) if row else None
-            self._timer_known = True
-        return self._timer
+        if self._timers is None:
+            rows = self._conn.execute(
+                "SELECT id, due_utc, due_iso FROM instances "
+                "WHERE status = 'waiting' AND due_utc IS NOT NULL"
+            )
+            self._timers = DueIndex(rows)
+        return self._timers
 
     def _instances_written(self, writes: Sequence[InstanceWrite]) -> None:
         """Keep the earliest timer in step with instance rows written, and the live records
         written in step with their stored logs."""
+        live = self._live
         for w in writes:
             if not w.rewrite:
                 cast(dict[str, Any], w.record)["log_stored"] = w.total
-        for w in writes:
             row = w.row
-            if not self._timer_known:
-                return
-            iid, due_utc = row[0], row[5]
+            live.written(row[0], row[1], (row[7], row[8], row[9]))
+        timers = self._timers
+        if timers is None:
+            return
+        for w in writes:
+            iid, due_utc = w.row[0], w.row[5]
             if type(iid) is not str:
-                self._timer_known = False  # (SQLite stores such an id as text: let it say)
+                self._timers = None  # (SQLite stores such an id as text: let it say)
                 return
-            first = self._timer
-            timer = (due_utc, iid, row[6]) if due_utc is not None else None
-            if first is not None and iid == first[1]:
-                if timer is None or due_utc > first[0]:
-                    self._timer_known = False  # the earliest timer moved later or went
-                else:
-                    self._timer = timer
-            elif timer is not None and (first is None or (due_utc, iid) < first[:2]):
-                self._timer = timer
+            if due_utc is None:
+                timers.discard(iid)
+            else:
+                timers.put(iid, due_utc, w.row[6])
+
+    def live_instance(self, instance_id: str) -> InstanceRecord | None:
+        """One live record (:class:`~journeydsl.runtime.protocols.LiveRecords`): from the live
+        rows kept when its customer's are."""
+        self._fresh()
+        row = self._live.of_instance(instance_id)
+        return _load_live(*row) if row is not None else super().live_instance(instance_id)
+
+    def live_instances_of(self, customer_id: str) -> list[InstanceRecord]:
+        """A customer's live records, oldest first (kept for the next step of the customer's)."""
+        self._fresh()
+        rows = self._live.of_customer(customer_id)
+        if rows is None:
+            found = self._conn.execute(
+                "SELECT id, record, log_len, tail FROM instances WHERE customer_id = ? "
+                "ORDER BY seq",
+                (customer_id,),
+            ).fetchall()
+            self._live.keep(customer_id, found)
+            rows = [(rec, n, tail) for _, rec, n, tail in found]
+        return [_load_live(*row) for row in rows]
 
     def _mark(self, db: sqlite3.Connection, marker: str) -> None:
         """Mark an event processed: on its own row, where this store keeps it (its page was
@@ -228,30 +240,29 @@ class StatePart(StoreCore, InstanceReads):
             )
             mine = (e for e in entries if (e.payload["journey"], e.payload["version"]) in journeys)
             return list(itertools.islice(mine, max(limit, 0)))
+        pending = self._pending_index()
+        if limit == 1:  # (the engine's usual question: is anything due?)
+            first = pending.first()
+            return [_entry(first[2])] if first is not None and first[0] <= at else []
+        return [_entry(row) for _, _, row in pending.due(at, max(limit, 0))]
+
+    def _pending_index(self) -> DueIndex[tuple[Any, ...]]:
+        """The pending outbox entries (their rows by key, due at ``not_before_utc``): the engine
+        asks after every step, so they are kept, loaded on first use and moved by this store's
+        own writes."""
         self._fresh()
-        if not self._next_out_known:
-            row = self._conn.execute(
-                "SELECT not_before_utc, key, kind, customer_id, payload, not_before_iso, "
-                "attempts, status FROM outbox WHERE status = 'pending' "
-                "ORDER BY not_before_utc, key LIMIT 1"
-            ).fetchone()
-            self._next_out = (row[0], row[1:]) if row else None
-            self._next_out_known = True
-        first = self._next_out
-        if first is None or first[0] > at or limit <= 0:
-            return []
-        if limit == 1:
-            return [_entry(first[1])]
-        rows = self._conn.execute(
-            "SELECT key, kind, customer_id, payload, not_before_iso, attempts, status FROM outbox "
-            "WHERE status = 'pending' AND not_before_utc <= ? ORDER BY not_before_utc, key LIMIT ?",
-            (at, limit),
-        ).fetchall()
-        return [_entry(row) for row in rows]
+        if self._pending is None:
+            rows = self._conn.execute(
+                "SELECT key, not_before_utc, key, kind, customer_id, payload, not_before_iso, "
+                "attempts, status FROM outbox WHERE status = 'pending'"
+            )
+            self._pending = DueIndex((r[0], r[1], r[2:]) for r in rows)
+        return self._pending
 
     def _outbox_written(self, row: tuple[Any, ...]) -> None:
-        """Keep the earliest pending entry in step with an outbox row written."""
-        if not self._next_out_known:
+        """Keep the pending entries in step with an outbox row written."""
+        pending = self._pending
+        if pending is None:
             return
         key, kind, customer, payload, at, iso, attempts, status = row
         if not (
@@ -261,17 +272,12 @@ class StatePart(StoreCore, InstanceReads):
             and type(attempts) is int
             and type(status) is str
         ):
-            self._next_out_known = False  # (SQLite converts these: let it say what it kept)
+            self._pending = None  # (SQLite converts these: let it say what it kept)
             return
-        first = self._next_out
-        pending = status == "pending"
-        if first is not None and key == first[1][0]:
-            if pending and at <= first[0]:
-                self._next_out = (at, (key, kind, customer, payload, iso, attempts, status))
-            else:
-                self._next_out_known = False  # the earliest entry moved later or went
-        elif pending and (first is None or (at, key) < (first[0], first[1][0])):
-            self._next_out = (at, (key, kind, customer, payload, iso, attempts, status))
+        if status == "pending":
+            pending.put(key, at, (key, kind, customer, payload, iso, attempts, status))
+        else:
+            pending.discard(key)
 
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome (the whole entry replaces the stored one)."""

@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from journeydsl._compiled import mypyc_attr
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
 from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
@@ -29,6 +30,7 @@ from journeydsl.runtime.records import InstanceRecord
 __all__ = ["MemoryEventStore", "MemoryProfileStore", "MemoryStateStore"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class MemoryEventStore:
     """Events per customer and type, kept in time order."""
 
@@ -87,6 +89,7 @@ class MemoryEventStore:
         return out
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class MemoryProfileStore:
     """Profiles in a dict; unknown customers get a default profile."""
 
@@ -252,6 +255,7 @@ def _copy(record: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class MemoryStateStore:
     """Instance records, a due-timer heap, the outbox and processed-event markers.
 
@@ -282,6 +286,9 @@ class MemoryStateStore:
         self._processed: set[str] = set()
         self._meta: dict[str, str] = {}
         self._quarantine: dict[str, QuarantinedEvent] = {}
+        # The contact history: each customer's contacts, by time, and the keys recorded.
+        self._contacts_by_customer: defaultdict[str, list[Contact]] = defaultdict(list)
+        self._contact_keys: set[str] = set()
 
     def commit(
         self,
@@ -539,14 +546,8 @@ class MemoryStateStore:
 
     # ------------------------------------------------------------------ contact history
 
-    def _contact_log(self) -> dict[str, list[Contact]]:
-        # Created on first use: stores built before contact policies existed need no new state.
-        found: dict[str, list[Contact]] | None = vars(self).get("_contacts_by_customer")
-        if found is None:
-            found = defaultdict(list)
-            vars(self)["_contacts_by_customer"] = found
-            vars(self)["_contact_keys"] = set()
-        return found
+    def _contact_log(self) -> defaultdict[str, list[Contact]]:
+        return self._contacts_by_customer
 
     def contacts(self, customer_id: str, since: datetime) -> list[Contact]:
         """The customer's contacts at or after ``since``, oldest first."""
@@ -568,7 +569,7 @@ class MemoryStateStore:
     def prune_contacts(self, before: datetime) -> int:
         """Forget the contacts made before ``before``; returns how many."""
         history = self._contact_log()
-        keys: set[str] = vars(self)["_contact_keys"]
+        keys = self._contact_keys
         pruned = 0
         for customer in list(history):
             found = history[customer]
@@ -598,7 +599,7 @@ class MemoryStateStore:
         if instance is not None:
             self.commit([instance], [])
         self.update_outbox(entry)
-        keys: set[str] = vars(self)["_contact_keys"]
+        keys = self._contact_keys
         if contact is not None and contact.key not in keys:
             keys.add(contact.key)
             found = history[contact.customer_id]

@@ -42,9 +42,12 @@ There are no foreign keys between these tables on purpose: a customer may have e
 instances without a profile, and outbox entries outlive the state that produced them.
 
 Caches: the engine asks the same things around every step, so the store keeps in memory the
-profiles read (:data:`PROFILE_CACHE`), the earliest timer and the earliest pending outbox entry
-(``next_wakeup`` asks for both after every host call, and ``tick`` and delivery find nothing due
-most of the time). They hold committed state only, or state of the open transaction: this store's
+profiles read (:data:`PROFILE_CACHE`), the live instance rows of the customers used last (an LRU
+of ``live_cache`` customers, :class:`~journeydsl.runtime.stores._sqlite_core.LiveRows`: the
+engine reads a customer's instances before each of their steps), and the waiting instances'
+timers and the pending outbox entries (:class:`~journeydsl.runtime.stores._due_index.DueIndex`:
+``next_wakeup`` asks for the earliest of both after every host call, and ``tick`` and delivery
+for what is due). They hold committed state only, or state of the open transaction: this store's
 own writes move them once the statements succeed, any rollback drops them, and so does a commit by
 another connection (``PRAGMA data_version``, looked at before every cached read, once per write
 transaction).
@@ -119,6 +122,12 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart):
     beside the writer), and neither creates nor migrates it. A file that cannot be used (not a
     database, damaged, newer schema, cannot be written …) raises :class:`StoreUnavailable`
     naming the file and the problem.
+
+    ``live_cache`` is how many customers' live instance rows the store keeps in memory (the
+    least recently used are let go and read again when asked; ``0`` keeps none): about 2 kB a
+    customer. ``cache_mb`` is SQLite's page cache of the writer's connection (``PRAGMA
+    cache_size``; SQLite's own default is 2 MB): the pages of the indexes that every event
+    touches, for a file past a few hundred megabytes.
     """
 
     def __init__(
@@ -128,12 +137,16 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart):
         synchronous: Synchronous = "FULL",
         timeout: float = 30.0,
         readonly: bool = False,
+        live_cache: int = 50_000,
+        cache_mb: int = 64,
     ) -> None:
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        if cache_mb < 0:
+            raise ValueError(f"cache_mb must be 0 or more megabytes, not {cache_mb}")
         if readonly and str(path) in ("", ":memory:"):
             raise ValueError("a read-only store needs a database file, not an empty memory one")
-        super().__init__(str(path), readonly)
+        super().__init__(str(path), readonly, live_cache)
         # The writer lock comes first: a store refused the file must not touch it (not even to
         # switch it to WAL), and a run refused the file must not touch its actions file.
         self._lock = None if readonly else WriterLock.take(self.path)
@@ -152,6 +165,7 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart):
                 else:
                     self._conn.execute("PRAGMA journal_mode=WAL")
                     self._conn.execute(f"PRAGMA synchronous={synchronous}")
+                    self._conn.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
                     self._conn.execute("PRAGMA foreign_keys=ON")
                     self._migrate()
             except BaseException:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from journeydsl.cli import main
-from journeydsl.runtime.policies import evaluator as evaluator_module
+from journeydsl.runtime.policies import dnc_lists as dnc_lists_module
 from journeydsl.runtime.policies import load_policies
 from journeydsl.runtime.policies.loader import MAX_POLICY_BYTES
 from journeydsl.yamlfile import FileError, InputError
@@ -207,7 +207,7 @@ def _sent_after_growing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harn
     the time a marketing SMS is sent."""
     (tmp_path / "dnc.txt").write_text("nobody\n", encoding="utf-8")
     loaded = load_policies(policy_file(tmp_path, "do_not_contact: {file: dnc.txt}\n"))
-    monkeypatch.setattr(evaluator_module, "MAX_DO_NOT_CONTACT_BYTES", 16)
+    monkeypatch.setattr(dnc_lists_module, "MAX_DO_NOT_CONTACT_BYTES", 16)
     (tmp_path / "dnc.txt").write_text("nobody\n" * 10, encoding="utf-8")
     at = local("2026-01-05 09:00")
     h = harness([compile_journey(ONE_SMS)], [profile("c1")], start=at, policy=loaded)
