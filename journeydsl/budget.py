@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from journeydsl import ir
+from journeydsl.budget_guards import const_duration
 
 __all__ = ["TOTAL", "best_timeless", "message_budget", "window_budget"]
 
@@ -146,13 +147,9 @@ def _edge_delays(node: ir.Node) -> list[tuple[str, timedelta]]:
 
 
 def _fixed(expr: ir.CExpr | None) -> timedelta | None:
-    if expr is None or not expr.const:
-        return None
-    try:
-        value = expr.fn(None, None)  # type: ignore[arg-type]  # constants ignore the context
-    except Exception:
-        return None
-    return value if isinstance(value, timedelta) and value > timedelta(0) else None
+    """A positive constant duration, or None."""
+    value = const_duration(expr)
+    return value if value is not None and value > timedelta(0) else None
 
 
 def window_budget(

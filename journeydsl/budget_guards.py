@@ -24,6 +24,7 @@ from journeydsl.expr.literals import duration_value
 
 __all__ = [
     "HistoryGuard",
+    "const_duration",
     "entry_deadline",
     "history_guards",
     "latest_offsets",
@@ -239,13 +240,13 @@ def _later(node: ir.Node, at: timedelta | None) -> list[tuple[str | None, timede
         return [(s, None) for s in node.successors()]
     if isinstance(node, ir.Wait):
         if node.mode == "duration":
-            d = _const(node.value)
+            d = const_duration(node.value)
             return [(node.next, None if d is None else at + d)]
         c = entry_deadline(node.value) if node.mode == "until" else None
         return [(node.next, None if c is None else max(at, c))]
     if isinstance(node, ir.WaitFor | ir.WaitFirst):
         if node.timeout_mode == "within":
-            d = _const(node.timeout)
+            d = const_duration(node.timeout)
             bound = None if d is None else at + d
         elif node.timeout_mode == "until":
             c = entry_deadline(node.timeout)
@@ -256,7 +257,8 @@ def _later(node: ir.Node, at: timedelta | None) -> list[tuple[str | None, timede
     return [(s, at) for s in node.successors()]
 
 
-def _const(expr: ir.CExpr | None) -> timedelta | None:
+def const_duration(expr: ir.CExpr | None) -> timedelta | None:
+    """The value of a constant duration expression, or None."""
     if expr is None or not expr.const:
         return None
     try:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog
+from journeydsl.compiler.named_args import check_named_args
 from journeydsl.diagnostics import did_you_mean, uses_hint
-from journeydsl.expr.checker import Scope, Typed, check, check_type
+from journeydsl.expr.checker import Scope, Typed, check_type
 from journeydsl.expr.typed import const_fn
 from journeydsl.expr.types import DURATION, ERROR, Type, article
 
@@ -81,38 +82,19 @@ def _args(
     """The arguments, each checked against the function's declared params (JD401-JD403)."""
     spec = lw.catalog.decisions.get(s.function.name)
     name = s.function.name
-    out: list[tuple[str, ir.CExpr]] = []
-    typed: list[Typed] = []
-    seen: set[str] = set()
-    for p in s.args:
-        if p.name.name in seen:
-            lw.diags.error("JD106", f"argument '{p.name.name}' is given twice", p.name.span)
-        seen.add(p.name.name)
-        if spec is None:
-            t = check(p.value, scope, absent="null")
-        elif p.name.name not in spec.params:
-            lw.diags.error(
-                "JD402",
-                f"decision function '{name}' has no param '{p.name.name}'",
-                p.name.span,
-                did_you_mean(p.name.name, spec.params)
-                or (f"its params are: {', '.join(spec.params)}" if spec.params else "none"),
-            )
-            t = check(p.value, scope, absent="null")
-        else:
-            want = spec.params[p.name.name]
-            t = check_type(p.value, scope, want, f"param '{p.name.name}'", code="JD403")
-        typed.append(t)
-        out.append((p.name.name, lw.cexpr(p.value, t)))
-    if spec is not None:
-        for missing in (k for k in spec.params if k not in seen):
-            lw.diags.error(
-                "JD401",
-                f"decision function '{name}' needs param '{missing}' ({spec.params[missing]})",
-                s.function.span,
-                f"add it: {name}({missing}: …)",
-            )
-    return tuple(out), typed
+    typed = check_named_args(
+        lw.diags,
+        s.args,
+        spec.params if spec is not None else None,
+        scope,
+        owner=f"decision function '{name}'",
+        owner_span=s.function.span,
+        word="argument",
+        add_hint=lambda missing: f"add it: {name}({missing}: …)",
+        none_hint="none",
+    )
+    args = tuple((p.name.name, lw.cexpr(p.value, t)) for p, t in zip(s.args, typed, strict=True))
+    return args, typed
 
 
 def _function(lw: _Lowerer, s: A.Decide) -> Type:

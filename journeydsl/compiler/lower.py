@@ -20,6 +20,7 @@ from journeydsl.compiler.decide import answer_type, lower_decide
 from journeydsl.compiler.during import lower_during
 from journeydsl.compiler.exitwith import lower_exit_with
 from journeydsl.compiler.goals import goal_steps, lower_goal_steps
+from journeydsl.compiler.named_args import check_named_args
 from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
 from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
@@ -431,44 +432,21 @@ class _Lowerer:
                 s.category.span,
                 "a message's category decides consent and quiet hours; use the template's",
             )
-        params: list[tuple[str, ir.CExpr]] = []
-        typed: list[Typed] = []
-        given = {p.name.name: p for p in s.params}
-        seen: set[str] = set()
-        for p in s.params:
-            if p.name.name in seen:
-                self.diags.error("JD106", f"param '{p.name.name}' is given twice", p.name.span)
-            seen.add(p.name.name)
-            if tpl is None:
-                t = check(p.value, scope, absent="null")
-            elif p.name.name not in tpl.params:
-                self.diags.error(
-                    "JD402",
-                    f"template '{tpl.name}' has no param '{p.name.name}'",
-                    p.name.span,
-                    did_you_mean(p.name.name, tpl.params)
-                    or (
-                        f"its params are: {', '.join(tpl.params)}"
-                        if tpl.params
-                        else "it takes none"
-                    ),
-                )
-                t = check(p.value, scope, absent="null")
-            else:
-                want = tpl.params[p.name.name]
-                what = f"param '{p.name.name}'"
-                t = check_type(p.value, scope, want, what, code="JD403", absent="null")
-            typed.append(t)
-            params.append((p.name.name, self.cexpr(p.value, t)))
-        if tpl is not None:
-            missing = [name for name in tpl.params if name not in given]
-            for name in missing:
-                self.diags.error(
-                    "JD401",
-                    f"template '{tpl.name}' needs param '{name}' ({tpl.params[name]})",
-                    s.template.span,
-                    f"add it: {{ {name}: … }}",
-                )
+        typed = check_named_args(
+            self.diags,
+            s.params,
+            tpl.params if tpl is not None else None,
+            scope,
+            owner=f"template '{s.template.name}'",
+            owner_span=s.template.span,
+            word="param",
+            add_hint=lambda name: f"add it: {{ {name}: … }}",
+            none_hint="it takes none",
+            absent="null",
+        )
+        params = [
+            (p.name.name, self.cexpr(p.value, t)) for p, t in zip(s.params, typed, strict=True)
+        ]
         if s.fallback is None:
             chain: list[str] = []
             cur = s.channel.name
