@@ -234,3 +234,32 @@ def test_the_page_cache_is_the_size_asked(tmp_path: Path) -> None:
         assert s._conn.execute("PRAGMA cache_size").fetchone()[0] == -16 * 1024
     with pytest.raises(ValueError, match="cache_mb"):
         SQLiteStore(tmp_path / "t.sqlite", cache_mb=-1)
+
+
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+def test_what_runs_after_a_batch_commits_shares_the_next_sync(
+    tmp_path: Path, synchronous: Any
+) -> None:
+    """The callbacks of a committed batch (its deliveries) commit without a sync of their own
+    (the next commit's sync covers them), and the store's setting is back at once after."""
+    with SQLiteStore(tmp_path / "s.sqlite", synchronous=synchronous) as s:
+        statements: list[str] = []
+        s._conn.set_trace_callback(statements.append)
+        with s.batch():
+            s.commit([record("j/c1/1", "c1")], [OutboxEntry("k1", "send", "c1", {}, T0)])
+            s.after_commit(lambda: s.update_outbox(OutboxEntry("k1", "send", "c1", {}, T0)))
+        pragmas = [x for x in statements if x.startswith(("PRAGMA synchronous", "BEGIN", "COMMIT"))]
+        level = s._conn.execute("PRAGMA synchronous").fetchone()[0]
+    if synchronous == "FULL":
+        assert pragmas == [
+            "BEGIN IMMEDIATE",
+            "COMMIT",
+            "PRAGMA synchronous=NORMAL",
+            "BEGIN IMMEDIATE",
+            "COMMIT",
+            "PRAGMA synchronous=FULL",
+        ]
+        assert level == 2  # FULL
+    else:
+        assert pragmas == ["BEGIN IMMEDIATE", "COMMIT", "BEGIN IMMEDIATE", "COMMIT"]
+        assert level == 1  # NORMAL

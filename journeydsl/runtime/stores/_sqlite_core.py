@@ -33,6 +33,8 @@ class StoreCore:
         self.path = path
         #: Whether the store was opened with ``readonly=True``.
         self.readonly = readonly
+        #: SQLite's ``synchronous`` of the store's commits (set by the store as it opens).
+        self.synchronous = "FULL"
         # The thread that may use the store (see single_threaded).
         self._owner_thread = threading.get_ident()
         # What the engine asks on every step, kept in memory (see "Caches" in the module
@@ -67,7 +69,13 @@ class StoreCore:
     def _committed(self) -> None:
         """Run the callbacks of the transaction that just committed, inside one transaction of
         their own: what they write (deliveries marking their entries settled) shares one sync
-        to disk. One that raises stops the rest; what those before it wrote is committed."""
+        to disk. One that raises stops the rest; what those before it wrote is committed.
+
+        That transaction is committed without a sync of its own (``synchronous=NORMAL`` in WAL
+        mode: durable when the process dies, and made durable against a power loss by the next
+        commit's sync, which covers the whole log before it). What a power loss can take back is
+        the outcome of a message already handed over: the entry is handed over again with the
+        same idempotency key, as after a crash between the channel's answer and the commit."""
         callbacks, self._after = self._after, []
         if not callbacks:
             return
@@ -76,7 +84,14 @@ class StoreCore:
             for callback in callbacks:
                 callback()  # (one that raises stops the rest)
 
-        keep_settled(self._transaction, run_all)
+        relax = self.synchronous in ("FULL", "EXTRA")
+        if relax:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            keep_settled(self._transaction, run_all)
+        finally:
+            if relax:
+                self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def after_commit(self, callback: Callable[[], None]) -> bool:
         """Run ``callback`` once the transaction open now (a :meth:`batch`) has committed, in

@@ -7,7 +7,11 @@ One :class:`SQLiteStore` implements :class:`~journeydsl.runtime.protocols.EventS
 matches :mod:`journeydsl.runtime.stores.memory` (the contract tests run both).
 
 Durability: WAL journal, ``synchronous=FULL`` by default, and every :meth:`SQLiteStore.commit` is
-one ``BEGIN IMMEDIATE … COMMIT`` transaction, rolled back on any error.
+one ``BEGIN IMMEDIATE … COMMIT`` transaction, rolled back on any error. One kind of transaction
+goes without a sync of its own: what runs once a host's batch committed (its deliveries' outcomes,
+see :meth:`~journeydsl.runtime.stores._sqlite_core.StoreCore._committed`), which the next commit's
+sync makes durable; a power loss before it hands those messages over again, with the same
+idempotency keys.
 
 Times are stored twice: ``*_utc`` columns hold a fixed-width UTC text
 (``2026-01-05T03:00:00.000000Z``) that sorts and compares as the instant, the ``*_iso`` columns (or
@@ -165,6 +169,7 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart):
                 else:
                     self._conn.execute("PRAGMA journal_mode=WAL")
                     self._conn.execute(f"PRAGMA synchronous={synchronous}")
+                    self.synchronous = synchronous
                     self._conn.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
                     self._conn.execute("PRAGMA foreign_keys=ON")
                     self._migrate()
