@@ -57,6 +57,10 @@ _EXPORTS: dict[str, str] = {
     "MemoryEventStore": "journeydsl.runtime.stores.memory",
     "MemoryProfileStore": "journeydsl.runtime.stores.memory",
     "MemoryStateStore": "journeydsl.runtime.stores.memory",
+    # workers sharing a PostgreSQL database
+    "Worker": "journeydsl.runtime.worker",
+    "WorkerHealth": "journeydsl.runtime.worker",
+    "SystemClock": "journeydsl.runtime.worker",
     # contact policies
     "Policies": "journeydsl.runtime.policies",
     "PolicyEngine": "journeydsl.runtime.policies",
@@ -95,8 +99,11 @@ __all__ = [
     "SinkError",
     "Span",
     "StateStore",
+    "SystemClock",
     "Ticket",
     "TicketSink",
+    "Worker",
+    "WorkerHealth",
     "__version__",
     "compile_file",
     "compile_source",

@@ -23,12 +23,14 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TextIO
 
+from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
 from journeydsl.cli.run import _action_handlers, _compile, _duration
 from journeydsl.cli.stores import is_postgres_dsn, store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.protocols import SinkError
 from journeydsl.runtime.stream import parse_time
 from journeydsl.zones import zone
 
@@ -119,6 +121,13 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except ValueError as exc:
             print(f"journeydsl: error: {exc}", file=err)
             return ExitCode.USAGE
+        except SinkError as exc:
+            print(
+                f"journeydsl: error: {exc}; the worker stopped and released its leases; what "
+                "was not delivered stays pending in the database for the next worker",
+                file=err,
+            )
+            return ExitCode.ERRORS
         except Exception as exc:
             problem = store_problem(db, exc)
             if problem is None:
@@ -129,7 +138,7 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _work(
     args: argparse.Namespace,
-    journeys: list,  # type: ignore[type-arg]
+    journeys: list[ir.Journey],
     now: datetime | None,
     lease: timedelta,
     event_time: bool,

@@ -58,6 +58,9 @@ __all__ = ["LeaseLostError", "SystemClock", "Worker", "WorkerHealth"]
 
 #: Events taken from the inbox per query.
 _TAKE = 200
+#: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones: the
+#: scheduled segment entries are looked at then.
+SWEEP = 30.0
 
 
 class SystemClock:
@@ -155,6 +158,7 @@ class Worker:
         self._stop = threading.Event()
         self._state = "starting"
         self._renewed: float | None = None
+        self._swept: float | None = None
         self._renewed_at: datetime | None = None
         self.events = 0
         self.quarantined = 0
@@ -211,7 +215,7 @@ class Worker:
                         self.put(lines)
                 self.renew(force=not self.owner.epochs)
                 target = self._target(until)
-                worked = sum(self._bucket(b, target) for b in sorted(self.owner.epochs))
+                worked = sum(self._bucket(b, target) for b in self._to_visit(target))
                 if self._stop.is_set():
                     break
                 if exit_when_idle and self._idle(target):
@@ -223,6 +227,19 @@ class Worker:
             with contextlib.suppress(Exception):
                 self.store.release_leases(self.owner)
             self._state = "stopped"
+
+    def _to_visit(self, target: datetime | None) -> list[int]:
+        """The buckets to work on this pass: every one in event time, and live at each full
+        sweep (for scheduled segment entries, at least every :data:`SWEEP` seconds); between
+        sweeps, live, those with an event, a timer or a delivery due."""
+        owned = sorted(self.owner.epochs)
+        if self.event_time or target is None:
+            return owned
+        now = time.monotonic()
+        if self._swept is None or now - self._swept >= SWEEP:
+            self._swept = now
+            return owned
+        return self.store.busy(owned, target)
 
     # ------------------------------------------------------------------ leases
 
@@ -322,7 +339,8 @@ class Worker:
         """Event time: fire everything of the bucket due up to ``t``, each at its own time."""
         engine, clock = self.engine, self._bucket_clock
         moved = 0
-        while (wake := engine.next_wakeup()) is not None and wake <= t:
+        wake = engine.next_wakeup()
+        while wake is not None and wake <= t:
             self.renew()
             if self._stop.is_set() or not self._owned():
                 return moved  # (the bucket's clock stays where its work stopped)
@@ -331,6 +349,7 @@ class Worker:
             after = engine.next_wakeup()
             if after is not None and after <= wake:
                 break  # nothing more can happen at this instant (e.g. a stuck delivery)
+            wake = after
         clock.set(t)
         self.moved += moved
         return moved

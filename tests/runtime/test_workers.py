@@ -5,13 +5,14 @@ processes delivering exactly what one SQLite `journeydsl run` delivers."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -330,3 +331,38 @@ def test_a_worker_needs_a_postgresql_database(
     argv = ["worker", *JOURNEYS, "--db", str(tmp_path / "s.sqlite"), "--actions", "a.jsonl"]
     assert main(argv) == 2
     assert "--db must name a PostgreSQL database" in capsys.readouterr().err
+
+
+def test_a_live_worker_takes_events_as_they_come(pg_store_8: PostgresStore, tmp_path: Path) -> None:
+    """On the system clock, a worker takes an event put in the inbox a minute ago, at once (the
+    welcome email leaves), and with exit_when_idle returns once nothing is due by now."""
+    store = pg_store_8
+    profile = PROFILES[0]
+    jsonl(tmp_path / "p.jsonl", [profile])
+    store.load_profiles_jsonl(tmp_path / "p.jsonl")
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    issued = {
+        "id": "live-1",
+        "customer_id": profile["customer_id"],
+        "type": "card_issued",
+        "at": at,
+        "data": {"card_id": "k1", "product": "gold"},
+    }
+    journeys = _journeys()
+    with FileChannel(tmp_path / "a.jsonl") as sink:
+        worker = Worker(
+            journeys,
+            store=store,
+            channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
+            tickets=sink,
+            actions=_action_handlers(journeys, sink),
+            clock=SystemClock(),
+            lease=LEASE,
+            poll=0.01,
+        )
+        assert worker.put([json.dumps(issued), "not json"]) == 2
+        worker.run(exit_when_idle=True)
+    sent = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [a["template"] for a in sent] == ["welcome_activation_guide"]
+    assert worker.health().events == 1
+    assert worker.health().quarantined == 1

@@ -272,6 +272,20 @@ class PgBuckets(PgCore):
         ).fetchall()
         return [(int(b), o, int(e), t) for b, o, e, t in rows]
 
+    def busy(self, buckets: Iterable[int], now: datetime) -> list[int]:
+        """Those of ``buckets`` with work at ``now``: an event in the inbox, a timer due, or a
+        pending outbox entry due (what a live worker ticks between full sweeps)."""
+        wanted = sorted(buckets)
+        rows = self._conn.execute(
+            "SELECT bucket FROM inbox WHERE bucket = ANY(%s) UNION "
+            "SELECT bucket FROM instances WHERE status = 'waiting' AND due <= %s "
+            "AND bucket = ANY(%s) UNION "
+            "SELECT bucket FROM outbox WHERE status = 'pending' AND not_before <= %s "
+            "AND bucket = ANY(%s)",
+            (wanted, now, wanted, now, wanted),
+        ).fetchall()
+        return sorted(int(b) for (b,) in rows)
+
     # ------------------------------------------------------------------ bucket clocks
 
     def bucket_clocks(self) -> dict[int, datetime | None]:
