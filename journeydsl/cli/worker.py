@@ -73,6 +73,13 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lease", metavar="D", default="10s", help="how long a bucket lease lasts (default 10s)"
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /metrics (Prometheus), /healthz and /readyz on 127.0.0.1:PORT (0: a free "
+        "port, printed); needs the metrics extra (prometheus-client)",
+    )
     p.add_argument("--migrate", action="store_true", help="migrate the database's schema first")
     p.add_argument(
         "--buckets",
@@ -167,12 +174,25 @@ def _work(
                 lease=lease,
                 poll=0.2 if args.exit_when_idle else 1.0,
             )
+            metrics = None
+            if args.metrics_port is not None:
+                from journeydsl.runtime.metrics import serve
+
+                metrics = serve(worker, args.metrics_port)
+                print(
+                    f"journeydsl worker {worker.owner.worker}: metrics on "
+                    f"http://127.0.0.1:{metrics.port}/metrics",
+                    file=err,
+                    flush=True,
+                )
             feed = _events(args.events, worker.put, whole=bool(args.exit_when_idle))
             stop = _on_signals(worker.stop)
             try:
                 worker.run(exit_when_idle=bool(args.exit_when_idle), until=now, feed=feed)
             finally:
                 stop()
+                if metrics is not None:
+                    metrics.close()
             health = worker.health()
             print(
                 f"journeydsl worker {health.worker}: {health.events} events taken, "

@@ -159,6 +159,8 @@ class Worker:
         self._state = "starting"
         self._renewed: float | None = None
         self._swept: float | None = None
+        #: Events waiting and outbox entries pending in the buckets held (at the last renewal).
+        self.backlog = (0, 0)
         self._renewed_at: datetime | None = None
         self.events = 0
         self.quarantined = 0
@@ -255,6 +257,7 @@ class Worker:
         gained, lost = self.store.claim(self.owner, self.lease)
         self._renewed = now
         self._renewed_at = datetime.now(UTC)
+        self.backlog = self.store.backlog(self.owner.epochs)
         if gained or lost:
             log.info(
                 "leases",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -366,3 +367,51 @@ def test_a_live_worker_takes_events_as_they_come(pg_store_8: PostgresStore, tmp_
     assert [a["template"] for a in sent] == ["welcome_activation_guide"]
     assert worker.health().events == 1
     assert worker.health().quarantined == 1
+
+
+def test_a_running_worker_serves_its_metrics_and_health(tmp_path: Path, pg_dsn: str) -> None:
+    """`journeydsl worker --metrics-port 0` serves Prometheus metrics (events, fencing, leases,
+    backlogs …), /healthz and /readyz while it runs; a scrape sees the leases it holds."""
+    import urllib.request
+
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "journeydsl", "worker", *JOURNEYS, "--db", pg_dsn]
+    argv += ["--actions", str(tmp_path / "a.jsonl"), "--metrics-port", "0"]
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.search(r"metrics on (http://127\.0\.0\.1:\d+)/metrics", line)
+        assert match, line
+        base = match.group(1)
+        deadline = time.monotonic() + 120
+        while True:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as page:
+                metrics = page.read().decode()
+            if "journeydsl_worker_leases_held 4.0" in metrics:
+                break
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.1)
+        for name in (
+            "journeydsl_worker_events_total",
+            "journeydsl_worker_quarantined_total",
+            "journeydsl_worker_moved_total",
+            "journeydsl_worker_fencing_rejections_total",
+            "journeydsl_worker_leases_lost_total",
+            "journeydsl_worker_inbox_backlog",
+            "journeydsl_worker_outbox_backlog",
+            "journeydsl_worker_buckets 4.0",
+            "journeydsl_worker_up 1.0",
+        ):
+            assert name in metrics
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as page:
+            assert page.status == 200
+        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as page:
+            assert page.read() == b"running\n"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

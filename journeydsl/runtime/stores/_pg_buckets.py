@@ -286,6 +286,16 @@ class PgBuckets(PgCore):
         ).fetchall()
         return sorted(int(b) for (b,) in rows)
 
+    def backlog(self, buckets: Iterable[int]) -> tuple[int, int]:
+        """Events waiting in the inbox, and pending outbox entries, of ``buckets``."""
+        wanted = sorted(buckets)
+        row = self._conn.execute(
+            "SELECT (SELECT count(*) FROM inbox WHERE bucket = ANY(%s)), "
+            "(SELECT count(*) FROM outbox WHERE status = 'pending' AND bucket = ANY(%s))",
+            (wanted, wanted),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     # ------------------------------------------------------------------ bucket clocks
 
     def bucket_clocks(self) -> dict[int, datetime | None]:
