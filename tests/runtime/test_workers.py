@@ -415,3 +415,24 @@ def test_a_running_worker_serves_its_metrics_and_health(tmp_path: Path, pg_dsn: 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_worker_reads_its_events_from_stdin(tmp_path: Path, pg_dsn: str) -> None:
+    """`journeydsl worker --events - --exit-when-idle` puts what stdin carries into the inbox
+    and delivers the SQLite run's actions file."""
+    events = jsonl(tmp_path / "events.jsonl", EVENTS)
+    profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
+    reference = _sqlite_reference(tmp_path, events, profiles)
+    actions = tmp_path / "stdin.jsonl"
+    argv = _worker_argv(pg_dsn, Path("-"), profiles, actions)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "journeydsl", *argv, "--migrate", "--buckets", "4"],
+        input=events.read_bytes(),
+        env=env,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert sorted(actions.read_text().splitlines()) == reference
