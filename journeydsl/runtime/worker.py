@@ -254,7 +254,13 @@ class Worker:
             and now - self._renewed < self.lease.total_seconds() / 3
         ):
             return
-        gained, lost = self.store.claim(self.owner, self.lease)
+        import psycopg
+
+        try:
+            gained, lost = self.store.claim(self.owner, self.lease)
+        except psycopg.errors.TransactionRollback as exc:  # (a deadlock with another claimer)
+            log.warning("renewal_retry", worker=self.owner.worker, error=str(exc))
+            return
         self._renewed = now
         self._renewed_at = datetime.now(UTC)
         self.backlog = self.store.backlog(self.owner.epochs)
