@@ -185,8 +185,8 @@ class Worker:
         )
         return WorkerHealth(
             worker=self.owner.worker,
-            state=self._state,
-            ok=self._state == "running" and fresh,
+            state="draining" if self._state == "running" and self._stop.is_set() else self._state,
+            ok=self._state == "running" and not self._stop.is_set() and fresh,
             buckets=len(self.owner.epochs),
             total_buckets=self.store.buckets,
             events=self.events,
