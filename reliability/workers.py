@@ -9,10 +9,12 @@ The stream (:func:`reliability._common.stream`) has ``size`` customers running b
 journeys. A reference run goes through it on SQLite. Then ``workers`` worker processes start
 together on a new database (``buckets`` buckets, leases of ``lease`` seconds), each given the
 whole stream (``--events``: every worker puts it in the inbox; an event id is kept once) and
-``--exit-when-idle --now UNTIL``. While they work, every 0.5 to 3 s (seeded) one of them is
-SIGKILLed (and a new one started in its place) or SIGSTOPped for 1.5 to 2.5 leases and then
-continued: by then its buckets have been claimed by another worker, and its next commit to them
-is fenced. The campaign ends when every worker has exited (0: the database is done).
+``--exit-when-idle --now UNTIL``. While they work, every 0.5 to 3 s (seeded; ``--gap`` is the
+longest wait, the shortest is a sixth of it) one of them is SIGKILLed (and a new one started in
+its place) or SIGSTOPped for 1.5 to 2.5 leases and then continued (the stop waits, up to 2 s,
+for the worker to be in the middle of a step's transaction: it then pauses mid-step): by then
+its buckets have been claimed by another worker, and its commit to them is fenced. The campaign
+ends when every worker has exited (0: the database is done).
 
 Figures: ``kills``, ``stops``; ``duplicates`` (action keys written twice), ``lost`` (reference
 actions missing), ``unexpected``, ``actions_differing`` (same key, another line),
@@ -102,19 +104,46 @@ class _Pool:
     """The worker processes, each with its log."""
 
     def __init__(self, work: Path, dsn: str, lease: int) -> None:
+        self.dsn = dsn
         self.cmd = [sys.executable, "-m", "journeydsl", "worker", *_inputs(work)]
-        self.cmd += ["--db", dsn, "--actions", str(work / "actions.jsonl")]
+        self.cmd += ["--actions", str(work / "actions.jsonl")]
         self.cmd += ["--exit-when-idle", "--lease", f"{lease}s"]
         self.work = work
         self.running: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        #: The application name each worker's connection carries (for pg_stat_activity).
+        self.names: dict[int, str] = {}
 
     def start(self) -> None:
+        name = f"jd-campaign-worker-{len(self.logs)}"
         log = self.work / f"worker-{len(self.logs):03d}.log"
         self.logs.append(log)
+        dsn = self.dsn + ("&" if "?" in self.dsn else "?") + f"application_name={name}"
         with log.open("wb") as err:
-            proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=err, env=_env())
+            proc = subprocess.Popen(
+                [*self.cmd, "--db", dsn], stdout=subprocess.DEVNULL, stderr=err, env=_env()
+            )
         self.running.append(proc)
+        self.names[proc.pid] = name
+
+    def wait_in_transaction(self, proc: subprocess.Popen[bytes], within: float) -> None:
+        """Wait (at most ``within`` seconds) until ``proc`` is between two statements of an
+        open transaction, having just read a customer's events (evaluating a step, before its
+        commit, and holding no file lock): a SIGSTOP then lands mid-step, as a GC pause would,
+        and its commit after the pause is what fencing must refuse."""
+        import psycopg
+
+        deadline = time.monotonic() + within
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while time.monotonic() < deadline and proc.poll() is None:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                    "AND state = 'idle in transaction' AND query LIKE 'SELECT %%FROM events%%'",
+                    (self.names[proc.pid],),
+                ).fetchone()
+                if row and row[0]:
+                    return
+                time.sleep(0.001)
 
     def reap(self) -> None:
         """Forget the workers that exited; one that failed stops the campaign."""
@@ -131,7 +160,7 @@ class _Pool:
 
 
 def _chaos(
-    pool: _Pool, rng: random.Random, faults: int, kinds: Sequence[str], lease: float
+    pool: _Pool, rng: random.Random, faults: int, kinds: Sequence[str], lease: float, gap: float
 ) -> Counter[str]:
     """Inject ``faults`` faults at seeded moments while the workers run; then let them end."""
     done: Counter[str] = Counter()
@@ -147,7 +176,7 @@ def _chaos(
         if sum(done.values()) >= faults:
             time.sleep(0.2)
             continue
-        time.sleep(rng.uniform(0.5, 3.0))
+        time.sleep(rng.uniform(gap / 6, gap))
         pool.reap()
         if not pool.running:
             break
@@ -159,6 +188,7 @@ def _chaos(
             pool.running.remove(victim)
             pool.start()
         else:
+            pool.wait_in_transaction(victim, 2.0)
             victim.send_signal(signal.SIGSTOP)
             time.sleep(lease * rng.uniform(1.5, 2.5))
             victim.send_signal(signal.SIGCONT)
@@ -175,13 +205,14 @@ def run(
     lease: int = 2,
     buckets: int = 16,
     workdir: str | None = None,
+    gap: float = 3.0,
 ) -> dict[str, Any]:
     """Run the campaign; returns the figures (see the module docstring)."""
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="jd-workers-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         with database() as dsn:
-            return _campaign(work, dsn, size, seed, workers, faults, only, lease, buckets)
+            return _campaign(work, dsn, size, seed, workers, faults, only, lease, buckets, gap)
     finally:
         if workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -197,6 +228,7 @@ def _campaign(
     only: str | None,
     lease: int,
     buckets: int,
+    gap: float,
 ) -> dict[str, Any]:
     events, profiles = stream(size, seed)
     write_jsonl(work / "events.jsonl", events)
@@ -208,7 +240,7 @@ def _campaign(
     pool = _Pool(work, dsn, lease)
     for _ in range(workers):
         pool.start()
-    done = _chaos(pool, random.Random(seed), faults, [only] if only else FAULTS, lease)
+    done = _chaos(pool, random.Random(seed), faults, [only] if only else FAULTS, lease, gap)
     seconds = time.monotonic() - started
     got_lines = (work / "actions.jsonl").read_text(encoding="utf-8").splitlines()
     got = [json.loads(line) for line in got_lines if line.strip()]
@@ -268,6 +300,9 @@ def _extra(parser: Any) -> None:
     parser.add_argument("--only", choices=FAULTS, help="inject only this kind of fault")
     parser.add_argument("--lease", type=int, default=2, help="the lease, in whole seconds")
     parser.add_argument("--buckets", type=int, default=16, help="the database's bucket count")
+    parser.add_argument(
+        "--gap", type=float, default=3.0, help="at most this many seconds between faults"
+    )
     parser.add_argument("--workdir", help="keep the files here (default: a temporary folder)")
 
 
