@@ -141,7 +141,8 @@ def test_a_commit_after_the_lease_was_lost_is_fenced_and_rolled_back(
 ) -> None:
     """A worker whose bucket another worker claimed (it was paused past its lease) cannot
     commit to it: its commit raises LeaseLostError naming the bucket, writes nothing, and is
-    counted; its commits to the buckets it still holds go through."""
+    counted; nor can it write the bucket's segment schedule; its commits to the buckets it
+    still holds go through."""
     paused = pg_store_8
     a = Ownership("a")
     paused.claim(a, timedelta(seconds=30))
@@ -155,8 +156,12 @@ def test_a_commit_after_the_lease_was_lost_is_fenced_and_rolled_back(
         assert 5 in other.claim(b, LEASE)[0]
     with pytest.raises(LeaseLostError, match="bucket 5 was lost"):
         paused.commit([_record(lost_customer)], [], processed_event="e-1")
+    with paused.scoped([5]), pytest.raises(LeaseLostError):  # a bucket's segment schedule
+        paused.commit([], [], meta={"segment:j:Asia/Ho_Chi_Minh": "2026-03-01T09:00:00+07:00"})
+    with paused.scoped([5]):
+        assert paused.get_meta("segment:j:Asia/Ho_Chi_Minh") is None
     paused.count_fenced()
-    assert a.fenced == 1
+    assert a.fenced == 2
     assert 5 not in a.epochs
     assert paused.fencing_rejections() == 1
     assert not paused.processed("e-1")

@@ -148,16 +148,17 @@ class PgBuckets(PgCore):
 
     # ------------------------------------------------------------------ fencing
 
-    def _fence(self, customers: Iterable[str]) -> None:
+    def _fence(self, customers: Iterable[str], buckets: Iterable[int] = ()) -> None:
         """Check, in the open transaction, that this worker holds the leases of the buckets of
-        ``customers`` at the epochs it claimed them (share-locking them until it ends); raise
-        :class:`LeaseLostError` (counted) otherwise. Nothing to check without an ownership."""
+        ``customers`` (and of ``buckets``) at the epochs it claimed them (share-locking them
+        until it ends); raise :class:`LeaseLostError` (counted) otherwise. Nothing to check
+        without an ownership."""
         owner = self.ownership
         if owner is None:
             return
         if not self._in_tx():
             self._fenced_ok = set()
-        wanted = {self.bucket(c) for c in customers} - self._fenced_ok
+        wanted = ({self.bucket(c) for c in customers} | set(buckets)) - self._fenced_ok
         if not wanted:
             return
         rows = self._conn.execute(

@@ -85,7 +85,7 @@ class PgCore:
     def _transaction_ended(self) -> None:
         """Called when an outer transaction commits or rolls back (fencing forgets its checks)."""
 
-    def _fence(self, customers: Iterable[str]) -> None:
+    def _fence(self, customers: Iterable[str], buckets: Iterable[int] = ()) -> None:
         """Check the leases of the buckets of ``customers`` (nothing here: see ``PgBuckets``)."""
 
     def bucket(self, customer_id: str) -> int:

@@ -90,9 +90,11 @@ class PgStatePart(PgBuckets, InstanceReads):
         rows = 3 * len(writes) + len(out_rows) + (processed_event is not None) + len(meta_rows)
         fenced = self.ownership is not None
         with self._transaction() if rows > 1 or fenced else nullcontext():
-            # (a worker's commit: its leases first, in this transaction)
+            # (a worker's commit: its leases first, in this transaction; a segment schedule
+            # kept per bucket is the bucket's state too)
             self._fence(
-                [*(str(r["customer_id"]) for r in instances), *(e.customer_id for e in outbox)]
+                [*(str(r["customer_id"]) for r in instances), *(e.customer_id for e in outbox)],
+                [b for k, _ in meta_rows if (b := self._meta_bucket(k)) is not None],
             )
             self._write_instances(writes)
             if out_rows:
