@@ -61,6 +61,10 @@ _EXPORTS: dict[str, str] = {
     "DecisionCall": "journeydsl.runtime.decide",
     "DecisionFunction": "journeydsl.runtime.decide",
     "immediate": "journeydsl.runtime.decide",
+    # workers sharing a PostgreSQL database
+    "Worker": "journeydsl.runtime.worker",
+    "WorkerHealth": "journeydsl.runtime.worker",
+    "SystemClock": "journeydsl.runtime.worker",
     # contact policies
     "Policies": "journeydsl.runtime.policies",
     "PolicyEngine": "journeydsl.runtime.policies",
@@ -101,8 +105,11 @@ __all__ = [
     "SinkError",
     "Span",
     "StateStore",
+    "SystemClock",
     "Ticket",
     "TicketSink",
+    "Worker",
+    "WorkerHealth",
     "__version__",
     "compile_file",
     "compile_source",

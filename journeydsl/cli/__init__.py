@@ -59,6 +59,15 @@ _COMMANDS: dict[str, _Entry] = {
         "without duplicates. Customers without a profile have no consent, so a profiles file "
         "is normally given.",
     ),
+    "worker": _Entry(
+        "worker",
+        "run journeys as one of several workers sharing a PostgreSQL database",
+        "Run journeys on a PostgreSQL database shared with other workers: each customer is in "
+        "one of a fixed number of buckets, each worker leases its share of them, and every "
+        "commit is fenced on its leases. Events come from the database's inbox (--events puts a "
+        "file's or stdin's there); effects go to the actions file. SIGTERM drains and exits 0; "
+        "--exit-when-idle exits once the database has nothing left to do.",
+    ),
     "quarantine": _Entry(
         "quarantine",
         "list the events a run could not take, or replay them after a fix",

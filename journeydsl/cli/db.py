@@ -35,6 +35,13 @@ def add_db_arguments(db: argparse.ArgumentParser) -> None:
         required=True,
         help="a PostgreSQL database (postgresql://user@host:port/db) or a SQLite state file",
     )
+    migrate.add_argument(
+        "--buckets",
+        type=int,
+        metavar="N",
+        help="PostgreSQL: the bucket count workers share the customers by, for a database "
+        "that has none yet (default 256); fixed once set, another is refused",
+    )
 
 
 def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -46,7 +53,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             from journeydsl.runtime.stores._pg_schema import describe
             from journeydsl.runtime.stores.postgres import migrate_database
 
-            found, now = migrate_database(db)
+            found, now = migrate_database(db, buckets=args.buckets)
             label = describe(db)
         else:
             if not Path(db).is_file():

@@ -82,6 +82,20 @@ class PgCore:
 
         keep_settled(self._transaction, run_all)
 
+    def _transaction_ended(self) -> None:
+        """Called when an outer transaction commits or rolls back (fencing forgets its checks)."""
+
+    def _fence(self, customers: Iterable[str], buckets: Iterable[int] = ()) -> None:
+        """Check the leases of the buckets of ``customers`` (nothing here: see ``PgBuckets``)."""
+
+    def bucket(self, customer_id: str) -> int:
+        """The bucket of ``customer_id`` (0 here: see ``PgBuckets``)."""
+        return 0
+
+    def _in_scope(self, column: str = "bucket") -> tuple[str, list[Any]]:
+        """An ``AND`` clause keeping rows of the scoped buckets (none here: see ``PgBuckets``)."""
+        return "", []
+
     def after_commit(self, callback: Callable[[], None]) -> bool:
         """Run ``callback`` once the open transaction has committed; False when none is open
         (:class:`~journeydsl.runtime.protocols.CommitHooks`)."""
@@ -111,7 +125,8 @@ class PgCore:
     # ------------------------------------------------------------------ events
 
     def append(self, event_id: str, event: EventRecord) -> bool:
-        """Store ``event`` once per id; False for a duplicate."""
+        """Store ``event`` once per id; False for a duplicate (a worker's write: fenced)."""
+        self._fence((event.customer_id,))
         cur = self._conn.execute(
             "INSERT INTO events (id, customer_id, type, at, at_iso, data) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
@@ -216,8 +231,8 @@ class PgCore:
 
     def _put(self, p: Profile, source_hash: str | None = None) -> None:
         self._conn.execute(
-            "INSERT INTO profiles (customer_id, attributes, consent, timezone, tags, source_hash) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE SET "
+            "INSERT INTO profiles (customer_id, attributes, consent, timezone, tags, source_hash, "
+            "bucket) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE SET "
             "attributes = excluded.attributes, consent = excluded.consent, "
             "timezone = excluded.timezone, tags = excluded.tags, "
             "source_hash = coalesce(excluded.source_hash, profiles.source_hash)",
@@ -228,6 +243,7 @@ class PgCore:
                 p.timezone,
                 json.dumps(sorted(p.tags), ensure_ascii=False),
                 source_hash,
+                self.bucket(p.customer_id),
             ),
         )
 
@@ -259,12 +275,18 @@ class PgCore:
             self._put(Profile(customer_id, p.attributes, p.consent, p.timezone, tags))
 
     def customers(self) -> Iterable[str]:
-        """Every known customer, in the order they became known."""
-        return [c for (c,) in self._conn.execute("SELECT customer_id FROM profiles ORDER BY seq")]
+        """Every known customer (of the scoped buckets), in the order they became known."""
+        where, args = self._in_scope()
+        rows = self._conn.execute(
+            f"SELECT customer_id FROM profiles WHERE TRUE{where} ORDER BY seq", args
+        )
+        return [c for (c,) in rows]
 
     def timezones(self) -> set[str]:
-        """The distinct time zones of known customers."""
-        return {tz for (tz,) in self._conn.execute("SELECT DISTINCT timezone FROM profiles")}
+        """The distinct time zones of known customers (of the scoped buckets)."""
+        where, args = self._in_scope()
+        rows = self._conn.execute(f"SELECT DISTINCT timezone FROM profiles WHERE TRUE{where}", args)
+        return {tz for (tz,) in rows}
 
     def load_profiles_jsonl(self, path: str | Path) -> tuple[int, list[str]]:
         """Load a profiles JSON Lines file in one transaction, leaving unchanged lines alone
@@ -311,6 +333,8 @@ class PgTransaction:
         tb: TracebackType | None,
     ) -> None:
         conn = self._core._conn
+        if not self._nested:
+            self._core._transaction_ended()
         if self._nested:
             if exc_type is None:
                 conn.execute("RELEASE journeydsl")

@@ -20,11 +20,20 @@ from journeydsl.runtime.stores._sqlite_guards import StoreUnavailable
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "describe", "migrate", "stored_schema"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "check_buckets",
+    "describe",
+    "migrate",
+    "stored_buckets",
+    "stored_schema",
+]
 
 #: Version of the PostgreSQL schema (its own numbering; version 1 holds what SQLite's
-#: version 4 holds). Bump with a step in :data:`MIGRATIONS` and a note in docs/changelog.md.
-SCHEMA_VERSION = 1
+#: version 4 holds; version 2 adds buckets, leases, the inbox and per-bucket meta). Bump with a
+#: step in :data:`MIGRATIONS` and a note in docs/changelog.md.
+SCHEMA_VERSION = 2
 
 #: Key of the advisory locks journeydsl takes (``hashtext('journeydsl')`` would do as well; a
 #: constant keeps it readable in ``pg_locks``): migrations take it for their transaction.
@@ -117,9 +126,51 @@ CREATE TABLE IF NOT EXISTS quarantine (
 )
 """
 
+# Version 2: partitioned ownership (see :mod:`~journeydsl.runtime.stores._pg_buckets`). The
+# bucket columns of existing rows are filled by :func:`_fill_buckets` before the indexes.
+_VERSION_2 = """
+ALTER TABLE instances ADD COLUMN IF NOT EXISTS bucket INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS bucket INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE profiles ADD COLUMN IF NOT EXISTS bucket INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS leases (
+    bucket INTEGER PRIMARY KEY,
+    owner TEXT,
+    epoch BIGINT NOT NULL DEFAULT 0,
+    expires_at TIMESTAMPTZ,
+    clock TEXT,
+    clock_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    started_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    id TEXT COLLATE "C" PRIMARY KEY,
+    bucket INTEGER NOT NULL,
+    at TIMESTAMPTZ,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_by_bucket ON inbox (bucket, at, seq);
+CREATE TABLE IF NOT EXISTS bucket_meta (
+    bucket INTEGER NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+)
+"""
+_VERSION_2_INDEXES = """
+CREATE INDEX IF NOT EXISTS instances_bucket_due ON instances (bucket, due, id)
+    WHERE status = 'waiting';
+CREATE INDEX IF NOT EXISTS outbox_bucket_due ON outbox (bucket, not_before, key)
+    WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS profiles_by_bucket ON profiles (bucket, seq)
+"""
+
 #: The statements of each version, in order: ``MIGRATIONS[v - 1]`` takes a database from version
 #: ``v - 1`` to ``v``.
-MIGRATIONS: tuple[str, ...] = (_VERSION_1,)
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2)
 
 
 def describe(dsn: str) -> str:
@@ -160,16 +211,79 @@ def stored_schema(label: str, conn: psycopg.Connection[tuple[object, ...]]) -> i
     return found
 
 
-def migrate(label: str, conn: psycopg.Connection[tuple[object, ...]]) -> tuple[int, int]:
+def stored_buckets(label: str, conn: psycopg.Connection[tuple[object, ...]]) -> int | None:
+    """The bucket count the database was created with (None before schema version 2)."""
+    exists = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'buckets'").fetchone()
+    if row is None:
+        return None
+    try:
+        return int(str(row[0]))
+    except ValueError:
+        raise StoreUnavailable(
+            label, f"its bucket count {row[0]!r} is not a number: the meta table is damaged"
+        ) from None
+
+
+def check_buckets(label: str, buckets: int | None) -> None:
+    """Refuse a bucket count that is not a whole number from 1 to 65536."""
+    if buckets is not None and not 1 <= buckets <= 65536:
+        raise StoreUnavailable(label, f"a bucket count is from 1 to 65536, not {buckets}")
+
+
+def _fill_buckets(conn: psycopg.Connection[tuple[object, ...]], buckets: int) -> None:
+    """Schema version 2: the bucket of every existing row, the leases, the SQL function."""
+    from journeydsl.runtime.stores._pg_buckets import bucket_function, bucket_of
+
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('buckets', %s) ON CONFLICT (key) DO NOTHING",
+        (str(buckets),),
+    )
+    conn.execute(bucket_function(buckets))
+    conn.execute(
+        "INSERT INTO leases (bucket) SELECT generate_series(0, %s - 1) ON CONFLICT DO NOTHING",
+        (buckets,),
+    )
+    for table in ("instances", "outbox", "profiles"):
+        customers = [str(c) for (c,) in conn.execute(f"SELECT DISTINCT customer_id FROM {table}")]
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"UPDATE {table} SET bucket = %s WHERE customer_id = %s",
+                [(bucket_of(c, buckets), c) for c in customers],
+            )
+
+
+def migrate(
+    label: str, conn: psycopg.Connection[tuple[object, ...]], buckets: int | None = None
+) -> tuple[int, int]:
     """Bring the database open on ``conn`` (inside a transaction) to :data:`SCHEMA_VERSION`,
-    one step per version; returns ``(found, now)``, the versions before and after."""
+    one step per version; returns ``(found, now)``, the versions before and after. A database
+    that reaches version 2 here gets ``buckets`` buckets (default
+    :data:`~journeydsl.runtime.stores._pg_buckets.DEFAULT_BUCKETS`); one that has a count
+    already refuses another."""
+    from journeydsl.runtime.stores._pg_buckets import DEFAULT_BUCKETS
+
+    check_buckets(label, buckets)
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
     conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     found = stored_schema(label, conn)
+    had = stored_buckets(label, conn)
+    if had is not None and buckets is not None and had != buckets:
+        raise StoreUnavailable(
+            label,
+            f"it has {had} buckets, fixed when it was created; it cannot have {buckets}",
+        )
     for version in range(found + 1, SCHEMA_VERSION + 1):
         for statement in MIGRATIONS[version - 1].split(";"):
             if statement.strip():
                 conn.execute(statement)
+        if version == 2:
+            _fill_buckets(conn, buckets or DEFAULT_BUCKETS)
+            for statement in _VERSION_2_INDEXES.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
     if found != SCHEMA_VERSION:
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "

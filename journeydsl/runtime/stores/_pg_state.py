@@ -15,7 +15,8 @@ from typing import Any, cast
 from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
 from journeydsl.runtime.stores._instance_reads import InstanceReads
-from journeydsl.runtime.stores._pg_core import PgCore, aware
+from journeydsl.runtime.stores._pg_buckets import PgBuckets
+from journeydsl.runtime.stores._pg_core import aware
 from journeydsl.runtime.stores._sqlite_rows import (
     InstanceWrite,
     _contacts,
@@ -27,31 +28,35 @@ __all__ = ["PgStatePart"]
 
 _UPSERT_INSTANCE = (
     "INSERT INTO instances (id, customer_id, journey, version, status, due, due_iso, record, "
-    "log_len, tail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE "
+    "log_len, tail, bucket) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (id) DO UPDATE "
     "SET customer_id = excluded.customer_id, journey = excluded.journey, "
     "version = excluded.version, status = excluded.status, due = excluded.due, "
     "due_iso = excluded.due_iso, record = excluded.record, log_len = excluded.log_len, "
     "tail = excluded.tail"
 )
-_OUTBOX_COLUMNS = "key, kind, customer_id, payload, not_before, not_before_iso, attempts, status"
+_OUTBOX_COLUMNS = (
+    "key, kind, customer_id, payload, not_before, not_before_iso, attempts, status, bucket"
+)
 _UPSERT_OUTBOX = (
-    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, customer_id = excluded.customer_id, "
     "payload = excluded.payload, not_before = excluded.not_before, "
     "not_before_iso = excluded.not_before_iso, attempts = excluded.attempts, "
-    "status = excluded.status"
+    "status = excluded.status, bucket = excluded.bucket"
 )
 _ENTRY = "key, kind, customer_id, payload, not_before_iso, attempts, status"
 
 
-def _instance_row(w: InstanceWrite) -> tuple[Any, ...]:
-    """The SQLite row of ``w`` with the due time as an instant (``timestamptz``)."""
+def _instance_row(w: InstanceWrite, bucket: int) -> tuple[Any, ...]:
+    """The SQLite row of ``w`` with the due time as an instant (``timestamptz``), and its
+    customer's bucket."""
     row = w.row
     due = datetime.fromisoformat(row[6]) if row[6] else None
-    return (*row[:5], due, *row[6:])
+    return (*row[:5], due, *row[6:], bucket)
 
 
-def _outbox_row(e: OutboxEntry) -> tuple[Any, ...]:
+def _outbox_row(e: OutboxEntry, bucket: int) -> tuple[Any, ...]:
     return (
         e.key,
         e.kind,
@@ -61,10 +66,11 @@ def _outbox_row(e: OutboxEntry) -> tuple[Any, ...]:
         e.not_before.isoformat(),
         e.attempts,
         e.status,
+        bucket,
     )
 
 
-class PgStatePart(PgCore, InstanceReads):
+class PgStatePart(PgBuckets, InstanceReads):
     """Every table but ``events`` and ``profiles``."""
 
     MARK = "%s"
@@ -79,28 +85,48 @@ class PgStatePart(PgCore, InstanceReads):
         """Write instance records (and their timers), new outbox entries (ignored when the key
         exists), the processed-event marker and meta in one transaction: all or nothing."""
         writes = [InstanceWrite(r) for r in instances]
-        out_rows = [_outbox_row(e) for e in outbox]
+        out_rows = [_outbox_row(e, self.bucket(e.customer_id)) for e in outbox]
         meta_rows = [(str(k), str(v)) for k, v in (meta or {}).items()]
         rows = 3 * len(writes) + len(out_rows) + (processed_event is not None) + len(meta_rows)
-        with self._transaction() if rows > 1 else nullcontext():
+        fenced = self.ownership is not None
+        with self._transaction() if rows > 1 or fenced else nullcontext():
+            # (a worker's commit: its leases first, in this transaction; a segment schedule
+            # kept per bucket is the bucket's state too)
+            self._fence(
+                [*(str(r["customer_id"]) for r in instances), *(e.customer_id for e in outbox)],
+                [b for k, _ in meta_rows if (b := self._meta_bucket(k)) is not None],
+            )
             self._write_instances(writes)
             if out_rows:
                 with self._conn.cursor() as cur:
                     cur.executemany(
                         f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
                         out_rows,
                     )
             if processed_event is not None:
                 self._mark(processed_event)
             if meta_rows:
-                with self._conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO engine_meta (key, value) VALUES (%s, %s) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        meta_rows,
-                    )
+                self._put_meta(meta_rows)
         self._instances_written(writes)
+
+    def _put_meta(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Engine meta; a per-bucket key (a segment's schedule) goes to the scoped bucket's."""
+        shared = [(k, v) for k, v in rows if self._meta_bucket(k) is None]
+        own = [(b, k, v) for k, v in rows if (b := self._meta_bucket(k)) is not None]
+        with self._conn.cursor() as cur:
+            if shared:
+                cur.executemany(
+                    "INSERT INTO engine_meta (key, value) VALUES (%s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    shared,
+                )
+            if own:
+                cur.executemany(
+                    "INSERT INTO bucket_meta (bucket, key, value) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value",
+                    own,
+                )
 
     def _write_instances(self, writes: Sequence[InstanceWrite]) -> None:
         """The rows of ``writes`` and their decision logs: the new entries of a live record
@@ -108,7 +134,10 @@ class PgStatePart(PgCore, InstanceReads):
         if not writes:
             return
         with self._conn.cursor() as cur:
-            cur.executemany(_UPSERT_INSTANCE, [_instance_row(w) for w in writes])
+            cur.executemany(
+                _UPSERT_INSTANCE,
+                [_instance_row(w, self.bucket(str(w.row[1]))) for w in writes],
+            )
             anew = [(w.row[0],) for w in writes if w.rewrite]
             if anew:
                 cur.executemany("DELETE FROM decisions WHERE instance = %s", anew)
@@ -134,11 +163,12 @@ class PgStatePart(PgCore, InstanceReads):
     ) -> list[str]:
         """Waiting instances whose timer is at or before ``now``, earliest first (ties by id);
         of ``journeys``' instances only, when given."""
+        scope, args = self._in_scope()
         if journeys is not None:
             rows = self._conn.execute(
                 "SELECT id, journey, version FROM instances WHERE status = 'waiting' "
-                "AND due <= %s ORDER BY due, id",
-                (aware(now),),
+                f"AND due <= %s{scope} ORDER BY due, id",
+                (aware(now), *args),
             )
             return list(
                 itertools.islice((iid for iid, j, v in rows if (j, v) in journeys), max(limit, 0))
@@ -146,23 +176,26 @@ class PgStatePart(PgCore, InstanceReads):
         return [
             iid
             for (iid,) in self._conn.execute(
-                "SELECT id FROM instances WHERE status = 'waiting' AND due <= %s "
+                f"SELECT id FROM instances WHERE status = 'waiting' AND due <= %s{scope} "
                 "ORDER BY due, id LIMIT %s",
-                (aware(now), max(limit, 0)),
+                (aware(now), *args, max(limit, 0)),
             )
         ]
 
     def next_due(self, *, journeys: Collection[tuple[str, int]] | None = None) -> datetime | None:
         """The earliest pending timer (of ``journeys``' instances only, when given)."""
+        scope, args = self._in_scope()
         if journeys is None:
             row = self._conn.execute(
-                "SELECT due_iso FROM instances WHERE status = 'waiting' AND due IS NOT NULL "
-                "ORDER BY due, id LIMIT 1"
+                "SELECT due_iso FROM instances WHERE status = 'waiting' AND due IS NOT NULL"
+                f"{scope} ORDER BY due, id LIMIT 1",
+                args,
             ).fetchone()
             return datetime.fromisoformat(row[0]) if row else None
         rows = self._conn.execute(
             "SELECT due_iso, journey, version FROM instances WHERE status = 'waiting' "
-            "AND due IS NOT NULL ORDER BY due, id"
+            f"AND due IS NOT NULL{scope} ORDER BY due, id",
+            args,
         )
         for due_iso, j, v in rows:
             if (j, v) in journeys:
@@ -196,27 +229,30 @@ class PgStatePart(PgCore, InstanceReads):
     ) -> list[OutboxEntry]:
         """Pending entries due at ``now``, by due time (as instants) then key; of ``journeys``
         only (``(id, version)`` pairs of the payload), when given."""
+        scope, args = self._in_scope()
         if journeys is not None:
             entries = (
                 _entry(row)
                 for row in self._conn.execute(
-                    f"SELECT {_ENTRY} FROM outbox WHERE status = 'pending' AND not_before <= %s "
-                    "ORDER BY not_before, key",
-                    (aware(now),),
+                    f"SELECT {_ENTRY} FROM outbox WHERE status = 'pending' AND not_before <= %s"
+                    f"{scope} ORDER BY not_before, key",
+                    (aware(now), *args),
                 )
             )
             mine = (e for e in entries if (e.payload["journey"], e.payload["version"]) in journeys)
             return list(itertools.islice(mine, max(limit, 0)))
         rows = self._conn.execute(
-            f"SELECT {_ENTRY} FROM outbox WHERE status = 'pending' AND not_before <= %s "
+            f"SELECT {_ENTRY} FROM outbox WHERE status = 'pending' AND not_before <= %s{scope} "
             "ORDER BY not_before, key LIMIT %s",
-            (aware(now), max(limit, 0)),
+            (aware(now), *args, max(limit, 0)),
         ).fetchall()
         return [_entry(row) for row in rows]
 
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome (the whole entry replaces the stored one)."""
-        self._conn.execute(_UPSERT_OUTBOX, _outbox_row(entry))
+        with self._transaction() if self.ownership is not None else nullcontext():
+            self._fence((entry.customer_id,))
+            self._conn.execute(_UPSERT_OUTBOX, _outbox_row(entry, self.bucket(entry.customer_id)))
 
     def outbox(self) -> list[OutboxEntry]:
         """Every outbox entry, by due time then key."""
@@ -226,7 +262,13 @@ class PgStatePart(PgCore, InstanceReads):
         return [_entry(row) for row in rows]
 
     def get_meta(self, key: str) -> str | None:
-        """Engine bookkeeping."""
+        """Engine bookkeeping (a per-bucket key: the scoped bucket's)."""
+        bucket = self._meta_bucket(key)
+        if bucket is not None:
+            row = self._conn.execute(
+                "SELECT value FROM bucket_meta WHERE bucket = %s AND key = %s", (bucket, key)
+            ).fetchone()
+            return str(row[0]) if row else None
         row = self._conn.execute("SELECT value FROM engine_meta WHERE key = %s", (key,)).fetchone()
         return str(row[0]) if row else None
 
@@ -333,8 +375,9 @@ class PgStatePart(PgCore, InstanceReads):
         """The outbox update, the contact (once per key) and the instance record in one
         transaction."""
         writes = [InstanceWrite(instance)] if instance is not None else []
-        row = _outbox_row(entry)
+        row = _outbox_row(entry, self.bucket(entry.customer_id))
         with self._transaction():
+            self._fence((entry.customer_id,))
             self._write_instances(writes)
             self._conn.execute(_UPSERT_OUTBOX, row)
             if contact is not None:

@@ -24,10 +24,12 @@ journeydsl imports it only when a PostgreSQL store is opened.
   than ``count`` and ``has`` are folded in Python by ``run_aggregate``. Any string round-trips:
   the few that hold a NUL character (which PostgreSQL's ``text`` cannot) or U+FFFF are escaped
   (:mod:`~journeydsl.runtime.stores._pg_text`); the others are stored as they are.
-* **One writer** (for now): ``writer_lock=True`` (what ``journeydsl run`` passes) takes a
+* **One writer, or workers.** ``writer_lock=True`` (what ``journeydsl run`` passes) takes a
   session-level advisory lock on the database for as long as the store is open, and a second
-  such store is refused with :class:`DatabaseLocked`. Workers sharing a database by leases are
-  future work (docs/operations.md).
+  such store is refused with :class:`DatabaseLocked`. Workers (``journeydsl worker``,
+  :class:`~journeydsl.runtime.worker.Worker`) share a database instead: each customer is in
+  one of a fixed number of buckets, a worker leases buckets, and its store fences every
+  commit on those leases (:mod:`~journeydsl.runtime.stores._pg_buckets`).
 """
 
 from __future__ import annotations
@@ -35,10 +37,17 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
+from journeydsl.runtime.stores._pg_buckets import (
+    DEFAULT_BUCKETS,
+    LeaseLostError,
+    Ownership,
+    bucket_of,
+)
 from journeydsl.runtime.stores._pg_schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION,
     describe,
+    stored_buckets,
     stored_schema,
 )
 from journeydsl.runtime.stores._pg_schema import (
@@ -53,10 +62,14 @@ from journeydsl.runtime.stores._sqlite_guards import (
 )
 
 __all__ = [
+    "DEFAULT_BUCKETS",
     "SCHEMA_VERSION",
     "DatabaseLocked",
+    "LeaseLostError",
+    "Ownership",
     "PostgresStore",
     "StoreUnavailable",
+    "bucket_of",
     "is_postgres_dsn",
     "migrate_database",
     "pg_error",
@@ -121,7 +134,9 @@ class PostgresStore(PgStatePart):
 
     ``dsn`` is a libpq connection string or URI (``postgresql://user@host:5432/db``).
     ``readonly=True`` neither creates nor migrates (the database must have this schema) and
-    runs read-only transactions. Close the store (or use it as a context manager) when done."""
+    runs read-only transactions. ``buckets``: the bucket count of a database this store creates
+    (:data:`DEFAULT_BUCKETS` when None); a database that has one keeps it, and refuses another.
+    Close the store (or use it as a context manager) when done."""
 
     def __init__(
         self,
@@ -131,9 +146,11 @@ class PostgresStore(PgStatePart):
         migrate: bool = True,
         writer_lock: bool = False,
         connect_timeout: float = 10.0,
+        buckets: int | None = None,
     ) -> None:
         label = describe(dsn)
         super().__init__(label, readonly)
+        self._fenced_ok = set()
         self.dsn = dsn
         #: Whether the database had no journeydsl schema when this store opened it.
         self.fresh = False
@@ -158,8 +175,9 @@ class PostgresStore(PgStatePart):
                     )
             else:
                 with self._transaction():
-                    found, _ = _migrate(label, self._conn)
+                    found, _ = _migrate(label, self._conn, buckets)
                 self.fresh = found == 0
+            self.buckets = stored_buckets(label, self._conn) or DEFAULT_BUCKETS
         except BaseException as exc:
             self._conn.close()
             problem = pg_error(label, exc)
@@ -187,14 +205,17 @@ class PostgresStore(PgStatePart):
         return stored_schema(self.path, self._conn)
 
 
-def migrate_database(dsn: str, *, connect_timeout: float = 10.0) -> tuple[int, int]:
+def migrate_database(
+    dsn: str, *, connect_timeout: float = 10.0, buckets: int | None = None
+) -> tuple[int, int]:
     """Bring the database of ``dsn`` to :data:`SCHEMA_VERSION` (``journeydsl db migrate``);
-    returns ``(found, now)``: the versions before and after (equal: nothing to do)."""
+    returns ``(found, now)``: the versions before and after (equal: nothing to do). A database
+    that gets buckets here gets ``buckets`` of them (:data:`DEFAULT_BUCKETS` when None)."""
     label = describe(dsn)
     conn = _connect(dsn, label, connect_timeout)
     try:
         with conn.transaction():
-            found, now = _migrate(label, conn)
+            found, now = _migrate(label, conn, buckets)
         return found, now
     except Exception as exc:
         problem = pg_error(label, exc)

@@ -1,0 +1,267 @@
+"""``journeydsl worker``: one of several processes sharing a PostgreSQL database.
+
+A thin command over :class:`~journeydsl.runtime.worker.Worker`: it compiles the journeys, opens
+the database (a worker never takes the one-writer lock of ``journeydsl run``: it leases buckets),
+loads ``--profiles``, puts the events of ``--events`` (a file, or ``-``: stdin, read as it comes)
+into the database's inbox, and runs until SIGTERM or SIGINT (it finishes the current step,
+releases its leases and exits 0) or, with ``--exit-when-idle``, until every bucket of the
+database is done. Every effect goes to the actions file, as with ``journeydsl run``; several
+workers may share one (it keeps each idempotency key once, across processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import queue
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from types import FrameType
+from typing import IO, TextIO
+
+from journeydsl import ir
+from journeydsl.ast import CHANNELS
+from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
+from journeydsl.cli.run import _action_handlers, _compile, _duration
+from journeydsl.cli.stores import is_postgres_dsn, store_problem
+from journeydsl.exitcodes import ExitCode
+from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.protocols import SinkError
+from journeydsl.runtime.stream import parse_time
+from journeydsl.zones import zone
+
+__all__ = ["COMMANDS", "add_worker_arguments", "cmd_worker"]
+
+
+def add_worker_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``journeydsl worker``."""
+    add_root_option(p)
+    p.add_argument("journeys", nargs="+", metavar="JOURNEY", help="journey files or folders")
+    p.add_argument(
+        "--db",
+        required=True,
+        metavar="DSN",
+        help="the PostgreSQL database the workers share (postgresql://user@host:port/db)",
+    )
+    p.add_argument(
+        "--actions", required=True, metavar="OUT.jsonl", help="delivered effects (shared file)"
+    )
+    p.add_argument(
+        "--events",
+        metavar="FILE",
+        help="JSON Lines events to put into the database's inbox first, or - for stdin (read "
+        "as it comes); without it, the worker takes what producers insert into the inbox",
+    )
+    p.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
+    p.add_argument(
+        "--exit-when-idle",
+        action="store_true",
+        help="exit once every bucket of the database is done: no event waits, and everything "
+        "due until --now (else the latest event) has fired",
+    )
+    p.add_argument("--now", metavar="T", help="with --exit-when-idle: run on until this time")
+    p.add_argument(
+        "--clock",
+        choices=("event", "system"),
+        help="event: each bucket's clock follows its events, as `journeydsl run` does (the "
+        "default with --exit-when-idle); system: this machine's clock (the default otherwise)",
+    )
+    p.add_argument(
+        "--lease", metavar="D", default="10s", help="how long a bucket lease lasts (default 10s)"
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /metrics (Prometheus), /healthz and /readyz on 127.0.0.1:PORT (0: a free "
+        "port, printed); needs the metrics extra (prometheus-client)",
+    )
+    p.add_argument("--migrate", action="store_true", help="migrate the database's schema first")
+    p.add_argument(
+        "--buckets",
+        type=int,
+        metavar="N",
+        help="the bucket count of a database this worker creates (default 256; fixed after)",
+    )
+
+
+def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``journeydsl worker`` from parsed arguments; exit 0 when stopped or idle."""
+    db: str = args.db
+    if not is_postgres_dsn(db):
+        print(
+            "journeydsl: error: --db must name a PostgreSQL database (postgresql://…): workers "
+            "share one by leases; a SQLite state file has one writer, `journeydsl run`",
+            file=err,
+        )
+        return ExitCode.USAGE
+    now = None
+    if args.now:
+        now = parse_time(args.now)
+        if now is None:
+            print(
+                f"journeydsl: error: --now {args.now!r} is not an ISO 8601 time with an offset",
+                file=err,
+            )
+            return ExitCode.USAGE
+    lease = _duration(err, "--lease", args.lease)
+    if lease is None:
+        return ExitCode.USAGE
+    for path in [
+        *([args.profiles] if args.profiles else []),
+        *([args.events] if args.events and args.events != "-" else []),
+    ]:
+        if not Path(path).is_file():
+            print(f"journeydsl: error: {path}: no such file", file=err)
+            return ExitCode.USAGE
+    journeys = _compile(expand_paths(args.journeys), err, args.root)
+    if journeys is None:
+        return ExitCode.ERRORS
+    clock = args.clock or ("event" if args.exit_when_idle else "system")
+    with quiet_engine_logs(err):
+        try:
+            return _work(args, journeys, now, lease, clock == "event", err)
+        except ValueError as exc:
+            print(f"journeydsl: error: {exc}", file=err)
+            return ExitCode.USAGE
+        except SinkError as exc:
+            print(
+                f"journeydsl: error: {exc}; the worker stopped and released its leases; what "
+                "was not delivered stays pending in the database for the next worker",
+                file=err,
+            )
+            return ExitCode.ERRORS
+        except Exception as exc:
+            problem = store_problem(db, exc)
+            if problem is None:
+                raise
+            print(f"journeydsl: error: {problem}", file=err)
+            return ExitCode.ERRORS
+
+
+def _work(
+    args: argparse.Namespace,
+    journeys: list[ir.Journey],
+    now: datetime | None,
+    lease: timedelta,
+    event_time: bool,
+    err: TextIO,
+) -> int:
+    from journeydsl.runtime.stores.postgres import PostgresStore
+    from journeydsl.runtime.worker import SystemClock, Worker
+
+    with PostgresStore(args.db, migrate=bool(args.migrate), buckets=args.buckets) as store:
+
+        def timezone_of(customer_id: str) -> tzinfo:
+            return zone(store.get(customer_id).timezone)
+
+        if args.profiles:
+            _, problems = store.load_profiles_jsonl(args.profiles)
+            for problem in problems:
+                print(f"{problem} (profile skipped)", file=err)
+        with FileChannel(args.actions, timezone_of=timezone_of) as sink:
+            worker = Worker(
+                journeys,
+                store=store,
+                channels=dict.fromkeys(CHANNELS, sink),
+                tickets=sink,
+                actions=_action_handlers(journeys, sink),
+                clock=None if event_time else SystemClock(),
+                lease=lease,
+                poll=0.2 if args.exit_when_idle else 1.0,
+            )
+            metrics = None
+            if args.metrics_port is not None:
+                from journeydsl.runtime.metrics import serve
+
+                metrics = serve(worker, args.metrics_port)
+                print(
+                    f"journeydsl worker {worker.owner.worker}: metrics on "
+                    f"http://127.0.0.1:{metrics.port}/metrics",
+                    file=err,
+                    flush=True,
+                )
+            feed = _events(args.events, worker.put, whole=bool(args.exit_when_idle))
+            stop = _on_signals(worker.stop)
+            try:
+                worker.run(exit_when_idle=bool(args.exit_when_idle), until=now, feed=feed)
+            finally:
+                stop()
+                if metrics is not None:
+                    metrics.close()
+            health = worker.health()
+            print(
+                f"journeydsl worker {health.worker}: {health.events} events taken, "
+                f"{health.quarantined} quarantined, {health.moved} timers and entries fired; "
+                f"{sink.written} actions delivered to {args.actions}"
+                + (f" ({sink.deduplicated} already there)" if sink.deduplicated else "")
+                + f"; {worker.owner.claimed} bucket leases claimed, {worker.owner.lost} lost, "
+                f"{health.fenced} commits fenced",
+                file=err,
+            )
+    return ExitCode.OK
+
+
+def _events(
+    source: str | None, put: Callable[[list[bytes]], int], whole: bool
+) -> Callable[[], list[bytes]] | None:
+    """Put a file's events (or, when ``whole``, all of stdin's) into the inbox now; otherwise
+    for stdin, a feed the worker drains each pass (a thread reads the lines as they come)."""
+    if source is None:
+        return None
+    if source != "-" or whole:
+        with open(source, "rb") if source != "-" else _stdin() as f:
+            chunk: list[bytes] = []
+            for line in f:
+                chunk.append(line)
+                if len(chunk) >= 1000:
+                    put(chunk)
+                    chunk = []
+            put(chunk)
+        return None
+    lines: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    done = threading.Event()
+
+    def read() -> None:
+        for line in sys.stdin.buffer:
+            lines.put(line)
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def feed() -> list[bytes]:
+        got: list[bytes] = []
+        while True:
+            try:
+                got.append(lines.get_nowait())
+            except queue.Empty:
+                return got
+
+    return feed
+
+
+def _stdin() -> IO[bytes]:
+    return contextlib.nullcontext(sys.stdin.buffer)  # type: ignore[return-value]
+
+
+def _on_signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """SIGTERM and SIGINT ask the worker to stop (drain); returns what restores the handlers."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    before = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for s, h in before.items():
+            signal.signal(s, h)
+
+    return restore
+
+
+#: The command this module defines.
+COMMANDS = {"worker": Command(add_worker_arguments, cmd_worker)}

@@ -1,0 +1,395 @@
+"""A worker: one of several processes that share a PostgreSQL database, each running the
+journeys for the customers of the buckets it leases (what ``journeydsl worker`` runs).
+
+:class:`Worker` owns an :class:`~journeydsl.runtime.engine.Engine` over a
+:class:`~journeydsl.runtime.stores.postgres.PostgresStore` that it gives an
+:class:`~journeydsl.runtime.stores._pg_buckets.Ownership`: the store then fences every commit on
+the worker's leases. Its loop, one bucket at a time (the store scoped to it):
+
+1. claim and renew leases (every third of the lease), giving back what exceeds its fair share
+   when other workers join;
+2. take the bucket's events from the inbox (:mod:`~journeydsl.runtime.inbox`) in time order,
+   firing the bucket's timers, scheduled segment entries and deliveries due before each;
+3. fire what is due up to the target time, and deliver the bucket's outbox to the channels.
+
+**Clocks.** With ``clock=None`` a worker runs in *event time*, as ``journeydsl run`` does on a
+recorded stream: each bucket has its own clock (kept in its lease row), moved by its events and
+then to the target (``until``, else the latest event stored), so that any number of workers,
+owning any buckets at any moment, make the same decisions as one run over the same events. With
+a clock (:class:`SystemClock`), it runs live: events are taken as they come, and timers fire at
+the clock's now.
+
+**Delivery** of a bucket's outbox is done by the bucket's owner, under its lease: the outcome of
+a delivery writes the customer's instance and contact history, which only the owner may write
+(and frequency caps count one customer's contacts in one place). A worker that dies mid-delivery
+leaves the entry pending; the bucket's next owner delivers it again with the same idempotency
+key, and the channel (the actions file) drops the duplicate.
+
+:meth:`Worker.stop` (SIGTERM in the CLI) lets the current step finish, then the worker releases
+its leases and :meth:`Worker.run` returns. A commit refused by fencing (:class:`LeaseLostError`: the
+worker was paused past its lease and another claimed the bucket) is rolled back, counted, and
+the bucket dropped.
+
+Not yet for workers: ``entry when`` journeys and journeys under an entry rate (both keep
+state across customers in the engine); :class:`Worker` refuses them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from journeydsl import ir
+from journeydsl.runtime import inbox
+from journeydsl.runtime.engine import Engine
+from journeydsl.runtime.hostcalls import log
+from journeydsl.runtime.policies.model import Policies
+from journeydsl.runtime.protocols import ActionHandler, Channel, Clock, TicketSink
+from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
+
+__all__ = ["LeaseLostError", "SystemClock", "Worker", "WorkerHealth"]
+
+#: Events taken from the inbox per query.
+_TAKE = 200
+#: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones: the
+#: scheduled segment entries are looked at then.
+SWEEP = 30.0
+
+
+class SystemClock:
+    """This machine's clock, in UTC (:class:`~journeydsl.runtime.protocols.Clock`)."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        return datetime.now(UTC)
+
+
+class _BucketClock:
+    """An event-time worker's clock: the current bucket's, moved by its events, never back."""
+
+    def __init__(self) -> None:
+        self.current: datetime | None = None
+
+    def now(self) -> datetime:
+        if self.current is None:  # pragma: no cover - set before the engine asks
+            raise RuntimeError("the bucket's clock has not started")
+        return self.current
+
+    def set(self, when: datetime) -> None:
+        if self.current is None or when > self.current:
+            self.current = when
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHealth:
+    """What :meth:`Worker.health` tells: is it working, what does it hold, what has it done."""
+
+    worker: str
+    #: ``starting``, ``running``, ``draining`` (asked to stop) or ``stopped``.
+    state: str
+    #: Whether it is running and renewed its leases within the lease time.
+    ok: bool
+    #: Buckets it leases now, of the database's count.
+    buckets: int
+    total_buckets: int
+    events: int
+    quarantined: int
+    moved: int
+    #: Commits refused by fencing, and leases lost on renewal.
+    fenced: int
+    lost: int
+    last_renewal: datetime | None
+
+
+class Worker:
+    """Runs ``journeys`` for the buckets it leases in ``store``'s database (see the module
+    docstring). ``channels``, ``tickets``, ``actions`` and ``policies`` are the engine's;
+    ``lease``: how long a lease lasts unrenewed; ``clock``: None for event time, else live."""
+
+    def __init__(
+        self,
+        journeys: Sequence[ir.Journey],
+        *,
+        store: PostgresStore,
+        channels: Mapping[str, Channel] | None = None,
+        tickets: TicketSink | None = None,
+        actions: Mapping[str, ActionHandler] | None = None,
+        policies: Policies | None = None,
+        clock: Clock | None = None,
+        lease: timedelta = timedelta(seconds=10),
+        worker_id: str | None = None,
+        poll: float = 0.5,
+    ) -> None:
+        refused = [j.id for j in journeys if j.entry.kind == "when"]
+        if policies is not None and policies.entry_rates:
+            refused += [f"{r.journey} (entry rate)" for r in policies.entry_rates]
+        if refused:
+            raise ValueError(
+                "workers do not run these journeys yet (their entry keeps state across "
+                f"customers): {', '.join(refused)}; run them with journeydsl run"
+            )
+        self.store = store
+        self.lease = lease
+        self.poll = poll
+        self.owner = Ownership(worker_id or f"w-{uuid.uuid4().hex[:12]}")
+        store.ownership = self.owner
+        self.event_time = clock is None
+        self._bucket_clock = _BucketClock()
+        self.clock: Clock = clock if clock is not None else self._bucket_clock
+        self.engine = Engine(
+            journeys,
+            events=store,
+            profiles=store,
+            state=store,
+            clock=self.clock,
+            channels=channels,
+            tickets=tickets,
+            actions=actions,
+            policies=policies,
+            allowed_lateness=None if self.event_time else timedelta(hours=24),
+        )
+        self._stop = threading.Event()
+        self._state = "starting"
+        self._renewed: float | None = None
+        self._swept: float | None = None
+        #: Events waiting and outbox entries pending in the buckets held (at the last renewal).
+        self.backlog = (0, 0)
+        self._renewed_at: datetime | None = None
+        self.events = 0
+        self.quarantined = 0
+        self.moved = 0
+
+    # ------------------------------------------------------------------ host calls
+
+    def put(self, lines: Iterable[str | bytes]) -> int:
+        """Insert JSON Lines events into the inbox (any worker takes its buckets' share)."""
+        return inbox.put(self.store, lines, self.engine.schemas)
+
+    def stop(self) -> None:
+        """Ask the worker to finish its current step, release its leases and return from
+        :meth:`run` (safe from a signal handler or another thread)."""
+        self._stop.set()
+
+    def health(self) -> WorkerHealth:
+        """Its state, leases and counts."""
+        fresh = (
+            self._renewed is not None
+            and time.monotonic() - self._renewed < self.lease.total_seconds()
+        )
+        return WorkerHealth(
+            worker=self.owner.worker,
+            state="draining" if self._state == "running" and self._stop.is_set() else self._state,
+            ok=self._state == "running" and not self._stop.is_set() and fresh,
+            buckets=len(self.owner.epochs),
+            total_buckets=self.store.buckets,
+            events=self.events,
+            quarantined=self.quarantined,
+            moved=self.moved,
+            fenced=self.owner.fenced,
+            lost=self.owner.lost,
+            last_renewal=self._renewed_at,
+        )
+
+    def run(
+        self,
+        *,
+        exit_when_idle: bool = False,
+        until: datetime | None = None,
+        feed: Any = None,
+    ) -> None:
+        """Work until :meth:`stop`, or, with ``exit_when_idle``, until every bucket of the
+        database is done (no event waiting, and each bucket's work reached ``until``, else the
+        latest event: event time; the clock's now: live); then release the leases. ``feed``,
+        when given, is called before each pass for lines to :meth:`put` (a live stdin)."""
+        self._state = "running"
+        try:
+            while not self._stop.is_set():
+                if feed is not None:
+                    lines = feed()
+                    if lines:
+                        self.put(lines)
+                self.renew(force=not self.owner.epochs)
+                target = self._target(until)
+                worked = sum(self._bucket(b, target) for b in self._to_visit(target))
+                if self._stop.is_set():
+                    break
+                if exit_when_idle and self._idle(target):
+                    break
+                if not worked:
+                    self._stop.wait(self.poll)
+        finally:
+            self._state = "draining"
+            with contextlib.suppress(Exception):
+                self.store.release_leases(self.owner)
+            self._state = "stopped"
+
+    def _to_visit(self, target: datetime | None) -> list[int]:
+        """The buckets to work on this pass: every one in event time, and live at each full
+        sweep (for scheduled segment entries, at least every :data:`SWEEP` seconds); between
+        sweeps, live, those with an event, a timer or a delivery due."""
+        owned = sorted(self.owner.epochs)
+        if self.event_time or target is None:
+            return owned
+        now = time.monotonic()
+        if self._swept is None or now - self._swept >= SWEEP:
+            self._swept = now
+            return owned
+        return self.store.busy(owned, target)
+
+    # ------------------------------------------------------------------ leases
+
+    def renew(self, force: bool = False) -> None:
+        """Renew, rebalance and claim leases when a third of the lease has passed (or now)."""
+        now = time.monotonic()
+        if (
+            not force
+            and self._renewed is not None
+            and now - self._renewed < self.lease.total_seconds() / 3
+        ):
+            return
+        import psycopg
+
+        try:
+            gained, lost = self.store.claim(self.owner, self.lease)
+        except psycopg.errors.TransactionRollback as exc:  # (a deadlock with another claimer)
+            log.warning("renewal_retry", worker=self.owner.worker, error=str(exc))
+            return
+        self._renewed = now
+        self._renewed_at = datetime.now(UTC)
+        self.backlog = self.store.backlog(self.owner.epochs)
+        if gained or lost:
+            log.info(
+                "leases",
+                worker=self.owner.worker,
+                gained=len(gained),
+                lost=len(lost),
+                held=len(self.owner.epochs),
+            )
+
+    # ------------------------------------------------------------------ one bucket
+
+    def _target(self, until: datetime | None) -> datetime | None:
+        """Where each bucket's work goes this pass."""
+        if not self.event_time:
+            return self.clock.now()
+        if until is not None:
+            return until
+        return self.store.latest_event_time()
+
+    def _bucket(self, bucket: int, target: datetime | None) -> int:
+        """Take the bucket's events, fire what is due until ``target``; how much moved. A lease
+        lost on the way drops the bucket."""
+        if bucket not in self.owner.epochs or self._stop.is_set():
+            return 0
+        import psycopg
+
+        try:
+            with self.store.scoped((bucket,)):
+                return self._work(bucket, target)
+        except LeaseLostError as lost:
+            self.store.count_fenced()
+            log.warning("fenced", worker=self.owner.worker, buckets=lost.buckets)
+            self.owner.epochs.pop(bucket, None)
+            return 1
+        except psycopg.errors.TransactionRollback as exc:  # a deadlock with a claimer
+            log.warning("retry", worker=self.owner.worker, bucket=bucket, error=str(exc))
+            return 1
+
+    def _work(self, bucket: int, target: datetime | None) -> int:
+        store, engine, clock = self.store, self.engine, self._bucket_clock
+        if self.event_time:
+            clock.current = store.bucket_clocks_of(bucket) or inbox.stream_start(store)
+        worked = 0
+        while not self._stop.is_set():
+            rows = inbox.take(store, bucket, _TAKE)
+            for row in rows:
+                if self._stop.is_set() or bucket not in self.owner.epochs:
+                    break
+                self.renew()
+                if self.event_time and row.at is not None:
+                    if clock.current is None:
+                        clock.set(row.at)
+                    self._advance(row.at)
+                    if self._stop.is_set() or bucket not in self.owner.epochs:
+                        break  # (the event waits for the bucket's next turn, or owner)
+                result = engine.ingest(row.body, row.id)
+                inbox.taken(store, row.id)
+                worked += 1
+                if result.quarantined is not None:
+                    self.quarantined += 1
+                elif not result.duplicate:
+                    self.events += 1
+            if len(rows) < _TAKE:
+                break
+        if self._stop.is_set() or bucket not in self.owner.epochs:
+            return worked
+        if target is not None:
+            if self.event_time:
+                if clock.current is None:
+                    clock.set(target)
+                worked += self._advance(target)
+                if self._stop.is_set() or bucket not in self.owner.epochs:
+                    return worked
+                store.set_bucket_clock(bucket, clock.now())
+            else:
+                moved = engine.tick(target)
+                self.moved += moved
+                worked += moved
+        return worked
+
+    def _advance(self, t: datetime) -> int:
+        """Event time: fire everything of the bucket due up to ``t``, each at its own time."""
+        engine, clock = self.engine, self._bucket_clock
+        moved = 0
+        wake = engine.next_wakeup()
+        while wake is not None and wake <= t:
+            self.renew()
+            if self._stop.is_set() or not self._owned():
+                return moved  # (the bucket's clock stays where its work stopped)
+            clock.set(wake)
+            moved += engine.tick(wake) + 1
+            after = engine.next_wakeup()
+            if after is not None and after <= wake:
+                break  # nothing more can happen at this instant (e.g. a stuck delivery)
+            wake = after
+        clock.set(t)
+        self.moved += moved
+        return moved
+
+    def _owned(self) -> bool:
+        """Whether the bucket the store is scoped to is still leased."""
+        scope = self.store.scope
+        return scope is not None and scope <= self.owner.epochs.keys()
+
+    def _idle(self, target: datetime | None) -> bool:
+        """Whether the whole database is done for ``target``: no event waits in the inbox and
+        (event time) every bucket's clock reached it, (live) no timer is due by it."""
+        conn = self.store._conn
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM inbox)").fetchone()
+        if row and row[0]:
+            return False
+        if target is None:
+            return True
+        if self.event_time:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM leases WHERE clock_at IS NULL OR clock_at < %s)",
+                (target,),
+            ).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM instances WHERE status = 'waiting' AND due <= %s)",
+                (target,),
+            ).fetchone()
+        return not (row and row[0])
+
+
+def fair_share(buckets: int, workers: int) -> int:
+    """How many buckets each of ``workers`` live workers claims at most."""
+    return math.ceil(buckets / max(1, workers))

@@ -1,0 +1,443 @@
+"""Workers sharing a PostgreSQL database: customers in a fixed number of buckets, leases claimed
+with SKIP LOCKED up to a fair share and given back when others join, every commit fenced on the
+worker's lease epoch, the inbox, draining on SIGTERM, and several `journeydsl worker`
+processes delivering exactly what one SQLite `journeydsl run` delivers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from journeydsl.cli import main
+from journeydsl.cli.run import _action_handlers
+from journeydsl.compiler import compile_file
+from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.records import InstanceRecord
+from journeydsl.runtime.stores.postgres import (
+    LeaseLostError,
+    Ownership,
+    PostgresStore,
+    StoreUnavailable,
+    bucket_of,
+)
+from journeydsl.runtime.worker import SystemClock, Worker, WorkerHealth
+from tests.runtime.test_run_cli import EVENTS, JOURNEYS, PROFILES, jsonl
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = "2026-02-20T00:00:00+07:00"
+LEASE = timedelta(seconds=30)
+
+
+def _customer_in(store: PostgresStore, bucket: int) -> str:
+    """A customer id of ``bucket``."""
+    return next(c for n in range(10_000) if store.bucket(c := f"c-{n}") == bucket)
+
+
+def _expire(store: PostgresStore, bucket: int) -> None:
+    store._conn.execute(
+        "UPDATE leases SET expires_at = clock_timestamp() - interval '1 second' WHERE bucket = %s",
+        (bucket,),
+    )
+
+
+def _record(customer: str) -> InstanceRecord:
+    return {  # type: ignore[typeddict-item]
+        "id": f"i-{customer}",
+        "customer_id": customer,
+        "journey": "j",
+        "version": 1,
+        "status": "ended",
+        "outcome": None,
+        "node": None,
+        "due": None,
+        "log": [],
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.text(st.characters(blacklist_characters="\x00\uffff", blacklist_categories=["Cs"])))
+def test_the_sql_bucket_function_agrees_with_python(pg_store_8: PostgresStore, text: str) -> None:
+    """journeydsl_bucket(text) in SQL (what producers insert into the inbox with) gives the
+    bucket bucket_of gives in Python, for any customer id."""
+    row = pg_store_8._conn.execute("SELECT journeydsl_bucket(%s)", (text,)).fetchone()
+    assert row is not None
+    assert row[0] == bucket_of(text, 8) == pg_store_8.bucket(text)
+
+
+@pytest.fixture
+def pg_store_8(pg_dsn: str) -> Iterator[PostgresStore]:
+    """A store over a new database of 8 buckets (closed at the end)."""
+    with PostgresStore(pg_dsn, buckets=8) as store:
+        yield store
+
+
+def test_the_bucket_count_is_fixed_when_the_database_is_created(pg_dsn: str) -> None:
+    """A database created with 8 buckets keeps 8 (one lease row each); asking for another
+    count later is refused, naming the database."""
+    with PostgresStore(pg_dsn, buckets=8) as store:
+        assert store.buckets == 8
+        assert [b for b, *_ in store.leases()] == list(range(8))
+    with PostgresStore(pg_dsn) as again:
+        assert again.buckets == 8
+    with pytest.raises(StoreUnavailable, match="it has 8 buckets, fixed when it was created"):
+        PostgresStore(pg_dsn, buckets=16)
+
+
+def test_workers_share_the_buckets_fairly_and_rebalance(pg_store_8: PostgresStore) -> None:
+    """Alone, a worker claims every bucket; when a second joins, the first gives back what
+    exceeds its fair share on its next renewal and the second claims it (each claim bumps the
+    bucket's epoch); when one releases, the other takes everything."""
+    store = pg_store_8
+    a, b = Ownership("a"), Ownership("b")
+    gained, lost = store.claim(a, LEASE)
+    assert len(gained) == 8
+    assert not lost
+    assert store.claim(b, LEASE) == (set(), set())  # a holds them all, unexpired
+    store.claim(a, LEASE)  # two live workers: a keeps 4
+    assert len(a.epochs) == 4
+    gained, _ = store.claim(b, LEASE)
+    assert len(gained) == 4
+    assert set(a.epochs).isdisjoint(b.epochs)
+    assert all(e == 2 for e in b.epochs.values())  # claimed by a, then by b
+    store.release_leases(b)
+    assert not b.epochs
+    store.heartbeat("a", LEASE)
+    store.claim(a, LEASE)
+    assert len(a.epochs) == 8
+
+
+def test_an_expired_lease_is_claimed_by_another_worker(pg_store_8: PostgresStore) -> None:
+    """A lease left to expire (its worker paused or dead) is claimed by a live worker at the
+    next epoch; the paused worker learns on renewal that it lost it."""
+    store = pg_store_8
+    a, b = Ownership("a"), Ownership("b")
+    store.claim(a, LEASE)
+    _expire(store, 3)
+    store._conn.execute("DELETE FROM workers WHERE id = 'a'")  # (a is not live any more)
+    gained, _ = store.claim(b, LEASE)
+    assert 3 in gained
+    assert b.epochs[3] == a.epochs[3] + 1
+    _, lost = store.claim(a, LEASE)
+    assert 3 in lost
+    assert 3 not in a.epochs
+
+
+def test_a_commit_after_the_lease_was_lost_is_fenced_and_rolled_back(
+    pg_store_8: PostgresStore, pg_dsn: str
+) -> None:
+    """A worker whose bucket another worker claimed (it was paused past its lease) cannot
+    commit to it: its commit raises LeaseLostError naming the bucket, writes nothing, and is
+    counted; nor can it write the bucket's segment schedule; its commits to the buckets it
+    still holds go through."""
+    paused = pg_store_8
+    a = Ownership("a")
+    paused.claim(a, timedelta(seconds=30))
+    paused.ownership = a
+    lost_customer = _customer_in(paused, 5)
+    kept_customer = _customer_in(paused, 6)
+    _expire(paused, 5)
+    with PostgresStore(pg_dsn) as other:
+        b = Ownership("b")
+        other._conn.execute("DELETE FROM workers WHERE id = 'a'")
+        assert 5 in other.claim(b, LEASE)[0]
+    with pytest.raises(LeaseLostError, match="bucket 5 was lost"):
+        paused.commit([_record(lost_customer)], [], processed_event="e-1")
+    with paused.scoped([5]), pytest.raises(LeaseLostError):  # a bucket's segment schedule
+        paused.commit([], [], meta={"segment:j:Asia/Ho_Chi_Minh": "2026-03-01T09:00:00+07:00"})
+    with paused.scoped([5]):
+        assert paused.get_meta("segment:j:Asia/Ho_Chi_Minh") is None
+    paused.count_fenced()
+    assert a.fenced == 2
+    assert 5 not in a.epochs
+    assert paused.fencing_rejections() == 1
+    assert not paused.processed("e-1")
+    assert paused.instances_of(lost_customer) == []
+    paused.commit([_record(kept_customer)], [])
+    assert [i["id"] for i in paused.instances_of(kept_customer)] == [f"i-{kept_customer}"]
+
+
+def test_a_store_without_leases_is_not_fenced(pg_store_8: PostgresStore) -> None:
+    """`journeydsl run`'s store (no ownership) writes any bucket: fencing is the workers'."""
+    pg_store_8.commit([_record("c-1")], [])
+    assert pg_store_8.instances_of("c-1")
+
+
+def _journeys() -> list:  # type: ignore[type-arg]
+    journeys = []
+    for path in JOURNEYS:
+        result = compile_file(path)
+        assert result.journey is not None
+        journeys.append(result.journey)
+    return journeys
+
+
+def test_a_worker_refuses_journeys_it_cannot_share(pg_store_8: PostgresStore) -> None:
+    """An `entry when` journey keeps per-engine state across customers: a worker refuses it
+    at start, naming it, rather than run it differently."""
+    result = compile_file(ROOT / "examples" / "big_spender_month.journey")
+    assert result.journey is not None
+    assert result.journey.entry.kind == "when"
+    with pytest.raises(ValueError, match="workers do not run these journeys yet"):
+        Worker([result.journey], store=pg_store_8)
+
+
+def test_a_stopped_worker_releases_its_leases_and_reports_health(
+    pg_store_8: PostgresStore, tmp_path: Path
+) -> None:
+    """Worker.run returns once stop() is called (here from the feed, as a signal handler
+    would between steps), releasing every lease; health() reports its state and counts."""
+    store = pg_store_8
+    journeys = _journeys()
+    with FileChannel(tmp_path / "a.jsonl") as sink:
+        worker = Worker(
+            journeys,
+            store=store,
+            channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
+            tickets=sink,
+            actions=_action_handlers(journeys, sink),
+            clock=SystemClock(),
+            lease=LEASE,
+            poll=0.01,
+        )
+        seen: list[WorkerHealth] = []
+
+        def feed() -> list[bytes]:
+            seen.append(worker.health())
+            if len(seen) == 2:
+                worker.stop()
+            return []
+
+        worker.run(feed=feed)
+    assert seen[1].state == "running"
+    assert seen[1].ok
+    assert seen[1].buckets == 8
+    assert worker.health().state == "stopped"
+    assert not worker.health().ok
+    assert all(owner is None for _, owner, _, _ in store.leases())
+
+
+def _worker_argv(dsn: str, events: Path, profiles: Path, actions: Path) -> list[str]:
+    return [
+        "worker",
+        *JOURNEYS,
+        "--db",
+        dsn,
+        "--events",
+        str(events),
+        "--profiles",
+        str(profiles),
+        "--actions",
+        str(actions),
+        "--exit-when-idle",
+        "--now",
+        NOW,
+    ]
+
+
+def _sqlite_reference(tmp_path: Path, events: Path, profiles: Path) -> list[str]:
+    actions = tmp_path / "sqlite.jsonl"
+    argv = ["run", *JOURNEYS, "--db", str(tmp_path / "s.sqlite"), "--events", str(events)]
+    assert main([*argv, "--profiles", str(profiles), "--actions", str(actions), "--now", NOW]) == 0
+    return sorted(actions.read_text().splitlines())
+
+
+def test_one_worker_delivers_what_a_sqlite_run_delivers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """`journeydsl worker --exit-when-idle` over a stream (bad lines included) gives the
+    actions file of a SQLite `journeydsl run` of the same stream, and quarantines the same."""
+    events = jsonl(tmp_path / "events.jsonl", EVENTS)
+    profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
+    reference = _sqlite_reference(tmp_path, events, profiles)
+    capsys.readouterr()
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    actions = tmp_path / "worker.jsonl"
+    code = main(_worker_argv(pg_dsn, events, profiles, actions))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert sorted(actions.read_text().splitlines()) == reference
+    assert "3 quarantined" in err
+    assert "0 commits fenced" in err
+    with PostgresStore(pg_dsn) as store:
+        assert len(store.quarantined()) == 3
+        assert store._conn.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
+
+
+def test_two_worker_processes_deliver_what_one_sqlite_run_delivers(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    """Two `journeydsl worker` processes over one database and one input, started together,
+    share the buckets and together write the actions file of one SQLite run: no line twice,
+    none missing."""
+    from reliability._common import stream, write_jsonl
+
+    raw_events, raw_profiles = stream(24, 11)
+    events = write_jsonl(tmp_path / "events.jsonl", raw_events)
+    profiles = write_jsonl(tmp_path / "profiles.jsonl", raw_profiles)
+    reference = _sqlite_reference(tmp_path, events, profiles)
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    actions = tmp_path / "workers.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "journeydsl", *_worker_argv(pg_dsn, events, profiles, actions)]
+    procs = [subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    lines = actions.read_text().splitlines()
+    assert len(lines) == len(set(lines))
+    assert sorted(lines) == reference
+    assert len(reference) > 20
+
+
+def test_sigterm_drains_a_worker_which_exits_0_and_releases_its_leases(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    """A live worker (no --exit-when-idle) runs until SIGTERM; then it finishes its step,
+    gives its leases back and exits 0."""
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "journeydsl", "worker", *JOURNEYS, "--db", pg_dsn]
+    proc = subprocess.Popen(
+        [*argv, "--actions", str(tmp_path / "a.jsonl")], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        with PostgresStore(pg_dsn) as store:
+            deadline = time.monotonic() + 120
+            while not any(owner for _, owner, _, _ in store.leases()):
+                assert time.monotonic() < deadline
+                assert proc.poll() is None
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            err = proc.communicate(timeout=60)[1]
+            assert proc.returncode == 0, err
+            assert all(owner is None for _, owner, _, _ in store.leases())
+            assert "4 bucket leases claimed" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_worker_needs_a_postgresql_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`journeydsl worker --db state.sqlite` is a usage error that says why."""
+    argv = ["worker", *JOURNEYS, "--db", str(tmp_path / "s.sqlite"), "--actions", "a.jsonl"]
+    assert main(argv) == 2
+    assert "--db must name a PostgreSQL database" in capsys.readouterr().err
+
+
+def test_a_live_worker_takes_events_as_they_come(pg_store_8: PostgresStore, tmp_path: Path) -> None:
+    """On the system clock, a worker takes an event put in the inbox a minute ago, at once (the
+    welcome email leaves), and with exit_when_idle returns once nothing is due by now."""
+    store = pg_store_8
+    profile = PROFILES[0]
+    jsonl(tmp_path / "p.jsonl", [profile])
+    store.load_profiles_jsonl(tmp_path / "p.jsonl")
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    issued = {
+        "id": "live-1",
+        "customer_id": profile["customer_id"],
+        "type": "card_issued",
+        "at": at,
+        "data": {"card_id": "k1", "product": "gold"},
+    }
+    journeys = _journeys()
+    with FileChannel(tmp_path / "a.jsonl") as sink:
+        worker = Worker(
+            journeys,
+            store=store,
+            channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
+            tickets=sink,
+            actions=_action_handlers(journeys, sink),
+            clock=SystemClock(),
+            lease=LEASE,
+            poll=0.01,
+        )
+        assert worker.put([json.dumps(issued), "not json"]) == 2
+        worker.run(exit_when_idle=True)
+    sent = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [a["template"] for a in sent] == ["welcome_activation_guide"]
+    assert worker.health().events == 1
+    assert worker.health().quarantined == 1
+
+
+def test_a_running_worker_serves_its_metrics_and_health(tmp_path: Path, pg_dsn: str) -> None:
+    """`journeydsl worker --metrics-port 0` serves Prometheus metrics (events, fencing, leases,
+    backlogs …), /healthz and /readyz while it runs; a scrape sees the leases it holds."""
+    import urllib.request
+
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "journeydsl", "worker", *JOURNEYS, "--db", pg_dsn]
+    argv += ["--actions", str(tmp_path / "a.jsonl"), "--metrics-port", "0"]
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.search(r"metrics on (http://127\.0\.0\.1:\d+)/metrics", line)
+        assert match, line
+        base = match.group(1)
+        deadline = time.monotonic() + 120
+        while True:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as page:
+                metrics = page.read().decode()
+            if "journeydsl_worker_leases_held 4.0" in metrics:
+                break
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.1)
+        for name in (
+            "journeydsl_worker_events_total",
+            "journeydsl_worker_quarantined_total",
+            "journeydsl_worker_moved_total",
+            "journeydsl_worker_fencing_rejections_total",
+            "journeydsl_worker_leases_lost_total",
+            "journeydsl_worker_inbox_backlog",
+            "journeydsl_worker_outbox_backlog",
+            "journeydsl_worker_buckets 4.0",
+            "journeydsl_worker_up 1.0",
+        ):
+            assert name in metrics
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as page:
+            assert page.status == 200
+        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as page:
+            assert page.read() == b"running\n"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_worker_reads_its_events_from_stdin(tmp_path: Path, pg_dsn: str) -> None:
+    """`journeydsl worker --events - --exit-when-idle` puts what stdin carries into the inbox
+    and delivers the SQLite run's actions file."""
+    events = jsonl(tmp_path / "events.jsonl", EVENTS)
+    profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
+    reference = _sqlite_reference(tmp_path, events, profiles)
+    actions = tmp_path / "stdin.jsonl"
+    argv = _worker_argv(pg_dsn, Path("-"), profiles, actions)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "journeydsl", *argv, "--migrate", "--buckets", "4"],
+        input=events.read_bytes(),
+        env=env,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert sorted(actions.read_text().splitlines()) == reference
