@@ -75,12 +75,14 @@ class InstanceReads:
 
     def live_instances_of(self, customer_id: str) -> list[InstanceRecord]:
         """A customer's live records, oldest first."""
-        return [
-            _load_live(*row)
-            for row in self._conn.execute(
-                self._sql(
-                    "SELECT record, log_len, tail FROM instances WHERE customer_id = ? ORDER BY seq"
-                ),
-                (customer_id,),
-            )
-        ]
+        return [_load_live(rec, n, tail) for _, rec, n, tail in self._live_rows_of(customer_id)]
+
+    def _live_rows_of(self, customer_id: str) -> list[tuple[str, str, int, str]]:
+        """A customer's live rows, oldest first: ``(id, record, log_len, tail)``."""
+        rows: list[tuple[str, str, int, str]] = self._conn.execute(
+            self._sql(
+                "SELECT id, record, log_len, tail FROM instances WHERE customer_id = ? ORDER BY seq"
+            ),
+            (customer_id,),
+        ).fetchall()
+        return rows

@@ -146,26 +146,22 @@ class StatePart(StoreCore, InstanceReads):
         return self._timers
 
     def _instances_written(self, writes: Sequence[InstanceWrite]) -> None:
-        """Keep the earliest timer in step with instance rows written, and the live records
-        written in step with their stored logs."""
-        live = self._live
+        """Keep the live records written in step with their stored logs, and the kept live rows
+        and timers in step with the instance rows written."""
         for w in writes:
             if not w.rewrite:
                 cast(dict[str, Any], w.record)["log_stored"] = w.total
-            row = w.row
-            live.written(row[0], row[1], (row[7], row[8], row[9]))
-        timers = self._timers
-        if timers is None:
-            return
-        for w in writes:
-            iid, due_utc = w.row[0], w.row[5]
+            iid, customer, _, _, _, due_utc, due_iso, record, log_len, tail = w.row
+            self._live.written(iid, customer, (record, log_len, tail))
+            timers = self._timers
+            if timers is None:
+                continue
             if type(iid) is not str:
                 self._timers = None  # (SQLite stores such an id as text: let it say)
-                return
-            if due_utc is None:
+            elif due_utc is None:
                 timers.discard(iid)
             else:
-                timers.put(iid, due_utc, w.row[6])
+                timers.put(iid, due_utc, due_iso)
 
     def live_instance(self, instance_id: str) -> InstanceRecord | None:
         """One live record (:class:`~journeydsl.runtime.protocols.LiveRecords`): from the live
@@ -179,11 +175,7 @@ class StatePart(StoreCore, InstanceReads):
         self._fresh()
         rows = self._live.of_customer(customer_id)
         if rows is None:
-            found = self._conn.execute(
-                "SELECT id, record, log_len, tail FROM instances WHERE customer_id = ? "
-                "ORDER BY seq",
-                (customer_id,),
-            ).fetchall()
+            found = self._live_rows_of(customer_id)
             self._live.keep(customer_id, found)
             rows = [(rec, n, tail) for _, rec, n, tail in found]
         return [_load_live(*row) for row in rows]
