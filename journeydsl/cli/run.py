@@ -392,19 +392,9 @@ def run(
     journeys = _compile([Path(p) for p in journey_files], err, root)
     if journeys is None:
         return ExitCode.ERRORS
-    policy_set = None
-    if policies is not None:
-        from journeydsl.runtime.policies import load_policies
-        from journeydsl.yamlfile import InputError
-
-        if not Path(policies).is_file():
-            print(f"journeydsl: error: {policies}: no such policy file", file=err)
-            return ExitCode.USAGE
-        try:
-            policy_set = load_policies(policies, root=root)
-        except InputError as exc:
-            print(str(exc), file=err)
-            return ExitCode.ERRORS
+    policy_set = _policy_file(policies, root, err)
+    if isinstance(policy_set, ExitCode):
+        return policy_set
     # The engine logs every send at info level; a command-line run reports through its actions
     # file and summary, so only errors (failing expressions) go to stderr.
     with quiet_engine_logs(err):
@@ -602,3 +592,23 @@ def _run_stream(plan: _Plan, store: Store, summary: RunSummary, err: TextIO) -> 
 
 #: The command this module defines.
 COMMANDS = {"run": Command(add_run_arguments, cmd_run)}
+
+
+def _policy_file(
+    policies: str | Path | None, root: str | Path | None, err: TextIO
+) -> Policies | ExitCode | None:
+    """The contact-policy file ``policies`` loaded (None without one), or the exit code after
+    its error was told on ``err``."""
+    if policies is None:
+        return None
+    from journeydsl.runtime.policies import load_policies
+    from journeydsl.yamlfile import InputError
+
+    if not Path(policies).is_file():
+        print(f"journeydsl: error: {policies}: no such policy file", file=err)
+        return ExitCode.USAGE
+    try:
+        return load_policies(policies, root=root)
+    except InputError as exc:
+        print(str(exc), file=err)
+        return ExitCode.ERRORS

@@ -26,10 +26,11 @@ from typing import IO, TextIO
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
-from journeydsl.cli.run import _action_handlers, _compile, _duration
+from journeydsl.cli.run import _action_handlers, _compile, _duration, _policy_file
 from journeydsl.cli.stores import is_postgres_dsn, store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import SinkError
 from journeydsl.runtime.stream import parse_time
 from journeydsl.zones import zone
@@ -57,6 +58,12 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
         "as it comes); without it, the worker takes what producers insert into the inbox",
     )
     p.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
+    p.add_argument(
+        "--policies",
+        metavar="FILE",
+        help="run under this contact-policy file (docs/policies.md); its throughput limits "
+        "hold over every worker of the database together",
+    )
     p.add_argument(
         "--exit-when-idle",
         action="store_true",
@@ -121,10 +128,13 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     journeys = _compile(expand_paths(args.journeys), err, args.root)
     if journeys is None:
         return ExitCode.ERRORS
+    policies = _policy_file(args.policies, args.root, err)
+    if isinstance(policies, ExitCode):
+        return policies
     clock = args.clock or ("event" if args.exit_when_idle else "system")
     with quiet_engine_logs(err):
         try:
-            return _work(args, journeys, now, lease, clock == "event", err)
+            return _work(args, journeys, policies, (now, lease), clock == "event", err)
         except ValueError as exc:
             print(f"journeydsl: error: {exc}", file=err)
             return ExitCode.USAGE
@@ -146,11 +156,12 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _work(
     args: argparse.Namespace,
     journeys: list[ir.Journey],
-    now: datetime | None,
-    lease: timedelta,
+    policies: Policies | None,
+    times: tuple[datetime | None, timedelta],
     event_time: bool,
     err: TextIO,
 ) -> int:
+    now, lease = times
     from journeydsl.runtime.stores.postgres import PostgresStore
     from journeydsl.runtime.worker import SystemClock, Worker
 
@@ -170,6 +181,7 @@ def _work(
                 channels=dict.fromkeys(CHANNELS, sink),
                 tickets=sink,
                 actions=_action_handlers(journeys, sink),
+                policies=policies,
                 clock=None if event_time else SystemClock(),
                 lease=lease,
                 poll=0.2 if args.exit_when_idle else 1.0,

@@ -24,7 +24,7 @@ from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, i
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
 from journeydsl.runtime.policies.model import Policies
-from journeydsl.runtime.policies.throughput import Throttle
+from journeydsl.runtime.policies.throughput import throttle_for
 from journeydsl.runtime.protocols import (
     ActionHandler,
     Channel,
@@ -153,7 +153,7 @@ class Delivery:
         self._pruned_at: datetime | None = None
         #: Channel throughput limits (global: every journey's messages count).
         rules = engine.policies.throughput
-        self.throttle = Throttle(rules, self.history) if rules else None
+        self.throttle = throttle_for(rules, self.history) if rules else None
         #: Ticket queues with a daily capacity.
         queues = engine.policies.queues
         self.queues = (
@@ -206,6 +206,8 @@ class Delivery:
     def _rounds(self, now: datetime) -> int:
         done = 0
         size = _BATCH if self.throttle is None else _THROTTLED_BATCH
+        if self.throttle is not None:
+            self.throttle.begin()
         while True:
             batch = self.state.pending_outbox(now, size, **self.scoped_to)
             if not batch:

@@ -30,8 +30,10 @@ its leases and :meth:`Worker.run` returns. A commit refused by fencing (:class:`
 worker was paused past its lease and another claimed the bucket) is rolled back, counted, and
 the bucket dropped.
 
-Not yet for workers: ``entry when`` journeys and journeys under an entry rate (both keep
-state across customers in the engine); :class:`Worker` refuses them.
+Not yet for workers: ``entry when`` journeys, journeys under an entry rate and ticket queues
+with a daily capacity (each keeps state across customers in the engine, or ranks across every
+customer's tickets); :class:`Worker` refuses them. Channel throughput limits hold over every worker
+together (:class:`~journeydsl.runtime.policies.throughput.SharedThrottle`).
 """
 
 from __future__ import annotations
@@ -128,12 +130,13 @@ class Worker:
         poll: float = 0.5,
     ) -> None:
         refused = [j.id for j in journeys if j.entry.kind == "when"]
-        if policies is not None and policies.entry_rates:
+        if policies is not None:
             refused += [f"{r.journey} (entry rate)" for r in policies.entry_rates]
+            refused += [f"ticket queue {q.queue} (daily capacity)" for q in policies.queues]
         if refused:
             raise ValueError(
-                "workers do not run these journeys yet (their entry keeps state across "
-                f"customers): {', '.join(refused)}; run them with journeydsl run"
+                "workers do not run these journeys yet (each keeps state across customers in "
+                f"one engine): {', '.join(refused)}; run them with journeydsl run"
             )
         self.store = store
         self.lease = lease

@@ -342,6 +342,17 @@ class PgStatePart(PgBuckets, InstanceReads):
             cur = self._conn.execute("DELETE FROM contacts WHERE at < %s", (aware(before),))
             return cur.rowcount
 
+    def lock_throughput(self, names: Sequence[str]) -> None:
+        """Lock the throughput limits ``names`` until the open transaction ends: the engines
+        sharing this database then count each other's deliveries (``SharedContacts``)."""
+        if not self._in_tx():
+            raise RuntimeError("throughput limits are locked inside a delivery transaction")
+        for name in sorted(names):  # (one order for every engine: no deadlock)
+            self._conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"journeydsl.throughput:{name}",),
+            )
+
     def channel_contacts(
         self, channels: Sequence[str], categories: Sequence[str], since: datetime
     ) -> list[datetime]:
