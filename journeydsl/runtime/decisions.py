@@ -4,7 +4,7 @@ record (a live record holds only its end: see ``log_from`` in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,7 +12,7 @@ from journeydsl.runtime.codec import plain
 from journeydsl.runtime.hostcalls import iso
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord
 
-__all__ = ["LOG_LIMIT", "extend", "last_step", "note"]
+__all__ = ["LOG_LIMIT", "explain", "extend", "last_step", "note"]
 
 #: Entries one instance's decision log keeps (later decisions are not recorded).
 LOG_LIMIT = 1000
@@ -47,3 +47,22 @@ def last_step(inst: InstanceRecord) -> datetime:
         if entry["what"] != "deliver":
             return datetime.fromisoformat(entry["at"])
     return datetime.fromisoformat(inst["entered_at"])
+
+
+def explain(
+    instances: Iterable[InstanceRecord], unhandled: Collection[str]
+) -> list[dict[str, Any]]:
+    """The decision log of each of ``instances`` (what ``Engine.explain`` answers), with the
+    engine's action kinds no handler took (``unhandled``), if any."""
+    return [
+        {
+            "instance": i["id"],
+            "journey": i["journey"],
+            "version": i["version"],
+            "status": i["status"],
+            "outcome": i["outcome"],
+            "log": i["log"],
+            **({"unhandled": list(unhandled)} if unhandled else {}),
+        }
+        for i in instances
+    ]

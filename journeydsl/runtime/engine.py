@@ -28,6 +28,7 @@ from journeydsl._compiled import mypyc_attr
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
+from journeydsl.runtime.decisions import explain
 from journeydsl.runtime.delivery import PRUNE_EVERY, Delivery, RetryPolicy
 from journeydsl.runtime.entry import Entries
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id, parse_event_json
@@ -56,6 +57,7 @@ from journeydsl.runtime.protocols import (
     TicketSink,
     live_reads,
 )
+from journeydsl.runtime.queues import CLOSED_EVENT
 from journeydsl.runtime.records import InstanceRecord
 from journeydsl.runtime.waits import Waits, moved_at
 
@@ -322,6 +324,8 @@ class Engine:
         # New entries: on this event's type, and on a change it made (`entry when`).
         entered, meta = self._entries.on_event(ev, at, profile, done, records, outbox)
         result.entered.extend(entered)
+        if ev.type == CLOSED_EVENT and self._delivery.queues is not None:
+            meta = {**meta, **self._delivery.queues.closed(ev.data.get("ticket_id"))}
         if not self.only:
             self.state.commit(records, outbox, processed_event=eid, meta=meta)
             return now
@@ -385,15 +389,4 @@ class Engine:
 
     def explain(self, customer_id: str) -> list[dict[str, Any]]:
         """The decision log of every instance of ``customer_id``."""
-        return [
-            {
-                "instance": i["id"],
-                "journey": i["journey"],
-                "version": i["version"],
-                "status": i["status"],
-                "outcome": i["outcome"],
-                "log": i["log"],
-                **({"unhandled": list(self.unhandled)} if self.unhandled else {}),
-            }
-            for i in self.state.instances_of(customer_id)
-        ]
+        return explain(self.state.instances_of(customer_id), self.unhandled)

@@ -9,6 +9,11 @@ again with the new ones (``overflow: next_day``, dropped once they waited ``max_
 dropped (``overflow: drop``), with the reason ``queue_full`` in the instance's decision log and
 the host's ``on_action``. Everything the queue decides is in the outbox entries themselves
 (``queued``, ``accepted``, the next release as their due time), so a restart resumes it.
+
+A queue with ``max_open`` also caps the tickets open at once: a release accepts no more than
+``max_open`` minus those still open, and a ticket stays open until a ``ticket_closed`` event
+names it (``ticket_id``: the ticket's idempotency key). The open tickets are engine meta
+(``queue_open:QUEUE``), written with the release's decision and with the closing event's step.
 """
 
 from __future__ import annotations
@@ -30,10 +35,14 @@ from journeydsl.runtime.records import DecisionEntry, InstanceRecord
 from journeydsl.runtime.ticket_exits import decide
 from journeydsl.zones import zone
 
-__all__ = ["PRIORITY_ORDER", "TicketQueues"]
+__all__ = ["CLOSED_EVENT", "PRIORITY_ORDER", "TicketQueues"]
 
 #: Ticket priorities, most urgent first.
 PRIORITY_ORDER: Mapping[str, int] = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+#: The event that closes an open ticket (its ``ticket_id``: the ticket's idempotency key).
+CLOSED_EVENT = "ticket_closed"
+#: The engine meta of a queue's open tickets (with ``max_open``).
+_OPEN = "queue_open:"
 #: The most tickets a release ranks at once.
 _RELEASE_LIMIT = 1_000_000
 
@@ -156,8 +165,9 @@ class TicketQueues:
             entry.payload["accepted"] = iso(now)
             entry.payload["rank"] = places[entry.key]
             self.state.update_outbox(entry)
+        by_open = rule.max_open is not None and len(places) < rule.capacity
         for entry in rest:
-            self._overflow(rule, entry, now)
+            self._overflow(rule, entry, now, by_open)
         self.settled.update(e.key for e in ranked)
         if ranked:
             log.info("queue_release", queue=rule.queue, accepted=len(accepted), rest=len(rest))
@@ -176,20 +186,51 @@ class TicketQueues:
             plan = json.loads(noted)
             if plan.get("slot") == slot:
                 return {k: int(v) for k, v in plan["accepted"].items()}
-        places = {e.key: n for n, e in enumerate(ranked[: rule.capacity], 1)}
+        room = rule.capacity
+        opened = self.open_tickets(rule.queue) if rule.max_open is not None else None
+        if opened is not None and rule.max_open is not None:
+            room = max(0, min(room, rule.max_open - len(opened)))
+        places = {e.key: n for n, e in enumerate(ranked[:room], 1)}
         if ranked:
             plan = {"slot": slot, "accepted": places}
-            self.state.commit([], [], meta={key: json.dumps(plan, sort_keys=True)})
+            meta = {key: json.dumps(plan, sort_keys=True)}
+            if opened is not None:
+                opened.update((e.key, e.customer_id) for e in ranked[:room])
+                meta[_OPEN + rule.queue] = json.dumps(opened, sort_keys=True)
+            self.state.commit([], [], meta=meta)
         return places
 
-    def _overflow(self, rule: TicketQueue, entry: OutboxEntry, now: datetime) -> None:
-        """A ticket over the day's capacity: to the next release, or dropped."""
+    def open_tickets(self, queue: str) -> dict[str, str]:
+        """The queue's open tickets (``max_open``): their keys, with their customers."""
+        noted = self.state.get_meta(_OPEN + queue)
+        return dict(json.loads(noted)) if noted else {}
+
+    def closed(self, ticket_id: object) -> dict[str, str]:
+        """The engine meta to commit with a ``ticket_closed`` event naming ``ticket_id``: the
+        open tickets of its queue without it (nothing when no queue with ``max_open`` has it
+        open)."""
+        for rule in self.rules.values():
+            if rule.max_open is None:
+                continue
+            opened = self.open_tickets(rule.queue)
+            if isinstance(ticket_id, str) and opened.pop(ticket_id, None) is not None:
+                log.info("ticket_closed", queue=rule.queue, ticket=ticket_id, open=len(opened))
+                return {_OPEN + rule.queue: json.dumps(opened, sort_keys=True)}
+        return {}
+
+    def _overflow(
+        self, rule: TicketQueue, entry: OutboxEntry, now: datetime, by_open: bool
+    ) -> None:
+        """A ticket over the day's capacity (``by_open``: over the open tickets' cap): to the
+        next release, or dropped."""
         waited = now - datetime.fromisoformat(entry.payload["queued"])
         if rule.overflow == "next_day" and (rule.max_age is None or waited < rule.max_age):
             entry.not_before = next_release(rule, now)
             self.state.update_outbox(entry)
             return
         reason = f"queue_full: {rule.queue} took its {rule.capacity} best-ranked tickets"
+        if by_open:
+            reason = f"queue_full: {rule.queue} has its {rule.max_open} tickets open (max_open)"
         if rule.overflow == "next_day":
             reason += f"; this one waited {describe_lateness(waited)}"
         self.drop(entry, now, reason)

@@ -265,7 +265,9 @@ class TicketQueue(_Strict):
     first), then by age (oldest first), then by key; without ``rank``, by priority. The rest wait
     for the next day, ranked again with the new ones (``overflow: next_day``; dropped once they
     waited ``max_age``, when given), or are dropped at once (``overflow: drop``), with the reason
-    ``queue_full``."""
+    ``queue_full``. ``max_open`` caps the tickets open at once: a release accepts no more than
+    the room left, and a ticket stays open until a ``ticket_closed`` event names it (its
+    ``ticket_id`` is the ticket's idempotency key)."""
 
     queue: str = Field(min_length=1)
     capacity: int = Field(ge=0)
@@ -274,6 +276,7 @@ class TicketQueue(_Strict):
     rank: str | None = None
     overflow: Literal["next_day", "drop"] = "next_day"
     max_age: Duration | None = None
+    max_open: int | None = Field(default=None, ge=1)
     source: str | None = None
 
 

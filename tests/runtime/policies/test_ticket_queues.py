@@ -4,6 +4,7 @@ the reason queue_full."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -142,3 +143,69 @@ def test_without_a_capacity_tickets_open_at_once() -> None:
     )
     other.feed([ev("c0001", "card_activated", DAY1, card_id="k")])
     assert [t.at for t in other.tickets.opened] == [DAY1]
+
+
+def _close(h: Harness, customers: list[str], at: datetime) -> None:
+    """The team closes the tickets of ``customers`` at ``at`` (``ticket_closed`` events)."""
+    keys = {t.customer_id: t.idempotency_key for t in h.tickets.opened}
+    h.feed([ev(c, "ticket_closed", at, ticket_id=keys[c]) for c in customers])
+
+
+def test_max_open_caps_the_tickets_open_at_once_until_they_are_closed() -> None:
+    """300/day with at most 500 open: day 1 opens 300, day 2 the 200 left of the room, day 3
+    none; once 250 are closed, day 4 opens the 250 best-ranked of those waiting."""
+    points = _points(2_000)
+    h = _candidates(points, "overflow: next_day, max_open: 500")
+    best_first = sorted(points, key=lambda c: -points[c])
+    h.advance(RELEASE + timedelta(days=2))
+    assert [len(_opened_on(h, RELEASE + timedelta(days=d))) for d in range(3)] == [300, 200, 0]
+    assert [t.customer_id for t in h.tickets.opened] == best_first[:500]
+    _close(h, best_first[:250], RELEASE + timedelta(days=2, hours=3))
+    h.advance(RELEASE + timedelta(days=3))
+    assert _opened_on(h, RELEASE + timedelta(days=3)) == best_first[500:750]
+    assert len(h.tickets.opened) == 750  # (each ticket opened once)
+
+
+def test_max_open_drops_with_its_own_reason_and_a_stray_close_changes_nothing() -> None:
+    """overflow: drop with max_open 100 under a capacity of 300: the top 100 open, the rest
+    drop saying the open tickets are the limit; closing a ticket no queue has open (or closing
+    one twice) frees no room."""
+    points = _points(400)
+    h = _candidates(points, "overflow: drop, max_open: 100")
+    h.advance(RELEASE)
+    best_first = sorted(points, key=lambda c: -points[c])
+    assert [t.customer_id for t in h.tickets.opened] == best_first[:100]
+    reasons = {a["reason"] for a in h.actions if a["kind"] == "suppressed"}
+    assert reasons == {"queue_full: telesales has its 100 tickets open (max_open)"}
+    key = h.tickets.opened[0].idempotency_key
+    closing = [
+        ev("c0000", "ticket_closed", RELEASE + timedelta(hours=1), ticket_id="not-a-ticket"),
+        ev(best_first[0], "ticket_closed", RELEASE + timedelta(hours=2), ticket_id=key),
+        ev(best_first[0], "ticket_closed", RELEASE + timedelta(hours=3), ticket_id=key),
+    ]
+    h.feed(closing)
+    opened = json.loads(h.engine.state.get_meta("queue_open:telesales") or "{}")
+    assert len(opened) == 99
+    assert key not in opened
+
+
+def test_open_tickets_survive_a_restart(tmp_path: Path) -> None:
+    """Over SQLite, a new engine counts the tickets opened before it: day 2 opens only the room
+    max_open leaves."""
+    points = _points(700)
+    path = tmp_path / "state.db"
+    first = _candidates(points, "overflow: next_day, max_open: 400", SQLiteStore(path))
+    first.advance(RELEASE)
+    assert len(first.tickets.opened) == 300
+    first.state.close()  # type: ignore[attr-defined]
+    second = harness(
+        [compile_journey(CALLS)],
+        [],
+        start=RELEASE,
+        policy=policies(_queue("overflow: next_day, max_open: 400")),
+        state=SQLiteStore(path),
+        profile_store=first.profiles,
+    )
+    second.advance(RELEASE + timedelta(days=1))
+    best_first = sorted(points, key=lambda c: -points[c])
+    assert [t.customer_id for t in second.tickets.opened] == best_first[300:400]
