@@ -69,7 +69,10 @@ def _report(args: argparse.Namespace, parts: list[PartFile], out: TextIO, err: T
 
     run = parts[0].run
     fmt = args.format or run["report"]
-    chosen = [Variant(j["path"], tuple((k, v) for k, v in j["params"])) for j in run["journeys"]]
+    chosen = [
+        Variant(j["path"], tuple((k, v) for k, v in j["params"]), j.get("policies"))
+        for j in run["journeys"]
+    ]
     if fmt != "text" and len(chosen) == 1 and not run["detail"]:
         raise UsageError(
             f"the parts keep counts only (simulated with --format {run['report']}): merge them "
@@ -107,6 +110,7 @@ def _report(args: argparse.Namespace, parts: list[PartFile], out: TextIO, err: T
         journey=chosen[0].path,
         variants=chosen,
         compare=run["compare"],
+        compare_policies=run.get("compare_policies"),
         sweep=run["sweep"],
         trace=run["trace"],
         format=fmt,

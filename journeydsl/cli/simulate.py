@@ -152,6 +152,13 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
         "paired 95%% intervals for the outcome rates and the cost per channel",
     )
     p.add_argument(
+        "--compare-policies",
+        metavar="OTHER_POLICIES",
+        help="also run the journey under this other contact-policy file on the same customers "
+        "and report both side by side, with each capacity limit's use per day (e.g. 300 "
+        "against 500 telesales calls a day)",
+    )
+    p.add_argument(
         "--sweep",
         metavar="NAME=V1,V2,...",
         help="simulate the journey once per value of this parameter (`param NAME = …` in the "
@@ -283,6 +290,8 @@ def _several(args: argparse.Namespace) -> bool:
 def _check_several(args: argparse.Namespace) -> None:
     if getattr(args, "compare", None) is not None:
         raise UsageError("--compare takes one journey; several journeys run together without it")
+    if getattr(args, "compare_policies", None) is not None:
+        raise UsageError("--compare-policies takes one journey; give only that journey")
     if args.format == "html":
         raise UsageError("several journeys report as text or json, not html")
     if getattr(args, "workers", 1) != 1:
@@ -319,7 +328,7 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
             raise UsageError(f"{path}: no such file")
     if getattr(args, "workers", 1) < 1:
         raise UsageError("--workers must be at least 1")
-    other_path = getattr(args, "compare", None)
+    other_path = getattr(args, "compare", None) or getattr(args, "compare_policies", None)
     if other_path is not None and args.trace:
         raise UsageError("--trace does not go with --compare; trace each journey on its own")
     if getattr(args, "sweep", None) and args.trace:
@@ -355,22 +364,24 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
 
 
 def _load_policies(args: argparse.Namespace, err: TextIO) -> bool:
-    """Load ``--policies`` into ``args.policy_set`` (None without); False after printing the
-    policy file's mistakes, each at its line."""
-    args.policy_set = None
-    path = getattr(args, "policies", None)
-    if path is None:
-        return True
-    if not Path(path).is_file():
-        raise UsageError(f"{path}: no such policy file")
+    """Load ``--policies`` into ``args.policy_set`` and ``--compare-policies`` into
+    ``args.compare_policy_set`` (None without); False after printing a policy file's mistakes,
+    each at its line."""
     from journeydsl.runtime.policies import load_policies
     from journeydsl.yamlfile import InputError
 
-    try:
-        args.policy_set = load_policies(path, root=getattr(args, "root", None))
-    except InputError as exc:
-        print(str(exc), file=err)
-        return False
+    for option, attr in (("policies", "policy_set"), ("compare_policies", "compare_policy_set")):
+        setattr(args, attr, None)
+        path = getattr(args, option, None)
+        if path is None:
+            continue
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: no such policy file")
+        try:
+            setattr(args, attr, load_policies(path, root=getattr(args, "root", None)))
+        except InputError as exc:
+            print(str(exc), file=err)
+            return False
     return True
 
 
@@ -415,9 +426,17 @@ def _run_parts(
         trace=args.trace,
         root=str(args.root) if getattr(args, "root", None) else None,
         params=tuple(v.params for v in chosen),
+        policies_per=_policies_per(args, chosen),
     )
     # One worker runs in this process, with the journeys compiled already.
-    context = Context(tuple(journeys), model, args.policy_set) if args.workers == 1 else None
+    context = None
+    if args.workers == 1:
+        per_journey = tuple(
+            args.compare_policy_set if v.policies is not None else args.policy_set for v in chosen
+        )
+        context = Context(
+            tuple(journeys), model, args.policy_set, per_journey if plan.policies_per else ()
+        )
     costs = {str(n): c.cost for n, c in model.channels.items()} if model is not None else None
     from journeydsl.cli.progress import progress
     from journeydsl.simulate.executors import ExecutorError
@@ -455,6 +474,13 @@ def _run_parts(
             print(f"journeydsl: error: {exc}", file=err)
             return ExitCode.USAGE
     return finish_parts(args, journeys, results, title, costs, err)
+
+
+def _policies_per(args: argparse.Namespace, chosen: list[Variant]) -> tuple[str | None, ...]:
+    """Per journey, its policy file, when one runs under its own (``--compare-policies``)."""
+    if all(v.policies is None for v in chosen):
+        return ()
+    return tuple(v.policies or getattr(args, "policies", None) for v in chosen)
 
 
 def finish_parts(

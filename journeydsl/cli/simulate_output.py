@@ -79,7 +79,7 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
     assert run.other is not None
     doc = compare_document(
         Side(run.result, args.journey, run.costs, run.failures),
-        Side(run.other, args.compare, run.costs, run.other_failures),
+        Side(run.other, args.variants[1].label, run.costs, run.other_failures),
         getattr(run.other, "pairs", None),
     )
     try:

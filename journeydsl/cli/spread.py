@@ -110,10 +110,17 @@ def run_header(
     return {
         "journeydsl": __version__,
         "journeys": [
-            {"path": v.path, "params": [list(kv) for kv in v.params], "hash": h}
+            {
+                "path": v.path,
+                "params": [list(kv) for kv in v.params],
+                "hash": h,
+                "policies": v.policies,
+                "policies_hash": _file_hash(v.policies),
+            }
             for v, h in zip(args.variants, args.journey_hashes, strict=True)
         ],
         "compare": getattr(args, "compare", None),
+        "compare_policies": getattr(args, "compare_policies", None),
         "sweep": getattr(args, "sweep", None),
         "behaviour": plan.behaviour,
         "behaviour_hash": _file_hash(plan.behaviour),

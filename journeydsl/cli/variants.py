@@ -14,16 +14,21 @@ __all__ = ["Variant", "add_param_arguments", "variants"]
 
 @dataclass(frozen=True)
 class Variant:
-    """One journey to simulate: its file and the parameter values it is compiled with."""
+    """One journey to simulate: its file, the parameter values it is compiled with, and the
+    contact-policy file it runs under in place of the run's (``--compare-policies``)."""
 
     path: str
     params: tuple[tuple[str, str], ...] = field(default=())
+    policies: str | None = None
 
     @property
     def label(self) -> str:
-        """How reports name it: the file, with its overrides (``reminder_interval=2d``)."""
-        given = ", ".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.path} ({given})" if given else self.path
+        """How reports name it: the file, with its overrides (``reminder_interval=2d``) and its
+        own policy file."""
+        given = [f"{k}={v}" for k, v in self.params]
+        if self.policies is not None:
+            given.append(f"policies {self.policies}")
+        return f"{self.path} ({', '.join(given)})" if given else self.path
 
 
 def add_param_arguments(p: argparse.ArgumentParser, *, sweep: bool) -> None:
@@ -58,14 +63,25 @@ def variants(args: argparse.Namespace) -> list[Variant]:
     ``--sweep`` value (the first value is the baseline), or the journey and ``--compare``."""
     given = dict(_pair(t, "--param") for t in getattr(args, "param", None) or [])
     sweep = getattr(args, "sweep", None)
+    other_policies = getattr(args, "compare_policies", None)
     if sweep is None:
         out = [Variant(args.journey, tuple(given.items()))]
         other = getattr(args, "compare", None)
+        if other is not None and other_policies is not None:
+            raise UsageError(
+                "--compare and --compare-policies do not go together: compare another journey "
+                "or other policies, one at a time"
+            )
         if other is not None:
             out.append(Variant(other))
+        if other_policies is not None:
+            out.append(Variant(args.journey, tuple(given.items()), other_policies))
         return out
-    if getattr(args, "compare", None) is not None:
-        raise UsageError("--sweep does not go with --compare; sweep compares its own variants")
+    if getattr(args, "compare", None) is not None or other_policies is not None:
+        raise UsageError(
+            "--sweep does not go with --compare or --compare-policies; sweep compares its own "
+            "variants"
+        )
     name, text = _pair(sweep, "--sweep")
     values = [v.strip() for v in text.split(",")]
     if len(values) < 2 or not all(values):

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from journeydsl.ast import CHANNELS
+from journeydsl.simulate.compare_capacity import capacity_diff, capacity_findings, capacity_rows
 from journeydsl.simulate.driver import RunResult
 from journeydsl.simulate.formats import minute, percent, vnd
 from journeydsl.simulate.paired import PAIRED_METHOD, PairTally
@@ -166,6 +167,7 @@ def compare_document(base: Side, other: Side, pairs: PairTally | None = None) ->
         }
         used |= {c for c, n in tally.undelivered.items() if n}
         used |= {c for c, f in (side.failures or {}).items() if any(f)}
+    used.discard("-")  # (tickets a queue dropped: no channel; the capacity figures have them)
     channels = [c for c in CHANNELS if c in used] + sorted(used - set(CHANNELS))
     a, b = _side(base, channels), _side(other, channels)
     outcomes = list(dict.fromkeys([*a["outcomes"], *b["outcomes"]]))
@@ -208,7 +210,10 @@ def compare_document(base: Side, other: Side, pairs: PairTally | None = None) ->
     doc: dict[str, Any] = {"base": a, "other": b, "diff": diff}
     if pairs is not None:
         doc["paired"] = _paired(base, other, pairs, outcomes)
-    doc["findings"] = _findings(doc)
+    limits = (base.result.capacity(), other.result.capacity())
+    if any(limits):
+        doc["capacity"] = capacity_diff(*limits)
+    doc["findings"] = _findings(doc) + capacity_findings(doc.get("capacity", {}))
     return doc
 
 
@@ -334,6 +339,10 @@ def render_compare(
                 f"{b['tickets'].get(key, 0):,}",
                 _signed(delta),
             )
+    if doc.get("capacity"):
+        table.add_section()
+        for row in capacity_rows(doc["capacity"]):
+            table.add_row(*row)
     console.print(table)
     if "paired" in doc:
         _render_paired(console, doc["paired"])

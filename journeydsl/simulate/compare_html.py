@@ -47,6 +47,8 @@ def render_compare_html(doc: Mapping[str, Any], *, title: str = "") -> str:
     """The comparison page (see the module docstring)."""
     a, b = doc["base"], doc["other"]
     body = [_header(doc, title), _findings(doc), _paired(doc), _outcomes(doc), _messages(doc)]
+    if doc.get("capacity"):
+        body.append(_capacity(doc))
     page_title = f"{a['journey']} v{a['version']} against v{b['version']} — comparison"
     return _page(page_title, "journeydsl simulate --compare", body, doc)
 
@@ -284,5 +286,27 @@ def _messages(doc: Mapping[str, Any]) -> str:
             f"<thead><tr>{head}</tr></thead><tbody>",
             *rows,
             f"</tbody><tfoot><tr>{''.join(foot)}</tr></tfoot></table></div>",
+        ],
+    )
+
+
+def _capacity(doc: Mapping[str, Any]) -> str:
+    from journeydsl.simulate.compare_capacity import capacity_rows
+
+    rows = [
+        f'<tr data-testid="capacity-row"><td>{escape(label)}</td><td class="num">{escape(a)}</td>'
+        f'<td class="num">{escape(b)}</td><td class="num">{escape(d)}</td></tr>'
+        for label, a, b, d in capacity_rows(doc["capacity"])
+    ]
+    return section(
+        "capacity",
+        "Capacity limits",
+        "Each throughput limit and ticket queue: what it could take a day, and over the run "
+        "what it took, deferred or dropped, and the backlog it left.",
+        [
+            '<div class="scroll"><table><thead><tr><th>limit</th><th class="num">base</th>'
+            '<th class="num">other</th><th class="num">difference</th></tr></thead><tbody>',
+            *rows,
+            "</tbody></table></div>",
         ],
     )

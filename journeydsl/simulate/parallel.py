@@ -113,6 +113,9 @@ class Plan:
     root: str | None = None
     #: Per journey, the parameter values it is compiled with (``--param``, ``--sweep``).
     params: tuple[tuple[tuple[str, str], ...], ...] = ()
+    #: Per journey, the contact-policy file it runs under (``--compare-policies``: the second
+    #: journey's differs); empty: every journey runs under ``policies``.
+    policies_per: tuple[str | None, ...] = ()
 
 
 @dataclass
@@ -123,6 +126,12 @@ class Context:
     journeys: tuple[ir.Journey, ...]
     model: Behaviour | GeneralBehaviour | None = None
     policies: Policies | None = None
+    #: Per journey, its policies (``Plan.policies_per``); empty: ``policies`` for every one.
+    per_journey: tuple[Policies | None, ...] = ()
+
+    def policies_for(self, index: int) -> Policies | None:
+        """The policies the plan's ``index``-th journey runs under."""
+        return self.per_journey[index] if self.per_journey else self.policies
 
     @classmethod
     def load(cls, plan: Plan) -> Context:
@@ -141,7 +150,10 @@ class Context:
             journeys.append(compiled.journey)
         model = load_behaviour(plan.behaviour).model if plan.behaviour else None
         policies = load_policies(plan.policies, root=plan.root) if plan.policies else None
-        return cls(tuple(journeys), model, policies)
+        per_journey = tuple(
+            load_policies(p, root=plan.root) if p else None for p in plan.policies_per
+        )
+        return cls(tuple(journeys), model, policies, per_journey)
 
 
 @dataclass(frozen=True)
@@ -223,7 +235,8 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
     from journeydsl.simulate.population_general import GeneralPopulation, population_for
 
     out: list[_Part] = []
-    for journey in context.journeys:
+    for index, journey in enumerate(context.journeys):
+        policies = context.policies_for(index)
         channels: dict[str, ChannelStats] = {}
         population: Population | GeneralPopulation | None = None
         if context.model is not None:
@@ -234,7 +247,7 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
                 start=plan.start,
                 until=plan.until,
                 channels=population.channels(),
-                policies=context.policies,
+                policies=policies,
                 decisions=behaviour_functions(
                     context.model.decisions, [journey], population.profiles, plan.seed
                 ),
@@ -248,7 +261,7 @@ def _simulate_part(context: Context, plan: Plan, task: _Task) -> list[_Part]:
                 start=plan.start,
                 until=plan.until,
                 default_consent=plan.default_consent,
-                policies=context.policies,
+                policies=policies,
             )
             sim.add_events(task.events)
             for e in task.enrolments:
@@ -450,7 +463,7 @@ def plan_tasks(
     spread = part[1] if part is not None else workers
     # Throughput limits, ticket queues and entry rates count every customer together: a run
     # under them is one task (one engine), whatever the workers or parts.
-    one = shared_limits(context.policies)
+    one = any(shared_limits(context.policies_for(i)) for i in range(len(context.journeys)))
     if context.model is not None:
         count = 1 if one else max(spread, math.ceil(plan.population / max(1, plan.chunk)))
         tasks = _synthetic_tasks(plan, context.model.customer_prefix, count)

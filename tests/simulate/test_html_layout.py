@@ -144,3 +144,18 @@ def test_the_probe_sees_a_clipped_tile(tmp_path: Path) -> None:
     found = _clipped(page, 1024, tmp_path / "profile")
     assert found != "ok"
     assert "B." in found
+
+
+@pytest.mark.browser
+def test_the_compare_policies_page_shows_the_capacity_rows_unclipped(tmp_path: Path) -> None:
+    """--compare-policies as HTML: a capacity row per queue figure, every cell in full."""
+    page = tmp_path / "capacity.html"
+    args = ["simulate", str(EXAMPLES / "dormant_reactivation.journey"), "--population", "200"]
+    args += ["--behaviour", str(BEHAVIOUR / "dormant.yaml"), "--seed", "7", "--format", "html"]
+    args += ["--policies", str(EXAMPLES / "telesales_one_a_day.policies.yaml")]
+    args += ["--compare-policies", str(EXAMPLES / "policies.yaml"), "-o", str(page)]
+    assert main(args) == 0
+    html = page.read_text(encoding="utf-8")
+    assert html.count('data-testid="capacity-row"') >= 3
+    assert "queue:telesales a day" in html
+    assert _clipped(page, 1024, tmp_path / "profile") == "ok"
