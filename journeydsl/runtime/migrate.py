@@ -231,12 +231,20 @@ def read_mapping(path: str | Path) -> tuple[StepMapping | None, list[Diagnostic]
 # --------------------------------------------------------------------------- checking
 
 
+def _rests(node: ir.Node) -> bool:
+    """Whether an instance can rest at ``node``: a wait, or a ticket with exits (it waits for
+    its queue's decision)."""
+    return isinstance(node, ir.WAITING_KINDS) or (isinstance(node, ir.Ticket) and node.waits)
+
+
 def waiting_steps(journey: ir.Journey) -> dict[str, ir.Node]:
     """The steps where an instance of ``journey`` can rest between two events or timers."""
-    return {nid: n for nid, n in journey.nodes.items() if isinstance(n, ir.WAITING_KINDS)}
+    return {nid: n for nid, n in journey.nodes.items() if _rests(n)}
 
 
 def _wait_kind(node: ir.Node) -> str:
+    if isinstance(node, ir.Ticket):
+        return "ticket"
     if isinstance(node, ir.Wait):
         return "timer"
     if isinstance(node, ir.WaitFirst):
@@ -250,11 +258,12 @@ _KIND_WORDS: Final = {
     "event": "waits for an event",
     "condition": "waits for a condition",
     "first": "waits for the first of several events or conditions",
+    "ticket": "waits for a ticket queue's decision",
 }
 
 
 def _sets(node: ir.Node) -> str | None:
-    if isinstance(node, ir.Set):
+    if isinstance(node, ir.Set | ir.Decide):
         return node.var
     if isinstance(node, ir.RepeatStart | ir.RepeatNext):
         return node.counter
@@ -266,6 +275,7 @@ def set_before(journey: ir.Journey) -> dict[str, frozenset[str]]:
     as JD208 uses): what the journey may rely on there."""
     every = set(journey.variables)
     every |= {n.counter for n in journey.nodes.values() if isinstance(n, ir.RepeatStart)}
+    every |= {n.var for n in journey.nodes.values() if isinstance(n, ir.Decide)}
     top = frozenset(every)
     preds: dict[str, list[str]] = {nid: [] for nid in journey.nodes}
     for node in journey.nodes.values():
@@ -276,8 +286,11 @@ def set_before(journey: ir.Journey) -> dict[str, frozenset[str]]:
         return before
     before[journey.start] = frozenset()
 
-    def after(nid: str) -> frozenset[str]:
-        var = _sets(journey.nodes[nid])
+    def after(nid: str, to: str) -> frozenset[str]:
+        node = journey.nodes[nid]
+        var = _sets(node)
+        if isinstance(node, ir.Decide) and to in node.failure_targets():
+            return before[nid]  # (a decision sets its answer on its answer edge only)
         return before[nid] | {var} if var else before[nid]
 
     changed = True
@@ -289,7 +302,7 @@ def set_before(journey: ir.Journey) -> dict[str, frozenset[str]]:
             ps = [p for p in preds.get(nid, []) if p in before]
             if not ps:
                 continue
-            new = frozenset.intersection(*(after(p) for p in ps))
+            new = frozenset.intersection(*(after(p, nid) for p in ps))
             if new != before[nid]:
                 before[nid] = new
                 changed = True
@@ -430,10 +443,10 @@ def check_mapping(mapping: StepMapping, old: ir.Journey, new: ir.Journey) -> lis
             continue
         kind = _wait_kind(waits[source])
         target_node = new.nodes[target]
-        if not isinstance(target_node, ir.WAITING_KINDS) or _wait_kind(target_node) != kind:
+        if not _rests(target_node) or _wait_kind(target_node) != kind:
             what = (
                 _KIND_WORDS[_wait_kind(target_node)]
-                if isinstance(target_node, ir.WAITING_KINDS)
+                if _rests(target_node)
                 else f"is a '{target_node.kind}' step"
             )
             diags.error(

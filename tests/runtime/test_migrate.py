@@ -296,3 +296,93 @@ def test_a_mapping_is_checked_against_compiled_sources_too() -> None:
     compiled = compile_source(text, str(V1))
     assert compiled.journey is not None
     assert check_mapping(mapping_of(EXAMPLE_MAPPING), compiled.journey, journey(V2)) == []
+
+
+# --------------------------------------------------------------------------- decisions and tickets
+
+DECIDE = (
+    "ask: decide limit = credit.preapproved_limit(customer: customer_id) timeout 3s retry 2 "
+    "every 10m\n  on error {{ {on_error} }}\n"
+)
+
+
+def test_a_decisions_answer_counts_as_set_after_its_step_only_on_its_answer_edge(
+    tmp_path: Path,
+) -> None:
+    """A wait after a `decide` may rely on its answer (no JD704 when mapped onto it), but a wait
+    on its `on error` path may not."""
+    head = f"journey j version {{v}}\n{USES}outcomes done, failed\nentry on card_activated\n"
+    old = example_catalogs_in(tmp_path) / "old.journey"
+    body = DECIDE.format(on_error="w_err: wait 1d\n exit failed") + "a: wait 1d\n"
+    body += "send email limit_increase_offer { new_limit: limit.amount }\nexit done\n"
+    old.write_text(head.format(v=1) + body)
+    new = tmp_path / "new.journey"
+    new.write_text(head.format(v=2) + body)
+    steps = "migrate: j\nfrom_version: 1\nto_version: 2\nsteps:\n  ask.retry: ask.retry\n"
+    same = steps + "  a: a\n  w_err: w_err\n"
+    assert codes(same, old, new) == []
+    assert "limit" in set_before(journey(old))["a"]
+    assert "limit" not in set_before(journey(old))["w_err"]
+    crossed = steps + "  a: a\n  w_err: a\n"
+    assert [c for c, _ in codes(crossed, old, new)] == ["JD704"]
+
+
+TICKETED = """journey j version {v}
+{uses}outcomes called, not_called
+entry on card_activated
+{name}: ticket telesales priority normal {{ points: profile.loyalty_points }}
+  accepted {{ exit called }}
+  not accepted {{ exit not_called }}
+"""
+
+
+def _ticketed(tmp_path: Path, v: int, name: str) -> Path:
+    path = example_catalogs_in(tmp_path) / f"v{v}.journey"
+    path.write_text(TICKETED.format(v=v, uses=USES, name=name))
+    return path
+
+
+def test_an_instance_waiting_for_its_tickets_decision_is_a_waiting_step_to_map(
+    tmp_path: Path,
+) -> None:
+    """A ticket with exits is where instances wait: unmapped it is JD701; mapped onto a wait of
+    another kind it is JD703; onto the new version's ticket with exits it checks clean."""
+    v1, v2 = _ticketed(tmp_path, 1, "call"), _ticketed(tmp_path, 2, "call_v2")
+    assert "call" in waiting_steps(journey(v1))
+    empty = "migrate: j\nfrom_version: 1\nto_version: 2\nsteps: {}\n"
+    assert [c for c, _ in codes(empty, v1, v2)] == ["JD701"]
+    good = "migrate: j\nfrom_version: 1\nto_version: 2\nsteps:\n  call: call_v2\n"
+    assert codes(good, v1, v2) == []
+
+
+def test_a_migrated_ticket_wait_takes_the_new_versions_exit(tmp_path: Path) -> None:
+    """Waiting at a queued ticket, an instance moves to version 2's ticket step; at the queue's
+    release it takes version 2's `accepted` exit, and its ticket opens once."""
+    from tests.runtime.policies.harness import harness, local, policies
+    from tests.runtime.policies.harness import profile as make_profile
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    v1 = journey(_ticketed(tmp_path / "a", 1, "call"))
+    v2 = journey(_ticketed(tmp_path / "b", 2, "call_v2"))
+    queue = policies("queues: [{queue: telesales, capacity: 10, rank: points}]")
+    day = local("2026-01-05 10:00")
+    h = harness([v1], [make_profile("c1", loyalty_points=5)], start=day, policy=queue)
+    h.feed(
+        [
+            {
+                "customer_id": "c1",
+                "type": "card_activated",
+                "at": day.isoformat(),
+                "data": {"card_id": "k1"},
+            }
+        ]
+    )
+    mapping = mapping_of("migrate: j\nfrom_version: 1\nto_version: 2\nsteps:\n  call: call_v2\n")
+    assert migrate(h.state, mapping, v1, v2, at=day).migrated == 1
+    later = harness([v1, v2], [], start=day, policy=queue, state=h.state, profile_store=h.profiles)
+    later.advance(local("2026-01-06 09:00"))
+    record = h.state.instance("j/c1/1")
+    assert record is not None
+    assert (record["version"], record["status"], record["outcome"]) == (2, "ended", "called")
+    assert [t.customer_id for t in later.tickets.opened] == ["c1"]
