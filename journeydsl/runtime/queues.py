@@ -10,6 +10,14 @@ dropped (``overflow: drop``), with the reason ``queue_full`` in the instance's d
 the host's ``on_action``. Everything the queue decides is in the outbox entries themselves
 (``queued``, ``accepted``, the next release as their due time), so a restart resumes it.
 
+**Shared by workers.** Over a store several engines share (PostgreSQL workers, each holding some
+buckets: :class:`SharedQueues`), a release ranks every bucket's waiting tickets at once. The first
+engine to reach a release takes the queue's lock (held until its delivery round commits), ranks
+them all and notes the decision for that release (engine meta ``queue_release:QUEUE@RELEASE``);
+each engine then applies it to its own buckets' tickets when it reaches them. A release waits
+while tickets of an earlier release are not yet applied (a bucket whose owner has not caught up),
+so no ticket is ranked twice. The open tickets of ``max_open`` are updated under the same lock.
+
 A queue with ``max_open`` also caps the tickets open at once: a release accepts no more than
 ``max_open`` minus those still open, and a ticket stays open until a ``ticket_closed`` event
 names it (``ticket_id``: the ticket's idempotency key). The open tickets are engine meta
@@ -20,9 +28,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 from journeydsl.money import Money
 from journeydsl.runtime.codec import decode_map
@@ -35,7 +43,7 @@ from journeydsl.runtime.records import DecisionEntry, InstanceRecord
 from journeydsl.runtime.ticket_exits import decide
 from journeydsl.zones import zone
 
-__all__ = ["CLOSED_EVENT", "PRIORITY_ORDER", "TicketQueues"]
+__all__ = ["CLOSED_EVENT", "PRIORITY_ORDER", "SharedQueues", "TicketQueues"]
 
 #: Ticket priorities, most urgent first.
 PRIORITY_ORDER: Mapping[str, int] = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
@@ -45,6 +53,20 @@ CLOSED_EVENT = "ticket_closed"
 _OPEN = "queue_open:"
 #: The most tickets a release ranks at once.
 _RELEASE_LIMIT = 1_000_000
+
+
+@runtime_checkable
+class SharedQueues(Protocol):
+    """**Optional protocol:** a state store several engines share (the PostgreSQL store), whose
+    ticket queues rank every engine's tickets together."""
+
+    def lock_queue(self, queue: str) -> None:
+        """Lock ``queue`` until the open transaction ends."""
+        ...
+
+    def queue_candidates(self, queue: str, release: datetime) -> list[OutboxEntry]:
+        """Every engine's pending tickets of ``queue`` due by ``release``."""
+        ...
 
 
 def next_release(rule: TicketQueue, now: datetime) -> datetime:
@@ -107,6 +129,7 @@ class TicketQueues:
         self.scoped_to = scoped_to
         self.on_action = on_action
         self.instance = instance
+        self.shared = state if isinstance(state, SharedQueues) else None
         #: The tickets a release at ``_at`` settled: the batch's older copies are left alone.
         self.settled: set[str] = set()
         self._at: datetime | None = None
@@ -157,8 +180,17 @@ class TicketQueues:
             and "accepted" not in e.payload
             and e.key not in self.settled
         ]
+        if self.shared is not None and due:
+            # (over a shared store, one release at a time: the earliest these tickets wait for)
+            slot = min(e.not_before for e in due)
+            due = [e for e in due if e.not_before <= slot]
         ranked = sorted(due, key=lambda e: rank_key(rule, e))
-        places = self._decided(rule, now, ranked)
+        decided = (
+            self._decided(rule, now, ranked) if self.shared is None else self._shared(rule, due)
+        )
+        if decided is None:
+            return  # (not decided yet: the tickets wait, and are tried again)
+        places = decided
         accepted = sorted((e for e in ranked if e.key in places), key=lambda e: places[e.key])
         rest = [e for e in ranked if e.key not in places]
         for entry in accepted:
@@ -186,6 +218,13 @@ class TicketQueues:
             plan = json.loads(noted)
             if plan.get("slot") == slot:
                 return {k: int(v) for k, v in plan["accepted"].items()}
+        return self._note(rule, key, slot, ranked)
+
+    def _note(
+        self, rule: TicketQueue, key: str, slot: str, ranked: list[OutboxEntry]
+    ) -> dict[str, int]:
+        """Accept the first of ``ranked`` the capacity (and ``max_open``) has room for, and note
+        the decision (meta ``key``) with the open tickets it adds; their places."""
         room = rule.capacity
         opened = self.open_tickets(rule.queue) if rule.max_open is not None else None
         if opened is not None and rule.max_open is not None:
@@ -200,6 +239,31 @@ class TicketQueues:
             self.state.commit([], [], meta=meta)
         return places
 
+    def _shared(self, rule: TicketQueue, due: list[OutboxEntry]) -> dict[str, int] | None:
+        """The places of every engine's tickets at the release ``due`` wait for (over a shared
+        store): as decided already, else decided now under the queue's lock, over every
+        engine's tickets; None while tickets of an earlier release wait to be applied."""
+        assert self.shared is not None
+        if not due:
+            return {}
+        slot = min(e.not_before for e in due).astimezone(UTC)
+        key = f"queue_release:{rule.queue}@{iso(slot)}"
+        for locked in (False, True):
+            noted = self.state.get_meta(key)
+            if noted is not None:
+                return {k: int(v) for k, v in json.loads(noted)["accepted"].items()}
+            if not locked:
+                self.shared.lock_queue(rule.queue)  # (then look again: another may have decided)
+        candidates = [
+            e
+            for e in self.shared.queue_candidates(rule.queue, slot)
+            if "queued" in e.payload and "accepted" not in e.payload
+        ]
+        if any(e.not_before < slot for e in candidates):
+            return None
+        ranked = sorted(candidates, key=lambda e: rank_key(rule, e))
+        return self._note(rule, key, iso(slot), ranked)
+
     def open_tickets(self, queue: str) -> dict[str, str]:
         """The queue's open tickets (``max_open``): their keys, with their customers."""
         noted = self.state.get_meta(_OPEN + queue)
@@ -210,10 +274,12 @@ class TicketQueues:
         open tickets of its queue without it (nothing when no queue with ``max_open`` has it
         open)."""
         for rule in self.rules.values():
-            if rule.max_open is None:
+            if rule.max_open is None or not isinstance(ticket_id, str):
                 continue
+            if self.shared is not None:
+                self.shared.lock_queue(rule.queue)  # (engines update the open tickets in turn)
             opened = self.open_tickets(rule.queue)
-            if isinstance(ticket_id, str) and opened.pop(ticket_id, None) is not None:
+            if opened.pop(ticket_id, None) is not None:
                 log.info("ticket_closed", queue=rule.queue, ticket=ticket_id, open=len(opened))
                 return {_OPEN + rule.queue: json.dumps(opened, sort_keys=True)}
         return {}

@@ -30,10 +30,12 @@ its leases and :meth:`Worker.run` returns. A commit refused by fencing (:class:`
 worker was paused past its lease and another claimed the bucket) is rolled back, counted, and
 the bucket dropped.
 
-Not yet for workers: ``entry when`` journeys, journeys under an entry rate and ticket queues
-with a daily capacity (each keeps state across customers in the engine, or ranks across every
-customer's tickets); :class:`Worker` refuses them. Channel throughput limits hold over every worker
-together (:class:`~journeydsl.runtime.policies.throughput.SharedThrottle`).
+Not yet for workers: ``entry when`` journeys and journeys under an entry rate (each keeps state
+across customers in the engine), and in event time, ticket queues with a daily capacity (a
+release ranks every bucket's tickets at once, which needs every bucket at the release);
+:class:`Worker` refuses them. Channel throughput limits and (live) ticket queues hold over every
+worker together (:class:`~journeydsl.runtime.policies.throughput.SharedThrottle`,
+:class:`~journeydsl.runtime.queues.SharedQueues`).
 """
 
 from __future__ import annotations
@@ -132,7 +134,12 @@ class Worker:
         refused = [j.id for j in journeys if j.entry.kind == "when"]
         if policies is not None:
             refused += [f"{r.journey} (entry rate)" for r in policies.entry_rates]
-            refused += [f"ticket queue {q.queue} (daily capacity)" for q in policies.queues]
+            if clock is None:  # (event time: each bucket on its own clock)
+                refused += [
+                    f"ticket queue {q.queue} (a daily capacity, in event time: run the workers "
+                    "on the system clock)"
+                    for q in policies.queues
+                ]
         if refused:
             raise ValueError(
                 "workers do not run these journeys yet (each keeps state across customers in "

@@ -342,6 +342,27 @@ class PgStatePart(PgBuckets, InstanceReads):
             cur = self._conn.execute("DELETE FROM contacts WHERE at < %s", (aware(before),))
             return cur.rowcount
 
+    # ---- ticket queues shared by workers (SharedQueues: the queue's release ranks every bucket's)
+
+    def lock_queue(self, queue: str) -> None:
+        """Lock the ticket queue ``queue`` until the open transaction ends (its release and its
+        open tickets are decided by one engine at a time)."""
+        if not self._in_tx():
+            raise RuntimeError("ticket queues are locked inside a delivery transaction")
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"journeydsl.queue:{queue}",)
+        )
+
+    def queue_candidates(self, queue: str, release: datetime) -> list[OutboxEntry]:
+        """Every bucket's pending tickets of ``queue`` due by ``release`` (what its release ranks),
+        by due time then key."""
+        rows = self._conn.execute(
+            f"SELECT {_ENTRY} FROM outbox WHERE status = 'pending' AND kind = 'ticket' "
+            "AND not_before <= %s AND payload::json ->> 'queue' = %s ORDER BY not_before, key",
+            (aware(release), queue),
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
     def lock_throughput(self, names: Sequence[str]) -> None:
         """Lock the throughput limits ``names`` until the open transaction ends: the engines
         sharing this database then count each other's deliveries (``SharedContacts``)."""

@@ -29,6 +29,7 @@ from tests.runtime.policies.test_throughput import (
     _over_the_limit,
     _sms,
 )
+from tests.runtime.policies.test_ticket_queues import CALLS, DAY1, RELEASE
 
 ROOT = Path(__file__).resolve().parents[3]
 SMS_10_PER_SECOND = "throughput: [{name: sms_gateway, channels: sms, max: 10, per: 1s}]"
@@ -208,3 +209,87 @@ def test_a_worker_refuses_a_ticket_queue_capacity_it_cannot_share(pg_dsn: str) -
         pytest.raises(ValueError, match="ticket queue telesales"),
     ):
         Worker([compile_journey(SMS_AN_HOUR_LATER)], store=store, policies=policies(text))
+
+
+# --------------------------------------------------------------------------- ticket queues
+
+CALLS_30 = "queues: [{queue: telesales, capacity: 30, rank: points, overflow: next_day}]"
+
+
+def _queued_engines(dsn: str, points: dict[str, int]) -> list[tuple[PostgresStore, Harness, int]]:
+    """Two engines over one database of 2 buckets, each with the customers of one bucket, a
+    telesales ticket made for each (ranked by points) on 5 January."""
+    engines = []
+    for bucket in (0, 1):
+        store = PostgresStore(dsn, buckets=2)
+        ids = [c for c in points if store.bucket(c) == bucket]
+        with store.scoped({bucket}):
+            h = harness(
+                [compile_journey(CALLS)],
+                [make_profile(c, loyalty_points=points[c]) for c in ids],
+                start=DAY1 - timedelta(hours=1),
+                policy=policies(CALLS_30),
+                state=store,
+            )
+            h.feed([ev(c, "card_activated", DAY1, card_id=f"k-{c}") for c in ids])
+        engines.append((store, h, bucket))
+    return engines
+
+
+def _advance(h: Harness, until: datetime) -> None:
+    """Fire what is due up to ``until``, as a worker does: an instant whose work cannot move on
+    (a release waiting for another engine) is left for a later turn."""
+    while (wake := h.engine.next_wakeup()) is not None and wake <= until:
+        h.clock.set(wake)
+        h.engine.tick(wake)
+        after = h.engine.next_wakeup()
+        if after is not None and after <= wake:
+            break
+    h.clock.set(until)
+
+
+def _opened_by_day(engines: list[tuple[PostgresStore, Harness, int]]) -> dict[str, list[str]]:
+    days: dict[str, list[str]] = {}
+    for _, h, _ in engines:
+        for t in h.tickets.opened:
+            days.setdefault(t.at.date().isoformat(), []).append(t.customer_id)
+    return {d: sorted(cs) for d, cs in sorted(days.items())}
+
+
+@pytest.mark.postgres
+def test_two_engines_share_a_queues_daily_capacity_in_rank_order(pg_dsn: str) -> None:
+    """Two engines, each with half of 100 candidates: each day's release takes the 30 best of
+    all of them, not 30 of each, the days after take the next 30, and every ticket opens once."""
+    points = {f"c{i:03}": (i * 37) % 100 * 10 + 5 for i in range(100)}
+    engines = _queued_engines(pg_dsn, points)
+    for day in range(4):
+        for store, h, bucket in engines:
+            with store.scoped({bucket}):
+                _advance(h, RELEASE + timedelta(days=day, hours=1))
+    best_first = sorted(points, key=lambda c: -points[c])
+    opened = _opened_by_day(engines)
+    assert list(opened.values()) == [sorted(best_first[30 * d : 30 * (d + 1)]) for d in range(4)]
+    for store, _, _ in engines:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_release_waits_for_an_engine_behind_with_an_earlier_release(pg_dsn: str) -> None:
+    """One engine runs three days ahead while the other has not applied the first release: the
+    later releases wait for it, and once it catches up the days are those of one engine."""
+    points = {f"c{i:03}": (i * 53) % 80 * 10 + 5 for i in range(80)}
+    engines = _queued_engines(pg_dsn, points)
+    (store_a, a, bucket_a), (store_b, b, bucket_b) = engines
+    with store_a.scoped({bucket_a}):
+        _advance(a, RELEASE + timedelta(hours=1))  # (day 1's release is decided by a)
+        _advance(a, RELEASE + timedelta(days=2, hours=1))  # (b has not applied it: no more)
+    assert {t.at.date() for t in a.tickets.opened} == {RELEASE.date()}
+    for day in range(3):
+        for store, h, bucket in ((store_b, b, bucket_b), (store_a, a, bucket_a)):
+            with store.scoped({bucket}):
+                _advance(h, RELEASE + timedelta(days=day, hours=1))
+    best_first = sorted(points, key=lambda c: -points[c])
+    opened = _opened_by_day(engines)
+    assert list(opened.values()) == [sorted(best_first[n : n + 30]) for n in (0, 30, 60)]
+    for store, _, _ in engines:
+        store.close()
