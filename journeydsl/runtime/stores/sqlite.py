@@ -74,6 +74,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from journeydsl.runtime.profiles import ProfileLine, parse_profile, read_profiles_jsonl
+from journeydsl.runtime.stores._sqlite_control import ControlPart
 from journeydsl.runtime.stores._sqlite_events import EventsPart
 from journeydsl.runtime.stores._sqlite_guards import (
     DatabaseInUse,
@@ -111,7 +112,7 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
 @single_threaded
-class SQLiteStore(EventsPart, ProfilesPart, StatePart):
+class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart):
     """Events, profiles and engine state in one SQLite file (see the module docstring).
 
     ``synchronous`` is SQLite's ``PRAGMA synchronous``: ``FULL`` (the default) makes every commit
