@@ -26,8 +26,8 @@ from journeydsl._compiled import mypyc_attr
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
-from journeydsl.runtime.delivery import PRUNE_EVERY, Delivery, RetryPolicy
 from journeydsl.runtime.control import Control
+from journeydsl.runtime.delivery import PRUNE_EVERY, Delivery, RetryPolicy
 from journeydsl.runtime.entry import Entries
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id, parse_event_json
 from journeydsl.runtime.hostcalls import OnAction, StoreError, host_call, log

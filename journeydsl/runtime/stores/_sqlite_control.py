@@ -125,7 +125,7 @@ class ControlPart(StoreCore):
     def held_counts(self) -> dict[str, int]:
         """How many events each journey holds."""
         rows = self._conn.execute("SELECT journey, COUNT(*) FROM held_events GROUP BY journey")
-        return {j: n for j, n in rows}
+        return dict(rows)
 
     def control_timers(self, journey: str, start: datetime, end: datetime) -> list[str]:
         """The waiting instances of ``journey`` whose timer is due in ``[start, end]``."""

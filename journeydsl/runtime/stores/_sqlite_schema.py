@@ -13,8 +13,8 @@ import sqlite3
 import urllib.parse
 from pathlib import Path
 
-from journeydsl.runtime.stores._sqlite_guards import StoreUnavailable, storage_error
 from journeydsl.runtime.stores._sqlite_control import SCHEMA_5
+from journeydsl.runtime.stores._sqlite_guards import StoreUnavailable, storage_error
 from journeydsl.runtime.stores._sqlite_rows import InstanceWrite
 
 __all__ = [

@@ -613,7 +613,7 @@ class MemoryStateStore:
     # ------------------------------------------------------------------ control of live journeys
 
     def control_states(self) -> dict[str, ControlState]:
-        """Every journey's recorded control state (:class:`~journeydsl.runtime.control.ControlStore`)."""
+        """Every journey's recorded control state (the ``ControlStore`` protocol)."""
         return dict(self._control_states)
 
     def set_control(self, state: ControlState, entry: AuditEntry) -> None:
@@ -650,9 +650,9 @@ class MemoryStateStore:
         found = []
         for iid, r in self._inst.items():
             due = r.get("due")
-            if r["journey"] == journey and r["status"] == "waiting" and due:
-                if start <= datetime.fromisoformat(due) <= end:
-                    found.append(iid)
+            mine = r["journey"] == journey and r["status"] == "waiting"
+            if mine and due and start <= datetime.fromisoformat(due) <= end:
+                found.append(iid)
         return sorted(found)
 
     def journey_counts(self) -> dict[str, tuple[int, int]]:
