@@ -114,7 +114,8 @@ def test_extend_moves_the_waits_that_came_due_by_the_pause_length(store: Any) ->
     r.advance(T0 + timedelta(days=10))
     assert _sends(r, "activation_reminder") == [("c1", T0 + timedelta(days=3, hours=23))]
     [inst] = r.state.instances_of("c1")
-    assert next(e for e in inst["log"] if e["what"] == "extended")["by"] == "1 day, 23:00:00"
+    extended: dict[str, Any] = dict(next(e for e in inst["log"] if e["what"] == "extended"))
+    assert extended["by"] == "1 day, 23:00:00"
 
 
 def test_fire_after_a_pause_longer_than_stale_after_sends_nothing_stale(store: Any) -> None:
