@@ -45,6 +45,7 @@ from journeydsl.runtime.codec import decode_map, encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.intake import IngestResult
+from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.protocols import GroupCommit, StateStore
 from journeydsl.runtime.records import wait_of
 
@@ -319,7 +320,8 @@ def resume(
             length = max(now - found.since, timedelta(0))
             if timers == "extend":
                 moved = _extend(control, journey, found.since, now, length)
-            detail |= {"timers": timers, "paused_for": str(length), "moved": moved, "held": held}
+            paused_for = describe_lateness(length)
+            detail |= {"timers": timers, "paused_for": paused_for, "moved": moved, "held": held}
             window = {"timers": timers, "paused_at": iso(found.since), "resumed_at": iso(now)}
         entry = _record(control, journey, ACTIVE, "resume", by, reason, now, detail, window)
     return Resumed(entry, moved, held)
@@ -340,7 +342,8 @@ def _extend(
         inst["due"] = iso(later)
         node = wait_of(inst)["node"] if inst.get("wait") else inst["node"] or ""
         # (noted as of the pause: the held events, applied next, are decided as of their time)
-        note(inst, start, node, "extended", by=str(length), was=iso(due), due=iso(later))
+        by = describe_lateness(length)
+        note(inst, start, node, "extended", by=by, was=iso(due), due=iso(later))
         state.commit([inst], [])
         moved += 1
     return moved

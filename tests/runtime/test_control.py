@@ -115,7 +115,7 @@ def test_extend_moves_the_waits_that_came_due_by_the_pause_length(store: Any) ->
     assert _sends(r, "activation_reminder") == [("c1", T0 + timedelta(days=3, hours=23))]
     [inst] = r.state.instances_of("c1")
     extended: dict[str, Any] = dict(next(e for e in inst["log"] if e["what"] == "extended"))
-    assert extended["by"] == "1 day, 23:00:00"
+    assert extended["by"] == "1d 23h"
 
 
 def test_fire_after_a_pause_longer_than_stale_after_sends_nothing_stale(store: Any) -> None:
@@ -223,7 +223,7 @@ def test_every_action_is_audited_with_who_when_what_and_why(store: Any) -> None:
     assert rows[0].at == (T0 + timedelta(hours=1)).astimezone(UTC)
     assert rows[0].at.tzinfo is not None
     assert rows[1].detail["timers"] == "extend"
-    assert rows[1].detail["paused_for"] == "2:00:00"
+    assert rows[1].detail["paused_for"] == "2h"
     assert [e.seq for e in rows] == [1, 2, 3] or store is not None
 
 
