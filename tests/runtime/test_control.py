@@ -41,7 +41,7 @@ wait for card_activated within 2d {
 T0 = local("2026-01-05 10:00")  # Asia/Ho_Chi_Minh
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A fresh store of each kind (PostgreSQL: a database of its own on the test server)."""
     if request.param == "memory":
