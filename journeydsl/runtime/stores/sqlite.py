@@ -41,6 +41,10 @@ Schema (version :data:`SCHEMA_VERSION`, kept in the ``meta`` table):
 * ``quarantine(seq, id UNIQUE, event, reason, first_seen, last_seen, count, replay)``: events the
   engine could not take, kept to be corrected and replayed (schema version 3; before it, a
   quarantined event was marked processed and kept nowhere).
+* ``journey_control(journey PRIMARY KEY, state, since_iso, actor, reason, detail)``,
+  ``control_audit(seq, at_iso, journey, action, actor, reason, detail)`` and
+  ``held_events(seq, journey, event_id, customer_id, event, UNIQUE (journey, event_id))``: the
+  control of live journeys (schema version 5, :mod:`journeydsl.runtime.control`).
 
 There are no foreign keys between these tables on purpose: a customer may have events and
 instances without a profile, and outbox entries outlive the state that produced them.
