@@ -150,8 +150,9 @@ class ControlStore(Protocol):
         """Every journey's recorded control state (a journey without one is active)."""
         ...
 
-    def set_control(self, state: ControlState, entry: AuditEntry) -> None:
-        """Record ``state`` and its audit ``entry``, in one transaction (or the open one)."""
+    def set_control(self, state: ControlState, entry: AuditEntry, was: ControlState | None) -> bool:
+        """Record ``state`` and its audit ``entry``, in one transaction (or the open one), if
+        the journey's recorded state is still ``was`` (None: none); whether it was."""
         ...
 
     def control_audit(self, journey: str | None = None) -> list[AuditEntry]:
@@ -233,11 +234,14 @@ def _record(
     reason: str | None,
     now: datetime,
     detail: Mapping[str, Any],
+    was: ControlState | None,
     window: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     who = by or operator()
     entry = AuditEntry(now.astimezone(UTC), journey, action, who, reason, dict(detail))
-    store.set_control(ControlState(journey, new, now, who, reason, dict(window or {})), entry)
+    state = ControlState(journey, new, now, who, reason, dict(window or {}))
+    if not store.set_control(state, entry, was):  # (another operator acted meanwhile)
+        raise ControlError(f"the control state of journey {journey!r} changed meanwhile; retry")
     log.info("control", journey=journey, action=action, by=who, **detail)
     return entry
 
@@ -257,7 +261,9 @@ def pause(
         raise ControlError(f"journey {journey!r} is already paused (since {_said(found)})")
     was = found.state if found is not None else ACTIVE
     with _transaction(store):
-        return _record(_store(store), journey, PAUSED, "pause", by, reason, now, {"was": was})
+        return _record(
+            _store(store), journey, PAUSED, "pause", by, reason, now, {"was": was}, found
+        )
 
 
 def drain(
@@ -276,7 +282,7 @@ def drain(
             + ("resume it first" if found.state == PAUSED else "it is draining already")
         )
     with _transaction(store):
-        return _record(_store(store), journey, DRAINING, "drain", by, reason, now, {})
+        return _record(_store(store), journey, DRAINING, "drain", by, reason, now, {}, found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +329,7 @@ def resume(
             paused_for = describe_lateness(length)
             detail |= {"timers": timers, "paused_for": paused_for, "moved": moved, "held": held}
             window = {"timers": timers, "paused_at": iso(found.since), "resumed_at": iso(now)}
-        entry = _record(control, journey, ACTIVE, "resume", by, reason, now, detail, window)
+        entry = _record(control, journey, ACTIVE, "resume", by, reason, now, detail, found, window)
     return Resumed(entry, moved, held)
 
 

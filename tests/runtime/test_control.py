@@ -4,6 +4,7 @@ the held events in order; drain stops entries; every action is audited."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journeydsl.runtime.control import ControlError, ControlStore, operator
+from journeydsl.runtime.control import AuditEntry, ControlError, ControlStore, operator
 from journeydsl.runtime.stores.memory import MemoryStateStore
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from tests.runtime.scenario import Run, build, compile_journey, ev, local, profile
@@ -296,3 +297,19 @@ def test_pause_then_resume_with_fire_delivers_the_messages_of_no_pause(
     assert _messages(paused) == _messages(plain)
     keys = _attempts(paused)
     assert len(keys) == len(set(keys))
+
+
+def test_a_change_made_meanwhile_by_another_operator_is_refused(store: Any) -> None:
+    """A store records a control state only over the one the action read: a change made
+    meanwhile (here: a pause read before another operator's resume) is refused, unaudited."""
+    r = _run(store)
+    r.engine.control.pause("nudges")
+    kept: Any = r.state
+    found = kept.control_states()["nudges"]
+    entry = AuditEntry(T0.astimezone(UTC), "nudges", "drain", "ops")
+    draining = dataclasses.replace(found, state="draining")
+    assert not kept.set_control(draining, entry, None)
+    assert not kept.set_control(draining, entry, dataclasses.replace(found, state="active"))
+    assert kept.set_control(draining, entry, found)
+    assert [e.action for e in kept.control_audit()] == ["pause", "drain"]
+    assert kept.control_states()["nudges"].state == "draining"

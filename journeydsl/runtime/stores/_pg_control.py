@@ -60,25 +60,35 @@ class PgControl(PgBuckets):
             for j, state, since, actor, reason, d in rows
         }
 
-    def set_control(self, state: ControlState, entry: AuditEntry) -> None:
-        """Record ``state`` and its audit ``entry`` in one transaction."""
+    def set_control(self, state: ControlState, entry: AuditEntry, was: ControlState | None) -> bool:
+        """Record ``state`` and its audit ``entry`` in one transaction, if the journey's state
+        is still ``was`` (None: it has none); a concurrent change waits for this one, then
+        finds it changed."""
+        row = (
+            state.state,
+            state.since,
+            state.since.isoformat(),
+            state.by,
+            state.reason,
+            json.dumps(dict(state.detail), sort_keys=True),
+        )
         with self._transaction():
-            self._conn.execute(
-                "INSERT INTO journey_control (journey, state, since, since_iso, actor, reason, "
-                "detail) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (journey) DO UPDATE "
-                "SET state = excluded.state, since = excluded.since, since_iso = "
-                "excluded.since_iso, actor = excluded.actor, reason = excluded.reason, "
-                "detail = excluded.detail",
-                (
-                    state.journey,
-                    state.state,
-                    state.since,
-                    state.since.isoformat(),
-                    state.by,
-                    state.reason,
-                    json.dumps(dict(state.detail), sort_keys=True),
-                ),
-            )
+            if was is None:
+                cur = self._conn.execute(
+                    "INSERT INTO journey_control (state, since, since_iso, actor, reason, detail, "
+                    "journey) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (journey) "
+                    "DO NOTHING",
+                    (*row, state.journey),
+                )
+            else:
+                cur = self._conn.execute(
+                    "UPDATE journey_control SET state = %s, since = %s, since_iso = %s, "
+                    "actor = %s, reason = %s, detail = %s WHERE journey = %s AND state = %s "
+                    "AND since_iso = %s",
+                    (*row, state.journey, was.state, was.since.isoformat()),
+                )
+            if cur.rowcount != 1:
+                return False
             self._conn.execute(
                 "INSERT INTO control_audit (at, journey, action, actor, reason, detail) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
@@ -91,6 +101,7 @@ class PgControl(PgBuckets):
                     json.dumps(dict(entry.detail), ensure_ascii=False, sort_keys=True),
                 ),
             )
+        return True
 
     def control_audit(self, journey: str | None = None) -> list[AuditEntry]:
         """The audit entries (of ``journey``), oldest first."""

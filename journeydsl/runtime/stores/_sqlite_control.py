@@ -56,23 +56,31 @@ class ControlPart(StoreCore):
             for j, state, since, actor, reason, d in rows
         }
 
-    def set_control(self, state: ControlState, entry: AuditEntry) -> None:
-        """Record ``state`` and its audit ``entry`` in one transaction."""
+    def set_control(self, state: ControlState, entry: AuditEntry, was: ControlState | None) -> bool:
+        """Record ``state`` and its audit ``entry`` in one transaction, if the journey's state
+        is still ``was`` (None: it has none)."""
+        row = (
+            state.state,
+            state.since.isoformat(),
+            state.by,
+            state.reason,
+            json.dumps(dict(state.detail), sort_keys=True),
+        )
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO journey_control (journey, state, since_iso, actor, reason, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (journey) DO UPDATE SET state = "
-                "excluded.state, since_iso = excluded.since_iso, actor = excluded.actor, "
-                "reason = excluded.reason, detail = excluded.detail",
-                (
-                    state.journey,
-                    state.state,
-                    state.since.isoformat(),
-                    state.by,
-                    state.reason,
-                    json.dumps(dict(state.detail), sort_keys=True),
-                ),
-            )
+            if was is None:
+                changed = db.execute(
+                    "INSERT INTO journey_control (state, since_iso, actor, reason, detail, "
+                    "journey) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (journey) DO NOTHING",
+                    (*row, state.journey),
+                ).rowcount
+            else:
+                changed = db.execute(
+                    "UPDATE journey_control SET state = ?, since_iso = ?, actor = ?, reason = ?, "
+                    "detail = ? WHERE journey = ? AND state = ? AND since_iso = ?",
+                    (*row, state.journey, was.state, was.since.isoformat()),
+                ).rowcount
+            if changed != 1:
+                return False
             db.execute(
                 "INSERT INTO control_audit (at_iso, journey, action, actor, reason, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -85,6 +93,7 @@ class ControlPart(StoreCore):
                     json.dumps(dict(entry.detail), ensure_ascii=False, sort_keys=True),
                 ),
             )
+        return True
 
     def control_audit(self, journey: str | None = None) -> list[AuditEntry]:
         """The audit entries (of ``journey``), oldest first."""

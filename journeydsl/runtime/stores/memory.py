@@ -616,10 +616,13 @@ class MemoryStateStore:
         """Every journey's recorded control state (the ``ControlStore`` protocol)."""
         return dict(self._control_states)
 
-    def set_control(self, state: ControlState, entry: AuditEntry) -> None:
-        """Record ``state`` and its audit ``entry``."""
+    def set_control(self, state: ControlState, entry: AuditEntry, was: ControlState | None) -> bool:
+        """Record ``state`` and its audit ``entry`` if the journey's state is still ``was``."""
+        if self._control_states.get(state.journey) != was:
+            return False
         self._control_states[state.journey] = state
         self._audit.append(dataclasses.replace(entry, seq=len(self._audit) + 1))
+        return True
 
     def control_audit(self, journey: str | None = None) -> list[AuditEntry]:
         """The audit entries (of ``journey``), oldest first."""
