@@ -101,7 +101,7 @@ def test_drain_audit_and_status_in_text_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Drain then resume are listed by `audit` (text and JSON, with who, when and why) and the
-    state by `status`."""
+    state by `status`, which says when a draining journey has drained."""
     db = _db(tmp_path)
     at = "2026-01-05T12:00:00+07:00"
     assert main(["drain", "nudges", "--db", db, "--by", "lan", "--reason", "v2", "--now", at]) == 0
@@ -110,6 +110,12 @@ def test_drain_audit_and_status_in_text_and_json(
     assert "nudges: draining since 2026-01-05T12:00:00+07:00 by lan (1 running, 0 ended)" in (
         capsys.readouterr().out
     )
+    with SQLiteStore(db) as store:  # the running instance times out and ends
+        r = build([NUDGES], [], start=local("2026-01-05 12:00"), state=store, events=store,
+                  profile_store=store)  # fmt: skip
+        r.advance(local("2026-01-08 12:00"))
+    assert main(["status", "--db", db]) == 0
+    assert "(0 running, 1 ended); drained" in capsys.readouterr().out
     assert main(["resume", "nudges", "--db", db]) == 0
     assert "nudges: active (open to new entries)" in capsys.readouterr().out
     assert main(["audit", "--db", db]) == 0

@@ -217,9 +217,10 @@ def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for r in rows:
             since = f" since {r['since']} by {r['by']}" if r["since"] else ""
             held_text = f", {r['held_events']} held events" if r["held_events"] else ""
+            drained = "; drained" if r["state"] == "draining" and not r["running"] else ""
             print(
                 f"{r['journey']}: {r['state']}{since} "
-                f"({r['running']} running, {r['ended']} ended{held_text})",
+                f"({r['running']} running, {r['ended']} ended{held_text}){drained}",
                 file=out,
             )
         return ExitCode.OK
