@@ -288,7 +288,7 @@ def drain(
 @dataclass(frozen=True, slots=True)
 class Resumed:
     """What a resume did: its audit entry, the timers it moved (``extend``) and the events the
-    journey holds, applied by the engines that run it (at once by ``engine.control``)."""
+    journey holds, applied by the engines that run it, at their next step."""
 
     entry: AuditEntry
     moved: int
@@ -366,11 +366,18 @@ def _said(found: ControlState) -> str:
 class Control:
     """``engine.control``: pause, resume and drain the engine's journeys, and what the engine
     does about the control state (reads it from the store every :attr:`refresh_every`
-    seconds; holds the events of paused journeys; applies them on resume)."""
+    seconds; holds the events of paused journeys; applies them after a resume, at its next
+    step). It keeps the engine's parts, not the engine (which holds it): the engine's hooks
+    hand themselves in, so an engine is freed without the cycle collector."""
 
     def __init__(self, engine: Engine, refresh_every: float = 1.0) -> None:
-        self._engine = engine
+        self._state = engine.state
         self._store = engine.state if isinstance(engine.state, ControlStore) else None
+        self._clock = engine.clock
+        self._latest = engine.latest
+        self._versions = engine.versions
+        self._entries = engine._entries
+        self._scoped = engine._scoped_to
         #: Seconds between two reads of the control state from the store (0: every step).
         self.refresh_every = refresh_every
         self._read_at: float | None = None
@@ -392,13 +399,13 @@ class Control:
     def pause(self, journey: str, *, by: str | None = None, reason: str | None = None) -> None:
         """Pause ``journey`` now (see the module docstring)."""
         self._known(journey)
-        pause(self._need(), journey, by=by, reason=reason, now=self._engine.clock.now())
+        pause(self._need(), journey, by=by, reason=reason, now=self._clock.now())
         self._refresh(force=True)
 
     def drain(self, journey: str, *, by: str | None = None, reason: str | None = None) -> None:
         """Stop new entries into ``journey``; its running instances finish."""
         self._known(journey)
-        drain(self._need(), journey, by=by, reason=reason, now=self._engine.clock.now())
+        drain(self._need(), journey, by=by, reason=reason, now=self._clock.now())
         self._refresh(force=True)
 
     def resume(
@@ -409,13 +416,13 @@ class Control:
         by: str | None = None,
         reason: str | None = None,
     ) -> Resumed:
-        """Resume ``journey`` (``timers``: ``"extend"`` or ``"fire"`` for a paused one), then
-        apply the events it held and fire and deliver what is due now."""
+        """Resume ``journey`` (``timers``: ``"extend"`` or ``"fire"`` for a paused one). The
+        engine's next ``tick`` (or ``ingest``) applies the events it held, then fires and
+        delivers what is due."""
         self._known(journey)
-        now = self._engine.clock.now()
+        now = self._clock.now()
         done = resume(self._need(), journey, timers=timers, by=by, reason=reason, now=now)
         self._refresh(force=True)
-        self._engine.tick(now)
         return done
 
     def audit(self, journey: str | None = None) -> list[AuditEntry]:
@@ -424,12 +431,14 @@ class Control:
 
     # ------------------------------------------------------------------ engine hooks
 
-    def admit(self, eid: str, ev: EventRecord, done: frozenset[str]) -> frozenset[str]:
-        """Before the engine takes ``ev``: apply what resumed journeys hold, then hold ``ev``
+    def admit(
+        self, engine: Engine, eid: str, ev: EventRecord, done: frozenset[str]
+    ) -> frozenset[str]:
+        """Before ``engine`` takes ``ev``: apply what resumed journeys hold, then hold ``ev``
         for the paused journeys; the journeys that do not take it now (``done`` and those)."""
         self._refresh()
         if self._held:
-            self._catch_up(max(self._engine.clock.now(), ev.at))
+            self._catch_up(engine, max(self._clock.now(), ev.at))
         paused = self._paused.difference(done)
         if not paused:
             return done
@@ -439,21 +448,22 @@ class Control:
             self._store.hold_event(journey, eid, ev.customer_id, body)
         return done | paused
 
-    def check(self, now: datetime) -> datetime:
-        """Before a tick at ``now``: read the state when due, apply what resumed journeys hold."""
+    def check(self, engine: Engine, now: datetime) -> datetime:
+        """Before ``engine`` ticks at ``now``: read the state when due, apply what resumed
+        journeys hold."""
         self._refresh()
         if self._held:
-            self._catch_up(now)
+            self._catch_up(engine, now)
         return now
 
     # ------------------------------------------------------------------ inside
 
     def _need(self) -> ControlStore:
-        return _store(self._engine.state)
+        return _store(self._state)
 
     def _known(self, journey: str) -> None:
-        if journey not in self._engine.latest:
-            names = ", ".join(sorted(self._engine.latest))
+        if journey not in self._latest:
+            names = ", ".join(sorted(self._latest))
             raise ControlError(f"unknown journey {journey!r}; this engine runs: {names}")
 
     def _refresh(self, force: bool = False) -> None:
@@ -464,20 +474,20 @@ class Control:
             return
         self._read_at = clock
         self.states = self._store.control_states()
-        mine = self._engine.latest
+        mine = self._latest
         paused = frozenset(j for j, s in self.states.items() if s.state == PAUSED and j in mine)
         closed = {j for j, s in self.states.items() if s.state != ACTIVE}
         held = self._store.held_counts() if self.states else {}
         self._held = {j for j, n in held.items() if n and j in mine and j not in paused}
-        self._engine._entries.closed = closed
+        self._entries.closed = closed
         if paused != self._paused:
             self._paused = paused
             self._scope(paused)
 
     def _scope(self, paused: Collection[str]) -> None:
         """Narrow the timers and the outbox the engine sees to the journeys not paused."""
-        scoped = self._engine._scoped_to
-        base = self._base if self._base is not None else frozenset(self._engine.versions)
+        scoped = self._scoped
+        base = self._base if self._base is not None else frozenset(self._versions)
         if paused:
             scoped["journeys"] = frozenset(k for k in base if k[0] not in paused)
         elif self._base is not None:
@@ -485,7 +495,7 @@ class Control:
         else:
             scoped.pop("journeys", None)
 
-    def _catch_up(self, now: datetime) -> None:
+    def _catch_up(self, engine: Engine, now: datetime) -> None:
         """Apply the events the resumed journeys held, in order (each journey's timers due
         before an event fire first, as they would have)."""
         assert self._store is not None
@@ -493,19 +503,18 @@ class Control:
         for journey in sorted(self._held):
             while held := self._store.held_events(journey, 100):
                 for one in held:
-                    self._apply(one, now)
+                    self._apply(engine, one, now)
             if not scoped:
                 self._held.discard(journey)
 
-    def _apply(self, held: HeldEvent, now: datetime) -> None:
-        engine = self._engine
+    def _apply(self, engine: Engine, held: HeldEvent, now: datetime) -> None:
         ev = held.record()
         others = frozenset(engine.latest) - {held.journey}
         store = self._store
         assert store is not None
         window = self.states[held.journey].detail if held.journey in self.states else {}
         with engine._group():
-            self._fire_before(held.journey, ev.at, now)
+            _fire_before(engine, held.journey, ev.at, now)
             engine._take(ev, held.event_id, IngestResult(held.event_id), others)
             if window.get("timers") == "extend":  # its waits due during the pause: extended too
                 start = datetime.fromisoformat(window["paused_at"])
@@ -514,22 +523,22 @@ class Control:
             store.release_held(held.journey, held.event_id)
         log.info("held_event_applied", journey=held.journey, event_id=held.event_id)
 
-    def _fire_before(self, journey: str, at: datetime, now: datetime) -> None:
-        """Fire the timers of ``journey`` due by ``at`` (late by ``now``: the stale rules)."""
-        engine = self._engine
-        mine = frozenset(k for k in engine.versions if k[0] == journey)
-        fired: set[tuple[str, str]] = set()  # (instance, due): an instance may wait again
-        read: Callable[[str], Any] = engine._waits._instance
-        while True:
-            todo = []
-            for iid in engine.state.due(at, 100, journeys=mine):  # type: ignore[call-arg]
-                inst = read(iid)
-                if inst is None or inst["status"] != "waiting" or not inst.get("due"):
-                    continue
-                if (iid, inst["due"]) not in fired:
-                    fired.add((iid, inst["due"]))
-                    todo.append(inst)
-            if not todo:
-                return
-            for inst in todo:
-                engine._waits._fire_one(inst, now)
+
+def _fire_before(engine: Engine, journey: str, at: datetime, now: datetime) -> None:
+    """Fire the timers of ``journey`` due by ``at`` (late by ``now``: the stale rules)."""
+    mine = frozenset(k for k in engine.versions if k[0] == journey)
+    fired: set[tuple[str, str]] = set()  # (instance, due): an instance may wait again
+    read: Callable[[str], Any] = engine._waits._instance
+    while True:
+        todo = []
+        for iid in engine.state.due(at, 100, journeys=mine):  # type: ignore[call-arg]
+            inst = read(iid)
+            if inst is None or inst["status"] != "waiting" or not inst.get("due"):
+                continue
+            if (iid, inst["due"]) not in fired:
+                fired.add((iid, inst["due"]))
+                todo.append(inst)
+        if not todo:
+            return
+        for inst in todo:
+            engine._waits._fire_one(inst, now)

@@ -258,7 +258,7 @@ class Engine:
             intake.quarantine(eid, as_json, why, result)
             return result
         with self._group():  # the event, the instances it moved and its marker: one commit
-            now = self._take(ev, eid, result, self.control.admit(eid, ev, done))
+            now = self._take(ev, eid, result, self.control.admit(self, eid, ev, done))
             if intake.kept is not None:
                 intake.kept.release(eid)
         self._delivery.hand_out(now)
@@ -360,7 +360,7 @@ class Engine:
     @host_call
     def tick(self, now: datetime | None = None) -> int:
         """Fire due timers and scheduled entries, deliver due messages; how many moved."""
-        now = self.control.check(now or self.clock.now())
+        now = self.control.check(self, now or self.clock.now())
         with self._group():  # every timer due now: one commit, before anything is delivered
             moved = self._waits.fire(now) + self._entries.segments(now)
             self._delivery.prune(now)

@@ -347,7 +347,9 @@ class Worker:
     def _advance(self, t: datetime) -> int:
         """Event time: fire everything of the bucket due up to ``t``, each at its own time."""
         engine, clock = self.engine, self._bucket_clock
-        engine.control.check(t)  # (a journey resumed since: the bucket's held events, first)
+        engine.control.check(
+            engine, t
+        )  # (a journey resumed since: the bucket's held events, first)
         moved = 0
         wake = engine.next_wakeup()
         while wake is not None and wake <= t:

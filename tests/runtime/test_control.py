@@ -95,6 +95,7 @@ def test_a_pause_holds_the_timers_that_come_due_and_fire_fires_them_at_resume(st
     assert _sends(r, "activation_reminder") == []
     assert r.engine.control.state("nudges") == "paused"
     resumed = r.engine.control.resume("nudges", timers="fire", by="ops")
+    r.engine.tick()  # (the engine applies what the journey held at its next step)
     assert resumed.moved == 0
     assert _sends(r, "activation_reminder") == [("c1", T0 + timedelta(days=3))]
     r.advance(T0 + timedelta(days=10))
@@ -127,6 +128,7 @@ def test_fire_after_a_pause_longer_than_stale_after_sends_nothing_stale(store: A
     r.engine.control.pause("nudges")
     r.advance(T0 + timedelta(days=5))
     r.engine.control.resume("nudges", timers="fire")
+    r.engine.tick()  # (the engine applies what the journey held at its next step)
     assert _sends(r, "activation_reminder") == []
     stale = [a for a in r.actions if a["kind"] == "suppressed"]
     assert stale
@@ -145,6 +147,7 @@ def test_a_send_pending_at_the_pause_is_held_then_delivered_exactly_once(store: 
     assert _sends(r, "activation_reminder") == []
     assert [e.key for e in r.state.pending_outbox(local("2026-01-08 12:00"))]
     r.engine.control.resume("nudges", timers="fire")
+    r.engine.tick()  # (the engine applies what the journey held at its next step)
     assert _sends(r, "activation_reminder") == [("c1", local("2026-01-08 12:00"))]
     r.advance(local("2026-01-12 12:00"))
     assert len(_sends(r, "activation_reminder")) == 1
@@ -167,6 +170,7 @@ def test_events_held_during_a_pause_are_applied_in_order_with_the_timers(
     assert [i["status"] for i in r.state.instances_of("c1")] == ["waiting"]
     r.advance(T0 + timedelta(hours=70))
     r.engine.control.resume("nudges", timers="fire")
+    r.engine.tick()  # (the engine applies what the journey held at its next step)
     assert [i["outcome"] for i in r.state.instances_of("c1")] == [outcome]
     assert len(_sends(r, "activation_reminder")) == (outcome == "timed_out")
 
@@ -183,6 +187,7 @@ def test_an_entry_event_during_a_pause_enters_the_customer_on_resume(store: Any)
     assert r.state.held_counts() == {"nudges": 1}  # type: ignore[attr-defined]
     r.advance(T0 + timedelta(hours=5))
     r.engine.control.resume("nudges", timers="fire")
+    r.engine.tick()  # (the engine applies what the journey held at its next step)
     [inst] = r.state.instances_of("c2")
     assert datetime.fromisoformat(inst["entered_at"]) == at
     assert _sends(r, "welcome_activation_guide") == [("c2", T0 + timedelta(hours=5))]
@@ -202,6 +207,7 @@ def test_drain_stops_entries_and_lets_running_instances_finish(store: Any) -> No
     assert [c for c, _ in _sends(r, "activation_reminder")] == ["c1"]
     assert r.engine.control.state("nudges") == "draining"
     r.engine.control.resume("nudges")
+    r.engine.tick()  # (the engine applies what the journey held at its next step)
     _issue(r, "c2", T0 + timedelta(days=4))
     assert len(r.state.instances_of("c2")) == 1
 
@@ -214,6 +220,7 @@ def test_every_action_is_audited_with_who_when_what_and_why(store: Any) -> None:
     r.engine.control.pause("nudges", reason="complaint")
     r.advance(T0 + timedelta(hours=3))
     r.engine.control.resume("nudges", timers="extend", by="lan")
+    r.engine.tick()  # (the engine applies what the journey held at its next step)
     r.engine.control.drain("nudges", by="minh")
     rows = r.engine.control.audit()
     assert [(e.action, e.by, e.reason) for e in rows] == [
@@ -242,6 +249,7 @@ def test_control_errors_name_the_problem(store: Any) -> None:
     with pytest.raises(ControlError, match="resume it first"):
         r.engine.control.drain("nudges")
     r.engine.control.resume("nudges", timers="fire")
+    r.engine.tick()  # (the engine applies what the journey held at its next step)
     with pytest.raises(ControlError, match="not paused nor draining"):
         r.engine.control.resume("nudges", timers="fire")
     assert len(r.engine.control.audit()) == 2
@@ -275,6 +283,7 @@ def _scenario(pause: tuple[int, int] | None, activations: list[int]) -> Run:
             r.engine.control.pause("nudges")
         elif what == "resume":
             r.engine.control.resume("nudges", timers="fire")
+            r.engine.tick()
         else:
             r.engine.ingest(ev(customer, what, at, card_id=f"K-{customer}", product="x"))
     r.advance(T0 + timedelta(days=6))
