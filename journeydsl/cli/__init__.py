@@ -1,5 +1,5 @@
-"""The ``journeydsl`` command line: check, graph, fmt, schema, run, quarantine, db, simulate,
-explain, preview, test, rule.
+"""The ``journeydsl`` command line: check, graph, fmt, schema, run, quarantine, db, pause,
+resume, drain, audit, status, simulate, explain, preview, test, rule.
 
 Exit codes (:class:`~journeydsl.exitcodes.ExitCode`): 0 success (warnings allowed), 1 a journey
 or an input has errors, 2 a usage error.
@@ -81,6 +81,30 @@ _COMMANDS: dict[str, _Entry] = {
         "migrate a state database (PostgreSQL or SQLite) to this journeydsl's schema",
         "`journeydsl db migrate --db DB` brings a PostgreSQL database (postgresql://…) or a "
         "SQLite state file to this journeydsl's schema; running it again does nothing.",
+    ),
+    # Control of live journeys (journeydsl/cli/control.py).
+    "pause": _Entry(
+        "control",
+        "pause a live journey: hold its instances, timers and sends, keep its events",
+        "Hold every instance of JOURNEY in the state database: no sends (its outbox entries stay "
+        "pending), no steps, no timers fired; its events are kept and applied on resume, in "
+        "order. Recorded in the audit table with who, when and why. See docs/operations.md.",
+    ),
+    "resume": _Entry(
+        "control",
+        "resume a paused or draining journey (--timers extend|fire for a paused one)",
+        "Make JOURNEY active again. For a paused journey, --timers decides what happens to the "
+        "waits that came due during the pause: extend moves them by the pause's length, fire "
+        "fires them now under the stale-timer rules. Held sends are delivered, held events "
+        "applied, by the run or the workers.",
+    ),
+    "drain": _Entry(
+        "control",
+        "stop new entries into a journey and let its running instances finish",
+    ),
+    "audit": _Entry("control", "list the control actions (pause, resume, drain) of a database"),
+    "status": _Entry(
+        "control", "show each journey's control state (active, paused, draining) and instances"
     ),
     "simulate": _Entry(
         "simulate",

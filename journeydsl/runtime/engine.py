@@ -11,9 +11,7 @@ idempotency key built from (journey, version, instance, node, visit). A crash an
 re-runs at most the uncommitted step (which recomputes the same keys) or re-delivers an outbox
 entry (which the channel deduplicates): no duplicate, nothing lost.
 
-The work is done by parts with one job each: ``interpreter`` (an instance through its nodes),
-``waits`` (events and timers for running instances), ``entry`` (who enters, keys, re-entry,
-segments) and ``delivery`` (the outbox, under the contact policies).
+Parts with one job each do the work: interpreter, waits, entry, delivery, control (pause/drain).
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from journeydsl._compiled import mypyc_attr
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
+from journeydsl.runtime.control import Control
 from journeydsl.runtime.decisions import explain
 from journeydsl.runtime.delivery import PRUNE_EVERY, Delivery, RetryPolicy
 from journeydsl.runtime.entry import Entries
@@ -198,6 +197,7 @@ class Engine:
             stale_after=stale_after,
         )
         self._entries.rates = {r.journey: r for r in self._delivery.policy.policies.entry_rates}
+        self.control = Control(self)  # pause, resume, drain (runtime/control.py)
 
     @property
     def failed(self) -> list[tuple[str, str]]:
@@ -260,7 +260,7 @@ class Engine:
             intake.quarantine(eid, as_json, why, result)
             return result
         with self._group():  # the event, the instances it moved and its marker: one commit
-            now = self._take(ev, eid, result, done)
+            now = self._take(ev, eid, result, self.control.admit(self, eid, ev, done))
             if intake.kept is not None:
                 intake.kept.release(eid)
         self._delivery.hand_out(now)
@@ -364,7 +364,7 @@ class Engine:
     @host_call
     def tick(self, now: datetime | None = None) -> int:
         """Fire due timers and scheduled entries, deliver due messages; how many moved."""
-        now = now or self.clock.now()
+        now = self.control.check(self, now or self.clock.now())
         with self._group():  # every timer due now: one commit, before anything is delivered
             moved = self._waits.fire(now) + self._entries.segments(now)
             self._delivery.prune(now)

@@ -74,6 +74,9 @@ class Entries:
         self.changes = ChangeEntries(self)
         #: Entry throttling of segment journeys, by journey id (the policies' ``entry_rates``).
         self.rates: dict[str, EntryRate] = {}
+        # Control of live journeys (runtime/control.py): paused or draining journeys take no
+        # new entry here (a paused one's entry events are held and taken on resume).
+        self.closed: Collection[str] = frozenset()
 
     def on_event(
         self,
@@ -112,7 +115,9 @@ class Entries:
         trigger: EventRecord,
     ) -> InstanceRecord | None:
         """A new instance of ``journey`` for ``customer_id``, or None when the entry's
-        condition or its re-entry rule refuses."""
+        condition or its re-entry rule refuses, or the journey is paused or draining."""
+        if journey.id in self.closed:  # (control of live journeys)
+            return None
         probe = {"entered_at": iso(now), "customer_id": customer_id}
         tdata = {**trigger.data, "at": trigger.at}
         entry = journey.entry

@@ -196,6 +196,7 @@ class StreamRunner:
     def _advance(self, t: datetime) -> None:
         """Fire everything due up to ``t``, each at its own time, then move the clock."""
         engine, clock = self.engine, self.clock
+        engine.control.check(engine, t)  # (a journey resumed since: the events it held, first)
         while (wake := engine.next_wakeup()) is not None and wake <= t:
             clock.set(wake)
             engine.tick(wake)

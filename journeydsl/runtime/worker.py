@@ -357,6 +357,9 @@ class Worker:
     def _advance(self, t: datetime) -> int:
         """Event time: fire everything of the bucket due up to ``t``, each at its own time."""
         engine, clock = self.engine, self._bucket_clock
+        engine.control.check(
+            engine, t
+        )  # (a journey resumed since: the bucket's held events, first)
         moved = 0
         wake = engine.next_wakeup()
         while wake is not None and wake <= t:
@@ -385,6 +388,13 @@ class Worker:
         row = conn.execute("SELECT EXISTS (SELECT 1 FROM inbox)").fetchone()
         if row and row[0]:
             return False
+        # Control of live journeys: events held by a journey no longer paused are work left.
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM held_events h WHERE NOT EXISTS (SELECT 1 FROM "
+            "journey_control c WHERE c.journey = h.journey AND c.state = 'paused'))"
+        ).fetchone()
+        if row and row[0]:
+            return False
         if target is None:
             return True
         if self.event_time:
@@ -394,7 +404,8 @@ class Worker:
             ).fetchone()
         else:
             row = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM instances WHERE status = 'waiting' AND due <= %s)",
+                "SELECT EXISTS (SELECT 1 FROM instances WHERE status = 'waiting' AND due <= %s "
+                "AND journey NOT IN (SELECT journey FROM journey_control WHERE state = 'paused'))",
                 (target,),
             ).fetchone()
         return not (row and row[0])

@@ -198,7 +198,7 @@ def test_a_version_3_file_keeps_its_logs_and_resumes(tmp_path: Path) -> None:
     reference.write_bytes(db.read_bytes())
     _as_version_3(db)
     with SQLiteStore(db) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         assert store.all_instances() == before
         migrated = sent(store, "2026-01-25 09:00")
     with SQLiteStore(reference) as store:

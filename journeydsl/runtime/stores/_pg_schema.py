@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from journeydsl.runtime.stores._pg_control import VERSION_3
 from journeydsl.runtime.stores._sqlite_guards import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -31,9 +32,10 @@ __all__ = [
 ]
 
 #: Version of the PostgreSQL schema (its own numbering; version 1 holds what SQLite's
-#: version 4 holds; version 2 adds buckets, leases, the inbox and per-bucket meta). Bump with a
+#: version 4 holds; version 2 adds buckets, leases, the inbox and per-bucket meta; version 3
+#: the control of live journeys, :mod:`~journeydsl.runtime.stores._pg_control`). Bump with a
 #: step in :data:`MIGRATIONS` and a note in docs/changelog.md.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Key of the advisory locks journeydsl takes (``hashtext('journeydsl')`` would do as well; a
 #: constant keeps it readable in ``pg_locks``): migrations take it for their transaction.
@@ -170,7 +172,7 @@ CREATE INDEX IF NOT EXISTS profiles_by_bucket ON profiles (bucket, seq)
 
 #: The statements of each version, in order: ``MIGRATIONS[v - 1]`` takes a database from version
 #: ``v - 1`` to ``v``.
-MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2)
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2, VERSION_3)
 
 
 def describe(dsn: str) -> str:

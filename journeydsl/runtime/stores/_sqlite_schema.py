@@ -13,6 +13,7 @@ import sqlite3
 import urllib.parse
 from pathlib import Path
 
+from journeydsl.runtime.stores._sqlite_control import SCHEMA_5
 from journeydsl.runtime.stores._sqlite_guards import StoreUnavailable, storage_error
 from journeydsl.runtime.stores._sqlite_rows import InstanceWrite
 
@@ -27,7 +28,7 @@ __all__ = [
 
 #: Version of the on-disk schema. Bump with a migration in :func:`migrate` and a note in
 #: docs/changelog.md.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -174,6 +175,10 @@ def migrate(db: sqlite3.Connection, path: str) -> None:
         # The markers of stored events move onto their rows.
         db.execute("UPDATE events SET processed = 1 WHERE id IN (SELECT id FROM processed_events)")
         db.execute("DELETE FROM processed_events WHERE id IN (SELECT id FROM events)")
+    if found < 5:  # control of live journeys: states, audit, held events
+        for statement in SCHEMA_5.split(";"):
+            if statement.strip():
+                db.execute(statement)
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

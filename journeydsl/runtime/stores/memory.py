@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from journeydsl._compiled import mypyc_attr
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
+from journeydsl.runtime.control import AuditEntry, ControlState, HeldEvent
 from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
 
@@ -289,6 +290,10 @@ class MemoryStateStore:
         # The contact history: each customer's contacts, by time, and the keys recorded.
         self._contacts_by_customer: defaultdict[str, list[Contact]] = defaultdict(list)
         self._contact_keys: set[str] = set()
+        # Control of live journeys (runtime/control.py): states, audit, held events.
+        self._control_states: dict[str, ControlState] = {}
+        self._audit: list[AuditEntry] = []
+        self._held: dict[tuple[str, str], HeldEvent] = {}
 
     def commit(
         self,
@@ -604,3 +609,62 @@ class MemoryStateStore:
             keys.add(contact.key)
             found = history[contact.customer_id]
             bisect.insort(found, contact, key=lambda c: c.at)
+
+    # ------------------------------------------------------------------ control of live journeys
+
+    def control_states(self) -> dict[str, ControlState]:
+        """Every journey's recorded control state (the ``ControlStore`` protocol)."""
+        return dict(self._control_states)
+
+    def set_control(self, state: ControlState, entry: AuditEntry, was: ControlState | None) -> bool:
+        """Record ``state`` and its audit ``entry`` if the journey's state is still ``was``."""
+        if self._control_states.get(state.journey) != was:
+            return False
+        self._control_states[state.journey] = state
+        self._audit.append(dataclasses.replace(entry, seq=len(self._audit) + 1))
+        return True
+
+    def control_audit(self, journey: str | None = None) -> list[AuditEntry]:
+        """The audit entries (of ``journey``), oldest first."""
+        return [e for e in self._audit if journey is None or e.journey == journey]
+
+    def hold_event(self, journey: str, event_id: str, customer_id: str, event: str) -> None:
+        """Keep an event for a paused journey (once)."""
+        held = HeldEvent(journey, event_id, customer_id, event)
+        self._held.setdefault((journey, event_id), held)
+
+    def held_events(self, journey: str, limit: int) -> list[HeldEvent]:
+        """The first ``limit`` events ``journey`` holds, in the order they came."""
+        return [h for h in self._held.values() if h.journey == journey][:limit]
+
+    def release_held(self, journey: str, event_id: str) -> None:
+        """Forget a held event."""
+        self._held.pop((journey, event_id), None)
+
+    def held_counts(self) -> dict[str, int]:
+        """How many events each journey holds."""
+        counts: dict[str, int] = {}
+        for h in self._held.values():
+            counts[h.journey] = counts.get(h.journey, 0) + 1
+        return counts
+
+    def control_timers(self, journey: str, start: datetime, end: datetime) -> list[str]:
+        """The waiting instances of ``journey`` whose timer is due in ``[start, end]``."""
+        found = []
+        for iid, r in self._inst.items():
+            due = r.get("due")
+            mine = r["journey"] == journey and r["status"] == "waiting"
+            if mine and due and start <= datetime.fromisoformat(due) <= end:
+                found.append(iid)
+        return sorted(found)
+
+    def journey_counts(self) -> dict[str, tuple[int, int]]:
+        """Per journey: (running, ended) instances."""
+        counts: dict[str, tuple[int, int]] = {}
+        for r in self._inst.values():
+            running, ended = counts.get(r["journey"], (0, 0))
+            if r["status"] == "ended":
+                counts[r["journey"]] = (running, ended + 1)
+            else:
+                counts[r["journey"]] = (running + 1, ended)
+        return counts

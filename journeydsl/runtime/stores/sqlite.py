@@ -41,6 +41,10 @@ Schema (version :data:`SCHEMA_VERSION`, kept in the ``meta`` table):
 * ``quarantine(seq, id UNIQUE, event, reason, first_seen, last_seen, count, replay)``: events the
   engine could not take, kept to be corrected and replayed (schema version 3; before it, a
   quarantined event was marked processed and kept nowhere).
+* ``journey_control(journey PRIMARY KEY, state, since_iso, actor, reason, detail)``,
+  ``control_audit(seq, at_iso, journey, action, actor, reason, detail)`` and
+  ``held_events(seq, journey, event_id, customer_id, event, UNIQUE (journey, event_id))``: the
+  control of live journeys (schema version 5, :mod:`journeydsl.runtime.control`).
 
 There are no foreign keys between these tables on purpose: a customer may have events and
 instances without a profile, and outbox entries outlive the state that produced them.
@@ -74,6 +78,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from journeydsl.runtime.profiles import ProfileLine, parse_profile, read_profiles_jsonl
+from journeydsl.runtime.stores._sqlite_control import ControlPart
 from journeydsl.runtime.stores._sqlite_events import EventsPart
 from journeydsl.runtime.stores._sqlite_guards import (
     DatabaseInUse,
@@ -111,7 +116,7 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
 @single_threaded
-class SQLiteStore(EventsPart, ProfilesPart, StatePart):
+class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart):
     """Events, profiles and engine state in one SQLite file (see the module docstring).
 
     ``synchronous`` is SQLite's ``PRAGMA synchronous``: ``FULL`` (the default) makes every commit

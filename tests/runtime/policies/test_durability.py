@@ -136,7 +136,7 @@ def test_a_version_1_file_gains_the_contacts_table(tmp_path: Path) -> None:
         conn.execute("DROP TABLE contacts")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     with SQLiteStore(db) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         assert store.contacts("c1", local("2026-01-01 00:00")) == []
 
 
