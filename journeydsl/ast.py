@@ -33,6 +33,7 @@ __all__ = [
     "DurationLit",
     "During",
     "DuringHandler",
+    "Enter",
     "Entry",
     "Exit",
     "ExitWith",
@@ -647,6 +648,22 @@ class Decide:
     span: Span = _span()
 
 
+# -------------------------------------------------------------- enter: hand-off to another journey
+
+
+@dataclass(frozen=True, slots=True)
+class Enter:
+    """Enter the customer into the journey ``journey`` (``enter activation_call with { … }``),
+    passing ``args`` to what its ``entry manual with { … }`` expects. ``not_entered`` runs when
+    the target's entry rules refuse the customer (None: not given; the journey goes on)."""
+
+    journey: Ident
+    args: tuple[Param, ...] = ()
+    not_entered: Steps | None = None
+    id: Ident | None = None
+    span: Span = _span()
+
+
 Step: TypeAlias = (
     Send
     | Parallel
@@ -668,6 +685,7 @@ Step: TypeAlias = (
     | Break
     | Decide
     | During
+    | Enter
 )
 Steps: TypeAlias = tuple[Step, ...]
 
@@ -735,6 +753,9 @@ class Entry:
     #: A segment's calendar besides ``daily`` (None is daily, from and until any date).
     schedule: Schedule | None = None
     span: Span = _span()
+    #: hand-off: what a manual entry expects (``entry manual with { limit: money(VND) }``),
+    #: each param's value a type written as an expression (``string``, ``money(VND)``).
+    inputs: tuple[Param, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

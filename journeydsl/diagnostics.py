@@ -103,6 +103,7 @@ CODES: dict[str, str] = {
     "JD210": "template not available on channel",
     "JD211": "fallback channel lacks the template",
     "JD212": "name not available here",
+    "JD213": "undefined hand-off target",
     # types
     "JD301": "type mismatch",
     "JD302": "currency mismatch",
@@ -125,6 +126,7 @@ CODES: dict[str, str] = {
     "JD505": "split weights do not add up to 100",
     "JD506": "declared outcome never used",
     "JD507": "branch of a first-of wait repeats an earlier one",
+    "JD508": "hand-off cycle",
     # contact policies (`journeydsl check --policies FILE`)
     "JD601": "policy file cannot be loaded",
     "JD602": "message budget exceeds a frequency cap",

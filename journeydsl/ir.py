@@ -25,6 +25,7 @@ __all__ = [
     "Branch",
     "CExpr",
     "Decide",
+    "Enter",
     "Entry",
     "Exit",
     "FirstBranch",
@@ -494,6 +495,29 @@ class Join(Node):
     kind = "join"
 
 
+# -------------------------------------------------------------- enter: hand-off to another journey
+
+
+@dataclass(frozen=True, slots=True)
+class Enter(Node):
+    """Enter the customer into the journey ``journey`` with ``args`` (the values its entry
+    expects), in the same commit as this step; then go on to ``next``. When the target's entry
+    rules refuse the customer, go on to ``refused`` (the ``not entered`` block's first node, or
+    ``next`` when the step has none: ``refusal_exit`` False)."""
+
+    journey: str
+    args: tuple[tuple[str, CExpr], ...]
+    next: str | None
+    refused: str | None
+    refusal_exit: bool
+
+    kind = "enter"
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """The ``not entered`` exit, when the step has one."""
+        return [("not entered", self.refused)] if self.refusal_exit else []
+
+
 # ---------------------------------------------------------------- decide: a decision call
 
 
@@ -556,6 +580,8 @@ class Entry:
     #: A segment's calendar (None: daily); for an anniversary, the customer's date.
     schedule: Schedule | None = None
     anniversary: CExpr | None = None
+    #: hand-off: what ``entry manual with { … }`` expects, each name with its type.
+    inputs: tuple[tuple[str, Type], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON view (the schedule only when there is one, so the graphs of journeys
@@ -565,6 +591,8 @@ class Entry:
             extra["schedule"] = self.schedule.to_json()
         if self.anniversary is not None:
             extra["anniversary_of"] = _json(self.anniversary)
+        if self.inputs:  # hand-off: what the entry expects
+            extra["inputs"] = {name: str(t) for name, t in self.inputs}
         return {
             "kind": self.kind,
             "event": self.event,
@@ -733,6 +761,8 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return []
         case Decide():
             return [("answer", node.next), *node.labelled_edges()]
+        case Enter(refusal_exit=True):  # enter: hand-off to another journey
+            return [("entered", node.next), ("not entered", node.refused)]
     return [("", getattr(node, "next", None))]
 
 
@@ -789,4 +819,6 @@ def describe(node: Node, *, full: bool = False) -> str:
             return f"join {node.join}"
         case Decide():
             return f"decide {node.var} = {node.function}(…)"
+        case Enter():  # enter: hand-off to another journey
+            return f"enter {node.journey}"
     return str(node.kind)

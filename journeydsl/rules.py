@@ -159,6 +159,12 @@ RULES: Final[dict[str, Rule]] = {
         "field outside an aggregate.",
         "set a = transaction.amount\n",
         "Read the field inside an aggregate: `sum(transaction.amount in last 30d)`."),
+    "JD213": Rule(
+        "A hand-off (`enter JOURNEY`) names a journey that is not in the same folder (in a file "
+        "named after it), or one that is not entered manually.",
+        "enter activation_cal\n",
+        "Name a journey of the folder whose entry is `entry manual with { … }`: "
+        "`enter activation_call with { … }`."),
     "JD301": Rule(
         "A value has the wrong type for where it is used.",
         'wait "3d"\n',
@@ -236,6 +242,12 @@ RULES: Final[dict[str, Rule]] = {
         "entry on card_issued\nexit done\n",
         "Use the outcome (here `lapsed`) in an exit or goal, or remove it from `outcomes`.",
         "journey"),
+    "JD508": Rule(
+        "A chain of hand-offs leads back to the journey it starts from: only the journeys' "
+        "re-entry rules stop a customer going round it.",
+        "# a.journey: enter b      # b.journey: enter a\n",
+        "Break the cycle, or make sure one journey of it is `reentry once` or "
+        "`reentry after …`.", "text"),
     "JD507": Rule(
         "A branch of a `wait first` waits for what an earlier branch already waits for: the "
         "earlier one always wins, so this one can never run.",

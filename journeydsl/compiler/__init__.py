@@ -229,7 +229,7 @@ def compile_source(
         tree, base, Path(root) if root is not None else base, diags, sources
     )
     _check_timezone(tree, diags)
-    lowered = lower(tree, catalog, diags, declared)
+    lowered = lower(tree, catalog, diags, declared, base)
     for check in CHECKS:
         check(lowered, diags)
     _fold_unchecked(diags, unavailable)

@@ -16,6 +16,7 @@ from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.entry_rate import Backlog, meta_key
 from journeydsl.runtime.evaluation import EvalContext
+from journeydsl.runtime.handoff import Handoffs
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late
 from journeydsl.runtime.policies.model import EntryRate
@@ -74,6 +75,8 @@ class Entries:
         self.changes = ChangeEntries(self)
         #: Entry throttling of segment journeys, by journey id (the policies' ``entry_rates``).
         self.rates: dict[str, EntryRate] = {}
+        # hand-off: `enter` steps create instances through these entries, committed by the step
+        interpreter.handoffs = self.handoffs = Handoffs(self)
 
     def on_event(
         self,
@@ -101,6 +104,7 @@ class Entries:
         meta = self.changes.evaluate(ev.customer_id, at, profile, ev.type, changed, outbox, done)
         records.extend(changed)
         entered.extend(i["id"] for i in changed)
+        records.extend(self.handoffs.take())  # hand-off: the step's new instances, committed last
         return entered, meta
 
     def enter(
@@ -285,7 +289,7 @@ class Entries:
             backlog.add(selected)
             entered = self._admit(journey, rate, backlog, when, late, records, outbox)
             meta[meta_key(journey.id)] = backlog.dump()
-        self.state.commit(records, outbox, meta=meta)
+        self.state.commit(records + self.handoffs.take(), outbox, meta=meta)  # (with hand-offs)
         return entered
 
     def _enter_segment(
@@ -348,5 +352,6 @@ class Entries:
         records: list[InstanceRecord] = []
         outbox: list[OutboxEntry] = []
         entered = self._admit(journey, rate, backlog, slot, late, records, outbox)
+        records += self.handoffs.take()  # hand-off: the instances the entries' steps created
         self.state.commit(records, outbox, meta={meta_key(journey.id): backlog.dump()})
         return entered

@@ -19,6 +19,7 @@ from lark import Token, Tree
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
 from journeydsl.syntax._decide import build_decide
+from journeydsl.syntax._enter import build_enter
 
 __all__ = ["MAX_DEPTH", "Builder", "TooDeepError"]
 
@@ -74,6 +75,7 @@ _SUB_RULES: Final = frozenset({
     "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
     "first_timeout", "par_branch", "wait_bind", "goal_then", "during_on", "during_when",
     "ticket_accepted", "ticket_not_accepted",
+    "enter_with", "enter_not_entered",  # enter: hand-off to another journey
 })
 # fmt: on
 
@@ -543,6 +545,8 @@ class Builder:
 
     # decide: a decision call (journeydsl/syntax/_decide.py)
     s_decide = build_decide
+    # enter: hand-off to another journey (journeydsl/syntax/_enter.py)
+    s_enter = build_enter
 
     # ---------------------------------------------------------------- journey
 
@@ -647,8 +651,9 @@ class Builder:
         elif how.data == "entry_when":
             condition = self.expr(how.children[0])
             h.entry = ast.Entry("when", condition=condition, reentry=reentry, key=key, span=s)
-        else:
-            h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s)
+        else:  # (hand-off: the values the journey expects, `entry manual with { … }`)
+            inputs = self.params(_one(how, "params"))
+            h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s, inputs=inputs)
 
     def reentry(self, t: Tree[Token] | None, entry: Span) -> ast.Reentry:
         """``reentry once | always | after D``; once, spanning the entry line, when absent."""

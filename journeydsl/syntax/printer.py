@@ -23,6 +23,7 @@ from journeydsl.ast import (
     Decide,
     During,
     DuringHandler,
+    Enter,
     Entry,
     Exit,
     ExitWith,
@@ -51,6 +52,7 @@ from journeydsl.ast import (
     WaitUntil,
 )
 from journeydsl.syntax._decide import decide_dsl, decide_yaml
+from journeydsl.syntax._enter import enter_dsl, enter_yaml
 from journeydsl.syntax._print_expr import (
     BINARY_PREC,
     expr_text,
@@ -182,8 +184,9 @@ class _DslPrinter:
         elif entry.kind == "when":
             assert entry.condition is not None, "an entry on change needs a condition"
             self.emit(0, f"entry when {print_expr(entry.condition)}")
-        else:
-            self.emit(0, "entry manual")
+        else:  # (hand-off: the values a manual entry expects)
+            head = "entry manual with" if entry.inputs else "entry manual"
+            self.with_params(head, entry.inputs, 0)
         if entry.key is not None:
             self.emit(1, f"key {print_expr(entry.key)}")
         self.emit(1, f"reentry {reentry_text(entry.reentry)}")
@@ -281,6 +284,8 @@ class _DslPrinter:
                     self.emit(depth, segments)
                 else:
                     self.chain(depth, segments)
+            case Enter():  # enter: hand-off to another journey
+                enter_dsl(self, step, depth, label)
             case _:
                 self.emit(depth, label + _simple(step))
 
@@ -559,6 +564,8 @@ def _yaml_entry(entry: Entry) -> dict[str, Any] | str:
         out["when"] = print_expr(entry.condition)
     else:
         out["manual"] = True
+        if entry.inputs:  # (hand-off: the values a manual entry expects)
+            out["with"] = _yaml_params(entry.inputs)
     if entry.key is not None:
         out["key"] = print_expr(entry.key)
     out["reentry"] = reentry_text(entry.reentry)
@@ -697,6 +704,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("exit_with", print_expr(step.value))
         case Decide():  # decide: a decision call
             decide_yaml(step, put, _yaml_steps)
+        case Enter():  # enter: hand-off to another journey
+            enter_yaml(step, put, _yaml_steps)
     return out
 
 
