@@ -16,7 +16,7 @@ from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.entry_rate import Backlog, meta_key
 from journeydsl.runtime.evaluation import EvalContext
-from journeydsl.runtime.handoff import Handoffs
+from journeydsl.runtime.handoff import Handoffs, enrolled_values
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late
 from journeydsl.runtime.policies.model import EntryRate
@@ -170,6 +170,8 @@ class Entries:
             "visits": {},
             "log": [],
         }
+        if journey.entry.inputs and trigger.type == "enroll":  # hand-off: enroll's data
+            inst["vars"] = encode_map(enrolled_values(journey, trigger.data))
         log.info("enter", journey=journey.id, version=journey.version, customer=customer_id)
         note(inst, now, journey.start or "", "enter", trigger=trigger.type)
         return inst

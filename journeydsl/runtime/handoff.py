@@ -16,11 +16,12 @@ step (a cycle of hand-offs stops there).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
+from journeydsl.expr.types import record
 from journeydsl.runtime.codec import encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.hostcalls import log
@@ -30,7 +31,21 @@ if TYPE_CHECKING:
     from journeydsl.runtime.entry import Entries
     from journeydsl.runtime.interpreter import Interpreter, Step
 
-__all__ = ["Handoffs", "missing_targets", "run_enter"]
+__all__ = ["Handoffs", "enrolled_values", "missing_targets", "run_enter"]
+
+
+def enrolled_values(journey: ir.Journey, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The values ``Engine.enroll``'s ``data`` gives what the journey's entry expects (plain
+    numbers become amounts, as a decision's answer does); ValueError when one is missing or of
+    another type."""
+    from journeydsl.runtime.decide import typed_answer
+
+    try:
+        typed = typed_answer(data, record(dict(journey.entry.inputs)))
+    except ValueError as exc:
+        expects = ", ".join(f"{n}: {t}" for n, t in journey.entry.inputs)
+        raise ValueError(f"journey '{journey.id}' expects {{{expects}}}: {exc}") from None
+    return dict(typed)
 
 
 def missing_targets(journeys: Iterable[ir.Journey], loaded: Iterable[str]) -> list[str]:
