@@ -346,6 +346,10 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
         if more.id in {j.id for j in journeys}:
             raise UsageError(f"{path}: a second journey '{more.id}'; journey ids must differ")
         journeys.append(more)
+    from journeydsl.runtime.handoff import missing_targets  # hand-off: targets run alongside
+
+    if missing := missing_targets(journeys, [j.id for j in journeys]):
+        raise UsageError(f"{'; '.join(missing)}: give the target's journey file too")
     if not _load_policies(args, err):
         return ExitCode.ERRORS
     with quiet_engine_logs(err):
