@@ -36,6 +36,7 @@ from journeydsl.ast import (
     DurationLit,
     During,
     DuringHandler,
+    Enter,
     Entry,
     Exit,
     ExitWith,
@@ -484,6 +485,7 @@ _COMPOUND = (
     "parallel",
     "decide",
     "during",
+    "enter",  # hand-off
 )
 _KINDS = {
     (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
@@ -570,6 +572,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             return Wait(_duration(draw, ctx), step_id)
         case "decide":
             return _decide(draw, ctx, inner, step_id)
+        case "enter":  # hand-off to examples/activation_call.journey
+            return _enter(draw, ctx, inner, step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
 
@@ -590,6 +594,20 @@ def _decide(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> De
         on_timeout=_block(draw, ctx, inner) if _chance(draw, 3) else None,
         id=step_id,
     )
+
+
+def _enter(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Enter:
+    """A hand-off to the example activation_call (the compile's folder is examples/), with the
+    values it expects, with or without a `not entered` block (empty or not)."""
+    args = (
+        Param(Ident("card_id"), _attr("trigger", "card_id")),
+        Param(Ident("reason"), _string_value(draw, ctx)),
+    )
+    way = _pick(draw, ("none", "empty", "block"))
+    refused: Steps | None = None if way == "none" else ()
+    if way == "block":
+        refused = _block(draw, ctx, inner, hi=2)
+    return Enter(Ident("activation_call"), args, not_entered=refused, id=step_id)
 
 
 def _wait_first(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> WaitFirst:
