@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
+from journeydsl.ast_handoff import Enter  # enter: hand-off to another journey
 from journeydsl.diagnostics import Span
 
 __all__ = [
@@ -648,22 +649,6 @@ class Decide:
     span: Span = _span()
 
 
-# -------------------------------------------------------------- enter: hand-off to another journey
-
-
-@dataclass(frozen=True, slots=True)
-class Enter:
-    """Enter the customer into the journey ``journey`` (``enter activation_call with { … }``),
-    passing ``args`` to what its ``entry manual with { … }`` expects. ``not_entered`` runs when
-    the target's entry rules refuse the customer (None: not given; the journey goes on)."""
-
-    journey: Ident
-    args: tuple[Param, ...] = ()
-    not_entered: Steps | None = None
-    id: Ident | None = None
-    span: Span = _span()
-
-
 Step: TypeAlias = (
     Send
     | Parallel
@@ -753,8 +738,7 @@ class Entry:
     #: A segment's calendar besides ``daily`` (None is daily, from and until any date).
     schedule: Schedule | None = None
     span: Span = _span()
-    #: hand-off: what a manual entry expects (``entry manual with { limit: money(VND) }``),
-    #: each param's value a type written as an expression (``string``, ``money(VND)``).
+    #: hand-off: what ``entry manual with { limit: money(VND) }`` expects (types as expressions)
     inputs: tuple[Param, ...] = ()
 
 

@@ -15,7 +15,7 @@ from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from journeydsl.calendars import Schedule, describe_days
+from journeydsl.calendars import Schedule
 from journeydsl.diagnostics import Span
 from journeydsl.expr.context import Fn
 from journeydsl.expr.types import Type
@@ -768,57 +768,7 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
 
 def describe(node: Node, *, full: bool = False) -> str:
     """What a step does, in a few words (reports, graphs). ``full`` adds a wait's timeout, a set's
-    value and the internal steps of a repeat."""
-    match node:
-        case Send():
-            return f"send {node.channel} {node.template}"
-        case Wait(days=days) if days:
-            return f"wait until next {describe_days(days)} {node.value.source}"
-        case Wait():
-            return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
-        case WaitFor():
-            what = node.event or (node.condition.source if node.condition else "?")
-            timeout = f" {node.timeout_mode} {node.timeout.source}" if full and node.timeout else ""
-            return f"wait for {what}{timeout}"
-        case WaitFirst():
-            what = ", ".join(b.event or "a condition" for b in node.branches)
-            timeout = f" {node.timeout_mode} {node.timeout.source}" if full and node.timeout else ""
-            return f"wait first of {what}{timeout}"
-        case Branch():
-            return f"if {node.cond.source}"
-        case Switch():
-            return f"switch {node.subject.source}"
-        case Split():
-            return "split per entry" if node.draw == "entry" else "split"
-        case RepeatStart():
-            return f"repeat ({node.counter})"
-        case RepeatCheck() if full:
-            until = f" until {node.until.source}" if node.until else ""
-            return f"{node.counter} <= {node.max}{until}"
-        case RepeatNext() if full:
-            return f"{node.counter} += 1"
-        case Ticket(waits=True) if full:
-            return f"ticket {node.queue} (waits for the queue's decision)"
-        case Ticket():
-            return f"ticket {node.queue}"
-        case Update():
-            return f"update {node.attribute}"
-        case Tag():
-            return f"{'untag' if node.remove else 'tag'} {node.tag}"
-        case Action():
-            return f"{node.action} {node.name}"
-        case Set():
-            return f"set {node.var} = {node.value.source}" if full else f"set {node.var}"
-        case Exit():
-            return f"exit {node.outcome}"
-        case Parallel() if node.handlers:  # during (interrupting handlers)
-            return f"during ({', '.join(node.handlers)})"
-        case Parallel():
-            return f"parallel {node.join} ({len(node.branches)} branches)"
-        case Join():
-            return f"join {node.join}"
-        case Decide():
-            return f"decide {node.var} = {node.function}(…)"
-        case Enter():  # enter: hand-off to another journey
-            return f"enter {node.journey}"
-    return str(node.kind)
+    value and the internal steps of a repeat (see :mod:`journeydsl.ir_describe`)."""
+    from journeydsl.ir_describe import describe as words
+
+    return words(node, full=full)
