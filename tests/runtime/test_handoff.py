@@ -342,3 +342,18 @@ def test_a_handoff_without_the_target_loaded_in_a_test_compile_is_reported() -> 
         base_dir=EXAMPLES,
     )
     assert [d.code for d in lone.diagnostics] == ["JD213"]
+
+
+def test_enroll_gives_the_declared_values_and_refuses_wrong_ones() -> None:
+    """`Engine.enroll` sets a journey's declared inputs from its data; one missing or of another
+    type is a ValueError, and nobody enters."""
+    state, clock = MemoryStateStore(), SteppableClock(T0)
+    engine = build(state, MemoryEventStore(), RecordingChannel("sms"), RecordingTickets(), clock)
+    with pytest.raises(ValueError, match="expects .*field 'reason' is missing"):
+        engine.enroll("c-quiet", "activation_call", {"card_id": "k"})
+    with pytest.raises(ValueError, match="field 'card_id'"):
+        engine.enroll("c-quiet", "activation_call", {"card_id": 7, "reason": "crm"})
+    assert state.instances_of("c-quiet") == []
+    assert engine.enroll("c-quiet", "activation_call", {"card_id": "k", "reason": "crm"})
+    (inst,) = state.instances_of("c-quiet")
+    assert decode_map(inst["vars"]) == {"card_id": "k", "reason": "crm"}
