@@ -349,7 +349,7 @@ def test_enroll_gives_the_declared_values_and_refuses_wrong_ones() -> None:
     type is a ValueError, and nobody enters."""
     state, clock = MemoryStateStore(), SteppableClock(T0)
     engine = build(state, MemoryEventStore(), RecordingChannel("sms"), RecordingTickets(), clock)
-    with pytest.raises(ValueError, match="expects .*field 'reason' is missing"):
+    with pytest.raises(ValueError, match=r"expects .*field 'reason' is missing"):
         engine.enroll("c-quiet", "activation_call", {"card_id": "k"})
     with pytest.raises(ValueError, match="field 'card_id'"):
         engine.enroll("c-quiet", "activation_call", {"card_id": 7, "reason": "crm"})
