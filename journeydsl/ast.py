@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
-from journeydsl.ast_handoff import Enter  # enter: hand-off to another journey
+from journeydsl.ast_reuse import Enter, Include  # hand-off and fragments (reuse)
 from journeydsl.diagnostics import Span
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Goal",
     "Ident",
     "If",
+    "Include",
     "Journey",
     "ListExpr",
     "MoneyLit",
@@ -671,6 +672,7 @@ Step: TypeAlias = (
     | Decide
     | During
     | Enter
+    | Include
 )
 Steps: TypeAlias = tuple[Step, ...]
 
@@ -738,8 +740,7 @@ class Entry:
     #: A segment's calendar besides ``daily`` (None is daily, from and until any date).
     schedule: Schedule | None = None
     span: Span = _span()
-    #: hand-off: what ``entry manual with { limit: money(VND) }`` expects (types as expressions)
-    inputs: tuple[Param, ...] = ()
+    inputs: tuple[Param, ...] = ()  #: hand-off: ``entry manual with { NAME: TYPE, … }``
 
 
 @dataclass(frozen=True, slots=True)

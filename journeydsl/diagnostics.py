@@ -104,6 +104,8 @@ CODES: dict[str, str] = {
     "JD211": "fallback channel lacks the template",
     "JD212": "name not available here",
     "JD213": "undefined hand-off target",
+    "JD214": "undefined fragment",
+    "JD215": "fragment includes itself",
     # types
     "JD301": "type mismatch",
     "JD302": "currency mismatch",

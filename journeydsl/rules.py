@@ -165,6 +165,16 @@ RULES: Final[dict[str, Rule]] = {
         "enter activation_cal\n",
         "Name a journey of the folder whose entry is `entry manual with { … }`: "
         "`enter activation_call with { … }`."),
+    "JD214": Rule(
+        "An `include` names no fragment of the journey's folder (a file NAME.fragment, or "
+        "NAME.fragment.yaml).",
+        "include remind_activaton(days: 3d)\n",
+        "Name a fragment file next to the journey: `include remind_activation(days: 3d)`."),
+    "JD215": Rule(
+        "A fragment includes itself, directly or through another fragment: its expansion "
+        "would never end.",
+        "# a.fragment: fragment a() { include b() }  # b.fragment: fragment b() { include a() }\n",
+        "Move the steps both need into a third fragment that includes neither.", "text"),
     "JD301": Rule(
         "A value has the wrong type for where it is used.",
         'wait "3d"\n',

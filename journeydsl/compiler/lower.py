@@ -20,6 +20,7 @@ from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_wi
 from journeydsl.compiler.decide import answer_type, lower_decide
 from journeydsl.compiler.during import lower_during
 from journeydsl.compiler.exitwith import lower_exit_with
+from journeydsl.compiler.fragments import lower_include
 from journeydsl.compiler.goals import goal_steps, lower_goal_steps
 from journeydsl.compiler.handoff import declare_inputs, lower_enter
 from journeydsl.compiler.named_args import check_named_args
@@ -89,6 +90,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [b for b in (s.on_error, s.on_timeout) if b is not None]
         case A.Enter():  # enter: hand-off to another journey
             return [s.not_entered or ()]
+        case A.Include():  # fragments: the steps the include expands to
+            return [s.expanded]
         case A.During():  # (each handler is walked as the wait it is, its steps inside it)
             return [s.body, tuple(h.wait for h in s.handlers)]
     return []
@@ -139,6 +142,8 @@ def _base_id(s: A.Step) -> str:
             return f"decide_{s.var.name}"
         case A.Enter():  # enter: hand-off to another journey
             return f"enter_{s.journey.name}"
+        case A.Include():  # fragments
+            return f"include_{s.fragment.name}"
     raise TypeError(s)  # pragma: no cover
 
 
@@ -348,6 +353,8 @@ class _Lowerer:
                 return lower_decide(self, s, nid, nxt, scope)
             case A.Enter():  # enter: hand-off to another journey
                 return lower_enter(self, s, nid, nxt, scope)
+            case A.Include():  # fragments: its expanded steps, in place
+                return lower_include(self, s, nxt, scope)
             case A.Ticket():
                 return lower_ticket(self, s, nid, nxt, scope)
             case A.Update():

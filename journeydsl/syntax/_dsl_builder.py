@@ -20,6 +20,7 @@ from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
 from journeydsl.syntax._decide import build_decide
 from journeydsl.syntax._enter import build_enter
+from journeydsl.syntax._fragment import build_include
 
 __all__ = ["MAX_DEPTH", "Builder", "TooDeepError"]
 
@@ -547,6 +548,7 @@ class Builder:
     s_decide = build_decide
     # enter: hand-off to another journey (journeydsl/syntax/_enter.py)
     s_enter = build_enter
+    s_include = build_include  # fragments (journeydsl/syntax/_fragment.py)
 
     # ---------------------------------------------------------------- journey
 

@@ -15,6 +15,7 @@ from journeydsl import ast
 from journeydsl.diagnostics import Span
 from journeydsl.syntax._decide import decide_from_fields
 from journeydsl.syntax._enter import enter_from_fields
+from journeydsl.syntax._fragment import include_from_fields
 from journeydsl.syntax.shapes import ENTRY_SHAPES, STEP_SHAPES
 
 __all__ = ["ENTRY_KINDS", "RECORD_BUILDERS", "STEP_BUILDERS", "Fields"]
@@ -146,6 +147,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
     "decide": decide_from_fields,
     # enter: hand-off to another journey
     "enter": enter_from_fields,
+    "include": include_from_fields,  # fragments
 }
 assert set(STEP_BUILDERS) == set(STEP_SHAPES), "every step shape needs a builder"
 

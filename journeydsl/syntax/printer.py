@@ -31,6 +31,7 @@ from journeydsl.ast import (
     FirstBranch,
     Ident,
     If,
+    Include,
     Journey,
     Parallel,
     Param,
@@ -53,6 +54,7 @@ from journeydsl.ast import (
 )
 from journeydsl.syntax._decide import decide_dsl, decide_yaml
 from journeydsl.syntax._enter import enter_dsl, enter_yaml
+from journeydsl.syntax._fragment import include_dsl, include_yaml
 from journeydsl.syntax._print_expr import (
     BINARY_PREC,
     expr_text,
@@ -286,6 +288,8 @@ class _DslPrinter:
                     self.chain(depth, segments)
             case Enter():  # enter: hand-off to another journey
                 enter_dsl(self, step, depth, label)
+            case Include():  # fragments: the include as written (never inlined)
+                self.emit(depth, include_dsl(step, label))
             case _:
                 self.emit(depth, label + _simple(step))
 
@@ -706,6 +710,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             decide_yaml(step, put, _yaml_steps)
         case Enter():  # enter: hand-off to another journey
             enter_yaml(step, put, _yaml_steps)
+        case Include():  # fragments
+            include_yaml(step, put)
     return out
 
 

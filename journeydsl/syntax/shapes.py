@@ -383,6 +383,12 @@ _ENTER = _step(
         example="not_entered: [exit: already_called]",
     ),
 )
+# ---------------------------------------------------------------- fragments: include
+_INCLUDE = _step(
+    Key("include", K.NAME, "The fragment.", True, "include: remind_activation"),
+    "Include the steps of a fragment, its params given values.",
+    Key("with", K.PARAMS, "The fragment's params, name -> expression.", example="with: {days: 3d}"),
+)
 _WITH_INPUTS = Key(
     "with",
     K.PARAMS,
@@ -510,6 +516,7 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _EXIT_WITH,
         _DECIDE,
         _ENTER,
+        _INCLUDE,
     )
     if s.head is not None
 }
