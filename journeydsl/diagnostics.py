@@ -90,6 +90,7 @@ CODES: dict[str, str] = {
     "JD113": "catalog file refused",
     "JD114": "names not checked: their catalog could not be loaded",
     "JD117": "bad date, timestamp, day name or schedule",
+    "JD118": "fragment includes itself",
     # names
     "JD201": "undefined event",
     "JD202": "undefined event field",
@@ -105,7 +106,6 @@ CODES: dict[str, str] = {
     "JD212": "name not available here",
     "JD213": "undefined hand-off target",
     "JD214": "undefined fragment",
-    "JD215": "fragment includes itself",
     # types
     "JD301": "type mismatch",
     "JD302": "currency mismatch",

@@ -109,6 +109,11 @@ RULES: Final[dict[str, Rule]] = {
         "if has(transaction since 2026-02-30) { exit done }\n",
         "Write a date of the calendar: `2026-02-28`, or `monthly on last day` for month ends.",
         "steps"),
+    "JD118": Rule(
+        "A fragment includes itself, directly or through another fragment: its expansion "
+        "would never end.",
+        "# a.fragment: fragment a() { include b() }  # b.fragment: fragment b() { include a() }\n",
+        "Move the steps both need into a third fragment that includes neither.", "text"),
     "JD201": Rule(
         "An event type is not in the events catalog.",
         "if has(card_activatd since entry) { exit done }\n",
@@ -170,11 +175,6 @@ RULES: Final[dict[str, Rule]] = {
         "NAME.fragment.yaml).",
         "include remind_activaton(days: 3d)\n",
         "Name a fragment file next to the journey: `include remind_activation(days: 3d)`."),
-    "JD215": Rule(
-        "A fragment includes itself, directly or through another fragment: its expansion "
-        "would never end.",
-        "# a.fragment: fragment a() { include b() }  # b.fragment: fragment b() { include a() }\n",
-        "Move the steps both need into a third fragment that includes neither.", "text"),
     "JD301": Rule(
         "A value has the wrong type for where it is used.",
         'wait "3d"\n',
@@ -252,18 +252,18 @@ RULES: Final[dict[str, Rule]] = {
         "entry on card_issued\nexit done\n",
         "Use the outcome (here `lapsed`) in an exit or goal, or remove it from `outcomes`.",
         "journey"),
-    "JD508": Rule(
-        "A chain of hand-offs leads back to the journey it starts from: only the journeys' "
-        "re-entry rules stop a customer going round it.",
-        "# a.journey: enter b      # b.journey: enter a\n",
-        "Break the cycle, or make sure one journey of it is `reentry once` or "
-        "`reentry after …`.", "text"),
     "JD507": Rule(
         "A branch of a `wait first` waits for what an earlier branch already waits for: the "
         "earlier one always wins, so this one can never run.",
         "wait first within 7d {\n  on card_activated { exit done }\n"
         "  on card_activated { exit done }\n  timeout { exit done }\n}\n",
         "Remove the repeated branch, or narrow the earlier one with `where` so both can win."),
+    "JD508": Rule(
+        "A chain of hand-offs leads back to the journey it starts from: only the journeys' "
+        "re-entry rules stop a customer going round it.",
+        "# a.journey: enter b      # b.journey: enter a\n",
+        "Break the cycle, or make sure one journey of it is `reentry once` or "
+        "`reentry after …`.", "text"),
     "JD601": Rule(
         "The contact-policy file has a mistake and cannot be loaded.",
         "quiet_hours:\n  - {from: '21:00', too: '08:00'}\n",

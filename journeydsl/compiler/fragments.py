@@ -114,7 +114,7 @@ class Expander:
         if name in self._stack or len(self._stack) >= MAX_NESTING:
             chain = " → ".join([*self._stack[self._stack.index(name) :], name])
             self.diags.error(
-                "JD215",
+                "JD118",
                 f"fragment '{name}' includes itself: {chain}"
                 if name in self._stack
                 else f"fragments nest more than {MAX_NESTING} deep",
