@@ -23,7 +23,7 @@ from journeydsl import ast as A
 from journeydsl.ast_reuse import Fragment
 from journeydsl.compiler.handoff import input_type
 from journeydsl.compiler.named_args import check_named_args
-from journeydsl.diagnostics import Diagnostic, Diagnostics, Span
+from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 from journeydsl.expr.checker import Scope
 
 if TYPE_CHECKING:
@@ -108,7 +108,8 @@ class Expander:
                 "JD214",
                 f"no fragment '{name}': a fragment is a file of the journey's folder",
                 inc.fragment.span,
-                f"write it in {name}.fragment (or {name}.fragment.yaml) next to this journey",
+                did_you_mean(name, _fragments_in(self.folder))
+                or f"write it in {name}.fragment (or {name}.fragment.yaml) next to this journey",
             )
             return inc
         if name in self._stack or len(self._stack) >= MAX_NESTING:
@@ -135,7 +136,7 @@ class Expander:
             self._reported.add(str(path))
             for p in fragment.params:
                 input_type(p.value, self.diags)
-        self.sites.append((inc, str(path)))
+        self.sites.append((replace(inc, declared=fragment.params), str(path)))
         copy = _Copy(
             str(path),
             len(self.sites) * SITE_LINES,
@@ -157,6 +158,15 @@ class Expander:
         base = f"include_{inc.fragment.name}"
         n = self._site_ids[base] = self._site_ids.get(base, 0) + 1
         return base if n == 1 else f"{base}_{n}"
+
+
+def _fragments_in(folder: Path) -> list[str]:
+    """The names of the fragments in ``folder``."""
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except OSError:
+        return []
+    return [n.split(".fragment")[0] for n in names if n.endswith(_SUFFIXES)]
 
 
 def _has_steps(value: Any) -> bool:
@@ -218,6 +228,9 @@ def relocate(items: list[Diagnostic], sites: list[tuple[A.Include, str]]) -> lis
         if d.span.line <= SITE_LINES:
             out.append(d)
             continue
+        inc = sites[d.span.line // SITE_LINES - 1][0]
+        if d.code == "JD204" and any(f"'{p.name.name}'" in d.message for p in inc.declared):
+            continue  # (a param the include does not give: JD401 at the include says so)
         span, where = _back(d.span, sites)
         out.append(replace(d, span=span, message=f"{d.message} ({where})"))
     return out
