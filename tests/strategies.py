@@ -46,6 +46,7 @@ from journeydsl.ast import (
     Goal,
     Ident,
     If,
+    Include,
     Journey,
     ListExpr,
     MoneyLit,
@@ -474,7 +475,7 @@ def _id(draw: st.DrawFn, ctx: _Ctx) -> Ident | None:
     return Ident(f"s{ctx.ids}")
 
 
-_SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action")
+_SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action", "include")
 _COMPOUND = (
     "if",
     "wait_for",
@@ -574,6 +575,13 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             return _decide(draw, ctx, inner, step_id)
         case "enter":  # hand-off to examples/activation_call.journey
             return _enter(draw, ctx, inner, step_id)
+        case "include":  # the fragment examples/remind_activation.fragment
+            ctx.outcomes.append("activated")  # (its wait's exit)
+            values = (
+                Param(Ident("days"), _duration(draw, ctx)),
+                Param(Ident("round"), NumberLit(str(draw(st.integers(1, 3))))),
+            )
+            return Include(Ident("remind_activation"), values, id=step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
 
