@@ -129,7 +129,8 @@ def test_fmt_keeps_the_include_in_both_spellings() -> None:
     dsl, yml = print_dsl(tree), print_yaml(tree)
     assert "second_reminder: include remind_activation(days: 3d, round: 2)" in dsl
     assert "include: remind_activation" in yml
-    assert "wait" not in dsl and "wait" not in yml
+    assert "wait" not in dsl
+    assert "wait" not in yml
     again, _ = parse_source(yml, "activation_reminders.yaml")
     assert again is not None
     assert print_dsl(again) == dsl
