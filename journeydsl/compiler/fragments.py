@@ -15,6 +15,7 @@ whatever another one does (migrations map waiting steps by id).
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,14 @@ from journeydsl.expr.checker import Scope
 if TYPE_CHECKING:
     from journeydsl.compiler.lower import _Lowerer
 
-__all__ = ["SITE_LINES", "Expander", "fragment_file", "lower_include"]
+__all__ = [
+    "SITE_LINES",
+    "Expander",
+    "fragment_file",
+    "lower_include",
+    "relocate",
+    "relocate_nodes",
+]
 
 #: How far down the copy of each include site is moved while it is compiled.
 SITE_LINES = 1_000_000
@@ -234,6 +242,16 @@ def relocate(items: list[Diagnostic], sites: list[tuple[A.Include, str]]) -> lis
         span, where = _back(d.span, sites)
         out.append(replace(d, span=span, message=f"{d.message} ({where})"))
     return out
+
+
+def relocate_nodes(nodes: Mapping[str, Any], sites: list[tuple[A.Include, str]]) -> None:
+    """The IR nodes of include sites' copies with their spans at the fragment's own lines (the
+    contact-policy and migration checks point at them); ``nodes`` is the lowering's dict."""
+    if not sites or not isinstance(nodes, dict):
+        return
+    for nid, node in list(nodes.items()):
+        if node.span.line > SITE_LINES:
+            nodes[nid] = replace(node, span=_back(node.span, sites)[0])
 
 
 def _back(span: Span, sites: list[tuple[A.Include, str]]) -> tuple[Span, str]:
