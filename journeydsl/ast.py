@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
+from journeydsl.ast_reuse import Enter, Include  # hand-off and fragments (reuse)
 from journeydsl.diagnostics import Span
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "DurationLit",
     "During",
     "DuringHandler",
+    "Enter",
     "Entry",
     "Exit",
     "ExitWith",
@@ -42,6 +44,7 @@ __all__ = [
     "Goal",
     "Ident",
     "If",
+    "Include",
     "Journey",
     "ListExpr",
     "MoneyLit",
@@ -668,6 +671,8 @@ Step: TypeAlias = (
     | Break
     | Decide
     | During
+    | Enter
+    | Include
 )
 Steps: TypeAlias = tuple[Step, ...]
 
@@ -735,6 +740,7 @@ class Entry:
     #: A segment's calendar besides ``daily`` (None is daily, from and until any date).
     schedule: Schedule | None = None
     span: Span = _span()
+    inputs: tuple[Param, ...] = ()  #: hand-off: ``entry manual with { NAME: TYPE, … }``
 
 
 @dataclass(frozen=True, slots=True)

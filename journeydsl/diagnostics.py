@@ -90,6 +90,7 @@ CODES: dict[str, str] = {
     "JD113": "catalog file refused",
     "JD114": "names not checked: their catalog could not be loaded",
     "JD117": "bad date, timestamp, day name or schedule",
+    "JD118": "fragment includes itself",
     # names
     "JD201": "undefined event",
     "JD202": "undefined event field",
@@ -103,6 +104,8 @@ CODES: dict[str, str] = {
     "JD210": "template not available on channel",
     "JD211": "fallback channel lacks the template",
     "JD212": "name not available here",
+    "JD213": "undefined hand-off target",
+    "JD214": "undefined fragment",
     # types
     "JD301": "type mismatch",
     "JD302": "currency mismatch",
@@ -125,6 +128,7 @@ CODES: dict[str, str] = {
     "JD505": "split weights do not add up to 100",
     "JD506": "declared outcome never used",
     "JD507": "branch of a first-of wait repeats an earlier one",
+    "JD508": "hand-off cycle",
     # contact policies (`journeydsl check --policies FILE`)
     "JD601": "policy file cannot be loaded",
     "JD602": "message budget exceeds a frequency cap",

@@ -15,7 +15,7 @@ from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from journeydsl.calendars import Schedule, describe_days
+from journeydsl.calendars import Schedule
 from journeydsl.diagnostics import Span
 from journeydsl.expr.context import Fn
 from journeydsl.expr.types import Type
@@ -25,6 +25,7 @@ __all__ = [
     "Branch",
     "CExpr",
     "Decide",
+    "Enter",
     "Entry",
     "Exit",
     "FirstBranch",
@@ -494,6 +495,29 @@ class Join(Node):
     kind = "join"
 
 
+# -------------------------------------------------------------- enter: hand-off to another journey
+
+
+@dataclass(frozen=True, slots=True)
+class Enter(Node):
+    """Enter the customer into the journey ``journey`` with ``args`` (the values its entry
+    expects), in the same commit as this step; then go on to ``next``. When the target's entry
+    rules refuse the customer, go on to ``refused`` (the ``not entered`` block's first node, or
+    ``next`` when the step has none: ``refusal_exit`` False)."""
+
+    journey: str
+    args: tuple[tuple[str, CExpr], ...]
+    next: str | None
+    refused: str | None
+    refusal_exit: bool
+
+    kind = "enter"
+
+    def labelled_edges(self) -> list[tuple[str, str | None]]:
+        """The ``not entered`` exit, when the step has one."""
+        return [("not entered", self.refused)] if self.refusal_exit else []
+
+
 # ---------------------------------------------------------------- decide: a decision call
 
 
@@ -556,6 +580,8 @@ class Entry:
     #: A segment's calendar (None: daily); for an anniversary, the customer's date.
     schedule: Schedule | None = None
     anniversary: CExpr | None = None
+    #: hand-off: what ``entry manual with { … }`` expects, each name with its type.
+    inputs: tuple[tuple[str, Type], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON view (the schedule only when there is one, so the graphs of journeys
@@ -565,6 +591,8 @@ class Entry:
             extra["schedule"] = self.schedule.to_json()
         if self.anniversary is not None:
             extra["anniversary_of"] = _json(self.anniversary)
+        if self.inputs:  # hand-off: what the entry expects
+            extra["inputs"] = {name: str(t) for name, t in self.inputs}
         return {
             "kind": self.kind,
             "event": self.event,
@@ -733,60 +761,14 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return []
         case Decide():
             return [("answer", node.next), *node.labelled_edges()]
+        case Enter(refusal_exit=True):  # enter: hand-off to another journey
+            return [("entered", node.next), ("not entered", node.refused)]
     return [("", getattr(node, "next", None))]
 
 
 def describe(node: Node, *, full: bool = False) -> str:
     """What a step does, in a few words (reports, graphs). ``full`` adds a wait's timeout, a set's
-    value and the internal steps of a repeat."""
-    match node:
-        case Send():
-            return f"send {node.channel} {node.template}"
-        case Wait(days=days) if days:
-            return f"wait until next {describe_days(days)} {node.value.source}"
-        case Wait():
-            return f"wait {'until ' if node.mode != 'duration' else ''}{node.value.source}"
-        case WaitFor():
-            what = node.event or (node.condition.source if node.condition else "?")
-            timeout = f" {node.timeout_mode} {node.timeout.source}" if full and node.timeout else ""
-            return f"wait for {what}{timeout}"
-        case WaitFirst():
-            what = ", ".join(b.event or "a condition" for b in node.branches)
-            timeout = f" {node.timeout_mode} {node.timeout.source}" if full and node.timeout else ""
-            return f"wait first of {what}{timeout}"
-        case Branch():
-            return f"if {node.cond.source}"
-        case Switch():
-            return f"switch {node.subject.source}"
-        case Split():
-            return "split per entry" if node.draw == "entry" else "split"
-        case RepeatStart():
-            return f"repeat ({node.counter})"
-        case RepeatCheck() if full:
-            until = f" until {node.until.source}" if node.until else ""
-            return f"{node.counter} <= {node.max}{until}"
-        case RepeatNext() if full:
-            return f"{node.counter} += 1"
-        case Ticket(waits=True) if full:
-            return f"ticket {node.queue} (waits for the queue's decision)"
-        case Ticket():
-            return f"ticket {node.queue}"
-        case Update():
-            return f"update {node.attribute}"
-        case Tag():
-            return f"{'untag' if node.remove else 'tag'} {node.tag}"
-        case Action():
-            return f"{node.action} {node.name}"
-        case Set():
-            return f"set {node.var} = {node.value.source}" if full else f"set {node.var}"
-        case Exit():
-            return f"exit {node.outcome}"
-        case Parallel() if node.handlers:  # during (interrupting handlers)
-            return f"during ({', '.join(node.handlers)})"
-        case Parallel():
-            return f"parallel {node.join} ({len(node.branches)} branches)"
-        case Join():
-            return f"join {node.join}"
-        case Decide():
-            return f"decide {node.var} = {node.function}(…)"
-    return str(node.kind)
+    value and the internal steps of a repeat (see :mod:`journeydsl.ir_describe`)."""
+    from journeydsl.ir_describe import describe as words
+
+    return words(node, full=full)

@@ -109,6 +109,11 @@ RULES: Final[dict[str, Rule]] = {
         "if has(transaction since 2026-02-30) { exit done }\n",
         "Write a date of the calendar: `2026-02-28`, or `monthly on last day` for month ends.",
         "steps"),
+    "JD118": Rule(
+        "A fragment includes itself, directly or through another fragment: its expansion "
+        "would never end.",
+        "# a.fragment: fragment a() { include b() }  # b.fragment: fragment b() { include a() }\n",
+        "Move the steps both need into a third fragment that includes neither.", "text"),
     "JD201": Rule(
         "An event type is not in the events catalog.",
         "if has(card_activatd since entry) { exit done }\n",
@@ -159,6 +164,17 @@ RULES: Final[dict[str, Rule]] = {
         "field outside an aggregate.",
         "set a = transaction.amount\n",
         "Read the field inside an aggregate: `sum(transaction.amount in last 30d)`."),
+    "JD213": Rule(
+        "A hand-off (`enter JOURNEY`) names a journey that is not in the same folder (in a file "
+        "named after it), or one that is not entered manually.",
+        "enter activation_cal\n",
+        "Name a journey of the folder whose entry is `entry manual with { … }`: "
+        "`enter activation_call with { … }`."),
+    "JD214": Rule(
+        "An `include` names no fragment of the journey's folder (a file NAME.fragment, or "
+        "NAME.fragment.yaml).",
+        "include remind_activaton(days: 3d)\n",
+        "Name a fragment file next to the journey: `include remind_activation(days: 3d)`."),
     "JD301": Rule(
         "A value has the wrong type for where it is used.",
         'wait "3d"\n',
@@ -242,6 +258,12 @@ RULES: Final[dict[str, Rule]] = {
         "wait first within 7d {\n  on card_activated { exit done }\n"
         "  on card_activated { exit done }\n  timeout { exit done }\n}\n",
         "Remove the repeated branch, or narrow the earlier one with `where` so both can win."),
+    "JD508": Rule(
+        "A chain of hand-offs leads back to the journey it starts from: only the journeys' "
+        "re-entry rules stop a customer going round it.",
+        "# a.journey: enter b      # b.journey: enter a\n",
+        "Break the cycle, or make sure one journey of it is `reentry once` or "
+        "`reentry after …`.", "text"),
     "JD601": Rule(
         "The contact-policy file has a mistake and cannot be loaded.",
         "quiet_hours:\n  - {from: '21:00', too: '08:00'}\n",

@@ -36,6 +36,7 @@ from journeydsl.ast import (
     DurationLit,
     During,
     DuringHandler,
+    Enter,
     Entry,
     Exit,
     ExitWith,
@@ -45,6 +46,7 @@ from journeydsl.ast import (
     Goal,
     Ident,
     If,
+    Include,
     Journey,
     ListExpr,
     MoneyLit,
@@ -473,7 +475,7 @@ def _id(draw: st.DrawFn, ctx: _Ctx) -> Ident | None:
     return Ident(f"s{ctx.ids}")
 
 
-_SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action")
+_SIMPLE = ("send", "wait", "wait_until", "ticket", "update", "tag", "action", "include")
 _COMPOUND = (
     "if",
     "wait_for",
@@ -484,6 +486,7 @@ _COMPOUND = (
     "parallel",
     "decide",
     "during",
+    "enter",  # hand-off
 )
 _KINDS = {
     (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
@@ -570,6 +573,15 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             return Wait(_duration(draw, ctx), step_id)
         case "decide":
             return _decide(draw, ctx, inner, step_id)
+        case "enter":  # hand-off to examples/activation_call.journey
+            return _enter(draw, ctx, inner, step_id)
+        case "include":  # the fragment examples/remind_activation.fragment
+            ctx.outcomes.append("activated")  # (its wait's exit)
+            values = (
+                Param(Ident("days"), _duration(draw, ctx)),
+                Param(Ident("round"), NumberLit(str(draw(st.integers(1, 3))))),
+            )
+            return Include(Ident("remind_activation"), values, id=step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
 
@@ -590,6 +602,20 @@ def _decide(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> De
         on_timeout=_block(draw, ctx, inner) if _chance(draw, 3) else None,
         id=step_id,
     )
+
+
+def _enter(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Enter:
+    """A hand-off to the example activation_call (the compile's folder is examples/), with the
+    values it expects, with or without a `not entered` block (empty or not)."""
+    args = (
+        Param(Ident("card_id"), _attr("trigger", "card_id")),
+        Param(Ident("reason"), _string_value(draw, ctx)),
+    )
+    way = _pick(draw, ("none", "empty", "block"))
+    refused: Steps | None = None if way == "none" else ()
+    if way == "block":
+        refused = _block(draw, ctx, inner, hi=2)
+    return Enter(Ident("activation_call"), args, not_entered=refused, id=step_id)
 
 
 def _wait_first(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> WaitFirst:

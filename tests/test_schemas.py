@@ -56,6 +56,7 @@ def kind_of(path: Path, data: Any) -> str | None:
     for key, kind in (
         ("journey", "journey"),
         ("migrate", "migration"),
+        ("fragment", "fragment"),
         ("templates", "templates"),
         ("events", "events"),
     ):

@@ -169,7 +169,9 @@ def rebase_uses(tree: A.Journey, source_dir: Path, output_dir: Path) -> A.Journe
 
 #: The file kinds ``schema --kind`` knows (:data:`journeydsl.cli.schemas.KINDS`, repeated so that
 #: building the parser imports no model).
-SCHEMA_KINDS = ("journey", "events", "templates", "policies", "behaviour", "test", "migration")
+SCHEMA_KINDS = (
+    "journey", "events", "templates", "policies", "behaviour", "test", "migration", "fragment",
+)  # fmt: skip
 
 
 def add_schema_arguments(parser: argparse.ArgumentParser) -> None:

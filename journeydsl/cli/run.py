@@ -294,6 +294,11 @@ def _compile(
                 file=err,
             )
             failed = True
+    from journeydsl.runtime.handoff import missing_targets  # hand-off: targets run alongside
+
+    for missing in missing_targets(journeys, [j.id for j in journeys]):
+        print(f"error: {missing}, which is not run: give its file too", file=err)
+        failed = True
     return None if failed else journeys
 
 

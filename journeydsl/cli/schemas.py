@@ -284,6 +284,21 @@ def _test() -> Schema:
     return _from_model(TestFile, "journeydsl scenario test file", "test")
 
 
+def _fragment() -> Schema:
+    """A fragment file in YAML: a name, params and steps, the steps as a journey's."""
+    from journeydsl.syntax._fragment import FRAGMENT
+    from journeydsl.syntax.schema import _object, json_schema
+
+    journey = json_schema()
+    return {
+        "$schema": journey["$schema"],
+        "$id": MODELINE_URL.format(kind="fragment"),
+        "title": "journeydsl fragment (YAML form)",
+        **_object(FRAGMENT),
+        "$defs": journey["$defs"],
+    }
+
+
 #: Every file kind: its schema builder and the files it describes.
 KINDS: Final[dict[str, tuple[Callable[[], Schema], str]]] = {
     "journey": (_journey, "a journey in YAML (*.yaml with `journey:`)"),
@@ -293,6 +308,7 @@ KINDS: Final[dict[str, tuple[Callable[[], Schema], str]]] = {
     "behaviour": (_behaviour, "a behaviour model for synthetic simulation"),
     "test": (_test, "scenario tests (*.test.yaml)"),
     "migration": (mapping_schema, "a migration mapping between two versions"),
+    "fragment": (_fragment, "a fragment of steps in YAML (*.fragment.yaml)"),
 }
 
 

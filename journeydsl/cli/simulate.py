@@ -292,7 +292,7 @@ def _check_several(args: argparse.Namespace) -> None:
         raise UsageError("--compare takes one journey; several journeys run together without it")
     if getattr(args, "compare_policies", None) is not None:
         raise UsageError("--compare-policies takes one journey; give only that journey")
-    if args.format == "html":
+    if getattr(args, "format", None) == "html":
         raise UsageError("several journeys report as text or json, not html")
     if getattr(args, "workers", 1) != 1:
         raise UsageError("several journeys run together in one process: leave out --workers")
@@ -355,6 +355,18 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
         if more.id in {j.id for j in journeys}:
             raise UsageError(f"{path}: a second journey '{more.id}'; journey ids must differ")
         journeys.append(more)
+    from journeydsl.cli.handoffs import add_targets  # hand-off: the targets run alongside
+
+    given = getattr(args, "journeys", None) or [args.journey]
+    added = add_targets(journeys, given, err, root)
+    if added is None:
+        return ExitCode.ERRORS
+    if added:  # (the chain runs together, on one engine)
+        args.journeys = [*given, *added]
+        try:
+            _check_several(args)
+        except UsageError as exc:
+            raise UsageError(f"{exc} (the journeys it hands off to run with it)") from None
     if not _load_policies(args, err):
         return ExitCode.ERRORS
     with quiet_engine_logs(err):

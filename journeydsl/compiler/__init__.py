@@ -201,6 +201,7 @@ def compile_source(
     journey does not declare is an error (JD204)."""
     from journeydsl.budget import message_budget
     from journeydsl.compiler.checks import CHECKS
+    from journeydsl.compiler.fragments import Expander, relocate, relocate_nodes
     from journeydsl.compiler.lower import lower
     from journeydsl.compiler.params import override
     from journeydsl.syntax.parser import parse_expression
@@ -229,10 +230,13 @@ def compile_source(
         tree, base, Path(root) if root is not None else base, diags, sources
     )
     _check_timezone(tree, diags)
-    lowered = lower(tree, catalog, diags, declared)
+    expander = Expander(base, diags, sources)  # fragments: includes expanded, then checked
+    lowered = lower(expander.journey(tree), catalog, diags, declared, base)
     for check in CHECKS:
         check(lowered, diags)
     _fold_unchecked(diags, unavailable)
+    diags.items = relocate(diags.items, expander.sites)
+    relocate_nodes(lowered.journey.nodes, expander.sites)
     result = CompileResult(file, tree, None, diags.sorted(), sources, catalog=catalog)
     if result.ok:
         result.journey = lowered.journey

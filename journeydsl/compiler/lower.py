@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 
 from journeydsl import ast as A
 from journeydsl import ir
@@ -19,7 +20,9 @@ from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_wi
 from journeydsl.compiler.decide import answer_type, lower_decide
 from journeydsl.compiler.during import lower_during
 from journeydsl.compiler.exitwith import lower_exit_with
+from journeydsl.compiler.fragments import lower_include
 from journeydsl.compiler.goals import goal_steps, lower_goal_steps
+from journeydsl.compiler.handoff import declare_inputs, lower_enter
 from journeydsl.compiler.named_args import check_named_args
 from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
@@ -85,6 +88,10 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [b.steps for b in s.branches]
         case A.Decide():  # decide: a decision call
             return [b for b in (s.on_error, s.on_timeout) if b is not None]
+        case A.Enter():  # enter: hand-off to another journey
+            return [s.not_entered or ()]
+        case A.Include():  # fragments: the steps the include expands to
+            return [s.expanded]
         case A.During():  # (each handler is walked as the wait it is, its steps inside it)
             return [s.body, tuple(h.wait for h in s.handlers)]
     return []
@@ -133,6 +140,10 @@ def _base_id(s: A.Step) -> str:
             return "exit"
         case A.Decide():  # decide: a decision call
             return f"decide_{s.var.name}"
+        case A.Enter():  # enter: hand-off to another journey
+            return f"enter_{s.journey.name}"
+        case A.Include():  # fragments
+            return f"include_{s.fragment.name}"
     raise TypeError(s)  # pragma: no cover
 
 
@@ -148,6 +159,7 @@ class _Lowerer:
         declared: dict[str, A.Expr] | None = None,
     ) -> None:
         self.src = journey
+        self.folder: Path | None = None  # hand-off: where the targets are (see lower())
         self.declared = declared
         self.catalog = catalog
         self.diags = diags
@@ -257,6 +269,7 @@ class _Lowerer:
 
     def infer_variables(self) -> None:
         """First `set` of a name fixes its type; later sets must agree."""
+        self.inputs = declare_inputs(self)  # hand-off: `entry manual with { … }`
         probe = replace(self.scope, diags=Diagnostics())
         counters: dict[str, Type] = {}
         for s in _walk(self.src.steps):
@@ -338,6 +351,10 @@ class _Lowerer:
                 return lower_exit_with(self, s, nid, scope)
             case A.Decide():  # decide: a decision call
                 return lower_decide(self, s, nid, nxt, scope)
+            case A.Enter():  # enter: hand-off to another journey
+                return lower_enter(self, s, nid, nxt, scope)
+            case A.Include():  # fragments: its expanded steps, in place
+                return lower_include(self, s, nxt, scope)
             case A.Ticket():
                 return lower_ticket(self, s, nid, nxt, scope)
             case A.Update():
@@ -662,7 +679,17 @@ class _Lowerer:
             else (None, None)
         )
         return ir.Entry(
-            e.kind, event, where, cond, at, e.reentry.kind, after, key, schedule, anniversary
+            e.kind,
+            event,
+            where,
+            cond,
+            at,
+            e.reentry.kind,
+            after,
+            key,
+            schedule,
+            anniversary,
+            self.inputs,  # hand-off: what the entry expects
         )
 
     def probe(self, cond: A.Expr, scope: Scope) -> ir.CExpr | None:
@@ -751,7 +778,11 @@ def lower(
     catalog: Catalog,
     diags: Diagnostics,
     declared: dict[str, A.Expr] | None = None,
+    folder: Path | None = None,
 ) -> Lowered:
     """Lower ``journey`` to IR, reporting name and type problems to ``diags``; ``declared``
-    holds the journey's own values of parameters given other values (their types bind)."""
-    return _Lowerer(journey, catalog, diags, declared).run()
+    holds the journey's own values of parameters given other values (their types bind).
+    ``folder``: where the journeys it hands off to are (default: its file's folder)."""
+    lowerer = _Lowerer(journey, catalog, diags, declared)
+    lowerer.folder = folder  # hand-off: where the targets are
+    return lowerer.run()

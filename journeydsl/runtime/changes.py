@@ -132,7 +132,7 @@ class ChangeEntries:
         profile = self.profiles.get(customer_id)
         meta = self.evaluate(customer_id, now, profile, "profile_changed", records, outbox)
         if records or meta:
-            self.state.commit(records, outbox, meta=meta)
+            self.state.commit(records + self.entries.handoffs.take(), outbox, meta=meta)
         return [str(i["id"]) for i in records]
 
     # ------------------------------------------------------------------ timers
@@ -158,7 +158,7 @@ class ChangeEntries:
             journey = self.journeys[journey_id]
             meta = self._one(journey, customer_id, when, profile, "change", records, outbox)
             if records or meta:
-                self.state.commit(records, outbox, meta=meta)
+                self.state.commit(records + self.entries.handoffs.take(), outbox, meta=meta)
             entered += len(records)
         return entered
 
@@ -182,7 +182,7 @@ class ChangeEntries:
                 if looks:
                     self._schedule(journey.id, customer, datetime.fromisoformat(looks))
         if records or meta:
-            self.state.commit(records, outbox, meta=meta)
+            self.state.commit(records + self.entries.handoffs.take(), outbox, meta=meta)
         return len(records)
 
 

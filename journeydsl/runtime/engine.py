@@ -350,7 +350,7 @@ class Engine:
             return None
         outbox: list[OutboxEntry] = []
         self._interpreter.run(journey, inst, journey.start, now, profile, outbox)
-        self.state.commit([inst], outbox)
+        self.state.commit([inst, *self._entries.handoffs.take()], outbox)  # (with hand-offs)
         self._delivery.hand_out(now)
         return str(inst["id"])
 

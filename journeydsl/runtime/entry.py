@@ -16,6 +16,7 @@ from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.entry_rate import Backlog, meta_key
 from journeydsl.runtime.evaluation import EvalContext
+from journeydsl.runtime.handoff import Handoffs, enrolled_values
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late
 from journeydsl.runtime.policies.model import EntryRate
@@ -77,6 +78,8 @@ class Entries:
         # Control of live journeys (runtime/control.py): paused or draining journeys take no
         # new entry here (a paused one's entry events are held and taken on resume).
         self.closed: Collection[str] = frozenset()
+        # hand-off: `enter` steps create instances through these entries, committed by the step
+        interpreter.handoffs = self.handoffs = Handoffs(self)
 
     def on_event(
         self,
@@ -104,6 +107,7 @@ class Entries:
         meta = self.changes.evaluate(ev.customer_id, at, profile, ev.type, changed, outbox, done)
         records.extend(changed)
         entered.extend(i["id"] for i in changed)
+        records.extend(self.handoffs.take())  # hand-off: the step's new instances, committed last
         return entered, meta
 
     def enter(
@@ -171,6 +175,8 @@ class Entries:
             "visits": {},
             "log": [],
         }
+        if journey.entry.inputs and trigger.type == "enroll":  # hand-off: enroll's data
+            inst["vars"] = encode_map(enrolled_values(journey, trigger.data))
         log.info("enter", journey=journey.id, version=journey.version, customer=customer_id)
         note(inst, now, journey.start or "", "enter", trigger=trigger.type)
         return inst
@@ -290,7 +296,7 @@ class Entries:
             backlog.add(selected)
             entered = self._admit(journey, rate, backlog, when, late, records, outbox)
             meta[meta_key(journey.id)] = backlog.dump()
-        self.state.commit(records, outbox, meta=meta)
+        self.state.commit(records + self.handoffs.take(), outbox, meta=meta)  # (with hand-offs)
         return entered
 
     def _enter_segment(
@@ -353,5 +359,6 @@ class Entries:
         records: list[InstanceRecord] = []
         outbox: list[OutboxEntry] = []
         entered = self._admit(journey, rate, backlog, slot, late, records, outbox)
+        records += self.handoffs.take()  # hand-off: the instances the entries' steps created
         self.state.commit(records, outbox, meta={meta_key(journey.id): backlog.dump()})
         return entered

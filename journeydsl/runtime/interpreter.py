@@ -25,6 +25,7 @@ from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decide import Decider, DecisionFunction, run_decide
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext
+from journeydsl.runtime.handoff import Handoffs, run_enter
 from journeydsl.runtime.history import contact_history
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
 from journeydsl.runtime.protocols import (
@@ -138,6 +139,8 @@ class Interpreter:
         self.failed: list[tuple[str, str]] = []
         #: The host's decision functions (``decide`` steps), set by the engine.
         self.decider: Decider | None = None
+        #: hand-off: the instances ``enter`` steps create, set by the engine's entries.
+        self.handoffs: Handoffs | None = None
 
     # ------------------------------------------------------------------ running
 
@@ -235,6 +238,11 @@ class Interpreter:
     ) -> None:
         """The host's decision functions (see :class:`~journeydsl.runtime.decide.Decider`)."""
         self.decider = Decider(journeys, functions, unhandled, listed)
+
+    def spawned(self) -> list[InstanceRecord]:
+        """hand-off: the instances ``enter`` steps created since the last commit, for the
+        caller to commit with its records (runtime/handoff.py)."""
+        return self.handoffs.take() if self.handoffs is not None else []
 
     def fail(self, inst: InstanceRecord, journey: ir.Journey, reason: str, now: datetime) -> None:
         """End ``inst`` with the outcome ``error``, for ``reason`` (logged and counted)."""
@@ -596,6 +604,7 @@ _HANDLERS: dict[type, _Handler] = {
     ir.Parallel: parallel.fork,
     ir.Join: parallel.join,
     ir.Decide: run_decide,  # decide: a decision call (runtime/decide.py)
+    ir.Enter: run_enter,  # enter: hand-off to another journey (runtime/handoff.py)
 }
 
 

@@ -284,7 +284,7 @@ def set_before(journey: ir.Journey) -> dict[str, frozenset[str]]:
     before: dict[str, frozenset[str]] = dict.fromkeys(journey.nodes, top)
     if journey.start is None:
         return before
-    before[journey.start] = frozenset()
+    before[journey.start] = frozenset(n for n, _ in journey.entry.inputs)  # (hand-off inputs)
 
     def after(nid: str, to: str) -> frozenset[str]:
         node = journey.nodes[nid]

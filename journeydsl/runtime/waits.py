@@ -104,7 +104,7 @@ class Waits:
         late = Late(now - when, limit) if limit is not None and now - when > limit else None
         profile = self.profiles.get(inst["customer_id"])
         self.on_timer(journey, inst, when, profile, outbox, late)
-        self.state.commit([inst], outbox)
+        self.state.commit([inst, *self.interpreter.spawned()], outbox)  # (with its hand-offs)
         return 1
 
     def on_event(

@@ -444,9 +444,12 @@ def exit_steps(journey: ir.Journey) -> frozenset[str]:
 
 
 def ticket_steps(journey: ir.Journey) -> frozenset[str]:
-    """The ids of the journey's ticket steps with ``accepted`` / ``not accepted`` exits."""
+    """The ids of the journey's ticket steps with ``accepted`` / ``not accepted`` exits, and
+    of its hand-offs (``enter``: entered / not entered)."""
     return frozenset(
-        nid for nid, node in journey.nodes.items() if isinstance(node, ir.Ticket) and node.waits
+        nid
+        for nid, node in journey.nodes.items()
+        if (isinstance(node, ir.Ticket) and node.waits) or isinstance(node, ir.Enter)
     )
 
 
@@ -556,6 +559,9 @@ class RunResult:
             }
             if (node := journey.nodes[nid]) and isinstance(node, ir.Ticket) and node.waits:
                 for way in ("accepted", "not_accepted"):  # the ticket's exits, each counted
+                    steps[nid][way] = tally.ticket_exits.get((nid, way), 0)
+            if isinstance(node, ir.Enter):  # hand-off: the customers the target took, or not
+                for way in ("handed_off", "not_entered"):
                     steps[nid][way] = tally.ticket_exits.get((nid, way), 0)
         return {
             "entered": tally.entered,

@@ -157,6 +157,8 @@ def render_text(
         name = row["name"]
         if "accepted" in row:  # a ticket step with exits: how many took each
             name += f" (accepted {row['accepted']}, not accepted {row['not_accepted']})"
+        if "handed_off" in row:  # a hand-off: how many the target took
+            name += f" (handed off {row['handed_off']}, not entered {row['not_entered']})"
         cells = [name, str(n), percent_of(n, entered), str(row["passed"])]
         cells.append(str(row["exited"]))
         if waiting:
@@ -342,6 +344,10 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
     match what:
         case "enter":
             return f"entered (trigger: {d.get('trigger')})"
+        case "handoff":  # hand-off to another journey
+            if d.get("entered"):
+                return f"handed off to {d.get('journey')} (instance {d.get('instance')})"
+            return f"not entered into {d.get('journey')}: its entry rules refused"
         case "send":
             if d.get("stale"):
                 return f"send {d.get('channel')} {d.get('template')}: withheld, stale"

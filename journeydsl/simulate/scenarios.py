@@ -448,6 +448,11 @@ def _journeys(doc: YamlDocument, tf: TestFile, root: str | Path | None) -> list[
         if compiled.journey.id in {j.id for j in out}:
             raise InputError([doc.error(loc, f"journey '{compiled.journey.id}' is named twice")])
         out.append(compiled.journey)
+    from journeydsl.runtime.handoff import missing_targets  # hand-off: targets run alongside
+
+    if missing := missing_targets(out, [j.id for j in out]):
+        where = tf.files[0][0]
+        raise InputError([doc.error(where, f"{'; '.join(missing)}: name the target journey too")])
     return out
 
 

@@ -108,6 +108,9 @@ class Tally:
             for entry in record.get("log") or ():
                 if entry.get("what") == "ticket_exit":
                     self.ticket_exits[(str(entry["node"]), str(entry.get("exit")))] += 1
+                elif entry.get("what") == "handoff":  # hand-off: entered the target, or not
+                    way = "handed_off" if entry.get("entered") else "not_entered"
+                    self.ticket_exits[(str(entry["node"]), way)] += 1
         for node, visits in visited.items():
             if visits > 0:
                 self.nodes[node] += 1

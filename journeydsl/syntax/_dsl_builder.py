@@ -19,6 +19,8 @@ from lark import Token, Tree
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
 from journeydsl.syntax._decide import build_decide
+from journeydsl.syntax._enter import build_enter
+from journeydsl.syntax._fragment import build_include
 
 __all__ = ["MAX_DEPTH", "Builder", "TooDeepError"]
 
@@ -74,6 +76,7 @@ _SUB_RULES: Final = frozenset({
     "send_tags", "draw_per_entry", "draw_per_customer", "first_on", "first_when",
     "first_timeout", "par_branch", "wait_bind", "goal_then", "during_on", "during_when",
     "ticket_accepted", "ticket_not_accepted",
+    "enter_with", "enter_not_entered",  # enter: hand-off to another journey
 })
 # fmt: on
 
@@ -543,6 +546,9 @@ class Builder:
 
     # decide: a decision call (journeydsl/syntax/_decide.py)
     s_decide = build_decide
+    # enter: hand-off to another journey (journeydsl/syntax/_enter.py)
+    s_enter = build_enter
+    s_include = build_include  # fragments (journeydsl/syntax/_fragment.py)
 
     # ---------------------------------------------------------------- journey
 
@@ -647,8 +653,9 @@ class Builder:
         elif how.data == "entry_when":
             condition = self.expr(how.children[0])
             h.entry = ast.Entry("when", condition=condition, reentry=reentry, key=key, span=s)
-        else:
-            h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s)
+        else:  # (hand-off: the values the journey expects, `entry manual with { … }`)
+            inputs = self.params(_one(how, "params"))
+            h.entry = ast.Entry("manual", reentry=reentry, key=key, span=s, inputs=inputs)
 
     def reentry(self, t: Tree[Token] | None, entry: Span) -> ast.Reentry:
         """``reentry once | always | after D``; once, spanning the entry line, when absent."""

@@ -20,6 +20,7 @@ __all__ = ["HEADER_KEYWORDS", "STEP_KEYWORDS", "keyword_values", "lark_parser", 
 STEP_KEYWORDS: Final = (
     "send", "wait", "if", "switch", "split", "repeat", "ticket", "update", "tag", "untag",
     "reward", "action", "set", "exit", "parallel", "break", "continue", "decide", "during",
+    "enter", "include",  # hand-off to another journey, fragments
 )
 #: Words that start a header line, for "unknown header" hints.
 HEADER_KEYWORDS: Final = (
@@ -39,7 +40,7 @@ def lark_parser() -> Lark:
         lexer="contextual",
         propagate_positions=True,
         cache=True,
-        start=["start", "expr", "schedule"],
+        start=["start", "expr", "schedule", "fragment_file"],
     )
 
 

@@ -14,6 +14,8 @@ from typing import Any, Final, Literal
 from journeydsl import ast
 from journeydsl.diagnostics import Span
 from journeydsl.syntax._decide import decide_from_fields
+from journeydsl.syntax._enter import enter_from_fields
+from journeydsl.syntax._fragment import include_from_fields
 from journeydsl.syntax.shapes import ENTRY_SHAPES, STEP_SHAPES
 
 __all__ = ["ENTRY_KINDS", "RECORD_BUILDERS", "STEP_BUILDERS", "Fields"]
@@ -143,6 +145,9 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
     "exit_with": lambda f: ast.ExitWith(f["exit_with"], id=f.get("id"), span=f.span),
     # decide: a decision call
     "decide": decide_from_fields,
+    # enter: hand-off to another journey
+    "enter": enter_from_fields,
+    "include": include_from_fields,  # fragments
 }
 assert set(STEP_BUILDERS) == set(STEP_SHAPES), "every step shape needs a builder"
 

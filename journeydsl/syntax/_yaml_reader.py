@@ -744,6 +744,7 @@ class Reader:
             key=f.get("key"),
             schedule=f.get("schedule", (None, None))[1],
             span=f.span,
+            inputs=f.get("with", ()),  # hand-off: the values a manual entry expects
         )
 
     def schedule(self, key: Key, node: Node, depth: int) -> Any:

@@ -23,6 +23,7 @@ from journeydsl.ast import (
     Decide,
     During,
     DuringHandler,
+    Enter,
     Entry,
     Exit,
     ExitWith,
@@ -30,6 +31,7 @@ from journeydsl.ast import (
     FirstBranch,
     Ident,
     If,
+    Include,
     Journey,
     Parallel,
     Param,
@@ -51,6 +53,8 @@ from journeydsl.ast import (
     WaitUntil,
 )
 from journeydsl.syntax._decide import decide_dsl, decide_yaml
+from journeydsl.syntax._enter import enter_dsl, enter_yaml
+from journeydsl.syntax._fragment import include_dsl, include_yaml
 from journeydsl.syntax._print_expr import (
     BINARY_PREC,
     expr_text,
@@ -182,8 +186,9 @@ class _DslPrinter:
         elif entry.kind == "when":
             assert entry.condition is not None, "an entry on change needs a condition"
             self.emit(0, f"entry when {print_expr(entry.condition)}")
-        else:
-            self.emit(0, "entry manual")
+        else:  # (hand-off: the values a manual entry expects)
+            head = "entry manual with" if entry.inputs else "entry manual"
+            self.with_params(head, entry.inputs, 0)
         if entry.key is not None:
             self.emit(1, f"key {print_expr(entry.key)}")
         self.emit(1, f"reentry {reentry_text(entry.reentry)}")
@@ -281,6 +286,10 @@ class _DslPrinter:
                     self.emit(depth, segments)
                 else:
                     self.chain(depth, segments)
+            case Enter():  # enter: hand-off to another journey
+                enter_dsl(self, step, depth, label)
+            case Include():  # fragments: the include as written (never inlined)
+                self.emit(depth, include_dsl(step, label))
             case _:
                 self.emit(depth, label + _simple(step))
 
@@ -559,6 +568,8 @@ def _yaml_entry(entry: Entry) -> dict[str, Any] | str:
         out["when"] = print_expr(entry.condition)
     else:
         out["manual"] = True
+        if entry.inputs:  # (hand-off: the values a manual entry expects)
+            out["with"] = _yaml_params(entry.inputs)
     if entry.key is not None:
         out["key"] = print_expr(entry.key)
     out["reentry"] = reentry_text(entry.reentry)
@@ -697,6 +708,10 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("exit_with", print_expr(step.value))
         case Decide():  # decide: a decision call
             decide_yaml(step, put, _yaml_steps)
+        case Enter():  # enter: hand-off to another journey
+            enter_yaml(step, put, _yaml_steps)
+        case Include():  # fragments
+            include_yaml(step, put)
     return out
 
 

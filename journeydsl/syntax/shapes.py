@@ -366,6 +366,36 @@ _EXIT_WITH = _step(
     "End the journey with an outcome chosen by an expression.",
 )
 
+# -------------------------------------------------------------- enter: hand-off to another journey
+_ENTER = _step(
+    Key("enter", K.NAME, "The journey the customer enters.", True, "enter: activation_call"),
+    "Enter the customer into another journey, passing the values its entry expects.",
+    Key(
+        "with",
+        K.PARAMS,
+        "The values the target's `entry manual with` expects, name -> expression.",
+        example="with: {limit: offer.amount}",
+    ),
+    Key(
+        "not_entered",
+        K.STEPS,
+        "Steps to run when the target's entry rules refuse the customer.",
+        example="not_entered: [exit: already_called]",
+    ),
+)
+# ---------------------------------------------------------------- fragments: include
+_INCLUDE = _step(
+    Key("include", K.NAME, "The fragment.", True, "include: remind_activation"),
+    "Include the steps of a fragment, its params given values.",
+    Key("with", K.PARAMS, "The fragment's params, name -> expression.", example="with: {days: 3d}"),
+)
+_WITH_INPUTS = Key(
+    "with",
+    K.PARAMS,
+    "What a hand-off passes, name -> type (string, int, decimal, bool, money(VND), …).",
+    example="with: {limit: money(VND), reason: string}",
+)
+
 # ---------------------------------------------------------------- decide: a decision call
 _DECIDE = _step(
     Key("decide", K.NAME, "The variable that keeps the answer.", True, "decide: limit_offer"),
@@ -485,6 +515,8 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _EXIT,
         _EXIT_WITH,
         _DECIDE,
+        _ENTER,
+        _INCLUDE,
     )
     if s.head is not None
 }
@@ -652,8 +684,8 @@ ENTRY_SHAPES: Mapping[str, Shape] = {
     ),
     "manual": Shape(
         "manual entry",
-        "Enter only through Engine.enroll from host code.",
-        (_KEY, _REENTRY),
+        "Enter only through Engine.enroll from host code, or by a hand-off (`enter`).",
+        (_KEY, _REENTRY, _WITH_INPUTS),  # hand-off: the values a manual entry expects
         head=Key("manual", K.TRUE, "Must be true.", True, "manual: true"),
     ),
     "when": Shape(

@@ -17,7 +17,7 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
     preds = predecessors(journey)
     top = frozenset(variables)
     set_in: dict[str, frozenset[str]] = dict.fromkeys(journey.nodes, top)
-    set_in[journey.start] = frozenset()
+    set_in[journey.start] = frozenset(n for n, _ in journey.entry.inputs)  # (hand-off inputs)
 
     def out(nid: str, to: str) -> frozenset[str]:
         var = lowered.sets.get(nid)
