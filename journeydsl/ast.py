@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
+from journeydsl.ast_offers import ChooseOffer  # choose: the offer catalogue
 from journeydsl.diagnostics import Span
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "By",
     "Call",
     "Case",
+    "ChooseOffer",
     "Cond",
     "DateLit",
     "Decide",
@@ -668,6 +670,7 @@ Step: TypeAlias = (
     | Break
     | Decide
     | During
+    | ChooseOffer
 )
 Steps: TypeAlias = tuple[Step, ...]
 

@@ -733,6 +733,8 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return []
         case Decide():
             return [("answer", node.next), *node.labelled_edges()]
+    if (own := getattr(node, "graph_edges", None)) is not None:  # choose (ir_offers.py)
+        return list(own())
     return [("", getattr(node, "next", None))]
 
 
@@ -789,4 +791,6 @@ def describe(node: Node, *, full: bool = False) -> str:
             return f"join {node.join}"
         case Decide():
             return f"decide {node.var} = {node.function}(…)"
+    if (own := getattr(node, "describe", None)) is not None:  # choose (ir_offers.py)
+        return str(own())
     return str(node.kind)

@@ -159,6 +159,10 @@ RULES: Final[dict[str, Rule]] = {
         "field outside an aggregate.",
         "set a = transaction.amount\n",
         "Read the field inside an aggregate: `sum(transaction.amount in last 30d)`."),
+    "JD213": Rule(
+        "A `choose` step names an offer catalogue the events catalog's `offers:` lacks.",
+        "choose best from reactivaton\n",
+        "Name a declared catalogue: `choose best from reactivation`."),
     "JD301": Rule(
         "A value has the wrong type for where it is used.",
         'wait "3d"\n',

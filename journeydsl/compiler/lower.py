@@ -20,6 +20,7 @@ from journeydsl.compiler.decide import answer_type, lower_decide
 from journeydsl.compiler.during import lower_during
 from journeydsl.compiler.exitwith import lower_exit_with
 from journeydsl.compiler.goals import goal_steps, lower_goal_steps
+from journeydsl.compiler.lower_offers import chosen_type, lower_choose
 from journeydsl.compiler.named_args import check_named_args
 from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
@@ -85,6 +86,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [b.steps for b in s.branches]
         case A.Decide():  # decide: a decision call
             return [b for b in (s.on_error, s.on_timeout) if b is not None]
+        case A.ChooseOffer():  # choose: the offer catalogue
+            return [s.none] if s.none is not None else []
         case A.During():  # (each handler is walked as the wait it is, its steps inside it)
             return [s.body, tuple(h.wait for h in s.handlers)]
     return []
@@ -133,6 +136,8 @@ def _base_id(s: A.Step) -> str:
             return "exit"
         case A.Decide():  # decide: a decision call
             return f"decide_{s.var.name}"
+        case A.ChooseOffer():  # choose: the offer catalogue
+            return f"choose_{s.var.name}"
     raise TypeError(s)  # pragma: no cover
 
 
@@ -271,6 +276,9 @@ class _Lowerer:
             if isinstance(s, A.Decide) and s.var.name not in self.var_types:  # decide
                 self.var_types[s.var.name] = answer_type(self.catalog, s)
                 self.var_spans[s.var.name] = s.var.span
+            if isinstance(s, A.ChooseOffer) and s.var.name not in self.var_types:  # choose
+                self.var_types[s.var.name] = chosen_type(self.catalog, s)
+                self.var_spans[s.var.name] = s.var.span
 
     # ------------------------------------------------------------------ steps
 
@@ -338,6 +346,8 @@ class _Lowerer:
                 return lower_exit_with(self, s, nid, scope)
             case A.Decide():  # decide: a decision call
                 return lower_decide(self, s, nid, nxt, scope)
+            case A.ChooseOffer():  # choose: the offer catalogue
+                return lower_choose(self, s, nid, nxt, scope)
             case A.Ticket():
                 return lower_ticket(self, s, nid, nxt, scope)
             case A.Update():

@@ -18,6 +18,7 @@ from lark import Token, Tree
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
+from journeydsl.syntax._choose import build_choose
 from journeydsl.syntax._decide import build_decide
 
 __all__ = ["MAX_DEPTH", "Builder", "TooDeepError"]
@@ -543,6 +544,7 @@ class Builder:
 
     # decide: a decision call (journeydsl/syntax/_decide.py)
     s_decide = build_decide
+    s_choose_offer = build_choose  # choose: the offer catalogue (syntax/_choose.py)
 
     # ---------------------------------------------------------------- journey
 

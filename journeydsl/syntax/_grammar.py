@@ -20,6 +20,7 @@ __all__ = ["HEADER_KEYWORDS", "STEP_KEYWORDS", "keyword_values", "lark_parser", 
 STEP_KEYWORDS: Final = (
     "send", "wait", "if", "switch", "split", "repeat", "ticket", "update", "tag", "untag",
     "reward", "action", "set", "exit", "parallel", "break", "continue", "decide", "during",
+    "choose",
 )
 #: Words that start a header line, for "unknown header" hints.
 HEADER_KEYWORDS: Final = (

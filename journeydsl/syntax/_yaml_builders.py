@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from journeydsl import ast
 from journeydsl.diagnostics import Span
+from journeydsl.syntax._choose import choose_from_fields
 from journeydsl.syntax._decide import decide_from_fields
 from journeydsl.syntax.shapes import ENTRY_SHAPES, STEP_SHAPES
 
@@ -143,6 +144,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
     "exit_with": lambda f: ast.ExitWith(f["exit_with"], id=f.get("id"), span=f.span),
     # decide: a decision call
     "decide": decide_from_fields,
+    "choose": choose_from_fields,  # choose: the offer catalogue
 }
 assert set(STEP_BUILDERS) == set(STEP_SHAPES), "every step shape needs a builder"
 

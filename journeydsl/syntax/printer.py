@@ -20,6 +20,7 @@ from journeydsl.ast import (
     Binary,
     Break,
     Case,
+    ChooseOffer,
     Decide,
     During,
     DuringHandler,
@@ -50,6 +51,7 @@ from journeydsl.ast import (
     WaitFor,
     WaitUntil,
 )
+from journeydsl.syntax._choose import choose_dsl, choose_yaml
 from journeydsl.syntax._decide import decide_dsl, decide_yaml
 from journeydsl.syntax._print_expr import (
     BINARY_PREC,
@@ -275,8 +277,10 @@ class _DslPrinter:
                         self.with_params("", step.payload, depth + 1)
             case Action():
                 self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
-            case Decide():  # decide: a decision call
-                segments = decide_dsl(step, label)
+            case Decide() | ChooseOffer():  # decide, choose: decision calls and offers
+                segments = (
+                    decide_dsl(step, label) if isinstance(step, Decide) else choose_dsl(step, label)
+                )
                 if isinstance(segments, str):
                     self.emit(depth, segments)
                 else:
@@ -697,6 +701,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put("exit_with", print_expr(step.value))
         case Decide():  # decide: a decision call
             decide_yaml(step, put, _yaml_steps)
+        case ChooseOffer():  # choose: the offer catalogue
+            choose_yaml(step, put, _yaml_steps)
     return out
 
 
