@@ -99,6 +99,14 @@ def lower_choose(lw: _Lowerer, s: A.ChooseOffer, nid: str, nxt: str | None, scop
     candidates = tuple(
         _candidate(lw, o, scope, typed) for o in (found.offers if found is not None else ())
     )
+    if found is not None and found.fallback is None and s.none is None:
+        lw.diags.error(
+            "JD104",
+            f"offer catalogue '{s.catalogue.name}' has no fallback: say what happens when no "
+            "offer is eligible",
+            s.span,
+            "add `none { … }` to the step (YAML `none: [...]`), or a `fallback:` to the catalogue",
+        )
     fallback = None
     if found is not None and found.fallback is not None:
         fallback = _candidate(lw, found.fallback, scope, typed)

@@ -20,6 +20,7 @@ from journeydsl import ir
 from journeydsl.calendars import ALL_DAYS, next_at
 from journeydsl.expr.absent import AbsentAttributeError
 from journeydsl.expr.limits import ExpressionLimitError
+from journeydsl.ir_offers import ChooseOffer
 from journeydsl.runtime import parallel
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decide import Decider, DecisionFunction, run_decide
@@ -27,6 +28,7 @@ from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.history import contact_history
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
+from journeydsl.runtime.offers import run_choose
 from journeydsl.runtime.protocols import (
     EventStore,
     OutboxEntry,
@@ -138,6 +140,8 @@ class Interpreter:
         self.failed: list[tuple[str, str]] = []
         #: The host's decision functions (``decide`` steps), set by the engine.
         self.decider: Decider | None = None
+        # choose: the offer catalogue (runtime/offers.py); caps count earlier choices in the store
+        self.state = state
 
     # ------------------------------------------------------------------ running
 
@@ -596,6 +600,7 @@ _HANDLERS: dict[type, _Handler] = {
     ir.Parallel: parallel.fork,
     ir.Join: parallel.join,
     ir.Decide: run_decide,  # decide: a decision call (runtime/decide.py)
+    ChooseOffer: run_choose,  # choose: the offer catalogue (runtime/offers.py)
 }
 
 
