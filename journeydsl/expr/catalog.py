@@ -5,7 +5,7 @@ events and templates YAML files."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -102,7 +102,8 @@ class OfferCatalogue:
 
     def chosen_type(self) -> Type:
         """The type of a chosen offer: a record of ``id``, ``label`` and the payload fields."""
-        return record({"id": STRING, "label": STRING, **self.payload})
+        # (``values`` marks the record as a chosen offer, for the messages that name it)
+        return replace(record({"id": STRING, "label": STRING, **self.payload}), values=("offer",))
 
 
 @dataclass(slots=True)
