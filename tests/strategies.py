@@ -30,6 +30,7 @@ from journeydsl.ast import (
     By,
     Call,
     Case,
+    ChooseOffer,
     Cond,
     DateLit,
     Decide,
@@ -484,6 +485,7 @@ _COMPOUND = (
     "parallel",
     "decide",
     "during",
+    "choose",
 )
 _KINDS = {
     (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
@@ -570,6 +572,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             return Wait(_duration(draw, ctx), step_id)
         case "decide":
             return _decide(draw, ctx, inner, step_id)
+        case "choose":
+            return _choose(draw, ctx, inner, step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
 
@@ -590,6 +594,15 @@ def _decide(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> De
         on_timeout=_block(draw, ctx, inner) if _chance(draw, 3) else None,
         id=step_id,
     )
+
+
+def _choose(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> ChooseOffer:
+    """A pick from one of the example offer catalogues (the offer in a variable of its own),
+    with or without a `none` block (an empty one goes on without an offer)."""
+    ctx.ids += 1
+    catalogue = _pick(draw, ("reactivation", "card_offers"))
+    none = _block(draw, ctx, inner) if draw(st.booleans()) else None
+    return ChooseOffer(Ident(f"chosen{ctx.ids}"), Ident(catalogue), none, id=step_id)
 
 
 def _wait_first(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> WaitFirst:
