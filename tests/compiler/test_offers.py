@@ -222,3 +222,16 @@ def test_an_unknown_catalogue_without_events_catalog_says_to_add_one() -> None:
     )
     (d,) = [d for d in result.diagnostics if d.code == "JD213"]
     assert d.hint == 'add `uses events "events.yaml"`'
+
+
+def test_a_migration_sees_the_chosen_offer_as_set_after_the_step() -> None:
+    """`check --migrate` (runtime.migrate.set_before) counts a chosen offer as set at the steps
+    after its choose step, as JD208 does, so a mapping to a wait after it is not JD704."""
+    from journeydsl.runtime.migrate import set_before
+
+    result = compile_file(FIXTURES / "checks" / "offers.journey", root=REPO)
+    assert result.journey is not None
+    before = set_before(result.journey)
+    assert "best" not in before["choose_best"]
+    assert "best" in before["email_reactivation_offer"]
+    assert {"best", "card"} <= before["if"]
