@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
+from journeydsl.ast_decide import Decide  # decide: a decision call
+from journeydsl.ast_offers import ChooseOffer  # choose: the offer catalogue
 from journeydsl.ast_reuse import Enter, Include  # hand-off and fragments (reuse)
 from journeydsl.diagnostics import Span
 
@@ -28,6 +30,7 @@ __all__ = [
     "By",
     "Call",
     "Case",
+    "ChooseOffer",
     "Cond",
     "DateLit",
     "Decide",
@@ -626,30 +629,6 @@ class Break:
     span: Span = _span()
 
 
-# ---------------------------------------------------------------- decide: a decision call
-
-
-@dataclass(frozen=True, slots=True)
-class Decide:
-    """Call the host's decision function ``function`` with ``args`` and keep its typed answer in
-    the variable ``var`` (``decide offer = credit.preapproved_limit(customer: customer_id)``).
-
-    ``timeout`` (a duration) bounds each attempt, ``retry`` more attempts follow a failed one,
-    ``every`` apart. ``on_error`` / ``on_timeout`` run when the last attempt failed (None: not
-    given; an empty block goes on after the step without the answer)."""
-
-    var: Ident
-    function: Ident
-    args: tuple[Param, ...] = ()
-    timeout: Expr | None = None
-    retry: int | None = None
-    every: Expr | None = None
-    on_error: Steps | None = None
-    on_timeout: Steps | None = None
-    id: Ident | None = None
-    span: Span = _span()
-
-
 Step: TypeAlias = (
     Send
     | Parallel
@@ -673,6 +652,7 @@ Step: TypeAlias = (
     | During
     | Enter
     | Include
+    | ChooseOffer
 )
 Steps: TypeAlias = tuple[Step, ...]
 

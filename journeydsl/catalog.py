@@ -233,9 +233,17 @@ def load_events(
         file, decisions, "decisions", "function name: {params, answer}", diags
     ):
         _decisions(file, decisions, catalog, diags)
+    # offers: the offer catalogues (journeydsl/catalog_offers.py)
+    offers = _section(file, root, "offers")
+    if offers is not None and _mapping_or_empty(
+        file, offers, "offers", "catalogue: {offers, …}", diags
+    ):
+        from journeydsl.catalog_offers import load_offers  # (it reads with this module's helpers)
+
+        load_offers(file, offers, catalog, diags)
 
 
-_EVENTS_SECTIONS = ("events", "attributes", "decisions")
+_EVENTS_SECTIONS = ("events", "attributes", "decisions", "offers")
 
 
 # ---------------------------------------------------------------- decision functions

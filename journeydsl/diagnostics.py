@@ -106,6 +106,7 @@ CODES: dict[str, str] = {
     "JD212": "name not available here",
     "JD213": "undefined hand-off target",
     "JD214": "undefined fragment",
+    "JD215": "undefined offer catalogue",
     # types
     "JD301": "type mismatch",
     "JD302": "currency mismatch",

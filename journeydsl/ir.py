@@ -763,6 +763,8 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return [("answer", node.next), *node.labelled_edges()]
         case Enter(refusal_exit=True):  # enter: hand-off to another journey
             return [("entered", node.next), ("not entered", node.refused)]
+    if (own := getattr(node, "graph_edges", None)) is not None:  # choose (ir_offers.py)
+        return list(own())
     return [("", getattr(node, "next", None))]
 
 

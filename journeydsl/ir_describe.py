@@ -64,4 +64,6 @@ def describe(node: ir.Node, *, full: bool = False) -> str:
             return f"decide {node.var} = {node.function}(…)"
         case ir.Enter():  # enter: hand-off to another journey
             return f"enter {node.journey}"
+    if (own := getattr(node, "describe", None)) is not None:  # choose (ir_offers.py)
+        return str(own())
     return str(node.kind)

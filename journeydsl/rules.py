@@ -175,6 +175,10 @@ RULES: Final[dict[str, Rule]] = {
         "NAME.fragment.yaml).",
         "include remind_activaton(days: 3d)\n",
         "Name a fragment file next to the journey: `include remind_activation(days: 3d)`."),
+    "JD215": Rule(
+        "A `choose` step names an offer catalogue the events catalog's `offers:` lacks.",
+        "choose best from reactivaton\n",
+        "Name a declared catalogue: `choose best from reactivation`."),
     "JD301": Rule(
         "A value has the wrong type for where it is used.",
         'wait "3d"\n',

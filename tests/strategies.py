@@ -30,6 +30,7 @@ from journeydsl.ast import (
     By,
     Call,
     Case,
+    ChooseOffer,
     Cond,
     DateLit,
     Decide,
@@ -487,6 +488,7 @@ _COMPOUND = (
     "decide",
     "during",
     "enter",  # hand-off
+    "choose",
 )
 _KINDS = {
     (var, compound): _SIMPLE + ("set",) * var + _COMPOUND * compound
@@ -582,6 +584,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
                 Param(Ident("round"), NumberLit(str(draw(st.integers(1, 3))))),
             )
             return Include(Ident("remind_activation"), values, id=step_id)
+        case "choose":
+            return _choose(draw, ctx, inner, step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
 
@@ -616,6 +620,15 @@ def _enter(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Ent
     if way == "block":
         refused = _block(draw, ctx, inner, hi=2)
     return Enter(Ident("activation_call"), args, not_entered=refused, id=step_id)
+
+
+def _choose(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> ChooseOffer:
+    """A pick from one of the example offer catalogues (the offer in a variable of its own),
+    with or without a `none` block (an empty one goes on without an offer)."""
+    ctx.ids += 1
+    catalogue = _pick(draw, ("reactivation", "card_offers"))
+    none = _block(draw, ctx, inner) if draw(st.booleans()) else None
+    return ChooseOffer(Ident(f"chosen{ctx.ids}"), Ident(catalogue), none, id=step_id)
 
 
 def _wait_first(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> WaitFirst:

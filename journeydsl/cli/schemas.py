@@ -145,6 +145,48 @@ def _decisions() -> Schema:
     }
 
 
+def _offers() -> Schema:
+    """``offers:``: the offer catalogues ``choose`` steps pick from, by name."""
+    scalar = {"type": ["string", "number", "boolean"]}
+    offer = {
+        "type": "object",
+        "properties": {
+            "label": {"type": "string"},
+            "eligible": {"type": ["string", "boolean"], "description": "a bool expression"},
+            "rank": {"type": ["string", "number"], "description": "a number expression"},
+            "cap": {"type": "integer", "minimum": 1, "description": "times one customer"},
+            "valid": {
+                "type": "object",
+                "properties": {"from": {"type": "string"}, "until": {"type": "string"}},
+                "additionalProperties": False,
+                "description": "aware date-times: from <= now < until",
+            },
+            "payload": {"type": ["object", "null"], "additionalProperties": scalar},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "type": ["object", "null"],
+        "propertyNames": _NAME,
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "label": {"type": "string"},
+                "payload": _fields("the payload fields every offer gives: name -> type"),
+                "fallback": {"type": "string", "description": "the offer given when none is"},
+                "offers": {
+                    "type": "object",
+                    "propertyNames": _NAME,
+                    "additionalProperties": offer,
+                },
+            },
+            "required": ["offers"],
+            "additionalProperties": False,
+        },
+        "description": "offer catalogues: name -> {payload, fallback, offers}",
+    }
+
+
 def events_schema() -> Schema:
     """The events catalog (``uses events``): event types with their fields, and profile
     attributes."""
@@ -163,6 +205,7 @@ def events_schema() -> Schema:
             },
             "attributes": _fields("profile attributes: name -> type"),
             "decisions": _decisions(),
+            "offers": _offers(),  # choose: the offer catalogues
         },
         "required": ["events"],
         "additionalProperties": False,

@@ -23,6 +23,7 @@ from journeydsl.compiler.exitwith import lower_exit_with
 from journeydsl.compiler.fragments import lower_include
 from journeydsl.compiler.goals import goal_steps, lower_goal_steps
 from journeydsl.compiler.handoff import declare_inputs, lower_enter
+from journeydsl.compiler.lower_offers import chosen_type, lower_choose
 from journeydsl.compiler.named_args import check_named_args
 from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
@@ -92,6 +93,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [s.not_entered or ()]
         case A.Include():  # fragments: the steps the include expands to
             return [s.expanded]
+        case A.ChooseOffer():  # choose: the offer catalogue
+            return [s.none] if s.none is not None else []
         case A.During():  # (each handler is walked as the wait it is, its steps inside it)
             return [s.body, tuple(h.wait for h in s.handlers)]
     return []
@@ -144,6 +147,8 @@ def _base_id(s: A.Step) -> str:
             return f"enter_{s.journey.name}"
         case A.Include():  # fragments
             return f"include_{s.fragment.name}"
+        case A.ChooseOffer():  # choose: the offer catalogue
+            return f"choose_{s.var.name}"
     raise TypeError(s)  # pragma: no cover
 
 
@@ -284,6 +289,9 @@ class _Lowerer:
             if isinstance(s, A.Decide) and s.var.name not in self.var_types:  # decide
                 self.var_types[s.var.name] = answer_type(self.catalog, s)
                 self.var_spans[s.var.name] = s.var.span
+            if isinstance(s, A.ChooseOffer) and s.var.name not in self.var_types:  # choose
+                self.var_types[s.var.name] = chosen_type(self.catalog, s)
+                self.var_spans[s.var.name] = s.var.span
 
     # ------------------------------------------------------------------ steps
 
@@ -355,6 +363,8 @@ class _Lowerer:
                 return lower_enter(self, s, nid, nxt, scope)
             case A.Include():  # fragments: its expanded steps, in place
                 return lower_include(self, s, nxt, scope)
+            case A.ChooseOffer():  # choose: the offer catalogue
+                return lower_choose(self, s, nid, nxt, scope)
             case A.Ticket():
                 return lower_ticket(self, s, nid, nxt, scope)
             case A.Update():

@@ -5,12 +5,15 @@ events and templates YAML files."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
-from journeydsl.expr.types import TIMESTAMP, Type
+from journeydsl import ast as A
+from journeydsl.diagnostics import Span
+from journeydsl.expr.types import STRING, TIMESTAMP, Type, record
 
-__all__ = ["Catalog", "DecisionSpec", "EventSpec", "TemplateSpec"]
+__all__ = ["Catalog", "DecisionSpec", "EventSpec", "OfferCatalogue", "OfferSpec", "TemplateSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,45 @@ class DecisionSpec:
     answer: Type
 
 
+# ---------------------------------------------------------------- offers: the offer catalogue
+
+
+@dataclass(frozen=True, slots=True)
+class OfferSpec:
+    """One offer of an offer catalogue: who may get it (``eligible``, a bool expression), how
+    good it is (``rank``, a number expression), how often one customer may get it (``cap``),
+    when it may be given (``valid_from`` <= now < ``valid_until``, aware), and its ``payload``
+    (the catalogue's declared fields, typed)."""
+
+    id: str
+    label: str
+    eligible: A.Expr | None = None  # (None: everyone)
+    rank: A.Expr | None = None  # (None: 0)
+    cap: int | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    span: Span | None = None  # (where the offer is declared)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCatalogue:
+    """An offer catalogue (``offers:`` in the events catalog): its offers in declaration order
+    (ties of rank go to the one declared first), the payload fields each offer gives, with their
+    types, and the ``fallback`` offer given when none is eligible (it is not ranked)."""
+
+    name: str
+    offers: tuple[OfferSpec, ...]
+    payload: Mapping[str, Type] = field(default_factory=dict)
+    fallback: OfferSpec | None = None
+    label: str = ""
+
+    def chosen_type(self) -> Type:
+        """The type of a chosen offer: a record of ``id``, ``label`` and the payload fields."""
+        # (``values`` marks the record as a chosen offer, for the messages that name it)
+        return replace(record({"id": STRING, "label": STRING, **self.payload}), values=("offer",))
+
+
 @dataclass(slots=True)
 class Catalog:
     """Everything a journey's expressions and sends are checked against.
@@ -79,6 +121,8 @@ class Catalog:
     templates: dict[str, TemplateSpec] = field(default_factory=dict)
     #: The decision functions (``decisions:`` in the events catalog), by dotted name.
     decisions: dict[str, DecisionSpec] = field(default_factory=dict)
+    #: The offer catalogues (``offers:`` in the events catalog), by name.
+    offers: dict[str, OfferCatalogue] = field(default_factory=dict)
     #: Whether an events (a templates) catalog was loaded: named by the journey, read, and a
     #: mapping with its section. A catalog that could not be loaded leaves it False.
     has_events: bool = False

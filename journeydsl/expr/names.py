@@ -222,7 +222,8 @@ def _record_field(node: A.Attr, inner: Typed, scope: Scope) -> Typed:
         names = [k for k, _ in t.fields or ()]
         scope.diags.error(
             "JD202",
-            f"the answer has no field '{fname}'; its fields are {_listed(names)}",
+            f"{'the chosen offer' if t.values == ('offer',) else 'the answer'} has no field "
+            f"'{fname}'; its fields are {_listed(names)}",
             node.span,
             did_you_mean(fname, names),
         )

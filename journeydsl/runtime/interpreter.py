@@ -20,6 +20,7 @@ from journeydsl import ir
 from journeydsl.calendars import ALL_DAYS, next_at
 from journeydsl.expr.absent import AbsentAttributeError
 from journeydsl.expr.limits import ExpressionLimitError
+from journeydsl.ir_offers import ChooseOffer
 from journeydsl.runtime import parallel
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decide import Decider, DecisionFunction, run_decide
@@ -28,6 +29,7 @@ from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.handoff import Handoffs, run_enter
 from journeydsl.runtime.history import contact_history
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
+from journeydsl.runtime.offers import run_choose
 from journeydsl.runtime.protocols import (
     EventStore,
     OutboxEntry,
@@ -141,6 +143,9 @@ class Interpreter:
         self.decider: Decider | None = None
         #: hand-off: the instances ``enter`` steps create, set by the engine's entries.
         self.handoffs: Handoffs | None = None
+
+        # choose: the offer catalogue (runtime/offers.py); caps count earlier choices in the store
+        self.state = state
 
     # ------------------------------------------------------------------ running
 
@@ -605,6 +610,7 @@ _HANDLERS: dict[type, _Handler] = {
     ir.Join: parallel.join,
     ir.Decide: run_decide,  # decide: a decision call (runtime/decide.py)
     ir.Enter: run_enter,  # enter: hand-off to another journey (runtime/handoff.py)
+    ChooseOffer: run_choose,  # choose: the offer catalogue (runtime/offers.py)
 }
 
 

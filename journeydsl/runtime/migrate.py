@@ -49,6 +49,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from journeydsl import ir
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
+from journeydsl.ir_offers import ChooseOffer
 from journeydsl.runtime.protocols import StateStore
 from journeydsl.runtime.records import InstanceRecord, wait_of
 
@@ -267,6 +268,8 @@ def _sets(node: ir.Node) -> str | None:
         return node.var
     if isinstance(node, ir.RepeatStart | ir.RepeatNext):
         return node.counter
+    if isinstance(node, ChooseOffer):  # choose: the chosen offer (not on its `none` exit)
+        return node.var
     return None
 
 

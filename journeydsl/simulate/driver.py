@@ -24,6 +24,7 @@ from typing import Any, cast
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.expr.context import EventRecord
+from journeydsl.ir_offers import ChooseOffer
 from journeydsl.runtime.decide import DecisionFunction
 from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.events import event_id
@@ -43,7 +44,7 @@ from journeydsl.runtime.virtual import (
 from journeydsl.simulate.decisions import unanswered
 from journeydsl.simulate.inputs import LoadedEvent, Problem, default_profile
 from journeydsl.simulate.policy_figures import PolicyTally
-from journeydsl.simulate.tally import Tally
+from journeydsl.simulate.tally import Tally, offer_counts
 from journeydsl.zones import zone
 
 __all__ = [
@@ -444,12 +445,13 @@ def exit_steps(journey: ir.Journey) -> frozenset[str]:
 
 
 def ticket_steps(journey: ir.Journey) -> frozenset[str]:
-    """The ids of the journey's ticket steps with ``accepted`` / ``not accepted`` exits, and
-    of its hand-offs (``enter``: entered / not entered)."""
+    """The ids of the journey's ticket steps with ``accepted`` / ``not accepted`` exits, of its
+    hand-offs (``enter``: entered / not entered) and of its choose steps (the steps whose
+    outcome the tally reads from the decision log)."""
     return frozenset(
         nid
         for nid, node in journey.nodes.items()
-        if (isinstance(node, ir.Ticket) and node.waits) or isinstance(node, ir.Enter)
+        if (isinstance(node, ir.Ticket) and node.waits) or isinstance(node, ir.Enter | ChooseOffer)
     )
 
 
@@ -537,7 +539,8 @@ class RunResult:
         ``steps`` has per step (graph order) its readable ``name`` and the instances that
         ``entered`` it, ``passed`` it (went on), ``exited`` there (an exit, or a goal met while
         waiting there) and are still ``waiting`` there; a ticket step with exits adds how many
-        took each (``accepted``, ``not_accepted``)."""
+        took each (``accepted``, ``not_accepted``), a choose step how often each offer was
+        chosen (``offers``: by offer id in the catalogue's order, the fallback, ``none``)."""
         journey = self.journey(journey_id)
         tally = self.tally(journey.id)
         nodes = {
@@ -563,6 +566,9 @@ class RunResult:
             if isinstance(node, ir.Enter):  # hand-off: the customers the target took, or not
                 for way in ("handed_off", "not_entered"):
                     steps[nid][way] = tally.ticket_exits.get((nid, way), 0)
+
+            if isinstance(node, ChooseOffer):  # choose: how often each offer was chosen
+                steps[nid]["offers"] = offer_counts(node, tally.offers)
         return {
             "entered": tally.entered,
             "nodes": nodes,

@@ -75,8 +75,8 @@ RUN_KEYS = (
     "title",
     "costs",
 )
-#: Tally counters keyed by (queue, priority) or (kind, name).
-_PAIR_KEYED = frozenset({"tickets", "rewards", "ticket_exits"})
+#: Tally counters keyed by (queue, priority), (kind, name) or (step, exit / offer).
+_PAIR_KEYED = frozenset({"tickets", "rewards", "ticket_exits", "offers"})
 
 
 class PartError(Exception):

@@ -159,6 +159,9 @@ def render_text(
             name += f" (accepted {row['accepted']}, not accepted {row['not_accepted']})"
         if "handed_off" in row:  # a hand-off: how many the target took
             name += f" (handed off {row['handed_off']}, not entered {row['not_entered']})"
+
+        if "offers" in row:  # a choose step: the offers chosen
+            name += " (" + ", ".join(f"{k} {v}" for k, v in row["offers"].items()) + ")"
         cells = [name, str(n), percent_of(n, entered), str(row["passed"])]
         cells.append(str(row["exited"]))
         if waiting:
@@ -270,8 +273,8 @@ def describe_action(a: Mapping[str, Any]) -> str:
 
 
 def render_trace(result: SimulationResult, customer_id: str) -> str:
-    """One customer's timeline: their events (history marked), instance entries and exits and
-    every action, interleaved by time, in their local time."""
+    """One customer's timeline: their events (history marked), instance entries and exits, the
+    offers chosen and every action, interleaved by time, in their local time."""
     tz = result.timezone(customer_id)
     rows: list[tuple[float, int, int, str]] = []
     seq = 0
@@ -296,6 +299,13 @@ def render_trace(result: SimulationResult, customer_id: str) -> str:
             )
         )
         seq += 1
+        for entry in r["log"]:  # choose: the offers chosen (explain tells why)
+            if entry["what"] == "offer":
+                at = datetime.fromisoformat(entry["at"])
+                chosen = entry.get("offer") or "none eligible"
+                text = f"{'offer':<8} {entry.get('catalogue')}: {chosen}"
+                rows.append((at.timestamp(), 1, seq, f"{minute(local_iso(at, tz))}  {text}"))
+                seq += 1
         if r["ended_at"]:
             ended = datetime.fromisoformat(r["ended_at"])
             rows.append(
@@ -439,6 +449,9 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
             return f"branch {d.get('branch')} cancelled (it waited at {d.get('at_step')})"
         case "join":
             return f"join {d.get('join')}: complete, go on"
+        # choose: the offer catalogue
+        case "offer":
+            return _describe_offer(d)
         # decide: a decision call
         case "decide" if "value" in d:
             return f"asked {d.get('name')}: {compact(d['value'])}"
@@ -447,6 +460,21 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
             return f"asked {d.get('name')}: attempt {d.get('attempt')} {kind} ({d.get('reason')})"
     rest = ", ".join(f"{k}={compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
+
+
+def _describe_offer(d: Mapping[str, Any]) -> str:
+    """A choice from an offer catalogue, and why: each offer's rank, or why it was not eligible."""
+    weighed = "; ".join(
+        f"{w.get('offer')} rank {compact(w.get('rank'))}"
+        if w.get("eligible")
+        else f"{w.get('offer')} not eligible ({w.get('why')})"
+        for w in d.get("weighed") or ()
+    )
+    catalogue = d.get("catalogue")
+    if d.get("offer") is None:
+        return f"no offer of {catalogue} eligible → none: {weighed}"
+    how = "the fallback, none other eligible" if d.get("fallback") else "the best eligible"
+    return f"chose {d.get('offer')} from {catalogue} ({how}): {weighed}"
 
 
 def _describe_first(d: Mapping[str, Any]) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from journeydsl.ir_offers import ChooseOffer
+
 __all__ = ["ChannelStats", "Tally", "merge_channel_stats"]
 
 
@@ -91,6 +93,8 @@ class Tally:
     waiting_at: Counter[str] = field(default_factory=Counter)
     #: Per ticket step with exits, ``(step, "accepted" | "not_accepted")``: the exits taken.
     ticket_exits: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Per choose step, ``(step, offer id)``: the offers chosen (``"none"``: none was).
+    offers: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add_instance(
         self,
@@ -101,7 +105,8 @@ class Tally:
     ) -> None:
         """Count one instance record (the engine's state record). ``splits`` are the ids of the
         journey's split steps that have a holdout, ``exits`` its exit steps, ``tickets`` its
-        ticket steps with exits (their exits are read from the decision log)."""
+        ticket steps with exits and its choose steps (their exits, the offers chosen, are read
+        from the decision log)."""
         self.entered += 1
         visited = record["visits"]
         if tickets and any(visited.get(t) for t in tickets):
@@ -111,6 +116,9 @@ class Tally:
                 elif entry.get("what") == "handoff":  # hand-off: entered the target, or not
                     way = "handed_off" if entry.get("entered") else "not_entered"
                     self.ticket_exits[(str(entry["node"]), way)] += 1
+
+                elif entry.get("what") == "offer":  # choose: the offer chosen
+                    self.offers[(str(entry["node"]), str(entry.get("offer") or "none"))] += 1
         for node, visits in visited.items():
             if visits > 0:
                 self.nodes[node] += 1
@@ -193,9 +201,22 @@ class Tally:
         self.tickets.update(other.tickets)
         self.rewards.update(other.rewards)
         self.ticket_exits.update(other.ticket_exits)
+        self.offers.update(other.offers)
         return self
 
     def ordered_reasons(self) -> dict[str, int]:
         """Suppression reasons, most frequent first, ties by name (so that the order does not
         depend on the order the actions were counted in)."""
         return dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ---------------------------------------------------------------- choose: the offers chosen
+
+
+def offer_counts(node: ChooseOffer, offers: Counter[tuple[str, str]]) -> dict[str, int]:
+    """How often the choose step ``node`` chose each offer: by id in the catalogue's order,
+    then its fallback, then ``none`` (no offer eligible) when the step has that exit."""
+    ids = [c.id for c in node.candidates]
+    ids += [node.fallback.id] if node.fallback is not None else []
+    ids += ["none"] if node.none_exit else []
+    return {oid: offers.get((node.id, oid), 0) for oid in ids}

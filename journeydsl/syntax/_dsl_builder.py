@@ -18,6 +18,7 @@ from lark import Token, Tree
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
+from journeydsl.syntax._choose import build_choose
 from journeydsl.syntax._decide import build_decide
 from journeydsl.syntax._enter import build_enter
 from journeydsl.syntax._fragment import build_include
@@ -549,6 +550,8 @@ class Builder:
     # enter: hand-off to another journey (journeydsl/syntax/_enter.py)
     s_enter = build_enter
     s_include = build_include  # fragments (journeydsl/syntax/_fragment.py)
+
+    s_choose_offer = build_choose  # choose: the offer catalogue (syntax/_choose.py)
 
     # ---------------------------------------------------------------- journey
 

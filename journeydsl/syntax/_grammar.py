@@ -21,6 +21,8 @@ STEP_KEYWORDS: Final = (
     "send", "wait", "if", "switch", "split", "repeat", "ticket", "update", "tag", "untag",
     "reward", "action", "set", "exit", "parallel", "break", "continue", "decide", "during",
     "enter", "include",  # hand-off to another journey, fragments
+
+    "choose",
 )
 #: Words that start a header line, for "unknown header" hints.
 HEADER_KEYWORDS: Final = (

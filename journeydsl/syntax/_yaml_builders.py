@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from journeydsl import ast
 from journeydsl.diagnostics import Span
+from journeydsl.syntax._choose import choose_from_fields
 from journeydsl.syntax._decide import decide_from_fields
 from journeydsl.syntax._enter import enter_from_fields
 from journeydsl.syntax._fragment import include_from_fields
@@ -148,6 +149,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
     # enter: hand-off to another journey
     "enter": enter_from_fields,
     "include": include_from_fields,  # fragments
+    "choose": choose_from_fields,  # choose: the offer catalogue
 }
 assert set(STEP_BUILDERS) == set(STEP_SHAPES), "every step shape needs a builder"
 

@@ -20,6 +20,7 @@ from journeydsl.ast import (
     Binary,
     Break,
     Case,
+    ChooseOffer,
     Decide,
     During,
     DuringHandler,
@@ -52,6 +53,7 @@ from journeydsl.ast import (
     WaitFor,
     WaitUntil,
 )
+from journeydsl.syntax._choose import choose_dsl, choose_yaml
 from journeydsl.syntax._decide import decide_dsl, decide_yaml
 from journeydsl.syntax._enter import enter_dsl, enter_yaml
 from journeydsl.syntax._fragment import include_dsl, include_yaml
@@ -280,8 +282,10 @@ class _DslPrinter:
                         self.with_params("", step.payload, depth + 1)
             case Action():
                 self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
-            case Decide():  # decide: a decision call
-                segments = decide_dsl(step, label)
+            case Decide() | ChooseOffer():  # decide, choose: decision calls and offers
+                segments = (
+                    decide_dsl(step, label) if isinstance(step, Decide) else choose_dsl(step, label)
+                )
                 if isinstance(segments, str):
                     self.emit(depth, segments)
                 else:
@@ -712,6 +716,8 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             enter_yaml(step, put, _yaml_steps)
         case Include():  # fragments
             include_yaml(step, put)
+        case ChooseOffer():  # choose: the offer catalogue
+            choose_yaml(step, put, _yaml_steps)
     return out
 
 

@@ -430,6 +430,25 @@ _DECIDE = _step(
     ),
 )
 
+# ---------------------------------------------------------------- choose: the offer catalogue
+_CHOOSE = _step(
+    Key("choose", K.NAME, "The variable that keeps the chosen offer.", True, "choose: best"),
+    "Pick the best eligible offer of an offer catalogue, and keep it.",
+    Key(
+        "from",
+        K.NAME,
+        "The offer catalogue (offers: in the events catalog).",
+        True,
+        "from: reactivation",
+    ),
+    Key(
+        "none",
+        K.STEPS,
+        "Steps to run when no offer is eligible and the catalogue has no fallback.",
+        example="none: [exit: no_offer]",
+    ),
+)
+
 # ---------------------------------------------------------------- parallel (concurrent paths)
 _PARALLEL = _step(
     Key(
@@ -517,6 +536,7 @@ STEP_SHAPES: Mapping[str, Shape] = {
         _DECIDE,
         _ENTER,
         _INCLUDE,
+        _CHOOSE,
     )
     if s.head is not None
 }

@@ -31,7 +31,8 @@ def _explain(cli: Cli, customer: str, *extra: str) -> str:
 
 
 def test_trace_interleaves_history_events_and_actions_in_local_time(cli: Cli) -> None:
-    """The timeline lists history, the entry, sends, the customer's own events and the exit."""
+    """The timeline lists history, the entry, the offer chosen, sends, the customer's own events
+    and the exit."""
     code, out, _ = cli(*dormant_args("--trace", "d-002"))
     assert code == 0
     trace = out[out.index("timeline of d-002") :].splitlines()
@@ -45,6 +46,7 @@ def test_trace_interleaves_history_events_and_actions_in_local_time(cli: Cli) ->
         "2025-09-03 07:45 +07:00  history  transaction {amount: 14,000,000 VND, currency: VND, "
         "merchant: Agoda, category: travel}",
         "2026-01-05 09:00 +07:00  enter    dormant_reactivation v1",
+        "2026-01-05 09:00 +07:00  offer    reactivation: airline_cashback",
         "2026-01-05 09:00 +07:00  action   send email reactivation_offer {offer: airline_cashback}",
         "2026-01-05 09:00 +07:00  action   send zns reactivation_offer {offer: airline_cashback}",
         "2026-01-05 12:20 +07:00  event    message_opened {message_id: m-2001, journey: "

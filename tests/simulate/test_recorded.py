@@ -503,5 +503,6 @@ def test_the_funnel_names_steps_and_splits_each_entry_into_passed_exited_waiting
     # The goal 'reactivated' ends an instance while it waits for the registration.
     assert funnel["outcomes"]["reactivated"] == 1
     assert steps["wait_for_offer_registered"]["exited"] == 1
-    assert steps["if_2"]["name"].startswith("if top(transaction.category by sum(")
+    assert steps["choose_chosen"]["name"] == "choose chosen from reactivation"
+    assert sum(steps["choose_chosen"]["offers"].values()) == steps["choose_chosen"]["entered"]
     assert steps["exit_no_engagement"]["name"] == "exit no_engagement"

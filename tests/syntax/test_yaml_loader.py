@@ -81,9 +81,11 @@ def test_example_header_and_nesting() -> None:
         ast.FallbackChain((ast.Ident("push"), ast.Ident("zns"), ast.Ident("sms"))),
     )
     assert j.goals == (ast.Goal(ast.Ident("reactivated"), ast.Name("transaction")),)
-    first = j.steps[0]
-    assert isinstance(first, ast.If)
-    assert isinstance(first.otherwise[0], ast.If)
+    first, then = j.steps[0], j.steps[1]
+    assert first == ast.ChooseOffer(ast.Ident("chosen"), ast.Ident("reactivation"))
+    assert isinstance(then, ast.Set)
+    push = next(s for s in j.steps if isinstance(s, ast.If))
+    assert isinstance(push.then[0], ast.Send)
 
 
 def test_example_spans_are_one_based() -> None:

@@ -6,6 +6,7 @@ from journeydsl import ir
 from journeydsl.compiler.checks._graph import predecessors
 from journeydsl.compiler.lower import Lowered
 from journeydsl.diagnostics import Diagnostics
+from journeydsl.ir_offers import ChooseOffer  # choose: the offer catalogue
 
 
 def check(lowered: Lowered, diags: Diagnostics) -> None:
@@ -22,8 +23,8 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
     def out(nid: str, to: str) -> frozenset[str]:
         var = lowered.sets.get(nid)
         node = journey.nodes[nid]
-        if isinstance(node, ir.Decide) and to in node.failure_targets():
-            return set_in[nid]  # (a decision sets its answer on its answer edge only)
+        if isinstance(node, ir.Decide | ChooseOffer) and to in node.failure_targets():
+            return set_in[nid]  # (a decision, a choice: set on the answer edge only)
         return set_in[nid] | {var} if var else set_in[nid]
 
     order = list(journey.nodes)
@@ -59,6 +60,7 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                     f"set '{var}' before the first wait, or test something else in the goal",
                 )
     answers = {n.var for n in journey.nodes.values() if isinstance(n, ir.Decide)}
+    choices = {n.var for n in journey.nodes.values() if isinstance(n, ChooseOffer)}
     for nid, reads in lowered.reads.items():
         reported: set[str] = set()
         for var, span in reads:
@@ -72,5 +74,8 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                     "the call answered (an `on error` or `on timeout` block that does not exit "
                     "goes on without it)"
                     if var in answers
+                    else f"'{var}' is a chosen offer: read it after its `choose` step, where "
+                    "an offer was chosen (a `none` block that does not exit goes on without it)"
+                    if var in choices
                     else f"set it on every path before this step (`set {var} = …`)",
                 )
