@@ -103,6 +103,7 @@ CODES: dict[str, str] = {
     "JD210": "template not available on channel",
     "JD211": "fallback channel lacks the template",
     "JD212": "name not available here",
+    "JD213": "undefined budget",
     # types
     "JD301": "type mismatch",
     "JD302": "currency mismatch",

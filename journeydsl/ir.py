@@ -733,7 +733,8 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return []
         case Decide():
             return [("answer", node.next), *node.labelled_edges()]
-    return [("", getattr(node, "next", None))]
+    exits = getattr(node, "exits", None)  # nodes with exits of their own (ir_rewards.Reward)
+    return list(exits()) if exits is not None else [("", getattr(node, "next", None))]
 
 
 def describe(node: Node, *, full: bool = False) -> str:

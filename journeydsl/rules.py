@@ -146,6 +146,11 @@ RULES: Final[dict[str, Rule]] = {
         "A call names a function that does not exist.",
         "set h = hours(now)\n",
         "Call a built-in function: `hour(now)`."),
+    "JD213": Rule(
+        "A reward draws from a budget the events catalog does not declare.",
+        "reward annual_fee_waiver from fee_waiver amount 500_000 VND\n",
+        "Declare it under `budgets:` in the events catalog, or name a declared one: "
+        "`from fee_waivers`."),
     "JD210": Rule(
         "The template has no version on the channel the send uses.",
         "send sms new_cardholder_promotions\n",

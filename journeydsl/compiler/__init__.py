@@ -131,6 +131,7 @@ def _load_catalogs(
         merged.defaults.update(part.defaults)
         merged.templates.update(part.templates)
         merged.decisions.update(part.decisions)  # decide: the decision functions
+        merged.budgets.update(part.budgets)  # reward budgets
         merged.has_events |= part.has_events
         merged.has_templates |= part.has_templates
         if not (part.has_events if kind == "events" else part.has_templates):

@@ -24,6 +24,7 @@ from journeydsl.compiler.named_args import check_named_args
 from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
 from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
+from journeydsl.compiler.rewards import draws_from_budget, lower_reward
 from journeydsl.compiler.switch import lower_switch
 from journeydsl.compiler.tickets import lower_ticket
 from journeydsl.compiler.waitbind import bound_scopes
@@ -85,6 +86,8 @@ def _blocks(s: A.Step) -> list[A.Steps]:
             return [b.steps for b in s.branches]
         case A.Decide():  # decide: a decision call
             return [b for b in (s.on_error, s.on_timeout) if b is not None]
+        case A.Action():  # reward budgets: the granted and exhausted blocks
+            return [b for b in (s.granted, s.exhausted) if b is not None]
         case A.During():  # (each handler is walked as the wait it is, its steps inside it)
             return [s.body, tuple(h.wait for h in s.handlers)]
     return []
@@ -358,6 +361,8 @@ class _Lowerer:
                 )
             case A.Tag():
                 return self.add(ir.Tag(nid, span, s.tag.name, s.remove, nxt))
+            case A.Action() if draws_from_budget(s):  # reward budgets
+                return lower_reward(self, s, nid, nxt, scope)
             case A.Action():
                 params, typed = self.free_params(s.params, scope)
                 return self.add(ir.Action(nid, span, s.kind, s.name.name, params, nxt), *typed)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from journeydsl.expr.types import TIMESTAMP, Type
 
-__all__ = ["Catalog", "DecisionSpec", "EventSpec", "TemplateSpec"]
+__all__ = ["BudgetSpec", "Catalog", "DecisionSpec", "EventSpec", "TemplateSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,23 @@ class DecisionSpec:
     answer: Type
 
 
+# ---------------------------------------------------------------- reward budgets
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSpec:
+    """A campaign's reward budget (``budgets:`` in the events catalog): an amount of money
+    (``currency`` set) or a quota of ``total`` rewards (``currency`` None), usable from
+    ``starts`` to ``ends`` (dates in the journey's time zone, both included) when given."""
+
+    name: str
+    total: Decimal
+    currency: str | None
+    starts: date | None = None
+    ends: date | None = None
+    label: str = ""
+
+
 @dataclass(slots=True)
 class Catalog:
     """Everything a journey's expressions and sends are checked against.
@@ -79,6 +98,8 @@ class Catalog:
     templates: dict[str, TemplateSpec] = field(default_factory=dict)
     #: The decision functions (``decisions:`` in the events catalog), by dotted name.
     decisions: dict[str, DecisionSpec] = field(default_factory=dict)
+    #: Reward budgets (``budgets:`` in the events catalog), by name.
+    budgets: dict[str, BudgetSpec] = field(default_factory=dict)
     #: Whether an events (a templates) catalog was loaded: named by the journey, read, and a
     #: mapping with its section. A catalog that could not be loaded leaves it False.
     has_events: bool = False

@@ -19,6 +19,7 @@ from lark import Token, Tree
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, Span
 from journeydsl.syntax._decide import build_decide
+from journeydsl.syntax._rewards import budget_fields
 
 __all__ = ["MAX_DEPTH", "Builder", "TooDeepError"]
 
@@ -518,7 +519,8 @@ class Builder:
 
     def s_reward(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         name = self.ident(t.children[0])
-        return ast.Action("reward", name, self.params(_one(t, "params")), ident, s)
+        params = self.params(_one(t, "params"))
+        return ast.Action("reward", name, params, ident, s, **budget_fields(self, t))  # budgets
 
     def s_action(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         name = self.ident(t.children[0])

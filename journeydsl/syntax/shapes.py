@@ -339,6 +339,26 @@ _REWARD = _step(
     Key("reward", K.NAME, "The reward handler to call.", True, "reward: annual_fee_waiver"),
     "Grant a reward through a handler the host registers.",
     _params("The reward's parameters, name -> expression."),
+    # reward budgets
+    Key("from", K.NAME, "The budget the reward draws from.", example="from: fee_waivers"),
+    Key(
+        "amount",
+        K.EXPR,
+        "What one reward draws from a money budget (a quota's draw is one reward).",
+        example="amount: 500_000 VND",
+    ),
+    Key(
+        "granted",
+        K.STEPS,
+        "Steps to run when the budget granted the reward.",
+        example="granted: [send: fee_waiver_granted, channel: email]",
+    ),
+    Key(
+        "exhausted",
+        K.STEPS,
+        "Steps to run when the budget could not grant it (the reward is not given).",
+        example="exhausted: [exit: budget_exhausted]",
+    ),
 )
 _ACTION = _step(
     Key("action", K.NAME, "The custom action handler to call.", True, "action: notify_crm"),
