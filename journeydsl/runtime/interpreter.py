@@ -20,7 +20,9 @@ from journeydsl import ir
 from journeydsl.calendars import ALL_DAYS, next_at
 from journeydsl.expr.absent import AbsentAttributeError
 from journeydsl.expr.limits import ExpressionLimitError
+from journeydsl.ir_rewards import Reward
 from journeydsl.runtime import parallel
+from journeydsl.runtime.budgets import BudgetLedger
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decide import Decider, DecisionFunction, run_decide
 from journeydsl.runtime.decisions import note
@@ -35,6 +37,7 @@ from journeydsl.runtime.protocols import (
     StateStore,
 )
 from journeydsl.runtime.records import InstanceRecord, WaitRecord
+from journeydsl.runtime.rewards import budget_ledger, run_reward
 from journeydsl.runtime.sendparams import suppression_reason
 
 __all__ = [
@@ -138,6 +141,8 @@ class Interpreter:
         self.failed: list[tuple[str, str]] = []
         #: The host's decision functions (``decide`` steps), set by the engine.
         self.decider: Decider | None = None
+        #: The ledger of the reward budgets (``reward … from BUDGET``), set by the engine.
+        self.budgets: BudgetLedger | None = None
 
     # ------------------------------------------------------------------ running
 
@@ -235,6 +240,12 @@ class Interpreter:
     ) -> None:
         """The host's decision functions (see :class:`~journeydsl.runtime.decide.Decider`)."""
         self.decider = Decider(journeys, functions, unhandled, listed)
+
+    def register_budgets(
+        self, journeys: Sequence[ir.Journey], budgets: BudgetLedger | None, state: object
+    ) -> None:
+        """The ledger of the journeys' reward budgets (see runtime/rewards.py)."""
+        self.budgets = budget_ledger(journeys, budgets, state)
 
     def fail(self, inst: InstanceRecord, journey: ir.Journey, reason: str, now: datetime) -> None:
         """End ``inst`` with the outcome ``error``, for ``reason`` (logged and counted)."""
@@ -596,6 +607,7 @@ _HANDLERS: dict[type, _Handler] = {
     ir.Parallel: parallel.fork,
     ir.Join: parallel.join,
     ir.Decide: run_decide,  # decide: a decision call (runtime/decide.py)
+    Reward: run_reward,  # reward budgets (runtime/rewards.py)
 }
 
 

@@ -439,6 +439,11 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
         case "decide":
             kind = "timed out" if d.get("error") == "timeout" else "failed"
             return f"asked {d.get('name')}: attempt {d.get('attempt')} {kind} ({d.get('reason')})"
+        # reward budgets
+        case "budget" if d.get("granted"):
+            return f"drew {d.get('amount')} from {d.get('name')} → granted"
+        case "budget":
+            return f"{d.get('reason')}: no reward → exhausted"
     rest = ", ".join(f"{k}={compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
 
