@@ -31,7 +31,7 @@ def add_budgets_arguments(p: argparse.ArgumentParser) -> None:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="text: one line per budget (default); json: {\"budgets\": [...]}",
+        help='text: one line per budget (default); json: {"budgets": [...]}',
     )
 
 

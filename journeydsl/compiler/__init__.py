@@ -142,7 +142,7 @@ def _load_catalogs(
 #: The "undefined" diagnostics that a kind of catalog answers: while it could not be loaded,
 #: every name it would define is one of them, so they say nothing but that it is missing.
 _ANSWERED_BY: Final = {
-    "events": (frozenset({"JD201", "JD202", "JD203"}), "events and profile attributes"),
+    "events": (frozenset({"JD201", "JD202", "JD203", "JD213"}), "events and profile attributes"),
     "templates": (frozenset({"JD205"}), "templates"),
 }
 

@@ -92,7 +92,8 @@ def run_reward(interp: Interpreter, node: Reward, step: Step) -> str | None:
         why = None if granted else f"{node.budget} exhausted"
     drawn = amount_text(amount, node.currency) + ("" if node.currency else " reward")
     if granted:
-        note(inst, now, node.id, "budget", name=node.budget, granted=True, amount=drawn)
+        detail = {"amount": drawn, "drawn": str(amount)}
+        note(inst, now, node.id, "budget", name=node.budget, granted=True, **detail)
         return interp._action(node, step)  # the reward itself, as any reward
     note(inst, now, node.id, "budget", name=node.budget, granted=False, reason=why or "")
     return node.exhausted

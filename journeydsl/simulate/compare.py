@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from journeydsl.ast import CHANNELS
+from journeydsl.simulate.budgets import budgets_compare, compare_lines, forecast
 from journeydsl.simulate.driver import RunResult
 from journeydsl.simulate.formats import minute, percent, vnd
 from journeydsl.simulate.paired import PAIRED_METHOD, PairTally
@@ -206,6 +207,9 @@ def compare_document(base: Side, other: Side, pairs: PairTally | None = None) ->
         },
     }
     doc: dict[str, Any] = {"base": a, "other": b, "diff": diff}
+    budgets = budgets_compare(forecast(base.result), forecast(other.result))  # reward budgets
+    if budgets:
+        doc["budgets"] = budgets
     if pairs is not None:
         doc["paired"] = _paired(base, other, pairs, outcomes)
     doc["findings"] = _findings(doc)
@@ -335,6 +339,10 @@ def render_compare(
                 _signed(delta),
             )
     console.print(table)
+    if "budgets" in doc:  # reward budgets: both forecasts
+        console.print("[bold]Reward budgets[/bold] (the demand of the rewards drawn)")
+        for line in compare_lines(doc["budgets"]):
+            console.print(f"  {line}", soft_wrap=True, markup=False)
     if "paired" in doc:
         _render_paired(console, doc["paired"])
     if doc["findings"]:

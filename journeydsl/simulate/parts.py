@@ -76,7 +76,7 @@ RUN_KEYS = (
     "costs",
 )
 #: Tally counters keyed by (queue, priority) or (kind, name).
-_PAIR_KEYED = frozenset({"tickets", "rewards", "ticket_exits"})
+_PAIR_KEYED = frozenset({"tickets", "rewards", "ticket_exits", "budget_draws", "budget_spend"})
 
 
 class PartError(Exception):

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
+from journeydsl.simulate.budgets import budget_lines, forecast
 from journeydsl.simulate.driver import RunResult, SimulationResult, local_iso
 from journeydsl.simulate.formats import compact, minute, percent_of, vnd
 
@@ -242,6 +243,10 @@ def render_text(
         for r in figures["rewards"]:
             rewards.add_row(r["kind"], r["name"], str(r["count"]))
         console.print(rewards)
+    if budgets := forecast(result, journey.id):  # reward budgets: the forecast
+        console.print("[bold]Reward budgets[/bold] (the demand of the rewards drawn)")
+        for line in budget_lines(budgets):
+            console.print(f"  {line}")
     if result.quarantined:
         console.print(f"{len(result.quarantined)} event(s) quarantined (see stderr)")
 
