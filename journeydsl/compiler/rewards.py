@@ -14,6 +14,7 @@ Checks, each at the file, line and column of what is wrong:
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from journeydsl import ast as A
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from journeydsl.compiler.lower import _Lowerer
 
 __all__ = ["draws_from_budget", "lower_reward"]
+
+
+def _n(value: Decimal) -> str:
+    """``500_000_000``: an amount as the DSL writes it."""
+    return f"{value:,f}".replace(",", "_")
 
 
 def draws_from_budget(s: A.Action) -> bool:
@@ -68,7 +74,7 @@ def _amount(lw: _Lowerer, s: A.Action, spec: BudgetSpec | None, scope: Scope) ->
         if s.amount is not None:
             lw.diags.error(
                 "JD301",
-                f"budget '{spec.name}' is a quota of {spec.total} rewards: a draw is one reward, "
+                f"budget '{spec.name}' is a quota of {_n(spec.total)} rewards: a draw is one reward, "
                 "not an amount",
                 s.amount.span,
                 "remove the amount, or draw from a budget of money",
@@ -77,7 +83,7 @@ def _amount(lw: _Lowerer, s: A.Action, spec: BudgetSpec | None, scope: Scope) ->
     if s.amount is None:
         lw.diags.error(
             "JD301",
-            f"budget '{spec.name}' is {spec.total} {spec.currency}: say what one reward draws",
+            f"budget '{spec.name}' is {_n(spec.total)} {spec.currency}: say what one reward draws",
             s.budget.span if s.budget is not None else s.span,
             f"e.g. `from {spec.name} amount 500_000 {spec.currency}`",
         )

@@ -246,7 +246,7 @@ def render_text(
     if budgets := forecast(result, journey.id):  # reward budgets: the forecast
         console.print("[bold]Reward budgets[/bold] (the demand of the rewards drawn)")
         for line in budget_lines(budgets):
-            console.print(f"  {line}")
+            console.print(f"  {line}", soft_wrap=True, markup=False)
     if result.quarantined:
         console.print(f"{len(result.quarantined)} event(s) quarantined (see stderr)")
 

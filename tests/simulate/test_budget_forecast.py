@@ -28,8 +28,8 @@ def _small_budget(folder: Path, total: str, name: str = "onboarding_small_budget
     fee_waivers budget is ``total``."""
     folder.mkdir(parents=True, exist_ok=True)
     events = (EXAMPLES / "events.yaml").read_text(encoding="utf-8")
-    assert "total: 500_000_000 VND" in events
-    (folder / "events.yaml").write_text(events.replace("500_000_000 VND", total), "utf-8")
+    assert "total: 100_000_000 VND" in events
+    (folder / "events.yaml").write_text(events.replace("100_000_000 VND", total), "utf-8")
     shutil.copy(EXAMPLES / "templates.yaml", folder / "templates.yaml")
     source = (EXAMPLES / "onboarding_new_cardholder.journey").read_text(encoding="utf-8")
     path = folder / f"{name}.journey"
