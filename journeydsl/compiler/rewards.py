@@ -74,8 +74,8 @@ def _amount(lw: _Lowerer, s: A.Action, spec: BudgetSpec | None, scope: Scope) ->
         if s.amount is not None:
             lw.diags.error(
                 "JD301",
-                f"budget '{spec.name}' is a quota of {_n(spec.total)} rewards: a draw is one reward, "
-                "not an amount",
+                f"budget '{spec.name}' is a quota of {_n(spec.total)} rewards: a draw is one "
+                "reward, not an amount",
                 s.amount.span,
                 "remove the amount, or draw from a budget of money",
             )
