@@ -6,6 +6,7 @@ was spent."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -481,3 +482,91 @@ def test_a_crash_at_every_call_never_draws_twice(kind: str, tmp_path: Path) -> N
             assert set(seen.keys) == set(calls.keys), where
             if kind == "sqlite":
                 state.close()
+
+
+# ---------------------------------------------------------------- journeydsl budgets
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_budgets_prints_what_a_run_spent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`journeydsl run` of the onboarding example draws its fee waiver from the state file's
+    ledger; `journeydsl budgets --db` prints total, spent, remaining and draws, as text and as
+    JSON, and says so when a file has no budgets."""
+    from journeydsl.cli import main
+
+    db, actions = tmp_path / "state.db", tmp_path / "actions.jsonl"
+    code = main(
+        [
+            "run",
+            str(EXAMPLES / "onboarding_new_cardholder.journey"),
+            "--events",
+            str(EXAMPLES / "events" / "onboarding.jsonl"),
+            "--profiles",
+            str(EXAMPLES / "events" / "onboarding_profiles.jsonl"),
+            "--db",
+            str(db),
+            "--actions",
+            str(actions),
+        ]
+    )
+    assert code == 0
+    capsys.readouterr()
+    assert main(["budgets", "--db", str(db)]) == 0
+    assert capsys.readouterr().out == (
+        "fee_waivers: total 100_000_000 VND, spent 500_000 VND, remaining 99_500_000 VND; "
+        "1 granted, 0 refused\n"
+    )
+    assert main(["budgets", "--db", str(db), "--format", "json"]) == 0
+    (doc,) = json.loads(capsys.readouterr().out)["budgets"]
+    assert (doc["spent"], doc["remaining"], doc["granted"]) == ("500000", "99500000", 1)
+    SQLiteStore(tmp_path / "empty.db").close()
+    assert main(["budgets", "--db", str(tmp_path / "empty.db")]) == 0
+    assert "no budgets" in capsys.readouterr().out
+    assert main(["budgets", "--db", str(tmp_path / "missing.db")]) == 2
+
+
+@pytest.mark.postgres
+def test_budgets_reads_a_postgresql_database(
+    pg_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`journeydsl budgets --db postgresql://…` reads the ledger of the PostgreSQL store."""
+    from journeydsl.cli import main
+    from journeydsl.runtime.stores.postgres import PostgresStore
+
+    with PostgresStore(pg_dsn) as state:
+        engine, _ = _engine([journey("gifts")], state, 4)
+        for c in ("c-0", "c-1", "c-2", "c-3"):
+            engine.ingest(activated(c))
+    assert main(["budgets", "--db", pg_dsn, "--format", "json"]) == 0
+    (doc,) = json.loads(capsys.readouterr().out)["budgets"]
+    assert (doc["kind"], doc["spent"], doc["granted"], doc["refused"]) == ("quota", "3", 3, 1)
+
+
+def test_a_test_case_that_sets_a_budget_wrongly_is_refused_at_its_line(tmp_path: Path) -> None:
+    """`budgets: {fee_waivers: {remaining: 5 USD}}` in a test file: an error naming the file,
+    the line and what a remaining amount must be, not a traceback."""
+    from journeydsl.simulate.scenarios import InputError, run_file
+
+    for name in ("events.yaml", "templates.yaml", "onboarding_new_cardholder.journey"):
+        (tmp_path / name).write_text((EXAMPLES / name).read_text("utf-8"), "utf-8")
+    test = tmp_path / "wrong.test.yaml"
+    test.write_text(
+        "journey: onboarding_new_cardholder.journey\n"
+        "cases:\n"
+        "  - name: a budget in the wrong currency\n"
+        "    budgets: {fee_waivers: {remaining: 5 USD}}\n"
+        "    events:\n"
+        "      - {customer_id: c-1, type: card_issued, at: '2026-01-05T10:00:00+07:00',"
+        " data: {card_id: k, product: classic}}\n"
+        "    expect: {outcomes: {c-1: running}}\n",
+        "utf-8",
+    )
+    with pytest.raises(InputError) as caught:
+        run_file(test)
+    text = str(caught.value)
+    assert "wrong.test.yaml:4" in text
+    assert "'remaining' must be an amount in VND" in text
