@@ -207,12 +207,12 @@ def compare_document(base: Side, other: Side, pairs: PairTally | None = None) ->
         },
     }
     doc: dict[str, Any] = {"base": a, "other": b, "diff": diff}
-    budgets = budgets_compare(forecast(base.result), forecast(other.result))  # reward budgets
-    if budgets:
-        doc["budgets"] = budgets
     if pairs is not None:
         doc["paired"] = _paired(base, other, pairs, outcomes)
     doc["findings"] = _findings(doc)
+    budgets = budgets_compare(forecast(base.result), forecast(other.result))  # reward budgets
+    if budgets:
+        doc["budgets"] = budgets
     return doc
 
 

@@ -322,6 +322,8 @@ def aggregates(
         "funnel": result.funnel(journey.id),
         "summary": dict(figures),
     }
+    if budgets := forecast(result, journey.id):  # reward budgets (as the JSON document)
+        doc["budgets"] = budgets
     figures_of_policies = result.policy_tally(journey.id)
     if figures_of_policies is not None:
         doc["policies"] = figures_of_policies.to_json(journey)
