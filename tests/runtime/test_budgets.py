@@ -549,7 +549,8 @@ def test_budgets_reads_a_postgresql_database(
 def test_a_test_case_that_sets_a_budget_wrongly_is_refused_at_its_line(tmp_path: Path) -> None:
     """`budgets: {fee_waivers: {remaining: 5 USD}}` in a test file: an error naming the file,
     the line and what a remaining amount must be, not a traceback."""
-    from journeydsl.simulate.scenarios import InputError, run_file
+    from journeydsl.simulate.scenarios import run_file
+    from journeydsl.yamlfile import InputError
 
     for name in ("events.yaml", "templates.yaml", "onboarding_new_cardholder.journey"):
         (tmp_path / name).write_text((EXAMPLES / name).read_text("utf-8"), "utf-8")
