@@ -37,7 +37,7 @@ from journeydsl.runtime.protocols import (
     StateStore,
 )
 from journeydsl.runtime.records import InstanceRecord, WaitRecord
-from journeydsl.runtime.rewards import budget_ledger, run_reward
+from journeydsl.runtime.rewards import Budgets, budget_ledger, run_reward
 from journeydsl.runtime.sendparams import suppression_reason
 
 __all__ = [
@@ -142,7 +142,7 @@ class Interpreter:
         #: The host's decision functions (``decide`` steps), set by the engine.
         self.decider: Decider | None = None
         #: The ledger of the reward budgets (``reward … from BUDGET``), set by the engine.
-        self.budgets: BudgetLedger | None = None
+        self.budgets: Budgets | None = None
 
     # ------------------------------------------------------------------ running
 

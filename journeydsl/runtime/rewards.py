@@ -11,11 +11,13 @@ time zone), no reward is given and it takes the ``exhausted`` exit. The decision
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from journeydsl import ir
+from journeydsl.expr.catalog import BudgetSpec
 from journeydsl.ir_rewards import Reward, budgets_of
 from journeydsl.money import Money
 from journeydsl.runtime.budgets import BudgetLedger, amount_text
@@ -25,28 +27,44 @@ from journeydsl.runtime.hostcalls import StoreError
 if TYPE_CHECKING:
     from journeydsl.runtime.interpreter import Interpreter, Step
 
-__all__ = ["budget_ledger", "draw_key", "run_reward"]
+__all__ = ["Budgets", "budget_ledger", "draw_key", "run_reward"]
+
+
+class Budgets:
+    """The ledger the journeys' rewards draw from, with the budgets they declare: declared in
+    it once, at the first draw (so that building an engine writes nothing to its store)."""
+
+    __slots__ = ("declared", "ledger", "specs")
+
+    def __init__(self, ledger: BudgetLedger, specs: dict[str, BudgetSpec]) -> None:
+        self.ledger = ledger
+        self.specs = specs
+        self.declared = False
+
+    def draw(self, budget: str, amount: Decimal, key: str, at: datetime) -> bool:
+        """Declare the budgets (the first time), then draw."""
+        if not self.declared:
+            self.ledger.declare_budgets(list(self.specs.values()))
+            self.declared = True
+        return self.ledger.draw(budget, amount, key, at)
 
 
 def budget_ledger(
     journeys: Sequence[ir.Journey], budgets: BudgetLedger | None, state: object
-) -> BudgetLedger | None:
+) -> Budgets | None:
     """The ledger the journeys' rewards draw from: ``budgets``, else the state store when it
-    keeps budgets; their budgets declared in it. ValueError when they draw from budgets and
-    there is none."""
+    keeps budgets. ValueError when they draw from budgets and there is none."""
     specs = budgets_of(journeys)
     ledger = budgets if budgets is not None else state
-    if not isinstance(ledger, BudgetLedger):
-        if specs:
-            raise ValueError(
-                "these journeys draw rewards from budgets ("
-                + ", ".join(sorted(specs))
-                + ") but the state store keeps none: pass a ledger in budgets="
-            )
+    if not specs:
         return None
-    if specs:
-        ledger.declare_budgets(list(specs.values()))
-    return ledger
+    if not isinstance(ledger, BudgetLedger):
+        raise ValueError(
+            "these journeys draw rewards from budgets ("
+            + ", ".join(sorted(specs))
+            + ") but the state store keeps none: pass a ledger in budgets="
+        )
+    return Budgets(ledger, specs)
 
 
 def draw_key(journey: ir.Journey, inst_id: str, node_id: str, visit: int) -> str:
@@ -87,7 +105,7 @@ def run_reward(interp: Interpreter, node: Reward, step: Step) -> str | None:
         key = draw_key(step.journey, inst["id"], node.id, inst["visits"].get(node.id, 0))
         try:
             granted = ledger.draw(node.budget, amount, key, now)
-        except Exception as exc:  # the ledger failed: the step is not committed
+        except Exception as exc:  # the ledger failed (or refused the budgets): not committed
             raise StoreError(exc) from exc
         why = None if granted else f"{node.budget} exhausted"
     drawn = amount_text(amount, node.currency) + ("" if node.currency else " reward")

@@ -227,11 +227,17 @@ def test_outside_its_window_a_budget_grants_nothing() -> None:
 
 def test_a_budget_kept_in_another_unit_is_refused(tmp_path: Path) -> None:
     """A ledger that keeps a budget as a quota refuses journeys that declare it in money (and
-    says why) rather than mixing units."""
+    says why) rather than mixing units: the first draw raises to the host, nothing is drawn or
+    committed. Building the engine writes nothing to the ledger."""
     ledger = MemoryBudgets()
     ledger.declare_budgets([BudgetSpec("waivers", Decimal(5), None)])
+    state = MemoryStateStore()
+    engine, _ = _engine([journey("waivers")], state, 1, budgets=ledger)
     with pytest.raises(ValueError, match="keeps its unit"):
-        _engine([journey("waivers")], MemoryStateStore(), 1, budgets=ledger)
+        engine.ingest(activated("c-0"))
+    assert ledger.budget_draws() == []
+    assert state.instances_of("c-0") == []
+    assert state.budget_states() == []  # (the store's own ledger was not the one used)
 
 
 # ---------------------------------------------------------------- two runners, one budget
