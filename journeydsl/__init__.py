@@ -61,6 +61,10 @@ _EXPORTS: dict[str, str] = {
     "DecisionCall": "journeydsl.runtime.decide",
     "DecisionFunction": "journeydsl.runtime.decide",
     "immediate": "journeydsl.runtime.decide",
+    # reward budgets
+    "BudgetLedger": "journeydsl.runtime.budgets",
+    "BudgetState": "journeydsl.runtime.budgets",
+    "SQLiteBudgets": "journeydsl.runtime.stores.sqlite_budgets",
     # workers sharing a PostgreSQL database
     "Worker": "journeydsl.runtime.worker",
     "WorkerHealth": "journeydsl.runtime.worker",
@@ -73,6 +77,8 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "ActionHandler",
+    "BudgetLedger",
+    "BudgetState",
     "Channel",
     "Clock",
     "CommitHooks",
@@ -101,6 +107,7 @@ __all__ = [
     "Quarantine",
     "QuarantinedEvent",
     "RetryPolicy",
+    "SQLiteBudgets",
     "Severity",
     "SinkError",
     "Span",
@@ -135,6 +142,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from journeydsl.compiler import CompileResult, compile_file, compile_source
     from journeydsl.diagnostics import Diagnostic, Severity, Span
     from journeydsl.money import Money
+    from journeydsl.runtime.budgets import BudgetLedger, BudgetState
     from journeydsl.runtime.decide import DecisionCall, DecisionFunction, immediate
     from journeydsl.runtime.engine import Engine, IngestResult, RetryPolicy
     from journeydsl.runtime.policies import Policies, PolicyEngine, load_policies
@@ -165,3 +173,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         MemoryProfileStore,
         MemoryStateStore,
     )
+    from journeydsl.runtime.stores.sqlite_budgets import SQLiteBudgets

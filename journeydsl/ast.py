@@ -529,6 +529,11 @@ class Action:
     params: tuple[Param, ...] = ()
     id: Ident | None = None
     span: Span = _span()
+    # reward budgets: ``reward NAME from BUDGET [amount EXPR] [granted {…}] [exhausted {…}]``
+    budget: Ident | None = None
+    amount: Expr | None = None
+    granted: Steps | None = None
+    exhausted: Steps | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Final
 import yaml
 
 from journeydsl.ast import CATEGORIES, CHANNELS
+from journeydsl.catalog_budgets import load_budgets
 from journeydsl.confine import MAX_CATALOG_BYTES, Cause, FileRefusedError, read_regular
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.absent import parse_default
@@ -241,9 +242,12 @@ def load_events(
         from journeydsl.catalog_offers import load_offers  # (it reads with this module's helpers)
 
         load_offers(file, offers, catalog, diags)
+    budgets = _section(file, root, "budgets")  # reward budgets (catalog_budgets.py)
+    if budgets is not None:
+        load_budgets(file, budgets, catalog, diags)
 
 
-_EVENTS_SECTIONS = ("events", "attributes", "decisions", "offers")
+_EVENTS_SECTIONS = ("events", "attributes", "decisions", "offers", "budgets")
 
 
 # ---------------------------------------------------------------- decision functions

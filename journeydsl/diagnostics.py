@@ -107,6 +107,7 @@ CODES: dict[str, str] = {
     "JD213": "undefined hand-off target",
     "JD214": "undefined fragment",
     "JD215": "undefined offer catalogue",
+    "JD216": "undefined budget",
     # types
     "JD301": "type mismatch",
     "JD302": "currency mismatch",

@@ -765,7 +765,8 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return [("entered", node.next), ("not entered", node.refused)]
     if (own := getattr(node, "graph_edges", None)) is not None:  # choose (ir_offers.py)
         return list(own())
-    return [("", getattr(node, "next", None))]
+    exits = getattr(node, "exits", None)  # nodes with exits of their own (ir_rewards.Reward)
+    return list(exits()) if exits is not None else [("", getattr(node, "next", None))]
 
 
 def describe(node: Node, *, full: bool = False) -> str:

@@ -179,6 +179,11 @@ RULES: Final[dict[str, Rule]] = {
         "A `choose` step names an offer catalogue the events catalog's `offers:` lacks.",
         "choose best from reactivaton\n",
         "Name a declared catalogue: `choose best from reactivation`."),
+    "JD216": Rule(
+        "A reward draws from a budget the events catalog does not declare.",
+        "reward annual_fee_waiver from fee_waiver amount 500_000 VND\n",
+        "Declare it under `budgets:` in the events catalog, or name a declared one: "
+        "`from fee_waivers`."),
     "JD301": Rule(
         "A value has the wrong type for where it is used.",
         'wait "3d"\n',

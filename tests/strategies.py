@@ -536,6 +536,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
         case "tag":
             return Tag(Ident(_pick(draw, ("vip", "dormant"))), draw(st.booleans()), step_id)
         case "action":
+            if _chance(draw, 3):  # reward budgets: drawn from a money budget or a quota
+                return _budgeted_reward(draw, ctx, inner, step_id)
             if draw(st.booleans()):
                 return Action("reward", Ident("annual_fee_waiver"), (), step_id)
             params = (Param(Ident("reason"), _string_value(draw, ctx)),)
@@ -588,6 +590,22 @@ def _step(draw: st.DrawFn, ctx: _Ctx, depth: int) -> Step:
             return _choose(draw, ctx, inner, step_id)
         case _:
             return _repeat(draw, ctx, inner, step_id)
+
+
+def _budgeted_reward(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Action:
+    """A reward drawn from a budget (the example catalog's fee_waivers, money, or welcome_gifts,
+    a quota), with or without each exit."""
+    money = draw(st.booleans())
+    return Action(
+        "reward",
+        Ident("annual_fee_waiver" if money else "welcome_gift"),
+        (),
+        step_id,
+        budget=Ident("fee_waivers" if money else "welcome_gifts"),
+        amount=MoneyLit(_pick(draw, ("500_000", "1_250_000")), "VND") if money else None,
+        granted=_block(draw, ctx, inner) if draw(st.booleans()) else None,
+        exhausted=_block(draw, ctx, inner) if draw(st.booleans()) else None,
+    )
 
 
 def _decide(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Decide:

@@ -76,6 +76,13 @@ _COMMANDS: dict[str, _Entry] = {
         "them; `replay` runs them again through the journeys given (after the catalog or the "
         "data was fixed), or, without journeys, marks them for the next run.",
     ),
+    "budgets": _Entry(
+        "budgets",
+        "print the reward budgets of a state database: total, spent, remaining, draws",
+        "Read the reward budgets a run's rewards draw from (`reward … from BUDGET`) in a state "
+        "file, a shared budgets file or a PostgreSQL database: each budget's total, what was "
+        "spent, what remains, and the draws granted and refused (--format json for tools).",
+    ),
     "db": _Entry(
         "db",
         "migrate a state database (PostgreSQL or SQLite) to this journeydsl's schema",

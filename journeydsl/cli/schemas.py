@@ -187,6 +187,28 @@ def _offers() -> Schema:
     }
 
 
+def _budgets() -> Schema:
+    """``budgets:``: the reward budgets ``reward … from BUDGET`` steps draw from."""
+    day = {"type": "string", "format": "date"}
+    return {
+        "type": ["object", "null"],
+        "propertyNames": _NAME,
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "label": {"type": "string"},
+                "total": {"type": "string", "pattern": r"^\d[\d_]*(\.\d[\d_]*)? [A-Z]{3}$"},
+                "quota": {"type": "integer", "minimum": 1},
+                "from": day,
+                "until": day,
+            },
+            "oneOf": [{"required": ["total"]}, {"required": ["quota"]}],
+            "additionalProperties": False,
+        },
+        "description": "reward budgets: name -> {total: AMOUNT CUR | quota: N, from, until}",
+    }
+
+
 def events_schema() -> Schema:
     """The events catalog (``uses events``): event types with their fields, and profile
     attributes."""
@@ -206,6 +228,7 @@ def events_schema() -> Schema:
             "attributes": _fields("profile attributes: name -> type"),
             "decisions": _decisions(),
             "offers": _offers(),  # choose: the offer catalogues
+            "budgets": _budgets(),  # reward budgets
         },
         "required": ["events"],
         "additionalProperties": False,

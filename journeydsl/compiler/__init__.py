@@ -132,6 +132,7 @@ def _load_catalogs(
         merged.templates.update(part.templates)
         merged.decisions.update(part.decisions)  # decide: the decision functions
         merged.offers.update(part.offers)  # choose: the offer catalogues
+        merged.budgets.update(part.budgets)  # reward budgets
         merged.has_events |= part.has_events
         merged.has_templates |= part.has_templates
         if not (part.has_events if kind == "events" else part.has_templates):
@@ -142,7 +143,10 @@ def _load_catalogs(
 #: The "undefined" diagnostics that a kind of catalog answers: while it could not be loaded,
 #: every name it would define is one of them, so they say nothing but that it is missing.
 _ANSWERED_BY: Final = {
-    "events": (frozenset({"JD201", "JD202", "JD203", "JD215"}), "events and profile attributes"),
+    "events": (
+        frozenset({"JD201", "JD202", "JD203", "JD215", "JD216"}),
+        "events and profile attributes",
+    ),
     "templates": (frozenset({"JD205"}), "templates"),
 }
 

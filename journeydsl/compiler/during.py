@@ -53,7 +53,7 @@ def handler_head(h: A.DuringHandler) -> str:
 
 
 def _check(lw: _Lowerer, s: A.During, scope: Scope) -> None:
-    from journeydsl.compiler.lower import _walk
+    from journeydsl.compiler.steps import _walk
 
     events = lw.catalog.events
     for h in s.handlers:

@@ -217,7 +217,7 @@ class _Copy:
         return replace(value, **changes)
 
     def _id(self, step: Any) -> str:
-        from journeydsl.compiler.lower import _base_id
+        from journeydsl.compiler.steps import _base_id
 
         if step.id is not None:
             return f"{self.site}__{step.id.name}"

@@ -102,7 +102,7 @@ def _target(path: Path) -> A.Journey | None:
 
 
 def _walk(steps: A.Steps) -> list[A.Enter]:
-    from journeydsl.compiler.lower import _walk as walk_all
+    from journeydsl.compiler.steps import _walk as walk_all
 
     return [s for s in walk_all(steps) if isinstance(s, A.Enter)]
 

@@ -7,7 +7,6 @@ Name and type problems are reported here, where the scope is known; graph-wide c
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +27,8 @@ from journeydsl.compiler.named_args import check_named_args
 from journeydsl.compiler.parallel import lower_parallel
 from journeydsl.compiler.params import journey_constants
 from journeydsl.compiler.repeats import check_jumps, lower_break, lower_repeat
+from journeydsl.compiler.rewards import draws_from_budget, lower_reward
+from journeydsl.compiler.steps import _base_id, _blocks, _walk
 from journeydsl.compiler.switch import lower_switch
 from journeydsl.compiler.tickets import lower_ticket
 from journeydsl.compiler.waitbind import bound_scopes
@@ -60,96 +61,6 @@ class Lowered:
     outcome_spans: dict[str, Span] = field(default_factory=dict)
     #: Variables read by goals (checked at every waiting step, where goals are evaluated).
     goal_reads: list[tuple[str, Span]] = field(default_factory=list)
-
-
-def _walk(steps: A.Steps) -> Iterator[A.Step]:
-    """Every step, in source (pre-)order."""
-    for s in steps:
-        yield s
-        yield from (x for block in _blocks(s) for x in _walk(block))
-
-
-def _blocks(s: A.Step) -> list[A.Steps]:
-    match s:
-        case A.WaitFor():
-            return [s.then, s.on_timeout]
-        case A.WaitFirst():
-            return [*(b.steps for b in s.branches), s.on_timeout]
-        case A.If():
-            return [s.then, s.otherwise]
-        case A.Switch():
-            return [*(c.steps for c in s.cases), s.otherwise]
-        case A.Split():
-            return [*(a.steps for a in s.arms), *([s.holdout.steps] if s.holdout else [])]
-        case A.Repeat():
-            return [s.steps]
-        case A.Ticket():  # ticket exits (accepted / not accepted)
-            return [s.accepted or (), s.not_accepted or ()]
-        case A.Parallel():
-            return [b.steps for b in s.branches]
-        case A.Decide():  # decide: a decision call
-            return [b for b in (s.on_error, s.on_timeout) if b is not None]
-        case A.Enter():  # enter: hand-off to another journey
-            return [s.not_entered or ()]
-        case A.Include():  # fragments: the steps the include expands to
-            return [s.expanded]
-        case A.ChooseOffer():  # choose: the offer catalogue
-            return [s.none] if s.none is not None else []
-        case A.During():  # (each handler is walked as the wait it is, its steps inside it)
-            return [s.body, tuple(h.wait for h in s.handlers)]
-    return []
-
-
-def _base_id(s: A.Step) -> str:
-    match s:
-        case A.Send():
-            return f"{s.channel.name}_{s.template.name}"
-        case A.Wait():
-            return "wait"
-        case A.WaitUntil():
-            return "wait_until"
-        case A.WaitFor():
-            t = s.target
-            return f"wait_for_{t.name}" if isinstance(t, A.Name) else "wait_for_condition"
-        case A.WaitFirst():
-            return "wait_first"
-        case A.If():
-            return "if"
-        case A.Switch():
-            return "switch"
-        case A.Split():
-            return "split"
-        case A.Repeat():
-            return f"repeat_{s.counter.name}" if s.counter else "repeat"
-        case A.Parallel():
-            return "parallel"
-        case A.During():
-            return "during"
-        case A.Ticket():
-            return f"ticket_{s.queue.name}"
-        case A.Update():
-            return f"update_{s.attribute.name}"
-        case A.Tag():
-            return f"{'untag' if s.remove else 'tag'}_{s.tag.name}"
-        case A.Action():
-            return f"{s.kind}_{s.name.name}"
-        case A.Set():
-            return f"set_{s.var.name}"
-        case A.Exit():
-            return f"exit_{s.outcome.name}"
-        case A.Break():
-            return s.kind
-        case A.ExitWith():
-            return "exit"
-        case A.Decide():  # decide: a decision call
-            return f"decide_{s.var.name}"
-        case A.Enter():  # enter: hand-off to another journey
-            return f"enter_{s.journey.name}"
-        case A.Include():  # fragments
-            return f"include_{s.fragment.name}"
-        case A.ChooseOffer():  # choose: the offer catalogue
-            return f"choose_{s.var.name}"
-    raise TypeError(s)  # pragma: no cover
 
 
 _COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
@@ -385,6 +296,8 @@ class _Lowerer:
                 )
             case A.Tag():
                 return self.add(ir.Tag(nid, span, s.tag.name, s.remove, nxt))
+            case A.Action() if draws_from_budget(s):  # reward budgets
+                return lower_reward(self, s, nid, nxt, scope)
             case A.Action():
                 params, typed = self.free_params(s.params, scope)
                 return self.add(ir.Action(nid, span, s.kind, s.name.name, params, nxt), *typed)

@@ -115,6 +115,6 @@ def always_exits(steps: A.Steps) -> bool:
 
 def _walk(steps: A.Steps) -> Iterator[A.Step]:
     """Every step of ``steps``, nested ones too, in written order."""
-    from journeydsl.compiler.lower import _walk as walk  # (lower imports this module)
+    from journeydsl.compiler.steps import _walk as walk  # (lower imports this module)
 
     yield from walk(steps)

@@ -6,14 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from journeydsl import ast as A
 from journeydsl.diagnostics import Span
 from journeydsl.expr.types import STRING, TIMESTAMP, Type, record
 
-__all__ = ["Catalog", "DecisionSpec", "EventSpec", "OfferCatalogue", "OfferSpec", "TemplateSpec"]
+__all__ = [
+    "BudgetSpec",
+    "Catalog",
+    "DecisionSpec",
+    "EventSpec",
+    "OfferCatalogue",
+    "OfferSpec",
+    "TemplateSpec",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,23 @@ class OfferCatalogue:
         return replace(record({"id": STRING, "label": STRING, **self.payload}), values=("offer",))
 
 
+# ---------------------------------------------------------------- reward budgets
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSpec:
+    """A campaign's reward budget (``budgets:`` in the events catalog): an amount of money
+    (``currency`` set) or a quota of ``total`` rewards (``currency`` None), usable from
+    ``starts`` to ``ends`` (dates in the journey's time zone, both included) when given."""
+
+    name: str
+    total: Decimal
+    currency: str | None
+    starts: date | None = None
+    ends: date | None = None
+    label: str = ""
+
+
 @dataclass(slots=True)
 class Catalog:
     """Everything a journey's expressions and sends are checked against.
@@ -123,6 +149,9 @@ class Catalog:
     decisions: dict[str, DecisionSpec] = field(default_factory=dict)
     #: The offer catalogues (``offers:`` in the events catalog), by name.
     offers: dict[str, OfferCatalogue] = field(default_factory=dict)
+
+    #: Reward budgets (``budgets:`` in the events catalog), by name.
+    budgets: dict[str, BudgetSpec] = field(default_factory=dict)
     #: Whether an events (a templates) catalog was loaded: named by the journey, read, and a
     #: mapping with its section. A catalog that could not be loaded leaves it False.
     has_events: bool = False

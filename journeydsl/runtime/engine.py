@@ -26,6 +26,7 @@ from journeydsl._compiled import mypyc_attr
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
+from journeydsl.runtime.budgets import BudgetLedger
 from journeydsl.runtime.control import Control
 from journeydsl.runtime.decisions import explain
 from journeydsl.runtime.delivery import PRUNE_EVERY, Delivery, RetryPolicy
@@ -102,6 +103,7 @@ class Engine:
         stale_after: timedelta | None = STALE_AFTER,
         allowed_lateness: timedelta | None = ALLOWED_LATENESS,
         decisions: Mapping[str, Callable[..., Any]] | None = None,
+        budgets: BudgetLedger | None = None,
     ) -> None:
         """Build an engine over the host's stores and handlers.
 
@@ -145,10 +147,7 @@ class Engine:
                 self.latest[j.id] = j
             for name, fields in j.event_types.items():
                 self.schemas.setdefault(name, fields)
-        self.events = events
-        self.profiles = profiles
-        self.state = state
-        self.clock = clock
+        self.events, self.profiles, self.state, self.clock = events, profiles, state, clock
         self._intake = Intake(
             state,
             clock,
@@ -178,6 +177,7 @@ class Engine:
         )
         self._interpreter = Interpreter(events, profiles, on_action, state, self.versions.values())
         self._interpreter.register_decisions(journeys, decisions, unhandled, self.unhandled)
+        self._interpreter.register_budgets(journeys, budgets, state)  # reward budgets
         self._waits = Waits(
             self._interpreter, state, profiles, self.versions, self._scoped_to, stale_after
         )

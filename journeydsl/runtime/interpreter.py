@@ -21,7 +21,9 @@ from journeydsl.calendars import ALL_DAYS, next_at
 from journeydsl.expr.absent import AbsentAttributeError
 from journeydsl.expr.limits import ExpressionLimitError
 from journeydsl.ir_offers import ChooseOffer
+from journeydsl.ir_rewards import Reward
 from journeydsl.runtime import parallel
+from journeydsl.runtime.budgets import BudgetLedger
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decide import Decider, DecisionFunction, run_decide
 from journeydsl.runtime.decisions import note
@@ -38,6 +40,7 @@ from journeydsl.runtime.protocols import (
     StateStore,
 )
 from journeydsl.runtime.records import InstanceRecord, WaitRecord
+from journeydsl.runtime.rewards import Budgets, budget_ledger, run_reward
 from journeydsl.runtime.sendparams import suppression_reason
 
 __all__ = [
@@ -147,6 +150,9 @@ class Interpreter:
         # choose: the offer catalogue (runtime/offers.py); caps count earlier choices in the store
         self.state = state
 
+        #: The ledger of the reward budgets (``reward … from BUDGET``), set by the engine.
+        self.budgets: Budgets | None = None
+
     # ------------------------------------------------------------------ running
 
     def context(
@@ -248,6 +254,12 @@ class Interpreter:
         """hand-off: the instances ``enter`` steps created since the last commit, for the
         caller to commit with its records (runtime/handoff.py)."""
         return self.handoffs.take() if self.handoffs is not None else []
+
+    def register_budgets(
+        self, journeys: Sequence[ir.Journey], budgets: BudgetLedger | None, state: object
+    ) -> None:
+        """The ledger of the journeys' reward budgets (see runtime/rewards.py)."""
+        self.budgets = budget_ledger(journeys, budgets, state)
 
     def fail(self, inst: InstanceRecord, journey: ir.Journey, reason: str, now: datetime) -> None:
         """End ``inst`` with the outcome ``error``, for ``reason`` (logged and counted)."""
@@ -611,6 +623,7 @@ _HANDLERS: dict[type, _Handler] = {
     ir.Decide: run_decide,  # decide: a decision call (runtime/decide.py)
     ir.Enter: run_enter,  # enter: hand-off to another journey (runtime/handoff.py)
     ChooseOffer: run_choose,  # choose: the offer catalogue (runtime/offers.py)
+    Reward: run_reward,  # reward budgets (runtime/rewards.py)
 }
 
 

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from journeydsl.ast import CHANNELS
+from journeydsl.simulate.budgets import budgets_compare, compare_lines, forecast
 from journeydsl.simulate.compare_capacity import capacity_diff, capacity_findings, capacity_rows
 from journeydsl.simulate.driver import RunResult
 from journeydsl.simulate.formats import minute, percent, vnd
@@ -214,6 +215,9 @@ def compare_document(base: Side, other: Side, pairs: PairTally | None = None) ->
     if any(limits):
         doc["capacity"] = capacity_diff(*limits)
     doc["findings"] = _findings(doc) + capacity_findings(doc.get("capacity", {}))
+    budgets = budgets_compare(forecast(base.result), forecast(other.result))  # reward budgets
+    if budgets:
+        doc["budgets"] = budgets
     return doc
 
 
@@ -344,6 +348,10 @@ def render_compare(
         for row in capacity_rows(doc["capacity"]):
             table.add_row(*row)
     console.print(table)
+    if "budgets" in doc:  # reward budgets: both forecasts
+        console.print("[bold]Reward budgets[/bold] (the demand of the rewards drawn)")
+        for line in compare_lines(doc["budgets"]):
+            console.print(f"  {line}", soft_wrap=True, markup=False)
     if "paired" in doc:
         _render_paired(console, doc["paired"])
     if doc["findings"]:

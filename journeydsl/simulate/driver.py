@@ -25,6 +25,7 @@ from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.expr.context import EventRecord
 from journeydsl.ir_offers import ChooseOffer
+from journeydsl.runtime.budgets import BudgetLedger
 from journeydsl.runtime.decide import DecisionFunction
 from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.events import event_id
@@ -41,6 +42,7 @@ from journeydsl.runtime.virtual import (
     RecordingTickets,
     SteppableClock,
 )
+from journeydsl.simulate.budgets import DemandBudgets, forecast, reward_steps
 from journeydsl.simulate.decisions import unanswered
 from journeydsl.simulate.inputs import LoadedEvent, Problem, default_profile
 from journeydsl.simulate.policy_figures import PolicyTally
@@ -172,6 +174,7 @@ class Simulation:
         policies: Policies | None = None,
         isolated: bool = False,
         decisions: Mapping[str, DecisionFunction] | None = None,
+        budgets: BudgetLedger | None = None,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("the simulation start needs a UTC offset")
@@ -212,6 +215,8 @@ class Simulation:
             # decide steps: the functions given (from the behaviour model or a test's stubs),
             # and one that fails for each decision without them
             decisions={**unanswered(self.journeys, decisions or {}), **(decisions or {})},
+            # reward budgets: every draw granted, the demand measured (simulate/budgets.py)
+            budgets=budgets if budgets is not None else DemandBudgets(),
         )
         #: The contact policies the run is under (``--policies``), or None.
         self.policies = policies
@@ -592,6 +597,8 @@ class RunResult:
             "instances": self.instances_json(journey.id),
             "funnel": self.funnel(journey.id),
         }
+        if budgets := forecast(self, journey.id):  # reward budgets: the forecast
+            doc["budgets"] = budgets
         figures = self.policy_tally(journey.id)
         if figures is not None:
             doc["policies"] = figures.to_json(journey)
@@ -669,6 +676,7 @@ class SimulationResult(RunResult):
                 holdout_splits(journey),
                 exit_steps(journey),
                 ticket_steps(journey),
+                reward_steps(journey),  # reward budgets
             )
         return found
 

@@ -23,6 +23,7 @@ from html import escape
 from typing import Any
 
 from journeydsl import ir
+from journeydsl.simulate.budgets import budgets_section, forecast
 from journeydsl.simulate.capacity_html import capacity_section
 from journeydsl.simulate.driver import RunResult, dumps
 from journeydsl.simulate.formats import minute, percent, percent_of, points, vnd
@@ -265,6 +266,7 @@ def render_html(
         _messages_section(figures, funnel["entered"], costs, failures),
         _policies_section(result, journey),
         capacity_section(result.capacity()),
+        budgets_section(forecast(result, journey.id), result.start, result.until),  # budgets
         '<div class="pair">',
         _suppression_section(figures),
         _tickets_section(figures),
@@ -320,6 +322,8 @@ def aggregates(
         "funnel": result.funnel(journey.id),
         "summary": dict(figures),
     }
+    if budgets := forecast(result, journey.id):  # reward budgets (as the JSON document)
+        doc["budgets"] = budgets
     figures_of_policies = result.policy_tally(journey.id)
     if figures_of_policies is not None:
         doc["policies"] = figures_of_policies.to_json(journey)

@@ -40,6 +40,7 @@ from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import Profile
 from journeydsl.simulate.behaviour import Behaviour
 from journeydsl.simulate.behaviour_general import GeneralBehaviour
+from journeydsl.simulate.budgets import reward_steps
 from journeydsl.simulate.capacity import capacity_figures
 from journeydsl.simulate.driver import (
     Enrolment,
@@ -290,6 +291,7 @@ def _collect(
             holdout_splits(journey),
             exit_steps(journey),
             ticket_steps(journey),
+            reward_steps(journey),  # reward budgets
         ),
         channels,
         sim.stats,

@@ -75,8 +75,10 @@ RUN_KEYS = (
     "title",
     "costs",
 )
-#: Tally counters keyed by (queue, priority), (kind, name) or (step, exit / offer).
-_PAIR_KEYED = frozenset({"tickets", "rewards", "ticket_exits", "offers"})
+#: Tally counters keyed by (queue, priority), (kind, name), (step, exit / offer) or (budget, day).
+_PAIR_KEYED = frozenset(
+    {"tickets", "rewards", "ticket_exits", "offers", "budget_draws", "budget_spend"}
+)
 
 
 class PartError(Exception):

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
+from journeydsl.simulate.budgets import budget_lines, forecast
 from journeydsl.simulate.driver import RunResult, SimulationResult, local_iso
 from journeydsl.simulate.formats import compact, minute, percent_of, vnd
 
@@ -247,6 +248,10 @@ def render_text(
         for r in figures["rewards"]:
             rewards.add_row(r["kind"], r["name"], str(r["count"]))
         console.print(rewards)
+    if budgets := forecast(result, journey.id):  # reward budgets: the forecast
+        console.print("[bold]Reward budgets[/bold] (the demand of the rewards drawn)")
+        for line in budget_lines(budgets):
+            console.print(f"  {line}", soft_wrap=True, markup=False)
     if result.quarantined:
         console.print(f"{len(result.quarantined)} event(s) quarantined (see stderr)")
 
@@ -458,6 +463,11 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
         case "decide":
             kind = "timed out" if d.get("error") == "timeout" else "failed"
             return f"asked {d.get('name')}: attempt {d.get('attempt')} {kind} ({d.get('reason')})"
+        # reward budgets
+        case "budget" if d.get("granted"):
+            return f"drew {d.get('amount')} from {d.get('name')} → granted"
+        case "budget":
+            return f"{d.get('reason')}: no reward → exhausted"
     rest = ", ".join(f"{k}={compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
 

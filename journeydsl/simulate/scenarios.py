@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from journeydsl.simulate.budgets import preset_ledger
 from journeydsl.simulate.decisions import Stub, stub_functions
 from journeydsl.simulate.formats import compact
 from journeydsl.yamlfile import (
@@ -93,6 +94,8 @@ class Case(_Model):
     #: decide steps: the answers of decision functions, by function (the case's win over the
     #: file's).
     decisions: dict[str, list[Stub]] = Field(default_factory=dict)
+    #: reward budgets: what remains of some budgets when the case starts (the case's win).
+    budgets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     expect: Expect
 
 
@@ -108,6 +111,8 @@ class TestFile(_Model):
     policies: str | None = None
     profiles: list[dict[str, Any]] = Field(default_factory=list)
     decisions: dict[str, list[Stub]] = Field(default_factory=dict)
+    #: reward budgets: ``{NAME: {remaining: AMOUNT}}`` for every case (a case's win).
+    budgets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     cases: list[Case] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -349,6 +354,11 @@ def _case_run(
     except ValueError as exc:
         errors.append(doc.error(("cases", index), str(exc)))
         start = until = None
+    try:  # reward budgets: an exact ledger, with what the file and the case leave of them
+        ledger = preset_ledger(journeys, {**tf.budgets, **case.budgets})
+    except ValueError as exc:
+        where = ("cases", index, "budgets") if case.budgets else ("budgets",)
+        errors.append(doc.error(where, str(exc)))
     if errors:
         raise InputError(errors)
     if start is None:
@@ -368,6 +378,7 @@ def _case_run(
         default_consent=case.default_consent,
         policies=policies,
         decisions=stub_functions({**tf.decisions, **case.decisions}, journeys),
+        budgets=ledger,
     )
     sim.add_events(sorted(events, key=lambda e: e.record.at))
     for at, enrolment, origin in sorted(enrolments, key=lambda x: x[0]):

@@ -17,7 +17,10 @@ from typing import Any
 
 from journeydsl.ir_offers import ChooseOffer
 
-__all__ = ["ChannelStats", "Tally", "merge_channel_stats"]
+__all__ = ["MILLION", "ChannelStats", "Tally", "merge_channel_stats"]
+
+#: Budget amounts are counted in millionths of their unit (exact for every ISO 4217 currency).
+MILLION = 1_000_000
 
 
 def _last_step(
@@ -95,6 +98,10 @@ class Tally:
     ticket_exits: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: Per choose step, ``(step, offer id)``: the offers chosen (``"none"``: none was).
     offers: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Reward budgets: per ``(budget, day)`` the draws and their amount in millionths (an
+    #: integer, so that the counts add up exactly), from the decision logs.
+    budget_draws: Counter[tuple[str, str]] = field(default_factory=Counter)
+    budget_spend: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add_instance(
         self,
@@ -102,13 +109,21 @@ class Tally:
         splits: frozenset[str] = frozenset(),
         exits: frozenset[str] = frozenset(),
         tickets: frozenset[str] = frozenset(),
+        rewards: frozenset[str] = frozenset(),
     ) -> None:
         """Count one instance record (the engine's state record). ``splits`` are the ids of the
         journey's split steps that have a holdout, ``exits`` its exit steps, ``tickets`` its
         ticket steps with exits and its choose steps (their exits, the offers chosen, are read
-        from the decision log)."""
+        from the decision log), ``rewards`` its rewards drawn from a budget (their draws are read
+        from it too)."""
         self.entered += 1
         visited = record["visits"]
+        if rewards and any(visited.get(r) for r in rewards):  # reward budgets
+            for entry in record.get("log") or ():
+                if entry.get("what") == "budget" and entry.get("granted"):
+                    key = (str(entry["name"]), str(entry["at"])[:10])
+                    self.budget_draws[key] += 1
+                    self.budget_spend[key] += int(Decimal(str(entry["drawn"])) * MILLION)
         if tickets and any(visited.get(t) for t in tickets):
             for entry in record.get("log") or ():
                 if entry.get("what") == "ticket_exit":
@@ -170,11 +185,12 @@ class Tally:
         splits: frozenset[str] = frozenset(),
         exits: frozenset[str] = frozenset(),
         tickets: frozenset[str] = frozenset(),
+        rewards: frozenset[str] = frozenset(),
     ) -> Tally:
         """The tally of these instance records and actions."""
         tally = cls()
         for record in instances:
-            tally.add_instance(record, splits, exits, tickets)
+            tally.add_instance(record, splits, exits, tickets, rewards)
         for action in actions:
             tally.add_action(action)
         return tally
@@ -202,6 +218,8 @@ class Tally:
         self.rewards.update(other.rewards)
         self.ticket_exits.update(other.ticket_exits)
         self.offers.update(other.offers)
+        self.budget_draws.update(other.budget_draws)  # reward budgets
+        self.budget_spend.update(other.budget_spend)
         return self
 
     def ordered_reasons(self) -> dict[str, int]:

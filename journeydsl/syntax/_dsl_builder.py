@@ -22,6 +22,7 @@ from journeydsl.syntax._choose import build_choose
 from journeydsl.syntax._decide import build_decide
 from journeydsl.syntax._enter import build_enter
 from journeydsl.syntax._fragment import build_include
+from journeydsl.syntax._rewards import budget_fields
 
 __all__ = ["MAX_DEPTH", "Builder", "TooDeepError"]
 
@@ -522,7 +523,8 @@ class Builder:
 
     def s_reward(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         name = self.ident(t.children[0])
-        return ast.Action("reward", name, self.params(_one(t, "params")), ident, s)
+        params = self.params(_one(t, "params"))
+        return ast.Action("reward", name, params, ident, s, **budget_fields(self, t))  # budgets
 
     def s_action(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         name = self.ident(t.children[0])

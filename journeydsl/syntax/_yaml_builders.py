@@ -17,6 +17,7 @@ from journeydsl.syntax._choose import choose_from_fields
 from journeydsl.syntax._decide import decide_from_fields
 from journeydsl.syntax._enter import enter_from_fields
 from journeydsl.syntax._fragment import include_from_fields
+from journeydsl.syntax._rewards import reward_from_fields
 from journeydsl.syntax.shapes import ENTRY_SHAPES, STEP_SHAPES
 
 __all__ = ["ENTRY_KINDS", "RECORD_BUILDERS", "STEP_BUILDERS", "Fields"]
@@ -139,7 +140,7 @@ STEP_BUILDERS: Final[dict[str, Callable[[Fields], ast.Step]]] = {
     "update": lambda f: ast.Update(f["update"], f["value"], id=f.get("id"), span=f.span),
     "tag": _tag("tag"),
     "untag": _tag("untag"),
-    "reward": _action("reward"),
+    "reward": reward_from_fields,  # reward budgets (syntax/_rewards.py)
     "action": _action("action"),
     "set": lambda f: ast.Set(f["set"], f["value"], id=f.get("id"), span=f.span),
     "exit": lambda f: ast.Exit(f["exit"], id=f.get("id"), span=f.span),

@@ -64,6 +64,12 @@ from journeydsl.syntax._print_expr import (
     quote,
     reentry_text,
 )
+from journeydsl.syntax._rewards import (
+    budget_tail,
+    reward_blocks,
+    reward_budget_yaml,
+    without_blocks,
+)
 from journeydsl.syntax._yaml_dumper import YamlDumper as _Dumper
 
 __all__ = ["print_dsl", "print_expr", "print_schedule", "print_yaml"]
@@ -280,8 +286,11 @@ class _DslPrinter:
                     self.emit(depth + 1, priority)
                     if step.payload:
                         self.with_params("", step.payload, depth + 1)
+            case Action() if step.granted is not None or step.exhausted is not None:
+                self.exits(without_blocks(step), reward_blocks(step), depth)  # reward budgets
             case Action():
-                self.with_params(label + f"{step.kind} {step.name.name}", step.params, depth)
+                head = label + f"{step.kind} {step.name.name}"
+                self.with_params(head, step.params, depth, budget_tail(step))
             case Decide() | ChooseOffer():  # decide, choose: decision calls and offers
                 segments = (
                     decide_dsl(step, label) if isinstance(step, Decide) else choose_dsl(step, label)
@@ -302,14 +311,20 @@ class _DslPrinter:
     def ticket_exits(self, step: Ticket, depth: int) -> None:
         """A ticket with its ``accepted { … } not accepted { … }`` blocks after its last line
         (the label, if any, is printed with the ticket)."""
+        blocks = [("accepted", step.accepted), ("not accepted", step.not_accepted)]
+        self.exits(replace(step, accepted=None, not_accepted=None), blocks, depth)
+
+    def exits(self, bare: Step, blocks: list[tuple[str, Steps | None]], depth: int) -> None:
+        """``bare`` (a step printed without its exit blocks), then its ``blocks`` after its last
+        line: ``… accepted { … } not accepted { … }``, ``… granted { … } exhausted { … }``."""
         inner = _DslPrinter()
-        inner.step(replace(step, accepted=None, not_accepted=None), depth)
+        inner.step(bare, depth)
         *lines, last = inner.lines
         self.lines.extend(lines)
         at = (len(last) - len(last.lstrip())) // len(_INDENT)
         head = last.strip()
         segments: list[tuple[str, Steps]] = []
-        for word, steps in (("accepted", step.accepted), ("not accepted", step.not_accepted)):
+        for word, steps in blocks:
             if steps is not None:
                 segments.append((f"{head} {word}" if not segments else word, steps))
         self.chain(at, segments)
@@ -703,6 +718,7 @@ def _yaml_step(step: Step) -> dict[str, Any]:
             put(step.kind, step.name.name)
             if step.params:
                 put("params", _yaml_params(step.params))
+            reward_budget_yaml(step, put, _yaml_steps)  # reward budgets
         case Set():
             put("set", step.var.name)
             put("value", print_expr(step.value))

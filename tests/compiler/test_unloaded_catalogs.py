@@ -49,7 +49,7 @@ def test_a_missing_events_catalog_is_one_error_and_one_note(tmp_path: Path) -> N
     assert summary(result) == [(*EVENTS_AT, "error", "JD109"), (*EVENTS_AT, "info", "JD114")]
     note = result.diagnostics[-1]
     assert note.message == (
-        "10 uses of events and profile attributes not checked: the events catalog "
+        "11 uses of events and profile attributes not checked: the events catalog "
         "'events.yaml' could not be loaded"
     )
     assert note.severity is Severity.INFO
@@ -76,7 +76,7 @@ def test_a_refused_catalog_folds_both_kinds(tmp_path: Path) -> None:
         (7, 16, "error", "JD113"),
         (7, 16, "info", "JD114"),
     ]
-    assert result.diagnostics[-1].message.startswith("10 uses of templates not checked")
+    assert result.diagnostics[-1].message.startswith("11 uses of templates not checked")
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def test_the_base_side_is_the_base_journeys_own_run(cli: Cli) -> None:
     """The base column has exactly the entries, outcomes and messages of the base journey run
     alone with the same population and seed."""
     doc = _doc(cli, EVERY_2D)
-    assert list(doc) == ["base", "other", "diff", "paired", "findings"]
+    assert list(doc) == ["base", "other", "diff", "paired", "findings", "budgets"]
     alone_args = ("--population", "80", "--behaviour", MODEL, "--seed", "7", "--format", "json")
     code, out, _ = cli("simulate", ONBOARDING, *alone_args)
     assert code == 0

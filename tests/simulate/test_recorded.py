@@ -54,9 +54,11 @@ def test_dormant_json_matches_the_golden_file(cli: Cli) -> None:
 
 
 def test_the_document_has_exactly_the_contract_keys(cli: Cli) -> None:
-    """Top level: journey, version, actions, instances, funnel — nothing else, in that order."""
+    """Top level: journey, version, actions, instances, funnel — nothing else, in that order,
+    but the forecast of the budgets its rewards draw from (``budgets``)."""
     doc, _ = _json(cli, onboarding_args())
-    assert list(doc) == ["journey", "version", "actions", "instances", "funnel"]
+    assert list(doc) == ["journey", "version", "actions", "instances", "funnel", "budgets"]
+    assert list(doc["budgets"]) == ["fee_waivers"]
     assert (doc["journey"], doc["version"]) == ("onboarding_new_cardholder", 1)
 
 

@@ -60,11 +60,12 @@ def test_a_customers_profile_does_not_depend_on_the_population_size() -> None:
 
 
 def test_synthetic_output_follows_the_json_contract(cli: Cli) -> None:
-    """The synthetic JSON has the same top-level keys and entries for every customer."""
+    """The synthetic JSON has the same top-level keys (the budget forecast last: the journey
+    draws its fee waiver from a budget) and entries for every customer."""
     code, out, _ = _synthetic(cli, "--seed", "1", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc) == ["journey", "version", "actions", "instances", "funnel"]
+    assert list(doc) == ["journey", "version", "actions", "instances", "funnel", "budgets"]
     assert doc["funnel"]["entered"] == 40
     assert {i["customer_id"] for i in doc["instances"]} == {f"c-{n:04d}" for n in range(1, 41)}
 

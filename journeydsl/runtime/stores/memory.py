@@ -20,10 +20,13 @@ import operator
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from journeydsl._compiled import mypyc_attr
+from journeydsl.expr.catalog import BudgetSpec
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
+from journeydsl.runtime.budgets import BudgetState, DrawRecord, MemoryBudgets
 from journeydsl.runtime.control import AuditEntry, ControlState, HeldEvent
 from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
@@ -294,6 +297,27 @@ class MemoryStateStore:
         self._control_states: dict[str, ControlState] = {}
         self._audit: list[AuditEntry] = []
         self._held: dict[tuple[str, str], HeldEvent] = {}
+
+        #: The reward budgets' ledger (runtime/budgets.py): the methods below hand over to it.
+        self.budgets = MemoryBudgets()
+
+    # ------------------------------------------------------------------ reward budgets
+
+    def declare_budgets(self, specs: Sequence[BudgetSpec]) -> None:
+        """See :class:`~journeydsl.runtime.budgets.BudgetLedger`."""
+        self.budgets.declare_budgets(specs)
+
+    def draw(self, budget: str, amount: Decimal, key: str, at: datetime) -> bool:
+        """See :class:`~journeydsl.runtime.budgets.BudgetLedger`."""
+        return self.budgets.draw(budget, amount, key, at)
+
+    def budget_states(self) -> list[BudgetState]:
+        """See :class:`~journeydsl.runtime.budgets.BudgetLedger`."""
+        return self.budgets.budget_states()
+
+    def budget_draws(self, budget: str | None = None) -> list[DrawRecord]:
+        """See :class:`~journeydsl.runtime.budgets.BudgetLedger`."""
+        return self.budgets.budget_draws(budget)
 
     def commit(
         self,

@@ -43,6 +43,7 @@ from journeydsl.runtime.stores._pg_buckets import (
     Ownership,
     bucket_of,
 )
+from journeydsl.runtime.stores._pg_budgets import PgBudgets
 from journeydsl.runtime.stores._pg_control import PgControl
 from journeydsl.runtime.stores._pg_schema import (
     MIGRATION_LOCK,
@@ -130,7 +131,7 @@ def _connect(dsn: str, label: str, connect_timeout: float) -> Any:
 
 
 @single_threaded
-class PostgresStore(PgStatePart, PgControl):
+class PostgresStore(PgStatePart, PgControl, PgBudgets):  # (+ reward budgets, _pg_budgets.py)
     """Events, profiles and engine state in one PostgreSQL database (see the module docstring).
 
     ``dsn`` is a libpq connection string or URI (``postgresql://user@host:5432/db``).

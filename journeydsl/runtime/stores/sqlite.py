@@ -97,6 +97,7 @@ from journeydsl.runtime.stores._sqlite_schema import (
     require_current,
 )
 from journeydsl.runtime.stores._sqlite_state import StatePart
+from journeydsl.runtime.stores.sqlite_budgets import SQLiteBudgetsPart
 
 __all__ = [
     "PROFILE_CACHE",
@@ -116,7 +117,7 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
 @single_threaded
-class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart):
+class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart, SQLiteBudgetsPart):
     """Events, profiles and engine state in one SQLite file (see the module docstring).
 
     ``synchronous`` is SQLite's ``PRAGMA synchronous``: ``FULL`` (the default) makes every commit

@@ -1,0 +1,122 @@
+"""The step of a reward drawn from a budget (:class:`~journeydsl.ir_rewards.Reward`).
+
+The instance draws from the budget's ledger (:mod:`journeydsl.runtime.budgets`) under the
+step's idempotency key, ``journey:version:instance:step:visit`` (the key of the reward's own
+outbox entry): granted, the reward goes into the outbox and the instance takes the ``granted``
+exit; refused (not enough left, or outside the budget's ``from``/``until`` dates in the journey's
+time zone), no reward is given and it takes the ``exhausted`` exit. The decision log says which
+(``explain``: "drew 500,000 VND from fee_waivers" / "fee_waivers exhausted").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from journeydsl import ir
+from journeydsl.expr.catalog import BudgetSpec
+from journeydsl.ir_rewards import Reward, budgets_of
+from journeydsl.money import Money
+from journeydsl.runtime.budgets import BudgetLedger, amount_text
+from journeydsl.runtime.decisions import note
+from journeydsl.runtime.hostcalls import StoreError
+
+if TYPE_CHECKING:
+    from journeydsl.runtime.interpreter import Interpreter, Step
+
+__all__ = ["Budgets", "budget_ledger", "draw_key", "run_reward"]
+
+
+class Budgets:
+    """The ledger the journeys' rewards draw from, with the budgets they declare: declared in
+    it once, at the first draw (so that building an engine writes nothing to its store)."""
+
+    __slots__ = ("declared", "ledger", "specs")
+
+    def __init__(self, ledger: BudgetLedger, specs: dict[str, BudgetSpec]) -> None:
+        self.ledger = ledger
+        self.specs = specs
+        self.declared = False
+
+    def draw(self, budget: str, amount: Decimal, key: str, at: datetime) -> bool:
+        """Declare the budgets (the first time), then draw."""
+        if not self.declared:
+            self.ledger.declare_budgets(list(self.specs.values()))
+            self.declared = True
+        return self.ledger.draw(budget, amount, key, at)
+
+
+def budget_ledger(
+    journeys: Sequence[ir.Journey], budgets: BudgetLedger | None, state: object
+) -> Budgets | None:
+    """The ledger the journeys' rewards draw from: ``budgets``, else the state store when it
+    keeps budgets. ValueError when they draw from budgets and there is none."""
+    specs = budgets_of(journeys)
+    ledger = budgets if budgets is not None else state
+    if not specs:
+        return None
+    if not isinstance(ledger, BudgetLedger):
+        raise ValueError(
+            "these journeys draw rewards from budgets ("
+            + ", ".join(sorted(specs))
+            + ") but the state store keeps none: pass a ledger in budgets="
+        )
+    return Budgets(ledger, specs)
+
+
+def draw_key(journey: ir.Journey, inst_id: str, node_id: str, visit: int) -> str:
+    """The idempotency key of a draw (the reward's outbox key)."""
+    return f"{journey.id}:{journey.version}:{inst_id}:{node_id}:{visit}"
+
+
+def _outside(node: Reward, step: Step) -> str | None:
+    """Why the budget cannot be drawn from today (its window), or None."""
+    if not node.starts and not node.ends:
+        return None
+    today = step.ctx.now.astimezone(ZoneInfo(step.journey.timezone)).date().isoformat()
+    if node.starts and today < node.starts:
+        return f"{node.budget} opens on {node.starts}"
+    if node.ends and today > node.ends:
+        return f"{node.budget} closed on {node.ends}"
+    return None
+
+
+def run_reward(interp: Interpreter, node: Reward, step: Step) -> str | None:
+    """Draw, then give the reward and take ``granted``, or take ``exhausted``."""
+    inst, now = step.inst, step.ctx.now
+    if node.amount is None:
+        amount = Decimal(1)
+    else:
+        value = node.amount.fn(step.ctx, None)
+        amount = value.amount if isinstance(value, Money) else Decimal(str(value))
+        if amount <= 0:
+            reason = f"reward '{node.name}' would draw {value} from {node.budget}: not positive"
+            interp.fail(inst, step.journey, reason, now)
+            return None
+    why = _outside(node, step)
+    granted = False
+    if why is None:
+        ledger = interp.budgets
+        if ledger is None:
+            raise StoreError(RuntimeError(f"no ledger keeps the budget '{node.budget}'"))
+        key = draw_key(step.journey, inst["id"], node.id, inst["visits"].get(node.id, 0))
+        try:
+            granted = ledger.draw(node.budget, amount, key, now)
+        except Exception as exc:  # the ledger failed (or refused the budgets): not committed
+            raise StoreError(exc) from exc
+        why = None if granted else f"{node.budget} exhausted"
+    drawn = amount_text(amount, node.currency) + ("" if node.currency else " reward")
+    if granted:
+        detail = {"amount": drawn, "drawn": str(amount)}
+        note(inst, now, node.id, "budget", name=node.budget, granted=True, **detail)
+        return interp._action(node, step)  # the reward itself, as any reward
+    note(inst, now, node.id, "budget", name=node.budget, granted=False, reason=why or "")
+    return node.exhausted
+
+
+def rewards_in(journeys: Iterable[ir.Journey]) -> list[Reward]:
+    """Every reward drawn from a budget in ``journeys``."""
+    return [n for j in journeys for n in j.nodes.values() if isinstance(n, Reward)]

@@ -1,0 +1,264 @@
+"""Reward budgets in simulations: the demand on each budget, and its forecast.
+
+A simulation grants every draw (:class:`DemandBudgets`): the customers are simulated
+independently of one another (what makes ``--workers`` and ``--part`` exact), so a reward
+granted to one customer cannot depend on the others'. What the run measures is the **demand**:
+per budget and day, the draws the journeys made and their amount (counted in the tallies, which
+add up across parts). The **forecast** plays that demand against the budget's total: what it
+pays each day, the day it runs out (the first day the demand reaches the total), what is left at
+the end of the run, and the shortfall (the demand the budget cannot pay: on a live run, those
+draws take the ``exhausted`` exit).
+
+JSON (``simulate --format json``, under ``budgets``, one entry a budget the journey draws from)::
+
+    {"fee_waivers": {"kind": "money", "currency": "VND", "total": "500000000",
+      "draws": 812, "demand": "406000000", "spent": "406000000", "remaining": "94000000",
+      "shortfall": "0", "runs_out": null,
+      "days": [{"day": "2026-01-16", "draws": 3, "demand": "1500000", "spent": "1500000",
+                "remaining": "498500000"}, ...]}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from journeydsl import ir
+from journeydsl.ir_rewards import Reward, budgets_of
+from journeydsl.runtime.budgets import MemoryBudgets, amount_text
+from journeydsl.simulate.tally import MILLION
+
+if TYPE_CHECKING:
+    from journeydsl.simulate.driver import RunResult
+
+__all__ = [
+    "DemandBudgets",
+    "budget_lines",
+    "budgets_compare",
+    "budgets_section",
+    "compare_lines",
+    "forecast",
+    "preset_ledger",
+    "reward_steps",
+]
+
+
+def preset_ledger(journeys: Iterable[ir.Journey], presets: Mapping[str, Any]) -> MemoryBudgets:
+    """The exact ledger of a ``journeydsl test`` case: every budget the journeys draw from, with
+    what ``presets`` leaves of some (``{fee_waivers: {remaining: 500_000 VND}}``, a quota's as a
+    number). ValueError naming the budget when a preset does not fit it."""
+    ledger = MemoryBudgets()
+    specs = budgets_of(journeys)
+    ledger.declare_budgets(list(specs.values()))
+    for name, preset in presets.items():
+        spec = specs.get(name)
+        if spec is None:
+            known = ", ".join(sorted(specs)) or "none"
+            raise ValueError(f"budget '{name}': the journeys draw from no such budget ({known})")
+        text = str(preset.get("remaining", "") if isinstance(preset, Mapping) else "")
+        parts = text.replace("_", "").split()
+        unit = parts[1] if len(parts) == 2 else None
+        try:
+            value = Decimal(parts[0]) if parts and len(parts) <= 2 else None
+        except ArithmeticError:
+            value = None
+        if value is None or value < 0 or unit != spec.currency:
+            want = f"an amount in {spec.currency}" if spec.currency else "a number of rewards"
+            raise ValueError(
+                f"budget '{name}': 'remaining' must be {want} (e.g. "
+                f"{'0 ' + spec.currency if spec.currency else '0'}), not {text or 'nothing'!r}"
+            )
+        ledger.set_budget_remaining(name, value)
+    return ledger
+
+
+class DemandBudgets(MemoryBudgets):
+    """The ledger of a simulation: every draw is granted (see the module docstring)."""
+
+    def draw(self, budget: str, amount: Decimal, key: str, at: datetime) -> bool:
+        """Record the draw and grant it."""
+        super().draw(budget, Decimal(0), key, at)
+        return True
+
+
+def reward_steps(journey: ir.Journey) -> frozenset[str]:
+    """The ids of the journey's rewards drawn from a budget."""
+    return frozenset(nid for nid, n in journey.nodes.items() if isinstance(n, Reward))
+
+
+def _number(d: Decimal) -> str:
+    return format(d.normalize() if d == d.to_integral() else d, "f")
+
+
+def forecast(result: RunResult, journey_id: str | None = None) -> dict[str, Any]:
+    """The forecast of every budget the journey draws from (empty when it draws from none)."""
+    journey = result.journey(journey_id)
+    specs: dict[str, Reward] = {}
+    for node in journey.nodes.values():
+        if isinstance(node, Reward):
+            specs.setdefault(node.budget, node)
+    if not specs:
+        return {}
+    tally = result.tally(journey.id)
+    out: dict[str, Any] = {}
+    for name, node in sorted(specs.items()):
+        total = Decimal(node.total)
+        remaining, draws, demand = total, 0, Decimal(0)
+        runs_out: str | None = None
+        days = []
+        for day in sorted(d for b, d in tally.budget_draws if b == name):
+            n = tally.budget_draws[(name, day)]
+            asked = Decimal(tally.budget_spend[(name, day)]) / MILLION
+            paid = min(asked, remaining)
+            remaining -= paid
+            draws, demand = draws + n, demand + asked
+            if runs_out is None and remaining <= 0:
+                runs_out = day
+            days.append(
+                {
+                    "day": day,
+                    "draws": n,
+                    "demand": _number(asked),
+                    "spent": _number(paid),
+                    "remaining": _number(remaining),
+                }
+            )
+        out[name] = {
+            "kind": "money" if node.currency else "quota",
+            "currency": node.currency,
+            "total": _number(total),
+            "draws": draws,
+            "demand": _number(demand),
+            "spent": _number(total - remaining),
+            "remaining": _number(remaining),
+            "shortfall": _number(max(demand - total, Decimal(0))),
+            "runs_out": runs_out,
+            "days": days,
+        }
+    return out
+
+
+def _amount(text: str, budget: Mapping[str, Any]) -> str:
+    unit = budget["currency"]
+    return amount_text(Decimal(text), unit) + ("" if unit else " rewards")
+
+
+def budget_lines(budgets: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The forecast in words, one line a budget (the text report's)."""
+    lines = []
+    for name, b in budgets.items():
+        when = f"runs out on {b['runs_out']}" if b["runs_out"] else "lasts the whole run"
+        short = Decimal(b["shortfall"])
+        beyond = f"; {_amount(b['shortfall'], b)} of demand beyond it" if short else ""
+        lines.append(
+            f"{name}: {_amount(b['total'], b)}; {b['draws']} draws ask "
+            f"{_amount(b['demand'], b)}; {when}, {_amount(b['remaining'], b)} left{beyond}"
+        )
+    return lines
+
+
+def budgets_compare(
+    base: Mapping[str, Mapping[str, Any]], other: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Per budget of either side: both forecasts' figures and ``other`` minus ``base``."""
+    out: dict[str, Any] = {}
+    for name in sorted(set(base) | set(other)):
+        a, b = base.get(name), other.get(name)
+        row: dict[str, Any] = {"base": _brief(a), "other": _brief(b)}
+        if a is not None and b is not None:
+            row["diff"] = {
+                key: _number(Decimal(b[key]) - Decimal(a[key]))
+                for key in ("total", "demand", "spent", "remaining", "shortfall")
+            }
+            row["diff"]["draws"] = b["draws"] - a["draws"]
+        out[name] = row
+    return out
+
+
+def _brief(b: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {k: v for k, v in b.items() if k != "days"}
+
+
+def compare_lines(rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The budgets of a comparison in words."""
+    lines = []
+    for name, row in rows.items():
+        for side in ("base", "other"):
+            b = row[side]
+            if b is None:
+                lines.append(f"{name} ({side}): not drawn from")
+                continue
+            when = f"runs out {b['runs_out']}" if b["runs_out"] else "lasts the run"
+            lines.append(
+                f"{name} ({side}): {_amount(b['total'], b)}, demand {_amount(b['demand'], b)}, "
+                f"{when}, {_amount(b['remaining'], b)} left"
+            )
+        if "diff" in row:
+            d, unit = row["diff"], row["base"]
+            lines.append(
+                f"{name} (other - base): total {_signed(d['total'], unit)}, "
+                f"remaining {_signed(d['remaining'], unit)}, "
+                f"shortfall {_signed(d['shortfall'], unit)}"
+            )
+    return lines
+
+
+def _signed(text: str, budget: Mapping[str, Any]) -> str:
+    value = Decimal(text)
+    return ("+" if value > 0 else "") + _amount(text, budget) if value else "0"
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _burn_down(b: Mapping[str, Any], start: date, until: date) -> list[int]:
+    """What remains at the end of each day from ``start`` to ``until`` (whole units)."""
+    by_day = {d["day"]: Decimal(d["remaining"]) for d in b["days"]}
+    left = Decimal(b["total"])
+    values = []
+    day = start
+    while day <= until:
+        left = by_day.get(day.isoformat(), left)
+        values.append(int(left))
+        day += timedelta(days=1)
+    return values
+
+
+def budgets_section(
+    budgets: Mapping[str, Mapping[str, Any]], start: datetime, until: datetime
+) -> str:
+    """The HTML report's budgets section: per budget, its forecast and a burn-down chart (an
+    inline SVG: what remains at the end of each day of the run)."""
+    if not budgets:
+        return ""
+    from journeydsl.simulate.svg import Series, line_chart
+
+    parts = [
+        '<section id="budgets" data-testid="budgets">',
+        "<h2>Reward budgets: burn-down</h2>",
+        '<p class="sub">What each budget would pay each day for the rewards the journey draws '
+        "(every draw is granted in a simulation: this is the demand), and what remains.</p>",
+    ]
+    for name, b in budgets.items():
+        values = _burn_down(b, start.date(), until.date())
+        when = f"runs out on {b['runs_out']}" if b["runs_out"] else "lasts the whole run"
+        parts += [
+            f'<h3 data-testid="budget" data-budget="{escape(name)}" '
+            f'data-runs-out="{escape(b["runs_out"] or "")}">{escape(name)} '
+            f'<span class="muted">({escape(_amount(b["total"], b))}; {escape(when)})</span></h3>',
+            f'<div class="budget-chart" data-testid="burn-down" data-budget="{escape(name)}">',
+            line_chart(
+                [Series(f"{name}: remaining", "#2563eb", values)],
+                days=max(len(values) - 1, 1),
+                x_title="day of the run (remaining at the end of the day)",
+                height=240,
+            ),
+            "</div>",
+        ]
+    parts.append("</section>")
+    return "\n".join(parts)
