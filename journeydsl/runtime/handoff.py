@@ -16,6 +16,7 @@ step (a cycle of hand-offs stops there).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,9 @@ class Handoffs:
     """The instances the hand-offs of the current step of work created, until it commits."""
 
     def __init__(self, entries: Entries) -> None:
-        self.entries = entries
+        # (a weak reference: the interpreter keeps this object, and the entries the interpreter;
+        # no cycle, so a finished simulation is freed at once, without the cycle collector)
+        self.entries: Entries = weakref.proxy(entries)
         #: New instances, to be committed with the step that created them.
         self.pending: list[InstanceRecord] = []
         #: The instances being run in this step of work, outermost first.
