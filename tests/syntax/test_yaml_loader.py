@@ -66,7 +66,8 @@ def test_example_equals_the_dsl_ast(name: str) -> None:
 
 
 def test_example_header_and_nesting() -> None:
-    """The dormant example's header, entry and else-if chain come out as the AST expects."""
+    """The dormant example's header, entry, offer choice and nested blocks come out as the AST
+    expects."""
     j = ok((EXAMPLES / "dormant_reactivation.yaml").read_text())
     assert j.version == 1
     assert j.title == "Dormant cardholder reactivation"
@@ -81,11 +82,13 @@ def test_example_header_and_nesting() -> None:
         ast.FallbackChain((ast.Ident("push"), ast.Ident("zns"), ast.Ident("sms"))),
     )
     assert j.goals == (ast.Goal(ast.Ident("reactivated"), ast.Name("transaction")),)
-    first, then = j.steps[0], j.steps[1]
-    assert first == ast.ChooseOffer(ast.Ident("chosen"), ast.Ident("reactivation"))
-    assert isinstance(then, ast.Set)
-    push = next(s for s in j.steps if isinstance(s, ast.If))
-    assert isinstance(push.then[0], ast.Send)
+    first, second = j.steps[:2]
+    assert isinstance(first, ast.ChooseOffer)
+    assert (first.var.name, first.catalogue.name, first.none) == ("chosen", "reactivation", None)
+    assert isinstance(second, ast.Set)
+    engaged = next(s for s in j.steps if isinstance(s, ast.If) and s.otherwise)
+    assert isinstance(engaged.then[-1], ast.Ticket)
+    assert isinstance(engaged.otherwise[-1], ast.Exit)
 
 
 def test_example_spans_are_one_based() -> None:
