@@ -53,6 +53,7 @@ from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import ActionHandler, Channel, Clock, TicketSink
 from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
+from journeydsl.runtime.worker_metrics import ObservedChannel, WorkerMetrics
 
 __all__ = ["LeaseLostError", "SystemClock", "Worker", "WorkerHealth"]
 
@@ -140,6 +141,11 @@ class Worker:
         self.poll = poll
         self.owner = Ownership(worker_id or f"w-{uuid.uuid4().hex[:12]}")
         store.ownership = self.owner
+        #: What the worker counts and measures (``/metrics``; :meth:`WorkerMetrics.listen`).
+        self.metrics = WorkerMetrics()
+        store.on_due = self._timers_due
+        channels = {n: ObservedChannel(n, c, self.metrics) for n, c in (channels or {}).items()}
+        self._failures = 0
         self.event_time = clock is None
         self._bucket_clock = _BucketClock()
         self.clock: Clock = clock if clock is not None else self._bucket_clock
@@ -260,10 +266,14 @@ class Worker:
             gained, lost = self.store.claim(self.owner, self.lease)
         except psycopg.errors.TransactionRollback as exc:  # (a deadlock with another claimer)
             log.warning("renewal_retry", worker=self.owner.worker, error=str(exc))
+            self.metrics.inc("errors", kind="conflict")
             return
         self._renewed = now
         self._renewed_at = datetime.now(UTC)
         self.backlog = self.store.backlog(self.owner.epochs)
+        self.metrics.set("leases_held", len(self.owner.epochs))
+        self.metrics.set("inbox_backlog", self.backlog[0])
+        self.metrics.set("outbox_backlog", self.backlog[1])
         if gained or lost:
             log.info(
                 "leases",
@@ -295,12 +305,16 @@ class Worker:
                 return self._work(bucket, target)
         except LeaseLostError as lost:
             self.store.count_fenced()
+            self.metrics.inc("errors", kind="fenced")
             log.warning("fenced", worker=self.owner.worker, buckets=lost.buckets)
             self.owner.epochs.pop(bucket, None)
             return 1
         except psycopg.errors.TransactionRollback as exc:  # a deadlock with a claimer
+            self.metrics.inc("errors", kind="conflict")
             log.warning("retry", worker=self.owner.worker, bucket=bucket, error=str(exc))
             return 1
+        finally:
+            self._count_failures()
 
     def _work(self, bucket: int, target: datetime | None) -> int:
         store, engine, clock = self.store, self.engine, self._bucket_clock
@@ -322,10 +336,7 @@ class Worker:
                 result = engine.ingest(row.body, row.id)
                 inbox.taken(store, row.id)
                 worked += 1
-                if result.quarantined is not None:
-                    self.quarantined += 1
-                elif not result.duplicate:
-                    self.events += 1
+                self._ingested(row, result)
             if len(rows) < _TAKE:
                 break
         if self._stop.is_set() or bucket not in self.owner.epochs:
@@ -342,6 +353,8 @@ class Worker:
                 moved = engine.tick(target)
                 self.moved += moved
                 worked += moved
+                if moved:
+                    self.metrics.inc("steps", moved, kind="timer")
         return worked
 
     def _advance(self, t: datetime) -> int:
@@ -354,7 +367,10 @@ class Worker:
             if self._stop.is_set() or not self._owned():
                 return moved  # (the bucket's clock stays where its work stopped)
             clock.set(wake)
-            moved += engine.tick(wake) + 1
+            fired = engine.tick(wake)
+            if fired:
+                self.metrics.inc("steps", fired, kind="timer")
+            moved += fired + 1
             after = engine.next_wakeup()
             if after is not None and after <= wake:
                 break  # nothing more can happen at this instant (e.g. a stuck delivery)
@@ -362,6 +378,35 @@ class Worker:
         clock.set(t)
         self.moved += moved
         return moved
+
+    # ------------------------------------------------------------------ metrics
+
+    def _ingested(self, row: inbox.InboxRow, result: Any) -> None:
+        """Count an event taken (live: how long after its time its step committed)."""
+        if result.quarantined is not None:
+            self.quarantined += 1
+            self.metrics.inc("quarantined")
+        elif not result.duplicate:
+            self.events += 1
+            self.metrics.inc("events")
+            self.metrics.inc("steps", kind="event")
+            if not self.event_time and row.at is not None:
+                lag = (datetime.now(UTC) - row.at).total_seconds()
+                self.metrics.observe("event_lag_seconds", max(lag, 0.0))
+
+    def _timers_due(self, now: datetime, dues: list[datetime]) -> None:
+        """The store found these timers due at ``now``: count them, and how late they are."""
+        self.metrics.inc("timers_due", len(dues))
+        for due in dues:
+            self.metrics.observe("timer_lag_seconds", max((now - due).total_seconds(), 0.0))
+
+    def _count_failures(self) -> None:
+        """Instances that failed (outcome ``error``) since the last look: errors of kind
+        ``instance``."""
+        failures = self.engine.failures
+        if failures > self._failures:
+            self.metrics.inc("errors", failures - self._failures, kind="instance")
+            self._failures = failures
 
     def _owned(self) -> bool:
         """Whether the bucket the store is scoped to is still leased."""

@@ -7,7 +7,7 @@ contact history."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, cast
@@ -74,6 +74,8 @@ class PgStatePart(PgBuckets, InstanceReads):
     """Every table but ``events`` and ``profiles``."""
 
     MARK = "%s"
+    # -- worker metrics: told ``(now, due times)`` of the timers due() hands out (timer lag)
+    on_due: Callable[[datetime, list[datetime]], None] | None = None
 
     def commit(
         self,
@@ -166,21 +168,24 @@ class PgStatePart(PgBuckets, InstanceReads):
         scope, args = self._in_scope()
         if journeys is not None:
             rows = self._conn.execute(
-                "SELECT id, journey, version FROM instances WHERE status = 'waiting' "
+                "SELECT id, journey, version, due FROM instances WHERE status = 'waiting' "
                 f"AND due <= %s{scope} ORDER BY due, id",
                 (aware(now), *args),
             )
-            return list(
-                itertools.islice((iid for iid, j, v in rows if (j, v) in journeys), max(limit, 0))
+            found = list(
+                itertools.islice(
+                    ((iid, d) for iid, j, v, d in rows if (j, v) in journeys), max(limit, 0)
+                )
             )
-        return [
-            iid
-            for (iid,) in self._conn.execute(
-                f"SELECT id FROM instances WHERE status = 'waiting' AND due <= %s{scope} "
+        else:
+            found = self._conn.execute(
+                f"SELECT id, due FROM instances WHERE status = 'waiting' AND due <= %s{scope} "
                 "ORDER BY due, id LIMIT %s",
                 (aware(now), *args, max(limit, 0)),
-            )
-        ]
+            ).fetchall()
+        if self.on_due is not None and found:
+            self.on_due(now, [d for _, d in found])
+        return [iid for iid, _ in found]
 
     def next_due(self, *, journeys: Collection[tuple[str, int]] | None = None) -> datetime | None:
         """The earliest pending timer (of ``journeys``' instances only, when given)."""
