@@ -7,6 +7,7 @@ contact history."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
@@ -68,6 +69,15 @@ def _outbox_row(e: OutboxEntry, bucket: int) -> tuple[Any, ...]:
         e.status,
         bucket,
     )
+
+
+def _customer_of(event: str) -> str:
+    """The customer id of a quarantined event's JSON text ("" when it names none)."""
+    try:
+        found = json.loads(event).get("customer_id")
+    except (ValueError, AttributeError, RecursionError):
+        return ""
+    return found if isinstance(found, str) else ""
 
 
 class PgStatePart(PgBuckets, InstanceReads):
@@ -296,14 +306,20 @@ class PgStatePart(PgBuckets, InstanceReads):
 
     def quarantine(self, event_id: str, event: str, reason: str, seen: datetime) -> None:
         """Keep a quarantined event: once per id, counted and with the latest reason when it
-        comes again."""
-        self._conn.execute(
-            "INSERT INTO quarantine (id, event, reason, first_seen, last_seen, count) "
-            "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT (id) DO UPDATE SET "
-            "event = excluded.event, reason = excluded.reason, last_seen = excluded.last_seen, "
-            "count = quarantine.count + 1, replay = 0",
-            (event_id, event, reason, seen.isoformat(), seen.isoformat()),
-        )
+        comes again. A worker's write is fenced like its commits, on the lease of the bucket
+        it is scoped to (else of the event's customer, "" for a line without one)."""
+        fenced = self.ownership is not None
+        with self._transaction() if fenced else nullcontext():
+            # -- fenced quarantine: a stale owner must not count an event a second time
+            if fenced:
+                self._fence((), self.scope or (self.bucket(_customer_of(event)),))
+            self._conn.execute(
+                "INSERT INTO quarantine (id, event, reason, first_seen, last_seen, count) "
+                "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT (id) DO UPDATE SET "
+                "event = excluded.event, reason = excluded.reason, "
+                "last_seen = excluded.last_seen, count = quarantine.count + 1, replay = 0",
+                (event_id, event, reason, seen.isoformat(), seen.isoformat()),
+            )
 
     def quarantined(self, event_id: str | None = None) -> list[QuarantinedEvent]:
         """The quarantined events (or the one with ``event_id``), first seen first."""
