@@ -114,9 +114,12 @@ def take(store: PostgresStore, bucket: int, limit: int) -> list[InboxRow]:
     return [InboxRow(str(i), bucket, at, str(body)) for i, at, body in rows]
 
 
-def taken(store: PostgresStore, event_id: str) -> None:
-    """Remove an event the engine has taken (or skipped) from the inbox."""
-    store._conn.execute("DELETE FROM inbox WHERE id = %s", (event_id,))
+def taken(store: PostgresStore, *event_ids: str) -> None:
+    """Remove events the engine has taken (or skipped) from the inbox."""
+    if len(event_ids) == 1:
+        store._conn.execute("DELETE FROM inbox WHERE id = %s", event_ids)
+    elif event_ids:
+        store._conn.execute("DELETE FROM inbox WHERE id = ANY(%s)", (list(event_ids),))
 
 
 def stream_start(store: PostgresStore) -> datetime | None:

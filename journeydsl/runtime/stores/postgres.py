@@ -43,6 +43,7 @@ from journeydsl.runtime.stores._pg_buckets import (
     Ownership,
     bucket_of,
 )
+from journeydsl.runtime.stores._pg_group import PgGroup
 from journeydsl.runtime.stores._pg_schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION,
@@ -53,7 +54,6 @@ from journeydsl.runtime.stores._pg_schema import (
 from journeydsl.runtime.stores._pg_schema import (
     migrate as _migrate,
 )
-from journeydsl.runtime.stores._pg_state import PgStatePart
 from journeydsl.runtime.stores._pg_text import register as register_text
 from journeydsl.runtime.stores._sqlite_guards import (
     DatabaseInUse,
@@ -129,7 +129,7 @@ def _connect(dsn: str, label: str, connect_timeout: float) -> Any:
 
 
 @single_threaded
-class PostgresStore(PgStatePart):
+class PostgresStore(PgGroup):
     """Events, profiles and engine state in one PostgreSQL database (see the module docstring).
 
     ``dsn`` is a libpq connection string or URI (``postgresql://user@host:5432/db``).
