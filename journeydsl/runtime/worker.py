@@ -167,6 +167,7 @@ class Worker:
             allowed_lateness=None if self.event_time else timedelta(hours=24),
         )
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._state = "starting"
         self._renewed: float | None = None
         self._swept: float | None = None
@@ -187,6 +188,11 @@ class Worker:
         """Ask the worker to finish its current step, release its leases and return from
         :meth:`run` (safe from a signal handler or another thread)."""
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """End the wait between two passes now (new work was put: thread-safe)."""
+        self._wake.set()
 
     def health(self) -> WorkerHealth:
         """Its state, leases and counts."""
@@ -234,7 +240,8 @@ class Worker:
                 if exit_when_idle and self._idle(target):
                     break
                 if not worked:
-                    self._stop.wait(self.poll)
+                    self._wake.wait(self.poll)
+                    self._wake.clear()
         finally:
             self._state = "draining"
             with contextlib.suppress(Exception):
