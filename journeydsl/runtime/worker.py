@@ -62,8 +62,8 @@ __all__ = ["LeaseLostError", "SystemClock", "Worker", "WorkerHealth"]
 _TAKE = 200
 #: A live worker's group commits: at most this many events, or this long (seconds), per
 #: transaction.
-GROUP = 100
-GROUP_SECONDS = 0.02
+GROUP = 50
+GROUP_SECONDS = 0.1
 #: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones: the
 #: scheduled segment entries are looked at then.
 SWEEP = 30.0

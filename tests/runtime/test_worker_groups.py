@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from journeydsl.compiler import compile_file
+from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, Profile
 from journeydsl.runtime.records import InstanceRecord
@@ -55,13 +56,15 @@ def _record(customer: str, n: int = 1) -> InstanceRecord:
 
 def test_prefetched_reads_answer_what_the_server_holds(pg_dsn: str) -> None:
     """Inside a group, processed(), get(), release() and the live rows answer what the server
-    would, and stay in step with the group's own writes (a marker, a profile, instances)."""
+    would, and stay in step with the group's own writes (a marker, a profile, instances); an
+    appended event is read back before its step commits, and stored with its marker after."""
     with PostgresStore(pg_dsn, buckets=4) as store:
         store.add(Profile("c-1", {"tier": "gold"}, {"email": True}, "Asia/Ho_Chi_Minh"))
         store.commit([_record("c-1")], [], processed_event="e-old")
         seen = datetime(2026, 3, 1, tzinfo=UTC)
         store.quarantine("e-bad", "{}", "bad", seen)
-        with store.batch(), store.prefetched(["e-old", "e-new", "e-bad"], ["c-1", "c-2"]):
+        ids = ["e-old", "e-new", "e-bad", "e-next", "e-last"]
+        with store.batch(), store.prefetched(ids, ["c-1", "c-2"]):
             assert store.processed("e-old")
             assert not store.processed("e-new")
             assert store.get("c-1").attributes == {"tier": "gold"}
@@ -75,7 +78,16 @@ def test_prefetched_reads_answer_what_the_server_holds(pg_dsn: str) -> None:
             assert not store.release("e-new")  # (never quarantined: no statement)
             assert store.release("e-bad")
             inside = store.live_instances_of("c-1")
+            at = datetime(2026, 3, 1, 9, tzinfo=UTC)
+            store.append("e-next", EventRecord("c-1", "card_issued", at, {"card_id": "k"}))
+            assert not store.processed("e-next")
+            assert [e.at for e in store.events("c-1", "card_issued", None, None)] == [at]
+            store.append("e-last", EventRecord("c-1", "card_issued", at, {"card_id": "j"}))
+            store.commit([], [], processed_event="e-last")
         assert store.live_instances_of("c-1") == inside
+        assert len(store.events("c-1", "card_issued", None, None)) == 2
+        assert store.processed("e-last")
+        assert not store.processed("e-next")
         assert store.quarantined() == []
         assert store.processed("e-new")
 
