@@ -54,6 +54,7 @@ from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import ActionHandler, Channel, Clock, TicketSink
 from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
+from journeydsl.runtime.tracing import Tracing
 from journeydsl.runtime.worker_metrics import ObservedChannel, WorkerMetrics
 
 __all__ = ["LeaseLostError", "SystemClock", "Worker", "WorkerHealth"]
@@ -132,6 +133,7 @@ class Worker:
         lease: timedelta = timedelta(seconds=10),
         worker_id: str | None = None,
         poll: float = 0.5,
+        tracer_provider: Any = None,
     ) -> None:
         refused = [j.id for j in journeys if j.entry.kind == "when"]
         if policies is not None and policies.entry_rates:
@@ -149,7 +151,12 @@ class Worker:
         #: What the worker counts and measures (``/metrics``; :meth:`WorkerMetrics.listen`).
         self.metrics = WorkerMetrics()
         store.on_due = self._timers_due
-        channels = {n: ObservedChannel(n, c, self.metrics) for n, c in (channels or {}).items()}
+        #: OpenTelemetry spans (the otel extra; ``tracer_provider``: None for the global one).
+        self.tracing = Tracing(self.owner.worker, tracer_provider)
+        channels = {
+            n: ObservedChannel(n, c, self.metrics, self.tracing)
+            for n, c in (channels or {}).items()
+        }
         self._failures = 0
         self.event_time = clock is None
         self._bucket_clock = _BucketClock()
@@ -348,7 +355,8 @@ class Worker:
                     self._advance(row.at)
                     if self._stop.is_set() or bucket not in self.owner.epochs:
                         break  # (the event waits for the bucket's next turn, or owner)
-                result = engine.ingest(row.body, row.id)
+                with self.tracing.span("ingest", event_id=row.id, bucket=bucket):
+                    result = engine.ingest(row.body, row.id)
                 inbox.taken(store, row.id)
                 worked += 1
                 self._ingested(row, result)
@@ -365,7 +373,10 @@ class Worker:
                     return worked
                 store.set_bucket_clock(bucket, clock.now())
             else:
-                moved = engine.tick(target)
+                with self.tracing.span("step", bucket=bucket) as span:
+                    moved = engine.tick(target)
+                    if span is not None:
+                        span.set_attribute("journeydsl.moved", moved)
                 self.moved += moved
                 worked += moved
                 if moved:
@@ -387,7 +398,8 @@ class Worker:
             started = time.monotonic()
             with store.batch(), store.prefetched([r.id for r in group], map(_customer, group)):
                 for row in group:
-                    taken.append((row, engine.ingest(row.body, row.id)))
+                    with self.tracing.span("ingest", event_id=row.id, bucket=bucket):
+                        taken.append((row, engine.ingest(row.body, row.id)))
                     if len(taken) >= GROUP or time.monotonic() - started >= GROUP_SECONDS:
                         break
                 inbox.taken(store, *(row.id for row, _ in taken))
@@ -406,7 +418,8 @@ class Worker:
             if self._stop.is_set() or not self._owned():
                 return moved  # (the bucket's clock stays where its work stopped)
             clock.set(wake)
-            fired = engine.tick(wake)
+            with self.tracing.span("step", at=wake.isoformat()):
+                fired = engine.tick(wake)
             if fired:
                 self.metrics.inc("steps", fired, kind="timer")
             moved += fired + 1

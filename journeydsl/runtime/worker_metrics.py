@@ -32,6 +32,7 @@ from typing import Any
 
 from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.protocols import Channel, DeliveryResult, Message, is_network_error
+from journeydsl.runtime.tracing import Tracing
 
 __all__ = [
     "BUCKETS",
@@ -201,26 +202,38 @@ class ObservedChannel:
     to ``metrics`` (``deliveries`` by channel and result, ``delivery_seconds``); the answer,
     or the exception, is the wrapped channel's."""
 
-    def __init__(self, name: str, channel: Channel, metrics: WorkerMetrics) -> None:
+    def __init__(
+        self, name: str, channel: Channel, metrics: WorkerMetrics, tracing: Tracing | None = None
+    ) -> None:
         self.name = name
         self.channel = channel
         self.metrics = metrics
+        self.tracing = tracing
 
     def send(self, message: Message) -> DeliveryResult:
+        if self.tracing is None:
+            return self._send(message, None)
+        key = message.idempotency_key
+        with self.tracing.span("delivery", channel=self.name, idempotency_key=key) as span:
+            return self._send(message, span)
+
+    def _send(self, message: Message, span: Any) -> DeliveryResult:
         started = time.perf_counter()
         try:
             result = self.channel.send(message)
         except BaseException as exc:
-            self._done(started, "failed_transient" if is_network_error(exc) else "error")
+            self._done(started, "failed_transient" if is_network_error(exc) else "error", span)
             if not is_network_error(exc):
                 self.metrics.inc("errors", kind="channel")
             raise
-        self._done(started, result.status.value)
+        self._done(started, result.status.value, span)
         return result
 
-    def _done(self, started: float, result: str) -> None:
+    def _done(self, started: float, result: str, span: Any) -> None:
         self.metrics.observe("delivery_seconds", time.perf_counter() - started, channel=self.name)
         self.metrics.inc("deliveries", channel=self.name, result=result)
+        if span is not None:
+            span.set_attribute("journeydsl.result", result)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.channel, name)
