@@ -241,7 +241,7 @@ class Worker:
                         self.put(lines)
                 self.renew(force=not self.owner.epochs)
                 target = self._target(until)
-                worked = sum(self._bucket(b, target) for b in self._to_visit(target))
+                worked = self._pass(target)
                 if self._stop.is_set():
                     break
                 if exit_when_idle and self._idle(target):
@@ -255,18 +255,23 @@ class Worker:
                 self.store.release_leases(self.owner)
             self._state = "stopped"
 
-    def _to_visit(self, target: datetime | None) -> list[int]:
-        """The buckets to work on this pass: every one in event time, and live at each full
-        sweep (for scheduled segment entries, at least every :data:`SWEEP` seconds); between
-        sweeps, live, those with an event, a timer or a delivery due."""
+    def _pass(self, target: datetime | None) -> int:
+        """One pass over the buckets held; how much moved. Event time: each bucket in turn,
+        its events and what falls due between them. Live: the events of every bucket held, in
+        group commits, then a tick of the buckets with a timer or a delivery due (of every one
+        at each full sweep, for scheduled segment entries, at least every :data:`SWEEP`
+        seconds)."""
         owned = sorted(self.owner.epochs)
         if self.event_time or target is None:
-            return owned
+            return sum(self._bucket(b, target) for b in owned)
+        worked = self._guarded(owned, self._live_events)
         now = time.monotonic()
         if self._swept is None or now - self._swept >= SWEEP:
             self._swept = now
-            return owned
-        return self.store.busy(owned, target)
+            ticks = owned
+        else:
+            ticks = self.store.timer_buckets(owned, target)
+        return worked + sum(self._bucket(b, target) for b in ticks)
 
     # ------------------------------------------------------------------ leases
 
@@ -317,20 +322,28 @@ class Worker:
         lost on the way drops the bucket."""
         if bucket not in self.owner.epochs or self._stop.is_set():
             return 0
+        return self._guarded([bucket], lambda: self._work(bucket, target))
+
+    def _guarded(self, buckets: list[int], work: Any) -> int:
+        """``work()`` with the store scoped to ``buckets``: a lease found lost drops its
+        buckets (the commit was rolled back), a lock conflict waits for the next pass."""
+        if not buckets or self._stop.is_set():
+            return 0
         import psycopg
 
         try:
-            with self.store.scoped((bucket,)):
-                return self._work(bucket, target)
+            with self.store.scoped(buckets):
+                return int(work())
         except LeaseLostError as lost:
             self.store.count_fenced()
             self.metrics.inc("errors", kind="fenced")
             log.warning("fenced", worker=self.owner.worker, buckets=lost.buckets)
-            self.owner.epochs.pop(bucket, None)
+            for b in {*lost.buckets, *(buckets if len(buckets) == 1 else ())}:
+                self.owner.epochs.pop(b, None)
             return 1
         except psycopg.errors.TransactionRollback as exc:  # a deadlock with a claimer
             self.metrics.inc("errors", kind="conflict")
-            log.warning("retry", worker=self.owner.worker, bucket=bucket, error=str(exc))
+            log.warning("retry", worker=self.owner.worker, buckets=buckets, error=str(exc))
             return 1
         finally:
             self._count_failures()
@@ -340,12 +353,9 @@ class Worker:
         if self.event_time:
             clock.current = store.bucket_clocks_of(bucket) or inbox.stream_start(store)
         worked = 0
-        while not self._stop.is_set():
+        while self.event_time and not self._stop.is_set():  # (live: _live_events takes them)
             rows = inbox.take(store, bucket, _TAKE)
-            if not self.event_time:
-                worked += self._take_live(bucket, rows)
-                rows = rows if len(rows) == _TAKE else []
-            for row in rows if self.event_time else ():
+            for row in rows:
                 if self._stop.is_set() or bucket not in self.owner.epochs:
                     break
                 self.renew()
@@ -383,22 +393,24 @@ class Worker:
                     self.metrics.inc("steps", moved, kind="timer")
         return worked
 
-    def _take_live(self, bucket: int, rows: list[inbox.InboxRow]) -> int:
-        """Live: take ``rows`` in group commits of at most :data:`GROUP` events or
+    def _live_events(self) -> int:
+        """Live: take the waiting events of every bucket held (in time order, at most
+        :data:`_TAKE` a pass) in group commits of at most :data:`GROUP` events or
         :data:`GROUP_SECONDS`: each group's events, instances, outbox entries and inbox rows
-        commit in one transaction (fenced once), and its deliveries follow the commit. A group
-        that fails (fenced, say) is rolled back whole: its events stay in the inbox."""
+        commit in one transaction (fenced once, on every bucket it writes), and its deliveries
+        follow the commit. A group that fails (fenced, say) is rolled back whole: its events
+        stay in the inbox."""
         store, engine, done = self.store, self.engine, 0
-        while done < len(rows) and not self._stop.is_set():
+        rows = inbox.take_from(store, sorted(self.owner.epochs), _TAKE)
+        while rows and not self._stop.is_set():
             self.renew()  # (between groups: a renewal is never part of one)
-            if bucket not in self.owner.epochs:
-                break
+            rows = [r for r in rows if r.bucket in self.owner.epochs]
             taken: list[tuple[inbox.InboxRow, Any]] = []
-            group = rows[done : done + GROUP]
+            group = rows[:GROUP]
             started = time.monotonic()
             with store.batch(), store.prefetched([r.id for r in group], map(_customer, group)):
                 for row in group:
-                    with self.tracing.span("ingest", event_id=row.id, bucket=bucket):
+                    with self.tracing.span("ingest", event_id=row.id, bucket=row.bucket):
                         taken.append((row, engine.ingest(row.body, row.id)))
                     if len(taken) >= GROUP or time.monotonic() - started >= GROUP_SECONDS:
                         break
@@ -406,6 +418,7 @@ class Worker:
             for row, result in taken:
                 self._ingested(row, result)
             done += len(taken)
+            rows = rows[len(taken) :]
         return done
 
     def _advance(self, t: datetime) -> int:

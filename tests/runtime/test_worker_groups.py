@@ -180,7 +180,7 @@ def test_a_fenced_group_is_rolled_back_whole_and_its_events_wait(pg_dsn: str) ->
         with PostgresStore(pg_dsn) as other:
             assert 1 in other.claim(Ownership("other"), timedelta(seconds=30))[0]
         worker._renewed = float("inf")  # (paused: it does not know yet)
-        assert worker._bucket(1, datetime.now(UTC)) == 1
+        assert worker._guarded([0, 1], worker._live_events) == 1
         left = store._conn.execute("SELECT count(*) FROM inbox WHERE bucket = 1").fetchone()
         stored = store._conn.execute("SELECT count(*) FROM events").fetchone()
     assert left == (9,)

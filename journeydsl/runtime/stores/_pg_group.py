@@ -127,6 +127,19 @@ class PgGroup(PgStatePart):
             del after[-2 if after[-2].args <= callback.args else -1]
         return True
 
+    def timer_buckets(self, buckets: Iterable[int], now: datetime) -> list[int]:
+        """Those of ``buckets`` with a timer or a pending delivery due at ``now`` (what a live
+        worker ticks between its full sweeps)."""
+        wanted = sorted(buckets)
+        rows = self._conn.execute(
+            "SELECT bucket FROM instances WHERE status = 'waiting' AND due <= %s "
+            "AND bucket = ANY(%s) UNION "
+            "SELECT bucket FROM outbox WHERE status = 'pending' AND not_before <= %s "
+            "AND bucket = ANY(%s)",
+            (now, wanted, now, wanted),
+        ).fetchall()
+        return sorted(int(b) for (b,) in rows)
+
     # ------------------------------------------------------------------ events
     # An event appended in a group is written with its processed marker, in one statement,
     # when its step commits; a read of the events before that writes it first.
