@@ -65,8 +65,10 @@ _TAKE = 200
 #: transaction.
 GROUP = 50
 GROUP_SECONDS = 0.1
-#: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones: the
-#: scheduled segment entries are looked at then.
+#: Live: the events waiting are taken again after this many bucket ticks of a pass.
+_EVENTS_EVERY = 8
+#: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones, when a
+#: journey enters on a schedule: the scheduled segment entries are looked at then.
 SWEEP = 30.0
 
 
@@ -159,6 +161,8 @@ class Worker:
         }
         self._failures = 0
         self.event_time = clock is None
+        #: Whether some journey enters on a schedule (live: full sweeps are needed for them).
+        self._segments = any(j.entry.kind == "segment" and j.entry.at for j in journeys)
         self._bucket_clock = _BucketClock()
         self.clock: Clock = clock if clock is not None else self._bucket_clock
         self.engine = Engine(
@@ -260,18 +264,22 @@ class Worker:
         its events and what falls due between them. Live: the events of every bucket held, in
         group commits, then a tick of the buckets with a timer or a delivery due (of every one
         at each full sweep, for scheduled segment entries, at least every :data:`SWEEP`
-        seconds)."""
+        seconds, when a journey has them), taking the events waiting again every few ticks."""
         owned = sorted(self.owner.epochs)
         if self.event_time or target is None:
             return sum(self._bucket(b, target) for b in owned)
         worked = self._guarded(owned, self._live_events)
         now = time.monotonic()
-        if self._swept is None or now - self._swept >= SWEEP:
+        if self._segments and (self._swept is None or now - self._swept >= SWEEP):
             self._swept = now
             ticks = owned
         else:
             ticks = self.store.timer_buckets(owned, target)
-        return worked + sum(self._bucket(b, target) for b in ticks)
+        for n, bucket in enumerate(ticks, 1):
+            worked += self._bucket(bucket, target)
+            if n % _EVENTS_EVERY == 0:  # (events do not wait for a long sweep to end)
+                worked += self._guarded(sorted(self.owner.epochs), self._live_events)
+        return worked
 
     # ------------------------------------------------------------------ leases
 
