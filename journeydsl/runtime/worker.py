@@ -67,6 +67,9 @@ GROUP = 50
 GROUP_SECONDS = 0.1
 #: Live: the events waiting are taken again after this many bucket ticks of a pass.
 _EVENTS_EVERY = 8
+#: The first wait after a pass that found nothing to do (seconds); it doubles while nothing
+#: comes, up to the worker's ``poll``.
+_IDLE_FIRST = 0.01
 #: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones, when a
 #: journey enters on a schedule: the scheduled segment entries are looked at then.
 SWEEP = 30.0
@@ -120,7 +123,9 @@ class WorkerHealth:
 class Worker:
     """Runs ``journeys`` for the buckets it leases in ``store``'s database (see the module
     docstring). ``channels``, ``tickets``, ``actions`` and ``policies`` are the engine's;
-    ``lease``: how long a lease lasts unrenewed; ``clock``: None for event time, else live."""
+    ``lease``: how long a lease lasts unrenewed; ``clock``: None for event time, else live;
+    ``poll``: the longest wait between passes that find nothing to do (the first is 10 ms,
+    doubling while nothing comes)."""
 
     def __init__(
         self,
@@ -237,6 +242,7 @@ class Worker:
         latest event: event time; the clock's now: live); then release the leases. ``feed``,
         when given, is called before each pass for lines to :meth:`put` (a live stdin)."""
         self._state = "running"
+        idle = 0.0
         try:
             while not self._stop.is_set():
                 if feed is not None:
@@ -250,8 +256,10 @@ class Worker:
                     break
                 if exit_when_idle and self._idle(target):
                     break
-                if not worked:
-                    self._wake.wait(self.poll)
+                # (idle: look again soon, then less and less often, up to every `poll` seconds)
+                idle = 0.0 if worked else min(self.poll, max(_IDLE_FIRST, 2 * idle))
+                if idle:
+                    self._wake.wait(idle)
                     self._wake.clear()
         finally:
             self._state = "draining"
