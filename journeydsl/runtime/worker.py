@@ -420,7 +420,10 @@ class Worker:
         rows = inbox.take_from(store, sorted(self.owner.epochs), _TAKE)
         while rows and not self._stop.is_set():
             self.renew()  # (between groups: a renewal is never part of one)
-            rows = [r for r in rows if r.bucket in self.owner.epochs]
+            held = self.owner.epochs.keys()
+            rows = [r for r in rows if r.bucket in held]
+            # (a bucket given back or lost on renewal leaves the scope: its outbox too)
+            store.scope = frozenset(b for b in store.scope or () if b in held)
             taken: list[tuple[inbox.InboxRow, Any]] = []
             group = rows[:GROUP]
             started = time.monotonic()

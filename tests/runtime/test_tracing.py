@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from journeydsl.compiler import compile_file
 from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, Profile
 from journeydsl.runtime.tracing import Tracing
+from tests.runtime.test_worker_metrics import PROBE
 
 sdk = pytest.importorskip("opentelemetry.sdk.trace")
 export = pytest.importorskip("opentelemetry.sdk.trace.export")
@@ -99,7 +101,11 @@ class _Gateway:
 
 @pytest.mark.postgres
 def test_a_live_worker_traces_ingest_steps_and_deliveries(
-    pg_dsn: str, provider: Any, exporter: Any, lines: list[MutableMapping[str, Any]]
+    tmp_path: Path,
+    pg_dsn: str,
+    provider: Any,
+    exporter: Any,
+    lines: list[MutableMapping[str, Any]],
 ) -> None:
     """A live worker given a tracer provider opens an ingest span per event, a step span per
     bucket tick and a delivery span per gateway call (channel, idempotency key, result); the
@@ -107,7 +113,10 @@ def test_a_live_worker_traces_ingest_steps_and_deliveries(
     from journeydsl.runtime.stores.postgres import PostgresStore
     from journeydsl.runtime.worker import SystemClock, Worker
 
-    journey = compile_file(ROOT / "examples" / "onboarding_new_cardholder.journey").journey
+    for name in ("events.yaml", "templates.yaml"):
+        shutil.copy(ROOT / "examples" / name, tmp_path / name)
+    (tmp_path / "probe.journey").write_text(PROBE)  # (an SMS, a 1-second timer, an email)
+    journey = compile_file(tmp_path / "probe.journey").journey
     assert journey is not None
     at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     events = [
@@ -117,7 +126,7 @@ def test_a_live_worker_traces_ingest_steps_and_deliveries(
     ]  # fmt: skip
     gateway = _Gateway()
     with PostgresStore(pg_dsn, buckets=2) as store:
-        store.add(Profile("c-1", {"has_digital_app": True}, {"email": True}))
+        store.add(Profile("c-1", {"has_digital_app": True}, {"email": True, "sms": True}))
         worker = Worker(
             [journey],
             store=store,
