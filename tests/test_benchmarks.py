@@ -206,3 +206,20 @@ def test_simulate_spread_smoke_measures_parts_and_projects(
         f"{cost}_{e}" for cost in ("wall", "cpu") for e in ("measured_efficiency", "efficiency_1")
     }
     assert record["dask"] is None
+
+
+@pytest.mark.postgres
+def test_ingest_postgres_smoke_runs_a_worker_to_the_end(pg_server: Any) -> None:
+    """ingest_postgres --smoke starts one `journeydsl worker`, takes the whole stream through the
+    inbox, measures latency on a second load, and drains the worker (exit 0); no timing is
+    asserted."""
+    records = _load("ingest_postgres").main(
+        ["--smoke", "--no-save", "--no-sqlite", "--dsn", pg_server.dsn]
+    )
+    (record,) = records
+    assert record["workers"] == 1
+    assert record["events"] == 400
+    assert record["exit_codes"] == [0]
+    assert record["latency_events"] > 0
+    assert record["latency_lost"] == 0
+    assert record["fenced"] == 0

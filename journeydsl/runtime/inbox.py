@@ -114,9 +114,22 @@ def take(store: PostgresStore, bucket: int, limit: int) -> list[InboxRow]:
     return [InboxRow(str(i), bucket, at, str(body)) for i, at, body in rows]
 
 
-def taken(store: PostgresStore, event_id: str) -> None:
-    """Remove an event the engine has taken (or skipped) from the inbox."""
-    store._conn.execute("DELETE FROM inbox WHERE id = %s", (event_id,))
+def take_from(store: PostgresStore, buckets: list[int], limit: int) -> list[InboxRow]:
+    """The next events of any of ``buckets``, invalid ones first, then by time and arrival."""
+    rows = store._conn.execute(
+        "SELECT id, bucket, at, body FROM inbox WHERE bucket = ANY(%s) "
+        "ORDER BY at NULLS FIRST, seq LIMIT %s",
+        (buckets, limit),
+    ).fetchall()
+    return [InboxRow(str(i), int(b), at, str(body)) for i, b, at, body in rows]
+
+
+def taken(store: PostgresStore, *event_ids: str) -> None:
+    """Remove events the engine has taken (or skipped) from the inbox."""
+    if len(event_ids) == 1:
+        store._conn.execute("DELETE FROM inbox WHERE id = %s", event_ids)
+    elif event_ids:
+        store._conn.execute("DELETE FROM inbox WHERE id = ANY(%s)", (list(event_ids),))
 
 
 def stream_start(store: PostgresStore) -> datetime | None:

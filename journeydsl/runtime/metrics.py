@@ -11,7 +11,11 @@ Metrics (all prefixed ``journeydsl_worker_``): ``events_total`` (events taken),
 ``quarantined_total``, ``moved_total`` (timers, scheduled entries and deliveries fired),
 ``fencing_rejections_total``, ``leases_lost_total``, ``leases_claimed_total``,
 ``leases_held``, ``buckets``, ``inbox_backlog`` and ``outbox_backlog`` (of the buckets held, as
-of the last lease renewal), ``up`` (1 while running), and ``last_renewal_timestamp_seconds``.
+of the last lease renewal), ``up`` (1 while running), and ``last_renewal_timestamp_seconds``;
+then what the worker measures (:data:`~journeydsl.runtime.worker_metrics.METRICS`): ``steps_total``
+by kind, ``timers_due_total``, the histograms ``timer_lag_seconds``, ``event_lag_seconds`` and
+``delivery_seconds`` (by channel), ``deliveries_total`` by channel and result, and
+``errors_total`` by kind.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+
+from journeydsl.runtime.worker_metrics import METRICS, Histogram
 
 if TYPE_CHECKING:
     from journeydsl.runtime.worker import Worker
@@ -58,8 +64,41 @@ def _collector(worker: Worker) -> Any:
             )
             for name, doc, value in gauges:
                 yield GaugeMetricFamily(p + name, doc, value=value)
+            yield from _measured(worker)
 
     return Collector()
+
+
+#: What :func:`_measured` leaves to the figures of ``health()`` (the same counts).
+_FROM_HEALTH = frozenset({"events", "quarantined"})
+
+
+def _measured(worker: Worker) -> Iterator[Any]:
+    """The counters and histograms of ``worker.metrics``
+    (:mod:`~journeydsl.runtime.worker_metrics`), each family present even before its first
+    sample."""
+    from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+    counters, histograms, _ = worker.metrics.snapshot()
+    p = "journeydsl_worker_"
+    for name, (kind, labels, doc) in METRICS.items():
+        if name in _FROM_HEALTH or kind == "gauge":
+            continue
+        if kind == "counter":
+            family: Any = CounterMetricFamily(p + name, doc, labels=labels)
+            for (found, pairs), value in sorted(counters.items()):
+                if found == name:
+                    family.add_metric([v for _, v in pairs], value)
+            if not labels and not any(found == name for found, _ in counters):
+                family.add_metric([], 0.0)
+        else:
+            family = HistogramMetricFamily(p + name, doc, labels=labels)
+            series = sorted((pairs, h) for (found, pairs), h in histograms.items() if found == name)
+            if not series and not labels:
+                series = [((), Histogram())]
+            for pairs, h in series:
+                family.add_metric([v for _, v in pairs], h.cumulative(), sum_value=h.total)
+        yield family
 
 
 class MetricsServer:

@@ -41,6 +41,7 @@ worker together (:class:`~journeydsl.runtime.policies.throughput.SharedThrottle`
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import threading
 import time
@@ -57,13 +58,24 @@ from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import ActionHandler, Channel, Clock, TicketSink
 from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
+from journeydsl.runtime.tracing import Tracing
+from journeydsl.runtime.worker_metrics import ObservedChannel, WorkerMetrics
 
 __all__ = ["LeaseLostError", "SystemClock", "Worker", "WorkerHealth"]
 
 #: Events taken from the inbox per query.
 _TAKE = 200
-#: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones: the
-#: scheduled segment entries are looked at then.
+#: A live worker's group commits: at most this many events, or this long (seconds), per
+#: transaction.
+GROUP = 50
+GROUP_SECONDS = 0.1
+#: Live: the events waiting are taken again after this many bucket ticks of a pass.
+_EVENTS_EVERY = 8
+#: The first wait after a pass that found nothing to do (seconds); it doubles while nothing
+#: comes, up to the worker's ``poll``.
+_IDLE_FIRST = 0.01
+#: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones, when a
+#: journey enters on a schedule: the scheduled segment entries are looked at then.
 SWEEP = 30.0
 
 
@@ -115,7 +127,9 @@ class WorkerHealth:
 class Worker:
     """Runs ``journeys`` for the buckets it leases in ``store``'s database (see the module
     docstring). ``channels``, ``tickets``, ``actions`` and ``policies`` are the engine's;
-    ``lease``: how long a lease lasts unrenewed; ``clock``: None for event time, else live."""
+    ``lease``: how long a lease lasts unrenewed; ``clock``: None for event time, else live;
+    ``poll``: the longest wait between passes that find nothing to do (the first is 10 ms,
+    doubling while nothing comes)."""
 
     def __init__(
         self,
@@ -130,6 +144,7 @@ class Worker:
         lease: timedelta = timedelta(seconds=10),
         worker_id: str | None = None,
         poll: float = 0.5,
+        tracer_provider: Any = None,
     ) -> None:
         refused = [j.id for j in journeys if j.entry.kind == "when"]
         if policies is not None:
@@ -150,7 +165,19 @@ class Worker:
         self.poll = poll
         self.owner = Ownership(worker_id or f"w-{uuid.uuid4().hex[:12]}")
         store.ownership = self.owner
+        #: What the worker counts and measures (``/metrics``; :meth:`WorkerMetrics.listen`).
+        self.metrics = WorkerMetrics()
+        store.on_due = self._timers_due
+        #: OpenTelemetry spans (the otel extra; ``tracer_provider``: None for the global one).
+        self.tracing = Tracing(self.owner.worker, tracer_provider)
+        channels = {
+            n: ObservedChannel(n, c, self.metrics, self.tracing)
+            for n, c in (channels or {}).items()
+        }
+        self._failures = 0
         self.event_time = clock is None
+        #: Whether some journey enters on a schedule (live: full sweeps are needed for them).
+        self._segments = any(j.entry.kind == "segment" and j.entry.at for j in journeys)
         self._bucket_clock = _BucketClock()
         self.clock: Clock = clock if clock is not None else self._bucket_clock
         self.engine = Engine(
@@ -166,6 +193,7 @@ class Worker:
             allowed_lateness=None if self.event_time else timedelta(hours=24),
         )
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._state = "starting"
         self._renewed: float | None = None
         self._swept: float | None = None
@@ -186,6 +214,11 @@ class Worker:
         """Ask the worker to finish its current step, release its leases and return from
         :meth:`run` (safe from a signal handler or another thread)."""
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """End the wait between two passes now (new work was put: thread-safe)."""
+        self._wake.set()
 
     def health(self) -> WorkerHealth:
         """Its state, leases and counts."""
@@ -219,6 +252,7 @@ class Worker:
         latest event: event time; the clock's now: live); then release the leases. ``feed``,
         when given, is called before each pass for lines to :meth:`put` (a live stdin)."""
         self._state = "running"
+        idle = 0.0
         try:
             while not self._stop.is_set():
                 if feed is not None:
@@ -227,31 +261,43 @@ class Worker:
                         self.put(lines)
                 self.renew(force=not self.owner.epochs)
                 target = self._target(until)
-                worked = sum(self._bucket(b, target) for b in self._to_visit(target))
+                worked = self._pass(target)
                 if self._stop.is_set():
                     break
                 if exit_when_idle and self._idle(target):
                     break
-                if not worked:
-                    self._stop.wait(self.poll)
+                # (idle: look again soon, then less and less often, up to every `poll` seconds)
+                idle = 0.0 if worked else min(self.poll, max(_IDLE_FIRST, 2 * idle))
+                if idle:
+                    self._wake.wait(idle)
+                    self._wake.clear()
         finally:
             self._state = "draining"
             with contextlib.suppress(Exception):
                 self.store.release_leases(self.owner)
             self._state = "stopped"
 
-    def _to_visit(self, target: datetime | None) -> list[int]:
-        """The buckets to work on this pass: every one in event time, and live at each full
-        sweep (for scheduled segment entries, at least every :data:`SWEEP` seconds); between
-        sweeps, live, those with an event, a timer or a delivery due."""
+    def _pass(self, target: datetime | None) -> int:
+        """One pass over the buckets held; how much moved. Event time: each bucket in turn,
+        its events and what falls due between them. Live: the events of every bucket held, in
+        group commits, then a tick of the buckets with a timer or a delivery due (of every one
+        at each full sweep, for scheduled segment entries, at least every :data:`SWEEP`
+        seconds, when a journey has them), taking the events waiting again every few ticks."""
         owned = sorted(self.owner.epochs)
         if self.event_time or target is None:
-            return owned
+            return sum(self._bucket(b, target) for b in owned)
+        worked = self._guarded(owned, self._live_events)
         now = time.monotonic()
-        if self._swept is None or now - self._swept >= SWEEP:
+        if self._segments and (self._swept is None or now - self._swept >= SWEEP):
             self._swept = now
-            return owned
-        return self.store.busy(owned, target)
+            ticks = owned
+        else:
+            ticks = self.store.timer_buckets(owned, target)
+        for n, bucket in enumerate(ticks, 1):
+            worked += self._bucket(bucket, target)
+            if n % _EVENTS_EVERY == 0:  # (events do not wait for a long sweep to end)
+                worked += self._guarded(sorted(self.owner.epochs), self._live_events)
+        return worked
 
     # ------------------------------------------------------------------ leases
 
@@ -270,10 +316,14 @@ class Worker:
             gained, lost = self.store.claim(self.owner, self.lease)
         except psycopg.errors.TransactionRollback as exc:  # (a deadlock with another claimer)
             log.warning("renewal_retry", worker=self.owner.worker, error=str(exc))
+            self.metrics.inc("errors", kind="conflict")
             return
         self._renewed = now
         self._renewed_at = datetime.now(UTC)
         self.backlog = self.store.backlog(self.owner.epochs)
+        self.metrics.set("leases_held", len(self.owner.epochs))
+        self.metrics.set("inbox_backlog", self.backlog[0])
+        self.metrics.set("outbox_backlog", self.backlog[1])
         if gained or lost:
             log.info(
                 "leases",
@@ -298,26 +348,38 @@ class Worker:
         lost on the way drops the bucket."""
         if bucket not in self.owner.epochs or self._stop.is_set():
             return 0
+        return self._guarded([bucket], lambda: self._work(bucket, target))
+
+    def _guarded(self, buckets: list[int], work: Any) -> int:
+        """``work()`` with the store scoped to ``buckets``: a lease found lost drops its
+        buckets (the commit was rolled back), a lock conflict waits for the next pass."""
+        if not buckets or self._stop.is_set():
+            return 0
         import psycopg
 
         try:
-            with self.store.scoped((bucket,)):
-                return self._work(bucket, target)
+            with self.store.scoped(buckets):
+                return int(work())
         except LeaseLostError as lost:
             self.store.count_fenced()
+            self.metrics.inc("errors", kind="fenced")
             log.warning("fenced", worker=self.owner.worker, buckets=lost.buckets)
-            self.owner.epochs.pop(bucket, None)
+            for b in {*lost.buckets, *(buckets if len(buckets) == 1 else ())}:
+                self.owner.epochs.pop(b, None)
             return 1
         except psycopg.errors.TransactionRollback as exc:  # a deadlock with a claimer
-            log.warning("retry", worker=self.owner.worker, bucket=bucket, error=str(exc))
+            self.metrics.inc("errors", kind="conflict")
+            log.warning("retry", worker=self.owner.worker, buckets=buckets, error=str(exc))
             return 1
+        finally:
+            self._count_failures()
 
     def _work(self, bucket: int, target: datetime | None) -> int:
         store, engine, clock = self.store, self.engine, self._bucket_clock
         if self.event_time:
             clock.current = store.bucket_clocks_of(bucket) or inbox.stream_start(store)
         worked = 0
-        while not self._stop.is_set():
+        while self.event_time and not self._stop.is_set():  # (live: _live_events takes them)
             rows = inbox.take(store, bucket, _TAKE)
             for row in rows:
                 if self._stop.is_set() or bucket not in self.owner.epochs:
@@ -329,13 +391,11 @@ class Worker:
                     self._advance(row.at)
                     if self._stop.is_set() or bucket not in self.owner.epochs:
                         break  # (the event waits for the bucket's next turn, or owner)
-                result = engine.ingest(row.body, row.id)
+                with self.tracing.span("ingest", event_id=row.id, bucket=bucket):
+                    result = engine.ingest(row.body, row.id)
                 inbox.taken(store, row.id)
                 worked += 1
-                if result.quarantined is not None:
-                    self.quarantined += 1
-                elif not result.duplicate:
-                    self.events += 1
+                self._ingested(row, result)
             if len(rows) < _TAKE:
                 break
         if self._stop.is_set() or bucket not in self.owner.epochs:
@@ -349,10 +409,46 @@ class Worker:
                     return worked
                 store.set_bucket_clock(bucket, clock.now())
             else:
-                moved = engine.tick(target)
+                with self.tracing.span("step", bucket=bucket) as span:
+                    moved = engine.tick(target)
+                    if span is not None:
+                        span.set_attribute("journeydsl.moved", moved)
                 self.moved += moved
                 worked += moved
+                if moved:
+                    self.metrics.inc("steps", moved, kind="timer")
         return worked
+
+    def _live_events(self) -> int:
+        """Live: take the waiting events of every bucket held (in time order, at most
+        :data:`_TAKE` a pass) in group commits of at most :data:`GROUP` events or
+        :data:`GROUP_SECONDS`: each group's events, instances, outbox entries and inbox rows
+        commit in one transaction (fenced once, on every bucket it writes), and its deliveries
+        follow the commit. A group that fails (fenced, say) is rolled back whole: its events
+        stay in the inbox."""
+        store, engine, done = self.store, self.engine, 0
+        rows = inbox.take_from(store, sorted(self.owner.epochs), _TAKE)
+        while rows and not self._stop.is_set():
+            self.renew()  # (between groups: a renewal is never part of one)
+            held = self.owner.epochs.keys()
+            rows = [r for r in rows if r.bucket in held]
+            # (a bucket given back or lost on renewal leaves the scope: its outbox too)
+            store.scope = frozenset(b for b in store.scope or () if b in held)
+            taken: list[tuple[inbox.InboxRow, Any]] = []
+            group = rows[:GROUP]
+            started = time.monotonic()
+            with store.batch(), store.prefetched([r.id for r in group], map(_customer, group)):
+                for row in group:
+                    with self.tracing.span("ingest", event_id=row.id, bucket=row.bucket):
+                        taken.append((row, engine.ingest(row.body, row.id)))
+                    if len(taken) >= GROUP or time.monotonic() - started >= GROUP_SECONDS:
+                        break
+                inbox.taken(store, *(row.id for row, _ in taken))
+            for row, result in taken:
+                self._ingested(row, result)
+            done += len(taken)
+            rows = rows[len(taken) :]
+        return done
 
     def _advance(self, t: datetime) -> int:
         """Event time: fire everything of the bucket due up to ``t``, each at its own time."""
@@ -367,7 +463,11 @@ class Worker:
             if self._stop.is_set() or not self._owned():
                 return moved  # (the bucket's clock stays where its work stopped)
             clock.set(wake)
-            moved += engine.tick(wake) + 1
+            with self.tracing.span("step", at=wake.isoformat()):
+                fired = engine.tick(wake)
+            if fired:
+                self.metrics.inc("steps", fired, kind="timer")
+            moved += fired + 1
             after = engine.next_wakeup()
             if after is not None and after <= wake:
                 break  # nothing more can happen at this instant (e.g. a stuck delivery)
@@ -375,6 +475,35 @@ class Worker:
         clock.set(t)
         self.moved += moved
         return moved
+
+    # ------------------------------------------------------------------ metrics
+
+    def _ingested(self, row: inbox.InboxRow, result: Any) -> None:
+        """Count an event taken (live: how long after its time its step committed)."""
+        if result.quarantined is not None:
+            self.quarantined += 1
+            self.metrics.inc("quarantined")
+        elif not result.duplicate:
+            self.events += 1
+            self.metrics.inc("events")
+            self.metrics.inc("steps", kind="event")
+            if not self.event_time and row.at is not None:
+                lag = (datetime.now(UTC) - row.at).total_seconds()
+                self.metrics.observe("event_lag_seconds", max(lag, 0.0))
+
+    def _timers_due(self, now: datetime, dues: list[datetime]) -> None:
+        """The store found these timers due at ``now``: count them, and how late they are."""
+        self.metrics.inc("timers_due", len(dues))
+        for due in dues:
+            self.metrics.observe("timer_lag_seconds", max((now - due).total_seconds(), 0.0))
+
+    def _count_failures(self) -> None:
+        """Instances that failed (outcome ``error``) since the last look: errors of kind
+        ``instance``."""
+        failures = self.engine.failures
+        if failures > self._failures:
+            self.metrics.inc("errors", failures - self._failures, kind="instance")
+            self._failures = failures
 
     def _owned(self) -> bool:
         """Whether the bucket the store is scoped to is still leased."""
@@ -409,6 +538,15 @@ class Worker:
                 (target,),
             ).fetchone()
         return not (row and row[0])
+
+
+def _customer(row: inbox.InboxRow) -> str:
+    """The customer id of an inbox row's event ("" when it names none)."""
+    try:
+        found = json.loads(row.body).get("customer_id")
+    except (ValueError, AttributeError, RecursionError):
+        return ""
+    return found if isinstance(found, str) else ""
 
 
 def fair_share(buckets: int, workers: int) -> int:

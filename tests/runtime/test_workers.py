@@ -170,6 +170,36 @@ def test_a_commit_after_the_lease_was_lost_is_fenced_and_rolled_back(
     assert [i["id"] for i in paused.instances_of(kept_customer)] == [f"i-{kept_customer}"]
 
 
+def test_a_quarantine_write_after_the_lease_was_lost_is_fenced(
+    pg_store_8: PostgresStore, pg_dsn: str
+) -> None:
+    """A worker whose bucket another claimed cannot quarantine an event of it (the stale and
+    the new owner would count it twice): LeaseLostError, nothing kept; scoped to a bucket it
+    still holds, or for a customer of one, the write goes through."""
+    paused = pg_store_8
+    a = Ownership("a")
+    paused.claim(a, timedelta(seconds=30))
+    paused.ownership = a
+    lost_customer = _customer_in(paused, 5)
+    _expire(paused, 5)
+    with PostgresStore(pg_dsn) as other:
+        other._conn.execute("DELETE FROM workers WHERE id = 'a'")
+        assert 5 in other.claim(Ownership("b"), LEASE)[0]
+    seen = datetime(2026, 3, 1, tzinfo=UTC)
+    bad = json.dumps({"customer_id": lost_customer, "type": "nope"})
+    with paused.scoped([5]), pytest.raises(LeaseLostError, match="bucket 5 was lost"):
+        paused.quarantine("e-bad", bad, "unknown event type", seen)
+    with pytest.raises(LeaseLostError):  # (unscoped: the bucket of the event's customer)
+        paused.quarantine("e-bad", bad, "unknown event type", seen)
+    assert paused.quarantined() == []
+    assert a.fenced == 2
+    kept = json.dumps({"customer_id": _customer_in(paused, 6), "type": "nope"})
+    paused.quarantine("e-kept", kept, "unknown event type", seen)
+    with paused.scoped([6]):
+        paused.quarantine("line:1", "not json", "not JSON", seen)
+    assert [q.event_id for q in paused.quarantined()] == ["e-kept", "line:1"]
+
+
 def test_a_store_without_leases_is_not_fenced(pg_store_8: PostgresStore) -> None:
     """`journeydsl run`'s store (no ownership) writes any bucket: fencing is the workers'."""
     pg_store_8.commit([_record("c-1")], [])

@@ -14,14 +14,14 @@ worker), renews them before they expire, gives back what exceeds its share when 
 and releases them all when it stops. Every claim bumps the bucket's **epoch**. Times are the
 server's (``clock_timestamp()``), so the workers' own clocks do not matter.
 
-**Fencing.** While a store holds an :class:`Ownership`, every write of a customer's state
-(an event, instance records, outbox entries, a delivery's outcome) checks, inside the same
-transaction and before it commits, that the worker still holds the lease of the customer's
-bucket at the epoch it claimed: ``SELECT … FROM leases … FOR SHARE`` on those buckets, which
-also keeps a claimer off them until the transaction ends. A worker that was paused past its
-lease (a GC pause, SIGSTOP, a network partition) and whose bucket another worker has claimed
-since gets :class:`LeaseLostError`; its transaction is rolled back, and the rejection is counted
-(``meta`` key ``fencing_rejections``, and :attr:`Ownership.fenced`).
+**Fencing.** While a store holds an :class:`Ownership`, every write of a customer's state (an
+event, instance records, outbox entries, a delivery's outcome, a quarantined event) checks,
+inside the same transaction and before it commits, that the worker still holds the lease of the
+customer's bucket at the epoch it claimed: ``SELECT … FROM leases … FOR SHARE`` on those
+buckets, which also keeps a claimer off them until the transaction ends. A worker that was
+paused past its lease (a GC pause, SIGSTOP, a network partition) and whose bucket another worker
+has claimed since gets :class:`LeaseLostError`; its transaction is rolled back, and the
+rejection is counted (``meta`` key ``fencing_rejections``, and :attr:`Ownership.fenced`).
 
 **Scope.** :meth:`PgBuckets.scoped` narrows what the store hands the engine to some buckets:
 due timers (indexed by bucket and due time), the pending outbox, the customers (and their time

@@ -7,7 +7,8 @@ contact history."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Mapping, Sequence
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, cast
@@ -70,10 +71,21 @@ def _outbox_row(e: OutboxEntry, bucket: int) -> tuple[Any, ...]:
     )
 
 
+def _customer_of(event: str) -> str:
+    """The customer id of a quarantined event's JSON text ("" when it names none)."""
+    try:
+        found = json.loads(event).get("customer_id")
+    except (ValueError, AttributeError, RecursionError):
+        return ""
+    return found if isinstance(found, str) else ""
+
+
 class PgStatePart(PgBuckets, InstanceReads):
     """Every table but ``events`` and ``profiles``."""
 
     MARK = "%s"
+    # -- worker metrics: told ``(now, due times)`` of the timers due() hands out (timer lag)
+    on_due: Callable[[datetime, list[datetime]], None] | None = None
 
     def commit(
         self,
@@ -166,21 +178,24 @@ class PgStatePart(PgBuckets, InstanceReads):
         scope, args = self._in_scope()
         if journeys is not None:
             rows = self._conn.execute(
-                "SELECT id, journey, version FROM instances WHERE status = 'waiting' "
+                "SELECT id, journey, version, due FROM instances WHERE status = 'waiting' "
                 f"AND due <= %s{scope} ORDER BY due, id",
                 (aware(now), *args),
             )
-            return list(
-                itertools.islice((iid for iid, j, v in rows if (j, v) in journeys), max(limit, 0))
+            found = list(
+                itertools.islice(
+                    ((iid, d) for iid, j, v, d in rows if (j, v) in journeys), max(limit, 0)
+                )
             )
-        return [
-            iid
-            for (iid,) in self._conn.execute(
-                f"SELECT id FROM instances WHERE status = 'waiting' AND due <= %s{scope} "
+        else:
+            found = self._conn.execute(
+                f"SELECT id, due FROM instances WHERE status = 'waiting' AND due <= %s{scope} "
                 "ORDER BY due, id LIMIT %s",
                 (aware(now), *args, max(limit, 0)),
-            )
-        ]
+            ).fetchall()
+        if self.on_due is not None and found:
+            self.on_due(now, [d for _, d in found])
+        return [iid for iid, _ in found]
 
     def next_due(self, *, journeys: Collection[tuple[str, int]] | None = None) -> datetime | None:
         """The earliest pending timer (of ``journeys``' instances only, when given)."""
@@ -291,14 +306,20 @@ class PgStatePart(PgBuckets, InstanceReads):
 
     def quarantine(self, event_id: str, event: str, reason: str, seen: datetime) -> None:
         """Keep a quarantined event: once per id, counted and with the latest reason when it
-        comes again."""
-        self._conn.execute(
-            "INSERT INTO quarantine (id, event, reason, first_seen, last_seen, count) "
-            "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT (id) DO UPDATE SET "
-            "event = excluded.event, reason = excluded.reason, last_seen = excluded.last_seen, "
-            "count = quarantine.count + 1, replay = 0",
-            (event_id, event, reason, seen.isoformat(), seen.isoformat()),
-        )
+        comes again. A worker's write is fenced like its commits, on the lease of the bucket
+        it is scoped to (else of the event's customer, "" for a line without one)."""
+        fenced = self.ownership is not None
+        with self._transaction() if fenced else nullcontext():
+            # -- fenced quarantine: a stale owner must not count an event a second time
+            if fenced:
+                self._fence((), self.scope or (self.bucket(_customer_of(event)),))
+            self._conn.execute(
+                "INSERT INTO quarantine (id, event, reason, first_seen, last_seen, count) "
+                "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT (id) DO UPDATE SET "
+                "event = excluded.event, reason = excluded.reason, "
+                "last_seen = excluded.last_seen, count = quarantine.count + 1, replay = 0",
+                (event_id, event, reason, seen.isoformat(), seen.isoformat()),
+            )
 
     def quarantined(self, event_id: str | None = None) -> list[QuarantinedEvent]:
         """The quarantined events (or the one with ``event_id``), first seen first."""

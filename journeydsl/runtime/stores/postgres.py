@@ -45,6 +45,7 @@ from journeydsl.runtime.stores._pg_buckets import (
 )
 from journeydsl.runtime.stores._pg_budgets import PgBudgets
 from journeydsl.runtime.stores._pg_control import PgControl
+from journeydsl.runtime.stores._pg_group import PgGroup
 from journeydsl.runtime.stores._pg_schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION,
@@ -55,7 +56,6 @@ from journeydsl.runtime.stores._pg_schema import (
 from journeydsl.runtime.stores._pg_schema import (
     migrate as _migrate,
 )
-from journeydsl.runtime.stores._pg_state import PgStatePart
 from journeydsl.runtime.stores._pg_text import register as register_text
 from journeydsl.runtime.stores._sqlite_guards import (
     DatabaseInUse,
@@ -131,7 +131,7 @@ def _connect(dsn: str, label: str, connect_timeout: float) -> Any:
 
 
 @single_threaded
-class PostgresStore(PgStatePart, PgControl, PgBudgets):  # (+ reward budgets, _pg_budgets.py)
+class PostgresStore(PgGroup, PgControl, PgBudgets):  # (+ reward budgets, _pg_budgets.py)
     """Events, profiles and engine state in one PostgreSQL database (see the module docstring).
 
     ``dsn`` is a libpq connection string or URI (``postgresql://user@host:5432/db``).
