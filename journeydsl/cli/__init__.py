@@ -66,6 +66,7 @@ _COMMANDS: dict[str, _Entry] = {
         "one of a fixed number of buckets, each worker leases its share of them, and every "
         "commit is fenced on its leases. Events come from the database's inbox (--events puts a "
         "file's or stdin's there); effects go to the actions file. SIGTERM drains and exits 0; "
+        "SIGHUP compiles the journeys again and loads a new version without a restart; "
         "--exit-when-idle exits once the database has nothing left to do.",
     ),
     "quarantine": _Entry(

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from types import FrameType
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
@@ -198,7 +198,7 @@ def _work(
                     flush=True,
                 )
             feed = _events(args.events, worker.put, whole=bool(args.exit_when_idle))
-            stop = _on_signals(worker.stop)
+            stop = _on_signals(worker.stop, lambda: _reload(args, worker, sink, err))
             try:
                 worker.run(exit_when_idle=bool(args.exit_when_idle), until=now, feed=feed)
             finally:
@@ -260,13 +260,34 @@ def _stdin() -> IO[bytes]:
     return contextlib.nullcontext(sys.stdin.buffer)  # type: ignore[return-value]
 
 
-def _on_signals(stop: Callable[[], None]) -> Callable[[], None]:
-    """SIGTERM and SIGINT ask the worker to stop (drain); returns what restores the handlers."""
+def _reload(args: argparse.Namespace, worker: Any, sink: FileChannel, err: TextIO) -> None:
+    """SIGHUP: compile the journey files again and load what changed into the running worker
+    (a new version, a new journey); a mistake is told and the worker goes on as it was."""
+    journeys = _compile(expand_paths(args.journeys), err, args.root)
+    if journeys is None:
+        print("journeydsl worker: reload refused: the journeys do not compile", file=err)
+        return
+    try:
+        changes = worker.reload(journeys, actions=_action_handlers(journeys, sink))
+    except ValueError as exc:
+        print(f"journeydsl worker: reload refused: {exc}", file=err, flush=True)
+        return
+    what = ", ".join(changes) if changes else "nothing changed"
+    print(f"journeydsl worker {worker.owner.worker}: reloaded: {what}", file=err, flush=True)
+
+
+def _on_signals(stop: Callable[[], None], reload: Callable[[], None]) -> Callable[[], None]:
+    """SIGTERM and SIGINT ask the worker to stop (drain), SIGHUP to reload its journeys (on a
+    thread of its own: the worker goes on meanwhile); returns what restores the handlers."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            threading.Thread(target=reload, name="journeydsl-reload", daemon=True).start()
+            return
         stop()
 
-    before = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    before = {s: signal.signal(s, handler) for s in signals}
 
     def restore() -> None:
         for s, h in before.items():

@@ -55,6 +55,7 @@ from journeydsl import ir
 from journeydsl.runtime import inbox
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.hostcalls import log
+from journeydsl.runtime.intake import missing_handlers
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import ActionHandler, Channel, Clock, TicketSink
 from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
@@ -146,20 +147,7 @@ class Worker:
         poll: float = 0.5,
         tracer_provider: Any = None,
     ) -> None:
-        refused = [j.id for j in journeys if j.entry.kind == "when"]
-        if policies is not None:
-            refused += [f"{r.journey} (entry rate)" for r in policies.entry_rates]
-            if clock is None:  # (event time: each bucket on its own clock)
-                refused += [
-                    f"ticket queue {q.queue} (a daily capacity, in event time: run the workers "
-                    "on the system clock)"
-                    for q in policies.queues
-                ]
-        if refused:
-            raise ValueError(
-                "workers do not run these journeys yet (each keeps state across customers in "
-                f"one engine): {', '.join(refused)}; run them with journeydsl run"
-            )
+        _refuse(journeys, policies, clock)
         self.store = store
         self.lease = lease
         self.poll = poll
@@ -180,18 +168,24 @@ class Worker:
         self._segments = any(j.entry.kind == "segment" and j.entry.at for j in journeys)
         self._bucket_clock = _BucketClock()
         self.clock: Clock = clock if clock is not None else self._bucket_clock
-        self.engine = Engine(
-            journeys,
-            events=store,
-            profiles=store,
-            state=store,
-            clock=self.clock,
-            channels=channels,
-            tickets=tickets,
-            actions=actions,
-            policies=policies,
-            allowed_lateness=None if self.event_time else timedelta(hours=24),
-        )
+        #: What each engine of the worker is built with (a reload builds a new one).
+        self._engine_args: dict[str, Any] = {
+            "events": store,
+            "profiles": store,
+            "state": store,
+            "clock": self.clock,
+            "channels": channels,
+            "tickets": tickets,
+            "actions": actions,
+            "policies": policies,
+            "allowed_lateness": None if self.event_time else timedelta(hours=24),
+        }
+        #: The journeys run, every version loaded (a reload adds versions, never drops one).
+        self.journeys: list[ir.Journey] = list(journeys)
+        self.engine = Engine(self.journeys, **self._engine_args)
+        #: Hot reload: journeys to load at the start of the next pass (:meth:`reload`).
+        self._reload: list[ir.Journey] | None = None
+        self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._state = "starting"
@@ -209,6 +203,69 @@ class Worker:
     def put(self, lines: Iterable[str | bytes]) -> int:
         """Insert JSON Lines events into the inbox (any worker takes its buckets' share)."""
         return inbox.put(self.store, lines, self.engine.schemas)
+
+    def reload(
+        self,
+        journeys: Sequence[ir.Journey],
+        *,
+        actions: Mapping[str, ActionHandler] | None = None,
+    ) -> list[str]:
+        """Load ``journeys`` without a restart (thread-safe; applied between two steps, at the
+        start of the worker's next pass); returns what changes (``id vN``, new or updated).
+
+        A journey with a new version runs new entries from then on, while its instances keep
+        the version they started in (the earlier versions stay loaded); a new journey starts
+        taking entries. A journey changed without a new version is refused (``ValueError``,
+        nothing loaded): its running instances would change under them. So are the journeys a
+        worker refuses at start. ``actions``: the action handlers from then on (new journeys may
+        call new ones), else the ones given at start."""
+        _refuse(journeys, self._engine_args["policies"], None if self.event_time else self.clock)
+        args = self._engine_args
+        handlers = actions if actions is not None else args["actions"]
+        missing = missing_handlers(
+            journeys, set(args["channels"] or {}), args["tickets"] is not None, set(handlers or {})
+        )
+        if missing:
+            raise ValueError(
+                f"no handler registered for what these journeys use: {'; '.join(missing)}"
+            )
+        loaded = {(j.id, j.version): j for j in self.journeys}
+        with self._reload_lock:
+            for j in self._reload or ():
+                loaded[(j.id, j.version)] = j
+            changes: list[str] = []
+            for j in journeys:
+                before = loaded.get((j.id, j.version))
+                if before is None:
+                    loaded[(j.id, j.version)] = j
+                    changes.append(f"{j.id} v{j.version}")
+                elif _graph(before) != _graph(j):
+                    raise ValueError(
+                        f"journey '{j.id}' version {j.version} changed, but its version did not: "
+                        f"its running instances would change under them; give the new one "
+                        f"`version {max(v for i, v in loaded if i == j.id) + 1}`"
+                    )
+            if changes:
+                self._reload = list(loaded.values())
+                if actions is not None:
+                    self._engine_args["actions"] = actions
+                self._wake.set()
+        return changes
+
+    def _reloaded(self) -> None:
+        """Apply a pending :meth:`reload`: a new engine over every version loaded."""
+        with self._reload_lock:
+            journeys, self._reload = self._reload, None
+        if journeys is None:
+            return
+        self.engine = Engine(journeys, **self._engine_args)
+        self.journeys = journeys
+        self._segments = any(j.entry.kind == "segment" and j.entry.at for j in journeys)
+        log.info(
+            "journeys_reloaded",
+            worker=self.owner.worker,
+            journeys=sorted(f"{j.id} v{j.version}" for j in journeys),
+        )
 
     def stop(self) -> None:
         """Ask the worker to finish its current step, release its leases and return from
@@ -260,6 +317,7 @@ class Worker:
                     if lines:
                         self.put(lines)
                 self.renew(force=not self.owner.epochs)
+                self._reloaded()
                 target = self._target(until)
                 worked = self._pass(target)
                 if self._stop.is_set():
@@ -552,3 +610,26 @@ def _customer(row: inbox.InboxRow) -> str:
 def fair_share(buckets: int, workers: int) -> int:
     """How many buckets each of ``workers`` live workers claims at most."""
     return math.ceil(buckets / max(1, workers))
+
+
+def _refuse(journeys: Sequence[ir.Journey], policies: Policies | None, clock: Clock | None) -> None:
+    """Refuse the journeys a worker cannot run yet (``ValueError`` naming them)."""
+    refused = [j.id for j in journeys if j.entry.kind == "when"]
+    if policies is not None:
+        refused += [f"{r.journey} (entry rate)" for r in policies.entry_rates]
+        if clock is None:  # (event time: each bucket on its own clock)
+            refused += [
+                f"ticket queue {q.queue} (a daily capacity, in event time: run the workers "
+                "on the system clock)"
+                for q in policies.queues
+            ]
+    if refused:
+        raise ValueError(
+            "workers do not run these journeys yet (each keeps state across customers in "
+            f"one engine): {', '.join(refused)}; run them with journeydsl run"
+        )
+
+
+def _graph(journey: ir.Journey) -> str:
+    """A journey's graph as canonical JSON (what a reload compares)."""
+    return json.dumps(journey.to_json(), sort_keys=True)

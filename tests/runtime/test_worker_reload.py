@@ -1,0 +1,170 @@
+"""Hot reload of a worker's journeys: a new version takes the new entries while running
+instances finish in theirs, a journey changed without a new version is refused, and SIGHUP makes
+`journeydsl worker` compile its files again without a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from journeydsl import ir
+from journeydsl.compiler import compile_file
+from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.stores.postgres import PostgresStore
+from journeydsl.runtime.worker import Worker
+from journeydsl.testing import RecordingChannel
+from tests.catalogs import USES, example_catalogs_in
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+UNTIL = datetime.fromisoformat("2026-03-10T00:00:00+07:00")
+LEASE = timedelta(seconds=30)
+
+
+def _journey(folder: Path, version: int, template: str = "install_digital_app") -> Path:
+    """A journey that sends one SMS on card activation, of ``version``."""
+    path = example_catalogs_in(folder) / "nudge.journey"
+    path.write_text(
+        f"journey nudge\nversion {version}\n{USES}entry on card_activated\n"
+        f"send sms {template} marketing fallback none\n"
+    )
+    return path
+
+
+def _compiled(path: Path) -> ir.Journey:
+    result = compile_file(path)
+    assert result.journey is not None, [str(d) for d in result.diagnostics]
+    return result.journey
+
+
+def _activated(customer: str, at: str) -> bytes:
+    event = {"id": f"e-{customer}", "type": "card_activated", "customer_id": customer, "at": at}
+    return json.dumps(event | {"data": {"card_id": f"k-{customer}"}}).encode() + b"\n"
+
+
+def _profiles(store: PostgresStore, folder: Path, *customers: str) -> None:
+    """Customers who consent to SMS, in Ho Chi Minh City."""
+    path = folder / "profiles.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"customer_id": c, "consent": {"sms": True}, "timezone": "Asia/Ho_Chi_Minh"})
+            + "\n"
+            for c in customers
+        )
+    )
+    store.load_profiles_jsonl(path)
+
+
+def test_a_reloaded_version_takes_new_entries_and_running_instances_keep_theirs(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """Version 2 loaded into a running worker enters the customers who come after it, while an
+    instance of version 1 stays in version 1; loading the same files again changes nothing."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    v1 = _compiled(_journey(tmp_path / "a", 1))
+    v2 = _compiled(_journey(tmp_path / "b", 2, "first_spend_nudge"))
+    with PostgresStore(pg_dsn, buckets=4) as store, FileChannel(tmp_path / "out.jsonl") as sink:
+        _profiles(store, tmp_path, "c1", "c2")
+        worker = Worker([v1], store=store, channels={"sms": sink}, lease=LEASE, poll=0.01)
+        worker.put([_activated("c1", "2026-03-02T09:00:00+07:00")])
+        worker.run(exit_when_idle=True, until=datetime.fromisoformat("2026-03-02T12:00:00+07:00"))
+        assert worker.reload([v1, v2]) == ["nudge v2"]
+        assert worker.reload([v2]) == []  # (already waiting to be loaded)
+        worker.put([_activated("c2", "2026-03-03T09:00:00+07:00")])
+        worker.run(exit_when_idle=True, until=UNTIL)
+        assert [(j.id, j.version) for j in worker.journeys] == [("nudge", 1), ("nudge", 2)]
+        versions = {c: [i["version"] for i in store.instances_of(c)] for c in ("c1", "c2")}
+        assert versions == {"c1": [1], "c2": [2]}
+    sent = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert {(a["customer_id"], a["template"]) for a in sent} == {
+        ("c1", "install_digital_app"),
+        ("c2", "first_spend_nudge"),
+    }
+
+
+def test_a_journey_changed_without_a_new_version_is_refused(pg_dsn: str, tmp_path: Path) -> None:
+    """The same version with another graph would change running instances under them: the
+    reload is refused, naming the version to give, and nothing is loaded; so is a version that
+    needs a channel the worker has no handler for."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    v1 = _compiled(_journey(tmp_path / "a", 1))
+    changed = _compiled(_journey(tmp_path / "b", 1, "first_spend_nudge"))
+    with PostgresStore(pg_dsn, buckets=4) as store:
+        worker = Worker([v1], store=store, channels={"sms": RecordingChannel("sms")}, lease=LEASE)
+        with pytest.raises(ValueError, match="give the new one `version 2`"):
+            worker.reload([changed])
+        email = tmp_path / "b" / "nudge.journey"
+        email.write_text(
+            f"journey nudge\nversion 2\n{USES}entry on card_activated\n"
+            "send email new_cardholder_promotions marketing\n"
+        )
+        with pytest.raises(ValueError, match="no handler registered for what these journeys use"):
+            worker.reload([_compiled(email)])  # (an e-mail, and the worker has no e-mail channel)
+        assert worker.reload([v1]) == []
+        assert worker.journeys == [v1]
+
+
+def test_sighup_reloads_the_journey_files_of_a_running_worker(pg_dsn: str, tmp_path: Path) -> None:
+    """`journeydsl worker` on the system clock: after its file gains version 2, SIGHUP loads it
+    (the worker says so and keeps running); a file that no longer compiles is refused, and
+    SIGTERM then drains it with exit 0."""
+    journey = _journey(tmp_path, 1)
+    argv = [sys.executable, "-m", "journeydsl", "worker", str(journey), "--db", pg_dsn]
+    argv += ["--actions", str(tmp_path / "out.jsonl"), "--migrate", "--buckets", "4"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    try:
+        _wait_for_leases(pg_dsn, proc)  # (running: its signal handlers are in place)
+        _journey(tmp_path, 2, "first_spend_nudge")
+        proc.send_signal(signal.SIGHUP)
+        reloaded = _line(proc)
+        assert "reloaded: nudge v2" in reloaded, reloaded
+        journey.write_text(journey.read_text() + "send sms no_such_template\n")
+        proc.send_signal(signal.SIGHUP)
+        refused = _line(proc)
+        assert "reload refused" in refused, refused
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
+def _wait_for_leases(dsn: str, proc: subprocess.Popen[str]) -> None:
+    """Wait until the worker holds a lease (it runs), or fail if it exited."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else proc.returncode
+        try:
+            with PostgresStore(dsn, migrate=False) as store:
+                if any(owner is not None for _, owner, _, _ in store.leases()):
+                    return
+        except Exception:  # (the worker has not created the schema yet)
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the worker claimed no lease in 2 minutes")
+
+
+def _line(proc: subprocess.Popen[str]) -> str:
+    """The worker's next stderr line that is about a reload (others are skipped)."""
+    assert proc.stderr is not None
+    while True:
+        line = proc.stderr.readline()
+        if not line:
+            return ""
+        if "reloaded:" in line or "reload refused" in line:
+            return line
