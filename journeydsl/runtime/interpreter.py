@@ -28,7 +28,7 @@ from journeydsl.runtime.decisions import note
 from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.history import contact_history
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
-from journeydsl.runtime.offers import run_choose
+from journeydsl.runtime.offers import PendingChoices, run_choose
 from journeydsl.runtime.protocols import (
     EventStore,
     OutboxEntry,
@@ -142,6 +142,7 @@ class Interpreter:
         self.decider: Decider | None = None
         # choose: the offer catalogue (runtime/offers.py); caps count earlier choices in the store
         self.state = state
+        self.pending_choices = PendingChoices()
 
     # ------------------------------------------------------------------ running
 
