@@ -31,7 +31,7 @@ from journeydsl.runtime.evaluation import EvalContext
 from journeydsl.runtime.handoff import Handoffs, run_enter
 from journeydsl.runtime.history import contact_history
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
-from journeydsl.runtime.offers import run_choose
+from journeydsl.runtime.offers import PendingChoices, run_choose
 from journeydsl.runtime.protocols import (
     EventStore,
     OutboxEntry,
@@ -149,6 +149,7 @@ class Interpreter:
 
         # choose: the offer catalogue (runtime/offers.py); caps count earlier choices in the store
         self.state = state
+        self.pending_choices = PendingChoices()
 
         #: The ledger of the reward budgets (``reward … from BUDGET``), set by the engine.
         self.budgets: Budgets | None = None

@@ -10,8 +10,9 @@ it, with why, in the instance.
   one of them).
 * **Caps** count the customer's earlier choices: the ``offer`` entries of the decision logs of
   all their instances (of every journey) that chose that offer from that catalogue, the
-  fallback included. A choice is counted once its step is committed. (Choices beyond an
-  instance's log limit, 1,000 entries, are not seen.)
+  fallback included: those the store has, and those made earlier in the same step of the
+  engine, not yet committed (:class:`PendingChoices`). (Choices beyond an instance's log
+  limit, 1,000 entries, are not seen.)
 * **Durable.** The chosen offer is a journey variable committed with the step, and the log
   entry says why: each offer's result (``eligible`` with its rank, or why not). A replay or a
   crash never changes it: a step that was committed never runs again, and one that was not
@@ -20,6 +21,7 @@ it, with why, in the instance.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from journeydsl.runtime.evaluation import EvalContext
     from journeydsl.runtime.interpreter import Interpreter, Step
 
-__all__ = ["Weighed", "choose", "earlier_choices", "run_choose"]
+__all__ = ["PendingChoices", "Weighed", "choose", "earlier_choices", "run_choose"]
 
 #: One offer as a choice weighed it: ``{"offer", "eligible", "rank"}`` or ``{"offer",
 #: "eligible": False, "why"}``.
@@ -55,6 +57,48 @@ def earlier_choices(
                 if isinstance(offer, str):
                     counts[offer] = counts.get(offer, 0) + 1
     return counts
+
+
+class PendingChoices:
+    """The running instances that chose from a capped catalogue in this engine, by customer:
+    one step of the engine (an event, a tick) may move several instances of a customer (two
+    journeys entered by one event) and commits them together, so the second must count the
+    first's choice before the store has it. An instance is forgotten once the store's record
+    has its choices; at most :data:`KEPT` customers are kept (the oldest are long committed)."""
+
+    KEPT = 1_000
+
+    def __init__(self) -> None:
+        self._by_customer: OrderedDict[str, dict[str, InstanceRecord]] = OrderedDict()
+
+    def add(self, inst: InstanceRecord) -> None:
+        """``inst`` chose (its log has the entry)."""
+        customer = inst["customer_id"]
+        self._by_customer.setdefault(customer, {})[inst["id"]] = inst
+        self._by_customer.move_to_end(customer)
+        while len(self._by_customer) > self.KEPT:
+            self._by_customer.popitem(last=False)
+
+    def merged(self, customer: str, stored: list[InstanceRecord]) -> list[InstanceRecord]:
+        """``stored`` (the customer's records in the store), with the pending instances in
+        place of their stored records (or added) while the store lacks some of their choices."""
+        pending = self._by_customer.get(customer)
+        if not pending:
+            return stored
+        by_id = {r["id"]: r for r in stored}
+        for iid, live in list(pending.items()):
+            kept = by_id.get(iid)
+            if kept is not None and _chosen(kept) >= _chosen(live):
+                del pending[iid]  # (committed)
+            else:
+                by_id[iid] = live
+        if not pending:
+            del self._by_customer[customer]
+        return list(by_id.values())
+
+
+def _chosen(record: InstanceRecord) -> int:
+    return sum(1 for e in record["log"] if e["what"] == "offer")
 
 
 def _weigh(c: Candidate, ctx: EvalContext, now: datetime, given: int) -> Weighed:
@@ -100,6 +144,7 @@ def _counts(interp: Interpreter, node: ChooseOffer, inst: InstanceRecord) -> dic
         records = state.instances_of(inst["customer_id"])
     except Exception as exc:
         raise StoreError(exc) from exc
+    records = interp.pending_choices.merged(inst["customer_id"], records)
     return earlier_choices(records, inst, node.catalogue)
 
 
@@ -116,4 +161,6 @@ def run_choose(interp: Interpreter, node: ChooseOffer, step: Step) -> str | None
         return node.on_none if node.none_exit else node.next
     step.variables[node.var] = chosen.offer()
     note(inst, now, node.id, "offer", offer=chosen.id, fallback=fallback, **detail)
+    if any(c.cap is not None for c in node.candidates):  # (caps count it before its commit)
+        interp.pending_choices.add(inst)
     return node.next

@@ -371,3 +371,66 @@ def test_the_choice_is_deterministic_and_an_eligible_offer_or_the_fallback(
         assert first is candidates[-max(eligible)[1]]
     else:
         assert first is fallback
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_cap_counts_a_choice_made_in_the_same_step(store: str, tmp_path: Path) -> None:
+    """Two journeys choosing from one catalogue, both entered by the same event (one step, one
+    commit): the capped offer goes to the first only; the second counts its choice before the
+    commit and takes the none exit."""
+    from journeydsl.compiler import compile_source
+    from journeydsl.runtime.stores.sqlite import SQLiteStore
+
+    text = (FIXTURES / "offers.journey").read_text(encoding="utf-8")
+    twins = []
+    for name in ("offers", "offers_twin"):
+        source = text.replace("journey offers version", f"journey {name} version")
+        result = compile_source(source, str(FIXTURES / f"{name}.journey"))
+        assert result.journey is not None
+        twins.append(result.journey)
+    capped = Profile("capped", {"segment": "capped", "score": 0}, {"email": True})
+    if store == "sqlite":
+        sqlite = SQLiteStore(tmp_path / "state.db")
+        sqlite.add(capped)
+        events: Any = sqlite
+        profiles: Any = sqlite
+        state: Any = sqlite
+    else:
+        events, profiles, state = (
+            MemoryEventStore(),
+            MemoryProfileStore([capped]),
+            MemoryStateStore(),
+        )
+    engine = Engine(
+        twins,
+        events=events,
+        profiles=profiles,
+        state=state,
+        clock=SteppableClock(T0),
+        channels={"email": RecordingChannel("email")},
+    )
+    engine.ingest(activated("capped", T0))
+    chosen = sorted(
+        (r["journey"], next(dict(e).get("offer") for e in r["log"] if e["what"] == "offer"))
+        for r in state.instances_of("capped")
+    )
+    assert chosen == [("offers", "once"), ("offers_twin", None)]
+
+
+def test_pending_choices_are_forgotten_once_the_store_has_them() -> None:
+    """A pending instance stands in for its stored record while the store lacks some of its
+    choices, and is forgotten once the store has them all."""
+    from journeydsl.runtime.offers import PendingChoices
+
+    def record(*offers: str) -> Any:
+        log = [{"what": "offer", "catalogue": "promo", "offer": o} for o in offers]
+        return {"id": "j/c/1", "customer_id": "c", "log": log}
+
+    pending = PendingChoices()
+    live = record("once", "gold")
+    pending.add(live)
+    stale = record("once")
+    assert pending.merged("c", [stale]) == [live]  # (the store lacks the second choice)
+    committed = record("once", "gold")
+    assert pending.merged("c", [committed]) == [committed]
+    assert pending.merged("c", [stale]) == [stale]  # forgotten
