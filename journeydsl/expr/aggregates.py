@@ -12,6 +12,7 @@ from journeydsl import ast as A
 from journeydsl.diagnostics import did_you_mean, uses_hint
 from journeydsl.expr import checker, history, names
 from journeydsl.expr.catalog import EventSpec
+from journeydsl.expr.codegen import K, Tmp, coded
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, Fn
 from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.literals import check_enum_literal
@@ -88,8 +89,12 @@ def _window(
 ) -> tuple[
     Callable[[EvalContext, EventRecord | None], tuple[bool, datetime | None, datetime]],
     Reads,
+    Typed | None,
 ]:
-    """Compile a window to ``f(ctx, ev) -> (empty, start, end)``."""
+    """Compile a window to ``f(ctx, ev) -> (empty, start, end)``, with, for a ``since``
+    without a length, its start as a coded expression (for the generated functions; None
+    otherwise)."""
+    window_start: Typed | None = None
     reads: Reads = frozenset()
     dur_fn: Fn | None = None
     if node.duration is not None:
@@ -113,11 +118,12 @@ def _window(
             now = ctx.now
             return False, now - (f(ctx, ev) if f else timedelta(0)) + _TICK, now
 
-        return last, reads
+        return last, reads, None
     anchor = node.anchor
     start_fn: Callable[[EvalContext, EventRecord | None], datetime | None]
     if isinstance(anchor, A.Name) and anchor.name == "entry":
         start_fn = lambda ctx, ev: ctx.entered_at  # noqa: E731
+        window_start = coded(Typed(TIMESTAMP, start_fn), "c.entered_at")
     elif (
         isinstance(anchor, A.Name)
         and anchor.name in scope.catalog.events
@@ -125,6 +131,7 @@ def _window(
     ):
         ev_name = anchor.name
         start_fn = lambda ctx, ev: ctx.last_time(ev_name)  # noqa: E731
+        window_start = coded(Typed(TIMESTAMP, start_fn), "c.last_time({0})", K(ev_name))
     elif anchor is not None:
         a = checker.check(anchor, scope)
         reads |= a.reads
@@ -136,6 +143,7 @@ def _window(
                 "e.g. `since entry`, `since card_activated` or `since entered_at + 7d`",
             )
         start_fn = a.fn
+        window_start = a
     else:  # pragma: no cover - the parsers never build this
         start_fn = lambda ctx, ev: None  # noqa: E731
     within = dur_fn
@@ -149,7 +157,7 @@ def _window(
             end = min(end, start + within(ctx, ev))
         return False, start, end
 
-    return since, reads
+    return since, reads, window_start if within is None else None
 
 
 def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
@@ -252,8 +260,9 @@ def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
             f"e.g. {func}(… else entered_at)",
         )
     window_fn = None
+    window_start: Typed | None = None
     if node.window is not None:
-        window_fn, wreads = _window(node.window, scope)
+        window_fn, wreads, window_start = _window(node.window, scope)
         reads |= wreads
     if spec is None or result.is_error:
         return Typed(result if result.is_error else ERROR, poison, False, reads)
@@ -278,4 +287,22 @@ def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
             return default_fn(ctx, ev)
         return value
 
-    return Typed(result, run, False, reads)
+    typed = Typed(result, run, False, reads)
+    if node.window is not None and window_start is None:
+        return typed  # (a `last` window or a `since` with a length: its closure)
+    return _aggregate_code(typed, query, window_start, default_fn)
+
+
+def _aggregate_code(
+    typed: Typed, query: AggregateQuery, start: Typed | None, default_fn: Fn | None
+) -> Typed:
+    """``typed`` with the code of its closure, for an aggregate over all of the customer's
+    events up to now, or since a start (``start``: ``entry``, an event, a timestamp)."""
+    if start is None:
+        value = "c.aggregate({0}, None, c.now)"
+    else:  # (no start: an empty window)
+        value = "{0}.zero if ({1} := {2}) is None else c.aggregate({0}, {1}, c.now)"
+    if default_fn is not None:
+        value = "{4} if ({3} := " + value + ") is None else {3}"
+    default = Typed(typed.type, default_fn or poison)
+    return coded(typed, value, K(query), Tmp(), start or typed, Tmp(), default)
