@@ -75,11 +75,14 @@ _BUILTINS = {"bool": bool, "type": type}
 @dataclass(frozen=True, slots=True)
 class Code:
     """A Python expression over ``c`` and ``e`` (``text``), the constants it names (``consts``,
-    each a unique ``_kN``), and the closure whose value it computes (``of``)."""
+    each a unique ``_kN``), and the closure whose value it computes (``of``). ``meters``: its
+    evaluation may spend the text budget of :func:`~journeydsl.expr.limits.metered` (it
+    concatenates text, or calls a closure, which may)."""
 
     text: str
     consts: tuple[tuple[str, Any], ...]
     of: Fn
+    meters: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +122,11 @@ def name_text(name: str) -> str | K:
     return K(name)
 
 
-def coded(typed: Typed, template: str, *args: Typed | K | Tmp | str) -> Typed:
+def coded(typed: Typed, template: str, *args: Typed | K | Tmp | str, meters: bool = False) -> Typed:
     """``typed`` with code: ``template`` with ``{0}``, ``{1}`` … replaced by the code of each
     argument, a ``Typed`` (its code in parentheses, or a call of its closure: the fallback), a
-    :class:`K` (a constant), a :class:`Tmp` (a temporary) or a name from :func:`name_text`."""
+    :class:`K` (a constant), a :class:`Tmp` (a temporary) or a name from :func:`name_text`.
+    ``meters``: the template itself spends the text budget (see :attr:`Code.meters`)."""
     consts: list[tuple[str, Any]] = []
     parts: list[str] = []
     for arg in args:
@@ -142,10 +146,13 @@ def coded(typed: Typed, template: str, *args: Typed | K | Tmp | str) -> Typed:
                 name = f"_k{next(_names)}"
                 consts.append((name, arg.fn))
                 parts.append(f"{name}(c, e)")
+                meters = True
             else:
                 consts.extend(code.consts)
                 parts.append(f"({code.text})")
-    return replace(typed, code=Code(template.format(*parts), tuple(consts), typed.fn))
+                meters = meters or code.meters
+    code = Code(template.format(*parts), tuple(consts), typed.fn, meters)
+    return replace(typed, code=code)
 
 
 def generated(typed: Typed) -> Code | None:
@@ -165,11 +172,11 @@ def function(typed: Typed) -> Fn:
 def install(cexpr: _C, typed: Typed, wrap: Callable[[Fn], Fn] | None = None) -> _C:
     """``cexpr`` (a frozen :class:`~journeydsl.ir.CExpr` made from ``typed``) evaluated by the
     generated function of ``typed`` when it has one: ``cexpr.fn`` compiles it on its first call
-    and is then replaced by it (``wrap``ped, when given), so that the interpreter calls it
-    directly. Without code, ``cexpr`` is left as it is."""
+    and is then replaced by it (``wrap``ped, when given and the code :attr:`~Code.meters`), so
+    that the interpreter calls it directly. Without code, ``cexpr`` is left as it is."""
     code = generated(typed)
     if code is not None:
-        object.__setattr__(cexpr, "fn", _lazy(code, cexpr, wrap))
+        object.__setattr__(cexpr, "fn", _lazy(code, cexpr, wrap if code.meters else None))
     return cexpr
 
 

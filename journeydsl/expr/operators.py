@@ -312,7 +312,7 @@ def _arith_code(
     """``typed`` (made by :func:`_compile_arith`) with the code of the same computation."""
     result = typed.type
     if result.is_stringy:
-        return coded(typed, "{2}({0}, {1}, {3})", left, right, K(concat), K(node))
+        return coded(typed, "{2}({0}, {1}, {3})", left, right, K(concat), K(node), meters=True)
     if result.kind == "int" and op == "*":
         return coded(typed, "{2}({0}, {1}, {3})", left, right, K(multiply_ints), K(node))
     plain = "{0} OP {1}".replace("OP", op) if op in "+-*%" else None

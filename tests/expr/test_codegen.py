@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from journeydsl import ast as A
+from journeydsl import ir
 from journeydsl.compiler import compile_source
 from journeydsl.diagnostics import Diagnostics
 from journeydsl.expr import checker, codegen
@@ -352,8 +353,6 @@ if score > 4 and not has(card_activated since entry) {
 def _conditions(text: str) -> list[Any]:
     from pathlib import Path
 
-    from journeydsl import ir
-
     root = Path(__file__).resolve().parents[2] / "examples"
     result = compile_source(text, str(root / "j.journey"))
     assert result.journey is not None, result.diagnostics
@@ -390,3 +389,24 @@ def test_user_text_never_reaches_the_source() -> None:
     assert codegen.name_text("_k1") == codegen.K("_k1")  # (the placeholders' own prefix)
     assert codegen.name_text("ngày") == codegen.K("ngày")
     assert codegen.name_text("score") == "'score'"
+
+
+TEXT_JOURNEY = """\
+journey j version 1
+uses events "events.yaml"
+outcomes done
+entry on card_issued
+set later = entered_at + 2d
+set label = "card " + trigger.card_id
+"""
+
+
+def test_only_expressions_that_build_text_are_metered() -> None:
+    """A root with a `+` of text keeps its text budget (the generated function runs metered);
+    a `+` of a timestamp and a duration builds no text and is called directly."""
+    nodes = {n.var: n.value for n in _conditions(TEXT_JOURNEY) if isinstance(n, ir.Set)}
+    ctx = Ctx(trigger={"card_id": "k-1"})
+    assert nodes["later"].fn(ctx, None) == ctx.entered_at + timedelta(days=2)
+    assert nodes["later"].fn.__code__.co_filename == "<journeydsl expression>"
+    assert nodes["label"].fn(ctx, None) == "card k-1"
+    assert nodes["label"].fn.__code__.co_filename.endswith("limits.py")  # metered(generated)
