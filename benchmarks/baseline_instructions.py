@@ -1,8 +1,9 @@
 """Instruction counts of the Engine and the hand-written baseline on one recorded stream.
 
     python benchmarks/baseline_instructions.py record --customers 300 --stream /tmp/stream.pickle
-    valgrind --tool=callgrind --toggle-collect=functools_reduce \\
-        python benchmarks/baseline_instructions.py replay --side engine --stream /tmp/stream.pickle
+    valgrind --tool=callgrind --toggle-collect=functools_reduce --instr-atstart=no \\
+        python benchmarks/baseline_instructions.py replay --side engine --callgrind \\
+        --stream /tmp/stream.pickle
     # the same with --side baseline
 
 The stream is recorded once (as ``baseline_onboarding.py`` records it) and pickled, so that the
@@ -19,7 +20,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import os
 import pickle
+import subprocess
 import sys
 from pathlib import Path
 
@@ -91,6 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stream", type=Path, required=True)
     parser.add_argument("--side", choices=("engine", "baseline"), default="engine")
     parser.add_argument("--profile", action="store_true", help="cProfile the replay")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under valgrind --instr-atstart=no: switch instrumentation on for the replay",
+    )
     args = parser.parse_args(argv)
     bench.quiet_logs()
     if args.what == "record":
@@ -116,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:28} {share:6.1%}")
         stats.sort_stats("tottime").print_stats(40)
         return
+    if args.callgrind:  # instrument from here on only (valgrind --instr-atstart=no): faster
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True)
     functools.reduce(lambda _, whole: run(whole), [stream], None)  # (counted: see the docstring)
 
 

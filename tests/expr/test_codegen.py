@@ -114,6 +114,21 @@ _MONEY_LEAVES = st.one_of(
             window=A.Window("since", A.Name("entry"), None),
         )
     ),
+    st.just(
+        A.Aggregate(
+            "sum",
+            A.Attr(A.Name("purchase"), "amount"),
+            window=A.Window("last", None, A.DurationLit("7d")),
+        )
+    ),
+    st.just(
+        A.Aggregate(
+            "max",
+            A.Attr(A.Name("purchase"), "amount"),
+            window=A.Window("since", A.Name("t"), A.DurationLit("2d")),
+            default=A.Name("amt"),
+        )
+    ),
 )
 _STRING_LEAVES = st.one_of(
     st.text(max_size=6).map(A.StringLit),
@@ -134,8 +149,14 @@ _BOOL_LEAVES = st.one_of(
             A.Attr(A.Name("profile"), "vip"),
             A.Aggregate("has", A.Name("login"), window=A.Window("since", A.Name("login"), None)),
             A.Aggregate("has", A.Name("purchase"), window=A.Window("since", A.Name("t"), None)),
-            # (a sliding window: no code, its closure is called: the fallback)
             A.Aggregate("has", A.Name("login"), window=A.Window("last", None, A.DurationLit("3d"))),
+            A.Aggregate(
+                "has",
+                A.Name("purchase"),
+                window=A.Window("since", A.Name("entry"), A.DurationLit("5d")),
+            ),
+            # (upper() has no code: its closure is called, the fallback)
+            A.Binary("==", A.Call("upper", (A.Name("s"),)), A.StringLit("AB")),
         ]
     ),
 )
@@ -261,6 +282,13 @@ def contexts(draw: st.DrawFn) -> Ctx:
             st.lists(st.tuples(st.sampled_from(["purchase", "login"]), when, amounts), max_size=4)
         )
     ]
+    # Events near the edges of the windows: after `t`, and in the last days before now.
+    near = st.integers(0, 10 * 24).map(lambda h: timedelta(hours=h))
+    for base, sign in ((variables["t"], 1), (NOW, -1)):
+        for at in draw(st.lists(near, max_size=2)):
+            events.append(
+                EventRecord("c-1", "purchase", base + sign * at, {"amount": draw(amounts)})
+            )
     trigger = {"amount": draw(amounts), "shop": draw(st.text(max_size=3))}
     tz = draw(st.sampled_from([TZ, UTC, ZoneInfo("America/New_York")]))
     return Ctx(tz=tz, variables=variables, profile=profile, trigger=trigger, events=events)
@@ -302,14 +330,14 @@ def test_the_generated_function_returns_what_the_closure_returns(
 
 
 def test_a_sub_expression_without_code_is_called_through_its_closure() -> None:
-    """An operand whose kind has no code (a sliding window here) is called as its closure
-    inside the generated function, and a closure replaced after its code was made is not
-    trusted: its new closure is called."""
+    """An operand whose kind has no code (upper() here) is called as its closure inside the
+    generated function, and a closure replaced after its code was made is not trusted: its new
+    closure is called."""
     typed, diags = _check(
         "bool",
         A.Binary(
             "and",
-            A.Aggregate("has", A.Name("login"), window=A.Window("last", None, A.DurationLit("3d"))),
+            A.Binary("==", A.Call("upper", (A.Name("s"),)), A.StringLit("AB")),
             A.Name("flag"),
         ),
     )
@@ -319,7 +347,7 @@ def test_a_sub_expression_without_code_is_called_through_its_closure() -> None:
     called = [v for _, v in code.consts if callable(v)]
     assert len(called) == 1
     assert "(c, e)" in code.text
-    ctx = Ctx(variables={"flag": True}, events=[EventRecord("c-1", "login", NOW, {})])
+    ctx = Ctx(variables={"flag": True, "s": "ab"})
     assert codegen.build(code)(ctx, None) is True
     # A Typed whose closure changed without new code: its code is ignored.
     flag, _ = _check("bool", A.Name("flag"))
