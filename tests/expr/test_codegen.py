@@ -172,7 +172,7 @@ _TIME_LEAVES = st.sampled_from([A.Name("now"), A.Name("entered_at"), A.Name("t")
 
 @functools.cache
 def _of(kind: str, depth: int) -> st.SearchStrategy[A.Expr]:
-    leaves: st.SearchStrategy[A.Expr] = {  # type: ignore[assignment]
+    leaves: st.SearchStrategy[A.Expr] = {
         "int": _INT_LEAVES,
         "money": _MONEY_LEAVES,
         "string": _STRING_LEAVES,
@@ -258,13 +258,13 @@ def contexts(draw: st.DrawFn) -> Ctx:
     ints = st.integers(-(10**9), 10**9)
     amounts = st.integers(-(10**6), 10**8).map(lambda n: Money(Decimal(n), "VND"))
     when = st.integers(-30 * 24, 30 * 24).map(lambda h: NOW + timedelta(hours=h))
-    variables = {
+    variables: dict[str, Any] = {
         "n": draw(ints | st.sampled_from([0, 2**62, -(2**62)])),
         "m": draw(ints | st.just(0)),
         "amt": draw(amounts),
         "s": draw(st.text(max_size=8)),
         "flag": draw(st.booleans()),
-        "t": draw(when),
+        "t": (t := draw(when)),
         "ratio": draw(st.decimals(-1000, 1000, places=3)),
     }
     profile: dict[str, Any] = {}
@@ -284,7 +284,7 @@ def contexts(draw: st.DrawFn) -> Ctx:
     ]
     # Events near the edges of the windows: after `t`, and in the last days before now.
     near = st.integers(0, 10 * 24).map(lambda h: timedelta(hours=h))
-    for base, sign in ((variables["t"], 1), (NOW, -1)):
+    for base, sign in ((t, 1), (NOW, -1)):
         for at in draw(st.lists(near, max_size=2)):
             events.append(
                 EventRecord("c-1", "purchase", base + sign * at, {"amount": draw(amounts)})
