@@ -803,6 +803,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     engine_runs: list[Outcome] = []
     baseline_runs: list[Outcome] = []
     # Both sides run under the garbage-collector settings of a simulation's parts.
+    from journeydsl.expr import codegen
     from journeydsl.simulate.parallel import collector_for_parts
 
     for _ in range(args.runs):
@@ -825,6 +826,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         "actions": len(engine_runs[0].actions),
         "equivalent": True,
         "state_store": "isolated" if args.isolated else "live",
+        # How the journey's expressions ran: generated functions, or the reference closures
+        # (JOURNEYDSL_EXPRESSIONS=closures).
+        "expressions": "generated" if codegen.enabled() else "closures",
         "runs": args.runs,
         "engine_s": round(engine_s, 4),
         "baseline_s": round(baseline_s, 4),

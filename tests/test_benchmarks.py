@@ -97,6 +97,38 @@ def test_baseline_onboarding_smoke_is_equivalent_to_the_engine(
     assert record["customers"] == 60
     assert record["actions"] > 60  # a welcome each, and more
     assert {"engine_s", "baseline_s", "ratio"} <= set(record)
+    assert record["expressions"] == "generated"
+
+
+def test_the_engine_acts_the_same_with_generated_functions_and_with_closures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over a recorded population of the onboarding journey, the Engine whose expressions are
+    generated functions and the one on the reference closures (JOURNEYDSL_EXPRESSIONS=closures)
+    make exactly the same actions and outcomes."""
+    bench = _load("baseline_onboarding")
+    stream = bench.record_stream(40, seed=11)
+    generated = bench.run_engine(stream)
+    monkeypatch.setenv("JOURNEYDSL_EXPRESSIONS", "closures")
+    closures = bench.run_engine(stream)
+    bench.check_equivalent(generated, closures)
+    assert len(generated.actions) > 40
+
+
+def test_baseline_instructions_records_and_profiles_a_stream(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """baseline_instructions records a stream to a file and replays it, on either side, and
+    its profile splits the Engine's time into the named components."""
+    bench = _load("baseline_instructions")
+    stream = tmp_path / "stream.pickle"
+    bench.main(["record", "--customers", "12", "--stream", str(stream)])
+    bench.main(["replay", "--side", "baseline", "--stream", str(stream)])
+    capsys.readouterr()
+    bench.main(["replay", "--side", "engine", "--profile", "--stream", str(stream)])
+    out = capsys.readouterr().out
+    assert "interpreter and dispatch" in out
+    assert "expressions" in out
 
 
 def test_baseline_onboarding_equivalence_check_fails_loudly_on_a_difference() -> None:

@@ -42,6 +42,7 @@ from journeydsl.expr.checker import (
     check_type,
     time_value,
 )
+from journeydsl.expr.codegen import install
 from journeydsl.expr.limits import MAX_DURATION, builds_text, metered
 from journeydsl.expr.types import DURATION, ERROR, INT, STRING, TIME, TIMESTAMP, Type, article
 from journeydsl.syntax.printer import print_expr
@@ -140,8 +141,11 @@ class _Lowerer:
     # ------------------------------------------------------------------ helpers
 
     def cexpr(self, expr: A.Expr, typed: Typed) -> ir.CExpr:
-        fn = metered(typed.fn) if builds_text(expr) else typed.fn
-        return ir.CExpr(print_expr(expr), typed.type, fn, typed.const, expr.span)
+        wrap = metered if builds_text(expr) else None
+        fn = typed.fn if wrap is None else wrap(typed.fn)
+        # Evaluated by its generated function (journeydsl.expr.codegen) when it has one.
+        cexpr = ir.CExpr(print_expr(expr), typed.type, fn, typed.const, expr.span)
+        return install(cexpr, typed, wrap)
 
     def add(self, node: ir.Node, *typed: Typed | None) -> str:
         self.nodes[node.id] = node

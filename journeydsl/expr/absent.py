@@ -25,9 +25,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from journeydsl import ast as A
+from journeydsl.expr.codegen import K, Tmp, coded
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
 from journeydsl.expr.limits import MAX_AMOUNT, MAX_INT
 from journeydsl.expr.literals import duration_value, time_value
@@ -134,13 +135,21 @@ def settle(typed: Typed, expr: A.Expr, scope: Scope, use: AbsentUse) -> Typed:
                 raise AbsentAttributeError(value.attribute, fallback)
             return value
 
-        return replace(typed, fn=present, absent=None, optional=False)
+        needed = replace(typed, fn=present, absent=None, optional=False)
+        template = "{2}({0}, {3}) if type({0} := {1}) is {4} else {0}"
+        return coded(needed, template, Tmp(), typed, K(_missing), K(fallback), K(Absent))
 
     def or_null(c: EvalContext, e: EventRecord | None) -> Any:
         value = fn(c, e)
         return None if type(value) is Absent else value
 
-    return replace(typed, fn=or_null, absent=None, optional=False)
+    nullable = replace(typed, fn=or_null, absent=None, optional=False)
+    return coded(nullable, "None if type({0} := {1}) is {2} else {0}", Tmp(), typed, K(Absent))
+
+
+def _missing(value: Absent, fallback: str) -> NoReturn:
+    """Raise the error of a needed value that is absent (for the generated functions)."""
+    raise AbsentAttributeError(value.attribute, fallback)
 
 
 def as_condition(typed: Typed) -> Typed:
@@ -148,7 +157,8 @@ def as_condition(typed: Typed) -> Typed:
     if typed.absent is None:
         return typed
     fn: Fn = typed.fn
-    return replace(typed, fn=lambda c, e: bool(fn(c, e)), absent=None, optional=False)
+    condition = replace(typed, fn=lambda c, e: bool(fn(c, e)), absent=None, optional=False)
+    return coded(condition, "bool({0})", typed)
 
 
 # --------------------------------------------------------------------------- catalog defaults

@@ -12,6 +12,7 @@ from journeydsl import ast as A
 from journeydsl.diagnostics import did_you_mean, uses_hint
 from journeydsl.expr import checker, history, names
 from journeydsl.expr.catalog import EventSpec
+from journeydsl.expr.codegen import K, Tmp, coded
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, Fn
 from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.literals import check_enum_literal
@@ -88,10 +89,15 @@ def _window(
 ) -> tuple[
     Callable[[EvalContext, EventRecord | None], tuple[bool, datetime | None, datetime]],
     Reads,
+    _Shape | None,
 ]:
-    """Compile a window to ``f(ctx, ev) -> (empty, start, end)``."""
+    """Compile a window to ``f(ctx, ev) -> (empty, start, end)``, with its shape for the
+    generated functions: its kind, its start (of a ``since``) and its length (None when the
+    start has no code)."""
+    window_start: Typed | None = None
     reads: Reads = frozenset()
     dur_fn: Fn | None = None
+    length: Typed | None = None
     if node.duration is not None:
         d = checker.check(node.duration, scope)
         reads |= d.reads
@@ -102,7 +108,7 @@ def _window(
                 node.duration.span,
                 mismatch_hint(DURATION, d.type),
             )
-        dur_fn = d.fn
+        dur_fn, length = d.fn, d
     if node.kind == "last":
         f = dur_fn
 
@@ -113,11 +119,12 @@ def _window(
             now = ctx.now
             return False, now - (f(ctx, ev) if f else timedelta(0)) + _TICK, now
 
-        return last, reads
+        return last, reads, ("last", None, length)
     anchor = node.anchor
     start_fn: Callable[[EvalContext, EventRecord | None], datetime | None]
     if isinstance(anchor, A.Name) and anchor.name == "entry":
         start_fn = lambda ctx, ev: ctx.entered_at  # noqa: E731
+        window_start = coded(Typed(TIMESTAMP, start_fn), "c.entered_at")
     elif (
         isinstance(anchor, A.Name)
         and anchor.name in scope.catalog.events
@@ -125,6 +132,7 @@ def _window(
     ):
         ev_name = anchor.name
         start_fn = lambda ctx, ev: ctx.last_time(ev_name)  # noqa: E731
+        window_start = coded(Typed(TIMESTAMP, start_fn), "c.last_time({0})", K(ev_name))
     elif anchor is not None:
         a = checker.check(anchor, scope)
         reads |= a.reads
@@ -136,6 +144,7 @@ def _window(
                 "e.g. `since entry`, `since card_activated` or `since entered_at + 7d`",
             )
         start_fn = a.fn
+        window_start = a
     else:  # pragma: no cover - the parsers never build this
         start_fn = lambda ctx, ev: None  # noqa: E731
     within = dur_fn
@@ -149,7 +158,7 @@ def _window(
             end = min(end, start + within(ctx, ev))
         return False, start, end
 
-    return since, reads
+    return since, reads, None if window_start is None else ("since", window_start, length)
 
 
 def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
@@ -252,8 +261,9 @@ def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
             f"e.g. {func}(… else entered_at)",
         )
     window_fn = None
+    shape: _Shape | None = None
     if node.window is not None:
-        window_fn, wreads = _window(node.window, scope)
+        window_fn, wreads, shape = _window(node.window, scope)
         reads |= wreads
     if spec is None or result.is_error:
         return Typed(result if result.is_error else ERROR, poison, False, reads)
@@ -278,4 +288,39 @@ def check_aggregate(node: A.Aggregate, scope: Scope) -> Typed:
             return default_fn(ctx, ev)
         return value
 
-    return Typed(result, run, False, reads)
+    typed = Typed(result, run, False, reads)
+    if node.window is not None and shape is None:
+        return typed  # (a window whose start has no code: its closure)
+    return _aggregate_code(typed, query, shape, default_fn)
+
+
+#: A window's shape, for the generated functions: ``last`` or ``since``, the start of a
+#: ``since`` and the length (``in last D``, ``since X within D``).
+_Shape = tuple[str, Typed | None, Typed | None]
+
+
+def _aggregate_code(
+    typed: Typed, query: AggregateQuery, shape: _Shape | None, default_fn: Fn | None
+) -> Typed:
+    """``typed`` with the code of its closure (``run`` above, with the window's ``last`` or
+    ``since``): ``{0}`` the query, ``{1}`` and ``{3}`` temporaries, ``{2}`` the start, ``{4}``
+    the default, ``{5}`` the length, ``{6}`` a helper."""
+    kind, start, length = shape or ("all", None, None)
+    helper: Any = None
+    if kind == "all":
+        value = "c.aggregate({0}, None, c.now)"
+    elif kind == "last":  # (now - d, now]
+        value = "c.aggregate({0}, ({1} := c.now) - {5} + {6}, {1})"
+        helper = _TICK
+    elif length is None:  # (no start: an empty window)
+        value = "{0}.zero if ({1} := {2}) is None else c.aggregate({0}, {1}, c.now)"
+    else:
+        value = "{0}.zero if ({1} := {2}) is None else c.aggregate({0}, {1}, {6}(c.now, {1} + {5}))"
+        helper = min
+    if default_fn is not None:
+        value = "{4} if ({3} := " + value + ") is None else {3}"
+    default = Typed(typed.type, default_fn or poison)
+    zero = Typed(DURATION, lambda c, e: timedelta(0))  # (`in last` without a length)
+    return coded(
+        typed, value, K(query), Tmp(), start or typed, Tmp(), default, length or zero, K(helper)
+    )

@@ -25,7 +25,7 @@ from journeydsl.expr.literals import (
     duration_value,
     time_value,
 )
-from journeydsl.expr.typed import Scope, Typed, const_fn, poison
+from journeydsl.expr.typed import Scope, Typed, constant, poison
 from journeydsl.expr.types import BOOL, ERROR, STRING, Type, article, assignable
 
 __all__ = [
@@ -60,11 +60,11 @@ def check_any(expr: A.Expr, scope: Scope) -> Typed:
     marker, and ``Typed.absent`` says so."""
     match expr:
         case A.BoolLit(value=v):
-            return Typed(BOOL, const_fn(v), True)
+            return constant(BOOL, v)
         case A.NumberLit():
             return literals.check_number(expr, scope)
         case A.StringLit(value=v):
-            return bounded(Typed(STRING, const_fn(v), True, bound=len(v)), expr, scope)
+            return bounded(constant(STRING, v, len(v)), expr, scope)
         case A.MoneyLit():
             return literals.check_money(expr, scope)
         case A.DurationLit():

@@ -8,8 +8,9 @@ from typing import Any
 from journeydsl import ast as A
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr import checker
-from journeydsl.expr.absent import is_absent
+from journeydsl.expr.absent import Absent, is_absent
 from journeydsl.expr.builtins import AGGREGATE_NAMES, FUNCTIONS
+from journeydsl.expr.codegen import K, Tmp, coded
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
 from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.limits import bounded, charge, checked_text
@@ -55,13 +56,15 @@ def check_call(node: A.Call, scope: Scope) -> Typed:
     fns = [a.fn for a in args]
     if node.func in ("lower", "upper"):
         return _text_call(impl, fns[0], args[0], node, scope)
-    return Typed(
+    typed = Typed(
         result,
         lambda c, e: impl(c, *[f(c, e) for f in fns]),
         False,  # date()/hour() depend on the customer's time zone: never folded
         reads,
         _RESULT_BOUNDS.get(node.func),
     )
+    template = "{0}(c" + "".join(f", {{{n + 1}}}" for n in range(len(args))) + ")"
+    return coded(typed, template, K(impl), *args)
 
 
 #: Bounds of functions' results that do not depend on their arguments.
@@ -124,7 +127,7 @@ def _default(node: A.Call, scope: Scope) -> Typed:
         return ff(c, e) if is_absent(v) else v
 
     vb, fb = value.bound, fallback.bound
-    return Typed(
+    typed = Typed(
         ft if t.is_error else t,
         run,
         value.const and fallback.const,
@@ -133,3 +136,5 @@ def _default(node: A.Call, scope: Scope) -> Typed:
         fallback.absent,
         fallback.optional,
     )
+    template = "{1} if ({0} := {2}) is None or type({0}) is {3} else {0}"
+    return coded(typed, template, Tmp(), fallback, value, K(Absent))

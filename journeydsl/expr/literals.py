@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from journeydsl import ast as A
 from journeydsl.calendars import local_instant
 from journeydsl.diagnostics import did_you_mean
+from journeydsl.expr.codegen import K, coded
 from journeydsl.expr.limits import MAX_DURATION, MAX_LITERAL_DIGITS, bounded
-from journeydsl.expr.typed import ERR, Scope, Typed, const_fn
+from journeydsl.expr.typed import ERR, Scope, Typed, constant
 from journeydsl.expr.types import DATE, DECIMAL, DURATION, INT, TIME, TIMESTAMP, Type, money
 from journeydsl.money import Money
 
@@ -87,9 +88,9 @@ def check_number(node: A.NumberLit, scope: Scope) -> Typed:
         return ERR
     if "." in text:
         d = Decimal(text)
-        return Typed(DECIMAL, const_fn(d), True, bound=magnitude(d))
+        return constant(DECIMAL, d, magnitude(d))
     n = int(text)
-    return bounded(Typed(INT, const_fn(n), True, bound=abs(n)), node, scope)
+    return bounded(constant(INT, n, abs(n)), node, scope)
 
 
 def check_money(node: A.MoneyLit, scope: Scope) -> Typed:
@@ -108,9 +109,7 @@ def check_money(node: A.MoneyLit, scope: Scope) -> Typed:
         )
         return ERR
     value = Money(amount, node.currency)
-    return bounded(
-        Typed(money(node.currency), const_fn(value), True, bound=magnitude(amount)), node, scope
-    )
+    return bounded(constant(money(node.currency), value, magnitude(amount)), node, scope)
 
 
 def check_duration(node: A.DurationLit, scope: Scope) -> Typed:
@@ -132,7 +131,7 @@ def check_duration(node: A.DurationLit, scope: Scope) -> Typed:
                 "use s, m, h, d or w (e.g. 30d, 12h)",
             )
         return ERR
-    return Typed(DURATION, const_fn(value), True)
+    return constant(DURATION, value)
 
 
 def check_time(node: A.TimeLit, scope: Scope) -> Typed:
@@ -146,7 +145,7 @@ def check_time(node: A.TimeLit, scope: Scope) -> Typed:
             "write HH:MM with hours 00-23 and minutes 00-59",
         )
         return ERR
-    return Typed(TIME, const_fn(value), True)
+    return constant(TIME, value)
 
 
 _TIMESTAMP_RE = re.compile(
@@ -175,7 +174,7 @@ def check_date(node: A.DateLit, scope: Scope) -> Typed:
             "JD117", f"'{node.text}' is not a date: {value}", node.span, "write YYYY-MM-DD"
         )
         return ERR
-    return Typed(DATE, const_fn(value), True)
+    return constant(DATE, value)
 
 
 def _timestamp_error(node: A.TimestampLit, scope: Scope, why: str, hint: str) -> Typed:
@@ -200,7 +199,8 @@ def check_timestamp(node: A.TimestampLit, scope: Scope) -> Typed:
     clock = time(h, mi, sec)
     suffix, zone_name = m[5], m[6]
     if suffix is None:
-        return Typed(TIMESTAMP, lambda ctx, ev: local_instant(day, clock, ctx.tz), False)
+        local = Typed(TIMESTAMP, lambda ctx, ev: local_instant(day, clock, ctx.tz), False)
+        return coded(local, "{0}({1}, {2}, c.tz)", K(local_instant), K(day), K(clock))
     if zone_name is not None:
         try:
             tz: Any = ZoneInfo(zone_name)
@@ -208,7 +208,7 @@ def check_timestamp(node: A.TimestampLit, scope: Scope) -> Typed:
             return _timestamp_error(
                 node, scope, f"unknown time zone '{zone_name}'", "e.g. [Asia/Ho_Chi_Minh]"
             )
-        return Typed(TIMESTAMP, const_fn(local_instant(day, clock, tz)), True)
+        return constant(TIMESTAMP, local_instant(day, clock, tz))
     if suffix == "Z":
         tz = UTC
     else:
@@ -217,7 +217,7 @@ def check_timestamp(node: A.TimestampLit, scope: Scope) -> Typed:
             return _timestamp_error(node, scope, "the offset is out of range", "e.g. +07:00")
         sign = -1 if suffix[0] == "-" else 1
         tz = timezone(sign * timedelta(hours=oh, minutes=om))
-    return Typed(TIMESTAMP, const_fn(datetime.combine(day, clock, tz)), True)
+    return constant(TIMESTAMP, datetime.combine(day, clock, tz))
 
 
 def check_enum_literal(enum_t: Type, lit: A.Expr, scope: Scope) -> None:

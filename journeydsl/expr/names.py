@@ -11,8 +11,9 @@ from journeydsl.expr import checker
 from journeydsl.expr.absent import Absent
 from journeydsl.expr.builtins import BUILTIN_FNS, BUILTINS
 from journeydsl.expr.catalog import EventSpec
+from journeydsl.expr.codegen import K, Tmp, coded, name_text
 from journeydsl.expr.context import EvalContext, EventRecord
-from journeydsl.expr.typed import ERR, Scope, Typed, const_fn
+from journeydsl.expr.typed import ERR, Scope, Typed, constant
 from journeydsl.expr.types import Type, article
 
 __all__ = ["check_attr", "check_name", "field_type"]
@@ -23,17 +24,19 @@ def check_name(node: A.Name, scope: Scope) -> Typed:
     name = node.name
     if name in scope.constants:
         t, value = scope.constants[name]
-        return Typed(t, const_fn(value), True)
+        return constant(t, value)
     if name in scope.variables:
-        return Typed(
+        variable = Typed(
             scope.variables[name],
             lambda ctx, ev: ctx.variables[name],
             False,
             frozenset(((name, node.span),)),
             scope.bounds.get(name),
         )
+        return coded(variable, "c.variables[{0}]", name_text(name))
     if name in BUILTINS:
-        return Typed(BUILTINS[name], BUILTIN_FNS[name], False)
+        builtin = Typed(BUILTINS[name], BUILTIN_FNS[name], False)
+        return coded(builtin, f"c.{name}") if name.isidentifier() else builtin
     if name in scope.catalog.events:
         scope.diags.error(
             "JD212",
@@ -82,14 +85,30 @@ def _profile(node: A.Attr, scope: Scope) -> Typed:
             value = ctx.profile.get(fname)
             return default if value is None else value
 
-        return Typed(t, or_default, False)
+        typed = Typed(t, or_default, False)
+        tmp = Tmp()
+        return coded(
+            typed,
+            "({0} if ({1} := c.profile.get({2})) is None else {1})",
+            K(default),
+            tmp,
+            name_text(fname),
+        )
     marker = Absent(fname)
 
     def read(ctx: EvalContext, ev: EventRecord | None) -> Any:
         value = ctx.profile.get(fname)
         return marker if value is None else value
 
-    return Typed(t, read, False, absent=fname, optional=fname in scope.catalog.optional)
+    typed = Typed(t, read, False, absent=fname, optional=fname in scope.catalog.optional)
+    tmp = Tmp()
+    return coded(
+        typed,
+        "({0} if ({1} := c.profile.get({2})) is None else {1})",
+        K(marker),
+        tmp,
+        name_text(fname),
+    )
 
 
 def field_type(spec: EventSpec, name: str, node: A.Expr, scope: Scope) -> Type | None:
@@ -126,7 +145,11 @@ def _trigger(node: A.Attr, obj: A.Name, scope: Scope) -> Typed:
     t = field_type(spec, fname, node, scope)
     if t is None:
         return ERR
-    return Typed(t, lambda ctx, ev: ctx.trigger.get(fname), False)
+    return coded(
+        Typed(t, lambda ctx, ev: ctx.trigger.get(fname), False),
+        "c.trigger.get({0})",
+        name_text(fname),
+    )
 
 
 def _event_field(node: A.Attr, base: str, scope: Scope) -> Typed:
@@ -144,7 +167,16 @@ def _event_field(node: A.Attr, base: str, scope: Scope) -> Typed:
     t = field_type(spec, fname, node, scope)
     if t is None:
         return ERR
-    return Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False)
+    return _at_hand(t, fname)
+
+
+def _at_hand(t: Type, fname: str) -> Typed:
+    """The field ``fname`` of the event at hand (None without one)."""
+    return coded(
+        Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False),
+        "(e.get({0}) if e is not None else None)",
+        name_text(fname),
+    )
 
 
 def _bound_field(node: A.Attr, base: str, scope: Scope) -> Typed:
@@ -156,9 +188,11 @@ def _bound_field(node: A.Attr, base: str, scope: Scope) -> Typed:
     if t is None:
         return ERR
     if at_hand:
-        return Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False)
+        return _at_hand(t, fname)
     key = f"{base}.{fname}"
-    return Typed(t, lambda ctx, ev: ctx.variables.get(key), False)
+    return coded(
+        Typed(t, lambda ctx, ev: ctx.variables.get(key), False), "c.variables.get({0})", K(key)
+    )
 
 
 def check_attr(node: A.Attr, scope: Scope) -> Typed:
@@ -229,4 +263,5 @@ def _record_field(node: A.Attr, inner: Typed, scope: Scope) -> Typed:
         )
         return ERR
     fn = inner.fn
-    return Typed(field, lambda ctx, ev: fn(ctx, ev)[fname], False, inner.reads)
+    typed = Typed(field, lambda ctx, ev: fn(ctx, ev)[fname], False, inner.reads)
+    return coded(typed, "{0}[{1}]", inner, name_text(fname))

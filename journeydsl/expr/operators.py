@@ -12,6 +12,7 @@ from typing import Any
 from journeydsl import ast as A
 from journeydsl.expr import checker
 from journeydsl.expr.absent import Absent
+from journeydsl.expr.codegen import K, Tmp, coded
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
 from journeydsl.expr.hints import mismatch_hint, not_bool_hint
 from journeydsl.expr.limits import (
@@ -214,8 +215,10 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
                     not_bool_hint(t),
                 )
         if op == "and":
-            return Typed(BOOL, lambda c, e: bool(lf(c, e)) and bool(rf(c, e)), const, reads)
-        return Typed(BOOL, lambda c, e: bool(lf(c, e)) or bool(rf(c, e)), const, reads)
+            both = Typed(BOOL, lambda c, e: bool(lf(c, e)) and bool(rf(c, e)), const, reads)
+            return coded(both, "bool({0}) and bool({1})", left, right)
+        either = Typed(BOOL, lambda c, e: bool(lf(c, e)) or bool(rf(c, e)), const, reads)
+        return coded(either, "bool({0}) or bool({1})", left, right)
     if op in _CMP:
         if not _comparable(lt, rt, op, node, scope):
             return Typed(ERROR, poison, False, reads)
@@ -223,8 +226,16 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         check_enum_literal(rt, node.left, scope)
         cmp = _CMP[op]
         if left.absent or right.absent:
-            return Typed(BOOL, _compare_absent(cmp, op == "!=", lf, rf), const, reads)
-        return Typed(BOOL, lambda c, e: cmp(lf(c, e), rf(c, e)), const, reads)
+            typed = Typed(BOOL, _compare_absent(cmp, op == "!=", lf, rf), const, reads)
+            a, b = Tmp(), Tmp()
+            template = (
+                "{2} if (type({3} := {0}) is {5}) | (type({4} := {1}) is {5}) else {3} OP {4}"
+            )
+            return coded(
+                typed, template.replace("OP", op), left, right, K(op == "!="), a, b, K(Absent)
+            )
+        typed = Typed(BOOL, lambda c, e: cmp(lf(c, e), rf(c, e)), const, reads)
+        return coded(typed, "{0} OP {1}".replace("OP", op), left, right)
     if op == "in":
         if rt.is_error or lt.is_error:
             return Typed(BOOL, poison, False, reads)
@@ -246,7 +257,9 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         if isinstance(node.right, A.ListExpr):
             for item in node.right.items:
                 check_enum_literal(lt, item, scope)
-        return Typed(BOOL, lambda c, e: lf(c, e) in rf(c, e), const, reads)
+        return coded(
+            Typed(BOOL, lambda c, e: lf(c, e) in rf(c, e), const, reads), "{0} in {1}", left, right
+        )
     if lt.is_error or rt.is_error:
         return Typed(ERROR, poison, False, reads)
     result = _arith(op, lt, rt)
@@ -254,7 +267,7 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         return _no_arith(op, lt, rt, node, scope)
     fn = _compile_arith(op, result, rt, lf, rf, node)
     typed = Typed(result, fn, const, reads, _bound(op, result, left.bound, right.bound))
-    return bounded(typed, node, scope)
+    return bounded(_arith_code(typed, op, rt, left, right, node), node, scope)
 
 
 def _compare_absent(cmp: Callable[[Any, Any], bool], unequal: bool, lf: Fn, rf: Fn) -> Fn:
@@ -293,6 +306,31 @@ def _compile_arith(op: str, result: Type, rt: Type, lf: Fn, rf: Fn, node: A.Bina
     return lambda c, e: fn(lf(c, e), rf(c, e))
 
 
+def _arith_code(
+    typed: Typed, op: str, rt: Type, left: Typed, right: Typed, node: A.Binary
+) -> Typed:
+    """``typed`` (made by :func:`_compile_arith`) with the code of the same computation."""
+    result = typed.type
+    if result.is_stringy:
+        return coded(typed, "{2}({0}, {1}, {3})", left, right, K(concat), K(node), meters=True)
+    if result.kind == "int" and op == "*":
+        return coded(typed, "{2}({0}, {1}, {3})", left, right, K(multiply_ints), K(node))
+    plain = "{0} OP {1}".replace("OP", op) if op in "+-*%" else None
+    if result.kind == "int" and op in "+-":
+        return coded(typed, "{2}(" + f"{plain}" + ", {3})", left, right, K(checked_int), K(node))
+    if result.kind == "money":
+        if plain is None:  # (money / number)
+            return coded(
+                typed, "{2}({3}({0}, {1}), {4})", left, right, K(checked_amount), K(_div), K(node)
+            )
+        return coded(typed, "{2}(" + f"{plain}" + ", {3})", left, right, K(checked_amount), K(node))
+    if result == DECIMAL and op != "/" and plain is not None:
+        return coded(typed, "{2}({0}) OP {2}({1})".replace("OP", op), left, right, K(Decimal))
+    if (op == "/" and rt.is_number) or plain is None:
+        return coded(typed, "{2}({0}, {1})", left, right, K(_div))
+    return coded(typed, plain, left, right)
+
+
 def _bound(op: str, result: Type, a: int | None, b: int | None) -> int | None:
     """An upper bound of the result's size from the operands' (see ``Typed.bound``)."""
     if a is None or b is None:
@@ -323,7 +361,9 @@ def check_unary(node: A.Unary, scope: Scope) -> Typed:
                 node.operand.span,
                 not_bool_hint(t),
             )
-        return Typed(BOOL, lambda c, e: not f(c, e), inner.const, inner.reads)
+        return coded(
+            Typed(BOOL, lambda c, e: not f(c, e), inner.const, inner.reads), "not {0}", inner
+        )
     if not t.is_error and not (t.is_number or t.kind in ("money", "duration")):
         scope.diags.error(
             "JD301",
@@ -332,7 +372,9 @@ def check_unary(node: A.Unary, scope: Scope) -> Typed:
             "only numbers, money and durations have a minus; a condition is negated with `not`",
         )
         return ERR
-    return Typed(t, lambda c, e: -f(c, e), inner.const, inner.reads, inner.bound)
+    return coded(
+        Typed(t, lambda c, e: -f(c, e), inner.const, inner.reads, inner.bound), "-{0}", inner
+    )
 
 
 def check_cond(node: A.Cond, scope: Scope) -> Typed:
@@ -350,7 +392,7 @@ def check_cond(node: A.Cond, scope: Scope) -> Typed:
         )
         t = ERROR
     tf, af, bf = test.fn, a.fn, b.fn
-    return Typed(
+    typed = Typed(
         t,
         lambda c, e: af(c, e) if tf(c, e) else bf(c, e),
         test.const and a.const and b.const,
@@ -359,6 +401,7 @@ def check_cond(node: A.Cond, scope: Scope) -> Typed:
         a.absent or b.absent,
         (a.absent is not None and a.optional) or (b.absent is not None and b.optional),
     )
+    return coded(typed, "{1} if {0} else {2}", test, a, b)
 
 
 def check_list(node: A.ListExpr, scope: Scope) -> Typed:
@@ -384,4 +427,5 @@ def check_list(node: A.ListExpr, scope: Scope) -> Typed:
         reads_of(*items),
         len(items),
     )
-    return bounded(typed, node, scope)
+    template = "[" + ", ".join(f"{{{n}}}" for n in range(len(items))) + "]"
+    return bounded(coded(typed, template, *items), node, scope)

@@ -10,10 +10,11 @@ from typing import Any
 
 from journeydsl.diagnostics import Diagnostics, Span
 from journeydsl.expr.catalog import Catalog, EventSpec
+from journeydsl.expr.codegen import Code, K, coded
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
 from journeydsl.expr.types import ERROR, Type
 
-__all__ = ["ERR", "Reads", "Scope", "Typed", "const_fn", "poison", "reads_of"]
+__all__ = ["ERR", "Reads", "Scope", "Typed", "const_fn", "constant", "poison", "reads_of"]
 
 #: The journey variables an expression reads, with where it reads them.
 Reads = frozenset[tuple[str, Span]]
@@ -30,7 +31,10 @@ class Typed:
     ``absent`` names the profile attribute whose absence the value may be (its closure may then
     return an :class:`~journeydsl.expr.absent.Absent` marker), and ``optional`` says that the
     catalog declares it optional, so that reading it without a fallback is JD309 (see
-    :mod:`journeydsl.expr.absent`)."""
+    :mod:`journeydsl.expr.absent`).
+
+    ``code`` is the Python code that computes the same value, for the generated function of the
+    expression (see :mod:`journeydsl.expr.codegen`); None where the closure is called."""
 
     type: Type
     fn: Fn
@@ -39,6 +43,7 @@ class Typed:
     bound: int | None = None
     absent: str | None = None
     optional: bool = False
+    code: Code | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +77,12 @@ class Scope:
 def const_fn(value: Any) -> Fn:
     """The closure of a constant."""
     return lambda ctx, ev: value
+
+
+def constant(t: Type, value: Any, bound: int | None = None) -> Typed:
+    """A constant of type ``t``: its closure, and its code (the value, as a constant of the
+    generated function's namespace)."""
+    return coded(Typed(t, const_fn(value), True, bound=bound), "{0}", K(value))
 
 
 def poison(ctx: EvalContext, ev: EventRecord | None) -> Any:

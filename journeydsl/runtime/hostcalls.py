@@ -162,17 +162,22 @@ def record(
         )
 
 
-_last_iso: tuple[datetime | None, str] = (None, "")
+# ---- Expression compilation and hot path (issue 15): the last few ISO texts
+#: The ISO text of the times asked last, newest first (the very objects: an equal instant with
+#: another UTC offset, or the other reading of an ambiguous wall time, is another object).
+#: ``isoformat`` costs about 10,000 instructions (CPython formats it with the C library's
+#: printf), and a step of work writes the same few times again and again: its ``now`` into
+#: log entries and records, a wait's due time, an instance's entry time.
+_recent_iso: list[tuple[datetime, str]] = []
+_ISO_KEPT = 4
 
 
 def iso(t: datetime) -> str:
-    """``t.isoformat()``, remembered for the last instant asked: one step of work writes the
-    same ``now`` into several log entries and records. (The cache holds the very object, so
-    an equal instant with another UTC offset is never given the wrong text.)"""
-    global _last_iso
-    last = _last_iso
-    if last[0] is t:
-        return last[1]
+    """``t.isoformat()``, remembered for the last few objects asked."""
+    for seen, text in _recent_iso:
+        if seen is t:
+            return text
     text = t.isoformat()
-    _last_iso = (t, text)
+    _recent_iso.insert(0, (t, text))
+    del _recent_iso[_ISO_KEPT:]
     return text

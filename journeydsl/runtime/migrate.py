@@ -264,12 +264,10 @@ _KIND_WORDS: Final = {
 
 
 def _sets(node: ir.Node) -> str | None:
-    if isinstance(node, ir.Set | ir.Decide):
+    if isinstance(node, ir.Set | ir.Decide | ChooseOffer):  # (a choose: its offer)
         return node.var
     if isinstance(node, ir.RepeatStart | ir.RepeatNext):
         return node.counter
-    if isinstance(node, ChooseOffer):  # choose: the chosen offer (not on its `none` exit)
-        return node.var
     return None
 
 
@@ -278,7 +276,7 @@ def set_before(journey: ir.Journey) -> dict[str, frozenset[str]]:
     as JD208 uses): what the journey may rely on there."""
     every = set(journey.variables)
     every |= {n.counter for n in journey.nodes.values() if isinstance(n, ir.RepeatStart)}
-    every |= {n.var for n in journey.nodes.values() if isinstance(n, ir.Decide)}
+    every |= {n.var for n in journey.nodes.values() if isinstance(n, ir.Decide | ChooseOffer)}
     top = frozenset(every)
     preds: dict[str, list[str]] = {nid: [] for nid in journey.nodes}
     for node in journey.nodes.values():
@@ -294,6 +292,8 @@ def set_before(journey: ir.Journey) -> dict[str, frozenset[str]]:
         var = _sets(node)
         if isinstance(node, ir.Decide) and to in node.failure_targets():
             return before[nid]  # (a decision sets its answer on its answer edge only)
+        if isinstance(node, ChooseOffer) and node.none_exit and to == node.on_none:
+            return before[nid]  # (and a choose its offer, not on its `none` exit)
         return before[nid] | {var} if var else before[nid]
 
     changed = True

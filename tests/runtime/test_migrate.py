@@ -386,3 +386,27 @@ def test_a_migrated_ticket_wait_takes_the_new_versions_exit(tmp_path: Path) -> N
     assert record is not None
     assert (record["version"], record["status"], record["outcome"]) == (2, "ended", "called")
     assert [t.customer_id for t in later.tickets.opened] == ["c1"]
+
+
+def test_a_chosen_offer_counts_as_set_after_its_step_but_not_on_its_none_exit(
+    tmp_path: Path,
+) -> None:
+    """A wait after a `choose` may rely on the offer chosen, a wait in its `none` block may not
+    (mapping one onto the other is JD704)."""
+    head = f"journey j version {{v}}\n{USES}outcomes done, nothing\nentry on card_activated\n"
+    body = (
+        "ask: decide scores = offers.propensity(customer: customer_id)\n"
+        "  on error { exit nothing }\n"
+        "choose best from next_best none {\n  w_none: wait 1d\n  exit nothing\n}\n"
+        "a: wait 1d\nset picked = best.template\nexit done\n"
+    )
+    old = example_catalogs_in(tmp_path) / "old.journey"
+    old.write_text(head.format(v=1) + body)
+    new = tmp_path / "new.journey"
+    new.write_text(head.format(v=2) + body)
+    before = set_before(journey(old))
+    assert "best" in before["a"]
+    assert "best" not in before["w_none"]
+    steps = "migrate: j\nfrom_version: 1\nto_version: 2\nsteps:\n  ask.retry: ask.retry\n"
+    assert codes(steps + "  a: a\n  w_none: w_none\n", old, new) == []
+    assert [c for c, _ in codes(steps + "  a: a\n  w_none: a\n", old, new)] == ["JD704"]
