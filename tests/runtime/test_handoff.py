@@ -357,3 +357,18 @@ def test_enroll_gives_the_declared_values_and_refuses_wrong_ones() -> None:
     assert engine.enroll("c-quiet", "activation_call", {"card_id": "k", "reason": "crm"})
     (inst,) = state.instances_of("c-quiet")
     assert decode_map(inst["vars"]) == {"card_id": "k", "reason": "crm"}
+
+
+def test_a_draining_target_refuses_the_handoff_which_takes_not_entered() -> None:
+    """While the call journey is drained (docs/operations.md), a hand-off to it enters nobody:
+    every engaged customer takes the `not entered` exit, and no call is made."""
+    state, clock = MemoryStateStore(), SteppableClock(T0)
+    sms, tickets = RecordingChannel("sms"), RecordingTickets()
+    engine = build(state, MemoryEventStore(), sms, tickets, clock)
+    engine.control.refresh_every = 0
+    engine.control.drain("activation_call", by="ops")
+    run(engine, clock)
+    handed = {c: o for c, o in outcomes(state).items() if ("activation_call", "called") in o}
+    assert handed == {}
+    assert ("activation_handoff", "recently_called") in outcomes(state)["c-engaged"]
+    assert tickets.opened == []
