@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from journeydsl.cli.common import Command
-from journeydsl.cli.stores import is_postgres_dsn, open_store, store_problem
+from journeydsl.cli.stores import is_postgres_dsn, open_store, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.budgets import BudgetState, budget_json, budget_text
 from journeydsl.runtime.stores.sqlite_budgets import SQLiteBudgets
@@ -52,10 +52,8 @@ def cmd_budgets(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         states = _states(db)
     except Exception as exc:
-        problem = store_problem(db, exc)
-        if problem is None:
+        if not told_store_problem(db, exc, err):
             raise
-        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.ERRORS
     if args.format == "json":
         json.dump({"budgets": [budget_json(s) for s in states]}, out, indent=2)

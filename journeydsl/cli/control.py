@@ -76,7 +76,7 @@ def _open(db: str, readonly: bool) -> Any:
 
 def _with_store(db: str, readonly: bool, err: TextIO, work: Callable[[Any], int]) -> int:
     """``work(store)``; a database that cannot be used is one line on ``err``."""
-    from journeydsl.cli.stores import is_postgres_dsn, store_problem
+    from journeydsl.cli.stores import is_postgres_dsn, told_store_problem
     from journeydsl.runtime.stores.sqlite import DatabaseInUse
 
     if not is_postgres_dsn(db) and not Path(db).is_file():
@@ -93,10 +93,8 @@ def _with_store(db: str, readonly: bool, err: TextIO, work: Callable[[Any], int]
         )
         return ExitCode.USAGE
     except Exception as exc:
-        problem = store_problem(db, exc)
-        if problem is None:
+        if not told_store_problem(db, exc, err):
             raise
-        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.ERRORS
 
 

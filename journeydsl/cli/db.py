@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from journeydsl.cli.common import Command, Parser
-from journeydsl.cli.stores import is_postgres_dsn, store_problem
+from journeydsl.cli.stores import is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 
 __all__ = ["COMMANDS", "add_db_arguments", "cmd_db"]
@@ -62,10 +62,8 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             found, now = _migrate_sqlite(db)
             label = db
     except Exception as exc:
-        problem = store_problem(db, exc)
-        if problem is None:
+        if not told_store_problem(db, exc, err):
             raise
-        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.ERRORS
     if found == now:
         print(f"{label}: schema version {now}, up to date", file=out)

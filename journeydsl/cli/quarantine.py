@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from journeydsl.cli.common import Command, Parser, add_root_option, expand_paths
-from journeydsl.cli.stores import is_postgres_dsn, open_store, store_problem
+from journeydsl.cli.stores import is_postgres_dsn, open_store, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.protocols import QuarantinedEvent
 
@@ -102,10 +102,8 @@ def list_command(db: str, event_id: str | None, fmt: str, out: TextIO, err: Text
         with open_store(db, readonly=True) as store:
             found = store.quarantined(event_id)
     except Exception as exc:
-        problem = store_problem(db, exc)
-        if problem is None:
+        if not told_store_problem(db, exc, err):
             raise
-        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.ERRORS
     if event_id is not None and not found:
         print(f"journeydsl: error: no quarantined event with id {event_id!r} in {db}", file=err)
@@ -140,10 +138,8 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
         with open_store(args.db, migrate=False) as store:
             marked = store.request_replay(args.id)
     except Exception as exc:
-        problem = store_problem(args.db, exc)
-        if problem is None:
+        if not told_store_problem(args.db, exc, err):
             raise
-        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.ERRORS
     if args.id is not None and not marked:
         print(f"journeydsl: error: no quarantined event with id {args.id!r} in {args.db}", file=err)

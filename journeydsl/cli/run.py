@@ -32,7 +32,7 @@ from typing import IO, TextIO
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
-from journeydsl.cli.stores import Store, is_postgres_dsn, store_problem
+from journeydsl.cli.stores import Store, is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.file_channel import FileChannel
@@ -426,10 +426,8 @@ def run(
             print(f"journeydsl: error: {exc}", file=err)
             return ExitCode.USAGE
         except Exception as exc:
-            problem = store_problem(str(db), exc)
-            if problem is None:
+            if not told_store_problem(str(db), exc, err):
                 raise  # not the file's fault (a bug): the traceback is what helps
-            print(f"journeydsl: error: {problem}", file=err)
             return ExitCode.ERRORS
 
 

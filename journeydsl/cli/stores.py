@@ -5,12 +5,12 @@ imported only then), and the one line that says why one cannot be used."""
 from __future__ import annotations
 
 import sqlite3
-from typing import TypeAlias
+from typing import TextIO, TypeAlias
 
 from journeydsl.runtime.stores.postgres import PostgresStore, is_postgres_dsn, pg_error
 from journeydsl.runtime.stores.sqlite import SQLiteStore, StoreUnavailable, storage_error
 
-__all__ = ["Store", "is_postgres_dsn", "open_store", "store_problem"]
+__all__ = ["Store", "is_postgres_dsn", "open_store", "store_problem", "told_store_problem"]
 
 #: A store ``--db`` may name.
 Store: TypeAlias = SQLiteStore | PostgresStore
@@ -24,6 +24,16 @@ def open_store(db: str, *, readonly: bool = False, migrate: bool = True) -> Stor
     if is_postgres_dsn(db):
         return PostgresStore(db, readonly=readonly, migrate=migrate, writer_lock=not readonly)
     return SQLiteStore(db, readonly=readonly)
+
+
+def told_store_problem(db: str, exc: BaseException, err: TextIO) -> bool:
+    """Tell on ``err`` why the store ``db`` names cannot be used, when ``exc`` says so; False
+    for an error that is not the store's fault (a bug: the caller raises it again, for its
+    traceback)."""
+    problem = store_problem(db, exc)
+    if problem is not None:
+        print(f"journeydsl: error: {problem}", file=err)
+    return problem is not None
 
 
 def store_problem(db: str, exc: BaseException) -> StoreUnavailable | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import queue
 import signal
 import sys
@@ -27,7 +28,7 @@ from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
 from journeydsl.cli.run import _action_handlers, _compile, _duration, _policy_file
-from journeydsl.cli.stores import is_postgres_dsn, store_problem
+from journeydsl.cli.stores import is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.policies.model import Policies
@@ -146,10 +147,8 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             return ExitCode.ERRORS
         except Exception as exc:
-            problem = store_problem(db, exc)
-            if problem is None:
+            if not told_store_problem(db, exc, err):
                 raise
-            print(f"journeydsl: error: {problem}", file=err)
             return ExitCode.ERRORS
 
 
@@ -166,7 +165,9 @@ def _work(
     from journeydsl.runtime.worker import SystemClock, Worker
 
     with PostgresStore(args.db, migrate=bool(args.migrate), buckets=args.buckets) as store:
-
+        # (the actions file writes each time in its customer's zone: one lookup per customer,
+        # not per action; a zone changed meanwhile only changes how a time is written)
+        @functools.lru_cache(maxsize=100_000)
         def timezone_of(customer_id: str) -> tzinfo:
             return zone(store.get(customer_id).timezone)
 

@@ -33,6 +33,21 @@ if TYPE_CHECKING:
 __all__ = ["PgCore", "PgTransaction", "aware"]
 
 
+def profile_of(customer_id: str, row: Sequence[Any] | None) -> Profile:
+    """The profile a ``profiles`` row holds (attributes, consent, timezone, tags); None: the
+    default profile of an unknown customer."""
+    if row is None:
+        return Profile(customer_id, known=False)
+    attributes, consent, tz, tags = row
+    return Profile(
+        customer_id,
+        decode_map(json.loads(attributes)),
+        json.loads(consent),
+        tz,
+        frozenset(json.loads(tags)),
+    )
+
+
 def aware(t: datetime) -> datetime:
     """``t``, refused when naive (the store compares instants; a naive time names none)."""
     if t.utcoffset() is None:
@@ -218,16 +233,7 @@ class PgCore:
             "SELECT attributes, consent, timezone, tags FROM profiles WHERE customer_id = %s",
             (customer_id,),
         ).fetchone()
-        if row is None:
-            return Profile(customer_id, known=False)
-        attributes, consent, tz, tags = row
-        return Profile(
-            customer_id,
-            decode_map(json.loads(attributes)),
-            json.loads(consent),
-            tz,
-            frozenset(json.loads(tags)),
-        )
+        return profile_of(customer_id, row)
 
     def _put(self, p: Profile, source_hash: str | None = None) -> None:
         self._conn.execute(

@@ -33,16 +33,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord
-from journeydsl.runtime.codec import decode_map
 from journeydsl.runtime.protocols import Profile
-from journeydsl.runtime.stores._pg_core import PgCore, PgTransaction, aware
+from journeydsl.runtime.stores._pg_core import PgCore, PgTransaction, aware, profile_of
 from journeydsl.runtime.stores._pg_state import PgStatePart
 from journeydsl.runtime.stores._sqlite_rows import InstanceWrite, _dump_values
 
@@ -242,17 +240,7 @@ class PgGroup(PgStatePart):
         known = self._group
         if known is None or customer_id not in known.profiles:
             return super().get(customer_id)
-        row = known.profiles[customer_id]
-        if row is None:
-            return Profile(customer_id, known=False)
-        attributes, consent, tz, tags = row
-        return Profile(
-            customer_id,
-            decode_map(json.loads(attributes)),
-            json.loads(consent),
-            tz,
-            frozenset(json.loads(tags)),
-        )
+        return profile_of(customer_id, known.profiles[customer_id])
 
     def _put(self, p: Profile, source_hash: str | None = None) -> None:
         super()._put(p, source_hash)
