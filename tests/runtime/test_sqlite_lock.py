@@ -248,7 +248,7 @@ def test_concurrent_runs_on_one_database_one_writes_the_others_are_refused(
         for p in procs:
             if p.poll() is None:
                 p.kill()
-                p.wait()
+            p.communicate()  # (and its pipes closed, even when an assertion failed above)
     got = actions.read_text(encoding="utf-8").splitlines()
     assert Counter(got) == Counter(expected)
     assert len({json.loads(line)["key"] for line in got}) == len(got)

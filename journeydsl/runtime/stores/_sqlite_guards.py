@@ -27,6 +27,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar, cast
@@ -222,7 +223,14 @@ class WriterLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            # (the holder writes its pid just after it took the lock: a refusal in between
+            # waits for it a little, up to a second, to name the holder)
             pid, since = _holder(fd)
+            for _ in range(50):
+                if pid is not None:
+                    break
+                time.sleep(0.02)
+                pid, since = _holder(fd)
             os.close(fd)
             raise DatabaseInUse(database, pid, since) from None
         except OSError as exc:
