@@ -213,6 +213,10 @@ def build(code: Code) -> Fn:
         namespace[renames.get(name, name)] = value
     exec(_compiled(text), namespace)  # (our own source: see the docstring)
     fn: Fn = namespace["_f"]
+    # The function keeps what its code was made from (the checker's closures) alive with it: in
+    # the compiled build a closure and its environment form a cycle, which would otherwise be
+    # left to the cyclic collector the moment the first call replaces the stub.
+    vars(fn)["journeydsl_code"] = code
     return fn
 
 
