@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -36,6 +36,7 @@ from journeydsl.testing import (
     RecordingChannel,
     SteppableClock,
 )
+from tests.runtime.crashing import Crash, Fuse, Proxy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -83,23 +84,6 @@ def journeys() -> tuple[ir.Journey, ...]:
     return tuple(out)
 
 
-class Crash(BaseException):
-    """The injected crash (a BaseException: no handler takes it for a failed call)."""
-
-
-@dataclass
-class Fuse:
-    """Counts calls into the stores and the decision function; blows at call number ``at``."""
-
-    at: int | None = None
-    after: bool = False
-    calls: int = 0
-
-    def hit(self, name: str = "") -> bool:
-        self.calls += 1
-        return self.at is not None and self.calls == self.at
-
-
 @dataclass
 class AfterAnswerCommitted(Fuse):
     """Blows right after the first commit that follows the first decision call."""
@@ -113,35 +97,6 @@ class AfterAnswerCommitted(Fuse):
         if name == "__call__":
             self.asked = True
         return self.asked and name == "commit" and self.at is not None
-
-
-class _Proxy:
-    """Wraps an object; every public method call (or a call of it) goes through the fuse."""
-
-    def __init__(self, inner: Any, fuse: Fuse) -> None:
-        self._inner = inner
-        self._fuse = fuse
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name.startswith("_") or not callable(attr):
-            return attr
-        return self._fused(name, attr)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fused("__call__", self._inner)(*args, **kwargs)
-
-    def _fused(self, name: str, attr: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            blow = self._fuse.hit(name)
-            if blow and not self._fuse.after:
-                raise Crash(f"before {name}")
-            result = attr(*args, **kwargs)
-            if blow:
-                raise Crash(f"after {name}")
-            return result
-
-        return call
 
 
 #: What each customer's decision service does, attempt after attempt (the last repeats).
@@ -190,14 +145,14 @@ class World:
         profiles = MemoryProfileStore(
             [Profile(c, {}, {"email": True, "push": True}) for c in SCRIPT]
         )
-        service = immediate(_Proxy(self.service, fuse))
+        service = immediate(Proxy(self.service, fuse))
         return Engine(
             journeys(),
-            events=_Proxy(self.events, fuse),
+            events=Proxy(self.events, fuse),
             profiles=profiles,
-            state=_Proxy(self.state, fuse),
+            state=Proxy(self.state, fuse),
             clock=clock,
-            channels={"email": _Proxy(self.email, fuse)},
+            channels={"email": Proxy(self.email, fuse)},
             decisions={"credit.preapproved_limit": service, "kyc.is_current": service},
         )
 

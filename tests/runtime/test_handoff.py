@@ -28,6 +28,7 @@ from journeydsl.testing import (
     RecordingTickets,
     SteppableClock,
 )
+from tests.runtime.crashing import Crash, Fuse, Proxy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -234,45 +235,6 @@ def test_a_cycle_of_handoffs_stops_in_its_step(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- crash at every call
 
 
-class Crash(BaseException):
-    """The injected crash."""
-
-
-@dataclass
-class Fuse:
-    """Counts calls into the stores, the channel and the ticket sink; blows at call ``at``."""
-
-    at: int | None = None
-    after: bool = False
-    calls: int = 0
-
-    def hit(self) -> bool:
-        self.calls += 1
-        return self.at is not None and self.calls == self.at
-
-
-class _Proxy:
-    def __init__(self, inner: Any, fuse: Fuse) -> None:
-        self._inner = inner
-        self._fuse = fuse
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name.startswith("_") or not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            blow = self._fuse.hit()
-            if blow and not self._fuse.after:
-                raise Crash(f"before {name}")
-            result = attr(*args, **kwargs)
-            if blow:
-                raise Crash(f"after {name}")
-            return result
-
-        return call
-
-
 @dataclass
 class World:
     """What survives a crash: the stores, the channel and the ticket sink."""
@@ -286,7 +248,7 @@ class World:
         """Run the stream to the horizon, restarting after every crash (the fuse blows once)."""
         while True:
             clock = SteppableClock(T0)
-            p = _Proxy
+            p = Proxy
             engine = build(
                 p(self.state, fuse), p(self.events, fuse), p(self.sms, fuse),
                 p(self.tickets, fuse), clock,

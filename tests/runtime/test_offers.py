@@ -40,7 +40,8 @@ from journeydsl.testing import (
     RecordingChannel,
     SteppableClock,
 )
-from tests.runtime.test_decide import Crash, Fuse, _crash_points, _Proxy
+from tests.runtime.crashing import Crash, Fuse, Proxy
+from tests.runtime.test_decide import _crash_points
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "offers"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -106,11 +107,11 @@ class World:
         )
         return Engine(
             [journey("offers")],
-            events=_Proxy(self.events, fuse),
+            events=Proxy(self.events, fuse),
             profiles=profiles,
-            state=_Proxy(self.state, fuse),
+            state=Proxy(self.state, fuse),
             clock=clock,
-            channels={"email": _Proxy(self.email, fuse)},
+            channels={"email": Proxy(self.email, fuse)},
         )
 
     def chosen(self) -> dict[str, str | None]:
