@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -13,6 +14,25 @@ import structlog
 from tests.pgserver import PgServer, start_cluster
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a checkout that a compiled build left its extension modules in: they
+    would be imported instead of the sources (the compiled run, which imports the installed
+    build on purpose, says so with JOURNEYDSL_EXPECT_COMPILED=1)."""
+    import journeydsl
+    from journeydsl._compiled import compiled_modules
+
+    checkout = Path(__file__).resolve().parents[1] / "journeydsl"
+    if os.environ.get("JOURNEYDSL_EXPECT_COMPILED") == "1":
+        return
+    if Path(journeydsl.__file__).resolve().parent == checkout and compiled_modules():
+        pytest.exit(
+            f"{checkout} holds compiled modules ({', '.join(compiled_modules()[:3])} …), which "
+            "are imported instead of the sources: remove them (find journeydsl -name '*.so' "
+            "-delete) and build the compiled package from a copy (docs/performance.md)",
+            returncode=4,
+        )
 
 
 @pytest.fixture(scope="session")

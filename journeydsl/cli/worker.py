@@ -3,7 +3,8 @@
 A thin command over :class:`~journeydsl.runtime.worker.Worker`: it compiles the journeys, opens
 the database (a worker never takes the one-writer lock of ``journeydsl run``: it leases buckets),
 loads ``--profiles``, puts the events of ``--events`` (a file, or ``-``: stdin, read as it comes)
-into the database's inbox, and runs until SIGTERM or SIGINT (it finishes the current step,
+or of ``--kafka`` (a consumer group: a batch each pass, its offsets committed once it is in the
+database) into the database's inbox, and runs until SIGTERM or SIGINT (it finishes the current step,
 releases its leases and exits 0) or, with ``--exit-when-idle``, until every bucket of the
 database is done. Every effect goes to the actions file, as with ``journeydsl run``; several
 workers may share one (it keeps each idempotency key once, across processes).
@@ -31,6 +32,7 @@ from journeydsl.cli.run import _action_handlers, _compile, _duration, _policy_fi
 from journeydsl.cli.stores import is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.kafka import KafkaConsumerError
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import SinkError
 from journeydsl.runtime.stream import parse_time
@@ -57,6 +59,31 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="JSON Lines events to put into the database's inbox first, or - for stdin (read "
         "as it comes); without it, the worker takes what producers insert into the inbox",
+    )
+    p.add_argument(
+        "--kafka",
+        metavar="BROKERS",
+        help="consume the events from Kafka (host:port[,host:port…]; the kafka extra): each "
+        "batch is put into the inbox, then its offsets are committed",
+    )
+    p.add_argument(
+        "--topic",
+        action="append",
+        metavar="TOPIC",
+        help="with --kafka: a topic to consume (repeat for more; default journeydsl-events)",
+    )
+    p.add_argument(
+        "--group",
+        default="journeydsl",
+        metavar="GROUP",
+        help="with --kafka: the consumer group the workers share (default journeydsl)",
+    )
+    p.add_argument(
+        "--kafka-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --kafka: a librdkafka setting (security.protocol=SSL …; repeat for more)",
     )
     p.add_argument("--profiles", metavar="P.jsonl", help="customer profiles (JSON Lines)")
     p.add_argument(
@@ -119,6 +146,10 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     lease = _duration(err, "--lease", args.lease)
     if lease is None:
         return ExitCode.USAGE
+    kafka_problem = _kafka_usage(args)
+    if kafka_problem:
+        print(f"journeydsl: error: {kafka_problem}", file=err)
+        return ExitCode.USAGE
     for path in [
         *([args.profiles] if args.profiles else []),
         *([args.events] if args.events and args.events != "-" else []),
@@ -139,6 +170,13 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except ValueError as exc:
             print(f"journeydsl: error: {exc}", file=err)
             return ExitCode.USAGE
+        except KafkaConsumerError as exc:
+            print(
+                f"journeydsl: error: {exc}; the worker stopped and released its leases; the "
+                "offsets of what was not put into the inbox were not committed",
+                file=err,
+            )
+            return ExitCode.ERRORS
         except SinkError as exc:
             print(
                 f"journeydsl: error: {exc}; the worker stopped and released its leases; what "
@@ -199,6 +237,17 @@ def _work(
                     flush=True,
                 )
             feed = _events(args.events, worker.put, whole=bool(args.exit_when_idle))
+            consumer = _kafka_consumer(args)
+            if consumer is not None:
+                from journeydsl.runtime.consumer import consumer_feed, pump
+
+                if args.exit_when_idle:
+                    # (what the group has now, then the work it makes; a poll waits for the
+                    # group to be joined, so the first ones may be empty until it is)
+                    while pump(consumer, worker.put, timeout=KAFKA_BATCH_WAIT):
+                        pass
+                else:
+                    feed = consumer_feed(consumer, worker.put)
             stop = _on_signals(worker.stop, lambda: _reload(args, worker, sink, err))
             try:
                 worker.run(exit_when_idle=bool(args.exit_when_idle), until=now, feed=feed)
@@ -206,6 +255,8 @@ def _work(
                 stop()
                 if metrics is not None:
                     metrics.close()
+                if consumer is not None:
+                    consumer.close()  # (its partitions go to the other workers at once)
             health = worker.health()
             print(
                 f"journeydsl worker {health.worker}: {health.events} events taken, "
@@ -217,6 +268,37 @@ def _work(
                 file=err,
             )
     return ExitCode.OK
+
+
+#: With --exit-when-idle, how long (seconds) a poll of Kafka waits for records: once one comes
+#: back empty, the group's records until then are in the inbox.
+KAFKA_BATCH_WAIT = 5.0
+
+
+def _kafka_usage(args: argparse.Namespace) -> str | None:
+    """What is wrong with the Kafka options (None: nothing)."""
+    if args.kafka is None:
+        if args.topic or args.kafka_config:
+            return "--topic and --kafka-config go with --kafka BROKERS"
+        return None
+    if args.events is not None:
+        return "--kafka and --events are two sources of events: give one"
+    for setting in args.kafka_config:
+        key, eq, _ = setting.partition("=")
+        if not eq or not key.strip():
+            return f"--kafka-config {setting!r} is not KEY=VALUE"
+    return None
+
+
+def _kafka_consumer(args: argparse.Namespace) -> Any:
+    """The Kafka consumer of ``--kafka`` (None without it)."""
+    if args.kafka is None:
+        return None
+    from journeydsl.runtime.kafka import KafkaConsumer
+
+    config = dict(s.partition("=")[::2] for s in args.kafka_config)
+    topics = args.topic or ["journeydsl-events"]
+    return KafkaConsumer(args.kafka, topics, args.group, {k.strip(): v for k, v in config.items()})
 
 
 def _events(

@@ -12,6 +12,13 @@ evaluated) to true, as the re-entry rule allows; while it stays true, nothing mo
 The first time the engine runs such a journey it evaluates every customer whose value is not
 stored yet (those for whom the condition already holds enter then), and it reads the stored
 instants to look again, so the timers of time windows survive a restart.
+
+**Workers** (a store that leases buckets of customers: :mod:`journeydsl.runtime.worker`): the
+first pass and the instants to look again are kept per bucket, and the engine looks only at the
+buckets the store is scoped to. A bucket's first pass runs the first time the engine works on it
+under a lease, as of the bucket's clock; a bucket claimed again (its lease epoch moved on: another
+worker may have run it meanwhile) is read again from the store. The stored value is the
+customer's state, so its write is fenced on the customer's bucket.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import heapq
 import weakref
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
@@ -53,10 +60,18 @@ class ChangeEntries:
         self.state = entries.state
         self.profiles = entries.profiles
         self.events = entries.events
-        self._heap: list[tuple[datetime, str, str]] = []
+        self.clock = entries.clock
+        # The instants to look again, by partition (a worker's bucket; None: the store is not
+        # partitioned), and the one kept for each (journey, customer).
+        self._heaps: dict[int | None, list[tuple[datetime, str, str]]] = {}
         self._due: dict[tuple[str, str], datetime] = {}
-        # The first pass (every customer) is due when the engine starts.
-        self._first: datetime | None = entries.clock.now() if self.journeys else None
+        # Partitions whose first pass ran, with the lease epoch it ran under.
+        self._passed: dict[int, int] = {}
+        # The first pass (every customer) is due when the engine is first asked for its work
+        # (as of the clock's now then: a stream's clock starts at its first event); a worker's
+        # runs per bucket, when the engine first works on it.
+        self._first_due = bool(self.journeys) and _owner(self.state) is None
+        self._first: datetime | None = None
         self._negated = {
             jid: _negated(j.entry.condition)
             for jid, j in self.journeys.items()
@@ -123,7 +138,57 @@ class ChangeEntries:
             self._due.pop((journey_id, customer_id), None)
             return
         self._due[(journey_id, customer_id)] = at
-        heapq.heappush(self._heap, (at, journey_id, customer_id))
+        heap = self._heaps.setdefault(self._partition(customer_id), [])
+        heapq.heappush(heap, (at, journey_id, customer_id))
+
+    # ------------------------------------------------------------------ partitions (workers)
+
+    def _partition(self, customer_id: str) -> int | None:
+        """The bucket of ``customer_id`` under a worker's leases (None: not partitioned)."""
+        state: Any = self.state  # (a worker's store: PostgresStore.bucket)
+        return None if _owner(state) is None else int(state.bucket(customer_id))
+
+    def _in_scope(self) -> list[int | None]:
+        """The partitions the engine looks at now: under a worker's leases, the buckets the
+        store is scoped to and leased (a bucket claimed again since its first pass here is
+        forgotten, to be read again); else the one partition."""
+        owner = _owner(self.state)
+        if owner is None:
+            return [None]
+        scope = getattr(self.state, "scope", None) or ()
+        held: list[int | None] = []
+        for bucket in sorted(scope):
+            epoch = owner.epochs.get(bucket)
+            if epoch is None:
+                continue
+            if self._passed.get(bucket, epoch) != epoch:
+                self._forget(bucket)
+            held.append(bucket)
+        return held
+
+    def _forget(self, bucket: int) -> None:
+        """Drop what is kept of ``bucket`` (its first pass runs again)."""
+        self._passed.pop(bucket, None)
+        for _, journey_id, customer_id in self._heaps.pop(bucket, []):
+            self._due.pop((journey_id, customer_id), None)
+
+    def _unpassed(self, partitions: list[int | None]) -> list[int]:
+        """The buckets among ``partitions`` whose first pass has not run under their lease."""
+        if not self.journeys:
+            return []
+        return [b for b in partitions if b is not None and b not in self._passed]
+
+    def due_buckets(self, now: datetime) -> set[int]:
+        """A worker's buckets held with work for :meth:`fire` at ``now``: a first pass not run,
+        or an instant to look again that came (what a live worker ticks, beside its timers)."""
+        owner = _owner(self.state)
+        if owner is None or not self.journeys:
+            return set()
+        due = {b for b in owner.epochs if self._passed.get(b) != owner.epochs[b]}
+        for bucket, heap in self._heaps.items():
+            if bucket is not None and heap and heap[0][0] <= now and bucket in owner.epochs:
+                due.add(bucket)
+        return due
 
     def profile_changed(self, customer_id: str, now: datetime) -> list[str]:
         """The host changed the customer's profile: evaluate and commit; the new instances."""
@@ -139,18 +204,42 @@ class ChangeEntries:
 
     def next_time(self) -> datetime | None:
         """The earliest instant :meth:`fire` has work: the first pass, or a look again."""
-        if self._first is not None:
+        if self._first_due:
+            if self._first is None:
+                self._first = self.clock.now()
             return self._first
-        while self._heap and self._due.get(self._heap[0][1:]) != self._heap[0][0]:
-            heapq.heappop(self._heap)  # (superseded by a later evaluation)
-        return self._heap[0][0] if self._heap else None
+        partitions = self._in_scope()
+        if self._unpassed(partitions):
+            return self.clock.now()  # (a bucket's first pass: as of its clock)
+        heap = self._earliest(partitions)
+        return heap[0][0] if heap else None
+
+    def _earliest(self, partitions: list[int | None]) -> list[tuple[datetime, str, str]] | None:
+        """The heap of ``partitions`` with the earliest look again (superseded ones dropped)."""
+        best: list[tuple[datetime, str, str]] | None = None
+        for partition in partitions:
+            heap = self._heaps.get(partition)
+            if not heap:
+                continue
+            while heap and self._due.get(heap[0][1:]) != heap[0][0]:
+                heapq.heappop(heap)  # (superseded by a later evaluation)
+            if heap and (best is None or heap[0] < best[0]):
+                best = heap
+        return best
 
     def fire(self, now: datetime) -> int:
         """The first pass when it is due, then every look again due at ``now``, each at its own
         instant; how many customers entered."""
-        entered = self._first_pass(now) if self._first is not None else 0
+        if self._first_due:
+            entered = self._first_pass(now)
+        else:
+            partitions = self._in_scope()
+            unpassed = self._unpassed(partitions)
+            entered = self._first_pass(now, unpassed) if unpassed else 0
         while (when := self.next_time()) is not None and when <= now:
-            _, journey_id, customer_id = heapq.heappop(self._heap)
+            heap = self._earliest(self._in_scope())
+            assert heap is not None
+            _, journey_id, customer_id = heapq.heappop(heap)
             del self._due[(journey_id, customer_id)]
             records: list[InstanceRecord] = []
             outbox: list[OutboxEntry] = []
@@ -162,14 +251,24 @@ class ChangeEntries:
             entered += len(records)
         return entered
 
-    def _first_pass(self, now: datetime) -> int:
-        """Evaluate the customers never evaluated, and take the stored looks again."""
-        assert self._first is not None
-        at, self._first = self._first, None
+    def _first_pass(self, now: datetime, buckets: Collection[int] = ()) -> int:
+        """Evaluate the customers never evaluated, and take the stored looks again (of a
+        worker's ``buckets`` only, when given: each as of ``now``)."""
+        if buckets:
+            owner = _owner(self.state)
+            assert owner is not None
+            at = now
+            self._passed.update((b, owner.epochs[b]) for b in buckets)
+        else:
+            at = self._first or now
+            self._first_due, self._first = False, None
         records: list[InstanceRecord] = []
         outbox: list[OutboxEntry] = []
         meta: dict[str, str] = {}
-        for customer in sorted(self.profiles.customers()):
+        customers = sorted(self.profiles.customers())
+        if buckets:
+            customers = [c for c in customers if self._partition(c) in buckets]
+        for customer in customers:
             for journey in self.journeys.values():
                 stored = self.state.get_meta(meta_key(journey.id, customer))
                 if stored is None:
@@ -184,6 +283,11 @@ class ChangeEntries:
         if records or meta:
             self.state.commit(records + self.entries.handoffs.take(), outbox, meta=meta)
         return len(records)
+
+
+def _owner(state: Any) -> Any:
+    """The leases of a worker's store (an ``Ownership``), or None: the store is one engine's."""
+    return getattr(state, "ownership", None)
 
 
 def _negated(condition: ir.CExpr | None) -> ir.CExpr:

@@ -361,6 +361,10 @@ class Engine:
         self._delivery.hand_out(self.clock.now())
         return entered
 
+    def entry_buckets_due(self, now: datetime) -> set[int]:
+        """A worker's buckets with `entry when` work at ``now`` (a first pass, a look again)."""
+        return self._entries.changes.due_buckets(now)
+
     @host_call
     def tick(self, now: datetime | None = None) -> int:
         """Fire due timers and scheduled entries, deliver due messages; how many moved."""

@@ -30,8 +30,10 @@ its leases and :meth:`Worker.run` returns. A commit refused by fencing (:class:`
 worker was paused past its lease and another claimed the bucket) is rolled back, counted, and
 the bucket dropped.
 
-Not yet for workers: ``entry when`` journeys and journeys under an entry rate (each keeps state
-across customers in the engine), and in event time, ticket queues with a daily capacity (a
+``entry when`` journeys run per bucket (:mod:`~journeydsl.runtime.changes`: each bucket's first
+pass and instants to look again, read again when the bucket is claimed again). Not yet for
+workers: journeys under an entry rate (the rate counts entries across customers in one engine),
+and in event time, ticket queues with a daily capacity (a
 release ranks every bucket's tickets at once, which needs every bucket at the release);
 :class:`Worker` refuses them. Channel throughput limits and (live) ticket queues hold over every
 worker together (:class:`~journeydsl.runtime.policies.throughput.SharedThrottle`,
@@ -351,6 +353,8 @@ class Worker:
             ticks = owned
         else:
             ticks = self.store.timer_buckets(owned, target)
+            changes = self.engine.entry_buckets_due(target) - set(ticks)
+            ticks = sorted({*ticks, *(b for b in changes if b in self.owner.epochs)})
         for n, bucket in enumerate(ticks, 1):
             worked += self._bucket(bucket, target)
             if n % _EVENTS_EVERY == 0:  # (events do not wait for a long sweep to end)
@@ -614,7 +618,7 @@ def fair_share(buckets: int, workers: int) -> int:
 
 def _refuse(journeys: Sequence[ir.Journey], policies: Policies | None, clock: Clock | None) -> None:
     """Refuse the journeys a worker cannot run yet (``ValueError`` naming them)."""
-    refused = [j.id for j in journeys if j.entry.kind == "when"]
+    refused: list[str] = []
     if policies is not None:
         refused += [f"{r.journey} (entry rate)" for r in policies.entry_rates]
         if clock is None:  # (event time: each bucket on its own clock)

@@ -30,11 +30,14 @@ class Fuse:
 
 
 class Proxy:
-    """Wraps an object; every public method call (or a call of it) goes through the fuse."""
+    """Wraps an object; every public method call (or a call of it) goes through the fuse, which
+    raises ``crash`` (:class:`Crash` by default; an ``Exception`` subclass makes the crash a
+    failure the engine may handle, as a gateway's error)."""
 
-    def __init__(self, inner: Any, fuse: Fuse) -> None:
+    def __init__(self, inner: Any, fuse: Fuse, crash: type[BaseException] | None = None) -> None:
         self._inner = inner
         self._fuse = fuse
+        self._crash = crash or Crash
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
@@ -49,10 +52,10 @@ class Proxy:
         def call(*args: Any, **kwargs: Any) -> Any:
             blow = self._fuse.hit(name)
             if blow and not self._fuse.after:
-                raise Crash(f"before {name}")
+                raise self._crash(f"before {name}")
             result = attr(*args, **kwargs)
             if blow:
-                raise Crash(f"after {name}")
+                raise self._crash(f"after {name}")
             return result
 
         return call

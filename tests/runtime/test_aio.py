@@ -102,7 +102,7 @@ def test_ingest_answers_once_committed_without_blocking_the_loop(
     assert (accepted.event_id, accepted.state) == ("c-4-1", "accepted")
     assert ticks > 0
     assert isinstance(health, WorkerHealth)
-    assert health.events == 3
+    assert health.events in (3, 4)  # (the event not awaited may be taken already)
     with PostgresStore(pg_dsn) as store:
         assert all(store.instances_of(f"c-{n}") for n in range(3))
     sent = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]

@@ -377,3 +377,112 @@ def test_the_kafka_consumer_speaks_confluent_kafka(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "confluent_kafka", None)
     with pytest.raises(KafkaConsumerError, match=r"journeydsl\[kafka\]"):
         KafkaConsumer("k:9092", [TOPIC], "journeys")
+
+
+def test_journeydsl_worker_consumes_from_kafka(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """`journeydsl worker --kafka B --topic T --group G --kafka-config K=V` joins the group with
+    automatic commits off, puts each batch into the inbox before committing its offsets, and
+    delivers what a SQLite run of the same events delivers; it leaves the group at the end."""
+    import sys
+    import types
+
+    from journeydsl.cli import main
+    from tests.runtime.test_run_cli import EVENTS, JOURNEYS, PROFILES, jsonl
+
+    lines = [(e if isinstance(e, str) else json.dumps(e)).encode() for e in EVENTS]
+    calls: list[tuple[str, Any]] = []
+
+    class Message(_Message):
+        def __init__(self, offset: int) -> None:
+            super().__init__(offset)
+
+        def value(self) -> bytes:
+            return lines[self._offset]
+
+    class Consumer:
+        def __init__(self, settings: dict[str, Any]) -> None:
+            calls.append(("settings", settings))
+            self.offset = 0
+
+        def subscribe(self, topics: list[str]) -> None:
+            calls.append(("subscribe", topics))
+
+        def consume(self, num_messages: int, timeout: float) -> list[Message]:
+            batch = [Message(n) for n in range(self.offset, min(len(lines), self.offset + 4))]
+            self.offset += len(batch)
+            return batch
+
+        def commit(self, offsets: list[Any], asynchronous: bool) -> None:
+            calls.append(("commit", offsets))
+
+        def close(self) -> None:
+            calls.append(("close", None))
+
+    fake = types.ModuleType("confluent_kafka")
+    fake.Consumer = Consumer  # type: ignore[attr-defined]
+    fake.TopicPartition = lambda t, p, o: (t, p, o)  # type: ignore[attr-defined]
+    fake.KafkaError = types.SimpleNamespace(_PARTITION_EOF=-191)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "confluent_kafka", fake)
+    profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
+    reference = tmp_path / "sqlite.jsonl"
+    events = jsonl(tmp_path / "events.jsonl", EVENTS)
+    now = ["--now", "2026-02-20T00:00:00+07:00"]
+    argv = ["run", *JOURNEYS, "--db", str(tmp_path / "s.sqlite"), "--events", str(events)]
+    assert main([*argv, "--profiles", str(profiles), "--actions", str(reference), *now]) == 0
+    actions = tmp_path / "kafka.jsonl"
+    argv = ["worker", *JOURNEYS, "--db", pg_dsn, "--migrate", "--buckets", "4"]
+    argv += ["--kafka", "k1:9092,k2:9092", "--topic", TOPIC, "--group", "bank-journeys"]
+    argv += ["--kafka-config", "security.protocol=SSL", "--profiles", str(profiles)]
+    assert main([*argv, "--actions", str(actions), "--exit-when-idle", *now]) == 0
+    assert sorted(actions.read_text().splitlines()) == sorted(reference.read_text().splitlines())
+    settings = calls[0][1]
+    assert settings["bootstrap.servers"] == "k1:9092,k2:9092"
+    assert settings["group.id"] == "bank-journeys"
+    assert settings["security.protocol"] == "SSL"
+    assert settings["enable.auto.commit"] is False
+    assert ("subscribe", [TOPIC]) in calls
+    commits = [offsets for kind, offsets in calls if kind == "commit"]
+    assert commits[-1] == [(TOPIC, 0, len(lines))]
+    assert calls[-1] == ("close", None)
+    assert "3 quarantined" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--kafka", "k:9092", "--events", "e.jsonl"], "two sources of events"),
+        (["--topic", "t"], "go with --kafka"),
+        (["--kafka", "k:9092", "--kafka-config", "oops"], "'oops' is not KEY=VALUE"),
+    ],
+)
+def test_kafka_options_that_do_not_fit_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], extra: list[str], says: str
+) -> None:
+    """Two sources of events, Kafka settings without --kafka, a setting without `=`: exit 2,
+    saying what is wrong, before the database is touched."""
+    from journeydsl.cli import main
+    from tests.runtime.test_run_cli import JOURNEYS
+
+    argv = ["worker", *JOURNEYS, "--db", "postgresql://nobody@127.0.0.1:1/none"]
+    assert main([*argv, "--actions", "a.jsonl", *extra]) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_a_worker_without_the_kafka_extra_says_which_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], pg_dsn: str, tmp_path: Path
+) -> None:
+    """`journeydsl worker --kafka` without confluent-kafka: exit 1 naming the extra, no
+    traceback."""
+    import sys
+
+    from journeydsl.cli import main
+    from tests.runtime.test_run_cli import JOURNEYS
+
+    monkeypatch.setitem(sys.modules, "confluent_kafka", None)
+    argv = ["worker", *JOURNEYS, "--db", pg_dsn, "--migrate", "--kafka", "k:9092"]
+    assert main([*argv, "--actions", str(tmp_path / "a.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "journeydsl[kafka]" in err
+    assert "Traceback" not in err

@@ -33,6 +33,7 @@ from journeydsl.testing import (
     RecordingTickets,
     SteppableClock,
 )
+from tests.runtime.crashing import Fuse, Proxy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -60,50 +61,8 @@ def _schemas() -> dict[str, Any]:
 
 
 class Crash(Exception):  # noqa: N818 - reads as what it simulates
-    """The injected failure."""
-
-
-@dataclass
-class Fuse:
-    """Counts calls into the durable stores and channels; blows at call number ``at``."""
-
-    at: int | None = None
-    after: bool = False
-    calls: int = 0
-
-    def hit(self) -> bool:
-        self.calls += 1
-        return self.at is not None and self.calls == self.at
-
-
-class _Proxy:
-    """Wraps an object; every public method call goes through the fuse."""
-
-    def __init__(self, inner: Any, fuse: Fuse) -> None:
-        self._inner = inner
-        self._fuse = fuse
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name.startswith("_") or not callable(attr):
-            return attr
-        return self._fused(name, attr)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Action handlers are called directly."""
-        return self._fused("__call__", self._inner)(*args, **kwargs)
-
-    def _fused(self, name: str, attr: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            blow = self._fuse.hit()
-            if blow and not self._fuse.after:
-                raise Crash(f"before {name}")
-            result = attr(*args, **kwargs)
-            if blow:
-                raise Crash(f"after {name}")
-            return result
-
-        return call
+    """The injected failure (an Exception: a gateway's or a store's error, as the engine sees
+    one)."""
 
 
 @dataclass
@@ -125,7 +84,7 @@ class World:
 
     def engine(self, fuse: Fuse, clock: SteppableClock) -> Engine:
         def wrap(x: Any) -> Any:
-            return _Proxy(x, fuse)
+            return Proxy(x, fuse, Crash)
 
         return Engine(
             [j for j in journeys() if self.only in (None, j.id)],

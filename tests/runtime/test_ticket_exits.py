@@ -15,14 +15,14 @@ from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.policies import load_policies
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Profile, Ticket
 from journeydsl.testing import SteppableClock
+from tests.runtime.crashing import Fuse, Proxy
 from tests.runtime.test_engine_properties import (
     T0,
+    Crash,
     Event,
-    Fuse,
     World,
     _crash_points,
     _ev,
-    _Proxy,
     drive,
 )
 
@@ -66,7 +66,7 @@ class _QueueWorld(World):
 
     def engine(self, fuse: Fuse, clock: SteppableClock) -> Engine:
         def wrap(x: Any) -> Any:
-            return _Proxy(x, fuse)
+            return Proxy(x, fuse, Crash)
 
         return Engine(
             [_journey()],

@@ -215,14 +215,17 @@ def _journeys() -> list:  # type: ignore[type-arg]
     return journeys
 
 
-def test_a_worker_refuses_journeys_it_cannot_share(pg_store_8: PostgresStore) -> None:
-    """An `entry when` journey keeps per-engine state across customers: a worker refuses it
-    at start, naming it, rather than run it differently."""
-    result = compile_file(ROOT / "examples" / "big_spender_month.journey")
-    assert result.journey is not None
-    assert result.journey.entry.kind == "when"
-    with pytest.raises(ValueError, match="workers do not run these journeys yet"):
-        Worker([result.journey], store=pg_store_8)
+def test_a_worker_refuses_journeys_it_cannot_share(
+    pg_store_8: PostgresStore, tmp_path: Path
+) -> None:
+    """An entry rate counts entries across customers in one engine: a worker refuses a journey
+    under one at start, naming it, rather than run it differently."""
+    from journeydsl.runtime.policies.loader import load_policies
+
+    rates = tmp_path / "policies.yaml"
+    rates.write_text("entry_rates:\n  - journey: dormant_reactivation\n    max: 10\n    per: 1d\n")
+    with pytest.raises(ValueError, match=r"workers do not run .*dormant_reactivation \(entry"):
+        Worker(_journeys(), store=pg_store_8, policies=load_policies(rates))
 
 
 def test_a_stopped_worker_releases_its_leases_and_reports_health(

@@ -46,6 +46,9 @@ _UPSERT_OUTBOX = (
     "not_before_iso = excluded.not_before_iso, attempts = excluded.attempts, "
     "status = excluded.status, bucket = excluded.bucket"
 )
+#: The engine meta of an `entry when` condition's last value (``when:JOURNEY:CUSTOMER``, see
+#: journeydsl.runtime.changes): the customer's state, fenced on the customer's bucket.
+_WHEN = "when:"
 _ENTRY = "key, kind, customer_id, payload, not_before_iso, attempts, status"
 
 
@@ -105,7 +108,11 @@ class PgStatePart(PgBuckets, InstanceReads):
             # (a worker's commit: its leases first, in this transaction; a segment schedule
             # kept per bucket is the bucket's state too)
             self._fence(
-                [*(str(r["customer_id"]) for r in instances), *(e.customer_id for e in outbox)],
+                [
+                    *(str(r["customer_id"]) for r in instances),
+                    *(e.customer_id for e in outbox),
+                    *(k.split(":", 2)[2] for k, _ in meta_rows if k.startswith(_WHEN)),
+                ],
                 [b for k, _ in meta_rows if (b := self._meta_bucket(k)) is not None],
             )
             self._write_instances(writes)
