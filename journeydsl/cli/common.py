@@ -26,6 +26,7 @@ __all__ = [
     "UsageError",
     "add_root_option",
     "add_skip_option",
+    "catalog_roots",
     "closest",
     "expand_paths",
     "fail_usage",
@@ -175,6 +176,14 @@ def add_skip_option(parser: argparse.ArgumentParser) -> None:
 def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Files as given; folders expand to the journeys inside them (catalogs are skipped)."""
     return [path for path, _ in journeys_with_roots(paths, None)]
+
+
+def catalog_roots(paths: Iterable[str | Path], root: str | Path | None) -> dict[Path, Path | None]:
+    """The folder each journey the ``paths`` name reads its catalogs from inside (see
+    :func:`journeys_with_roots`): what ``check`` uses, so that ``run`` and ``worker`` compile a
+    folder's journeys as ``check`` does."""
+    given = Path(root) if root is not None else None
+    return dict(journeys_with_roots([str(p) for p in paths], given))
 
 
 def journeys_with_roots(paths: Iterable[str], root: Path | None) -> list[tuple[Path, Path | None]]:

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from journeydsl.cli.common import Command, Parser, add_root_option, expand_paths
+from journeydsl.cli.common import Command, Parser, add_root_option, catalog_roots
 from journeydsl.cli.stores import is_postgres_dsn, open_store, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.protocols import QuarantinedEvent
@@ -75,7 +75,8 @@ def add_quarantine_arguments(quarantine: argparse.ArgumentParser) -> None:
 def cmd_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl quarantine ACTION`` from parsed arguments."""
     if getattr(args, "journeys", None):
-        args.journeys = expand_paths(args.journeys)
+        args.roots = catalog_roots(args.journeys, getattr(args, "root", None))
+        args.journeys = list(args.roots)
     if not is_postgres_dsn(args.db) and not Path(args.db).is_file():
         print(f"journeydsl: error: {args.db}: no such database", file=err)
         return ExitCode.USAGE
@@ -165,6 +166,7 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
         policies=args.policies,
         only=args.only,
         root=getattr(args, "root", None),
+        roots=getattr(args, "roots", None),
     )
 
 

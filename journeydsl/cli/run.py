@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import IO, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
-from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
+from journeydsl.cli.common import Command, add_root_option, catalog_roots, quiet_engine_logs
 from journeydsl.cli.stores import Store, is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.engine import Engine
@@ -138,7 +138,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     file instead, see :func:`check_db_command`)."""
     if args.check_db:
         return check_db_command(args.db, out, err)
-    journey_files = expand_paths(args.journeys)
+    roots = catalog_roots(args.journeys, args.root)
+    journey_files = list(roots)
     missing = [
         name
         for name, given in (
@@ -188,6 +189,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         root=args.root,
         allowed_lateness=lateness,
         migrate=bool(args.migrate),
+        roots=roots,
     )
 
 
@@ -257,7 +259,10 @@ def summary_line(summary: RunSummary, actions: Path, db: str | None = None) -> s
 
 
 def _compile(
-    files: Sequence[Path], err: TextIO, root: str | Path | None
+    files: Sequence[Path],
+    err: TextIO,
+    root: str | Path | None,
+    roots: Mapping[Path, Path | None] | None = None,
 ) -> list[ir.Journey] | None:
     from journeydsl.compiler import compile_file
     from journeydsl.diagnostics import render_text
@@ -266,7 +271,7 @@ def _compile(
     failed = False
     seen: dict[tuple[str, int], tuple[Path, ir.Journey]] = {}
     for path in files:
-        result = compile_file(path, root=root)
+        result = compile_file(path, root=roots[path] if roots and path in roots else root)
         if not result.ok or result.journey is None:
             print(render_text(result.diagnostics, result.sources), file=err)
             failed = True
@@ -330,11 +335,13 @@ def run(
     root: str | Path | None = None,
     allowed_lateness: timedelta = timedelta(days=1),
     migrate: bool = False,
+    roots: Mapping[Path, Path | None] | None = None,
 ) -> int:
     """Run ``journey_files`` (their catalogs read from inside ``root``, by default each
-    journey's folder) over the event stream ``events`` (a path, or ``-`` for stdin) on the
-    state file ``db``, delivering to the JSON Lines file ``actions``, under the contact-policy
-    file ``policies`` if given; returns the exit code (0 done, 1 a journey or the policy file
+    journey's folder, or the folder ``roots`` gives for it: a folder named on the command line)
+    over the event stream ``events`` (a path, or ``-`` for stdin) on the state file ``db``,
+    delivering to the JSON Lines file ``actions``, under the contact-policy file ``policies``
+    if given; returns the exit code (0 done, 1 a journey or the policy file
     has errors, or the state file cannot be used, 2 a usage error, or another process is
     writing to the state file).
 
@@ -394,7 +401,7 @@ def run(
             file=err,
         )
         return ExitCode.USAGE
-    journeys = _compile([Path(p) for p in journey_files], err, root)
+    journeys = _compile([Path(p) for p in journey_files], err, root, roots)
     if journeys is None:
         return ExitCode.ERRORS
     policy_set = _policy_file(policies, root, err)

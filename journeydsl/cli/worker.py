@@ -27,7 +27,7 @@ from typing import IO, Any, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
-from journeydsl.cli.common import Command, add_root_option, expand_paths, quiet_engine_logs
+from journeydsl.cli.common import Command, add_root_option, catalog_roots, quiet_engine_logs
 from journeydsl.cli.run import _action_handlers, _compile, _duration, _policy_file
 from journeydsl.cli.stores import is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
@@ -157,7 +157,7 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not Path(path).is_file():
             print(f"journeydsl: error: {path}: no such file", file=err)
             return ExitCode.USAGE
-    journeys = _compile(expand_paths(args.journeys), err, args.root)
+    journeys = _journeys_of(args, err)
     if journeys is None:
         return ExitCode.ERRORS
     policies = _policy_file(args.policies, args.root, err)
@@ -275,6 +275,13 @@ def _work(
 KAFKA_BATCH_WAIT = 5.0
 
 
+def _journeys_of(args: argparse.Namespace, err: TextIO) -> list[ir.Journey] | None:
+    """The journeys of the command line, compiled as ``check`` compiles them (a folder's
+    journeys read their catalogs from inside it); None after telling what is wrong."""
+    roots = catalog_roots(args.journeys, args.root)
+    return _compile(list(roots), err, args.root, roots)
+
+
 def _kafka_usage(args: argparse.Namespace) -> str | None:
     """What is wrong with the Kafka options (None: nothing)."""
     if args.kafka is None:
@@ -346,7 +353,7 @@ def _stdin() -> IO[bytes]:
 def _reload(args: argparse.Namespace, worker: Any, sink: FileChannel, err: TextIO) -> None:
     """SIGHUP: compile the journey files again and load what changed into the running worker
     (a new version, a new journey); a mistake is told and the worker goes on as it was."""
-    journeys = _compile(expand_paths(args.journeys), err, args.root)
+    journeys = _journeys_of(args, err)
     if journeys is None:
         print("journeydsl worker: reload refused: the journeys do not compile", file=err)
         return

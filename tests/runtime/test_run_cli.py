@@ -167,6 +167,36 @@ def test_run_delivers_both_journeys_actions_and_quarantines_bad_lines(
     assert f"13 actions delivered to {small['actions']}" in err
 
 
+def test_run_compiles_a_folders_journeys_as_check_does(
+    capsys: pytest.CaptureFixture[str], small: dict[str, str], tmp_path: Path
+) -> None:
+    """`journeydsl run FOLDER` reads the catalogs of the journeys in its subfolders from inside
+    FOLDER (`uses events "../events.yaml"`), as `journeydsl check FOLDER` does; the same file
+    named alone reads only from its own folder and is refused, as check refuses it."""
+    import shutil
+
+    project = tmp_path / "journeys"
+    (project / "cards").mkdir(parents=True)
+    for catalog in ("events.yaml", "templates.yaml"):
+        shutil.copy(EXAMPLES / catalog, project / catalog)
+    source = (EXAMPLES / "onboarding_new_cardholder.journey").read_text(encoding="utf-8")
+    source = source.replace('"events.yaml"', '"../events.yaml"')
+    source = source.replace('"templates.yaml"', '"../templates.yaml"')
+    journey = project / "cards" / "onboarding.journey"
+    journey.write_text(source, encoding="utf-8")
+    assert main(["check", str(project)]) == 0
+    argv = ["--events", small["events"], "--actions", small["actions"]]
+    argv += ["--profiles", small["profiles"], "--now", "2026-02-20T00:00:00+07:00"]
+    capsys.readouterr()
+    assert main(["run", str(project), "--db", small["db"], *argv]) == 0
+    assert {a["journey"] for a in read_actions(Path(small["actions"]))} == {
+        "onboarding_new_cardholder"
+    }
+    other = str(tmp_path / "other.sqlite")
+    assert main(["run", str(journey), "--db", other, *argv, "--new-db"]) == 1
+    assert "JD113" in capsys.readouterr().err
+
+
 def test_rerunning_the_same_command_skips_everything_and_duplicates_nothing(
     capsys: pytest.CaptureFixture[str], small: dict[str, str]
 ) -> None:
