@@ -126,7 +126,8 @@ _COMMANDS: dict[str, _Entry] = {
         "simulate",
         "print the decision log of one customer's journey instances",
         "Simulate as `journeydsl simulate` does, then print every step one customer's instances "
-        "took: conditions with their values, waits, sends and suppressions with reasons.",
+        "took: conditions with their values, waits, sends and suppressions with reasons. With "
+        "--db STATE, print what a live run stored instead (no simulation).",
     ),
     "merge": _Entry(
         "merge",

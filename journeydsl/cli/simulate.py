@@ -178,6 +178,19 @@ def add_explain_arguments(p: argparse.ArgumentParser) -> None:
         "message the policies deferred, dropped or rerouted, with the rule that decided",
     )
     p.add_argument("--customer", required=True, metavar="ID", help="the customer to explain")
+    stored = p.add_argument_group("a live run's state")
+    stored.add_argument(
+        "--db",
+        metavar="STATE",
+        help="explain what a run stored instead of simulating: the state database of "
+        "`journeydsl run` or the workers (a SQLite file, read beside its writer, or "
+        "postgresql://…)",
+    )
+    stored.add_argument(
+        "--actions",
+        metavar="A.jsonl",
+        help="with --db: the run's actions file, to list what was delivered",
+    )
 
 
 @dataclass
@@ -700,9 +713,17 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def explain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``journeydsl explain``."""
+    """``journeydsl explain`` (with ``--db``: :mod:`journeydsl.cli.explain_db`)."""
     from journeydsl.simulate.driver import SimulationResult
     from journeydsl.simulate.report import render_explain
+
+    if args.db is not None:
+        from journeydsl.cli.explain_db import explain_stored
+
+        return explain_stored(args, out, err)
+    if args.actions is not None:
+        print("journeydsl: error: --actions goes with --db (a run's state)", file=err)
+        return ExitCode.USAGE
 
     run = build(args, err)
     if isinstance(run, int):

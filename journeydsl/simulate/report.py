@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
@@ -511,7 +511,25 @@ def _describe_delivery(d: Mapping[str, Any], t: Callable[[str], str]) -> str:
     return f"policies: suppressed: {reason}"
 
 
-def render_explain(result: SimulationResult, customer_id: str) -> str:
+class _Explains(Protocol):
+    def explain(self, customer_id: str) -> list[dict[str, Any]]: ...
+
+
+class Explained(Protocol):
+    """What the ``explain`` listing reads of a run: a simulation's result, or a live run's
+    state (:class:`~journeydsl.cli.explain_db.StoredRun`)."""
+
+    @property
+    def engine(self) -> _Explains: ...
+    @property
+    def instances(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def actions(self) -> Sequence[Mapping[str, Any]]: ...
+    def timezone(self, customer_id: str) -> str: ...
+    def journey(self, journey_id: str | None = None) -> ir.Journey: ...
+
+
+def render_explain(result: Explained, customer_id: str) -> str:
     """The decision log of every instance of ``customer_id``: steps taken, conditions with their
     values, waits and what ended them, deliveries and suppressions with their reasons."""
     tz = result.timezone(customer_id)
@@ -585,7 +603,7 @@ def _log_row(
 
 
 def _deliveries(
-    result: SimulationResult, customer_id: str, journey_id: str, record: Mapping[str, Any]
+    result: Explained, customer_id: str, journey_id: str, record: Mapping[str, Any]
 ) -> Sequence[Mapping[str, Any]]:
     """Actions of one instance: the customer's actions in the journey between its entry and the
     next instance's entry."""
