@@ -225,6 +225,7 @@ def _work(
                 lease=lease,
                 poll=0.2 if args.exit_when_idle else 1.0,
             )
+            consumer = _kafka_consumer(args)  # (before anything that would need closing)
             metrics = None
             if args.metrics_port is not None:
                 from journeydsl.runtime.metrics import serve
@@ -237,19 +238,10 @@ def _work(
                     flush=True,
                 )
             feed = _events(args.events, worker.put, whole=bool(args.exit_when_idle))
-            consumer = _kafka_consumer(args)
-            if consumer is not None:
-                from journeydsl.runtime.consumer import consumer_feed, pump
-
-                if args.exit_when_idle:
-                    # (what the group has now, then the work it makes; a poll waits for the
-                    # group to be joined, so the first ones may be empty until it is)
-                    while pump(consumer, worker.put, timeout=KAFKA_BATCH_WAIT):
-                        pass
-                else:
-                    feed = consumer_feed(consumer, worker.put)
             stop = _on_signals(worker.stop, lambda: _reload(args, worker, sink, err))
             try:
+                if consumer is not None:
+                    feed = _kafka_feed(consumer, worker, bool(args.exit_when_idle))
                 worker.run(exit_when_idle=bool(args.exit_when_idle), until=now, feed=feed)
             finally:
                 stop()
@@ -306,6 +298,19 @@ def _kafka_consumer(args: argparse.Namespace) -> Any:
     config = dict(s.partition("=")[::2] for s in args.kafka_config)
     topics = args.topic or ["journeydsl-events"]
     return KafkaConsumer(args.kafka, topics, args.group, {k.strip(): v for k, v in config.items()})
+
+
+def _kafka_feed(consumer: Any, worker: Any, batch: bool) -> Callable[[], list[bytes]] | None:
+    """The worker's feed from Kafka: a batch each pass; or, for a batch run (``batch``), what
+    the group has now, put at once (then no feed)."""
+    from journeydsl.runtime.consumer import consumer_feed, pump
+
+    if not batch:
+        return consumer_feed(consumer, worker.put)
+    # (each poll waits up to KAFKA_BATCH_WAIT for records, joining the group included)
+    while pump(consumer, worker.put, timeout=KAFKA_BATCH_WAIT):
+        pass
+    return None
 
 
 def _events(
