@@ -181,11 +181,17 @@ class _Pool:
 
 
 def _chaos(
-    pool: _Pool, rng: random.Random, faults: int, kinds: Sequence[str], lease: float, gap: float
+    pool: _Pool,
+    rng: random.Random,
+    faults: int,
+    kinds: Sequence[str],
+    times: tuple[float, float, float],
 ) -> Counter[str]:
-    """Inject ``faults`` faults at seeded moments while the workers run; then let them end."""
+    """Inject ``faults`` faults at seeded moments while the workers run; then let them end
+    (within ``timeout`` seconds: ``times`` is ``(lease, gap, timeout)``)."""
+    lease, gap, timeout = times
     done: Counter[str] = Counter()
-    deadline = time.monotonic() + 1800
+    deadline = time.monotonic() + timeout
     while pool.running or not done:
         pool.reap()
         if not pool.running:
@@ -227,13 +233,15 @@ def run(
     buckets: int = 16,
     workdir: str | None = None,
     gap: float = 3.0,
+    timeout: float = 1800.0,
 ) -> dict[str, Any]:
     """Run the campaign; returns the figures (see the module docstring)."""
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="jd-workers-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         with database() as dsn:
-            return _campaign(work, dsn, size, seed, workers, faults, only, lease, buckets, gap)
+            times = (lease, gap, timeout)
+            return _campaign(work, dsn, size, seed, workers, faults, only, buckets, times)
     finally:
         if workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -247,10 +255,10 @@ def _campaign(
     workers: int,
     faults: int,
     only: str | None,
-    lease: int,
     buckets: int,
-    gap: float,
+    times: tuple[float, float, float],
 ) -> dict[str, Any]:
+    lease = int(times[0])
     events, profiles = stream(size, seed)
     write_jsonl(work / "events.jsonl", events)
     write_jsonl(work / "profiles.jsonl", profiles)
@@ -261,7 +269,7 @@ def _campaign(
     pool = _Pool(work, dsn, lease)
     for _ in range(workers):
         pool.start()
-    done = _chaos(pool, random.Random(seed), faults, [only] if only else FAULTS, lease, gap)
+    done = _chaos(pool, random.Random(seed), faults, [only] if only else FAULTS, times)
     seconds = time.monotonic() - started
     got_lines = (work / "actions.jsonl").read_text(encoding="utf-8").splitlines()
     got = [json.loads(line) for line in got_lines if line.strip()]
@@ -325,6 +333,13 @@ def _extra(parser: Any) -> None:
         "--gap", type=float, default=3.0, help="at most this many seconds between faults"
     )
     parser.add_argument("--workdir", help="keep the files here (default: a temporary folder)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        help="give up (and fail) when the workers have not finished after this many seconds "
+        "(default 1800; 10,000 customers take longer on two cores)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
