@@ -328,12 +328,24 @@ class _Code:
         return f"broker error {self._code}"
 
 
+def _fake_confluent_kafka(monkeypatch: pytest.MonkeyPatch, consumer: type) -> None:
+    """Install a `confluent_kafka` module whose Consumer is ``consumer`` (a broker's offsets as
+    tuples, partition ends as error code -191)."""
+    import sys
+    import types
+
+    fake = types.ModuleType("confluent_kafka")
+    fake.Consumer = consumer  # type: ignore[attr-defined]
+    fake.TopicPartition = lambda t, p, o: (t, p, o)  # type: ignore[attr-defined]
+    fake.KafkaError = types.SimpleNamespace(_PARTITION_EOF=-191)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "confluent_kafka", fake)
+
+
 def test_the_kafka_consumer_speaks_confluent_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
     """KafkaConsumer subscribes with automatic commits off, skips partition ends, raises on
     other errors, and commits the offsets after the last records synchronously; without
     confluent-kafka it says which extra to install."""
     import sys
-    import types
 
     from journeydsl.runtime.kafka import KafkaConsumer, KafkaConsumerError
 
@@ -356,11 +368,7 @@ def test_the_kafka_consumer_speaks_confluent_kafka(monkeypatch: pytest.MonkeyPat
         def close(self) -> None:
             calls.append(("close", None))
 
-    fake = types.ModuleType("confluent_kafka")
-    fake.Consumer = Consumer  # type: ignore[attr-defined]
-    fake.TopicPartition = lambda t, p, o: (t, p, o)  # type: ignore[attr-defined]
-    fake.KafkaError = types.SimpleNamespace(_PARTITION_EOF=-191)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "confluent_kafka", fake)
+    _fake_confluent_kafka(monkeypatch, Consumer)
     consumer = KafkaConsumer("k:9092", [TOPIC], "journeys")
     assert isinstance(consumer, EventConsumer)
     records = consumer.poll(10, 0.1)
@@ -385,8 +393,6 @@ def test_journeydsl_worker_consumes_from_kafka(
     """`journeydsl worker --kafka B --topic T --group G --kafka-config K=V` joins the group with
     automatic commits off, puts each batch into the inbox before committing its offsets, and
     delivers what a SQLite run of the same events delivers; it leaves the group at the end."""
-    import sys
-    import types
 
     from journeydsl.cli import main
     from tests.runtime.test_run_cli import EVENTS, JOURNEYS, PROFILES, jsonl
@@ -420,11 +426,7 @@ def test_journeydsl_worker_consumes_from_kafka(
         def close(self) -> None:
             calls.append(("close", None))
 
-    fake = types.ModuleType("confluent_kafka")
-    fake.Consumer = Consumer  # type: ignore[attr-defined]
-    fake.TopicPartition = lambda t, p, o: (t, p, o)  # type: ignore[attr-defined]
-    fake.KafkaError = types.SimpleNamespace(_PARTITION_EOF=-191)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "confluent_kafka", fake)
+    _fake_confluent_kafka(monkeypatch, Consumer)
     profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
     reference = tmp_path / "sqlite.jsonl"
     events = jsonl(tmp_path / "events.jsonl", EVENTS)

@@ -6,10 +6,7 @@ the customers one SQLite `journeydsl run` enters."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +20,7 @@ from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
 from journeydsl.testing import RecordingChannel
 from tests.runtime.test_run_cli import EXAMPLES, jsonl, profile, tx
-from tests.runtime.test_workers import _expire
+from tests.runtime.test_workers import _expire, run_workers, worker_argv
 
 pytestmark = pytest.mark.postgres
 
@@ -67,22 +64,7 @@ def _sqlite_run(tmp_path: Path, events: Path, profiles: Path) -> list[str]:
 
 
 def _worker_argv(dsn: str, events: Path, profiles: Path, actions: Path) -> list[str]:
-    return [
-        "worker",
-        BIG,
-        ONBOARDING,
-        "--db",
-        dsn,
-        "--events",
-        str(events),
-        "--profiles",
-        str(profiles),
-        "--actions",
-        str(actions),
-        "--exit-when-idle",
-        "--now",
-        NOW,
-    ]
+    return worker_argv(dsn, events, profiles, actions, [BIG, ONBOARDING], NOW)
 
 
 def test_one_worker_enters_on_change_as_a_sqlite_run_does(
@@ -117,13 +99,7 @@ def test_two_worker_processes_enter_on_change_as_one_sqlite_run(
     reference = _sqlite_run(tmp_path, events, profiles)
     assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
     actions = tmp_path / "workers.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "journeydsl", *_worker_argv(pg_dsn, events, profiles, actions)]
-    procs = [subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=600)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    lines = actions.read_text().splitlines()
-    assert len(lines) == len(set(lines))
+    lines = run_workers(_worker_argv(pg_dsn, events, profiles, actions), 2, actions)
     assert sorted(lines) == reference
     assert any('"journey": "big_spender_month"' in line for line in lines)
 

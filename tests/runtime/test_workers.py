@@ -263,10 +263,18 @@ def test_a_stopped_worker_releases_its_leases_and_reports_health(
     assert all(owner is None for _, owner, _, _ in store.leases())
 
 
-def _worker_argv(dsn: str, events: Path, profiles: Path, actions: Path) -> list[str]:
+def worker_argv(
+    dsn: str,
+    events: Path,
+    profiles: Path,
+    actions: Path,
+    journeys: list[str] = JOURNEYS,
+    now: str = NOW,
+) -> list[str]:
+    """`journeydsl worker JOURNEYS …` over an events file, to exit when idle at ``now``."""
     return [
         "worker",
-        *JOURNEYS,
+        *journeys,
         "--db",
         dsn,
         "--events",
@@ -277,7 +285,7 @@ def _worker_argv(dsn: str, events: Path, profiles: Path, actions: Path) -> list[
         str(actions),
         "--exit-when-idle",
         "--now",
-        NOW,
+        now,
     ]
 
 
@@ -299,7 +307,7 @@ def test_one_worker_delivers_what_a_sqlite_run_delivers(
     capsys.readouterr()
     assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
     actions = tmp_path / "worker.jsonl"
-    code = main(_worker_argv(pg_dsn, events, profiles, actions))
+    code = main(worker_argv(pg_dsn, events, profiles, actions))
     err = capsys.readouterr().err
     assert code == 0, err
     assert sorted(actions.read_text().splitlines()) == reference
@@ -324,15 +332,24 @@ def test_two_worker_processes_deliver_what_one_sqlite_run_delivers(
     reference = _sqlite_reference(tmp_path, events, profiles)
     assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
     actions = tmp_path / "workers.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "journeydsl", *_worker_argv(pg_dsn, events, profiles, actions)]
-    procs = [subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=600)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    lines = actions.read_text().splitlines()
-    assert len(lines) == len(set(lines))
+    lines = run_workers(worker_argv(pg_dsn, events, profiles, actions), 2, actions)
     assert sorted(lines) == reference
     assert len(reference) > 20
+
+
+def run_workers(argv: list[str], n: int, actions: Path) -> list[str]:
+    """Start ``n`` `journeydsl worker` processes with ``argv`` together, wait for them to exit
+    0, and return the lines of their shared actions file (asserting none is there twice)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "journeydsl", *argv]
+    procs = [
+        subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) for _ in range(n)
+    ]
+    outs = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * n, outs
+    lines = actions.read_text().splitlines()
+    assert len(lines) == len(set(lines))
+    return lines
 
 
 def test_sigterm_drains_a_worker_which_exits_0_and_releases_its_leases(
@@ -462,7 +479,7 @@ def test_a_worker_reads_its_events_from_stdin(tmp_path: Path, pg_dsn: str) -> No
     profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
     reference = _sqlite_reference(tmp_path, events, profiles)
     actions = tmp_path / "stdin.jsonl"
-    argv = _worker_argv(pg_dsn, Path("-"), profiles, actions)
+    argv = worker_argv(pg_dsn, Path("-"), profiles, actions)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "journeydsl", *argv, "--migrate", "--buckets", "4"],
