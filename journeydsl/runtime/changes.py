@@ -204,6 +204,8 @@ class ChangeEntries:
 
     def next_time(self) -> datetime | None:
         """The earliest instant :meth:`fire` has work: the first pass, or a look again."""
+        if not self.journeys:
+            return None  # (the engine asks after every step: nothing to look at)
         if self._first_due:
             if self._first is None:
                 self._first = self.clock.now()
@@ -230,6 +232,8 @@ class ChangeEntries:
     def fire(self, now: datetime) -> int:
         """The first pass when it is due, then every look again due at ``now``, each at its own
         instant; how many customers entered."""
+        if not self.journeys:
+            return 0
         if self._first_due:
             entered = self._first_pass(now)
         else:
