@@ -44,7 +44,15 @@ __all__ = ["COMMANDS", "add_worker_arguments", "cmd_worker"]
 def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``journeydsl worker``."""
     add_root_option(p)
-    p.add_argument("journeys", nargs="+", metavar="JOURNEY", help="journey files or folders")
+    p.add_argument("journeys", nargs="*", metavar="JOURNEY", help="journey files or folders")
+    p.add_argument(
+        "--journeys",
+        dest="more_journeys",
+        nargs="+",
+        default=[],
+        metavar="JOURNEY",
+        help="the same, as an option (journeydsl worker --db DSN --journeys J1 J2 …)",
+    )
     p.add_argument(
         "--db",
         required=True,
@@ -127,6 +135,10 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl worker`` from parsed arguments; exit 0 when stopped or idle."""
     db: str = args.db
+    args.journeys = [*args.journeys, *args.more_journeys]
+    if not args.journeys:
+        print("journeydsl: error: give the journeys to run (JOURNEY … or --journeys …)", file=err)
+        return ExitCode.USAGE
     if not is_postgres_dsn(db):
         print(
             "journeydsl: error: --db must name a PostgreSQL database (postgresql://…): workers "

@@ -318,6 +318,24 @@ def test_one_worker_delivers_what_a_sqlite_run_delivers(
         assert store._conn.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
 
 
+def test_the_journeys_may_be_given_as_an_option(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """`journeydsl worker --db DSN --journeys J1 J2 …` is the positional form spelled as an
+    option: the same actions file; with no journey at all, exit 2 saying what to give."""
+    events = jsonl(tmp_path / "events.jsonl", EVENTS)
+    profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
+    reference = _sqlite_reference(tmp_path, events, profiles)
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    actions = tmp_path / "worker.jsonl"
+    argv = worker_argv(pg_dsn, events, profiles, actions, journeys=[])
+    assert main([*argv, "--journeys", *JOURNEYS]) == 0
+    assert sorted(actions.read_text().splitlines()) == reference
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert "give the journeys to run" in capsys.readouterr().err
+
+
 def test_two_worker_processes_deliver_what_one_sqlite_run_delivers(
     tmp_path: Path, pg_dsn: str
 ) -> None:
