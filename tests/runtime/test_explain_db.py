@@ -87,3 +87,20 @@ def test_actions_without_a_database_is_a_usage_error(capsys: pytest.CaptureFixtu
     argv = ["explain", JOURNEYS[0], "--customer", "c-002", "--actions", "a.jsonl"]
     assert main(argv) == 2
     assert "--actions goes with --db" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_a_postgresql_runs_log_reads_as_the_sqlite_runs(
+    ran: dict[str, str], capsys: pytest.CaptureFixture[str], pg_dsn: str, tmp_path: Path
+) -> None:
+    """`explain --db postgresql://…` lists what a run on PostgreSQL stored, as it lists the SQLite
+    run of the same events."""
+    actions = str(tmp_path / "pg.jsonl")
+    argv = ["run", *JOURNEYS, "--db", pg_dsn, "--migrate", "--events", ran["events"]]
+    assert main([*argv, "--actions", actions, "--profiles", ran["profiles"], "--now", NOW]) == 0
+    explain = ["explain", JOURNEYS[0], "--customer", "c-002"]
+    capsys.readouterr()
+    assert main([*explain, "--db", ran["db"], "--actions", ran["actions"]]) == 0
+    on_sqlite = capsys.readouterr().out
+    assert main([*explain, "--db", pg_dsn, "--actions", actions]) == 0
+    assert capsys.readouterr().out == on_sqlite
