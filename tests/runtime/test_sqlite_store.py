@@ -370,3 +370,20 @@ def test_load_profiles_reports_bad_lines_and_keeps_journey_updates(tmp_path: Pat
         assert store.get("c1") == Profile(
             "c1", good["attributes"], {"email": False}, "Asia/Ho_Chi_Minh"
         )
+
+
+def test_the_zones_kept_follow_another_connections_profiles(tmp_path: Path) -> None:
+    """The time zones the store keeps (segment journeys ask at every step) are read again once
+    another connection has committed a profile to the file."""
+    path = tmp_path / "s.sqlite"
+    with SQLiteStore(path) as store:
+        store.add(Profile("c1", {}, {}, "Asia/Ho_Chi_Minh"))
+        assert store.timezones() == {"Asia/Ho_Chi_Minh"}
+        other = sqlite3.connect(path)
+        with other:
+            other.execute(
+                "INSERT INTO profiles (customer_id, attributes, consent, timezone, tags) "
+                "VALUES ('c2', '{}', '{}', 'Asia/Shanghai', '[]')"
+            )
+        other.close()
+        assert store.timezones() == {"Asia/Ho_Chi_Minh", "Asia/Shanghai"}

@@ -304,6 +304,10 @@ def test_profiles_default_update_tag_and_listing(stores: Stores) -> None:
     p.add(Profile("c1", {}, {"sms": True}))  # replaced, keeps its place
     assert p.get("c1") == Profile("c1", {}, {"sms": True})
     assert list(p.customers()) == ["c1", "c2", "c3"]
+    # The zones follow the profiles written (a store that keeps them forgets them on a write).
+    assert p.timezones() == {"Asia/Ho_Chi_Minh", ""}
+    p.add(Profile("c4", {}, {}, "Asia/Shanghai"))
+    assert p.timezones() == {"Asia/Ho_Chi_Minh", "", "Asia/Shanghai"}
 
 
 # --------------------------------------------------------------------------- state

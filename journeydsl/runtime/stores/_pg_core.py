@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
@@ -30,7 +31,11 @@ from journeydsl.runtime.stores._sqlite_rows import _dump_values, _profile_hash
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PgCore", "PgTransaction", "aware"]
+__all__ = ["TIMEZONES_FOR", "PgCore", "PgTransaction", "aware"]
+
+#: How long (seconds) the time zones of the profiles, read once, are kept: another process's
+#: new profile in a new zone is seen by segment schedules within that time.
+TIMEZONES_FOR = 10.0
 
 
 def profile_of(customer_id: str, row: Sequence[Any] | None) -> Profile:
@@ -67,6 +72,10 @@ class PgCore:
         self.readonly = readonly
         self._owner_thread = threading.get_ident()
         self._after: list[Callable[[], None]] = []
+        # The distinct time zones of the profiles, by scope, with when they were read (segment
+        # journeys ask at every next_wakeup): forgotten when this store writes a profile, and
+        # read again after TIMEZONES_FOR seconds (another process may have written one).
+        self._timezones: dict[str, tuple[float, frozenset[str]]] = {}
 
     # ------------------------------------------------------------------ transactions
 
@@ -236,6 +245,7 @@ class PgCore:
         return profile_of(customer_id, row)
 
     def _put(self, p: Profile, source_hash: str | None = None) -> None:
+        self._timezones.clear()
         self._conn.execute(
             "INSERT INTO profiles (customer_id, attributes, consent, timezone, tags, source_hash, "
             "bucket) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE SET "
@@ -289,10 +299,21 @@ class PgCore:
         return [c for (c,) in rows]
 
     def timezones(self) -> set[str]:
-        """The distinct time zones of known customers (of the scoped buckets)."""
+        """The distinct time zones of known customers (of the scoped buckets); kept for
+        :data:`TIMEZONES_FOR` seconds, or until this store writes a profile."""
         where, args = self._in_scope()
-        rows = self._conn.execute(f"SELECT DISTINCT timezone FROM profiles WHERE TRUE{where}", args)
-        return {tz for (tz,) in rows}
+        key = repr(args)
+        now = time.monotonic()
+        kept = self._timezones.get(key)
+        if kept is None or now - kept[0] > TIMEZONES_FOR:
+            rows = self._conn.execute(
+                f"SELECT DISTINCT timezone FROM profiles WHERE TRUE{where}", args
+            )
+            kept = (now, frozenset(tz for (tz,) in rows))
+            if len(self._timezones) >= 4096:
+                self._timezones.clear()
+            self._timezones[key] = kept
+        return set(kept[1])
 
     def load_profiles_jsonl(self, path: str | Path) -> tuple[int, list[str]]:
         """Load a profiles JSON Lines file in one transaction, leaving unchanged lines alone

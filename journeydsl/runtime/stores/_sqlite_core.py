@@ -41,6 +41,9 @@ class StoreCore:
         # docstring): each is committed state, updated by this store's own writes and dropped
         # when a transaction rolls back or another connection commits (_fresh).
         self._profile_cache: dict[str, Profile] = {}
+        # The distinct time zones of the profiles (what segment journeys evaluate in, asked
+        # at every next_wakeup), when known; any profile write forgets them.
+        self._timezones: frozenset[str] | None = None
         # The waiting instances' timers (id → due_utc, with due_iso) and the pending outbox
         # entries (key → not_before_utc, with the row the store reads back), when loaded.
         self._timers: DueIndex[str] | None = None
@@ -113,6 +116,7 @@ class StoreCore:
     def _forget(self) -> None:
         """Drop every cache: what they hold may not be committed state any more."""
         self._profile_cache.clear()
+        self._timezones = None
         self._live.clear()
         self._timers = None
         self._pending = None

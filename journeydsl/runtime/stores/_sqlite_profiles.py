@@ -58,6 +58,7 @@ class ProfilesPart(StoreCore):
 
     def _put(self, db: sqlite3.Connection, p: Profile, source_hash: str | None = None) -> None:
         self._profile_cache.pop(p.customer_id, None)
+        self._timezones = None
         db.execute(
             "INSERT INTO profiles (customer_id, attributes, consent, timezone, tags, source_hash) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET "
@@ -106,8 +107,14 @@ class ProfilesPart(StoreCore):
         return [c for (c,) in self._conn.execute("SELECT customer_id FROM profiles ORDER BY seq")]
 
     def timezones(self) -> set[str]:
-        """The distinct time zones of known customers."""
-        return {tz for (tz,) in self._conn.execute("SELECT DISTINCT timezone FROM profiles")}
+        """The distinct time zones of known customers (kept until a profile is written here, a
+        transaction rolls back, or another connection commits to the file: segment journeys
+        ask at every ``next_wakeup``)."""
+        self._fresh()
+        if self._timezones is None:
+            rows = self._conn.execute("SELECT DISTINCT timezone FROM profiles")
+            self._timezones = frozenset(tz for (tz,) in rows)
+        return set(self._timezones)
 
     def load_profiles_jsonl(self, path: str | Path) -> tuple[int, list[str]]:
         """Load a profiles JSON Lines file (the DESIGN.md profile contract) in one transaction.
