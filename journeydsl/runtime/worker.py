@@ -33,9 +33,8 @@ the bucket dropped.
 ``entry when`` journeys run per bucket (:mod:`~journeydsl.runtime.changes`: each bucket's first
 pass and instants to look again, read again when the bucket is claimed again). Not yet for
 workers: journeys under an entry rate (the rate counts entries across customers in one engine),
-and in event time, ticket queues with a daily capacity (a
-release ranks every bucket's tickets at once, which needs every bucket at the release);
-:class:`Worker` refuses them. Channel throughput limits and (live) ticket queues hold over every
+and in event time, ticket queues with a daily capacity (a release ranks every bucket's tickets
+at once, which needs every bucket at the release); :class:`Worker` refuses them. Channel throughput limits and (live) ticket queues hold over every
 worker together (:class:`~journeydsl.runtime.policies.throughput.SharedThrottle`,
 :class:`~journeydsl.runtime.queues.SharedQueues`).
 """
