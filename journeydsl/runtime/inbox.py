@@ -106,11 +106,22 @@ def put(
 
 
 def take(store: PostgresStore, bucket: int, limit: int) -> list[InboxRow]:
-    """The next events of ``bucket``, invalid ones first, then by time and arrival."""
-    rows = store._conn.execute(
-        "SELECT id, at, body FROM inbox WHERE bucket = %s ORDER BY at NULLS FIRST, seq LIMIT %s",
+    """The next events of ``bucket``, invalid ones first, then by time and arrival.
+
+    Two queries, each an ordered walk of the ``(bucket, at, seq)`` index: one ``ORDER BY at
+    NULLS FIRST`` could not use it (the index keeps nulls last) and would sort the bucket's
+    whole backlog at every take."""
+    conn = store._conn
+    rows = conn.execute(
+        "SELECT id, at, body FROM inbox WHERE bucket = %s AND at IS NULL ORDER BY seq LIMIT %s",
         (bucket, limit),
     ).fetchall()
+    if len(rows) < limit:
+        rows += conn.execute(
+            "SELECT id, at, body FROM inbox WHERE bucket = %s AND at IS NOT NULL "
+            "ORDER BY at, seq LIMIT %s",
+            (bucket, limit - len(rows)),
+        ).fetchall()
     return [InboxRow(str(i), bucket, at, str(body)) for i, at, body in rows]
 
 

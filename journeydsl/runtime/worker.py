@@ -34,8 +34,9 @@ the bucket dropped.
 pass and instants to look again, read again when the bucket is claimed again). Not yet for
 workers: journeys under an entry rate (the rate counts entries across customers in one engine),
 and in event time, ticket queues with a daily capacity (a release ranks every bucket's tickets
-at once, which needs every bucket at the release); :class:`Worker` refuses them. Channel throughput limits and (live) ticket queues hold over every
-worker together (:class:`~journeydsl.runtime.policies.throughput.SharedThrottle`,
+at once, which needs every bucket at the release); :class:`Worker` refuses them. Channel
+throughput limits and (live) ticket queues hold over every worker together
+(:class:`~journeydsl.runtime.policies.throughput.SharedThrottle`,
 :class:`~journeydsl.runtime.queues.SharedQueues`).
 """
 
