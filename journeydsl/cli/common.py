@@ -28,7 +28,6 @@ __all__ = [
     "add_skip_option",
     "catalog_roots",
     "closest",
-    "expand_paths",
     "fail_usage",
     "journeys_with_roots",
     "looks_like_journey",
@@ -171,11 +170,6 @@ def add_skip_option(parser: argparse.ArgumentParser) -> None:
         help="skip the files given that are not journeys (catalogs, policies, scenario tests) "
         "instead of reading them as journeys; for pre-commit hooks",
     )
-
-
-def expand_paths(paths: Iterable[str]) -> list[Path]:
-    """Files as given; folders expand to the journeys inside them (catalogs are skipped)."""
-    return [path for path, _ in journeys_with_roots(paths, None)]
 
 
 def catalog_roots(paths: Iterable[str | Path], root: str | Path | None) -> dict[Path, Path | None]:

@@ -39,11 +39,11 @@ class StoredRun:
         timezone: str,
     ) -> None:
         self._journey = journey
-        self.instances: list[Mapping[str, Any]] = [dict(i) for i in instances]
-        self.actions = list(actions)
+        self._records = list(instances)
+        self.instances: Sequence[Mapping[str, Any]] = self._records
+        self.actions = actions
         self._timezone = timezone
         self.engine = self  # (the listing asks its engine for the decision logs)
-        self._records = list(instances)
 
     def explain(self, customer_id: str) -> list[dict[str, Any]]:
         """The decision logs (as ``Engine.explain`` gives them)."""
