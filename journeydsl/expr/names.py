@@ -146,7 +146,7 @@ def _trigger(node: A.Attr, obj: A.Name, scope: Scope) -> Typed:
     if t is None:
         return ERR
     return coded(
-        Typed(t, lambda ctx, ev: ctx.trigger.get(fname), False),
+        Typed(t, lambda ctx, ev: ctx.trigger.get(fname), False, missing=True),
         "c.trigger.get({0})",
         name_text(fname),
     )
@@ -173,7 +173,7 @@ def _event_field(node: A.Attr, base: str, scope: Scope) -> Typed:
 def _at_hand(t: Type, fname: str) -> Typed:
     """The field ``fname`` of the event at hand (None without one)."""
     return coded(
-        Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False),
+        Typed(t, lambda ctx, ev: ev.get(fname) if ev is not None else None, False, missing=True),
         "(e.get({0}) if e is not None else None)",
         name_text(fname),
     )
@@ -191,7 +191,9 @@ def _bound_field(node: A.Attr, base: str, scope: Scope) -> Typed:
         return _at_hand(t, fname)
     key = f"{base}.{fname}"
     return coded(
-        Typed(t, lambda ctx, ev: ctx.variables.get(key), False), "c.variables.get({0})", K(key)
+        Typed(t, lambda ctx, ev: ctx.variables.get(key), False, missing=True),
+        "c.variables.get({0})",
+        K(key),
     )
 
 

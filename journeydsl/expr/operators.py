@@ -225,6 +225,15 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         check_enum_literal(lt, node.right, scope)
         check_enum_literal(rt, node.left, scope)
         cmp = _CMP[op]
+        if left.missing or right.missing:  # (a field the event did not carry reads as absent)
+            typed = Typed(BOOL, _compare_missing(cmp, op == "!=", lf, rf), const, reads)
+            a, b = Tmp(), Tmp()
+            template = (
+                "{2} if (type({3} := {0}) in {5}) | (type({4} := {1}) in {5}) else {3} OP {4}"
+            )
+            return coded(
+                typed, template.replace("OP", op), left, right, K(op == "!="), a, b, K(_MISSING)
+            )
         if left.absent or right.absent:
             typed = Typed(BOOL, _compare_absent(cmp, op == "!=", lf, rf), const, reads)
             a, b = Tmp(), Tmp()
@@ -277,6 +286,25 @@ def _compare_absent(cmp: Callable[[Any, Any], bool], unequal: bool, lf: Fn, rf: 
     def run(c: EvalContext, e: EventRecord | None) -> bool:
         a, b = lf(c, e), rf(c, e)
         if type(a) is Absent or type(b) is Absent:
+            return unequal
+        return cmp(a, b)
+
+    return run
+
+
+#: What a value that is not there may be: an absent attribute's marker, or None (a field the
+#: event did not carry).
+_MISSING = frozenset({Absent, type(None)})
+
+
+def _compare_missing(cmp: Callable[[Any, Any], bool], unequal: bool, lf: Fn, rf: Fn) -> Fn:
+    """A comparison where a side may be a field the event did not carry (None) or an absent
+    attribute: as :func:`_compare_absent`, a value that is not there equals nothing and orders
+    with nothing."""
+
+    def run(c: EvalContext, e: EventRecord | None) -> bool:
+        a, b = lf(c, e), rf(c, e)
+        if type(a) in _MISSING or type(b) in _MISSING:
             return unequal
         return cmp(a, b)
 

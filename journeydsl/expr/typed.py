@@ -31,7 +31,9 @@ class Typed:
     ``absent`` names the profile attribute whose absence the value may be (its closure may then
     return an :class:`~journeydsl.expr.absent.Absent` marker), and ``optional`` says that the
     catalog declares it optional, so that reading it without a fallback is JD309 (see
-    :mod:`journeydsl.expr.absent`).
+    :mod:`journeydsl.expr.absent`). ``missing`` says that the closure may return None: a field
+    the event did not carry, which reads as absent too (a comparison with it is false, ``!=``
+    true).
 
     ``code`` is the Python code that computes the same value, for the generated function of the
     expression (see :mod:`journeydsl.expr.codegen`); None where the closure is called."""
@@ -44,6 +46,7 @@ class Typed:
     absent: str | None = None
     optional: bool = False
     code: Code | None = None
+    missing: bool = False
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.evaluation import EvalContext
-from journeydsl.runtime.hostcalls import iso
+from journeydsl.runtime.hostcalls import StoreError, iso, log
 from journeydsl.runtime.protocols import OutboxEntry, Profile
 from journeydsl.runtime.records import InstanceRecord
 
@@ -120,9 +120,21 @@ class ChangeEntries:
         ctx = EvalContext(
             self.events, at, probe, journey, profile, {}, {}, self.interpreter.history
         )
-        holds, soonest = ctx.watch(condition)
-        if holds:  # the instant time alone could make it false again
-            _, soonest = ctx.watch(self._negated[journey.id])
+        try:
+            holds, soonest = ctx.watch(condition)
+            if holds:  # the instant time alone could make it false again
+                _, soonest = ctx.watch(self._negated[journey.id])
+        except StoreError as failure:
+            raise failure.original from None
+        except Exception as exc:  # a failing expression must not stop the engine
+            log.warning(
+                "entry_condition_failed",
+                journey=journey.id,
+                customer=customer_id,
+                condition="entry when",
+                error=str(exc) or repr(exc),
+            )
+            holds, soonest = False, None
         if holds and not was:
             trigger = EventRecord(customer_id, cause, at, {})
             inst = self.entries.enter(journey, customer_id, at, profile, trigger)

@@ -316,7 +316,10 @@ class Engine:
                 continue
             # (never before the instance's own last step: a late event changes nothing it
             # already did)
-            moved = self._waits.on_event(journey, inst, ev, moved_at(inst, at), profile, outbox)
+            when = moved_at(inst, at)
+            moved: str | None = "failed"  # (what stays if its conditions raised: it ended)
+            with self._interpreter.failing(inst, journey, when):
+                moved = self._waits.on_event(journey, inst, ev, when, profile, outbox)
             if moved is not None:
                 records.append(inst)
             if moved == "resumed":

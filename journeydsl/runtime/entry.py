@@ -15,9 +15,9 @@ from journeydsl.runtime.changes import ChangeEntries
 from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.entry_rate import Backlog, meta_key
-from journeydsl.runtime.evaluation import EvalContext
+from journeydsl.runtime.evaluation import EvalContext, entry_holds
 from journeydsl.runtime.handoff import Handoffs, enrolled_values
-from journeydsl.runtime.hostcalls import iso, log
+from journeydsl.runtime.hostcalls import StoreError, iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late
 from journeydsl.runtime.policies.model import EntryRate
 from journeydsl.runtime.protocols import (
@@ -42,7 +42,12 @@ def _anniversary_today(entry: ir.Entry, ctx: EvalContext) -> bool:
     the customer's date; True for every other schedule. A customer without the date has none."""
     if entry.anniversary is None or entry.schedule is None:
         return True
-    value = entry.anniversary.fn(ctx, None)
+    try:
+        value = entry.anniversary.fn(ctx, None)
+    except StoreError as failure:
+        raise failure.original from None
+    except Exception:  # (a date that cannot be read is no anniversary)
+        return False
     if isinstance(value, datetime):
         value = value.astimezone(ctx.tz).date()
     if not isinstance(value, date):
@@ -129,7 +134,7 @@ class Entries:
             ctx = EvalContext(
                 self.events, now, probe, journey, profile, {}, tdata, self.interpreter.history
             )
-            if not entry.where.fn(ctx, trigger):
+            if not entry_holds(entry.where, ctx, trigger, "where"):
                 return None
         key = self._key(journey, customer_id, probe, trigger, profile, now)
         previous = [
@@ -283,7 +288,7 @@ class Entries:
             ctx = EvalContext(
                 self.events, when, probe, journey, profile, {}, {}, self.interpreter.history
             )
-            if _anniversary_today(journey.entry, ctx) and cond.fn(ctx, None):
+            if _anniversary_today(journey.entry, ctx) and entry_holds(cond, ctx, None, "segment"):
                 selected.append(customer)
         meta = {f"segment:{journey.id}:{zone_name}": when.isoformat()}
         rate = self.rates.get(journey.id)

@@ -12,7 +12,7 @@ from typing import Any
 from journeydsl import ir
 from journeydsl.expr.context import AggregateQuery, EventRecord, SentQuery
 from journeydsl.money import Money
-from journeydsl.runtime.hostcalls import StoreError
+from journeydsl.runtime.hostcalls import StoreError, log
 from journeydsl.runtime.protocols import ContactHistory, EventStore, Profile
 from journeydsl.zones import zone
 
@@ -172,3 +172,25 @@ def happened(
     if event is not None:
         return event == ev.type and (where is None or bool(where.fn(ctx, ev)))
     return condition is not None and bool(condition.fn(ctx, None))
+
+
+def entry_holds(condition: ir.CExpr, ctx: EvalContext, ev: EventRecord | None, what: str) -> bool:
+    """Whether an entry's condition (``what``: its ``where``, its ``entry when`` condition, a
+    segment's condition or its anniversary date) holds for ``ctx``'s customer. An expression
+    that raises (arithmetic on a field the event did not carry, a currency mismatch …) refuses
+    the entry, with a warning naming the journey, the customer and the error, instead of
+    reaching the host: no instance exists yet to end with the outcome ``error``. A store's
+    failure still reaches the host (see :class:`~journeydsl.runtime.hostcalls.StoreError`)."""
+    try:
+        return bool(condition.fn(ctx, ev))
+    except StoreError as failure:
+        raise failure.original from None
+    except Exception as exc:  # a failing expression must not stop the engine
+        log.warning(
+            "entry_condition_failed",
+            journey=ctx.journey_id,
+            customer=ctx.customer_id,
+            condition=what,
+            error=str(exc) or repr(exc),
+        )
+        return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -196,18 +196,39 @@ class Interpreter:
         except StoreError as failure:
             raise failure.original from None
         except Exception as exc:  # a failing expression must not stop the engine
-            # (the journeys' own limits say what happened in words; anything else as raised)
-            known = isinstance(exc, ExpressionLimitError | AbsentAttributeError | OverflowError)
-            reason = str(exc) if known else repr(exc)
-            if isinstance(exc, OverflowError):  # (Python's words name no limit)
-                reason = f"a date, time or duration out of range (beyond year 9999): {exc}"
-            detail = {"error": type(exc).__name__} if known else {}
-            note(inst, now, inst.get("node") or "", "error", reason=reason, **detail)
-            log.error("error", journey=journey.id, customer=inst["customer_id"], error=reason)
-            self._failed(inst, reason)
-            self.end(inst, journey, "error", now)
+            self.failed_by(exc, inst, journey, now)
         finally:
             inst["vars"] = encode_map(variables)
+
+    def failed_by(
+        self, exc: Exception, inst: InstanceRecord, journey: ir.Journey, now: datetime
+    ) -> None:
+        """End ``inst`` with the outcome ``error`` because evaluating its journey raised
+        ``exc`` (a step, or a wait's or a goal's condition): logged, counted and in its decision
+        log. The journeys' own limits say what happened in words; anything else as raised."""
+        known = isinstance(exc, ExpressionLimitError | AbsentAttributeError | OverflowError)
+        reason = str(exc) if known else repr(exc)
+        if isinstance(exc, OverflowError):  # (Python's words name no limit)
+            reason = f"a date, time or duration out of range (beyond year 9999): {exc}"
+        detail = {"error": type(exc).__name__} if known else {}
+        note(inst, now, inst.get("node") or "", "error", reason=reason, **detail)
+        log.error("error", journey=journey.id, customer=inst["customer_id"], error=reason)
+        self._failed(inst, reason)
+        self.end(inst, journey, "error", now)
+
+    @contextlib.contextmanager
+    def failing(self, inst: InstanceRecord, journey: ir.Journey, now: datetime) -> Iterator[None]:
+        """Around what evaluates ``inst``'s conditions outside a step (a wait's or a goal's
+        ``where``, a timer's re-check): an expression that raises ends the instance with the
+        outcome ``error`` (:meth:`failed_by`) instead of reaching the host. A store's failure
+        still does (see :class:`~journeydsl.runtime.hostcalls.StoreError`)."""
+        try:
+            yield
+        except StoreError as failure:
+            raise failure.original from None
+        except Exception as exc:  # a failing expression must not stop the engine
+            if inst["status"] != "ended":
+                self.failed_by(exc, inst, journey, now)
 
     def walk(self, step: Step, node_id: str | None) -> bool:
         """Interpret from ``node_id`` until the instance waits or ends (or a branch of a

@@ -103,7 +103,8 @@ class Waits:
         limit = journey.stale_after or self.stale_after
         late = Late(now - when, limit) if limit is not None and now - when > limit else None
         profile = self.profiles.get(inst["customer_id"])
-        self.on_timer(journey, inst, when, profile, outbox, late)
+        with self.interpreter.failing(inst, journey, when):
+            self.on_timer(journey, inst, when, profile, outbox, late)
         self.state.commit([inst, *self.interpreter.spawned()], outbox)  # (with its hand-offs)
         return 1
 
