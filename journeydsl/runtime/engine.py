@@ -39,7 +39,9 @@ from journeydsl.runtime.intake import (
     Intake,
     event_json,
     missing_handlers,
+    printable,
     scoped_marker,
+    storable,
 )
 from journeydsl.runtime.interpreter import Interpreter
 from journeydsl.runtime.policies.evaluator import PolicyEngine
@@ -242,6 +244,13 @@ class Engine:
             raw = parse_event_json(raw)
         as_json = event_json(raw)
         eid = event_key or event_id(as_json)
+        given = as_json.get("id")
+        if not storable(eid) or (type(given) is str and not storable(given)):
+            # (no store can keep such an id, nor look it up; a replay finds it in the text)
+            result = IngestResult(printable(eid))
+            bad_id = "'id' is not valid Unicode text (it holds a lone surrogate)"
+            self._intake.quarantine(result.event_id, as_json, bad_id, result)
+            return result
         result = IngestResult(eid)
         if self.state.processed(eid):
             result.duplicate = True

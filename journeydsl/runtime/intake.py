@@ -35,7 +35,9 @@ __all__ = [
     "event_json",
     "event_text",
     "missing_handlers",
+    "printable",
     "scoped_marker",
+    "storable",
 ]
 
 #: The engine meta key set once a store has seen a run of only some of its journeys: from then
@@ -126,10 +128,33 @@ def event_text(event: Mapping[str, Any]) -> str:
             return [exact(v) for v in value]
         return str(value)
 
-    text = json.dumps(exact(event), ensure_ascii=False, sort_keys=False)
+    plain = exact(event)
+    text = json.dumps(plain, ensure_ascii=False, sort_keys=False)
+    if not storable(text):  # a lone surrogate: written as its JSON escape, read back the same
+        text = json.dumps(plain, ensure_ascii=True, sort_keys=False)
     for marker, digits in numbers.items():
         text = text.replace(json.dumps(marker), digits, 1)
     return text
+
+
+def storable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode, which a store can keep (UTF-8): not when it holds a
+    lone surrogate, which JSON's ``\\ud800`` escapes can carry into Python."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """``text`` with any lone surrogate written as its escape (``\\ud800``): what a store can
+    keep and a log can print of an id that is not valid Unicode."""
+    if storable(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Intake:
@@ -169,7 +194,9 @@ class Intake:
 
     def taken(self, eid: str) -> bool:
         """Whether ``eid`` was taken already, by every journey or (in runs of some journeys)
-        by one of them."""
+        by one of them (never, for an id no store can keep: see :func:`storable`)."""
+        if not storable(eid):
+            return False
         return self.state.processed(eid) or bool(self.done_for(eid))
 
     def too_late(self, at: datetime) -> str | None:
