@@ -332,3 +332,25 @@ def test_check_db_on_a_missing_file_and_run_without_journeys_are_usage_errors(
         "journeydsl: error: the following arguments are required: JOURNEY, --actions "
         "(unless --check-db)\n"
     )
+
+
+def test_run_refuses_another_programs_database_and_leaves_it_untouched(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """A `--db` naming a database of another program (its own tables, no meta table): one line
+    naming the file and its tables, exit 1; the file keeps its tables and its journal mode."""
+    db = Path(files["db"])
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("CREATE TABLE customers (id TEXT PRIMARY KEY)")
+    code, err = run_cli(capsys, files)
+    assert code == 1
+    assert one_line(err) == (
+        f"journeydsl: error: {db}: not a journeydsl state file: it holds other tables "
+        "(customers) and no meta table; give a new file or a journeydsl state file"
+    )
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        tables = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert (tables, conn.execute("PRAGMA journal_mode").fetchone()[0]) == (
+            ["customers"],
+            "delete",
+        )

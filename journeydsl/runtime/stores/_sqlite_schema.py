@@ -22,6 +22,7 @@ __all__ = [
     "check_database",
     "migrate",
     "readonly_uri",
+    "refuse_foreign",
     "require_current",
     "stored_schema",
 ]
@@ -147,6 +148,26 @@ def _logs_apart(db: sqlite3.Connection) -> None:
                 "INSERT INTO decisions (instance, n, entries) VALUES (?, ?, ?)",
                 (iid, *write.chunk),
             )
+
+
+def refuse_foreign(db: sqlite3.Connection, path: str) -> None:
+    """:class:`StoreUnavailable` when the file holds tables but neither a ``meta`` table nor
+    journeydsl's own ``events`` and ``instances``: another program's database, refused before
+    anything touches it (a mistyped ``--db`` must not write into a bank's own database)."""
+    tables = {
+        name
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    }
+    if not tables or "meta" in tables or {"events", "instances"} <= tables:
+        return
+    shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+    raise StoreUnavailable(
+        path,
+        f"not a journeydsl state file: it holds other tables ({shown}) and no meta table; "
+        "give a new file or a journeydsl state file",
+    )
 
 
 def migrate(db: sqlite3.Connection, path: str) -> None:

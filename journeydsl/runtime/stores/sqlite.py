@@ -94,6 +94,7 @@ from journeydsl.runtime.stores._sqlite_schema import (
     check_database,
     migrate,
     readonly_uri,
+    refuse_foreign,
     require_current,
 )
 from journeydsl.runtime.stores._sqlite_state import StatePart
@@ -173,6 +174,7 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart, SQLiteBudget
                 if readonly:
                     self._check_readable()
                 else:
+                    refuse_foreign(self._conn, self.path)
                     self._conn.execute("PRAGMA journal_mode=WAL")
                     self._conn.execute(f"PRAGMA synchronous={synchronous}")
                     self.synchronous = synchronous
