@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TextIO, cast
 
 from journeydsl.cli.common import Command, Parser, UsageError
 from journeydsl.exitcodes import ExitCode
@@ -207,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extras = parser.parse_known_args(argv)
     if extras:
         _subparser(parser, args.command).unrecognized(extras)
-    out, err = sys.stdout, sys.stderr
+    out, err = cast(TextIO, PipeOut(sys.stdout)), sys.stderr
     if args.command is None:
         parser.print_help(err)
         return ExitCode.USAGE
@@ -216,5 +218,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"journeydsl: error: {exc}", file=err)
         return ExitCode.USAGE
-    except BrokenPipeError:  # e.g. `journeydsl graph x | head`
-        return ExitCode.OK
+    except BrokenPipeError:  # (written past `out`, e.g. to sys.stdout: the work was cut short)
+        _to_devnull(sys.stdout)
+        return ExitCode.ERRORS
+
+
+class PipeOut:
+    """The standard output, for a reader that may stop reading (``journeydsl check … | head``):
+    once the pipe is closed, what is written is dropped and the command goes on, so that its
+    exit status is still its own (a journey with errors exits 1 whatever the reader read)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def write(self, text: str) -> int:
+        """Write ``text``, or drop it once the reader is gone."""
+        if not self.closed_by_reader:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush, unless the reader is gone."""
+        if not self.closed_by_reader:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def _gone(self) -> None:
+        self.closed_by_reader = True
+        _to_devnull(self._stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at /dev/null, so that what is still buffered in it, and the
+    interpreter's flush at exit, do not raise again (Python's advice on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # (no descriptor: an in-memory stream)
+        pass
