@@ -37,6 +37,7 @@ from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.policies.model import Policies
+from journeydsl.runtime.profiles import attribute_types
 from journeydsl.runtime.protocols import SinkError
 from journeydsl.runtime.stores.postgres import PostgresStore
 from journeydsl.runtime.stores.sqlite import DatabaseInUse, SQLiteStore, check_database
@@ -516,7 +517,9 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
         )
         return ExitCode.USAGE
     if plan.profiles is not None:
-        summary.profiles, problems = store.load_profiles_jsonl(plan.profiles)
+        summary.profiles, problems = store.load_profiles_jsonl(
+            plan.profiles, attribute_types(plan.journeys)
+        )
         summary.profile_problems = len(problems)
         for problem in problems:
             print(f"{problem} (profile skipped)", file=err)

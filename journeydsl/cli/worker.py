@@ -34,6 +34,7 @@ from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.kafka import KafkaConsumerError
 from journeydsl.runtime.policies.model import Policies
+from journeydsl.runtime.profiles import attribute_types
 from journeydsl.runtime.protocols import SinkError
 from journeydsl.runtime.stream import parse_time
 from journeydsl.zones import zone
@@ -222,7 +223,7 @@ def _work(
             return zone(store.get(customer_id).timezone)
 
         if args.profiles:
-            _, problems = store.load_profiles_jsonl(args.profiles)
+            _, problems = store.load_profiles_jsonl(args.profiles, attribute_types(journeys))
             for problem in problems:
                 print(f"{problem} (profile skipped)", file=err)
         with FileChannel(args.actions, timezone_of=timezone_of) as sink:

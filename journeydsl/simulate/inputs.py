@@ -176,7 +176,7 @@ def read_profiles(
 
     profiles: list[Profile] = []
     problems: list[Problem] = []
-    for item in read_profiles_jsonl(path):
+    for item in read_profiles_jsonl(path, attribute_types):
         if item.profile is None:
             problems.append(Problem(f"{path}:{item.line}", item.error or "invalid profile"))
         else:

@@ -15,7 +15,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
+from journeydsl.expr.types import Type
 from journeydsl.runtime.codec import decode_map
 from journeydsl.runtime.profiles import read_profiles_jsonl
 from journeydsl.runtime.protocols import Profile, keep_settled
@@ -315,13 +316,15 @@ class PgCore:
             self._timezones[key] = kept
         return set(kept[1])
 
-    def load_profiles_jsonl(self, path: str | Path) -> tuple[int, list[str]]:
+    def load_profiles_jsonl(
+        self, path: str | Path, attribute_types: Mapping[str, Type] | None = None
+    ) -> tuple[int, list[str]]:
         """Load a profiles JSON Lines file in one transaction, leaving unchanged lines alone
         (as :meth:`SQLiteStore.load_profiles_jsonl
         <journeydsl.runtime.stores.sqlite.SQLiteStore.load_profiles_jsonl>`)."""
         problems: list[str] = []
         loaded = 0
-        lines = list(read_profiles_jsonl(path))
+        lines = list(read_profiles_jsonl(path, attribute_types))
         with self._transaction():
             for item in lines:
                 if item.profile is None:

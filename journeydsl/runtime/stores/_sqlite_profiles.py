@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from journeydsl.expr.types import Type
 from journeydsl.runtime.codec import decode_map
 from journeydsl.runtime.profiles import read_profiles_jsonl
 from journeydsl.runtime.protocols import Profile
@@ -116,17 +117,20 @@ class ProfilesPart(StoreCore):
             self._timezones = frozenset(tz for (tz,) in rows)
         return set(self._timezones)
 
-    def load_profiles_jsonl(self, path: str | Path) -> tuple[int, list[str]]:
+    def load_profiles_jsonl(
+        self, path: str | Path, attribute_types: Mapping[str, Type] | None = None
+    ) -> tuple[int, list[str]]:
         """Load a profiles JSON Lines file (the DESIGN.md profile contract) in one transaction.
 
         Returns ``(loaded, problems)``; each problem is ``file:line: reason`` and its line is
-        skipped. A profile whose line is unchanged since it was last loaded is left alone, so
-        re-running a load (e.g. when a run resumes) keeps the attributes and tags journeys have
-        set since; a changed line replaces the profile.
+        skipped (with ``attribute_types``, the catalogs' attributes, a line whose declared
+        attribute has another type is such a problem). A profile whose line is unchanged since
+        it was last loaded is left alone, so re-running a load (e.g. when a run resumes) keeps
+        the attributes and tags journeys have set since; a changed line replaces the profile.
         """
         problems: list[str] = []
         loaded = 0
-        lines = list(read_profiles_jsonl(path))
+        lines = list(read_profiles_jsonl(path, attribute_types))
         with self._transaction() as db:
             for item in lines:
                 if item.profile is None:
