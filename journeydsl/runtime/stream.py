@@ -194,11 +194,15 @@ class StreamRunner:
         self.summary.deduplicated = self.sink.deduplicated
 
     def _advance(self, t: datetime) -> None:
-        """Fire everything due up to ``t``, each at its own time, then move the clock."""
+        """Fire everything due up to ``t``, each at its own time, then move the clock. A timer
+        due before the time the clock already reached (an instance a replayed late event
+        started) fires at that time, late, as the stale rule judges it: never at its own,
+        which would date its actions before ones already delivered."""
         engine, clock = self.engine, self.clock
         engine.control.check(engine, t)  # (a journey resumed since: the events it held, first)
         while (wake := engine.next_wakeup()) is not None and wake <= t:
             clock.set(wake)
+            wake = clock.now()
             engine.tick(wake)
             self._count()
             # A tick's deliveries may make work due at the same instant (a ticket queue decided:

@@ -197,3 +197,36 @@ def test_a_pipe_is_taken_as_it_comes_with_late_events_at_their_own_time(tmp_path
             "SELECT json_extract(record, '$.entered_at') FROM instances WHERE customer_id = 'b'"
         ).fetchone()
     assert entered == "2026-01-05T09:00:00+07:00"
+
+
+def test_a_replayed_late_events_overdue_timers_fire_late_not_backdated(tmp_path: Path) -> None:
+    """t-1's card_issued comes 5 days after t-2's (quarantined too_late), is replayed, and a
+    later run goes on to 12:00: t-1's first reminder, due days before the time the run had
+    reached, fires then, as stale (sends nothing); the actions file never goes back in time."""
+    onboarding = JOURNEYS[0]
+    profiles = jsonl(
+        tmp_path / "profiles.jsonl",
+        [profile(c, False, email=True, sms=True, zns=True) for c in ("t-1", "t-2")],
+    )
+    late = [
+        event("t-2", "card_issued", "2026-01-10T10:00:00+07:00", card_id="k2", product="gold"),
+        event("t-1", "card_issued", "2026-01-05T10:00:00+07:00", card_id="k1", product="gold"),
+    ]
+    files = {"--db": tmp_path / "s.db", "--actions": tmp_path / "actions.jsonl"}
+    common = [x for k, v in files.items() for x in (k, str(v))]
+    events = jsonl(tmp_path / "late.jsonl", late)
+    assert (
+        main(["run", onboarding, "--events", str(events), "--profiles", str(profiles), *common])
+        == 0
+    )
+    assert main(["quarantine", "replay", onboarding, *common]) == 0
+    empty = jsonl(tmp_path / "empty.jsonl", [])
+    more = ["--events", str(empty), "--now", "2026-01-10T12:00:00+07:00"]
+    assert main(["run", onboarding, *more, *common]) == 0
+    actions = read_actions(files["--actions"])
+    times = [datetime.fromisoformat(a["at"]) for a in actions]
+    assert times == sorted(times)
+    reminders = [a for a in actions if a["customer_id"] == "t-1"]
+    assert [(a["template"], a["at"]) for a in reminders] == [
+        ("activation_reminder", "2026-01-10T12:00:00+07:00")
+    ]
