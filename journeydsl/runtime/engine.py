@@ -39,9 +39,7 @@ from journeydsl.runtime.intake import (
     Intake,
     event_json,
     missing_handlers,
-    printable,
     scoped_marker,
-    storable,
 )
 from journeydsl.runtime.interpreter import Interpreter
 from journeydsl.runtime.policies.evaluator import PolicyEngine
@@ -244,13 +242,8 @@ class Engine:
             raw = parse_event_json(raw)
         as_json = event_json(raw)
         eid = event_key or event_id(as_json)
-        given = as_json.get("id")
-        if not storable(eid) or (type(given) is str and not storable(given)):
-            # (no store can keep such an id, nor look it up; a replay finds it in the text)
-            result = IngestResult(printable(eid))
-            bad_id = "'id' is not valid Unicode text (it holds a lone surrogate)"
-            self._intake.quarantine(result.event_id, as_json, bad_id, result)
-            return result
+        if (refused := self._intake.unkeepable(eid, as_json)) is not None:
+            return refused  # (an id no store can keep: quarantined)
         result = IngestResult(eid)
         if self.state.processed(eid):
             result.duplicate = True
@@ -323,10 +316,8 @@ class Engine:
             journey = self.versions.get((inst["journey"], inst["version"]))
             if journey is None:
                 continue
-            # (never before the instance's own last step: a late event changes nothing it
-            # already did)
-            when = moved_at(inst, at)
-            moved: str | None = "failed"  # (what stays if its conditions raised: it ended)
+            when = moved_at(inst, at)  # (never before its last step: a late event undoes nothing)
+            moved: str | None = "failed"  # (stays if its conditions raised: it ended, to save)
             with self._interpreter.failing(inst, journey, when):
                 moved = self._waits.on_event(journey, inst, ev, when, profile, outbox)
             if moved is not None:

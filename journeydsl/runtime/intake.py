@@ -192,6 +192,18 @@ class Intake:
         processed = self.state.processed
         return frozenset(j for j in self.journeys if processed(scoped_marker(eid, j)))
 
+    def unkeepable(self, eid: str, as_json: Mapping[str, Any]) -> IngestResult | None:
+        """The result of an event whose id is not valid Unicode (:func:`storable`), which no
+        store can keep nor look up, once quarantined under the id with the surrogate escaped
+        (its own ``id`` is checked too: a replay finds it in the text); None for any other."""
+        given = as_json.get("id")
+        if storable(eid) and not (type(given) is str and not storable(given)):
+            return None
+        result = IngestResult(printable(eid))
+        why = "'id' is not valid Unicode text (it holds a lone surrogate)"
+        self.quarantine(result.event_id, as_json, why, result)
+        return result
+
     def taken(self, eid: str) -> bool:
         """Whether ``eid`` was taken already, by every journey or (in runs of some journeys)
         by one of them (never, for an id no store can keep: see :func:`storable`)."""
