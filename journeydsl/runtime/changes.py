@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
-from journeydsl.runtime.evaluation import EvalContext
+from journeydsl.runtime.evaluation import ConditionError, EvalContext
 from journeydsl.runtime.hostcalls import StoreError, iso, log
 from journeydsl.runtime.protocols import OutboxEntry, Profile
 from journeydsl.runtime.records import InstanceRecord
@@ -126,13 +126,13 @@ class ChangeEntries:
                 _, soonest = ctx.watch(self._negated[journey.id])
         except StoreError as failure:
             raise failure.original from None
-        except Exception as exc:  # a failing expression must not stop the engine
+        except ConditionError as failure:  # a failing expression must not stop the engine
             log.warning(
                 "entry_condition_failed",
                 journey=journey.id,
                 customer=customer_id,
                 condition="entry when",
-                error=str(exc) or repr(exc),
+                error=str(failure.original) or repr(failure.original),
             )
             holds, soonest = False, None
         if holds and not was:

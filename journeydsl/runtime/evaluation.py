@@ -16,7 +16,14 @@ from journeydsl.runtime.hostcalls import StoreError, log
 from journeydsl.runtime.protocols import ContactHistory, EventStore, Profile
 from journeydsl.zones import zone
 
-__all__ = ["EvalContext", "happened", "typed_attributes"]
+__all__ = [
+    "ConditionError",
+    "EvalContext",
+    "entry_holds",
+    "evaluated",
+    "happened",
+    "typed_attributes",
+]
 
 _TICK = timedelta(microseconds=1)
 
@@ -139,7 +146,7 @@ class EvalContext:
         which time alone could make it true: an event leaving one of its sliding windows."""
         self.windows, self.leaves = [], []
         try:
-            value = bool(condition.fn(self, None))
+            value = bool(evaluated(condition, self, None))
             windows = self.windows
         finally:
             self.windows = None
@@ -170,8 +177,30 @@ def happened(
     """Whether ``ev`` is the awaited event (and passes its ``where``), or, for a condition
     (of a goal or a `wait for`), whether the condition now holds."""
     if event is not None:
-        return event == ev.type and (where is None or bool(where.fn(ctx, ev)))
-    return condition is not None and bool(condition.fn(ctx, None))
+        return event == ev.type and (where is None or bool(evaluated(where, ctx, ev)))
+    return condition is not None and bool(evaluated(condition, ctx, None))
+
+
+class ConditionError(Exception):
+    """A wait's or a goal's condition raised as it was evaluated (an expression's own error:
+    arithmetic on a field the event did not carry, a currency mismatch …), never a store's
+    (see :class:`~journeydsl.runtime.hostcalls.StoreError`): the instance ends with the outcome
+    ``error`` (``Interpreter.failing``), the host goes on. ``original`` is what it raised."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(repr(original))
+        self.original = original
+
+
+def evaluated(condition: ir.CExpr, ctx: EvalContext, ev: EventRecord | None) -> Any:
+    """``condition``'s value; what it raises comes out as :class:`ConditionError`, but a
+    store's failure (:class:`~journeydsl.runtime.hostcalls.StoreError`) as it is."""
+    try:
+        return condition.fn(ctx, ev)
+    except StoreError:
+        raise
+    except Exception as exc:  # an expression's own error
+        raise ConditionError(exc) from exc
 
 
 def entry_holds(condition: ir.CExpr, ctx: EvalContext, ev: EventRecord | None, what: str) -> bool:

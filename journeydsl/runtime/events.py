@@ -1,13 +1,14 @@
 """Reading events: the JSON contract → typed :class:`EventRecord`, validated against the catalog.
 
 A bad event is never allowed to crash the engine or poison an instance: :func:`coerce_event`
-raises :class:`BadEvent` with a reason instead, and the engine quarantines it. Beyond the catalog's
-types, it refuses what would break a store or an expression later: text that is not valid Unicode
-(a lone surrogate such as ``"\\ud800"``), non-finite numbers (``NaN``, ``Infinity``), amounts of
-more than :data:`MAX_AMOUNT_DIGITS` digits before or after the point, times outside
-:data:`EARLIEST` … :data:`LATEST`, ids longer than :data:`MAX_ID_LENGTH` and ``data`` nested
-deeper than :data:`MAX_DATA_DEPTH`. A fraction in a field the catalog does not type is kept as an
-exact :class:`~decimal.Decimal`.
+raises :class:`BadEvent` with a reason instead, and the engine quarantines it: an event of a type
+the catalogs of the engine's journeys do not declare, a field of the wrong type, an enum value not
+declared. Beyond the catalog's types, it refuses what would break a store or an expression later:
+text that is not valid Unicode (a lone surrogate such as ``"\\ud800"``), non-finite numbers
+(``NaN``, ``Infinity``), amounts of more than :data:`MAX_AMOUNT_DIGITS` digits before or after
+the point, times outside :data:`EARLIEST` … :data:`LATEST`, ids longer than
+:data:`MAX_ID_LENGTH` and ``data`` nested deeper than :data:`MAX_DATA_DEPTH`. A fraction in a
+field the catalog does not type is kept as an exact :class:`~decimal.Decimal`.
 
 Numbers and money. Event text is read with :func:`~journeydsl.jsonio.loads_exact` (by
 :func:`parse_event_json` here, and by ``journeydsl run`` and ``simulate``): a JSON number with a
@@ -29,6 +30,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import MAX_NUMBER_DIGITS, digits_written_out, loads_exact
@@ -274,10 +276,20 @@ def coerce_event(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type
         _check_data(data)
         typed = {k: _exact(v) for k, v in data.items()}
     schema = schemas.get(etype)
+    if schema is None and schemas:
+        raise BadEvent(_unknown_type(etype, schemas))
     if schema is not None:
         for name, t in schema.items():
             typed[name] = _field(etype, name, t, data.get(name), data)
     return EventRecord(customer, etype, at, typed)
+
+
+def _unknown_type(etype: str, schemas: Mapping[str, Any]) -> str:
+    """Why an event of a type the catalog does not declare is refused, with the close name."""
+    hint = did_you_mean(etype, schemas)
+    return f"unknown event type '{etype}': the events catalog does not declare it" + (
+        f" ({hint})" if hint else ""
+    )
 
 
 class UnreadableEvent(dict[str, Any]):

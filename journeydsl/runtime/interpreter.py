@@ -27,7 +27,7 @@ from journeydsl.runtime.budgets import BudgetLedger
 from journeydsl.runtime.codec import decode_map, encode_map, plain
 from journeydsl.runtime.decide import Decider, DecisionFunction, run_decide
 from journeydsl.runtime.decisions import note
-from journeydsl.runtime.evaluation import EvalContext
+from journeydsl.runtime.evaluation import ConditionError, EvalContext
 from journeydsl.runtime.handoff import Handoffs, run_enter
 from journeydsl.runtime.history import contact_history
 from journeydsl.runtime.hostcalls import DEBUG, INFO, OnAction, StoreError, iso, log, record
@@ -206,6 +206,8 @@ class Interpreter:
         """End ``inst`` with the outcome ``error`` because evaluating its journey raised
         ``exc`` (a step, or a wait's or a goal's condition): logged, counted and in its decision
         log. The journeys' own limits say what happened in words; anything else as raised."""
+        if isinstance(exc, ConditionError):
+            exc = exc.original
         known = isinstance(exc, ExpressionLimitError | AbsentAttributeError | OverflowError)
         reason = str(exc) if known else repr(exc)
         if isinstance(exc, OverflowError):  # (Python's words name no limit)
@@ -219,16 +221,16 @@ class Interpreter:
     @contextlib.contextmanager
     def failing(self, inst: InstanceRecord, journey: ir.Journey, now: datetime) -> Iterator[None]:
         """Around what evaluates ``inst``'s conditions outside a step (a wait's or a goal's
-        ``where``, a timer's re-check): an expression that raises ends the instance with the
-        outcome ``error`` (:meth:`failed_by`) instead of reaching the host. A store's failure
-        still does (see :class:`~journeydsl.runtime.hostcalls.StoreError`)."""
+        ``where``, a timer's re-check): a condition that raises (:class:`ConditionError`) ends
+        the instance with the outcome ``error`` (:meth:`failed_by`) instead of reaching the
+        host. Anything else, a store's failure first, still does, as a crash would."""
         try:
             yield
         except StoreError as failure:
             raise failure.original from None
-        except Exception as exc:  # a failing expression must not stop the engine
+        except ConditionError as failure:  # a failing expression must not stop the engine
             if inst["status"] != "ended":
-                self.failed_by(exc, inst, journey, now)
+                self.failed_by(failure, inst, journey, now)
 
     def walk(self, step: Step, node_id: str | None) -> bool:
         """Interpret from ``node_id`` until the instance waits or ends (or a branch of a
@@ -367,7 +369,9 @@ class Interpreter:
         fields = {
             "template": node.template,
             "category": node.category,
-            "chain": [node.channel, *node.fallback],
+            # each channel once, in order: the compiler refuses a repeat (JD106), but a journey
+            # compiled before it did, or built by hand, may still have one
+            "chain": list(dict.fromkeys((node.channel, *node.fallback))),
             "index": 0,
             "params": encode_map(params),
             # (only when tagged, so untagged payloads keep their bytes)

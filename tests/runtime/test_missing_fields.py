@@ -1,7 +1,8 @@
 """A field the event did not carry reads as absent, in every evaluator: a comparison with it is
 false (``!=`` true), never an exception. And a condition that does raise (arithmetic on such a
 field) never reaches the host: a wait's or a goal's ends its instance with the outcome
-``error``, an entry's refuses the entry; the engine goes on with the next event."""
+``error``, an entry's refuses the entry; the engine goes on with the next event. (And an event
+of a type no catalog declares is quarantined, not taken silently.)"""
 
 from __future__ import annotations
 
@@ -158,3 +159,17 @@ def test_run_takes_the_events_after_one_without_the_compared_field(tmp_path: Pat
     lines = (tmp_path / "actions.jsonl").read_text(encoding="utf-8").splitlines()
     assert [line for line in lines if '"c2"' in line]
     assert not [line for line in lines if '"c1"' in line]
+
+
+def test_an_event_of_a_type_no_catalog_declares_is_quarantined_with_the_close_name() -> None:
+    """formats.md: a line that does not match the catalog, an unknown event type included, is
+    quarantined with its reason (the close name when there is one); the next event is taken."""
+    journey = compile_journey(_journey("big", "entry on card_issued\ntag issued\n"))
+    typo = ev("c1", "card_isued", T0, card_id="k1", product="gold")
+    issued = ev("c2", "card_issued", T0, card_id="k2", product="gold")
+    r = scenario([journey], [profile("c1"), profile("c2")], [typo, issued], start=T0)
+    assert r.engine.ingest(typo).quarantined == (
+        "unknown event type 'card_isued': the events catalog does not declare it "
+        "(did you mean 'card_issued'?)"
+    )
+    assert (r.entered("c1"), len(r.entered("c2"))) == ([], 1)
