@@ -685,6 +685,7 @@ class Schedule:
     kind: Literal["daily", "weekly", "monthly", "every", "anniversary"]
     days: tuple[Ident, ...] = ()
     day: str | None = None
+    #: N of ``every N days``; None for another kind, or a number too long to read (JD105).
     every: int | None = None
     period: Literal["monthly", "yearly"] | None = None
     of: Expr | None = None

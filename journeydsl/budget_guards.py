@@ -4,9 +4,11 @@
   journey is either ``true`` inside such a guard, on every path through it, or ``false`` outside
   every repeat (its default). The guarded steps run at most once per instance, however many
   rounds a repeat makes.
-- **History guards**: ``if sent(WHAT in last D) == 0 [and …] { … send … }`` where the send
-  matches ``WHAT`` (a template, a channel, a category or ``any``) and happens at the instant of
-  the check. Across every instance and journey, such a send goes out at most once in any ``D``.
+- **History guards**: ``if sent(WHAT in last D) == 0 [and …] { … send … }`` where ``sent``
+  surely counts the send once delivered (``WHAT`` its template, its category or ``any``, or its
+  channel when it has no fallback to another) and the send happens at the instant of the check
+  (no wait, waiting ticket or parallel block between). Across every instance and journey, such a
+  send goes out at most once in any ``D``.
 - **Deadlines from entry**: ``until entered_at + C`` (a timeout, or ``wait until``) ends at the
   fixed time ``C`` after entry; with the latest time after entry each step can run
   (:func:`latest_offsets`), the time between two steps has a lower bound.
@@ -15,11 +17,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from journeydsl import ir
+from journeydsl.ast import CATEGORIES, CHANNELS
 from journeydsl.expr.literals import duration_value
 
 __all__ = [
@@ -40,7 +43,7 @@ def _reach(
     journey: ir.Journey, start: str | None, avoid: frozenset[str], through_waits: bool = True
 ) -> set[str]:
     """The node ids reachable from ``start`` without entering ``avoid`` (and, unless
-    ``through_waits``, without leaving a wait)."""
+    ``through_waits``, without leaving a step after which time may have passed)."""
     seen: set[str] = set()
     stack = [start] if start else []
     while stack:
@@ -49,10 +52,18 @@ def _reach(
             continue
         seen.add(nid)
         node = journey.nodes[nid]
-        if not through_waits and isinstance(node, ir.Wait | ir.WaitFor | ir.WaitFirst):
+        if not through_waits and _takes_time(node):
             continue
         stack.extend(node.successors())
     return seen
+
+
+def _takes_time(node: ir.Node) -> bool:
+    """Whether time may pass between ``node`` and the steps after it: a wait, a ticket that
+    waits for its queue's decision, or the join of a parallel block (its branches may wait)."""
+    if isinstance(node, ir.Ticket):
+        return node.waits
+    return isinstance(node, ir.Wait | ir.WaitFor | ir.WaitFirst | ir.Join)
 
 
 def _repeat_bodies(journey: ir.Journey) -> set[str]:
@@ -129,8 +140,9 @@ def history_guards(journey: ir.Journey) -> dict[str, HistoryGuard]:
             within = duration_value(m.group(2))
             if within is None:
                 continue
+            counts = _sent_counts(journey, m.group(1))
             for send in _instant_sends(journey, nid, node.then):
-                if _matches(send, m.group(1)):
+                if counts(send):
                     out[send.id] = HistoryGuard(send.id, m.group(1), within)
     return out
 
@@ -194,13 +206,22 @@ def _reach_skipping_edge(journey: ir.Journey, src: str, dst: str) -> set[str]:
     return seen
 
 
-def _matches(send: ir.Send, what: str) -> bool:
+def _sent_counts(journey: ir.Journey, what: str) -> Callable[[ir.Send], bool]:
+    """Which sends ``sent(WHAT …)`` surely counts once delivered. ``WHAT`` is looked up as the
+    checker does: ``any``, a template, a channel, a category. A channel counts a send only when
+    every channel of its fallback chain is that one: a message that fell back is delivered on
+    (and counted by) another. A channel or category name counts nothing when the catalog's
+    template names are unknown (a template of that name would come first)."""
     if what == "any":
-        return True
-    if what in ("marketing", "transactional"):
-        return send.category == what
-    channels = (send.channel, *send.fallback)
-    return what == send.template or (what in channels and len(set(channels)) == 1)
+        return lambda send: True
+    known = journey.template_names
+    if what in known or not known:
+        return lambda send: send.template == what
+    if what in CHANNELS:
+        return lambda send: {send.channel, *send.fallback} == {what}
+    if what in CATEGORIES:
+        return lambda send: send.category == what
+    return lambda send: False
 
 
 def entry_deadline(expr: ir.CExpr | None) -> timedelta | None:

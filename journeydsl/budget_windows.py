@@ -11,7 +11,9 @@ in ``W`` whatever the instances, which caps the figure when every counted send h
 Each figure is an upper bound. When the analysis cannot say it is reached, a reason says why
 (``loose: …``): a deadline that is not a fixed time after entry taken as instant, parallel
 branches whose worst windows are added as if they lined up, or instances that cannot be counted
-(re-entry on every event), in which case the figure is per instance.
+(re-entry on every event; or entries spaced apart, but a send with no latest time after entry,
+so that the instances sending in a window have no bound), in which case the figure is per
+instance.
 """
 
 from __future__ import annotations
@@ -51,7 +53,12 @@ def window_figures(journey: ir.Journey, channels: Iterable[str]) -> WindowFigure
     guards = history_guards(journey)
     sends = [n for n in journey.nodes.values() if isinstance(n, ir.Send)]
     spacing, why = _entry_spacing(journey)
-    latest = _latest_send(journey, sends)
+    latest, unbounded = _latest_send(journey, sends)
+    if spacing is not None and spacing > timedelta(0) and unbounded is not None:
+        why = (
+            f"instances can overlap, and the send at line {unbounded.span.line} has no latest time "
+            "after entry (a wait of no fixed length, or a loop that waits, comes before it)"
+        )
     reasons: set[str] = set()
     for label, window in WINDOWS.items():
         row: dict[str, int] = {}
@@ -65,14 +72,13 @@ def window_figures(journey: ir.Journey, channels: Iterable[str]) -> WindowFigure
             if optimistic < per_instance:
                 reasons.add("a deadline that is not a fixed time after entry is taken as instant")
             instances = _instances(window, spacing, latest)
-            figure = per_instance if instances is None else per_instance * instances
-            if instances is None:
-                reasons.add(f"per instance: {why}")
-            if all(s.id in guards for s in counted):
+            figure = None if instances is None else per_instance * instances
+            if all(s.id in guards for s in counted):  # a cap across every instance
                 cap = sum(math.ceil(window / guards[s.id].within) for s in counted)
-                if cap < figure:
-                    figure = cap
-                    reasons.discard(f"per instance: {why}")
+                figure = cap if figure is None else min(figure, cap)
+            if figure is None:
+                figure = per_instance
+                reasons.add(f"per instance: {why}")
             row[channel] = figure
         out.figures[label] = row
     reasons |= _parallel_reasons(journey)
@@ -88,11 +94,15 @@ def _counter(channel: str) -> Callable[[ir.Send], bool]:
 
 def _entry_spacing(journey: ir.Journey) -> tuple[timedelta | None, str]:
     """The least time between two entries of one customer (zero: one per event; None: once
-    only), and in words why it cannot be bounded when it cannot."""
+    only), and in words why it cannot be bounded when it cannot.
+
+    The re-entry rule holds per instance key: with a ``key`` other than the customer, each key
+    enters on its own, so only a segment's calendar spaces a customer's entries."""
     entry = journey.entry
-    if entry.reentry == "once":
+    keyed = _keyed(entry)
+    if entry.reentry == "once" and not keyed:
         return None, ""
-    if entry.reentry == "after" and entry.reentry_after:
+    if entry.reentry == "after" and entry.reentry_after and not keyed:
         return entry.reentry_after, ""
     if entry.kind == "segment":
         schedule = entry.schedule
@@ -101,16 +111,34 @@ def _entry_spacing(journey: ir.Journey) -> tuple[timedelta | None, str]:
         if schedule.kind == "every":
             return timedelta(days=schedule.every), ""
         return timedelta(days=28), ""  # monthly, anniversary (at least four weeks apart)
+    if keyed and entry.key is not None:
+        return timedelta(0), (
+            f"key {entry.key.source}: re-entry {entry.reentry} per key, and a customer can "
+            "have any number of keys at once"
+        )
     return timedelta(0), f"re-entry {entry.reentry} on {entry.kind}: one instance per entry"
 
 
-def _latest_send(journey: ir.Journey, sends: list[ir.Send]) -> timedelta | None:
-    """The latest time after entry a send can happen (None: no bound)."""
+def _keyed(entry: ir.Entry) -> bool:
+    """Whether the entry's instance key can tell apart two instances of one customer (not a
+    constant, nor the customer's id)."""
+    key = entry.key
+    return key is not None and not key.const and key.source != "customer_id"
+
+
+def _latest_send(
+    journey: ir.Journey, sends: list[ir.Send]
+) -> tuple[timedelta | None, ir.Send | None]:
+    """The latest time after entry a send can happen, or None and the first send (in source
+    order) that has no bound."""
     latest = latest_offsets(journey)
-    times = [latest.get(s.id) for s in sends]
-    if any(t is None for t in times):
-        return None
-    return max((t for t in times if t is not None), default=timedelta(0))
+    times: list[timedelta] = []
+    for send in sorted(sends, key=lambda s: (s.span.line, s.span.column)):
+        at = latest.get(send.id)
+        if at is None:
+            return None, send
+        times.append(at)
+    return max(times, default=timedelta(0)), None
 
 
 def _instances(

@@ -284,7 +284,14 @@ def render_json(diagnostics: Sequence[Diagnostic]) -> str:
 
 
 def _gh_escape(s: str) -> str:
+    """A workflow command's message: ``%`` and line breaks escaped."""
     return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(value: object) -> str:
+    """A workflow command's property value: also ``:`` and ``,``, which would end it (a file
+    named ``a,b:c.journey`` would otherwise be read as the file ``a``)."""
+    return _gh_escape(str(value)).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_github(diagnostics: Sequence[Diagnostic]) -> str:
@@ -293,11 +300,17 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
     lines = []
     for d in diagnostics:
         msg = d.message + (f" ({d.hint})" if d.hint else "")
-        lines.append(
-            f"::{kinds[d.severity]} file={d.span.file},line={d.span.line},col={d.span.column},"
-            f"endLine={d.span.end_line},endColumn={d.span.end_column},"
-            f"title={d.code}::{_gh_escape(msg)}"
-        )
+        s = d.span
+        properties = {
+            "file": s.file,
+            "line": s.line,
+            "col": s.column,
+            "endLine": s.end_line,
+            "endColumn": s.end_column,
+            "title": d.code,
+        }
+        listed = ",".join(f"{name}={_gh_property(value)}" for name, value in properties.items())
+        lines.append(f"::{kinds[d.severity]} {listed}::{_gh_escape(msg)}")
     return "\n".join(lines)
 
 

@@ -673,6 +673,10 @@ class Journey:
     #: The longest window of the journey's ``sent(…)`` (None without one): the engine keeps
     #: the contact history at least that long. Not part of the graph's identity.
     history_window: timedelta | None = field(default=None, compare=False, repr=False)
+    #: The template names of the catalog the journey was checked against: ``sent(NAME …)``
+    #: counts the template NAME when there is one, before a channel or a category of that name
+    #: (the message budget's history checks resolve names with them). Not part of the identity.
+    template_names: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def step_name(self, node_id: str) -> str:
         """A step as a report names it: its label when the author gave one, otherwise what it

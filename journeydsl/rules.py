@@ -65,7 +65,8 @@ RULES: Final[dict[str, Rule]] = {
         "journey: example\nversion: 1\nentry: {event: card_issued}\nsteps: {wait: 1d}\n",
         "Write steps as a list: `steps: [{wait: 1d}]`.", "yaml"),
     "JD106": Rule(
-        "Two things share a name: step labels, outcomes, params of one send.",
+        "Two things share a name: step labels, outcomes, params of one send; or two files "
+        "checked together define one journey name and version differently.",
         "a: wait 1d\na: wait 2d\n",
         "Give each step label its own name."),
     "JD107": Rule(

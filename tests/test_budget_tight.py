@@ -109,6 +109,27 @@ exit done
     assert figures.loose == ["per instance: re-entry always on event: one instance per entry"]
 
 
+def test_spaced_entries_with_an_unbounded_send_say_why_the_figure_is_per_instance() -> None:
+    """`reentry after 30d` with a send after a loop that waits: the loose reason names the send's
+    line and why it has no latest time (it was an empty "per instance: ")."""
+    text = """
+journey spaced
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on card_activated reentry after 30d
+repeat max 3 until has(transaction since entry) {
+  wait 1d
+  send email weekly_spend_digest { spent: 0 VND }
+}
+"""
+    figures = window_figures(_compile(text).journey, ["email"])
+    assert figures.figures["7d"] == {"email": 3, "total": 3}
+    assert figures.loose == [
+        "per instance: instances can overlap, and the send at line 8 has no latest time after "
+        "entry (a wait of no fixed length, or a loop that waits, comes before it)"
+    ]
+
+
 def test_check_stats_prints_the_golden_figures_of_the_two_programmes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -246,3 +267,150 @@ def test_the_lifecycle_figures_are_within_one_message_of_what_customers_receive(
         sends = _sends(r, "c1")
         assert len(sends) >= 2  # the per-message cap lets it out again within the 35 days
         _compare(example(name), [sends], one_entry=False)
+
+
+# ---------------------------------------------------------------- what a history check caps
+
+DAILY_NUDGE = """
+journey daily_nudge
+uses events "events.yaml"
+uses templates "{templates}"
+timezone "UTC"
+entry segment has(card_activated)
+  daily at 10:00
+  reentry always
+fallback push -> zns
+if sent({what} in last 7d) == 0 {{
+  {steps}send push {template} marketing{fallback}
+}}
+"""
+
+
+def _nudge(
+    what: str = "push",
+    *,
+    template: str = "first_spend_nudge",
+    fallback: str = "",
+    steps: str = "",
+    templates: str = "templates.yaml",
+    base: Path = EXAMPLES,
+) -> ir.Journey:
+    text = DAILY_NUDGE.format(
+        what=what, template=template, fallback=fallback, steps=steps, templates=templates
+    )
+    result = compile_source(text, str(base / "daily_nudge.journey"), base_dir=base)
+    assert result.journey is not None, [str(d) for d in result.diagnostics]
+    return result.journey
+
+
+def test_a_channel_history_check_caps_no_send_that_can_fall_back_to_another_channel() -> None:
+    """`sent(push …) == 0` does not cap a push that may be delivered on ZNS (its fallback):
+    ZNS deliveries leave `sent(push)` at 0, so each daily entry can send (audit 1a)."""
+    figures = window_figures(_nudge(), ["zns", "push"]).figures
+    assert figures["7d"] == {"zns": 7, "push": 7, "total": 7}
+    capped = window_figures(_nudge(fallback=" fallback none"), ["push"]).figures
+    assert capped["7d"] == {"push": 1, "total": 1}
+
+
+def test_a_history_check_on_a_template_named_like_a_channel_counts_that_template(
+    tmp_path: Path,
+) -> None:
+    """`sent(push …)` counts the template 'push' when the catalog has one (templates come
+    first), so it caps no push of another template."""
+    (tmp_path / "events.yaml").write_text(
+        (EXAMPLES / "events.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    templates = (EXAMPLES / "templates.yaml").read_text(encoding="utf-8")
+    (tmp_path / "templates.yaml").write_text(
+        templates + "  push:\n    category: marketing\n    channels: [email]\n", encoding="utf-8"
+    )
+    shadowed = _nudge(template="app_promo", fallback=" fallback none", base=tmp_path)
+    assert window_figures(shadowed, ["push"]).figures["7d"] == {"push": 7, "total": 7}
+    own = _nudge("app_promo", template="app_promo", fallback=" fallback none", base=tmp_path)
+    assert window_figures(own, ["push"]).figures["7d"] == {"push": 1, "total": 1}
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        "parallel all {\n    branch { wait 3d }\n    branch { tag seen }\n  }\n  ",
+        "ticket telesales accepted {}\n  ",
+    ],
+    ids=["parallel", "waiting-ticket"],
+)
+def test_a_history_check_caps_no_send_that_time_can_separate_from_it(steps: str) -> None:
+    """A send after a parallel block or a ticket that waits for its queue is not at the
+    instant of the check: other entries can pass the check meanwhile."""
+    journey = _nudge("first_spend_nudge", fallback=" fallback none", steps=steps)
+    assert window_figures(journey, ["push"]).figures["7d"]["push"] > 1
+
+
+def test_the_engine_sends_twice_in_7_days_what_a_check_before_a_parallel_block_guards() -> None:
+    """Run daily for three weeks, the journey with a 3-day parallel block between the check and
+    the push sends more than once in some 7 days, and the figure is at least that."""
+    steps = "parallel all {\n    branch { wait 3d }\n    branch { tag seen }\n  }\n  "
+    journey = _nudge("first_spend_nudge", fallback=" fallback none", steps=steps)
+    start = local("2026-03-01 00:00")
+    r = run(
+        [journey],
+        [profile("c1", app=True)],
+        start=start,
+        history=[ev("c1", "card_activated", local("2026-02-01 10:00"), card_id="k1")],
+        horizon=start + timedelta(days=21),
+    )
+    seen = _most(_sends(r, "c1"), "push", WINDOWS["7d"])
+    assert seen >= 2
+    assert window_figures(journey, ["push"]).figures["7d"]["push"] >= seen
+
+
+KEYED = """
+journey keyed_welcome
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on card_issued
+  key trigger.card_id
+  reentry {reentry}
+{guard}send email welcome_activation_guide {{ card_id: trigger.card_id, product: trigger.product }}
+"""
+
+
+@pytest.mark.parametrize("reentry", ["once", "after 30d"])
+def test_a_keyed_entry_is_reported_per_instance_and_loose(reentry: str) -> None:
+    """With `key trigger.card_id` a customer has one instance per card, however many cards:
+    the figure is per instance, and the reason says so (audit 1b)."""
+    figures = window_figures(_compile(KEYED.format(reentry=reentry, guard="")).journey, ["email"])
+    assert figures.figures["24h"] == {"email": 1, "total": 1}
+    assert figures.loose == [
+        f"per instance: key trigger.card_id: re-entry {reentry.split()[0]} per key, and a "
+        "customer can have any number of keys at once"
+    ]
+
+
+def test_a_history_check_caps_a_keyed_entry_across_its_instances() -> None:
+    """A `sent(… in last 7d) == 0` check in front of the send caps it across every instance of
+    every key: one email in any 7 days per customer, no longer a figure per instance."""
+    guard = "if sent(welcome_activation_guide in last 7d) == 0 {\n"
+    text = KEYED.format(reentry="always", guard=guard) + "}\n"
+    figures = window_figures(_compile(text).journey, ["email"])
+    assert figures.figures["7d"] == {"email": 1, "total": 1}
+    assert figures.loose == []
+
+
+def test_three_cards_in_one_hour_exceed_the_keyed_figure_which_says_it_is_per_instance() -> None:
+    """The engine sends one welcome email per card (three in one hour), more than the figure of
+    one: the figure must say it is per instance (audit 1b)."""
+    journey = _compile(KEYED.format(reentry="once", guard="")).journey
+    at = local("2026-03-01 10:00")
+    r = run(
+        [journey],
+        [profile("c1")],
+        [
+            ev("c1", "card_issued", at + timedelta(minutes=10 * n), card_id=f"k{n}", product="gold")
+            for n in range(3)
+        ],
+        start=at,
+    )
+    assert _most(_sends(r, "c1"), "email", WINDOWS["24h"]) == 3
+    figures = window_figures(journey, ["email"])
+    assert figures.figures["24h"]["email"] == 1
+    assert [why.split(":")[0] for why in figures.loose] == ["per instance"]

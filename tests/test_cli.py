@@ -231,3 +231,65 @@ def test_a_folder_given_to_check_is_the_root_of_its_journeys_but_a_file_is_not(
     assert code == 1
     assert "JD113" in out
     assert run(capsys, "check", "--root", str(EXAMPLES), str(variant))[0] == 0
+
+
+SAME = f"""\
+journey same
+{USES}entry on card_issued
+tag {{tag}}
+"""
+
+
+def test_check_reports_a_journey_defined_differently_in_two_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`check` gives JD106 at the second file's journey name, naming the first, as `run` refuses
+    the two; the same journey in its other spelling (a.yaml) is no conflict."""
+    example_catalogs_in(tmp_path)
+    a, b = tmp_path / "a.journey", tmp_path / "b.journey"
+    a.write_text(SAME.format(tag="a"), encoding="utf-8")
+    b.write_text(SAME.format(tag="b"), encoding="utf-8")
+    assert run(capsys, "fmt", "--to", "yaml", "-o", str(tmp_path / "a.yaml"), str(a))[0] == 0
+    code, out, _ = run(capsys, "check", "--format", "json", str(tmp_path))
+    assert code == 1
+    payload = json.loads(out)
+    (d,) = payload["diagnostics"]
+    assert (d["code"], d["file"], d["line"], d["column"]) == ("JD106", str(b), 1, 9)
+    assert d["message"] == f"journey same version 1 is also defined, differently, in {a}"
+    assert [(Path(f["file"]).name, f["ok"]) for f in payload["files"]] == [
+        ("a.journey", True),
+        ("a.yaml", True),
+        ("b.journey", False),
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    argv = ["run", str(a), str(b), "--db", str(tmp_path / "s.db"), "--events", str(events)]
+    code, _, err = run(capsys, *argv, "--actions", str(tmp_path / "actions.jsonl"))
+    assert code == 1
+    assert f"{b}: error: {d['message']}; give one of them a new version" in err
+
+
+def test_check_github_format_escapes_the_properties(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A file named `a,b:c.journey` is `file=a%2Cb%3Ac.journey`: `,` and `:` would end the value."""
+    path = tmp_path / "a,b:c%.journey"
+    path.write_text(BROKEN, encoding="utf-8")
+    example_catalogs_in(tmp_path)
+    _, out, _ = run(capsys, "check", "--format", "github", str(path))
+    escaped = str(path).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
+    assert out.startswith(f"::error file={escaped},line=6,col=12,")
+    assert "a,b:c" not in out.split("::")[1]
+
+
+def test_github_commands_escape_properties_and_messages_as_github_reads_them() -> None:
+    """Properties escape % CR LF : and ,; the message only % CR LF (its ':' and ',' stay)."""
+    from journeydsl.diagnostics import Diagnostics, Span, render_github
+
+    diags = Diagnostics()
+    diags.error("JD105", "100%: a,\nb\r", Span("x,y:z%\n.journey", 1, 2, 1, 3), "h: i")
+    (line,) = render_github(diags.items).splitlines()
+    assert line == (
+        "::error file=x%2Cy%3Az%25%0A.journey,line=1,col=2,endLine=1,endColumn=3,title=JD105"
+        "::100%25: a,%0Ab%0D (h: i)"
+    )

@@ -160,6 +160,22 @@ def _print_windows(
         print(line, file=out)
 
 
+def _report_redefinitions(results: list[CompileResult]) -> None:
+    """Add a JD106 error to each file that defines a journey id and version an earlier file
+    defines differently, at its journey's name: ``run`` would refuse the two together."""
+    from journeydsl.compiler.redefinitions import redefinitions
+
+    compiled = [
+        (r.file, r.journey, r.ast.name.span)
+        for r in results
+        if r.journey is not None and r.ast is not None
+    ]
+    by_file = {r.file: r for r in results}
+    for d in redefinitions(compiled):
+        r = by_file[d.span.file]
+        r.diagnostics = sorted([*r.diagnostics, d], key=lambda d: d.sort_key())
+
+
 def _apply_policies(
     path: str, root: Path | None, results: list[CompileResult], sources: dict[str, str]
 ) -> list[Diagnostic]:
@@ -217,6 +233,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     found = journeys_with_roots(paths, settings.root) if paths else []
     files = [f for f, _ in found]
     results = [compile_file(f, root=root) for f, root in found]
+    _report_redefinitions(results)
     sources: dict[str, str] = {}
     policies = str(settings.policies) if settings.policies else None
     policy_diags = _apply_policies(policies, settings.root, results, sources) if policies else []

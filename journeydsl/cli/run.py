@@ -266,11 +266,12 @@ def _compile(
     roots: Mapping[Path, Path | None] | None = None,
 ) -> list[ir.Journey] | None:
     from journeydsl.compiler import compile_file
+    from journeydsl.compiler.redefinitions import ADVICE, Definitions, conflict_message
     from journeydsl.diagnostics import render_text
 
     journeys: list[ir.Journey] = []
     failed = False
-    seen: dict[tuple[str, int], tuple[Path, ir.Journey]] = {}
+    definitions = Definitions()  # (check reports the same conflicts: JD106)
     for path in files:
         result = compile_file(path, root=roots[path] if roots and path in roots else root)
         if not result.ok or result.journey is None:
@@ -278,17 +279,12 @@ def _compile(
             failed = True
             continue
         j = result.journey
-        other = seen.get((j.id, j.version))
-        if other is not None:
-            if other[1].to_json() != j.to_json():
-                print(
-                    f"{path}: error: journey {j.id} version {j.version} is also defined, "
-                    f"differently, in {other[0]}; give one of them a new version",
-                    file=err,
-                )
+        earlier = definitions.add(str(path), j)
+        if earlier is not None:
+            if earlier.conflicts_with(j):
+                print(f"{path}: error: {conflict_message(j, earlier)}; {ADVICE}", file=err)
                 failed = True
             continue  # the same journey in its other spelling
-        seen[(j.id, j.version)] = (path, j)
         journeys.append(j)
         # decide: a command line has no decision functions to call
         asked = sorted({n.function for n in j.nodes.values() if isinstance(n, ir.Decide)})

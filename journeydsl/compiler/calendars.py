@@ -75,17 +75,19 @@ def lower_schedule(
             )
         sched = Schedule("monthly", day=day, start=start, end=end)
     elif s.kind == "every":
-        n = s.every or 0
-        if not 1 <= n <= MAX_EVERY_DAYS:
+        n = s.every  # None: too long a number, which the parser reported (JD105)
+        if n is not None and not 1 <= n <= MAX_EVERY_DAYS:
             diags.error("JD117", f"`every {n} days` needs 1 to {MAX_EVERY_DAYS} days", s.span)
         if start is None:
+            every = "N" if n is None else str(n)
             diags.error(
                 "JD117",
-                f"`every {n} days` needs a first day to count from",
+                f"`every {every} days` needs a first day to count from",
                 s.span,
-                f"add e.g. `from 2026-01-05`: the segment runs that day and every {n} days after",
+                f"add e.g. `from 2026-01-05`: the segment runs that day and every {every} days "
+                "after",
             )
-        sched = Schedule("every", every=max(n, 1), start=start, end=end)
+        sched = Schedule("every", every=max(n or 1, 1), start=start, end=end)
     elif s.kind == "anniversary" and s.of is not None:
         t = check(s.of, scope, absent="allowed")  # no date: no anniversary
         if not t.type.is_error and t.type not in (DATE, TIMESTAMP):

@@ -6,7 +6,6 @@ Name and type problems are reported here, where the scope is known; graph-wide c
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from journeydsl.compiler.calendars import day_set, lower_schedule, lower_send_wi
 from journeydsl.compiler.decide import answer_type, lower_decide
 from journeydsl.compiler.during import lower_during
 from journeydsl.compiler.exitwith import lower_exit_with
+from journeydsl.compiler.fallback import journey_fallbacks, send_fallback
 from journeydsl.compiler.fragments import lower_include
 from journeydsl.compiler.goals import goal_steps, lower_goal_steps
 from journeydsl.compiler.handoff import declare_inputs, lower_enter
@@ -391,14 +391,7 @@ class _Lowerer:
         params = [
             (p.name.name, self.cexpr(p.value, t)) for p, t in zip(s.params, typed, strict=True)
         ]
-        if s.fallback is None:
-            chain: list[str] = []
-            cur = s.channel.name
-            while cur in self.fallback and self.fallback[cur] not in chain:
-                cur = self.fallback[cur]
-                chain.append(cur)
-        else:
-            chain = [c.name for c in s.fallback if self.channel_ok(c)]
+        chain = send_fallback(s, self.fallback, self.channel_ok, self.diags)
         if tpl is not None:
             for c in chain:
                 if c not in tpl.channels:
@@ -496,15 +489,7 @@ class _Lowerer:
                 self.diags.error("JD106", f"outcome '{o.name}' is declared twice", o.span)
             seen.add(o.name)
             self.out.outcome_spans.setdefault(o.name, o.span)
-        for chain in j.fallback:
-            names = [c.name for c in chain.channels if self.channel_ok(c)]
-            for a, b in itertools.pairwise(names):
-                if a in self.fallback:
-                    self.diags.error(
-                        "JD106", f"{a} already falls back to {self.fallback[a]}", chain.span
-                    )
-                    continue
-                self.fallback[a] = b
+        self.fallback.update(journey_fallbacks(j.fallback, self.channel_ok, self.diags))
         quiet = []
         for q in j.quiet_hours:
             chans = tuple(c.name for c in q.channels if self.channel_ok(c))
@@ -696,6 +681,7 @@ class _Lowerer:
             params=self.params,
             labels=frozenset(s.id.name for s in _walk(self.every) if s.id is not None),
             history_window=max(self.scope.history, default=None),
+            template_names=frozenset(self.catalog.templates),
         )
         return self.out
 

@@ -31,6 +31,14 @@ def _sub(t: Tree[Token], name: str) -> Tree[Token] | None:
     return None
 
 
+def _retry(b: Builder, t: Tree[Token]) -> int:
+    """The number of a ``retry N`` clause; one too long to read is reported (JD105) and taken as
+    no retry."""
+    tok = t.children[0]
+    assert isinstance(tok, Token), tok
+    return b.int_of(str(tok.value), b.token_span(tok), "retry", 0)
+
+
 def build_decide(b: Builder, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
     """The :class:`ast.Decide` of a ``decide`` parse tree."""
     var = b.ident(t.children[0])
@@ -54,7 +62,7 @@ def build_decide(b: Builder, t: Tree[Token], ident: ast.Ident | None, s: Span) -
         function,
         args,
         timeout=None if timeout is None else b.expr(timeout.children[0]),
-        retry=None if retry is None else b.int_of(str(retry.children[0]), b.span(retry), "retry"),
+        retry=None if retry is None else _retry(b, retry),
         every=None if every is None else b.expr(every.children[0]),
         on_error=None if on_error is None else b.block(_sub(on_error, "block")),
         on_timeout=None if on_timeout is None else b.block(_sub(on_timeout, "block")),

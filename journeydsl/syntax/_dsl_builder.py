@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Final, Literal, TypeAlias
 
 from lark import Token, Tree
@@ -22,6 +21,7 @@ from journeydsl.syntax._choose import build_choose
 from journeydsl.syntax._decide import build_decide
 from journeydsl.syntax._enter import build_enter
 from journeydsl.syntax._fragment import build_include
+from journeydsl.syntax._numbers import recovered_weights, split_weight, whole_number
 from journeydsl.syntax._rewards import budget_fields
 
 __all__ = ["MAX_DEPTH", "Builder", "TooDeepError"]
@@ -33,8 +33,6 @@ _ESCAPE_RE: Final = re.compile(r"\\(.)", re.DOTALL)
 #: Deeper nesting than this is never written by hand; refusing it keeps every later stage (which
 #: walks the AST recursively) clear of Python's recursion limit.
 MAX_DEPTH: Final = 150
-#: Longer digit strings are refused rather than handed to int() (which caps at 4300 digits).
-_MAX_INT_DIGITS: Final = 18
 
 
 class TooDeepError(Exception):
@@ -135,12 +133,12 @@ class Builder:
         tok = _tok(node)
         return ast.Ident(str(tok.value), self.token_span(tok))
 
-    def int_of(self, digits: str, span: Span, what: str) -> int:
-        """A non-negative int from digits, reporting absurdly long ones (JD105)."""
-        if len(digits) > _MAX_INT_DIGITS:
-            self.diags.error("JD105", f"{what} {digits[:12]}... is too large", span)
-            return 0
-        return int(digits)
+    def int_of(self, digits: str, span: Span, what: str, instead: int) -> int:
+        """A non-negative int from digits, reporting absurdly long ones (JD105, as YAML does:
+        :func:`~journeydsl.syntax._numbers.whole_number`). A refused number reads as
+        ``instead``, a value every later check accepts, so the mistake is reported once."""
+        n = whole_number(digits, what, span, self.diags)
+        return instead if n is None else n
 
     # ---------------------------------------------------------------- expressions
 
@@ -420,35 +418,24 @@ class Builder:
         )
         return ast.Switch(self.expr(t.children[0]), cases, self.block(_one(t, "block")), ident, s)
 
-    def weight(self, tok: Token) -> Decimal:
-        """A split weight from a PERCENT token: a percentage with at most two decimals."""
-        text = str(tok.value)[:-1].strip()
-        whole, _, places = text.partition(".")
-        if len(places) > 2:
-            self.diags.error(
-                "JD105",
-                f"split weights have at most two decimals, not '{tok.value}'",
-                self.token_span(tok),
-                "round the weights (e.g. 33.33%, 33.33%, 33.34%) so they still add up to 100",
-            )
-            return Decimal(self.int_of(whole, self.token_span(tok), "split weight"))
-        self.int_of(whole, self.token_span(tok), "split weight")  # (refuses absurd lengths)
-        return Decimal(text) if len(whole) <= _MAX_INT_DIGITS else Decimal(0)
-
     def s_split(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
-        arms = tuple(
-            ast.Arm(self.weight(_tok(a.children[0])), self.block(_one(a, "block")), self.span(a))
-            for a in _trees(t, "arm")
+        arms = _trees(t, "arm")
+        h = _one(t, "holdout")
+        tokens = [_tok(a.children[0]) for a in [*arms, *([h] if h is not None else [])]]
+        weights = recovered_weights(
+            [split_weight(str(tok.value), self.token_span(tok), self.diags) for tok in tokens]
+        )
+        built = tuple(
+            ast.Arm(w, self.block(_one(a, "block")), self.span(a))
+            for w, a in zip(weights[: len(arms)], arms, strict=True)
         )
         holdout = None
-        if (h := _one(t, "holdout")) is not None:
-            holdout = ast.Arm(
-                self.weight(_tok(h.children[0])), self.block(_one(h, "block")), self.span(h)
-            )
+        if h is not None:
+            holdout = ast.Arm(weights[-1], self.block(_one(h, "block")), self.span(h))
         draw: Literal["customer", "entry"] = "customer"
         if _one(t, "draw_per_entry") is not None:
             draw = "entry"
-        return ast.Split(arms, holdout, ident, draw, s)
+        return ast.Split(built, holdout, ident, draw, s)
 
     def s_repeat(self, t: Tree[Token], ident: ast.Ident | None, s: Span) -> ast.Step:
         tokens = [c for c in t.children if isinstance(c, Token)]
@@ -456,7 +443,7 @@ class Builder:
         limit = next(c for c in tokens if c.type == "INT")
         until = _exprs(t)
         return ast.Repeat(
-            max=self.int_of(str(limit.value), self.token_span(limit), "repeat max"),
+            max=self.int_of(str(limit.value), self.token_span(limit), "repeat max", 1),
             steps=self.block(_one(t, "block")),
             counter=counter,
             until=self.expr(until[0]) if until else None,
@@ -562,7 +549,8 @@ class Builder:
         name = self.ident(t.children[0])
         version = 1
         if (v := _one(t, "version")) is not None:
-            version = self.int_of(str(_tok(v.children[0]).value), self.span(v), "version")
+            tok = _tok(v.children[0])
+            version = self.int_of(str(tok.value), self.token_span(tok), "version", 1)
         h = _Header()
         for child in t.children:
             if isinstance(child, Tree) and child.data in _HEADER_BUILDERS:
@@ -698,12 +686,16 @@ class Builder:
         sched: ast.Schedule
         if kind == "sched_weekly":
             sched = ast.Schedule("weekly", days=self.day_names(days.children[0]), span=s)
-        elif kind in ("sched_monthly", "sched_monthly_last"):
-            day = str(_tok(days.children[0]).value) if days.children else "last"
-            sched = ast.Schedule("monthly", day=day, span=s)
+        elif kind == "sched_monthly":
+            tok = _tok(days.children[0])
+            day = self.int_of(str(tok.value), self.token_span(tok), "a day of the month", 1)
+            sched = ast.Schedule("monthly", day=str(day), span=s)
+        elif kind == "sched_monthly_last":
+            sched = ast.Schedule("monthly", day="last", span=s)
         elif kind == "sched_every":
             tok = _tok(days.children[0])
-            n = self.int_of(str(tok.value), self.token_span(tok), "a number of days")
+            # (None, for a refused number: the schedule's other checks still run)
+            n = whole_number(str(tok.value), "a number of days", self.token_span(tok), self.diags)
             sched = ast.Schedule("every", every=n, span=s)
         elif kind.endswith("_anniversary"):
             period: Literal["monthly", "yearly"] = "yearly" if "yearly" in kind else "monthly"

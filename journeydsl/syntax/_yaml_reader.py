@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from journeydsl import ast
 from journeydsl.diagnostics import Diagnostics, did_you_mean
+from journeydsl.syntax._numbers import DSL_WORDS, split_weight, whole_number
 from journeydsl.syntax._yaml_builders import ENTRY_KINDS, RECORD_BUILDERS, STEP_BUILDERS, Fields
 from journeydsl.syntax._yaml_positions import Source, moved, split_commas
 from journeydsl.syntax._yaml_support import (
@@ -479,7 +480,9 @@ class Reader:
             return self.wrong(
                 node, f"expected a whole number for '{key.name}', found {_describe(node)}"
             )
-        return int(scalar.value)
+        what = DSL_WORDS.get(key.name, key.name)
+        n = whole_number(scalar.value, what, self.source.text_span(scalar), self.diags)
+        return _BAD if n is None else n
 
     def string(self, key: Key, node: Node, depth: int) -> ast.StringLit | _Bad:
         scalar = self.scalar(key, node, "a string")
@@ -582,16 +585,16 @@ class Reader:
 
     def weight(self, key: Key, node: Node, depth: int) -> Decimal | _Bad:
         scalar = self.scalar(key, node, "a percentage")
-        m = _WEIGHT_RE.fullmatch(scalar.value.strip()) if scalar else None
-        if m is None:
-            if scalar is not None:
-                self.wrong(
-                    node,
-                    f"expected a percentage like 45% or 33.33% (at most two decimals) for "
-                    f"'{key.name}', found {_describe(node)}",
-                )
+        if scalar is None:
             return _BAD
-        return Decimal(m.group(1))
+        if not _WEIGHT_RE.fullmatch(scalar.value.strip()):
+            return self.wrong(
+                node,
+                f"expected a percentage like 45% or 33.33% (at most two decimals) for "
+                f"'{key.name}', found {_describe(node)}",
+            )
+        weight = split_weight(scalar.value, self.source.text_span(scalar), self.diags)
+        return _BAD if weight is None else weight
 
     def records(self, key: Key, node: Node, depth: int) -> tuple[Any, ...] | _Bad:
         """A list of the record shape behind ``key.kind`` (cases, arms, quiet hours, goals)."""

@@ -19,7 +19,8 @@ __all__ = [
 _NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT_RE: Final = re.compile(r"[0-9]+")
 _TIME_RE: Final = re.compile(r"[0-9]{1,2}:[0-9]{2}")
-_WEIGHT_RE: Final = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,2})?)[ \t]*%?")
+#: The form of a split weight; its decimals and its size are checked as the DSL's are.
+_WEIGHT_RE: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?[ \t]*%?")
 _AFTER_RE: Final = re.compile(r"after[ \t\n]+(?=\S)")
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 

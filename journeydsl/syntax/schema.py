@@ -11,6 +11,7 @@ from itertools import combinations
 from typing import Any
 
 from journeydsl.ast import CATEGORIES
+from journeydsl.syntax._numbers import MAX_INT_DIGITS
 from journeydsl.syntax.shapes import (
     ENTRY_SHAPES,
     FIRST_BRANCH_SHAPES,
@@ -66,7 +67,7 @@ def _value(key: Key) -> Schema:
         ValueKind.NAME: _ref("name"),
         ValueKind.EXPR: _ref("expr"),
         ValueKind.EXPRS: {"anyOf": [_ref("expr"), _list(_ref("expr"), 1)]},
-        ValueKind.INT: {"type": "integer", "minimum": 0},
+        ValueKind.INT: {"type": "integer", "minimum": 0, "maximum": 10**MAX_INT_DIGITS - 1},
         ValueKind.STRING: {"type": "string"},
         ValueKind.TIME: _ref("time"),
         ValueKind.CATEGORY: {"enum": list(CATEGORIES)},

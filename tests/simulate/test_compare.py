@@ -58,7 +58,7 @@ def test_the_base_side_is_the_base_journeys_own_run(cli: Cli) -> None:
     assert {k: v["count"] for k, v in base["outcomes"].items()} == alone["funnel"]["outcomes"]
     sent = sum(1 for a in alone["actions"] if a["kind"] == "send")
     assert base["sent"] == sent
-    assert (base["version"], doc["other"]["version"]) == (1, 2)
+    assert (base["version"], doc["other"]["version"]) == (1, 5)
 
 
 def test_the_diff_is_other_minus_base(cli: Cli) -> None:

@@ -142,7 +142,8 @@ def check_consent_fallback(
             f"this send has no fallback, and only {share:.0%} of customers are expected to "
             f"consent to {send.channel} (consent.expected); the others get nothing",
             send.span,
-            f"add a fallback, e.g. `fallback {send.channel} -> sms`, or send on another channel",
+            f"add a fallback: `fallback sms` after the send (the channels tried after "
+            f"{send.channel}), or send on another channel",
         )
 
 

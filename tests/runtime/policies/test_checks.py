@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from journeydsl.cli import main
-from journeydsl.compiler import compile_file
+from journeydsl.compiler import compile_file, compile_source
 from journeydsl.diagnostics import Severity
 from journeydsl.runtime.policies import load_policies
 from journeydsl.runtime.policies.checks import check_journey
@@ -118,6 +118,26 @@ def test_a_broken_policy_file_is_JD601_at_its_line(
     assert "unknown field 'windw'" in messages
 
 
+def test_an_unknown_queue_time_zone_is_JD601_at_its_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check --policies` reports a ticket queue's unknown time zone as JD601 at the value."""
+    bad = tmp_path / "policies.yaml"
+    bad.write_text("queues:\n  - {queue: telesales, capacity: 3, timezone: Mars/X}\n")
+    code, out = _check(
+        "--policies", str(bad), str(FIXTURES / "caps.journey"), "--format", "json", capsys=capsys
+    )
+    assert code == 1
+    found = [
+        (d["line"], d["column"], d["code"], d["message"])
+        for d in json.loads(out)["diagnostics"]
+        if d["file"] == str(bad)
+    ]
+    assert found == [
+        (2, 47, "JD601", "queues[0].timezone: unknown time zone 'Mars/X' (use an IANA name)")
+    ]
+
+
 def test_a_missing_policy_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     """`--policies nowhere.yaml` exits 2."""
     assert main(["check", "--policies", "nowhere.yaml", str(FIXTURES / "caps.journey")]) == 2
@@ -181,3 +201,21 @@ def test_JD607_needs_an_entry_rate(tmp_path: Path, capsys: pytest.CaptureFixture
     code, out = _check("--policies", str(policy), journey, "--format", "json", capsys=capsys)
     assert code == 0
     assert "JD607" not in out
+
+
+def test_the_jd604_hint_gives_a_fallback_that_compiles() -> None:
+    """JD604's hint suggests `fallback sms` after the send, and the fix it suggests compiles:
+    it used to suggest `fallback push -> sms`, which repeats the send's channel (JD106)."""
+    path = FIXTURES / "consent__invalid.journey"
+    compiled = compile_file(path, root=ROOT)
+    assert compiled.journey is not None
+    (found,) = check_journey(compiled.journey, compiled.catalog, POLICIES)
+    assert found.hint == (
+        "add a fallback: `fallback sms` after the send (the channels tried after push), or send "
+        "on another channel"
+    )
+    text = path.read_text(encoding="utf-8").replace("fallback none", "fallback sms")
+    again = compile_source(text, str(path), root=ROOT)
+    assert [d.message for d in again.diagnostics if d.severity is Severity.ERROR] == []
+    assert again.journey is not None
+    assert check_journey(again.journey, again.catalog, POLICIES) == []
