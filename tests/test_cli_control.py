@@ -48,7 +48,7 @@ def test_a_paused_journey_holds_its_sends_and_events_across_runs_until_resumed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Paused at 09:00, a card issued at 10:00 and a reminder due at 11:00 wait through a run
-    to 18:00; resumed then with fire, the next run sends both, in that order, each once."""
+    to 18:00; resumed then with fire, the next run sends both at 18:00, in that order, once."""
     db = str(tmp_path / "state.db")
     issued = event(
         "c-002", "card_issued", "2026-01-05T11:00:00+07:00", card_id="k2", product="gold"
@@ -71,10 +71,11 @@ def test_a_paused_journey_holds_its_sends_and_events_across_runs_until_resumed(
     assert main(["resume", JOURNEY, "--db", db, "--timers", "fire", *now]) == 0
     assert "1 held events to apply" in capsys.readouterr().out
     assert _run(tmp_path, [], "2026-01-07T18:00:00+07:00") == 0
-    # (in the order they happened, each dated as decided: the actions file's times)
+    # (in the order they happened, each sent when the resumed run fired it: `fire` fires now,
+    # and nothing is dated before the time the run had reached)
     assert _onboarding_actions(tmp_path)[1:] == [
-        ("c-004", "2026-01-07T10:00:00+07:00", "welcome_activation_guide"),
-        ("c-002", "2026-01-07T11:00:00+07:00", "activation_reminder"),
+        ("c-004", "2026-01-07T18:00:00+07:00", "welcome_activation_guide"),
+        ("c-002", "2026-01-07T18:00:00+07:00", "activation_reminder"),
     ]
     keys = [a["key"] for a in read_actions(tmp_path / "actions.jsonl")]
     assert [k for k, n in Counter(keys).items() if n > 1] == []

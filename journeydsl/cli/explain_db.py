@@ -117,6 +117,8 @@ def _actions(
     after saying why it cannot be read)."""
     if path is None:
         return []
+    from journeydsl.runtime.file_channel import step_of_key
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -131,10 +133,11 @@ def _actions(
         except ValueError as exc:
             print(f"journeydsl: error: {path}:{n}: not an action line ({exc})", file=err)
             return None
-        if (
-            isinstance(action, dict)
-            and action.get("customer_id") == customer_id
-            and action.get("journey") == journey_id
-        ):
+        if not isinstance(action, dict) or action.get("customer_id") != customer_id:
+            continue
+        if "journey" not in action and isinstance(action.get("key"), str):
+            # (a reward or action line written before they carried their step)
+            action = {**action, **step_of_key(action["key"])}
+        if action.get("journey") == journey_id:
             found.append(action)
     return found

@@ -12,11 +12,14 @@ from journeydsl.runtime.codec import plain
 from journeydsl.runtime.hostcalls import iso
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord
 
-__all__ = ["LOG_LIMIT", "explain", "extend", "last_step", "note"]
+__all__ = ["DELIVERY_ENTRIES", "LOG_LIMIT", "explain", "extend", "last_step", "note", "withheld"]
 
 #: Entries one instance's decision log keeps (later decisions are not recorded).
 LOG_LIMIT = 1000
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: The ``what`` of the entries a delivery adds, at the instant it ran: they are no step of the
+#: instance (they come after the step that waited).
+DELIVERY_ENTRIES = frozenset({"deliver", "suppressed"})
 
 
 def note(inst: InstanceRecord, at: datetime, node: str, what: str, **detail: Any) -> None:
@@ -32,6 +35,24 @@ def note(inst: InstanceRecord, at: datetime, node: str, what: str, **detail: Any
         entries.append(cast(DecisionEntry, entry))  # (the keys are the callers' to choose)
 
 
+def withheld(at: datetime, node: str, key: str, reason: str, **detail: str) -> DecisionEntry:
+    """The entry of an effect given up for good (``"what": "suppressed"``): a message withheld
+    (``template``, ``channel``), a ticket or action its sink refused, a ticket its queue dropped.
+    A delivery notes it whether or not contact policies run, so that what a run stored lists a
+    suppression where a simulation lists its ``suppressed`` action (``explain --db``)."""
+    return cast(
+        DecisionEntry,
+        {
+            "at": iso(at),
+            "node": node,
+            "what": "suppressed",
+            **detail,
+            "reason": reason,
+            "message": key,
+        },
+    )
+
+
 def extend(inst: InstanceRecord, decisions: Sequence[DecisionEntry]) -> None:
     """Add decisions made elsewhere (a delivery's) to ``inst``'s log, as many as it has room for."""
     room = max(LOG_LIMIT - len(inst["log"]) - inst.get("log_from", 0), 0)
@@ -44,7 +65,7 @@ def last_step(inst: InstanceRecord) -> datetime:
     log = inst["log"]
     for i in range(len(log) - 1, -1, -1):  # (newest first)
         entry = log[i]
-        if entry["what"] != "deliver":
+        if entry["what"] not in DELIVERY_ENTRIES:
             return datetime.fromisoformat(entry["at"])
     return datetime.fromisoformat(inst["entered_at"])
 

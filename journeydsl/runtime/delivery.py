@@ -5,7 +5,8 @@ A message's attempt is a :class:`SendAttempt`: it walks the do-not-contact list 
 then the fallback chain, where each channel may lack consent or be unreachable (fall back), be
 in quiet hours or over a frequency cap (defer or drop), deliver, or fail (retry, or fall
 back). Every decision goes into the instance's decision log when the store keeps a contact
-history, in the same transaction as the outbox update."""
+history, in the same transaction as the outbox update; an effect given up for good (suppressed,
+or refused by its sink) goes into it in any case."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any, cast
 
 from journeydsl import ir
 from journeydsl.runtime.codec import decode_map, plain
-from journeydsl.runtime.decisions import extend, last_step
+from journeydsl.runtime.decisions import extend, last_step, withheld
 from journeydsl.runtime.history import history_window
 from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, iso, log, record
 from journeydsl.runtime.interpreter import describe_lateness
@@ -125,10 +126,11 @@ class Delivery:
     def _init_policies(self, policies: Policies | PolicyEngine | None) -> None:
         """``policies`` (a loaded policy file, or a :class:`PolicyEngine`) are evaluated for
         every delivery attempt. Without them the engine keeps its built-in behaviour (consent per
-        channel, push only with the app, the journeys' own quiet hours) and writes nothing new
-        to the store; with them every decision goes into the instance's decision log and every
-        delivered message into the store's contact history, which frequency caps count and which
-        therefore needs a :class:`ContactHistory` state store (both built-in stores are)."""
+        channel, push only with the app, the journeys' own quiet hours) and notes in the
+        decision log only the messages it suppresses; with them every decision goes into the
+        instance's decision log and every delivered message into the store's contact history,
+        which frequency caps count and which therefore needs a :class:`ContactHistory` state
+        store (both built-in stores are)."""
         engine = policies if isinstance(policies, PolicyEngine) else PolicyEngine(policies)
         self.policy = engine
         self.history: ContactHistory | None = None
@@ -318,15 +320,19 @@ class Delivery:
         if "late" in p:
             fields["late"] = describe_lateness(timedelta(seconds=p["late"]))
         reason = f"{kind} failed: {result.detail}"
-        if entry.status == "done":
+        delivered = entry.status == "done"
+        if delivered:
             record(self.on_action, now, customer, journey, node, kind, **fields)
         else:
             record(self.on_action, now, customer, journey, node, "suppressed", reason=reason)
-        if p.get("exits"):  # ticket exits: its instance waits for this decision
-            inst = self.instance(p["instance"])
-            if decide(inst, entry, now, entry.status == "done", reason):
-                return None, inst
-        return None
+        if delivered and not p.get("exits"):
+            return None
+        inst = self.instance(p["instance"])
+        if inst is not None and not delivered:  # (its decision log says what became of it)
+            extend(inst, [withheld(now, node, entry.key, reason)])
+        # ticket exits: its instance waits for this decision
+        waits = bool(p.get("exits")) and decide(inst, entry, now, delivered, reason)
+        return (None, inst) if waits or not delivered else None
 
     def _opened(self, entry: OutboxEntry, now: datetime) -> None:
         """Open a ticket its queue accepted, and save the outcome."""
@@ -370,11 +376,14 @@ class SendAttempt:
     def run(self) -> _Saved | None:
         """Attempt the delivery; the contact and decisions to save with the entry, if any."""
         self.attempt()
-        if not self.durable or not (self.decisions or self.contact is not None):
+        if not (self.decisions or self.contact is not None):
             return None
-        if self.inst is not None:
-            extend(self.inst, self.decisions)
-        return self.contact, self.inst if self.decisions else None
+        inst = self.inst
+        if inst is None and self.decisions:  # (a suppression, noted without contact policies)
+            inst = self.inst = self.delivery.instance(self.p["instance"])
+        if inst is not None:
+            extend(inst, self.decisions)
+        return self.contact, inst if self.decisions else None
 
     def superseded(self) -> bool:
         """Whether the instance of a held message moved on (an event woke it) by now. A host
@@ -623,11 +632,17 @@ class SendAttempt:
             reason=reason,
         )
         self.decide("suppressed", channel=where, policy=by, reason=reason)
+        key, node = self.entry.key, p["node"]  # (noted with or without contact policies)
+        self.decisions.append(
+            withheld(self.now, node, key, reason, template=p["template"], channel=where)
+        )
 
     def next_channel(self, channel: str, by: str, reason: str) -> None:
         """Fall back from ``channel`` to the next of the chain (logged when there is one)."""
         p = self.p
         p["index"] += 1
+        while p["index"] < len(self.chain) and self.chain[p["index"]] in self.chain[: p["index"]]:
+            p["index"] += 1  # a channel already tried (an entry queued before JD106 refused it)
         self.entry.attempts = 0
         if p["index"] < len(self.chain):
             self.decide(

@@ -28,7 +28,7 @@ from journeydsl.runtime.protocols import (
     Ticket,
 )
 
-__all__ = ["FileChannel"]
+__all__ = ["FileChannel", "step_of_key"]
 
 _OK = DeliveryResult(DeliveryStatus.DELIVERED)
 
@@ -142,6 +142,23 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def step_of_key(key: str) -> dict[str, Any]:
+    """``{"journey", "version", "node"}`` of the effect whose idempotency key is ``key``; ``{}``
+    for a key of another shape (a host calling a handler itself).
+
+    An :class:`~journeydsl.runtime.protocols.ActionHandler` is handed an action's key, not its
+    step. The engine makes the key ``JOURNEY:VERSION:INSTANCE:STEP:VISIT``; journey and step ids
+    are names without a colon, and the instance id (its customer id) may hold one, so the step
+    is read from the end. The layout cannot change without breaking the deduplication against
+    the actions files already written."""
+    journey, _, rest = key.partition(":")
+    version, _, rest = rest.partition(":")
+    instance, node, visit = ["", "", "", *rest.rsplit(":", 2)][-3:]
+    if not (journey and version.isdecimal() and instance and node and visit.isdecimal()):
+        return {}
+    return {"journey": journey, "version": int(version), "node": node}
+
+
 class FileChannel:
     """A JSON Lines file that every effect is delivered to: one object per line,
     ``{"key", "at", "customer_id", "kind", ...}``.
@@ -150,7 +167,7 @@ class FileChannel:
     name (sends carry ``channel``, ``template``, ``params``), as the
     :class:`~journeydsl.runtime.protocols.TicketSink` (``queue``, ``priority``, ``payload``), and,
     through :meth:`named`, as the :class:`~journeydsl.runtime.protocols.ActionHandler` of any
-    action (``name``, ``params``).
+    action (``name``, ``params``); every kind then carries ``journey``, ``version`` and ``node``.
 
     It deduplicates on the idempotency key, including across restarts: the keys already in the
     file are read when it opens. A torn final line left by a crash is dropped first. ``at`` is
@@ -258,7 +275,8 @@ class FileChannel:
     def __call__(
         self, idempotency_key: str, customer_id: str, params: Mapping[str, Any], at: datetime
     ) -> DeliveryResult:
-        """Write one action or reward (ActionHandler protocol)."""
+        """Write one action or reward (ActionHandler protocol), with the journey, version and
+        step its key names (:func:`step_of_key`)."""
         self._file.write(
             {
                 "key": idempotency_key,
@@ -267,6 +285,7 @@ class FileChannel:
                 "kind": self.action_kind,
                 "name": self.action_name,
                 "params": plain(params),
+                **step_of_key(idempotency_key),
             }
         )
         return _OK

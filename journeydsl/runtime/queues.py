@@ -34,7 +34,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from journeydsl.money import Money
 from journeydsl.runtime.codec import decode_map
-from journeydsl.runtime.decisions import extend
+from journeydsl.runtime.decisions import extend, withheld
 from journeydsl.runtime.hostcalls import OnAction, iso, log, record
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.model import TicketQueue
@@ -316,10 +316,14 @@ class TicketQueues:
             reason=reason,
         )
         inst = self.instance(p["instance"])
-        waits = decide(inst, entry, now, False, reason)  # (ticket exits: it waits for this)
-        if self.history is None or inst is None:
-            if waits and inst is not None:
-                self.state.commit([inst], [])
+        decide(inst, entry, now, False, reason)  # (ticket exits: it waits for this)
+        if inst is None:
+            self.state.update_outbox(entry)
+            return
+        noted = [withheld(now, p["node"], entry.key, reason, queue=p["queue"])]
+        if self.history is None:
+            extend(inst, noted)
+            self.state.commit([inst], [])
             self.state.update_outbox(entry)
             return
         decision = {
@@ -331,5 +335,5 @@ class TicketQueues:
             "reason": reason,
             "message": entry.key,
         }
-        extend(inst, [cast(DecisionEntry, decision)])
+        extend(inst, [cast(DecisionEntry, decision), *noted])
         self.history.record_delivery(entry, None, inst)

@@ -8,6 +8,7 @@ for it.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -432,6 +433,8 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
             return f"goal reached → {d.get('outcome')}"
         case "deliver":
             return _describe_delivery(d, t)
+        case "suppressed":  # an effect given up for good, as a simulation lists its action
+            return describe_action({"kind": "suppressed", **d})
         case "error":
             return f"error: {d.get('reason')}"
         case "reward" | "action":
@@ -538,6 +541,13 @@ def render_explain(result: Explained, customer_id: str) -> str:
         return f"{customer_id}: no journey instance (the customer never entered)\n"
     lines: list[str] = []
     records = {r["id"]: r for r in result.instances}
+    # What the logs list as given up, which a simulation's actions list too: listed once.
+    given_up = Counter(
+        (inst["journey"], datetime.fromisoformat(e["at"]).timestamp(), e["node"], e.get("reason"))
+        for inst in explained
+        for e in inst["log"]
+        if e["what"] == "suppressed"
+    )
     for inst in explained:
         record = records.get(inst["instance"], {})
         outcome = f", outcome {inst['outcome']}" if inst["outcome"] else ""
@@ -558,12 +568,19 @@ def render_explain(result: Explained, customer_id: str) -> str:
         for i, entry in enumerate(inst["log"]):
             text = _describe_log(entry, tz, nodes.get(entry["node"]))
             order: float = i
+            key = (datetime.fromisoformat(entry["at"]).timestamp(), entry["node"])
             if entry["what"] == "deliver":  # a policy decision: with the delivery it concerns
-                key = (datetime.fromisoformat(entry["at"]).timestamp(), entry["node"])
                 order = queued.get(key, 10**8) + 0.25 + i / 10**7
+            elif entry["what"] == "suppressed":  # where the delivery's own line goes
+                order = queued.get(key, 10**8) + 0.5
             row(entry["at"], order, step(entry["node"]), text)
         for a in _deliveries(result, customer_id, inst["journey"], record):
             ts = datetime.fromisoformat(a["at"]).timestamp()
+            if a["kind"] == "suppressed":
+                seen = (inst["journey"], ts, a["node"], a.get("reason"))
+                if given_up[seen] > 0:  # (listed from the decision log)
+                    given_up[seen] -= 1
+                    continue
             # Right after the step that queued it; a deferred delivery after that instant's steps.
             order = queued.get((ts, a["node"]), 10**8) + 0.5
             verb = {"send": "delivered: ", "ticket": "opened: ", "reward": "granted: "}.get(

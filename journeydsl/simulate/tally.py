@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from journeydsl.ir_offers import ChooseOffer
+from journeydsl.runtime.decisions import DELIVERY_ENTRIES
 
 __all__ = ["MILLION", "ChannelStats", "Tally", "merge_channel_stats"]
 
@@ -33,6 +34,8 @@ def _last_step(
         if visited.get(node):
             return node
     for entry in reversed(record.get("log") or ()):
+        if entry.get("what") in DELIVERY_ENTRIES:  # (a delivery's, after the step that waited)
+            continue
         node = entry.get("node")
         if node and node in visited:
             return str(node)

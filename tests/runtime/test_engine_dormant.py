@@ -378,7 +378,8 @@ def test_D5_the_ticket_waits_for_the_queues_release() -> None:
 
 def test_D5_a_full_telesales_queue_sends_an_sms_and_ends_telesales_full() -> None:
     """The ticket the queue does not take (queue_full) runs the "not accepted" exit: an SMS
-    offer_reminder at the release, then telesales_full; the decision log says why."""
+    offer_reminder at the release, then telesales_full; the decision log says why, and has
+    the dropped ticket."""
     h = _two_engaged()
     h.advance(X + 10 * DAY)
     assert h.acts("d-small")[-2:] == [
@@ -390,6 +391,8 @@ def test_D5_a_full_telesales_queue_sends_an_sms_and_ends_telesales_full() -> Non
     (exit_,) = [e for e in log if e["what"] == "ticket_exit"]
     assert exit_["exit"] == "not_accepted"
     assert exit_["reason"] == "queue_full: telesales took its 1 best-ranked tickets"
+    (dropped,) = [e for e in log if e["what"] == "suppressed"]  # (what explain --db lists)
+    assert (dropped["queue"], dropped["reason"]) == ("telesales", exit_["reason"])
 
 
 def test_D5_without_a_capacity_the_ticket_is_accepted_at_once() -> None:

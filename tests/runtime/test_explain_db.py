@@ -4,14 +4,48 @@ errors and unknown customers said in one line."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from journeydsl.cli import main
-from tests.runtime.test_run_cli import EVENTS, JOURNEYS, PROFILES, jsonl
+from tests.runtime.test_run_cli import (
+    EVENTS,
+    EXAMPLES,
+    JOURNEYS,
+    PROFILES,
+    event,
+    jsonl,
+    profile,
+    read_actions,
+)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
 
 NOW = "2026-02-20T00:00:00+07:00"
+#: The examples' onboarding stream (c-003 earns the fee waiver on 30 January) and t-3, who lets
+#: only e-mail through: the app message (zns, then sms) is suppressed once t-3 activates.
+ONBOARDING_EVENTS = sorted(
+    [
+        *_lines(EXAMPLES / "events" / "onboarding.jsonl"),
+        event("t-3", "card_issued", "2026-01-05T10:00:00+07:00", card_id="k-3", product="gold"),
+        event("t-3", "card_activated", "2026-01-06T10:00:00+07:00", card_id="k-3"),
+    ],
+    key=lambda e: datetime.fromisoformat(e["at"]),
+)
+ONBOARDING_PROFILES = [
+    *_lines(EXAMPLES / "events" / "onboarding_profiles.jsonl"),
+    profile("t-3", False, email=True, sms=False, zns=False, push=False),
+]
+ONBOARDING_NOW = "2026-03-01T00:00:00+07:00"
+SUPPRESSED = "suppressed install_digital_app: no zns consent; no sms consent"
+GRANTED = "granted: reward annual_fee_waiver"
 
 
 @pytest.fixture
@@ -60,6 +94,85 @@ def test_without_the_actions_file_the_log_alone_is_listed(
     out = capsys.readouterr().out
     assert "no journey instance" in out
     assert "c-002 is in onboarding_new_cardholder too" in out
+
+
+def _onboarding(tmp_path: Path, *policies: str) -> dict[str, str]:
+    """A `journeydsl run` of the onboarding example over ONBOARDING_EVENTS to ONBOARDING_NOW."""
+    files = {
+        "events": str(jsonl(tmp_path / "events.jsonl", ONBOARDING_EVENTS)),
+        "profiles": str(jsonl(tmp_path / "profiles.jsonl", ONBOARDING_PROFILES)),
+        "db": str(tmp_path / "state.sqlite"),
+        "actions": str(tmp_path / "actions.jsonl"),
+    }
+    argv = ["run", JOURNEYS[0], "--db", files["db"], "--events", files["events"], *policies]
+    argv += ["--actions", files["actions"], "--profiles", files["profiles"]]
+    assert main([*argv, "--now", ONBOARDING_NOW]) == 0
+    return files
+
+
+def _listings(
+    ran: dict[str, str], customer: str, capsys: pytest.CaptureFixture[str], *policies: str
+) -> tuple[str, str]:
+    """(the stored listing of ``customer``, the simulation's listing of the same events)."""
+    capsys.readouterr()
+    argv = ["explain", JOURNEYS[0], "--customer", customer]
+    assert main([*argv, "--db", ran["db"], "--actions", ran["actions"]]) == 0
+    stored = capsys.readouterr().out
+    simulate = ["--events", ran["events"], "--profiles", ran["profiles"], *policies]
+    assert main([*argv, *simulate, "--until", ONBOARDING_NOW, "-q"]) == 0
+    return stored, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("customer", "line"), [("t-3", SUPPRESSED), ("c-003", GRANTED)])
+def test_suppressions_and_rewards_read_as_the_simulations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], customer: str, line: str
+) -> None:
+    """A message suppressed for want of consent (no contact policies) and a reward granted are
+    listed from the run's state and actions file line for line as the simulation lists them."""
+    stored, simulated = _listings(_onboarding(tmp_path), customer, capsys)
+    assert stored.splitlines() == simulated.splitlines()
+    assert stored.count(line) == 1
+
+
+def test_a_suppression_under_policies_is_listed_once_as_the_simulation_lists_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under contact policies the stored listing has the policy decisions and the suppressed
+    message's own line, once each, as the simulation has."""
+    policies = ("--policies", str(EXAMPLES / "policies.yaml"))
+    stored, simulated = _listings(_onboarding(tmp_path, *policies), "t-3", capsys, *policies)
+    assert stored.splitlines() == simulated.splitlines()
+    assert stored.count(SUPPRESSED) == 1
+    assert "policies: suppressed: no zns consent; no sms consent" in stored
+
+
+def test_a_suppression_is_listed_without_the_actions_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A suppressed message is a decision the state database keeps: it is listed without
+    --actions, which adds only what was delivered."""
+    ran = _onboarding(tmp_path)
+    capsys.readouterr()
+    assert main(["explain", JOURNEYS[0], "--customer", "t-3", "--db", ran["db"]]) == 0
+    out = capsys.readouterr().out
+    assert f"send                             {SUPPRESSED}" in out
+    assert "delivered:" not in out
+
+
+def test_an_older_actions_files_reward_lines_are_listed_by_their_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reward lines written before they carried journey, version and node are still listed:
+    their key names the step."""
+    ran = _onboarding(tmp_path)
+    rows = read_actions(Path(ran["actions"]))
+    for row in rows:
+        if row["kind"] == "reward":
+            del row["journey"], row["version"], row["node"]
+    jsonl(Path(ran["actions"]), rows)
+    stored, simulated = _listings(ran, "c-003", capsys)
+    assert stored == simulated
+    assert GRANTED in stored
 
 
 @pytest.mark.parametrize(

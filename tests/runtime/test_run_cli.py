@@ -375,6 +375,26 @@ def test_file_channel_deduplicates_across_restarts_and_drops_a_torn_line(tmp_pat
     }
 
 
+def test_reward_and_action_lines_name_their_journey_version_and_step(tmp_path: Path) -> None:
+    """A reward or action line carries journey, version and node after its own fields, as send
+    and ticket lines do, read from the engine's key (a customer id may hold a colon)."""
+    path = tmp_path / "out.jsonl"
+    at = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+    reward = "onboarding_new_cardholder:1:onboarding_new_cardholder/vn:c1/1:reward_fee:0"
+    with FileChannel(path) as ch:
+        ch.named("annual_fee_waiver", "reward")(reward, "vn:c1", {}, at)
+        ch.named("call_back", "action")("callback:12:callback/c2/3:during.call:4", "c2", {}, at)
+    rows = read_actions(path)
+    assert list(rows[0]) == [
+        *("key", "at", "customer_id", "kind", "name", "params"),
+        *("journey", "version", "node"),
+    ]
+    assert [(r["journey"], r["version"], r["node"]) for r in rows] == [
+        ("onboarding_new_cardholder", 1, "reward_fee"),
+        ("callback", 12, "during.call"),
+    ]
+
+
 # --------------------------------------------------------------------------- crash and resume
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=ICT)

@@ -221,7 +221,7 @@ def test_a_bug_is_not_reported_as_a_storage_error(
     """A sqlite3 error the file is not to blame for (a constraint) still raises with its
     traceback: only storage failures become one-line operator errors."""
 
-    def broken(self: SQLiteStore, path: Any) -> Any:
+    def broken(self: SQLiteStore, path: Any, *types: Any) -> Any:
         raise sqlite3.IntegrityError("UNIQUE constraint failed: profiles.customer_id")
 
     monkeypatch.setattr(SQLiteStore, "load_profiles_jsonl", broken)

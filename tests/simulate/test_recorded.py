@@ -13,6 +13,7 @@ import pytest
 
 from tests.catalogs import example_catalogs_in
 from tests.simulate.conftest import (
+    DORMANT,
     EVENTS,
     ONBOARDING,
     Cli,
@@ -508,3 +509,28 @@ def test_the_funnel_names_steps_and_splits_each_entry_into_passed_exited_waiting
     assert steps["choose_chosen"]["name"] == "choose chosen from reactivation"
     assert sum(steps["choose_chosen"]["offers"].values()) == steps["choose_chosen"]["entered"]
     assert steps["exit_no_engagement"]["name"] == "exit no_engagement"
+
+
+@pytest.mark.parametrize("policies", [(), ("--policies", str(EVENTS.parent / "policies.yaml"))])
+def test_a_goal_met_while_waiting_is_an_exit_at_the_wait_whatever_was_delivered(
+    cli: Cli, tmp_path: Path, policies: tuple[str, ...]
+) -> None:
+    """A dormant customer without consent (their offers suppressed; under policies, every
+    delivery decision noted) spends while waiting for the registration: the funnel counts the
+    exit at the wait, not at a send whose delivery was logged after the wait began."""
+    events = tmp_path / "events.jsonl"
+    spend = {"amount": 100_000, "currency": "VND", "merchant": "Tiki", "category": "shopping"}
+    rows: list[dict[str, Any]] = [
+        {"customer_id": "d-x", "type": "card_activated", "at": "2025-01-02T10:00:00+07:00"},
+        {"customer_id": "d-x", "type": "transaction", "at": "2025-01-03T10:00:00+07:00"},
+        {"customer_id": "d-x", "type": "transaction", "at": "2025-04-04T12:00:00+07:00"},
+    ]
+    for row in rows:
+        row["data"] = {"card_id": "k"} if row["type"] == "card_activated" else spend
+    events.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    argv = ["simulate", DORMANT, "--events", str(events), *policies]
+    doc, _ = _json(cli, [*argv, "--until", "2025-05-01T00:00:00+07:00"])
+    assert doc["funnel"]["outcomes"]["reactivated"] == 1
+    exited = {nid: s["exited"] for nid, s in doc["funnel"]["steps"].items() if s["exited"]}
+    assert exited == {"wait_for_offer_registered": 1}
+    assert any(a["kind"] == "suppressed" for a in doc["actions"])

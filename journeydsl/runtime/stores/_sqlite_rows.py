@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from journeydsl.runtime.codec import encode
+from journeydsl.runtime.decisions import DELIVERY_ENTRIES
 from journeydsl.runtime.protocols import Contact, OutboxEntry, Profile
 from journeydsl.runtime.records import InstanceRecord
 
@@ -210,9 +211,10 @@ class InstanceWrite:
 
 
 def _tail_start(log: list[Any]) -> int:
-    """Where the tail of a log starts: its last entry that is not a delivery's."""
+    """Where the tail of a log starts: its last entry that is not a delivery's (a delivery
+    attempt's decision, or an effect it gave up: :data:`DELIVERY_ENTRIES`)."""
     for i in range(len(log) - 1, -1, -1):
-        if log[i].get("what") != "deliver":
+        if log[i].get("what") not in DELIVERY_ENTRIES:
             return i
     return 0
 

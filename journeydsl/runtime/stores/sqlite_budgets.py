@@ -16,6 +16,7 @@ interleave with another connection's draw, and what is granted never passes the 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
@@ -150,7 +151,17 @@ class SQLiteBudgets(SQLiteBudgetsPart):
             self._conn = sqlite3.connect(uri, timeout=timeout, isolation_level=None, uri=True)
             return
         self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        # Two engines opening a new file at once both switch it to WAL; the switch does not wait
+        # on the busy timeout (SQLite answers "database is locked" at once), so it waits here.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
         self._conn.execute("PRAGMA synchronous=FULL")
 
     def _transaction(self) -> Transaction:

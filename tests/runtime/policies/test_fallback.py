@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from journeydsl import ir
 from journeydsl.runtime.policies import Policies
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, Profile
 from tests.runtime.policies.harness import (
@@ -155,3 +158,65 @@ def test_without_a_policy_file_only_channel_consent_and_the_app_count() -> None:
     h.feed([ev("c1", "card_activated", at, card_id="k")])
     assert _landed(h, "c1") == ["sms"]
     assert h.decisions("c1") == []  # and nothing new is written to the store
+
+
+def _with_chain(journey: ir.Journey, chain: tuple[str, ...]) -> ir.Journey:
+    """``journey`` with its one send's fallback chain replaced, as a journey compiled before
+    JD106 refused repeats (or built by hand) may have it."""
+    nodes = {
+        nid: dataclasses.replace(n, fallback=chain) if isinstance(n, ir.Send) else n
+        for nid, n in journey.nodes.items()
+    }
+    return dataclasses.replace(journey, nodes=nodes)
+
+
+def test_a_repeated_channel_in_a_compiled_chain_is_tried_once() -> None:
+    """A send whose compiled chain repeats channels (push -> zns -> push -> zns -> sms) queues
+    the message with each channel once, and walks push, zns, sms."""
+    quiet = "quiet hours 21:00 to 08:00 for push, zns, sms\nfallback push"
+    journey = _with_chain(
+        compile_journey(NUDGE.replace("fallback push", quiet)), ("zns", "push", "zns", "sms")
+    )
+    at = local("2026-01-05 22:00")
+    h = harness(
+        [journey], [profile("c4", app=True, no=["push", "zns"])], start=at, policy=Policies()
+    )
+    h.feed([ev("c4", "card_activated", at, card_id="k")])
+    (queued,) = h.state.pending_outbox(local("2026-01-07 00:00"))
+    assert queued.payload["chain"] == ["push", "zns", "sms"]
+    h.advance(local("2026-01-06 12:00"))
+    assert _landed(h, "c4") == ["sms"]
+    steps = [(d["decision"], d["channel"]) for d in h.decisions("c4")]
+    assert steps[:2] == [("fallback", "zns"), ("fallback", "sms")]
+    assert ("fallback", "push") not in steps
+
+
+def test_a_queued_message_whose_chain_repeats_a_channel_skips_the_repeat() -> None:
+    """A message queued with a repeating chain (push, zns, push, sms: made before JD106) and
+    held by quiet hours falls back from zns straight to sms once push and zns fail."""
+
+    def fails(message: Message) -> DeliveryResult:
+        return DeliveryResult(DeliveryStatus.FAILED_PERMANENT, "unreachable")
+
+    text = NUDGE.replace("fallback push", "quiet hours 21:00 to 08:00 for push\nfallback push")
+    at = local("2026-01-05 22:00")
+    h = harness(
+        [compile_journey(text)],
+        [profile("c1", app=True)],
+        start=at,
+        policy=Policies(),
+        scripts={"push": fails, "zns": fails},
+    )
+    h.feed([ev("c1", "card_activated", at, card_id="k")])
+    (queued,) = h.state.pending_outbox(local("2026-01-07 00:00"))
+    assert queued.payload["chain"] == ["push", "zns", "sms"]
+    queued.payload["chain"] = ["push", "zns", "push", "sms"]
+    h.state.update_outbox(queued)
+    h.advance(local("2026-01-06 12:00"))
+    assert _landed(h, "c1") == ["sms"]
+    assert [
+        (d["decision"], d["channel"]) for d in h.decisions("c1") if d["decision"] == "fallback"
+    ] == [
+        ("fallback", "zns"),
+        ("fallback", "sms"),
+    ]
