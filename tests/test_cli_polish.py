@@ -160,6 +160,75 @@ def test_explain_of_an_unknown_customer_exits_1(capsys: pytest.CaptureFixture[st
     assert "onboarding_new_cardholder v1" in out
 
 
+SYNTHETIC = [
+    "--population",
+    "3",
+    "--behaviour",
+    str(EXAMPLES / "behaviour" / "onboarding.yaml"),
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        (
+            ["--days", "10000000"],
+            "--days must be from 1 to 355,742 (a run ends before 3000-01-01 UTC, the end of the "
+            "range of events; it starts 2026-01-05T00:00:00+07:00), not 10,000,000",
+        ),
+        (
+            ["--days", "99999999999999999999"],
+            "--days must be from 1 to 355,742 (a run ends before 3000-01-01 UTC, the end of the "
+            "range of events; it starts 2026-01-05T00:00:00+07:00), not "
+            "99,999,999,999,999,999,999",
+        ),
+        (
+            ["--until", "9999-12-31T23:59:59+07:00"],
+            "--until 9999-12-31T23:59:59+07:00 is out of range: a run starts and ends within the "
+            "years 1900 to 2999, the range of events",
+        ),
+        (
+            ["--start", "1800-01-01"],
+            "--start 1800-01-01 is out of range: a run starts and ends within the years 1900 to "
+            "2999, the range of events",
+        ),
+        (
+            ["--start", "2999-12-01"],
+            "the run would end 90 days after the start 2999-12-01T00:00:00+07:00, past the end of "
+            "the range of events (3000-01-01 UTC): give --until or --days",
+        ),
+    ],
+)
+@pytest.mark.parametrize("mode", ["synthetic", "recorded"])
+def test_a_time_range_past_the_range_of_events_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], given: list[str], says: str, mode: str
+) -> None:
+    """--days, --until and --start outside the years 1900-2999 are refused with one line that
+    says the accepted range (exit 2), in both modes (OverflowError in synthetic mode)."""
+    inputs = SYNTHETIC if mode == "synthetic" else RECORDED
+    if mode == "recorded" and given[0] == "--days":
+        says = says.replace("2026-01-05T00:00:00+07:00", "2026-01-05T10:00:00+07:00")
+        says = says.replace("355,742", "355,741")
+    code, out, err = run(capsys, "simulate", str(ONBOARDING), *inputs, *given)
+    assert (code, out, err) == (2, "", f"journeydsl: error: {says}\n")
+
+
+@pytest.mark.parametrize("size", ["0", "100000001", "99999999999999999999"])
+def test_a_population_out_of_range_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], size: str
+) -> None:
+    """--population takes 1 to 100,000,000 and says so (exit 2): 20 digits were a MemoryError."""
+    behaviour = str(EXAMPLES / "behaviour" / "onboarding.yaml")
+    code, out, err = run(
+        capsys, "simulate", str(ONBOARDING), "--population", size, "--behaviour", behaviour
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"journeydsl: error: --population must be from 1 to 100,000,000, not {int(size):,} "
+        "(every part of a run lists the population's ids to split them)\n"
+    )
+
+
 def _help_of(command: str, option: str) -> str:
     parser = dict(_leaves(build_parser()))[(command,)]
     (action,) = [a for a in parser._actions if option in a.option_strings]

@@ -50,6 +50,10 @@ RULES = [
         "journeydsl.money",
         ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
     ),
+    (
+        "journeydsl.durations",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
+    ),
 ]
 
 

@@ -136,10 +136,16 @@ def test_a_broken_example_fails_its_schema(path: Path) -> None:
         ("templates", "templates:\n  t: {category: promo, channels: [sms]}\n", ["templates", "t"]),
         ("policies", "quiet_hours:\n  - {from: '21:00', to: '08:00', channels: fax}\n", None),
         ("migration", "migrate: j\nfrom_version: 1\nto_version: 2\n", []),
+        (
+            "test",
+            "journey: j.journey\ncases:\n  - name: c\n    expect:\n"
+            "      actions: [{kind: sendd, channel: sms}]\n",
+            ["cases", 0, "expect", "actions"],
+        ),
     ],
 )
 def test_a_mistake_is_a_schema_error_where_it_is(
-    kind: str, text: str, where: list[str] | None
+    kind: str, text: str, where: list[str | int] | None
 ) -> None:
     """A typical mistake in each hand-written or generated schema is caught, at its path."""
     data = yaml.load(text, Loader=_Yaml12Loader)

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 #: Length of a run without --until or --days (the driver's default, repeated here so that
 #: building the CLI parser imports nothing heavy).
 DEFAULT_DAYS = 90
+#: The largest ``--population``: every part of a run lists the ids of the whole population to
+#: split them (some 70 bytes an id), so a 20-digit population was a MemoryError.
+MAX_POPULATION = 100_000_000
 
 __all__ = [
     "COMMANDS",
@@ -239,14 +242,18 @@ def compile_journey(
 
 
 def _time(text: str | None, what: str, tz: str) -> datetime | None:
+    """The time an option gives; a usage error when it is not one, or is outside the range a
+    run stays in (that of events: from 1900 to 2999)."""
+    from journeydsl.simulate.behaviour import in_event_range
     from journeydsl.simulate.inputs import parse_time
 
     if text is None:
         return None
     try:
-        return parse_time(text, tz)
+        return in_event_range(parse_time(text, tz), f"{what} {text}")
     except ValueError as exc:
-        raise UsageError(f"{what}: {exc}") from None
+        message = str(exc)
+        raise UsageError(message if message.startswith(what) else f"{what}: {message}") from None
 
 
 @contextmanager
@@ -271,14 +278,28 @@ def _progress(
 
 
 def _until(args: argparse.Namespace, start: datetime, tz: str) -> datetime:
+    """The end of the run: ``--until``, ``--days`` after ``start``, or the default length; a
+    usage error naming the range when it is not after the start or is past the end of the range
+    of events (a run's end is before 3000-01-01 UTC)."""
+    from journeydsl.runtime.events import LATEST
+
     if args.until and args.days is not None:
         raise UsageError("give --until or --days, not both")
+    most = (LATEST - start) // timedelta(days=1)  # (whole days from the start to the range's end)
     if args.days is not None:
-        if args.days < 1:
-            raise UsageError("--days must be at least 1")
+        if not 1 <= args.days <= most:
+            raise UsageError(
+                f"--days must be from 1 to {most:,} (a run ends before 3000-01-01 UTC, the end "
+                f"of the range of events; it starts {start.isoformat()}), not {args.days:,}"
+            )
         return start + timedelta(days=args.days)
     until = _time(args.until, "--until", tz)
     if until is None:
+        if most < DEFAULT_DAYS:
+            raise UsageError(
+                f"the run would end {DEFAULT_DAYS} days after the start {start.isoformat()}, "
+                "past the end of the range of events (3000-01-01 UTC): give --until or --days"
+            )
         return start + timedelta(days=DEFAULT_DAYS)
     if until <= start:
         raise UsageError(f"--until {args.until} is not after the start {start.isoformat()}")
@@ -293,6 +314,22 @@ def build(args: argparse.Namespace, err: TextIO) -> Run | int:
     except UsageError as exc:
         print(f"journeydsl: error: {exc}", file=err)
         return ExitCode.USAGE
+
+
+def _check_workers(workers: int) -> None:
+    """Refuse a ``--workers`` below 1, or above what this machine can use (a few processes a
+    CPU, :func:`~journeydsl.simulate.parallel.max_workers`)."""
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    from journeydsl.simulate.parallel import WORKERS_PER_CPU, max_workers, usable_cpus
+
+    if workers > (most := max_workers()):
+        cpus = usable_cpus()
+        raise UsageError(
+            f"--workers must be from 1 to {most} on this machine ({WORKERS_PER_CPU} per CPU, "
+            f"{cpus} CPU{'s' if cpus != 1 else ''}), not {workers:,}: more processes than "
+            "cores only slow the run"
+        )
 
 
 def _several(args: argparse.Namespace) -> bool:
@@ -339,8 +376,7 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
     for path in (args.events, args.profiles, args.behaviour, getattr(args, "enrol", None)):
         if path is not None and not Path(path).is_file():
             raise UsageError(f"{path}: no such file")
-    if getattr(args, "workers", 1) < 1:
-        raise UsageError("--workers must be at least 1")
+    _check_workers(getattr(args, "workers", 1))
     other_path = getattr(args, "compare", None) or getattr(args, "compare_policies", None)
     if other_path is not None and args.trace:
         raise UsageError("--trace does not go with --compare; trace each journey on its own")
@@ -453,15 +489,14 @@ def _run_parts(
         params=tuple(v.params for v in chosen),
         policies_per=_policies_per(args, chosen),
     )
-    # One worker runs in this process, with the journeys compiled already.
-    context = None
-    if args.workers == 1:
-        per_journey = tuple(
-            args.compare_policy_set if v.policies is not None else args.policy_set for v in chosen
-        )
-        context = Context(
-            tuple(journeys), model, args.policy_set, per_journey if plan.policies_per else ()
-        )
+    # The journeys compiled already: this process splits the customers with them (and, with
+    # one worker, runs them); worker processes compile their own.
+    per_journey = tuple(
+        args.compare_policy_set if v.policies is not None else args.policy_set for v in chosen
+    )
+    context = Context(
+        tuple(journeys), model, args.policy_set, per_journey if plan.policies_per else ()
+    )
     costs = {str(n): c.cost for n, c in model.channels.items()} if model is not None else None
     from journeydsl.cli.progress import progress
     from journeydsl.simulate.executors import ExecutorError
@@ -631,12 +666,16 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
     from journeydsl import ir
     from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
     from journeydsl.simulate.decisions import behaviour_functions
+    from journeydsl.simulate.decisions_check import check_decisions
     from journeydsl.simulate.driver import Simulation
     from journeydsl.simulate.population_general import population_for
     from journeydsl.yamlfile import InputError
 
-    if args.population < 1:
-        raise UsageError("--population must be at least 1")
+    if not 1 <= args.population <= MAX_POPULATION:
+        raise UsageError(
+            f"--population must be from 1 to {MAX_POPULATION:,}, not {args.population:,} (every "
+            "part of a run lists the population's ids to split them)"
+        )
     if args.default_consent:
         raise UsageError("--default-consent is for recorded mode; the behaviour file sets consent")
     try:
@@ -672,6 +711,11 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
             if str(w) not in shown:  # a --compare variant repeats most of the base's
                 shown.add(str(w))
                 print(str(w), file=err)
+    decisions = check_decisions(loaded, journeys)  # against every journey of the run at once
+    for problem in decisions:
+        print(str(problem), file=err)
+    if any(problem.severity == "error" for problem in decisions):
+        return ExitCode.ERRORS
     journey = journeys[0]
     model = loaded.model
     start = _time(args.start, "--start", journey.timezone) or model.start

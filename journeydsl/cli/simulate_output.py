@@ -138,13 +138,18 @@ def _sweep_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) 
 
 
 def _several_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
-    """Several journeys run together: each journey's report and the figures of all together."""
+    """Several journeys run together: each journey's report and the figures of all together
+    (``--csv``: each journey's tables in a folder of its own, and ``journeys.csv``)."""
     from journeydsl.simulate.driver import SimulationResult, dumps
     from journeydsl.simulate.multi import multi_document, render_multi_text
     from journeydsl.simulate.report import render_trace
 
     result = run.result
     try:
+        if getattr(args, "csv", None):
+            from journeydsl.simulate.csvexport import write_several_csv
+
+            write_several_csv(result, Path(args.csv), costs=run.costs)
         with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(out) as sink:
             if args.format == "json":
                 sink.write(dumps(multi_document(result, run.costs)))
@@ -153,7 +158,7 @@ def _several_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
                     result, sink, title=run.title, costs=run.costs, failures=run.failures
                 )
     except OSError as exc:
-        print(f"journeydsl: error: {args.output}: {exc.strerror or exc}", file=err)
+        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
         return ExitCode.USAGE
     if args.trace:
         assert isinstance(result, SimulationResult)  # several journeys run in one piece

@@ -23,14 +23,26 @@ if TYPE_CHECKING:
 __all__ = ["add_spread_arguments", "check_spread", "executor_of", "part_spec", "write_part"]
 
 
+#: The most parts ``--part K/N`` spreads a run into (``journeydsl.simulate.parts.MAX_PARTS``,
+#: repeated here so that building the parser imports nothing heavy).
+MAX_PARTS = 1_000_000
+
+
 def part_spec(text: str) -> tuple[int, int]:
-    """``K/N`` as (K, N), 1 ≤ K ≤ N."""
+    """``K/N`` as (K, N), 1 ≤ K ≤ N ≤ :data:`MAX_PARTS`."""
     found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if found is None:
         raise argparse.ArgumentTypeError(f"expected K/N (part K of N), e.g. 2/8, not {text!r}")
-    k, n = int(found.group(1)), int(found.group(2))
+    k_digits, n_digits = (g.lstrip("0") or "0" for g in found.groups())
+    longest = len(str(MAX_PARTS))  # (checked before int(): it refuses 4,300 digits and more)
+    if len(n_digits) > longest or not 1 <= int(n_digits) <= MAX_PARTS:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]}: N must be from 1 to {MAX_PARTS:,} (merge reads one file per part)"
+        )
+    n = int(n_digits)
+    k = int(k_digits) if len(k_digits) <= longest else n + 1
     if not 1 <= k <= n:
-        raise argparse.ArgumentTypeError(f"{text}: K must be between 1 and N")
+        raise argparse.ArgumentTypeError(f"{text[:40]}: K must be between 1 and N")
     return k, n
 
 

@@ -12,31 +12,44 @@ from __future__ import annotations
 
 import math
 import random
-import re
-import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
+from journeydsl.durations import MAX_FILE_DURATION, bounded_duration, parse_duration
+from journeydsl.runtime.events import EARLIEST, LATEST
 from journeydsl.yamlfile import FileError, YamlDocument, load_document, validate
-from journeydsl.zones import DEFAULT_TIMEZONE
+from journeydsl.zones import DEFAULT_TIMEZONE, zone_problem
 
 if TYPE_CHECKING:
     from journeydsl.expr.types import Type
     from journeydsl.simulate.behaviour_general import GeneralBehaviour
 
 __all__ = [
+    "AMOUNT_LIMIT",
+    "MAX_COUNT",
+    "MAX_DRAWN_DELAY",
+    "NUMBER_LIMIT",
     "Behaviour",
     "Dist",
     "LoadedBehaviour",
     "Reaction",
     "Response",
     "check_behaviour",
+    "drawn_amount",
+    "in_event_range",
     "load_behaviour",
     "sample_amount",
     "sample_count",
@@ -45,25 +58,35 @@ __all__ = [
 
 T = TypeVar("T")
 
-_DURATION = re.compile(r"(\d+)\s*(d|h|m|s)")
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+#: What a duration in a behaviour file may be written as.
+_DURATION_EXAMPLE = "2h, 30m, 3d or 1d12h"
 
 
 def _duration(raw: Any) -> Any:
-    """``"2h"``, ``"1d12h"``, ``"30m"`` (or a number of seconds) as a timedelta."""
+    """``"2h"``, ``"1d12h"``, ``"30m"`` (or a number of seconds) as a timedelta, at most
+    :data:`~journeydsl.durations.MAX_FILE_DURATION` (ten years)."""
     if isinstance(raw, timedelta):
         return raw
-    if isinstance(raw, bool):
-        raise ValueError("a duration is written like 2h, 30m, 3d or 1d12h")
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError(f"a duration is written like {_DURATION_EXAMPLE}")
     if isinstance(raw, int):
-        return timedelta(seconds=raw)
-    if not isinstance(raw, str):
-        raise ValueError("a duration is written like 2h, 30m, 3d or 1d12h")
-    text = raw.replace(" ", "")
-    parts = _DURATION.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"'{raw}' is not a duration; write e.g. 2h, 30m, 3d or 1d12h")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+        if raw < 0:
+            raise ValueError(f"a duration is not negative, found {raw}")
+        return bounded_duration(raw, f"{raw} seconds")
+    return parse_duration(raw, units="dhms", example=_DURATION_EXAMPLE)
+
+
+#: Amounts a behaviour file writes (an amount's distribution, a message's cost) and the amounts
+#: drawn from them stay below this (VND, 18 digits): far inside the 28 significant digits of
+#: decimal arithmetic and the 30 digits an event's amount may have. A larger one is surely a
+#: mistake (a 36-digit median stopped a run with ``decimal.InvalidOperation``).
+AMOUNT_LIMIT: Final = Decimal(10**18)
+#: The bound of the numbers a behaviour file's number fields are drawn from, and of the draws:
+#: strictly between ``-NUMBER_LIMIT`` and ``NUMBER_LIMIT``.
+NUMBER_LIMIT: Final = 1e18
+#: The most events of one history entry a customer may have (``count``): more is surely a
+#: mistake, and would fill the event store before the run starts.
+MAX_COUNT: Final = 10_000
 
 
 def _amount(raw: Any) -> Any:
@@ -71,21 +94,41 @@ def _amount(raw: Any) -> Any:
     if isinstance(raw, bool | float):
         raise ValueError("write an amount as a whole number of VND, e.g. 450_000")
     if isinstance(raw, int | Decimal):
-        return Decimal(raw)
+        return _bounded_amount(Decimal(raw)) if Decimal(raw).is_finite() else Decimal(raw)
     if isinstance(raw, str):
         text = raw.strip()
         if text.upper().endswith("VND"):
             text = text[:-3].strip()
         try:
-            return Decimal(text.replace("_", "").replace(",", ""))
+            value = Decimal(text.replace("_", "").replace(",", ""))
         except InvalidOperation:
-            pass
+            value = None
+        if value is not None and value.is_finite():
+            return _bounded_amount(value)
     raise ValueError(f"{raw!r} is not an amount; write e.g. 450_000 or '450_000 VND'")
+
+
+def _bounded_amount(value: Decimal) -> Decimal:
+    if value >= AMOUNT_LIMIT:
+        raise ValueError(
+            f"an amount of {value.adjusted() + 1} digits is too large: at most 18 digits "
+            "(below 10^18 VND)"
+        )
+    return value
+
+
+def _bounded_number(value: float) -> float:
+    if not -NUMBER_LIMIT < value < NUMBER_LIMIT:  # (NaN too)
+        raise ValueError(f"{value:.6} is out of range: a number is between -10^18 and 10^18")
+    return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Amount = Annotated[Decimal, BeforeValidator(_amount), Field(ge=0)]
-Count = Annotated[int, Field(ge=0)]
+Number = Annotated[float, AfterValidator(_bounded_number)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+#: A number of days a behaviour file spreads something over (arrivals): at most ten years.
+Days = Annotated[int, Field(ge=1, le=MAX_FILE_DURATION.days)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Weight = Annotated[float, Field(gt=0)]
 Channel = Literal["email", "sms", "zns", "push", "inapp"]
@@ -149,20 +192,34 @@ class Dist(_Model, Generic[T]):
         return rng.uniform(to(self.uniform.min), to(self.uniform.max))
 
 
+#: The longest delay drawn: the whole range events may fall in (1900 to 2999). A longer draw
+#: (a log-normal's far tail) is cut to it, which changes nothing: from any start it lands after
+#: the end of any run, or, as history, before 1900 (and is left out); longer, it would not fit
+#: in a datetime.
+MAX_DRAWN_DELAY: Final = LATEST - EARLIEST
+
+
 def sample_delay(dist: Dist[timedelta], rng: random.Random) -> timedelta:
-    """A delay, to the second."""
-    return timedelta(seconds=round(dist.draw(rng, timedelta.total_seconds)))
+    """A delay, to the second (at most :data:`MAX_DRAWN_DELAY`)."""
+    seconds = dist.draw(rng, timedelta.total_seconds)
+    return timedelta(seconds=round(min(seconds, MAX_DRAWN_DELAY.total_seconds())))
+
+
+def drawn_amount(dist: Dist[Decimal], rng: random.Random) -> float:
+    """A draw of an amount distribution, below :data:`AMOUNT_LIMIT` (a log-normal's far tail is
+    cut there)."""
+    return min(dist.draw(rng, float), float(AMOUNT_LIMIT) - 1e3)
 
 
 def sample_amount(dist: Dist[Decimal], rng: random.Random) -> Decimal:
     """An amount in VND, rounded to 1,000 (at least 1,000)."""
-    value = dist.draw(rng, float)
+    value = drawn_amount(dist, rng)
     return Decimal(max(1, round(value / 1000)) * 1000)
 
 
 def sample_count(dist: Dist[int], rng: random.Random) -> int:
-    """A whole count (at least 0)."""
-    return max(0, round(dist.draw(rng, float)))
+    """A whole count (at least 0, at most :data:`MAX_COUNT`)."""
+    return max(0, round(min(dist.draw(rng, float), MAX_COUNT)))
 
 
 # --------------------------------------------------------------------------- the file
@@ -213,11 +270,8 @@ def pick(weights: Mapping[str, float], rng: random.Random) -> str:
 
 
 def _timezone(raw: Any) -> Any:
-    if isinstance(raw, str):
-        try:
-            zoneinfo.ZoneInfo(raw)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder
-            raise ValueError(f"unknown time zone '{raw}' (use an IANA name)") from None
+    if isinstance(raw, str) and (problem := zone_problem(raw)) is not None:
+        raise ValueError(problem)
     return raw
 
 
@@ -253,7 +307,7 @@ class Arrivals(_Model):
     ``over_days`` days at a local time within ``hours``."""
 
     event: str = "card_issued"
-    over_days: Annotated[int, Field(ge=1)] = 7
+    over_days: Days = 7
     hours: tuple[Hours, Hours] = (8, 20)
     data: dict[str, Choice] = Field(default_factory=dict)
 
@@ -377,8 +431,25 @@ def _start(raw: Any) -> Any:
             raise ValueError(f"'{raw}' is not an ISO 8601 time") from None
         if value.tzinfo is None:
             raise ValueError(f"'{raw}' has no UTC offset; write e.g. 2026-01-05T00:00:00+07:00")
-        return value
+        return in_event_range(value, f"'{raw}'")
+    if isinstance(raw, datetime) and raw.tzinfo is not None:
+        return in_event_range(raw, f"'{raw.isoformat()}'")
     return raw
+
+
+def in_event_range(value: datetime, written: str) -> datetime:
+    """``value``, a start or an end of a run; a :class:`ValueError` naming ``written`` when it is
+    outside the range of events (from 1900 to 2999), which a run must stay inside."""
+    try:
+        inside = EARLIEST <= value < LATEST
+    except OverflowError:  # year 1 or 9999 with an offset: beyond datetime's range in UTC
+        inside = False
+    if not inside:
+        raise ValueError(
+            f"{written} is out of range: a run starts and ends within the years 1900 to 2999, "
+            "the range of events"
+        )
+    return value
 
 
 # --------------------------------------------------------------------------- decision functions

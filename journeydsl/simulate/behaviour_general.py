@@ -22,21 +22,34 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from journeydsl.simulate.behaviour import (
+    AMOUNT_LIMIT,
+    NUMBER_LIMIT,
     Amount,
     Channel,
     ChannelModel,
     Count,
+    Days,
     DecisionModel,
     Dist,
     Duration,
     LogNormal,
+    Number,
     Probability,
     TimeZone,
     Weight,
     _start,
+    drawn_amount,
     pick,
 )
 from journeydsl.yamlfile import FileError, YamlDocument
@@ -72,6 +85,20 @@ _SOURCES = ("value", "choice", "probability", "money", "number", "same_as", "par
 _REF = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
+#: The smallest ``round`` of an amount: six decimals, as a number's ``places``. (With a drawn
+#: amount below :data:`~journeydsl.simulate.behaviour.AMOUNT_LIMIT`, the count of steps stays
+#: within decimal arithmetic's 28 digits.)
+MIN_ROUND = Decimal("0.000001")
+
+
+def _step(value: Decimal) -> Decimal:
+    if value < MIN_ROUND or value >= AMOUNT_LIMIT:
+        raise ValueError(
+            f"round to a step from {MIN_ROUND} to below 10^18 VND, e.g. 1000, not {value:f}"
+        )
+    return value
+
+
 def _ref(raw: Any) -> Any:
     if isinstance(raw, str) and not _REF.match(raw):
         raise ValueError(f"'{raw}' is not EVENT.FIELD, e.g. card_applied.application_id")
@@ -92,8 +119,8 @@ class FieldSpec(_Model):
     probability: Probability | None = None
     money: Dist[Amount] | None = None
     currency: Literal["VND"] = "VND"
-    round: Annotated[Decimal, Field(gt=0)] = Decimal(1000)
-    number: Dist[float] | None = None
+    round: Annotated[Decimal, Field(gt=0), AfterValidator(_step)] = Decimal(1000)
+    number: Dist[Number] | None = None
     places: Annotated[int, Field(ge=0, le=6)] = 0
     same_as: Annotated[str, BeforeValidator(_ref)] | None = None
     param: str | None = None
@@ -127,11 +154,12 @@ class FieldSpec(_Model):
             return rng.random() < self.probability
         if self.money is not None:
             step = self.round
-            amount = Decimal(str(self.money.draw(rng, float)))
+            amount = Decimal(str(drawn_amount(self.money, rng)))
             units = max(Decimal(1), (amount / step).quantize(Decimal(1)))
             return units * step
         if self.number is not None:
-            n = Decimal(str(self.number.draw(rng, float)))
+            drawn = self.number.draw(rng, float)  # (a log-normal's far tail is cut at the bound)
+            n = Decimal(str(max(-NUMBER_LIMIT, min(drawn, NUMBER_LIMIT))))
             return int(n.quantize(Decimal(1))) if self.places == 0 else round(n, self.places)
         return None
 
@@ -212,9 +240,9 @@ def draw_hour(windows: tuple[HourWindow, ...], rng: random.Random) -> int:
 
 
 class Arrival(_Model):
-    """Once per customer, on one of the first ``days`` days of the run."""
+    """Once per customer, on one of the first ``days`` days of the run (at most ten years)."""
 
-    days: Annotated[int, Field(ge=1)] = 1
+    days: Days = 1
 
 
 class History(_Model):

@@ -4,7 +4,9 @@ One file per table, UTF-8 with a header row, comma-separated, numbers without th
 separators, rates as decimals (0.125), money as whole-or-decimal dong strings (the JSON
 contract's Decimal text). A run writes ``funnel.csv``, ``outcomes.csv``, ``messages.csv``,
 ``suppression_reasons.csv``, ``tickets.csv`` and ``rewards.csv``; a ``--compare`` run writes
-``compare_outcomes.csv``, ``compare_paired.csv`` and ``compare_messages.csv``.
+``compare_outcomes.csv``, ``compare_paired.csv`` and ``compare_messages.csv``. Several journeys
+run together write each journey's tables in a folder named after the journey's id, and
+``journeys.csv``, the table of all journeys together.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from journeydsl.simulate.driver import RunResult
 from journeydsl.simulate.report import summary
 
-__all__ = ["write_compare_csv", "write_run_csv"]
+__all__ = ["write_compare_csv", "write_run_csv", "write_several_csv"]
 
 _STEP_COLUMNS = ("name", "entered", "passed", "exited", "waiting")
 
@@ -38,10 +40,12 @@ def write_run_csv(
     *,
     costs: Mapping[str, Decimal] | None = None,
     failures: Mapping[str, tuple[int, int]] | None = None,
+    journey_id: str | None = None,
 ) -> list[Path]:
-    """Write one run's tables into ``folder`` (created if need be); the files written."""
+    """Write one run's tables into ``folder`` (created if need be); the files written. Of a
+    run of several journeys, those of ``journey_id``."""
     folder.mkdir(parents=True, exist_ok=True)
-    journey = result.journey()
+    journey = result.journey(journey_id)
     funnel = result.funnel(journey.id)
     entered = funnel["entered"]
     figures = summary(result, journey.id, costs, failures)
@@ -202,3 +206,40 @@ def write_compare_csv(doc: Mapping[str, Any], folder: Path) -> list[Path]:
         )
     )
     return written
+
+
+def write_several_csv(
+    result: RunResult, folder: Path, *, costs: Mapping[str, Decimal] | None = None
+) -> list[Path]:
+    """Write the tables of several journeys run together into ``folder``: each journey's, as
+    :func:`write_run_csv` writes them, in ``folder/JOURNEY_ID/``, and ``journeys.csv``, the
+    table of all journeys together (a row per journey, then ``total``); the files written.
+    (Failed delivery attempts are counted for all journeys together, so a journey's
+    ``messages.csv`` has no columns for them.)"""
+    from journeydsl.simulate.multi import together
+
+    written: list[Path] = []
+    for journey in result.journeys:
+        written += write_run_csv(result, folder / journey.id, costs=costs, journey_id=journey.id)
+    rows = together(result, costs)
+    columns = [c for c in _TOGETHER_COLUMNS if c in rows[0]]
+    written.append(
+        _write(
+            folder,
+            "journeys.csv",
+            columns,
+            [[format(r[c], "f") if c == "cost_vnd" else r[c] for c in columns] for r in rows],
+        ),
+    )
+    return written
+
+
+_TOGETHER_COLUMNS = (
+    "journey",
+    "instances",
+    "customers",
+    "reentries",
+    "sent",
+    "suppressed",
+    "cost_vnd",
+)

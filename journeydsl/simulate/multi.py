@@ -34,7 +34,7 @@ from journeydsl.simulate.driver import (
     local_iso,
 )
 
-__all__ = ["actions_in_order", "entries", "multi_document", "render_multi_text"]
+__all__ = ["actions_in_order", "entries", "multi_document", "render_multi_text", "together"]
 
 
 def actions_in_order(result: RunResult) -> list[dict[str, Any]]:
@@ -91,6 +91,36 @@ def _total(result: RunResult, costs: Mapping[str, Decimal] | None) -> dict[str, 
         cost = sum((costs.get(c, Decimal(0)) * n for c, n in sent.items()), Decimal(0))
         total["cost_vnd"] = format(cost, "f")
     return total
+
+
+def together(result: RunResult, costs: Mapping[str, Decimal] | None = None) -> list[dict[str, Any]]:
+    """The table of all journeys together, as the text report and ``--csv`` give it: a row per
+    journey (``journey``, ``instances``, ``customers``, ``reentries``, ``sent``, ``suppressed``
+    and, with ``costs``, ``cost_vnd`` as a Decimal), then the ``total`` row (its ``instances``
+    are every journey's, its ``customers`` those who entered any, ``reentries`` None)."""
+    rows: list[dict[str, Any]] = []
+    for j in result.journeys:
+        tally = result.tally(j.id)
+        row: dict[str, Any] = {"journey": j.id, **entries(result, j.id)}
+        row["sent"] = sum(tally.sent.values())
+        row["suppressed"] = sum(tally.suppressed.values())
+        if costs is not None:
+            row["cost_vnd"] = sum(
+                (costs.get(c, Decimal(0)) * n for c, n in tally.sent.items()), Decimal(0)
+            )
+        rows.append(row)
+    total = _total(result, costs)
+    last: dict[str, Any] = {
+        "journey": "total",
+        "instances": total["entered"],
+        "customers": total["customers"],
+        "reentries": None,
+        "sent": sum(total["sent"].values()),
+        "suppressed": total["suppressed"],
+    }
+    if costs is not None:
+        last["cost_vnd"] = Decimal(total["cost_vnd"])
+    return [*rows, last]
 
 
 def multi_document(result: RunResult, costs: Mapping[str, Decimal] | None = None) -> dict[str, Any]:
@@ -150,21 +180,18 @@ def render_multi_text(
         table.add_column(name, justify="left" if name == "journey" else "right", no_wrap=True)
     if costs is not None:
         table.add_column("cost (VND)", justify="right", no_wrap=True)
-    for j in result.journeys:
-        e = entries(result, j.id)
-        tally = result.tally(j.id)
-        row = [j.id, f"{e['instances']:,}", f"{e['customers']:,}", f"{e['reentries']:,}"]
-        row += [f"{sum(tally.sent.values()):,}", f"{sum(tally.suppressed.values()):,}"]
-        if costs is not None:
-            cost = sum((costs.get(c, Decimal(0)) * n for c, n in tally.sent.items()), Decimal(0))
-            row.append(f"{cost:,f}")
-        table.add_row(*row)
-    total = _total(result, costs)
-    row = ["total", f"{total['entered']:,}", f"{total['customers']:,}", ""]
-    row += [f"{sum(total['sent'].values()):,}", f"{total['suppressed']:,}"]
-    if costs is not None:
-        row.append(f"{Decimal(total['cost_vnd']):,f}")
-    table.add_row(*row, style="bold")
+    *rows, total = together(result, costs)
+    columns = ["journey", "instances", "customers", "reentries", "sent", "suppressed"]
+    columns += ["cost_vnd"] if costs is not None else []
+
+    def cell(value: Any) -> str:
+        if value is None or isinstance(value, str):
+            return value or ""
+        return f"{value:,f}" if isinstance(value, Decimal) else f"{value:,}"
+
+    for row in rows:
+        table.add_row(*(cell(row[c]) for c in columns))
+    table.add_row(*(cell(total[c]) for c in columns), style="bold")
     console.print(table)
     failed = {c: f for c, f in (failures or {}).items() if any(f)}
     if failed:

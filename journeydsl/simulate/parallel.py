@@ -27,7 +27,9 @@ import hashlib
 import heapq
 import math
 import multiprocessing
+import multiprocessing.pool
 import operator
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,16 +66,20 @@ from journeydsl.simulate.tally import ChannelStats, Tally, merge_channel_stats
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "WORKERS_PER_CPU",
     "Context",
     "Executor",
     "MergedResult",
     "Merger",
     "Plan",
+    "max_workers",
     "partition",
     "plan_tasks",
     "run_mergers",
     "run_plan",
     "select_part",
+    "start_pool",
+    "usable_cpus",
 ]
 
 #: Customers simulated together in one part: enough to amortise setting up a simulation, few
@@ -372,12 +378,20 @@ def _work(task: _Task) -> tuple[int, list[_Part]]:
 # --------------------------------------------------------------------------- splitting
 
 
-def _synthetic_tasks(plan: Plan, prefix: str, parts: int) -> list[_Task]:
+def _synthetic_tasks(
+    plan: Plan, prefix: str, parts: int, chosen: Sequence[int] | None = None
+) -> list[_Task]:
+    """The synthetic customers split into ``parts`` tasks, the ``chosen`` ones (indices, in
+    that order; default all) kept: what a part costs depends on the customers and the tasks it
+    keeps, not on ``parts``."""
     from journeydsl.simulate.population import customer_ids
 
-    members: list[list[int]] = [[] for _ in range(parts)]
+    slots = {index: i for i, index in enumerate(range(parts) if chosen is None else chosen)}
+    members: list[list[int]] = [[] for _ in slots]
     for number, customer in enumerate(customer_ids(prefix, plan.population), 1):
-        members[partition(customer, parts)].append(number)
+        slot = slots.get(partition(customer, parts))
+        if slot is not None:
+            members[slot].append(number)
     return [_Task(members=tuple(m)) for m in members]
 
 
@@ -410,20 +424,28 @@ def _recorded_tasks(
     profiles: Sequence[Profile],
     parts: int,
     enrolments: Sequence[LoadedEnrolment] = (),
+    chosen: Sequence[int] | None = None,
 ) -> list[_Task]:
+    """The recorded customers split into ``parts`` tasks, the ``chosen`` ones kept (as
+    :func:`_synthetic_tasks` does)."""
     group = _groups(events)
-    by_events: list[list[LoadedEvent]] = [[] for _ in range(parts)]
-    by_profiles: list[list[Profile]] = [[] for _ in range(parts)]
-    by_enrolments: list[list[LoadedEnrolment]] = [[] for _ in range(parts)]
+    slots = {index: i for i, index in enumerate(range(parts) if chosen is None else chosen)}
+    by_events: list[list[LoadedEvent]] = [[] for _ in slots]
+    by_profiles: list[list[Profile]] = [[] for _ in slots]
+    by_enrolments: list[list[LoadedEnrolment]] = [[] for _ in slots]
+
+    def slot(customer: str) -> int | None:
+        return slots.get(partition(group.get(customer, customer), parts))
+
     for e in events:
-        c = e.record.customer_id
-        by_events[partition(group.get(c, c), parts)].append(e)
+        if (i := slot(e.record.customer_id)) is not None:
+            by_events[i].append(e)
     for p in profiles:
-        c = p.customer_id
-        by_profiles[partition(group.get(c, c), parts)].append(p)
+        if (i := slot(p.customer_id)) is not None:
+            by_profiles[i].append(p)
     for n in enrolments:
-        c = n.customer_id
-        by_enrolments[partition(group.get(c, c), parts)].append(n)
+        if (i := slot(n.customer_id)) is not None:
+            by_enrolments[i].append(n)
     return [
         _Task(events=tuple(e), profiles=tuple(p), enrolments=tuple(n))
         for e, p, n in zip(by_events, by_profiles, by_enrolments, strict=True)
@@ -468,13 +490,15 @@ def plan_tasks(
     one = any(shared_limits(context.policies_for(i)) for i in range(len(context.journeys)))
     if context.model is not None:
         count = 1 if one else max(spread, math.ceil(plan.population / max(1, plan.chunk)))
-        tasks = _synthetic_tasks(plan, context.model.customer_prefix, count)
+        chosen = select_part(count, part)
+        tasks = _synthetic_tasks(plan, context.model.customer_prefix, count, chosen)
     else:
         customers = {p.customer_id for p in profiles} | {e.record.customer_id for e in events}
         customers.update(n.customer_id for n in enrolments)
         count = 1 if one else max(spread, math.ceil(len(customers) / max(1, plan.chunk)))
-        tasks = _recorded_tasks(events, profiles, count, enrolments)
-    return [t for t in (tasks[i] for i in select_part(count, part)) if t.size]
+        chosen = select_part(count, part)
+        tasks = _recorded_tasks(events, profiles, count, enrolments, chosen)
+    return [t for t in tasks if t.size]
 
 
 def run_plan(
@@ -522,25 +546,22 @@ def run_mergers(
     the compiled journeys; with ``part`` (K of N), only the tasks of that part."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    if context is None:
+        context = Context.load(plan)
+    tasks = plan_tasks(
+        plan,
+        context,
+        workers,
+        part=part,
+        events=events,
+        profiles=profiles,
+        enrolments=enrolments,
+    )
     with contextlib.ExitStack() as stack:
         pool = None
-        if workers > 1 and executor is None:
-            # Started first: the workers import and compile while the customers are split.
-            # "spawn": a fresh interpreter per worker, safe whatever threads this process runs
-            # (a progress bar refreshes from one).
-            mp = multiprocessing.get_context("spawn")
-            pool = stack.enter_context(mp.Pool(workers, _init_worker, (plan,)))
-        if context is None:
-            context = Context.load(plan)
-        tasks = plan_tasks(
-            plan,
-            context,
-            workers,
-            part=part,
-            events=events,
-            profiles=profiles,
-            enrolments=enrolments,
-        )
+        processes = min(workers, len(tasks))  # (a process more than tasks would idle)
+        if processes > 1 and executor is None:
+            pool = stack.enter_context(start_pool(processes, plan))
         total = sum(t.size for t in tasks)
         done = 0
         merged = [Merger() for _ in context.journeys]
@@ -560,6 +581,34 @@ def run_mergers(
             if progress is not None:
                 progress(done, total)
     return merged, context.journeys
+
+
+def start_pool(processes: int, plan: Plan) -> multiprocessing.pool.Pool:
+    """A pool of ``processes`` worker processes, each set up for ``plan``: never more than the
+    tasks of the run (:func:`run_mergers`), nor than ``--workers``, which the command line
+    bounds by the machine's CPUs (:func:`max_workers`). "spawn": a fresh interpreter per worker,
+    safe whatever threads this process runs (a progress bar refreshes from one)."""
+    return multiprocessing.get_context("spawn").Pool(processes, _init_worker, (plan,))
+
+
+#: ``--workers`` is at most this many times the CPUs this process may use: a process per core
+#: keeps them busy, a few more cover pauses, and many more only add start-up and memory (99,999
+#: processes for three customers took a machine down).
+WORKERS_PER_CPU = 4
+
+
+def max_workers() -> int:
+    """The most worker processes a run may ask for on this machine: :data:`WORKERS_PER_CPU`
+    times the CPUs this process may use."""
+    return WORKERS_PER_CPU * usable_cpus()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system tells it), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # (macOS and Windows have no affinity call)
+        return max(1, os.cpu_count() or 1)
 
 
 def shared_limits(policies: Policies | None) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 import operator
 from collections import Counter
@@ -42,6 +43,7 @@ from journeydsl.simulate.tally import ChannelStats, Tally
 
 __all__ = [
     "FORMAT",
+    "MAX_PARTS",
     "RUN_KEYS",
     "VERSION",
     "PartError",
@@ -58,6 +60,11 @@ __all__ = [
 #: What a part file says it is, and the version of its layout.
 FORMAT = "journeydsl-simulate-part"
 VERSION = 1
+#: The most parts a run may be spread into (``--part K/N``: N). ``merge`` reads one file per
+#: part, so a larger N is surely a mistake; what a part costs does not depend on N.
+MAX_PARTS = 1_000_000
+#: The missing parts ``merge`` names before it counts the rest.
+_SHOWN_MISSING = 10
 
 #: The instance fields the reports of a merged run read (the rest of a record stays behind).
 _INSTANCE_FIELDS = ("id", "customer_id", "journey", "status", "outcome", "entered_at", "ended_at")
@@ -264,7 +271,7 @@ def parse_part(path: str, text: str) -> PartFile:
                 raise KeyError("a journey's path, hash or params")
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise PartError(f"{path}: a damaged part file ({type(exc).__name__}: {exc})") from None
-    if not 1 <= part <= parts:
+    if not 1 <= part <= parts <= MAX_PARTS:
         raise PartError(f"{path}: a damaged part file (part {part} of {parts})")
     return PartFile(path, part, parts, run, results)
 
@@ -312,12 +319,20 @@ def check_parts(parts: Sequence[PartFile]) -> None:
                 f"part {p.part}/{p.parts} is given twice: {seen[p.part]} and {p.path}", usage=True
             )
         seen[p.part] = p.path
-    missing = [k for k in range(1, first.parts + 1) if k not in seen]
-    if missing:
+    absent = first.parts - len(seen)
+    if absent > 0:
+        # The first few missing only: a scan of len(seen) + a few numbers, whatever N is.
+        missing = list(
+            itertools.islice(
+                (k for k in range(1, first.parts + 1) if k not in seen), _SHOWN_MISSING
+            )
+        )
         given = ", ".join(f"{k}/{first.parts} {seen[k]}" for k in sorted(seen))
         names = ", ".join(f"{k}/{first.parts}" for k in missing)
+        if absent > len(missing):
+            names += f" and {absent - len(missing):,} more"
         raise PartError(
-            f"part{'s' if len(missing) > 1 else ''} {names} missing (given: {given})", usage=True
+            f"part{'s' if absent > 1 else ''} {names} missing (given: {given})", usage=True
         )
 
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from journeydsl.ast import CHANNELS
+from journeydsl.runtime.events import EARLIEST
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, Profile
 from journeydsl.simulate.behaviour import (
     Behaviour,
@@ -38,7 +39,15 @@ from journeydsl.simulate.behaviour import (
 from journeydsl.simulate.driver import Simulation
 from journeydsl.simulate.tally import ChannelStats
 
-__all__ = ["BehaviourChannel", "ChannelStats", "Population", "customer_ids"]
+__all__ = [
+    "BehaviourChannel",
+    "ChannelStats",
+    "Population",
+    "before_events",
+    "customer_ids",
+    "daily_skip",
+    "days_left",
+]
 
 _OK = DeliveryResult(DeliveryStatus.DELIVERED)
 _REACTIONS = ("activation", "app_install", "registration", "transaction")
@@ -207,6 +216,8 @@ class Population:
     ) -> None:
         from journeydsl.runtime.events import coerce_event
 
+        if before_events(at):
+            return
         raw = self._event(c, etype, at, data)
         record = coerce_event(raw, sim.engine.schemas)
         sim.add_history(raw, record)
@@ -250,7 +261,8 @@ class Population:
         if p <= 0:
             return None
         u = c.life.random()
-        skip = 0 if p >= 1 else int(math.log(1 - u) / math.log(1 - p))
+        assert self.sim is not None
+        skip = daily_skip(u, p, days_left(after, self.sim.until, c.tz))
         hours = self.model.daily.hours
         day = _local_date(after, c.tz) + timedelta(days=skip)
         at = self._at_hour(c, day, hours)
@@ -400,6 +412,32 @@ def _tz(name: str) -> tzinfo:
 
 def _local_date(t: datetime, tz: tzinfo) -> date:
     return t.astimezone(tz).date()
+
+
+def days_left(after: datetime, until: datetime, tz: tzinfo) -> int:
+    """The days a daily behaviour may skip after ``after``: up to the second local day after
+    ``until``, whose every time is past the end of the run."""
+    return max(0, (_local_date(until, tz) - _local_date(after, tz)).days) + 2
+
+
+def daily_skip(u: float, p: float, most: int) -> int:
+    """The whole days before a behaviour of daily probability ``p`` next happens (a geometric
+    draw from ``u``, uniform in [0, 1)), at most ``most``: a day past the end of the run, so
+    the cut changes nothing but keeps the date representable (a daily rate of 1e-12 skips
+    some 10^12 days, beyond any date; below 1e-16, ``1 - p`` is 1 and the rate never fires)."""
+    if p >= 1:
+        return 0
+    per_day = math.log(1 - p)
+    if per_day == 0.0:
+        return most
+    return min(int(math.log(1 - u) / per_day), most)
+
+
+def before_events(at: datetime) -> bool:
+    """Whether ``at`` is before the range events may fall in (1900 to 2999): a past event drawn
+    that far back (a long ``ago`` from an early start, a log-normal's far tail) is left out,
+    as an event after the end of the run is."""
+    return at < EARLIEST
 
 
 class _Wired(Protocol):

@@ -12,7 +12,6 @@ again by the daily rate. Each event that happens starts what follows it: the ent
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +38,10 @@ from journeydsl.simulate.population import (
     Population,
     _local_date,
     _tz,
+    before_events,
     customer_ids,
+    daily_skip,
+    days_left,
 )
 from journeydsl.simulate.tally import ChannelStats
 
@@ -216,7 +218,7 @@ class GeneralPopulation:
         )
         for at in times:
             at = max(at, floor) if floor is not None else at
-            if at >= sim.start:
+            if at >= sim.start or before_events(at):
                 continue
             data = self._data(c, name, e, {}, None)
             if data is None:
@@ -255,7 +257,9 @@ class GeneralPopulation:
         p = e.daily or 0.0
         if p <= 0:
             return
-        skip = 0 if p >= 1 else int(math.log(1 - c.life.random()) / math.log(1 - p))
+        assert self.sim is not None
+        most = days_left(after, self.sim.until, c.tz)
+        skip = 0 if p >= 1 else daily_skip(c.life.random(), p, most)  # (no draw at p = 1)
         day = _local_date(after, c.tz) + timedelta(days=skip)
         at = self._at(c, day, e)
         if at <= after:  # today's window has passed that time: the next day's

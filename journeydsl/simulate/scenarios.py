@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
+from journeydsl.ast import CHANNELS
 from journeydsl.simulate.budgets import preset_ledger
 from journeydsl.simulate.decisions import Stub, stub_functions
 from journeydsl.simulate.formats import compact
+from journeydsl.simulate.scenario_checks import ACTION_KINDS, check_expectations
 from journeydsl.yamlfile import (
     FileError,
     InputError,
@@ -59,13 +61,41 @@ class _Model(BaseModel):
 Outcomes = str | list[str]
 
 
+#: One expected action: the fields it checks, each matched against the actual action's. The
+#: schema spells out the fields whose values are known in advance; the loader checks those and
+#: the rest against the journeys (:mod:`journeydsl.simulate.scenario_checks`).
+ExpectedAction = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {
+                "at": {
+                    "type": "string",
+                    "description": "local time to the minute (2026-01-05 10:00), or an "
+                    "instant with its offset (2026-01-05T10:00:00+07:00)",
+                },
+                "kind": {"enum": list(ACTION_KINDS)},
+                "channel": {"enum": list(CHANNELS)},
+                "customer_id": {"type": "string"},
+                "journey": {"type": "string"},
+                "template": {"type": "string"},
+                "params": {"type": "object"},
+                "payload": {"type": "object"},
+            },
+            "additionalProperties": True,
+        }
+    ),
+]
+
+
 class Expect(_Model):
     """What a case must produce. ``actions`` (when given) must match the actual actions one to
     one, in order; ``outcomes`` maps a customer to the outcome of their instance (a list for
     several instances; ``running`` for one that has not ended), or, in a file of several
     journeys, to a mapping of journey ids to those."""
 
-    actions: list[dict[str, Any]] | None = None
+    actions: list[ExpectedAction] | None = None
     outcomes: dict[str, Outcomes | dict[str, Outcomes]] = Field(default_factory=dict)
 
 
@@ -368,6 +398,17 @@ def _case_run(
                 [doc.error(("cases", index), "a case without events or enrolments needs 'start'")]
             )
         start = min(times)
+        if until is not None and until <= start:
+            first = start.isoformat(sep=" ")
+            raise InputError(
+                [
+                    doc.error(
+                        ("cases", index, "until"),
+                        f"'until' ({case.until}) is not after the case's start, its first "
+                        f"event or enrolment ({first}): a case runs from its start to its until",
+                    )
+                ]
+            )
     if until is None and case.days is not None:
         until = start + timedelta(days=case.days)
     sim = Simulation(
@@ -499,5 +540,7 @@ def run_file(path: str | Path, *, root: str | Path | None = None) -> list[CaseRe
     doc = load_document(path, exact_numbers=True)
     tf = validate(TestFile, doc)
     journeys = _journeys(doc, tf, root)
+    if mistakes := check_expectations(doc, tf, journeys):  # (before any case runs)
+        raise InputError(mistakes)
     policies = _policies(doc, tf, root)
     return [_case_run(doc, tf, i, journeys, policies) for i in range(len(tf.cases))]

@@ -126,3 +126,24 @@ def test_the_cli_warns_about_rules_that_never_apply(cli: Cli, tmp_path: Path) ->
     )
     assert code == 0
     assert f"{path}:5:15: warning: the journey never sends template 'nope'" in err
+
+
+def test_history_before_1900_and_a_rare_daily_rate_run_in_the_earlier_form(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """In the earlier form too, past events drawn before 1900 are left out (BadEvent stopped
+    the run) and a daily rate of 1e-12 never fires (OverflowError)."""
+    path = tmp_path / "b.yaml"
+    path.write_text(
+        "start: 1901-01-01T00:00:00+07:00\n"
+        "history:\n"
+        "  card_activated: {uniform: {min: 1d, max: 3000d}}\n"
+        "  transactions: {count: 3, ago: {uniform: {min: 1d, max: 3000d}}}\n"
+        "daily: {spend: 1.0e-12, activation: 1.0e-17}\n" + MINIMAL,
+        encoding="utf-8",
+    )
+    code, out, err = cli(
+        "simulate", ONBOARDING, "--population", "20", "--behaviour", str(path), "--days", "30"
+    )
+    assert (code, err) == (0, "")
+    assert "synthetic: 20 customers" in out

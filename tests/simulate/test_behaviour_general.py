@@ -4,8 +4,10 @@ earlier event, reactions leading to any event, segments; mistakes at file:line:c
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,8 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeydsl.compiler import compile_file
-from journeydsl.simulate.behaviour import check_behaviour, load_behaviour
-from journeydsl.simulate.behaviour_general import GeneralBehaviour
+from journeydsl.simulate.behaviour import (
+    AMOUNT_LIMIT,
+    MAX_DRAWN_DELAY,
+    Dist,
+    Duration,
+    LogNormal,
+    check_behaviour,
+    load_behaviour,
+    sample_delay,
+)
+from journeydsl.simulate.behaviour_general import FieldSpec, GeneralBehaviour
 from journeydsl.simulate.driver import Simulation, dumps
 from journeydsl.simulate.population_general import GeneralPopulation, population_for
 from journeydsl.yamlfile import InputError
@@ -322,3 +333,137 @@ def test_the_earlier_form_still_gives_its_earlier_figures(cli: Cli) -> None:
         "spend_goal_met": 41,
         "spend_goal_missed": 42,
     }
+
+
+# ------------------------------------------------------------------ values past their limits
+
+
+def test_values_past_their_limits_are_errors_at_their_line(tmp_path: Path) -> None:
+    """A start outside 1900-2999, arrivals over more than ten years, a 36-digit amount, a number
+    past 10^18, a round below 0.000001, durations past 3660d (a 20-digit median, an ``ago`` of
+    100000d, a number of seconds) and a history count past 10,000 are each an error at the
+    value that says the limit (they were OverflowError, InvalidOperation or BadEvent)."""
+    text = """\
+start: 9999-12-31T00:00:00+07:00
+events:
+  card_applied:
+    start: {days: 3661}
+    data:
+      credit_limit: {money: {lognormal: {median: 999999999999999999999999999999999999, spread: 5}}}
+      score: {number: 1e30}
+      fee: {money: 1000, round: 0.0000001}
+  card_approved:
+    after: card_applied
+    delay: {lognormal: {median: 99999999999999999999d, spread: 1}}
+    history: {ago: 100000d, count: 10001}
+  card_bound:
+    after: card_approved
+    delay: 99999999999999999999
+"""
+    assert _errors(text, tmp_path) == [
+        "b.yaml:1:8: error: start: '9999-12-31T00:00:00+07:00' is out of range: a run starts "
+        "and ends within the years 1900 to 2999, the range of events",
+        "b.yaml:4:19: error: events.card_applied.start.days: Input should be less than or equal "
+        "to 3660, found 3661",
+        "b.yaml:6:50: error: events.card_applied.data.credit_limit.money.lognormal.median: an "
+        "amount of 36 digits is too large: at most 18 digits (below 10^18 VND)",
+        "b.yaml:7:23: error: events.card_applied.data.score.number: 1e+30 is out of range: a "
+        "number is between -10^18 and 10^18",
+        "b.yaml:8:33: error: events.card_applied.data.fee.round: round to a step from 0.000001 "
+        "to below 10^18 VND, e.g. 1000, not 0.0000001",
+        "b.yaml:11:33: error: events.card_approved.delay.lognormal.median: "
+        "'99999999999999999999d' is longer than 3660d, the longest duration allowed",
+        "b.yaml:12:20: error: events.card_approved.history.ago: '100000d' is longer than 3660d, "
+        "the longest duration allowed",
+        "b.yaml:12:36: error: events.card_approved.history.count: Input should be less than or "
+        "equal to 10000, found 10001",
+        "b.yaml:15:12: error: events.card_bound.delay: 99999999999999999999 seconds is longer "
+        "than 3660d, the longest duration allowed",
+    ]
+
+
+def test_a_far_duration_stops_simulate_with_exit_1_at_its_line(tmp_path: Path, cli: Cli) -> None:
+    """`simulate` with a behaviour file whose delay is 20 digits of days exits 1 with the one
+    line file:line:col, not an OverflowError."""
+    path = tmp_path / "b.yaml"
+    path.write_text(
+        "events:\n"
+        "  card_applied: {start: {days: 3}}\n"
+        "  card_approved:\n"
+        "    after: card_applied\n"
+        "    delay: {lognormal: {median: 99999999999999999999d, spread: 1}}\n",
+        encoding="utf-8",
+    )
+    code, out, err = cli("simulate", BINDING, "--population", "3", "--behaviour", str(path))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{path}:5:33: error: events.card_approved.delay.lognormal.median: "
+        "'99999999999999999999d' is longer than 3660d, the longest duration allowed\n"
+    )
+
+
+class _FarTail(random.Random):
+    """A random stream whose normal draws are all 8.5: a log-normal's farthest tail."""
+
+    def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float:
+        return 8.5
+
+
+def test_the_far_tail_of_a_log_normal_is_cut_not_overflowing() -> None:
+    """The largest draws the limits allow (3660d and 10^17 VND with spread 5, times e^42.5) are
+    cut to the longest delay and the largest amount and number, instead of raising an
+    OverflowError or decimal.InvalidOperation."""
+    delay = Dist[Duration](lognormal=LogNormal[Duration](median=timedelta(days=3660), spread=5))
+    assert sample_delay(delay, _FarTail()) == MAX_DRAWN_DELAY
+    money = FieldSpec.model_validate({"money": {"lognormal": {"median": 10**17, "spread": 5}}})
+    amount = money.draw(_FarTail(), {})
+    assert Decimal(10**17) < amount < AMOUNT_LIMIT
+    number = FieldSpec.model_validate({"number": {"lognormal": {"median": 1e17, "spread": 5}}})
+    assert number.draw(_FarTail(), {}) == 10**18
+
+
+def _far_run(tmp_path: Path, text: str) -> Simulation:
+    path = tmp_path / "b.yaml"
+    path.write_text(text, encoding="utf-8")
+    journey = compile_file(BINDING).journey
+    assert journey is not None
+    model = load_behaviour(path).model
+    population = population_for(model, 20, 1)
+    sim = Simulation(
+        [journey],
+        population.profiles,
+        start=model.start,
+        until=model.start + timedelta(days=30),
+        channels=population.channels(),
+    )
+    population.attach(sim)
+    sim.play()
+    return sim
+
+
+def test_history_drawn_before_1900_is_left_out(tmp_path: Path) -> None:
+    """From a start in 1901, history 1000 to 3000 days back reaches before 1900: those events
+    are left out (they stopped the run with BadEvent), the later ones kept."""
+    sim = _far_run(
+        tmp_path,
+        "start: 1901-01-01T00:00:00+07:00\n"
+        "events:\n"
+        "  card_applied:\n"
+        "    history: {count: 4, ago: {uniform: {min: 1d, max: 3000d}}}\n"
+        "    data: {application_id: a}\n",
+    )
+    past = [e.at for e in sim.events.all() if e.type == "card_applied"]
+    assert past
+    assert min(past) >= datetime(1900, 1, 1, tzinfo=ZoneInfo("UTC"))
+    assert sim.stats.history == len(past) < 4 * 20
+
+
+@pytest.mark.parametrize("rate", ["1.0e-12", "1.0e-17"])
+def test_a_daily_rate_too_rare_to_happen_runs_without_overflow(tmp_path: Path, rate: str) -> None:
+    """A daily rate so small that the next day is past any date (1e-12: OverflowError) or that
+    1 - rate is 1 (1e-17: ZeroDivisionError) never fires within the run."""
+    sim = _far_run(
+        tmp_path,
+        f"events:\n  card_applied:\n    daily: {rate}\n    data: {{application_id: a}}\n",
+    )
+    assert [e for e in sim.events.all() if e.type == "card_applied"] == []

@@ -130,3 +130,173 @@ def test_a_synthetic_run_ends_instances_by_the_models_answers() -> None:
     assert outcomes["offered"] > 0
     assert outcomes["not_eligible"] > 0
     assert sum(outcomes.values()) == 200
+
+
+# --------------------------------------------------------------------------- the file's checks
+
+#: The example's credit decision engine, to be spoilt one mistake at a time.
+BEHAVIOUR = (EXAMPLES / "behaviour" / "limit_increase.yaml").read_text(encoding="utf-8")
+
+
+def _found(tmp_path: Path, old: str, new: str, text: str = BEHAVIOUR) -> list[str]:
+    """What the decisions check says of the example behaviour file with ``old`` made ``new``."""
+    from journeydsl.simulate.behaviour import load_behaviour
+    from journeydsl.simulate.decisions_check import check_decisions
+
+    assert old in text
+    path = tmp_path / "b.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    found = check_decisions(load_behaviour(path), [_journey()])
+    return [str(f).replace(f"{path}:", "b.yaml:") for f in found]
+
+
+def test_the_example_behaviour_file_is_clean(tmp_path: Path) -> None:
+    """The shipped limit_increase behaviour file gets no error and no warning."""
+    assert _found(tmp_path, "", "") == []
+
+
+def test_a_misspelt_function_is_an_error_and_the_called_one_is_unanswered(tmp_path: Path) -> None:
+    """A function no journey calls is an error at its name; the function the journey does call
+    is reported unanswered."""
+    found = _found(tmp_path, "  credit.preapproved_limit:", "  credit.preaproved_limit:")
+    assert found == [
+        "b.yaml:26:1: warning: limit_increase.ask_limit calls decision function "
+        "'credit.preapproved_limit', which this file does not answer: every call fails as an "
+        "error (describe it under 'decisions: credit.preapproved_limit:')",
+        "b.yaml:27:3: error: no journey of this run calls decision function "
+        "'credit.preaproved_limit' (they call credit.preapproved_limit): its answers would never "
+        "be used — did you mean 'credit.preapproved_limit'?",
+    ]
+
+
+def test_by_an_attribute_the_profiles_do_not_draw_is_an_error(tmp_path: Path) -> None:
+    """`by: [segmnt]` names no attribute the file draws: an error at the name, with the close
+    one."""
+    found = _found(tmp_path, "by: [segment]", "by: [segmnt]")
+    assert found == [
+        "b.yaml:30:10: error: no customer of this file has an attribute 'segmnt' (its profiles "
+        "draw credit_limit, segment): no row of the table would ever match — did you mean "
+        "'segment'?"
+    ]
+
+
+def test_a_row_for_a_value_no_customer_has_is_an_error(tmp_path: Path) -> None:
+    """A row `massive:` where the file draws mass and affluent is an error at the row; the
+    customers left without a row (mass) are a warning, since nothing answers them."""
+    found = _found(tmp_path, "      mass:\n", "      massive:\n")
+    assert found == [
+        "b.yaml:31:5: warning: customers with segment 'mass' match no row, and "
+        "'credit.preapproved_limit' has no 'answer:' for the rest: their calls fail as errors",
+        "b.yaml:36:7: error: no customer has segment 'massive' (this file draws 'affluent', "
+        "'mass'): the row would never answer — did you mean 'mass'?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "tier: platinum",
+            "tier: diamond",
+            "b.yaml:35:15: error: field 'tier' of the answer of credit.preapproved_limit is one "
+            "of standard, gold, platinum; 'diamond' is not",
+        ),
+        (
+            "{choice: {standard: 0.7, gold: 0.3}}",
+            "{choice: {standard: 0.7, glod: 0.3}}",
+            "b.yaml:39:40: error: field 'tier' of the answer of credit.preapproved_limit is one "
+            "of standard, gold, platinum; 'glod' is not — did you mean 'gold'?",
+        ),
+        (
+            '{choice: {"true": 0.8, "false": 0.2}}',
+            '{choice: {"yes": 0.8, "false": 0.2}}',
+            "b.yaml:33:29: error: field 'approved' of the answer of credit.preapproved_limit is "
+            'true or false (as a choice key "true" or "false"); \'yes\' is not',
+        ),
+        (
+            '"80_000_000": 0.5',
+            '"80_000_000.5": 0.5',
+            "b.yaml:34:27: error: field 'amount' of the answer of credit.preapproved_limit is an "
+            "amount in VND, which has no decimal places; '80_000_000.5' has more",
+        ),
+        (
+            '"80_000_000": 0.5',
+            '"abc": 0.5',
+            "b.yaml:34:27: error: field 'amount' of the answer of credit.preapproved_limit is an "
+            "amount in VND (e.g. \"20_000_000\"); 'abc' is not",
+        ),
+        (
+            "        tier: platinum\n",
+            "",
+            "b.yaml:32:7: error: the answer of credit.preapproved_limit lacks the field 'tier': "
+            "the engine refuses an answer without every field of the record",
+        ),
+        (
+            "        tier: platinum\n",
+            "        tier: platinum\n        tire: gold\n",
+            "b.yaml:36:9: error: the answer of credit.preapproved_limit has no field 'tire' (it "
+            "has approved, amount, tier) — did you mean 'tier'?",
+        ),
+    ],
+    ids=["enum", "enum-choice", "bool", "places", "amount", "missing-field", "unknown-field"],
+)
+def test_an_answer_the_declared_type_refuses_is_an_error_at_the_value(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    """Each value an answer may draw is checked against the function's declared answer type,
+    at the value (a choice's key) that does not fit."""
+    assert _found(tmp_path, old, new) == [expected]
+
+
+def test_a_function_that_answers_nothing_is_an_error_unless_every_call_fails(
+    tmp_path: Path,
+) -> None:
+    """Neither `answer:` nor a table, with calls that do not all fail, is an error; `errors: 1`
+    alone is a function that always fails, and fine."""
+    head = BEHAVIOUR[: BEHAVIOUR.index("    by: [segment]")]
+    assert _found(tmp_path, "", "", head) == [
+        "b.yaml:27:3: error: 'credit.preapproved_limit' gives no answer (neither 'answer:' nor "
+        "'by:' with a 'table:'), yet not every call fails: give the answer, or 'errors: 1' for "
+        "a function that always fails"
+    ]
+    assert _found(tmp_path, "errors: 0.02\n    timeouts: 0.01", "errors: 1", head) == []
+
+
+def test_simulate_refuses_a_file_whose_decisions_are_wrong(tmp_path: Path, cli: Any) -> None:
+    """`journeydsl simulate` prints the error at its line and exits 1 before simulating."""
+    path = tmp_path / "b.yaml"
+    path.write_text(BEHAVIOUR.replace("tier: platinum", "tier: diamond"), encoding="utf-8")
+    journey = str(EXAMPLES / "limit_increase.journey")
+    code, out, err = cli("simulate", journey, "--population", "20", "--behaviour", str(path))
+    assert code == 1
+    assert out == ""
+    assert f"{path}:35:15: error: field 'tier'" in err
+
+
+def test_simulate_warns_of_a_called_function_the_file_does_not_answer(cli: Any) -> None:
+    """A behaviour file without `decisions:` runs a journey that calls one, with a warning
+    saying every call fails."""
+    journey = str(EXAMPLES / "limit_increase.journey")
+    behaviour = str(EXAMPLES / "behaviour" / "onboarding.yaml")
+    code, out, err = cli("simulate", journey, "--population", "5", "--behaviour", behaviour)
+    assert code == 0
+    assert "no_answer" in out
+    assert (
+        "warning: limit_increase.ask_limit calls decision function 'credit.preapproved_limit', "
+        "which this file does not answer: every call fails as an error" in err
+    )
+
+
+def test_decisions_for_journeys_that_call_none_are_only_a_warning(tmp_path: Path) -> None:
+    """A file shared with a journey that has no `decide` step warns that 'decisions:' is not
+    used, and is not refused."""
+    from journeydsl.simulate.behaviour import load_behaviour
+    from journeydsl.simulate.decisions_check import check_decisions
+
+    onboarding = compile_file(EXAMPLES / "onboarding_new_cardholder.journey").journey
+    assert onboarding is not None
+    found = check_decisions(
+        load_behaviour(EXAMPLES / "behaviour" / "limit_increase.yaml"), [onboarding]
+    )
+    assert [(f.line, f.column, f.severity) for f in found] == [(26, 1, "warning")]
+    assert "no journey of this run calls a decision function" in found[0].message

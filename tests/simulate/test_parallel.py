@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing.pool
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 from journeydsl.compiler import compile_file
+from journeydsl.simulate import parallel
 from journeydsl.simulate.behaviour import load_behaviour
 from journeydsl.simulate.driver import Simulation, dumps
 from journeydsl.simulate.inputs import read_events, read_profiles, schemas_of
 from journeydsl.simulate.parallel import Context, Plan, _groups, partition, run_plan
 from journeydsl.simulate.population_general import population_for
+from tests.runtime.policies.harness import policies
 from tests.simulate.conftest import (
     BEHAVIOUR,
     DORMANT,
@@ -168,6 +175,61 @@ def test_workers_must_be_at_least_one(cli: Cli) -> None:
     code, _, err = cli(*onboarding_args("--workers", "0"))
     assert code == 2
     assert "--workers must be at least 1" in err
+
+
+def test_workers_past_what_the_machine_can_use_are_a_usage_error(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--workers above 4 per CPU (here 2 CPUs: 8) is refused with the accepted range (exit 2)
+    before any process starts; 8 itself is taken."""
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(parallel, "start_pool", _no_pool)
+    for given in ("9", "99999"):
+        code, out, err = cli(*_synthetic(ONBOARDING, ONBOARDING_MODEL, "--workers", given))
+        assert (code, out) == (2, "")
+        assert err == (
+            f"journeydsl: error: --workers must be from 1 to 8 on this machine (4 per CPU, 2 "
+            f"CPUs), not {int(given):,}: more processes than cores only slow the run\n"
+        )
+    args = ["simulate", ONBOARDING, "--population", "1", "--behaviour", ONBOARDING_MODEL]
+    assert cli(*args, "--workers", "8", "-q")[0] == 0
+
+
+def _no_pool(processes: int, plan: Plan) -> NoReturn:
+    raise AssertionError(f"a pool of {processes} processes was started")
+
+
+def test_no_more_processes_start_than_there_are_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three customers over 8 workers start a process per task that has customers (two: the
+    hash puts two of them in one task), not 8 (--workers 99999 started 99,999 processes for
+    three customers); one customer, or a run under a ticket queue's capacity (one task), starts
+    none."""
+    started: list[int] = []
+    real = parallel.start_pool
+
+    def counted(processes: int, plan: Plan) -> multiprocessing.pool.Pool:
+        started.append(processes)
+        return real(processes, plan)
+
+    monkeypatch.setattr(parallel, "start_pool", counted)
+    start = datetime.fromisoformat("2026-01-05T00:00:00+07:00")
+    plan = Plan((ONBOARDING,), start, start + timedelta(days=12), ONBOARDING_MODEL, population=3)
+    three = run_plan(plan, workers=8)
+    tasks = parallel.plan_tasks(plan, Context.load(plan), 8)
+    assert started == [len(tasks)] == [2]
+    assert three[0].tally().entered == 3
+
+    monkeypatch.setattr(parallel, "start_pool", _no_pool)
+    one = replace(plan, population=1)
+    assert run_plan(one, workers=8)[0].tally().entered == 1
+    journey = compile_file(ONBOARDING).journey
+    assert journey is not None
+    queued = Context(
+        (journey,),
+        load_behaviour(ONBOARDING_MODEL).model,
+        policies("queues:\n  - {queue: telesales, capacity: 3}\n"),
+    )
+    assert run_plan(plan, workers=8, context=queued)[0].tally().entered == 3
 
 
 def test_a_customers_actions_do_not_depend_on_the_population_size() -> None:

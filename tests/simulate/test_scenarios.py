@@ -100,6 +100,145 @@ def test_a_bad_event_in_a_test_file_names_its_line(cli: Cli, tmp_path: Path) -> 
     assert f"{path}:10:9: error: bad event: field 'product' must be a string" in err
 
 
+#: The expected actions of WRONG, to be spoilt one field at a time.
+SECOND = '{{at: "2026-01-07 10:00", kind: send, channel: sms, template: activation_reminder}}'
+
+
+@pytest.mark.parametrize(
+    ("spoilt", "column", "message"),
+    [
+        (
+            SECOND.replace("2026-01-07 10:00", "not a time"),
+            16,
+            "'not a time' is not a time: write the local time to the minute (2026-01-05 10:00) "
+            "or an instant with its offset (2026-01-05T10:00:00+07:00)",
+        ),
+        (
+            SECOND.replace("kind: send", "kind: sendd"),
+            42,
+            "'sendd' is not a kind of action (they are send, suppressed, ticket, reward, "
+            "action, update) — did you mean 'send'?",
+        ),
+        (
+            SECOND.replace("channel: sms", "channel: smss"),
+            57,
+            "'smss' is not a channel (they are email, sms, zns, push, inapp) — did you mean 'sms'?",
+        ),
+        (
+            SECOND.replace("activation_reminder", "activation_remainder"),
+            72,
+            "no journey of this file sends template 'activation_remainder' (they send "
+            "activation_reminder, fee_waiver_closed, fee_waiver_granted, fee_waiver_offer, "
+            "first_spend_nudge, install_digital_app, new_cardholder_promotions, "
+            "welcome_activation_guide) — did you mean 'activation_reminder'?",
+        ),
+        (
+            '{{kind: send, params: {{threshold: "1_000_000 USD"}}}}',
+            44,
+            "param 'threshold' is an amount in VND, not USD: e.g. \"1_000_000 VND\"",
+        ),
+        (
+            "{{kind: send, params: {{threshold: 1000000}}}}",
+            44,
+            "param 'threshold' is an amount in VND: write it with its currency, e.g. "
+            '"1_000_000 VND"',
+        ),
+        (
+            "{{kind: send, template: activation_reminder, params: {{rnd: 1}}}}",
+            64,
+            "template 'activation_reminder' has no param 'rnd' (params: round) — did you mean "
+            "'round'?",
+        ),
+    ],
+    ids=["at", "kind", "channel", "template", "currency", "bare-amount", "param-name"],
+)
+def test_an_expectation_no_run_can_meet_makes_the_file_invalid(
+    cli: Cli, tmp_path: Path, spoilt: str, column: int, message: str
+) -> None:
+    """An expected action whose `at` is not a time, whose kind, channel or template does not
+    exist, or whose param cannot match the send's (another currency, a bare number for an
+    amount, a name the template lacks) is an error at the value, and no case runs (exit 1)."""
+    path = _write(tmp_path, WRONG.replace(SECOND, spoilt))
+    code, out, err = cli("test", str(path))
+    assert code == 1
+    assert "0 cases: 0 passed, 0 failed; 1 invalid file" in out
+    assert err.startswith(f"{path}:17:{column}: error: {message}"), err
+
+
+@pytest.mark.parametrize(
+    ("times", "where", "message"),
+    [
+        (
+            '    start: "2026-01-10T00:00:00+07:00"\n    until: "2026-01-05T00:00:00+07:00"\n',
+            "9:12",
+            "'until' (2026-01-05T00:00:00+07:00) is not after 'start' "
+            "(2026-01-10T00:00:00+07:00): a case runs from its start to its until",
+        ),
+        (
+            '    until: "2026-01-05T09:00:00+07:00"\n',
+            "8:12",
+            "'until' (2026-01-05T09:00:00+07:00) is not after the case's start, its first "
+            "event or enrolment (2026-01-05 10:00:00+07:00)",
+        ),
+        (
+            '    until: "2026-01-08T00:00:00+07:00"\n    days: 3\n',
+            "9:5",
+            "give 'until' or 'days', not both",
+        ),
+        ('    start: "next monday"\n', "8:12", "'start': 'next monday' is not an ISO 8601 time"),
+    ],
+    ids=["until-before-start", "until-before-first-event", "until-and-days", "bad-start"],
+)
+def test_a_time_range_that_is_not_one_makes_the_file_invalid(
+    cli: Cli, tmp_path: Path, times: str, where: str, message: str
+) -> None:
+    """A case's `until` not after its start (given, or its first event), `until` with `days`,
+    or a `start` that is not a time is an error at the value, as `simulate` refuses them."""
+    text = WRONG.replace('    until: "2026-01-08T00:00:00+07:00"\n', times)
+    code, out, err = cli("test", str(_write(tmp_path, text)))
+    assert code == 1
+    assert "1 invalid file" in out
+    assert f"wrong.test.yaml:{where}: error: {message}" in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "message"),
+    [
+        (
+            "credit.preapproved_limit:",
+            "credit.preaproved_limit:",
+            "10:7",
+            "no journey of this file calls decision function 'credit.preaproved_limit' (they "
+            "call credit.preapproved_limit): its stubs would never answer — did you mean "
+            "'credit.preapproved_limit'?",
+        ),
+        (
+            "tier: gold}",
+            "tier: diamond}",
+            "11:40",
+            "the engine would refuse this answer of credit.preapproved_limit (record {approved: "
+            "bool, amount: money (VND), tier: enum (standard, gold, platinum)}): field 'tier': "
+            "'diamond' is not one of standard, gold, platinum",
+        ),
+    ],
+    ids=["function", "answer"],
+)
+def test_a_decision_stub_that_cannot_answer_makes_the_file_invalid(
+    cli: Cli, tmp_path: Path, old: str, new: str, where: str, message: str
+) -> None:
+    """A stub of a function no journey calls, or a stubbed answer the declared answer type
+    refuses, is an error at its line, not a case failing on `no_answer`."""
+    journey = "limit_increase.journey"
+    shutil.copyfile(EXAMPLES / journey, example_catalogs_in(tmp_path) / journey)
+    text = (EXAMPLES / "limit_increase.test.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "li.test.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    code, out, err = cli("test", str(path))
+    assert code == 1
+    assert "1 invalid file" in out
+    assert err.startswith(f"{path}:{where}: error: {message}\n"), err
+
+
 def test_a_missing_path_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     """A path that does not exist exits 2."""
     code, _, err = cli("test", str(tmp_path / "nope.test.yaml"))

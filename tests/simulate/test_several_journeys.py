@@ -260,3 +260,36 @@ def test_a_synthetic_population_lives_through_both_journeys(cli: Cli) -> None:
     assert total["customers"] == 30
     assert total["entered"] == 60
     assert total["cost_vnd"] == str(20 * total["sent"]["email"])
+
+
+def test_csv_writes_each_journeys_tables_and_the_total(cli: Cli, tmp_path: Path) -> None:
+    """--csv DIR with several journeys writes each journey's tables in DIR/JOURNEY_ID/, as one
+    journey's run writes them, and journeys.csv with the table of all journeys together (it
+    was ignored: exit 0 and nothing written)."""
+    folder = tmp_path / "csv"
+    args = [
+        "--events",
+        str(SEVERAL / "events.jsonl"),
+        "--profiles",
+        str(SEVERAL / "profiles.jsonl"),
+    ]
+    args += ["--days", "20", "--policies", CAPS, "--csv"]
+    code, _, err = cli("simulate", ONBOARDING, BINDING, *args, str(folder))
+    assert code == 0, err
+    tables = {"funnel", "outcomes", "messages", "suppression_reasons", "tickets", "rewards"}
+    for journey in ("onboarding_new_cardholder", "card_wallet_binding"):
+        assert {p.stem for p in (folder / journey).iterdir()} == tables
+    assert (folder / "journeys.csv").read_text(encoding="utf-8").splitlines() == [
+        "journey,instances,customers,reentries,sent,suppressed",
+        "onboarding_new_cardholder,1,1,0,3,2",
+        "card_wallet_binding,2,2,0,3,1",
+        "total,3,2,,6,3",
+    ]
+    alone = tmp_path / "alone"
+    code, _, err = cli("simulate", BINDING, *args, str(alone))
+    assert code == 0, err
+    # Run together, m-1's binding reminder is capped; run alone, it is sent.
+    ours = (folder / "card_wallet_binding" / "messages.csv").read_text(encoding="utf-8")
+    theirs = (alone / "messages.csv").read_text(encoding="utf-8")
+    assert ours.splitlines()[1:] == ["email,2,0,0", "push,1,1,0"]
+    assert theirs.splitlines()[1:] == ["email,2,0,0", "push,2,0,0"]

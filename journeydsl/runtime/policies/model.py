@@ -24,6 +24,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from journeydsl.calendars import DAY_NAMES, weekdays
+from journeydsl.durations import parse_duration
+from journeydsl.zones import zone_problem
 
 __all__ = [
     "ALL_CHANNELS",
@@ -63,8 +65,6 @@ MAX_DO_NOT_CONTACT_BYTES: Final = 64 << 20
 RULE_SECTIONS = ("quiet_hours", "send_windows", "frequency_caps", "labels")
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_DURATION = re.compile(r"(\d+)(w|d|h|m|s)")
-_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def _time_of_day(raw: Any) -> Any:
@@ -79,14 +79,22 @@ def _time_of_day(raw: Any) -> Any:
 
 
 def _duration(raw: Any) -> Any:
-    """``"24h"``, ``"7d"``, ``"1w"``, ``"1d12h"``."""
+    """``"24h"``, ``"7d"``, ``"1w"``, ``"1d12h"``; at most
+    :data:`~journeydsl.durations.MAX_FILE_DURATION` (ten years)."""
     if isinstance(raw, timedelta):
         return raw
-    text = raw.replace(" ", "") if isinstance(raw, str) else ""
-    parts = _DURATION.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"{raw!r} is not a duration; write e.g. 24h, 7d, 1w or 1d12h")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    example = "24h, 7d, 1w or 1d12h"
+    if not isinstance(raw, str):
+        raise ValueError(f"{raw!r} is not a duration; write e.g. {example}")
+    return parse_duration(raw, example=example)
+
+
+def _timezone(raw: Any) -> Any:
+    """An IANA time zone name (``Asia/Ho_Chi_Minh``); an unknown one is refused, not replaced
+    by the default zone at run time."""
+    if isinstance(raw, str) and (problem := zone_problem(raw)) is not None:
+        raise ValueError(problem)
+    return raw
 
 
 def _tuple(raw: Any) -> Any:
@@ -110,6 +118,7 @@ def _days(raw: Any) -> Any:
 TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
 Days = Annotated[frozenset[int], BeforeValidator(_days)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+TimeZone = Annotated[str, BeforeValidator(_timezone)]
 Channels = Annotated[tuple[Channel, ...], BeforeValidator(_tuple)]
 Categories = Annotated[tuple[Category, ...], BeforeValidator(_tuple)]
 Names = Annotated[tuple[str, ...], BeforeValidator(_tuple)]
@@ -272,7 +281,7 @@ class TicketQueue(_Strict):
     queue: str = Field(min_length=1)
     capacity: int = Field(ge=0)
     at: TimeOfDay = time(8, 0)
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: TimeZone = "Asia/Ho_Chi_Minh"
     rank: str | None = None
     overflow: Literal["next_day", "drop"] = "next_day"
     max_age: Duration | None = None

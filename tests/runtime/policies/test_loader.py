@@ -53,6 +53,41 @@ def test_mistakes_are_reported_at_their_line_and_column() -> None:
     ]
 
 
+def test_a_duration_past_ten_years_is_an_error_that_says_the_limit() -> None:
+    """A cap's window of 20 digits of days (an OverflowError once) or of 3661 days is an error
+    at the value naming the longest duration, 3660d; 3660d itself is taken."""
+    assert _errors(
+        "frequency_caps:\n"
+        "  - {max: 3, window: 99999999999999999999d}\n"
+        "  - {max: 3, window: 3661d}\n"
+        "throughput:\n"
+        "  - {max: 1, per: 523w}\n"
+    ) == [
+        "2:22: frequency_caps[0].window: '99999999999999999999d' is longer than 3660d, the "
+        "longest duration allowed",
+        "3:22: frequency_caps[1].window: '3661d' is longer than 3660d, the longest duration "
+        "allowed",
+        "5:19: throughput[0].per: '523w' is longer than 3660d, the longest duration allowed",
+    ]
+    taken = policies("frequency_caps:\n  - {max: 3, window: 3660d}\n")
+    assert taken.frequency_caps[0].window == timedelta(days=3660)
+
+
+def test_an_unknown_queue_time_zone_is_an_error_at_its_value() -> None:
+    """A ticket queue's time zone must be an IANA zone: Mars/X, or the folder Asia, is an error
+    at the value, not the default zone at run time; a real zone is kept."""
+    assert _errors(
+        "queues:\n"
+        "  - {queue: telesales, capacity: 3, timezone: Mars/X}\n"
+        "  - {queue: retention, capacity: 3, timezone: Asia}\n"
+    ) == [
+        "2:47: queues[0].timezone: unknown time zone 'Mars/X' (use an IANA name)",
+        "3:47: queues[1].timezone: unknown time zone 'Asia' (use an IANA name)",
+    ]
+    taken = policies("queues:\n  - {queue: telesales, capacity: 3, timezone: Asia/Bangkok}\n")
+    assert taken.queues[0].timezone == "Asia/Bangkok"
+
+
 def test_yaml_syntax_errors_and_empty_files() -> None:
     """A YAML syntax error and an empty file are errors with a position, not tracebacks."""
     assert _errors("quiet_hours: [\n")[0].startswith("2:1: invalid YAML")
