@@ -646,7 +646,10 @@ def _choose(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> Ch
     ctx.ids += 1
     catalogue = _pick(draw, ("reactivation", "card_offers"))
     none = _block(draw, ctx, inner) if draw(st.booleans()) else None
-    return ChooseOffer(Ident(f"chosen{ctx.ids}"), Ident(catalogue), none, id=step_id)
+    # (the catalogue in the name: branches number their ids alike, and one variable holds
+    # the offers of one catalogue only, JD301)
+    name = Ident(f"chosen{ctx.ids}_{catalogue}")
+    return ChooseOffer(name, Ident(catalogue), none, id=step_id)
 
 
 def _wait_first(draw: st.DrawFn, ctx: _Ctx, inner: int, step_id: Ident | None) -> WaitFirst:
