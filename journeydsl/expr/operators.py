@@ -225,7 +225,8 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         check_enum_literal(lt, node.right, scope)
         check_enum_literal(rt, node.left, scope)
         cmp = _CMP[op]
-        if left.missing or right.missing:  # (a field the event did not carry reads as absent)
+        if left.missing or right.missing or left.absent or right.absent:
+            # (an absent attribute, or a field the event did not carry: equal to nothing)
             typed = Typed(BOOL, _compare_missing(cmp, op == "!=", lf, rf), const, reads)
             a, b = Tmp(), Tmp()
             template = (
@@ -233,15 +234,6 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
             )
             return coded(
                 typed, template.replace("OP", op), left, right, K(op == "!="), a, b, K(_MISSING)
-            )
-        if left.absent or right.absent:
-            typed = Typed(BOOL, _compare_absent(cmp, op == "!=", lf, rf), const, reads)
-            a, b = Tmp(), Tmp()
-            template = (
-                "{2} if (type({3} := {0}) is {5}) | (type({4} := {1}) is {5}) else {3} OP {4}"
-            )
-            return coded(
-                typed, template.replace("OP", op), left, right, K(op == "!="), a, b, K(Absent)
             )
         typed = Typed(BOOL, lambda c, e: cmp(lf(c, e), rf(c, e)), const, reads)
         return coded(typed, "{0} OP {1}".replace("OP", op), left, right)
@@ -279,28 +271,15 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
     return bounded(_arith_code(typed, op, rt, left, right, node), node, scope)
 
 
-def _compare_absent(cmp: Callable[[Any, Any], bool], unequal: bool, lf: Fn, rf: Fn) -> Fn:
-    """A comparison where a side may be an absent attribute, which is equal to nothing: ``!=``
-    is then true and every other comparison false."""
-
-    def run(c: EvalContext, e: EventRecord | None) -> bool:
-        a, b = lf(c, e), rf(c, e)
-        if type(a) is Absent or type(b) is Absent:
-            return unequal
-        return cmp(a, b)
-
-    return run
-
-
 #: What a value that is not there may be: an absent attribute's marker, or None (a field the
 #: event did not carry).
 _MISSING = frozenset({Absent, type(None)})
 
 
 def _compare_missing(cmp: Callable[[Any, Any], bool], unequal: bool, lf: Fn, rf: Fn) -> Fn:
-    """A comparison where a side may be a field the event did not carry (None) or an absent
-    attribute: as :func:`_compare_absent`, a value that is not there equals nothing and orders
-    with nothing."""
+    """A comparison where a side may be an absent attribute or a field the event did not carry
+    (None), which equals nothing and orders with nothing: ``!=`` is then true and every other
+    comparison false."""
 
     def run(c: EvalContext, e: EventRecord | None) -> bool:
         a, b = lf(c, e), rf(c, e)

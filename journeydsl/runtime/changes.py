@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
-from journeydsl.runtime.evaluation import ConditionError, EvalContext
-from journeydsl.runtime.hostcalls import StoreError, iso, log
+from journeydsl.runtime.evaluation import ConditionError, EvalContext, entry_failed
+from journeydsl.runtime.hostcalls import StoreError, iso
 from journeydsl.runtime.protocols import OutboxEntry, Profile
 from journeydsl.runtime.records import InstanceRecord
 
@@ -127,13 +127,7 @@ class ChangeEntries:
         except StoreError as failure:
             raise failure.original from None
         except ConditionError as failure:  # a failing expression must not stop the engine
-            log.warning(
-                "entry_condition_failed",
-                journey=journey.id,
-                customer=customer_id,
-                condition="entry when",
-                error=str(failure.original) or repr(failure.original),
-            )
+            entry_failed(journey.id, customer_id, "entry when", failure.original)
             holds, soonest = False, None
         if holds and not was:
             trigger = EventRecord(customer_id, cause, at, {})

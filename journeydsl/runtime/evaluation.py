@@ -19,6 +19,7 @@ from journeydsl.zones import zone
 __all__ = [
     "ConditionError",
     "EvalContext",
+    "entry_failed",
     "entry_holds",
     "evaluated",
     "happened",
@@ -215,11 +216,13 @@ def entry_holds(condition: ir.CExpr, ctx: EvalContext, ev: EventRecord | None, w
     except StoreError as failure:
         raise failure.original from None
     except Exception as exc:  # a failing expression must not stop the engine
-        log.warning(
-            "entry_condition_failed",
-            journey=ctx.journey_id,
-            customer=ctx.customer_id,
-            condition=what,
-            error=str(exc) or repr(exc),
-        )
+        entry_failed(ctx.journey_id, ctx.customer_id, what, exc)
         return False
+
+
+def entry_failed(journey: str, customer: str, what: str, exc: BaseException) -> None:
+    """The warning of an entry refused because its condition (``what``) raised ``exc``."""
+    error = str(exc) or repr(exc)
+    log.warning(
+        "entry_condition_failed", journey=journey, customer=customer, condition=what, error=error
+    )

@@ -121,24 +121,22 @@ def attribute_problem(name: str, value: Any, t: Type) -> str | None:
                 f"attribute '{name}': {amount:f} has more decimal places than {t.currency} "
                 f"allows ({allowed})"
             )
-    if kind == "timestamp":
-        try:
-            at = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            at = None
-        if at is None or at.tzinfo is None:
-            return (
-                f"attribute '{name}' must be a time with its UTC offset, such as "
-                f"2026-01-05T09:00:00+07:00, not {shown}"
-            )
-    if kind == "date":
-        try:
-            day = date.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            day = None
-        if day is None:
-            return f"attribute '{name}' must be a date such as 2026-01-05, not {shown}"
+    if kind == "timestamp" and getattr(_iso(datetime, value), "tzinfo", None) is None:
+        return (
+            f"attribute '{name}' must be a time with its UTC offset, such as "
+            f"2026-01-05T09:00:00+07:00, not {shown}"
+        )
+    if kind == "date" and _iso(date, value) is None:
+        return f"attribute '{name}' must be a date such as 2026-01-05, not {shown}"
     return None
+
+
+def _iso(kind: type[date], value: Any) -> date | None:
+    """``value`` read as ISO text of ``kind`` (``date`` or ``datetime``), or None."""
+    try:
+        return kind.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def read_profiles_jsonl(
