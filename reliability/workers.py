@@ -19,7 +19,9 @@ ends when every worker has exited (0: the database is done).
 Figures: ``kills``, ``stops``; ``duplicates`` (action keys written twice), ``lost`` (reference
 actions missing), ``unexpected``, ``actions_differing`` (same key, another line),
 ``unfinished`` (instances not ended, beyond the reference's), ``states_differing`` (instance
-records that differ from the reference's), ``fencing_rejections`` (commits refused because the
+records that differ from the reference's; the times of their decision logs compared as
+instants: a worker's delivery may note the same instant in UTC where the reference's notes it
+in the customer's offset), ``fencing_rejections`` (commits refused because the
 lease had moved on: the paused workers' stale writes), ``leases_lost``.
 
 It needs a PostgreSQL server: ``JOURNEYDSL_TEST_DSN``'s, or a throwaway cluster started here
@@ -41,7 +43,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,9 +281,9 @@ def _campaign(
     by_key_got = {a["key"]: json.dumps(a, sort_keys=True) for a in got}
     by_key_want = {a["key"]: json.dumps(a, sort_keys=True) for a in expected}
     with SQLiteStore(work / "reference.sqlite") as ref:
-        ref_states = {r["id"]: r for r in ref.all_instances()}
+        ref_states = {r["id"]: _instants(r) for r in ref.all_instances()}
     with PostgresStore(dsn) as store:
-        states = {r["id"]: r for r in store.all_instances()}
+        states = {r["id"]: _instants(r) for r in store.all_instances()}
         fenced = store.fencing_rejections()
     log = pool.text()
     return {
@@ -310,6 +312,17 @@ def _campaign(
         "leases_lost": sum(int(n) for n in re.findall(r"(\d+) lost, ", log)),
         "workers_seconds": round(seconds, 1),
     }
+
+
+def _instants(record: Any) -> dict[str, Any]:
+    """``record`` with the time of each decision-log entry as the instant it names (UTC)."""
+    log = [
+        {**e, "at": datetime.fromisoformat(e["at"]).astimezone(UTC).isoformat()}
+        if isinstance(e.get("at"), str)
+        else e
+        for e in record.get("log") or []
+    ]
+    return {**record, "log": log}
 
 
 #: The figures that must be zero.
