@@ -619,7 +619,7 @@ def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO)
         print(f"{problem.where}: quarantined: {problem.reason}", file=err)
     enrolments: list[LoadedEnrolment] = []
     if getattr(args, "enrol", None):
-        enrolments, refused = read_enrolments(args.enrol, journey.timezone)
+        enrolments, refused = read_enrolments(args.enrol, journey.timezone, journey)
         for problem in refused:
             print(f"{problem.where}: enrolment skipped: {problem.reason}", file=err)
     start = _time(args.start, "--start", journey.timezone)

@@ -109,9 +109,15 @@ def _json_objects(path: str | Path, what: str) -> Iterator[tuple[str, dict[str, 
             yield where, raw
 
 
-def read_enrolments(path: str | Path, timezone: str) -> tuple[list[LoadedEnrolment], list[Problem]]:
+def read_enrolments(
+    path: str | Path, timezone: str, journey: ir.Journey | None = None
+) -> tuple[list[LoadedEnrolment], list[Problem]]:
     """The enrolments of a JSON Lines file (``{"customer_id", "at", "data"?}`` per line, ``at``
-    with an offset or a local time in ``timezone``), and the lines refused, with the reason."""
+    with an offset or a local time in ``timezone``), and the lines refused, with the reason
+    (with ``journey``, also a line whose ``data`` lacks what its entry expects, or has it of
+    another type, as ``Engine.enroll`` would refuse it)."""
+    from journeydsl.runtime.handoff import enrolled_values
+
     found: list[LoadedEnrolment] = []
     problems: list[Problem] = []
     for where, raw in _json_objects(path, "an enrolment"):
@@ -127,6 +133,12 @@ def read_enrolments(path: str | Path, timezone: str) -> tuple[list[LoadedEnrolme
         except ValueError as exc:
             problems.append(Problem(where, str(exc)))
             continue
+        if journey is not None:
+            try:
+                enrolled_values(journey, data)
+            except ValueError as exc:
+                problems.append(Problem(where, str(exc)))
+                continue
         found.append(LoadedEnrolment(at, customer, data, where))
     return found, problems
 

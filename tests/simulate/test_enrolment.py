@@ -175,3 +175,33 @@ def test_enrol_is_for_recorded_mode(capsys: pytest.CaptureFixture[str], folder: 
     )
     assert code == 2
     assert "--enrol is for recorded mode" in capsys.readouterr().err
+
+
+def test_simulate_skips_an_enrolment_whose_data_the_entry_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`simulate --enrol`: a line whose data lacks what the journey's entry expects is skipped
+    with its line and the reason (it raised a ValueError out of the run); the others enter."""
+    import json
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    lines = [
+        {"customer_id": "c1", "at": "2026-02-02T09:00:00+07:00", "data": {}},
+        {
+            "customer_id": "c2",
+            "at": "2026-02-02T09:00:00+07:00",
+            "data": {"card_id": "k2", "reason": "dormant"},
+        },
+    ]
+    enrol = tmp_path / "enrol.jsonl"
+    enrol.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    journey = Path(__file__).resolve().parents[2] / "examples" / "activation_call.journey"
+    argv = ["simulate", str(journey), "--events", str(events), "--enrol", str(enrol)]
+    code = main([*argv, "--days", "5", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"{enrol}:1: enrolment skipped: journey 'activation_call' expects" in err
+    assert "Traceback" not in err
+    entered = {i["customer_id"] for i in json.loads(out)["instances"]}
+    assert entered == {"c2"}
