@@ -38,9 +38,10 @@ from journeydsl.expr.types import (
 )
 from journeydsl.money import Money
 
-__all__ = ["check_binary", "check_cond", "check_list", "check_unary"]
+__all__ = ["COMPARISONS", "check_binary", "check_cond", "check_list", "check_unary"]
 
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
+#: The comparison operators, by their spelling in the language.
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -195,7 +196,7 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
     op = node.op
     # An absent attribute has a meaning in a condition, a comparison and on the left of `in`
     # (false); arithmetic needs values.
-    if op in _CMP or op in ("and", "or"):
+    if op in COMPARISONS or op in ("and", "or"):
         left, right = checker.check_any(node.left, scope), checker.check_any(node.right, scope)
     elif op == "in":
         left, right = checker.check_any(node.left, scope), checker.check(node.right, scope)
@@ -219,12 +220,12 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
             return coded(both, "bool({0}) and bool({1})", left, right)
         either = Typed(BOOL, lambda c, e: bool(lf(c, e)) or bool(rf(c, e)), const, reads)
         return coded(either, "bool({0}) or bool({1})", left, right)
-    if op in _CMP:
+    if op in COMPARISONS:
         if not _comparable(lt, rt, op, node, scope):
             return Typed(ERROR, poison, False, reads)
         check_enum_literal(lt, node.right, scope)
         check_enum_literal(rt, node.left, scope)
-        cmp = _CMP[op]
+        cmp = COMPARISONS[op]
         if left.missing or right.missing or left.absent or right.absent:
             # (an absent attribute, or a field the event did not carry: equal to nothing)
             typed = Typed(BOOL, _compare_missing(cmp, op == "!=", lf, rf), const, reads)

@@ -193,24 +193,21 @@ def _action(
     if "at" in action and (problem := expected_time(action["at"])) is not None:
         out.append(doc.error((*loc, "at"), problem))
     kind = action.get("kind")
-    if "kind" in action and kind not in ACTION_KINDS:
-        out.append(
-            doc.error(
-                (*loc, "kind"),
-                f"'{kind}' is not a kind of action (they are {', '.join(ACTION_KINDS)})"
-                + _hint(str(kind), ACTION_KINDS),
+    for field, what, known_values in (
+        ("kind", "a kind of action", ACTION_KINDS),
+        ("channel", "a channel", CHANNELS),
+    ):
+        value = action.get(field)
+        if field in action and value not in known_values:
+            out.append(
+                doc.error(
+                    (*loc, field),
+                    f"'{value}' is not {what} (they are {', '.join(known_values)})"
+                    + _hint(str(value), known_values),
+                )
             )
-        )
-        kind = None
-    channel = action.get("channel")
-    if "channel" in action and channel not in CHANNELS:
-        out.append(
-            doc.error(
-                (*loc, "channel"),
-                f"'{channel}' is not a channel (they are {', '.join(CHANNELS)})"
-                + _hint(str(channel), CHANNELS),
-            )
-        )
+            if field == "kind":
+                kind = None
     template = action.get("template")
     if "template" in action and template not in known.send_params:
         sent = sorted(known.send_params)

@@ -22,9 +22,8 @@ first round or in the later ones only, as its comparison says.
 
 from __future__ import annotations
 
-import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from journeydsl import ir
@@ -32,6 +31,7 @@ from journeydsl.budget_guards import const_duration
 from journeydsl.compiler.lower import Lowered
 from journeydsl.diagnostics import Diagnostics
 from journeydsl.expr.literals import duration_value
+from journeydsl.expr.operators import COMPARISONS
 
 #: How a wait (or a wait's timeout) makes time pass, round after round.
 _ALWAYS, _ONCE, _NEVER = "always", "once", "never"
@@ -40,14 +40,6 @@ _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\b(?!\s*\()")
 _FROM_NOW = re.compile(r"^now \+ (.+)$")
 _ROUND_TEST = re.compile(r"^(\w+) (==|!=|<=|>=|<|>) (\d+)$")
-_TESTS: dict[str, Callable[[int, int], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 _HINT = "put a `wait` (or a `wait for … within …`) on every path through the body"
 _FIX = (
     "wait a positive duration (`wait 1d`), until a time of day (`wait until 09:00`) or until "
@@ -157,7 +149,7 @@ class _Loop:
         m = _ROUND_TEST.match(cond.source)
         if m is None or m.group(1) != self.check.counter:
             return None
-        test, n = _TESTS[m.group(2)], int(m.group(3))
+        test, n = COMPARISONS[m.group(2)], int(m.group(3))
         if not later:
             return test(1, n)
         top = self.check.max
