@@ -15,7 +15,7 @@ from journeydsl.runtime.changes import ChangeEntries
 from journeydsl.runtime.codec import STATE_FORMAT, encode_map
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.entry_rate import Backlog, meta_key
-from journeydsl.runtime.evaluation import EvalContext, entry_holds
+from journeydsl.runtime.evaluation import ConditionError, EvalContext, entry_holds, evaluated
 from journeydsl.runtime.handoff import Handoffs, enrolled_values
 from journeydsl.runtime.hostcalls import StoreError, iso, log
 from journeydsl.runtime.interpreter import Interpreter, Late
@@ -43,10 +43,10 @@ def _anniversary_today(entry: ir.Entry, ctx: EvalContext) -> bool:
     if entry.anniversary is None or entry.schedule is None:
         return True
     try:
-        value = entry.anniversary.fn(ctx, None)
+        value = evaluated(entry.anniversary, ctx, None)
     except StoreError as failure:
         raise failure.original from None
-    except Exception:  # (a date that cannot be read is no anniversary)
+    except ConditionError:  # (a date that cannot be read is no anniversary)
         return False
     if isinstance(value, datetime):
         value = value.astimezone(ctx.tz).date()

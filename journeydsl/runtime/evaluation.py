@@ -212,11 +212,11 @@ def entry_holds(condition: ir.CExpr, ctx: EvalContext, ev: EventRecord | None, w
     reaching the host: no instance exists yet to end with the outcome ``error``. A store's
     failure still reaches the host (see :class:`~journeydsl.runtime.hostcalls.StoreError`)."""
     try:
-        return bool(condition.fn(ctx, ev))
+        return bool(evaluated(condition, ctx, ev))
     except StoreError as failure:
         raise failure.original from None
-    except Exception as exc:  # a failing expression must not stop the engine
-        entry_failed(ctx.journey_id, ctx.customer_id, what, exc)
+    except ConditionError as failure:  # a failing expression must not stop the engine
+        entry_failed(ctx.journey_id, ctx.customer_id, what, failure.original)
         return False
 
 
