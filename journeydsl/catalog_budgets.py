@@ -23,7 +23,7 @@ import yaml
 
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.catalog import BudgetSpec, Catalog
-from journeydsl.money import decimal_places, minor_units
+from journeydsl.money import places_beyond
 
 __all__ = ["load_budgets"]
 
@@ -128,12 +128,14 @@ def _total(file: str, node: yaml.Node, diags: Diagnostics) -> tuple[Decimal, str
     except InvalidOperation:  # pragma: no cover - the pattern admits numbers only
         return None
     currency = m.group(2)
-    places = minor_units(currency)
-    if value <= 0 or (places is not None and decimal_places(value) > places):
-        why = "positive" if value <= 0 else f"in whole {currency} units of {places} places"
-        diags.error("JD109", f"a budget's 'total' must be {why}", _span(file, node))
-        return None
-    return value, currency
+    if value <= 0:
+        why = "positive"
+    elif beyond := places_beyond(value, currency):
+        why = f"in whole {currency} units of {beyond[1]} places"
+    else:
+        return value, currency
+    diags.error("JD109", f"a budget's 'total' must be {why}", _span(file, node))
+    return None
 
 
 def _quota(file: str, node: yaml.Node, diags: Diagnostics) -> tuple[Decimal, str | None] | None:

@@ -23,11 +23,23 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
-__all__ = ["MAX_NUMBER_DIGITS", "digits_written_out", "loads_exact"]
+__all__ = ["MAX_NUMBER_DIGITS", "digits_written_out", "loads_exact", "valid_unicode"]
 
 #: The most digits a number may take written out without an exponent (before and after the
 #: point together): the limit Python itself puts on converting text to ``int``.
 MAX_NUMBER_DIGITS = 4300
+
+
+def valid_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode, which UTF-8 (and so any store) can keep: not when it
+    holds a lone surrogate, which JSON's ``\\ud800`` escapes carry into Python."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def digits_written_out(value: Decimal) -> int:

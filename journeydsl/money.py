@@ -59,6 +59,17 @@ def decimal_places(amount: Decimal) -> int:
     return places if end else 0
 
 
+def places_beyond(amount: Decimal, currency: str) -> tuple[int, int] | None:
+    """``(places used, places allowed)`` when ``amount`` uses more decimal places than
+    ``currency`` has (trailing zeros do not count; a code not in :data:`MINOR_UNITS` allows any
+    number), else None. Rounding such an amount would change what it says."""
+    allowed = minor_units(currency)
+    if allowed is None:
+        return None
+    places = decimal_places(amount)
+    return (places, allowed) if places > allowed else None
+
+
 class CurrencyMismatchError(ValueError):
     """Arithmetic or comparison across two currencies."""
 

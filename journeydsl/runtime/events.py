@@ -33,8 +33,8 @@ from typing import Any
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
-from journeydsl.jsonio import MAX_NUMBER_DIGITS, digits_written_out, loads_exact
-from journeydsl.money import Money, decimal_places, minor_units
+from journeydsl.jsonio import MAX_NUMBER_DIGITS, digits_written_out, loads_exact, valid_unicode
+from journeydsl.money import Money, places_beyond
 
 __all__ = [
     "EARLIEST",
@@ -98,12 +98,8 @@ def _finite(name: str, value: Decimal) -> Decimal:
 
 
 def _checked_text(value: str, what: str) -> str:
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadEvent(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
+    if not valid_unicode(value):
+        raise BadEvent(f"{what} is not valid Unicode text (it holds a lone surrogate)")
     return value
 
 
@@ -150,11 +146,7 @@ def _plain(data: dict[Any, Any]) -> bool:
         return False
     texts = [v for v in data.values() if type(v) is str]
     texts.extend(data)
-    try:
-        "".join(texts).encode("utf-8")
-    except UnicodeEncodeError:
-        return False  # the slow path says which key or value
-    return True
+    return valid_unicode("".join(texts))  # (if not, the slow path says which key or value)
 
 
 def _exact(value: Any) -> Any:
@@ -173,11 +165,9 @@ def _exact(value: Any) -> Any:
 def _places_fit(etype: str, name: str, amount: Decimal, currency: str) -> Decimal:
     """``amount`` when it uses no more decimal places than ``currency`` has (trailing zeros do
     not count); else :class:`BadEvent`. Rounding would change what the customer spent."""
-    allowed = minor_units(currency)
-    if allowed is None:
-        return amount
-    places = decimal_places(amount)
-    if places > allowed:
+    beyond = places_beyond(amount, currency)
+    if beyond is not None:
+        places, allowed = beyond
         unit = "place" if places == 1 else "places"
         raise BadEvent(
             f"{etype}.{name}: {amount:f} has {places} decimal {unit}; {currency} allows {allowed}"

@@ -22,6 +22,7 @@ from typing import Any
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
+from journeydsl.jsonio import valid_unicode
 from journeydsl.money import Money
 from journeydsl.runtime.codec import plain
 from journeydsl.runtime.hostcalls import log
@@ -37,7 +38,6 @@ __all__ = [
     "missing_handlers",
     "printable",
     "scoped_marker",
-    "storable",
 ]
 
 #: The engine meta key set once a store has seen a run of only some of its journeys: from then
@@ -130,29 +130,17 @@ def event_text(event: Mapping[str, Any]) -> str:
 
     plain = exact(event)
     text = json.dumps(plain, ensure_ascii=False, sort_keys=False)
-    if not storable(text):  # a lone surrogate: written as its JSON escape, read back the same
+    if not valid_unicode(text):  # a lone surrogate: written as its JSON escape, read back the same
         text = json.dumps(plain, ensure_ascii=True, sort_keys=False)
     for marker, digits in numbers.items():
         text = text.replace(json.dumps(marker), digits, 1)
     return text
 
 
-def storable(text: str) -> bool:
-    """Whether ``text`` is valid Unicode, which a store can keep (UTF-8): not when it holds a
-    lone surrogate, which JSON's ``\\ud800`` escapes can carry into Python."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def printable(text: str) -> str:
     """``text`` with any lone surrogate written as its escape (``\\ud800``): what a store can
     keep and a log can print of an id that is not valid Unicode."""
-    if storable(text):
+    if valid_unicode(text):
         return text
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
@@ -193,11 +181,12 @@ class Intake:
         return frozenset(j for j in self.journeys if processed(scoped_marker(eid, j)))
 
     def unkeepable(self, eid: str, as_json: Mapping[str, Any]) -> IngestResult | None:
-        """The result of an event whose id is not valid Unicode (:func:`storable`), which no
-        store can keep nor look up, once quarantined under the id with the surrogate escaped
-        (its own ``id`` is checked too: a replay finds it in the text); None for any other."""
+        """The result of an event whose id is not valid Unicode (see
+        :func:`~journeydsl.jsonio.valid_unicode`), which no store can keep nor look up, once
+        quarantined under the id with the surrogate escaped (its own ``id`` is checked too: a
+        replay finds it in the text); None for any other."""
         given = as_json.get("id")
-        if storable(eid) and not (type(given) is str and not storable(given)):
+        if valid_unicode(eid) and not (type(given) is str and not valid_unicode(given)):
             return None
         result = IngestResult(printable(eid))
         why = "'id' is not valid Unicode text (it holds a lone surrogate)"
@@ -206,8 +195,9 @@ class Intake:
 
     def taken(self, eid: str) -> bool:
         """Whether ``eid`` was taken already, by every journey or (in runs of some journeys)
-        by one of them (never, for an id no store can keep: see :func:`storable`)."""
-        if not storable(eid):
+        by one of them (never, for an id no store can keep: see
+        :func:`~journeydsl.jsonio.valid_unicode`)."""
+        if not valid_unicode(eid):
             return False
         return self.state.processed(eid) or bool(self.done_for(eid))
 

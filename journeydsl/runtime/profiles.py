@@ -17,7 +17,7 @@ from typing import Any
 
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
-from journeydsl.money import decimal_places, minor_units
+from journeydsl.money import places_beyond
 from journeydsl.runtime.protocols import Profile
 
 __all__ = [
@@ -115,11 +115,11 @@ def attribute_problem(name: str, value: Any, t: Type) -> str | None:
             return f"attribute '{name}' must be {what}, not {shown}"
         if not amount.is_finite():
             return f"attribute '{name}' must be {what}, not {shown}"
-        allowed = minor_units(t.currency or "") if kind == "money" else None
-        if allowed is not None and decimal_places(amount) > allowed:
+        beyond = places_beyond(amount, t.currency or "") if kind == "money" else None
+        if beyond is not None:
             return (
                 f"attribute '{name}': {amount:f} has more decimal places than {t.currency} "
-                f"allows ({allowed})"
+                f"allows ({beyond[1]})"
             )
     if kind == "timestamp" and getattr(_iso(datetime, value), "tzinfo", None) is None:
         return (

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from journeydsl import ir
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr.types import Type
-from journeydsl.money import Money, decimal_places, minor_units
+from journeydsl.money import Money, places_beyond
 from journeydsl.runtime.decide import typed_answer
 from journeydsl.simulate.behaviour import Behaviour, Choice, DecisionModel, LoadedBehaviour
 from journeydsl.simulate.behaviour_general import FieldSpec, GeneralBehaviour
@@ -275,8 +275,9 @@ def _refused(raw: Any, t: Type) -> str | None:
             return f"an amount in {t.currency} (e.g. \"20_000_000\"); '{shown}' is not"
         return f"{t}; '{shown}' is not"
     if isinstance(value, Money):
-        places = minor_units(value.currency)
-        if places is not None and decimal_places(value.amount) > places:
+        beyond = places_beyond(value.amount, value.currency)
+        if beyond is not None:
+            places = beyond[1]
             return (
                 f"an amount in {value.currency}, which has "
                 f"{places or 'no'} decimal place{'s' * (places != 1)}; '{shown}' has more"

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from journeydsl.cli import main
 from journeydsl.expr.types import Type
-from journeydsl.jsonio import MAX_NUMBER_DIGITS, loads_exact
-from journeydsl.money import MINOR_UNITS, Money, decimal_places, minor_units
+from journeydsl.jsonio import MAX_NUMBER_DIGITS, loads_exact, valid_unicode
+from journeydsl.money import MINOR_UNITS, Money, decimal_places, minor_units, places_beyond
 from journeydsl.runtime.events import (
     BadEvent,
     UnreadableEvent,
@@ -220,6 +220,30 @@ def test_minor_units_follow_iso_4217() -> None:
 def test_decimal_places_ignore_trailing_zeros(text: str, places: int) -> None:
     """Places are counted without trailing zeros and without rounding to 28 digits."""
     assert decimal_places(Decimal(text)) == places
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "beyond"),
+    [
+        ("1000000.00", "VND", None),
+        ("1000000.5", "VND", (1, 0)),
+        ("12.345", "USD", (3, 2)),
+        ("12.340", "USD", None),
+        ("0.123456789", "XYZ", None),
+    ],
+)
+def test_places_beyond_names_the_places_used_and_allowed(
+    text: str, currency: str, beyond: tuple[int, int] | None
+) -> None:
+    """places_beyond: trailing zeros do not count, an unknown code allows any places."""
+    assert places_beyond(Decimal(text), currency) == beyond
+
+
+def test_valid_unicode_refuses_a_lone_surrogate_only() -> None:
+    """valid_unicode: any text UTF-8 can hold passes, a lone surrogate does not."""
+    assert valid_unicode("Nguyễn Văn A 阮")
+    assert valid_unicode("")
+    assert not valid_unicode("x\ud800y")
 
 
 def test_an_amount_is_checked_against_its_currency() -> None:
