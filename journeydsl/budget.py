@@ -32,7 +32,8 @@ def _merge_max(parts: list[Counter[str]]) -> Counter[str]:
 
 
 def message_budget(journey: ir.Journey) -> dict[str, int]:
-    """Worst-case messages per customer, by channel, plus ``"total"`` (any channel).
+    """Worst-case messages per instance (one customer's entry into the journey), by channel,
+    plus ``"total"`` (any channel).
 
     The guarded side of a once-guard (``if not FLAG { … set FLAG = true }``, see
     :func:`~journeydsl.budget_guards.once_guards`) runs at most once per instance: in a repeat,

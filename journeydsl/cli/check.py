@@ -124,7 +124,7 @@ def _print_stats_text(
                 str(budget.get("total", 0)),
             ]
         )
-    print("\nworst-case messages per customer (static message budget):", file=out)
+    print("\nworst-case messages per instance (static message budget):", file=out)
     _print_table(table, out)
     _print_windows(rows, channels, out)
 
@@ -154,7 +154,7 @@ def _print_windows(
             ]
         )
         notes.extend(f"  {r.file}: loose: {why}" for why in w["loose"])
-    print("\nworst case per customer in any 24 h / any 7 d:", file=out)
+    print("\nworst case per instance in any 24 h / any 7 d:", file=out)
     _print_table(table, out)
     for line in notes:
         print(line, file=out)
