@@ -6,11 +6,11 @@ diff, and the reader has to spot that ``kind: sendd``, ``at: "10:00 tomorrow"`` 
 in the wrong currency was never going to match. So these make the file invalid, each at the
 value's line and column: a case's ``start``/``until`` that is not a time, an ``until`` not after
 its ``start``, ``until`` with ``days``, an enrolment's ``at`` that is not a time; in an expected
-action an ``at`` that is not a time, a ``kind``, ``channel``, ``template`` or ``journey`` that
-does not exist, and a param a send of that template does not have or whose value cannot match
-its type (an amount in another currency, an enum value outside its list, text for a yes/no);
-and in the ``decisions:`` stubs a function no journey calls, or an answer that does not fit the
-function's declared answer type.
+action a field no action has, an ``at`` that is not a time, a ``kind``, ``channel``,
+``template`` or ``journey`` that does not exist, and a param a send of that template does not
+have or whose value cannot match its type (an amount in another currency, an enum value outside
+its list, text for a yes/no); and in the ``decisions:`` stubs a function no journey calls, or an
+answer that does not fit the function's declared answer type.
 """
 
 from __future__ import annotations
@@ -34,6 +34,31 @@ __all__ = ["ACTION_KINDS", "check_expectations", "expected_time"]
 
 #: The kinds of action a run records (docs/simulate.md, "The JSON contract").
 ACTION_KINDS: Final = ("send", "suppressed", "ticket", "reward", "action", "update")
+#: The fields an action can have (docs/simulate.md, "The JSON contract"; ``label``, ``tags`` and
+#: ``late`` when a send has a label or tags, or a ticket or action went late): an expected action
+#: that names any other can match none.
+ACTION_FIELDS: Final = (
+    "at",
+    "customer_id",
+    "journey",
+    "node",
+    "kind",
+    "channel",
+    "template",
+    "params",
+    "label",
+    "tags",
+    "queue",
+    "priority",
+    "payload",
+    "name",
+    "late",
+    "reason",
+    "attribute",
+    "value",
+    "tag",
+    "remove",
+)
 #: The kinds whose ``params`` are a send's (a suppressed message carries its send's params).
 _SEND_KINDS: Final = frozenset({"send", "suppressed"})
 
@@ -190,6 +215,16 @@ def _action(
 ) -> list[FileError]:
     """The mistakes in one expected action."""
     out: list[FileError] = []
+    for field in action:
+        if field not in ACTION_FIELDS:
+            out.append(
+                doc.error(
+                    (*loc, field),
+                    f"an action has no field '{field}' (they are {', '.join(ACTION_FIELDS)})"
+                    + _hint(str(field), ACTION_FIELDS),
+                    key=True,
+                )
+            )
     if "at" in action and (problem := expected_time(action["at"])) is not None:
         out.append(doc.error((*loc, "at"), problem))
     kind = action.get("kind")

@@ -149,15 +149,23 @@ SECOND = '{{at: "2026-01-07 10:00", kind: send, channel: sms, template: activati
             "template 'activation_reminder' has no param 'rnd' (params: round) — did you mean "
             "'round'?",
         ),
+        (
+            SECOND.replace("channel: sms", "chanel: sms"),
+            48,
+            "an action has no field 'chanel' (they are at, customer_id, journey, node, kind, "
+            "channel, template, params, label, tags, queue, priority, payload, name, late, "
+            "reason, attribute, value, tag, remove) — did you mean 'channel'?",
+        ),
     ],
-    ids=["at", "kind", "channel", "template", "currency", "bare-amount", "param-name"],
+    ids=["at", "kind", "channel", "template", "currency", "bare-amount", "param-name", "field"],
 )
 def test_an_expectation_no_run_can_meet_makes_the_file_invalid(
     cli: Cli, tmp_path: Path, spoilt: str, column: int, message: str
 ) -> None:
-    """An expected action whose `at` is not a time, whose kind, channel or template does not
-    exist, or whose param cannot match the send's (another currency, a bare number for an
-    amount, a name the template lacks) is an error at the value, and no case runs (exit 1)."""
+    """An expected action with a field no action has, whose `at` is not a time, whose kind,
+    channel or template does not exist, or whose param cannot match the send's (another
+    currency, a bare number for an amount, a name the template lacks) is an error at the value,
+    and no case runs (exit 1)."""
     path = _write(tmp_path, WRONG.replace(SECOND, spoilt))
     code, out, err = cli("test", str(path))
     assert code == 1
