@@ -16,9 +16,9 @@ benchmarks/results/simulate_scale.jsonl:
   workers, sampled every 0.1 s from /proc; ``max_rss_self_mib`` / ``max_rss_worker_mib`` are
   the kernel's peaks (``getrusage``) of the measuring process and of its largest worker.
 
-The target (issue "simulate", item 7) is 1,000,000 customers over 90 days in at most 60 s with
-both cores, and peak memory under 2 GiB. ``--smoke`` runs a few hundred customers (for the test
-suite, which never asserts timings).
+The target (the performance issue, second edition) is 1,000,000 customers over 90 days in at
+most 180 s with 2 workers, and peak memory under 1 GiB. ``--smoke`` runs a few hundred customers
+(for the test suite, which never asserts timings).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ BEHAVIOUR = ROOT / "examples" / "behaviour" / "onboarding.yaml"
 RESULTS = ROOT / "benchmarks" / "results" / "simulate_scale.jsonl"
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 SMOKE_SIZE = 300
-TARGET = {"customers": 1_000_000, "days": 90, "wall_s": 60.0, "peak_rss_mib": 2048}
+TARGET = {"customers": 1_000_000, "days": 90, "workers": 2, "wall_s": 180.0, "peak_rss_mib": 1024}
 
 
 # --------------------------------------------------------------------------- memory
@@ -179,7 +179,11 @@ def _run_one(customers: int, workers: int, args: argparse.Namespace) -> dict[str
     measured: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     load1, _, _ = os.getloadavg()
     meets = None
-    if customers >= TARGET["customers"] and args.days >= TARGET["days"]:
+    if (
+        customers >= TARGET["customers"]
+        and args.days >= TARGET["days"]
+        and workers <= TARGET["workers"]
+    ):
         meets = (
             measured["wall_s"] <= TARGET["wall_s"]
             and measured["peak_rss_mib"] < TARGET["peak_rss_mib"]

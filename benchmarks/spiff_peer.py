@@ -37,7 +37,8 @@ benchmarks/results/spiff_peer.jsonl:
   SQLiteStore default, makes every commit an fsync).
 
 Timings cover the event loop only: parsing the BPMN, compiling the journey, creating the stores and
-loading profiles are set-up. The target (issue 6) is journeydsl at least 100x faster per instance.
+loading profiles are set-up. The target (the performance issue, second edition) is journeydsl at
+least 20x faster per instance in memory and 10x persisted.
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ BPMN = HERE / "activation_reminder.bpmn"
 JOURNEY = HERE / "activation_reminder.journey"
 RESULTS = ROOT / "benchmarks" / "results"
 
-#: journeydsl must be at least this many times faster per instance (issue 6, yardstick 2).
-TARGET_RATIO = 100
+#: How many times faster per instance journeydsl must be, by mode (the performance issue, second
+#: edition: 20x in memory, 10x persisted with the same durability setting on both sides).
+TARGET_RATIO = {"memory": 20, "persisted": 10}
 SMOKE_CUSTOMERS = 40
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 START = datetime(2026, 1, 5, 9, 0, tzinfo=VN)
@@ -537,8 +539,8 @@ def measure(
         "journeydsl_us_per_instance": round(ours_us, 1),
         "journeydsl_us_per_instance_min": round(min(ours_s) / n * 1e6, 1),
         "ratio": round(ratio, 2),
-        "target_ratio": TARGET_RATIO,
-        "target_met": ratio >= TARGET_RATIO,
+        "target_ratio": TARGET_RATIO[mode],
+        "target_met": ratio >= TARGET_RATIO[mode],
         "spiffworkflow": importlib.metadata.version("SpiffWorkflow"),
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores",
