@@ -8,7 +8,9 @@
   surely counts the send once delivered (``WHAT`` its template, its category or ``any``, or its
   channel when it has no fallback to another) and the send happens at the instant of the check
   (no wait, waiting ticket or parallel block between). Across every instance and journey, such a
-  send goes out at most once in any ``D``.
+  send goes out at most once in any ``D``, unless the journey's own quiet hours or send windows
+  may hold it: ``sent`` counts a message from its delivery, so checks made while one is held
+  all see none, and every message they let out leaves when the hold ends.
 - **Deadlines from entry**: ``until entered_at + C`` (a timeout, or ``wait until``) ends at the
   fixed time ``C`` after entry; with the latest time after entry each step can run
   (:func:`latest_offsets`), the time between two steps has a lower bound.
@@ -141,10 +143,18 @@ def history_guards(journey: ir.Journey) -> dict[str, HistoryGuard]:
             if within is None:
                 continue
             counts = _sent_counts(journey, m.group(1))
+            held = _held_channels(journey)
             for send in _instant_sends(journey, nid, node.then):
-                if counts(send):
+                if counts(send) and held.isdisjoint((send.channel, *send.fallback)):
                     out[send.id] = HistoryGuard(send.id, m.group(1), within)
     return out
+
+
+def _held_channels(journey: ir.Journey) -> frozenset[str]:
+    """The channels the journey's own quiet hours or send windows may hold a message on (it
+    is then delivered, and counted by ``sent``, only when the hold ends)."""
+    rules: list[ir.QuietHours | ir.SendWindow] = [*journey.quiet_hours, *journey.send_windows]
+    return frozenset(channel for rule in rules for channel in rule.channels)
 
 
 def _conjunct(source: str, term: str) -> bool:

@@ -168,13 +168,21 @@ class Schedule:
 def window_opens(days: frozenset[int], start: time, end: time, local: datetime) -> datetime | None:
     """None when ``local`` is inside a send window (it opens at ``start`` on one of ``days`` and
     closes at ``end``, the next day when ``end`` is not after ``start``); otherwise when the next
-    window opens."""
+    window opens. Inside is by the clock on the wall, or between the instants the window opens
+    and closes: an opening the clock skips (02:30 on a spring-forward night) is at 03:30, and
+    the window is open then, not a week later."""
     t, d, tz = local.time(), local.date(), local.tzinfo
     assert tz is not None
     if d.isoweekday() in days and (start <= t < end if start < end else t >= start):
         return None
     if end <= start and (d - _DAY).isoweekday() in days and t < end:
         return None
+    for day in (d - _DAY, d):
+        if day.isoweekday() not in days:
+            continue
+        closes = local_instant(day + _DAY if end <= start else day, end, tz)
+        if local_instant(day, start, tz) <= local < closes:
+            return None
     for i in range(9):
         day = d + i * _DAY
         if day.isoweekday() in days and (opens := local_instant(day, start, tz)) > local:

@@ -139,6 +139,8 @@ CODES: dict[str, str] = {
     "JD605": "marketing content sent through a transactional template",
     "JD606": "ticket waits for a queue without a capacity",
     "JD607": "messages at the entry rate exceed a daily throughput limit",
+    "JD608": "ticket lacks the field its queue ranks by",
+    "JD609": "entry rate of a journey that does not enter by a segment",
     # migrations (`journeydsl check --migrate MAPPING OLD NEW`)
     "JD701": "waiting step not mapped",
     "JD702": "mapping names an unknown step",

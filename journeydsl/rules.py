@@ -311,6 +311,21 @@ RULES: Final[dict[str, Rule]] = {
         "entry_rates:\n  - {journey: dormant_reactivation, max: 10000, per: 1d}\n",
         "Lower the entry rate, send fewer messages on those channels, or raise the limit.",
         "text"),
+    "JD608": Rule(
+        "A ticket goes to a queue that ranks its tickets by a payload field (`rank` in the "
+        "policy file) whose name the ticket's payload misspells, or that it gives as something "
+        "other than a number or an amount: its tickets rank last at every release.",
+        "queues:\n  - {queue: telesales, capacity: 300, rank: spend_356d}\n"
+        "(and `ticket telesales { spend_365d: sum(transaction.amount in last 365d) }`)\n",
+        "Give the ticket the field the queue ranks by, as a number or an amount, or fix the "
+        "misspelt name.", "text"),
+    "JD609": Rule(
+        "An entry rate (`entry_rates` in the policy file) names a journey that enters customers "
+        "on an event, from code or on a change, not by a segment: the rate never applies.",
+        "entry_rates:\n  - {journey: onboarding_new_cardholder, max: 1000, per: 1h}\n"
+        "(onboarding_new_cardholder enters `on card_issued`)\n",
+        "Spread the journey's messages with a channel `throughput` limit instead, or drop the "
+        "rate.", "text"),
     "JD701": Rule(
         "A step where a running instance can wait is not mapped to the new version.",
         "migrate: onboarding_new_cardholder\nfrom_version: 1\nto_version: 2\nsteps: {}\n",

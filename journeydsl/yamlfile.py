@@ -345,6 +345,15 @@ def _path(loc: Loc) -> str:
     return out
 
 
+#: What a value of the wrong shape should have been, in the words of a YAML file.
+_SHAPES = {
+    "tuple_type": "expected a list (one `- item` a line, or `[a, b]`)",
+    "list_type": "expected a list (one `- item` a line, or `[a, b]`)",
+    "dict_type": "expected a mapping (`name: value` lines, or `{name: value}`)",
+    "model_type": "expected a mapping (`name: value` lines, or `{name: value}`)",
+}
+
+
 def _message(model: type[BaseModel], error: Any) -> tuple[str, bool]:
     """A teaching message for one pydantic error, and whether it points at a key."""
     loc: Loc = tuple(error["loc"])
@@ -364,6 +373,11 @@ def _message(model: type[BaseModel], error: Any) -> tuple[str, bool]:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     given = error.get("input")
+    if kind in _SHAPES:
+        # ("Input should be a valid tuple", "… instance of PolicySet": the model's words)
+        msg = _SHAPES[kind]
+        if isinstance(given, dict | list):
+            msg += ", found a mapping" if isinstance(given, dict) else ", found a list"
     if kind not in ("value_error", "assertion_error") and isinstance(
         given, str | int | float | Decimal
     ):

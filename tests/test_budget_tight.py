@@ -414,3 +414,32 @@ def test_three_cards_in_one_hour_exceed_the_keyed_figure_which_says_it_is_per_in
     figures = window_figures(journey, ["email"])
     assert figures.figures["24h"]["email"] == 1
     assert [why.split(":")[0] for why in figures.loose] == ["per instance"]
+
+
+HELD = """
+journey hourly_promo
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on card_issued
+{quiet}repeat max 12 {{
+  wait 1h
+  if sent(app_promo in last 1d) == 0 {{
+    send push app_promo marketing fallback none
+  }}
+}}
+"""
+
+
+def test_a_history_check_caps_no_send_the_journeys_quiet_hours_can_hold() -> None:
+    """Checked hourly from 20:30, every check in the quiet hours sees no delivered promo, so the
+    held pushes all leave at 08:00: the 24 h figure is at least what the engine sends, while
+    without quiet hours the check still caps it at one."""
+    quiet = "quiet hours 21:00 to 08:00 for push\n"
+    held = _compile(HELD.format(quiet=quiet)).journey
+    issued = ev("c1", "card_issued", local("2026-03-02 20:30"), card_id="k1", product="gold")
+    r = run([held], [profile("c1", app=True)], [issued], start=local("2026-03-02 20:00"))
+    seen = _most(_sends(r, "c1"), "push", WINDOWS["24h"])
+    assert seen > 1
+    assert window_figures(held, ["push"]).figures["24h"]["push"] >= seen
+    free = _compile(HELD.format(quiet="")).journey
+    assert window_figures(free, ["push"]).figures["24h"] == {"push": 1, "total": 1}

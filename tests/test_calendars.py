@@ -214,3 +214,22 @@ def test_a_window_opens_later_and_is_then_open(
 def test_all_days_is_every_iso_weekday() -> None:
     """ALL_DAYS is Monday (1) to Sunday (7)."""
     assert frozenset(range(1, 8)) == ALL_DAYS
+
+
+def test_a_window_whose_opening_the_clock_skips_is_open_at_that_opening() -> None:
+    """A Sunday 02:30-02:45 window in New York on the spring-forward night opens at 03:30 EDT
+    (the skipped time runs later by the gap) and is open then, not deferred a week; by the
+    wall clock it is open as always on other Sundays."""
+    days = weekdays(["sun"])
+    before = datetime(2026, 3, 7, 22, 0, tzinfo=NEW_YORK)
+    opens = window_opens(days, time(2, 30), time(2, 45), before)
+    assert opens is not None
+    assert opens.isoformat() == "2026-03-08T03:30:00-04:00"
+    assert window_opens(days, time(2, 30), time(2, 45), opens) is None
+    later = opens + timedelta(minutes=15)
+    assert window_opens(days, time(2, 30), time(2, 45), later) == local_instant(
+        date(2026, 3, 15), time(2, 30), NEW_YORK
+    )
+    assert window_opens(days, time(2, 30), time(2, 45), local_instant(
+        date(2026, 3, 15), time(2, 40), NEW_YORK
+    )) is None  # fmt: skip

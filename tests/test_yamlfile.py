@@ -61,3 +61,20 @@ def test_named_file_is_relative_to_the_document_and_inside_its_root(tmp_path: Pa
     missing = named_file(doc, ("b",), "gone.txt", root=None, limit=10, what="list")
     assert isinstance(missing, FileError)
     assert missing.message == "list 'gone.txt' does not exist"
+
+
+def test_a_value_of_the_wrong_shape_says_list_or_mapping() -> None:
+    """A mapping where a list is expected, or a number where a mapping is, is told in a YAML
+    file's words ("expected a list", "found a mapping"), not the model's ("a valid tuple",
+    "instance of PolicySet")."""
+    from journeydsl.runtime.policies import load_policies
+
+    text = "quiet_hours:\n  from: '21:00'\n  to: '08:00'\njourneys:\n  bar: 3\n"
+    with pytest.raises(InputError) as caught:
+        load_policies("p.yaml", text)
+    assert [str(e) for e in caught.value.errors] == [
+        "p.yaml:2:3: error: quiet_hours: expected a list (one `- item` a line, or `[a, b]`), "
+        "found a mapping",
+        "p.yaml:5:8: error: journeys.bar: expected a mapping (`name: value` lines, or "
+        "`{name: value}`), found 3",
+    ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from journeydsl.cli.common import Command
-from journeydsl.cli.stores import is_postgres_dsn, open_store, told_store_problem
+from journeydsl.cli.stores import db_label, is_postgres_dsn, open_store, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.budgets import BudgetState, budget_json, budget_text
 from journeydsl.runtime.stores.sqlite_budgets import SQLiteBudgets
@@ -60,7 +60,7 @@ def cmd_budgets(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write("\n")
         return ExitCode.OK
     if not states:
-        print(f"{db}: no budgets (no reward has drawn from one yet)", file=out)
+        print(f"{db_label(db)}: no budgets (no reward has drawn from one yet)", file=out)
         return ExitCode.OK
     for line in budget_text(states):
         print(line, file=out)

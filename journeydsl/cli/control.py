@@ -104,10 +104,12 @@ def _known(store: Any, journey: str, db: str, err: TextIO) -> bool:
     names = set(store.journey_counts()) | set(store.control_states()) | set(store.held_counts())
     if journey in names:
         return True
+    from journeydsl.cli.stores import db_label
+
     near = closest(journey, sorted(names))
     hint = f"; did you mean {near!r}?" if near else ""
     have = f" (it has: {', '.join(sorted(names))})" if names else " (it has no journeys yet)"
-    print(f"journeydsl: error: unknown journey {journey!r} in {db}{have}{hint}", file=err)
+    print(f"journeydsl: error: unknown journey {journey!r} in {db_label(db)}{have}{hint}", file=err)
     return False
 
 
@@ -174,7 +176,9 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write("\n")
             return ExitCode.OK
         if not rows:
-            print(f"{args.db}: no control actions", file=out)
+            from journeydsl.cli.stores import db_label
+
+            print(f"{db_label(args.db)}: no control actions", file=out)
         for e in rows:
             why = f" ({e.reason})" if e.reason else ""
             detail = ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
@@ -211,7 +215,9 @@ def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write("\n")
             return ExitCode.OK
         if not rows:
-            print(f"{args.db}: no journeys yet", file=out)
+            from journeydsl.cli.stores import db_label
+
+            print(f"{db_label(args.db)}: no journeys yet", file=out)
         for r in rows:
             since = f" since {r['since']} by {r['by']}" if r["since"] else ""
             held_text = f", {r['held_events']} held events" if r["held_events"] else ""

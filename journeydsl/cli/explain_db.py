@@ -80,7 +80,12 @@ def explain_stored(args: Any, out: TextIO, err: TextIO) -> int:
     actions = _actions(args.actions, args.customer, journey.id, err)
     if actions is None:
         return ExitCode.USAGE
-    from journeydsl.cli.stores import is_postgres_dsn, open_store, told_store_problem
+    from journeydsl.cli.stores import (
+        db_label,
+        is_postgres_dsn,
+        open_store,
+        told_store_problem,
+    )
 
     if not is_postgres_dsn(args.db) and not Path(args.db).is_file():
         print(f"journeydsl: error: {args.db}: no such database", file=err)
@@ -96,7 +101,7 @@ def explain_stored(args: Any, out: TextIO, err: TextIO) -> int:
     mine = [r for r in records if r["journey"] == journey.id]
     others = sorted({str(r["journey"]) for r in records} - {journey.id})
     if not mine and not profile.known and not others:
-        print(f"journeydsl: error: no customer '{args.customer}' in {args.db}", file=err)
+        print(f"journeydsl: error: no customer '{args.customer}' in {db_label(args.db)}", file=err)
         return ExitCode.ERRORS
     from journeydsl.simulate.report import render_explain
 

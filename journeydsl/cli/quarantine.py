@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from journeydsl.cli.common import Command, Parser, add_root_option, catalog_roots
-from journeydsl.cli.stores import is_postgres_dsn, open_store, told_store_problem
+from journeydsl.cli.stores import db_label, is_postgres_dsn, open_store, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.protocols import QuarantinedEvent
 
@@ -107,14 +107,17 @@ def list_command(db: str, event_id: str | None, fmt: str, out: TextIO, err: Text
             raise
         return ExitCode.ERRORS
     if event_id is not None and not found:
-        print(f"journeydsl: error: no quarantined event with id {event_id!r} in {db}", file=err)
+        print(
+            f"journeydsl: error: no quarantined event with id {event_id!r} in {db_label(db)}",
+            file=err,
+        )
         return ExitCode.ERRORS
     if fmt == "json":
         json.dump([_as_json(q) for q in found], out, ensure_ascii=False, indent=2)
         out.write("\n")
         return ExitCode.OK
     if not found:
-        print(f"{db}: no quarantined events", file=out)
+        print(f"{db_label(db)}: no quarantined events", file=out)
         return ExitCode.OK
     for q in found:
         seen = f"seen {q.count}x, first {q.first_seen:%Y-%m-%d %H:%M:%S %Z}".rstrip()
@@ -122,7 +125,7 @@ def list_command(db: str, event_id: str | None, fmt: str, out: TextIO, err: Text
         print(f"{q.event_id}: {q.reason} [{seen}]{mark}", file=out)
         event = q.event if len(q.event) <= 200 else q.event[:200] + "…"
         print(f"    {event}", file=out)
-    print(f"{len(found)} quarantined events in {db}", file=out)
+    print(f"{len(found)} quarantined events in {db_label(db)}", file=out)
     return ExitCode.OK
 
 
@@ -143,12 +146,17 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
             raise
         return ExitCode.ERRORS
     if args.id is not None and not marked:
-        print(f"journeydsl: error: no quarantined event with id {args.id!r} in {args.db}", file=err)
+        print(
+            f"journeydsl: error: no quarantined event with id {args.id!r} in {db_label(args.db)}",
+            file=err,
+        )
         return ExitCode.ERRORS
     if not args.journeys:
         print(
-            f"{args.db}: {marked} quarantined events marked; the next `journeydsl run` on this "
-            "database replays them first (or give the journeys and --actions to replay now)",
+            f"{db_label(args.db)}: {marked} quarantined events marked; the next "
+            "`journeydsl run` on this database replays them first"
+            + (", as do its workers, each for its buckets" if is_postgres_dsn(args.db) else "")
+            + " (or give the journeys and --actions to replay now)",
             file=out,
         )
         return ExitCode.OK

@@ -32,12 +32,13 @@ from typing import IO, TextIO
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.cli.common import Command, add_root_option, catalog_roots, quiet_engine_logs
-from journeydsl.cli.stores import Store, is_postgres_dsn, told_store_problem
+from journeydsl.cli.stores import Store, db_label, is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.pinning import changed_versions
 from journeydsl.runtime.policies.model import Policies
-from journeydsl.runtime.profiles import attribute_types
+from journeydsl.runtime.profiles import attribute_types, read_profiles_jsonl
 from journeydsl.runtime.protocols import SinkError
 from journeydsl.runtime.stores.postgres import PostgresStore
 from journeydsl.runtime.stores.sqlite import DatabaseInUse, SQLiteStore, check_database
@@ -239,7 +240,7 @@ def summary_line(summary: RunSummary, actions: Path, db: str | None = None) -> s
         + (f"; {summary.replayed} quarantined events replayed" if summary.replayed else "")
         + (
             f"; {summary.in_quarantine} events in quarantine in all "
-            f"(journeydsl quarantine list --db {db})"
+            f"(journeydsl quarantine list --db {db_label(db)})"
             if summary.in_quarantine and db
             else ""
         )
@@ -501,6 +502,12 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
             file=err,
         )
         return ExitCode.USAGE
+    changed, graphs = changed_versions(store, {(j.id, j.version): j for j in plan.journeys})
+    if changed:
+        print(f"journeydsl: error: {store.path}: {'; '.join(changed)}", file=err)
+        return ExitCode.USAGE
+    if graphs:  # (the graphs the running instances move on: docs/embedding.md, section 8)
+        store.commit([], [], meta=graphs)
     reached = store.get_meta(RUN_CLOCK)
     now = plan.now
     if now is not None and reached is not None and now < datetime.fromisoformat(reached):
@@ -512,6 +519,7 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
             file=err,
         )
         return ExitCode.USAGE
+    profiled: list[str] = []
     if plan.profiles is not None:
         summary.profiles, problems = store.load_profiles_jsonl(
             plan.profiles, attribute_types(plan.journeys)
@@ -519,8 +527,12 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
         summary.profile_problems = len(problems)
         for problem in problems:
             print(f"{problem} (profile skipped)", file=err)
+        if any(j.entry.kind == "when" for j in plan.journeys):
+            # (the file may change profiles an `entry when` reads: the run looks at them again)
+            lines = read_profiles_jsonl(plan.profiles, attribute_types(plan.journeys))
+            profiled = [line.profile.customer_id for line in lines if line.profile is not None]
     try:
-        return _run_stream(plan, store, summary, err)
+        return _run_stream(plan, store, summary, err, profiled)
     except SinkError as exc:
         print(
             f"journeydsl: error: {exc}; the run stopped, and what was not delivered stays "
@@ -541,20 +553,27 @@ def _others(journeys: Sequence[ir.Journey], store: Store) -> str:
     return ", ".join(f"{j} v{v} ({live[(j, v)]} live)" for j, v in missing)
 
 
-def _run_stream(plan: _Plan, store: Store, summary: RunSummary, err: TextIO) -> int:
+def _run_stream(
+    plan: _Plan, store: Store, summary: RunSummary, err: TextIO, profiled: list[str]
+) -> int:
     """The engine over the store and the actions file, fed the stream; every quarantined event
     is reported on ``err`` with its line, and the summary at the end."""
     clock = StreamClock()
 
-    def timezone_of(customer_id: str) -> tzinfo:
-        """The customer's time zone, for the actions file's local times."""
-        return zone(store.get(customer_id).timezone)
+    def timezone_of(customer_id: str) -> tzinfo | None:
+        """The customer's time zone, for the actions file's local times; None when their
+        profile names none (the journey's zone, then)."""
+        name = store.get(customer_id).timezone
+        return zone(name) if name else None
 
     def quarantined(where: str, reason: str) -> None:
         print(f"{where}: quarantined: {reason}", file=err)
 
     actions = plan.actions
-    with FileChannel(actions, fsync=plan.fsync, timezone_of=timezone_of) as sink:
+    zones = {j.id: zone(j.timezone) for j in plan.journeys}
+    with FileChannel(
+        actions, fsync=plan.fsync, timezone_of=timezone_of, journey_zones=zones
+    ) as sink:
         engine = Engine(
             plan.journeys,
             events=store,
@@ -580,6 +599,7 @@ def _run_stream(plan: _Plan, store: Store, summary: RunSummary, err: TextIO) -> 
             quarantined,
             plan.lateness,
             hold=plan.events != "-",
+            profiled=profiled,
         )
         runner(plan.events, plan.stdin, plan.now)
         if sink.dropped_torn_line:

@@ -10,7 +10,14 @@ from typing import TextIO, TypeAlias
 from journeydsl.runtime.stores.postgres import PostgresStore, is_postgres_dsn, pg_error
 from journeydsl.runtime.stores.sqlite import SQLiteStore, StoreUnavailable, storage_error
 
-__all__ = ["Store", "is_postgres_dsn", "open_store", "store_problem", "told_store_problem"]
+__all__ = [
+    "Store",
+    "db_label",
+    "is_postgres_dsn",
+    "open_store",
+    "store_problem",
+    "told_store_problem",
+]
 
 #: A store ``--db`` may name.
 Store: TypeAlias = SQLiteStore | PostgresStore
@@ -24,6 +31,16 @@ def open_store(db: str, *, readonly: bool = False, migrate: bool = True) -> Stor
     if is_postgres_dsn(db):
         return PostgresStore(db, readonly=readonly, migrate=migrate, writer_lock=not readonly)
     return SQLiteStore(db, readonly=readonly)
+
+
+def db_label(db: str) -> str:
+    """How messages name the database ``--db`` names: a SQLite file by its path, a PostgreSQL
+    database as ``postgresql://user@host:port/dbname``, never with its password."""
+    if is_postgres_dsn(db):
+        from journeydsl.runtime.stores._pg_schema import describe
+
+        return describe(db)
+    return db
 
 
 def told_store_problem(db: str, exc: BaseException, err: TextIO) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import os
 import queue
 import signal
 import sys
@@ -36,6 +37,7 @@ from journeydsl.runtime.kafka import KafkaConsumerError
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.profiles import attribute_types
 from journeydsl.runtime.protocols import SinkError
+from journeydsl.runtime.stores.sqlite import DatabaseInUse
 from journeydsl.runtime.stream import parse_time
 from journeydsl.zones import zone
 
@@ -107,7 +109,11 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
         help="exit once every bucket of the database is done: no event waits, and everything "
         "due until --now (else the latest event) has fired",
     )
-    p.add_argument("--now", metavar="T", help="with --exit-when-idle: run on until this time")
+    p.add_argument(
+        "--now",
+        metavar="T",
+        help="in event time (with --exit-when-idle): run on until this time",
+    )
     p.add_argument(
         "--clock",
         choices=("event", "system"),
@@ -159,6 +165,23 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     lease = _duration(err, "--lease", args.lease)
     if lease is None:
         return ExitCode.USAGE
+    from journeydsl.runtime.worker import MIN_LEASE
+
+    if lease < MIN_LEASE:
+        print(
+            f"journeydsl: error: --lease {args.lease} is too short: a lease is renewed every "
+            f"third of it, between steps, so it lasts at least {MIN_LEASE.total_seconds():g}s "
+            "(default 10s)",
+            file=err,
+        )
+        return ExitCode.USAGE
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        print(
+            f"journeydsl: error: --metrics-port {args.metrics_port} is not a TCP port "
+            "(0 to 65535; 0: a free one)",
+            file=err,
+        )
+        return ExitCode.USAGE
     kafka_problem = _kafka_usage(args)
     if kafka_problem:
         print(f"journeydsl: error: {kafka_problem}", file=err)
@@ -177,10 +200,21 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if isinstance(policies, ExitCode):
         return policies
     clock = args.clock or ("event" if args.exit_when_idle else "system")
+    if now is not None and clock == "system":
+        print(
+            "journeydsl: error: --now is for event time (--clock event, the default with "
+            "--exit-when-idle); a live worker (--clock system, the default without it) runs on "
+            "this machine's clock",
+            file=err,
+        )
+        return ExitCode.USAGE
     with quiet_engine_logs(err):
         try:
             return _work(args, journeys, policies, (now, lease), clock == "event", err)
         except ValueError as exc:
+            print(f"journeydsl: error: {exc}", file=err)
+            return ExitCode.USAGE
+        except DatabaseInUse as exc:  # (a `journeydsl run` holds the database)
             print(f"journeydsl: error: {exc}", file=err)
             return ExitCode.USAGE
         except KafkaConsumerError as exc:
@@ -219,14 +253,16 @@ def _work(
         # (the actions file writes each time in its customer's zone: one lookup per customer,
         # not per action; a zone changed meanwhile only changes how a time is written)
         @functools.lru_cache(maxsize=100_000)
-        def timezone_of(customer_id: str) -> tzinfo:
-            return zone(store.get(customer_id).timezone)
+        def timezone_of(customer_id: str) -> tzinfo | None:
+            name = store.get(customer_id).timezone
+            return zone(name) if name else None  # (None: the journey's zone)
 
         if args.profiles:
             _, problems = store.load_profiles_jsonl(args.profiles, attribute_types(journeys))
             for problem in problems:
                 print(f"{problem} (profile skipped)", file=err)
-        with FileChannel(args.actions, timezone_of=timezone_of) as sink:
+        zones = {j.id: zone(j.timezone) for j in journeys}
+        with FileChannel(args.actions, timezone_of=timezone_of, journey_zones=zones) as sink:
             worker = Worker(
                 journeys,
                 store=store,
@@ -238,18 +274,12 @@ def _work(
                 lease=lease,
                 poll=0.2 if args.exit_when_idle else 1.0,
             )
-            consumer = _kafka_consumer(args)  # (before anything that would need closing)
             metrics = None
             if args.metrics_port is not None:
-                from journeydsl.runtime.metrics import serve
-
-                metrics = serve(worker, args.metrics_port)
-                print(
-                    f"journeydsl worker {worker.owner.worker}: metrics on "
-                    f"http://127.0.0.1:{metrics.port}/metrics",
-                    file=err,
-                    flush=True,
-                )
+                metrics = _serve_metrics(worker, args.metrics_port, err)
+                if metrics is None:
+                    return ExitCode.USAGE
+            consumer = _kafka_consumer(args)  # (before anything else that would need closing)
             feed = _events(args.events, worker.put, whole=bool(args.exit_when_idle))
             stop = _on_signals(worker.stop, lambda: _reload(args, worker, sink, err))
             try:
@@ -273,6 +303,36 @@ def _work(
                 file=err,
             )
     return ExitCode.OK
+
+
+def _serve_metrics(worker: Any, port: int, err: TextIO) -> Any:
+    """The metrics server of ``--metrics-port PORT``, its address said on ``err``; None after
+    saying why it cannot serve (the port is taken, or prometheus-client is not installed)."""
+    try:
+        from journeydsl.runtime.metrics import serve
+
+        server = serve(worker, port)
+    except ImportError:
+        print(
+            "journeydsl: error: --metrics-port needs prometheus-client: "
+            "pip install 'journeydsl[metrics]'",
+            file=err,
+        )
+        return None
+    except OSError as exc:
+        print(
+            f"journeydsl: error: --metrics-port {port}: cannot serve on 127.0.0.1:{port} "
+            f"({exc.strerror or exc}); choose another port, or 0 for a free one",
+            file=err,
+        )
+        return None
+    print(
+        f"journeydsl worker {worker.owner.worker}: metrics on "
+        f"http://127.0.0.1:{server.port}/metrics",
+        file=err,
+        flush=True,
+    )
+    return server
 
 
 #: With --exit-when-idle, how long (seconds) a poll of Kafka waits for records: once one comes
@@ -347,8 +407,25 @@ def _events(
     done = threading.Event()
 
     def read() -> None:
-        for line in sys.stdin.buffer:
-            lines.put(line)
+        # (the descriptor itself, not sys.stdin's buffered reader: a read blocked in that
+        # reader holds its lock, and the interpreter aborts at exit when it finds it held)
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # (a stdin without a descriptor)
+            for line in sys.stdin.buffer:
+                lines.put(line)
+            done.set()
+            return
+        pending = bytearray()
+        while chunk := os.read(fd, 1 << 16):
+            pending += chunk
+            end = pending.rfind(b"\n") + 1
+            if end:
+                for line in bytes(pending[: end - 1]).split(b"\n"):
+                    lines.put(line + b"\n")
+                del pending[:end]
+        if pending:
+            lines.put(bytes(pending))
         done.set()
 
     threading.Thread(target=read, daemon=True).start()

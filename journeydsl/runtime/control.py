@@ -220,6 +220,16 @@ def _now(now: datetime | None) -> datetime:
     return now
 
 
+def _in_order(found: ControlState | None, journey: str, now: datetime) -> None:
+    """``ControlError`` for an action dated before the journey's last one (``--now`` in the
+    past): a resume before its pause would undo nothing and leave the audit out of order."""
+    if found is not None and now < found.since:
+        raise ControlError(
+            f"the action's time {now.isoformat()} is before journey {journey!r} became "
+            f"{found.state} ({_said(found)}): control actions go forward in time"
+        )
+
+
 def state_of(store: ControlStore, journey: str) -> ControlState | None:
     """The recorded control state of ``journey`` (None: active, never controlled)."""
     return store.control_states().get(journey)
@@ -259,6 +269,7 @@ def pause(
     found, now = state_of(_store(store), journey), _now(now)
     if found is not None and found.state == PAUSED:
         raise ControlError(f"journey {journey!r} is already paused (since {_said(found)})")
+    _in_order(found, journey, now)
     was = found.state if found is not None else ACTIVE
     with _transaction(store):
         return _record(
@@ -281,6 +292,7 @@ def drain(
             f"journey {journey!r} is {found.state} (since {_said(found)}); "
             + ("resume it first" if found.state == PAUSED else "it is draining already")
         )
+    _in_order(found, journey, now)
     with _transaction(store):
         return _record(_store(store), journey, DRAINING, "drain", by, reason, now, {}, found)
 
@@ -317,6 +329,7 @@ def resume(
             "waits that came due during the pause by the pause's length) or fire (fire them "
             "now, under the stale-timer rules)"
         )
+    _in_order(found, journey, now)
     held = control.held_counts().get(journey, 0)
     with _transaction(store):
         moved = 0
@@ -450,7 +463,13 @@ class Control:
 
     def check(self, engine: Engine, now: datetime) -> datetime:
         """Before ``engine`` ticks at ``now``: read the state when due, apply what resumed
-        journeys hold."""
+        journeys hold. A ``now`` without a UTC offset (``datetime.now()``) is a ValueError: the
+        engine's times are instants, and a local time of no zone names none."""
+        if now.utcoffset() is None:
+            raise ValueError(
+                f"the engine needs an aware time (with a UTC offset), not {now.isoformat()}: "
+                "write e.g. datetime.now(UTC)"
+            )
         self._refresh()
         if self._held:
             self._catch_up(engine, now)
@@ -480,6 +499,7 @@ class Control:
         held = self._store.held_counts() if self.states else {}
         self._held = {j for j, n in held.items() if n and j in mine and j not in paused}
         self._entries.closed = closed
+        self._entries.paused = paused
         if paused != self._paused:
             self._paused = paused
             self._scope(paused)

@@ -32,8 +32,9 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from journeydsl import ir
+from journeydsl.expr.limits import MAX_AMOUNT, MAX_INT
 from journeydsl.expr.types import Type
-from journeydsl.money import Money
+from journeydsl.money import Money, places_beyond
 from journeydsl.runtime.codec import plain
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.hostcalls import log
@@ -189,6 +190,8 @@ def _scalar(raw: Any, t: Type) -> Any:
     if kind == "bool" and isinstance(raw, bool):
         return raw
     if kind == "int" and isinstance(raw, int) and not isinstance(raw, bool):
+        if not -MAX_INT < raw < MAX_INT:
+            raise ValueError(f"{raw} is not a whole number of at most 63 bits and a sign")
         return raw
     if kind in ("string", "enum") and isinstance(raw, str):
         if kind == "enum" and t.values is not None and raw not in t.values:
@@ -197,17 +200,32 @@ def _scalar(raw: Any, t: Type) -> Any:
     if kind == "money" and isinstance(raw, Money):
         if raw.currency != t.currency:
             raise ValueError(f"an amount in {raw.currency}, not {t.currency}")
-        return raw
+        return Money(_number(raw.amount, t), raw.currency)
     number_like = isinstance(raw, int | str | Decimal) and not isinstance(raw, bool)
     if kind in ("money", "decimal") and number_like:
         try:
             number = Decimal(str(raw))
         except InvalidOperation:
             raise ValueError(f"{raw!r} is not a number") from None
-        if not number.is_finite():
-            raise ValueError(f"{raw!r} is not a finite number")
+        number = _number(number, t)
         return Money(number, t.currency or "") if kind == "money" else number
     raise ValueError(f"{raw!r} is not {t}")
+
+
+def _number(number: Decimal, t: Type) -> Decimal:
+    """``number`` when it is finite, under :data:`~journeydsl.expr.limits.MAX_AMOUNT` and, for
+    an amount, of no more decimal places than its currency has (as an event's or a profile's
+    amount must be); else ValueError. Rounding would change what the bank's system answered."""
+    if not number.is_finite():
+        raise ValueError(f"{number!r} is not a finite number")
+    if number.copy_abs() >= MAX_AMOUNT:  # (abs() would round to the context's 28 digits)
+        raise ValueError(f"{number:f} has more than 30 digits before the point")
+    beyond = places_beyond(number, t.currency or "") if t.kind == "money" else None
+    if beyond is not None:
+        places, allowed = beyond
+        unit = "place" if places == 1 else "places"
+        raise ValueError(f"{number:f} has {places} decimal {unit}; {t.currency} allows {allowed}")
+    return number
 
 
 # ---------------------------------------------------------------- the step

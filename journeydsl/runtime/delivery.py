@@ -181,6 +181,8 @@ class Delivery:
     def hand_out(self, now: datetime) -> int:
         """Deliver what is due at ``now`` once the state that made it is durable: at once, or,
         while the host holds a transaction open (a batch), when it commits."""
+        if now.utcoffset() is None:  # (``engine.deliver(datetime.now())``: no instant)
+            raise ValueError(f"deliveries need an aware time (with a UTC offset), not {now}")
         if self._after_commit is not None and self._after_commit(
             functools.partial(self._deliver_committed, now)
         ):

@@ -289,7 +289,7 @@ class Engine:
                 raw = None
             if not isinstance(raw, dict):
                 result = IngestResult(found.event_id)
-                self._intake.quarantine(found.event_id, {"raw": found.event}, found.reason, result)
+                self._intake.unreadable_again(found, result)
                 results.append(result)
                 continue
             results.append(self._ingest(raw, found.event_id, late_ok=True))

@@ -83,6 +83,9 @@ class Entries:
         # Control of live journeys (runtime/control.py): paused or draining journeys take no
         # new entry here (a paused one's entry events are held and taken on resume).
         self.closed: Collection[str] = frozenset()
+        #: The paused ones among them: their entry-rate backlog waits for the resume (a draining
+        #: journey's backlog is refused, as any new entry).
+        self.paused: Collection[str] = frozenset()
         # hand-off: `enter` steps create instances through these entries, committed by the step
         interpreter.handoffs = self.handoffs = Handoffs(self)
 
@@ -219,7 +222,7 @@ class Entries:
         instant an ``entry when`` condition is to be looked at again."""
         best = self.changes.next_time()
         for journey in self._segment_journeys():
-            slot = self._backlog_due(journey)
+            slot = self._backlog_due(journey) if journey.id not in self.paused else None
             if slot is not None and (best is None or slot < best):
                 best = slot
             for zone_name in self._zones(journey):
@@ -268,6 +271,8 @@ class Entries:
                     limit = journey.stale_after or self.stale_after
                     late = Late(now - when, limit) if limit and now - when > limit else None
                     moved += self._evaluate_segment(journey, zone_name, when, late)
+            if journey.id in self.paused:
+                continue  # (its backlog waits: admitted now, it would be refused and lost)
             while (slot := self._backlog_due(journey)) is not None and slot <= now:
                 moved += self._admit_backlog(journey, slot, now)
         return moved

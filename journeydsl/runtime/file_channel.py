@@ -171,8 +171,10 @@ class FileChannel:
 
     It deduplicates on the idempotency key, including across restarts: the keys already in the
     file are read when it opens. A torn final line left by a crash is dropped first. ``at`` is
-    written in the customer's local offset when ``timezone_of`` is given. ``fsync`` makes each
-    line durable before the engine is told it was delivered.
+    written in the customer's local offset when ``timezone_of`` is given: the zone it returns
+    for the customer, or, when it returns None (their profile names no zone), the zone of the
+    effect's journey in ``journey_zones``, as the journey itself reads their clock. ``fsync``
+    makes each line durable before the engine is told it was delivered.
     """
 
     def __init__(
@@ -180,10 +182,12 @@ class FileChannel:
         path: str | Path,
         *,
         fsync: bool = True,
-        timezone_of: Callable[[str], tzinfo] | None = None,
+        timezone_of: Callable[[str], tzinfo | None] | None = None,
+        journey_zones: Mapping[str, tzinfo] | None = None,
     ) -> None:
         self._file = _ActionFile(Path(path), fsync)
         self._timezone_of = timezone_of
+        self._journey_zones = journey_zones or {}
         self.action_name: str | None = None
         self.action_kind = "action"
 
@@ -229,9 +233,11 @@ class FileChannel:
     ) -> None:
         self.close()
 
-    def _at(self, customer_id: str, at: datetime) -> str:
+    def _at(self, customer_id: str, journey: str, at: datetime) -> str:
         if self._timezone_of is not None:
-            at = at.astimezone(self._timezone_of(customer_id))
+            tz = self._timezone_of(customer_id) or self._journey_zones.get(journey)
+            if tz is not None:
+                at = at.astimezone(tz)
         return at.isoformat()
 
     def send(self, message: Message) -> DeliveryResult:
@@ -239,7 +245,7 @@ class FileChannel:
         self._file.write(
             {
                 "key": message.idempotency_key,
-                "at": self._at(message.customer_id, message.at),
+                "at": self._at(message.customer_id, message.journey, message.at),
                 "customer_id": message.customer_id,
                 "kind": "send",
                 "channel": message.channel,
@@ -259,7 +265,7 @@ class FileChannel:
         self._file.write(
             {
                 "key": ticket.idempotency_key,
-                "at": self._at(ticket.customer_id, ticket.at),
+                "at": self._at(ticket.customer_id, ticket.journey, ticket.at),
                 "customer_id": ticket.customer_id,
                 "kind": "ticket",
                 "queue": ticket.queue,
@@ -277,15 +283,16 @@ class FileChannel:
     ) -> DeliveryResult:
         """Write one action or reward (ActionHandler protocol), with the journey, version and
         step its key names (:func:`step_of_key`)."""
+        step = step_of_key(idempotency_key)
         self._file.write(
             {
                 "key": idempotency_key,
-                "at": self._at(customer_id, at),
+                "at": self._at(customer_id, str(step.get("journey", "")), at),
                 "customer_id": customer_id,
                 "kind": self.action_kind,
                 "name": self.action_name,
                 "params": plain(params),
-                **step_of_key(idempotency_key),
+                **step,
             }
         )
         return _OK

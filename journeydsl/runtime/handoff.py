@@ -16,15 +16,20 @@ step (a cycle of hand-offs stops there).
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from journeydsl import ir
+from journeydsl.durations import bounded_duration, parse_duration
 from journeydsl.expr.context import EventRecord
+from journeydsl.expr.literals import time_value
 from journeydsl.expr.types import record
 from journeydsl.runtime.codec import encode_map
 from journeydsl.runtime.decisions import note
+from journeydsl.runtime.events import EARLIEST, LATEST
 from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.records import InstanceRecord
 
@@ -37,16 +42,78 @@ __all__ = ["Handoffs", "enrolled_values", "missing_targets", "run_enter"]
 
 def enrolled_values(journey: ir.Journey, data: Mapping[str, Any]) -> dict[str, Any]:
     """The values ``Engine.enroll``'s ``data`` gives what the journey's entry expects (plain
-    numbers become amounts, as a decision's answer does); ValueError when one is missing or of
-    another type."""
+    numbers become amounts, as a decision's answer does; ISO texts become timestamps, dates and
+    times of day, and texts such as ``3d`` durations, as a JSON or YAML file writes them);
+    ValueError when one is missing or of another type."""
     from journeydsl.runtime.decide import typed_answer
 
+    inputs = journey.entry.inputs
     try:
-        typed = typed_answer(data, record(dict(journey.entry.inputs)))
+        others = {n: t for n, t in inputs if t.kind not in _TEMPORAL}
+        typed = dict(typed_answer(data, record(others)))
+        for name, t in inputs:
+            if t.kind not in _TEMPORAL:
+                continue
+            if name not in data:
+                raise ValueError(f"field '{name}' is missing")
+            try:
+                typed[name] = _temporal(data[name], t.kind)
+            except ValueError as exc:
+                raise ValueError(f"field '{name}': {exc}") from None
     except ValueError as exc:
-        expects = ", ".join(f"{n}: {t}" for n, t in journey.entry.inputs)
+        expects = ", ".join(f"{n}: {t}" for n, t in inputs)
         raise ValueError(f"journey '{journey.id}' expects {{{expects}}}: {exc}") from None
-    return dict(typed)
+    return {n: typed[n] for n, _ in inputs}
+
+
+#: The declared types of an entry's values that a file writes as text.
+_TEMPORAL = frozenset({"timestamp", "date", "time", "duration"})
+
+
+def _temporal(raw: Any, kind: str) -> Any:
+    """``raw`` (the value itself, or its text) as a value of the temporal ``kind``; ValueError
+    saying what to write when it is not one."""
+    if kind == "timestamp":
+        return _timestamp(raw)
+    if kind == "date":
+        if isinstance(raw, date) and not isinstance(raw, datetime):
+            return raw
+        with contextlib.suppress(ValueError):
+            if isinstance(raw, str):
+                return date.fromisoformat(raw)
+        raise ValueError(f"{raw!r} is not a date (write e.g. 2026-01-05)")
+    if kind == "time":
+        value = raw if isinstance(raw, time) else time_value(raw) if isinstance(raw, str) else None
+        if value is None or value.tzinfo is not None or value.second or value.microsecond:
+            raise ValueError(f"{raw!r} is not a time of day (write e.g. 09:00)")
+        return value
+    if isinstance(raw, str):
+        return parse_duration(raw, units="wdhms", example="3d, 12h or 1d12h")
+    if isinstance(raw, timedelta) and raw >= timedelta(0) and not raw.microseconds:
+        return bounded_duration(int(raw.total_seconds()), str(raw))
+    raise ValueError(f"{raw!r} is not a duration (write e.g. 3d, 12h or 1d12h)")
+
+
+def _timestamp(raw: Any) -> datetime:
+    """``raw`` as an aware timestamp in the range events are held to."""
+    value = None
+    if isinstance(raw, datetime):
+        value = raw
+    elif isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    example = "write e.g. 2026-01-05T09:00:00+07:00"
+    if value is None:
+        raise ValueError(f"{raw!r} is not a timestamp ({example})")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{raw!r} has no UTC offset ({example})")
+    try:
+        inside = EARLIEST <= value < LATEST
+    except OverflowError:  # (year 1 or 9999 with an offset)
+        inside = False
+    if not inside:
+        raise ValueError(f"{raw!r} is out of range (from 1900 to 2999)")
+    return value
 
 
 def missing_targets(journeys: Iterable[ir.Journey], loaded: Iterable[str]) -> list[str]:

@@ -25,9 +25,10 @@ from journeydsl.expr.context import EventRecord
 from journeydsl.jsonio import valid_unicode
 from journeydsl.money import Money
 from journeydsl.runtime.codec import plain
+from journeydsl.runtime.events import UnreadableEvent
 from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.interpreter import describe_lateness
-from journeydsl.runtime.protocols import Clock, Quarantine, StateStore
+from journeydsl.runtime.protocols import Clock, Quarantine, QuarantinedEvent, StateStore
 
 __all__ = [
     "SCOPED_MARKERS",
@@ -58,7 +59,9 @@ class IngestResult:
 
 def event_json(raw: Mapping[str, Any] | EventRecord) -> dict[str, Any]:
     """The event as the JSON contract has it (what its id is computed from and what a
-    quarantine keeps)."""
+    quarantine keeps); text that was not an event stays an :class:`UnreadableEvent`."""
+    if type(raw) is UnreadableEvent:
+        return raw
     if isinstance(raw, EventRecord):
         return {
             "customer_id": raw.customer_id,
@@ -222,4 +225,12 @@ class Intake:
         if self.on_quarantine is not None:
             self.on_quarantine(as_json, reason)
         if self.kept is not None:
-            self.kept.quarantine(eid, event_text(as_json), reason, datetime.now(UTC))
+            # (text that was not an event is kept as it came, to be read the same way again)
+            text = as_json["raw"] if type(as_json) is UnreadableEvent else event_text(as_json)
+            self.kept.quarantine(eid, text, reason, datetime.now(UTC))
+
+    def unreadable_again(self, found: QuarantinedEvent, result: IngestResult) -> None:
+        """A kept event replayed whose text is still not an event: it stays as it came, with
+        its reason, counted once more."""
+        as_json = UnreadableEvent(found.event, found.reason)
+        self.quarantine(found.event_id, as_json, found.reason, result)

@@ -10,6 +10,7 @@ instance."""
 from __future__ import annotations
 
 import contextlib
+import decimal
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -208,10 +209,13 @@ class Interpreter:
         log. The journeys' own limits say what happened in words; anything else as raised."""
         if isinstance(exc, ConditionError):
             exc = exc.original
-        known = isinstance(exc, ExpressionLimitError | AbsentAttributeError | OverflowError)
+        zero = _by_zero(exc)
+        known = zero or isinstance(exc, ExpressionLimitError | AbsentAttributeError | OverflowError)
         reason = str(exc) if known else repr(exc)
         if isinstance(exc, OverflowError):  # (Python's words name no limit)
             reason = f"a date, time or duration out of range (beyond year 9999): {exc}"
+        elif zero:  # (decimal's own words are a list of signal classes)
+            reason = "division by zero"
         detail = {"error": type(exc).__name__} if known else {}
         note(inst, now, inst.get("node") or "", "error", reason=reason, **detail)
         log.error("error", journey=journey.id, customer=inst["customer_id"], error=reason)
@@ -336,6 +340,39 @@ class Interpreter:
             wait["recheck"], wait["timeout"] = True, iso(due) if due else None
             timer = recheck
         inst["status"], inst["wait"], inst["due"] = "waiting", wait, iso(timer) if timer else None
+
+    def recheck(self, step: Step) -> bool:
+        """Inside a parallel block's fork, another branch moved (it may have set a variable):
+        when the condition wait the instance is loaded at now holds, run on from it in this
+        step and say so; else wait again, from the instant time alone may now turn it true."""
+        inst, ctx, now = step.inst, step.ctx, step.ctx.now
+        wait = inst["wait"]
+        assert wait is not None  # (parallel.py loads waiting branches only)
+        node = step.journey.nodes[wait["node"]]
+        target: str | None = None
+        at: datetime | None = None
+        if isinstance(node, ir.WaitFor) and node.event is None and node.condition is not None:
+            met, at = ctx.watch(node.condition)
+            if met:
+                note(inst, now, node.id, "condition", value=True, source=node.condition.source)
+                target = node.then
+        elif isinstance(node, ir.WaitFirst):
+            won, at = first_condition(node, ctx)
+            if won is not None:
+                branch = node.branches[won]
+                note(inst, now, node.id, "first", branch=won + 1, won=branch.label, value=True)
+                target = branch.next
+        else:
+            return False
+        if target is None:
+            timeout = wait.get("timeout") if wait.get("recheck") else inst["due"]
+            due = datetime.fromisoformat(timeout) if timeout else None
+            self.wait(inst, node.id, wait["kind"], due, at)
+            return False
+        inst["wakes"] = inst.get("wakes", 0) + 1
+        inst["status"], inst["wait"], inst["due"] = "active", None, None
+        self.walk(step, target)
+        return True
 
     # ------------------------------------------------------------------ effects
 
@@ -614,6 +651,16 @@ def first_condition(node: ir.WaitFirst, ctx: EvalContext) -> tuple[int | None, d
         if at is not None and (recheck is None or at < recheck):
             recheck = at
     return None, recheck
+
+
+def _by_zero(exc: Exception) -> bool:
+    """Whether ``exc`` is a division (or ``%``) by zero: of ints, or of decimals and amounts
+    (``decimal.DivisionByZero``; ``0 / 0`` raises ``decimal.InvalidOperation`` naming
+    ``decimal.DivisionUndefined``)."""
+    if isinstance(exc, ZeroDivisionError):
+        return True
+    signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    return isinstance(exc, decimal.InvalidOperation) and decimal.DivisionUndefined in signals
 
 
 def _late(step: Step) -> dict[str, Any] | None:

@@ -14,10 +14,16 @@ The join: ``all`` goes on when every branch has reached it, ``first`` when one h
 are then cancelled (state ``cancelled``, ``cancelled`` in the decision log, their timers gone).
 At one instant the branches move in written order, so with ``first`` the branch written first
 wins. An ``exit`` (or a goal) ends the whole instance, and with it every branch.
+
+Branches share the instance's variables, so a branch that moved (ran steps) may have made
+another branch's waited-for condition true: after the branches moved, the ones waiting on a
+condition are checked again, in written order, until none goes on (at most one pass per branch:
+two branches that wake each other for ever stop there, until the next event or timer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -59,6 +65,8 @@ def fork(interp: Interpreter, node: ir.Parallel, step: Step) -> str | None:
         if inst["status"] == "ended":
             return None  # an exit in the branch ended the instance, and every branch with it
         _save(inst, par, n)
+    if _rechecked(step.journey, inst, node, lambda: interp.recheck(step)):
+        return None
     return _settle(inst, node, now)
 
 
@@ -98,6 +106,13 @@ def on_event(
         _save(inst, par, n)
         if moved is not None and result != "resumed":
             result = moved
+    if result == "resumed":
+
+        def recheck() -> bool:
+            return waits.rechecked(journey, inst, now, profile, outbox)
+
+        if _rechecked(journey, inst, node, recheck):
+            return "resumed"
     return _go_on(waits.interpreter, journey, inst, node, now, profile, outbox, result)
 
 
@@ -114,6 +129,7 @@ def on_timer(
     """The instance's timer (the soonest of its branches') fired at ``when``: fire every branch
     due by then, in written order."""
     par = inst["par"]
+    steps = _steps(inst)
     for n, slot in enumerate(par["branches"]):
         due = slot["due"]
         if slot["state"] != "waiting" or due is None or datetime.fromisoformat(due) > when:
@@ -125,6 +141,13 @@ def on_timer(
         if inst["status"] == "ended":
             return
         _save(inst, par, n)
+    if _steps(inst) != steps:  # a branch ran steps: the others' conditions may hold now
+
+        def recheck() -> bool:
+            return waits.rechecked(journey, inst, when, profile, outbox, late)
+
+        if _rechecked(journey, inst, node, recheck):
+            return
     _go_on(waits.interpreter, journey, inst, node, when, profile, outbox, "moved", late)
 
 
@@ -145,6 +168,47 @@ def _go_on(
         interp.run(journey, inst, target, now, profile, outbox, late)
         return "resumed"
     return result
+
+
+def _rechecked(
+    journey: ir.Journey, inst: InstanceRecord, node: ir.Parallel, recheck: Callable[[], bool]
+) -> bool:
+    """Branches moved: check again, in written order, the branches waiting on a condition
+    (``recheck`` does it for the branch loaded into the instance, and says whether it went on),
+    pass after pass while one goes on (at most one pass per branch). True when the instance
+    ended (an exit in a branch)."""
+    par = inst["par"]
+    for _ in par["branches"]:
+        went_on = False
+        for n, slot in enumerate(par["branches"]):
+            if node.join == "first" and _won(par):
+                return False
+            if slot["state"] != "waiting" or not _on_condition(journey, slot):
+                continue
+            _load(inst, par, n)
+            went_on = recheck() or went_on
+            if inst["status"] == "ended":
+                return True
+            _save(inst, par, n)
+        if not went_on:
+            break
+    return False
+
+
+def _on_condition(journey: ir.Journey, slot: BranchRecord) -> bool:
+    """Whether the branch in ``slot`` waits on a condition (which a variable may turn true)."""
+    wait = slot["wait"]
+    node = journey.nodes.get(wait["node"]) if wait is not None else None
+    if isinstance(node, ir.WaitFor):
+        return node.event is None and node.condition is not None
+    if isinstance(node, ir.WaitFirst):
+        return any(b.condition is not None for b in node.branches)
+    return False
+
+
+def _steps(inst: InstanceRecord) -> int:
+    """How many steps ``inst`` has run (a branch that ran steps changes it)."""
+    return sum(inst["visits"].values())
 
 
 def _won(par: ParallelRecord) -> bool:

@@ -11,14 +11,15 @@ reported.
 
 Restarting on the same store resumes where a run stopped: events already processed are skipped
 by id (the engine's processed markers), and the store remembers the latest time the clock
-reached (:data:`RUN_CLOCK`).
+reached (:data:`RUN_CLOCK`), from which the next run's clock goes on: runs split anywhere fire
+every timer at its own time, as one long run does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
@@ -71,6 +72,10 @@ class RunSummary:
     unprofiled: int = 0
     #: Instances that failed in this run (outcome ``error``).
     failed: int = 0
+
+
+#: How many customers' `entry when` conditions a run's start looks at in one commit.
+_PROFILES_PER_COMMIT = 500
 
 
 class StreamClock:
@@ -152,6 +157,7 @@ class StreamRunner:
         quarantined: Callable[[str, str], None],
         lateness: timedelta = timedelta(0),
         hold: bool = True,
+        profiled: Iterable[str] = (),
     ) -> None:
         self.engine = engine
         self.store = store
@@ -160,12 +166,18 @@ class StreamRunner:
         self.summary = summary
         self.limit = limit
         self.quarantined = quarantined
-        reached = store.get_meta(RUN_CLOCK)
+        stored = store.get_meta(RUN_CLOCK)
+        #: The time an earlier run on this store reached.
+        self.reached = reached = datetime.fromisoformat(stored) if stored else None
+        #: The customers of the profiles file this run was given: their `entry when` conditions
+        #: are looked at again when the run starts (the file may have changed their profiles).
+        #: A first run needs none of it: the engine's first pass looks at every customer.
+        self.profiled = list(profiled) if reached is not None else []
         # Events wait here until no earlier one can come; an earlier run's clock is where the
         # stream stood.
         # (A live feed, ``hold=False``, is taken as it comes: late events at their own time.)
         self.held: Reorder[tuple[str, Mapping[str, Any], datetime, str]] = Reorder(
-            lateness, datetime.fromisoformat(reached) if reached else None, hold=hold
+            lateness, reached, hold=hold
         )
 
     def __call__(self, events: str, stdin: IO[bytes] | None, now: datetime | None) -> None:
@@ -180,14 +192,37 @@ class StreamRunner:
         for held in self.held.drain():  # the stream ended: nothing earlier can come
             self._ingest(*held)
         if now is not None:
-            if self.clock.current is None:
-                self.clock.set(now)
+            self._start(now)
             self._advance(now)
+        if self.profiled and self.reached is not None:
+            self._start(self.reached)  # (nothing else started the run: its profiles still count)
         self._count()
         if self.clock.current is not None:
             reached = store.get_meta(RUN_CLOCK)
             if reached is None or self.clock.current > datetime.fromisoformat(reached):
                 store.commit([], [], meta={RUN_CLOCK: self.clock.current.isoformat()})
+
+    def _start(self, first: datetime) -> None:
+        """Start the clock, unless it runs, at ``first`` (the first event's time, or --now), or
+        at the time an earlier run reached when that is earlier: a run goes on from where the
+        last one stopped, so what fell due in between fires at its own time, as in one long run,
+        not all at once at the first event, late and stale. (An earlier event the stream gives
+        again walks the clock from its own time: the journeys an ``--only`` run left behind
+        catch up with it.)"""
+        if self.clock.current is None:
+            reached = self.reached
+            self.clock.set(first if reached is None or first < reached else reached)
+        if self.profiled:
+            # The profiles given are in force from the run's start: a customer whose changed
+            # profile makes an `entry when` condition true enters then (Engine.profile_changed;
+            # looking again at an unchanged one changes nothing, so a rerun after a crash
+            # neither loses nor repeats an entry).
+            customers, self.profiled = self.profiled, []
+            for i in range(0, len(customers), _PROFILES_PER_COMMIT):
+                with self.store.batch():  # (one commit for many customers: no sync for each)
+                    for customer in customers[i : i + _PROFILES_PER_COMMIT]:
+                        self.engine.profile_changed(customer)
+                self._count()
 
     def _count(self) -> None:
         self.summary.delivered = self.sink.written
@@ -261,8 +296,7 @@ class StreamRunner:
         """Hand one event (its id ``eid`` when known) to the engine; a valid one (dated ``at``)
         moves the clock there."""
         if at is not None:
-            if self.clock.current is None:
-                self.clock.set(at)  # the run starts at its first event
+            self._start(at)
             self._advance(at)
         result = self.engine.ingest(raw, eid)
         self._count()

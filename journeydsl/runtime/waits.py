@@ -283,9 +283,10 @@ class Waits:
         profile: Profile,
         outbox: list[OutboxEntry],
         late: Late | None = None,
-    ) -> None:
-        """A condition wait's re-check timer fired: go on when the condition now holds, else
-        wait again (keeping the original timeout) until the next instant it may change."""
+    ) -> bool:
+        """A condition wait's re-check timer fired (or, in a parallel block, another branch
+        moved): go on when the condition now holds, else wait again (keeping the original
+        timeout) until the next instant it may change; whether it went on."""
         assert node.condition is not None
         ctx = self.interpreter.context(journey, inst, now, profile)
         met, recheck = ctx.watch(node.condition)
@@ -293,10 +294,28 @@ class Waits:
             note(inst, now, node.id, "condition", value=True, source=node.condition.source)
             inst["wakes"] = inst.get("wakes", 0) + 1
             self.interpreter.run(journey, inst, node.then, now, profile, outbox, late)
-            return
-        timeout = wait_of(inst).get("timeout")
-        due = datetime.fromisoformat(timeout) if timeout else None
-        self.interpreter.wait(inst, node.id, "condition", due, recheck)
+            return True
+        self.interpreter.wait(inst, node.id, "condition", _timeout(inst), recheck)
+        return False
+
+    def rechecked(
+        self,
+        journey: ir.Journey,
+        inst: InstanceRecord,
+        now: datetime,
+        profile: Profile,
+        outbox: list[OutboxEntry],
+        late: Late | None = None,
+    ) -> bool:
+        """In a parallel block, another branch moved (it may have set a variable): re-check
+        the condition wait ``inst`` is loaded at, as its re-check timer would; whether it went
+        on. A wait for an event is left as it is."""
+        node = journey.nodes[wait_of(inst)["node"]]
+        if isinstance(node, ir.WaitFor) and node.event is None and node.condition is not None:
+            return self.recheck(journey, inst, node, now, profile, outbox, late)
+        if isinstance(node, ir.WaitFirst) and any(b.condition is not None for b in node.branches):
+            return self.first_recheck(journey, inst, node, now, profile, outbox, late)
+        return False
 
     # ------------------------------------------------------------------ wait first
 
@@ -335,18 +354,20 @@ class Waits:
         profile: Profile,
         outbox: list[OutboxEntry],
         late: Late | None = None,
-    ) -> None:
-        """The re-check timer of a ``wait first`` fired: the first condition branch that now
-        holds wins, else wait again (keeping the timeout) until the next instant one may."""
+    ) -> bool:
+        """The re-check timer of a ``wait first`` fired (or, in a parallel block, another
+        branch moved): the first condition branch that now holds wins, else wait again (keeping
+        the timeout) until the next instant one may; whether one won."""
         ctx = self.interpreter.context(journey, inst, now, profile)
         won, recheck = first_condition(node, ctx)
         if won is None:
             self.interpreter.wait(inst, node.id, "first", _timeout(inst), recheck)
-            return
+            return False
         branch = node.branches[won]
         note(inst, now, node.id, "first", branch=won + 1, won=branch.label, value=True)
         inst["wakes"] = inst.get("wakes", 0) + 1
         self.interpreter.run(journey, inst, branch.next, now, profile, outbox, late)
+        return True
 
 
 def _first_match(

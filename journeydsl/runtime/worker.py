@@ -80,6 +80,8 @@ _IDLE_FIRST = 0.01
 #: How often (seconds) a live worker ticks every bucket it owns, not only the busy ones, when a
 #: journey enters on a schedule: the scheduled segment entries are looked at then.
 SWEEP = 30.0
+#: The shortest lease: one renewed every third of it, between steps, must outlast a step.
+MIN_LEASE = timedelta(seconds=1)
 
 
 class SystemClock:
@@ -150,6 +152,11 @@ class Worker:
         tracer_provider: Any = None,
     ) -> None:
         _refuse(journeys, policies, clock)
+        if lease < MIN_LEASE:
+            raise ValueError(
+                f"a lease of {lease.total_seconds():g}s is too short: a lease is renewed every "
+                f"third of it, between steps, so it lasts at least {MIN_LEASE.total_seconds():g}s"
+            )
         self.store = store
         self.lease = lease
         self.poll = poll
@@ -185,6 +192,7 @@ class Worker:
         #: The journeys run, every version loaded (a reload adds versions, never drops one).
         self.journeys: list[ir.Journey] = list(journeys)
         self.engine = Engine(self.journeys, **self._engine_args)
+        store.share_writer_lock()  # (workers share the database, never with a `run`)
         #: Hot reload: journeys to load at the start of the next pass (:meth:`reload`).
         self._reload: list[ir.Journey] | None = None
         self._reload_lock = threading.Lock()
@@ -192,6 +200,7 @@ class Worker:
         self._wake = threading.Event()
         self._state = "starting"
         self._renewed: float | None = None
+        self._replays_seen: float | None = -1.0  # (the renewal replays were last looked for at)
         self._swept: float | None = None
         #: Events waiting and outbox entries pending in the buckets held (at the last renewal).
         self.backlog = (0, 0)
@@ -309,7 +318,10 @@ class Worker:
         """Work until :meth:`stop`, or, with ``exit_when_idle``, until every bucket of the
         database is done (no event waiting, and each bucket's work reached ``until``, else the
         latest event: event time; the clock's now: live); then release the leases. ``feed``,
-        when given, is called before each pass for lines to :meth:`put` (a live stdin)."""
+        when given, is called before each pass for lines to :meth:`put` (a live stdin).
+        ``until`` is for event time only (a live worker's target is its clock's now)."""
+        if until is not None and not self.event_time:
+            raise ValueError("until is for a worker in event time (clock=None)")
         self._state = "running"
         idle = 0.0
         try:
@@ -320,11 +332,14 @@ class Worker:
                         self.put(lines)
                 self.renew(force=not self.owner.epochs)
                 self._reloaded()
+                self._replays()
                 target = self._target(until)
                 worked = self._pass(target)
                 if self._stop.is_set():
                     break
-                if exit_when_idle and self._idle(target):
+                # (the target again: this pass may have stored the latest event, which, without
+                # `until`, is where every bucket's work goes)
+                if exit_when_idle and self._idle(self._target(until)):
                     break
                 # (idle: look again soon, then less and less often, up to every `poll` seconds)
                 idle = 0.0 if worked else min(self.poll, max(_IDLE_FIRST, 2 * idle))
@@ -394,6 +409,45 @@ class Worker:
                 lost=len(lost),
                 held=len(self.owner.epochs),
             )
+
+    # ------------------------------------------------------------------ replays
+
+    def _replays(self) -> None:
+        """Take again the quarantined events an operator marked for replay (``journeydsl
+        quarantine replay`` without journeys) whose customers are in the buckets held, each
+        under its bucket's lease, as ``journeydsl run`` does at its start: those now valid are
+        processed and leave the quarantine, the others stay, counted once more. Looked for
+        once per lease renewal."""
+        if self._replays_seen == self._renewed:
+            return
+        self._replays_seen = self._renewed
+        marked = self.store._conn.execute(
+            "SELECT id, event FROM quarantine WHERE replay = 1 ORDER BY first_seen, id"
+        ).fetchall()
+        for eid, text in marked:
+            bucket = self.store.bucket(_customer_in(str(text)))
+            if bucket in self.owner.epochs and not self._stop.is_set():
+                self._guarded([bucket], lambda b=bucket, e=str(eid): self._replay(b, e))
+
+    def _replay(self, bucket: int, event_id: str) -> int:
+        """Replay one marked event of ``bucket`` (event time: on the bucket's clock)."""
+        if self.event_time:
+            clock = self._bucket_clock
+            clock.current = (
+                self.store.bucket_clocks_of(bucket)
+                or inbox.stream_start(self.store)
+                or self.store.latest_event_time()
+                or datetime.now(UTC)
+            )
+        for result in self.engine.replay_quarantined(event_id):
+            if result.quarantined is not None:
+                self.quarantined += 1
+                self.metrics.inc("quarantined")
+            elif not result.duplicate:
+                self.events += 1
+                self.metrics.inc("events")
+                self.metrics.inc("steps", kind="event")
+        return 1
 
     # ------------------------------------------------------------------ one bucket
 
@@ -586,6 +640,10 @@ class Worker:
         ).fetchone()
         if row and row[0]:
             return False
+        # Quarantined events an operator marked for replay are work left too.
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine WHERE replay = 1)").fetchone()
+        if row and row[0]:
+            return False
         if target is None:
             return True
         if self.event_time:
@@ -604,8 +662,13 @@ class Worker:
 
 def _customer(row: inbox.InboxRow) -> str:
     """The customer id of an inbox row's event ("" when it names none)."""
+    return _customer_in(row.body)
+
+
+def _customer_in(text: str) -> str:
+    """The customer id of an event's JSON text ("" when it names none)."""
     try:
-        found = json.loads(row.body).get("customer_id")
+        found = json.loads(text).get("customer_id")
     except (ValueError, AttributeError, RecursionError):
         return ""
     return found if isinstance(found, str) else ""
@@ -617,15 +680,23 @@ def fair_share(buckets: int, workers: int) -> int:
 
 
 def _refuse(journeys: Sequence[ir.Journey], policies: Policies | None, clock: Clock | None) -> None:
-    """Refuse the journeys a worker cannot run yet (``ValueError`` naming them)."""
+    """Refuse the journeys a worker cannot run yet (``ValueError`` naming them): those of
+    ``journeys`` under an entry rate, and, in event time, the queues with a daily capacity they
+    make tickets for. The policy file's rules for other journeys and queues (a bank's one file
+    for every journey) do not concern this worker."""
     refused: list[str] = []
     if policies is not None:
-        refused += [f"{r.journey} (entry rate)" for r in policies.entry_rates]
+        ids = {j.id for j in journeys}
+        refused += [f"{r.journey} (entry rate)" for r in policies.entry_rates if r.journey in ids]
         if clock is None:  # (event time: each bucket on its own clock)
+            queues = {
+                n.queue for j in journeys for n in j.nodes.values() if isinstance(n, ir.Ticket)
+            }
             refused += [
                 f"ticket queue {q.queue} (a daily capacity, in event time: run the workers "
                 "on the system clock)"
                 for q in policies.queues
+                if q.queue in queues
             ]
     if refused:
         raise ValueError(

@@ -264,8 +264,18 @@ def _refused(raw: Any, t: Type) -> str | None:
     """Why the engine would refuse ``raw`` as a value of ``t`` (what the value should be), or
     None when it takes it."""
     shown = _text(raw)
+    written = answer_value(raw, t)
+    amount = written.amount if isinstance(written, Money) else written
+    if t.kind == "money" and isinstance(amount, Decimal) and amount.is_finite():
+        beyond = places_beyond(amount, t.currency or "")
+        if beyond is not None:
+            places = beyond[1]
+            return (
+                f"an amount in {t.currency}, which has "
+                f"{places or 'no'} decimal place{'s' * (places != 1)}; '{shown}' has more"
+            )
     try:
-        value = typed_answer(answer_value(raw, t), t)
+        value = typed_answer(written, t)
     except ValueError:
         if t.kind == "enum" and t.values:
             return f"one of {', '.join(t.values)}; '{shown}' is not" + _hint(shown, t.values)
@@ -274,14 +284,6 @@ def _refused(raw: Any, t: Type) -> str | None:
         if t.kind == "money":
             return f"an amount in {t.currency} (e.g. \"20_000_000\"); '{shown}' is not"
         return f"{t}; '{shown}' is not"
-    if isinstance(value, Money):
-        beyond = places_beyond(value.amount, value.currency)
-        if beyond is not None:
-            places = beyond[1]
-            return (
-                f"an amount in {value.currency}, which has "
-                f"{places or 'no'} decimal place{'s' * (places != 1)}; '{shown}' has more"
-            )
     if t.kind == "int" and isinstance(value, Decimal):
         return f"a whole number; '{shown}' is not"
     return None

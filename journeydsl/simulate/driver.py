@@ -29,6 +29,7 @@ from journeydsl.runtime.budgets import BudgetLedger
 from journeydsl.runtime.decide import DecisionFunction
 from journeydsl.runtime.engine import Engine, RetryPolicy
 from journeydsl.runtime.events import event_id
+from journeydsl.runtime.handoff import enrolled_values
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import Channel, Profile
 from journeydsl.runtime.stores.memory import (
@@ -259,9 +260,16 @@ class Simulation:
 
     def enrol(self, at: datetime, enrolment: Enrolment, where: str = "enrolment") -> None:
         """Enter a customer into a journey from code at ``at`` (as ``Engine.enroll`` does); a
-        customer without a profile gets the default one, as for events."""
-        if enrolment.journey not in {j.id for j in self.journeys}:
+        customer without a profile gets the default one, as for events. Data the journey's
+        entry refuses (a value it expects missing, or of another type) is a ValueError now, not
+        in the middle of the run."""
+        journey = next((j for j in self.journeys if j.id == enrolment.journey), None)
+        if journey is None:
             raise ValueError(f"{where}: no journey '{enrolment.journey}' in this simulation")
+        try:
+            enrolled_values(journey, enrolment.data)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
         self._ensure_profile(enrolment.customer_id)
         self.schedule(at, enrolment, where)
 

@@ -10,9 +10,10 @@ a float, so the simulator sees the amounts ``journeydsl run`` sees.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -204,7 +205,9 @@ def default_profile(customer_id: str, *, consent: bool = False) -> Profile:
 
 def parse_time(text: str, default_tz: str = DEFAULT_TIMEZONE) -> datetime:
     """An ISO 8601 time for ``--start`` / ``--until``; a time without an offset, or a bare date
-    (midnight), is read in ``default_tz``. Raises ``ValueError`` with a usable message."""
+    (midnight), is read in ``default_tz`` by the calendar rules (a time the clock skips, 02:30
+    on a spring-forward night, is 03:30 with the offset then in force). Raises ``ValueError``
+    with a usable message."""
     raw = text.strip().replace("Z", "+00:00")
     try:
         value = datetime.fromisoformat(raw)
@@ -213,5 +216,8 @@ def parse_time(text: str, default_tz: str = DEFAULT_TIMEZONE) -> datetime:
             f"'{text}' is not an ISO 8601 time (e.g. 2026-01-05 or 2026-01-05T09:00:00+07:00)"
         ) from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=zone(default_tz))
+        tz = zone(default_tz)
+        value = value.replace(tzinfo=tz)
+        with contextlib.suppress(OverflowError):  # (year 1 or 9999: for the range checks)
+            value = value.astimezone(UTC).astimezone(tz)
     return value

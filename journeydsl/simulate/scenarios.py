@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from journeydsl.ast import CHANNELS
+from journeydsl.runtime.events import EARLIEST, LATEST
 from journeydsl.simulate.budgets import preset_ledger
 from journeydsl.simulate.decisions import Stub, stub_functions
 from journeydsl.simulate.formats import compact
@@ -316,6 +317,9 @@ def _enrolments(
     doc: YamlDocument, case: Case, index: int, journeys: list[Any], errors: list[FileError]
 ) -> list[tuple[datetime, Any, str]]:
     """The case's enrolments as (time, Enrolment, origin); mistakes go to ``errors``."""
+    from journeydsl.expr.types import record
+    from journeydsl.runtime.handoff import enrolled_values
+    from journeydsl.simulate.decisions import answer_value
     from journeydsl.simulate.driver import Enrolment
     from journeydsl.simulate.inputs import parse_time
 
@@ -335,9 +339,61 @@ def _enrolments(
         except ValueError as exc:
             errors.append(doc.error((*path, "at"), str(exc)))
             continue
+        if outside := _out_of_range(at):
+            errors.append(doc.error((*path, "at"), f"'at' {outside}"))
+            continue
+        # The data as the entry takes it (money as `1_000_000 VND`, as everywhere in the file),
+        # checked now: the engine would refuse it in the middle of the run.
+        into = next(j for j in journeys if j.id == target)
+        data = answer_value(e.data, record(dict(into.entry.inputs)))
+        try:
+            enrolled_values(into, data)
+        except ValueError as exc:
+            where = (*path, "data") if "data" in e.model_fields_set else path
+            errors.append(doc.error(where, str(exc)))
+            continue
         line = doc.position(path)[0]
-        out.append((at, Enrolment(e.customer_id, target, e.data), f"{doc.file}:{line}"))
+        out.append((at, Enrolment(e.customer_id, target, data), f"{doc.file}:{line}"))
     return out
+
+
+def _out_of_range(t: datetime) -> str | None:
+    """Why a case's time ``t`` is outside the range of events (1900 to 2999, as for
+    `simulate`), or None."""
+    try:
+        inside = EARLIEST <= t < LATEST
+    except OverflowError:  # (year 1 or 9999 with an offset)
+        inside = False
+    if inside:
+        return None
+    return f"is out of range: {t.isoformat(sep=' ')} (a case runs within the years 1900 to 2999)"
+
+
+def _after_the_end(
+    doc: YamlDocument,
+    case: Case,
+    index: int,
+    events: list[Any],
+    enrolments: list[tuple[datetime, Any, str]],
+    until: datetime,
+) -> list[FileError]:
+    """An error at each event and enrolment of the case dated after its end: the run would
+    never reach it, and the case would pass or fail as though it were not written."""
+    end = until.isoformat(sep=" ")
+    why = "its 'until'" if case.until else "its start + 'days'" if case.days else "start + 90 days"
+    dated = [
+        *((("events", i), e.record.at) for i, e in enumerate(events)),
+        *((("enrol", i), at) for i, (at, _, _) in enumerate(enrolments)),
+    ]
+    return [
+        doc.error(
+            ("cases", index, *where),
+            f"dated {at.isoformat(sep=' ')}, after the case's end ({end}, {why}): the run never "
+            "reaches it; give the case a later 'until' or more 'days'",
+        )
+        for where, at in dated
+        if at > until
+    ]
 
 
 def _case_run(
@@ -384,6 +440,9 @@ def _case_run(
     except ValueError as exc:
         errors.append(doc.error(("cases", index), str(exc)))
         start = until = None
+    for name, t in (("start", start), ("until", until)):
+        if t is not None and (outside := _out_of_range(t)):
+            errors.append(doc.error(("cases", index, name), f"'{name}' {outside}"))
     try:  # reward budgets: an exact ledger, with what the file and the case leave of them
         ledger = preset_ledger(journeys, {**tf.budgets, **case.budgets})
     except ValueError as exc:
@@ -410,6 +469,18 @@ def _case_run(
                 ]
             )
     if until is None and case.days is not None:
+        most = (LATEST - start) // timedelta(days=1)  # (whole days to the end of the range)
+        if case.days > most:
+            raise InputError(
+                [
+                    doc.error(
+                        ("cases", index, "days"),
+                        f"'days' must be at most {most:,} from the case's start "
+                        f"({start.isoformat(sep=' ')}), not {case.days:,}: a case ends before "
+                        "3000-01-01 UTC, the end of the range of events",
+                    )
+                ]
+            )
         until = start + timedelta(days=case.days)
     sim = Simulation(
         journeys,
@@ -421,6 +492,8 @@ def _case_run(
         decisions=stub_functions({**tf.decisions, **case.decisions}, journeys),
         budgets=ledger,
     )
+    if late := _after_the_end(doc, case, index, events, enrolments, sim.until):
+        raise InputError(late)
     sim.add_events(sorted(events, key=lambda e: e.record.at))
     for at, enrolment, origin in sorted(enrolments, key=lambda x: x[0]):
         sim.enrol(at, enrolment, origin)

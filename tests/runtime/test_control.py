@@ -255,6 +255,23 @@ def test_control_errors_name_the_problem(store: Any) -> None:
     assert len(r.engine.control.audit()) == 2
 
 
+def test_an_action_dated_before_the_journeys_last_one_is_refused(store: Any) -> None:
+    """`journeydsl resume --now` before the pause it ends (or a pause or drain dated before the
+    journey's last action) is refused, saying so, and changes nothing; a later one is taken."""
+    from journeydsl.runtime import control
+
+    r = _run(store)
+    control.pause(r.state, "nudges", by="ops", now=T0 + timedelta(hours=2))
+    for timers, at in (("extend", T0 + timedelta(hours=1)), ("fire", T0)):
+        with pytest.raises(ControlError, match="is before journey 'nudges' became paused"):
+            control.resume(r.state, "nudges", timers=timers, now=at)
+    assert [e.action for e in control.audit(r.state)] == ["pause"]  # (nothing changed)
+    control.resume(r.state, "nudges", timers="extend", now=T0 + timedelta(hours=3))
+    with pytest.raises(ControlError, match="control actions go forward in time"):
+        control.drain(r.state, "nudges", now=T0 + timedelta(hours=2, minutes=59))
+    assert [e.action for e in control.audit(r.state)] == ["pause", "resume"]
+
+
 def test_the_stores_keep_control_state() -> None:
     """The memory and SQLite stores implement the control protocol."""
     assert isinstance(MemoryStateStore(), ControlStore)
@@ -322,3 +339,15 @@ def test_a_change_made_meanwhile_by_another_operator_is_refused(store: Any) -> N
     assert kept.set_control(draining, entry, found)
     assert [e.action for e in kept.control_audit()] == ["pause", "drain"]
     assert kept.control_states()["nudges"].state == "draining"
+
+
+def test_a_tick_at_a_time_without_an_offset_is_a_clear_error() -> None:
+    """`engine.tick(datetime.now())`, a time without a UTC offset, is a ValueError that says
+    so (it was a TypeError from deep inside, comparing naive and aware times), and nothing
+    moves."""
+    r = _run(None)
+    _issue(r, "c1", T0)
+    naive = (T0 + timedelta(days=30)).replace(tzinfo=None)
+    with pytest.raises(ValueError, match=r"needs an aware time .* not 2026-02-04T10:00:00"):
+        r.engine.tick(naive)
+    assert r.engine.tick(T0 + timedelta(days=30)) > 0

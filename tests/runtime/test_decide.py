@@ -25,6 +25,7 @@ import pytest
 
 from journeydsl import ir
 from journeydsl.compiler import compile_source
+from journeydsl.expr.types import INT
 from journeydsl.money import Money
 from journeydsl.runtime.decide import DecisionCall, immediate, typed_answer
 from journeydsl.runtime.engine import Engine
@@ -398,6 +399,30 @@ def test_an_answer_of_the_wrong_shape_is_refused(raw: Any, why: str) -> None:
     assert isinstance(answer, ir.Decide)
     with pytest.raises(ValueError, match=why):
         typed_answer(raw, answer.answer)
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        (Decimal("50000000.123"), "50000000.123 has 3 decimal places; VND allows 0"),
+        (Money(Decimal("0.5"), "VND"), "0.5 has 1 decimal place; VND allows 0"),
+        ("1" + "0" * 40, "more than 30 digits before the point"),
+    ],
+)
+def test_an_amount_no_event_could_hold_is_refused(amount: object, why: str) -> None:
+    """An answered amount with more decimal places than its currency has, or over the amount
+    limit, fails the attempt as an event's or a profile's would, never reaching a message."""
+    answer = journeys()[0].nodes["decide_limit"]
+    assert isinstance(answer, ir.Decide)
+    with pytest.raises(ValueError, match=why):
+        typed_answer({"approved": True, "amount": amount, "tier": "gold"}, answer.answer)
+
+
+def test_an_answered_whole_number_over_63_bits_is_refused() -> None:
+    """An int answer beyond what expressions may hold fails the attempt."""
+    with pytest.raises(ValueError, match="63 bits"):
+        typed_answer(2**63, INT)
+    assert typed_answer(2**63 - 1, INT) == 2**63 - 1
 
 
 def test_an_answer_in_plain_numbers_is_typed() -> None:

@@ -109,3 +109,15 @@ def test_a_round_is_one_transaction(tmp_path: Path) -> None:
             *["-- send"] * 3,
             "COMMIT",
         ]
+
+
+def test_a_delivery_at_a_time_without_an_offset_is_a_clear_error() -> None:
+    """`engine.deliver(datetime.now())`, a time without a UTC offset, is a ValueError that
+    says so, not a silent round at no instant."""
+    from datetime import datetime
+
+    r = build(
+        [example("onboarding_new_cardholder")], [profile("c1")], start=local("2026-01-05 10:00")
+    )
+    with pytest.raises(ValueError, match="aware time"):
+        r.engine.deliver(datetime(2026, 1, 6, 10, 0))

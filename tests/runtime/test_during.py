@@ -209,6 +209,36 @@ def test_a_condition_handler_wakes_at_the_event_that_makes_it_true() -> None:
     assert r.ended("c1") == [("done", "2026-01-10 12:00")]
 
 
+def test_a_condition_handler_wakes_when_the_body_sets_its_variable() -> None:
+    """A `when` handler on a variable the body sets after its first reminder interrupts the
+    body at that instant: the second reminder is never sent and the ticket follows at once."""
+    text = """
+journey reminders_until_flagged
+uses events "events.yaml"
+uses templates "templates.yaml"
+outcomes done
+entry on card_issued
+set flagged = false
+during {
+  wait 3d
+  send email activation_reminder transactional { round: 1 }
+  set flagged = true
+  wait 4d
+  send email activation_reminder transactional { round: 2 }
+} when flagged {
+  ticket telesales
+}
+exit done
+"""
+    issued = ev("c1", "card_issued", APPROVED, card_id="k1", product="gold")
+    r = run([compile_journey(text)], [profile("c1", app=True)], [issued], start=APPROVED)
+    assert [a[:4] for a in r.acts("c1")] == [
+        ("2026-01-08 10:00", "send", "email", "activation_reminder"),
+        ("2026-01-08 10:00", "ticket", "telesales", "normal"),
+    ]
+    assert r.ended("c1") == [("done", "2026-01-08 10:00")]
+
+
 def test_the_block_survives_a_restart_on_sqlite(tmp_path: Path) -> None:
     """The handlers' and the body's waits are durable: the interrupted run ends on a SQLite
     store as on the in-memory stores."""

@@ -295,6 +295,27 @@ def test_replay_takes_quarantined_events_again_after_the_catalog_is_fixed(tmp_pa
     assert [m.customer_id for m in channel.delivered] == ["c1"]
 
 
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"customer_id": "c1", "type": '])
+def test_text_that_is_no_event_is_kept_as_it_came_through_replays(
+    tmp_path: Path, text: str
+) -> None:
+    """A line that is not an event is kept with its own text and reason, and replaying it
+    (twice) leaves both as they were (it was rewritten as {"raw": …} and then refused for a
+    missing customer_id)."""
+    state = SQLiteStore(tmp_path / "s.db")
+    engine = _engine(_keyed_journey(tmp_path), state, RecordingChannel("email"))
+    reason = engine.ingest(text).quarantined
+    assert reason is not None
+    (kept,) = state.quarantined()
+    assert (kept.event, kept.reason) == (text, reason)
+    for _ in range(2):
+        (again,) = engine.replay_quarantined()
+        assert again.quarantined == reason
+    (kept,) = state.quarantined()
+    assert (kept.event, kept.reason, kept.count) == (text, reason, 3)
+    state.close()
+
+
 # --------------------------------------------------------------------------- after the commit
 
 

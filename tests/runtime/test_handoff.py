@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -319,6 +319,78 @@ def test_enroll_gives_the_declared_values_and_refuses_wrong_ones() -> None:
     assert engine.enroll("c-quiet", "activation_call", {"card_id": "k", "reason": "crm"})
     (inst,) = state.instances_of("c-quiet")
     assert decode_map(inst["vars"]) == {"card_id": "k", "reason": "crm"}
+
+
+TEMPORAL = """
+journey dated_callback
+uses events "events.yaml"
+outcomes done
+entry manual with { due: date, call_at: timestamp, slot: time, grace: duration }
+  reentry always
+wait until call_at + grace
+exit done
+"""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"due": "2026-03-31", "call_at": "2026-03-05T09:00:00+07:00", "slot": "09:30",
+         "grace": "1d12h"},
+        {"due": date(2026, 3, 31), "call_at": datetime(2026, 3, 5, 9, tzinfo=TZ),
+         "slot": time(9, 30), "grace": timedelta(hours=36)},
+    ],
+    ids=["texts", "values"],
+)  # fmt: skip
+def test_enroll_takes_dates_timestamps_times_and_durations(
+    tmp_path: Path, data: dict[str, Any]
+) -> None:
+    """A manual entry's declared date, timestamp, time and duration values are taken from
+    `Engine.enroll`'s data, as Python values or as the ISO texts a JSON or YAML file writes."""
+    (tmp_path / "events.yaml").write_text((EXAMPLES / "events.yaml").read_text())
+    compiled = compile_source(TEMPORAL, "dated_callback.journey", base_dir=tmp_path)
+    assert compiled.journey is not None, [str(d) for d in compiled.diagnostics]
+    state, clock = MemoryStateStore(), SteppableClock(T0)
+    engine = build(state, MemoryEventStore(), None, None, clock, journeys=[compiled.journey])
+    assert engine.enroll("c-quiet", "dated_callback", data)
+    (inst,) = state.instances_of("c-quiet")
+    assert decode_map(inst["vars"]) == {
+        "due": date(2026, 3, 31),
+        "call_at": datetime(2026, 3, 5, 9, tzinfo=TZ),
+        "slot": time(9, 30),
+        "grace": timedelta(hours=36),
+    }
+    assert inst["due"] == datetime(2026, 3, 6, 21, tzinfo=TZ).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("due", "2026-02-30", "is not a date"),
+        ("call_at", "2026-03-05T09:00:00", "has no UTC offset"),
+        ("call_at", "0001-01-01T00:00:00+07:00", "out of range"),
+        ("slot", "25:00", "is not a time of day"),
+        ("grace", "3 days", "is not a duration"),
+        ("grace", "99999d", "longest duration"),
+    ],
+)
+def test_enroll_refuses_a_temporal_value_it_cannot_read(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    """A declared date, timestamp, time or duration given as a text that is not one is a
+    ValueError naming the field, and nobody enters."""
+    (tmp_path / "events.yaml").write_text((EXAMPLES / "events.yaml").read_text())
+    compiled = compile_source(TEMPORAL, "dated_callback.journey", base_dir=tmp_path)
+    assert compiled.journey is not None
+    state = MemoryStateStore()
+    engine = build(
+        state, MemoryEventStore(), None, None, SteppableClock(T0), journeys=[compiled.journey]
+    )
+    data = {"due": "2026-03-31", "call_at": "2026-03-05T09:00:00+07:00", "slot": "09:30",
+            "grace": "1d"} | {name: value}  # fmt: skip
+    with pytest.raises(ValueError, match=f"field '{name}': .*{says}"):
+        engine.enroll("c-quiet", "dated_callback", data)
+    assert state.instances_of("c-quiet") == []
 
 
 def test_a_draining_target_refuses_the_handoff_which_takes_not_entered() -> None:

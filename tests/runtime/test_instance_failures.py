@@ -8,6 +8,8 @@ import io
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from journeydsl.cli.run import run
 from tests.runtime.scenario import compile_journey, ev, local, profile
 from tests.runtime.scenario import run as scenario
@@ -137,4 +139,34 @@ def test_a_time_past_year_9999_fails_the_instance_in_words() -> None:
     (error,) = [e for e in r.engine.explain("c1")[0]["log"] if e["what"] == "error"]
     assert error["error"] == "OverflowError"
     assert error["reason"].startswith("a date, time or duration out of range (beyond year 9999)")
+    assert r.engine.failures == 1
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "1_000_000 VND / (trigger.amount - 50_000 VND)",
+        "(trigger.amount - trigger.amount) / (trigger.amount - trigger.amount)",
+        "7 % 0",
+    ],
+    ids=["money", "zero-by-zero", "int-modulo"],
+)
+def test_a_division_by_zero_fails_the_instance_in_words(expression: str) -> None:
+    """A division (or `%`) by zero ends the instance with the reason "division by zero", not
+    decimal's list of signal classes."""
+    text = f"""
+journey ratio
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on transaction
+set n = {expression}
+send push first_spend_nudge marketing
+"""
+    spend = ev(
+        "c1", "transaction", T0, amount=50_000, currency="VND", merchant="Tiki", category="other"
+    )
+    r = scenario([compile_journey(text)], [profile("c1", app=True)], [spend], start=T0)
+    assert r.outcomes("c1") == [("ended", "error")]
+    (error,) = [e for e in r.engine.explain("c1")[0]["log"] if e["what"] == "error"]
+    assert error["reason"] == "division by zero"
     assert r.engine.failures == 1

@@ -289,3 +289,99 @@ def test_both_spellings_give_the_same_graph_with_the_fork_and_the_join() -> None
         "join": "all",
         "next": "if",
     }
+
+
+SIGNAL = """
+journey signal
+uses events "events.yaml"
+uses templates "templates.yaml"
+outcomes seen, missed
+entry on card_issued
+set ready = false
+set seen = false
+parallel all {{
+  branch {{
+    wait for ready within 5d {{
+      set seen = true
+      send zns install_digital_app marketing
+    }}
+  }}
+  branch {{
+    {setter}
+  }}
+}}
+if seen {{ exit seen }}
+exit missed
+"""
+
+
+@pytest.mark.parametrize(
+    ("setter", "at", "ended"),
+    [
+        ("wait 1d\n    set ready = true", "2026-03-03 09:00", "2026-03-03 09:00"),
+        (
+            "wait for card_activated within 5d {\n      set ready = true\n    }",
+            "2026-03-04 10:00",
+            "2026-03-04 10:00",
+        ),
+        ("set ready = true\n    wait 1d", "2026-03-02 09:00", "2026-03-03 09:00"),
+    ],
+    ids=["after-a-timer", "at-an-event", "at-the-fork"],
+)
+def test_a_condition_wait_goes_on_when_another_branch_sets_its_variable(
+    setter: str, at: str, ended: str
+) -> None:
+    """A branch waiting for a variable goes on at the instant another branch (written after it)
+    sets it, by a timer, an event or at once, not at the next event or at its timeout."""
+    r = run(
+        [compile_journey(SIGNAL.format(setter=setter))],
+        [profile("c1", app=True)],
+        [_issued(), ev("c1", "card_activated", local("2026-03-04 10:00"), card_id="k1")],
+        start=ISSUED,
+    )
+    assert r.acts("c1") == [(at, "send", "zns", "install_digital_app", {})]
+    assert r.ended("c1") == [("seen", ended)]
+    log = _log(r, "c1")
+    assert [e.get("in_branch") for e in log if e["what"] == "condition"] == [1]
+
+
+def test_branches_that_wake_each_other_for_ever_stop_within_one_pass_per_branch() -> None:
+    """Two branches whose rounds wake each other at one instant stop there (at most one
+    re-check pass per branch) and wait on for the next event or timer, instead of spinning."""
+    text = """
+journey ping
+uses events "events.yaml"
+uses templates "templates.yaml"
+outcomes done
+entry on card_issued
+set go = false
+set a = 0
+set b = 0
+parallel first {
+  branch {
+    repeat max 1000 {
+      wait for go and a >= b within 2d {
+        set b = a + 1
+      }
+    }
+  }
+  branch {
+    repeat max 1000 {
+      wait for go and b > a within 2d {
+        set a = b + 1
+      }
+    }
+  }
+  branch {
+    wait 1d
+    set go = true
+    wait 1d
+  }
+}
+exit done
+"""
+    r = run([compile_journey(text)], [profile("c1", app=True)], [_issued()], start=ISSUED)
+    assert r.ended("c1") == [("done", "2026-03-04 09:00")]
+    rounds = [e for e in _log(r, "c1") if e["what"] == "condition"]
+    assert {e["at"][:10] for e in rounds} == {"2026-03-03"}
+    assert 2 <= len(rounds) <= 6

@@ -132,6 +132,74 @@ def test_an_unreachable_server_is_one_line_naming_it(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://jd:s3cretpw@[bad",
+        "postgresql://jd:s3cretpw@127.0.0.1:1/nowhere%zz",
+        "postgresql://jd@127.0.0.1:1/nowhere?password=s3cretpw&unknown=1",
+        "host=127.0.0.1 password=s3cretpw port=notaport",
+    ],
+)
+def test_a_dsn_that_cannot_be_read_is_named_without_its_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, dsn: str
+) -> None:
+    """A DSN libpq cannot read (which its message quotes) is refused in one line that never
+    shows the password, by the CLI and by the store's exception (its cause included)."""
+    with pytest.raises(StoreUnavailable) as refused:
+        PostgresStore(dsn)
+    assert "s3cretpw" not in str(refused.value)
+    assert refused.value.__cause__ is None
+    if dsn.startswith("postgresql://"):
+        assert main(["db", "migrate", "--db", dsn]) == 1
+        err = capsys.readouterr().err
+        assert "cannot connect to the PostgreSQL server" in err
+        assert "s3cretpw" not in err
+
+
+def _with_password(dsn: str) -> tuple[str, str]:
+    """``dsn`` with a password in its URI (its own, or one a trust-auth server ignores), and
+    that password."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(dsn)
+    if parts.password:
+        return dsn, unquote(parts.password)
+    user, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user or 'postgres'}:s3cretpw@{host}").geturl(), "s3cretpw"
+
+
+def test_the_commands_never_print_the_password_of_the_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """`run` (its summary's quarantine hint), `status`, `audit`, `budgets`, `quarantine
+    list|replay`, `pause` of an unknown journey and `explain --db` name a PostgreSQL database
+    as postgresql://user@host:port/db, never with the password its DSN holds."""
+    dsn, secret = _with_password(pg_dsn)
+    assert main(["db", "migrate", "--db", dsn]) == 0
+    assert main(["status", "--db", dsn]) == 0
+    said = capsys.readouterr()
+    assert "postgresql://" in said.out
+    assert secret not in said.out + said.err
+    code, err, _ = _run(capsys, tmp_path, dsn, "a")
+    assert code == 0, err
+    assert "journeydsl quarantine list --db postgresql://" in err
+    commands = [
+        ["audit", "--db", dsn],
+        ["budgets", "--db", dsn],
+        ["quarantine", "list", "--db", dsn],
+        ["quarantine", "list", "--db", dsn, "--id", "nope"],
+        ["quarantine", "replay", "--db", dsn],
+        ["pause", "no_such_journey", "--db", dsn],
+        ["explain", JOURNEYS[0], "--customer", "nobody", "--db", dsn],
+    ]
+    for argv in commands:
+        main(argv)
+        said = capsys.readouterr()
+        assert "postgresql://" in said.out + said.err, argv
+        assert secret not in err + said.out + said.err, argv
+
+
 def test_the_store_is_live_records_and_single_threaded(pg_dsn: str) -> None:
     """The PostgreSQL store offers live records, and refuses a call from another thread."""
     assert issubclass(PostgresStore, LiveRecords)

@@ -333,6 +333,51 @@ def test_max_future_quarantines_an_event_dated_far_ahead(
     assert summarise(guarded) == summarise(plain_run) == EXPECTED
 
 
+NEW_YORK_WELCOME = """journey ny_welcome
+uses events "events.yaml"
+uses templates "templates.yaml"
+timezone "America/New_York"
+outcomes done
+entry on card_issued
+wait until 09:00
+send email welcome_activation_guide transactional { card_id: trigger.card_id, product: "gold" }
+ticket telesales priority normal { reason: "welcome" }
+action crm_flag { reason: "welcome" }
+exit done
+"""
+
+
+def test_run_writes_a_customer_without_a_zone_in_the_journeys_zone(tmp_path: Path) -> None:
+    """A customer whose profile names no time zone lives on the journey's clock: the actions
+    file writes their send, ticket and action at the journey's local time (09:00 New York, in
+    summer time after 8 March 2026), not in the default Asia/Ho_Chi_Minh offset; a customer in
+    Shanghai gets Shanghai's 09:00."""
+    journey = example_catalogs_in(tmp_path) / "ny_welcome.journey"
+    journey.write_text(NEW_YORK_WELCOME, encoding="utf-8")
+    profiles = [profile("c-1", False, email=True), profile("c-2", False, email=True)]
+    del profiles[0]["timezone"]
+    profiles[1]["timezone"] = "Asia/Shanghai"
+    issued = "2026-03-07T20:00:00-05:00"
+    events = [
+        event(c, "card_issued", issued, card_id=f"k-{c}", product="gold") for c in ("c-1", "c-2")
+    ]
+    actions = tmp_path / "actions.jsonl"
+    argv = [
+        "run",
+        str(journey),
+        *("--db", str(tmp_path / "s.db"), "--actions", str(actions)),
+        *("--events", str(jsonl(tmp_path / "events.jsonl", events))),
+        *("--profiles", str(jsonl(tmp_path / "profiles.jsonl", profiles))),
+        *("--now", "2026-03-10T00:00:00-04:00"),
+    ]
+    assert main(argv) == 0
+    got = {(a["customer_id"], a["kind"], a["at"]) for a in read_actions(actions)}
+    assert got == {
+        *(("c-1", k, "2026-03-08T09:00:00-04:00") for k in ("send", "ticket", "action")),
+        *(("c-2", k, "2026-03-09T09:00:00+08:00") for k in ("send", "ticket", "action")),
+    }
+
+
 # --------------------------------------------------------------------------- the file channel
 
 

@@ -202,7 +202,8 @@ def test_a_pipe_is_taken_as_it_comes_with_late_events_at_their_own_time(tmp_path
 def test_a_replayed_late_events_overdue_timers_fire_late_not_backdated(tmp_path: Path) -> None:
     """t-1's card_issued comes 5 days after t-2's (quarantined too_late), is replayed, and a
     later run goes on to 12:00: t-1's first reminder, due days before the time the run had
-    reached, fires then, as stale (sends nothing); the actions file never goes back in time."""
+    reached (10:00), fires then, as stale (sends nothing), and the second, due at 10:00, is
+    sent at 10:00; the actions file never goes back in time."""
     onboarding = JOURNEYS[0]
     profiles = jsonl(
         tmp_path / "profiles.jsonl",
@@ -228,5 +229,5 @@ def test_a_replayed_late_events_overdue_timers_fire_late_not_backdated(tmp_path:
     assert times == sorted(times)
     reminders = [a for a in actions if a["customer_id"] == "t-1"]
     assert [(a["template"], a["at"]) for a in reminders] == [
-        ("activation_reminder", "2026-01-10T12:00:00+07:00")
+        ("activation_reminder", "2026-01-10T10:00:00+07:00")
     ]

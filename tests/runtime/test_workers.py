@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -226,6 +227,44 @@ def test_a_worker_refuses_journeys_it_cannot_share(
     rates.write_text("entry_rates:\n  - journey: dormant_reactivation\n    max: 10\n    per: 1d\n")
     with pytest.raises(ValueError, match=r"workers do not run .*dormant_reactivation \(entry"):
         Worker(_journeys(), store=pg_store_8, policies=load_policies(rates))
+
+
+def test_a_worker_runs_journeys_the_rules_it_cannot_share_do_not_name(
+    pg_store_8: PostgresStore, tmp_path: Path
+) -> None:
+    """A bank's one policy file has an entry rate for another journey and a queue no journey
+    of the worker tickets to: a worker in event time runs onboarding under it all the same."""
+    from journeydsl.runtime.policies.loader import load_policies
+
+    shared = tmp_path / "policies.yaml"
+    shared.write_text(
+        "entry_rates: [{journey: dormant_reactivation, max: 10, per: 1d}]\n"
+        "queues: [{queue: relationship_manager, capacity: 40}]\n"
+    )
+    telesales = tmp_path / "telesales.yaml"
+    telesales.write_text("queues: [{queue: telesales, capacity: 40}]\n")
+    onboarding = [j for j in _journeys() if j.id == "onboarding_new_cardholder"]
+    with FileChannel(tmp_path / "a.jsonl") as sink:
+        channels = dict.fromkeys(("email", "sms", "zns", "push"), sink)
+        actions = _action_handlers(onboarding, sink)
+        worker = Worker(
+            onboarding,
+            store=pg_store_8,
+            channels=channels,
+            tickets=sink,
+            actions=actions,
+            policies=load_policies(shared),
+        )
+        assert worker.health().state != "running"
+        with pytest.raises(ValueError, match=r"ticket queue telesales \(a daily capacity"):
+            Worker(
+                onboarding,
+                store=pg_store_8,
+                channels=channels,
+                tickets=sink,
+                actions=actions,
+                policies=load_policies(telesales),
+            )
 
 
 def test_a_stopped_worker_releases_its_leases_and_reports_health(
@@ -509,3 +548,224 @@ def test_a_worker_reads_its_events_from_stdin(tmp_path: Path, pg_dsn: str) -> No
     )
     assert done.returncode == 0, done.stderr.decode()
     assert sorted(actions.read_text().splitlines()) == reference
+
+
+def test_a_batch_worker_without_now_runs_on_to_the_latest_event(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """`journeydsl worker --exit-when-idle` without --now fires everything due until the latest
+    event taken, as a SQLite `journeydsl run` without --now does (not only what fell between a
+    bucket's own events)."""
+    from tests.runtime.test_run_cli import event
+
+    rows = [
+        event("c-002", "card_issued", "2026-01-05T04:00:00Z", card_id="k2", product="gold"),
+        event("c-001", "card_issued", "2026-01-20T10:00:00+07:00", card_id="k1", product="gold"),
+    ]
+    events = jsonl(tmp_path / "events.jsonl", rows)
+    profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
+    reference = tmp_path / "sqlite.jsonl"
+    argv = ["run", JOURNEYS[0], "--db", str(tmp_path / "s.sqlite"), "--events", str(events)]
+    assert main([*argv, "--profiles", str(profiles), "--actions", str(reference)]) == 0
+    expected = sorted(reference.read_text().splitlines())
+    assert any('"activation_reminder"' in line for line in expected)
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    actions = tmp_path / "worker.jsonl"
+    argv = worker_argv(pg_dsn, events, profiles, actions, journeys=[JOURNEYS[0]])
+    assert main(argv[: argv.index("--now")]) == 0, capsys.readouterr().err
+    assert sorted(actions.read_text().splitlines()) == expected
+
+
+def test_a_metrics_port_in_use_is_one_line_and_claims_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """`journeydsl worker --metrics-port PORT` on a port another process listens on exits 2
+    with one line naming the port (no traceback), before it claims any bucket."""
+    import socket
+
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    capsys.readouterr()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["worker", *JOURNEYS, "--db", pg_dsn, "--actions", str(tmp_path / "a.jsonl")]
+        assert main([*argv, "--metrics-port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"--metrics-port {port}: cannot serve on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err
+    with PostgresStore(pg_dsn) as store:
+        assert all(owner is None for _, owner, _, _ in store.leases())
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "99999"])
+def test_a_metrics_port_out_of_range_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, port: str
+) -> None:
+    """`--metrics-port` outside 0..65535 is refused (exit 2) with one line, before the
+    database is opened."""
+    argv = ["worker", *JOURNEYS, "--db", "postgresql://nobody@127.0.0.1:1/none"]
+    assert main([*argv, "--actions", str(tmp_path / "a.jsonl"), "--metrics-port", port]) == 2
+    err = capsys.readouterr().err
+    assert f"--metrics-port {port} is not a TCP port" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("lease", ["0s", "0d"])
+def test_a_lease_too_short_to_renew_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_store_8: PostgresStore, lease: str
+) -> None:
+    """`journeydsl worker --lease 0s` (a lease that expires as it is claimed, so the workers
+    would take each other's buckets at every step) is a usage error saying the shortest, and
+    a Worker refuses such a lease; neither claims a bucket."""
+    journey = compile_file(JOURNEYS[0]).journey
+    assert journey is not None
+    with pytest.raises(ValueError, match="at least 1s"):
+        Worker([journey], store=pg_store_8, lease=timedelta(0))
+    argv = ["worker", *JOURNEYS, "--db", pg_store_8.dsn, "--actions", str(tmp_path / "a.jsonl")]
+    assert main([*argv, "--lease", lease, "--exit-when-idle"]) == 2
+    assert f"--lease {lease} is too short" in capsys.readouterr().err
+    assert all(owner is None for _, owner, _, _ in pg_store_8.leases())
+
+
+def test_a_run_and_workers_never_share_a_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """While a Worker is open on a database, `journeydsl run` on it is refused (exit 2, naming
+    the workers) before it writes anything; while a run holds it, a Worker is refused
+    (DatabaseLocked) and `journeydsl worker` exits 2 naming the run. Workers share it among
+    themselves."""
+    from journeydsl.runtime.stores.postgres import DatabaseLocked
+
+    journeys = _journeys()
+    events = jsonl(tmp_path / "events.jsonl", EVENTS)
+    run = ["run", *JOURNEYS, "--db", pg_dsn, "--events", str(events)]
+    run += ["--actions", str(tmp_path / "run.jsonl")]
+    sink = FileChannel(tmp_path / "a.jsonl")
+    handlers: dict[str, Any] = {
+        "channels": dict.fromkeys(("email", "sms", "zns", "push"), sink),
+        "tickets": sink,
+        "actions": _action_handlers(journeys, sink),
+    }
+    with sink, PostgresStore(pg_dsn, buckets=4) as one, PostgresStore(pg_dsn) as two:
+        Worker(journeys, store=one, **handlers)
+        Worker(journeys, store=two, **handlers)
+        capsys.readouterr()
+        assert main(run) == 2
+        assert "is in use by journeydsl workers" in capsys.readouterr().err
+        assert not (tmp_path / "run.jsonl").exists()
+    with PostgresStore(pg_dsn, writer_lock=True), PostgresStore(pg_dsn) as other:
+        with pytest.raises(DatabaseLocked, match="a `journeydsl run`"):
+            Worker(journeys, store=other, **handlers)
+        worker = ["worker", *JOURNEYS, "--db", pg_dsn, "--actions", str(tmp_path / "w.jsonl")]
+        assert main([*worker, "--exit-when-idle"]) == 2
+        assert "in use by another journeydsl writer, a `journeydsl run`" in capsys.readouterr().err
+    assert main(run) == 0
+
+
+def test_workers_replay_the_quarantined_events_an_operator_marks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """`journeydsl quarantine replay --db DSN` (no journeys) marks the quarantined events, and
+    the workers of the database take them again, each under its bucket's lease: a live worker's
+    event quarantined too late (two days old) is processed on replay and leaves the quarantine;
+    a line that is still no event stays, counted once more."""
+    profile: dict[str, Any] = PROFILES[0]
+    at = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    issued = {
+        "id": "late-1",
+        "customer_id": profile["customer_id"],
+        "type": "card_issued",
+        "at": at,
+        "data": {"card_id": "k1", "product": "gold"},
+    }
+    journeys = _journeys()
+
+    def run_worker(store: PostgresStore, lines: list[str]) -> WorkerHealth:
+        with FileChannel(tmp_path / "a.jsonl") as sink:
+            worker = Worker(
+                journeys,
+                store=store,
+                channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
+                tickets=sink,
+                actions=_action_handlers(journeys, sink),
+                clock=SystemClock(),
+                lease=LEASE,
+                poll=0.01,
+            )
+            worker.put(lines)
+            worker.run(exit_when_idle=True)
+        return worker.health()
+
+    with PostgresStore(pg_dsn, buckets=4) as store:
+        store.load_profiles_jsonl(jsonl(tmp_path / "p.jsonl", [profile]))
+        first = run_worker(store, [json.dumps(issued), "not json"])
+        assert (first.events, first.quarantined) == (0, 2)
+        assert "too_late" in store.quarantined("late-1")[0].reason
+    assert not (tmp_path / "a.jsonl").read_text()
+    assert main(["quarantine", "replay", "--db", pg_dsn]) == 0
+    assert "2 quarantined events marked" in capsys.readouterr().out
+    with PostgresStore(pg_dsn) as store:
+        again = run_worker(store, [])
+        assert (again.events, again.quarantined) == (1, 1)
+        left = store.quarantined()
+        assert [(q.event, q.count, q.replay) for q in left] == [("not json", 2, False)]
+        entered = store.instances_of(profile["customer_id"])
+        assert [r["journey"] for r in entered] == ["onboarding_new_cardholder"]
+
+
+def test_sigterm_drains_a_worker_reading_stdin_which_exits_0(tmp_path: Path, pg_dsn: str) -> None:
+    """A live `journeydsl worker --events -` whose stdin stays open (a producer that sends
+    nothing yet) drains on SIGTERM and exits 0: the thread blocked reading stdin does not abort
+    the interpreter at exit."""
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "journeydsl", "worker", *JOURNEYS, "--db", pg_dsn]
+    argv += ["--actions", str(tmp_path / "a.jsonl"), "--events", "-"]
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with PostgresStore(pg_dsn) as store:
+            deadline = time.monotonic() + 120
+            while not any(owner for _, owner, _, _ in store.leases()):
+                assert time.monotonic() < deadline
+                assert proc.poll() is None
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.stderr is not None
+            err = proc.stderr.read()
+            proc.wait(timeout=60)
+            assert proc.returncode == 0, err
+            assert "Fatal Python error" not in err
+            assert all(owner is None for _, owner, _, _ in store.leases())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+        for pipe in (proc.stdin, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_now_is_refused_for_a_live_worker(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_store_8: PostgresStore
+) -> None:
+    """`journeydsl worker --now T` on the system clock (the default without --exit-when-idle,
+    or --clock system) is a usage error, not silently ignored; Worker.run(until=…) on a live
+    worker raises ValueError. Neither claims a bucket."""
+    argv = ["worker", *JOURNEYS, "--db", pg_store_8.dsn, "--actions", str(tmp_path / "a.jsonl")]
+    for extra in ([], ["--exit-when-idle", "--clock", "system"]):
+        assert main([*argv, *extra, "--now", NOW]) == 2
+        assert "--now is for event time" in capsys.readouterr().err
+    journeys = _journeys()
+    with FileChannel(tmp_path / "b.jsonl") as sink:
+        worker = Worker(
+            journeys,
+            store=pg_store_8,
+            channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
+            tickets=sink,
+            actions=_action_handlers(journeys, sink),
+            clock=SystemClock(),
+        )
+        with pytest.raises(ValueError, match="until is for a worker in event time"):
+            worker.run(exit_when_idle=True, until=datetime.fromisoformat(NOW))
+    assert all(owner is None for _, owner, _, _ in pg_store_8.leases())

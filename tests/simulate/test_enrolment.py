@@ -205,3 +205,84 @@ def test_simulate_skips_an_enrolment_whose_data_the_entry_refuses(
     assert "Traceback" not in err
     entered = {i["customer_id"] for i in json.loads(out)["instances"]}
     assert entered == {"c2"}
+
+
+DATED = """journey dated_call
+uses events "events.yaml"
+uses templates "templates.yaml"
+outcomes handed_over
+
+entry manual with { limit: money(VND), due: date }
+  reentry always
+
+ticket telesales priority high { reason: "crm_list", due: due }
+exit handed_over
+"""
+
+DATED_TESTS = """journey: dated.journey
+cases:
+  - name: the CRM list gives a limit and a date
+    enrol:
+      - {customer_id: c1, at: "2026-02-02 09:00", data: {limit: "5_000_000 VND", due: "2026-02-28"}}
+      - {customer_id: c2, at: "2026-02-02 10:00", data: {limit: 7000000, due: "2026-03-31"}}
+    expect:
+      actions:
+        - {at: "2026-02-02 09:00", customer_id: c1, kind: ticket, payload: {due: "2026-02-28"}}
+        - {at: "2026-02-02 10:00", customer_id: c2, kind: ticket, payload: {due: "2026-03-31"}}
+      outcomes: {c1: handed_over, c2: handed_over}
+"""
+
+
+def test_a_test_case_enrols_with_an_amount_and_a_date(tmp_path: Path) -> None:
+    """`enrol:` data gives a manual entry's declared amount (written as in the rest of the file)
+    and date; the case runs and passes."""
+    (tmp_path / "dated.journey").write_text(DATED, encoding="utf-8")
+    (tmp_path / "dated.test.yaml").write_text(DATED_TESTS, encoding="utf-8")
+    example_catalogs_in(tmp_path)
+    (result,) = run_file(tmp_path / "dated.test.yaml")
+    assert result.problems == []
+    assert result.ok
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ('due: "2026-03-31"}}', 'due: "2026-02-30"}}', "field 'due': '2026-02-30' is not a date"),
+        ("limit: 7000000, ", "", "field 'limit' is missing"),
+        ("limit: 7000000", 'limit: "7 USD"', "field 'limit'"),
+    ],
+)
+def test_enrolment_data_the_entry_refuses_makes_the_file_invalid_at_the_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, says: str
+) -> None:
+    """`journeydsl test`: an `enrol:` entry whose data the journey's entry refuses is an error at
+    the data's line and column (it raised a ValueError out of the run, a traceback)."""
+    (tmp_path / "dated.journey").write_text(DATED, encoding="utf-8")
+    test_file = tmp_path / "dated.test.yaml"
+    text = DATED_TESTS.replace(old, new)
+    test_file.write_text(text, encoding="utf-8")
+    example_catalogs_in(tmp_path)
+    code = main(["test", str(test_file)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err
+    column = text.splitlines()[5].index("data: ") + len("data: ") + 1
+    assert f"{test_file}:6:{column}: error: journey 'dated_call' expects" in err
+    assert says in err
+
+
+def test_simulation_enrol_refuses_data_the_entry_refuses_at_once(tmp_path: Path) -> None:
+    """`Simulation.enrol` with data the journey's entry refuses is a ValueError naming where it
+    came from, at the call (it was raised out of `run()`, halfway through the simulation)."""
+    example_catalogs_in(tmp_path)
+    journey = compile_source(DATED, "dated.journey", base_dir=tmp_path).journey
+    assert journey is not None
+    start = local("2026-02-01 00:00")
+    sim = Simulation([journey], [profile("c1")], start=start, until=start + timedelta(days=5))
+    bad = Enrolment("c1", journey.id, {"limit": 5_000_000, "due": "31/03/2026"})
+    with pytest.raises(ValueError, match=r"crm\.csv:7: .*field 'due': '31/03/2026' is not a date"):
+        sim.enrol(start + timedelta(days=1), bad, "crm.csv:7")
+    sim.enrol(
+        start + timedelta(days=1), Enrolment("c1", journey.id, {**bad.data, "due": "2026-03-31"})
+    )
+    assert [a["kind"] for a in sim.run().actions_json(journey.id)] == ["ticket"]

@@ -6,11 +6,13 @@ import os
 import re
 import shutil
 import threading
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from journeydsl.runtime.events import LATEST
 from journeydsl.simulate.scenarios import action_matches
 from journeydsl.yamlfile import InputError, load_document
 from tests.catalogs import example_catalogs_in
@@ -430,3 +432,77 @@ def test_a_journey_that_is_a_fifo_or_a_folder_is_refused(
     assert code == 1
     reason = "is a folder" if kind == "folder" else "is a FIFO (named pipe)"
     assert f"{path}:1:10: error: journey file 'j.journey' {reason}, not a regular file" in err
+
+
+@pytest.mark.parametrize(
+    ("until", "end"),
+    [
+        ('    until: "2026-01-08T00:00:00+07:00"\n', "2026-01-08 00:00:00+07:00, its 'until'"),
+        ("    days: 2\n", "2026-01-07 10:00:00+07:00, its start + 'days'"),
+        ("", "2026-04-05 10:00:00+07:00, start + 90 days"),
+    ],
+    ids=["until", "days", "default"],
+)
+def test_an_event_after_the_cases_end_makes_the_file_invalid(
+    cli: Cli, tmp_path: Path, until: str, end: str
+) -> None:
+    """An event dated after the case's end (its `until`, its start + `days`, or start + 90
+    days) is an error at the event: the run never reaches it, and the case passed as though
+    it were not written."""
+    late = (
+        "      - customer_id: c-2\n"
+        "        type: card_issued\n"
+        '        at: "2026-07-01T10:00:00+07:00"\n'
+        "        data: {{card_id: k2, product: gold}}\n"
+    )
+    text = WRONG.replace('    until: "2026-01-08T00:00:00+07:00"\n', until).replace(
+        "    expect:\n", late + "    expect:\n"
+    )
+    line = 1 + text.splitlines().index("      - customer_id: c-2")
+    code, out, err = cli("test", str(_write(tmp_path, text)))
+    assert code == 1
+    assert "1 invalid file" in out
+    assert (
+        f"wrong.test.yaml:{line}:9: error: dated 2026-07-01 10:00:00+07:00, after the case's end "
+        f"({end}): the run never reaches it" in err
+    )
+
+
+ISSUED = datetime.fromisoformat("2026-01-05T10:00:00+07:00")
+
+
+@pytest.mark.parametrize(
+    ("times", "where", "message"),
+    [
+        (
+            "    days: 99999999\n",
+            "8:11",
+            f"'days' must be at most {(LATEST - ISSUED) // timedelta(days=1):,} from the case's "
+            "start (2026-01-05 10:00:00+07:00), not 99,999,999: a case ends before 3000-01-01 UTC",
+        ),
+        (
+            '    until: "9999-12-31T00:00:00+00:00"\n',
+            "8:12",
+            "'until' is out of range: 9999-12-31 00:00:00+00:00 (a case runs within the years "
+            "1900 to 2999)",
+        ),
+        (
+            '    start: "0001-01-01"\n',
+            "8:12",
+            "'start' is out of range: 0001-01-01 00:00:00",
+        ),
+    ],
+    ids=["days", "until", "start"],
+)
+def test_a_case_time_beyond_the_range_of_events_is_an_error_at_the_value(
+    cli: Cli, tmp_path: Path, times: str, where: str, message: str
+) -> None:
+    """A case's `days` that ends past 3000-01-01, or a `start` or `until` outside the years 1900
+    to 2999, is an error at the value, as `simulate --days/--until` refuses them (`days:
+    99999999` was an OverflowError traceback)."""
+    text = WRONG.replace('    until: "2026-01-08T00:00:00+07:00"\n', times)
+    code, out, err = cli("test", str(_write(tmp_path, text)))
+    assert code == 1
+    assert "Traceback" not in err
+    assert "1 invalid file" in out
+    assert f"wrong.test.yaml:{where}: error: {message}" in err

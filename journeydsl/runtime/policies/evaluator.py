@@ -26,7 +26,7 @@ from typing import Literal
 import structlog
 
 from journeydsl import ir
-from journeydsl.calendars import describe_days, window_opens
+from journeydsl.calendars import describe_days, local_instant, window_opens
 from journeydsl.runtime.policies.dnc_lists import UnreadableListError, read_list
 from journeydsl.runtime.policies.model import (
     Consent,
@@ -83,13 +83,23 @@ def normalise_phone(number: str) -> str:
 def quiet_end(start: time, end: time, local: datetime) -> datetime | None:
     """When the quiet range ``start``-``end`` (it may run past midnight) that ``local`` falls in
     ends, as a local time; None when ``local`` is outside it. ``start`` is inside, ``end`` is
-    not."""
+    not. An end the clock skips (02:30 on a spring-forward night) is read as the calendar
+    rules read it (03:30), with the offset in force then: never a local time that does not
+    exist, which a report would print and a send window would misread. An end the clock shows
+    twice (autumn) is the first showing still ahead of ``local``."""
     t = local.time()
     inside = start <= t < end if start < end else (t >= start or t < end)
     if not inside:
         return None
     day: date = local.date() if t < end else local.date() + timedelta(days=1)
-    return datetime.combine(day, end, local.tzinfo)
+    assert local.tzinfo is not None
+    until = local_instant(day, end, local.tzinfo)
+    if until.astimezone(UTC) <= local.astimezone(UTC):  # (one zone: `<=` would compare clocks)
+        # In the hour an autumn change shows twice (01:15 the second time round), the end's
+        # first showing (01:30 before the change) has passed: the range ends at its second.
+        second = datetime.combine(day, end, local.tzinfo).replace(fold=1)
+        until = second.astimezone(UTC).astimezone(local.tzinfo)
+    return until
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,13 +295,19 @@ class PolicyEngine:
         if not listed and phones:
             phone = profile.attributes.get(dnc.phone_attribute)
             listed = isinstance(phone, str) and normalise_phone(phone) in phones
+        odd = ""
         if not listed and dnc.attribute is not None:
-            listed = profile.attributes.get(dnc.attribute) is True
+            # Fails closed: a mark that is not a plain true or false ("true", 1, "yes" from a
+            # CSV export) lists the customer, and the reason says what it was.
+            marked = profile.attributes.get(dnc.attribute)
+            listed = marked is not None and marked is not False
+            if listed and marked is not True:
+                odd = f"; {dnc.attribute} is {_shown(marked)}, not true or false: taken as listed"
         if not listed and dnc.tag is not None:
             listed = dnc.tag in profile.tags
         if listed:
             return Verdict(
-                "suppressed", "do_not_contact", f"on the do-not-contact list ({category})"
+                "suppressed", "do_not_contact", f"on the do-not-contact list ({category}){odd}"
             )
         return None
 
@@ -311,15 +327,20 @@ class PolicyEngine:
         consent = policies.consent
         decided: bool | None = None
         used = ""
+        given: object = None
         for key in _consent_keys(consent.keys, channel, category):
-            given: object = profile.consent.get(key)  # (as the data has it: not always a bool)
+            given = profile.consent.get(key)  # (as the data has it: not always a bool)
             if given is not None:
-                decided, used = bool(given), key
+                # Only ``true`` is consent: a host's store may hand over "false", "no" or 1, and
+                # a value that is not ``true`` must never send (fails closed).
+                decided, used = given is True, key
                 break
         if decided is None:
             decided = consent.missing == "granted"
         if not decided:
             detail = "" if used in ("", channel) else f" ({used})"
+            if given is not None and not isinstance(given, bool):
+                detail = f" ({used} is {_shown(given)}, not true)"
             return Miss("consent", f"no {channel} consent{detail}")
         reach = policies.reachability.get(channel)  # type: ignore[call-overload]
         if reach is None:
@@ -500,6 +521,13 @@ def _verdict(action: str, policy: str, reason: str, until: datetime) -> Verdict:
     if action == "drop":
         return Verdict("suppressed", policy, reason)
     return Verdict("deferred", policy, reason, until)
+
+
+def _shown(value: object) -> str:
+    """A profile value a host gave where true or false was expected, as a reason quotes it
+    (cut short: the reason is kept with every message)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 def _waived(profile: Profile, key: str | None) -> bool:

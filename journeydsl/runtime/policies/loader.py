@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from journeydsl.diagnostics import did_you_mean
+from journeydsl.runtime.policies.dnc_lists import UnreadableListError, read_list
 from journeydsl.runtime.policies.model import (
     MAX_DO_NOT_CONTACT_BYTES,
     Policies,
@@ -166,8 +167,8 @@ def _resolve_files(
     model: Policies, doc: YamlDocument, root: Path | None, errors: list[FileError]
 ) -> Policies:
     """Do-not-contact files, relative to the policy file, checked (inside ``root``, regular
-    files of at most :data:`~journeydsl.runtime.policies.model.MAX_DO_NOT_CONTACT_BYTES`) and
-    made absolute."""
+    files of at most :data:`~journeydsl.runtime.policies.model.MAX_DO_NOT_CONTACT_BYTES`, one
+    id or number a line of UTF-8 text) and made absolute."""
 
     def resolve(part: PolicySet, loc: tuple[str, ...]) -> PolicySet:
         dnc = part.do_not_contact
@@ -183,6 +184,18 @@ def _resolve_files(
         )
         if isinstance(found, FileError):
             errors.append(found)
+            return part
+        try:
+            read_list(found)
+        except UnreadableListError as exc:
+            # Unusable from the start (a CSV export, a binary file): an error of the policy
+            # file now, not a run that withholds every marketing message without a word.
+            errors.append(
+                doc.error(
+                    (*loc, "do_not_contact", "file"),
+                    f"do-not-contact file '{dnc.file}' cannot be used: {exc.problem}",
+                )
+            )
             return part
         fixed = dnc.model_copy(update={"file": str(found)})
         return part.model_copy(update={"do_not_contact": fixed})

@@ -21,7 +21,14 @@ from collections.abc import Iterable
 from datetime import time, timedelta
 from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from journeydsl.calendars import DAY_NAMES, weekdays
 from journeydsl.durations import parse_duration
@@ -75,6 +82,8 @@ def _time_of_day(raw: Any) -> Any:
         return time(*divmod(raw, 60))
     if isinstance(raw, str) and (m := _CLOCK.match(raw.strip())):
         return time(int(m.group(1)), int(m.group(2)))
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        raw = "{}:{:02}".format(*divmod(raw, 60))  # (as written: YAML read `25:00` as 1500)
     raise ValueError(f'{raw!r} is not a time of day; write it as HH:MM, e.g. "22:00"')
 
 
@@ -119,8 +128,25 @@ TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
 Days = Annotated[frozenset[int], BeforeValidator(_days)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 TimeZone = Annotated[str, BeforeValidator(_timezone)]
-Channels = Annotated[tuple[Channel, ...], BeforeValidator(_tuple)]
-Categories = Annotated[tuple[Category, ...], BeforeValidator(_tuple)]
+
+
+def _some(what: str) -> Any:
+    """A list that must name at least one ``what``: an empty one would make its rule apply to
+    nothing (a do-not-contact list that holds back no category) without a word."""
+
+    def check(names: tuple[str, ...]) -> tuple[str, ...]:
+        if not names:
+            raise ValueError(
+                f"an empty list of {what} makes the rule apply to nothing: name at least one, "
+                "or leave the field out for its default"
+            )
+        return names
+
+    return AfterValidator(check)
+
+
+Channels = Annotated[tuple[Channel, ...], BeforeValidator(_tuple), _some("channels")]
+Categories = Annotated[tuple[Category, ...], BeforeValidator(_tuple), _some("categories")]
 Names = Annotated[tuple[str, ...], BeforeValidator(_tuple)]
 Share = Annotated[float, Field(ge=0, le=1)]
 

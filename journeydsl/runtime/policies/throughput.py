@@ -89,11 +89,17 @@ class Throttle:
         self.rules = tuple(zip(rule_names("throughput", rules), rules, strict=True))
         #: Per limit: when the messages of its current window were delivered, oldest first.
         self._times: dict[str, deque[datetime]] = {}
-        #: Per limit: the instant of the last hold, and how many were held at it.
+        #: Per limit: the instant of the last hold, and how many were held at it, in this
+        #: delivery round.
         self._held: dict[str, tuple[datetime, int]] = {}
 
     def begin(self) -> None:
-        """A delivery round starts (nothing to do for one engine: it saw every delivery)."""
+        """A delivery round starts. Only the messages of one round are spread over the turns
+        that follow, in the round's order (transactional first, then priority, due time, key):
+        those of another round at the same instant (the next event's) go to the first opening
+        with them, where one round orders them all, so a transactional message that arrived
+        later is not kept behind marketing held before it."""
+        self._held = {}
 
     def _window(self, name: str, rule: Throughput, now: datetime) -> deque[datetime]:
         """The delivery times within ``(now - per, now]``, read from the store the first time."""
@@ -182,6 +188,7 @@ class SharedThrottle(Throttle):
 
     def begin(self) -> None:
         """A round starts: what was read in the last one may be stale."""
+        super().begin()
         self._near = None
 
     def _read(self, now: datetime) -> dict[str, list[datetime]]:

@@ -13,6 +13,7 @@ processes starting at once do not migrate twice.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from journeydsl.runtime.stores._pg_control import VERSION_3
@@ -29,6 +30,7 @@ __all__ = [
     "migrate",
     "stored_buckets",
     "stored_schema",
+    "without_password",
 ]
 
 #: Version of the PostgreSQL schema (its own numbering; version 1 holds what SQLite's
@@ -188,6 +190,29 @@ def describe(dsn: str) -> str:
     host = str(parts.get("host") or "localhost")
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{host}{port}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+#: A URI's ``user:password@`` (up to the last ``@`` before the path), a ``password=`` of its
+#: query, and a ``password=`` of a key/value connection string.
+_URI_PASSWORD = re.compile(r"(\w+://)([^:/?#@\s\"']*):([^/?#\s\"']*)@")
+_PARAM_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s\"']+)", re.IGNORECASE)
+
+
+def without_password(text: str, dsn: str) -> str:
+    """``text`` (a libpq message, which quotes a DSN it cannot read) without the password of
+    ``dsn``, or any other it shows: in a URI's user part, a ``password=`` parameter, or as it
+    is written in ``dsn``."""
+    text = _PARAM_PASSWORD.sub(r"\1…", _URI_PASSWORD.sub(r"\1\2@", text))
+    for secret in _passwords(dsn):
+        text = text.replace(secret, "…")
+    return text
+
+
+def _passwords(dsn: str) -> list[str]:
+    """The passwords ``dsn`` spells out (however it is malformed), longest first."""
+    found = [m.group(3) for m in _URI_PASSWORD.finditer(dsn)]
+    found += [m.group(2).strip("'") for m in _PARAM_PASSWORD.finditer(dsn)]
+    return sorted({f for f in found if len(f) >= 3}, key=len, reverse=True)
 
 
 def stored_schema(label: str, conn: psycopg.Connection[tuple[object, ...]]) -> int:

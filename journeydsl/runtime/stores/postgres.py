@@ -52,6 +52,7 @@ from journeydsl.runtime.stores._pg_schema import (
     describe,
     stored_buckets,
     stored_schema,
+    without_password,
 )
 from journeydsl.runtime.stores._pg_schema import (
     migrate as _migrate,
@@ -87,14 +88,25 @@ def is_postgres_dsn(db: object) -> bool:
 
 
 class DatabaseLocked(DatabaseInUse):
-    """Another writer (a ``journeydsl run``) holds the database's advisory writer lock."""
+    """Another writer holds the database's advisory writer lock: a ``journeydsl run`` (which
+    holds it alone), or, for a run, workers (which share it). ``holder`` says which:
+    ``"run"`` or ``"workers"``."""
 
-    def __init__(self, label: str) -> None:
-        problem = (
-            "in use by another journeydsl writer (it holds the database's advisory writer lock); "
-            "one `journeydsl run` per database for now"
-        )
+    def __init__(self, label: str, holder: str = "run") -> None:
+        if holder == "workers":
+            problem = (
+                "in use by journeydsl workers (they share the database's advisory writer lock); "
+                "a `journeydsl run` does not run beside them: stop them first, or give the "
+                "events to the workers (journeydsl worker --events FILE)"
+            )
+        else:
+            problem = (
+                "in use by another journeydsl writer, a `journeydsl run` (it holds the "
+                "database's advisory writer lock); one `journeydsl run` per database, and no "
+                "worker beside it"
+            )
         StoreUnavailable.__init__(self, label, problem, f"{label} is {problem}")
+        self.holder = holder
         self.pid = None
         self.since = None
 
@@ -124,7 +136,10 @@ def _connect(dsn: str, label: str, connect_timeout: float) -> Any:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, round(connect_timeout)))
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreUnavailable(label, f"cannot connect to the PostgreSQL server ({first})") from exc
+        first = without_password(first, dsn)  # (libpq quotes a DSN it cannot read)
+        raise StoreUnavailable(
+            label, f"cannot connect to the PostgreSQL server ({first})"
+        ) from None
     conn.execute("SET TIME ZONE 'UTC'")
     register_text(conn)
     return conn
@@ -165,7 +180,7 @@ class PostgresStore(PgGroup, PgControl, PgBudgets):  # (+ reward budgets, _pg_bu
                     "SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)
                 ).fetchone()
                 if not row or not row[0]:
-                    raise DatabaseLocked(label)
+                    raise DatabaseLocked(label, _lock_holder(self._conn))
             if readonly or not migrate:
                 found = stored_schema(label, self._conn)
                 if found < SCHEMA_VERSION:
@@ -205,6 +220,28 @@ class PostgresStore(PgGroup, PgControl, PgBudgets):  # (+ reward budgets, _pg_bu
     def schema_version(self) -> int:
         """The schema version of the open database."""
         return stored_schema(self.path, self._conn)
+
+    def share_writer_lock(self) -> None:
+        """Take the database's advisory writer lock in shared mode, for as long as the store is
+        open (what a :class:`~journeydsl.runtime.worker.Worker` does): workers share the
+        database among themselves, never with a ``journeydsl run``, which holds the lock alone.
+        Raises :class:`DatabaseLocked` while a run holds it."""
+        row = self._conn.execute(
+            "SELECT pg_try_advisory_lock_shared(%s)", (WRITER_LOCK,)
+        ).fetchone()
+        if not row or not row[0]:
+            raise DatabaseLocked(self.path, "run")
+
+
+def _lock_holder(conn: Any) -> str:
+    """Who holds the writer lock a store could not take: ``"workers"`` when it is held in
+    shared mode, else ``"run"``."""
+    row = conn.execute(
+        "SELECT bool_or(mode = 'ShareLock') FROM pg_locks WHERE locktype = 'advisory' "
+        "AND granted AND ((classid::bigint << 32) | objid::bigint) = %s AND objsubid = 1",
+        (WRITER_LOCK,),
+    ).fetchone()
+    return "workers" if row and row[0] else "run"
 
 
 def migrate_database(

@@ -50,9 +50,9 @@ def test_fixture_gives_exactly_its_expected_policy_diagnostics(path: Path) -> No
 
 
 def test_every_policy_code_is_pinned_by_a_fixture() -> None:
-    """JD602..JD606 each appear in some fixture's expectations."""
+    """JD602..JD606 and JD608 each appear in some fixture's expectations."""
     pinned = {e[3] for p in JOURNEYS for e in _expected(p)}
-    assert pinned >= {"JD602", "JD603", "JD604", "JD605", "JD606"}
+    assert pinned >= {"JD602", "JD603", "JD604", "JD605", "JD606", "JD608"}
 
 
 def _check(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -219,3 +219,30 @@ def test_the_jd604_hint_gives_a_fallback_that_compiles() -> None:
     assert [d.message for d in again.diagnostics if d.severity is Severity.ERROR] == []
     assert again.journey is not None
     assert check_journey(again.journey, again.catalog, POLICIES) == []
+
+
+# ------------------------------------------------------------ JD609: an entry rate never applied
+
+
+def test_JD609_an_entry_rate_on_an_event_journey_never_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry rate naming the onboarding journey (it enters on card_issued) is a warning at
+    the rate's line in the policy file; the segment journey's rate beside it is not."""
+    policy = tmp_path / "policies.yaml"
+    policy.write_text(
+        "entry_rates:\n"
+        "  - {journey: dormant_reactivation, max: 10000, per: 1d}\n"
+        "  - {journey: onboarding_new_cardholder, max: 1000, per: 1h}\n",
+        encoding="utf-8",
+    )
+    journeys = [
+        str(ROOT / "examples" / f"{name}.journey")
+        for name in ("dormant_reactivation", "onboarding_new_cardholder")
+    ]
+    code, out = _check("--policies", str(policy), *journeys, "--format", "json", capsys=capsys)
+    assert code == 0, out
+    (found,) = [d for d in json.loads(out)["diagnostics"] if d["code"] == "JD609"]
+    assert found["file"].endswith("policies.yaml")
+    assert (found["line"], found["column"], found["severity"]) == (3, 5, "warning")
+    assert "'onboarding_new_cardholder' (1,000 per 1h) never applies" in found["message"]

@@ -89,6 +89,30 @@ def test_vn_decree_91_reads_the_do_not_contact_attribute() -> None:
     assert h.suppressed("c1") == ["on the do-not-contact list (marketing)"]
 
 
+def test_a_do_not_contact_mark_that_is_not_true_or_false_lists_the_customer() -> None:
+    """A profile marked "true", 1 or "yes" (a CSV export's values) is on the list: the mark
+    fails closed and the reason quotes it; false, or no mark, is not listed."""
+    at = local("2026-01-05 10:00")
+    marks: dict[str, object] = {"c1": "true", "c2": 1, "c3": "yes", "c4": False}
+    h = harness(
+        [compile_journey(ONE_SMS)],
+        [profile(c, do_not_contact=m) for c, m in marks.items()] + [profile("c5")],
+        start=at,
+        policy=builtin_profile("vn_decree_91"),
+    )
+    h.feed([ev(c, "card_activated", at, card_id="k") for c in ("c1", "c2", "c3", "c4", "c5")])
+    assert h.suppressed("c1") == [
+        "on the do-not-contact list (marketing); do_not_contact is 'true', not true or false: "
+        "taken as listed"
+    ]
+    assert h.suppressed("c2") == [
+        "on the do-not-contact list (marketing); do_not_contact is 1, not true or false: "
+        "taken as listed"
+    ]
+    assert len(h.suppressed("c3")) == 1
+    assert [len(h.delivered(c)) for c in ("c4", "c5")] == [1, 1]
+
+
 def test_the_label_goes_to_the_channel_and_into_the_action() -> None:
     """vn_decree_91: marketing SMS carry label [QC]; transactional SMS and marketing email none."""
     text = ONE_SMS + (

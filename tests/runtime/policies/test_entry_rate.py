@@ -84,6 +84,26 @@ def test_a_daily_segment_queues_new_customers_behind_the_waiting_ones() -> None:
     assert sum(len(h.instances(f"c{i:04}")) for i in range(30)) == 30
 
 
+def test_a_pause_holds_the_backlog_until_the_resume() -> None:
+    """Paused at 09:30 with 150 of 250 waiting, resumed at 12:30: nobody of the backlog is
+    refused (and lost) at the slots of the pause; they enter at the resume, slot by slot, and
+    every one of the 250 is in."""
+    h = _launch(250)
+    h.advance(local("2026-01-05 09:30"))
+    h.engine.control.pause("card_launch", by="ops")
+    h.clock.set(local("2026-01-05 11:00"))
+    h.engine.tick(local("2026-01-05 11:00"))  # (a host ticking on: nothing of it may enter)
+    h.advance(local("2026-01-05 12:30"))
+    assert len(_entries(h, 250)) == 100  # (only the 09:00 slot's, before the pause)
+    h.engine.control.resume("card_launch", timers="fire", by="ops")
+    h.engine.tick(local("2026-01-05 12:30"))
+    h.advance(local("2026-01-05 15:00"))
+    entered = _entries(h, 250)
+    assert len(entered) == 250
+    hour = timedelta(hours=1)
+    assert Counter(entered.values()) == Counter({NINE: 100, NINE + hour: 100, NINE + 2 * hour: 50})
+
+
 def test_the_backlog_survives_a_restart(tmp_path: Path) -> None:
     """The backlog is engine meta: a new engine over the same SQLite file lets the rest in."""
     path = tmp_path / "state.db"

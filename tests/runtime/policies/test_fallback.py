@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from journeydsl import ir
 from journeydsl.runtime.policies import Policies
@@ -84,6 +85,23 @@ def test_consent_per_category_overrides_the_channel() -> None:
     h = _run(p)
     assert _landed(h, "c1") == []
     assert h.suppressed("c1") == ["no push consent; no zns consent; no sms consent (sms.marketing)"]
+
+
+def test_a_consent_value_that_is_not_true_is_no_consent() -> None:
+    """A host's profile store that hands over "false", "no" or 1 for a channel gives no
+    consent on it (fails closed), with and without a policy file, and the reason names it."""
+    odd: Any = {"push": "false", "zns": 1, "sms": "no"}  # (not the declared Mapping[str, bool])
+    at = local("2026-01-05 10:00")
+    for policy in (Policies(), None):
+        p = dataclasses.replace(profile("c1", app=True, phone="0912345678"), consent=odd)
+        h = harness([compile_journey(NUDGE)], [p], start=at, policy=policy)
+        h.feed([ev("c1", "card_activated", at, card_id="k")])
+        h.advance(local("2026-01-06 00:00"))
+        assert _landed(h, "c1") == []
+        assert h.suppressed("c1") == [
+            "no push consent (push is 'false', not true); no zns consent (zns is 1, not true); "
+            "no sms consent (sms is 'no', not true)"
+        ]
 
 
 def test_reachability_attributes_for_zns_and_sms() -> None:

@@ -100,6 +100,13 @@ def test_unquoted_times_are_read_as_times_of_day() -> None:
     assert (p.quiet_hours[0].start, p.quiet_hours[0].end) == (time(22, 0), time(7, 0))
 
 
+def test_an_unquoted_time_past_midnight_is_refused_as_written() -> None:
+    """An unquoted 25:00 (YAML 1.1 reads 1500) is refused quoting 25:00, not the number."""
+    assert _errors("quiet_hours:\n  - {from: 25:00, to: 7:00}\n") == [
+        "2:12: quiet_hours[0].from: '25:00' is not a time of day; write it as HH:MM, e.g. \"22:00\""
+    ]
+
+
 def test_extends_a_file_that_extends_the_profile(tmp_path: Path) -> None:
     """A chain file → file → vn_decree_91 applies bottom up; a rule of the same name replaces."""
     (tmp_path / "group.yaml").write_text(
@@ -172,6 +179,39 @@ def test_a_missing_do_not_contact_file_is_an_error(tmp_path: Path) -> None:
     assert _errors("do_not_contact: {file: dnc.txt}\n", tmp_path) == [
         "1:24: do-not-contact file 'dnc.txt' does not exist"
     ]
+
+
+def test_an_empty_list_of_channels_or_categories_is_an_error() -> None:
+    """`categories: []` on the do-not-contact list (or `channels: []` on a limit) would make the
+    rule hold back nothing without a word: each is an error at its line."""
+    assert _errors(
+        "do_not_contact: {attribute: dnc, categories: []}\n"
+        "throughput: [{channels: [], max: 5, per: 1s}]\n"
+    ) == [
+        "1:46: do_not_contact.categories: an empty list of categories makes the rule apply to "
+        "nothing: name at least one, or leave the field out for its default",
+        "2:25: throughput[0].channels: an empty list of channels makes the rule apply to "
+        "nothing: name at least one, or leave the field out for its default",
+    ]
+
+
+def test_a_do_not_contact_file_unusable_when_loaded_is_an_error(tmp_path: Path) -> None:
+    """A CSV export or a binary file named as the list is an error of the policy file at its
+    line, as a missing one is, not a run that withholds all marketing without a word; a list
+    of ids and numbers loads."""
+    listing = tmp_path / "dnc.txt"
+    listing.write_text("c-1\nc-2,0912345678\n", encoding="utf-8")
+    assert _errors("do_not_contact: {file: dnc.txt}\n", tmp_path) == [
+        "1:24: do-not-contact file 'dnc.txt' cannot be used: line 2: ',' in "
+        "'c-2,0912345678'; write one customer id or phone number a line"
+    ]
+    listing.write_bytes(b"c-1\n\xff\xfe\n")
+    assert _errors("do_not_contact: {file: dnc.txt}\n", tmp_path) == [
+        "1:24: do-not-contact file 'dnc.txt' cannot be used: line 2 is not UTF-8 text"
+    ]
+    listing.write_text("c-1\n+84 912 345 678\n", encoding="utf-8")
+    loaded = policies("do_not_contact: {file: dnc.txt}\n", tmp_path)
+    assert loaded.do_not_contact.file == str(listing.resolve())
 
 
 def test_consent_keys_only_fill_channel_and_category() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from journeydsl.runtime.policies import builtin_profile
+from journeydsl.runtime.policies.evaluator import quiet_end
 from tests.runtime.policies.harness import (
     ONE_SMS,
     ONE_TRANSACTIONAL,
@@ -157,3 +160,76 @@ def test_the_journeys_own_quiet_hours_still_apply_with_policies() -> None:
         "entry on card_activated", "quiet hours 21:00 to 08:00 for sms\nentry on card_activated"
     )
     assert _sms_at(HCM, "2026-01-05 21:30", text=text) == ["2026-01-06 08:00"]
+
+
+def test_a_quiet_end_the_clock_skips_is_a_local_time_that_exists() -> None:
+    """Quiet hours 21:00-02:30 in New York end, on the spring-forward night, at 03:30 EDT: an
+    instant written with the offset then in force, never 02:30-05:00 (a local time that does not
+    exist, which reports printed and send windows misread)."""
+    start = datetime(2026, 3, 7, 22, 0, tzinfo=ZoneInfo("America/New_York"))
+    end = quiet_end(time(21, 0), time(2, 30), start)
+    assert end is not None
+    assert end.isoformat() == "2026-03-08T03:30:00-04:00"
+    assert end == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+
+
+def test_a_quiet_end_in_the_hour_shown_twice_is_still_ahead() -> None:
+    """At 01:15 EST, the second time New York's clock shows 01:15 (the autumn change), quiet
+    hours 23:00-01:30 end at 01:30 EST, a quarter of an hour on: not at 01:30 EDT, an hour
+    before now, which had the message deferred to the past again and again."""
+    now = datetime(2026, 11, 1, 6, 15, tzinfo=UTC).astimezone(ZoneInfo("America/New_York"))
+    assert now.isoformat() == "2026-11-01T01:15:00-05:00"
+    end = quiet_end(time(23, 0), time(1, 30), now)
+    assert end is not None
+    assert end.isoformat() == "2026-11-01T01:30:00-05:00"
+    assert end.astimezone(UTC) == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    first = datetime(2026, 11, 1, 5, 15, tzinfo=UTC)  # (01:15 EDT, the first time round)
+    first_end = quiet_end(time(23, 0), time(1, 30), first.astimezone(now.tzinfo))
+    assert first_end is not None
+    assert first_end.astimezone(UTC) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+
+
+def test_simulate_and_run_agree_on_a_window_after_quiet_hours_across_the_clock_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A New York journey quiet for email until 02:30 and sending sms only on Sundays
+    02:30-02:45: a card issued on Saturday 7 March 2026 at 22:00 gets both at 03:30 EDT on the
+    spring-forward Sunday, as `simulate` and as `run` (simulate printed 02:30-05:00 and sent the
+    sms, run deferred the sms a week)."""
+    from journeydsl.cli import main
+    from tests.catalogs import example_catalogs_in
+
+    journey = example_catalogs_in(tmp_path) / "qh.journey"
+    journey.write_text(QUIET_ACROSS_DST, encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    issued = {"card_id": "k1", "product": "gold"}
+    line = {"customer_id": "a", "type": "card_issued", "at": "2026-03-07T22:00:00-05:00"}
+    events.write_text(json.dumps({**line, "data": issued}) + "\n", encoding="utf-8")
+    profiles = tmp_path / "profiles.jsonl"
+    consent = {"email": True, "sms": True}
+    profiles.write_text(json.dumps({"customer_id": "a", "consent": consent}) + "\n")
+    expected = [("email", "2026-03-08T03:30:00-04:00"), ("sms", "2026-03-08T03:30:00-04:00")]
+    argv = ["simulate", str(journey), "--events", str(events), "--profiles", str(profiles)]
+    assert main([*argv, "--format", "json"]) == 0
+    simulated = json.loads(capsys.readouterr().out)["actions"]
+    assert sorted((a["channel"], a["at"]) for a in simulated) == expected
+    actions = tmp_path / "actions.jsonl"
+    run = ["run", str(journey), "--db", str(tmp_path / "s.db"), "--actions", str(actions)]
+    more = ["--events", str(events), "--profiles", str(profiles)]
+    assert main([*run, *more, "--now", "2026-03-20T00:00:00-04:00"]) == 0
+    lines = [json.loads(line) for line in actions.read_text().splitlines()]
+    assert sorted((a["channel"], a["at"]) for a in lines) == expected
+
+
+QUIET_ACROSS_DST = """journey qh
+uses events "events.yaml"
+uses templates "templates.yaml"
+timezone "America/New_York"
+outcomes done
+entry on card_issued
+quiet hours 21:00 to 02:30 for email
+send window sun 02:30 to 02:45 for sms
+send email new_cardholder_promotions
+send sms activation_reminder transactional { round: 1 }
+exit done
+"""

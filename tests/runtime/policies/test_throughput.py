@@ -227,3 +227,35 @@ def test_transactional_messages_take_the_first_turns_then_priority() -> None:
         3: Counter({"newsletter": 20}),
         4: Counter({"newsletter": 10}),
     }
+
+
+def test_a_transactional_message_of_a_later_event_is_not_kept_behind_held_marketing() -> None:
+    """30 marketing SMS, then 30 transactional ones, each ingested on its own at one instant,
+    20 a second: the first 20 marketing go at once (there is room), and of the 40 held, the
+    transactional ones take the next turns, as if they had been due together, not the
+    marketing held before them."""
+    journeys = [
+        compile_journey(
+            f'journey {name}\nuses events "events.yaml"\nuses templates "templates.yaml"\n'
+            f'entry on card_activated where trigger.card_id == "{name}"\n{_FAIR_JOURNEYS[name]}\n'
+        )
+        for name in ("newsletter", "statements")
+    ]
+    customers = [(f"n{i:02}", "newsletter") for i in range(30)]
+    customers += [(f"s{i:02}", "statements") for i in range(30)]
+    h = harness(
+        journeys,
+        [make_profile(c) for c, _ in customers],
+        start=START,
+        policy=policies("throughput: [{name: sms_gateway, channels: sms, max: 20, per: 1s}]\n"),
+    )
+    h.feed([ev(c, "card_activated", START, card_id=j) for c, j in customers])
+    h.advance(START + timedelta(minutes=1))
+    by_second: dict[int, Counter[str]] = {}
+    for m in _sms(h):
+        by_second.setdefault(int((m.at - START).total_seconds()), Counter())[m.journey] += 1
+    assert by_second == {
+        0: Counter({"newsletter": 20}),
+        1: Counter({"statements": 20}),
+        2: Counter({"statements": 10, "newsletter": 10}),
+    }

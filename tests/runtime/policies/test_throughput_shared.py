@@ -200,15 +200,20 @@ def test_two_worker_processes_share_one_limit(tmp_path: Path, pg_dsn: str) -> No
 @pytest.mark.postgres
 def test_a_worker_refuses_a_ticket_queue_capacity_it_cannot_share(pg_dsn: str) -> None:
     """A daily ticket-queue capacity ranks every customer's tickets at once: a worker, which
-    holds only some buckets, refuses it at start, naming the queue, rather than over-accept."""
+    holds only some buckets, refuses a journey that makes tickets for it at start, naming the
+    queue, rather than over-accept."""
     from journeydsl.runtime.worker import Worker
 
+    calls = compile_journey(
+        'journey calls\nuses events "events.yaml"\nuses templates "templates.yaml"\n'
+        "entry on card_activated\nticket telesales\n"
+    )
     text = "queues: [{queue: telesales, capacity: 300}]"
     with (
         PostgresStore(pg_dsn, buckets=2) as store,
         pytest.raises(ValueError, match="ticket queue telesales"),
     ):
-        Worker([compile_journey(SMS_AN_HOUR_LATER)], store=store, policies=policies(text))
+        Worker([calls], store=store, policies=policies(text))
 
 
 # --------------------------------------------------------------------------- ticket queues

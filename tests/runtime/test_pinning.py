@@ -1,0 +1,119 @@
+"""A journey version's graph is pinned in the state store: `pin_graphs` (which `journeydsl run`
+calls before it builds the engine) refuses a changed graph under the same id and version while
+instances of that version run, with a message that says what to do, instead of a run that fails
+on a step that is gone; with a new version both run, and with nothing running the change is
+taken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from journeydsl import ir
+from journeydsl.cli import main
+from journeydsl.runtime.engine import Engine
+from journeydsl.runtime.pinning import JourneyChangedError, pin_graphs
+from journeydsl.runtime.stores.sqlite import SQLiteStore
+from journeydsl.testing import (
+    MemoryEventStore,
+    MemoryProfileStore,
+    MemoryStateStore,
+    RecordingChannel,
+    SteppableClock,
+)
+from tests.runtime.scenario import EXAMPLES, compile_journey, ev, local, profile
+from tests.runtime.test_run_cli import jsonl
+
+T0 = local("2026-01-05 10:00")
+
+PATHS = """
+journey paths{version}
+uses events "events.yaml"
+uses templates "templates.yaml"
+entry on card_issued
+parallel all {{
+  branch {{
+    wait for card_activated within 3d
+  }}
+  branch {{
+    {wait}
+    send zns install_digital_app marketing
+  }}
+}}
+"""
+
+
+def _paths(wait: str = "wait 1d", version: str = "") -> ir.Journey:
+    return compile_journey(PATHS.format(wait=wait, version=version))
+
+
+def _engine(journeys: list[ir.Journey], state: object) -> Engine:
+    """The graphs pinned in ``state``, then an engine of ``journeys`` over it."""
+    pin_graphs(state, journeys)  # type: ignore[arg-type]
+    return Engine(
+        journeys,
+        events=MemoryEventStore(),
+        profiles=MemoryProfileStore([profile("c1", app=True)]),
+        state=state,  # type: ignore[arg-type]
+        clock=SteppableClock(T0),
+        channels={"zns": RecordingChannel("zns")},
+    )
+
+
+def _issued() -> dict[str, object]:
+    return ev("c1", "card_issued", T0, card_id="k1", product="gold")
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_changed_graph_under_the_same_version_is_refused_while_instances_run(
+    tmp_path: Path, kind: str
+) -> None:
+    """A waiting instance of paths v1, then paths v1 with its timer step renamed: pinning it is
+    refused, naming the journey, the version, how many run and the version to give."""
+    state = MemoryStateStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
+    _engine([_paths()], state).ingest(_issued())
+    with pytest.raises(JourneyChangedError) as refused:
+        _engine([_paths("nudge: wait 2d")], state)
+    message = str(refused.value)
+    assert "journey 'paths' version 1 is not the graph its 1 running instance" in message
+    assert "`version 2`" in message
+    _engine([_paths()], state)  # the same graph again: fine
+    if isinstance(state, SQLiteStore):
+        state.close()
+
+
+def test_a_new_version_runs_beside_the_old_one_and_a_change_with_nothing_running_is_taken() -> None:
+    """Version 2 beside version 1 is accepted; once no instance of version 1 runs, a changed
+    version 1 is taken (noted anew)."""
+    state = MemoryStateStore()
+    first = _engine([_paths()], state)
+    first.ingest(_issued())
+    _engine([_paths(), _paths("nudge: wait 2d", " version 2")], state)
+    first.ingest(ev("c1", "card_activated", local("2026-01-05 11:00"), card_id="k1"))
+    first.tick(local("2026-01-06 10:00"))
+    assert [i["status"] for i in state.instances_of("c1")] == ["ended"]
+    _engine([_paths("nudge: wait 2d")], state)
+
+
+def test_journeydsl_run_refuses_a_changed_journey_with_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file edited between two runs without a new version: exit 2 and the message, where it
+    failed with a KeyError traceback at the first timer of an instance waiting at a step that
+    is gone."""
+    for name in ("events.yaml", "templates.yaml"):
+        (tmp_path / name).write_text((EXAMPLES / name).read_text(encoding="utf-8"), "utf-8")
+    journey = tmp_path / "paths.journey"
+    journey.write_text(PATHS.format(wait="wait 1d", version=""), encoding="utf-8")
+    events = jsonl(tmp_path / "events.jsonl", [_issued()])
+    argv = ["run", str(journey), "--db", str(tmp_path / "s.db"), "--events", str(events)]
+    argv += ["--actions", str(tmp_path / "actions.jsonl"), "--now", "2026-01-05T12:00:00+07:00"]
+    assert main(argv) == 0
+    journey.write_text(PATHS.format(wait="nudge: wait 2d", version=""), encoding="utf-8")
+    later = [*argv[:-1], "2026-01-09T12:00:00+07:00"]
+    capsys.readouterr()
+    assert main(later) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"journeydsl: error: {tmp_path / 's.db'}: journey 'paths' version 1")
+    assert "Traceback" not in err
