@@ -440,13 +440,7 @@ class Worker:
                 or datetime.now(UTC)
             )
         for result in self.engine.replay_quarantined(event_id):
-            if result.quarantined is not None:
-                self.quarantined += 1
-                self.metrics.inc("quarantined")
-            elif not result.duplicate:
-                self.events += 1
-                self.metrics.inc("events")
-                self.metrics.inc("steps", kind="event")
+            self._counted(result)
         return 1
 
     # ------------------------------------------------------------------ one bucket
@@ -594,18 +588,25 @@ class Worker:
 
     # ------------------------------------------------------------------ metrics
 
-    def _ingested(self, row: inbox.InboxRow, result: Any) -> None:
-        """Count an event taken (live: how long after its time its step committed)."""
+    def _counted(self, result: Any) -> bool:
+        """Count an event the engine was given (taken, quarantined, or a duplicate); True when
+        it was taken."""
         if result.quarantined is not None:
             self.quarantined += 1
             self.metrics.inc("quarantined")
-        elif not result.duplicate:
-            self.events += 1
-            self.metrics.inc("events")
-            self.metrics.inc("steps", kind="event")
-            if not self.event_time and row.at is not None:
-                lag = (datetime.now(UTC) - row.at).total_seconds()
-                self.metrics.observe("event_lag_seconds", max(lag, 0.0))
+            return False
+        if result.duplicate:
+            return False
+        self.events += 1
+        self.metrics.inc("events")
+        self.metrics.inc("steps", kind="event")
+        return True
+
+    def _ingested(self, row: inbox.InboxRow, result: Any) -> None:
+        """Count an event taken (live: how long after its time its step committed)."""
+        if self._counted(result) and not self.event_time and row.at is not None:
+            lag = (datetime.now(UTC) - row.at).total_seconds()
+            self.metrics.observe("event_lag_seconds", max(lag, 0.0))
 
     def _timers_due(self, now: datetime, dues: list[datetime]) -> None:
         """The store found these timers due at ``now``: count them, and how late they are."""

@@ -25,7 +25,7 @@ from journeydsl.runtime.events import EARLIEST, LATEST
 from journeydsl.simulate.budgets import preset_ledger
 from journeydsl.simulate.decisions import Stub, stub_functions
 from journeydsl.simulate.formats import compact
-from journeydsl.simulate.scenario_checks import ACTION_KINDS, check_expectations
+from journeydsl.simulate.scenario_checks import ACTION_FIELDS, ACTION_KINDS, check_expectations
 from journeydsl.yamlfile import (
     FileError,
     InputError,
@@ -39,20 +39,8 @@ __all__ = ["CaseResult", "TestFile", "discover", "run_file"]
 
 #: Fields shown, in this order, when an actual action has no expected partner to borrow from.
 _SHOWN = ("customer_id", "kind", "channel", "template", "queue", "priority", "name", "reason")
-_ORDER = (
-    "customer_id",
-    "journey",
-    "node",
-    "kind",
-    "channel",
-    "template",
-    "queue",
-    "priority",
-    "name",
-    "params",
-    "payload",
-    "reason",
-)
+#: The order of the fields a failing case shows.
+_ORDER = ACTION_FIELDS[1:13]
 
 
 class _Model(BaseModel):

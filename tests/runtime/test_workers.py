@@ -216,6 +216,16 @@ def _journeys() -> list:  # type: ignore[type-arg]
     return journeys
 
 
+def _sinks(journeys: list[Any], sink: FileChannel) -> dict[str, Any]:
+    """The channels, ticket sink and action handlers of ``journeys``, all writing to ``sink``
+    (as `journeydsl worker` wires them)."""
+    return {
+        "channels": dict.fromkeys(("email", "sms", "zns", "push"), sink),
+        "tickets": sink,
+        "actions": _action_handlers(journeys, sink),
+    }
+
+
 def test_a_worker_refuses_journeys_it_cannot_share(
     pg_store_8: PostgresStore, tmp_path: Path
 ) -> None:
@@ -278,9 +288,7 @@ def test_a_stopped_worker_releases_its_leases_and_reports_health(
         worker = Worker(
             journeys,
             store=store,
-            channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
-            tickets=sink,
-            actions=_action_handlers(journeys, sink),
+            **_sinks(journeys, sink),
             clock=SystemClock(),
             lease=LEASE,
             poll=0.01,
@@ -466,9 +474,7 @@ def test_a_live_worker_takes_events_as_they_come(pg_store_8: PostgresStore, tmp_
         worker = Worker(
             journeys,
             store=store,
-            channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
-            tickets=sink,
-            actions=_action_handlers(journeys, sink),
+            **_sinks(journeys, sink),
             clock=SystemClock(),
             lease=LEASE,
             poll=0.01,
@@ -642,11 +648,7 @@ def test_a_run_and_workers_never_share_a_database(
     run = ["run", *JOURNEYS, "--db", pg_dsn, "--events", str(events)]
     run += ["--actions", str(tmp_path / "run.jsonl")]
     sink = FileChannel(tmp_path / "a.jsonl")
-    handlers: dict[str, Any] = {
-        "channels": dict.fromkeys(("email", "sms", "zns", "push"), sink),
-        "tickets": sink,
-        "actions": _action_handlers(journeys, sink),
-    }
+    handlers = _sinks(journeys, sink)
     with sink, PostgresStore(pg_dsn, buckets=4) as one, PostgresStore(pg_dsn) as two:
         Worker(journeys, store=one, **handlers)
         Worker(journeys, store=two, **handlers)
@@ -686,9 +688,7 @@ def test_workers_replay_the_quarantined_events_an_operator_marks(
             worker = Worker(
                 journeys,
                 store=store,
-                channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
-                tickets=sink,
-                actions=_action_handlers(journeys, sink),
+                **_sinks(journeys, sink),
                 clock=SystemClock(),
                 lease=LEASE,
                 poll=0.01,
@@ -761,9 +761,7 @@ def test_now_is_refused_for_a_live_worker(
         worker = Worker(
             journeys,
             store=pg_store_8,
-            channels=dict.fromkeys(("email", "sms", "zns", "push"), sink),
-            tickets=sink,
-            actions=_action_handlers(journeys, sink),
+            **_sinks(journeys, sink),
             clock=SystemClock(),
         )
         with pytest.raises(ValueError, match="until is for a worker in event time"):

@@ -155,8 +155,8 @@ SECOND = '{{at: "2026-01-07 10:00", kind: send, channel: sms, template: activati
             SECOND.replace("channel: sms", "chanel: sms"),
             48,
             "an action has no field 'chanel' (they are at, customer_id, journey, node, kind, "
-            "channel, template, params, label, tags, queue, priority, payload, name, late, "
-            "reason, attribute, value, tag, remove) — did you mean 'channel'?",
+            "channel, template, queue, priority, name, params, payload, reason, label, tags, "
+            "late, attribute, value, tag, remove) — did you mean 'channel'?",
         ),
     ],
     ids=["at", "kind", "channel", "template", "currency", "bare-amount", "param-name", "field"],
