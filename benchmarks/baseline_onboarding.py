@@ -299,8 +299,11 @@ class Baseline:
     """The onboarding journey, hand-written (see the module docstring)."""
 
     def __init__(self, stream: Stream, channels: Mapping[str, Any], tickets: Any, reward: Any):
+        from journeydsl.money import Money
         from journeydsl.runtime.protocols import DeliveryStatus, Message, Ticket
 
+        #: O-8's fee waiver, drawn from the fee_waivers budget: what the reward carries.
+        self.waiver = Money(Decimal(500_000), "VND")
         self.Message = Message
         self.Ticket = Ticket
         self.transient = DeliveryStatus.FAILED_TRANSIENT
@@ -536,9 +539,15 @@ class Baseline:
     def _goal_met(self, cid: str, c: Customer, now: datetime) -> None:
         """O-8."""
         key = f"{JOURNEY_ID}:{VERSION}:{JOURNEY_ID}/{cid}/1:reward_annual_fee_waiver:0"
-        if self.reward(key, cid, {}, now).status == self.delivered:
+        if self.reward(key, cid, {"amount": self.waiver}, now).status == self.delivered:
+            drawn = {"amount": {"amount": "500000", "currency": "VND"}}
             self._act(
-                now, cid, "reward_annual_fee_waiver", "reward", name="annual_fee_waiver", params={}
+                now,
+                cid,
+                "reward_annual_fee_waiver",
+                "reward",
+                name="annual_fee_waiver",
+                params=drawn,
             )
         self._send(cid, c, "email_fee_waiver_granted", "fee_waiver_granted", ("email",), now, {})
         self._end(c, "spend_goal_met")

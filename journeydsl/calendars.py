@@ -51,6 +51,7 @@ DAY_NAMES: dict[str, frozenset[int]] = {
 ALL_DAYS: frozenset[int] = frozenset(range(1, 8))
 
 _DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
 
 
 def weekdays(names: Iterable[str]) -> frozenset[int]:
@@ -167,24 +168,96 @@ class Schedule:
 
 def window_opens(days: frozenset[int], start: time, end: time, local: datetime) -> datetime | None:
     """None when ``local`` is inside a send window (it opens at ``start`` on one of ``days`` and
-    closes at ``end``, the next day when ``end`` is not after ``start``); otherwise when the next
-    window opens. Inside is by the clock on the wall, or between the instants the window opens
-    and closes: an opening the clock skips (02:30 on a spring-forward night) is at 03:30, and
-    the window is open then, not a week later."""
+    closes at ``end``, the next day when ``end`` is not after ``start``); otherwise the first
+    instant after ``local`` at which a window is open, within eight days.
+
+    Inside is by the clock on the wall, or between the instants the window opens and closes
+    (compared as instants, so the repeated autumn hour is not mistaken for the first one): an
+    opening the clock skips (02:30 on a spring-forward night) is at 03:30, and the window is
+    open then, not a week later; a window the clock skips whole (02:00 to 03:00 that night) moves
+    with its opening and keeps its length (03:00 to 04:00); the clock jumping into a window (to
+    03:00 inside 02:30 to 03:30, or back to 01:00 inside 00:30 to 01:30 in autumn) opens it then.
+    """
+    tz = local.tzinfo
+    assert tz is not None
+    local = local.astimezone(UTC).astimezone(tz)  # (a time the clock skips, as an instant)
+    if _inside(days, start, end, local):
+        return None
+    # Instants compare by their UTC values here: two datetimes of one zone compare by the wall
+    # clock, which mistakes the repeated autumn hour for the first one.
+    d, now = local.date(), local.astimezone(UTC)
+    found: datetime | None = None
+    for i in range(-1, 9):
+        day = d + i * _DAY
+        candidates: list[datetime] = []
+        if day.isoweekday() in days:
+            # Where the window opens, and the second reading of a start the clock shows twice.
+            again = datetime.combine(day, start, tz).replace(fold=1)
+            candidates += [_window(day, start, end, tz)[0], again]
+        if (change := _offset_change(day, tz)) is not None:
+            candidates.append(change)  # (the clock jumps, perhaps into a window)
+        for c in (c.astimezone(UTC) for c in candidates):
+            if (
+                c > now
+                and (found is None or c < found)
+                and _inside(days, start, end, c.astimezone(tz))
+            ):
+                found = c
+        if found is not None and found <= local_instant(day + _DAY, time(0), tz).astimezone(UTC):
+            break  # (the next days' candidates are later still)
+    if found is None:
+        raise ValueError("no day the window opens on")
+    return found.astimezone(tz)
+
+
+def _window(day: date, start: time, end: time, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The instants the window of ``day`` opens and closes. A window the clock skips whole (it
+    closes before it opens, and the clock never shows its times) keeps its length from its
+    opening; one the clock skips in part is open where the clock shows its times."""
+    closes_on = day + _DAY if end <= start else day
+    opens = local_instant(day, start, tz)
+    closes = local_instant(closes_on, end, tz)
+    if closes.astimezone(UTC) <= opens.astimezone(UTC):
+        last = (closes.astimezone(UTC) - _TICK).astimezone(tz).time()
+        if not start <= last < end:
+            closes = opens + (datetime.combine(closes_on, end) - datetime.combine(day, start))
+    return opens, closes
+
+
+def _inside(days: frozenset[int], start: time, end: time, local: datetime) -> bool:
+    """Whether ``local`` (in its zone, normalised) is inside a window: by the wall clock, or
+    between the instants one opens and closes (aware datetimes of different zones compare as
+    instants, so both sides are in UTC)."""
     t, d, tz = local.time(), local.date(), local.tzinfo
     assert tz is not None
     if d.isoweekday() in days and (start <= t < end if start < end else t >= start):
-        return None
+        return True
     if end <= start and (d - _DAY).isoweekday() in days and t < end:
-        return None
+        return True
+    at = local.astimezone(UTC)
     for day in (d - _DAY, d):
-        if day.isoweekday() not in days:
-            continue
-        closes = local_instant(day + _DAY if end <= start else day, end, tz)
-        if local_instant(day, start, tz) <= local < closes:
-            return None
-    for i in range(9):
-        day = d + i * _DAY
-        if day.isoweekday() in days and (opens := local_instant(day, start, tz)) > local:
-            return opens
-    raise ValueError("no day the window opens on")
+        if day.isoweekday() in days:
+            opens, closes = _window(day, start, end, tz)
+            if opens.astimezone(UTC) <= at < closes.astimezone(UTC):
+                return True
+    return False
+
+
+def _offset_change(day: date, tz: tzinfo) -> datetime | None:
+    """The instant the UTC offset of ``tz`` changes on local date ``day`` (the clock jumps
+    there), if it does; the first such change, to the second."""
+    lo = local_instant(day, time(0), tz).astimezone(UTC)
+    hi = local_instant(day + _DAY, time(0), tz).astimezone(UTC)
+    before = lo.astimezone(tz).utcoffset()
+    if hi.astimezone(tz).utcoffset() == before:
+        return None
+    while hi - lo > timedelta(seconds=1):  # offset(lo) is the first one, offset(hi) is not
+        mid = lo + (hi - lo) // 2
+        mid = mid.replace(microsecond=0)
+        if mid <= lo:
+            break
+        if mid.astimezone(tz).utcoffset() == before:
+            lo = mid
+        else:
+            hi = mid
+    return hi.astimezone(tz)

@@ -233,3 +233,97 @@ def test_a_window_whose_opening_the_clock_skips_is_open_at_that_opening() -> Non
     assert window_opens(days, time(2, 30), time(2, 45), local_instant(
         date(2026, 3, 15), time(2, 40), NEW_YORK
     )) is None  # fmt: skip
+
+
+LONDON = ZoneInfo("Europe/London")
+#: The instants the clocks change in 2026, with their zones: spring and autumn.
+CHANGES = [
+    (NEW_YORK, datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+    (NEW_YORK, datetime(2026, 11, 1, 6, 0, tzinfo=UTC)),
+    (LONDON, datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+    (LONDON, datetime(2026, 10, 25, 1, 0, tzinfo=UTC)),
+    (HCM, datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),  # (no daylight saving)
+]
+NIGHT_TIMES = st.builds(time, st.integers(0, 3), st.sampled_from([0, 10, 30, 45, 59]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(CHANGES),
+    st.integers(-3 * 60, 3 * 60),
+    NIGHT_TIMES,
+    st.one_of(NIGHT_TIMES, TIMES),
+    DAY_SETS,
+)
+def test_a_window_opening_near_a_clock_change_is_later_and_open(
+    change: tuple[ZoneInfo, datetime], minutes: int, start: time, end: time, days: frozenset[int]
+) -> None:
+    """Around the clock changes, the opening returned is after the given instant (compared as
+    instants, not by the wall clock) and the window is open then."""
+    tz, at = change
+    now = at + timedelta(minutes=minutes)
+    local = now.astimezone(tz)
+    opens = window_opens(days, start, end, local)
+    if opens is not None:
+        assert now < opens.astimezone(UTC) <= now + timedelta(days=8)
+        assert window_opens(days, start, end, opens) is None
+
+
+@pytest.mark.parametrize(
+    ("tz", "local", "expected"),
+    [
+        (NEW_YORK, "2026-11-01T01:05:00-05:00", "2026-11-01T01:10:00-05:00"),
+        (LONDON, "2026-10-25T01:05:00+00:00", "2026-10-25T01:10:00+00:00"),
+    ],
+)
+def test_a_window_in_the_repeated_autumn_hour_opens_at_its_second_reading(
+    tz: ZoneInfo, local: str, expected: str
+) -> None:
+    """At 01:05 of the second, repeated 01:00 hour, a Sunday 01:10-01:15 window opens at the
+    second 01:10, not at the first one, an hour past."""
+    at = datetime.fromisoformat(local).astimezone(tz)
+    assert at.fold == 1
+    opens = window_opens(weekdays(["sun"]), time(1, 10), time(1, 15), at)
+    assert opens is not None
+    assert opens.isoformat() == expected
+    assert window_opens(weekdays(["sun"]), time(1, 10), time(1, 15), opens) is None
+
+
+def test_a_window_open_since_the_first_autumn_reading_is_open_in_the_second() -> None:
+    """A Sunday window from 01:10 to midnight opened at the first 01:10 (EDT), so at 01:00 EST,
+    an hour later, it is open, though the wall clock shows a time before 01:10."""
+    at = datetime(2026, 11, 1, 6, 0, tzinfo=UTC).astimezone(NEW_YORK)
+    assert window_opens(weekdays(["sun"]), time(1, 10), time(0, 0), at) is None
+
+
+@pytest.mark.parametrize(
+    ("tz", "before", "start", "end", "opening", "closing"),
+    [
+        (NEW_YORK, "2026-03-07T22:00", time(2), time(3), "03:00:00-04:00", "04:00:00-04:00"),
+        (NEW_YORK, "2026-03-07T22:00", time(2, 10), time(3), "03:10:00-04:00", "04:00:00-04:00"),
+        (
+            NEW_YORK,
+            "2026-03-07T22:00",
+            time(2, 30),
+            time(3, 30),
+            "03:00:00-04:00",
+            "03:30:00-04:00",
+        ),
+        (LONDON, "2026-03-28T22:00", time(1), time(2), "02:00:00+01:00", "03:00:00+01:00"),
+    ],
+)
+def test_a_window_the_spring_gap_skips_opens_where_it_is_open(
+    tz: ZoneInfo, before: str, start: time, end: time, opening: str, closing: str
+) -> None:
+    """A Sunday window the spring-forward gap skips whole moves with its opening and keeps its
+    length; one it skips in part opens when the clock jumps into it. It is open at the opening
+    returned, and until the closing."""
+    days = weekdays(["sun"])
+    opens = window_opens(days, start, end, datetime.fromisoformat(before).replace(tzinfo=tz))
+    assert opens is not None
+    assert opens.isoformat().split("T")[1] == opening
+    assert window_opens(days, start, end, opens) is None
+    closes = datetime.fromisoformat(opens.date().isoformat() + "T" + closing)
+    last = (closes - timedelta(minutes=1)).astimezone(tz)
+    assert window_opens(days, start, end, last) is None
+    assert window_opens(days, start, end, closes.astimezone(tz)) is not None

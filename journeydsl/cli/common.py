@@ -24,6 +24,7 @@ __all__ = [
     "Command",
     "Parser",
     "UsageError",
+    "actions_file_problem",
     "add_root_option",
     "add_skip_option",
     "catalog_roots",
@@ -136,6 +137,18 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
 
 class UsageError(Exception):
     """A mistake in how the command was called (exit code 2)."""
+
+
+def actions_file_problem(actions: str | Path) -> str | None:
+    """Why ``actions`` cannot be the actions file (``-``: not a file), or None. The actions file
+    is read back when a run starts again, to drop the actions it already holds (exactly once),
+    so it must be a file: stdout cannot be read back."""
+    if str(actions) == "-":
+        return (
+            "--actions must name a file, not - (stdout): it is read back on a rerun to drop the "
+            "actions already delivered"
+        )
+    return None
 
 
 def fail_usage(message: str) -> NoReturn:

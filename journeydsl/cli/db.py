@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from journeydsl.cli.common import Command, Parser
-from journeydsl.cli.stores import is_postgres_dsn, told_store_problem
+from journeydsl.cli.stores import is_postgres_dsn, store_exit
 from journeydsl.exitcodes import ExitCode
 
 __all__ = ["COMMANDS", "add_db_arguments", "cmd_db"]
@@ -56,15 +56,24 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             found, now = migrate_database(db, buckets=args.buckets)
             label = describe(db)
         else:
+            if args.buckets is not None:
+                print(
+                    f"journeydsl: error: --buckets is for a PostgreSQL database "
+                    f"(postgresql://…): workers share its customers by buckets; {db} is a "
+                    "SQLite state file, which has one writer and no buckets",
+                    file=err,
+                )
+                return ExitCode.USAGE
             if not Path(db).is_file():
                 print(f"journeydsl: error: {db}: no such file", file=err)
                 return ExitCode.USAGE
             found, now = _migrate_sqlite(db)
             label = db
     except Exception as exc:
-        if not told_store_problem(db, exc, err):
+        code = store_exit(db, exc, err)
+        if code is None:
             raise
-        return ExitCode.ERRORS
+        return code
     if found == now:
         print(f"{label}: schema version {now}, up to date", file=out)
     else:

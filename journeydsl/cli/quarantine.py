@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from journeydsl.cli.common import Command, Parser, add_root_option, catalog_roots
-from journeydsl.cli.stores import db_label, is_postgres_dsn, open_store, told_store_problem
+from journeydsl.cli.stores import db_label, is_postgres_dsn, open_store, store_exit
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.protocols import QuarantinedEvent
 
@@ -103,9 +103,10 @@ def list_command(db: str, event_id: str | None, fmt: str, out: TextIO, err: Text
         with open_store(db, readonly=True) as store:
             found = store.quarantined(event_id)
     except Exception as exc:
-        if not told_store_problem(db, exc, err):
+        code = store_exit(db, exc, err)
+        if code is None:
             raise
-        return ExitCode.ERRORS
+        return code
     if event_id is not None and not found:
         print(
             f"journeydsl: error: no quarantined event with id {event_id!r} in {db_label(db)}",
@@ -142,9 +143,10 @@ def replay_command(args: Any, out: TextIO, err: TextIO) -> int:
         with open_store(args.db, migrate=False) as store:
             marked = store.request_replay(args.id)
     except Exception as exc:
-        if not told_store_problem(args.db, exc, err):
+        code = store_exit(args.db, exc, err)
+        if code is None:
             raise
-        return ExitCode.ERRORS
+        return code
     if args.id is not None and not marked:
         print(
             f"journeydsl: error: no quarantined event with id {args.id!r} in {db_label(args.db)}",

@@ -22,6 +22,7 @@ of engine, store and actions file, and what is printed. ``Engine``, ``SQLiteStor
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,13 @@ from typing import IO, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
-from journeydsl.cli.common import Command, add_root_option, catalog_roots, quiet_engine_logs
+from journeydsl.cli.common import (
+    Command,
+    actions_file_problem,
+    add_root_option,
+    catalog_roots,
+    quiet_engine_logs,
+)
 from journeydsl.cli.stores import Store, db_label, is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.engine import Engine
@@ -100,7 +107,8 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         "--now",
         metavar="T",
         help="after the stream, run on until this time (never before the time the state file "
-        "already reached; held to --max-future too)",
+        "already reached; one before the time the stream reached is told on stderr, and the "
+        "run ends there; held to --max-future too)",
     )
     run.add_argument(
         "--max-future",
@@ -199,8 +207,19 @@ def _duration(err: TextIO, option: str, given: str, *, zero: bool = False) -> ti
     """The duration an option gives (``0`` too when ``zero``), or None after saying why not."""
     from journeydsl.expr.checker import duration_value
 
-    value = timedelta() if zero and given.strip() == "0" else duration_value(given)
-    if value is None:
+    # (leading zeros do not lengthen a duration: 0001d is a day)
+    plain = re.sub(r"^0+(?=\d)", "", given)
+    value = timedelta() if zero and given.strip() == "0" else duration_value(plain)
+    if value is None and re.fullmatch(r"\d+[smhdw]", given):
+        # Well written, but longer than any duration may be (a journey's waits have this limit).
+        from journeydsl.expr.limits import MAX_DURATION
+
+        print(
+            f"journeydsl: error: {option} {given!r} is too long: a duration is at most "
+            f"{MAX_DURATION.days}d",
+            file=err,
+        )
+    elif value is None:
         print(
             f"journeydsl: error: {option} {given!r} is not a duration "
             f"(a number and s, m, h, d or w, e.g. 1d{', or 0' if zero else ''})",
@@ -377,6 +396,10 @@ def run(
             return ExitCode.USAGE
     if events != "-" and not Path(events).is_file():
         print(f"journeydsl: error: {events}: no such file", file=err)
+        return ExitCode.USAGE
+    not_a_file = actions_file_problem(actions)
+    if not_a_file is not None:
+        print(f"journeydsl: error: {not_a_file}", file=err)
         return ExitCode.USAGE
     postgres = is_postgres_dsn(str(db))
     for path in (actions,) if postgres else (db, actions):
@@ -602,6 +625,14 @@ def _run_stream(
             profiled=profiled,
         )
         runner(plan.events, plan.stdin, plan.now)
+        if plan.now is not None and clock.current is not None and clock.current > plan.now:
+            # (the state file's time was checked before: this is the stream's own)
+            print(
+                f"journeydsl: warning: --now {plan.now.isoformat()} is before "
+                f"{clock.current.isoformat()}, the time the stream reached: the run ends "
+                "there (a run cannot go back in time)",
+                file=err,
+            )
         if sink.dropped_torn_line:
             print(f"{actions}: dropped an incomplete last line left by a crash", file=err)
     summary.in_quarantine = len(store.quarantined())

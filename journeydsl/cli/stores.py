@@ -7,14 +7,21 @@ from __future__ import annotations
 import sqlite3
 from typing import TextIO, TypeAlias
 
+from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.stores.postgres import PostgresStore, is_postgres_dsn, pg_error
-from journeydsl.runtime.stores.sqlite import SQLiteStore, StoreUnavailable, storage_error
+from journeydsl.runtime.stores.sqlite import (
+    DatabaseInUse,
+    SQLiteStore,
+    StoreUnavailable,
+    storage_error,
+)
 
 __all__ = [
     "Store",
     "db_label",
     "is_postgres_dsn",
     "open_store",
+    "store_exit",
     "store_problem",
     "told_store_problem",
 ]
@@ -51,6 +58,17 @@ def told_store_problem(db: str, exc: BaseException, err: TextIO) -> bool:
     if problem is not None:
         print(f"journeydsl: error: {problem}", file=err)
     return problem is not None
+
+
+def store_exit(db: str, exc: BaseException, err: TextIO) -> ExitCode | None:
+    """Tell on ``err``, in one line, why the store ``db`` names cannot be used, and return the
+    exit code that says so: 2 when another writer holds it (:class:`DatabaseInUse`: a usage
+    error, as for ``journeydsl run``), 1 when it cannot be used (damaged, unreachable …); None
+    for an error that is not the store's fault (a bug: the caller raises it again)."""
+    if isinstance(exc, DatabaseInUse):
+        print(f"journeydsl: error: {exc}", file=err)
+        return ExitCode.USAGE
+    return ExitCode.ERRORS if told_store_problem(db, exc, err) else None
 
 
 def store_problem(db: str, exc: BaseException) -> StoreUnavailable | None:

@@ -28,12 +28,19 @@ from typing import IO, Any, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
-from journeydsl.cli.common import Command, add_root_option, catalog_roots, quiet_engine_logs
+from journeydsl.cli.common import (
+    Command,
+    actions_file_problem,
+    add_root_option,
+    catalog_roots,
+    quiet_engine_logs,
+)
 from journeydsl.cli.run import _action_handlers, _compile, _duration, _policy_file
-from journeydsl.cli.stores import is_postgres_dsn, told_store_problem
+from journeydsl.cli.stores import db_label, is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.kafka import KafkaConsumerError
+from journeydsl.runtime.pinning import JourneyChangedError
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.profiles import attribute_types
 from journeydsl.runtime.protocols import SinkError
@@ -182,6 +189,10 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             file=err,
         )
         return ExitCode.USAGE
+    not_a_file = actions_file_problem(args.actions)
+    if not_a_file is not None:
+        print(f"journeydsl: error: {not_a_file}", file=err)
+        return ExitCode.USAGE
     kafka_problem = _kafka_usage(args)
     if kafka_problem:
         print(f"journeydsl: error: {kafka_problem}", file=err)
@@ -211,6 +222,9 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with quiet_engine_logs(err):
         try:
             return _work(args, journeys, policies, (now, lease), clock == "event", err)
+        except JourneyChangedError as exc:
+            print(f"journeydsl: error: {db_label(db)}: {exc}", file=err)
+            return ExitCode.USAGE
         except ValueError as exc:
             print(f"journeydsl: error: {exc}", file=err)
             return ExitCode.USAGE

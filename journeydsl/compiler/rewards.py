@@ -7,14 +7,15 @@ Checks, each at the file, line and column of what is wrong:
 * JD302: the amount is in another currency than the budget;
 * JD301: an amount drawn from a quota (a quota's draw is one reward), or no amount drawn from a
   money budget;
-* JD105: an amount that is zero or negative (a fixed one; a computed one is checked when the
-  step runs, and ends the instance with the outcome ``error``);
+* JD105: an amount that is zero or negative, or has more decimal places than the budget's
+  currency (a fixed one; a computed one is checked when the step runs, and ends the instance
+  with the outcome ``error``);
 * JD104: in YAML, ``amount``, ``granted`` or ``exhausted`` without ``from``.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
 from journeydsl import ast as A
@@ -23,7 +24,7 @@ from journeydsl.expr.catalog import BudgetSpec
 from journeydsl.expr.checker import Scope, Typed, check_type
 from journeydsl.expr.types import money
 from journeydsl.ir_rewards import Reward
-from journeydsl.money import Money
+from journeydsl.money import Money, places_beyond
 
 if TYPE_CHECKING:
     from journeydsl.compiler.lower import _Lowerer
@@ -97,6 +98,16 @@ def _amount(lw: _Lowerer, s: A.Action, spec: BudgetSpec | None, scope: Scope) ->
                 f"a reward draws a positive amount, not {value.amount} {value.currency}",
                 s.amount.span,
                 f"e.g. `amount 500_000 {spec.currency}`",
+            )
+        elif isinstance(value, Money) and (beyond := places_beyond(value.amount, spec.currency)):
+            used, allowed = beyond
+            lw.diags.error(
+                "JD105",
+                f"a reward draws an amount {spec.currency} can pay: {_n(value.amount)} "
+                f"{spec.currency} uses {used} decimal place{'' if used == 1 else 's'} and "
+                f"{spec.currency} has {allowed or 'none'} (an amount drawn is never rounded)",
+                s.amount.span,
+                f"e.g. `amount {_n(value.amount.to_integral_value(ROUND_DOWN))} {spec.currency}`",
             )
     return t
 

@@ -32,8 +32,8 @@ from typing import Final
 
 from journeydsl import ast as A
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
-from journeydsl.expr.typed import Scope, Typed
-from journeydsl.expr.types import Type
+from journeydsl.expr.typed import Scope, Typed, poison
+from journeydsl.expr.types import ERROR, Type
 from journeydsl.money import Money
 
 __all__ = [
@@ -44,8 +44,10 @@ __all__ = [
     "MAX_LIST_ITEMS",
     "MAX_LITERAL_DIGITS",
     "MAX_STRING_LENGTH",
+    "DurationLimitError",
     "ExpressionLimitError",
     "bounded",
+    "bounded_duration",
     "builds_text",
     "charge",
     "checked_amount",
@@ -56,6 +58,7 @@ __all__ = [
     "describe_excess",
     "metered",
     "multiply_ints",
+    "wait_length",
 ]
 
 #: The longest string an expression may build, in characters (64 Ki).
@@ -95,6 +98,23 @@ class ExpressionLimitError(ValueError):
         self.limit = limit
         self.source = _source(node)
         super().__init__(f"`{self.source}` would build {built}; the limit is {allowed} ({limit})")
+
+
+class DurationLimitError(ValueError):
+    """A wait (or a wait's ``within``) whose length, known only at run time, is longer than
+    :data:`MAX_DURATION`: ``str(error)`` says so in words, with the length in days."""
+
+
+def wait_length(length: timedelta) -> timedelta:
+    """``length``, the length of a wait computed at run time, or :class:`DurationLimitError`
+    when it is longer than :data:`MAX_DURATION` either way (a due time so far off would be
+    past what a date holds, or surely a mistake)."""
+    if -MAX_DURATION <= length <= MAX_DURATION:
+        return length
+    days = abs(length) // timedelta(days=1)
+    raise DurationLimitError(
+        f"wait of {days:,} days is longer than the {MAX_DURATION.days:,} days a wait may last"
+    )
 
 
 def _source(node: A.Expr) -> str:
@@ -286,6 +306,31 @@ def bounded(typed: Typed, node: A.Expr, scope: Scope) -> Typed:
         "every time",
     )
     return replace(typed, bound=None)
+
+
+def bounded_duration(typed: Typed, node: A.Expr, scope: Scope) -> Typed:
+    """``typed``, a duration built by arithmetic, after reporting JD107 when it is constant and
+    longer than :data:`MAX_DURATION` (or longer than any duration can be): a wait of that length
+    would end every instance with an error. It is then an error value, so that the excess is
+    reported once."""
+    if not typed.const or typed.type.kind != "duration":
+        return typed
+    try:
+        value = typed.fn(None, None)  # type: ignore[arg-type]  # constants ignore context
+    except (ArithmeticError, ValueError):  # past what a timedelta holds
+        length = "longer than any duration can be"
+    else:
+        if not isinstance(value, timedelta) or -MAX_DURATION <= value <= MAX_DURATION:
+            return typed
+        length = f"{abs(value) // timedelta(days=1):,} days long"
+    scope.diags.error(
+        "JD107",
+        f"this duration is {length}; a journey waits at most {MAX_DURATION.days}d",
+        node.span,
+        "a wait, a window or a `reentry after` this long is surely a mistake; at run time the "
+        "wait would end the customer's instance with an error",
+    )
+    return Typed(ERROR, poison, False, typed.reads)
 
 
 def describe_excess(t: Type, bound: int) -> tuple[str, str] | None:

@@ -17,6 +17,7 @@ from journeydsl.expr.context import EvalContext, EventRecord, Fn
 from journeydsl.expr.hints import mismatch_hint, not_bool_hint
 from journeydsl.expr.limits import (
     bounded,
+    bounded_duration,
     checked_amount,
     checked_int,
     concat,
@@ -269,6 +270,8 @@ def check_binary(node: A.Binary, scope: Scope) -> Typed:
         return _no_arith(op, lt, rt, node, scope)
     fn = _compile_arith(op, result, rt, lf, rf, node)
     typed = Typed(result, fn, const, reads, _bound(op, result, left.bound, right.bound))
+    if result == DURATION:
+        return bounded_duration(_arith_code(typed, op, rt, left, right, node), node, scope)
     return bounded(_arith_code(typed, op, rt, left, right, node), node, scope)
 
 

@@ -258,7 +258,7 @@ class Engine:
         except BadEvent as exc:
             intake.quarantine(eid, as_json, str(exc), result)
             return result
-        if not late_ok and (why := intake.too_late(ev.at)) is not None:
+        if (why := intake.refusal(ev, late_ok, self._delivery.queues)) is not None:
             intake.quarantine(eid, as_json, why, result)
             return result
         with self._group():  # the event, the instances it moved and its marker: one commit
@@ -300,8 +300,8 @@ class Engine:
     ) -> datetime:
         """Store the event, move the instances it concerns (of the journeys that did not take
         it yet: ``done`` took it), commit; returns the step's now."""
+        now = max(self._intake.now(), ev.at)  # when its effects are delivered
         self.events.append(eid, ev)
-        now = max(self.clock.now(), ev.at)  # when its effects are delivered
         at = ev.at  # when it happened: the instant the journeys decide as of
         records: list[InstanceRecord] = []
         outbox: list[OutboxEntry] = []
@@ -327,8 +327,8 @@ class Engine:
         # New entries: on this event's type, and on a change it made (`entry when`).
         entered, meta = self._entries.on_event(ev, at, profile, done, records, outbox)
         result.entered.extend(entered)
-        if ev.type == CLOSED_EVENT and self._delivery.queues is not None:
-            meta = {**meta, **self._delivery.queues.closed(ev.data.get("ticket_id"))}
+        if ev.type == CLOSED_EVENT and (queues := self._delivery.queues) is not None:
+            meta = {**meta, **queues.closed(ev.data.get("ticket_id"), ev.customer_id)}
         if not self.only:
             self.state.commit(records, outbox, processed_event=eid, meta=meta)
             return now
@@ -345,7 +345,7 @@ class Engine:
     ) -> str | None:
         """Enter ``customer_id`` into a journey from code; None when re-entry rules refuse."""
         journey = self.latest[journey_id]
-        now = self.clock.now()
+        now = self._intake.now()
         profile = self.profiles.get(customer_id)
         trigger = EventRecord(customer_id, "enroll", now, dict(data or {}))
         inst = self._entries.enter(journey, customer_id, now, profile, trigger)
@@ -360,7 +360,7 @@ class Engine:
     @host_call
     def profile_changed(self, customer_id: str) -> list[str]:
         """The host changed the customer's profile: enter them where an `entry when` turned true."""
-        entered = self._entries.changes.profile_changed(customer_id, self.clock.now())
+        entered = self._entries.changes.profile_changed(customer_id, self._intake.now())
         self._delivery.hand_out(self.clock.now())
         return entered
 

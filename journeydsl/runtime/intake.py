@@ -6,6 +6,8 @@ journeys an event was processed for.
   is refused at start, not discovered one customer at a time.
 * :func:`event_json`: an event as the JSON contract has it, whatever form the host gave;
   :func:`event_text`: the text a quarantined event is kept as, with its numbers exact.
+* :meth:`Intake.refusal`: an event too late to take, or a ``ticket_closed`` naming another
+  customer's open ticket, is quarantined with its reason.
 * :func:`scoped_marker`: the processed marker of an event for one journey. A run of only some
   of the journeys in a store (``Engine(only=True)``, ``journeydsl run --only``) marks each event
   processed for each of its journeys, not for all, so the others still take it later.
@@ -18,7 +20,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
@@ -29,6 +31,10 @@ from journeydsl.runtime.events import UnreadableEvent
 from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.protocols import Clock, Quarantine, QuarantinedEvent, StateStore
+from journeydsl.runtime.queues import CLOSED_EVENT
+
+if TYPE_CHECKING:
+    from journeydsl.runtime.queues import TicketQueues
 
 __all__ = [
     "SCOPED_MARKERS",
@@ -204,14 +210,44 @@ class Intake:
             return False
         return self.state.processed(eid) or bool(self.done_for(eid))
 
+    def now(self) -> datetime:
+        """The engine's clock's now; a :class:`ValueError` naming the clock when it is naive (no
+        UTC offset: ``datetime.now()``), which no instant the engine keeps compares with."""
+        now = self.clock.now()
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            shown = now.isoformat() if isinstance(now, datetime) else repr(now)
+            raise ValueError(
+                f"the engine's clock ({type(self.clock).__name__}.now()) gave {shown}, a time "
+                "without a UTC offset; a Clock must return an aware datetime, e.g. "
+                "datetime.now(UTC)"
+            )
+        return now
+
     def too_late(self, at: datetime) -> str | None:
         """Why an event dated ``at`` is too late to take, if it is."""
         limit = self.allowed_lateness
-        if limit is None or (late := self.clock.now() - at) <= limit:
+        if limit is None or (late := self.now() - at) <= limit:
             return None
         return (
             f"too_late: dated {describe_lateness(late)} before the engine's clock "
             f"(allowed lateness {describe_lateness(limit)})"
+        )
+
+    def refusal(self, ev: EventRecord, late_ok: bool, queues: TicketQueues | None) -> str | None:
+        """Why the event cannot be taken, if it cannot: it is too late (unless ``late_ok``), or
+        it is a ``ticket_closed`` naming a ticket open for another customer (an event closes
+        only its own customer's tickets)."""
+        if not late_ok and (why := self.too_late(ev.at)) is not None:
+            return why
+        if ev.type != CLOSED_EVENT or queues is None:
+            return None
+        ticket_id = ev.data.get("ticket_id")
+        owner = queues.owner(ticket_id)
+        if owner is None or owner == ev.customer_id:
+            return None
+        return (
+            f"not_own_ticket: 'ticket_id' {ticket_id!r} names a ticket open for another "
+            f"customer, not {ev.customer_id!r}"
         )
 
     def quarantine(

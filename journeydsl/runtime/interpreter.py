@@ -20,9 +20,10 @@ from typing import Any
 from journeydsl import ir
 from journeydsl.calendars import ALL_DAYS, next_at
 from journeydsl.expr.absent import AbsentAttributeError
-from journeydsl.expr.limits import ExpressionLimitError
+from journeydsl.expr.limits import DurationLimitError, ExpressionLimitError, wait_length
 from journeydsl.ir_offers import ChooseOffer
 from journeydsl.ir_rewards import Reward
+from journeydsl.money import Money
 from journeydsl.runtime import parallel
 from journeydsl.runtime.budgets import BudgetLedger
 from journeydsl.runtime.codec import decode_map, encode_map, plain
@@ -210,7 +211,9 @@ class Interpreter:
         if isinstance(exc, ConditionError):
             exc = exc.original
         zero = _by_zero(exc)
-        known = zero or isinstance(exc, ExpressionLimitError | AbsentAttributeError | OverflowError)
+        known = zero or isinstance(
+            exc, ExpressionLimitError | DurationLimitError | AbsentAttributeError | OverflowError
+        )
         reason = str(exc) if known else repr(exc)
         if isinstance(exc, OverflowError):  # (Python's words name no limit)
             reason = f"a date, time or duration out of range (beyond year 9999): {exc}"
@@ -466,13 +469,12 @@ class Interpreter:
         wait["ticket"] = step.outbox[-1].key
         return None
 
-    def _action(self, node: ir.Action, step: Step) -> str | None:
+    def _action(self, node: ir.Action, step: Step, drawn: Money | None = None) -> str | None:
         ctx = step.ctx
-        fields = {
-            "action": node.action,
-            "name": node.name,
-            "params": encode_map({k: e.fn(ctx, None) for k, e in node.params}),
-        }
+        params = {k: e.fn(ctx, None) for k, e in node.params}
+        if drawn is not None:  # (a reward drawn from a money budget: the amount it drew)
+            params["amount"] = drawn
+        fields = {"action": node.action, "name": node.name, "params": encode_map(params)}
         self._effect(step, node, "action", fields, _late(step))
         note(step.inst, ctx.now, node.id, node.action, name=node.name, **_late_note(step))
         return node.next
@@ -520,7 +522,7 @@ class Interpreter:
         now = ctx.now
         value = node.value.fn(ctx, None)
         if node.mode == "duration":
-            due = now + value
+            due = now + wait_length(value)
         elif node.mode == "until":
             due = value
         else:
@@ -547,7 +549,7 @@ class Interpreter:
         due: datetime | None = None
         if node.timeout is not None:
             t = node.timeout.fn(ctx, None)
-            due = now + t if node.timeout_mode == "within" else t
+            due = now + wait_length(t) if node.timeout_mode == "within" else t
             if due is not None and due <= now:
                 note(inst, now, node.id, "timeout", passed=True)
                 return node.on_timeout
@@ -566,7 +568,7 @@ class Interpreter:
         due: datetime | None = None
         if node.timeout is not None:
             t = node.timeout.fn(ctx, None)
-            due = now + t if node.timeout_mode == "within" else t
+            due = now + wait_length(t) if node.timeout_mode == "within" else t
             if due is not None and due <= now:
                 note(inst, now, node.id, "timeout", passed=True)
                 return node.on_timeout

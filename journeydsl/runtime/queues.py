@@ -20,8 +20,10 @@ so no ticket is ranked twice. The open tickets of ``max_open`` are updated under
 
 A queue with ``max_open`` also caps the tickets open at once: a release accepts no more than
 ``max_open`` minus those still open, and a ticket stays open until a ``ticket_closed`` event
-names it (``ticket_id``: the ticket's idempotency key). The open tickets are engine meta
-(``queue_open:QUEUE``), written with the release's decision and with the closing event's step.
+of its own customer names it (``ticket_id``: the ticket's idempotency key; one naming another
+customer's open ticket is quarantined, see :meth:`Intake.refusal`). The open tickets are engine
+meta (``queue_open:QUEUE``), written with the release's decision and with the closing event's
+step.
 """
 
 from __future__ import annotations
@@ -269,17 +271,30 @@ class TicketQueues:
         noted = self.state.get_meta(_OPEN + queue)
         return dict(json.loads(noted)) if noted else {}
 
-    def closed(self, ticket_id: object) -> dict[str, str]:
-        """The engine meta to commit with a ``ticket_closed`` event naming ``ticket_id``: the
-        open tickets of its queue without it (nothing when no queue with ``max_open`` has it
-        open)."""
+    def owner(self, ticket_id: object) -> str | None:
+        """The customer whose open ticket ``ticket_id`` is (None when no queue with
+        ``max_open`` has it open)."""
+        if not isinstance(ticket_id, str):
+            return None
+        for rule in self.rules.values():
+            opened = self.open_tickets(rule.queue) if rule.max_open is not None else {}
+            if (customer := opened.get(ticket_id)) is not None:
+                return customer
+        return None
+
+    def closed(self, ticket_id: object, customer_id: str) -> dict[str, str]:
+        """The engine meta to commit with a ``ticket_closed`` event of ``customer_id`` naming
+        ``ticket_id``: the open tickets of its queue without it (nothing when no queue with
+        ``max_open`` has it open for that customer: an event closes only its customer's
+        tickets)."""
         for rule in self.rules.values():
             if rule.max_open is None or not isinstance(ticket_id, str):
                 continue
             if self.shared is not None:
                 self.shared.lock_queue(rule.queue)  # (engines update the open tickets in turn)
             opened = self.open_tickets(rule.queue)
-            if opened.pop(ticket_id, None) is not None:
+            if opened.get(ticket_id) == customer_id:
+                del opened[ticket_id]
                 log.info("ticket_closed", queue=rule.queue, ticket=ticket_id, open=len(opened))
                 return {_OPEN + rule.queue: json.dumps(opened, sort_keys=True)}
         return {}

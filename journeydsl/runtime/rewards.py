@@ -6,6 +6,11 @@ outbox entry): granted, the reward goes into the outbox and the instance takes t
 exit; refused (not enough left, or outside the budget's ``from``/``until`` dates in the journey's
 time zone), no reward is given and it takes the ``exhausted`` exit. The decision log says which
 (``explain``: "drew 500,000 VND from fee_waivers" / "fee_waivers exhausted").
+
+The reward of a money budget carries the amount drawn in its params (``amount``, in the budget's
+currency), so the handler gives what the budget paid for. An amount with more decimal places than
+its currency has (a computed ``trigger.amount * 0.05`` of VND) is never rounded: the instance
+ends with the outcome ``error``, the reason in its decision log, and nothing is drawn.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from zoneinfo import ZoneInfo
 from journeydsl import ir
 from journeydsl.expr.catalog import BudgetSpec
 from journeydsl.ir_rewards import Reward, budgets_of
-from journeydsl.money import Money
+from journeydsl.money import Money, places_beyond
 from journeydsl.runtime.budgets import BudgetLedger, amount_text
 from journeydsl.runtime.decisions import note
 from journeydsl.runtime.hostcalls import StoreError
@@ -96,6 +101,15 @@ def run_reward(interp: Interpreter, node: Reward, step: Step) -> str | None:
             reason = f"reward '{node.name}' would draw {value} from {node.budget}: not positive"
             interp.fail(inst, step.journey, reason, now)
             return None
+        if node.currency and (beyond := places_beyond(amount, node.currency)) is not None:
+            used, allowed = beyond
+            reason = (
+                f"reward '{node.name}' would draw {amount_text(amount, node.currency)} from "
+                f"{node.budget}: it has {used} decimal place{'' if used == 1 else 's'} and "
+                f"{node.currency} has {allowed or 'none'} (an amount drawn is never rounded)"
+            )
+            interp.fail(inst, step.journey, reason, now)
+            return None
     why = _outside(node, step)
     granted = False
     if why is None:
@@ -112,7 +126,9 @@ def run_reward(interp: Interpreter, node: Reward, step: Step) -> str | None:
     if granted:
         detail = {"amount": drawn, "drawn": str(amount)}
         note(inst, now, node.id, "budget", name=node.budget, granted=True, **detail)
-        return interp._action(node, step)  # the reward itself, as any reward
+        # the reward itself, as any reward; a money budget's carries the amount drawn
+        drawn_money = Money(amount, node.currency) if node.currency else None
+        return interp._action(node, step, drawn_money)
     note(inst, now, node.id, "budget", name=node.budget, granted=False, reason=why or "")
     return node.exhausted
 

@@ -58,6 +58,7 @@ from journeydsl.runtime import inbox
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.intake import missing_handlers
+from journeydsl.runtime.pinning import pin_graphs
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import ActionHandler, Channel, Clock, TicketSink
 from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
@@ -193,6 +194,10 @@ class Worker:
         self.journeys: list[ir.Journey] = list(journeys)
         self.engine = Engine(self.journeys, **self._engine_args)
         store.share_writer_lock()  # (workers share the database, never with a `run`)
+        # Each version's graph is pinned in the database, as `journeydsl run` pins it (under the
+        # lock: never beside a run): a journey changed without a new version while its
+        # instances run is refused (JourneyChangedError) before this worker claims a bucket.
+        pin_graphs(store, self.journeys)
         #: Hot reload: journeys to load at the start of the next pass (:meth:`reload`).
         self._reload: list[ir.Journey] | None = None
         self._reload_lock = threading.Lock()

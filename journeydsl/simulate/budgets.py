@@ -27,7 +27,9 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from journeydsl import ir
+from journeydsl.expr.catalog import BudgetSpec
 from journeydsl.ir_rewards import Reward, budgets_of
+from journeydsl.money import decimal_places, places_beyond
 from journeydsl.runtime.budgets import MemoryBudgets, amount_text
 from journeydsl.simulate.tally import MILLION
 
@@ -42,6 +44,7 @@ __all__ = [
     "compare_lines",
     "forecast",
     "preset_ledger",
+    "preset_mistakes",
     "reward_steps",
 ]
 
@@ -49,30 +52,94 @@ __all__ = [
 def preset_ledger(journeys: Iterable[ir.Journey], presets: Mapping[str, Any]) -> MemoryBudgets:
     """The exact ledger of a ``journeydsl test`` case: every budget the journeys draw from, with
     what ``presets`` leaves of some (``{fee_waivers: {remaining: 500_000 VND}}``, a quota's as a
-    number). ValueError naming the budget when a preset does not fit it."""
+    number). ValueError naming the budget when a preset does not fit it (the first of
+    :func:`preset_mistakes`)."""
     ledger = MemoryBudgets()
     specs = budgets_of(journeys)
     ledger.declare_budgets(list(specs.values()))
+    if mistakes := preset_mistakes(journeys, presets):
+        raise ValueError(mistakes[0][1])
+    for name, preset in presets.items():
+        value = _remaining(preset, specs[name])
+        assert value is not None
+        ledger.set_budget_remaining(name, value)
+    return ledger
+
+
+def _remaining(preset: Any, spec: BudgetSpec) -> Decimal | None:
+    """What ``preset`` (``{remaining: 500_000 VND}``) leaves of the budget ``spec``, when it is
+    written as the budget's unit says (an amount in its currency, a number of rewards)."""
+    text = str(preset.get("remaining", "") if isinstance(preset, Mapping) else "")
+    parts = text.replace("_", "").split()
+    unit = parts[1] if len(parts) == 2 else None
+    try:
+        value = Decimal(parts[0]) if parts and len(parts) <= 2 else None
+    except ArithmeticError:
+        value = None
+    if value is None or not value.is_finite() or value < 0 or unit != spec.currency:
+        return None
+    return value
+
+
+def preset_mistakes(
+    journeys: Iterable[ir.Journey], presets: Mapping[str, Any]
+) -> list[tuple[tuple[str, ...], str]]:
+    """Every mistake in ``presets`` (a test file's or a case's ``budgets:``), each with where it
+    is under ``budgets`` (the budget's name, then ``remaining``) and what is wrong: a budget
+    the journeys do not draw from, a ``remaining`` not in the budget's unit, negative, with more
+    decimal places than its currency has (a quota's: not whole), or above the budget's total."""
+    specs = budgets_of(journeys)
+    mistakes: list[tuple[tuple[str, ...], str]] = []
     for name, preset in presets.items():
         spec = specs.get(name)
         if spec is None:
             known = ", ".join(sorted(specs)) or "none"
-            raise ValueError(f"budget '{name}': the journeys draw from no such budget ({known})")
-        text = str(preset.get("remaining", "") if isinstance(preset, Mapping) else "")
-        parts = text.replace("_", "").split()
-        unit = parts[1] if len(parts) == 2 else None
-        try:
-            value = Decimal(parts[0]) if parts and len(parts) <= 2 else None
-        except ArithmeticError:
-            value = None
-        if value is None or value < 0 or unit != spec.currency:
-            want = f"an amount in {spec.currency}" if spec.currency else "a number of rewards"
-            raise ValueError(
-                f"budget '{name}': 'remaining' must be {want} (e.g. "
-                f"{'0 ' + spec.currency if spec.currency else '0'}), not {text or 'nothing'!r}"
+            mistakes.append(
+                ((name,), f"budget '{name}': the journeys draw from no such budget ({known})")
             )
-        ledger.set_budget_remaining(name, value)
-    return ledger
+            continue
+        where = (
+            (name, "remaining")
+            if isinstance(preset, Mapping) and "remaining" in preset
+            else (name,)
+        )
+        text = str(preset.get("remaining", "") if isinstance(preset, Mapping) else "")
+        value = _remaining(preset, spec)
+        if value is None:
+            want = f"an amount in {spec.currency}" if spec.currency else "a number of rewards"
+            mistakes.append(
+                (
+                    where,
+                    f"budget '{name}': 'remaining' must be {want} (e.g. "
+                    f"{'0 ' + spec.currency if spec.currency else '0'}), not {text or 'nothing'!r}",
+                )
+            )
+        elif spec.currency and (beyond := places_beyond(value, spec.currency)) is not None:
+            used, allowed = beyond
+            mistakes.append(
+                (
+                    where,
+                    f"budget '{name}': 'remaining' {text} has {used} decimal "
+                    f"place{'' if used == 1 else 's'} and "
+                    f"{spec.currency} has {allowed or 'none'}",
+                )
+            )
+        elif not spec.currency and decimal_places(value):
+            mistakes.append(
+                (
+                    where,
+                    f"budget '{name}': 'remaining' must be a whole number of rewards, not {text}",
+                )
+            )
+        elif value > spec.total:
+            total = amount_text(spec.total, spec.currency)
+            mistakes.append(
+                (
+                    where,
+                    f"budget '{name}': 'remaining' {text} is more than the budget's total, {total}",
+                )
+            )
+    return mistakes
 
 
 class DemandBudgets(MemoryBudgets):

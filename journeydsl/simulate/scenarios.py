@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validat
 
 from journeydsl.ast import CHANNELS
 from journeydsl.runtime.events import EARLIEST, LATEST
-from journeydsl.simulate.budgets import preset_ledger
+from journeydsl.simulate.budgets import preset_ledger, preset_mistakes
 from journeydsl.simulate.decisions import Stub, stub_functions
 from journeydsl.simulate.formats import compact
 from journeydsl.simulate.scenario_checks import ACTION_FIELDS, ACTION_KINDS, check_expectations
@@ -590,6 +590,19 @@ def _policies(doc: YamlDocument, tf: TestFile, root: str | Path | None) -> Any:
     return load_policies(Path(doc.file).parent / tf.policies, root=base)
 
 
+def _budget_mistakes(doc: YamlDocument, tf: TestFile, journeys: list[Any]) -> list[FileError]:
+    """Every mistake in the file's ``budgets:`` and its cases', each at its line and column."""
+    places: list[tuple[tuple[str | int, ...], dict[str, dict[str, Any]]]] = [
+        (("budgets",), tf.budgets),
+        *((("cases", i, "budgets"), case.budgets) for i, case in enumerate(tf.cases)),
+    ]
+    return [
+        doc.error((*where, *loc), message, key=len(loc) == 1)
+        for where, presets in places
+        for loc, message in preset_mistakes(journeys, presets)
+    ]
+
+
 def run_file(path: str | Path, *, root: str | Path | None = None) -> list[CaseResult]:
     """Run every case of one test file; raises :class:`InputError` when the file is invalid.
 
@@ -601,7 +614,8 @@ def run_file(path: str | Path, *, root: str | Path | None = None) -> list[CaseRe
     doc = load_document(path, exact_numbers=True)
     tf = validate(TestFile, doc)
     journeys = _journeys(doc, tf, root)
-    if mistakes := check_expectations(doc, tf, journeys):  # (before any case runs)
+    mistakes = [*check_expectations(doc, tf, journeys), *_budget_mistakes(doc, tf, journeys)]
+    if mistakes:  # (before any case runs)
         raise InputError(mistakes)
     policies = _policies(doc, tf, root)
     return [_case_run(doc, tf, i, journeys, policies) for i in range(len(tf.cases))]

@@ -163,17 +163,66 @@ def test_values_within_the_limits_compile_cleanly() -> None:
     assert result.ok, [d.message for d in result.diagnostics]
 
 
-def test_a_reentry_duration_past_what_datetime_holds_is_jd105_not_a_crash() -> None:
+def test_a_reentry_duration_past_what_datetime_holds_is_jd107_not_a_crash() -> None:
     """`reentry after 1d * 9_000_000_000` overflows Python's timedelta while it is folded: the
-    check reports it instead of crashing."""
+    check reports it as a duration past the limit instead of crashing."""
     text = HEADER.replace("entry on card_issued\n", "entry on card_issued\n  reentry after ")
     result = compile_source(text + "1d * 9_000_000_000\n", "r.journey", base_dir=EXAMPLES)
     assert [(d.code, d.message) for d in result.diagnostics] == [
-        ("JD105", "`reentry after` is longer than any duration can be")
+        (
+            "JD107",
+            "this duration is longer than any duration can be; a journey waits at most 3660d",
+        )
     ]
 
 
+@pytest.mark.parametrize(
+    ("steps", "column", "message"),
+    [
+        ("wait 3660d * 3660", 6, "this duration is 13,395,600 days long"),
+        ("wait 3660d + 1d", 6, "this duration is 3,661 days long"),
+        ("wait 2 * (1830d + 1h)", 6, "this duration is 3,660 days long"),
+        ("wait for card_activated within 2d * 2000", 32, "this duration is 4,000 days long"),
+        ("wait until entered_at + 1d * 9_000_000_000", 25, "this duration is longer than any"),
+    ],
+)
+def test_a_constant_duration_past_the_limit_is_jd107_at_the_expression(
+    steps: str, column: int, message: str
+) -> None:
+    """A duration built by arithmetic from constants, longer than 3,660 days, is one JD107 at
+    the expression, naming its length and the limit."""
+    result = compiled(steps + "\n")
+    assert [(d.code, d.span.line, d.span.column) for d in result.diagnostics] == [
+        ("JD107", 5, column)
+    ]
+    assert result.diagnostics[0].message.startswith(message)
+    assert result.diagnostics[0].message.endswith("a journey waits at most 3660d")
+
+
+def test_a_constant_duration_at_the_limit_compiles_cleanly() -> None:
+    """3,660 days built by arithmetic is no error, nor a negative duration within the limit."""
+    result = compiled("wait 1830d * 2\nwait 1d - 3660d\n")
+    assert result.ok, [d.message for d in result.diagnostics]
+
+
 # --------------------------------------------------------------------------- run time
+
+
+@pytest.mark.parametrize(
+    ("steps", "days"),
+    [
+        ("set n = 3661\nwait 1d * n\n", "3,661"),
+        ("set n = 36_610_000\nwait for card_activated within 1d * n\n", "36,610,000"),
+        ("set n = 3661\nwait first within 1d * n {\n  on card_activated\n}\n", "3,661"),
+    ],
+)
+def test_a_wait_longer_than_the_limit_at_run_time_ends_the_instance_in_words(
+    steps: str, days: str
+) -> None:
+    """A wait's length known only at run time and past 3,660 days ends the instance with
+    outcome error and a reason in words, not Python's overflow text."""
+    reason = error_reason(issued(steps))
+    assert reason == f"wait of {days} days is longer than the 3,660 days a wait may last"
 
 
 def test_doubling_a_trigger_string_ends_the_instance_with_an_error_naming_the_limit() -> None:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from journeydsl import ir
 from journeydsl.compiler import compile_source
 from journeydsl.expr.catalog import BudgetSpec
+from journeydsl.money import Money
 from journeydsl.runtime.budgets import BudgetLedger, MemoryBudgets, budget_json, budget_text
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.protocols import Profile
@@ -577,3 +578,48 @@ def test_a_test_case_that_sets_a_budget_wrongly_is_refused_at_its_line(tmp_path:
     text = str(caught.value)
     assert "wrong.test.yaml:4" in text
     assert "'remaining' must be an amount in VND" in text
+
+
+# ---------------------------------------------------------------- the amount drawn
+
+PERCENT = """
+journey percent
+uses events "events.yaml"
+outcomes got, none
+entry on cashback_due
+  reentry always
+reward cashback from cashback amount trigger.amount * 0.05 granted {
+  exit got
+} exhausted {
+  exit none
+}
+"""
+
+
+def test_a_computed_amount_finer_than_its_currency_fails_and_draws_nothing() -> None:
+    """5% of 1,234,567 VND (61,728.35) is not drawn nor rounded: the instance fails, saying why."""
+    journey = compile_source(PERCENT, str(HERE / "percent.journey")).journey
+    assert journey is not None
+    state = MemoryStateStore()
+    engine, actions = _engine([journey], state, 1)
+    engine.ingest(cashback("c-0", 0, 1_234_567))
+    engine.deliver()
+    (inst,) = state.instances_of("c-0")
+    assert inst["outcome"] == "error"
+    (entry,) = [e for e in inst["log"] if e["what"] == "error"]
+    assert entry["reason"] == (
+        "reward 'cashback' would draw 61_728.35 VND from cashback: it has 2 decimal places and "
+        "VND has none (an amount drawn is never rounded)"
+    )
+    assert state.budget_states() == []  # (nothing drawn: the budget was not even declared)
+    assert actions.calls == []
+
+
+def test_a_reward_carries_the_amount_it_drew() -> None:
+    """A granted reward of a money budget has the amount drawn in its params (`amount`)."""
+    state = MemoryStateStore()
+    engine, actions = _engine([journey("waivers")], state, 1)
+    engine.ingest(activated("c-0"))
+    engine.deliver()
+    [(_, _, params)] = actions.calls
+    assert params == {"months": 12, "amount": Money(Decimal(400_000), "VND")}

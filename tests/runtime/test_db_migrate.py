@@ -34,3 +34,31 @@ def test_db_migrate_refuses_a_missing_sqlite_file(
     assert main(["db", "migrate", "--db", str(missing)]) == 2
     assert f"{missing}: no such file" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_db_migrate_refuses_buckets_for_a_sqlite_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--buckets` (PostgreSQL only) given with a SQLite file is a usage error (exit 2) saying
+    so, and the file is left as it was."""
+    db = tmp_path / "s.sqlite"
+    SQLiteStore(db).close()
+    before = db.read_bytes()
+    assert main(["db", "migrate", "--db", str(db), "--buckets", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--buckets is for a PostgreSQL database" in err
+    assert db.read_bytes() == before
+
+
+def test_db_migrate_on_a_sqlite_file_in_use_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A SQLite file another writer holds is refused with one line and exit 2, as `journeydsl
+    run` refuses it."""
+    db = tmp_path / "s.sqlite"
+    with SQLiteStore(db):
+        assert main(["db", "migrate", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"journeydsl: error: {db} is in use by another SQLiteStore" in err

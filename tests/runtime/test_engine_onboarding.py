@@ -7,10 +7,12 @@ Times are local to the customer, to the minute. T0 = card issued, Ta = card acti
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from journeydsl.money import Money
 from journeydsl.runtime.protocols import DeliveryResult, DeliveryStatus, Message, Profile
 from tests.runtime.scenario import Event, Run, ev, example, local, profile, run, txn, vnd
 
@@ -301,12 +303,14 @@ def test_O8_reward_and_granted_email_as_soon_as_the_total_reaches_the_threshold(
         *APP_REMINDERS[:2],
         PROMOTIONS,
         *OFFERS,
-        ("2026-01-26 14:20", "reward", "annual_fee_waiver", {}),
+        ("2026-01-26 14:20", "reward", "annual_fee_waiver", {"amount": vnd(500_000)}),
         send("2026-01-26 14:20", "email", "fee_waiver_granted"),
     ]
     assert r.ended("c1") == [("spend_goal_met", "2026-01-26 14:20")]
     calls = r.handlers["annual_fee_waiver"].calls
-    assert [(customer, params) for _, customer, params in calls] == [("c1", {})]
+    assert [(customer, params) for _, customer, params in calls] == [
+        ("c1", {"amount": Money(Decimal(500_000), "VND")})
+    ]
 
 
 def test_O8_spending_after_the_deadline_earns_nothing() -> None:

@@ -122,6 +122,28 @@ def test_a_bad_allowed_lateness_is_a_usage_error(capsys: pytest.CaptureFixture[s
     assert "--allowed-lateness 'soon' is not a duration" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("option", "given"),
+    [
+        ("--allowed-lateness", "99999999d"),
+        ("--allowed-lateness", "3661d"),
+        ("--max-future", "9999999999999999999w"),
+    ],
+)
+def test_a_duration_option_too_long_says_so_and_the_limit(
+    capsys: pytest.CaptureFixture[str], option: str, given: str
+) -> None:
+    """A well-written duration past the limit is refused as too long, naming the limit, not as
+    no duration; leading zeros do not lengthen one."""
+    argv = ["run", *JOURNEYS, "--db", "x", "--events", "x", "--actions", "x"]
+    assert main([*argv, option, given]) == 2
+    err = capsys.readouterr().err
+    assert f"{option} {given!r} is too long: a duration is at most 3660d" in err
+    assert "not a duration" not in err
+    assert main([*argv, option, "00000000000000000002d"]) == 2
+    assert "no such file" in capsys.readouterr().err  # (the duration itself was taken)
+
+
 #: One customer's life, each event at a distinct time (ties would keep arrival order).
 LIFE = [
     event("c", "card_issued", "2026-01-05T09:00:00+07:00", card_id="kc", product="gold"),

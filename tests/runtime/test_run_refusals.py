@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from journeydsl.cli import main
+from journeydsl.runtime.stores.sqlite import SQLiteStore
+from journeydsl.runtime.stream import RUN_CLOCK
 from tests.runtime.test_run_cli import (
     EVENTS,
     EXPECTED,
@@ -193,6 +195,21 @@ def test_quarantine_commands_name_a_missing_database_or_event(
     assert "needs --actions" in capsys.readouterr().err
 
 
+def test_quarantine_replay_on_a_state_file_in_use_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """`quarantine replay` on a SQLite state file another writer holds is refused with one line
+    and exit 2, as `journeydsl run` is (with or without journeys)."""
+    assert _run(capsys, files, *JOURNEYS)[0] == 0
+    replay = ["quarantine", "replay", "--db", files["db"]]
+    with SQLiteStore(files["db"]):
+        for argv in (replay, [*replay, *JOURNEYS, "--actions", files["actions"]]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1
+            assert f"journeydsl: error: {files['db']} is in use by another SQLiteStore" in err
+
+
 def _spend(cid: str, at: str, category: str) -> dict[str, Any]:
     row = event(cid, "transaction", at, amount=1_200_000, currency="VND", merchant="Tiki")
     row["data"]["category"] = category
@@ -268,6 +285,23 @@ def test_replay_without_journeys_marks_the_events_for_the_next_run(
     assert all(r["count"] >= 2 for r in rows)
 
 
+def test_stdout_as_the_actions_file_is_refused(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    files: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """`--actions -` is a usage error (exit 2, one line) that opens nothing and writes no file
+    named `-`: the actions file is read back on a rerun to deduplicate."""
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(capsys, {**files, "actions": "-"}, *JOURNEYS)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "--actions must name a file, not - (stdout)" in err
+    assert not (tmp_path / "-").exists()
+    assert not Path(files["db"]).exists()
+
+
 # --------------------------------------------------------------------------- the run's clock
 
 
@@ -312,3 +346,29 @@ def test_now_before_the_time_the_state_file_reached_is_refused(
     code, err = run_cli(capsys, files, "--now", LATER)
     assert code == 2
     assert "is before 2026-03-01T00:00:00+07:00" in err
+
+
+def test_now_before_the_time_the_stream_reached_is_warned_of(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str], tmp_path: Path
+) -> None:
+    """A --now before the time this run's stream reached cannot move the clock back: the run
+    says so on stderr, naming both times, and ends as without --now, exit 0; a later --now
+    is not warned of."""
+    early = "2025-01-01T00:00:00+07:00"
+    code, err = run_cli(capsys, files, "--now", early)
+    assert code == 0
+    with SQLiteStore(files["db"]) as store:
+        reached = store.get_meta(RUN_CLOCK)
+    assert reached is not None
+    assert (
+        f"journeydsl: warning: --now {early} is before {reached}, the time the stream reached"
+    ) in err
+    plain = {**files, "db": str(tmp_path / "plain.sqlite")}
+    plain["actions"] = str(tmp_path / "plain.jsonl")
+    code, err = run_cli(capsys, plain)
+    assert code == 0
+    assert read_actions(Path(plain["actions"])) == read_actions(Path(files["actions"]))
+    later = {**plain, "db": str(tmp_path / "later.sqlite"), "actions": str(tmp_path / "l.jsonl")}
+    code, err = run_cli(capsys, later, "--now", LATER)
+    assert code == 0
+    assert "warning" not in err

@@ -767,3 +767,57 @@ def test_now_is_refused_for_a_live_worker(
         with pytest.raises(ValueError, match="until is for a worker in event time"):
             worker.run(exit_when_idle=True, until=datetime.fromisoformat(NOW))
     assert all(owner is None for _, owner, _, _ in pg_store_8.leases())
+
+
+def test_a_worker_refuses_stdout_as_its_actions_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`journeydsl worker --actions -` is a usage error (exit 2, one line) and writes no file
+    named `-`: the actions file is read back to deduplicate."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["worker", *JOURNEYS, "--db", "postgresql://nobody@127.0.0.1:1/none", "--actions", "-"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--actions must name a file, not - (stdout)" in err
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_worker_refuses_a_journey_changed_without_a_new_version(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """A journey file edited without a new version while its instances run in the database is
+    refused as `journeydsl run` refuses it: `journeydsl worker` exits 2 with one line naming the
+    database and the journey, a Worker raises JourneyChangedError, and no lease is claimed; the
+    unchanged file is taken."""
+    from journeydsl.runtime.pinning import JourneyChangedError
+    from journeydsl.testing import RecordingChannel
+    from tests.runtime.test_pinning import PATHS, _issued
+
+    for name in ("events.yaml", "templates.yaml"):
+        (tmp_path / name).write_text((ROOT / "examples" / name).read_text("utf-8"), "utf-8")
+    journey = tmp_path / "paths.journey"
+    journey.write_text(PATHS.format(wait="wait 1d", version=""), encoding="utf-8")
+    events = jsonl(tmp_path / "events.jsonl", [_issued()])
+    actions = str(tmp_path / "actions.jsonl")
+    run = ["run", str(journey), "--db", pg_dsn, "--migrate", "--events", str(events)]
+    assert main([*run, "--actions", actions, "--now", "2026-01-05T12:00:00+07:00"]) == 0
+    journey.write_text(PATHS.format(wait="nudge: wait 2d", version=""), encoding="utf-8")
+    capsys.readouterr()
+    worker = ["worker", str(journey), "--db", pg_dsn, "--actions", actions, "--exit-when-idle"]
+    assert main(worker) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("journeydsl: error: postgresql://")
+    assert ": journey 'paths' version 1 is not the graph its 1 running instance" in err
+    changed = compile_file(journey).journey
+    assert changed is not None
+    channels = {"zns": RecordingChannel("zns")}
+    with PostgresStore(pg_dsn) as store:
+        with pytest.raises(JourneyChangedError, match="`version 2`"):
+            Worker([changed], store=store, channels=channels)
+        assert all(owner is None for _, owner, _, _ in store.leases())
+        journey.write_text(PATHS.format(wait="wait 1d", version=""), encoding="utf-8")
+        unchanged = compile_file(journey).journey
+        assert unchanged is not None
+        Worker([unchanged], store=store, channels=channels)

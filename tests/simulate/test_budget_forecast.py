@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from journeydsl.compiler import compile_source
-from journeydsl.simulate.budgets import forecast
+from journeydsl.simulate.budgets import forecast, preset_mistakes
 from journeydsl.simulate.tally import MILLION, Tally
 from tests.simulate.conftest import BEHAVIOUR, EXAMPLES, Cli
 from tests.simulate.test_html_report import _chromium, open_in_chromium, problems
@@ -163,3 +163,33 @@ def test_chromium_draws_the_burn_down(cli: Cli, small: str, tmp_path: Path) -> N
     assert ys == sorted(ys)  # what remains never grows (y grows downwards)
     assert ys[-1] > ys[0]  # it ran out: the line ends lower than it started
     assert 'data-runs-out="2026-' in dom
+
+
+def test_a_preset_must_fit_its_budget_every_mistake_named() -> None:
+    """Presets above the total, finer than the currency or a fractional quota: one each."""
+    source = """
+journey gifts
+uses events "events.yaml"
+entry on card_activated
+reward welcome_gift from welcome_gifts
+reward annual_fee_waiver from fee_waivers amount 500_000 VND
+"""
+    journey = compile_source(source, str(EXAMPLES / "gifts.journey")).journey
+    assert journey is not None
+    presets = {
+        "fee_waivers": {"remaining": "100_000_001 VND"},
+        "welcome_gifts": {"remaining": Decimal("2.5")},
+    }
+    assert preset_mistakes([journey], presets) == [
+        (
+            ("fee_waivers", "remaining"),
+            "budget 'fee_waivers': 'remaining' 100_000_001 VND is more than the budget's "
+            "total, 100_000_000 VND",
+        ),
+        (
+            ("welcome_gifts", "remaining"),
+            "budget 'welcome_gifts': 'remaining' must be a whole number of rewards, not 2.5",
+        ),
+    ]
+    fine = {"fee_waivers": {"remaining": "100_000_000 VND"}, "welcome_gifts": {"remaining": 0}}
+    assert preset_mistakes([journey], fine) == []

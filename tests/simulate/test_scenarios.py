@@ -506,3 +506,25 @@ def test_a_case_time_beyond_the_range_of_events_is_an_error_at_the_value(
     assert "Traceback" not in err
     assert "1 invalid file" in out
     assert f"wrong.test.yaml:{where}: error: {message}" in err
+
+
+def test_every_budget_mistake_is_reported_at_its_line_and_column(cli: Cli, tmp_path: Path) -> None:
+    """Budget presets above the total, finer than VND, or of no budget: each one at its place."""
+    text = WRONG.replace(
+        "cases:\n",
+        "budgets:\n  fee_waivers: {{remaining: 200_000_000 VND}}\ncases:\n",
+    ).replace(
+        "    until:",
+        "    budgets: {{fee_waivers: {{remaining: 499_999.5 VND}}, nope: {{remaining: 1 VND}}}}\n"
+        "    until:",
+    )
+    path = _write(tmp_path, text)
+    code, _, err = cli("test", str(path))
+    assert code == 1
+    assert [line for line in err.splitlines() if ": error: " in line] == [
+        f"{path}:7:28: error: budget 'fee_waivers': 'remaining' 200_000_000 VND is more than "
+        "the budget's total, 100_000_000 VND",
+        f"{path}:10:40: error: budget 'fee_waivers': 'remaining' 499_999.5 VND has 1 decimal "
+        "place and VND has none",
+        f"{path}:10:56: error: budget 'nope': the journeys draw from no such budget (fee_waivers)",
+    ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -328,8 +328,11 @@ class PolicyEngine:
         decided: bool | None = None
         used = ""
         given: object = None
+        # (as the data has it: a host's store may give other values than bools, which the
+        # compiled build would refuse to read as the declared bools)
+        values: Mapping[str, object] = profile.consent
         for key in _consent_keys(consent.keys, channel, category):
-            given = profile.consent.get(key)  # (as the data has it: not always a bool)
+            given = values.get(key)
             if given is not None:
                 # Only ``true`` is consent: a host's store may hand over "false", "no" or 1, and
                 # a value that is not ``true`` must never send (fails closed).

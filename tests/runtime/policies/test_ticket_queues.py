@@ -209,3 +209,21 @@ def test_open_tickets_survive_a_restart(tmp_path: Path) -> None:
     second.advance(RELEASE + timedelta(days=1))
     best_first = sorted(points, key=lambda c: -points[c])
     assert [t.customer_id for t in second.tickets.opened] == best_first[300:400]
+
+
+def test_a_close_of_another_customers_ticket_is_quarantined_and_closes_nothing() -> None:
+    """A ticket_closed on one customer's stream naming another's open ticket is quarantined."""
+    points = _points(4)
+    h = _candidates(points, "overflow: next_day, max_open: 2")
+    h.advance(RELEASE)
+    ticket = h.tickets.opened[0]
+    other = next(c for c in points if c != ticket.customer_id)
+    key = ticket.idempotency_key
+    h.feed([ev(other, "ticket_closed", RELEASE + timedelta(hours=1), ticket_id=key)])
+    opened = json.loads(h.engine.state.get_meta("queue_open:telesales") or "{}")
+    assert opened[key] == ticket.customer_id
+    [(event, reason)] = h.engine.quarantine
+    assert event["customer_id"] == other
+    assert reason.startswith("not_own_ticket: ")
+    h.feed([ev(ticket.customer_id, "ticket_closed", RELEASE + timedelta(hours=2), ticket_id=key)])
+    assert key not in json.loads(h.engine.state.get_meta("queue_open:telesales") or "{}")
