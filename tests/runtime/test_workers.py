@@ -216,6 +216,30 @@ def _journeys() -> list:  # type: ignore[type-arg]
     return journeys
 
 
+def _live_worker(journeys: list[Any], store: PostgresStore, sink: FileChannel) -> Worker:
+    """A worker of ``journeys`` on the system clock over ``store``, writing to ``sink``, with
+    the tests' short lease and poll."""
+    return Worker(
+        journeys,
+        store=store,
+        **_sinks(journeys, sink),
+        clock=SystemClock(),
+        lease=LEASE,
+        poll=0.01,
+    )
+
+
+def _issued_at(customer_id: str, event_id: str, at: str) -> dict[str, Any]:
+    """A card_issued event of ``customer_id`` at ``at``."""
+    return {
+        "id": event_id,
+        "customer_id": customer_id,
+        "type": "card_issued",
+        "at": at,
+        "data": {"card_id": "k1", "product": "gold"},
+    }
+
+
 def _sinks(journeys: list[Any], sink: FileChannel) -> dict[str, Any]:
     """The channels, ticket sink and action handlers of ``journeys``, all writing to ``sink``
     (as `journeydsl worker` wires them)."""
@@ -285,14 +309,7 @@ def test_a_stopped_worker_releases_its_leases_and_reports_health(
     store = pg_store_8
     journeys = _journeys()
     with FileChannel(tmp_path / "a.jsonl") as sink:
-        worker = Worker(
-            journeys,
-            store=store,
-            **_sinks(journeys, sink),
-            clock=SystemClock(),
-            lease=LEASE,
-            poll=0.01,
-        )
+        worker = _live_worker(journeys, store, sink)
         seen: list[WorkerHealth] = []
 
         def feed() -> list[bytes]:
@@ -462,23 +479,10 @@ def test_a_live_worker_takes_events_as_they_come(pg_store_8: PostgresStore, tmp_
     jsonl(tmp_path / "p.jsonl", [profile])
     store.load_profiles_jsonl(tmp_path / "p.jsonl")
     at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    issued = {
-        "id": "live-1",
-        "customer_id": profile["customer_id"],
-        "type": "card_issued",
-        "at": at,
-        "data": {"card_id": "k1", "product": "gold"},
-    }
+    issued = _issued_at(profile["customer_id"], "live-1", at)
     journeys = _journeys()
     with FileChannel(tmp_path / "a.jsonl") as sink:
-        worker = Worker(
-            journeys,
-            store=store,
-            **_sinks(journeys, sink),
-            clock=SystemClock(),
-            lease=LEASE,
-            poll=0.01,
-        )
+        worker = _live_worker(journeys, store, sink)
         assert worker.put([json.dumps(issued), "not json"]) == 2
         worker.run(exit_when_idle=True)
     sent = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
@@ -674,25 +678,12 @@ def test_workers_replay_the_quarantined_events_an_operator_marks(
     a line that is still no event stays, counted once more."""
     profile: dict[str, Any] = PROFILES[0]
     at = (datetime.now(UTC) - timedelta(days=2)).isoformat()
-    issued = {
-        "id": "late-1",
-        "customer_id": profile["customer_id"],
-        "type": "card_issued",
-        "at": at,
-        "data": {"card_id": "k1", "product": "gold"},
-    }
+    issued = _issued_at(profile["customer_id"], "late-1", at)
     journeys = _journeys()
 
     def run_worker(store: PostgresStore, lines: list[str]) -> WorkerHealth:
         with FileChannel(tmp_path / "a.jsonl") as sink:
-            worker = Worker(
-                journeys,
-                store=store,
-                **_sinks(journeys, sink),
-                clock=SystemClock(),
-                lease=LEASE,
-                poll=0.01,
-            )
+            worker = _live_worker(journeys, store, sink)
             worker.put(lines)
             worker.run(exit_when_idle=True)
         return worker.health()
