@@ -240,6 +240,15 @@ def _issued_at(customer_id: str, event_id: str, at: str) -> dict[str, Any]:
     }
 
 
+def _until_it_holds_buckets(store: PostgresStore, proc: subprocess.Popen[str]) -> None:
+    """Wait until the worker process ``proc`` holds a bucket of ``store`` (it is running)."""
+    deadline = time.monotonic() + 120
+    while not any(owner for _, owner, _, _ in store.leases()):
+        assert time.monotonic() < deadline
+        assert proc.poll() is None
+        time.sleep(0.1)
+
+
 def _sinks(journeys: list[Any], sink: FileChannel) -> dict[str, Any]:
     """The channels, ticket sink and action handlers of ``journeys``, all writing to ``sink``
     (as `journeydsl worker` wires them)."""
@@ -447,11 +456,7 @@ def test_sigterm_drains_a_worker_which_exits_0_and_releases_its_leases(
     )
     try:
         with PostgresStore(pg_dsn) as store:
-            deadline = time.monotonic() + 120
-            while not any(owner for _, owner, _, _ in store.leases()):
-                assert time.monotonic() < deadline
-                assert proc.poll() is None
-                time.sleep(0.1)
+            _until_it_holds_buckets(store, proc)
             proc.send_signal(signal.SIGTERM)
             err = proc.communicate(timeout=60)[1]
             assert proc.returncode == 0, err
@@ -716,11 +721,7 @@ def test_sigterm_drains_a_worker_reading_stdin_which_exits_0(tmp_path: Path, pg_
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         with PostgresStore(pg_dsn) as store:
-            deadline = time.monotonic() + 120
-            while not any(owner for _, owner, _, _ in store.leases()):
-                assert time.monotonic() < deadline
-                assert proc.poll() is None
-                time.sleep(0.1)
+            _until_it_holds_buckets(store, proc)
             proc.send_signal(signal.SIGTERM)
             assert proc.stderr is not None
             err = proc.stderr.read()
