@@ -20,10 +20,22 @@ This module is on the ground floor: it imports nothing from journeydsl.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
-__all__ = ["MAX_NUMBER_DIGITS", "digits_written_out", "loads_exact", "valid_unicode"]
+__all__ = [
+    "MAX_NUMBER_DIGITS",
+    "UTF8_BOM",
+    "digits_written_out",
+    "loads_exact",
+    "numbered_lines",
+    "valid_unicode",
+]
+
+#: The UTF-8 byte-order mark some editors and exports (Notepad, Excel, PowerShell 5's
+#: ``Out-File``) put at the start of a file.
+UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 #: The most digits a number may take written out without an exponent (before and after the
 #: point together): the limit Python itself puts on converting text to ``int``.
@@ -40,6 +52,14 @@ def valid_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def numbered_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """The lines of a JSON Lines file or stream, numbered from 1, as bytes. A UTF-8 byte-order
+    mark at the start of the stream is dropped: it says how the file is encoded and is not part
+    of its first line (which :func:`loads_exact` would refuse, as :func:`json.loads` does)."""
+    for number, line in enumerate(stream, 1):
+        yield number, line[3:] if number == 1 and line.startswith(UTF8_BOM) else line
 
 
 def digits_written_out(value: Decimal) -> int:

@@ -454,7 +454,7 @@ def test_profiles_loader_reports_a_time_zone_that_is_a_folder(tmp_path: Path, zo
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps({"customer_id": "c1", "timezone": zone}) + "\n")
     with SQLiteStore(tmp_path / "s.sqlite") as store:
-        loaded, problems = store.load_profiles_jsonl(path)
+        loaded, problems, _ = store.load_profiles_jsonl(path)
     assert (loaded, len(problems)) == (0, 1)
 
 
@@ -468,5 +468,5 @@ def test_profiles_loader_reports_text_that_is_not_unicode(tmp_path: Path, blob: 
     path = tmp_path / "p.jsonl"
     path.write_bytes(blob)
     with SQLiteStore(tmp_path / "s.sqlite") as store:
-        loaded, problems = store.load_profiles_jsonl(path)
+        loaded, problems, _ = store.load_profiles_jsonl(path)
     assert (loaded, len(problems)) == (0, 1)

@@ -43,9 +43,9 @@ from journeydsl.cli.stores import Store, db_label, is_postgres_dsn, told_store_p
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.file_channel import FileChannel
-from journeydsl.runtime.pinning import changed_versions
+from journeydsl.runtime.pinning import JourneyChangedError, pin_graphs
 from journeydsl.runtime.policies.model import Policies
-from journeydsl.runtime.profiles import attribute_types, read_profiles_jsonl
+from journeydsl.runtime.profiles import attribute_types
 from journeydsl.runtime.protocols import SinkError
 from journeydsl.runtime.stores.postgres import PostgresStore
 from journeydsl.runtime.stores.sqlite import DatabaseInUse, SQLiteStore, check_database
@@ -525,12 +525,11 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
             file=err,
         )
         return ExitCode.USAGE
-    changed, graphs = changed_versions(store, {(j.id, j.version): j for j in plan.journeys})
-    if changed:
-        print(f"journeydsl: error: {store.path}: {'; '.join(changed)}", file=err)
+    try:  # (the graphs the running instances move on: docs/embedding.md, section 8)
+        pin_graphs(store, plan.journeys)
+    except JourneyChangedError as exc:
+        print(f"journeydsl: error: {store.path}: {exc}", file=err)
         return ExitCode.USAGE
-    if graphs:  # (the graphs the running instances move on: docs/embedding.md, section 8)
-        store.commit([], [], meta=graphs)
     reached = store.get_meta(RUN_CLOCK)
     now = plan.now
     if now is not None and reached is not None and now < datetime.fromisoformat(reached):
@@ -544,7 +543,7 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
         return ExitCode.USAGE
     profiled: list[str] = []
     if plan.profiles is not None:
-        summary.profiles, problems = store.load_profiles_jsonl(
+        summary.profiles, problems, customers = store.load_profiles_jsonl(
             plan.profiles, attribute_types(plan.journeys)
         )
         summary.profile_problems = len(problems)
@@ -552,8 +551,7 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
             print(f"{problem} (profile skipped)", file=err)
         if any(j.entry.kind == "when" for j in plan.journeys):
             # (the file may change profiles an `entry when` reads: the run looks at them again)
-            lines = read_profiles_jsonl(plan.profiles, attribute_types(plan.journeys))
-            profiled = [line.profile.customer_id for line in lines if line.profile is not None]
+            profiled = customers
     try:
         return _run_stream(plan, store, summary, err, profiled)
     except SinkError as exc:

@@ -147,7 +147,26 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``journeydsl worker`` from parsed arguments; exit 0 when stopped or idle."""
+    """``journeydsl worker`` from parsed arguments; exit 0 when stopped or idle. SIGTERM and
+    SIGINT drain it from the moment the command starts: while it starts (compiling, opening the
+    database, putting a file's events), the start is cut short where it is, what it holds is let
+    go, and it exits 0 having claimed no bucket."""
+    signals = _Signals()
+    try:
+        return _command(args, signals, err)
+    except _Stopped:
+        print(
+            "journeydsl worker: stopped while starting: no bucket was claimed"
+            + ("; the events put so far wait in the inbox" if args.events else ""),
+            file=err,
+        )
+        return ExitCode.OK
+    finally:
+        signals.restore()
+
+
+def _command(args: argparse.Namespace, signals: _Signals, err: TextIO) -> int:
+    """The command once its signals are handled (:func:`cmd_worker`)."""
     db: str = args.db
     args.journeys = [*args.journeys, *args.more_journeys]
     if not args.journeys:
@@ -221,7 +240,8 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return ExitCode.USAGE
     with quiet_engine_logs(err):
         try:
-            return _work(args, journeys, policies, (now, lease), clock == "event", err)
+            times = (now, lease)
+            return _work(args, journeys, policies, times, clock == "event", signals, err)
         except JourneyChangedError as exc:
             print(f"journeydsl: error: {db_label(db)}: {exc}", file=err)
             return ExitCode.USAGE
@@ -257,6 +277,7 @@ def _work(
     policies: Policies | None,
     times: tuple[datetime | None, timedelta],
     event_time: bool,
+    signals: _Signals,
     err: TextIO,
 ) -> int:
     now, lease = times
@@ -271,10 +292,12 @@ def _work(
             name = store.get(customer_id).timezone
             return zone(name) if name else None  # (None: the journey's zone)
 
+        given: list[str] = []
         if args.profiles:
-            _, problems = store.load_profiles_jsonl(args.profiles, attribute_types(journeys))
-            for problem in problems:
+            loaded = store.load_profiles_jsonl(args.profiles, attribute_types(journeys))
+            for problem in loaded.problems:
                 print(f"{problem} (profile skipped)", file=err)
+            given = loaded.customers
         zones = {j.id: zone(j.timezone) for j in journeys}
         with FileChannel(args.actions, timezone_of=timezone_of, journey_zones=zones) as sink:
             worker = Worker(
@@ -288,20 +311,22 @@ def _work(
                 lease=lease,
                 poll=0.2 if args.exit_when_idle else 1.0,
             )
-            metrics = None
-            if args.metrics_port is not None:
-                metrics = _serve_metrics(worker, args.metrics_port, err)
-                if metrics is None:
-                    return ExitCode.USAGE
-            consumer = _kafka_consumer(args)  # (before anything else that would need closing)
-            feed = _events(args.events, worker.put, whole=bool(args.exit_when_idle))
-            stop = _on_signals(worker.stop, lambda: _reload(args, worker, sink, err))
+            # (the file may change profiles an `entry when` reads: their owners look again)
+            worker.profiles_given(given)
+            metrics = consumer = None
             try:
+                if args.metrics_port is not None:
+                    metrics = _serve_metrics(worker, args.metrics_port, err)
+                    if metrics is None:
+                        return ExitCode.USAGE
+                consumer = _kafka_consumer(args)
+                feed = _events(args.events, worker.put, whole=bool(args.exit_when_idle))
                 if consumer is not None:
                     feed = _kafka_feed(consumer, worker, bool(args.exit_when_idle))
+                # (from here a signal drains the running worker instead of ending its start)
+                signals.running(worker.stop, lambda: _reload(args, worker, sink, err))
                 worker.run(exit_when_idle=bool(args.exit_when_idle), until=now, feed=feed)
             finally:
-                stop()
                 if metrics is not None:
                     metrics.close()
                 if consumer is not None:
@@ -475,24 +500,57 @@ def _reload(args: argparse.Namespace, worker: Any, sink: FileChannel, err: TextI
     print(f"journeydsl worker {worker.owner.worker}: reloaded: {what}", file=err, flush=True)
 
 
-def _on_signals(stop: Callable[[], None], reload: Callable[[], None]) -> Callable[[], None]:
-    """SIGTERM and SIGINT ask the worker to stop (drain), SIGHUP to reload its journeys (on a
-    thread of its own: the worker goes on meanwhile); returns what restores the handlers."""
+class _Stopped(BaseException):
+    """SIGTERM or SIGINT while the worker starts: the start ends where it is (a
+    ``BaseException``, as ``KeyboardInterrupt`` is, so that no ``except Exception`` on the way
+    takes it for a failure)."""
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGHUP:
-            threading.Thread(target=reload, name="journeydsl-reload", daemon=True).start()
-            return
-        stop()
 
-    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    before = {s: signal.signal(s, handler) for s in signals}
+class _Signals:
+    """The command's handlers of SIGTERM, SIGINT and SIGHUP, from its start to its end.
 
-    def restore() -> None:
-        for s, h in before.items():
+    While the worker starts, SIGTERM or SIGINT raise :class:`_Stopped` where the start is (a
+    blocking read of stdin included), and a SIGHUP is kept for when it runs; once it runs
+    (:meth:`running`), they ask it to stop (drain), and SIGHUP reloads its journeys on a thread
+    of its own (the worker goes on meanwhile)."""
+
+    def __init__(self) -> None:
+        self._stop: Callable[[], None] | None = None
+        self._reload: Callable[[], None] | None = None
+        self._reload_asked = False
+        self._stopping = False
+        signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        # (Python takes signals on its main thread only: a command run on another has none)
+        main = threading.current_thread() is threading.main_thread()
+        self._before = {s: signal.signal(s, self._handler) for s in signals} if main else {}
+
+    def running(self, stop: Callable[[], None], reload: Callable[[], None]) -> None:
+        """The worker runs: signals stop it (drain) and reload it from now on."""
+        self._stop, self._reload = stop, reload
+        if self._reload_asked:
+            self._reload_asked = False
+            self._reloading()
+
+    def restore(self) -> None:
+        """Put back the handlers the command found."""
+        for s, h in self._before.items():
             signal.signal(s, h)
 
-    return restore
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            if self._reload is None:
+                self._reload_asked = True
+            else:
+                self._reloading()
+        elif self._stop is not None:
+            self._stop()
+        elif not self._stopping:  # (a second signal while the start unwinds changes nothing)
+            self._stopping = True
+            raise _Stopped
+
+    def _reloading(self) -> None:
+        assert self._reload is not None
+        threading.Thread(target=self._reload, name="journeydsl-reload", daemon=True).start()
 
 
 #: The command this module defines.

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 from journeydsl import ast as A
 from journeydsl.expr.context import EvalContext, EventRecord, Fn
@@ -56,9 +56,11 @@ __all__ = [
     "concat",
     "count_nodes",
     "describe_excess",
+    "duration_arith",
     "metered",
     "multiply_ints",
     "wait_length",
+    "wait_too_long",
 ]
 
 #: The longest string an expression may build, in characters (64 Ki).
@@ -102,7 +104,21 @@ class ExpressionLimitError(ValueError):
 
 class DurationLimitError(ValueError):
     """A wait (or a wait's ``within``) whose length, known only at run time, is longer than
-    :data:`MAX_DURATION`: ``str(error)`` says so in words, with the length in days."""
+    :data:`MAX_DURATION`, or a duration built at run time past what a duration can hold
+    (:func:`duration_arith`): ``str(error)`` says so in words, ``days`` is the length in whole
+    days (either way)."""
+
+    def __init__(self, message: str, days: int) -> None:
+        super().__init__(message)
+        self.days = days
+
+
+def wait_too_long(days: int) -> DurationLimitError:
+    """The error of a wait ``days`` long, past :data:`MAX_DURATION`."""
+    return DurationLimitError(
+        f"wait of {days:,} days is longer than the {MAX_DURATION.days:,} days a wait may last",
+        days,
+    )
 
 
 def wait_length(length: timedelta) -> timedelta:
@@ -111,10 +127,34 @@ def wait_length(length: timedelta) -> timedelta:
     past what a date holds, or surely a mistake)."""
     if -MAX_DURATION <= length <= MAX_DURATION:
         return length
-    days = abs(length) // timedelta(days=1)
-    raise DurationLimitError(
-        f"wait of {days:,} days is longer than the {MAX_DURATION.days:,} days a wait may last"
-    )
+    raise wait_too_long(abs(length) // timedelta(days=1))
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_DAY_MICROSECONDS = 86_400_000_000
+
+
+def duration_arith(op: str, a: Any, b: Any, node: A.Expr) -> Any:
+    """``a OP b`` where the result is a duration (``d * n``, ``n * d``, ``d + d``, ``d - d``),
+    or :class:`DurationLimitError` with its length in days when it is past what a duration
+    holds (about 2.7 million years: ``1d * n`` with ``n`` near 10^10), rather than Python's
+    overflow. A wait that gets such a length ends as a wait past :data:`MAX_DURATION` does."""
+    try:
+        if op == "*":
+            return a * b
+        return a + b if op == "+" else a - b
+    except OverflowError:
+        if op == "*":
+            d, n = (a, b) if isinstance(a, timedelta) else (b, a)
+            micros = (d // _MICROSECOND) * n
+        else:
+            micros = a // _MICROSECOND + (b if op == "+" else -b) // _MICROSECOND
+        days = abs(micros) // _DAY_MICROSECONDS
+        raise DurationLimitError(
+            f"`{_source(node)}` would build a duration of {days:,} days, longer than any "
+            f"duration can be (a journey waits at most {MAX_DURATION.days:,} days)",
+            days,
+        ) from None
 
 
 def _source(node: A.Expr) -> str:

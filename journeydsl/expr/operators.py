@@ -21,6 +21,7 @@ from journeydsl.expr.limits import (
     checked_amount,
     checked_int,
     concat,
+    duration_arith,
     multiply_ints,
 )
 from journeydsl.expr.literals import check_enum_literal
@@ -306,6 +307,8 @@ def _compile_arith(op: str, result: Type, rt: Type, lf: Fn, rf: Fn, node: A.Bina
         return lambda c, e: checked_int(fn(lf(c, e), rf(c, e)), node)
     if result.kind == "money":
         return lambda c, e: checked_amount(fn(lf(c, e), rf(c, e)), node)
+    if _builds_duration(op, result, rt):
+        return lambda c, e: duration_arith(op, lf(c, e), rf(c, e), node)
     if result == DECIMAL and op != "/":
         return lambda c, e: fn(Decimal(lf(c, e)), Decimal(rf(c, e)))
     if op == "/" and rt.is_number:
@@ -315,6 +318,12 @@ def _compile_arith(op: str, result: Type, rt: Type, lf: Fn, rf: Fn, node: A.Bina
 
         return safe_div
     return lambda c, e: fn(lf(c, e), rf(c, e))
+
+
+def _builds_duration(op: str, result: Type, rt: Type) -> bool:
+    """Whether ``op`` builds a duration from durations and whole numbers (which can pass what
+    a duration holds: :func:`duration_arith`), not from two times."""
+    return result == DURATION and op in "+-*" and rt.kind in ("duration", "int")
 
 
 def _arith_code(
@@ -335,6 +344,10 @@ def _arith_code(
                 typed, "{2}({3}({0}, {1}), {4})", left, right, K(checked_amount), K(_div), K(node)
             )
         return coded(typed, "{2}(" + f"{plain}" + ", {3})", left, right, K(checked_amount), K(node))
+    if _builds_duration(op, result, rt):
+        return coded(
+            typed, "{2}({3}, {0}, {1}, {4})", left, right, K(duration_arith), K(op), K(node)
+        )
     if result == DECIMAL and op != "/" and plain is not None:
         return coded(typed, "{2}({0}) OP {2}({1})".replace("OP", op), left, right, K(Decimal))
     if (op == "/" and rt.is_number) or plain is None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 import weakref
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,14 +37,38 @@ from journeydsl.runtime.protocols import OutboxEntry, Profile
 from journeydsl.runtime.records import InstanceRecord
 
 if TYPE_CHECKING:
+    from journeydsl.runtime.engine import Engine
     from journeydsl.runtime.entry import Entries
+    from journeydsl.runtime.stores.postgres import PostgresStore
+    from journeydsl.runtime.stores.sqlite import SQLiteStore
 
-__all__ = ["ChangeEntries", "meta_key"]
+__all__ = ["PROFILES_PER_COMMIT", "ChangeEntries", "look_again", "meta_key"]
+
+#: How many customers' `entry when` conditions :func:`look_again` looks at in one commit.
+PROFILES_PER_COMMIT = 500
 
 
 def meta_key(journey_id: str, customer_id: str) -> str:
     """The engine meta key of a customer's last value of a journey's entry condition."""
     return f"when:{journey_id}:{customer_id}"
+
+
+def look_again(
+    engine: Engine, store: SQLiteStore | PostgresStore, customers: Sequence[str]
+) -> Iterator[int]:
+    """Look at the `entry when` conditions of ``customers`` again, their profiles having been
+    given again (a profiles file loaded): :meth:`~journeydsl.runtime.engine.Engine.profile_changed`
+    for each, :data:`PROFILES_PER_COMMIT` customers to a commit (one sync for many); yields how
+    many it looked at after each commit. A customer whose condition turned true enters; looking
+    again at one whose profile did not change changes nothing, so a look again repeated after a
+    crash neither loses nor repeats an entry (what ``journeydsl run --profiles`` does at its
+    start, and each worker for the customers of its buckets)."""
+    for i in range(0, len(customers), PROFILES_PER_COMMIT):
+        chunk = customers[i : i + PROFILES_PER_COMMIT]
+        with store.batch():
+            for customer in chunk:
+                engine.profile_changed(customer)
+        yield len(chunk)
 
 
 class ChangeEntries:

@@ -11,7 +11,9 @@ database, a host's :class:`~journeydsl.runtime.engine.Engine` — sees it:
   the journey's timers that came due before it fired first; an event that would enter a customer
   is held the same way, and enters them on resume. Entries from code (``Engine.enroll``) and
   scheduled segment entries are refused while paused (``enroll`` returns None, as for a re-entry
-  rule); the segment's customers enter at its next evaluation after resume.
+  rule); the segment's customers enter at its next evaluation after resume. Its tickets in a
+  queue with a capacity take part in no release, and their wait does not age (see
+  :mod:`~journeydsl.runtime.queues`).
 * **draining**: no new entry (an entry event enters nobody, ``enroll`` returns None); the
   running instances go on to their end.
 * **active**: the default.

@@ -98,6 +98,7 @@ class Delivery:
         policies: Policies | PolicyEngine | None,
         scoped_to: Mapping[str, frozenset[tuple[str, int]]],
         stale_after: timedelta | None = None,
+        on_contact: Callable[[Contact], bool] | None = None,
     ) -> None:
         self.versions = versions
         self.events = events
@@ -112,6 +113,9 @@ class Delivery:
         self.on_action = on_action
         self.scoped_to = scoped_to
         self.stale_after = stale_after
+        #: Told of every message delivered, once it is in the contact history (the engine's
+        #: waits on ``sent(…)`` check their conditions again); whether an instance moved.
+        self.on_contact = on_contact
         # Inside a transaction the host holds open (a batch), deliveries wait for its commit.
         self._after_commit: Callable[[Callable[[], None]], bool] | None = (
             state.after_commit if isinstance(state, CommitHooks) else None
@@ -159,7 +163,9 @@ class Delivery:
         #: Ticket queues with a daily capacity.
         queues = engine.policies.queues
         self.queues = (
-            TicketQueues(queues, self.state, self.scoped_to, self.on_action, self.instance)
+            TicketQueues(
+                queues, self.state, self.scoped_to, self.on_action, self.instance, self.versions
+            )
             if queues
             else None
         )
@@ -237,6 +243,9 @@ class Delivery:
                 progressed = progressed or before != after
                 done += entry.status != "pending"
                 later = later and (entry.status != "pending" or entry.not_before > now)
+                contact = saved[0] if saved is not None else None
+                if contact is not None and self.on_contact is not None and self.on_contact(contact):
+                    later = False  # (an instance moved: it may have queued messages due now)
             if not progressed or (later and len(batch) < size):
                 return done  # (a short batch that all moved on leaves nothing due now)
 

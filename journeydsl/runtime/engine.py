@@ -9,9 +9,8 @@ Durability: each step of work — one event for one customer, one timer — ends
 processed-event marker. Effects are only ever handed to channels from the outbox, with an
 idempotency key built from (journey, version, instance, node, visit). A crash anywhere therefore
 re-runs at most the uncommitted step (which recomputes the same keys) or re-delivers an outbox
-entry (which the channel deduplicates): no duplicate, nothing lost.
-
-Parts with one job each do the work: interpreter, waits, entry, delivery, control (pause/drain).
+entry (which the channel deduplicates): no duplicate, nothing lost. Parts with one job each
+do the work: interpreter, waits, entry, delivery, control (pause/drain).
 """
 
 from __future__ import annotations
@@ -195,6 +194,7 @@ class Engine:
             policies=policies,
             scoped_to=self._scoped_to,
             stale_after=stale_after,
+            on_contact=self._waits.delivered,  # (waits on sent(…) check again)
         )
         self._entries.rates = {r.journey: r for r in self._delivery.policy.policies.entry_rates}
         self.control = Control(self)  # pause, resume, drain (runtime/control.py)

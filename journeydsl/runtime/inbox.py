@@ -10,7 +10,10 @@ next owner, whose engine skips it by its processed marker.
 
 A line that is not an event (not JSON, not an object) is kept too, under ``line:`` and a hash
 of its text, in the bucket of its customer id when it has one (else of ""), with no time: its
-owner's engine quarantines it, once.
+owner's engine quarantines it, once. Put again once it was quarantined (several workers reading
+one file, a producer sending it twice), a line the quarantine keeps as it is, under its id, is
+removed from the inbox when it is taken, not quarantined (nor counted) a second time, as an
+event already processed is skipped; a corrected event under the same id is taken.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
-from journeydsl.runtime.events import BadEvent, coerce_event, event_id
+from journeydsl.runtime.events import BadEvent, coerce_event, event_id, parse_event_json
+from journeydsl.runtime.intake import event_json, kept_text
 
 if TYPE_CHECKING:
     from journeydsl.runtime.stores.postgres import PostgresStore
@@ -122,7 +126,7 @@ def take(store: PostgresStore, bucket: int, limit: int) -> list[InboxRow]:
             "ORDER BY at, seq LIMIT %s",
             (bucket, limit - len(rows)),
         ).fetchall()
-    return [InboxRow(str(i), bucket, at, str(body)) for i, at, body in rows]
+    return _not_kept(store, [InboxRow(str(i), bucket, at, str(body)) for i, at, body in rows])
 
 
 def take_from(store: PostgresStore, buckets: list[int], limit: int) -> list[InboxRow]:
@@ -132,7 +136,28 @@ def take_from(store: PostgresStore, buckets: list[int], limit: int) -> list[Inbo
         "ORDER BY at NULLS FIRST, seq LIMIT %s",
         (buckets, limit),
     ).fetchall()
-    return [InboxRow(str(i), int(b), at, str(body)) for i, b, at, body in rows]
+    return _not_kept(store, [InboxRow(str(i), int(b), at, str(body)) for i, b, at, body in rows])
+
+
+def _not_kept(store: PostgresStore, rows: list[InboxRow]) -> list[InboxRow]:
+    """``rows`` without those the quarantine keeps already as they are (the same id and text:
+    quarantined once, counted once), which are removed from the inbox."""
+    if not rows:
+        return rows
+    kept = dict(
+        store._conn.execute(
+            "SELECT id, event FROM quarantine WHERE id = ANY(%s)", ([r.id for r in rows],)
+        ).fetchall()
+    )
+    again = {
+        r.id
+        for r in rows
+        if r.id in kept and kept[r.id] == kept_text(event_json(parse_event_json(r.body)))
+    }
+    if not again:
+        return rows
+    taken(store, *again)
+    return [r for r in rows if r.id not in again]
 
 
 def taken(store: PostgresStore, *event_ids: str) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "Intake",
     "event_json",
     "event_text",
+    "kept_text",
     "missing_handlers",
     "printable",
     "scoped_marker",
@@ -111,6 +112,12 @@ def missing_handlers(
         + (f" and {len(users) - 3} more" if len(users) > 3 else "")
         for what, users in missing.items()
     ]
+
+
+def kept_text(as_json: Mapping[str, Any]) -> str:
+    """The text a quarantine keeps of an event (:func:`event_json`'s form): its JSON, or text
+    that was not an event as it came, to be read the same way again."""
+    return str(as_json["raw"]) if type(as_json) is UnreadableEvent else event_text(as_json)
 
 
 def event_text(event: Mapping[str, Any]) -> str:
@@ -261,9 +268,7 @@ class Intake:
         if self.on_quarantine is not None:
             self.on_quarantine(as_json, reason)
         if self.kept is not None:
-            # (text that was not an event is kept as it came, to be read the same way again)
-            text = as_json["raw"] if type(as_json) is UnreadableEvent else event_text(as_json)
-            self.kept.quarantine(eid, text, reason, datetime.now(UTC))
+            self.kept.quarantine(eid, kept_text(as_json), reason, datetime.now(UTC))
 
     def unreadable_again(self, found: QuarantinedEvent, result: IngestResult) -> None:
         """A kept event replayed whose text is still not an event: it stays as it came, with

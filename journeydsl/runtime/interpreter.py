@@ -20,7 +20,12 @@ from typing import Any
 from journeydsl import ir
 from journeydsl.calendars import ALL_DAYS, next_at
 from journeydsl.expr.absent import AbsentAttributeError
-from journeydsl.expr.limits import DurationLimitError, ExpressionLimitError, wait_length
+from journeydsl.expr.limits import (
+    DurationLimitError,
+    ExpressionLimitError,
+    wait_length,
+    wait_too_long,
+)
 from journeydsl.ir_offers import ChooseOffer
 from journeydsl.ir_rewards import Reward
 from journeydsl.money import Money
@@ -357,13 +362,17 @@ class Interpreter:
         if isinstance(node, ir.WaitFor) and node.event is None and node.condition is not None:
             met, at = ctx.watch(node.condition)
             if met:
-                note(inst, now, node.id, "condition", value=True, source=node.condition.source)
+                source = node.condition.source
+                note(inst, now, node.id, "condition", value=True, source=source, by="branch")
                 target = node.then
         elif isinstance(node, ir.WaitFirst):
             won, at = first_condition(node, ctx)
             if won is not None:
                 branch = node.branches[won]
-                note(inst, now, node.id, "first", branch=won + 1, won=branch.label, value=True)
+                label = branch.label
+                note(
+                    inst, now, node.id, "first", branch=won + 1, won=label, value=True, by="branch"
+                )
                 target = branch.next
         else:
             return False
@@ -520,14 +529,14 @@ class Interpreter:
     def _wait(self, node: ir.Wait, step: Step) -> str | None:
         ctx, inst = step.ctx, step.inst
         now = ctx.now
-        value = node.value.fn(ctx, None)
         if node.mode == "duration":
-            due = now + wait_length(value)
+            due = now + _length(node.value, ctx)
         elif node.mode == "until":
-            due = value
+            due = node.value.fn(ctx, None)
         else:
             # Always later than now: a `wait until 00:00` reached at 00:00 waits for the next
             # midnight, so a loop of such waits moves a day per round, never spins.
+            value = node.value.fn(ctx, None)
             due = next_at(now, value, ctx.tz, frozenset(node.days) if node.days else ALL_DAYS)
         if due <= now:
             note(inst, now, node.id, "wait", due=due, passed=True)
@@ -548,8 +557,8 @@ class Interpreter:
                 return node.then
         due: datetime | None = None
         if node.timeout is not None:
-            t = node.timeout.fn(ctx, None)
-            due = now + wait_length(t) if node.timeout_mode == "within" else t
+            within = node.timeout_mode == "within"
+            due = now + _length(node.timeout, ctx) if within else node.timeout.fn(ctx, None)
             if due is not None and due <= now:
                 note(inst, now, node.id, "timeout", passed=True)
                 return node.on_timeout
@@ -567,8 +576,8 @@ class Interpreter:
             return branch.next
         due: datetime | None = None
         if node.timeout is not None:
-            t = node.timeout.fn(ctx, None)
-            due = now + wait_length(t) if node.timeout_mode == "within" else t
+            within = node.timeout_mode == "within"
+            due = now + _length(node.timeout, ctx) if within else node.timeout.fn(ctx, None)
             if due is not None and due <= now:
                 note(inst, now, node.id, "timeout", passed=True)
                 return node.on_timeout
@@ -709,3 +718,14 @@ def _handler(kind: type) -> _Handler:
             _HANDLERS[kind] = handler
             return handler
     raise TypeError(f"unknown node {kind.__name__}")
+
+
+def _length(length: ir.CExpr, ctx: EvalContext) -> timedelta:
+    """The length of a wait (or of its ``within``), computed at run time: past
+    :data:`~journeydsl.expr.limits.MAX_DURATION`, or past what a duration holds while it was
+    built (``1d * n`` with ``n`` near 10^10), the wait limit's :class:`DurationLimitError`."""
+    try:
+        value = length.fn(ctx, None)
+    except DurationLimitError as exc:
+        raise wait_too_long(exc.days) from None
+    return wait_length(value)

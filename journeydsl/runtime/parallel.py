@@ -23,13 +23,14 @@ two branches that wake each other for ever stop there, until the next event or t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.decisions import note
+from journeydsl.runtime.history import waits_on_sent
 from journeydsl.runtime.hostcalls import iso
 from journeydsl.runtime.protocols import OutboxEntry, Profile
 from journeydsl.runtime.records import BranchRecord, InstanceRecord, ParallelRecord
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from journeydsl.runtime.interpreter import Interpreter, Late, Step
     from journeydsl.runtime.waits import Waits
 
-__all__ = ["JOINED", "fork", "join", "on_event", "on_timer"]
+__all__ = ["JOINED", "fork", "join", "on_delivery", "on_event", "on_timer", "waits_on"]
 
 #: The status a branch leaves the instance in when it reaches the join (never stored).
 JOINED = "joined"
@@ -109,7 +110,8 @@ def on_event(
     if result == "resumed":
 
         def recheck() -> bool:
-            return waits.rechecked(journey, inst, now, profile, outbox)
+            cause = {"by": "branch", "event": ev.type}  # (another branch moved on ``ev``)
+            return waits.rechecked(journey, inst, now, profile, outbox, None, cause)
 
         if _rechecked(journey, inst, node, recheck):
             return "resumed"
@@ -151,6 +153,45 @@ def on_timer(
     _go_on(waits.interpreter, journey, inst, node, when, profile, outbox, "moved", late)
 
 
+def on_delivery(
+    waits: Waits,
+    journey: ir.Journey,
+    inst: InstanceRecord,
+    node: ir.Parallel,
+    now: datetime,
+    profile: Profile,
+    outbox: list[OutboxEntry],
+    cause: Mapping[str, str],
+) -> None:
+    """A message reached the customer of an instance waiting inside ``node``: its branches
+    waiting on a condition that reads ``sent(…)`` check it again, in written order (and, when
+    one went on, the other condition branches, as after any branch moved)."""
+
+    def recheck() -> bool:
+        return waits.rechecked(journey, inst, now, profile, outbox, None, cause)
+
+    def others() -> bool:
+        return waits.rechecked(journey, inst, now, profile, outbox)
+
+    steps = _steps(inst)
+    if _rechecked(journey, inst, node, recheck, waits_on_sent):
+        return
+    if _steps(inst) != steps and _rechecked(journey, inst, node, others):
+        return
+    _go_on(waits.interpreter, journey, inst, node, now, profile, outbox, "moved")
+
+
+def waits_on(
+    journey: ir.Journey, inst: InstanceRecord, wanted: Callable[[ir.Node | None], bool]
+) -> bool:
+    """Whether a branch of the parallel block ``inst`` waits at a node ``wanted`` picks."""
+    par = inst.get("par")
+    return par is not None and any(
+        slot["state"] == "waiting" and _on_condition(journey, slot, wanted)
+        for slot in par["branches"]
+    )
+
+
 def _go_on(
     interp: Interpreter,
     journey: ir.Journey,
@@ -171,19 +212,23 @@ def _go_on(
 
 
 def _rechecked(
-    journey: ir.Journey, inst: InstanceRecord, node: ir.Parallel, recheck: Callable[[], bool]
+    journey: ir.Journey,
+    inst: InstanceRecord,
+    node: ir.Parallel,
+    recheck: Callable[[], bool],
+    wanted: Callable[[ir.Node | None], bool] | None = None,
 ) -> bool:
-    """Branches moved: check again, in written order, the branches waiting on a condition
-    (``recheck`` does it for the branch loaded into the instance, and says whether it went on),
-    pass after pass while one goes on (at most one pass per branch). True when the instance
-    ended (an exit in a branch)."""
+    """Branches moved: check again, in written order, the branches waiting on a condition (or
+    at a node ``wanted`` picks; ``recheck`` does it for the branch loaded into the instance,
+    and says whether it went on), pass after pass while one goes on (at most one pass per
+    branch). True when the instance ended (an exit in a branch)."""
     par = inst["par"]
     for _ in par["branches"]:
         went_on = False
         for n, slot in enumerate(par["branches"]):
             if node.join == "first" and _won(par):
                 return False
-            if slot["state"] != "waiting" or not _on_condition(journey, slot):
+            if slot["state"] != "waiting" or not _on_condition(journey, slot, wanted):
                 continue
             _load(inst, par, n)
             went_on = recheck() or went_on
@@ -195,10 +240,17 @@ def _rechecked(
     return False
 
 
-def _on_condition(journey: ir.Journey, slot: BranchRecord) -> bool:
-    """Whether the branch in ``slot`` waits on a condition (which a variable may turn true)."""
+def _on_condition(
+    journey: ir.Journey,
+    slot: BranchRecord,
+    wanted: Callable[[ir.Node | None], bool] | None = None,
+) -> bool:
+    """Whether the branch in ``slot`` waits on a condition (which a variable may turn true),
+    or, with ``wanted``, at a node it picks."""
     wait = slot["wait"]
     node = journey.nodes.get(wait["node"]) if wait is not None else None
+    if wanted is not None:
+        return wanted(node)
     if isinstance(node, ir.WaitFor):
         return node.event is None and node.condition is not None
     if isinstance(node, ir.WaitFirst):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
@@ -22,6 +22,7 @@ from journeydsl.runtime.protocols import Profile
 
 __all__ = [
     "ProfileLine",
+    "ProfilesLoaded",
     "attribute_problem",
     "attribute_types",
     "parse_profile",
@@ -36,6 +37,15 @@ class ProfileLine:
     line: int
     profile: Profile | None
     error: str | None = None
+
+
+class ProfilesLoaded(NamedTuple):
+    """What a store's ``load_profiles_jsonl`` did: how many profiles it loaded, the lines it
+    skipped (``file:line: reason``), and the customers of the profiles loaded, in file order."""
+
+    loaded: int
+    problems: list[str]
+    customers: list[str]
 
 
 def parse_profile(raw: Any, attribute_types: Mapping[str, Type] | None = None) -> Profile:

@@ -24,12 +24,19 @@ of its own customer names it (``ticket_id``: the ticket's idempotency key; one n
 customer's open ticket is quarantined, see :meth:`Intake.refusal`). The open tickets are engine
 meta (``queue_open:QUEUE``), written with the release's decision and with the closing event's
 step.
+
+**Paused journeys.** A paused journey's tickets take part in no release: the engine does not see
+them, and a shared release leaves them out of its candidates (and does not wait for them). The
+decision notes the journeys it left out (``paused``), so that once resumed, their tickets due for
+it are not taken for ones it turned away: they wait for the next release. A ticket's wait
+(``max_age``) does not count the time its journey was paused (the pauses of the store's control
+audit).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, cast, runtime_checkable
@@ -124,9 +131,12 @@ class TicketQueues:
         scoped_to: Mapping[str, Any],
         on_action: OnAction | None,
         instance: Callable[[str], InstanceRecord | None],
+        versions: Collection[tuple[str, int]] = (),
     ) -> None:
         self.rules = {r.queue: r for r in rules}
         self.state = state
+        #: The engine's journey versions (those out of ``scoped_to`` are paused).
+        self.versions = frozenset(versions)
         self.history = state if isinstance(state, ContactHistory) else None
         self.scoped_to = scoped_to
         self.on_action = on_action
@@ -135,6 +145,8 @@ class TicketQueues:
         #: The tickets a release at ``_at`` settled: the batch's older copies are left alone.
         self.settled: set[str] = set()
         self._at: datetime | None = None
+        #: The pauses of each journey, read from the store's audit (for one release).
+        self._pauses: dict[str, list[tuple[datetime, datetime | None]]] = {}
 
     def skips(self, key: str, now: datetime) -> bool:
         """Whether a release at ``now`` settled the entry ``key`` already (a delivery round's
@@ -172,7 +184,13 @@ class TicketQueues:
 
         The decision is written first (engine meta, one write), then applied entry by entry: a
         release interrupted half-way (a crash) is finished as it was decided, never ranked
-        again among the tickets it left, which would accept more than the capacity."""
+        again among the tickets it left, which would accept more than the capacity.
+
+        The tickets of a paused journey take part in no release (the engine does not see them,
+        and over a shared store they are left out of the candidates); the decision notes the
+        journeys it left out, so that once resumed their tickets, due again, are not taken for
+        ones it ranked and turned away: they wait for the next release (:meth:`_missed`)."""
+        self._pauses = {}
         due = [
             e
             for e in self.state.pending_outbox(now, _RELEASE_LIMIT, **self.scoped_to)
@@ -192,9 +210,14 @@ class TicketQueues:
         )
         if decided is None:
             return  # (not decided yet: the tickets wait, and are tried again)
-        places = decided
+        places, left_out = decided
         accepted = sorted((e for e in ranked if e.key in places), key=lambda e: places[e.key])
         rest = [e for e in ranked if e.key not in places]
+        missed = [e for e in rest if e.payload["journey"] in left_out]
+        if missed:
+            rest = [e for e in rest if e.payload["journey"] not in left_out]
+            for entry in missed:
+                self._missed(rule, entry, now)
         for entry in accepted:
             entry.payload["accepted"] = iso(now)
             entry.payload["rank"] = places[entry.key]
@@ -204,67 +227,95 @@ class TicketQueues:
             self._overflow(rule, entry, now, by_open)
         self.settled.update(e.key for e in ranked)
         if ranked:
-            log.info("queue_release", queue=rule.queue, accepted=len(accepted), rest=len(rest))
+            log.info(
+                "queue_release",
+                queue=rule.queue,
+                accepted=len(accepted),
+                rest=len(rest),
+                **({"missed": len(missed)} if missed else {}),
+            )
         for entry in accepted:
             open_ticket(entry, now)
 
+    def paused(self) -> frozenset[str]:
+        """The journeys this engine holds back (paused: out of the engine's scope)."""
+        scope = self.scoped_to.get("journeys")
+        if scope is None:
+            return frozenset()
+        return frozenset(j for j, v in self.versions if (j, v) not in scope)
+
     def _decided(
         self, rule: TicketQueue, now: datetime, ranked: list[OutboxEntry]
-    ) -> dict[str, int]:
-        """The tickets this release accepts, with their places: as decided already for this
-        release (an interrupted one), else the first ``capacity`` of ``ranked``, noted first."""
+    ) -> tuple[dict[str, int], frozenset[str]]:
+        """The tickets this release accepts, with their places, and the journeys it left out
+        (paused): as decided already for this release (an interrupted one, or one made while
+        a journey was paused), else the first ``capacity`` of ``ranked``, noted first."""
         key = f"queue_release:{rule.queue}"
         slot = iso(last_release(rule, now))
         noted = self.state.get_meta(key)
         if noted is not None:
             plan = json.loads(noted)
             if plan.get("slot") == slot:
-                return {k: int(v) for k, v in plan["accepted"].items()}
-        return self._note(rule, key, slot, ranked)
+                return _plan(plan)
+        return self._note(rule, key, slot, ranked, self.paused())
 
     def _note(
-        self, rule: TicketQueue, key: str, slot: str, ranked: list[OutboxEntry]
-    ) -> dict[str, int]:
+        self,
+        rule: TicketQueue,
+        key: str,
+        slot: str,
+        ranked: list[OutboxEntry],
+        left_out: frozenset[str],
+    ) -> tuple[dict[str, int], frozenset[str]]:
         """Accept the first of ``ranked`` the capacity (and ``max_open``) has room for, and note
-        the decision (meta ``key``) with the open tickets it adds; their places."""
+        the decision (meta ``key``) with the open tickets it adds and the (paused) journeys
+        whose tickets it left out; their places, and those journeys."""
         room = rule.capacity
         opened = self.open_tickets(rule.queue) if rule.max_open is not None else None
         if opened is not None and rule.max_open is not None:
             room = max(0, min(room, rule.max_open - len(opened)))
         places = {e.key: n for n, e in enumerate(ranked[:room], 1)}
         if ranked:
-            plan = {"slot": slot, "accepted": places}
+            plan: dict[str, Any] = {"slot": slot, "accepted": places}
+            if left_out:
+                plan["paused"] = sorted(left_out)
             meta = {key: json.dumps(plan, sort_keys=True)}
             if opened is not None:
                 opened.update((e.key, e.customer_id) for e in ranked[:room])
                 meta[_OPEN + rule.queue] = json.dumps(opened, sort_keys=True)
             self.state.commit([], [], meta=meta)
-        return places
+        return places, left_out
 
-    def _shared(self, rule: TicketQueue, due: list[OutboxEntry]) -> dict[str, int] | None:
+    def _shared(
+        self, rule: TicketQueue, due: list[OutboxEntry]
+    ) -> tuple[dict[str, int], frozenset[str]] | None:
         """The places of every engine's tickets at the release ``due`` wait for (over a shared
-        store): as decided already, else decided now under the queue's lock, over every
-        engine's tickets; None while tickets of an earlier release wait to be applied."""
+        store), and the (paused) journeys it left out: as decided already, else decided now
+        under the queue's lock, over every engine's tickets but those of the journeys paused;
+        None while tickets of an earlier release wait to be applied."""
         assert self.shared is not None
         if not due:
-            return {}
+            return {}, frozenset()
         slot = min(e.not_before for e in due).astimezone(UTC)
         key = f"queue_release:{rule.queue}@{iso(slot)}"
         for locked in (False, True):
             noted = self.state.get_meta(key)
             if noted is not None:
-                return {k: int(v) for k, v in json.loads(noted)["accepted"].items()}
+                return _plan(json.loads(noted))
             if not locked:
                 self.shared.lock_queue(rule.queue)  # (then look again: another may have decided)
+        paused = self.paused()
         candidates = [
             e
             for e in self.shared.queue_candidates(rule.queue, slot)
-            if "queued" in e.payload and "accepted" not in e.payload
+            if "queued" in e.payload
+            and "accepted" not in e.payload
+            and e.payload.get("journey") not in paused
         ]
         if any(e.not_before < slot for e in candidates):
             return None
         ranked = sorted(candidates, key=lambda e: rank_key(rule, e))
-        return self._note(rule, key, iso(slot), ranked)
+        return self._note(rule, key, iso(slot), ranked, paused)
 
     def open_tickets(self, queue: str) -> dict[str, str]:
         """The queue's open tickets (``max_open``): their keys, with their customers."""
@@ -299,12 +350,32 @@ class TicketQueues:
                 return {_OPEN + rule.queue: json.dumps(opened, sort_keys=True)}
         return {}
 
+    def _missed(self, rule: TicketQueue, entry: OutboxEntry, now: datetime) -> None:
+        """A ticket whose journey was paused at the release it was due for (the release left it
+        out): to the next release, neither turned away nor dropped for it."""
+        entry.not_before = next_release(rule, now)
+        self.state.update_outbox(entry)
+
+    def waited(self, entry: OutboxEntry, now: datetime) -> timedelta:
+        """How long the ticket has waited in its queue by ``now``, its journey's pauses not
+        counted (``max_age`` is this)."""
+        queued = datetime.fromisoformat(entry.payload["queued"])
+        journey = str(entry.payload["journey"])
+        if journey not in self._pauses:
+            self._pauses[journey] = _pauses(self.state, journey)
+        paused = timedelta(0)
+        for start, end in self._pauses[journey]:
+            overlap = min(now, end or now) - max(queued, start)
+            if overlap > timedelta(0):
+                paused += overlap
+        return now - queued - paused
+
     def _overflow(
         self, rule: TicketQueue, entry: OutboxEntry, now: datetime, by_open: bool
     ) -> None:
         """A ticket over the day's capacity (``by_open``: over the open tickets' cap): to the
         next release, or dropped."""
-        waited = now - datetime.fromisoformat(entry.payload["queued"])
+        waited = self.waited(entry, now) if rule.overflow == "next_day" else timedelta(0)
         if rule.overflow == "next_day" and (rule.max_age is None or waited < rule.max_age):
             entry.not_before = next_release(rule, now)
             self.state.update_outbox(entry)
@@ -352,3 +423,29 @@ class TicketQueues:
         }
         extend(inst, [cast(DecisionEntry, decision), *noted])
         self.history.record_delivery(entry, None, inst)
+
+
+def _plan(plan: Mapping[str, Any]) -> tuple[dict[str, int], frozenset[str]]:
+    """A noted release: the places of the tickets it accepts, and the journeys it left out."""
+    places = {k: int(v) for k, v in plan["accepted"].items()}
+    return places, frozenset(plan.get("paused", ()))
+
+
+def _pauses(state: object, journey: str) -> list[tuple[datetime, datetime | None]]:
+    """The pauses of ``journey`` in the store's control audit (``control_audit``, see
+    :class:`~journeydsl.runtime.control.ControlStore`): from each pause to its resume (None:
+    paused still); none in a store that keeps no control state."""
+    audit = getattr(state, "control_audit", None)
+    if not callable(audit):
+        return []
+    windows: list[tuple[datetime, datetime | None]] = []
+    start: datetime | None = None
+    for entry in audit(journey):
+        if entry.action == "pause" and start is None:
+            start = entry.at
+        elif entry.action == "resume" and start is not None:
+            windows.append((start, entry.at))
+            start = None
+    if start is not None:
+        windows.append((start, None))
+    return windows

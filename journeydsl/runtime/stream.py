@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact
+from journeydsl.runtime.changes import look_again
 from journeydsl.runtime.engine import Engine, IngestResult
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id
 from journeydsl.runtime.file_channel import FileChannel
@@ -72,10 +73,6 @@ class RunSummary:
     unprofiled: int = 0
     #: Instances that failed in this run (outcome ``error``).
     failed: int = 0
-
-
-#: How many customers' `entry when` conditions a run's start looks at in one commit.
-_PROFILES_PER_COMMIT = 500
 
 
 class StreamClock:
@@ -218,10 +215,7 @@ class StreamRunner:
             # looking again at an unchanged one changes nothing, so a rerun after a crash
             # neither loses nor repeats an entry).
             customers, self.profiled = self.profiled, []
-            for i in range(0, len(customers), _PROFILES_PER_COMMIT):
-                with self.store.batch():  # (one commit for many customers: no sync for each)
-                    for customer in customers[i : i + _PROFILES_PER_COMMIT]:
-                        self.engine.profile_changed(customer)
+            for _ in look_again(self.engine, self.store, customers):
                 self._count()
 
     def _count(self) -> None:

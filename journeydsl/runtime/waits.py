@@ -3,7 +3,8 @@
 An event may reach one of the journey's goals (the instance ends with the goal's outcome), or
 end the wait the instance is parked at (the awaited event, or a waited-for condition that now
 holds). A timer ends a wait by its timeout, or is the re-check of a waited-for condition: the
-instant time alone could make it true, an event leaving a sliding window."""
+instant time alone could make it true, an event leaving a sliding window. A message delivered
+to the customer re-checks their waits on a condition that reads ``sent(…)``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from journeydsl.runtime import parallel
 from journeydsl.runtime.codec import encode_map
 from journeydsl.runtime.decisions import last_step, note
 from journeydsl.runtime.evaluation import EvalContext, happened
+from journeydsl.runtime.history import waits_on_sent
 from journeydsl.runtime.hostcalls import iso, log
 from journeydsl.runtime.interpreter import (
     Interpreter,
@@ -24,6 +26,7 @@ from journeydsl.runtime.interpreter import (
     first_condition,
 )
 from journeydsl.runtime.protocols import (
+    Contact,
     OutboxEntry,
     Profile,
     ProfileStore,
@@ -33,7 +36,14 @@ from journeydsl.runtime.protocols import (
 from journeydsl.runtime.records import InstanceRecord, wait_of
 from journeydsl.runtime.ticket_exits import take_exit
 
-__all__ = ["Waits", "moved_at"]
+__all__ = ["BRANCH", "TIME", "Waits", "moved_at"]
+
+#: What made a waited-for condition true after its wait began, in the decision log's
+#: ``"condition"`` (and ``"first"``) entry: ``by`` time alone (its re-check timer), by another
+#: branch of its parallel block that moved, or by a message delivered (``template``,
+#: ``channel``). An entry without ``by`` was true when the wait began.
+TIME: Mapping[str, str] = {"by": "time"}
+BRANCH: Mapping[str, str] = {"by": "branch"}
 
 
 def moved_at(inst: InstanceRecord, at: datetime) -> datetime:
@@ -58,11 +68,15 @@ class Waits:
     ) -> None:
         self.interpreter = interpreter
         self.state = state
-        self._instance = live_reads(state)[0]
+        self._instance, self._instances_of = live_reads(state)
         self.profiles = profiles
         self.versions = versions
         self.scoped_to = scoped_to
         self.stale_after = stale_after
+        #: Whether a journey waits on a condition that reads sent(…) (see :meth:`delivered`).
+        self._on_sent = any(
+            waits_on_sent(node) for j in versions.values() for node in j.nodes.values()
+        )
 
     def fire(self, now: datetime) -> int:
         """Move every instance whose timer is due at ``now``, each at its timer's own time (a
@@ -107,6 +121,42 @@ class Waits:
             self.on_timer(journey, inst, when, profile, outbox, late)
         self.state.commit([inst, *self.interpreter.spawned()], outbox)  # (with its hand-offs)
         return 1
+
+    def delivered(self, contact: Contact) -> bool:
+        """A message reached the customer (``contact``, just recorded in the contact history):
+        their instances waiting on a condition that reads ``sent(…)`` check it again, as an
+        event makes the waits on events do, each as of the delivery (never before its own last
+        step), in one commit. Whether one moved (it may have put entries in the outbox)."""
+        if not self._on_sent:
+            return False  # (no journey waits on sent(…): no instance to read)
+        scope = self.scoped_to.get("journeys")  # (paused journeys and runs of some: theirs only)
+        cause = {"by": "delivery", "template": contact.template, "channel": contact.channel}
+        moved: list[InstanceRecord] = []
+        outbox: list[OutboxEntry] = []
+        for inst in self._instances_of(contact.customer_id):
+            key = (inst["journey"], inst["version"])
+            journey = self.versions.get(key)
+            if inst["status"] != "waiting" or journey is None or not journey.history_window:
+                continue
+            node = journey.nodes.get(wait_of(inst)["node"])
+            block = node if isinstance(node, ir.Parallel) else None
+            if (scope is not None and key not in scope) or not (
+                parallel.waits_on(journey, inst, waits_on_sent) if block else waits_on_sent(node)
+            ):
+                continue
+            before = _progress(inst)
+            when = moved_at(inst, contact.at)
+            profile = self.profiles.get(contact.customer_id)
+            with self.interpreter.failing(inst, journey, when):
+                if block is not None:
+                    parallel.on_delivery(self, journey, inst, block, when, profile, outbox, cause)
+                else:
+                    self.rechecked(journey, inst, when, profile, outbox, None, cause)
+            if _progress(inst) != before:
+                moved.append(inst)
+        if moved:
+            self.state.commit([*moved, *self.interpreter.spawned()], outbox)
+        return bool(moved)
 
     def on_event(
         self,
@@ -283,16 +333,19 @@ class Waits:
         profile: Profile,
         outbox: list[OutboxEntry],
         late: Late | None = None,
+        cause: Mapping[str, str] = TIME,
     ) -> bool:
         """A condition wait's re-check timer fired (or, in a parallel block, another branch
-        moved): go on when the condition now holds, else wait again (keeping the original
-        timeout) until the next instant it may change; whether it went on."""
+        moved; or a message reached the customer): go on when the condition now holds, else
+        wait again (keeping the original timeout) until the next instant it may change; whether
+        it went on. ``cause`` says in the decision log what made it true (:data:`TIME`)."""
         assert node.condition is not None
         ctx = self.interpreter.context(journey, inst, now, profile)
         met, recheck = ctx.watch(node.condition)
         if met:
-            note(inst, now, node.id, "condition", value=True, source=node.condition.source)
-            inst["wakes"] = inst.get("wakes", 0) + 1
+            source = node.condition.source
+            note(inst, now, node.id, "condition", value=True, source=source, **cause)
+            _woke(inst, cause)
             self.interpreter.run(journey, inst, node.then, now, profile, outbox, late)
             return True
         self.interpreter.wait(inst, node.id, "condition", _timeout(inst), recheck)
@@ -306,15 +359,16 @@ class Waits:
         profile: Profile,
         outbox: list[OutboxEntry],
         late: Late | None = None,
+        cause: Mapping[str, str] = BRANCH,
     ) -> bool:
-        """In a parallel block, another branch moved (it may have set a variable): re-check
-        the condition wait ``inst`` is loaded at, as its re-check timer would; whether it went
-        on. A wait for an event is left as it is."""
+        """In a parallel block, another branch moved (it may have set a variable), or a message
+        reached the customer: re-check the condition wait ``inst`` is loaded at, as its
+        re-check timer would; whether it went on. A wait for an event is left as it is."""
         node = journey.nodes[wait_of(inst)["node"]]
         if isinstance(node, ir.WaitFor) and node.event is None and node.condition is not None:
-            return self.recheck(journey, inst, node, now, profile, outbox, late)
+            return self.recheck(journey, inst, node, now, profile, outbox, late, cause)
         if isinstance(node, ir.WaitFirst) and any(b.condition is not None for b in node.branches):
-            return self.first_recheck(journey, inst, node, now, profile, outbox, late)
+            return self.first_recheck(journey, inst, node, now, profile, outbox, late, cause)
         return False
 
     # ------------------------------------------------------------------ wait first
@@ -354,18 +408,21 @@ class Waits:
         profile: Profile,
         outbox: list[OutboxEntry],
         late: Late | None = None,
+        cause: Mapping[str, str] = TIME,
     ) -> bool:
         """The re-check timer of a ``wait first`` fired (or, in a parallel block, another
-        branch moved): the first condition branch that now holds wins, else wait again (keeping
-        the timeout) until the next instant one may; whether one won."""
+        branch moved; or a message reached the customer): the first condition branch that now
+        holds wins, else wait again (keeping the timeout) until the next instant one may;
+        whether one won."""
         ctx = self.interpreter.context(journey, inst, now, profile)
         won, recheck = first_condition(node, ctx)
         if won is None:
             self.interpreter.wait(inst, node.id, "first", _timeout(inst), recheck)
             return False
         branch = node.branches[won]
-        note(inst, now, node.id, "first", branch=won + 1, won=branch.label, value=True)
-        inst["wakes"] = inst.get("wakes", 0) + 1
+        label = branch.label
+        note(inst, now, node.id, "first", branch=won + 1, won=label, value=True, **cause)
+        _woke(inst, cause)
         self.interpreter.run(journey, inst, branch.next, now, profile, outbox, late)
         return True
 
@@ -388,6 +445,19 @@ def _first_match(
         if at is not None and (recheck is None or at < recheck):
             recheck = at
     return None, recheck
+
+
+def _woke(inst: InstanceRecord, cause: Mapping[str, str]) -> None:
+    """Count the wake of ``inst`` (a message it holds is then superseded: delivery.py), unless
+    a delivery made its condition true: a delivery is not an event, and the messages the
+    instance holds (made with the one delivered, say) still fit the customer's path."""
+    if cause.get("by") != "delivery":
+        inst["wakes"] = inst.get("wakes", 0) + 1
+
+
+def _progress(inst: InstanceRecord) -> tuple[object, ...]:
+    """What a re-check that went on, ended or moved the timer of ``inst`` changes."""
+    return inst["status"], inst["due"], inst.get("wakes", 0), len(inst["log"])
 
 
 def _timeout(inst: InstanceRecord) -> datetime | None:

@@ -55,10 +55,11 @@ from typing import Any
 
 from journeydsl import ir
 from journeydsl.runtime import inbox
+from journeydsl.runtime.changes import look_again
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.intake import missing_handlers
-from journeydsl.runtime.pinning import pin_graphs
+from journeydsl.runtime.pinning import JourneyChangedError, changed_versions, pin_graphs
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import ActionHandler, Channel, Clock, TicketSink
 from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
@@ -206,6 +207,7 @@ class Worker:
         self._state = "starting"
         self._renewed: float | None = None
         self._replays_seen: float | None = -1.0  # (the renewal replays were last looked for at)
+        self._profiles_seen: float | None = -1.0  # (idem, profiles given again)
         self._swept: float | None = None
         #: Events waiting and outbox entries pending in the buckets held (at the last renewal).
         self.backlog = (0, 0)
@@ -220,6 +222,17 @@ class Worker:
         """Insert JSON Lines events into the inbox (any worker takes its buckets' share)."""
         return inbox.put(self.store, lines, self.engine.schemas)
 
+    def profiles_given(self, customers: Iterable[str]) -> int:
+        """The profiles of ``customers`` were given again (a profiles file loaded into the
+        store): the owner of each one's bucket looks at their `entry when` conditions again,
+        under its lease, at its next lease renewal (as ``journeydsl run --profiles`` does at its
+        start: a customer whose changed profile makes a condition true enters, as of the
+        bucket's clock); how many were noted in the database (none when no journey enters on a
+        change)."""
+        if not any(j.entry.kind == "when" for j in self.journeys):
+            return 0
+        return self.store.note_profiles(customers)
+
     def reload(
         self,
         journeys: Sequence[ir.Journey],
@@ -232,7 +245,9 @@ class Worker:
         A journey with a new version runs new entries from then on, while its instances keep
         the version they started in (the earlier versions stay loaded); a new journey starts
         taking entries. A journey changed without a new version is refused (``ValueError``,
-        nothing loaded): its running instances would change under them. So are the journeys a
+        nothing loaded): its running instances would change under them; whether this worker
+        loaded it or not, the version's graph pinned in the database is held to while instances
+        of it run there, as at start (:class:`JourneyChangedError`). So are the journeys a
         worker refuses at start. ``actions``: the action handlers from then on (new journeys may
         call new ones), else the ones given at start."""
         _refuse(journeys, self._engine_args["policies"], None if self.event_time else self.clock)
@@ -262,17 +277,35 @@ class Worker:
                         f"`version {max(v for i, v in loaded if i == j.id) + 1}`"
                     )
             if changes:
+                self._pinned(journeys)
                 self._reload = list(loaded.values())
                 if actions is not None:
                     self._engine_args["actions"] = actions
                 self._wake.set()
         return changes
 
+    def _pinned(self, journeys: Sequence[ir.Journey]) -> None:
+        """Refuse (:class:`JourneyChangedError`) a journey of ``journeys`` whose graph is not
+        the one pinned in the database for its version while instances of it run there, which
+        workers that run other journeys may have started (read on a connection of its own:
+        :meth:`reload` may be called from any thread)."""
+        with PostgresStore(self.store.dsn, readonly=True) as database:
+            problems, _ = changed_versions(database, {(j.id, j.version): j for j in journeys})
+        if problems:
+            raise JourneyChangedError("; ".join(problems))
+
     def _reloaded(self) -> None:
-        """Apply a pending :meth:`reload`: a new engine over every version loaded."""
+        """Apply a pending :meth:`reload`: its graphs pinned in the database, then a new engine
+        over every version loaded (a graph changed meanwhile under a pinned version keeps the
+        engine as it was)."""
         with self._reload_lock:
             journeys, self._reload = self._reload, None
         if journeys is None:
+            return
+        try:
+            pin_graphs(self.store, journeys)
+        except JourneyChangedError as exc:
+            log.error("reload_refused", worker=self.owner.worker, error=str(exc))
             return
         self.engine = Engine(journeys, **self._engine_args)
         self.journeys = journeys
@@ -338,6 +371,7 @@ class Worker:
                 self.renew(force=not self.owner.epochs)
                 self._reloaded()
                 self._replays()
+                self._profiles_again()
                 target = self._target(until)
                 worked = self._pass(target)
                 if self._stop.is_set():
@@ -447,6 +481,33 @@ class Worker:
         for result in self.engine.replay_quarantined(event_id):
             self._counted(result)
         return 1
+
+    def _profiles_again(self) -> None:
+        """Look at the `entry when` conditions of the customers of the buckets held whose
+        profiles were given again (:meth:`profiles_given`, by any worker), each bucket under its
+        lease; looked for once per lease renewal."""
+        if self._profiles_seen == self._renewed:
+            return
+        self._profiles_seen = self._renewed
+        if not any(j.entry.kind == "when" for j in self.journeys):
+            return
+        for bucket, noted in self.store.noted_profiles(self.owner.epochs).items():
+            if bucket in self.owner.epochs and not self._stop.is_set():
+                self._guarded([bucket], lambda b=bucket, n=noted: self._look_again(b, n))
+
+    def _look_again(self, bucket: int, noted: list[tuple[str, str]]) -> int:
+        """Look at the conditions of ``noted`` customers of ``bucket`` again (event time: at
+        the bucket's clock; a bucket with none yet waits for its first pass, which looks at
+        every customer)."""
+        if self.event_time:
+            at = self.store.bucket_clocks_of(bucket) or inbox.stream_start(self.store)
+            if at is None:
+                return 0
+            self._bucket_clock.current = at
+        for _ in look_again(self.engine, self.store, [customer for customer, _ in noted]):
+            pass
+        self.store.profiles_looked_at(bucket, noted)
+        return len(noted)
 
     # ------------------------------------------------------------------ one bucket
 

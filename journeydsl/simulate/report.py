@@ -382,7 +382,7 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
             case = " (no case matched: else)" if d.get("case") == "else" else ""
             return f"switch = {compact(d.get('value'))}{case}"
         case "condition":
-            return f"condition {d.get('source')} is already true: go on"
+            return f"condition {d.get('source')} {_became_true(entry, d, tz)}: go on"
         case "until":
             return f"repeat until {d.get('source')} → true: leave the loop"
         case "repeat_done":
@@ -406,7 +406,7 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
             )
             return f"wait for the first of: {what_for}; until {t('due')}"
         case "first":
-            return _describe_first(d)
+            return _describe_first(entry, d, tz)
         case "timeout":
             return "wait: the time limit has already passed → timeout"
         case "timer":
@@ -490,14 +490,30 @@ def _describe_offer(d: Mapping[str, Any]) -> str:
     return f"chose {d.get('offer')} from {catalogue} ({how}): {weighed}"
 
 
-def _describe_first(d: Mapping[str, Any]) -> str:
+def _describe_first(entry: Mapping[str, Any], d: Mapping[str, Any], tz: str) -> str:
     """Which branch of a ``wait first`` won, and why."""
     won = f"branch {d.get('branch')} ({d.get('won')}) won"
-    if d.get("event") is not None:
+    if d.get("event") is not None and d.get("by") is None:
         if str(d.get("won", "")).startswith("when "):
             return f"woke on {d['event']}: {won}, its condition is now true"
         return f"woke on {d['event']}: {won}, the first to happen"
-    return f"{won}: its condition is true"
+    return f"{won}: its condition {_became_true(entry, d, tz)}"
+
+
+def _became_true(entry: Mapping[str, Any], d: Mapping[str, Any], tz: str) -> str:
+    """When a waited-for condition that let its wait go on turned true: when the wait began
+    (the entry has no ``by``), or later, at the entry's time, and by what (runtime/waits.py)."""
+    by = d.get("by")
+    if by is None:
+        return "is true when the wait begins"
+    at = f"became true at {minute(local_iso(entry['at'], tz))}"
+    if by == "delivery":
+        return f"{at} by the delivery of {d.get('template')} on {d.get('channel')}"
+    if by == "branch" and d.get("event") is not None:
+        return f"{at} by {d['event']}, after another branch of the block moved on it"
+    if by == "branch":
+        return f"{at}, after another branch of the block moved"
+    return f"{at} as time passed"
 
 
 def _describe_delivery(d: Mapping[str, Any], t: Callable[[str], str]) -> str:

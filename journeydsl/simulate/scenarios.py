@@ -249,6 +249,11 @@ def action_matches(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bo
     return True
 
 
+def _differing(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
+    """The fields ``expected`` names that ``actual`` lacks or has with another value."""
+    return [k for k in expected if not action_matches({k: expected[k]}, actual)]
+
+
 def _render_value(value: Any) -> str:
     return compact(value)
 
@@ -498,25 +503,60 @@ def _case_run(
         actual = actions_in_order(result)
     expect = case.expect
     if expect.actions is not None:
-        paired = len(expect.actions) == len(actual) and all(
-            action_matches(e, a) for e, a in zip(expect.actions, actual, strict=True)
-        )
-        if not paired:
-            verdict.problems.append(
-                f"actions differ (expected {len(expect.actions)}, got {len(actual)}):"
-            )
-            verdict.problems.extend("    " + d for d in timeline_diff(expect.actions, actual))
-    verdict.problems.extend(_outcome_problems(expect, result, ids))
+        verdict.problems.extend(_action_problems(doc, index, expect.actions, actual))
+    verdict.problems.extend(_outcome_problems(doc, index, expect, result, ids))
     return verdict
 
 
-def _outcome_problems(expect: Expect, result: Any, ids: list[str]) -> list[str]:
+def _action_problems(
+    doc: YamlDocument,
+    index: int,
+    expected: Sequence[Mapping[str, Any]],
+    actual: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """Nothing when the actions match the expected ones one to one; otherwise a line at the
+    file, line and column of the first expected action that the actions do not meet (or of
+    ``actions:`` when they meet every one and more happened), then the timeline diff."""
+    first = next(
+        (
+            i
+            for i, e in enumerate(expected)
+            if i >= len(actual) or not action_matches(e, actual[i])
+        ),
+        None,
+    )
+    if first is None and len(expected) == len(actual):
+        return []
+    where: tuple[str | int, ...] = ("cases", index, "expect", "actions")
+    if first is None:
+        extra = len(actual) - len(expected)
+        line, column = doc.position(where, key=True)
+        what = f"{extra} action{'s' * (extra != 1)} more than expected"
+    else:
+        line, column = doc.position((*where, first))
+        what = (
+            f"expected action {first + 1} did not happen"
+            if first >= len(actual)
+            else f"action {first + 1} differs from the one expected in "
+            + ", ".join(_differing(expected[first], actual[first]))
+        )
+    head = f"{doc.file}:{line}:{column}: {what} (expected {len(expected)}, got {len(actual)}):"
+    return [head, *("    " + d for d in timeline_diff(expected, actual))]
+
+
+def _outcome_problems(
+    doc: YamlDocument, index: int, expect: Expect, result: Any, ids: list[str]
+) -> list[str]:
     """The expected outcomes that differ from the instances' (per journey when the expectation
-    names journeys; otherwise over every journey, in entry order)."""
+    names journeys; otherwise over every journey, in entry order), each at the file, line and
+    column of its expectation."""
     problems: list[str] = []
     for customer, wanted in expect.outcomes.items():
         per_journey = wanted if isinstance(wanted, dict) else {None: wanted}
         for jid, want_one in per_journey.items():
+            loc = ("cases", index, "expect", "outcomes", customer)
+            line, column = doc.position(loc if jid is None else (*loc, jid))
+            here = f"{doc.file}:{line}:{column}: "
             want = [want_one] if isinstance(want_one, str) else list(want_one)
             got = [
                 i["outcome"] if i["status"] == "ended" else "running"
@@ -525,12 +565,12 @@ def _outcome_problems(expect: Expect, result: Any, ids: list[str]) -> list[str]:
                 if i["customer_id"] == customer
             ]
             if jid is not None and jid not in ids:
-                problems.append(f"outcome of {customer}: no journey '{jid}' in this file")
+                problems.append(f"{here}outcome of {customer}: no journey '{jid}' in this file")
             elif want != got:
                 shown = ", ".join(got) if got else "no instance"
                 where = f" in {jid}" if jid is not None else ""
                 problems.append(
-                    f"outcome of {customer}{where}: expected {', '.join(want)}, got {shown}"
+                    f"{here}outcome of {customer}{where}: expected {', '.join(want)}, got {shown}"
                 )
     return problems
 

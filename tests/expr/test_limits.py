@@ -21,10 +21,12 @@ from journeydsl.expr.limits import (
     MAX_INT,
     MAX_LIST_ITEMS,
     MAX_STRING_LENGTH,
+    DurationLimitError,
     ExpressionLimitError,
     checked_amount,
     checked_text,
     concat,
+    duration_arith,
     metered,
     multiply_ints,
 )
@@ -214,6 +216,14 @@ def test_a_constant_duration_at_the_limit_compiles_cleanly() -> None:
         ("set n = 3661\nwait 1d * n\n", "3,661"),
         ("set n = 36_610_000\nwait for card_activated within 1d * n\n", "36,610,000"),
         ("set n = 3661\nwait first within 1d * n {\n  on card_activated\n}\n", "3,661"),
+        # past what a duration holds while it is built: still the wait limit's reason
+        ("set n = 10_000_000_000\nwait 1d * n\n", "10,000,000,000"),
+        ("set n = 10_000_000_000\nwait n * 1d\n", "10,000,000,000"),
+        ("set n = 10_000_000_000\nwait for card_activated within 1d * n\n", "10,000,000,000"),
+        (
+            "set n = 10_000_000_000\nwait first within 1d * n {\n  on card_activated\n}\n",
+            "10,000,000,000",
+        ),
     ],
 )
 def test_a_wait_longer_than_the_limit_at_run_time_ends_the_instance_in_words(
@@ -223,6 +233,34 @@ def test_a_wait_longer_than_the_limit_at_run_time_ends_the_instance_in_words(
     outcome error and a reason in words, not Python's overflow text."""
     reason = error_reason(issued(steps))
     assert reason == f"wait of {days} days is longer than the 3,660 days a wait may last"
+
+
+def test_a_duration_built_past_what_a_duration_holds_outside_a_wait_is_named_in_words() -> None:
+    """`now + 1d * n` with n near 10^10 ends the instance with the expression and its length
+    in days, not Python's overflow text."""
+    reason = error_reason(issued("set n = 10_000_000_000\nset t = now + 1d * n\n"))
+    assert reason == (
+        "`1d * n` would build a duration of 10,000,000,000 days, longer than any duration can "
+        "be (a journey waits at most 3,660 days)"
+    )
+
+
+def test_duration_arith_gives_the_length_in_days_when_it_overflows() -> None:
+    """duration_arith builds what fits, and names the exact length in days of what does not,
+    for products either way round and for sums and differences."""
+    day = timedelta(days=1)
+    assert duration_arith("*", day, 3, NODE) == 3 * day
+    assert duration_arith("-", day, 2 * day, NODE) == -day
+    big = timedelta(days=999_999_999)
+    for op, a, b, days in [
+        ("*", day, 10**10, 10**10),
+        ("*", -(10**10), day, 10**10),
+        ("+", big, big, 1_999_999_998),
+        ("-", -big, big, 1_999_999_998),
+    ]:
+        with pytest.raises(DurationLimitError) as raised:
+            duration_arith(op, a, b, NODE)
+        assert raised.value.days == days
 
 
 def test_doubling_a_trigger_string_ends_the_instance_with_an_error_naming_the_limit() -> None:

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from journeydsl import ir
+from journeydsl.expr.types import BOOL
+from journeydsl.runtime.history import reads_sent
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.testing import MemoryEventStore, MemoryProfileStore, MemoryStateStore
 from tests.runtime.policies.harness import ONE_SMS, compile_journey, harness, local, policies
@@ -161,3 +164,142 @@ def test_a_wait_on_sent_wakes_when_the_message_leaves_the_window() -> None:
     )
     h.advance(local("2026-01-20 00:00"))
     assert h.times("c1", "push") == ["2026-01-03 10:00"]
+
+
+#: An SMS that quiet hours hold overnight, and a push once it has reached the customer.
+AFTER_THE_HELD_SMS = """
+journey after_the_held_sms
+uses events "events.yaml"
+uses templates "templates.yaml"
+quiet hours 21:00 to 08:00 for sms
+entry on card_activated
+send sms install_digital_app marketing fallback none
+wait for sent(install_digital_app in last 1d) >= 1 within 3d {
+  send push first_spend_nudge marketing fallback none
+}
+"""
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_wait_on_sent_wakes_when_a_held_message_is_delivered(kind: str, tmp_path: Path) -> None:
+    """`wait for sent(…) >= 1` after an SMS that quiet hours hold from 22:00: the held SMS is
+    not counted, so the wait does not go on at 22:00; it goes on when the SMS is delivered at
+    08:00 (not at its timeout 3 days later), on both stores, and the log says by what."""
+    store = SQLiteStore(tmp_path / "s.sqlite") if kind == "sqlite" else None
+    try:
+        h = harness(
+            [compile_journey(AFTER_THE_HELD_SMS)],
+            [profile("c1", app=True)],
+            start=local("2026-01-01 00:00"),
+            policy=None,
+            state=store,
+            events=store,
+            profile_store=store,
+        )
+        h.feed([ev("c1", "card_activated", local("2026-01-01 22:00"), card_id="k1")])
+        h.advance(local("2026-01-06 00:00"))
+        assert h.times("c1", "sms") == ["2026-01-02 08:00"]
+        assert h.times("c1", "push") == ["2026-01-02 08:00"]
+        ((status, outcome),) = h.outcomes("c1")
+        assert (status, outcome) == ("ended", "completed")
+        (woke,) = [e for e in h.engine.explain("c1")[0]["log"] if e["what"] == "condition"]
+        assert woke["at"] == local("2026-01-02 08:00").isoformat()
+        assert (woke.get("by"), woke.get("template"), woke.get("channel")) == (
+            "delivery",
+            "install_digital_app",
+            "sms",
+        )
+    finally:
+        if store is not None:
+            store.close()
+
+
+_HELD_SMS = """
+journey HEADER
+uses events "events.yaml"
+uses templates "templates.yaml"
+quiet hours 21:00 to 08:00 for sms
+entry on card_activated
+send sms install_digital_app marketing fallback none
+"""
+#: `wait first` with a branch on sent(…).
+FIRST_ON_SENT = (
+    _HELD_SMS.replace("HEADER", "first_on_sent")
+    + """
+wait first within 3d {
+  on transaction {
+    set spent = true
+  }
+  when sent(install_digital_app in last 1d) >= 1 {
+    send push first_spend_nudge marketing fallback none
+  }
+}
+"""
+)
+#: A parallel block with a branch on sent(…).
+PARALLEL_ON_SENT = (
+    _HELD_SMS.replace("HEADER", "parallel_on_sent")
+    + """
+parallel all {
+  branch {
+    wait for transaction within 3d
+  }
+  branch {
+    wait for sent(install_digital_app in last 1d) >= 1 within 3d {
+      send push first_spend_nudge marketing fallback none
+    }
+  }
+}
+"""
+)
+
+
+@pytest.mark.parametrize("source", [FIRST_ON_SENT, PARALLEL_ON_SENT])
+def test_a_delivery_wakes_a_wait_first_and_a_parallel_branch_on_sent(source: str) -> None:
+    """A `wait first` branch on sent(…) and a parallel block's branch on sent(…) go on when
+    the held SMS is delivered at 08:00, not at their timeouts."""
+    h = harness(
+        [compile_journey(source)],
+        [profile("c1", app=True)],
+        start=local("2026-01-01 00:00"),
+        policy=None,
+    )
+    h.feed([ev("c1", "card_activated", local("2026-01-01 22:00"), card_id="k1")])
+    h.advance(local("2026-01-06 00:00"))
+    assert h.times("c1", "push") == ["2026-01-02 08:00"]
+
+
+def test_reads_sent_looks_past_string_literals() -> None:
+    """A condition reads the message history when it calls sent(…), not when a string in it
+    holds the text."""
+    sent = compile_journey(AFTER_THE_HELD_SMS).nodes["wait_for_condition"]
+    assert isinstance(sent, ir.WaitFor)
+    assert reads_sent(sent.condition)
+    text = ir.CExpr('profile.segment == "sent(x in last 1d)"', BOOL, lambda c, e: False)
+    assert not reads_sent(text)
+    assert not reads_sent(None)
+
+
+#: Two SMS that quiet hours hold overnight, and a push once one of them has been delivered
+#: (the one the store hands over first, so that the other is still held when the wait wakes).
+AFTER_TWO_HELD_SMS = AFTER_THE_HELD_SMS.replace(
+    "send sms install_digital_app marketing fallback none\n",
+    "send sms install_digital_app marketing fallback none\n"
+    "send sms first_spend_nudge marketing fallback none\n",
+).replace("sent(install_digital_app in last 1d)", "sent(first_spend_nudge in last 1d)")
+
+
+def test_a_delivery_that_wakes_a_wait_supersedes_no_held_message() -> None:
+    """The delivery that makes `wait for sent(…)` true is not an event: the other SMS held
+    with it still leaves at 08:00, and the push follows."""
+    h = harness(
+        [compile_journey(AFTER_TWO_HELD_SMS)],
+        [profile("c1", app=True)],
+        start=local("2026-01-01 00:00"),
+        policy=None,
+    )
+    h.feed([ev("c1", "card_activated", local("2026-01-01 22:00"), card_id="k1")])
+    h.advance(local("2026-01-06 00:00"))
+    assert h.times("c1", "sms") == ["2026-01-02 08:00", "2026-01-02 08:00"]
+    assert h.times("c1", "push") == ["2026-01-02 08:00"]
+    assert h.suppressed("c1") == []

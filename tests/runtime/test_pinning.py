@@ -116,4 +116,6 @@ def test_journeydsl_run_refuses_a_changed_journey_with_one_line_and_exit_2(
     assert main(later) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"journeydsl: error: {tmp_path / 's.db'}: journey 'paths' version 1")
+    assert "`version 2`" in err
+    assert err.count("\n") == 1  # (one line, as the worker prints it)
     assert "Traceback" not in err

@@ -355,3 +355,13 @@ def test_a_lost_connection_is_told_as_the_database_that_cannot_be_used(pg_dsn: s
         assert str(problem).startswith(f"{store.path}: the PostgreSQL server cannot be used (")
     with PostgresStore(pg_dsn) as store:
         assert store.all() == []
+
+
+def test_loading_profiles_names_the_customers_loaded(pg_dsn: str, tmp_path: Path) -> None:
+    """load_profiles_jsonl() says how many it loaded, the lines it skipped and the customers
+    it loaded, in file order (what `journeydsl run` looks at again for `entry when`)."""
+    path = jsonl(tmp_path / "p.jsonl", [*PROFILES, "{not json"])
+    with PostgresStore(pg_dsn) as store:
+        loaded, problems, customers = store.load_profiles_jsonl(path)
+    assert (loaded, customers) == (3, ["c-001", "c-002", "c-003"])
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:4"]

@@ -605,3 +605,42 @@ def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_actions(
     assert kills >= 1
     assert [k for k, n in Counter(keys).items() if n > 1] == []
     assert Counter(got) == Counter(expected)
+
+
+VIP_WELCOME = f"""
+journey vip_welcome
+{USES}entry when profile.segment == "vip"
+send email new_cardholder_promotions marketing
+"""
+
+
+def test_an_entry_when_run_reads_the_profiles_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an `entry when` journey, `run --profiles` reads the file once: the customers it
+    looks at again are the ones the store loaded, and the vip among them enters."""
+    import journeydsl.cli.run as run_module
+    import journeydsl.runtime.stores._sqlite_profiles as sqlite_profiles
+
+    journey = example_catalogs_in(tmp_path) / "vip.journey"
+    journey.write_text(VIP_WELCOME, encoding="utf-8")
+    vip = {**profile("c-1", False, email=True), "attributes": {"segment": "vip"}}
+    profiles = jsonl(tmp_path / "p.jsonl", [vip, profile("c-2", False, email=True), [1]])
+    events = jsonl(tmp_path / "e.jsonl", [event("c-9", "card_issued", "2026-01-05T10:00:00Z")])
+    from journeydsl.runtime.profiles import read_profiles_jsonl as read
+
+    reads: list[str] = []
+
+    def counted(path: Any, *args: Any) -> Any:
+        reads.append(str(path))
+        return read(path, *args)
+
+    monkeypatch.setattr(sqlite_profiles, "read_profiles_jsonl", counted)
+    monkeypatch.setattr(run_module, "read_profiles_jsonl", counted, raising=False)
+    actions = tmp_path / "actions.jsonl"
+    argv = ["run", str(journey), "--db", str(tmp_path / "s.db"), "--events", str(events)]
+    argv += ["--actions", str(actions), "--profiles", str(profiles)]
+    assert main(argv) == 0
+    assert reads == [str(profiles)]
+    sent = [(a["customer_id"], a["template"]) for a in read_actions(actions)]
+    assert sent == [("c-1", "new_cardholder_promotions")]

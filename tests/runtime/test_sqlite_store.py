@@ -129,7 +129,7 @@ def test_a_commit_failing_midway_is_rolled_back(
     """A failure after some rows of a commit were written rolls all of them back."""
     with SQLiteStore(tmp_path / "s.sqlite") as store:
         real = store._conn
-        monkeypatch.setattr(store, "_conn", _FailingConnection(real, table))
+        monkeypatch.setattr(store, "_db", _FailingConnection(real, table))
         with pytest.raises(sqlite3.OperationalError, match="injected"):
             store.commit(
                 [waiting("j/c1/1", T0)],
@@ -137,7 +137,7 @@ def test_a_commit_failing_midway_is_rolled_back(
                 processed_event="e1",
                 meta={"m": "v"},
             )
-        monkeypatch.setattr(store, "_conn", real)
+        monkeypatch.setattr(store, "_db", real)
         assert not real.in_transaction
         assert store.instance("j/c1/1") is None
         assert store.due(T0) == []
@@ -330,8 +330,9 @@ def test_far_times_are_clamped_not_overflowing(tmp_path: Path) -> None:
 
 
 def test_load_profiles_reports_bad_lines_and_keeps_journey_updates(tmp_path: Path) -> None:
-    """load_profiles_jsonl() skips bad lines with file:line reasons, and reloading an unchanged
-    line keeps the attributes journeys set since; a changed line replaces the profile."""
+    """load_profiles_jsonl() skips bad lines with file:line reasons and names the customers it
+    loaded; reloading an unchanged line keeps the attributes journeys set since; a changed line
+    replaces the profile."""
     good: dict[str, Any] = {
         "customer_id": "c1",
         "attributes": {"segment": "mass", "score": 0.5},
@@ -350,8 +351,8 @@ def test_load_profiles_reports_bad_lines_and_keeps_journey_updates(tmp_path: Pat
     path = tmp_path / "profiles.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with SQLiteStore(tmp_path / "s.sqlite") as store:
-        loaded, problems = store.load_profiles_jsonl(path)
-        assert loaded == 2
+        loaded, problems, customers = store.load_profiles_jsonl(path)
+        assert (loaded, customers) == (2, ["c1", "c4"])
         assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:{n}" for n in (3, 4, 5, 7)]
         assert "Mars/Olympus" in problems[1]
         assert store.get("c1") == Profile(

@@ -193,3 +193,39 @@ def test_a_live_worker_runs_each_buckets_first_pass(
         worker.run(exit_when_idle=True)
     sent = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert sorted(a["customer_id"] for a in sent) == ["c-0", "c-3", "c-6", "c-9"]
+
+
+def test_workers_given_changed_profiles_enter_where_an_entry_when_turned_true(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    """`worker --profiles` re-evaluates `entry when` for the file's customers as `run` does."""
+    from tests.catalogs import example_catalogs_in
+    from tests.runtime.test_run_cli import event, read_actions
+    from tests.runtime.test_stream import GOLD_WELCOME
+
+    journey = example_catalogs_in(tmp_path) / "gold_welcome.journey"
+    journey.write_text(GOLD_WELCOME, encoding="utf-8")
+    actions = tmp_path / "actions.jsonl"
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    first = [event("c-1", "app_installed", "2026-03-01T10:00:00+07:00")]
+
+    def work(segment: str, events: list[dict[str, object]]) -> list[str]:
+        row = profile("c-1", False, email=True)
+        row["attributes"]["segment"] = segment
+        given = [
+            *("--profiles", str(jsonl(tmp_path / f"{segment}.jsonl", [row]))),
+            *("--events", str(jsonl(tmp_path / "events.jsonl", events))),
+        ]
+        argv = ["worker", str(journey), "--db", pg_dsn, "--actions", str(actions)]
+        assert main([*argv, *given, "--exit-when-idle"]) == 0
+        return [str(a["at"]) for a in read_actions(actions)] if actions.exists() else []
+
+    assert work("mass", first) == []
+    assert work("gold", []) == ["2026-03-01T10:00:00+07:00"]
+    assert work("gold", []) == ["2026-03-01T10:00:00+07:00"]
+    assert work("mass", [event("c-1", "app_installed", "2026-03-05T10:00:00+07:00")]) == [
+        "2026-03-01T10:00:00+07:00"
+    ]
+    assert work("gold", []) == ["2026-03-01T10:00:00+07:00", "2026-03-05T10:00:00+07:00"]
+    with PostgresStore(pg_dsn) as store:
+        assert store.noted_profiles(range(4)) == {}

@@ -168,3 +168,45 @@ def _line(proc: subprocess.Popen[str]) -> str:
             return ""
         if "reloaded:" in line or "reload refused" in line:
             return line
+
+
+def test_a_reload_is_held_to_the_graphs_running_in_the_database(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """A reload is refused a graph changed under a version the database runs; it pins its own."""
+    from journeydsl.runtime.pinning import JourneyChangedError
+
+    def waiting(folder: Path, version: int, wait: str) -> ir.Journey:
+        path = example_catalogs_in(folder) / "waiting.journey"
+        path.write_text(
+            f"journey waiting\nversion {version}\n{USES}entry on card_activated\n"
+            f"wait {wait}\nsend sms install_digital_app marketing fallback none\n"
+        )
+        return _compiled(path)
+
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / name).mkdir()
+    v1, edited = waiting(tmp_path / "a", 1, "2d"), waiting(tmp_path / "b", 1, "3d")
+    v2 = waiting(tmp_path / "c", 2, "3d")
+    nudge = _compiled(_journey(tmp_path / "d", 1))
+    channels = {"sms": RecordingChannel("sms")}
+    with PostgresStore(pg_dsn, buckets=4) as a, PostgresStore(pg_dsn) as b:
+        _profiles(a, tmp_path, "c1")
+        first = Worker([nudge, v1], store=a, channels=channels, lease=LEASE, poll=0.01)
+        first.put([_activated("c1", "2026-03-02T09:00:00+07:00")])
+        first.run(exit_when_idle=True, until=datetime.fromisoformat("2026-03-02T12:00:00+07:00"))
+        assert [i["status"] for i in a.instances_of("c1") if i["journey"] == "waiting"] == [
+            "waiting"
+        ]
+        second = Worker([nudge], store=b, channels=channels, lease=LEASE, poll=0.01)
+        with pytest.raises(JourneyChangedError, match="its 1 running instance"):
+            second.reload([nudge, edited])
+        assert second.reload([nudge, v1]) == ["waiting v1"]
+        assert second.reload([v2]) == ["waiting v2"]
+        second.run(exit_when_idle=True, until=datetime.fromisoformat("2026-03-02T12:00:00+07:00"))
+        assert [(j.id, j.version) for j in second.journeys] == [
+            ("nudge", 1),
+            ("waiting", 1),
+            ("waiting", 2),
+        ]
+        assert b.get_meta("graph:waiting:2") is not None

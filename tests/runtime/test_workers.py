@@ -813,3 +813,69 @@ def test_a_worker_refuses_a_journey_changed_without_a_new_version(
         unchanged = compile_file(journey).journey
         assert unchanged is not None
         Worker([unchanged], store=store, channels=channels)
+
+
+def test_sigterm_while_a_worker_starts_exits_0_having_claimed_nothing(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    """SIGTERM while a worker starts (reading stdin) exits 0 having claimed nothing."""
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "journeydsl", "worker", *JOURNEYS, "--db", pg_dsn]
+    argv += ["--actions", str(tmp_path / "a.jsonl"), "--events", "-", "--exit-when-idle"]
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with PostgresStore(pg_dsn) as store:
+            deadline = time.monotonic() + 120
+            while store.get_meta("graph:onboarding_new_cardholder:1") is None:  # (Worker built)
+                assert time.monotonic() < deadline
+                assert proc.poll() is None
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.stderr is not None
+            err = proc.stderr.read()
+            proc.wait(timeout=60)
+            assert proc.returncode == 0, err
+            assert "Traceback" not in err
+            assert err.strip().splitlines()[-1] == (
+                "journeydsl worker: stopped while starting: no bucket was claimed; the events "
+                "put so far wait in the inbox"
+            )
+            assert all(owner is None for _, owner, _, _ in store.leases())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+        for pipe in (proc.stdin, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    events = jsonl(tmp_path / "events.jsonl", EVENTS)
+    run = ["run", *JOURNEYS, "--db", pg_dsn, "--events", str(events)]
+    assert main([*run, "--actions", str(tmp_path / "run.jsonl")]) == 0
+
+
+def test_workers_reading_one_file_quarantine_and_count_a_bad_line_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_dsn: str
+) -> None:
+    """Workers given one events file quarantine and count each bad line once in all."""
+    bad = {"id": "e-bad", "customer_id": "c-001", "type": "nope", "at": NOW, "data": {}}
+    events = jsonl(tmp_path / "events.jsonl", [*EVENTS, bad])
+    profiles = jsonl(tmp_path / "profiles.jsonl", PROFILES)
+    assert main(["db", "migrate", "--db", pg_dsn, "--buckets", "4"]) == 0
+    counts = []
+    for _ in range(2):
+        capsys.readouterr()
+        assert main(worker_argv(pg_dsn, events, profiles, tmp_path / "a.jsonl")) == 0
+        found = re.search(r"(\d+) quarantined", capsys.readouterr().err)
+        assert found is not None
+        counts.append(int(found[1]))
+    assert counts == [4, 0]
+    with PostgresStore(pg_dsn) as store:
+        assert [q.count for q in store.quarantined()] == [1, 1, 1, 1]
+        assert store._conn.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
+    capsys.readouterr()
+    fixed = jsonl(tmp_path / "fixed.jsonl", [{**bad, "type": "app_installed"}])
+    assert main(worker_argv(pg_dsn, fixed, profiles, tmp_path / "a.jsonl")) == 0
+    assert "1 events taken, 0 quarantined" in capsys.readouterr().err
+    with PostgresStore(pg_dsn) as store:
+        assert store.quarantined("e-bad") == []

@@ -86,6 +86,46 @@ def test_a_wrong_expectation_fails_with_a_timeline_diff(cli: Cli, tmp_path: Path
     assert "1 case: 0 passed, 1 failed" in out
 
 
+def test_a_failing_expectation_is_reported_at_its_line_and_column(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The first expected action not met and a wrong outcome are each named file:line:col."""
+    path = _write(tmp_path, WRONG)
+    code, out, _ = cli("test", str(path))
+    assert code == 1
+    assert (
+        f"  {path}:17:11: action 2 differs from the one expected in channel (expected 2, got 2):"
+        in out
+    )
+    assert f"  {path}:18:23: outcome of c-1: expected not_activated, got running" in out
+
+
+def test_actions_beyond_the_expected_ones_are_reported_at_the_actions_key(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Every expected action met but more happened: the failure points at `actions:`."""
+    text = WRONG.replace(
+        '        - {{at: "2026-01-07 10:00", kind: send, channel: sms, '
+        "template: activation_reminder}}\n",
+        "",
+    ).replace("c-1: not_activated", "c-1: running")
+    path = _write(tmp_path, text)
+    code, out, _ = cli("test", str(path))
+    assert code == 1
+    assert f"  {path}:15:7: 1 action more than expected (expected 1, got 2):" in out
+
+
+def test_a_missing_action_is_reported_at_its_expectation(cli: Cli, tmp_path: Path) -> None:
+    """An expected action past the last one that happened is named at its line and column."""
+    text = WRONG.replace('until: "2026-01-08', 'until: "2026-01-06').replace(
+        "c-1: not_activated", "c-1: running"
+    )
+    path = _write(tmp_path, text)
+    code, out, _ = cli("test", str(path))
+    assert code == 1
+    assert f"  {path}:17:11: expected action 2 did not happen (expected 2, got 1):" in out
+
+
 def test_an_invalid_test_file_names_its_line(cli: Cli, tmp_path: Path) -> None:
     """A mistake in the test file itself is reported as file:line:col and exits 1."""
     path = _write(tmp_path, WRONG.replace("    expect:", "    expected:"))

@@ -79,7 +79,11 @@ class InstanceReads:
 
     def _live_rows_of(self, customer_id: str) -> list[tuple[str, str, int, str]]:
         """A customer's live rows, oldest first: ``(id, record, log_len, tail)``."""
-        rows: list[tuple[str, str, int, str]] = self._conn.execute(
+        return self._live_rows_in(self._conn, customer_id)
+
+    def _live_rows_in(self, db: Any, customer_id: str) -> list[tuple[str, str, int, str]]:
+        """:meth:`_live_rows_of`, read through ``db``."""
+        rows: list[tuple[str, str, int, str]] = db.execute(
             self._sql(
                 "SELECT id, record, log_len, tail FROM instances WHERE customer_id = ? ORDER BY seq"
             ),

@@ -55,6 +55,9 @@ __all__ = [
 DEFAULT_BUCKETS = 256
 #: Engine meta keys kept per bucket while the store is scoped to one bucket.
 BUCKET_META_PREFIXES = ("segment:",)
+#: The ``bucket_meta`` keys of customers whose profiles were given again, to be looked at again
+#: by their bucket's owner (:meth:`PgBuckets.note_profiles`): this prefix and the customer id.
+PROFILE_GIVEN = "profile_given:"
 
 
 def bucket_of(customer_id: str, buckets: int) -> int:
@@ -331,3 +334,46 @@ class PgBuckets(PgCore):
             owner.fenced += 1
             owner.epochs.pop(bucket, None)
             raise LeaseLostError(self.path, [bucket])
+
+    # ------------------------------------------------------------------ profiles given again
+
+    def note_profiles(self, customers: Iterable[str]) -> int:
+        """Note, in one transaction, that the profiles of ``customers`` were given again (a
+        profiles file loaded), for the owner of each one's bucket to look at their `entry
+        when` conditions again (:meth:`noted_profiles`); how many were noted. A customer noted
+        again before being looked at gets a new mark, so a look again that read the older one
+        does not take it away."""
+        rows = [(self.bucket(c), PROFILE_GIVEN + c) for c in dict.fromkeys(customers)]
+        if rows:
+            with self._transaction(), self._conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO bucket_meta (bucket, key, value) "
+                    "VALUES (%s, %s, gen_random_uuid()::text) "
+                    "ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value",
+                    rows,
+                )
+        return len(rows)
+
+    def noted_profiles(self, buckets: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+        """The customers of ``buckets`` noted by :meth:`note_profiles` and not looked at since,
+        by bucket, each with its mark (for :meth:`profiles_looked_at`)."""
+        rows = self._conn.execute(
+            "SELECT bucket, key, value FROM bucket_meta WHERE bucket = ANY(%s) "
+            "AND key >= %s AND key < %s ORDER BY bucket, key",
+            (sorted(buckets), PROFILE_GIVEN, PROFILE_GIVEN[:-1] + chr(ord(PROFILE_GIVEN[-1]) + 1)),
+        ).fetchall()
+        noted: dict[int, list[tuple[str, str]]] = {}
+        for bucket, key, mark in rows:
+            noted.setdefault(int(bucket), []).append((str(key)[len(PROFILE_GIVEN) :], str(mark)))
+        return noted
+
+    def profiles_looked_at(self, bucket: int, noted: Iterable[tuple[str, str]]) -> None:
+        """Remove the notes of ``bucket`` that were looked at (each ``(customer, mark)`` as
+        :meth:`noted_profiles` gave it; a newer mark stays); fenced on the bucket."""
+        rows = [(bucket, PROFILE_GIVEN + customer, mark) for customer, mark in noted]
+        with self._transaction():
+            self._fence_bucket(bucket)
+            with self._conn.cursor() as cur:
+                cur.executemany(
+                    "DELETE FROM bucket_meta WHERE bucket = %s AND key = %s AND value = %s", rows
+                )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord, run_aggregate
 from journeydsl.expr.types import Type
 from journeydsl.runtime.codec import decode_map
-from journeydsl.runtime.profiles import read_profiles_jsonl
+from journeydsl.runtime.profiles import ProfilesLoaded, read_profiles_jsonl
 from journeydsl.runtime.protocols import Profile, keep_settled
 from journeydsl.runtime.stores._sqlite_rows import _dump_values, _profile_hash
 
@@ -318,12 +318,12 @@ class PgCore:
 
     def load_profiles_jsonl(
         self, path: str | Path, attribute_types: Mapping[str, Type] | None = None
-    ) -> tuple[int, list[str]]:
+    ) -> ProfilesLoaded:
         """Load a profiles JSON Lines file in one transaction, leaving unchanged lines alone
         (as :meth:`SQLiteStore.load_profiles_jsonl
         <journeydsl.runtime.stores.sqlite.SQLiteStore.load_profiles_jsonl>`)."""
         problems: list[str] = []
-        loaded = 0
+        customers: list[str] = []
         lines = list(read_profiles_jsonl(path, attribute_types))
         with self._transaction():
             for item in lines:
@@ -337,8 +337,8 @@ class PgCore:
                 ).fetchone()
                 if row is None or row[0] != digest:
                     self._put(item.profile, digest)
-                loaded += 1
-        return loaded, problems
+                customers.append(item.profile.customer_id)
+        return ProfilesLoaded(len(customers), problems, customers)
 
 
 class PgTransaction:

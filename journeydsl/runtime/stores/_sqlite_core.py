@@ -18,6 +18,8 @@ from typing import Any
 
 from journeydsl.runtime.protocols import Profile, keep_settled
 from journeydsl.runtime.stores._due_index import DueIndex
+from journeydsl.runtime.stores._sqlite_rows import _UPSERT_INSTANCE, _UPSERT_OUTBOX
+from journeydsl.runtime.stores._sqlite_writes import WriteBatch
 
 __all__ = ["StoreCore", "Transaction"]
 
@@ -26,8 +28,10 @@ class StoreCore:
     """The connection, its transactions and the caches of a SQLite store (one thread, one
     connection; the store's parts read and write through :attr:`_conn`)."""
 
-    #: The store's connection, in autocommit mode (opened by the store).
-    _conn: sqlite3.Connection
+    #: The store's connection, in autocommit mode (opened by the store). Read it through
+    #: :attr:`_conn`, which writes the open transaction's held rows first; the store's hot paths
+    #: use it directly where the held rows cannot change what they read.
+    _db: sqlite3.Connection
 
     def __init__(self, path: str, readonly: bool, live_cache: int = 50_000) -> None:
         self.path = path
@@ -60,13 +64,67 @@ class StoreCore:
         # Whether processed_events has rows (markers of events not in the events table); None:
         # not known (processed() asks once).
         self._has_markers: bool | None = None
+        # The rows the open transaction wrote and the file does not hold yet (see WriteBatch).
+        self._writes = WriteBatch()
+        # An event id that processed() found in no row of the open transaction: append() need
+        # not ask the file again.
+        self._absent_event: str | None = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The connection, with every row the open transaction holds written: what any
+        statement sees is what the writes one by one would have left."""
+        if self._writes.size:
+            self._flush()
+        return self._db
+
+    def _flush(self) -> None:
+        """Write the rows held (see :class:`WriteBatch`). A failure ends the whole transaction:
+        the writes it held were already taken as done by the steps that made them, so the
+        transaction must not commit without them (its end then fails too, loudly)."""
+        self._absent_event = None  # (it may be written now)
+        try:
+            if self._writes.flush(self._db, _UPSERT_INSTANCE, _UPSERT_OUTBOX):
+                self._pending = None  # some entries existed: those rows were not written
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._rolled_back()
+            raise
+
+    def _flush_events(self, customer_id: str, event_type: str) -> None:
+        """Write the events held when a read of ``customer_id``'s ``event_type`` events could
+        see one of them (reads of other events need nothing written)."""
+        writes = self._writes
+        if (customer_id, event_type) in writes.event_keys:
+            self._absent_event = None  # (it may be written now)
+            try:
+                writes.flush_events(self._db)
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._rolled_back()
+                raise
+
+    def _holding(self) -> bool:
+        """Whether writes are held now (a transaction is open)."""
+        return self._db.in_transaction
 
     def _transaction(self) -> Transaction:
-        return Transaction(self._conn, self._rolled_back, self._began, self._committed)
+        return Transaction(
+            self._db, self._rolled_back, self._began, self._committed, self._before_commit
+        )
+
+    def _before_commit(self) -> None:
+        if self._writes.size:
+            self._flush()
 
     def _rolled_back(self) -> None:
         self._forget()
-        if not self._conn.in_transaction:
+        self._absent_event = None
+        # (A savepoint wrote what was held before it began: what is held now came after it.)
+        self._writes.end()
+        if not self._db.in_transaction:
             self._after.clear()  # the work they were to follow was never committed
 
     def _committed(self) -> None:
@@ -79,6 +137,7 @@ class StoreCore:
         commit's sync, which covers the whole log before it). What a power loss can take back is
         the outcome of a message already handed over: the entry is handed over again with the
         same idempotency key, as after a crash between the channel's answer and the commit."""
+        self._writes.end()
         callbacks, self._after = self._after, []
         if not callbacks:
             return
@@ -100,7 +159,7 @@ class StoreCore:
         """Run ``callback`` once the transaction open now (a :meth:`batch`) has committed, in
         the order registered (:class:`~journeydsl.runtime.protocols.CommitHooks`); False, without
         calling it, when no transaction is open. A rollback drops the callbacks."""
-        if not self._conn.in_transaction:
+        if not self._db.in_transaction:
             return False
         self._after.append(callback)
         return True
@@ -108,10 +167,12 @@ class StoreCore:
     def in_transaction(self) -> bool:
         """Whether a transaction (a :meth:`batch`) is open now
         (:class:`~journeydsl.runtime.protocols.CommitHooks`)."""
-        return self._conn.in_transaction
+        return self._db.in_transaction
 
     def _began(self) -> None:
         self._version_checked = False
+        self._absent_event = None
+        self._writes.end()
 
     def _forget(self) -> None:
         """Drop every cache: what they hold may not be committed state any more."""
@@ -127,10 +188,10 @@ class StoreCore:
         """Drop the caches if another connection committed to the file since the last look
         (``PRAGMA data_version``; inside a write transaction nobody else can commit, so once
         per transaction is enough)."""
-        in_transaction = self._conn.in_transaction
+        in_transaction = self._db.in_transaction
         if in_transaction and self._version_checked:
             return
-        (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+        (version,) = self._db.execute("PRAGMA data_version").fetchone()
         if version != self._data_version:
             self._forget()
             self._data_version = version
@@ -152,7 +213,7 @@ class StoreCore:
         of it, without a savepoint: the commits inside stay all or nothing on their own, and an
         event appended by a step that then failed is harmless (appends are idempotent, and the
         event is not marked processed)."""
-        if self._conn.in_transaction:
+        if self._db.in_transaction:
             return nullcontext()
         return self._transaction()
 
@@ -168,15 +229,19 @@ class Transaction:
         on_rollback: Callable[[], None] | None = None,
         on_begin: Callable[[], None] | None = None,
         on_commit: Callable[[], None] | None = None,
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
         self._conn = conn
         self._nested = False
         self._on_rollback = on_rollback
         self._on_begin = on_begin
         self._on_commit = on_commit
+        self._before_commit = before_commit
 
     def __enter__(self) -> sqlite3.Connection:
         self._nested = self._conn.in_transaction
+        if self._nested and self._before_commit is not None:
+            self._before_commit()  # (what was written before the savepoint stays if it rolls back)
         self._conn.execute("SAVEPOINT journeydsl" if self._nested else "BEGIN IMMEDIATE")
         if not self._nested and self._on_begin is not None:
             self._on_begin()
@@ -199,6 +264,8 @@ class Transaction:
             return
         if exc_type is None:
             try:
+                if self._before_commit is not None:
+                    self._before_commit()
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._rollback()

@@ -23,20 +23,45 @@ class EventsPart(StoreCore):
     :class:`~journeydsl.runtime.stores.sqlite.SQLiteStore` (the ``events`` table)."""
 
     def append(self, event_id: str, event: EventRecord) -> bool:
-        """Store ``event`` once per id; False for a duplicate."""
-        cur = self._conn.execute(
-            "INSERT OR IGNORE INTO events (id, customer_id, type, at_utc, at_iso, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                event_id,
-                event.customer_id,
-                event.type,
-                _utc(event.at),
-                event.at.isoformat(),
-                _dump_values(event.data),
-            ),
-        )
-        return cur.rowcount == 1
+        """Store ``event`` once per id; False for a duplicate. Inside a transaction the row is
+        held until the transaction needs it (see WriteBatch)."""
+        row = [
+            event_id,
+            event.customer_id,
+            event.type,
+            _utc(event.at),
+            event.at.isoformat(),
+            _dump_values(event.data),
+            0,
+        ]
+        writes = self._writes
+        absent, self._absent_event = self._absent_event == event_id, None
+        if (
+            not self._db.in_transaction
+            or type(event_id) is not str
+            or type(event.customer_id) is not str
+            or type(event.type) is not str
+        ):
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO events (id, customer_id, type, at_utc, at_iso, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                row[:6],
+            )
+            return cur.rowcount == 1
+        if event_id in writes.events:
+            return False
+        if not absent:
+            found = self._db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,))
+            if found.fetchone() is not None:
+                return False
+        writes.event(row)
+        return True
+
+    def _events_db(self, customer_id: str, event_type: str) -> sqlite3.Connection:
+        """The connection for a read of ``customer_id``'s ``event_type`` events (the events held
+        that it could see written first; nothing else it reads is held)."""
+        self._flush_events(customer_id, event_type)
+        return self._db
 
     @staticmethod
     def _window(
@@ -58,9 +83,11 @@ class EventsPart(StoreCore):
         """Events with ``start <= at <= end`` (compared as instants), oldest first; arrival order
         breaks ties."""
         where, args = self._window(customer_id, event_type, start, end)
-        rows = self._conn.execute(
-            f"SELECT at_iso, data FROM events WHERE {where} ORDER BY at_utc, seq", args
-        ).fetchall()
+        rows = (
+            self._events_db(customer_id, event_type)
+            .execute(f"SELECT at_iso, data FROM events WHERE {where} ORDER BY at_utc, seq", args)
+            .fetchall()
+        )
         return [
             EventRecord(
                 customer_id, event_type, datetime.fromisoformat(at), decode_map(json.loads(d))
@@ -88,19 +115,18 @@ class EventsPart(StoreCore):
         if query.where is not None or func not in ("count", "has", "sum", "min", "max", "last"):
             return run_aggregate(query, self.events(customer_id, query.event, start, end), ctx)
         where, args = self._window(customer_id, query.event, start, end)
+        db = self._events_db(customer_id, query.event)
         if func == "count":
-            row = self._conn.execute(f"SELECT count(*) FROM events WHERE {where}", args).fetchone()
+            row = db.execute(f"SELECT count(*) FROM events WHERE {where}", args).fetchone()
             return int(row[0])
         if func == "has":
-            row = self._conn.execute(
-                f"SELECT EXISTS (SELECT 1 FROM events WHERE {where})", args
-            ).fetchone()
+            row = db.execute(f"SELECT EXISTS (SELECT 1 FROM events WHERE {where})", args).fetchone()
             return bool(row[0])
         path = _json_path(field or "")
         if path is None or field == "at":
             return run_aggregate(query, self.events(customer_id, query.event, start, end), ctx)
         try:
-            return self._field_aggregate(query, field or "", path, where, args, ctx)
+            return self._field_aggregate(query, field or "", path, where, args, ctx, db)
         except sqlite3.OperationalError:
             # Malformed JSON for SQLite (a NaN in raw event data): Python handles it.
             return run_aggregate(query, self.events(customer_id, query.event, start, end), ctx)
@@ -113,11 +139,12 @@ class EventsPart(StoreCore):
         where: str,
         args: list[Any],
         ctx: EvalContext,
+        db: sqlite3.Connection,
     ) -> Any:
         func = query.func
         kinds = {
             kind
-            for (kind,) in self._conn.execute(
+            for (kind,) in db.execute(
                 f"SELECT DISTINCT json_type(data, ?) FROM events WHERE {where}", [path, *args]
             )
         }
@@ -126,7 +153,7 @@ class EventsPart(StoreCore):
             return query.zero
         present = f"{where} AND json_type(data, ?) <> 'null'"
         if func == "last":
-            row = self._conn.execute(
+            row = db.execute(
                 f"SELECT data FROM events WHERE {present} ORDER BY at_utc DESC, seq DESC LIMIT 1",
                 [*args, path],
             ).fetchone()
@@ -134,7 +161,7 @@ class EventsPart(StoreCore):
         sql_func = {"sum": "sum", "min": "min", "max": "max"}[func]
         if kinds == {"integer"} or (kinds == {"text"} and func != "sum"):
             try:
-                row = self._conn.execute(
+                row = db.execute(
                     f"SELECT {sql_func}(json_extract(data, ?)) FROM events WHERE {present}",
                     [path, *args, path],
                 ).fetchone()
@@ -144,7 +171,7 @@ class EventsPart(StoreCore):
             if row is not None and isinstance(row[0], int | str) and not isinstance(row[0], bool):
                 return row[0]
         # Exact fold in Python over the window's values, with run_aggregate's own semantics.
-        rows = self._conn.execute(
+        rows = db.execute(
             f"SELECT at_iso, data FROM events WHERE {present} ORDER BY at_utc, seq",
             [*args, path],
         ).fetchall()
@@ -158,11 +185,15 @@ class EventsPart(StoreCore):
 
     def last_time(self, customer_id: str, event_type: str, before: datetime) -> datetime | None:
         """When the latest ``event_type`` at or before ``before`` happened (its own offset)."""
-        row = self._conn.execute(
-            "SELECT at_iso FROM events WHERE customer_id = ? AND type = ? AND at_utc <= ? "
-            "ORDER BY at_utc DESC, seq DESC LIMIT 1",
-            (customer_id, event_type, _utc(before)),
-        ).fetchone()
+        row = (
+            self._events_db(customer_id, event_type)
+            .execute(
+                "SELECT at_iso FROM events WHERE customer_id = ? AND type = ? AND at_utc <= ? "
+                "ORDER BY at_utc DESC, seq DESC LIMIT 1",
+                (customer_id, event_type, _utc(before)),
+            )
+            .fetchone()
+        )
         return datetime.fromisoformat(row[0]) if row else None
 
     def all(self) -> list[EventRecord]:

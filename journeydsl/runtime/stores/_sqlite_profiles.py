@@ -11,7 +11,7 @@ from typing import Any
 
 from journeydsl.expr.types import Type
 from journeydsl.runtime.codec import decode_map
-from journeydsl.runtime.profiles import read_profiles_jsonl
+from journeydsl.runtime.profiles import ProfilesLoaded, read_profiles_jsonl
 from journeydsl.runtime.protocols import Profile
 from journeydsl.runtime.stores._sqlite_core import StoreCore
 from journeydsl.runtime.stores._sqlite_rows import _dump_values, _profile_hash
@@ -37,7 +37,7 @@ class ProfilesPart(StoreCore):
         found = cache.get(customer_id)
         if found is not None:
             return found
-        row = self._conn.execute(
+        row = self._db.execute(  # (no write held is a profile's)
             "SELECT attributes, consent, timezone, tags FROM profiles WHERE customer_id = ?",
             (customer_id,),
         ).fetchone()
@@ -119,17 +119,19 @@ class ProfilesPart(StoreCore):
 
     def load_profiles_jsonl(
         self, path: str | Path, attribute_types: Mapping[str, Type] | None = None
-    ) -> tuple[int, list[str]]:
+    ) -> ProfilesLoaded:
         """Load a profiles JSON Lines file (the DESIGN.md profile contract) in one transaction.
 
-        Returns ``(loaded, problems)``; each problem is ``file:line: reason`` and its line is
-        skipped (with ``attribute_types``, the catalogs' attributes, a line whose declared
-        attribute has another type is such a problem). A profile whose line is unchanged since
-        it was last loaded is left alone, so re-running a load (e.g. when a run resumes) keeps
-        the attributes and tags journeys have set since; a changed line replaces the profile.
+        Returns ``(loaded, problems, customers)`` (:class:`ProfilesLoaded`): ``customers`` are
+        the customers of the lines loaded, in file order; each problem is ``file:line: reason``
+        and its line is skipped (with ``attribute_types``, the catalogs' attributes, a line
+        whose declared attribute has another type is such a problem). A profile whose line is
+        unchanged since it was last loaded is left alone, so re-running a load (e.g. when a run
+        resumes) keeps the attributes and tags journeys have set since; a changed line replaces
+        the profile.
         """
         problems: list[str] = []
-        loaded = 0
+        customers: list[str] = []
         lines = list(read_profiles_jsonl(path, attribute_types))
         with self._transaction() as db:
             for item in lines:
@@ -143,5 +145,5 @@ class ProfilesPart(StoreCore):
                 ).fetchone()
                 if row is None or row[0] != digest:
                     self._put(db, item.profile, digest)
-                loaded += 1
-        return loaded, problems
+                customers.append(item.profile.customer_id)
+        return ProfilesLoaded(len(customers), problems, customers)

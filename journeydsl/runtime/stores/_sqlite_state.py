@@ -32,6 +32,27 @@ from journeydsl.runtime.stores._sqlite_rows import (
 __all__ = ["StatePart"]
 
 
+#: The positions of an instance row (see InstanceWrite) and of an outbox row (see _outbox_row)
+#: that the tables declare NOT NULL.
+_INSTANCE_NOT_NULL = (0, 1, 2, 3, 4, 7)
+_OUTBOX_NOT_NULL = (0, 1, 2, 3, 4, 5, 6, 7)
+
+
+def _plain(row: tuple[Any, ...], not_null: tuple[int, ...]) -> bool:
+    """Whether every value of ``row`` is text, an integer or None, and none is None where the
+    table refuses NULL (the row's key, its first value, is text)."""
+    return (
+        type(row[0]) is str
+        and all(type(v) is str or type(v) is int or v is None for v in row)
+        and all(row[i] is not None for i in not_null)
+    )
+
+
+def _live_columns(row: tuple[Any, ...]) -> tuple[str, int, str]:
+    """The live row (record, log length, tail) of an instance row held (see InstanceWrite)."""
+    return row[7], row[8], row[9]
+
+
 class StatePart(StoreCore, InstanceReads):
     """The :class:`~journeydsl.runtime.protocols.StateStore`,
     :class:`~journeydsl.runtime.protocols.Quarantine` and contact-history part of
@@ -51,9 +72,25 @@ class StatePart(StoreCore, InstanceReads):
         writes = [InstanceWrite(r) for r in instances]
         out_rows = [_outbox_row(e) for e in outbox]
         meta_rows = [(str(k), str(v)) for k, v in (meta or {}).items()]
+        if self._db.in_transaction and self._holdable(writes, out_rows, processed_event):
+            # Held with the transaction's other writes (all of them in memory now: nothing can
+            # fail half-way), written when it needs them.
+            held = self._writes
+            for w in writes:
+                held.instance(w.row, w.rewrite, w.chunk)
+            for row in out_rows:
+                held.outbox(row, replace=False)
+            if processed_event is not None and not held.mark(processed_event):
+                self._mark(self._conn, processed_event)
+            if meta_rows:
+                held.set_meta(meta_rows)
+            self._instances_written(writes)
+            for row in out_rows:
+                self._outbox_written(row)
+            return
         # Empty parts issue no statement. A commit of one row (most commits of a stream only
         # mark an event) is one statement, atomic and durable by itself: it needs no
-        # transaction of its own, which spares a batch two statements per event.
+        # transaction of its own.
         rows = 3 * len(writes) + len(out_rows) + (processed_event is not None) + len(meta_rows)
         added = 0
         with self._transaction() if rows > 1 else nullcontext(self._conn) as db:
@@ -79,6 +116,20 @@ class StatePart(StoreCore, InstanceReads):
             self._pending = None  # some keys existed: those rows were not written
         for row in out_rows:
             self._outbox_written(row)
+
+    @staticmethod
+    def _holdable(
+        writes: Sequence[InstanceWrite], out_rows: Sequence[tuple[Any, ...]], marker: object
+    ) -> bool:
+        """Whether the rows can be held (see WriteBatch): every value is text, an integer or
+        NULL where the table allows it, so that writing them later cannot fail on a value. Rows
+        with other values are written at once, in a savepoint of their own (SQLite converts or
+        refuses those values, and a refusal undoes that commit only)."""
+        return (
+            all(_plain(w.row, _INSTANCE_NOT_NULL) and type(w.row[1]) is str for w in writes)
+            and all(_plain(row, _OUTBOX_NOT_NULL) for row in out_rows)
+            and (marker is None or type(marker) is str)
+        )
 
     @staticmethod
     def _write_instances(db: sqlite3.Connection, writes: Sequence[InstanceWrite]) -> None:
@@ -180,6 +231,23 @@ class StatePart(StoreCore, InstanceReads):
             rows = [(rec, n, tail) for _, rec, n, tail in found]
         return [_load_live(*row) for row in rows]
 
+    def _live_rows_of(self, customer_id: str) -> list[tuple[str, str, int, str]]:
+        """A customer's live rows, oldest first: the file's, with the instance rows held in the
+        open transaction over them (a new instance is its customer's newest row)."""
+        held = self._writes.instances
+        rows = self._live_rows_in(self._db, customer_id)
+        if not held:
+            return rows
+        if any(iid in held and held[iid][1] != customer_id for iid, *_ in rows):
+            return super()._live_rows_of(customer_id)  # (it moved: let the file say, once written)
+        over = {iid: held[iid] for iid in self._writes.customers.get(customer_id, ())}
+        merged = [
+            (iid, *_live_columns(over.pop(iid))) if iid in over else (iid, rec, n, tail)
+            for iid, rec, n, tail in rows
+        ]
+        merged.extend((iid, *_live_columns(row)) for iid, row in over.items())
+        return merged
+
     def _mark(self, db: sqlite3.Connection, marker: str) -> None:
         """Mark an event processed: on its own row, where this store keeps it (its page was
         just written by the append), else (a run of some journeys' per-journey marker, an
@@ -191,18 +259,22 @@ class StatePart(StoreCore, InstanceReads):
 
     def processed(self, event_id: str) -> bool:
         """Whether the event was processed."""
-        row = self._conn.execute(
-            "SELECT processed FROM events WHERE id = ?", (event_id,)
-        ).fetchone()
+        if type(event_id) is str and self._writes.processed(event_id):
+            return True
+        # (A row held unmarked is not in the file: the file's row, if any, is the event's.)
+        row = self._db.execute("SELECT processed FROM events WHERE id = ?", (event_id,)).fetchone()
         if row is not None and row[0]:
             return True
+        if row is None and self._db.in_transaction and type(event_id) is str:
+            self._absent_event = event_id  # (append need not ask again)
         self._fresh()
+        # (processed_events is written at once, never held)
         if self._has_markers is None:
-            found = self._conn.execute("SELECT EXISTS (SELECT 1 FROM processed_events)")
+            found = self._db.execute("SELECT EXISTS (SELECT 1 FROM processed_events)")
             self._has_markers = bool(found.fetchone()[0])
         if not self._has_markers:
             return False
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT 1 FROM processed_events WHERE id = ?", (event_id,)
         ).fetchone()
         return row is not None
@@ -242,6 +314,10 @@ class StatePart(StoreCore, InstanceReads):
         """The pending outbox entries (their rows by key, due at ``not_before_utc``): the engine
         asks after every step, so they are kept, loaded on first use and moved by this store's
         own writes."""
+        if self._writes.outbox_new:
+            # (An entry inserted may have had its key stored already, in which case the stored
+            # one stays: the held rows are written, which tells, before the index answers.)
+            self._flush()
         self._fresh()
         if self._pending is None:
             rows = self._conn.execute(
@@ -274,7 +350,10 @@ class StatePart(StoreCore, InstanceReads):
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome (the whole entry replaces the stored one)."""
         row = _outbox_row(entry)
-        self._conn.execute(_UPSERT_OUTBOX, row)
+        if self._db.in_transaction and _plain(row, _OUTBOX_NOT_NULL):
+            self._writes.outbox(row, replace=True)
+        else:
+            self._conn.execute(_UPSERT_OUTBOX, row)
         self._outbox_written(row)
 
     def outbox(self) -> list[OutboxEntry]:
@@ -306,11 +385,12 @@ class StatePart(StoreCore, InstanceReads):
         return datetime.fromisoformat(row[0]) if row else None
 
     # ================================================================== Quarantine
+    # (The quarantine is written at once, never held: its statements need nothing written.)
 
     def quarantine(self, event_id: str, event: str, reason: str, seen: datetime) -> None:
         """Keep a quarantined event (:class:`~journeydsl.runtime.protocols.Quarantine`): once
         per id, counted and with the latest reason when it comes again."""
-        self._conn.execute(
+        self._db.execute(
             "INSERT INTO quarantine (id, event, reason, first_seen, last_seen, count) "
             "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO UPDATE SET event = excluded.event, "
             "reason = excluded.reason, last_seen = excluded.last_seen, count = count + 1, "
@@ -323,9 +403,9 @@ class StatePart(StoreCore, InstanceReads):
         """The quarantined events (or the one with ``event_id``), first seen first."""
         query = "SELECT id, event, reason, first_seen, last_seen, count, replay FROM quarantine"
         rows = (
-            self._conn.execute(query + " WHERE id = ?", (event_id,))
+            self._db.execute(query + " WHERE id = ?", (event_id,))
             if event_id is not None
-            else self._conn.execute(query + " ORDER BY seq")
+            else self._db.execute(query + " ORDER BY seq")
         ).fetchall()
         return [
             QuarantinedEvent(
@@ -344,11 +424,11 @@ class StatePart(StoreCore, InstanceReads):
         """Remove a processed event from the quarantine (no statement while it is empty)."""
         self._fresh()
         if self._has_quarantine is None:
-            row = self._conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()
+            row = self._db.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()
             self._has_quarantine = bool(row[0])
         if not self._has_quarantine:
             return False
-        cur = self._conn.execute("DELETE FROM quarantine WHERE id = ?", (event_id,))
+        cur = self._db.execute("DELETE FROM quarantine WHERE id = ?", (event_id,))
         if cur.rowcount:
             self._has_quarantine = None  # it may be empty now
         return cur.rowcount > 0
@@ -356,8 +436,8 @@ class StatePart(StoreCore, InstanceReads):
     def request_replay(self, event_id: str | None = None) -> int:
         """Mark quarantined events (or one) for the next run; returns how many."""
         if event_id is None:
-            return self._conn.execute("UPDATE quarantine SET replay = 1").rowcount
-        return self._conn.execute(
+            return self._db.execute("UPDATE quarantine SET replay = 1").rowcount
+        return self._db.execute(
             "UPDATE quarantine SET replay = 1 WHERE id = ?", (event_id,)
         ).rowcount
 
@@ -402,23 +482,40 @@ class StatePart(StoreCore, InstanceReads):
         transaction."""
         writes = [InstanceWrite(instance)] if instance is not None else []
         row = _outbox_row(entry)
-        with self._transaction() as db:
-            self._write_instances(db, writes)
-            db.execute(_UPSERT_OUTBOX, row)
-            if contact is not None:
-                db.execute(
-                    "INSERT OR IGNORE INTO contacts (key, customer_id, at_utc, at_iso, channel, "
-                    "category, journey, template) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        contact.key,
-                        contact.customer_id,
-                        _utc(contact.at),
-                        contact.at.isoformat(),
-                        contact.channel,
-                        contact.category,
-                        contact.journey,
-                        contact.template,
-                    ),
-                )
+        contact_row = (
+            (
+                contact.key,
+                contact.customer_id,
+                _utc(contact.at),
+                contact.at.isoformat(),
+                contact.channel,
+                contact.category,
+                contact.journey,
+                contact.template,
+            )
+            if contact is not None
+            else None
+        )
+        if (
+            self._db.in_transaction
+            and self._holdable(writes, [row], None)
+            and (contact_row is None or _plain(contact_row, tuple(range(8))))
+        ):
+            held = self._writes
+            for w in writes:
+                held.instance(w.row, w.rewrite, w.chunk)
+            held.outbox(row, replace=True)
+            if contact_row is not None:
+                held.contact(contact_row)
+        else:
+            with self._transaction() as db:
+                self._write_instances(db, writes)
+                db.execute(_UPSERT_OUTBOX, row)
+                if contact_row is not None:
+                    db.execute(
+                        "INSERT OR IGNORE INTO contacts (key, customer_id, at_utc, at_iso, "
+                        "channel, category, journey, template) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        contact_row,
+                    )
         self._instances_written(writes)
         self._outbox_written(row)

@@ -165,11 +165,11 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart, SQLiteBudget
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT) where they
             # matter.
             if readonly:
-                self._conn = sqlite3.connect(
+                self._db = sqlite3.connect(
                     readonly_uri(self.path), timeout=timeout, isolation_level=None, uri=True
                 )
             else:
-                self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+                self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             try:
                 if readonly:
                     self._check_readable()
@@ -182,7 +182,7 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart, SQLiteBudget
                     self._conn.execute("PRAGMA foreign_keys=ON")
                     self._migrate()
             except BaseException:
-                self._conn.close()
+                self._db.close()
                 raise
         except sqlite3.Error as exc:
             self._release()
@@ -199,7 +199,8 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart, SQLiteBudget
     def close(self) -> None:
         """Close the connection and let go of the writer lock (idempotent)."""
         try:
-            self._conn.close()
+            self._writes.end()  # (an open transaction is rolled back with the connection)
+            self._db.close()
         finally:
             self._release()
 

@@ -46,7 +46,12 @@ def _day(text: str | None) -> date | None:
 class SQLiteBudgetsPart:
     """The :class:`~journeydsl.runtime.budgets.BudgetLedger` methods over ``_conn``."""
 
-    _conn: sqlite3.Connection
+    #: The connection (opened by the store).
+    _db: sqlite3.Connection
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._db
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError  # (each store has its own)
@@ -148,9 +153,9 @@ class SQLiteBudgets(SQLiteBudgetsPart):
         self.path = str(path)
         if readonly:
             uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-            self._conn = sqlite3.connect(uri, timeout=timeout, isolation_level=None, uri=True)
+            self._db = sqlite3.connect(uri, timeout=timeout, isolation_level=None, uri=True)
             return
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         # Two engines opening a new file at once both switch it to WAL; the switch does not wait
         # on the busy timeout (SQLite answers "database is locked" at once), so it waits here.
         deadline = time.monotonic() + timeout

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from journeydsl.runtime.stores.memory import MemoryStateStore
 from journeydsl.runtime.stores.sqlite import SQLiteStore
@@ -227,3 +231,119 @@ def test_a_close_of_another_customers_ticket_is_quarantined_and_closes_nothing()
     assert reason.startswith("not_own_ticket: ")
     h.feed([ev(ticket.customer_id, "ticket_closed", RELEASE + timedelta(hours=2), ticket_id=key)])
     assert key not in json.loads(h.engine.state.get_meta("queue_open:telesales") or "{}")
+
+
+# --------------------------------------------------------------------------- paused journeys
+
+#: The same ticket from another journey, entered at card issue.
+OTHER = CALLS.replace("journey calls", "journey other").replace("card_activated", "card_issued")
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh store of each kind (PostgreSQL: a database of its own, shared by buckets)."""
+    if request.param == "memory":
+        yield MemoryStateStore()
+    elif request.param == "sqlite":
+        with SQLiteStore(tmp_path / "state.db") as s:
+            yield s
+    else:
+        from journeydsl.runtime.stores.postgres import PostgresStore
+
+        with PostgresStore(request.getfixturevalue("pg_dsn"), buckets=4) as s:
+            yield s
+
+
+def _paused_calls(store: Any, queue: str, points: dict[str, int], until: datetime) -> Harness:
+    """`calls` (customers c…) and `other` (customers o…) ticket the same queue, of capacity 2,
+    at DAY1 10:00; calls is paused from 12:00 to ``until``, then resumed."""
+    shared = not isinstance(store, MemoryStateStore)
+    h = harness(
+        [compile_journey(CALLS), compile_journey(OTHER)],
+        [make_profile(c, loyalty_points=p) for c, p in points.items()],
+        start=DAY1 - timedelta(hours=1),
+        policy=policies(f"queues: [{{queue: telesales, capacity: 2, rank: points, {queue}}}]"),
+        state=store,
+        events=store if shared else None,
+        profile_store=store if shared else None,
+    )
+    h.feed(
+        [
+            ev(c, "card_activated", DAY1, card_id=f"k-{c}")
+            if c.startswith("c")
+            else ev(c, "card_issued", DAY1, card_id=f"k-{c}", product="gold")
+            for c in points
+        ]
+    )
+    _advance(h, DAY1 + timedelta(hours=2))
+    h.engine.control.pause("calls", by="ops")
+    _advance(h, until)
+    h.engine.control.resume("calls", timers="fire", by="ops")
+    h.engine.tick()  # (the resume, at its time)
+    _advance(h, RELEASE + timedelta(days=6))
+    return h
+
+
+def _advance(h: Harness, until: datetime) -> None:
+    """``h.advance``, failing where the engine wakes again and again at one time (a queue
+    whose release waits for tickets that never come)."""
+    for _ in range(100):
+        wake = h.engine.next_wakeup()
+        if wake is None or wake > until:
+            h.clock.set(until)
+            return
+        h.clock.set(wake)
+        h.engine.tick(wake)
+    raise AssertionError(f"the engine is stuck at {h.engine.next_wakeup()}")
+
+
+def _opened(h: Harness) -> list[tuple[str, str]]:
+    return [(t.customer_id, t.at.strftime("%m-%d %H:%M")) for t in h.tickets.opened]
+
+
+def test_a_paused_journeys_tickets_wait_for_the_release_after_the_resume(store: Any) -> None:
+    """While calls is paused over two releases, other's tickets are released as usual (calls'
+    better-ranked ones take no room and hold nothing up); resumed, calls' tickets are not
+    turned away by the release that left them out: they take the next one."""
+    points = {"c1": 500, "c2": 400, "o1": 40, "o2": 30, "o3": 20, "o4": 10}
+    h = _paused_calls(store, "overflow: next_day", points, RELEASE + timedelta(days=1, hours=4))
+    assert _opened(h) == [
+        ("o1", "01-06 08:00"),
+        ("o2", "01-06 08:00"),
+        ("o3", "01-07 08:00"),
+        ("o4", "01-07 08:00"),
+        ("c1", "01-08 08:00"),
+        ("c2", "01-08 08:00"),
+    ]
+    assert [a for a in h.actions if a["kind"] == "suppressed"] == []
+
+
+def test_overflow_drop_does_not_drop_the_tickets_a_paused_journey_held() -> None:
+    """overflow: drop: the release made while calls was paused does not drop calls' tickets
+    once it is resumed (it never ranked them); the next release opens them."""
+    points = {"c1": 500, "c2": 400, "o1": 40, "o2": 30}
+    h = _paused_calls(MemoryStateStore(), "overflow: drop", points, RELEASE + timedelta(hours=4))
+    assert _opened(h) == [
+        ("o1", "01-06 08:00"),
+        ("o2", "01-06 08:00"),
+        ("c1", "01-07 08:00"),
+        ("c2", "01-07 08:00"),
+    ]
+    assert [a for a in h.actions if a["kind"] == "suppressed"] == []
+
+
+def test_max_age_does_not_count_the_time_a_journey_was_paused(store: Any) -> None:
+    """max_age 2d, queued on day 1 at 10:00, paused from 12:00 for two days: resumed on day 3,
+    the tickets have waited 2h; the release then takes two and carries the rest over (not
+    dropped), and day 4's carries the last (22h old: 2d 22h by the clock) to day 5."""
+    points = {"c1": 50, "c2": 40, "c3": 30, "c4": 20, "c5": 10}
+    until = RELEASE + timedelta(days=1, hours=4)
+    h = _paused_calls(store, "overflow: next_day, max_age: 2d", points, until)
+    assert _opened(h) == [
+        ("c1", "01-07 12:00"),
+        ("c2", "01-07 12:00"),
+        ("c3", "01-08 08:00"),
+        ("c4", "01-08 08:00"),
+        ("c5", "01-09 08:00"),
+    ]
+    assert [a for a in h.actions if a["kind"] == "suppressed"] == []
