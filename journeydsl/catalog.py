@@ -18,12 +18,14 @@ import yaml
 
 from journeydsl.ast import CATEGORIES, CHANNELS
 from journeydsl.catalog_budgets import load_budgets
-from journeydsl.confine import MAX_CATALOG_BYTES, Cause, FileRefusedError, read_regular
+from journeydsl.confine import MAX_CATALOG_BYTES, Cause, FileRefusedError, read_regular, utf8_text
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.absent import parse_default
 from journeydsl.expr.catalog import Catalog, DecisionSpec, EventSpec, TemplateSpec
 from journeydsl.expr.types import SIMPLE_TYPES, Type, money, record
+from journeydsl.jsonio import nfc
 from journeydsl.syntax.limits import check_brackets, check_tags, check_yaml_size
+from journeydsl.yamlnodes import duplicate_keys, nodes
 
 __all__ = ["Catalog", "EventSpec", "TemplateSpec", "load_events", "load_templates", "refuse"]
 
@@ -42,7 +44,7 @@ def _compose(
 ) -> tuple[str, yaml.Node | None]:
     file = str(path)
     try:
-        text = read_regular(path, MAX_CATALOG_BYTES).decode("utf-8")
+        text = utf8_text(read_regular(path, MAX_CATALOG_BYTES))
     except FileRefusedError as exc:
         refuse(file, exc, diags, origin)
         return file, None
@@ -61,7 +63,31 @@ def _compose(
     if node is None or not check_yaml_size(node, file, diags):
         return file, None
     check_tags(node, file, diags, "a catalog")
-    return file, node
+    for key, first in duplicate_keys(node):  # else the last one would win without a word
+        diags.error(
+            "JD106",
+            f"duplicate key '{key.value}'",
+            _span(file, key),
+            f"'{key.value}' is first given at line {first.start_mark.line + 1}; give it once",
+        )
+    return file, _merged(node, file, diags)
+
+
+def _merged(root: yaml.Node, file: str, diags: Diagnostics) -> yaml.Node | None:
+    """``root`` with its YAML merge keys (``<<: *base``) applied in place, as ``yaml.safe_load``
+    applies them (a mapping's own keys win), so the catalog reads what the file says; None
+    after a JD109 when a merge names something that is not a mapping."""
+    merger = yaml.constructor.SafeConstructor()
+    for node in nodes(root):
+        if isinstance(node, yaml.MappingNode):
+            try:
+                merger.flatten_mapping(node)
+            except yaml.constructor.ConstructorError as exc:
+                mark = exc.problem_mark or node.start_mark
+                where = Span.point(file, mark.line + 1, mark.column + 1)
+                diags.error("JD109", f"'<<' merges mappings only: {exc.problem}", where)
+                return None
+    return root
 
 
 #: How to fix each kind of refusal (see :data:`journeydsl.confine.Cause`).
@@ -148,7 +174,7 @@ def _parse_type(file: str, node: yaml.Node, diags: Diagnostics) -> Type | None:
                     _span(file, nested),
                 )
                 return None
-            return Type("enum", values=tuple(str(v.value) for v in vals.value))
+            return Type("enum", values=tuple(nfc(str(v.value)) for v in vals.value))
         if kind in SIMPLE_TYPES:
             return SIMPLE_TYPES[kind]
         diags.error(

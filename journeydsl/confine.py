@@ -31,9 +31,11 @@ __all__ = [
     "MAX_CATALOG_BYTES",
     "Cause",
     "FileRefusedError",
+    "NotUtf8Error",
     "check_regular",
     "confine",
     "read_regular",
+    "utf8_text",
 ]
 
 #: The largest catalog file read (1 MiB). Real catalogs are a few kilobytes; the limit bounds the
@@ -154,3 +156,36 @@ def read_regular(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise FileRefusedError(_too_large(limit), "size")
     return data
+
+
+class NotUtf8Error(UnicodeDecodeError):
+    """Bytes that are not UTF-8 text, with where they stop being it: ``line`` and ``column``
+    (from 1, the column in characters, as an editor counts them). Its text says where and what
+    to do, for a person: a file saved in Windows-1258, GB18030 or UTF-16 is a common mistake."""
+
+    def __init__(self, data: bytes, cause: UnicodeDecodeError) -> None:
+        super().__init__(cause.encoding, data, cause.start, cause.end, cause.reason)
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            self.line, self.column = 1, 1
+            self.problem = "the file is UTF-16 text, not UTF-8: save it as UTF-8"
+            return
+        head = data[: cause.start]
+        self.line = head.count(b"\n") + 1
+        self.column = len(head[head.rfind(b"\n") + 1 :].decode("utf-8")) + 1
+        self.problem = (
+            f"the file is not UTF-8 text: byte 0x{data[cause.start]:02X} at line {self.line}, "
+            f"column {self.column} is not UTF-8 (was it saved as Windows-1258, GB18030 or "
+            "Latin-1?): save it as UTF-8"
+        )
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+def utf8_text(data: bytes) -> str:
+    """``data`` decoded as UTF-8; :class:`NotUtf8Error` (a ``UnicodeDecodeError``) saying at
+    which line and column it is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8Error(data, exc) from None

@@ -9,8 +9,11 @@ from __future__ import annotations
 import difflib
 import enum
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import quote
 
 __all__ = [
@@ -147,6 +150,7 @@ CODES: dict[str, str] = {
     "JD703": "mapped step does not wait the same way",
     "JD704": "variable not carried over by the mapping",
     "JD705": "mapping does not match the journeys",
+    "JD706": "mapped step runs again effects its instances passed",
     # parallel (concurrent paths)
     "JD801": "variable set by two branches of a parallel block",
     "JD802": "branch of a parallel first block can never run",
@@ -244,22 +248,57 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean '{matches[0]}'?" if matches else None
 
 
+#: The line breaks of each spelling, as its parser counts lines: the DSL's are ``\n`` only;
+#: YAML's are also ``\r``, NEL and the Unicode line and paragraph separators.
+_YAML_BREAKS: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+#: The most characters of a line an excerpt shows; a longer line is cut around the span.
+_EXCERPT_WIDTH: Final = 120
+
+
+def _lines(text: str, file: str) -> list[str]:
+    """The lines of ``text`` numbered as the parser of ``file`` numbers them (not as
+    ``str.splitlines``, which also breaks at a form feed or a U+2028 inside a string)."""
+    if file.endswith((".yaml", ".yml")):
+        return _YAML_BREAKS.split(text)
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _cells(text: str) -> int:
+    """How many terminal cells ``text`` takes: a CJK character two, a combining mark (a
+    Vietnamese tone written apart) none."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
 def _excerpt(d: Diagnostic, sources: dict[str, str]) -> list[str]:
     text = sources.get(d.span.file)
     if text is None:
         return []
-    lines = text.splitlines()
+    lines = _lines(text, d.span.file)
     if not 1 <= d.span.line <= len(lines):
         return []
     src = lines[d.span.line - 1].expandtabs(1)
-    start = max(d.span.column, 1)
-    if d.span.end_line == d.span.line and d.span.end_column > start:
-        width = d.span.end_column - start
+    start = min(max(d.span.column, 1), len(src) + 1) - 1  # (from 0)
+    if d.span.end_line == d.span.line and d.span.end_column > start + 1:
+        end = min(d.span.end_column - 1, len(src))
     else:
-        width = max(len(src) - start + 1, 1)
-    width = max(1, min(width, max(len(src) - start + 1, 1)))
+        end = len(src)
+    end = max(end, start + 1)
+    if len(src) > _EXCERPT_WIDTH:  # a generated line of thousands of characters: cut it
+        first = max(0, min(start - _EXCERPT_WIDTH // 3, len(src) - _EXCERPT_WIDTH))
+        last = first + _EXCERPT_WIDTH
+        head, tail = ("…" if first else ""), ("…" if last < len(src) else "")
+        shown = head + src[first:last] + tail
+        start, end = start - first + len(head), min(end, last) - first + len(head)
+    else:
+        shown = src
     gutter = f"{d.span.line:>4} | "
-    return [gutter + src, " " * (len(gutter) - 2) + "| " + " " * (start - 1) + "^" * width]
+    caret = " " * _cells(shown[:start]) + "^" * max(1, _cells(shown[start:end]))
+    return [gutter + shown, " " * (len(gutter) - 2) + "| " + caret]
 
 
 def render_text(

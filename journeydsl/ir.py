@@ -9,7 +9,7 @@ journey give identical JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time, timedelta
 from decimal import Decimal
@@ -736,6 +736,18 @@ class Journey:
                 else {}
             ),
         }
+
+
+def reachable_from(journey: Journey, starts: Iterable[str | None]) -> set[str]:
+    """The ids of ``journey`` reachable from ``starts`` (themselves included; None names none)."""
+    seen: set[str] = set()
+    stack = [s for s in starts if s]
+    while stack:
+        nid = stack.pop()
+        if nid not in seen and nid in journey.nodes:
+            seen.add(nid)
+            stack.extend(journey.nodes[nid].successors())
+    return seen
 
 
 def edges(node: Node) -> list[tuple[str, str | None]]:

@@ -20,6 +20,7 @@ This module is on the ground floor: it imports nothing from journeydsl.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, NoReturn
@@ -29,6 +30,7 @@ __all__ = [
     "UTF8_BOM",
     "digits_written_out",
     "loads_exact",
+    "nfc",
     "numbered_lines",
     "valid_unicode",
 ]
@@ -52,6 +54,14 @@ def valid_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def nfc(text: str) -> str:
+    """``text`` in Unicode's composed form (NFC). Vietnamese is written both ways: "Hà Nội" typed
+    with precomposed letters, or with combining tone marks (some input methods, macOS file
+    names, exports), and the two must compare equal; events, profiles, catalogs and literals
+    are read through this so that they do."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def numbered_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -87,12 +97,28 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number (write a finite number)")
 
 
-_decoder = json.JSONDecoder(parse_float=_number, parse_constant=_no_constant)
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: ``json.loads`` keeps the last of two
+    (``{"amount": 100, "amount": 1000000}`` is a million without a word)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key '{key[:80]}' is given twice in one object")
+            seen.add(key)
+    return found
+
+
+_decoder = json.JSONDecoder(
+    parse_float=_number, parse_constant=_no_constant, object_pairs_hook=_object
+)
 
 
 def loads_exact(text: str | bytes | bytearray) -> Any:
     """``json.loads(text)``, with every fraction and exponent as an exact
-    :class:`~decimal.Decimal` (never a float) and ``NaN`` / ``Infinity`` refused.
+    :class:`~decimal.Decimal` (never a float), and ``NaN`` / ``Infinity`` and a key given twice
+    in one object refused.
 
     Bytes are decoded as UTF-8 (a :class:`UnicodeDecodeError`, which is a ``ValueError``, when
     they are not). Raises ``ValueError`` (:class:`json.JSONDecodeError` for bad syntax) for

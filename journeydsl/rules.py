@@ -346,6 +346,14 @@ RULES: Final[dict[str, Rule]] = {
         "The mapping's journey or versions do not match the journeys given.",
         "migrate: dormant_reactivation\nfrom_version: 1\nto_version: 2\n",
         "Name the journey and the two versions being migrated.", "text"),
+    "JD706": Rule(
+        "A waiting step is mapped to a step of the new version from which the instance runs "
+        "sends, tickets or actions (by the ids of the old version's steps) that it could not "
+        "reach from where it waited: it passed them already, so they happen a second time, "
+        "under the new version's keys (a warning: a repeat may be meant).",
+        "steps:\n  wait_for_card_activated_2: remind_wait   # back before the reminders\n",
+        "Map the wait to a step after those effects, or give a step that is meant to run again "
+        "a new id.", "text"),
     # parallel (concurrent paths)
     "JD801": Rule(
         "Two branches of one parallel block set the same variable: which value is kept would "

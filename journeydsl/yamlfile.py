@@ -30,9 +30,18 @@ from typing import Any, Final, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from journeydsl.confine import Cause, FileRefusedError, check_regular, confine, read_regular
+from journeydsl.confine import (
+    Cause,
+    FileRefusedError,
+    NotUtf8Error,
+    check_regular,
+    confine,
+    read_regular,
+    utf8_text,
+)
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.jsonio import MAX_NUMBER_DIGITS, digits_written_out
+from journeydsl.yamlnodes import duplicate_keys
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -243,10 +252,12 @@ def load_document(
     file = str(path)
     if text is None:
         try:
-            text = read_regular(Path(path), limit).decode("utf-8")
+            text = utf8_text(read_regular(Path(path), limit))
         except FileRefusedError as exc:
             refused = f"the file {exc.reason}: it is not read"
             raise InputError([FileError(file, 1, 1, refused)]) from None
+        except NotUtf8Error as exc:
+            raise InputError([FileError(file, exc.line, exc.column, str(exc))]) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError([FileError(file, 1, 1, f"cannot read the file: {exc}")]) from None
     try:
@@ -258,6 +269,8 @@ def load_document(
         if root is not None and (problem := _too_large(root)):
             mark = root.start_mark
             raise InputError([FileError(file, mark.line + 1, mark.column + 1, problem)])
+        if root is not None and (twice := duplicate_keys(root)):
+            raise InputError([_given_twice(file, key, first) for key, first in twice])
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -271,6 +284,15 @@ def load_document(
     finally:
         loader.dispose()
     return YamlDocument(file, _plain(data), root)
+
+
+def _given_twice(file: str, key: yaml.ScalarNode, first: yaml.ScalarNode) -> FileError:
+    mark = key.start_mark
+    message = (
+        f"duplicate key '{key.value}': it is first given at line {first.start_mark.line + 1}; "
+        "give each key once"
+    )
+    return FileError(file, mark.line + 1, mark.column + 1, message)
 
 
 #: How to fix each kind of refusal of a file that an input file names (see

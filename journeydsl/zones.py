@@ -9,11 +9,11 @@ read."""
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-__all__ = ["DEFAULT_TIMEZONE", "zone", "zone_problem"]
+__all__ = ["DEFAULT_TIMEZONE", "local_time", "zone", "zone_problem"]
 
 #: The zone of a customer or a journey that names none.
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -26,6 +26,16 @@ def zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except Exception:  # not a zone: unknown, a folder, too long, not text the database reads
         return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def local_time(t: datetime, name: str) -> datetime:
+    """``t`` as the wall time in the zone called ``name``, with the fixed UTC offset in force
+    there at that instant (a report's times and days read in the journey's zone, whatever
+    offset the input was written in; two such times subtract to the true duration between
+    them, across a change of the clocks too)."""
+    local = t.astimezone(zone(name))
+    offset = local.utcoffset()
+    return local if offset is None else local.astimezone(timezone(offset))
 
 
 def zone_problem(name: str) -> str | None:

@@ -293,3 +293,57 @@ def test_github_commands_escape_properties_and_messages_as_github_reads_them() -
         "::error file=x%2Cy%3Az%25%0A.journey,line=1,col=2,endLine=1,endColumn=3,title=JD105"
         "::100%25: a,%0Ab%0D (h: i)"
     )
+
+
+@pytest.mark.parametrize("command", ["run", "simulate"])
+def test_an_input_file_that_is_a_folder_or_unreadable_is_a_usage_error_saying_so(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """`run` and `simulate` given an events or profiles path that is a folder, or a file they
+    may not read, stop with exit 2 and one line saying which and why (no traceback, no "no such
+    file" for a folder that exists)."""
+    journey = str(EXAMPLES / "onboarding_new_cardholder.journey")
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    locked = tmp_path / "profiles.jsonl"
+    locked.write_text("", encoding="utf-8")
+    opened = Path.open
+
+    def open_(self: Path, *args: object, **kwargs: object) -> object:
+        if self.name == locked.name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return opened(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", open_)
+    more = ["--db", str(tmp_path / "s.db"), "--actions", str(tmp_path / "a.jsonl")]
+    extra = more if command == "run" else []
+    code, _, err = run(capsys, command, journey, "--events", str(tmp_path), *extra)
+    assert code == 2
+    assert f"{tmp_path}: is a folder, not a file" in err
+    code, _, err = run(
+        capsys, command, journey, "--events", str(events), "--profiles", str(locked), *extra
+    )
+    assert code == 2
+    assert f"{locked}: cannot be read: Permission denied" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("suffix", [".journey", ".yaml"])
+def test_fmt_check_takes_a_canonical_file_saved_with_a_bom_and_crlf_as_canonical(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str
+) -> None:
+    """A canonical journey saved on Windows ("UTF-8 with BOM", CRLF line ends) passes `fmt
+    --check`: neither is layout, and a pre-commit hook must not fail every such file."""
+    example_catalogs_in(tmp_path)
+    source = EXAMPLES / f"onboarding_new_cardholder{suffix}"
+    to = "yaml" if suffix == ".yaml" else "dsl"
+    canonical = tmp_path / f"canonical{suffix}"
+    assert main(["fmt", str(source), "--to", to, "-o", str(canonical)]) == 0
+    windows = tmp_path / f"windows{suffix}"
+    text = canonical.read_text(encoding="utf-8")
+    windows.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    code, out, _ = run(capsys, "fmt", "--check", str(windows))
+    assert (code, out) == (0, "fmt --check: 1 of 1 file canonical\n")

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.catalogs import USES, example_catalogs_in
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -51,3 +53,34 @@ def test_a_clean_command_exits_0_when_the_reader_stops_after_one_line(tmp_path: 
     journey.write_text(f"journey long\n{USES}entry on card_issued\n{body}", encoding="utf-8")
     code, first, err = _first_line_then_close(["graph", str(journey)], tmp_path)
     assert (code, first.strip(), err) == (0, "flowchart TD", "")
+
+
+def test_a_report_that_cannot_be_written_to_stdout_names_the_standard_output(
+    tmp_path: Path,
+) -> None:
+    """A full disk under stdout: the error names the standard output (not `None`), exit 2."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "journeydsl",
+                "simulate",
+                str(EXAMPLES / "onboarding_new_cardholder.journey"),
+                "--events",
+                str(EXAMPLES / "events" / "onboarding.jsonl"),
+                "--format",
+                "json",
+            ],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert "journeydsl: error: standard output: No space left on device" in done.stderr
+    assert "None" not in done.stderr

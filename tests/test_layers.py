@@ -35,6 +35,10 @@ RULES = [
         ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
     ),
     (
+        "journeydsl.yamlnodes",
+        ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
+    ),
+    (
         "journeydsl.jsonio",
         ("journeydsl.compiler", "journeydsl.runtime", "journeydsl.simulate", "journeydsl.cli"),
     ),
@@ -151,3 +155,37 @@ def test_no_module_is_over_800_lines_and_the_engine_host_api_under_400() -> None
     sizes = {m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in MODULES.items()}
     assert sorted(m for m, n in sizes.items() if n > 800) == []
     assert sizes["journeydsl.runtime.engine"] < 400
+
+
+def test_the_compiled_modules_never_reach_an_optional_extra() -> None:
+    """Nothing the compiled build's modules import, however indirectly (type-only imports too),
+    is a module of an optional extra (psycopg, confluent_kafka, prometheus_client,
+    opentelemetry): the build type-checks them without those installed, and fails."""
+    from tests.test_compiled import hot_modules
+
+    parent: dict[str, str | None] = {}
+    todo: list[tuple[str, str | None]] = [(m, None) for m in hot_modules()]
+    while todo:
+        name, via = todo.pop()
+        if name in parent:
+            continue
+        parent[name] = via
+        if name in MODULES:
+            todo.extend((n, name) for n in _imports(MODULES[name]) if n in MODULES or _extra(n))
+    reached = [n for n in parent if _extra(n)]
+    chains = []
+    for name in reached:
+        chain, at = [name], parent[name]
+        while at is not None:
+            chain.append(at)
+            at = parent[at]
+        chains.append(" <- ".join(chain))
+    assert not reached, "\n".join(chains)
+
+
+#: The top-level modules of the optional extras (pyproject.toml's postgres, kafka, metrics, otel).
+EXTRAS = ("psycopg", "confluent_kafka", "prometheus_client", "opentelemetry")
+
+
+def _extra(name: str) -> bool:
+    return name.split(".")[0] in EXTRAS

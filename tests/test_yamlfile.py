@@ -78,3 +78,44 @@ def test_a_value_of_the_wrong_shape_says_list_or_mapping() -> None:
         "p.yaml:5:8: error: journeys.bar: expected a mapping (`name: value` lines, or "
         "`{name: value}`), found 3",
     ]
+
+
+def test_a_key_given_twice_in_one_mapping_is_an_error_at_the_second(tmp_path: Path) -> None:
+    """A policy, behaviour or test file that gives a key twice in one mapping (`max: 6` then
+    `max: 60`) is refused at the second one, naming the first's line, rather than read as the
+    last value; a key that a merge (`<<: *base`) brings and the mapping overrides is not."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "holdout: {percent: 5}\n"
+        "caps:\n"
+        "  - &cap {name: a, max: 6}\n"
+        "  - <<: *cap\n"
+        "    name: b\n"
+        "  - name: c\n"
+        "    max: 6\n"
+        "    max: 60\n"
+        "holdout: {percent: 50}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as caught:
+        load_document(path)
+    assert [str(e) for e in caught.value.errors] == [
+        f"{path}:8:5: error: duplicate key 'max': it is first given at line 7; give each key once",
+        f"{path}:9:1: error: duplicate key 'holdout': it is first given at line 1; "
+        "give each key once",
+    ]
+    path.write_text("caps:\n  - &cap {name: a, max: 6}\n  - {<<: *cap, name: b}\n", "utf-8")
+    assert load_document(path).data["caps"][1] == {"name": "b", "max": 6}
+
+
+def test_a_file_not_saved_as_utf8_is_reported_at_the_line_and_column(tmp_path: Path) -> None:
+    """A policy, behaviour or test file saved as Windows-1258 is refused at the line and column
+    of its first character that is not UTF-8, with what to do, not at 1:1 with a byte offset."""
+    path = tmp_path / "p.yaml"
+    path.write_bytes("description: Ngân hàng\nholdout: {percent: 5}\n".encode("cp1258"))
+    with pytest.raises(InputError) as caught:
+        load_document(path)
+    [error] = caught.value.errors
+    assert (error.line, error.column) == (1, 16)
+    assert "byte 0xE2 at line 1, column 16 is not UTF-8" in error.message
+    assert error.message.endswith("save it as UTF-8")

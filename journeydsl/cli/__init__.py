@@ -92,6 +92,15 @@ _COMMANDS: dict[str, _Entry] = {
         "`journeydsl db migrate --db DB` brings a PostgreSQL database (postgresql://…) or a "
         "SQLite state file to this journeydsl's schema; running it again does nothing.",
     ),
+    "migrate": _Entry(
+        "migrate",
+        "move the waiting instances of a journey's running version to its new version",
+        "Check MAPPING against OLD and NEW as `journeydsl check --migrate` does, then move every "
+        "instance of OLD that waits to the mapped step of NEW, in one commit (not the schema: "
+        "that is `journeydsl db migrate`). OLD must be the graph the instances started on. A "
+        "SQLite state file is migrated between runs; a PostgreSQL database with the journey "
+        'paused. See docs/reliability.md, "Live upgrade".',
+    ),
     # Control of live journeys (journeydsl/cli/control.py).
     "pause": _Entry(
         "control",

@@ -28,8 +28,10 @@ __all__ = [
     "add_root_option",
     "add_skip_option",
     "catalog_roots",
+    "check_input_files",
     "closest",
     "fail_usage",
+    "input_file_problem",
     "journeys_with_roots",
     "looks_like_journey",
     "quiet_engine_logs",
@@ -149,6 +151,34 @@ def actions_file_problem(actions: str | Path) -> str | None:
             "actions already delivered"
         )
     return None
+
+
+def input_file_problem(path: str | Path) -> str | None:
+    """Why the input file ``path`` (events, profiles, a behaviour model, a journey) cannot be
+    read, as ``PATH: reason`` (missing, a folder, not a regular file, not readable), or None.
+    Opened and closed to know it can be read: a command stops before doing any work, rather
+    than with a traceback halfway through."""
+    p = Path(path)
+    if not p.exists():
+        return f"{path}: no such file"
+    if p.is_dir():
+        return f"{path}: is a folder, not a file"
+    if not p.is_file():
+        return f"{path}: is not a regular file"
+    try:
+        with p.open("rb"):
+            pass
+    except OSError as exc:
+        return f"{path}: cannot be read: {exc.strerror or exc}"
+    return None
+
+
+def check_input_files(*paths: str | Path | None) -> None:
+    """A usage error (:class:`UsageError`) for the first of ``paths`` (None: not given) that
+    cannot be read as an input file (:func:`input_file_problem`)."""
+    for path in paths:
+        if path is not None and (problem := input_file_problem(path)) is not None:
+            fail_usage(problem)
 
 
 def fail_usage(message: str) -> NoReturn:

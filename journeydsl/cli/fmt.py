@@ -111,9 +111,9 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _code_lines(text: str) -> list[str]:
     """The lines of ``text`` that hold code: comments (a ``#`` at the start or after a space)
-    and blank lines dropped, trailing spaces trimmed."""
+    and blank lines dropped, trailing spaces trimmed; a byte-order mark is not code."""
     out = []
-    for line in text.splitlines():
+    for line in text.removeprefix("\ufeff").splitlines():
         code = _COMMENT.sub("", line).rstrip()
         if code.strip():
             out.append(code)

@@ -37,13 +37,14 @@ from journeydsl.cli.common import (
     actions_file_problem,
     add_root_option,
     catalog_roots,
+    input_file_problem,
     quiet_engine_logs,
 )
 from journeydsl.cli.stores import Store, db_label, is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.file_channel import FileChannel
-from journeydsl.runtime.pinning import JourneyChangedError, pin_graphs
+from journeydsl.runtime.pinning import JourneyChangedError, missing_versions, pin_graphs
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.profiles import attribute_types
 from journeydsl.runtime.protocols import SinkError
@@ -390,13 +391,10 @@ def run(
     if now is not None and (now.tzinfo is None or now.utcoffset() is None):
         print("journeydsl: error: --now needs a UTC offset, e.g. +07:00", file=err)
         return ExitCode.USAGE
-    for path in [*journey_files, *([profiles] if profiles else [])]:
-        if not Path(path).is_file():
-            print(f"journeydsl: error: {path}: no such file", file=err)
+    for path in [*journey_files, *([profiles] if profiles else []), *([events] * (events != "-"))]:
+        if (problem := input_file_problem(path)) is not None:
+            print(f"journeydsl: error: {problem}", file=err)
             return ExitCode.USAGE
-    if events != "-" and not Path(events).is_file():
-        print(f"journeydsl: error: {events}: no such file", file=err)
-        return ExitCode.USAGE
     not_a_file = actions_file_problem(actions)
     if not_a_file is not None:
         print(f"journeydsl: error: {not_a_file}", file=err)
@@ -517,6 +515,15 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
     before the time it reached), the profiles, then the run; a failing sink stops it."""
     summary = RunSummary()
     others = _others(plan.journeys, store)
+    if plan.only and (versions := missing_versions(store, plan.journeys)):
+        print(
+            f"journeydsl: error: {store.path} has live instances of other versions of the "
+            f"journeys this run was given: {versions}; --only leaves out whole journeys, not "
+            "versions (their events would be taken for the journey without reaching them): "
+            "give the files of those versions too",
+            file=err,
+        )
+        return ExitCode.USAGE
     if others and not plan.only:
         print(
             f"journeydsl: error: {store.path} has instances of journeys this run was not "

@@ -20,11 +20,13 @@ from journeydsl.cli.common import (
     Command,
     UsageError,
     add_root_option,
+    check_input_files,
     closest,
     quiet_engine_logs,
 )
 from journeydsl.cli.variants import Variant, add_param_arguments, variants
 from journeydsl.exitcodes import ExitCode
+from journeydsl.zones import local_time, zone
 
 if TYPE_CHECKING:
     from journeydsl import ir
@@ -228,8 +230,7 @@ def compile_journey(
     from journeydsl.compiler import compile_file
     from journeydsl.diagnostics import render_text
 
-    if not Path(path).is_file():
-        raise UsageError(f"{path}: no such file")
+    check_input_files(path)
     result = compile_file(path, root=root, params=dict(params) or None)
     if not result.ok or result.journey is None:
         print(render_text(result.diagnostics, result.sources), file=err)
@@ -373,9 +374,7 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
         raise UsageError("--profiles is for recorded mode; the behaviour file describes profiles")
     if getattr(args, "enrol", None) and not recorded:
         raise UsageError("--enrol is for recorded mode (with --events)")
-    for path in (args.events, args.profiles, args.behaviour, getattr(args, "enrol", None)):
-        if path is not None and not Path(path).is_file():
-            raise UsageError(f"{path}: no such file")
+    check_input_files(args.events, args.profiles, args.behaviour, getattr(args, "enrol", None))
     _check_workers(getattr(args, "workers", 1))
     other_path = getattr(args, "compare", None) or getattr(args, "compare_policies", None)
     if other_path is not None and args.trace:
@@ -628,7 +627,9 @@ def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO)
         if not times:
             raise UsageError(f"{args.events}: no valid event to start from; give --start")
         start = min(times)
+    start = start.astimezone(zone(journey.timezone))  # (--days: days of the journey's calendar)
     until = _until(args, start, journey.timezone)
+    start, until = local_time(start, journey.timezone), local_time(until, journey.timezone)
     ordered = sorted(events, key=lambda e: e.record.at)
     title = f"recorded: {len(events)} events from {args.events}"
     if _split(args):
@@ -719,7 +720,9 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
     journey = journeys[0]
     model = loaded.model
     start = _time(args.start, "--start", journey.timezone) or model.start
+    start = start.astimezone(zone(journey.timezone))  # (--days: days of the journey's calendar)
     until = _until(args, start, journey.timezone)
+    start, until = local_time(start, journey.timezone), local_time(until, journey.timezone)
     title = f"synthetic: {args.population} customers from {args.behaviour}, seed {args.seed}"
     if _split(args):
         return _run_parts(args, journeys, err, title, start, until, model=model)

@@ -58,8 +58,7 @@ def write_report(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -
                     failures=run.failures,
                 )
     except OSError as exc:
-        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
-        return ExitCode.USAGE
+        return _write_failed(exc, args, err)
     if args.trace:
         if run.trace is not None:
             trace = run.trace
@@ -99,8 +98,7 @@ def _compare_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
                     doc, sink, title=run.title, start=run.result.start, until=run.result.until
                 )
     except OSError as exc:
-        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
-        return ExitCode.USAGE
+        return _write_failed(exc, args, err)
     return ExitCode.OK
 
 
@@ -132,8 +130,7 @@ def _sweep_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) 
             else:
                 render_sweep(doc, sink, title=run.title)
     except OSError as exc:
-        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
-        return ExitCode.USAGE
+        return _write_failed(exc, args, err)
     return ExitCode.OK
 
 
@@ -158,10 +155,16 @@ def _several_output(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO
                     result, sink, title=run.title, costs=run.costs, failures=run.failures
                 )
     except OSError as exc:
-        print(f"journeydsl: error: {exc.filename or args.output}: {exc.strerror or exc}", file=err)
-        return ExitCode.USAGE
+        return _write_failed(exc, args, err)
     if args.trace:
         assert isinstance(result, SimulationResult)  # several journeys run in one piece
         trace = render_trace(result, args.trace)
         (err if args.format == "json" and not args.output else out).write("\n" + trace)
     return ExitCode.OK
+
+
+def _write_failed(exc: OSError, args: argparse.Namespace, err: TextIO) -> int:
+    """Say which file (or the standard output) could not be written, and why (exit 2)."""
+    where = exc.filename or args.output or "standard output"
+    print(f"journeydsl: error: {where}: {exc.strerror or exc}", file=err)
+    return ExitCode.USAGE

@@ -22,7 +22,6 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
-from pathlib import Path
 from types import FrameType
 from typing import IO, Any, TextIO
 
@@ -33,11 +32,13 @@ from journeydsl.cli.common import (
     actions_file_problem,
     add_root_option,
     catalog_roots,
+    input_file_problem,
     quiet_engine_logs,
 )
 from journeydsl.cli.run import _action_handlers, _compile, _duration, _policy_file
 from journeydsl.cli.stores import db_label, is_postgres_dsn, told_store_problem
 from journeydsl.exitcodes import ExitCode
+from journeydsl.jsonio import UTF8_BOM, numbered_lines
 from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.kafka import KafkaConsumerError
 from journeydsl.runtime.pinning import JourneyChangedError
@@ -220,8 +221,8 @@ def _command(args: argparse.Namespace, signals: _Signals, err: TextIO) -> int:
         *([args.profiles] if args.profiles else []),
         *([args.events] if args.events and args.events != "-" else []),
     ]:
-        if not Path(path).is_file():
-            print(f"journeydsl: error: {path}: no such file", file=err)
+        if (problem := input_file_problem(path)) is not None:
+            print(f"journeydsl: error: {problem}", file=err)
             return ExitCode.USAGE
     journeys = _journeys_of(args, err)
     if journeys is None:
@@ -435,7 +436,7 @@ def _events(
     if source != "-" or whole:
         with open(source, "rb") if source != "-" else _stdin() as f:
             chunk: list[bytes] = []
-            for line in f:
+            for _, line in numbered_lines(f):
                 chunk.append(line)
                 if len(chunk) >= 1000:
                     put(chunk)
@@ -451,13 +452,18 @@ def _events(
         try:
             fd = sys.stdin.fileno()
         except (AttributeError, OSError, ValueError):  # (a stdin without a descriptor)
-            for line in sys.stdin.buffer:
+            for _, line in numbered_lines(sys.stdin.buffer):
                 lines.put(line)
             done.set()
             return
         pending = bytearray()
+        start = True  # a byte-order mark at the start of the stream is not part of a line
         while chunk := os.read(fd, 1 << 16):
             pending += chunk
+            if start and len(pending) >= len(UTF8_BOM):
+                start = False
+                if pending.startswith(UTF8_BOM):
+                    del pending[: len(UTF8_BOM)]
             end = pending.rfind(b"\n") + 1
             if end:
                 for line in bytes(pending[: end - 1]).split(b"\n"):

@@ -15,7 +15,7 @@ from typing import Final
 from journeydsl import ast as A
 from journeydsl import ir
 from journeydsl.catalog import Catalog, load_events, load_templates, refuse
-from journeydsl.confine import FileRefusedError, confine, read_regular
+from journeydsl.confine import FileRefusedError, NotUtf8Error, confine, read_regular, utf8_text
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 
 __all__ = [
@@ -257,7 +257,7 @@ def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
     file = str(path)
     at = Span.point(file, 1, 1)
     try:
-        return read_regular(Path(path), MAX_SOURCE_BYTES).decode("utf-8"), []
+        return utf8_text(read_regular(Path(path), MAX_SOURCE_BYTES)), []
     except FileRefusedError as exc:
         if exc.cause == "size":
             message = f"the file {exc.reason}: it is not read; split the journey"
@@ -265,6 +265,8 @@ def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
         return None, [_one("JD110", f"the file {exc.reason}: it is not read", at)]
     except FileNotFoundError:
         return None, [_one("JD110", "no such file", at)]
+    except NotUtf8Error as exc:
+        return None, [_one("JD110", str(exc), Span.point(file, exc.line, exc.column))]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [_one("JD110", f"cannot read the file: {exc}", at)]
 

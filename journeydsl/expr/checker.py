@@ -27,6 +27,7 @@ from journeydsl.expr.literals import (
 )
 from journeydsl.expr.typed import Scope, Typed, constant, poison
 from journeydsl.expr.types import BOOL, ERROR, STRING, Type, article, assignable
+from journeydsl.jsonio import nfc
 
 __all__ = [
     "BUILTINS",
@@ -64,7 +65,8 @@ def check_any(expr: A.Expr, scope: Scope) -> Typed:
         case A.NumberLit():
             return literals.check_number(expr, scope)
         case A.StringLit(value=v):
-            return bounded(constant(STRING, v, len(v)), expr, scope)
+            # Composed (NFC), as events and profiles are read: "Hà Nội" typed either way matches.
+            return bounded(constant(STRING, nfc(v), len(v)), expr, scope)
         case A.MoneyLit():
             return literals.check_money(expr, scope)
         case A.DurationLit():

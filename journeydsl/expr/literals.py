@@ -16,6 +16,7 @@ from journeydsl.expr.codegen import K, coded
 from journeydsl.expr.limits import MAX_DURATION, MAX_LITERAL_DIGITS, bounded
 from journeydsl.expr.typed import ERR, Scope, Typed, constant
 from journeydsl.expr.types import DATE, DECIMAL, DURATION, INT, TIME, TIMESTAMP, Type, money
+from journeydsl.jsonio import nfc
 from journeydsl.money import Money
 
 __all__ = [
@@ -228,7 +229,7 @@ def check_enum_literal(enum_t: Type, lit: A.Expr, scope: Scope) -> None:
         return
     if enum_t.kind != "enum" or not isinstance(lit, A.StringLit) or enum_t.values is None:
         return
-    if lit.value not in enum_t.values:
+    if nfc(lit.value) not in enum_t.values:
         scope.diags.error(
             "JD306",
             f"'{lit.value}' is not one of the values of this enum",

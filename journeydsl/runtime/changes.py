@@ -26,8 +26,9 @@ from __future__ import annotations
 import heapq
 import weakref
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from journeydsl import ir
 from journeydsl.expr.context import EventRecord
@@ -39,8 +40,6 @@ from journeydsl.runtime.records import InstanceRecord
 if TYPE_CHECKING:
     from journeydsl.runtime.engine import Engine
     from journeydsl.runtime.entry import Entries
-    from journeydsl.runtime.stores.postgres import PostgresStore
-    from journeydsl.runtime.stores.sqlite import SQLiteStore
 
 __all__ = ["PROFILES_PER_COMMIT", "ChangeEntries", "look_again", "meta_key"]
 
@@ -53,9 +52,16 @@ def meta_key(journey_id: str, customer_id: str) -> str:
     return f"when:{journey_id}:{customer_id}"
 
 
-def look_again(
-    engine: Engine, store: SQLiteStore | PostgresStore, customers: Sequence[str]
-) -> Iterator[int]:
+class GroupCommits(Protocol):
+    """A store that groups commits (``with store.batch(): …``), as the SQLite and PostgreSQL
+    stores do."""
+
+    def batch(self) -> AbstractContextManager[Any]:
+        """One transaction for everything inside the block."""
+        ...
+
+
+def look_again(engine: Engine, store: GroupCommits, customers: Sequence[str]) -> Iterator[int]:
     """Look at the `entry when` conditions of ``customers`` again, their profiles having been
     given again (a profiles file loaded): :meth:`~journeydsl.runtime.engine.Engine.profile_changed`
     for each, :data:`PROFILES_PER_COMMIT` customers to a commit (one sync for many); yields how

@@ -12,7 +12,16 @@ from journeydsl.runtime.codec import plain
 from journeydsl.runtime.hostcalls import iso
 from journeydsl.runtime.records import DecisionEntry, InstanceRecord
 
-__all__ = ["DELIVERY_ENTRIES", "LOG_LIMIT", "explain", "extend", "last_step", "note", "withheld"]
+__all__ = [
+    "DELIVERY_ENTRIES",
+    "LOG_LIMIT",
+    "MIGRATED",
+    "explain",
+    "extend",
+    "last_step",
+    "note",
+    "withheld",
+]
 
 #: Entries one instance's decision log keeps (later decisions are not recorded).
 LOG_LIMIT = 1000
@@ -20,6 +29,9 @@ _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 #: The ``what`` of the entries a delivery adds, at the instant it ran: they are no step of the
 #: instance (they come after the step that waited).
 DELIVERY_ENTRIES = frozenset({"deliver", "suppressed"})
+#: The ``what`` of the entry a migration to another version adds (runtime/migrate.py), at the
+#: instant the operator migrated; its ``step_at`` is the instant of the instance's last step.
+MIGRATED = "migrated"
 
 
 def note(inst: InstanceRecord, at: datetime, node: str, what: str, **detail: Any) -> None:
@@ -61,12 +73,18 @@ def extend(inst: InstanceRecord, decisions: Sequence[DecisionEntry]) -> None:
 
 def last_step(inst: InstanceRecord) -> datetime:
     """The instant of ``inst``'s last step: its last log entry that is not a delivery's (those
-    are at delivery time), else its entry. A live record's log starts at that entry."""
+    are at delivery time), else its entry. A live record's log starts at that entry. A
+    migration's entry (:data:`MIGRATED`) is no step either: it carries the instant of the step
+    before it (``step_at``), so an event dated before the migration is still taken as of its
+    own time by the instance that waited since before it."""
     log = inst["log"]
     for i in range(len(log) - 1, -1, -1):  # (newest first)
         entry = log[i]
-        if entry["what"] not in DELIVERY_ENTRIES:
-            return datetime.fromisoformat(entry["at"])
+        if entry["what"] in DELIVERY_ENTRIES:
+            continue
+        if entry["what"] == MIGRATED and isinstance(step_at := entry.get("step_at"), str):
+            return datetime.fromisoformat(step_at)
+        return datetime.fromisoformat(entry["at"])
     return datetime.fromisoformat(inst["entered_at"])
 
 

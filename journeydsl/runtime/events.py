@@ -33,7 +33,13 @@ from typing import Any
 from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
-from journeydsl.jsonio import MAX_NUMBER_DIGITS, digits_written_out, loads_exact, valid_unicode
+from journeydsl.jsonio import (
+    MAX_NUMBER_DIGITS,
+    digits_written_out,
+    loads_exact,
+    nfc,
+    valid_unicode,
+)
 from journeydsl.money import Money, places_beyond
 
 __all__ = [
@@ -220,6 +226,7 @@ def _field(etype: str, name: str, t: Type, raw: Any, data: Mapping[str, Any]) ->
     if kind in ("string", "enum"):
         if not isinstance(raw, str):
             raise BadEvent(f"field '{name}' must be a string")
+        raw = nfc(raw)
         if kind == "enum" and t.values is not None and raw not in t.values:
             raise BadEvent(f"field '{name}' is {raw!r}, not one of {', '.join(t.values)}")
         return raw
@@ -268,6 +275,9 @@ def coerce_event(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Type
     schema = schemas.get(etype)
     if schema is None and schemas:
         raise BadEvent(_unknown_type(etype, schemas))
+    for name, value in typed.items():  # (the catalog's strings are composed in _field)
+        if type(value) is str and not value.isascii():
+            typed[name] = nfc(value)  # "Phở" composed or not: the same text to a condition
     if schema is not None:
         for name, t in schema.items():
             typed[name] = _field(etype, name, t, data.get(name), data)

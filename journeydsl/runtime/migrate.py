@@ -18,7 +18,8 @@ MAPPING OLD NEW`` runs it): every waiting step of the old version is mapped (JD7
 exists (JD702), each target waits the same way (a timer for a timer, an event for an event, a
 condition for a condition, JD703), the new version finds every variable it relies on at the target
 already set by the old one at the source, with the same type (JD704), and the mapping is about
-these two versions (JD705).
+these two versions (JD705); a target from which the new version runs again a send, ticket or
+action the instances passed is a warning (JD706: it would happen twice).
 
 :func:`migrate` applies it to a state store in **one** commit (all instances or none): each
 waiting instance of the old version gets the new version, the mapped step, its visit counts
@@ -48,8 +49,10 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from journeydsl import ir
+from journeydsl.confine import NotUtf8Error, utf8_text
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 from journeydsl.ir_offers import ChooseOffer
+from journeydsl.runtime.decisions import MIGRATED, last_step
 from journeydsl.runtime.protocols import StateStore
 from journeydsl.runtime.records import InstanceRecord, wait_of
 
@@ -220,10 +223,11 @@ def read_mapping(path: str | Path) -> tuple[StepMapping | None, list[Diagnostic]
     """:func:`load_mapping` on a file; (mapping, diagnostics, the text read)."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = utf8_text(Path(path).read_bytes())
     except (OSError, UnicodeDecodeError) as exc:
         diags = Diagnostics()
-        diags.error("JD110", f"cannot read the mapping file: {exc}", Span.point(file, 1, 1))
+        at = (exc.line, exc.column) if isinstance(exc, NotUtf8Error) else (1, 1)
+        diags.error("JD110", f"cannot read the mapping file: {exc}", Span.point(file, *at))
         return None, diags.sorted(), ""
     mapping, found = load_mapping(text, file)
     return mapping, found, text
@@ -460,6 +464,7 @@ def check_mapping(mapping: StepMapping, old: ir.Journey, new: ir.Journey) -> lis
                 "waits for carry over",
             )
             continue
+        _check_repeats(mapping, old, new, source, target, diags)
         for var in sorted(new_before[target] - old_before[source]):
             diags.error(
                 "JD704",
@@ -478,6 +483,52 @@ def check_mapping(mapping: StepMapping, old: ir.Journey, new: ir.Journey) -> lis
                     "keep a variable's type across versions, or give the new one another name",
                 )
     return diags.sorted()
+
+
+def _effects_from(journey: ir.Journey, start: str) -> set[str]:
+    """The ids of the steps with an effect (a send, a ticket, an action or reward) reachable
+    from ``start`` (after it) in ``journey``."""
+    seen = ir.reachable_from(journey, journey.nodes[start].successors())
+    return {n for n in seen if isinstance(journey.nodes[n], ir.Send | ir.Ticket | ir.Action)}
+
+
+def _check_repeats(
+    mapping: StepMapping,
+    old: ir.Journey,
+    new: ir.Journey,
+    source: str,
+    target: str,
+    diags: Diagnostics,
+) -> None:
+    """JD706 (a warning): from ``target`` the new version runs effects, by the ids of the old
+    version's effect steps, that an instance waiting at ``source`` could no longer reach (it
+    passed them): they would happen again, under the new version's keys."""
+    preds: dict[str, list[str]] = {}
+    for node in old.nodes.values():
+        for succ in node.successors():
+            preds.setdefault(succ, []).append(node.id)
+    passed: set[str] = set()  # (the steps on the paths that lead to ``source``)
+    stack = list(preds.get(source, []))
+    while stack:
+        nid = stack.pop()
+        if nid not in passed:
+            passed.add(nid)
+            stack.extend(preds.get(nid, []))
+    passed -= _effects_from(old, source)  # (a loop's steps come again: not passed for good)
+    effects = (ir.Send, ir.Ticket, ir.Action)
+    again = sorted(
+        n for n in _effects_from(new, target) if n in passed and isinstance(old.nodes[n], effects)
+    )
+    if again:
+        diags.warning(
+            "JD706",
+            f"instances waiting at '{source}' of version {old.version} have passed "
+            f"{', '.join(repr(n) for n in again)} and cannot come back to "
+            f"{'them' if len(again) > 1 else 'it'}, but from '{target}' version {new.version} "
+            f"runs {'them' if len(again) > 1 else 'it'} again: a second time, under new keys",
+            mapping.spans[source][1],
+            "map it to a step after those, or give a step meant to run again a new id",
+        )
 
 
 # --------------------------------------------------------------------------- migrating
@@ -542,10 +593,12 @@ def migrate(
                 {
                     "at": at.isoformat(),
                     "node": target,
-                    "what": "migrated",
+                    "what": MIGRATED,
                     "from_version": old.version,
                     "from_node": source,
                     "to_version": new.version,
+                    # (no step: events and timers go on as of the instance's own last step)
+                    "step_at": last_step(inst).isoformat(),
                 }
             )
         moved["log"] = log

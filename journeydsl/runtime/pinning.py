@@ -19,11 +19,23 @@ from collections.abc import Iterable, Mapping
 from journeydsl import ir
 from journeydsl.runtime.protocols import StateStore
 
-__all__ = ["JourneyChangedError", "changed_versions", "graph_digest", "pin_graphs"]
+__all__ = [
+    "JourneyChangedError",
+    "VersionMissingError",
+    "changed_versions",
+    "graph_digest",
+    "missing_versions",
+    "pin_graphs",
+]
 
 
 class JourneyChangedError(ValueError):
     """A journey's graph changed without a new version while instances of that version run."""
+
+
+class VersionMissingError(ValueError):
+    """Instances of a version of a journey run in the store, but that version was not given:
+    their events would be taken for the journey without reaching them, their timers never fire."""
 
 
 def graph_digest(journey: ir.Journey) -> str:
@@ -82,7 +94,7 @@ def changed_versions(
                     "store started on: the journey was changed, but its version was not. Give "
                     f"the change a new version (`version {latest + 1}`) and run both files, so "
                     f"that the running instances finish on version {version} (or move them with "
-                    "a migration: journeydsl check --migrate), or put the earlier file back"
+                    "a checked mapping: journeydsl migrate), or put the earlier file back"
                 )
                 continue
         notes[_key(journey)] = digest
@@ -98,3 +110,19 @@ def pin_graphs(state: StateStore, journeys: Iterable[ir.Journey]) -> None:
         raise JourneyChangedError("; ".join(problems))
     if notes:
         state.commit([], [], meta=notes)
+
+
+def missing_versions(state: StateStore, journeys: Iterable[ir.Journey]) -> str:
+    """The versions of the journeys ``journeys`` run that have instances not ended in
+    ``state`` but are not among ``journeys`` (``"onboarding v1 (3 live)"``, for a message); ""
+    when there are none, or the store cannot say."""
+    live = getattr(state, "live_journeys", None)
+    if not callable(live):
+        return ""
+    given = {(j.id, j.version) for j in journeys}
+    ids = {jid for jid, _ in given}
+    counts: dict[tuple[str, int], int] = dict(live())
+    missing = sorted(k for k, n in counts.items() if n and k[0] in ids and k not in given)
+    return ", ".join(
+        f"{jid} v{version} ({counts[(jid, version)]} live)" for jid, version in missing
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from journeydsl.expr.types import Type
-from journeydsl.jsonio import loads_exact
+from journeydsl.jsonio import loads_exact, nfc, numbered_lines
 from journeydsl.money import places_beyond
 from journeydsl.runtime.protocols import Profile
 
@@ -64,6 +64,8 @@ def parse_profile(raw: Any, attribute_types: Mapping[str, Type] | None = None) -
     attributes = raw.get("attributes") or {}
     if not isinstance(attributes, Mapping):
         raise ValueError("'attributes' must be an object")
+    # Composed text (NFC), as events and literals: "Hà Nội" matches however it was typed.
+    attributes = {k: nfc(v) if type(v) is str else v for k, v in attributes.items()}
     for name, t in (attribute_types or {}).items():
         problem = attribute_problem(name, attributes.get(name), t)
         if problem is not None:
@@ -82,7 +84,7 @@ def parse_profile(raw: Any, attribute_types: Mapping[str, Type] | None = None) -
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValueError("'tags' must be a list of strings")
-    return Profile(customer, dict(attributes), dict(consent), tz, frozenset(tags))
+    return Profile(customer, attributes, dict(consent), tz, frozenset(map(nfc, tags)))
 
 
 def attribute_types(journeys: Iterable[Any]) -> dict[str, Type]:
@@ -156,7 +158,7 @@ def read_profiles_jsonl(
     (with ``attribute_types``, a line whose declared attributes have the wrong type is refused:
     see :func:`parse_profile`)."""
     with open(path, "rb") as f:
-        for number, blob in enumerate(f, 1):
+        for number, blob in numbered_lines(f):
             if not blob.strip():
                 continue
             try:

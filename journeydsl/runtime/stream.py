@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 from journeydsl.expr.types import Type
-from journeydsl.jsonio import loads_exact
+from journeydsl.jsonio import loads_exact, numbered_lines
 from journeydsl.runtime.changes import look_again
 from journeydsl.runtime.engine import Engine, IngestResult
 from journeydsl.runtime.events import BadEvent, coerce_event, event_id
@@ -106,13 +106,14 @@ def parse_time(raw: Any) -> datetime | None:
 
 def stream_lines(source: str, stdin: IO[bytes] | None) -> Iterator[tuple[int, bytes]]:
     """The lines of the file ``source`` (``-``: of ``stdin``, by default this process's), with
-    their numbers from 1, as bytes: the decoding is the runner's to judge."""
+    their numbers from 1, as bytes (a byte-order mark at the start dropped): the decoding is the
+    runner's to judge."""
     if source == "-":
         stream = stdin if stdin is not None else sys.stdin.buffer
-        yield from enumerate(stream, 1)
+        yield from numbered_lines(stream)
         return
     with open(source, "rb") as f:
-        yield from enumerate(f, 1)
+        yield from numbered_lines(f)
 
 
 class FutureLimit:

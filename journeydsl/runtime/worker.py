@@ -59,7 +59,13 @@ from journeydsl.runtime.changes import look_again
 from journeydsl.runtime.engine import Engine
 from journeydsl.runtime.hostcalls import log
 from journeydsl.runtime.intake import missing_handlers
-from journeydsl.runtime.pinning import JourneyChangedError, changed_versions, pin_graphs
+from journeydsl.runtime.pinning import (
+    JourneyChangedError,
+    VersionMissingError,
+    changed_versions,
+    missing_versions,
+    pin_graphs,
+)
 from journeydsl.runtime.policies.model import Policies
 from journeydsl.runtime.protocols import ActionHandler, Channel, Clock, TicketSink
 from journeydsl.runtime.stores.postgres import LeaseLostError, Ownership, PostgresStore
@@ -199,6 +205,12 @@ class Worker:
         # lock: never beside a run): a journey changed without a new version while its
         # instances run is refused (JourneyChangedError) before this worker claims a bucket.
         pin_graphs(store, self.journeys)
+        if missing := missing_versions(store, self.journeys):  # (they would never move again)
+            raise VersionMissingError(
+                f"the database has instances of versions this worker was not given: {missing}; "
+                "give their files too (a version stays loaded until its instances end or move: "
+                "journeydsl migrate)"
+            )
         #: Hot reload: journeys to load at the start of the next pass (:meth:`reload`).
         self._reload: list[ir.Journey] | None = None
         self._reload_lock = threading.Lock()

@@ -221,7 +221,8 @@ def budget_lines(budgets: Mapping[str, Mapping[str, Any]]) -> list[str]:
         short = Decimal(b["shortfall"])
         beyond = f"; {_amount(b['shortfall'], b)} of demand beyond it" if short else ""
         lines.append(
-            f"{name}: {_amount(b['total'], b)}; {b['draws']} draws ask "
+            f"{name}: {_amount(b['total'], b)}; {b['draws']} "
+            f"{'draw asks' if b['draws'] == 1 else 'draws ask'} "
             f"{_amount(b['demand'], b)}; {when}, {_amount(b['remaining'], b)} left{beyond}"
         )
     return lines

@@ -30,7 +30,7 @@ from journeydsl.ast import CHANNELS
 from journeydsl.simulate.budgets import budgets_compare, compare_lines, forecast
 from journeydsl.simulate.compare_capacity import capacity_diff, capacity_findings, capacity_rows
 from journeydsl.simulate.driver import RunResult
-from journeydsl.simulate.formats import minute, percent, vnd
+from journeydsl.simulate.formats import minute, percent, run_days, vnd
 from journeydsl.simulate.paired import PAIRED_METHOD, PairTally
 from journeydsl.simulate.proportions import METHOD, outcome_rows, rate
 from journeydsl.simulate.tally import Tally
@@ -259,24 +259,28 @@ def render_compare(
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     tty = out.isatty()
-    console = Console(
+    console = Console(  # (markup=False: the journeys' and the data's text as written)
         file=out,
         width=None if tty else 120,
         force_terminal=tty,
         no_color=not tty,
         highlight=False,
         emoji=False,
+        markup=False,
     )
     a, b, d = doc["base"], doc["other"], doc["diff"]
-    console.print("[bold]compare[/bold]" + (f" — {title}" if title else ""), soft_wrap=True)
+    console.print(
+        Text.assemble(("compare", "bold"), f" — {title}" if title else ""), soft_wrap=True
+    )
     for label, side in (("base", a), ("other", b)):
         console.print(
             f"  {label:<6} {side['journey']} v{side['version']}  {side['file']}", soft_wrap=True
         )
     if start is not None and until is not None:
-        days = (until - start).total_seconds() / 86400
+        days = run_days(start, until)
         console.print(
             f"{minute(start.isoformat())} → {minute(until.isoformat())} ({days:g} days)",
             soft_wrap=True,
@@ -349,13 +353,15 @@ def render_compare(
             table.add_row(*row)
     console.print(table)
     if "budgets" in doc:  # reward budgets: both forecasts
-        console.print("[bold]Reward budgets[/bold] (the demand of the rewards drawn)")
+        console.print(
+            Text.assemble(("Reward budgets", "bold"), " (the demand of the rewards drawn)")
+        )
         for line in compare_lines(doc["budgets"]):
             console.print(f"  {line}", soft_wrap=True, markup=False)
     if "paired" in doc:
         _render_paired(console, doc["paired"])
     if doc["findings"]:
-        console.print("[bold]What changed[/bold]", soft_wrap=True)
+        console.print(Text("What changed", style="bold"), soft_wrap=True)
         for line in doc["findings"]:
             console.print(f"  • {line}", soft_wrap=True, markup=False)
         console.print()

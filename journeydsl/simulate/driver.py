@@ -48,7 +48,7 @@ from journeydsl.simulate.decisions import unanswered
 from journeydsl.simulate.inputs import LoadedEvent, Problem, default_profile
 from journeydsl.simulate.policy_figures import PolicyTally
 from journeydsl.simulate.tally import Tally, offer_counts
-from journeydsl.zones import zone
+from journeydsl.zones import local_time, zone
 
 __all__ = [
     "DEFAULT_DAYS",
@@ -184,6 +184,10 @@ class Simulation:
         self.until = until if until is not None else start + timedelta(days=DEFAULT_DAYS)
         if self.until.tzinfo is None:
             raise ValueError("the simulation end needs a UTC offset")
+        if self.journeys:  # (the run's times and days read in its first journey's zone)
+            self.start = local_time(self.start, self.journeys[0].timezone)
+            self.until = local_time(self.until, self.journeys[0].timezone)
+            start = self.start
         self.default_consent = default_consent
         self.progress = progress
         self.clock = SteppableClock(start)
@@ -685,6 +689,7 @@ class SimulationResult(RunResult):
                 exit_steps(journey),
                 ticket_steps(journey),
                 reward_steps(journey),  # reward budgets
+                zone(journey.timezone),
             )
         return found
 

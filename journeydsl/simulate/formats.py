@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +40,13 @@ def minute(t: str) -> str:
     when = datetime.fromisoformat(t)
     offset = when.strftime("%z")
     return when.strftime("%Y-%m-%d %H:%M") + (f" {offset[:3]}:{offset[3:]}" if offset else "")
+
+
+def run_days(start: datetime, until: datetime) -> float:
+    """The days of a run from ``start`` to ``until``, each written in the journey's zone, on
+    that zone's wall clock: 60 from 1 March to 30 April in Berlin, although the clocks went
+    forward an hour between them."""
+    return (until.replace(tzinfo=None) - start.replace(tzinfo=None)) / timedelta(days=1)
 
 
 def compact(value: Any) -> str:

@@ -26,7 +26,7 @@ from journeydsl import ir
 from journeydsl.simulate.budgets import budgets_section, forecast
 from journeydsl.simulate.capacity_html import capacity_section
 from journeydsl.simulate.driver import RunResult, dumps
-from journeydsl.simulate.formats import minute, percent, percent_of, points, vnd
+from journeydsl.simulate.formats import minute, percent, percent_of, points, run_days, vnd
 from journeydsl.simulate.report import summary
 from journeydsl.simulate.svg import Series, graph_svg, line_chart
 
@@ -350,7 +350,7 @@ def _header(
     costs: Mapping[str, Decimal] | None,
 ) -> str:
     entered, running = funnel["entered"], funnel["running"]
-    days = (result.until - result.start) / timedelta(days=1)
+    days = run_days(result.start, result.until)
     sent = sum(r["sent"] for r in figures["channels"])
     suppressed = sum(r["suppressed"] for r in figures["channels"])
     tickets = sum(t["count"] for t in figures["tickets"])

@@ -22,7 +22,7 @@ from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.expr.context import EventRecord
 from journeydsl.expr.types import Type
-from journeydsl.jsonio import loads_exact
+from journeydsl.jsonio import loads_exact, numbered_lines
 from journeydsl.money import Money
 from journeydsl.runtime.events import BadEvent, coerce_event
 from journeydsl.runtime.protocols import Profile
@@ -89,7 +89,7 @@ def _json_objects(path: str | Path, what: str) -> Iterator[tuple[str, dict[str, 
     """Each non-blank line of the JSON Lines file ``path`` as ``(where, object)``, or as
     ``(where, Problem)`` when it is not a JSON object (``what`` names what a line should be)."""
     with open(path, "rb") as f:
-        for number, blob in enumerate(f, 1):
+        for number, blob in numbered_lines(f):
             if not blob.strip():
                 continue
             where = f"{path}:{number}"

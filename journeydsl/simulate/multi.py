@@ -168,8 +168,13 @@ def render_multi_text(
         render_text(result, out, journey_id=j.id, title=title, costs=costs)
         out.write("\n")
     tty = out.isatty()
-    console = Console(
-        file=out, width=None if tty else 120, force_terminal=tty, no_color=not tty, emoji=False
+    console = Console(  # (markup=False: the journeys' ids as written)
+        file=out,
+        width=None if tty else 120,
+        force_terminal=tty,
+        no_color=not tty,
+        emoji=False,
+        markup=False,
     )
     table = Table(
         title="All journeys together (one engine: caps and arbitration count every journey)",

@@ -9,8 +9,10 @@ observations: whether they reached an outcome under the base journey (``a``) and
     s² = ((n01 + n10) - n·d̄²) / (n - 1)
     d̄ ± 1.96 · s / √n
 
-where ``n`` is the number of customers, ``n10`` the customers who reached the outcome under the
-base journey only and ``n01`` under the other only (the discordant pairs of McNemar's test).
+cut at -1 and 1 (a difference of two shares lies within them; with few customers the normal
+interval would pass them), where ``n`` is the number of customers, ``n10`` the customers who
+reached the outcome under the base journey only and ``n01`` under the other only (the discordant
+pairs of McNemar's test).
 Customers who behave the same under both journeys add nothing to the variance: pairing removes
 the customer-to-customer noise that two independent samples would carry, so the interval is much
 narrower than an unpaired one for the same population.
@@ -40,7 +42,7 @@ PAIRED_METHOD = (
 
 def paired_interval(n: int, base_only: int, other_only: int) -> tuple[float, float, float] | None:
     """The mean paired difference ``(other_only - base_only) / n`` and its 95 % interval (see
-    the module docstring), each rounded to 6 places; None without customers."""
+    the module docstring; within -1 and 1), each rounded to 6 places; None without customers."""
     if n == 0:
         return None
     mean = (other_only - base_only) / n
@@ -48,7 +50,8 @@ def paired_interval(n: int, base_only: int, other_only: int) -> tuple[float, flo
         return round(mean, 6), round(mean, 6), round(mean, 6)
     variance = max(0.0, ((base_only + other_only) - n * mean * mean) / (n - 1))
     half = Z95 * math.sqrt(variance / n)
-    return round(mean, 6), round(mean - half, 6), round(mean + half, 6)
+    # (a difference of two shares lies within -1 and 1: the normal interval is cut there)
+    return round(mean, 6), round(max(-1.0, mean - half), 6), round(min(1.0, mean + half), 6)
 
 
 def reached_outcomes(records: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:

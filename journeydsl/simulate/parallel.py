@@ -63,6 +63,7 @@ from journeydsl.simulate.inputs import LoadedEnrolment, LoadedEvent, Problem
 from journeydsl.simulate.paired import PairTally, reached_outcomes
 from journeydsl.simulate.policy_figures import PolicyTally
 from journeydsl.simulate.tally import ChannelStats, Tally, merge_channel_stats
+from journeydsl.zones import zone as zone_named
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -298,6 +299,7 @@ def _collect(
             exit_steps(journey),
             ticket_steps(journey),
             reward_steps(journey),  # reward budgets
+            zone_named(journey.timezone),
         ),
         channels,
         sim.stats,
@@ -310,7 +312,7 @@ def _collect(
         part.policy = PolicyTally.of(records, sim.engine.policy, journey.id)
         rules = sim.engine.policy.policies
         part.capacity = capacity_figures(
-            rules, sim.journeys, sim.actions, records, plan.start.tzinfo or UTC
+            rules, sim.journeys, sim.actions, records, sim.start.tzinfo or UTC
         )
     if plan.detail:
         zones = part.timezones

@@ -18,7 +18,7 @@ from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.simulate.budgets import budget_lines, forecast
 from journeydsl.simulate.driver import RunResult, SimulationResult, local_iso
-from journeydsl.simulate.formats import compact, minute, percent_of, vnd
+from journeydsl.simulate.formats import compact, minute, percent_of, run_days, vnd
 
 __all__ = [
     "render_explain",
@@ -114,9 +114,12 @@ def render_text(
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     journey = result.journey(journey_id)
     tty = out.isatty()
+    # (markup=False: step names, titles, reasons and params are the journey's and the data's
+    # text, printed as written; a `[/bold]` in a condition's string is not a style)
     console = Console(
         file=out,
         width=width or (None if tty else 120),
@@ -124,12 +127,15 @@ def render_text(
         no_color=not tty,
         highlight=False,
         emoji=False,
+        markup=False,
     )
     funnel = result.funnel(journey.id)
     entered = funnel["entered"]
-    days = (result.until - result.start).total_seconds() / 86400
+    days = run_days(result.start, result.until)
     console.print(
-        f"[bold]{journey.id}[/bold] v{journey.version}" + (f" — {title}" if title else ""),
+        Text.assemble(
+            (journey.id, "bold"), f" v{journey.version}" + (f" — {title}" if title else "")
+        ),
         soft_wrap=True,
     )
     console.print(
@@ -250,7 +256,9 @@ def render_text(
             rewards.add_row(r["kind"], r["name"], str(r["count"]))
         console.print(rewards)
     if budgets := forecast(result, journey.id):  # reward budgets: the forecast
-        console.print("[bold]Reward budgets[/bold] (the demand of the rewards drawn)")
+        console.print(
+            Text.assemble(("Reward budgets", "bold"), " (the demand of the rewards drawn)")
+        )
         for line in budget_lines(budgets):
             console.print(f"  {line}", soft_wrap=True, markup=False)
     if result.quarantined:

@@ -5,7 +5,8 @@ An expectation that no run can meet does not fail loudly on its own: the case fa
 diff, and the reader has to spot that ``kind: sendd``, ``at: "10:00 tomorrow"`` or an amount
 in the wrong currency was never going to match. So these make the file invalid, each at the
 value's line and column: a case's ``start``/``until`` that is not a time, an ``until`` not after
-its ``start``, ``until`` with ``days``, an enrolment's ``at`` that is not a time; in an expected
+its ``start``, ``until`` with ``days``, an enrolment's ``at`` that is not a time, an ``expect``
+with neither ``actions`` nor ``outcomes`` (any run would pass it); in an expected
 action a field no action has, an ``at`` that is not a time, a ``kind``, ``channel``,
 ``template`` or ``journey`` that does not exist, and a param a send of that template does not
 have or whose value cannot match its type (an amount in another currency, an enum value outside
@@ -170,6 +171,15 @@ def check_expectations(
                 errors.append(doc.error((*loc, "enrol", k, "at"), str(exc)))
         if case.until is not None and case.days is not None:
             errors.append(doc.error((*loc, "days"), "give 'until' or 'days', not both", key=True))
+        if case.expect.actions is None and not case.expect.outcomes:
+            errors.append(
+                doc.error(
+                    (*loc, "expect"),
+                    "the case expects nothing, so it passes whatever the journey does: give "
+                    "'actions' (`actions: []` for none) or 'outcomes'",
+                    key=True,
+                )
+            )
         for j, action in enumerate(case.expect.actions or ()):
             errors.extend(_action(doc, (*loc, "expect", "actions", j), action, known))
     return sorted(errors, key=lambda e: (e.line, e.column))

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from journeydsl.ast import CHANNELS
+from journeydsl.jsonio import nfc
 from journeydsl.runtime.events import EARLIEST, LATEST
 from journeydsl.simulate.budgets import preset_ledger, preset_mistakes
 from journeydsl.simulate.decisions import Stub, stub_functions
@@ -226,6 +227,8 @@ def _matches(expected: Any, actual: Any) -> bool:
             and len(expected) == len(actual)
             and all(_matches(e, a) for e, a in zip(expected, actual, strict=True))
         )
+    if isinstance(expected, str) and isinstance(actual, str):
+        return nfc(expected) == nfc(actual)  # (texts are composed as they are read)
     number = isinstance(expected, int | float | Decimal) and not isinstance(expected, bool)
     if number and isinstance(actual, str):
         try:
@@ -267,8 +270,25 @@ def _line(action: Mapping[str, Any], fields: Sequence[str]) -> str:
     return f"{head}  " + " ".join(cells)
 
 
-def _expected_line(action: Mapping[str, Any]) -> str:
+def _as_partner(expected: Any, actual: Any) -> Any:
+    """``expected`` with each value that matches ``actual``'s written as ``actual`` has it
+    (``1_000_000 VND`` as ``1,000,000 VND``), so that only the real differences show."""
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):  # (the keys it names)
+        return {k: _as_partner(v, actual[k]) if k in actual else v for k, v in expected.items()}
+    if _matches(expected, actual):
+        return actual
+    money = isinstance(actual, Mapping) and set(actual) == {"amount", "currency"}
+    if money and isinstance(expected, str) and (m := _money(expected)) is not None:
+        return {"amount": str(m[0]), "currency": m[1]}  # (another amount, written alike)
+    return expected
+
+
+def _expected_line(action: Mapping[str, Any], partner: Mapping[str, Any] | None = None) -> str:
     shown = dict(action)
+    if partner is not None:
+        for k in shown:
+            if k != "at" and k in partner:
+                shown[k] = _as_partner(shown[k], partner[k])
     if "at" in shown:
         text = str(shown["at"])
         try:
@@ -291,7 +311,9 @@ def timeline_diff(
 ) -> list[str]:
     """A unified diff of the two timelines; each actual action is shown with the fields its
     expected partner (same position) names, so that only real differences stand out."""
-    want = [_expected_line(e) for e in expected]
+    want = [
+        _expected_line(e, actual[i] if i < len(actual) else None) for i, e in enumerate(expected)
+    ]
     got = []
     for i, a in enumerate(actual):
         if i < len(expected):
@@ -518,11 +540,7 @@ def _action_problems(
     file, line and column of the first expected action that the actions do not meet (or of
     ``actions:`` when they meet every one and more happened), then the timeline diff."""
     first = next(
-        (
-            i
-            for i, e in enumerate(expected)
-            if i >= len(actual) or not action_matches(e, actual[i])
-        ),
+        (i for i, e in enumerate(expected) if i >= len(actual) or not action_matches(e, actual[i])),
         None,
     )
     if first is None and len(expected) == len(actual):
@@ -558,21 +576,33 @@ def _outcome_problems(
             line, column = doc.position(loc if jid is None else (*loc, jid))
             here = f"{doc.file}:{line}:{column}: "
             want = [want_one] if isinstance(want_one, str) else list(want_one)
-            got = [
-                i["outcome"] if i["status"] == "ended" else "running"
+            mine = [  # (the state records: an instance that failed says why in its log)
+                r
                 for j in ([jid] if jid is not None else ids)
-                for i in result.instances_json(j)
-                if i["customer_id"] == customer
+                for r in result.instances
+                if r["journey"] == j and r["customer_id"] == customer
             ]
+            got = [r["outcome"] if r["status"] == "ended" else "running" for r in mine]
             if jid is not None and jid not in ids:
                 problems.append(f"{here}outcome of {customer}: no journey '{jid}' in this file")
             elif want != got:
-                shown = ", ".join(got) if got else "no instance"
+                shown = ", ".join(map(_outcome_shown, mine)) if got else "no instance"
                 where = f" in {jid}" if jid is not None else ""
                 problems.append(
                     f"{here}outcome of {customer}{where}: expected {', '.join(want)}, got {shown}"
                 )
     return problems
+
+
+def _outcome_shown(record: Mapping[str, Any]) -> str:
+    """An instance's outcome as a failing case shows it: ``running`` when it has not ended, and
+    the reason with the outcome ``error`` of an instance that failed."""
+    if record["status"] != "ended":
+        return "running"
+    reasons = [e.get("reason") for e in record.get("log") or () if e.get("what") == "error"]
+    if record["outcome"] == "error" and reasons and reasons[-1]:
+        return f"error ({reasons[-1]})"
+    return str(record["outcome"])
 
 
 def _journeys(doc: YamlDocument, tf: TestFile, root: str | Path | None) -> list[Any]:

@@ -107,19 +107,23 @@ def render_sweep(doc: Mapping[str, Any], out: TextIO, *, title: str = "") -> Non
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     tty = out.isatty()
-    console = Console(
+    console = Console(  # (markup=False: the journeys' and the data's text as written)
         file=out,
         width=None if tty else 160,
         force_terminal=tty,
         no_color=not tty,
         highlight=False,
         emoji=False,
+        markup=False,
     )
     console.print(
-        f"[bold]sweep[/bold] {doc['parameter']} = {', '.join(doc['values'])}"
-        + (f" — {title}" if title else ""),
+        Text.assemble(
+            ("sweep", "bold"),
+            f" {doc['parameter']} = {', '.join(doc['values'])}" + (f" — {title}" if title else ""),
+        ),
         soft_wrap=True,
     )
     table_rows = rows(doc)
@@ -136,8 +140,11 @@ def render_sweep(doc: Mapping[str, Any], out: TextIO, *, title: str = "") -> Non
     console.print(table)
     for against in doc["against_first"]:
         console.print(
-            f"[bold]{doc['parameter']}={against['value']} against "
-            f"{doc['parameter']}={doc['values'][0]}[/bold]",
+            Text(
+                f"{doc['parameter']}={against['value']} against "
+                f"{doc['parameter']}={doc['values'][0]}",
+                style="bold",
+            ),
             soft_wrap=True,
         )
         for line in against["findings"]:

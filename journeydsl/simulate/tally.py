@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +29,9 @@ def _last_step(
     record: Mapping[str, Any], visited: Mapping[str, int], exits: frozenset[str]
 ) -> str | None:
     """The step an ended instance ended at: its exit step, or else the last step its decision
-    log names (where it waited when a goal was met); None when the log does not say (a log
-    that reached its size limit, or a record without one)."""
+    log names (where it waited when a goal was met, or the step that failed, which the failure
+    left unvisited); None when the log does not say (a log that reached its size limit, or a
+    record without one)."""
     for node in exits:
         if visited.get(node):
             return node
@@ -37,7 +39,7 @@ def _last_step(
         if entry.get("what") in DELIVERY_ENTRIES:  # (a delivery's, after the step that waited)
             continue
         node = entry.get("node")
-        if node and node in visited:
+        if node and (node in visited or entry.get("what") == "error"):
             return str(node)
     return None
 
@@ -113,18 +115,20 @@ class Tally:
         exits: frozenset[str] = frozenset(),
         tickets: frozenset[str] = frozenset(),
         rewards: frozenset[str] = frozenset(),
+        zone: tzinfo | None = None,
     ) -> None:
         """Count one instance record (the engine's state record). ``splits`` are the ids of the
         journey's split steps that have a holdout, ``exits`` its exit steps, ``tickets`` its
         ticket steps with exits and its choose steps (their exits, the offers chosen, are read
         from the decision log), ``rewards`` its rewards drawn from a budget (their draws are read
-        from it too)."""
+        from it too, each counted on its calendar day in ``zone``, the journey's: the same
+        instants give the same days whatever offset the events were written in)."""
         self.entered += 1
         visited = record["visits"]
         if rewards and any(visited.get(r) for r in rewards):  # reward budgets
             for entry in record.get("log") or ():
                 if entry.get("what") == "budget" and entry.get("granted"):
-                    key = (str(entry["name"]), str(entry["at"])[:10])
+                    key = (str(entry["name"]), _day(str(entry["at"]), zone))
                     self.budget_draws[key] += 1
                     self.budget_spend[key] += int(Decimal(str(entry["drawn"])) * MILLION)
         if tickets and any(visited.get(t) for t in tickets):
@@ -146,6 +150,8 @@ class Tally:
             last = _last_step(record, visited, exits)
             if last is not None:
                 self.ended_at[last] += 1
+                if not visited.get(last):  # (the step it failed at: reached, and ended there)
+                    self.nodes[last] += 1
         else:
             self.running += 1
             wait = record.get("wait")
@@ -189,11 +195,12 @@ class Tally:
         exits: frozenset[str] = frozenset(),
         tickets: frozenset[str] = frozenset(),
         rewards: frozenset[str] = frozenset(),
+        zone: tzinfo | None = None,
     ) -> Tally:
-        """The tally of these instance records and actions."""
+        """The tally of these instance records and actions (days in ``zone``, the journey's)."""
         tally = cls()
         for record in instances:
-            tally.add_instance(record, splits, exits, tickets, rewards)
+            tally.add_instance(record, splits, exits, tickets, rewards, zone)
         for action in actions:
             tally.add_action(action)
         return tally
@@ -241,3 +248,11 @@ def offer_counts(node: ChooseOffer, offers: Counter[tuple[str, str]]) -> dict[st
     ids += [node.fallback.id] if node.fallback is not None else []
     ids += ["none"] if node.none_exit else []
     return {oid: offers.get((node.id, oid), 0) for oid in ids}
+
+
+def _day(at: str, zone: tzinfo | None) -> str:
+    """The calendar day of the time ``at`` (ISO text) in ``zone``; without one, in its own
+    offset."""
+    if zone is None:
+        return at[:10]
+    return datetime.fromisoformat(at).astimezone(zone).date().isoformat()

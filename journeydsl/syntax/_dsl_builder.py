@@ -36,7 +36,12 @@ MAX_DEPTH: Final = 150
 
 
 class TooDeepError(Exception):
-    """Raised inside the tree walk when nesting passes :data:`MAX_DEPTH`."""
+    """Raised inside the tree walk when nesting passes :data:`MAX_DEPTH`, at ``span``: the
+    node one level too deep."""
+
+    def __init__(self, span: Span) -> None:
+        super().__init__(span)
+        self.span = span
 
 
 # --------------------------------------------------------------------------- tree walk
@@ -149,7 +154,7 @@ class Builder:
         t = _tree(node)
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise TooDeepError
+            raise TooDeepError(self.span(t))
         try:
             return _EXPR_BUILDERS[str(t.data)](self, t, self.span(t))
         finally:
@@ -305,7 +310,7 @@ class Builder:
         """A step node of kind ``t.data``."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise TooDeepError
+            raise TooDeepError(s)
         try:
             return _STEP_BUILDERS[str(t.data)](self, t, ident, s)
         finally:

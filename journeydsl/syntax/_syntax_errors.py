@@ -8,6 +8,8 @@ languages. A misspelt step or header keyword is its own code (JD102), as in YAML
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -106,6 +108,38 @@ _CHARACTER_HINTS: Final = {
     "'": "strings end on the line they start; close it with a matching quote",
     ";": "steps need no separator; start each on its own line",
 }
+# Quotes a word processor curls, and the full-width punctuation of a Chinese input method.
+for _curly in "\u201c\u201d\u201e\u201f\u00ab\u00bb":
+    _CHARACTER_HINTS[_curly] = 'write straight quotes "…" (a word processor curls them)'
+for _curly in "\u2018\u2019\u201a\u201b":
+    _CHARACTER_HINTS[_curly] = "write straight quotes '…' (a word processor curls them)"
+for _plain in ":,()[]{};=\"'":
+    _wide = chr(ord(_plain) + 0xFEE0)  # (the full-width form of an ASCII character)
+    _CHARACTER_HINTS[_wide] = f"'{_wide}' is full-width (a Chinese input method): write '{_plain}'"
+
+#: A name around a character, for the hint on letters a name cannot hold.
+_WORD: Final = re.compile(r"\w+")
+
+
+def _letter_hint(text: str, pos: int) -> str:
+    """The hint for a letter outside a-z in code: names are ASCII; the name without its marks."""
+    word = next(
+        (
+            m.group()
+            for m in _WORD.finditer(text, max(0, pos - 64), pos + 64)
+            if m.start() <= pos < m.end()
+        ),
+        text[pos],
+    )
+    plain = "".join(
+        c
+        for c in unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
+        if not unicodedata.combining(c)
+    )
+    names = "names (labels, variables, outcomes) use the letters a-z, A-Z, digits and '_' only"
+    if plain.isascii() and plain != word:
+        return f"{names}: write '{plain}'"
+    return f'{names}; other text goes in a string literal, "{word}"'
 
 
 def _terminal_words(name: str, end_words: str) -> str:
@@ -336,4 +370,7 @@ def _report_characters(e: UnexpectedCharacters, text: str, b: Builder) -> None:
         message = f"unexpected character '{char}'"
     else:
         message = f"unexpected character U+{ord(char):04X}"
-    b.diags.error(b.syntax_code, message, b.point(line, column), _CHARACTER_HINTS.get(char))
+    hint = _CHARACTER_HINTS.get(char)
+    if hint is None and char.isalpha() and not char.isascii() and pos is not None:
+        hint = _letter_hint(text, pos)
+    b.diags.error(b.syntax_code, message, b.point(line, column), hint)

@@ -104,6 +104,10 @@ def parse_schedule(
 
 def _parse(text: str, start: str, b: Builder) -> Tree[Token] | None:
     """Run lark, turning every failure into a diagnostic."""
+    if start in ("start", "fragment_file") and text.startswith("\ufeff"):
+        # A byte-order mark (Notepad's "UTF-8 with BOM") says how the file is encoded; it is
+        # not part of the journey, and no column counts it, as in YAML files.
+        text = text[1:]
     if len(text) > _MAX_CHARS:
         b.diags.error(
             "JD112",
@@ -140,7 +144,10 @@ def _guarded(b: Builder, build: Callable[[], _T]) -> _T | None:
     """Run a tree walk, reporting runaway nesting instead of raising."""
     try:
         return build()
-    except (TooDeepError, RecursionError):
+    except TooDeepError as exc:
+        _report_too_deep(b, exc.span)
+        return None
+    except RecursionError:
         _report_too_deep(b, b.point(1, 1))
         return None
 

@@ -156,3 +156,33 @@ def test_check_dev_zero_is_refused_without_being_read() -> None:
     assert [(d["code"], d["message"]) for d in found] == [
         ("JD110", "the file is a character device, not a regular file: it is not read")
     ]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "word", "says"),
+    [
+        ("cp1258", "Chào", "byte 0xE0 at line 3, column {column} is not UTF-8"),
+        ("gb18030", "你好", "byte 0xC4 at line 3, column {column} is not UTF-8"),
+        ("utf-16", "Chào", "the file is UTF-16 text, not UTF-8"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".journey", ".yaml"])
+def test_a_journey_not_saved_as_utf8_is_reported_where_it_stops_being_utf8(
+    tmp_path: Path, encoding: str, word: str, says: str, suffix: str
+) -> None:
+    """A journey saved as Windows-1258, GB18030 or UTF-16 is JD110 at the line and column of
+    the first character that is not UTF-8 (not 1:1 with a byte offset), saying to save it as
+    UTF-8."""
+    lines = (
+        ["journey: j", "entry: {event: card_issued}", f'title: "Offer {word}"', "steps: []"]
+        if suffix == ".yaml"
+        else ["journey j", "entry on card_issued", f'title "Offer {word}"', "exit done"]
+    )
+    path = tmp_path / f"j{suffix}"
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    column = lines[2].index(word) + (2 if encoding == "cp1258" else 0) + 1
+    where = (1, 1) if encoding == "utf-16" else (3, column)
+    [found] = compile_file(path).diagnostics
+    assert (found.code, found.span.line, found.span.column) == ("JD110", *where)
+    assert says.format(column=column) in found.message
+    assert found.message.endswith("save it as UTF-8")

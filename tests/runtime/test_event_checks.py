@@ -110,3 +110,27 @@ def test_the_time_range_is_judged_on_the_instant(edge: datetime, shift: int, min
     else:
         with pytest.raises(BadEvent, match="out of range"):
             coerce_event(raw, {})
+
+
+def test_text_is_read_composed_so_both_spellings_of_a_vietnamese_letter_are_one() -> None:
+    """A field written with combining tone marks (NFD, as some input methods and exports write
+    Vietnamese) is read composed (NFC), catalogued or not, so "Phở" equals "Phở" in conditions
+    and an enum value matches however it was typed; the event's id still hashes what was sent."""
+    import unicodedata
+
+    from journeydsl.runtime.events import event_id
+
+    composed = "Phở Thìn"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    schemas = {**SCHEMAS, "visit": {"kind": Type("enum", values=("ẩm thực", "khác"))}}
+    raw = {"customer_id": "c-1", "at": "2026-01-05T10:00:00+07:00"}
+    data = {"merchant": decomposed, "note": decomposed}
+    tx: dict[str, Any] = {**raw, "type": "transaction", "data": data}
+    read = {"amount": None, "merchant": composed, "note": composed}
+    assert coerce_event(tx, schemas).data == read
+    again = {**tx, "data": MappingProxyType(data)}  # the general path
+    assert coerce_event(again, schemas).data == read
+    visit = {**raw, "type": "visit", "data": {"kind": unicodedata.normalize("NFD", "ẩm thực")}}
+    assert coerce_event(visit, schemas).data == {"kind": "ẩm thực"}
+    assert event_id(tx) != event_id({**tx, "data": {"merchant": composed, "note": composed}})

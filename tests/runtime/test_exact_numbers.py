@@ -338,3 +338,26 @@ def test_profile_numbers_are_read_as_decimals_and_stored_exactly(tmp_path: Path)
         stored = store.get("c-1").attributes
     assert stored["limit"] == Decimal("12345678901234567890.125")
     assert stored["score"].as_tuple() == Decimal("0.10").as_tuple()
+
+
+def test_a_key_given_twice_in_one_json_object_is_refused() -> None:
+    """loads_exact refuses an object that gives a key twice, at any depth (`json.loads` would
+    keep the last value without a word), and takes the same keys in different objects."""
+    for text in ('{"a": 1, "a": 2}', '{"data": {"amount": 100, "amount": 1000000}}'):
+        with pytest.raises(ValueError, match="is given twice in one object"):
+            loads_exact(text)
+    assert loads_exact('[{"a": 1}, {"a": 2, "b": {"a": 3}}]') == [{"a": 1}, {"a": 2, "b": {"a": 3}}]
+
+
+def test_run_quarantines_an_event_whose_amount_is_given_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A transaction line with `"amount": 100, "amount": 1000000` is quarantined with the
+    reason, not read as a million (which would meet the spend goal and grant the waiver)."""
+    actions, outcomes, err = run_onboarding(tmp_path, capsys, '100, "amount": 1000000')
+    assert (
+        "events.jsonl:3: quarantined: not valid JSON (the key 'amount' is given twice in one "
+        "object)"
+    ) in err
+    assert not [a for a in actions if a["kind"] == "reward"]
+    assert outcomes == [("ended", "spend_goal_missed")]

@@ -410,3 +410,75 @@ def test_a_chosen_offer_counts_as_set_after_its_step_but_not_on_its_none_exit(
     steps = "migrate: j\nfrom_version: 1\nto_version: 2\nsteps:\n  ask.retry: ask.retry\n"
     assert codes(steps + "  a: a\n  w_none: w_none\n", old, new) == []
     assert [c for c, _ in codes(steps + "  a: a\n  w_none: a\n", old, new)] == ["JD704"]
+
+
+WOKEN = """journey j version {v}
+{uses}timezone "Asia/Ho_Chi_Minh"
+outcomes done, missed
+entry on card_issued
+aw: wait for card_activated until entered_at + 10d timeout {{
+  exit missed
+}}
+after: wait 2d
+thanks: send push activation_reminder transactional {{ round: {v} }}
+exit done
+"""
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+def test_an_event_dated_before_a_migration_is_taken_as_of_its_own_time(
+    tmp_path: Path, store_kind: str
+) -> None:
+    """The migration's log entry is no step: an event dated before it wakes the instance as of
+    the event's time, so the waits after it count from then, not from the migration."""
+    folder = example_catalogs_in(tmp_path)
+    for v in (1, 2):
+        (folder / f"v{v}.journey").write_text(WOKEN.format(v=v, uses=USES), encoding="utf-8")
+    v1, v2 = journey(folder / "v1.journey"), journey(folder / "v2.journey")
+    start = datetime(2026, 1, 5, 10, 0, tzinfo=ICT)
+    clock = SteppableClock(start)
+    state = MemoryStateStore() if store_kind == "memory" else SQLiteStore(tmp_path / "s.sqlite")
+    world = World(state)
+    world.engine([v1], clock).ingest(_issued("c1", start))
+    text = "migrate: j\nfrom_version: 1\nto_version: 2\nsteps:\n  aw: aw\n  after: after\n"
+    mapping = mapping_of(text)
+    # Migrated (an operator's wall clock) long after the stream's time.
+    assert migrate(state, mapping, v1, v2, at=start + timedelta(days=300)).migrated == 1
+    engine = world.engine([v1, v2], clock)
+    activated = start + timedelta(days=1)
+    clock.set(activated)
+    engine.ingest(
+        {
+            "customer_id": "c1",
+            "type": "card_activated",
+            "at": activated.isoformat(),
+            "data": {"card_id": "k-c1"},
+        }
+    )
+    record = state.instance("j/c1/1")
+    assert record is not None
+    assert record["due"] is not None
+    assert datetime.fromisoformat(record["due"]) == activated + timedelta(days=2)
+    clock.set(activated + timedelta(days=2))
+    engine.tick()
+    pushed = world.channels["push"].delivered
+    assert [(m.template, m.params) for m in pushed] == [("activation_reminder", {"round": 2})]
+    if isinstance(state, SQLiteStore):
+        state.close()
+
+
+def test_a_wait_mapped_back_before_a_send_it_passed_is_jd706(tmp_path: Path) -> None:
+    """Mapping a later wait onto an earlier one, before a send the instance already made, is a
+    JD706 warning at the target (the send would come twice, under new keys); in order, none."""
+    head = f"journey j version {{v}}\n{USES}outcomes done\nentry on card_issued\n"
+    body = "t1: wait 1d\nb: send push activation_reminder transactional { round: 1 }\n"
+    body += "t2: wait 3d\nexit done\n"
+    old = example_catalogs_in(tmp_path) / "old.journey"
+    old.write_text(head.format(v=1) + body)
+    new = tmp_path / "new.journey"
+    new.write_text(head.format(v=2) + body)
+    steps = "migrate: j\nfrom_version: 1\nto_version: 2\nsteps:\n"
+    assert codes(steps + "  t1: t1\n  t2: t2\n", old, new) == []
+    found = check_mapping(mapping_of(steps + "  t1: t2\n  t2: t1\n"), journey(old), journey(new))
+    assert [(d.code, d.severity, d.span.line) for d in found] == [("JD706", "warning", 6)]
+    assert "'b'" in found[0].message

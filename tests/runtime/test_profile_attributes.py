@@ -123,3 +123,15 @@ def test_simulate_reports_the_line(tmp_path: Path, capsys: pytest.CaptureFixture
     main([*argv, "--profiles", str(profiles), "-q"])
     err = capsys.readouterr().err
     assert f"{profiles}:1: profile skipped: attribute 'has_digital_app'" in err
+
+
+def test_profile_text_is_read_composed() -> None:
+    """Attributes and tags written with combining tone marks (NFD) are read composed (NFC), so a
+    journey's `profile.city == "Hà Nội"` matches however the bank's export spelled it."""
+    import unicodedata
+
+    city = unicodedata.normalize("NFD", "Hà Nội")
+    raw = {"customer_id": "c-1", "attributes": {"city": city, "n": 1}, "tags": [city]}
+    profile = parse_profile(raw, {"city": Type("string")})
+    assert profile.attributes == {"city": "Hà Nội", "n": 1}
+    assert profile.tags == frozenset({"Hà Nội"})

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from journeydsl.cli import main
+from journeydsl.runtime.events import event_id
+from journeydsl.runtime.intake import scoped_marker
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.runtime.stream import RUN_CLOCK
 from tests.runtime.test_run_cli import (
@@ -145,6 +147,30 @@ def test_only_leaves_the_other_journeys_untouched_for_a_later_full_run(
     assert len(actions) == len(EXPECTED)
     # the offer_registered event, taken by onboarding's run, still reached dormant_reactivation
     assert any(a.get("template") == "offer_confirmation" for a in actions)
+
+
+def test_only_refuses_to_leave_out_a_version_of_a_journey_it_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, files: dict[str, str]
+) -> None:
+    """--only given version 2 of a journey whose version-1 instances still run is exit 2, naming
+    that version, and takes no event (they would be marked taken without reaching them)."""
+    issued = 1 + next(i for i, e in enumerate(EVENTS) if '"card_issued"' in json.dumps(e))
+    first = {**files, "events": str(jsonl(tmp_path / "first.jsonl", EVENTS[:issued]))}
+    rest = {**files, "events": str(jsonl(tmp_path / "rest.jsonl", EVENTS[issued:]))}
+    assert _run(capsys, first, *JOURNEYS, "--now", "2026-01-05T12:00:00+07:00")[0] == 0
+    due = _due(files["db"])
+    actions = Path(files["actions"]).read_text(encoding="utf-8")
+    v2 = Path(ONBOARDING).parent / "upgrade" / "onboarding_new_cardholder_v2.journey"
+    root = str(Path(ONBOARDING).parent)
+    code, err = _run(capsys, rest, str(v2), DORMANT, "--only", "--root", root, "--now", LATER)
+    assert code == 2
+    assert "other versions of the journeys this run was given: onboarding_new_cardholder v1" in err
+    assert _due(files["db"]) == due
+    assert Path(files["actions"]).read_text(encoding="utf-8") == actions
+    with SQLiteStore(files["db"]) as store:
+        ids = [event_id(e) for e in EVENTS[issued:] if isinstance(e, dict)]
+        markers = [*ids, *(scoped_marker(i, "onboarding_new_cardholder") for i in ids)]
+        assert not any(store.processed(m) for m in markers)
 
 
 # --------------------------------------------------------------------------- quarantine

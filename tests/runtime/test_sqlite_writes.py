@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord
 from journeydsl.runtime.protocols import Contact, OutboxEntry
 from journeydsl.runtime.stores.sqlite import SQLiteStore
+from tests.runtime.test_sqlite_live_rows import record
 
 ICT = timezone(timedelta(hours=7))
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=ICT)
@@ -25,19 +26,6 @@ LATER = T0 + timedelta(days=400)
 NO_CTX = cast(EvalContext, None)  # (count and sum over integers need none)
 CUSTOMERS = ("c1", "c2", "c3")
 TYPES = ("t1", "t2")
-
-
-def record(iid: str, customer: str, step: int) -> Any:
-    return {
-        "id": iid,
-        "customer_id": customer,
-        "journey": "j",
-        "version": 1,
-        "status": "waiting",
-        "due": (T0 + timedelta(hours=step)).isoformat(),
-        "vars": {"step": step},
-        "log": [{"at": T0.isoformat(), "what": "enter"}],
-    }
 
 
 def entry(key: str, customer: str, status: str = "pending") -> OutboxEntry:

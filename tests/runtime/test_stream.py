@@ -104,3 +104,27 @@ def test_a_run_given_changed_profiles_enters_where_an_entry_when_turned_true(
         "2026-03-01T10:00:00+07:00"
     ]
     assert run("gold", []) == ["2026-03-01T10:00:00+07:00", "2026-03-05T10:00:00+07:00"]
+
+
+def test_a_byte_order_mark_opening_the_event_and_profile_files_is_not_part_of_a_line(
+    tmp_path: Path,
+) -> None:
+    """Event and profile files saved with a UTF-8 byte-order mark (Notepad, Excel, PowerShell)
+    give the run the same actions as without it: their first lines are neither quarantined nor
+    skipped."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    expected = _run(plain, ISSUED, NOW)
+    marked = tmp_path / "marked"
+    marked.mkdir()
+    files = {
+        "--db": marked / "state.sqlite",
+        "--actions": marked / "actions.jsonl",
+        "--profiles": jsonl(marked / "profiles.jsonl", PROFILES),
+        "--events": jsonl(marked / "events.jsonl", ISSUED),
+    }
+    for name in ("--profiles", "--events"):
+        files[name].write_bytes(b"\xef\xbb\xbf" + files[name].read_bytes())
+    args = [x for k, v in files.items() for x in (k, str(v))]
+    assert main(["run", ONBOARDING, *args, "--now", NOW]) == 0
+    assert sorted(read_actions(files["--actions"]), key=repr) == expected

@@ -18,6 +18,7 @@ import pytest
 from journeydsl import ir
 from journeydsl.compiler import compile_file
 from journeydsl.runtime.file_channel import FileChannel
+from journeydsl.runtime.pinning import VersionMissingError
 from journeydsl.runtime.stores.postgres import PostgresStore
 from journeydsl.runtime.worker import Worker
 from journeydsl.testing import RecordingChannel
@@ -113,6 +114,35 @@ def test_a_journey_changed_without_a_new_version_is_refused(pg_dsn: str, tmp_pat
             worker.reload([_compiled(email)])  # (an e-mail, and the worker has no e-mail channel)
         assert worker.reload([v1]) == []
         assert worker.journeys == [v1]
+
+
+def test_a_worker_not_given_a_version_with_running_instances_is_refused(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """Started with version 2 only while version-1 instances wait in the database, a worker is
+    refused before it claims a bucket (their events would pass them by, their timers never
+    fire), naming the version; given both versions it starts."""
+    folders = [tmp_path / "a", tmp_path / "b"]
+    versions = []
+    for v, folder in enumerate(folders, 1):
+        folder.mkdir()
+        path = example_catalogs_in(folder) / "nudge.journey"
+        path.write_text(
+            f"journey nudge\nversion {v}\n{USES}entry on card_activated\n"
+            "wait 1d\nsend sms install_digital_app marketing fallback none\n"
+        )
+        versions.append(_compiled(path))
+    v1, v2 = versions
+    sms = {"sms": RecordingChannel("sms")}
+    with PostgresStore(pg_dsn, buckets=4) as store:
+        _profiles(store, tmp_path, "c1")
+        worker = Worker([v1], store=store, channels=dict(sms), lease=LEASE, poll=0.01)
+        worker.put([_activated("c1", "2026-03-02T09:00:00+07:00")])
+        worker.run(exit_when_idle=True, until=datetime.fromisoformat("2026-03-02T12:00:00+07:00"))
+        assert store.live_journeys() == {("nudge", 1): 1}
+        with pytest.raises(VersionMissingError, match=r"not given: nudge v1 \(1 live\)"):
+            Worker([v2], store=store, channels=dict(sms), lease=LEASE)
+        assert Worker([v1, v2], store=store, channels=dict(sms), lease=LEASE).journeys == [v1, v2]
 
 
 def test_sighup_reloads_the_journey_files_of_a_running_worker(pg_dsn: str, tmp_path: Path) -> None:

@@ -43,6 +43,16 @@ NOW = "2026-02-20T00:00:00+07:00"
 LEASE = timedelta(seconds=30)
 
 
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """Kill a worker process still running and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=60)
+    for pipe in (proc.stdin, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def _customer_in(store: PostgresStore, bucket: int) -> str:
     """A customer id of ``bucket``."""
     return next(c for n in range(10_000) if store.bucket(c := f"c-{n}") == bucket)
@@ -730,12 +740,7 @@ def test_sigterm_drains_a_worker_reading_stdin_which_exits_0(tmp_path: Path, pg_
             assert "Fatal Python error" not in err
             assert all(owner is None for _, owner, _, _ in store.leases())
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=60)
-        for pipe in (proc.stdin, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        _reap(proc)
 
 
 def test_now_is_refused_for_a_live_worker(
@@ -843,12 +848,7 @@ def test_sigterm_while_a_worker_starts_exits_0_having_claimed_nothing(
             )
             assert all(owner is None for _, owner, _, _ in store.leases())
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=60)
-        for pipe in (proc.stdin, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        _reap(proc)
     events = jsonl(tmp_path / "events.jsonl", EVENTS)
     run = ["run", *JOURNEYS, "--db", pg_dsn, "--events", str(events)]
     assert main([*run, "--actions", str(tmp_path / "run.jsonl")]) == 0

@@ -193,3 +193,94 @@ reward annual_fee_waiver from fee_waivers amount 500_000 VND
     ]
     fine = {"fee_waivers": {"remaining": "100_000_000 VND"}, "welcome_gifts": {"remaining": 0}}
     assert preset_mistakes([journey], fine) == []
+
+
+def _in_utc(source: Path, target: Path, moved: dict[str, str] | None = None) -> None:
+    """``source``'s events, each ``at`` first replaced as ``moved`` says, written in UTC."""
+    from datetime import UTC, datetime
+
+    lines = []
+    for line in source.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        at = (moved or {}).get(event["at"], event["at"])
+        event["at"] = datetime.fromisoformat(at).astimezone(UTC).isoformat()
+        lines.append(json.dumps(event))
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_budget_days_are_the_journeys_days_whatever_offset_the_events_carry(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A draw at 02:00 local falls on its local day, also when the events are written in UTC."""
+    recorded = EXAMPLES / "events"
+    moved = {"2026-01-30T19:00:00+07:00": "2026-01-30T02:00:00+07:00"}  # c-003's last spend
+    local = tmp_path / "local.jsonl"
+    local.write_text(
+        (recorded / "onboarding.jsonl")
+        .read_text(encoding="utf-8")
+        .replace(*next(iter(moved.items()))),
+        encoding="utf-8",
+    )
+    utc = tmp_path / "utc.jsonl"
+    _in_utc(recorded / "onboarding.jsonl", utc, moved)
+    documents = []
+    for events in (local, utc):
+        code, out, err = cli(
+            "simulate",
+            str(EXAMPLES / "onboarding_new_cardholder.journey"),
+            "--events",
+            str(events),
+            "--profiles",
+            str(recorded / "onboarding_profiles.jsonl"),
+            "--format",
+            "json",
+        )
+        assert code == 0, err
+        documents.append(out)
+    days = json.loads(documents[1])["budgets"]["fee_waivers"]["days"]
+    assert [d["day"] for d in days] == ["2026-01-30"]
+    assert documents[0] == documents[1]
+
+
+def test_tally_counts_a_draw_on_its_day_in_the_zone_given() -> None:
+    """Tally.of with a zone counts a draw logged in UTC on that zone's calendar day."""
+    from zoneinfo import ZoneInfo
+
+    record = {
+        "visits": {"reward": 1},
+        "status": "ended",
+        "outcome": "done",
+        "log": [
+            {
+                "what": "budget",
+                "granted": True,
+                "name": "fee_waivers",
+                "at": "2026-01-29T19:00:00+00:00",
+                "drawn": "500000",
+            }
+        ],
+    }
+    tally = Tally.of([record], [], rewards=frozenset({"reward"}), zone=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert dict(tally.budget_draws) == {("fee_waivers", "2026-01-30"): 1}
+
+
+def test_one_draw_is_said_in_the_singular() -> None:
+    """The text line says `1 draw asks`, and `2 draws ask`."""
+    from journeydsl.simulate.budgets import budget_lines
+
+    def line(draws: int) -> str:
+        b = {
+            "kind": "money",
+            "currency": "VND",
+            "total": "100000000",
+            "draws": draws,
+            "demand": str(500_000 * draws),
+            "remaining": str(100_000_000 - 500_000 * draws),
+            "shortfall": "0",
+            "runs_out": None,
+        }
+        (only,) = budget_lines({"fee_waivers": b})
+        return only
+
+    assert "; 1 draw asks 500_000 VND;" in line(1)
+    assert "; 2 draws ask 1_000_000 VND;" in line(2)

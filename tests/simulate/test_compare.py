@@ -8,6 +8,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from journeydsl.simulate.compare import pp
 from journeydsl.simulate.paired import PairTally, paired_interval
@@ -273,3 +275,25 @@ def test_a_difference_in_points_never_shows_a_negative_zero(
 ) -> None:
     """A change smaller than 0.05 pp gets a second decimal rather than reading as -0.0 pp."""
     assert pp(delta) == shown
+
+
+def test_a_paired_interval_of_few_customers_stays_within_100_points() -> None:
+    """3 of 5 customers reach it under the base only: the interval is cut at -100 pp."""
+    found = paired_interval(5, 3, 0)
+    assert found is not None
+    assert found[0] == -0.6
+    assert found[1] == -1.0
+    assert found[0] < found[2] < 0
+
+
+@given(st.integers(min_value=1, max_value=200), st.data())
+def test_every_paired_interval_holds_its_mean_within_minus_and_plus_one(
+    n: int, data: st.DataObject
+) -> None:
+    """Whatever the counts, -1 <= low <= mean <= high <= 1."""
+    base_only = data.draw(st.integers(min_value=0, max_value=n))
+    other_only = data.draw(st.integers(min_value=0, max_value=n - base_only))
+    found = paired_interval(n, base_only, other_only)
+    assert found is not None
+    mean, low, high = found
+    assert -1.0 <= low <= mean <= high <= 1.0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.catalogs import example_catalogs_in
+from tests.catalogs import USES, example_catalogs_in
 from tests.simulate.conftest import (
     DORMANT,
     EVENTS,
@@ -534,3 +534,180 @@ def test_a_goal_met_while_waiting_is_an_exit_at_the_wait_whatever_was_delivered(
     exited = {nid: s["exited"] for nid, s in doc["funnel"]["steps"].items() if s["exited"]}
     assert exited == {"wait_for_offer_registered": 1}
     assert any(a["kind"] == "suppressed" for a in doc["actions"])
+
+
+def test_the_time_range_is_shown_in_the_journeys_zone(cli: Cli) -> None:
+    """A --start and --until written in UTC are shown in the journey's zone, in text and HTML."""
+    args = onboarding_args("--start", "2026-01-04T17:00:00Z", "--until", "2026-01-20T03:00:00Z")
+    code, out, err = cli(*args)
+    assert code == 0, err
+    shown = "2026-01-05 00:00 +07:00 → 2026-01-20 10:00 +07:00"
+    assert shown in out.splitlines()[1]
+    code, page, err = cli(*args, "--format", "html")
+    assert code == 0, err
+    assert shown in page
+
+
+def test_vietnamese_text_matches_whichever_way_its_tone_marks_were_typed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A journey's literal and the profiles and events it is compared with may spell a
+    Vietnamese letter composed (NFC) or with combining marks (NFD): "Hà Nội" is one city and
+    "Phở Thìn" one merchant for `==`, `in` and `switch`, in every mix of the two."""
+    import unicodedata
+
+    def nfd(text: str) -> str:
+        return unicodedata.normalize("NFD", text)
+
+    example_catalogs_in(tmp_path)
+    (tmp_path / "j.journey").write_text(
+        "journey city version 1\n"
+        'uses events "events.yaml"\n'
+        "outcomes hanoi, pho, other\n"
+        "entry on transaction\n"
+        'if profile.city == "Hà Nội" { exit hanoi }\n'
+        f'if trigger.merchant in ["{nfd("Phở Thìn")}"] {{ exit pho }}\n'
+        "switch trigger.merchant {\n"
+        '  case "Phở Thìn" { exit pho }\n'
+        "  else { exit other }\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    rows = [
+        ("c-1", "Hà Nội", "x"),
+        ("c-2", nfd("Hà Nội"), "x"),
+        ("c-3", "Huế", "Phở Thìn"),
+        ("c-4", "Huế", nfd("Phở Thìn")),
+        ("c-5", "Huế", "Bún chả"),
+    ]
+    events = tmp_path / "events.jsonl"
+    profiles = tmp_path / "profiles.jsonl"
+    at = "2026-01-05T10:00:00+07:00"
+    events.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "customer_id": c,
+                    "type": "transaction",
+                    "at": at,
+                    "data": {
+                        "amount": 1000,
+                        "currency": "VND",
+                        "merchant": m,
+                        "category": "dining",
+                    },
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for c, _, m in rows
+        ),
+        encoding="utf-8",
+    )
+    profiles.write_text(
+        "".join(
+            json.dumps({"customer_id": c, "attributes": {"city": city}}, ensure_ascii=False) + "\n"
+            for c, city, _ in rows
+        ),
+        encoding="utf-8",
+    )
+    doc, _ = _json(
+        cli,
+        [
+            "simulate",
+            str(tmp_path / "j.journey"),
+            "--events",
+            str(events),
+            "--profiles",
+            str(profiles),
+        ],
+    )
+    outcomes = {i["customer_id"]: i["outcome"] for i in doc["instances"]}
+    assert outcomes == {"c-1": "hanoi", "c-2": "hanoi", "c-3": "pho", "c-4": "pho", "c-5": "other"}
+
+
+#: A journey whose title and condition hold text that reads as rich markup.
+BRACKETS = (
+    'journey brackets version 1\ntitle "Plan [/] [bold]B"\n'
+    f"{USES}outcomes gold, other\nentry on card_issued\n"
+    'if trigger.product == "[/bold] [red]x" {\n  exit gold\n}\nexit other\n'
+)
+
+
+@pytest.mark.parametrize("compare", [False, True])
+def test_text_that_reads_as_markup_is_printed_as_written(
+    cli: Cli, tmp_path: Path, compare: bool
+) -> None:
+    """Text that reads as rich markup (a condition's string, a folder's name) prints as written."""
+    folder = tmp_path / "[bold]plans"
+    folder.mkdir()
+    journey = example_catalogs_in(folder) / "brackets.journey"
+    journey.write_text(BRACKETS, encoding="utf-8")
+    args = ["simulate", str(journey), "--events", str(EVENTS / "onboarding.jsonl")]
+    code, out, err = cli(*args, *(["--compare", str(journey)] if compare else []))
+    assert code == 0, err
+    if compare:
+        assert f"  base   brackets v1  {journey}" in out
+    else:
+        assert 'if trigger.product == "[/bold] [red]x"' in out
+
+
+#: A journey whose first step fails for every customer (no profile has a credit limit).
+FAILING = (
+    f"journey failing version 1\n{USES}outcomes done\nentry on card_issued\n"
+    "set doubled = profile.credit_limit * 2\nexit done\n"
+)
+
+
+def test_an_instance_that_fails_at_a_step_exits_there_in_the_funnel(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The step an instance failed at counts it as entered and exited: the exits add up."""
+    journey = example_catalogs_in(tmp_path) / "failing.journey"
+    journey.write_text(FAILING, encoding="utf-8")
+    doc, _ = _json(cli, ["simulate", str(journey), "--events", str(EVENTS / "onboarding.jsonl")])
+    funnel = doc["funnel"]
+    assert funnel["outcomes"] == {"done": 0, "error": 5}
+    assert funnel["steps"]["set_doubled"] == {
+        "name": "set doubled",
+        "entered": 5,
+        "passed": 0,
+        "exited": 5,
+        "waiting": 0,
+    }
+    assert funnel["nodes"]["set_doubled"] == 5
+    assert sum(s["exited"] for s in funnel["steps"].values()) == funnel["entered"]
+
+
+def test_a_run_across_a_change_of_the_clocks_shows_its_local_times_and_days(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A Berlin journey's 60 days from 1 March end at midnight summer time, shown as 60 days."""
+    source = Path(ONBOARDING).read_text(encoding="utf-8")
+    berlin = source.replace('timezone "Asia/Ho_Chi_Minh"', 'timezone "Europe/Berlin"')
+    assert berlin != source
+    journey = example_catalogs_in(tmp_path) / "berlin.journey"
+    journey.write_text(berlin, encoding="utf-8")
+    args = ["simulate", str(journey), "--events", str(EVENTS / "onboarding.jsonl")]
+    code, out, err = cli(*args, "--start", "2026-03-01", "--days", "60")
+    assert code == 0, err
+    assert "2026-03-01 00:00 +01:00 → 2026-04-30 00:00 +02:00 (60 days)" in out.splitlines()[1]
+
+
+def test_days_are_the_journeys_calendar_days_whatever_offset_the_events_carry(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Events written in UTC, a Berlin journey: the run starts at the first event's local time
+    and --days 30 ends 30 days later on the Berlin clock, across the change of the clocks."""
+    source = Path(ONBOARDING).read_text(encoding="utf-8")
+    journey = example_catalogs_in(tmp_path) / "berlin.journey"
+    journey.write_text(source.replace("Asia/Ho_Chi_Minh", "Europe/Berlin"), encoding="utf-8")
+    events = tmp_path / "march.jsonl"
+    events.write_text(
+        '{"customer_id": "c-1", "type": "card_issued", "at": "2026-03-05T03:00:00Z", '
+        '"data": {"card_id": "k-1", "product": "gold"}}\n',
+        encoding="utf-8",
+    )
+    code, out, err = cli("simulate", str(journey), "--events", str(events), "--days", "30")
+    assert code == 0, err
+    assert "2026-03-05 04:00 +01:00 → 2026-04-04 04:00 +02:00 (30 days)" in out.splitlines()[1]

@@ -15,7 +15,7 @@ import pytest
 from journeydsl.runtime.events import LATEST
 from journeydsl.simulate.scenarios import action_matches
 from journeydsl.yamlfile import InputError, load_document
-from tests.catalogs import example_catalogs_in
+from tests.catalogs import USES, example_catalogs_in
 from tests.simulate.conftest import EXAMPLES, Cli
 
 WRONG = """\
@@ -86,9 +86,7 @@ def test_a_wrong_expectation_fails_with_a_timeline_diff(cli: Cli, tmp_path: Path
     assert "1 case: 0 passed, 1 failed" in out
 
 
-def test_a_failing_expectation_is_reported_at_its_line_and_column(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_a_failing_expectation_is_reported_at_its_line_and_column(cli: Cli, tmp_path: Path) -> None:
     """The first expected action not met and a wrong outcome are each named file:line:col."""
     path = _write(tmp_path, WRONG)
     code, out, _ = cli("test", str(path))
@@ -124,6 +122,73 @@ def test_a_missing_action_is_reported_at_its_expectation(cli: Cli, tmp_path: Pat
     code, out, _ = cli("test", str(path))
     assert code == 1
     assert f"  {path}:17:11: expected action 2 did not happen (expected 2, got 1):" in out
+
+
+@pytest.mark.parametrize("expect", ["expect: {}", "expect: {outcomes: {}}"])
+def test_a_case_that_expects_nothing_makes_the_file_invalid(
+    cli: Cli, tmp_path: Path, expect: str
+) -> None:
+    """A case with neither actions nor outcomes to check is an error at its `expect`, exit 1."""
+    spelt = expect.replace("{", "{{").replace("}", "}}")  # (WRONG is a format string)
+    text = WRONG.split("    expect:")[0] + f"    {spelt}\n"
+    path = _write(tmp_path, text)
+    code, out, err = cli("test", str(path))
+    assert code == 1
+    assert f"{path}:14:5: error: the case expects nothing, so it passes whatever" in err
+    assert "0 cases: 0 passed, 0 failed; 1 invalid file" in out
+
+
+def test_the_diff_writes_expected_money_as_the_actual_money_is_written() -> None:
+    """An expected `1_000_000 VND` shows as `1,000,000 VND`, so only the real difference shows."""
+    from journeydsl.simulate.scenarios import timeline_diff
+
+    money = {"amount": "1000000", "currency": "VND"}
+    actual = [
+        {
+            "at": "2026-01-16T10:00:00+07:00",
+            "kind": "send",
+            "channel": "email",
+            "params": {"threshold": money, "deadline": "2026-02-05"},
+        }
+    ]
+    for written, shown in (("1_000_000 VND", "1,000,000 VND"), ("2_000_000 VND", "2,000,000 VND")):
+        expected = [
+            {
+                "at": "2026-01-16 10:00",
+                "kind": "send",
+                "channel": "sms",
+                "params": {"threshold": written},
+            }
+        ]
+        diff = timeline_diff(expected, actual)
+        assert f"-2026-01-16 10:00  kind=send channel=sms params={{threshold: {shown}}}" in diff
+        assert (
+            "+2026-01-16 10:00  kind=send channel=email params={threshold: 1,000,000 VND}" in diff
+        )
+
+
+def test_an_unexpected_error_outcome_says_why_the_instance_failed(cli: Cli, tmp_path: Path) -> None:
+    """Expecting `done` of an instance that failed shows `error` with the reason it failed."""
+    example_catalogs_in(tmp_path)
+    (tmp_path / "failing.journey").write_text(
+        f"journey failing version 1\n{USES}outcomes done\nentry on card_issued\n"
+        "set doubled = profile.credit_limit * 2\nexit done\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "failing.test.yaml"
+    path.write_text(
+        "journey: failing.journey\ncases:\n  - name: fails\n    events:\n"
+        '      - {customer_id: c-1, type: card_issued, at: "2026-01-05T10:00:00+07:00", '
+        "data: {card_id: k1, product: gold}}\n"
+        "    expect: {outcomes: {c-1: done}}\n",
+        encoding="utf-8",
+    )
+    code, out, _ = cli("test", str(path))
+    assert code == 1
+    assert (
+        f"  {path}:6:30: outcome of c-1: expected done, got error (profile attribute "
+        "'credit_limit' is absent for this customer" in out
+    )
 
 
 def test_an_invalid_test_file_names_its_line(cli: Cli, tmp_path: Path) -> None:
@@ -568,3 +633,17 @@ def test_every_budget_mistake_is_reported_at_its_line_and_column(cli: Cli, tmp_p
         "place and VND has none",
         f"{path}:10:56: error: budget 'nope': the journeys draw from no such budget (fee_waivers)",
     ]
+
+
+def test_an_expected_text_matches_however_its_tone_marks_were_typed() -> None:
+    """An expectation written with combining tone marks (NFD) matches the composed text the
+    journey delivers (events, profiles and literals are read composed), and the other way."""
+    import unicodedata
+
+    actual = {"kind": "send", "params": {"merchant": "Phở Thìn"}}
+    decomposed = unicodedata.normalize("NFD", "Phở Thìn")
+    assert action_matches({"params": {"merchant": decomposed}}, actual)
+    assert action_matches(
+        {"params": {"merchant": "Phở Thìn"}}, {"params": {"merchant": decomposed}}
+    )
+    assert not action_matches({"params": {"merchant": "Pho Thin"}}, actual)

@@ -584,3 +584,66 @@ def test_wait_until_next_and_send_window_keep_their_days() -> None:
     step = j.steps[0]
     assert isinstance(step, ast.WaitUntil)
     assert [d.name for d in step.next] == ["mon", "fri"]
+
+
+def test_a_byte_order_mark_opening_a_dsl_file_is_not_part_of_the_journey() -> None:
+    """A `.journey` saved as "UTF-8 with BOM" parses as without it (not JD101 "unexpected
+    character U+FEFF"), and columns on its first line are the editor's, which shows no mark."""
+    example = next(p for p in EXAMPLES if p.name == "onboarding_new_cardholder.journey")
+    text = example.read_text(encoding="utf-8")
+    plain, found = parse_journey(text, "j.journey")
+    marked, marked_found = parse_journey("\ufeff" + text, "j.journey")
+    assert (marked_found, found) == ([], [])
+    assert marked == plain
+    _, bad = parse_journey("\ufeffjourney x versio 1\nentry on card_issued\n", "j.journey")
+    assert [(d.code, d.span.line, d.span.column) for d in bad] == [("JD102", 1, 11)]
+
+
+def test_nesting_too_deep_is_reported_where_it_happens() -> None:
+    """A condition of 3,000 `or`s or blocks nested 160 deep on line 4 is JD112 on line 4, at
+    the expression or block one level too deep, not at the top of the file (1:1)."""
+    head = "journey j\noutcomes done\nentry on e\n"
+    chain = "if " + " or ".join(["has(e)"] * 3000) + " { exit done }\n"
+    _, diags = parse_journey(head + chain + "exit done\n", "j.journey")
+    assert [(d.code, d.span.line, d.span.column) for d in diags] == [("JD112", 4, 4)]
+    blocks = "if has(e) { " * 160 + "exit done" + " }" * 160 + "\n"
+    _, diags = parse_journey(head + blocks, "j.journey")
+    assert [(d.code, d.span.line) for d in diags] == [("JD112", 4)]
+    assert diags[0].span.column > 1
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "hint"),
+    [
+        (
+            "chào_mừng: exit done",
+            3,
+            "names (labels, variables, outcomes) use the letters a-z, A-Z, digits and '_' only: "
+            "write 'chao_mung'",
+        ),
+        (
+            "set 时间 = now",
+            5,
+            "names (labels, variables, outcomes) use the letters a-z, A-Z, digits and '_' only; "
+            'other text goes in a string literal, "时间"',
+        ),
+        (
+            "title \u201cOnboarding\u201d",
+            7,
+            'write straight quotes "…" (a word processor curls them)',
+        ),
+        (
+            "outcomes done\uff0c other",
+            14,
+            "'\uff0c' is full-width (a Chinese input method): write ','",
+        ),
+    ],
+)
+def test_letters_and_punctuation_from_other_keyboards_get_a_hint(
+    line: str, column: int, hint: str
+) -> None:
+    """A Vietnamese or Chinese name, curly quotes pasted from a word processor and full-width
+    punctuation are JD101 at the character with what to write instead (the name without its
+    accents, straight quotes, the ASCII character)."""
+    found = errors(f"journey j\nentry on e\n{line}\nexit done\n")
+    assert [(c[0], c[1], c[2], c[4]) for c in found][:1] == [("JD101", 3, column, hint)]

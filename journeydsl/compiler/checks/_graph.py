@@ -16,16 +16,7 @@ def predecessors(journey: ir.Journey) -> dict[str, list[str]]:
 
 def reachable(journey: ir.Journey) -> set[str]:
     """The ids reachable from the journey's first step, or from the first of a goal's steps."""
-    seen: set[str] = set()
-    roots = [journey.start, *(g.start for g in journey.goals)]
-    stack = [r for r in roots if r]
-    while stack:
-        nid = stack.pop()
-        if nid in seen or nid not in journey.nodes:
-            continue
-        seen.add(nid)
-        stack.extend(journey.nodes[nid].successors())
-    return seen
+    return ir.reachable_from(journey, [journey.start, *(g.start for g in journey.goals)])
 
 
 def is_internal(node_id: str) -> bool:

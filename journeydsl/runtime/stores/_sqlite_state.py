@@ -32,19 +32,33 @@ from journeydsl.runtime.stores._sqlite_rows import (
 __all__ = ["StatePart"]
 
 
-#: The positions of an instance row (see InstanceWrite) and of an outbox row (see _outbox_row)
-#: that the tables declare NOT NULL.
-_INSTANCE_NOT_NULL = (0, 1, 2, 3, 4, 7)
-_OUTBOX_NOT_NULL = (0, 1, 2, 3, 4, 5, 6, 7)
+def _plain(row: tuple[Any, ...]) -> bool:
+    """Whether every value of ``row`` is text or an integer (what a contact row holds)."""
+    return all(type(v) is str or type(v) is int for v in row)
 
 
-def _plain(row: tuple[Any, ...], not_null: tuple[int, ...]) -> bool:
-    """Whether every value of ``row`` is text, an integer or None, and none is None where the
-    table refuses NULL (the row's key, its first value, is text)."""
+def _instance_plain(row: tuple[Any, ...]) -> bool:
+    """Whether an instance row (see InstanceWrite) can be held: the values taken from the
+    record as they are (id, customer, journey, version, status) are text and an integer; the
+    others the row computed (times, JSON texts, the log's length)."""
     return (
         type(row[0]) is str
-        and all(type(v) is str or type(v) is int or v is None for v in row)
-        and all(row[i] is not None for i in not_null)
+        and type(row[1]) is str
+        and type(row[2]) is str
+        and type(row[3]) is int
+        and type(row[4]) is str
+    )
+
+
+def _outbox_plain(row: tuple[Any, ...]) -> bool:
+    """Whether an outbox row (see _outbox_row) can be held: its key, kind, customer, attempts
+    and status, taken from the entry as they are, are text and an integer."""
+    return (
+        type(row[0]) is str
+        and type(row[1]) is str
+        and type(row[2]) is str
+        and type(row[6]) is int
+        and type(row[7]) is str
     )
 
 
@@ -121,15 +135,17 @@ class StatePart(StoreCore, InstanceReads):
     def _holdable(
         writes: Sequence[InstanceWrite], out_rows: Sequence[tuple[Any, ...]], marker: object
     ) -> bool:
-        """Whether the rows can be held (see WriteBatch): every value is text, an integer or
-        NULL where the table allows it, so that writing them later cannot fail on a value. Rows
-        with other values are written at once, in a savepoint of their own (SQLite converts or
+        """Whether the rows can be held (see WriteBatch): every value is text, an integer or a
+        NULL the table allows, so that writing them later cannot fail on a value. Rows with
+        other values are written at once, in a savepoint of their own (SQLite converts or
         refuses those values, and a refusal undoes that commit only)."""
-        return (
-            all(_plain(w.row, _INSTANCE_NOT_NULL) and type(w.row[1]) is str for w in writes)
-            and all(_plain(row, _OUTBOX_NOT_NULL) for row in out_rows)
-            and (marker is None or type(marker) is str)
-        )
+        for w in writes:
+            if not _instance_plain(w.row):
+                return False
+        for row in out_rows:
+            if not _outbox_plain(row):
+                return False
+        return marker is None or type(marker) is str
 
     @staticmethod
     def _write_instances(db: sqlite3.Connection, writes: Sequence[InstanceWrite]) -> None:
@@ -350,7 +366,7 @@ class StatePart(StoreCore, InstanceReads):
     def update_outbox(self, entry: OutboxEntry) -> None:
         """Store a delivery attempt's outcome (the whole entry replaces the stored one)."""
         row = _outbox_row(entry)
-        if self._db.in_transaction and _plain(row, _OUTBOX_NOT_NULL):
+        if self._db.in_transaction and _outbox_plain(row):
             self._writes.outbox(row, replace=True)
         else:
             self._conn.execute(_UPSERT_OUTBOX, row)
@@ -499,7 +515,7 @@ class StatePart(StoreCore, InstanceReads):
         if (
             self._db.in_transaction
             and self._holdable(writes, [row], None)
-            and (contact_row is None or _plain(contact_row, tuple(range(8))))
+            and (contact_row is None or _plain(contact_row))
         ):
             held = self._writes
             for w in writes:
