@@ -132,6 +132,16 @@ OPS = st.lists(
     ops=[
         ("look", "c1", 0),
         ("new", "c1", 0),
+        ("update", "c1", 3),
+        ("step", "c1", 3),
+        ("look", "c1", 0),
+    ],
+    room=0,
+)
+@example(
+    ops=[
+        ("look", "c1", 0),
+        ("new", "c1", 0),
         ("new", "c2", 0),
         ("step", "c1", 3),
         ("step", "c2", 3),

@@ -78,37 +78,28 @@ class StoreCore:
             self._flush()
         return self._db
 
-    def _flush(self) -> None:
-        """Write the rows held (see :class:`WriteBatch`). A failure ends the whole transaction:
-        the writes it held were already taken as done by the steps that made them, so the
-        transaction must not commit without them (its end then fails too, loudly)."""
+    def _flush(self, events_of: tuple[str, str] | None = None) -> None:
+        """Write the rows held (see :class:`WriteBatch`); with ``events_of`` (a customer and an
+        event type), only the events held, and only when one of them is of those (a read of
+        other events needs nothing written). A failure ends the whole transaction: the writes
+        it held were already taken as done by the steps that made them, so the transaction must
+        not commit without them (its end then fails too, loudly)."""
+        writes = self._writes
+        if events_of is not None and events_of not in writes.event_keys:
+            return
         self._absent_event = None  # (it may be written now)
         try:
-            if self._writes.flush(self._db, _UPSERT_INSTANCE, _UPSERT_OUTBOX):
+            if events_of is not None:
+                writes.flush_events(self._db)
+            elif writes.flush(self._db, _UPSERT_INSTANCE, _UPSERT_OUTBOX):
                 self._pending = None  # some entries existed: those rows were not written
         except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            self._rolled_back()
-            raise
-
-    def _flush_events(self, customer_id: str, event_type: str) -> None:
-        """Write the events held when a read of ``customer_id``'s ``event_type`` events could
-        see one of them (reads of other events need nothing written)."""
-        writes = self._writes
-        if (customer_id, event_type) in writes.event_keys:
-            self._absent_event = None  # (it may be written now)
             try:
-                writes.flush_events(self._db)
-            except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
+            finally:
                 self._rolled_back()
-                raise
-
-    def _holding(self) -> bool:
-        """Whether writes are held now (a transaction is open)."""
-        return self._db.in_transaction
+            raise
 
     def _transaction(self) -> Transaction:
         return Transaction(

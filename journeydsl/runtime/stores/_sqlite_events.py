@@ -60,7 +60,7 @@ class EventsPart(StoreCore):
     def _events_db(self, customer_id: str, event_type: str) -> sqlite3.Connection:
         """The connection for a read of ``customer_id``'s ``event_type`` events (the events held
         that it could see written first; nothing else it reads is held)."""
-        self._flush_events(customer_id, event_type)
+        self._flush((customer_id, event_type))
         return self._db
 
     @staticmethod

@@ -330,7 +330,7 @@ class StatePart(StoreCore, InstanceReads):
         """The pending outbox entries (their rows by key, due at ``not_before_utc``): the engine
         asks after every step, so they are kept, loaded on first use and moved by this store's
         own writes."""
-        if self._writes.outbox_new:
+        if self._writes.outbox_new or self._writes.reload_outbox:
             # (An entry inserted may have had its key stored already, in which case the stored
             # one stays: the held rows are written, which tells, before the index answers.)
             self._flush()

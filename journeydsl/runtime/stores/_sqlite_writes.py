@@ -165,8 +165,8 @@ class WriteBatch:
         key = row[0]
         if replace:
             self.outbox_set[key] = row
-        elif key in self.outbox_new:
-            self.reload_outbox = True  # (written once: the second insert is ignored)
+        elif key in self.outbox_new or key in self.outbox_set:
+            self.reload_outbox = True  # (the key is written already: this insert is ignored)
         else:
             self.outbox_new[key] = row
         self.size += 1
