@@ -295,6 +295,31 @@ def test_github_commands_escape_properties_and_messages_as_github_reads_them() -
     )
 
 
+@pytest.mark.parametrize("command", ["check", "run", "simulate"])
+def test_a_policy_file_that_is_a_folder_is_a_usage_error_saying_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    """`check`, `run` and `simulate` given `--policies` naming a folder stop with exit 2 and one
+    line saying it is a folder (not "no such policy file"); a missing one still says that."""
+    journey = str(EXAMPLES / "onboarding_new_cardholder.journey")
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    more = {
+        "check": [],
+        "run": ["--events", str(events), "--db", str(tmp_path / "s.db"), "--actions",
+                str(tmp_path / "a.jsonl")],
+        "simulate": ["--events", str(events)],
+    }[command]  # fmt: skip
+    code, _, err = run(capsys, command, journey, "--policies", str(tmp_path), *more)
+    assert code == 2
+    assert f"{tmp_path}: is a folder, not a file" in err
+    assert "Traceback" not in err
+    missing = tmp_path / "nope.yaml"
+    code, _, err = run(capsys, command, journey, "--policies", str(missing), *more)
+    assert code == 2
+    assert f"{missing}: no such policy file" in err
+
+
 @pytest.mark.parametrize("command", ["run", "simulate"])
 def test_an_input_file_that_is_a_folder_or_unreadable_is_a_usage_error_saying_so(
     capsys: pytest.CaptureFixture[str],

@@ -174,3 +174,29 @@ def test_pause_twice_resume_without_policy_and_a_missing_or_busy_database(
         assert "Traceback" not in err
         assert main(["status", "--db", db]) == 0  # (a reader, beside the writer)
     assert main(["resume", "nudges", "--db", db, "--timers", "extend"]) == 0
+
+
+@pytest.mark.parametrize("action", ["pause", "drain", "resume"])
+def test_an_action_dated_before_the_time_the_runs_reached_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    """pause, drain and resume with a --now before the time a run already reached on the state
+    file exit 2 with one line naming both times, and change nothing."""
+    db = str(tmp_path / "state.db")
+    issued = event(
+        "c-002", "card_issued", "2026-01-05T11:00:00+07:00", card_id="k2", product="gold"
+    )
+    assert _run(tmp_path, [issued], "2026-01-10T00:00:00+07:00") == 0
+    if action == "resume":
+        pause = ["pause", JOURNEY, "--db", db, "--now", "2026-01-10T00:00:00+07:00"]
+        assert main(pause) == 0
+    capsys.readouterr()
+    extra = ["--timers", "fire"] if action == "resume" else []
+    argv = [action, JOURNEY, "--db", db, "--now", "2026-01-08T09:00:00+07:00", *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--now 2026-01-08T09:00:00+07:00 is before 2026-01-10T00:00:00+07:00" in err
+    with SQLiteStore(db, readonly=True) as store:
+        audit = [e.action for e in store.control_audit(JOURNEY)]
+    assert audit == (["pause"] if action == "resume" else [])

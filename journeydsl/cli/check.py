@@ -17,6 +17,7 @@ from journeydsl.cli.common import (
     fail_usage,
     journeys_with_roots,
     looks_like_journey,
+    policy_file_problem,
 )
 from journeydsl.cli.config import Config, code_filter, load_config, parse_codes
 from journeydsl.exitcodes import ExitCode
@@ -184,8 +185,8 @@ def _apply_policies(
     from journeydsl.runtime.policies.capacity_checks import limit_spans
     from journeydsl.runtime.policies.checks import check_journey, load_for_check
 
-    if not Path(path).is_file():
-        fail_usage(f"{path}: no such policy file")
+    if (problem := policy_file_problem(path)) is not None:
+        fail_usage(problem)
     policies, problems, texts = load_for_check(path, root=root)
     sources.update(texts)
     if policies is None:

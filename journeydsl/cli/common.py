@@ -173,6 +173,15 @@ def input_file_problem(path: str | Path) -> str | None:
     return None
 
 
+def policy_file_problem(path: str | Path) -> str | None:
+    """:func:`input_file_problem` for a policy file (``PATH: no such policy file`` when it is
+    missing), or None."""
+    problem = input_file_problem(path)
+    if problem is not None and not Path(path).exists():
+        return f"{path}: no such policy file"
+    return problem
+
+
 def check_input_files(*paths: str | Path | None) -> None:
     """A usage error (:class:`UsageError`) for the first of ``paths`` (None: not given) that
     cannot be read as an input file (:func:`input_file_problem`)."""

@@ -128,6 +128,24 @@ def _now(args: argparse.Namespace, err: TextIO) -> tuple[bool, datetime | None]:
     return now is not None, now
 
 
+def _before_the_run(store: Any, now: datetime | None, err: TextIO) -> bool:
+    """Whether ``now`` is before the time ``journeydsl run`` already reached on ``store`` (said
+    on ``err``): an action dated then would hold or fire timers in the run's past (a resume's
+    timers fired late, as stale; a pause's length counted wrong), as ``run --now`` refuses."""
+    from journeydsl.runtime.stream import RUN_CLOCK
+
+    reached = store.get_meta(RUN_CLOCK)
+    if now is None or reached is None or now >= datetime.fromisoformat(reached):
+        return False
+    print(
+        f"journeydsl: error: --now {now.isoformat()} is before {reached}, the time the runs on "
+        "this state file already reached: a control action cannot be dated in their past "
+        "(give --now at or after it, or leave it out for this machine's clock)",
+        file=err,
+    )
+    return True
+
+
 def _act(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """pause, resume or drain."""
     from journeydsl.runtime import control
@@ -137,7 +155,7 @@ def _act(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return ExitCode.USAGE
 
     def work(store: Any) -> int:
-        if not _known(store, args.journey, args.db, err):
+        if not _known(store, args.journey, args.db, err) or _before_the_run(store, now, err):
             return ExitCode.USAGE
         common = {"by": args.by, "reason": args.reason, "now": now}
         try:

@@ -38,6 +38,7 @@ from journeydsl.cli.common import (
     add_root_option,
     catalog_roots,
     input_file_problem,
+    policy_file_problem,
     quiet_engine_logs,
 )
 from journeydsl.cli.stores import Store, db_label, is_postgres_dsn, told_store_problem
@@ -669,8 +670,8 @@ def _policy_file(
     from journeydsl.runtime.policies import load_policies
     from journeydsl.yamlfile import InputError
 
-    if not Path(policies).is_file():
-        print(f"journeydsl: error: {policies}: no such policy file", file=err)
+    if (problem := policy_file_problem(policies)) is not None:
+        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.USAGE
     try:
         return load_policies(policies, root=root)

@@ -22,6 +22,7 @@ from journeydsl.cli.common import (
     add_root_option,
     check_input_files,
     closest,
+    policy_file_problem,
     quiet_engine_logs,
 )
 from journeydsl.cli.variants import Variant, add_param_arguments, variants
@@ -435,8 +436,8 @@ def _load_policies(args: argparse.Namespace, err: TextIO) -> bool:
         path = getattr(args, option, None)
         if path is None:
             continue
-        if not Path(path).is_file():
-            raise UsageError(f"{path}: no such policy file")
+        if (problem := policy_file_problem(path)) is not None:
+            raise UsageError(problem)
         try:
             setattr(args, attr, load_policies(path, root=getattr(args, "root", None)))
         except InputError as exc:
