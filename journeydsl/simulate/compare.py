@@ -30,7 +30,7 @@ from journeydsl.ast import CHANNELS
 from journeydsl.simulate.budgets import budgets_compare, compare_lines, forecast
 from journeydsl.simulate.compare_capacity import capacity_diff, capacity_findings, capacity_rows
 from journeydsl.simulate.driver import RunResult
-from journeydsl.simulate.formats import minute, percent, run_days, vnd
+from journeydsl.simulate.formats import minute, percent, run_days, text_console, vnd
 from journeydsl.simulate.paired import PAIRED_METHOD, PairTally
 from journeydsl.simulate.proportions import METHOD, outcome_rows, rate
 from journeydsl.simulate.tally import Tally
@@ -257,20 +257,10 @@ def render_compare(
     """The comparison as text: one table, base and other side by side with the difference,
     then each holdout's treated vs holdout outcome rates."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    tty = out.isatty()
-    console = Console(  # (markup=False: the journeys' and the data's text as written)
-        file=out,
-        width=None if tty else 120,
-        force_terminal=tty,
-        no_color=not tty,
-        highlight=False,
-        emoji=False,
-        markup=False,
-    )
+    console = text_console(out, 120)
     a, b, d = doc["base"], doc["other"], doc["diff"]
     console.print(
         Text.assemble(("compare", "bold"), f" — {title}" if title else ""), soft_wrap=True

@@ -7,9 +7,12 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-__all__ = ["compact", "minute", "percent", "percent_of", "points", "vnd"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["compact", "minute", "percent", "percent_of", "points", "text_console", "vnd"]
 
 
 def percent(rate: float | None) -> str:
@@ -62,3 +65,22 @@ def compact(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def text_console(out: TextIO, width: int, *, highlight: bool = False) -> Console:
+    """The rich console a text report prints to: colours on a terminal only, ``width``
+    columns when not a terminal, and no markup or emoji codes: step names, titles, reasons and
+    data are the journeys' and the data's text, printed as written (a ``[/bold]`` in a
+    condition's string is not a style)."""
+    from rich.console import Console
+
+    tty = out.isatty()
+    return Console(
+        file=out,
+        width=None if tty else width,
+        force_terminal=tty,
+        no_color=not tty,
+        highlight=highlight,
+        emoji=False,
+        markup=False,
+    )

@@ -159,23 +159,15 @@ def render_multi_text(
     """Each journey's text report, then a table of all journeys together: instances,
     customers, re-entries, messages and their cost."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
+    from journeydsl.simulate.formats import text_console
     from journeydsl.simulate.report import render_text
 
     for j in result.journeys:
         render_text(result, out, journey_id=j.id, title=title, costs=costs)
         out.write("\n")
-    tty = out.isatty()
-    console = Console(  # (markup=False: the journeys' ids as written)
-        file=out,
-        width=None if tty else 120,
-        force_terminal=tty,
-        no_color=not tty,
-        emoji=False,
-        markup=False,
-    )
+    console = text_console(out, 120, highlight=True)
     table = Table(
         title="All journeys together (one engine: caps and arbitration count every journey)",
         box=box.SIMPLE,

@@ -18,7 +18,7 @@ from journeydsl import ir
 from journeydsl.ast import CHANNELS
 from journeydsl.simulate.budgets import budget_lines, forecast
 from journeydsl.simulate.driver import RunResult, SimulationResult, local_iso
-from journeydsl.simulate.formats import compact, minute, percent_of, run_days, vnd
+from journeydsl.simulate.formats import compact, minute, percent_of, run_days, text_console, vnd
 
 __all__ = [
     "render_explain",
@@ -112,23 +112,11 @@ def render_text(
     """The terminal report: funnel with bars, outcomes, messages (and cost) per channel,
     tickets per queue, rewards."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     journey = result.journey(journey_id)
-    tty = out.isatty()
-    # (markup=False: step names, titles, reasons and params are the journey's and the data's
-    # text, printed as written; a `[/bold]` in a condition's string is not a style)
-    console = Console(
-        file=out,
-        width=width or (None if tty else 120),
-        force_terminal=tty,
-        no_color=not tty,
-        highlight=False,
-        emoji=False,
-        markup=False,
-    )
+    console = text_console(out, width or 120)
     funnel = result.funnel(journey.id)
     entered = funnel["entered"]
     days = run_days(result.start, result.until)

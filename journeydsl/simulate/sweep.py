@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from journeydsl.simulate.compare import Side, compare_document, pp
-from journeydsl.simulate.formats import percent, vnd
+from journeydsl.simulate.formats import percent, text_console, vnd
 
 __all__ = ["render_sweep", "sweep_document", "write_sweep_csv"]
 
@@ -105,20 +105,10 @@ def render_sweep(doc: Mapping[str, Any], out: TextIO, *, title: str = "") -> Non
     """The sweep as text: the side-by-side table, then per value what changed against the
     first value, in words."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    tty = out.isatty()
-    console = Console(  # (markup=False: the journeys' and the data's text as written)
-        file=out,
-        width=None if tty else 160,
-        force_terminal=tty,
-        no_color=not tty,
-        highlight=False,
-        emoji=False,
-        markup=False,
-    )
+    console = text_console(out, 160)
     console.print(
         Text.assemble(
             ("sweep", "bold"),
