@@ -203,8 +203,17 @@ class PostgresStore(PgGroup, PgControl, PgBudgets):  # (+ reward budgets, _pg_bu
             raise
 
     def close(self) -> None:
-        """Close the connection (which lets go of the writer lock); idempotent."""
-        self._conn.close()
+        """Let go of the advisory locks (the writer lock, a worker's share of it) and close the
+        connection; idempotent. The locks are released by a statement, not left to the server
+        noticing the closed connection, which it does a moment later: a store opened right
+        after this one closed (the next run, a worker) must not find them still held."""
+        try:
+            if not self._conn.closed and not self._conn.broken:
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
+        except Exception:  # (closing anyway: the server then releases them itself)
+            pass
+        finally:
+            self._conn.close()
 
     def __enter__(self) -> Self:
         return self
