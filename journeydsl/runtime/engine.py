@@ -301,6 +301,7 @@ class Engine:
         """Store the event, move the instances it concerns (of the journeys that did not take
         it yet: ``done`` took it), commit; returns the step's now."""
         now = max(self._intake.now(), ev.at)  # when its effects are delivered
+        running = self._waits.running(ev.customer_id, done)  # (before anything is written)
         self.events.append(eid, ev)
         at = ev.at  # when it happened: the instant the journeys decide as of
         records: list[InstanceRecord] = []
@@ -310,12 +311,7 @@ class Engine:
             self.unprofiled.add(ev.customer_id)
             log.warning("no_profile", customer=ev.customer_id, event_type=ev.type)
         # Running instances first: goals, then waits this event (or its effect) satisfies.
-        for inst in self._instances_of(ev.customer_id):
-            if inst["status"] == "ended" or inst["journey"] in done:
-                continue
-            journey = self.versions.get((inst["journey"], inst["version"]))
-            if journey is None:
-                continue
+        for inst, journey in running:
             when = moved_at(inst, at)  # (never before its last step: a late event undoes nothing)
             moved: str | None = "failed"  # (stays if its conditions raised: it ended, to save)
             with self._interpreter.failing(inst, journey, when):

@@ -32,7 +32,7 @@ from journeydsl.runtime.intake import event_json, kept_text
 if TYPE_CHECKING:
     from journeydsl.runtime.stores.postgres import PostgresStore
 
-__all__ = ["STREAM_START", "InboxRow", "inbox_row", "put", "take"]
+__all__ = ["STREAM_START", "InboxRow", "all_done", "inbox_row", "put", "take"]
 
 #: The ``meta`` key of the time of the earliest event ever put in the inbox (ISO 8601): where
 #: an event-time worker starts the clock of a bucket that has none yet.
@@ -172,3 +172,37 @@ def stream_start(store: PostgresStore) -> datetime | None:
     """:data:`STREAM_START`, or None before any event was put."""
     row = store._conn.execute("SELECT value FROM meta WHERE key = %s", (STREAM_START,)).fetchone()
     return datetime.fromisoformat(str(row[0])) if row else None
+
+
+def all_done(store: PostgresStore, target: datetime | None, event_time: bool) -> bool:
+    """Whether the whole database of ``store`` is done for ``target``: no event waits in the
+    inbox and (event time) every bucket's clock reached it, (live) no timer is due by it."""
+    conn = store._conn
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM inbox)").fetchone()
+    if row and row[0]:
+        return False
+    # Control of live journeys: events held by a journey no longer paused are work left.
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM held_events h WHERE NOT EXISTS (SELECT 1 FROM "
+        "journey_control c WHERE c.journey = h.journey AND c.state = 'paused'))"
+    ).fetchone()
+    if row and row[0]:
+        return False
+    # Quarantined events an operator marked for replay are work left too.
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine WHERE replay = 1)").fetchone()
+    if row and row[0]:
+        return False
+    if target is None:
+        return True
+    if event_time:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM leases WHERE clock_at IS NULL OR clock_at < %s)",
+            (target,),
+        ).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM instances WHERE status = 'waiting' AND due <= %s "
+            "AND journey NOT IN (SELECT journey FROM journey_control WHERE state = 'paused'))",
+            (target,),
+        ).fetchone()
+    return not (row and row[0])

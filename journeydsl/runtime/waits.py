@@ -25,6 +25,7 @@ from journeydsl.runtime.interpreter import (
     describe_lateness,
     first_condition,
 )
+from journeydsl.runtime.pinning import VersionMissingError
 from journeydsl.runtime.protocols import (
     Contact,
     OutboxEntry,
@@ -71,12 +72,38 @@ class Waits:
         self._instance, self._instances_of = live_reads(state)
         self.profiles = profiles
         self.versions = versions
+        self._journeys = frozenset(j for j, _ in versions)
         self.scoped_to = scoped_to
         self.stale_after = stale_after
         #: Whether a journey waits on a condition that reads sent(…) (see :meth:`delivered`).
         self._on_sent = any(
             waits_on_sent(node) for j in versions.values() for node in j.nodes.values()
         )
+
+    def running(
+        self, customer_id: str, done: frozenset[str]
+    ) -> list[tuple[InstanceRecord, ir.Journey]]:
+        """The instances of ``customer_id`` an event may move, with their graphs: those not
+        ended, of a journey that did not take the event yet (not in ``done``). An instance of a
+        journey run here, but of a version not loaded, is :class:`VersionMissingError`: taking
+        the event would pass it by for good (a worker not reloaded yet, after another one
+        loaded a new version), so the event is not taken; instances of other journeys are not
+        this engine's."""
+        out: list[tuple[InstanceRecord, ir.Journey]] = []
+        for inst in self._instances_of(customer_id):
+            if inst["status"] == "ended" or inst["journey"] in done:
+                continue
+            journey = self.versions.get((inst["journey"], inst["version"]))
+            if journey is not None:
+                out.append((inst, journey))
+            elif (jid := inst["journey"]) in self._journeys:
+                loaded = ", ".join(f"v{v}" for j, v in sorted(self.versions) if j == jid)
+                raise VersionMissingError(
+                    f"customer {customer_id!r} has an instance of journey '{jid}' version "
+                    f"{inst['version']}, which is not loaded here ({loaded} is): load that "
+                    "version (a worker: reload it) before taking this customer's events"
+                )
+        return out
 
     def fire(self, now: datetime) -> int:
         """Move every instance whose timer is due at ``now``, each at its timer's own time (a

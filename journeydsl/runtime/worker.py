@@ -135,6 +135,9 @@ class WorkerHealth:
     fenced: int
     lost: int
     last_renewal: datetime | None
+    #: Why some buckets' events wait (a version running in the database that is not loaded
+    #: here: :meth:`Worker.reload` takes them up again); empty when none does.
+    waiting: tuple[str, ...] = ()
 
 
 class Worker:
@@ -214,6 +217,8 @@ class Worker:
         #: Hot reload: journeys to load at the start of the next pass (:meth:`reload`).
         self._reload: list[ir.Journey] | None = None
         self._reload_lock = threading.Lock()
+        #: Buckets whose events wait for a reload, and why (see :meth:`_unloaded`).
+        self._waiting: dict[int, str] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._state = "starting"
@@ -321,6 +326,7 @@ class Worker:
             return
         self.engine = Engine(journeys, **self._engine_args)
         self.journeys = journeys
+        self._waiting.clear()  # (their events are taken again, by the versions now loaded)
         self._segments = any(j.entry.kind == "segment" and j.entry.at for j in journeys)
         log.info(
             "journeys_reloaded",
@@ -356,6 +362,7 @@ class Worker:
             fenced=self.owner.fenced,
             lost=self.owner.lost,
             last_renewal=self._renewed_at,
+            waiting=tuple(sorted(set(self._waiting.values()))),
         )
 
     def run(
@@ -386,11 +393,15 @@ class Worker:
                 self._profiles_again()
                 target = self._target(until)
                 worked = self._pass(target)
+                if exit_when_idle and self._waiting:  # (they would wait for ever)
+                    raise VersionMissingError(min(self._waiting.values()))
                 if self._stop.is_set():
                     break
                 # (the target again: this pass may have stored the latest event, which, without
                 # `until`, is where every bucket's work goes)
-                if exit_when_idle and self._idle(self._target(until)):
+                if exit_when_idle and inbox.all_done(
+                    self.store, self._target(until), self.event_time
+                ):
                     break
                 # (idle: look again soon, then less and less often, up to every `poll` seconds)
                 idle = 0.0 if worked else min(self.poll, max(_IDLE_FIRST, 2 * idle))
@@ -534,7 +545,7 @@ class Worker:
     def _bucket(self, bucket: int, target: datetime | None) -> int:
         """Take the bucket's events, fire what is due until ``target``; how much moved. A lease
         lost on the way drops the bucket."""
-        if bucket not in self.owner.epochs or self._stop.is_set():
+        if bucket not in self.owner.epochs or self._stop.is_set() or bucket in self._waiting:
             return 0
         return self._guarded([bucket], lambda: self._work(bucket, target))
 
@@ -579,8 +590,11 @@ class Worker:
                     self._advance(row.at)
                     if self._stop.is_set() or bucket not in self.owner.epochs:
                         break  # (the event waits for the bucket's next turn, or owner)
-                with self.tracing.span("ingest", event_id=row.id, bucket=bucket):
-                    result = engine.ingest(row.body, row.id)
+                try:
+                    with self.tracing.span("ingest", event_id=row.id, bucket=bucket):
+                        result = engine.ingest(row.body, row.id)
+                except VersionMissingError as exc:  # (its step was rolled back)
+                    return worked + self._unloaded(bucket, exc)
                 inbox.taken(store, row.id)
                 worked += 1
                 self._ingested(row, result)
@@ -619,24 +633,39 @@ class Worker:
         while rows and not self._stop.is_set():
             self.renew()  # (between groups: a renewal is never part of one)
             held = self.owner.epochs.keys()
-            rows = [r for r in rows if r.bucket in held]
+            rows = [r for r in rows if r.bucket in held and r.bucket not in self._waiting]
             # (a bucket given back or lost on renewal leaves the scope: its outbox too)
             store.scope = frozenset(b for b in store.scope or () if b in held)
             taken: list[tuple[inbox.InboxRow, Any]] = []
             group = rows[:GROUP]
             started = time.monotonic()
-            with store.batch(), store.prefetched([r.id for r in group], map(_customer, group)):
-                for row in group:
-                    with self.tracing.span("ingest", event_id=row.id, bucket=row.bucket):
-                        taken.append((row, engine.ingest(row.body, row.id)))
-                    if len(taken) >= GROUP or time.monotonic() - started >= GROUP_SECONDS:
-                        break
-                inbox.taken(store, *(row.id for row, _ in taken))
+            try:
+                with store.batch(), store.prefetched([r.id for r in group], map(_customer, group)):
+                    for row in group:
+                        with self.tracing.span("ingest", event_id=row.id, bucket=row.bucket):
+                            taken.append((row, engine.ingest(row.body, row.id)))
+                        if len(taken) >= GROUP or time.monotonic() - started >= GROUP_SECONDS:
+                            break
+                    inbox.taken(store, *(row.id for row, _ in taken))
+            except VersionMissingError as exc:  # (the group was rolled back: again, without it)
+                self._unloaded(group[len(taken)].bucket, exc)
+                continue
             for row, result in taken:
                 self._ingested(row, result)
             done += len(taken)
             rows = rows[len(taken) :]
         return done
+
+    def _unloaded(self, bucket: int, exc: VersionMissingError) -> int:
+        """An event of ``bucket`` concerns a version running in the database but not loaded
+        here (another worker was reloaded first): the bucket's events wait, untaken, in the
+        inbox until :meth:`reload` loads it (said once, in the log, the ``errors`` metric and
+        :meth:`health`); its other work and the other buckets go on. 1: something changed."""
+        if bucket not in self._waiting:
+            self._waiting[bucket] = str(exc)
+            self.metrics.inc("errors", kind="version")
+            log.error("version_not_loaded", worker=self.owner.worker, bucket=bucket, error=str(exc))
+        return 1
 
     def _advance(self, t: datetime) -> int:
         """Event time: fire everything of the bucket due up to ``t``, each at its own time."""
@@ -704,39 +733,6 @@ class Worker:
         """Whether the bucket the store is scoped to is still leased."""
         scope = self.store.scope
         return scope is not None and scope <= self.owner.epochs.keys()
-
-    def _idle(self, target: datetime | None) -> bool:
-        """Whether the whole database is done for ``target``: no event waits in the inbox and
-        (event time) every bucket's clock reached it, (live) no timer is due by it."""
-        conn = self.store._conn
-        row = conn.execute("SELECT EXISTS (SELECT 1 FROM inbox)").fetchone()
-        if row and row[0]:
-            return False
-        # Control of live journeys: events held by a journey no longer paused are work left.
-        row = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM held_events h WHERE NOT EXISTS (SELECT 1 FROM "
-            "journey_control c WHERE c.journey = h.journey AND c.state = 'paused'))"
-        ).fetchone()
-        if row and row[0]:
-            return False
-        # Quarantined events an operator marked for replay are work left too.
-        row = conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine WHERE replay = 1)").fetchone()
-        if row and row[0]:
-            return False
-        if target is None:
-            return True
-        if self.event_time:
-            row = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM leases WHERE clock_at IS NULL OR clock_at < %s)",
-                (target,),
-            ).fetchone()
-        else:
-            row = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM instances WHERE status = 'waiting' AND due <= %s "
-                "AND journey NOT IN (SELECT journey FROM journey_control WHERE state = 'paused'))",
-                (target,),
-            ).fetchone()
-        return not (row and row[0])
 
 
 def _customer(row: inbox.InboxRow) -> str:

@@ -85,7 +85,7 @@ METRICS: Mapping[str, tuple[str, tuple[str, ...], str]] = {
     "errors": (
         "counter",
         ("kind",),
-        "Errors by kind: fenced, conflict, channel, instance",
+        "Errors by kind: fenced, conflict, channel, instance, version",
     ),
     "leases_held": ("gauge", (), "Bucket leases held now"),
     "inbox_backlog": ("gauge", (), "Events waiting in the held buckets (at the last renewal)"),

@@ -13,7 +13,7 @@ import pytest
 from journeydsl import ir
 from journeydsl.cli import main
 from journeydsl.runtime.engine import Engine
-from journeydsl.runtime.pinning import JourneyChangedError, pin_graphs
+from journeydsl.runtime.pinning import JourneyChangedError, VersionMissingError, pin_graphs
 from journeydsl.runtime.stores.sqlite import SQLiteStore
 from journeydsl.testing import (
     MemoryEventStore,
@@ -119,3 +119,28 @@ def test_journeydsl_run_refuses_a_changed_journey_with_one_line_and_exit_2(
     assert "`version 2`" in err
     assert err.count("\n") == 1  # (one line, as the worker prints it)
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_an_event_for_an_instance_of_a_version_not_loaded_is_not_taken(
+    tmp_path: Path, kind: str
+) -> None:
+    """An engine of version 1 only, over a store where another engine entered the customer in
+    version 2: their event is refused with VersionMissingError and left unprocessed (it used
+    to be marked processed and pass the instance by for good); an engine with version 2 then
+    takes it, and the instance moves."""
+    state = MemoryStateStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
+    older = _engine([_paths()], state)
+    newer = _engine([_paths(), _paths(version=" version 2")], state)
+    newer.ingest(_issued())
+    [inst] = state.instances_of("c1")
+    assert inst["version"] == 2
+    activated = ev("c1", "card_activated", local("2026-01-05 11:00"), card_id="k1")
+    activated["id"] = "act-1"
+    with pytest.raises(VersionMissingError, match="journey 'paths' version 2, which is not"):
+        older.ingest(activated)
+    assert not state.processed("act-1")
+    assert newer.ingest(activated).resumed == [inst["id"]]
+    assert state.processed("act-1")
+    if isinstance(state, SQLiteStore):
+        state.close()

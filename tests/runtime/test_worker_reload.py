@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from journeydsl.compiler import compile_file
 from journeydsl.runtime.file_channel import FileChannel
 from journeydsl.runtime.pinning import VersionMissingError
 from journeydsl.runtime.stores.postgres import PostgresStore
-from journeydsl.runtime.worker import Worker
+from journeydsl.runtime.worker import SystemClock, Worker
 from journeydsl.testing import RecordingChannel
 from tests.catalogs import USES, example_catalogs_in
 
@@ -240,3 +240,72 @@ def test_a_reload_is_held_to_the_graphs_running_in_the_database(
             ("waiting", 2),
         ]
         assert b.get_meta("graph:waiting:2") is not None
+
+
+def _waiting(folder: Path, version: int) -> ir.Journey:
+    """A journey that waits for the card's activation after its issue, then sends one SMS."""
+    folder.mkdir()
+    path = example_catalogs_in(folder) / "nudge.journey"
+    path.write_text(
+        f"journey nudge\nversion {version}\n{USES}entry on card_issued\n"
+        "wait for card_activated within 3d\n"
+        "send sms install_digital_app marketing fallback none\n"
+    )
+    return _compiled(path)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_worker_not_reloaded_yet_leaves_a_new_versions_events_waiting(
+    pg_dsn: str, tmp_path: Path, live: bool
+) -> None:
+    """A worker of version 1 only, while another worker, reloaded first, entered a customer in
+    version 2: that customer's event is not taken (it used to be marked taken and pass the
+    instance by for good); it waits in the inbox, the worker says why (health, errors of kind
+    version; in event time with --exit-when-idle, VersionMissingError), and once reloaded the
+    worker takes it and the instance moves, sending once."""
+    v1, v2 = _waiting(tmp_path / "a", 1), _waiting(tmp_path / "b", 2)
+    issued: dict[str, object] = {"id": "i-c1", "type": "card_issued", "customer_id": "c1"}
+    issued |= {"data": {"card_id": "k-c1", "product": "gold"}}
+    activated: dict[str, object] = {"id": "a-c1", "type": "card_activated", "customer_id": "c1"}
+    activated |= {"data": {"card_id": "k-c1"}}
+    first, later = datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC) - timedelta(hours=1)
+    if not live:
+        first = datetime.fromisoformat("2026-03-02T09:00:00+07:00")
+        later = first + timedelta(hours=1)
+    sms = RecordingChannel("sms")
+    clock = SystemClock() if live else None
+    with PostgresStore(pg_dsn, buckets=4) as old, PostgresStore(pg_dsn) as new:
+        _profiles(old, tmp_path, "c1")
+        behind = Worker([v1], store=old, channels={"sms": sms}, clock=clock, lease=LEASE)
+        ahead = Worker([v1, v2], store=new, channels={"sms": sms}, clock=clock, lease=LEASE)
+        ahead.put([json.dumps(issued | {"at": first.isoformat()})])
+        if live:
+            ahead.renew(force=True)
+            ahead._guarded(sorted(ahead.owner.epochs), ahead._live_events)
+            new.release_leases(ahead.owner)
+        else:
+            ahead.run(exit_when_idle=True, until=first + timedelta(minutes=1))
+        [inst] = new.instances_of("c1")
+        assert (inst["version"], inst["status"]) == (2, "waiting")
+        behind.put([json.dumps(activated | {"at": later.isoformat()})])
+        if live:
+            behind.renew(force=True)
+            behind._guarded(sorted(behind.owner.epochs), behind._live_events)
+        else:
+            with pytest.raises(VersionMissingError, match="'nudge' version 2, which is not"):
+                behind.run(exit_when_idle=True, until=later + timedelta(minutes=1))
+        assert old._conn.execute("SELECT count(*) FROM inbox").fetchone() == (1,)
+        assert not old.processed("a-c1")
+        assert behind.metrics.counter("errors", kind="version") == 1
+        assert any("version 2, which is not loaded" in w for w in behind.health().waiting)
+        assert behind.reload([v1, v2]) == ["nudge v2"]
+        if live:
+            behind._reloaded()
+            behind._guarded(sorted(behind.owner.epochs), behind._live_events)
+        else:
+            behind.run(exit_when_idle=True, until=later + timedelta(minutes=1))
+        assert old._conn.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
+        assert behind.health().waiting == ()
+        [inst] = old.instances_of("c1")
+        assert (inst["version"], inst["status"]) == (2, "ended")
+    assert [(m.customer_id, m.template) for m in sms.attempts] == [("c1", "install_digital_app")]
