@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from journeydsl.expr.context import AggregateQuery, EvalContext, EventRecord
 from journeydsl.runtime.protocols import Contact, OutboxEntry
-from journeydsl.runtime.stores.sqlite import SQLiteStore
+from journeydsl.runtime.stores.sqlite import BatchRolledBack, SQLiteStore
 from tests.runtime.test_sqlite_live_rows import record
 
 ICT = timezone(timedelta(hours=7))
@@ -264,3 +264,54 @@ def test_a_failure_writing_held_rows_ends_the_batch_loudly(tmp_path: Path) -> No
         assert store.instance("j/c1/1") is None
         assert store.pending_outbox(LATER) == []
         assert not store.processed("e1")
+
+
+class _Refusing:
+    """A connection whose bulk writes fail as a full disk would."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        raise sqlite3.OperationalError("disk I/O error (injected)")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+def _goes_on_after_a_failed_write(store: SQLiteStore) -> None:
+    """A host's batch: one step held, its rows fail to be written, and the host goes on with
+    a step and a commit in the same block, then ends it."""
+    real = store._db
+    with store.batch():
+        store.append("e1", EventRecord("c1", "t1", T0, {}))
+        store.commit([record("j/c1/1", "c1", 0)], [entry("k1", "c1")], "e1")
+        assert store._writes.size  # (held)
+        store._db = _Refusing(real)  # type: ignore[assignment]
+        with pytest.raises(sqlite3.OperationalError, match="injected"):
+            _ = store._conn  # (a read that needs the held rows written)
+        store._db = real
+        with pytest.raises(BatchRolledBack), store.step():
+            pass
+        with pytest.raises(BatchRolledBack):
+            store.commit([record("j/c2/1", "c2", 0)], [], "e2")
+
+
+def test_a_batch_rolled_back_by_a_failed_write_refuses_the_rest_of_its_block(
+    tmp_path: Path,
+) -> None:
+    """Once the held rows failed to be written, a step or commit the host goes on with in the
+    same block is refused with BatchRolledBack (it used to commit on its own, without the steps
+    before it), and so is the block's end (it used to say "no transaction is active"); nothing
+    of the block is committed, and the next batch works."""
+    with SQLiteStore(tmp_path / "s.sqlite") as store:
+        with pytest.raises(BatchRolledBack, match=r"rolled back when its rows .*\(injected\)"):
+            _goes_on_after_a_failed_write(store)
+        assert store.instance("j/c1/1") is None
+        assert store.instance("j/c2/1") is None
+        assert not store.processed("e1")
+        assert not store.processed("e2")
+        with store.batch():
+            store.commit([record("j/c2/1", "c2", 0)], [], "e2")
+        assert store.processed("e2")
+        assert store.instance("j/c2/1") is not None

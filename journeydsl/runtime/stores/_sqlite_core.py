@@ -21,7 +21,22 @@ from journeydsl.runtime.stores._due_index import DueIndex
 from journeydsl.runtime.stores._sqlite_rows import _UPSERT_INSTANCE, _UPSERT_OUTBOX
 from journeydsl.runtime.stores._sqlite_writes import WriteBatch
 
-__all__ = ["StoreCore", "Transaction"]
+__all__ = ["BatchRolledBack", "StoreCore", "Transaction"]
+
+
+class BatchRolledBack(sqlite3.OperationalError):
+    """The open transaction (a host's :meth:`~journeydsl.runtime.stores.sqlite.SQLiteStore.batch`)
+    was rolled back whole when the rows it held could not be written: until its block ends,
+    every step and commit is refused with this (they would otherwise commit on their own,
+    without the steps before them), and so is the block's end. Nothing of the batch was
+    committed: ingest its events again in a new one."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(
+            f"the batch was rolled back when its rows could not be written ({cause}); nothing "
+            "of it was committed: end the batch and take its events again"
+        )
+        self.cause = cause
 
 
 class StoreCore:
@@ -69,6 +84,10 @@ class StoreCore:
         # An event id that processed() found in no row of the open transaction: append() need
         # not ask the file again.
         self._absent_event: str | None = None
+        # The transactions open now (a batch and its savepoints), and, once a failure writing
+        # the held rows rolled the batch back, that failure (see BatchRolledBack).
+        self._open = 0
+        self._broken: BaseException | None = None
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -93,17 +112,19 @@ class StoreCore:
                 writes.flush_events(self._db)
             elif writes.flush(self._db, _UPSERT_INSTANCE, _UPSERT_OUTBOX):
                 self._pending = None  # some entries existed: those rows were not written
-        except BaseException:
+        except BaseException as exc:
             try:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
             finally:
                 self._rolled_back()
+                if self._open:
+                    self._broken = exc
             raise
 
     def _transaction(self) -> Transaction:
         return Transaction(
-            self._db, self._rolled_back, self._began, self._committed, self._before_commit
+            self._db, self._rolled_back, self._began, self._committed, self._before_commit, self
         )
 
     def _before_commit(self) -> None:
@@ -221,8 +242,10 @@ class Transaction:
         on_begin: Callable[[], None] | None = None,
         on_commit: Callable[[], None] | None = None,
         before_commit: Callable[[], None] | None = None,
+        core: StoreCore | None = None,
     ) -> None:
         self._conn = conn
+        self._core = core
         self._nested = False
         self._on_rollback = on_rollback
         self._on_begin = on_begin
@@ -230,6 +253,19 @@ class Transaction:
         self._before_commit = before_commit
 
     def __enter__(self) -> sqlite3.Connection:
+        core = self._core
+        if core is not None:
+            if core._broken is not None:
+                raise BatchRolledBack(core._broken)
+            core._open += 1
+        try:
+            return self._begin()
+        except BaseException:
+            if core is not None:
+                core._open -= 1
+            raise
+
+    def _begin(self) -> sqlite3.Connection:
         self._nested = self._conn.in_transaction
         if self._nested and self._before_commit is not None:
             self._before_commit()  # (what was written before the savepoint stays if it rolls back)
@@ -244,6 +280,20 @@ class Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        core = self._core
+        if core is None:
+            return self._end(exc_type)
+        core._open -= 1
+        broken = core._broken
+        if broken is not None:  # (the batch is rolled back already: nothing to end)
+            if not core._open:
+                core._broken = None
+            if exc_type is None:
+                raise BatchRolledBack(broken)
+            return None
+        return self._end(exc_type)
+
+    def _end(self, exc_type: type[BaseException] | None) -> None:
         if self._nested:
             if exc_type is None:
                 self._conn.execute("RELEASE journeydsl")

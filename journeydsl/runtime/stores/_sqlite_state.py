@@ -17,7 +17,7 @@ from journeydsl.runtime.protocols import Contact, OutboxEntry, QuarantinedEvent
 from journeydsl.runtime.records import InstanceRecord
 from journeydsl.runtime.stores._due_index import DueIndex
 from journeydsl.runtime.stores._instance_reads import InstanceReads
-from journeydsl.runtime.stores._sqlite_core import StoreCore
+from journeydsl.runtime.stores._sqlite_core import BatchRolledBack, StoreCore
 from journeydsl.runtime.stores._sqlite_rows import (
     _UPSERT_INSTANCE,
     _UPSERT_OUTBOX,
@@ -82,6 +82,8 @@ class StatePart(StoreCore, InstanceReads):
     ) -> None:
         """Write instance records (and their timers), new outbox entries (ignored when the key
         exists), the processed-event marker and meta in one transaction: all or nothing."""
+        if self._broken is not None:  # (it would commit on its own, without the batch)
+            raise BatchRolledBack(self._broken)
         # Serialise first: a value that cannot be stored fails before anything is written.
         writes = [InstanceWrite(r) for r in instances]
         out_rows = [_outbox_row(e) for e in outbox]

@@ -79,6 +79,7 @@ from typing import Literal, Self
 
 from journeydsl.runtime.profiles import ProfileLine, parse_profile, read_profiles_jsonl
 from journeydsl.runtime.stores._sqlite_control import ControlPart
+from journeydsl.runtime.stores._sqlite_core import BatchRolledBack
 from journeydsl.runtime.stores._sqlite_events import EventsPart
 from journeydsl.runtime.stores._sqlite_guards import (
     DatabaseInUse,
@@ -103,6 +104,7 @@ from journeydsl.runtime.stores.sqlite_budgets import SQLiteBudgetsPart
 __all__ = [
     "PROFILE_CACHE",
     "SCHEMA_VERSION",
+    "BatchRolledBack",
     "DatabaseInUse",
     "ProfileLine",
     "SQLiteStore",
