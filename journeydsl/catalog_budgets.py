@@ -28,7 +28,7 @@ from journeydsl.money import places_beyond
 __all__ = ["load_budgets"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MONEY = re.compile(r"^\s*(\d[\d_]*(?:\.\d[\d_]*)?)\s+([A-Z]{3})\s*$")
+_MONEY = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9][0-9_]*)?)\s+([A-Z]{3})\s*$")
 _KEYS = ("total", "quota", "from", "until", "label")
 
 
@@ -131,7 +131,17 @@ def _total(file: str, node: yaml.Node, diags: Diagnostics) -> tuple[Decimal, str
     if value <= 0:
         why = "positive"
     elif beyond := places_beyond(value, currency):
-        why = f"in whole {currency} units of {beyond[1]} places"
+        used, allowed = beyond
+        diags.error(
+            "JD109",
+            f"a budget's 'total' {node.value} has {used} decimal place{'' if used == 1 else 's'} "
+            f"and {currency} has {allowed or 'none'}",
+            _span(file, node),
+            f"give it in whole {currency} units"
+            if not allowed
+            else f"give it with at most {allowed} decimal places",
+        )
+        return None
     else:
         return value, currency
     diags.error("JD109", f"a budget's 'total' must be {why}", _span(file, node))
@@ -140,7 +150,7 @@ def _total(file: str, node: yaml.Node, diags: Diagnostics) -> tuple[Decimal, str
 
 def _quota(file: str, node: yaml.Node, diags: Diagnostics) -> tuple[Decimal, str | None] | None:
     text = str(node.value).replace("_", "") if isinstance(node, yaml.ScalarNode) else ""
-    if not text.isdigit() or int(text) <= 0:
+    if not re.fullmatch(r"[0-9]+", text) or int(text) <= 0:  # (ASCII digits: `²` is no number)
         diags.error(
             "JD109",
             "a budget's 'quota' is a positive whole number of rewards",

@@ -34,7 +34,7 @@ from journeydsl.catalog import _IDENT, _fields, _mapping, _span
 from journeydsl.diagnostics import Diagnostics, Span, did_you_mean
 from journeydsl.expr.catalog import Catalog, OfferCatalogue, OfferSpec
 from journeydsl.expr.types import Type
-from journeydsl.money import Money
+from journeydsl.money import Money, places_beyond
 from journeydsl.syntax.parser import parse_expression
 
 __all__ = ["load_offers"]
@@ -235,7 +235,7 @@ def _cap(file: str, what: str, node: yaml.Node | None, diags: Diagnostics) -> in
     if node is None:
         return None
     text = str(node.value) if isinstance(node, yaml.ScalarNode) else ""
-    if not text.isdigit() or int(text) < 1:
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:  # (ASCII digits: `²` is no number)
         diags.error(
             "JD109",
             f"the cap of {what} is how many times one customer may get it: a whole number of "
@@ -330,6 +330,18 @@ def _payload_values(
                 "JD109",
                 f"payload field '{name}' of {what} is not {t}",
                 _span(file, value_node),
+            )
+            ok = False
+        elif isinstance(value, Money) and (beyond := places_beyond(value.amount, value.currency)):
+            used, allowed = beyond
+            diags.error(
+                "JD109",
+                f"payload field '{name}' of {what} is {value_node.value}: it has {used} decimal "
+                f"place{'' if used == 1 else 's'} and {value.currency} has {allowed or 'none'}",
+                _span(file, value_node),
+                f"give it in whole {value.currency} units"
+                if not allowed
+                else f"give it with at most {allowed} decimal places",
             )
             ok = False
         out[name] = value

@@ -132,7 +132,7 @@ CODES: dict[str, str] = {
     "JD504": "constant condition",
     "JD505": "split weights do not add up to 100",
     "JD506": "declared outcome never used",
-    "JD507": "branch of a first-of wait repeats an earlier one",
+    "JD507": "branch of a first-of wait, or handler of a during block, repeats an earlier one",
     "JD508": "hand-off cycle",
     # contact policies (`journeydsl check --policies FILE`)
     "JD601": "policy file cannot be loaded",
@@ -144,6 +144,8 @@ CODES: dict[str, str] = {
     "JD607": "messages at the entry rate exceed a daily throughput limit",
     "JD608": "ticket lacks the field its queue ranks by",
     "JD609": "entry rate of a journey that does not enter by a segment",
+    "JD610": "policy file names a journey that is not checked",
+    "JD611": "send windows and quiet hours never open together",
     # migrations (`journeydsl check --migrate MAPPING OLD NEW`)
     "JD701": "waiting step not mapped",
     "JD702": "mapping names an unknown step",
@@ -156,7 +158,7 @@ CODES: dict[str, str] = {
     "JD802": "branch of a parallel first block can never run",
     "JD803": "join of a parallel block can never complete",
     "JD804": "parallel block inside a parallel block",
-    "JD805": "ticket with exits inside a parallel block",
+    "JD805": "ticket with exits inside a parallel or during block",
 }
 
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from journeydsl.expr.catalog import BudgetSpec
 from journeydsl.ir import Action, CExpr, Journey
 
-__all__ = ["Reward", "budgets_of"]
+__all__ = ["Reward", "budget_conflicts", "budgets_of", "spec_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,8 @@ class Reward(Action):
 
 def budgets_of(journeys: object) -> dict[str, BudgetSpec]:
     """Every budget the ``journeys`` (an iterable of :class:`~journeydsl.ir.Journey`) draw
-    from, by name."""
+    from, by name (the first declaration of each: :func:`budget_conflicts` says when the
+    journeys declare one differently)."""
     out: dict[str, BudgetSpec] = {}
     for j in journeys:  # type: ignore[attr-defined]
         assert isinstance(j, Journey)
@@ -66,3 +67,36 @@ def budgets_of(journeys: object) -> dict[str, BudgetSpec]:
             if isinstance(node, Reward):
                 out.setdefault(node.budget, node.spec())
     return out
+
+
+def spec_text(spec: BudgetSpec) -> str:
+    """A budget's declaration in words: ``100_000_000 VND``, ``quota 1000``, with its dates."""
+    total = f"{spec.total:,f}".replace(",", "_")
+    size = f"{total} {spec.currency}" if spec.currency else f"quota {total}"
+    if spec.starts or spec.ends:
+        size += f" from {spec.starts or '…'} until {spec.ends or '…'}"
+    return size
+
+
+def budget_conflicts(journeys: object) -> list[str]:
+    """One message per budget that the ``journeys`` (an iterable of
+    :class:`~journeydsl.ir.Journey`) declare differently (each journey carries the declaration
+    of its own events catalog): one engine keeps one ledger entry per name, so it would draw
+    from whichever declaration came first."""
+    seen: dict[str, tuple[str, BudgetSpec]] = {}
+    problems: list[str] = []
+    for j in journeys:  # type: ignore[attr-defined]
+        assert isinstance(j, Journey)
+        for node in j.nodes.values():
+            if not isinstance(node, Reward):
+                continue
+            spec = node.spec()
+            first = seen.setdefault(node.budget, (j.id, spec))
+            if first[1] != spec and not any(f"'{node.budget}'" in p for p in problems):
+                problems.append(
+                    f"budget '{node.budget}' is declared as {spec_text(first[1])} for journey "
+                    f"'{first[0]}' but as {spec_text(spec)} for journey '{j.id}': the journeys "
+                    "of one engine draw from one budget of each name, so give them the same "
+                    "events catalog (or the same declaration)"
+                )
+    return problems

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
-__all__ = ["MINOR_UNITS", "CurrencyMismatchError", "Money", "decimal_places", "minor_units"]
+__all__ = [
+    "MINOR_UNITS",
+    "CurrencyMismatchError",
+    "Money",
+    "decimal_places",
+    "minor_units",
+    "money_text",
+]
 
 # ISO 4217 minor units, one line per number of decimal places: none for Vietnam, Japan, Korea
 # and the other whole-unit currencies; two for the region's and the world's usual currencies;
@@ -57,6 +64,23 @@ def decimal_places(amount: Decimal) -> int:
         end -= 1
         places -= 1
     return places if end else 0
+
+
+def money_text(amount: Decimal, currency: str | None = None) -> str:
+    """An amount as the human-facing outputs show it (reports, ``journeydsl budgets``, explain
+    and trace, ``preview``, scenario-test diffs): thousands separated by commas, then the
+    currency: ``1,000,000 VND``; a fraction with the places its currency has (``1,234.50 USD``,
+    ``1.235 KWD``), or as written when it has more or the currency is not in
+    :data:`MINOR_UNITS`; never rounded. Without a currency, the number alone (a quota's
+    ``1,200`` rewards). Journeys and test files write amounts as ``1_000_000 VND``; the JSON
+    documents keep them as decimal text (``"1000000"``)."""
+    if amount == amount.to_integral_value():
+        text = f"{int(amount):,}"
+    else:
+        places = minor_units(currency) if currency else None
+        fits = places is not None and decimal_places(amount) <= places
+        text = f"{amount:,.{places}f}" if fits else f"{amount:,f}"
+    return f"{text} {currency}" if currency else text
 
 
 def places_beyond(amount: Decimal, currency: str) -> tuple[int, int] | None:

@@ -106,13 +106,14 @@ RULES: Final[dict[str, Rule]] = {
         "Fix the catalog's own error; the names are checked then.", "text"),
     "JD117": Rule(
         "A date, timestamp, day name or schedule that does not exist (a 30th of February, an "
-        "unknown zone, a time past 23:59, a schedule that can never run).",
+        "unknown zone, a time past 23:59, a year outside 1900 to 2999, a schedule that can "
+        "never run).",
         "if has(transaction since 2026-02-30) { exit done }\n",
         "Write a date of the calendar: `2026-02-28`, or `monthly on last day` for month ends.",
         "steps"),
     "JD118": Rule(
         "A fragment includes itself, directly or through another fragment: its expansion "
-        "would never end.",
+        "would never end; or fragments nest more than 10 deep.",
         "# a.fragment: fragment a() { include b() }  # b.fragment: fragment b() { include a() }\n",
         "Move the steps both need into a third fragment that includes neither.", "text"),
     "JD201": Rule(
@@ -263,8 +264,8 @@ RULES: Final[dict[str, Rule]] = {
         "Use the outcome (here `lapsed`) in an exit or goal, or remove it from `outcomes`.",
         "journey"),
     "JD507": Rule(
-        "A branch of a `wait first` waits for what an earlier branch already waits for: the "
-        "earlier one always wins, so this one can never run.",
+        "A branch of a `wait first` (or a handler of a `during` block) waits for what an "
+        "earlier one already waits for: the earlier one always wins, so this one can never run.",
         "wait first within 7d {\n  on card_activated { exit done }\n"
         "  on card_activated { exit done }\n  timeout { exit done }\n}\n",
         "Remove the repeated branch, or narrow the earlier one with `where` so both can win."),
@@ -326,6 +327,22 @@ RULES: Final[dict[str, Rule]] = {
         "(onboarding_new_cardholder enters `on card_issued`)\n",
         "Spread the journey's messages with a channel `throughput` limit instead, or drop the "
         "rate.", "text"),
+    "JD610": Rule(
+        "The policy file names a journey id (in a cap's `journeys`, an override under "
+        "`journeys:` or an entry rate) that none of the journeys checked has: what it says for "
+        "that journey never applies.",
+        "frequency_caps:\n  - {name: layering, journeys: [lifecycle_low_frequncy], max: 1, "
+        "window: 24h}\n",
+        "Correct the id (here `lifecycle_low_frequency`), or check the policy file with every "
+        "journey the engine runs.", "text"),
+    "JD611": Rule(
+        "A send's quiet hours and send windows on a channel (the journey's and the policy "
+        "file's) never leave a time open together: the runtime suppresses the message there.",
+        "send window weekday 09:00 to 10:00 for sms\n"
+        "(with `send_windows: [{channels: [sms], days: weekend, from: '09:00', to: '12:00'}]` "
+        "in the policy file)\n",
+        "Make the windows overlap, outside the quiet hours, or give the channel one window.",
+        "text"),
     "JD701": Rule(
         "A step where a running instance can wait is not mapped to the new version.",
         "migrate: onboarding_new_cardholder\nfrom_version: 1\nto_version: 2\nsteps: {}\n",
@@ -357,7 +374,8 @@ RULES: Final[dict[str, Rule]] = {
     # parallel (concurrent paths)
     "JD801": Rule(
         "Two branches of one parallel block set the same variable: which value is kept would "
-        "depend on which branch ran last.",
+        "depend on which branch ran last. (Under `parallel first`, a set that ends its branch "
+        "wins the block, so only sets a wait follows count.)",
         "parallel all {\n  branch { wait 1d  set offer = 1 }\n"
         "  branch { wait 2d  set offer = 2 }\n}\n",
         "Set the variable in one branch only, or give each branch its own variable."),
@@ -380,8 +398,8 @@ RULES: Final[dict[str, Rule]] = {
         "      branch { wait 2d }\n    }\n  }\n  branch { wait 3d }\n}\n",
         "Add its branches to the outer block, or run it after the join."),
     "JD805": Rule(
-        "A ticket with `accepted` / `not accepted` exits inside a branch of a parallel block; "
-        "a branch cannot wait for a queue's decision.",
+        "A ticket with `accepted` / `not accepted` exits inside a branch of a parallel block "
+        "or the body of a during block; a branch cannot wait for a queue's decision.",
         "parallel all {\n  branch { ticket telesales not accepted { tag missed } }\n"
         "  branch { wait 1d }\n}\n",
         "Open the ticket before the block or after the join, or drop its exits."),

@@ -414,8 +414,13 @@ def validate(model: type[M], doc: YamlDocument) -> M:
     except ValidationError as exc:
         errors: list[FileError] = []
         seen: set[str] = set()
+        found_in = [tuple(e["loc"]) for e in exc.errors()]
         for err in exc.errors():
             loc = tuple(err["loc"])
+            if err["type"] == "too_short" and any(
+                len(other) > len(loc) and other[: len(loc)] == loc for other in found_in
+            ):
+                continue  # (too short only because an item of it is wrong, reported itself)
             if loc and loc[-1] == "fixed" and not doc.written(loc):
                 err["loc"] = loc[:-1]  # the shorthand `delay: 2h`: point at what was written
             message, at_key = _message(model, err)

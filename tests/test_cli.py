@@ -372,3 +372,69 @@ def test_fmt_check_takes_a_canonical_file_saved_with_a_bom_and_crlf_as_canonical
     windows.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
     code, out, _ = run(capsys, "fmt", "--check", str(windows))
     assert (code, out) == (0, "fmt --check: 1 of 1 file canonical\n")
+
+
+@pytest.mark.parametrize("db", ["", ":memory:", "FOLDER"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", str(EXAMPLES / "onboarding_new_cardholder.journey")],
+        ["status"],
+        ["quarantine", "list"],
+        ["pause", "onboarding_new_cardholder"],
+        ["db", "migrate"],
+    ],
+)
+def test_a_db_that_keeps_nothing_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], db: str
+) -> None:
+    """An empty --db (an unset shell variable) or :memory: is refused with exit 2 before
+    anything runs, instead of a run on a temporary database that loses every waiting instance
+    and pending effect when it ends (and exits 0); so is a folder, named as one."""
+    db = str(tmp_path) if db == "FOLDER" else db
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        json.dumps(
+            {
+                "customer_id": "c-001",
+                "type": "card_issued",
+                "at": "2026-01-05T10:00:00+07:00",
+                "data": {"card_id": "k", "product": "gold"},
+            }
+        )
+        + "\n"
+    )
+    actions = tmp_path / "actions.jsonl"
+    extra = ["--events", str(events), "--actions", str(actions)] if command[0] == "run" else []
+    assert main([*command, "--db", db, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("journeydsl: error: --db ")
+    assert "name the state file (a path) or a PostgreSQL database" in err
+    assert not actions.exists()
+
+
+@pytest.mark.parametrize("kind", ["folder", "device", "fifo"])
+def test_an_actions_file_that_is_not_a_regular_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """--actions naming a folder, a device (/dev/null forgets what is written) or a FIFO (which
+    blocks the run) is refused with exit 2 before the state file is made, instead of a run
+    that stops with exit 1 after touching it, forgets its actions, or hangs."""
+    import os
+
+    if kind == "folder":
+        actions = tmp_path / "out"
+        actions.mkdir()
+    elif kind == "device":
+        actions = Path(os.devnull)
+    else:
+        actions = tmp_path / "fifo"
+        os.mkfifo(actions)
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    db = tmp_path / "state.db"
+    argv = ["run", str(EXAMPLES / "onboarding_new_cardholder.journey"), "--db", str(db)]
+    assert main([*argv, "--events", str(events), "--actions", str(actions)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"journeydsl: error: --actions {actions}: is ")
+    assert not db.exists()

@@ -154,6 +154,19 @@ def test_errors_are_one_line_and_exit_2(
     assert "Traceback" not in err
 
 
+def test_an_unknown_journey_that_begins_a_known_one_gets_it_as_the_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pause onboarding` on a database of onboarding_new_cardholder (too short for a
+    close spelling) is told the journey it begins, as docs/cli.md shows."""
+    issued = event("c-002", "card_issued", "2026-01-05T11:00:00+07:00", card_id="k", product="x")
+    assert _run(tmp_path, [issued], "2026-01-06T00:00:00+07:00") == 0
+    capsys.readouterr()
+    assert main(["pause", "onboarding", "--db", str(tmp_path / "state.db")]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert f"(it has: {JOURNEY}); did you mean '{JOURNEY}'?" in last
+
+
 def test_pause_twice_resume_without_policy_and_a_missing_or_busy_database(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -270,6 +270,43 @@ def test_fmt_output_in_the_same_folder_keeps_uses_paths(
     assert run(capsys, "check", str(out))[0] == 0
 
 
+def test_fmt_output_in_another_folder_names_what_it_leaves_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fmt -o OTHER/x.yaml` of a journey that includes a fragment and hands off to another
+    journey says that OTHER lacks them (its check would fail, JD214 and JD213); beside its
+    source, or with them copied over, it says nothing."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    (tmp_path / "other").mkdir()
+    source = tmp_path / "examples" / "handoff_twice.journey"
+    source.write_text(
+        (EXAMPLES / "activation_handoff.journey")
+        .read_text(encoding="utf-8")
+        .replace("journey activation_handoff", "journey handoff_twice")
+        .replace(
+            "\nwait for card_activated within 7d {",
+            "\ninclude remind_activation(days: 2d, round: 1)\nwait for card_activated within 7d {",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    assert run(capsys, "check", str(source))[0] == 0
+    code, _, err = run(capsys, "fmt", str(source), "-o", str(tmp_path / "other" / "x.yaml"))
+    assert code == 0
+    notes = [line for line in err.splitlines() if line.startswith("journeydsl fmt: note:")]
+    assert len(notes) == 2
+    assert "fragment 'remind_activation'" in notes[0]
+    assert "(JD214)" in notes[0]
+    assert "journey 'activation_call'" in notes[1]
+    assert "(JD213)" in notes[1]
+    for name in ("remind_activation.fragment", "activation_call.journey"):
+        shutil.copy(EXAMPLES / name, tmp_path / "other" / name)
+    code, _, err = run(capsys, "fmt", str(source), "-o", str(tmp_path / "other" / "x.yaml"))
+    assert (code, err) == (0, "")
+    code, _, err = run(capsys, "fmt", str(source), "-o", str(tmp_path / "examples" / "x.yaml"))
+    assert (code, err) == (0, "")
+
+
 def test_fmt_to_a_missing_folder_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -144,3 +144,16 @@ def test_render_body_fills_params_and_keeps_escaped_braces() -> None:
     body = "{{QC}} {amount} by {day}; {missing}"
     params = {"amount": {"amount": "1500000", "currency": "VND"}, "day": "2026-02-05"}
     assert render_body(body, params) == "{QC} 1,500,000 VND by 2026-02-05; {missing}"
+
+
+def test_render_body_never_rounds_an_amount() -> None:
+    """An amount is written with its currency's places, never rounded: 1.235 KWD (three places)
+    stays 1.235, 1234.5 USD is 1,234.50, and 1000000.00 VND is 1,000,000."""
+    params = {
+        "fee": {"amount": "1.235", "currency": "KWD"},
+        "cash": {"amount": "1234.5", "currency": "USD"},
+        "goal": {"amount": "1000000.00", "currency": "VND"},
+    }
+    assert render_body("{fee} / {cash} / {goal}", params) == (
+        "1.235 KWD / 1,234.50 USD / 1,000,000 VND"
+    )

@@ -80,6 +80,21 @@ def test_a_value_of_the_wrong_shape_says_list_or_mapping() -> None:
     ]
 
 
+def test_a_list_with_a_wrong_item_is_not_also_called_too_short() -> None:
+    """`journeys: [123]` (a list that must not be empty) is one error, at the item: pydantic's
+    "should have at least 1 item after validation, not 0" on the list was reported too."""
+    from journeydsl.runtime.policies import load_policies
+
+    with pytest.raises(InputError) as caught:
+        load_policies("p.yaml", "frequency_caps: [{max: 1, window: 1d, journeys: [123]}]\n")
+    assert [str(e) for e in caught.value.errors] == [
+        "p.yaml:1:50: error: frequency_caps[0].journeys[0]: Input should be a valid string, "
+        "found 123"
+    ]
+    with pytest.raises(InputError, match="at least 1 item"):
+        load_policies("p.yaml", "frequency_caps: [{max: 1, window: 1d, journeys: []}]\n")
+
+
 def test_a_key_given_twice_in_one_mapping_is_an_error_at_the_second(tmp_path: Path) -> None:
     """A policy, behaviour or test file that gives a key twice in one mapping (`max: 6` then
     `max: 60`) is refused at the second one, naming the first's line, rather than read as the

@@ -211,6 +211,30 @@ def _command(argv: Sequence[str]) -> str:
     return next((a for a in argv if not a.startswith("-")), "")
 
 
+def _db_problem(db: object) -> str | None:
+    """Why a ``--db`` cannot name a state database, or None: an empty one (an unset shell
+    variable) or ``:memory:`` would be a temporary SQLite database, gone when the command
+    ends, so a run would lose every waiting instance, timer and pending effect; a folder is
+    no database (and was told as a missing one, or as one that cannot be opened)."""
+    if not isinstance(db, str):
+        return None
+    if not db.strip():
+        return (
+            "--db is empty: name the state file (a path) or a PostgreSQL database (postgresql://…)"
+        )
+    if os.path.isdir(db):
+        return (
+            f"--db {db} is a folder: name the state file (a path) or a PostgreSQL database "
+            "(postgresql://…)"
+        )
+    if db == ":memory:":
+        return (
+            f"--db {db} is a database in memory, gone when the command ends: name the state "
+            "file (a path) or a PostgreSQL database (postgresql://…)"
+        )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -221,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = cast(TextIO, PipeOut(sys.stdout)), sys.stderr
     if args.command is None:
         parser.print_help(err)
+        return ExitCode.USAGE
+    if (problem := _db_problem(getattr(args, "db", None))) is not None:
+        print(f"journeydsl: error: {problem}", file=err)
         return ExitCode.USAGE
     try:
         return _command_of(args.command).run(args, out, err)

@@ -184,6 +184,7 @@ def _apply_policies(
     ``root`` (adding to its diagnostics); the policy file's own mistakes (JD601) are returned."""
     from journeydsl.runtime.policies.capacity_checks import limit_spans
     from journeydsl.runtime.policies.checks import check_journey, load_for_check
+    from journeydsl.runtime.policies.journey_names import check_journey_names
 
     if (problem := policy_file_problem(path)) is not None:
         fail_usage(problem)
@@ -196,6 +197,9 @@ def _apply_policies(
         if r.journey is not None:
             found = check_journey(r.journey, r.catalog, policies, spans)
             r.diagnostics = sorted([*r.diagnostics, *found], key=lambda d: d.sort_key())
+    if all(r.ast is not None for r in results):  # (an unreadable journey's id is unknown)
+        ids = {r.ast.name.name for r in results if r.ast is not None}
+        return [*problems, *check_journey_names(path, ids, root=root, sources=sources)]
     return problems
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -34,7 +36,9 @@ __all__ = [
     "input_file_problem",
     "journeys_with_roots",
     "looks_like_journey",
+    "output_file_problem",
     "quiet_engine_logs",
+    "write_atomically",
 ]
 
 
@@ -142,13 +146,22 @@ class UsageError(Exception):
 
 
 def actions_file_problem(actions: str | Path) -> str | None:
-    """Why ``actions`` cannot be the actions file (``-``: not a file), or None. The actions file
-    is read back when a run starts again, to drop the actions it already holds (exactly once),
-    so it must be a file: stdout cannot be read back."""
+    """Why ``actions`` cannot be the actions file (``-``, a folder, a device, a FIFO: not a
+    regular file), or None. The actions file is read back when a run starts again, to drop the
+    actions it already holds (exactly once), so it must be a file: stdout cannot be read back,
+    /dev/null forgets, and a FIFO blocks the run until something reads it."""
     if str(actions) == "-":
         return (
             "--actions must name a file, not - (stdout): it is read back on a rerun to drop the "
             "actions already delivered"
+        )
+    path = Path(actions)
+    if path.is_dir():
+        return f"--actions {actions}: is a folder, not a file"
+    if path.exists() and not path.is_file():
+        return (
+            f"--actions {actions}: is not a regular file (a device or a FIFO): the actions file "
+            "is read back on a rerun to drop the actions already delivered"
         )
     return None
 
@@ -285,3 +298,38 @@ def _folder(text: str) -> Path:
     if not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text}: no such folder")
     return Path(text)
+
+
+def write_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to the file ``path`` through a temporary file in the same folder,
+    renamed over it once complete: a reader (a CI job collecting a report) finds the old file or
+    the whole new one, never a part of one, and a failed write leaves no temporary file. The file
+    gets the permissions a new file would (the umask's). Raises :class:`OSError` when the file
+    cannot be written."""
+    target = Path(path)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def output_file_problem(path: str | Path) -> str | None:
+    """Why a report cannot be written to ``path`` (its folder does not exist, or it is a folder),
+    as ``PATH: reason``, or None: checked before the work starts, so that a mistyped path does
+    not cost the whole run."""
+    p = Path(path)
+    if p.is_dir():
+        return f"{path}: is a folder, not a file"
+    if not p.parent.is_dir():
+        return f"{path}: no such folder: {p.parent}"
+    return None

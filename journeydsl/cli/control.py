@@ -107,6 +107,9 @@ def _known(store: Any, journey: str, db: str, err: TextIO) -> bool:
     from journeydsl.cli.stores import db_label
 
     near = closest(journey, sorted(names))
+    if near is None:  # a short form of a long id (`onboarding`): the one journey it begins
+        begun = [n for n in sorted(names) if n.startswith(journey)] if journey else []
+        near = begun[0] if len(begun) == 1 else None
     hint = f"; did you mean {near!r}?" if near else ""
     have = f" (it has: {', '.join(sorted(names))})" if names else " (it has no journeys yet)"
     print(f"journeydsl: error: unknown journey {journey!r} in {db_label(db)}{have}{hint}", file=err)

@@ -73,13 +73,14 @@ def explain_stored(args: Any, out: TextIO, err: TextIO) -> int:
         return ExitCode.USAGE
     from journeydsl.cli.run import _compile
 
-    journeys = _compile([Path(args.journey)], err, args.root)
+    journeys = _compile([Path(args.journey)], err, args.root, to_run=False)
     if journeys is None:
         return ExitCode.ERRORS
     journey = journeys[0]
     actions = _actions(args.actions, args.customer, journey.id, err)
     if actions is None:
         return ExitCode.USAGE
+    from journeydsl.cli.customers import closest_customers, did_you_mean
     from journeydsl.cli.stores import (
         db_label,
         is_postgres_dsn,
@@ -90,10 +91,13 @@ def explain_stored(args: Any, out: TextIO, err: TextIO) -> int:
     if not is_postgres_dsn(args.db) and not Path(args.db).is_file():
         print(f"journeydsl: error: {args.db}: no such database", file=err)
         return ExitCode.USAGE
+    near: list[str] = []
     try:
         with open_store(args.db, readonly=True) as store:
             records = store.instances_of(args.customer)
             profile = store.get(args.customer)
+            if not records and not profile.known:  # (the ids it may have meant: a mistake only)
+                near = closest_customers(args.customer, store.customers())
     except Exception as exc:
         if not told_store_problem(args.db, exc, err):
             raise
@@ -101,7 +105,11 @@ def explain_stored(args: Any, out: TextIO, err: TextIO) -> int:
     mine = [r for r in records if r["journey"] == journey.id]
     others = sorted({str(r["journey"]) for r in records} - {journey.id})
     if not mine and not profile.known and not others:
-        print(f"journeydsl: error: no customer '{args.customer}' in {db_label(args.db)}", file=err)
+        print(
+            f"journeydsl: error: no customer '{args.customer}' in {db_label(args.db)}"
+            + did_you_mean(near),
+            file=err,
+        )
         return ExitCode.ERRORS
     from journeydsl.simulate.report import render_explain
 

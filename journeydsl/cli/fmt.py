@@ -24,6 +24,7 @@ __all__ = [
     "add_schema_arguments",
     "cmd_fmt",
     "cmd_schema",
+    "left_behind",
     "rebase_uses",
 ]
 
@@ -98,6 +99,8 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = args.to or ("dsl" if _is_yaml(p) else "yaml")
     if args.output:
         tree = rebase_uses(tree, p.parent, Path(args.output).parent)
+        for note in left_behind(tree, p.parent, Path(args.output).parent):
+            err.write(f"journeydsl fmt: note: {note}\n")
     rendered = print_yaml(tree) if target == "yaml" else print_dsl(tree)
     if not args.output:
         out.write(rendered)
@@ -165,6 +168,38 @@ def rebase_uses(tree: A.Journey, source_dir: Path, output_dir: Path) -> A.Journe
         if lit is not None:
             changes[name] = replace(lit, value=_rebased(lit.value, source_dir, output_dir))
     return replace(tree, **changes)
+
+
+def left_behind(tree: A.Journey, source_dir: Path, output_dir: Path) -> list[str]:
+    """What the journey finds in its own folder but a copy written to ``output_dir`` would not:
+    the fragments it includes (JD214 there) and the journeys it hands off to (JD213 there)."""
+    from journeydsl.ast_reuse import Enter, Include
+    from journeydsl.compiler.fragments import fragment_file
+    from journeydsl.compiler.goals import goal_steps
+    from journeydsl.compiler.handoff import target_file
+    from journeydsl.compiler.steps import _walk
+
+    if os.path.abspath(source_dir) == os.path.abspath(output_dir):
+        return []
+    notes: dict[str, str] = {}
+    for step in _walk(tree.steps + goal_steps(tree)):
+        if isinstance(step, Include):
+            name = step.fragment.name
+            found = fragment_file(source_dir, name)
+            if found is not None and fragment_file(output_dir, name) is None:
+                notes[name] = (
+                    f"it includes fragment '{name}' ({found}), which is not in {output_dir}: "
+                    f"copy it there, or the copy does not compile (JD214)"
+                )
+        elif isinstance(step, Enter):
+            name = step.journey.name
+            found = target_file(str(source_dir / "x.journey"), name)
+            if found is not None and target_file(str(output_dir / "x.journey"), name) is None:
+                notes[f"enter {name}"] = (
+                    f"it hands off to journey '{name}' ({found}), which is not in {output_dir}: "
+                    f"copy it there, or the copy does not compile (JD213)"
+                )
+    return list(notes.values())
 
 
 #: The file kinds ``schema --kind`` knows (:data:`journeydsl.cli.schemas.KINDS`, repeated so that

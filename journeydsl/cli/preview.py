@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from journeydsl.cli.common import Command, closest, fail_usage
+from journeydsl.cli.customers import refuse_unknown_customer
 from journeydsl.cli.simulate import add_input_arguments, build
 from journeydsl.exitcodes import ExitCode
+from journeydsl.money import money_text
 
 if TYPE_CHECKING:
     from journeydsl.expr.catalog import TemplateSpec
@@ -42,9 +44,7 @@ def add_preview_arguments(p: argparse.ArgumentParser) -> None:
 def _value_text(value: Any) -> str:
     """A param's value as the message shows it: money as ``1,000,000 VND``."""
     if isinstance(value, dict) and set(value) == {"amount", "currency"}:
-        amount = Decimal(str(value["amount"]))
-        shown = f"{amount:,}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-        return f"{shown} {value['currency']}"
+        return money_text(Decimal(str(value["amount"])), str(value["currency"]))
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -98,15 +98,8 @@ def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from journeydsl.simulate.driver import SimulationResult
 
     assert isinstance(run.result, SimulationResult)  # preview has no --workers or --compare
-    customers = run.result.customers()
-    if args.customer not in customers:
-        best = closest(args.customer, customers)
-        print(
-            f"journeydsl: error: no customer '{args.customer}' in this simulation"
-            + (f" — did you mean '{best}'?" if best else ""),
-            file=err,
-        )
-        return ExitCode.ERRORS
+    if stop := refuse_unknown_customer(args, run.result.customers(), err):
+        return stop
     sends = [
         a
         for a in run.result.actions

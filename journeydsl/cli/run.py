@@ -272,6 +272,13 @@ def summary_line(summary: RunSummary, actions: Path, db: str | None = None) -> s
             else ""
         )
         + (
+            f"; {summary.profile_problems} profile line"
+            + ("s" * (summary.profile_problems != 1))
+            + " skipped (named above; their customers have no profile)"
+            if summary.profile_problems
+            else ""
+        )
+        + (
             f"; {summary.unprofiled} "
             + ("customer has" if summary.unprofiled == 1 else "customers have")
             + " no profile (no consent: every message to them is withheld)"
@@ -286,7 +293,13 @@ def _compile(
     err: TextIO,
     root: str | Path | None,
     roots: Mapping[Path, Path | None] | None = None,
+    *,
+    to_run: bool = True,
 ) -> list[ir.Journey] | None:
+    """The journeys of ``files`` compiled, or None after their errors were told on ``err``.
+    ``to_run``: they are to run together on one engine of the command line, which has no
+    decision functions, needs every journey they hand off to, and one declaration of each
+    budget; without it (``explain --db`` reads what a run stored) those are not asked."""
     from journeydsl.compiler import compile_file
     from journeydsl.compiler.redefinitions import ADVICE, Definitions, conflict_message
     from journeydsl.diagnostics import render_text
@@ -310,7 +323,7 @@ def _compile(
         journeys.append(j)
         # decide: a command line has no decision functions to call
         asked = sorted({n.function for n in j.nodes.values() if isinstance(n, ir.Decide)})
-        if asked:
+        if asked and to_run:
             print(
                 f"{path}: error: journey {j.id} asks decision functions ({', '.join(asked)}), "
                 "which only a host can answer: run it from Python with Engine(decisions=...) "
@@ -318,10 +331,16 @@ def _compile(
                 file=err,
             )
             failed = True
+    if not to_run:
+        return None if failed else journeys
+    from journeydsl.ir_rewards import budget_conflicts
     from journeydsl.runtime.handoff import missing_targets  # hand-off: targets run alongside
 
     for missing in missing_targets(journeys, [j.id for j in journeys]):
         print(f"error: {missing}, which is not run: give its file too", file=err)
+        failed = True
+    for problem in budget_conflicts(journeys):  # reward budgets: one declaration per name
+        print(f"error: {problem}", file=err)
         failed = True
     return None if failed else journeys
 
@@ -538,6 +557,9 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
     except JourneyChangedError as exc:
         print(f"journeydsl: error: {store.path}: {exc}", file=err)
         return ExitCode.USAGE
+    for problem in _budget_problems(plan.journeys, store):
+        print(f"journeydsl: error: {store.path}: {problem}", file=err)
+        return ExitCode.USAGE
     reached = store.get_meta(RUN_CLOCK)
     now = plan.now
     if now is not None and reached is not None and now < datetime.fromisoformat(reached):
@@ -571,6 +593,18 @@ def _run(plan: _Plan, store: Store, err: TextIO) -> int:
         )
         print(summary_line(summary, plan.actions), file=err)
         return ExitCode.ERRORS
+
+
+def _budget_problems(journeys: Sequence[ir.Journey], store: Store) -> list[str]:
+    """Why the journeys cannot draw from the store's budgets (a budget they declare in another
+    unit than the store keeps it), before anything runs: the engine would refuse their first
+    draw, in the middle of the run."""
+    from journeydsl.runtime.budgets import BudgetLedger
+    from journeydsl.runtime.rewards import ledger_conflicts
+
+    if not isinstance(store, BudgetLedger):
+        return []
+    return ledger_conflicts(journeys, store)
 
 
 def _others(journeys: Sequence[ir.Journey], store: Store) -> str:

@@ -21,10 +21,10 @@ from journeydsl.cli.common import (
     UsageError,
     add_root_option,
     check_input_files,
-    closest,
     policy_file_problem,
     quiet_engine_logs,
 )
+from journeydsl.cli.customers import PopulationIds, recorded_ids, refuse_unknown_customer
 from journeydsl.cli.variants import Variant, add_param_arguments, variants
 from journeydsl.exitcodes import ExitCode
 from journeydsl.zones import local_time, zone
@@ -416,6 +416,11 @@ def _build(args: argparse.Namespace, err: TextIO) -> Run | int:
             _check_several(args)
         except UsageError as exc:
             raise UsageError(f"{exc} (the journeys it hands off to run with it)") from None
+    from journeydsl.ir_rewards import budget_conflicts  # (a --compare variant runs alone)
+
+    for problem in budget_conflicts(journeys[:1] + journeys[len(args.variants) :]):
+        print(f"error: {problem}", file=err)
+        return ExitCode.ERRORS
     if not _load_policies(args, err):
         return ExitCode.ERRORS
     with quiet_engine_logs(err):
@@ -604,14 +609,15 @@ def _run(sim: Simulation, args: argparse.Namespace, err: TextIO) -> SimulationRe
 
 
 def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO) -> Run | int:
+    from journeydsl.cli.customers import note_without_profile
+    from journeydsl.runtime.profiles import attribute_types
     from journeydsl.simulate.driver import Enrolment, Simulation
     from journeydsl.simulate.inputs import read_enrolments, read_events, read_profiles, schemas_of
 
     journey = journeys[0]
-
     profiles: list[Profile] = []
-    if args.profiles:
-        profiles, bad = read_profiles(args.profiles, journey.attribute_types)
+    if args.profiles:  # (checked against the attributes of every journey's catalog)
+        profiles, bad = read_profiles(args.profiles, attribute_types(journeys))
         for problem in bad:
             print(f"{problem.where}: profile skipped: {problem.reason}", file=err)
     events, problems = read_events(args.events, schemas_of(journeys))
@@ -622,6 +628,9 @@ def _recorded(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO)
         enrolments, refused = read_enrolments(args.enrol, journey.timezone, journey)
         for problem in refused:
             print(f"{problem.where}: enrolment skipped: {problem.reason}", file=err)
+    if stop := refuse_unknown_customer(args, recorded_ids(events, profiles, enrolments), err):
+        return stop
+    note_without_profile(args, events, profiles, enrolments, err)
     start = _time(args.start, "--start", journey.timezone)
     if start is None:
         times = [e.record.at for e in events] + [n.at for n in enrolments]
@@ -720,6 +729,8 @@ def _synthetic(args: argparse.Namespace, journeys: list[ir.Journey], err: TextIO
         return ExitCode.ERRORS
     journey = journeys[0]
     model = loaded.model
+    if stop := refuse_unknown_customer(args, PopulationIds(model, args.population), err):
+        return stop
     start = _time(args.start, "--start", journey.timezone) or model.start
     start = start.astimezone(zone(journey.timezone))  # (--days: days of the journey's calendar)
     until = _until(args, start, journey.timezone)
@@ -754,8 +765,7 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``journeydsl simulate``."""
     from journeydsl.cli.simulate_output import write_report
 
-    run = build(args, err)
-    if isinstance(run, int):
+    if isinstance(run := build(args, err), int):
         return run
     return write_report(args, run, out, err)
 
@@ -777,16 +787,8 @@ def explain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if isinstance(run, int):
         return run
     assert isinstance(run.result, SimulationResult)  # explain has no --workers or --compare
-    known = run.result.customers()
-    if args.customer not in known:
-        hint = closest(args.customer, known)
-        print(
-            f"journeydsl: error: no customer '{args.customer}' in this simulation (not in the "
-            f"events, the profiles or the population)"
-            + (f" — did you mean '{hint}'?" if hint else f"; it has {len(known)} customers"),
-            file=err,
-        )
-        return ExitCode.ERRORS
+    if stop := refuse_unknown_customer(args, run.result.customers(), err):
+        return stop
     out.write(render_explain(run.result, args.customer))
     return ExitCode.OK
 

@@ -286,6 +286,11 @@ def _work(
     from journeydsl.runtime.worker import SystemClock, Worker
 
     with PostgresStore(args.db, migrate=bool(args.migrate), buckets=args.buckets) as store:
+        from journeydsl.runtime.rewards import ledger_conflicts  # reward budgets: their units
+
+        if problems := ledger_conflicts(journeys, store):
+            raise ValueError(f"{db_label(args.db)}: {'; '.join(problems)}")
+
         # (the actions file writes each time in its customer's zone: one lookup per customer,
         # not per action; a zone changed meanwhile only changes how a time is written)
         @functools.lru_cache(maxsize=100_000)

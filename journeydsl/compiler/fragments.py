@@ -26,6 +26,7 @@ from journeydsl.compiler.handoff import input_type
 from journeydsl.compiler.named_args import check_named_args
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 from journeydsl.expr.checker import Scope
+from journeydsl.syntax.limits import MAX_STEPS, iter_steps
 
 if TYPE_CHECKING:
     from journeydsl.compiler.lower import _Lowerer
@@ -82,9 +83,15 @@ class Expander:
         self._stack: list[str] = []
         self._site_ids: dict[str, int] = {}
         self._reported: set[str] = set()
+        #: The steps of the journey with its includes expanded so far; past MAX_STEPS (or
+        #: MAX_NESTING), no include is expanded any more (fragments that include others several
+        #: times each multiply: ten includes a level, six levels deep, are a million steps).
+        self._steps = 0
+        self._too_many = False
 
     def journey(self, journey: A.Journey) -> A.Journey:
         """``journey`` with its includes expanded (itself when it has none)."""
+        self._steps = _count(journey.steps) + sum(_count(g.steps) for g in journey.goals)
         steps = self._walk(journey.steps)
         goals = self._walk(journey.goals)
         if steps is journey.steps and goals is journey.goals:
@@ -120,16 +127,27 @@ class Expander:
                 or f"write it in {name}.fragment (or {name}.fragment.yaml) next to this journey",
             )
             return inc
-        if name in self._stack or len(self._stack) >= MAX_NESTING:
+        if name in self._stack:
             chain = " → ".join([*self._stack[self._stack.index(name) :], name])
             self.diags.error(
                 "JD118",
-                f"fragment '{name}' includes itself: {chain}"
-                if name in self._stack
-                else f"fragments nest more than {MAX_NESTING} deep",
+                f"fragment '{name}' includes itself: {chain}",
                 inc.span,
                 "a fragment cannot include itself, directly or through another",
             )
+            return inc
+        if len(self._stack) >= MAX_NESTING:
+            if self._too_many:
+                return inc
+            self._too_many = True  # (once: the other sites that deep would say it again)
+            self.diags.error(
+                "JD118",
+                f"fragments nest more than {MAX_NESTING} deep: " + " → ".join([*self._stack, name]),
+                inc.span,
+                "include the inner fragments' steps in an outer one, or write them in place",
+            )
+            return inc
+        if self._too_many:
             return inc
         info = path.stat()
         fragment, problems, text = _parsed(str(path), (info.st_mtime_ns, info.st_size))
@@ -144,6 +162,17 @@ class Expander:
             self._reported.add(str(path))
             for p in fragment.params:
                 input_type(p.value, self.diags)
+        self._steps += _count(fragment.steps)
+        if self._steps > MAX_STEPS:
+            self._too_many = True
+            self.diags.error(
+                "JD112",
+                f"with its fragments included, the journey has more than {MAX_STEPS:,} steps",
+                inc.span,
+                "include fewer fragments, or fragments that include fewer others: each include "
+                "copies its fragment's steps, and those of the fragments it includes",
+            )
+            return inc
         self.sites.append((replace(inc, declared=fragment.params), str(path)))
         copy = _Copy(
             str(path),
@@ -175,6 +204,11 @@ def _fragments_in(folder: Path) -> list[str]:
     except OSError:
         return []
     return [n.split(".fragment")[0] for n in names if n.endswith(_SUFFIXES)]
+
+
+def _count(steps: A.Steps) -> int:
+    """How many steps ``steps`` holds, nested ones included (an include counts as one)."""
+    return sum(1 for _ in iter_steps(steps))
 
 
 def _has_steps(value: Any) -> bool:
@@ -212,7 +246,9 @@ class _Copy:
         if not is_dataclass(value) or isinstance(value, type):
             return value
         changes = {f.name: self.node(getattr(value, f.name)) for f in fields(value)}
-        if isinstance(value, _STEPS):
+        if isinstance(value, _STEPS) and (not isinstance(value, A.Break) or value.id):
+            # (a `break` or `continue` is no step of its own: it takes an id only when written
+            # with one, which is then reported)
             changes["id"] = A.Ident(self._id(value), changes["span"])
         return replace(value, **changes)
 

@@ -30,13 +30,19 @@ def lower_goal_steps(
     """The first node of ``goal``'s steps (None when it has none), which end at a new exit."""
     if not goal.steps:
         return None
+    from journeydsl.compiler.during import hidden_wait
+
     for s in walk(goal.steps):
-        if isinstance(s, _WAITS):
+        why = hidden_wait(s)
+        if isinstance(s, _WAITS) or why:
             lw.diags.error(
                 "JD105",
-                "a goal's steps run at the instant the goal is reached: they cannot wait",
+                "a goal's steps run at the instant the goal is reached: they cannot wait"
+                + (f" ({why})" if why else ""),
                 s.span,
-                "move the wait into the journey's steps, or drop it",
+                "move the wait into the journey's steps, or drop it"
+                if not isinstance(s, A.Decide)
+                else "ask once in a goal's steps (`retry 0`), or decide before the goal",
             )
     taken = set(lw.ids.values()) | set(lw.nodes)
     end, n = f"goal_{goal.outcome.name}", 1

@@ -92,6 +92,9 @@ class _Lowerer:
         self.params: dict[str, str] = {}
         #: Per enclosing repeat: where a `break` and a `continue` in it jump to.
         self.loops: list[tuple[str | None, str]] = []
+        #: The rounds an instance can run of the enclosing repeats, all told (their maxes
+        #: multiplied), outermost first.
+        self.rounds: list[int] = []
         #: The journey's steps, then the goals' (`goal … then { … }`), and the goals' exits.
         self.every: A.Steps = journey.steps + goal_steps(journey)
         self.goal_exits: list[str] = []

@@ -82,6 +82,10 @@ def override(
             continue
         origin = Span(f"<{p.name.name}={text}>", 1, 1, 1, len(text) + 1)
         expr, found = parse(text, origin)
+        if isinstance(p.value, A.StringLit) and (expr is None or isinstance(expr, A.Name)):
+            # A text parameter given as a bare word (`--param tier=gold`) means that text: on
+            # a command line, the quotes of `"gold"` are the shell's and are gone.
+            expr, found = A.StringLit(text, origin), []
         problems.extend(found)
         # (a value that does not parse leaves the declared one: the journey fails anyway)
         params.append(p if expr is None else replace(p, value=expr))

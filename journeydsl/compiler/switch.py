@@ -10,11 +10,15 @@ from journeydsl import ir
 from journeydsl.expr.checker import Scope, check, check_enum_literal
 from journeydsl.expr.hints import mismatch_hint
 from journeydsl.expr.types import Type, article
+from journeydsl.syntax._print_expr import print_expr
 
 if TYPE_CHECKING:
     from journeydsl.compiler.lower import _Lowerer
 
 __all__ = ["lower_switch"]
+
+#: Case values whose written form is their value (so two that read alike are equal).
+_LITERALS = (A.StringLit, A.NumberLit)
 
 
 def lower_switch(lw: _Lowerer, s: A.Switch, nid: str, nxt: str | None, scope: Scope) -> str:
@@ -22,7 +26,17 @@ def lower_switch(lw: _Lowerer, s: A.Switch, nid: str, nxt: str | None, scope: Sc
     subj = check(s.subject, scope, absent="allowed")
     cases = []
     typed = [subj]
-    for case in s.cases:
+    seen: set[str] = set()
+    for n, case in enumerate(s.cases, 1):
+        literals = [print_expr(v) for v in case.values if isinstance(v, _LITERALS)]
+        if case.values and len(literals) == len(case.values) and seen.issuperset(literals):
+            lw.diags.error(
+                "JD501",
+                f"case {n} can never run: the cases before it take all its values",
+                case.span,
+                "remove it, or give it values of its own",
+            )
+        seen.update(literals)
         values = []
         for v in case.values:
             vt = check(v, scope)

@@ -6,7 +6,7 @@ import calendar
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from journeydsl import ast as A
@@ -43,7 +43,7 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 def duration_value(text: str) -> timedelta | None:
     """``"2d"`` → two days; None for an unknown unit or a length beyond :data:`MAX_DURATION`."""
     i = 0
-    while i < len(text) and text[i].isdigit():
+    while i < len(text) and "0" <= text[i] <= "9":
         i += 1
     unit = text[i:]
     if i == 0 or unit not in UNITS or i > 12:
@@ -57,7 +57,7 @@ def duration_value(text: str) -> timedelta | None:
 def time_value(text: str) -> time | None:
     """``"09:00"`` → 09:00; None when out of range or malformed."""
     hh, _, mm = text.partition(":")
-    if not (hh.isdigit() and mm.isdigit()):
+    if not (hh.isascii() and hh.isdigit() and mm.isascii() and mm.isdigit()):
         return None
     h, m = int(hh), int(mm)
     if not (0 <= h <= 23 and 0 <= m <= 59):
@@ -154,13 +154,25 @@ _TIMESTAMP_RE = re.compile(
 )
 
 
+#: The years a date or timestamp literal may name: those events may be dated in (1900 to 2999).
+#: Further out, an instant's UTC time, or the next day of a schedule, can leave the years a
+#: datetime holds (9999-12-31T23:59 in New York is in the year 10000 in UTC, 0001-01-01T00:00 in
+#: Ho Chi Minh City in the year 0), and every customer's instance would end with an error.
+FIRST_YEAR: Final = 1900
+LAST_YEAR: Final = 2999
+
+
 def date_value(text: str) -> date | str:
-    """``"2026-01-15"`` → that date; for a date the calendar does not have, why not."""
+    """``"2026-01-15"`` → that date; for a date the calendar does not have, or one outside
+    :data:`FIRST_YEAR` … :data:`LAST_YEAR`, why not."""
     y, m, d = (int(p) for p in text.split("-"))
     if not 1 <= m <= 12:
         return f"there is no month {m}"
-    if y < 1:
-        return "years start at 0001"
+    if not FIRST_YEAR <= y <= LAST_YEAR:
+        return (
+            f"the year {y} is out of range (dates run from {FIRST_YEAR} to {LAST_YEAR}, "
+            "as events do)"
+        )
     last = calendar.monthrange(y, m)[1]
     if not 1 <= d <= last:
         return f"{calendar.month_name[m]} {y} has {last} days"

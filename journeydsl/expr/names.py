@@ -61,9 +61,33 @@ def check_name(node: A.Name, scope: Scope) -> Typed:
         "JD204",
         f"undefined variable '{name}'",
         node.span,
-        did_you_mean(name, candidates) or "journey variables are declared by `set NAME = …`",
+        _text_hint(name, node.span.file, scope, candidates)
+        or did_you_mean(name, candidates)
+        or "journey variables are declared by `set NAME = …`",
     )
     return ERR
+
+
+def _text_hint(name: str, file: str, scope: Scope, names: list[str]) -> str | None:
+    """For a bare word that was meant as text (a value of an enum of the catalog, or any word in
+    YAML, where the quotes are easily lost): how to quote it."""
+    specs = scope.catalog.events.values()
+    types = [
+        *(t for spec in specs for t in spec.fields.values()),
+        *scope.catalog.attributes.values(),
+    ]
+    is_value = any(t.kind == "enum" and name in (t.values or ()) for t in types)
+    in_yaml = file.endswith((".yaml", ".yml"))
+    if not (is_value or (in_yaml and did_you_mean(name, names) is None)):
+        return None
+    said = (
+        f"'{name}' is a value of an enum of the catalog, so text"
+        if is_value
+        else f"if '{name}' is meant as text, it is a string"
+    )
+    if in_yaml:
+        return f"{said}: a string keeps its quotes in YAML, '\"{name}\"' (single quotes around)"
+    return f'{said}: write "{name}"'
 
 
 def _profile(node: A.Attr, scope: Scope) -> Typed:
@@ -161,13 +185,25 @@ def _event_field(node: A.Attr, base: str, scope: Scope) -> Typed:
             f"'{base}.{fname}' reads one event's field: use it inside an aggregate "
             f"over {base} or in a `where` on {base}",
             node.span,
-            f"e.g. sum({base}.{fname} in last 30d)" if fname != "at" else None,
+            _aggregate_hint(spec, base, fname),
         )
         return ERR
     t = field_type(spec, fname, node, scope)
     if t is None:
         return ERR
     return _at_hand(t, fname)
+
+
+def _aggregate_hint(spec: EventSpec, base: str, fname: str) -> str | None:
+    """An aggregate that reads the field, by its type: a sum of an amount, else the last."""
+    t = spec.field_type(fname)
+    if t is None:
+        return None
+    if t.is_number or t.kind in ("money", "duration"):
+        return f"e.g. sum({base}.{fname} in last 30d)"
+    if t.kind in ("timestamp", "date", "time"):
+        return f"e.g. last({base}.{fname} in last 30d else entered_at)" if fname == "at" else None
+    return f"e.g. last({base}.{fname} in last 30d), or has({base} where {base}.{fname} == …)"
 
 
 def _at_hand(t: Type, fname: str) -> Typed:

@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from journeydsl.expr.catalog import BudgetSpec
+from journeydsl.money import money_text
 
 __all__ = [
     "BudgetLedger",
@@ -169,7 +170,9 @@ class MemoryBudgets:
 
 
 def amount_text(value: Decimal, currency: str | None) -> str:
-    """``500_000_000 VND``, or ``12`` rewards of a quota (the DSL's way of writing amounts)."""
+    """``500_000_000 VND``, or ``12`` rewards of a quota: the DSL's way of writing amounts, as
+    the reasons and decision-log entries the runtime stores say them. What a report shows a
+    person is :func:`~journeydsl.money.money_text`'s ``500,000,000 VND``."""
     text = f"{value:,f}".replace(",", "_")
     return f"{text} {currency}" if currency else text
 
@@ -191,7 +194,8 @@ def budget_json(state: BudgetState) -> dict[str, Any]:
 
 
 def budget_text(states: Iterable[BudgetState]) -> list[str]:
-    """One line a budget: total, spent, remaining, draws granted and refused."""
+    """One line a budget: total, spent, remaining (``100,000,000 VND``), draws granted and
+    refused."""
     lines = []
     for s in states:
         window = ""
@@ -199,9 +203,9 @@ def budget_text(states: Iterable[BudgetState]) -> list[str]:
             window = f", from {s.starts or '…'} until {s.ends or '…'}"
         unit = "" if s.currency else " rewards"
         lines.append(
-            f"{s.name}: total {amount_text(s.total, s.currency)}{unit}, "
-            f"spent {amount_text(s.spent, s.currency)}, "
-            f"remaining {amount_text(s.remaining, s.currency)}; "
+            f"{s.name}: total {money_text(s.total, s.currency)}{unit}, "
+            f"spent {money_text(s.spent, s.currency)}, "
+            f"remaining {money_text(s.remaining, s.currency)}; "
             f"{s.granted} granted, {s.refused} refused{window}"
         )
     return lines

@@ -5,9 +5,15 @@ The condition is evaluated for a customer on each of their events, when the host
 change of their profile (:meth:`journeydsl.runtime.engine.Engine.profile_changed`), and at the
 instant time alone may change it (an event leaving a sliding window, as for a `wait for`
 condition). Its last value is kept per journey and customer in the store's engine meta
-(``when:JOURNEY:CUSTOMER`` → ``1|NEXT`` or ``0|NEXT``, ``NEXT`` the instant to look again),
-committed with what the evaluation did. A customer enters on a change from false (or from never
-evaluated) to true, as the re-entry rule allows; while it stays true, nothing more happens.
+(``when:JOURNEY:CUSTOMER`` → ``1|NEXT|AT`` or ``0|NEXT|AT``, ``NEXT`` the instant to look again,
+``AT`` the instant it was evaluated as of), committed with what the evaluation did. A customer
+enters on a change from false (or from never evaluated) to true, as the re-entry rule allows;
+while it stays true, nothing more happens.
+
+An event that arrives late, dated before the customer's last evaluation, is evaluated as of that
+evaluation's instant (the customer's present), as a running instance takes it: evaluated as of
+its own time, it would miss a crossing that the events after it complete (the customer would
+not enter), or store a past false over a present true (the next event would enter them again).
 
 The first time the engine runs such a journey it evaluates every customer whose value is not
 stored yet (those for whom the condition already holds enter then), and it reads the stored
@@ -34,6 +40,7 @@ from journeydsl import ir
 from journeydsl.expr.context import EventRecord
 from journeydsl.runtime.evaluation import ConditionError, EvalContext, entry_failed
 from journeydsl.runtime.hostcalls import StoreError, iso
+from journeydsl.runtime.interpreter import Late
 from journeydsl.runtime.protocols import OutboxEntry, Profile
 from journeydsl.runtime.records import InstanceRecord
 
@@ -140,12 +147,15 @@ class ChangeEntries:
         cause: str,
         records: list[InstanceRecord],
         outbox: list[OutboxEntry],
+        late: Late | None = None,
     ) -> dict[str, str]:
         condition = journey.entry.condition
         assert condition is not None
         key = meta_key(journey.id, customer_id)
         stored = self.state.get_meta(key)
-        was = stored is not None and stored.startswith("1")
+        was, _, last = _parse(stored)
+        if last is not None and last > at:  # a late event: as of the customer's present
+            at = last
         probe = {"entered_at": iso(at), "customer_id": customer_id}
         ctx = EvalContext(
             self.events, at, probe, journey, profile, {}, {}, self.interpreter.history
@@ -163,10 +173,10 @@ class ChangeEntries:
             trigger = EventRecord(customer_id, cause, at, {})
             inst = self.entries.enter(journey, customer_id, at, profile, trigger)
             if inst is not None:
-                self.interpreter.run(journey, inst, journey.start, at, profile, outbox)
+                self.interpreter.run(journey, inst, journey.start, at, profile, outbox, late)
                 records.append(inst)
         self._schedule(journey.id, customer_id, soonest)
-        value = f"{'1' if holds else '0'}|{iso(soonest) if soonest else ''}"
+        value = f"{'1' if holds else '0'}|{iso(soonest) if soonest else ''}|{iso(at)}"
         return {} if value == stored else {key: value}
 
     def _schedule(self, journey_id: str, customer_id: str, at: datetime | None) -> None:
@@ -285,7 +295,11 @@ class ChangeEntries:
             outbox: list[OutboxEntry] = []
             profile = self.profiles.get(customer_id)
             journey = self.journeys[journey_id]
-            meta = self._one(journey, customer_id, when, profile, "change", records, outbox)
+            # A look again made late (the host did not tick) is a stale timer, as a segment's
+            # evaluation is: its entry happens, but sends nothing to the customer.
+            limit = journey.stale_after or self.entries.stale_after
+            late = Late(now - when, limit) if limit and now - when > limit else None
+            meta = self._one(journey, customer_id, when, profile, "change", records, outbox, late)
             if records or meta:
                 self.state.commit(records + self.entries.handoffs.take(), outbox, meta=meta)
             entered += len(records)
@@ -317,12 +331,26 @@ class ChangeEntries:
                         self._one(journey, customer, at, profile, "change", records, outbox)
                     )
                     continue
-                looks = stored.partition("|")[2]
-                if looks:
-                    self._schedule(journey.id, customer, datetime.fromisoformat(looks))
+                looks = _parse(stored)[1]
+                if looks is not None:
+                    self._schedule(journey.id, customer, looks)
         if records or meta:
             self.state.commit(records + self.entries.handoffs.take(), outbox, meta=meta)
         return len(records)
+
+
+def _parse(stored: str | None) -> tuple[bool, datetime | None, datetime | None]:
+    """A stored ``VALUE|NEXT|AT`` (``AT`` missing in values stored before it was kept): the
+    condition's last value, the instant to look again and the instant it was evaluated as of."""
+    if stored is None:
+        return False, None, None
+    value, _, rest = stored.partition("|")
+    looks, _, at = rest.partition("|")
+    return (
+        value == "1",
+        datetime.fromisoformat(looks) if looks else None,
+        datetime.fromisoformat(at) if at else None,
+    )
 
 
 def _owner(state: Any) -> Any:

@@ -21,7 +21,16 @@ from journeydsl import ir
 from journeydsl.runtime.codec import decode_map, plain
 from journeydsl.runtime.decisions import extend, last_step, withheld
 from journeydsl.runtime.history import history_window
-from journeydsl.runtime.hostcalls import INFO, OnAction, hand_over, host_call, iso, log, record
+from journeydsl.runtime.hostcalls import (
+    INFO,
+    OnAction,
+    duration_setting,
+    hand_over,
+    host_call,
+    iso,
+    log,
+    record,
+)
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.policies.evaluator import Miss, PolicyEngine, Verdict
 from journeydsl.runtime.policies.model import Policies
@@ -74,6 +83,16 @@ class RetryPolicy:
     cap: timedelta = timedelta(hours=1)
     max_attempts: int = 8
 
+    def __post_init__(self) -> None:
+        duration_setting("RetryPolicy.base", self.base, optional=False)
+        duration_setting("RetryPolicy.cap", self.cap, optional=False)
+        attempts = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(
+                "RetryPolicy.max_attempts must be a whole number of 1 or more (1: no retry), "
+                f"not {attempts!r}"
+            )
+
     def delay(self, attempts: int) -> timedelta:
         """The wait before attempt number ``attempts + 1``."""
         delay: timedelta = min(self.base * (2 ** max(attempts - 1, 0)), self.cap)
@@ -112,7 +131,7 @@ class Delivery:
         self.retry = retry
         self.on_action = on_action
         self.scoped_to = scoped_to
-        self.stale_after = stale_after
+        self.stale_after = duration_setting("stale_after", stale_after)
         #: Told of every message delivered, once it is in the contact history (the engine's
         #: waits on ``sent(…)`` check their conditions again); whether an instance moved.
         self.on_contact = on_contact

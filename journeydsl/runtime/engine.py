@@ -39,6 +39,7 @@ from journeydsl.runtime.intake import (
     event_json,
     missing_handlers,
     scoped_marker,
+    unknown_journey,
 )
 from journeydsl.runtime.interpreter import Interpreter
 from journeydsl.runtime.policies.evaluator import PolicyEngine
@@ -340,7 +341,8 @@ class Engine:
         self, customer_id: str, journey_id: str, data: Mapping[str, Any] | None = None
     ) -> str | None:
         """Enter ``customer_id`` into a journey from code; None when re-entry rules refuse."""
-        journey = self.latest[journey_id]
+        if (journey := self.latest.get(journey_id)) is None:
+            raise unknown_journey(journey_id, self.latest)
         now = self._intake.now()
         profile = self.profiles.get(customer_id)
         trigger = EventRecord(customer_id, "enroll", now, dict(data or {}))

@@ -72,14 +72,22 @@ class BadEvent(ValueError):  # noqa: N818 - the domain term; "BadEventError" rea
 
 
 def _parse_time(raw: Any, what: str) -> datetime:
-    if not isinstance(raw, str):
+    if isinstance(raw, datetime):  # from the Python API: an aware datetime is taken as it is
+        if raw.utcoffset() is None:
+            raise BadEvent(
+                f"{what} has no UTC offset: {raw.isoformat()!r} (give an aware datetime, "
+                "e.g. datetime(…, tzinfo=ZoneInfo('Asia/Ho_Chi_Minh')))"
+            )
+        value = raw
+    elif not isinstance(raw, str):
         raise BadEvent(f"{what} must be an ISO 8601 timestamp string")
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadEvent(f"{what} is not an ISO 8601 timestamp: {raw!r}") from exc
-    if value.tzinfo is None:
-        raise BadEvent(f"{what} has no UTC offset: {raw!r} (write e.g. +07:00)")
+    else:
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise BadEvent(f"{what} is not an ISO 8601 timestamp: {raw!r}") from exc
+        if value.tzinfo is None:
+            raise BadEvent(f"{what} has no UTC offset: {raw!r} (write e.g. +07:00)")
     if 1901 <= value.year <= 2998:  # inside whatever the offset (compared without utcoffset)
         return value
     try:
@@ -87,7 +95,8 @@ def _parse_time(raw: Any, what: str) -> datetime:
     except OverflowError:  # year 1 or 9999 with an offset: beyond datetime's range in UTC
         inside = False
     if not inside:
-        raise BadEvent(f"{what} is out of range: {raw!r} (events must be from 1900 to 2999)")
+        shown = raw if isinstance(raw, str) else value.isoformat()
+        raise BadEvent(f"{what} is out of range: {shown!r} (events must be from 1900 to 2999)")
     return value
 
 

@@ -174,12 +174,17 @@ class Handoffs:
         values = {name: value.fn(step.ctx, None) for name, value in node.args}
         profile = self.entries.profiles.get(customer)
         new = None
-        if not self._busy(target.id, customer) and target.id != inst["journey"]:
+        if self._busy(target.id, customer) or target.id == inst["journey"]:
+            why = "a cycle: it is being run for this customer in this step"
+        elif target.id in self.entries.closed:  # (control of live journeys)
+            why = "it is paused or draining"
+        else:
+            why = "its entry rules refused"
             data = {"from": inst["journey"], "from_instance": inst["id"]}
             trigger = EventRecord(customer, "handoff", now, data)
             new = self.entries.enter(target, customer, now, profile, trigger)
         if new is None:
-            note(inst, now, node.id, "handoff", journey=target.id, entered=False)
+            note(inst, now, node.id, "handoff", journey=target.id, entered=False, why=why)
             log.info(
                 "handoff_refused", journey=inst["journey"], target=target.id, customer=customer
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -22,6 +22,8 @@ __all__ = [
     "Log",
     "OnAction",
     "StoreError",
+    "checked_answer",
+    "duration_setting",
     "hand_over",
     "host_call",
     "iso",
@@ -125,6 +127,24 @@ def host_call(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+def duration_setting(name: str, value: object, *, optional: bool = True) -> timedelta | None:
+    """``value``, a host's setting ``name`` that is a length of time (``None`` for none, when
+    ``optional``); else a ``TypeError`` or ``ValueError`` that says what to give. A number of
+    seconds, or a negative length (every event too late, every timer stale), is refused where
+    the engine is built, not met as a comparison error at the first event."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, timedelta):
+        kind = "a datetime.timedelta" + (" or None" if optional else "")
+        raise TypeError(
+            f"{name} must be {kind}, not {type(value).__name__} {value!r} "
+            "(write e.g. timedelta(hours=24))"
+        )
+    if value < timedelta(0):
+        raise ValueError(f"{name} must not be negative, not {value}")
+    return value
+
+
 def hand_over(call: Callable[..., DeliveryResult], *args: Any) -> DeliveryResult:
     """Call a channel, the ticket sink or an action handler. A network error it raises (a
     gateway timeout, a dropped connection: :func:`is_network_error`) is a transient failure,
@@ -132,11 +152,47 @@ def hand_over(call: Callable[..., DeliveryResult], *args: Any) -> DeliveryResult
     full disk's OSError, is the host's own fault: it propagates, and the outbox entry stays
     pending for the next call."""
     try:
-        return call(*args)
+        result = call(*args)
     except OSError as exc:
         if not is_network_error(exc):
             raise
         return DeliveryResult(DeliveryStatus.FAILED_TRANSIENT, f"{type(exc).__name__}: {exc}")
+    return checked_answer(call, result)
+
+
+_STATUSES = ", ".join(s.value for s in DeliveryStatus)
+
+
+def checked_answer(call: Callable[..., DeliveryResult], result: object) -> DeliveryResult:
+    """What ``call`` (a channel's ``send``, the ticket sink's ``open``, an action handler)
+    answered, as a :class:`DeliveryResult`. One whose status is the text of a
+    :class:`DeliveryStatus` (``DeliveryResult("delivered")``) is read as that status; anything
+    else (``None`` from a missing ``return``, ``True``, another status) is a bug of the
+    host's, raised as a ``TypeError`` naming the callable, before anything is recorded: the
+    effect stays pending and is handed over again, with its key."""
+    if type(result) is DeliveryResult and type(result.status) is DeliveryStatus:
+        return result
+    owner = getattr(call, "__self__", None)
+    name = (
+        f"{type(owner).__name__}.{call.__name__}"
+        if owner is not None
+        else getattr(call, "__qualname__", type(call).__name__)
+    )
+    if isinstance(result, DeliveryResult):
+        try:
+            status = DeliveryStatus(result.status)
+        except ValueError:
+            raise TypeError(
+                f"{name} answered a DeliveryResult with the status {result.status!r}, which is "
+                f"not one of {_STATUSES}: use DeliveryStatus.DELIVERED and the others"
+            ) from None
+        return DeliveryResult(status, str(result.detail or ""))
+    raise TypeError(
+        f"{name} returned {result!r}, not a DeliveryResult: return "
+        "DeliveryResult(DeliveryStatus.DELIVERED) once the effect is done, or FAILED_TRANSIENT "
+        "(retry) or FAILED_PERMANENT (give up, fall back); nothing was recorded, so the effect "
+        "is handed over again, with the same idempotency key"
+    )
 
 
 def record(

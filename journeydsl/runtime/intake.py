@@ -28,7 +28,7 @@ from journeydsl.jsonio import valid_unicode
 from journeydsl.money import Money
 from journeydsl.runtime.codec import plain
 from journeydsl.runtime.events import UnreadableEvent
-from journeydsl.runtime.hostcalls import log
+from journeydsl.runtime.hostcalls import duration_setting, log
 from journeydsl.runtime.interpreter import describe_lateness
 from journeydsl.runtime.protocols import Clock, Quarantine, QuarantinedEvent, StateStore
 from journeydsl.runtime.queues import CLOSED_EVENT
@@ -46,6 +46,7 @@ __all__ = [
     "missing_handlers",
     "printable",
     "scoped_marker",
+    "unknown_journey",
 ]
 
 #: The engine meta key set once a store has seen a run of only some of its journeys: from then
@@ -76,7 +77,30 @@ def event_json(raw: Mapping[str, Any] | EventRecord) -> dict[str, Any]:
             "at": raw.at.isoformat(),
             "data": plain(raw.data),
         }
-    return dict(raw)
+    if not isinstance(raw, Mapping):  # None, a list, a number: quarantined, never raised
+        shown = repr(raw)
+        return UnreadableEvent(
+            shown if len(shown) <= 1000 else shown[:999] + "…",
+            "an event is a JSON object",
+        )
+    event = dict(raw)
+    if isinstance(at := event.get("at"), datetime):
+        # A host's datetime is written as the contract's text (so its id is that of the same
+        # event given as JSON); a naive one is then refused for its missing offset.
+        event["at"] = at.isoformat()
+    return event
+
+
+def unknown_journey(journey_id: object, known: Collection[str]) -> ValueError:
+    """The error of a journey id the engine does not run (``enroll``), naming those it runs
+    and the closest one."""
+    import difflib
+
+    close = difflib.get_close_matches(str(journey_id), sorted(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(
+        f"no journey {journey_id!r} in this engine (it runs {', '.join(sorted(known))}){hint}"
+    )
 
 
 def scoped_marker(event_id: str, journey_id: str) -> str:
@@ -94,7 +118,13 @@ def missing_handlers(
     choice of a send or as a fallback), tickets without a ticket sink, an action or reward
     without a handler."""
     missing: dict[str, list[str]] = {}
-    for journey in journeys:
+    for n, journey in enumerate(journeys):
+        if not isinstance(journey, ir.Journey):
+            raise TypeError(
+                f"journeys[{n}] is {type(journey).__name__}, not a compiled journey: give "
+                "compile_file(...).journey, after checking .ok (it is None when the journey "
+                "has errors; .diagnostics says which)"
+            )
         for node in journey.nodes.values():
             wanted: list[str] = []
             if isinstance(node, ir.Send):
@@ -175,10 +205,16 @@ class Intake:
         allowed_lateness: timedelta | None,
         on_quarantine: Callable[[Mapping[str, Any], str], None] | None,
     ) -> None:
+        if not callable(getattr(clock, "now", None)):
+            raise TypeError(
+                f"clock is {type(clock).__name__} {clock!r:.60}, which has no now() method: give "
+                "a Clock, an object whose now() returns an aware datetime (journeydsl.SystemClock"
+                "(), or journeydsl.testing.SteppableClock in tests)"
+            )
         self.state = state
         self.clock = clock
         self.journeys = journeys
-        self.allowed_lateness = allowed_lateness
+        self.allowed_lateness = duration_setting("allowed_lateness", allowed_lateness)
         self.on_quarantine = on_quarantine
         #: Every event refused since the engine started, with the reason.
         self.refused: list[tuple[Mapping[str, Any], str]] = []
@@ -243,7 +279,10 @@ class Intake:
     def refusal(self, ev: EventRecord, late_ok: bool, queues: TicketQueues | None) -> str | None:
         """Why the event cannot be taken, if it cannot: it is too late (unless ``late_ok``), or
         it is a ``ticket_closed`` naming a ticket open for another customer (an event closes
-        only its own customer's tickets)."""
+        only its own customer's tickets). An :class:`EventRecord` the host built with a naive
+        ``at`` (one read from the JSON contract always has an offset) is refused too."""
+        if ev.at.utcoffset() is None:
+            return f"'at' has no UTC offset: {ev.at.isoformat()!r} (give an aware datetime)"
         if not late_ok and (why := self.too_late(ev.at)) is not None:
             return why
         if ev.type != CLOSED_EVENT or queues is None:

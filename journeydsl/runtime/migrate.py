@@ -213,7 +213,7 @@ def _scalar(node: Node, file: str, diags: Diagnostics, what: str) -> str | None:
 
 def _version(node: Node, file: str, diags: Diagnostics, key: str) -> int | None:
     text = str(node.value).strip() if isinstance(node, ScalarNode) else ""
-    if text.isdigit() and len(text) <= 9 and int(text) >= 1:
+    if text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= 1:
         return int(text)
     diags.error("JD105", f"'{key}' is a version number such as 2", _span(file, node))
     return None

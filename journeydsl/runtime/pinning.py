@@ -38,10 +38,32 @@ class VersionMissingError(ValueError):
     their events would be taken for the journey without reaching them, their timers never fire."""
 
 
+#: What a reward drawn from a budget carries of the budget's declaration (its size and dates):
+#: data of the events catalog, which may change while instances run (raising a budget is an
+#: edit of the catalog, docs/language.md), not the graph they move on.
+_BUDGET_FIELDS = ("total", "starts", "ends")
+
+
 def graph_digest(journey: ir.Journey) -> str:
-    """The digest of ``journey``'s graph (its canonical JSON: both spellings give the same)."""
-    text = json.dumps(journey.to_json(), sort_keys=True, ensure_ascii=True)
+    """The digest of ``journey``'s graph (its canonical JSON: both spellings give the same),
+    without the sizes and dates of the budgets its rewards draw from."""
+    doc = journey.to_json()
+    doc["nodes"] = [
+        {k: v for k, v in node.items() if k not in _BUDGET_FIELDS} if "budget" in node else node
+        for node in doc.get("nodes", ())
+    ]
+    return _digest(doc)
+
+
+def _digest(doc: object) -> str:
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
+
+
+def _noted_as(journey: ir.Journey, stored: str) -> bool:
+    """Whether ``stored`` is ``journey``'s graph noted by an earlier journeydsl, whose digest
+    took the budgets' sizes and dates in."""
+    return stored == _digest(journey.to_json())
 
 
 def _key(journey: ir.Journey) -> str:
@@ -78,7 +100,7 @@ def changed_versions(
         stored = state.get_meta(_key(journey))
         if stored == digest:
             continue
-        if stored is not None:
+        if stored is not None and not _noted_as(journey, stored):
             if running is None:
                 running = _running(state)
             count = None if running is None else running.get((jid, version), 0)

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from journeydsl.ast import CHANNELS
+from journeydsl.diagnostics import did_you_mean
 from journeydsl.expr.types import Type
 from journeydsl.jsonio import loads_exact, nfc, numbered_lines
 from journeydsl.money import places_beyond
@@ -73,6 +75,13 @@ def parse_profile(raw: Any, attribute_types: Mapping[str, Type] | None = None) -
     consent = raw.get("consent") or {}
     if not isinstance(consent, Mapping) or not all(isinstance(v, bool) for v in consent.values()):
         raise ValueError("'consent' must map channel names to true or false")
+    for channel in consent:  # (a misspelt channel would silently mean no consent on the real one)
+        if channel not in CHANNELS:
+            hint = did_you_mean(str(channel), CHANNELS)
+            raise ValueError(
+                f"'consent' names no channel {channel!r} (the channels: {', '.join(CHANNELS)})"
+                + (f" — {hint}" if hint else "")
+            )
     tz = raw.get("timezone") or ""  # empty: the journey's time zone
     if not isinstance(tz, str):
         raise ValueError("'timezone' must be a string such as Asia/Ho_Chi_Minh")

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from journeydsl import ir
 from journeydsl.expr.catalog import BudgetSpec
-from journeydsl.ir_rewards import Reward, budgets_of
+from journeydsl.ir_rewards import Reward, budget_conflicts, budgets_of
 from journeydsl.money import Money, places_beyond
 from journeydsl.runtime.budgets import BudgetLedger, amount_text
 from journeydsl.runtime.decisions import note
@@ -32,7 +32,7 @@ from journeydsl.runtime.hostcalls import StoreError
 if TYPE_CHECKING:
     from journeydsl.runtime.interpreter import Interpreter, Step
 
-__all__ = ["Budgets", "budget_ledger", "draw_key", "run_reward"]
+__all__ = ["Budgets", "budget_ledger", "draw_key", "ledger_conflicts", "run_reward"]
 
 
 class Budgets:
@@ -69,7 +69,29 @@ def budget_ledger(
             + ", ".join(sorted(specs))
             + ") but the state store keeps none: pass a ledger in budgets="
         )
+    problems = budget_conflicts(journeys)  # (the journeys alone: building reads no store)
+    if problems:
+        raise ValueError("; ".join(problems))
     return Budgets(ledger, specs)
+
+
+def ledger_conflicts(journeys: Sequence[ir.Journey], ledger: BudgetLedger) -> list[str]:
+    """Why ``journeys`` cannot draw from ``ledger``, one message each (empty: they can): a
+    budget they declare differently from one another, or in another unit (money or a quota,
+    or another currency) than the ledger keeps it. Read-only: ``journeydsl run`` asks it
+    before it starts (an engine refuses such a ledger at its first draw, ``ValueError``)."""
+    problems = budget_conflicts(journeys)
+    specs = budgets_of(journeys)
+    for kept in ledger.budget_states():
+        spec = specs.get(kept.name)
+        if spec is not None and spec.currency != kept.currency:
+            problems.append(
+                f"budget '{kept.name}' is kept in {kept.currency or 'a quota'} by the ledger "
+                f"(spent {amount_text(kept.spent, kept.currency)}), but the journeys declare "
+                f"it in {spec.currency or 'a quota'}: a budget keeps its unit (give the new "
+                "one another name)"
+            )
+    return problems
 
 
 def draw_key(journey: ir.Journey, inst_id: str, node_id: str, visit: int) -> str:

@@ -34,7 +34,7 @@ class SteppableClock:
     current: datetime
 
     def __post_init__(self) -> None:
-        if self.current.tzinfo is None:
+        if self.current.utcoffset() is None:
             raise ValueError("SteppableClock needs an aware datetime")
 
     def now(self) -> datetime:
@@ -42,7 +42,12 @@ class SteppableClock:
         return self.current
 
     def set(self, when: datetime) -> None:
-        """Jump to ``when`` (never backwards)."""
+        """Jump to ``when`` (never backwards); a naive ``when`` is refused, as at creation."""
+        if when.utcoffset() is None:
+            raise ValueError(
+                f"SteppableClock needs an aware datetime, not {when.isoformat()} (give its UTC "
+                "offset, e.g. tzinfo=ZoneInfo('Asia/Ho_Chi_Minh'))"
+            )
         if when > self.current:
             self.current = when
 

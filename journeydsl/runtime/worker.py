@@ -63,6 +63,7 @@ from journeydsl.runtime.pinning import (
     JourneyChangedError,
     VersionMissingError,
     changed_versions,
+    graph_digest,
     missing_versions,
     pin_graphs,
 )
@@ -162,6 +163,12 @@ class Worker:
         poll: float = 0.5,
         tracer_provider: Any = None,
     ) -> None:
+        if not isinstance(store, PostgresStore):  # (buckets, leases and fencing are its own)
+            raise TypeError(
+                f"a Worker shares a PostgreSQL database with other workers: give it a "
+                f"PostgresStore, not {type(store).__name__} (over one process's store, build an "
+                "Engine: docs/embedding.md)"
+            )
         _refuse(journeys, policies, clock)
         if lease < MIN_LEASE:
             raise ValueError(
@@ -287,7 +294,12 @@ class Worker:
                 if before is None:
                     loaded[(j.id, j.version)] = j
                     changes.append(f"{j.id} v{j.version}")
-                elif _graph(before) != _graph(j):
+                elif _graph(before) == _graph(j):
+                    continue
+                elif graph_digest(before) == graph_digest(j):  # (budgets' sizes, dates only)
+                    loaded[(j.id, j.version)] = j
+                    changes.append(f"{j.id} v{j.version} (budgets)")
+                else:
                     raise ValueError(
                         f"journey '{j.id}' version {j.version} changed, but its version did not: "
                         f"its running instances would change under them; give the new one "

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from journeydsl.runtime.hostcalls import log
+from journeydsl.runtime.hostcalls import checked_answer, log
 from journeydsl.runtime.protocols import Channel, DeliveryResult, Message, is_network_error
 from journeydsl.runtime.tracing import Tracing
 
@@ -220,7 +220,7 @@ class ObservedChannel:
     def _send(self, message: Message, span: Any) -> DeliveryResult:
         started = time.perf_counter()
         try:
-            result = self.channel.send(message)
+            result = checked_answer(self.channel.send, self.channel.send(message))
         except BaseException as exc:
             self._done(started, "failed_transient" if is_network_error(exc) else "error", span)
             if not is_network_error(exc):

@@ -489,6 +489,7 @@ def references(model: GeneralBehaviour, doc: YamlDocument) -> list[FileError]:
         *((("segments", i, "reactions"), s.reactions) for i, s in enumerate(model.segments)),
     ]:
         for i, rule in enumerate(rules):
+            found.extend(_dead_steps(rule, (*where, i), doc))
             for j, conv in enumerate(rule.events):
                 known(conv.event, (*where, i, "events", j, "event"), "event")
                 fields(conv.data, (*where, i, "events", j, "data"))
@@ -501,6 +502,7 @@ def references(model: GeneralBehaviour, doc: YamlDocument) -> list[FileError]:
     attributes += [
         (("segments", i, "attributes"), s.attributes) for i, s in enumerate(model.segments)
     ]
+    found.extend(_unmet_when(model, attributes, doc))
     for where, specs in attributes:
         for name, spec in specs.items():
             if spec.same_as is not None or spec.param is not None:
@@ -511,6 +513,90 @@ def references(model: GeneralBehaviour, doc: YamlDocument) -> list[FileError]:
                         "'same_as' and 'param' are for event fields",
                     )
                 )
+    return found
+
+
+def _unmet_when(
+    model: GeneralBehaviour,
+    attributes: list[tuple[Loc, Mapping[str, FieldSpec]]],
+    doc: YamlDocument,
+) -> list[FileError]:
+    """An event's ``when`` that no customer can meet: an attribute no profile draws, or a value
+    none of its draws gives (a choice, a constant or a probability), so it would never happen."""
+    from journeydsl.diagnostics import did_you_mean
+
+    drawn: dict[str, list[FieldSpec]] = {}
+    for _, specs in attributes:
+        for name, spec in specs.items():
+            drawn.setdefault(name, []).append(spec)
+    found: list[FileError] = []
+    for event, e in model.events.items():
+        for key, wanted in e.when.items():
+            loc: Loc = ("events", event, "when", key)
+            if key not in drawn:
+                hint = did_you_mean(key, drawn)
+                found.append(
+                    doc.error(
+                        loc,
+                        f"'when' names the attribute '{key}', which no profile draws (under "
+                        f"'profiles: attributes:' or a segment's): '{event}' would never happen"
+                        + (f" — {hint}" if hint else ""),
+                        key=True,
+                    )
+                )
+                continue
+            values: set[object] = set()
+            for spec in drawn[key]:
+                if spec.choice is not None:
+                    values.update(spec.choice)
+                elif spec.probability is not None:
+                    values.update((True, False))
+                elif spec.value is not None:
+                    values.add(spec.value)
+                else:  # (an amount or a number: any value may come)
+                    break
+            else:
+                if wanted not in values:
+                    shown = ", ".join(sorted(map(str, values)))
+                    hint = did_you_mean(str(wanted), map(str, values))
+                    found.append(
+                        doc.error(
+                            loc,
+                            f"no profile draws {key} = {wanted!r} (it is one of {shown}): "
+                            f"'{event}' would never happen" + (f" — {hint}" if hint else ""),
+                        )
+                    )
+    return found
+
+
+def _dead_steps(rule: ReactionRule, loc: Loc, doc: YamlDocument) -> list[FileError]:
+    """A click or an event of ``rule`` that follows a step the rule never makes (an open
+    without ``open:``, a click without ``click:``), so it would never happen."""
+    found: list[FileError] = []
+    made = {"delivered"} | ({"opened"} if rule.open is not None else set())
+    if rule.click is not None:
+        follows = rule.click.after or "opened"
+        if follows in made:
+            made.add("clicked")
+        else:
+            found.append(
+                doc.error(
+                    (*loc, "click"),
+                    "'click' follows the open, and this rule has no 'open': no customer would "
+                    "click (give 'open', or 'after: delivered')",
+                )
+            )
+    for j, conv in enumerate(rule.events):
+        step = "click" if conv.after == "clicked" else "open"
+        if conv.after not in made and getattr(rule, step) is None:  # (a dead click: said above)
+            found.append(
+                doc.error(
+                    (*loc, "events", j, "after"),
+                    f"'{conv.event}' comes after the message is {conv.after}, and this rule "
+                    f"has no {step}: it would never happen (give the rule '{step}', or "
+                    "another 'after')",
+                )
+            )
     return found
 
 

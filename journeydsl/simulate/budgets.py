@@ -5,9 +5,11 @@ independently of one another (what makes ``--workers`` and ``--part`` exact), so
 granted to one customer cannot depend on the others'. What the run measures is the **demand**:
 per budget and day, the draws the journeys made and their amount (counted in the tallies, which
 add up across parts). The **forecast** plays that demand against the budget's total: what it
-pays each day, the day it runs out (the first day the demand reaches the total), what is left at
-the end of the run, and the shortfall (the demand the budget cannot pay: on a live run, those
-draws take the ``exhausted`` exit).
+pays each day, the day it runs out (the first day it refuses a draw or has nothing left), what
+is left at the end of the run, and the shortfall (the demand the budget cannot pay: on a live
+run, those draws take the ``exhausted`` exit). A draw is paid whole or not at all, as the
+ledger pays it: a budget of 1,000,000 VND pays two draws of 400,000 and refuses the third, and
+200,000 is left.
 
 JSON (``simulate --format json``, under ``budgets``, one entry a budget the journey draws from)::
 
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from journeydsl import ir
 from journeydsl.expr.catalog import BudgetSpec
 from journeydsl.ir_rewards import Reward, budgets_of
-from journeydsl.money import decimal_places, places_beyond
+from journeydsl.money import decimal_places, money_text, places_beyond
 from journeydsl.runtime.budgets import MemoryBudgets, amount_text
 from journeydsl.simulate.tally import MILLION
 
@@ -160,6 +162,25 @@ def _number(d: Decimal) -> str:
     return format(d.normalize() if d == d.to_integral() else d, "f")
 
 
+def _pay(
+    asked: Decimal, remaining: Decimal, sizes: list[tuple[Decimal, int]] | None
+) -> tuple[Decimal, bool]:
+    """What a budget with ``remaining`` left pays of a day's draws, and whether it refuses one.
+    A draw is granted whole or refused, as the ledger does: with the amounts of the day's draws
+    (``sizes``: amount and count), they are played smallest first (the order within a day is
+    not kept), each granted while it fits; without them, the day's demand ``asked`` is paid up
+    to what is left."""
+    if sizes is None:
+        paid = min(asked, remaining)
+        return paid, paid < asked
+    paid, short = Decimal(0), False
+    for amount, count in sorted(sizes):
+        fits = min(count, int((remaining - paid) // amount)) if amount > 0 else count
+        paid += amount * fits
+        short = short or fits < count
+    return paid, short
+
+
 def forecast(result: RunResult, journey_id: str | None = None) -> dict[str, Any]:
     """The forecast of every budget the journey draws from (empty when it draws from none)."""
     journey = result.journey(journey_id)
@@ -170,6 +191,9 @@ def forecast(result: RunResult, journey_id: str | None = None) -> dict[str, Any]
     if not specs:
         return {}
     tally = result.tally(journey.id)
+    sizes: dict[tuple[str, str], list[tuple[Decimal, int]]] = {}
+    for (budget, day, millionths), count in tally.budget_amounts.items():
+        sizes.setdefault((budget, day), []).append((Decimal(millionths) / MILLION, count))
     out: dict[str, Any] = {}
     for name, node in sorted(specs.items()):
         total = Decimal(node.total)
@@ -179,10 +203,10 @@ def forecast(result: RunResult, journey_id: str | None = None) -> dict[str, Any]
         for day in sorted(d for b, d in tally.budget_draws if b == name):
             n = tally.budget_draws[(name, day)]
             asked = Decimal(tally.budget_spend[(name, day)]) / MILLION
-            paid = min(asked, remaining)
+            paid, short = _pay(asked, remaining, sizes.get((name, day)))
             remaining -= paid
             draws, demand = draws + n, demand + asked
-            if runs_out is None and remaining <= 0:
+            if runs_out is None and (short or remaining <= 0):
                 runs_out = day
             days.append(
                 {
@@ -201,7 +225,7 @@ def forecast(result: RunResult, journey_id: str | None = None) -> dict[str, Any]
             "demand": _number(demand),
             "spent": _number(total - remaining),
             "remaining": _number(remaining),
-            "shortfall": _number(max(demand - total, Decimal(0))),
+            "shortfall": _number(demand - (total - remaining)),
             "runs_out": runs_out,
             "days": days,
         }
@@ -210,7 +234,7 @@ def forecast(result: RunResult, journey_id: str | None = None) -> dict[str, Any]
 
 def _amount(text: str, budget: Mapping[str, Any]) -> str:
     unit = budget["currency"]
-    return amount_text(Decimal(text), unit) + ("" if unit else " rewards")
+    return money_text(Decimal(text), unit) + ("" if unit else " rewards")
 
 
 def budget_lines(budgets: Mapping[str, Mapping[str, Any]]) -> list[str]:

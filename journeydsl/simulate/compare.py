@@ -30,7 +30,7 @@ from journeydsl.ast import CHANNELS
 from journeydsl.simulate.budgets import budgets_compare, compare_lines, forecast
 from journeydsl.simulate.compare_capacity import capacity_diff, capacity_findings, capacity_rows
 from journeydsl.simulate.driver import RunResult
-from journeydsl.simulate.formats import minute, percent, run_days, text_console, vnd
+from journeydsl.simulate.formats import minute, percent, points, run_days, text_console, vnd
 from journeydsl.simulate.paired import PAIRED_METHOD, PairTally
 from journeydsl.simulate.proportions import METHOD, outcome_rows, rate
 from journeydsl.simulate.tally import Tally
@@ -231,15 +231,7 @@ def _signed(n: int | Decimal) -> str:
 def pp(delta: float | None) -> str:
     """A difference of rates in signed percentage points: one decimal, two when that would
     round a change to zero, and never a negative zero."""
-    if delta is None:
-        return "-"
-    points = 100 * delta
-    if points == 0:
-        return "0.0 pp"
-    for places in (1, 2):
-        if round(points, places) != 0:
-            return f"{round(points, places) + 0.0:+.{places}f} pp"
-    return f"{'+' if points > 0 else '-'}<0.01 pp"
+    return "-" if delta is None else f"{points(delta)} pp"
 
 
 def _vnd(money: Mapping[str, str] | None) -> str:

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
+from journeydsl.money import money_text
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -27,8 +29,17 @@ def percent_of(n: int, total: int) -> str:
 
 def points(diff: float | None) -> str:
     """A difference of two rates (0.031) in signed percentage points with one decimal
-    ("+3.1"); "-" when there is none."""
-    return "-" if diff is None else f"{100 * diff:+.1f}"
+    ("+3.1"), two when one would round a change to zero ("-0.04"), "0.0" for none at all and
+    never a negative zero; "-" when there is no difference to give."""
+    if diff is None:
+        return "-"
+    shown = 100 * diff
+    if shown == 0:
+        return "0.0"
+    for places in (1, 2):
+        if round(shown, places) != 0:
+            return f"{round(shown, places) + 0.0:+.{places}f}"
+    return f"{'+' if shown > 0 else '-'}<0.01"
 
 
 def vnd(amount: Decimal) -> str:
@@ -56,9 +67,7 @@ def compact(value: Any) -> str:
     """Params and payloads on one line, money as ``1,000,000 VND``."""
     if isinstance(value, Mapping):
         if set(value) == {"amount", "currency"}:
-            amount = Decimal(str(value["amount"]))
-            text = f"{amount:,f}" if amount != amount.to_integral() else f"{int(amount):,}"
-            return f"{text} {value['currency']}"
+            return money_text(Decimal(str(value["amount"])), str(value["currency"]))
         return "{" + ", ".join(f"{k}: {compact(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(compact(v) for v in value) + "]"

@@ -27,7 +27,7 @@ from journeydsl.simulate.budgets import budgets_section, forecast
 from journeydsl.simulate.capacity_html import capacity_section
 from journeydsl.simulate.driver import RunResult, dumps
 from journeydsl.simulate.formats import minute, percent, percent_of, points, run_days, vnd
-from journeydsl.simulate.report import summary
+from journeydsl.simulate.report import no_entry_note, summary
 from journeydsl.simulate.svg import Series, graph_svg, line_chart
 
 __all__ = [
@@ -377,6 +377,8 @@ def _header(
         ("time zone", journey.timezone),
         ("outcomes", ", ".join(journey.outcomes) or "-"),
     ]
+    if not entered:
+        meta.append(("entered", no_entry_note(journey)))
     if result.quarantined:
         meta.append(("quarantined", f"{len(result.quarantined)} event(s), listed on stderr"))
     subtitle = f'<p class="sub">{escape(journey.title)}</p>' if journey.title else ""

@@ -82,10 +82,25 @@ RUN_KEYS = (
     "title",
     "costs",
 )
-#: Tally counters keyed by (queue, priority), (kind, name), (step, exit / offer) or (budget, day).
+#: Tally counters keyed by (queue, priority), (kind, name), (step, exit / offer), (budget, day)
+#: or (budget, day, amount): written as lists, the key's parts then the count.
 _PAIR_KEYED = frozenset(
-    {"tickets", "rewards", "ticket_exits", "offers", "budget_draws", "budget_spend"}
+    {
+        "tickets",
+        "rewards",
+        "ticket_exits",
+        "offers",
+        "budget_draws",
+        "budget_spend",
+        "budget_amounts",
+    }
 )
+
+
+#: Tally counters added to the layout of version 1 since it was first written: a part file that
+#: lacks one is read as having counted none (the budget forecast then pays each day's demand up
+#: to what is left, instead of whole draws).
+_ADDED = frozenset({"budget_amounts"})
 
 
 class PartError(Exception):
@@ -195,9 +210,12 @@ def part_document(
 def _typed(cls: type[_C], data: Mapping[str, Any]) -> _C:
     given: dict[str, Any] = {}
     for f in fields(cls):
-        value = data[f.name]
+        # (a part written before a field was added to the layout lacks it: counted as none)
+        value = data.get(f.name, []) if f.name in _ADDED else data[f.name]
         if f.name in _PAIR_KEYED and cls is Tally:
-            given[f.name] = Counter({(str(a), str(b)): int(n) for a, b, n in value})
+            given[f.name] = Counter(
+                {tuple(str(k) for k in row[:-1]): int(row[-1]) for row in value}
+            )
         elif f.default_factory is Counter:
             given[f.name] = Counter(value)
         else:

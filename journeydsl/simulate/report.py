@@ -16,6 +16,7 @@ from typing import Any, Protocol, TextIO
 
 from journeydsl import ir
 from journeydsl.ast import CHANNELS
+from journeydsl.money import money_text
 from journeydsl.simulate.budgets import budget_lines, forecast
 from journeydsl.simulate.driver import RunResult, SimulationResult, local_iso
 from journeydsl.simulate.formats import compact, minute, percent_of, run_days, text_console, vnd
@@ -99,6 +100,27 @@ def summary(
     }
 
 
+def no_entry_note(journey: ir.Journey) -> str:
+    """Why a run's report is empty: no customer entered the journey, and how it enters."""
+    entry = journey.entry
+    if entry.kind == "event" and entry.event:
+        where = " that pass its `where`" if entry.where is not None else ""
+        return (
+            f"No customer entered: the journey enters on {entry.event} events{where}, and none "
+            "came in this run (in a synthetic run, the behaviour file's `events:` make them)."
+        )
+    if entry.kind == "manual":
+        return (
+            "No customer entered: the journey enters customers from code (`entry manual`), "
+            "and this run enrolled none (give them with --enrol)."
+        )
+    if entry.kind == "segment":
+        return (
+            "No customer entered: no customer was in the journey's segment when it was evaluated."
+        )
+    return "No customer entered: the journey's entry condition became true for no customer."
+
+
 def render_text(
     result: RunResult,
     out: TextIO,
@@ -132,6 +154,8 @@ def render_text(
         f"{funnel['running']} still running",
         soft_wrap=True,
     )
+    if not entered:  # (rather than empty tables without a word)
+        console.print(no_entry_note(journey), soft_wrap=True)
 
     steps = Table(
         title="Funnel: instances per step, in graph order (entered = passed + exited + waiting)",
@@ -359,7 +383,8 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
         case "handoff":  # hand-off to another journey
             if d.get("entered"):
                 return f"handed off to {d.get('journey')} (instance {d.get('instance')})"
-            return f"not entered into {d.get('journey')}: its entry rules refused"
+            why = d.get("why") or "its entry rules refused"  # (older logs say no why)
+            return f"not entered into {d.get('journey')}: {why}"
         case "send":
             if d.get("stale"):
                 return f"send {d.get('channel')} {d.get('template')}: withheld, stale"
@@ -464,11 +489,23 @@ def _describe_entry(entry: Mapping[str, Any], tz: str, node: ir.Node | None = No
             return f"asked {d.get('name')}: attempt {d.get('attempt')} {kind} ({d.get('reason')})"
         # reward budgets
         case "budget" if d.get("granted"):
-            return f"drew {d.get('amount')} from {d.get('name')} → granted"
+            return f"drew {_drawn(d)} from {d.get('name')} → granted"
         case "budget":
             return f"{d.get('reason')}: no reward → exhausted"
     rest = ", ".join(f"{k}={compact(v)}" for k, v in d.items())
     return f"{what}" + (f" ({rest})" if rest else "")
+
+
+def _drawn(d: Mapping[str, Any]) -> str:
+    """What a granted draw took, as reports write amounts (``500,000 VND``; ``1 reward`` of a
+    quota): the log keeps the exact amount drawn and, in its text, the currency."""
+    text = str(d.get("amount"))
+    unit = text.rpartition(" ")[2]
+    try:
+        drawn = Decimal(str(d["drawn"]))
+    except (KeyError, ArithmeticError, ValueError):
+        return text
+    return text if unit in ("reward", "rewards") else money_text(drawn, unit)
 
 
 def _describe_offer(d: Mapping[str, Any]) -> str:

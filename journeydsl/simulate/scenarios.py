@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from journeydsl.ast import CHANNELS
+from journeydsl.diagnostics import did_you_mean
 from journeydsl.jsonio import nfc
 from journeydsl.runtime.events import EARLIEST, LATEST
 from journeydsl.simulate.budgets import preset_ledger, preset_mistakes
@@ -36,7 +37,7 @@ from journeydsl.yamlfile import (
     validate,
 )
 
-__all__ = ["CaseResult", "TestFile", "discover", "run_file"]
+__all__ = ["CaseResult", "Failure", "TestFile", "discover", "run_file"]
 
 #: Fields shown, in this order, when an actual action has no expected partner to borrow from.
 _SHOWN = ("customer_id", "kind", "channel", "template", "queue", "priority", "name", "reason")
@@ -149,23 +150,51 @@ class TestFile(_Model):
         return [(("journeys", i), f) for i, f in enumerate(self.journeys or [])]
 
 
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One expectation a case did not meet: where it is written in the test file, what happened
+    instead, and (for ``actions:``) the diff of the expected and the actual timelines."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    #: The unified diff of the timelines, a line each (empty for an outcome).
+    diff: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        """``FILE:LINE:COL: message`` (with a colon before the diff, when there is one)."""
+        return f"{self.file}:{self.line}:{self.column}: {self.message}" + (":" * bool(self.diff))
+
+    def lines(self) -> list[str]:
+        """The failure as ``journeydsl test`` prints it: the first line, then the diff."""
+        return [str(self), *("    " + d for d in self.diff)]
+
+
 @dataclass
 class CaseResult:
-    """The verdict on one case."""
+    """The verdict on one case, written at ``line`` and ``column`` of ``file``."""
 
     file: str
     line: int
     name: str
-    problems: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    column: int = 1
+
+    @property
+    def problems(self) -> list[str]:
+        """The failures as ``journeydsl test`` prints them, a line each."""
+        return [line for f in self.failures for line in f.lines()]
 
     @property
     def ok(self) -> bool:
         """True when the case passed."""
-        return not self.problems
+        return not self.failures
 
 
 def discover(paths: Iterable[str]) -> list[Path]:
-    """Test files as given; folders expand to the ``*.test.yaml`` files inside them."""
+    """Test files as given; folders expand to the ``*.test.yaml`` files inside them. A file
+    named twice (``examples/`` and ``examples/a.test.yaml``) is run once, where first named."""
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
@@ -181,7 +210,10 @@ def discover(paths: Iterable[str]) -> list[Path]:
             out.append(p)
         else:
             raise FileNotFoundError(raw)
-    return out
+    first: dict[Path, Path] = {}
+    for f in out:
+        first.setdefault(f.resolve(), f)
+    return list(first.values())
 
 
 # --------------------------------------------------------------------------- matching
@@ -344,13 +376,24 @@ def _enrolments(
     for i, e in enumerate(case.enrol):
         path = ("cases", index, "enrol", i)
         target = e.journey if e.journey is not None else journey.id
-        if (e.journey is None and len(journeys) > 1) or target not in ids:
+        if e.journey is None and len(journeys) > 1:
             errors.append(
                 doc.error(path, f"name the journey to enrol into: one of {', '.join(ids)}")
             )
             continue
-        try:
-            at = parse_time(e.at, journey.timezone)
+        if target not in ids:
+            hint = did_you_mean(target, ids)
+            errors.append(
+                doc.error(
+                    (*path, "journey"),
+                    f"no journey '{target}' in this file to enrol into"
+                    f" (its journeys: {', '.join(ids)})" + (f" — {hint}" if hint else ""),
+                )
+            )
+            continue
+        into = next(j for j in journeys if j.id == target)
+        try:  # (a local time is read in the zone of the journey enrolled into)
+            at = parse_time(e.at, into.timezone)
         except ValueError as exc:
             errors.append(doc.error((*path, "at"), str(exc)))
             continue
@@ -359,7 +402,6 @@ def _enrolments(
             continue
         # The data as the entry takes it (money as `1_000_000 VND`, as everywhere in the file),
         # checked now: the engine would refuse it in the middle of the run.
-        into = next(j for j in journeys if j.id == target)
         data = answer_value(e.data, record(dict(into.entry.inputs)))
         try:
             enrolled_values(into, data)
@@ -422,8 +464,8 @@ def _case_run(
     journey = journeys[0]
     ids = [j.id for j in journeys]
     case = tf.cases[index]
-    line, _ = doc.position(("cases", index))
-    verdict = CaseResult(doc.file, line, case.name)
+    line, column = doc.position(("cases", index))
+    verdict = CaseResult(doc.file, line, case.name, column=column)
     errors: list[FileError] = []
     profiles = []
     attribute_types: dict[str, Any] = {}
@@ -434,20 +476,22 @@ def _case_run(
         *((("cases", index, "profiles", i), p) for i, p in enumerate(case.profiles)),
     ]:
         try:
-            profiles.append(typed_profile(parse_profile(raw), attribute_types))
+            profiles.append(typed_profile(parse_profile(raw, attribute_types), attribute_types))
         except ValueError as exc:
             errors.append(doc.error(where, f"bad profile: {exc}"))
     schemas = schemas_of(journeys)
     events: list[LoadedEvent] = []
+    positions: dict[str, tuple[int, int]] = {}  # (an event's origin: its line and column)
     for i, raw in enumerate(case.events):
         try:
             record = coerce_event(raw, schemas)
         except BadEvent as exc:
             errors.append(doc.error(("cases", index, "events", i), f"bad event: {exc}"))
             continue
-        events.append(
-            LoadedEvent(raw, record, f"{doc.file}:{doc.position(('cases', index, 'events', i))[0]}")
-        )
+        place = doc.position(("cases", index, "events", i))
+        origin = f"{doc.file}:{place[0]}"
+        positions[origin] = place
+        events.append(LoadedEvent(raw, record, origin))
     enrolments = _enrolments(doc, case, index, journeys, errors)
     try:
         start = parse_time(case.start, journey.timezone) if case.start else None
@@ -514,7 +558,10 @@ def _case_run(
         sim.enrol(at, enrolment, origin)
     result = sim.run()
     for problem in result.quarantined:
-        verdict.problems.append(f"event quarantined: {problem.reason} ({problem.where})")
+        place = positions.get(problem.where, (line, column))
+        verdict.failures.append(
+            Failure(doc.file, *place, f"event quarantined: {problem.reason} ({problem.where})")
+        )
     # One journey: its actions as the single-journey JSON has them; several: every action,
     # each with its journey, as the several-journey JSON has them.
     if len(journeys) == 1:
@@ -525,8 +572,8 @@ def _case_run(
         actual = actions_in_order(result)
     expect = case.expect
     if expect.actions is not None:
-        verdict.problems.extend(_action_problems(doc, index, expect.actions, actual))
-    verdict.problems.extend(_outcome_problems(doc, index, expect, result, ids))
+        verdict.failures.extend(_action_problems(doc, index, expect.actions, actual))
+    verdict.failures.extend(_outcome_problems(doc, index, expect, result, ids))
     return verdict
 
 
@@ -535,7 +582,7 @@ def _action_problems(
     index: int,
     expected: Sequence[Mapping[str, Any]],
     actual: Sequence[Mapping[str, Any]],
-) -> list[str]:
+) -> list[Failure]:
     """Nothing when the actions match the expected ones one to one; otherwise a line at the
     file, line and column of the first expected action that the actions do not meet (or of
     ``actions:`` when they meet every one and more happened), then the timeline diff."""
@@ -558,23 +605,22 @@ def _action_problems(
             else f"action {first + 1} differs from the one expected in "
             + ", ".join(_differing(expected[first], actual[first]))
         )
-    head = f"{doc.file}:{line}:{column}: {what} (expected {len(expected)}, got {len(actual)}):"
-    return [head, *("    " + d for d in timeline_diff(expected, actual))]
+    what += f" (expected {len(expected)}, got {len(actual)})"
+    return [Failure(doc.file, line, column, what, tuple(timeline_diff(expected, actual)))]
 
 
 def _outcome_problems(
     doc: YamlDocument, index: int, expect: Expect, result: Any, ids: list[str]
-) -> list[str]:
+) -> list[Failure]:
     """The expected outcomes that differ from the instances' (per journey when the expectation
     names journeys; otherwise over every journey, in entry order), each at the file, line and
     column of its expectation."""
-    problems: list[str] = []
+    problems: list[Failure] = []
     for customer, wanted in expect.outcomes.items():
         per_journey = wanted if isinstance(wanted, dict) else {None: wanted}
         for jid, want_one in per_journey.items():
             loc = ("cases", index, "expect", "outcomes", customer)
             line, column = doc.position(loc if jid is None else (*loc, jid))
-            here = f"{doc.file}:{line}:{column}: "
             want = [want_one] if isinstance(want_one, str) else list(want_one)
             mine = [  # (the state records: an instance that failed says why in its log)
                 r
@@ -584,12 +630,24 @@ def _outcome_problems(
             ]
             got = [r["outcome"] if r["status"] == "ended" else "running" for r in mine]
             if jid is not None and jid not in ids:
-                problems.append(f"{here}outcome of {customer}: no journey '{jid}' in this file")
+                problems.append(
+                    Failure(
+                        doc.file,
+                        line,
+                        column,
+                        f"outcome of {customer}: no journey '{jid}' in this file",
+                    )
+                )
             elif want != got:
                 shown = ", ".join(map(_outcome_shown, mine)) if got else "no instance"
                 where = f" in {jid}" if jid is not None else ""
                 problems.append(
-                    f"{here}outcome of {customer}{where}: expected {', '.join(want)}, got {shown}"
+                    Failure(
+                        doc.file,
+                        line,
+                        column,
+                        f"outcome of {customer}{where}: expected {', '.join(want)}, got {shown}",
+                    )
                 )
     return problems
 
@@ -636,6 +694,10 @@ def _journeys(doc: YamlDocument, tf: TestFile, root: str | Path | None) -> list[
     if missing := missing_targets(out, [j.id for j in out]):
         where = tf.files[0][0]
         raise InputError([doc.error(where, f"{'; '.join(missing)}: name the target journey too")])
+    from journeydsl.ir_rewards import budget_conflicts  # reward budgets: one declaration a name
+
+    if conflicts := budget_conflicts(out):
+        raise InputError([doc.error(tf.files[0][0], problem) for problem in conflicts])
     return out
 
 

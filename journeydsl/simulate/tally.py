@@ -107,6 +107,9 @@ class Tally:
     #: integer, so that the counts add up exactly), from the decision logs.
     budget_draws: Counter[tuple[str, str]] = field(default_factory=Counter)
     budget_spend: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Per ``(budget, day, amount in millionths)`` the draws of that amount: the forecast
+    #: grants whole draws, as a ledger does (one that would pass the total is refused).
+    budget_amounts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def add_instance(
         self,
@@ -129,8 +132,10 @@ class Tally:
             for entry in record.get("log") or ():
                 if entry.get("what") == "budget" and entry.get("granted"):
                     key = (str(entry["name"]), _day(str(entry["at"]), zone))
+                    drawn = int(Decimal(str(entry["drawn"])) * MILLION)
                     self.budget_draws[key] += 1
-                    self.budget_spend[key] += int(Decimal(str(entry["drawn"])) * MILLION)
+                    self.budget_spend[key] += drawn
+                    self.budget_amounts[(*key, str(drawn))] += 1
         if tickets and any(visited.get(t) for t in tickets):
             for entry in record.get("log") or ():
                 if entry.get("what") == "ticket_exit":
@@ -230,6 +235,7 @@ class Tally:
         self.offers.update(other.offers)
         self.budget_draws.update(other.budget_draws)  # reward budgets
         self.budget_spend.update(other.budget_spend)
+        self.budget_amounts.update(other.budget_amounts)
         return self
 
     def ordered_reasons(self) -> dict[str, int]:

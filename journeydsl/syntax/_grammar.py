@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import re
 from collections.abc import Iterable
 from typing import Final
 
 from lark import Lark
 
-__all__ = ["HEADER_KEYWORDS", "STEP_KEYWORDS", "keyword_values", "lark_parser", "reserved_words"]
+__all__ = [
+    "HEADER_KEYWORDS",
+    "STEP_KEYWORDS",
+    "keyword_values",
+    "lark_parser",
+    "reserved_words",
+    "word_choices",
+]
 
 # fmt: off
 #: Words that start a step, for "unknown step" hints.
@@ -68,4 +76,14 @@ def keyword_values(terminals: Iterable[str]) -> list[str]:
             continue
         if pattern.type == "str" and pattern.value.isidentifier():
             out.append(pattern.value)
+        else:
+            out.extend(word_choices(pattern.value))
     return out
+
+
+def word_choices(pattern: str) -> list[str]:
+    """The words of a terminal that is a choice of words (``(?:all|first)\\b``), else none."""
+    match = re.fullmatch(r"\(\?:([\w|]+)\)(?:\\b)?", pattern)
+    if match is None:
+        return []
+    return [w for w in match.group(1).split("|") if w.isidentifier()]

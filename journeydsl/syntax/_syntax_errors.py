@@ -24,6 +24,7 @@ from journeydsl.syntax._grammar import (
     keyword_values,
     lark_parser,
     reserved_words,
+    word_choices,
 )
 
 __all__ = ["report_syntax"]
@@ -151,7 +152,10 @@ def _terminal_words(name: str, end_words: str) -> str:
         pattern = lark_parser().get_terminal(name).pattern
     except KeyError:
         return name
-    return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
+    if pattern.type == "str":
+        return f"'{pattern.value}'"
+    words = word_choices(pattern.value)
+    return " or ".join(f"'{w}'" for w in words) if words else name.lower()
 
 
 def _token_words(tok: Token) -> str:
@@ -269,7 +273,18 @@ def _report_token(e: UnexpectedToken, text: str, start: str, b: Builder) -> None
         expected.discard("WITH")
     what = _expected_words(expected, end_words, name_words)
     hint = None
-    if "NAME" in expected and tok.type not in ("NAME", "$END") and str(tok.value).isidentifier():
+    label_only = expected >= _STEP_TERMINALS  # (a name there would be a step's label)
+    if tok.type == "AS" and {"THEN", "WHERE"} <= expected:  # only after a goal's event
+        hint = (
+            "a goal does not name its event: `as` is for `wait for EVENT as NAME` and a during "
+            "block's `on EVENT as NAME`"
+        )
+    elif (
+        "NAME" in expected
+        and not label_only
+        and tok.type not in ("NAME", "$END")
+        and str(tok.value).isidentifier()
+    ):
         hint = f"'{tok.value}' is a reserved word; choose another name"
     elif str(tok.value).isidentifier():
         hint = did_you_mean(str(tok.value), _keyword_values(expected))

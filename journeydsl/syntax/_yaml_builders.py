@@ -175,8 +175,14 @@ RECORD_BUILDERS: Final[dict[str, Callable[[Fields], Any]]] = {
 def _during_handler(f: Fields) -> ast.DuringHandler:
     """A handler as the wait it is: an event's name (with ``as`` and ``where``) or a condition."""
     event: ast.Ident | None = f.get("event")
-    if event is None:
-        wait = ast.WaitFor(f["when"], then=f.get("steps", ()), span=f.span)
+    if event is None:  # (`as` and `where` are refused on a condition, as for `wait for`)
+        wait = ast.WaitFor(
+            f["when"],
+            where=f.get("where"),
+            then=f.get("steps", ()),
+            span=f.span,
+            bind=f.get("as"),
+        )
         return ast.DuringHandler(wait, True, f.span)
     wait = ast.WaitFor(
         ast.Name(event.name, event.span),

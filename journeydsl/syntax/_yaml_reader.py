@@ -11,7 +11,6 @@ problem is recorded as a diagnostic; only the node budget and the depth cap stop
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final
@@ -32,11 +31,15 @@ from journeydsl.syntax._yaml_support import (
     _NAME_RE,
     _TIME_RE,
     _WEIGHT_RE,
+    JUMPS,
     MINIMAL_JOURNEY,
     TooLargeError,
     _Bad,
     _describe,
     _step_hint,
+    scalar_step_hint,
+    unknown_key_hint,
+    unknown_kind_words,
 )
 from journeydsl.syntax.limits import MAX_TOKENS, count_tokens, too_many_tokens
 from journeydsl.syntax.parser import parse_expression, parse_schedule, reserved_words
@@ -186,7 +189,7 @@ class Reader:
                     hint=f"add {doc}, e.g. `{key.example}`",
                 )
                 ok = False
-        if shape.one_of and not any(k in seen for k in shape.one_of):
+        if shape.one_of and not any(k in seen or k in suggested for k in shape.one_of):
             self.diags.error(
                 "JD104",
                 f"{shape.name} needs one of {' or '.join(map(repr, shape.one_of))}",
@@ -209,14 +212,7 @@ class Reader:
         self, k: ScalarNode, shape: Shape, siblings: Mapping[str, Shape] | None
     ) -> list[str]:
         """Report an unknown key; return the keys it looks like a misspelling of."""
-        close = difflib.get_close_matches(k.value, sorted(set(shape.key_names)), n=1, cutoff=0.6)
-        hint = did_you_mean(k.value, shape.key_names)
-        if hint is None and siblings:
-            owners = [s.name for s in siblings.values() if s.key(k.value) is not None]
-            if owners:
-                hint = f"'{k.value}' belongs to: {', '.join(owners)}"
-        if hint is None:
-            hint = f"{shape.name} keys are: {', '.join(shape.key_names)}"
+        close, hint = unknown_key_hint(k.value, shape, siblings)
         self.diags.error(
             "JD103", f"unknown key '{k.value}' in {shape.name}", self.source.span(k), hint
         )
@@ -321,9 +317,7 @@ class Reader:
         if not isinstance(node, MappingNode):
             hint = _step_hint(STEP_KINDS)
             if isinstance(node, ScalarNode):
-                first, _, rest = node.value.strip().partition(" ")
-                if first in STEP_SHAPES:
-                    hint = f"a step is a mapping: write `{first}: {rest.strip() or '...'}`"
+                hint = scalar_step_hint(node.value, STEP_KINDS)
             self.wrong(node, f"expected a step (a mapping), found {_describe(node)}", hint)
             return None
         picked = self.variant(node, STEP_SHAPES, "a step", depth, self.unknown_kind)
@@ -336,13 +330,10 @@ class Reader:
         """Report a step mapping without a kind key, guessing which key is a misspelt kind."""
         unknown = [k for k in keys if k.value not in _KEY_OWNERS]
         if unknown:
-            guess = next((k for k in unknown if did_you_mean(k.value, STEP_KINDS)), unknown[0])
-            self.diags.error(
-                "JD102",
-                f"unknown step kind '{guess.value}'",
-                self.source.span(guess),
-                did_you_mean(guess.value, STEP_KINDS) or _step_hint(STEP_KINDS),
-            )
+            likely = (k for k in unknown if k.value in JUMPS or did_you_mean(k.value, STEP_KINDS))
+            guess = next(likely, unknown[0])
+            message, hint = unknown_kind_words(guess.value, STEP_KINDS)
+            self.diags.error("JD102", message, self.source.span(guess), hint)
             return
         hint = _step_hint(STEP_KINDS)
         if keys:  # all known, so each has owners

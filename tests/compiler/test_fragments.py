@@ -156,3 +156,51 @@ def test_a_fragment_that_does_not_parse_is_reported_once(folder: Path) -> None:
     assert [(d.code, Path(d.span.file).name, d.span.line) for d in errors] == [
         ("JD102", "broken.fragment", 2)
     ]
+
+
+NUDGE = """fragment nudge(gap: duration) {
+  wait gap
+  if has(card_activated since entry) { break }
+  send push first_spend_nudge marketing
+}
+"""
+
+
+def test_a_break_in_a_fragment_included_in_a_repeat_is_accepted(folder: Path) -> None:
+    """A `break` inside a fragment acts on the repeat around the include site: it takes no id
+    of the site (it is no step of its own), so it is not reported as a labelled break."""
+    (folder / "nudge.fragment").write_text(NUDGE)
+    result = _compile(folder, "repeat max 3 {\n  include nudge(gap: 2d)\n}\nexit done\n")
+    assert [d.code for d in result.diagnostics if d.severity == "error"] == []
+    outside = _compile(folder, "include nudge(gap: 1d)\nexit done\n", "k.journey")
+    errors = [d for d in outside.diagnostics if d.severity == "error"]
+    assert [(d.code, d.message.split(" (in fragment")[0]) for d in errors] == [
+        ("JD105", "`break` is only allowed inside a `repeat`")
+    ]
+
+
+def test_fragments_nested_past_the_limit_are_one_error_not_a_crash(folder: Path) -> None:
+    """Twelve fragments, each including the next twice: one JD118 naming the chain (the
+    message's chain used to raise ValueError, a traceback from `check`)."""
+    for n in range(12):
+        body = f"  include f{n + 1}()\n  include f{n + 1}()\n" if n < 11 else "  wait 1d\n"
+        (folder / f"f{n}.fragment").write_text(f"fragment f{n}() {{\n{body}}}\n")
+    result = _compile(folder, "include f0()\nexit done\n")
+    errors = [(d.code, d.message.split(" (in fragment")[0]) for d in result.diagnostics]
+    errors = [e for e in errors if e[0] != "JD506"]  # (the header's unused outcome)
+    chain = " → ".join(f"f{n}" for n in range(11))
+    assert errors == [("JD118", f"fragments nest more than 10 deep: {chain}")]
+
+
+def test_includes_that_multiply_past_the_step_limit_are_refused(folder: Path) -> None:
+    """Four levels of fragments including the next ten times (10,000 steps; six levels were a
+    million, expanded for minutes) stop at 5,000 steps with one JD112."""
+    for n in range(5):
+        body = f"  include g{n + 1}()\n" * 10 if n < 4 else "  wait 1d\n"
+        (folder / f"g{n}.fragment").write_text(f"fragment g{n}() {{\n{body}}}\n")
+    result = _compile(folder, "include g0()\nexit done\n")
+    errors = [(d.code, d.message.split(" (in fragment")[0]) for d in result.diagnostics]
+    errors = [e for e in errors if e[0] != "JD506"]  # (the header's unused outcome)
+    assert errors == [
+        ("JD112", "with its fragments included, the journey has more than 5,000 steps")
+    ]

@@ -121,6 +121,11 @@ def test_fmt_round_trips_both_ways() -> None:
             "customer may get it",
         ),
         (
+            "      bad:\n        cap: ²\n        payload: {code: X}",
+            "events.yaml:11:14 JD109 the cap of offer 'bad' of 'promo' is how many times one "
+            "customer may get it",
+        ),
+        (
             "      bad:\n        payload: {code: 1, extra: x}",
             "events.yaml:11:28 JD109 the payload of offer 'bad' of 'promo' has a field 'extra' "
             "the catalogue does not declare",
@@ -138,7 +143,7 @@ def test_fmt_round_trips_both_ways() -> None:
             "events.yaml:11:35 JD111",
         ),
     ],
-    ids=["naive", "backwards", "cap", "undeclared", "missing", "key", "syntax"],
+    ids=["naive", "backwards", "cap", "superscript", "undeclared", "missing", "key", "syntax"],
 )
 def test_catalogue_mistakes_are_reported_where_they_are(
     tmp_path: Path, offer: str, expected: str
@@ -235,3 +240,24 @@ def test_a_migration_sees_the_chosen_offer_as_set_after_the_step() -> None:
     assert "best" not in before["choose_best"]
     assert "best" in before["email_reactivation_offer"]
     assert {"best", "card"} <= before["if"]
+
+
+def test_a_money_payload_finer_than_its_currency_is_refused(tmp_path: Path) -> None:
+    """A payload amount with more decimal places than its currency has (`5.5 VND`) is JD109 at
+    the value, as a budget's total is: it would be sent to customers as written."""
+    events = EVENTS.replace(
+        "payload: {code: string}", "payload: {value: {type: money, currency: VND}}"
+    )
+    events = events.replace("payload: {code: B}", "payload: {value: 0 VND}")
+    (tmp_path / "events.yaml").write_text(
+        events % "      bad:\n        payload: {value: 5.5 VND}", encoding="utf-8"
+    )
+    (tmp_path / "j.journey").write_text(JOURNEY, encoding="utf-8")
+    assert _errors(compile_file(tmp_path / "j.journey")) == [
+        "events.yaml:11:26 JD109 payload field 'value' of offer 'bad' of 'promo' is 5.5 VND: "
+        "it has 1 decimal place and VND has none"
+    ]
+    (tmp_path / "events.yaml").write_text(
+        events % "      good:\n        payload: {value: 500_000 VND}", encoding="utf-8"
+    )
+    assert _errors(compile_file(tmp_path / "j.journey")) == []

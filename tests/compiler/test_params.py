@@ -127,3 +127,14 @@ def test_values_given_at_compile_time_replace_the_declared_ones() -> None:
     unknown = _compile(DSL, "p.journey", gapp="2d")
     assert _errors(unknown) == [("JD204", "the journey declares no param 'gapp'")]
     assert unknown.diagnostics[0].hint == "did you mean 'gap'?"
+
+
+def test_a_text_param_given_as_a_bare_word_is_that_text() -> None:
+    """`--param tag=autumn` (the shell took any quotes away) gives the text `autumn`, as
+    `tag='"autumn"'` does; it was read as an undefined variable. Other types are unchanged."""
+    bare = _compile(DSL, "p.journey", tag="autumn")
+    quoted = _compile(DSL, "p.journey", tag='"autumn"')
+    assert _errors(bare) == []
+    assert _graph(bare) == _graph(quoted)
+    assert json.loads(_graph(bare))["params"]["tag"] == '"autumn"'
+    assert [code for code, _ in _errors(_compile(DSL, "p.journey", gap="soon"))] == ["JD204"]

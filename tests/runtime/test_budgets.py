@@ -187,7 +187,7 @@ def test_a_money_budget_is_exhausted_exactly_at_its_boundary(open_store: StoreFa
         assert sum(granted) == budget.spent
         assert len(actions.calls) == 3
         assert budget_text([budget]) == [
-            "cashback: total 1_000_000 VND, spent 1_000_000 VND, remaining 0 VND; "
+            "cashback: total 1,000,000 VND, spent 1,000,000 VND, remaining 0 VND; "
             "3 granted, 2 refused"
         ]
 
@@ -229,9 +229,17 @@ def test_outside_its_window_a_budget_grants_nothing() -> None:
 def test_a_budget_kept_in_another_unit_is_refused(tmp_path: Path) -> None:
     """A ledger that keeps a budget as a quota refuses journeys that declare it in money (and
     says why) rather than mixing units: the first draw raises to the host, nothing is drawn or
-    committed. Building the engine writes nothing to the ledger."""
+    committed. Building the engine writes nothing to the ledger. `ledger_conflicts` says the
+    same before anything runs (what `journeydsl run` asks)."""
+    from journeydsl.runtime.rewards import ledger_conflicts
+
     ledger = MemoryBudgets()
     ledger.declare_budgets([BudgetSpec("waivers", Decimal(5), None)])
+    assert ledger_conflicts([journey("waivers")], ledger) == [
+        "budget 'waivers' is kept in a quota by the ledger (spent 0), but the journeys declare "
+        "it in VND: a budget keeps its unit (give the new one another name)"
+    ]
+    assert ledger_conflicts([journey("gifts")], ledger) == []
     state = MemoryStateStore()
     engine, _ = _engine([journey("waivers")], state, 1, budgets=ledger)
     with pytest.raises(ValueError, match="keeps its unit"):
@@ -239,6 +247,79 @@ def test_a_budget_kept_in_another_unit_is_refused(tmp_path: Path) -> None:
     assert ledger.budget_draws() == []
     assert state.instances_of("c-0") == []
     assert state.budget_states() == []  # (the store's own ledger was not the one used)
+
+
+def _other_waivers() -> ir.Journey:
+    """``waivers`` compiled against a catalog that declares its budget at 2,000,000 VND."""
+    text = WAIVERS.replace("journey waivers", "journey other_waivers")
+    result = compile_source(text, str(HERE / "other" / "other_waivers.journey"))
+    assert result.journey is not None, [str(d) for d in result.diagnostics]
+    return result.journey
+
+
+def test_journeys_that_declare_one_budget_two_ways_are_refused() -> None:
+    """Two journeys of one engine whose catalogs declare `waivers` at different sizes: the
+    engine refuses to start, naming both, whatever their order (it would otherwise draw from
+    whichever declaration came first)."""
+    for journeys in (
+        [journey("waivers"), _other_waivers()],
+        [_other_waivers(), journey("waivers")],
+    ):
+        with pytest.raises(ValueError, match=r"budget 'waivers' is declared as .* but as"):
+            _engine(journeys, MemoryStateStore(), 1)
+
+
+def test_run_refuses_a_budget_in_another_unit_or_declared_two_ways(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`journeydsl run` of journeys that declare one budget two ways exits 1 with one line per
+    conflict; of a journey whose budget the state file keeps in another unit, exit 2 with one
+    line naming the budget and both units: never a traceback, nothing delivered."""
+    from journeydsl.cli import main
+
+    (tmp_path / "events.yaml").write_text((HERE / "events.yaml").read_text())
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "events.yaml").write_text((HERE / "other" / "events.yaml").read_text())
+    (tmp_path / "waivers.journey").write_text(WAIVERS)
+    other = WAIVERS.replace("journey waivers", "journey other_waivers")
+    (tmp_path / "other" / "other_waivers.journey").write_text(other)
+    (tmp_path / "events.jsonl").write_text(json.dumps(activated("c-0")) + "\n")
+
+    def run(*journeys: str) -> int:
+        files = [str(tmp_path / j) for j in journeys]
+        args = ["--events", str(tmp_path / "events.jsonl"), "--actions", str(tmp_path / "a.jsonl")]
+        return main(["run", *files, "--db", str(tmp_path / "state.db"), *args])
+
+    assert run("waivers.journey", "other/other_waivers.journey") == 1
+    assert "budget 'waivers' is declared as 1_000_000 VND" in capsys.readouterr().err
+    with SQLiteStore(tmp_path / "state.db") as state:
+        state.declare_budgets([BudgetSpec("waivers", Decimal(5), None)])
+    assert run("waivers.journey") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "budget 'waivers' is kept in a quota by the ledger" in err
+    assert not (tmp_path / "a.jsonl").exists() or (tmp_path / "a.jsonl").read_text() == ""
+
+
+@pytest.mark.postgres
+def test_a_worker_refuses_a_budget_its_database_keeps_in_another_unit(
+    pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`journeydsl worker` of a journey that declares `waivers` in VND, on a database whose
+    ledger keeps it as a quota: exit 2 with one line naming the budget, before any work (it
+    was the first draw's error, mid-run)."""
+    from journeydsl.cli import main
+    from journeydsl.runtime.stores.postgres import PostgresStore
+
+    (tmp_path / "events.yaml").write_text((HERE / "events.yaml").read_text())
+    (tmp_path / "waivers.journey").write_text(WAIVERS)
+    with PostgresStore(pg_dsn, migrate=True) as state:
+        state.declare_budgets([BudgetSpec("waivers", Decimal(5), None)])
+    argv = ["worker", str(tmp_path / "waivers.journey"), "--db", pg_dsn, "--exit-when-idle"]
+    assert main([*argv, "--actions", str(tmp_path / "a.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "budget 'waivers' is kept in a quota by the ledger" in err
 
 
 # ---------------------------------------------------------------- two runners, one budget
@@ -524,7 +605,7 @@ def test_budgets_prints_what_a_run_spent(
     capsys.readouterr()
     assert main(["budgets", "--db", str(db)]) == 0
     assert capsys.readouterr().out == (
-        "fee_waivers: total 100_000_000 VND, spent 500_000 VND, remaining 99_500_000 VND; "
+        "fee_waivers: total 100,000,000 VND, spent 500,000 VND, remaining 99,500,000 VND; "
         "1 granted, 0 refused\n"
     )
     assert main(["budgets", "--db", str(db), "--format", "json"]) == 0

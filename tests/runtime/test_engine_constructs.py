@@ -678,6 +678,16 @@ def test_manual_entry_via_enroll_respects_reentry() -> None:
     ]
 
 
+def test_enroll_into_a_journey_the_engine_does_not_run_names_the_closest() -> None:
+    """Engine.enroll with a misspelt journey id is a ValueError naming the journeys run and the
+    closest one, where it was a bare KeyError."""
+    j = journey("telesales_callback", "entry manual\nticket telesales")
+    r = build([j], [profile("c1")], start=T0)
+    with pytest.raises(ValueError, match="no journey 'telesales_calback' in this engine") as e:
+        r.engine.enroll("c1", "telesales_calback")
+    assert "did you mean 'telesales_callback'?" in str(e.value)
+
+
 def test_an_event_does_not_enter_a_manual_journey() -> None:
     """entry manual: no event enters it."""
     j = journey("manual_only", "entry manual\nticket x")

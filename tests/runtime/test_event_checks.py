@@ -134,3 +134,15 @@ def test_text_is_read_composed_so_both_spellings_of_a_vietnamese_letter_are_one(
     visit = {**raw, "type": "visit", "data": {"kind": unicodedata.normalize("NFD", "ẩm thực")}}
     assert coerce_event(visit, schemas).data == {"kind": "ẩm thực"}
     assert event_id(tx) != event_id({**tx, "data": {"merchant": composed, "note": composed}})
+
+
+def test_a_timestamp_field_may_be_an_aware_datetime_from_python() -> None:
+    """A field typed timestamp takes an aware datetime as it is, and refuses a naive one for its
+    missing offset (as the same value written as text)."""
+    schemas = {"call_booked": {"slot": Type("timestamp")}}
+    slot = datetime(2026, 1, 6, 9, 0, tzinfo=timezone(timedelta(hours=7)))
+    raw = {"customer_id": "c1", "type": "call_booked", "at": slot.isoformat(), "data": {}}
+    taken = coerce_event({**raw, "data": {"slot": slot}}, schemas)
+    assert taken.data["slot"] == slot
+    with pytest.raises(BadEvent, match=r"field 'slot' has no UTC offset: '2026-01-06T09:00:00'"):
+        coerce_event({**raw, "data": {"slot": slot.replace(tzinfo=None)}}, schemas)

@@ -217,3 +217,73 @@ def test_a_postgresql_runs_log_reads_as_the_sqlite_runs(
     on_sqlite = capsys.readouterr().out
     assert main([*explain, "--db", pg_dsn, "--actions", actions]) == 0
     assert capsys.readouterr().out == on_sqlite
+
+
+def test_a_journey_that_asks_a_decision_or_hands_off_is_explained_from_the_db(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A host's run of a journey with a `decide` step, and a run of a hand-off pair, are
+    explained from their state file, one journey at a time: the checks of `journeydsl run` (no
+    decision functions on the command line, every target run alongside) are not asked of a
+    journey that is only read."""
+    from datetime import timedelta
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from journeydsl.compiler import compile_file
+    from journeydsl.money import Money
+    from journeydsl.runtime.engine import Engine
+    from journeydsl.runtime.protocols import Profile
+    from journeydsl.runtime.stores.sqlite import SQLiteStore
+    from journeydsl.testing import MemoryProfileStore, RecordingChannel, SteppableClock
+
+    decided = compile_file(EXAMPLES / "limit_increase.journey").journey
+    assert decided is not None
+    start = datetime(2026, 2, 2, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    clock = SteppableClock(start)
+    limit = {"credit_limit": Money(Decimal(20_000_000), "VND")}
+    answer = {"approved": True, "amount": 50_000_000, "tier": "gold"}
+    with SQLiteStore(tmp_path / "host.db") as state:
+        engine = Engine(
+            [decided],
+            events=state,
+            profiles=MemoryProfileStore([Profile("c-1", limit, {"email": True})]),
+            state=state,
+            clock=clock,
+            channels={"email": RecordingChannel("email")},
+            decisions={"credit.preapproved_limit": lambda call: answer},
+        )
+        engine.ingest(event("c-1", "card_activated", start.isoformat(), card_id="k-1"))
+        clock.advance(timedelta(days=31))
+        engine.tick()
+    journey = str(EXAMPLES / "limit_increase.journey")
+    db = str(tmp_path / "host.db")
+    assert main(["explain", journey, "--customer", "c-1", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "asked credit.preapproved_limit: {approved: true" in out
+    assert "ended: offered" in out
+
+    pair = [str(EXAMPLES / f"{name}.journey") for name in ("activation_handoff", "activation_call")]
+    events = [
+        event("c-2", "card_issued", "2026-03-02T09:00:00+07:00", card_id="k-2", product="gold"),
+        event("c-2", "app_installed", "2026-03-03T09:00:00+07:00"),
+    ]
+    files = ["--events", str(jsonl(tmp_path / "events.jsonl", events))]
+    files += ["--actions", str(tmp_path / "actions.jsonl"), "--db", str(tmp_path / "pair.db")]
+    assert main(["run", *pair, *files, "--now", "2026-03-10T09:00:00+07:00"]) == 0
+    capsys.readouterr()
+    assert main(["explain", pair[0], "--customer", "c-2", "--db", str(tmp_path / "pair.db")]) == 0
+    out = capsys.readouterr().out
+    assert "handed off to activation_call (instance activation_call/c-2/1)" in out
+
+
+def test_stored_explain_of_a_misspelt_customer_names_the_closest(
+    ran: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--customer c-0003 with --db (the run has c-003): exit 1, with the id it likely meant."""
+    argv = ["explain", JOURNEYS[0], "--customer", "c-0003", "--db", ran["db"]]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert (
+        err == f"journeydsl: error: no customer 'c-0003' in {ran['db']} — did you mean 'c-003'?\n"
+    )

@@ -406,3 +406,38 @@ def test_a_draining_target_refuses_the_handoff_which_takes_not_entered() -> None
     assert handed == {}
     assert ("activation_handoff", "recently_called") in outcomes(state)["c-engaged"]
     assert tickets.opened == []
+
+
+def test_a_refused_handoff_logs_why_it_was_refused() -> None:
+    """The decision log of a refused hand-off says why, and `explain` prints it: the target's
+    re-entry rule (c-called was called from code a week before), or the target paused or
+    draining (which the log used to put down to its entry rules)."""
+    from journeydsl.simulate.report import _describe_entry
+
+    def refusals(state: MemoryStateStore) -> dict[str, object]:
+        handoffs = [
+            (i["customer_id"], dict(e))
+            for i in state.all_instances()
+            for e in i["log"]
+            if e["what"] == "handoff"
+        ]
+        return {c: e["why"] for c, e in handoffs if not e["entered"]}
+
+    state, clock = MemoryStateStore(), SteppableClock(T0)
+    engine = build(state, MemoryEventStore(), RecordingChannel("sms"), RecordingTickets(), clock)
+    run(engine, clock, call_early(engine, clock))
+    assert refusals(state) == {"c-called": "its entry rules refused"}
+
+    state, clock = MemoryStateStore(), SteppableClock(T0)
+    engine = build(state, MemoryEventStore(), RecordingChannel("sms"), RecordingTickets(), clock)
+    engine.control.refresh_every = 0
+    engine.control.drain("activation_call", by="ops")
+    run(engine, clock)
+    drained = refusals(state)
+    assert set(drained.values()) == {"it is paused or draining"}
+    (entry,) = [
+        e for i in state.instances_of("c-engaged") for e in i["log"] if e["what"] == "handoff"
+    ]
+    assert _describe_entry(entry, "Asia/Ho_Chi_Minh") == (
+        "not entered into activation_call: it is paused or draining"
+    )

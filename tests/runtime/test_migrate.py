@@ -138,6 +138,7 @@ def test_a_mapping_for_other_versions_is_jd705() -> None:
         ("migrate: j\nfrom_version: 1\nto_version: 2\nstep: {}\n", "JD103"),
         ("migrate: j\nfrom_version: 1\nto_version: 2\n", "JD104"),
         ("migrate: j\nfrom_version: one\nto_version: 2\nsteps: {}\n", "JD105"),
+        ("migrate: j\nfrom_version: \u00b2\nto_version: 2\nsteps: {}\n", "JD105"),  # (²)
         ("migrate: j\nfrom_version: 1\nto_version: 2\nsteps: [a, b]\n", "JD105"),
         ("migrate: !!python/object/apply:os.system [x]\nfrom_version: 1\n", "JD100"),
         ("migrate: j\nmigrate: k\nfrom_version: 1\nto_version: 2\nsteps: {}\n", "JD106"),

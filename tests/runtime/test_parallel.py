@@ -228,7 +228,7 @@ exit done
         ("repeat max 3 { parallel all { branch { tag vip } branch { tag dormant } } }", "JD502"),
         (
             "repeat max 3 { parallel first { branch { wait 1d } branch { tag dormant  wait 1d }"
-            " branch { tag vip } } }",
+            " branch { tag vip  if profile.has_digital_app { wait 1d } } } }",
             "JD502",
         ),
     ],

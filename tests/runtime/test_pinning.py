@@ -144,3 +144,55 @@ def test_an_event_for_an_instance_of_a_version_not_loaded_is_not_taken(
     assert state.processed("act-1")
     if isinstance(state, SQLiteStore):
         state.close()
+
+
+def test_raising_a_budget_in_the_catalog_is_no_change_of_the_graph(tmp_path: Path) -> None:
+    """A budget raised (or its dates moved) in the events catalog while instances wait before
+    the reward: the graph they started on is the same, so `pin_graphs` takes it (it refused it
+    as a changed journey: a budget could not be raised while anyone was on the way to it). A
+    change of the amount drawn is still one; a graph noted by an earlier journeydsl, whose
+    digest took the sizes in, is taken as it was and noted again."""
+    from journeydsl.compiler import compile_file
+    from journeydsl.runtime.pinning import _digest, _key, graph_digest
+    from journeydsl.testing import RecordingActions
+
+    def start(journey: ir.Journey, state: MemoryStateStore) -> None:
+        """The graph pinned, then c1 entered: waiting three days before the reward."""
+        pin_graphs(state, [journey])
+        Engine(
+            [journey],
+            events=MemoryEventStore(),
+            profiles=MemoryProfileStore([profile("c1")]),
+            state=state,
+            clock=SteppableClock(T0),
+            actions={"gift": RecordingActions()},
+        ).ingest(ev("c1", "card_activated", T0, card_id="k1"))
+
+    (tmp_path / "w.journey").write_text(
+        'journey w\nuses events "events.yaml"\nentry on card_activated\nwait 3d\n'
+        "reward gift from gifts amount 400_000 VND\n"
+    )
+
+    def waivers(total: str, dates: str = "") -> ir.Journey:
+        catalog = "events:\n  card_activated: {card_id: string}\nbudgets:\n"
+        (tmp_path / "events.yaml").write_text(f"{catalog}  gifts: {{total: {total}{dates}}}\n")
+        journey = compile_file(tmp_path / "w.journey").journey
+        assert journey is not None
+        return journey
+
+    state = MemoryStateStore()
+    small = waivers("1_000_000 VND")
+    start(small, state)
+    assert [i["status"] for i in state.all_instances()] == ["waiting"]
+    pin_graphs(state, [waivers("2_000_000 VND", ", from: 2026-01-01")])  # (no refusal)
+    assert graph_digest(waivers("2_000_000 VND")) == graph_digest(small)
+    changed = (tmp_path / "w.journey").read_text().replace("400_000", "500_000")
+    (tmp_path / "w.journey").write_text(changed)
+    with pytest.raises(JourneyChangedError):
+        pin_graphs(state, [waivers("2_000_000 VND")])
+
+    legacy = MemoryStateStore()
+    start(small, legacy)
+    legacy.commit([], [], meta={_key(small): _digest(small.to_json())})  # (as noted before)
+    pin_graphs(legacy, [small])
+    assert legacy.get_meta(_key(small)) == graph_digest(small)

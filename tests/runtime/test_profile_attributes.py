@@ -135,3 +135,29 @@ def test_profile_text_is_read_composed() -> None:
     profile = parse_profile(raw, {"city": Type("string")})
     assert profile.attributes == {"city": "Hà Nội", "n": 1}
     assert profile.tags == frozenset({"Hà Nội"})
+
+
+def test_consent_for_a_channel_that_does_not_exist_is_refused_with_a_hint() -> None:
+    """`"consent": {"emial": true}` is refused naming the channels and the closest one (it was
+    taken, and every email to the customer was suppressed for want of consent)."""
+    with pytest.raises(ValueError, match="names no channel") as found:
+        parse_profile({"customer_id": "c1", "consent": {"emial": True, "sms": True}})
+    assert str(found.value) == (
+        "'consent' names no channel 'emial' (the channels: email, sms, zns, push, inapp)"
+        " — did you mean 'email'?"
+    )
+    taken = parse_profile({"customer_id": "c1", "consent": {"email": True, "inapp": False}})
+    assert taken.consent == {"email": True, "inapp": False}
+
+
+def test_simulate_skips_a_profile_with_a_misspelt_consent_channel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`simulate --profiles` names the line of a profile whose consent names no channel."""
+    profiles = tmp_path / "p.jsonl"
+    profiles.write_text('{"customer_id": "c-001", "consent": {"emial": true}}\n', encoding="utf-8")
+    events = str(EXAMPLES / "events" / "onboarding.jsonl")
+    args = ["simulate", str(ONBOARDING), "--events", events, "--profiles", str(profiles)]
+    assert main([*args, "-q", "-o", str(tmp_path / "r.txt")]) == 0
+    err = capsys.readouterr().err
+    assert f"{profiles}:1: profile skipped: 'consent' names no channel 'emial'" in err

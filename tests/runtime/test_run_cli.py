@@ -259,6 +259,28 @@ def test_without_profiles_nothing_is_sent(tmp_path: Path, small: dict[str, str])
     assert "; 3 customers have no profile (no consent" in err.getvalue()
 
 
+def test_the_summary_counts_the_profile_lines_skipped(
+    tmp_path: Path, small: dict[str, str]
+) -> None:
+    """Profile lines the run could not read are counted in its summary line, next to the
+    customers left without a profile, not only told one by one above it."""
+    profiles = [PROFILES[0], "not json", {**PROFILES[1], "consent": {"email": "yes"}}]
+    err = io.StringIO()
+    code = run(
+        JOURNEYS,
+        db=small["db"],
+        events=small["events"],
+        actions=small["actions"],
+        profiles=str(jsonl(tmp_path / "bad_profiles.jsonl", profiles)),
+        now=datetime(2026, 2, 20, tzinfo=ICT),
+        err=err,
+    )
+    assert code == 0
+    summary = err.getvalue().splitlines()[-1]
+    assert "; 2 profile lines skipped (named above; their customers have no profile)" in summary
+    assert "; 2 customers have no profile" in summary
+
+
 def test_a_journey_with_errors_exits_1_with_diagnostics(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, small: dict[str, str]
 ) -> None:

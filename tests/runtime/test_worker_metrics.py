@@ -129,6 +129,19 @@ def test_a_measured_channel_counts_each_answer_by_channel_and_result() -> None:
     assert histograms[("delivery_seconds", (("channel", "sms"),))].count == 2
 
 
+def test_an_observed_channel_reads_a_text_status_and_refuses_a_missing_answer() -> None:
+    """ObservedChannel counts DeliveryResult("delivered") as delivered (and passes the enum
+    member on), and a channel answering None as an error, raising the TypeError that says
+    what to return rather than an AttributeError."""
+    m = WorkerMetrics()
+    text = ObservedChannel("sms", _Answer(DeliveryResult("delivered")), m)  # type: ignore[arg-type]
+    assert text.send(_message()).status is DeliveryStatus.DELIVERED
+    with pytest.raises(TypeError, match="returned None, not a DeliveryResult"):
+        ObservedChannel("zns", _Answer(None), m).send(_message("zns"))  # type: ignore[arg-type]
+    assert m.counter("deliveries", channel="sms", result="delivered") == 1
+    assert m.counter("deliveries", channel="zns", result="error") == 1
+
+
 def _scrape(base: str) -> dict[str, float]:
     """/metrics over HTTP, as ``{sample with labels: value}``."""
     from prometheus_client.parser import text_string_to_metric_families

@@ -309,3 +309,48 @@ def test_a_worker_not_reloaded_yet_leaves_a_new_versions_events_waiting(
         [inst] = old.instances_of("c1")
         assert (inst["version"], inst["status"]) == (2, "ended")
     assert [(m.customer_id, m.template) for m in sms.attempts] == [("c1", "install_digital_app")]
+
+
+def test_a_reload_takes_a_raised_budget_under_the_same_version(pg_dsn: str, tmp_path: Path) -> None:
+    """A budget raised in the events catalog is no change of the journey's graph: a reload of
+    the same version takes it (said as `w v1 (budgets)`) where it was refused as a journey
+    changed without a new version; a change of the amount drawn is still refused."""
+    from journeydsl.testing import RecordingActions
+
+    journey_file = tmp_path / "w.journey"
+    journey_file.write_text(
+        'journey w\nuses events "events.yaml"\nentry on card_activated\nwait 3d\n'
+        "reward gift from gifts amount 400_000 VND\n"
+    )
+
+    def with_budget(total: str) -> ir.Journey:
+        (tmp_path / "events.yaml").write_text(
+            "events:\n  card_activated: {card_id: string}\n"
+            f"budgets:\n  gifts: {{total: {total}}}\n"
+        )
+        return _compiled(journey_file)
+
+    small = with_budget("1_000_000 VND")
+    with PostgresStore(pg_dsn, buckets=4) as store:
+        worker = Worker([small], store=store, actions={"gift": RecordingActions()}, lease=LEASE)
+        assert worker.reload([with_budget("2_000_000 VND")]) == ["w v1 (budgets)"]
+        worker._reloaded()
+        [loaded] = worker.journeys
+        assert loaded.to_json() == with_budget("2_000_000 VND").to_json()
+        journey_file.write_text(journey_file.read_text().replace("400_000", "500_000"))
+        with pytest.raises(ValueError, match="changed, but its version did not"):
+            worker.reload([with_budget("2_000_000 VND")])
+
+
+def test_a_worker_over_a_store_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
+    """A Worker given a SQLite or in-memory store is a TypeError that says to give it a
+    PostgresStore (or build an Engine), where it was an AttributeError on a PostgreSQL-only
+    method."""
+    from journeydsl.runtime.stores.sqlite import SQLiteStore
+    from journeydsl.testing import MemoryStateStore
+
+    journey = _compiled(_journey(tmp_path, 1))
+    with SQLiteStore(tmp_path / "s.db") as sqlite:
+        for store in (sqlite, MemoryStateStore()):
+            with pytest.raises(TypeError, match="give it a PostgresStore, not"):
+                Worker([journey], store=store, channels={"sms": RecordingChannel("sms")})  # type: ignore[arg-type]

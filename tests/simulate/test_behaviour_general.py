@@ -178,6 +178,63 @@ reactions:
     ]
 
 
+def test_a_reaction_after_a_step_its_rule_never_makes_is_an_error(tmp_path: Path) -> None:
+    """An event after `clicked` in a rule without `click:`, or a click after the open in a rule
+    without `open:`, could never happen: each is an error at its line (they were silently dead)."""
+    text = """\
+events:
+  card_bound:
+    data: {card_id: k-1}
+reactions:
+  - template: wallet_binding_reminder
+    events: [{event: card_bound, probability: 1, after: clicked}]
+  - template: retention_offer
+    click: {probability: 0.5}
+  - open: {probability: 0.3}
+    click: {probability: 0.4}
+    events: [{event: card_bound, probability: 0.5, after: clicked}]
+"""
+    assert _errors(text, tmp_path) == [
+        "b.yaml:6:57: error: 'card_bound' comes after the message is clicked, and this rule has "
+        "no click: it would never happen (give the rule 'click', or another 'after')",
+        "b.yaml:8:12: error: 'click' follows the open, and this rule has no 'open': no customer "
+        "would click (give 'open', or 'after: delivered')",
+    ]
+
+
+def test_a_when_no_profile_can_meet_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    """`when:` naming an attribute no profile draws, or a value its draws never give, is an
+    error at its line with a did-you-mean (the event silently never happened)."""
+    text = """\
+profiles:
+  attributes:
+    segment: {choice: {mass: 4, affluent: 1}}
+    credit_limit: {money: {fixed: 10_000_000}}
+events:
+  card_applied:
+    start: {days: 3}
+    when: {segmnt: affluent}
+    data: {application_id: a-1}
+  card_approved:
+    after: card_applied
+    when: {segment: afluent, credit_limit: 10000000}
+    delay: 1d
+    data: {card_id: k-1}
+  card_bound:
+    after: card_approved
+    when: {segment: mass}
+    daily: 0.1
+    data: {card_id: k-1}
+"""
+    assert _errors(text, tmp_path) == [
+        "b.yaml:8:12: error: 'when' names the attribute 'segmnt', which no profile draws (under "
+        "'profiles: attributes:' or a segment's): 'card_applied' would never happen — did you "
+        "mean 'segment'?",
+        "b.yaml:12:21: error: no profile draws segment = 'afluent' (it is one of affluent, mass): "
+        "'card_approved' would never happen — did you mean 'affluent'?",
+    ]
+
+
 def test_a_profile_attribute_cannot_copy_an_event(tmp_path: Path) -> None:
     """`same_as` and `param` draw event fields; in a profile attribute they are an error."""
     text = """\

@@ -136,7 +136,7 @@ def test_compare_shows_the_difference_between_two_budgets(
     assert row["diff"]["demand"] == "0"
     assert Decimal(row["diff"]["shortfall"]) == Decimal(row["other"]["shortfall"]) > 0
     code, text, _ = cli(*_run(ample, "--compare", small), "-q")
-    assert "fee_waivers (other - base): total -480_000_000 VND" in text
+    assert "fee_waivers (other - base): total -480,000,000 VND" in text
 
 
 @pytest.mark.browser
@@ -282,5 +282,97 @@ def test_one_draw_is_said_in_the_singular() -> None:
         (only,) = budget_lines({"fee_waivers": b})
         return only
 
-    assert "; 1 draw asks 500_000 VND;" in line(1)
-    assert "; 2 draws ask 1_000_000 VND;" in line(2)
+    assert "; 1 draw asks 500,000 VND;" in line(1)
+    assert "; 2 draws ask 1,000,000 VND;" in line(2)
+
+
+def _waivers_tally(draws: list[tuple[str, int]]) -> Tally:
+    """A tally of fee-waiver draws, each ``(day, amount in VND)``, as a run counts them."""
+    records = [
+        {
+            "visits": {"reward": 1},
+            "status": "ended",
+            "outcome": "done",
+            "log": [
+                {
+                    "what": "budget",
+                    "granted": True,
+                    "name": "fee_waivers",
+                    "at": f"{day}T10:00:00+07:00",
+                    "drawn": str(amount),
+                }
+            ],
+        }
+        for day, amount in draws
+    ]
+    return Tally.of(records, [], rewards=frozenset({"reward"}))
+
+
+def test_the_forecast_pays_whole_draws_as_the_ledger_does() -> None:
+    """1,000,000 VND and four draws of 400,000 on one day: the ledger pays two and refuses two,
+    so the forecast spends 800,000, keeps 200,000, runs out that day with 800,000 of demand
+    beyond it (not 1,000,000 spent and 600,000 short); a smaller draw the next day still fits,
+    and the figures survive a part file's round trip."""
+    from journeydsl.simulate.parts import _counts, _typed
+
+    text = (EXAMPLES / "onboarding_new_cardholder.journey").read_text(encoding="utf-8")
+    result = compile_source(text, str(EXAMPLES / "onboarding_new_cardholder.journey"))
+    assert result.journey is not None
+    node = result.journey.nodes["reward_annual_fee_waiver"]
+    object.__setattr__(node, "total", "1000000")  # (a budget of 1,000,000 VND for the test)
+    tally = _waivers_tally([("2026-01-10", 400_000)] * 4 + [("2026-01-11", 150_000)])
+    tally = _typed(Tally, json.loads(json.dumps(_counts(tally))))
+    b = forecast(_Result(result.journey, tally))["fee_waivers"]  # type: ignore[arg-type]
+    assert [(d["spent"], d["remaining"]) for d in b["days"]] == [
+        ("800000", "200000"),
+        ("150000", "50000"),
+    ]
+    assert (b["spent"], b["remaining"], b["shortfall"]) == ("950000", "50000", "800000")
+    assert (b["runs_out"], b["demand"], b["draws"]) == ("2026-01-10", "1750000", 5)
+
+
+def test_the_html_budget_heading_writes_amounts_as_the_text_report() -> None:
+    """The HTML report's budget heading says 100,000,000 VND, as the text report's line does."""
+    from datetime import datetime
+
+    from journeydsl.simulate.budgets import budget_lines, budgets_section
+
+    b = {
+        "kind": "money",
+        "currency": "VND",
+        "total": "100000000",
+        "draws": 1,
+        "demand": "500000",
+        "remaining": "99500000",
+        "shortfall": "0",
+        "runs_out": None,
+        "days": [{"day": "2026-01-30", "remaining": "99500000"}],
+    }
+    start = datetime.fromisoformat("2026-01-05T00:00:00+07:00")
+    until = datetime.fromisoformat("2026-02-05T00:00:00+07:00")
+    assert "(100,000,000 VND; lasts the whole run)" in budgets_section({"w": b}, start, until)
+    assert budget_lines({"w": b}) == [
+        "w: 100,000,000 VND; 1 draw asks 500,000 VND; lasts the whole run, 99,500,000 VND left"
+    ]
+
+
+def test_parts_written_before_the_amounts_were_kept_still_merge(
+    cli: Cli, small: str, tmp_path: Path
+) -> None:
+    """Part files of the layout without `budget_amounts` (written by an earlier journeydsl)
+    merge, the forecast paying each day's demand up to what is left: with draws of one amount
+    that fit the total exactly, the same report as the single run."""
+    args = _run(small, "--format", "json")
+    paths = []
+    for k in (1, 2):
+        path = tmp_path / f"part-{k}.json"
+        code, _, err = cli(*args, "--part", f"{k}/2", "-o", str(path), "-q")
+        assert code == 0, err
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for result in doc["results"]:
+            del result["tally"]["budget_amounts"]
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        paths.append(str(path))
+    code, merged, err = cli("merge", *paths)
+    assert code == 0, err
+    assert merged == cli(*args, "-q")[1]

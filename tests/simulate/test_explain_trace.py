@@ -174,3 +174,11 @@ def test_explain_a_customer_the_simulation_never_saw(cli: Cli) -> None:
     assert code == 1
     assert out == ""
     assert "no customer 'nobody' in this simulation" in err
+
+
+def test_explain_writes_a_drawn_amount_as_the_reports_do(cli: Cli) -> None:
+    """A granted draw is written 500,000 VND, as the reward's params beside it, not 500_000."""
+    out = _explain(cli, "c-003")
+    assert "reward                           drew 500,000 VND from fee_waivers → granted" in out
+    assert "{amount: 500,000 VND}" in out
+    assert "500_000" not in out

@@ -79,11 +79,14 @@ def test_two_workers_print_the_same_text_report_and_trace(cli: Cli) -> None:
 
 
 def test_a_trace_of_an_unknown_customer_says_so_with_workers(cli: Cli) -> None:
-    """--trace of a customer nobody simulated prints the same note with and without workers."""
+    """--trace of a customer not in the run is the same error (exit 1, no report) with and
+    without workers."""
     one = cli(*onboarding_args("--trace", "nobody"))
     two = cli(*onboarding_args("--trace", "nobody", "--workers", "2"))
-    assert one[1].endswith("nobody: no events, instances or actions\n")
-    assert two[1] == one[1]
+    assert one[0] == 1
+    assert one[1] == ""
+    assert "no customer 'nobody' in this simulation" in one[2]
+    assert two == one
 
 
 def test_chunks_of_a_population_merge_into_the_single_run() -> None:

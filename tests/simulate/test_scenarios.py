@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from journeydsl.runtime.events import LATEST
-from journeydsl.simulate.scenarios import action_matches
+from journeydsl.simulate.scenarios import action_matches, run_file
 from journeydsl.yamlfile import InputError, load_document
 from tests.catalogs import USES, example_catalogs_in
 from tests.simulate.conftest import EXAMPLES, Cli
@@ -647,3 +647,124 @@ def test_an_expected_text_matches_however_its_tone_marks_were_typed() -> None:
         {"params": {"merchant": "Phở Thìn"}}, {"params": {"merchant": decomposed}}
     )
     assert not action_matches({"params": {"merchant": "Pho Thin"}}, actual)
+
+
+def test_journeys_that_declare_one_budget_two_ways_are_an_error_not_a_traceback(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A test file, and `simulate`, of two journeys whose catalogs declare `waivers` at
+    different sizes: an error naming the budget and both journeys (the engine they share would
+    draw from whichever declaration came first), exit 1."""
+    budgets = Path(__file__).resolve().parents[1] / "fixtures" / "budgets"
+    (tmp_path / "other").mkdir()
+    for folder in ("", "other"):
+        shutil.copyfile(budgets / folder / "events.yaml", tmp_path / folder / "events.yaml")
+    waivers = (
+        'journey waivers\nuses events "events.yaml"\noutcomes got, none\nentry on card_activated\n'
+        "reward fee_waiver from waivers amount 400_000 VND granted { exit got } "
+        "exhausted { exit none }\n"
+    )
+    (tmp_path / "waivers.journey").write_text(waivers)
+    other = waivers.replace("journey waivers", "journey other_waivers")
+    (tmp_path / "other" / "other_waivers.journey").write_text(other)
+    (tmp_path / "two.test.yaml").write_text(
+        "journeys: [waivers.journey, other/other_waivers.journey]\n"
+        "cases:\n  - name: one\n    events: []\n    expect: {actions: []}\n"
+    )
+    code, _, err = cli("test", str(tmp_path / "two.test.yaml"))
+    assert code == 1
+    assert "Traceback" not in err
+    assert "two.test.yaml:1:12: error: budget 'waivers' is declared as 1_000_000 VND for " in err
+    (tmp_path / "none.jsonl").write_text("")
+    files = [str(tmp_path / "waivers.journey"), str(tmp_path / "other" / "other_waivers.journey")]
+    code, _, err = cli("simulate", *files, "--events", str(tmp_path / "none.jsonl"))
+    assert code == 1
+    assert "Traceback" not in err
+    assert "budget 'waivers' is declared as 1_000_000 VND for journey 'waivers' but as " in err
+
+
+ZONED = """journey {id}
+uses events "events.yaml"
+uses templates "templates.yaml"
+timezone "{zone}"
+outcomes handed_over
+entry manual
+ticket telesales priority high {{ reason: "crm_list" }}
+exit handed_over
+"""
+
+
+def test_an_enrolment_time_without_offset_is_read_in_the_zone_of_its_journey(
+    tmp_path: Path,
+) -> None:
+    """With journeys in New York and Shanghai, `at: "2026-03-09 08:00"` into the Shanghai one is
+    08:00 in Shanghai (it was read in the first journey's zone, New York: 12 hours off)."""
+    example_catalogs_in(tmp_path)
+    for name, zone in (("ny", "America/New_York"), ("sh", "Asia/Shanghai")):
+        text = ZONED.format(id=f"{name}_callback", zone=zone)
+        (tmp_path / f"{name}.journey").write_text(text, encoding="utf-8")
+    (tmp_path / "zones.test.yaml").write_text(
+        "journeys: [ny.journey, sh.journey]\n"
+        "cases:\n"
+        "  - name: enrolled at 08:00 Shanghai time\n"
+        "    enrol:\n"
+        '      - {customer_id: c1, at: "2026-03-09 08:00", journey: sh_callback}\n'
+        "    expect:\n"
+        "      actions:\n"
+        '        - {at: "2026-03-09T08:00:00+08:00", kind: ticket, journey: sh_callback}\n'
+        "      outcomes: {c1: {sh_callback: handed_over}}\n",
+        encoding="utf-8",
+    )
+    (result,) = run_file(tmp_path / "zones.test.yaml")
+    assert result.problems == []
+    assert result.ok
+
+
+def test_an_enrolment_into_an_unknown_journey_says_so_with_a_did_you_mean(tmp_path: Path) -> None:
+    """`enrol:` naming a misspelt journey says it is unknown, at its `journey:`, with a hint."""
+    from tests.simulate.test_enrolment import CALLBACK, TESTS
+
+    (tmp_path / "callback.journey").write_text(CALLBACK, encoding="utf-8")
+    text = TESTS.replace("{customer_id: c2,", "{customer_id: c2, journey: telesales_calback,")
+    (tmp_path / "callback.test.yaml").write_text(text, encoding="utf-8")
+    example_catalogs_in(tmp_path)
+    with pytest.raises(InputError) as found:
+        run_file(tmp_path / "callback.test.yaml")
+    message = str(found.value)
+    column = text.splitlines()[5].index("telesales_calback") + 1
+    assert f"callback.test.yaml:6:{column}: error: no journey 'telesales_calback'" in message
+    assert "did you mean 'telesales_callback'?" in message
+    assert "name the journey to enrol into" not in message
+
+
+def test_a_test_files_profile_attribute_of_the_wrong_type_is_an_error_at_its_line(
+    tmp_path: Path,
+) -> None:
+    """A profile whose attribute the catalog types otherwise (`credit_limit: lots`) makes the file
+    invalid at that profile's line, as `--profiles` skips it (the case ran, ending in error)."""
+    example_catalogs_in(tmp_path)
+    (tmp_path / "limit.journey").write_text(
+        f"journey high_limit version 1\n{USES}outcomes high, low\n\nentry on card_issued\n\n"
+        "if profile.credit_limit >= 20_000_000 VND {\n  exit high\n}\nexit low\n",
+        encoding="utf-8",
+    )
+    test_file = tmp_path / "limit.test.yaml"
+    test_file.write_text(
+        "journey: limit.journey\n"
+        "profiles:\n"
+        "  - {customer_id: c-1, attributes: {credit_limit: 50000000}}\n"
+        "  - {customer_id: c-2, attributes: {credit_limit: lots}}\n"
+        "cases:\n"
+        "  - name: high limit\n"
+        "    events:\n"
+        '      - {customer_id: c-2, type: card_issued, at: "2026-01-05T10:00:00+07:00",'
+        " data: {card_id: k-2, product: gold}}\n"
+        "    expect:\n"
+        "      outcomes: {c-2: high}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as found:
+        run_file(test_file)
+    message = str(found.value)
+    assert "limit.test.yaml:4:5: error: bad profile: attribute 'credit_limit' must be" in message
+    assert ":3:" not in message

@@ -293,3 +293,68 @@ def test_csv_writes_each_journeys_tables_and_the_total(cli: Cli, tmp_path: Path)
     theirs = (alone / "messages.csv").read_text(encoding="utf-8")
     assert ours.splitlines()[1:] == ["email,2,0,0", "push,1,1,0"]
     assert theirs.splitlines()[1:] == ["email,2,0,0", "push,2,0,0"]
+
+
+_PLAIN = """journey plain_welcome version 1
+uses events "events_plain.yaml"
+uses templates "templates.yaml"
+outcomes done
+
+entry on card_issued
+
+send email welcome_activation_guide { card_id: trigger.card_id, product: trigger.product }
+exit done
+"""
+
+_LIMIT = """journey high_limit version 1
+uses events "events.yaml"
+uses templates "templates.yaml"
+outcomes high, low
+
+entry on card_issued
+
+if profile.credit_limit >= 20_000_000 VND {
+  send email new_cardholder_promotions
+  exit high
+}
+exit low
+"""
+
+
+def _two_catalogs(folder: Path) -> tuple[str, str]:
+    """Two journeys whose catalogs differ: only the second declares `credit_limit`."""
+    example_catalogs_in(folder)
+    lines = (folder / "events.yaml").read_text(encoding="utf-8").splitlines()
+    plain = [line for line in lines if line != "  credit_limit: {type: money, currency: VND}"]
+    assert len(plain) == len(lines) - 1
+    (folder / "events_plain.yaml").write_text("\n".join(plain) + "\n", encoding="utf-8")
+    (folder / "plain.journey").write_text(_PLAIN, encoding="utf-8")
+    (folder / "limit.journey").write_text(_LIMIT, encoding="utf-8")
+    return str(folder / "plain.journey"), str(folder / "limit.journey")
+
+
+def test_profiles_are_checked_against_every_journeys_attributes(cli: Cli, tmp_path: Path) -> None:
+    """A profile attribute of the wrong type for the second journey's catalog is refused with its
+    line, as when that journey runs alone (it was let through, and the instance ended in error)."""
+    plain, limit = _two_catalogs(tmp_path)
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"customer_id": "c-1", "type": "card_issued", "at": "2026-01-05T10:00:00+07:00", '
+        '"data": {"card_id": "k-1", "product": "gold"}}\n',
+        encoding="utf-8",
+    )
+    profiles = tmp_path / "profiles.jsonl"
+    profiles.write_text(
+        '{"customer_id": "c-1", "attributes": {"credit_limit": "lots"}, '
+        '"consent": {"email": true}}\n',
+        encoding="utf-8",
+    )
+    for journeys in ([limit], [plain, limit]):
+        args = ["--events", str(events), "--profiles", str(profiles), "--format", "json"]
+        code, out, err = cli("simulate", *journeys, *args)
+        assert code == 0, err
+        assert f"{profiles}:1: profile skipped: attribute 'credit_limit' must be an amount" in err
+        doc = json.loads(out)
+        rows = doc.get("journeys", [doc])
+        outcomes = {r["journey"]: r["funnel"]["outcomes"] for r in rows}
+        assert outcomes["high_limit"] == {"high": 0, "low": 1}

@@ -390,6 +390,31 @@ def test_misspelt_keyword_inside_a_step() -> None:
     assert (code, line, column, hint) == ("JD101", 3, 12, "did you mean 'within'?")
 
 
+@pytest.mark.parametrize(
+    ("join", "hint"),
+    [("alll", "did you mean 'all'?"), ("frist", "did you mean 'first'?"), ("any", None)],
+)
+def test_a_misspelt_parallel_join_names_the_choices(join: str, hint: str | None) -> None:
+    """A parallel block's join that is not `all` or `first` is reported whole, naming both
+    words (not the grammar's name for them), with a did-you-mean when one is close."""
+    text = HEAD + f"parallel {join} {{ branch {{ wait 1d }} branch {{ wait 2d }} }}"
+    message = f"unexpected '{join}' — expected 'all' or 'first' after 'parallel'"
+    assert errors(text) == [("JD101", 3, 10, message, hint)]
+
+
+def test_a_goal_naming_its_event_is_told_where_as_belongs() -> None:
+    """`goal … when EVENT as NAME` is a syntax error whose hint says where `as` is taken,
+    instead of calling `as` a reserved word chosen as a name."""
+    ((code, line, column, _, hint),) = errors(
+        HEAD + "goal done when cancel_request as req then { tag churn }\nwait 1d\n"
+    )
+    assert (code, line, column) == ("JD101", 3, 31)
+    assert hint == (
+        "a goal does not name its event: `as` is for `wait for EVENT as NAME` and a during "
+        "block's `on EVENT as NAME`"
+    )
+
+
 def test_keyword_out_of_place() -> None:
     """A header keyword after the first step says headers come first, not "unknown step"."""
     assert errors(HEAD + "exit a\nentry on x") == [

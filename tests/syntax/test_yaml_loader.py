@@ -266,6 +266,16 @@ ERRORS = [
      "JD103", 2, 19, "unknown key 'daily_at' in event entry", "belongs to: segment entry"),
     ("step as scalar", HEAD + "  - exit done\n", "JD105", 4, 5,
      "expected a step (a mapping)", "write `exit: done`"),
+    ("misspelt step as scalar", HEAD + "  - sned email\n", "JD105", 4, 5,
+     "expected a step (a mapping)", "did you mean 'send'?"),
+    ("misspelt break", HEAD + "  - repeat: 2\n    steps:\n      - wait: 1d\n      - brake\n",
+     "JD105", 7, 9, "expected a step (a mapping), found 'brake'", "did you mean 'break'?"),
+    ("break as mapping", HEAD + "  - repeat: 2\n    steps:\n      - wait: 1d\n"
+     "      - continue: true\n", "JD102", 7, 9, "`continue` is not a mapping",
+     "`- continue`"),
+    ("on of a handler", HEAD + "  - during: [wait: 1d]\n    handlers:\n"
+     "      - on: cancel_request\n", "JD103", 6, 9, "unknown key 'on' in during handler",
+     "the DSL's `on EVENT` is `event: EVENT` in YAML"),
     ("steps as mapping", HEAD.replace("steps:\n", "steps: {exit: x}\n"), "JD105", 3, 8,
      "expected a list of steps for 'steps'", "start each step with '- '"),
     ("empty cases", HEAD + "  - switch: x\n    cases: []\n", "JD105", 5, 12,
@@ -499,3 +509,27 @@ _EXAMPLE_TEXTS = [(EXAMPLES / f"{n}.yaml").read_text() for n in NAMES]
 def test_truncated_examples_never_raise(text: str, fraction: float) -> None:
     """Every prefix of an example loads or reports, without raising."""
     _check_result(text[: int(len(text) * fraction)])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("as: x", "`as` names the event that ends a wait; this waits for a condition"),
+        (
+            'where: card_bound.wallet == "momo"',
+            "`where` filters an event; this waits for a condition",
+        ),
+    ],
+)
+def test_a_condition_handler_keeps_as_and_where_to_refuse_them(extra: str, message: str) -> None:
+    """`as:` or `where:` on a `when:` handler is refused as on a condition `wait_for` (JD105),
+    where they used to be dropped without a word (and lost by `fmt`)."""
+    from journeydsl.compiler import compile_source
+
+    text = (
+        "journey: j\nuses: {events: events.yaml}\nentry: {event: card_approved}\nsteps:\n"
+        "  - during: [wait: 1d]\n    handlers:\n"
+        f"      - when: has(card_bound since entry)\n        {extra}\n"
+    )
+    result = compile_source(text, "j.yaml", base_dir=EXAMPLES)
+    assert [(d.code, d.span.line, d.message) for d in result.diagnostics] == [("JD105", 8, message)]

@@ -27,27 +27,35 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
             return set_in[nid]  # (a decision, a choice: set on the answer edge only)
         return set_in[nid] | {var} if var else set_in[nid]
 
-    order = list(journey.nodes)
-    changed = True
-    while changed:
-        changed = False
-        for nid in order:
-            if nid == journey.start:
-                continue
-            ps = [p for p in preds.get(nid, []) if p in set_in]
-            if not ps:
-                continue
-            new = frozenset.intersection(*(out(p, nid) for p in ps))
-            if new != set_in[nid]:
-                set_in[nid] = new
-                changed = True
+    def settle() -> None:
+        changed = True
+        while changed:
+            changed = False
+            for nid in journey.nodes:
+                ps = [p for p in preds.get(nid, []) if p in set_in]
+                if nid == journey.start or not ps:
+                    continue  # (the start, and the first step of a goal's steps)
+                new = frozenset.intersection(*(out(p, nid) for p in ps))
+                if new != set_in[nid]:
+                    set_in[nid] = new
+                    changed = True
+
+    settle()
     # Goals are evaluated whenever the instance waits, so what they read must be set at every
-    # waiting step.
+    # waiting step; and a goal's steps (`goal … then { … }`) start from what is set at all of
+    # them.
+    steps = ir.reachable_from(journey, [journey.start])
     waits = [
         nid
         for nid, node in journey.nodes.items()
-        if isinstance(node, ir.WAITING_KINDS) and set_in[nid] is not top
+        if isinstance(node, ir.WAITING_KINDS) and nid in steps
     ]
+    at_goals = frozenset.intersection(*(set_in[w] for w in waits)) if waits else frozenset()
+    starts = [g.start for g in journey.goals if g.start is not None]
+    for start in starts:
+        set_in[start] = at_goals
+    if starts:
+        settle()
     goal_reported: set[str] = set()
     for var, span in lowered.goal_reads:
         for nid in waits:
@@ -59,6 +67,7 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                     span,
                     f"set '{var}' before the first wait, or test something else in the goal",
                 )
+    in_goals = ir.reachable_from(journey, starts) if starts else set()
     answers = {n.var for n in journey.nodes.values() if isinstance(n, ir.Decide)}
     choices = {n.var for n in journey.nodes.values() if isinstance(n, ChooseOffer)}
     for nid, reads in lowered.reads.items():
@@ -77,5 +86,8 @@ def check(lowered: Lowered, diags: Diagnostics) -> None:
                     else f"'{var}' is a chosen offer: read it after its `choose` step, where "
                     "an offer was chosen (a `none` block that does not exit goes on without it)"
                     if var in choices
+                    else f"a goal's steps run when the goal is reached, at any wait: set '{var}' "
+                    "before the first wait, or give it a value there"
+                    if nid in in_goals
                     else f"set it on every path before this step (`set {var} = …`)",
                 )

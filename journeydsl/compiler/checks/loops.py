@@ -93,7 +93,7 @@ class _Loop:
             return self.positive(text[1:-1])
         if text in self.counters:  # a round counter is 1 or more
             return True
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return int(text) > 0
         value = duration_value(self.journey.params.get(text, text))
         return value is not None and value.total_seconds() > 0

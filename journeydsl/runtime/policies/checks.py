@@ -11,8 +11,12 @@ One small function per concern, run in the order of :data:`POLICY_CHECKS`:
   policy file's ``consent.expected`` share is below ``consent.commonly_absent_below``);
 * JD605 (error) a transactional send whose template the policies call marketing content
   (``marketing_content.templates``): it would bypass marketing consent, caps and the holdout.
+* JD611 (warning) a send's quiet hours and send windows on a channel of its chain (the
+  journey's and the policies') never leave a time open together: the runtime suppresses it
+  there (:func:`check_clock_rules`, after the others).
 
-The checks against the top level's capacity limits (JD606 …) are in ``capacity_checks``.
+The checks against the top level's capacity limits (JD606 …) are in ``capacity_checks``; the
+journey ids the policy file names, against every journey checked (JD610), in ``journey_names``.
 A broken policy file is JD601, reported at its own line by :func:`load_for_check`.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from journeydsl import ir
@@ -37,6 +42,7 @@ from journeydsl.runtime.policies.model import (
     PolicySet,
     rule_names,
 )
+from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
 __all__ = ["POLICY_CHECKS", "check_journey", "load_for_check"]
 
@@ -176,6 +182,29 @@ POLICY_CHECKS: tuple[Check, ...] = (
 )
 
 
+#: The instant :func:`check_clock_rules` looks from (a Monday at midnight, local time).
+_MONDAY = datetime(2026, 1, 5)
+
+
+def check_clock_rules(journey: ir.Journey, engine: PolicyEngine, diags: Diagnostics) -> None:
+    """JD611: a send whose quiet hours and send windows (the journey's and the policies') on a
+    channel of its chain never leave a time open together: the runtime suppresses it there."""
+    local = _MONDAY.replace(tzinfo=zone(journey.timezone or DEFAULT_TIMEZONE))
+    for send in _sends(journey):
+        for channel in _chain(send):
+            never = engine.never_open(journey, channel, send.category, local)
+            if never is None:
+                continue
+            what = never.reason.removeprefix("never sent: ")
+            diags.warning(
+                "JD611",
+                f"this send can never go out on {channel}: {what}; the runtime suppresses it there",
+                send.span,
+                "make the send windows overlap, outside the quiet hours, or give the channel one "
+                "window",
+            )
+
+
 def check_journey(
     journey: ir.Journey,
     catalog: Catalog | None,
@@ -184,10 +213,12 @@ def check_journey(
 ) -> list[Diagnostic]:
     """Every policy diagnostic of ``journey`` (its per-journey override applied), by position;
     ``spans`` are where the policy file writes its limits (``capacity_checks.limit_spans``)."""
-    effective = PolicyEngine(policies).rules(journey.id).policies
+    engine = PolicyEngine(policies)
+    effective = engine.rules(journey.id).policies
     diags = Diagnostics()
     for check in POLICY_CHECKS:
         check(journey, catalog, effective, diags)
+    check_clock_rules(journey, engine, diags)
     for capacity in CAPACITY_CHECKS:  # (the top level's limits: queues, throughput, entry rates)
         capacity(journey, policies, diags, spans or {})
     return diags.sorted()

@@ -70,13 +70,17 @@ _NOT_DIGITS = re.compile(r"\D")
 
 
 def normalise_phone(number: str) -> str:
-    """A phone number as digits in national form: ``+84 912 345 678``, ``0084912345678`` and
-    ``0912345678`` are all ``0912345678``."""
+    """A phone number as digits in national form: ``+84 912 345 678``, ``0084912345678``,
+    ``0912345678`` and ``912345678`` (the leading 0 lost by an export) are all
+    ``0912345678``."""
     digits = _NOT_DIGITS.sub("", number)
     if digits.startswith("0084"):
         digits = "0" + digits[4:]
     elif digits.startswith("84") and len(digits) >= 11:
         digits = "0" + digits[2:]
+    elif len(digits) in (9, 10) and not digits.startswith("0"):
+        # A spreadsheet or CSV export makes 0912345678 the number 912345678.
+        digits = "0" + digits
     return digits
 
 
@@ -225,10 +229,11 @@ class PolicyEngine:
             customers = set(dnc.customers)
             phones = {normalise_phone(p) for p in dnc.phones}
             for entry in entries:
+                # A line is one id or number, and a bank's customer ids may be digits too (a
+                # CIF number): one that looks like a phone number lists both (fails closed).
+                customers.add(entry)
                 if _looks_like_phone(entry):
                     phones.add(normalise_phone(entry))
-                else:
-                    customers.add(entry)
             found = _Listing(entries, frozenset(customers), frozenset(phones), unavailable)
             self._dnc_lists[journey_id] = found
         return found
@@ -293,8 +298,8 @@ class PolicyEngine:
         customers, phones = listing.customers, listing.phones
         listed = customer_id in customers
         if not listed and phones:
-            phone = profile.attributes.get(dnc.phone_attribute)
-            listed = isinstance(phone, str) and normalise_phone(phone) in phones
+            forms = _phone_forms(profile.attributes.get(dnc.phone_attribute))
+            listed = any(form in phones for form in forms)
         odd = ""
         if not listed and dnc.attribute is not None:
             # Fails closed: a mark that is not a plain true or false ("true", 1, "yes" from a
@@ -375,46 +380,12 @@ class PolicyEngine:
         customer's local now): the journey's quiet hours, the policies' quiet hours and the
         frequency caps over ``contacts(since)``. A drop wins over a deferral; deferrals wait for
         the latest of their ends (the next attempt checks again)."""
-        found: list[Verdict] = []
-        if journey is not None:
-            for q in journey.quiet_hours:
-                if channel in q.channels and (end := quiet_end(q.start, q.end, local)):
-                    reason = (
-                        f"the journey's quiet hours {q.start:%H:%M}-{q.end:%H:%M} for {channel}"
-                    )
-                    found.append(Verdict("deferred", "journey_quiet_hours", reason, end))
-            for w in journey.send_windows:
-                if channel in w.channels and (
-                    opens := window_opens(frozenset(w.days), w.start, w.end, local)
-                ):
-                    window = _window_text(w.days, w.start, w.end)
-                    reason = f"the journey's send window {window} for {channel}"
-                    found.append(Verdict("deferred", "journey_send_window", reason, opens))
+        found, clocks = self._clock_rules(journey, journey_id, channel, category, profile, local)
+        if clocks > 1 and found and all(v.decision == "deferred" for v in found):
+            never = self._never_open(journey, journey_id, channel, category, profile, found)
+            if never is not None:
+                return never
         rules = self.rules(journey_id)
-        for name, win in rules.windows:
-            if channel not in win.channels or category not in win.categories:
-                continue
-            if _waived(profile, win.waived_by):
-                continue
-            opens = window_opens(win.days, win.start, win.end, local)
-            if opens is not None:
-                reason = (
-                    f"send window {_window_text(win.days, win.start, win.end)} "
-                    f"for {category} {channel} ({name})"
-                )
-                found.append(_verdict(win.action, f"send_windows:{name}", reason, opens))
-        for name, rule in rules.quiet:
-            if channel not in rule.channels or category not in rule.categories:
-                continue
-            if _waived(profile, rule.waived_by):
-                continue
-            end = quiet_end(rule.start, rule.end, local)
-            if end is None:
-                continue
-            reason = (
-                f"quiet hours {rule.start:%H:%M}-{rule.end:%H:%M} for {category} {channel} ({name})"
-            )
-            found.append(_verdict(rule.action, f"quiet_hours:{name}", reason, end))
         applicable = [
             (name, cap)
             for name, cap in rules.caps
@@ -449,6 +420,114 @@ class PolicyEngine:
         latest = max(found, key=lambda v: v.until or local)
         others = tuple(v.policy for v in found if v is not latest)
         return replace(latest, also=others) if others else latest
+
+    def _clock_rules(
+        self,
+        journey: ir.Journey | None,
+        journey_id: str,
+        channel: str,
+        category: str,
+        profile: Profile,
+        local: datetime,
+    ) -> tuple[list[Verdict], int]:
+        """What the rules of the clock (quiet hours and send windows, the journey's and the
+        policies') say of the message at ``local``, and how many of them apply to it."""
+        found: list[Verdict] = []
+        clocks = 0
+        if journey is not None:
+            for q in journey.quiet_hours:
+                clocks += channel in q.channels
+                if channel in q.channels and (end := quiet_end(q.start, q.end, local)):
+                    reason = (
+                        f"the journey's quiet hours {q.start:%H:%M}-{q.end:%H:%M} for {channel}"
+                    )
+                    found.append(Verdict("deferred", "journey_quiet_hours", reason, end))
+            for w in journey.send_windows:
+                clocks += channel in w.channels
+                if channel in w.channels and (
+                    opens := window_opens(frozenset(w.days), w.start, w.end, local)
+                ):
+                    window = _window_text(w.days, w.start, w.end)
+                    reason = f"the journey's send window {window} for {channel}"
+                    found.append(Verdict("deferred", "journey_send_window", reason, opens))
+        rules = self.rules(journey_id)
+        for name, win in rules.windows:
+            if channel not in win.channels or category not in win.categories:
+                continue
+            if _waived(profile, win.waived_by):
+                continue
+            clocks += 1
+            opens = window_opens(win.days, win.start, win.end, local)
+            if opens is not None:
+                reason = (
+                    f"send window {_window_text(win.days, win.start, win.end)} "
+                    f"for {category} {channel} ({name})"
+                )
+                found.append(_verdict(win.action, f"send_windows:{name}", reason, opens))
+        for name, rule in rules.quiet:
+            if channel not in rule.channels or category not in rule.categories:
+                continue
+            if _waived(profile, rule.waived_by):
+                continue
+            clocks += 1
+            end = quiet_end(rule.start, rule.end, local)
+            if end is None:
+                continue
+            reason = (
+                f"quiet hours {rule.start:%H:%M}-{rule.end:%H:%M} for {category} {channel} ({name})"
+            )
+            found.append(_verdict(rule.action, f"quiet_hours:{name}", reason, end))
+        return found, clocks
+
+    def never_open(
+        self, journey: ir.Journey, channel: str, category: str, local: datetime
+    ) -> Verdict | None:
+        """The suppression :meth:`hold` gives ``journey``'s message on ``channel`` when its
+        rules of the clock (quiet hours and send windows, the journey's and the policies')
+        never leave a time open together, for a customer who waived none of them; None when
+        they do (looked for from ``local`` on, over a week and a day)."""
+        nobody = Profile("", {}, {}, str(local.tzinfo))
+        found, clocks = self._clock_rules(journey, journey.id, channel, category, nobody, local)
+        if clocks < 2 or not found or any(v.decision == "suppressed" for v in found):
+            return None  # (one rule always opens; open at ``local``; or a rule drops it there)
+        return self._never_open(journey, journey.id, channel, category, nobody, found)
+
+    def _never_open(
+        self,
+        journey: ir.Journey | None,
+        journey_id: str,
+        channel: str,
+        category: str,
+        profile: Profile,
+        found: list[Verdict],
+    ) -> Verdict | None:
+        """A suppression when the rules of the clock that hold the message never let it go all
+        at once (a journey's weekday window and the policies' weekend window): followed from one
+        opening to the next over a week and a day (they repeat every week), none is a time all
+        of them leave open. None when one is (the message waits for it), or when a rule there
+        drops the message (it says why itself)."""
+        held = {v.policy: v.reason for v in found}
+        dates = [v.until for v in found if v.until is not None]
+        at = max(dates, key=lambda d: d.astimezone(UTC))
+        horizon = at.astimezone(UTC) + _NEVER_OPEN_AFTER
+        for _ in range(_NEVER_OPEN_STEPS):
+            verdicts, _ = self._clock_rules(journey, journey_id, channel, category, profile, at)
+            if not verdicts or any(v.decision == "suppressed" for v in verdicts):
+                return None
+            held.update((v.policy, v.reason) for v in verdicts)
+            later = [v.until for v in verdicts if v.until is not None]
+            nxt = max(later, key=lambda d: d.astimezone(UTC))
+            if nxt.astimezone(UTC) <= at.astimezone(UTC):
+                return None  # (no progress: left to the next attempt)
+            at = nxt
+            if at.astimezone(UTC) > horizon:
+                policies = list(held)
+                reason = (
+                    f"never sent: {'; '.join(held.values())} never leave a time open together "
+                    f"for this {category} {channel} message"
+                )
+                return Verdict("suppressed", policies[0], reason, also=tuple(policies[1:]))
+        return None
 
     # ------------------------------------------------------------------ arbitration
 
@@ -520,6 +599,12 @@ def _window_text(days: Iterable[int], start: time, end: time) -> str:
     return f"{describe_days(days)} {start:%H:%M}-{end:%H:%M}"
 
 
+#: How far ahead :meth:`PolicyEngine._never_open` follows the rules of the clock (they repeat
+#: every week; the day more covers a daylight-saving change), and in how many steps at most.
+_NEVER_OPEN_AFTER = timedelta(days=8)
+_NEVER_OPEN_STEPS = 256
+
+
 def _verdict(action: str, policy: str, reason: str, until: datetime) -> Verdict:
     if action == "drop":
         return Verdict("suppressed", policy, reason)
@@ -581,6 +666,19 @@ _PHONE = re.compile(r"^\+?[\d .()-]{7,}$")
 
 def _looks_like_phone(entry: str) -> bool:
     return bool(_PHONE.match(entry))
+
+
+def _phone_forms(value: object) -> tuple[str, ...]:
+    """The national form of a profile's phone attribute, to match against the listed numbers:
+    text, or a number (a CSV or spreadsheet export makes ``0912345678`` the number 912345678),
+    as :func:`normalise_phone` reads it. None for anything else, nor for text without a digit
+    ("n/a")."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        value = str(value)
+    if isinstance(value, str):
+        digits = normalise_phone(value)
+        return (digits,) if digits else ()
+    return ()
 
 
 @lru_cache(maxsize=1024)

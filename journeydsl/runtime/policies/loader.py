@@ -21,6 +21,7 @@ from journeydsl.diagnostics import did_you_mean
 from journeydsl.runtime.policies.dnc_lists import UnreadableListError, read_list
 from journeydsl.runtime.policies.model import (
     MAX_DO_NOT_CONTACT_BYTES,
+    RULE_SECTIONS,
     Policies,
     PolicySet,
     overlay,
@@ -214,14 +215,18 @@ def _stack(
     merged, unknown = overlay(base, top)
     for name in unknown:
         if doc is not None:
-            errors.append(_unknown_rule(doc, ("disable",), top.disable, name))
+            inherited = _rule_names(overlay(base, top.model_copy(update={"disable": ()}))[0])
+            errors.append(_unknown_rule(doc, ("disable",), top.disable, name, inherited))
     journeys = dict(base.journeys)
     for jid, part in top.journeys.items():
         if doc is not None:
             context = overlay(merged, journeys[jid])[0] if jid in journeys else merged
             _, missing = overlay(context, part)
+            inherited = _rule_names(overlay(context, part.model_copy(update={"disable": ()}))[0])
             for name in missing:
-                errors.append(_unknown_rule(doc, ("journeys", jid, "disable"), part.disable, name))
+                errors.append(
+                    _unknown_rule(doc, ("journeys", jid, "disable"), part.disable, name, inherited)
+                )
         if jid in journeys:
             journeys[jid] = _join(journeys[jid], part)
         else:
@@ -242,9 +247,23 @@ def _join(lower: PolicySet, upper: PolicySet) -> PolicySet:
     return PolicySet.model_construct(_fields_set=fields, **data)
 
 
+def _rule_names(policies: PolicySet) -> list[str]:
+    """The names of the named rules of ``policies`` (those ``disable`` can switch off)."""
+    sections = (*RULE_SECTIONS, "throughput") if isinstance(policies, Policies) else RULE_SECTIONS
+    return [r.name for s in sections for r in getattr(policies, s) if r.name is not None]
+
+
 def _unknown_rule(
-    doc: YamlDocument, loc: tuple[str, ...], names: tuple[str, ...], name: str
+    doc: YamlDocument,
+    loc: tuple[str, ...],
+    names: tuple[str, ...],
+    name: str,
+    inherited: list[str],
 ) -> FileError:
     at: tuple[int | str, ...] = (*loc, names.index(name))
     where = at if doc.written(at) else loc
-    return doc.error(where, f"no inherited rule is named '{name}'")
+    hint = did_you_mean(name, inherited)
+    known = f" (the rules it can switch off: {', '.join(inherited)})" if inherited else ""
+    return doc.error(
+        where, f"no inherited rule is named '{name}'" + (f" — {hint}" if hint else known)
+    )

@@ -72,6 +72,9 @@ MAX_DO_NOT_CONTACT_BYTES: Final = 64 << 20
 RULE_SECTIONS = ("quiet_hours", "send_windows", "frequency_caps", "labels")
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+#: A phone number as a do-not-contact list gives it: digits (at least 7), spaces, dots, dashes
+#: and brackets, after an optional ``+``.
+_PHONE_NUMBER = re.compile(r"^\+?[ .()-]*(?:\d[ .()-]*){7,}$")
 
 
 def _time_of_day(raw: Any) -> Any:
@@ -148,6 +151,22 @@ def _some(what: str) -> Any:
 Channels = Annotated[tuple[Channel, ...], BeforeValidator(_tuple), _some("channels")]
 Categories = Annotated[tuple[Category, ...], BeforeValidator(_tuple), _some("categories")]
 Names = Annotated[tuple[str, ...], BeforeValidator(_tuple)]
+
+
+def _phone_number(phone: str) -> str:
+    """A listed phone number: digits (a text without them would match every profile whose
+    phone has none, "n/a")."""
+    if not _PHONE_NUMBER.match(phone.strip()):
+        raise ValueError(
+            f"{phone!r} is not a phone number: write its digits, e.g. '+84 912 345 678' or "
+            "'0912345678'"
+        )
+    return phone
+
+
+Phones = Annotated[
+    tuple[Annotated[str, AfterValidator(_phone_number)], ...], BeforeValidator(_tuple)
+]
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -397,7 +416,7 @@ class DoNotContact(_Strict):
     (reason ``do_not_contact_unavailable: FILE: PROBLEM``); it never reads as empty."""
 
     customers: Names = ()
-    phones: Names = ()
+    phones: Phones = ()
     file: str | None = None
     attribute: str | None = None
     tag: str | None = None
@@ -417,6 +436,17 @@ class Holdout(_Strict):
     percent: float = Field(default=0, ge=0, le=100)
     salt: str = "journeydsl-holdout"
     categories: Categories = ("marketing",)
+
+    @field_validator("percent")
+    @classmethod
+    def _two_decimals(cls, percent: float) -> float:
+        # Customers fall in 10,000 buckets: a third decimal would be rounded without a word.
+        if abs(percent * 100 - round(percent * 100)) > 1e-6:
+            raise ValueError(
+                f"{percent:g} has more than two decimals; the holdout is drawn in hundredths of "
+                f"a percent: write e.g. {round(percent, 2):g}"
+            )
+        return percent
 
 
 class MarketingContent(_Strict):

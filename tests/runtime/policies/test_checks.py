@@ -246,3 +246,48 @@ def test_JD609_an_entry_rate_on_an_event_journey_never_applies(
     assert found["file"].endswith("policies.yaml")
     assert (found["line"], found["column"], found["severity"]) == (3, 5, "warning")
     assert "'onboarding_new_cardholder' (1,000 per 1h) never applies" in found["message"]
+
+
+# ------------------------------------------------- JD611: windows that never open together
+
+
+def test_JD611_a_send_whose_windows_never_open_together_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A journey's weekday SMS window under the policies' weekend SMS window warns at the send
+    that falls back to SMS (the runtime suppresses it there), not at the transactional one."""
+    policy = tmp_path / "policies.yaml"
+    policy.write_text(
+        "extends: vn_decree_91\n"
+        "send_windows:\n"
+        '  - {name: weekends, channels: [sms], days: weekend, from: "09:00", to: "12:00"}\n',
+        encoding="utf-8",
+    )
+    journey = tmp_path / "w.journey"
+    journey.write_text(
+        "journey w\n"
+        f'uses events "{ROOT / "examples" / "events.yaml"}"\n'
+        f'uses templates "{ROOT / "examples" / "templates.yaml"}"\n'
+        "entry on card_activated\n"
+        "send window weekday 09:00 to 10:00 for sms\n"
+        "send zns first_spend_nudge marketing fallback sms\n"
+        "send sms activation_reminder transactional { round: 1 } fallback none\n",
+        encoding="utf-8",
+    )
+    code, out = _check(
+        "--root",
+        str(ROOT),
+        "--policies",
+        str(policy),
+        str(journey),
+        "--format",
+        "json",
+        capsys=capsys,
+    )
+    assert code == 0, out
+    (found,) = [d for d in json.loads(out)["diagnostics"] if d["code"] == "JD611"]
+    assert (found["line"], found["column"], found["severity"]) == (6, 1, "warning")
+    assert found["message"].startswith(
+        "this send can never go out on sms: the journey's send window weekday 09:00-10:00 for "
+        "sms; send window weekend 09:00-12:00 for marketing sms (weekends)"
+    )

@@ -34,6 +34,17 @@ def test_phone_numbers_are_compared_in_national_form() -> None:
     assert {normalise_phone(f) for f in forms} == {"0912345678"}
 
 
+def test_a_number_that_lost_its_leading_zero_is_the_same_number(tmp_path: Path) -> None:
+    """912345678 (an export dropped the 0) is 0912345678, in a list file and in a profile: a
+    listed customer whose number an export mangled used to get marketing."""
+    assert normalise_phone("912345678") == "0912345678"
+    assert normalise_phone("2838221234") == "02838221234"
+    (tmp_path / "dnc.txt").write_text("912345678\n", encoding="utf-8")
+    policy = policies("do_not_contact: {file: dnc.txt}\n", tmp_path)
+    got = _sms(ONE_SMS, policy, profile("c-1", phone="0912 345 678"), profile("c-2", phone="0988"))
+    assert got == {"c-1": [], "c-2": ["install_digital_app"]}
+
+
 def test_do_not_contact_by_id_phone_file_attribute_and_tag(tmp_path: Path) -> None:
     """Each way of listing a customer withholds marketing; an unlisted customer gets it."""
     (tmp_path / "dnc.txt").write_text("# registry export\nc-file\n+84 988 000 111\n")
@@ -68,6 +79,38 @@ do_not_contact:
         "c-tag": [],
         "c-free": ["install_digital_app"],
     }
+
+
+def test_a_phone_held_as_a_number_is_listed_and_one_without_digits_is_not() -> None:
+    """A profile phone that an export made a number (912345678, 84912345678) matches the listed
+    0912345678, and "n/a" matches no listed number: numbers used to be skipped (marketing SMS
+    went to a listed customer)."""
+    policy = policies('do_not_contact: {phones: ["+84 912 345 678"]}\n')
+    got = _sms(
+        ONE_SMS,
+        policy,
+        profile("c-int", phone=912345678),
+        profile("c-intl", phone=84912345678),
+        profile("c-text", phone="0912 345 678"),
+        profile("c-none", phone="n/a"),
+        profile("c-other", phone=988000111),
+    )
+    assert got == {
+        "c-int": [],
+        "c-intl": [],
+        "c-text": [],
+        "c-none": ["install_digital_app"],
+        "c-other": ["install_digital_app"],
+    }
+
+
+def test_a_numeric_customer_id_in_the_list_file_lists_that_customer(tmp_path: Path) -> None:
+    """A line of digits (a CIF number as customer id) lists the customer with that id as well as
+    that phone number: it used to be read as a phone number only."""
+    (tmp_path / "dnc.txt").write_text("10000001\n", encoding="utf-8")
+    policy = policies("do_not_contact: {file: dnc.txt}\n", tmp_path)
+    got = _sms(ONE_SMS, policy, profile("10000001"), profile("10000002"))
+    assert got == {"10000001": [], "10000002": ["install_digital_app"]}
 
 
 def test_do_not_contact_spares_transactional_messages() -> None:

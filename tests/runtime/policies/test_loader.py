@@ -145,8 +145,45 @@ def test_disable_switches_inherited_rules_off_and_names_must_exist() -> None:
     assert p.labels == ()
     assert [q.name for q in p.quiet_hours] == ["vn91_marketing_sms_hours"]
     assert _errors("extends: vn_decree_91\ndisable: [vn91_qc_labl]\n") == [
-        "2:11: no inherited rule is named 'vn91_qc_labl'"
+        "2:11: no inherited rule is named 'vn91_qc_labl' — did you mean 'vn91_qc_label'?"
     ]
+
+
+def test_an_unknown_disabled_rule_gets_a_did_you_mean_or_the_rules_it_can_switch_off() -> None:
+    """A misspelt `disable` name (top level or a journey's) names the close rule, else lists
+    the inherited rules: it used to say only that no rule had that name."""
+    assert _errors(
+        "extends: vn_decree_91\n"
+        "disable: [vn91_marketing_sms_per24h]\n"
+        "journeys:\n"
+        "  alerts: {disable: [quiet]}\n"
+    ) == [
+        "2:11: no inherited rule is named 'vn91_marketing_sms_per24h' — did you mean "
+        "'vn91_marketing_sms_per_24h'?",
+        "4:22: no inherited rule is named 'quiet' (the rules it can switch off: "
+        "vn91_marketing_sms_hours, vn91_marketing_sms_per_24h, vn91_qc_label)",
+    ]
+
+
+def test_a_listed_phone_without_its_digits_is_an_error_at_its_entry() -> None:
+    """`phones: ["+84 912 345 678", "abc"]` is an error at "abc": it used to load, and matched
+    every profile whose phone has no digits."""
+    assert _errors('do_not_contact:\n  phones: ["+84 912 345 678", "abc", "12345"]\n') == [
+        "2:31: do_not_contact.phones[1]: 'abc' is not a phone number: write its digits, e.g. "
+        "'+84 912 345 678' or '0912345678'",
+        "2:38: do_not_contact.phones[2]: '12345' is not a phone number: write its digits, e.g. "
+        "'+84 912 345 678' or '0912345678'",
+    ]
+
+
+def test_a_holdout_percent_with_a_third_decimal_is_an_error() -> None:
+    """`percent: 5.555` is refused at its line (it used to be rounded to 5.56 without a word);
+    two decimals are fine."""
+    assert _errors("holdout: {percent: 5.555}\n") == [
+        "1:20: holdout.percent: 5.555 has more than two decimals; the holdout is drawn in "
+        "hundredths of a percent: write e.g. 5.55"
+    ]
+    assert policies("holdout: {percent: 12.25}\n").holdout.percent == 12.25
 
 
 def test_rule_names_are_unique_within_a_section() -> None:
