@@ -83,6 +83,7 @@ def test_a_paused_journey_holds_its_sends_and_events_across_runs_until_resumed(
     assert main(["status", "--db", db, "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["journey"], row["state"], row["held_events"]) == (JOURNEY, "active", 0)
+    assert row["drained"] is False
 
 
 def _db(tmp_path: Path) -> str:
@@ -117,6 +118,9 @@ def test_drain_audit_and_status_in_text_and_json(
         r.advance(local("2026-01-08 12:00"))
     assert main(["status", "--db", db]) == 0
     assert "(0 running, 1 ended); drained" in capsys.readouterr().out
+    assert main(["status", "--db", db, "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)  # (the JSON says it too)
+    assert (row["state"], row["running"], row["drained"]) == ("draining", 0, True)
     assert main(["resume", "nudges", "--db", db]) == 0
     assert "nudges: active (open to new entries)" in capsys.readouterr().out
     assert main(["audit", "--db", db]) == 0

@@ -229,6 +229,8 @@ def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     "running": running,
                     "ended": ended,
                     "held_events": held.get(journey, 0),
+                    # (a draining journey with nothing left running: it can be retired)
+                    "drained": (found.state if found else "active") == "draining" and not running,
                 }
             )
         if args.format == "json":
@@ -242,7 +244,7 @@ def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for r in rows:
             since = f" since {r['since']} by {r['by']}" if r["since"] else ""
             held_text = f", {r['held_events']} held events" if r["held_events"] else ""
-            drained = "; drained" if r["state"] == "draining" and not r["running"] else ""
+            drained = "; drained" if r["drained"] else ""
             print(
                 f"{r['journey']}: {r['state']}{since} "
                 f"({r['running']} running, {r['ended']} ended{held_text}){drained}",

@@ -388,3 +388,12 @@ def test_the_zones_kept_follow_another_connections_profiles(tmp_path: Path) -> N
             )
         other.close()
         assert store.timezones() == {"Asia/Ho_Chi_Minh", "Asia/Shanghai"}
+
+
+def test_an_empty_path_is_refused_not_opened_as_a_temporary_database(tmp_path: Path) -> None:
+    """`SQLiteStore("")` (an unset variable) is a ValueError: SQLite would open a temporary
+    database, lost with everything in it when the store closes; ':memory:' stays allowed."""
+    with pytest.raises(ValueError, match="not an empty path"):
+        SQLiteStore("")
+    with SQLiteStore(":memory:") as store:
+        assert not store.processed("e1")

@@ -157,7 +157,13 @@ class SQLiteStore(EventsPart, ProfilesPart, StatePart, ControlPart, SQLiteBudget
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         if cache_mb < 0:
             raise ValueError(f"cache_mb must be 0 or more megabytes, not {cache_mb}")
-        if readonly and str(path) in ("", ":memory:"):
+        if str(path) == "":
+            raise ValueError(
+                "the SQLite store needs a database file, not an empty path (SQLite would open "
+                "a temporary database that is lost when the store closes; ':memory:' says so "
+                "on purpose)"
+            )
+        if readonly and str(path) == ":memory:":
             raise ValueError("a read-only store needs a database file, not an empty memory one")
         super().__init__(str(path), readonly, live_cache)
         # The writer lock comes first: a store refused the file must not touch it (not even to
