@@ -220,7 +220,8 @@ class Engine:
         self, raw: Mapping[str, Any] | EventRecord | str | bytes, event_key: str | None = None
     ) -> IngestResult:
         """Take one event (the JSON contract, its JSON text, read with exact numbers, or an
-        :class:`EventRecord`) at the clock's now.
+        :class:`EventRecord`, taken as already typed: the events catalog checks the other two
+        only) at the clock's now.
 
         A bad event is quarantined and reported, never raised: kept in the state store when it
         keeps a quarantine (:class:`~journeydsl.runtime.protocols.Quarantine`), and not marked

@@ -19,6 +19,7 @@ event already processed is skipped; a corrected event under the same id is taken
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,16 @@ from journeydsl.runtime.intake import event_json, kept_text
 if TYPE_CHECKING:
     from journeydsl.runtime.stores.postgres import PostgresStore
 
-__all__ = ["STREAM_START", "InboxRow", "all_done", "inbox_row", "put", "take"]
+__all__ = [
+    "STREAM_START",
+    "InboxRow",
+    "all_done",
+    "customer_in",
+    "customer_of",
+    "inbox_row",
+    "put",
+    "take",
+]
 
 #: The ``meta`` key of the time of the earliest event ever put in the inbox (ISO 8601): where
 #: an event-time worker starts the clock of a bucket that has none yet.
@@ -206,3 +216,17 @@ def all_done(store: PostgresStore, target: datetime | None, event_time: bool) ->
             (target,),
         ).fetchone()
     return not (row and row[0])
+
+
+def customer_of(row: InboxRow) -> str:
+    """The customer id of an inbox row's event ("" when it names none)."""
+    return customer_in(row.body)
+
+
+def customer_in(text: str) -> str:
+    """The customer id of an event's JSON text ("" when it names none)."""
+    try:
+        found = json.loads(text).get("customer_id")
+    except (ValueError, AttributeError, RecursionError):
+        return ""
+    return found if isinstance(found, str) else ""

@@ -499,7 +499,7 @@ class Worker:
             "SELECT id, event FROM quarantine WHERE replay = 1 ORDER BY first_seen, id"
         ).fetchall()
         for eid, text in marked:
-            bucket = self.store.bucket(_customer_in(str(text)))
+            bucket = self.store.bucket(inbox.customer_in(str(text)))
             if bucket in self.owner.epochs and not self._stop.is_set():
                 self._guarded([bucket], lambda b=bucket, e=str(eid): self._replay(b, e))
 
@@ -652,7 +652,10 @@ class Worker:
             group = rows[:GROUP]
             started = time.monotonic()
             try:
-                with store.batch(), store.prefetched([r.id for r in group], map(_customer, group)):
+                with (
+                    store.batch(),
+                    store.prefetched([r.id for r in group], map(inbox.customer_of, group)),
+                ):
                     for row in group:
                         with self.tracing.span("ingest", event_id=row.id, bucket=row.bucket):
                             taken.append((row, engine.ingest(row.body, row.id)))
@@ -745,20 +748,6 @@ class Worker:
         """Whether the bucket the store is scoped to is still leased."""
         scope = self.store.scope
         return scope is not None and scope <= self.owner.epochs.keys()
-
-
-def _customer(row: inbox.InboxRow) -> str:
-    """The customer id of an inbox row's event ("" when it names none)."""
-    return _customer_in(row.body)
-
-
-def _customer_in(text: str) -> str:
-    """The customer id of an event's JSON text ("" when it names none)."""
-    try:
-        found = json.loads(text).get("customer_id")
-    except (ValueError, AttributeError, RecursionError):
-        return ""
-    return found if isinstance(found, str) else ""
 
 
 def fair_share(buckets: int, workers: int) -> int:
