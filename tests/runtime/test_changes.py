@@ -7,17 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tests.runtime.scenario import Event, Run, build, compile_journey, local, profile, txn
+from tests.runtime.test_entry_on_change import BIG_MONTH
 
 T0 = local("2026-03-06 10:00")
-
-BIG_MONTH = """
-journey big_month
-uses events "events.yaml"
-uses templates "templates.yaml"
-entry when sum(transaction.amount in last 30d) >= 5_000_000 VND
-  reentry always
-send email fee_waiver_granted
-"""
 
 
 def installed(customer_id: str, at: datetime) -> Event:
