@@ -25,6 +25,7 @@ from journeydsl.exitcodes import ExitCode
 if TYPE_CHECKING:
     from journeydsl.compiler import CompileResult
     from journeydsl.diagnostics import Diagnostic
+    from journeydsl.yamlfile import YamlDocument
 
 __all__ = ["COMMANDS", "add_check_arguments", "add_rule_arguments", "cmd_check", "cmd_rule"]
 
@@ -188,7 +189,8 @@ def _apply_policies(
 
     if (problem := policy_file_problem(path)) is not None:
         fail_usage(problem)
-    policies, problems, texts = load_for_check(path, root=root)
+    read: list[YamlDocument] = []  # (the policy files parsed: where JD610 looks)
+    policies, problems, texts = load_for_check(path, root=root, read=read)
     sources.update(texts)
     if policies is None:
         return problems
@@ -199,7 +201,7 @@ def _apply_policies(
             r.diagnostics = sorted([*r.diagnostics, *found], key=lambda d: d.sort_key())
     if all(r.ast is not None for r in results):  # (an unreadable journey's id is unknown)
         ids = {r.ast.name.name for r in results if r.ast is not None}
-        return [*problems, *check_journey_names(path, ids, root=root, sources=sources)]
+        return [*problems, *check_journey_names(read, ids, sources=sources)]
     return problems
 
 

@@ -94,10 +94,10 @@ def event_json(raw: Mapping[str, Any] | EventRecord) -> dict[str, Any]:
 def unknown_journey(journey_id: object, known: Collection[str]) -> ValueError:
     """The error of a journey id the engine does not run (``enroll``), naming those it runs
     and the closest one."""
-    import difflib
+    from journeydsl.diagnostics import did_you_mean
 
-    close = difflib.get_close_matches(str(journey_id), sorted(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    close = did_you_mean(str(journey_id), known)
+    hint = f"; {close}" if close else ""
     return ValueError(
         f"no journey {journey_id!r} in this engine (it runs {', '.join(sorted(known))}){hint}"
     )

@@ -239,44 +239,36 @@ def test_a_savepoint_rolled_back_keeps_what_was_held_before_it(tmp_path: Path) -
         assert [store.instance(f"j/{c}/1") is not None for c in CUSTOMERS] == [True, False, True]
 
 
+class _Refusing:
+    """A connection whose bulk writes (those to the table ``only``, when given) fail as a full
+    disk would."""
+
+    def __init__(self, db: sqlite3.Connection, only: str = "") -> None:
+        self.db = db
+        self.only = only
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        if self.only in sql:
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+        return self.db.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
 def test_a_failure_writing_held_rows_ends_the_batch_loudly(tmp_path: Path) -> None:
     """When the held rows cannot be written (here the disk refuses), the batch fails and
     leaves nothing: none of the steps it held is taken as done."""
 
-    class Refusing:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
-
-        def executemany(self, sql: str, rows: Any) -> Any:
-            if "decisions" in sql:
-                raise sqlite3.OperationalError("disk I/O error (injected)")
-            return self.db.executemany(sql, rows)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.db, name)
-
     with SQLiteStore(tmp_path / "s.sqlite") as store:
         real = store._db
         with pytest.raises(sqlite3.Error, match="injected"):
-            step_then(store, None, Refusing(real))
+            step_then(store, None, _Refusing(real, "decisions"))
         store._db = real
         assert not real.in_transaction
         assert store.instance("j/c1/1") is None
         assert store.pending_outbox(LATER) == []
         assert not store.processed("e1")
-
-
-class _Refusing:
-    """A connection whose bulk writes fail as a full disk would."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def executemany(self, sql: str, rows: Any) -> Any:
-        raise sqlite3.OperationalError("disk I/O error (injected)")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.db, name)
 
 
 def _goes_on_after_a_failed_write(store: SQLiteStore) -> None:

@@ -42,6 +42,7 @@ from journeydsl.runtime.policies.model import (
     PolicySet,
     rule_names,
 )
+from journeydsl.yamlfile import YamlDocument
 from journeydsl.zones import DEFAULT_TIMEZONE, zone
 
 __all__ = ["POLICY_CHECKS", "check_journey", "load_for_check"]
@@ -225,11 +226,15 @@ def check_journey(
 
 
 def load_for_check(
-    path: str | Path, *, root: str | Path | None = None
+    path: str | Path,
+    *,
+    root: str | Path | None = None,
+    read: list[YamlDocument] | None = None,
 ) -> tuple[Policies | None, list[Diagnostic], dict[str, str]]:
     """The policy file for ``check``: the policies, or JD601 diagnostics at the lines of the
     mistakes, and the text of the files they are in (for caret excerpts). The files it names are
-    read only from inside ``root`` (see :func:`~journeydsl.runtime.policies.load_policies`)."""
+    read only from inside ``root``; ``read`` gets each policy file parsed (see
+    :func:`~journeydsl.runtime.policies.load_policies`)."""
     from journeydsl.runtime.policies.loader import MAX_POLICY_BYTES, InputError, load_policies
 
     def excerpt(file: str) -> None:
@@ -240,7 +245,7 @@ def load_for_check(
     sources: dict[str, str] = {}
     excerpt(str(path))
     try:
-        return load_policies(path, root=root), [], sources
+        return load_policies(path, root=root, read=read), [], sources
     except InputError as exc:
         diags = Diagnostics()
         for e in exc.errors:

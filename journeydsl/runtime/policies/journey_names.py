@@ -12,13 +12,14 @@ mean" when a checked journey's id is close.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import contextlib
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 from journeydsl.confine import FileRefusedError, read_regular
 from journeydsl.diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
 from journeydsl.runtime.policies.loader import MAX_POLICY_BYTES
-from journeydsl.yamlfile import FileError, InputError, Loc, YamlDocument, load_document, named_file
+from journeydsl.yamlfile import Loc, YamlDocument
 
 __all__ = ["check_journey_names", "named_journeys"]
 
@@ -51,61 +52,27 @@ def named_journeys(doc: YamlDocument) -> Iterator[tuple[str, Loc, bool, str]]:
             yield name, loc, False, what
 
 
-def _documents(path: Path, root: Path | None, texts: dict[str, str]) -> Iterator[YamlDocument]:
-    """The policy file and the files it extends (only those the loader reads: inside
-    ``root``), each once; their text is added to ``texts``."""
-    seen: set[str] = set()
-    todo = [path]
-    while todo:
-        file = todo.pop(0)
-        key = str(file.resolve())
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            text = read_regular(file, MAX_POLICY_BYTES).decode("utf-8")
-            doc = load_document(file, text)
-        except (OSError, UnicodeDecodeError, FileRefusedError, InputError):
-            continue  # (the loader has read it: only a file replaced meanwhile)
-        texts[doc.file] = text
-        yield doc
-        raw = doc.data.get("extends") if isinstance(doc.data, dict) else None
-        names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
-        for i, name in enumerate(names):
-            if not isinstance(name, str) or not name.endswith((".yaml", ".yml")):
-                continue
-            found = named_file(
-                doc,
-                ("extends", i),
-                name,
-                root=root if root is not None else path.parent,
-                limit=MAX_POLICY_BYTES,
-                what="policy file",
-            )
-            if not isinstance(found, FileError):
-                todo.append(found)
-
-
 def check_journey_names(
-    path: str | Path,
+    documents: Iterable[YamlDocument],
     journey_ids: Collection[str],
     *,
-    root: str | Path | None = None,
     sources: dict[str, str] | None = None,
 ) -> list[Diagnostic]:
-    """JD610: a warning at each journey id the policy file ``path`` (or a file it extends,
-    read from inside ``root``) names that none of ``journey_ids`` (the journeys checked) is;
-    none when no journey was checked. The files' text is added to ``sources`` (for caret
-    excerpts)."""
+    """JD610: a warning at each journey id the policy files ``documents`` name (the file and
+    those it extends, as :func:`~journeydsl.runtime.policies.load_policies` read them) that
+    none of ``journey_ids`` (the journeys checked) is; none when no journey was checked. The
+    text of a file warned about is added to ``sources`` (for caret excerpts)."""
     diags = Diagnostics()
     if not journey_ids:
         return []
-    texts = sources if sources is not None else {}
-    docs = _documents(Path(path), Path(root) if root is not None else None, texts)
-    for doc in docs:
+    for doc in documents:
         for name, loc, at_key, what in named_journeys(doc):
             if name in journey_ids:
                 continue
+            if sources is not None and doc.file not in sources:
+                with contextlib.suppress(OSError, UnicodeDecodeError, FileRefusedError):
+                    text = read_regular(Path(doc.file), MAX_POLICY_BYTES).decode("utf-8")
+                    sources[doc.file] = text
             line, column = doc.position(loc, key=at_key)
             close = did_you_mean(name, journey_ids)
             given = (

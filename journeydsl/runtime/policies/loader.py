@@ -64,11 +64,15 @@ def builtin_profile(name: str) -> Policies:
     """A built-in profile, e.g. ``vn_decree_91``; KeyError for an unknown name."""
     if name not in BUILTIN_PROFILES:
         raise KeyError(name)
-    return _load(Path(f"<builtin:{name}>"), _builtin_text(name), (), None)
+    return _load(Path(f"<builtin:{name}>"), _builtin_text(name), (), None, None)
 
 
 def load_policies(
-    path: str | Path, text: str | None = None, *, root: str | Path | None = None
+    path: str | Path,
+    text: str | None = None,
+    *,
+    root: str | Path | None = None,
+    read: list[YamlDocument] | None = None,
 ) -> Policies:
     """Read and validate a policy file (``text`` stands for the file's content when given),
     with everything it extends applied below it. Raises
@@ -79,13 +83,23 @@ def load_policies(
     that leads outside it (an absolute path, ``..``, a symbolic link), that is not a regular
     file, or that is larger than :data:`MAX_POLICY_BYTES` (a do-not-contact list:
     :data:`~journeydsl.runtime.policies.model.MAX_DO_NOT_CONTACT_BYTES`) is an error at the
-    line that names it, and is not read."""
+    line that names it, and is not read. ``read``, when given, gets each policy file parsed
+    (the file, then those it extends, as they are read), for checks that look at what is written
+    where (``journeydsl check``'s JD610)."""
     p = Path(path)
-    return _load(p, text, (), Path(root) if root is not None else p.parent)
+    return _load(p, text, (), Path(root) if root is not None else p.parent, read)
 
 
-def _load(path: Path, text: str | None, stack: tuple[str, ...], root: Path | None) -> Policies:
+def _load(
+    path: Path,
+    text: str | None,
+    stack: tuple[str, ...],
+    root: Path | None,
+    read: list[YamlDocument] | None,
+) -> Policies:
     doc = load_document(path, text, limit=MAX_POLICY_BYTES)
+    if read is not None:
+        read.append(doc)
     if doc.data is None:
         raise InputError([FileError(doc.file, 1, 1, "the policy file is empty")])
     errors: list[FileError] = []
@@ -103,7 +117,7 @@ def _load(path: Path, text: str | None, stack: tuple[str, ...], root: Path | Non
     model = _resolve_files(model, doc, root, errors)
     merged = Policies()
     for i, name in enumerate(model.extends):
-        layer = _extended(name, doc, i, inner, root, errors)
+        layer = _extended(name, doc, i, inner, root, errors, read)
         if layer is not None:
             merged = _stack(merged, layer, None, errors)
     merged = _stack(merged, model, doc, errors)
@@ -155,13 +169,14 @@ def _extended(
     stack: tuple[str, ...],
     root: Path | None,
     errors: list[FileError],
+    read: list[YamlDocument] | None,
 ) -> Policies | None:
     target = _target(name, doc, index, stack, root, errors)
     if target is None:
         return None
     if isinstance(target, str):
         return builtin_profile(target)
-    return _load(target, None, stack, root)
+    return _load(target, None, stack, root, read)
 
 
 def _resolve_files(

@@ -12,6 +12,7 @@ import pytest
 
 from journeydsl.cli import main
 from journeydsl.runtime.policies.journey_names import check_journey_names
+from journeydsl.yamlfile import load_document
 
 ROOT = Path(__file__).resolve().parents[3]
 LAYERS = [
@@ -109,4 +110,4 @@ def test_names_of_checked_journeys_and_unreadable_journeys_give_no_warning(
     broken.write_text("journey broken\nentry on\n", encoding="utf-8")
     code, found = _check("--policies", str(policy), LAYERS[0], str(broken), capsys=capsys)
     assert (code, found) == (1, [])
-    assert check_journey_names(policy, ()) == []
+    assert check_journey_names([load_document(policy)], ()) == []
